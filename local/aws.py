@@ -1,0 +1,47 @@
+"""The embedded AWS: a moto server in this process, its DynamoDB data journaled under the data dir."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from local.persistence import DynamoJournal
+
+REGION = "us-east-1"
+
+
+class EmbeddedAws:
+    def __init__(self, host: str, port: int, data_dir: Path) -> None:
+        self.host, self.port = host, port
+        self.journal = DynamoJournal(data_dir / "dynamodb", region=REGION)
+        self._server: Any = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> None:
+        from moto.server import DomainDispatcherApplication, create_backend_app
+        from werkzeug.serving import WSGIRequestHandler, make_server
+
+        class QuietHandler(WSGIRequestHandler):
+            def log_request(self, *args: Any, **kwargs: Any) -> None:
+                pass
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        app = self.journal.wrap(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(self.host, self.port, app, threaded=True, request_handler=QuietHandler)
+        threading.Thread(target=self._server.serve_forever, name="moto", daemon=True).start()
+
+    def restore(self) -> int:
+        """Loads the journaled items into the (already provisioned) tables, then keeps journaling."""
+        count = self.journal.restore()
+        self.journal.start()
+        return count
+
+    def stop(self) -> None:
+        self.journal.close()
+        if self._server is not None:
+            self._server.shutdown()

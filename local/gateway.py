@@ -1,0 +1,283 @@
+"""A websocket gateway that behaves like API Gateway WebSocket APIs, for chargers on one machine.
+
+What a charger and the handlers see is what they see in AWS: `/ocpp/{id}` arrives as the
+`charge_point_id` query parameter (CloudFront's job in AWS); $connect runs the REQUEST
+authorizer and then the $connect route, whose `Sec-WebSocket-Protocol` header picks the
+subprotocol; every later frame carries the authorizer's context; `$default`'s body is the
+route response; frames over 32 KB close with 1009, idle connections after 10 minutes,
+every connection after 2 hours. The @connections management API is served beside it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import websockets
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.http11 import Request, Response
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request as HttpRequest, Response as HttpResponse
+
+from local.lambdas import Runtime
+
+log = logging.getLogger("csms.gateway")
+
+API_ID = "local"
+STAGE = "local"
+FRAME_LIMIT = 32 * 1024
+IDLE_TIMEOUT_S = 600
+MAX_CONNECTION_S = 7200
+
+
+@dataclass
+class Connection:
+    connection_id: str
+    websocket: ServerConnection | None
+    authorizer: dict[str, Any]
+    headers: dict[str, str]
+    source_ip: str
+    connected_at: float = field(default_factory=time.time)
+    last_active_at: float = field(default_factory=time.time)
+    subprotocol: str | None = None
+
+
+@dataclass(frozen=True)
+class Routes:
+    authorizer: str
+    connect: str
+    disconnect: str
+    default: str
+
+
+def new_connection_id() -> str:
+    """Shaped like API Gateway's (base64, ending in '='), so URL-encoding is exercised as in AWS."""
+    return base64.b64encode(os.urandom(10)).decode().replace("/", "-")
+
+
+class Gateway:
+    def __init__(self, routes: Routes, runtime: Runtime, host: str, port: int, management_port: int, *,
+                 idle_timeout_s: float = IDLE_TIMEOUT_S, max_connection_s: float = MAX_CONNECTION_S) -> None:
+        self.routes = routes
+        self.runtime = runtime
+        self.host, self.port, self.management_port = host, port, management_port
+        self.idle_timeout_s = idle_timeout_s
+        self.max_connection_s = max_connection_s
+        self.connections: dict[str, Connection] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: Any = None
+        self._management: Any = None
+
+    # --- the websocket side -------------------------------------------------------------
+
+    def _request_context(self, conn: Connection, route: str, event_type: str) -> dict[str, Any]:
+        now = time.time()
+        return {
+            "routeKey": route,
+            "eventType": event_type,
+            "extendedRequestId": uuid.uuid4().hex,
+            "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "messageDirection": "IN",
+            "stage": STAGE,
+            "connectedAt": int(conn.connected_at * 1000),
+            "requestTimeEpoch": int(now * 1000),
+            "identity": {"sourceIp": conn.source_ip, "userAgent": conn.headers.get("User-Agent", "")},
+            "requestId": uuid.uuid4().hex,
+            "domainName": f"{self.host}:{self.port}",
+            "connectionId": conn.connection_id,
+            "apiId": API_ID,
+        }
+
+    async def _process_request(self, websocket: ServerConnection, request: Request) -> Response | None:
+        url = urlsplit(request.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        parts = [p for p in url.path.split("/") if p]
+        if len(parts) >= 2 and parts[0] == "ocpp":
+            query["charge_point_id"] = unquote(parts[1])  # what the CloudFront Function does in AWS
+        elif parts:
+            return websocket.respond(404, "Connect to /ocpp/{charge_point_id}\n")
+        headers = {k: v for k, v in request.headers.raw_items()}
+        conn = Connection(new_connection_id(), None, {}, headers, websocket.remote_address[0] if websocket.remote_address else "")
+        multi = {k: request.headers.get_all(k) for k in request.headers}
+        context = self._request_context(conn, "$connect", "CONNECT")
+        authorizer_event = {
+            "type": "REQUEST",
+            "methodArn": f"arn:aws:execute-api:us-east-1:123456789012:{API_ID}/{STAGE}/$connect",
+            "headers": headers, "multiValueHeaders": multi,
+            "queryStringParameters": query, "multiValueQueryStringParameters": {k: [v] for k, v in query.items()},
+            "stageVariables": {}, "requestContext": context,
+        }
+        try:
+            policy = await self.runtime.invoke_async(self.routes.authorizer, authorizer_event)
+        except PermissionError:
+            return websocket.respond(401, "Unauthorized\n")
+        except Exception:
+            log.exception("authorizer failed")
+            return websocket.respond(500, "Internal server error\n")
+        statements = (policy.get("policyDocument") or {}).get("Statement") or []
+        if not statements or any(s.get("Effect") != "Allow" for s in statements):
+            return websocket.respond(403, "Forbidden\n")
+        conn.authorizer = {**(policy.get("context") or {}), "principalId": policy.get("principalId")}
+        connect_event = {
+            "headers": headers, "multiValueHeaders": multi,
+            "queryStringParameters": query, "multiValueQueryStringParameters": {k: [v] for k, v in query.items()},
+            "requestContext": {**context, "authorizer": conn.authorizer}, "isBase64Encoded": False,
+        }
+        try:
+            reply = await self.runtime.invoke_async(self.routes.connect, connect_event) or {}
+        except Exception:
+            log.exception("$connect failed")
+            return websocket.respond(500, "Internal server error\n")
+        status = int(reply.get("statusCode", 200))
+        if not 200 <= status < 300:
+            return websocket.respond(status, str(reply.get("body") or "") + "\n")
+        conn.subprotocol = (reply.get("headers") or {}).get("Sec-WebSocket-Protocol")
+        conn.websocket = websocket
+        self.connections[conn.connection_id] = conn
+        websocket.csms_connection = conn  # type: ignore[attr-defined]
+        return None
+
+    def _process_response(self, websocket: ServerConnection, request: Request, response: Response) -> Response | None:
+        conn: Connection | None = getattr(websocket, "csms_connection", None)
+        if conn is not None and conn.subprotocol and response.status_code == 101:
+            response.headers["Sec-WebSocket-Protocol"] = conn.subprotocol
+        return None
+
+    async def _handle(self, websocket: ServerConnection) -> None:
+        conn: Connection = websocket.csms_connection  # type: ignore[attr-defined]
+        closed_by_gateway: tuple[int, str] | None = None
+        tasks: set[asyncio.Task] = set()
+        try:
+            while True:
+                idle_left = self.idle_timeout_s - (time.time() - conn.last_active_at)
+                life_left = self.max_connection_s - (time.time() - conn.connected_at)
+                if idle_left <= 0 or life_left <= 0:
+                    closed_by_gateway = (1001, "Going away")
+                    await websocket.close(1001, "Going away")
+                    break
+                try:
+                    message = await asyncio.wait_for(websocket.recv(), timeout=min(idle_left, life_left))
+                except asyncio.TimeoutError:
+                    continue
+                conn.last_active_at = time.time()
+                task = asyncio.create_task(self._deliver(conn, message))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            self.connections.pop(conn.connection_id, None)
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+            code = websocket.close_code if closed_by_gateway is None else closed_by_gateway[0]
+            reason = websocket.close_reason if closed_by_gateway is None else closed_by_gateway[1]
+            event = {"requestContext": {**self._request_context(conn, "$disconnect", "DISCONNECT"),
+                                        "authorizer": conn.authorizer,
+                                        "disconnectStatusCode": code, "disconnectReason": reason or ""},
+                     "isBase64Encoded": False}
+            try:
+                await self.runtime.invoke_async(self.routes.disconnect, event)
+            except Exception:
+                log.exception("$disconnect failed")
+
+    async def _deliver(self, conn: Connection, message: str | bytes) -> None:
+        binary = isinstance(message, bytes)
+        event = {
+            "requestContext": {**self._request_context(conn, "$default", "MESSAGE"), "messageId": uuid.uuid4().hex,
+                               "authorizer": conn.authorizer},
+            "body": base64.b64encode(message).decode() if binary else message,
+            "isBase64Encoded": binary,
+        }
+        try:
+            reply = await self.runtime.invoke_async(self.routes.default, event) or {}
+            body = reply.get("body")
+        except Exception:
+            log.exception("$default failed")
+            body = json.dumps({"message": "Internal server error", "connectionId": conn.connection_id,
+                               "requestId": event["requestContext"]["requestId"]})
+        if body and conn.websocket is not None:
+            try:
+                await conn.websocket.send(body)
+            except websockets.ConnectionClosed:
+                pass
+
+    # --- the @connections management API -------------------------------------------------
+
+    def _management_app(self, environ: dict, start_response: Any) -> Any:
+        request = HttpRequest(environ)
+        response = self._manage(request)
+        return response(environ, start_response)
+
+    def _manage(self, request: HttpRequest) -> HttpResponse:
+        prefix = "/@connections/"
+        path = request.path
+        if path.startswith(f"/{STAGE}/"):
+            path = path[len(STAGE) + 1:]
+        if not path.startswith(prefix):
+            return HttpResponse(json.dumps({"message": "Not Found"}), 404, content_type="application/json")
+        if not request.headers.get("Authorization", "").startswith("AWS4-HMAC-SHA256 "):
+            return HttpResponse(json.dumps({"message": "Missing Authentication Token"}), 403,
+                                headers={"x-amzn-ErrorType": "ForbiddenException"}, content_type="application/json")
+        connection_id = unquote(path[len(prefix):])
+        conn = self.connections.get(connection_id)
+        if conn is None or conn.websocket is None:
+            return HttpResponse(json.dumps({"message": None}), 410, headers={"x-amzn-ErrorType": "GoneException"},
+                                content_type="application/json")
+        assert self._loop is not None
+        if request.method == "POST":
+            data = request.get_data()
+            try:
+                payload: str | bytes = data.decode("utf-8")
+            except UnicodeDecodeError:
+                payload = data
+            if len(data) > 128 * 1024:
+                return HttpResponse(json.dumps({"message": "Message too long"}), 413,
+                                    headers={"x-amzn-ErrorType": "PayloadTooLargeException"}, content_type="application/json")
+            future = asyncio.run_coroutine_threadsafe(conn.websocket.send(payload), self._loop)
+            try:
+                future.result(timeout=10)
+            except websockets.ConnectionClosed:
+                return HttpResponse(json.dumps({"message": None}), 410, headers={"x-amzn-ErrorType": "GoneException"},
+                                    content_type="application/json")
+            return HttpResponse(b"", 200)
+        if request.method == "GET":
+            iso = lambda t: time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(t))  # noqa: E731
+            return HttpResponse(json.dumps({
+                "ConnectedAt": iso(conn.connected_at), "LastActiveAt": iso(conn.last_active_at),
+                "Identity": {"SourceIp": conn.source_ip, "UserAgent": conn.headers.get("User-Agent", "")},
+            }), 200, content_type="application/json")
+        if request.method == "DELETE":
+            asyncio.run_coroutine_threadsafe(conn.websocket.close(1000, "Closed by the CSMS"), self._loop)
+            return HttpResponse(b"", 204)
+        return HttpResponse(json.dumps({"message": "Method not allowed"}), 405, content_type="application/json")
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._server = await serve(
+            self._handle, self.host, self.port,
+            process_request=self._process_request, process_response=self._process_response,
+            max_size=FRAME_LIMIT, ping_interval=None, compression=None,
+        )
+        self._management = make_server(self.host, self.management_port, self._management_app, threaded=True)
+        threading.Thread(target=self._management.serve_forever, name="connections-api", daemon=True).start()
+
+    async def stop(self) -> None:
+        """Closes every charger connection (each gets its $disconnect) and stops serving."""
+        if self._server is not None:
+            self._server.close(close_connections=True)
+            await self._server.wait_closed()
+        if self._management is not None:
+            self._management.shutdown()
+
+

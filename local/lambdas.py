@@ -1,0 +1,47 @@
+"""Plays Lambda: calls a handler by its "module:function" name with an event and a context.
+
+Handlers are synchronous, as in Lambda; they run on a thread pool so that the gateways'
+event loop keeps serving while they wait on DynamoDB.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from services.shared import refs
+
+
+class LambdaContext:
+    """The attributes of Lambda's context object that handlers and Powertools read."""
+
+    memory_limit_in_mb = 512
+
+    def __init__(self, ref: str, timeout_s: int = 30) -> None:
+        self.function_name = ref.replace(":", ".")
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+        self.log_stream_name = "local"
+        self._deadline = time.monotonic() + timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class Runtime:
+    def __init__(self, workers: int = 32) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lambda")
+
+    def invoke(self, ref: str, event: dict[str, Any]) -> Any:
+        return refs.resolve(ref)(event, LambdaContext(ref))
+
+    async def invoke_async(self, ref: str, event: dict[str, Any]) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self.invoke, ref, event)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)

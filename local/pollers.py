@@ -1,0 +1,78 @@
+"""Plays Lambda's SQS event source mapping: delivers queue messages to handlers in batches.
+
+Records a handler lists in `batchItemFailures` (or all of them, if it raises) stay on the
+queue, come back after the visibility timeout, and end in the DLQ after maxReceiveCount,
+exactly as with a Lambda event source mapping with partial batch responses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from typing import Any
+
+from local.lambdas import Runtime
+from services.shared import aws
+
+log = logging.getLogger("csms.pollers")
+
+
+def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
+    return {"Records": [{
+        "messageId": m["MessageId"],
+        "receiptHandle": m["ReceiptHandle"],
+        "body": m["Body"],
+        "attributes": m.get("Attributes", {}),
+        "messageAttributes": m.get("MessageAttributes", {}),
+        "md5OfBody": m.get("MD5OfBody") or hashlib.md5(m["Body"].encode()).hexdigest(),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": queue_arn.split(":")[3],
+    } for m in messages]}
+
+
+class Poller:
+    def __init__(self, queue_name: str, handler: str, batch_size: int, runtime: Runtime) -> None:
+        self.queue_name, self.handler, self.batch_size, self.runtime = queue_name, handler, batch_size, runtime
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"poller-{queue_name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+    def poll_once(self, wait_s: int = 1) -> int:
+        """One receive-and-deliver round; returns how many messages it delivered."""
+        sqs = aws.client("sqs")
+        url = aws.queue_url(self.queue_name)
+        reply = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=self.batch_size, WaitTimeSeconds=wait_s,
+                                    AttributeNames=["All"], MessageAttributeNames=["All"])
+        messages = reply.get("Messages", [])
+        if not messages:
+            return 0
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        try:
+            result = self.runtime.invoke(self.handler, sqs_event(messages, arn)) or {}
+            failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+        except Exception:
+            log.exception("handler %s failed a batch of %d", self.handler, len(messages))
+            failed = {m["MessageId"] for m in messages}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        if done:
+            sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                                                            for i, m in enumerate(done)])
+        return len(messages)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_once()
+            except Exception:
+                log.exception("polling %s failed", self.queue_name)
+                self._stop.wait(1)

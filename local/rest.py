@@ -1,0 +1,133 @@
+"""The REST front: HTTP requests become API Gateway REST proxy events for each service's handler.
+
+As in AWS, the REQUEST authorizer runs first and its context rides on the event;
+`/openapi.json` and `/docs` are served without a key.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+import time
+import uuid
+from typing import Any, Iterable
+
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from local.lambdas import Runtime
+from services.shared.manifest import ServiceManifest
+from services.shared.openapi import document
+from services.shared.rest import PROBLEM_JSON, Problem
+
+log = logging.getLogger("csms.rest")
+
+
+def _problem(status: int, title: str, detail: str, headers: dict[str, str] | None = None) -> Response:
+    body = Problem(title=title, status=status, detail=detail).model_dump_json()
+    return Response(body, status, headers=headers, content_type=PROBLEM_JSON)
+
+
+class RestFront:
+    def __init__(self, manifests: Iterable[ServiceManifest], runtime: Runtime, host: str, port: int) -> None:
+        self.manifests = tuple(manifests)
+        self.runtime = runtime
+        self.host, self.port = host, port
+        self.routes = sorted(((prefix, m.rest.handler) for m in self.manifests if m.rest for prefix in m.rest.prefixes),
+                             key=lambda route: -len(route[0]))
+        self.authorizer = next(m.rest_authorizer for m in self.manifests if m.rest_authorizer)
+        self._openapi: bytes | None = None
+        self._server: Any = None
+
+    def _handler_for(self, path: str) -> str | None:
+        for prefix, handler in self.routes:
+            if path == prefix or path.startswith(prefix + "/"):
+                return handler
+        return None
+
+    def openapi(self) -> bytes:
+        if self._openapi is None:
+            self._openapi = json.dumps(document(self.manifests)).encode()
+        return self._openapi
+
+    def _docs(self) -> Response:
+        from aws_lambda_powertools.event_handler.openapi.swagger_ui.html import generate_swagger_html
+
+        # The page embeds the spec and fetches Swagger UI's script and styles from its CDN.
+        html = generate_swagger_html(self.openapi().decode(), "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js",
+                                     "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css", "", None, True)
+        return Response(html, 200, content_type="text/html; charset=utf-8")
+
+    def _event(self, request: Request, authorizer: dict[str, Any]) -> dict[str, Any]:
+        body = request.get_data()
+        try:
+            text, encoded = body.decode("utf-8"), False
+        except UnicodeDecodeError:
+            text, encoded = base64.b64encode(body).decode(), True
+        query = request.args
+        return {
+            "resource": "/{proxy+}",
+            "path": request.path,
+            "httpMethod": request.method,
+            "headers": dict(request.headers.items()),
+            "multiValueHeaders": {k: request.headers.getlist(k) for k in request.headers.keys()},
+            "queryStringParameters": {k: query.getlist(k)[-1] for k in query.keys()} or None,
+            "multiValueQueryStringParameters": {k: query.getlist(k) for k in query.keys()} or None,
+            "pathParameters": {"proxy": request.path.lstrip("/")},
+            "stageVariables": None,
+            "requestContext": {
+                "resourcePath": "/{proxy+}", "httpMethod": request.method, "path": f"/local{request.path}",
+                "stage": "local", "requestId": uuid.uuid4().hex, "requestTimeEpoch": int(time.time() * 1000),
+                "accountId": "123456789012", "apiId": "local", "protocol": "HTTP/1.1",
+                "identity": {"sourceIp": request.remote_addr or "", "userAgent": request.user_agent.string},
+                "authorizer": authorizer,
+            },
+            "body": text if body else None,
+            "isBase64Encoded": encoded,
+        }
+
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        return self._respond(Request(environ))(environ, start_response)
+
+    def _respond(self, request: Request) -> Response:
+        if request.path == "/openapi.json" and request.method == "GET":
+            return Response(self.openapi(), 200, content_type="application/json")
+        if request.path in ("/docs", "/docs/") and request.method == "GET":
+            if request.args.get("format") == "json":  # where the docs page reloads its spec from
+                return Response(self.openapi(), 200, content_type="application/json")
+            return self._docs()
+        handler = self._handler_for(request.path)
+        if handler is None:
+            return _problem(404, "Not found", f"No resource at {request.path}; see /docs")
+        method_arn = f"arn:aws:execute-api:us-east-1:123456789012:local/local/{request.method}{request.path}"
+        try:
+            policy = self.runtime.invoke(self.authorizer, {"type": "REQUEST", "methodArn": method_arn,
+                                                           "headers": dict(request.headers.items())})
+        except PermissionError:
+            return _problem(401, "Unauthorized", "Send 'Authorization: Bearer <API key>' with a valid key",
+                            {"WWW-Authenticate": "Bearer"})
+        if any(s.get("Effect") != "Allow" for s in policy["policyDocument"]["Statement"]):
+            return _problem(403, "Forbidden", "This API key may not call this route")
+        authorizer = {**policy.get("context", {}), "principalId": policy.get("principalId")}
+        try:
+            reply = self.runtime.invoke(handler, self._event(request, authorizer))
+        except Exception:
+            log.exception("REST handler failed")
+            return _problem(502, "Bad gateway", "The handler failed; see the log")
+        headers: dict[str, Any] = {}
+        for name, values in (reply.get("multiValueHeaders") or {}).items():
+            headers[name] = values[-1] if values else ""
+        headers.update(reply.get("headers") or {})
+        body = reply.get("body") or ""
+        data = base64.b64decode(body) if reply.get("isBase64Encoded") else body.encode()
+        return Response(data, int(reply.get("statusCode", 200)), headers=headers)
+
+    def start(self) -> None:
+        self._server = make_server(self.host, self.port, self, threaded=True)
+        threading.Thread(target=self._server.serve_forever, name="rest-front", daemon=True).start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()

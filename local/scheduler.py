@@ -1,0 +1,49 @@
+"""Plays EventBridge Scheduler: invokes each manifest schedule's handler at its rate (moto never fires them)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from typing import Iterable
+
+from local.lambdas import Runtime
+from services.shared import clock
+from services.shared.manifest import Schedule
+
+log = logging.getLogger("csms.scheduler")
+
+
+class Scheduler:
+    def __init__(self, schedules: Iterable[Schedule], runtime: Runtime) -> None:
+        self.schedules = tuple(schedules)
+        self.runtime = runtime
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def fire(self, schedule: Schedule) -> None:
+        event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.scheduler",
+                 "account": "123456789012", "time": clock.iso(clock.now()), "region": "us-east-1",
+                 "resources": [f"arn:aws:scheduler:us-east-1:123456789012:schedule/default/{schedule.name}"], "detail": {}}
+        try:
+            self.runtime.invoke(schedule.handler, event)
+        except Exception:
+            log.exception("schedule %s failed", schedule.name)
+
+    def _run(self) -> None:
+        due = {s.name: time.monotonic() + s.rate_minutes * 60 for s in self.schedules}
+        while self.schedules and not self._stop.is_set():
+            name = min(due, key=due.__getitem__)
+            if self._stop.wait(max(0.0, due[name] - time.monotonic())):
+                return
+            schedule = next(s for s in self.schedules if s.name == name)
+            self.fire(schedule)
+            due[name] = time.monotonic() + schedule.rate_minutes * 60

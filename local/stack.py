@@ -1,0 +1,147 @@
+"""The whole CSMS on one machine: embedded AWS, websocket gateway, REST front, pollers, scheduler."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import stat
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from local.ports import in_use
+
+log = logging.getLogger("csms")
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class Config:
+    host: str = "127.0.0.1"
+    ocpp_port: int = 9000
+    rest_port: int = 8000
+    aws_port: int = 4566
+    connections_port: int = 9001
+    data_dir: Path = Path(".csms")
+
+    def ports(self) -> dict[str, int]:
+        return {"OCPP websocket": self.ocpp_port, "REST API": self.rest_port, "embedded AWS": self.aws_port,
+                "@connections API": self.connections_port}
+
+
+def configure_environment(config: Config) -> None:
+    """Points every handler's boto3 at the embedded AWS, as Lambda's environment points it at AWS."""
+    endpoint = f"http://{config.host}:{config.aws_port}"
+    os.environ.update({
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "CSMS_CONNECTIONS_URL": f"http://{config.host}:{config.connections_port}",
+        "CSMS_QUEUE_URL_PREFIX": f"{endpoint}/{ACCOUNT}",
+    })
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ.setdefault("CSMS_ACCEPT_UNKNOWN_CHARGERS", "true")
+    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "csms")
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+
+
+def operator_key(data_dir: Path) -> str:
+    """CSMS_API_KEY if set, else the key generated on the first start and kept in the data dir."""
+    from services.shared import auth
+
+    text = os.environ.get("CSMS_API_KEY")
+    path = data_dir / "api-key"
+    if not text and path.exists():
+        text = path.read_text().strip()
+    if text and auth.parse_api_key(text) is None:
+        raise SystemExit("CSMS_API_KEY must look like csms_<id>_<secret>; unset it and `csms run` makes one")
+    if not text:
+        text = str(auth.new_api_key())
+        path.write_text(text + "\n")
+        path.chmod(stat.S_IRUSR | stat.S_IWUSR)
+    key = auth.parse_api_key(text)
+    assert key is not None
+    auth.store_api_key(key, name="local operator", scopes=("admin",))
+    return text
+
+
+async def serve(config: Config) -> int:
+    busy = [f"{name} port {port}" for name, port in config.ports().items() if in_use(config.host, port)]
+    if busy:
+        print(f"csms: cannot start, in use: {', '.join(busy)} (is another `csms run` running? "
+              "stop it, or choose other ports with --ocpp-port/--rest-port/--aws-port/--connections-port)",
+              file=sys.stderr)
+        return 2
+    started = time.monotonic()
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    configure_environment(config)
+
+    from local.aws import EmbeddedAws
+    from local.gateway import Gateway, Routes
+    from local.lambdas import Runtime
+    from local.pollers import Poller
+    from local.provision import provision
+    from local.rest import RestFront
+    from local.scheduler import Scheduler
+    from services.manifests import ALL
+
+    embedded = EmbeddedAws(config.host, config.aws_port, config.data_dir)
+    embedded.start()
+    provision(ALL)
+    restored = embedded.restore()
+    api_key = operator_key(config.data_dir)
+
+    runtime = Runtime()
+    pollers = [Poller(s.queue, s.handler, s.batch_size, runtime) for m in ALL for s in m.subscriptions]
+    pollers += [Poller(q.name, q.handler, q.batch_size, runtime) for m in ALL for q in m.queues]
+    scheduler = Scheduler([s for m in ALL for s in m.schedules], runtime)
+    rest = RestFront(ALL, runtime, config.host, config.rest_port)
+    websocket = next(m.websocket for m in ALL if m.websocket)
+    ingress = next(m.ocpp_ingress for m in ALL if m.ocpp_ingress)
+    gateway = Gateway(Routes(websocket.authorizer, websocket.connect, websocket.disconnect, ingress), runtime,
+                      config.host, config.ocpp_port, config.connections_port)
+
+    for poller in pollers:
+        poller.start()
+    scheduler.start()
+    rest.start()
+    await gateway.start()
+
+    from services.shared.settings import settings
+
+    print(f"""CSMS local stack
+  OCPP websocket     ws://{config.host}:{config.ocpp_port}/ocpp/{{charge_point_id}}  (subprotocols: ocpp1.6)
+  REST API           http://{config.host}:{config.rest_port}  (docs: /docs, OpenAPI: /openapi.json)
+  operator API key   {api_key}
+  embedded AWS       http://{config.host}:{config.aws_port}  (region {REGION})
+  @connections API   http://{config.host}:{config.connections_port}
+  data               {config.data_dir.resolve()}  ({restored} items restored)
+  unknown chargers   {"accepted and registered" if settings().accept_unknown_chargers else "refused"}
+  heartbeat interval {settings().heartbeat_interval} s, command timeout {settings().command_timeout} s
+CSMS is running (started in {time.monotonic() - started:.1f} s); Ctrl-C stops it""", flush=True)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+    print("csms: stopping", flush=True)
+    await gateway.stop()
+    scheduler.stop()
+    for poller in pollers:
+        poller.stop()
+    for poller in pollers:
+        poller.join(5)
+    rest.stop()
+    runtime.close()
+    embedded.stop()
+    print("csms: stopped; data kept in", config.data_dir.resolve(), flush=True)
+    return 0

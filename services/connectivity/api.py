@@ -1,0 +1,232 @@
+"""REST: /chargers and their commands, for operators."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.connectivity import connections, dispatcher, store
+from services.connectivity.commands import violations
+from services.shared import auth, clock
+from services.shared.dynamo import plain
+from services.shared.rest import ProblemDetail, ProblemError, decode_token, encode_token, json_response, problems, resolver
+
+app = resolver()
+
+ChargerId = Annotated[str, Path(min_length=1, max_length=connections.MAX_ID_LENGTH)]
+ChargePointStatus = Literal["Available", "Preparing", "Charging", "SuspendedEVSE", "SuspendedEV", "Finishing",
+                            "Reserved", "Unavailable", "Faulted"]
+
+
+class Connector(BaseModel):
+    connector_id: int
+    status: str
+    error_code: str
+    info: str | None = None
+    vendor_id: str | None = None
+    vendor_error_code: str | None = None
+    status_since: str = Field(description="The charger's timestamp of the report that set this state")
+    updated_at: str
+
+
+class BootInfo(BaseModel):
+    charge_point_vendor: str
+    charge_point_model: str
+    charge_point_serial_number: str | None = None
+    charge_box_serial_number: str | None = None
+    firmware_version: str | None = None
+    iccid: str | None = None
+    imsi: str | None = None
+    meter_type: str | None = None
+    meter_serial_number: str | None = None
+    booted_at: str
+
+
+class ReportedStatus(BaseModel):
+    status: str
+    updated_at: str
+
+
+class Charger(BaseModel):
+    id: str
+    charge_point_id: str
+    status: str | None = Field(None, description="The charge point's own status (connector 0), if it reported one")
+    connected: bool
+    ocpp_version: str | None = None
+    vendor: str | None = None
+    model: str | None = None
+    firmware_version: str | None = None
+    last_seen: str | None = None
+    connected_at: str | None = None
+    disconnected_at: str | None = None
+    registered_at: str
+    site_id: str | None = None
+    labels: dict[str, str] = {}
+    has_password: bool
+    boot: BootInfo | None = None
+    connectors: list[Connector] = []
+    firmware_status: ReportedStatus | None = None
+    diagnostics_status: ReportedStatus | None = None
+
+
+class ChargerPage(BaseModel):
+    items: list[Charger]
+    next_token: str | None
+
+
+class ChargerRegistration(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: str | None = Field(None, min_length=16, max_length=40,
+                                 description="HTTP Basic password (OCPP security profiles 1-2); stored hashed")
+    site_id: str | None = Field(None, max_length=128)
+    labels: dict[str, str] = Field(default_factory=dict, max_length=50)
+
+
+class CommandRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: str = Field(description="An OCPP action the CSMS may send, e.g. RemoteStartTransaction")
+    payload: dict[str, Any] = Field(default_factory=dict, description="The OCPP request payload, camelCase as on the wire")
+
+
+class Command(BaseModel):
+    id: str
+    command_id: str
+    charge_point_id: str
+    action: str
+    payload: dict[str, Any]
+    status: Literal["pending", "sent", "accepted", "rejected", "error", "timed_out"]
+    source: str
+    created_at: str
+    sent_at: str | None = None
+    completed_at: str | None = None
+    reply: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+
+
+class CommandPage(BaseModel):
+    items: list[Command]
+    next_token: str | None
+
+
+def _charger(item: dict[str, Any]) -> Charger:
+    boot = item.get("boot")
+    connectors = [
+        Connector(connector_id=int(cid), status_since=state["timestamp"], **{k: v for k, v in state.items() if k != "timestamp"})
+        for cid, state in sorted((item.get("connectors") or {}).items(), key=lambda kv: int(kv[0]))
+    ]
+    return Charger(
+        id=item["charge_point_id"],
+        charge_point_id=item["charge_point_id"],
+        status=(item.get("connectors") or {}).get("0", {}).get("status"),
+        connected=bool(item.get("connected")),
+        ocpp_version=item.get("ocpp_version"),
+        vendor=(boot or {}).get("charge_point_vendor"),
+        model=(boot or {}).get("charge_point_model"),
+        firmware_version=(boot or {}).get("firmware_version"),
+        last_seen=item.get("last_seen"),
+        connected_at=item.get("connected_at"),
+        disconnected_at=item.get("disconnected_at"),
+        registered_at=item["registered_at"],
+        site_id=item.get("site_id"),
+        labels=item.get("labels") or {},
+        has_password=bool(item.get("password_hash")),
+        boot=boot,
+        connectors=connectors,
+        firmware_status=item.get("firmware_status"),
+        diagnostics_status=item.get("diagnostics_status"),
+    )
+
+
+def _command(item: dict[str, Any]) -> Command:
+    fields = {k: plain(item.get(k)) for k in Command.model_fields if k not in ("id",)}
+    return Command(id=item["command_id"], **fields)
+
+
+def _existing(charge_point_id: str) -> dict[str, Any]:
+    item = store.get_charger(charge_point_id)
+    if item is None or item.get("deleted_at"):
+        raise ProblemError(404, f"No charger {charge_point_id!r}: register it with PUT /chargers/{charge_point_id}")
+    return item
+
+
+@app.get("/chargers", responses=problems(401, 422))
+def list_chargers(
+    status: Annotated[ChargePointStatus | None, Query(description="The charge point's own status (connector 0)")] = None,
+    connected: Annotated[bool | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    next_token: Annotated[str | None, Query()] = None,
+) -> ChargerPage:
+    items, last = store.scan_chargers(limit, decode_token(next_token), connected=connected, status=status)
+    return ChargerPage(items=[_charger(i) for i in items], next_token=encode_token(last))
+
+
+@app.get("/chargers/<charge_point_id>", responses=problems(401, 404, 422))
+def get_charger(charge_point_id: ChargerId) -> Charger:
+    return _charger(_existing(charge_point_id))
+
+
+@app.put("/chargers/<charge_point_id>",
+         responses={200: {"description": "Updated", "content": {"application/json": {"model": Charger}}},
+                    201: {"description": "Registered", "content": {"application/json": {"model": Charger}}},
+                    **problems(401, 403, 422)})
+def put_charger(charge_point_id: ChargerId, registration: ChargerRegistration) -> Response[Charger]:
+    changes: dict[str, Any] = registration.model_dump(exclude_unset=True, exclude={"password"})
+    if registration.password is not None:
+        changes["password_hash"] = auth.hash_password(registration.password)
+    created = store.register_charger(charge_point_id, changes, clock.iso(clock.now()))
+    return json_response(201 if created else 200, _charger(_existing(charge_point_id)))
+
+
+@app.delete("/chargers/<charge_point_id>", responses={204: {"description": "Deleted"}, **problems(401, 403, 404, 422)})
+def delete_charger(charge_point_id: ChargerId) -> Response[None]:
+    old = store.delete_charger(charge_point_id, clock.iso(clock.now()))
+    if old is None:
+        raise ProblemError(404, f"No charger {charge_point_id!r}")
+    if old.get("connection_id"):
+        connections.close(old["connection_id"])
+    return Response(204)
+
+
+def _validated(charger: dict[str, Any], request: CommandRequest) -> None:
+    version = charger.get("ocpp_version") or "ocpp1.6"
+    found = [ProblemDetail(path=f"body.{path}", message=message) for path, message in violations(version, request.action, request.payload)]
+    if found:
+        raise ProblemError(422, f"{found[0].path}: {found[0].message}", found)
+
+
+@app.post("/chargers/<charge_point_id>/commands",
+          responses={202: {"description": "Queued for the charger", "content": {"application/json": {"model": Command}}},
+                     **problems(401, 403, 404, 409, 422)})
+def post_command(charge_point_id: ChargerId, request: CommandRequest) -> Response[Command]:
+    charger = _existing(charge_point_id)
+    _validated(charger, request)
+    if not charger.get("connection_id"):
+        raise ProblemError(409, f"Charger {charge_point_id!r} is offline; send the command when it is connected")
+    key_id = (app.current_event.raw_event.get("requestContext") or {}).get("authorizer", {}).get("key_id", "")
+    item = dispatcher.submit(charge_point_id, request.action, request.payload, source=f"api-key:{key_id}")
+    location = f"/chargers/{charge_point_id}/commands/{item['command_id']}"
+    return json_response(202, _command(item), headers={"Location": location})
+
+
+@app.get("/chargers/<charge_point_id>/commands", responses=problems(401, 404, 422))
+def list_commands(
+    charge_point_id: ChargerId,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    next_token: Annotated[str | None, Query()] = None,
+) -> CommandPage:
+    _existing(charge_point_id)
+    items, last = store.list_commands(charge_point_id, limit, decode_token(next_token), int(clock.now().timestamp()))
+    return CommandPage(items=[_command(dispatcher.expire_if_due(i)) for i in items], next_token=encode_token(last))
+
+
+@app.get("/chargers/<charge_point_id>/commands/<command_id>", responses=problems(401, 404, 422))
+def get_command(charge_point_id: ChargerId, command_id: Annotated[str, Path(max_length=64)]) -> Command:
+    item = store.get_command(charge_point_id, command_id)
+    if item is None:
+        raise ProblemError(404, f"No command {command_id!r} for charger {charge_point_id!r}")
+    return _command(dispatcher.expire_if_due(item))

@@ -1,0 +1,56 @@
+"""Commands the CSMS sends to chargers: which actions, and what a reply means. Pure logic."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from enum import StrEnum
+from typing import Any
+
+# The CALLs a CSMS may send, per version (charger-initiated actions are answered, not sent).
+CSMS_ACTIONS: dict[str, frozenset[str]] = {
+    "ocpp1.6": frozenset({
+        "CancelReservation", "ChangeAvailability", "ChangeConfiguration", "ClearCache", "ClearChargingProfile",
+        "DataTransfer", "GetCompositeSchedule", "GetConfiguration", "GetDiagnostics", "GetLocalListVersion",
+        "RemoteStartTransaction", "RemoteStopTransaction", "ReserveNow", "Reset", "SendLocalList",
+        "SetChargingProfile", "TriggerMessage", "UnlockConnector", "UpdateFirmware",
+        # The 1.6 security extension.
+        "CertificateSigned", "DeleteCertificate", "ExtendedTriggerMessage", "GetInstalledCertificateIds", "GetLog",
+        "InstallCertificate", "SignedUpdateFirmware",
+    }),
+}
+
+# A reply `status` that means the charger will do (or did) what it was asked.
+POSITIVE = frozenset({"Accepted", "Scheduled", "Unlocked", "RebootRequired"})
+
+
+class CommandStatus(StrEnum):
+    pending = "pending"
+    sent = "sent"
+    accepted = "accepted"
+    rejected = "rejected"
+    error = "error"
+    timed_out = "timed_out"
+
+
+FINAL = frozenset({CommandStatus.accepted, CommandStatus.rejected, CommandStatus.error, CommandStatus.timed_out})
+
+
+def new_command_id() -> str:
+    """Time-ordered (so a charger's history sorts by age) and short enough to be an OCPP message id."""
+    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(8)}"
+
+
+def outcome(reply: dict[str, Any]) -> CommandStatus:
+    status = reply.get("status")
+    return CommandStatus.accepted if status is None or status in POSITIVE else CommandStatus.rejected
+
+
+def violations(ocpp_version: str, action: str, payload: dict[str, Any]) -> list[tuple[str, str]]:
+    """What is wrong with a command request, as (path, message) pairs; empty if it may be sent."""
+    from services.shared.ocpp import schemas
+
+    allowed = CSMS_ACTIONS.get(ocpp_version, frozenset())
+    if action not in allowed:
+        return [("action", f"{action!r} is not an action a CSMS sends in {ocpp_version}; use one of: {', '.join(sorted(allowed))}")]
+    return [("payload" + path[1:], message) for _, path, message in schemas.problems(ocpp_version, action, payload)]

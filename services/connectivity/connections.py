@@ -1,0 +1,113 @@
+"""Charger connections as API Gateway WebSocket APIs run them: authorize, connect, disconnect, audit.
+
+A charger reconnects often (API Gateway ends every connection after two hours), and the
+$disconnect of an old connection may arrive after the new $connect: only the charger's
+current connection may mark it offline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from services.connectivity import dispatcher, store
+from services.connectivity.events import ChargerConnected, ChargerDisconnected
+from services.shared import auth, aws, clock, events
+from services.shared.log import logger
+from services.shared.settings import settings
+
+SUPPORTED_PROTOCOLS = ("ocpp1.6",)
+MAX_ID_LENGTH = 48
+
+
+class Refused(Exception):
+    """The charger may not connect; `status` is the HTTP status of the refused handshake."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Admission:
+    charge_point_id: str
+    ocpp_version: str  # "" when no offered subprotocol is supported: $connect refuses it
+
+
+def offered_protocols(header: str | None) -> list[str]:
+    return [p.strip() for p in (header or "").split(",") if p.strip()]
+
+
+def admit(charge_point_id: str | None, protocol_header: str | None, headers: dict[str, str]) -> Admission:
+    """Authenticates a charger (security profiles 1-2: HTTP Basic when it has a password)."""
+    if not charge_point_id or len(charge_point_id) > MAX_ID_LENGTH:
+        raise Refused(401, f"the charge point id must be 1 to {MAX_ID_LENGTH} characters")
+    charger = store.get_charger(charge_point_id)
+    if charger is None and not settings().accept_unknown_chargers:
+        raise Refused(401, "unknown charger")
+    if charger is not None and charger.get("deleted_at"):
+        raise Refused(401, "charger deleted")
+    password_hash = (charger or {}).get("password_hash")
+    if password_hash:
+        credentials = auth.basic_credentials(headers)
+        if credentials is None or credentials[0] != charge_point_id or not auth.verify_password(credentials[1], password_hash):
+            raise Refused(401, "wrong or missing Basic credentials")
+    version = next((p for p in offered_protocols(protocol_header) if p in SUPPORTED_PROTOCOLS), "")
+    return Admission(charge_point_id, version)
+
+
+def connect(admission: Admission, connection_id: str) -> str:
+    """Records the connection and closes any older one; returns the subprotocol to answer with."""
+    if not admission.ocpp_version:
+        raise Refused(400, f"no supported OCPP subprotocol offered; this CSMS speaks {', '.join(SUPPORTED_PROTOCOLS)}")
+    now = clock.iso(clock.now())
+    previous = store.record_connection(admission.charge_point_id, connection_id, admission.ocpp_version, now,
+                                       create=settings().accept_unknown_chargers)
+    if previous is None:
+        raise Refused(403, "charger unknown or deleted")
+    old = previous.get("connection_id")
+    if old and old != connection_id:
+        close(old)
+    events.publish(ChargerConnected(charge_point_id=admission.charge_point_id, occurred_at=now,
+                                    connection_id=connection_id, ocpp_version=admission.ocpp_version))
+    if previous.get("command_queue"):
+        dispatcher.start_timer(admission.charge_point_id, None, 2)  # send what waited once the handshake is done
+    return admission.ocpp_version
+
+
+def disconnect(charge_point_id: str, connection_id: str) -> bool:
+    now = clock.iso(clock.now())
+    if not store.record_disconnection(charge_point_id, connection_id, now):
+        logger.info("late disconnect of a replaced connection", extra={"charge_point_id": charge_point_id})
+        return False
+    events.publish(ChargerDisconnected(charge_point_id=charge_point_id, occurred_at=now, connection_id=connection_id))
+    return True
+
+
+def close(connection_id: str) -> None:
+    try:
+        aws.connections().delete_connection(ConnectionId=connection_id)
+    except aws.connections().exceptions.GoneException:
+        pass
+
+
+def audit() -> dict[str, int]:
+    """Marks offline the chargers whose connection is gone ($disconnect is delivered on a best-effort basis)."""
+    checked = gone = 0
+    for charger in store.connected_chargers():
+        checked += 1
+        connection_id = charger.get("connection_id")
+        try:
+            if connection_id:
+                aws.connections().get_connection(ConnectionId=connection_id)
+                continue
+        except aws.connections().exceptions.GoneException:
+            pass
+        if connection_id and disconnect(charger["charge_point_id"], connection_id):
+            gone += 1
+    return {"checked": checked, "gone": gone}
+
+
+def admission_context(admission: Admission) -> dict[str, Any]:
+    return {"charge_point_id": admission.charge_point_id, "ocpp_version": admission.ocpp_version}

@@ -1,0 +1,104 @@
+"""Lambda entry points of connectivity: parse the event, call the domain, shape the reply."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from services.connectivity import connections, dispatcher
+from services.shared.log import logger
+
+_batch = BatchProcessor(event_type=EventType.SQS)
+
+
+def authorize_connect(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """$connect REQUEST authorizer: who the charger is, and which OCPP version it will speak."""
+    headers = event.get("headers") or {}
+    query = event.get("queryStringParameters") or {}
+    protocol = next((v for k, v in headers.items() if k.lower() == "sec-websocket-protocol"), None)
+    try:
+        admission = connections.admit(query.get("charge_point_id"), protocol, headers)
+    except connections.Refused as refused:
+        logger.info("charger refused", extra={"charge_point_id": query.get("charge_point_id"), "reason": refused.reason})
+        raise PermissionError("Unauthorized") from None  # API Gateway answers 401
+    return {
+        "principalId": admission.charge_point_id,
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": event["methodArn"]}],
+        },
+        "context": connections.admission_context(admission),
+    }
+
+
+def connect(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    request = event["requestContext"]
+    authorizer = request.get("authorizer") or {}
+    admission = connections.Admission(authorizer["charge_point_id"], authorizer.get("ocpp_version") or "")
+    try:
+        protocol = connections.connect(admission, request["connectionId"])
+    except connections.Refused as refused:
+        logger.info("connection refused", extra={"charge_point_id": admission.charge_point_id, "reason": refused.reason})
+        return {"statusCode": refused.status, "body": refused.reason}
+    return {"statusCode": 200, "headers": {"Sec-WebSocket-Protocol": protocol}}
+
+
+def disconnect(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    request = event["requestContext"]
+    connections.disconnect((request.get("authorizer") or {})["charge_point_id"], request["connectionId"])
+    return {"statusCode": 200}
+
+
+@logger.inject_lambda_context
+def api(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from services.connectivity.api import app  # only the REST Lambda pays for the resolver
+
+    return app.resolve(event, context)
+
+
+def _command_requested(record: SQSRecord) -> None:
+    from services.connectivity import store
+    from services.connectivity.commands import violations
+    from services.connectivity.events import CommandRequested
+
+    envelope = json.loads(record.body)
+    event = CommandRequested.model_validate(envelope["detail"])
+    charger = store.get_charger(event.charge_point_id)
+    if charger is None or charger.get("deleted_at"):
+        logger.warning("command for an unknown charger dropped", extra={"charge_point_id": event.charge_point_id})
+        return
+    found = violations(charger.get("ocpp_version") or "ocpp1.6", event.action, event.payload)
+    error = {"code": "InvalidCommand", "description": "; ".join(f"{p}: {m}" for p, m in found)} if found else None
+    dispatcher.submit(event.charge_point_id, event.action, event.payload, source=f"event:{envelope.get('source', '')}",
+                      error=error)
+
+
+def command_requested(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """CommandRequested events from other services (smart charging, remediation)."""
+    return process_partial_response(event=event, record_handler=_command_requested, processor=_batch, context=context)
+
+
+def _timer(record: SQSRecord) -> None:
+    body = json.loads(record.body)
+    charge_point_id, command_id = body["charge_point_id"], body.get("command_id")
+    if command_id:
+        from services.connectivity import store
+
+        item = store.get_command(charge_point_id, command_id)
+        if item is not None:
+            dispatcher.expire_if_due(item)
+    dispatcher.pump(charge_point_id)
+
+
+def command_timeouts(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Delayed SQS messages: a sent command's deadline, or a queue to wake after a reconnect."""
+    return process_partial_response(event=event, record_handler=_timer, processor=_batch, context=context)
+
+
+def audit_connections(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    result = connections.audit()
+    logger.info("connection audit", extra=result)
+    return result

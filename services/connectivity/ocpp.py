@@ -1,0 +1,138 @@
+"""The OCPP actions connectivity answers, and the replies to the commands it sent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ocpp.v16 import call, call_result
+from ocpp.v16.enums import DataTransferStatus, RegistrationStatus
+
+from services.connectivity import dispatcher, store
+from services.connectivity.commands import CommandStatus, outcome
+from services.connectivity.events import ChargerBooted, ConnectorStatusChanged, FaultReported
+from services.connectivity.liveness import LastSeen
+from services.shared import clock, events, refs
+from services.shared.log import logger
+from services.shared.ocpp import framing, schemas
+from services.shared.ocpp.dispatch import OcppContext
+from services.shared.settings import settings
+
+_last_seen = LastSeen(settings().heartbeat_interval)
+
+BOOT_FIELDS = ("charge_point_vendor", "charge_point_model", "charge_point_serial_number", "charge_box_serial_number",
+               "firmware_version", "iccid", "imsi", "meter_type", "meter_serial_number")
+
+
+def _compact(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _charger_time(value: str | None, ctx: OcppContext) -> str:
+    """The charger's own timestamp (normalized), else when the frame arrived."""
+    return clock.normalize(value) if value else clock.iso(ctx.received_at)
+
+
+def boot_notification(ctx: OcppContext, request: call.BootNotification) -> call_result.BootNotification:
+    now = clock.iso(ctx.received_at)
+    boot = _compact({field: getattr(request, field) for field in BOOT_FIELDS}) | {"booted_at": now}
+    store.set_fields(ctx.charge_point_id, {"boot": boot, "last_seen": now})
+    _last_seen.wrote(ctx.charge_point_id, ctx.received_at.timestamp())
+    events.publish(ChargerBooted(charge_point_id=ctx.charge_point_id, occurred_at=now,
+                                 charge_point_vendor=request.charge_point_vendor,
+                                 charge_point_model=request.charge_point_model,
+                                 firmware_version=request.firmware_version))
+    return call_result.BootNotification(current_time=clock.iso(clock.now()), interval=settings().heartbeat_interval,
+                                        status=RegistrationStatus.accepted)
+
+
+def heartbeat(ctx: OcppContext, request: call.Heartbeat) -> call_result.Heartbeat:
+    moment = ctx.received_at.timestamp()
+    if _last_seen.due(ctx.charge_point_id, moment):
+        store.touch(ctx.charge_point_id, clock.iso(ctx.received_at))
+        _last_seen.wrote(ctx.charge_point_id, moment)
+    return call_result.Heartbeat(current_time=clock.iso(clock.now()))
+
+
+def status_notification(ctx: OcppContext, request: call.StatusNotification) -> call_result.StatusNotification:
+    state = _compact({
+        "status": request.status,
+        "error_code": request.error_code,
+        "info": request.info,
+        "vendor_id": request.vendor_id,
+        "vendor_error_code": request.vendor_error_code,
+        "timestamp": _charger_time(request.timestamp, ctx),
+    })
+    written, previous = store.update_connector(ctx.charge_point_id, request.connector_id, state, clock.iso(ctx.received_at))
+    if written:
+        _last_seen.wrote(ctx.charge_point_id, ctx.received_at.timestamp())
+    published: list[events.Event] = []
+    if written:
+        published.append(ConnectorStatusChanged(
+            charge_point_id=ctx.charge_point_id, occurred_at=state["timestamp"], connector_id=request.connector_id,
+            status=request.status, error_code=request.error_code, info=request.info, vendor_id=request.vendor_id,
+            vendor_error_code=request.vendor_error_code,
+            previous_status=(previous or {}).get("status"), previous_error_code=(previous or {}).get("error_code")))
+    if request.error_code != "NoError":
+        boot = (store.get_charger(ctx.charge_point_id) or {}).get("boot", {})
+        published.append(FaultReported(
+            charge_point_id=ctx.charge_point_id, occurred_at=state["timestamp"], connector_id=request.connector_id,
+            status=request.status, error_code=request.error_code, info=request.info, vendor_id=request.vendor_id,
+            vendor_error_code=request.vendor_error_code, charge_point_vendor=boot.get("charge_point_vendor"),
+            charge_point_model=boot.get("charge_point_model"), firmware_version=boot.get("firmware_version")))
+    events.publish(*published)
+    return call_result.StatusNotification()
+
+
+def data_transfer(ctx: OcppContext, request: call.DataTransfer) -> call_result.DataTransfer:
+    received = clock.iso(ctx.received_at)
+    store.put_message({
+        "charge_point_id": ctx.charge_point_id,
+        "message_key": f"{received}#{ctx.unique_id}",
+        "action": "DataTransfer",
+        "vendor_id": request.vendor_id,
+        "message_id": request.message_id,
+        "data": request.data,
+        "received_at": received,
+        "expires_at": int(ctx.received_at.timestamp()) + store.RETENTION_S,
+    })
+    handler = _data_transfer_handlers().get(request.vendor_id)
+    if handler is None:
+        return call_result.DataTransfer(status=DataTransferStatus.unknown_vendor_id)
+    return refs.resolve(handler)(ctx, request)
+
+
+def _data_transfer_handlers() -> dict[str, str]:
+    from services.manifests import ALL
+
+    return {vendor: ref for manifest in ALL for vendor, ref in manifest.data_transfer_vendors.items()}
+
+
+def firmware_status_notification(ctx: OcppContext, request: call.FirmwareStatusNotification) -> call_result.FirmwareStatusNotification:
+    store.set_fields(ctx.charge_point_id, {"firmware_status": {"status": request.status, "updated_at": clock.iso(ctx.received_at)}})
+    return call_result.FirmwareStatusNotification()
+
+
+def diagnostics_status_notification(ctx: OcppContext, request: call.DiagnosticsStatusNotification) -> call_result.DiagnosticsStatusNotification:
+    store.set_fields(ctx.charge_point_id, {"diagnostics_status": {"status": request.status, "updated_at": clock.iso(ctx.received_at)}})
+    return call_result.DiagnosticsStatusNotification()
+
+
+def reply(ctx: OcppContext, frame: framing.CallResult | framing.CallError) -> None:
+    """A charger's answer to one of our CALLs, correlated by message id (our command id)."""
+    command = store.get_command(ctx.charge_point_id, frame.unique_id)
+    if command is None or command.get("status") != CommandStatus.sent.value:
+        logger.info("reply to no outstanding command", extra={"charge_point_id": ctx.charge_point_id, "message_id": frame.unique_id})
+        return
+    if isinstance(frame, framing.CallError):
+        dispatcher.settle(ctx.charge_point_id, frame.unique_id, CommandStatus.error, {"error": {
+            "code": frame.error_code, "description": frame.error_description, "details": frame.error_details}})
+        return
+    found = schemas.problems(ctx.ocpp_version, command["action"], frame.payload, response=True)
+    if found:
+        cause, path, message = found[0]
+        dispatcher.settle(ctx.charge_point_id, frame.unique_id, CommandStatus.error, {"reply": frame.payload, "error": {
+            "code": "InvalidReply", "description": f"{path}: {message}", "details": {"path": path}}})
+        return
+    dispatcher.settle(ctx.charge_point_id, frame.unique_id, outcome(frame.payload), {"reply": frame.payload})
+
+

@@ -1,0 +1,296 @@
+"""Connectivity's DynamoDB tables: chargers, commands and charger messages.
+
+Every hot-path write is a single conditional UpdateItem on a key: no read first, and a
+condition instead of a lock, so replays and late messages cannot overwrite newer state.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
+
+from services.shared import aws
+
+RETENTION_S = 90 * 24 * 3600
+
+
+def _chargers() -> Any:
+    return aws.table("chargers")
+
+
+def _commands() -> Any:
+    return aws.table("commands")
+
+
+def _condition_failed(error: ClientError) -> bool:
+    return error.response["Error"]["Code"] in ("ConditionalCheckFailedException", "TransactionCanceledException")
+
+
+# --- chargers -------------------------------------------------------------------------------
+
+def get_charger(charge_point_id: str) -> dict[str, Any] | None:
+    return _chargers().get_item(Key={"charge_point_id": charge_point_id}, ConsistentRead=True).get("Item")
+
+
+def _set_clause(fields: dict[str, Any]) -> tuple[list[str], dict[str, str], dict[str, Any]]:
+    names = {f"#f{i}": name for i, name in enumerate(fields)}
+    values = {f":f{i}": value for i, value in enumerate(fields.values())}
+    return [f"#f{i} = :f{i}" for i in range(len(fields))], names, values
+
+
+def register_charger(charge_point_id: str, changes: dict[str, Any], now: str) -> bool:
+    """Creates or updates an operator's registration; True if the charger is new (or was deleted)."""
+    sets, names, values = _set_clause(changes)
+    sets += ["registered_at = if_not_exists(registered_at, :now)", "connectors = if_not_exists(connectors, :empty)",
+             "connected = if_not_exists(connected, :false)"]
+    kwargs: dict[str, Any] = {"ExpressionAttributeNames": names} if names else {}
+    reply = _chargers().update_item(
+        Key={"charge_point_id": charge_point_id},
+        UpdateExpression="SET " + ", ".join(sets) + " REMOVE deleted_at",
+        ExpressionAttributeValues={**values, ":now": now, ":empty": {}, ":false": False},
+        ReturnValues="UPDATED_OLD",
+        **kwargs,
+    )
+    old = reply.get("Attributes") or {}
+    return "registered_at" not in old or "deleted_at" in old
+
+
+def delete_charger(charge_point_id: str, now: str) -> dict[str, Any] | None:
+    """Marks the charger deleted (its history stays); the item as it was, or None if unknown."""
+    try:
+        reply = _chargers().update_item(
+            Key={"charge_point_id": charge_point_id},
+            UpdateExpression="SET deleted_at = :now",
+            ConditionExpression="attribute_exists(charge_point_id) AND attribute_not_exists(deleted_at)",
+            ExpressionAttributeValues={":now": now},
+            ReturnValues="ALL_OLD",
+        )
+    except ClientError as error:
+        if _condition_failed(error):
+            return None
+        raise
+    return reply.get("Attributes")
+
+
+def record_connection(charge_point_id: str, connection_id: str, ocpp_version: str, now: str,
+                      *, create: bool) -> dict[str, Any] | None:
+    """Makes this connection the charger's current one; the previous attributes, or None if refused."""
+    condition = "attribute_not_exists(deleted_at)"
+    if not create:
+        condition += " AND attribute_exists(charge_point_id)"
+    try:
+        reply = _chargers().update_item(
+            Key={"charge_point_id": charge_point_id},
+            UpdateExpression=(
+                "SET connection_id = :c, connected = :true, connected_at = :now, last_seen = :now, ocpp_version = :v, "
+                "connectors = if_not_exists(connectors, :empty), registered_at = if_not_exists(registered_at, :now)"
+            ),
+            ConditionExpression=condition,
+            ExpressionAttributeValues={":c": connection_id, ":true": True, ":now": now, ":v": ocpp_version, ":empty": {}},
+            ReturnValues="ALL_OLD",
+        )
+    except ClientError as error:
+        if _condition_failed(error):
+            return None
+        raise
+    return reply.get("Attributes") or {}
+
+
+def record_disconnection(charge_point_id: str, connection_id: str, now: str) -> bool:
+    """Marks the charger offline only if `connection_id` is still its current connection."""
+    try:
+        _chargers().update_item(
+            Key={"charge_point_id": charge_point_id},
+            UpdateExpression="SET connected = :false, disconnected_at = :now, last_seen = :now REMOVE connection_id",
+            ConditionExpression="connection_id = :c",
+            ExpressionAttributeValues={":c": connection_id, ":false": False, ":now": now},
+        )
+    except ClientError as error:
+        if _condition_failed(error):
+            return False
+        raise
+    return True
+
+
+def touch(charge_point_id: str, now: str) -> None:
+    _chargers().update_item(
+        Key={"charge_point_id": charge_point_id},
+        UpdateExpression="SET last_seen = :now",
+        ConditionExpression="attribute_exists(charge_point_id)",
+        ExpressionAttributeValues={":now": now},
+    )
+
+
+def set_fields(charge_point_id: str, fields: dict[str, Any]) -> None:
+    sets, names, values = _set_clause(fields)
+    _chargers().update_item(
+        Key={"charge_point_id": charge_point_id},
+        UpdateExpression="SET " + ", ".join(sets),
+        ConditionExpression="attribute_exists(charge_point_id)",
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+    )
+
+
+def update_connector(charge_point_id: str, connector_id: int, state: dict[str, Any], now: str) -> tuple[bool, dict[str, Any] | None]:
+    """Stores a connector's reported state if it differs and is not older than what is stored.
+
+    Returns (written, previous state). Unchanged or stale reports write nothing.
+    """
+    compared = ("status", "error_code", "info", "vendor_id", "vendor_error_code")
+    names = {"#conn": "connectors", "#id": str(connector_id), "#ts": "timestamp"}
+    names.update({f"#{f}": f for f in compared})
+    values: dict[str, Any] = {":state": {**state, "updated_at": now}, ":ts": state["timestamp"]}
+    checks = []
+    for field in compared:
+        if state.get(field) is None:
+            checks.append(f"attribute_exists(#conn.#id.#{field})")
+        else:
+            values[f":{field}"] = state[field]
+            checks.append(f"NOT #conn.#id.#{field} = :{field}")
+    condition = f"attribute_not_exists(#conn.#id) OR (#conn.#id.#ts <= :ts AND ({' OR '.join(checks)}))"
+    try:
+        reply = _chargers().update_item(
+            Key={"charge_point_id": charge_point_id},
+            UpdateExpression="SET #conn.#id = :state, last_seen = :now",
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={**values, ":now": now},
+            ReturnValues="UPDATED_OLD",
+        )
+    except ClientError as error:
+        if _condition_failed(error):
+            return False, None
+        raise
+    old = reply.get("Attributes") or {}
+    return True, (old.get("connectors") or {}).get(str(connector_id))
+
+
+def scan_chargers(limit: int, start_key: dict[str, Any] | None, *, connected: bool | None,
+                  status: str | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """A page of chargers (not deleted) matching the filters, and the key to continue after it."""
+    condition = Attr("deleted_at").not_exists()
+    if connected is not None:
+        condition &= Attr("connected").eq(connected)
+    if status is not None:
+        condition &= Attr("connectors.0.status").eq(status)
+    found: list[dict[str, Any]] = []
+    while True:
+        kwargs: dict[str, Any] = {"FilterExpression": condition, "Limit": max(limit, 25)}
+        if start_key:
+            kwargs["ExclusiveStartKey"] = start_key
+        page = _chargers().scan(**kwargs)
+        for item in page.get("Items", []):
+            found.append(item)
+            if len(found) == limit:
+                return found, {"charge_point_id": item["charge_point_id"]}
+        start_key = page.get("LastEvaluatedKey")
+        if not start_key:
+            return found, None
+
+
+def connected_chargers() -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"FilterExpression": Attr("connected").eq(True),
+                              "ProjectionExpression": "charge_point_id, connection_id, outstanding_command, outstanding_until"}
+    while True:
+        page = _chargers().scan(**kwargs)
+        items.extend(page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+# --- commands -------------------------------------------------------------------------------
+
+def put_command(item: dict[str, Any]) -> None:
+    _commands().put_item(Item=item, ConditionExpression="attribute_not_exists(command_id)")
+
+
+def get_command(charge_point_id: str, command_id: str) -> dict[str, Any] | None:
+    return _commands().get_item(Key={"charge_point_id": charge_point_id, "command_id": command_id},
+                                ConsistentRead=True).get("Item")
+
+
+def list_commands(charge_point_id: str, limit: int, start_key: dict[str, Any] | None,
+                  now_epoch: int) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    kwargs: dict[str, Any] = {
+        "KeyConditionExpression": Key("charge_point_id").eq(charge_point_id),
+        "FilterExpression": Attr("expires_at").gt(now_epoch),
+        "Limit": limit,
+    }
+    if start_key:
+        kwargs["ExclusiveStartKey"] = start_key
+    page = _commands().query(**kwargs)
+    return page.get("Items", []), page.get("LastEvaluatedKey")
+
+
+def enqueue(charge_point_id: str, command_id: str) -> None:
+    _chargers().update_item(
+        Key={"charge_point_id": charge_point_id},
+        UpdateExpression="SET command_queue = list_append(if_not_exists(command_queue, :empty), :id)",
+        ExpressionAttributeValues={":id": [command_id], ":empty": []},
+    )
+
+
+def claim_next(charge_point_id: str, head: str, deadline_epoch: int, now_epoch: int) -> bool:
+    """Makes `head` the charger's one outstanding command, if no other is outstanding (or it expired)."""
+    try:
+        _chargers().update_item(
+            Key={"charge_point_id": charge_point_id},
+            UpdateExpression="SET outstanding_command = :head, outstanding_until = :deadline REMOVE command_queue[0]",
+            ConditionExpression=("command_queue[0] = :head AND "
+                                 "(attribute_not_exists(outstanding_command) OR outstanding_until < :now)"),
+            ExpressionAttributeValues={":head": head, ":deadline": deadline_epoch, ":now": now_epoch},
+        )
+    except ClientError as error:
+        if _condition_failed(error):
+            return False
+        raise
+    return True
+
+
+def release(charge_point_id: str, command_id: str) -> None:
+    try:
+        _chargers().update_item(
+            Key={"charge_point_id": charge_point_id},
+            UpdateExpression="REMOVE outstanding_command, outstanding_until",
+            ConditionExpression="outstanding_command = :id",
+            ExpressionAttributeValues={":id": command_id},
+        )
+    except ClientError as error:
+        if not _condition_failed(error):
+            raise
+
+
+def transition(charge_point_id: str, command_id: str, expected: str, changes: dict[str, Any],
+               remove: tuple[str, ...] = ()) -> dict[str, Any] | None:
+    """Moves a command from status `expected` to the state in `changes`; the new item, or None if it had moved on."""
+    sets, names, values = _set_clause(changes)
+    names["#status"] = "status"
+    values[":expected"] = expected
+    expression = "SET " + ", ".join(sets)
+    if remove:
+        expression += " REMOVE " + ", ".join(remove)
+    try:
+        reply = _commands().update_item(
+            Key={"charge_point_id": charge_point_id, "command_id": command_id},
+            UpdateExpression=expression,
+            ConditionExpression="#status = :expected",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
+        )
+    except ClientError as error:
+        if _condition_failed(error):
+            return None
+        raise
+    return reply["Attributes"]
+
+
+# --- charger messages (DataTransfer) ---------------------------------------------------------
+
+def put_message(item: dict[str, Any]) -> None:
+    aws.table("charger-messages").put_item(Item=item)

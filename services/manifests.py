@@ -1,0 +1,12 @@
+"""Every service's manifest, in one place, for local/, infra/ and the OCPP registry."""
+
+from __future__ import annotations
+
+from services.billing.manifest import MANIFEST as BILLING
+from services.connectivity.manifest import MANIFEST as CONNECTIVITY
+from services.diagnostics.manifest import MANIFEST as DIAGNOSTICS
+from services.sessions.manifest import MANIFEST as SESSIONS
+from services.shared.manifest import ServiceManifest
+from services.shared.platform import MANIFEST as PLATFORM
+
+ALL: tuple[ServiceManifest, ...] = (PLATFORM, CONNECTIVITY, SESSIONS, BILLING, DIAGNOSTICS)

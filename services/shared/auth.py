@@ -1,0 +1,124 @@
+"""Credentials: operator API keys (Bearer) and charger passwords (OCPP security profiles 1 and 2).
+
+Neither is ever stored or logged in clear. API keys are long random secrets, so a SHA-256
+digest is enough and keeps every authorized request cheap; charger passwords may be
+short and chosen by people, so they get a salted, slow scrypt hash.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from services.shared import aws, clock
+
+SCOPES = ("admin", "operator", "read-only", "support")
+_PREFIX = "csms"
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    key_id: str
+    secret: str
+
+    def __str__(self) -> str:
+        return f"{_PREFIX}_{self.key_id}_{self.secret}"
+
+
+def new_api_key() -> ApiKey:
+    return ApiKey(secrets.token_hex(6), secrets.token_urlsafe(24).replace("_", "-"))
+
+
+def parse_api_key(text: str) -> ApiKey | None:
+    parts = text.split("_")
+    if len(parts) != 3 or parts[0] != _PREFIX or not parts[1] or not parts[2]:
+        return None
+    return ApiKey(parts[1], parts[2])
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def store_api_key(key: ApiKey, *, name: str, scopes: tuple[str, ...] = ("admin",)) -> None:
+    unknown = set(scopes) - set(SCOPES)
+    if unknown:
+        raise ValueError(f"unknown scopes {sorted(unknown)}; use {SCOPES}")
+    aws.table("api-keys").put_item(
+        Item={
+            "key_id": key.key_id,
+            "secret_sha256": _digest(key.secret),
+            "name": name,
+            "scopes": list(scopes),
+            "created_at": clock.iso(clock.now()),
+        }
+    )
+
+
+def check_api_key(text: str) -> dict[str, Any] | None:
+    """The stored key record for a presented key, or None."""
+    key = parse_api_key(text)
+    if key is None:
+        return None
+    record = aws.table("api-keys").get_item(Key={"key_id": key.key_id}).get("Item")
+    if not record or record.get("revoked_at") or not hmac.compare_digest(record["secret_sha256"], _digest(key.secret)):
+        return None
+    return record
+
+
+def bearer(headers: dict[str, str] | None) -> str | None:
+    for name, value in (headers or {}).items():
+        if name.lower() == "authorization" and value and value[:7].lower() == "bearer ":
+            return value[7:].strip()
+    return None
+
+
+def authorize_rest(event: dict[str, Any]) -> dict[str, Any]:
+    """REQUEST authorizer result: an IAM policy for the whole API plus the key's scopes as context."""
+    presented = bearer(event.get("headers"))
+    record = check_api_key(presented) if presented else None
+    if record is None:
+        raise PermissionError("Unauthorized")  # API Gateway answers 401
+    api_arn = "/".join(event["methodArn"].split("/")[:2])
+    return {
+        "principalId": record["key_id"],
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": f"{api_arn}/*"}],
+        },
+        "context": {"key_id": record["key_id"], "scopes": " ".join(record.get("scopes", []))},
+    }
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    derived = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
+    return f"scrypt${base64.b64encode(salt).decode()}${base64.b64encode(derived).decode()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, salt, derived = stored.split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    candidate = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), **_SCRYPT)
+    return hmac.compare_digest(candidate, base64.b64decode(derived))
+
+
+def basic_credentials(headers: dict[str, str] | None) -> tuple[str, str] | None:
+    """(user, password) from an HTTP Basic Authorization header, as OCPP security profiles 1-2 send it."""
+    for name, value in (headers or {}).items():
+        if name.lower() == "authorization" and value[:6].lower() == "basic ":
+            try:
+                user, _, password = base64.b64decode(value[6:].strip()).decode("utf-8").partition(":")
+            except (ValueError, UnicodeDecodeError):
+                return None
+            return user, password
+    return None

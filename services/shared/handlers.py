@@ -1,0 +1,37 @@
+"""Lambda entry points of the shared kernel: the OCPP ingress ($default) and the REST authorizer."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from services.shared.log import logger
+from services.shared.ocpp.dispatch import OcppContext, handle_frame
+
+
+@logger.inject_lambda_context
+def ocpp_default(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """$default: every OCPP frame. Who is talking comes from the $connect authorizer's context."""
+    request = event["requestContext"]
+    authorizer = request.get("authorizer") or {}
+    ctx = OcppContext(
+        charge_point_id=authorizer["charge_point_id"],
+        ocpp_version=authorizer["ocpp_version"],
+        connection_id=request["connectionId"],
+        unique_id="",
+        received_at=datetime.fromtimestamp(request.get("requestTimeEpoch", 0) / 1000, timezone.utc),
+    )
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        import base64
+
+        body = base64.b64decode(body)
+    reply = handle_frame(body, ctx)
+    return {"statusCode": 200, "body": reply} if reply is not None else {"statusCode": 200}
+
+
+def rest_authorizer(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """API Gateway REQUEST authorizer for the operator REST API: a Bearer API key."""
+    from services.shared import auth
+
+    return auth.authorize_rest(event)

@@ -1,0 +1,114 @@
+"""The shape of a service manifest.
+
+A manifest is plain data: local/ provisions the embedded AWS from it and infra/ builds
+the CDK stack from it, so neither can wire a service differently from the other.
+Handlers are named as "module:function" strings, the form Lambda itself uses, so that
+reading a manifest never imports a handler.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+AttributeType = Literal["S", "N", "B"]
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    type: AttributeType = "S"
+
+
+@dataclass(frozen=True)
+class Index:
+    """A global secondary index; projection is ALL."""
+
+    name: str
+    partition_key: Key
+    sort_key: Key | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    """A DynamoDB table. `name` is logical: the deployed name is the stage prefix plus it."""
+
+    name: str
+    partition_key: Key
+    sort_key: Key | None = None
+    indexes: tuple[Index, ...] = ()
+    ttl_attribute: str | None = None
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """An EventBridge rule on the `csms` bus that feeds an SQS queue (with a DLQ) read by `handler`."""
+
+    queue: str
+    event_pattern: dict
+    handler: str
+    batch_size: int = 10
+    max_receive_count: int = 5
+    visibility_timeout_s: int = 30
+
+
+@dataclass(frozen=True)
+class Queue:
+    """An SQS queue (with a DLQ) the service sends to itself, e.g. delayed timers."""
+
+    name: str
+    handler: str
+    batch_size: int = 10
+    max_receive_count: int = 5
+    visibility_timeout_s: int = 30
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """An EventBridge Scheduler schedule; `rate_minutes` follows its rate(N minutes) form."""
+
+    name: str
+    rate_minutes: int
+    handler: str
+
+
+@dataclass(frozen=True)
+class RestApi:
+    """The REST routes under `prefixes`, all answered by one Powertools resolver in `handler`."""
+
+    prefixes: tuple[str, ...]
+    handler: str
+    # The module-level resolver, read for the OpenAPI document without an HTTP round trip.
+    resolver: str
+
+
+@dataclass(frozen=True)
+class WebSocketRoutes:
+    """API Gateway WebSocket routes. `$default` is the shared OCPP ingress, not a service's."""
+
+    authorizer: str
+    connect: str
+    disconnect: str
+
+
+@dataclass(frozen=True)
+class ServiceManifest:
+    name: str
+    tables: tuple[Table, ...] = ()
+    subscriptions: tuple[Subscription, ...] = ()
+    queues: tuple[Queue, ...] = ()
+    schedules: tuple[Schedule, ...] = ()
+    rest: RestApi | None = None
+    # {"ocpp1.6": {"BootNotification": "services.connectivity.ocpp:boot_notification"}}
+    ocpp_actions: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Receives the CALLRESULT/CALLERROR frames that answer the CSMS's own CALLs.
+    ocpp_replies: str | None = None
+    websocket: WebSocketRoutes | None = None
+    # DataTransfer from chargers, by vendorId, for vendor extensions this service understands.
+    data_transfer_vendors: dict[str, str] = field(default_factory=dict)
+    # The $default route: every OCPP frame, whichever service answers its action.
+    ocpp_ingress: str | None = None
+    # API Gateway REQUEST authorizer in front of every REST route.
+    rest_authorizer: str | None = None
+    # Events this service puts on the bus (detail-types), for documentation and infra permissions.
+    publishes: tuple[str, ...] = ()

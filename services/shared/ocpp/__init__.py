@@ -1,0 +1,1 @@
+"""The OCPP-J kernel shared by every service: framing, schema validation, errors, dispatch."""

@@ -1,0 +1,99 @@
+"""OCPP-J frames: [2, id, action, payload], [3, id, payload], [4, id, code, description, details].
+
+Decoding keeps numbers as Decimal, which is what DynamoDB wants and what the 1.6 schemas'
+`multipleOf: 0.1` needs to validate exactly.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Union
+
+from services.shared.ocpp.errors import Cause, OcppError
+
+CALL, CALLRESULT, CALLERROR = 2, 3, 4
+# OCPP-J answers a frame whose message id cannot be read with this id.
+UNKNOWN_ID = "-1"
+MAX_ID_LENGTH = 36
+
+
+@dataclass(frozen=True)
+class Call:
+    unique_id: str
+    action: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CallResult:
+    unique_id: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CallError:
+    unique_id: str
+    error_code: str
+    error_description: str
+    error_details: dict[str, Any]
+
+
+Frame = Union[Call, CallResult, CallError]
+
+
+class FrameError(OcppError):
+    """Bad framing; carries the message id when it could be read, so the CALLERROR can name it."""
+
+    def __init__(self, cause: Cause, description: str, unique_id: str = UNKNOWN_ID) -> None:
+        super().__init__(cause, description)
+        self.unique_id = unique_id
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), default=_json_default, ensure_ascii=False)
+
+
+def decode(text: str | bytes) -> Frame:
+    try:
+        message = json.loads(text, parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError):
+        raise FrameError(Cause.FORMAT, "The frame is not JSON: send an OCPP-J array such as [2, id, action, {...}]")
+    if not isinstance(message, list) or not message:
+        raise FrameError(Cause.FORMAT, "An OCPP-J frame is a JSON array: [2, id, action, {...}]")
+    kind = message[0]
+    unique_id = message[1] if len(message) > 1 and isinstance(message[1], str) else UNKNOWN_ID
+    if kind not in (CALL, CALLRESULT, CALLERROR) or isinstance(kind, bool):
+        raise FrameError(Cause.PROTOCOL, f"Unknown message type {kind!r}: expected 2 (CALL), 3 (CALLRESULT) or 4 (CALLERROR)", unique_id)
+    if not isinstance(message[1] if len(message) > 1 else None, str) or not 0 < len(message[1]) <= MAX_ID_LENGTH:
+        raise FrameError(Cause.FORMAT, f"The message id must be a string of 1 to {MAX_ID_LENGTH} characters")
+    if kind == CALL:
+        if len(message) != 4 or not isinstance(message[2], str) or not isinstance(message[3], dict):
+            raise FrameError(Cause.FORMAT, "A CALL is [2, id, action (string), payload (object)]", unique_id)
+        return Call(unique_id, message[2], message[3])
+    if kind == CALLRESULT:
+        if len(message) != 3 or not isinstance(message[2], dict):
+            raise FrameError(Cause.FORMAT, "A CALLRESULT is [3, id, payload (object)]", unique_id)
+        return CallResult(unique_id, message[2])
+    if len(message) != 5 or not all(isinstance(part, str) for part in message[2:4]) or not isinstance(message[4], dict):
+        raise FrameError(Cause.FORMAT, "A CALLERROR is [4, id, code, description, details (object)]", unique_id)
+    return CallError(unique_id, message[2], message[3], message[4])
+
+
+def encode_call(unique_id: str, action: str, payload: dict[str, Any]) -> str:
+    return dumps([CALL, unique_id, action, payload])
+
+
+def encode_result(unique_id: str, payload: dict[str, Any]) -> str:
+    return dumps([CALLRESULT, unique_id, payload])
+
+
+def encode_error(unique_id: str, error_code: str, description: str, details: dict[str, Any] | None = None) -> str:
+    return dumps([CALLERROR, unique_id, error_code, description[:255], details or {}])

@@ -1,0 +1,132 @@
+"""The operator REST API's common ground: problem JSON errors, authorization, pagination.
+
+Every service's api.py builds its resolver with `resolver()`, so all of them answer
+errors the same way (RFC 9457) and refuse requests that did not pass the authorizer.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError, ResponseValidationError
+from pydantic import BaseModel, Field
+
+from services.shared.log import logger
+
+PROBLEM_JSON = "application/problem+json"
+_TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
+           409: "Conflict", 422: "Invalid request", 500: "Internal error"}
+
+
+class ProblemDetail(BaseModel):
+    path: str
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    errors: list[ProblemDetail] = Field(default_factory=list)
+
+
+class ProblemError(Exception):
+    """Raised by routes and the domain to answer with a problem document."""
+
+    def __init__(self, status: int, detail: str, errors: list[ProblemDetail] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.errors = errors or []
+
+
+def problem_response(status: int, detail: str, errors: list[ProblemDetail] | None = None,
+                     headers: dict[str, str] | None = None) -> Response:
+    body = Problem(title=_TITLES.get(status, "Error"), status=status, detail=detail, errors=errors or [])
+    return Response(status, PROBLEM_JSON, body.model_dump_json(), headers=headers)
+
+
+def problems(*statuses: int) -> dict[int, dict[str, Any]]:
+    """OpenAPI `responses` entries for the error statuses a route can answer."""
+    return {s: {"description": _TITLES.get(s, "Error"), "content": {PROBLEM_JSON: {"model": Problem}}} for s in statuses}
+
+
+def _loc_path(loc: tuple | list) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def _authorized(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
+    """API Gateway's authorizer admits a request; this refuses one that arrives without it."""
+    context = (app.current_event.raw_event.get("requestContext") or {}).get("authorizer") or {}
+    if not context.get("key_id"):
+        return problem_response(401, "Send 'Authorization: Bearer <API key>'", headers={"WWW-Authenticate": "Bearer"})
+    scopes = str(context.get("scopes", "")).split()
+    if app.current_event.http_method not in ("GET", "HEAD") and scopes == ["read-only"]:
+        return problem_response(403, "This API key is read-only")
+    return next_middleware(app)
+
+
+def resolver() -> APIGatewayRestResolver:
+    # A reply that fails its own model is our bug: 500, never the client's 422.
+    app = APIGatewayRestResolver(enable_validation=True, response_validation_error_http_code=500)
+    app.use(middlewares=[_authorized])
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(error: RequestValidationError) -> Response:
+        found = [ProblemDetail(path=_loc_path(e.get("loc", ())), message=e.get("msg", "invalid")) for e in error.errors()]
+        detail = "; ".join(f"{p.path}: {p.message}" for p in found) or "The request is not valid"
+        return problem_response(422, detail, found)
+
+    @app.exception_handler(ProblemError)
+    def _problem(error: ProblemError) -> Response:
+        return problem_response(error.status, error.detail, error.errors)
+
+    @app.not_found
+    def _not_found(_: Exception) -> Response:
+        return problem_response(404, f"No route {app.current_event.http_method} {app.current_event.path}")
+
+    @app.exception_handler(ResponseValidationError)
+    def _bad_reply(error: ResponseValidationError) -> Response:
+        logger.error("reply failed its model", extra={"errors": str(error.errors())[:2000]})
+        return problem_response(500, "The reply failed validation on our side; it was logged")
+
+    @app.exception_handler(Exception)
+    def _failed(error: Exception) -> Response:
+        logger.exception("REST request failed")
+        return problem_response(500, "The request failed on our side; it was logged")
+
+    return app
+
+
+def encode_token(last_key: dict[str, Any] | None) -> str | None:
+    if not last_key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(last_key, default=str).encode()).decode().rstrip("=")
+
+
+def decode_token(token: str | None) -> dict[str, Any] | None:
+    """The DynamoDB start key inside an opaque `next_token`; 422 if it was not ours."""
+    if not token:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (binascii.Error, ValueError):
+        raise ProblemError(422, "next_token is not one this API gave out", [ProblemDetail(path="query.next_token", message="unknown token")])
+    if not isinstance(key, dict) or not all(isinstance(v, (str, int)) for v in key.values()):
+        raise ProblemError(422, "next_token is not one this API gave out", [ProblemDetail(path="query.next_token", message="unknown token")])
+    return key
+
+
+def json_response(status: int, body: BaseModel, headers: dict[str, str] | None = None) -> Response:
+    """A reply with a status other than 200; the route's return annotation still validates it."""
+    return Response(status, "application/json", body.model_dump(mode="json"), headers=headers)
+
+

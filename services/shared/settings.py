@@ -1,0 +1,35 @@
+"""Deployment settings, read once per Lambda container from the environment.
+
+Local mode and AWS set the same variables; the defaults are AWS's (the cautious ones),
+and `csms run` overrides what local mode does differently.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CSMS_", frozen=True)
+
+    table_prefix: str = "csms-"
+    event_bus: str = "csms"
+    # The API Gateway @connections endpoint (https://{api}.execute-api.{region}.amazonaws.com/{stage}).
+    connections_url: str | None = None
+    accept_unknown_chargers: bool = False
+    # Below API Gateway's 10-minute idle timeout, so a heartbeat keeps the connection open.
+    heartbeat_interval: int = Field(default=300, ge=10, le=590)
+    command_timeout: int = Field(default=30, ge=1, le=900)
+    # Queue URLs are resolved by name unless given (infra/ passes them to save a lookup).
+    queue_url_prefix: str | None = None
+
+    def table(self, name: str) -> str:
+        return f"{self.table_prefix}{name}"
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    return Settings()

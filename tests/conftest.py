@@ -1,0 +1,39 @@
+"""Fixtures shared by the suites: AWS on moto in-process for service tests."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import pytest
+
+CONNECTIONS_URL = "https://abc123.execute-api.us-east-1.amazonaws.com/test"
+
+
+def _clear_caches() -> None:
+    from services.shared import aws
+    from services.shared.settings import settings
+
+    for cached in (settings, aws._session, aws.client, aws.table, aws.connections, aws.queue_url):
+        cached.cache_clear()
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every manifest's tables, bus, rules and queues on moto in-process, with the environment Lambda would have."""
+    from moto import mock_aws
+
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "CSMS_QUEUE_URL_PREFIX", "CSMS_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("CSMS_CONNECTIONS_URL", CONNECTIONS_URL)
+    monkeypatch.setenv("CSMS_ACCEPT_UNKNOWN_CHARGERS", "true")
+    _clear_caches()
+    with mock_aws():
+        from local.provision import provision
+        from services.manifests import ALL
+
+        provision(ALL)
+        yield
+    _clear_caches()

@@ -1,0 +1,24 @@
+"""The end-to-end suite: one local stack for the session, started as a user starts it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests.e2e.stack import Stack
+
+COMMAND_TIMEOUT_S = 2
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    running = Stack(tmp_path_factory.mktemp("csms"), env={"CSMS_COMMAND_TIMEOUT": str(COMMAND_TIMEOUT_S)}).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def fresh_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"

@@ -1,0 +1,93 @@
+"""Starts the local stack the README's way (`make run`), on free ports, as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    data_dir: Path
+    env: dict[str, str] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=lambda: {n: free_port() for n in ("OCPP", "REST", "AWS", "CONNECTIONS")})
+    process: subprocess.Popen | None = None
+    output: list[str] = field(default_factory=list)
+    api_key: str = ""
+
+    @property
+    def ocpp_url(self) -> str:
+        return f"ws://127.0.0.1:{self.ports['OCPP']}/ocpp"
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['REST']}"
+
+    def start(self, timeout_s: float = 90) -> "Stack":
+        env = {**os.environ, **self.env, "CSMS_DATA_DIR": str(self.data_dir)}
+        env.update({f"CSMS_{name}_PORT": str(port) for name, port in self.ports.items()})
+        # The venv running the tests is the one `make run` uses (in CI: the .venv `make test` made).
+        self.process = subprocess.Popen(["make", "--no-print-directory", "run", f"VENV={sys.prefix}"], cwd=ROOT, env=env,
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        ready = threading.Event()
+
+        def read() -> None:
+            assert self.process and self.process.stdout
+            for line in self.process.stdout:
+                self.output.append(line)
+                if line.strip().startswith("operator API key"):
+                    self.api_key = line.split()[-1]
+                if line.startswith("CSMS is running"):
+                    ready.set()
+
+        threading.Thread(target=read, daemon=True).start()
+        deadline = time.monotonic() + timeout_s
+        while not ready.wait(0.2):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("the stack did not start:\n" + "".join(self.output))
+        return self
+
+    def stop(self, sig: int = signal.SIGINT, timeout_s: float = 30) -> int | None:
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else None
+        os.killpg(self.process.pid, sig)
+        try:
+            return self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            return self.process.wait(10)
+
+    def request(self, method: str, path: str, body: Any = None, *, key: str | None = "default",
+                headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], Any]:
+        """(status, headers, parsed JSON or None) of one REST call."""
+        all_headers = {"Content-Type": "application/json", **(headers or {})}
+        if key:
+            all_headers["Authorization"] = f"Bearer {self.api_key if key == 'default' else key}"
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.rest_url + path, data=data, method=method, headers=all_headers)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                raw, status, reply_headers = response.read(), response.status, dict(response.headers)
+        except urllib.error.HTTPError as error:
+            raw, status, reply_headers = error.read(), error.code, dict(error.headers)
+        return status, reply_headers, json.loads(raw) if raw else None

@@ -1,0 +1,153 @@
+"""A 1.6 charger written by someone else connects, boots, heartbeats and reports its connectors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from dataclasses import dataclass
+
+import pytest
+import websockets
+from ocpp.exceptions import NotImplementedError as OcppNotImplemented, TypeConstraintViolationError
+from ocpp.v16 import call
+
+from tests.e2e.charger import connected
+from tests.e2e.stack import Stack
+
+pytestmark = pytest.mark.e2e
+
+
+def new_id() -> str:
+    return f"E2E-{uuid.uuid4().hex[:8]}"
+
+
+def wait_for(predicate, timeout_s: float = 10.0, interval_s: float = 0.1):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval_s)
+
+
+def test_boot_heartbeat_and_status_are_visible_over_rest(stack: Stack) -> None:
+    cp_id = new_id()
+
+    async def scenario() -> None:
+        async with connected(stack.ocpp_url, cp_id) as charger:
+            boot = await charger.call(call.BootNotification(charge_point_vendor="ACME", charge_point_model="Volt 22",
+                                                            firmware_version="1.2.3", charge_point_serial_number="SN-9"))
+            assert boot.status == "Accepted"
+            assert 0 < boot.interval < 600
+            assert boot.current_time.endswith("Z")
+            beat = await charger.call(call.Heartbeat())
+            assert beat.current_time.endswith("Z")
+            for connector_id, status in ((0, "Available"), (1, "Available"), (2, "Charging")):
+                await charger.call(call.StatusNotification(connector_id=connector_id, error_code="NoError", status=status,
+                                                           timestamp="2026-01-01T10:00:00Z"))
+            await charger.call(call.StatusNotification(connector_id=1, error_code="GroundFailure", status="Faulted",
+                                                       info="RCD tripped", vendor_error_code="E42",
+                                                       timestamp="2026-01-01T11:05:00+01:00"))
+            status, _, body = stack.request("GET", f"/chargers/{cp_id}")
+            assert status == 200
+            assert body["connected"] is True
+            assert body["vendor"] == "ACME" and body["model"] == "Volt 22" and body["firmware_version"] == "1.2.3"
+            assert body["ocpp_version"] == "ocpp1.6"
+            assert body["status"] == "Available"
+            connectors = {c["connector_id"]: c for c in body["connectors"]}
+            assert connectors[2]["status"] == "Charging"
+            assert connectors[1] | {"updated_at": None} == {
+                "connector_id": 1, "status": "Faulted", "error_code": "GroundFailure", "info": "RCD tripped",
+                "vendor_id": None, "vendor_error_code": "E42", "status_since": "2026-01-01T10:05:00.000Z", "updated_at": None}
+
+    asyncio.run(scenario())
+    assert wait_for(lambda: stack.request("GET", f"/chargers/{cp_id}")[2]["connected"] is False)
+
+
+def test_wrongly_typed_field_gets_type_constraint_violation(stack: Stack) -> None:
+    async def scenario() -> None:
+        async with connected(stack.ocpp_url, new_id()) as charger:
+            with pytest.raises(TypeConstraintViolationError):
+                await charger.call(call.StatusNotification(connector_id="one", error_code="NoError", status="Available"),  # type: ignore[arg-type]
+                                   suppress=False, skip_schema_validation=True)
+            assert (await charger.call(call.Heartbeat())).current_time
+
+    asyncio.run(scenario())
+
+
+@dataclass
+class FlyToTheMoon:
+    """An action no OCPP version defines."""
+
+    destination: str = "moon"
+
+
+def test_unknown_action_gets_not_implemented(stack: Stack) -> None:
+    async def scenario() -> None:
+        async with connected(stack.ocpp_url, new_id()) as charger:
+            with pytest.raises(OcppNotImplemented):
+                await charger.call(FlyToTheMoon(), suppress=False, skip_schema_validation=True)
+
+    asyncio.run(scenario())
+
+
+def test_non_json_frame_is_answered_and_the_connection_stays_usable(stack: Stack) -> None:
+    async def scenario() -> None:
+        async with connected(stack.ocpp_url, new_id(), run=False) as charger:
+            await charger._connection.send("this is not json")
+            error = json.loads(await asyncio.wait_for(charger._connection.recv(), 10))
+            assert error[:3] == [4, "-1", "FormationViolation"] and len(error) == 5
+            runner = asyncio.create_task(charger.start())
+            try:
+                assert (await charger.call(call.Heartbeat())).current_time.endswith("Z")
+            finally:
+                runner.cancel()
+
+    asyncio.run(scenario())
+
+
+def test_connection_without_supported_subprotocol_is_refused(stack: Stack) -> None:
+    async def scenario() -> None:
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            async with connected(stack.ocpp_url, new_id(), subprotocols=("ocpp0.9",)):
+                pass
+        assert refused.value.response.status_code == 400
+
+    asyncio.run(scenario())
+
+
+def test_reconnect_replaces_old_connection_and_late_disconnect_keeps_charger_online(stack: Stack) -> None:
+    cp_id = new_id()
+
+    async def scenario() -> None:
+        async with connected(stack.ocpp_url, cp_id, run=False) as first:
+            async with connected(stack.ocpp_url, cp_id) as second:
+                await second.call(call.BootNotification(charge_point_vendor="ACME", charge_point_model="Volt 22"))
+                # The gateway closes the first connection; its $disconnect arrives after the second $connect.
+                await asyncio.wait_for(first._connection.wait_closed(), 10)
+                await asyncio.sleep(0.5)
+                status, _, body = stack.request("GET", f"/chargers/{cp_id}")
+                assert status == 200 and body["connected"] is True
+                assert (await second.call(call.Heartbeat())).current_time
+
+    asyncio.run(scenario())
+
+
+def test_charger_with_password_needs_basic_auth(stack: Stack) -> None:
+    cp_id = new_id()
+    password = "correct-horse-battery"
+    status, _, body = stack.request("PUT", f"/chargers/{cp_id}", {"password": password, "site_id": "depot-1"})
+    assert status == 201 and body["has_password"] is True and "password" not in body
+
+    async def scenario() -> None:
+        for wrong in (None, "wrong-password-123456"):
+            with pytest.raises(websockets.InvalidStatus) as refused:
+                async with connected(stack.ocpp_url, cp_id, password=wrong):
+                    pass
+            assert refused.value.response.status_code == 401
+        async with connected(stack.ocpp_url, cp_id, password=password) as charger:
+            assert (await charger.call(call.BootNotification(charge_point_vendor="A", charge_point_model="B"))).status == "Accepted"
+
+    asyncio.run(scenario())

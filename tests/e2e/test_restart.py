@@ -1,0 +1,50 @@
+"""Data survives a restart; a second stack on the same ports says which port is taken."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from ocpp.v16 import call
+
+from tests.e2e.charger import connected
+from tests.e2e.stack import ROOT, Stack
+
+pytestmark = pytest.mark.e2e
+
+
+def test_restart_keeps_registered_chargers(fresh_dir: Path) -> None:
+    first = Stack(fresh_dir).start()
+    try:
+        assert first.request("PUT", "/chargers/KEEP-1", {"site_id": "depot", "labels": {"bay": "3"}})[0] == 201
+
+        async def boot() -> None:
+            async with connected(first.ocpp_url, "KEEP-2") as charger:
+                await charger.call(call.BootNotification(charge_point_vendor="ACME", charge_point_model="Volt 22"))
+
+        asyncio.run(boot())
+    finally:
+        assert first.stop() is not None
+    assert "csms: stopped" in "".join(first.output)
+
+    second = Stack(fresh_dir, ports=first.ports).start()
+    try:
+        assert second.api_key == first.api_key
+        status, _, body = second.request("GET", "/chargers/KEEP-1")
+        assert status == 200 and body["site_id"] == "depot" and body["labels"] == {"bay": "3"}
+        status, _, body = second.request("GET", "/chargers/KEEP-2")
+        assert status == 200 and body["vendor"] == "ACME" and body["connected"] is False
+    finally:
+        second.stop()
+
+
+def test_second_run_on_a_busy_port_says_which_and_exits(stack: Stack, fresh_dir: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "local.cli", "run", "--ocpp-port", str(stack.ports["OCPP"]),
+                             "--rest-port", str(stack.ports["REST"]), "--data-dir", str(fresh_dir)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert f"OCPP websocket port {stack.ports['OCPP']}" in result.stderr
+    assert f"REST API port {stack.ports['REST']}" in result.stderr
