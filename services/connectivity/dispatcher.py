@@ -15,6 +15,7 @@ from services.connectivity import store
 from services.connectivity.commands import CommandStatus, new_command_id
 from services.connectivity.events import CommandCompleted
 from services.shared import aws, clock, events
+from services.shared.dynamo import decimals
 from services.shared.log import logger
 from services.shared.ocpp import framing
 from services.shared.settings import settings
@@ -31,7 +32,7 @@ def submit(charge_point_id: str, action: str, payload: dict[str, Any], source: s
         "charge_point_id": charge_point_id,
         "command_id": new_command_id(),
         "action": action,
-        "payload": payload,
+        "payload": decimals(payload),
         "source": source,
         "created_at": clock.iso(now),
         "expires_at": int(now.timestamp()) + store.RETENTION_S,

@@ -6,6 +6,7 @@ clients reject a date-time without a zone.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
 
@@ -19,12 +20,18 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+_RFC3339 = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})")
+
+
 def parse(text: str) -> datetime:
-    """Parses an RFC 3339 date-time; a value without a zone is refused, not guessed."""
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        raise ValueError(f"date-time without a zone: {text!r}")
-    return moment.astimezone(timezone.utc)
+    """Parses an RFC 3339 date-time; anything else (no zone, ISO week dates, ...) is refused, not guessed."""
+    match = _RFC3339.fullmatch(text)
+    if match is None:
+        raise ValueError(f"not an RFC 3339 date-time with a zone (e.g. 2025-01-31T12:00:00Z): {text!r}")
+    date, time, fraction, zone = match.groups()
+    fraction = f".{(fraction or '')[:6].ljust(6, '0')}"
+    zone = "+00:00" if zone in ("Z", "z") else zone
+    return datetime.fromisoformat(f"{date}T{time}{fraction}{zone}").astimezone(timezone.utc)
 
 
 def normalize(text: str) -> str:

@@ -1,4 +1,4 @@
-"""DynamoDB returns every number as Decimal; JSON for people wants plain ints and floats."""
+"""DynamoDB wants every number as Decimal and returns them so; JSON for people wants ints and floats."""
 
 from __future__ import annotations
 
@@ -13,4 +13,15 @@ def plain(value: Any) -> Any:
         return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [plain(v) for v in value]
+    return value
+
+
+def decimals(value: Any) -> Any:
+    """Floats as exact Decimals (what DynamoDB accepts, and what the OCPP schemas' multipleOf needs)."""
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {k: decimals(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [decimals(v) for v in value]
     return value

@@ -100,7 +100,10 @@ def handle_frame(text: str | bytes, ctx: OcppContext) -> str | None:
         if isinstance(frame, framing.Call):
             return _answer_call(frame, ctx)
         if registry().replies:
-            refs.resolve(registry().replies)(ctx, frame)
+            try:
+                refs.resolve(registry().replies)(ctx, frame)
+            except Exception:  # a reply to our CALL is never answered, not even with an error
+                logger.exception("failed to process a reply", extra={"charge_point_id": ctx.charge_point_id, "message_id": unique_id})
         return None
     except framing.FrameError as error:
         logger.info("bad frame", extra={"charge_point_id": ctx.charge_point_id, "cause": error.cause.value})
@@ -110,7 +113,5 @@ def handle_frame(text: str | bytes, ctx: OcppContext) -> str | None:
         return framing.encode_error(unique_id, error.code(ctx.ocpp_version), error.description, error.details)
     except Exception:
         logger.exception("failed to process", extra={"charge_point_id": ctx.charge_point_id, "message_id": unique_id})
-        if not isinstance(frame, framing.Call):
-            return None  # a reply to our CALL is never answered, not even with an error
         error = OcppError(Cause.INTERNAL, "The CSMS failed to process this message; it was logged")
         return framing.encode_error(unique_id, error.code(ctx.ocpp_version), error.description)

@@ -18,6 +18,7 @@ from jsonschema import Draft4Validator, FormatChecker
 from jsonschema.exceptions import ValidationError, best_match
 
 from services.shared import clock
+from services.shared.dynamo import decimals
 from services.shared.ocpp.errors import Cause, OcppError
 
 VERSIONS = {"ocpp1.6": "v16", "ocpp2.0.1": "v201"}
@@ -85,7 +86,7 @@ def problems(ocpp_version: str, action: str, payload: Any, *, response: bool = F
     validator = _validator(ocpp_version, action, response)
     if validator is None:
         raise OcppError(Cause.NOT_IMPLEMENTED, f"{action} is not an OCPP {ocpp_version.removeprefix('ocpp')} action")
-    errors = list(validator.iter_errors(payload))
+    errors = list(validator.iter_errors(decimals(payload)))
     if not errors:
         return []
     first = best_match(errors)

@@ -1,0 +1,13 @@
+"""The CDK app: `python app.py` synthesizes the stack into cdk.out without AWS credentials."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+
+from infra.stack import CsmsStack
+
+app = cdk.App()
+stage = app.node.try_get_context("stage") or "prod"
+CsmsStack(app, f"csms-{stage}", stage=stage,
+          deletion_protection=str(app.node.try_get_context("deletion_protection")).lower() != "false")
+app.synth()
