@@ -252,8 +252,8 @@ class Gateway:
         if request.method == "GET":
             iso = lambda t: time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(t))  # noqa: E731
             return HttpResponse(json.dumps({
-                "ConnectedAt": iso(conn.connected_at), "LastActiveAt": iso(conn.last_active_at),
-                "Identity": {"SourceIp": conn.source_ip, "UserAgent": conn.headers.get("User-Agent", "")},
+                "connectedAt": iso(conn.connected_at), "lastActiveAt": iso(conn.last_active_at),
+                "identity": {"sourceIp": conn.source_ip, "userAgent": conn.headers.get("User-Agent", "")},
             }), 200, content_type="application/json")
         if request.method == "DELETE":
             asyncio.run_coroutine_threadsafe(conn.websocket.close(1000, "Closed by the CSMS"), self._loop)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 
+import aws_cdk as cdk  # the cdk extra, which `make test` installs
 import pytest
+from aws_cdk.assertions import Match, Template
 
-cdk = pytest.importorskip("aws_cdk", reason="the cdk extra is installed by `make test`")
-from aws_cdk.assertions import Match, Template  # noqa: E402
-
-from infra.stack import CsmsStack  # noqa: E402
-from services.manifests import ALL  # noqa: E402
+from infra.stack import CsmsStack
+from services.manifests import ALL
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,78 @@
+"""local/ plays Lambda's SQS event source mapping, EventBridge Scheduler and provisioning from manifests."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from local.lambdas import Runtime
+from local.pollers import Poller
+from local.provision import create_queue, provision
+from local.scheduler import Scheduler
+from services.manifests import ALL
+from services.shared import aws
+from services.shared.manifest import Queue, Schedule
+
+delivered: list[dict[str, Any]] = []
+HERE = "tests.service.test_local_runtime"
+
+
+def picky(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Fails every record whose body says so, as a handler with partial batch responses does."""
+    delivered.extend(event["Records"])
+    return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"] if r["body"] == "poison"]}
+
+
+def scheduled(event: dict[str, Any], context: Any) -> None:
+    delivered.append(event)
+
+
+@pytest.fixture(autouse=True)
+def _clear() -> None:
+    delivered.clear()
+
+
+def test_provisioning_creates_every_declared_resource_and_is_idempotent(aws_env: None) -> None:
+    provision(ALL)
+    tables = set(aws.client("dynamodb").list_tables()["TableNames"])
+    assert {f"csms-{t.name}" for m in ALL for t in m.tables} <= tables
+    queues = {u.rsplit("/", 1)[-1] for u in aws.client("sqs").list_queues()["QueueUrls"]}
+    for name in [s.queue for m in ALL for s in m.subscriptions] + [q.name for m in ALL for q in m.queues]:
+        assert {f"csms-{name}", f"csms-{name}-dlq"} <= queues
+    rules = aws.client("events").list_rules(EventBusName="csms")["Rules"]
+    assert {r["Name"] for r in rules} == {f"csms-{s.queue}" for m in ALL for s in m.subscriptions}
+
+
+def test_poller_deletes_successes_and_poison_ends_in_the_dlq(aws_env: None) -> None:
+    spec = Queue(name="test-poison", handler=f"{HERE}:picky", max_receive_count=2, visibility_timeout_s=0)
+    create_queue(spec)
+    sqs = aws.client("sqs")
+    url = aws.queue_url("test-poison")
+    sqs.send_message(QueueUrl=url, MessageBody="fine")
+    sqs.send_message(QueueUrl=url, MessageBody="poison")
+    poller = Poller(spec.name, spec.handler, 10, Runtime(1))
+    for _ in range(4):
+        poller.poll_once(wait_s=0)
+    bodies = [r["body"] for r in delivered]
+    assert bodies.count("fine") == 1 and bodies.count("poison") == 2
+    record = delivered[0]
+    assert record["eventSource"] == "aws:sqs" and record["eventSourceARN"].endswith(":csms-test-poison")
+    dead = sqs.receive_message(QueueUrl=aws.queue_url("test-poison-dlq"), MaxNumberOfMessages=10).get("Messages", [])
+    assert [m["Body"] for m in dead] == ["poison"]
+
+
+def test_events_on_the_bus_reach_the_subscription_queue_in_the_eventbridge_envelope(aws_env: None) -> None:
+    aws.client("events").put_events(Entries=[{"EventBusName": "csms", "Source": "csms.test", "DetailType": "CommandRequested",
+                                              "Detail": json.dumps({"charge_point_id": "CP-1", "action": "Reset"})}])
+    messages = aws.client("sqs").receive_message(QueueUrl=aws.queue_url("connectivity-command-requests")).get("Messages", [])
+    envelope = json.loads(messages[0]["Body"])
+    assert envelope["detail-type"] == "CommandRequested" and envelope["detail"]["charge_point_id"] == "CP-1"
+
+
+def test_scheduler_fires_a_scheduled_event() -> None:
+    scheduler = Scheduler([Schedule(name="tick", rate_minutes=1, handler=f"{HERE}:scheduled")], Runtime(1))
+    scheduler.fire(scheduler.schedules[0])
+    assert delivered[0]["detail-type"] == "Scheduled Event"
+    assert delivered[0]["resources"][0].endswith("schedule/default/tick")
