@@ -18,7 +18,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from services.manifests import ALL
-from services.shared.manifest import Key, Queue, ServiceManifest, Subscription, Table
+from services.shared.manifest import Key, Queue, ServiceManifest, Table
 
 _TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER, "B": dynamodb.AttributeType.BINARY}
 
@@ -39,12 +39,12 @@ class CsmsStack(cdk.Stack):
             for table in manifest.tables:
                 self.tables[table.name] = self._table(table, deletion_protection)
             for subscription in manifest.subscriptions:
-                queue = self._queue(subscription.queue, subscription)
-                events.Rule(self, f"Rule-{subscription.queue}", event_bus=self.bus,
+                queue = self._queue(subscription.queue)
+                events.Rule(self, f"Rule-{subscription.queue.name}", event_bus=self.bus,
                             event_pattern=self._pattern(subscription.event_pattern),
                             targets=[targets.SqsQueue(queue)])
             for direct in manifest.queues:
-                self._queue(direct.name, direct)
+                self._queue(direct)
 
     def _table(self, table: Table, deletion_protection: bool) -> dynamodb.Table:
         construct = dynamodb.Table(
@@ -64,7 +64,8 @@ class CsmsStack(cdk.Stack):
                 sort_key=_attribute(index.sort_key) if index.sort_key else None)
         return construct
 
-    def _queue(self, name: str, spec: Queue | Subscription) -> sqs.Queue:
+    def _queue(self, spec: Queue) -> sqs.Queue:
+        name = spec.name
         dlq = sqs.Queue(self, f"Dlq-{name}", queue_name=f"{self.prefix}{name}-dlq",
                         retention_period=cdk.Duration.days(14), encryption=sqs.QueueEncryption.SQS_MANAGED)
         queue = sqs.Queue(self, f"Queue-{name}", queue_name=f"{self.prefix}{name}",

@@ -29,6 +29,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request as HttpRequest, Response as HttpResponse
 
 from local.lambdas import Runtime
+from services.shared.manifest import WebSocketRoutes
 
 log = logging.getLogger("csms.gateway")
 
@@ -51,23 +52,16 @@ class Connection:
     subprotocol: str | None = None
 
 
-@dataclass(frozen=True)
-class Routes:
-    authorizer: str
-    connect: str
-    disconnect: str
-    default: str
-
-
 def new_connection_id() -> str:
     """Shaped like API Gateway's (base64, ending in '='), so URL-encoding is exercised as in AWS."""
     return base64.b64encode(os.urandom(10)).decode().replace("/", "-")
 
 
 class Gateway:
-    def __init__(self, routes: Routes, runtime: Runtime, host: str, port: int, management_port: int, *,
-                 idle_timeout_s: float = IDLE_TIMEOUT_S, max_connection_s: float = MAX_CONNECTION_S) -> None:
+    def __init__(self, routes: WebSocketRoutes, default: str, runtime: Runtime, host: str, port: int, management_port: int,
+                 *, idle_timeout_s: float = IDLE_TIMEOUT_S, max_connection_s: float = MAX_CONNECTION_S) -> None:
         self.routes = routes
+        self.default = default
         self.runtime = runtime
         self.host, self.port, self.management_port = host, port, management_port
         self.idle_timeout_s = idle_timeout_s
@@ -198,7 +192,7 @@ class Gateway:
             "isBase64Encoded": binary,
         }
         try:
-            reply = await self.runtime.invoke_async(self.routes.default, event) or {}
+            reply = await self.runtime.invoke_async(self.default, event) or {}
             body = reply.get("body")
         except Exception:
             log.exception("$default failed")

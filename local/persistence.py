@@ -52,8 +52,9 @@ _MIN_COMPACT_LINES = 10_000
 
 # An item key made hashable: sorted (attribute, type, value) triples.
 _Key = tuple[tuple[str, str, Any], ...]
-# table name -> key -> record; the replayed state of the files.
-_State = dict[str, dict[_Key, dict[str, Any]]]
+# table name -> key -> (line, its parsed record); the replayed state of the files. The
+# line is kept so that compaction copies it instead of encoding the record again.
+_State = dict[str, dict[_Key, tuple[str, dict[str, Any]]]]
 
 
 class DynamoJournal:
@@ -260,9 +261,9 @@ class DynamoJournal:
         for path in [snapshot, *journals]:
             _replay(path, state)
         temporary = self._dir / f"{_SNAPSHOT}.tmp"
-        with temporary.open("wb") as out:
+        with temporary.open("w", encoding="ascii", newline="\n") as out:
             for records in state.values():
-                out.writelines(_line(record) for record in records.values())
+                out.writelines(f"{line}\n" for line, _ in records.values())
             out.flush()
             os.fsync(out.fileno())
         os.replace(temporary, snapshot)
@@ -321,7 +322,7 @@ class DynamoJournal:
                     table_name,
                 )
                 continue
-            for record in records.values():
+            for _, record in records.values():
                 if _insert(table, record["i"]):
                     restored += 1
                 else:
@@ -349,6 +350,7 @@ def _put_key(
 
 
 def _line(record: dict[str, Any]) -> bytes:
+    # json.dumps escapes all non-ASCII, so journal and snapshot are ASCII text.
     return json.dumps(record, separators=(",", ":"), default=_base64).encode() + b"\n"
 
 
@@ -403,7 +405,7 @@ def _replay(path: pathlib.Path, state: _State) -> int:
     if not path.exists():
         return 0
     count = 0
-    for number, line in enumerate(path.read_bytes().split(b"\n"), 1):
+    for number, line in enumerate(path.read_text(encoding="ascii", errors="replace").split("\n"), 1):
         if not line:
             continue
         try:
@@ -418,7 +420,7 @@ def _replay(path: pathlib.Path, state: _State) -> int:
         elif record["i"] is None:
             state.get(table, {}).pop(_canonical(record["k"]), None)
         else:
-            state.setdefault(table, {})[_canonical(record["k"])] = record
+            state.setdefault(table, {})[_canonical(record["k"])] = (line, record)
     return count
 
 

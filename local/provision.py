@@ -47,10 +47,10 @@ def create_table(table: Table) -> None:
         dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute})
 
 
-def create_queue(spec: Queue | Subscription) -> str:
+def create_queue(spec: Queue) -> str:
     """The queue and its DLQ; returns the queue's ARN."""
     sqs = aws.client("sqs")
-    name = settings().table(spec.queue if isinstance(spec, Subscription) else spec.name)
+    name = settings().table(spec.name)
     dlq_url = sqs.create_queue(QueueName=f"{name}-dlq", Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     url = sqs.create_queue(QueueName=name)["QueueUrl"]
@@ -63,8 +63,8 @@ def create_queue(spec: Queue | Subscription) -> str:
 
 def create_subscription(subscription: Subscription) -> None:
     events = aws.client("events")
-    queue_arn = create_queue(subscription)
-    rule = settings().table(subscription.queue)
+    queue_arn = create_queue(subscription.queue)
+    rule = settings().table(subscription.queue.name)
     events.put_rule(Name=rule, EventBusName=settings().event_bus, EventPattern=json.dumps(subscription.event_pattern))
     events.put_targets(Rule=rule, EventBusName=settings().event_bus, Targets=[{"Id": "queue", "Arn": queue_arn}])
 

@@ -84,7 +84,7 @@ async def serve(config: Config) -> int:
     configure_environment(config)
 
     from local.aws import EmbeddedAws
-    from local.gateway import Gateway, Routes
+    from local.gateway import Gateway
     from local.lambdas import Runtime
     from local.pollers import Poller
     from local.provision import provision
@@ -99,14 +99,13 @@ async def serve(config: Config) -> int:
     api_key = operator_key(config.data_dir)
 
     runtime = Runtime()
-    pollers = [Poller(s.queue, s.handler, s.batch_size, runtime) for m in ALL for s in m.subscriptions]
-    pollers += [Poller(q.name, q.handler, q.batch_size, runtime) for m in ALL for q in m.queues]
+    queues = [s.queue for m in ALL for s in m.subscriptions] + [q for m in ALL for q in m.queues]
+    pollers = [Poller(q.name, q.handler, q.batch_size, runtime) for q in queues]
     scheduler = Scheduler([s for m in ALL for s in m.schedules], runtime)
     rest = RestFront(ALL, runtime, config.host, config.rest_port)
     websocket = next(m.websocket for m in ALL if m.websocket)
     ingress = next(m.ocpp_ingress for m in ALL if m.ocpp_ingress)
-    gateway = Gateway(Routes(websocket.authorizer, websocket.connect, websocket.disconnect, ingress), runtime,
-                      config.host, config.ocpp_port, config.connections_port)
+    gateway = Gateway(websocket, ingress, runtime, config.host, config.ocpp_port, config.connections_port)
 
     for poller in pollers:
         poller.start()

@@ -26,24 +26,25 @@ class ChargerBooted(ConnectivityEvent):
     firmware_version: str | None = None
 
 
-class ConnectorStatusChanged(ConnectivityEvent):
+class ConnectorReport(ConnectivityEvent):
+    """What a StatusNotification said about one connector."""
+
     connector_id: int
     status: str
     error_code: str
+    info: str | None = None
+    vendor_id: str | None = None
+    vendor_error_code: str | None = None
+
+
+class ConnectorStatusChanged(ConnectorReport):
     previous_status: str | None = None
     previous_error_code: str | None = None
-    info: str | None = None
-    vendor_id: str | None = None
-    vendor_error_code: str | None = None
 
 
-class FaultReported(ConnectivityEvent):
-    connector_id: int
-    status: str
-    error_code: str
-    info: str | None = None
-    vendor_id: str | None = None
-    vendor_error_code: str | None = None
+class FaultReported(ConnectorReport):
+    """Sent for every report with an error code other than NoError, repeats included, with the charger's identity."""
+
     charge_point_vendor: str | None = None
     charge_point_model: str | None = None
     firmware_version: str | None = None

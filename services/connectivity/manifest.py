@@ -29,9 +29,8 @@ MANIFEST = ServiceManifest(
     ),
     subscriptions=(
         Subscription(
-            queue="connectivity-command-requests",
             event_pattern={"detail-type": ["CommandRequested"]},
-            handler=f"{_HANDLERS}:command_requested",
+            queue=Queue(name="connectivity-command-requests", handler=f"{_HANDLERS}:command_requested"),
         ),
     ),
     # A command's timeout is an SQS message delayed until its deadline.

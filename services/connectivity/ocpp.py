@@ -54,31 +54,24 @@ def heartbeat(ctx: OcppContext, request: call.Heartbeat) -> call_result.Heartbea
 
 
 def status_notification(ctx: OcppContext, request: call.StatusNotification) -> call_result.StatusNotification:
-    state = _compact({
-        "status": request.status,
-        "error_code": request.error_code,
-        "info": request.info,
-        "vendor_id": request.vendor_id,
-        "vendor_error_code": request.vendor_error_code,
-        "timestamp": _charger_time(request.timestamp, ctx),
-    })
-    written, previous = store.update_connector(ctx.charge_point_id, request.connector_id, state, clock.iso(ctx.received_at))
+    reported = {"status": request.status, "error_code": request.error_code, "info": request.info,
+                "vendor_id": request.vendor_id, "vendor_error_code": request.vendor_error_code}
+    timestamp = _charger_time(request.timestamp, ctx)
+    written, previous = store.update_connector(ctx.charge_point_id, request.connector_id,
+                                               _compact(reported) | {"timestamp": timestamp}, clock.iso(ctx.received_at))
     if written:
         _last_seen.wrote(ctx.charge_point_id, ctx.received_at.timestamp())
+    report = {"charge_point_id": ctx.charge_point_id, "occurred_at": timestamp, "connector_id": request.connector_id,
+              **reported}
     published: list[events.Event] = []
     if written:
-        published.append(ConnectorStatusChanged(
-            charge_point_id=ctx.charge_point_id, occurred_at=state["timestamp"], connector_id=request.connector_id,
-            status=request.status, error_code=request.error_code, info=request.info, vendor_id=request.vendor_id,
-            vendor_error_code=request.vendor_error_code,
-            previous_status=(previous or {}).get("status"), previous_error_code=(previous or {}).get("error_code")))
+        published.append(ConnectorStatusChanged(**report, previous_status=(previous or {}).get("status"),
+                                                previous_error_code=(previous or {}).get("error_code")))
     if request.error_code != "NoError":
         boot = (store.get_charger(ctx.charge_point_id) or {}).get("boot", {})
-        published.append(FaultReported(
-            charge_point_id=ctx.charge_point_id, occurred_at=state["timestamp"], connector_id=request.connector_id,
-            status=request.status, error_code=request.error_code, info=request.info, vendor_id=request.vendor_id,
-            vendor_error_code=request.vendor_error_code, charge_point_vendor=boot.get("charge_point_vendor"),
-            charge_point_model=boot.get("charge_point_model"), firmware_version=boot.get("firmware_version")))
+        published.append(FaultReported(**report, charge_point_vendor=boot.get("charge_point_vendor"),
+                                       charge_point_model=boot.get("charge_point_model"),
+                                       firmware_version=boot.get("firmware_version")))
     events.publish(*published)
     return call_result.StatusNotification()
 

@@ -41,11 +41,10 @@ class Table:
 
 
 @dataclass(frozen=True)
-class Subscription:
-    """An EventBridge rule on the `csms` bus that feeds an SQS queue (with a DLQ) read by `handler`."""
+class Queue:
+    """An SQS queue (with a DLQ after `max_receive_count` tries) whose batches `handler` receives."""
 
-    queue: str
-    event_pattern: dict
+    name: str
     handler: str
     batch_size: int = 10
     max_receive_count: int = 5
@@ -53,14 +52,11 @@ class Subscription:
 
 
 @dataclass(frozen=True)
-class Queue:
-    """An SQS queue (with a DLQ) the service sends to itself, e.g. delayed timers."""
+class Subscription:
+    """An EventBridge rule on the `csms` bus that feeds `queue`; rules target SQS only, never Lambda."""
 
-    name: str
-    handler: str
-    batch_size: int = 10
-    max_receive_count: int = 5
-    visibility_timeout_s: int = 30
+    event_pattern: dict
+    queue: Queue
 
 
 @dataclass(frozen=True)

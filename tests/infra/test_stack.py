@@ -38,8 +38,8 @@ def test_every_subscription_is_a_rule_to_a_queue_with_a_dlq(template: Template) 
     template.resource_count_is("AWS::Events::Rule", len(subscriptions))
     for subscription in subscriptions:
         template.has_resource_properties("AWS::SQS::Queue", {
-            "QueueName": f"csms-test-{subscription.queue}",
-            "RedrivePolicy": Match.object_like({"maxReceiveCount": subscription.max_receive_count}),
+            "QueueName": f"csms-test-{subscription.queue.name}",
+            "RedrivePolicy": Match.object_like({"maxReceiveCount": subscription.queue.max_receive_count}),
         })
         template.has_resource_properties("AWS::Events::Rule", {"EventPattern": subscription.event_pattern})
 

@@ -10,8 +10,9 @@ import boto3
 import pytest
 import websockets
 
-from local.gateway import FRAME_LIMIT, Gateway, Routes
+from local.gateway import FRAME_LIMIT, Gateway
 from local.lambdas import Runtime
+from services.shared.manifest import WebSocketRoutes
 from tests.e2e.stack import free_port
 
 seen: list[dict[str, Any]] = []
@@ -53,7 +54,7 @@ def gateway() -> Any:
     seen.clear()
 
     async def start(**limits: float) -> Gateway:
-        running = Gateway(Routes(f"{HERE}:authorizer", f"{HERE}:connect", f"{HERE}:disconnect", f"{HERE}:default"),
+        running = Gateway(WebSocketRoutes(f"{HERE}:authorizer", f"{HERE}:connect", f"{HERE}:disconnect"), f"{HERE}:default",
                           Runtime(4), "127.0.0.1", free_port(), free_port(), **limits)
         await running.start()
         return running

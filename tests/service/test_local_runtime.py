@@ -39,10 +39,10 @@ def test_provisioning_creates_every_declared_resource_and_is_idempotent(aws_env:
     tables = set(aws.client("dynamodb").list_tables()["TableNames"])
     assert {f"csms-{t.name}" for m in ALL for t in m.tables} <= tables
     queues = {u.rsplit("/", 1)[-1] for u in aws.client("sqs").list_queues()["QueueUrls"]}
-    for name in [s.queue for m in ALL for s in m.subscriptions] + [q.name for m in ALL for q in m.queues]:
+    for name in [s.queue.name for m in ALL for s in m.subscriptions] + [q.name for m in ALL for q in m.queues]:
         assert {f"csms-{name}", f"csms-{name}-dlq"} <= queues
     rules = aws.client("events").list_rules(EventBusName="csms")["Rules"]
-    assert {r["Name"] for r in rules} == {f"csms-{s.queue}" for m in ALL for s in m.subscriptions}
+    assert {r["Name"] for r in rules} == {f"csms-{s.queue.name}" for m in ALL for s in m.subscriptions}
 
 
 def test_poller_deletes_successes_and_poison_ends_in_the_dlq(aws_env: None) -> None:
