@@ -161,7 +161,8 @@ def list_chargers(
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     next_token: Annotated[str | None, Query()] = None,
 ) -> ChargerPage:
-    items, last = store.scan_chargers(limit, decode_token(next_token), connected=connected, status=status)
+    items, last = store.scan_chargers(limit, decode_token(next_token, charge_point_id=None), connected=connected,
+                                      status=status)
     return ChargerPage(items=[_charger(i) for i in items], next_token=encode_token(last))
 
 
@@ -220,12 +221,14 @@ def list_commands(
     next_token: Annotated[str | None, Query()] = None,
 ) -> CommandPage:
     _existing(charge_point_id)
-    items, last = store.list_commands(charge_point_id, limit, decode_token(next_token), int(clock.now().timestamp()))
+    start = decode_token(next_token, charge_point_id=charge_point_id, command_id=None)
+    items, last = store.list_commands(charge_point_id, limit, start, int(clock.now().timestamp()))
     return CommandPage(items=[_command(dispatcher.expire_if_due(i)) for i in items], next_token=encode_token(last))
 
 
 @app.get("/chargers/<charge_point_id>/commands/<command_id>", responses=problems(401, 404, 422))
 def get_command(charge_point_id: ChargerId, command_id: Annotated[str, Path(max_length=64)]) -> Command:
+    _existing(charge_point_id)
     item = store.get_command(charge_point_id, command_id)
     if item is None:
         raise ProblemError(404, f"No command {command_id!r} for charger {charge_point_id!r}")

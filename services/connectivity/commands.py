@@ -36,9 +36,13 @@ class CommandStatus(StrEnum):
 FINAL = frozenset({CommandStatus.accepted, CommandStatus.rejected, CommandStatus.error, CommandStatus.timed_out})
 
 
-def new_command_id() -> str:
-    """Time-ordered (so a charger's history sorts by age) and short enough to be an OCPP message id."""
-    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(8)}"
+def new_command_id(at_ms: int | None = None, entropy: str | None = None) -> str:
+    """Time-ordered (so a charger's history sorts by age) and short enough to be an OCPP message id.
+
+    Given a time and entropy (an event's), the same request always gets the same id.
+    """
+    at = time.time_ns() // 1_000_000 if at_ms is None else at_ms
+    return f"{at:012x}{(entropy or secrets.token_hex(8))[:16]}"
 
 
 def outcome(reply: dict[str, Any]) -> CommandStatus:

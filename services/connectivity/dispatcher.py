@@ -25,12 +25,18 @@ _MAX_SQS_DELAY_S = 900
 
 
 def submit(charge_point_id: str, action: str, payload: dict[str, Any], source: str,
-           error: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Records a command and sends it if nothing else is outstanding; a refused one is kept as `error`."""
+           error: dict[str, Any] | None = None, command_id: str | None = None) -> dict[str, Any]:
+    """Records a command and sends it if nothing else is outstanding; a refused one is kept as `error`.
+
+    A caller that may deliver the same request twice (an event consumer) passes a `command_id`
+    derived from it: the second submit returns the first command and sends nothing.
+    """
+    if command_id is not None and (existing := store.get_command(charge_point_id, command_id)):
+        return existing
     now = clock.now()
     item: dict[str, Any] = {
         "charge_point_id": charge_point_id,
-        "command_id": new_command_id(),
+        "command_id": command_id or new_command_id(),
         "action": action,
         "payload": decimals(payload),
         "source": source,

@@ -61,8 +61,9 @@ def api(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def _command_requested(record: SQSRecord) -> None:
     from services.connectivity import store
-    from services.connectivity.commands import violations
+    from services.connectivity.commands import new_command_id, violations
     from services.connectivity.events import CommandRequested
+    from services.shared import clock
 
     envelope = json.loads(record.body)
     event = CommandRequested.model_validate(envelope["detail"])
@@ -72,8 +73,9 @@ def _command_requested(record: SQSRecord) -> None:
         return
     found = violations(charger.get("ocpp_version") or "ocpp1.6", event.action, event.payload)
     error = {"code": "InvalidCommand", "description": "; ".join(f"{p}: {m}" for p, m in found)} if found else None
+    command_id = new_command_id(int(clock.parse(event.occurred_at).timestamp() * 1000), event.event_id.replace("-", ""))
     dispatcher.submit(event.charge_point_id, event.action, event.payload, source=f"event:{envelope.get('source', '')}",
-                      error=error)
+                      error=error, command_id=command_id)
 
 
 def command_requested(event: dict[str, Any], context: Any) -> dict[str, Any]:

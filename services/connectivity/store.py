@@ -50,7 +50,7 @@ def register_charger(charge_point_id: str, changes: dict[str, Any], now: str) ->
         Key={"charge_point_id": charge_point_id},
         UpdateExpression="SET " + ", ".join(sets) + " REMOVE deleted_at",
         ExpressionAttributeValues={**values, ":now": now, ":empty": {}, ":false": False},
-        ReturnValues="UPDATED_OLD",
+        ReturnValues="ALL_OLD",
         **kwargs,
     )
     old = reply.get("Attributes") or {}

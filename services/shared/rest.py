@@ -63,15 +63,19 @@ def _loc_path(loc: tuple | list) -> str:
     return ".".join(str(part) for part in loc)
 
 
-def _authorized(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
-    """API Gateway's authorizer admits a request; this refuses one that arrives without it."""
+def _refusal(app: APIGatewayRestResolver) -> Response | None:
+    """API Gateway's authorizer admits a request; this refuses one that arrived without it, or out of scope."""
     context = (app.current_event.raw_event.get("requestContext") or {}).get("authorizer") or {}
     if not context.get("key_id"):
         return problem_response(401, "Send 'Authorization: Bearer <API key>'", headers={"WWW-Authenticate": "Bearer"})
     scopes = str(context.get("scopes", "")).split()
     if app.current_event.http_method not in ("GET", "HEAD") and scopes == ["read-only"]:
         return problem_response(403, "This API key is read-only")
-    return next_middleware(app)
+    return None
+
+
+def _authorized(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
+    return _refusal(app) or next_middleware(app)
 
 
 def resolver() -> APIGatewayRestResolver:
@@ -81,6 +85,9 @@ def resolver() -> APIGatewayRestResolver:
 
     @app.exception_handler(RequestValidationError)
     def _invalid(error: RequestValidationError) -> Response:
+        refused = _refusal(app)  # Powertools validates before middlewares run: who asks comes first
+        if refused is not None:
+            return refused
         found = [ProblemDetail(path=_loc_path(e.get("loc", ())), message=e.get("msg", "invalid")) for e in error.errors()]
         detail = "; ".join(f"{p.path}: {p.message}" for p in found) or "The request is not valid"
         return problem_response(422, detail, found)
@@ -112,16 +119,19 @@ def encode_token(last_key: dict[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(last_key, default=str).encode()).decode().rstrip("=")
 
 
-def decode_token(token: str | None) -> dict[str, Any] | None:
-    """The DynamoDB start key inside an opaque `next_token`; 422 if it was not ours."""
+def decode_token(token: str | None, **expected: str | None) -> dict[str, Any] | None:
+    """The DynamoDB start key inside an opaque `next_token`: exactly the `expected` key attributes,
+    each equal to its value where one is given; 422 for anything this route did not give out."""
     if not token:
         return None
     try:
         key = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except (binascii.Error, ValueError):
-        raise ProblemError(422, "next_token is not one this API gave out", [ProblemDetail(path="query.next_token", message="unknown token")])
-    if not isinstance(key, dict) or not all(isinstance(v, (str, int)) for v in key.values()):
-        raise ProblemError(422, "next_token is not one this API gave out", [ProblemDetail(path="query.next_token", message="unknown token")])
+        key = None
+    if (not isinstance(key, dict) or set(key) != set(expected) or not all(isinstance(v, str) for v in key.values())
+            or any(value is not None and key[name] != value for name, value in expected.items())):
+        raise ProblemError(422, "next_token is not one this route gave out: send back the next_token of the previous page",
+                           [ProblemDetail(path="query.next_token", message="unknown token")])
     return key
 
 

@@ -1,0 +1,363 @@
+"""Builders for the events API Gateway, SQS and EventBridge hand to the handlers, and taps on moto.
+
+The shapes follow what API Gateway sends (and what local/gateway.py and local/rest.py
+reproduce): a WebSocket REQUEST authorizer event, $connect/$disconnect/$default events
+whose requestContext carries the authorizer's context, REST proxy events whose
+requestContext.authorizer is the REST authorizer's context, SQS batches, and the
+EventBridge envelope a rule delivers to SQS.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Iterator
+
+import pytest
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+WS_API_ID = "abc123"
+WS_STAGE = "test"
+REST_API_ID = "rest123"
+REST_STAGE = "prod"
+
+
+# --- Lambda -------------------------------------------------------------------------------
+
+class LambdaContext:
+    """The attributes of Lambda's context object that Powertools reads."""
+
+    memory_limit_in_mb = 512
+
+    def __init__(self, name: str = "test-function") -> None:
+        self.function_name = name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{name}"
+        self.log_stream_name = "test"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+def context(name: str = "test-function") -> LambdaContext:
+    return LambdaContext(name)
+
+
+# --- API Gateway WebSocket ------------------------------------------------------------------
+
+def new_connection_id() -> str:
+    """Shaped like API Gateway's connection ids, but without characters that URL-encoding changes."""
+    return uuid.uuid4().hex[:16]
+
+
+def epoch_ms(moment: datetime | None = None) -> int:
+    return int((moment or datetime.now(timezone.utc)).timestamp() * 1000)
+
+
+def _ws_request_context(route: str, event_type: str, connection_id: str, at: datetime | None = None) -> dict[str, Any]:
+    now_ms = epoch_ms(at)
+    return {
+        "routeKey": route,
+        "eventType": event_type,
+        "extendedRequestId": uuid.uuid4().hex,
+        "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now_ms / 1000)),
+        "messageDirection": "IN",
+        "stage": WS_STAGE,
+        "connectedAt": now_ms,
+        "requestTimeEpoch": now_ms,
+        "identity": {"sourceIp": "203.0.113.7", "userAgent": "test-charger"},
+        "requestId": uuid.uuid4().hex,
+        "domainName": f"{WS_API_ID}.execute-api.{REGION}.amazonaws.com",
+        "connectionId": connection_id,
+        "apiId": WS_API_ID,
+    }
+
+
+def ws_headers(protocols: str | None = "ocpp1.6", extra: dict[str, str] | None = None) -> dict[str, str]:
+    headers = {
+        "Host": f"{WS_API_ID}.execute-api.{REGION}.amazonaws.com",
+        "Sec-WebSocket-Key": base64.b64encode(uuid.uuid4().bytes).decode(),
+        "Sec-WebSocket-Version": "13",
+        "User-Agent": "test-charger",
+    }
+    if protocols is not None:
+        headers["Sec-WebSocket-Protocol"] = protocols
+    headers.update(extra or {})
+    return headers
+
+
+def basic_auth(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def ws_authorizer_event(charge_point_id: str | None, protocols: str | None = "ocpp1.6",
+                        headers: dict[str, str] | None = None, connection_id: str | None = None) -> dict[str, Any]:
+    """The $connect REQUEST authorizer event (CloudFront turned /ocpp/{id} into ?charge_point_id={id})."""
+    all_headers = ws_headers(protocols, headers)
+    query = {"charge_point_id": charge_point_id} if charge_point_id is not None else {}
+    return {
+        "type": "REQUEST",
+        "methodArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{WS_API_ID}/{WS_STAGE}/$connect",
+        "headers": all_headers,
+        "multiValueHeaders": {k: [v] for k, v in all_headers.items()},
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()},
+        "stageVariables": {},
+        "requestContext": _ws_request_context("$connect", "CONNECT", connection_id or new_connection_id()),
+    }
+
+
+def ws_authorizer_context(charge_point_id: str, ocpp_version: str = "ocpp1.6") -> dict[str, Any]:
+    """What API Gateway attaches to every later event: the authorizer's context plus principalId."""
+    return {"charge_point_id": charge_point_id, "ocpp_version": ocpp_version, "principalId": charge_point_id}
+
+
+def ws_connect_event(charge_point_id: str, connection_id: str, ocpp_version: str = "ocpp1.6",
+                     protocols: str | None = "ocpp1.6") -> dict[str, Any]:
+    all_headers = ws_headers(protocols)
+    query = {"charge_point_id": charge_point_id}
+    return {
+        "headers": all_headers,
+        "multiValueHeaders": {k: [v] for k, v in all_headers.items()},
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()},
+        "requestContext": {**_ws_request_context("$connect", "CONNECT", connection_id),
+                           "authorizer": ws_authorizer_context(charge_point_id, ocpp_version)},
+        "isBase64Encoded": False,
+    }
+
+
+def ws_disconnect_event(charge_point_id: str, connection_id: str, ocpp_version: str = "ocpp1.6") -> dict[str, Any]:
+    return {
+        "headers": {"Host": f"{WS_API_ID}.execute-api.{REGION}.amazonaws.com"},
+        "multiValueHeaders": {"Host": [f"{WS_API_ID}.execute-api.{REGION}.amazonaws.com"]},
+        "requestContext": {**_ws_request_context("$disconnect", "DISCONNECT", connection_id),
+                           "authorizer": ws_authorizer_context(charge_point_id, ocpp_version),
+                           "disconnectStatusCode": 1000, "disconnectReason": ""},
+        "isBase64Encoded": False,
+    }
+
+
+def ws_message_event(charge_point_id: str, connection_id: str, body: str | list | bytes,
+                     ocpp_version: str = "ocpp1.6", at: datetime | None = None) -> dict[str, Any]:
+    """A $default event; `body` may be a frame as a Python list (encoded here), text or binary."""
+    binary = isinstance(body, bytes)
+    text = json.dumps(body) if isinstance(body, list) else body
+    return {
+        "requestContext": {**_ws_request_context("$default", "MESSAGE", connection_id, at),
+                           "messageId": uuid.uuid4().hex,
+                           "authorizer": ws_authorizer_context(charge_point_id, ocpp_version)},
+        "body": base64.b64encode(text).decode() if binary else text,
+        "isBase64Encoded": binary,
+    }
+
+
+def connect_charger(charge_point_id: str, connection_id: str | None = None, protocols: str = "ocpp1.6",
+                    headers: dict[str, str] | None = None) -> tuple[str, dict[str, Any]]:
+    """Runs the $connect authorizer and route as API Gateway would; (connection id, route response)."""
+    from services.connectivity import handlers
+
+    connection_id = connection_id or new_connection_id()
+    policy = handlers.authorize_connect(ws_authorizer_event(charge_point_id, protocols, headers, connection_id), context())
+    event = ws_connect_event(charge_point_id, connection_id, policy["context"]["ocpp_version"], protocols)
+    event["requestContext"]["authorizer"] = {**policy["context"], "principalId": policy["principalId"]}
+    return connection_id, handlers.connect(event, context())
+
+
+def send_frame(charge_point_id: str, connection_id: str, frame: list | str, ocpp_version: str = "ocpp1.6",
+               at: datetime | None = None) -> list | None:
+    """Delivers one frame on $default; the decoded route response (the CALLRESULT/CALLERROR) or None."""
+    from services.shared import handlers
+
+    reply = handlers.ocpp_default(ws_message_event(charge_point_id, connection_id, frame, ocpp_version, at), context("ocpp"))
+    assert reply["statusCode"] == 200
+    return json.loads(reply["body"]) if "body" in reply else None
+
+
+# --- what moto's @connections API received --------------------------------------------------
+
+def _management_backend() -> Any:
+    from moto.backends import get_backend
+
+    return get_backend("apigatewaymanagementapi")[ACCOUNT][REGION]
+
+
+def posted_frames(connection_id: str) -> list[Any]:
+    """Every frame posted to a connection, decoded (moto appends the posts' bytes into one buffer)."""
+    connection = _management_backend().connections.get(connection_id)
+    if connection is None:
+        return []
+    text = connection.data.decode()
+    decoder = json.JSONDecoder()
+    frames, position = [], 0
+    while position < len(text):
+        frame, position = decoder.raw_decode(text, position)
+        frames.append(frame)
+    return frames
+
+
+def open_connections() -> set[str]:
+    return set(_management_backend().connections)
+
+
+def open_connection(connection_id: str) -> None:
+    """Makes moto's @connections API know a connection (it only learns of one when it is used)."""
+    _management_backend().connections[connection_id]  # noqa: B018  (a defaultdict)
+
+
+def gone_error(operation: str) -> Exception:
+    from services.shared import aws
+
+    return aws.connections().exceptions.GoneException(
+        {"Error": {"Code": "GoneException", "Message": None}, "ResponseMetadata": {"HTTPStatusCode": 410}}, operation)
+
+
+# --- REST proxy events ----------------------------------------------------------------------
+
+def rest_event(method: str, path: str, body: Any = None, query: dict[str, str] | None = None,
+               *, scopes: str | None = "admin", key_id: str = "key1", headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """An API Gateway REST proxy event; `scopes=None` means no authorizer context at all."""
+    all_headers = {"Host": f"{REST_API_ID}.execute-api.{REGION}.amazonaws.com", "Accept": "application/json",
+                   **({"Content-Type": "application/json"} if body is not None else {}), **(headers or {})}
+    text = body if isinstance(body, str) or body is None else json.dumps(body)
+    request_context: dict[str, Any] = {
+        "resourcePath": "/{proxy+}", "httpMethod": method, "path": f"/{REST_STAGE}{path}",
+        "stage": REST_STAGE, "requestId": uuid.uuid4().hex, "requestTimeEpoch": epoch_ms(),
+        "accountId": ACCOUNT, "apiId": REST_API_ID, "protocol": "HTTP/1.1",
+        "identity": {"sourceIp": "198.51.100.1", "userAgent": "pytest"},
+    }
+    if scopes is not None:
+        request_context["authorizer"] = {"key_id": key_id, "scopes": scopes, "principalId": key_id}
+    return {
+        "resource": "/{proxy+}",
+        "path": path,
+        "httpMethod": method,
+        "headers": all_headers,
+        "multiValueHeaders": {k: [v] for k, v in all_headers.items()},
+        "queryStringParameters": dict(query) if query else None,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+        "pathParameters": {"proxy": path.lstrip("/")},
+        "stageVariables": None,
+        "requestContext": request_context,
+        "body": text,
+        "isBase64Encoded": False,
+    }
+
+
+def call_api(method: str, path: str, body: Any = None, query: dict[str, str] | None = None, **kwargs: Any) -> dict[str, Any]:
+    """Invokes the connectivity REST Lambda; the proxy reply with `json` (decoded body) and `header` (lower-cased)."""
+    from services.connectivity import handlers
+
+    reply = handlers.api(rest_event(method, path, body, query, **kwargs), context("api"))
+    headers = {k.lower(): v for k, v in (reply.get("headers") or {}).items()}
+    for name, values in (reply.get("multiValueHeaders") or {}).items():
+        headers.setdefault(name.lower(), values[-1] if values else "")
+    reply["header"] = headers
+    reply["json"] = json.loads(reply["body"]) if reply.get("body") else None
+    return reply
+
+
+def assert_problem(reply: dict[str, Any], status: int) -> dict[str, Any]:
+    assert reply["statusCode"] == status, reply.get("body")
+    assert reply["header"]["content-type"] == "application/problem+json"
+    body = reply["json"]
+    assert {"type", "title", "status", "detail"} <= set(body)
+    assert body["status"] == status
+    assert isinstance(body["title"], str) and body["title"]
+    assert isinstance(body["detail"], str) and body["detail"]
+    return body
+
+
+# --- SQS and EventBridge --------------------------------------------------------------------
+
+def sqs_event(bodies: list[str], queue: str = "csms-queue") -> dict[str, Any]:
+    arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}"
+    return {"Records": [{
+        "messageId": str(uuid.uuid4()),
+        "receiptHandle": uuid.uuid4().hex,
+        "body": body,
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": str(epoch_ms()),
+                       "SenderId": ACCOUNT, "ApproximateFirstReceiveTimestamp": str(epoch_ms())},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": arn,
+        "awsRegion": REGION,
+    } for body in bodies]}
+
+
+def drain(queue_name: str) -> list[dict[str, Any]]:
+    """Every message now visible on a queue (bodies decoded as JSON), deleted as it is read."""
+    from services.shared import aws
+
+    sqs = aws.client("sqs")
+    url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+    found: list[dict[str, Any]] = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        if not messages:
+            return found
+        for message in messages:
+            found.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+class EventTap:
+    """An extra EventBridge rule on the bus that copies every csms event into a queue of its own."""
+
+    QUEUE = "test-event-tap"
+
+    def __init__(self) -> None:
+        from services.shared import aws
+        from services.shared.settings import settings
+
+        sqs = aws.client("sqs")
+        url = sqs.create_queue(QueueName=self.QUEUE)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events = aws.client("events")
+        events.put_rule(Name=self.QUEUE, EventBusName=settings().event_bus,
+                        EventPattern=json.dumps({"source": [{"prefix": "csms"}]}))
+        events.put_targets(Rule=self.QUEUE, EventBusName=settings().event_bus, Targets=[{"Id": "tap", "Arn": arn}])
+        self._seen: list[dict[str, Any]] = []
+
+    def envelopes(self) -> list[dict[str, Any]]:
+        """Every envelope published so far, in publishing order."""
+        self._seen.extend(drain(self.QUEUE))
+        return list(self._seen)
+
+    def of(self, detail_type: str) -> list[dict[str, Any]]:
+        return [e["detail"] for e in self.envelopes() if e["detail-type"] == detail_type]
+
+    def clear(self) -> None:
+        self.envelopes()
+        self._seen.clear()
+
+
+@pytest.fixture
+def tap(aws_env: None) -> Iterator[EventTap]:
+    yield EventTap()
+
+
+def frame_id() -> str:
+    return uuid.uuid4().hex[:20]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_botocore_loader() -> Iterator[None]:
+    """Every test's aws_env starts a new boto3 session; sharing botocore's data loader spares re-reading
+    the service models each time (half of the fixture's cost) and changes nothing else."""
+    import functools
+
+    import botocore.session
+
+    original = botocore.session.create_loader
+    botocore.session.create_loader = functools.lru_cache(maxsize=None)(
+        lambda search_paths_string=None: original(search_paths_string))
+    yield
+    botocore.session.create_loader = original

@@ -1,0 +1,370 @@
+"""Commands the CSMS sends to chargers: services.connectivity.dispatcher, its replies, timers and CommandRequested."""
+
+from __future__ import annotations
+
+import json
+import time
+from types import SimpleNamespace
+from typing import Any, Iterator
+
+import pytest
+
+from services.connectivity import dispatcher, handlers, store
+from services.connectivity.events import CommandRequested
+from services.shared import aws, events
+from services.shared.settings import settings
+from tests.service.helpers import (
+    EventTap,
+    connect_charger,
+    context,
+    drain,
+    gone_error,
+    posted_frames,
+    send_frame,
+    sqs_event,
+    shared_botocore_loader,  # noqa: F401  (fixture)
+    tap,  # noqa: F401  (fixture)
+    ws_disconnect_event,
+)
+
+CP = "CP-CMD"
+RESET = ("Reset", {"type": "Soft"})
+TIMER_QUEUE = "csms-connectivity-command-timeouts"
+REQUESTS_QUEUE = "csms-connectivity-command-requests"
+
+
+@pytest.fixture
+def online(aws_env: None) -> Iterator[str]:
+    connection_id, reply = connect_charger(CP)
+    assert reply["statusCode"] == 200
+    yield connection_id
+
+
+def submit(action: str = RESET[0], payload: dict[str, Any] | None = None) -> dict[str, Any]:
+    return dispatcher.submit(CP, action, RESET[1] if payload is None else payload, source="test")
+
+
+def command(command_id: str) -> dict[str, Any]:
+    item = store.get_command(CP, command_id)
+    assert item is not None
+    return item
+
+
+def answer(connection_id: str, frame: list) -> None:
+    """A charger's CALLRESULT/CALLERROR through $default: never answered itself."""
+    assert send_frame(CP, connection_id, frame) is None
+
+
+def later(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """Moves the dispatcher's clock (only its deadline checks), so no test has to sleep."""
+    monkeypatch.setattr(dispatcher, "time", SimpleNamespace(time=lambda: time.time() + seconds))
+
+
+def delayed_timers() -> int:
+    sqs = aws.client("sqs")
+    url = sqs.get_queue_url(QueueName=TIMER_QUEUE)["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    return int(attributes["ApproximateNumberOfMessagesDelayed"]) + int(attributes["ApproximateNumberOfMessages"])
+
+
+# --- submit and send ------------------------------------------------------------------------
+
+def test_submit_to_a_connected_charger_sends_the_call(online: str) -> None:
+    before = int(time.time())
+
+    item = submit()
+
+    assert item["status"] == "sent"
+    assert item["source"] == "test"
+    assert posted_frames(online) == [[2, item["command_id"], "Reset", {"type": "Soft"}]]
+    stored = command(item["command_id"])
+    assert stored["status"] == "sent" and stored["sent_at"].endswith("Z")
+    assert before + settings().command_timeout <= int(stored["deadline"]) <= int(time.time()) + settings().command_timeout
+    assert "queued_at" not in stored
+    charger = store.get_charger(CP)
+    assert charger["outstanding_command"] == item["command_id"]
+    assert charger.get("command_queue") == []
+    assert delayed_timers() == 1  # the deadline's timer
+
+
+def test_command_ids_are_valid_ocpp_message_ids_and_sort_by_age(online: str) -> None:
+    first = submit()["command_id"]
+    time.sleep(0.002)
+    second = submit()["command_id"]
+
+    assert 0 < len(first) <= 36 and first < second
+
+
+def test_second_submit_waits_until_the_first_is_answered(online: str, tap: EventTap) -> None:
+    first = submit()
+    second = submit("ClearCache", {})
+
+    assert second["status"] == "pending"
+    assert command(second["command_id"])["queued_at"]
+    assert len(posted_frames(online)) == 1
+
+    answer(online, [3, first["command_id"], {"status": "Accepted"}])
+
+    assert command(first["command_id"])["status"] == "accepted"
+    assert command(second["command_id"])["status"] == "sent"
+    assert posted_frames(online)[1] == [2, second["command_id"], "ClearCache", {}]
+    assert store.get_charger(CP)["outstanding_command"] == second["command_id"]
+    completed = tap.of("CommandCompleted")
+    assert [(c["command_id"], c["action"], c["status"], c["reply"]) for c in completed] == [
+        (first["command_id"], "Reset", "accepted", {"status": "Accepted"})]
+
+
+def test_commands_are_sent_in_the_order_submitted(online: str) -> None:
+    ids = [submit()["command_id"] for _ in range(3)]
+    for command_id in ids:
+        answer(online, [3, command_id, {"status": "Accepted"}])
+
+    assert [frame[1] for frame in posted_frames(online)] == ids
+    assert [command(i)["status"] for i in ids] == ["accepted"] * 3
+    assert "outstanding_command" not in store.get_charger(CP)
+
+
+# --- replies ----------------------------------------------------------------------------------
+
+OUTCOMES = [
+    ("Reset", {"type": "Soft"}, {"status": "Accepted"}, "accepted"),
+    ("Reset", {"type": "Hard"}, {"status": "Rejected"}, "rejected"),
+    ("GetConfiguration", {"key": ["HeartbeatInterval"]},
+     {"configurationKey": [{"key": "HeartbeatInterval", "readonly": False, "value": "300"}]}, "accepted"),
+    ("ChangeConfiguration", {"key": "HeartbeatInterval", "value": "60"}, {"status": "RebootRequired"}, "accepted"),
+    ("UnlockConnector", {"connectorId": 1}, {"status": "Unlocked"}, "accepted"),
+    ("UnlockConnector", {"connectorId": 1}, {"status": "UnlockFailed"}, "rejected"),
+    ("ChangeAvailability", {"connectorId": 0, "type": "Inoperative"}, {"status": "Scheduled"}, "accepted"),
+    ("ClearCache", {}, {"status": "Rejected"}, "rejected"),
+]
+
+
+def test_callresult_settles_the_command_by_its_status(online: str, tap: EventTap) -> None:
+    """A positive status (Accepted, Scheduled, Unlocked, RebootRequired) or none at all is accepted."""
+    for action, payload, reply, outcome in OUTCOMES:
+        item = submit(action, payload)
+
+        answer(online, [3, item["command_id"], reply])
+
+        settled = command(item["command_id"])
+        assert (action, settled["status"]) == (action, outcome)
+        assert settled["reply"] == reply
+        assert settled["completed_at"].endswith("Z")
+        assert "outstanding_command" not in store.get_charger(CP)
+    assert [(c["action"], c["status"], c["reply"]) for c in tap.of("CommandCompleted")] == [
+        (action, outcome, reply) for action, _, reply, outcome in OUTCOMES]
+
+
+def test_callerror_settles_the_command_as_error_and_keeps_it(online: str, tap: EventTap) -> None:
+    item = submit()
+
+    answer(online, [4, item["command_id"], "NotSupported", "Reset is not supported", {"hint": "upgrade"}])
+
+    settled = command(item["command_id"])
+    assert settled["status"] == "error"
+    assert settled["error"] == {"code": "NotSupported", "description": "Reset is not supported", "details": {"hint": "upgrade"}}
+    assert [c["status"] for c in tap.of("CommandCompleted")] == ["error"]
+
+
+def test_reply_that_fails_its_schema_settles_as_invalid_reply(online: str) -> None:
+    for reply in ({"status": "Maybe"}, {}, {"status": "Accepted", "extra": 1}):
+        item = submit()
+
+        answer(online, [3, item["command_id"], reply])
+
+        settled = command(item["command_id"])
+        assert (settled["status"], settled["error"]["code"]) == ("error", "InvalidReply"), reply
+        assert settled["error"]["description"] and settled["error"]["details"]["path"].startswith("$")
+        assert settled["reply"] == reply
+    assert "outstanding_command" not in store.get_charger(CP)
+
+
+def test_reply_to_an_unknown_message_id_changes_nothing(online: str, tap: EventTap) -> None:
+    item = submit()
+    tap.clear()
+
+    answer(online, [3, "not-one-of-ours", {"status": "Accepted"}])
+
+    assert command(item["command_id"])["status"] == "sent"
+    assert tap.envelopes() == []
+
+
+def test_second_reply_to_a_settled_command_changes_nothing(online: str, tap: EventTap) -> None:
+    item = submit()
+    answer(online, [3, item["command_id"], {"status": "Accepted"}])
+
+    answer(online, [3, item["command_id"], {"status": "Rejected"}])
+    answer(online, [4, item["command_id"], "GenericError", "late", {}])
+
+    settled = command(item["command_id"])
+    assert (settled["status"], settled["reply"]) == ("accepted", {"status": "Accepted"})
+    assert len(tap.of("CommandCompleted")) == 1
+
+
+# --- timeouts -------------------------------------------------------------------------------
+
+def test_expire_if_due_leaves_a_command_before_its_deadline(online: str) -> None:
+    item = submit()
+
+    assert dispatcher.expire_if_due(command(item["command_id"]))["status"] == "sent"
+    assert command(item["command_id"])["status"] == "sent"
+
+
+def test_expire_if_due_times_out_a_sent_command_and_sends_the_next(online: str, tap: EventTap,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    first = submit()
+    second = submit("ClearCache", {})
+    later(monkeypatch, settings().command_timeout + 1)
+
+    expired = dispatcher.expire_if_due(command(first["command_id"]))
+
+    assert expired["status"] == "timed_out"
+    assert command(first["command_id"])["status"] == "timed_out"
+    assert command(second["command_id"])["status"] == "sent"
+    assert [f[1] for f in posted_frames(online)] == [first["command_id"], second["command_id"]]
+    assert store.get_charger(CP)["outstanding_command"] == second["command_id"]
+    assert [(c["command_id"], c["status"]) for c in tap.of("CommandCompleted")] == [(first["command_id"], "timed_out")]
+
+
+def test_command_times_out_for_real_after_the_configured_timeout(online: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CSMS_COMMAND_TIMEOUT", "1")
+    settings.cache_clear()
+    item = submit()
+    deadline = int(command(item["command_id"])["deadline"])
+    assert deadline <= int(time.time()) + 1
+    assert dispatcher.expire_if_due(command(item["command_id"]))["status"] == "sent"
+
+    time.sleep(max(0.0, deadline + 0.05 - time.time()))
+
+    assert dispatcher.expire_if_due(command(item["command_id"]))["status"] == "timed_out"
+
+
+def test_late_reply_after_timeout_changes_nothing(online: str, tap: EventTap, monkeypatch: pytest.MonkeyPatch) -> None:
+    item = submit()
+    later(monkeypatch, settings().command_timeout + 1)
+    dispatcher.expire_if_due(command(item["command_id"]))
+    tap.clear()
+
+    answer(online, [3, item["command_id"], {"status": "Accepted"}])
+
+    settled = command(item["command_id"])
+    assert settled["status"] == "timed_out"
+    assert "reply" not in settled
+    assert tap.of("CommandCompleted") == []
+
+
+def test_timer_handler_times_out_the_command_and_sends_the_next(online: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = submit()
+    second = submit("ClearCache", {})
+    later(monkeypatch, settings().command_timeout + 1)
+    timer = json.dumps({"charge_point_id": CP, "command_id": first["command_id"]})
+
+    reply = handlers.command_timeouts(sqs_event([timer], TIMER_QUEUE), context())
+
+    assert reply == {"batchItemFailures": []}
+    assert command(first["command_id"])["status"] == "timed_out"
+    assert command(second["command_id"])["status"] == "sent"
+    assert posted_frames(online)[-1] == [2, second["command_id"], "ClearCache", {}]
+
+
+def test_timer_for_an_answered_command_changes_nothing(online: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    item = submit()
+    answer(online, [3, item["command_id"], {"status": "Accepted"}])
+    later(monkeypatch, settings().command_timeout + 1)
+    timer = json.dumps({"charge_point_id": CP, "command_id": item["command_id"]})
+
+    assert handlers.command_timeouts(sqs_event([timer], TIMER_QUEUE), context()) == {"batchItemFailures": []}
+    assert command(item["command_id"])["status"] == "accepted"
+
+
+def test_commands_queued_while_offline_are_sent_by_the_wake_up_timer_after_reconnect(online: str) -> None:
+    handlers.disconnect(ws_disconnect_event(CP, online), context())
+    item = submit()
+    assert item["status"] == "pending"
+    assert posted_frames(online) == []
+
+    connection_id, _ = connect_charger(CP)
+    assert command(item["command_id"])["status"] == "pending"  # not before the handshake is done
+    wake_up = json.dumps({"charge_point_id": CP, "command_id": None})
+    handlers.command_timeouts(sqs_event([wake_up], TIMER_QUEUE), context())
+
+    assert command(item["command_id"])["status"] == "sent"
+    assert posted_frames(connection_id) == [[2, item["command_id"], "Reset", {"type": "Soft"}]]
+
+
+# --- the connection is gone -----------------------------------------------------------------
+
+def test_gone_connection_on_post_settles_the_command_as_error(online: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    def gone(**_: Any) -> None:
+        raise gone_error("PostToConnection")
+
+    monkeypatch.setattr(aws.connections(), "post_to_connection", gone)
+
+    item = submit()
+
+    assert item["status"] == "error"
+    assert item["error"]["code"] == "GoneException"
+    assert command(item["command_id"])["status"] == "error"
+    assert "outstanding_command" not in store.get_charger(CP)
+
+
+# --- CommandRequested from other services ---------------------------------------------------
+
+def request_command(action: str, payload: dict[str, Any], charge_point_id: str = CP) -> dict[str, Any]:
+    """Publishes CommandRequested and hands connectivity what its subscription queue received."""
+    events.publish(CommandRequested(charge_point_id=charge_point_id, action=action, payload=payload))
+    envelopes = drain(REQUESTS_QUEUE)
+    assert len(envelopes) == 1
+    assert envelopes[0]["detail-type"] == "CommandRequested" and envelopes[0]["source"] == "csms"
+    return handlers.command_requested(sqs_event([json.dumps(envelopes[0])], REQUESTS_QUEUE), context())
+
+
+def commands_of(charge_point_id: str = CP) -> list[dict[str, Any]]:
+    return store.list_commands(charge_point_id, 100, None, int(time.time()))[0]
+
+
+def test_command_requested_event_creates_and_sends_a_command(online: str) -> None:
+    reply = request_command("RemoteStartTransaction", {"connectorId": 1, "idTag": "TAG-1"})
+
+    assert reply == {"batchItemFailures": []}
+    [item] = commands_of()
+    assert (item["action"], item["payload"], item["status"], item["source"]) == (
+        "RemoteStartTransaction", {"connectorId": 1, "idTag": "TAG-1"}, "sent", "event:csms")
+    assert posted_frames(online) == [[2, item["command_id"], "RemoteStartTransaction", {"connectorId": 1, "idTag": "TAG-1"}]]
+
+
+def test_invalid_command_requested_is_kept_as_an_error_and_not_sent(online: str) -> None:
+    invalid = [
+        ("RemoteStartTransaction", {"connectorId": 1}),  # idTag missing
+        ("Reset", {"type": "Sideways"}),
+        ("BootNotification", {"chargePointVendor": "x", "chargePointModel": "y"}),  # not a CSMS action
+    ]
+    for action, payload in invalid:
+        assert request_command(action, payload) == {"batchItemFailures": []}
+
+    items = commands_of()
+    assert sorted((i["action"], i["status"], i["error"]["code"]) for i in items) == sorted(
+        (action, "error", "InvalidCommand") for action, _ in invalid)
+    assert all(i["error"]["description"] for i in items)
+    assert posted_frames(online) == []
+    assert "outstanding_command" not in store.get_charger(CP)
+
+
+def test_command_requested_delivered_twice_creates_one_command(online: str) -> None:
+    """SQS delivers at least once; consumers are idempotent on the event id (DESIGN.md), so one CALL goes out."""
+    events.publish(CommandRequested(charge_point_id=CP, action="RemoteStartTransaction",
+                                    payload={"connectorId": 1, "idTag": "TAG-1"}))
+    [envelope] = drain(REQUESTS_QUEUE)
+    body = json.dumps(envelope)
+
+    for _ in range(2):
+        assert handlers.command_requested(sqs_event([body], REQUESTS_QUEUE), context()) == {"batchItemFailures": []}
+
+    assert len(commands_of()) == 1
+    assert len(posted_frames(online)) == 1
+
+
+def test_command_requested_for_an_unknown_charger_is_dropped(aws_env: None) -> None:
+    assert request_command("Reset", {"type": "Soft"}, "NOBODY") == {"batchItemFailures": []}
+    assert commands_of("NOBODY") == []
+    assert store.get_charger("NOBODY") is None

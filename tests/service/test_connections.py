@@ -1,0 +1,358 @@
+"""$connect authorizer, $connect, $disconnect and the connection audit, on moto in-process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from services.connectivity import connections, handlers, store
+from services.shared import auth, aws, clock
+from services.shared.settings import settings
+from tests.service.helpers import (
+    EventTap,
+    basic_auth,
+    connect_charger,
+    context,
+    gone_error,
+    new_connection_id,
+    open_connection,
+    open_connections,
+    shared_botocore_loader,  # noqa: F401  (fixture)
+    tap,  # noqa: F401  (fixture)
+    ws_authorizer_event,
+    ws_connect_event,
+    ws_disconnect_event,
+)
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+def now() -> str:
+    return clock.iso(clock.now())
+
+
+def accept_unknown(monkeypatch: pytest.MonkeyPatch, accepted: bool) -> None:
+    monkeypatch.setenv("CSMS_ACCEPT_UNKNOWN_CHARGERS", "true" if accepted else "false")
+    settings.cache_clear()
+
+
+def authorize(charge_point_id: str | None, protocols: str | None = "ocpp1.6",
+              headers: dict[str, str] | None = None) -> dict[str, Any]:
+    return handlers.authorize_connect(ws_authorizer_event(charge_point_id, protocols, headers), context())
+
+
+def with_password(charge_point_id: str) -> None:
+    store.register_charger(charge_point_id, {"password_hash": auth.hash_password(PASSWORD)}, now())
+
+
+# --- the $connect authorizer ------------------------------------------------------------------
+
+def test_unknown_charger_is_accepted_when_unknown_chargers_are_accepted(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    accept_unknown(monkeypatch, True)
+
+    policy = authorize("NEW-1")
+
+    assert policy["principalId"] == "NEW-1"
+    assert policy["context"] == {"charge_point_id": "NEW-1", "ocpp_version": "ocpp1.6"}
+
+
+def test_unknown_charger_is_refused_when_unknown_chargers_are_not_accepted(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    accept_unknown(monkeypatch, False)
+
+    with pytest.raises(PermissionError):
+        authorize("NEW-1")
+
+
+def test_registered_charger_is_accepted_when_unknown_chargers_are_not_accepted(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    accept_unknown(monkeypatch, False)
+    store.register_charger("KNOWN-1", {}, now())
+
+    assert authorize("KNOWN-1")["context"]["charge_point_id"] == "KNOWN-1"
+
+
+def test_deleted_charger_is_refused_even_when_unknown_chargers_are_accepted(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    store.register_charger("GONE-1", {}, now())
+    assert store.delete_charger("GONE-1", now()) is not None
+
+    for accepted in (True, False):
+        accept_unknown(monkeypatch, accepted)
+        with pytest.raises(PermissionError):
+            authorize("GONE-1")
+
+
+def test_missing_or_overlong_charge_point_id_is_refused(aws_env: None) -> None:
+    for charge_point_id in (None, "", "X" * (connections.MAX_ID_LENGTH + 1)):
+        with pytest.raises(PermissionError):
+            authorize(charge_point_id)
+    assert authorize("X" * connections.MAX_ID_LENGTH)["principalId"] == "X" * connections.MAX_ID_LENGTH
+
+
+def test_charger_with_password_is_accepted_with_its_basic_credentials(aws_env: None) -> None:
+    with_password("PW-1")
+
+    policy = authorize("PW-1", headers=basic_auth("PW-1", PASSWORD))
+
+    assert policy["context"] == {"charge_point_id": "PW-1", "ocpp_version": "ocpp1.6"}
+
+
+def test_basic_credentials_are_read_whatever_the_header_case(aws_env: None) -> None:
+    with_password("PW-1")
+    header = basic_auth("PW-1", PASSWORD)["Authorization"]
+
+    assert authorize("PW-1", headers={"authorization": header.replace("Basic", "basic")})["principalId"] == "PW-1"
+
+
+def test_charger_with_password_is_refused_without_the_right_basic_credentials(aws_env: None) -> None:
+    with_password("PW-1")
+    with_password("PW-2")
+    refused = {
+        "no credentials": {},
+        "wrong password": basic_auth("PW-1", "wrong-password-entirely"),
+        "another charger's credentials": basic_auth("PW-2", PASSWORD),
+        "empty password": basic_auth("PW-1", ""),
+        "malformed": {"Authorization": "Basic !!!not-base64"},
+        "not Basic": {"Authorization": "Bearer " + PASSWORD},
+    }
+    for case, headers in refused.items():
+        with pytest.raises(PermissionError):
+            authorize("PW-1", headers=headers)
+            pytest.fail(f"admitted with {case}")
+
+
+def test_password_is_stored_hashed_and_verifies(aws_env: None) -> None:
+    with_password("PW-1")
+
+    stored = store.get_charger("PW-1")["password_hash"]
+
+    assert PASSWORD not in stored and stored.startswith("scrypt$")
+    assert auth.verify_password(PASSWORD, stored)
+    assert not auth.verify_password(PASSWORD + "x", stored)
+    assert not auth.verify_password(PASSWORD, "plain-text")
+
+
+def test_authorizer_context_carries_the_charger_and_the_chosen_protocol(aws_env: None) -> None:
+    chosen = {
+        "ocpp1.6": "ocpp1.6",
+        "ocpp2.0.1, ocpp1.6": "ocpp1.6",
+        "ocpp2.0.1,ocpp1.6": "ocpp1.6",
+        "ocpp2.0.1": "",
+        "ocpp1.5, ocpp2.1": "",
+        None: "",
+    }
+    for offered, version in chosen.items():
+        assert authorize("CP-1", protocols=offered)["context"] == {"charge_point_id": "CP-1", "ocpp_version": version}, offered
+
+
+def test_authorizer_allows_exactly_the_connect_route(aws_env: None) -> None:
+    event = ws_authorizer_event("CP-1")
+
+    policy = handlers.authorize_connect(event, context())
+
+    assert policy["policyDocument"]["Statement"] == [
+        {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": event["methodArn"]}]
+
+
+def test_authorizer_reads_the_protocol_header_whatever_its_case(aws_env: None) -> None:
+    event = ws_authorizer_event("CP-1", protocols=None, headers={"sec-websocket-protocol": "ocpp2.0.1, ocpp1.6"})
+
+    assert handlers.authorize_connect(event, context())["context"]["ocpp_version"] == "ocpp1.6"
+
+
+# --- $connect -------------------------------------------------------------------------------
+
+def test_connect_answers_the_chosen_subprotocol(aws_env: None) -> None:
+    _, reply = connect_charger("CP-1", protocols="ocpp2.0.1, ocpp1.6")
+
+    assert reply == {"statusCode": 200, "headers": {"Sec-WebSocket-Protocol": "ocpp1.6"}}
+
+
+def test_connect_without_a_supported_subprotocol_is_refused_with_400(aws_env: None, tap: EventTap) -> None:
+    _, reply = connect_charger("CP-1", protocols="ocpp2.0.1")
+
+    assert reply["statusCode"] == 400
+    assert "ocpp1.6" in reply["body"]
+    assert "Sec-WebSocket-Protocol" not in (reply.get("headers") or {})
+    assert tap.of("ChargerConnected") == []
+    assert not (store.get_charger("CP-1") or {}).get("connected")
+
+
+def test_connect_records_the_connection_and_publishes_charger_connected(aws_env: None, tap: EventTap) -> None:
+    connection_id, reply = connect_charger("CP-1")
+
+    assert reply["statusCode"] == 200
+    charger = store.get_charger("CP-1")
+    assert charger["connected"] is True
+    assert charger["connection_id"] == connection_id
+    assert charger["ocpp_version"] == "ocpp1.6"
+    assert charger["connected_at"].endswith("Z") and charger["registered_at"] == charger["connected_at"]
+    envelopes = [e for e in tap.envelopes() if e["detail-type"] == "ChargerConnected"]
+    assert len(envelopes) == 1
+    assert envelopes[0]["source"] == "csms.connectivity"
+    detail = envelopes[0]["detail"]
+    assert detail["charge_point_id"] == "CP-1"
+    assert detail["connection_id"] == connection_id
+    assert detail["ocpp_version"] == "ocpp1.6"
+    assert detail["occurred_at"] == charger["connected_at"]
+    assert detail["event_id"]
+
+
+def test_connect_keeps_the_operators_registration(aws_env: None) -> None:
+    store.register_charger("CP-1", {"site_id": "depot", "labels": {"bay": "3"}}, "2024-01-01T00:00:00.000Z")
+
+    connect_charger("CP-1")
+
+    charger = store.get_charger("CP-1")
+    assert charger["site_id"] == "depot" and charger["labels"] == {"bay": "3"}
+    assert charger["registered_at"] == "2024-01-01T00:00:00.000Z"
+
+
+def test_connect_of_a_charger_deleted_after_authorization_is_refused(aws_env: None, tap: EventTap) -> None:
+    store.register_charger("CP-1", {}, now())
+    policy = authorize("CP-1")
+    store.delete_charger("CP-1", now())
+    event = ws_connect_event("CP-1", new_connection_id(), policy["context"]["ocpp_version"])
+
+    reply = handlers.connect(event, context())
+
+    assert reply["statusCode"] == 403
+    assert tap.of("ChargerConnected") == []
+
+
+def test_second_connect_replaces_the_first_and_closes_it(aws_env: None, tap: EventTap, monkeypatch: pytest.MonkeyPatch) -> None:
+    old, _ = connect_charger("CP-1")
+    open_connection(old)
+    assert old in open_connections()
+    closed: list[str] = []
+    client = aws.connections()
+    original = client.delete_connection
+    monkeypatch.setattr(client, "delete_connection", lambda **kw: (closed.append(kw["ConnectionId"]), original(**kw))[1])
+
+    new, reply = connect_charger("CP-1")
+
+    assert reply["statusCode"] == 200
+    assert closed == [old]
+    assert old not in open_connections()  # the DELETE reached moto's @connections API
+    assert store.get_charger("CP-1")["connection_id"] == new
+    assert [d["connection_id"] for d in tap.of("ChargerConnected")] == [old, new]
+
+
+def test_reconnect_with_the_same_connection_id_closes_nothing(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    connection_id, _ = connect_charger("CP-1")
+    closed: list[str] = []
+    monkeypatch.setattr(aws.connections(), "delete_connection", lambda **kw: closed.append(kw["ConnectionId"]))
+
+    connect_charger("CP-1", connection_id)
+
+    assert closed == []
+
+
+def test_second_connect_succeeds_when_the_old_connection_is_already_gone(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    connect_charger("CP-1")
+
+    def gone(**_: Any) -> None:
+        raise gone_error("DeleteConnection")
+
+    monkeypatch.setattr(aws.connections(), "delete_connection", gone)
+
+    new, reply = connect_charger("CP-1")
+
+    assert reply["statusCode"] == 200
+    assert store.get_charger("CP-1")["connection_id"] == new
+
+
+# --- $disconnect ----------------------------------------------------------------------------
+
+def test_late_disconnect_of_a_replaced_connection_leaves_the_charger_connected(aws_env: None, tap: EventTap) -> None:
+    old, _ = connect_charger("CP-1")
+    new, _ = connect_charger("CP-1")
+
+    reply = handlers.disconnect(ws_disconnect_event("CP-1", old), context())
+
+    assert reply == {"statusCode": 200}
+    charger = store.get_charger("CP-1")
+    assert charger["connected"] is True
+    assert charger["connection_id"] == new
+    assert "disconnected_at" not in charger
+    assert tap.of("ChargerDisconnected") == []
+
+
+def test_disconnect_of_the_current_connection_marks_the_charger_offline(aws_env: None, tap: EventTap) -> None:
+    old, _ = connect_charger("CP-1")
+    new, _ = connect_charger("CP-1")
+    handlers.disconnect(ws_disconnect_event("CP-1", old), context())
+
+    reply = handlers.disconnect(ws_disconnect_event("CP-1", new), context())
+
+    assert reply == {"statusCode": 200}
+    charger = store.get_charger("CP-1")
+    assert charger["connected"] is False
+    assert "connection_id" not in charger
+    assert charger["disconnected_at"].endswith("Z") and charger["last_seen"] == charger["disconnected_at"]
+    disconnected = tap.of("ChargerDisconnected")
+    assert len(disconnected) == 1
+    assert disconnected[0]["charge_point_id"] == "CP-1"
+    assert disconnected[0]["connection_id"] == new
+    assert disconnected[0]["occurred_at"] == charger["disconnected_at"]
+
+
+def test_repeated_disconnect_publishes_once(aws_env: None, tap: EventTap) -> None:
+    connection_id, _ = connect_charger("CP-1")
+
+    handlers.disconnect(ws_disconnect_event("CP-1", connection_id), context())
+    handlers.disconnect(ws_disconnect_event("CP-1", connection_id), context())
+
+    assert len(tap.of("ChargerDisconnected")) == 1
+
+
+def test_disconnect_then_reconnect_makes_the_charger_connected_again(aws_env: None) -> None:
+    first, _ = connect_charger("CP-1")
+    handlers.disconnect(ws_disconnect_event("CP-1", first), context())
+
+    second, _ = connect_charger("CP-1")
+
+    charger = store.get_charger("CP-1")
+    assert charger["connected"] is True and charger["connection_id"] == second
+
+
+# --- the connection audit -------------------------------------------------------------------
+
+def test_audit_marks_offline_the_chargers_whose_connection_is_gone(aws_env: None, tap: EventTap, monkeypatch: pytest.MonkeyPatch) -> None:
+    alive, _ = connect_charger("ALIVE")
+    dead, _ = connect_charger("DEAD")
+    offline, _ = connect_charger("OFFLINE")
+    handlers.disconnect(ws_disconnect_event("OFFLINE", offline), context())
+    tap.clear()
+    client = aws.connections()
+    original = client.get_connection
+    asked: list[str] = []
+
+    def get_connection(**kwargs: Any) -> Any:
+        asked.append(kwargs["ConnectionId"])
+        if kwargs["ConnectionId"] == dead:
+            raise gone_error("GetConnection")
+        return original(**kwargs)
+
+    monkeypatch.setattr(client, "get_connection", get_connection)
+
+    result = connections.audit()
+
+    assert result == {"checked": 2, "gone": 1}
+    assert sorted(asked) == sorted([alive, dead])
+    assert store.get_charger("ALIVE")["connected"] is True
+    dead_charger = store.get_charger("DEAD")
+    assert dead_charger["connected"] is False and "connection_id" not in dead_charger
+    assert [(d["charge_point_id"], d["connection_id"]) for d in tap.of("ChargerDisconnected")] == [("DEAD", dead)]
+
+
+def test_audit_handler_reports_what_it_checked(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    connect_charger("CP-1")
+
+    def gone(**_: Any) -> None:
+        raise gone_error("GetConnection")
+
+    monkeypatch.setattr(aws.connections(), "get_connection", gone)
+
+    assert handlers.audit_connections({"source": "aws.scheduler"}, context()) == {"checked": 1, "gone": 1}
+    assert store.get_charger("CP-1")["connected"] is False
+    assert handlers.audit_connections({}, context()) == {"checked": 0, "gone": 0}

@@ -1,0 +1,399 @@
+"""The OCPP actions connectivity answers, through the $default ingress (services.shared.handlers.ocpp_default)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterator
+
+import boto3
+import pytest
+from boto3.dynamodb.conditions import Key
+
+from services.connectivity import ocpp as connectivity_ocpp
+from services.connectivity import store
+from services.connectivity.liveness import LastSeen
+from services.shared import clock, handlers
+from services.shared.ocpp import dispatch, schemas
+from services.shared.settings import settings
+from tests.service.helpers import (
+    EventTap,
+    connect_charger,
+    context,
+    frame_id,
+    send_frame,
+    shared_botocore_loader,  # noqa: F401  (fixture)
+    tap,  # noqa: F401  (fixture)
+    ws_message_event,
+)
+
+CP = "CP-OCPP"
+BOOT = {
+    "chargePointVendor": "Wallbox",
+    "chargePointModel": "Pulsar Plus",
+    "chargePointSerialNumber": "WB-123",
+    "firmwareVersion": "5.17.0",
+    "iccid": "8931000000000000000",
+    "meterType": "MID",
+}
+
+
+@pytest.fixture(autouse=True)
+def fresh_last_seen(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The heartbeat write filter lives per Lambda container; every test starts a new one."""
+    monkeypatch.setattr(connectivity_ocpp, "_last_seen", LastSeen(settings().heartbeat_interval))
+
+
+@pytest.fixture
+def online(aws_env: None) -> Iterator[str]:
+    connection_id, reply = connect_charger(CP)
+    assert reply["statusCode"] == 200
+    yield connection_id
+
+
+def call(connection_id: str, action: str, payload: dict[str, Any], at: datetime | None = None) -> tuple[str, list]:
+    unique_id = frame_id()
+    reply = send_frame(CP, connection_id, [2, unique_id, action, payload], at=at)
+    assert reply is not None
+    return unique_id, reply
+
+
+def result(connection_id: str, action: str, payload: dict[str, Any], at: datetime | None = None) -> dict[str, Any]:
+    """The CALLRESULT payload; fails on a CALLERROR or a reply that does not match its schema."""
+    unique_id, reply = call(connection_id, action, payload, at)
+    assert reply[0] == 3, reply
+    assert reply[1] == unique_id
+    assert schemas.problems("ocpp1.6", action, reply[2], response=True) == []
+    return reply[2]
+
+
+def status(connector_id: int, state: str, timestamp: str | None, error_code: str = "NoError", **extra: Any) -> dict[str, Any]:
+    payload = {"connectorId": connector_id, "status": state, "errorCode": error_code, **extra}
+    if timestamp is not None:
+        payload["timestamp"] = timestamp
+    return payload
+
+
+def is_rfc3339_utc(text: str) -> bool:
+    return text.endswith("Z") and clock.parse(text).utcoffset() == timedelta(0)
+
+
+# --- BootNotification -----------------------------------------------------------------------
+
+def test_boot_notification_is_accepted_with_the_configured_heartbeat_interval(online: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CSMS_HEARTBEAT_INTERVAL", "120")
+    settings.cache_clear()
+
+    answer = result(online, "BootNotification", BOOT)
+
+    assert answer["status"] == "Accepted"
+    assert answer["interval"] == 120
+    assert is_rfc3339_utc(answer["currentTime"])
+    assert abs(clock.parse(answer["currentTime"]) - clock.now()) < timedelta(seconds=30)
+
+
+def test_boot_notification_stores_the_boot_info_and_publishes_charger_booted(online: str, tap: EventTap) -> None:
+    at = datetime(2024, 5, 1, 10, 0, 0, 250000, tzinfo=timezone.utc)
+
+    result(online, "BootNotification", BOOT, at=at)
+
+    charger = store.get_charger(CP)
+    assert charger["boot"] == {
+        "charge_point_vendor": "Wallbox", "charge_point_model": "Pulsar Plus", "charge_point_serial_number": "WB-123",
+        "firmware_version": "5.17.0", "iccid": "8931000000000000000", "meter_type": "MID",
+        "booted_at": "2024-05-01T10:00:00.250Z",
+    }
+    assert charger["last_seen"] == "2024-05-01T10:00:00.250Z"
+    booted = tap.of("ChargerBooted")
+    assert len(booted) == 1
+    assert booted[0]["charge_point_id"] == CP
+    assert (booted[0]["charge_point_vendor"], booted[0]["charge_point_model"], booted[0]["firmware_version"]) == (
+        "Wallbox", "Pulsar Plus", "5.17.0")
+
+
+def test_boot_notification_with_an_invalid_payload_gets_a_callerror(online: str) -> None:
+    _, reply = call(online, "BootNotification", {"chargePointVendor": "Wallbox"})
+
+    assert reply[0] == 4 and reply[2] == "OccurenceConstraintViolation"
+    assert "boot" not in store.get_charger(CP)
+
+
+# --- Heartbeat ------------------------------------------------------------------------------
+
+def test_heartbeat_writes_last_seen_at_most_once_per_two_intervals(online: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CSMS_HEARTBEAT_INTERVAL", "60")
+    settings.cache_clear()
+    monkeypatch.setattr(connectivity_ocpp, "_last_seen", LastSeen(settings().heartbeat_interval))
+    touched: list[str] = []
+    original = store.touch
+    monkeypatch.setattr(store, "touch", lambda cp, now: (touched.append(now), original(cp, now))[1])
+    start = datetime(2024, 5, 1, 10, 0, 0, tzinfo=timezone.utc)
+
+    seconds = [0, 30, 60, 119, 120, 150, 239, 240]
+    for offset in seconds:
+        answer = result(online, "Heartbeat", {}, at=start + timedelta(seconds=offset))
+        assert is_rfc3339_utc(answer["currentTime"])
+
+    assert touched == ["2024-05-01T10:00:00.000Z", "2024-05-01T10:02:00.000Z", "2024-05-01T10:04:00.000Z"]
+    assert store.get_charger(CP)["last_seen"] == "2024-05-01T10:04:00.000Z"
+
+
+def test_heartbeat_right_after_boot_writes_nothing(online: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    touched: list[str] = []
+    monkeypatch.setattr(store, "touch", lambda cp, now: touched.append(now))
+    start = datetime(2024, 5, 1, 10, 0, 0, tzinfo=timezone.utc)
+    result(online, "BootNotification", BOOT, at=start)
+
+    result(online, "Heartbeat", {}, at=start + timedelta(seconds=settings().heartbeat_interval))
+
+    assert touched == []
+
+
+def test_heartbeat_last_seen_is_tracked_per_charger(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    touched: list[str] = []
+    original = store.touch
+    monkeypatch.setattr(store, "touch", lambda cp, now: (touched.append(cp), original(cp, now))[1])
+    at = datetime(2024, 5, 1, 10, 0, 0, tzinfo=timezone.utc)
+    for charge_point_id in ("HB-1", "HB-2"):
+        connection_id, _ = connect_charger(charge_point_id)
+        send_frame(charge_point_id, connection_id, [2, frame_id(), "Heartbeat", {}], at=at)
+        send_frame(charge_point_id, connection_id, [2, frame_id(), "Heartbeat", {}], at=at + timedelta(seconds=1))
+
+    assert touched == ["HB-1", "HB-2"]
+
+
+# --- StatusNotification ---------------------------------------------------------------------
+
+def test_status_notification_stores_the_connector_and_publishes_a_change(online: str, tap: EventTap) -> None:
+    received = datetime(2024, 5, 1, 10, 0, 5, tzinfo=timezone.utc)
+
+    assert result(online, "StatusNotification", status(1, "Available", "2024-05-01T10:00:00Z"), at=received) == {}
+
+    connector = store.get_charger(CP)["connectors"]["1"]
+    assert connector == {"status": "Available", "error_code": "NoError", "timestamp": "2024-05-01T10:00:00.000Z",
+                         "updated_at": "2024-05-01T10:00:05.000Z"}
+    changed = tap.of("ConnectorStatusChanged")
+    assert len(changed) == 1
+    assert changed[0]["charge_point_id"] == CP
+    assert changed[0]["connector_id"] == 1
+    assert (changed[0]["status"], changed[0]["error_code"]) == ("Available", "NoError")
+    assert changed[0]["previous_status"] is None
+    assert changed[0]["occurred_at"] == "2024-05-01T10:00:00.000Z"
+    assert tap.of("FaultReported") == []
+
+
+def test_status_notification_change_publishes_the_previous_state(online: str, tap: EventTap) -> None:
+    result(online, "StatusNotification", status(1, "Available", "2024-05-01T10:00:00Z"))
+    tap.clear()
+
+    result(online, "StatusNotification", status(1, "Charging", "2024-05-01T12:05:00+02:00"))
+
+    assert store.get_charger(CP)["connectors"]["1"]["status"] == "Charging"
+    assert store.get_charger(CP)["connectors"]["1"]["timestamp"] == "2024-05-01T10:05:00.000Z"
+    changed = tap.of("ConnectorStatusChanged")
+    assert [(c["previous_status"], c["status"]) for c in changed] == [("Available", "Charging")]
+    assert changed[0]["previous_error_code"] == "NoError"
+
+
+def test_status_notification_exact_repeat_publishes_nothing_and_writes_nothing(online: str, tap: EventTap) -> None:
+    first = datetime(2024, 5, 1, 10, 0, 1, tzinfo=timezone.utc)
+    payload = status(1, "Available", "2024-05-01T10:00:00Z", info="ok")
+    result(online, "StatusNotification", payload, at=first)
+    tap.clear()
+
+    result(online, "StatusNotification", payload, at=first + timedelta(minutes=5))
+
+    assert tap.envelopes() == []
+    assert store.get_charger(CP)["connectors"]["1"]["updated_at"] == "2024-05-01T10:00:01.000Z"
+
+
+def test_status_notification_same_status_with_a_newer_timestamp_publishes_nothing(online: str, tap: EventTap) -> None:
+    result(online, "StatusNotification", status(1, "Available", "2024-05-01T10:00:00Z"))
+    tap.clear()
+
+    result(online, "StatusNotification", status(1, "Available", "2024-05-01T11:00:00Z"))
+
+    assert tap.of("ConnectorStatusChanged") == []
+
+
+def test_status_notification_with_an_older_timestamp_is_ignored(online: str, tap: EventTap) -> None:
+    result(online, "StatusNotification", status(1, "Charging", "2024-05-01T10:05:00Z"))
+    tap.clear()
+
+    result(online, "StatusNotification", status(1, "Preparing", "2024-05-01T10:04:00Z"))
+
+    connector = store.get_charger(CP)["connectors"]["1"]
+    assert (connector["status"], connector["timestamp"]) == ("Charging", "2024-05-01T10:05:00.000Z")
+    assert tap.envelopes() == []
+
+
+def test_status_notification_without_timestamp_uses_the_arrival_time(online: str) -> None:
+    received = datetime(2024, 5, 1, 10, 0, 5, 123000, tzinfo=timezone.utc)
+
+    result(online, "StatusNotification", status(2, "Unavailable", None), at=received)
+
+    assert store.get_charger(CP)["connectors"]["2"]["timestamp"] == "2024-05-01T10:00:05.123Z"
+
+
+def test_status_notification_fault_publishes_fault_reported_with_the_chargers_model(online: str, tap: EventTap) -> None:
+    result(online, "BootNotification", BOOT)
+    result(online, "StatusNotification", status(1, "Available", "2024-05-01T10:00:00Z"))
+    tap.clear()
+    fault = status(1, "Faulted", "2024-05-01T10:10:00Z", "GroundFailure", info="RCD tripped",
+                   vendorId="com.wallbox", vendorErrorCode="E42")
+
+    result(online, "StatusNotification", fault)
+
+    changed = tap.of("ConnectorStatusChanged")
+    assert [(c["status"], c["error_code"], c["previous_status"]) for c in changed] == [("Faulted", "GroundFailure", "Available")]
+    faults = tap.of("FaultReported")
+    assert len(faults) == 1
+    assert {k: faults[0][k] for k in ("charge_point_id", "connector_id", "status", "error_code", "info", "vendor_id",
+                                      "vendor_error_code", "charge_point_vendor", "charge_point_model",
+                                      "firmware_version", "occurred_at")} == {
+        "charge_point_id": CP, "connector_id": 1, "status": "Faulted", "error_code": "GroundFailure",
+        "info": "RCD tripped", "vendor_id": "com.wallbox", "vendor_error_code": "E42",
+        "charge_point_vendor": "Wallbox", "charge_point_model": "Pulsar Plus", "firmware_version": "5.17.0",
+        "occurred_at": "2024-05-01T10:10:00.000Z",
+    }
+    stored = store.get_charger(CP)["connectors"]["1"]
+    assert (stored["error_code"], stored["vendor_error_code"], stored["info"]) == ("GroundFailure", "E42", "RCD tripped")
+
+
+def test_status_notification_fault_is_reported_again_on_a_repeat(online: str, tap: EventTap) -> None:
+    fault = status(1, "Faulted", "2024-05-01T10:10:00Z", "OverVoltage")
+    result(online, "StatusNotification", fault)
+    tap.clear()
+
+    result(online, "StatusNotification", fault)
+
+    assert tap.of("ConnectorStatusChanged") == []
+    faults = tap.of("FaultReported")
+    assert len(faults) == 1 and faults[0]["error_code"] == "OverVoltage"
+    assert faults[0]["charge_point_vendor"] is None  # the charger never booted
+
+
+def test_status_notification_cleared_field_counts_as_a_change(online: str, tap: EventTap) -> None:
+    result(online, "StatusNotification", status(1, "Available", "2024-05-01T10:00:00Z", info="door open"))
+    tap.clear()
+
+    result(online, "StatusNotification", status(1, "Available", "2024-05-01T10:01:00Z"))
+
+    assert len(tap.of("ConnectorStatusChanged")) == 1
+    assert "info" not in store.get_charger(CP)["connectors"]["1"]
+
+
+# --- DataTransfer, firmware and diagnostics status -----------------------------------------
+
+def test_data_transfer_is_stored_and_answered_unknown_vendor(online: str) -> None:
+    received = datetime(2024, 5, 1, 10, 0, 0, tzinfo=timezone.utc)
+
+    unique_id, reply = call(online, "DataTransfer", {"vendorId": "com.acme", "messageId": "Temp", "data": "{\"c\": 41}"},
+                            at=received)
+
+    assert reply == [3, unique_id, {"status": "UnknownVendorId"}]
+    table = boto3.resource("dynamodb", region_name="us-east-1").Table("csms-charger-messages")
+    items = table.query(KeyConditionExpression=Key("charge_point_id").eq(CP))["Items"]
+    assert len(items) == 1
+    item = items[0]
+    assert item["message_key"] == f"2024-05-01T10:00:00.000Z#{unique_id}"
+    assert (item["action"], item["vendor_id"], item["message_id"], item["data"]) == ("DataTransfer", "com.acme", "Temp", "{\"c\": 41}")
+    assert item["received_at"] == "2024-05-01T10:00:00.000Z"
+    assert int(item["expires_at"]) == int(received.timestamp()) + store.RETENTION_S
+
+
+def test_firmware_status_notification_is_stored_on_the_charger(online: str) -> None:
+    received = datetime(2024, 5, 1, 10, 0, 0, tzinfo=timezone.utc)
+
+    assert result(online, "FirmwareStatusNotification", {"status": "Downloaded"}, at=received) == {}
+    result(online, "FirmwareStatusNotification", {"status": "Installed"}, at=received + timedelta(minutes=1))
+
+    assert store.get_charger(CP)["firmware_status"] == {"status": "Installed", "updated_at": "2024-05-01T10:01:00.000Z"}
+
+
+def test_diagnostics_status_notification_is_stored_on_the_charger(online: str) -> None:
+    received = datetime(2024, 5, 1, 10, 0, 0, tzinfo=timezone.utc)
+
+    assert result(online, "DiagnosticsStatusNotification", {"status": "Uploaded"}, at=received) == {}
+
+    assert store.get_charger(CP)["diagnostics_status"] == {"status": "Uploaded", "updated_at": "2024-05-01T10:00:00.000Z"}
+
+
+def test_binary_frame_is_decoded_and_answered(online: str) -> None:
+    unique_id = frame_id()
+    event = ws_message_event(CP, online, json.dumps([2, unique_id, "Heartbeat", {}]).encode())
+    assert event["isBase64Encoded"] and base64.b64decode(event["body"])
+
+    reply = handlers.ocpp_default(event, context())
+
+    frame = json.loads(reply["body"])
+    assert frame[:2] == [3, unique_id] and is_rfc3339_utc(frame[2]["currentTime"])
+
+
+# --- every registered action answers with a valid CALLRESULT --------------------------------
+
+NOW = "2024-05-01T10:00:00Z"
+SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
+    ("ocpp1.6", "BootNotification"): BOOT,
+    ("ocpp1.6", "Heartbeat"): {},
+    ("ocpp1.6", "StatusNotification"): status(1, "Available", NOW),
+    ("ocpp1.6", "DataTransfer"): {"vendorId": "com.acme", "messageId": "Ping", "data": "x"},
+    ("ocpp1.6", "FirmwareStatusNotification"): {"status": "Installing"},
+    ("ocpp1.6", "DiagnosticsStatusNotification"): {"status": "Idle"},
+    ("ocpp1.6", "Authorize"): {"idTag": "TAG-1"},
+    ("ocpp1.6", "StartTransaction"): {"connectorId": 1, "idTag": "TAG-1", "meterStart": 0, "timestamp": NOW},
+    ("ocpp1.6", "StopTransaction"): {"transactionId": 1, "meterStop": 1000, "timestamp": NOW},
+    ("ocpp1.6", "MeterValues"): {"connectorId": 1, "meterValue": [
+        {"timestamp": NOW, "sampledValue": [{"value": "1000", "measurand": "Energy.Active.Import.Register", "unit": "Wh"}]}]},
+}
+
+
+def _sample_from_schema(schema: dict[str, Any], root: dict[str, Any]) -> Any:
+    """A minimal payload that satisfies a (draft-4) OCPP schema: required fields only, first enum values."""
+    if "$ref" in schema:
+        target: Any = root
+        for part in schema["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        return _sample_from_schema(target, root)
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type", "object")
+    if kind == "object":
+        properties = schema.get("properties", {})
+        return {name: _sample_from_schema(properties[name], root) for name in schema.get("required", [])}
+    if kind == "array":
+        return [_sample_from_schema(schema.get("items", {}), root) for _ in range(max(1, schema.get("minItems", 1)))]
+    if kind == "string":
+        if schema.get("format") == "date-time":
+            return NOW
+        return "x" * max(1, min(schema.get("minLength", 1), schema.get("maxLength", 1)))
+    if kind == "integer":
+        return int(schema.get("minimum", 1))
+    if kind == "number":
+        return schema.get("minimum", 1)
+    if kind == "boolean":
+        return True
+    raise AssertionError(f"no sample for schema type {kind!r}")
+
+
+def sample(version: str, action: str) -> dict[str, Any]:
+    if (version, action) in SAMPLES:
+        return SAMPLES[(version, action)]
+    validator = schemas._validator(version, action, False)
+    assert validator is not None, f"{version} {action} has no request schema"
+    return _sample_from_schema(validator.schema, validator.schema)
+
+
+@pytest.mark.parametrize(("version", "action"), sorted(dispatch.registry().actions), ids=lambda v: str(v))
+def test_every_registered_action_answers_a_valid_callresult(aws_env: None, version: str, action: str) -> None:
+    payload = sample(version, action)
+    assert schemas.problems(version, action, payload) == [], "the sample itself is not a valid request"
+    connection_id, _ = connect_charger(CP)
+    unique_id = frame_id()
+
+    reply = send_frame(CP, connection_id, [2, unique_id, action, payload], ocpp_version=version)
+
+    assert reply is not None and reply[0] == 3, reply
+    assert reply[1] == unique_id
+    assert schemas.problems(version, action, reply[2], response=True) == []
