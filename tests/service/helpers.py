@@ -361,3 +361,40 @@ def shared_botocore_loader() -> Iterator[None]:
         lambda search_paths_string=None: original(search_paths_string))
     yield
     botocore.session.create_loader = original
+
+
+def _sample_from_schema(schema: dict[str, Any], root: dict[str, Any]) -> Any:
+    """A minimal payload that satisfies a (draft-4) OCPP schema: required fields only, first enum values."""
+    if "$ref" in schema:
+        target: Any = root
+        for part in schema["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        return _sample_from_schema(target, root)
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type", "object")
+    if kind == "object":
+        properties = schema.get("properties", {})
+        return {name: _sample_from_schema(properties[name], root) for name in schema.get("required", [])}
+    if kind == "array":
+        return [_sample_from_schema(schema.get("items", {}), root) for _ in range(max(1, schema.get("minItems", 1)))]
+    if kind == "string":
+        if schema.get("format") == "date-time":
+            return "2026-01-01T00:00:00.000Z"
+        return "x" * max(1, min(schema.get("minLength", 1), schema.get("maxLength", 1)))
+    if kind == "integer":
+        return int(schema.get("minimum", 1))
+    if kind == "number":
+        return schema.get("minimum", 1)
+    if kind == "boolean":
+        return True
+    raise AssertionError(f"no sample for schema type {kind!r}")
+
+
+def schema_sample(version: str, action: str, *, response: bool = False) -> dict[str, Any]:
+    """The smallest payload the version's schema accepts for the action (request or response)."""
+    from services.shared.ocpp import schemas
+
+    validator = schemas._validator(version, action, response)
+    assert validator is not None, f"{version} {action} has no schema"
+    return _sample_from_schema(validator.schema, validator.schema)

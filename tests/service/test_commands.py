@@ -10,16 +10,19 @@ from typing import Any, Iterator
 import pytest
 
 from services.connectivity import dispatcher, handlers, store
+from services.connectivity.commands import CSMS_ACTIONS, POSITIVE
 from services.connectivity.events import CommandRequested
 from services.shared import aws, events
 from services.shared.settings import settings
 from tests.service.helpers import (
     EventTap,
+    call_api,
     connect_charger,
     context,
     drain,
     gone_error,
     posted_frames,
+    schema_sample,
     send_frame,
     sqs_event,
     shared_botocore_loader,  # noqa: F401  (fixture)
@@ -368,3 +371,22 @@ def test_command_requested_for_an_unknown_charger_is_dropped(aws_env: None) -> N
     assert request_command("Reset", {"type": "Soft"}, "NOBODY") == {"batchItemFailures": []}
     assert commands_of("NOBODY") == []
     assert store.get_charger("NOBODY") is None
+
+
+# --- every 1.6 action a CSMS sends --------------------------------------------------------------
+
+@pytest.mark.parametrize("action", sorted(CSMS_ACTIONS["ocpp1.6"]))
+def test_every_csms_action_goes_out_through_rest_and_settles_on_the_reply(online: str, action: str) -> None:
+    payload = schema_sample("ocpp1.6", action)
+    reply = call_api("POST", f"/chargers/{CP}/commands", {"action": action, "payload": payload})
+    assert reply["statusCode"] == 202, reply["body"]
+    sent = json.loads(reply["body"])
+    assert sent["status"] == "sent"
+    assert posted_frames(online)[-1] == [2, sent["command_id"], action, payload]
+
+    answer_payload = schema_sample("ocpp1.6", action, response=True)
+    answer(online, [3, sent["command_id"], answer_payload])
+
+    settled = command(sent["command_id"])
+    assert settled["status"] == ("rejected" if answer_payload.get("status") not in (None, *POSITIVE) else "accepted")
+    assert settled["reply"] == answer_payload

@@ -22,6 +22,7 @@ from tests.service.helpers import (
     connect_charger,
     context,
     frame_id,
+    schema_sample,
     send_frame,
     shared_botocore_loader,  # noqa: F401  (fixture)
     tap,  # noqa: F401  (fixture)
@@ -349,40 +350,10 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
 }
 
 
-def _sample_from_schema(schema: dict[str, Any], root: dict[str, Any]) -> Any:
-    """A minimal payload that satisfies a (draft-4) OCPP schema: required fields only, first enum values."""
-    if "$ref" in schema:
-        target: Any = root
-        for part in schema["$ref"].removeprefix("#/").split("/"):
-            target = target[part]
-        return _sample_from_schema(target, root)
-    if "enum" in schema:
-        return schema["enum"][0]
-    kind = schema.get("type", "object")
-    if kind == "object":
-        properties = schema.get("properties", {})
-        return {name: _sample_from_schema(properties[name], root) for name in schema.get("required", [])}
-    if kind == "array":
-        return [_sample_from_schema(schema.get("items", {}), root) for _ in range(max(1, schema.get("minItems", 1)))]
-    if kind == "string":
-        if schema.get("format") == "date-time":
-            return NOW
-        return "x" * max(1, min(schema.get("minLength", 1), schema.get("maxLength", 1)))
-    if kind == "integer":
-        return int(schema.get("minimum", 1))
-    if kind == "number":
-        return schema.get("minimum", 1)
-    if kind == "boolean":
-        return True
-    raise AssertionError(f"no sample for schema type {kind!r}")
-
-
 def sample(version: str, action: str) -> dict[str, Any]:
     if (version, action) in SAMPLES:
         return SAMPLES[(version, action)]
-    validator = schemas._validator(version, action, False)
-    assert validator is not None, f"{version} {action} has no request schema"
-    return _sample_from_schema(validator.schema, validator.schema)
+    return schema_sample(version, action)
 
 
 @pytest.mark.parametrize(("version", "action"), sorted(dispatch.registry().actions), ids=lambda v: str(v))

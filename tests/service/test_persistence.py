@@ -1,0 +1,467 @@
+"""The DynamoDB journal survives clean stops, kills, torn lines and compaction.
+
+Every test runs a real moto server in-process, over HTTP like the services use it.
+moto backends are process-global, so a "restart" is BackendDict.reset() (what
+`mock_aws().reset()` and /moto-api/reset do) followed by a new server and journal.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import pathlib
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+import pytest
+from moto.core.base_backend import BackendDict
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server
+
+from local import persistence
+from local.persistence import DynamoJournal
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+INTERVAL = 0.1
+
+CHARGERS = {
+    "TableName": "chargers",
+    "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+    "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+    "BillingMode": "PAY_PER_REQUEST",
+}
+SESSIONS = {
+    "TableName": "sessions",
+    "KeySchema": [
+        {"AttributeName": "session_id", "KeyType": "HASH"},
+        {"AttributeName": "seq", "KeyType": "RANGE"},
+    ],
+    "AttributeDefinitions": [
+        {"AttributeName": "session_id", "AttributeType": "S"},
+        {"AttributeName": "seq", "AttributeType": "N"},
+        {"AttributeName": "charger_id", "AttributeType": "S"},
+        {"AttributeName": "started_at", "AttributeType": "S"},
+    ],
+    "GlobalSecondaryIndexes": [
+        {
+            "IndexName": "by_charger",
+            "KeySchema": [
+                {"AttributeName": "charger_id", "KeyType": "HASH"},
+                {"AttributeName": "started_at", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        }
+    ],
+    "BillingMode": "PAY_PER_REQUEST",
+}
+TABLES = (CHARGERS, SESSIONS)
+
+
+@pytest.fixture(autouse=True)
+def empty_moto() -> Iterator[None]:
+    BackendDict.reset()
+    yield
+    BackendDict.reset()
+
+
+def client(url: str) -> Any:
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+@contextmanager
+def serving(journal: DynamoJournal) -> Iterator[Any]:
+    """moto's server the way ThreadedMotoServer builds it, with the journal in front."""
+    app = journal.wrap(DomainDispatcherApplication(create_backend_app))
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield client(f"http://127.0.0.1:{server.port}")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@contextmanager
+def session(directory: pathlib.Path, tables: tuple[dict, ...] = TABLES) -> Iterator[tuple[Any, DynamoJournal, int]]:
+    """One run of the local stack: empty moto, tables from declarations, restore, start;
+    a clean stop at the end."""
+    BackendDict.reset()
+    journal = DynamoJournal(directory, flush_interval_s=INTERVAL)
+    with serving(journal) as ddb:
+        for table in tables:
+            ddb.create_table(**table)
+        restored = journal.restore()
+        journal.start()
+        yield ddb, journal, restored
+    journal.close()
+
+
+def dump(ddb: Any) -> dict[str, list[dict[str, Any]]]:
+    """Every item of every table, in a comparable order."""
+    result = {}
+    for name in ddb.list_tables()["TableNames"]:
+        items = [i for page in ddb.get_paginator("scan").paginate(TableName=name) for i in page["Items"]]
+        result[name] = in_order(items)
+    return result
+
+
+def in_order(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(items, key=lambda item: repr(sorted(item.items())))
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def flushed(directory: pathlib.Path, text: str) -> Callable[[], bool]:
+    """Whether `text` reached the journal, or already the snapshot through a compaction."""
+
+    def check() -> bool:
+        for name in ("journal.jsonl", "snapshot.jsonl"):
+            try:
+                if text in (directory / name).read_text():
+                    return True
+            except FileNotFoundError:  # being rotated
+                pass
+        return False
+
+    return check
+
+
+def charger(charger_id: str, **extra: Any) -> dict[str, Any]:
+    return {"id": {"S": charger_id}, "model": {"S": "Wallbox"}, "power_kw": {"N": "22"}, **extra}
+
+
+def charging_session(n: int) -> dict[str, Any]:
+    return {
+        "session_id": {"S": f"S{n % 10}"},
+        "seq": {"N": str(n)},
+        "charger_id": {"S": f"CP{n % 3}"},
+        "started_at": {"S": f"2024-05-01T10:{n:02}:00Z"},
+        "energy_wh": {"N": str(100 * n)},
+        "tags": {"SS": ["ac", "public"]},
+        "meter": {"M": {"start": {"N": "0"}, "unit": {"S": "Wh"}}},
+    }
+
+
+ALL_TYPES = {
+    "id": {"S": "CP-TYPES"},
+    "n": {"N": "-1.5E3"},
+    "b": {"B": b"\x00\xff"},
+    "ss": {"SS": ["a", "b"]},
+    "ns": {"NS": ["1", "2.5"]},
+    "bs": {"BS": [b"x", b"\x00"]},
+    "m": {
+        "M": {
+            "l": {"L": [{"S": "x"}, {"N": "1"}, {"NULL": True}, {"BOOL": False}, {"M": {}}, {"B": b"\x01"}]},
+            "b": {"B": b"\x02"},
+            "bs": {"BS": [b"z"]},
+        }
+    },
+    "null": {"NULL": True},
+    "bool": {"BOOL": True},
+    "empty": {"S": ""},
+}
+
+
+def write_workload(ddb: Any) -> None:
+    """Every kind of write the journal follows, including failures that change nothing."""
+    for n in range(1, 6):
+        ddb.put_item(TableName="chargers", Item=charger(f"CP{n}"))
+    ddb.put_item(TableName="chargers", Item=ALL_TYPES)
+    ddb.update_item(
+        TableName="chargers",
+        Key={"id": {"S": "CP1"}},
+        UpdateExpression="SET #s = :s, power_kw = power_kw + :d",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":s": {"S": "Charging"}, ":d": {"N": "0.5"}},
+    )
+    arn = ddb.describe_table(TableName="chargers")["Table"]["TableArn"]
+    ddb.update_item(
+        TableName=arn,
+        Key={"id": {"S": "CP3"}},
+        UpdateExpression="SET firmware = :f",
+        ExpressionAttributeValues={":f": {"S": "1.2.3"}},
+    )
+    ddb.delete_item(TableName="chargers", Key={"id": {"S": "CP2"}})
+    for start in range(0, 30, 10):
+        ddb.batch_write_item(
+            RequestItems={
+                "sessions": [{"PutRequest": {"Item": charging_session(n)}} for n in range(start, start + 10)]
+            }
+        )
+    ddb.batch_write_item(
+        RequestItems={
+            "sessions": [
+                {"DeleteRequest": {"Key": {"session_id": {"S": "S5"}, "seq": {"N": "5"}}}},
+                {"DeleteRequest": {"Key": {"session_id": {"S": "S6"}, "seq": {"N": "16"}}}},
+                {"PutRequest": {"Item": charging_session(40)}},
+            ],
+            "chargers": [{"PutRequest": {"Item": charger("CP6")}}],
+        }
+    )
+    ddb.transact_write_items(
+        TransactItems=[
+            {"Put": {"TableName": "chargers", "Item": charger("CP9")}},
+            {
+                "Update": {
+                    "TableName": "sessions",
+                    "Key": {"session_id": {"S": "S1"}, "seq": {"N": "1"}},
+                    "UpdateExpression": "SET energy_wh = :e",
+                    "ExpressionAttributeValues": {":e": {"N": "12345"}},
+                }
+            },
+            {"Delete": {"TableName": "sessions", "Key": {"session_id": {"S": "S2"}, "seq": {"N": "2"}}}},
+            {
+                "ConditionCheck": {
+                    "TableName": "chargers",
+                    "Key": {"id": {"S": "CP1"}},
+                    "ConditionExpression": "attribute_exists(id)",
+                }
+            },
+        ]
+    )
+    with pytest.raises(ddb.exceptions.ConditionalCheckFailedException):
+        ddb.put_item(
+            TableName="chargers", Item=charger("CP1"), ConditionExpression="attribute_not_exists(id)"
+        )
+    with pytest.raises(ddb.exceptions.TransactionCanceledException):
+        ddb.transact_write_items(
+            TransactItems=[
+                {"Delete": {"TableName": "chargers", "Key": {"id": {"S": "CP4"}}}},
+                {
+                    "ConditionCheck": {
+                        "TableName": "chargers",
+                        "Key": {"id": {"S": "CP2"}},
+                        "ConditionExpression": "attribute_exists(id)",
+                    }
+                },
+            ]
+        )
+
+
+def assert_reads_work(ddb: Any) -> None:
+    """Point reads, scans and GSI queries all see restored items, not only the dump."""
+    got = ddb.get_item(TableName="chargers", Key={"id": {"S": "CP1"}})["Item"]
+    assert got["status"] == {"S": "Charging"} and got["power_kw"] == {"N": "22.5"}
+    assert "Item" not in ddb.get_item(TableName="chargers", Key={"id": {"S": "CP2"}})
+    assert ddb.get_item(TableName="chargers", Key={"id": {"S": "CP-TYPES"}})["Item"] == ALL_TYPES
+    got = ddb.get_item(TableName="sessions", Key={"session_id": {"S": "S1"}, "seq": {"N": "1"}})["Item"]
+    assert got["energy_wh"] == {"N": "12345"}
+    queried = ddb.query(
+        TableName="sessions",
+        IndexName="by_charger",
+        KeyConditionExpression="charger_id = :c AND started_at >= :t",
+        ExpressionAttributeValues={":c": {"S": "CP1"}, ":t": {"S": "2024-05-01T10:10:00Z"}},
+    )["Items"]
+    # CP1 sessions are n % 3 == 1: 10, 13, 16 (deleted), 19, 22, 25, 28, 40.
+    assert [int(i["seq"]["N"]) for i in queried] == [10, 13, 19, 22, 25, 28, 40]
+    assert ddb.query(
+        TableName="sessions",
+        KeyConditionExpression="session_id = :s",
+        ExpressionAttributeValues={":s": {"S": "S0"}},
+    )["Count"] == 4  # 0, 10, 20, 40
+
+
+def item_count(state: dict[str, list[dict[str, Any]]]) -> int:
+    return sum(len(items) for items in state.values())
+
+
+def test_clean_stop_keeps_everything(tmp_path: pathlib.Path) -> None:
+    with session(tmp_path) as (ddb, journal, restored):
+        assert restored == 0
+        write_workload(ddb)
+        expected = dump(ddb)
+    journal.close()  # idempotent: session() closed it already
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["snapshot.jsonl"]
+    with session(tmp_path) as (ddb, _, restored):
+        assert dump(ddb) == expected
+        assert restored == item_count(expected) == 7 + 28
+        assert_reads_work(ddb)
+
+
+def test_restore_skips_deleted_tables_with_a_warning(
+    tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with session(tmp_path) as (ddb, _, _):
+        write_workload(ddb)
+        expected = dump(ddb)
+
+    with caplog.at_level(logging.WARNING, logger=persistence.__name__):
+        with session(tmp_path, tables=(CHARGERS,)) as (ddb, _, restored):
+            assert dump(ddb) == {"chargers": expected["chargers"]}
+            assert restored == len(expected["chargers"])
+    assert "28 items of table sessions" in caplog.text
+
+
+def test_delete_table_drops_its_items(tmp_path: pathlib.Path) -> None:
+    with session(tmp_path) as (ddb, _, _):
+        write_workload(ddb)
+        expected = dump(ddb)
+    with session(tmp_path) as (ddb, _, _):
+        ddb.delete_table(TableName="sessions")
+        ddb.create_table(**SESSIONS)
+        ddb.put_item(TableName="sessions", Item=charging_session(99))
+
+    with session(tmp_path) as (ddb, _, restored):
+        assert dump(ddb) == {"chargers": expected["chargers"], "sessions": [charging_session(99)]}
+        assert restored == len(expected["chargers"]) + 1
+
+
+CHILD = """
+import pathlib, sys
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
+from local.persistence import DynamoJournal
+
+journal = DynamoJournal(pathlib.Path(sys.argv[1]), flush_interval_s=float(sys.argv[2]))
+app = journal.wrap(DomainDispatcherApplication(create_backend_app))
+server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
+journal.restore()
+journal.start()
+print(server.port, flush=True)
+server.serve_forever()
+"""
+
+
+def test_kill_loses_at_most_the_last_interval(tmp_path: pathlib.Path) -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(tmp_path), str(INTERVAL)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        ddb = client(f"http://127.0.0.1:{int(child.stdout.readline())}")
+        for table in TABLES:
+            ddb.create_table(**table)
+        write_workload(ddb)
+        expected = dump(ddb)
+        time.sleep(10 * INTERVAL)  # the spec: a kill loses at most the last second or two
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+
+    assert not (tmp_path / "snapshot.jsonl").exists()  # only what the flusher wrote
+    with session(tmp_path) as (ddb, _, restored):
+        assert dump(ddb) == expected
+        assert restored == item_count(expected)
+        assert_reads_work(ddb)
+
+
+def test_torn_last_line_is_ignored(tmp_path: pathlib.Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    with session(tmp_path) as (ddb, _, _):
+        write_workload(ddb)
+        expected = dump(ddb)
+    with (tmp_path / "journal.jsonl").open("w") as journal_file:
+        journal_file.write(json.dumps({"t": "chargers", "k": {"id": {"S": "CP7"}}, "i": charger("CP7")}))
+        journal_file.write("\n" + json.dumps({"t": "chargers", "k": {"id": {"S": "CP8"}}, "i": charger("CP8")})[:40])
+    expected["chargers"] = in_order([*expected["chargers"], charger("CP7")])
+
+    with session(tmp_path) as (ddb, _, restored):
+        assert dump(ddb) == expected
+        assert restored == item_count(expected)
+        # The next record must not be glued to the torn line.
+        ddb.put_item(TableName="chargers", Item=charger("CP10"))
+        wait_until(flushed(tmp_path, "CP10"))
+        killed = shutil.copytree(tmp_path, tmp_path_factory.mktemp("killed"), dirs_exist_ok=True)
+        expected = dump(ddb)
+
+    for directory in (killed, tmp_path):
+        with session(directory) as (ddb, _, _):
+            assert dump(ddb) == expected
+
+
+def test_compaction_restores_the_same(
+    tmp_path: pathlib.Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(persistence, "_MIN_COMPACT_LINES", 20)
+    with session(tmp_path) as (ddb, _, _):
+        write_workload(ddb)
+        for start in range(100, 400, 25):
+            ddb.batch_write_item(
+                RequestItems={
+                    "sessions": [{"PutRequest": {"Item": charging_session(n)}} for n in range(start, start + 25)]
+                }
+            )
+            time.sleep(1.5 * INTERVAL)  # several flushes, so that the journal gets rotated
+        ddb.delete_item(TableName="chargers", Key={"id": {"S": "CP5"}})
+        ddb.put_item(TableName="chargers", Item=charger("CP_LAST"))
+        wait_until(flushed(tmp_path, "CP_LAST"))
+        wait_until(lambda: not list(tmp_path.glob("journal.[0-9]*")))  # compaction idle
+        assert (tmp_path / "snapshot.jsonl").exists()  # compacted in the background
+        killed = shutil.copytree(tmp_path, tmp_path_factory.mktemp("killed"), dirs_exist_ok=True)
+        expected = dump(ddb)
+
+    for directory in (killed, tmp_path):
+        with session(directory) as (ddb, _, restored):
+            assert dump(ddb) == expected
+            assert restored == item_count(expected)
+
+
+def record(item_id: str, version: int | None) -> dict[str, Any]:
+    item = None if version is None else {"id": {"S": item_id}, "v": {"N": str(version)}}
+    return {"t": "chargers", "k": {"id": {"S": item_id}}, "i": item}
+
+
+DROP = {"t": "chargers", "k": None, "i": None}
+OLD_SNAPSHOT = [record("a", 1), record("b", 1), record("x", 1)]
+ROTATED = [record("a", 2), record("b", None), DROP, record("a", 3), record("c", 1)]
+NEW_SNAPSHOT = [record("a", 3), record("c", 1)]  # OLD_SNAPSHOT + ROTATED
+CURRENT = [record("c", 2), record("d", 1)]
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        pytest.param({"snapshot.jsonl": OLD_SNAPSHOT, "journal.1": ROTATED, "journal.jsonl": CURRENT}, id="rotated"),
+        pytest.param(
+            {"snapshot.jsonl": OLD_SNAPSHOT, "snapshot.jsonl.tmp": NEW_SNAPSHOT[:1], "journal.1": ROTATED, "journal.jsonl": CURRENT},
+            id="merging",
+        ),
+        pytest.param({"snapshot.jsonl": NEW_SNAPSHOT, "journal.1": ROTATED, "journal.jsonl": CURRENT}, id="replaced"),
+        pytest.param({"snapshot.jsonl": NEW_SNAPSHOT, "journal.jsonl": CURRENT}, id="done"),
+        pytest.param(
+            {"journal.1": OLD_SNAPSHOT, "journal.2": ROTATED[:2], "journal.10": ROTATED[2:], "journal.jsonl": CURRENT},
+            id="rotations-in-numeric-order",
+        ),
+    ],
+)
+def test_restore_at_any_compaction_stage(tmp_path: pathlib.Path, files: dict[str, list[dict[str, Any]]]) -> None:
+    for name, records in files.items():
+        (tmp_path / name).write_text("".join(json.dumps(r) + "\n" for r in records))
+
+    with session(tmp_path, tables=(CHARGERS,)) as (ddb, _, restored):
+        assert restored == 3
+        assert dump(ddb) == {
+            "chargers": [
+                {"id": {"S": "a"}, "v": {"N": "3"}},
+                {"id": {"S": "c"}, "v": {"N": "2"}},
+                {"id": {"S": "d"}, "v": {"N": "1"}},
+            ]
+        }
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["snapshot.jsonl"]
