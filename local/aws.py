@@ -42,6 +42,7 @@ class EmbeddedAws:
         return count
 
     def stop(self) -> None:
-        self.journal.close()
+        """Stops serving first, so that no write lands after the journal's last flush."""
         if self._server is not None:
             self._server.shutdown()
+        self.journal.close()

@@ -438,6 +438,8 @@ def _open_for_append(path: pathlib.Path) -> io.FileIO:
 
 def _fsync_dir(directory: pathlib.Path) -> None:
     """Make a rename durable, not only the renamed file's contents."""
+    if os.name == "nt":  # directories cannot be opened there; NTFS journals renames
+        return
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)

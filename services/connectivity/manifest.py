@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.shared.manifest import (Index, Key, Queue, RestApi, Schedule, ServiceManifest, Subscription, Table,
+from services.shared.manifest import (Key, Queue, RestApi, Schedule, ServiceManifest, Subscription, Table,
                                       WebSocketRoutes)
 
 _OCPP = "services.connectivity.ocpp"
@@ -16,8 +16,6 @@ MANIFEST = ServiceManifest(
             name="commands",
             partition_key=Key("charge_point_id"),
             sort_key=Key("command_id"),
-            # Sparse: only commands still waiting to be sent carry `queued_at`.
-            indexes=(Index("queued", Key("charge_point_id"), Key("queued_at")),),
             ttl_attribute="expires_at",
         ),
         Table(
