@@ -5,13 +5,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from typing import TYPE_CHECKING, Callable
 
 from services.connectivity import connections, dispatcher
 from services.shared.log import logger
 
-_batch = BatchProcessor(event_type=EventType.SQS)
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+
+def _batch(event: dict[str, Any], context: Any, record_handler: Callable[["SQSRecord"], None]) -> dict[str, Any]:
+    """An SQS batch with partial failures; imported here so the websocket routes do not pay for it."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    return process_partial_response(event=event, record_handler=record_handler,
+                                    processor=BatchProcessor(event_type=EventType.SQS), context=context)
 
 
 def authorize_connect(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -59,7 +67,7 @@ def api(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)
 
 
-def _command_requested(record: SQSRecord) -> None:
+def _command_requested(record: "SQSRecord") -> None:
     from services.connectivity import store
     from services.connectivity.commands import new_command_id, violations
     from services.connectivity.events import CommandRequested
@@ -80,10 +88,10 @@ def _command_requested(record: SQSRecord) -> None:
 
 def command_requested(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """CommandRequested events from other services (smart charging, remediation)."""
-    return process_partial_response(event=event, record_handler=_command_requested, processor=_batch, context=context)
+    return _batch(event, context, _command_requested)
 
 
-def _timer(record: SQSRecord) -> None:
+def _timer(record: "SQSRecord") -> None:
     body = json.loads(record.body)
     charge_point_id, command_id = body["charge_point_id"], body.get("command_id")
     if command_id:
@@ -97,7 +105,7 @@ def _timer(record: SQSRecord) -> None:
 
 def command_timeouts(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Delayed SQS messages: a sent command's deadline, or a queue to wake after a reconnect."""
-    return process_partial_response(event=event, record_handler=_timer, processor=_batch, context=context)
+    return _batch(event, context, _timer)
 
 
 def audit_connections(event: dict[str, Any], context: Any) -> dict[str, Any]:
