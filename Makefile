@@ -29,5 +29,9 @@ test: $(VENV)/.test
 unit: $(VENV)/.test
 	$(BIN)/python -m pytest -q tests/unit
 
+# The CloudFormation template in cdk.out/, without AWS credentials or the CDK CLI.
+synth: $(VENV)/.test
+	$(BIN)/python app.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache cdk.out

@@ -7,15 +7,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from local import ACCOUNT, REGION
 from local.persistence import DynamoJournal
-
-REGION = "us-east-1"
-
 
 class EmbeddedAws:
     def __init__(self, host: str, port: int, data_dir: Path) -> None:
         self.host, self.port = host, port
-        self.journal = DynamoJournal(data_dir / "dynamodb", region=REGION)
+        self.journal = DynamoJournal(data_dir / "dynamodb", account_id=ACCOUNT, region=REGION)
         self._server: Any = None
 
     @property

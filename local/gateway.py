@@ -28,6 +28,7 @@ from websockets.http11 import Request, Response
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request as HttpRequest, Response as HttpResponse
 
+from local import ACCOUNT, REGION
 from local.lambdas import Runtime
 from services.shared.manifest import WebSocketRoutes
 
@@ -105,7 +106,7 @@ class Gateway:
         context = self._request_context(conn, "$connect", "CONNECT")
         authorizer_event = {
             "type": "REQUEST",
-            "methodArn": f"arn:aws:execute-api:us-east-1:123456789012:{API_ID}/{STAGE}/$connect",
+            "methodArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}/{STAGE}/$connect",
             "headers": headers, "multiValueHeaders": multi,
             "queryStringParameters": query, "multiValueQueryStringParameters": {k: [v] for k, v in query.items()},
             "stageVariables": {}, "requestContext": context,

@@ -17,6 +17,7 @@ from typing import Any, Iterable
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from local import ACCOUNT, REGION
 from local.lambdas import Runtime
 from services.shared.manifest import ServiceManifest
 from services.shared.openapi import document
@@ -80,7 +81,7 @@ class RestFront:
             "requestContext": {
                 "resourcePath": "/{proxy+}", "httpMethod": request.method, "path": f"/local{request.path}",
                 "stage": "local", "requestId": uuid.uuid4().hex, "requestTimeEpoch": int(time.time() * 1000),
-                "accountId": "123456789012", "apiId": "local", "protocol": "HTTP/1.1",
+                "accountId": ACCOUNT, "apiId": "local", "protocol": "HTTP/1.1",
                 "identity": {"sourceIp": request.remote_addr or "", "userAgent": request.user_agent.string},
                 "authorizer": authorizer,
             },
@@ -101,7 +102,7 @@ class RestFront:
         handler = self._handler_for(request.path)
         if handler is None:
             return _problem(404, "Not found", f"No resource at {request.path}; see /docs")
-        method_arn = f"arn:aws:execute-api:us-east-1:123456789012:local/local/{request.method}{request.path}"
+        method_arn = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:local/local/{request.method}{request.path}"
         try:
             policy = self.runtime.invoke(self.authorizer, {"type": "REQUEST", "methodArn": method_arn,
                                                            "headers": dict(request.headers.items())})

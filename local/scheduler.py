@@ -1,4 +1,8 @@
-"""Plays EventBridge Scheduler: invokes each manifest schedule's handler at its rate (moto never fires them)."""
+"""Plays EventBridge Scheduler: invokes each manifest schedule's handler at its rate (moto never fires them).
+
+Each schedule also runs once at start: a stopped stack missed its runs (after a kill, the
+connection audit is what marks offline the chargers the journal still shows connected).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import time
 import uuid
 from typing import Iterable
 
+from local import ACCOUNT, REGION
 from local.lambdas import Runtime
 from services.shared import clock
 from services.shared.manifest import Schedule
@@ -31,15 +36,15 @@ class Scheduler:
 
     def fire(self, schedule: Schedule) -> None:
         event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.scheduler",
-                 "account": "123456789012", "time": clock.iso(clock.now()), "region": "us-east-1",
-                 "resources": [f"arn:aws:scheduler:us-east-1:123456789012:schedule/default/{schedule.name}"], "detail": {}}
+                 "account": ACCOUNT, "time": clock.iso(clock.now()), "region": REGION,
+                 "resources": [f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/default/{schedule.name}"], "detail": {}}
         try:
             self.runtime.invoke(schedule.handler, event)
         except Exception:
             log.exception("schedule %s failed", schedule.name)
 
     def _run(self) -> None:
-        due = {s.name: time.monotonic() + s.rate_minutes * 60 for s in self.schedules}
+        due = {s.name: time.monotonic() for s in self.schedules}
         while self.schedules and not self._stop.is_set():
             name = min(due, key=due.__getitem__)
             if self._stop.wait(max(0.0, due[name] - time.monotonic())):

@@ -12,12 +12,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from local import ACCOUNT, REGION
 from local.ports import in_use
 
 log = logging.getLogger("csms")
 
-ACCOUNT = "123456789012"
-REGION = "us-east-1"
 
 
 @dataclass(frozen=True)
@@ -109,9 +108,9 @@ async def serve(config: Config) -> int:
 
     for poller in pollers:
         poller.start()
-    scheduler.start()
     rest.start()
     await gateway.start()
+    scheduler.start()  # after the gateway: the connection audit asks it which connections exist
 
     from services.shared.settings import settings
 

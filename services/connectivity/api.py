@@ -6,17 +6,17 @@ from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.connectivity import connections, dispatcher, store
 from services.connectivity.commands import violations
 from services.shared import auth, clock
 from services.shared.dynamo import plain
-from services.shared.rest import ProblemDetail, ProblemError, decode_token, encode_token, json_response, problems, resolver
+from services.shared.rest import ProblemDetail, ProblemError, decode_token, encode_token, json_response, resolver, responses
 
 app = resolver()
 
-ChargerId = Annotated[str, Path(min_length=1, max_length=connections.MAX_ID_LENGTH)]
+ChargerId = Annotated[str, Path(pattern=connections.CHARGE_POINT_ID.pattern, description="The charge point id (1-48 URL-safe characters)")]
 ChargePointStatus = Literal["Available", "Preparing", "Charging", "SuspendedEVSE", "SuspendedEV", "Finishing",
                             "Reserved", "Unavailable", "Faulted"]
 
@@ -77,13 +77,17 @@ class ChargerPage(BaseModel):
     next_token: str | None
 
 
+LabelKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+LabelValue = Annotated[str, StringConstraints(max_length=256)]
+
+
 class ChargerRegistration(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     password: str | None = Field(None, min_length=16, max_length=40,
                                  description="HTTP Basic password (OCPP security profiles 1-2); stored hashed")
-    site_id: str | None = Field(None, max_length=128)
-    labels: dict[str, str] = Field(default_factory=dict, max_length=50)
+    site_id: str | None = Field(None, min_length=1, max_length=128)
+    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, max_length=50)
 
 
 class CommandRequest(BaseModel):
@@ -147,14 +151,22 @@ def _command(item: dict[str, Any]) -> Command:
     return Command(id=item["command_id"], **fields)
 
 
+def _valid(charge_point_id: str) -> str:
+    """Powertools documents a path parameter's pattern but does not enforce it."""
+    if not connections.CHARGE_POINT_ID.fullmatch(charge_point_id):
+        raise ProblemError(422, "A charge point id is 1 to 48 of A-Z a-z 0-9 . _ ~ : @ ! $ & ' ( ) * + , ; = -",
+                           [ProblemDetail(path="path.charge_point_id", message="not a charge point id")])
+    return charge_point_id
+
+
 def _existing(charge_point_id: str) -> dict[str, Any]:
-    item = store.get_charger(charge_point_id)
+    item = store.get_charger(_valid(charge_point_id))
     if item is None or item.get("deleted_at"):
         raise ProblemError(404, f"No charger {charge_point_id!r}: register it with PUT /chargers/{charge_point_id}")
     return item
 
 
-@app.get("/chargers", responses=problems(401, 422))
+@app.get("/chargers", responses=responses({200: ("A page of chargers, in storage order (not by age)", ChargerPage)}, 422))
 def list_chargers(
     status: Annotated[ChargePointStatus | None, Query(description="The charge point's own status (connector 0)")] = None,
     connected: Annotated[bool | None, Query()] = None,
@@ -166,26 +178,24 @@ def list_chargers(
     return ChargerPage(items=[_charger(i) for i in items], next_token=encode_token(last))
 
 
-@app.get("/chargers/<charge_point_id>", responses=problems(401, 404, 422))
+@app.get("/chargers/<charge_point_id>", responses=responses({200: ("The charger", Charger)}, 404, 422))
 def get_charger(charge_point_id: ChargerId) -> Charger:
     return _charger(_existing(charge_point_id))
 
 
 @app.put("/chargers/<charge_point_id>",
-         responses={200: {"description": "Updated", "content": {"application/json": {"model": Charger}}},
-                    201: {"description": "Registered", "content": {"application/json": {"model": Charger}}},
-                    **problems(401, 403, 422)})
+         responses=responses({200: ("Updated", Charger), 201: ("Registered", Charger)}, 422))
 def put_charger(charge_point_id: ChargerId, registration: ChargerRegistration) -> Response[Charger]:
     changes: dict[str, Any] = registration.model_dump(exclude_unset=True, exclude={"password"})
     if registration.password is not None:
         changes["password_hash"] = auth.hash_password(registration.password)
-    created = store.register_charger(charge_point_id, changes, clock.iso(clock.now()))
+    created = store.register_charger(_valid(charge_point_id), changes, clock.iso(clock.now()))
     return json_response(201 if created else 200, _charger(_existing(charge_point_id)))
 
 
-@app.delete("/chargers/<charge_point_id>", responses={204: {"description": "Deleted"}, **problems(401, 403, 404, 422)})
+@app.delete("/chargers/<charge_point_id>", responses=responses({204: ("Deleted; its history is kept", None)}, 404, 422))
 def delete_charger(charge_point_id: ChargerId) -> Response[None]:
-    old = store.delete_charger(charge_point_id, clock.iso(clock.now()))
+    old = store.delete_charger(_valid(charge_point_id), clock.iso(clock.now()))
     if old is None:
         raise ProblemError(404, f"No charger {charge_point_id!r}")
     if old.get("connection_id"):
@@ -201,8 +211,7 @@ def _validated(charger: dict[str, Any], request: CommandRequest) -> None:
 
 
 @app.post("/chargers/<charge_point_id>/commands",
-          responses={202: {"description": "Queued for the charger", "content": {"application/json": {"model": Command}}},
-                     **problems(401, 403, 404, 409, 422)})
+          responses=responses({202: ("Queued for the charger", Command)}, 404, 409, 422))
 def post_command(charge_point_id: ChargerId, request: CommandRequest) -> Response[Command]:
     charger = _existing(charge_point_id)
     _validated(charger, request)
@@ -214,7 +223,7 @@ def post_command(charge_point_id: ChargerId, request: CommandRequest) -> Respons
     return json_response(202, _command(item), headers={"Location": location})
 
 
-@app.get("/chargers/<charge_point_id>/commands", responses=problems(401, 404, 422))
+@app.get("/chargers/<charge_point_id>/commands", responses=responses({200: ("The charger's commands, oldest first", CommandPage)}, 404, 422))
 def list_commands(
     charge_point_id: ChargerId,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
@@ -226,7 +235,7 @@ def list_commands(
     return CommandPage(items=[_command(dispatcher.expire_if_due(i)) for i in items], next_token=encode_token(last))
 
 
-@app.get("/chargers/<charge_point_id>/commands/<command_id>", responses=problems(401, 404, 422))
+@app.get("/chargers/<charge_point_id>/commands/<command_id>", responses=responses({200: ("The command", Command)}, 404, 422))
 def get_command(charge_point_id: ChargerId, command_id: Annotated[str, Path(max_length=64)]) -> Command:
     _existing(charge_point_id)
     item = store.get_command(charge_point_id, command_id)

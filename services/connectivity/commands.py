@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -50,11 +51,32 @@ def outcome(reply: dict[str, Any]) -> CommandStatus:
     return CommandStatus.accepted if status is None or status in POSITIVE else CommandStatus.rejected
 
 
+# API Gateway's limit for one post_to_connection.
+MAX_FRAME_BYTES = 128 * 1024
+# DynamoDB keeps numbers to 38 significant digits; no OCPP field needs more.
+_MAX_NUMBER = 10**38
+
+
+def _huge_numbers(value: Any, path: str) -> list[tuple[str, str]]:
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool) and abs(value) >= _MAX_NUMBER:
+        return [(path, "number out of range")]
+    if isinstance(value, dict):
+        return [found for k, v in value.items() for found in _huge_numbers(v, f"{path}.{k}")]
+    if isinstance(value, list):
+        return [found for i, v in enumerate(value) for found in _huge_numbers(v, f"{path}[{i}]")]
+    return []
+
+
 def violations(ocpp_version: str, action: str, payload: dict[str, Any]) -> list[tuple[str, str]]:
     """What is wrong with a command request, as (path, message) pairs; empty if it may be sent."""
-    from services.shared.ocpp import schemas
+    from services.shared.ocpp import framing, schemas
 
     allowed = CSMS_ACTIONS.get(ocpp_version, frozenset())
     if action not in allowed:
         return [("action", f"{action!r} is not an action a CSMS sends in {ocpp_version}; use one of: {', '.join(sorted(allowed))}")]
-    return [("payload" + path[1:], message) for _, path, message in schemas.problems(ocpp_version, action, payload)]
+    found = [("payload" + path[1:], message) for _, path, message in schemas.problems(ocpp_version, action, payload)]
+    found += _huge_numbers(payload, "payload")
+    size = len(framing.encode_call(new_command_id(), action, payload).encode())
+    if size > MAX_FRAME_BYTES:
+        found.append(("payload", f"the frame would be {size} bytes; a charger connection takes at most {MAX_FRAME_BYTES}"))
+    return found

@@ -7,6 +7,7 @@ current connection may mark it offline.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,9 @@ from services.shared.log import logger
 from services.shared.settings import settings
 
 SUPPORTED_PROTOCOLS = ("ocpp1.6",)
-MAX_ID_LENGTH = 48
+# A charge point id is one URL path segment in /ocpp/{id} and /chargers/{id}: the characters
+# RFC 3986 lets a segment carry unencoded, so it reads the same in every URL and log.
+CHARGE_POINT_ID = re.compile(r"[A-Za-z0-9._~:@!$&'()*+,;=-]{1,48}")
 
 
 class Refused(Exception):
@@ -41,8 +44,8 @@ def offered_protocols(header: str | None) -> list[str]:
 
 def admit(charge_point_id: str | None, protocol_header: str | None, headers: dict[str, str]) -> Admission:
     """Authenticates a charger (security profiles 1-2: HTTP Basic when it has a password)."""
-    if not charge_point_id or len(charge_point_id) > MAX_ID_LENGTH:
-        raise Refused(401, f"the charge point id must be 1 to {MAX_ID_LENGTH} characters")
+    if not charge_point_id or not CHARGE_POINT_ID.fullmatch(charge_point_id):
+        raise Refused(401, "the charge point id must be 1 to 48 of A-Z a-z 0-9 . _ ~ : @ ! $ & ' ( ) * + , ; = -")
     charger = store.get_charger(charge_point_id)
     if charger is None and not settings().accept_unknown_chargers:
         raise Refused(401, "unknown charger")

@@ -11,6 +11,8 @@ import json
 import time
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from services.connectivity import store
 from services.connectivity.commands import CommandStatus, new_command_id
 from services.connectivity.events import CommandCompleted
@@ -82,15 +84,21 @@ def _send(charge_point_id: str, connection_id: str, command_id: str, deadline: i
     if item is None:
         store.release(charge_point_id, command_id)
         return
+    start_timer(charge_point_id, command_id, settings().command_timeout + 1)  # first: whatever happens next, it ends
     frame = framing.encode_call(command_id, item["action"], item["payload"])
     try:
         aws.connections().post_to_connection(ConnectionId=connection_id, Data=frame.encode())
     except aws.connections().exceptions.GoneException:
+        from services.connectivity import connections
+
         settle(charge_point_id, command_id, CommandStatus.error,
                {"error": {"code": "GoneException", "description": "The charger disconnected before the command was sent"}},
                pump_next=False)
-        return
-    start_timer(charge_point_id, command_id, settings().command_timeout + 1)
+        connections.disconnect(charge_point_id, connection_id)
+    except ClientError as error:
+        logger.exception("post_to_connection failed", extra={"charge_point_id": charge_point_id, "command_id": command_id})
+        settle(charge_point_id, command_id, CommandStatus.error, {"error": {
+            "code": error.response["Error"]["Code"], "description": "The command could not be delivered to the charger"}})
 
 
 def start_timer(charge_point_id: str, command_id: str | None, delay_s: int) -> None:

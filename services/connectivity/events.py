@@ -58,8 +58,11 @@ class CommandCompleted(ConnectivityEvent):
 
 
 class CommandRequested(Event):
-    """Another service asks connectivity to send an OCPP command (any source may publish it)."""
+    """Another service asks connectivity to send an OCPP command.
 
-    source: ClassVar[str] = "csms"
+    Publishers subclass it with their own `source` (csms.<service>); the detail is this model.
+    """
+
+    event_name: ClassVar[str | None] = "CommandRequested"
     action: str
     payload: dict[str, Any] = {}

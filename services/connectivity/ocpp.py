@@ -15,6 +15,7 @@ from services.shared import clock, events, refs
 from services.shared.log import logger
 from services.shared.ocpp import framing, schemas
 from services.shared.ocpp.dispatch import OcppContext
+from services.shared.ocpp.errors import Cause, OcppError
 from services.shared.settings import settings
 
 _last_seen = LastSeen(settings().heartbeat_interval)
@@ -54,6 +55,9 @@ def heartbeat(ctx: OcppContext, request: call.Heartbeat) -> call_result.Heartbea
 
 
 def status_notification(ctx: OcppContext, request: call.StatusNotification) -> call_result.StatusNotification:
+    if not 0 <= request.connector_id <= settings().max_connector_id:
+        raise OcppError(Cause.PROPERTY, f"$.connectorId: must be 0 (the charger) to {settings().max_connector_id}",
+                        {"path": "$.connectorId"})
     reported = {"status": request.status, "error_code": request.error_code, "info": request.info,
                 "vendor_id": request.vendor_id, "vendor_error_code": request.vendor_error_code}
     timestamp = _charger_time(request.timestamp, ctx)
@@ -69,7 +73,9 @@ def status_notification(ctx: OcppContext, request: call.StatusNotification) -> c
                                                 previous_error_code=(previous or {}).get("error_code")))
     if request.error_code != "NoError":
         boot = (store.get_charger(ctx.charge_point_id) or {}).get("boot", {})
-        published.append(FaultReported(**report, charge_point_vendor=boot.get("charge_point_vendor"),
+        fault_id = events.stable_id(ctx.charge_point_id, request.connector_id, timestamp, request.status,
+                                    request.error_code, request.vendor_error_code)
+        published.append(FaultReported(**report, event_id=fault_id, charge_point_vendor=boot.get("charge_point_vendor"),
                                        charge_point_model=boot.get("charge_point_model"),
                                        firmware_version=boot.get("firmware_version")))
     events.publish(*published)

@@ -6,6 +6,7 @@ idempotent on it, and `occurred_at`, the charger's own time where it has one.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from typing import ClassVar
@@ -18,6 +19,8 @@ from services.shared.settings import settings
 
 class Event(BaseModel):
     source: ClassVar[str]
+    # The detail-type, when subclasses of a shared contract publish it under their own source.
+    event_name: ClassVar[str | None] = None
 
     event_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
     charge_point_id: str
@@ -25,7 +28,12 @@ class Event(BaseModel):
 
     @classmethod
     def detail_type(cls) -> str:
-        return cls.__name__
+        return cls.event_name or cls.__name__
+
+
+def stable_id(*parts: object) -> str:
+    """An event id derived from what the charger said, so a re-sent message gives the same event."""
+    return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:32]
 
 
 def publish(*events: Event) -> None:

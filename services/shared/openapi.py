@@ -15,7 +15,7 @@ from services.shared.manifest import ServiceManifest
 from services.shared.rest import PROBLEM_JSON
 
 TITLE = "CSMS operator API"
-_POWERTOOLS_ERRORS = ("HTTPValidationError", "ValidationError")
+_POWERTOOLS_ERRORS = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
 
 
 def document(manifests: Iterable[ServiceManifest], version: str = "0.1.0") -> dict[str, Any]:
@@ -37,7 +37,8 @@ def document(manifests: Iterable[ServiceManifest], version: str = "0.1.0") -> di
     for operations in merged["paths"].values():
         for operation in operations.values():
             responses = operation.get("responses", {})
-            if "422" in responses:
-                responses["422"] = {"description": "Invalid request",
-                                    "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+            for status in ("422", "500"):  # Powertools describes these with its own models; ours are problems
+                if status in responses:
+                    responses[status] = {"description": "Invalid request" if status == "422" else "Internal error",
+                                         "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
     return merged

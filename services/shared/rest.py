@@ -19,6 +19,14 @@ from pydantic import BaseModel, Field
 from services.shared.log import logger
 
 PROBLEM_JSON = "application/problem+json"
+# What each API key scope may do: reading is for all; support may also send commands (POST).
+SCOPES_BY_METHOD: dict[str, set[str]] = {
+    "GET": {"admin", "operator", "support", "read-only"},
+    "HEAD": {"admin", "operator", "support", "read-only"},
+    "POST": {"admin", "operator", "support"},
+    "PUT": {"admin", "operator"},
+    "DELETE": {"admin"},
+}
 _TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
            409: "Conflict", 422: "Invalid request", 500: "Internal error"}
 
@@ -54,9 +62,18 @@ def problem_response(status: int, detail: str, errors: list[ProblemDetail] | Non
     return Response(status, PROBLEM_JSON, body.model_dump_json(), headers=headers)
 
 
-def problems(*statuses: int) -> dict[int, dict[str, Any]]:
-    """OpenAPI `responses` entries for the error statuses a route can answer."""
-    return {s: {"description": _TITLES.get(s, "Error"), "content": {PROBLEM_JSON: {"model": Problem}}} for s in statuses}
+def responses(ok: dict[int, tuple[str, type[BaseModel] | None]], *errors: int) -> dict[int, dict[str, Any]]:
+    """OpenAPI `responses` for a route: its success statuses (description, model) and the problems it can answer.
+
+    Every route may also answer 401 and 403 (the authorizer's) and 500 (our failure).
+    """
+    documented: dict[int, dict[str, Any]] = {
+        status: {"description": description, **({"content": {"application/json": {"model": model}}} if model else {})}
+        for status, (description, model) in ok.items()
+    }
+    for status in sorted({401, 403, 500, *errors}):
+        documented[status] = {"description": _TITLES.get(status, "Error"), "content": {PROBLEM_JSON: {"model": Problem}}}
+    return documented
 
 
 def _loc_path(loc: tuple | list) -> str:
@@ -68,9 +85,10 @@ def _refusal(app: APIGatewayRestResolver) -> Response | None:
     context = (app.current_event.raw_event.get("requestContext") or {}).get("authorizer") or {}
     if not context.get("key_id"):
         return problem_response(401, "Send 'Authorization: Bearer <API key>'", headers={"WWW-Authenticate": "Bearer"})
-    scopes = str(context.get("scopes", "")).split()
-    if app.current_event.http_method not in ("GET", "HEAD") and scopes == ["read-only"]:
-        return problem_response(403, "This API key is read-only")
+    method = app.current_event.http_method
+    if not set(str(context.get("scopes", "")).split()) & SCOPES_BY_METHOD.get(method, set()):
+        return problem_response(403, f"This API key's scopes do not allow {method}; ask for a key with one of: "
+                                     f"{', '.join(sorted(SCOPES_BY_METHOD.get(method, set())))}")
     return None
 
 

@@ -22,7 +22,10 @@ class Settings(BaseSettings):
     accept_unknown_chargers: bool = False
     # Below API Gateway's 10-minute idle timeout, so a heartbeat keeps the connection open.
     heartbeat_interval: int = Field(default=300, ge=10, le=590)
-    command_timeout: int = Field(default=30, ge=1, le=900)
+    # At most SQS's longest delay (900 s), less the second the timer waits past the deadline.
+    command_timeout: int = Field(default=30, ge=1, le=899)
+    # Connector ids a charger may report (0 is the charger itself); bounds what one charger can store.
+    max_connector_id: int = Field(default=32, ge=1, le=1000)
     # Queue URLs are resolved by name unless given (infra/ passes them to save a lookup).
     queue_url_prefix: str | None = None
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -48,3 +50,29 @@ def test_second_run_on_a_busy_port_says_which_and_exits(stack: Stack, fresh_dir:
     assert result.returncode == 2
     assert f"OCPP websocket port {stack.ports['OCPP']}" in result.stderr
     assert f"REST API port {stack.ports['REST']}" in result.stderr
+
+
+def test_after_a_kill_the_journal_keeps_writes_and_no_charger_is_left_online(fresh_dir: Path) -> None:
+    first = Stack(fresh_dir).start()
+
+    async def connect_and_get_killed() -> None:
+        async with connected(first.ocpp_url, "KILLED-1") as charger:
+            await charger.call(call.BootNotification(charge_point_vendor="ACME", charge_point_model="Volt 22"))
+            await asyncio.sleep(2.5)  # past the journal's one-second flush
+            first.stop(signal.SIGKILL)
+
+    asyncio.run(connect_and_get_killed())
+    assert "csms: stopped" not in "".join(first.output)  # no clean stop: the journal alone kept the data
+
+    second = Stack(fresh_dir, ports=first.ports).start()
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            status, _, body = second.request("GET", "/chargers/KILLED-1")
+            assert status == 200 and body["vendor"] == "ACME"
+            if body["connected"] is False or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert body["connected"] is False
+    finally:
+        second.stop()

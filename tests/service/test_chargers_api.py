@@ -513,3 +513,32 @@ def test_authorizer_context_lets_the_request_through(aws_env: None) -> None:
     assert call_api("GET", "/chargers", key_id=policy["context"]["key_id"], scopes=policy["context"]["scopes"])["statusCode"] == 200
     assert_problem(call_api("PUT", "/chargers/CP-1", body={}, key_id=policy["context"]["key_id"],
                             scopes=policy["context"]["scopes"]), 403)
+
+
+@pytest.mark.parametrize(("scopes", "allowed"), [
+    ("support", {"GET", "POST"}),
+    ("operator", {"GET", "POST", "PUT"}),
+    ("admin", {"GET", "POST", "PUT", "DELETE"}),
+])
+def test_each_scope_may_do_what_its_role_needs(aws_env: None, scopes: str, allowed: set[str]) -> None:
+    requests = {
+        "GET": ("GET", "/chargers", None),
+        "POST": ("POST", "/chargers/SCOPE-1/commands", {"action": "ClearCache"}),
+        "PUT": ("PUT", "/chargers/SCOPE-2", {"site_id": "x"}),
+        "DELETE": ("DELETE", "/chargers/SCOPE-3", None),
+    }
+    for method, (verb, path, body) in requests.items():
+        status = call_api(verb, path, body=body, scopes=scopes)["statusCode"]
+        assert (status != 403) == (method in allowed), (scopes, method, status)
+
+
+@pytest.mark.parametrize("labels", [{"": "x"}, {"k" * 65: "x"}, {"k": "v" * 257}, {f"k{i}": "v" for i in range(51)}])
+def test_labels_out_of_bounds_are_422_and_store_nothing(aws_env: None, labels: dict[str, str]) -> None:
+    assert_problem(call_api("PUT", "/chargers/LBL-1", body={"labels": labels}), 422)
+    assert_problem(call_api("GET", "/chargers/LBL-1"), 404)
+    assert call_api("GET", "/chargers")["statusCode"] == 200
+
+
+@pytest.mark.parametrize("charge_point_id", ["CP%2F1", "CP%201", "X" * 49])
+def test_charge_point_ids_that_cannot_connect_are_422(aws_env: None, charge_point_id: str) -> None:
+    assert_problem(call_api("PUT", f"/chargers/{charge_point_id}", body={}), 422)

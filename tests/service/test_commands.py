@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from types import SimpleNamespace
-from typing import Any, Iterator
+from typing import Any, ClassVar, Iterator
 
 import pytest
 
@@ -313,12 +313,18 @@ def test_gone_connection_on_post_settles_the_command_as_error(online: str, monke
 
 # --- CommandRequested from other services ---------------------------------------------------
 
+class RemediationRequested(CommandRequested):
+    """CommandRequested as another service publishes it: under its own source."""
+
+    source: ClassVar[str] = "csms.diagnostics"
+
+
 def request_command(action: str, payload: dict[str, Any], charge_point_id: str = CP) -> dict[str, Any]:
     """Publishes CommandRequested and hands connectivity what its subscription queue received."""
-    events.publish(CommandRequested(charge_point_id=charge_point_id, action=action, payload=payload))
+    events.publish(RemediationRequested(charge_point_id=charge_point_id, action=action, payload=payload))
     envelopes = drain(REQUESTS_QUEUE)
     assert len(envelopes) == 1
-    assert envelopes[0]["detail-type"] == "CommandRequested" and envelopes[0]["source"] == "csms"
+    assert envelopes[0]["detail-type"] == "CommandRequested" and envelopes[0]["source"] == "csms.diagnostics"
     return handlers.command_requested(sqs_event([json.dumps(envelopes[0])], REQUESTS_QUEUE), context())
 
 
@@ -332,7 +338,7 @@ def test_command_requested_event_creates_and_sends_a_command(online: str) -> Non
     assert reply == {"batchItemFailures": []}
     [item] = commands_of()
     assert (item["action"], item["payload"], item["status"], item["source"]) == (
-        "RemoteStartTransaction", {"connectorId": 1, "idTag": "TAG-1"}, "sent", "event:csms")
+        "RemoteStartTransaction", {"connectorId": 1, "idTag": "TAG-1"}, "sent", "event:csms.diagnostics")
     assert posted_frames(online) == [[2, item["command_id"], "RemoteStartTransaction", {"connectorId": 1, "idTag": "TAG-1"}]]
 
 
@@ -355,7 +361,7 @@ def test_invalid_command_requested_is_kept_as_an_error_and_not_sent(online: str)
 
 def test_command_requested_delivered_twice_creates_one_command(online: str) -> None:
     """SQS delivers at least once; consumers are idempotent on the event id (DESIGN.md), so one CALL goes out."""
-    events.publish(CommandRequested(charge_point_id=CP, action="RemoteStartTransaction",
+    events.publish(RemediationRequested(charge_point_id=CP, action="RemoteStartTransaction",
                                     payload={"connectorId": 1, "idTag": "TAG-1"}))
     [envelope] = drain(REQUESTS_QUEUE)
     body = json.dumps(envelope)
@@ -390,3 +396,33 @@ def test_every_csms_action_goes_out_through_rest_and_settles_on_the_reply(online
     settled = command(sent["command_id"])
     assert settled["status"] == ("rejected" if answer_payload.get("status") not in (None, *POSITIVE) else "accepted")
     assert settled["reply"] == answer_payload
+
+
+# --- what cannot be delivered ----------------------------------------------------------------
+
+def test_payload_too_large_or_with_huge_numbers_is_422(online: str) -> None:
+    too_big = call_api("POST", f"/chargers/{CP}/commands",
+                       {"action": "DataTransfer", "payload": {"vendorId": "acme", "data": "x" * 140_000}})
+    assert too_big["statusCode"] == 422 and "bytes" in too_big["json"]["detail"]
+    huge = call_api("POST", f"/chargers/{CP}/commands",
+                    {"action": "UnlockConnector", "payload": {"connectorId": 10**40}})
+    assert huge["statusCode"] == 422 and huge["json"]["errors"][-1]["path"] == "body.payload.connectorId"
+
+
+def test_a_delivery_failure_settles_the_command_and_the_queue_moves_on(online: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from botocore.exceptions import ClientError
+
+    real_post = aws.connections().post_to_connection
+    failures = iter([ClientError({"Error": {"Code": "PayloadTooLargeException", "Message": "too large"}}, "PostToConnection")])
+
+    def flaky_post(**kwargs: Any) -> Any:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return real_post(**kwargs)
+
+    monkeypatch.setattr(aws.connections(), "post_to_connection", flaky_post)
+    failed = submit()
+    assert failed["status"] == "error" and failed["error"]["code"] == "PayloadTooLargeException"
+    following = submit("ClearCache", {})
+    assert following["status"] == "sent"

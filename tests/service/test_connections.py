@@ -81,11 +81,12 @@ def test_deleted_charger_is_refused_even_when_unknown_chargers_are_accepted(aws_
             authorize("GONE-1")
 
 
-def test_missing_or_overlong_charge_point_id_is_refused(aws_env: None) -> None:
-    for charge_point_id in (None, "", "X" * (connections.MAX_ID_LENGTH + 1)):
+def test_missing_overlong_or_unsafe_charge_point_id_is_refused(aws_env: None) -> None:
+    for charge_point_id in (None, "", "X" * 49, "CP/1", "CP 1", "CP\u00e9", "CP%2F1"):
         with pytest.raises(PermissionError):
             authorize(charge_point_id)
-    assert authorize("X" * connections.MAX_ID_LENGTH)["principalId"] == "X" * connections.MAX_ID_LENGTH
+    assert authorize("X" * 48)["principalId"] == "X" * 48
+    assert authorize("CP-01:a@b")["principalId"] == "CP-01:a@b"
 
 
 def test_charger_with_password_is_accepted_with_its_basic_credentials(aws_env: None) -> None:

@@ -275,6 +275,23 @@ def test_status_notification_fault_is_reported_again_on_a_repeat(online: str, ta
     assert faults[0]["charge_point_vendor"] is None  # the charger never booted
 
 
+def test_a_resent_fault_keeps_its_event_id_and_a_new_one_gets_another(online: str, tap: EventTap) -> None:
+    fault = status(1, "Faulted", "2024-05-01T10:10:00Z", "OverVoltage")
+    result(online, "StatusNotification", fault)
+    result(online, "StatusNotification", fault)
+    result(online, "StatusNotification", {**fault, "timestamp": "2024-05-01T10:20:00Z"})
+
+    ids = [f["event_id"] for f in tap.of("FaultReported")]
+    assert len(ids) == 3 and ids[0] == ids[1] != ids[2]
+
+
+@pytest.mark.parametrize("connector_id", [-1, 33, 10**12])
+def test_connector_id_out_of_range_is_a_property_constraint_violation(online: str, connector_id: int) -> None:
+    _, reply = call(online, "StatusNotification", status(connector_id, "Available", "2024-05-01T10:00:00Z"))
+    assert reply[0] == 4 and reply[2] == "PropertyConstraintViolation"
+    assert str(connector_id) not in store.get_charger(CP)["connectors"]
+
+
 def test_status_notification_cleared_field_counts_as_a_change(online: str, tap: EventTap) -> None:
     result(online, "StatusNotification", status(1, "Available", "2024-05-01T10:00:00Z", info="door open"))
     tap.clear()

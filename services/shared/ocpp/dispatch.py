@@ -50,6 +50,8 @@ def registry() -> Registry:
                 if (version, action) in actions:
                     raise ValueError(f"{version} {action} is answered by two services")
                 actions[(version, action)] = ref
+        if manifest.ocpp_replies and replies:
+            raise ValueError("two services claim the replies to the CSMS's CALLs")
         replies = manifest.ocpp_replies or replies
     return Registry(actions, replies)
 

@@ -8,6 +8,7 @@ CALLERROR cause the OCPP-J spec gives it, and its JSON path says where to look.
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -33,6 +34,7 @@ _CAUSES = {
 }
 
 _formats = FormatChecker(formats=())
+_DECIMAL = re.compile(r"Decimal\('([^']*)'\)")
 
 
 @_formats.checks("date-time", raises=ValueError)
@@ -91,7 +93,7 @@ def problems(ocpp_version: str, action: str, payload: Any, *, response: bool = F
         return []
     first = best_match(errors)
     ordered = [first] + [e for e in errors if e is not first]
-    return [(_CAUSES.get(e.validator, Cause.PROPERTY), _path(e), e.message) for e in ordered]
+    return [(_CAUSES.get(e.validator, Cause.PROPERTY), _path(e), _DECIMAL.sub(r"\1", e.message)) for e in ordered]
 
 
 def validate(ocpp_version: str, action: str, payload: Any, *, response: bool = False) -> None:
