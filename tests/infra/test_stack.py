@@ -34,6 +34,7 @@ def test_every_manifest_table_is_created_on_demand_with_pitr_and_ttl(template: T
 def test_every_subscription_is_a_rule_to_a_queue_with_a_dlq(template: Template) -> None:
     subscriptions = [s for m in ALL for s in m.subscriptions]
     queues = [q for m in ALL for q in m.queues]
+    assert subscriptions, "no manifest subscribes to anything: this test would check nothing"
     template.resource_count_is("AWS::SQS::Queue", 2 * (len(subscriptions) + len(queues)))
     template.resource_count_is("AWS::Events::Rule", len(subscriptions))
     for subscription in subscriptions:
