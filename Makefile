@@ -24,6 +24,7 @@ run: $(VENV)/.run
 	$(BIN)/csms run
 
 test: $(VENV)/.test
+	$(BIN)/ruff check -q .
 	$(BIN)/python -m pytest -q
 
 unit: $(VENV)/.test

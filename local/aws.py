@@ -10,6 +10,7 @@ from typing import Any
 from local import ACCOUNT, REGION
 from local.persistence import DynamoJournal
 
+
 class EmbeddedAws:
     def __init__(self, host: str, port: int, data_dir: Path) -> None:
         self.host, self.port = host, port

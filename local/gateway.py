@@ -26,7 +26,8 @@ import websockets
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
 from werkzeug.serving import make_server
-from werkzeug.wrappers import Request as HttpRequest, Response as HttpResponse
+from werkzeug.wrappers import Request as HttpRequest
+from werkzeug.wrappers import Response as HttpResponse
 
 from local import ACCOUNT, REGION
 from local.lambdas import Runtime

@@ -13,6 +13,7 @@ from services.shared import aws
 from services.shared.manifest import Queue, ServiceManifest, Subscription, Table
 from services.shared.settings import settings
 
+
 def _attribute_definitions(table: Table) -> list[dict[str, str]]:
     keys = {table.partition_key, *(k for k in [table.sort_key] if k)}
     for index in table.indexes:

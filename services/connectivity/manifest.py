@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from services.shared.manifest import (Key, Queue, RestApi, Schedule, ServiceManifest, Subscription, Table,
-                                      WebSocketRoutes)
+from services.shared.manifest import Key, Queue, RestApi, Schedule, ServiceManifest, Subscription, Table, WebSocketRoutes
 
 _OCPP = "services.connectivity.ocpp"
 _HANDLERS = "services.connectivity.handlers"

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import pytest
 import websockets
-from ocpp.exceptions import NotImplementedError as OcppNotImplemented, TypeConstraintViolationError
+from ocpp.exceptions import NotImplementedError as OcppNotImplemented
+from ocpp.exceptions import TypeConstraintViolationError
 from ocpp.v16 import call
 
 from tests.e2e.charger import connected

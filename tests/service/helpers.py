@@ -14,9 +14,7 @@ import json
 import time
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Iterator
-
-import pytest
+from typing import Any
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -339,28 +337,8 @@ class EventTap:
         self._seen.clear()
 
 
-@pytest.fixture
-def tap(aws_env: None) -> Iterator[EventTap]:
-    yield EventTap()
-
-
 def frame_id() -> str:
     return uuid.uuid4().hex[:20]
-
-
-@pytest.fixture(scope="session", autouse=True)
-def shared_botocore_loader() -> Iterator[None]:
-    """Every test's aws_env starts a new boto3 session; sharing botocore's data loader spares re-reading
-    the service models each time (half of the fixture's cost) and changes nothing else."""
-    import functools
-
-    import botocore.session
-
-    original = botocore.session.create_loader
-    botocore.session.create_loader = functools.lru_cache(maxsize=None)(
-        lambda search_paths_string=None: original(search_paths_string))
-    yield
-    botocore.session.create_loader = original
 
 
 def _sample_from_schema(schema: dict[str, Any], root: dict[str, Any]) -> Any:

@@ -21,7 +21,6 @@ from tests.service.helpers import (
     open_connection,
     open_connections,
     posted_frames,
-    shared_botocore_loader,  # noqa: F401  (fixture)
     ws_authorizer_event,
     ws_disconnect_event,
 )

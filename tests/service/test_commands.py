@@ -25,8 +25,6 @@ from tests.service.helpers import (
     schema_sample,
     send_frame,
     sqs_event,
-    shared_botocore_loader,  # noqa: F401  (fixture)
-    tap,  # noqa: F401  (fixture)
     ws_disconnect_event,
 )
 

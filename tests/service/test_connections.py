@@ -18,8 +18,6 @@ from tests.service.helpers import (
     new_connection_id,
     open_connection,
     open_connections,
-    shared_botocore_loader,  # noqa: F401  (fixture)
-    tap,  # noqa: F401  (fixture)
     ws_authorizer_event,
     ws_connect_event,
     ws_disconnect_event,

@@ -24,8 +24,6 @@ from tests.service.helpers import (
     frame_id,
     schema_sample,
     send_frame,
-    shared_botocore_loader,  # noqa: F401  (fixture)
-    tap,  # noqa: F401  (fixture)
     ws_message_event,
 )
 

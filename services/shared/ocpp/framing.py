@@ -65,7 +65,7 @@ def decode(text: str | bytes) -> Frame:
     try:
         message = json.loads(text, parse_float=Decimal)
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
-        raise FrameError(Cause.FORMAT, "The frame is not JSON: send an OCPP-J array such as [2, id, action, {...}]")
+        raise FrameError(Cause.FORMAT, "The frame is not JSON: send an OCPP-J array such as [2, id, action, {...}]") from None
     if not isinstance(message, list) or not message:
         raise FrameError(Cause.FORMAT, "An OCPP-J frame is a JSON array: [2, id, action, {...}]")
     kind = message[0]
