@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -77,12 +78,16 @@ def pump(charge_point_id: str) -> None:
 
 
 def _send(charge_point_id: str, connection_id: str, command_id: str, deadline: int) -> None:
-    sent_at = clock.iso(clock.now())
+    now = clock.now()
+    ttl = settings().command_queue_ttl
     item = store.transition(charge_point_id, command_id, CommandStatus.pending.value,
-                            {"status": CommandStatus.sent.value, "sent_at": sent_at, "deadline": deadline},
-                            remove=("queued_at",))
-    if item is None:
-        store.release(charge_point_id, command_id)
+                            {"status": CommandStatus.sent.value, "sent_at": clock.iso(now), "deadline": deadline},
+                            remove=("queued_at",), created_after=clock.iso(now - timedelta(seconds=ttl)))
+    if item is None:  # waited too long to be worth sending, or settled meanwhile
+        stale = {"error": {"code": "QueueTimeout", "description": f"Not sent within {ttl} s of the request"}}
+        if not settle(charge_point_id, command_id, CommandStatus.timed_out, stale, expected=CommandStatus.pending):
+            store.release(charge_point_id, command_id)
+            pump(charge_point_id)
         return
     start_timer(charge_point_id, command_id, settings().command_timeout + 1)  # first: whatever happens next, it ends
     frame = framing.encode_call(command_id, item["action"], item["payload"])
@@ -111,10 +116,11 @@ def start_timer(charge_point_id: str, command_id: str | None, delay_s: int) -> N
 
 
 def settle(charge_point_id: str, command_id: str, status: CommandStatus, fields: dict[str, Any],
-           *, pump_next: bool = True) -> dict[str, Any] | None:
-    """Ends a sent command once; frees the charger for the next and tells the bus."""
-    item = store.transition(charge_point_id, command_id, CommandStatus.sent.value,
-                            {**fields, "status": status.value, "completed_at": clock.iso(clock.now())})
+           *, pump_next: bool = True, expected: CommandStatus = CommandStatus.sent) -> dict[str, Any] | None:
+    """Ends a command once; frees the charger for the next and tells the bus."""
+    item = store.transition(charge_point_id, command_id, expected.value,
+                            {**fields, "status": status.value, "completed_at": clock.iso(clock.now())},
+                            remove=("queued_at",))
     if item is None:
         return None
     store.release(charge_point_id, command_id)

@@ -266,11 +266,16 @@ def release(charge_point_id: str, command_id: str) -> None:
 
 
 def transition(charge_point_id: str, command_id: str, expected: str, changes: dict[str, Any],
-               remove: tuple[str, ...] = ()) -> dict[str, Any] | None:
-    """Moves a command from status `expected` to the state in `changes`; the new item, or None if it had moved on."""
+               remove: tuple[str, ...] = (), created_after: str | None = None) -> dict[str, Any] | None:
+    """Moves a command from status `expected` (and, if given, created after a time) to the state in `changes`;
+    the new item, or None if it had moved on."""
     sets, names, values = _set_clause(changes)
     names["#status"] = "status"
     values[":expected"] = expected
+    condition = "#status = :expected"
+    if created_after is not None:
+        condition += " AND created_at > :created_after"
+        values[":created_after"] = created_after
     expression = "SET " + ", ".join(sets)
     if remove:
         expression += " REMOVE " + ", ".join(remove)
@@ -278,7 +283,7 @@ def transition(charge_point_id: str, command_id: str, expected: str, changes: di
         reply = _commands().update_item(
             Key={"charge_point_id": charge_point_id, "command_id": command_id},
             UpdateExpression=expression,
-            ConditionExpression="#status = :expected",
+            ConditionExpression=condition,
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
             ReturnValues="ALL_NEW",

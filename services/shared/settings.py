@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     heartbeat_interval: int = Field(default=300, ge=10, le=590)
     # At most SQS's longest delay (900 s), less the second the timer waits past the deadline.
     command_timeout: int = Field(default=30, ge=1, le=899)
+    # A queued command not sent within this long (its charger was away) is timed out, not sent late.
+    command_queue_ttl: int = Field(default=3600, ge=10)
     # Connector ids a charger may report (0 is the charger itself); bounds what one charger can store.
     max_connector_id: int = Field(default=32, ge=1, le=1000)
     # Queue URLs are resolved by name unless given (infra/ passes them to save a lookup).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any, ClassVar, Iterator
 
@@ -12,7 +13,7 @@ import pytest
 from services.connectivity import dispatcher, handlers, store
 from services.connectivity.commands import CSMS_ACTIONS, POSITIVE
 from services.connectivity.events import CommandRequested
-from services.shared import aws, events
+from services.shared import aws, clock, events
 from services.shared.settings import settings
 from tests.service.helpers import (
     EventTap,
@@ -424,3 +425,19 @@ def test_a_delivery_failure_settles_the_command_and_the_queue_moves_on(online: s
     assert failed["status"] == "error" and failed["error"]["code"] == "PayloadTooLargeException"
     following = submit("ClearCache", {})
     assert following["status"] == "sent"
+
+
+def test_a_command_that_waited_past_the_queue_ttl_is_timed_out_not_sent(online: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = submit()
+    stale = submit("ClearCache", {})
+    assert stale["status"] == "pending"
+    monkeypatch.setenv("CSMS_COMMAND_QUEUE_TTL", "10")
+    settings.cache_clear()
+    monkeypatch.setattr(dispatcher, "clock", SimpleNamespace(now=lambda: clock.now() + timedelta(seconds=60), iso=clock.iso))
+
+    answer(online, [3, first["command_id"], {"status": "Accepted"}])
+
+    expired = command(stale["command_id"])
+    assert expired["status"] == "timed_out" and expired["error"]["code"] == "QueueTimeout"
+    assert [frame[2] for frame in posted_frames(online)] == ["Reset"]
+    assert store.get_charger(CP).get("outstanding_command") is None
