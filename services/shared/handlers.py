@@ -18,7 +18,7 @@ def ocpp_default(event: dict[str, Any], context: Any) -> dict[str, Any]:
         charge_point_id=authorizer["charge_point_id"],
         ocpp_version=authorizer["ocpp_version"],
         connection_id=request["connectionId"],
-        unique_id="",
+        unique_id="",  # set from the frame once it is decoded
         received_at=datetime.fromtimestamp(request.get("requestTimeEpoch", 0) / 1000, timezone.utc),
     )
     body = event.get("body") or ""

@@ -7,6 +7,7 @@ that validated against its schema, or the CALLERROR its cause calls for.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from dataclasses import dataclass
 from datetime import datetime
@@ -98,7 +99,7 @@ def handle_frame(text: str | bytes, ctx: OcppContext) -> str | None:
     try:
         frame = framing.decode(text)
         unique_id = frame.unique_id
-        ctx = OcppContext(ctx.charge_point_id, ctx.ocpp_version, ctx.connection_id, unique_id, ctx.received_at)
+        ctx = dataclasses.replace(ctx, unique_id=unique_id)
         if isinstance(frame, framing.Call):
             return _answer_call(frame, ctx)
         if registry().replies:
