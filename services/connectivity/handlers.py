@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from services.connectivity import connections, dispatcher
+from services.shared import consumers
 from services.shared.log import logger
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-
-
-def _batch(event: dict[str, Any], context: Any, record_handler: Callable[["SQSRecord"], None]) -> dict[str, Any]:
-    """An SQS batch with partial failures; imported here so the websocket routes do not pay for it."""
-    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-
-    return process_partial_response(event=event, record_handler=record_handler,
-                                    processor=BatchProcessor(event_type=EventType.SQS), context=context)
 
 
 def authorize_connect(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -71,7 +64,7 @@ def _command_requested(record: "SQSRecord") -> None:
     from services.connectivity.events import CommandRequested
     from services.shared import clock
 
-    envelope = json.loads(record.body)
+    envelope = consumers.envelope(record)
     event = CommandRequested.model_validate(envelope["detail"])
     charger = store.get_charger(event.charge_point_id)
     if charger is None or charger.get("deleted_at"):
@@ -86,7 +79,7 @@ def _command_requested(record: "SQSRecord") -> None:
 
 def command_requested(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """CommandRequested events from other services (smart charging, remediation)."""
-    return _batch(event, context, _command_requested)
+    return consumers.sqs_batch(event, context, _command_requested)
 
 
 def _timer(record: "SQSRecord") -> None:
@@ -103,7 +96,7 @@ def _timer(record: "SQSRecord") -> None:
 
 def command_timeouts(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Delayed SQS messages: a sent command's deadline, or a queue to wake after a reconnect."""
-    return _batch(event, context, _timer)
+    return consumers.sqs_batch(event, context, _timer)
 
 
 def audit_connections(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -1,7 +1,32 @@
-"""Sessions: id tokens, transactions, meter values, reservations, smart charging (behaviour comes next)."""
+"""Sessions: id tokens, authorization and transactions with their meter values."""
 
 from __future__ import annotations
 
-from services.shared.manifest import ServiceManifest
+from services.shared.manifest import Key, RestApi, ServiceManifest, Table
 
-MANIFEST = ServiceManifest(name="sessions")
+_OCPP = "services.sessions.ocpp"
+_HANDLERS = "services.sessions.handlers"
+
+MANIFEST = ServiceManifest(
+    name="sessions",
+    tables=(
+        Table(name="id-tokens", partition_key=Key("id_tag")),
+        # A charger's sessions by OCPP transaction id: every OCPP message finds its session by key.
+        Table(name="sessions", partition_key=Key("charge_point_id"), sort_key=Key("transaction_id", "N")),
+        # What makes a StartTransaction the same one re-sent: charger, connector, id tag, meter start, timestamp.
+        Table(name="session-starts", partition_key=Key("start_key")),
+        # One item per meterValue element: series (a session's, or a connector's outside sessions) and its timestamp.
+        Table(name="meter-values", partition_key=Key("series"), sort_key=Key("sample_key")),
+        Table(name="counters", partition_key=Key("name")),
+    ),
+    rest=RestApi(prefixes=("/sessions", "/id-tokens"), handler=f"{_HANDLERS}:api", resolver="services.sessions.api:app"),
+    ocpp_actions={
+        "ocpp1.6": {
+            "Authorize": f"{_OCPP}:authorize",
+            "StartTransaction": f"{_OCPP}:start_transaction",
+            "StopTransaction": f"{_OCPP}:stop_transaction",
+            "MeterValues": f"{_OCPP}:meter_values",
+        }
+    },
+    publishes=("SessionStarted", "SessionEnded"),
+)

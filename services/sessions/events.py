@@ -1,0 +1,40 @@
+"""Events sessions publishes: the contract billing (and later analytics) consume."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from services.shared.events import Event
+
+
+class SessionsEvent(Event):
+    source: ClassVar[str] = "csms.sessions"
+
+
+class SessionStarted(SessionsEvent):
+    session_id: str
+    transaction_id: int
+    connector_id: int
+    id_tag: str
+    started_at: str
+    meter_start_wh: int
+
+
+class SessionEnded(SessionsEvent):
+    """Published once per session (its event id is derived from the session, so a re-publish is the same event).
+
+    `energy_wh` is what is billed: meter_stop_wh - meter_start_wh, never negative
+    (a meter that went backwards gives 0 and the flag `meter_backwards`).
+    """
+
+    session_id: str
+    transaction_id: int
+    connector_id: int
+    id_tag: str
+    started_at: str
+    stopped_at: str
+    meter_start_wh: int
+    meter_stop_wh: int
+    energy_wh: int
+    stop_reason: str | None = None
+    flags: list[str] = []

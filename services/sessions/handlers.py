@@ -1,0 +1,14 @@
+"""Lambda entry points of sessions (its OCPP actions arrive through the shared ingress)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.shared.log import logger
+
+
+@logger.inject_lambda_context
+def api(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from services.sessions.api import app  # only the REST Lambda pays for the resolver
+
+    return app.resolve(event, context)

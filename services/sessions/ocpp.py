@@ -1,0 +1,35 @@
+"""The OCPP 1.6 actions sessions answers: the wire's shape in, the shared transaction logic, the reply out."""
+
+from __future__ import annotations
+
+from ocpp.v16 import call, call_result
+
+from services.sessions import transactions
+from services.sessions.authorization import id_tag_info
+from services.sessions.store import get_token
+from services.shared.ocpp.dispatch import OcppContext
+
+
+def authorize(ctx: OcppContext, request: call.Authorize) -> call_result.Authorize:
+    return call_result.Authorize(id_tag_info=id_tag_info(get_token(request.id_tag), ctx.received_at))
+
+
+def start_transaction(ctx: OcppContext, request: call.StartTransaction) -> call_result.StartTransaction:
+    transaction_id, info = transactions.start(transactions.Start(
+        charge_point_id=ctx.charge_point_id, connector_id=request.connector_id, id_tag=request.id_tag,
+        meter_start_wh=request.meter_start, timestamp=request.timestamp, reservation_id=request.reservation_id,
+    ), ctx.received_at)
+    return call_result.StartTransaction(transaction_id=transaction_id, id_tag_info=info)
+
+
+def stop_transaction(ctx: OcppContext, request: call.StopTransaction) -> call_result.StopTransaction:
+    info = transactions.stop(transactions.Stop(
+        charge_point_id=ctx.charge_point_id, transaction_id=request.transaction_id, meter_stop_wh=request.meter_stop,
+        timestamp=request.timestamp, id_tag=request.id_tag, reason=request.reason,
+    ), request.transaction_data or [], ctx.received_at)
+    return call_result.StopTransaction(id_tag_info=info)
+
+
+def meter_values(ctx: OcppContext, request: call.MeterValues) -> call_result.MeterValues:
+    transactions.meter_values(ctx.charge_point_id, request.connector_id, request.transaction_id, request.meter_value)
+    return call_result.MeterValues()

@@ -1,0 +1,167 @@
+"""Sessions' DynamoDB tables: id tokens, sessions, their start keys, meter values and the id counter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
+
+from services.shared import aws
+
+
+def _conflict(error: ClientError) -> bool:
+    return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+# --- id tokens ---------------------------------------------------------------------------------
+
+def get_token(id_tag: str) -> dict[str, Any] | None:
+    return aws.table("id-tokens").get_item(Key={"id_tag": id_tag}).get("Item")
+
+
+def put_token(item: dict[str, Any]) -> bool:
+    """Stores the token; True if it is new."""
+    old = aws.table("id-tokens").put_item(Item=item, ReturnValues="ALL_OLD").get("Attributes")
+    return old is None
+
+
+def delete_token(id_tag: str) -> bool:
+    old = aws.table("id-tokens").delete_item(Key={"id_tag": id_tag}, ReturnValues="ALL_OLD").get("Attributes")
+    return old is not None
+
+
+def scan_tokens(limit: int, start_key: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    kwargs: dict[str, Any] = {"Limit": limit}
+    if start_key:
+        kwargs["ExclusiveStartKey"] = start_key
+    page = aws.table("id-tokens").scan(**kwargs)
+    return page.get("Items", []), page.get("LastEvaluatedKey")
+
+
+# --- transaction ids and starts -------------------------------------------------------------
+
+def next_transaction_id() -> int:
+    """A CSMS-wide unique transaction id from an atomic counter."""
+    reply = aws.table("counters").update_item(
+        Key={"name": "transaction_id"}, UpdateExpression="ADD #v :one",
+        ExpressionAttributeNames={"#v": "value"}, ExpressionAttributeValues={":one": 1}, ReturnValues="UPDATED_NEW")
+    return int(reply["Attributes"]["value"])
+
+
+def claim_start(start_key: str, charge_point_id: str, transaction_id: int, expires_at: int) -> int:
+    """Binds a start to a transaction id; for a start seen before, the id it already has."""
+    table = aws.table("session-starts")
+    try:
+        table.put_item(Item={"start_key": start_key, "charge_point_id": charge_point_id, "transaction_id": transaction_id,
+                             "expires_at": expires_at},
+                       ConditionExpression="attribute_not_exists(start_key)")
+        return transaction_id
+    except ClientError as error:
+        if not _conflict(error):
+            raise
+    return int(table.get_item(Key={"start_key": start_key}, ConsistentRead=True)["Item"]["transaction_id"])
+
+
+# --- sessions -----------------------------------------------------------------------------------
+
+def _sessions() -> Any:
+    return aws.table("sessions")
+
+
+def create_session(item: dict[str, Any]) -> bool:
+    """Stores a new session; False if it exists already (a replayed start)."""
+    try:
+        _sessions().put_item(Item=item, ConditionExpression="attribute_not_exists(transaction_id)")
+    except ClientError as error:
+        if _conflict(error):
+            return False
+        raise
+    return True
+
+
+def get_session(charge_point_id: str, transaction_id: int) -> dict[str, Any] | None:
+    return _sessions().get_item(Key={"charge_point_id": charge_point_id, "transaction_id": transaction_id},
+                                ConsistentRead=True).get("Item")
+
+
+def complete_session(charge_point_id: str, transaction_id: int, changes: dict[str, Any], *,
+                     create: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """Ends an active session once (or creates it ended, from `create`); the new item, or None if it had ended."""
+    keys = ("charge_point_id", "transaction_id")
+    fields = {**{k: v for k, v in (create or {}).items() if k not in keys}, **changes}
+    names = {f"#f{i}": name for i, name in enumerate(fields)}
+    values = {f":f{i}": value for i, value in enumerate(fields.values())}
+    condition = "attribute_not_exists(transaction_id)" if create is not None else "#status = :active"
+    try:
+        reply = _sessions().update_item(
+            Key={"charge_point_id": charge_point_id, "transaction_id": transaction_id},
+            UpdateExpression="SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields))),
+            ConditionExpression=condition,
+            ExpressionAttributeNames={**names, "#status": "status"} if create is None else names,
+            ExpressionAttributeValues={**values, ":active": "active"} if create is None else values,
+            ReturnValues="ALL_NEW",
+        )
+    except ClientError as error:
+        if _conflict(error):
+            return None
+        raise
+    return reply["Attributes"]
+
+
+def mark_published(charge_point_id: str, transaction_id: int, flag: str) -> None:
+    _sessions().update_item(Key={"charge_point_id": charge_point_id, "transaction_id": transaction_id},
+                            UpdateExpression="SET #flag = :true", ExpressionAttributeNames={"#flag": flag},
+                            ExpressionAttributeValues={":true": True})
+
+
+def query_sessions(charge_point_id: str | None, limit: int, start_key: dict[str, Any] | None,
+                   condition: Any | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """A page of sessions: by charger (a key query) or across chargers (a scan), filtered by `condition`."""
+    found: list[dict[str, Any]] = []
+    while True:
+        kwargs: dict[str, Any] = {"Limit": max(limit, 25)}
+        if condition is not None:
+            kwargs["FilterExpression"] = condition
+        if start_key:
+            kwargs["ExclusiveStartKey"] = start_key
+        if charge_point_id is not None:
+            page = _sessions().query(KeyConditionExpression=Key("charge_point_id").eq(charge_point_id), **kwargs)
+        else:
+            page = _sessions().scan(**kwargs)
+        for item in page.get("Items", []):
+            found.append(item)
+            if len(found) == limit:
+                return found, {"charge_point_id": item["charge_point_id"], "transaction_id": item["transaction_id"]}
+        start_key = page.get("LastEvaluatedKey")
+        if not start_key:
+            return found, None
+
+
+def active_condition(status: str) -> Any:
+    return Attr("status").eq(status)
+
+
+# --- meter values ---------------------------------------------------------------------------------
+
+def put_samples(items: list[dict[str, Any]]) -> None:
+    """One write for one meterValue element (the usual MeterValues); a batch for several."""
+    table = aws.table("meter-values")
+    if len(items) == 1:
+        table.put_item(Item=items[0])
+        return
+    with table.batch_writer(overwrite_by_pkeys=["series", "sample_key"]) as batch:
+        for item in items:
+            batch.put_item(Item=item)
+
+
+def samples(series: str) -> list[dict[str, Any]]:
+    """Every sample of a series, in the charger's time order."""
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"KeyConditionExpression": Key("series").eq(series)}
+    while True:
+        page = aws.table("meter-values").query(**kwargs)
+        items.extend(page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

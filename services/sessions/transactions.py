@@ -1,0 +1,176 @@
+"""Starting and ending charging sessions, whichever OCPP version reported them.
+
+Chargers re-send after reconnects and queue messages while offline, so every step is
+keyed by what the charger said: a re-sent start gets the transaction id it already has,
+a re-sent stop ends nothing twice, and SessionEnded goes out once, with one event id.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from services.sessions import authorization, metering, store
+from services.sessions.events import SessionEnded, SessionStarted
+from services.shared import clock, events
+
+START_KEY_RETENTION_S = 30 * 24 * 3600
+
+
+def session_id(charge_point_id: str, transaction_id: int) -> str:
+    """A session's public id: opaque, yet it leads straight to its key (no index needed)."""
+    raw = f"{charge_point_id}/{transaction_id}".encode()
+    return "ses_" + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def session_key(public_id: str) -> tuple[str, int] | None:
+    if not public_id.startswith("ses_"):
+        return None
+    encoded = public_id[4:]
+    try:
+        charge_point_id, _, transaction = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode().rpartition("/")
+        return (charge_point_id, int(transaction)) if charge_point_id else None
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class Start:
+    charge_point_id: str
+    connector_id: int
+    id_tag: str
+    meter_start_wh: int
+    timestamp: str
+    reservation_id: int | None = None
+
+
+def start(request: Start, now: datetime) -> tuple[int, dict[str, Any]]:
+    """(transaction id, idTagInfo). A start whose token is not accepted is still recorded and flagged:
+    the charger may be charging already."""
+    info = authorization.id_tag_info(store.get_token(request.id_tag), now)
+    timestamp = clock.normalize(request.timestamp)
+    start_key = "|".join(map(str, (request.charge_point_id, request.connector_id, request.id_tag,
+                                   request.meter_start_wh, timestamp)))
+    transaction_id = store.claim_start(start_key, request.charge_point_id, store.next_transaction_id(),
+                                       int(now.timestamp()) + START_KEY_RETENTION_S)
+    flags = [] if info["status"] == "Accepted" else [f"id_tag_{info['status'].lower()}"]
+    item = {
+        "charge_point_id": request.charge_point_id,
+        "transaction_id": transaction_id,
+        "session_id": session_id(request.charge_point_id, transaction_id),
+        "connector_id": request.connector_id,
+        "id_tag": request.id_tag,
+        "id_tag_status": info["status"],
+        "started_at": timestamp,
+        "meter_start": request.meter_start_wh,
+        "status": "active",
+        "flags": flags,
+        "created_at": clock.iso(now),
+    }
+    if request.reservation_id is not None:
+        item["reservation_id"] = request.reservation_id
+    if store.create_session(item):
+        events.publish(SessionStarted(
+            event_id=events.stable_id("SessionStarted", item["session_id"]), charge_point_id=request.charge_point_id,
+            occurred_at=timestamp, session_id=item["session_id"], transaction_id=transaction_id,
+            connector_id=request.connector_id, id_tag=request.id_tag, started_at=timestamp,
+            meter_start_wh=request.meter_start_wh))
+    return transaction_id, info
+
+
+@dataclass(frozen=True)
+class Stop:
+    charge_point_id: str
+    transaction_id: int
+    meter_stop_wh: int
+    timestamp: str
+    id_tag: str | None = None
+    reason: str | None = None
+
+
+def record_samples(charge_point_id: str, transaction_id: int | None, connector_id: int,
+                   meter_values: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stores meterValue elements (snake_case, as the library gives them) by the charger's timestamps."""
+    items = []
+    for element in meter_values:
+        sampled = [metering.normalize(v) for v in element.get("sampled_value", [])]
+        items.append({
+            "series": metering.series(charge_point_id, transaction_id, connector_id),
+            "sample_key": metering.sample_key(element["timestamp"], sampled),
+            "timestamp": clock.normalize(element["timestamp"]),
+            "charge_point_id": charge_point_id,
+            "connector_id": connector_id,
+            "sampled_value": sampled,
+            **({"transaction_id": transaction_id} if transaction_id is not None else {}),
+        })
+    if items:
+        store.put_samples(items)
+    return items
+
+
+def stop(request: Stop, transaction_data: list[dict[str, Any]], now: datetime) -> dict[str, Any] | None:
+    """Ends the session once and tells billing; idTagInfo for the stop's id tag, if it carried one."""
+    samples = record_samples(request.charge_point_id, request.transaction_id, 0, transaction_data) if transaction_data else []
+    stopped_at = clock.normalize(request.timestamp)
+    session = store.get_session(request.charge_point_id, request.transaction_id)
+    if session is None:
+        session = _session_from_stop(request, samples, stopped_at, now)
+    if session.get("status") == "active":
+        used, flags = metering.energy_wh(int(session["meter_start"]), request.meter_stop_wh)
+        session = store.complete_session(request.charge_point_id, request.transaction_id, {
+            "status": "completed", "stopped_at": stopped_at, "meter_stop": request.meter_stop_wh, "energy_wh": used,
+            "stop_reason": request.reason or "Local", "flags": list(session.get("flags", [])) + flags,
+        }, create=session if session.get("created_from_stop") else None) or store.get_session(
+            request.charge_point_id, request.transaction_id)
+    if session and session.get("status") == "completed" and not session.get("ended_published"):
+        _publish_end(session)
+    if request.id_tag is None:
+        return None
+    return authorization.id_tag_info(store.get_token(request.id_tag), now)
+
+
+def _session_from_stop(request: Stop, samples: list[dict[str, Any]], stopped_at: str, now: datetime) -> dict[str, Any]:
+    """A session the CSMS never saw start (the start was lost): rebuilt from what the stop carries."""
+    readings = [(s["timestamp"], metering.energy_register_wh(s["sampled_value"])) for s in samples]
+    readings = [(t, r) for t, r in readings if r is not None]
+    first = min(readings) if readings else None
+    return {
+        "charge_point_id": request.charge_point_id,
+        "transaction_id": request.transaction_id,
+        "session_id": session_id(request.charge_point_id, request.transaction_id),
+        "connector_id": 0,
+        "id_tag": request.id_tag or "",
+        "started_at": first[0] if first else stopped_at,
+        "meter_start": int(first[1]) if first else request.meter_stop_wh,
+        "status": "active",
+        "flags": ["start_missing"],
+        "created_at": clock.iso(now),
+        "created_from_stop": True,
+    }
+
+
+def _publish_end(session: dict[str, Any]) -> None:
+    """Once the session is stored as ended; a crash before the flag is set re-publishes the same event."""
+    events.publish(SessionEnded(
+        event_id=events.stable_id("SessionEnded", session["session_id"]), charge_point_id=session["charge_point_id"],
+        occurred_at=session["stopped_at"], session_id=session["session_id"], transaction_id=int(session["transaction_id"]),
+        connector_id=int(session["connector_id"]), id_tag=session["id_tag"], started_at=session["started_at"],
+        stopped_at=session["stopped_at"], meter_start_wh=int(session["meter_start"]),
+        meter_stop_wh=int(session["meter_stop"]), energy_wh=int(session["energy_wh"]),
+        stop_reason=session.get("stop_reason"), flags=list(session.get("flags", []))))
+    store.mark_published(session["charge_point_id"], int(session["transaction_id"]), "ended_published")
+
+
+def meter_values(charge_point_id: str, connector_id: int, transaction_id: int | None,
+                 meter_value: list[dict[str, Any]]) -> None:
+    record_samples(charge_point_id, transaction_id, connector_id, meter_value)
+
+
+def samples_of(session: dict[str, Any]) -> list[dict[str, Any]]:
+    """A session's samples in the charger's time order, however late they arrived."""
+    return store.samples(metering.series(session["charge_point_id"], int(session["transaction_id"]), 0))
+
+

@@ -1,0 +1,34 @@
+"""Event consumers: SQS batches with partial failures, and the EventBridge envelope inside each record.
+
+Every subscription is rule -> SQS -> Lambda, so a consumer reads the event from the
+record's body and answers `batchItemFailures` for the records it could not process.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
+
+from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+E = TypeVar("E", bound=BaseModel)
+
+
+def sqs_batch(event: dict[str, Any], context: Any, record_handler: Callable[["SQSRecord"], None]) -> dict[str, Any]:
+    """Runs `record_handler` on each record; a record that raises is reported as a batch item failure."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    return process_partial_response(event=event, record_handler=record_handler,
+                                    processor=BatchProcessor(event_type=EventType.SQS), context=context)
+
+
+def envelope(record: "SQSRecord") -> dict[str, Any]:
+    """The EventBridge event an SQS record carries: source, detail-type, detail, ..."""
+    return json.loads(record.body)
+
+
+def detail(record: "SQSRecord", model: type[E]) -> E:
+    return model.model_validate(envelope(record)["detail"])

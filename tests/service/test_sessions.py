@@ -1,0 +1,149 @@
+"""Sessions on moto: id tokens, Authorize, StartTransaction, MeterValues, StopTransaction and the REST views."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterator
+
+import pytest
+
+from services.sessions import transactions
+from services.shared.ocpp import schemas
+from tests.service.helpers import EventTap, connect_charger, frame_id, rest_event, send_frame
+from tests.service.helpers import context as lambda_context
+
+CP = "CP-SES"
+T0 = "2026-03-01T10:00:00.000Z"
+
+
+@pytest.fixture
+def online(aws_env: None) -> Iterator[str]:
+    connection_id, reply = connect_charger(CP)
+    assert reply["statusCode"] == 200
+    yield connection_id
+
+
+def ocpp(connection_id: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+    unique_id = frame_id()
+    reply = send_frame(CP, connection_id, [2, unique_id, action, payload])
+    assert reply is not None and reply[0] == 3 and reply[1] == unique_id, reply
+    assert schemas.problems("ocpp1.6", action, reply[2], response=True) == []
+    return reply[2]
+
+
+def api(method: str, path: str, body: Any = None, query: dict[str, str] | None = None) -> tuple[int, Any]:
+    from services.sessions import handlers
+
+    reply = handlers.api(rest_event(method, path, body, query), lambda_context("sessions-api"))
+    return reply["statusCode"], json.loads(reply["body"]) if reply.get("body") else None
+
+
+def energy(wh: float, unit: str = "Wh", context: str = "Sample.Periodic") -> dict[str, Any]:
+    return {"value": str(wh), "measurand": "Energy.Active.Import.Register", "unit": unit, "context": context}
+
+
+def start(connection_id: str, id_tag: str = "TAG-1", meter: int = 1000, at: str = T0, connector: int = 1) -> dict[str, Any]:
+    return ocpp(connection_id, "StartTransaction", {"connectorId": connector, "idTag": id_tag, "meterStart": meter, "timestamp": at})
+
+
+def test_authorize_answers_from_the_tokens(online: str) -> None:
+    assert api("PUT", "/id-tokens/TAG-1", {"status": "Accepted", "parent_id_tag": "FLEET",
+                                           "expiry_date": "2099-01-01T00:00:00+01:00"})[0] == 201
+    assert api("PUT", "/id-tokens/OLD", {"status": "Accepted", "expiry_date": "2020-01-01T00:00:00Z"})[0] == 201
+    assert api("PUT", "/id-tokens/BAD", {"status": "Blocked"})[0] == 201
+    info = ocpp(online, "Authorize", {"idTag": "TAG-1"})["idTagInfo"]
+    assert info == {"status": "Accepted", "parentIdTag": "FLEET", "expiryDate": "2098-12-31T23:00:00.000Z"}
+    assert ocpp(online, "Authorize", {"idTag": "OLD"})["idTagInfo"]["status"] == "Expired"
+    assert ocpp(online, "Authorize", {"idTag": "BAD"})["idTagInfo"]["status"] == "Blocked"
+    assert ocpp(online, "Authorize", {"idTag": "NOBODY"})["idTagInfo"] == {"status": "Invalid"}
+
+
+def test_id_token_rest(aws_env: None) -> None:
+    assert api("PUT", "/id-tokens/T1", {"status": "Accepted"})[0] == 201
+    assert api("PUT", "/id-tokens/T1", {"status": "Blocked"})[0] == 200
+    assert api("GET", "/id-tokens/T1")[1]["status"] == "Blocked"
+    status, body = api("PUT", "/id-tokens/T2", {"status": "Fine"})
+    assert status == 422 and body["errors"][0]["path"].endswith("status")
+    status, body = api("PUT", "/id-tokens/T2", {"status": "Accepted", "expiry_date": "2025-01-01T00:00:00"})
+    assert status == 422
+    assert api("PUT", "/id-tokens/" + "X" * 21, {"status": "Accepted"})[0] == 422
+    assert [t["id_tag"] for t in api("GET", "/id-tokens")[1]["items"]] == ["T1"]
+    assert api("DELETE", "/id-tokens/T1")[0] == 204
+    assert api("GET", "/id-tokens/T1")[0] == 404
+
+
+def test_a_whole_session(online: str, tap: EventTap) -> None:
+    api("PUT", "/id-tokens/TAG-1", {"status": "Accepted"})
+    started = start(online)
+    assert started["idTagInfo"]["status"] == "Accepted"
+    tx = started["transactionId"]
+    ocpp(online, "MeterValues", {"connectorId": 1, "transactionId": tx, "meterValue": [
+        {"timestamp": "2026-03-01T10:30:00Z", "sampledValue": [energy(6.5, "kWh"), {"value": "7200", "measurand": "Power.Active.Import", "unit": "W"}]}]})
+    ocpp(online, "MeterValues", {"connectorId": 1, "transactionId": tx, "meterValue": [
+        {"timestamp": "2026-03-01T10:15:00Z", "sampledValue": [energy(3500)]}]})  # late, out of order
+    stopped = ocpp(online, "StopTransaction", {"transactionId": tx, "meterStop": 13345, "timestamp": "2026-03-01T11:00:00Z",
+                                               "idTag": "TAG-1", "reason": "EVDisconnected"})
+    assert stopped["idTagInfo"]["status"] == "Accepted"
+
+    status, sessions = api("GET", "/sessions", query={"charge_point_id": CP})
+    assert status == 200 and len(sessions["items"]) == 1
+    session = sessions["items"][0]
+    assert (session["transaction_id"], session["energy_wh"], session["meter_start"], session["meter_stop"]) == (tx, 12345, 1000, 13345)
+    assert session["status"] == "completed" and session["stop_reason"] == "EVDisconnected" and session["flags"] == []
+    assert session["id"] != str(tx)
+    status, detail = api("GET", f"/sessions/{session['id']}")
+    assert status == 200
+    assert [m["timestamp"] for m in detail["meter_values"]] == ["2026-03-01T10:15:00.000Z", "2026-03-01T10:30:00.000Z"]
+    assert detail["meter_values"][1]["sampled_value"][0] == {
+        "value": "6500", "measurand": "Energy.Active.Import.Register", "unit": "Wh", "context": "Sample.Periodic",
+        "phase": None, "location": None, "format": None}
+    [ended] = tap.of("SessionEnded")
+    assert ended["energy_wh"] == 12345 and ended["session_id"] == session["id"]
+    assert len(tap.of("SessionStarted")) == 1
+
+
+def test_replayed_start_and_stop_change_nothing_twice(online: str, tap: EventTap) -> None:
+    first = start(online, "TAG-X")
+    again = start(online, "TAG-X")
+    assert again["transactionId"] == first["transactionId"]
+    other = start(online, "TAG-X", meter=2000, at="2026-03-01T12:00:00Z")
+    assert other["transactionId"] != first["transactionId"]
+    stop = {"transactionId": first["transactionId"], "meterStop": 1500, "timestamp": "2026-03-01T10:30:00Z"}
+    ocpp(online, "StopTransaction", stop)
+    ocpp(online, "StopTransaction", {**stop, "meterStop": 9999})
+    assert len(tap.of("SessionEnded")) == 1 and len(tap.of("SessionStarted")) == 2
+    session = api("GET", "/sessions", query={"charge_point_id": CP, "status": "completed"})[1]["items"]
+    assert [(s["energy_wh"], s["flags"]) for s in session] == [(500, ["id_tag_invalid"])]
+
+
+def test_meter_going_backwards_is_flagged_not_billed_negative(online: str, tap: EventTap) -> None:
+    api("PUT", "/id-tokens/TAG-1", {"status": "Accepted"})
+    tx = start(online, meter=5000)["transactionId"]
+    ocpp(online, "StopTransaction", {"transactionId": tx, "meterStop": 4000, "timestamp": "2026-03-01T11:00:00Z"})
+    [ended] = tap.of("SessionEnded")
+    assert ended["energy_wh"] == 0 and ended["flags"] == ["meter_backwards"]
+
+
+def test_stop_for_a_start_never_seen_creates_a_flagged_session(online: str, tap: EventTap) -> None:
+    ocpp(online, "StopTransaction", {"transactionId": 777, "meterStop": 9000, "timestamp": "2026-03-01T11:00:00Z",
+                                     "idTag": "TAG-9", "transactionData": [
+                                         {"timestamp": "2026-03-01T10:00:00Z", "sampledValue": [energy(2, "kWh", "Transaction.Begin")]},
+                                         {"timestamp": "2026-03-01T11:00:00Z", "sampledValue": [energy(9000, "Wh", "Transaction.End")]}]})
+    [ended] = tap.of("SessionEnded")
+    assert (ended["transaction_id"], ended["meter_start_wh"], ended["energy_wh"]) == (777, 2000, 7000)
+    assert ended["flags"] == ["start_missing"] and ended["started_at"] == "2026-03-01T10:00:00.000Z"
+    ocpp(online, "StopTransaction", {"transactionId": 777, "meterStop": 9000, "timestamp": "2026-03-01T11:00:00Z"})
+    assert len(tap.of("SessionEnded")) == 1
+
+
+def test_session_ids_lead_back_to_their_key() -> None:
+    public = transactions.session_id("CP:1", 42)
+    assert transactions.session_key(public) == ("CP:1", 42)
+    for bad in ("42", "ses_", "ses_%%%", "ses_" + "A" * 10):
+        assert transactions.session_key(bad) is None
+
+
+def test_unknown_or_garbage_session_id_is_404(aws_env: None) -> None:
+    assert api("GET", "/sessions/ses_nope")[0] == 404
+    assert api("GET", "/sessions/12")[0] == 404
+    assert api("GET", "/sessions", query={"from": "yesterday"})[0] == 422
