@@ -7,6 +7,7 @@ same data for AWS.
 from __future__ import annotations
 
 import json
+import os
 from typing import Any, Iterable
 
 from services.shared import aws
@@ -52,8 +53,10 @@ def create_queue(spec: Queue) -> str:
     dlq_url = sqs.create_queue(QueueName=f"{name}-dlq", Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    # Locally, CSMS_VISIBILITY_TIMEOUT shortens the wait before a failed message is tried again.
+    visibility = os.environ.get("CSMS_VISIBILITY_TIMEOUT") or str(spec.visibility_timeout_s)
     sqs.set_queue_attributes(QueueUrl=url, Attributes={
-        "VisibilityTimeout": str(spec.visibility_timeout_s),
+        "VisibilityTimeout": visibility,
         "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": spec.max_receive_count}),
     })
     return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

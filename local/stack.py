@@ -123,6 +123,7 @@ async def serve(config: Config) -> int:
   data               {config.data_dir.resolve()}  ({restored} items restored)
   unknown chargers   {"accepted and registered" if settings().accept_unknown_chargers else "refused"}
   heartbeat interval {settings().heartbeat_interval} s, command timeout {settings().command_timeout} s
+  energy price       {settings().energy_price_per_kwh} {settings().currency} per kWh (CSMS_ENERGY_PRICE_PER_KWH, CSMS_CURRENCY)
 CSMS is running (started in {time.monotonic() - started:.1f} s); Ctrl-C stops it""", flush=True)
 
     stop = asyncio.Event()

@@ -1,7 +1,30 @@
-"""Billing: tariffs, invoices and payments (behaviour comes next)."""
+"""Billing: tariffs, invoices and payments. First slice: one invoice per ended session, priced by the default tariff."""
 
 from __future__ import annotations
 
-from services.shared.manifest import ServiceManifest
+from services.shared.manifest import Index, Key, Queue, RestApi, ServiceManifest, Subscription, Table
 
-MANIFEST = ServiceManifest(name="billing")
+_HANDLERS = "services.billing.handlers"
+
+MANIFEST = ServiceManifest(
+    name="billing",
+    tables=(
+        Table(
+            name="invoices",
+            # inv_<hash of the session id>: the conditional put on it is what makes one invoice per session.
+            partition_key=Key("invoice_id"),
+            indexes=(
+                Index(name="by-charge-point", partition_key=Key("charge_point_id"), sort_key=Key("issued_at")),
+                Index(name="by-id-tag", partition_key=Key("id_tag"), sort_key=Key("issued_at")),
+            ),
+        ),
+    ),
+    subscriptions=(
+        Subscription(
+            event_pattern={"source": ["csms.sessions"], "detail-type": ["SessionEnded"]},
+            queue=Queue(name="billing-session-ended", handler=f"{_HANDLERS}:session_ended"),
+        ),
+    ),
+    rest=RestApi(prefixes=("/invoices",), handler=f"{_HANDLERS}:api", resolver="services.billing.api:app"),
+    publishes=("InvoiceIssued",),
+)

@@ -21,8 +21,9 @@ def sqs_batch(event: dict[str, Any], context: Any, record_handler: Callable[["SQ
     """Runs `record_handler` on each record; a record that raises is reported as a batch item failure."""
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
-    return process_partial_response(event=event, record_handler=record_handler,
-                                    processor=BatchProcessor(event_type=EventType.SQS), context=context)
+    # A batch whose every record failed is still a partial response (all listed), not an exception.
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
 
 
 def envelope(record: "SQSRecord") -> dict[str, Any]:

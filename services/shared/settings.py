@@ -6,9 +6,10 @@ and `csms run` overrides what local mode does differently.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -30,6 +31,19 @@ class Settings(BaseSettings):
     max_connector_id: int = Field(default=32, ge=1, le=1000)
     # Queue URLs are resolved by name unless given (infra/ passes them to save a lookup).
     queue_url_prefix: str | None = None
+    # Billing's default tariff: the price of one kWh in `currency`'s major unit (a Decimal, never a float).
+    energy_price_per_kwh: Decimal = Field(default=Decimal("0.30"), ge=0, allow_inf_nan=False)
+    # ISO 4217; only the codes whose minor unit services/shared/money.py knows.
+    currency: str = "EUR"
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, value: str) -> str:
+        from services.shared.money import exponent
+
+        code = value.strip().upper()
+        exponent(code)  # UnsupportedCurrency (a ValueError) names the codes that are supported
+        return code
 
     def table(self, name: str) -> str:
         return f"{self.table_prefix}{name}"

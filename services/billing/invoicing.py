@@ -1,0 +1,92 @@
+"""Issuing invoices: one per session, however many times its SessionEnded arrives.
+
+The invoice id is derived from the session id and the invoice is created by a conditional
+put, so a redelivered, replayed or concurrently delivered SessionEnded finds it there and
+issues nothing. InvoiceIssued is published by the delivery that created the invoice; if
+that publish fails, the lease on the invoice is given back and the retry publishes it (with
+the same event id), so the event goes out once and is never lost.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from services.billing import pricing, store
+from services.billing.events import InvoiceIssued
+from services.sessions.events import SessionEnded
+from services.shared import clock, events
+from services.shared.log import logger
+from services.shared.settings import settings
+
+# How long one delivery may take to publish an invoice's event before another may. Below the
+# queue's visibility timeout, so the creating delivery's own redelivery always finds it expired.
+PUBLISH_LEASE_S = 20
+
+
+def invoice_id(session_id: str) -> str:
+    """The id of a session's invoice: stable, URL-safe, and not the session id itself."""
+    return "inv_" + events.stable_id("invoice", session_id)
+
+
+def build(session: SessionEnded, price_per_kwh: Decimal, currency: str, issued_at: str) -> dict[str, Any]:
+    """The invoice item for a session under the default tariff (pure)."""
+    priced = pricing.price_energy(session.energy_wh, price_per_kwh, currency)
+    item: dict[str, Any] = {
+        "invoice_id": invoice_id(session.session_id),
+        "session_id": session.session_id,
+        "transaction_id": session.transaction_id,
+        "charge_point_id": session.charge_point_id,
+        "connector_id": session.connector_id,
+        "energy_wh": session.energy_wh,
+        "started_at": clock.normalize(session.started_at),
+        "stopped_at": clock.normalize(session.stopped_at),
+        "lines": [{"description": line.description, "quantity_wh": line.quantity_wh,
+                   "unit_price": pricing.format_price(line.unit_price), "amount": line.amount} for line in priced.lines],
+        "total": priced.total,
+        "currency": priced.currency,
+        "status": "issued",
+        "issued_at": issued_at,
+        "session_event_id": session.event_id,
+    }
+    if session.id_tag:  # an empty id tag cannot be an index key; such invoices are listed without one
+        item["id_tag"] = session.id_tag
+    return item
+
+
+def issue(session: SessionEnded) -> dict[str, Any] | None:
+    """Issues the session's invoice; the new invoice, or None if it already existed (nothing is done twice)."""
+    config = settings()
+    now = clock.now()
+    item = build(session, config.energy_price_per_kwh, config.currency, clock.iso(now))
+    if store.create_invoice(item, int(now.timestamp()) + PUBLISH_LEASE_S):
+        _publish(item)
+        return item
+    # Already issued. Its event may still be owed, if the delivery that created it failed to publish.
+    claimed = store.claim_publication(item["invoice_id"], int(now.timestamp()), int(now.timestamp()) + PUBLISH_LEASE_S)
+    if claimed is not None:
+        logger.info("publishing an earlier delivery's InvoiceIssued", extra={"invoice_id": item["invoice_id"]})
+        _publish(claimed)
+    else:
+        logger.info("session already invoiced", extra={"invoice_id": item["invoice_id"], "session_id": session.session_id})
+    return None
+
+
+def _publish(item: dict[str, Any]) -> None:
+    event = InvoiceIssued(
+        event_id=events.stable_id("InvoiceIssued", item["invoice_id"]),
+        charge_point_id=item["charge_point_id"],
+        occurred_at=item["issued_at"],
+        invoice_id=item["invoice_id"],
+        session_id=item["session_id"],
+        id_tag=item.get("id_tag"),
+        energy_wh=int(item["energy_wh"]),
+        total=int(item["total"]),
+        currency=item["currency"],
+    )
+    try:
+        events.publish(event)
+    except Exception:
+        store.release_publication(item["invoice_id"])
+        raise
+    store.mark_published(item["invoice_id"], clock.iso(clock.now()))

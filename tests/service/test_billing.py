@@ -1,0 +1,382 @@
+"""Billing on moto in-process: SessionEnded -> one invoice (however often it arrives), InvoiceIssued once, /invoices."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from services.billing import handlers, invoicing
+from services.shared import clock
+from tests.service.helpers import ACCOUNT, REGION, EventTap, assert_problem, context, drain, rest_event, sqs_event
+
+QUEUE = "csms-billing-session-ended"
+
+
+# --- builders ---------------------------------------------------------------------------------
+
+def session_detail(session_id: str = "s-1", *, energy_wh: int = 12_345, charge_point_id: str = "CP-1",
+                   id_tag: str = "TAG-1", transaction_id: int = 1, **changes: Any) -> dict[str, Any]:
+    """What sessions puts in SessionEnded's detail."""
+    detail = {
+        "event_id": f"ev-{session_id}",
+        "charge_point_id": charge_point_id,
+        "occurred_at": "2026-01-05T10:30:00.000Z",
+        "session_id": session_id,
+        "transaction_id": transaction_id,
+        "connector_id": 1,
+        "id_tag": id_tag,
+        "started_at": "2026-01-05T09:00:00.000Z",
+        "stopped_at": "2026-01-05T10:30:00.000Z",
+        "meter_start_wh": 1_000,
+        "meter_stop_wh": 1_000 + energy_wh,
+        "energy_wh": energy_wh,
+        "stop_reason": "Local",
+        "flags": [],
+    }
+    detail.update(changes)
+    return detail
+
+
+def envelope(detail: dict[str, Any], detail_type: str = "SessionEnded", source: str = "csms.sessions") -> str:
+    """The EventBridge event a rule delivers to SQS, as the record's body."""
+    return json.dumps({
+        "version": "0", "id": str(uuid.uuid4()), "detail-type": detail_type, "source": source, "account": ACCOUNT,
+        "time": "2026-01-05T10:30:01Z", "region": REGION, "resources": [], "detail": detail,
+    })
+
+
+def deliver(*bodies: str) -> dict[str, Any]:
+    """Delivers one SQS batch as Lambda's event source mapping would; the reply, plus `ids` (the records' message ids).
+
+    Powertools raises BatchProcessingError when every record of a batch failed; Lambda (and local/pollers.py)
+    then return the whole batch to the queue, so that is reported here as all records failed, with `raised`.
+    """
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    event = sqs_event(list(bodies), QUEUE)
+    ids = [r["messageId"] for r in event["Records"]]
+    try:
+        reply = handlers.session_ended(event, context("billing-session-ended"))
+    except BatchProcessingError:
+        return {"batchItemFailures": [{"itemIdentifier": i} for i in ids], "ids": ids, "raised": True}
+    reply["ids"] = ids
+    return reply
+
+
+def call(method: str, path: str, query: dict[str, str] | None = None, **kwargs: Any) -> dict[str, Any]:
+    """Invokes billing's REST Lambda; the proxy reply with `json` (decoded body) and `header` (lower-cased)."""
+    reply = handlers.api(rest_event(method, path, None, query, **kwargs), context("billing-api"))
+    reply["header"] = {k.lower(): v for k, v in (reply.get("headers") or {}).items()}
+    for name, values in (reply.get("multiValueHeaders") or {}).items():
+        reply["header"].setdefault(name.lower(), values[-1] if values else "")
+    reply["json"] = json.loads(reply["body"]) if reply.get("body") else None
+    return reply
+
+
+def all_invoices(**query: str) -> list[dict[str, Any]]:
+    items, token = [], None
+    while True:
+        reply = call("GET", "/invoices", {**query, **({"next_token": token} if token else {})})
+        assert reply["statusCode"] == 200, reply["body"]
+        items += reply["json"]["items"]
+        token = reply["json"]["next_token"]
+        if token is None:
+            return items
+
+
+def issued_at(monkeypatch: pytest.MonkeyPatch, moment: str) -> None:
+    fixed = clock.parse(moment)
+    monkeypatch.setattr(clock, "now", lambda: fixed)
+
+
+# --- consuming SessionEnded -------------------------------------------------------------------
+
+def test_a_session_end_issues_one_exact_invoice(tap: EventTap) -> None:
+    reply = deliver(envelope(session_detail("s-1", energy_wh=12_345)))
+    assert reply == {"batchItemFailures": [], "ids": reply["ids"]}
+
+    [invoice] = all_invoices()
+    assert invoice["id"] == invoicing.invoice_id("s-1") and invoice["id"] != "s-1" and invoice["id"].startswith("inv_")
+    assert invoice["total"] == 370  # 12.345 kWh * 0.30 EUR = 3.7035 EUR -> 370 cents
+    assert invoice["lines"] == [{"description": "Energy", "quantity_wh": 12_345, "unit_price": "0.30", "amount": 370}]
+    assert {k: v for k, v in invoice.items() if k not in ("id", "lines", "issued_at")} == {
+        "session_id": "s-1", "transaction_id": 1, "charge_point_id": "CP-1", "connector_id": 1, "id_tag": "TAG-1",
+        "energy_wh": 12_345, "started_at": "2026-01-05T09:00:00.000Z", "stopped_at": "2026-01-05T10:30:00.000Z",
+        "total": 370, "currency": "EUR", "status": "issued",
+    }
+    assert clock.iso(clock.parse(invoice["issued_at"])) == invoice["issued_at"]  # RFC 3339 UTC, ms, Z
+
+    got = call("GET", f"/invoices/{invoice['id']}")
+    assert got["statusCode"] == 200 and got["json"] == invoice
+
+    [issued] = tap.of("InvoiceIssued")
+    assert {k: issued[k] for k in ("invoice_id", "session_id", "charge_point_id", "id_tag", "energy_wh", "total", "currency")} == {
+        "invoice_id": invoice["id"], "session_id": "s-1", "charge_point_id": "CP-1", "id_tag": "TAG-1", "energy_wh": 12_345,
+        "total": 370, "currency": "EUR"}
+    assert issued["occurred_at"] == invoice["issued_at"]
+    [raw] = [e for e in tap.envelopes() if e["detail-type"] == "InvoiceIssued"]
+    assert raw["source"] == "csms.billing"
+
+
+def test_the_subscription_delivers_what_sessions_publishes(aws_env: None) -> None:
+    """The manifest's rule matches a SessionEnded put on the bus, and the queue's message is what the handler reads."""
+    from services.sessions.events import SessionEnded
+    from services.shared import events
+
+    detail = session_detail("s-bus")
+    detail.pop("event_id")
+    events.publish(SessionEnded(**detail))
+    bodies = [json.dumps(body) for body in drain(QUEUE)]
+    assert len(bodies) == 1
+    assert deliver(*bodies)["batchItemFailures"] == []
+    assert [i["session_id"] for i in all_invoices()] == ["s-bus"]
+
+
+def test_only_session_ended_from_sessions_reaches_billing(aws_env: None) -> None:
+    from services.billing.events import InvoiceIssued
+    from services.shared import events
+
+    events.publish(InvoiceIssued(charge_point_id="CP-1", invoice_id="inv_x", session_id="s", energy_wh=1, total=1, currency="EUR"))
+    assert drain(QUEUE) == []
+
+
+def test_a_redelivered_event_issues_nothing_twice(tap: EventTap) -> None:
+    body = envelope(session_detail("s-2"))
+    assert deliver(body)["batchItemFailures"] == []
+    assert deliver(body)["batchItemFailures"] == []  # redelivery: a success, not a failure
+    assert deliver(body, body)["batchItemFailures"] == []  # twice in one batch
+    # A replayed StopTransaction, or EventBridge's at-least-once delivery: another envelope for the same session.
+    assert deliver(envelope(session_detail("s-2", event_id="another")))["batchItemFailures"] == []
+    assert len(all_invoices()) == 1
+    assert len(tap.of("InvoiceIssued")) == 1
+
+
+def test_concurrent_deliveries_issue_one_invoice(tap: EventTap) -> None:
+    body = envelope(session_detail("s-3", energy_wh=8_350))
+    start = threading.Barrier(8)
+    replies: list[dict[str, Any]] = []
+    errors: list[BaseException] = []
+
+    def one() -> None:
+        try:
+            start.wait()
+            replies.append(deliver(body))
+        except BaseException as error:  # noqa: B902 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=one) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not errors
+    assert [r["batchItemFailures"] for r in replies] == [[]] * 8
+    [invoice] = all_invoices()
+    assert invoice["total"] == 251  # 2.505 EUR = 250.5 cents, rounded half up
+    assert [e["invoice_id"] for e in tap.of("InvoiceIssued")] == [invoice["id"]]
+
+
+def test_a_malformed_event_is_a_batch_item_failure_and_the_rest_of_the_batch_is_billed(tap: EventTap) -> None:
+    missing = session_detail("s-bad")
+    del missing["energy_wh"]
+    reply = deliver(
+        envelope(session_detail("s-good")),
+        envelope(missing),
+        envelope(session_detail("s-neg", energy_wh=-5)),  # the contract says never negative: refused, not billed
+        envelope(session_detail("s-time", stopped_at="yesterday")),
+        "not json",
+    )
+    failed = [f["itemIdentifier"] for f in reply["batchItemFailures"]]
+    assert failed == reply["ids"][1:]
+    assert [i["session_id"] for i in all_invoices()] == ["s-good"]
+    assert len(tap.of("InvoiceIssued")) == 1
+    alone = deliver(envelope(missing))  # alone in its batch, it fails too (and is retried, then dead-lettered)
+    assert [f["itemIdentifier"] for f in alone["batchItemFailures"]] == alone["ids"]
+    assert len(all_invoices()) == 1
+
+
+def test_a_failed_publish_is_retried_and_the_event_goes_out_once(tap: EventTap, monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.shared import events
+
+    real = events.publish
+    calls = {"n": 0}
+
+    def flaky(*published: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("EventBridge refused 1 event(s)")
+        real(*published)
+
+    monkeypatch.setattr(events, "publish", flaky)
+    body = envelope(session_detail("s-4"))
+    first = deliver(body)
+    assert [f["itemIdentifier"] for f in first["batchItemFailures"]] == first["ids"]
+    assert tap.of("InvoiceIssued") == []
+    assert len(all_invoices()) == 1  # the invoice exists; only its event is owed
+
+    assert deliver(body)["batchItemFailures"] == []  # SQS redelivers: the event is published now
+    assert deliver(body)["batchItemFailures"] == []  # and not again
+    [issued] = tap.of("InvoiceIssued")
+    assert issued["invoice_id"] == invoicing.invoice_id("s-4")
+    assert len(all_invoices()) == 1
+
+
+def test_a_delivery_racing_the_publisher_does_not_publish_too(tap: EventTap, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the creating delivery holds the publish lease, a duplicate leaves the event to it."""
+    from services.billing import store
+
+    inside = threading.Event()
+    proceed = threading.Event()
+    real = store.mark_published
+
+    def slow_mark(invoice_id: str, now: str) -> None:
+        inside.set()
+        proceed.wait(10)
+        real(invoice_id, now)
+
+    body = envelope(session_detail("s-5"))
+    monkeypatch.setattr(store, "mark_published", slow_mark)
+    creator = threading.Thread(target=deliver, args=(body,))
+    creator.start()
+    assert inside.wait(10)
+    monkeypatch.setattr(store, "mark_published", real)
+    assert deliver(body)["batchItemFailures"] == []
+    proceed.set()
+    creator.join(10)
+    assert len(tap.of("InvoiceIssued")) == 1
+
+
+def test_price_and_currency_come_from_settings(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.shared.settings import settings
+
+    monkeypatch.setenv("CSMS_ENERGY_PRICE_PER_KWH", "35")
+    monkeypatch.setenv("CSMS_CURRENCY", "JPY")
+    settings.cache_clear()
+    try:
+        assert deliver(envelope(session_detail("s-jpy", energy_wh=12_345)))["batchItemFailures"] == []
+    finally:
+        settings.cache_clear()
+    [invoice] = all_invoices()
+    assert (invoice["total"], invoice["currency"]) == (432, "JPY")  # 432.075 yen -> 432
+    assert invoice["lines"][0]["unit_price"] == "35"
+
+
+def test_a_session_without_energy_is_invoiced_at_zero(aws_env: None) -> None:
+    assert deliver(envelope(session_detail("s-0", energy_wh=0, flags=["meter_backwards"])))["batchItemFailures"] == []
+    [invoice] = all_invoices()
+    assert invoice["total"] == 0 and invoice["lines"][0]["amount"] == 0
+
+
+def test_a_session_without_an_id_tag_is_invoiced_and_listed(aws_env: None) -> None:
+    assert deliver(envelope(session_detail("s-anon", id_tag="")))["batchItemFailures"] == []
+    [invoice] = all_invoices()
+    assert invoice["id_tag"] is None
+    assert [i["session_id"] for i in all_invoices(charge_point_id="CP-1")] == ["s-anon"]
+
+
+# --- REST -------------------------------------------------------------------------------------
+
+@pytest.fixture
+def invoices(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Six invoices issued a day apart from 2026-02-01 (two chargers, two id tags), oldest first."""
+    plan = [("CP-1", "A"), ("CP-2", "A"), ("CP-1", "B"), ("CP-1", "A"), ("CP-2", "B"), ("CP-1", "A")]
+    first = datetime(2026, 2, 1, 12, tzinfo=timezone.utc)
+    real_now = clock.now
+    for n, (charger, tag) in enumerate(plan):
+        issued_at(monkeypatch, clock.iso(first + timedelta(days=n)))
+        body = envelope(session_detail(f"s-{n}", charge_point_id=charger, id_tag=tag, transaction_id=n, energy_wh=1_000 * n))
+        assert deliver(body)["batchItemFailures"] == []
+    monkeypatch.setattr(clock, "now", real_now)
+    found = sorted(all_invoices(), key=lambda i: i["issued_at"])
+    assert [i["session_id"] for i in found] == [f"s-{n}" for n in range(6)]
+    return found
+
+
+def sessions_of(items: list[dict[str, Any]]) -> list[str]:
+    return [i["session_id"] for i in items]
+
+
+def test_filters_by_charger_and_id_tag_oldest_first(invoices: list[dict[str, Any]]) -> None:
+    assert sessions_of(all_invoices(charge_point_id="CP-1")) == ["s-0", "s-2", "s-3", "s-5"]
+    assert sessions_of(all_invoices(charge_point_id="CP-2")) == ["s-1", "s-4"]
+    assert sessions_of(all_invoices(id_tag="A")) == ["s-0", "s-1", "s-3", "s-5"]
+    assert sessions_of(all_invoices(charge_point_id="CP-1", id_tag="A")) == ["s-0", "s-3", "s-5"]
+    assert all_invoices(charge_point_id="CP-9") == []
+    assert all_invoices(id_tag="nobody") == []
+
+
+def test_from_is_inclusive_and_to_exclusive_on_issued_at(invoices: list[dict[str, Any]]) -> None:
+    day = {n: f"2026-02-0{n + 1}T12:00:00.000Z" for n in range(6)}
+    assert sessions_of(all_invoices(charge_point_id="CP-1", **{"from": day[2], "to": day[5]})) == ["s-2", "s-3"]
+    assert sessions_of(all_invoices(id_tag="A", **{"from": day[1]})) == ["s-1", "s-3", "s-5"]
+    assert sessions_of(all_invoices(charge_point_id="CP-1", to=day[3])) == ["s-0", "s-2"]
+    assert sorted(sessions_of(all_invoices(**{"from": day[1], "to": day[4]}))) == ["s-1", "s-2", "s-3"]
+    # Other zones and precisions name the same instants.
+    assert sessions_of(all_invoices(charge_point_id="CP-1", **{"from": "2026-02-03T13:00:00+01:00",
+                                                               "to": "2026-02-06T11:59:59.9995Z"})) == ["s-2", "s-3"]
+    assert sessions_of(all_invoices(charge_point_id="CP-1", **{"from": "2026-02-03T12:00:00.0001Z"})) == ["s-3", "s-5"]
+    assert all_invoices(charge_point_id="CP-1", **{"from": day[2], "to": day[2]}) == []
+    assert all_invoices(**{"from": day[2], "to": day[2]}) == []
+
+
+def test_pages_follow_each_other_without_gaps_or_repeats(invoices: list[dict[str, Any]]) -> None:
+    for query in ({}, {"charge_point_id": "CP-1"}, {"id_tag": "A"}, {"charge_point_id": "CP-1", "id_tag": "A"},
+                  {"from": "2026-02-02T00:00:00Z"}):
+        expected = all_invoices(**query)
+        pages, token = [], None
+        while True:
+            reply = call("GET", "/invoices", {**query, "limit": "1", **({"next_token": token} if token else {})})
+            assert reply["statusCode"] == 200
+            pages.append(reply["json"]["items"])
+            token = reply["json"]["next_token"]
+            if token is None:
+                break
+        assert all(len(page) == 1 for page in pages), query  # a full last page gives no token to an empty one
+        assert [i for page in pages for i in page] == expected, query
+    first = call("GET", "/invoices", {"charge_point_id": "CP-1", "limit": "2"})["json"]
+    assert sessions_of(first["items"]) == ["s-0", "s-2"] and first["next_token"]
+    second = call("GET", "/invoices", {"charge_point_id": "CP-1", "limit": "2", "next_token": first["next_token"]})["json"]
+    assert sessions_of(second["items"]) == ["s-3", "s-5"] and second["next_token"] is None
+
+
+def test_tokens_only_continue_the_listing_that_gave_them(invoices: list[dict[str, Any]]) -> None:
+    token = call("GET", "/invoices", {"charge_point_id": "CP-1", "limit": "1"})["json"]["next_token"]
+    for query in ({"charge_point_id": "CP-2"}, {"id_tag": "A"}, {}):
+        body = assert_problem(call("GET", "/invoices", {**query, "next_token": token}), 422)
+        assert body["errors"] == [{"path": "query.next_token", "message": "unknown token"}]
+    assert_problem(call("GET", "/invoices", {"next_token": "not-a-token"}), 422)
+
+
+@pytest.mark.parametrize(("query", "path"), [
+    ({"from": "yesterday"}, "query.from"),
+    ({"to": "2026-02-01T00:00:00"}, "query.to"),  # no zone
+    ({"from": "2026-02-03T00:00:00Z", "to": "2026-02-02T00:00:00Z"}, "query.from"),
+    ({"limit": "0"}, "query.limit"),
+    ({"limit": "101"}, "query.limit"),
+    ({"limit": "ten"}, "query.limit"),
+    ({"charge_point_id": "x" * 49}, "query.charge_point_id"),
+    ({"id_tag": ""}, "query.id_tag"),
+])
+def test_invalid_queries_are_422_problems(aws_env: None, query: dict[str, str], path: str) -> None:
+    body = assert_problem(call("GET", "/invoices", query), 422)
+    assert [e["path"] for e in body["errors"]] == [path]
+
+
+def test_an_unknown_invoice_is_a_404_problem(invoices: list[dict[str, Any]]) -> None:
+    body = assert_problem(call("GET", "/invoices/inv_0000"), 404)
+    assert "inv_0000" in body["detail"]
+    assert_problem(call("GET", f"/invoices/{invoices[0]['session_id']}"), 404)  # a session id is not an invoice id
+    assert call("GET", f"/invoices/{invoices[0]['id']}")["json"] == invoices[0]
+
+
+def test_invoices_need_a_key_and_any_scope_may_read(invoices: list[dict[str, Any]]) -> None:
+    assert_problem(call("GET", "/invoices", scopes=None), 401)
+    assert_problem(call("GET", f"/invoices/{invoices[0]['id']}", scopes=None), 401)
+    for scope in ("read-only", "support", "operator"):
+        assert call("GET", "/invoices", scopes=scope)["statusCode"] == 200
+    assert_problem(call("DELETE", f"/invoices/{invoices[0]['id']}"), 404)  # no such route
