@@ -10,11 +10,14 @@ import pytest
 from tests.e2e.stack import Stack
 
 COMMAND_TIMEOUT_S = 2
+# A failed event comes back after a second, not after the manifests' 30 s.
+RETRY_S = 1
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    running = Stack(tmp_path_factory.mktemp("csms"), env={"CSMS_COMMAND_TIMEOUT": str(COMMAND_TIMEOUT_S)}).start()
+    running = Stack(tmp_path_factory.mktemp("csms"), env={"CSMS_COMMAND_TIMEOUT": str(COMMAND_TIMEOUT_S),
+                                                          "CSMS_VISIBILITY_TIMEOUT": str(RETRY_S)}).start()
     yield running
     running.stop()
 
