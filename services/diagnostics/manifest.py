@@ -1,7 +1,32 @@
-"""Diagnostics: faults, incidents, uptime, firmware and support (behaviour comes next)."""
+"""Diagnostics: faults and incidents (uptime, firmware and support come later)."""
 
 from __future__ import annotations
 
-from services.shared.manifest import ServiceManifest
+from services.shared.manifest import Index, Key, Queue, RestApi, ServiceManifest, Subscription, Table
 
-MANIFEST = ServiceManifest(name="diagnostics")
+_HANDLERS = "services.diagnostics.handlers"
+
+MANIFEST = ServiceManifest(
+    name="diagnostics",
+    tables=(
+        Table(
+            name="incidents",
+            partition_key=Key("incident_id"),
+            indexes=(
+                Index(name="by-charger", partition_key=Key("charge_point_id"), sort_key=Key("opened_at")),
+                Index(name="by-status", partition_key=Key("status"), sort_key=Key("opened_at")),
+            ),
+        ),
+        # Per charger: open-incident pointers, connector recoveries, the outbox and the reports counted.
+        Table(name="fault-tracking", partition_key=Key("charge_point_id"), sort_key=Key("item_key"),
+              ttl_attribute="expires_at"),
+    ),
+    subscriptions=(
+        Subscription(
+            event_pattern={"source": ["csms.connectivity"], "detail-type": ["FaultReported", "ConnectorStatusChanged"]},
+            queue=Queue(name="diagnostics-connector-events", handler=f"{_HANDLERS}:connector_events"),
+        ),
+    ),
+    rest=RestApi(prefixes=("/incidents",), handler=f"{_HANDLERS}:api", resolver="services.diagnostics.api:app"),
+    publishes=("IncidentOpened", "IncidentResolved"),
+)
