@@ -11,6 +11,20 @@ from local import ACCOUNT, REGION
 from local.persistence import DynamoJournal
 
 
+def _atomic_dynamodb(app: Any) -> Any:
+    """moto serves requests on many threads without a lock, so a conditional write is not atomic there as it is in
+    DynamoDB (two claims of one command could both succeed); one lock around each DynamoDB request restores that."""
+    lock = threading.Lock()
+
+    def serve(environ: dict[str, Any], start_response: Any) -> Any:
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            return app(environ, start_response)
+        with lock:
+            return list(app(environ, start_response))
+
+    return serve
+
+
 class EmbeddedAws:
     def __init__(self, host: str, port: int, data_dir: Path) -> None:
         self.host, self.port = host, port
@@ -30,7 +44,7 @@ class EmbeddedAws:
                 pass
 
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        app = self.journal.wrap(DomainDispatcherApplication(create_backend_app))
+        app = _atomic_dynamodb(self.journal.wrap(DomainDispatcherApplication(create_backend_app)))
         self._server = make_server(self.host, self.port, app, threaded=True, request_handler=QuietHandler)
         threading.Thread(target=self._server.serve_forever, name="moto", daemon=True).start()
 

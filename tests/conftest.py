@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -32,6 +32,23 @@ def shared_botocore_loader() -> Iterator[None]:
     botocore.session.create_loader = original
 
 
+def _serialize_moto(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto in-process handles concurrent requests without a lock, so a conditional write is not atomic there as it
+    is in DynamoDB; one lock around each request gives back DynamoDB's per-request atomicity."""
+    import threading
+
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    lock = threading.RLock()
+    original = BotocoreStubber.process_request
+
+    def process_request(self: BotocoreStubber, request: Any) -> Any:
+        with lock:
+            return original(self, request)
+
+    monkeypatch.setattr(BotocoreStubber, "process_request", process_request)
+
+
 @pytest.fixture
 def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Every manifest's tables, bus, rules and queues on moto in-process, with the environment Lambda would have."""
@@ -45,6 +62,7 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("CSMS_CONNECTIONS_URL", CONNECTIONS_URL)
     monkeypatch.setenv("CSMS_ACCEPT_UNKNOWN_CHARGERS", "true")
     _clear_caches()
+    _serialize_moto(monkeypatch)
     with mock_aws():
         from local.provision import provision
         from services.manifests import ALL

@@ -1,0 +1,187 @@
+"""What a connector report means for the incidents: open, repeat, resolve, and the dedupe rule. No I/O.
+
+One incident per (charger, connector, error code) is open at a time. A fault report
+with no open incident opens one; a repeat while one is open updates its `last_seen`,
+`count` and timeline; a NoError report from that connector that is not older than the
+incident's `last_seen` resolves it. Everything is ordered by the charger's own
+timestamps, because reports queued offline and events redelivered by SQS arrive late
+and out of order:
+
+- a fault report older than the connector's latest recovery (`recovered_at`) is about a
+  past episode: it is counted on the incident whose window holds it, or, if none does,
+  recorded as an incident that opened then and was resolved by that recovery; it never
+  opens an incident that nothing would resolve;
+- a fault report older than the open incident's `opened_at` (and not stale) moves
+  `opened_at` back; `last_seen` only moves forward; the incident's connector status,
+  info and vendor codes are those of its latest report.
+
+Dedupe rule: a report counts once per event id. Connectivity derives a FaultReported's
+id from what the charger said, so a re-sent report and a redelivered event both carry
+the id already counted; the id is remembered for `DEDUPE_RETENTION_S`, longer than a
+message can live in a queue and its DLQ before a redrive.
+
+Timestamps are RFC 3339 UTC in one format (services.shared.clock), so they compare as strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.shared import clock
+from services.shared.events import stable_id
+
+NO_ERROR = "NoError"
+OPEN, RESOLVED = "open", "resolved"
+# The timeline keeps the opening report and the latest ones; `count` still counts them all.
+TIMELINE_LIMIT = 50
+# SQS keeps a message at most 14 days, its DLQ 14 more before a redrive: remember ids longer.
+DEDUPE_RETENTION_S = 35 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Report:
+    """One connector report, from a FaultReported or a ConnectorStatusChanged."""
+
+    event_id: str
+    charge_point_id: str
+    connector_id: int
+    at: str  # the charger's timestamp
+    status: str  # the connector's status (Faulted, Available, ...)
+    error_code: str
+    info: str | None = None
+    vendor_id: str | None = None
+    vendor_error_code: str | None = None
+    charger: dict[str, str] = field(default_factory=dict)  # charge_point_vendor, _model, firmware_version
+
+    @classmethod
+    def of(cls, event: Any) -> "Report":
+        """From a connectivity ConnectorReport event (FaultReported or ConnectorStatusChanged)."""
+        charger = {name: getattr(event, name) for name in ("charge_point_vendor", "charge_point_model", "firmware_version")
+                   if getattr(event, name, None) is not None}
+        return cls(event_id=event.event_id, charge_point_id=event.charge_point_id, connector_id=event.connector_id,
+                   at=clock.normalize(event.occurred_at), status=event.status, error_code=event.error_code,
+                   info=event.info, vendor_id=event.vendor_id, vendor_error_code=event.vendor_error_code, charger=charger)
+
+    @property
+    def is_fault(self) -> bool:
+        return self.error_code != NO_ERROR
+
+
+@dataclass(frozen=True)
+class Open:
+    """Open a new incident; `recovery` when the connector had already recovered after the report."""
+
+    recovery: Report | None = None
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """Count the report on this existing incident."""
+
+    incident: dict[str, Any]
+
+
+def incident_id(event_id: str) -> str:
+    """The id of the incident a report opens: derived from the report, so a retried open is the same incident."""
+    return "inc_" + stable_id("incident", event_id)
+
+
+def dedupe_expiry(now_epoch: int) -> int:
+    return now_epoch + DEDUPE_RETENTION_S
+
+
+def is_stale(report: Report, recovered_at: str | None) -> bool:
+    """The connector has reported NoError at or after this report: the report is about a past episode."""
+    return recovered_at is not None and report.at <= recovered_at
+
+
+def _holds(incident: dict[str, Any], at: str) -> bool:
+    return incident["opened_at"] <= at and (incident.get("resolved_at") is None or at <= incident["resolved_at"])
+
+
+def place(report: Report, recovery: Report | None, open_incident: dict[str, Any] | None,
+          last_incident: dict[str, Any] | None) -> Open | Repeat:
+    """Where a fault report goes, given the connector's latest recovery, the open incident for its error code
+    (if any) and the last incident for it (open or resolved; only needed when the report is stale)."""
+    stale = is_stale(report, recovery.at if recovery else None)
+    if open_incident is not None and (not stale or report.at >= open_incident["opened_at"]):
+        return Repeat(open_incident)
+    if not stale:
+        return Open()
+    if last_incident is not None and _holds(last_incident, report.at):
+        return Repeat(last_incident)
+    return Open(recovery=recovery)
+
+
+def _entry(report: Report, kind: str) -> dict[str, Any]:
+    return {"at": report.at, "kind": kind, "status": report.status, "error_code": report.error_code,
+            "info": report.info, "vendor_error_code": report.vendor_error_code}
+
+
+def _timeline(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """In the charger's time order; the earliest fault is `opened`, later ones `repeated`; bounded."""
+    ordered = sorted(entries, key=lambda e: (e["at"], e["kind"] == "resolved"))
+    faults = [e for e in ordered if e["kind"] != "resolved"]
+    for position, entry in enumerate(faults):
+        entry["kind"] = "opened" if position == 0 else "repeated"
+    if len(ordered) > TIMELINE_LIMIT:
+        ordered = ordered[:1] + ordered[-(TIMELINE_LIMIT - 1):]
+    return ordered
+
+
+def _latest(report: Report) -> dict[str, Any]:
+    """What the incident shows of its latest report."""
+    return {"connector_status": report.status, "info": report.info, "vendor_id": report.vendor_id,
+            "vendor_error_code": report.vendor_error_code, **report.charger}
+
+
+def opened(report: Report, now: str, recovery: Report | None = None) -> dict[str, Any]:
+    """A new incident for a fault report; already resolved by `recovery` when the report came late."""
+    if not report.is_fault:
+        raise ValueError("a NoError report opens no incident")
+    incident: dict[str, Any] = {
+        "incident_id": incident_id(report.event_id),
+        "charge_point_id": report.charge_point_id,
+        "connector_id": report.connector_id,
+        "error_code": report.error_code,
+        "status": OPEN,
+        **_latest(report),
+        "opened_at": report.at,
+        "last_seen": report.at,
+        "resolved_at": None,
+        "count": 1,
+        "timeline": [_entry(report, "opened")],
+        "version": 1,
+        "updated_at": now,
+    }
+    if recovery is not None:
+        incident.update(status=RESOLVED, resolved_at=recovery.at, timeline=_timeline(
+            incident["timeline"] + [_entry(recovery, "resolved")]))
+    return incident
+
+
+def repeated(incident: dict[str, Any], report: Report, now: str) -> dict[str, Any]:
+    """The incident with one more report counted (the caller has checked the report was not counted before)."""
+    after = dict(incident)
+    if report.at >= incident["last_seen"]:
+        after.update(_latest(report))
+        after["last_seen"] = report.at
+    after["opened_at"] = min(incident["opened_at"], report.at)
+    after["count"] = int(incident["count"]) + 1
+    after["timeline"] = _timeline([dict(e) for e in incident["timeline"]] + [_entry(report, "repeated")])
+    after["version"] = int(incident["version"]) + 1
+    after["updated_at"] = now
+    return after
+
+
+def resolved(incident: dict[str, Any], recovery: Report, now: str) -> dict[str, Any] | None:
+    """The incident resolved by a NoError report of its connector, or None if that report does not resolve it
+    (the incident is not open, or a fault was seen after the recovery's own timestamp)."""
+    if (recovery.is_fault or incident["status"] != OPEN or recovery.charge_point_id != incident["charge_point_id"]
+            or recovery.connector_id != int(incident["connector_id"]) or recovery.at < incident["last_seen"]):
+        return None
+    after = dict(incident)
+    after.update(status=RESOLVED, resolved_at=recovery.at, version=int(incident["version"]) + 1, updated_at=now,
+                 timeline=_timeline([dict(e) for e in incident["timeline"]] + [_entry(recovery, "resolved")]))
+    return after

@@ -1,0 +1,37 @@
+"""Lambda entry points of diagnostics: parse the event, call the domain, shape the reply."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from services.shared import consumers
+from services.shared.log import logger
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+
+def _connector_event(record: "SQSRecord") -> None:
+    from services.connectivity.events import ConnectorStatusChanged, FaultReported
+    from services.diagnostics import incidents
+
+    envelope = consumers.envelope(record)
+    detail_type = envelope.get("detail-type")
+    if detail_type == "FaultReported":
+        incidents.record_fault(FaultReported.model_validate(envelope["detail"]))
+    elif detail_type == "ConnectorStatusChanged":
+        incidents.record_status(ConnectorStatusChanged.model_validate(envelope["detail"]))
+    else:
+        raise ValueError(f"diagnostics-connector-events does not take {detail_type!r} events")
+
+
+def connector_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """FaultReported and ConnectorStatusChanged from connectivity: incidents open, repeat and resolve."""
+    return consumers.sqs_batch(event, context, _connector_event)
+
+
+@logger.inject_lambda_context
+def api(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from services.diagnostics.api import app  # only the REST Lambda pays for the resolver
+
+    return app.resolve(event, context)

@@ -1,0 +1,246 @@
+"""Diagnostics' DynamoDB tables: incidents, and the fault tracking that keeps them one per fault.
+
+`incidents` holds the incidents (by id; GSIs by charger and by status, both sorted by
+`opened_at`). `fault-tracking` holds, per charger (partition) and connector:
+
+    {c}#code#{error_code}   the pointer: `open_incident_id` while one is open (removed when it
+                            resolves), `last_incident_id`
+    {c}#connector           the connector's latest recovery (NoError report): recovered_at, recovered_status
+    {c}#outbox#{event_id}   an event written with the change that makes it, deleted once published
+    event#{event_id}        a report already counted (expires after the dedupe retention)
+
+so one Query on `{c}#` reads everything a report of connector c needs. Every change of
+an incident is one transaction conditioned on what was read (the incident's `version`,
+the pointer, the recovery): a concurrent writer makes it fail with Conflict, and the
+caller reads again; a report already counted makes it fail with Duplicate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
+
+from services.shared import aws
+from services.shared.dynamo import plain
+from services.shared.events import Event
+from services.shared.settings import settings
+
+INCIDENTS = "incidents"
+TRACKING = "fault-tracking"
+BY_CHARGER = "by-charger"
+BY_STATUS = "by-status"
+
+
+class Conflict(Exception):
+    """What the write was based on changed meanwhile: read again and decide again."""
+
+
+class Duplicate(Exception):
+    """The report was already counted."""
+
+
+def _incidents() -> Any:
+    return aws.table(INCIDENTS)
+
+
+def _tracking() -> Any:
+    return aws.table(TRACKING)
+
+
+def _condition_failed(error: ClientError) -> bool:
+    return error.response["Error"]["Code"] in ("ConditionalCheckFailedException", "TransactionCanceledException")
+
+
+def _compact(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if v is not None}
+
+
+def pointer_key(connector_id: int, error_code: str) -> str:
+    return f"{connector_id}#code#{error_code}"
+
+
+def connector_key(connector_id: int) -> str:
+    return f"{connector_id}#connector"
+
+
+def outbox_key(connector_id: int, event_id: str) -> str:
+    return f"{connector_id}#outbox#{event_id}"
+
+
+def marker_key(event_id: str) -> str:
+    return f"event#{event_id}"
+
+
+# --- reading --------------------------------------------------------------------------------
+
+@dataclass
+class ConnectorState:
+    recovery: dict[str, Any] | None = None  # {"recovered_at", "recovered_status"}
+    pointers: dict[str, dict[str, Any]] = field(default_factory=dict)  # by error code
+    outbox: list[dict[str, Any]] = field(default_factory=list)
+
+
+def connector_state(charge_point_id: str, connector_id: int) -> ConnectorState:
+    """Everything fault tracking knows of one connector, read consistently in one Query."""
+    state = ConnectorState()
+    prefix = f"{connector_id}#"
+    kwargs: dict[str, Any] = {"KeyConditionExpression": Key("charge_point_id").eq(charge_point_id)
+                              & Key("item_key").begins_with(prefix), "ConsistentRead": True}
+    while True:
+        page = _tracking().query(**kwargs)
+        for item in page.get("Items", []):
+            kind, _, rest = item["item_key"][len(prefix):].partition("#")
+            if kind == "connector":
+                state.recovery = item if item.get("recovered_at") else None
+            elif kind == "code":
+                state.pointers[rest] = item
+            elif kind == "outbox":
+                state.outbox.append(item)
+        if "LastEvaluatedKey" not in page:
+            return state
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def get_incident(incident_id: str) -> dict[str, Any] | None:
+    item = _incidents().get_item(Key={"incident_id": incident_id}, ConsistentRead=True).get("Item")
+    return plain(item) if item else None
+
+
+def list_incidents(*, charge_point_id: str | None, status: str | None, limit: int,
+                   start_key: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """A page of incidents and the key to continue after it (None on the last page).
+
+    By charger (oldest first, GSI by-charger, status filtered), else by status (oldest first, GSI
+    by-status), else a scan in storage order.
+    """
+    kwargs: dict[str, Any] = {}
+    if charge_point_id is not None:
+        kwargs = {"IndexName": BY_CHARGER, "KeyConditionExpression": Key("charge_point_id").eq(charge_point_id)}
+        if status is not None:
+            kwargs["FilterExpression"] = Attr("status").eq(status)
+        key_names: tuple[str, ...] = ("incident_id", "charge_point_id", "opened_at")
+        read = _incidents().query
+    elif status is not None:
+        kwargs = {"IndexName": BY_STATUS, "KeyConditionExpression": Key("status").eq(status)}
+        key_names = ("incident_id", "status", "opened_at")
+        read = _incidents().query
+    else:
+        key_names = ("incident_id",)
+        read = _incidents().scan
+    found: list[dict[str, Any]] = []
+    while True:
+        # One item past the page tells whether there is a next one, so the last page has no token.
+        request = {**kwargs, "Limit": max(limit + 1, 25)}
+        if start_key:
+            request["ExclusiveStartKey"] = start_key
+        page = read(**request)
+        found.extend(page.get("Items", []))
+        if len(found) > limit:
+            last = found[limit - 1]
+            return [plain(i) for i in found[:limit]], {name: last[name] for name in key_names}
+        start_key = page.get("LastEvaluatedKey")
+        if not start_key:
+            return [plain(i) for i in found], None
+
+
+# --- writing --------------------------------------------------------------------------------
+
+def record_recovery(charge_point_id: str, connector_id: int, at: str, status: str) -> None:
+    """Keeps the connector's latest NoError report (by the charger's time); older ones change nothing."""
+    try:
+        _tracking().update_item(
+            Key={"charge_point_id": charge_point_id, "item_key": connector_key(connector_id)},
+            UpdateExpression="SET recovered_at = :at, recovered_status = :status",
+            ConditionExpression="attribute_not_exists(recovered_at) OR recovered_at < :at",
+            ExpressionAttributeValues={":at": at, ":status": status},
+        )
+    except ClientError as error:
+        if not _condition_failed(error):
+            raise
+
+
+def save(incident: dict[str, Any], *, previous_version: int | None, event_id: str | None = None,
+         marker_expires_at: int | None = None, pointer: str | None = None, recovered_before: str | None = None,
+         announce: Sequence[Event] = (), lease_until: str = "") -> list[dict[str, Any]]:
+    """Writes an incident in one transaction with what keeps it consistent; the outbox items written.
+
+    previous_version: None for a new incident (it must not exist), else the version read.
+    event_id: the report this write counts; Duplicate if it was counted already.
+    pointer: "open" takes the (connector, error code) pointer, Conflict if another incident is open;
+        "release" removes it, Conflict if this incident no longer holds it; "remember" makes the
+        incident the last one if there is none.
+    recovered_before: Conflict if the connector has recovered at or after this time since it was read.
+    announce: events written to the outbox with the change; the caller publishes them, then deletes them.
+    """
+    cp, connector_id = incident["charge_point_id"], int(incident["connector_id"])
+    tracking, incidents = settings().table(TRACKING), settings().table(INCIDENTS)
+    items: list[dict[str, Any]] = []
+    if previous_version is None:
+        condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(incident_id)"}
+    else:
+        condition = {"ConditionExpression": "version = :v", "ExpressionAttributeValues": {":v": previous_version}}
+    items.append({"Put": {"TableName": incidents, "Item": _compact(incident), **condition}})
+    marker_at = None
+    if event_id is not None:
+        marker_at = len(items)
+        items.append({"Put": {"TableName": tracking, "ConditionExpression": "attribute_not_exists(item_key)", "Item": {
+            "charge_point_id": cp, "item_key": marker_key(event_id), "incident_id": incident["incident_id"],
+            "expires_at": marker_expires_at}}})
+    pointer_item = {"charge_point_id": cp, "item_key": pointer_key(connector_id, incident["error_code"])}
+    if pointer == "open":
+        items.append({"Update": {"TableName": tracking, "Key": pointer_item,
+                                 "UpdateExpression": "SET open_incident_id = :id, last_incident_id = :id",
+                                 "ConditionExpression": "attribute_not_exists(open_incident_id)",
+                                 "ExpressionAttributeValues": {":id": incident["incident_id"]}}})
+    elif pointer == "release":
+        items.append({"Update": {"TableName": tracking, "Key": pointer_item, "UpdateExpression": "REMOVE open_incident_id",
+                                 "ConditionExpression": "open_incident_id = :id",
+                                 "ExpressionAttributeValues": {":id": incident["incident_id"]}}})
+    elif pointer == "remember":
+        items.append({"Update": {"TableName": tracking, "Key": pointer_item,
+                                 "UpdateExpression": "SET last_incident_id = if_not_exists(last_incident_id, :id)",
+                                 "ExpressionAttributeValues": {":id": incident["incident_id"]}}})
+    elif pointer is not None:
+        raise ValueError(f"unknown pointer change {pointer!r}")
+    if recovered_before is not None:
+        items.append({"ConditionCheck": {
+            "TableName": tracking, "Key": {"charge_point_id": cp, "item_key": connector_key(connector_id)},
+            "ConditionExpression": "attribute_not_exists(recovered_at) OR recovered_at < :at",
+            "ExpressionAttributeValues": {":at": recovered_before}}})
+    outbox = [{"charge_point_id": cp, "item_key": outbox_key(connector_id, event.event_id), "detail_type": event.detail_type(),
+               "detail": event.model_dump_json(), "lease_until": lease_until} for event in announce]
+    items.extend({"Put": {"TableName": tracking, "Item": item}} for item in outbox)
+    try:
+        _tracking().meta.client.transact_write_items(TransactItems=items)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "TransactionCanceledException":
+            raise
+        reasons = error.response.get("CancellationReasons") or []
+        if marker_at is not None and marker_at < len(reasons) and reasons[marker_at].get("Code") == "ConditionalCheckFailed":
+            raise Duplicate(event_id) from None
+        raise Conflict(incident["incident_id"]) from None
+    return outbox
+
+
+def claim_outbox(item: dict[str, Any], now: str, lease_until: str) -> bool:
+    """Takes an unpublished event whose writer's lease ran out (it failed before publishing); False if taken."""
+    try:
+        _tracking().update_item(
+            Key={"charge_point_id": item["charge_point_id"], "item_key": item["item_key"]},
+            UpdateExpression="SET lease_until = :until",
+            ConditionExpression="attribute_exists(item_key) AND lease_until <= :now",
+            ExpressionAttributeValues={":until": lease_until, ":now": now},
+        )
+    except ClientError as error:
+        if _condition_failed(error):
+            return False
+        raise
+    return True
+
+
+def delete_outbox(items: Sequence[dict[str, Any]]) -> None:
+    for item in items:
+        _tracking().delete_item(Key={"charge_point_id": item["charge_point_id"], "item_key": item["item_key"]})
