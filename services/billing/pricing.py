@@ -16,9 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 
-from services.shared.money import MINOR_UNITS, PRECISION, UnsupportedCurrency, exponent, round_minor
-
-__all__ = ["MINOR_UNITS", "UnsupportedCurrency", "exponent", "round_minor"]
+from services.shared.money import PRECISION, exponent, round_minor
 
 WH_PER_KWH = Decimal(1000)
 

@@ -14,6 +14,7 @@ from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 from botocore.exceptions import ClientError
 
 from services.shared import aws
+from services.shared.dynamo import condition_failed
 
 BY_CHARGE_POINT = "by-charge-point"  # charge_point_id + issued_at
 BY_ID_TAG = "by-id-tag"  # id_tag + issued_at (sparse: invoices without an id tag are not in it)
@@ -23,9 +24,6 @@ def _invoices() -> Any:
     return aws.table("invoices")
 
 
-def _condition_failed(error: ClientError) -> bool:
-    return error.response["Error"]["Code"] in ("ConditionalCheckFailedException", "TransactionCanceledException")
-
 
 def create_invoice(item: dict[str, Any], lease_until: int) -> bool:
     """Writes the invoice unless one exists for its id; True if this call created it (and holds the publish lease)."""
@@ -33,7 +31,7 @@ def create_invoice(item: dict[str, Any], lease_until: int) -> bool:
         _invoices().put_item(Item={**item, "publish_lease_until": lease_until},
                              ConditionExpression="attribute_not_exists(invoice_id)")
     except ClientError as error:
-        if _condition_failed(error):
+        if condition_failed(error):
             return False
         raise
     return True
@@ -52,7 +50,7 @@ def claim_publication(invoice_id: str, now_epoch: int, lease_until: int) -> dict
             ReturnValues="ALL_NEW",
         )
     except ClientError as error:
-        if _condition_failed(error):
+        if condition_failed(error):
             return None
         raise
     return reply["Attributes"]
@@ -76,7 +74,7 @@ def release_publication(invoice_id: str) -> None:
             ConditionExpression="attribute_exists(invoice_id) AND attribute_not_exists(published_at)",
         )
     except ClientError as error:
-        if not _condition_failed(error):
+        if not condition_failed(error):
             raise
 
 

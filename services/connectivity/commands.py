@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 import time
-from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -53,18 +52,6 @@ def outcome(reply: dict[str, Any]) -> CommandStatus:
 
 # API Gateway's limit for one post_to_connection.
 MAX_FRAME_BYTES = 128 * 1024
-# DynamoDB keeps numbers to 38 significant digits; no OCPP field needs more.
-_MAX_NUMBER = 10**38
-
-
-def _huge_numbers(value: Any, path: str) -> list[tuple[str, str]]:
-    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool) and abs(value) >= _MAX_NUMBER:
-        return [(path, "number out of range")]
-    if isinstance(value, dict):
-        return [found for k, v in value.items() for found in _huge_numbers(v, f"{path}.{k}")]
-    if isinstance(value, list):
-        return [found for i, v in enumerate(value) for found in _huge_numbers(v, f"{path}[{i}]")]
-    return []
 
 
 def violations(ocpp_version: str, action: str, payload: dict[str, Any]) -> list[tuple[str, str]]:
@@ -75,7 +62,6 @@ def violations(ocpp_version: str, action: str, payload: dict[str, Any]) -> list[
     if action not in allowed:
         return [("action", f"{action!r} is not an action a CSMS sends in {ocpp_version}; use one of: {', '.join(sorted(allowed))}")]
     found = [("payload" + path[1:], message) for _, path, message in schemas.problems(ocpp_version, action, payload)]
-    found += _huge_numbers(payload, "payload")
     size = len(framing.encode_call(new_command_id(), action, payload).encode())
     if size > MAX_FRAME_BYTES:
         found.append(("payload", f"the frame would be {size} bytes; a charger connection takes at most {MAX_FRAME_BYTES}"))

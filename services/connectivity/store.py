@@ -12,6 +12,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from services.shared import aws
+from services.shared.dynamo import condition_failed
 
 RETENTION_S = 90 * 24 * 3600
 
@@ -23,9 +24,6 @@ def _chargers() -> Any:
 def _commands() -> Any:
     return aws.table("commands")
 
-
-def _condition_failed(error: ClientError) -> bool:
-    return error.response["Error"]["Code"] in ("ConditionalCheckFailedException", "TransactionCanceledException")
 
 
 # --- chargers -------------------------------------------------------------------------------
@@ -68,7 +66,7 @@ def delete_charger(charge_point_id: str, now: str) -> dict[str, Any] | None:
             ReturnValues="ALL_OLD",
         )
     except ClientError as error:
-        if _condition_failed(error):
+        if condition_failed(error):
             return None
         raise
     return reply.get("Attributes")
@@ -92,7 +90,7 @@ def record_connection(charge_point_id: str, connection_id: str, ocpp_version: st
             ReturnValues="ALL_OLD",
         )
     except ClientError as error:
-        if _condition_failed(error):
+        if condition_failed(error):
             return None
         raise
     return reply.get("Attributes") or {}
@@ -108,7 +106,7 @@ def record_disconnection(charge_point_id: str, connection_id: str, now: str) -> 
             ExpressionAttributeValues={":c": connection_id, ":false": False, ":now": now},
         )
     except ClientError as error:
-        if _condition_failed(error):
+        if condition_failed(error):
             return False
         raise
     return True
@@ -161,7 +159,7 @@ def update_connector(charge_point_id: str, connector_id: int, state: dict[str, A
             ReturnValues="UPDATED_OLD",
         )
     except ClientError as error:
-        if _condition_failed(error):
+        if condition_failed(error):
             return False, None
         raise
     old = reply.get("Attributes") or {}
@@ -246,7 +244,7 @@ def claim_next(charge_point_id: str, head: str, deadline_epoch: int, now_epoch: 
             ExpressionAttributeValues={":head": head, ":deadline": deadline_epoch, ":now": now_epoch},
         )
     except ClientError as error:
-        if _condition_failed(error):
+        if condition_failed(error):
             return False
         raise
     return True
@@ -261,7 +259,7 @@ def release(charge_point_id: str, command_id: str) -> None:
             ExpressionAttributeValues={":id": command_id},
         )
     except ClientError as error:
-        if not _condition_failed(error):
+        if not condition_failed(error):
             raise
 
 
@@ -289,7 +287,7 @@ def transition(charge_point_id: str, command_id: str, expected: str, changes: di
             ReturnValues="ALL_NEW",
         )
     except ClientError as error:
-        if _condition_failed(error):
+        if condition_failed(error):
             return None
         raise
     return reply["Attributes"]

@@ -24,7 +24,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from services.shared import aws
-from services.shared.dynamo import plain
+from services.shared.dynamo import condition_failed, plain
 from services.shared.events import Event
 from services.shared.settings import settings
 
@@ -49,9 +49,6 @@ def _incidents() -> Any:
 def _tracking() -> Any:
     return aws.table(TRACKING)
 
-
-def _condition_failed(error: ClientError) -> bool:
-    return error.response["Error"]["Code"] in ("ConditionalCheckFailedException", "TransactionCanceledException")
 
 
 def _compact(item: dict[str, Any]) -> dict[str, Any]:
@@ -158,7 +155,7 @@ def record_recovery(charge_point_id: str, connector_id: int, at: str, status: st
             ExpressionAttributeValues={":at": at, ":status": status},
         )
     except ClientError as error:
-        if not _condition_failed(error):
+        if not condition_failed(error):
             raise
 
 
@@ -235,7 +232,7 @@ def claim_outbox(item: dict[str, Any], now: str, lease_until: str) -> bool:
             ExpressionAttributeValues={":until": lease_until, ":now": now},
         )
     except ClientError as error:
-        if _condition_failed(error):
+        if condition_failed(error):
             return False
         raise
     return True

@@ -151,6 +151,9 @@ def list_sessions(
         condition = c if condition is None else condition & c
     start_key = decode_token(next_token, charge_point_id=charge_point_id, transaction_id=None) if next_token else None
     if start_key is not None:
+        if not start_key["transaction_id"].lstrip("-").isdigit() or len(start_key["transaction_id"]) > 19:
+            raise ProblemError(422, "next_token is not one this route gave out",
+                               [ProblemDetail(path="query.next_token", message="unknown token")])
         start_key["transaction_id"] = int(start_key["transaction_id"])
     items, last = store.query_sessions(charge_point_id, limit, start_key, condition)
     token = encode_token({"charge_point_id": last["charge_point_id"], "transaction_id": str(last["transaction_id"])}) if last else None

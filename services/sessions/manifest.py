@@ -14,7 +14,7 @@ MANIFEST = ServiceManifest(
         # A charger's sessions by OCPP transaction id: every OCPP message finds its session by key.
         Table(name="sessions", partition_key=Key("charge_point_id"), sort_key=Key("transaction_id", "N")),
         # What makes a StartTransaction the same one re-sent: charger, connector, id tag, meter start, timestamp.
-        Table(name="session-starts", partition_key=Key("start_key")),
+        Table(name="session-starts", partition_key=Key("start_key"), ttl_attribute="expires_at"),
         # One item per meterValue element: series (a session's, or a connector's outside sessions) and its timestamp.
         Table(name="meter-values", partition_key=Key("series"), sort_key=Key("sample_key")),
         Table(name="counters", partition_key=Key("name")),

@@ -47,9 +47,10 @@ def energy_register_wh(sampled_values: list[dict[str, Any]]) -> Decimal | None:
     for value in sampled_values:
         if value.get("measurand") == ENERGY_REGISTER and value.get("format", "Raw") == "Raw" and not value.get("phase"):
             try:
-                return Decimal(value["value"])
+                reading = Decimal(value["value"])
             except InvalidOperation:
                 return None
+            return reading if reading.is_finite() else None
     return None
 
 

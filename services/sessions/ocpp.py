@@ -8,6 +8,8 @@ from services.sessions import transactions
 from services.sessions.authorization import id_tag_info
 from services.sessions.store import get_token
 from services.shared.ocpp.dispatch import OcppContext
+from services.shared.ocpp.errors import Cause, OcppError
+from services.shared.settings import settings
 
 
 def authorize(ctx: OcppContext, request: call.Authorize) -> call_result.Authorize:
@@ -15,6 +17,9 @@ def authorize(ctx: OcppContext, request: call.Authorize) -> call_result.Authoriz
 
 
 def start_transaction(ctx: OcppContext, request: call.StartTransaction) -> call_result.StartTransaction:
+    if not 1 <= request.connector_id <= settings().max_connector_id:
+        raise OcppError(Cause.PROPERTY, f"$.connectorId: a transaction runs on connector 1 to {settings().max_connector_id}",
+                        {"path": "$.connectorId"})
     transaction_id, info = transactions.start(transactions.Start(
         charge_point_id=ctx.charge_point_id, connector_id=request.connector_id, id_tag=request.id_tag,
         meter_start_wh=request.meter_start, timestamp=request.timestamp, reservation_id=request.reservation_id,
@@ -31,5 +36,5 @@ def stop_transaction(ctx: OcppContext, request: call.StopTransaction) -> call_re
 
 
 def meter_values(ctx: OcppContext, request: call.MeterValues) -> call_result.MeterValues:
-    transactions.meter_values(ctx.charge_point_id, request.connector_id, request.transaction_id, request.meter_value)
+    transactions.record_samples(ctx.charge_point_id, request.transaction_id, request.connector_id, request.meter_value)
     return call_result.MeterValues()

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from services.shared import aws
-
-
-def _conflict(error: ClientError) -> bool:
-    return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
-
+from services.shared.dynamo import condition_failed
 
 # --- id tokens ---------------------------------------------------------------------------------
 
@@ -49,16 +45,22 @@ def next_transaction_id() -> int:
     return int(reply["Attributes"]["value"])
 
 
-def claim_start(start_key: str, charge_point_id: str, transaction_id: int, expires_at: int) -> int:
-    """Binds a start to a transaction id; for a start seen before, the id it already has."""
+def claim_start(start_key: str, charge_point_id: str, transaction_id: int, expires_at: int,
+                replacing: int | None = None) -> int:
+    """Binds a start to a transaction id; for a start seen before, the id it already has.
+
+    `replacing` rebinds a start whose id turned out to be taken (by a session a stop created).
+    """
     table = aws.table("session-starts")
+    condition = "attribute_not_exists(start_key)" if replacing is None else "transaction_id = :old"
     try:
         table.put_item(Item={"start_key": start_key, "charge_point_id": charge_point_id, "transaction_id": transaction_id,
                              "expires_at": expires_at},
-                       ConditionExpression="attribute_not_exists(start_key)")
+                       ConditionExpression=condition,
+                       **({"ExpressionAttributeValues": {":old": replacing}} if replacing is not None else {}))
         return transaction_id
     except ClientError as error:
-        if not _conflict(error):
+        if not condition_failed(error):
             raise
     return int(table.get_item(Key={"start_key": start_key}, ConsistentRead=True)["Item"]["transaction_id"])
 
@@ -74,7 +76,7 @@ def create_session(item: dict[str, Any]) -> bool:
     try:
         _sessions().put_item(Item=item, ConditionExpression="attribute_not_exists(transaction_id)")
     except ClientError as error:
-        if _conflict(error):
+        if condition_failed(error):
             return False
         raise
     return True
@@ -103,15 +105,32 @@ def complete_session(charge_point_id: str, transaction_id: int, changes: dict[st
             ReturnValues="ALL_NEW",
         )
     except ClientError as error:
-        if _conflict(error):
+        if condition_failed(error):
             return None
         raise
     return reply["Attributes"]
 
 
-def mark_published(charge_point_id: str, transaction_id: int, flag: str) -> None:
+def claim_publication(charge_point_id: str, transaction_id: int, now_epoch: int, lease_until: int) -> bool:
+    """The right to publish a completed session's SessionEnded: once, or again after a publisher's lease ran out."""
+    try:
+        _sessions().update_item(
+            Key={"charge_point_id": charge_point_id, "transaction_id": transaction_id},
+            UpdateExpression="SET ended_publish_lease = :until",
+            ConditionExpression="#status = :completed AND attribute_not_exists(ended_published) AND "
+                                "(attribute_not_exists(ended_publish_lease) OR ended_publish_lease < :now)",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":until": lease_until, ":now": now_epoch, ":completed": "completed"})
+    except ClientError as error:
+        if condition_failed(error):
+            return False
+        raise
+    return True
+
+
+def mark_published(charge_point_id: str, transaction_id: int) -> None:
     _sessions().update_item(Key={"charge_point_id": charge_point_id, "transaction_id": transaction_id},
-                            UpdateExpression="SET #flag = :true", ExpressionAttributeNames={"#flag": flag},
+                            UpdateExpression="SET ended_published = :true REMOVE ended_publish_lease",
                             ExpressionAttributeValues={":true": True})
 
 
@@ -136,10 +155,6 @@ def query_sessions(charge_point_id: str | None, limit: int, start_key: dict[str,
         start_key = page.get("LastEvaluatedKey")
         if not start_key:
             return found, None
-
-
-def active_condition(status: str) -> Any:
-    return Attr("status").eq(status)
 
 
 # --- meter values ---------------------------------------------------------------------------------

@@ -18,6 +18,8 @@ from services.sessions.events import SessionEnded, SessionStarted
 from services.shared import clock, events
 
 START_KEY_RETENTION_S = 30 * 24 * 3600
+# How long the stop that ended a session has to publish SessionEnded before a re-sent stop may do it instead.
+PUBLISH_LEASE_S = 30
 
 
 def session_id(charge_point_id: str, transaction_id: int) -> str:
@@ -32,7 +34,8 @@ def session_key(public_id: str) -> tuple[str, int] | None:
     encoded = public_id[4:]
     try:
         charge_point_id, _, transaction = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode().rpartition("/")
-        return (charge_point_id, int(transaction)) if charge_point_id else None
+        number = int(transaction)
+        return (charge_point_id, number) if charge_point_id and abs(number) < 2**63 else None
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
 
@@ -54,9 +57,27 @@ def start(request: Start, now: datetime) -> tuple[int, dict[str, Any]]:
     timestamp = clock.normalize(request.timestamp)
     start_key = "|".join(map(str, (request.charge_point_id, request.connector_id, request.id_tag,
                                    request.meter_start_wh, timestamp)))
-    transaction_id = store.claim_start(start_key, request.charge_point_id, store.next_transaction_id(),
-                                       int(now.timestamp()) + START_KEY_RETENTION_S)
+    expires_at = int(now.timestamp()) + START_KEY_RETENTION_S
     flags = [] if info["status"] == "Accepted" else [f"id_tag_{info['status'].lower()}"]
+    fresh = store.next_transaction_id()
+    transaction_id = store.claim_start(start_key, request.charge_point_id, fresh, expires_at)
+    while transaction_id == fresh:  # this call claimed the start, so it creates the session
+        item = _started(request, transaction_id, timestamp, info, flags, now)
+        if store.create_session(item):
+            events.publish(SessionStarted(
+                event_id=events.stable_id("SessionStarted", item["session_id"]), charge_point_id=request.charge_point_id,
+                occurred_at=timestamp, session_id=item["session_id"], transaction_id=transaction_id,
+                connector_id=request.connector_id, id_tag=request.id_tag, started_at=timestamp,
+                meter_start_wh=request.meter_start_wh))
+            break
+        # A session that a stop created holds this id (its start was never seen): this start takes the next one.
+        fresh = store.next_transaction_id()
+        transaction_id = store.claim_start(start_key, request.charge_point_id, fresh, expires_at, replacing=transaction_id)
+    return transaction_id, info
+
+
+def _started(request: Start, transaction_id: int, timestamp: str, info: dict[str, Any], flags: list[str],
+             now: datetime) -> dict[str, Any]:
     item = {
         "charge_point_id": request.charge_point_id,
         "transaction_id": transaction_id,
@@ -72,13 +93,7 @@ def start(request: Start, now: datetime) -> tuple[int, dict[str, Any]]:
     }
     if request.reservation_id is not None:
         item["reservation_id"] = request.reservation_id
-    if store.create_session(item):
-        events.publish(SessionStarted(
-            event_id=events.stable_id("SessionStarted", item["session_id"]), charge_point_id=request.charge_point_id,
-            occurred_at=timestamp, session_id=item["session_id"], transaction_id=transaction_id,
-            connector_id=request.connector_id, id_tag=request.id_tag, started_at=timestamp,
-            meter_start_wh=request.meter_start_wh))
-    return transaction_id, info
+    return item
 
 
 @dataclass(frozen=True)
@@ -118,15 +133,20 @@ def stop(request: Stop, transaction_data: list[dict[str, Any]], now: datetime) -
     session = store.get_session(request.charge_point_id, request.transaction_id)
     if session is None:
         session = _session_from_stop(request, samples, stopped_at, now)
+    lease_until = int(now.timestamp()) + PUBLISH_LEASE_S
+    ended = None
     if session.get("status") == "active":
         used, flags = metering.energy_wh(int(session["meter_start"]), request.meter_stop_wh)
-        session = store.complete_session(request.charge_point_id, request.transaction_id, {
+        ended = store.complete_session(request.charge_point_id, request.transaction_id, {
             "status": "completed", "stopped_at": stopped_at, "meter_stop": request.meter_stop_wh, "energy_wh": used,
             "stop_reason": request.reason or "Local", "flags": list(session.get("flags", [])) + flags,
-        }, create=session if session.get("created_from_stop") else None) or store.get_session(
-            request.charge_point_id, request.transaction_id)
-    if session and session.get("status") == "completed" and not session.get("ended_published"):
-        _publish_end(session)
+            "ended_publish_lease": lease_until,
+        }, create=session if session.get("created_from_stop") else None)
+    if ended is None and store.claim_publication(request.charge_point_id, request.transaction_id,
+                                                  int(now.timestamp()), lease_until):
+        ended = store.get_session(request.charge_point_id, request.transaction_id)  # a publisher before us failed
+    if ended is not None:
+        _publish_end(ended)
     if request.id_tag is None:
         return None
     return authorization.id_tag_info(store.get_token(request.id_tag), now)
@@ -153,7 +173,7 @@ def _session_from_stop(request: Stop, samples: list[dict[str, Any]], stopped_at:
 
 
 def _publish_end(session: dict[str, Any]) -> None:
-    """Once the session is stored as ended; a crash before the flag is set re-publishes the same event."""
+    """By whoever ended the session, or took over the publication after its lease ran out: same event id either way."""
     events.publish(SessionEnded(
         event_id=events.stable_id("SessionEnded", session["session_id"]), charge_point_id=session["charge_point_id"],
         occurred_at=session["stopped_at"], session_id=session["session_id"], transaction_id=int(session["transaction_id"]),
@@ -161,12 +181,7 @@ def _publish_end(session: dict[str, Any]) -> None:
         stopped_at=session["stopped_at"], meter_start_wh=int(session["meter_start"]),
         meter_stop_wh=int(session["meter_stop"]), energy_wh=int(session["energy_wh"]),
         stop_reason=session.get("stop_reason"), flags=list(session.get("flags", []))))
-    store.mark_published(session["charge_point_id"], int(session["transaction_id"]), "ended_published")
-
-
-def meter_values(charge_point_id: str, connector_id: int, transaction_id: int | None,
-                 meter_value: list[dict[str, Any]]) -> None:
-    record_samples(charge_point_id, transaction_id, connector_id, meter_value)
+    store.mark_published(session["charge_point_id"], int(session["transaction_id"]))
 
 
 def samples_of(session: dict[str, Any]) -> list[dict[str, Any]]:

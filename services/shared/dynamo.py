@@ -5,6 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+
+def condition_failed(error: ClientError) -> bool:
+    """A conditional write (or transaction) refused because its condition did not hold: a replay, a race lost."""
+    return error.response["Error"]["Code"] in ("ConditionalCheckFailedException", "TransactionCanceledException")
+
 
 def plain(value: Any) -> Any:
     if isinstance(value, Decimal):

@@ -14,9 +14,19 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def eventually(probe: Callable[[], Any], timeout_s: float = 20) -> Any:
+    """The probe's first truthy answer (the stack acts asynchronously), or its last one at the timeout."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = probe()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.2)
 
 
 def free_port() -> int:

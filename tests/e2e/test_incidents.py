@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from ocpp.v16 import call
 
 from tests.e2e.charger import connected
-from tests.e2e.stack import Stack
+from tests.e2e.stack import Stack, eventually
 
 pytestmark = pytest.mark.e2e
 
 
-def eventually(probe: Callable[[], Any], timeout_s: float = 20) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = probe()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.2)
 
 
 def test_a_fault_opens_one_incident_a_repeat_counts_and_recovery_resolves_it(stack: Stack) -> None:

@@ -9,25 +9,18 @@ import subprocess
 import sys
 import time
 import uuid
-from typing import Any, Callable
+from typing import Any
 
 import boto3
 import pytest
 from ocpp.v16 import call
 
 from tests.e2e.charger import connected
-from tests.e2e.stack import ROOT, Stack
+from tests.e2e.stack import ROOT, Stack, eventually
 
 pytestmark = pytest.mark.e2e
 
 
-def eventually(probe: Callable[[], Any], timeout_s: float = 20) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = probe()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.2)
 
 
 def invoices_of(stack: Stack, cp_id: str) -> list[dict[str, Any]]:

@@ -147,3 +147,44 @@ def test_unknown_or_garbage_session_id_is_404(aws_env: None) -> None:
     assert api("GET", "/sessions/ses_nope")[0] == 404
     assert api("GET", "/sessions/12")[0] == 404
     assert api("GET", "/sessions", query={"from": "yesterday"})[0] == 422
+
+
+def test_a_start_whose_id_a_stop_already_used_takes_the_next_id(online: str, tap: EventTap) -> None:
+    first = start(online, "TAG-A")["transactionId"]
+    # A stop for a transaction the CSMS never saw, with the id the counter gives next.
+    ocpp(online, "StopTransaction", {"transactionId": first + 1, "meterStop": 500, "timestamp": "2026-03-01T09:00:00Z"})
+    second = start(online, "TAG-B", meter=100, at="2026-03-01T12:00:00Z")["transactionId"]
+    assert second not in (first, first + 1)
+    ocpp(online, "StopTransaction", {"transactionId": second, "meterStop": 8900, "timestamp": "2026-03-01T13:00:00Z"})
+    ended = {e["transaction_id"]: e for e in tap.of("SessionEnded")}
+    assert ended[second]["energy_wh"] == 8800 and ended[second]["flags"] == ["id_tag_invalid"]
+    assert ended[first + 1]["flags"] == ["start_missing"]
+
+
+def test_concurrent_copies_of_a_stop_publish_session_ended_once(online: str, tap: EventTap) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    tx = start(online)["transactionId"]
+    stop = {"transactionId": tx, "meterStop": 2000, "timestamp": "2026-03-01T11:00:00Z"}
+    with ThreadPoolExecutor(5) as pool:
+        list(pool.map(lambda _: ocpp(online, "StopTransaction", stop), range(5)))
+    assert len(tap.of("SessionEnded")) == 1
+
+
+@pytest.mark.parametrize(("action", "payload"), [
+    ("StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 10**40, "timestamp": T0}),
+    ("StartTransaction", {"connectorId": 0, "idTag": "T", "meterStart": 0, "timestamp": T0}),
+    ("StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 0, "timestamp": "0001-01-01T00:30:00+01:00"}),
+    ("StopTransaction", {"transactionId": 1, "meterStop": 10**40, "timestamp": T0}),
+])
+def test_out_of_range_values_are_property_constraint_violations(online: str, action: str, payload: dict[str, Any]) -> None:
+    reply = send_frame(CP, online, [2, frame_id(), action, payload])
+    assert reply is not None and reply[0] == 4 and reply[2] == "PropertyConstraintViolation", reply
+
+
+def test_a_foreign_sessions_token_is_422(aws_env: None) -> None:
+    from services.shared.rest import encode_token
+
+    for key in ({"charge_point_id": "a", "transaction_id": "abc"}, {"charge_point_id": "a", "transaction_id": "9" * 60}):
+        assert api("GET", "/sessions", query={"next_token": encode_token(key)})[0] == 422
+    assert api("GET", "/sessions/ses_" + "OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5")[0] == 404

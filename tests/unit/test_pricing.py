@@ -8,7 +8,9 @@ import pytest
 from pydantic import ValidationError
 
 from services.billing import pricing
-from services.billing.pricing import Line, UnsupportedCurrency, energy_line, exponent, price_energy
+from services.billing.pricing import Line, energy_line, price_energy
+from services.shared import money
+from services.shared.money import UnsupportedCurrency, exponent
 from services.shared.settings import Settings
 
 EUR_030 = Decimal("0.30")
@@ -77,8 +79,8 @@ def test_unknown_currencies_are_refused_by_name(code: object) -> None:
 
 
 def test_every_supported_currency_has_an_iso_exponent() -> None:
-    assert all(len(code) == 3 and code.isupper() and digits in (0, 2, 3) for code, digits in pricing.MINOR_UNITS.items())
-    assert {"EUR": 2, "USD": 2, "GBP": 2, "JPY": 0}.items() <= pricing.MINOR_UNITS.items()
+    assert all(len(code) == 3 and code.isupper() and digits in (0, 2, 3) for code, digits in money.MINOR_UNITS.items())
+    assert {"EUR": 2, "USD": 2, "GBP": 2, "JPY": 0}.items() <= money.MINOR_UNITS.items()
 
 
 def test_floats_and_bad_quantities_are_refused() -> None:
@@ -102,10 +104,10 @@ def test_prices_are_written_as_plain_decimals() -> None:
 
 
 def test_round_minor_is_the_single_rounding_step() -> None:
-    assert pricing.round_minor(Decimal("3.7035"), "EUR") == 370
-    assert pricing.round_minor(Decimal("3.705"), "EUR") == 371
-    assert pricing.round_minor(Decimal("0.5"), "JPY") == 1
-    assert pricing.round_minor(Decimal("0.0005"), "KWD") == 1
+    assert money.round_minor(Decimal("3.7035"), "EUR") == 370
+    assert money.round_minor(Decimal("3.705"), "EUR") == 371
+    assert money.round_minor(Decimal("0.5"), "JPY") == 1
+    assert money.round_minor(Decimal("0.0005"), "KWD") == 1
 
 
 # --- the default tariff in settings -----------------------------------------------------------

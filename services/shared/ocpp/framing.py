@@ -51,6 +51,10 @@ class FrameError(OcppError):
         self.unique_id = unique_id
 
 
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
@@ -63,7 +67,7 @@ def dumps(value: Any) -> str:
 
 def decode(text: str | bytes) -> Frame:
     try:
-        message = json.loads(text, parse_float=Decimal)
+        message = json.loads(text, parse_float=Decimal, parse_constant=_not_json)
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         raise FrameError(Cause.FORMAT, "The frame is not JSON: send an OCPP-J array such as [2, id, action, {...}]") from None
     if not isinstance(message, list) or not message:

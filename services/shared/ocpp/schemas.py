@@ -89,11 +89,26 @@ def problems(ocpp_version: str, action: str, payload: Any, *, response: bool = F
     if validator is None:
         raise OcppError(Cause.NOT_IMPLEMENTED, f"{action} is not an OCPP {ocpp_version.removeprefix('ocpp')} action")
     errors = list(validator.iter_errors(decimals(payload)))
-    if not errors:
-        return []
-    first = best_match(errors)
-    ordered = [first] + [e for e in errors if e is not first]
-    return [(_CAUSES.get(e.validator, Cause.PROPERTY), _path(e), _DECIMAL.sub(r"\1", e.message)) for e in ordered]
+    found = []
+    if errors:
+        first = best_match(errors)
+        ordered = [first] + [e for e in errors if e is not first]
+        found = [(_CAUSES.get(e.validator, Cause.PROPERTY), _path(e), _DECIMAL.sub(r"\1", e.message)) for e in ordered]
+    return found + [(Cause.PROPERTY, path, "number out of range") for path in _huge_numbers(payload, "$")]
+
+
+# DynamoDB keeps numbers to 38 significant digits; no OCPP field needs more.
+_MAX_NUMBER = 10**38
+
+
+def _huge_numbers(value: Any, path: str) -> list[str]:
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        return [path] if not Decimal(value).is_finite() or abs(value) >= _MAX_NUMBER else []
+    if isinstance(value, dict):
+        return [found for k, v in value.items() for found in _huge_numbers(v, f"{path}.{k}")]
+    if isinstance(value, list):
+        return [found for i, v in enumerate(value) for found in _huge_numbers(v, f"{path}[{i}]")]
+    return []
 
 
 def validate(ocpp_version: str, action: str, payload: Any, *, response: bool = False) -> None:
