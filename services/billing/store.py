@@ -14,7 +14,7 @@ from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 from botocore.exceptions import ClientError
 
 from services.shared import aws
-from services.shared.dynamo import condition_failed
+from services.shared.dynamo import condition_failed, page
 
 BY_CHARGE_POINT = "by-charge-point"  # charge_point_id + issued_at
 BY_ID_TAG = "by-id-tag"  # id_tag + issued_at (sparse: invoices without an id tag are not in it)
@@ -112,7 +112,7 @@ def list_invoices(limit: int, start_key: dict[str, Any] | None, *, charge_point_
     in storage order.
     """
     names = page_key_names(charge_point_id, id_tag)
-    kwargs: dict[str, Any] = {"Limit": max(limit, 25)}
+    kwargs: dict[str, Any] = {}
     issued = _issued_between(issued_from, issued_until)
     if charge_point_id is not None or id_tag is not None:
         partition = Key("charge_point_id").eq(charge_point_id) if charge_point_id is not None else Key("id_tag").eq(id_tag)
@@ -125,20 +125,7 @@ def list_invoices(limit: int, start_key: dict[str, Any] | None, *, charge_point_
         if issued is not None:
             kwargs["FilterExpression"] = _scan_filter(issued_from, issued_until)
         read = _invoices().scan
-    found: list[dict[str, Any]] = []
-    while True:
-        if start_key:
-            kwargs["ExclusiveStartKey"] = start_key
-        page = read(**kwargs)
-        items = page.get("Items", [])
-        start_key = page.get("LastEvaluatedKey")
-        for position, item in enumerate(items):
-            found.append(item)
-            if len(found) == limit:
-                more = position < len(items) - 1 or start_key
-                return found, ({name: item[name] for name in names} if more else None)
-        if not start_key:
-            return found, None
+    return page(read, kwargs, limit, start_key, names)
 
 
 def _scan_filter(issued_from: str | None, issued_until: str | None) -> ConditionBase:

@@ -12,7 +12,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from services.shared import aws
-from services.shared.dynamo import condition_failed
+from services.shared.dynamo import condition_failed, page
 
 RETENTION_S = 90 * 24 * 3600
 
@@ -174,19 +174,7 @@ def scan_chargers(limit: int, start_key: dict[str, Any] | None, *, connected: bo
         condition &= Attr("connected").eq(connected)
     if status is not None:
         condition &= Attr("connectors.0.status").eq(status)
-    found: list[dict[str, Any]] = []
-    while True:
-        kwargs: dict[str, Any] = {"FilterExpression": condition, "Limit": max(limit, 25)}
-        if start_key:
-            kwargs["ExclusiveStartKey"] = start_key
-        page = _chargers().scan(**kwargs)
-        for item in page.get("Items", []):
-            found.append(item)
-            if len(found) == limit:
-                return found, {"charge_point_id": item["charge_point_id"]}
-        start_key = page.get("LastEvaluatedKey")
-        if not start_key:
-            return found, None
+    return page(_chargers().scan, {"FilterExpression": condition}, limit, start_key, ("charge_point_id",))
 
 
 def connected_chargers() -> list[dict[str, Any]]:
@@ -194,11 +182,11 @@ def connected_chargers() -> list[dict[str, Any]]:
     kwargs: dict[str, Any] = {"FilterExpression": Attr("connected").eq(True),
                               "ProjectionExpression": "charge_point_id, connection_id, outstanding_command, outstanding_until"}
     while True:
-        page = _chargers().scan(**kwargs)
-        items.extend(page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
+        reply = _chargers().scan(**kwargs)
+        items.extend(reply.get("Items", []))
+        if "LastEvaluatedKey" not in reply:
             return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -221,8 +209,8 @@ def list_commands(charge_point_id: str, limit: int, start_key: dict[str, Any] | 
     }
     if start_key:
         kwargs["ExclusiveStartKey"] = start_key
-    page = _commands().query(**kwargs)
-    return page.get("Items", []), page.get("LastEvaluatedKey")
+    reply = _commands().query(**kwargs)
+    return reply.get("Items", []), reply.get("LastEvaluatedKey")
 
 
 def enqueue(charge_point_id: str, command_id: str) -> None:

@@ -24,7 +24,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from services.shared import aws
-from services.shared.dynamo import condition_failed, plain
+from services.shared.dynamo import condition_failed, page, plain
 from services.shared.events import Event
 from services.shared.settings import settings
 
@@ -87,8 +87,8 @@ def connector_state(charge_point_id: str, connector_id: int) -> ConnectorState:
     kwargs: dict[str, Any] = {"KeyConditionExpression": Key("charge_point_id").eq(charge_point_id)
                               & Key("item_key").begins_with(prefix), "ConsistentRead": True}
     while True:
-        page = _tracking().query(**kwargs)
-        for item in page.get("Items", []):
+        reply = _tracking().query(**kwargs)
+        for item in reply.get("Items", []):
             kind, _, rest = item["item_key"][len(prefix):].partition("#")
             if kind == "connector":
                 state.recovery = item if item.get("recovered_at") else None
@@ -96,9 +96,9 @@ def connector_state(charge_point_id: str, connector_id: int) -> ConnectorState:
                 state.pointers[rest] = item
             elif kind == "outbox":
                 state.outbox.append(item)
-        if "LastEvaluatedKey" not in page:
+        if "LastEvaluatedKey" not in reply:
             return state
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
 
 
 def get_incident(incident_id: str) -> dict[str, Any] | None:
@@ -127,20 +127,8 @@ def list_incidents(*, charge_point_id: str | None, status: str | None, limit: in
     else:
         key_names = ("incident_id",)
         read = _incidents().scan
-    found: list[dict[str, Any]] = []
-    while True:
-        # One item past the page tells whether there is a next one, so the last page has no token.
-        request = {**kwargs, "Limit": max(limit + 1, 25)}
-        if start_key:
-            request["ExclusiveStartKey"] = start_key
-        page = read(**request)
-        found.extend(page.get("Items", []))
-        if len(found) > limit:
-            last = found[limit - 1]
-            return [plain(i) for i in found[:limit]], {name: last[name] for name in key_names}
-        start_key = page.get("LastEvaluatedKey")
-        if not start_key:
-            return [plain(i) for i in found], None
+    items, last = page(read, kwargs, limit, start_key, key_names)
+    return [plain(i) for i in items], last
 
 
 # --- writing --------------------------------------------------------------------------------

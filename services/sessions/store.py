@@ -8,7 +8,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from services.shared import aws
-from services.shared.dynamo import condition_failed
+from services.shared.dynamo import condition_failed, page
 
 # --- id tokens ---------------------------------------------------------------------------------
 
@@ -31,8 +31,8 @@ def scan_tokens(limit: int, start_key: dict[str, Any] | None) -> tuple[list[dict
     kwargs: dict[str, Any] = {"Limit": limit}
     if start_key:
         kwargs["ExclusiveStartKey"] = start_key
-    page = aws.table("id-tokens").scan(**kwargs)
-    return page.get("Items", []), page.get("LastEvaluatedKey")
+    reply = aws.table("id-tokens").scan(**kwargs)
+    return reply.get("Items", []), reply.get("LastEvaluatedKey")
 
 
 # --- transaction ids and starts -------------------------------------------------------------
@@ -137,24 +137,11 @@ def mark_published(charge_point_id: str, transaction_id: int) -> None:
 def query_sessions(charge_point_id: str | None, limit: int, start_key: dict[str, Any] | None,
                    condition: Any | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """A page of sessions: by charger (a key query) or across chargers (a scan), filtered by `condition`."""
-    found: list[dict[str, Any]] = []
-    while True:
-        kwargs: dict[str, Any] = {"Limit": max(limit, 25)}
-        if condition is not None:
-            kwargs["FilterExpression"] = condition
-        if start_key:
-            kwargs["ExclusiveStartKey"] = start_key
-        if charge_point_id is not None:
-            page = _sessions().query(KeyConditionExpression=Key("charge_point_id").eq(charge_point_id), **kwargs)
-        else:
-            page = _sessions().scan(**kwargs)
-        for item in page.get("Items", []):
-            found.append(item)
-            if len(found) == limit:
-                return found, {"charge_point_id": item["charge_point_id"], "transaction_id": item["transaction_id"]}
-        start_key = page.get("LastEvaluatedKey")
-        if not start_key:
-            return found, None
+    request: dict[str, Any] = {"FilterExpression": condition} if condition is not None else {}
+    if charge_point_id is not None:
+        request["KeyConditionExpression"] = Key("charge_point_id").eq(charge_point_id)
+    read = _sessions().query if charge_point_id is not None else _sessions().scan
+    return page(read, request, limit, start_key, ("charge_point_id", "transaction_id"))
 
 
 # --- meter values ---------------------------------------------------------------------------------
@@ -175,8 +162,8 @@ def samples(series: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {"KeyConditionExpression": Key("series").eq(series)}
     while True:
-        page = aws.table("meter-values").query(**kwargs)
-        items.extend(page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
+        reply = aws.table("meter-values").query(**kwargs)
+        items.extend(reply.get("Items", []))
+        if "LastEvaluatedKey" not in reply:
             return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]

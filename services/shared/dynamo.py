@@ -3,9 +3,29 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, Callable, Sequence
 
 from botocore.exceptions import ClientError
+
+
+def page(read: Callable[..., dict[str, Any]], request: dict[str, Any], limit: int, start_key: dict[str, Any] | None,
+         key_names: Sequence[str]) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Up to `limit` items of a query or scan (`read` with `request`), and the key to continue after them:
+    None on the last page. DynamoDB applies Limit before a filter, so this reads on until it holds one item
+    more than the page (there is a next page) or nothing is left (there is not)."""
+    found: list[dict[str, Any]] = []
+    while True:
+        kwargs = {**request, "Limit": max(limit + 1, 25)}
+        if start_key:
+            kwargs["ExclusiveStartKey"] = start_key
+        reply = read(**kwargs)
+        found.extend(reply.get("Items", []))
+        if len(found) > limit:
+            last = found[limit - 1]
+            return found[:limit], {name: last[name] for name in key_names}
+        start_key = reply.get("LastEvaluatedKey")
+        if not start_key:
+            return found, None
 
 
 def condition_failed(error: ClientError) -> bool:
