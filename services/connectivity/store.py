@@ -12,7 +12,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from services.shared import aws
-from services.shared.dynamo import condition_failed, page
+from services.shared.dynamo import condition_failed, page, set_clause
 
 RETENTION_S = 90 * 24 * 3600
 
@@ -32,15 +32,10 @@ def get_charger(charge_point_id: str) -> dict[str, Any] | None:
     return _chargers().get_item(Key={"charge_point_id": charge_point_id}, ConsistentRead=True).get("Item")
 
 
-def _set_clause(fields: dict[str, Any]) -> tuple[list[str], dict[str, str], dict[str, Any]]:
-    names = {f"#f{i}": name for i, name in enumerate(fields)}
-    values = {f":f{i}": value for i, value in enumerate(fields.values())}
-    return [f"#f{i} = :f{i}" for i in range(len(fields))], names, values
-
 
 def register_charger(charge_point_id: str, changes: dict[str, Any], now: str) -> bool:
     """Creates or updates an operator's registration; True if the charger is new (or was deleted)."""
-    sets, names, values = _set_clause(changes)
+    sets, names, values = set_clause(changes)
     sets += ["registered_at = if_not_exists(registered_at, :now)", "connectors = if_not_exists(connectors, :empty)",
              "connected = if_not_exists(connected, :false)"]
     kwargs: dict[str, Any] = {"ExpressionAttributeNames": names} if names else {}
@@ -122,7 +117,7 @@ def touch(charge_point_id: str, now: str) -> None:
 
 
 def set_fields(charge_point_id: str, fields: dict[str, Any]) -> None:
-    sets, names, values = _set_clause(fields)
+    sets, names, values = set_clause(fields)
     _chargers().update_item(
         Key={"charge_point_id": charge_point_id},
         UpdateExpression="SET " + ", ".join(sets),
@@ -255,7 +250,7 @@ def transition(charge_point_id: str, command_id: str, expected: str, changes: di
                remove: tuple[str, ...] = (), created_after: str | None = None) -> dict[str, Any] | None:
     """Moves a command from status `expected` (and, if given, created after a time) to the state in `changes`;
     the new item, or None if it had moved on."""
-    sets, names, values = _set_clause(changes)
+    sets, names, values = set_clause(changes)
     names["#status"] = "status"
     values[":expected"] = expected
     condition = "#status = :expected"

@@ -8,7 +8,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from services.shared import aws
-from services.shared.dynamo import condition_failed, page
+from services.shared.dynamo import condition_failed, page, set_clause
 
 # --- id tokens ---------------------------------------------------------------------------------
 
@@ -92,13 +92,12 @@ def complete_session(charge_point_id: str, transaction_id: int, changes: dict[st
     """Ends an active session once (or creates it ended, from `create`); the new item, or None if it had ended."""
     keys = ("charge_point_id", "transaction_id")
     fields = {**{k: v for k, v in (create or {}).items() if k not in keys}, **changes}
-    names = {f"#f{i}": name for i, name in enumerate(fields)}
-    values = {f":f{i}": value for i, value in enumerate(fields.values())}
+    sets, names, values = set_clause(fields)
     condition = "attribute_not_exists(transaction_id)" if create is not None else "#status = :active"
     try:
         reply = _sessions().update_item(
             Key={"charge_point_id": charge_point_id, "transaction_id": transaction_id},
-            UpdateExpression="SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields))),
+            UpdateExpression="SET " + ", ".join(sets),
             ConditionExpression=condition,
             ExpressionAttributeNames={**names, "#status": "status"} if create is None else names,
             ExpressionAttributeValues={**values, ":active": "active"} if create is None else values,

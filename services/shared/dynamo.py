@@ -28,6 +28,13 @@ def page(read: Callable[..., dict[str, Any]], request: dict[str, Any], limit: in
             return found, None
 
 
+def set_clause(fields: dict[str, Any]) -> tuple[list[str], dict[str, str], dict[str, Any]]:
+    """`#f0 = :f0` assignments with their name and value placeholders, for an UpdateExpression's SET."""
+    names = {f"#f{i}": name for i, name in enumerate(fields)}
+    values = {f":f{i}": value for i, value in enumerate(fields.values())}
+    return [f"#f{i} = :f{i}" for i in range(len(fields))], names, values
+
+
 def condition_failed(error: ClientError) -> bool:
     """A conditional write (or transaction) refused because its condition did not hold: a replay, a race lost."""
     return error.response["Error"]["Code"] in ("ConditionalCheckFailedException", "TransactionCanceledException")
