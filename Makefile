@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run test unit synth clean
+.PHONY: run test unit synth bootstrap diff deploy clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "csms needs Python 3.11 or newer (python3)"; exit 1; }
@@ -18,7 +18,16 @@ $(VENV)/.run: $(BIN)/python pyproject.toml
 
 $(VENV)/.test: $(BIN)/python pyproject.toml
 	$(PIP) install -e '.[dev,cdk]'
-	@touch $@ $(VENV)/.run
+	@touch $@ $(VENV)/.run $(VENV)/.cdk
+
+$(VENV)/.cdk: $(BIN)/python pyproject.toml
+	$(PIP) install -e '.[cdk]'
+	@touch $@
+
+# The CDK CLI, pinned in package.json; only deploying needs it.
+node_modules/.bin/cdk: package.json package-lock.json
+	npm ci --no-fund --no-audit
+	@touch $@
 
 run: $(VENV)/.run
 	$(BIN)/csms run
@@ -31,8 +40,18 @@ unit: $(VENV)/.test
 	$(BIN)/python -m pytest -q tests/unit
 
 # The CloudFormation template in cdk.out/, without AWS credentials or the CDK CLI.
-synth: $(VENV)/.test
+synth: $(VENV)/.cdk
 	$(BIN)/python app.py
 
+# Deploying needs AWS credentials; ARGS passes options, e.g. ARGS='-c stage=prod -c alarm_email=ops@example.com'.
+bootstrap: $(VENV)/.cdk node_modules/.bin/cdk
+	npx cdk bootstrap $(ARGS)
+
+diff: $(VENV)/.cdk node_modules/.bin/cdk
+	npx cdk diff $(ARGS)
+
+deploy: $(VENV)/.cdk node_modules/.bin/cdk
+	npx cdk deploy $(ARGS)
+
 clean:
-	rm -rf $(VENV) .pytest_cache cdk.out
+	rm -rf $(VENV) .pytest_cache cdk.out .cache node_modules

@@ -1,4 +1,7 @@
-"""The CDK app: `python app.py` synthesizes the stack into cdk.out without AWS credentials."""
+"""The CDK app: `python app.py` synthesizes the stack into cdk.out without AWS credentials.
+
+`cdk deploy -c stage=... -c name=value` sets the options infra/stack.py's Options lists.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +9,11 @@ import os
 
 import aws_cdk as cdk
 
-from infra.stack import CsmsStack
+from infra.stack import CsmsStack, Options
 
 # The CDK CLI passes its outdir in CDK_OUTDIR; run directly, the template goes to cdk.out.
 app = cdk.App(outdir=os.environ.get("CDK_OUTDIR", "cdk.out"))
-stage = app.node.try_get_context("stage") or "prod"
-CsmsStack(app, f"csms-{stage}", stage=stage,
-          deletion_protection=str(app.node.try_get_context("deletion_protection")).lower() != "false")
+options = Options.from_context(app.node)
+CsmsStack(app, f"csms-{options.stage}", options=options,
+          description="csms: serverless OCPP charging station management system")
 app.synth()

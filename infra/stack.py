@@ -1,85 +1,229 @@
-"""The AWS stack, read from the same manifests local mode provisions from.
+"""The AWS stack, built from the same manifests local mode provisions from.
 
-This first slice holds the data and event plumbing (tables, the bus, rules, queues with
-DLQs); the Lambda functions, API Gateway APIs and schedules join it with the deployment
-issue.
+Nothing a manifest declares is named here: tables, subscriptions, queues, schedules, REST
+prefixes, websocket routes and the ingress all come from services/manifests.py, so local
+mode and AWS cannot drift. What is here is AWS's own plumbing around them.
 """
 
 from __future__ import annotations
 
-import json
+import re
+from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
-from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from infra import bundle
+from infra.charger_ingress import ChargerIngress
+from infra.data import Data
+from infra.lambdas import INGRESS, Functions, FunctionSpec, grant_publish, grant_tables
+from infra.messaging import Messaging, consumer_timeout_s
+from infra.monitoring import Monitoring
+from infra.operator_api import OperatorApi
 from services.manifests import ALL
-from services.shared.manifest import Key, Queue, ServiceManifest, Table
+from services.shared.manifest import ServiceManifest
 
-_TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER, "B": dynamodb.AttributeType.BINARY}
+ROOT = Path(__file__).resolve().parent.parent
+# Short enough that every resource name built from it fits AWS's limits (Lambda names: 64 characters).
+STAGE = re.compile(r"[a-z][a-z0-9-]{0,15}")
+_BOOLEANS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
 
 
-def _attribute(key: Key) -> dynamodb.Attribute:
-    return dynamodb.Attribute(name=key.name, type=_TYPES[key.type])
+@dataclass(frozen=True)
+class Options:
+    """What `cdk deploy -c name=value` can set (docs/deploy.md lists them)."""
+
+    stage: str = "prod"
+    # Keeps tables (deletion protection), buckets and secrets when the stack is deleted.
+    deletion_protection: bool = True
+    # A custom charger hostname; needs a certificate in us-east-1 (CloudFront's region).
+    domain_name: str | None = None
+    certificate_arn: str | None = None
+    stripe_secret_name: str | None = None
+    accept_unknown_chargers: bool = False
+    alarm_email: str | None = None
+    tracing: bool = False
+    log_level: str = "INFO"
+    heartbeat_interval: int = 300
+    rest_rate_limit: int = 50
+    rest_burst_limit: int = 100
+    ocpp_rate_limit: int = 2000
+    ocpp_burst_limit: int = 5000
+    event_archive_days: int = 30
+
+    def __post_init__(self) -> None:
+        """Refuses at synth what would fail at deploy, or make every function fail at start."""
+        problems = []
+        if not STAGE.fullmatch(self.stage):
+            problems.append(f"stage {self.stage!r}: 1-16 lowercase letters, digits or hyphens, starting with a letter")
+        if bool(self.domain_name) != bool(self.certificate_arn):
+            problems.append("domain_name and certificate_arn go together (a certificate for the domain, in us-east-1)")
+        if self.certificate_arn and ":us-east-1:" not in self.certificate_arn:
+            problems.append("certificate_arn must be an ACM certificate in us-east-1, where CloudFront reads certificates")
+        if not 10 <= self.heartbeat_interval <= 590:
+            problems.append("heartbeat_interval: 10-590 s (below API Gateway's 10-minute idle timeout)")
+        if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            problems.append("log_level: DEBUG, INFO, WARNING or ERROR")
+        for name in ("rest_rate_limit", "rest_burst_limit", "ocpp_rate_limit", "ocpp_burst_limit", "event_archive_days"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be at least 1")
+        if problems:
+            raise ValueError("invalid deployment options: " + "; ".join(problems))
+
+    @classmethod
+    def from_context(cls, node: Any) -> Options:
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            raw = node.try_get_context(field.name)
+            if raw is None:
+                continue
+            kind = type(field.default) if field.default is not None else str
+            if kind is bool:
+                if str(raw).lower() not in _BOOLEANS:
+                    raise ValueError(f"{field.name}={raw!r}: use true or false")
+                values[field.name] = _BOOLEANS[str(raw).lower()]
+            else:
+                values[field.name] = kind(raw)
+        return cls(**values)
+
+    @property
+    def prefix(self) -> str:
+        return f"csms-{self.stage}-"
 
 
 class CsmsStack(cdk.Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, stage: str, deletion_protection: bool = True,
-                 manifests: tuple[ServiceManifest, ...] = ALL, **kwargs: Any) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, options: Options, code: lambda_.Code | None = None,
+                 layer_code: lambda_.Code | None = None, manifests: tuple[ServiceManifest, ...] = ALL,
+                 **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.prefix = f"csms-{stage}-"
-        self.tables: dict[str, dynamodb.Table] = {}
-        self.queues: dict[str, sqs.Queue] = {}
-        self.bus = events.EventBus(self, "Bus", event_bus_name=f"csms-{stage}")
+        self.options = options
+        prefix = options.prefix
+        self.data = Data(self, "Data", prefix=prefix, retain=options.deletion_protection,
+                         stripe_secret_name=options.stripe_secret_name or f"csms/{options.stage}/stripe")
+        self.messaging = Messaging(self, "Messaging", prefix=prefix, archive_days=options.event_archive_days)
+        self.functions = Functions(
+            self, "Functions", prefix=prefix,
+            code=code or lambda_.Code.from_asset(str(bundle.code(ROOT))),
+            layer_code=layer_code or lambda_.Code.from_asset(str(bundle.dependencies(ROOT))),
+            environment=self._environment(options), spec=FunctionSpec(tracing=options.tracing))
+        self.monitoring = Monitoring(self, "Monitoring", prefix=prefix, alarm_email=options.alarm_email)
+
         for manifest in manifests:
             for table in manifest.tables:
-                self.tables[table.name] = self._table(table, deletion_protection)
-            for subscription in manifest.subscriptions:
-                queue = self._queue(subscription.queue)
-                events.Rule(self, f"Rule-{subscription.queue.name}", event_bus=self.bus,
-                            event_pattern=self._pattern(subscription.event_pattern),
-                            targets=[targets.SqsQueue(queue)])
-            for direct in manifest.queues:
-                self._queue(direct)
+                self.data.table(table)
+            for queue in manifest.queues + tuple(s.queue for s in manifest.subscriptions):
+                self.messaging.queue(queue)
+        for manifest in manifests:
+            self._service(manifest)
+        self._charger_ingress(manifests)
+        self._operator_api(manifests)
+        self._secrets()
+        self._connections_url()
 
-    def _table(self, table: Table, deletion_protection: bool) -> dynamodb.Table:
-        construct = dynamodb.Table(
-            self, f"Table-{table.name}",
-            table_name=f"{self.prefix}{table.name}",
-            partition_key=_attribute(table.partition_key),
-            sort_key=_attribute(table.sort_key) if table.sort_key else None,
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(point_in_time_recovery_enabled=True),
-            time_to_live_attribute=table.ttl_attribute,
-            deletion_protection=deletion_protection,
-            removal_policy=cdk.RemovalPolicy.RETAIN if deletion_protection else cdk.RemovalPolicy.DESTROY,
-        )
-        for index in table.indexes:
-            construct.add_global_secondary_index(
-                index_name=index.name, partition_key=_attribute(index.partition_key),
-                sort_key=_attribute(index.sort_key) if index.sort_key else None)
-        return construct
-
-    def _queue(self, spec: Queue) -> sqs.Queue:
-        name = spec.name
-        dlq = sqs.Queue(self, f"Dlq-{name}", queue_name=f"{self.prefix}{name}-dlq",
-                        retention_period=cdk.Duration.days(14), encryption=sqs.QueueEncryption.SQS_MANAGED)
-        queue = sqs.Queue(self, f"Queue-{name}", queue_name=f"{self.prefix}{name}",
-                          visibility_timeout=cdk.Duration.seconds(spec.visibility_timeout_s),
-                          encryption=sqs.QueueEncryption.SQS_MANAGED,
-                          dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=spec.max_receive_count))
-        self.queues[name] = queue
-        return queue
+        self.monitoring.dead_letters(self.messaging.dead_letters)
+        self.monitoring.functions(self.functions.by_handler.values())
+        self.monitoring.operator_api(self.operator_api.api)
+        self.monitoring.charger_api(self.charger_ingress.api, options.stage)
+        self._outputs()
 
     @staticmethod
-    def _pattern(pattern: dict[str, Any]) -> events.EventPattern:
-        names = {"detail-type": "detail_type", "source": "source", "detail": "detail", "account": "account",
-                 "region": "region", "resources": "resources", "id": "id", "time": "time", "version": "version"}
-        unknown = set(pattern) - set(names)
-        if unknown:
-            raise ValueError(f"event pattern fields {sorted(unknown)} are not EventBridge's: {json.dumps(pattern)}")
-        return events.EventPattern(**{names[k]: v for k, v in pattern.items()})
+    def _environment(options: Options) -> dict[str, str]:
+        """The Settings (services/shared/settings.py) and Powertools configuration every function reads."""
+        return {
+            "CSMS_TABLE_PREFIX": options.prefix,
+            "CSMS_EVENT_BUS": options.prefix.rstrip("-"),
+            "CSMS_QUEUE_URL_PREFIX": f"https://sqs.{cdk.Aws.REGION}.{cdk.Aws.URL_SUFFIX}/{cdk.Aws.ACCOUNT_ID}",
+            "CSMS_ACCEPT_UNKNOWN_CHARGERS": str(options.accept_unknown_chargers).lower(),
+            "CSMS_HEARTBEAT_INTERVAL": str(options.heartbeat_interval),
+            "POWERTOOLS_METRICS_NAMESPACE": "csms",
+            "POWERTOOLS_LOG_LEVEL": options.log_level,
+            "POWERTOOLS_TRACE_DISABLED": str(not options.tracing).lower(),
+        }
+
+    def _service(self, manifest: ServiceManifest) -> None:
+        """The service's functions, its role's grants, and its queues and schedules wired to them."""
+        role = self.functions.role(manifest.name)
+        grant_tables(role, manifest, self.data.tables)
+        grant_publish(role, manifest, self.messaging.bus)
+        for queue in manifest.queues:
+            self.messaging.queues[queue.name].grant_send_messages(role)  # its own timers and work queues
+        for subscription in manifest.subscriptions:
+            self.messaging.subscribe(subscription.event_pattern, self.messaging.queues[subscription.queue.name],
+                                     subscription.queue.name)
+        for queue in manifest.queues + tuple(s.queue for s in manifest.subscriptions):
+            function = self.functions.function(queue.handler, manifest.name, timeout_s=consumer_timeout_s(queue))
+            self.messaging.consume(self.messaging.queues[queue.name], queue, function)
+        for schedule in manifest.schedules:
+            self.messaging.schedule(schedule, self.functions.function(schedule.handler, manifest.name, timeout_s=60))
+
+    def _charger_ingress(self, manifests: tuple[ServiceManifest, ...]) -> None:
+        """$default runs every service's OCPP handlers, so its role holds exactly those services' grants."""
+        routes = next(m for m in manifests if m.websocket)
+        ingress = next(m for m in manifests if m.ocpp_ingress)
+        ingress_role = self.functions.role(INGRESS)
+        for manifest in manifests:
+            if manifest.ocpp_handlers():
+                grant_tables(ingress_role, manifest, self.data.tables)
+                grant_publish(ingress_role, manifest, self.messaging.bus)
+                for queue in manifest.queues:
+                    self.messaging.queues[queue.name].grant_send_messages(ingress_role)
+        assert routes.websocket and ingress.ocpp_ingress
+        function = self.functions.function
+        self.charger_ingress = ChargerIngress(
+            self, "ChargerIngress", prefix=self.options.prefix, stage=self.options.stage,
+            authorizer=function(routes.websocket.authorizer, routes.name),
+            connect=function(routes.websocket.connect, routes.name),
+            disconnect=function(routes.websocket.disconnect, routes.name),
+            default=function(ingress.ocpp_ingress, INGRESS, memory_mb=1024),
+            rate_limit=self.options.ocpp_rate_limit, burst_limit=self.options.ocpp_burst_limit,
+            domain_name=self.options.domain_name, certificate_arn=self.options.certificate_arn)
+        # Replies to the CSMS's own CALLs and queued commands are posted to connections.
+        self.connection_managers = (ingress_role, self.functions.role(routes.name))
+        for role in self.connection_managers:
+            self.charger_ingress.api.grant_manage_connections(role)
+
+    def _operator_api(self, manifests: tuple[ServiceManifest, ...]) -> None:
+        platform = next(m for m in manifests if m.rest_authorizer)
+        assert platform.rest_authorizer
+        routes = {m.rest: self.functions.function(m.rest.handler, m.name, timeout_s=29) for m in manifests if m.rest}
+        self.operator_api = OperatorApi(
+            self, "OperatorApi", prefix=self.options.prefix, stage=self.options.stage,
+            authorizer=self.functions.function(platform.rest_authorizer, platform.name), routes=routes,
+            rate_limit=self.options.rest_rate_limit, burst_limit=self.options.rest_burst_limit, authorizer_cache_s=60)
+        # Both APIs write access logs through the account's CloudWatch role, which the REST API sets up.
+        self.charger_ingress.stage.node.add_dependency(self.operator_api.api)
+
+    def _connections_url(self) -> None:
+        """Where the functions allowed to manage connections reach them (@connections)."""
+        for function in self.functions.by_handler.values():
+            if function.role in self.connection_managers:
+                function.add_environment("CSMS_CONNECTIONS_URL", self.charger_ingress.stage.callback_url)
+
+    def _secrets(self) -> None:
+        """Billing (payments) reads the Stripe secrets; no other role can."""
+        billing = self.functions.roles.get("billing")
+        if billing is None:
+            return
+        for secret in (self.data.stripe_api_key, self.data.stripe_webhook_secret):
+            secret.grant_read(billing)
+        for function in self.functions.by_handler.values():
+            if function.role is billing:
+                function.add_environment("CSMS_STRIPE_API_KEY_SECRET", self.data.stripe_api_key.secret_name)
+                function.add_environment("CSMS_STRIPE_WEBHOOK_SECRET", self.data.stripe_webhook_secret.secret_name)
+
+    def _outputs(self) -> None:
+        cdk.CfnOutput(self, "ChargerUrl", value=f"{self.charger_ingress.charger_url}{{charge_point_id}}",
+                      description="Configure chargers with this URL (OCPP-J 1.6, subprotocol ocpp1.6)")
+        cdk.CfnOutput(self, "ChargerDistributionDomain", value=self.charger_ingress.distribution.distribution_domain_name,
+                      description="With a custom domain_name, point its DNS record (CNAME or alias) here")
+        cdk.CfnOutput(self, "WebSocketApiUrl", value=self.charger_ingress.stage.url,
+                      description="The API Gateway endpoint behind CloudFront (?charge_point_id=...)")
+        cdk.CfnOutput(self, "RestApiUrl", value=self.operator_api.api.url, description="Operator REST API (docs at /docs)")
+        cdk.CfnOutput(self, "Stage", value=self.options.stage, description="csms api-keys create --stage <this>")
+        cdk.CfnOutput(self, "ExportsBucket", value=self.data.exports.bucket_name)
+        cdk.CfnOutput(self, "UploadsBucket", value=self.data.uploads.bucket_name)
+        cdk.CfnOutput(self, "AlarmTopic", value=self.monitoring.topic.topic_arn)
+

@@ -1,7 +1,8 @@
 """A websocket gateway that behaves like API Gateway WebSocket APIs, for chargers on one machine.
 
-What a charger and the handlers see is what they see in AWS: `/ocpp/{id}` arrives as the
-`charge_point_id` query parameter (CloudFront's job in AWS); $connect runs the REQUEST
+What a charger and the handlers see is what they see in AWS: `/ocpp/[...]/{id}` arrives as the
+`charge_point_id` query parameter, by the rule of infra/functions/charger_path.js (CloudFront's job
+in AWS; see `charge_point_id_from_path`); $connect runs the REQUEST
 authorizer and then the $connect route, whose `Sec-WebSocket-Protocol` header picks the
 subprotocol; every later frame carries the authorizer's context; `$default`'s body is the
 route response; frames over 32 KB close with 1009, idle connections after 10 minutes,
@@ -15,6 +16,7 @@ import base64
 import json
 import logging
 import os
+import re
 import threading
 import time
 import uuid
@@ -52,6 +54,36 @@ class Connection:
     connected_at: float = field(default_factory=time.time)
     last_active_at: float = field(default_factory=time.time)
     subprotocol: str | None = None
+
+
+class PathRefused(ValueError):
+    """The answer the CloudFront Function gives in AWS before API Gateway is reached."""
+
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__(body.strip())
+        self.status = status
+        self.body = body
+
+
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def charge_point_id_from_path(path: str) -> str:
+    """The charge point id a charger connecting to `path` claims, as infra/functions/charger_path.js reads it.
+
+    OCPP-J chargers append their identity to the CSMS URL, so it is the last non-empty segment after a
+    leading `ocpp` one (segments between are ignored), percent-decoded as strictly as JavaScript's
+    decodeURIComponent: local mode must accept and refuse exactly what AWS does.
+    """
+    parts = [p for p in path.split("/") if p]
+    if len(parts) < 2 or parts[0] != "ocpp":
+        raise PathRefused(404, "Connect to /ocpp/{charge_point_id}\n")
+    try:
+        if not _BAD_ESCAPE.search(parts[-1]):
+            return unquote(parts[-1], errors="strict")
+    except UnicodeDecodeError:
+        pass
+    raise PathRefused(400, "Malformed percent-encoding in the charge point id\n")
 
 
 def new_connection_id() -> str:
@@ -96,11 +128,10 @@ class Gateway:
     async def _process_request(self, websocket: ServerConnection, request: Request) -> Response | None:
         url = urlsplit(request.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-        parts = [p for p in url.path.split("/") if p]
-        if len(parts) >= 2 and parts[0] == "ocpp":
-            query["charge_point_id"] = unquote(parts[1])  # what the CloudFront Function does in AWS
-        elif parts:
-            return websocket.respond(404, "Connect to /ocpp/{charge_point_id}\n")
+        try:
+            query["charge_point_id"] = charge_point_id_from_path(url.path)
+        except PathRefused as refused:
+            return websocket.respond(refused.status, refused.body)
         headers = {k: v for k, v in request.headers.raw_items()}
         conn = Connection(new_connection_id(), None, {}, headers, websocket.remote_address[0] if websocket.remote_address else "")
         multi = {k: request.headers.get_all(k) for k in request.headers}

@@ -1,13 +1,12 @@
 """The REST front: HTTP requests become API Gateway REST proxy events for each service's handler.
 
-As in AWS, the REQUEST authorizer runs first and its context rides on the event;
-`/openapi.json` and `/docs` are served without a key.
+As in AWS, the REQUEST authorizer runs first and its context rides on the event, except
+on the routes a manifest declares public (the API's own documentation).
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import threading
 import time
@@ -19,8 +18,7 @@ from werkzeug.wrappers import Request, Response
 
 from local import ACCOUNT, REGION
 from local.lambdas import Runtime
-from services.shared.manifest import ServiceManifest
-from services.shared.openapi import document
+from services.shared.manifest import RestApi, ServiceManifest
 from services.shared.rest import PROBLEM_JSON, Problem
 
 log = logging.getLogger("csms.rest")
@@ -36,30 +34,16 @@ class RestFront:
         self.manifests = tuple(manifests)
         self.runtime = runtime
         self.host, self.port = host, port
-        self.routes = sorted(((prefix, m.rest.handler) for m in self.manifests if m.rest for prefix in m.rest.prefixes),
+        self.routes = sorted(((prefix, m.rest) for m in self.manifests if m.rest for prefix in m.rest.prefixes),
                              key=lambda route: -len(route[0]))
         self.authorizer = next(m.rest_authorizer for m in self.manifests if m.rest_authorizer)
-        self._openapi: bytes | None = None
         self._server: Any = None
 
-    def _handler_for(self, path: str) -> str | None:
-        for prefix, handler in self.routes:
+    def _route_for(self, path: str) -> RestApi | None:
+        for prefix, rest in self.routes:
             if path == prefix or path.startswith(prefix + "/"):
-                return handler
+                return rest
         return None
-
-    def openapi(self) -> bytes:
-        if self._openapi is None:
-            self._openapi = json.dumps(document(self.manifests)).encode()
-        return self._openapi
-
-    def _docs(self) -> Response:
-        from aws_lambda_powertools.event_handler.openapi.swagger_ui.html import generate_swagger_html
-
-        # The page embeds the spec and fetches Swagger UI's script and styles from its CDN.
-        html = generate_swagger_html(self.openapi().decode(), "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js",
-                                     "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css", "", None, True)
-        return Response(html, 200, content_type="text/html; charset=utf-8")
 
     def _event(self, request: Request, authorizer: dict[str, Any]) -> dict[str, Any]:
         body = request.get_data()
@@ -79,7 +63,7 @@ class RestFront:
             "pathParameters": {"proxy": request.path.lstrip("/")},
             "stageVariables": None,
             "requestContext": {
-                "resourcePath": "/{proxy+}", "httpMethod": request.method, "path": f"/local{request.path}",
+                "resourcePath": "/{proxy+}", "httpMethod": request.method, "path": request.path,
                 "stage": "local", "requestId": uuid.uuid4().hex, "requestTimeEpoch": int(time.time() * 1000),
                 "accountId": ACCOUNT, "apiId": "local", "protocol": "HTTP/1.1",
                 "identity": {"sourceIp": request.remote_addr or "", "userAgent": request.user_agent.string},
@@ -93,15 +77,11 @@ class RestFront:
         return self._respond(Request(environ))(environ, start_response)
 
     def _respond(self, request: Request) -> Response:
-        if request.path == "/openapi.json" and request.method == "GET":
-            return Response(self.openapi(), 200, content_type="application/json")
-        if request.path in ("/docs", "/docs/") and request.method == "GET":
-            if request.args.get("format") == "json":  # where the docs page reloads its spec from
-                return Response(self.openapi(), 200, content_type="application/json")
-            return self._docs()
-        handler = self._handler_for(request.path)
-        if handler is None:
+        route = self._route_for(request.path)
+        if route is None:
             return _problem(404, "Not found", f"No resource at {request.path}; see /docs")
+        if route.public:
+            return self._invoke(route.handler, self._event(request, {}))
         method_arn = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:local/local/{request.method}{request.path}"
         try:
             policy = self.runtime.invoke(self.authorizer, {"type": "REQUEST", "methodArn": method_arn,
@@ -112,8 +92,11 @@ class RestFront:
         if any(s.get("Effect") != "Allow" for s in policy["policyDocument"]["Statement"]):
             return _problem(403, "Forbidden", "This API key may not call this route")
         authorizer = {**policy.get("context", {}), "principalId": policy.get("principalId")}
+        return self._invoke(route.handler, self._event(request, authorizer))
+
+    def _invoke(self, handler: str, event: dict[str, Any]) -> Response:
         try:
-            reply = self.runtime.invoke(handler, self._event(request, authorizer))
+            reply = self.runtime.invoke(handler, event)
         except Exception:
             log.exception("REST handler failed")
             return _problem(502, "Bad gateway", "The handler failed; see the log")

@@ -49,6 +49,9 @@ def configure_environment(config: Config) -> None:
     os.environ.setdefault("CSMS_ACCEPT_UNKNOWN_CHARGERS", "true")
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "csms")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    # EMF lines would flood the console (POWERTOOLS_METRICS_DISABLED=false shows them); there is no X-Ray daemon.
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
 
 def operator_key(data_dir: Path) -> str:

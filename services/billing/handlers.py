@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from services.shared import consumers
-from services.shared.log import logger
+from services.shared.log import entry_point
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -18,12 +18,13 @@ def _session_ended(record: "SQSRecord") -> None:
     invoicing.issue(consumers.detail(record, SessionEnded))
 
 
+@entry_point
 def session_ended(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """SessionEnded from sessions: one invoice per session; a record that fails is retried, then dead-lettered."""
     return consumers.sqs_batch(event, context, _session_ended)
 
 
-@logger.inject_lambda_context
+@entry_point
 def api(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from services.billing.api import app  # only the REST Lambda pays for the resolver
 

@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from services.connectivity import connections, dispatcher
 from services.shared import consumers
-from services.shared.log import logger
+from services.shared.log import entry_point, logger, metric
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 
+@entry_point
 def authorize_connect(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """$connect REQUEST authorizer: who the charger is, and which OCPP version it will speak."""
     headers = event.get("headers") or {}
@@ -22,6 +23,7 @@ def authorize_connect(event: dict[str, Any], context: Any) -> dict[str, Any]:
         admission = connections.admit(query.get("charge_point_id"), protocol, headers)
     except connections.Refused as refused:
         logger.info("charger refused", extra={"charge_point_id": query.get("charge_point_id"), "reason": refused.reason})
+        metric("ChargerRefused")
         raise PermissionError("Unauthorized") from None  # API Gateway answers 401
     return {
         "principalId": admission.charge_point_id,
@@ -33,6 +35,7 @@ def authorize_connect(event: dict[str, Any], context: Any) -> dict[str, Any]:
     }
 
 
+@entry_point
 def connect(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = event["requestContext"]
     authorizer = request.get("authorizer") or {}
@@ -41,17 +44,21 @@ def connect(event: dict[str, Any], context: Any) -> dict[str, Any]:
         protocol = connections.connect(admission, request["connectionId"])
     except connections.Refused as refused:
         logger.info("connection refused", extra={"charge_point_id": admission.charge_point_id, "reason": refused.reason})
+        metric("ChargerRefused")
         return {"statusCode": refused.status, "body": refused.reason}
+    metric("ChargerConnected")
     return {"statusCode": 200, "headers": {"Sec-WebSocket-Protocol": protocol}}
 
 
+@entry_point
 def disconnect(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = event["requestContext"]
-    connections.disconnect((request.get("authorizer") or {})["charge_point_id"], request["connectionId"])
+    if connections.disconnect((request.get("authorizer") or {})["charge_point_id"], request["connectionId"]):
+        metric("ChargerDisconnected")
     return {"statusCode": 200}
 
 
-@logger.inject_lambda_context
+@entry_point
 def api(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from services.connectivity.api import app  # only the REST Lambda pays for the resolver
 
@@ -77,6 +84,7 @@ def _command_requested(record: "SQSRecord") -> None:
                       error=error, command_id=command_id)
 
 
+@entry_point
 def command_requested(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """CommandRequested events from other services (smart charging, remediation)."""
     return consumers.sqs_batch(event, context, _command_requested)
@@ -87,19 +95,25 @@ def _timer(record: "SQSRecord") -> None:
     charge_point_id, command_id = body["charge_point_id"], body.get("command_id")
     if command_id:
         from services.connectivity import store
+        from services.connectivity.commands import CommandStatus
 
         item = store.get_command(charge_point_id, command_id)
-        if item is not None:
-            dispatcher.expire_if_due(item)
+        if item is not None and item.get("status") == CommandStatus.sent.value:
+            if dispatcher.expire_if_due(item).get("status") == CommandStatus.timed_out.value:
+                metric("CommandsTimedOut")
     dispatcher.pump(charge_point_id)
 
 
+@entry_point
 def command_timeouts(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Delayed SQS messages: a sent command's deadline, or a queue to wake after a reconnect."""
     return consumers.sqs_batch(event, context, _timer)
 
 
+@entry_point
 def audit_connections(event: dict[str, Any], context: Any) -> dict[str, Any]:
     result = connections.audit()
     logger.info("connection audit", extra=result)
+    metric("ChargersOnline", result["checked"] - result["gone"])
+    metric("StaleConnections", result["gone"])
     return result

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from services.shared import consumers
-from services.shared.log import logger
+from services.shared.log import entry_point
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -25,12 +25,13 @@ def _connector_event(record: "SQSRecord") -> None:
         raise ValueError(f"diagnostics-connector-events does not take {detail_type!r} events")
 
 
+@entry_point
 def connector_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """FaultReported and ConnectorStatusChanged from connectivity: incidents open, repeat and resolve."""
     return consumers.sqs_batch(event, context, _connector_event)
 
 
-@logger.inject_lambda_context
+@entry_point
 def api(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from services.diagnostics.api import app  # only the REST Lambda pays for the resolver
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.shared.log import logger
+from services.shared.log import entry_point
 
 
-@logger.inject_lambda_context
+@entry_point
 def api(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from services.sessions.api import app  # only the REST Lambda pays for the resolver
 

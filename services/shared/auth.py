@@ -14,11 +14,16 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from services.shared import aws, clock
+from services.shared.dynamo import condition_failed
 
 SCOPES = ("admin", "operator", "read-only", "support")
 _PREFIX = "csms"
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
+# What a key's record may show to people: everything but the digest.
+_LISTED = ("key_id", "name", "scopes", "created_at", "revoked_at")
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,42 @@ def store_api_key(key: ApiKey, *, name: str, scopes: tuple[str, ...] = ("admin",
             "created_at": clock.iso(clock.now()),
         }
     )
+
+
+def list_api_keys() -> list[dict[str, Any]]:
+    """Every key without its digest, oldest first: enough to tell keys apart and pick one to revoke."""
+    names = {f"#a{i}": attribute for i, attribute in enumerate(_LISTED)}  # `name` is a reserved word
+    request: dict[str, Any] = {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
+    table = aws.table("api-keys")
+    records: list[dict[str, Any]] = []
+    while True:
+        reply = table.scan(**request)
+        records.extend(reply.get("Items", []))
+        if "LastEvaluatedKey" not in reply:
+            return sorted(records, key=lambda record: (record.get("created_at", ""), record["key_id"]))
+        request["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+
+
+def revoke_api_key(key_id: str) -> dict[str, Any] | None:
+    """The key's record once revoked (without its digest), or None if there is no such key.
+
+    Revoking again keeps the first revoked_at: that is when the key stopped working, which an audit wants.
+    """
+    if not key_id:
+        return None
+    try:
+        record = aws.table("api-keys").update_item(
+            Key={"key_id": key_id},
+            UpdateExpression="SET revoked_at = if_not_exists(revoked_at, :now)",
+            ConditionExpression="attribute_exists(key_id)",
+            ExpressionAttributeValues={":now": clock.iso(clock.now())},
+            ReturnValues="ALL_NEW",
+        )["Attributes"]
+    except ClientError as error:
+        if condition_failed(error):
+            return None
+        raise
+    return {name: value for name, value in record.items() if name in _LISTED}
 
 
 def check_api_key(text: str) -> dict[str, Any] | None:

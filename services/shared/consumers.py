@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from pydantic import BaseModel
 
+from services.shared.log import metric
+
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
@@ -23,7 +25,12 @@ def sqs_batch(event: dict[str, Any], context: Any, record_handler: Callable[["SQ
 
     # A batch whose every record failed is still a partial response (all listed), not an exception.
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    response = process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    if response["batchItemFailures"]:
+        # Retried, then dead-lettered: failures here warn before the dead-letter queue fills.
+        queue = event["Records"][0]["eventSourceARN"].rpartition(":")[2]
+        metric("ConsumerRecordsFailed", len(response["batchItemFailures"]), queue=queue)
+    return response
 
 
 def envelope(record: "SQSRecord") -> dict[str, Any]:

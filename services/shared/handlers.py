@@ -1,15 +1,15 @@
-"""Lambda entry points of the shared kernel: the OCPP ingress ($default) and the REST authorizer."""
+"""Lambda entry points of the shared kernel: the OCPP ingress ($default), the REST authorizer and the API docs."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any
 
-from services.shared.log import logger
+from services.shared.log import entry_point
 from services.shared.ocpp.dispatch import OcppContext, handle_frame
 
 
-@logger.inject_lambda_context
+@entry_point
 def ocpp_default(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """$default: every OCPP frame. Who is talking comes from the $connect authorizer's context."""
     request = event["requestContext"]
@@ -30,8 +30,19 @@ def ocpp_default(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return {"statusCode": 200, "body": reply} if reply is not None else {"statusCode": 200}
 
 
+@entry_point
 def rest_authorizer(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """API Gateway REQUEST authorizer for the operator REST API: a Bearer API key."""
     from services.shared import auth
 
     return auth.authorize_rest(event)
+
+
+@entry_point
+def api_docs(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """/openapi.json and /docs, served without an API key: the operator API's own documentation."""
+    from services.shared import openapi
+
+    path = event["path"]
+    public_path = (event.get("requestContext") or {}).get("path") or path  # API Gateway's includes the stage
+    return openapi.serve(path, event.get("queryStringParameters"), public_path.removesuffix(path))

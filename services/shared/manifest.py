@@ -70,12 +70,14 @@ class Schedule:
 
 @dataclass(frozen=True)
 class RestApi:
-    """The REST routes under `prefixes`, all answered by one Powertools resolver in `handler`."""
+    """The REST routes under `prefixes`, all answered by `handler` (a Powertools resolver's Lambda)."""
 
     prefixes: tuple[str, ...]
     handler: str
     # The module-level resolver, read for the OpenAPI document without an HTTP round trip.
-    resolver: str
+    resolver: str | None = None
+    # Served without an API key (the API's own documentation).
+    public: bool = False
 
 
 @dataclass(frozen=True)
@@ -108,3 +110,18 @@ class ServiceManifest:
     rest_authorizer: str | None = None
     # Events this service puts on the bus (detail-types), for documentation and infra permissions.
     publishes: tuple[str, ...] = ()
+
+    def entry_points(self) -> tuple[str, ...]:
+        """The handlers that run as Lambda functions of their own; OCPP action handlers run inside the ingress."""
+        named = [self.ocpp_ingress, self.rest_authorizer, self.rest.handler if self.rest else None]
+        if self.websocket:
+            named += [self.websocket.authorizer, self.websocket.connect, self.websocket.disconnect]
+        named += [s.queue.handler for s in self.subscriptions] + [q.handler for q in self.queues]
+        named += [s.handler for s in self.schedules]
+        return tuple(dict.fromkeys(h for h in named if h))
+
+    def ocpp_handlers(self) -> tuple[str, ...]:
+        """The handlers the OCPP ingress calls: this service's part of every charger message."""
+        named = [h for actions in self.ocpp_actions.values() for h in actions.values()]
+        named += [self.ocpp_replies] if self.ocpp_replies else []
+        return tuple(dict.fromkeys(named + list(self.data_transfer_vendors.values())))

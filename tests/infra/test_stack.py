@@ -1,29 +1,38 @@
-"""The synthesized template holds what every manifest declares."""
+"""The synthesized template wires exactly what the manifests declare, with AWS's own plumbing around it."""
 
 from __future__ import annotations
 
-import json
+from typing import Any
 
-import aws_cdk as cdk  # the cdk extra, which `make test` installs
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from infra.stack import CsmsStack
+from infra.messaging import consumer_timeout_s, event_pattern
+from infra.stack import Options
 from services.manifests import ALL
+from services.shared.manifest import ServiceManifest
+from tests.infra.synth import Synthesized, function_for, refs, synthesize
+
+PREFIX = "csms-test-"
 
 
 @pytest.fixture(scope="module")
-def template() -> Template:
-    app = cdk.App()
-    return Template.from_stack(CsmsStack(app, "csms-test", stage="test"))
+def synthesized() -> Synthesized:
+    return synthesize(Options(stage="test"))
 
 
-def test_every_manifest_table_is_created_on_demand_with_pitr_and_ttl(template: Template) -> None:
+@pytest.fixture(scope="module")
+def template(synthesized: Synthesized) -> Template:
+    return synthesized.template
+
+
+def test_every_manifest_table_is_created_on_demand_with_pitr_ttl_and_deletion_protection(template: Template) -> None:
     tables = [t for m in ALL for t in m.tables]
     template.resource_count_is("AWS::DynamoDB::Table", len(tables))
     for table in tables:
-        expected = {"TableName": f"csms-test-{table.name}", "BillingMode": "PAY_PER_REQUEST",
-                    "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True}}
+        expected: dict[str, Any] = {"TableName": f"{PREFIX}{table.name}", "BillingMode": "PAY_PER_REQUEST",
+                                    "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+                                    "DeletionProtectionEnabled": True}
         if table.ttl_attribute:
             expected["TimeToLiveSpecification"] = {"AttributeName": table.ttl_attribute, "Enabled": True}
         if table.indexes:
@@ -31,21 +40,255 @@ def test_every_manifest_table_is_created_on_demand_with_pitr_and_ttl(template: T
         template.has_resource_properties("AWS::DynamoDB::Table", expected)
 
 
-def test_every_subscription_is_a_rule_to_a_queue_with_a_dlq(template: Template) -> None:
+def test_every_subscription_is_a_rule_to_a_queue_with_a_dlq_consumed_with_partial_batch_responses(
+        synthesized: Synthesized) -> None:
+    template = synthesized.template
     subscriptions = [s for m in ALL for s in m.subscriptions]
-    queues = [q for m in ALL for q in m.queues]
-    assert subscriptions, "no manifest subscribes to anything: this test would check nothing"
-    template.resource_count_is("AWS::SQS::Queue", 2 * (len(subscriptions) + len(queues)))
+    direct = [q for m in ALL for q in m.queues]
+    assert subscriptions and direct, "no manifest declares a subscription or a queue: this test would check nothing"
+    template.resource_count_is("AWS::SQS::Queue", 2 * (len(subscriptions) + len(direct)))
     template.resource_count_is("AWS::Events::Rule", len(subscriptions))
+    template.resource_count_is("AWS::Lambda::EventSourceMapping", len(subscriptions) + len(direct))
     for subscription in subscriptions:
+        template.has_resource_properties("AWS::Events::Rule", {
+            "EventPattern": subscription.event_pattern, "EventBusName": {"Ref": Match.any_value()},
+            "Targets": [Match.object_like({"Arn": {"Fn::GetAtt": [synthesized.queue(subscription.queue.name), "Arn"]}})]})
+    for queue in [s.queue for s in subscriptions] + direct:
+        dlq = synthesized.logical_id("AWS::SQS::Queue", QueueName=f"{PREFIX}{queue.name}-dlq")
         template.has_resource_properties("AWS::SQS::Queue", {
-            "QueueName": f"csms-test-{subscription.queue.name}",
-            "RedrivePolicy": Match.object_like({"maxReceiveCount": subscription.queue.max_receive_count}),
-        })
-        template.has_resource_properties("AWS::Events::Rule", {"EventPattern": subscription.event_pattern})
+            "QueueName": f"{PREFIX}{queue.name}", "VisibilityTimeout": queue.visibility_timeout_s,
+            "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": [dlq, "Arn"]},
+                              "maxReceiveCount": queue.max_receive_count}})
+        function = function_for(synthesized, queue.handler)
+        template.has_resource_properties("AWS::Lambda::EventSourceMapping", {
+            "EventSourceArn": {"Fn::GetAtt": [synthesized.queue(queue.name), "Arn"]},
+            "FunctionName": {"Ref": function}, "BatchSize": queue.batch_size,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"]})
+        # SQS must not hand a batch to a second consumer while the first may still be working on it.
+        timeout = synthesized.resources[function]["Properties"]["Timeout"]
+        assert timeout == consumer_timeout_s(queue) and timeout * 6 <= queue.visibility_timeout_s
+
+
+def test_the_bus_keeps_an_archive_for_replay(template: Template) -> None:
+    template.has_resource_properties("AWS::Events::EventBus", {"Name": "csms-test"})
+    template.has_resource_properties("AWS::Events::Archive", {
+        "EventPattern": {"source": [{"prefix": "csms."}]}, "RetentionDays": 30})
+
+
+def test_every_schedule_invokes_its_handler(synthesized: Synthesized) -> None:
+    schedules = [s for m in ALL for s in m.schedules]
+    assert schedules
+    synthesized.template.resource_count_is("AWS::Scheduler::Schedule", len(schedules))
+    for schedule in schedules:
+        synthesized.template.has_resource_properties("AWS::Scheduler::Schedule", {
+            "Name": f"{PREFIX}{schedule.name}", "ScheduleExpression": f"rate({schedule.rate_minutes} minutes)",
+            "Target": Match.object_like({"Arn": {"Fn::GetAtt": [function_for(synthesized, schedule.handler), "Arn"]}})})
+
+
+def test_charger_routes_and_the_default_route_response(synthesized: Synthesized) -> None:
+    template = synthesized.template
+    routes = next(m for m in ALL if m.websocket).websocket
+    ingress = next(m for m in ALL if m.ocpp_ingress)
+    assert routes and ingress.ocpp_ingress
+    template.resource_count_is("AWS::ApiGatewayV2::Route", 3)
+    for key, handler in (("$connect", routes.connect), ("$disconnect", routes.disconnect), ("$default", ingress.ocpp_ingress)):
+        integration = synthesized.integration_for(function_for(synthesized, handler))
+        template.has_resource_properties("AWS::ApiGatewayV2::Route", {
+            "RouteKey": key, "Target": {"Fn::Join": ["", ["integrations/", {"Ref": integration}]]}})
+    template.has_resource_properties("AWS::ApiGatewayV2::Route", {
+        "RouteKey": "$connect", "AuthorizationType": "CUSTOM"})
+    template.has_resource_properties("AWS::ApiGatewayV2::Authorizer", {
+        "AuthorizerType": "REQUEST", "IdentitySource": ["route.request.querystring.charge_point_id"],
+        "AuthorizerUri": Match.object_like({})})
+    assert synthesized.authorizer_function("AWS::ApiGatewayV2::Authorizer") == function_for(synthesized, routes.authorizer)
+    # A route response on $default sends the handler's CALLRESULT back on the connection: no @connections call.
+    default_route = synthesized.logical_id("AWS::ApiGatewayV2::Route", RouteKey="$default")
+    assert synthesized.resources[default_route]["Properties"]["RouteResponseSelectionExpression"] == "$default"
+    template.has_resource_properties("AWS::ApiGatewayV2::RouteResponse", {
+        "RouteId": {"Ref": default_route}, "RouteResponseKey": "$default"})
+
+
+def test_only_the_roles_that_post_to_chargers_may_manage_connections(synthesized: Synthesized) -> None:
+    allowed = {role for role, actions in synthesized.role_actions().items() if "execute-api:ManageConnections" in actions}
+    assert allowed == {synthesized.role("ocpp-ingress"), synthesized.role("connectivity")}
+    for function in synthesized.functions().values():
+        if function["Properties"].get("Role", {}).get("Fn::GetAtt", [""])[0] in allowed:
+            assert function["Properties"]["Environment"]["Variables"]["CSMS_CONNECTIONS_URL"]
+
+
+def test_chargers_connect_through_cloudfront_with_the_path_function(synthesized: Synthesized) -> None:
+    template = synthesized.template
+    function = synthesized.logical_id("AWS::CloudFront::Function")
+    code = synthesized.resources[function]["Properties"]["FunctionCode"]
+    assert "function handler(event)" in code
+    assert synthesized.resources[function]["Properties"]["FunctionConfig"]["Runtime"] == "cloudfront-js-2.0"
+    template.has_resource_properties("AWS::CloudFront::Distribution", {"DistributionConfig": Match.object_like({
+        "DefaultCacheBehavior": Match.object_like({
+            "ViewerProtocolPolicy": "https-only",
+            "FunctionAssociations": [{"EventType": "viewer-request", "FunctionARN": {"Fn::GetAtt": [function, "FunctionARN"]}}]}),
+        "Origins": [Match.object_like({"OriginPath": "/test"})]})})
+    # Security profiles 1-2 send HTTP Basic: the header must reach the $connect authorizer.
+    template.has_resource_properties("AWS::CloudFront::CachePolicy", {"CachePolicyConfig": Match.object_like({
+        "ParametersInCacheKeyAndForwardedToOrigin": Match.object_like({
+            "HeadersConfig": {"HeaderBehavior": "whitelist", "Headers": ["Authorization"]},
+            "QueryStringsConfig": {"QueryStringBehavior": "all"}})})})
+    policy = synthesized.resources[synthesized.logical_id("AWS::CloudFront::OriginRequestPolicy")]
+    headers = policy["Properties"]["OriginRequestPolicyConfig"]["HeadersConfig"]["Headers"]
+    assert "Sec-WebSocket-Protocol" in headers and "Host" not in headers
+
+
+def test_every_rest_prefix_reaches_its_service_behind_the_api_key_authorizer(synthesized: Synthesized) -> None:
+    template = synthesized.template
+    platform = next(m for m in ALL if m.rest_authorizer)
+    assert platform.rest_authorizer
+    assert synthesized.authorizer_function("AWS::ApiGateway::Authorizer") == function_for(synthesized, platform.rest_authorizer)
+    template.has_resource_properties("AWS::ApiGateway::Authorizer", {
+        "Type": "REQUEST", "IdentitySource": "method.request.header.Authorization", "AuthorizerResultTtlInSeconds": 60})
+    rests = [m.rest for m in ALL if m.rest]
+    assert any(r.public for r in rests) and any(not r.public for r in rests)
+    for rest in rests:
+        function = function_for(synthesized, rest.handler)
+        for prefix in rest.prefixes:
+            for path in (prefix, f"{prefix}/{{proxy+}}"):
+                method = synthesized.method(path)
+                props = synthesized.resources[method]["Properties"]
+                assert props["HttpMethod"] == "ANY"
+                assert props["AuthorizationType"] == ("NONE" if rest.public else "CUSTOM"), path
+                assert function in set(refs(props["Integration"])), path
+    stage = synthesized.resources[synthesized.logical_id("AWS::ApiGateway::Stage")]["Properties"]
+    assert stage["AccessLogSetting"]["DestinationArn"]
+    assert stage["MethodSettings"][0]["ThrottlingRateLimit"] == 50
+    template.has_resource_properties("AWS::ApiGateway::GatewayResponse", {
+        "ResponseType": "UNAUTHORIZED", "StatusCode": "401",
+        "ResponseTemplates": Match.object_like({"application/problem+json": Match.string_like_regexp('"status": 401')})})
+
+
+def _own_tables(manifest: ServiceManifest) -> set[str]:
+    return {f"{PREFIX}{t.name}" for t in manifest.tables}
+
+
+def test_each_role_touches_only_its_own_services_tables(synthesized: Synthesized) -> None:
+    ocpp_services = [m for m in ALL if m.ocpp_handlers()]
+    assert len(ocpp_services) >= 2, "the ingress answers OCPP for several services"
+    expected = {synthesized.role(m.name): _own_tables(m) for m in ALL if m.tables}
+    expected[synthesized.role("ocpp-ingress")] = set().union(*(_own_tables(m) for m in ocpp_services))
+    touched = synthesized.role_tables()
+    assert touched == expected
+    for manifest in ALL:
+        if manifest.tables:
+            tables = touched[synthesized.role(manifest.name)]
+            assert tables and all(t in _own_tables(manifest) for t in tables)
+
+
+def test_a_service_publishes_only_under_its_own_source(synthesized: Synthesized) -> None:
+    for manifest in ALL:
+        if manifest.publishes:
+            assert synthesized.role_sources()[synthesized.role(manifest.name)] == {f"csms.{manifest.name}"}
+    assert synthesized.role_sources()[synthesized.role("ocpp-ingress")] == {f"csms.{m.name}" for m in ALL
+                                                                              if m.ocpp_handlers() and m.publishes}
+
+
+def test_only_billing_reads_the_stripe_secrets(synthesized: Synthesized) -> None:
+    secrets = {synthesized.logical_id("AWS::SecretsManager::Secret", Name=f"csms/test/stripe/{name}")
+               for name in ("api-key", "webhook-secret")}
+    readers = {role for role, targets in synthesized.role_targets("secretsmanager:GetSecretValue").items() if targets & secrets}
+    assert readers == {synthesized.role("billing")}
+
+
+def test_every_function_is_python_on_arm64_with_the_dependencies_layer_and_settings(synthesized: Synthesized) -> None:
+    functions = {k: f for k, f in synthesized.functions().items() if "Layers" in f["Properties"]}
+    handlers = {h for m in ALL for h in m.entry_points()}
+    assert len(functions) == len(handlers)
+    for function in functions.values():
+        props = function["Properties"]
+        assert props["Architectures"] == ["arm64"] and props["Runtime"] == "python3.12"
+        env = props["Environment"]["Variables"]
+        assert env["CSMS_TABLE_PREFIX"] == PREFIX and env["CSMS_EVENT_BUS"] == "csms-test"
+        assert env["CSMS_ACCEPT_UNKNOWN_CHARGERS"] == "false"
+        assert env["POWERTOOLS_SERVICE_NAME"] and env["POWERTOOLS_METRICS_NAMESPACE"] == "csms"
+        assert props["LoggingConfig"]["LogGroup"]
+
+
+def test_alarms_watch_every_dlq_every_function_and_the_5xx_rate(synthesized: Synthesized) -> None:
+    template = synthesized.template
+    queues = [s.queue for m in ALL for s in m.subscriptions] + [q for m in ALL for q in m.queues]
+    for queue in queues:
+        dlq = synthesized.logical_id("AWS::SQS::Queue", QueueName=f"{PREFIX}{queue.name}-dlq")
+        template.has_resource_properties("AWS::CloudWatch::Alarm", {
+            "MetricName": "ApproximateNumberOfMessagesVisible", "Threshold": 1,
+            "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq, "QueueName"]}}],
+            "AlarmActions": [{"Ref": Match.any_value()}]})
+    for logical_id in synthesized.functions():
+        if "Layers" not in synthesized.resources[logical_id]["Properties"]:
+            continue
+        for metric in ("Errors", "Throttles"):
+            template.has_resource_properties("AWS::CloudWatch::Alarm", {
+                "MetricName": metric, "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": logical_id}}]})
+    template.has_resource_properties("AWS::CloudWatch::Alarm", {"MetricName": "5XXError", "Threshold": 0.01})
+    template.has_resource_properties("AWS::CloudWatch::Alarm", {"MetricName": "ExecutionError"})
+    template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
+
+
+def test_buckets_catalog_workgroup_and_secrets(template: Template) -> None:
+    template.resource_count_is("AWS::S3::Bucket", 2)
+    template.all_resources_properties("AWS::S3::Bucket", {
+        "BucketEncryption": Match.object_like({}), "VersioningConfiguration": {"Status": "Enabled"},
+        "LifecycleConfiguration": Match.object_like({}),
+        "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True,
+                                           "RestrictPublicBuckets": True}})
+    template.has_resource_properties("AWS::Glue::Database", {"DatabaseInput": Match.object_like({"Name": "csms_test"})})
+    template.has_resource_properties("AWS::Athena::WorkGroup", {"Name": f"{PREFIX}analytics"})
+    template.resource_count_is("AWS::SecretsManager::Secret", 2)
+
+
+def test_outputs_give_the_charger_url_and_the_rest_url(template: Template) -> None:
+    outputs = template.to_json()["Outputs"]
+    assert {"ChargerUrl", "RestApiUrl", "Stage"} <= set(outputs)
+    assert "/ocpp/{charge_point_id}" in str(outputs["ChargerUrl"]["Value"])
+
+
+def test_context_options_are_parsed_by_their_type() -> None:
+    class Node:
+        def __init__(self, values: dict[str, Any]) -> None:
+            self.values = values
+
+        def try_get_context(self, name: str) -> Any:
+            return self.values.get(name)
+
+    options = Options.from_context(Node({"stage": "eu", "deletion_protection": "false", "accept_unknown_chargers": True,
+                                         "heartbeat_interval": "120", "domain_name": "ocpp.example.com",
+                                         "certificate_arn": "arn:aws:acm:us-east-1:1:certificate/x"}))
+    assert options == Options(stage="eu", deletion_protection=False, accept_unknown_chargers=True, heartbeat_interval=120,
+                              domain_name="ocpp.example.com", certificate_arn="arn:aws:acm:us-east-1:1:certificate/x")
+    assert Options.from_context(Node({})) == Options()
+    with pytest.raises(ValueError, match="use true or false"):
+        Options.from_context(Node({"tracing": "maybe"}))
+
+
+@pytest.mark.parametrize("options, problem", [
+    ({"stage": "Prod_1"}, "stage"),
+    ({"stage": "a-stage-name-far-too-long"}, "stage"),
+    ({"domain_name": "ocpp.example.com"}, "go together"),
+    ({"domain_name": "ocpp.example.com", "certificate_arn": "arn:aws:acm:eu-west-1:1:certificate/x"}, "us-east-1"),
+    ({"heartbeat_interval": 900}, "heartbeat_interval"),
+    ({"log_level": "LOUD"}, "log_level"),
+    ({"rest_rate_limit": 0}, "rest_rate_limit"),
+])
+def test_options_that_would_fail_at_deploy_are_refused_at_synth(options: dict[str, Any], problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        Options(**options)
 
 
 def test_an_undeclared_event_pattern_field_is_refused() -> None:
     with pytest.raises(ValueError, match="not EventBridge"):
-        CsmsStack._pattern({"detail_type": ["X"]})
-    assert json.dumps(CsmsStack._pattern({"detail-type": ["X"]})._values)
+        event_pattern({"detail_type": ["X"]})
+
+
+def test_a_custom_charger_domain_gets_its_certificate_and_tls_1_2() -> None:
+    certificate = "arn:aws:acm:us-east-1:123456789012:certificate/abc"
+    custom = synthesize(Options(stage="test", domain_name="ocpp.example.com", certificate_arn=certificate))
+    custom.template.has_resource_properties("AWS::CloudFront::Distribution", {"DistributionConfig": Match.object_like({
+        "Aliases": ["ocpp.example.com"],
+        "ViewerCertificate": {"AcmCertificateArn": certificate, "MinimumProtocolVersion": "TLSv1.2_2021",
+                              "SslSupportMethod": "sni-only"}})})
+    assert custom.template.to_json()["Outputs"]["ChargerUrl"]["Value"] == "wss://ocpp.example.com/ocpp/{charge_point_id}"

@@ -161,3 +161,23 @@ def test_connections_api_posts_describes_deletes_and_answers_gone(gateway: Any) 
             await gw.stop()
 
     run(scenario)
+
+
+def test_the_id_is_the_last_path_segment_and_other_paths_are_refused(gateway: Any) -> None:
+    async def scenario() -> None:
+        gw = await gateway()
+        try:
+            url = f"ws://127.0.0.1:{gw.port}/ocpp/site-a/CP%2D9/?charge_point_id=intruder&x=1"
+            async with websockets.connect(url, subprotocols=["ocpp1.6"]) as ws:
+                assert ws.subprotocol == "ocpp1.6"
+            for path, status in (("/", 404), ("/ocpp/", 404), ("/other/CP-9", 404), ("/ocpp/CP%zz", 400)):
+                with pytest.raises(websockets.InvalidStatus) as refused:
+                    async with websockets.connect(f"ws://127.0.0.1:{gw.port}{path}", subprotocols=["ocpp1.6"]):
+                        pass
+                assert refused.value.response.status_code == status, path
+        finally:
+            await gw.stop()
+        assert seen[0]["queryStringParameters"] == {"charge_point_id": "CP-9", "x": "1"}
+        assert all(e.get("type") != "REQUEST" for e in seen[1:])
+
+    run(scenario)

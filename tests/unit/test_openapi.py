@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -34,3 +35,19 @@ def test_every_operation_documents_success_and_problem_answers(spec: dict[str, A
 def test_bearer_keys_are_declared(spec: dict[str, Any]) -> None:
     assert spec["components"]["securitySchemes"]["bearer"] == {"type": "http", "scheme": "bearer"}
     assert spec["security"] == [{"bearer": []}]
+
+
+def test_the_served_spec_names_the_stage_the_caller_came_through() -> None:
+    from local.lambdas import LambdaContext
+    from services.shared import handlers
+
+    def api_docs(event: dict[str, Any], _: None) -> dict[str, Any]:
+        return handlers.api_docs(event, LambdaContext("services.shared.handlers:api_docs"))
+
+    event = {"path": "/openapi.json", "queryStringParameters": None, "requestContext": {"path": "/prod/openapi.json"}}
+    reply = api_docs(event, None)
+    assert reply["statusCode"] == 200 and json.loads(reply["body"])["servers"] == [{"url": "/prod"}]
+    local = api_docs({"path": "/docs", "queryStringParameters": {"format": "json"}, "requestContext": {"path": "/docs"}}, None)
+    assert json.loads(local["body"])["servers"] == [{"url": "/"}]
+    missing = api_docs({"path": "/docs/nope", "queryStringParameters": None}, None)
+    assert missing["statusCode"] == 404 and json.loads(missing["body"])["status"] == 404

@@ -17,7 +17,7 @@ from typing import Any, Callable
 from ocpp.charge_point import camel_to_snake_case, remove_nones, serialize_as_dict, snake_to_camel_case
 
 from services.shared import refs
-from services.shared.log import logger
+from services.shared.log import logger, metric
 from services.shared.ocpp import framing, schemas
 from services.shared.ocpp.errors import Cause, OcppError
 
@@ -101,6 +101,9 @@ def handle_frame(text: str | bytes, ctx: OcppContext) -> str | None:
         unique_id = frame.unique_id
         ctx = dataclasses.replace(ctx, unique_id=unique_id)
         if isinstance(frame, framing.Call):
+            # Only actions this CSMS answers become dimension values: a charger can send any name.
+            answered = (ctx.ocpp_version, frame.action) in registry().actions
+            metric("OcppCalls", action=frame.action if answered else "Other")
             return _answer_call(frame, ctx)
         if registry().replies:
             try:
@@ -110,11 +113,17 @@ def handle_frame(text: str | bytes, ctx: OcppContext) -> str | None:
         return None
     except framing.FrameError as error:
         logger.info("bad frame", extra={"charge_point_id": ctx.charge_point_id, "cause": error.cause.value})
-        return framing.encode_error(error.unique_id, error.code(ctx.ocpp_version), error.description, error.details)
+        return _call_error(error.unique_id, error, ctx.ocpp_version)
     except OcppError as error:
         logger.info("refused call", extra={"charge_point_id": ctx.charge_point_id, "message_id": unique_id, "cause": error.cause.value, "detail": error.description})
-        return framing.encode_error(unique_id, error.code(ctx.ocpp_version), error.description, error.details)
+        return _call_error(unique_id, error, ctx.ocpp_version)
     except Exception:
         logger.exception("failed to process", extra={"charge_point_id": ctx.charge_point_id, "message_id": unique_id})
-        error = OcppError(Cause.INTERNAL, "The CSMS failed to process this message; it was logged")
-        return framing.encode_error(unique_id, error.code(ctx.ocpp_version), error.description)
+        return _call_error(unique_id, OcppError(Cause.INTERNAL, "The CSMS failed to process this message; it was logged"),
+                           ctx.ocpp_version)
+
+
+def _call_error(unique_id: str, error: OcppError, ocpp_version: str) -> str:
+    code = error.code(ocpp_version)
+    metric("OcppCallErrors", error_code=code)
+    return framing.encode_error(unique_id, code, error.description, error.details)

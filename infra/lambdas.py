@@ -1,0 +1,106 @@
+"""Lambda functions for the manifests' entry points, one IAM role per service.
+
+All functions share one code asset (the `services/` package) and one layer (the runtime
+dependencies, built for arm64 by infra/bundle.py), so a code change uploads a small zip
+and the layer changes only with the dependencies. A service's role reaches only that
+service's tables: the ingress, which answers OCPP for several services, gets a role of its
+own holding exactly the tables of the services whose OCPP handlers it runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra import bundle
+from services.shared.manifest import ServiceManifest
+
+INGRESS = "ocpp-ingress"
+_RUNTIME = lambda_.Runtime(f"python{bundle.RUNTIME_PYTHON}", lambda_.RuntimeFamily.PYTHON)
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """How every function is sized; the ingress answers chargers synchronously, so it gets more memory (more CPU)."""
+
+    memory_mb: int = 512
+    timeout_s: int = 10
+    log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
+    tracing: bool = False
+
+
+class Functions(Construct):
+    """Creates functions on demand, by handler name, each with its service's role and the shared environment."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, code: lambda_.Code, layer_code: lambda_.Code,
+                 environment: Mapping[str, str], spec: FunctionSpec, prefix: str) -> None:
+        super().__init__(scope, construct_id)
+        self.code = code
+        self.layer = lambda_.LayerVersion(self, "Dependencies", code=layer_code, compatible_runtimes=[_RUNTIME],
+                                          compatible_architectures=[lambda_.Architecture.ARM_64],
+                                          description="csms runtime dependencies (arm64)")
+        self.environment = dict(environment)
+        self.spec = spec
+        self.prefix = prefix
+        self.roles: dict[str, iam.Role] = {}
+        self.by_handler: dict[str, lambda_.Function] = {}
+
+    def role(self, owner: str) -> iam.Role:
+        if owner not in self.roles:
+            self.roles[owner] = iam.Role(
+                self, f"Role-{owner}", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                description=f"csms {owner}: its own tables, its own events",
+                managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaBasicExecutionRole")])
+            if self.spec.tracing:
+                self.roles[owner].add_managed_policy(iam.ManagedPolicy.from_aws_managed_policy_name("AWSXRayDaemonWriteAccess"))
+        return self.roles[owner]
+
+    def function(self, handler: str, owner: str, *, timeout_s: int | None = None, memory_mb: int | None = None) -> lambda_.Function:
+        """The function running `handler` ("module:function"); a handler named twice is one function."""
+        if handler in self.by_handler:
+            return self.by_handler[handler]
+        module, _, name = handler.partition(":")
+        short = f"{owner}-{name}".replace("_", "-")
+        if len(self.prefix + short) > 64:
+            raise ValueError(f"function name {self.prefix + short!r} is over Lambda's 64 characters: shorten the handler")
+        log_group = logs.LogGroup(self, f"Logs-{short}", retention=self.spec.log_retention,
+                                  removal_policy=cdk.RemovalPolicy.DESTROY)
+        function = lambda_.Function(
+            self, f"Fn-{short}",
+            function_name=f"{self.prefix}{short}",
+            runtime=_RUNTIME,
+            architecture=lambda_.Architecture.ARM_64,
+            code=self.code,
+            layers=[self.layer],
+            handler=f"{module}.{name}",
+            memory_size=memory_mb or self.spec.memory_mb,
+            timeout=cdk.Duration.seconds(timeout_s or self.spec.timeout_s),
+            role=self.role(owner),
+            environment={**self.environment, "POWERTOOLS_SERVICE_NAME": owner},
+            tracing=lambda_.Tracing.ACTIVE if self.spec.tracing else lambda_.Tracing.DISABLED,
+            log_group=log_group,
+        )
+        self.by_handler[handler] = function
+        return function
+
+
+def grant_tables(role: iam.IRole, manifest: ServiceManifest, tables: Mapping[str, dynamodb.Table]) -> None:
+    for table in manifest.tables:
+        tables[table.name].grant_read_write_data(role)
+
+
+def grant_publish(role: iam.IRole, manifest: ServiceManifest, bus: events.IEventBus) -> None:
+    """PutEvents on the bus, only under the service's own source: a service cannot speak for another."""
+    if not manifest.publishes:
+        return
+    role.add_to_principal_policy(iam.PolicyStatement(
+        actions=["events:PutEvents"], resources=[bus.event_bus_arn],
+        conditions={"StringEquals": {"events:source": [f"csms.{manifest.name}"]}}))

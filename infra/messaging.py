@@ -1,0 +1,83 @@
+"""The event path: the bus and its archive, rules -> SQS queues with DLQs -> Lambda, and schedules.
+
+Rules target SQS, never Lambda, exactly as local mode runs them, so a consumer's failures
+are retried by SQS and end in a DLQ that an alarm watches and `redrive` empties.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as scheduler_targets
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from services.shared.manifest import Queue, Schedule
+
+# AWS's advice for an SQS event source: a visibility timeout of six times the function's timeout.
+VISIBILITY_PER_TIMEOUT = 6
+
+_PATTERN_FIELDS = {"detail-type": "detail_type", "source": "source", "detail": "detail", "account": "account",
+                   "region": "region", "resources": "resources", "id": "id", "time": "time", "version": "version"}
+
+
+def event_pattern(pattern: dict[str, Any]) -> events.EventPattern:
+    unknown = set(pattern) - set(_PATTERN_FIELDS)
+    if unknown:
+        raise ValueError(f"event pattern fields {sorted(unknown)} are not EventBridge's: {json.dumps(pattern)}")
+    return events.EventPattern(**{_PATTERN_FIELDS[k]: v for k, v in pattern.items()})
+
+
+def consumer_timeout_s(queue: Queue) -> int:
+    return max(3, queue.visibility_timeout_s // VISIBILITY_PER_TIMEOUT)
+
+
+class Messaging(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, prefix: str, archive_days: int) -> None:
+        super().__init__(scope, construct_id)
+        self.prefix = prefix
+        self.bus = events.EventBus(self, "Bus", event_bus_name=prefix.rstrip("-"))
+        self.archive = self.bus.archive("Archive", archive_name=f"{prefix}events",
+                                        description="every csms event, for replay after a consumer fix",
+                                        event_pattern=events.EventPattern(source=events.Match.prefix("csms.")),
+                                        retention=cdk.Duration.days(archive_days))
+        self.queues: dict[str, sqs.Queue] = {}
+        self.dead_letters: dict[str, sqs.Queue] = {}
+        self.rules: dict[str, events.Rule] = {}
+        self.schedules: dict[str, scheduler.Schedule] = {}
+
+    def queue(self, spec: Queue) -> sqs.Queue:
+        name = spec.name
+        dlq = sqs.Queue(self, f"Dlq-{name}", queue_name=f"{self.prefix}{name}-dlq",
+                        retention_period=cdk.Duration.days(14), encryption=sqs.QueueEncryption.SQS_MANAGED,
+                        enforce_ssl=True)
+        queue = sqs.Queue(self, f"Queue-{name}", queue_name=f"{self.prefix}{name}",
+                          visibility_timeout=cdk.Duration.seconds(spec.visibility_timeout_s),
+                          encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True,
+                          dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=spec.max_receive_count))
+        self.queues[name], self.dead_letters[name] = queue, dlq
+        return queue
+
+    def subscribe(self, pattern: dict[str, Any], queue: sqs.Queue, name: str) -> None:
+        self.rules[name] = events.Rule(self, f"Rule-{name}", rule_name=f"{self.prefix}{name}", event_bus=self.bus,
+                                       event_pattern=event_pattern(pattern), targets=[targets.SqsQueue(queue)])
+
+    @staticmethod
+    def consume(queue: sqs.Queue, spec: Queue, function: lambda_.IFunction) -> None:
+        """Batches with partial failures: one bad event is retried alone, not with its batch."""
+        function.add_event_source(sources.SqsEventSource(queue, batch_size=spec.batch_size,
+                                                         report_batch_item_failures=True))
+
+    def schedule(self, spec: Schedule, function: lambda_.IFunction) -> None:
+        self.schedules[spec.name] = scheduler.Schedule(
+            self, f"Schedule-{spec.name}", schedule_name=f"{self.prefix}{spec.name}",
+            schedule=scheduler.ScheduleExpression.rate(cdk.Duration.minutes(spec.rate_minutes)),
+            target=scheduler_targets.LambdaInvoke(function, retry_attempts=0),
+            description=f"csms {spec.name}, every {spec.rate_minutes} min")

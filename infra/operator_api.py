@@ -1,0 +1,80 @@
+"""The operator REST API: API Gateway in front of one Lambda per service, behind an API-key authorizer.
+
+Each manifest's prefixes become `/{prefix}` and `/{prefix}/{proxy+}` resources on its
+service's function; the Powertools resolver inside routes the rest, so the OpenAPI document
+the services generate is the contract. Errors API Gateway answers itself (no key, throttled,
+unknown path) are problem JSON like the services' own.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import aws_cdk as cdk
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from services.shared.manifest import RestApi
+from services.shared.rest import PROBLEM_JSON
+
+# API Gateway's own answers as RFC 9457 problems; `status` is left out where one response covers many codes.
+_GATEWAY_RESPONSES: dict[apigateway.ResponseType, tuple[str, int | None, str]] = {
+    apigateway.ResponseType.UNAUTHORIZED: ("Unauthorized", 401, "Send 'Authorization: Bearer <API key>' with a valid key"),
+    apigateway.ResponseType.ACCESS_DENIED: ("Forbidden", 403, "This API key may not call this route"),
+    # API Gateway's answer to a path no resource matches is 403 "Missing Authentication Token": it is a 404.
+    apigateway.ResponseType.MISSING_AUTHENTICATION_TOKEN: ("Not Found", 404, "No resource at this path; see /docs"),
+    apigateway.ResponseType.THROTTLED: ("Too Many Requests", 429, "Slow down and retry"),
+    apigateway.ResponseType.DEFAULT_4_XX: ("Bad Request", None, "$util.escapeJavaScript($context.error.message)"),
+    apigateway.ResponseType.DEFAULT_5_XX: ("Internal Server Error", None, "$util.escapeJavaScript($context.error.message)"),
+}
+
+
+def _problem_template(title: str, status: int | None, detail: str) -> str:
+    status_field = f'"status": {status}, ' if status else ""
+    return f'{{"type": "about:blank", "title": "{title}", {status_field}"detail": "{detail}"}}'
+
+
+class OperatorApi(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, prefix: str, stage: str, authorizer: lambda_.IFunction,
+                 routes: Mapping[RestApi, lambda_.IFunction], rate_limit: int, burst_limit: int,
+                 authorizer_cache_s: int) -> None:
+        super().__init__(scope, construct_id)
+        self.access_logs = logs.LogGroup(self, "AccessLogs", retention=logs.RetentionDays.ONE_MONTH,
+                                         removal_policy=cdk.RemovalPolicy.DESTROY)
+        self.api = apigateway.RestApi(
+            self, "Api", rest_api_name=f"{prefix}operator-api", description="csms operator REST API",
+            # API Gateway writes access logs through the account's CloudWatch role; created once, kept.
+            cloud_watch_role=True, cloud_watch_role_removal_policy=cdk.RemovalPolicy.RETAIN,
+            endpoint_types=[apigateway.EndpointType.REGIONAL],
+            deploy_options=apigateway.StageOptions(
+                stage_name=stage, throttling_rate_limit=rate_limit, throttling_burst_limit=burst_limit,
+                access_log_destination=apigateway.LogGroupLogDestination(self.access_logs),
+                access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
+                    caller=False, http_method=True, ip=True, protocol=True, request_time=True, resource_path=True,
+                    response_length=True, status=True, user=True),
+                metrics_enabled=True),
+        )
+        # A key's answer is cached per key for a minute: a revoked key stops working within that.
+        self.authorizer = apigateway.RequestAuthorizer(
+            self, "ApiKeys", handler=authorizer, identity_sources=[apigateway.IdentitySource.header("Authorization")],
+            results_cache_ttl=cdk.Duration.seconds(authorizer_cache_s), authorizer_name=f"{prefix}api-keys")
+        for rest, function in routes.items():
+            self._route(rest, function)
+        for response_type, (title, status, detail) in _GATEWAY_RESPONSES.items():
+            template = _problem_template(title, status, detail)
+            self.api.add_gateway_response(
+                f"Problem-{response_type.response_type}", type=response_type, status_code=str(status) if status else None,
+                templates={PROBLEM_JSON: template, "application/json": template},
+                response_headers={"Content-Type": f"'{PROBLEM_JSON}'"})
+
+    def _route(self, rest: RestApi, function: lambda_.IFunction) -> None:
+        integration = apigateway.LambdaIntegration(function)
+        options: dict = {} if rest.public else {"authorizer": self.authorizer,
+                                                  "authorization_type": apigateway.AuthorizationType.CUSTOM}
+        for prefix in rest.prefixes:
+            resource = self.api.root.resource_for_path(prefix.strip("/"))
+            resource.add_method("ANY", integration, **options)
+            resource.add_proxy(default_integration=integration, any_method=True, default_method_options=
+                               apigateway.MethodOptions(**options))

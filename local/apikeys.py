@@ -1,0 +1,178 @@
+"""`csms api-keys`: operator API keys of the local stack or of a deployed stage.
+
+A deployed stage has no other way to get its first key, so this path needs only boto3 and the user's AWS
+credentials: nothing of the local stack (moto, gateways) is imported for `--stage`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from local.stack import Config
+
+_STAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")  # what a CloudFormation stack name `csms-{stage}` allows
+
+
+class _Scopes:
+    """auth.SCOPES, read only when a scope is checked or help is shown: importing auth brings boto3 and pydantic
+    (over half a second) into every `csms` command's parsing. Needs a metavar, or argparse reads it at once."""
+
+    def _scopes(self) -> tuple[str, ...]:
+        from services.shared.auth import SCOPES
+
+        return SCOPES
+
+    def __contains__(self, scope: object) -> bool:
+        return scope in self._scopes()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._scopes())
+
+
+def _stage(text: str) -> str:
+    if not _STAGE.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"not a stage name (letters, digits, hyphens): {text!r}")
+    return text
+
+
+def _name(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("a key needs a name that says who or what uses it")
+    return text.strip()
+
+
+def add_parser(commands: Any, stack: argparse.ArgumentParser) -> None:
+    """`api-keys` under `commands`; `stack` holds the --host/--aws-port options that find the local stack."""
+    keys = commands.add_parser("api-keys", help="create, list and revoke operator API keys (local or a deployed stage)")
+    actions = keys.add_subparsers(dest="action", required=True)
+    target = argparse.ArgumentParser(add_help=False, parents=[stack])
+    target.add_argument("--stage", type=_stage, help="a deployed stage (its tables are csms-STAGE-*) instead of the "
+                        "local stack; uses your AWS credentials")
+    target.add_argument("--region", help="the stage's AWS region (default: your AWS configuration's)")
+    create = actions.add_parser("create", parents=[target], help="make a key; it is printed this once only")
+    create.add_argument("--name", required=True, type=_name, help="who or what uses the key")
+    create.add_argument("--scope", dest="scopes", action="append", choices=_Scopes(), metavar="SCOPE",
+                        help="%(choices)s; repeat for several (default: admin)")
+    actions.add_parser("list", parents=[target], help="every key's id, name, scopes and dates (never a secret)")
+    revoke = actions.add_parser("revoke", parents=[target], help="stop a key from working, for good")
+    revoke.add_argument("key_id", help="the key's id (`csms api-keys list`), or the whole key")
+
+
+def run(args: argparse.Namespace, local: Config | None) -> int:
+    """Runs the action against the local stack described by `local`, or against AWS if it is None."""
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        NoRegionError,
+    )
+
+    if args.region and local is not None:
+        print("csms: --region applies to a deployed stage only; add --stage", file=sys.stderr)
+        return 2
+    _target(args, local)
+    try:
+        return _ACTIONS[args.action](args)
+    except EndpointConnectionError as error:
+        if local is not None:
+            print(f"csms: no stack answers at {local.host}:{local.aws_port}; start it with `make run`", file=sys.stderr)
+        else:
+            print(f"csms: cannot reach {error.kwargs.get('endpoint_url')}; check --region", file=sys.stderr)
+    except NoCredentialsError:
+        print("csms: no AWS credentials found; configure them as for the AWS CLI (aws configure, AWS_PROFILE, ...)",
+              file=sys.stderr)
+    except NoRegionError:
+        print("csms: no AWS region configured; pass --region", file=sys.stderr)
+    except ClientError as error:
+        code, message = error.response["Error"].get("Code"), error.response["Error"].get("Message")
+        if code == "ResourceNotFoundException":
+            print(f"csms: no table {_where()}; {_deployed(args)}", file=sys.stderr)
+        else:
+            print(f"csms: AWS refused ({code}): {message}", file=sys.stderr)
+    except BotoCoreError as error:
+        print(f"csms: {error}", file=sys.stderr)
+    return 1
+
+
+def _target(args: argparse.Namespace, local: Config | None) -> None:
+    """Points the kernel's boto3 and table names at the keys' home, as Lambda's environment does in AWS."""
+    from services.shared import aws
+    from services.shared.settings import settings
+
+    if local is None:
+        os.environ["CSMS_TABLE_PREFIX"] = f"csms-{args.stage}-"
+        if args.region:
+            os.environ["AWS_DEFAULT_REGION"] = args.region
+    else:
+        from local.stack import configure_environment
+
+        configure_environment(local)
+    for cached in (settings, aws._session, aws.table):  # made from the environment, maybe before it was set
+        cached.cache_clear()
+
+
+def _where() -> str:
+    from services.shared import aws
+
+    table = aws.table("api-keys")
+    return f"{table.name} in {table.meta.client.meta.region_name}"
+
+
+def _deployed(args: argparse.Namespace) -> str:
+    if args.stage:
+        return f"is stage {args.stage!r} deployed there? (check --stage and --region)"
+    return "is the local stack running (`make run`)?"
+
+
+def _create(args: argparse.Namespace) -> int:
+    from services.shared import auth
+
+    key = auth.new_api_key()
+    scopes = tuple(dict.fromkeys(args.scopes or ("admin",)))
+    auth.store_api_key(key, name=args.name, scopes=scopes)
+    print(key)
+    print(f"key_id: {key.key_id}")
+    print(f"name:   {args.name}")
+    print(f"scopes: {' '.join(scopes)}")
+    print(f"stored in {_where()}")
+    print("Keep the key now: only its hash is stored, so it cannot be shown again.", file=sys.stderr)
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from services.shared import auth
+
+    records = auth.list_api_keys()
+    if not records:
+        print(f"no API keys in {_where()}", file=sys.stderr)
+        return 0
+    rows = [("KEY_ID", "NAME", "SCOPES", "CREATED_AT", "REVOKED_AT")]
+    rows += [(record["key_id"], record.get("name", ""), " ".join(record.get("scopes", [])),
+              record.get("created_at", ""), record.get("revoked_at", "-")) for record in records]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
+    for *cells, last in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)) + "  " + last)
+    return 0
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    from services.shared import auth
+
+    whole = auth.parse_api_key(args.key_id)  # a leaked key pasted whole: revoke it, and do not echo its secret
+    key_id = whole.key_id if whole else args.key_id
+    record = auth.revoke_api_key(key_id)
+    if record is None:
+        print(f"csms: no API key {key_id!r} in {_where()} (see `csms api-keys list`)", file=sys.stderr)
+        return 1
+    print(f"{record['key_id']} ({record.get('name', '')}) revoked at {record['revoked_at']}")
+    return 0
+
+
+_ACTIONS: dict[str, Callable[[argparse.Namespace], int]] = {"create": _create, "list": _list, "revoke": _revoke}

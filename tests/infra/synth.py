@@ -1,0 +1,133 @@
+"""Synthesizes the stack once and answers questions about the template by what resources mean, not their ids."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import aws_cdk as cdk
+from aws_cdk.assertions import Template
+
+from infra.stack import CsmsStack, Options
+from services.manifests import ALL
+from services.shared.manifest import ServiceManifest
+
+
+def refs(value: Any) -> Iterator[str]:
+    """Every logical id a CloudFormation value points at (Ref and Fn::GetAtt)."""
+    if isinstance(value, dict):
+        if "Ref" in value:
+            yield value["Ref"]
+        if "Fn::GetAtt" in value:
+            yield value["Fn::GetAtt"][0]
+        for item in value.values():
+            yield from refs(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from refs(item)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+@dataclass
+class Synthesized:
+    template: Template
+    resources: dict[str, dict[str, Any]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.resources = self.template.to_json()["Resources"]
+
+    def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
+        return {k: r for k, r in self.resources.items() if r["Type"] == kind}
+
+    def logical_id(self, kind: str, **properties: Any) -> str:
+        found = [k for k, r in self.of_type(kind).items()
+                 if all(r["Properties"].get(name) == value for name, value in properties.items())]
+        assert len(found) == 1, f"{len(found)} {kind} with {properties}"
+        return found[0]
+
+    def queue(self, name: str) -> str:
+        return self.logical_id("AWS::SQS::Queue", QueueName=f"csms-test-{name}")
+
+    def functions(self) -> dict[str, dict[str, Any]]:
+        return self.of_type("AWS::Lambda::Function")
+
+    def role(self, owner: str) -> str:
+        return self.logical_id("AWS::IAM::Role", Description=f"csms {owner}: its own tables, its own events")
+
+    def integration_for(self, function: str) -> str:
+        found = [k for k, r in self.of_type("AWS::ApiGatewayV2::Integration").items()
+                 if function in set(refs(r["Properties"]["IntegrationUri"]))]
+        assert len(found) == 1, f"{len(found)} integrations for {function}"
+        return found[0]
+
+    def authorizer_function(self, kind: str) -> str:
+        (authorizer,) = self.of_type(kind).values()
+        (function,) = {r for r in refs(authorizer["Properties"]["AuthorizerUri"]) if r in self.functions()}
+        return function
+
+    def method(self, path: str) -> str:
+        """The ANY method on a REST resource path like `/chargers/{proxy+}`."""
+        resources = self.of_type("AWS::ApiGateway::Resource")
+
+        def full_path(logical_id: str) -> str:
+            props = resources[logical_id]["Properties"]
+            parent = props["ParentId"]
+            prefix = full_path(parent["Ref"]) if isinstance(parent, dict) and "Ref" in parent else ""
+            return f"{prefix}/{props['PathPart']}"
+
+        (resource,) = [k for k in resources if full_path(k) == path]
+        (method,) = [k for k, r in self.of_type("AWS::ApiGateway::Method").items()
+                     if r["Properties"]["ResourceId"] == {"Ref": resource}]
+        return method
+
+    def _statements(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        for policy in self.of_type("AWS::IAM::Policy").values():
+            for role in policy["Properties"].get("Roles", []):
+                for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                    yield role["Ref"], statement
+
+    def role_actions(self) -> dict[str, set[str]]:
+        actions: dict[str, set[str]] = {}
+        for role, statement in self._statements():
+            actions.setdefault(role, set()).update(_as_list(statement["Action"]))
+        return actions
+
+    def role_targets(self, action: str) -> dict[str, set[str]]:
+        """Per role, the logical ids of the resources an action is allowed on."""
+        targets: dict[str, set[str]] = {}
+        for role, statement in self._statements():
+            if action in _as_list(statement["Action"]):
+                targets.setdefault(role, set()).update(refs(statement["Resource"]))
+        return targets
+
+    def role_tables(self) -> dict[str, set[str]]:
+        """Per role, the names of the DynamoDB tables any dynamodb action reaches."""
+        tables = self.of_type("AWS::DynamoDB::Table")
+        reached: dict[str, set[str]] = {}
+        for role, statement in self._statements():
+            if any(a.startswith("dynamodb:") for a in _as_list(statement["Action"])):
+                assert statement["Resource"] != "*", f"{role} may touch every table"
+                reached.setdefault(role, set()).update(
+                    tables[r]["Properties"]["TableName"] for r in refs(statement["Resource"]) if r in tables)
+        return reached
+
+    def role_sources(self) -> dict[str, set[str]]:
+        sources: dict[str, set[str]] = {}
+        for role, statement in self._statements():
+            if "events:PutEvents" in _as_list(statement["Action"]):
+                sources.setdefault(role, set()).update(statement["Condition"]["StringEquals"]["events:source"])
+        return sources
+
+
+def function_for(synthesized: Synthesized, handler: str) -> str:
+    """The logical id of the one function running a manifest's "module:function" handler."""
+    module, _, name = handler.partition(":")
+    return synthesized.logical_id("AWS::Lambda::Function", Handler=f"{module}.{name}")
+
+
+def synthesize(options: Options, manifests: tuple[ServiceManifest, ...] = ALL) -> Synthesized:
+    app = cdk.App()
+    return Synthesized(Template.from_stack(CsmsStack(app, f"csms-{options.stage}", options=options, manifests=manifests)))

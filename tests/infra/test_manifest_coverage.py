@@ -1,0 +1,85 @@
+"""Fails when a manifest declares something infra/ does not create, so local mode and AWS cannot drift."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from infra.stack import Options
+from services.manifests import ALL
+from services.shared import manifest as m
+from tests.infra.synth import Synthesized, function_for, synthesize
+
+# What infra/ turns into AWS resources, field by field. A new field fails here until infra/ creates it
+# (and the probe below declares it).
+HANDLED: dict[type, set[str]] = {
+    m.ServiceManifest: {"name", "tables", "subscriptions", "queues", "schedules", "rest", "ocpp_actions", "ocpp_replies",
+                        "websocket", "data_transfer_vendors", "ocpp_ingress", "rest_authorizer", "publishes"},
+    m.Table: {"name", "partition_key", "sort_key", "indexes", "ttl_attribute"},
+    m.Index: {"name", "partition_key", "sort_key"},
+    m.Key: {"name", "type"},
+    m.Queue: {"name", "handler", "batch_size", "max_receive_count", "visibility_timeout_s"},
+    m.Subscription: {"event_pattern", "queue"},
+    m.Schedule: {"name", "rate_minutes", "handler"},
+    m.RestApi: {"prefixes", "handler", "resolver", "public"},
+    m.WebSocketRoutes: {"authorizer", "connect", "disconnect"},
+}
+
+PROBE = m.ServiceManifest(
+    name="probe",
+    tables=(m.Table(name="probe-items", partition_key=m.Key("pk"), sort_key=m.Key("sk", "N"), ttl_attribute="expires_at",
+                    indexes=(m.Index(name="by-owner", partition_key=m.Key("owner"), sort_key=m.Key("at")),)),),
+    subscriptions=(m.Subscription(event_pattern={"source": ["csms.sessions"], "detail-type": ["SessionStarted"]},
+                                  queue=m.Queue(name="probe-started", handler="services.probe.handlers:started",
+                                                batch_size=5, max_receive_count=3, visibility_timeout_s=60)),),
+    queues=(m.Queue(name="probe-work", handler="services.probe.handlers:work"),),
+    schedules=(m.Schedule(name="probe-sweep", rate_minutes=15, handler="services.probe.handlers:sweep"),),
+    rest=m.RestApi(prefixes=("/probes", "/probe-reports"), handler="services.probe.handlers:api"),
+    ocpp_actions={"ocpp1.6": {"ProbeAction": "services.probe.ocpp:probe_action"}},
+    publishes=("ProbeHappened",),
+)
+
+
+def test_infra_handles_every_field_a_manifest_can_declare() -> None:
+    for kind, handled in HANDLED.items():
+        declared = {f.name for f in dataclasses.fields(kind)}
+        assert declared == handled, (f"{kind.__name__} declares {sorted(declared - handled)} that infra/ does not create "
+                                     f"(or infra/ still handles {sorted(handled - declared)}); wire it in infra/stack.py, "
+                                     "then add it here and to PROBE")
+
+
+@pytest.fixture(scope="module")
+def probed() -> Synthesized:
+    return synthesize(Options(stage="test"), manifests=ALL + (PROBE,))
+
+
+def test_a_new_manifests_declarations_all_appear_in_the_template(probed: Synthesized) -> None:
+    table = probed.logical_id("AWS::DynamoDB::Table", TableName="csms-test-probe-items")
+    props = probed.resources[table]["Properties"]
+    assert props["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]
+    assert {"AttributeName": "sk", "AttributeType": "N"} in props["AttributeDefinitions"]
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert props["GlobalSecondaryIndexes"][0]["IndexName"] == "by-owner"
+
+    subscription = PROBE.subscriptions[0]
+    probed.template.has_resource_properties("AWS::Events::Rule", {"EventPattern": subscription.event_pattern})
+    for queue in (subscription.queue, PROBE.queues[0]):
+        probed.queue(queue.name)
+        probed.queue(f"{queue.name}-dlq")
+        probed.template.has_resource_properties("AWS::Lambda::EventSourceMapping", {
+            "FunctionName": {"Ref": function_for(probed, queue.handler)}, "BatchSize": queue.batch_size})
+    probed.template.has_resource_properties("AWS::SQS::Queue", {
+        "QueueName": "csms-test-probe-started", "VisibilityTimeout": 60,
+        "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": [probed.queue("probe-started-dlq"), "Arn"]},
+                          "maxReceiveCount": 3}})
+    probed.template.has_resource_properties("AWS::Scheduler::Schedule", {
+        "Name": "csms-test-probe-sweep", "ScheduleExpression": "rate(15 minutes)"})
+    function_for(probed, PROBE.schedules[0].handler)
+    for prefix in PROBE.rest.prefixes if PROBE.rest else ():
+        assert probed.resources[probed.method(f"{prefix}/{{proxy+}}")]["Properties"]["AuthorizationType"] == "CUSTOM"
+
+    # The probe answers OCPP and publishes, so the ingress may write its table and publish under its source.
+    assert "csms-test-probe-items" in probed.role_tables()[probed.role("ocpp-ingress")]
+    assert "csms.probe" in probed.role_sources()[probed.role("ocpp-ingress")]
+    assert probed.role_tables()[probed.role("probe")] == {"csms-test-probe-items"}
