@@ -23,6 +23,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 CHARGER_PATH_FUNCTION = Path(__file__).parent / "functions" / "charger_path.js"
+_UNCACHED_ERRORS = (400, 403, 404, 405, 414, 416, 500, 501, 502, 503, 504)
 # The WebSocket handshake, with the OCPP subprotocol offer, must reach API Gateway as the charger sent it.
 _FORWARDED_HEADERS = ("Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Protocol", "Sec-WebSocket-Extensions")
 
@@ -33,6 +34,7 @@ class ChargerIngress(Construct):
                  rate_limit: int, burst_limit: int, domain_name: str | None = None,
                  certificate_arn: str | None = None) -> None:
         super().__init__(scope, construct_id)
+        self.authorizer = authorizer
         connect_authorizer = authorizers.WebSocketLambdaAuthorizer(
             "ChargerAuthorizer", authorizer, authorizer_name=f"{prefix}charger",
             identity_source=["route.request.querystring.charge_point_id"])
@@ -98,4 +100,8 @@ class ChargerIngress(Construct):
                 cache_policy=cache_policy, origin_request_policy=request_policy,
                 function_associations=[cloudfront.FunctionAssociation(
                     function=charger_path, event_type=cloudfront.FunctionEventType.VIEWER_REQUEST)]),
+            # CloudFront would keep a refused or failed handshake for 10 s: a charger retrying (or just
+            # registered) must reach API Gateway again at once.
+            error_responses=[cloudfront.ErrorResponse(http_status=status, ttl=cdk.Duration.seconds(0))
+                             for status in _UNCACHED_ERRORS],
         )

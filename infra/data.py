@@ -39,10 +39,10 @@ class Data(Construct):
             s3.LifecycleRule(id="unfinished", abort_incomplete_multipart_upload_after=cdk.Duration.days(7)),
         ])
         database_name = prefix.rstrip("-").replace("-", "_")  # Athena needs a name without hyphens
-        self.database = glue.CfnDatabase(self, "Catalog", catalog_id=cdk.Aws.ACCOUNT_ID,
+        glue.CfnDatabase(self, "Catalog", catalog_id=cdk.Aws.ACCOUNT_ID,
                                          database_input=glue.CfnDatabase.DatabaseInputProperty(
                                              name=database_name, description="csms analytics exports (Parquet)"))
-        self.workgroup = athena.CfnWorkGroup(
+        athena.CfnWorkGroup(
             self, "Workgroup", name=f"{prefix}analytics", recursive_delete_option=not retain,
             description="csms analytics: queries over the exports bucket",
             work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(

@@ -59,8 +59,6 @@ class Functions(Construct):
                 self, f"Role-{owner}", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
                 description=f"csms {owner}: its own tables, its own events",
                 managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaBasicExecutionRole")])
-            if self.spec.tracing:
-                self.roles[owner].add_managed_policy(iam.ManagedPolicy.from_aws_managed_policy_name("AWSXRayDaemonWriteAccess"))
         return self.roles[owner]
 
     def function(self, handler: str, owner: str, *, timeout_s: int | None = None, memory_mb: int | None = None) -> lambda_.Function:

@@ -44,14 +44,14 @@ class Messaging(Construct):
         super().__init__(scope, construct_id)
         self.prefix = prefix
         self.bus = events.EventBus(self, "Bus", event_bus_name=prefix.rstrip("-"))
-        self.archive = self.bus.archive("Archive", archive_name=f"{prefix}events",
-                                        description="every csms event, for replay after a consumer fix",
-                                        event_pattern=events.EventPattern(source=events.Match.prefix("csms.")),
-                                        retention=cdk.Duration.days(archive_days))
+        archive = self.bus.archive("Archive", archive_name=f"{prefix}events",
+                                   description="every csms event, for replay after a consumer fix",
+                                   event_pattern=events.EventPattern(source=events.Match.prefix("csms.")),
+                                   retention=cdk.Duration.days(archive_days))
+        # This aws-cdk-lib writes an empty KmsKeyIdentifier, which some regions refuse; the default key is meant.
+        archive.node.default_child.add_property_deletion_override("KmsKeyIdentifier")  # type: ignore[union-attr]
         self.queues: dict[str, sqs.Queue] = {}
         self.dead_letters: dict[str, sqs.Queue] = {}
-        self.rules: dict[str, events.Rule] = {}
-        self.schedules: dict[str, scheduler.Schedule] = {}
 
     def queue(self, spec: Queue) -> sqs.Queue:
         name = spec.name
@@ -66,7 +66,7 @@ class Messaging(Construct):
         return queue
 
     def subscribe(self, pattern: dict[str, Any], queue: sqs.Queue, name: str) -> None:
-        self.rules[name] = events.Rule(self, f"Rule-{name}", rule_name=f"{self.prefix}{name}", event_bus=self.bus,
+        events.Rule(self, f"Rule-{name}", rule_name=f"{self.prefix}{name}", event_bus=self.bus,
                                        event_pattern=event_pattern(pattern), targets=[targets.SqsQueue(queue)])
 
     @staticmethod
@@ -76,7 +76,7 @@ class Messaging(Construct):
                                                          report_batch_item_failures=True))
 
     def schedule(self, spec: Schedule, function: lambda_.IFunction) -> None:
-        self.schedules[spec.name] = scheduler.Schedule(
+        scheduler.Schedule(
             self, f"Schedule-{spec.name}", schedule_name=f"{self.prefix}{spec.name}",
             schedule=scheduler.ScheduleExpression.rate(cdk.Duration.minutes(spec.rate_minutes)),
             target=scheduler_targets.LambdaInvoke(function, retry_attempts=0),

@@ -31,20 +31,17 @@ class Monitoring(Construct):
                                enforce_ssl=True)
         if alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
-        self.alarms: list[cloudwatch.Alarm] = []
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=f"{prefix}overview",
                                               default_interval=cdk.Duration.hours(3))
 
     def _alarm(self, name: str, metric: cloudwatch.IMetric, description: str, threshold: float = 1,
-               evaluation_periods: int = 1) -> cloudwatch.Alarm:
+               evaluation_periods: int = 1) -> None:
         alarm = metric.create_alarm(
             self, f"Alarm-{name}", alarm_name=f"{self.prefix}{name}", alarm_description=description,
             threshold=threshold, evaluation_periods=evaluation_periods,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING)
         alarm.add_alarm_action(actions.SnsAction(self.topic))
-        self.alarms.append(alarm)
-        return alarm
 
     def dead_letters(self, queues: Mapping[str, sqs.IQueue]) -> None:
         for name, dlq in queues.items():
@@ -54,12 +51,14 @@ class Monitoring(Construct):
             title="Dead letters (DLQ depth)", width=12,
             left=[q.metric_approximate_number_of_messages_visible(label=n, statistic="Maximum") for n, q in queues.items()]))
 
-    def functions(self, functions: Iterable[lambda_.Function]) -> None:
-        functions = list(functions)
+    def functions(self, functions: Iterable[lambda_.Function], refusing: Iterable[lambda_.Function] = ()) -> None:
+        """`refusing` functions answer a refusal by raising (the $connect authorizer's 401): their errors are not ours."""
+        functions, refusing = list(functions), list(refusing)
         for function in functions:
             name = function.node.id.removeprefix("Fn-")
-            self._alarm(f"{name}-errors", function.metric_errors(period=_FIVE_MINUTES),
-                        f"{name} raised an unhandled error: see its log group")
+            if function not in refusing:
+                self._alarm(f"{name}-errors", function.metric_errors(period=_FIVE_MINUTES),
+                            f"{name} raised an unhandled error: see its log group")
             self._alarm(f"{name}-throttles", function.metric_throttles(period=_FIVE_MINUTES),
                         f"{name} was throttled: raise the account's concurrency limit or reserve concurrency")
         self.dashboard.add_widgets(

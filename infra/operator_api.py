@@ -19,21 +19,30 @@ from constructs import Construct
 from services.shared.manifest import RestApi
 from services.shared.rest import PROBLEM_JSON
 
-# API Gateway's own answers as RFC 9457 problems; `status` is left out where one response covers many codes.
-_GATEWAY_RESPONSES: dict[apigateway.ResponseType, tuple[str, int | None, str]] = {
-    apigateway.ResponseType.UNAUTHORIZED: ("Unauthorized", 401, "Send 'Authorization: Bearer <API key>' with a valid key"),
-    apigateway.ResponseType.ACCESS_DENIED: ("Forbidden", 403, "This API key may not call this route"),
+_SEND_A_KEY = "Send 'Authorization: Bearer <API key>' with a valid key"
+# API Gateway's own answers as RFC 9457 problems. Gateway response templates are substituted, not run as
+# VTL: $context.error.messageString is API Gateway's message already quoted as a JSON string.
+_GATEWAY_RESPONSES: dict[apigateway.ResponseType, tuple[str, int | None, str | None]] = {
+    apigateway.ResponseType.UNAUTHORIZED: ("Unauthorized", 401, _SEND_A_KEY),
+    # The authorizer denies a key it does not know (a Deny is cached; an error would page someone).
+    apigateway.ResponseType.ACCESS_DENIED: ("Unauthorized", 401, _SEND_A_KEY),
     # API Gateway's answer to a path no resource matches is 403 "Missing Authentication Token": it is a 404.
     apigateway.ResponseType.MISSING_AUTHENTICATION_TOKEN: ("Not Found", 404, "No resource at this path; see /docs"),
     apigateway.ResponseType.THROTTLED: ("Too Many Requests", 429, "Slow down and retry"),
-    apigateway.ResponseType.DEFAULT_4_XX: ("Bad Request", None, "$util.escapeJavaScript($context.error.message)"),
-    apigateway.ResponseType.DEFAULT_5_XX: ("Internal Server Error", None, "$util.escapeJavaScript($context.error.message)"),
+    apigateway.ResponseType.REQUEST_TOO_LARGE: ("Content Too Large", 413, None),
+    apigateway.ResponseType.UNSUPPORTED_MEDIA_TYPE: ("Unsupported Media Type", 415, None),
+    apigateway.ResponseType.INTEGRATION_TIMEOUT: ("Gateway Timeout", 504, None),
+    apigateway.ResponseType.AUTHORIZER_FAILURE: ("Internal Server Error", 500, None),
+    apigateway.ResponseType.DEFAULT_4_XX: ("Bad Request", None, None),
+    apigateway.ResponseType.DEFAULT_5_XX: ("Internal Server Error", None, None),
 }
 
 
-def _problem_template(title: str, status: int | None, detail: str) -> str:
+def problem_template(title: str, status: int | None, detail: str | None) -> str:
+    """`status` is left out where one response covers several codes; `detail` is API Gateway's own unless given."""
     status_field = f'"status": {status}, ' if status else ""
-    return f'{{"type": "about:blank", "title": "{title}", {status_field}"detail": "{detail}"}}'
+    detail_value = f'"{detail}"' if detail else "$context.error.messageString"
+    return f'{{"type": "about:blank", "title": "{title}", {status_field}"detail": {detail_value}}}'
 
 
 class OperatorApi(Construct):
@@ -63,11 +72,13 @@ class OperatorApi(Construct):
         for rest, function in routes.items():
             self._route(rest, function)
         for response_type, (title, status, detail) in _GATEWAY_RESPONSES.items():
-            template = _problem_template(title, status, detail)
+            template = problem_template(title, status, detail)
+            headers = {"Content-Type": f"'{PROBLEM_JSON}'"}
+            if status == 401:
+                headers["WWW-Authenticate"] = "'Bearer'"
             self.api.add_gateway_response(
                 f"Problem-{response_type.response_type}", type=response_type, status_code=str(status) if status else None,
-                templates={PROBLEM_JSON: template, "application/json": template},
-                response_headers={"Content-Type": f"'{PROBLEM_JSON}'"})
+                templates={PROBLEM_JSON: template, "application/json": template}, response_headers=headers)
 
     def _route(self, rest: RestApi, function: lambda_.IFunction) -> None:
         integration = apigateway.LambdaIntegration(function)

@@ -120,11 +120,10 @@ class CsmsStack(cdk.Stack):
             self._service(manifest)
         self._charger_ingress(manifests)
         self._operator_api(manifests)
-        self._secrets()
         self._connections_url()
 
         self.monitoring.dead_letters(self.messaging.dead_letters)
-        self.monitoring.functions(self.functions.by_handler.values())
+        self.monitoring.functions(self.functions.by_handler.values(), refusing=[self.charger_ingress.authorizer])
         self.monitoring.operator_api(self.operator_api.api)
         self.monitoring.charger_api(self.charger_ingress.api, options.stage)
         self._outputs()
@@ -188,7 +187,9 @@ class CsmsStack(cdk.Stack):
     def _operator_api(self, manifests: tuple[ServiceManifest, ...]) -> None:
         platform = next(m for m in manifests if m.rest_authorizer)
         assert platform.rest_authorizer
-        routes = {m.rest: self.functions.function(m.rest.handler, m.name, timeout_s=29) for m in manifests if m.rest}
+        # Public routes answer anyone: their role holds no grant at all.
+        routes = {m.rest: self.functions.function(m.rest.handler, "public" if m.rest.public else m.name, timeout_s=29)
+                  for m in manifests if m.rest}
         self.operator_api = OperatorApi(
             self, "OperatorApi", prefix=self.options.prefix, stage=self.options.stage,
             authorizer=self.functions.function(platform.rest_authorizer, platform.name), routes=routes,
@@ -202,18 +203,6 @@ class CsmsStack(cdk.Stack):
             if function.role in self.connection_managers:
                 function.add_environment("CSMS_CONNECTIONS_URL", self.charger_ingress.stage.callback_url)
 
-    def _secrets(self) -> None:
-        """Billing (payments) reads the Stripe secrets; no other role can."""
-        billing = self.functions.roles.get("billing")
-        if billing is None:
-            return
-        for secret in (self.data.stripe_api_key, self.data.stripe_webhook_secret):
-            secret.grant_read(billing)
-        for function in self.functions.by_handler.values():
-            if function.role is billing:
-                function.add_environment("CSMS_STRIPE_API_KEY_SECRET", self.data.stripe_api_key.secret_name)
-                function.add_environment("CSMS_STRIPE_WEBHOOK_SECRET", self.data.stripe_webhook_secret.secret_name)
-
     def _outputs(self) -> None:
         cdk.CfnOutput(self, "ChargerUrl", value=f"{self.charger_ingress.charger_url}{{charge_point_id}}",
                       description="Configure chargers with this URL (OCPP-J 1.6, subprotocol ocpp1.6)")
@@ -226,4 +215,7 @@ class CsmsStack(cdk.Stack):
         cdk.CfnOutput(self, "ExportsBucket", value=self.data.exports.bucket_name)
         cdk.CfnOutput(self, "UploadsBucket", value=self.data.uploads.bucket_name)
         cdk.CfnOutput(self, "AlarmTopic", value=self.monitoring.topic.topic_arn)
+        for output, secret in (("StripeApiKeySecret", self.data.stripe_api_key),
+                               ("StripeWebhookSecret", self.data.stripe_webhook_secret)):
+            cdk.CfnOutput(self, output, value=secret.secret_name, description="Put the real value here (docs/deploy.md)")
 

@@ -136,7 +136,9 @@ def _create(args: argparse.Namespace) -> int:
 
     key = auth.new_api_key()
     scopes = tuple(dict.fromkeys(args.scopes or ("admin",)))
-    auth.store_api_key(key, name=args.name, scopes=scopes)
+    if not auth.store_api_key(key, name=args.name, scopes=scopes):
+        print(f"csms: key id {key.key_id} is taken (a one-in-2^48 chance): run the command again", file=sys.stderr)
+        return 1
     print(key)
     print(f"key_id: {key.key_id}")
     print(f"name:   {args.name}")

@@ -70,7 +70,9 @@ def operator_key(data_dir: Path) -> str:
         path.chmod(stat.S_IRUSR | stat.S_IWUSR)
     key = auth.parse_api_key(text)
     assert key is not None
-    auth.store_api_key(key, name="local operator", scopes=("admin",))
+    if not auth.store_api_key(key, name="local operator", scopes=("admin",)) and auth.check_api_key(text) is None:
+        raise SystemExit(f"the local operator key {key.key_id} was revoked (or CSMS_API_KEY's secret is not its own): "
+                         f"unset CSMS_API_KEY and delete {path} to make a new one")
     return text
 
 

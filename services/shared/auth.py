@@ -50,19 +50,24 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def store_api_key(key: ApiKey, *, name: str, scopes: tuple[str, ...] = ("admin",)) -> None:
+def store_api_key(key: ApiKey, *, name: str, scopes: tuple[str, ...] = ("admin",)) -> bool:
+    """Stores a new key; False if its id is already stored, which is then left as it was (revoked stays revoked)."""
+    from botocore.exceptions import ClientError
+
+    from services.shared.dynamo import condition_failed
+
     unknown = set(scopes) - set(SCOPES)
     if unknown:
         raise ValueError(f"unknown scopes {sorted(unknown)}; use {SCOPES}")
-    aws.table("api-keys").put_item(
-        Item={
-            "key_id": key.key_id,
-            "secret_sha256": _digest(key.secret),
-            "name": name,
-            "scopes": list(scopes),
-            "created_at": clock.iso(clock.now()),
-        }
-    )
+    item = {"key_id": key.key_id, "secret_sha256": _digest(key.secret), "name": name, "scopes": list(scopes),
+            "created_at": clock.iso(clock.now())}
+    try:
+        aws.table("api-keys").put_item(Item=item, ConditionExpression="attribute_not_exists(key_id)")
+    except ClientError as error:
+        if condition_failed(error):
+            return False
+        raise
+    return True
 
 
 def list_api_keys() -> list[dict[str, Any]]:
@@ -120,20 +125,21 @@ def bearer(headers: dict[str, str] | None) -> str | None:
 
 
 def authorize_rest(event: dict[str, Any]) -> dict[str, Any]:
-    """REQUEST authorizer result: an IAM policy for the whole API plus the key's scopes as context."""
+    """REQUEST authorizer result: an IAM policy for the whole API plus the key's scopes as context.
+
+    A wrong key is a Deny, not an error: API Gateway caches it like an Allow (slowing guessing), and a
+    Lambda error stays what the errors alarm means, a failure of ours.
+    """
     presented = bearer(event.get("headers"))
     record = check_api_key(presented) if presented else None
-    if record is None:
-        raise PermissionError("Unauthorized")  # API Gateway answers 401
     api_arn = "/".join(event["methodArn"].split("/")[:2])
-    return {
-        "principalId": record["key_id"],
-        "policyDocument": {
-            "Version": "2012-10-17",
-            "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": f"{api_arn}/*"}],
-        },
-        "context": {"key_id": record["key_id"], "scopes": " ".join(record.get("scopes", []))},
-    }
+    policy = {"Version": "2012-10-17",
+              "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow" if record else "Deny",
+                             "Resource": f"{api_arn}/*"}]}
+    if record is None:
+        return {"principalId": "unknown", "policyDocument": policy}
+    return {"principalId": record["key_id"], "policyDocument": policy,
+            "context": {"key_id": record["key_id"], "scopes": " ".join(record.get("scopes", []))}}
 
 
 def hash_password(password: str) -> str:

@@ -48,7 +48,8 @@ class Queue:
     handler: str
     batch_size: int = 10
     max_receive_count: int = 5
-    visibility_timeout_s: int = 30
+    # Six times the consumer's Lambda timeout in AWS (infra/messaging.py), as AWS advises for SQS sources.
+    visibility_timeout_s: int = 120
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,9 @@ class Synthesized:
         return method
 
     def _statements(self) -> Iterator[tuple[str, dict[str, Any]]]:
-        for policy in self.of_type("AWS::IAM::Policy").values():
+        # CDK moves statements past a role's inline-policy size into managed "overflow" policies.
+        policies = {**self.of_type("AWS::IAM::Policy"), **self.of_type("AWS::IAM::ManagedPolicy")}
+        for policy in policies.values():
             for role in policy["Properties"].get("Roles", []):
                 for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
                     yield role["Ref"], statement

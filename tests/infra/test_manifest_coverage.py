@@ -39,6 +39,13 @@ PROBE = m.ServiceManifest(
     ocpp_actions={"ocpp1.6": {"ProbeAction": "services.probe.ocpp:probe_action"}},
     publishes=("ProbeHappened",),
 )
+# Services whose only part in OCPP is a reply handler or a vendor's DataTransfer still need the ingress' grants.
+REPLIES_PROBE = m.ServiceManifest(name="probe-replies", tables=(m.Table(name="probe-replies", partition_key=m.Key("pk")),),
+                                  ocpp_replies="services.probe.ocpp:reply")
+VENDOR_PROBE = m.ServiceManifest(
+    name="probe-vendor", tables=(m.Table(name="probe-vendor", partition_key=m.Key("pk")),),
+    data_transfer_vendors={"com.example": "services.probe.ocpp:vendor"},
+    rest=m.RestApi(prefixes=("/probe-status",), handler="services.probe.handlers:status", public=True))
 
 
 def test_infra_handles_every_field_a_manifest_can_declare() -> None:
@@ -51,7 +58,7 @@ def test_infra_handles_every_field_a_manifest_can_declare() -> None:
 
 @pytest.fixture(scope="module")
 def probed() -> Synthesized:
-    return synthesize(Options(stage="test"), manifests=ALL + (PROBE,))
+    return synthesize(Options(stage="test"), manifests=ALL + (PROBE, REPLIES_PROBE, VENDOR_PROBE))
 
 
 def test_a_new_manifests_declarations_all_appear_in_the_template(probed: Synthesized) -> None:
@@ -83,3 +90,6 @@ def test_a_new_manifests_declarations_all_appear_in_the_template(probed: Synthes
     assert "csms-test-probe-items" in probed.role_tables()[probed.role("ocpp-ingress")]
     assert "csms.probe" in probed.role_sources()[probed.role("ocpp-ingress")]
     assert probed.role_tables()[probed.role("probe")] == {"csms-test-probe-items"}
+    assert {"csms-test-probe-replies", "csms-test-probe-vendor"} <= probed.role_tables()[probed.role("ocpp-ingress")]
+    public = probed.resources[probed.method("/probe-status/{proxy+}")]["Properties"]
+    assert public["AuthorizationType"] == "NONE"

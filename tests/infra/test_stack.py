@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -72,7 +73,7 @@ def test_every_subscription_is_a_rule_to_a_queue_with_a_dlq_consumed_with_partia
 def test_the_bus_keeps_an_archive_for_replay(template: Template) -> None:
     template.has_resource_properties("AWS::Events::EventBus", {"Name": "csms-test"})
     template.has_resource_properties("AWS::Events::Archive", {
-        "EventPattern": {"source": [{"prefix": "csms."}]}, "RetentionDays": 30})
+        "EventPattern": {"source": [{"prefix": "csms."}]}, "RetentionDays": 30, "KmsKeyIdentifier": Match.absent()})
 
 
 def test_every_schedule_invokes_its_handler(synthesized: Synthesized) -> None:
@@ -132,6 +133,13 @@ def test_chargers_connect_through_cloudfront_with_the_path_function(synthesized:
         "ParametersInCacheKeyAndForwardedToOrigin": Match.object_like({
             "HeadersConfig": {"HeaderBehavior": "whitelist", "Headers": ["Authorization"]},
             "QueryStringsConfig": {"QueryStringBehavior": "all"}})})})
+    errors = synthesized.resources[synthesized.logical_id("AWS::CloudFront::Distribution")][
+        "Properties"]["DistributionConfig"]["CustomErrorResponses"]
+    assert {e["ErrorCode"] for e in errors} >= {403, 500, 502, 503, 504} and {e["ErrorCachingMinTTL"] for e in errors} == {0}
+    # Access logs need the account's CloudWatch role, which the REST API sets: the stage must wait for it.
+    account = synthesized.logical_id("AWS::ApiGateway::Account")
+    stage = synthesized.logical_id("AWS::ApiGatewayV2::Stage")
+    assert account in synthesized.resources[stage].get("DependsOn", [])
     policy = synthesized.resources[synthesized.logical_id("AWS::CloudFront::OriginRequestPolicy")]
     headers = policy["Properties"]["OriginRequestPolicyConfig"]["HeadersConfig"]["Headers"]
     assert "Sec-WebSocket-Protocol" in headers and "Host" not in headers
@@ -158,9 +166,20 @@ def test_every_rest_prefix_reaches_its_service_behind_the_api_key_authorizer(syn
     stage = synthesized.resources[synthesized.logical_id("AWS::ApiGateway::Stage")]["Properties"]
     assert stage["AccessLogSetting"]["DestinationArn"]
     assert stage["MethodSettings"][0]["ThrottlingRateLimit"] == 50
-    template.has_resource_properties("AWS::ApiGateway::GatewayResponse", {
-        "ResponseType": "UNAUTHORIZED", "StatusCode": "401",
-        "ResponseTemplates": Match.object_like({"application/problem+json": Match.string_like_regexp('"status": 401')})})
+    for response_type in ("UNAUTHORIZED", "ACCESS_DENIED"):  # no key, or a key the authorizer denies
+        template.has_resource_properties("AWS::ApiGateway::GatewayResponse", {
+            "ResponseType": response_type, "StatusCode": "401",
+            "ResponseParameters": Match.object_like({"gatewayresponse.header.WWW-Authenticate": "'Bearer'"})})
+    # API Gateway substitutes $context variables; messageString arrives as a quoted JSON string.
+    for response in synthesized.of_type("AWS::ApiGateway::GatewayResponse").values():
+        template_text = response["Properties"]["ResponseTemplates"]["application/problem+json"]
+        problem = json.loads(template_text.replace("$context.error.messageString", json.dumps('He said "no"')))
+        assert problem["type"] == "about:blank" and problem["title"] and problem["detail"]
+        assert "$" not in json.dumps(problem)
+    # Public routes run under a role with no grant at all.
+    public = next(r for r in rests if r.public)
+    public_role = synthesized.resources[function_for(synthesized, public.handler)]["Properties"]["Role"]["Fn::GetAtt"][0]
+    assert public_role not in synthesized.role_actions()
 
 
 def _own_tables(manifest: ServiceManifest) -> set[str]:
@@ -188,11 +207,11 @@ def test_a_service_publishes_only_under_its_own_source(synthesized: Synthesized)
                                                                               if m.ocpp_handlers() and m.publishes}
 
 
-def test_only_billing_reads_the_stripe_secrets(synthesized: Synthesized) -> None:
+def test_the_stripe_secrets_exist_and_no_role_reads_them_until_payments_do(synthesized: Synthesized) -> None:
     secrets = {synthesized.logical_id("AWS::SecretsManager::Secret", Name=f"csms/test/stripe/{name}")
                for name in ("api-key", "webhook-secret")}
-    readers = {role for role, targets in synthesized.role_targets("secretsmanager:GetSecretValue").items() if targets & secrets}
-    assert readers == {synthesized.role("billing")}
+    assert not {role for role, targets in synthesized.role_targets("secretsmanager:GetSecretValue").items()
+                if targets & secrets}
 
 
 def test_every_function_is_python_on_arm64_with_the_dependencies_layer_and_settings(synthesized: Synthesized) -> None:
@@ -218,12 +237,17 @@ def test_alarms_watch_every_dlq_every_function_and_the_5xx_rate(synthesized: Syn
             "MetricName": "ApproximateNumberOfMessagesVisible", "Threshold": 1,
             "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq, "QueueName"]}}],
             "AlarmActions": [{"Ref": Match.any_value()}]})
+    routes = next(m for m in ALL if m.websocket).websocket
+    assert routes
+    refusing = function_for(synthesized, routes.authorizer)  # answers a refused charger's 401 by raising
+    alarmed = {(a["Properties"]["MetricName"], a["Properties"]["Dimensions"][0]["Value"]["Ref"])
+               for a in synthesized.of_type("AWS::CloudWatch::Alarm").values()
+               if a["Properties"].get("Dimensions", [{}])[0].get("Name") == "FunctionName"}
     for logical_id in synthesized.functions():
         if "Layers" not in synthesized.resources[logical_id]["Properties"]:
             continue
-        for metric in ("Errors", "Throttles"):
-            template.has_resource_properties("AWS::CloudWatch::Alarm", {
-                "MetricName": metric, "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": logical_id}}]})
+        assert ("Throttles", logical_id) in alarmed
+        assert (("Errors", logical_id) in alarmed) == (logical_id != refusing)
     template.has_resource_properties("AWS::CloudWatch::Alarm", {"MetricName": "5XXError", "Threshold": 0.01})
     template.has_resource_properties("AWS::CloudWatch::Alarm", {"MetricName": "ExecutionError"})
     template.resource_count_is("AWS::CloudWatch::Dashboard", 1)

@@ -167,3 +167,18 @@ def test_stage_needs_only_boto3_and_credentials() -> None:
     assert done.returncode == 1, done.stderr
     assert done.stdout.strip() == "[]"
     assert done.stderr.count("\n") == 1 and "no AWS credentials" in done.stderr
+
+
+def test_a_revoked_local_operator_key_stays_revoked_across_restarts(
+        aws_env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from local.stack import operator_key
+
+    monkeypatch.delenv("CSMS_API_KEY", raising=False)
+    key = operator_key(tmp_path)
+    assert operator_key(tmp_path) == key and auth.check_api_key(key)  # a restart keeps it working
+    key_id = KEY.fullmatch(key).group(1)  # type: ignore[union-attr]
+    revoked_at = auth.revoke_api_key(key_id)["revoked_at"]  # type: ignore[index]
+    with pytest.raises(SystemExit, match="was revoked"):
+        operator_key(tmp_path)
+    assert auth.check_api_key(key) is None
+    assert [k["revoked_at"] for k in auth.list_api_keys() if k["key_id"] == key_id] == [revoked_at]
