@@ -20,7 +20,7 @@ import time
 import tomllib
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 RUNTIME_PYTHON = "3.12"
 PLATFORM = "manylinux2014_aarch64"
@@ -48,15 +48,12 @@ def dependencies(root: Path) -> Path:
     changes, not when PyPI does, so repeated synths give the same asset.
     """
     requirements = _requirements(root)
-    cache = _cache(root)
-    target = cache / f"deps-{_key(requirements)}"
-    if target.is_dir():
-        _touch(target)
-        return target
-    with _staging(cache, "deps", target) as staging:
+
+    def fill(staging: Path) -> None:
         _install(requirements, staging / "python")
         _strip(staging / "python")
-    return target
+
+    return _cached(_cache(root), "deps", _key(requirements), fill)
 
 
 def code(root: Path) -> Path:
@@ -66,16 +63,24 @@ def code(root: Path) -> Path:
     another never reads a half-copied tree.
     """
     sources = _code_files(root)
-    cache = _cache(root)
-    target = cache / f"code-{_content_key(root, sources)}"
-    if target.is_dir():
-        _touch(target)
-        return target
-    with _staging(cache, "code", target) as staging:
+
+    def fill(staging: Path) -> None:
         for relative in sources:
             destination = staging / relative
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(root / relative, destination)
+
+    return _cached(_cache(root), "code", _content_key(root, sources), fill)
+
+
+def _cached(cache: Path, kind: str, key: str, fill: Callable[[Path], None]) -> Path:
+    """`cache/kind-key`, filled once: a hit touches it (so it is kept as recent), a miss fills a staging copy."""
+    target = cache / f"{kind}-{key}"
+    if target.is_dir():
+        _touch(target)
+        return target
+    with _staging(cache, kind, target) as staging:
+        fill(staging)
     return target
 
 

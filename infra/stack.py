@@ -7,7 +7,6 @@ mode and AWS cannot drift. What is here is AWS's own plumbing around them.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -24,11 +23,9 @@ from infra.messaging import Messaging, consumer_timeout_s
 from infra.monitoring import Monitoring
 from infra.operator_api import OperatorApi
 from services.manifests import ALL
-from services.shared.manifest import ServiceManifest
+from services.shared.manifest import STAGE, ServiceManifest, stage_prefix
 
 ROOT = Path(__file__).resolve().parent.parent
-# Short enough that every resource name built from it fits AWS's limits (Lambda names: 64 characters).
-STAGE = re.compile(r"[a-z][a-z0-9-]{0,15}")
 _BOOLEANS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
 
 
@@ -91,7 +88,7 @@ class Options:
 
     @property
     def prefix(self) -> str:
-        return f"csms-{self.stage}-"
+        return stage_prefix(self.stage)
 
 
 class CsmsStack(cdk.Stack):

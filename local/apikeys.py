@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Callable
 
+from services.shared.manifest import STAGE, stage_prefix
+
 if TYPE_CHECKING:
     from local.stack import Config
 
-_STAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")  # what a CloudFormation stack name `csms-{stage}` allows
 
 
 class _Scopes:
@@ -36,8 +36,8 @@ class _Scopes:
 
 
 def _stage(text: str) -> str:
-    if not _STAGE.fullmatch(text):
-        raise argparse.ArgumentTypeError(f"not a stage name (letters, digits, hyphens): {text!r}")
+    if not STAGE.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"not a stage name (1-16 lowercase letters, digits, hyphens; a letter first): {text!r}")
     return text
 
 
@@ -107,7 +107,7 @@ def _target(args: argparse.Namespace, local: Config | None) -> None:
     from services.shared.settings import settings
 
     if local is None:
-        os.environ["CSMS_TABLE_PREFIX"] = f"csms-{args.stage}-"
+        os.environ["CSMS_TABLE_PREFIX"] = stage_prefix(args.stage)
         if args.region:
             os.environ["AWS_DEFAULT_REGION"] = args.region
     else:

@@ -8,10 +8,18 @@ reading a manifest never imports a handler.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
 AttributeType = Literal["S", "N", "B"]
+# A deployment's stage. Every deployed name starts with `csms-{stage}-` and must fit AWS's limits (Lambda: 64).
+STAGE = re.compile(r"[a-z][a-z0-9-]{0,15}")
+
+
+def stage_prefix(stage: str) -> str:
+    """The prefix of every table, queue, bus and function name of a deployed stage."""
+    return f"csms-{stage}-"
 
 
 @dataclass(frozen=True)
