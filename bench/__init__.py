@@ -1,0 +1,1 @@
+"""Benchmarks: measurements of this CSMS, run by hand or by `make bench`."""

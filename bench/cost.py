@@ -1,0 +1,292 @@
+"""What one charger costs on AWS: list prices applied to the operations a benchmark run counted.
+
+A pure model, no I/O. The benchmark counts, per OCPP action, what one message costs downstream (DynamoDB
+request units, EventBridge events, SQS requests, Lambda invocations with their memory, billed duration and
+log bytes, the WebSocket messages' sizes) and hands them here with a `Profile`, the documented charger:
+
+- a heartbeat every 300 s;
+- 4 sessions a day of 1 hour each, with meter values every 60 s, one Authorize, one StartTransaction and one
+  StopTransaction per session, and a StatusNotification at its start and at its end;
+- one connector per charger;
+- connected all month; API Gateway closes a connection after 2 hours, so the charger reconnects 12 times a
+  day, each time with a BootNotification (and API Gateway's authorizer, `$connect` and `$disconnect`).
+
+Results are USD per connector-month, a month being 30.44 days (365.25 / 12, rounded; AWS's calculator uses
+730 hours, 30.42 days), next to the floor: what API Gateway alone charges for the same profile (its messages
+both ways and its connection minutes), which no design on API Gateway WebSockets can go below. The issue's
+target is a total within `TARGET_RATIO` of that floor. The fixed monthly cost of the stack (alarms, dashboard, secrets,
+custom metrics) is kept apart and spread over a number of chargers.
+
+Money is `Decimal` throughout: AWS publishes prices as decimal strings (0.0000133334 USD per GB-second),
+the hand-computed cases in the tests compare exactly rather than approximately, and the project's own money
+code is Decimal-only. Counts may be fractional (30.44-day months, one consumer invocation per batch of 10).
+No rounding happens here; round only for display.
+
+Prices are us-east-1 list prices with every free tier ignored (perpetual or 12-month): the cost of a charger
+should not depend on what else the account runs. Volume tiers are the first ones; the fleets in question
+stay in them (10,000 chargers send about 340 million WebSocket messages a month; API Gateway's first tier
+ends at 1 billion).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from decimal import Decimal
+from typing import Mapping, Union
+
+Number = Union[int, Decimal]
+
+# When the prices below were last checked (against stored copies of the AWS pricing pages: see each field).
+CHECKED = "2026-11-22"
+MILLION = Decimal(1_000_000)
+# AWS meters data in binary gigabytes (2**30 bytes).
+GIB = Decimal(2**30)
+# API Gateway meters WebSocket messages in 32 KB increments: a 33 KB message counts as two.
+APIGW_MESSAGE_UNIT_BYTES = 32 * 1024
+SECONDS_PER_DAY = 86_400
+DAYS_PER_MONTH = Decimal("30.44")
+# The issue's target: the total within 1.3 times the floor API Gateway sets.
+TARGET_RATIO = Decimal("1.3")
+
+# What happens once per connection rather than per OCPP message, keyed like the actions.
+CONNECT = "$connect"
+DISCONNECT = "$disconnect"
+ACTIONS = ("Heartbeat", "BootNotification", "StatusNotification", "Authorize", "StartTransaction", "MeterValues",
+           "StopTransaction")
+
+
+@dataclass(frozen=True)
+class Prices:
+    """us-east-1 list prices in USD, free tiers ignored, first volume tier; checked on `CHECKED`."""
+
+    # API Gateway, WebSocket APIs (https://aws.amazon.com/api-gateway/pricing/): per million messages sent or
+    # received, each metered in 32 KB increments (first 1 billion a month), and per million connection minutes.
+    apigw_usd_per_million_messages: Decimal = Decimal("1.00")
+    apigw_usd_per_million_connection_minutes: Decimal = Decimal("0.25")
+    # Lambda (https://aws.amazon.com/lambda/pricing/): per million requests, and per GB-second of billed
+    # duration on arm64 (first 7.5 billion GB-seconds a month; x86 is 0.0000166667).
+    lambda_usd_per_million_requests: Decimal = Decimal("0.20")
+    lambda_usd_per_gb_second_arm64: Decimal = Decimal("0.0000133334")
+    # DynamoDB on demand, Standard table class (https://aws.amazon.com/dynamodb/pricing/on-demand/): per
+    # million write and read request units, as cut by half on 1 November 2024 (from 1.25 and 0.25).
+    dynamodb_usd_per_million_write_units: Decimal = Decimal("0.625")
+    dynamodb_usd_per_million_read_units: Decimal = Decimal("0.125")
+    # EventBridge (https://aws.amazon.com/eventbridge/pricing/): per million custom events published to a
+    # bus, each 64 KB chunk of a payload counting as one event.
+    eventbridge_usd_per_million_events: Decimal = Decimal("1.00")
+    # SQS (https://aws.amazon.com/sqs/pricing/): per million requests to standard queues (first 100 billion a
+    # month), each 64 KB chunk of a payload counting as one request; empty receives count too.
+    sqs_usd_per_million_requests: Decimal = Decimal("0.40")
+    # CloudWatch (https://aws.amazon.com/cloudwatch/pricing/): per GB of logs ingested (standard log class;
+    # Lambda's logs are tiered since 1 May 2025, at this price for the first 10 TB), per standard-resolution
+    # alarm per month, per dashboard per month, per custom metric per month (first 10,000).
+    logs_usd_per_gb_ingested: Decimal = Decimal("0.50")
+    alarm_usd_per_month: Decimal = Decimal("0.10")
+    dashboard_usd_per_month: Decimal = Decimal("3.00")
+    custom_metric_usd_per_month: Decimal = Decimal("0.30")
+    # Secrets Manager (https://aws.amazon.com/secrets-manager/pricing/): per secret per month.
+    secret_usd_per_month: Decimal = Decimal("0.40")
+    # CloudFront pay-as-you-go, United States, Mexico and Canada (https://aws.amazon.com/cloudfront/pricing/).
+    # Only the WebSocket handshake is an HTTP request: CloudFront bills the upgrade GET as one HTTPS (proxy)
+    # request, per 10,000, and runs the path function once on it, per million invocations; the frames that
+    # follow are data transfer, per GB, out to the charger (first 10 TB) and out to the origin (API Gateway).
+    cloudfront_usd_per_10k_https_requests: Decimal = Decimal("0.0100")
+    cloudfront_usd_per_million_function_invocations: Decimal = Decimal("0.10")
+    cloudfront_usd_per_gb_out: Decimal = Decimal("0.085")
+    cloudfront_usd_per_gb_to_origin: Decimal = Decimal("0.020")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The documented charger. `sessions_per_day` is per connector; heartbeats and connections per charger."""
+
+    heartbeat_interval_s: int = 300
+    sessions_per_day: Number = 4
+    session_hours: Number = 1
+    meter_interval_s: int = 60
+    status_notifications_per_session: int = 2
+    connectors: int = 1
+    connection_lifetime_h: Number = 2
+    days_per_month: Decimal = DAYS_PER_MONTH
+
+    def connections_per_month(self) -> Decimal:
+        """Always connected, and reconnected when API Gateway closes the connection at its lifetime."""
+        return 24 / Decimal(self.connection_lifetime_h) * self.days_per_month
+
+    def connection_minutes_per_month(self) -> Decimal:
+        return self.days_per_month * 24 * 60
+
+    def messages_per_month(self) -> dict[str, Decimal]:
+        """OCPP CALLs one charger sends in a month, by action (each gets a reply: two WebSocket messages)."""
+        sessions = Decimal(self.sessions_per_day) * self.connectors * self.days_per_month
+        return {
+            "Heartbeat": Decimal(SECONDS_PER_DAY) / self.heartbeat_interval_s * self.days_per_month,
+            "BootNotification": self.connections_per_month(),
+            "StatusNotification": sessions * self.status_notifications_per_session,
+            "Authorize": sessions,
+            "StartTransaction": sessions,
+            "MeterValues": sessions * Decimal(self.session_hours) * 3600 / self.meter_interval_s,
+            "StopTransaction": sessions,
+        }
+
+    def occurrences_per_month(self) -> dict[str, Decimal]:
+        """The messages, plus `CONNECT` and `DISCONNECT` once per connection each."""
+        connections = self.connections_per_month()
+        return {**self.messages_per_month(), CONNECT: connections, DISCONNECT: connections}
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """A Lambda invocation caused by one message: `count` of them per message (1 for the ingress;
+    1 / batch size for a consumer whose batches are full), each billed for `duration_ms` (Lambda rounds each
+    invocation up to the next millisecond) at `memory_mb`, and writing `log_bytes` to CloudWatch Logs
+    (its own lines, Lambda's START/END/REPORT lines and the EMF metrics line)."""
+
+    memory_mb: int
+    duration_ms: Number
+    log_bytes: int = 0
+    count: Number = 1
+
+
+@dataclass(frozen=True)
+class Operations:
+    """What one occurrence of an action costs, as the benchmark counts it.
+
+    `inbound_bytes` and `outbound_bytes` are the sizes of the WebSocket messages through API Gateway, from and
+    to the charger: for an OCPP CALL from the charger, its CALL and the reply; for `CONNECT` and `DISCONNECT`,
+    none. The other counts are per occurrence and may be fractional: a heartbeat that writes every other time
+    has `write_units=Decimal("0.5")`. `sqs_requests` holds every request an event causes (EventBridge's
+    SendMessage, the event source mapping's ReceiveMessage and DeleteMessageBatch shares of a batch).
+    `access_log_bytes` are the API Gateway access log lines; Lambda's log bytes are on each `Invocation`.
+    """
+
+    inbound_bytes: tuple[int, ...]
+    outbound_bytes: tuple[int, ...]
+    read_units: Number = 0
+    write_units: Number = 0
+    events: Number = 0
+    sqs_requests: Number = 0
+    invocations: tuple[Invocation, ...] = ()
+    access_log_bytes: int = 0
+    cloudfront_requests: Number = 0
+    cloudfront_function_invocations: Number = 0
+
+    def apigw_messages(self) -> int:
+        """Metered API Gateway messages: each message counts once per started 32 KB."""
+        return sum(apigw_message_units(size) for size in self.inbound_bytes + self.outbound_bytes)
+
+
+def apigw_message_units(size_bytes: int) -> int:
+    """How many messages API Gateway meters for one WebSocket message of `size_bytes` (at least one)."""
+    return max(1, math.ceil(size_bytes / APIGW_MESSAGE_UNIT_BYTES))
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """USD per connector-month, by AWS service (and API Gateway's two meters apart, for the floor)."""
+
+    apigw_messages: Decimal = Decimal(0)
+    apigw_connection_minutes: Decimal = Decimal(0)
+    lambda_requests: Decimal = Decimal(0)
+    lambda_duration: Decimal = Decimal(0)
+    dynamodb: Decimal = Decimal(0)
+    eventbridge: Decimal = Decimal(0)
+    sqs: Decimal = Decimal(0)
+    cloudwatch_logs: Decimal = Decimal(0)
+    cloudfront: Decimal = Decimal(0)
+
+    @property
+    def total(self) -> Decimal:
+        return sum((getattr(self, f.name) for f in fields(self)), Decimal(0))
+
+    def as_dict(self) -> dict[str, Decimal]:
+        return {**{f.name: getattr(self, f.name) for f in fields(self)}, "total": self.total}
+
+
+def usd_per_connector_month(profile: Profile, ops_by_action: Mapping[str, Operations],
+                            prices: Prices = Prices()) -> Breakdown:
+    """The profile's monthly occurrences times each one's operations, priced; per connector.
+
+    Every action the profile sends (and `CONNECT`, `DISCONNECT`) needs its operations, or the total would
+    silently leave it out; operations for actions the profile never sends are allowed and cost nothing.
+    """
+    occurrences = {action: n for action, n in profile.occurrences_per_month().items() if n}
+    missing = sorted(set(occurrences) - set(ops_by_action))
+    if missing:
+        raise ValueError(f"no operations counted for {missing}")
+    messages = reads = writes = events = sqs = requests = gb_seconds = log_bytes = Decimal(0)
+    cf_requests = cf_functions = bytes_in = bytes_out = Decimal(0)
+    for action, n in occurrences.items():
+        ops = ops_by_action[action]
+        messages += n * ops.apigw_messages()
+        reads += n * Decimal(ops.read_units)
+        writes += n * Decimal(ops.write_units)
+        events += n * Decimal(ops.events)
+        sqs += n * Decimal(ops.sqs_requests)
+        log_bytes += n * ops.access_log_bytes
+        for invocation in ops.invocations:
+            count = n * Decimal(invocation.count)
+            requests += count
+            gb_seconds += count * Decimal(invocation.memory_mb) / 1024 * Decimal(invocation.duration_ms) / 1000
+            log_bytes += count * invocation.log_bytes
+        cf_requests += n * Decimal(ops.cloudfront_requests)
+        cf_functions += n * Decimal(ops.cloudfront_function_invocations)
+        bytes_in += n * sum(ops.inbound_bytes)
+        bytes_out += n * sum(ops.outbound_bytes)
+    p = prices
+    per_charger = Breakdown(
+        apigw_messages=messages * p.apigw_usd_per_million_messages / MILLION,
+        apigw_connection_minutes=profile.connection_minutes_per_month() * p.apigw_usd_per_million_connection_minutes
+        / MILLION,
+        lambda_requests=requests * p.lambda_usd_per_million_requests / MILLION,
+        lambda_duration=gb_seconds * p.lambda_usd_per_gb_second_arm64,
+        dynamodb=(reads * p.dynamodb_usd_per_million_read_units + writes * p.dynamodb_usd_per_million_write_units)
+        / MILLION,
+        eventbridge=events * p.eventbridge_usd_per_million_events / MILLION,
+        sqs=sqs * p.sqs_usd_per_million_requests / MILLION,
+        cloudwatch_logs=log_bytes / GIB * p.logs_usd_per_gb_ingested,
+        cloudfront=cf_requests * p.cloudfront_usd_per_10k_https_requests / 10_000
+        + cf_functions * p.cloudfront_usd_per_million_function_invocations / MILLION
+        + bytes_out / GIB * p.cloudfront_usd_per_gb_out + bytes_in / GIB * p.cloudfront_usd_per_gb_to_origin,
+    )
+    return Breakdown(**{name: value / profile.connectors for name, value in per_charger.as_dict().items()
+                        if name != "total"})
+
+
+def floor_usd_per_connector_month(profile: Profile, prices: Prices = Prices()) -> Decimal:
+    """API Gateway's own charges for the profile: every CALL and its reply (two messages, each under 32 KB)
+    and a connection open all month. The cost of any design on API Gateway WebSockets is at least this."""
+    messages = 2 * sum(profile.messages_per_month().values(), Decimal(0))
+    per_charger = (messages * prices.apigw_usd_per_million_messages
+                   + profile.connection_minutes_per_month() * prices.apigw_usd_per_million_connection_minutes) / MILLION
+    return per_charger / profile.connectors
+
+
+def fixed_usd_per_month(prices: Prices = Prices(), *, alarms: int = 35, dashboards: int = 1, secrets: int = 2,
+                        custom_metrics: int = 31) -> Decimal:
+    """What the stack costs a month whatever the number of chargers.
+
+    The defaults are the stack today: 35 standard alarms, 1 dashboard and 2 secrets in the synthesized
+    template, and at most 31 custom metrics (EMF, one per name and set of dimension values: OcppCalls for
+    the 10 OCPP 1.6 actions a charger sends and "Other", OcppCallErrors for the 10 OCPP-J error codes,
+    ConsumerRecordsFailed for the 4 consumer queues, and 6 connectivity counts). A metric is billed only for
+    the hours it is published, so 31 is an upper bound. Not included: the SQS requests of the event source
+    mappings polling idle queues and the 5-minute connection audit, which AWS does not publish rates for.
+    """
+    return (alarms * prices.alarm_usd_per_month + dashboards * prices.dashboard_usd_per_month
+            + secrets * prices.secret_usd_per_month + custom_metrics * prices.custom_metric_usd_per_month)
+
+
+def spread(fixed: Decimal, chargers: int) -> Decimal:
+    """A fixed monthly cost per charger-month (per connector-month with one connector per charger)."""
+    if chargers <= 0:
+        raise ValueError(f"chargers must be positive, not {chargers}")
+    return fixed / chargers
+
+
+def ratio(total: Decimal, floor: Decimal) -> Decimal:
+    """How many times the floor the total is; the issue's target is at most `TARGET_RATIO`."""
+    if floor <= 0:
+        raise ValueError(f"the floor must be positive, not {floor}")
+    return total / floor
