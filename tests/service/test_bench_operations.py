@@ -1,0 +1,130 @@
+"""The benchmark on moto in-process: a few chargers' days through the real handlers, and the facts the issue's
+targets state about the CSMS. A failing target here is a finding about the CSMS, not about the benchmark."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+
+from bench import imports, operations
+
+
+@pytest.fixture(scope="module")
+def measured() -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
+    """The result, and the environment before and after the run."""
+    before = dict(os.environ)
+    found = operations.measure(charger_count=3, rounds=4)
+    return found, before, dict(os.environ)
+
+
+@pytest.fixture
+def result(measured: tuple[dict[str, Any], dict[str, str], dict[str, str]]) -> dict[str, Any]:
+    return measured[0]
+
+
+def test_every_label_is_measured_with_its_shape(result: dict[str, Any]) -> None:
+    ops, code = result["aws_ops_per_message"], result["code_ms"]
+    assert list(ops) == list(operations.ORDER)
+    for label, row in ops.items():
+        assert row["count"] >= 3, label
+        assert set(operations.KINDS) <= set(row)
+        assert ("identification_reads" in row) == (label in operations.INGRESS)
+        assert 0 < code[label]["p50"] <= code[label]["p99"], label
+    assert ops["MeterValues"]["count"] == 3 * 4
+    assert set(result["targets"]) == {"identification_reads", "heartbeat_writes", "unchanged_status_writes",
+                                      "unchanged_status_events", "meter_values_writes"}
+    for target in result["targets"].values():
+        assert set(target) == {"value", "limit", "rule", "ok"}
+    assert result["run"]["chargers"] == 3 and result["run"]["messages"] == sum(r["count"] for r in ops.values())
+
+
+def test_the_counts_are_the_calls_the_handlers_make(result: dict[str, Any]) -> None:
+    ops = result["aws_ops_per_message"]
+    assert ops[operations.AUTHORIZER]["operations"] == {"GetItem": 3}  # the charger's record, once per connection
+    assert ops["MeterValues"]["operations"] == {"PutItem": 12}
+    assert ops[operations.STATUS_CHANGED]["event_types"] == ["ConnectorStatusChanged"]
+    assert ops["StartTransaction"]["event_types"] == ["SessionStarted"]
+    assert ops["StopTransaction"]["event_types"] == ["SessionEnded"]
+    assert ops[operations.REPLY]["event_types"] == ["CommandCompleted"]
+    assert ops["Authorize"]["reads"] == 1 and ops["Authorize"]["writes"] == 0
+
+
+def test_target_no_read_identifies_the_charger_on_any_message(result: dict[str, Any]) -> None:
+    for label in operations.INGRESS:
+        assert result["aws_ops_per_message"][label]["identification_reads"] == 0, label
+    assert result["targets"]["identification_reads"]["ok"]
+
+
+def test_target_meter_values_is_one_write(result: dict[str, Any]) -> None:
+    assert result["aws_ops_per_message"]["MeterValues"]["writes"] == 1
+    assert result["targets"]["meter_values_writes"]["ok"]
+
+
+def test_target_an_unchanged_status_notification_publishes_nothing_and_writes_at_most_once(result: dict[str, Any]) -> None:
+    unchanged = result["aws_ops_per_message"][operations.STATUS_UNCHANGED]
+    assert unchanged["events"] == 0
+    assert unchanged["writes"] <= 1
+    assert result["targets"]["unchanged_status_events"]["ok"] and result["targets"]["unchanged_status_writes"]["ok"]
+
+
+def test_target_heartbeats_write_at_most_every_other_time(result: dict[str, Any]) -> None:
+    assert result["aws_ops_per_message"]["Heartbeat"]["writes"] <= 0.5
+    assert result["targets"]["heartbeat_writes"]["ok"]
+
+
+def test_the_process_is_left_as_it_was(measured: tuple[dict[str, Any], dict[str, str], dict[str, str]]) -> None:
+    from botocore.client import BaseClient
+
+    from services.connectivity import ocpp as connectivity_ocpp
+    from services.shared import clock, refs
+
+    _, before, after = measured
+    assert after == before
+    assert BaseClient._make_api_call.__qualname__ == "BaseClient._make_api_call"
+    assert hasattr(refs.resolve, "cache_info")  # the lru_cache'd function itself, not the bench's wrapper
+    assert clock.now.__module__ == "services.shared.clock"
+    assert "BENCH-00000" not in connectivity_ocpp._last_seen._written
+
+
+def test_import_times_of_a_handler_and_its_dependencies() -> None:
+    found = imports.measure(["services.sessions.handlers"], repeats=1)
+    row = found["handlers"]["services.sessions.handlers"]
+    assert row["handler_ms"] > 0 and row["dependencies_ms"] > 0 and row["direct_ms"] > 0
+    assert row["ratio"] == pytest.approx(row["handler_ms"] / row["dependencies_ms"], rel=0.05)
+    assert "aws_lambda_powertools" in row["dependencies"]
+    assert not {"services", "local"} & {name.partition(".")[0] for name in row["dependencies"] + row["direct"]}
+    assert found["target"]["ratio_limit"] == 1.3
+
+
+def test_the_recorder_tells_identification_reads_refused_writes_and_events_apart() -> None:
+    """Guards the targets against counting nothing: a read before the action's handler is identification,
+    one after it is not; a write refused by its condition counts, and is flagged."""
+    from botocore.exceptions import ClientError
+
+    from services.shared import aws, refs
+
+    recorder = operations.Recorder()
+    tally = operations.Tally(dispatched=False)
+    with operations.embedded_aws(), recorder.installed():
+        chargers = aws.table("chargers")
+        action = refs.resolve("services.shared.clock:now")  # how the ingress reaches an action's handler
+        recorder.current = tally
+        chargers.get_item(Key={"charge_point_id": "CP-1"})
+        action()
+        chargers.get_item(Key={"charge_point_id": "CP-1"})
+        with pytest.raises(ClientError):
+            chargers.update_item(Key={"charge_point_id": "CP-1"}, UpdateExpression="SET a = :a",
+                                 ConditionExpression="attribute_exists(charge_point_id)",
+                                 ExpressionAttributeValues={":a": 1})
+        aws.client("events").put_events(Entries=[{"Source": "csms.test", "DetailType": "Probe", "Detail": "{}",
+                                                  "EventBusName": "csms"}] * 2)
+        recorder.current = None
+        chargers.get_item(Key={"charge_point_id": "CP-1"})  # outside any message: not counted
+    assert tally.counts == {"reads": 2, "writes": 1, "events": 2}
+    assert tally.identification_reads == 1
+    assert tally.refused_writes == 1
+    assert tally.event_types == {"Probe": 2}
+    assert tally.operations == ["GetItem", "GetItem", "UpdateItem", "PutEvents"]
+    assert tally.aws_s > 0
