@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run test unit synth bootstrap diff deploy clean
+.PHONY: run demo test unit synth bootstrap diff deploy clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "csms needs Python 3.11 or newer (python3)"; exit 1; }
@@ -31,6 +31,29 @@ node_modules/.bin/cdk: package.json package-lock.json
 
 run: $(VENV)/.run
 	$(BIN)/csms run
+
+# The local stack with five simulated chargers, compressed so that sessions, invoices and incidents appear
+# within a minute. The stack runs in a session of its own (a portable setsid), so Ctrl-C reaches the fleet
+# first, which ends its sessions and clears its faults; then the stack is stopped and its data kept.
+DEMO_LOG := .csms/demo-stack.log
+DEMO_FLEET := --chargers 5 --duration 1h --sessions-per-hour 60 --session-duration 40s --sample-interval 5s \
+	--faults-per-hour 12 --fault-duration 30s --id-prefix DEMO-
+demo: $(VENV)/.run
+	@mkdir -p .csms
+	@$(BIN)/python -c 'import os, sys; os.setsid(); os.execv(sys.argv[1], sys.argv[1:])' $(BIN)/csms run \
+		>$(DEMO_LOG) 2>&1 & stack=$$!; \
+	trap 'kill -INT $$stack 2>/dev/null; wait $$stack; echo "demo: the stack stopped; its log is $(DEMO_LOG)"' EXIT; \
+	trap 'exit 130' INT TERM; \
+	until grep -q '^CSMS is running' $(DEMO_LOG); do \
+		kill -0 $$stack 2>/dev/null || { cat $(DEMO_LOG); exit 1; }; sleep 0.5; done; \
+	key=$$(sed -n 's/^ *operator API key *//p' $(DEMO_LOG)); \
+	ocpp=$$(sed -n 's|^ *OCPP websocket *\(ws://[^ ]*\)/{charge_point_id}.*|\1|p' $(DEMO_LOG)); \
+	rest=$$(sed -n 's|^ *REST API *\(http://[^ ]*\).*|\1|p' $(DEMO_LOG)); \
+	echo "The local stack runs (log: $(DEMO_LOG)); five simulated chargers start. Watch, in another terminal:"; \
+	for resource in sessions invoices incidents chargers; do \
+		echo "  curl -H 'Authorization: Bearer $$key' $$rest/$$resource"; done; \
+	echo "or browse $$rest/docs with that key. Ctrl-C stops the fleet, then the stack."; \
+	$(BIN)/csms simulate --url $$ocpp --rest-url $$rest --api-key $$key $(DEMO_FLEET)
 
 test: $(VENV)/.test
 	$(BIN)/ruff check -q .

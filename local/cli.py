@@ -8,7 +8,7 @@ import os
 import sys
 from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from local import apikeys
 
@@ -38,7 +38,68 @@ def _parser() -> argparse.ArgumentParser:
     redrive = actions.add_parser("redrive", parents=[stack], help="send a queue's dead letters back to it")
     redrive.add_argument("queue", help="a queue name, e.g. billing-session-ended")
     apikeys.add_parser(commands, stack)
+    _add_simulate(commands)
     return parser
+
+
+def _add_simulate(commands: Any) -> None:
+    host = os.environ.get("CSMS_HOST", "127.0.0.1")
+    simulate = commands.add_parser(
+        "simulate", help="run a fleet of simulated chargers against a CSMS (docs/simulator.md)",
+        description="A fleet of simulated OCPP chargers: boots, heartbeats, sessions, faults, reconnects and answers "
+                    "to commands, at the rates given (per charger per hour). Durations take 30s, 10m, 2h.")
+    simulate.add_argument("--url", default=f"ws://{host}:{os.environ.get('CSMS_OCPP_PORT', 9000)}/ocpp",
+                          help="the OCPP websocket; each charger appends /<its id> (default: %(default)s)")
+    simulate.add_argument("--chargers", type=_count, default=10)
+    simulate.add_argument("--protocol", choices=("ocpp1.6",), default="ocpp1.6",
+                          help="what the chargers speak; ocpp2.0.1 follows the CSMS's 2.0.1 support")
+    simulate.add_argument("--duration", type=_duration, default="10m", help="then sessions end and chargers disconnect")
+    simulate.add_argument("--connectors", type=_count, default=2, help="per charger")
+    simulate.add_argument("--sessions-per-hour", type=_rate, default=1.0, help="per charger")
+    simulate.add_argument("--session-duration", type=_duration, default="30m", help="mean (each is 0.5-1.5 times it)")
+    simulate.add_argument("--sample-interval", type=_duration, default="60s",
+                          help="MeterValues during a session, whole seconds (MeterValueSampleInterval)")
+    simulate.add_argument("--faults-per-hour", type=_rate, default=0.05, help="per charger")
+    simulate.add_argument("--fault-duration", type=_duration, default="5m", help="mean, until the connector recovers")
+    simulate.add_argument("--connection-lifetime", type=_duration, default="2h",
+                          help="reconnect after this (90-100 %% of it), as API Gateway closes connections at 2 h")
+    simulate.add_argument("--connect-rate", type=_count, default=50, help="chargers started per second")
+    simulate.add_argument("--id-prefix", default="SIM-", help="charge point ids are <prefix>001, <prefix>002, ...")
+    simulate.add_argument("--id-tag", action="append", dest="id_tags", metavar="TAG",
+                          help="a token drivers use (repeat it; default SIM-TAG-01 to SIM-TAG-20); "
+                               "registered through the REST API if the CSMS does not know it")
+    simulate.add_argument("--seed", type=int, default=1, help="the same seed draws the same arrivals")
+    simulate.add_argument("--rest-url", default=f"http://{host}:{os.environ.get('CSMS_REST_PORT', 8000)}",
+                          help="where the id tags are registered (default: %(default)s)")
+    simulate.add_argument("--api-key", help="an operator key (default: CSMS_API_KEY, else the local stack's "
+                                            "<CSMS_DATA_DIR or .csms>/api-key)")
+    simulate.add_argument("--quiet", action="store_true", help="no live view; only the summary at the end")
+
+
+def _duration(text: str) -> float:
+    from simulator import parse_duration
+
+    try:
+        seconds = parse_duration(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive duration")
+    return seconds
+
+
+def _rate(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a rate cannot be negative")
+    return value
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: at least 1")
+    return value
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -68,6 +129,39 @@ def _events(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def _simulate(args: argparse.Namespace) -> int:
+    from simulator.charger import DEFAULT_ID_TAGS, Behaviour
+    from simulator.fleet import FleetConfig, SetupError, register_id_tags, simulate
+    from simulator.progress import summary
+
+    if args.sample_interval != int(args.sample_interval):
+        print("csms simulate: --sample-interval is whole seconds (MeterValueSampleInterval is an integer)", file=sys.stderr)
+        return 2
+    behaviour = Behaviour(connectors=args.connectors, sessions_per_hour=args.sessions_per_hour,
+                          session_duration_s=args.session_duration, sample_interval_s=int(args.sample_interval),
+                          faults_per_hour=args.faults_per_hour, fault_duration_s=args.fault_duration,
+                          connection_lifetime_s=args.connection_lifetime, id_tags=tuple(args.id_tags or DEFAULT_ID_TAGS),
+                          protocol=args.protocol)
+    config = FleetConfig(url=args.url.rstrip("/"), chargers=args.chargers, duration_s=args.duration, behaviour=behaviour,
+                         id_prefix=args.id_prefix, seed=args.seed, connect_rate=args.connect_rate)
+    key_file = Path(os.environ.get("CSMS_DATA_DIR", ".csms")) / "api-key"
+    api_key = args.api_key or os.environ.get("CSMS_API_KEY") or (key_file.read_text().strip() if key_file.exists() else "")
+    if not api_key:
+        print(f"csms simulate: the id tags are registered through the REST API, which needs an operator key: pass "
+              f"--api-key, set CSMS_API_KEY, or start the local stack (it writes {key_file})", file=sys.stderr)
+        return 2
+    try:
+        registered = register_id_tags(args.rest_url, api_key, behaviour.id_tags)
+    except SetupError as error:
+        print(f"csms simulate: {error}", file=sys.stderr)
+        return 2
+    if registered:
+        print(f"registered {len(registered)} id tag(s) as Accepted: {', '.join(registered)}")
+    stats = asyncio.run(simulate(config, live=not args.quiet))
+    print(summary(stats, config))
+    return 1 if stats.error_count else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "run":
@@ -85,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     if args.command == "api-keys":
         return apikeys.run(args, None if args.stage else _config(args))
+    if args.command == "simulate":
+        return _simulate(args)
     return 2
 
 

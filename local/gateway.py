@@ -54,6 +54,7 @@ class Connection:
     connected_at: float = field(default_factory=time.time)
     last_active_at: float = field(default_factory=time.time)
     subprotocol: str | None = None
+    opened: bool = False  # the handshake completed and the frames loop runs
 
 
 class PathRefused(ValueError):
@@ -101,6 +102,7 @@ class Gateway:
         self.idle_timeout_s = idle_timeout_s
         self.max_connection_s = max_connection_s
         self.connections: dict[str, Connection] = {}
+        self._watchers: set[asyncio.Task] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: Any = None
         self._management: Any = None
@@ -171,7 +173,19 @@ class Gateway:
         conn.websocket = websocket
         self.connections[conn.connection_id] = conn
         websocket.csms_connection = conn  # type: ignore[attr-defined]
+        self._watch_handshake(websocket, conn)
         return None
+
+    def _watch_handshake(self, websocket: ServerConnection, conn: Connection) -> None:
+        """$connect has run; a client that drops before the handshake completes must still be disconnected."""
+        async def reap() -> None:
+            await websocket.wait_closed()
+            if not conn.opened and self.connections.pop(conn.connection_id, None) is not None:
+                await self._disconnect(conn, 1006, "handshake not completed")
+
+        task = asyncio.create_task(reap())
+        self._watchers.add(task)
+        task.add_done_callback(self._watchers.discard)
 
     def _process_response(self, websocket: ServerConnection, request: Request, response: Response) -> Response | None:
         conn: Connection | None = getattr(websocket, "csms_connection", None)
@@ -181,6 +195,7 @@ class Gateway:
 
     async def _handle(self, websocket: ServerConnection) -> None:
         conn: Connection = websocket.csms_connection  # type: ignore[attr-defined]
+        conn.opened = True
         closed_by_gateway: tuple[int, str] | None = None
         tasks: set[asyncio.Task] = set()
         try:
@@ -207,14 +222,17 @@ class Gateway:
                 await asyncio.gather(*tasks, return_exceptions=True)
             code = websocket.close_code if closed_by_gateway is None else closed_by_gateway[0]
             reason = websocket.close_reason if closed_by_gateway is None else closed_by_gateway[1]
-            event = {"requestContext": {**self._request_context(conn, "$disconnect", "DISCONNECT"),
-                                        "authorizer": conn.authorizer,
-                                        "disconnectStatusCode": code, "disconnectReason": reason or ""},
-                     "isBase64Encoded": False}
-            try:
-                await self.runtime.invoke_async(self.routes.disconnect, event)
-            except Exception:
-                log.exception("$disconnect failed")
+            await self._disconnect(conn, code, reason or "")
+
+    async def _disconnect(self, conn: Connection, code: int | None, reason: str) -> None:
+        event = {"requestContext": {**self._request_context(conn, "$disconnect", "DISCONNECT"),
+                                    "authorizer": conn.authorizer,
+                                    "disconnectStatusCode": code, "disconnectReason": reason},
+                 "isBase64Encoded": False}
+        try:
+            await self.runtime.invoke_async(self.routes.disconnect, event)
+        except Exception:
+            log.exception("$disconnect failed")
 
     async def _deliver(self, conn: Connection, message: str | bytes) -> None:
         binary = isinstance(message, bytes)

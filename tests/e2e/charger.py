@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 from typing import Any, AsyncIterator
 
-import websockets
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action
+
+from simulator.charger import connect
 
 
 class Charger(ChargePoint):
@@ -41,11 +41,7 @@ class Charger(ChargePoint):
 @contextlib.asynccontextmanager
 async def connected(url: str, charge_point_id: str, *, password: str | None = None,
                     subprotocols: tuple[str, ...] = ("ocpp1.6",), run: bool = True) -> AsyncIterator[Charger]:
-    headers = {}
-    if password is not None:
-        headers["Authorization"] = "Basic " + base64.b64encode(f"{charge_point_id}:{password}".encode()).decode()
-    async with websockets.connect(f"{url}/{charge_point_id}", subprotocols=list(subprotocols),
-                                  additional_headers=headers, open_timeout=15) as ws:
+    async with connect(url, charge_point_id, password=password, subprotocols=subprotocols) as ws:
         charger = Charger(charge_point_id, ws)
         task = asyncio.create_task(charger.start()) if run else None
         try:

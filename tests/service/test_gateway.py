@@ -181,3 +181,29 @@ def test_the_id_is_the_last_path_segment_and_other_paths_are_refused(gateway: An
         assert all(e.get("type") != "REQUEST" for e in seen[1:])
 
     run(scenario)
+
+
+def test_a_client_gone_before_the_handshake_completes_is_disconnected(gateway: Any) -> None:
+    async def scenario() -> None:
+        gw = await gateway()
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", gw.port)
+            writer.write(b"GET /ocpp/hasty HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                         b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                         b"Sec-WebSocket-Protocol: ocpp1.6\r\n\r\n")
+            await writer.drain()
+            writer.close()  # before the 101 can arrive: $connect has run (or is running), the handshake never completes
+            for _ in range(50):
+                routes = [e["requestContext"].get("routeKey") for e in seen if "requestContext" in e]
+                if "$disconnect" in routes:
+                    break
+                await asyncio.sleep(0.1)
+            connected = [e for e in seen if e.get("requestContext", {}).get("routeKey") == "$connect" and "methodArn" not in e]
+            disconnected = [e for e in seen if e.get("requestContext", {}).get("routeKey") == "$disconnect"]
+            assert len(connected) == 1 and len(disconnected) == 1
+            assert disconnected[0]["requestContext"]["connectionId"] == connected[0]["requestContext"]["connectionId"]
+            assert gw.connections == {}
+        finally:
+            await gw.stop()
+
+    run(scenario)
