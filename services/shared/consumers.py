@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
-from pydantic import BaseModel
-
 from services.shared.log import metric
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from pydantic import BaseModel
 
-E = TypeVar("E", bound=BaseModel)
+# Only a type: pydantic's model machinery is loaded by the event models themselves, when a record is parsed.
+E = TypeVar("E", bound="BaseModel")
 
 
 def sqs_batch(event: dict[str, Any], context: Any, record_handler: Callable[["SQSRecord"], None]) -> dict[str, Any]:
