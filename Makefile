@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run demo test unit synth bootstrap diff deploy clean
+.PHONY: run demo test unit bench synth bootstrap diff deploy clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "csms needs Python 3.11 or newer (python3)"; exit 1; }
@@ -54,6 +54,11 @@ demo: $(VENV)/.run
 		echo "  curl -H 'Authorization: Bearer $$key' $$rest/$$resource"; done; \
 	echo "or browse $$rest/docs with that key. Ctrl-C stops the fleet, then the stack."; \
 	$(BIN)/csms simulate --url $$ocpp --rest-url $$rest --api-key $$key $(DEMO_FLEET)
+
+# Every benchmark figure in one run (about 15 minutes; docs/performance.md): bench/results/latest.json and a table.
+# ARGS passes options, e.g. make bench ARGS='--chargers 200 --steady 60' or ARGS=--no-load.
+bench: $(VENV)/.run
+	$(BIN)/python -m bench $(ARGS)
 
 test: $(VENV)/.test
 	$(BIN)/ruff check -q .

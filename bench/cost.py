@@ -48,6 +48,12 @@ SECONDS_PER_DAY = 86_400
 DAYS_PER_MONTH = Decimal("30.44")
 # The issue's target: the total within 1.3 times the floor API Gateway sets.
 TARGET_RATIO = Decimal("1.3")
+# DynamoDB on demand meters a write per started 1 KB of the item, a strongly consistent read per started 4 KB
+# (eventually consistent: half), and a transaction's reads and writes twice. An index entry is the projected
+# item plus 100 bytes (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html).
+DYNAMODB_WRITE_UNIT_BYTES = 1024
+DYNAMODB_READ_UNIT_BYTES = 4096
+DYNAMODB_INDEX_ENTRY_OVERHEAD_BYTES = 100
 
 # What happens once per connection rather than per OCPP message, keyed like the actions.
 CONNECT = "$connect"
@@ -180,6 +186,21 @@ class Operations:
 def apigw_message_units(size_bytes: int) -> int:
     """How many messages API Gateway meters for one WebSocket message of `size_bytes` (at least one)."""
     return max(1, math.ceil(size_bytes / APIGW_MESSAGE_UNIT_BYTES))
+
+
+def dynamodb_write_units(size_bytes: int, *, transactional: bool = False) -> int:
+    """Write request units for writing one item of `size_bytes` (for an update, the larger of the item before
+    and after it; for a write refused by its condition, the item as it is): at least one."""
+    return max(1, math.ceil(size_bytes / DYNAMODB_WRITE_UNIT_BYTES)) * (2 if transactional else 1)
+
+
+def dynamodb_read_units(size_bytes: int, *, consistent: bool, transactional: bool = False) -> Decimal:
+    """Read request units for reading `size_bytes` in one request (an item, or a Query's items together; an
+    item not found reads as 0 bytes): at least one unit, or half of one when eventually consistent."""
+    units = Decimal(max(1, math.ceil(size_bytes / DYNAMODB_READ_UNIT_BYTES)))
+    if transactional:
+        return 2 * units
+    return units if consistent else units / 2
 
 
 @dataclass(frozen=True)

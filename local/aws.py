@@ -1,14 +1,77 @@
-"""The embedded AWS: a moto server in this process, its DynamoDB data journaled under the data dir."""
+"""The embedded AWS: a moto server in a process of its own, provisioned from the manifests, its DynamoDB journaled.
+
+Its own process because moto's work would otherwise share one GIL with the gateway and every handler: measured
+with 200 simulated chargers, the stack went from about 25 to about 70 OCPP messages/s when moto moved out.
+Handlers reach it over HTTP at AWS_ENDPOINT_URL, as they reach AWS in Lambda, and so do outside tools.
+
+The parent (`csms run`) talks to it through the child's standard streams: the child prints `ready <items restored>`
+once it serves provisioned tables, and stops (journal flushed) when its stdin closes, that is when `csms run`
+stops it or dies. Ctrl-C is for the parent alone, which stops its handlers before the AWS they write to.
+"""
 
 from __future__ import annotations
 
+import argparse
+import functools
 import logging
+import os
+import signal
+import subprocess
+import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from local import ACCOUNT, REGION
-from local.persistence import DynamoJournal
+
+log = logging.getLogger("csms.aws")
+
+START_TIMEOUT_S = 120
+STOP_TIMEOUT_S = 60
+
+
+class EmbeddedAws:
+    """The handle `csms run` keeps on the child process."""
+
+    def __init__(self, host: str, port: int, data_dir: Path) -> None:
+        self.host, self.port, self.data_dir = host, port, data_dir
+        self._process: subprocess.Popen[str] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> int:
+        """Starts the child with this process's environment and waits until it serves; returns the items restored."""
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "local.aws", self.host, str(self.port), str(self.data_dir)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self._process.stdout is not None
+        timer = threading.Timer(START_TIMEOUT_S, self._process.kill)
+        timer.start()
+        try:
+            line = self._process.stdout.readline()
+        finally:
+            timer.cancel()
+        if not line.startswith("ready "):
+            self._process.wait()
+            raise SystemExit(f"csms: the embedded AWS did not start (exit {self._process.returncode}); "
+                             "its error is above")
+        return int(line.split()[1])
+
+    def stop(self) -> None:
+        """Closing the child's stdin asks it to stop serving, then to fold its journal into the snapshot."""
+        if self._process is None:
+            return
+        assert self._process.stdin is not None
+        self._process.stdin.close()
+        try:
+            self._process.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            log.error("the embedded AWS did not stop within %d s; killed (the journal's last second may be lost)",
+                      STOP_TIMEOUT_S)
+            self._process.kill()
+            self._process.wait()
 
 
 def _atomic_dynamodb(app: Any) -> Any:
@@ -25,37 +88,110 @@ def _atomic_dynamodb(app: Any) -> Any:
     return serve
 
 
-class EmbeddedAws:
-    def __init__(self, host: str, port: int, data_dir: Path) -> None:
-        self.host, self.port = host, port
-        self.journal = DynamoJournal(data_dir / "dynamodb", account_id=ACCOUNT, region=REGION)
-        self._server: Any = None
+_HOT_SERVICES = frozenset({"dynamodb", "sqs", "events"})
 
-    @property
-    def endpoint(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
-    def start(self) -> None:
-        from moto.server import DomainDispatcherApplication, create_backend_app
-        from werkzeug.serving import WSGIRequestHandler, make_server
+def _faster_moto() -> None:
+    """moto costs that grow with the load, so that a busy stack slowed itself down further (measured with 300
+    simulated chargers: half of the embedded AWS's time, and every request serialized on one lock):
 
-        class QuietHandler(WSGIRequestHandler):
-            def log_request(self, *args: Any, **kwargs: Any) -> None:
-                pass
+    - every request found its backend again (a scan of moto's modules on disk) under a process-wide lock;
+    - each message a ReceiveMessage looked at, and each SendMessage, computed every attribute of its queue,
+      counting all of its messages, to read the retention period and the deduplication setting;
+    - each event delivered to a rule's target compiled the same JSONPath expressions again.
+    """
+    import jsonpath_ng.ext
+    from moto.core.utils import unix_time
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+    from moto.sqs.models import Message, Queue, SQSBackend
 
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        app = _atomic_dynamodb(self.journal.wrap(DomainDispatcherApplication(create_backend_app)))
-        self._server = make_server(self.host, self.port, app, threaded=True, request_handler=QuietHandler)
-        threading.Thread(target=self._server.serve_forever, name="moto", daemon=True).start()
+    find_application = DomainDispatcherApplication.get_application
+    applications: dict[tuple[str, ...], Any] = {}
 
-    def restore(self) -> int:
-        """Loads the journaled items into the (already provisioned) tables, then keeps journaling."""
-        count = self.journal.restore()
-        self.journal.start()
-        return count
+    def get_application(self: DomainDispatcherApplication, environ: dict[str, Any]) -> Any:
+        """For the hot services, the backend is a function of the signature's scope and the API target."""
+        scope = environ.get("HTTP_AUTHORIZATION", "").split(",")[0].split("/")
+        if len(scope) != 5 or scope[3] not in _HOT_SERVICES:
+            return find_application(self, environ)
+        key = (scope[2], scope[3], environ.get("HTTP_X_AMZ_TARGET", "").split(".")[0])
+        if key not in applications:
+            applications[key] = find_application(self, environ)
+        return applications[key]
 
-    def stop(self) -> None:
-        """Stops serving first, so that no write lands after the journal's last flush."""
-        if self._server is not None:
-            self._server.shutdown()
-        self.journal.close()
+    def retained(self: SQSBackend, queue_name: str, message: Message) -> bool:
+        retention_s = int(self.get_queue(queue_name).message_retention_period)
+        return retention_s + message.sent_timestamp / 1000 > unix_time()  # type: ignore[operator]
+
+    sending = threading.local()
+    all_attributes = Queue.attributes.fget
+    send_message = SQSBackend.send_message
+
+    def attributes(queue: Queue) -> dict[str, Any]:
+        if getattr(sending, "queue", False):  # all that SendMessage reads
+            return {"ContentBasedDeduplication": str(bool(queue.content_based_deduplication)).lower()}
+        return all_attributes(queue)  # type: ignore[misc]
+
+    def send(self: SQSBackend, *args: Any, **kwargs: Any) -> Any:
+        sending.queue = True
+        try:
+            return send_message(self, *args, **kwargs)
+        finally:
+            sending.queue = False
+
+    DomainDispatcherApplication.get_application = get_application  # type: ignore[method-assign]
+    SQSBackend.is_message_valid_based_on_retention_period = retained  # type: ignore[method-assign]
+    Queue.attributes = property(attributes)  # type: ignore[assignment,method-assign]
+    SQSBackend.send_message = send  # type: ignore[method-assign]
+    jsonpath_ng.ext.parse = functools.lru_cache(maxsize=256)(jsonpath_ng.ext.parse)
+
+
+def _serve(host: str, port: int, data_dir: Path, stdin: IO[str], stdout: IO[str]) -> None:
+    from moto.server import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    from local.persistence import DynamoJournal
+    from local.provision import provision
+    from services.manifests import ALL
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_request(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    _faster_moto()
+    journal = DynamoJournal(data_dir / "dynamodb", account_id=ACCOUNT, region=REGION)
+    app = journal.wrap(_atomic_dynamodb(DomainDispatcherApplication(create_backend_app)))
+    server = make_server(host, port, app, threaded=True, request_handler=QuietHandler)
+    threading.Thread(target=server.serve_forever, name="moto", daemon=True).start()
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        provision(ALL)
+        count = journal.restore()
+        journal.start()
+        print(f"ready {count}", file=stdout, flush=True)
+        threading.Thread(target=lambda: (stdin.read(), stop.set()), name="parent", daemon=True).start()
+        stop.wait()
+    finally:
+        server.shutdown()  # first, so that no write lands after the journal's last flush
+        journal.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The child's entry point (`python -m local.aws HOST PORT DATA_DIR`), with the environment `csms run` set."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parser = argparse.ArgumentParser(prog="python -m local.aws")
+    parser.add_argument("host")
+    parser.add_argument("port", type=int)
+    parser.add_argument("data_dir", type=Path)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if os.environ.get("AWS_ENDPOINT_URL") != f"http://{args.host}:{args.port}":
+        raise SystemExit("python -m local.aws provisions itself through AWS_ENDPOINT_URL: run it from `csms run`")
+    channel, sys.stdout = sys.stdout, sys.stderr  # a stray print must not fill a pipe nobody reads after `ready`
+    _serve(args.host, args.port, args.data_dir, sys.stdin, channel)
+
+
+if __name__ == "__main__":
+    main()

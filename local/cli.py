@@ -130,6 +130,7 @@ def _events(args: argparse.Namespace, config: Config) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
+    from local.ports import raise_open_files_limit
     from simulator.charger import DEFAULT_ID_TAGS, Behaviour
     from simulator.fleet import FleetConfig, SetupError, register_id_tags, simulate
     from simulator.progress import summary
@@ -157,6 +158,7 @@ def _simulate(args: argparse.Namespace) -> int:
         return 2
     if registered:
         print(f"registered {len(registered)} id tag(s) as Accepted: {', '.join(registered)}")
+    raise_open_files_limit()
     stats = asyncio.run(simulate(config, live=not args.quiet))
     print(summary(stats, config))
     return 1 if stats.error_count else 0

@@ -42,6 +42,8 @@ STAGE = "local"
 FRAME_LIMIT = 32 * 1024
 IDLE_TIMEOUT_S = 600
 MAX_CONNECTION_S = 7200
+# API Gateway's integration timeout: the authorizer and $connect may take this long before a handshake fails.
+CONNECT_TIMEOUT_S = 29
 
 
 @dataclass
@@ -312,7 +314,7 @@ class Gateway:
         self._server = await serve(
             self._handle, self.host, self.port,
             process_request=self._process_request, process_response=self._process_response,
-            max_size=FRAME_LIMIT, ping_interval=None, compression=None,
+            max_size=FRAME_LIMIT, ping_interval=None, compression=None, open_timeout=CONNECT_TIMEOUT_S,
         )
         self._management = make_server(self.host, self.management_port, self._management_app, threaded=True)
         threading.Thread(target=self._management.serve_forever, name="connections-api", daemon=True).start()

@@ -36,6 +36,7 @@ class Poller:
     def __init__(self, queue_name: str, handler: str, batch_size: int, runtime: Runtime) -> None:
         self.queue_name, self.handler, self.batch_size, self.runtime = queue_name, handler, batch_size, runtime
         self._stop = threading.Event()
+        self._arn = ""
         self._thread = threading.Thread(target=self._run, name=f"poller-{queue_name}", daemon=True)
 
     def start(self) -> None:
@@ -56,9 +57,10 @@ class Poller:
         messages = reply.get("Messages", [])
         if not messages:
             return 0
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        if not self._arn:
+            self._arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         try:
-            result = self.runtime.invoke(self.handler, sqs_event(messages, arn)) or {}
+            result = self.runtime.invoke(self.handler, sqs_event(messages, self._arn)) or {}
             failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
         except Exception:
             log.exception("handler %s failed a batch of %d", self.handler, len(messages))

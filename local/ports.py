@@ -1,4 +1,5 @@
-"""Port checks before anything starts, so a second `csms run` says which port is taken."""
+"""Ports and sockets: port checks before anything starts, so a second `csms run` says which port is taken, and
+room for the thousands of sockets a fleet holds."""
 
 from __future__ import annotations
 
@@ -13,3 +14,27 @@ def in_use(host: str, port: int) -> bool:
         except OSError:
             return True
     return False
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def raise_open_files_limit() -> int:
+    """Raises this process's soft limit on open files to its hard limit; the limit now. Common defaults (1,024 on
+    Linux, 256 on macOS) would refuse the thousandth charger's socket; the hard limit needs no privilege."""
+    try:
+        import resource
+    except ImportError:  # Windows has no such limit
+        return 0
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 65_536)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return soft

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from local import ACCOUNT, REGION
-from local.ports import in_use
+from local.ports import in_use, raise_open_files_limit
 
 log = logging.getLogger("csms")
 
@@ -84,6 +84,8 @@ async def serve(config: Config) -> int:
               file=sys.stderr)
         return 2
     started = time.monotonic()
+    raise_open_files_limit()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per REST or @connections request is noise
     config.data_dir.mkdir(parents=True, exist_ok=True)
     configure_environment(config)
 
@@ -91,15 +93,12 @@ async def serve(config: Config) -> int:
     from local.gateway import Gateway
     from local.lambdas import Runtime
     from local.pollers import Poller
-    from local.provision import provision
     from local.rest import RestFront
     from local.scheduler import Scheduler
     from services.manifests import ALL
 
     embedded = EmbeddedAws(config.host, config.aws_port, config.data_dir)
-    embedded.start()
-    provision(ALL)
-    restored = embedded.restore()
+    restored = embedded.start()
     api_key = operator_key(config.data_dir)
 
     runtime = Runtime()
@@ -138,8 +137,8 @@ CSMS is running (started in {time.monotonic() - started:.1f} s); Ctrl-C stops it
     await stop.wait()
 
     print("csms: stopping", flush=True)
+    await asyncio.to_thread(scheduler.stop)  # first: a connection audit under way asks the gateway about connections
     await gateway.stop()
-    scheduler.stop()
     for poller in pollers:
         poller.stop()
     for poller in pollers:

@@ -90,6 +90,10 @@ class Behaviour:
     stop_grace_s: float = 30
 
 
+# Longer than API Gateway's 29 s for the authorizer and $connect, so that a slow CSMS answers before a charger gives up.
+OPEN_TIMEOUT_S = 30
+
+
 @contextlib.asynccontextmanager
 async def connect(url: str, charge_point_id: str, *, password: str | None = None,
                   subprotocols: Sequence[str] = PROTOCOLS) -> AsyncIterator[ClientConnection]:
@@ -98,7 +102,7 @@ async def connect(url: str, charge_point_id: str, *, password: str | None = None
     if password is not None:
         headers["Authorization"] = "Basic " + base64.b64encode(f"{charge_point_id}:{password}".encode()).decode()
     async with websockets.connect(f"{url}/{charge_point_id}", subprotocols=list(subprotocols),
-                                  additional_headers=headers, open_timeout=15) as websocket:
+                                  additional_headers=headers, open_timeout=OPEN_TIMEOUT_S) as websocket:
         yield websocket
 
 
@@ -143,6 +147,7 @@ class ChargerConnection(ChargePoint):
     def __init__(self, charger: Charger, websocket: ClientConnection, logger: logging.Logger) -> None:
         super().__init__(charger.id, websocket, response_timeout=charger.behaviour.response_timeout_s, logger=logger)
         self._charger = charger
+        self.websocket = websocket
         self._one_call = asyncio.Lock()
         self.receiver: asyncio.Task[None] = asyncio.create_task(self.start())
 
@@ -273,6 +278,7 @@ class Charger:
         self._reconnect = asyncio.Event()
         self._closing = asyncio.Event()
         self._stopping = False
+        self._dropped: float | None = None  # after a drop, when the charger notices it (s)
         self._activities: set[asyncio.Task[None]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -301,6 +307,14 @@ class Charger:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def drop(self, notice_within_s: float = 0) -> None:
+        """The network under the connection fails: no closing handshake, so the CSMS learns it from TCP alone,
+        as after a blip. The charger notices a random moment within `notice_within_s` (a charger learns it
+        at its next WebSocket ping or message), then reconnects."""
+        if self._connection is not None and self._connection.websocket.transport is not None:
+            self._dropped = self._rng.uniform(0, notice_within_s)
+            self._connection.websocket.transport.abort()
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(work)
@@ -332,6 +346,11 @@ class Charger:
                 self.stats.count("closed by the CSMS")
                 continue
             except Exception as error:
+                if self._dropped is not None:
+                    notice_after_s, self._dropped = self._dropped, None
+                    self.stats.count("connections dropped")
+                    await self._wait(self._closing, notice_after_s)
+                    continue
                 self.stats.error(f"connection: {type(error).__name__}", f"{self.id}: {error}")
             failures += 1
             await self._wait(self._closing, min(MAX_BACKOFF_S, 2 ** failures) * self._rng.uniform(0.5, 1.0))

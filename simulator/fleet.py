@@ -56,6 +56,16 @@ class Fleet:
         """Ends the run early, winding every charger down as the end of the duration does."""
         self._stop.set()
 
+    def drop_connections(self, notice_within_s: float = 0) -> None:
+        """Every connection fails at once, as in a network blip: the reconnect storm of the benchmark. Each
+        charger reconnects when it notices, within `notice_within_s`."""
+        for charger in self.chargers:
+            charger.drop(notice_within_s)
+
+    def back_since(self, moment: float) -> int:
+        """How many chargers are connected again on a connection opened after `moment` (monotonic), and booted."""
+        return sum(1 for c in self.chargers if c.online and c.connected_at is not None and c.connected_at > moment)
+
     async def run(self) -> Stats:
         loop = asyncio.get_running_loop()
         ends_at = loop.time() + self.config.duration_s

@@ -89,6 +89,16 @@ class Stats:
         self.messages.add(time.monotonic())
         self.error(f"{action}: {kind}", detail)
 
+    def take_latencies(self) -> dict[str, Latencies]:
+        """The round trips since the last take, so that a benchmark measures its phases apart."""
+        taken, self.latencies = self.latencies, defaultdict(Latencies)
+        return taken
+
+    @property
+    def message_count(self) -> int:
+        """CALLs both ways: the fleet's own and the CSMS's it answered."""
+        return sum(self.sent.values()) + sum(self.answered.values())
+
     def answer(self, action: str) -> None:
         self.answered[action] += 1
         self.messages.add(time.monotonic())

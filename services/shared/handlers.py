@@ -6,12 +6,15 @@ from datetime import datetime, timezone
 from typing import Any
 
 from services.shared.log import entry_point
-from services.shared.ocpp.dispatch import OcppContext, handle_frame
 
 
 @entry_point
 def ocpp_default(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """$default: every OCPP frame. Who is talking comes from the $connect authorizer's context."""
+    # Only the ingress Lambda pays for the OCPP kernel (jsonschema, the ocpp library, asyncio through it):
+    # the REST authorizer and the API docs share this module.
+    from services.shared.ocpp.dispatch import OcppContext, handle_frame
+
     request = event["requestContext"]
     authorizer = request.get("authorizer") or {}
     ctx = OcppContext(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 from ocpp.v16 import call
 
+from local.ports import in_use
 from tests.e2e.charger import connected
 from tests.e2e.stack import ROOT, Stack
 
@@ -74,5 +76,34 @@ def test_after_a_kill_the_journal_keeps_writes_and_no_charger_is_left_online(fre
                 break
             time.sleep(0.2)
         assert body["connected"] is False
+    finally:
+        second.stop()
+
+
+def _children(pid: int) -> list[int]:
+    listed = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
+    return [int(line) for line in listed.stdout.split()]
+
+
+def test_the_embedded_aws_outlives_no_killed_stack_and_keeps_its_journal(fresh_dir: Path) -> None:
+    """moto runs in a process of its own: `csms run` killed alone must not leave it holding the port."""
+    first = Stack(fresh_dir).start()
+    try:
+        assert first.request("PUT", "/chargers/ORPHAN-1", {"site_id": "depot"})[0] == 201
+        assert first.process is not None
+        (csms,) = _children(first.process.pid)
+        (aws,) = _children(csms)
+        os.kill(csms, signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while in_use("127.0.0.1", first.ports["AWS"]) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not in_use("127.0.0.1", first.ports["AWS"]), f"the embedded AWS (pid {aws}) still serves"
+    finally:
+        first.stop(signal.SIGKILL)
+
+    second = Stack(fresh_dir, ports=first.ports).start()
+    try:
+        status, _, body = second.request("GET", "/chargers/ORPHAN-1")
+        assert status == 200 and body["site_id"] == "depot"
     finally:
         second.stop()

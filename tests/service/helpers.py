@@ -1,25 +1,25 @@
 """Builders for the events API Gateway, SQS and EventBridge hand to the handlers, and taps on moto.
 
 The shapes follow what API Gateway sends (and what local/gateway.py and local/rest.py
-reproduce): a WebSocket REQUEST authorizer event, $connect/$disconnect/$default events
-whose requestContext carries the authorizer's context, REST proxy events whose
-requestContext.authorizer is the REST authorizer's context, SQS batches, and the
-EventBridge envelope a rule delivers to SQS.
+reproduce): REST proxy events whose requestContext.authorizer is the REST authorizer's
+context, SQS batches, and the EventBridge envelope a rule delivers to SQS. The WebSocket
+events ($connect authorizer, $connect, $default, $disconnect) are local/events.py's, which
+the benchmark shares; they are re-exported here for the tests.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import time
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
-ACCOUNT = "123456789012"
-REGION = "us-east-1"
-WS_API_ID = "abc123"
-WS_STAGE = "test"
+from local import ACCOUNT, REGION
+from local.events import epoch_ms, new_connection_id, ws_authorizer_event, ws_connect_event, ws_message_event
+from local.events import frame_id as frame_id  # re-exported: the tests take every builder from here
+from local.events import ws_disconnect_event as ws_disconnect_event
+
 REST_API_ID = "rest123"
 REST_STAGE = "prod"
 
@@ -49,111 +49,8 @@ def context(name: str = "test-function") -> LambdaContext:
 
 # --- API Gateway WebSocket ------------------------------------------------------------------
 
-def new_connection_id() -> str:
-    """Shaped like API Gateway's connection ids, but without characters that URL-encoding changes."""
-    return uuid.uuid4().hex[:16]
-
-
-def epoch_ms(moment: datetime | None = None) -> int:
-    return int((moment or datetime.now(timezone.utc)).timestamp() * 1000)
-
-
-def _ws_request_context(route: str, event_type: str, connection_id: str, at: datetime | None = None) -> dict[str, Any]:
-    now_ms = epoch_ms(at)
-    return {
-        "routeKey": route,
-        "eventType": event_type,
-        "extendedRequestId": uuid.uuid4().hex,
-        "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now_ms / 1000)),
-        "messageDirection": "IN",
-        "stage": WS_STAGE,
-        "connectedAt": now_ms,
-        "requestTimeEpoch": now_ms,
-        "identity": {"sourceIp": "203.0.113.7", "userAgent": "test-charger"},
-        "requestId": uuid.uuid4().hex,
-        "domainName": f"{WS_API_ID}.execute-api.{REGION}.amazonaws.com",
-        "connectionId": connection_id,
-        "apiId": WS_API_ID,
-    }
-
-
-def ws_headers(protocols: str | None = "ocpp1.6", extra: dict[str, str] | None = None) -> dict[str, str]:
-    headers = {
-        "Host": f"{WS_API_ID}.execute-api.{REGION}.amazonaws.com",
-        "Sec-WebSocket-Key": base64.b64encode(uuid.uuid4().bytes).decode(),
-        "Sec-WebSocket-Version": "13",
-        "User-Agent": "test-charger",
-    }
-    if protocols is not None:
-        headers["Sec-WebSocket-Protocol"] = protocols
-    headers.update(extra or {})
-    return headers
-
-
 def basic_auth(user: str, password: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
-
-
-def ws_authorizer_event(charge_point_id: str | None, protocols: str | None = "ocpp1.6",
-                        headers: dict[str, str] | None = None, connection_id: str | None = None) -> dict[str, Any]:
-    """The $connect REQUEST authorizer event (CloudFront turned /ocpp/{id} into ?charge_point_id={id})."""
-    all_headers = ws_headers(protocols, headers)
-    query = {"charge_point_id": charge_point_id} if charge_point_id is not None else {}
-    return {
-        "type": "REQUEST",
-        "methodArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{WS_API_ID}/{WS_STAGE}/$connect",
-        "headers": all_headers,
-        "multiValueHeaders": {k: [v] for k, v in all_headers.items()},
-        "queryStringParameters": query,
-        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()},
-        "stageVariables": {},
-        "requestContext": _ws_request_context("$connect", "CONNECT", connection_id or new_connection_id()),
-    }
-
-
-def ws_authorizer_context(charge_point_id: str, ocpp_version: str = "ocpp1.6") -> dict[str, Any]:
-    """What API Gateway attaches to every later event: the authorizer's context plus principalId."""
-    return {"charge_point_id": charge_point_id, "ocpp_version": ocpp_version, "principalId": charge_point_id}
-
-
-def ws_connect_event(charge_point_id: str, connection_id: str, ocpp_version: str = "ocpp1.6",
-                     protocols: str | None = "ocpp1.6") -> dict[str, Any]:
-    all_headers = ws_headers(protocols)
-    query = {"charge_point_id": charge_point_id}
-    return {
-        "headers": all_headers,
-        "multiValueHeaders": {k: [v] for k, v in all_headers.items()},
-        "queryStringParameters": query,
-        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()},
-        "requestContext": {**_ws_request_context("$connect", "CONNECT", connection_id),
-                           "authorizer": ws_authorizer_context(charge_point_id, ocpp_version)},
-        "isBase64Encoded": False,
-    }
-
-
-def ws_disconnect_event(charge_point_id: str, connection_id: str, ocpp_version: str = "ocpp1.6") -> dict[str, Any]:
-    return {
-        "headers": {"Host": f"{WS_API_ID}.execute-api.{REGION}.amazonaws.com"},
-        "multiValueHeaders": {"Host": [f"{WS_API_ID}.execute-api.{REGION}.amazonaws.com"]},
-        "requestContext": {**_ws_request_context("$disconnect", "DISCONNECT", connection_id),
-                           "authorizer": ws_authorizer_context(charge_point_id, ocpp_version),
-                           "disconnectStatusCode": 1000, "disconnectReason": ""},
-        "isBase64Encoded": False,
-    }
-
-
-def ws_message_event(charge_point_id: str, connection_id: str, body: str | list | bytes,
-                     ocpp_version: str = "ocpp1.6", at: datetime | None = None) -> dict[str, Any]:
-    """A $default event; `body` may be a frame as a Python list (encoded here), text or binary."""
-    binary = isinstance(body, bytes)
-    text = json.dumps(body) if isinstance(body, list) else body
-    return {
-        "requestContext": {**_ws_request_context("$default", "MESSAGE", connection_id, at),
-                           "messageId": uuid.uuid4().hex,
-                           "authorizer": ws_authorizer_context(charge_point_id, ocpp_version)},
-        "body": base64.b64encode(text).decode() if binary else text,
-        "isBase64Encoded": binary,
-    }
 
 
 def connect_charger(charge_point_id: str, connection_id: str | None = None, protocols: str = "ocpp1.6",
@@ -335,10 +232,6 @@ class EventTap:
     def clear(self) -> None:
         self.envelopes()
         self._seen.clear()
-
-
-def frame_id() -> str:
-    return uuid.uuid4().hex[:20]
 
 
 def _sample_from_schema(schema: dict[str, Any], root: dict[str, Any]) -> Any:

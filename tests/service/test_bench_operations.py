@@ -1,5 +1,6 @@
-"""The benchmark on moto in-process: a few chargers' days through the real handlers, and the facts the issue's
-targets state about the CSMS. A failing target here is a finding about the CSMS, not about the benchmark."""
+"""The benchmark on moto in-process: a few chargers' days through the real handlers and their events' consumers,
+the facts the issue's targets state about the CSMS, and the cost summary of the run. A failing target here is a
+finding about the CSMS, not about the benchmark."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import os
 from typing import Any
 
 import pytest
+from boto3.dynamodb.conditions import Key
 
-from bench import imports, operations
+from bench import costing, imports, operations
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +51,45 @@ def test_the_counts_are_the_calls_the_handlers_make(result: dict[str, Any]) -> N
     assert ops["StopTransaction"]["event_types"] == ["SessionEnded"]
     assert ops[operations.REPLY]["event_types"] == ["CommandCompleted"]
     assert ops["Authorize"]["reads"] == 1 and ops["Authorize"]["writes"] == 0
+
+
+def test_the_consumers_of_each_messages_events_are_counted_apart(result: dict[str, Any]) -> None:
+    ops = result["aws_ops_per_message"]
+    billing = ops["StopTransaction"]["consumers"]["services.billing.handlers:session_ended"]
+    assert (billing["invocations"], billing["records"]) == (1, 1)
+    # The invoice is put, then marked published, each write also rewriting its two indexes' entries.
+    assert billing["operations"] == {"PutEvents": 3, "PutItem": 3, "UpdateItem": 3} and billing["write_units"] == 6
+    assert billing["event_types"] == ["InvoiceIssued"] and billing["code_ms"]["p50"] > 0
+    assert ops["StopTransaction"]["writes"] == 2  # the ingress's own, which the targets are about
+    diagnostics = ops[operations.STATUS_CHANGED]["consumers"]["services.diagnostics.handlers:connector_events"]
+    assert diagnostics["invocations"] == 1 and diagnostics["reads"] == 1
+    for label in ("Heartbeat", "MeterValues", "Authorize", operations.STATUS_UNCHANGED, operations.CONNECT):
+        assert ops[label]["consumers"] == {}, label  # no event, or none any rule routes to a queue
+    assert result["run"]["consumer_invocations"] == 3 * (1 + 6)
+
+
+def test_message_sizes_request_units_and_log_bytes(result: dict[str, Any]) -> None:
+    ops = result["aws_ops_per_message"]
+    for label in operations.INGRESS:
+        row = ops[label]
+        assert row["inbound_bytes"] > 20 and row["log_bytes"] > 100 and row["log_lines"] >= 1, label  # the EMF line
+        assert row["replies"] == (0 if label == operations.REPLY else 1), label
+        assert (row["outbound_bytes"] is None) == (label == operations.REPLY), label
+    assert "inbound_bytes" not in ops[operations.CONNECT]
+    assert ops["MeterValues"]["inbound_bytes"] > ops["Heartbeat"]["inbound_bytes"]
+    assert ops["MeterValues"]["write_units"] == 1  # a sample's item is well under 1 KB
+    assert ops["Authorize"]["read_units"] == 0.5  # the id tag is read eventually consistent
+    assert ops[operations.AUTHORIZER]["read_units"] == 1  # the charger strongly
+    assert ops["StartTransaction"]["calls"] == {"dynamodb": 4, "events": 1}
+
+
+def test_the_runs_cost_summary_is_finite_and_above_the_floor(result: dict[str, Any]) -> None:
+    summary = costing.summary(result)
+    assert summary["floor_usd_per_connector_month"] > 0
+    assert summary["usd_per_connector_month"] > summary["floor_usd_per_connector_month"]
+    assert 1 < summary["ratio"] < 10
+    assert all(value > 0 for value in summary["by_service"].values())
+    assert set(summary["by_action"]) == {*costing.ROWS}
 
 
 def test_target_no_read_identifies_the_charger_on_any_message(result: dict[str, Any]) -> None:
@@ -111,6 +152,8 @@ def test_the_recorder_tells_identification_reads_refused_writes_and_events_apart
         chargers = aws.table("chargers")
         action = refs.resolve("services.shared.clock:now")  # how the ingress reaches an action's handler
         recorder.current = tally
+        recorder.entry_point("services.shared.clock:now")()  # as Lambda calls the ingress: not an action's handler
+        chargers.get_item(Key={"charge_point_id": "CP-1"})
         chargers.get_item(Key={"charge_point_id": "CP-1"})
         action()
         chargers.get_item(Key={"charge_point_id": "CP-1"})
@@ -122,9 +165,51 @@ def test_the_recorder_tells_identification_reads_refused_writes_and_events_apart
                                                   "EventBusName": "csms"}] * 2)
         recorder.current = None
         chargers.get_item(Key={"charge_point_id": "CP-1"})  # outside any message: not counted
-    assert tally.counts == {"reads": 2, "writes": 1, "events": 2}
-    assert tally.identification_reads == 1
+    assert tally.counts == {"reads": 3, "writes": 1, "events": 2}
+    assert tally.identification_reads == 2
     assert tally.refused_writes == 1
     assert tally.event_types == {"Probe": 2}
-    assert tally.operations == ["GetItem", "GetItem", "UpdateItem", "PutEvents"]
+    assert tally.operations == ["GetItem", "GetItem", "GetItem", "UpdateItem", "PutEvents"]
+    assert tally.calls == {"dynamodb": 4, "events": 1}
     assert tally.aws_s > 0
+
+
+def test_dynamodb_request_units_follow_the_stored_items_sizes() -> None:
+    """Writes per started KB of the larger of the item before and after, plus each index entry it changes; reads
+    per started 4 KB, halved when eventually consistent; a refused write still costs the item's units."""
+    from botocore.exceptions import ClientError
+
+    from services.shared import aws
+
+    recorder = operations.Recorder(operations.DynamoDBMeter(operations.StoredItems()))
+
+    def units(call: Any, *, refused: bool = False, **params: Any) -> tuple[float, float]:
+        tally = operations.Tally()
+        recorder.current = tally
+        try:
+            call(**params)
+        except ClientError as error:
+            if not refused or error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+        finally:
+            recorder.current = None
+        assert tally.refused_writes == refused
+        return float(tally.read_units), float(tally.write_units)
+
+    with operations.embedded_aws(), recorder.installed():
+        chargers, invoices = aws.table("chargers"), aws.table("invoices")
+        big = {"charge_point_id": "CP-1", "padding": "x" * 1500}
+        assert units(chargers.put_item, Item=big) == (0, 2)
+        assert units(chargers.put_item, Item=big, ConditionExpression="attribute_not_exists(charge_point_id)",
+                     refused=True) == (0, 2)
+        # Smaller after the update, but the item before it was 1.5 KB.
+        assert units(chargers.update_item, Key={"charge_point_id": "CP-1"}, UpdateExpression="REMOVE padding") == (0, 2)
+        assert units(chargers.get_item, Key={"charge_point_id": "CP-1"}, ConsistentRead=True) == (1, 0)
+        assert units(chargers.get_item, Key={"charge_point_id": "CP-9"}) == (0.5, 0)
+        assert units(chargers.delete_item, Key={"charge_point_id": "CP-9"}) == (0, 1)
+        # An invoice is in both of its indexes: three entries written.
+        invoice = {"invoice_id": "inv_1", "charge_point_id": "CP-1", "id_tag": "T", "issued_at": "2026-01-01T00:00:00Z"}
+        assert units(invoices.put_item, Item=invoice) == (0, 3)
+        assert units(invoices.put_item, Item={"invoice_id": "inv_2"}) == (0, 1)  # in neither
+        assert units(invoices.query, IndexName="by-id-tag", KeyConditionExpression=Key("id_tag").eq("T")) == (0.5, 0)
+        assert recorder.current is None

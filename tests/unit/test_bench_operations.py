@@ -1,10 +1,11 @@
-"""The benchmark's pure parts: classifying botocore calls, percentiles, the charger's day, the summary and its
-targets, and reading `-X importtime` output."""
+"""The benchmark's pure parts: classifying botocore calls, percentiles, index writes, the charger's day, the
+summary with its consumers and targets, the stdout counter, and reading `-X importtime` output."""
 
 from __future__ import annotations
 
 import random
 from collections import Counter
+from decimal import Decimal
 
 import pytest
 
@@ -142,7 +143,7 @@ def test_summary_means_percentiles_and_met_targets() -> None:
     assert result["aws_ops_per_message"][operations.STATUS_UNCHANGED]["refused_writes"] == 1
     assert result["aws_ops_per_message"][operations.STATUS_CHANGED]["event_types"] == ["ConnectorStatusChanged"]
     assert result["aws_ops_per_message"]["MeterValues"]["operations"] == {"UpdateItem": 2}
-    assert result["code_ms"]["Heartbeat"] == {"p50": 2.5, "p99": pytest.approx(3.97)}
+    assert result["code_ms"]["Heartbeat"] == {"mean": 2.5, "p50": 2.5, "p99": pytest.approx(3.97)}
     assert list(result["aws_ops_per_message"]) == [operations.CONNECT, "Heartbeat", operations.STATUS_CHANGED,
                                                    operations.STATUS_UNCHANGED, "MeterValues"]
     assert {name: t["ok"] for name, t in result["targets"].items()} == {
@@ -161,6 +162,52 @@ def test_summary_targets_fail_on_excess_and_on_what_was_not_measured() -> None:
     assert targets["heartbeat_writes"]["ok"] is False
     assert targets["meter_values_writes"] == {"value": 2, "limit": 1, "rule": "==", "ok": False}
     assert targets["unchanged_status_writes"] == {"value": None, "limit": 1, "rule": "<=", "ok": False}
+
+
+def test_summary_keeps_consumers_apart_per_invocation_with_their_share_of_the_messages() -> None:
+    ingress = [Sample(Tally(counts=Counter(writes=1, events=1), calls=Counter(dynamodb=1, events=1),
+                            write_units=Decimal(1)), 0.001, log_bytes=220, log_lines=1, inbound_bytes=150,
+                      outbound_bytes=29) for _ in range(4)]
+    # Two of the four messages' events were delivered, one batch of two records and one of one.
+    consumer = [Sample(Tally(counts=Counter(reads=1, writes=2), read_units=Decimal("0.5"), write_units=Decimal(6)), 0.002,
+                       records=records) for records in (2, 1)]
+    result = operations.summarize({operations.STATUS_CHANGED: ingress},
+                                  {operations.STATUS_CHANGED: {"services.diagnostics.handlers:connector_events": consumer}})
+    row = result["aws_ops_per_message"][operations.STATUS_CHANGED]
+    assert (row["writes"], row["write_units"], row["calls"]) == (1, 1, {"dynamodb": 1, "events": 1})
+    assert (row["inbound_bytes"], row["outbound_bytes"], row["replies"]) == (150, 29, 1)
+    assert (row["log_bytes"], row["log_lines"]) == (220, 1)
+    (delivered,) = row["consumers"].values()
+    assert delivered["invocations"] == 0.5 and delivered["records"] == 0.75
+    assert delivered["count"] == 2 and delivered["writes"] == 2 and delivered["write_units"] == 6
+    assert delivered["read_units"] == 0.5 and delivered["code_ms"]["mean"] == 2
+    assert result["targets"]["identification_reads"]["ok"]  # the ingress's alone
+
+
+def test_a_message_without_a_reply_has_no_outbound_size() -> None:
+    rows = [Sample(Tally(), 0.001, inbound_bytes=56), Sample(Tally(), 0.001, inbound_bytes=58)]
+    row = operations.summarize({operations.REPLY: rows})["aws_ops_per_message"][operations.REPLY]
+    assert (row["inbound_bytes"], row["outbound_bytes"], row["replies"]) == (57, None, 0)
+    assert row["consumers"] == {}
+
+
+@pytest.mark.parametrize(("before", "after", "changes"), [
+    (None, {"pk": 1, "g": "a"}, 1),                    # a new item in the index
+    ({"pk": 1, "g": "a"}, {"pk": 1, "g": "a", "x": 2}, 1),  # updated in place
+    ({"pk": 1, "g": "a"}, {"pk": 1, "g": "b"}, 2),      # moved: a delete and a put
+    ({"pk": 1, "g": "a"}, None, 1),                    # deleted
+    ({"pk": 1}, {"pk": 1, "x": 2}, 0),                 # never in the (sparse) index
+    (None, None, 0),
+])
+def test_index_writes(before: dict | None, after: dict | None, changes: int) -> None:
+    assert operations.index_writes(before, after, ["g"]) == changes
+
+
+def test_output_counts_bytes_and_lines_as_written() -> None:
+    output = operations.Output()
+    print('{"a": "é"}', file=output)
+    output.write("two\nlines\n")
+    assert output.bytes == len('{"a": "é"}'.encode()) + 1 + 10 and output.lines == 3
 
 
 # --- -X importtime ----------------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ from bench.cost import (
     Prices,
     Profile,
     apigw_message_units,
+    dynamodb_read_units,
+    dynamodb_write_units,
     fixed_usd_per_month,
     floor_usd_per_connector_month,
     ratio,
@@ -66,6 +68,20 @@ def test_floor_of_a_two_connector_charger_is_per_connector():
                                              (64 * KB + 1, 3), (128 * KB, 4)])
 def test_api_gateway_meters_each_message_per_started_32_kb(size, units):
     assert apigw_message_units(size) == units
+
+
+@pytest.mark.parametrize(("size", "transactional", "units"), [
+    (0, False, 1),  # a delete of nothing, a write refused on an absent item: still one
+    (1024, False, 1), (1025, False, 2), (3000, False, 3), (1025, True, 4)])
+def test_dynamodb_writes_per_started_kilobyte(size, transactional, units):
+    assert dynamodb_write_units(size, transactional=transactional) == units
+
+
+@pytest.mark.parametrize(("size", "consistent", "transactional", "units"), [
+    (0, True, False, D(1)), (0, False, False, D("0.5")), (4096, True, False, D(1)), (4097, True, False, D(2)),
+    (4097, False, False, D(1)), (9000, False, False, D("1.5")), (100, True, True, D(2))])
+def test_dynamodb_reads_per_started_4_kb_halved_when_eventually_consistent(size, consistent, transactional, units):
+    assert dynamodb_read_units(size, consistent=consistent, transactional=transactional) == units
 
 
 def test_a_33_kb_call_and_a_small_reply_are_three_messages():

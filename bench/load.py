@@ -1,0 +1,295 @@
+"""Parts 1, 1b and 2 of the benchmark: the fleet simulator's load on the local stack, then on the baseline.
+
+Each target is started as its user starts it (`csms run`, `python -m bench.baseline`) on free ports, in a
+process of its own, and gets the same fleet from this process, through three phases:
+
+1. ramp: the chargers connect at `connect_rate` and boot; connections/s is the fleet over the time until the
+   last one booted;
+2. steady: a window of `steady_s` once all are booted, in which messages/s (CALLs both ways) and the round
+   trips per action are measured; heartbeats and sessions run at the workload's rates;
+3. storm: every connection fails at once (no closing handshake, as in a network blip) and each charger
+   reconnects at once; the time until all are connected on a new connection and booted again. On the local
+   stack, the REST API must then show none of them offline (a late `$disconnect` of the old connection must
+   not win over the new `$connect`).
+
+Errors are what the fleet counts over the whole run (CALLERRORs, missing replies, refused connections, the
+ocpp library's complaints); a dropped connection in the storm is not one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Iterator
+
+from local.ports import free_port, in_use
+from simulator.charger import DEFAULT_ID_TAGS, Behaviour
+from simulator.fleet import Fleet, FleetConfig, register_id_tags
+from simulator.stats import Latencies
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+START_TIMEOUT_S = 120
+SETTLE_S = 30
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What the fleet does: heartbeats more often than the documented 300 s and a session every quarter hour per
+    charger, so that a short run carries the load of a much larger real fleet."""
+
+    chargers: int = 1000
+    connect_rate: float = 10.0
+    heartbeat_interval_s: int = 60
+    connectors: int = 2
+    sessions_per_hour: float = 4.0
+    session_duration_s: float = 120.0
+    sample_interval_s: int = 15
+    faults_per_hour: float = 0.2
+    fault_duration_s: float = 60.0
+    steady_s: float = 120.0
+    # After a blip a charger notices its dead connection at its next WebSocket ping or message: within a
+    # minute at the common 60 s ping interval. 0 makes every charger reconnect in the same instant.
+    storm_notice_s: float = 60.0
+    storm_timeout_s: float = 300.0
+    seed: int = 1
+
+    def behaviour(self) -> Behaviour:
+        return Behaviour(connectors=self.connectors, sessions_per_hour=self.sessions_per_hour,
+                         session_duration_s=self.session_duration_s, sample_interval_s=self.sample_interval_s,
+                         faults_per_hour=self.faults_per_hour, fault_duration_s=self.fault_duration_s,
+                         connection_lifetime_s=365 * 86_400, id_tags=DEFAULT_ID_TAGS)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A running central system: where chargers connect, and for the local stack its REST API and key."""
+
+    name: str
+    ocpp_url: str
+    rest_url: str | None = None
+    api_key: str | None = None
+
+
+def _milliseconds(latencies: dict[str, Latencies], q: float) -> dict[str, float]:
+    return {action: round(1000 * (value or 0.0), 1) for action, rows in sorted(latencies.items())
+            if (value := rows.percentile(q)) is not None}
+
+
+def _phase(latencies: dict[str, Latencies]) -> dict[str, Any]:
+    return {"count": {a: rows.count for a, rows in sorted(latencies.items())},
+            "p50_ms": _milliseconds(latencies, 50), "p99_ms": _milliseconds(latencies, 99)}
+
+
+def _say(text: str) -> None:
+    print(f"  {time.strftime('%H:%M:%S')} {text}", flush=True)
+
+
+async def _until(done: Callable[[], bool], timeout_s: float, progress: Callable[[], str]) -> bool:
+    """Polls `done` until it holds or `timeout_s` passes, telling `progress` every 10 s."""
+    started = told = time.monotonic()
+    while not done():
+        now = time.monotonic()
+        if now - started > timeout_s:
+            return False
+        if now - told >= 10:
+            _say(progress())
+            told = now
+        await asyncio.sleep(0.1)
+    return True
+
+
+async def drive(target: Target, workload: Workload,
+                after_storm: Callable[[list[str]], Awaitable[dict[str, Any]]] | None = None) -> dict[str, Any]:
+    """The three phases against one target; a dict ready for JSON."""
+    config = FleetConfig(url=target.ocpp_url, chargers=workload.chargers, duration_s=365 * 86_400,
+                         behaviour=workload.behaviour(), id_prefix="BENCH-", seed=workload.seed,
+                         connect_rate=workload.connect_rate)
+    fleet = Fleet(config)
+    stats = fleet.stats
+    run = asyncio.create_task(fleet.run())
+    result: dict[str, Any] = {"target": target.name}
+    try:
+        started = time.monotonic()
+        ramp_timeout = workload.chargers / workload.connect_rate + START_TIMEOUT_S
+        _say(f"{target.name}: {workload.chargers} chargers connecting")
+        all_booted = await _until(lambda: stats.booted >= workload.chargers, ramp_timeout,
+                                  lambda: f"{stats.booted} booted, {stats.error_count} errors")
+        ramp_s = time.monotonic() - started
+        result["ramp"] = {"s": round(ramp_s, 1), "booted": stats.booted, "all_booted": all_booted,
+                          "connections_per_s": round(stats.booted / ramp_s, 2), **_phase(stats.take_latencies())}
+
+        _say(f"{target.name}: {stats.booted} booted in {ramp_s:.0f} s; {workload.steady_s:.0f} s of steady load")
+        messages, errors, started = stats.message_count, stats.error_count, time.monotonic()
+        await asyncio.sleep(workload.steady_s)
+        seconds = time.monotonic() - started
+        result["steady"] = {"s": round(seconds, 1), "msgs_per_s": round((stats.message_count - messages) / seconds, 2),
+                            "errors": stats.error_count - errors, "connected": stats.booted,
+                            **_phase(stats.take_latencies())}
+
+        _say(f"{target.name}: {result['steady']['msgs_per_s']} messages/s; every connection dropped")
+        errors, dropped_at = stats.error_count, time.monotonic()
+        fleet.drop_connections(workload.storm_notice_s)
+        all_back = await _until(lambda: fleet.back_since(dropped_at) >= workload.chargers, workload.storm_timeout_s,
+                                lambda: f"{fleet.back_since(dropped_at)} back, {stats.error_count - errors} errors")
+        _say(f"{target.name}: {fleet.back_since(dropped_at)} back in {time.monotonic() - dropped_at:.0f} s")
+        result["storm"] = {"s_to_all_back": round(time.monotonic() - dropped_at, 1), "all_back": all_back,
+                           "back": fleet.back_since(dropped_at), "dropped": stats.events["connections dropped"],
+                           "notice_within_s": workload.storm_notice_s,
+                           "errors": stats.error_count - errors, **_phase(stats.take_latencies())}
+        if after_storm is not None:
+            result["storm"].update(await after_storm(config.charge_point_ids()))
+    finally:
+        fleet.stop()
+        await run
+    result["errors"] = stats.error_count
+    result["error_kinds"] = dict(stats.errors)
+    result["last_errors"] = dict(stats.last_error)
+    result["events"] = dict(stats.events)
+    return result
+
+
+def _get(target: Target, path: str) -> Any:
+    request = urllib.request.Request(f"{target.rest_url}{path}", headers={"Authorization": f"Bearer {target.api_key}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+def shown_offline(target: Target, charge_point_ids: list[str]) -> list[str]:
+    """The fleet's chargers the REST API lists as not connected."""
+    fleet, offline, token = set(charge_point_ids), [], None
+    while True:
+        query = {"connected": "false", "limit": "100", **({"next_token": token} if token else {})}
+        page = _get(target, f"/chargers?{urllib.parse.urlencode(query)}")
+        offline += [c["charge_point_id"] for c in page["items"] if c["charge_point_id"] in fleet]
+        token = page.get("next_token")
+        if not token:
+            return offline
+
+
+def offline_check(target: Target) -> Callable[[list[str]], Awaitable[dict[str, Any]]]:
+    """After the storm: how long until the CSMS shows every charger online, and how many it still shows offline
+    after `SETTLE_S` (late `$disconnect`s of the dropped connections included)."""
+
+    async def check(charge_point_ids: list[str]) -> dict[str, Any]:
+        started = time.monotonic()
+        offline = await asyncio.to_thread(shown_offline, target, charge_point_ids)
+        while offline and time.monotonic() - started < SETTLE_S:
+            await asyncio.sleep(2)
+            offline = await asyncio.to_thread(shown_offline, target, charge_point_ids)
+        return {"shown_offline": len(offline), "shown_offline_ids": offline[:10],
+                "s_until_shown_online": None if offline else round(time.monotonic() - started, 1)}
+
+    return check
+
+
+def _wait_for(process: subprocess.Popen[Any], ready: Callable[[], bool], what: str, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not ready():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"{what} did not start; its output ({log}):\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+
+
+def _stop(process: subprocess.Popen[Any], timeout_s: float = 120) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _csms() -> list[str]:
+    script = shutil.which("csms", path=str(Path(sys.executable).parent))
+    return [script] if script else [sys.executable, "-m", "local.cli"]
+
+
+@contextlib.contextmanager
+def local_stack(workload: Workload, workdir: Path) -> Iterator[Target]:
+    """`csms run` on free ports with a fresh data dir, the heartbeat interval the workload asks."""
+    ports = {name: free_port() for name in ("ocpp", "rest", "aws", "connections")}
+    data_dir, log = workdir / "stack-data", workdir / "stack.log"
+    environment = {**os.environ, "CSMS_HEARTBEAT_INTERVAL": str(workload.heartbeat_interval_s)}
+    environment.pop("CSMS_API_KEY", None)
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [*_csms(), "run", "--host", HOST, "--data-dir", str(data_dir),
+             *(f"--{name}-port={port}" for name, port in ports.items())],
+            stdout=output, stderr=subprocess.STDOUT, env=environment, cwd=ROOT, start_new_session=True)
+    try:
+        _wait_for(process, lambda: "CSMS is running" in log.read_text(), "csms run", log)
+        target = Target("local stack", f"ws://{HOST}:{ports['ocpp']}/ocpp", f"http://{HOST}:{ports['rest']}",
+                        (data_dir / "api-key").read_text().strip())
+        register_id_tags(target.rest_url or "", target.api_key or "", DEFAULT_ID_TAGS)
+        yield target
+    finally:
+        _stop(process)
+
+
+@contextlib.contextmanager
+def baseline(workload: Workload, workdir: Path) -> Iterator[Target]:
+    port, log = free_port(), workdir / "baseline.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bench.baseline", "--host", HOST, "--port", str(port),
+             "--heartbeat-interval", str(workload.heartbeat_interval_s)],
+            stdout=output, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True)
+    try:
+        _wait_for(process, lambda: in_use(HOST, port), "the baseline", log)
+        yield Target("baseline", f"ws://{HOST}:{port}/ocpp")
+    finally:
+        _stop(process)
+
+
+def measure(workload: Workload = Workload(), workdir: Path | None = None) -> dict[str, Any]:
+    """Both targets, one after the other, so that neither shares the machine with the other."""
+    from local.ports import raise_open_files_limit
+
+    open_files = raise_open_files_limit()
+    if open_files and open_files < workload.chargers + 100:
+        raise RuntimeError(f"{workload.chargers} chargers need as many sockets; this process may open {open_files} "
+                           "files (raise the hard limit: ulimit -Hn)")
+    with contextlib.ExitStack() as stack:
+        directory = workdir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="csms-bench-")))
+        with local_stack(workload, directory) as target:
+            local = asyncio.run(drive(target, workload, offline_check(target)))
+        with baseline(workload, directory) as target:
+            reference = asyncio.run(drive(target, workload))
+    return {"workload": asdict(workload), "local": local, "baseline": reference}
+
+
+def summary(result: dict[str, Any]) -> dict[str, Any]:
+    """The issue's headline figures from `measure`'s result."""
+    local, reference = result["local"], result["baseline"]
+    local_rate, baseline_rate = local["steady"]["msgs_per_s"], reference["steady"]["msgs_per_s"]
+    return {
+        "chargers": result["workload"]["chargers"],
+        "connections_per_s": local["ramp"]["connections_per_s"],
+        "local_msgs_per_s": local_rate,
+        "baseline_msgs_per_s": baseline_rate,
+        "msgs_per_s_ratio": round(local_rate / baseline_rate, 3) if baseline_rate else None,
+        "p50_ms": local["steady"]["p50_ms"],
+        "p99_ms": local["steady"]["p99_ms"],
+        "baseline_p99_ms": reference["steady"]["p99_ms"],
+        "errors": local["errors"],
+        "baseline_errors": reference["errors"],
+        "storm_s_to_all_back": local["storm"]["s_to_all_back"],
+        "storm_errors": local["storm"]["errors"],
+        "storm_shown_offline": local["storm"].get("shown_offline"),
+        "baseline_storm_s_to_all_back": reference["storm"]["s_to_all_back"],
+    }
