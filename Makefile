@@ -55,7 +55,7 @@ demo: $(VENV)/.run
 	echo "or browse $$rest/docs with that key. Ctrl-C stops the fleet, then the stack."; \
 	$(BIN)/csms simulate --url $$ocpp --rest-url $$rest --api-key $$key $(DEMO_FLEET)
 
-# Every benchmark figure in one run (about 15 minutes; docs/performance.md): bench/results/latest.json and a table.
+# Every benchmark figure in one run (about 20 minutes; docs/performance.md): bench/results/latest.json and a table.
 # ARGS passes options, e.g. make bench ARGS='--chargers 200 --steady 60' or ARGS=--no-load.
 bench: $(VENV)/.run
 	$(BIN)/python -m bench $(ARGS)

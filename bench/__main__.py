@@ -6,7 +6,7 @@
 4. cost (bench/costing.py): the counted operations priced for the documented charger, beside the floor.
 
 The load runs first, on a machine otherwise idle, and the rest after it; `--no-load` skips it (a minute
-instead of about fifteen). docs/performance.md explains each figure.
+instead of about twenty). docs/performance.md explains each figure.
 """
 
 from __future__ import annotations
@@ -28,10 +28,14 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def _commit() -> str | None:
-    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                          cwd=RESULTS.parent)
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True,
-                           cwd=RESULTS.parent).stdout.strip()
+    """The commit measured, marked when files differ from it; None outside a git checkout."""
+    try:
+        done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              cwd=RESULTS.parent)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, cwd=RESULTS.parent).stdout.strip()
+    except OSError:
+        return None
     return f"{done.stdout.strip()}{'+changes' if dirty else ''}" if done.returncode == 0 else None
 
 
@@ -86,13 +90,18 @@ def load_table(result: dict[str, Any]) -> str:
     lines.append(f"{workload['chargers']} chargers connecting at {workload['connect_rate']:g}/s, heartbeat "
                  f"{workload['heartbeat_interval_s']} s, {workload['sessions_per_hour']:g} sessions/h each "
                  f"({workload['session_duration_s']:g} s, meter values every {workload['sample_interval_s']} s)")
-    lines.append(f"{'':12} {'conn/s':>7} {'msgs/s':>8} {'errors':>7} {'storm s':>8} {'storm err':>9} {'offline':>8}")
+    lines.append(f"{'':12} {'conn/s':>7} {'steady':>7} {'max':>7} {'errors':>7} {'storm s':>8} {'storm err':>9} "
+                 f"{'offline':>8}")
+    lines.append(f"{'':12} {'':>7} {'msgs/s':>7} {'msgs/s':>7}")
     for key in ("local", "baseline"):
         run = result[key]
         offline = run["storm"].get("shown_offline")
-        lines.append(f"{run['target']:12} {run['ramp']['connections_per_s']:>7.1f} {run['steady']['msgs_per_s']:>8.1f} "
-                     f"{run['errors']:>7} {run['storm']['s_to_all_back']:>8.1f} {run['storm']['errors']:>9} "
-                     f"{'-' if offline is None else offline:>8}")
+        lines.append(f"{run['target']:12} {run['ramp']['connections_per_s']:>7.1f} {run['steady']['msgs_per_s']:>7.1f} "
+                     f"{run['saturation']['msgs_per_s']:>7.1f} {run['errors']:>7} {run['storm']['s_to_all_back']:>8.1f} "
+                     f"{run['storm']['errors']:>9} {'-' if offline is None else offline:>8}")
+    lines.append(f"(storm: every connection reset at once, each charger noticing within {workload['storm_notice_s']:g} s; "
+                 f"the local stack had all back {result['local']['storm']['s_after_last_notice']:.1f} s after the last "
+                 "noticed)")
     local, baseline = result["local"]["steady"], result["baseline"]["steady"]
     lines.append(f"\n{'steady round trip (ms)':24} {'n':>6} {'p50':>8} {'p99':>8} {'base p50':>9} {'base p99':>9}")
     for action, count in local["count"].items():

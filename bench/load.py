@@ -1,19 +1,21 @@
 """Parts 1, 1b and 2 of the benchmark: the fleet simulator's load on the local stack, then on the baseline.
 
 Each target is started as its user starts it (`csms run`, `python -m bench.baseline`) on free ports, in a
-process of its own, and gets the same fleet from this process, through three phases:
+process of its own, and gets the same fleet from this process, through four phases:
 
 1. ramp: the chargers connect at `connect_rate` and boot; connections/s is the fleet over the time until the
-   last one booted;
-2. steady: a window of `steady_s` once all are booted, in which messages/s (CALLs both ways) and the round
-   trips per action are measured; heartbeats and sessions run at the workload's rates;
-3. storm: every connection fails at once (no closing handshake, as in a network blip) and each charger
-   reconnects at once; the time until all are connected on a new connection and booted again. On the local
-   stack, the REST API must then show none of them offline (a late `$disconnect` of the old connection must
-   not win over the new `$connect`).
+   last one booted (at most `connect_rate`: the rate the stack is asked to take, with its round trips);
+2. steady: a window of `steady_s` once all are booted, with heartbeats and sessions at the workload's rates:
+   the messages/s offered (CALLs both ways) and the round trips per action;
+3. saturation: for `saturation_s`, every charger sends Heartbeats back to back, one outstanding CALL each:
+   the most messages/s the target sustains, the figure the two targets are compared on;
+4. storm: every connection is reset at once (no closing handshake); each charger notices within
+   `storm_notice_s` and reconnects; the time until all are connected on a new connection and booted again.
+   On the local stack, the REST API must then show none of them offline (a late `$disconnect` of the old
+   connection must not win over the new `$connect`).
 
-Errors are what the fleet counts over the whole run (CALLERRORs, missing replies, refused connections, the
-ocpp library's complaints); a dropped connection in the storm is not one.
+Errors are what the fleet counts over the whole run (CALLERRORs, missing replies, refused or timed-out
+connections, the ocpp library's complaints); a connection the storm cut is not one.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterator
 
+from ocpp.v16 import call
+
 from local.ports import free_port, in_use
 from simulator.charger import DEFAULT_ID_TAGS, Behaviour
 from simulator.fleet import Fleet, FleetConfig, register_id_tags
@@ -51,7 +55,7 @@ class Workload:
     charger, so that a short run carries the load of a much larger real fleet."""
 
     chargers: int = 1000
-    connect_rate: float = 10.0
+    connect_rate: float = 5.0
     heartbeat_interval_s: int = 60
     connectors: int = 2
     sessions_per_hour: float = 4.0
@@ -60,6 +64,7 @@ class Workload:
     faults_per_hour: float = 0.2
     fault_duration_s: float = 60.0
     steady_s: float = 120.0
+    saturation_s: float = 30.0
     # After a blip a charger notices its dead connection at its next WebSocket ping or message: within a
     # minute at the common 60 s ping interval. 0 makes every charger reconnect in the same instant.
     storm_notice_s: float = 60.0
@@ -95,6 +100,17 @@ def _phase(latencies: dict[str, Latencies]) -> dict[str, Any]:
 
 def _say(text: str) -> None:
     print(f"  {time.strftime('%H:%M:%S')} {text}", flush=True)
+
+
+async def _saturate(fleet: Fleet, seconds: float) -> None:
+    """Every connected charger sends Heartbeats back to back for `seconds`, one outstanding CALL each."""
+    deadline = time.monotonic() + seconds
+
+    async def flood(charger: Any) -> None:
+        while time.monotonic() < deadline and charger.online:
+            await charger.send(call.Heartbeat())
+
+    await asyncio.gather(*(flood(charger) for charger in fleet.chargers))
 
 
 async def _until(done: Callable[[], bool], timeout_s: float, progress: Callable[[], str]) -> bool:
@@ -139,13 +155,22 @@ async def drive(target: Target, workload: Workload,
                             "errors": stats.error_count - errors, "connected": stats.booted,
                             **_phase(stats.take_latencies())}
 
-        _say(f"{target.name}: {result['steady']['msgs_per_s']} messages/s; every connection dropped")
+        _say(f"{target.name}: {result['steady']['msgs_per_s']} messages/s; Heartbeats back to back")
+        messages, errors, started = stats.message_count, stats.error_count, time.monotonic()
+        await _saturate(fleet, workload.saturation_s)
+        seconds = time.monotonic() - started
+        result["saturation"] = {"s": round(seconds, 1), "msgs_per_s": round((stats.message_count - messages) / seconds, 2),
+                                "errors": stats.error_count - errors, **_phase(stats.take_latencies())}
+
+        _say(f"{target.name}: at most {result['saturation']['msgs_per_s']} messages/s; every connection reset")
         errors, dropped_at = stats.error_count, time.monotonic()
-        fleet.drop_connections(workload.storm_notice_s)
+        last_notice_s = fleet.drop_connections(workload.storm_notice_s)
         all_back = await _until(lambda: fleet.back_since(dropped_at) >= workload.chargers, workload.storm_timeout_s,
                                 lambda: f"{fleet.back_since(dropped_at)} back, {stats.error_count - errors} errors")
         _say(f"{target.name}: {fleet.back_since(dropped_at)} back in {time.monotonic() - dropped_at:.0f} s")
-        result["storm"] = {"s_to_all_back": round(time.monotonic() - dropped_at, 1), "all_back": all_back,
+        back_s = time.monotonic() - dropped_at
+        result["storm"] = {"s_to_all_back": round(back_s, 1), "s_after_last_notice": round(back_s - last_notice_s, 1),
+                           "all_back": all_back,
                            "back": fleet.back_since(dropped_at), "dropped": stats.events["connections dropped"],
                            "notice_within_s": workload.storm_notice_s,
                            "errors": stats.error_count - errors, **_phase(stats.take_latencies())}
@@ -276,10 +301,11 @@ def measure(workload: Workload = Workload(), workdir: Path | None = None) -> dic
 def summary(result: dict[str, Any]) -> dict[str, Any]:
     """The issue's headline figures from `measure`'s result."""
     local, reference = result["local"], result["baseline"]
-    local_rate, baseline_rate = local["steady"]["msgs_per_s"], reference["steady"]["msgs_per_s"]
+    local_rate, baseline_rate = local["saturation"]["msgs_per_s"], reference["saturation"]["msgs_per_s"]
     return {
         "chargers": result["workload"]["chargers"],
         "connections_per_s": local["ramp"]["connections_per_s"],
+        "steady_msgs_per_s": local["steady"]["msgs_per_s"],
         "local_msgs_per_s": local_rate,
         "baseline_msgs_per_s": baseline_rate,
         "msgs_per_s_ratio": round(local_rate / baseline_rate, 3) if baseline_rate else None,
@@ -289,6 +315,7 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
         "errors": local["errors"],
         "baseline_errors": reference["errors"],
         "storm_s_to_all_back": local["storm"]["s_to_all_back"],
+        "storm_s_after_last_notice": local["storm"]["s_after_last_notice"],
         "storm_errors": local["storm"]["errors"],
         "storm_shown_offline": local["storm"].get("shown_offline"),
         "baseline_storm_s_to_all_back": reference["storm"]["s_to_all_back"],

@@ -23,18 +23,21 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def raise_open_files_limit() -> int:
-    """Raises this process's soft limit on open files to its hard limit; the limit now. Common defaults (1,024 on
-    Linux, 256 on macOS) would refuse the thousandth charger's socket; the hard limit needs no privilege."""
+    """Raises this process's soft limit on open files as far as allowed; the limit now. Common defaults (1,024 on
+    Linux, 256 on macOS) would refuse the thousandth charger's socket; raising it needs no privilege. macOS
+    reports an unlimited hard limit yet refuses more than its per-process maximum, hence the fallbacks."""
     try:
         import resource
     except ImportError:  # Windows has no such limit
         return 0
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or hard > soft:
-        target = hard if hard != resource.RLIM_INFINITY else max(soft, 65_536)
+    wanted = [hard] if hard != resource.RLIM_INFINITY else [65_536, 24_576, 10_240]
+    for target in wanted:
+        if target <= soft:
+            break
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-            soft = target
+            return target
         except (ValueError, OSError):
-            pass
+            continue
     return soft

@@ -308,13 +308,15 @@ class Charger:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    def drop(self, notice_within_s: float = 0) -> None:
-        """The network under the connection fails: no closing handshake, so the CSMS learns it from TCP alone,
-        as after a blip. The charger notices a random moment within `notice_within_s` (a charger learns it
-        at its next WebSocket ping or message), then reconnects."""
-        if self._connection is not None and self._connection.websocket.transport is not None:
-            self._dropped = self._rng.uniform(0, notice_within_s)
-            self._connection.websocket.transport.abort()
+    def drop(self, notice_within_s: float = 0) -> float:
+        """The connection is cut without a closing handshake (the socket is reset, so the CSMS sees it go at
+        once). The charger notices at a random moment within `notice_within_s`, as a charger learns it at its
+        next WebSocket ping or message, then reconnects; returns when it notices (0 if it was not connected)."""
+        if self._connection is None or self._connection.websocket.transport is None:
+            return 0.0
+        self._dropped = self._rng.uniform(0, notice_within_s)
+        self._connection.websocket.transport.abort()
+        return self._dropped
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(work)
@@ -337,6 +339,7 @@ class Charger:
         while not self._closing.is_set():
             try:
                 async with connect(self._url, self.id, subprotocols=(self.behaviour.protocol,)) as websocket:
+                    self._dropped = None
                     if self.connected_at is not None:
                         self.stats.count("reconnects")
                     failures = 0

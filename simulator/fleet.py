@@ -56,11 +56,10 @@ class Fleet:
         """Ends the run early, winding every charger down as the end of the duration does."""
         self._stop.set()
 
-    def drop_connections(self, notice_within_s: float = 0) -> None:
-        """Every connection fails at once, as in a network blip: the reconnect storm of the benchmark. Each
-        charger reconnects when it notices, within `notice_within_s`."""
-        for charger in self.chargers:
-            charger.drop(notice_within_s)
+    def drop_connections(self, notice_within_s: float = 0) -> float:
+        """Every connection fails at once: the reconnect storm of the benchmark. Each charger reconnects when it
+        notices, within `notice_within_s`; the last one notices after the seconds returned."""
+        return max((charger.drop(notice_within_s) for charger in self.chargers), default=0.0)
 
     def back_since(self, moment: float) -> int:
         """How many chargers are connected again on a connection opened after `moment` (monotonic), and booted."""

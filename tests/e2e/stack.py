@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -15,6 +14,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
+
+from local.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,12 +28,6 @@ def eventually(probe: Callable[[], Any], timeout_s: float = 20) -> Any:
         if value or time.monotonic() > deadline:
             return value
         time.sleep(0.2)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass

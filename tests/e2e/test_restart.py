@@ -81,7 +81,7 @@ def test_after_a_kill_the_journal_keeps_writes_and_no_charger_is_left_online(fre
 
 
 def _children(pid: int) -> list[int]:
-    listed = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
+    listed = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
     return [int(line) for line in listed.stdout.split()]
 
 

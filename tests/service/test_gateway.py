@@ -12,8 +12,8 @@ import websockets
 
 from local.gateway import FRAME_LIMIT, Gateway
 from local.lambdas import Runtime
+from local.ports import free_port
 from services.shared.manifest import WebSocketRoutes
-from tests.e2e.stack import free_port
 
 seen: list[dict[str, Any]] = []
 HERE = "tests.service.test_gateway"
