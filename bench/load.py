@@ -145,6 +145,7 @@ async def drive(target: Target, workload: Workload,
                                   lambda: f"{stats.booted} booted, {stats.error_count} errors")
         ramp_s = time.monotonic() - started
         result["ramp"] = {"s": round(ramp_s, 1), "booted": stats.booted, "all_booted": all_booted,
+                          "errors": stats.error_count,
                           "connections_per_s": round(stats.booted / ramp_s, 2), **_phase(stats.take_latencies())}
 
         _say(f"{target.name}: {stats.booted} booted in {ramp_s:.0f} s; {workload.steady_s:.0f} s of steady load")

@@ -32,7 +32,7 @@ from werkzeug.wrappers import Request as HttpRequest
 from werkzeug.wrappers import Response as HttpResponse
 
 from local import ACCOUNT, REGION
-from local.lambdas import Runtime
+from local.lambdas import Abandoned, Runtime
 from services.shared.manifest import WebSocketRoutes
 
 log = logging.getLogger("csms.gateway")
@@ -147,8 +147,13 @@ class Gateway:
             "queryStringParameters": query, "multiValueQueryStringParameters": {k: [v] for k, v in query.items()},
             "stageVariables": {}, "requestContext": context,
         }
+        def waiting() -> bool:
+            return websocket.transport is not None and not websocket.transport.is_closing()
+
         try:
-            policy = await self.runtime.invoke_async(self.routes.authorizer, authorizer_event)
+            policy = await self.runtime.invoke_async(self.routes.authorizer, authorizer_event, waiting)
+        except Abandoned:
+            return websocket.respond(408, "Request Timeout\n")
         except PermissionError:
             return websocket.respond(401, "Unauthorized\n")
         except Exception:
@@ -164,7 +169,9 @@ class Gateway:
             "requestContext": {**context, "authorizer": conn.authorizer}, "isBase64Encoded": False,
         }
         try:
-            reply = await self.runtime.invoke_async(self.routes.connect, connect_event) or {}
+            reply = await self.runtime.invoke_async(self.routes.connect, connect_event, waiting) or {}
+        except Abandoned:
+            return websocket.respond(408, "Request Timeout\n")
         except Exception:
             log.exception("$connect failed")
             return websocket.respond(500, "Internal server error\n")

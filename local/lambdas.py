@@ -10,10 +10,14 @@ import asyncio
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Callable
 
 from local import ACCOUNT, REGION
 from services.shared import refs
+
+
+class Abandoned(Exception):
+    """An invocation skipped because its caller went away before it started."""
 
 
 class LambdaContext:
@@ -41,8 +45,16 @@ class Runtime:
     def invoke(self, ref: str, event: dict[str, Any]) -> Any:
         return refs.resolve(ref)(event, LambdaContext(ref))
 
-    async def invoke_async(self, ref: str, event: dict[str, Any]) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self.invoke, ref, event)
+    async def invoke_async(self, ref: str, event: dict[str, Any], wanted: Callable[[], bool] = lambda: True) -> Any:
+        """Runs the handler on the pool unless, when its turn comes, `wanted()` says its caller is gone (a
+        charger that gave up its handshake): under a reconnect storm, work nobody waits for would delay
+        everyone else's past their own timeouts."""
+        def call() -> Any:
+            if not wanted():
+                raise Abandoned(ref)
+            return self.invoke(ref, event)
+
+        return await asyncio.get_running_loop().run_in_executor(self._pool, call)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)

@@ -11,7 +11,7 @@ import pytest
 import websockets
 
 from local.gateway import FRAME_LIMIT, Gateway
-from local.lambdas import Runtime
+from local.lambdas import Abandoned, Runtime
 from local.ports import free_port
 from services.shared.manifest import WebSocketRoutes
 
@@ -192,7 +192,11 @@ def test_a_client_gone_before_the_handshake_completes_is_disconnected(gateway: A
                          b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
                          b"Sec-WebSocket-Protocol: ocpp1.6\r\n\r\n")
             await writer.drain()
-            writer.close()  # before the 101 can arrive: $connect has run (or is running), the handshake never completes
+            for _ in range(50):  # $connect has started: its work is done, but the handshake never completes
+                if any(e.get("requestContext", {}).get("routeKey") == "$connect" and "methodArn" not in e for e in seen):
+                    break
+                await asyncio.sleep(0.02)
+            writer.close()
             for _ in range(50):
                 routes = [e["requestContext"].get("routeKey") for e in seen if "requestContext" in e]
                 if "$disconnect" in routes:
@@ -207,3 +211,23 @@ def test_a_client_gone_before_the_handshake_completes_is_disconnected(gateway: A
             await gw.stop()
 
     run(scenario)
+
+
+def test_an_invocation_whose_caller_left_is_skipped() -> None:
+    """A charger that gave up its handshake while the authorizer waited its turn costs no invocation."""
+    runtime = Runtime(1)
+    try:
+        with pytest.raises(Abandoned):
+            asyncio.run(runtime.invoke_async("tests.service.test_gateway:_record", {"n": 1}, lambda: False))
+        assert asyncio.run(runtime.invoke_async("tests.service.test_gateway:_record", {"n": 2}, lambda: True)) == 2
+    finally:
+        runtime.close()
+    assert _RECORDED == [2]
+
+
+_RECORDED: list[int] = []
+
+
+def _record(event: dict[str, Any], context: Any) -> int:
+    _RECORDED.append(event["n"])
+    return int(event["n"])
