@@ -445,7 +445,8 @@ class Charger:
 
     async def send(self, request: Any, *, keep: bool = False) -> Any | None:
         """A CALL once the charger is connected and booted. `keep` re-sends it on the next connection if this
-        one drops before the reply (transaction messages, which chargers queue); anything else is dropped."""
+        one drops before the reply (transaction messages, which chargers queue, and a connector's final status);
+        anything else is dropped."""
         while True:
             await self._online.wait()
             connection = self._connection
@@ -459,7 +460,7 @@ class Charger:
                 if not keep:
                     return None
 
-    async def _report(self, connection: ChargerConnection | None, connector_id: int) -> None:
+    async def _report(self, connection: ChargerConnection | None, connector_id: int, *, keep: bool = False) -> None:
         """A StatusNotification of one connector's state (0: the charger, unavailable when no connector is operative)."""
         if connector_id == 0:
             operative = any(c.operative for c in self.connectors.values())
@@ -472,16 +473,18 @@ class Charger:
                                               status=connector.status, timestamp=timestamp(),
                                               vendor_error_code=connector.vendor_error_code)
         if connection is None:
-            await self.send(request)
+            await self.send(request, keep=keep)
         else:
             await self._call(connection, request)
 
-    async def _set_status(self, connector: Connector, status: ChargePointStatus) -> None:
-        """A faulted connector keeps its status until the fault clears: a session ending on it changes nothing."""
+    async def _set_status(self, connector: Connector, status: ChargePointStatus, *, final: bool = False) -> None:
+        """A faulted connector keeps its status until the fault clears: a session ending on it changes nothing.
+        The `final` status of a session or fault is kept for the next connection if this one drops: at the end of
+        a run no boot follows to report it, and the CSMS would go on showing the connector busy or faulted."""
         if connector.error_code != ChargePointErrorCode.no_error:
             return
         connector.status = status
-        await self._report(None, connector.id)
+        await self._report(None, connector.id, keep=final)
 
     # What happens on the connectors.
 
@@ -561,7 +564,7 @@ class Charger:
             self.stats.count("sessions completed")
         if started is not None:
             await self._set_status(connector, ChargePointStatus.finishing)
-        await self._set_status(connector, connector.idle_status())
+        await self._set_status(connector, connector.idle_status(), final=True)
 
     async def _start(self, connector: Connector, id_tag: str, *, authorize: bool) -> call_result.StartTransaction | None:
         """The StartTransaction reply, or None when the token is refused, the driver was interrupted or no reply came."""
@@ -620,7 +623,7 @@ class Charger:
         self._claim(connector, current)
         await self._wait(connector.interrupted, self._draw(self.behaviour.fault_duration_s))
         connector.error_code, connector.vendor_error_code = ChargePointErrorCode.no_error, None
-        await self._set_status(connector, connector.idle_status())
+        await self._set_status(connector, connector.idle_status(), final=True)
         self.stats.count("recoveries")
 
     @staticmethod

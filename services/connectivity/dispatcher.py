@@ -8,6 +8,7 @@ two CALLs at once or settle a command twice.
 from __future__ import annotations
 
 import json
+import math
 import time
 from datetime import timedelta
 from typing import Any
@@ -61,7 +62,8 @@ def pump(charge_point_id: str) -> None:
         charger = store.get_charger(charge_point_id)
         if not charger or not charger.get("connection_id"):
             return
-        now_s = int(time.time())
+        now = time.time()
+        now_s = int(now)
         outstanding = charger.get("outstanding_command")
         if outstanding and int(charger.get("outstanding_until", 0)) >= now_s:
             return
@@ -71,7 +73,7 @@ def pump(charge_point_id: str) -> None:
         if not queue:
             return
         head = queue[0]
-        deadline = now_s + settings().command_timeout
+        deadline = math.ceil(now + settings().command_timeout)  # whole seconds, rounded up: never short
         if store.claim_next(charge_point_id, head, deadline, now_s):
             _send(charge_point_id, charger["connection_id"], head, deadline)
             return
@@ -89,7 +91,7 @@ def _send(charge_point_id: str, connection_id: str, command_id: str, deadline: i
             store.release(charge_point_id, command_id)
             pump(charge_point_id)
         return
-    start_timer(charge_point_id, command_id, settings().command_timeout + 1)  # first: whatever happens next, it ends
+    start_timer(charge_point_id, command_id, deadline + 1 - int(time.time()))  # first: whatever happens next, it ends
     frame = framing.encode_call(command_id, item["action"], item["payload"])
     try:
         aws.connections().post_to_connection(ConnectionId=connection_id, Data=frame.encode())

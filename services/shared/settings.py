@@ -23,8 +23,9 @@ class Settings(BaseSettings):
     accept_unknown_chargers: bool = False
     # Below API Gateway's 10-minute idle timeout, so a heartbeat keeps the connection open.
     heartbeat_interval: int = Field(default=300, ge=10, le=590)
-    # At most SQS's longest delay (900 s), less the second the timer waits past the deadline.
-    command_timeout: int = Field(default=30, ge=1, le=899)
+    # At most SQS's longest delay (900 s), less the two seconds a deadline rounded up to whole seconds and
+    # the timer's wait past it may add.
+    command_timeout: int = Field(default=30, ge=1, le=898)
     # A queued command not sent within this long (its charger was away) is timed out, not sent late.
     command_queue_ttl: int = Field(default=3600, ge=10)
     # Connector ids a charger may report (0 is the charger itself); bounds what one charger can store.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from datetime import timedelta
 from types import SimpleNamespace
@@ -72,7 +73,7 @@ def delayed_timers() -> int:
 # --- submit and send ------------------------------------------------------------------------
 
 def test_submit_to_a_connected_charger_sends_the_call(online: str) -> None:
-    before = int(time.time())
+    before = time.time()
 
     item = submit()
 
@@ -81,7 +82,7 @@ def test_submit_to_a_connected_charger_sends_the_call(online: str) -> None:
     assert posted_frames(online) == [[2, item["command_id"], "Reset", {"type": "Soft"}]]
     stored = command(item["command_id"])
     assert stored["status"] == "sent" and stored["sent_at"].endswith("Z")
-    assert before + settings().command_timeout <= int(stored["deadline"]) <= int(time.time()) + settings().command_timeout
+    assert before + settings().command_timeout <= int(stored["deadline"]) <= math.ceil(time.time() + settings().command_timeout)
     assert "queued_at" not in stored
     charger = store.get_charger(CP)
     assert charger["outstanding_command"] == item["command_id"]
@@ -228,13 +229,22 @@ def test_expire_if_due_times_out_a_sent_command_and_sends_the_next(online: str, 
     assert [(c["command_id"], c["status"]) for c in tap.of("CommandCompleted")] == [(first["command_id"], "timed_out")]
 
 
+def test_a_command_sent_late_in_a_second_has_its_whole_timeout(online: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Deadlines are whole seconds, rounded up: one truncated would leave as little as (timeout - 1) s.
+    sent = int(time.time()) + 0.99
+    monkeypatch.setattr(dispatcher, "time", SimpleNamespace(time=lambda: sent))
+    item = submit()
+    monkeypatch.setattr(dispatcher, "time", SimpleNamespace(time=lambda: sent + settings().command_timeout - 0.01))
+
+    assert dispatcher.expire_if_due(command(item["command_id"]))["status"] == "sent"
+
+
 def test_command_times_out_for_real_after_the_configured_timeout(online: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Deadlines are whole seconds: with 2 s, a submit late in a second still has more than 1 s to go.
     monkeypatch.setenv("CSMS_COMMAND_TIMEOUT", "2")
     settings.cache_clear()
     item = submit()
     deadline = int(command(item["command_id"])["deadline"])
-    assert deadline <= int(time.time()) + 2
+    assert deadline <= math.ceil(time.time() + 2)
     assert dispatcher.expire_if_due(command(item["command_id"]))["status"] == "sent"
 
     time.sleep(max(0.0, deadline + 0.05 - time.time()))
