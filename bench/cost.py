@@ -147,7 +147,7 @@ class Invocation:
     """A Lambda invocation caused by one message: `count` of them per message (1 for the ingress;
     1 / batch size for a consumer whose batches are full), each billed for `duration_ms` (Lambda rounds each
     invocation up to the next millisecond) at `memory_mb`, and writing `log_bytes` to CloudWatch Logs
-    (its own lines, Lambda's START/END/REPORT lines and the EMF metrics line)."""
+    (its own log lines and EMF metric lines; the stack sends none of Lambda's START/END/REPORT lines)."""
 
     memory_mb: int
     duration_ms: Number
@@ -285,14 +285,13 @@ def floor_usd_per_connector_month(profile: Profile, prices: Prices = Prices()) -
 
 
 def fixed_usd_per_month(prices: Prices = Prices(), *, alarms: int = 35, dashboards: int = 1, secrets: int = 2,
-                        custom_metrics: int = 31) -> Decimal:
+                        custom_metrics: int = 20) -> Decimal:
     """What the stack costs a month whatever the number of chargers.
 
     The defaults are the stack today: 35 standard alarms, 1 dashboard and 2 secrets in the synthesized
-    template, and at most 31 custom metrics (EMF, one per name and set of dimension values: OcppCalls for
-    the 10 OCPP 1.6 actions a charger sends and "Other", OcppCallErrors for the 10 OCPP-J error codes,
-    ConsumerRecordsFailed for the 4 consumer queues, and 6 connectivity counts). A metric is billed only for
-    the hours it is published, so 31 is an upper bound. Not included: the SQS requests of the event source
+    template, and at most 20 custom metrics (EMF, one per name and set of dimension values: OcppCallErrors
+    for the 10 OCPP-J error codes, ConsumerRecordsFailed for the 4 consumer queues, and 6 connectivity
+    counts). A metric is billed only for the hours it is published, so 20 is an upper bound. Not included: the SQS requests of the event source
     mappings polling idle queues and the 5-minute connection audit, which AWS does not publish rates for.
     """
     return (alarms * prices.alarm_usd_per_month + dashboards * prices.dashboard_usd_per_month

@@ -10,9 +10,10 @@ consumers of the message's events. What it cannot count is assumed, explicitly (
   the memory (one vCPU at 1,769 MB; the benchmark's host core is taken as fast as a vCPU), plus an estimated
   in-region latency per AWS call (which the measurement leaves out along with moto's own work), rounded up
   to the millisecond as Lambda bills it.
-- CloudWatch Logs: per invocation, what the handler wrote to stdout (measured) and Lambda's START, END and
-  REPORT lines; per API Gateway route invocation, one access log line in infra/charger_ingress.py's format;
-  each log event costs its message plus 26 bytes.
+- CloudWatch Logs: per invocation, what the handler wrote to stdout (measured), and nothing of Lambda's own:
+  the stack's functions log in JSON with system log level WARN, which drops the START, END and REPORT lines;
+  per API Gateway route invocation, one access log line in infra/charger_ingress.py's format; each log event
+  costs its message plus 26 bytes.
 - SQS: per event a rule routes to a queue, EventBridge's SendMessage; per batch the event source mapping
   delivers, its ReceiveMessage and DeleteMessageBatch. The mappings' empty receives on idle queues are a
   fixed cost, not a charger's, and are left out (as `cost.fixed_usd_per_month` says).
@@ -28,7 +29,6 @@ Run: python -m bench.operations --json | python -m bench.costing [--json]   (or:
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import re
@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Mapping
 
-from bench import cost
+from bench import cli, cost
 from bench.operations import AUTHORIZER, CONNECT, DISCONNECT, INGRESS, STATUS_CHANGED
 
 # The measured rows each cost action is made of.
@@ -53,8 +53,6 @@ ACCESS_LOG_FORMAT = ('{"requestId":"$context.requestId","ip":"$context.identity.
                      '"routeKey":"$context.routeKey","status":"$context.status","connectionId":"$context.connectionId",'
                      '"chargePointId":"$context.authorizer.charge_point_id","error":"$context.error.message",'
                      '"integrationError":"$context.integrationErrorMessage"}')
-# Lambda's own lines per invocation, in its text log format (the stack's); a request id is a UUID.
-REQUEST_ID = "8f507cfc-1c2d-4697-b07a-ac58fc914c95"
 FLEETS = (500, 10_000)
 PROFILE = cost.Profile()
 PRICES = cost.Prices()
@@ -75,8 +73,7 @@ class Assumptions:
     other_call_ms: Decimal = Decimal(10)
     # PutLogEvents reckons each event as its UTF-8 message plus 26 bytes; taken as the billed size too.
     log_event_overhead_bytes: int = 26
-    # Lambda's REPORT line carries the memory used, a charger's access log line its id.
-    max_memory_used_mb: int = 128
+    # A charger's access log line carries its id.
     charge_point_id_chars: int = 20
     sqs_requests_per_record: int = 1
     sqs_requests_per_batch: int = 2
@@ -88,15 +85,6 @@ def billed_ms(code_ms: Decimal, calls: Mapping[str, Any], memory_mb: int, assump
     waiting = sum((Decimal(str(n)) * assumptions.call_ms.get(service, assumptions.other_call_ms)
                    for service, n in calls.items()), Decimal(0))
     return max(1, math.ceil(code_ms * cpu + waiting))
-
-
-def platform_log_bytes(memory_mb: int, duration_ms: int, assumptions: Assumptions) -> int:
-    """Lambda's START, END and REPORT lines of one invocation, as CloudWatch Logs meters them."""
-    lines = (f"START RequestId: {REQUEST_ID} Version: $LATEST",
-             f"END RequestId: {REQUEST_ID}",
-             f"REPORT RequestId: {REQUEST_ID}\tDuration: {duration_ms - 0.5:.2f} ms\tBilled Duration: {duration_ms} ms\t"
-             f"Memory Size: {memory_mb} MB\tMax Memory Used: {assumptions.max_memory_used_mb} MB\t")
-    return sum(len(line.encode()) + assumptions.log_event_overhead_bytes for line in lines)
 
 
 def access_log_bytes(route: str, assumptions: Assumptions) -> int:
@@ -122,12 +110,11 @@ def _decimal(value: float | int) -> Decimal:
 
 def _invocation(row: Mapping[str, Any], code_ms: Mapping[str, float], memory_mb: int, count: Decimal,
                 assumptions: Assumptions) -> cost.Invocation:
-    """A measured row's invocations: its stdout lines as log events, and Lambda's own lines."""
+    """A measured row's invocations, its stdout lines as log events."""
     duration = billed_ms(_decimal(code_ms["mean"]), row["calls"], memory_mb, assumptions)
     lines = _decimal(row["log_lines"])
     written = _decimal(row["log_bytes"]) - lines + lines * assumptions.log_event_overhead_bytes  # an event has no newline
-    log_bytes = math.ceil(written) + platform_log_bytes(memory_mb, duration, assumptions)
-    return cost.Invocation(memory_mb=memory_mb, duration_ms=duration, log_bytes=log_bytes, count=count)
+    return cost.Invocation(memory_mb=memory_mb, duration_ms=duration, log_bytes=math.ceil(written), count=count)
 
 
 def action_operations(measurement: Mapping[str, Any], action: str, assumptions: Assumptions = Assumptions()) -> cost.Operations:
@@ -239,20 +226,15 @@ def table(result: Mapping[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.costing", description=__doc__.splitlines()[0])
+    parser = cli.parser("bench.costing", __doc__)
     parser.add_argument("measurement", nargs="?", help="bench.operations' JSON (default: standard input)")
-    parser.add_argument("--json", action="store_true", help="print only the JSON")
     args = parser.parse_args(argv)
     if args.measurement:
         with open(args.measurement) as source:
             measurement = json.load(source)
     else:
         measurement = json.load(sys.stdin)
-    result = summary(measurement)
-    if not args.json:
-        print(table(result), end="\n\n")
-    print(json.dumps(result, indent=2))
-    return 0
+    return cli.emit(summary(measurement), table, args.json)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ Run: python -m bench.imports [--repeats N] [--json]
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -31,6 +30,8 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from bench import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_RATIO = 1.3
@@ -222,16 +223,11 @@ def table(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.imports", description=__doc__.splitlines()[0])
+    parser = cli.parser("bench.imports", __doc__)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--module", action="append", help="a handler module (default: every entry point's)")
-    parser.add_argument("--json", action="store_true", help="print only the JSON")
     args = parser.parse_args(argv)
-    result = measure(args.module, args.repeats)
-    if not args.json:
-        print(table(result), end="\n\n")
-    print(json.dumps(result, indent=2))
-    return 0
+    return cli.emit(measure(args.module, args.repeats), table, args.json)
 
 
 if __name__ == "__main__":

@@ -44,7 +44,6 @@ Run: python -m bench.operations [--chargers N] [--rounds N] [--json]
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import json
@@ -60,7 +59,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
-from bench import cost
+from bench import cli, cost
 from local import ACCOUNT, REGION
 
 if TYPE_CHECKING:
@@ -795,16 +794,11 @@ def table(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.operations", description=__doc__.splitlines()[0])
+    parser = cli.parser("bench.operations", __doc__)
     parser.add_argument("--chargers", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=10, help="heartbeats of idle time and meter values per session")
-    parser.add_argument("--json", action="store_true", help="print only the JSON")
     args = parser.parse_args(argv)
-    result = measure(args.chargers, args.rounds)
-    if not args.json:
-        print(table(result), end="\n\n")
-    print(json.dumps(result, indent=2))
-    return 0
+    return cli.emit(measure(args.chargers, args.rounds), table, args.json)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ _FORWARDED_HEADERS = ("Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSock
 class ChargerIngress(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, prefix: str, stage: str, authorizer: lambda_.IFunction,
                  connect: lambda_.IFunction, disconnect: lambda_.IFunction, default: lambda_.IFunction,
-                 rate_limit: int, burst_limit: int, domain_name: str | None = None,
+                 rate_limit: int, burst_limit: int, access_logs: bool = True, domain_name: str | None = None,
                  certificate_arn: str | None = None) -> None:
         super().__init__(scope, construct_id)
         self.authorizer = authorizer
@@ -47,18 +47,20 @@ class ChargerIngress(Construct):
             default_route_options=apigw.WebSocketRouteOptions(
                 integration=integrations.WebSocketLambdaIntegration("OcppFrames", default), return_response=True),
         )
-        access_logs = logs.LogGroup(self, "AccessLogs", retention=logs.RetentionDays.ONE_MONTH,
-                                    removal_policy=cdk.RemovalPolicy.DESTROY)
         self.stage = apigw.WebSocketStage(
             self, "Stage", web_socket_api=self.api, stage_name=stage, auto_deploy=True,
             throttle=apigw.ThrottleSettings(rate_limit=rate_limit, burst_limit=burst_limit))
-        self._access_logs(access_logs)
+        if access_logs:
+            self._access_logs(logs.LogGroup(self, "AccessLogs", retention=logs.RetentionDays.ONE_MONTH,
+                                            removal_policy=cdk.RemovalPolicy.DESTROY))
         self.distribution = self._distribution(domain_name, certificate_arn)
         host = domain_name or self.distribution.distribution_domain_name  # with a domain, DNS points it at the distribution
         self.charger_url = f"wss://{host}/ocpp/"
 
     def _access_logs(self, group: logs.LogGroup) -> None:
-        """One JSON line per connect, message and disconnect, with the charger it came from."""
+        """One JSON line per connect, message and disconnect, with the charger it came from: what API Gateway
+        refused or failed itself (a denied handshake's address, an integration error, throttling), which no
+        function logs. About 3% of a connector's monthly cost (docs/performance.md), hence an option."""
         stage: apigw.CfnStage = self.stage.node.default_child  # type: ignore[assignment]
         stage.access_log_settings = apigw.CfnStage.AccessLogSettingsProperty(
             destination_arn=group.log_group_arn,

@@ -25,6 +25,7 @@ from services.shared.manifest import ServiceManifest
 
 INGRESS = "ocpp-ingress"
 _RUNTIME = lambda_.Runtime(f"python{bundle.RUNTIME_PYTHON}", lambda_.RuntimeFamily.PYTHON)
+_LAMBDA_LOG_LEVELS = {"DEBUG": "DEBUG", "INFO": "INFO", "WARNING": "WARN", "ERROR": "ERROR"}
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class FunctionSpec:
     timeout_s: int = 10
     log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
     tracing: bool = False
+    # Python's name for it (the functions' POWERTOOLS_LOG_LEVEL); Lambda filters the application's lines at it.
+    log_level: str = "INFO"
 
 
 class Functions(Construct):
@@ -85,6 +88,11 @@ class Functions(Construct):
             environment={**self.environment, "POWERTOOLS_SERVICE_NAME": owner},
             tracing=lambda_.Tracing.ACTIVE if self.spec.tracing else lambda_.Tracing.DISABLED,
             log_group=log_group,
+            # Lambda's own START, END and REPORT lines are INFO: at WARN a message's invocation writes no log
+            # event unless the code logs one (CloudWatch still has Duration, Errors and Throttles as metrics).
+            logging_format=lambda_.LoggingFormat.JSON,
+            system_log_level_v2=lambda_.SystemLogLevel.WARN,
+            application_log_level_v2=lambda_.ApplicationLogLevel(_LAMBDA_LOG_LEVELS[self.spec.log_level.upper()]),
         )
         self.by_handler[handler] = function
         return function

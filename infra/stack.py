@@ -50,6 +50,7 @@ class Options:
     ocpp_rate_limit: int = 2000
     ocpp_burst_limit: int = 5000
     event_archive_days: int = 30
+    charger_access_logs: bool = True
 
     def __post_init__(self) -> None:
         """Refuses at synth what would fail at deploy, or make every function fail at start."""
@@ -105,7 +106,7 @@ class CsmsStack(cdk.Stack):
             self, "Functions", prefix=prefix,
             code=code or lambda_.Code.from_asset(str(bundle.code(ROOT))),
             layer_code=layer_code or lambda_.Code.from_asset(str(bundle.dependencies(ROOT))),
-            environment=self._environment(options), spec=FunctionSpec(tracing=options.tracing))
+            environment=self._environment(options), spec=FunctionSpec(tracing=options.tracing, log_level=options.log_level))
         self.monitoring = Monitoring(self, "Monitoring", prefix=prefix, alarm_email=options.alarm_email)
 
         for manifest in manifests:
@@ -175,7 +176,7 @@ class CsmsStack(cdk.Stack):
             disconnect=function(routes.websocket.disconnect, routes.name),
             default=function(ingress.ocpp_ingress, INGRESS, memory_mb=1024),
             rate_limit=self.options.ocpp_rate_limit, burst_limit=self.options.ocpp_burst_limit,
-            domain_name=self.options.domain_name, certificate_arn=self.options.certificate_arn)
+            access_logs=self.options.charger_access_logs, domain_name=self.options.domain_name, certificate_arn=self.options.certificate_arn)
         # Replies to the CSMS's own CALLs and queued commands are posted to connections.
         self.connection_managers = (ingress_role, self.functions.role(routes.name))
         for role in self.connection_managers:

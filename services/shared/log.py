@@ -41,9 +41,14 @@ def metric(name: str, value: float = 1, **dimensions: str) -> None:
 
 
 def _flush(totals: _Totals) -> None:
-    """One EMF line per set of dimensions (EMF gives every metric of a line the same dimensions)."""
+    """One EMF line per set of dimensions (EMF gives every metric of a line the same dimensions). In Lambda's
+    JSON log format a line without a `level` is INFO, which a function logging at WARNING would drop: each
+    line carries the function's own level (AWS_LAMBDA_LOG_LEVEL), so metrics pass whatever it is."""
+    level = os.environ.get("AWS_LAMBDA_LOG_LEVEL")
     for dimensions, series in totals.items():
         emf = EphemeralMetrics(service=SERVICE, namespace=NAMESPACE)
+        if level:
+            emf.add_metadata(key="level", value=level)
         for key, value in dimensions:
             emf.add_dimension(name=key, value=value)
         for name, total in series.items():

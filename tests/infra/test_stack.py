@@ -227,7 +227,10 @@ def test_every_function_is_python_on_arm64_with_the_dependencies_layer_and_setti
         assert env["CSMS_TABLE_PREFIX"] == PREFIX and env["CSMS_EVENT_BUS"] == "csms-test"
         assert env["CSMS_ACCEPT_UNKNOWN_CHARGERS"] == "false"
         assert env["POWERTOOLS_SERVICE_NAME"] and env["POWERTOOLS_METRICS_NAMESPACE"] == "csms"
-        assert props["LoggingConfig"]["LogGroup"]
+        # No START/END/REPORT line per invocation (INFO system logs); the application's INFO lines are kept.
+        logging = props["LoggingConfig"]
+        assert logging["LogGroup"] and (logging["LogFormat"], logging["SystemLogLevel"], logging["ApplicationLogLevel"]) \
+            == ("JSON", "WARN", "INFO")
 
 
 def test_alarms_watch_every_dlq_every_function_and_the_5xx_rate(synthesized: Synthesized) -> None:
@@ -311,6 +314,15 @@ def test_options_that_would_fail_at_deploy_are_refused_at_synth(options: dict[st
 def test_an_undeclared_event_pattern_field_is_refused() -> None:
     with pytest.raises(ValueError, match="not EventBridge"):
         event_pattern({"detail_type": ["X"]})
+
+
+def test_the_charger_access_log_is_on_unless_turned_off(synthesized: Synthesized) -> None:
+    def access_logged(template: Template) -> list[bool]:
+        stages = template.find_resources("AWS::ApiGatewayV2::Stage").values()
+        return ["AccessLogSettings" in stage["Properties"] for stage in stages]
+
+    assert access_logged(synthesized.template) == [True]
+    assert access_logged(synthesize(Options(stage="test", charger_access_logs=False)).template) == [False]
 
 
 def test_a_custom_charger_domain_gets_its_certificate_and_tls_1_2() -> None:

@@ -1,5 +1,5 @@
 """A measurement turned into the cost model's operations, on a hand-built measurement: every expected number is
-worked out in the comments beside it. Lambda's lines and the access log lines are counted once, by hand, below."""
+worked out in the comments beside it. The access log lines are counted once, by hand, below."""
 
 from __future__ import annotations
 
@@ -18,9 +18,6 @@ from bench.operations import AUTHORIZER, CONNECT, DISCONNECT, STATUS_CHANGED, ST
 D = Decimal
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT = costing.Assumptions()
-# "START RequestId: " 17 + 36 + " Version: $LATEST" 17 = 70; "END RequestId: " 15 + 36 = 51; and each of the three
-# events' 26 bytes, REPORT's with them.
-START_END = 70 + 51 + 3 * 26
 
 
 def _row(**values: Any) -> dict[str, Any]:
@@ -73,14 +70,6 @@ def test_billed_duration_is_code_at_the_memorys_cpu_share_plus_the_calls_rounded
     assert costing.billed_ms(D(0), {}, 1024, DEFAULT) == 1
 
 
-def test_lambdas_own_lines_of_an_invocation() -> None:
-    # REPORT: "REPORT RequestId: " 18 + 36 + "\tDuration: 46.50 ms" 19 + "\tBilled Duration: 47 ms" 23
-    # + "\tMemory Size: 1024 MB" 21 + "\tMax Memory Used: 128 MB" 24 + "\t" 1 = 142.
-    assert costing.platform_log_bytes(1024, 47, DEFAULT) == START_END + 142
-    # "\tDuration: 0.50 ms" 18, "\tBilled Duration: 1 ms" 22, "\tMemory Size: 512 MB" 20: 139.
-    assert costing.platform_log_bytes(512, 1, DEFAULT) == START_END + 139
-
-
 def test_an_access_log_line_per_route_invocation() -> None:
     # {"requestId":"Yv5hFHxyIAMFxxQ=","ip":"198.51.100.27","time":"22/Nov/2026:10:15:30 +0000","routeKey":"$default",
     # "status":"200","connectionId":"Yv5hFcHbIAMCIdg=","chargePointId":"<20 x>","error":"-","integrationError":"-"}
@@ -109,15 +98,20 @@ def test_the_memory_sizes_are_the_stacks() -> None:
     assert _keyword_constants("infra/stack.py", "memory_mb") == [DEFAULT.ingress_memory_mb]  # the ingress's only
 
 
+def test_the_stacks_functions_write_none_of_lambdas_own_lines() -> None:
+    """What the model leaves out: START, END and REPORT are INFO system logs, which the stack does not send."""
+    source = (ROOT / "infra/lambdas.py").read_text()
+    assert "system_log_level_v2=lambda_.SystemLogLevel.WARN" in source and "LoggingFormat.JSON" in source
+
+
 # --- the conversion -----------------------------------------------------------------------------------
 
 def test_a_message_with_a_consumer_adds_the_consumers_work_and_the_deliverys_sqs_requests() -> None:
     ops = costing.action_operations(measurement(), "StopTransaction")
-    # The ingress: billed 47 ms (above); its EMF line 220 bytes less the newline plus 26, and Lambda's lines (REPORT 142).
-    ingress = Invocation(memory_mb=1024, duration_ms=47, log_bytes=220 - 1 + 26 + START_END + 142, count=D(1))
-    # The consumer: 1.0 ms * 1769 / 512 = 3.46, two DynamoDB calls and a PutEvents: 35.46 -> 36 ms;
-    # REPORT "\tDuration: 35.50 ms" 19, "\tBilled Duration: 36 ms" 23, "\tMemory Size: 512 MB" 20: 141.
-    consumer = Invocation(memory_mb=512, duration_ms=36, log_bytes=START_END + 141, count=D(1))
+    # The ingress: billed 47 ms (above); its log line 220 bytes less the newline plus 26.
+    ingress = Invocation(memory_mb=1024, duration_ms=47, log_bytes=220 - 1 + 26, count=D(1))
+    # The consumer: 1.0 ms * 1769 / 512 = 3.46, two DynamoDB calls and a PutEvents: 35.46 -> 36 ms; no line.
+    consumer = Invocation(memory_mb=512, duration_ms=36, log_bytes=0, count=D(1))
     assert ops == Operations(
         inbound_bytes=(160,), outbound_bytes=(62,),
         read_units=D("1.5"), write_units=D(2 + 6), events=D(1 + 1),
@@ -128,10 +122,10 @@ def test_a_message_with_a_consumer_adds_the_consumers_work_and_the_deliverys_sqs
 
 def test_a_connection_is_the_authorizer_and_connect_with_cloudfronts_handshake() -> None:
     ops = costing.action_operations(measurement(), cost.CONNECT)
-    # Authorizer: 0.2 * 1769 / 512 = 0.69 + 6 = 6.69 -> 7 ms; nothing written; REPORT 18 + 36 + 18 + 22 + 20 + 24 + 1.
-    authorizer = Invocation(memory_mb=512, duration_ms=7, log_bytes=START_END + 139, count=D(1))
-    # $connect: 0.5 * 1769 / 512 = 1.73 + 6 + 20 = 27.73 -> 28 ms; its EMF line 204 - 1 + 26; REPORT 141.
-    connect = Invocation(memory_mb=512, duration_ms=28, log_bytes=204 - 1 + 26 + START_END + 141, count=D(1))
+    # Authorizer: 0.2 * 1769 / 512 = 0.69 + 6 = 6.69 -> 7 ms; nothing written.
+    authorizer = Invocation(memory_mb=512, duration_ms=7, log_bytes=0, count=D(1))
+    # $connect: 0.5 * 1769 / 512 = 1.73 + 6 + 20 = 27.73 -> 28 ms; its log line 204 - 1 + 26.
+    connect = Invocation(memory_mb=512, duration_ms=28, log_bytes=204 - 1 + 26, count=D(1))
     assert ops == Operations(inbound_bytes=(), outbound_bytes=(), read_units=D(1), write_units=D(1), events=D(1),
                              invocations=(authorizer, connect), access_log_bytes=260,  # the authorizer logs no line
                              cloudfront_requests=1, cloudfront_function_invocations=1)
@@ -179,9 +173,9 @@ def test_the_summary_is_the_models_total_beside_the_floor_the_target_and_the_fix
     assert by_action + result["by_service"]["apigw_connection_minutes"] == pytest.approx(result["usd_per_connector_month"],
                                                                                           rel=1e-5)
     assert result["by_action"]["Heartbeat"]["per_month"] == pytest.approx(8766.72)
-    # 35 alarms at 0.10, a dashboard at 3, 2 secrets at 0.40 and 31 metrics at 0.30: 16.60 a month.
-    assert result["fixed_usd_per_month"] == 16.6
-    assert result["fixed_usd_per_connector_month"] == {"500": 0.0332, "10000": 0.00166}
+    # 35 alarms at 0.10, a dashboard at 3, 2 secrets at 0.40 and 20 metrics at 0.30: 13.30 a month.
+    assert result["fixed_usd_per_month"] == 13.3
+    assert result["fixed_usd_per_connector_month"] == {"500": 0.0266, "10000": 0.00133}
     assert result["assumptions"]["call_ms"]["events"] == 20.0 and result["run"] == {"chargers": 1}
     assert all(math.isfinite(value) and value > 0 for value in result["by_service"].values())
 

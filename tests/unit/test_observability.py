@@ -55,15 +55,22 @@ def test_a_callerror_prints_one_emf_line_with_its_error_code(metrics_on: None, c
     assert doc["error_code"] == "FormationViolation" and doc["service"] == "csms"
 
 
-def test_calls_are_counted_by_action_and_a_name_no_one_answers_is_not_a_dimension_value(
+def test_metric_lines_carry_the_functions_log_level_so_lambda_never_filters_them_out(
+        metrics_on: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_LOG_LEVEL", "WARN")
+    _ocpp("[2, not json")
+    [doc] = _emf(capsys.readouterr().out)
+    assert doc["level"] == "WARN" and doc["OcppCallErrors"] == [1.0]
+
+
+def test_an_answered_call_prints_nothing_and_an_unknown_action_only_its_callerror(
         metrics_on: None, capsys: pytest.CaptureFixture[str]) -> None:
+    """Every line printed is a CloudWatch Logs event paid for: a message answered normally prints none."""
     _ocpp('[2, "1", "Heartbeat", {}]')
-    [answered] = _emf(capsys.readouterr().out)
-    assert answered["action"] == "Heartbeat" and answered["OcppCalls"] == [1.0] and "OcppCallErrors" not in answered
+    assert capsys.readouterr().out == ""
 
     assert json.loads(_ocpp('[2, "2", "MadeUpAction", {}]'))[2] == "NotImplemented"
-    calls, errors = _emf(capsys.readouterr().out)
-    assert (calls["action"], calls["OcppCalls"]) == ("Other", [1.0])
+    [errors] = _emf(capsys.readouterr().out)
     assert (errors["error_code"], errors["OcppCallErrors"]) == ("NotImplemented", [1.0])
 
 

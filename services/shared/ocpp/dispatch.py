@@ -101,9 +101,8 @@ def handle_frame(text: str | bytes, ctx: OcppContext) -> str | None:
         unique_id = frame.unique_id
         ctx = dataclasses.replace(ctx, unique_id=unique_id)
         if isinstance(frame, framing.Call):
-            # Only actions this CSMS answers become dimension values: a charger can send any name.
-            answered = (ctx.ocpp_version, frame.action) in registry().actions
-            metric("OcppCalls", action=frame.action if answered else "Other")
+            # No metric per answered call: an EMF line is a log event on every message, and API Gateway's
+            # MessageCount already counts them.
             return _answer_call(frame, ctx)
         if registry().replies:
             try:
