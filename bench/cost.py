@@ -88,6 +88,8 @@ class Prices:
     # Lambda's logs are tiered since 1 May 2025, at this price for the first 10 TB), per standard-resolution
     # alarm per month, per dashboard per month, per custom metric per month (first 10,000).
     logs_usd_per_gb_ingested: Decimal = Decimal("0.50")
+    # The same, in the Infrequent Access log class (the charger access log's).
+    logs_infrequent_access_usd_per_gb_ingested: Decimal = Decimal("0.25")
     alarm_usd_per_month: Decimal = Decimal("0.10")
     dashboard_usd_per_month: Decimal = Decimal("3.00")
     custom_metric_usd_per_month: Decimal = Decimal("0.30")
@@ -164,7 +166,8 @@ class Operations:
     none. The other counts are per occurrence and may be fractional: a heartbeat that writes every other time
     has `write_units=Decimal("0.5")`. `sqs_requests` holds every request an event causes (EventBridge's
     SendMessage, the event source mapping's ReceiveMessage and DeleteMessageBatch shares of a batch).
-    `access_log_bytes` are the API Gateway access log lines; Lambda's log bytes are on each `Invocation`.
+    `access_log_bytes` are the API Gateway access log lines (in the Infrequent Access log class); Lambda's log
+    bytes are on each `Invocation`.
     """
 
     inbound_bytes: tuple[int, ...]
@@ -236,7 +239,7 @@ def usd_per_connector_month(profile: Profile, ops_by_action: Mapping[str, Operat
     missing = sorted(set(occurrences) - set(ops_by_action))
     if missing:
         raise ValueError(f"no operations counted for {missing}")
-    messages = reads = writes = events = sqs = requests = gb_seconds = log_bytes = Decimal(0)
+    messages = reads = writes = events = sqs = requests = gb_seconds = log_bytes = access_log_bytes = Decimal(0)
     cf_requests = cf_functions = bytes_in = bytes_out = Decimal(0)
     for action, n in occurrences.items():
         ops = ops_by_action[action]
@@ -245,7 +248,7 @@ def usd_per_connector_month(profile: Profile, ops_by_action: Mapping[str, Operat
         writes += n * Decimal(ops.write_units)
         events += n * Decimal(ops.events)
         sqs += n * Decimal(ops.sqs_requests)
-        log_bytes += n * ops.access_log_bytes
+        access_log_bytes += n * ops.access_log_bytes
         for invocation in ops.invocations:
             count = n * Decimal(invocation.count)
             requests += count
@@ -266,7 +269,8 @@ def usd_per_connector_month(profile: Profile, ops_by_action: Mapping[str, Operat
         / MILLION,
         eventbridge=events * p.eventbridge_usd_per_million_events / MILLION,
         sqs=sqs * p.sqs_usd_per_million_requests / MILLION,
-        cloudwatch_logs=log_bytes / GIB * p.logs_usd_per_gb_ingested,
+        cloudwatch_logs=(log_bytes * p.logs_usd_per_gb_ingested
+                         + access_log_bytes * p.logs_infrequent_access_usd_per_gb_ingested) / GIB,
         cloudfront=cf_requests * p.cloudfront_usd_per_10k_https_requests / 10_000
         + cf_functions * p.cloudfront_usd_per_million_function_invocations / MILLION
         + bytes_out / GIB * p.cloudfront_usd_per_gb_out + bytes_in / GIB * p.cloudfront_usd_per_gb_to_origin,

@@ -52,6 +52,7 @@ class ChargerIngress(Construct):
             throttle=apigw.ThrottleSettings(rate_limit=rate_limit, burst_limit=burst_limit))
         if access_logs:
             self._access_logs(logs.LogGroup(self, "AccessLogs", retention=logs.RetentionDays.ONE_MONTH,
+                                            log_group_class=logs.LogGroupClass.INFREQUENT_ACCESS,
                                             removal_policy=cdk.RemovalPolicy.DESTROY))
         self.distribution = self._distribution(domain_name, certificate_arn)
         host = domain_name or self.distribution.distribution_domain_name  # with a domain, DNS points it at the distribution
@@ -60,7 +61,9 @@ class ChargerIngress(Construct):
     def _access_logs(self, group: logs.LogGroup) -> None:
         """One JSON line per connect, message and disconnect, with the charger it came from: what API Gateway
         refused or failed itself (a denied handshake's address, an integration error, throttling), which no
-        function logs. About 3% of a connector's monthly cost (docs/performance.md), hence an option."""
+        function logs. It is read only when something went wrong, with Logs Insights, which the Infrequent Access
+        class keeps at half the ingestion price; still about 2% of a connector's monthly cost (docs/performance.md),
+        hence an option."""
         stage: apigw.CfnStage = self.stage.node.default_child  # type: ignore[assignment]
         stage.access_log_settings = apigw.CfnStage.AccessLogSettingsProperty(
             destination_arn=group.log_group_arn,

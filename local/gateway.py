@@ -239,7 +239,7 @@ class Gateway:
                                     "disconnectStatusCode": code, "disconnectReason": reason},
                  "isBase64Encoded": False}
         try:
-            await self.runtime.invoke_async(self.routes.disconnect, event)
+            await self.runtime.invoke_async(self.routes.disconnect, event, background=True)
         except Exception:
             log.exception("$disconnect failed")
 

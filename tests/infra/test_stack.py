@@ -325,6 +325,15 @@ def test_the_charger_access_log_is_on_unless_turned_off(synthesized: Synthesized
     assert access_logged(synthesize(Options(stage="test", charger_access_logs=False)).template) == [False]
 
 
+def test_the_charger_access_log_is_kept_in_the_infrequent_access_class(synthesized: Synthesized) -> None:
+    """A line per OCPP message, read only when something went wrong: half the ingestion price of the standard class."""
+    stage = next(iter(synthesized.template.find_resources("AWS::ApiGatewayV2::Stage").values()))
+    group_arn = stage["Properties"]["AccessLogSettings"]["DestinationArn"]
+    group = synthesized.template.to_json()["Resources"][group_arn["Fn::GetAtt"][0]]
+    assert group["Type"] == "AWS::Logs::LogGroup"
+    assert group["Properties"]["LogGroupClass"] == "INFREQUENT_ACCESS"
+
+
 def test_a_custom_charger_domain_gets_its_certificate_and_tls_1_2() -> None:
     certificate = "arn:aws:acm:us-east-1:123456789012:certificate/abc"
     custom = synthesize(Options(stage="test", domain_name="ocpp.example.com", certificate_arn=certificate))

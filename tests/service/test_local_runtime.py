@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -107,3 +109,34 @@ def test_a_consumer_that_fails_once_is_redelivered_and_acts_once(aws_env: None, 
     assert calls == ["ses_x", "ses_x"]
     items = aws.table("invoices").scan()["Items"]
     assert [(i["session_id"], int(i["total"])) for i in items] == [("ses_x", 30)]
+
+
+released = threading.Event()
+
+
+def blocked(event: dict[str, Any], context: Any) -> str:
+    released.wait(5)
+    return "late"
+
+
+def answered(event: dict[str, Any], context: Any) -> str:
+    return "now"
+
+
+def test_background_invocations_never_hold_up_the_others() -> None:
+    """A storm's thousand `$disconnect`s wait on a pool of their own, not ahead of the handshakes behind them."""
+    async def scenario() -> tuple[str, bool, str]:
+        runtime = Runtime(1, background_workers=1)
+        try:
+            late = asyncio.ensure_future(runtime.invoke_async(f"{HERE}:blocked", {}, background=True))
+            await asyncio.sleep(0.05)
+            now = await asyncio.wait_for(runtime.invoke_async(f"{HERE}:answered", {}), timeout=2)
+            still_waiting = not late.done()
+            released.set()
+            return now, still_waiting, await late
+        finally:
+            released.set()
+            runtime.close()
+
+    released.clear()
+    assert asyncio.run(scenario()) == ("now", True, "late")

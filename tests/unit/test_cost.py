@@ -146,6 +146,16 @@ def test_events_consumed_in_batches_of_ten():
     assert got.cloudwatch_logs == D("0.000000476837158203125")  # 0.1 * 10 KB = 1 KB = 2**-20 GB, * 0.50
 
 
+def test_access_log_lines_are_priced_in_the_infrequent_access_class():
+    # One heartbeat a month whose access log line is 1 MiB and whose function logs 1 MiB: 1/1024 GB at 0.25
+    # beside 1/1024 GB at 0.50.
+    ops = {"Heartbeat": Operations(inbound_bytes=(100,), outbound_bytes=(50,), access_log_bytes=MIB,
+                                   invocations=(Invocation(memory_mb=1024, duration_ms=1, log_bytes=MIB),)),
+           "BootNotification": NOTHING, CONNECT: NOTHING, DISCONNECT: NOTHING}
+    got = usd_per_connector_month(ONE_A_MONTH, ops, NO_TRANSFER)
+    assert got.cloudwatch_logs == D("0.000732421875")  # 0.25 / 1024 + 0.50 / 1024
+
+
 def test_cloudfront_transfer_out_to_the_charger_and_to_the_origin():
     # 32,768 heartbeats of 32 KB each way: 1 GB to the origin (0.020) and 1 GB out to the charger (0.085).
     profile = Profile(heartbeat_interval_s=86_400, sessions_per_day=0, connection_lifetime_h=24,
