@@ -171,8 +171,9 @@ _ITEM_OPERATIONS = frozenset({"GetItem", "PutItem", "UpdateItem", "DeleteItem", 
 
 
 def _dynamodb_items_as_json(serialize: Any) -> Any:
-    """moto's successful answer to an item operation, as the serializer would write it (tests/e2e/
-    test_embedded_aws.py compares the two), without walking the items: they are in wire format already."""
+    """moto's successful answer to an item operation as a client reads the serializer's (tests/service/
+    test_moto_speedups.py compares the two), without walking the items: moto holds them in wire format, but
+    for binary values, which it keeps as bytes."""
     def blob(value: object) -> str:
         if isinstance(value, bytes):
             return base64.b64encode(value).decode()
