@@ -31,7 +31,8 @@ log = logging.getLogger("csms.aws")
 
 START_TIMEOUT_S = 120
 STOP_TIMEOUT_S = 60
-# The moto release `_faster_moto` replaces internals of; tests/e2e/test_embedded_aws.py checks its answers.
+# The moto release `_faster_moto` replaces internals of; tests/e2e/test_embedded_aws.py and
+# tests/service/test_moto_speedups.py check its answers.
 TESTED_MOTO = "5.2."
 
 

@@ -3,7 +3,7 @@
 The service tests and the benchmark call the `$connect` authorizer, `$connect`, `$default` and
 `$disconnect` handlers directly, without a gateway in front: these are the events API Gateway would
 hand them. Chargers reach the authorizer through CloudFront, which turned `/ocpp/{id}` into
-`?charge_point_id={id}`. local/gateway.py builds the same shapes from live connections.
+`?charge_point_id={id}`. local/gateway.py builds its events' `requestContext` here too, from live connections.
 """
 
 from __future__ import annotations
@@ -36,8 +36,11 @@ def epoch_ms(moment: datetime | None = None) -> int:
     return int((moment or datetime.now(timezone.utc)).timestamp() * 1000)
 
 
-def request_context(route: str, event_type: str, connection_id: str, at: datetime | None = None) -> dict[str, Any]:
-    """The `requestContext` of every WebSocket event; `at` is when API Gateway received it (default now)."""
+def request_context(route: str, event_type: str, connection_id: str, at: datetime | None = None, *,
+                    connected_at_ms: int | None = None, source_ip: str = "203.0.113.7", user_agent: str = "test-charger",
+                    domain_name: str = HOST, api_id: str = WS_API_ID, stage: str = WS_STAGE) -> dict[str, Any]:
+    """The `requestContext` of every WebSocket event; `at` is when API Gateway received it (default now). The
+    gateway passes its live connection's origin and its own address; tests and the benchmark take the defaults."""
     now_ms = epoch_ms(at)
     return {
         "routeKey": route,
@@ -45,14 +48,14 @@ def request_context(route: str, event_type: str, connection_id: str, at: datetim
         "extendedRequestId": uuid.uuid4().hex,
         "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now_ms / 1000)),
         "messageDirection": "IN",
-        "stage": WS_STAGE,
-        "connectedAt": now_ms,
+        "stage": stage,
+        "connectedAt": now_ms if connected_at_ms is None else connected_at_ms,
         "requestTimeEpoch": now_ms,
-        "identity": {"sourceIp": "203.0.113.7", "userAgent": "test-charger"},
+        "identity": {"sourceIp": source_ip, "userAgent": user_agent},
         "requestId": uuid.uuid4().hex,
-        "domainName": HOST,
+        "domainName": domain_name,
         "connectionId": connection_id,
-        "apiId": WS_API_ID,
+        "apiId": api_id,
     }
 
 

@@ -32,6 +32,7 @@ from werkzeug.wrappers import Request as HttpRequest
 from werkzeug.wrappers import Response as HttpResponse
 
 from local import ACCOUNT, REGION
+from local.events import request_context
 from local.lambdas import Abandoned, Runtime
 from services.shared.manifest import WebSocketRoutes
 
@@ -112,22 +113,9 @@ class Gateway:
     # --- the websocket side -------------------------------------------------------------
 
     def _request_context(self, conn: Connection, route: str, event_type: str) -> dict[str, Any]:
-        now = time.time()
-        return {
-            "routeKey": route,
-            "eventType": event_type,
-            "extendedRequestId": uuid.uuid4().hex,
-            "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
-            "messageDirection": "IN",
-            "stage": STAGE,
-            "connectedAt": int(conn.connected_at * 1000),
-            "requestTimeEpoch": int(now * 1000),
-            "identity": {"sourceIp": conn.source_ip, "userAgent": conn.headers.get("User-Agent", "")},
-            "requestId": uuid.uuid4().hex,
-            "domainName": f"{self.host}:{self.port}",
-            "connectionId": conn.connection_id,
-            "apiId": API_ID,
-        }
+        return request_context(route, event_type, conn.connection_id, connected_at_ms=int(conn.connected_at * 1000),
+                               source_ip=conn.source_ip, user_agent=conn.headers.get("User-Agent", ""),
+                               domain_name=f"{self.host}:{self.port}", api_id=API_ID, stage=STAGE)
 
     async def _process_request(self, websocket: ServerConnection, request: Request) -> Response | None:
         url = urlsplit(request.path)
