@@ -39,6 +39,7 @@ from typing import Any, Mapping
 
 from bench import cli, cost
 from bench.operations import AUTHORIZER, CONNECT, DISCONNECT, INGRESS, STATUS_CHANGED
+from services.manifests import ALL
 
 # The measured rows each cost action is made of.
 ROWS: dict[str, tuple[str, ...]] = {
@@ -117,6 +118,10 @@ def _invocation(row: Mapping[str, Any], code_ms: Mapping[str, float], memory_mb:
     return cost.Invocation(memory_mb=memory_mb, duration_ms=duration, log_bytes=math.ceil(written), count=count)
 
 
+# The stream relays' handlers: their invocations are paid, their reads of the streams are not.
+_RELAYS = frozenset(m.relay for m in ALL if m.relay)
+
+
 def action_operations(measurement: Mapping[str, Any], action: str, assumptions: Assumptions = Assumptions()) -> cost.Operations:
     """What one occurrence of a cost action costs, from the measured rows it is made of and their consumers."""
     ops, code = measurement["aws_ops_per_message"], measurement["code_ms"]
@@ -141,14 +146,16 @@ def action_operations(measurement: Mapping[str, Any], action: str, assumptions: 
             outbound += [math.ceil(row["outbound_bytes"] or 0)] * round(row["replies"])
         if label in ROUTES:
             access_log += access_log_bytes(ROUTES[label], assumptions)
-        for consumer in row["consumers"].values():
+        for handler, consumer in row["consumers"].items():
             count = _decimal(consumer["invocations"])
             invocations.append(_invocation(consumer, consumer["code_ms"], assumptions.function_memory_mb, count, assumptions))
             reads += count * _decimal(consumer["read_units"])
             writes += count * _decimal(consumer["write_units"])
             events += count * _decimal(consumer["events"])
-            sqs += (count * (_decimal(consumer["sqs"]) + assumptions.sqs_requests_per_batch)
-                    + _decimal(consumer["records"]) * assumptions.sqs_requests_per_record)
+            sqs += count * _decimal(consumer["sqs"])
+            if handler not in _RELAYS:  # a stream mapping reads DynamoDB Streams, free for Lambda; SQS is paid
+                sqs += (count * assumptions.sqs_requests_per_batch
+                        + _decimal(consumer["records"]) * assumptions.sqs_requests_per_record)
     handshake = 1 if action == cost.CONNECT else 0
     return cost.Operations(inbound_bytes=tuple(inbound), outbound_bytes=tuple(outbound), read_units=reads,
                            write_units=writes, events=events, sqs_requests=sqs, invocations=tuple(invocations),

@@ -525,13 +525,18 @@ class Fleet:
         self.queues: list[Queue] = [s.queue for m in ALL for s in m.subscriptions]
         self.addresses = {q.name: (aws.queue_url(q.name), f"arn:aws:sqs:{REGION}:{ACCOUNT}:{settings().table(q.name)}")
                           for q in self.queues}
-        self.handlers = {ref: recorder.entry_point(ref) for ref in {*self.refs.values(), *(q.handler for q in self.queues)}}
+        relays = {m.relay for m in ALL if m.relay}
+        self.handlers = {ref: recorder.entry_point(ref)
+                         for ref in {*self.refs.values(), *(q.handler for q in self.queues), *relays}}
+        from local.streams import pollers
+
+        self.streams = pollers(ALL, self)  # the stream mappings, invoking the relays through `invoke`
+        self.label = ""  # the message whose changes are being relayed
         self.recorder = recorder
         self.clock = clock
         self.output = output
         self.samples: dict[str, list[Sample]] = {}
         self.consumers: dict[str, dict[str, list[Sample]]] = {}
-        self.published = 0  # events put on the bus since the last delivery: only they can fill a subscribed queue
         self.recording = True
 
     def _invoke(self, ref: str, event: dict[str, Any], *, ingress: bool = False) -> tuple[Any, Sample]:
@@ -547,7 +552,6 @@ class Fleet:
         finally:
             wall = time.perf_counter() - start
             self.recorder.current = None
-            self.published += tally.counts["events"]
         return reply, Sample(tally, wall - tally.aws_s, self.output.bytes - written, self.output.lines - lines)
 
     def _keep(self, label: str, sample: Sample) -> None:
@@ -589,15 +593,24 @@ class Fleet:
         self._keep(label, sample)
         return json.loads(reply["body"]) if "body" in reply else None
 
+    def invoke(self, ref: str, event: dict[str, Any]) -> Any:
+        """A relay's invocation by its stream mapping (local/streams.py), counted as a consumer of the message."""
+        reply, sample = self._invoke(ref, event)
+        sample.records = len(event["Records"])
+        if self.recording:
+            self.consumers.setdefault(self.label, {}).setdefault(ref, []).append(sample)
+        return reply
+
     def deliver(self, label: str) -> None:
-        """Hands what the message's events put on the subscribed queues to their consumers, in batches per queue
-        as Lambda's event source mapping would, until no event is left undelivered (a consumer's may feed another)."""
+        """Hands the message's changes to the relays, and what their events put on the subscribed queues to the
+        consumers, in batches as Lambda's event source mappings would, until nothing is left (a consumer's writes
+        may make events too)."""
         from local.pollers import sqs_event
         from services.shared import aws
 
         sqs = aws.client("sqs")
-        while self.published:
-            self.published = 0
+        self.label = label
+        while sum(stream.poll_once() for stream in self.streams):
             for queue in self.queues:
                 url, arn = self.addresses[queue.name]
                 while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=queue.batch_size, WaitTimeSeconds=0,

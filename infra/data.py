@@ -75,6 +75,7 @@ class Data(Construct):
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(point_in_time_recovery_enabled=True),
             time_to_live_attribute=table.ttl_attribute,
+            stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES if table.stream else None,
             deletion_protection=self.retain,
             removal_policy=self.removal,
         )

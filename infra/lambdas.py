@@ -104,8 +104,8 @@ def grant_tables(role: iam.IRole, manifest: ServiceManifest, tables: Mapping[str
 
 
 def grant_publish(role: iam.IRole, manifest: ServiceManifest, bus: events.IEventBus) -> None:
-    """PutEvents on the bus, only under the service's own source: a service cannot speak for another."""
-    if not manifest.publishes:
+    """PutEvents on the bus (its relay's), only under the service's own source: a service cannot speak for another."""
+    if not manifest.relay:
         return
     role.add_to_principal_policy(iam.PolicyStatement(
         actions=["events:PutEvents"], resources=[bus.event_bus_arn],

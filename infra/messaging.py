@@ -1,4 +1,5 @@
-"""The event path: the bus and its archive, rules -> SQS queues with DLQs -> Lambda, and schedules.
+"""The event path: table streams -> each service's relay -> the bus and its archive, rules -> SQS queues with
+DLQs -> Lambda, and schedules.
 
 Rules target SQS, never Lambda, exactly as local mode runs them, so a consumer's failures
 are retried by SQS and end in a DLQ that an alarm watches and `redrive` empties.
@@ -7,9 +8,10 @@ are retried by SQS and end in a DLQ that an alarm watches and `redrive` empties.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Mapping
 
 import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
@@ -19,10 +21,12 @@ from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from services.shared.manifest import Queue, Schedule
+from services.shared.manifest import Queue, Schedule, ServiceManifest
 
 # AWS's advice for an SQS event source: a visibility timeout of six times the function's timeout.
 VISIBILITY_PER_TIMEOUT = 6
+# A relay waits up to this long to fill a batch: one invocation carries many changes under load.
+RELAY_BATCHING_WINDOW_S = 1
 
 _PATTERN_FIELDS = {"detail-type": "detail_type", "source": "source", "detail": "detail", "account": "account",
                    "region": "region", "resources": "resources", "id": "id", "time": "time", "version": "version"}
@@ -74,6 +78,21 @@ class Messaging(Construct):
         """Batches with partial failures: one bad event is retried alone, not with its batch."""
         function.add_event_source(sources.SqsEventSource(queue, batch_size=spec.batch_size,
                                                          report_batch_item_failures=True))
+
+    def relay(self, manifest: ServiceManifest, tables: Mapping[str, dynamodb.ITable], function: lambda_.IFunction) -> None:
+        """The service's table streams feed its relay: in order, a failing record bisected out and retried, then
+        sent (where it was, as Lambda sends it) to a queue an alarm watches, so the stream moves on."""
+        failures = sqs.Queue(self, f"RelayFailures-{manifest.name}", queue_name=f"{self.prefix}{manifest.relay_failures()}",
+                             retention_period=cdk.Duration.days(14), encryption=sqs.QueueEncryption.SQS_MANAGED,
+                             enforce_ssl=True)
+        self.dead_letters[f"{manifest.name}-relay"] = failures
+        for table in manifest.streams():
+            assert table.stream is not None
+            function.add_event_source(sources.DynamoEventSource(
+                tables[table.name], starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+                batch_size=table.stream.batch_size, max_batching_window=cdk.Duration.seconds(RELAY_BATCHING_WINDOW_S),
+                bisect_batch_on_error=True, report_batch_item_failures=True,
+                retry_attempts=table.stream.max_attempts - 1, on_failure=sources.SqsDlq(failures)))
 
     def schedule(self, spec: Schedule, function: lambda_.IFunction) -> None:
         scheduler.Schedule(

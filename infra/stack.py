@@ -145,6 +145,8 @@ class CsmsStack(cdk.Stack):
         role = self.functions.role(manifest.name)
         grant_tables(role, manifest, self.data.tables)
         grant_publish(role, manifest, self.messaging.bus)
+        if manifest.relay:
+            self.messaging.relay(manifest, self.data.tables, self.functions.function(manifest.relay, manifest.name, timeout_s=60))
         for queue in manifest.queues:
             self.messaging.queues[queue.name].grant_send_messages(role)  # its own timers and work queues
         for subscription in manifest.subscriptions:
@@ -163,8 +165,7 @@ class CsmsStack(cdk.Stack):
         ingress_role = self.functions.role(INGRESS)
         for manifest in manifests:
             if manifest.ocpp_handlers():
-                grant_tables(ingress_role, manifest, self.data.tables)
-                grant_publish(ingress_role, manifest, self.messaging.bus)
+                grant_tables(ingress_role, manifest, self.data.tables)  # its writes are announced by the relays
                 for queue in manifest.queues:
                     self.messaging.queues[queue.name].grant_send_messages(ingress_role)
         assert routes.websocket and ingress.ocpp_ingress

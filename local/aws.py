@@ -87,7 +87,7 @@ def _atomic_dynamodb(app: Any) -> Any:
     lock = threading.Lock()
 
     def serve(environ: dict[str, Any], start_response: Any) -> Any:
-        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):  # streams too: reads trim (_trimmed_streams)
             return app(environ, start_response)
         with lock:
             return list(app(environ, start_response))
@@ -166,6 +166,27 @@ def _faster_moto() -> None:
     jsonpath_ng.ext.parse = functools.lru_cache(maxsize=256)(jsonpath_ng.ext.parse)
 
 
+def _trimmed_streams() -> None:
+    """moto keeps every stream record and every shard iterator it hands out, so a long run would grow without
+    bound (DynamoDB trims after 24 hours). Local mode has one reader per stream (local/streams.py), which asks
+    for a new iterator after the last record it handed over: a read from an iterator drops the records before
+    it, and forgets the iterator and the next one it returns."""
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend
+
+    def get_records(self: DynamoDBStreamsBackend, iterator_arn: str, limit: int) -> dict[str, Any]:
+        iterator = self.shard_iterators.pop(iterator_arn)
+        shard = iterator.stream_shard
+        consumed = min(max(0, iterator.sequence_number - shard.starting_sequence_number), len(shard.items))
+        if consumed:
+            del shard.items[:consumed]
+            shard.starting_sequence_number += consumed
+        result = iterator.get(limit)
+        self.shard_iterators.pop(result["NextShardIterator"], None)
+        return result
+
+    DynamoDBStreamsBackend.get_records = get_records  # type: ignore[method-assign]
+
+
 # Answers made only of items and keys, which moto holds as DynamoDB JSON; others (tables, streams) hold dates.
 _ITEM_OPERATIONS = frozenset({"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "BatchGetItem",
                               "TransactGetItems"})
@@ -203,6 +224,7 @@ def _serve(host: str, port: int, data_dir: Path, stdin: IO[str], stdout: IO[str]
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     _faster_moto()
+    _trimmed_streams()
     journal = DynamoJournal(data_dir / "dynamodb", account_id=ACCOUNT, region=REGION)
     app = journal.wrap(_atomic_dynamodb(DomainDispatcherApplication(create_backend_app)))
     server = make_server(host, port, app, threaded=True, request_handler=QuietHandler)

@@ -32,12 +32,15 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
     } for m in messages]}
 
 
-class Poller:
-    def __init__(self, queue_name: str, handler: str, batch_size: int, runtime: Runtime) -> None:
-        self.queue_name, self.handler, self.batch_size, self.runtime = queue_name, handler, batch_size, runtime
+class Polling:
+    """A daemon thread that polls until stopped, as an event source mapping does for its Lambda."""
+
+    # How long to wait after a poll that found nothing (an SQS receive long-polls by itself).
+    idle_wait_s = 0.0
+
+    def __init__(self, name: str) -> None:
         self._stop = threading.Event()
-        self._arn = ""
-        self._thread = threading.Thread(target=self._run, name=f"poller-{queue_name}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -48,6 +51,31 @@ class Poller:
     def join(self, timeout: float) -> None:
         self._thread.join(timeout)
 
+    def poll_once(self) -> int:
+        raise NotImplementedError
+
+    def drain(self) -> int:
+        """One poll that waits for nothing; how many records it handed over."""
+        return self.poll_once()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if not self.poll_once():
+                    self._stop.wait(self.idle_wait_s)
+            except Exception:
+                log.exception("%s failed", self._thread.name)
+                self._stop.wait(1)
+
+
+class Poller(Polling):
+    def __init__(self, queue_name: str, handler: str, batch_size: int, runtime: Runtime) -> None:
+        super().__init__(f"poller-{queue_name}")
+        self.queue_name, self.handler, self.batch_size, self.runtime = queue_name, handler, batch_size, runtime
+        self._arn = ""
+
+    def drain(self) -> int:
+        return self.poll_once(wait_s=0)
     def poll_once(self, wait_s: int = 1) -> int:
         """One receive-and-deliver round; returns how many messages it delivered."""
         sqs = aws.client("sqs")
@@ -70,11 +98,3 @@ class Poller:
             sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
                                                             for i, m in enumerate(done)])
         return len(messages)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.poll_once()
-            except Exception:
-                log.exception("polling %s failed", self.queue_name)
-                self._stop.wait(1)

@@ -1,4 +1,4 @@
-"""Creates in the embedded AWS what the manifests declare: tables, the bus, rules, queues and DLQs.
+"""Creates in the embedded AWS what the manifests declare: tables (with their streams), the bus, rules, queues and DLQs.
 
 Idempotent, so every start converges on the manifests; infra/ builds the same from the
 same data for AWS.
@@ -40,6 +40,8 @@ def create_table(table: Table) -> None:
             {"IndexName": i.name, "KeySchema": _key_schema(i.partition_key, i.sort_key), "Projection": {"ProjectionType": "ALL"}}
             for i in table.indexes
         ]
+    if table.stream:
+        kwargs["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
     dynamodb.create_table(TableName=name, KeySchema=_key_schema(table.partition_key, table.sort_key),
                           AttributeDefinitions=_attribute_definitions(table), BillingMode="PAY_PER_REQUEST", **kwargs)
     if table.ttl_attribute:
@@ -81,3 +83,6 @@ def provision(manifests: Iterable[ServiceManifest]) -> None:
             create_subscription(subscription)
         for queue in manifest.queues:
             create_queue(queue)
+        if manifest.relay:
+            aws.client("sqs").create_queue(QueueName=settings().table(manifest.relay_failures()),
+                                           Attributes={"MessageRetentionPeriod": "1209600"})

@@ -11,9 +11,13 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from local import ACCOUNT, REGION
 from local.ports import in_use, raise_open_files_limit
+
+if TYPE_CHECKING:
+    from local.pollers import Polling
 
 log = logging.getLogger("csms")
 
@@ -76,6 +80,18 @@ def operator_key(data_dir: Path) -> str:
     return text
 
 
+# Rounds of relaying and consuming at a clean stop: each round's consumers may write what the next relays.
+DRAIN_ROUNDS = 20
+
+
+def _drain(pollers: list["Polling"]) -> None:
+    """Hands every change not yet relayed to the relays, and every event queued to its consumer, so that a clean
+    stop leaves nothing owed (a failing event stays on its queue, for its retries after the next start)."""
+    for _ in range(DRAIN_ROUNDS):
+        if not sum(poller.drain() for poller in pollers):
+            return
+
+
 async def serve(config: Config) -> int:
     busy = [f"{name} port {port}" for name, port in config.ports().items() if in_use(config.host, port)]
     if busy:
@@ -95,6 +111,7 @@ async def serve(config: Config) -> int:
     from local.pollers import Poller
     from local.rest import RestFront
     from local.scheduler import Scheduler
+    from local.streams import pollers as stream_pollers
     from services.manifests import ALL
 
     embedded = EmbeddedAws(config.host, config.aws_port, config.data_dir)
@@ -103,7 +120,7 @@ async def serve(config: Config) -> int:
 
     runtime = Runtime()
     queues = [s.queue for m in ALL for s in m.subscriptions] + [q for m in ALL for q in m.queues]
-    pollers = [Poller(q.name, q.handler, q.batch_size, runtime) for q in queues]
+    pollers = [Poller(q.name, q.handler, q.batch_size, runtime) for q in queues] + stream_pollers(ALL, runtime)
     scheduler = Scheduler([s for m in ALL for s in m.schedules], runtime)
     rest = RestFront(ALL, runtime, config.host, config.rest_port)
     websocket = next(m.websocket for m in ALL if m.websocket)
@@ -139,11 +156,12 @@ CSMS is running (started in {time.monotonic() - started:.1f} s); Ctrl-C stops it
     print("csms: stopping", flush=True)
     await asyncio.to_thread(scheduler.stop)  # first: a connection audit under way asks the gateway about connections
     await gateway.stop()
+    rest.stop()
     for poller in pollers:
         poller.stop()
     for poller in pollers:
         poller.join(5)
-    rest.stop()
+    await asyncio.to_thread(_drain, pollers)
     runtime.close()
     embedded.stop()
     print("csms: stopped; data kept in", config.data_dir.resolve(), flush=True)

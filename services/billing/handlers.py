@@ -29,3 +29,11 @@ def api(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from services.billing.api import app  # only the REST Lambda pays for the resolver
 
     return app.resolve(event, context)
+
+
+@entry_point
+def relay(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The invoices table's stream: InvoiceIssued, to the bus."""
+    from services.shared.relay import relay_batch
+
+    return relay_batch(event, "billing")

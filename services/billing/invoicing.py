@@ -2,9 +2,7 @@
 
 The invoice id is derived from the session id and the invoice is created by a conditional
 put, so a redelivered, replayed or concurrently delivered SessionEnded finds it there and
-issues nothing. InvoiceIssued is published by the delivery that created the invoice; if
-that publish fails, the lease on the invoice is given back and the retry publishes it (with
-the same event id), so the event goes out once and is never lost.
+issues nothing. InvoiceIssued comes from the invoice's creation (services/billing/changes.py).
 """
 
 from __future__ import annotations
@@ -13,15 +11,10 @@ from decimal import Decimal
 from typing import Any
 
 from services.billing import pricing, store
-from services.billing.events import InvoiceIssued
 from services.sessions.events import SessionEnded
 from services.shared import clock, events
 from services.shared.log import logger
 from services.shared.settings import settings
-
-# How long one delivery may take to publish an invoice's event before another may. Below the
-# queue's visibility timeout, so the creating delivery's own redelivery always finds it expired.
-PUBLISH_LEASE_S = 20
 
 
 def invoice_id(session_id: str) -> str:
@@ -57,36 +50,8 @@ def build(session: SessionEnded, price_per_kwh: Decimal, currency: str, issued_a
 def issue(session: SessionEnded) -> dict[str, Any] | None:
     """Issues the session's invoice; the new invoice, or None if it already existed (nothing is done twice)."""
     config = settings()
-    now = clock.now()
-    item = build(session, config.energy_price_per_kwh, config.currency, clock.iso(now))
-    if store.create_invoice(item, int(now.timestamp()) + PUBLISH_LEASE_S):
-        _publish(item)
+    item = build(session, config.energy_price_per_kwh, config.currency, clock.iso(clock.now()))
+    if store.create_invoice(item):
         return item
-    # Already issued. Its event may still be owed, if the delivery that created it failed to publish.
-    claimed = store.claim_publication(item["invoice_id"], int(now.timestamp()), int(now.timestamp()) + PUBLISH_LEASE_S)
-    if claimed is not None:
-        logger.info("publishing an earlier delivery's InvoiceIssued", extra={"invoice_id": item["invoice_id"]})
-        _publish(claimed)
-    else:
-        logger.info("session already invoiced", extra={"invoice_id": item["invoice_id"], "session_id": session.session_id})
+    logger.info("session already invoiced", extra={"invoice_id": item["invoice_id"], "session_id": session.session_id})
     return None
-
-
-def _publish(item: dict[str, Any]) -> None:
-    event = InvoiceIssued(
-        event_id=events.stable_id("InvoiceIssued", item["invoice_id"]),
-        charge_point_id=item["charge_point_id"],
-        occurred_at=item["issued_at"],
-        invoice_id=item["invoice_id"],
-        session_id=item["session_id"],
-        id_tag=item.get("id_tag"),
-        energy_wh=int(item["energy_wh"]),
-        total=int(item["total"]),
-        currency=item["currency"],
-    )
-    try:
-        events.publish(event)
-    except Exception:
-        store.release_publication(item["invoice_id"])
-        raise
-    store.mark_published(item["invoice_id"], clock.iso(clock.now()))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.shared.manifest import Index, Key, Queue, RestApi, ServiceManifest, Subscription, Table
+from services.shared.manifest import Index, Key, Queue, RestApi, ServiceManifest, Stream, Subscription, Table
 
 _HANDLERS = "services.billing.handlers"
 
@@ -17,6 +17,7 @@ MANIFEST = ServiceManifest(
                 Index(name="by-charge-point", partition_key=Key("charge_point_id"), sort_key=Key("issued_at")),
                 Index(name="by-id-tag", partition_key=Key("id_tag"), sort_key=Key("issued_at")),
             ),
+            stream=Stream("services.billing.changes:invoice_changes"),
         ),
     ),
     subscriptions=(
@@ -26,5 +27,6 @@ MANIFEST = ServiceManifest(
         ),
     ),
     rest=RestApi(prefixes=("/invoices",), handler=f"{_HANDLERS}:api", resolver="services.billing.api:app"),
+    relay=f"{_HANDLERS}:relay",
     publishes=("InvoiceIssued",),
 )

@@ -2,8 +2,6 @@
 
 An invoice's key is derived from its session, and it is created by a conditional put, so
 however many times (and however concurrently) a session's end arrives, one item exists.
-Whether its InvoiceIssued was published is kept on the item: `published_at` once it was,
-and a short lease (`publish_lease_until`, epoch seconds) while one delivery publishes it.
 """
 
 from __future__ import annotations
@@ -25,57 +23,15 @@ def _invoices() -> Any:
 
 
 
-def create_invoice(item: dict[str, Any], lease_until: int) -> bool:
-    """Writes the invoice unless one exists for its id; True if this call created it (and holds the publish lease)."""
+def create_invoice(item: dict[str, Any]) -> bool:
+    """Writes the invoice unless one exists for its id; True if this call created it."""
     try:
-        _invoices().put_item(Item={**item, "publish_lease_until": lease_until},
-                             ConditionExpression="attribute_not_exists(invoice_id)")
+        _invoices().put_item(Item=item, ConditionExpression="attribute_not_exists(invoice_id)")
     except ClientError as error:
         if condition_failed(error):
             return False
         raise
     return True
-
-
-def claim_publication(invoice_id: str, now_epoch: int, lease_until: int) -> dict[str, Any] | None:
-    """Takes the publish lease of an invoice whose InvoiceIssued is not out yet and whose lease (if any) ran out;
-    the invoice if taken, None if it was published or another delivery holds the lease."""
-    try:
-        reply = _invoices().update_item(
-            Key={"invoice_id": invoice_id},
-            UpdateExpression="SET publish_lease_until = :until",
-            ConditionExpression=("attribute_exists(invoice_id) AND attribute_not_exists(published_at) AND "
-                                 "(attribute_not_exists(publish_lease_until) OR publish_lease_until < :now)"),
-            ExpressionAttributeValues={":until": lease_until, ":now": now_epoch},
-            ReturnValues="ALL_NEW",
-        )
-    except ClientError as error:
-        if condition_failed(error):
-            return None
-        raise
-    return reply["Attributes"]
-
-
-def mark_published(invoice_id: str, now: str) -> None:
-    _invoices().update_item(
-        Key={"invoice_id": invoice_id},
-        UpdateExpression="SET published_at = :now REMOVE publish_lease_until",
-        ConditionExpression="attribute_exists(invoice_id)",
-        ExpressionAttributeValues={":now": now},
-    )
-
-
-def release_publication(invoice_id: str) -> None:
-    """Gives the publish lease back (publishing failed), so the retry can publish at once."""
-    try:
-        _invoices().update_item(
-            Key={"invoice_id": invoice_id},
-            UpdateExpression="REMOVE publish_lease_until",
-            ConditionExpression="attribute_exists(invoice_id) AND attribute_not_exists(published_at)",
-        )
-    except ClientError as error:
-        if not condition_failed(error):
-            raise
 
 
 def get_invoice(invoice_id: str) -> dict[str, Any] | None:

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.connectivity import dispatcher, store
-from services.connectivity.events import ChargerConnected, ChargerDisconnected
-from services.shared import auth, aws, clock, events
+from services.shared import auth, aws, clock
 from services.shared.log import logger
 from services.shared.settings import settings
 
@@ -72,8 +71,6 @@ def connect(admission: Admission, connection_id: str) -> str:
     old = previous.get("connection_id")
     if old and old != connection_id:
         close(old)
-    events.publish(ChargerConnected(charge_point_id=admission.charge_point_id, occurred_at=now,
-                                    connection_id=connection_id, ocpp_version=admission.ocpp_version))
     if previous.get("command_queue"):
         dispatcher.start_timer(admission.charge_point_id, None, 2)  # send what waited once the handshake is done
     return admission.ocpp_version
@@ -84,7 +81,6 @@ def disconnect(charge_point_id: str, connection_id: str) -> bool:
     if not store.record_disconnection(charge_point_id, connection_id, now):
         logger.info("late disconnect of a replaced connection", extra={"charge_point_id": charge_point_id})
         return False
-    events.publish(ChargerDisconnected(charge_point_id=charge_point_id, occurred_at=now, connection_id=connection_id))
     return True
 
 

@@ -17,8 +17,7 @@ from botocore.exceptions import ClientError
 
 from services.connectivity import store
 from services.connectivity.commands import CommandStatus, new_command_id
-from services.connectivity.events import CommandCompleted
-from services.shared import aws, clock, events
+from services.shared import aws, clock
 from services.shared.dynamo import decimals
 from services.shared.log import logger
 from services.shared.ocpp import framing
@@ -119,15 +118,13 @@ def start_timer(charge_point_id: str, command_id: str | None, delay_s: int) -> N
 
 def settle(charge_point_id: str, command_id: str, status: CommandStatus, fields: dict[str, Any],
            *, pump_next: bool = True, expected: CommandStatus = CommandStatus.sent) -> dict[str, Any] | None:
-    """Ends a command once; frees the charger for the next and tells the bus."""
+    """Ends a command once (its CommandCompleted comes from the change) and frees the charger for the next."""
     item = store.transition(charge_point_id, command_id, expected.value,
                             {**fields, "status": status.value, "completed_at": clock.iso(clock.now())},
                             remove=("queued_at",))
     if item is None:
         return None
     store.release(charge_point_id, command_id)
-    events.publish(CommandCompleted(charge_point_id=charge_point_id, command_id=command_id, action=item["action"],
-                                    status=status.value, reply=item.get("reply")))
     logger.info("command settled", extra={"charge_point_id": charge_point_id, "command_id": command_id, "status": status.value})
     if pump_next:
         pump(charge_point_id)

@@ -111,6 +111,14 @@ def command_timeouts(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 @entry_point
+def relay(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The streams of connectivity's tables: the events of each change, to the bus."""
+    from services.shared.relay import relay_batch
+
+    return relay_batch(event, "connectivity")
+
+
+@entry_point
 def audit_connections(event: dict[str, Any], context: Any) -> dict[str, Any]:
     result = connections.audit()
     logger.info("connection audit", extra=result)

@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
-from services.shared.manifest import Key, Queue, RestApi, Schedule, ServiceManifest, Subscription, Table, WebSocketRoutes
+from services.shared.manifest import Key, Queue, RestApi, Schedule, ServiceManifest, Stream, Subscription, Table, WebSocketRoutes
 
 _OCPP = "services.connectivity.ocpp"
 _HANDLERS = "services.connectivity.handlers"
+_CHANGES = "services.connectivity.changes"
 
 MANIFEST = ServiceManifest(
     name="connectivity",
     tables=(
-        Table(name="chargers", partition_key=Key("charge_point_id")),
+        Table(name="chargers", partition_key=Key("charge_point_id"), stream=Stream(f"{_CHANGES}:charger_changes")),
         Table(
             name="commands",
             partition_key=Key("charge_point_id"),
             sort_key=Key("command_id"),
             ttl_attribute="expires_at",
+            stream=Stream(f"{_CHANGES}:command_changes"),
         ),
+        # What chargers sent that is kept: DataTransfer frames, and fault reports (fault#...), whose
+        # FaultReported this table's stream makes.
         Table(
             name="charger-messages",
             partition_key=Key("charge_point_id"),
             sort_key=Key("message_key"),
             ttl_attribute="expires_at",
+            stream=Stream(f"{_CHANGES}:message_changes"),
         ),
     ),
     subscriptions=(
@@ -50,6 +55,7 @@ MANIFEST = ServiceManifest(
         }
     },
     ocpp_replies=f"{_OCPP}:reply",
+    relay=f"{_HANDLERS}:relay",
     publishes=("ChargerConnected", "ChargerDisconnected", "ChargerBooted", "ConnectorStatusChanged", "FaultReported",
                "CommandCompleted"),
 )

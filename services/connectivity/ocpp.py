@@ -8,8 +8,8 @@ from ocpp.v16 import call, call_result
 from ocpp.v16.enums import DataTransferStatus, RegistrationStatus
 
 from services.connectivity import dispatcher, store
+from services.connectivity.changes import FAULT_PREFIX
 from services.connectivity.commands import CommandStatus, outcome
-from services.connectivity.events import ChargerBooted, ConnectorStatusChanged, FaultReported
 from services.connectivity.liveness import LastSeen
 from services.shared import clock, events, refs
 from services.shared.log import logger
@@ -38,10 +38,6 @@ def boot_notification(ctx: OcppContext, request: call.BootNotification) -> call_
     boot = _compact({field: getattr(request, field) for field in BOOT_FIELDS}) | {"booted_at": now}
     store.set_fields(ctx.charge_point_id, {"boot": boot, "last_seen": now})
     _last_seen.wrote(ctx.charge_point_id, ctx.received_at.timestamp())
-    events.publish(ChargerBooted(charge_point_id=ctx.charge_point_id, occurred_at=now,
-                                 charge_point_vendor=request.charge_point_vendor,
-                                 charge_point_model=request.charge_point_model,
-                                 firmware_version=request.firmware_version))
     return call_result.BootNotification(current_time=clock.iso(clock.now()), interval=settings().heartbeat_interval,
                                         status=RegistrationStatus.accepted)
 
@@ -61,25 +57,26 @@ def status_notification(ctx: OcppContext, request: call.StatusNotification) -> c
     reported = {"status": request.status, "error_code": request.error_code, "info": request.info,
                 "vendor_id": request.vendor_id, "vendor_error_code": request.vendor_error_code}
     timestamp = _charger_time(request.timestamp, ctx)
-    written, previous = store.update_connector(ctx.charge_point_id, request.connector_id,
-                                               _compact(reported) | {"timestamp": timestamp}, clock.iso(ctx.received_at))
+    written = store.update_connector(ctx.charge_point_id, request.connector_id,
+                                     _compact(reported) | {"timestamp": timestamp}, clock.iso(ctx.received_at))
     if written:
         _last_seen.wrote(ctx.charge_point_id, ctx.received_at.timestamp())
-    report = {"charge_point_id": ctx.charge_point_id, "occurred_at": timestamp, "connector_id": request.connector_id,
-              **reported}
-    published: list[events.Event] = []
-    if written:
-        published.append(ConnectorStatusChanged(**report, previous_status=(previous or {}).get("status"),
-                                                previous_error_code=(previous or {}).get("error_code")))
     if request.error_code != "NoError":
-        boot = (store.get_charger(ctx.charge_point_id) or {}).get("boot", {})
-        fault_id = events.stable_id(ctx.charge_point_id, request.connector_id, timestamp, request.status,
-                                    request.error_code, request.vendor_error_code)
-        published.append(FaultReported(**report, event_id=fault_id, charge_point_vendor=boot.get("charge_point_vendor"),
-                                       charge_point_model=boot.get("charge_point_model"),
-                                       firmware_version=boot.get("firmware_version")))
-    events.publish(*published)
+        _store_fault(ctx, request.connector_id, timestamp, reported)
     return call_result.StatusNotification()
+
+
+def _store_fault(ctx: OcppContext, connector_id: int, timestamp: str, reported: dict[str, Any]) -> None:
+    """Every fault report is kept (its FaultReported comes from this item): a repeat changes no connector state."""
+    boot = (store.get_charger(ctx.charge_point_id) or {}).get("boot", {})
+    fault_id = events.stable_id(ctx.charge_point_id, connector_id, timestamp, reported["status"], reported["error_code"],
+                                reported["vendor_error_code"])
+    store.put_message(_compact({
+        "charge_point_id": ctx.charge_point_id, "message_key": f"{FAULT_PREFIX}{timestamp}#{fault_id}",
+        "action": "StatusNotification", "event_id": fault_id, "occurred_at": timestamp, "connector_id": connector_id,
+        **reported, **{field: boot.get(field) for field in ("charge_point_vendor", "charge_point_model", "firmware_version")},
+        "received_at": clock.iso(ctx.received_at), "expires_at": int(ctx.received_at.timestamp()) + store.RETENTION_S,
+    }))
 
 
 def data_transfer(ctx: OcppContext, request: call.DataTransfer) -> call_result.DataTransfer:

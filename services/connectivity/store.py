@@ -11,6 +11,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
+from services.connectivity.changes import REPORTED
 from services.shared import aws
 from services.shared.dynamo import condition_failed, page, set_clause
 
@@ -127,17 +128,14 @@ def set_fields(charge_point_id: str, fields: dict[str, Any]) -> None:
     )
 
 
-def update_connector(charge_point_id: str, connector_id: int, state: dict[str, Any], now: str) -> tuple[bool, dict[str, Any] | None]:
-    """Stores a connector's reported state if it differs and is not older than what is stored.
-
-    Returns (written, previous state). Unchanged or stale reports write nothing.
-    """
-    compared = ("status", "error_code", "info", "vendor_id", "vendor_error_code")
+def update_connector(charge_point_id: str, connector_id: int, state: dict[str, Any], now: str) -> bool:
+    """Stores a connector's reported state if it differs and is not older than what is stored; whether it did.
+    Unchanged or stale reports write nothing (and so announce nothing)."""
     names = {"#conn": "connectors", "#id": str(connector_id), "#ts": "timestamp"}
-    names.update({f"#{f}": f for f in compared})
+    names.update({f"#{f}": f for f in REPORTED})
     values: dict[str, Any] = {":state": {**state, "updated_at": now}, ":ts": state["timestamp"]}
     checks = []
-    for field in compared:
+    for field in REPORTED:
         if state.get(field) is None:
             checks.append(f"attribute_exists(#conn.#id.#{field})")
         else:
@@ -145,20 +143,18 @@ def update_connector(charge_point_id: str, connector_id: int, state: dict[str, A
             checks.append(f"NOT #conn.#id.#{field} = :{field}")
     condition = f"attribute_not_exists(#conn.#id) OR (#conn.#id.#ts <= :ts AND ({' OR '.join(checks)}))"
     try:
-        reply = _chargers().update_item(
+        _chargers().update_item(
             Key={"charge_point_id": charge_point_id},
             UpdateExpression="SET #conn.#id = :state, last_seen = :now",
             ConditionExpression=condition,
             ExpressionAttributeNames=names,
             ExpressionAttributeValues={**values, ":now": now},
-            ReturnValues="UPDATED_OLD",
         )
     except ClientError as error:
         if condition_failed(error):
-            return False, None
+            return False
         raise
-    old = reply.get("Attributes") or {}
-    return True, (old.get("connectors") or {}).get(str(connector_id))
+    return True
 
 
 def scan_chargers(limit: int, start_key: dict[str, Any] | None, *, connected: bool | None,

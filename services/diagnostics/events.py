@@ -53,16 +53,3 @@ class IncidentResolved(DiagnosticsEvent):
                    occurred_at=incident["resolved_at"], incident_id=incident["incident_id"],
                    connector_id=int(incident["connector_id"]), error_code=incident["error_code"],
                    opened_at=incident["opened_at"], resolved_at=incident["resolved_at"], count=int(incident["count"]))
-
-
-BY_NAME: dict[str, type[DiagnosticsEvent]] = {e.detail_type(): e for e in (IncidentOpened, IncidentResolved)}
-
-
-def announcements(before: dict[str, Any] | None, after: dict[str, Any]) -> list[DiagnosticsEvent]:
-    """The events a change of an incident makes: opened when it is new, resolved when it became resolved."""
-    found: list[DiagnosticsEvent] = []
-    if before is None:
-        found.append(IncidentOpened.of(after))
-    if after["status"] == "resolved" and (before is None or before["status"] != "resolved"):
-        found.append(IncidentResolved.of(after))
-    return found

@@ -36,3 +36,11 @@ def api(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from services.diagnostics.api import app  # only the REST Lambda pays for the resolver
 
     return app.resolve(event, context)
+
+
+@entry_point
+def relay(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The incidents table's stream: IncidentOpened and IncidentResolved, to the bus."""
+    from services.shared.relay import relay_batch
+
+    return relay_batch(event, "diagnostics")

@@ -1,57 +1,28 @@
-"""The incident workflow: read what fault tracking knows, decide with `faults`, write with `store`, publish.
+"""The incident workflow: read what fault tracking knows, decide with `faults`, write with `store`.
 
 Each change is one conditional transaction (store.save); when a concurrent delivery got
 there first it fails with Conflict and the report is read and decided again, so two
-deliveries of different reports for one fault key never open two incidents. The events
-a change makes are written in the same transaction (an outbox) and published right
-after it; if the publish fails the record fails too, and whoever next reads that
-connector after the writer's lease (the queue's visibility timeout) publishes them, so
-IncidentOpened and IncidentResolved go out once, never zero times.
+deliveries of different reports for one fault key never open two incidents.
+IncidentOpened and IncidentResolved come from the incidents table's changes
+(services/diagnostics/changes.py), so each goes out once, never zero times.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from datetime import timedelta
-from typing import Any, Sequence
+from typing import Any
 
 from services.connectivity.events import ConnectorStatusChanged, FaultReported
 from services.diagnostics import faults, store
-from services.diagnostics.events import BY_NAME, announcements
-from services.shared import clock, events
+from services.shared import clock
 from services.shared.log import logger
 
 MAX_ATTEMPTS = 10
-# How long the writer of an outbox event has to publish it before another reader does (the
-# subscription queue's visibility timeout: by then a failed record has been handed out again).
-LEASE_S = 30
-
-
-def _lease(now: Any) -> str:
-    return clock.iso(now + timedelta(seconds=LEASE_S))
 
 
 def _pause(attempt: int) -> None:
     time.sleep(random.uniform(0, 0.01 * 2 ** min(attempt, 5)))
-
-
-def _publish(items: Sequence[dict[str, Any]]) -> None:
-    """Publishes outbox items, then deletes them; a publish that fails leaves them for the next reader."""
-    if not items:
-        return
-    events.publish(*(BY_NAME[item["detail_type"]].model_validate_json(item["detail"]) for item in items))
-    store.delete_outbox(items)
-
-
-def _rescue(outbox: Sequence[dict[str, Any]]) -> None:
-    """Publishes events whose writer failed before publishing them (their lease ran out)."""
-    now = clock.now()
-    claimed = [item for item in outbox if item.get("lease_until", "") <= clock.iso(now)
-               and store.claim_outbox(item, clock.iso(now), _lease(now))]
-    if claimed:
-        logger.warning("publishing incident events left unpublished", extra={"events": [i["item_key"] for i in claimed]})
-        _publish(claimed)
 
 
 def record_fault(event: FaultReported) -> None:
@@ -62,8 +33,6 @@ def record_fault(event: FaultReported) -> None:
     cp, connector_id = report.charge_point_id, report.connector_id
     for attempt in range(MAX_ATTEMPTS):
         state = store.connector_state(cp, connector_id)
-        if attempt == 0:
-            _rescue(state.outbox)
         recovery = _recovery(report, state.recovery)
         pointer = state.pointers.get(report.error_code, {})
         open_id, last_id = pointer.get("open_incident_id"), pointer.get("last_incident_id")
@@ -74,25 +43,23 @@ def record_fault(event: FaultReported) -> None:
         placement = faults.place(report, recovery, open_incident, last_incident)
         now = clock.now()
         if isinstance(placement, faults.Repeat):
-            before: dict[str, Any] | None = placement.incident
             after = faults.repeated(placement.incident, report, clock.iso(now))
             write: dict[str, Any] = {"previous_version": placement.incident["version"]}
         elif placement.recovery is None:
-            before, after = None, faults.opened(report, clock.iso(now))
+            after = faults.opened(report, clock.iso(now))
             write = {"previous_version": None, "pointer": "open", "recovered_before": report.at}
         else:
-            before, after = None, faults.opened(report, clock.iso(now), recovery=placement.recovery)
+            after = faults.opened(report, clock.iso(now), recovery=placement.recovery)
             write = {"previous_version": None, "pointer": "remember"}
         try:
-            written = store.save(after, event_id=report.event_id, marker_expires_at=faults.dedupe_expiry(int(now.timestamp())),
-                                 announce=announcements(before, after), lease_until=_lease(now), **write)
+            store.save(after, event_id=report.event_id, marker_expires_at=faults.dedupe_expiry(int(now.timestamp())),
+                       **write)
         except store.Duplicate:
             logger.info("fault report already counted", extra={"event_id": report.event_id, "charge_point_id": cp})
             return
         except store.Conflict:
             _pause(attempt)
             continue
-        _publish(written)
         return
     raise RuntimeError(f"incident for {cp} connector {connector_id} {report.error_code} kept changing; retry later")
 
@@ -114,7 +81,6 @@ def record_status(event: ConnectorStatusChanged) -> None:
     # either commits before this read (and is resolved below) or sees the recovery (and is not opened).
     store.record_recovery(cp, connector_id, report.at, report.status)
     state = store.connector_state(cp, connector_id)
-    _rescue(state.outbox)
     for pointer in state.pointers.values():
         if pointer.get("open_incident_id"):
             _resolve(pointer["open_incident_id"], report)
@@ -128,11 +94,9 @@ def _resolve(incident_id: str, recovery: faults.Report) -> None:
         if after is None:
             return
         try:
-            written = store.save(after, previous_version=incident["version"], pointer="release",
-                                 announce=announcements(incident, after), lease_until=_lease(now))
+            store.save(after, previous_version=incident["version"], pointer="release")
         except store.Conflict:
             _pause(attempt)
             continue
-        _publish(written)
         return
     raise RuntimeError(f"incident {incident_id} kept changing; retry later")

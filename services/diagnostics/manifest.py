@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.shared.manifest import Index, Key, Queue, RestApi, ServiceManifest, Subscription, Table
+from services.shared.manifest import Index, Key, Queue, RestApi, ServiceManifest, Stream, Subscription, Table
 
 _HANDLERS = "services.diagnostics.handlers"
 
@@ -16,8 +16,9 @@ MANIFEST = ServiceManifest(
                 Index(name="by-charger", partition_key=Key("charge_point_id"), sort_key=Key("opened_at")),
                 Index(name="by-status", partition_key=Key("status"), sort_key=Key("opened_at")),
             ),
+            stream=Stream("services.diagnostics.changes:incident_changes"),
         ),
-        # Per charger: open-incident pointers, connector recoveries, the outbox and the reports counted.
+        # Per charger: open-incident pointers, connector recoveries and the reports counted.
         Table(name="fault-tracking", partition_key=Key("charge_point_id"), sort_key=Key("item_key"),
               ttl_attribute="expires_at"),
     ),
@@ -28,5 +29,6 @@ MANIFEST = ServiceManifest(
         ),
     ),
     rest=RestApi(prefixes=("/incidents",), handler=f"{_HANDLERS}:api", resolver="services.diagnostics.api:app"),
+    relay=f"{_HANDLERS}:relay",
     publishes=("IncidentOpened", "IncidentResolved"),
 )

@@ -6,7 +6,6 @@
     {c}#code#{error_code}   the pointer: `open_incident_id` while one is open (removed when it
                             resolves), `last_incident_id`
     {c}#connector           the connector's latest recovery (NoError report): recovered_at, recovered_status
-    {c}#outbox#{event_id}   an event written with the change that makes it, deleted once published
     event#{event_id}        a report already counted (expires after the dedupe retention)
 
 so one Query on `{c}#` reads everything a report of connector c needs. Every change of
@@ -18,14 +17,13 @@ caller reads again; a report already counted makes it fail with Duplicate.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from services.shared import aws
 from services.shared.dynamo import condition_failed, page, plain
-from services.shared.events import Event
 from services.shared.settings import settings
 
 INCIDENTS = "incidents"
@@ -63,10 +61,6 @@ def connector_key(connector_id: int) -> str:
     return f"{connector_id}#connector"
 
 
-def outbox_key(connector_id: int, event_id: str) -> str:
-    return f"{connector_id}#outbox#{event_id}"
-
-
 def marker_key(event_id: str) -> str:
     return f"event#{event_id}"
 
@@ -77,7 +71,6 @@ def marker_key(event_id: str) -> str:
 class ConnectorState:
     recovery: dict[str, Any] | None = None  # {"recovered_at", "recovered_status"}
     pointers: dict[str, dict[str, Any]] = field(default_factory=dict)  # by error code
-    outbox: list[dict[str, Any]] = field(default_factory=list)
 
 
 def connector_state(charge_point_id: str, connector_id: int) -> ConnectorState:
@@ -94,8 +87,6 @@ def connector_state(charge_point_id: str, connector_id: int) -> ConnectorState:
                 state.recovery = item if item.get("recovered_at") else None
             elif kind == "code":
                 state.pointers[rest] = item
-            elif kind == "outbox":
-                state.outbox.append(item)
         if "LastEvaluatedKey" not in reply:
             return state
         kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
@@ -148,9 +139,8 @@ def record_recovery(charge_point_id: str, connector_id: int, at: str, status: st
 
 
 def save(incident: dict[str, Any], *, previous_version: int | None, event_id: str | None = None,
-         marker_expires_at: int | None = None, pointer: str | None = None, recovered_before: str | None = None,
-         announce: Sequence[Event] = (), lease_until: str = "") -> list[dict[str, Any]]:
-    """Writes an incident in one transaction with what keeps it consistent; the outbox items written.
+         marker_expires_at: int | None = None, pointer: str | None = None, recovered_before: str | None = None) -> None:
+    """Writes an incident in one transaction with what keeps it consistent (its events come from the change).
 
     previous_version: None for a new incident (it must not exist), else the version read.
     event_id: the report this write counts; Duplicate if it was counted already.
@@ -158,7 +148,6 @@ def save(incident: dict[str, Any], *, previous_version: int | None, event_id: st
         "release" removes it, Conflict if this incident no longer holds it; "remember" makes the
         incident the last one if there is none.
     recovered_before: Conflict if the connector has recovered at or after this time since it was read.
-    announce: events written to the outbox with the change; the caller publishes them, then deletes them.
     """
     cp, connector_id = incident["charge_point_id"], int(incident["connector_id"])
     tracking, incidents = settings().table(TRACKING), settings().table(INCIDENTS)
@@ -195,9 +184,6 @@ def save(incident: dict[str, Any], *, previous_version: int | None, event_id: st
             "TableName": tracking, "Key": {"charge_point_id": cp, "item_key": connector_key(connector_id)},
             "ConditionExpression": "attribute_not_exists(recovered_at) OR recovered_at < :at",
             "ExpressionAttributeValues": {":at": recovered_before}}})
-    outbox = [{"charge_point_id": cp, "item_key": outbox_key(connector_id, event.event_id), "detail_type": event.detail_type(),
-               "detail": event.model_dump_json(), "lease_until": lease_until} for event in announce]
-    items.extend({"Put": {"TableName": tracking, "Item": item}} for item in outbox)
     try:
         _tracking().meta.client.transact_write_items(TransactItems=items)
     except ClientError as error:
@@ -207,25 +193,3 @@ def save(incident: dict[str, Any], *, previous_version: int | None, event_id: st
         if marker_at is not None and marker_at < len(reasons) and reasons[marker_at].get("Code") == "ConditionalCheckFailed":
             raise Duplicate(event_id) from None
         raise Conflict(incident["incident_id"]) from None
-    return outbox
-
-
-def claim_outbox(item: dict[str, Any], now: str, lease_until: str) -> bool:
-    """Takes an unpublished event whose writer's lease ran out (it failed before publishing); False if taken."""
-    try:
-        _tracking().update_item(
-            Key={"charge_point_id": item["charge_point_id"], "item_key": item["item_key"]},
-            UpdateExpression="SET lease_until = :until",
-            ConditionExpression="attribute_exists(item_key) AND lease_until <= :now",
-            ExpressionAttributeValues={":until": lease_until, ":now": now},
-        )
-    except ClientError as error:
-        if condition_failed(error):
-            return False
-        raise
-    return True
-
-
-def delete_outbox(items: Sequence[dict[str, Any]]) -> None:
-    for item in items:
-        _tracking().delete_item(Key={"charge_point_id": item["charge_point_id"], "item_key": item["item_key"]})

@@ -12,3 +12,11 @@ def api(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from services.sessions.api import app  # only the REST Lambda pays for the resolver
 
     return app.resolve(event, context)
+
+
+@entry_point
+def relay(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The sessions table's stream: SessionStarted and SessionEnded, to the bus."""
+    from services.shared.relay import relay_batch
+
+    return relay_batch(event, "sessions")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.shared.manifest import Key, RestApi, ServiceManifest, Table
+from services.shared.manifest import Key, RestApi, ServiceManifest, Stream, Table
 
 _OCPP = "services.sessions.ocpp"
 _HANDLERS = "services.sessions.handlers"
@@ -12,7 +12,8 @@ MANIFEST = ServiceManifest(
     tables=(
         Table(name="id-tokens", partition_key=Key("id_tag")),
         # A charger's sessions by OCPP transaction id: every OCPP message finds its session by key.
-        Table(name="sessions", partition_key=Key("charge_point_id"), sort_key=Key("transaction_id", "N")),
+        Table(name="sessions", partition_key=Key("charge_point_id"), sort_key=Key("transaction_id", "N"),
+              stream=Stream("services.sessions.changes:session_changes")),
         # What makes a StartTransaction the same one re-sent: charger, connector, id tag, meter start, timestamp.
         Table(name="session-starts", partition_key=Key("start_key"), ttl_attribute="expires_at"),
         # One item per meterValue element: series (a session's, or a connector's outside sessions) and its timestamp.
@@ -28,5 +29,6 @@ MANIFEST = ServiceManifest(
             "MeterValues": f"{_OCPP}:meter_values",
         }
     },
+    relay=f"{_HANDLERS}:relay",
     publishes=("SessionStarted", "SessionEnded"),
 )

@@ -110,29 +110,6 @@ def complete_session(charge_point_id: str, transaction_id: int, changes: dict[st
     return reply["Attributes"]
 
 
-def claim_publication(charge_point_id: str, transaction_id: int, now_epoch: int, lease_until: int) -> bool:
-    """The right to publish a completed session's SessionEnded: once, or again after a publisher's lease ran out."""
-    try:
-        _sessions().update_item(
-            Key={"charge_point_id": charge_point_id, "transaction_id": transaction_id},
-            UpdateExpression="SET ended_publish_lease = :until",
-            ConditionExpression="#status = :completed AND attribute_not_exists(ended_published) AND "
-                                "(attribute_not_exists(ended_publish_lease) OR ended_publish_lease < :now)",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":until": lease_until, ":now": now_epoch, ":completed": "completed"})
-    except ClientError as error:
-        if condition_failed(error):
-            return False
-        raise
-    return True
-
-
-def mark_published(charge_point_id: str, transaction_id: int) -> None:
-    _sessions().update_item(Key={"charge_point_id": charge_point_id, "transaction_id": transaction_id},
-                            UpdateExpression="SET ended_published = :true REMOVE ended_publish_lease",
-                            ExpressionAttributeValues={":true": True})
-
-
 def query_sessions(charge_point_id: str | None, limit: int, start_key: dict[str, Any] | None,
                    condition: Any | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """A page of sessions: by charger (a key query) or across chargers (a scan), filtered by `condition`."""

@@ -2,7 +2,8 @@
 
 Chargers re-send after reconnects and queue messages while offline, so every step is
 keyed by what the charger said: a re-sent start gets the transaction id it already has,
-a re-sent stop ends nothing twice, and SessionEnded goes out once, with one event id.
+and a re-sent stop ends nothing twice. SessionStarted and SessionEnded come from the
+sessions table's changes (services/sessions/changes.py), so each goes out once.
 """
 
 from __future__ import annotations
@@ -14,12 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from services.sessions import authorization, metering, store
-from services.sessions.events import SessionEnded, SessionStarted
-from services.shared import clock, events
+from services.shared import clock
 
 START_KEY_RETENTION_S = 30 * 24 * 3600
-# How long the stop that ended a session has to publish SessionEnded before a re-sent stop may do it instead.
-PUBLISH_LEASE_S = 30
 
 
 def session_id(charge_point_id: str, transaction_id: int) -> str:
@@ -62,13 +60,7 @@ def start(request: Start, now: datetime) -> tuple[int, dict[str, Any]]:
     fresh = store.next_transaction_id()
     transaction_id = store.claim_start(start_key, request.charge_point_id, fresh, expires_at)
     while transaction_id == fresh:  # this call claimed the start, so it creates the session
-        item = _started(request, transaction_id, timestamp, info, flags, now)
-        if store.create_session(item):
-            events.publish(SessionStarted(
-                event_id=events.stable_id("SessionStarted", item["session_id"]), charge_point_id=request.charge_point_id,
-                occurred_at=timestamp, session_id=item["session_id"], transaction_id=transaction_id,
-                connector_id=request.connector_id, id_tag=request.id_tag, started_at=timestamp,
-                meter_start_wh=request.meter_start_wh))
+        if store.create_session(_started(request, transaction_id, timestamp, info, flags, now)):
             break
         # A session that a stop created holds this id (its start was never seen): this start takes the next one.
         fresh = store.next_transaction_id()
@@ -133,20 +125,12 @@ def stop(request: Stop, transaction_data: list[dict[str, Any]], now: datetime) -
     session = store.get_session(request.charge_point_id, request.transaction_id)
     if session is None:
         session = _session_from_stop(request, samples, stopped_at, now)
-    lease_until = int(now.timestamp()) + PUBLISH_LEASE_S
-    ended = None
     if session.get("status") == "active":
         used, flags = metering.energy_wh(int(session["meter_start"]), request.meter_stop_wh)
-        ended = store.complete_session(request.charge_point_id, request.transaction_id, {
+        store.complete_session(request.charge_point_id, request.transaction_id, {
             "status": "completed", "stopped_at": stopped_at, "meter_stop": request.meter_stop_wh, "energy_wh": used,
             "stop_reason": request.reason or "Local", "flags": list(session.get("flags", [])) + flags,
-            "ended_publish_lease": lease_until,
         }, create=session if session.get("created_from_stop") else None)
-    if ended is None and store.claim_publication(request.charge_point_id, request.transaction_id,
-                                                  int(now.timestamp()), lease_until):
-        ended = store.get_session(request.charge_point_id, request.transaction_id)  # a publisher before us failed
-    if ended is not None:
-        _publish_end(ended)
     if request.id_tag is None:
         return None
     return authorization.id_tag_info(store.get_token(request.id_tag), now)
@@ -170,18 +154,6 @@ def _session_from_stop(request: Stop, samples: list[dict[str, Any]], stopped_at:
         "created_at": clock.iso(now),
         "created_from_stop": True,
     }
-
-
-def _publish_end(session: dict[str, Any]) -> None:
-    """By whoever ended the session, or took over the publication after its lease ran out: same event id either way."""
-    events.publish(SessionEnded(
-        event_id=events.stable_id("SessionEnded", session["session_id"]), charge_point_id=session["charge_point_id"],
-        occurred_at=session["stopped_at"], session_id=session["session_id"], transaction_id=int(session["transaction_id"]),
-        connector_id=int(session["connector_id"]), id_tag=session["id_tag"], started_at=session["started_at"],
-        stopped_at=session["stopped_at"], meter_start_wh=int(session["meter_start"]),
-        meter_stop_wh=int(session["meter_stop"]), energy_wh=int(session["energy_wh"]),
-        stop_reason=session.get("stop_reason"), flags=list(session.get("flags", []))))
-    store.mark_published(session["charge_point_id"], int(session["transaction_id"]))
 
 
 def samples_of(session: dict[str, Any]) -> list[dict[str, Any]]:

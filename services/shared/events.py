@@ -1,20 +1,20 @@
 """Domain events on the `csms` EventBridge bus.
 
 Every event's `detail` is a pydantic model carrying its own id, so consumers can be
-idempotent on it, and `occurred_at`, the charger's own time where it has one.
+idempotent on it, and `occurred_at`, the charger's own time where it has one. Events are
+derived from the changes of a service's tables and put on the bus by its relay
+(services/shared/relay.py): no handler publishes.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from typing import ClassVar
 
 from pydantic import BaseModel, Field
 
-from services.shared import aws, clock
-from services.shared.settings import settings
+from services.shared import clock
 
 
 class Event(BaseModel):
@@ -34,23 +34,3 @@ class Event(BaseModel):
 def stable_id(*parts: object) -> str:
     """An event id derived from what the charger said, so a re-sent message gives the same event."""
     return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:32]
-
-
-def publish(*events: Event) -> None:
-    """Puts the events on the bus; raises if EventBridge refused any, so the caller's retry covers it."""
-    if not events:
-        return
-    entries = [
-        {
-            "Source": event.source,
-            "DetailType": event.detail_type(),
-            "Detail": event.model_dump_json(),
-            "EventBusName": settings().event_bus,
-        }
-        for event in events
-    ]
-    for start in range(0, len(entries), 10):
-        reply = aws.client("events").put_events(Entries=entries[start : start + 10])
-        if reply.get("FailedEntryCount"):
-            failed = [e for e in reply["Entries"] if e.get("ErrorCode")]
-            raise RuntimeError(f"EventBridge refused {len(failed)} event(s): {json.dumps(failed)[:500]}")

@@ -38,6 +38,21 @@ class Index:
 
 
 @dataclass(frozen=True)
+class Stream:
+    """A table's DynamoDB Stream (new and old images), read by its service's relay.
+
+    The events of a change are derived from the item before and after it by `changes`, a pure
+    "module:function" taking (old, new) images (None for no item) and returning events; the relay
+    puts on the bus those some manifest subscribes to. A handler that writes never publishes.
+    """
+
+    changes: str
+    batch_size: int = 100
+    # Attempts of a failing record before it goes to the relay's dead-letter queue and the stream moves on.
+    max_attempts: int = 10
+
+
+@dataclass(frozen=True)
 class Table:
     """A DynamoDB table. `name` is logical: the deployed name is the stage prefix plus it."""
 
@@ -46,6 +61,7 @@ class Table:
     sort_key: Key | None = None
     indexes: tuple[Index, ...] = ()
     ttl_attribute: str | None = None
+    stream: Stream | None = None
 
 
 @dataclass(frozen=True)
@@ -117,12 +133,23 @@ class ServiceManifest:
     ocpp_ingress: str | None = None
     # API Gateway REQUEST authorizer in front of every REST route.
     rest_authorizer: str | None = None
-    # Events this service puts on the bus (detail-types), for documentation and infra permissions.
+    # Events this service's changes make (detail-types), for documentation.
     publishes: tuple[str, ...] = ()
+    # The stream handler relaying the changes of this service's tables with a `stream` to the bus.
+    relay: str | None = None
+    # Event types put on the bus although no manifest subscribes to them (for consumers outside the stack).
+    exports: tuple[str, ...] = ()
+
+    def streams(self) -> tuple[Table, ...]:
+        return tuple(table for table in self.tables if table.stream)
+
+    def relay_failures(self) -> str:
+        """The queue that learns where the relay gave up on a stream record (the mapping's on-failure destination)."""
+        return f"{self.name}-relay-failures"
 
     def entry_points(self) -> tuple[str, ...]:
         """The handlers that run as Lambda functions of their own; OCPP action handlers run inside the ingress."""
-        named = [self.ocpp_ingress, self.rest_authorizer, self.rest.handler if self.rest else None]
+        named = [self.ocpp_ingress, self.rest_authorizer, self.rest.handler if self.rest else None, self.relay]
         if self.websocket:
             named += [self.websocket.authorizer, self.websocket.connect, self.websocket.disconnect]
         named += [s.queue.handler for s in self.subscriptions] + [q.handler for q in self.queues]

@@ -15,8 +15,10 @@ from tests.infra.synth import Synthesized, function_for, synthesize
 # (and the probe below declares it).
 HANDLED: dict[type, set[str]] = {
     m.ServiceManifest: {"name", "tables", "subscriptions", "queues", "schedules", "rest", "ocpp_actions", "ocpp_replies",
-                        "websocket", "data_transfer_vendors", "ocpp_ingress", "rest_authorizer", "publishes"},
-    m.Table: {"name", "partition_key", "sort_key", "indexes", "ttl_attribute"},
+                        "websocket", "data_transfer_vendors", "ocpp_ingress", "rest_authorizer", "publishes", "relay",
+                        "exports"},
+    m.Table: {"name", "partition_key", "sort_key", "indexes", "ttl_attribute", "stream"},
+    m.Stream: {"changes", "batch_size", "max_attempts"},
     m.Index: {"name", "partition_key", "sort_key"},
     m.Key: {"name", "type"},
     m.Queue: {"name", "handler", "batch_size", "max_receive_count", "visibility_timeout_s"},
@@ -29,7 +31,8 @@ HANDLED: dict[type, set[str]] = {
 PROBE = m.ServiceManifest(
     name="probe",
     tables=(m.Table(name="probe-items", partition_key=m.Key("pk"), sort_key=m.Key("sk", "N"), ttl_attribute="expires_at",
-                    indexes=(m.Index(name="by-owner", partition_key=m.Key("owner"), sort_key=m.Key("at")),)),),
+                    indexes=(m.Index(name="by-owner", partition_key=m.Key("owner"), sort_key=m.Key("at")),),
+                    stream=m.Stream("services.probe.changes:changes", batch_size=7, max_attempts=4)),),
     subscriptions=(m.Subscription(event_pattern={"source": ["csms.sessions"], "detail-type": ["SessionStarted"]},
                                   queue=m.Queue(name="probe-started", handler="services.probe.handlers:started",
                                                 batch_size=5, max_receive_count=3, visibility_timeout_s=60)),),
@@ -38,6 +41,8 @@ PROBE = m.ServiceManifest(
     rest=m.RestApi(prefixes=("/probes", "/probe-reports"), handler="services.probe.handlers:api"),
     ocpp_actions={"ocpp1.6": {"ProbeAction": "services.probe.ocpp:probe_action"}},
     publishes=("ProbeHappened",),
+    relay="services.probe.handlers:relay",
+    exports=("ProbeHappened",),  # read by the relay at run time (services/shared/relay.py): nothing to create
 )
 # Services whose only part in OCPP is a reply handler or a vendor's DataTransfer still need the ingress' grants.
 REPLIES_PROBE = m.ServiceManifest(name="probe-replies", tables=(m.Table(name="probe-replies", partition_key=m.Key("pk")),),
@@ -86,9 +91,19 @@ def test_a_new_manifests_declarations_all_appear_in_the_template(probed: Synthes
     for prefix in PROBE.rest.prefixes if PROBE.rest else ():
         assert probed.resources[probed.method(f"{prefix}/{{proxy+}}")]["Properties"]["AuthorizationType"] == "CUSTOM"
 
-    # The probe answers OCPP and publishes, so the ingress may write its table and publish under its source.
+    # The probe's table streams to its relay, which alone publishes, under the probe's source.
+    assert props["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    failures = probed.queue("probe-relay-failures")
+    probed.template.has_resource_properties("AWS::Lambda::EventSourceMapping", {
+        "FunctionName": {"Ref": function_for(probed, "services.probe.handlers:relay")},
+        "EventSourceArn": {"Fn::GetAtt": [table, "StreamArn"]}, "StartingPosition": "TRIM_HORIZON", "BatchSize": 7,
+        "MaximumRetryAttempts": 3, "BisectBatchOnFunctionError": True, "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [failures, "Arn"]}}}})
+    probed.template.has_resource_properties("AWS::CloudWatch::Alarm", {"AlarmName": "csms-test-probe-relay-dlq"})
+    assert "csms.probe" in probed.role_sources()[probed.role("probe")]
+    assert "csms.probe" not in probed.role_sources().get(probed.role("ocpp-ingress"), set())
+    # The probe answers OCPP, so the ingress may write its table.
     assert "csms-test-probe-items" in probed.role_tables()[probed.role("ocpp-ingress")]
-    assert "csms.probe" in probed.role_sources()[probed.role("ocpp-ingress")]
     assert probed.role_tables()[probed.role("probe")] == {"csms-test-probe-items"}
     assert {"csms-test-probe-replies", "csms-test-probe-vendor"} <= probed.role_tables()[probed.role("ocpp-ingress")]
     public = probed.resources[probed.method("/probe-status/{proxy+}")]["Properties"]

@@ -47,9 +47,11 @@ def test_every_subscription_is_a_rule_to_a_queue_with_a_dlq_consumed_with_partia
     subscriptions = [s for m in ALL for s in m.subscriptions]
     direct = [q for m in ALL for q in m.queues]
     assert subscriptions and direct, "no manifest declares a subscription or a queue: this test would check nothing"
-    template.resource_count_is("AWS::SQS::Queue", 2 * (len(subscriptions) + len(direct)))
+    relays = [m for m in ALL if m.relay]
+    streams = [t for m in relays for t in m.streams()]
+    template.resource_count_is("AWS::SQS::Queue", 2 * (len(subscriptions) + len(direct)) + len(relays))
     template.resource_count_is("AWS::Events::Rule", len(subscriptions))
-    template.resource_count_is("AWS::Lambda::EventSourceMapping", len(subscriptions) + len(direct))
+    template.resource_count_is("AWS::Lambda::EventSourceMapping", len(subscriptions) + len(direct) + len(streams))
     for subscription in subscriptions:
         template.has_resource_properties("AWS::Events::Rule", {
             "EventPattern": subscription.event_pattern, "EventBusName": {"Ref": Match.any_value()},
@@ -201,12 +203,34 @@ def test_each_role_touches_only_its_own_services_tables(synthesized: Synthesized
             assert tables and all(t in _own_tables(manifest) for t in tables)
 
 
-def test_a_service_publishes_only_under_its_own_source(synthesized: Synthesized) -> None:
+def test_a_service_publishes_only_under_its_own_source_and_only_its_relay_does(synthesized: Synthesized) -> None:
+    sources = synthesized.role_sources()
     for manifest in ALL:
-        if manifest.publishes:
-            assert synthesized.role_sources()[synthesized.role(manifest.name)] == {f"csms.{manifest.name}"}
-    assert synthesized.role_sources()[synthesized.role("ocpp-ingress")] == {f"csms.{m.name}" for m in ALL
-                                                                              if m.ocpp_handlers() and m.publishes}
+        if manifest.relay:
+            assert sources[synthesized.role(manifest.name)] == {f"csms.{manifest.name}"}
+    assert synthesized.role("ocpp-ingress") not in sources  # the OCPP path writes; the streams announce
+
+
+def test_every_streamed_table_feeds_its_services_relay_in_order_with_a_failure_destination(synthesized: Synthesized) -> None:
+    relays = [m for m in ALL if m.relay]
+    assert relays, "no manifest declares a relay: this test would check nothing"
+    for manifest in relays:
+        assert manifest.relay is not None
+        failures = synthesized.queue(manifest.relay_failures())
+        for table in manifest.streams():
+            assert table.stream is not None
+            logical = synthesized.logical_id("AWS::DynamoDB::Table", TableName=f"{PREFIX}{table.name}")
+            assert synthesized.resources[logical]["Properties"]["StreamSpecification"] == {
+                "StreamViewType": "NEW_AND_OLD_IMAGES"}
+            synthesized.template.has_resource_properties("AWS::Lambda::EventSourceMapping", {
+                "FunctionName": {"Ref": function_for(synthesized, manifest.relay)},
+                "EventSourceArn": {"Fn::GetAtt": [logical, "StreamArn"]}, "StartingPosition": "TRIM_HORIZON",
+                "BatchSize": table.stream.batch_size, "MaximumRetryAttempts": table.stream.max_attempts - 1,
+                "BisectBatchOnFunctionError": True, "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                "MaximumBatchingWindowInSeconds": 1,
+                "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [failures, "Arn"]}}}})
+        synthesized.template.has_resource_properties("AWS::CloudWatch::Alarm",
+                                                     {"AlarmName": f"{PREFIX}{manifest.name}-relay-dlq"})
 
 
 def test_the_stripe_secrets_exist_and_no_role_reads_them_until_payments_do(synthesized: Synthesized) -> None:

@@ -188,9 +188,12 @@ def sqs_event(bodies: list[str], queue: str = "csms-queue") -> dict[str, Any]:
 
 
 def drain(queue_name: str) -> list[dict[str, Any]]:
-    """Every message now visible on a queue (bodies decoded as JSON), deleted as it is read."""
+    """Every message now visible on a queue (bodies decoded as JSON), deleted as it is read, once the changes
+    made so far were relayed to the bus."""
+    from local.inprocess import relay
     from services.shared import aws
 
+    relay()
     sqs = aws.client("sqs")
     url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
     found: list[dict[str, Any]] = []
@@ -204,26 +207,38 @@ def drain(queue_name: str) -> list[dict[str, Any]]:
 
 
 class EventTap:
-    """An extra EventBridge rule on the bus that copies every csms event into a queue of its own."""
-
-    QUEUE = "test-event-tap"
+    """Every event the changes so far make, published or not: it reads each table's stream with its own
+    iterators (in-process, moto keeps every record) and asks the table's `changes` function, as the relay does."""
 
     def __init__(self) -> None:
+        from services.manifests import ALL
         from services.shared import aws
         from services.shared.settings import settings
 
-        sqs = aws.client("sqs")
-        url = sqs.create_queue(QueueName=self.QUEUE)["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        events = aws.client("events")
-        events.put_rule(Name=self.QUEUE, EventBusName=settings().event_bus,
-                        EventPattern=json.dumps({"source": [{"prefix": "csms"}]}))
-        events.put_targets(Rule=self.QUEUE, EventBusName=settings().event_bus, Targets=[{"Id": "tap", "Arn": arn}])
+        self._streams: list[tuple[str, str, str]] = []  # (service, stream arn, shard id)
+        for manifest in ALL:
+            for table in manifest.streams():
+                arn = aws.client("dynamodb").describe_table(TableName=settings().table(table.name))["Table"]["LatestStreamArn"]
+                shard = aws.client("dynamodbstreams").describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]
+                self._streams.append((manifest.name, arn, shard["ShardId"]))
+        self._positions: dict[str, str] = {}
         self._seen: list[dict[str, Any]] = []
 
     def envelopes(self) -> list[dict[str, Any]]:
-        """Every envelope published so far, in publishing order."""
-        self._seen.extend(drain(self.QUEUE))
+        """Every event's envelope so far, stream by stream in change order."""
+        from services.shared import aws
+        from services.shared.relay import changes_of
+
+        streams = aws.client("dynamodbstreams")
+        for service, arn, shard in self._streams:
+            where: dict[str, Any] = {"ShardIteratorType": "TRIM_HORIZON"}
+            if arn in self._positions:
+                where = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": self._positions[arn]}
+            iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, **where)["ShardIterator"]
+            for record in streams.get_records(ShardIterator=iterator)["Records"]:
+                self._positions[arn] = record["dynamodb"]["SequenceNumber"]
+                self._seen += [{"source": e.source, "detail-type": e.detail_type(), "detail": e.model_dump(mode="json")}
+                               for e in changes_of({**record, "eventSourceARN": arn}, service)]
         return list(self._seen)
 
     def of(self, detail_type: str) -> list[dict[str, Any]]:

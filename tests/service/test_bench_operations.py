@@ -42,14 +42,22 @@ def test_every_label_is_measured_with_its_shape(result: dict[str, Any]) -> None:
     assert result["run"]["chargers"] == 3 and result["run"]["messages"] == sum(r["count"] for r in ops.values())
 
 
+CONNECTIVITY_RELAY, SESSIONS_RELAY = "services.connectivity.handlers:relay", "services.sessions.handlers:relay"
+
+
 def test_the_counts_are_the_calls_the_handlers_make(result: dict[str, Any]) -> None:
     ops = result["aws_ops_per_message"]
     assert ops[operations.AUTHORIZER]["operations"] == {"GetItem": 3}  # the charger's record, once per connection
     assert ops["MeterValues"]["operations"] == {"PutItem": 12}
-    assert ops[operations.STATUS_CHANGED]["event_types"] == ["ConnectorStatusChanged"]
-    assert ops["StartTransaction"]["event_types"] == ["SessionStarted"]
-    assert ops["StopTransaction"]["event_types"] == ["SessionEnded"]
-    assert ops[operations.REPLY]["event_types"] == ["CommandCompleted"]
+    for label in operations.INGRESS:
+        assert ops[label]["events"] == 0, label  # the ingress writes; the streams' relays announce
+    relayed = {label: {handler: row["event_types"] for handler, row in ops[label]["consumers"].items()
+                       if handler.endswith(":relay")} for label in ops}
+    assert relayed[operations.STATUS_CHANGED] == {CONNECTIVITY_RELAY: ["ConnectorStatusChanged"]}
+    # SessionStarted and CommandCompleted are made, but no manifest subscribes to them: not put on the bus.
+    assert relayed["StartTransaction"] == {SESSIONS_RELAY: []}
+    assert relayed["StopTransaction"] == {SESSIONS_RELAY: ["SessionEnded"], "services.billing.handlers:relay": []}
+    assert relayed[operations.REPLY] == {CONNECTIVITY_RELAY: []}
     assert ops["Authorize"]["reads"] == 1 and ops["Authorize"]["writes"] == 0
 
 
@@ -57,15 +65,19 @@ def test_the_consumers_of_each_messages_events_are_counted_apart(result: dict[st
     ops = result["aws_ops_per_message"]
     billing = ops["StopTransaction"]["consumers"]["services.billing.handlers:session_ended"]
     assert (billing["invocations"], billing["records"]) == (1, 1)
-    # The invoice is put, then marked published, each write also rewriting its two indexes' entries.
-    assert billing["operations"] == {"PutEvents": 3, "PutItem": 3, "UpdateItem": 3} and billing["write_units"] == 6
-    assert billing["event_types"] == ["InvoiceIssued"] and billing["code_ms"]["p50"] > 0
-    assert ops["StopTransaction"]["writes"] == 2  # the ingress's own, which the targets are about
+    # The invoice is put once, with its two indexes' entries; its InvoiceIssued comes from the billing relay.
+    assert billing["operations"] == {"PutItem": 3} and billing["write_units"] == 3
+    assert billing["event_types"] == [] and billing["code_ms"]["p50"] > 0
+    assert ops["StopTransaction"]["writes"] == 1  # the ingress's own (the session ended), which the targets are about
     diagnostics = ops[operations.STATUS_CHANGED]["consumers"]["services.diagnostics.handlers:connector_events"]
     assert diagnostics["invocations"] == 1 and diagnostics["reads"] == 1
     for label in ("Heartbeat", "MeterValues", "Authorize", operations.STATUS_UNCHANGED, operations.CONNECT):
-        assert ops[label]["consumers"] == {}, label  # no event, or none any rule routes to a queue
-    assert result["run"]["consumer_invocations"] == 3 * (1 + 6)
+        # A change's relay may run (a heartbeat's last_seen), but it puts nothing on the bus and no queue is fed.
+        assert all(h.endswith(":relay") and row["events"] == 0 for h, row in ops[label]["consumers"].items()), label
+    subscribed = sum(row["count"] * consumer["invocations"] for row in ops.values()
+                     for handler, consumer in row["consumers"].items() if not handler.endswith(":relay"))
+    assert subscribed == 3 * (1 + 6)  # per charger: its session's invoice, and diagnostics for six status changes
+    assert result["run"]["consumer_invocations"] > subscribed  # the relays
 
 
 def test_message_sizes_request_units_and_log_bytes(result: dict[str, Any]) -> None:
@@ -83,7 +95,7 @@ def test_message_sizes_request_units_and_log_bytes(result: dict[str, Any]) -> No
     assert ops["MeterValues"]["write_units"] == 1  # a sample's item is well under 1 KB
     assert ops["Authorize"]["read_units"] == 0.5  # the id tag is read eventually consistent
     assert ops[operations.AUTHORIZER]["read_units"] == 1  # the charger strongly
-    assert ops["StartTransaction"]["calls"] == {"dynamodb": 4, "events": 1}
+    assert ops["StartTransaction"]["calls"] == {"dynamodb": 4}
 
 
 def test_the_runs_cost_summary_is_finite_and_above_the_floor(result: dict[str, Any]) -> None:

@@ -126,11 +126,11 @@ def test_a_session_end_issues_one_exact_invoice(tap: EventTap) -> None:
 def test_the_subscription_delivers_what_sessions_publishes(aws_env: None) -> None:
     """The manifest's rule matches a SessionEnded put on the bus, and the queue's message is what the handler reads."""
     from services.sessions.events import SessionEnded
-    from services.shared import events
+    from services.shared.relay import put_events
 
     detail = session_detail("s-bus")
     detail.pop("event_id")
-    events.publish(SessionEnded(**detail))
+    assert put_events([SessionEnded(**detail)]) is None
     bodies = [json.dumps(body) for body in drain(QUEUE)]
     assert len(bodies) == 1
     assert deliver(*bodies)["batchItemFailures"] == []
@@ -139,9 +139,9 @@ def test_the_subscription_delivers_what_sessions_publishes(aws_env: None) -> Non
 
 def test_only_session_ended_from_sessions_reaches_billing(aws_env: None) -> None:
     from services.billing.events import InvoiceIssued
-    from services.shared import events
+    from services.shared.relay import put_events
 
-    events.publish(InvoiceIssued(charge_point_id="CP-1", invoice_id="inv_x", session_id="s", energy_wh=1, total=1, currency="EUR"))
+    put_events([InvoiceIssued(charge_point_id="CP-1", invoice_id="inv_x", session_id="s", energy_wh=1, total=1, currency="EUR")])
     assert drain(QUEUE) == []
 
 
@@ -198,57 +198,6 @@ def test_a_malformed_event_is_a_batch_item_failure_and_the_rest_of_the_batch_is_
     alone = deliver(envelope(missing))  # alone in its batch, it fails too (and is retried, then dead-lettered)
     assert [f["itemIdentifier"] for f in alone["batchItemFailures"]] == alone["ids"]
     assert len(all_invoices()) == 1
-
-
-def test_a_failed_publish_is_retried_and_the_event_goes_out_once(tap: EventTap, monkeypatch: pytest.MonkeyPatch) -> None:
-    from services.shared import events
-
-    real = events.publish
-    calls = {"n": 0}
-
-    def flaky(*published: Any) -> None:
-        calls["n"] += 1
-        if calls["n"] == 1:
-            raise RuntimeError("EventBridge refused 1 event(s)")
-        real(*published)
-
-    monkeypatch.setattr(events, "publish", flaky)
-    body = envelope(session_detail("s-4"))
-    first = deliver(body)
-    assert [f["itemIdentifier"] for f in first["batchItemFailures"]] == first["ids"]
-    assert tap.of("InvoiceIssued") == []
-    assert len(all_invoices()) == 1  # the invoice exists; only its event is owed
-
-    assert deliver(body)["batchItemFailures"] == []  # SQS redelivers: the event is published now
-    assert deliver(body)["batchItemFailures"] == []  # and not again
-    [issued] = tap.of("InvoiceIssued")
-    assert issued["invoice_id"] == invoicing.invoice_id("s-4")
-    assert len(all_invoices()) == 1
-
-
-def test_a_delivery_racing_the_publisher_does_not_publish_too(tap: EventTap, monkeypatch: pytest.MonkeyPatch) -> None:
-    """While the creating delivery holds the publish lease, a duplicate leaves the event to it."""
-    from services.billing import store
-
-    inside = threading.Event()
-    proceed = threading.Event()
-    real = store.mark_published
-
-    def slow_mark(invoice_id: str, now: str) -> None:
-        inside.set()
-        proceed.wait(10)
-        real(invoice_id, now)
-
-    body = envelope(session_detail("s-5"))
-    monkeypatch.setattr(store, "mark_published", slow_mark)
-    creator = threading.Thread(target=deliver, args=(body,))
-    creator.start()
-    assert inside.wait(10)
-    monkeypatch.setattr(store, "mark_published", real)
-    assert deliver(body)["batchItemFailures"] == []
-    proceed.set()
-    creator.join(10)
-    assert len(tap.of("InvoiceIssued")) == 1
 
 
 def test_price_and_currency_come_from_settings(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:

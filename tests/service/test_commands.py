@@ -14,7 +14,8 @@ import pytest
 from services.connectivity import dispatcher, handlers, store
 from services.connectivity.commands import CSMS_ACTIONS, POSITIVE
 from services.connectivity.events import CommandRequested
-from services.shared import aws, clock, events
+from services.shared import aws, clock
+from services.shared.relay import put_events
 from services.shared.settings import settings
 from tests.service.helpers import (
     EventTap,
@@ -331,7 +332,7 @@ class RemediationRequested(CommandRequested):
 
 def request_command(action: str, payload: dict[str, Any], charge_point_id: str = CP) -> dict[str, Any]:
     """Publishes CommandRequested and hands connectivity what its subscription queue received."""
-    events.publish(RemediationRequested(charge_point_id=charge_point_id, action=action, payload=payload))
+    put_events([RemediationRequested(charge_point_id=charge_point_id, action=action, payload=payload)])
     envelopes = drain(REQUESTS_QUEUE)
     assert len(envelopes) == 1
     assert envelopes[0]["detail-type"] == "CommandRequested" and envelopes[0]["source"] == "csms.diagnostics"
@@ -371,8 +372,8 @@ def test_invalid_command_requested_is_kept_as_an_error_and_not_sent(online: str)
 
 def test_command_requested_delivered_twice_creates_one_command(online: str) -> None:
     """SQS delivers at least once; consumers are idempotent on the event id (DESIGN.md), so one CALL goes out."""
-    events.publish(RemediationRequested(charge_point_id=CP, action="RemoteStartTransaction",
-                                    payload={"connectorId": 1, "idTag": "TAG-1"}))
+    put_events([RemediationRequested(charge_point_id=CP, action="RemoteStartTransaction",
+                                     payload={"connectorId": 1, "idTag": "TAG-1"})])
     [envelope] = drain(REQUESTS_QUEUE)
     body = json.dumps(envelope)
 

@@ -8,11 +8,11 @@ import uuid
 from typing import Any, Callable, Iterator
 
 import pytest
-from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from services.connectivity.events import ChargerBooted, ConnectorStatusChanged, FaultReported
-from services.diagnostics import faults, handlers, incidents, store
+from services.diagnostics import faults, handlers, store
 from services.shared import events as shared_events
+from services.shared.relay import put_events
 from tests.service.helpers import ACCOUNT, REGION, EventTap, assert_problem, context, drain, rest_event, sqs_event
 
 QUEUE = "csms-diagnostics-connector-events"
@@ -312,41 +312,15 @@ def test_a_malformed_record_is_a_batch_item_failure_and_the_others_are_processed
     assert only_incident()["count"] == 2
 
 
-def test_an_event_that_failed_to_publish_goes_out_once_on_redelivery(monkeypatch: pytest.MonkeyPatch, tap: EventTap) -> None:
-    monkeypatch.setattr(incidents, "LEASE_S", 0)  # the writer's lease is the queue's visibility timeout; here no wait
-    original = shared_events.publish
-
-    def failing(*events: shared_events.Event) -> None:
-        raise RuntimeError("EventBridge is down")
-
-    monkeypatch.setattr(shared_events, "publish", failing)
-    body = envelope(fault(1))
-    try:
-        reply, sqs = deliver_bodies([body])
-        assert reply == {"batchItemFailures": [{"itemIdentifier": sqs["Records"][0]["messageId"]}]}
-    except BatchProcessingError:  # Powertools' default for a batch whose every record failed: Lambda retries it all
-        pass
-    assert only_incident()["count"] == 1  # the incident was written; its event waits in the outbox
-    assert tap.of("IncidentOpened") == []
-    monkeypatch.setattr(shared_events, "publish", original)
-    reply, _ = deliver_bodies([body])  # SQS hands the record over again
-    assert reply == {"batchItemFailures": []}
-    assert only_incident()["count"] == 1
-    assert len(tap.of("IncidentOpened")) == 1
-    deliver(recovered(2), fault(3))
-    assert len(tap.of("IncidentOpened")) == 2 and len(tap.of("IncidentResolved")) == 1
-    assert store.connector_state("CP-1", 1).outbox == []
-
-
 # --- the subscription ----------------------------------------------------------------------
 
 def test_the_rule_delivers_faults_and_status_changes_to_the_queue(aws_env: None) -> None:
-    shared_events.publish(fault(1), ChargerBooted(charge_point_id="CP-1", charge_point_vendor="Acme", charge_point_model="X1"))
+    put_events([fault(1), ChargerBooted(charge_point_id="CP-1", charge_point_vendor="Acme", charge_point_model="X1")])
     bodies = drain(QUEUE)
     assert [b["detail-type"] for b in bodies] == ["FaultReported"]
     reply, _ = deliver_bodies([json.dumps(b) for b in bodies])
     assert reply == {"batchItemFailures": []}
-    shared_events.publish(recovered(2))
+    put_events([recovered(2)])
     bodies = drain(QUEUE)
     assert [b["detail-type"] for b in bodies] == ["ConnectorStatusChanged"]
     deliver_bodies([json.dumps(b) for b in bodies])

@@ -16,6 +16,7 @@ from local.scheduler import Scheduler
 from services.manifests import ALL
 from services.shared import aws
 from services.shared.manifest import Queue, Schedule
+from services.shared.relay import put_events
 
 delivered: list[dict[str, Any]] = []
 HERE = "tests.service.test_local_runtime"
@@ -84,7 +85,6 @@ def test_a_consumer_that_fails_once_is_redelivered_and_acts_once(aws_env: None, 
     """The whole path: sessions publishes, the rule queues, the poller delivers, billing fails once, then invoices once."""
     from services.billing import store as billing_store
     from services.sessions.events import SessionEnded
-    from services.shared import events
 
     subscription = next(s for m in ALL for s in m.subscriptions if s.queue.name == "billing-session-ended")
     monkeypatch.setenv("CSMS_VISIBILITY_TIMEOUT", "0")  # retry at once instead of after 30 s
@@ -92,16 +92,16 @@ def test_a_consumer_that_fails_once_is_redelivered_and_acts_once(aws_env: None, 
     real_create = billing_store.create_invoice
     calls: list[str] = []
 
-    def flaky_create(item: dict[str, Any], lease_until: int) -> bool:
+    def flaky_create(item: dict[str, Any]) -> bool:
         calls.append(item["session_id"])
         if len(calls) == 1:
             raise ConnectionError("DynamoDB hiccup")
-        return real_create(item, lease_until)
+        return real_create(item)
 
     monkeypatch.setattr(billing_store, "create_invoice", flaky_create)
-    events.publish(SessionEnded(charge_point_id="CP-1", session_id="ses_x", transaction_id=1, connector_id=1, id_tag="T",
-                                started_at="2026-01-01T10:00:00.000Z", stopped_at="2026-01-01T11:00:00.000Z",
-                                meter_start_wh=0, meter_stop_wh=1000, energy_wh=1000))
+    put_events([SessionEnded(charge_point_id="CP-1", session_id="ses_x", transaction_id=1, connector_id=1, id_tag="T",
+                             started_at="2026-01-01T10:00:00.000Z", stopped_at="2026-01-01T11:00:00.000Z",
+                             meter_start_wh=0, meter_stop_wh=1000, energy_wh=1000)])
     poller = Poller(subscription.queue.name, subscription.queue.handler, 10, Runtime(1))
     delivered_batches = [poller.poll_once(wait_s=0) for _ in range(3)]
 

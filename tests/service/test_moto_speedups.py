@@ -82,3 +82,50 @@ def test_item_operations_answer_as_the_serializer_does(compared: list[str]) -> N
     client.describe_table(TableName=name)
 
     assert set(compared) == _ITEM_OPERATIONS
+
+
+def test_trimmed_streams_answer_what_moto_answers_and_keep_nothing_read(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The embedded AWS drops the stream records a read has passed and the iterators it served (local/aws.py
+    `_trimmed_streams`): the relays must read the same records as from moto itself, and none must pile up."""
+    from moto.backends import get_backend
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend
+
+    from local import inprocess
+    from local.aws import _trimmed_streams
+    from services.shared.relay import changes_of
+    from tests.service.helpers import ACCOUNT, REGION
+
+    chargers = aws.table("chargers")
+    for n in range(120):
+        chargers.put_item(Item={"charge_point_id": f"CP-{n % 50}", "connection_id": f"c{n}", "connected_at": "2026-01-01T00:00:00.000Z"})
+    streams = aws.client("dynamodbstreams")
+    arn = aws.client("dynamodb").describe_table(TableName=chargers.name)["Table"]["LatestStreamArn"]
+    shard_id = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    untrimmed = streams.get_records(ShardIterator=streams.get_shard_iterator(
+        StreamArn=arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"], Limit=1000)["Records"]
+
+    monkeypatch.setattr(DynamoDBStreamsBackend, "get_records", DynamoDBStreamsBackend.get_records)  # undone after
+    _trimmed_streams()
+    backend = get_backend("dynamodbstreams")[ACCOUNT][REGION]
+    backend.shard_iterators.clear()  # the unpatched read's
+    shard = get_backend("dynamodb")[ACCOUNT][REGION].tables[chargers.name].stream_shard
+    read: list[dict[str, Any]] = []
+    position = None
+    while True:
+        where: dict[str, Any] = {"ShardIteratorType": "TRIM_HORIZON"} if position is None else {
+            "ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": position}
+        records = streams.get_records(ShardIterator=streams.get_shard_iterator(StreamArn=arn, ShardId=shard_id, **where)
+                                      ["ShardIterator"], Limit=50)["Records"]
+        if not records:
+            break
+        read += records
+        position = records[-1]["dynamodb"]["SequenceNumber"]
+
+    assert len(read) == len(untrimmed) == 120
+    assert [r["dynamodb"] for r in read] == [r["dynamodb"] for r in untrimmed]
+    assert [changes_of({**r, "eventSourceARN": arn}, "connectivity") for r in read] == [
+        changes_of({**r, "eventSourceARN": arn}, "connectivity") for r in untrimmed]
+    assert shard.items == [] and backend.shard_iterators == {}  # all read: nothing kept
+    chargers.put_item(Item={"charge_point_id": "CP-new"})
+    assert [r["dynamodb"]["Keys"] for r in inprocess.relays.pollers[0]._read()] != []  # the relays read on from where
+    assert len(shard.items) == 1

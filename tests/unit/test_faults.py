@@ -9,7 +9,8 @@ import pytest
 
 from services.connectivity.events import ConnectorStatusChanged, FaultReported
 from services.diagnostics import faults
-from services.diagnostics.events import IncidentOpened, IncidentResolved, announcements
+from services.diagnostics.changes import incident_changes
+from services.diagnostics.events import IncidentOpened, IncidentResolved
 from services.diagnostics.faults import Open, Repeat, Report
 
 NOW = "2026-03-01T12:00:00.000Z"
@@ -214,15 +215,15 @@ def test_an_incident_announces_its_opening_and_its_resolution_once_each() -> Non
     repeated = faults.repeated(incident, fault(2), NOW)
     resolved = faults.resolved(repeated, recovery(3), NOW)
     assert resolved is not None
-    opened_events = announcements(None, incident)
+    opened_events = incident_changes(None, incident)
     assert [type(e) for e in opened_events] == [IncidentOpened]
-    assert announcements(incident, repeated) == []
-    resolved_events = announcements(repeated, resolved)
+    assert incident_changes(incident, repeated) == []
+    resolved_events = incident_changes(repeated, resolved)
     assert [type(e) for e in resolved_events] == [IncidentResolved]
-    assert announcements(resolved, faults.repeated(resolved, fault(2, event_id="x"), NOW)) == []
+    assert incident_changes(resolved, faults.repeated(resolved, fault(2, event_id="x"), NOW)) == []
     assert resolved_events[0].occurred_at == at(3) and resolved_events[0].count == 2
     # derived from the incident: a re-publish is the same event
-    assert announcements(repeated, resolved)[0].event_id == resolved_events[0].event_id
-    assert announcements(None, incident)[0].event_id == opened_events[0].event_id != resolved_events[0].event_id
+    assert incident_changes(repeated, resolved)[0].event_id == resolved_events[0].event_id
+    assert incident_changes(None, incident)[0].event_id == opened_events[0].event_id != resolved_events[0].event_id
     late = faults.opened(fault(1), NOW, recovery=recovery(2))
-    assert [type(e) for e in announcements(None, late)] == [IncidentOpened, IncidentResolved]
+    assert [type(e) for e in incident_changes(None, late)] == [IncidentOpened, IncidentResolved]

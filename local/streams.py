@@ -1,0 +1,103 @@
+"""Plays Lambda's DynamoDB Streams event source mapping: hands each table's changes to its service's relay.
+
+As the mapping configured in infra/ does (TRIM_HORIZON, partial batch responses, bisect on error,
+an on-failure destination): records go in order, in batches; the records before the first one a
+batch reports as failed are done, and the rest is tried again, halved each time it fails; a
+record that still fails after the stream's attempts is sent to the service's relay-failures
+queue (with the metadata Lambda sends there) and the stream moves past it.
+
+The position is the last sequence number handed over successfully. Each read asks for a new
+iterator after it: the embedded AWS drops the records before an iterator's start and the
+iterators it served (local/aws.py), so a long run keeps neither.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from local.lambdas import Runtime
+from local.pollers import Polling
+from services.shared import aws
+from services.shared.manifest import ServiceManifest, Table
+from services.shared.settings import settings
+
+log = logging.getLogger("csms.streams")
+
+RETRY_WAIT_S = 0.5
+
+
+class StreamPoller(Polling):
+    idle_wait_s = 0.25
+
+    def __init__(self, manifest: ServiceManifest, table: Table, runtime: Runtime) -> None:
+        assert manifest.relay and table.stream
+        super().__init__(f"stream-{table.name}")
+        self.handler, self.stream, self.runtime = manifest.relay, table.stream, runtime
+        self.table_name = settings().table(table.name)
+        self.failures_queue = manifest.relay_failures()
+        self.position: str | None = None
+        self._arn = self._shard = ""
+
+    def poll_once(self) -> int:
+        """Reads one batch after the position and hands it over until done; returns how many records it read."""
+        records = self._read()
+        pending, attempts = records, 0
+        while pending and not self._stop.is_set():
+            failed = self._deliver(pending)
+            if failed is None:
+                self.position = _sequence(pending[-1])
+                return len(records)
+            if failed:
+                self.position, pending, attempts = _sequence(pending[failed - 1]), pending[failed:], 0
+            attempts += 1
+            if attempts >= self.stream.max_attempts:
+                self._give_up(pending[0])
+                self.position, pending, attempts = _sequence(pending[0]), pending[1:], 0
+            elif len(pending) > 1:
+                pending = pending[: len(pending) // 2]  # bisect: the failing record is in the first half or is next
+            else:
+                self._stop.wait(RETRY_WAIT_S * attempts)
+        return len(records)
+
+    def _read(self) -> list[dict[str, Any]]:
+        streams = aws.client("dynamodbstreams")
+        if not self._arn:
+            self._arn = aws.client("dynamodb").describe_table(TableName=self.table_name)["Table"]["LatestStreamArn"]
+            self._shard = streams.describe_stream(StreamArn=self._arn)["StreamDescription"]["Shards"][0]["ShardId"]
+        where: dict[str, Any] = {"ShardIteratorType": "TRIM_HORIZON"}
+        if self.position is not None:
+            where = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": self.position}
+        iterator = streams.get_shard_iterator(StreamArn=self._arn, ShardId=self._shard, **where)["ShardIterator"]
+        records = streams.get_records(ShardIterator=iterator, Limit=self.stream.batch_size)["Records"]
+        return [{**record, "eventSourceARN": self._arn} for record in records]
+
+    def _deliver(self, records: list[dict[str, Any]]) -> int | None:
+        """Hands records to the relay; None if all are done, else the index of the first to try again."""
+        try:
+            result = self.runtime.invoke(self.handler, {"Records": records}) or {}
+        except Exception:
+            log.exception("relay %s failed a batch of %d", self.handler, len(records))
+            return 0
+        failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+        return next((i for i, record in enumerate(records) if _sequence(record) in failed), None)
+
+    def _give_up(self, record: dict[str, Any]) -> None:
+        """What Lambda sends an on-failure destination: where the record was, not the record."""
+        log.error("relay %s gave up on record %s of %s", self.handler, _sequence(record), self.table_name)
+        sequence = _sequence(record)
+        aws.client("sqs").send_message(QueueUrl=aws.queue_url(self.failures_queue), MessageBody=json.dumps({
+            "requestContext": {"condition": "RetryAttemptsExhausted", "functionArn": self.handler,
+                               "approximateInvokeCount": self.stream.max_attempts},
+            "DDBStreamBatchInfo": {"shardId": self._shard, "startSequenceNumber": sequence,
+                                   "endSequenceNumber": sequence, "batchSize": 1, "streamArn": self._arn},
+        }))
+
+
+def pollers(manifests: tuple[ServiceManifest, ...], runtime: Runtime) -> list[StreamPoller]:
+    return [StreamPoller(m, t, runtime) for m in manifests for t in m.streams()]
+
+
+def _sequence(record: dict[str, Any]) -> str:
+    return record["dynamodb"]["SequenceNumber"]

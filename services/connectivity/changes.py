@@ -1,0 +1,83 @@
+"""The events connectivity's changes make, from each item before and after a write. Pure: no I/O.
+
+The relay (services/shared/relay.py) calls these with the images of the tables' streams; the
+event ids derive from the item's key and the change, so a record relayed twice makes the same
+events, and a write that changed nothing makes none.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.connectivity.commands import FINAL
+from services.connectivity.events import (
+    ChargerBooted,
+    ChargerConnected,
+    ChargerDisconnected,
+    CommandCompleted,
+    ConnectivityEvent,
+    ConnectorStatusChanged,
+    FaultReported,
+)
+from services.shared.events import stable_id
+
+Image = dict[str, Any] | None
+
+# What a StatusNotification reports about a connector; a change in any of them is a ConnectorStatusChanged.
+REPORTED = ("status", "error_code", "info", "vendor_id", "vendor_error_code")
+# A charger message that is a fault report (the outbox of FaultReported: repeats leave the charger item unchanged).
+FAULT_PREFIX = "fault#"
+
+
+def charger_changes(old: Image, new: Image) -> list[ConnectivityEvent]:
+    """Connected, disconnected, booted, and every connector whose reported state changed."""
+    before, after = old or {}, new or {}
+    charge_point_id = after.get("charge_point_id") or before.get("charge_point_id")
+    found: list[ConnectivityEvent] = []
+    connection, previous = after.get("connection_id"), before.get("connection_id")
+    if connection and connection != previous:
+        found.append(ChargerConnected(event_id=stable_id("ChargerConnected", charge_point_id, connection),
+                                      charge_point_id=charge_point_id, occurred_at=after["connected_at"],
+                                      connection_id=connection, ocpp_version=after.get("ocpp_version") or ""))
+    if previous and not connection:
+        found.append(ChargerDisconnected(event_id=stable_id("ChargerDisconnected", charge_point_id, previous),
+                                         charge_point_id=charge_point_id,
+                                         occurred_at=after.get("disconnected_at") or after.get("last_seen"),
+                                         connection_id=previous))
+    boot = after.get("boot") or {}
+    if boot.get("booted_at") and boot.get("booted_at") != (before.get("boot") or {}).get("booted_at"):
+        found.append(ChargerBooted(event_id=stable_id("ChargerBooted", charge_point_id, boot["booted_at"]),
+                                   charge_point_id=charge_point_id, occurred_at=boot["booted_at"],
+                                   charge_point_vendor=boot["charge_point_vendor"],
+                                   charge_point_model=boot["charge_point_model"],
+                                   firmware_version=boot.get("firmware_version")))
+    connectors, were = after.get("connectors") or {}, before.get("connectors") or {}
+    for connector_id, state in sorted(connectors.items(), key=lambda item: int(item[0])):
+        was = were.get(connector_id) or {}
+        if all(state.get(field) == was.get(field) for field in REPORTED):
+            continue
+        reported = {field: state.get(field) for field in REPORTED}
+        found.append(ConnectorStatusChanged(
+            event_id=stable_id("ConnectorStatusChanged", charge_point_id, connector_id, state["timestamp"],
+                               *reported.values()),
+            charge_point_id=charge_point_id, occurred_at=state["timestamp"], connector_id=int(connector_id),
+            **reported, previous_status=was.get("status"), previous_error_code=was.get("error_code")))
+    return found
+
+
+def command_changes(old: Image, new: Image) -> list[ConnectivityEvent]:
+    """CommandCompleted when a command that was waiting or sent is settled."""
+    if not old or not new or old.get("status") in FINAL or new.get("status") not in FINAL:
+        return []
+    return [CommandCompleted(event_id=stable_id("CommandCompleted", new["charge_point_id"], new["command_id"]),
+                             charge_point_id=new["charge_point_id"], occurred_at=new["completed_at"],
+                             command_id=new["command_id"], action=new["action"], status=new["status"],
+                             reply=new.get("reply"))]
+
+
+def message_changes(old: Image, new: Image) -> list[ConnectivityEvent]:
+    """FaultReported for every fault report stored (repeats included); other charger messages make no event."""
+    if old or not new or not new["message_key"].startswith(FAULT_PREFIX):
+        return []
+    fields = {name: new.get(name) for name in FaultReported.model_fields if name != "connector_id"}
+    return [FaultReported(**{**fields, "connector_id": int(new["connector_id"])})]

@@ -1,0 +1,167 @@
+"""The one way a change is announced: a table's stream, relayed to the bus (services/shared/relay.py, local/streams.py).
+
+Whatever fails between a write and its event (EventBridge refusing, the relay dying mid-batch), every
+event of a write that happened reaches its consumer, and is acted on once; a replay writes nothing
+new and so announces nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from local import inprocess
+from services.shared import aws, refs, relay
+from tests.service.helpers import EventTap, context, drain, sqs_event
+from tests.service.test_sessions import CP, ocpp
+from tests.service.test_sessions import online as online  # noqa: F401 (the fixture, shared)
+
+BILLING_QUEUE = "csms-billing-session-ended"
+
+
+def charge(connection_id: str, sessions: int) -> list[list[dict[str, Any]]]:
+    """Starts and stops `sessions` sessions; the frames' payloads, to replay them."""
+    sent = []
+    for n in range(sessions):
+        at = f"2026-03-01T{10 + n // 60:02d}:{n % 60:02d}:00.000Z"
+        begin = {"connectorId": 1, "idTag": "TAG-1", "meterStart": 1000 * n, "timestamp": at}
+        tx = ocpp(connection_id, "StartTransaction", begin)["transactionId"]
+        end = {"transactionId": tx, "meterStop": 1000 * n + 500, "timestamp": at.replace(":00.000Z", ":30.000Z")}
+        ocpp(connection_id, "StopTransaction", end)
+        sent.append([begin, end])
+    return sent
+
+
+def bill_everything_queued() -> list[dict[str, Any]]:
+    """Hands billing what its queue holds, as its event source mapping would; the envelopes it got."""
+    from services.billing import handlers
+
+    envelopes = drain(BILLING_QUEUE)
+    for start in range(0, len(envelopes), 10):
+        batch = [json.dumps(e) for e in envelopes[start : start + 10]]
+        assert handlers.session_ended(sqs_event(batch, BILLING_QUEUE), context())["batchItemFailures"] == []
+    return envelopes
+
+
+def invoices() -> list[dict[str, Any]]:
+    return aws.table("invoices").scan()["Items"]
+
+
+class PutEventsSpy:
+    """Counts what the relays put on the bus, and refuses or dies on the calls it is told to."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, refuse: tuple[int, ...] = (), die: tuple[int, ...] = ()) -> None:
+        self.client = aws.client("events")
+        self.real = self.client.put_events
+        self.refuse, self.die = refuse, die
+        self.calls: list[list[str]] = []
+        monkeypatch.setattr(self.client, "put_events", self)
+
+    def __call__(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803 (boto3's keyword)
+        self.calls.append([e["DetailType"] for e in Entries])
+        if len(self.calls) in self.die:
+            raise Killed()
+        if len(self.calls) in self.refuse:
+            return {"FailedEntryCount": len(Entries), "Entries": [{"ErrorCode": "InternalFailure"} for _ in Entries]}
+        return self.real(Entries=Entries)
+
+
+class Killed(BaseException):
+    """The relay's Lambda ended mid-invocation (a timeout, the container reclaimed): nothing it returns."""
+
+
+def test_a_put_events_refused_once_still_reaches_the_consumer_once(online: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    charge(online, 1)
+    spy = PutEventsSpy(monkeypatch, refuse=(1,))
+
+    bill_everything_queued()
+
+    assert spy.calls == [["SessionEnded"], ["SessionEnded"]]  # refused, then put again by the mapping's retry
+    [invoice] = invoices()
+    assert (invoice["charge_point_id"], int(invoice["energy_wh"])) == (CP, 500)
+    assert drain(BILLING_QUEUE) == []
+
+
+def test_a_relay_killed_mid_batch_loses_nothing_and_the_consumer_acts_once(online: str, tap: EventTap,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    charge(online, 12)  # twelve SessionEnded in one batch: two PutEvents calls, and the relay dies on the second
+    spy = PutEventsSpy(monkeypatch, die=(2,))
+
+    with pytest.raises(Killed):
+        inprocess.relay()
+    assert [len(call) for call in spy.calls] == [10, 2]
+    delivered = bill_everything_queued()  # the mapping runs the whole batch again: the first ten go out twice
+
+    assert len(delivered) == 22 and len({e["detail"]["event_id"] for e in delivered}) == 12
+    assert len(invoices()) == 12
+    assert len(tap.of("InvoiceIssued")) == 12
+
+
+def test_a_replayed_charger_message_announces_nothing_new(online: str, tap: EventTap, monkeypatch: pytest.MonkeyPatch) -> None:
+    [[begin, end]] = charge(online, 1)
+    ocpp(online, "StatusNotification", {"connectorId": 1, "status": "Faulted", "errorCode": "GroundFailure",
+                                        "timestamp": "2026-03-01T11:00:00.000Z"})
+    bill_everything_queued()
+    seen = tap.envelopes()
+    spy = PutEventsSpy(monkeypatch)
+
+    ocpp(online, "StartTransaction", begin)
+    ocpp(online, "StopTransaction", end)
+    ocpp(online, "StatusNotification", {"connectorId": 1, "status": "Faulted", "errorCode": "GroundFailure",
+                                        "timestamp": "2026-03-01T11:00:00.000Z"})
+    bill_everything_queued()
+
+    assert tap.envelopes() == seen
+    assert spy.calls == []
+    assert len(invoices()) == 1
+
+
+def test_only_what_some_manifest_subscribes_to_is_put_on_the_bus(online: str, tap: EventTap,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    spy = PutEventsSpy(monkeypatch)
+    ocpp(online, "BootNotification", {"chargePointVendor": "Acme", "chargePointModel": "X1"})
+    ocpp(online, "StatusNotification", {"connectorId": 1, "status": "Faulted", "errorCode": "GroundFailure",
+                                        "timestamp": "2026-03-01T11:00:00.000Z"})
+    charge(online, 1)
+    inprocess.relay()
+
+    made = {e["detail-type"] for e in tap.envelopes()}
+    assert {"ChargerConnected", "ChargerBooted", "SessionStarted", "SessionEnded", "FaultReported",
+            "ConnectorStatusChanged"} <= made
+    assert sorted({t for call in spy.calls for t in call}) == ["ConnectorStatusChanged", "FaultReported", "SessionEnded"]
+
+
+def test_a_record_whose_events_cannot_be_derived_goes_to_the_failures_queue_and_the_stream_moves_on(
+        online: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from local import streams
+    from services.sessions import changes
+
+    real = changes.session_changes
+    poisoned: list[str] = []
+
+    def poison(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[Any]:
+        if new and new.get("meter_start") == 0 and new["status"] == "completed":
+            poisoned.append(new["session_id"])
+            raise ValueError("a change this code cannot read")
+        return real(old, new)
+
+    monkeypatch.setattr(changes, "session_changes", poison)
+    monkeypatch.setattr(streams, "RETRY_WAIT_S", 0)
+    resolved = (refs.resolve, relay._changes)  # the relay resolves a table's function once per container
+    for cache in resolved:
+        cache.cache_clear()
+    try:
+        charge(online, 2)  # the first session's end is poisoned, the second's is not
+        bill_everything_queued()
+    finally:
+        for cache in resolved:
+            cache.cache_clear()
+
+    assert len(poisoned) == 10  # the stream's attempts, then it gave up on that record
+    [invoice] = invoices()
+    assert invoice["session_id"] != poisoned[0]
+    failures = drain("csms-sessions-relay-failures")
+    assert [f["requestContext"]["condition"] for f in failures] == ["RetryAttemptsExhausted"]
+    assert failures[0]["DDBStreamBatchInfo"]["batchSize"] == 1

@@ -1,0 +1,115 @@
+"""The pure `changes` functions: what each write of a service's tables announces, from the item before and after it."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from services.billing.changes import invoice_changes
+from services.connectivity.changes import charger_changes, command_changes, message_changes
+from services.sessions.changes import session_changes
+from services.shared.relay import wanted
+
+CP = "CP-1"
+T0 = "2026-03-01T10:00:00.000Z"
+
+
+def names(found: list[Any]) -> list[str]:
+    return [event.detail_type() for event in found]
+
+
+def connector(status: str, error_code: str = "NoError", at: str = T0, **extra: Any) -> dict[str, Any]:
+    return {"status": status, "error_code": error_code, "timestamp": at, "updated_at": at, **extra}
+
+
+def test_a_connection_announces_connected_and_its_end_disconnected() -> None:
+    offline = {"charge_point_id": CP, "connected": False, "connectors": {}}
+    online = {**offline, "connected": True, "connection_id": "A", "connected_at": T0, "ocpp_version": "ocpp1.6"}
+    [connected] = charger_changes(offline, online)
+    assert (connected.detail_type(), connected.connection_id, connected.occurred_at) == ("ChargerConnected", "A", T0)
+    gone = {**offline, "disconnected_at": "2026-03-01T11:00:00.000Z"}
+    [disconnected] = charger_changes(online, gone)
+    assert (disconnected.detail_type(), disconnected.connection_id) == ("ChargerDisconnected", "A")
+    assert disconnected.occurred_at == "2026-03-01T11:00:00.000Z"
+    reconnected = {**online, "connection_id": "B"}
+    assert names(charger_changes(online, reconnected)) == ["ChargerConnected"]  # the old one's $disconnect comes late
+    assert charger_changes(online, online) == []
+    assert charger_changes(online, reconnected)[0].event_id != connected.event_id
+    assert charger_changes(offline, online)[0].event_id == connected.event_id  # relayed twice: the same event
+
+
+def test_a_boot_announces_booted_with_the_chargers_identity() -> None:
+    before = {"charge_point_id": CP, "boot": {"booted_at": T0, "charge_point_vendor": "Acme", "charge_point_model": "X1"}}
+    after = {"charge_point_id": CP, "boot": {"booted_at": "2026-03-01T12:00:00.000Z", "charge_point_vendor": "Acme",
+                                             "charge_point_model": "X2", "firmware_version": "1.2"}}
+    [booted] = charger_changes(before, after)
+    assert (booted.charge_point_model, booted.firmware_version, booted.occurred_at) == ("X2", "1.2", "2026-03-01T12:00:00.000Z")
+    assert charger_changes(after, {**after, "last_seen": T0}) == []
+
+
+def test_a_connector_announces_what_changed_with_what_it_was() -> None:
+    before = {"charge_point_id": CP, "connectors": {"1": connector("Available"), "2": connector("Available")}}
+    after = {"charge_point_id": CP, "connectors": {"1": connector("Faulted", "GroundFailure", "2026-03-01T10:05:00.000Z"),
+                                                   "2": connector("Available", at="2026-03-01T10:05:00.000Z"),
+                                                   "10": connector("Available")}}
+    changed = charger_changes(before, after)
+    assert [(e.connector_id, e.status, e.previous_status, e.previous_error_code) for e in changed] == [
+        (1, "Faulted", "Available", "NoError"), (10, "Available", None, None)]
+    assert changed[0].occurred_at == "2026-03-01T10:05:00.000Z"
+
+
+def test_a_command_announces_completed_once_when_it_is_settled() -> None:
+    sent = {"charge_point_id": CP, "command_id": "c1", "action": "Reset", "status": "sent"}
+    done = {**sent, "status": "accepted", "reply": {"status": "Accepted"}, "completed_at": T0}
+    [completed] = command_changes(sent, done)
+    assert (completed.status, completed.reply, completed.occurred_at) == ("accepted", {"status": "Accepted"}, T0)
+    assert command_changes(None, {**sent, "status": "pending"}) == []
+    assert command_changes(done, {**done, "expires_at": 1}) == []
+
+
+def test_a_stored_fault_report_announces_fault_reported_and_other_messages_nothing() -> None:
+    fault = {"charge_point_id": CP, "message_key": f"fault#{T0}#abc", "event_id": "abc", "occurred_at": T0,
+             "connector_id": Decimal(2), "status": "Faulted", "error_code": "GroundFailure", "charge_point_vendor": "Acme"}
+    [reported] = message_changes(None, fault)
+    assert (reported.event_id, reported.connector_id, reported.error_code, reported.charge_point_vendor) == (
+        "abc", 2, "GroundFailure", "Acme")
+    assert message_changes(fault, {**fault, "received_at": T0}) == []  # the same report re-sent
+    assert message_changes(None, {"charge_point_id": CP, "message_key": f"{T0}#1", "action": "DataTransfer"}) == []
+
+
+SESSION = {"charge_point_id": CP, "transaction_id": Decimal(7), "session_id": "ses_x", "connector_id": Decimal(1),
+           "id_tag": "TAG", "started_at": T0, "meter_start": Decimal(1000), "status": "active", "flags": []}
+ENDED = {**SESSION, "status": "completed", "stopped_at": "2026-03-01T11:00:00.000Z", "meter_stop": Decimal(8000),
+         "energy_wh": Decimal(7000), "stop_reason": "Local"}
+
+
+def test_a_session_announces_started_then_ended_once() -> None:
+    [started] = session_changes(None, SESSION)
+    assert (started.detail_type(), started.transaction_id, started.meter_start_wh) == ("SessionStarted", 7, 1000)
+    [ended] = session_changes(SESSION, ENDED)
+    assert (ended.detail_type(), ended.energy_wh, ended.occurred_at) == ("SessionEnded", 7000, "2026-03-01T11:00:00.000Z")
+    assert session_changes(ENDED, {**ENDED, "note": "x"}) == []
+    assert session_changes(SESSION, {**SESSION, "flags": ["late"]}) == []
+
+
+def test_a_session_rebuilt_from_its_stop_announces_only_its_end() -> None:
+    rebuilt = {**ENDED, "created_from_stop": True, "flags": ["start_missing"]}
+    assert names(session_changes(None, rebuilt)) == ["SessionEnded"]
+    assert session_changes(None, {"charge_point_id": CP, "transaction_id": Decimal(7)}) == []  # the key alone
+
+
+def test_an_invoice_announces_issued_when_created() -> None:
+    invoice = {"invoice_id": "inv_1", "charge_point_id": CP, "session_id": "ses_x", "energy_wh": Decimal(7000),
+               "total": Decimal(210), "currency": "EUR", "issued_at": T0}
+    [issued] = invoice_changes(None, invoice)
+    assert (issued.total, issued.id_tag, issued.occurred_at) == (210, None, T0)
+    assert invoice_changes(invoice, {**invoice, "paid": True}) == []
+
+
+def test_only_types_a_rule_can_match_are_wanted() -> None:
+    assert wanted("csms.sessions", "SessionEnded")
+    assert wanted("csms.anything", "CommandRequested")  # connectivity's rule names no source
+    assert wanted("csms.connectivity", "FaultReported")
+    assert not wanted("csms.connectivity", "SessionEnded")  # billing's rule names the source
+    assert not wanted("csms.connectivity", "ChargerConnected")
+    assert not wanted("csms.billing", "InvoiceIssued")
