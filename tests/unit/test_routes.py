@@ -49,7 +49,9 @@ def mismatches(route: OcppRoute | OcppReplyRoute) -> list[str]:
 
 
 def _route_id(route: OcppRoute | OcppReplyRoute) -> str:
-    return "-".join(filter(None, (route.version, getattr(route, "action", "replies"), getattr(route, "vendor_id", None))))
+    if isinstance(route, OcppReplyRoute):
+        return f"{route.version}-replies"
+    return "-".join(filter(None, (route.version, route.action, route.vendor_id)))
 
 
 @pytest.mark.parametrize("route", ROUTES + REPLIES, ids=_route_id)
@@ -118,10 +120,11 @@ def test_a_route_names_its_message_classes_by_version() -> None:
 
 
 @pytest.mark.parametrize("make", [
-    lambda: OcppRoute("ocpp1.5", "Heartbeat", f"{HERE}:heartbeat16"),
-    lambda: OcppRoute("1.6", "Heartbeat", f"{HERE}:heartbeat16"),
-    lambda: OcppReplyRoute("ocpp2.1", f"{HERE}:reply_ok"),
-    lambda: OcppRoute("ocpp1.6", "Heartbeat", f"{HERE}:heartbeat16", vendor_id="com.acme"),
+    pytest.param(lambda: OcppRoute("ocpp1.5", "Heartbeat", f"{HERE}:heartbeat16"), id="unknown version"),
+    pytest.param(lambda: OcppRoute("1.6", "Heartbeat", f"{HERE}:heartbeat16"), id="version not a subprotocol"),
+    pytest.param(lambda: OcppReplyRoute("ocpp2.1", f"{HERE}:reply_ok"), id="replies of an unknown version"),
+    pytest.param(lambda: OcppRoute("ocpp1.6", "Heartbeat", f"{HERE}:heartbeat16", vendor_id="com.acme"),
+                 id="vendorId on another action than DataTransfer"),
 ])
 def test_a_route_no_frame_could_reach_is_refused_when_the_manifest_is_read(make: Any) -> None:
     with pytest.raises(ValueError):
