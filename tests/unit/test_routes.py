@@ -45,7 +45,9 @@ def mismatches(route: OcppRoute | OcppReplyRoute) -> list[str]:
     parameters, returns = expected_signature(route)
     found = [hints.get(name) for name in inspect.signature(handler).parameters]
     problems = [] if found == parameters else [f"{route.handler} takes {found}, not {parameters}"]
-    return problems + ([] if hints.get("return") == returns else [f"{route.handler} returns {hints.get('return')}, not {returns}"])
+    if hints.get("return") != returns:
+        problems.append(f"{route.handler} returns {hints.get('return')}, not {returns}")
+    return problems
 
 
 def _route_id(route: OcppRoute | OcppReplyRoute) -> str:
