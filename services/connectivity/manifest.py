@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from services.shared.manifest import Key, Queue, RestApi, Schedule, ServiceManifest, Stream, Subscription, Table, WebSocketRoutes
+from services.shared.manifest import (
+    Key,
+    OcppReplyRoute,
+    OcppRoute,
+    Queue,
+    RestApi,
+    Schedule,
+    ServiceManifest,
+    Stream,
+    Subscription,
+    Table,
+    WebSocketRoutes,
+)
 
 _OCPP = "services.connectivity.ocpp"
 _HANDLERS = "services.connectivity.handlers"
@@ -44,17 +56,15 @@ MANIFEST = ServiceManifest(
         connect=f"{_HANDLERS}:connect",
         disconnect=f"{_HANDLERS}:disconnect",
     ),
-    ocpp_actions={
-        "ocpp1.6": {
-            "BootNotification": f"{_OCPP}:boot_notification",
-            "Heartbeat": f"{_OCPP}:heartbeat",
-            "StatusNotification": f"{_OCPP}:status_notification",
-            "DataTransfer": f"{_OCPP}:data_transfer",
-            "FirmwareStatusNotification": f"{_OCPP}:firmware_status_notification",
-            "DiagnosticsStatusNotification": f"{_OCPP}:diagnostics_status_notification",
-        }
-    },
-    ocpp_replies=f"{_OCPP}:reply",
+    ocpp_routes=(
+        OcppRoute("ocpp1.6", "BootNotification", f"{_OCPP}:boot_notification"),
+        OcppRoute("ocpp1.6", "Heartbeat", f"{_OCPP}:heartbeat"),
+        OcppRoute("ocpp1.6", "StatusNotification", f"{_OCPP}:status_notification"),
+        OcppRoute("ocpp1.6", "DataTransfer", f"{_OCPP}:data_transfer"),
+        OcppRoute("ocpp1.6", "FirmwareStatusNotification", f"{_OCPP}:firmware_status_notification"),
+        OcppRoute("ocpp1.6", "DiagnosticsStatusNotification", f"{_OCPP}:diagnostics_status_notification"),
+    ),
+    ocpp_replies=(OcppReplyRoute("ocpp1.6", f"{_OCPP}:reply"),),
     relay=f"{_HANDLERS}:relay",
     publishes=("ChargerConnected", "ChargerDisconnected", "ChargerBooted", "ConnectorStatusChanged", "FaultReported",
                "CommandCompleted"),

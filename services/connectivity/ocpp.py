@@ -14,7 +14,7 @@ from services.connectivity.liveness import LastSeen
 from services.shared import clock, events, refs
 from services.shared.log import logger
 from services.shared.ocpp import framing, schemas
-from services.shared.ocpp.dispatch import OcppContext
+from services.shared.ocpp.dispatch import OcppContext, registry
 from services.shared.ocpp.errors import Cause, OcppError
 from services.shared.settings import settings
 
@@ -91,16 +91,10 @@ def data_transfer(ctx: OcppContext, request: call.DataTransfer) -> call_result.D
         "received_at": received,
         "expires_at": int(ctx.received_at.timestamp()) + store.RETENTION_S,
     })
-    handler = _data_transfer_handlers().get(request.vendor_id)
-    if handler is None:
+    route = registry().vendors.get((ctx.ocpp_version, request.vendor_id))
+    if route is None:
         return call_result.DataTransfer(status=DataTransferStatus.unknown_vendor_id)
-    return refs.resolve(handler)(ctx, request)
-
-
-def _data_transfer_handlers() -> dict[str, str]:
-    from services.manifests import ALL
-
-    return {vendor: ref for manifest in ALL for vendor, ref in manifest.data_transfer_vendors.items()}
+    return refs.resolve(route.handler)(ctx, request)
 
 
 def firmware_status_notification(ctx: OcppContext, request: call.FirmwareStatusNotification) -> call_result.FirmwareStatusNotification:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.shared.manifest import Key, RestApi, ServiceManifest, Stream, Table
+from services.shared.manifest import Key, OcppRoute, RestApi, ServiceManifest, Stream, Table
 
 _OCPP = "services.sessions.ocpp"
 _HANDLERS = "services.sessions.handlers"
@@ -21,14 +21,12 @@ MANIFEST = ServiceManifest(
         Table(name="counters", partition_key=Key("name")),
     ),
     rest=RestApi(prefixes=("/sessions", "/id-tokens"), handler=f"{_HANDLERS}:api", resolver="services.sessions.api:app"),
-    ocpp_actions={
-        "ocpp1.6": {
-            "Authorize": f"{_OCPP}:authorize",
-            "StartTransaction": f"{_OCPP}:start_transaction",
-            "StopTransaction": f"{_OCPP}:stop_transaction",
-            "MeterValues": f"{_OCPP}:meter_values",
-        }
-    },
+    ocpp_routes=(
+        OcppRoute("ocpp1.6", "Authorize", f"{_OCPP}:authorize"),
+        OcppRoute("ocpp1.6", "StartTransaction", f"{_OCPP}:start_transaction"),
+        OcppRoute("ocpp1.6", "StopTransaction", f"{_OCPP}:stop_transaction"),
+        OcppRoute("ocpp1.6", "MeterValues", f"{_OCPP}:meter_values"),
+    ),
     relay=f"{_HANDLERS}:relay",
     publishes=("SessionStarted", "SessionEnded"),
 )

@@ -10,7 +10,10 @@ from services.shared.log import entry_point
 
 @entry_point
 def ocpp_default(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """$default: every OCPP frame. Who is talking comes from the $connect authorizer's context."""
+    """$default: every OCPP frame, routed by the manifests' `ocpp_routes` (docs/ocpp.md).
+
+    Who is talking comes from the $connect authorizer's context.
+    """
     # Only the ingress Lambda pays for the OCPP kernel (jsonschema, the ocpp library, asyncio through it):
     # the REST authorizer and the API docs share this module.
     from services.shared.ocpp.dispatch import OcppContext, handle_frame

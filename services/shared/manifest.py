@@ -3,13 +3,13 @@
 A manifest is plain data: local/ provisions the embedded AWS from it and infra/ builds
 the CDK stack from it, so neither can wire a service differently from the other.
 Handlers are named as "module:function" strings, the form Lambda itself uses, so that
-reading a manifest never imports a handler.
+reading a manifest never imports a handler; OCPP routes name their message classes the same way.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 AttributeType = Literal["S", "N", "B"]
@@ -114,6 +114,57 @@ class WebSocketRoutes:
     disconnect: str
 
 
+# The `ocpp` library's subpackage (messages, schemas) of each OCPP version, by its subprotocol.
+OCPP_VERSIONS: dict[str, str] = {"ocpp1.6": "v16", "ocpp2.0.1": "v201"}
+
+
+def _check_version(version: str) -> None:
+    """A typo in a version would leave its route unreachable and untested: refuse it when the manifest is read."""
+    if version not in OCPP_VERSIONS:
+        raise ValueError(f"{version!r} is not an OCPP version this CSMS speaks ({', '.join(OCPP_VERSIONS)})")
+
+
+@dataclass(frozen=True)
+class OcppRoute:
+    """A CALL a charger sends: `handler(ctx, request: call.<action>) -> call_result.<action>` of `version`'s `ocpp` subpackage.
+
+    With `vendor_id`, it answers the DataTransfer of that vendor, after the DataTransfer route stored it.
+    """
+
+    version: str
+    action: str
+    handler: str
+    vendor_id: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_version(self.version)
+        if self.vendor_id is not None and self.action != "DataTransfer":
+            raise ValueError(f"only DataTransfer routes by vendorId, not {self.action}")
+
+    @property
+    def request(self) -> str:
+        """The request class as a "module:class" reference, so that naming it imports nothing."""
+        return f"ocpp.{OCPP_VERSIONS[self.version]}.call:{self.action}"
+
+    @property
+    def response(self) -> str:
+        return f"ocpp.{OCPP_VERSIONS[self.version]}.call_result:{self.action}"
+
+
+@dataclass(frozen=True)
+class OcppReplyRoute:
+    """The CALLRESULTs and CALLERRORs that answer the CSMS's own CALLs on `version` connections.
+
+    `handler(ctx, frame: framing.CallResult | framing.CallError) -> None`: it knows which CALL a reply answers.
+    """
+
+    version: str
+    handler: str
+
+    def __post_init__(self) -> None:
+        _check_version(self.version)
+
+
 @dataclass(frozen=True)
 class ServiceManifest:
     name: str
@@ -122,13 +173,11 @@ class ServiceManifest:
     queues: tuple[Queue, ...] = ()
     schedules: tuple[Schedule, ...] = ()
     rest: RestApi | None = None
-    # {"ocpp1.6": {"BootNotification": "services.connectivity.ocpp:boot_notification"}}
-    ocpp_actions: dict[str, dict[str, str]] = field(default_factory=dict)
-    # Receives the CALLRESULT/CALLERROR frames that answer the CSMS's own CALLs.
-    ocpp_replies: str | None = None
+    # The charger CALLs this service answers, one route per (version, action), or per vendorId for DataTransfer.
+    ocpp_routes: tuple[OcppRoute, ...] = ()
+    # Where the replies to the CSMS's own CALLs go, per version.
+    ocpp_replies: tuple[OcppReplyRoute, ...] = ()
     websocket: WebSocketRoutes | None = None
-    # DataTransfer from chargers, by vendorId, for vendor extensions this service understands.
-    data_transfer_vendors: dict[str, str] = field(default_factory=dict)
     # The $default route: every OCPP frame, whichever service answers its action.
     ocpp_ingress: str | None = None
     # API Gateway REQUEST authorizer in front of every REST route.
@@ -158,6 +207,4 @@ class ServiceManifest:
 
     def ocpp_handlers(self) -> tuple[str, ...]:
         """The handlers the OCPP ingress calls: this service's part of every charger message."""
-        named = [h for actions in self.ocpp_actions.values() for h in actions.values()]
-        named += [self.ocpp_replies] if self.ocpp_replies else []
-        return tuple(dict.fromkeys(named + list(self.data_transfer_vendors.values())))
+        return tuple(dict.fromkeys([r.handler for r in self.ocpp_routes] + [r.handler for r in self.ocpp_replies]))

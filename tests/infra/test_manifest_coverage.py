@@ -14,9 +14,8 @@ from tests.infra.synth import Synthesized, function_for, synthesize
 # What infra/ turns into AWS resources, field by field. A new field fails here until infra/ creates it
 # (and the probe below declares it).
 HANDLED: dict[type, set[str]] = {
-    m.ServiceManifest: {"name", "tables", "subscriptions", "queues", "schedules", "rest", "ocpp_actions", "ocpp_replies",
-                        "websocket", "data_transfer_vendors", "ocpp_ingress", "rest_authorizer", "publishes", "relay",
-                        "exports"},
+    m.ServiceManifest: {"name", "tables", "subscriptions", "queues", "schedules", "rest", "ocpp_routes", "ocpp_replies",
+                        "websocket", "ocpp_ingress", "rest_authorizer", "publishes", "relay", "exports"},
     m.Table: {"name", "partition_key", "sort_key", "indexes", "ttl_attribute", "stream"},
     m.Stream: {"changes", "batch_size", "max_attempts"},
     m.Index: {"name", "partition_key", "sort_key"},
@@ -26,6 +25,9 @@ HANDLED: dict[type, set[str]] = {
     m.Schedule: {"name", "rate_minutes", "handler"},
     m.RestApi: {"prefixes", "handler", "resolver", "public"},
     m.WebSocketRoutes: {"authorizer", "connect", "disconnect"},
+    # Run inside the ingress, which gets the grants of every service with a route.
+    m.OcppRoute: {"version", "action", "handler", "vendor_id"},
+    m.OcppReplyRoute: {"version", "handler"},
 }
 
 PROBE = m.ServiceManifest(
@@ -39,17 +41,17 @@ PROBE = m.ServiceManifest(
     queues=(m.Queue(name="probe-work", handler="services.probe.handlers:work"),),
     schedules=(m.Schedule(name="probe-sweep", rate_minutes=15, handler="services.probe.handlers:sweep"),),
     rest=m.RestApi(prefixes=("/probes", "/probe-reports"), handler="services.probe.handlers:api"),
-    ocpp_actions={"ocpp1.6": {"ProbeAction": "services.probe.ocpp:probe_action"}},
+    ocpp_routes=(m.OcppRoute("ocpp1.6", "ProbeAction", "services.probe.ocpp:probe_action"),),
     publishes=("ProbeHappened",),
     relay="services.probe.handlers:relay",
     exports=("ProbeHappened",),  # read by the relay at run time (services/shared/relay.py): nothing to create
 )
 # Services whose only part in OCPP is a reply handler or a vendor's DataTransfer still need the ingress' grants.
 REPLIES_PROBE = m.ServiceManifest(name="probe-replies", tables=(m.Table(name="probe-replies", partition_key=m.Key("pk")),),
-                                  ocpp_replies="services.probe.ocpp:reply")
+                                  ocpp_replies=(m.OcppReplyRoute("ocpp1.6", "services.probe.ocpp:reply"),))
 VENDOR_PROBE = m.ServiceManifest(
     name="probe-vendor", tables=(m.Table(name="probe-vendor", partition_key=m.Key("pk")),),
-    data_transfer_vendors={"com.example": "services.probe.ocpp:vendor"},
+    ocpp_routes=(m.OcppRoute("ocpp1.6", "DataTransfer", "services.probe.ocpp:vendor", vendor_id="com.example"),),
     rest=m.RestApi(prefixes=("/probe-status",), handler="services.probe.handlers:status", public=True))
 
 

@@ -10,12 +10,17 @@ from typing import Any, Iterator
 import boto3
 import pytest
 from boto3.dynamodb.conditions import Key
+from ocpp.v16 import call as call16
+from ocpp.v16 import call_result as result16
 
+from services import manifests
 from services.connectivity import ocpp as connectivity_ocpp
 from services.connectivity import store
 from services.connectivity.liveness import LastSeen
 from services.shared import clock, handlers
+from services.shared.manifest import OcppRoute, ServiceManifest
 from services.shared.ocpp import dispatch, schemas
+from services.shared.ocpp.dispatch import OcppContext
 from services.shared.settings import settings
 from tests.service.helpers import (
     EventTap,
@@ -319,6 +324,29 @@ def test_data_transfer_is_stored_and_answered_unknown_vendor(online: str) -> Non
     assert (item["action"], item["vendor_id"], item["message_id"], item["data"]) == ("DataTransfer", "com.acme", "Temp", "{\"c\": 41}")
     assert item["received_at"] == "2024-05-01T10:00:00.000Z"
     assert int(item["expires_at"]) == int(received.timestamp()) + store.RETENTION_S
+
+
+def acme_data_transfer(ctx: OcppContext, request: call16.DataTransfer) -> result16.DataTransfer:
+    return result16.DataTransfer(status="Accepted", data=f"{ctx.charge_point_id} said {request.data}")
+
+
+@pytest.fixture
+def acme_service(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A service that understands com.acme's DataTransfer, in the manifests the registry is built from."""
+    acme = ServiceManifest("acme", ocpp_routes=(
+        OcppRoute("ocpp1.6", "DataTransfer", f"{__name__}:acme_data_transfer", vendor_id="com.acme"),))
+    monkeypatch.setattr(manifests, "ALL", manifests.ALL + (acme,))
+    dispatch.registry.cache_clear()
+    yield
+    dispatch.registry.cache_clear()
+
+
+def test_data_transfer_of_a_routed_vendor_is_stored_and_answered_by_its_service(online: str, acme_service: None) -> None:
+    unique_id, reply = call(online, "DataTransfer", {"vendorId": "com.acme", "messageId": "Temp", "data": "41"})
+
+    assert reply == [3, unique_id, {"status": "Accepted", "data": f"{CP} said 41"}]
+    table = boto3.resource("dynamodb", region_name="us-east-1").Table("csms-charger-messages")
+    assert [m["vendor_id"] for m in table.query(KeyConditionExpression=Key("charge_point_id").eq(CP))["Items"]] == ["com.acme"]
 
 
 def test_firmware_status_notification_is_stored_on_the_charger(online: str) -> None:

@@ -1,6 +1,6 @@
 """The OCPP router: every frame from a charger gets a CALLRESULT or the CALLERROR its version spells.
 
-The registry is faked: handlers below are referenced as "tests.unit.test_dispatch:<name>".
+The registry is built from a fake manifest whose routes name the handlers below ("tests.unit.test_dispatch:<name>").
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from ocpp.v16 import call_result as result16
 from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as result201
 
+from services.shared.manifest import OcppReplyRoute, OcppRoute, ServiceManifest
 from services.shared.ocpp import dispatch, framing
 from services.shared.ocpp.dispatch import OcppContext, Registry
 from services.shared.ocpp.errors import Cause, OcppError
@@ -89,23 +90,24 @@ def _ref(handler: Callable[..., Any]) -> str:
     return f"{HERE}:{handler.__name__}"
 
 
-ANSWERED: dict[tuple[str, str], str] = {
-    (V16, "Heartbeat"): _ref(heartbeat16),
-    (V16, "BootNotification"): _ref(boot16),
-    (V16, "StatusNotification"): _ref(status16),
-    (V201, "Heartbeat"): _ref(heartbeat201),
-    (V201, "BootNotification"): _ref(boot201),
-}
+ANSWERED = (
+    OcppRoute(V16, "Heartbeat", _ref(heartbeat16)),
+    OcppRoute(V16, "BootNotification", _ref(boot16)),
+    OcppRoute(V16, "StatusNotification", _ref(status16)),
+    OcppRoute(V201, "Heartbeat", _ref(heartbeat201)),
+    OcppRoute(V201, "BootNotification", _ref(boot201)),
+)
+RECORD_REPLIES = tuple(OcppReplyRoute(version, _ref(record_reply)) for version in (V16, V201))
 
 UseRegistry = Callable[..., None]
 
 
 @pytest.fixture
 def use_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[UseRegistry]:
-    """Installs a fake registry: the default answers ANSWERED, with record_reply for replies."""
+    """Installs the registry of a fake manifest: by default it answers ANSWERED, with record_reply for replies."""
 
-    def install(actions: dict[tuple[str, str], str] | None = None, replies: str | None = _ref(record_reply)) -> None:
-        fake = Registry(actions=dict(ANSWERED if actions is None else actions), replies=replies)
+    def install(routes: tuple[OcppRoute, ...] = ANSWERED, replies: tuple[OcppReplyRoute, ...] = RECORD_REPLIES) -> None:
+        fake = Registry.of((ServiceManifest("fake", ocpp_routes=routes, ocpp_replies=replies),))
         monkeypatch.setattr(dispatch, "registry", lambda: fake)
 
     seen.clear()
@@ -259,7 +261,7 @@ def test_deeply_nested_json_gets_an_answer(use_registry: UseRegistry) -> None:
 
 @pytest.mark.parametrize(("version", "code"), [(V16, "GenericError"), (V201, "InternalError")])
 def test_handler_exception_is_an_internal_error_and_does_not_propagate(use_registry: UseRegistry, version: str, code: str) -> None:
-    use_registry({(version, "Heartbeat"): _ref(explode)})
+    use_registry((OcppRoute(version, "Heartbeat", _ref(explode)),))
     error = _callerror(_send(version, [2, "m1", "Heartbeat", {}]))
     assert error[1:3] == ["m1", code]
     assert "handler bug" not in error[3], "internal details stay in the log"
@@ -267,12 +269,12 @@ def test_handler_exception_is_an_internal_error_and_does_not_propagate(use_regis
 
 @pytest.mark.parametrize("handler", [naive_time_reply, empty_reply])
 def test_reply_violating_its_response_schema_is_generic_error(use_registry: UseRegistry, handler: Callable[..., Any]) -> None:
-    use_registry({(V16, "Heartbeat"): _ref(handler)})
+    use_registry((OcppRoute(V16, "Heartbeat", _ref(handler)),))
     assert _callerror(_send(V16, [2, "m1", "Heartbeat", {}]))[1:3] == ["m1", "GenericError"]
 
 
 def test_handler_raising_ocpp_error_gets_its_cause(use_registry: UseRegistry) -> None:
-    use_registry({(V201, "Heartbeat"): _ref(refuse)})
+    use_registry((OcppRoute(V201, "Heartbeat", _ref(refuse)),))
     error = _callerror(_send(V201, [2, "m1", "Heartbeat", {}]))
     assert error == [4, "m1", "PropertyConstraintViolation", "connector 9 does not exist", {"path": "$.connectorId"}]
 
@@ -295,14 +297,22 @@ def test_replies_go_to_the_replies_handler_and_get_no_answer(use_registry: UseRe
 
 
 def test_replies_without_a_replies_handler_get_no_answer(use_registry: UseRegistry) -> None:
-    use_registry(replies=None)
+    use_registry(replies=())
     assert _send(V16, [3, "cmd-1", {"status": "Accepted"}]) is None
+
+
+def test_replies_are_routed_by_the_connections_version(use_registry: UseRegistry) -> None:
+    use_registry(replies=(OcppReplyRoute(V201, _ref(record_reply)),))
+    assert _send(V16, [3, "cmd-1", {"status": "Accepted"}]) is None
+    assert seen == [], "no 1.6 reply route"
+    assert _send(V201, [3, "cmd-2", {"status": "Accepted"}]) is None
+    assert [(ctx.ocpp_version, frame.unique_id) for ctx, frame in seen] == [(V201, "cmd-2")]
 
 
 @pytest.mark.parametrize("version", [V16, V201])
 @pytest.mark.parametrize("message", [[3, "cmd-1", {"status": "Accepted"}], [4, "cmd-1", "GenericError", "", {}]])
 def test_replies_handler_crash_still_gets_no_answer(use_registry: UseRegistry, version: str, message: list[Any]) -> None:
-    use_registry(replies=_ref(reply_crash))
+    use_registry(replies=(OcppReplyRoute(version, _ref(reply_crash)),))
     assert _send(version, message) is None
 
 
@@ -310,8 +320,37 @@ def test_replies_handler_crash_still_gets_no_answer(use_registry: UseRegistry, v
 def test_replies_handler_raising_ocpp_error_still_gets_no_answer(use_registry: UseRegistry, message: list[Any]) -> None:
     """BUG (dispatch.py handle_frame): an OcppError from the replies handler is caught by the
     `except OcppError` branch and answered with a CALLERROR, although a reply to our CALL is never answered."""
-    use_registry(replies=_ref(reply_refuse))
+    use_registry(replies=(OcppReplyRoute(V16, _ref(reply_refuse)),))
     assert _send(V16, message) is None
+
+
+# --- the registry -----------------------------------------------------------------------------------
+
+
+def test_one_action_answered_in_two_versions_is_two_routes() -> None:
+    registry = Registry.of((ServiceManifest("a", ocpp_routes=ANSWERED),))
+    assert registry.actions[(V16, "Heartbeat")].handler == _ref(heartbeat16)
+    assert registry.actions[(V201, "Heartbeat")].handler == _ref(heartbeat201)
+
+
+@pytest.mark.parametrize(("first", "second"), [
+    (ServiceManifest("a", ocpp_routes=(OcppRoute(V16, "Heartbeat", _ref(heartbeat16)),)),
+     ServiceManifest("b", ocpp_routes=(OcppRoute(V16, "Heartbeat", _ref(explode)),))),
+    (ServiceManifest("a", ocpp_routes=(OcppRoute(V16, "DataTransfer", _ref(explode), vendor_id="com.acme"),)),
+     ServiceManifest("b", ocpp_routes=(OcppRoute(V16, "DataTransfer", _ref(refuse), vendor_id="com.acme"),))),
+    (ServiceManifest("a", ocpp_replies=(OcppReplyRoute(V201, _ref(record_reply)),)),
+     ServiceManifest("b", ocpp_replies=(OcppReplyRoute(V201, _ref(reply_crash)),))),
+], ids=["action", "vendor", "replies"])
+def test_a_frame_two_services_claim_is_refused(first: ServiceManifest, second: ServiceManifest) -> None:
+    with pytest.raises(ValueError, match="routed to both"):
+        Registry.of((first, second))
+
+
+def test_vendor_routes_do_not_answer_the_action_itself() -> None:
+    vendor = OcppRoute(V16, "DataTransfer", _ref(refuse), vendor_id="com.acme")
+    registry = Registry.of((ServiceManifest("a", ocpp_routes=(OcppRoute(V16, "DataTransfer", _ref(explode)), vendor)),))
+    assert registry.actions[(V16, "DataTransfer")].handler == _ref(explode)
+    assert registry.vendors == {(V16, "com.acme"): vendor}
 
 
 # --- wire conversion ------------------------------------------------------------------------------

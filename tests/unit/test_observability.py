@@ -16,6 +16,7 @@ from local.lambdas import LambdaContext
 from services.manifests import ALL
 from services.shared import consumers, handlers, refs
 from services.shared.log import MARKER, entry_point, metric
+from services.shared.manifest import OcppRoute, ServiceManifest
 from services.shared.ocpp import dispatch
 from services.shared.ocpp.dispatch import OcppContext, Registry
 
@@ -28,7 +29,8 @@ def heartbeat(ctx: OcppContext, request: call16.Heartbeat) -> result16.Heartbeat
 def metrics_on(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
     monkeypatch.delenv("POWERTOOLS_DEV", raising=False)
-    monkeypatch.setattr(dispatch, "registry", lambda: Registry({("ocpp1.6", "Heartbeat"): f"{__name__}:heartbeat"}, None))
+    registry = Registry.of((ServiceManifest("fake", ocpp_routes=(OcppRoute("ocpp1.6", "Heartbeat", f"{__name__}:heartbeat"),)),))
+    monkeypatch.setattr(dispatch, "registry", lambda: registry)
 
 
 def _ocpp(frame: str) -> str:

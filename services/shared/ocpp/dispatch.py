@@ -1,4 +1,4 @@
-"""The OCPP router: one registry of (version, action) -> handler, filled from the manifests.
+"""The OCPP router: one registry of (version, action) -> route, filled from the manifests' `ocpp_routes`.
 
 Handlers take the `ocpp` library's request dataclass (snake_case fields) and return its
 response dataclass; the wire stays camelCase. Every frame gets an answer: a CALLRESULT
@@ -8,16 +8,16 @@ that validated against its schema, or the CALLERROR its cause calls for.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any, Callable, Hashable, Iterable, TypeVar
 
 from ocpp.charge_point import camel_to_snake_case, remove_nones, serialize_as_dict, snake_to_camel_case
 
 from services.shared import refs
 from services.shared.log import logger, metric
+from services.shared.manifest import OcppReplyRoute, OcppRoute, ServiceManifest
 from services.shared.ocpp import framing, schemas
 from services.shared.ocpp.errors import Cause, OcppError
 
@@ -33,33 +33,43 @@ class OcppContext:
     received_at: datetime
 
 
+Route = TypeVar("Route", OcppRoute, OcppReplyRoute)
+Key = TypeVar("Key", bound=Hashable)
+
+
 @dataclass(frozen=True)
 class Registry:
-    actions: dict[tuple[str, str], str]
-    replies: str | None
+    """Every manifest's OCPP routes, keyed by what a frame tells: its version, and its action or vendorId."""
+
+    actions: dict[tuple[str, str], OcppRoute]
+    # DataTransfer by (version, vendorId), answered after connectivity's DataTransfer route stored the message.
+    vendors: dict[tuple[str, str | None], OcppRoute]
+    replies: dict[str, OcppReplyRoute]
+
+    @classmethod
+    def of(cls, manifests: tuple[ServiceManifest, ...]) -> Registry:
+        routes = [route for manifest in manifests for route in manifest.ocpp_routes]
+        return cls(actions=_by((r for r in routes if r.vendor_id is None), lambda r: (r.version, r.action)),
+                   vendors=_by((r for r in routes if r.vendor_id is not None), lambda r: (r.version, r.vendor_id)),
+                   replies=_by((r for m in manifests for r in m.ocpp_replies), lambda r: r.version))
+
+
+def _by(routes: Iterable[Route], key: Callable[[Route], Key]) -> dict[Key, Route]:
+    """The routes by key; a frame two handlers claim would be answered by whichever came first, so that is refused."""
+    found: dict[Key, Route] = {}
+    for route in routes:
+        claimed = found.setdefault(key(route), route)
+        if claimed is not route:
+            raise ValueError(f"{key(route)} is routed to both {claimed.handler} and {route.handler}")
+    return found
 
 
 @lru_cache(maxsize=1)
 def registry() -> Registry:
+    """Built on a container's first frame, from the manifests' plain data: no handler is imported until it is needed."""
     from services.manifests import ALL
 
-    actions: dict[tuple[str, str], str] = {}
-    replies = None
-    for manifest in ALL:
-        for version, answered in manifest.ocpp_actions.items():
-            for action, ref in answered.items():
-                if (version, action) in actions:
-                    raise ValueError(f"{version} {action} is answered by two services")
-                actions[(version, action)] = ref
-        if manifest.ocpp_replies and replies:
-            raise ValueError("two services claim the replies to the CSMS's CALLs")
-        replies = manifest.ocpp_replies or replies
-    return Registry(actions, replies)
-
-
-@lru_cache(maxsize=None)
-def _request_class(ocpp_version: str, action: str) -> type:
-    return getattr(importlib.import_module(f"ocpp.{schemas.VERSIONS[ocpp_version]}.call"), action)
+    return Registry.of(ALL)
 
 
 def to_wire(message: Any) -> dict[str, Any]:
@@ -74,15 +84,15 @@ def from_wire(payload: dict[str, Any]) -> dict[str, Any]:
 
 def _answer_call(call: framing.Call, ctx: OcppContext) -> str:
     version = ctx.ocpp_version
-    ref = registry().actions.get((version, call.action))
-    if ref is None:
+    route = registry().actions.get((version, call.action))
+    if route is None:
         if schemas.is_known(version, call.action):
             raise OcppError(Cause.NOT_SUPPORTED, f"This CSMS does not answer {call.action}")
         raise OcppError(Cause.NOT_IMPLEMENTED, f"{call.action} is not an OCPP {version.removeprefix('ocpp')} action")
     schemas.validate(version, call.action, call.payload)
-    handler: Callable[[OcppContext, Any], Any] = refs.resolve(ref)
+    handler: Callable[[OcppContext, Any], Any] = refs.resolve(route.handler)
     try:
-        request = _request_class(version, call.action)(**from_wire(call.payload))
+        request = refs.resolve(route.request)(**from_wire(call.payload))
     except TypeError as error:
         raise OcppError(Cause.FORMAT, f"{call.action} payload does not fit its definition: {error}") from error
     payload = to_wire(handler(ctx, request))
@@ -104,9 +114,10 @@ def handle_frame(text: str | bytes, ctx: OcppContext) -> str | None:
             # No metric per answered call: an EMF line is a log event on every message, and API Gateway's
             # MessageCount already counts them.
             return _answer_call(frame, ctx)
-        if registry().replies:
+        replies = registry().replies.get(ctx.ocpp_version)
+        if replies:
             try:
-                refs.resolve(registry().replies)(ctx, frame)
+                refs.resolve(replies.handler)(ctx, frame)
             except Exception:  # a reply to our CALL is never answered, not even with an error
                 logger.exception("failed to process a reply", extra={"charge_point_id": ctx.charge_point_id, "message_id": unique_id})
         return None

@@ -20,9 +20,9 @@ from jsonschema.exceptions import ValidationError, best_match
 
 from services.shared import clock
 from services.shared.dynamo import decimals
+from services.shared.manifest import OCPP_VERSIONS
 from services.shared.ocpp.errors import Cause, OcppError
 
-VERSIONS = {"ocpp1.6": "v16", "ocpp2.0.1": "v201"}
 _SCHEMAS = Path(ocpp.__file__).parent
 
 _CAUSES = {
@@ -52,7 +52,7 @@ def _schema_name(ocpp_version: str, action: str, response: bool) -> str:
 
 @lru_cache(maxsize=None)
 def _validator(ocpp_version: str, action: str, response: bool) -> Draft4Validator | None:
-    path = _SCHEMAS / VERSIONS[ocpp_version] / "schemas" / f"{_schema_name(ocpp_version, action, response)}.json"
+    path = _SCHEMAS / OCPP_VERSIONS[ocpp_version] / "schemas" / f"{_schema_name(ocpp_version, action, response)}.json"
     if not path.exists():
         return None
     schema = json.loads(path.read_text(encoding="utf-8-sig"), parse_float=Decimal)
@@ -62,7 +62,7 @@ def _validator(ocpp_version: str, action: str, response: bool) -> Draft4Validato
 @lru_cache(maxsize=None)
 def actions(ocpp_version: str) -> frozenset[str]:
     """Every action the version defines (those with a request schema)."""
-    folder = _SCHEMAS / VERSIONS[ocpp_version] / "schemas"
+    folder = _SCHEMAS / OCPP_VERSIONS[ocpp_version] / "schemas"
     names = {p.stem for p in folder.glob("*.json")}
     if ocpp_version == "ocpp1.6":
         return frozenset(n for n in names if not n.endswith("Response"))
