@@ -85,6 +85,8 @@ def connect(admission: Admission, connection_id: str) -> str:
     current = store.get_charger(admission.charge_point_id) or {}
     if (current.get("connection_id") != connection_id or current.get("deleted_at")
             or current.get("password_changed_at", "") != admission.password_changed_at):
+        if current.get("connection_id") == connection_id:  # still recorded as current: nothing else marks it offline
+            disconnect(admission.charge_point_id, connection_id)
         raise Refused(409, "replaced by a newer connection, or the charger was deleted or its password changed")
     events.publish(ChargerConnected(charge_point_id=admission.charge_point_id, occurred_at=now,
                                     connection_id=connection_id, ocpp_version=admission.ocpp_version))

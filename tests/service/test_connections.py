@@ -316,6 +316,8 @@ def test_a_connect_refuses_its_handshake_if_the_charger_changed_while_it_recorde
     assert reply["statusCode"] == 409
     assert tap.of("ChargerConnected") == []
     assert [body["close"] for body, _ in queued(TIMER_QUEUE)] == [connection_id]  # the REST call's close met 410
+    charger = store.get_charger("CP-1")
+    assert charger["connected"] is False and "connection_id" not in charger
 
 
 def test_a_connection_admitted_before_its_password_was_set_is_refused(aws_env: None) -> None:
