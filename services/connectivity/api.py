@@ -186,10 +186,15 @@ def get_charger(charge_point_id: ChargerId) -> Charger:
 @app.put("/chargers/<charge_point_id>",
          responses=responses({200: ("Updated", Charger), 201: ("Registered", Charger)}, 422))
 def put_charger(charge_point_id: ChargerId, registration: ChargerRegistration) -> Response[Charger]:
+    """A password set or changed closes the charger's connection: it must reconnect with the new one."""
+    now = clock.iso(clock.now())
     changes: dict[str, Any] = registration.model_dump(exclude_unset=True, exclude={"password"})
     if registration.password is not None:
-        changes["password_hash"] = auth.hash_password(registration.password)
-    created = store.register_charger(_valid(charge_point_id), changes, clock.iso(clock.now()))
+        changes |= {"password_hash": auth.hash_password(registration.password), "password_changed_at": now}
+    old = store.register_charger(_valid(charge_point_id), changes, now)
+    if registration.password is not None and old.get("connection_id"):
+        connections.close(charge_point_id, old["connection_id"], old.get("connected_at"))
+    created = "registered_at" not in old or "deleted_at" in old
     return json_response(201 if created else 200, _charger(_existing(charge_point_id)))
 
 
@@ -199,7 +204,7 @@ def delete_charger(charge_point_id: ChargerId) -> Response[None]:
     if old is None:
         raise ProblemError(404, f"No charger {charge_point_id!r}")
     if old.get("connection_id"):
-        connections.close(old["connection_id"])
+        connections.close(charge_point_id, old["connection_id"], old.get("connected_at"))
     return Response(204)
 
 

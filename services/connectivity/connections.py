@@ -3,12 +3,19 @@
 A charger reconnects often (API Gateway ends every connection after two hours), and the
 $disconnect of an old connection may arrive after the new $connect: only the charger's
 current connection may mark it offline.
+
+One connection per charger is live: the last one recorded. API Gateway establishes a connection
+only once its $connect returns and until then answers 410 to @connections, so a close may miss a
+connection whose $connect still runs: that $connect refuses its handshake if it finds itself
+replaced, and a close answered 410 within that time is tried again once the connection can exist.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from services.connectivity import dispatcher, store
@@ -20,6 +27,8 @@ SUPPORTED_PROTOCOLS = ("ocpp1.6",)
 # A charge point id is one URL path segment in /ocpp/{id} and /chargers/{id}: the characters
 # RFC 3986 lets a segment carry unencoded, so it reads the same in every URL and log.
 CHARGE_POINT_ID = re.compile(r"[A-Za-z0-9._~:@!$&'()*+,;=-]{1,48}")
+# How long after its record a connection may still be in its $connect (API Gateway's 29 s integration timeout).
+CONNECT_WINDOW_S = 30
 
 
 class Refused(Exception):
@@ -35,6 +44,7 @@ class Refused(Exception):
 class Admission:
     charge_point_id: str
     ocpp_version: str  # "" when no offered subprotocol is supported: $connect refuses it
+    password_changed_at: str = ""  # of the password it was admitted with: $connect refuses it once changed
 
 
 def offered_protocols(header: str | None) -> list[str]:
@@ -56,7 +66,7 @@ def admit(charge_point_id: str | None, protocol_header: str | None, headers: dic
         if credentials is None or credentials[0] != charge_point_id or not auth.verify_password(credentials[1], password_hash):
             raise Refused(401, "wrong or missing Basic credentials")
     version = next((p for p in offered_protocols(protocol_header) if p in SUPPORTED_PROTOCOLS), "")
-    return Admission(charge_point_id, version)
+    return Admission(charge_point_id, version, (charger or {}).get("password_changed_at", ""))
 
 
 def connect(admission: Admission, connection_id: str) -> str:
@@ -65,12 +75,18 @@ def connect(admission: Admission, connection_id: str) -> str:
         raise Refused(400, f"no supported OCPP subprotocol offered; this CSMS speaks {', '.join(SUPPORTED_PROTOCOLS)}")
     now = clock.iso(clock.now())
     previous = store.record_connection(admission.charge_point_id, connection_id, admission.ocpp_version, now,
-                                       create=settings().accept_unknown_chargers)
+                                       admission.password_changed_at, create=settings().accept_unknown_chargers)
     if previous is None:
-        raise Refused(403, "charger unknown or deleted")
+        raise Refused(403, "charger unknown or deleted, or its password changed")
     old = previous.get("connection_id")
     if old and old != connection_id:
-        close(old)
+        close(admission.charge_point_id, old, previous.get("connected_at"))
+    current = store.get_charger(admission.charge_point_id) or {}
+    if (current.get("connection_id") != connection_id or current.get("deleted_at")
+            or current.get("password_changed_at", "") != admission.password_changed_at):
+        if current.get("connection_id") == connection_id:  # still recorded as current: nothing else marks it offline
+            disconnect(admission.charge_point_id, connection_id)
+        raise Refused(409, "replaced by a newer connection, or the charger was deleted or its password changed")
     if previous.get("command_queue"):
         dispatcher.start_timer(admission.charge_point_id, None, 2)  # send what waited once the handshake is done
     return admission.ocpp_version
@@ -84,11 +100,16 @@ def disconnect(charge_point_id: str, connection_id: str) -> bool:
     return True
 
 
-def close(connection_id: str) -> None:
+def close(charge_point_id: str, connection_id: str, connected_at: str | None, retry_in_s: int = 1) -> None:
+    """Closes a connection; one recorded less than CONNECT_WINDOW_S ago that is not there yet is closed again later."""
     try:
         aws.connections().delete_connection(ConnectionId=connection_id)
     except aws.connections().exceptions.GoneException:
-        pass
+        if connected_at and clock.now() - clock.parse(connected_at) < timedelta(seconds=CONNECT_WINDOW_S):
+            aws.client("sqs").send_message(
+                QueueUrl=aws.queue_url(dispatcher.TIMER_QUEUE), DelaySeconds=retry_in_s,
+                MessageBody=json.dumps({"charge_point_id": charge_point_id, "close": connection_id,
+                                        "connected_at": connected_at, "retry_in_s": 2 * retry_in_s}))
 
 
 def audit() -> dict[str, int]:
@@ -109,4 +130,5 @@ def audit() -> dict[str, int]:
 
 
 def admission_context(admission: Admission) -> dict[str, Any]:
-    return {"charge_point_id": admission.charge_point_id, "ocpp_version": admission.ocpp_version}
+    return {"charge_point_id": admission.charge_point_id, "ocpp_version": admission.ocpp_version,
+            "password_changed_at": admission.password_changed_at}

@@ -39,7 +39,8 @@ def authorize_connect(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def connect(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = event["requestContext"]
     authorizer = request.get("authorizer") or {}
-    admission = connections.Admission(authorizer["charge_point_id"], authorizer.get("ocpp_version") or "")
+    admission = connections.Admission(authorizer["charge_point_id"], authorizer.get("ocpp_version") or "",
+                                      authorizer.get("password_changed_at") or "")
     try:
         protocol = connections.connect(admission, request["connectionId"])
     except connections.Refused as refused:
@@ -92,6 +93,9 @@ def command_requested(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def _timer(record: "SQSRecord") -> None:
     body = json.loads(record.body)
+    if "close" in body:
+        connections.close(body["charge_point_id"], body["close"], body["connected_at"], body["retry_in_s"])
+        return
     charge_point_id, command_id = body["charge_point_id"], body.get("command_id")
     if command_id:
         from services.connectivity import store
@@ -106,7 +110,7 @@ def _timer(record: "SQSRecord") -> None:
 
 @entry_point
 def command_timeouts(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Delayed SQS messages: a sent command's deadline, or a queue to wake after a reconnect."""
+    """Delayed SQS messages: a sent command's deadline, a queue to wake after a reconnect, or a close to try again."""
     return consumers.sqs_batch(event, context, _timer)
 
 

@@ -47,7 +47,7 @@ MANIFEST = ServiceManifest(
             queue=Queue(name="connectivity-command-requests", handler=f"{_HANDLERS}:command_requested"),
         ),
     ),
-    # A command's timeout is an SQS message delayed until its deadline.
+    # A command's timeout, a queue's wake-up after a reconnect, or a close to try again is an SQS message delayed until due.
     queues=(Queue(name="connectivity-command-timeouts", handler=f"{_HANDLERS}:command_timeouts"),),
     schedules=(Schedule(name="connectivity-connection-audit", rate_minutes=5, handler=f"{_HANDLERS}:audit_connections"),),
     rest=RestApi(prefixes=("/chargers",), handler=f"{_HANDLERS}:api", resolver="services.connectivity.api:app"),

@@ -34,8 +34,8 @@ def get_charger(charge_point_id: str) -> dict[str, Any] | None:
 
 
 
-def register_charger(charge_point_id: str, changes: dict[str, Any], now: str) -> bool:
-    """Creates or updates an operator's registration; True if the charger is new (or was deleted)."""
+def register_charger(charge_point_id: str, changes: dict[str, Any], now: str) -> dict[str, Any]:
+    """Creates or updates an operator's registration; the item as it was ({} if new)."""
     sets, names, values = set_clause(changes)
     sets += ["registered_at = if_not_exists(registered_at, :now)", "connectors = if_not_exists(connectors, :empty)",
              "connected = if_not_exists(connected, :false)"]
@@ -47,8 +47,7 @@ def register_charger(charge_point_id: str, changes: dict[str, Any], now: str) ->
         ReturnValues="ALL_OLD",
         **kwargs,
     )
-    old = reply.get("Attributes") or {}
-    return "registered_at" not in old or "deleted_at" in old
+    return reply.get("Attributes") or {}
 
 
 def delete_charger(charge_point_id: str, now: str) -> dict[str, Any] | None:
@@ -68,12 +67,21 @@ def delete_charger(charge_point_id: str, now: str) -> dict[str, Any] | None:
     return reply.get("Attributes")
 
 
-def record_connection(charge_point_id: str, connection_id: str, ocpp_version: str, now: str,
+def record_connection(charge_point_id: str, connection_id: str, ocpp_version: str, now: str, password_changed_at: str,
                       *, create: bool) -> dict[str, Any] | None:
-    """Makes this connection the charger's current one; the previous attributes, or None if refused."""
+    """Makes this connection the charger's current one; the previous attributes, or None if refused.
+
+    Refused if the charger is deleted, or its password changed since `password_changed_at` (the one it was admitted with).
+    """
+    values: dict[str, Any] = {}
     condition = "attribute_not_exists(deleted_at)"
     if not create:
         condition += " AND attribute_exists(charge_point_id)"
+    if password_changed_at:
+        condition += " AND password_changed_at = :p"
+        values[":p"] = password_changed_at
+    else:
+        condition += " AND attribute_not_exists(password_changed_at)"
     try:
         reply = _chargers().update_item(
             Key={"charge_point_id": charge_point_id},
@@ -82,7 +90,8 @@ def record_connection(charge_point_id: str, connection_id: str, ocpp_version: st
                 "connectors = if_not_exists(connectors, :empty), registered_at = if_not_exists(registered_at, :now)"
             ),
             ConditionExpression=condition,
-            ExpressionAttributeValues={":c": connection_id, ":true": True, ":now": now, ":v": ocpp_version, ":empty": {}},
+            ExpressionAttributeValues={**values, ":c": connection_id, ":true": True, ":now": now, ":v": ocpp_version,
+                                       ":empty": {}},
             ReturnValues="ALL_OLD",
         )
     except ClientError as error:

@@ -136,6 +136,49 @@ def test_reconnect_replaces_old_connection_and_late_disconnect_keeps_charger_onl
     asyncio.run(scenario())
 
 
+def test_of_connections_opened_at_once_under_one_id_exactly_one_stays_open(stack: Stack) -> None:
+    async def attempt(cp_id: str) -> websockets.ClientConnection | None:
+        try:
+            return await websockets.connect(f"{stack.ocpp_url}/{cp_id}", subprotocols=["ocpp1.6"])
+        except websockets.InvalidStatus as refused:
+            assert refused.response.status_code == 409
+            return None
+
+    async def scenario() -> None:
+        for _ in range(5):
+            cp_id = new_id()
+            opened = [c for c in await asyncio.gather(*(attempt(cp_id) for _ in range(3))) if c is not None]
+            deadline = time.monotonic() + 10  # more than one handshake completed: the CSMS closes the ones it replaced
+            while len(live := [c for c in opened if c.close_code is None]) > 1 and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            assert len(live) == 1, f"{len(live)} of {len(opened)} connections live"
+            await live[0].send(json.dumps([2, "1", "Heartbeat", {}]))
+            assert json.loads(await asyncio.wait_for(live[0].recv(), 10))[:2] == [3, "1"]
+            await live[0].close()
+
+    asyncio.run(scenario())
+
+
+def test_setting_a_password_closes_the_connection_made_without_it(stack: Stack) -> None:
+    cp_id = new_id()
+    password = "correct-horse-battery"
+
+    async def scenario() -> None:
+        async with connected(stack.ocpp_url, cp_id) as charger:
+            await charger.call(call.Heartbeat())
+            status, _, _ = await asyncio.to_thread(stack.request, "PUT", f"/chargers/{cp_id}", {"password": password})
+            assert status == 200
+            await asyncio.wait_for(charger._connection.wait_closed(), 10)
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            async with connected(stack.ocpp_url, cp_id):
+                pass
+        assert refused.value.response.status_code == 401
+        async with connected(stack.ocpp_url, cp_id, password=password) as charger:
+            assert (await charger.call(call.Heartbeat())).current_time
+
+    asyncio.run(scenario())
+
+
 def test_charger_with_password_needs_basic_auth(stack: Stack) -> None:
     cp_id = new_id()
     password = "correct-horse-battery"

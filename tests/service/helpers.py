@@ -106,6 +106,22 @@ def open_connection(connection_id: str) -> None:
     _management_backend().connections[connection_id]  # noqa: B018  (a defaultdict)
 
 
+def established_only(monkeypatch: Any) -> None:
+    """@connections DELETE answers 410 for a connection moto does not know, as API Gateway answers for one whose
+    $connect has not returned yet (moto forgets nothing and answers 204)."""
+    from services.shared import aws
+
+    client = aws.connections()
+    delete = client.delete_connection
+
+    def delete_established(**kwargs: Any) -> Any:
+        if kwargs["ConnectionId"] not in open_connections():
+            raise gone_error("DeleteConnection")
+        return delete(**kwargs)
+
+    monkeypatch.setattr(client, "delete_connection", delete_established)
+
+
 def gone_error(operation: str) -> Exception:
     from services.shared import aws
 
@@ -170,6 +186,15 @@ def assert_problem(reply: dict[str, Any], status: int) -> dict[str, Any]:
 
 
 # --- SQS and EventBridge --------------------------------------------------------------------
+
+def queued(queue: str) -> list[tuple[dict[str, Any], int]]:
+    """(body, whole seconds of delay asked for) of every message in a queue, delayed ones included, as moto holds them."""
+    from moto.backends import get_backend
+
+    messages = get_backend("sqs")[ACCOUNT][REGION].queues[queue]._messages
+    return [(json.loads(m.body), round((m.delayed_until - m.sent_timestamp) / 1000) if m.delayed_until else 0)
+            for m in messages]
+
 
 def sqs_event(bodies: list[str], queue: str = "csms-queue") -> dict[str, Any]:
     arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}"

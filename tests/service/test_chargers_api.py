@@ -129,6 +129,27 @@ def test_registered_password_is_required_by_the_charger_authorizer(aws_env: None
     assert reply["statusCode"] == 200
 
 
+def test_setting_or_changing_the_password_closes_the_chargers_connection(aws_env: None) -> None:
+    def basic(password: str) -> dict[str, str]:
+        return {"Authorization": "Basic " + base64.b64encode(f"CP-1:{password}".encode()).decode()}
+
+    without, _ = connect_charger("CP-1")
+    open_connection(without)
+    call_api("PUT", "/chargers/CP-1", body={"site_id": "depot"})
+    assert without in open_connections(), "a PUT that leaves the password alone closes nothing"
+
+    call_api("PUT", "/chargers/CP-1", body={"password": PASSWORD})
+    assert without not in open_connections()
+    with_old, _ = connect_charger("CP-1", headers=basic(PASSWORD))
+    open_connection(with_old)
+
+    call_api("PUT", "/chargers/CP-1", body={"password": PASSWORD + "-2"})
+    assert with_old not in open_connections()
+    with pytest.raises(PermissionError):
+        handlers.authorize_connect(ws_authorizer_event("CP-1", headers=basic(PASSWORD)), context())
+    assert connect_charger("CP-1", headers=basic(PASSWORD + "-2"))[1]["statusCode"] == 200
+
+
 def test_put_with_invalid_body_is_422_problem(aws_env: None) -> None:
     for body in ({"password": "short"}, {"unknown": 1}, {"labels": "not-a-map"}, "{not json"):
         problem = assert_problem(call_api("PUT", "/chargers/CP-1", body=body), 422)

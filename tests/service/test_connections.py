@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from datetime import timedelta
+from typing import Any, Callable
 
 import pytest
 
@@ -12,18 +14,23 @@ from services.shared.settings import settings
 from tests.service.helpers import (
     EventTap,
     basic_auth,
+    call_api,
     connect_charger,
     context,
+    established_only,
     gone_error,
     new_connection_id,
     open_connection,
     open_connections,
+    queued,
+    sqs_event,
     ws_authorizer_event,
     ws_connect_event,
     ws_disconnect_event,
 )
 
 PASSWORD = "correct-horse-battery-staple"
+TIMER_QUEUE = "csms-connectivity-command-timeouts"
 
 
 def now() -> str:
@@ -40,8 +47,12 @@ def authorize(charge_point_id: str | None, protocols: str | None = "ocpp1.6",
     return handlers.authorize_connect(ws_authorizer_event(charge_point_id, protocols, headers), context())
 
 
-def with_password(charge_point_id: str) -> None:
-    store.register_charger(charge_point_id, {"password_hash": auth.hash_password(PASSWORD)}, now())
+def with_password(charge_point_id: str) -> str:
+    """Registers the charger as PUT /chargers/{id} does; when its password was set."""
+    changed_at = now()
+    store.register_charger(charge_point_id, {"password_hash": auth.hash_password(PASSWORD), "password_changed_at": changed_at},
+                           changed_at)
+    return changed_at
 
 
 # --- the $connect authorizer ------------------------------------------------------------------
@@ -52,7 +63,7 @@ def test_unknown_charger_is_accepted_when_unknown_chargers_are_accepted(aws_env:
     policy = authorize("NEW-1")
 
     assert policy["principalId"] == "NEW-1"
-    assert policy["context"] == {"charge_point_id": "NEW-1", "ocpp_version": "ocpp1.6"}
+    assert policy["context"] == {"charge_point_id": "NEW-1", "ocpp_version": "ocpp1.6", "password_changed_at": ""}
 
 
 def test_unknown_charger_is_refused_when_unknown_chargers_are_not_accepted(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -88,11 +99,11 @@ def test_missing_overlong_or_unsafe_charge_point_id_is_refused(aws_env: None) ->
 
 
 def test_charger_with_password_is_accepted_with_its_basic_credentials(aws_env: None) -> None:
-    with_password("PW-1")
+    changed_at = with_password("PW-1")
 
     policy = authorize("PW-1", headers=basic_auth("PW-1", PASSWORD))
 
-    assert policy["context"] == {"charge_point_id": "PW-1", "ocpp_version": "ocpp1.6"}
+    assert policy["context"] == {"charge_point_id": "PW-1", "ocpp_version": "ocpp1.6", "password_changed_at": changed_at}
 
 
 def test_basic_credentials_are_read_whatever_the_header_case(aws_env: None) -> None:
@@ -140,7 +151,8 @@ def test_authorizer_context_carries_the_charger_and_the_chosen_protocol(aws_env:
         None: "",
     }
     for offered, version in chosen.items():
-        assert authorize("CP-1", protocols=offered)["context"] == {"charge_point_id": "CP-1", "ocpp_version": version}, offered
+        assert authorize("CP-1", protocols=offered)["context"] == {"charge_point_id": "CP-1", "ocpp_version": version,
+                                                                   "password_changed_at": ""}, offered
 
 
 def test_authorizer_allows_exactly_the_connect_route(aws_env: None) -> None:
@@ -258,6 +270,99 @@ def test_second_connect_succeeds_when_the_old_connection_is_already_gone(aws_env
 
     assert reply["statusCode"] == 200
     assert store.get_charger("CP-1")["connection_id"] == new
+
+
+# --- one live connection per charger ---------------------------------------------------------
+
+def meanwhile(monkeypatch: pytest.MonkeyPatch, act: Callable[[], Any]) -> None:
+    """The next $connect's record is followed at once by `act`, as a concurrent request may follow it."""
+    record = store.record_connection
+
+    def racing(*args: Any, **kwargs: Any) -> Any:
+        monkeypatch.setattr(store, "record_connection", record)
+        previous = record(*args, **kwargs)
+        act()
+        return previous
+
+    monkeypatch.setattr(store, "record_connection", racing)
+
+
+def test_of_two_connects_at_once_the_one_recorded_first_refuses_its_handshake(
+        aws_env: None, tap: EventTap, monkeypatch: pytest.MonkeyPatch) -> None:
+    established_only(monkeypatch)  # the newer one's close of the older meets 410: its $connect has not returned
+    newer: list[tuple[str, dict[str, Any]]] = []
+    meanwhile(monkeypatch, lambda: newer.append(connect_charger("CP-1")))
+
+    older, reply = connect_charger("CP-1")
+
+    [(current, current_reply)] = newer
+    assert reply["statusCode"] == 409 and current_reply["statusCode"] == 200
+    assert store.get_charger("CP-1")["connection_id"] == current
+    # The events follow the record: the older was recorded for a moment, then the newer replaced it.
+    assert [d["connection_id"] for d in tap.of("ChargerConnected")] == [older, current]
+    assert tap.of("ChargerDisconnected") == []
+
+
+@pytest.mark.parametrize("act", [
+    lambda: call_api("PUT", "/chargers/CP-1", {"password": PASSWORD}),
+    lambda: call_api("DELETE", "/chargers/CP-1"),
+], ids=["password set", "charger deleted"])
+def test_a_connect_refuses_its_handshake_if_the_charger_changed_while_it_recorded(
+        aws_env: None, tap: EventTap, monkeypatch: pytest.MonkeyPatch, act: Callable[[], Any]) -> None:
+    store.register_charger("CP-1", {}, now())
+    established_only(monkeypatch)
+    meanwhile(monkeypatch, act)
+
+    connection_id, reply = connect_charger("CP-1")
+
+    assert reply["statusCode"] == 409
+    # Recorded for a moment, then marked offline: the events follow the record, and pair up.
+    assert [d["connection_id"] for d in tap.of("ChargerConnected")] == [connection_id]
+    assert [d["connection_id"] for d in tap.of("ChargerDisconnected")] == [connection_id]
+    assert [body["close"] for body, _ in queued(TIMER_QUEUE)] == [connection_id]  # the REST call's close met 410
+    charger = store.get_charger("CP-1")
+    assert charger["connected"] is False and "connection_id" not in charger
+
+
+def test_a_connection_admitted_before_its_password_was_set_is_refused(aws_env: None) -> None:
+    store.register_charger("CP-1", {}, now())
+    policy = authorize("CP-1")
+    call_api("PUT", "/chargers/CP-1", {"password": PASSWORD})
+    event = ws_connect_event("CP-1", new_connection_id(), "ocpp1.6")
+    event["requestContext"]["authorizer"] = {**policy["context"], "principalId": policy["principalId"]}
+
+    reply = handlers.connect(event, context())
+
+    assert reply["statusCode"] == 403
+    assert "connection_id" not in store.get_charger("CP-1")
+
+
+def test_a_close_that_meets_a_connection_not_yet_established_is_tried_again(
+        aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    established_only(monkeypatch)
+    older, _ = connect_charger("CP-1")  # its $connect returned; API Gateway has not established it yet
+    newer, _ = connect_charger("CP-1")
+    [(timer, delay)] = queued(TIMER_QUEUE)
+    assert (timer["close"], delay) == (older, 1)
+    open_connection(older)  # established now: it must not stay
+
+    handlers.command_timeouts(sqs_event([json.dumps(timer)]), context())
+
+    assert older not in open_connections()
+    assert store.get_charger("CP-1")["connection_id"] == newer
+    assert len(queued(TIMER_QUEUE)) == 1
+
+
+def test_a_close_is_tried_again_less_often_and_only_while_the_connection_may_be_connecting(
+        aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    established_only(monkeypatch)
+    recent = clock.iso(clock.now() - timedelta(seconds=connections.CONNECT_WINDOW_S - 5))
+
+    connections.close("CP-1", "c1", recent, 4)
+    connections.close("CP-1", "c2", clock.iso(clock.now() - timedelta(seconds=connections.CONNECT_WINDOW_S + 1)))
+
+    assert queued(TIMER_QUEUE) == [
+        ({"charge_point_id": "CP-1", "close": "c1", "connected_at": recent, "retry_in_s": 8}, 4)]
 
 
 # --- $disconnect ----------------------------------------------------------------------------
