@@ -37,16 +37,20 @@ def relay_batch(event: dict[str, Any], service: str) -> dict[str, Any]:
     """Puts the events of a batch of stream records on the bus, in record order; the partial batch response."""
     records = event.get("Records") or []
     derived: list[tuple[int, "Event"]] = []
+    unreadable = None
     for index, record in enumerate(records):
         try:
             derived += [(index, e) for e in changes_of(record, service) if wanted(e.source, e.detail_type())]
         except Exception:
             logger.exception("could not derive the events of a change", extra={"sequence": _sequence(record)})
-            return _failed_from(records, index)
-    failed = put_events([e for _, e in derived])
-    if failed is None:
-        return {"batchItemFailures": []}
-    return _failed_from(records, derived[failed][0])
+            unreadable = index  # the records before it are done once their events are put
+            break
+    refused = put_events([e for _, e in derived])
+    if refused is not None:
+        return _failed_from(records, derived[refused][0])
+    if unreadable is not None:
+        return _failed_from(records, unreadable)
+    return {"batchItemFailures": []}
 
 
 def changes_of(record: dict[str, Any], service: str) -> Sequence["Event"]:
