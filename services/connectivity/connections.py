@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from services.connectivity import dispatcher, store
+from services.connectivity import commands_queue, store
 from services.shared import auth, aws, clock
 from services.shared.log import logger
 from services.shared.settings import settings
@@ -71,14 +71,15 @@ def connect(admission: Admission, connection_id: str) -> str:
     old = previous.get("connection_id")
     if old and old != connection_id:
         close(old)
-    if previous.get("command_queue"):
-        dispatcher.start_timer(admission.charge_point_id, None, 2)  # send what waited once the handshake is done
+    commands_queue.connected(admission.charge_point_id, connection_id)
     return admission.ocpp_version
 
 
 def disconnect(charge_point_id: str, connection_id: str) -> bool:
     now = clock.iso(clock.now())
-    if not store.record_disconnection(charge_point_id, connection_id, now):
+    replaced = not store.record_disconnection(charge_point_id, connection_id, now)
+    commands_queue.disconnected(charge_point_id, connection_id)  # once offline: what waits is not sent on this one
+    if replaced:
         logger.info("late disconnect of a replaced connection", extra={"charge_point_id": charge_point_id})
         return False
     return True
