@@ -628,7 +628,7 @@ class Fleet:
     def live(self, charge_point_id: str, id_tag: str, start: datetime, steps: list[Step]) -> None:
         """Registers the charger and its id tag (as an operator would, not counted), then plays its day."""
         from local.events import frame_id, new_connection_id
-        from services.connectivity import dispatcher
+        from services.connectivity import commands_queue
         from services.connectivity import store as chargers
         from services.sessions import store as sessions
         from services.shared import clock
@@ -646,7 +646,7 @@ class Fleet:
             elif step.label == DISCONNECT:
                 self.disconnect(charge_point_id, connection_id, moment)
             elif step.label == REPLY:
-                command = dispatcher.submit(charge_point_id, "Reset", {"type": "Soft"}, source="bench")
+                command = commands_queue.submit(charge_point_id, "Reset", {"type": "Soft"}, source="bench")
                 if command.get("status") != "sent":
                     raise RuntimeError(f"the bench's command was not sent: {command}")
                 self.frame(REPLY, charge_point_id, connection_id, [3, command["command_id"], {"status": "Accepted"}], moment)

@@ -8,8 +8,8 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from services.connectivity import connections, dispatcher, store
-from services.connectivity.commands import violations
+from services.connectivity import commands_queue, connections, store
+from services.connectivity.commands import as_of, is_command_key, violations
 from services.shared import auth, clock
 from services.shared.dynamo import plain
 from services.shared.rest import ProblemDetail, ProblemError, decode_token, encode_token, json_response, resolver, responses
@@ -223,7 +223,7 @@ def post_command(charge_point_id: ChargerId, request: CommandRequest) -> Respons
     if not charger.get("connection_id"):
         raise ProblemError(409, f"Charger {charge_point_id!r} is offline; send the command when it is connected")
     key_id = (app.current_event.raw_event.get("requestContext") or {}).get("authorizer", {}).get("key_id", "")
-    item = dispatcher.submit(charge_point_id, request.action, request.payload, source=f"api-key:{key_id}")
+    item = commands_queue.submit(charge_point_id, request.action, request.payload, source=f"api-key:{key_id}")
     location = f"/chargers/{charge_point_id}/commands/{item['command_id']}"
     return json_response(202, _command(item), headers={"Location": location})
 
@@ -235,9 +235,11 @@ def list_commands(
     next_token: Annotated[str | None, Query()] = None,
 ) -> CommandPage:
     _existing(charge_point_id)
-    start = decode_token(next_token, charge_point_id=charge_point_id, command_id=None)
-    items, last = store.list_commands(charge_point_id, limit, start, int(clock.now().timestamp()))
-    return CommandPage(items=[_command(dispatcher.expire_if_due(i)) for i in items], next_token=encode_token(last))
+    start = decode_token(next_token, lambda key: is_command_key(key["command_id"]), charge_point_id=charge_point_id,
+                         command_id=None)
+    now = clock.now().timestamp()
+    items, last = store.list_commands(charge_point_id, limit, start, int(now))
+    return CommandPage(items=[_command(as_of(i, now)) for i in items], next_token=encode_token(last))
 
 
 @app.get("/chargers/<charge_point_id>/commands/<command_id>", responses=responses({200: ("The command", Command)}, 404, 422))
@@ -246,4 +248,4 @@ def get_command(charge_point_id: ChargerId, command_id: Annotated[str, Path(max_
     item = store.get_command(charge_point_id, command_id)
     if item is None:
         raise ProblemError(404, f"No command {command_id!r} for charger {charge_point_id!r}")
-    return _command(dispatcher.expire_if_due(item))
+    return _command(as_of(item, clock.now().timestamp()))

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import secrets
 import time
+from datetime import datetime, timezone
 from enum import StrEnum
 from typing import Any
+
+from services.shared import clock
 
 # The CALLs a CSMS may send, per version (charger-initiated actions are answered, not sent).
 CSMS_ACTIONS: dict[str, frozenset[str]] = {
@@ -34,6 +37,40 @@ class CommandStatus(StrEnum):
 
 
 FINAL = frozenset({CommandStatus.accepted, CommandStatus.rejected, CommandStatus.error, CommandStatus.timed_out})
+
+# The commands table also holds each charger's queue, under a sort key that starts with '#': it sorts before
+# every command id (whose first characters are its time in hex), so a charger's commands are the keys from "0".
+QUEUE_KEY = "#queue"
+FIRST_COMMAND_KEY = "0"
+
+# What a command shows in place of a secret it carries.
+REDACTED = "<redacted>"
+
+
+def is_command_key(sort_key: str) -> bool:
+    return sort_key >= FIRST_COMMAND_KEY
+
+
+def secret(action: str, payload: dict[str, Any]) -> str | None:
+    """The charger's new HTTP Basic password, which a ChangeConfiguration of AuthorizationKey carries (the 1.6
+    security extension): it goes to the charger, but is never shown, and kept only until the command is settled."""
+    if action == "ChangeConfiguration" and payload.get("key") == "AuthorizationKey":
+        return payload.get("value")
+    return None
+
+
+def timed_out(deadline_epoch: int) -> dict[str, Any]:
+    """A sent command that got no reply in time ends at its deadline, whoever notices it and whenever."""
+    return {"status": CommandStatus.timed_out.value,
+            "completed_at": clock.iso(datetime.fromtimestamp(deadline_epoch, timezone.utc))}
+
+
+def as_of(item: dict[str, Any], now_s: float) -> dict[str, Any]:
+    """The command as it stands at `now_s`: a sent one past its deadline has timed out, even before its timer
+    has written so, and a reply that comes later does not count."""
+    if item.get("status") == CommandStatus.sent and int(item.get("deadline", 0)) < now_s:
+        return {**item, **timed_out(int(item["deadline"]))}
+    return item
 
 
 def new_command_id(at_ms: int | None = None, entropy: str | None = None) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from services.connectivity import dispatcher, store
+from services.connectivity import commands_queue, store
 from services.shared import auth, aws, clock
 from services.shared.log import logger
 from services.shared.settings import settings
@@ -87,14 +87,15 @@ def connect(admission: Admission, connection_id: str) -> str:
         if current.get("connection_id") == connection_id:  # still recorded as current: nothing else marks it offline
             disconnect(admission.charge_point_id, connection_id)
         raise Refused(409, "replaced by a newer connection, or the charger was deleted or its password changed")
-    if previous.get("command_queue"):
-        dispatcher.start_timer(admission.charge_point_id, None, 2)  # send what waited once the handshake is done
+    commands_queue.connected(admission.charge_point_id, connection_id)
     return admission.ocpp_version
 
 
 def disconnect(charge_point_id: str, connection_id: str) -> bool:
     now = clock.iso(clock.now())
-    if not store.record_disconnection(charge_point_id, connection_id, now):
+    replaced = not store.record_disconnection(charge_point_id, connection_id, now)
+    commands_queue.disconnected(charge_point_id, connection_id)  # once offline: what waits is not sent on this one
+    if replaced:
         logger.info("late disconnect of a replaced connection", extra={"charge_point_id": charge_point_id})
         return False
     return True
@@ -107,7 +108,7 @@ def close(charge_point_id: str, connection_id: str, connected_at: str | None, re
     except aws.connections().exceptions.GoneException:
         if connected_at and clock.now() - clock.parse(connected_at) < timedelta(seconds=CONNECT_WINDOW_S):
             aws.client("sqs").send_message(
-                QueueUrl=aws.queue_url(dispatcher.TIMER_QUEUE), DelaySeconds=retry_in_s,
+                QueueUrl=aws.queue_url(commands_queue.TIMER_QUEUE), DelaySeconds=retry_in_s,
                 MessageBody=json.dumps({"charge_point_id": charge_point_id, "close": connection_id,
                                         "connected_at": connected_at, "retry_in_s": 2 * retry_in_s}))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from services.connectivity import connections, dispatcher
+from services.connectivity import commands_queue, connections
 from services.shared import consumers
 from services.shared.log import entry_point, logger, metric
 
@@ -81,8 +81,8 @@ def _command_requested(record: "SQSRecord") -> None:
     found = violations(charger.get("ocpp_version") or "ocpp1.6", event.action, event.payload)
     error = {"code": "InvalidCommand", "description": "; ".join(f"{p}: {m}" for p, m in found)} if found else None
     command_id = new_command_id(int(clock.parse(event.occurred_at).timestamp() * 1000), event.event_id.replace("-", ""))
-    dispatcher.submit(event.charge_point_id, event.action, event.payload, source=f"event:{envelope.get('source', '')}",
-                      error=error, command_id=command_id)
+    commands_queue.submit(event.charge_point_id, event.action, event.payload, source=f"event:{envelope.get('source', '')}",
+                          error=error, command_id=command_id)
 
 
 @entry_point
@@ -97,15 +97,10 @@ def _timer(record: "SQSRecord") -> None:
         connections.close(body["charge_point_id"], body["close"], body["connected_at"], body["retry_in_s"])
         return
     charge_point_id, command_id = body["charge_point_id"], body.get("command_id")
-    if command_id:
-        from services.connectivity import store
-        from services.connectivity.commands import CommandStatus
-
-        item = store.get_command(charge_point_id, command_id)
-        if item is not None and item.get("status") == CommandStatus.sent.value:
-            if dispatcher.expire_if_due(item).get("status") == CommandStatus.timed_out.value:
-                metric("CommandsTimedOut")
-    dispatcher.pump(charge_point_id)
+    if command_id and commands_queue.expire(charge_point_id, command_id):
+        metric("CommandsTimedOut")
+    else:
+        commands_queue.pump(charge_point_id)
 
 
 @entry_point

@@ -7,11 +7,11 @@ from typing import Any
 from ocpp.v16 import call, call_result
 from ocpp.v16.enums import DataTransferStatus, RegistrationStatus
 
-from services.connectivity import dispatcher, store
+from services.connectivity import commands_queue, store
 from services.connectivity.changes import FAULT_PREFIX
-from services.connectivity.commands import CommandStatus, outcome
+from services.connectivity.commands import CommandStatus, as_of, outcome, timed_out
 from services.connectivity.liveness import LastSeen
-from services.shared import clock, events, refs
+from services.shared import auth, clock, events, refs
 from services.shared.log import logger
 from services.shared.ocpp import framing, schemas
 from services.shared.ocpp.dispatch import OcppContext, registry
@@ -114,15 +114,17 @@ def reply(ctx: OcppContext, frame: framing.CallResult | framing.CallError) -> No
         logger.info("reply to no outstanding command", extra={"charge_point_id": ctx.charge_point_id, "message_id": frame.unique_id})
         return
     if isinstance(frame, framing.CallError):
-        dispatcher.settle(ctx.charge_point_id, frame.unique_id, CommandStatus.error, {"error": {
-            "code": frame.error_code, "description": frame.error_description, "details": frame.error_details}})
-        return
-    found = schemas.problems(ctx.ocpp_version, command["action"], frame.payload, response=True)
-    if found:
-        cause, path, message = found[0]
-        dispatcher.settle(ctx.charge_point_id, frame.unique_id, CommandStatus.error, {"reply": frame.payload, "error": {
-            "code": "InvalidReply", "description": f"{path}: {message}", "details": {"path": path}}})
-        return
-    dispatcher.settle(ctx.charge_point_id, frame.unique_id, outcome(frame.payload), {"reply": frame.payload})
-
-
+        status, fields = CommandStatus.error, {"error": {
+            "code": frame.error_code, "description": frame.error_description, "details": frame.error_details}}
+    elif found := schemas.problems(ctx.ocpp_version, command["action"], frame.payload, response=True):
+        _, path, message = found[0]
+        status, fields = CommandStatus.error, {"reply": frame.payload, "error": {
+            "code": "InvalidReply", "description": f"{path}: {message}", "details": {"path": path}}}
+    else:
+        status, fields = outcome(frame.payload), {"reply": frame.payload}
+        if status is CommandStatus.accepted and "secret" in command:
+            # The charger now authenticates with its new AuthorizationKey, whether it answered in time or not.
+            store.set_fields(ctx.charge_point_id, {"password_hash": auth.hash_password(command["secret"])})
+    if as_of(command, ctx.received_at.timestamp())["status"] == CommandStatus.timed_out:
+        status, fields = CommandStatus.timed_out, timed_out(int(command["deadline"]))  # as reads since have shown it
+    commands_queue.settle(ctx.charge_point_id, frame.unique_id, status, fields)

@@ -12,6 +12,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from services.connectivity.changes import REPORTED
+from services.connectivity.commands import FIRST_COMMAND_KEY, QUEUE_KEY, is_command_key
 from services.shared import aws
 from services.shared.dynamo import condition_failed, page, set_clause
 
@@ -180,7 +181,7 @@ def scan_chargers(limit: int, start_key: dict[str, Any] | None, *, connected: bo
 def connected_chargers() -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {"FilterExpression": Attr("connected").eq(True),
-                              "ProjectionExpression": "charge_point_id, connection_id, outstanding_command, outstanding_until"}
+                              "ProjectionExpression": "charge_point_id, connection_id"}
     while True:
         reply = _chargers().scan(**kwargs)
         items.extend(reply.get("Items", []))
@@ -196,6 +197,8 @@ def put_command(item: dict[str, Any]) -> None:
 
 
 def get_command(charge_point_id: str, command_id: str) -> dict[str, Any] | None:
+    if not is_command_key(command_id):
+        return None
     return _commands().get_item(Key={"charge_point_id": charge_point_id, "command_id": command_id},
                                 ConsistentRead=True).get("Item")
 
@@ -203,7 +206,7 @@ def get_command(charge_point_id: str, command_id: str) -> dict[str, Any] | None:
 def list_commands(charge_point_id: str, limit: int, start_key: dict[str, Any] | None,
                   now_epoch: int) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     kwargs: dict[str, Any] = {
-        "KeyConditionExpression": Key("charge_point_id").eq(charge_point_id),
+        "KeyConditionExpression": Key("charge_point_id").eq(charge_point_id) & Key("command_id").gte(FIRST_COMMAND_KEY),
         "FilterExpression": Attr("expires_at").gt(now_epoch),
         "Limit": limit,
     }
@@ -213,23 +216,35 @@ def list_commands(charge_point_id: str, limit: int, start_key: dict[str, Any] | 
     return reply.get("Items", []), reply.get("LastEvaluatedKey")
 
 
-def enqueue(charge_point_id: str, command_id: str) -> None:
-    _chargers().update_item(
-        Key={"charge_point_id": charge_point_id},
-        UpdateExpression="SET command_queue = list_append(if_not_exists(command_queue, :empty), :id)",
+def _queue_key(charge_point_id: str) -> dict[str, str]:
+    return {"charge_point_id": charge_point_id, "command_id": QUEUE_KEY}
+
+
+def get_queue(charge_point_id: str) -> dict[str, Any]:
+    """The charger's queue item: `pending` command ids, oldest first, and the one `outstanding` CALL (with its
+    deadline `outstanding_until` and the connection it was `sent_on`); empty if it never had a command."""
+    return _commands().get_item(Key=_queue_key(charge_point_id), ConsistentRead=True).get("Item") or {}
+
+
+def enqueue(charge_point_id: str, command_id: str) -> dict[str, Any]:
+    """Appends a command to the charger's queue; the queue item after it."""
+    return _commands().update_item(
+        Key=_queue_key(charge_point_id),
+        UpdateExpression="SET pending = list_append(if_not_exists(pending, :empty), :id)",
         ExpressionAttributeValues={":id": [command_id], ":empty": []},
-    )
+        ReturnValues="ALL_NEW",
+    )["Attributes"]
 
 
-def claim_next(charge_point_id: str, head: str, deadline_epoch: int, now_epoch: int) -> bool:
-    """Makes `head` the charger's one outstanding command, if no other is outstanding (or it expired)."""
+def claim_next(charge_point_id: str, head: str, deadline_epoch: int, now_epoch: int, connection_id: str) -> bool:
+    """Makes `head` the charger's one outstanding command, sent on `connection_id`, if no other is outstanding
+    (or it expired)."""
     try:
-        _chargers().update_item(
-            Key={"charge_point_id": charge_point_id},
-            UpdateExpression="SET outstanding_command = :head, outstanding_until = :deadline REMOVE command_queue[0]",
-            ConditionExpression=("command_queue[0] = :head AND "
-                                 "(attribute_not_exists(outstanding_command) OR outstanding_until < :now)"),
-            ExpressionAttributeValues={":head": head, ":deadline": deadline_epoch, ":now": now_epoch},
+        _commands().update_item(
+            Key=_queue_key(charge_point_id),
+            UpdateExpression="SET outstanding = :head, outstanding_until = :deadline, sent_on = :c REMOVE pending[0]",
+            ConditionExpression="pending[0] = :head AND (attribute_not_exists(outstanding) OR outstanding_until < :now)",
+            ExpressionAttributeValues={":head": head, ":deadline": deadline_epoch, ":now": now_epoch, ":c": connection_id},
         )
     except ClientError as error:
         if condition_failed(error):
@@ -238,17 +253,21 @@ def claim_next(charge_point_id: str, head: str, deadline_epoch: int, now_epoch: 
     return True
 
 
-def release(charge_point_id: str, command_id: str) -> None:
+def release(charge_point_id: str, command_id: str) -> dict[str, Any] | None:
+    """Frees the charger for its next command if `command_id` is the outstanding one; the queue item after it,
+    or None if another was outstanding (or none)."""
     try:
-        _chargers().update_item(
-            Key={"charge_point_id": charge_point_id},
-            UpdateExpression="REMOVE outstanding_command, outstanding_until",
-            ConditionExpression="outstanding_command = :id",
+        return _commands().update_item(
+            Key=_queue_key(charge_point_id),
+            UpdateExpression="REMOVE outstanding, outstanding_until, sent_on",
+            ConditionExpression="outstanding = :id",
             ExpressionAttributeValues={":id": command_id},
-        )
+            ReturnValues="ALL_NEW",
+        )["Attributes"]
     except ClientError as error:
-        if not condition_failed(error):
-            raise
+        if condition_failed(error):
+            return None
+        raise
 
 
 def transition(charge_point_id: str, command_id: str, expected: str, changes: dict[str, Any],

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
+from typing import Any, Callable
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
@@ -137,9 +137,11 @@ def encode_token(last_key: dict[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(last_key, default=str).encode()).decode().rstrip("=")
 
 
-def decode_token(token: str | None, **expected: str | None) -> dict[str, Any] | None:
+def decode_token(token: str | None, valid: Callable[[dict[str, str]], bool] = lambda key: True,
+                 **expected: str | None) -> dict[str, Any] | None:
     """The DynamoDB start key inside an opaque `next_token`: exactly the `expected` key attributes,
-    each equal to its value where one is given; 422 for anything this route did not give out."""
+    each equal to its value where one is given, and `valid` (within the route's key range); 422 for
+    anything this route did not give out."""
     if not token:
         return None
     try:
@@ -147,7 +149,7 @@ def decode_token(token: str | None, **expected: str | None) -> dict[str, Any] | 
     except (binascii.Error, ValueError):
         key = None
     if (not isinstance(key, dict) or set(key) != set(expected) or not all(isinstance(v, str) for v in key.values())
-            or any(value is not None and key[name] != value for name, value in expected.items())):
+            or any(value is not None and key[name] != value for name, value in expected.items()) or not valid(key)):
         raise ProblemError(422, "next_token is not one this route gave out: send back the next_token of the previous page",
                            [ProblemDetail(path="query.next_token", message="unknown token")])
     return key

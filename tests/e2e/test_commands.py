@@ -103,6 +103,27 @@ def test_commands_queue_behind_the_outstanding_one(stack: Stack) -> None:
     run_with_charger(stack, scenario)
 
 
+def test_a_call_left_unanswered_by_a_closed_connection_does_not_hold_up_the_next_one(stack: Stack) -> None:
+    cp_id = f"CMD-{uuid.uuid4().hex[:8]}"
+
+    async def main() -> None:
+        async with connected(stack.ocpp_url, cp_id) as charger:
+            charger.reset_delay_s = 60  # it never answers on this connection
+            abandoned, body = await send(stack, cp_id, "Reset", {"type": "Hard"})
+            assert body["status"] == "sent"
+            while not charger.received:
+                await asyncio.sleep(0.05)
+        async with connected(stack.ocpp_url, cp_id) as charger:
+            closed = await settled(stack, abandoned)
+            assert (closed["status"], (closed["error"] or {}).get("code")) == ("error", "ConnectionClosed")  # not timed out
+            following, body = await send(stack, cp_id, "UnlockConnector", {"connectorId": 1})
+            assert body["status"] == "sent"
+            assert (await settled(stack, following))["status"] == "rejected"
+            assert [name for name, _ in charger.received] == ["UnlockConnector"]
+
+    asyncio.run(main())
+
+
 def test_command_validation_and_offline_charger(stack: Stack) -> None:
     cp_id = f"CMD-{uuid.uuid4().hex[:8]}"
     assert stack.request("PUT", f"/chargers/{cp_id}", {})[0] == 201

@@ -49,6 +49,13 @@ def test_the_counts_are_the_calls_the_handlers_make(result: dict[str, Any]) -> N
     ops = result["aws_ops_per_message"]
     assert ops[operations.AUTHORIZER]["operations"] == {"GetItem": 3}  # the charger's record, once per connection
     assert ops["MeterValues"]["operations"] == {"PutItem": 12}
+    # A reply reads its command, settles it and releases the charger's queue (which returns what waits): no read of
+    # the charger. $connect and $disconnect read the queue, to settle a CALL left unanswered by a closed connection.
+    assert ops[operations.REPLY]["operations"] == {"GetItem": 3, "UpdateItem": 6}
+    # $connect reads the charger back (a newer connection may have come meanwhile) and the command queue;
+    # $disconnect the command queue.
+    assert ops[operations.CONNECT]["operations"] == {"GetItem": 6, "UpdateItem": 3}
+    assert ops[operations.DISCONNECT]["operations"] == {"GetItem": 3, "UpdateItem": 3}
     for label in operations.INGRESS:
         assert ops[label]["events"] == 0, label  # the ingress writes; the streams' relays announce
     relayed = {label: {handler: row["event_types"] for handler, row in ops[label]["consumers"].items()

@@ -5,15 +5,19 @@ from __future__ import annotations
 import base64
 import json
 import time
+from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from services.connectivity import dispatcher, handlers, store
+from services.connectivity import commands_queue, handlers, store
+from services.connectivity.commands import CommandStatus
 from services.shared import auth, clock
 from services.shared import handlers as shared_handlers
+from services.shared.settings import settings
 from tests.service.helpers import (
+    EventTap,
     assert_problem,
     call_api,
     connect_charger,
@@ -21,6 +25,7 @@ from tests.service.helpers import (
     open_connection,
     open_connections,
     posted_frames,
+    sqs_event,
     ws_authorizer_event,
     ws_disconnect_event,
 )
@@ -397,7 +402,7 @@ def test_get_and_list_commands(aws_env: None) -> None:
 def test_get_command_shows_the_reply(aws_env: None) -> None:
     connection_id, _ = connect_charger("CP-1")
     created = call_api("POST", "/chargers/CP-1/commands", body={"action": "Reset", "payload": {"type": "Hard"}})["json"]
-    dispatcher.settle("CP-1", created["command_id"], dispatcher.CommandStatus.rejected, {"reply": {"status": "Rejected"}})
+    commands_queue.settle("CP-1", created["command_id"], CommandStatus.rejected, {"reply": {"status": "Rejected"}})
 
     got = call_api("GET", f"/chargers/CP-1/commands/{created['command_id']}")["json"]
 
@@ -405,16 +410,45 @@ def test_get_command_shows_the_reply(aws_env: None) -> None:
     assert got["completed_at"].endswith("Z")
 
 
-def test_get_command_past_its_deadline_is_timed_out(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_read_only_key_reading_an_overdue_command_sees_it_timed_out_and_nothing_is_written_or_sent(
+        aws_env: None, tap: EventTap, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Expiry is the timer's job: a GET must not settle the overdue CALL, nor send the one queued behind it."""
+    connection_id, _ = connect_charger("CP-1")
+    overdue = call_api("POST", "/chargers/CP-1/commands", body={"action": "Reset", "payload": {"type": "Soft"}})["json"]
+    queued = call_api("POST", "/chargers/CP-1/commands", body={"action": "ClearCache"})["json"]
+    real_now = clock.now
+    monkeypatch.setattr(clock, "now", lambda: real_now() + timedelta(seconds=settings().command_timeout + 5))
+    monkeypatch.setattr(commands_queue, "time", SimpleNamespace(time=lambda: time.time() + settings().command_timeout + 5))
+
+    got = call_api("GET", f"/chargers/CP-1/commands/{overdue['command_id']}", scopes="read-only")
+    listed = call_api("GET", "/chargers/CP-1/commands", scopes="read-only")
+
+    assert (got["statusCode"], got["json"]["status"]) == (200, "timed_out")
+    assert [c["status"] for c in listed["json"]["items"]] == ["timed_out", "pending"]
+    assert store.get_command("CP-1", overdue["command_id"])["status"] == "sent"
+    assert store.get_command("CP-1", queued["command_id"])["status"] == "pending"
+    assert [frame[1] for frame in posted_frames(connection_id)] == [overdue["command_id"]]
+    assert tap.of("CommandCompleted") == []
+
+    timer = json.dumps({"charge_point_id": "CP-1", "command_id": overdue["command_id"]})
+    handlers.command_timeouts(sqs_event([timer], "csms-connectivity-command-timeouts"), context())
+
+    assert call_api("GET", f"/chargers/CP-1/commands/{overdue['command_id']}")["json"] == got["json"]  # what it showed
+    assert [frame[1] for frame in posted_frames(connection_id)] == [overdue["command_id"], queued["command_id"]]
+
+
+def test_the_queue_item_is_no_command(aws_env: None) -> None:
+    """The charger's queue lives in the commands table: it is never listed nor found as a command."""
     connect_charger("CP-1")
     created = call_api("POST", "/chargers/CP-1/commands", body={"action": "ClearCache"})["json"]
-    monkeypatch.setattr(dispatcher, "time", SimpleNamespace(time=lambda: time.time() + 3600))
+    assert store.get_queue("CP-1")["outstanding"] == created["command_id"]
 
-    got = call_api("GET", f"/chargers/CP-1/commands/{created['command_id']}")["json"]
-
-    assert got["status"] == "timed_out"
-    listed = call_api("GET", "/chargers/CP-1/commands")["json"]["items"]
-    assert [c["status"] for c in listed] == ["timed_out"]
+    assert [c["command_id"] for c in call_api("GET", "/chargers/CP-1/commands")["json"]["items"]] == [created["command_id"]]
+    assert [c["command_id"] for c in call_api("GET", "/chargers/CP-1/commands", query={"limit": "1"})["json"]["items"]] == [
+        created["command_id"]]
+    assert store.get_command("CP-1", "#queue") is None
+    assert_problem(call_api("GET", "/chargers/CP-1/commands", query={"next_token": token(
+        {"charge_point_id": "CP-1", "command_id": "#queue"})}), 422)
 
 
 def test_get_unknown_command_is_404(aws_env: None) -> None:

@@ -1,4 +1,4 @@
-"""Commands the CSMS sends to chargers: services.connectivity.dispatcher, its replies, timers and CommandRequested."""
+"""Commands the CSMS sends to chargers: services.connectivity.commands_queue, its replies, timers, connections and CommandRequested."""
 
 from __future__ import annotations
 
@@ -11,14 +11,16 @@ from typing import Any, ClassVar, Iterator
 
 import pytest
 
-from services.connectivity import dispatcher, handlers, store
-from services.connectivity.commands import CSMS_ACTIONS, POSITIVE
+from services.connectivity import commands_queue, handlers, store
+from services.connectivity.commands import CSMS_ACTIONS, POSITIVE, REDACTED
 from services.connectivity.events import CommandRequested
-from services.shared import aws, clock
+from services.shared import auth, aws, clock
+from services.shared.dynamo import plain
 from services.shared.relay import put_events
 from services.shared.settings import settings
 from tests.service.helpers import (
     EventTap,
+    basic_auth,
     call_api,
     connect_charger,
     context,
@@ -45,7 +47,7 @@ def online(aws_env: None) -> Iterator[str]:
 
 
 def submit(action: str = RESET[0], payload: dict[str, Any] | None = None) -> dict[str, Any]:
-    return dispatcher.submit(CP, action, RESET[1] if payload is None else payload, source="test")
+    return commands_queue.submit(CP, action, RESET[1] if payload is None else payload, source="test")
 
 
 def command(command_id: str) -> dict[str, Any]:
@@ -60,8 +62,8 @@ def answer(connection_id: str, frame: list) -> None:
 
 
 def later(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
-    """Moves the dispatcher's clock (only its deadline checks), so no test has to sleep."""
-    monkeypatch.setattr(dispatcher, "time", SimpleNamespace(time=lambda: time.time() + seconds))
+    """Moves the queue's clock (only its deadline checks), so no test has to sleep."""
+    monkeypatch.setattr(commands_queue, "time", SimpleNamespace(time=lambda: time.time() + seconds))
 
 
 def delayed_timers() -> int:
@@ -85,9 +87,9 @@ def test_submit_to_a_connected_charger_sends_the_call(online: str) -> None:
     assert stored["status"] == "sent" and stored["sent_at"].endswith("Z")
     assert before + settings().command_timeout <= int(stored["deadline"]) <= math.ceil(time.time() + settings().command_timeout)
     assert "queued_at" not in stored
-    charger = store.get_charger(CP)
-    assert charger["outstanding_command"] == item["command_id"]
-    assert charger.get("command_queue") == []
+    queue = store.get_queue(CP)
+    assert (queue["outstanding"], queue["sent_on"], queue["pending"]) == (item["command_id"], online, [])
+    assert set(store.get_charger(CP)) & {"outstanding", "pending", "outstanding_command", "command_queue"} == set()
     assert delayed_timers() == 1  # the deadline's timer
 
 
@@ -112,7 +114,7 @@ def test_second_submit_waits_until_the_first_is_answered(online: str, tap: Event
     assert command(first["command_id"])["status"] == "accepted"
     assert command(second["command_id"])["status"] == "sent"
     assert posted_frames(online)[1] == [2, second["command_id"], "ClearCache", {}]
-    assert store.get_charger(CP)["outstanding_command"] == second["command_id"]
+    assert store.get_queue(CP)["outstanding"] == second["command_id"]
     completed = tap.of("CommandCompleted")
     assert [(c["command_id"], c["action"], c["status"], c["reply"]) for c in completed] == [
         (first["command_id"], "Reset", "accepted", {"status": "Accepted"})]
@@ -125,7 +127,7 @@ def test_commands_are_sent_in_the_order_submitted(online: str) -> None:
 
     assert [frame[1] for frame in posted_frames(online)] == ids
     assert [command(i)["status"] for i in ids] == ["accepted"] * 3
-    assert "outstanding_command" not in store.get_charger(CP)
+    assert "outstanding" not in store.get_queue(CP)
 
 
 # --- replies ----------------------------------------------------------------------------------
@@ -154,7 +156,7 @@ def test_callresult_settles_the_command_by_its_status(online: str, tap: EventTap
         assert (action, settled["status"]) == (action, outcome)
         assert settled["reply"] == reply
         assert settled["completed_at"].endswith("Z")
-        assert "outstanding_command" not in store.get_charger(CP)
+        assert "outstanding" not in store.get_queue(CP)
     assert [(c["action"], c["status"], c["reply"]) for c in tap.of("CommandCompleted")] == [
         (action, outcome, reply) for action, _, reply, outcome in OUTCOMES]
 
@@ -180,7 +182,7 @@ def test_reply_that_fails_its_schema_settles_as_invalid_reply(online: str) -> No
         assert (settled["status"], settled["error"]["code"]) == ("error", "InvalidReply"), reply
         assert settled["error"]["description"] and settled["error"]["details"]["path"].startswith("$")
         assert settled["reply"] == reply
-    assert "outstanding_command" not in store.get_charger(CP)
+    assert "outstanding" not in store.get_queue(CP)
 
 
 def test_reply_to_an_unknown_message_id_changes_nothing(online: str, tap: EventTap) -> None:
@@ -207,37 +209,36 @@ def test_second_reply_to_a_settled_command_changes_nothing(online: str, tap: Eve
 
 # --- timeouts -------------------------------------------------------------------------------
 
-def test_expire_if_due_leaves_a_command_before_its_deadline(online: str) -> None:
+def test_expire_leaves_a_command_before_its_deadline(online: str) -> None:
     item = submit()
 
-    assert dispatcher.expire_if_due(command(item["command_id"]))["status"] == "sent"
+    assert not commands_queue.expire(CP, item["command_id"])
     assert command(item["command_id"])["status"] == "sent"
 
 
-def test_expire_if_due_times_out_a_sent_command_and_sends_the_next(online: str, tap: EventTap,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_expire_times_out_a_sent_command_and_sends_the_next(online: str, tap: EventTap,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     first = submit()
     second = submit("ClearCache", {})
     later(monkeypatch, settings().command_timeout + 1)
 
-    expired = dispatcher.expire_if_due(command(first["command_id"]))
+    assert commands_queue.expire(CP, first["command_id"])
 
-    assert expired["status"] == "timed_out"
     assert command(first["command_id"])["status"] == "timed_out"
     assert command(second["command_id"])["status"] == "sent"
     assert [f[1] for f in posted_frames(online)] == [first["command_id"], second["command_id"]]
-    assert store.get_charger(CP)["outstanding_command"] == second["command_id"]
+    assert store.get_queue(CP)["outstanding"] == second["command_id"]
     assert [(c["command_id"], c["status"]) for c in tap.of("CommandCompleted")] == [(first["command_id"], "timed_out")]
 
 
 def test_a_command_sent_late_in_a_second_has_its_whole_timeout(online: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # Deadlines are whole seconds, rounded up: one truncated would leave as little as (timeout - 1) s.
     sent = int(time.time()) + 0.99
-    monkeypatch.setattr(dispatcher, "time", SimpleNamespace(time=lambda: sent))
+    monkeypatch.setattr(commands_queue, "time", SimpleNamespace(time=lambda: sent))
     item = submit()
-    monkeypatch.setattr(dispatcher, "time", SimpleNamespace(time=lambda: sent + settings().command_timeout - 0.01))
+    monkeypatch.setattr(commands_queue, "time", SimpleNamespace(time=lambda: sent + settings().command_timeout - 0.01))
 
-    assert dispatcher.expire_if_due(command(item["command_id"]))["status"] == "sent"
+    assert not commands_queue.expire(CP, item["command_id"])
 
 
 def test_command_times_out_for_real_after_the_configured_timeout(online: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -246,17 +247,18 @@ def test_command_times_out_for_real_after_the_configured_timeout(online: str, mo
     item = submit()
     deadline = int(command(item["command_id"])["deadline"])
     assert deadline <= math.ceil(time.time() + 2)
-    assert dispatcher.expire_if_due(command(item["command_id"]))["status"] == "sent"
+    assert not commands_queue.expire(CP, item["command_id"])
 
     time.sleep(max(0.0, deadline + 0.05 - time.time()))
 
-    assert dispatcher.expire_if_due(command(item["command_id"]))["status"] == "timed_out"
+    assert commands_queue.expire(CP, item["command_id"])
+    assert command(item["command_id"])["status"] == "timed_out"
 
 
 def test_late_reply_after_timeout_changes_nothing(online: str, tap: EventTap, monkeypatch: pytest.MonkeyPatch) -> None:
     item = submit()
     later(monkeypatch, settings().command_timeout + 1)
-    dispatcher.expire_if_due(command(item["command_id"]))
+    assert commands_queue.expire(CP, item["command_id"])
     tap.clear()
 
     answer(online, [3, item["command_id"], {"status": "Accepted"}])
@@ -319,7 +321,160 @@ def test_gone_connection_on_post_settles_the_command_as_error(online: str, monke
     assert item["status"] == "error"
     assert item["error"]["code"] == "GoneException"
     assert command(item["command_id"])["status"] == "error"
-    assert "outstanding_command" not in store.get_charger(CP)
+    assert "outstanding" not in store.get_queue(CP)
+    assert store.get_charger(CP)["connected"] is False
+
+
+# --- the connection it was sent on closes -----------------------------------------------------
+
+CLOSED = ("error", "ConnectionClosed")
+
+
+def wake_up() -> None:
+    """The delayed timer a $connect starts when commands wait, as SQS delivers it once the handshake is done."""
+    body = json.dumps({"charge_point_id": CP, "command_id": None})
+    assert handlers.command_timeouts(sqs_event([body], TIMER_QUEUE), context()) == {"batchItemFailures": []}
+
+
+def test_a_call_whose_connection_closed_is_settled_at_once_and_a_new_command_goes_out_after_reconnect(
+        online: str, tap: EventTap) -> None:
+    unanswered = submit()
+
+    handlers.disconnect(ws_disconnect_event(CP, online), context())
+
+    settled = command(unanswered["command_id"])
+    assert (settled["status"], settled["error"]["code"]) == CLOSED and settled["error"]["description"]
+    assert [(c["command_id"], c["status"]) for c in tap.of("CommandCompleted")] == [(unanswered["command_id"], "error")]
+    connection_id, _ = connect_charger(CP)
+    following = submit("ClearCache", {})
+    assert following["status"] == "sent"  # not queued behind the first until its timeout
+    assert posted_frames(connection_id) == [[2, following["command_id"], "ClearCache", {}]]
+    assert store.get_queue(CP)["sent_on"] == connection_id
+
+
+def test_commands_queued_behind_a_call_whose_connection_closed_wait_for_the_next_connection(online: str) -> None:
+    unanswered = submit()
+    queued = submit("ClearCache", {})
+
+    handlers.disconnect(ws_disconnect_event(CP, online), context())
+
+    assert (command(unanswered["command_id"])["status"], command(unanswered["command_id"])["error"]["code"]) == CLOSED
+    assert command(queued["command_id"])["status"] == "pending"  # not sent on the connection that closed
+    assert [frame[1] for frame in posted_frames(online)] == [unanswered["command_id"]]
+    connection_id, _ = connect_charger(CP)
+    wake_up()
+    assert posted_frames(connection_id) == [[2, queued["command_id"], "ClearCache", {}]]
+
+
+def test_a_new_connection_settles_the_call_sent_on_the_old_one_and_what_waited_goes_out_on_it(
+        online: str, tap: EventTap) -> None:
+    unanswered = submit()
+    queued = submit("ClearCache", {})
+
+    connection_id, _ = connect_charger(CP)  # no $disconnect of the old connection (yet)
+
+    assert (command(unanswered["command_id"])["status"], command(unanswered["command_id"])["error"]["code"]) == CLOSED
+    assert command(queued["command_id"])["status"] == "pending"  # not before the handshake is done
+    wake_up()
+    assert command(queued["command_id"])["status"] == "sent"
+    assert posted_frames(connection_id) == [[2, queued["command_id"], "ClearCache", {}]]
+
+    handlers.disconnect(ws_disconnect_event(CP, online), context())  # the old connection's, late
+
+    assert command(queued["command_id"])["status"] == "sent"
+    assert store.get_queue(CP)["outstanding"] == queued["command_id"]
+    assert [c["command_id"] for c in tap.of("CommandCompleted")] == [unanswered["command_id"]]
+
+
+def test_closing_a_connection_with_nothing_outstanding_settles_nothing(online: str, tap: EventTap) -> None:
+    answered = submit()
+    answer(online, [3, answered["command_id"], {"status": "Accepted"}])
+
+    handlers.disconnect(ws_disconnect_event(CP, online), context())
+    connect_charger(CP)
+
+    assert command(answered["command_id"])["status"] == "accepted"
+    assert [c["status"] for c in tap.of("CommandCompleted")] == ["accepted"]
+
+
+def test_a_reply_after_the_deadline_counts_as_a_timeout_even_before_the_timer(online: str,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a read past the deadline showed stays true: the command timed out."""
+    item = submit()
+    late = clock.parse(clock.iso(clock.now())) + timedelta(seconds=settings().command_timeout + 2)
+
+    assert send_frame(CP, online, [3, item["command_id"], {"status": "Accepted"}], at=late) is None
+
+    settled = command(item["command_id"])
+    assert settled["status"] == "timed_out" and "reply" not in settled
+
+
+# --- AuthorizationKey: the charger's password -------------------------------------------------
+
+OLD_KEY, NEW_KEY = "the-old-authorization-key", "0123456789abcdef0123456789abcdef"
+
+
+@pytest.fixture
+def keyed(aws_env: None) -> str:
+    """A charger connected with its password (security profile 1-2)."""
+    store.register_charger(CP, {"password_hash": auth.hash_password(OLD_KEY)}, clock.iso(clock.now()))
+    connection_id, reply = connect_charger(CP, headers=basic_auth(CP, OLD_KEY))
+    assert reply["statusCode"] == 200
+    return connection_id
+
+
+def change_key() -> dict[str, Any]:
+    return submit("ChangeConfiguration", {"key": "AuthorizationKey", "value": NEW_KEY})
+
+
+def admitted(password: str) -> bool:
+    try:
+        connect_charger(CP, headers=basic_auth(CP, password))
+    except PermissionError:
+        return False
+    return True
+
+
+def test_an_accepted_authorization_key_is_the_chargers_password_from_then_on(
+        keyed: str, capsys: pytest.CaptureFixture[str]) -> None:
+    item = change_key()
+
+    assert posted_frames(keyed) == [[2, item["command_id"], "ChangeConfiguration", {"key": "AuthorizationKey", "value": NEW_KEY}]]
+    shown = call_api("GET", f"/chargers/{CP}/commands/{item['command_id']}", scopes="read-only")["json"]
+    assert shown["payload"] == {"key": "AuthorizationKey", "value": REDACTED}
+    answer(keyed, [3, item["command_id"], {"status": "Accepted"}])
+
+    settled = command(item["command_id"])
+    assert settled["status"] == "accepted"
+    assert NEW_KEY not in json.dumps(plain(settled))
+    assert admitted(NEW_KEY)
+    assert not admitted(OLD_KEY)
+    assert NEW_KEY not in "".join(capsys.readouterr())
+
+
+@pytest.mark.parametrize("reply", [{"status": "Rejected"}, {"status": "NotSupported"}])
+def test_an_authorization_key_the_charger_refuses_leaves_its_password(keyed: str, reply: dict[str, str]) -> None:
+    item = change_key()
+
+    answer(keyed, [3, item["command_id"], reply])
+
+    settled = command(item["command_id"])
+    assert settled["status"] == "rejected" and NEW_KEY not in json.dumps(plain(settled))
+    assert admitted(OLD_KEY)
+    assert not admitted(NEW_KEY)
+
+
+def test_an_authorization_key_never_sent_is_not_kept(keyed: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = submit()
+    waiting = change_key()
+    monkeypatch.setenv("CSMS_COMMAND_QUEUE_TTL", "10")
+    settings.cache_clear()
+    monkeypatch.setattr(commands_queue, "clock", SimpleNamespace(now=lambda: clock.now() + timedelta(seconds=60), iso=clock.iso))
+
+    answer(keyed, [3, first["command_id"], {"status": "Accepted"}])
+
+    expired = command(waiting["command_id"])
+    assert expired["status"] == "timed_out" and NEW_KEY not in json.dumps(plain(expired))
 
 
 # --- CommandRequested from other services ---------------------------------------------------
@@ -367,7 +522,7 @@ def test_invalid_command_requested_is_kept_as_an_error_and_not_sent(online: str)
         (action, "error", "InvalidCommand") for action, _ in invalid)
     assert all(i["error"]["description"] for i in items)
     assert posted_frames(online) == []
-    assert "outstanding_command" not in store.get_charger(CP)
+    assert "outstanding" not in store.get_queue(CP)
 
 
 def test_command_requested_delivered_twice_creates_one_command(online: str) -> None:
@@ -445,11 +600,11 @@ def test_a_command_that_waited_past_the_queue_ttl_is_timed_out_not_sent(online: 
     assert stale["status"] == "pending"
     monkeypatch.setenv("CSMS_COMMAND_QUEUE_TTL", "10")
     settings.cache_clear()
-    monkeypatch.setattr(dispatcher, "clock", SimpleNamespace(now=lambda: clock.now() + timedelta(seconds=60), iso=clock.iso))
+    monkeypatch.setattr(commands_queue, "clock", SimpleNamespace(now=lambda: clock.now() + timedelta(seconds=60), iso=clock.iso))
 
     answer(online, [3, first["command_id"], {"status": "Accepted"}])
 
     expired = command(stale["command_id"])
     assert expired["status"] == "timed_out" and expired["error"]["code"] == "QueueTimeout"
     assert [frame[2] for frame in posted_frames(online)] == ["Reset"]
-    assert store.get_charger(CP).get("outstanding_command") is None
+    assert "outstanding" not in store.get_queue(CP)

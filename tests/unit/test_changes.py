@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from itertools import pairwise
 from typing import Any
 
 from services.billing.changes import invoice_changes
 from services.connectivity.changes import charger_changes, command_changes, message_changes
+from services.connectivity.commands import QUEUE_KEY
 from services.sessions.changes import session_changes
 from services.shared.relay import wanted
 
@@ -65,6 +67,14 @@ def test_a_command_announces_completed_once_when_it_is_settled() -> None:
     assert (completed.status, completed.reply, completed.occurred_at) == ("accepted", {"status": "Accepted"}, T0)
     assert command_changes(None, {**sent, "status": "pending"}) == []
     assert command_changes(done, {**done, "expires_at": 1}) == []
+
+
+def test_the_chargers_queue_item_announces_nothing() -> None:
+    """The queue shares the commands table (and its stream): claiming, sending and releasing are no commands."""
+    key = {"charge_point_id": CP, "command_id": QUEUE_KEY}
+    steps = [None, {**key, "pending": ["c1"]}, {**key, "pending": [], "outstanding": "c1", "outstanding_until": 1,
+                                               "sent_on": "conn-1"}, {**key, "pending": []}, None]
+    assert [command_changes(old, new) for old, new in pairwise(steps)] == [[]] * 4
 
 
 def test_a_stored_fault_report_announces_fault_reported_and_other_messages_nothing() -> None:

@@ -1,8 +1,8 @@
-"""Sends queued commands to a charger one at a time and settles them by reply or timeout.
+"""Sends queued commands to a charger one at a time and settles them by reply, timeout or closed connection.
 
-The charger item holds the queue and the one outstanding command; every step is a
-conditional write, so concurrent Lambdas (a reply, a timer, a new command) never send
-two CALLs at once or settle a command twice.
+The charger's queue is an item of the commands table (`store.get_queue`): the pending command ids and the
+one outstanding CALL with the connection it went out on. Every step is a conditional write, so concurrent
+Lambdas (a reply, a timer, a new command, a reconnect) never send two CALLs at once or settle a command twice.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from services.connectivity import store
-from services.connectivity.commands import CommandStatus, new_command_id
+from services.connectivity.commands import REDACTED, CommandStatus, as_of, new_command_id, secret, timed_out
 from services.shared import aws, clock
 from services.shared.dynamo import decimals
 from services.shared.log import logger
@@ -25,6 +25,8 @@ from services.shared.settings import settings
 
 TIMER_QUEUE = "connectivity-command-timeouts"
 _MAX_SQS_DELAY_S = 900
+# Removed when a command is settled: it no longer waits, and its secret is no longer needed.
+_SETTLED_REMOVES = ("queued_at", "secret")
 
 
 def submit(charge_point_id: str, action: str, payload: dict[str, Any], source: str,
@@ -37,11 +39,12 @@ def submit(charge_point_id: str, action: str, payload: dict[str, Any], source: s
     if command_id is not None and (existing := store.get_command(charge_point_id, command_id)):
         return existing
     now = clock.now()
+    hidden = secret(action, payload)
     item: dict[str, Any] = {
         "charge_point_id": charge_point_id,
         "command_id": command_id or new_command_id(),
         "action": action,
-        "payload": decimals(payload),
+        "payload": decimals(payload if hidden is None else {**payload, "value": REDACTED}),
         "source": source,
         "created_at": clock.iso(now),
         "expires_at": int(now.timestamp()) + store.RETENTION_S,
@@ -49,33 +52,36 @@ def submit(charge_point_id: str, action: str, payload: dict[str, Any], source: s
     if error:
         store.put_command({**item, "status": CommandStatus.error.value, "error": error, "completed_at": item["created_at"]})
         return item | {"status": CommandStatus.error.value, "error": error}
-    store.put_command({**item, "status": CommandStatus.pending.value, "queued_at": item["created_at"]})
-    store.enqueue(charge_point_id, item["command_id"])
-    pump(charge_point_id)
+    queued = {**item, "status": CommandStatus.pending.value, "queued_at": item["created_at"]}
+    if hidden is not None:
+        queued["secret"] = hidden
+    store.put_command(queued)
+    pump(charge_point_id, store.enqueue(charge_point_id, item["command_id"]))
     return store.get_command(charge_point_id, item["command_id"]) or item
 
 
-def pump(charge_point_id: str) -> None:
-    """Sends the next queued command unless one is still outstanding."""
+def pump(charge_point_id: str, queue: dict[str, Any] | None = None) -> None:
+    """Sends the next queued command unless one is still outstanding; `queue` is the queue item if the caller
+    has just written it (else it is read)."""
     for _ in range(5):  # a few rounds of contention at most; whoever wins sends
-        charger = store.get_charger(charge_point_id)
-        if not charger or not charger.get("connection_id"):
-            return
+        queue = store.get_queue(charge_point_id) if queue is None else queue
+        pending = queue.get("pending") or []
         now = time.time()
         now_s = int(now)
-        outstanding = charger.get("outstanding_command")
-        if outstanding and int(charger.get("outstanding_until", 0)) >= now_s:
+        outstanding = queue.get("outstanding")
+        if not pending or (outstanding and int(queue.get("outstanding_until", 0)) >= now_s):
+            return
+        connection_id = (store.get_charger(charge_point_id) or {}).get("connection_id")
+        if not connection_id:
             return
         if outstanding:
-            settle(charge_point_id, outstanding, CommandStatus.timed_out, {}, pump_next=False)
-        queue = charger.get("command_queue") or []
-        if not queue:
-            return
-        head = queue[0]
+            settle(charge_point_id, outstanding, CommandStatus.timed_out, timed_out(int(queue["outstanding_until"])),
+                   pump_next=False)
         deadline = math.ceil(now + settings().command_timeout)  # whole seconds, rounded up: never short
-        if store.claim_next(charge_point_id, head, deadline, now_s):
-            _send(charge_point_id, charger["connection_id"], head, deadline)
+        if store.claim_next(charge_point_id, pending[0], deadline, now_s, connection_id):
+            _send(charge_point_id, connection_id, pending[0], deadline)
             return
+        queue = None
 
 
 def _send(charge_point_id: str, connection_id: str, command_id: str, deadline: int) -> None:
@@ -87,20 +93,17 @@ def _send(charge_point_id: str, connection_id: str, command_id: str, deadline: i
     if item is None:  # waited too long to be worth sending, or settled meanwhile
         stale = {"error": {"code": "QueueTimeout", "description": f"Not sent within {ttl} s of the request"}}
         if not settle(charge_point_id, command_id, CommandStatus.timed_out, stale, expected=CommandStatus.pending):
-            store.release(charge_point_id, command_id)
-            pump(charge_point_id)
+            pump(charge_point_id, store.release(charge_point_id, command_id))
         return
     start_timer(charge_point_id, command_id, deadline + 1 - int(time.time()))  # first: whatever happens next, it ends
-    frame = framing.encode_call(command_id, item["action"], item["payload"])
+    payload = item["payload"] if "secret" not in item else {**item["payload"], "value": item["secret"]}
+    frame = framing.encode_call(command_id, item["action"], payload)
     try:
         aws.connections().post_to_connection(ConnectionId=connection_id, Data=frame.encode())
     except aws.connections().exceptions.GoneException:
-        from services.connectivity import connections
-
+        store.record_disconnection(charge_point_id, connection_id, clock.iso(clock.now()))
         settle(charge_point_id, command_id, CommandStatus.error,
-               {"error": {"code": "GoneException", "description": "The charger disconnected before the command was sent"}},
-               pump_next=False)
-        connections.disconnect(charge_point_id, connection_id)
+               {"error": {"code": "GoneException", "description": "The charger disconnected before the command was sent"}})
     except ClientError as error:
         logger.exception("post_to_connection failed", extra={"charge_point_id": charge_point_id, "command_id": command_id})
         settle(charge_point_id, command_id, CommandStatus.error, {"error": {
@@ -120,20 +123,44 @@ def settle(charge_point_id: str, command_id: str, status: CommandStatus, fields:
            *, pump_next: bool = True, expected: CommandStatus = CommandStatus.sent) -> dict[str, Any] | None:
     """Ends a command once (its CommandCompleted comes from the change) and frees the charger for the next."""
     item = store.transition(charge_point_id, command_id, expected.value,
-                            {**fields, "status": status.value, "completed_at": clock.iso(clock.now())},
-                            remove=("queued_at",))
+                            {"completed_at": clock.iso(clock.now()), **fields, "status": status.value},
+                            remove=_SETTLED_REMOVES)
     if item is None:
         return None
-    store.release(charge_point_id, command_id)
+    queue = store.release(charge_point_id, command_id)
     logger.info("command settled", extra={"charge_point_id": charge_point_id, "command_id": command_id, "status": status.value})
     if pump_next:
-        pump(charge_point_id)
+        pump(charge_point_id, queue)
     return item
 
 
-def expire_if_due(item: dict[str, Any]) -> dict[str, Any]:
-    """The command as it stands now: a sent one past its deadline is timed out on the spot."""
-    if item.get("status") == CommandStatus.sent.value and int(item.get("deadline", 0)) < time.time():
-        return settle(item["charge_point_id"], item["command_id"], CommandStatus.timed_out, {}) or \
-            store.get_command(item["charge_point_id"], item["command_id"]) or item
-    return item
+def expire(charge_point_id: str, command_id: str) -> bool:
+    """Times out a sent command past its deadline, as its timer does (never a read); whether it did."""
+    item = store.get_command(charge_point_id, command_id)
+    if item is None or as_of(item, time.time())["status"] != CommandStatus.timed_out.value:
+        return False
+    return settle(charge_point_id, command_id, CommandStatus.timed_out, timed_out(int(item["deadline"]))) is not None
+
+
+def connected(charge_point_id: str, connection_id: str) -> None:
+    """A charger has one connection: a CALL outstanding on an older one will not be answered. What waited is
+    sent once the handshake is done (the wake-up timer)."""
+    queue = store.get_queue(charge_point_id)
+    if queue.get("sent_on", connection_id) != connection_id:
+        _abandon(charge_point_id, queue["outstanding"], pump_next=False)
+    if queue.get("pending"):
+        start_timer(charge_point_id, None, 2)
+
+
+def disconnected(charge_point_id: str, connection_id: str) -> None:
+    """The CALL outstanding on a connection that closed will not be answered: the queue moves on (on the charger's
+    newer connection, if this one had been replaced)."""
+    queue = store.get_queue(charge_point_id)
+    if queue.get("sent_on") == connection_id:
+        _abandon(charge_point_id, queue["outstanding"])
+
+
+def _abandon(charge_point_id: str, command_id: str, *, pump_next: bool = True) -> None:
+    settle(charge_point_id, command_id, CommandStatus.error, {"error": {
+        "code": "ConnectionClosed", "description": "The connection the command was sent on closed before the charger answered"}},
+        pump_next=pump_next)
