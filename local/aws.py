@@ -4,7 +4,7 @@ Its own process because moto's work would otherwise share one GIL with the gatew
 with 200 simulated chargers, the stack went from about 25 to about 70 OCPP messages/s when moto moved out.
 Handlers reach it over HTTP at AWS_ENDPOINT_URL, as they reach AWS in Lambda, and so do outside tools.
 
-The parent (`csms run`) talks to it through the child's standard streams: the child prints `ready <items restored>`
+The parent (`csms run`) talks to it through the child's standard streams: the child prints `ready <count restored>`
 once it serves provisioned tables, and stops (journal flushed) when its stdin closes, that is when `csms run`
 stops it or dies. Ctrl-C is for the parent alone, which stops its handlers before the AWS they write to.
 """
@@ -48,7 +48,7 @@ class EmbeddedAws:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> int:
-        """Starts the child with this process's environment and waits until it serves; returns the items restored."""
+        """Starts the child with this process's environment and waits until it serves; returns the items and messages restored."""
         self._process = subprocess.Popen(
             [sys.executable, "-m", "local.aws", self.host, str(self.port), str(self.data_dir)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)

@@ -34,6 +34,7 @@ import logging
 import os
 import pathlib
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -250,7 +251,7 @@ class Journal:
                         pending.pop(subject, None)
                         pending[subject] = record
                     self._pending = pending
-                threading.Event().wait(_RETRY_S)
+                time.sleep(_RETRY_S)
                 continue
             with self._lock:
                 self._durable = handed

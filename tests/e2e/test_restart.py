@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
 import subprocess
@@ -144,7 +145,7 @@ def test_a_kill_right_after_an_answered_stop_loses_neither_session_nor_invoice(f
         for cp_id in ("KILL-QUIET", "KILL-RESENDS"):
             status, _, sessions = second.request("GET", f"/sessions?charge_point_id={cp_id}")
             assert status == 200 and [s["status"] for s in sessions["items"]] == ["completed"], (cp_id, sessions)
-            assert eventually(lambda: invoices_of(second, cp_id)), cp_id
+            assert eventually(functools.partial(invoices_of, second, cp_id)), cp_id
         time.sleep(1.5)  # a second invoice would show by now
         for cp_id in ("KILL-QUIET", "KILL-RESENDS"):
             assert len(invoices_of(second, cp_id)) == 1, cp_id

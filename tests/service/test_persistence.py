@@ -7,6 +7,7 @@ moto backends are process-global, so a "restart" is BackendDict.reset() (what
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -550,6 +551,12 @@ def test_writes_made_during_an_fsync_share_the_next_one(
         assert len(fsyncs) == 2
 
 
+def received(sqs: Any, url: str, queue: str) -> dict[str, str]:
+    """Body by message id of what a receive gets from the queue."""
+    reply = sqs.receive_message(QueueUrl=queue_url(url, queue), MaxNumberOfMessages=10)
+    return {message["MessageId"]: message["Body"] for message in reply.get("Messages", [])}
+
+
 def test_queued_messages_survive_a_kill(tmp_path: pathlib.Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     """Unconsumed messages come back with their ids, delays and queues (a DLQ too); consumed ones do not."""
     with session(tmp_path) as (ddb, _, _):
@@ -584,11 +591,7 @@ def test_queued_messages_survive_a_kill(tmp_path: pathlib.Path, tmp_path_factory
             assert restored == 6
             url = ddb.meta.endpoint_url
             sqs = client(url, "sqs")
-
-            def bodies(queue: str) -> dict[str, str]:
-                reply = sqs.receive_message(QueueUrl=queue_url(url, queue), MaxNumberOfMessages=10)
-                return {message["MessageId"]: message["Body"] for message in reply.get("Messages", [])}
-
+            bodies = functools.partial(received, sqs, url)
             assert bodies("timers") == {
                 in_flight: "in flight",
                 **{sent["MessageId"]: f"batch {sent['Id']}" for sent in batch},
@@ -598,3 +601,16 @@ def test_queued_messages_survive_a_kill(tmp_path: pathlib.Path, tmp_path_factory
             assert [json.loads(body)["detail"] for body in bodies("events").values()] == [{"n": 1}]
             assert bodies("work-dlq") == {poison: "poison"}
             assert bodies("work") == bodies("gone") == {}
+
+
+def test_records_of_a_kind_this_version_does_not_know_are_skipped(
+    tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    lines = [{"x": "a record kind of a later version"}, record("a", 1)]
+    (tmp_path / "journal.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    with caplog.at_level(logging.WARNING, logger=persistence.__name__):
+        with session(tmp_path, tables=(CHARGERS,)) as (ddb, _, restored):
+            assert restored == 1
+            assert dump(ddb) == {"chargers": [{"id": {"S": "a"}, "v": {"N": "1"}}]}
+    assert "Ignoring line 1 of" in caplog.text
