@@ -18,10 +18,11 @@ Record format, one JSON object per line; the keys present say the kind:
     {"q": queue, "m": null, "s": null}  the queue was purged or deleted
 A message is {"body", "attributes", "system", "sent_ms", "delayed_until_ms", "group",
 "deduplication", "sequence"}, times in ms since the epoch. A new kind (say, stream
-records not yet relayed) gets a key of its own in `_State.apply`; older readers skip it. Replaying snapshot, rotated
-journals (journal.1, journal.2, ...) and journal.jsonl in that order, the last record per
-item and per message wins. Records are idempotent, so replaying a rotated journal already
-merged into the snapshot (killed mid-compaction) is harmless.
+records not yet relayed) gets a key letter of its own, a _Subject for _hand_in and a
+branch in _State.apply; older readers skip lines of kinds they do not know. Replaying
+snapshot, rotated journals (journal.1, journal.2, ...) and journal.jsonl in that order,
+the last record per item and per message wins. Records are idempotent, so replaying a
+rotated journal already merged into the snapshot (killed mid-compaction) is harmless.
 """
 
 from __future__ import annotations

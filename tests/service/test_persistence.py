@@ -614,3 +614,26 @@ def test_records_of_a_kind_this_version_does_not_know_are_skipped(
             assert restored == 1
             assert dump(ddb) == {"chargers": [{"id": {"S": "a"}, "v": {"N": "1"}}]}
     assert "Ignoring line 1 of" in caplog.text
+
+
+def test_a_failed_append_is_retried_and_its_answer_waits_for_it(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    fsync = os.fsync
+    attempts: list[int] = []
+
+    def failing_once(fd: int) -> None:
+        attempts.append(fd)
+        if len(attempts) == 1:
+            raise OSError(28, "No space left on device")
+        fsync(fd)
+
+    monkeypatch.setattr(persistence, "_RETRY_S", 0.05)
+    with session(tmp_path) as (ddb, _, _):
+        monkeypatch.setattr(os, "fsync", failing_once)
+        writer = threading.Thread(target=ddb.put_item, kwargs={"TableName": "chargers", "Item": charger("CP-RETRIED")})
+        writer.start()
+        writer.join(10)
+        assert not writer.is_alive()
+        assert len(attempts) == 2 and flushed(tmp_path, "CP-RETRIED")()
+    assert "Journal append failed" in caplog.text
