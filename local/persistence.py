@@ -557,8 +557,8 @@ def _image(table: Table | None, key: dict[str, Any]) -> dict[str, Any] | None:
     """The current item at `key` in DynamoDB JSON, or None if there is none."""
     if table is None or table.hash_key_attr not in key:
         return None  # table deleted, or recreated with another key schema
-    # Plain dict lookups: Table.get_item would index the defaultdict and insert an empty
-    # partition, racing with request threads iterating it.
+    # Plain dict lookups: Table.get_item would index the defaultdict, inserting an empty
+    # partition for a key that has no item.
     found: Any = table.items.get(DynamoType(key[table.hash_key_attr]))
     if table.range_key_attr is not None:
         if found is None or table.range_key_attr not in key:
