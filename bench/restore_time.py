@@ -30,7 +30,7 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import make_server
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-from local.persistence import DynamoJournal  # noqa: E402
+from local.persistence import Journal  # noqa: E402
 
 TABLE = {
     "TableName": "meter_values",
@@ -80,7 +80,7 @@ def meter_value(n: int) -> dict[str, Any]:
 
 
 @contextmanager
-def serving(journal: DynamoJournal) -> Iterator[Any]:
+def serving(journal: Journal) -> Iterator[Any]:
     app = journal.wrap(DomainDispatcherApplication(create_backend_app))
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -127,8 +127,8 @@ def timed(label: str) -> Iterator[None]:
     print(f"{label:<20}{time.perf_counter() - wall:6.2f} s wall, {time.process_time() - cpu:6.2f} s CPU")
 
 
-def write_and_stop(directory: pathlib.Path, count: int, interval: float) -> None:
-    journal = DynamoJournal(directory, flush_interval_s=interval)
+def write_and_stop(directory: pathlib.Path, count: int) -> None:
+    journal = Journal(directory)
     with serving(journal) as ddb:
         ddb.create_table(**TABLE)
         journal.restore()
@@ -136,7 +136,6 @@ def write_and_stop(directory: pathlib.Path, count: int, interval: float) -> None
         began = time.perf_counter()
         write_all(ddb, count)
         writing = time.perf_counter() - began
-        time.sleep(2 * interval)  # let the flusher catch up, as a running stack would
         print(f"write {count} items over HTTP: {writing:.1f} s, {count / writing:,.0f} items/s "
               f"({THREADS} threads, BatchWriteItem of {BATCH}; moto itself is the bottleneck)")
         print(f"before close:       journal {size_mb(directory, 'journal.*'):.1f} MB, "
@@ -147,9 +146,9 @@ def write_and_stop(directory: pathlib.Path, count: int, interval: float) -> None
           f"{len((directory / 'snapshot.jsonl').read_bytes().splitlines())} lines")
 
 
-def restart(directory: pathlib.Path, count: int, interval: float) -> None:
+def restart(directory: pathlib.Path, count: int) -> None:
     """What a restart of the local stack does, in a fresh process like a real restart."""
-    journal = DynamoJournal(directory, flush_interval_s=interval)
+    journal = Journal(directory)
     with serving(journal) as ddb:
         ddb.create_table(**TABLE)
         with timed("restore():"):
@@ -181,13 +180,12 @@ def main() -> None:
     parser.add_argument("--restart-only", action="store_true", help="only restore from --dir")
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
-    interval = 1.0
     if args.restart_only:
-        restart(args.dir, args.items, interval)
+        restart(args.dir, args.items)
         return
     directory = args.dir or pathlib.Path(tempfile.mkdtemp(prefix="csms-bench-"))
     print(f"directory:          {directory}")
-    write_and_stop(directory, args.items, interval)
+    write_and_stop(directory, args.items)
     subprocess.run(
         [sys.executable, __file__, "--restart-only", "--dir", str(directory), "--items", str(args.items)],
         check=True,

@@ -1,10 +1,10 @@
-"""The embedded AWS: a moto server in a process of its own, provisioned from the manifests, its DynamoDB journaled.
+"""The embedded AWS: a moto server in a process of its own, provisioned from the manifests, its tables and queues journaled.
 
 Its own process because moto's work would otherwise share one GIL with the gateway and every handler: measured
 with 200 simulated chargers, the stack went from about 25 to about 70 OCPP messages/s when moto moved out.
 Handlers reach it over HTTP at AWS_ENDPOINT_URL, as they reach AWS in Lambda, and so do outside tools.
 
-The parent (`csms run`) talks to it through the child's standard streams: the child prints `ready <items restored>`
+The parent (`csms run`) talks to it through the child's standard streams: the child prints `ready <count restored>`
 once it serves provisioned tables, and stops (journal flushed) when its stdin closes, that is when `csms run`
 stops it or dies. Ctrl-C is for the parent alone, which stops its handlers before the AWS they write to.
 """
@@ -48,7 +48,7 @@ class EmbeddedAws:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> int:
-        """Starts the child with this process's environment and waits until it serves; returns the items restored."""
+        """Starts the child with this process's environment and waits until it serves; returns the items and messages restored."""
         self._process = subprocess.Popen(
             [sys.executable, "-m", "local.aws", self.host, str(self.port), str(self.data_dir)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -75,24 +75,10 @@ class EmbeddedAws:
         try:
             self._process.wait(STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
-            log.error("the embedded AWS did not stop within %d s; killed (the journal's last second may be lost)",
+            log.error("the embedded AWS did not stop within %d s; killed (its journal keeps what it acknowledged)",
                       STOP_TIMEOUT_S)
             self._process.kill()
             self._process.wait()
-
-
-def _atomic_dynamodb(app: Any) -> Any:
-    """moto serves requests on many threads without a lock, so a conditional write is not atomic there as it is in
-    DynamoDB (two claims of one command could both succeed); one lock around each DynamoDB request restores that."""
-    lock = threading.Lock()
-
-    def serve(environ: dict[str, Any], start_response: Any) -> Any:
-        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):  # streams too: reads trim (_trimmed_streams)
-            return app(environ, start_response)
-        with lock:
-            return list(app(environ, start_response))
-
-    return serve
 
 
 _HOT_SERVICES = frozenset({"dynamodb", "sqs", "events"})
@@ -214,7 +200,7 @@ def _serve(host: str, port: int, data_dir: Path, stdin: IO[str], stdout: IO[str]
     from moto.server import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import WSGIRequestHandler, make_server
 
-    from local.persistence import DynamoJournal
+    from local.persistence import Journal
     from local.provision import provision
     from services.manifests import ALL
 
@@ -225,8 +211,8 @@ def _serve(host: str, port: int, data_dir: Path, stdin: IO[str], stdout: IO[str]
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     _faster_moto()
     _trimmed_streams()
-    journal = DynamoJournal(data_dir / "dynamodb", account_id=ACCOUNT, region=REGION)
-    app = journal.wrap(_atomic_dynamodb(DomainDispatcherApplication(create_backend_app)))
+    journal = Journal(data_dir / "dynamodb", account_id=ACCOUNT, region=REGION)
+    app = journal.wrap(DomainDispatcherApplication(create_backend_app))
     server = make_server(host, port, app, threaded=True, request_handler=QuietHandler)
     threading.Thread(target=server.serve_forever, name="moto", daemon=True).start()
 

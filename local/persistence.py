@@ -1,18 +1,27 @@
-"""Durable DynamoDB for local mode.
+"""Durable DynamoDB and SQS for local mode: nothing acknowledged is lost, even by a kill.
 
-moto keeps everything in memory, so without this every restart of `csms run` would
-start from empty tables. A WSGI middleware notes which items each successful write
-touched; a background thread appends their current images to `journal.jsonl` about once
-a second, so an abrupt kill loses at most the last interval or two. The journal is
-compacted into `snapshot.jsonl` offline (file work only), and a clean stop folds
-everything into the snapshot.
+moto keeps everything in memory, so without this every restart of `csms run` would start
+from empty tables and queues. Each successful DynamoDB write and each message entering or
+leaving a queue becomes a record; a flusher thread appends the pending records to
+`journal.jsonl` and fsyncs, and the HTTP answer of the request that made them leaves only
+after that fsync (a group commit: the records of all requests that arrived meanwhile
+share one fsync). So a kill or power cut loses only writes nobody was told about. The
+journal is compacted into `snapshot.jsonl` in the background (file work only), and a
+clean stop folds everything into the snapshot.
 
-Record format, one JSON object per line:
+Record format, one JSON object per line; the keys present say the kind:
     {"t": table, "k": key, "i": item}   item image after the write, both in DynamoDB
                                         JSON; "i": null means the item was deleted
     {"t": table, "k": null, "i": null}  the whole table was deleted
-Replaying snapshot, rotated journals (journal.1, journal.2, ...) and journal.jsonl in
-that order, the last record per key wins. Records are idempotent images, so replaying a
+    {"q": queue, "m": id, "s": message} a message entered the queue (sent, or moved to
+                                        its DLQ); "s": null means it left (deleted)
+    {"q": queue, "m": null, "s": null}  the queue was purged or deleted
+A message is {"body", "attributes", "system", "sent_ms", "delayed_until_ms", "group",
+"deduplication", "sequence"}, times in ms since the epoch. A new kind (say, stream
+records not yet relayed) gets a key letter of its own, a _Subject for _hand_in and a
+branch in _State.apply; older readers skip lines of kinds they do not know. Replaying
+snapshot, rotated journals (journal.1, journal.2, ...) and journal.jsonl in that order,
+the last record per item and per message wins. Records are idempotent, so replaying a
 rotated journal already merged into the snapshot (killed mid-compaction) is harmless.
 """
 
@@ -26,11 +35,14 @@ import logging
 import os
 import pathlib
 import threading
+import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from moto.backends import get_backend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.sqs.models import Message, Queue, SQSBackend
 from werkzeug.wsgi import get_input_stream
 
 if TYPE_CHECKING:
@@ -46,173 +58,218 @@ _WRITES = frozenset(
 _SNAPSHOT = "snapshot.jsonl"
 _JOURNAL = "journal.jsonl"
 _ROTATED_PREFIX = "journal."
-# Compact once the journal holds more records than this or than the snapshot has items,
-# so that compaction work stays proportional to what it saves.
+# Compact once the journal holds more records than this or than the snapshot has, so
+# that compaction work stays proportional to what it saves.
 _MIN_COMPACT_LINES = 10_000
+# After a failed append (disk full?) the flusher tries again this much later; the
+# requests waiting for it keep waiting, for their answers must not claim durability.
+_RETRY_S = 1.0
 
 # An item key made hashable: sorted (attribute, type, value) triples.
 _Key = tuple[tuple[str, str, Any], ...]
-# table name -> key -> (line, its parsed record); the replayed state of the files. The
-# line is kept so that compaction copies it instead of encoding the record again.
-_State = dict[str, dict[_Key, tuple[str, dict[str, Any]]]]
+# What a pending record is about (an item, a table, a message, a queue): a later record
+# about the same supersedes it.
+_Subject = tuple[Any, ...]
+# A record as its journal line, kept beside the parsed record so that compaction copies
+# the line instead of encoding the record again.
+_Line = tuple[str, dict[str, Any]]
 
 
-class DynamoJournal:
-    """Write-journal plus snapshot of the DynamoDB tables of one moto account and region."""
+@dataclass
+class _State:
+    """The replayed state of the files: the records still in force."""
+
+    items: dict[str, dict[_Key, _Line]] = field(default_factory=dict)
+    messages: dict[str, _Line] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return sum(len(records) for records in self.items.values()) + len(self.messages)
+
+    def lines(self) -> Iterator[str]:
+        for records in self.items.values():
+            yield from (line for line, _ in records.values())
+        yield from (line for line, _ in self.messages.values())
+
+    def apply(self, line: str, record: dict[str, Any]) -> bool:
+        """Apply one record; False if its kind is unknown to this version."""
+        if "t" in record:
+            table = record["t"]
+            if record["k"] is None:
+                self.items.pop(table, None)
+            elif record["i"] is None:
+                self.items.get(table, {}).pop(_canonical(record["k"]), None)
+            else:
+                self.items.setdefault(table, {})[_canonical(record["k"])] = (line, record)
+        elif "q" in record:
+            if record["m"] is None:
+                queue = record["q"]
+                self.messages = {m: kept for m, kept in self.messages.items() if kept[1]["q"] != queue}
+            elif record["s"] is None:
+                self.messages.pop(record["m"], None)
+            else:
+                self.messages[record["m"]] = (line, record)
+        else:
+            return False
+        return True
+
+
+class Journal:
+    """Write-journal plus snapshot of the DynamoDB tables and SQS queues of one moto account and region."""
 
     def __init__(
-        self,
-        directory: pathlib.Path,
-        *,
-        account_id: str = "123456789012",
-        region: str = "us-east-1",
-        flush_interval_s: float = 1.0,
+        self, directory: pathlib.Path, *, account_id: str = "123456789012", region: str = "us-east-1"
     ) -> None:
         self._dir = directory
         self._dir.mkdir(parents=True, exist_ok=True)
         self._account_id = account_id
         self._region = region
-        self._interval = flush_interval_s
-        # Guards _dirty and _dropped, which request threads add to and the flusher swaps.
+        # Guards _pending and the sequence numbers; the flusher waits on _work for
+        # records, requests wait on _synced for their records' fsync.
         self._lock = threading.Lock()
-        self._dirty: dict[tuple[str, _Key], dict[str, Any]] = {}
-        self._dropped: list[str] = []
+        self._work = threading.Condition(self._lock)
+        self._synced = threading.Condition(self._lock)
+        self._pending: dict[_Subject, dict[str, Any]] = {}
+        self._handed = 0  # how many times records were handed in
+        self._durable = 0  # of those, how many are fsynced
+        self._stopping = False
+        self._request = threading.local()  # .handed: what the serving thread's request must wait for
+        # moto serves requests on many threads without a lock, so a conditional write is
+        # not atomic there as it is in DynamoDB (two claims of one command could both
+        # succeed); one lock around each DynamoDB request restores that, and lets the
+        # images of a write be read consistently right after it.
+        self._dynamodb = threading.Lock()
         # The journal file, the counters and _compactor belong to the flusher thread, or
         # to close() once that thread has ended: no lock needed.
         self._journal: io.FileIO | None = None
         self._journal_lines = 0
-        self._snapshot_items = 0
+        self._snapshot_records = 0
         self._compactor: threading.Thread | None = None
-        self._stop = threading.Event()
         self._flusher: threading.Thread | None = None
         self._closed = False
 
     # -- capture ---------------------------------------------------------------------
 
     def wrap(self, app: WSGIApplication) -> WSGIApplication:
-        """Return `app` behind a middleware that marks the items of successful writes dirty."""
+        """Return moto's `app` behind the journal; from now on its queues report here too.
+
+        An answer that made records leaves only once they are fsynced; the DynamoDB lock
+        is not held while it waits, so other requests' records join the same fsync.
+        """
+        _capture_queues(self)
 
         def middleware(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-            target: str = environ.get("HTTP_X_AMZ_TARGET", "")
-            operation = target.removeprefix(_TARGET_PREFIX)
-            if operation == target or operation not in _WRITES:
-                return app(environ, start_response)
-            body = get_input_stream(environ).read()
-            environ["wsgi.input"] = io.BytesIO(body)
-            environ["CONTENT_LENGTH"] = str(len(body))
-            statuses: list[str] = []
-
-            def capture(status: str, headers: Any, exc_info: Any = None) -> Any:
-                statuses.append(status)
-                return start_response(status, headers, exc_info)
-
-            response = app(environ, capture)
-            # moto's Flask app has applied the write and called start_response by the
-            # time it returns; marking now, before the client sees the answer, means an
-            # acknowledged write is never missed by a clean stop.
-            if statuses and statuses[-1].startswith("200"):
-                self._mark(operation, json.loads(body))
+            self._request.handed = 0
+            if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
+                with self._dynamodb:
+                    response: Iterable[bytes] = self._serve_dynamodb(app, environ, start_response)
+            else:
+                response = app(environ, start_response)
+            if self._request.handed:
+                with self._lock:
+                    self._synced.wait_for(lambda: self._durable >= self._request.handed)
             return response
 
         return middleware
 
-    def _mark(self, operation: str, request: dict[str, Any]) -> None:
-        if operation == "DeleteTable":
-            with self._lock:
-                self._dropped.append(_table_name(request["TableName"]))
-            return
-        self._mark_keys(self._written_keys(operation, request))
+    def _serve_dynamodb(
+        self, app: WSGIApplication, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> list[bytes]:
+        target: str = environ["HTTP_X_AMZ_TARGET"]
+        operation = target.removeprefix(_TARGET_PREFIX)
+        if operation == target or operation not in _WRITES:
+            return list(app(environ, start_response))
+        body = get_input_stream(environ).read()
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        statuses: list[str] = []
 
-    def _mark_keys(self, keys: Iterable[tuple[str, dict[str, Any]]]) -> None:
-        entries = {(table, _canonical(key)): key for table, key in keys}
-        with self._lock:
-            self._dirty.update(entries)
+        def capture(status: str, headers: Any, exc_info: Any = None) -> Any:
+            statuses.append(status)
+            return start_response(status, headers, exc_info)
 
-    def _written_keys(
+        response = list(app(environ, capture))
+        if statuses and statuses[-1].startswith("200"):
+            self._hand_in(self._write_records(operation, json.loads(body)))
+        return response
+
+    def _write_records(
         self, operation: str, request: dict[str, Any]
-    ) -> Iterator[tuple[str, dict[str, Any]]]:
-        """The (table, key) pairs a successful write request touched."""
+    ) -> list[tuple[_Subject, dict[str, Any]]]:
+        if operation == "DeleteTable":
+            table = _table_name(request["TableName"])
+            return [(("t", table), {"t": table, "k": None, "i": None})]
         tables = self._tables()
-        if operation == "PutItem":
-            yield from _put_key(tables, request["TableName"], request["Item"])
-        elif operation in ("UpdateItem", "DeleteItem"):
-            yield _table_name(request["TableName"]), request["Key"]
-        elif operation == "BatchWriteItem":
-            for table, writes in request["RequestItems"].items():
-                for write in writes:
-                    if "PutRequest" in write:
-                        yield from _put_key(tables, table, write["PutRequest"]["Item"])
-                    else:
-                        yield _table_name(table), write["DeleteRequest"]["Key"]
-        elif operation == "TransactWriteItems":
-            for entry in request["TransactItems"]:
-                ((kind, spec),) = entry.items()
-                if kind == "Put":
-                    yield from _put_key(tables, spec["TableName"], spec["Item"])
-                elif kind in ("Update", "Delete"):
-                    yield _table_name(spec["TableName"]), spec["Key"]
+        return [
+            (("t", table, _canonical(key)), {"t": table, "k": key, "i": _image(tables.get(table), key)})
+            for table, key in _written_keys(tables, operation, request)
+        ]
+
+    def _hand_in(self, records: Iterable[tuple[_Subject, dict[str, Any]]]) -> None:
+        """Queue records for the flusher; the serving thread's answer waits for them."""
+        records = list(records)
+        if not records:
+            return
+        with self._lock:
+            for subject, record in records:
+                # Moved to the end: a table's or queue's drop must stay after older
+                # records about its items and before newer ones.
+                self._pending.pop(subject, None)
+                self._pending[subject] = record
+            self._handed += 1
+            self._request.handed = self._handed
+            self._work.notify()
 
     def _tables(self) -> dict[str, Table]:
         # Looked up every time: BackendDict.reset() replaces the backend, and a failed
         # TransactWriteItems replaces Table objects with their deep copies.
         return get_backend("dynamodb")[self._account_id][self._region].tables
 
+    def _owns(self, account_id: str, region: str) -> bool:
+        return (account_id, region) == (self._account_id, self._region)
+
     # -- journal -----------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start flushing dirty items every flush interval."""
-        self._flusher = threading.Thread(target=self._run, name="dynamo-journal", daemon=True)
+        """Start the flusher; answers that made records wait for it."""
+        self._flusher = threading.Thread(target=self._run, name="journal", daemon=True)
         self._flusher.start()
 
     def _run(self) -> None:
-        while not self._stop.wait(self._interval):
+        """Append and fsync whatever is pending, as often as the disk allows, until stopped."""
+        while True:
+            with self._lock:
+                self._work.wait_for(lambda: self._pending or self._stopping)
+                if not self._pending:
+                    return
+                pending, self._pending = self._pending, {}
+                handed = self._handed
             try:
-                self._flush()
+                self._write(list(pending.values()))
             except Exception:
-                log.exception("DynamoDB journal flush failed; retrying next interval")
+                log.exception("Journal append failed; retrying in %s s", _RETRY_S)
+                with self._lock:  # older records first, superseded ones dropped
+                    for subject, record in self._pending.items():
+                        pending.pop(subject, None)
+                        pending[subject] = record
+                    self._pending = pending
+                time.sleep(_RETRY_S)
+                continue
+            with self._lock:
+                self._durable = handed
+                self._synced.notify_all()
 
-    def _flush(self) -> None:
-        """Append the current image of every dirty item, then rotate if the journal is big."""
-        with self._lock:
-            dirty, self._dirty = self._dirty, {}
-            dropped, self._dropped = self._dropped, []
-        if not dirty and not dropped:
-            return
-        try:
-            records = self._records(dirty, dropped)
-            self._append(b"".join(_line(record) for record in records))
-        except Exception:
-            with self._lock:  # keep them for the next attempt, older drops first
-                self._dropped[:0] = dropped
-                for entry, key in dirty.items():
-                    self._dirty.setdefault(entry, key)
-            raise
+    def _write(self, records: list[dict[str, Any]]) -> None:
+        """Append records durably, then rotate if the journal is big."""
+        self._append(b"".join(_line(record) for record in records))
         self._journal_lines += len(records)
-        if self._journal_lines > max(_MIN_COMPACT_LINES, self._snapshot_items) and not (
+        if self._journal_lines > max(_MIN_COMPACT_LINES, self._snapshot_records) and not (
             self._compactor and self._compactor.is_alive()
         ):
             journals = self._rotate()
             self._compactor = threading.Thread(
-                target=self._compact, args=(journals,), name="dynamo-compact", daemon=True
+                target=self._compact, args=(journals,), name="journal-compact", daemon=True
             )
             self._compactor.start()
-
-    def _records(
-        self, dirty: dict[tuple[str, _Key], dict[str, Any]], dropped: list[str]
-    ) -> list[dict[str, Any]]:
-        # Drops go first: any key marked alongside is read now, so it is already current.
-        records = [{"t": table, "k": None, "i": None} for table in dropped]
-        tables = self._tables()
-        for (table_name, _), key in dirty.items():
-            try:
-                image = _image(tables.get(table_name), key)
-            except RuntimeError:
-                # A request thread is updating this item in place ("dictionary changed
-                # size during iteration"); it gets read again next time.
-                self._mark_keys([(table_name, key)])
-                continue
-            records.append({"t": table_name, "k": key, "i": image})
-        return records
 
     def _append(self, data: bytes) -> None:
         if self._journal is None:
@@ -257,30 +314,33 @@ class DynamoJournal:
         if not journals:
             return
         snapshot = self._dir / _SNAPSHOT
-        state: _State = {}
+        state = _State()
         for path in [snapshot, *journals]:
             _replay(path, state)
         temporary = self._dir / f"{_SNAPSHOT}.tmp"
         with temporary.open("w", encoding="ascii", newline="\n") as out:
-            for records in state.values():
-                out.writelines(f"{line}\n" for line, _ in records.values())
+            out.writelines(f"{line}\n" for line in state.lines())
             out.flush()
             os.fsync(out.fileno())
         os.replace(temporary, snapshot)
         _fsync_dir(self._dir)
         for path in journals:
             path.unlink()
-        self._snapshot_items = sum(len(records) for records in state.values())
+        self._snapshot_records = len(state)
 
     def close(self) -> None:
-        """Flush what is dirty and fold all journals into the snapshot; for a clean stop."""
+        """Write what is pending and fold all journals into the snapshot; for a clean stop."""
         if self._closed:
             return
         self._closed = True
-        self._stop.set()
-        if self._flusher is not None:
+        _capture_queues(None)
+        with self._lock:
+            self._stopping = True
+            self._work.notify()
+        if self._flusher is None:
+            self._run()
+        else:
             self._flusher.join()
-        self._flush()
         if self._compactor is not None:
             self._compactor.join()
         self._compact(self._rotate())
@@ -288,11 +348,11 @@ class DynamoJournal:
     # -- restore -----------------------------------------------------------------------
 
     def restore(self) -> int:
-        """Load the persisted items into moto's tables; returns how many were loaded.
+        """Load the persisted items and messages into moto; returns how many were loaded.
 
-        Items go straight into the in-process tables, far faster than writing them back
-        over HTTP, and without feeding streams. Call after the tables were created and
-        before start().
+        They go straight into the in-process tables and queues, far faster than writing
+        them back over HTTP, and without feeding streams or the journal. Call after the
+        tables and queues were created and before start().
         """
         # Loading creates millions of objects and no garbage: without this, the cyclic
         # collector's full passes over the growing heap take a third of the time.
@@ -305,15 +365,18 @@ class DynamoJournal:
                 gc.enable()
 
     def _load(self) -> int:
-        state: _State = {}
+        state = _State()
         _replay(self._dir / _SNAPSHOT, state)
-        self._snapshot_items = sum(len(records) for records in state.values())
+        self._snapshot_records = len(state)
         for path in self._rotated():
             _replay(path, state)
         self._journal_lines = _replay(self._dir / _JOURNAL, state)
+        return self._load_items(state.items) + self._load_messages(state.messages)
+
+    def _load_items(self, items: dict[str, dict[_Key, _Line]]) -> int:
         tables = self._tables()
         restored = 0
-        for table_name, records in state.items():
+        for table_name, records in items.items():
             table = tables.get(table_name)
             if table is None:
                 log.warning(
@@ -332,6 +395,128 @@ class DynamoJournal:
                         table_name,
                     )
         return restored
+
+    def _load_messages(self, messages: dict[str, _Line]) -> int:
+        queues: dict[str, Queue] = get_backend("sqs")[self._account_id][self._region].queues
+        restored = 0
+        for _, record in messages.values():
+            queue = queues.get(record["q"])
+            if queue is None:
+                log.warning("Not restoring message %s of queue %s, which no longer exists", record["m"], record["q"])
+                continue
+            queue._messages.append(_message(record["m"], record["s"]))
+            restored += 1
+        return restored
+
+
+# The journal moto's queues report to (one per process, as moto's backends are).
+_capturing: Journal | None = None
+_queues_patched = False
+
+
+def _capture_queues(journal: Journal | None) -> None:
+    """Make moto's queues report messages entering and leaving them to `journal`.
+
+    Not at the SQS API: EventBridge delivers to queues inside moto, without an SQS
+    request, and a receive moves messages to the DLQ.
+    """
+    global _capturing, _queues_patched
+    _capturing = journal
+    if _queues_patched:
+        return
+    _queues_patched = True
+    add_message, delete_message = Queue.add_message, Queue.delete_message
+    purge_queue, delete_queue = SQSBackend.purge_queue, SQSBackend.delete_queue
+
+    def reporting(queue: Queue) -> Journal | None:
+        return _capturing if _capturing and _capturing._owns(queue.account_id, queue.region) else None
+
+    def add(queue: Queue, message: Message) -> None:
+        journal = reporting(queue)
+        if journal is None:
+            add_message(queue, message)
+            return
+        # Handed in before the message can be received, so that no deletion precedes it.
+        journal._hand_in([(("m", message.id), _message_record(queue.name, message))])
+        add_message(queue, message)
+        if queue.fifo_queue and message not in queue._messages:  # a deduplicated resend
+            journal._hand_in([(("m", message.id), {"q": queue.name, "m": message.id, "s": None})])
+
+    def delete(queue: Queue, receipt_handle: str) -> None:
+        journal = reporting(queue)
+        if journal is None:
+            delete_message(queue, receipt_handle)
+            return
+        gone = [message.id for message in queue._messages if message.had_receipt_handle(receipt_handle)]
+        delete_message(queue, receipt_handle)
+        journal._hand_in((("m", id_), {"q": queue.name, "m": id_, "s": None}) for id_ in gone)
+
+    def emptying(empty: Any) -> Any:
+        def empty_queue(backend: SQSBackend, queue_name: str) -> None:
+            empty(backend, queue_name)
+            if _capturing and _capturing._owns(backend.account_id, backend.region_name):
+                _capturing._hand_in([(("q", queue_name), {"q": queue_name, "m": None, "s": None})])
+
+        return empty_queue
+
+    Queue.add_message = add  # type: ignore[method-assign]
+    Queue.delete_message = delete  # type: ignore[method-assign]
+    SQSBackend.purge_queue = emptying(purge_queue)  # type: ignore[method-assign]
+    SQSBackend.delete_queue = emptying(delete_queue)  # type: ignore[method-assign]
+
+
+def _message_record(queue: str, message: Message) -> dict[str, Any]:
+    return {
+        "q": queue,
+        "m": message.id,
+        "s": {
+            "body": message.body,
+            "attributes": message.message_attributes,
+            "system": message.system_attributes,
+            "sent_ms": message.sent_timestamp,
+            "delayed_until_ms": message.delayed_until,
+            "group": message.group_id,
+            "deduplication": message.deduplication_id,
+            "sequence": message.sequence_number,
+        },
+    }
+
+
+def _message(message_id: str, sent: dict[str, Any]) -> Message:
+    """The message as moto held it when it entered the queue: still delayed until the
+    same moment, visible at once if it was in flight at the stop."""
+    message = Message(message_id, sent["body"], sent["system"])
+    message.message_attributes = sent["attributes"]
+    message.sent_timestamp = sent["sent_ms"]
+    message.delayed_until = sent["delayed_until_ms"]
+    message.group_id = sent["group"]
+    message.deduplication_id = sent["deduplication"]
+    message.sequence_number = sent["sequence"]
+    return message
+
+
+def _written_keys(
+    tables: dict[str, Table], operation: str, request: dict[str, Any]
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The (table, key) pairs a successful write request touched."""
+    if operation == "PutItem":
+        yield from _put_key(tables, request["TableName"], request["Item"])
+    elif operation in ("UpdateItem", "DeleteItem"):
+        yield _table_name(request["TableName"]), request["Key"]
+    elif operation == "BatchWriteItem":
+        for table, writes in request["RequestItems"].items():
+            for write in writes:
+                if "PutRequest" in write:
+                    yield from _put_key(tables, table, write["PutRequest"]["Item"])
+                else:
+                    yield _table_name(table), write["DeleteRequest"]["Key"]
+    elif operation == "TransactWriteItems":
+        for entry in request["TransactItems"]:
+            ((kind, spec),) = entry.items()
+            if kind == "Put":
+                yield from _put_key(tables, spec["TableName"], spec["Item"])
+            elif kind in ("Update", "Delete"):
+                yield _table_name(spec["TableName"]), spec["Key"]
 
 
 def _table_name(name_or_arn: str) -> str:
@@ -372,8 +557,8 @@ def _image(table: Table | None, key: dict[str, Any]) -> dict[str, Any] | None:
     """The current item at `key` in DynamoDB JSON, or None if there is none."""
     if table is None or table.hash_key_attr not in key:
         return None  # table deleted, or recreated with another key schema
-    # Plain dict lookups: Table.get_item would index the defaultdict and insert an empty
-    # partition, racing with request threads iterating it.
+    # Plain dict lookups: Table.get_item would index the defaultdict, inserting an empty
+    # partition for a key that has no item.
     found: Any = table.items.get(DynamoType(key[table.hash_key_attr]))
     if table.range_key_attr is not None:
         if found is None or table.range_key_attr not in key:
@@ -414,13 +599,8 @@ def _replay(path: pathlib.Path, state: _State) -> int:
             log.warning("Ignoring undecodable line %d of %s (torn by a kill?)", number, path)
             continue
         count += 1
-        table = record["t"]
-        if record["k"] is None:
-            state.pop(table, None)
-        elif record["i"] is None:
-            state.get(table, {}).pop(_canonical(record["k"]), None)
-        else:
-            state.setdefault(table, {})[_canonical(record["k"])] = (line, record)
+        if not state.apply(line, record):
+            log.warning("Ignoring line %d of %s: a kind of record this version does not know", number, path)
     return count
 
 

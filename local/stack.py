@@ -141,7 +141,7 @@ async def serve(config: Config) -> int:
   operator API key   {api_key}
   embedded AWS       http://{config.host}:{config.aws_port}  (region {REGION})
   @connections API   http://{config.host}:{config.connections_port}
-  data               {config.data_dir.resolve()}  ({restored} items restored)
+  data               {config.data_dir.resolve()}  ({restored} items and queued messages restored)
   unknown chargers   {"accepted and registered" if settings().accept_unknown_chargers else "refused"}
   heartbeat interval {settings().heartbeat_interval} s, command timeout {settings().command_timeout} s
   energy price       {settings().energy_price_per_kwh} {settings().currency} per kWh (CSMS_ENERGY_PRICE_PER_KWH, CSMS_CURRENCY)

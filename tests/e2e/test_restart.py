@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
 import subprocess
@@ -15,7 +16,8 @@ from ocpp.v16 import call
 
 from local.ports import in_use
 from tests.e2e.charger import connected
-from tests.e2e.stack import ROOT, Stack
+from tests.e2e.stack import ROOT, Stack, eventually
+from tests.e2e.test_sessions import invoices_of
 
 pytestmark = pytest.mark.e2e
 
@@ -60,7 +62,6 @@ def test_after_a_kill_the_journal_keeps_writes_and_no_charger_is_left_online(fre
     async def connect_and_get_killed() -> None:
         async with connected(first.ocpp_url, "KILLED-1") as charger:
             await charger.call(call.BootNotification(charge_point_vendor="ACME", charge_point_model="Volt 22"))
-            await asyncio.sleep(2.5)  # past the journal's one-second flush
             first.stop(signal.SIGKILL)
 
     asyncio.run(connect_and_get_killed())
@@ -105,5 +106,47 @@ def test_the_embedded_aws_outlives_no_killed_stack_and_keeps_its_journal(fresh_d
     try:
         status, _, body = second.request("GET", "/chargers/ORPHAN-1")
         assert status == 200 and body["site_id"] == "depot"
+    finally:
+        second.stop()
+
+
+def test_a_kill_right_after_an_answered_stop_loses_neither_session_nor_invoice(fresh_dir: Path) -> None:
+    """Real chargers delete what the CSMS acknowledged: the answer must not leave before the data is on disk.
+
+    Two chargers stop a session each and the whole stack (the embedded AWS too) is killed the moment the second
+    answer arrives; after the restart one of them sends its StopTransaction again, as after a reconnect."""
+    first = Stack(fresh_dir).start()
+    tag = "KILL-TAG"
+    assert first.request("PUT", f"/id-tokens/{tag}", {"status": "Accepted"})[0] == 201
+
+    async def charge(cp_id: str) -> call.StopTransaction:
+        async with connected(first.ocpp_url, cp_id) as charger:
+            started = await charger.call(call.StartTransaction(connector_id=1, id_tag=tag, meter_start=1000,
+                                                               timestamp="2026-03-01T10:00:00Z"))
+            stop = call.StopTransaction(meter_stop=13345, timestamp="2026-03-01T11:00:00Z",
+                                        transaction_id=started.transaction_id, id_tag=tag, reason="EVDisconnected")
+            await charger.call(stop)
+            return stop
+
+    async def charge_both_and_get_killed() -> call.StopTransaction:
+        _, resend = await asyncio.gather(charge("KILL-QUIET"), charge("KILL-RESENDS"))
+        first.stop(signal.SIGKILL)
+        return resend
+
+    resend = asyncio.run(charge_both_and_get_killed())
+    second = Stack(fresh_dir, ports=first.ports).start()
+    try:
+        async def send_again() -> None:
+            async with connected(second.ocpp_url, "KILL-RESENDS") as charger:
+                await charger.call(resend)
+
+        asyncio.run(send_again())
+        for cp_id in ("KILL-QUIET", "KILL-RESENDS"):
+            status, _, sessions = second.request("GET", f"/sessions?charge_point_id={cp_id}")
+            assert status == 200 and [s["status"] for s in sessions["items"]] == ["completed"], (cp_id, sessions)
+            assert eventually(functools.partial(invoices_of, second, cp_id)), cp_id
+        time.sleep(1.5)  # a second invoice would show by now
+        for cp_id in ("KILL-QUIET", "KILL-RESENDS"):
+            assert len(invoices_of(second, cp_id)) == 1, cp_id
     finally:
         second.stop()

@@ -7,7 +7,7 @@ import json
 import pathlib
 
 from local import inprocess
-from local.persistence import DynamoJournal
+from local.persistence import Journal
 from services.shared.settings import settings
 from tests.service.helpers import EventTap
 
@@ -24,7 +24,7 @@ def test_restored_items_are_not_announced_again(tap: EventTap, tmp_path: pathlib
                {"t": sessions, "k": {k: session[k] for k in ("charge_point_id", "transaction_id")}, "i": session}]
     (tmp_path / "snapshot.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
 
-    assert DynamoJournal(tmp_path).restore() == 2
+    assert Journal(tmp_path).restore() == 2
 
     assert inprocess.relay() == 0
     assert tap.envelopes() == []
