@@ -23,7 +23,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Callable
 
 from local import ACCOUNT, REGION
 
@@ -152,11 +152,12 @@ def _faster_moto() -> None:
     jsonpath_ng.ext.parse = functools.lru_cache(maxsize=256)(jsonpath_ng.ext.parse)
 
 
-def _trimmed_streams() -> None:
+def _trimmed_streams(relayed: Callable[[str, list[Any]], None]) -> None:
     """moto keeps every stream record and every shard iterator it hands out, so a long run would grow without
     bound (DynamoDB trims after 24 hours). Local mode has one reader per stream (local/streams.py), which asks
     for a new iterator after the last record it handed over: a read from an iterator drops the records before
-    it, and forgets the iterator and the next one it returns."""
+    it (telling `relayed`, the journal, which of the table's records are done), and forgets the iterator and the
+    next one it returns."""
     from moto.dynamodbstreams.models import DynamoDBStreamsBackend
 
     def get_records(self: DynamoDBStreamsBackend, iterator_arn: str, limit: int) -> dict[str, Any]:
@@ -164,6 +165,7 @@ def _trimmed_streams() -> None:
         shard = iterator.stream_shard
         consumed = min(max(0, iterator.sequence_number - shard.starting_sequence_number), len(shard.items))
         if consumed:
+            relayed(shard.table.name, shard.items[:consumed])
             del shard.items[:consumed]
             shard.starting_sequence_number += consumed
         result = iterator.get(limit)
@@ -210,8 +212,8 @@ def _serve(host: str, port: int, data_dir: Path, stdin: IO[str], stdout: IO[str]
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     _faster_moto()
-    _trimmed_streams()
     journal = Journal(data_dir / "dynamodb", account_id=ACCOUNT, region=REGION)
+    _trimmed_streams(journal.relayed)
     app = journal.wrap(DomainDispatcherApplication(create_backend_app))
     server = make_server(host, port, app, threaded=True, request_handler=QuietHandler)
     threading.Thread(target=server.serve_forever, name="moto", daemon=True).start()

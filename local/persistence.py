@@ -16,6 +16,9 @@ Record format, one JSON object per line; the keys present say the kind:
     {"q": queue, "m": id, "s": message} a message entered the queue (sent, or moved to
                                         its DLQ); "s": null means it left (deleted)
     {"q": queue, "m": null, "s": null}  the queue was purged or deleted
+    {"z": table, "e": id, "r": record}  a change entered the table's stream (the stream
+                                        record, DynamoDB JSON images); "r": null means
+                                        its relay has read past it
 A message is {"body", "attributes", "system", "sent_ms", "delayed_until_ms", "group",
 "deduplication", "sequence"}, times in ms since the epoch. A new kind (say, stream
 records not yet relayed) gets a key letter of its own, a _Subject for _hand_in and a
@@ -38,10 +41,12 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from moto.backends import get_backend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.models.table import StreamRecord
 from moto.sqs.models import Message, Queue, SQSBackend
 from werkzeug.wsgi import get_input_stream
 
@@ -81,14 +86,16 @@ class _State:
 
     items: dict[str, dict[_Key, _Line]] = field(default_factory=dict)
     messages: dict[str, _Line] = field(default_factory=dict)
+    changes: dict[str, _Line] = field(default_factory=dict)  # not yet relayed, in stream order
 
     def __len__(self) -> int:
-        return sum(len(records) for records in self.items.values()) + len(self.messages)
+        return sum(len(records) for records in self.items.values()) + len(self.messages) + len(self.changes)
 
     def lines(self) -> Iterator[str]:
         for records in self.items.values():
             yield from (line for line, _ in records.values())
         yield from (line for line, _ in self.messages.values())
+        yield from (line for line, _ in self.changes.values())
 
     def apply(self, line: str, record: dict[str, Any]) -> bool:
         """Apply one record; False if its kind is unknown to this version."""
@@ -108,6 +115,11 @@ class _State:
                 self.messages.pop(record["m"], None)
             else:
                 self.messages[record["m"]] = (line, record)
+        elif "z" in record:
+            if record["r"] is None:
+                self.changes.pop(record["e"], None)
+            else:
+                self.changes[record["e"]] = (line, record)
         else:
             return False
         return True
@@ -187,9 +199,10 @@ class Journal:
             statuses.append(status)
             return start_response(status, headers, exc_info)
 
+        streamed = _stream_positions(self._tables())
         response = list(app(environ, capture))
         if statuses and statuses[-1].startswith("200"):
-            self._hand_in(self._write_records(operation, json.loads(body)))
+            self._hand_in(self._write_records(operation, json.loads(body)) + _new_changes(self._tables(), streamed))
         return response
 
     def _write_records(
@@ -218,6 +231,10 @@ class Journal:
             self._handed += 1
             self._request.handed = self._handed
             self._work.notify()
+
+    def relayed(self, table: str, records: Iterable[Any]) -> None:
+        """The relay of `table`'s stream has read past these records: a restart need not relay them again."""
+        self._hand_in((("z", r.record["eventID"]), {"z": table, "e": r.record["eventID"], "r": None}) for r in records)
 
     def _tables(self) -> dict[str, Table]:
         # Looked up every time: BackendDict.reset() replaces the backend, and a failed
@@ -371,7 +388,7 @@ class Journal:
         for path in self._rotated():
             _replay(path, state)
         self._journal_lines = _replay(self._dir / _JOURNAL, state)
-        return self._load_items(state.items) + self._load_messages(state.messages)
+        return self._load_items(state.items) + self._load_messages(state.messages) + self._load_changes(state.changes)
 
     def _load_items(self, items: dict[str, dict[_Key, _Line]]) -> int:
         tables = self._tables()
@@ -407,6 +424,46 @@ class Journal:
             queue._messages.append(_message(record["m"], record["s"]))
             restored += 1
         return restored
+
+
+    def _load_changes(self, changes: dict[str, _Line]) -> int:
+        """Changes written but not relayed before the stop go back on their streams, in order, for the relays."""
+        tables = self._tables()
+        restored = 0
+        for _, record in changes.values():
+            table = tables.get(record["z"])
+            shard = table.stream_shard if table is not None else None
+            if shard is None:
+                log.warning("Not restoring a change of table %s, which no longer has a stream", record["z"])
+                continue
+            change = StreamRecord.__new__(StreamRecord)
+            change.record = record["r"]
+            details = change.record["dynamodb"]
+            details["SequenceNumber"] = str(shard.starting_sequence_number + len(shard.items))
+            details["ApproximateCreationDateTime"] = datetime.fromtimestamp(details["ApproximateCreationDateTime"], timezone.utc)
+            shard.items.append(change)
+            restored += 1
+        return restored
+
+
+def _stream_positions(tables: dict[str, Table]) -> dict[str, tuple[Any, int]]:
+    """Each streamed table's shard and how many records it holds, before a write."""
+    return {name: (t.stream_shard, len(t.stream_shard.items)) for name, t in tables.items() if t.stream_shard is not None}
+
+
+def _new_changes(tables: dict[str, Table], before: dict[str, tuple[Any, int]]) -> list[tuple[_Subject, dict[str, Any]]]:
+    """The stream records a successful write added (DynamoDB requests are serialized: they are all its own)."""
+    found: list[tuple[_Subject, dict[str, Any]]] = []
+    for name, table in tables.items():
+        shard = table.stream_shard
+        if shard is None:
+            continue
+        known, count = before.get(name, (None, 0))
+        for change in shard.items[count if shard is known else 0 :]:
+            record = {**change.record, "dynamodb": {**change.record["dynamodb"]}}
+            record["dynamodb"]["ApproximateCreationDateTime"] = record["dynamodb"]["ApproximateCreationDateTime"].timestamp()
+            found.append((("z", record["eventID"]), {"z": name, "e": record["eventID"], "r": record}))
+    return found
 
 
 # The journal moto's queues report to (one per process, as moto's backends are).

@@ -105,7 +105,8 @@ def test_trimmed_streams_answer_what_moto_answers_and_keep_nothing_read(aws_env:
         StreamArn=arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"], Limit=1000)["Records"]
 
     monkeypatch.setattr(DynamoDBStreamsBackend, "get_records", DynamoDBStreamsBackend.get_records)  # undone after
-    _trimmed_streams()
+    relayed: list[str] = []
+    _trimmed_streams(lambda table, records: relayed.extend(r.record["eventID"] for r in records))
     backend = get_backend("dynamodbstreams")[ACCOUNT][REGION]
     backend.shard_iterators.clear()  # the unpatched read's
     shard = get_backend("dynamodb")[ACCOUNT][REGION].tables[chargers.name].stream_shard
@@ -126,6 +127,7 @@ def test_trimmed_streams_answer_what_moto_answers_and_keep_nothing_read(aws_env:
     assert [changes_of({**r, "eventSourceARN": arn}, "connectivity") for r in read] == [
         changes_of({**r, "eventSourceARN": arn}, "connectivity") for r in untrimmed]
     assert shard.items == [] and backend.shard_iterators == {}  # all read: nothing kept
+    assert relayed == [r["eventID"] for r in untrimmed]  # the journal learns what it need not relay again
     chargers.put_item(Item={"charge_point_id": "CP-new"})
     assert [r["dynamodb"]["Keys"] for r in inprocess.relays.pollers[0]._read()] != []  # the relays read on from where
     assert len(shard.items) == 1

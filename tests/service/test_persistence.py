@@ -637,3 +637,44 @@ def test_a_failed_append_is_retried_and_its_answer_waits_for_it(
         assert not writer.is_alive()
         assert len(attempts) == 2 and flushed(tmp_path, "CP-RETRIED")()
     assert "Journal append failed" in caplog.text
+
+
+def test_a_kill_keeps_the_changes_not_yet_relayed_and_only_those(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write's stream record is as durable as the write: after a kill, the changes the relay had not read past
+    are back on the stream (relayed at least once); those it had read are not announced again."""
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend
+
+    from local.aws import _trimmed_streams
+
+    monkeypatch.setattr(DynamoDBStreamsBackend, "get_records", DynamoDBStreamsBackend.get_records)  # undone after
+    streamed = {**CHARGERS, "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}}
+    killed = tmp_path / "killed"
+
+    def read(ddb: Any, after: str | None) -> list[dict[str, Any]]:
+        streams = client(ddb.meta.endpoint_url, "dynamodbstreams")
+        arn = ddb.describe_table(TableName=CHARGERS["TableName"])["Table"]["LatestStreamArn"]
+        shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+        where = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": after} if after else {
+            "ShardIteratorType": "TRIM_HORIZON"}
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, **where)["ShardIterator"]
+        return streams.get_records(ShardIterator=iterator)["Records"]
+
+    with session(tmp_path / "live", (streamed,)) as (ddb, journal, _):
+        _trimmed_streams(journal.relayed)
+        for n in range(3):
+            ddb.put_item(TableName=CHARGERS["TableName"], Item={"id": {"S": f"CP-{n}"}})
+        with pytest.raises(ddb.exceptions.ConditionalCheckFailedException):  # no change: nothing to relay
+            ddb.put_item(TableName=CHARGERS["TableName"], Item={"id": {"S": "CP-0"}},
+                         ConditionExpression="attribute_not_exists(id)")
+        written = read(ddb, None)
+        assert len(written) == 3
+        assert len(read(ddb, written[1]["dynamodb"]["SequenceNumber"])) == 1  # the relay is past the first two
+        shutil.copytree(tmp_path / "live", killed)  # what a kill leaves: every answer was fsynced
+
+    with session(killed, (streamed,)) as (ddb, _, restored):
+        [again] = read(ddb, None)
+        assert restored == 3 + 1
+        assert again["eventID"] == written[2]["eventID"]
+        assert again["dynamodb"]["NewImage"] == written[2]["dynamodb"]["NewImage"]
