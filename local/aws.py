@@ -95,7 +95,10 @@ def _faster_moto() -> None:
     - each DynamoDB item read or written was answered through the generic response serializer, which walks
       every attribute of the item against the API's shapes (a fifth of the embedded AWS's time in a reconnect
       storm), although moto holds items in DynamoDB's wire format already (`_dynamodb_items_as_json`);
-    - each request listed its handler's methods again.
+    - each request listed its handler's methods again;
+    - every model object moto made (an item's every copy, a stream record, a queued message, an iterator) was
+      kept for ever in a list of its class, for moto's debugging API (`_untracked_models`): memory grew by about
+      4 KB per write (measured with bench/stream_memory.py).
     """
     import jsonpath_ng.ext
     import moto
@@ -143,6 +146,7 @@ def _faster_moto() -> None:
         finally:
             sending.queue = False
 
+    _untracked_models()
     DynamoResult.execute_result = _dynamodb_items_as_json(DynamoResult.execute_result)  # type: ignore[method-assign]
     core_responses.method_names_from_class = functools.lru_cache(maxsize=None)(method_names_from_class)
     DomainDispatcherApplication.get_application = get_application  # type: ignore[method-assign]
@@ -150,6 +154,17 @@ def _faster_moto() -> None:
     Queue.attributes = property(attributes)  # type: ignore[assignment,method-assign]
     SQSBackend.send_message = send  # type: ignore[method-assign]
     jsonpath_ng.ext.parse = functools.lru_cache(maxsize=256)(jsonpath_ng.ext.parse)
+
+
+def _untracked_models() -> None:
+    """moto's models are plain objects again: not one of them is appended to its class's `instances_tracked`,
+    which only moto's debugging API (not served here) and an S3 reset read."""
+    from moto.core.common_models import BaseModel
+
+    def new(cls: type, *args: Any, **kwargs: Any) -> Any:
+        return object.__new__(cls)
+
+    BaseModel.__new__ = staticmethod(new)  # type: ignore[method-assign,assignment]
 
 
 def _trimmed_streams(relayed: Callable[[str, list[Any]], None]) -> None:

@@ -131,3 +131,24 @@ def test_trimmed_streams_answer_what_moto_answers_and_keep_nothing_read(aws_env:
     chargers.put_item(Item={"charge_point_id": "CP-new"})
     assert [r["dynamodb"]["Keys"] for r in inprocess.relays.pollers[0]._read()] != []  # the relays read on from where
     assert len(shard.items) == 1
+
+
+def test_moto_keeps_no_model_it_made(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto appends every model object to a list of its class; the embedded AWS does not (local/aws.py)."""
+    from moto.core.common_models import BaseModel
+    from moto.dynamodb.models.table import StreamRecord
+    from moto.sqs.models import Message
+
+    from local.aws import _untracked_models
+
+    monkeypatch.setattr(BaseModel, "__new__", BaseModel.__dict__["__new__"])  # undone after
+    _untracked_models()
+    tracked = len(StreamRecord.instances_tracked), len(Message.instances_tracked)
+    chargers = aws.table("chargers")
+    for n in range(20):
+        chargers.put_item(Item={"charge_point_id": f"CP-{n}"})
+    sqs = aws.client("sqs")
+    sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName="csms-billing-session-ended")["QueueUrl"], MessageBody="{}")
+
+    assert (len(StreamRecord.instances_tracked), len(Message.instances_tracked)) == tracked
+    assert len(chargers.scan()["Items"]) == 20
