@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from abc import ABC, abstractmethod
 from typing import Any
 
 from local.lambdas import Runtime
@@ -32,7 +33,7 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
     } for m in messages]}
 
 
-class Polling:
+class Polling(ABC):
     """A daemon thread that polls until stopped, as an event source mapping does for its Lambda."""
 
     # How long to wait after a poll that found nothing (an SQS receive long-polls by itself).
@@ -51,8 +52,9 @@ class Polling:
     def join(self, timeout: float) -> None:
         self._thread.join(timeout)
 
+    @abstractmethod
     def poll_once(self) -> int:
-        raise NotImplementedError
+        """Hands over what one poll found; how many records (0 when idle)."""
 
     def drain(self) -> int:
         """One poll that waits for nothing; how many records it handed over."""
