@@ -3,6 +3,7 @@ client reads from them must be what it reads from the serializer's, for every ki
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -89,6 +90,7 @@ def test_trimmed_streams_answer_what_moto_answers_and_keep_nothing_read(aws_env:
     `_trimmed_streams`): the relays must read the same records as from moto itself, and none must pile up."""
     from moto.backends import get_backend
     from moto.dynamodbstreams.models import DynamoDBStreamsBackend
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
     from local import inprocess
     from local.aws import _trimmed_streams
@@ -105,6 +107,7 @@ def test_trimmed_streams_answer_what_moto_answers_and_keep_nothing_read(aws_env:
         StreamArn=arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"], Limit=1000)["Records"]
 
     monkeypatch.setattr(DynamoDBStreamsBackend, "get_records", DynamoDBStreamsBackend.get_records)  # undone after
+    monkeypatch.setattr(DynamoDBStreamsHandler, "get_records", DynamoDBStreamsHandler.get_records)
     relayed: list[str] = []
     _trimmed_streams(lambda table, records: relayed.extend(r.record["eventID"] for r in records))
     backend = get_backend("dynamodbstreams")[ACCOUNT][REGION]
@@ -152,3 +155,38 @@ def test_moto_keeps_no_model_it_made(aws_env: None, monkeypatch: pytest.MonkeyPa
 
     assert (len(StreamRecord.instances_tracked), len(Message.instances_tracked)) == tracked
     assert len(chargers.scan()["Items"]) == 20
+
+
+def test_stream_records_answer_as_the_serializer_does(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GetRecords answered without moto's serializer (local/aws.py): the relays must read the same records."""
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+    from local.aws import _stream_records_as_json
+
+    serialized = DynamoDBStreamsHandler.get_records
+    compared: list[int] = []
+
+    def both(handler: DynamoDBStreamsHandler) -> str:
+        expected = handler.serialized(serialized(handler))
+        got = _stream_records_as_json(handler)
+        operation = aws.client("dynamodbstreams").meta.service_model.operation_model("GetRecords")
+        context = type("Context", (), {"operation_model": operation})()
+        fast, slow = parsed((200, {}, got), context), parsed(expected, context)
+        assert fast.pop("NextShardIterator") != slow.pop("NextShardIterator")  # each read makes a new one
+        assert fast == slow
+        compared.append(len(json.loads(got)["Records"]))
+        return got
+
+    monkeypatch.setattr(DynamoDBStreamsHandler, "get_records", both)
+    chargers = aws.table("chargers")
+    chargers.put_item(Item=ITEM)
+    chargers.put_item(Item={**ITEM, "count": 4})
+    chargers.delete_item(Key={"charge_point_id": "CP-1"})
+    streams = aws.client("dynamodbstreams")
+    arn = aws.client("dynamodb").describe_table(TableName=chargers.name)["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    records = streams.get_records(ShardIterator=iterator)["Records"]
+
+    assert compared == [3] and [r["eventName"] for r in records] == ["INSERT", "MODIFY", "REMOVE"]
+    assert records[0]["dynamodb"]["NewImage"]["blob"] == {"B": b"\x00\x01\xff"}

@@ -645,10 +645,12 @@ def test_a_kill_keeps_the_changes_not_yet_relayed_and_only_those(
     """A write's stream record is as durable as the write: after a kill, the changes the relay had not read past
     are back on the stream (relayed at least once); those it had read are not announced again."""
     from moto.dynamodbstreams.models import DynamoDBStreamsBackend
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
     from local.aws import _trimmed_streams
 
     monkeypatch.setattr(DynamoDBStreamsBackend, "get_records", DynamoDBStreamsBackend.get_records)  # undone after
+    monkeypatch.setattr(DynamoDBStreamsHandler, "get_records", DynamoDBStreamsHandler.get_records)
     streamed = {**CHARGERS, "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}}
     killed = tmp_path / "killed"
 
