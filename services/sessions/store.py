@@ -88,26 +88,25 @@ def get_session(charge_point_id: str, transaction_id: int) -> dict[str, Any] | N
 
 
 def complete_session(charge_point_id: str, transaction_id: int, changes: dict[str, Any], *,
-                     create: dict[str, Any] | None = None) -> dict[str, Any] | None:
-    """Ends an active session once (or creates it ended, from `create`); the new item, or None if it had ended."""
+                     create: dict[str, Any] | None = None) -> bool:
+    """Ends an active session once (or creates it ended, from `create`); False if it had ended already."""
     keys = ("charge_point_id", "transaction_id")
     fields = {**{k: v for k, v in (create or {}).items() if k not in keys}, **changes}
     sets, names, values = set_clause(fields)
     condition = "attribute_not_exists(transaction_id)" if create is not None else "#status = :active"
     try:
-        reply = _sessions().update_item(
+        _sessions().update_item(
             Key={"charge_point_id": charge_point_id, "transaction_id": transaction_id},
             UpdateExpression="SET " + ", ".join(sets),
             ConditionExpression=condition,
             ExpressionAttributeNames={**names, "#status": "status"} if create is None else names,
             ExpressionAttributeValues={**values, ":active": "active"} if create is None else values,
-            ReturnValues="ALL_NEW",
         )
     except ClientError as error:
         if condition_failed(error):
-            return None
+            return False
         raise
-    return reply["Attributes"]
+    return True
 
 
 def query_sessions(charge_point_id: str | None, limit: int, start_key: dict[str, Any] | None,
