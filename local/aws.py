@@ -170,10 +170,10 @@ def _untracked_models() -> None:
 
 def _trimmed_streams(relayed: Callable[[str, list[Any]], None]) -> None:
     """moto keeps every stream record and every shard iterator it hands out, so a long run would grow without
-    bound (DynamoDB trims after 24 hours). Local mode has one reader per stream (local/streams.py), which asks
-    for a new iterator after the last record it handed over: a read from an iterator drops the records before
-    it (telling `relayed`, the journal, which of the table's records are done), and forgets the iterator and the
-    next one it returns."""
+    bound (DynamoDB trims after 24 hours). Local mode has one reader per stream (local/streams.py), which reads
+    on from the iterator each read returns, or asks for one after the last record it handed over: a read from an
+    iterator drops the records before it (telling `relayed`, the journal, which of the table's records are done)
+    and forgets every other iterator of its shard, keeping only the next one it returns."""
     from moto.dynamodbstreams.models import DynamoDBStreamsBackend
     from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
@@ -186,7 +186,9 @@ def _trimmed_streams(relayed: Callable[[str, list[Any]], None]) -> None:
             del shard.items[:consumed]
             shard.starting_sequence_number += consumed
         result = iterator.get(limit)
-        self.shard_iterators.pop(result["NextShardIterator"], None)
+        for stale in [arn for arn, other in self.shard_iterators.items()
+                      if other.stream_shard is shard and arn != result["NextShardIterator"]]:
+            del self.shard_iterators[stale]
         return result
 
     DynamoDBStreamsBackend.get_records = get_records  # type: ignore[method-assign]

@@ -36,8 +36,9 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
 class Polling(ABC):
     """A daemon thread that polls until stopped, as an event source mapping does for its Lambda."""
 
-    # How long to wait after a poll that found nothing (an SQS receive long-polls by itself).
-    idle_wait_s = 0.0
+    def idle_wait(self) -> float:
+        """How long to wait after a poll that found nothing (an SQS receive long-polls by itself)."""
+        return 0.0
 
     def __init__(self, name: str) -> None:
         self._stop = threading.Event()
@@ -64,7 +65,7 @@ class Polling(ABC):
         while not self._stop.is_set():
             try:
                 if not self.poll_once():
-                    self._stop.wait(self.idle_wait_s)
+                    self._stop.wait(self.idle_wait())
             except Exception:
                 log.exception("%s failed", self._thread.name)
                 self._stop.wait(1)

@@ -6,9 +6,14 @@ batch reports as failed are done, and the rest is tried again, halved each time 
 record that still fails after the stream's attempts is sent to the service's relay-failures
 queue (with the metadata Lambda sends there) and the stream moves past it.
 
-The position is the last sequence number handed over successfully. Each read asks for a new
-iterator after it: the embedded AWS drops the records before an iterator's start and the
-iterators it served (local/aws.py), so a long run keeps neither.
+The position is the last sequence number handed over successfully. A read goes on from the iterator
+the previous read returned once its whole batch is done, and asks for a new one after the position
+otherwise (at the start, or stopped mid-batch): one request per poll. The embedded AWS drops the
+records before an iterator's start and the shard's other iterators (local/aws.py), so a long run
+keeps neither.
+
+Lambda polls a shard four times a second; here an idle stream is read less often, down to once a
+second, because each read costs the process that runs every handler (`idle_wait`).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ RETRY_WAIT_S = 0.5
 
 class StreamPoller(Polling):
     idle_wait_s = 0.25
+    max_idle_wait_s = 1.0
 
     def __init__(self, manifest: ServiceManifest, table: Table, runtime: Runtime) -> None:
         assert manifest.relay and table.stream
@@ -39,16 +45,24 @@ class StreamPoller(Polling):
         self.failures_queue = manifest.relay_failures()
         self.position: str | None = None
         self._arn = self._shard = ""
+        self._next: str | None = None  # the iterator after the last batch, while that batch is all done
+        self._idle_reads = 0
+
+    def idle_wait(self) -> float:
+        """A quarter second after the first read that found nothing, twice as long after each further one, up to
+        a second."""
+        return min(self.max_idle_wait_s, self.idle_wait_s * 2 ** max(0, self._idle_reads - 1))
 
     def poll_once(self) -> int:
         """Reads one batch after the position and hands it over until done; returns how many records it read."""
-        records = self._read()
+        records, after = self._read()
+        self._idle_reads = 0 if records else self._idle_reads + 1
         pending, attempts = records, 0
         while pending and not self._stop.is_set():
             failed = self._deliver(pending)
             if failed is None:
-                self.position = _sequence(pending[-1])
-                return len(records)
+                self.position, pending = _sequence(pending[-1]), []
+                break
             if failed:
                 self.position, pending, attempts = _sequence(pending[failed - 1]), pending[failed:], 0
             attempts += 1
@@ -59,19 +73,25 @@ class StreamPoller(Polling):
                 pending = pending[: len(pending) // 2]  # bisect: the failing record is in the first half or is next
             else:
                 self._stop.wait(RETRY_WAIT_S * attempts)
+        if not records or self.position == _sequence(records[-1]):  # else bisected, or stopped, within the batch
+            self._next = after
         return len(records)
 
-    def _read(self) -> list[dict[str, Any]]:
+    def _read(self) -> tuple[list[dict[str, Any]], str]:
+        """The batch after the position, and the iterator after it; until the batch is done, a read that fails
+        (or the thread dying) starts again from the position."""
         streams = aws.client("dynamodbstreams")
         if not self._arn:
             self._arn = aws.client("dynamodb").describe_table(TableName=self.table_name)["Table"]["LatestStreamArn"]
             self._shard = streams.describe_stream(StreamArn=self._arn)["StreamDescription"]["Shards"][0]["ShardId"]
-        where: dict[str, Any] = {"ShardIteratorType": "TRIM_HORIZON"}
-        if self.position is not None:
-            where = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": self.position}
-        iterator = streams.get_shard_iterator(StreamArn=self._arn, ShardId=self._shard, **where)["ShardIterator"]
-        records = streams.get_records(ShardIterator=iterator, Limit=self.stream.batch_size)["Records"]
-        return [{**record, "eventSourceARN": self._arn} for record in records]
+        iterator, self._next = self._next, None
+        if iterator is None:
+            where: dict[str, Any] = {"ShardIteratorType": "TRIM_HORIZON"}
+            if self.position is not None:
+                where = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": self.position}
+            iterator = streams.get_shard_iterator(StreamArn=self._arn, ShardId=self._shard, **where)["ShardIterator"]
+        answer = streams.get_records(ShardIterator=iterator, Limit=self.stream.batch_size)
+        return [{**record, "eventSourceARN": self._arn} for record in answer["Records"]], answer["NextShardIterator"]
 
     def _deliver(self, records: list[dict[str, Any]]) -> int | None:
         """Hands records to the relay; None if all are done, else the index of the first to try again."""

@@ -165,3 +165,25 @@ def test_a_record_whose_events_cannot_be_derived_goes_to_the_failures_queue_and_
     failures = drain("csms-sessions-relay-failures")
     assert [f["requestContext"]["condition"] for f in failures] == ["RetryAttemptsExhausted"]
     assert failures[0]["DDBStreamBatchInfo"]["batchSize"] == 1
+
+
+def test_a_batch_that_fails_whole_is_bisected_and_every_record_after_the_bad_one_still_goes_out(
+        online: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from local import streams
+
+    sent = charge(online, 3)
+    second = sent[1][1]["transactionId"]
+    put = relay.put_events
+
+    def crash_on_the_second(events: list[Any]) -> int | None:
+        if any(getattr(e, "transaction_id", None) == second for e in events):
+            raise RuntimeError("the relay's function crashed")  # the whole batch fails: the mapping bisects
+        return put(events)
+
+    monkeypatch.setattr(relay, "put_events", crash_on_the_second)
+    monkeypatch.setattr(streams, "RETRY_WAIT_S", 0)
+    bill_everything_queued()
+
+    billed = sorted(int(i["transaction_id"]) for i in invoices())
+    assert billed == sorted(int(s[1]["transactionId"]) for s in (sent[0], sent[2]))
+    assert len(drain("csms-sessions-relay-failures")) == 1
