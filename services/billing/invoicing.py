@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from services.billing import pricing, store
-from services.sessions.events import SessionEnded
+from services.contracts.sessions import SessionEnded
 from services.shared import clock, events
 from services.shared.log import logger
 from services.shared.settings import settings

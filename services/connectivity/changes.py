@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.connectivity.commands import FINAL
-from services.connectivity.events import (
+from services.contracts.connectivity import (
     ChargerBooted,
     ChargerConnected,
     ChargerDisconnected,

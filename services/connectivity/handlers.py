@@ -69,7 +69,7 @@ def api(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def _command_requested(record: "SQSRecord") -> None:
     from services.connectivity import store
     from services.connectivity.commands import new_command_id, violations
-    from services.connectivity.events import CommandRequested
+    from services.contracts.connectivity import CommandRequested
     from services.shared import clock
 
     envelope = consumers.envelope(record)

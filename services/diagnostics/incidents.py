@@ -13,7 +13,7 @@ import random
 import time
 from typing import Any
 
-from services.connectivity.events import ConnectorStatusChanged, FaultReported
+from services.contracts.connectivity import ConnectorStatusChanged, FaultReported
 from services.diagnostics import faults, store
 from services.shared import clock
 from services.shared.log import logger

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.sessions.events import SessionEnded, SessionsEvent, SessionStarted
+from services.contracts.sessions import SessionEnded, SessionsEvent, SessionStarted
 from services.shared.events import stable_id
 
 

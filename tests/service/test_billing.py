@@ -125,7 +125,7 @@ def test_a_session_end_issues_one_exact_invoice(tap: EventTap) -> None:
 
 def test_the_subscription_delivers_what_sessions_publishes(aws_env: None) -> None:
     """The manifest's rule matches a SessionEnded put on the bus, and the queue's message is what the handler reads."""
-    from services.sessions.events import SessionEnded
+    from services.contracts.sessions import SessionEnded
     from services.shared.relay import put_events
 
     detail = session_detail("s-bus")
@@ -138,7 +138,7 @@ def test_the_subscription_delivers_what_sessions_publishes(aws_env: None) -> Non
 
 
 def test_only_session_ended_from_sessions_reaches_billing(aws_env: None) -> None:
-    from services.billing.events import InvoiceIssued
+    from services.contracts.billing import InvoiceIssued
     from services.shared.relay import put_events
 
     put_events([InvoiceIssued(charge_point_id="CP-1", invoice_id="inv_x", session_id="s", energy_wh=1, total=1, currency="EUR")])

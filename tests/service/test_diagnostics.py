@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from services.connectivity.events import ChargerBooted, ConnectorStatusChanged, FaultReported
+from services.contracts.connectivity import ChargerBooted, ConnectorStatusChanged, FaultReported
 from services.diagnostics import faults, handlers, store
 from services.shared import events as shared_events
 from services.shared.relay import put_events

@@ -84,7 +84,7 @@ def test_scheduler_fires_a_scheduled_event() -> None:
 def test_a_consumer_that_fails_once_is_redelivered_and_acts_once(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     """The whole path: sessions publishes, the rule queues, the poller delivers, billing fails once, then invoices once."""
     from services.billing import store as billing_store
-    from services.sessions.events import SessionEnded
+    from services.contracts.sessions import SessionEnded
 
     subscription = next(s for m in ALL for s in m.subscriptions if s.queue.name == "billing-session-ended")
     monkeypatch.setenv("CSMS_VISIBILITY_TIMEOUT", "0")  # retry at once instead of after 30 s
