@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from services.shared.manifest import Key, OcppRoute, RestApi, ServiceManifest, Stream, Table
 
-_OCPP = "services.sessions.ocpp"
+_OCPP = "services.sessions.ocpp16"
 _HANDLERS = "services.sessions.handlers"
 
 MANIFEST = ServiceManifest(

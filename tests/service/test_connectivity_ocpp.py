@@ -14,8 +14,7 @@ from ocpp.v16 import call as call16
 from ocpp.v16 import call_result as result16
 
 from services import manifests
-from services.connectivity import ocpp as connectivity_ocpp
-from services.connectivity import store
+from services.connectivity import chargers, store
 from services.connectivity.liveness import LastSeen
 from services.shared import clock, handlers
 from services.shared.manifest import OcppRoute, ServiceManifest
@@ -46,7 +45,7 @@ BOOT = {
 @pytest.fixture(autouse=True)
 def fresh_last_seen(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     """The heartbeat write filter lives per Lambda container; every test starts a new one."""
-    monkeypatch.setattr(connectivity_ocpp, "_last_seen", LastSeen(settings().heartbeat_interval))
+    monkeypatch.setattr(chargers, "_last_seen", LastSeen(settings().heartbeat_interval))
 
 
 @pytest.fixture
@@ -128,7 +127,7 @@ def test_boot_notification_with_an_invalid_payload_gets_a_callerror(online: str)
 def test_heartbeat_writes_last_seen_at_most_once_per_two_intervals(online: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CSMS_HEARTBEAT_INTERVAL", "60")
     settings.cache_clear()
-    monkeypatch.setattr(connectivity_ocpp, "_last_seen", LastSeen(settings().heartbeat_interval))
+    monkeypatch.setattr(chargers, "_last_seen", LastSeen(settings().heartbeat_interval))
     touched: list[str] = []
     original = store.touch
     monkeypatch.setattr(store, "touch", lambda cp, now: (touched.append(now), original(cp, now))[1])

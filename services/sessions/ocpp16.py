@@ -1,4 +1,4 @@
-"""The OCPP 1.6 actions sessions answers: the wire's shape in, the shared transaction logic, the reply out."""
+"""OCPP 1.6 for sessions: each CALL's dataclass to a version-neutral transaction call, and its answer back."""
 
 from __future__ import annotations
 
