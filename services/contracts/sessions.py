@@ -13,7 +13,7 @@ class SessionsEvent(Event):
 
 class SessionStarted(SessionsEvent):
     session_id: str
-    transaction_id: int
+    transaction_id: str  # 1.6's integer in decimal, 2.0.1's id as the charger sent it
     connector_id: int
     id_tag: str
     started_at: str
@@ -28,7 +28,7 @@ class SessionEnded(SessionsEvent):
     """
 
     session_id: str
-    transaction_id: int
+    transaction_id: str
     connector_id: int
     id_tag: str
     started_at: str

@@ -24,17 +24,18 @@ def start_transaction(ctx: OcppContext, request: call.StartTransaction) -> call_
         charge_point_id=ctx.charge_point_id, connector_id=request.connector_id, id_tag=request.id_tag,
         meter_start_wh=request.meter_start, timestamp=request.timestamp, reservation_id=request.reservation_id,
     ), ctx.received_at)
-    return call_result.StartTransaction(transaction_id=transaction_id, id_tag_info=info)
+    return call_result.StartTransaction(transaction_id=int(transaction_id), id_tag_info=info)
 
 
 def stop_transaction(ctx: OcppContext, request: call.StopTransaction) -> call_result.StopTransaction:
     info = transactions.stop(transactions.Stop(
-        charge_point_id=ctx.charge_point_id, transaction_id=request.transaction_id, meter_stop_wh=request.meter_stop,
+        charge_point_id=ctx.charge_point_id, transaction_id=str(request.transaction_id), meter_stop_wh=request.meter_stop,
         timestamp=request.timestamp, id_tag=request.id_tag, reason=request.reason,
     ), request.transaction_data or [], ctx.received_at)
     return call_result.StopTransaction(id_tag_info=info)
 
 
 def meter_values(ctx: OcppContext, request: call.MeterValues) -> call_result.MeterValues:
-    transactions.record_samples(ctx.charge_point_id, request.transaction_id, request.connector_id, request.meter_value)
+    transaction_id = str(request.transaction_id) if request.transaction_id is not None else None
+    transactions.record_samples(ctx.charge_point_id, transaction_id, request.connector_id, request.meter_value)
     return call_result.MeterValues()

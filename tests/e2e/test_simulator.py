@@ -88,7 +88,7 @@ async def operate(stack: Stack, cp_id: str, stats: Stats, id_tag: str) -> None:
     assert active is not None
     # A meter value first: energy has flowed by then.
     assert await until(lambda: stats.sent["MeterValues"] >= 1, 5)
-    stop = await command(stack, cp_id, "RemoteStopTransaction", {"transactionId": active["transaction_id"]})
+    stop = await command(stack, cp_id, "RemoteStopTransaction", {"transactionId": int(active["transaction_id"])})
     assert stop["status"] == "accepted", stop
     completed = await until(lambda: session_of(stack, cp_id, id_tag, "completed"))
     assert completed is not None and completed["stop_reason"] == "Remote" and completed["energy_wh"] > 0

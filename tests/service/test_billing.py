@@ -20,7 +20,7 @@ QUEUE = "csms-billing-session-ended"
 # --- builders ---------------------------------------------------------------------------------
 
 def session_detail(session_id: str = "s-1", *, energy_wh: int = 12_345, charge_point_id: str = "CP-1",
-                   id_tag: str = "TAG-1", transaction_id: int = 1, **changes: Any) -> dict[str, Any]:
+                   id_tag: str = "TAG-1", transaction_id: str = "1", **changes: Any) -> dict[str, Any]:
     """What sessions puts in SessionEnded's detail."""
     detail = {
         "event_id": f"ev-{session_id}",
@@ -105,7 +105,7 @@ def test_a_session_end_issues_one_exact_invoice(tap: EventTap) -> None:
     assert invoice["total"] == 370  # 12.345 kWh * 0.30 EUR = 3.7035 EUR -> 370 cents
     assert invoice["lines"] == [{"description": "Energy", "quantity_wh": 12_345, "unit_price": "0.30", "amount": 370}]
     assert {k: v for k, v in invoice.items() if k not in ("id", "lines", "issued_at")} == {
-        "session_id": "s-1", "transaction_id": 1, "charge_point_id": "CP-1", "connector_id": 1, "id_tag": "TAG-1",
+        "session_id": "s-1", "transaction_id": "1", "charge_point_id": "CP-1", "connector_id": 1, "id_tag": "TAG-1",
         "energy_wh": 12_345, "started_at": "2026-01-05T09:00:00.000Z", "stopped_at": "2026-01-05T10:30:00.000Z",
         "total": 370, "currency": "EUR", "status": "issued",
     }
@@ -238,7 +238,7 @@ def invoices(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, A
     real_now = clock.now
     for n, (charger, tag) in enumerate(plan):
         issued_at(monkeypatch, clock.iso(first + timedelta(days=n)))
-        body = envelope(session_detail(f"s-{n}", charge_point_id=charger, id_tag=tag, transaction_id=n, energy_wh=1_000 * n))
+        body = envelope(session_detail(f"s-{n}", charge_point_id=charger, id_tag=tag, transaction_id=str(n), energy_wh=1_000 * n))
         assert deliver(body)["batchItemFailures"] == []
     monkeypatch.setattr(clock, "now", real_now)
     found = sorted(all_invoices(), key=lambda i: i["issued_at"])

@@ -87,7 +87,7 @@ def test_a_stored_fault_report_announces_fault_reported_and_other_messages_nothi
     assert message_changes(None, {"charge_point_id": CP, "message_key": f"{T0}#1", "action": "DataTransfer"}) == []
 
 
-SESSION = {"charge_point_id": CP, "transaction_id": Decimal(7), "session_id": "ses_x", "connector_id": Decimal(1),
+SESSION = {"charge_point_id": CP, "transaction_id": "7", "session_id": "ses_x", "connector_id": Decimal(1),
            "id_tag": "TAG", "started_at": T0, "meter_start": Decimal(1000), "status": "active", "flags": []}
 ENDED = {**SESSION, "status": "completed", "stopped_at": "2026-03-01T11:00:00.000Z", "meter_stop": Decimal(8000),
          "energy_wh": Decimal(7000), "stop_reason": "Local"}
@@ -95,7 +95,7 @@ ENDED = {**SESSION, "status": "completed", "stopped_at": "2026-03-01T11:00:00.00
 
 def test_a_session_announces_started_then_ended_once() -> None:
     [started] = session_changes(None, SESSION)
-    assert (started.detail_type(), started.transaction_id, started.meter_start_wh) == ("SessionStarted", 7, 1000)
+    assert (started.detail_type(), started.transaction_id, started.meter_start_wh) == ("SessionStarted", "7", 1000)
     [ended] = session_changes(SESSION, ENDED)
     assert (ended.detail_type(), ended.energy_wh, ended.occurred_at) == ("SessionEnded", 7000, "2026-03-01T11:00:00.000Z")
     assert session_changes(ENDED, {**ENDED, "note": "x"}) == []
@@ -105,7 +105,7 @@ def test_a_session_announces_started_then_ended_once() -> None:
 def test_a_session_rebuilt_from_its_stop_announces_only_its_end() -> None:
     rebuilt = {**ENDED, "created_from_stop": True, "flags": ["start_missing"]}
     assert names(session_changes(None, rebuilt)) == ["SessionEnded"]
-    assert session_changes(None, {"charge_point_id": CP, "transaction_id": Decimal(7)}) == []  # the key alone
+    assert session_changes(None, {"charge_point_id": CP, "transaction_id": "7"}) == []  # the key alone
 
 
 def test_an_invoice_announces_issued_when_created() -> None:
