@@ -30,6 +30,7 @@ class Invoice(BaseModel):
     session_id: str
     transaction_id: str = Field(description="The session's OCPP transaction id (1.6's integer in decimal)")
     charge_point_id: str
+    evse_id: int
     connector_id: int
     id_tag: str | None = None
     energy_wh: int

@@ -30,6 +30,7 @@ def build(session: SessionEnded, price_per_kwh: Decimal, currency: str, issued_a
         "session_id": session.session_id,
         "transaction_id": session.transaction_id,
         "charge_point_id": session.charge_point_id,
+        "evse_id": session.evse_id,
         "connector_id": session.connector_id,
         "energy_wh": session.energy_wh,
         "started_at": clock.normalize(session.started_at),

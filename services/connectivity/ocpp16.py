@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import fields
 
 from ocpp.v16 import call, call_result
-from ocpp.v16.enums import DataTransferStatus, RegistrationStatus
+from ocpp.v16.enums import ChargePointErrorCode, ChargePointStatus, DataTransferStatus, RegistrationStatus
 
 from services.connectivity import chargers, commands_queue, status
 from services.shared import clock, refs
-from services.shared.ocpp import framing
+from services.shared.ocpp import connectors, framing
 from services.shared.ocpp.dispatch import OcppContext, registry
 from services.shared.ocpp.errors import Cause, OcppError
 from services.shared.settings import settings
@@ -31,11 +31,21 @@ def status_notification(ctx: OcppContext, request: call.StatusNotification) -> c
     if not 0 <= request.connector_id <= settings().max_connector_id:
         raise OcppError(Cause.PROPERTY, f"$.connectorId: must be 0 (the charger) to {settings().max_connector_id}",
                         {"path": "$.connectorId"})
+    evse_id, connector_id = connectors.from_v16(request.connector_id)
+    timestamp = request.timestamp or clock.iso(ctx.received_at)
+    problem_code = None if request.error_code == ChargePointErrorCode.no_error else request.error_code
     status.reported(ctx.charge_point_id, status.Report(
-        connector_id=request.connector_id, status=request.status, error_code=request.error_code,
-        timestamp=request.timestamp or clock.iso(ctx.received_at), info=request.info, vendor_id=request.vendor_id,
-        vendor_error_code=request.vendor_error_code,
+        evse_id=evse_id, connector_id=connector_id, status=request.status, timestamp=timestamp, problem_code=problem_code,
+        info=request.info, vendor_id=request.vendor_id, vendor_code=request.vendor_error_code,
     ), ctx.received_at)
+    if problem_code is not None:
+        status.faulted(ctx.charge_point_id, status.Fault(
+            component="ChargingStation" if request.connector_id == 0 else "Connector", evse_id=evse_id,
+            connector_id=connector_id, problem_code=problem_code,
+            # 1.6 reports some problems while the connector still works (e.g. HighTemperature while Charging).
+            severity="error" if request.status == ChargePointStatus.faulted else "warning", timestamp=timestamp,
+            status=request.status, info=request.info, vendor_id=request.vendor_id, vendor_code=request.vendor_error_code,
+        ), ctx.received_at)
     return call_result.StatusNotification()
 
 

@@ -19,21 +19,25 @@ class IncidentOpened(DiagnosticsEvent):
     """occurred_at is the charger's time of the fault report that opened the incident."""
 
     incident_id: str
+    component: str
+    evse_id: int
     connector_id: int
-    error_code: str
-    connector_status: str
+    problem_code: str
+    severity: str
+    connector_status: str | None = None
     info: str | None = None
     vendor_id: str | None = None
-    vendor_error_code: str | None = None
+    vendor_code: str | None = None
     opened_at: str
 
 
 class IncidentResolved(DiagnosticsEvent):
-    """occurred_at is the charger's time of the NoError report that resolved the incident."""
+    """occurred_at is the charger's time of the report without a problem that resolved the incident."""
 
     incident_id: str
+    evse_id: int
     connector_id: int
-    error_code: str
+    problem_code: str
     opened_at: str
     resolved_at: str
     count: int

@@ -14,6 +14,7 @@ class SessionsEvent(Event):
 class SessionStarted(SessionsEvent):
     session_id: str
     transaction_id: str  # 1.6's integer in decimal, 2.0.1's id as the charger sent it
+    evse_id: int  # 1.6's connector n is EVSE n, connector 1
     connector_id: int
     id_tag: str
     started_at: str
@@ -29,6 +30,7 @@ class SessionEnded(SessionsEvent):
 
     session_id: str
     transaction_id: str
+    evse_id: int
     connector_id: int
     id_tag: str
     started_at: str

@@ -17,13 +17,15 @@ def incident_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> 
     if old is None:
         found.append(IncidentOpened(
             event_id=stable_id("IncidentOpened", new["incident_id"]), charge_point_id=new["charge_point_id"],
-            occurred_at=new["opened_at"], incident_id=new["incident_id"], connector_id=int(new["connector_id"]),
-            error_code=new["error_code"], connector_status=new["connector_status"], info=new.get("info"),
-            vendor_id=new.get("vendor_id"), vendor_error_code=new.get("vendor_error_code"), opened_at=new["opened_at"]))
+            occurred_at=new["opened_at"], incident_id=new["incident_id"], component=new["component"],
+            evse_id=int(new["evse_id"]), connector_id=int(new["connector_id"]), problem_code=new["problem_code"],
+            severity=new["severity"], connector_status=new.get("connector_status"), info=new.get("info"),
+            vendor_id=new.get("vendor_id"), vendor_code=new.get("vendor_code"), opened_at=new["opened_at"]))
     if new["status"] == "resolved" and (old is None or old["status"] != "resolved"):
         found.append(IncidentResolved(
             event_id=stable_id("IncidentResolved", new["incident_id"]), charge_point_id=new["charge_point_id"],
-            occurred_at=new["resolved_at"], incident_id=new["incident_id"], connector_id=int(new["connector_id"]),
-            error_code=new["error_code"], opened_at=new["opened_at"], resolved_at=new["resolved_at"],
+            occurred_at=new["resolved_at"], incident_id=new["incident_id"], evse_id=int(new["evse_id"]),
+            connector_id=int(new["connector_id"]), problem_code=new["problem_code"], opened_at=new["opened_at"],
+            resolved_at=new["resolved_at"],
             count=int(new["count"])))
     return found

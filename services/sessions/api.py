@@ -43,6 +43,7 @@ class Session(BaseModel):
     id: str
     transaction_id: str = Field(description="The OCPP transaction id: 1.6's integer in decimal, 2.0.1's as the charger sent it")
     charge_point_id: str
+    evse_id: int = Field(description="1.6's connector n is EVSE n, connector 1; 0 and 0 where the CSMS never saw the start")
     connector_id: int
     id_tag: str
     status: Literal["active", "completed"]

@@ -7,6 +7,7 @@ from ocpp.v16 import call, call_result
 from services.sessions import transactions
 from services.sessions.authorization import id_tag_info
 from services.sessions.store import get_token
+from services.shared.ocpp import connectors
 from services.shared.ocpp.dispatch import OcppContext
 from services.shared.ocpp.errors import Cause, OcppError
 from services.shared.settings import settings
@@ -20,8 +21,9 @@ def start_transaction(ctx: OcppContext, request: call.StartTransaction) -> call_
     if not 1 <= request.connector_id <= settings().max_connector_id:
         raise OcppError(Cause.PROPERTY, f"$.connectorId: a transaction runs on connector 1 to {settings().max_connector_id}",
                         {"path": "$.connectorId"})
+    evse_id, connector_id = connectors.from_v16(request.connector_id)
     transaction_id, info = transactions.start(transactions.Start(
-        charge_point_id=ctx.charge_point_id, connector_id=request.connector_id, id_tag=request.id_tag,
+        charge_point_id=ctx.charge_point_id, evse_id=evse_id, connector_id=connector_id, id_tag=request.id_tag,
         meter_start_wh=request.meter_start, timestamp=request.timestamp, reservation_id=request.reservation_id,
     ), ctx.received_at)
     return call_result.StartTransaction(transaction_id=int(transaction_id), id_tag_info=info)
@@ -37,5 +39,6 @@ def stop_transaction(ctx: OcppContext, request: call.StopTransaction) -> call_re
 
 def meter_values(ctx: OcppContext, request: call.MeterValues) -> call_result.MeterValues:
     transaction_id = str(request.transaction_id) if request.transaction_id is not None else None
-    transactions.record_samples(ctx.charge_point_id, transaction_id, request.connector_id, request.meter_value)
+    transactions.record_samples(ctx.charge_point_id, transaction_id, connectors.from_v16(request.connector_id),
+                                request.meter_value)
     return call_result.MeterValues()

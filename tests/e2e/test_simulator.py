@@ -98,7 +98,7 @@ async def operate(stack: Stack, cp_id: str, stats: Stats, id_tag: str) -> None:
 
     async def unavailable() -> bool:
         _, _, charger = await asyncio.to_thread(stack.request, "GET", f"/chargers/{cp_id}")
-        return charger["connectors"][2]["status"] == "Unavailable"
+        return next(c for c in charger["connectors"] if c["evse_id"] == 2)["status"] == "Unavailable"
 
     assert await until(unavailable, 5)
     assert (await command(stack, cp_id, "Reset", {"type": "Soft"}))["status"] == "accepted"

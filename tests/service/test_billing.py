@@ -28,6 +28,7 @@ def session_detail(session_id: str = "s-1", *, energy_wh: int = 12_345, charge_p
         "occurred_at": "2026-01-05T10:30:00.000Z",
         "session_id": session_id,
         "transaction_id": transaction_id,
+        "evse_id": 2,
         "connector_id": 1,
         "id_tag": id_tag,
         "started_at": "2026-01-05T09:00:00.000Z",
@@ -105,7 +106,7 @@ def test_a_session_end_issues_one_exact_invoice(tap: EventTap) -> None:
     assert invoice["total"] == 370  # 12.345 kWh * 0.30 EUR = 3.7035 EUR -> 370 cents
     assert invoice["lines"] == [{"description": "Energy", "quantity_wh": 12_345, "unit_price": "0.30", "amount": 370}]
     assert {k: v for k, v in invoice.items() if k not in ("id", "lines", "issued_at")} == {
-        "session_id": "s-1", "transaction_id": "1", "charge_point_id": "CP-1", "connector_id": 1, "id_tag": "TAG-1",
+        "session_id": "s-1", "transaction_id": "1", "charge_point_id": "CP-1", "evse_id": 2, "connector_id": 1, "id_tag": "TAG-1",
         "energy_wh": 12_345, "started_at": "2026-01-05T09:00:00.000Z", "stopped_at": "2026-01-05T10:30:00.000Z",
         "total": 370, "currency": "EUR", "status": "issued",
     }

@@ -102,6 +102,21 @@ def test_a_whole_session(online: str, tap: EventTap) -> None:
     assert len(tap.of("SessionStarted")) == 1
 
 
+def test_a_16_connector_is_its_evse_with_connector_1(online: str, tap: EventTap) -> None:
+    from services.sessions import store
+
+    tx = start(online, connector=2)["transactionId"]
+    ocpp(online, "MeterValues", {"connectorId": 2, "meterValue": [{"timestamp": T0, "sampledValue": [energy(5)]}]})
+    ocpp(online, "MeterValues", {"connectorId": 0, "meterValue": [{"timestamp": T0, "sampledValue": [energy(7)]}]})
+    ocpp(online, "StopTransaction", {"transactionId": tx, "meterStop": 2000, "timestamp": "2026-03-01T11:00:00Z"})
+
+    [session] = api("GET", "/sessions", query={"charge_point_id": CP})[1]["items"]
+    assert (session["evse_id"], session["connector_id"]) == (2, 1)
+    assert [(e["evse_id"], e["connector_id"]) for e in tap.of("SessionStarted") + tap.of("SessionEnded")] == [(2, 1), (2, 1)]
+    outside = [store.samples(f"{CP}/connector/{place}") for place in ("2/1", "0/0")]  # EVSE 2's, and the charger's own meter
+    assert [[(s["evse_id"], s["connector_id"]) for s in samples] for samples in outside] == [[(2, 1)], [(0, 0)]]
+
+
 def test_replayed_start_and_stop_change_nothing_twice(online: str, tap: EventTap) -> None:
     first = start(online, "TAG-X")
     again = start(online, "TAG-X")
