@@ -28,9 +28,9 @@ def _pause(attempt: int) -> None:
 def record_fault(event: FaultReported) -> None:
     """A fault report: opens an incident, or counts a repeat on the one it belongs to; once per event id."""
     report = faults.Report.of(event)
-    if not report.is_fault:
-        raise ValueError("a FaultReported without a problem code breaks connectivity's contract")
     cp, problem_code = report.charge_point_id, report.problem_code
+    if problem_code is None:
+        raise ValueError("a FaultReported without a problem code breaks connectivity's contract")
     for attempt in range(MAX_ATTEMPTS):
         state = store.connector_state(cp, report.location)
         recovery = _recovery(report, state.recovery)

@@ -128,6 +128,11 @@ def _bound(name: str, value: str | None) -> str | None:
                            [ProblemDetail(path=f"query.{name}", message="not an RFC 3339 date-time")]) from None
 
 
+def _page_key(key: dict[str, str]) -> bool:
+    """A key DynamoDB takes: no empty or oversized key attribute, and a transaction id as long as one can be."""
+    return all(0 < len(value) <= 256 for value in key.values()) and len(key["transaction_id"]) <= transactions.MAX_TRANSACTION_ID
+
+
 @app.get("/sessions", responses=responses({200: (
     "A page of sessions: one charger's oldest started first, else in storage order; from/to bound started_at",
     SessionPage)}, 422))
@@ -148,8 +153,13 @@ def list_sessions(
         if c is not None:
             condition = c if condition is None else condition & c
     names = store.PAGE_KEY if charge_point_id is None else store.PAGE_KEY_BY_START
-    start_key = decode_token(next_token, lambda key: 0 < len(key["transaction_id"]) <= transactions.MAX_TRANSACTION_ID,
-                             **{name: charge_point_id if name == "charge_point_id" else None for name in names})
+    start_key = decode_token(next_token, _page_key, **{name: charge_point_id if name == "charge_point_id" else None
+                                                        for name in names})
+    within = start_key is None or "started_at" not in start_key or (
+        (start is None or start <= start_key["started_at"]) and (end is None or start_key["started_at"] < end))
+    if not within:
+        raise ProblemError(422, "next_token is not one this route gave out for these from and to",
+                           [ProblemDetail(path="query.next_token", message="outside from and to")])
     items, last = store.query_sessions(charge_point_id, limit, start_key, condition, start, end)
     return SessionPage(items=[Session(**_session(i)) for i in items], next_token=encode_token(last))
 

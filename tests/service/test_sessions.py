@@ -230,6 +230,8 @@ def test_a_foreign_sessions_token_is_422(aws_env: None) -> None:
     assert api("GET", "/sessions", query={"next_token": encode_token({"charge_point_id": "a", "transaction_id": "9" * 60})})[0] == 422
     by_start = {"charge_point_id": "a", "transaction_id": "9", "started_at": T0}
     assert api("GET", "/sessions", query={"charge_point_id": "a", "next_token": encode_token(by_start)})[0] == 200
-    for key in ({**by_start, "charge_point_id": "b"}, {"charge_point_id": "a", "transaction_id": "9"}):
+    for key in ({**by_start, "charge_point_id": "b"}, {"charge_point_id": "a", "transaction_id": "9"}, {**by_start, "started_at": ""}):
         assert api("GET", "/sessions", query={"charge_point_id": "a", "next_token": encode_token(key)})[0] == 422
+    later = {"charge_point_id": "a", "next_token": encode_token(by_start), "from": "2026-03-02T00:00:00Z"}
+    assert api("GET", "/sessions", query=later)[0] == 422  # a key outside the query's range would be DynamoDB's 400
     assert api("GET", "/sessions/ses_" + "OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5")[0] == 404
