@@ -58,7 +58,7 @@ def test_a_connector_announces_what_changed_with_what_it_was() -> None:
     changed = charger_changes(before, after)
     assert [(e.evse_id, e.connector_id, e.status, e.problem_code, e.previous_status) for e in changed] == [
         (0, 0, "Available", None, None), (1, 1, "Faulted", "GroundFailure", "Available"), (10, 2, "Available", None, None)]
-    assert changed[0].occurred_at == "2026-03-01T10:05:00.000Z"
+    assert changed[1].occurred_at == "2026-03-01T10:05:00.000Z"
 
 
 def test_a_command_announces_completed_once_when_it_is_settled() -> None:
