@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from services.contracts.connectivity import ConnectorStatusChanged, FaultReported
+from services.contracts.diagnostics import IncidentOpened, IncidentResolved
 from services.diagnostics import faults
 from services.diagnostics.changes import incident_changes
-from services.contracts.diagnostics import IncidentOpened, IncidentResolved
 from services.diagnostics.faults import Open, Repeat, Report
 
 NOW = "2026-03-01T12:00:00.000Z"
