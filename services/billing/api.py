@@ -28,8 +28,9 @@ class InvoiceLine(BaseModel):
 class Invoice(BaseModel):
     id: str = Field(description="The invoice id (derived from the session; not the session id)")
     session_id: str
-    transaction_id: int = Field(description="The session's OCPP transaction id")
+    transaction_id: str = Field(description="The session's OCPP transaction id (1.6's integer in decimal)")
     charge_point_id: str
+    evse_id: int
     connector_id: int
     id_tag: str | None = None
     energy_wh: int

@@ -9,9 +9,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.connectivity import commands_queue, connections, store
+from services.connectivity.changes import connector_key, location
 from services.connectivity.commands import as_of, is_command_key, violations
 from services.shared import auth, clock
 from services.shared.dynamo import plain
+from services.shared.ocpp.connectors import CHARGER
 from services.shared.rest import ProblemDetail, ProblemError, decode_token, encode_token, json_response, resolver, responses
 
 app = resolver()
@@ -22,12 +24,13 @@ ChargePointStatus = Literal["Available", "Preparing", "Charging", "SuspendedEVSE
 
 
 class Connector(BaseModel):
-    connector_id: int
+    evse_id: int = Field(description="The EVSE (1.6's connector n is EVSE n)")
+    connector_id: int = Field(description="The connector of the EVSE (1.6's connectors are each connector 1)")
     status: str
-    error_code: str
+    problem_code: str | None = Field(None, description="The problem the charger reported (1.6's errorCode), if any")
     info: str | None = None
     vendor_id: str | None = None
-    vendor_error_code: str | None = None
+    vendor_code: str | None = Field(None, description="The vendor's own code (1.6's vendorErrorCode)")
     status_since: str = Field(description="The charger's timestamp of the report that set this state")
     updated_at: str
 
@@ -53,7 +56,7 @@ class ReportedStatus(BaseModel):
 class Charger(BaseModel):
     id: str
     charge_point_id: str
-    status: str | None = Field(None, description="The charge point's own status (connector 0), if it reported one")
+    status: str | None = Field(None, description="The charger's own status (1.6's connector 0), if it reported one")
     connected: bool
     ocpp_version: str | None = None
     vendor: str | None = None
@@ -119,14 +122,17 @@ class CommandPage(BaseModel):
 
 def _charger(item: dict[str, Any]) -> Charger:
     boot = item.get("boot")
+    states = item.get("connectors") or {}
+    itself = connector_key(*CHARGER)
     connectors = [
-        Connector(connector_id=int(cid), status_since=state["timestamp"], **{k: v for k, v in state.items() if k != "timestamp"})
-        for cid, state in sorted((item.get("connectors") or {}).items(), key=lambda kv: int(kv[0]))
+        Connector(evse_id=evse_id, connector_id=connector_id, status_since=state["timestamp"],
+                  **{k: v for k, v in state.items() if k != "timestamp"})
+        for (evse_id, connector_id), state in sorted((location(key), state) for key, state in states.items() if key != itself)
     ]
     return Charger(
         id=item["charge_point_id"],
         charge_point_id=item["charge_point_id"],
-        status=(item.get("connectors") or {}).get("0", {}).get("status"),
+        status=states.get(itself, {}).get("status"),
         connected=bool(item.get("connected")),
         ocpp_version=item.get("ocpp_version"),
         vendor=(boot or {}).get("charge_point_vendor"),
@@ -168,7 +174,7 @@ def _existing(charge_point_id: str) -> dict[str, Any]:
 
 @app.get("/chargers", responses=responses({200: ("A page of chargers, in storage order (not by age)", ChargerPage)}, 422))
 def list_chargers(
-    status: Annotated[ChargePointStatus | None, Query(description="The charge point's own status (connector 0)")] = None,
+    status: Annotated[ChargePointStatus | None, Query(description="The charger's own status (1.6's connector 0)")] = None,
     connected: Annotated[bool | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     next_token: Annotated[str | None, Query()] = None,

@@ -18,28 +18,32 @@ IncidentStatus = Literal["open", "resolved"]
 class IncidentTimelineEntry(BaseModel):
     at: str = Field(description="The charger's timestamp of the report")
     kind: Literal["opened", "repeated", "resolved"]
-    status: str = Field(description="The connector's status in that report (Faulted, Available, ...)")
-    error_code: str
+    status: str | None = Field(None, description="The connector's status in that report (Faulted, Available, ...)")
+    problem_code: str | None = Field(None, description="None in the report that resolved the incident")
     info: str | None = None
-    vendor_error_code: str | None = None
+    vendor_code: str | None = None
 
 
 class Incident(BaseModel):
     id: str
     charge_point_id: str
-    connector_id: int = Field(description="0 is the charger itself")
-    error_code: str
+    component: str = Field(description="What has the problem, in OCPP 2.0.1's terms: ChargingStation, EVSE or Connector")
+    evse_id: int = Field(description="0 (and connector 0) is the charger itself; 1.6's connector n is EVSE n")
+    connector_id: int = Field(description="The connector of the EVSE; 0 for the EVSE (or the charger) as a whole")
+    problem_code: str = Field(description="The problem reported (1.6's errorCode)")
+    severity: Literal["error", "warning"] = Field(
+        description="In the latest report: error when the component cannot be used, warning when it still works")
     status: IncidentStatus
-    connector_status: str = Field(description="The connector's status in the incident's latest report")
+    connector_status: str | None = Field(None, description="The connector's status in the incident's latest report")
     info: str | None = None
     vendor_id: str | None = None
-    vendor_error_code: str | None = None
+    vendor_code: str | None = Field(None, description="The vendor's own code (1.6's vendorErrorCode)")
     charge_point_vendor: str | None = None
     charge_point_model: str | None = None
     firmware_version: str | None = None
     opened_at: str = Field(description="The charger's time of the earliest report")
     last_seen: str = Field(description="The charger's time of the latest report")
-    resolved_at: str | None = Field(None, description="The charger's time of the NoError report that resolved it")
+    resolved_at: str | None = Field(None, description="The charger's time of the report without a problem that resolved it")
     count: int = Field(description="How many distinct reports of this fault the incident holds")
     timeline: list[IncidentTimelineEntry] = Field(
         description=f"The reports in the charger's time order: the first and the latest {faults.TIMELINE_LIMIT - 1}")
@@ -56,7 +60,7 @@ def _incident(item: dict[str, Any]) -> Incident:
     return Incident(id=item["incident_id"], **fields)
 
 
-_LIST = ("Incidents, one per charger, connector and error code while open. With `charge_point_id` or `status` they come "
+_LIST = ("Incidents, one per charger, EVSE, connector and problem code while open. With `charge_point_id` or `status` they come "
          "oldest opened first; with neither, in storage order (not by age).")
 
 

@@ -41,8 +41,9 @@ class IdTokenPage(BaseModel):
 
 class Session(BaseModel):
     id: str
-    transaction_id: int
+    transaction_id: str = Field(description="The OCPP transaction id: 1.6's integer in decimal, 2.0.1's as the charger sent it")
     charge_point_id: str
+    evse_id: int = Field(description="1.6's connector n is EVSE n, connector 1; 0 and 0 where the CSMS never saw the start")
     connector_id: int
     id_tag: str
     status: Literal["active", "completed"]
@@ -127,8 +128,13 @@ def _bound(name: str, value: str | None) -> str | None:
                            [ProblemDetail(path=f"query.{name}", message="not an RFC 3339 date-time")]) from None
 
 
+def _page_key(key: dict[str, str]) -> bool:
+    """A key DynamoDB takes: no empty or oversized key attribute, and a transaction id as long as one can be."""
+    return all(0 < len(value) <= 256 for value in key.values()) and len(key["transaction_id"]) <= transactions.MAX_TRANSACTION_ID
+
+
 @app.get("/sessions", responses=responses({200: (
-    "A page of sessions: one charger's by transaction id, else in storage order; from/to bound started_at",
+    "A page of sessions: one charger's oldest started first, else in storage order; from/to bound started_at",
     SessionPage)}, 422))
 def list_sessions(
     charge_point_id: Annotated[str | None, Query(min_length=1, max_length=48)] = None,
@@ -140,24 +146,22 @@ def list_sessions(
     next_token: Annotated[str | None, Query()] = None,
 ) -> SessionPage:
     start, end = _bound("from", from_), _bound("to", to)
-    conditions = [c for c in (
-        Attr("id_tag").eq(id_tag) if id_tag else None,
-        Attr("status").eq(status) if status else None,
-        Attr("started_at").gte(start) if start else None,
-        Attr("started_at").lt(end) if end else None,
-    ) if c is not None]
+    if start is not None and end is not None and end < start:
+        return SessionPage(items=[], next_token=None)
     condition = None
-    for c in conditions:
-        condition = c if condition is None else condition & c
-    start_key = decode_token(next_token, charge_point_id=charge_point_id, transaction_id=None) if next_token else None
-    if start_key is not None:
-        if not start_key["transaction_id"].lstrip("-").isdigit() or len(start_key["transaction_id"]) > 19:
-            raise ProblemError(422, "next_token is not one this route gave out",
-                               [ProblemDetail(path="query.next_token", message="unknown token")])
-        start_key["transaction_id"] = int(start_key["transaction_id"])
-    items, last = store.query_sessions(charge_point_id, limit, start_key, condition)
-    token = encode_token({"charge_point_id": last["charge_point_id"], "transaction_id": str(last["transaction_id"])}) if last else None
-    return SessionPage(items=[Session(**_session(i)) for i in items], next_token=token)
+    for c in (Attr("id_tag").eq(id_tag) if id_tag else None, Attr("status").eq(status) if status else None):
+        if c is not None:
+            condition = c if condition is None else condition & c
+    names = store.PAGE_KEY if charge_point_id is None else store.PAGE_KEY_BY_START
+    start_key = decode_token(next_token, _page_key, **{name: charge_point_id if name == "charge_point_id" else None
+                                                        for name in names})
+    within = start_key is None or "started_at" not in start_key or (
+        (start is None or start <= start_key["started_at"]) and (end is None or start_key["started_at"] < end))
+    if not within:
+        raise ProblemError(422, "next_token is not one this route gave out for these from and to",
+                           [ProblemDetail(path="query.next_token", message="outside from and to")])
+    items, last = store.query_sessions(charge_point_id, limit, start_key, condition, start, end)
+    return SessionPage(items=[Session(**_session(i)) for i in items], next_token=encode_token(last))
 
 
 @app.get("/sessions/<session_id>", responses=responses({200: ("The session with its meter values", SessionDetail)}, 404, 422))

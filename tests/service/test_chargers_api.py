@@ -44,7 +44,7 @@ def register(*charge_point_ids: str) -> None:
 
 
 def set_status(charge_point_id: str, state: str) -> None:
-    store.update_connector(charge_point_id, 0, {"status": state, "error_code": "NoError", "timestamp": now()}, now())
+    store.update_connector(charge_point_id, (0, 0), {"status": state, "timestamp": now()}, now())
 
 
 def ids(reply: dict[str, Any]) -> set[str]:
@@ -165,8 +165,9 @@ def test_put_with_invalid_body_is_422_problem(aws_env: None) -> None:
 def test_get_charger_shows_connection_boot_and_connectors(aws_env: None) -> None:
     connect_charger("CP-1")
     set_status("CP-1", "Available")
-    store.update_connector("CP-1", 1, {"status": "Faulted", "error_code": "GroundFailure", "vendor_error_code": "E1",
-                                       "timestamp": "2024-05-01T10:00:00.000Z"}, now())
+    store.update_connector("CP-1", (2, 1), {"status": "Faulted", "problem_code": "GroundFailure", "vendor_code": "E1",
+                                            "timestamp": "2024-05-01T10:00:00.000Z"}, now())
+    store.update_connector("CP-1", (10, 1), {"status": "Available", "timestamp": "2024-05-01T10:00:00.000Z"}, now())
     store.set_fields("CP-1", {"boot": {"charge_point_vendor": "Wallbox", "charge_point_model": "Pulsar",
                                        "firmware_version": "1.0", "booted_at": now()}})
 
@@ -175,10 +176,11 @@ def test_get_charger_shows_connection_boot_and_connectors(aws_env: None) -> None
     assert charger["connected"] is True and charger["ocpp_version"] == "ocpp1.6"
     assert charger["status"] == "Available"
     assert (charger["vendor"], charger["model"], charger["firmware_version"]) == ("Wallbox", "Pulsar", "1.0")
-    assert [c["connector_id"] for c in charger["connectors"]] == [0, 1]
-    faulted = charger["connectors"][1]
-    assert (faulted["status"], faulted["error_code"], faulted["vendor_error_code"], faulted["status_since"]) == (
+    assert [(c["evse_id"], c["connector_id"]) for c in charger["connectors"]] == [(2, 1), (10, 1)]  # not the charger's own
+    faulted = charger["connectors"][0]
+    assert (faulted["status"], faulted["problem_code"], faulted["vendor_code"], faulted["status_since"]) == (
         "Faulted", "GroundFailure", "E1", "2024-05-01T10:00:00.000Z")
+    assert charger["connectors"][1]["problem_code"] is None
 
 
 def test_get_unknown_charger_is_404_problem(aws_env: None) -> None:

@@ -179,7 +179,7 @@ def test_a_batch_that_fails_whole_is_bisected_and_every_record_after_the_bad_one
     put = relay.put_events
 
     def crash_on_the_second(events: list[Any]) -> int | None:
-        if any(getattr(e, "transaction_id", None) == second for e in events):
+        if any(getattr(e, "transaction_id", None) == str(second) for e in events):
             raise RuntimeError("the relay's function crashed")  # the whole batch fails: the mapping bisects
         return put(events)
 

@@ -13,7 +13,8 @@ class SessionsEvent(Event):
 
 class SessionStarted(SessionsEvent):
     session_id: str
-    transaction_id: int
+    transaction_id: str  # 1.6's integer in decimal, 2.0.1's id as the charger sent it
+    evse_id: int  # 1.6's connector n is EVSE n, connector 1
     connector_id: int
     id_tag: str
     started_at: str
@@ -28,7 +29,8 @@ class SessionEnded(SessionsEvent):
     """
 
     session_id: str
-    transaction_id: int
+    transaction_id: str
+    evse_id: int
     connector_id: int
     id_tag: str
     started_at: str
