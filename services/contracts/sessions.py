@@ -22,10 +22,12 @@ class SessionStarted(SessionsEvent):
 
 
 class SessionEnded(SessionsEvent):
-    """Published once per session (its event id is derived from the session, so a re-publish is the same event).
+    """Published once per session, when it becomes billable (its event id is derived from the session, so a
+    re-publish is the same event): at its stop, or when an operator settles a session whose figures were
+    implausible; a session settled void is never published.
 
-    `energy_wh` is what is billed: meter_stop_wh - meter_start_wh, never negative
-    (a meter that went backwards gives 0 and the flag `meter_backwards`).
+    `energy_wh` is what is billed: meter_stop_wh - meter_start_wh, never negative (a meter that went backwards
+    gives 0 and the flag `meter_backwards`), or the energy the operator settled.
     """
 
     session_id: str

@@ -7,9 +7,9 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from boto3.dynamodb.conditions import Attr
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
-from services.sessions import store, transactions
+from services.sessions import plausibility, store, transactions
 from services.shared import clock
 from services.shared.dynamo import plain
 from services.shared.rest import ProblemDetail, ProblemError, decode_token, encode_token, json_response, resolver, responses
@@ -18,6 +18,8 @@ app = resolver()
 
 IdTag = Annotated[str, Path(min_length=1, max_length=20, description="The OCPP idTag (1-20 characters)")]
 Timestamp = Annotated[str, AfterValidator(clock.normalize)]
+SessionId = Annotated[str, Path(max_length=128, description="The session's id (ses_...)")]
+Status = Literal["active", "completed", "implausible", "void"]
 
 
 class IdTokenIn(BaseModel):
@@ -39,6 +41,13 @@ class IdTokenPage(BaseModel):
     next_token: str | None
 
 
+class Settlement(BaseModel):
+    void: bool = Field(description="true: the session is never billed")
+    note: str | None = None
+    settled_at: str
+    settled_by: str = Field(description="The id of the API key that settled it")
+
+
 class Session(BaseModel):
     id: str
     transaction_id: str = Field(description="The OCPP transaction id: 1.6's integer in decimal, 2.0.1's as the charger sent it")
@@ -46,14 +55,36 @@ class Session(BaseModel):
     evse_id: int = Field(description="1.6's connector n is EVSE n, connector 1; 0 and 0 where the CSMS never saw the start")
     connector_id: int
     id_tag: str
-    status: Literal["active", "completed"]
+    status: Status = Field(description=(
+        "active; completed (billable: plausible at its stop, or settled with an energy); implausible (ended with "
+        "physically impossible figures: not billed until settled); void (settled as not to be billed)"))
     started_at: str
     stopped_at: str | None = None
     meter_start: int = Field(description="Wh")
     meter_stop: int | None = Field(None, description="Wh")
-    energy_wh: int | None = None
+    energy_wh: int | None = Field(None, description="The Wh billed: metered, or settled; null unless completed")
     stop_reason: str | None = None
     flags: list[str] = Field(default_factory=list, description="e.g. id_tag_blocked, meter_backwards, start_missing")
+    implausible_reasons: list[plausibility.Reason] = Field(
+        default_factory=list, description="Why the stop's figures cannot be right; set when the session ended implausible")
+    settlement: Settlement | None = Field(None, description="How an operator settled the implausible session")
+
+
+class SettlementIn(BaseModel):
+    """Exactly one outcome: an energy to bill, or void."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    energy_wh: Annotated[StrictInt, Field(ge=0, le=plausibility.MAX_REGISTER_WH)] | None = Field(
+        None, description="The Wh to bill: the session becomes completed and is invoiced once")
+    void: StrictBool = Field(False, description="true: the session becomes void and is never invoiced")
+    note: str | None = Field(None, min_length=1, max_length=500, description="Why, kept with the session")
+
+    @model_validator(mode="after")
+    def _one_outcome(self) -> SettlementIn:
+        if self.void == (self.energy_wh is not None):
+            raise ValueError("give either energy_wh (the Wh to bill) or \"void\": true, not both")
+        return self
 
 
 class SampledValue(BaseModel):
@@ -139,7 +170,7 @@ def _page_key(key: dict[str, str]) -> bool:
 def list_sessions(
     charge_point_id: Annotated[str | None, Query(min_length=1, max_length=48)] = None,
     id_tag: Annotated[str | None, Query(min_length=1, max_length=20)] = None,
-    status: Annotated[Literal["active", "completed"] | None, Query()] = None,
+    status: Annotated[Status | None, Query()] = None,
     from_: Annotated[str | None, Query(alias="from", description="started_at at or after (RFC 3339)")] = None,
     to: Annotated[str | None, Query(description="started_at before (RFC 3339)")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
@@ -165,7 +196,7 @@ def list_sessions(
 
 
 @app.get("/sessions/<session_id>", responses=responses({200: ("The session with its meter values", SessionDetail)}, 404, 422))
-def get_session(session_id: Annotated[str, Path(max_length=128)]) -> SessionDetail:
+def get_session(session_id: SessionId) -> SessionDetail:
     key = transactions.session_key(session_id)
     item = store.get_session(*key) if key else None
     if item is None:
@@ -174,3 +205,26 @@ def get_session(session_id: Annotated[str, Path(max_length=128)]) -> SessionDeta
     return SessionDetail(**_session(item), meter_values=samples)
 
 
+_SETTLE = ("Settles a session that ended `implausible` (its stop's figures cannot be right: `implausible_reasons`), "
+           "which is not billed until then: `{\"energy_wh\": N}` bills N Wh (the session becomes completed and is "
+           "invoiced once), `{\"void\": true}` bills nothing, ever. An optional `note` says why. 409 for a session "
+           "that does not await settlement (active, completed, or settled already).")
+
+
+@app.post("/sessions/<session_id>/settle", description=_SETTLE,
+          responses=responses({200: ("The session, settled", Session)}, 404, 409, 422))
+def settle_session(session_id: SessionId, settlement: SettlementIn) -> Session:
+    key = transactions.session_key(session_id)
+    if key is None:
+        raise ProblemError(404, f"No session {session_id!r}")
+    how = {"void": settlement.void, "settled_at": clock.iso(clock.now()),
+           "settled_by": app.current_event.raw_event["requestContext"]["authorizer"]["key_id"],
+           **({"note": settlement.note} if settlement.note else {})}
+    outcome = {"status": "void"} if settlement.void else {"status": "completed", "energy_wh": settlement.energy_wh}
+    item = store.settle_session(*key, {**outcome, "settlement": how})
+    if item is None:
+        found = store.get_session(*key)
+        if found is None:
+            raise ProblemError(404, f"No session {session_id!r}")
+        raise ProblemError(409, f"Session {session_id!r} is {found['status']}: only an implausible session awaits settlement")
+    return Session(**_session(item))

@@ -9,7 +9,8 @@ from services.shared.events import stable_id
 
 
 def session_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[SessionsEvent]:
-    """SessionStarted when a session starts (not one rebuilt from its stop), SessionEnded when it completes."""
+    """SessionStarted when a session starts (not one rebuilt from its stop), SessionEnded when it becomes billable:
+    completed at a plausible stop, or settled by an operator after an implausible one (a void session makes none)."""
     before = old or {}
     if not new or "status" not in new:
         return []

@@ -31,8 +31,8 @@ def normalize(sampled: dict[str, Any]) -> dict[str, Any]:
         try:
             value["value"] = format((Decimal(value["value"]) * factor).normalize(), "f")
             value["unit"] = unit
-        except InvalidOperation:
-            pass  # kept as sent: a reading we cannot parse is still evidence
+        except ArithmeticError:
+            pass  # kept as sent: a reading we cannot parse or scale (1E+999999 kWh) is still evidence
     return {k: v for k, v in value.items() if v is not None}
 
 

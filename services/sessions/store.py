@@ -109,6 +109,25 @@ def complete_session(charge_point_id: str, transaction_id: str, changes: dict[st
     return True
 
 
+def settle_session(charge_point_id: str, transaction_id: str, changes: dict[str, Any]) -> dict[str, Any] | None:
+    """Settles a session that awaits it, once; the session as settled, or None if it did not await settlement."""
+    sets, names, values = set_clause(changes)
+    try:
+        reply = _sessions().update_item(
+            Key={"charge_point_id": charge_point_id, "transaction_id": transaction_id},
+            UpdateExpression="SET " + ", ".join(sets),
+            ConditionExpression="#status = :implausible",
+            ExpressionAttributeNames={**names, "#status": "status"},
+            ExpressionAttributeValues={**values, ":implausible": "implausible"},
+            ReturnValues="ALL_NEW",
+        )
+    except ClientError as error:
+        if condition_failed(error):
+            return None
+        raise
+    return reply["Attributes"]
+
+
 BY_START = "by-start"
 PAGE_KEY = ("charge_point_id", "transaction_id")
 PAGE_KEY_BY_START = (*PAGE_KEY, "started_at")

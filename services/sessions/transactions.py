@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.sessions import authorization, metering, store
+from services.sessions import authorization, metering, plausibility, store
 from services.shared import clock
+from services.shared.settings import settings
 
 START_KEY_RETENTION_S = 30 * 24 * 3600
 # Where a stop's samples and a session rebuilt from its stop are: a stop does not say (1.6's did not either).
@@ -127,16 +128,22 @@ def record_samples(charge_point_id: str, transaction_id: str | None, location: t
 
 
 def stop(request: Stop, transaction_data: list[dict[str, Any]], now: datetime) -> dict[str, Any] | None:
-    """Ends the session once and tells billing; idTagInfo for the stop's id tag, if it carried one."""
+    """Ends the session once, billable unless its figures are implausible (then an operator settles it);
+    idTagInfo for the stop's id tag, if it carried one."""
     samples = record_samples(request.charge_point_id, request.transaction_id, UNKNOWN, transaction_data) if transaction_data else []
     stopped_at = clock.normalize(request.timestamp)
     session = store.get_session(request.charge_point_id, request.transaction_id)
     if session is None:
         session = _session_from_stop(request, samples, stopped_at, now)
     if session.get("status") == "active":
-        used, flags = metering.energy_wh(int(session["meter_start"]), request.meter_stop_wh)
+        meter_start = int(session["meter_start"])
+        used, flags = metering.energy_wh(meter_start, request.meter_stop_wh)
+        implausible = plausibility.reasons(meter_start, request.meter_stop_wh, clock.parse(session["started_at"]),
+                                           clock.parse(stopped_at), now, settings().max_power_w)
+        outcome = ({"status": "implausible", "implausible_reasons": implausible} if implausible
+                   else {"status": "completed", "energy_wh": used})
         store.complete_session(request.charge_point_id, request.transaction_id, {
-            "status": "completed", "stopped_at": stopped_at, "meter_stop": request.meter_stop_wh, "energy_wh": used,
+            **outcome, "stopped_at": stopped_at, "meter_stop": request.meter_stop_wh,
             "stop_reason": request.reason or "Local", "flags": list(session.get("flags", [])) + flags,
         }, create=session if session.get("created_from_stop") else None)
     if request.id_tag is None:
@@ -157,7 +164,7 @@ def _session_from_stop(request: Stop, samples: list[dict[str, Any]], stopped_at:
         "connector_id": UNKNOWN[1],
         "id_tag": request.id_tag or "",
         "started_at": first[0] if first else stopped_at,
-        "meter_start": int(first[1]) if first else request.meter_stop_wh,
+        "meter_start": plausibility.register_wh(first[1]) if first else request.meter_stop_wh,
         "status": "active",
         "flags": ["start_missing"],
         "created_at": clock.iso(now),
