@@ -11,8 +11,18 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from services.connectivity import commands_queue, connections, store
 from services.connectivity.commands import as_of, is_command_key, violations
 from services.shared import auth, clock
+from services.shared.auth import Scope
 from services.shared.dynamo import plain
-from services.shared.rest import ProblemDetail, ProblemError, decode_token, encode_token, json_response, resolver, responses
+from services.shared.rest import (
+    ProblemDetail,
+    ProblemError,
+    allow,
+    decode_token,
+    encode_token,
+    json_response,
+    resolver,
+    responses,
+)
 
 app = resolver()
 
@@ -166,7 +176,8 @@ def _existing(charge_point_id: str) -> dict[str, Any]:
     return item
 
 
-@app.get("/chargers", responses=responses({200: ("A page of chargers, in storage order (not by age)", ChargerPage)}, 422))
+@app.get("/chargers", security=allow(*Scope),
+         responses=responses({200: ("A page of chargers, in storage order (not by age)", ChargerPage)}, 422))
 def list_chargers(
     status: Annotated[ChargePointStatus | None, Query(description="The charge point's own status (connector 0)")] = None,
     connected: Annotated[bool | None, Query()] = None,
@@ -178,12 +189,12 @@ def list_chargers(
     return ChargerPage(items=[_charger(i) for i in items], next_token=encode_token(last))
 
 
-@app.get("/chargers/<charge_point_id>", responses=responses({200: ("The charger", Charger)}, 404, 422))
+@app.get("/chargers/<charge_point_id>", security=allow(*Scope), responses=responses({200: ("The charger", Charger)}, 404, 422))
 def get_charger(charge_point_id: ChargerId) -> Charger:
     return _charger(_existing(charge_point_id))
 
 
-@app.put("/chargers/<charge_point_id>",
+@app.put("/chargers/<charge_point_id>", security=allow(Scope.ADMIN, Scope.OPERATOR),
          responses=responses({200: ("Updated", Charger), 201: ("Registered", Charger)}, 422))
 def put_charger(charge_point_id: ChargerId, registration: ChargerRegistration) -> Response[Charger]:
     """A password set or changed closes the charger's connection: it must reconnect with the new one."""
@@ -198,7 +209,8 @@ def put_charger(charge_point_id: ChargerId, registration: ChargerRegistration) -
     return json_response(201 if created else 200, _charger(_existing(charge_point_id)))
 
 
-@app.delete("/chargers/<charge_point_id>", responses=responses({204: ("Deleted; its history is kept", None)}, 404, 422))
+@app.delete("/chargers/<charge_point_id>", security=allow(Scope.ADMIN),
+            responses=responses({204: ("Deleted; its history is kept", None)}, 404, 422))
 def delete_charger(charge_point_id: ChargerId) -> Response[None]:
     old = store.delete_charger(_valid(charge_point_id), clock.iso(clock.now()))
     if old is None:
@@ -215,7 +227,7 @@ def _validated(charger: dict[str, Any], request: CommandRequest) -> None:
         raise ProblemError(422, f"{found[0].path}: {found[0].message}", found)
 
 
-@app.post("/chargers/<charge_point_id>/commands",
+@app.post("/chargers/<charge_point_id>/commands", security=allow(Scope.ADMIN, Scope.OPERATOR, Scope.SUPPORT),
           responses=responses({202: ("Queued for the charger", Command)}, 404, 409, 422))
 def post_command(charge_point_id: ChargerId, request: CommandRequest) -> Response[Command]:
     charger = _existing(charge_point_id)
@@ -228,7 +240,8 @@ def post_command(charge_point_id: ChargerId, request: CommandRequest) -> Respons
     return json_response(202, _command(item), headers={"Location": location})
 
 
-@app.get("/chargers/<charge_point_id>/commands", responses=responses({200: ("The charger's commands, oldest first", CommandPage)}, 404, 422))
+@app.get("/chargers/<charge_point_id>/commands", security=allow(*Scope),
+         responses=responses({200: ("The charger's commands, oldest first", CommandPage)}, 404, 422))
 def list_commands(
     charge_point_id: ChargerId,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
@@ -242,7 +255,8 @@ def list_commands(
     return CommandPage(items=[_command(as_of(i, now)) for i in items], next_token=encode_token(last))
 
 
-@app.get("/chargers/<charge_point_id>/commands/<command_id>", responses=responses({200: ("The command", Command)}, 404, 422))
+@app.get("/chargers/<charge_point_id>/commands/<command_id>", security=allow(*Scope),
+         responses=responses({200: ("The command", Command)}, 404, 422))
 def get_command(charge_point_id: ChargerId, command_id: Annotated[str, Path(max_length=64)]) -> Command:
     _existing(charge_point_id)
     item = store.get_command(charge_point_id, command_id)

@@ -191,6 +191,24 @@ def test_unknown_route_is_404_problem(aws_env: None) -> None:
     assert_problem(call_api("GET", "/chargers/CP-1/nothing/here"), 404)
 
 
+@pytest.mark.parametrize(("method", "path", "allowed"), [
+    ("POST", "/chargers", "GET"),
+    ("PATCH", "/chargers", "GET"),
+    ("PATCH", "/chargers/CP-1", "DELETE, GET, PUT"),
+    ("POST", "/chargers/CP-1", "DELETE, GET, PUT"),
+    ("DELETE", "/chargers/CP-1/commands", "GET, POST"),
+    ("PUT", "/chargers/CP-1/commands/0123456789abcdef", "GET"),
+])
+def test_a_method_the_path_lacks_is_405_with_allow(aws_env: None, method: str, path: str, allowed: str) -> None:
+    """Whatever the key's scopes: the path has no such method for anyone (it was 403, or 404 for POST /chargers)."""
+    for scopes in ("admin", "read-only"):
+        reply = call_api(method, path, body={}, scopes=scopes)
+        assert_problem(reply, 405)
+        assert reply["header"]["allow"] == allowed
+    assert_problem(call_api(method, path, body={}, scopes=None), 401)
+    assert store.get_charger("CP-1") is None
+
+
 def test_delete_is_204_then_404_and_the_charger_may_no_longer_connect(aws_env: None) -> None:
     register("CP-1")
 
