@@ -197,12 +197,15 @@ def get_charger(charge_point_id: ChargerId) -> Charger:
 @app.put("/chargers/<charge_point_id>", security=allow(Scope.ADMIN, Scope.OPERATOR),
          responses=responses({200: ("Updated", Charger), 201: ("Registered", Charger)}, 422))
 def put_charger(charge_point_id: ChargerId, registration: ChargerRegistration) -> Response[Charger]:
-    """A password set or changed closes the charger's connection: it must reconnect with the new one."""
+    """Replaces the registration (a field left out is removed), except the password: it is write-only, so one left
+    out is kept. A password set or changed closes the charger's connection: it must reconnect with the new one."""
     now = clock.iso(clock.now())
-    changes: dict[str, Any] = registration.model_dump(exclude_unset=True, exclude={"password"})
+    fields = registration.model_dump(exclude={"password"})
+    changes = {name: value for name, value in fields.items() if value is not None}
     if registration.password is not None:
         changes |= {"password_hash": auth.hash_password(registration.password), "password_changed_at": now}
-    old = store.register_charger(_valid(charge_point_id), changes, now)
+    removed = tuple(name for name, value in fields.items() if value is None)
+    old = store.register_charger(_valid(charge_point_id), changes, now, removed)
     if registration.password is not None and old.get("connection_id"):
         connections.close(charge_point_id, old["connection_id"], old.get("connected_at"))
     created = "registered_at" not in old or "deleted_at" in old

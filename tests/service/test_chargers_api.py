@@ -106,11 +106,16 @@ def test_put_registers_with_201_then_updates_with_200(aws_env: None) -> None:
 
     updated = call_api("PUT", "/chargers/CP-1", body={"site_id": "yard"})
 
-    assert updated["statusCode"] == 200, "a second PUT of the same charger is an update"
+    assert updated["statusCode"] == 200, "a second PUT of the same charger replaces it"
     assert updated["json"]["site_id"] == "yard"
-    assert updated["json"]["labels"] == {"bay": "3"}
-    assert updated["json"]["has_password"] is True
+    assert updated["json"]["labels"] == {}, "labels left out are removed"
+    assert updated["json"]["has_password"] is True, "the password is write-only: left out, it is kept"
     assert updated["json"]["registered_at"] == charger["registered_at"]
+
+    cleared = call_api("PUT", "/chargers/CP-1", body={"labels": {"bay": "4"}})
+
+    assert (cleared["statusCode"], cleared["json"]["site_id"], cleared["json"]["labels"]) == (200, None, {"bay": "4"})
+    assert "site_id" not in store.get_charger("CP-1")
 
 
 def test_password_is_never_returned_and_is_stored_hashed(aws_env: None) -> None:
