@@ -12,9 +12,19 @@ from services.connectivity import commands_queue, connections, store
 from services.connectivity.changes import connector_key, location
 from services.connectivity.commands import as_of, is_command_key, violations
 from services.shared import auth, clock
+from services.shared.auth import Scope
 from services.shared.dynamo import plain
 from services.shared.ocpp.connectors import CHARGER
-from services.shared.rest import ProblemDetail, ProblemError, decode_token, encode_token, json_response, resolver, responses
+from services.shared.rest import (
+    ProblemDetail,
+    ProblemError,
+    allow,
+    decode_token,
+    encode_token,
+    json_response,
+    resolver,
+    responses,
+)
 
 app = resolver()
 
@@ -172,7 +182,8 @@ def _existing(charge_point_id: str) -> dict[str, Any]:
     return item
 
 
-@app.get("/chargers", responses=responses({200: ("A page of chargers, in storage order (not by age)", ChargerPage)}, 422))
+@app.get("/chargers", security=allow(*Scope),
+         responses=responses({200: ("A page of chargers, in storage order (not by age)", ChargerPage)}, 422))
 def list_chargers(
     status: Annotated[ChargePointStatus | None, Query(description="The charger's own status (1.6's connector 0)")] = None,
     connected: Annotated[bool | None, Query()] = None,
@@ -184,27 +195,31 @@ def list_chargers(
     return ChargerPage(items=[_charger(i) for i in items], next_token=encode_token(last))
 
 
-@app.get("/chargers/<charge_point_id>", responses=responses({200: ("The charger", Charger)}, 404, 422))
+@app.get("/chargers/<charge_point_id>", security=allow(*Scope), responses=responses({200: ("The charger", Charger)}, 404, 422))
 def get_charger(charge_point_id: ChargerId) -> Charger:
     return _charger(_existing(charge_point_id))
 
 
-@app.put("/chargers/<charge_point_id>",
+@app.put("/chargers/<charge_point_id>", security=allow(Scope.ADMIN, Scope.OPERATOR),
          responses=responses({200: ("Updated", Charger), 201: ("Registered", Charger)}, 422))
 def put_charger(charge_point_id: ChargerId, registration: ChargerRegistration) -> Response[Charger]:
-    """A password set or changed closes the charger's connection: it must reconnect with the new one."""
+    """Replaces the registration (a field left out is removed), except the password: it is write-only, so one left
+    out is kept. A password set or changed closes the charger's connection: it must reconnect with the new one."""
     now = clock.iso(clock.now())
-    changes: dict[str, Any] = registration.model_dump(exclude_unset=True, exclude={"password"})
+    fields = registration.model_dump(exclude={"password"})
+    changes = {name: value for name, value in fields.items() if value is not None}
     if registration.password is not None:
         changes |= {"password_hash": auth.hash_password(registration.password), "password_changed_at": now}
-    old = store.register_charger(_valid(charge_point_id), changes, now)
+    removed = tuple(name for name, value in fields.items() if value is None)
+    old = store.register_charger(_valid(charge_point_id), changes, now, removed)
     if registration.password is not None and old.get("connection_id"):
         connections.close(charge_point_id, old["connection_id"], old.get("connected_at"))
     created = "registered_at" not in old or "deleted_at" in old
     return json_response(201 if created else 200, _charger(_existing(charge_point_id)))
 
 
-@app.delete("/chargers/<charge_point_id>", responses=responses({204: ("Deleted; its history is kept", None)}, 404, 422))
+@app.delete("/chargers/<charge_point_id>", security=allow(Scope.ADMIN),
+            responses=responses({204: ("Deleted; its history is kept", None)}, 404, 422))
 def delete_charger(charge_point_id: ChargerId) -> Response[None]:
     old = store.delete_charger(_valid(charge_point_id), clock.iso(clock.now()))
     if old is None:
@@ -221,7 +236,7 @@ def _validated(charger: dict[str, Any], request: CommandRequest) -> None:
         raise ProblemError(422, f"{found[0].path}: {found[0].message}", found)
 
 
-@app.post("/chargers/<charge_point_id>/commands",
+@app.post("/chargers/<charge_point_id>/commands", security=allow(Scope.ADMIN, Scope.OPERATOR, Scope.SUPPORT),
           responses=responses({202: ("Queued for the charger", Command)}, 404, 409, 422))
 def post_command(charge_point_id: ChargerId, request: CommandRequest) -> Response[Command]:
     charger = _existing(charge_point_id)
@@ -234,7 +249,8 @@ def post_command(charge_point_id: ChargerId, request: CommandRequest) -> Respons
     return json_response(202, _command(item), headers={"Location": location})
 
 
-@app.get("/chargers/<charge_point_id>/commands", responses=responses({200: ("The charger's commands, oldest first", CommandPage)}, 404, 422))
+@app.get("/chargers/<charge_point_id>/commands", security=allow(*Scope),
+         responses=responses({200: ("The charger's commands, oldest first", CommandPage)}, 404, 422))
 def list_commands(
     charge_point_id: ChargerId,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
@@ -248,7 +264,8 @@ def list_commands(
     return CommandPage(items=[_command(as_of(i, now)) for i in items], next_token=encode_token(last))
 
 
-@app.get("/chargers/<charge_point_id>/commands/<command_id>", responses=responses({200: ("The command", Command)}, 404, 422))
+@app.get("/chargers/<charge_point_id>/commands/<command_id>", security=allow(*Scope),
+         responses=responses({200: ("The command", Command)}, 404, 422))
 def get_command(charge_point_id: ChargerId, command_id: Annotated[str, Path(max_length=64)]) -> Command:
     _existing(charge_point_id)
     item = store.get_command(charge_point_id, command_id)

@@ -35,15 +35,18 @@ def get_charger(charge_point_id: str) -> dict[str, Any] | None:
 
 
 
-def register_charger(charge_point_id: str, changes: dict[str, Any], now: str) -> dict[str, Any]:
-    """Creates or updates an operator's registration; the item as it was ({} if new)."""
+def register_charger(charge_point_id: str, changes: dict[str, Any], now: str,
+                     removed: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Creates or updates an operator's registration: sets `changes`, removes `removed`; the item as it was ({} if new)."""
     sets, names, values = set_clause(changes)
     sets += ["registered_at = if_not_exists(registered_at, :now)", "connectors = if_not_exists(connectors, :empty)",
              "connected = if_not_exists(connected, :false)"]
+    names |= {f"#r{i}": name for i, name in enumerate(removed)}
+    removals = ["deleted_at", *(f"#r{i}" for i in range(len(removed)))]
     kwargs: dict[str, Any] = {"ExpressionAttributeNames": names} if names else {}
     reply = _chargers().update_item(
         Key={"charge_point_id": charge_point_id},
-        UpdateExpression="SET " + ", ".join(sets) + " REMOVE deleted_at",
+        UpdateExpression="SET " + ", ".join(sets) + " REMOVE " + ", ".join(removals),
         ExpressionAttributeValues={**values, ":now": now, ":empty": {}, ":false": False},
         ReturnValues="ALL_OLD",
         **kwargs,

@@ -8,7 +8,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, Field
 
 from services.diagnostics import faults, store
-from services.shared.rest import ProblemDetail, ProblemError, decode_token, encode_token, resolver, responses
+from services.shared.auth import Scope
+from services.shared.rest import ProblemDetail, ProblemError, allow, decode_token, encode_token, resolver, responses
 
 app = resolver()
 
@@ -64,7 +65,8 @@ _LIST = ("Incidents, one per charger, EVSE, connector and problem code while ope
          "oldest opened first; with neither, in storage order (not by age).")
 
 
-@app.get("/incidents", description=_LIST, responses=responses({200: ("A page of incidents", IncidentPage)}, 422))
+@app.get("/incidents", security=allow(*Scope),
+         description=_LIST, responses=responses({200: ("A page of incidents", IncidentPage)}, 422))
 def list_incidents(
     charge_point_id: Annotated[str | None, Query(min_length=1, max_length=48, description="Only this charger's incidents")] = None,
     status: Annotated[IncidentStatus | None, Query(description="Only open, or only resolved, incidents")] = None,
@@ -85,7 +87,8 @@ def list_incidents(
     return IncidentPage(items=[_incident(i) for i in items], next_token=encode_token(last))
 
 
-@app.get("/incidents/<incident_id>", description="An incident: the charger, the connector, the fault and its timeline",
+@app.get("/incidents/<incident_id>", security=allow(*Scope),
+         description="An incident: the charger, the connector, the fault and its timeline",
          responses=responses({200: ("The incident", Incident)}, 404, 422))
 def get_incident(incident_id: Annotated[str, Path(max_length=64, description="The incident id")]) -> Incident:
     item = store.get_incident(incident_id)

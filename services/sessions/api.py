@@ -11,8 +11,18 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, S
 
 from services.sessions import plausibility, store, transactions
 from services.shared import clock
+from services.shared.auth import Scope
 from services.shared.dynamo import plain
-from services.shared.rest import ProblemDetail, ProblemError, decode_token, encode_token, json_response, resolver, responses
+from services.shared.rest import (
+    ProblemDetail,
+    ProblemError,
+    allow,
+    decode_token,
+    encode_token,
+    json_response,
+    resolver,
+    responses,
+)
 
 app = resolver()
 
@@ -120,14 +130,15 @@ def _session(item: dict[str, Any]) -> dict[str, Any]:
     return {**fields, "id": item["session_id"]}
 
 
-@app.put("/id-tokens/<id_tag>", responses=responses({200: ("Updated", IdToken), 201: ("Created", IdToken)}, 422))
+@app.put("/id-tokens/<id_tag>", security=allow(Scope.ADMIN, Scope.OPERATOR),
+         responses=responses({200: ("Updated", IdToken), 201: ("Created", IdToken)}, 422))
 def put_id_token(id_tag: IdTag, token: IdTokenIn) -> Response[IdToken]:
     item = {"id_tag": id_tag, **token.model_dump(exclude_none=True), "updated_at": clock.iso(clock.now())}
     created = store.put_token(item)
     return json_response(201 if created else 200, _token(item))
 
 
-@app.get("/id-tokens/<id_tag>", responses=responses({200: ("The token", IdToken)}, 404, 422))
+@app.get("/id-tokens/<id_tag>", security=allow(*Scope), responses=responses({200: ("The token", IdToken)}, 404, 422))
 def get_id_token(id_tag: IdTag) -> IdToken:
     item = store.get_token(id_tag)
     if item is None:
@@ -135,14 +146,15 @@ def get_id_token(id_tag: IdTag) -> IdToken:
     return _token(item)
 
 
-@app.delete("/id-tokens/<id_tag>", responses=responses({204: ("Deleted", None)}, 404, 422))
+@app.delete("/id-tokens/<id_tag>", security=allow(Scope.ADMIN), responses=responses({204: ("Deleted", None)}, 404, 422))
 def delete_id_token(id_tag: IdTag) -> Response[None]:
     if not store.delete_token(id_tag):
         raise ProblemError(404, f"No id token {id_tag!r}")
     return Response(204)
 
 
-@app.get("/id-tokens", responses=responses({200: ("A page of id tokens, in storage order", IdTokenPage)}, 422))
+@app.get("/id-tokens", security=allow(*Scope),
+         responses=responses({200: ("A page of id tokens, in storage order", IdTokenPage)}, 422))
 def list_id_tokens(limit: Annotated[int, Query(ge=1, le=100)] = 50,
                    next_token: Annotated[str | None, Query()] = None) -> IdTokenPage:
     items, last = store.scan_tokens(limit, decode_token(next_token, id_tag=None))
@@ -164,7 +176,7 @@ def _page_key(key: dict[str, str]) -> bool:
     return all(0 < len(value) <= 256 for value in key.values()) and len(key["transaction_id"]) <= transactions.MAX_TRANSACTION_ID
 
 
-@app.get("/sessions", responses=responses({200: (
+@app.get("/sessions", security=allow(*Scope), responses=responses({200: (
     "A page of sessions: one charger's oldest started first, else in storage order; from/to bound started_at",
     SessionPage)}, 422))
 def list_sessions(
@@ -195,7 +207,8 @@ def list_sessions(
     return SessionPage(items=[Session(**_session(i)) for i in items], next_token=encode_token(last))
 
 
-@app.get("/sessions/<session_id>", responses=responses({200: ("The session with its meter values", SessionDetail)}, 404, 422))
+@app.get("/sessions/<session_id>", security=allow(*Scope),
+         responses=responses({200: ("The session with its meter values", SessionDetail)}, 404, 422))
 def get_session(session_id: SessionId) -> SessionDetail:
     key = transactions.session_key(session_id)
     item = store.get_session(*key) if key else None
@@ -211,7 +224,7 @@ _SETTLE = ("Settles a session that ended `implausible` (its stop's figures canno
            "that does not await settlement (active, completed, or settled already).")
 
 
-@app.post("/sessions/<session_id>/settle", description=_SETTLE,
+@app.post("/sessions/<session_id>/settle", description=_SETTLE, security=allow(Scope.ADMIN, Scope.OPERATOR),
           responses=responses({200: ("The session, settled", Session)}, 404, 409, 422))
 def settle_session(session_id: SessionId, settlement: SettlementIn) -> Session:
     key = transactions.session_key(session_id)

@@ -329,4 +329,6 @@ def test_invoices_need_a_key_and_any_scope_may_read(invoices: list[dict[str, Any
     assert_problem(call("GET", f"/invoices/{invoices[0]['id']}", scopes=None), 401)
     for scope in ("read-only", "support", "operator"):
         assert call("GET", "/invoices", scopes=scope)["statusCode"] == 200
-    assert_problem(call("DELETE", f"/invoices/{invoices[0]['id']}"), 404)  # no such route
+    refused = call("DELETE", f"/invoices/{invoices[0]['id']}", scopes="read-only")
+    assert_problem(refused, 405)
+    assert refused["header"]["allow"] == "GET"

@@ -106,11 +106,16 @@ def test_put_registers_with_201_then_updates_with_200(aws_env: None) -> None:
 
     updated = call_api("PUT", "/chargers/CP-1", body={"site_id": "yard"})
 
-    assert updated["statusCode"] == 200, "a second PUT of the same charger is an update"
+    assert updated["statusCode"] == 200, "a second PUT of the same charger replaces it"
     assert updated["json"]["site_id"] == "yard"
-    assert updated["json"]["labels"] == {"bay": "3"}
-    assert updated["json"]["has_password"] is True
+    assert updated["json"]["labels"] == {}, "labels left out are removed"
+    assert updated["json"]["has_password"] is True, "the password is write-only: left out, it is kept"
     assert updated["json"]["registered_at"] == charger["registered_at"]
+
+    cleared = call_api("PUT", "/chargers/CP-1", body={"labels": {"bay": "4"}})
+
+    assert (cleared["statusCode"], cleared["json"]["site_id"], cleared["json"]["labels"]) == (200, None, {"bay": "4"})
+    assert "site_id" not in store.get_charger("CP-1")
 
 
 def test_password_is_never_returned_and_is_stored_hashed(aws_env: None) -> None:
@@ -191,6 +196,24 @@ def test_get_unknown_charger_is_404_problem(aws_env: None) -> None:
 
 def test_unknown_route_is_404_problem(aws_env: None) -> None:
     assert_problem(call_api("GET", "/chargers/CP-1/nothing/here"), 404)
+
+
+@pytest.mark.parametrize(("method", "path", "allowed"), [
+    ("POST", "/chargers", "GET"),
+    ("PATCH", "/chargers", "GET"),
+    ("PATCH", "/chargers/CP-1", "DELETE, GET, PUT"),
+    ("POST", "/chargers/CP-1", "DELETE, GET, PUT"),
+    ("DELETE", "/chargers/CP-1/commands", "GET, POST"),
+    ("PUT", "/chargers/CP-1/commands/0123456789abcdef", "GET"),
+])
+def test_a_method_the_path_lacks_is_405_with_allow(aws_env: None, method: str, path: str, allowed: str) -> None:
+    """Whatever the key's scopes: the path has no such method for anyone (it was 403, or 404 for POST /chargers)."""
+    for scopes in ("admin", "read-only"):
+        reply = call_api(method, path, body={}, scopes=scopes)
+        assert_problem(reply, 405)
+        assert reply["header"]["allow"] == allowed
+    assert_problem(call_api(method, path, body={}, scopes=None), 401)
+    assert store.get_charger("CP-1") is None
 
 
 def test_delete_is_204_then_404_and_the_charger_may_no_longer_connect(aws_env: None) -> None:
