@@ -50,7 +50,7 @@ LAMBDA_ENVIRONMENT = {
 # The OCPP ingress imports each action's module when its first frame arrives, so its real cold start adds the
 # module of the first frame of a connection (BootNotification, Heartbeat, StatusNotification: connectivity's).
 # Measured beside the handlers, outside the target. "a+b" imports a, then b.
-INGRESS_FIRST_FRAME = "services.shared.handlers+services.connectivity.ocpp"
+INGRESS_FIRST_FRAME = "services.shared.handlers+services.connectivity.ocpp16"
 
 _LINE = re.compile(r"^import time:\s*(\d+) \|\s*(\d+) \|( *)(\S.*)$")
 

@@ -738,7 +738,7 @@ def measure(charger_count: int = 50, rounds: int = 10, seed: int = 1) -> dict[st
     """Runs `charger_count` chargers' days (after a warm-up charger) on moto in-process; a dict ready for JSON:
     {"aws_ops_per_message": {label: {..., "consumers": {handler: {...}}}}, "code_ms": {label: {"mean", "p50", "p99"}},
     "targets": {name: {...}}, "run": {...}}."""
-    from services.connectivity import ocpp as connectivity_ocpp
+    from services.connectivity import chargers
     from services.connectivity.liveness import LastSeen
     from services.shared import clock
     from services.shared.settings import settings
@@ -750,7 +750,7 @@ def measure(charger_count: int = 50, rounds: int = 10, seed: int = 1) -> dict[st
     started = time.perf_counter()
     with embedded_aws(), _lambda_output_counted() as output, recorder.installed(), \
             _patched(clock, "now", simulated.now), \
-            _patched(connectivity_ocpp, "_last_seen", LastSeen(settings().heartbeat_interval)):  # a new container
+            _patched(chargers, "_last_seen", LastSeen(settings().heartbeat_interval)):  # a new container
         interval = settings().heartbeat_interval
         fleet = Fleet(recorder, simulated, output)
         fleet.recording = False

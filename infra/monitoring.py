@@ -1,8 +1,8 @@
 """Alarms that page someone and the one dashboard an operator opens first.
 
 Every alarm goes to one SNS topic (subscribe an e-mail with the `alarm_email` context). A
-DLQ holding anything, any Lambda error or throttle, and a 5xx rate above 1% are alarms:
-each means a charger, an operator or an event was failed.
+DLQ holding anything, any Lambda error or throttle, a relay lagging its streams, and a 5xx rate
+above 1% are alarms: each means a charger, an operator or an event was failed or delayed.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 _FIVE_MINUTES = cdk.Duration.minutes(5)
+# How far behind its streams a relay may fall before someone is told (a reconnect storm catches up within minutes).
+RELAY_LAG_S = 60
 
 
 class Monitoring(Construct):
@@ -67,6 +69,20 @@ class Monitoring(Construct):
             cloudwatch.GraphWidget(title="Lambda duration p99 (ms)", width=12,
                                    left=[f.metric_duration(label=f.node.id.removeprefix("Fn-"), statistic="p99")
                                          for f in functions]))
+
+    def relays(self, functions: Iterable[lambda_.Function]) -> None:
+        """A relay that falls behind its streams delays every event after it; at 24 hours, records are lost."""
+        functions = list(functions)
+        for function in functions:
+            name = function.node.id.removeprefix("Fn-")
+            self._alarm(f"{name}-iterator-age",
+                        function.metric("IteratorAge", period=_FIVE_MINUTES, statistic="Maximum"),
+                        f"{name} has been more than {RELAY_LAG_S} s behind its table streams for 15 minutes: events "
+                        "reach their consumers late (see its errors and duration)",
+                        threshold=RELAY_LAG_S * 1000, evaluation_periods=3)
+        self.dashboard.add_widgets(cloudwatch.GraphWidget(
+            title="Relays: stream lag (IteratorAge, ms)", width=12,
+            left=[f.metric("IteratorAge", label=f.node.id.removeprefix("Fn-"), statistic="Maximum") for f in functions]))
 
     def operator_api(self, api: apigateway.RestApi) -> None:
         self._alarm("rest-5xx-rate", api.metric_server_error(period=_FIVE_MINUTES, statistic="Average"),

@@ -108,6 +108,7 @@ class CsmsStack(cdk.Stack):
             layer_code=layer_code or lambda_.Code.from_asset(str(bundle.dependencies(ROOT))),
             environment=self._environment(options), spec=FunctionSpec(tracing=options.tracing, log_level=options.log_level))
         self.monitoring = Monitoring(self, "Monitoring", prefix=prefix, alarm_email=options.alarm_email)
+        self.relays: list[lambda_.Function] = []
 
         for manifest in manifests:
             for table in manifest.tables:
@@ -122,6 +123,7 @@ class CsmsStack(cdk.Stack):
 
         self.monitoring.dead_letters(self.messaging.dead_letters)
         self.monitoring.functions(self.functions.by_handler.values(), refusing=[self.charger_ingress.authorizer])
+        self.monitoring.relays(self.relays)
         self.monitoring.operator_api(self.operator_api.api)
         self.monitoring.charger_api(self.charger_ingress.api, options.stage)
         self._outputs()
@@ -146,7 +148,9 @@ class CsmsStack(cdk.Stack):
         grant_tables(role, manifest, self.data.tables)
         grant_publish(role, manifest, self.messaging.bus)
         if manifest.relay:
-            self.messaging.relay(manifest, self.data.tables, self.functions.function(manifest.relay, manifest.name, timeout_s=60))
+            relay = self.functions.function(manifest.relay, manifest.name, timeout_s=60)
+            self.messaging.relay(manifest, self.data.tables, relay)
+            self.relays.append(relay)
         for queue in manifest.queues:
             self.messaging.queues[queue.name].grant_send_messages(role)  # its own timers and work queues
         for subscription in manifest.subscriptions:

@@ -34,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     stack.add_argument("--aws-port", type=int, default=os.environ.get("CSMS_AWS_PORT"))
     events = commands.add_parser("events", help="dead letters of the running stack's event queues")
     actions = events.add_subparsers(dest="action", required=True)
-    actions.add_parser("dlq", parents=[stack], help="list the dead letters of every queue")
+    actions.add_parser("dlq", parents=[stack], help="list the dead letters of every queue, and the changes each relay gave up on")
     redrive = actions.add_parser("redrive", parents=[stack], help="send a queue's dead letters back to it")
     redrive.add_argument("queue", help="a queue name, e.g. billing-session-ended")
     apikeys.add_parser(commands, stack)
@@ -126,6 +126,11 @@ def _events(args: argparse.Namespace, config: Config) -> int:
         for letter in seen:
             print(f"    {letter.detail_type:28} event {letter.event_id}  message {letter.message_id}  "
                   f"received {letter.receive_count}x")
+    for manifest in (m for m in ALL if m.relay):
+        count, changes = deadletters.given_up(manifest)
+        print(f"{manifest.relay_failures():40} {count:6} change(s) given up")
+        for change in changes:
+            print(f"    {change.table:28} stream record {change.sequence_number}  ({change.condition})")
     return 0
 
 

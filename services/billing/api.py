@@ -10,8 +10,9 @@ from pydantic import BaseModel, Field
 
 from services.billing import store
 from services.shared import clock
+from services.shared.auth import Scope
 from services.shared.dynamo import plain
-from services.shared.rest import ProblemDetail, ProblemError, decode_token, encode_token, resolver, responses
+from services.shared.rest import ProblemDetail, ProblemError, allow, decode_token, encode_token, resolver, responses
 
 app = resolver()
 
@@ -28,8 +29,9 @@ class InvoiceLine(BaseModel):
 class Invoice(BaseModel):
     id: str = Field(description="The invoice id (derived from the session; not the session id)")
     session_id: str
-    transaction_id: int = Field(description="The session's OCPP transaction id")
+    transaction_id: str = Field(description="The session's OCPP transaction id (1.6's integer in decimal)")
     charge_point_id: str
+    evse_id: int
     connector_id: int
     id_tag: str | None = None
     energy_wh: int
@@ -73,7 +75,8 @@ _LIST = ("Invoices, filtered by charger, id tag and issue time. `from` and `to` 
          "the invoices come oldest issued first; with neither, in storage order (not by age).")
 
 
-@app.get("/invoices", description=_LIST, responses=responses({200: ("A page of invoices", InvoicePage)}, 422))
+@app.get("/invoices", security=allow(*Scope),
+         description=_LIST, responses=responses({200: ("A page of invoices", InvoicePage)}, 422))
 def list_invoices(
     charge_point_id: Annotated[str | None, Query(min_length=1, max_length=48, description="Only this charger's invoices")] = None,
     id_tag: Annotated[str | None, Query(min_length=1, max_length=36, description="Only this id tag's invoices")] = None,
@@ -97,7 +100,8 @@ def list_invoices(
     return InvoicePage(items=[_invoice(i) for i in items], next_token=encode_token(last))
 
 
-@app.get("/invoices/<invoice_id>", description="An invoice: its session, energy, lines, total and currency",
+@app.get("/invoices/<invoice_id>", security=allow(*Scope),
+         description="An invoice: its session, energy, lines, total and currency",
          responses=responses({200: ("The invoice", Invoice)}, 404, 422))
 def get_invoice(invoice_id: Annotated[str, Path(max_length=64, description="The invoice id")]) -> Invoice:
     item = store.get_invoice(invoice_id) if len(invoice_id) <= 64 else None

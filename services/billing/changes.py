@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.billing.events import InvoiceIssued
+from services.contracts.billing import InvoiceIssued
 from services.shared.events import stable_id
 
 

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 def _session_ended(record: "SQSRecord") -> None:
     from services.billing import invoicing
-    from services.sessions.events import SessionEnded
+    from services.contracts.sessions import SessionEnded
 
     invoicing.issue(consumers.detail(record, SessionEnded))
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from services.billing import pricing, store
-from services.sessions.events import SessionEnded
+from services.contracts.sessions import SessionEnded
 from services.shared import clock, events
 from services.shared.log import logger
 from services.shared.settings import settings
@@ -30,6 +30,7 @@ def build(session: SessionEnded, price_per_kwh: Decimal, currency: str, issued_a
         "session_id": session.session_id,
         "transaction_id": session.transaction_id,
         "charge_point_id": session.charge_point_id,
+        "evse_id": session.evse_id,
         "connector_id": session.connector_id,
         "energy_wh": session.energy_wh,
         "started_at": clock.normalize(session.started_at),

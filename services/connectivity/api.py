@@ -9,12 +9,23 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from services.connectivity import commands_queue, connections, sites, store
-from services.connectivity.changes import SITE_PART
+from services.connectivity.changes import SITE_PART, connector_key, location
 from services.connectivity.commands import as_of, is_command_key, violations
-from services.connectivity.events import SiteAddress
+from services.contracts.connectivity import SiteAddress
 from services.shared import auth, clock
+from services.shared.auth import Scope
 from services.shared.dynamo import plain
-from services.shared.rest import ProblemDetail, ProblemError, decode_token, encode_token, json_response, resolver, responses
+from services.shared.ocpp.connectors import CHARGER
+from services.shared.rest import (
+    ProblemDetail,
+    ProblemError,
+    allow,
+    decode_token,
+    encode_token,
+    json_response,
+    resolver,
+    responses,
+)
 
 app = resolver()
 
@@ -24,12 +35,13 @@ ChargePointStatus = Literal["Available", "Preparing", "Charging", "SuspendedEVSE
 
 
 class Connector(BaseModel):
-    connector_id: int
+    evse_id: int = Field(description="The EVSE (1.6's connector n is EVSE n)")
+    connector_id: int = Field(description="The connector of the EVSE (1.6's connectors are each connector 1)")
     status: str
-    error_code: str
+    problem_code: str | None = Field(None, description="The problem the charger reported (1.6's errorCode), if any")
     info: str | None = None
     vendor_id: str | None = None
-    vendor_error_code: str | None = None
+    vendor_code: str | None = Field(None, description="The vendor's own code (1.6's vendorErrorCode)")
     status_since: str = Field(description="The charger's timestamp of the report that set this state")
     updated_at: str
 
@@ -55,7 +67,7 @@ class ReportedStatus(BaseModel):
 class Charger(BaseModel):
     id: str
     charge_point_id: str
-    status: str | None = Field(None, description="The charge point's own status (connector 0), if it reported one")
+    status: str | None = Field(None, description="The charger's own status (1.6's connector 0), if it reported one")
     connected: bool
     ocpp_version: str | None = None
     vendor: str | None = None
@@ -122,14 +134,17 @@ class CommandPage(BaseModel):
 
 def _charger(item: dict[str, Any]) -> Charger:
     boot = item.get("boot")
+    states = item.get("connectors") or {}
+    itself = connector_key(*CHARGER)
     connectors = [
-        Connector(connector_id=int(cid), status_since=state["timestamp"], **{k: v for k, v in state.items() if k != "timestamp"})
-        for cid, state in sorted((item.get("connectors") or {}).items(), key=lambda kv: int(kv[0]))
+        Connector(evse_id=evse_id, connector_id=connector_id, status_since=state["timestamp"],
+                  **{k: v for k, v in state.items() if k != "timestamp"})
+        for (evse_id, connector_id), state in sorted((location(key), state) for key, state in states.items() if key != itself)
     ]
     return Charger(
         id=item["charge_point_id"],
         charge_point_id=item["charge_point_id"],
-        status=(item.get("connectors") or {}).get("0", {}).get("status"),
+        status=states.get(itself, {}).get("status"),
         connected=bool(item.get("connected")),
         ocpp_version=item.get("ocpp_version"),
         vendor=(boot or {}).get("charge_point_vendor"),
@@ -169,9 +184,10 @@ def _existing(charge_point_id: str) -> dict[str, Any]:
     return item
 
 
-@app.get("/chargers", responses=responses({200: ("A page of chargers, in storage order (not by age)", ChargerPage)}, 422))
+@app.get("/chargers", security=allow(*Scope),
+         responses=responses({200: ("A page of chargers, in storage order (not by age)", ChargerPage)}, 422))
 def list_chargers(
-    status: Annotated[ChargePointStatus | None, Query(description="The charge point's own status (connector 0)")] = None,
+    status: Annotated[ChargePointStatus | None, Query(description="The charger's own status (1.6's connector 0)")] = None,
     connected: Annotated[bool | None, Query()] = None,
     site_id: Annotated[str | None, Query(min_length=1, max_length=128, description="Only the chargers of this site")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
@@ -182,27 +198,31 @@ def list_chargers(
     return ChargerPage(items=[_charger(i) for i in items], next_token=encode_token(last))
 
 
-@app.get("/chargers/<charge_point_id>", responses=responses({200: ("The charger", Charger)}, 404, 422))
+@app.get("/chargers/<charge_point_id>", security=allow(*Scope), responses=responses({200: ("The charger", Charger)}, 404, 422))
 def get_charger(charge_point_id: ChargerId) -> Charger:
     return _charger(_existing(charge_point_id))
 
 
-@app.put("/chargers/<charge_point_id>",
+@app.put("/chargers/<charge_point_id>", security=allow(Scope.ADMIN, Scope.OPERATOR),
          responses=responses({200: ("Updated", Charger), 201: ("Registered", Charger)}, 422))
 def put_charger(charge_point_id: ChargerId, registration: ChargerRegistration) -> Response[Charger]:
-    """A password set or changed closes the charger's connection: it must reconnect with the new one."""
+    """Replaces the registration (a field left out is removed), except the password: it is write-only, so one left
+    out is kept. A password set or changed closes the charger's connection: it must reconnect with the new one."""
     now = clock.iso(clock.now())
-    changes: dict[str, Any] = registration.model_dump(exclude_unset=True, exclude={"password"})
+    fields = registration.model_dump(exclude={"password"})
+    changes = {name: value for name, value in fields.items() if value is not None}
     if registration.password is not None:
         changes |= {"password_hash": auth.hash_password(registration.password), "password_changed_at": now}
-    old = _register_at_site(_valid(charge_point_id), changes, now)
+    removed = tuple(name for name, value in fields.items() if value is None)
+    old = _register_at_site(_valid(charge_point_id), changes, now, removed)
     if registration.password is not None and old.get("connection_id"):
         connections.close(charge_point_id, old["connection_id"], old.get("connected_at"))
     created = "registered_at" not in old or "deleted_at" in old
     return json_response(201 if created else 200, _charger(_existing(charge_point_id)))
 
 
-@app.delete("/chargers/<charge_point_id>", responses=responses({204: ("Deleted; its history is kept", None)}, 404, 422))
+@app.delete("/chargers/<charge_point_id>", security=allow(Scope.ADMIN),
+            responses=responses({204: ("Deleted; its history is kept", None)}, 404, 422))
 def delete_charger(charge_point_id: ChargerId) -> Response[None]:
     old = store.delete_charger(_valid(charge_point_id), clock.iso(clock.now()))
     if old is None:
@@ -221,7 +241,7 @@ def _validated(charger: dict[str, Any], request: CommandRequest) -> None:
         raise ProblemError(422, f"{found[0].path}: {found[0].message}", found)
 
 
-@app.post("/chargers/<charge_point_id>/commands",
+@app.post("/chargers/<charge_point_id>/commands", security=allow(Scope.ADMIN, Scope.OPERATOR, Scope.SUPPORT),
           responses=responses({202: ("Queued for the charger", Command)}, 404, 409, 422))
 def post_command(charge_point_id: ChargerId, request: CommandRequest) -> Response[Command]:
     charger = _existing(charge_point_id)
@@ -234,7 +254,8 @@ def post_command(charge_point_id: ChargerId, request: CommandRequest) -> Respons
     return json_response(202, _command(item), headers={"Location": location})
 
 
-@app.get("/chargers/<charge_point_id>/commands", responses=responses({200: ("The charger's commands, oldest first", CommandPage)}, 404, 422))
+@app.get("/chargers/<charge_point_id>/commands", security=allow(*Scope),
+         responses=responses({200: ("The charger's commands, oldest first", CommandPage)}, 404, 422))
 def list_commands(
     charge_point_id: ChargerId,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
@@ -248,7 +269,8 @@ def list_commands(
     return CommandPage(items=[_command(as_of(i, now)) for i in items], next_token=encode_token(last))
 
 
-@app.get("/chargers/<charge_point_id>/commands/<command_id>", responses=responses({200: ("The command", Command)}, 404, 422))
+@app.get("/chargers/<charge_point_id>/commands/<command_id>", security=allow(*Scope),
+         responses=responses({200: ("The command", Command)}, 404, 422))
 def get_command(charge_point_id: ChargerId, command_id: Annotated[str, Path(max_length=64)]) -> Command:
     _existing(charge_point_id)
     item = store.get_command(charge_point_id, command_id)
@@ -324,7 +346,7 @@ def _valid_site(site_id: str) -> str:
     return site_id
 
 
-def _register_at_site(charge_point_id: str, changes: dict[str, Any], now: str) -> dict[str, Any]:
+def _register_at_site(charge_point_id: str, changes: dict[str, Any], now: str, removed: tuple[str, ...]) -> dict[str, Any]:
     """Registers the charger (the item as it was) so that a site is never deleted while a charger names it.
 
     The site it names counts it before it names it, the site it named stops after: each count goes up
@@ -332,14 +354,12 @@ def _register_at_site(charge_point_id: str, changes: dict[str, Any], now: str) -
     the order of concurrent requests. A failure between the two writes leaves a count too high (the
     site cannot be deleted), never too low (docs/sites.md).
     """
-    if "site_id" not in changes:
-        return store.register_charger(charge_point_id, changes, now)
-    site_id = changes["site_id"]
+    site_id = changes.get("site_id")
     if site_id is not None and not store.count_charger_in(site_id):
         raise ProblemError(422, f"No site {site_id!r}: create it first with PUT /sites/{site_id}, or send an existing site's id",
                            [ProblemDetail(path="body.site_id", message="no such site")])
     try:
-        old = store.register_charger(charge_point_id, changes, now)
+        old = store.register_charger(charge_point_id, changes, now, removed)
     except Exception:
         if site_id is not None:
             store.count_charger_out(site_id)
@@ -356,7 +376,7 @@ def _existing_site(site_id: str) -> dict[str, Any]:
     return item
 
 
-@app.get("/sites", responses=responses({200: ("A page of sites, in storage order", SitePage)}, 422))
+@app.get("/sites", security=allow(*Scope), responses=responses({200: ("A page of sites, in storage order", SitePage)}, 422))
 def list_sites(
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     next_token: Annotated[str | None, Query()] = None,
@@ -365,12 +385,12 @@ def list_sites(
     return SitePage(items=[_site(i) for i in items], next_token=encode_token(last))
 
 
-@app.get("/sites/<site_id>", responses=responses({200: ("The site", Site)}, 404, 422))
+@app.get("/sites/<site_id>", security=allow(*Scope), responses=responses({200: ("The site", Site)}, 404, 422))
 def get_site(site_id: SiteId) -> Site:
     return _site(_existing_site(site_id))
 
 
-@app.put("/sites/<site_id>", responses=responses({200: ("Replaced", Site), 201: ("Created", Site)}, 422))
+@app.put("/sites/<site_id>", security=allow(Scope.ADMIN, Scope.OPERATOR), responses=responses({200: ("Replaced", Site), 201: ("Created", Site)}, 422))
 def put_site(site_id: SiteId, definition: SiteDefinition) -> Response[Site]:
     """Replaces the whole definition; its chargers stay, as they name the site."""
     old = store.put_site(_valid_site(site_id), definition.model_dump(exclude_none=True), clock.iso(clock.now()))
@@ -378,7 +398,7 @@ def put_site(site_id: SiteId, definition: SiteDefinition) -> Response[Site]:
     return json_response(201 if created else 200, _site(_existing_site(site_id)))
 
 
-@app.delete("/sites/<site_id>", responses=responses({204: ("Deleted", None)}, 404, 409, 422))
+@app.delete("/sites/<site_id>", security=allow(Scope.ADMIN), responses=responses({204: ("Deleted", None)}, 404, 409, 422))
 def delete_site(site_id: SiteId) -> Response[None]:
     while not store.delete_site(_valid_site(site_id), clock.iso(clock.now())):
         count = int(_existing_site(site_id)["charger_count"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.connectivity.commands import FINAL
-from services.connectivity.events import (
+from services.contracts.connectivity import (
     ChargerBooted,
     ChargerConnected,
     ChargerDisconnected,
@@ -24,12 +24,22 @@ from services.shared.events import stable_id
 
 Image = dict[str, Any] | None
 
-# What a StatusNotification reports about a connector; a change in any of them is a ConnectorStatusChanged.
-REPORTED = ("status", "error_code", "info", "vendor_id", "vendor_error_code")
+# What a status report says about a connector; a change in any of them is a ConnectorStatusChanged.
+REPORTED = ("status", "problem_code", "info", "vendor_id", "vendor_code")
 # The item of a site's partition that is the site itself (its other items are its parts: docs/sites.md).
 SITE_PART = "site"
 # A charger message that is a fault report (the outbox of FaultReported: repeats leave the charger item unchanged).
 FAULT_PREFIX = "fault#"
+
+
+def connector_key(evse_id: int, connector_id: int) -> str:
+    """A connector's key in the charger item's `connectors` map; "0/0" is the charger itself."""
+    return f"{evse_id}/{connector_id}"
+
+
+def location(key: str) -> tuple[int, int]:
+    evse_id, _, connector_id = key.partition("/")
+    return int(evse_id), int(connector_id)
 
 
 def charger_changes(old: Image, new: Image) -> list[ConnectivityEvent]:
@@ -55,16 +65,16 @@ def charger_changes(old: Image, new: Image) -> list[ConnectivityEvent]:
                                    charge_point_model=boot["charge_point_model"],
                                    firmware_version=boot.get("firmware_version")))
     connectors, were = after.get("connectors") or {}, before.get("connectors") or {}
-    for connector_id, state in sorted(connectors.items(), key=lambda item: int(item[0])):
-        was = were.get(connector_id) or {}
+    for key, state in sorted(connectors.items(), key=lambda item: location(item[0])):
+        was = were.get(key) or {}
         if all(state.get(field) == was.get(field) for field in REPORTED):
             continue
         reported = {field: state.get(field) for field in REPORTED}
+        evse_id, connector_id = location(key)
         found.append(ConnectorStatusChanged(
-            event_id=stable_id("ConnectorStatusChanged", charge_point_id, connector_id, state["timestamp"],
-                               *reported.values()),
-            charge_point_id=charge_point_id, occurred_at=state["timestamp"], connector_id=int(connector_id),
-            **reported, previous_status=was.get("status"), previous_error_code=was.get("error_code")))
+            event_id=stable_id("ConnectorStatusChanged", charge_point_id, key, state["timestamp"], *reported.values()),
+            charge_point_id=charge_point_id, occurred_at=state["timestamp"], evse_id=evse_id, connector_id=connector_id,
+            **reported, previous_status=was.get("status"), previous_problem_code=was.get("problem_code")))
     return found
 
 
@@ -82,8 +92,8 @@ def message_changes(old: Image, new: Image) -> list[ConnectivityEvent]:
     """FaultReported for every fault report stored (repeats included); other charger messages make no event."""
     if old or not new or not new["message_key"].startswith(FAULT_PREFIX):
         return []
-    fields = {name: new.get(name) for name in FaultReported.model_fields if name != "connector_id"}
-    return [FaultReported(**{**fields, "connector_id": int(new["connector_id"])})]
+    fields = {name: new.get(name) for name in FaultReported.model_fields if name not in ("evse_id", "connector_id")}
+    return [FaultReported(**fields, evse_id=int(new["evse_id"]), connector_id=int(new["connector_id"]))]
 
 
 def site_changes(old: Image, new: Image) -> list[ConnectivityEvent]:

@@ -10,18 +10,21 @@ from __future__ import annotations
 import json
 import math
 import time
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from services.connectivity import store
-from services.connectivity.commands import REDACTED, CommandStatus, as_of, new_command_id, secret, timed_out
-from services.shared import aws, clock
+from services.connectivity.commands import REDACTED, CommandStatus, as_of, new_command_id, outcome, secret, timed_out, violations
+from services.shared import auth, aws, clock
 from services.shared.dynamo import decimals
 from services.shared.log import logger
 from services.shared.ocpp import framing
 from services.shared.settings import settings
+
+if TYPE_CHECKING:
+    from services.contracts.connectivity import CommandRequested
 
 TIMER_QUEUE = "connectivity-command-timeouts"
 _MAX_SQS_DELAY_S = 900
@@ -58,6 +61,18 @@ def submit(charge_point_id: str, action: str, payload: dict[str, Any], source: s
     store.put_command(queued)
     pump(charge_point_id, store.enqueue(charge_point_id, item["command_id"]))
     return store.get_command(charge_point_id, item["command_id"]) or item
+
+
+def requested(event: CommandRequested, source: str) -> None:
+    """A command another service asked for; its id derives from the event, so a redelivery queues nothing new."""
+    charger = store.get_charger(event.charge_point_id)
+    if charger is None or charger.get("deleted_at"):
+        logger.warning("command for an unknown charger dropped", extra={"charge_point_id": event.charge_point_id})
+        return
+    found = violations(charger.get("ocpp_version") or "ocpp1.6", event.action, event.payload)
+    error = {"code": "InvalidCommand", "description": "; ".join(f"{p}: {m}" for p, m in found)} if found else None
+    command_id = new_command_id(int(clock.parse(event.occurred_at).timestamp() * 1000), event.event_id.replace("-", ""))
+    submit(event.charge_point_id, event.action, event.payload, source=source, error=error, command_id=command_id)
 
 
 def pump(charge_point_id: str, queue: dict[str, Any] | None = None) -> None:
@@ -132,6 +147,32 @@ def settle(charge_point_id: str, command_id: str, status: CommandStatus, fields:
     if pump_next:
         pump(charge_point_id, queue)
     return item
+
+
+def answered(charge_point_id: str, ocpp_version: str, frame: framing.CallResult | framing.CallError,
+             received_at: datetime) -> None:
+    """A charger's answer to one of our CALLs, correlated by message id (our command id)."""
+    from services.shared.ocpp import schemas  # only the OCPP ingress pays for the schemas
+
+    command = store.get_command(charge_point_id, frame.unique_id)
+    if command is None or command.get("status") != CommandStatus.sent.value:
+        logger.info("reply to no outstanding command", extra={"charge_point_id": charge_point_id, "message_id": frame.unique_id})
+        return
+    if isinstance(frame, framing.CallError):
+        status, fields = CommandStatus.error, {"error": {
+            "code": frame.error_code, "description": frame.error_description, "details": frame.error_details}}
+    elif found := schemas.problems(ocpp_version, command["action"], frame.payload, response=True):
+        _, path, message = found[0]
+        status, fields = CommandStatus.error, {"reply": frame.payload, "error": {
+            "code": "InvalidReply", "description": f"{path}: {message}", "details": {"path": path}}}
+    else:
+        status, fields = outcome(frame.payload), {"reply": frame.payload}
+        if status is CommandStatus.accepted and "secret" in command:
+            # The charger now authenticates with its new AuthorizationKey, whether it answered in time or not.
+            store.set_fields(charge_point_id, {"password_hash": auth.hash_password(command["secret"])})
+    if as_of(command, received_at.timestamp())["status"] == CommandStatus.timed_out:
+        status, fields = CommandStatus.timed_out, timed_out(int(command["deadline"]))  # as reads since have shown it
+    settle(charge_point_id, frame.unique_id, status, fields)
 
 
 def expire(charge_point_id: str, command_id: str) -> bool:

@@ -67,22 +67,10 @@ def api(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def _command_requested(record: "SQSRecord") -> None:
-    from services.connectivity import store
-    from services.connectivity.commands import new_command_id, violations
-    from services.connectivity.events import CommandRequested
-    from services.shared import clock
+    from services.contracts.connectivity import CommandRequested
 
     envelope = consumers.envelope(record)
-    event = CommandRequested.model_validate(envelope["detail"])
-    charger = store.get_charger(event.charge_point_id)
-    if charger is None or charger.get("deleted_at"):
-        logger.warning("command for an unknown charger dropped", extra={"charge_point_id": event.charge_point_id})
-        return
-    found = violations(charger.get("ocpp_version") or "ocpp1.6", event.action, event.payload)
-    error = {"code": "InvalidCommand", "description": "; ".join(f"{p}: {m}" for p, m in found)} if found else None
-    command_id = new_command_id(int(clock.parse(event.occurred_at).timestamp() * 1000), event.event_id.replace("-", ""))
-    commands_queue.submit(event.charge_point_id, event.action, event.payload, source=f"event:{envelope.get('source', '')}",
-                          error=error, command_id=command_id)
+    commands_queue.requested(CommandRequested.model_validate(envelope["detail"]), f"event:{envelope.get('source', '')}")
 
 
 @entry_point

@@ -16,7 +16,7 @@ from services.shared.manifest import (
     WebSocketRoutes,
 )
 
-_OCPP = "services.connectivity.ocpp"
+_OCPP = "services.connectivity.ocpp16"
 _HANDLERS = "services.connectivity.handlers"
 _CHANGES = "services.connectivity.changes"
 

@@ -11,7 +11,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
-from services.connectivity.changes import REPORTED, SITE_PART
+from services.connectivity.changes import REPORTED, SITE_PART, connector_key
 from services.connectivity.commands import FIRST_COMMAND_KEY, QUEUE_KEY, is_command_key
 from services.shared import aws
 from services.shared.dynamo import condition_failed, page, set_clause
@@ -35,15 +35,18 @@ def get_charger(charge_point_id: str) -> dict[str, Any] | None:
 
 
 
-def register_charger(charge_point_id: str, changes: dict[str, Any], now: str) -> dict[str, Any]:
-    """Creates or updates an operator's registration; the item as it was ({} if new)."""
+def register_charger(charge_point_id: str, changes: dict[str, Any], now: str,
+                     removed: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Creates or updates an operator's registration: sets `changes`, removes `removed`; the item as it was ({} if new)."""
     sets, names, values = set_clause(changes)
     sets += ["registered_at = if_not_exists(registered_at, :now)", "connectors = if_not_exists(connectors, :empty)",
              "connected = if_not_exists(connected, :false)"]
+    names |= {f"#r{i}": name for i, name in enumerate(removed)}
+    removals = ["deleted_at", *(f"#r{i}" for i in range(len(removed)))]
     kwargs: dict[str, Any] = {"ExpressionAttributeNames": names} if names else {}
     reply = _chargers().update_item(
         Key={"charge_point_id": charge_point_id},
-        UpdateExpression="SET " + ", ".join(sets) + " REMOVE deleted_at",
+        UpdateExpression="SET " + ", ".join(sets) + " REMOVE " + ", ".join(removals),
         ExpressionAttributeValues={**values, ":now": now, ":empty": {}, ":false": False},
         ReturnValues="ALL_OLD",
         **kwargs,
@@ -138,10 +141,10 @@ def set_fields(charge_point_id: str, fields: dict[str, Any]) -> None:
     )
 
 
-def update_connector(charge_point_id: str, connector_id: int, state: dict[str, Any], now: str) -> bool:
-    """Stores a connector's reported state if it differs and is not older than what is stored; whether it did.
-    Unchanged or stale reports write nothing (and so announce nothing)."""
-    names = {"#conn": "connectors", "#id": str(connector_id), "#ts": "timestamp"}
+def update_connector(charge_point_id: str, location: tuple[int, int], state: dict[str, Any], now: str) -> bool:
+    """Stores a connector's (EVSE, connector) reported state if it differs and is not older than what is stored;
+    whether it did. Unchanged or stale reports write nothing (and so announce nothing)."""
+    names = {"#conn": "connectors", "#id": connector_key(*location), "#ts": "timestamp"}
     names.update({f"#{f}": f for f in REPORTED})
     values: dict[str, Any] = {":state": {**state, "updated_at": now}, ":ts": state["timestamp"]}
     checks = []
@@ -174,7 +177,7 @@ def scan_chargers(limit: int, start_key: dict[str, Any] | None, *, connected: bo
     if connected is not None:
         condition &= Attr("connected").eq(connected)
     if status is not None:
-        condition &= Attr("connectors.0.status").eq(status)
+        condition &= Attr(f"connectors.{connector_key(0, 0)}.status").eq(status)
     if site_id is not None:
         condition &= Attr("site_id").eq(site_id)
     return page(_chargers().scan, {"FilterExpression": condition}, limit, start_key, ("charge_point_id",))

@@ -8,7 +8,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, Field
 
 from services.diagnostics import faults, store
-from services.shared.rest import ProblemDetail, ProblemError, decode_token, encode_token, resolver, responses
+from services.shared.auth import Scope
+from services.shared.rest import ProblemDetail, ProblemError, allow, decode_token, encode_token, resolver, responses
 
 app = resolver()
 
@@ -18,28 +19,32 @@ IncidentStatus = Literal["open", "resolved"]
 class IncidentTimelineEntry(BaseModel):
     at: str = Field(description="The charger's timestamp of the report")
     kind: Literal["opened", "repeated", "resolved"]
-    status: str = Field(description="The connector's status in that report (Faulted, Available, ...)")
-    error_code: str
+    status: str | None = Field(None, description="The connector's status in that report (Faulted, Available, ...)")
+    problem_code: str | None = Field(None, description="None in the report that resolved the incident")
     info: str | None = None
-    vendor_error_code: str | None = None
+    vendor_code: str | None = None
 
 
 class Incident(BaseModel):
     id: str
     charge_point_id: str
-    connector_id: int = Field(description="0 is the charger itself")
-    error_code: str
+    component: str = Field(description="What has the problem, in OCPP 2.0.1's terms: ChargingStation, EVSE or Connector")
+    evse_id: int = Field(description="0 (and connector 0) is the charger itself; 1.6's connector n is EVSE n")
+    connector_id: int = Field(description="The connector of the EVSE; 0 for the EVSE (or the charger) as a whole")
+    problem_code: str = Field(description="The problem reported (1.6's errorCode)")
+    severity: Literal["error", "warning"] = Field(
+        description="In the latest report: error when the component cannot be used, warning when it still works")
     status: IncidentStatus
-    connector_status: str = Field(description="The connector's status in the incident's latest report")
+    connector_status: str | None = Field(None, description="The connector's status in the incident's latest report")
     info: str | None = None
     vendor_id: str | None = None
-    vendor_error_code: str | None = None
+    vendor_code: str | None = Field(None, description="The vendor's own code (1.6's vendorErrorCode)")
     charge_point_vendor: str | None = None
     charge_point_model: str | None = None
     firmware_version: str | None = None
     opened_at: str = Field(description="The charger's time of the earliest report")
     last_seen: str = Field(description="The charger's time of the latest report")
-    resolved_at: str | None = Field(None, description="The charger's time of the NoError report that resolved it")
+    resolved_at: str | None = Field(None, description="The charger's time of the report without a problem that resolved it")
     count: int = Field(description="How many distinct reports of this fault the incident holds")
     timeline: list[IncidentTimelineEntry] = Field(
         description=f"The reports in the charger's time order: the first and the latest {faults.TIMELINE_LIMIT - 1}")
@@ -56,11 +61,12 @@ def _incident(item: dict[str, Any]) -> Incident:
     return Incident(id=item["incident_id"], **fields)
 
 
-_LIST = ("Incidents, one per charger, connector and error code while open. With `charge_point_id` or `status` they come "
+_LIST = ("Incidents, one per charger, EVSE, connector and problem code while open. With `charge_point_id` or `status` they come "
          "oldest opened first; with neither, in storage order (not by age).")
 
 
-@app.get("/incidents", description=_LIST, responses=responses({200: ("A page of incidents", IncidentPage)}, 422))
+@app.get("/incidents", security=allow(*Scope),
+         description=_LIST, responses=responses({200: ("A page of incidents", IncidentPage)}, 422))
 def list_incidents(
     charge_point_id: Annotated[str | None, Query(min_length=1, max_length=48, description="Only this charger's incidents")] = None,
     status: Annotated[IncidentStatus | None, Query(description="Only open, or only resolved, incidents")] = None,
@@ -81,7 +87,8 @@ def list_incidents(
     return IncidentPage(items=[_incident(i) for i in items], next_token=encode_token(last))
 
 
-@app.get("/incidents/<incident_id>", description="An incident: the charger, the connector, the fault and its timeline",
+@app.get("/incidents/<incident_id>", security=allow(*Scope),
+         description="An incident: the charger, the connector, the fault and its timeline",
          responses=responses({200: ("The incident", Incident)}, 404, 422))
 def get_incident(incident_id: Annotated[str, Path(max_length=64, description="The incident id")]) -> Incident:
     item = store.get_incident(incident_id)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.diagnostics.events import DiagnosticsEvent, IncidentOpened, IncidentResolved
+from services.contracts.diagnostics import DiagnosticsEvent, IncidentOpened, IncidentResolved
+from services.shared.events import stable_id
 
 
 def incident_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[DiagnosticsEvent]:
@@ -14,7 +15,17 @@ def incident_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> 
         return []
     found: list[DiagnosticsEvent] = []
     if old is None:
-        found.append(IncidentOpened.of(new))
+        found.append(IncidentOpened(
+            event_id=stable_id("IncidentOpened", new["incident_id"]), charge_point_id=new["charge_point_id"],
+            occurred_at=new["opened_at"], incident_id=new["incident_id"], component=new["component"],
+            evse_id=int(new["evse_id"]), connector_id=int(new["connector_id"]), problem_code=new["problem_code"],
+            severity=new["severity"], connector_status=new.get("connector_status"), info=new.get("info"),
+            vendor_id=new.get("vendor_id"), vendor_code=new.get("vendor_code"), opened_at=new["opened_at"]))
     if new["status"] == "resolved" and (old is None or old["status"] != "resolved"):
-        found.append(IncidentResolved.of(new))
+        found.append(IncidentResolved(
+            event_id=stable_id("IncidentResolved", new["incident_id"]), charge_point_id=new["charge_point_id"],
+            occurred_at=new["resolved_at"], incident_id=new["incident_id"], evse_id=int(new["evse_id"]),
+            connector_id=int(new["connector_id"]), problem_code=new["problem_code"], opened_at=new["opened_at"],
+            resolved_at=new["resolved_at"],
+            count=int(new["count"])))
     return found

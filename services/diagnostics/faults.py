@@ -1,8 +1,10 @@
 """What a connector report means for the incidents: open, repeat, resolve, and the dedupe rule. No I/O.
 
-One incident per (charger, connector, error code) is open at a time. A fault report
+Reports are version-neutral (connectivity's FaultReported and ConnectorStatusChanged): a
+place on the charger, (EVSE, connector), (0, 0) being the charger itself; a problem code;
+a severity. One incident per (charger, place, problem code) is open at a time. A fault report
 with no open incident opens one; a repeat while one is open updates its `last_seen`,
-`count` and timeline; a NoError report from that connector that is not older than the
+`count` and timeline; a report without a problem from that place that is not older than the
 incident's `last_seen` resolves it. Everything is ordered by the charger's own
 timestamps, because reports queued offline and events redelivered by SQS arrive late
 and out of order:
@@ -28,10 +30,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.contracts.connectivity import ConnectorStatusChanged, FaultReported
 from services.shared import clock
 from services.shared.events import stable_id
 
-NO_ERROR = "NoError"
 OPEN, RESOLVED = "open", "resolved"
 # The timeline keeps the opening report and the latest ones; `count` still counts them all.
 TIMELINE_LIMIT = 50
@@ -41,31 +43,39 @@ DEDUPE_RETENTION_S = 35 * 24 * 3600
 
 @dataclass(frozen=True)
 class Report:
-    """One connector report, from a FaultReported or a ConnectorStatusChanged."""
+    """One report, from a FaultReported or a ConnectorStatusChanged; `problem_code` None: a recovery."""
 
     event_id: str
     charge_point_id: str
+    evse_id: int
     connector_id: int
     at: str  # the charger's timestamp
-    status: str  # the connector's status (Faulted, Available, ...)
-    error_code: str
+    status: str | None  # the connector's status (Faulted, Available, ...), where the version reports one
+    problem_code: str | None
+    component: str | None = None  # ChargingStation, EVSE or Connector: what has the problem
+    severity: str | None = None
     info: str | None = None
     vendor_id: str | None = None
-    vendor_error_code: str | None = None
+    vendor_code: str | None = None
     charger: dict[str, str] = field(default_factory=dict)  # charge_point_vendor, _model, firmware_version
 
     @classmethod
-    def of(cls, event: Any) -> "Report":
-        """From a connectivity ConnectorReport event (FaultReported or ConnectorStatusChanged)."""
+    def of(cls, event: FaultReported | ConnectorStatusChanged) -> "Report":
         charger = {name: getattr(event, name) for name in ("charge_point_vendor", "charge_point_model", "firmware_version")
                    if getattr(event, name, None) is not None}
-        return cls(event_id=event.event_id, charge_point_id=event.charge_point_id, connector_id=event.connector_id,
-                   at=clock.normalize(event.occurred_at), status=event.status, error_code=event.error_code,
-                   info=event.info, vendor_id=event.vendor_id, vendor_error_code=event.vendor_error_code, charger=charger)
+        return cls(event_id=event.event_id, charge_point_id=event.charge_point_id, evse_id=event.evse_id,
+                   connector_id=event.connector_id, at=clock.normalize(event.occurred_at), status=event.status,
+                   problem_code=event.problem_code, component=getattr(event, "component", None),
+                   severity=getattr(event, "severity", None), info=event.info, vendor_id=event.vendor_id,
+                   vendor_code=event.vendor_code, charger=charger)
 
     @property
     def is_fault(self) -> bool:
-        return self.error_code != NO_ERROR
+        return self.problem_code is not None
+
+    @property
+    def location(self) -> tuple[int, int]:
+        return self.evse_id, self.connector_id
 
 
 @dataclass(frozen=True)
@@ -92,7 +102,7 @@ def dedupe_expiry(now_epoch: int) -> int:
 
 
 def is_stale(report: Report, recovered_at: str | None) -> bool:
-    """The connector has reported NoError at or after this report: the report is about a past episode."""
+    """The place has reported no problem at or after this report: the report is about a past episode."""
     return recovered_at is not None and report.at <= recovered_at
 
 
@@ -115,8 +125,8 @@ def place(report: Report, recovery: Report | None, open_incident: dict[str, Any]
 
 
 def _entry(report: Report, kind: str) -> dict[str, Any]:
-    return {"at": report.at, "kind": kind, "status": report.status, "error_code": report.error_code,
-            "info": report.info, "vendor_error_code": report.vendor_error_code}
+    return {"at": report.at, "kind": kind, "status": report.status, "problem_code": report.problem_code,
+            "info": report.info, "vendor_code": report.vendor_code}
 
 
 def _timeline(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -132,19 +142,21 @@ def _timeline(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _latest(report: Report) -> dict[str, Any]:
     """What the incident shows of its latest report."""
-    return {"connector_status": report.status, "info": report.info, "vendor_id": report.vendor_id,
-            "vendor_error_code": report.vendor_error_code, **report.charger}
+    return {"connector_status": report.status, "severity": report.severity, "info": report.info,
+            "vendor_id": report.vendor_id, "vendor_code": report.vendor_code, **report.charger}
 
 
 def opened(report: Report, now: str, recovery: Report | None = None) -> dict[str, Any]:
     """A new incident for a fault report; already resolved by `recovery` when the report came late."""
     if not report.is_fault:
-        raise ValueError("a NoError report opens no incident")
+        raise ValueError("a report without a problem opens no incident")
     incident: dict[str, Any] = {
         "incident_id": incident_id(report.event_id),
         "charge_point_id": report.charge_point_id,
+        "component": report.component,
+        "evse_id": report.evse_id,
         "connector_id": report.connector_id,
-        "error_code": report.error_code,
+        "problem_code": report.problem_code,
         "status": OPEN,
         **_latest(report),
         "opened_at": report.at,
@@ -176,10 +188,11 @@ def repeated(incident: dict[str, Any], report: Report, now: str) -> dict[str, An
 
 
 def resolved(incident: dict[str, Any], recovery: Report, now: str) -> dict[str, Any] | None:
-    """The incident resolved by a NoError report of its connector, or None if that report does not resolve it
+    """The incident resolved by a report without a problem from its place, or None if that report does not resolve it
     (the incident is not open, or a fault was seen after the recovery's own timestamp)."""
     if (recovery.is_fault or incident["status"] != OPEN or recovery.charge_point_id != incident["charge_point_id"]
-            or recovery.connector_id != int(incident["connector_id"]) or recovery.at < incident["last_seen"]):
+            or recovery.location != (int(incident["evse_id"]), int(incident["connector_id"]))
+            or recovery.at < incident["last_seen"]):
         return None
     after = dict(incident)
     after.update(status=RESOLVED, resolved_at=recovery.at, version=int(incident["version"]) + 1, updated_at=now,

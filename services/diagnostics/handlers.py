@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 
 def _connector_event(record: "SQSRecord") -> None:
-    from services.connectivity.events import ConnectorStatusChanged, FaultReported
+    from services.contracts.connectivity import ConnectorStatusChanged, FaultReported
     from services.diagnostics import incidents
 
     envelope = consumers.envelope(record)

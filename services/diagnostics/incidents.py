@@ -13,7 +13,7 @@ import random
 import time
 from typing import Any
 
-from services.connectivity.events import ConnectorStatusChanged, FaultReported
+from services.contracts.connectivity import ConnectorStatusChanged, FaultReported
 from services.diagnostics import faults, store
 from services.shared import clock
 from services.shared.log import logger
@@ -28,13 +28,13 @@ def _pause(attempt: int) -> None:
 def record_fault(event: FaultReported) -> None:
     """A fault report: opens an incident, or counts a repeat on the one it belongs to; once per event id."""
     report = faults.Report.of(event)
-    if not report.is_fault:
-        raise ValueError("a FaultReported with error code NoError breaks connectivity's contract")
-    cp, connector_id = report.charge_point_id, report.connector_id
+    cp, problem_code = report.charge_point_id, report.problem_code
+    if problem_code is None:
+        raise ValueError("a FaultReported without a problem code breaks connectivity's contract")
     for attempt in range(MAX_ATTEMPTS):
-        state = store.connector_state(cp, connector_id)
+        state = store.connector_state(cp, report.location)
         recovery = _recovery(report, state.recovery)
-        pointer = state.pointers.get(report.error_code, {})
+        pointer = state.pointers.get(problem_code, {})
         open_id, last_id = pointer.get("open_incident_id"), pointer.get("last_incident_id")
         open_incident = store.get_incident(open_id) if open_id else None
         last_incident = None
@@ -61,26 +61,26 @@ def record_fault(event: FaultReported) -> None:
             _pause(attempt)
             continue
         return
-    raise RuntimeError(f"incident for {cp} connector {connector_id} {report.error_code} kept changing; retry later")
+    raise RuntimeError(f"incident for {cp} at {report.location} {problem_code} kept changing; retry later")
 
 
 def _recovery(report: faults.Report, item: dict[str, Any] | None) -> faults.Report | None:
     if not item:
         return None
-    return faults.Report(event_id="", charge_point_id=report.charge_point_id, connector_id=report.connector_id,
-                         at=item["recovered_at"], status=item.get("recovered_status") or "", error_code=faults.NO_ERROR)
+    return faults.Report(event_id="", charge_point_id=report.charge_point_id, evse_id=report.evse_id,
+                         connector_id=report.connector_id, at=item["recovered_at"], status=item.get("recovered_status"),
+                         problem_code=None)
 
 
 def record_status(event: ConnectorStatusChanged) -> None:
-    """A connector's new state: NoError resolves the connector's open incidents not seen after it."""
+    """A place's new state without a problem resolves its open incidents not seen after it."""
     report = faults.Report.of(event)
     if report.is_fault:
         return  # its FaultReported counts it
-    cp, connector_id = report.charge_point_id, report.connector_id
     # The recovery is recorded before the pointers are read: a fault that opens an incident concurrently
     # either commits before this read (and is resolved below) or sees the recovery (and is not opened).
-    store.record_recovery(cp, connector_id, report.at, report.status)
-    state = store.connector_state(cp, connector_id)
+    store.record_recovery(report.charge_point_id, report.location, report.at, report.status)
+    state = store.connector_state(report.charge_point_id, report.location)
     for pointer in state.pointers.values():
         if pointer.get("open_incident_id"):
             _resolve(pointer["open_incident_id"], report)

@@ -1,14 +1,14 @@
 """Diagnostics' DynamoDB tables: incidents, and the fault tracking that keeps them one per fault.
 
 `incidents` holds the incidents (by id; GSIs by charger and by status, both sorted by
-`opened_at`). `fault-tracking` holds, per charger (partition) and connector:
+`opened_at`). `fault-tracking` holds, per charger (partition) and place p, "{evse}/{connector}":
 
-    {c}#code#{error_code}   the pointer: `open_incident_id` while one is open (removed when it
+    {p}#code#{problem_code} the pointer: `open_incident_id` while one is open (removed when it
                             resolves), `last_incident_id`
-    {c}#connector           the connector's latest recovery (NoError report): recovered_at, recovered_status
+    {p}#connector           the place's latest recovery (a report without a problem): recovered_at, recovered_status
     event#{event_id}        a report already counted (expires after the dedupe retention)
 
-so one Query on `{c}#` reads everything a report of connector c needs. Every change of
+so one Query on `{p}#` reads everything a report of place p needs. Every change of
 an incident is one transaction conditioned on what was read (the incident's `version`,
 the pointer, the recovery): a concurrent writer makes it fail with Conflict, and the
 caller reads again; a report already counted makes it fail with Duplicate.
@@ -53,12 +53,16 @@ def _compact(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if v is not None}
 
 
-def pointer_key(connector_id: int, error_code: str) -> str:
-    return f"{connector_id}#code#{error_code}"
+def _place(location: tuple[int, int]) -> str:
+    return f"{location[0]}/{location[1]}"
 
 
-def connector_key(connector_id: int) -> str:
-    return f"{connector_id}#connector"
+def pointer_key(location: tuple[int, int], problem_code: str) -> str:
+    return f"{_place(location)}#code#{problem_code}"
+
+
+def connector_key(location: tuple[int, int]) -> str:
+    return f"{_place(location)}#connector"
 
 
 def marker_key(event_id: str) -> str:
@@ -73,10 +77,10 @@ class ConnectorState:
     pointers: dict[str, dict[str, Any]] = field(default_factory=dict)  # by error code
 
 
-def connector_state(charge_point_id: str, connector_id: int) -> ConnectorState:
-    """Everything fault tracking knows of one connector, read consistently in one Query."""
+def connector_state(charge_point_id: str, location: tuple[int, int]) -> ConnectorState:
+    """Everything fault tracking knows of one place (EVSE, connector), read consistently in one Query."""
     state = ConnectorState()
-    prefix = f"{connector_id}#"
+    prefix = f"{_place(location)}#"
     kwargs: dict[str, Any] = {"KeyConditionExpression": Key("charge_point_id").eq(charge_point_id)
                               & Key("item_key").begins_with(prefix), "ConsistentRead": True}
     while True:
@@ -124,11 +128,11 @@ def list_incidents(*, charge_point_id: str | None, status: str | None, limit: in
 
 # --- writing --------------------------------------------------------------------------------
 
-def record_recovery(charge_point_id: str, connector_id: int, at: str, status: str) -> None:
-    """Keeps the connector's latest NoError report (by the charger's time); older ones change nothing."""
+def record_recovery(charge_point_id: str, location: tuple[int, int], at: str, status: str | None) -> None:
+    """Keeps the place's latest report without a problem (by the charger's time); older ones change nothing."""
     try:
         _tracking().update_item(
-            Key={"charge_point_id": charge_point_id, "item_key": connector_key(connector_id)},
+            Key={"charge_point_id": charge_point_id, "item_key": connector_key(location)},
             UpdateExpression="SET recovered_at = :at, recovered_status = :status",
             ConditionExpression="attribute_not_exists(recovered_at) OR recovered_at < :at",
             ExpressionAttributeValues={":at": at, ":status": status},
@@ -149,7 +153,7 @@ def save(incident: dict[str, Any], *, previous_version: int | None, event_id: st
         incident the last one if there is none.
     recovered_before: Conflict if the connector has recovered at or after this time since it was read.
     """
-    cp, connector_id = incident["charge_point_id"], int(incident["connector_id"])
+    cp, location = incident["charge_point_id"], (int(incident["evse_id"]), int(incident["connector_id"]))
     tracking, incidents = settings().table(TRACKING), settings().table(INCIDENTS)
     items: list[dict[str, Any]] = []
     if previous_version is None:
@@ -163,7 +167,7 @@ def save(incident: dict[str, Any], *, previous_version: int | None, event_id: st
         items.append({"Put": {"TableName": tracking, "ConditionExpression": "attribute_not_exists(item_key)", "Item": {
             "charge_point_id": cp, "item_key": marker_key(event_id), "incident_id": incident["incident_id"],
             "expires_at": marker_expires_at}}})
-    pointer_item = {"charge_point_id": cp, "item_key": pointer_key(connector_id, incident["error_code"])}
+    pointer_item = {"charge_point_id": cp, "item_key": pointer_key(location, incident["problem_code"])}
     if pointer == "open":
         items.append({"Update": {"TableName": tracking, "Key": pointer_item,
                                  "UpdateExpression": "SET open_incident_id = :id, last_incident_id = :id",
@@ -181,7 +185,7 @@ def save(incident: dict[str, Any], *, previous_version: int | None, event_id: st
         raise ValueError(f"unknown pointer change {pointer!r}")
     if recovered_before is not None:
         items.append({"ConditionCheck": {
-            "TableName": tracking, "Key": {"charge_point_id": cp, "item_key": connector_key(connector_id)},
+            "TableName": tracking, "Key": {"charge_point_id": cp, "item_key": connector_key(location)},
             "ConditionExpression": "attribute_not_exists(recovered_at) OR recovered_at < :at",
             "ExpressionAttributeValues": {":at": recovered_before}}})
     try:

@@ -7,17 +7,29 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from boto3.dynamodb.conditions import Attr
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
-from services.sessions import store, transactions
+from services.sessions import plausibility, store, transactions
 from services.shared import clock
+from services.shared.auth import Scope
 from services.shared.dynamo import plain
-from services.shared.rest import ProblemDetail, ProblemError, decode_token, encode_token, json_response, resolver, responses
+from services.shared.rest import (
+    ProblemDetail,
+    ProblemError,
+    allow,
+    decode_token,
+    encode_token,
+    json_response,
+    resolver,
+    responses,
+)
 
 app = resolver()
 
 IdTag = Annotated[str, Path(min_length=1, max_length=20, description="The OCPP idTag (1-20 characters)")]
 Timestamp = Annotated[str, AfterValidator(clock.normalize)]
+SessionId = Annotated[str, Path(max_length=128, description="The session's id (ses_...)")]
+Status = Literal["active", "completed", "implausible", "void"]
 
 
 class IdTokenIn(BaseModel):
@@ -39,20 +51,50 @@ class IdTokenPage(BaseModel):
     next_token: str | None
 
 
+class Settlement(BaseModel):
+    void: bool = Field(description="true: the session is never billed")
+    note: str | None = None
+    settled_at: str
+    settled_by: str = Field(description="The id of the API key that settled it")
+
+
 class Session(BaseModel):
     id: str
-    transaction_id: int
+    transaction_id: str = Field(description="The OCPP transaction id: 1.6's integer in decimal, 2.0.1's as the charger sent it")
     charge_point_id: str
+    evse_id: int = Field(description="1.6's connector n is EVSE n, connector 1; 0 and 0 where the CSMS never saw the start")
     connector_id: int
     id_tag: str
-    status: Literal["active", "completed"]
+    status: Status = Field(description=(
+        "active; completed (billable: plausible at its stop, or settled with an energy); implausible (ended with "
+        "physically impossible figures: not billed until settled); void (settled as not to be billed)"))
     started_at: str
     stopped_at: str | None = None
     meter_start: int = Field(description="Wh")
     meter_stop: int | None = Field(None, description="Wh")
-    energy_wh: int | None = None
+    energy_wh: int | None = Field(None, description="The Wh billed: metered, or settled; null unless completed")
     stop_reason: str | None = None
     flags: list[str] = Field(default_factory=list, description="e.g. id_tag_blocked, meter_backwards, start_missing")
+    implausible_reasons: list[plausibility.Reason] = Field(
+        default_factory=list, description="Why the stop's figures cannot be right; set when the session ended implausible")
+    settlement: Settlement | None = Field(None, description="How an operator settled the implausible session")
+
+
+class SettlementIn(BaseModel):
+    """Exactly one outcome: an energy to bill, or void."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    energy_wh: Annotated[StrictInt, Field(ge=0, le=plausibility.MAX_REGISTER_WH)] | None = Field(
+        None, description="The Wh to bill: the session becomes completed and is invoiced once")
+    void: StrictBool = Field(False, description="true: the session becomes void and is never invoiced")
+    note: str | None = Field(None, min_length=1, max_length=500, description="Why, kept with the session")
+
+    @model_validator(mode="after")
+    def _one_outcome(self) -> SettlementIn:
+        if self.void == (self.energy_wh is not None):
+            raise ValueError("give either energy_wh (the Wh to bill) or \"void\": true, not both")
+        return self
 
 
 class SampledValue(BaseModel):
@@ -88,14 +130,15 @@ def _session(item: dict[str, Any]) -> dict[str, Any]:
     return {**fields, "id": item["session_id"]}
 
 
-@app.put("/id-tokens/<id_tag>", responses=responses({200: ("Updated", IdToken), 201: ("Created", IdToken)}, 422))
+@app.put("/id-tokens/<id_tag>", security=allow(Scope.ADMIN, Scope.OPERATOR),
+         responses=responses({200: ("Updated", IdToken), 201: ("Created", IdToken)}, 422))
 def put_id_token(id_tag: IdTag, token: IdTokenIn) -> Response[IdToken]:
     item = {"id_tag": id_tag, **token.model_dump(exclude_none=True), "updated_at": clock.iso(clock.now())}
     created = store.put_token(item)
     return json_response(201 if created else 200, _token(item))
 
 
-@app.get("/id-tokens/<id_tag>", responses=responses({200: ("The token", IdToken)}, 404, 422))
+@app.get("/id-tokens/<id_tag>", security=allow(*Scope), responses=responses({200: ("The token", IdToken)}, 404, 422))
 def get_id_token(id_tag: IdTag) -> IdToken:
     item = store.get_token(id_tag)
     if item is None:
@@ -103,14 +146,15 @@ def get_id_token(id_tag: IdTag) -> IdToken:
     return _token(item)
 
 
-@app.delete("/id-tokens/<id_tag>", responses=responses({204: ("Deleted", None)}, 404, 422))
+@app.delete("/id-tokens/<id_tag>", security=allow(Scope.ADMIN), responses=responses({204: ("Deleted", None)}, 404, 422))
 def delete_id_token(id_tag: IdTag) -> Response[None]:
     if not store.delete_token(id_tag):
         raise ProblemError(404, f"No id token {id_tag!r}")
     return Response(204)
 
 
-@app.get("/id-tokens", responses=responses({200: ("A page of id tokens, in storage order", IdTokenPage)}, 422))
+@app.get("/id-tokens", security=allow(*Scope),
+         responses=responses({200: ("A page of id tokens, in storage order", IdTokenPage)}, 422))
 def list_id_tokens(limit: Annotated[int, Query(ge=1, le=100)] = 50,
                    next_token: Annotated[str | None, Query()] = None) -> IdTokenPage:
     items, last = store.scan_tokens(limit, decode_token(next_token, id_tag=None))
@@ -127,41 +171,45 @@ def _bound(name: str, value: str | None) -> str | None:
                            [ProblemDetail(path=f"query.{name}", message="not an RFC 3339 date-time")]) from None
 
 
-@app.get("/sessions", responses=responses({200: (
-    "A page of sessions: one charger's by transaction id, else in storage order; from/to bound started_at",
+def _page_key(key: dict[str, str]) -> bool:
+    """A key DynamoDB takes: no empty or oversized key attribute, and a transaction id as long as one can be."""
+    return all(0 < len(value) <= 256 for value in key.values()) and len(key["transaction_id"]) <= transactions.MAX_TRANSACTION_ID
+
+
+@app.get("/sessions", security=allow(*Scope), responses=responses({200: (
+    "A page of sessions: one charger's oldest started first, else in storage order; from/to bound started_at",
     SessionPage)}, 422))
 def list_sessions(
     charge_point_id: Annotated[str | None, Query(min_length=1, max_length=48)] = None,
     id_tag: Annotated[str | None, Query(min_length=1, max_length=20)] = None,
-    status: Annotated[Literal["active", "completed"] | None, Query()] = None,
+    status: Annotated[Status | None, Query()] = None,
     from_: Annotated[str | None, Query(alias="from", description="started_at at or after (RFC 3339)")] = None,
     to: Annotated[str | None, Query(description="started_at before (RFC 3339)")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     next_token: Annotated[str | None, Query()] = None,
 ) -> SessionPage:
     start, end = _bound("from", from_), _bound("to", to)
-    conditions = [c for c in (
-        Attr("id_tag").eq(id_tag) if id_tag else None,
-        Attr("status").eq(status) if status else None,
-        Attr("started_at").gte(start) if start else None,
-        Attr("started_at").lt(end) if end else None,
-    ) if c is not None]
+    if start is not None and end is not None and end < start:
+        return SessionPage(items=[], next_token=None)
     condition = None
-    for c in conditions:
-        condition = c if condition is None else condition & c
-    start_key = decode_token(next_token, charge_point_id=charge_point_id, transaction_id=None) if next_token else None
-    if start_key is not None:
-        if not start_key["transaction_id"].lstrip("-").isdigit() or len(start_key["transaction_id"]) > 19:
-            raise ProblemError(422, "next_token is not one this route gave out",
-                               [ProblemDetail(path="query.next_token", message="unknown token")])
-        start_key["transaction_id"] = int(start_key["transaction_id"])
-    items, last = store.query_sessions(charge_point_id, limit, start_key, condition)
-    token = encode_token({"charge_point_id": last["charge_point_id"], "transaction_id": str(last["transaction_id"])}) if last else None
-    return SessionPage(items=[Session(**_session(i)) for i in items], next_token=token)
+    for c in (Attr("id_tag").eq(id_tag) if id_tag else None, Attr("status").eq(status) if status else None):
+        if c is not None:
+            condition = c if condition is None else condition & c
+    names = store.PAGE_KEY if charge_point_id is None else store.PAGE_KEY_BY_START
+    start_key = decode_token(next_token, _page_key, **{name: charge_point_id if name == "charge_point_id" else None
+                                                        for name in names})
+    within = start_key is None or "started_at" not in start_key or (
+        (start is None or start <= start_key["started_at"]) and (end is None or start_key["started_at"] < end))
+    if not within:
+        raise ProblemError(422, "next_token is not one this route gave out for these from and to",
+                           [ProblemDetail(path="query.next_token", message="outside from and to")])
+    items, last = store.query_sessions(charge_point_id, limit, start_key, condition, start, end)
+    return SessionPage(items=[Session(**_session(i)) for i in items], next_token=encode_token(last))
 
 
-@app.get("/sessions/<session_id>", responses=responses({200: ("The session with its meter values", SessionDetail)}, 404, 422))
-def get_session(session_id: Annotated[str, Path(max_length=128)]) -> SessionDetail:
+@app.get("/sessions/<session_id>", security=allow(*Scope),
+         responses=responses({200: ("The session with its meter values", SessionDetail)}, 404, 422))
+def get_session(session_id: SessionId) -> SessionDetail:
     key = transactions.session_key(session_id)
     item = store.get_session(*key) if key else None
     if item is None:
@@ -170,3 +218,26 @@ def get_session(session_id: Annotated[str, Path(max_length=128)]) -> SessionDeta
     return SessionDetail(**_session(item), meter_values=samples)
 
 
+_SETTLE = ("Settles a session that ended `implausible` (its stop's figures cannot be right: `implausible_reasons`), "
+           "which is not billed until then: `{\"energy_wh\": N}` bills N Wh (the session becomes completed and is "
+           "invoiced once), `{\"void\": true}` bills nothing, ever. An optional `note` says why. 409 for a session "
+           "that does not await settlement (active, completed, or settled already).")
+
+
+@app.post("/sessions/<session_id>/settle", description=_SETTLE, security=allow(Scope.ADMIN, Scope.OPERATOR),
+          responses=responses({200: ("The session, settled", Session)}, 404, 409, 422))
+def settle_session(session_id: SessionId, settlement: SettlementIn) -> Session:
+    key = transactions.session_key(session_id)
+    if key is None:
+        raise ProblemError(404, f"No session {session_id!r}")
+    how = {"void": settlement.void, "settled_at": clock.iso(clock.now()),
+           "settled_by": app.current_event.raw_event["requestContext"]["authorizer"]["key_id"],
+           **({"note": settlement.note} if settlement.note else {})}
+    outcome = {"status": "void"} if settlement.void else {"status": "completed", "energy_wh": settlement.energy_wh}
+    item = store.settle_session(*key, {**outcome, "settlement": how})
+    if item is None:
+        found = store.get_session(*key)
+        if found is None:
+            raise ProblemError(404, f"No session {session_id!r}")
+        raise ProblemError(409, f"Session {session_id!r} is {found['status']}: only an implausible session awaits settlement")
+    return Session(**_session(item))

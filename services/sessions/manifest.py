@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from services.shared.manifest import Key, OcppRoute, RestApi, ServiceManifest, Stream, Table
+from services.shared.manifest import Index, Key, OcppRoute, RestApi, ServiceManifest, Stream, Table
 
-_OCPP = "services.sessions.ocpp"
+_OCPP = "services.sessions.ocpp16"
 _HANDLERS = "services.sessions.handlers"
 
 MANIFEST = ServiceManifest(
     name="sessions",
     tables=(
         Table(name="id-tokens", partition_key=Key("id_tag")),
-        # A charger's sessions by OCPP transaction id: every OCPP message finds its session by key.
-        Table(name="sessions", partition_key=Key("charge_point_id"), sort_key=Key("transaction_id", "N"),
+        # A charger's sessions by transaction id (a string: 1.6's integers in decimal, 2.0.1's ids as sent), so every
+        # OCPP message finds its session by key; by-start lists a charger's sessions oldest started first.
+        Table(name="sessions", partition_key=Key("charge_point_id"), sort_key=Key("transaction_id"),
+              indexes=(Index(name="by-start", partition_key=Key("charge_point_id"), sort_key=Key("started_at")),),
               stream=Stream("services.sessions.changes:session_changes")),
         # What makes a StartTransaction the same one re-sent: charger, connector, id tag, meter start, timestamp.
         Table(name="session-starts", partition_key=Key("start_key"), ttl_attribute="expires_at"),

@@ -14,11 +14,11 @@ ENERGY_REGISTER = "Energy.Active.Import.Register"
 _SCALED = {"kWh": ("Wh", 1000), "kW": ("W", 1000), "kvarh": ("varh", 1000), "kvar": ("var", 1000)}
 
 
-def series(charge_point_id: str, transaction_id: int | None, connector_id: int) -> str:
-    """Where a meter value belongs: its session's series, or its connector's outside any session."""
+def series(charge_point_id: str, transaction_id: str | None, location: tuple[int, int]) -> str:
+    """Where a meter value belongs: its session's series, or its (EVSE, connector)'s outside any session."""
     if transaction_id is not None:
         return f"{charge_point_id}/tx/{transaction_id}"
-    return f"{charge_point_id}/connector/{connector_id}"
+    return f"{charge_point_id}/connector/{location[0]}/{location[1]}"
 
 
 def normalize(sampled: dict[str, Any]) -> dict[str, Any]:
@@ -31,8 +31,8 @@ def normalize(sampled: dict[str, Any]) -> dict[str, Any]:
         try:
             value["value"] = format((Decimal(value["value"]) * factor).normalize(), "f")
             value["unit"] = unit
-        except InvalidOperation:
-            pass  # kept as sent: a reading we cannot parse is still evidence
+        except ArithmeticError:
+            pass  # kept as sent: a reading we cannot parse or scale (1E+999999 kWh) is still evidence
     return {k: v for k, v in value.items() if v is not None}
 
 

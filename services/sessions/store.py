@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from services.shared import aws
@@ -38,15 +38,15 @@ def scan_tokens(limit: int, start_key: dict[str, Any] | None) -> tuple[list[dict
 # --- transaction ids and starts -------------------------------------------------------------
 
 def next_transaction_id() -> int:
-    """A CSMS-wide unique transaction id from an atomic counter."""
+    """A CSMS-wide unique transaction id from an atomic counter (1.6 answers an integer; the CSMS picks it)."""
     reply = aws.table("counters").update_item(
         Key={"name": "transaction_id"}, UpdateExpression="ADD #v :one",
         ExpressionAttributeNames={"#v": "value"}, ExpressionAttributeValues={":one": 1}, ReturnValues="UPDATED_NEW")
     return int(reply["Attributes"]["value"])
 
 
-def claim_start(start_key: str, charge_point_id: str, transaction_id: int, expires_at: int,
-                replacing: int | None = None) -> int:
+def claim_start(start_key: str, charge_point_id: str, transaction_id: str, expires_at: int,
+                replacing: str | None = None) -> str:
     """Binds a start to a transaction id; for a start seen before, the id it already has.
 
     `replacing` rebinds a start whose id turned out to be taken (by a session a stop created).
@@ -62,7 +62,7 @@ def claim_start(start_key: str, charge_point_id: str, transaction_id: int, expir
     except ClientError as error:
         if not condition_failed(error):
             raise
-    return int(table.get_item(Key={"start_key": start_key}, ConsistentRead=True)["Item"]["transaction_id"])
+    return str(table.get_item(Key={"start_key": start_key}, ConsistentRead=True)["Item"]["transaction_id"])
 
 
 # --- sessions -----------------------------------------------------------------------------------
@@ -82,12 +82,12 @@ def create_session(item: dict[str, Any]) -> bool:
     return True
 
 
-def get_session(charge_point_id: str, transaction_id: int) -> dict[str, Any] | None:
+def get_session(charge_point_id: str, transaction_id: str) -> dict[str, Any] | None:
     return _sessions().get_item(Key={"charge_point_id": charge_point_id, "transaction_id": transaction_id},
                                 ConsistentRead=True).get("Item")
 
 
-def complete_session(charge_point_id: str, transaction_id: int, changes: dict[str, Any], *,
+def complete_session(charge_point_id: str, transaction_id: str, changes: dict[str, Any], *,
                      create: dict[str, Any] | None = None) -> bool:
     """Ends an active session once (or creates it ended, from `create`); False if it had ended already."""
     keys = ("charge_point_id", "transaction_id")
@@ -109,14 +109,59 @@ def complete_session(charge_point_id: str, transaction_id: int, changes: dict[st
     return True
 
 
-def query_sessions(charge_point_id: str | None, limit: int, start_key: dict[str, Any] | None,
-                   condition: Any | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """A page of sessions: by charger (a key query) or across chargers (a scan), filtered by `condition`."""
-    request: dict[str, Any] = {"FilterExpression": condition} if condition is not None else {}
-    if charge_point_id is not None:
-        request["KeyConditionExpression"] = Key("charge_point_id").eq(charge_point_id)
-    read = _sessions().query if charge_point_id is not None else _sessions().scan
-    return page(read, request, limit, start_key, ("charge_point_id", "transaction_id"))
+def settle_session(charge_point_id: str, transaction_id: str, changes: dict[str, Any]) -> dict[str, Any] | None:
+    """Settles a session that awaits it, once; the session as settled, or None if it did not await settlement."""
+    sets, names, values = set_clause(changes)
+    try:
+        reply = _sessions().update_item(
+            Key={"charge_point_id": charge_point_id, "transaction_id": transaction_id},
+            UpdateExpression="SET " + ", ".join(sets),
+            ConditionExpression="#status = :implausible",
+            ExpressionAttributeNames={**names, "#status": "status"},
+            ExpressionAttributeValues={**values, ":implausible": "implausible"},
+            ReturnValues="ALL_NEW",
+        )
+    except ClientError as error:
+        if condition_failed(error):
+            return None
+        raise
+    return reply["Attributes"]
+
+
+BY_START = "by-start"
+PAGE_KEY = ("charge_point_id", "transaction_id")
+PAGE_KEY_BY_START = (*PAGE_KEY, "started_at")
+
+
+def query_sessions(charge_point_id: str | None, limit: int, start_key: dict[str, Any] | None, condition: Any | None,
+                   started_from: str | None = None,
+                   started_before: str | None = None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """A page of sessions filtered by `condition` and started in [started_from, started_before): one charger's
+    oldest started first (a query of by-start, bounded by its key), else across chargers in storage order (a scan)."""
+    before = Attr("started_at").lt(started_before) if started_before is not None else None
+    if charge_point_id is None:
+        since = Attr("started_at").gte(started_from) if started_from is not None else None
+        found = [c for c in (condition, since, before) if c is not None]
+        return page(_sessions().scan, {"FilterExpression": _all(found)} if found else {}, limit, start_key, PAGE_KEY)
+    key = Key("charge_point_id").eq(charge_point_id)
+    if started_from is not None and started_before is not None:
+        key &= Key("started_at").between(started_from, started_before)  # inclusive: the filter drops started_before
+    elif started_from is not None:
+        key &= Key("started_at").gte(started_from)
+    elif started_before is not None:
+        key, before = key & Key("started_at").lt(started_before), None
+    found = [c for c in (condition, before) if c is not None]
+    request: dict[str, Any] = {"IndexName": BY_START, "KeyConditionExpression": key}
+    if found:
+        request["FilterExpression"] = _all(found)
+    return page(_sessions().query, request, limit, start_key, PAGE_KEY_BY_START)
+
+
+def _all(conditions: list[Any]) -> Any:
+    combined = conditions[0]
+    for condition in conditions[1:]:
+        combined &= condition
+    return combined
 
 
 # --- meter values ---------------------------------------------------------------------------------

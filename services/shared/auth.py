@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -19,7 +20,17 @@ from botocore.exceptions import ClientError
 from services.shared import aws, clock
 from services.shared.dynamo import condition_failed
 
-SCOPES = ("admin", "operator", "read-only", "support")
+
+class Scope(StrEnum):
+    """What an API key may do; each REST route declares the scopes that may call it (docs/rest.md)."""
+
+    ADMIN = "admin"
+    OPERATOR = "operator"
+    READ_ONLY = "read-only"
+    SUPPORT = "support"
+
+
+SCOPES = tuple(scope.value for scope in Scope)
 _PREFIX = "csms"
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 # What a key's record may show to people: everything but the digest.

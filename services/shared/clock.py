@@ -21,7 +21,8 @@ def iso(moment: datetime) -> str:
 
 
 # No charger or operator means a time outside these; bounding them keeps time arithmetic from overflowing.
-_FIRST_YEAR, _LAST_YEAR = 1970, 9998
+_EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_LATEST = datetime(9998, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)
 _RFC3339 = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})")
 
 
@@ -31,11 +32,12 @@ def parse(text: str) -> datetime:
     if match is None:
         raise ValueError(f"not an RFC 3339 date-time with a zone (e.g. 2025-01-31T12:00:00Z): {text!r}")
     date, time, fraction, zone = match.groups()
-    if not _FIRST_YEAR <= int(date[:4]) <= _LAST_YEAR:
-        raise ValueError(f"date-time out of range ({_FIRST_YEAR}-{_LAST_YEAR}): {text!r}")
     fraction = f".{(fraction or '')[:6].ljust(6, '0')}"
     zone = "+00:00" if zone in ("Z", "z") else zone
-    return datetime.fromisoformat(f"{date}T{time}{fraction}{zone}").astimezone(timezone.utc)
+    moment = datetime.fromisoformat(f"{date}T{time}{fraction}{zone}")
+    if not _EARLIEST <= moment <= _LATEST:  # compared, not converted: 9999-12-31 with an offset would overflow
+        raise ValueError(f"date-time out of range (years 1970-9998 in UTC): {text!r}")
+    return moment.astimezone(timezone.utc)
 
 
 def normalize(text: str) -> str:

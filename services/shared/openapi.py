@@ -2,7 +2,8 @@
 
 Powertools generates each service's document from its pydantic models; here they are
 joined, validation errors are described as the problem JSON they really are, and the
-Bearer scheme is declared, so generated clients and contract fuzzers agree with the API.
+Bearer scheme is declared (each operation names the key scopes it allows), so generated
+clients and contract fuzzers agree with the API.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ import json
 from functools import lru_cache
 from typing import Any, Iterable
 
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
 from services.shared import refs
 from services.shared.manifest import ServiceManifest
-from services.shared.rest import PROBLEM_JSON, Problem
+from services.shared.rest import BEARER, PROBLEM_JSON, Problem
 
 TITLE = "CSMS operator API"
 _POWERTOOLS_ERRORS = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
@@ -24,13 +27,14 @@ def document(manifests: Iterable[ServiceManifest], version: str = "0.1.0") -> di
         "openapi": "3.1.0",
         "info": {"title": TITLE, "version": version},
         "paths": {},
-        "components": {"schemas": {}, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
-        "security": [{"bearer": []}],
+        "components": {"schemas": {}, "securitySchemes": {}},
     }
     for manifest in manifests:
         if manifest.rest is None or manifest.rest.resolver is None:
             continue
-        doc = json.loads(refs.resolve(manifest.rest.resolver).get_openapi_json_schema(title=TITLE, version=version))
+        doc = json.loads(refs.resolve(manifest.rest.resolver).get_openapi_json_schema(
+            title=TITLE, version=version, security_schemes={BEARER: HTTPBearer()}))
+        merged["components"]["securitySchemes"].update(doc.get("components", {}).get("securitySchemes", {}))
         merged["paths"].update(doc.get("paths", {}))
         merged["components"]["schemas"].update(doc.get("components", {}).get("schemas", {}))
     for name in _POWERTOOLS_ERRORS:

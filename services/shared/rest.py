@@ -1,7 +1,9 @@
 """The operator REST API's common ground: problem JSON errors, authorization, pagination.
 
 Every service's api.py builds its resolver with `resolver()`, so all of them answer
-errors the same way (RFC 9457) and refuse requests that did not pass the authorizer.
+errors the same way (RFC 9457), refuse requests that did not pass the authorizer or that
+the key's scopes do not cover, and answer 405 for a method a path does not have
+(docs/rest.md).
 """
 
 from __future__ import annotations
@@ -12,21 +14,18 @@ import json
 from typing import Any, Callable
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.api_gateway import Route
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError, ResponseValidationError
 from pydantic import BaseModel, Field
 
+from services.shared.auth import Scope
 from services.shared.log import logger
 
 PROBLEM_JSON = "application/problem+json"
-# What each API key scope may do: reading is for all; support may also send commands (POST).
-SCOPES_BY_METHOD: dict[str, set[str]] = {
-    "GET": {"admin", "operator", "support", "read-only"},
-    "HEAD": {"admin", "operator", "support", "read-only"},
-    "POST": {"admin", "operator", "support"},
-    "PUT": {"admin", "operator"},
-    "DELETE": {"admin"},
-}
+BEARER = "bearer"
+# An OpenAPI security requirement, as Powertools' route decorators take it: {scheme: [scope, ...]}.
+Security = list[dict[str, list[str]]]
 _TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
            409: "Conflict", 422: "Invalid request", 500: "Internal error"}
 
@@ -76,20 +75,57 @@ def responses(ok: dict[int, tuple[str, type[BaseModel] | None]], *errors: int) -
     return documented
 
 
+def allow(*scopes: Scope) -> Security:
+    """A route's `security=`: the API-key scopes that may call it.
+
+    Declared per route, not derived from the method (a refund is a POST that support must not do);
+    the resolver enforces it and OpenAPI shows it as the operation's security requirement.
+    """
+    if not scopes:
+        raise ValueError("a route allows at least one scope")
+    return [{BEARER: sorted(scope.value for scope in set(scopes))}]
+
+
+def declared_scopes(route: Route) -> set[str]:
+    return {scope for requirement in route.security or [] for scope in requirement.get(BEARER, [])}
+
+
+def routes(app: APIGatewayRestResolver) -> list[Route]:
+    """The resolver's routes; Powertools keeps them in two private lists, static and dynamic."""
+    return app._static_routes + app._dynamic_routes
+
+
 def _loc_path(loc: tuple | list) -> str:
     return ".".join(str(part) for part in loc)
 
 
 def _refusal(app: APIGatewayRestResolver) -> Response | None:
-    """API Gateway's authorizer admits a request; this refuses one that arrived without it, or out of scope."""
+    """API Gateway's authorizer admits a request; this refuses one that arrived without it, or out of the route's scopes.
+
+    A request no route matched passes with any key: the not-found handler answers it (404 or 405).
+    """
     context = (app.current_event.raw_event.get("requestContext") or {}).get("authorizer") or {}
     if not context.get("key_id"):
         return problem_response(401, "Send 'Authorization: Bearer <API key>'", headers={"WWW-Authenticate": "Bearer"})
-    method = app.current_event.http_method
-    if not set(str(context.get("scopes", "")).split()) & SCOPES_BY_METHOD.get(method, set()):
-        return problem_response(403, f"This API key's scopes do not allow {method}; ask for a key with one of: "
-                                     f"{', '.join(sorted(SCOPES_BY_METHOD.get(method, set())))}")
+    route = app.context.get("_route")
+    if route not in routes(app):
+        return None
+    allowed = declared_scopes(route)
+    if not allowed:  # fails closed; tests/unit/test_rest.py keeps it from happening
+        logger.error("route declares no scopes", extra={"route": f"{route.method} {route.openapi_path}"})
+        return problem_response(500, "This route declares no scopes; it was logged")
+    if not set(str(context.get("scopes", "")).split()) & allowed:
+        return problem_response(403, f"This API key's scopes do not allow {route.method} {route.openapi_path}; "
+                                     f"ask for a key with one of: {', '.join(sorted(allowed))}")
     return None
+
+
+def _method_not_allowed(app: APIGatewayRestResolver) -> Response | None:
+    path, method = app.current_event.path, app.current_event.http_method.upper()
+    allowed = sorted({route.method for route in routes(app) if route.rule.match(path)})
+    if not allowed:
+        return None
+    return problem_response(405, f"{path} answers {', '.join(allowed)}, not {method}", headers={"Allow": ", ".join(allowed)})
 
 
 def _authorized(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
@@ -116,7 +152,8 @@ def resolver() -> APIGatewayRestResolver:
 
     @app.not_found
     def _not_found(_: Exception) -> Response:
-        return problem_response(404, f"No route {app.current_event.http_method} {app.current_event.path}")
+        return _method_not_allowed(app) or problem_response(404, f"No route {app.current_event.http_method} "
+                                                                  f"{app.current_event.path}")
 
     @app.exception_handler(ResponseValidationError)
     def _bad_reply(error: ResponseValidationError) -> Response:

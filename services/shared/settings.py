@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     command_queue_ttl: int = Field(default=3600, ge=10)
     # Connector ids a charger may report (0 is the charger itself); bounds what one charger can store.
     max_connector_id: int = Field(default=32, ge=1, le=1000)
+    # A connector's rated power when nothing tells it (W): the highest DC rating in common use (CCS, 350 kW). A
+    # session metering more than it could deliver in its duration is implausible; raise it for megawatt chargers.
+    max_power_w: int = Field(default=350_000, ge=1_000, le=10_000_000)
     # Queue URLs are resolved by name unless given (infra/ passes them to save a lookup).
     queue_url_prefix: str | None = None
     # Billing's default tariff: the price of one kWh in `currency`'s major unit (a Decimal, never a float).

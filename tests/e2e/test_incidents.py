@@ -36,7 +36,8 @@ def test_a_fault_opens_one_incident_a_repeat_counts_and_recovery_resolves_it(sta
 
     asyncio.run(report(("Faulted", "GroundFailure", "2026-03-01T10:00:00Z")))
     [opened] = eventually(lambda: incidents("open"))
-    assert (opened["error_code"], opened["connector_id"], opened["charge_point_vendor"]) == ("GroundFailure", 1, "ACME")
+    assert (opened["problem_code"], opened["evse_id"], opened["connector_id"], opened["charge_point_vendor"]) == (
+        "GroundFailure", 1, 1, "ACME")
 
     asyncio.run(report(("Faulted", "GroundFailure", "2026-03-01T10:05:00Z")))
     repeated = eventually(lambda: [i for i in incidents() if i["count"] == 2])

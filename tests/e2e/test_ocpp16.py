@@ -57,11 +57,11 @@ def test_boot_heartbeat_and_status_are_visible_over_rest(stack: Stack) -> None:
             assert body["vendor"] == "ACME" and body["model"] == "Volt 22" and body["firmware_version"] == "1.2.3"
             assert body["ocpp_version"] == "ocpp1.6"
             assert body["status"] == "Available"
-            connectors = {c["connector_id"]: c for c in body["connectors"]}
-            assert connectors[2]["status"] == "Charging"
+            connectors = {c["evse_id"]: c for c in body["connectors"]}  # 1.6's connector n: EVSE n, connector 1
+            assert set(connectors) == {1, 2} and connectors[2]["status"] == "Charging"
             assert connectors[1] | {"updated_at": None} == {
-                "connector_id": 1, "status": "Faulted", "error_code": "GroundFailure", "info": "RCD tripped",
-                "vendor_id": None, "vendor_error_code": "E42", "status_since": "2026-01-01T10:05:00.000Z", "updated_at": None}
+                "evse_id": 1, "connector_id": 1, "status": "Faulted", "problem_code": "GroundFailure", "info": "RCD tripped",
+                "vendor_id": None, "vendor_code": "E42", "status_since": "2026-01-01T10:05:00.000Z", "updated_at": None}
 
     asyncio.run(scenario())
     assert wait_for(lambda: stack.request("GET", f"/chargers/{cp_id}")[2]["connected"] is False)

@@ -60,3 +60,15 @@ def test_register_list_and_delete(stack: Stack) -> None:
     assert stack.request("DELETE", f"/chargers/{ids[0]}")[0] == 204
     assert stack.request("GET", f"/chargers/{ids[0]}")[0] == 404
     assert stack.request("DELETE", f"/chargers/{ids[0]}")[0] == 404
+
+
+def test_a_method_the_path_lacks_is_405_with_allow_and_an_unknown_path_404(stack: Stack) -> None:
+    for method, path, allowed in (("PATCH", "/chargers/E2E-405", "DELETE, GET, PUT"), ("POST", "/chargers", "GET"),
+                                  ("DELETE", "/sessions", "GET")):
+        status, headers, body = stack.request(method, path, {})
+        assert (status, headers["Allow"], headers["Content-Type"]) == (405, allowed, "application/problem+json")
+        assert body["status"] == 405 and method in body["detail"]
+    assert stack.request("GET", "/chargers/E2E-405")[0] == 404
+    for path in ("/nothing", "/chargers/E2E-405/nothing"):
+        status, headers, body = stack.request("PATCH", path, {})
+        assert (status, body["status"]) == (404, 404) and "Allow" not in headers

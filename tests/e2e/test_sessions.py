@@ -57,7 +57,7 @@ def test_a_whole_session_gives_its_energy_and_one_exact_invoice(stack: Stack) ->
     status, _, sessions = stack.request("GET", f"/sessions?charge_point_id={cp_id}")
     assert status == 200 and len(sessions["items"]) == 1
     session = sessions["items"][0]
-    assert (session["transaction_id"], session["energy_wh"], session["status"]) == (tx, 12345, "completed")
+    assert (session["transaction_id"], session["energy_wh"], session["status"]) == (str(tx), 12345, "completed")
     status, _, detail = stack.request("GET", f"/sessions/{session['id']}")
     assert [m["timestamp"] for m in detail["meter_values"]] == ["2026-03-01T10:20:00.000Z", "2026-03-01T10:40:00.000Z"]
     assert detail["meter_values"][1]["sampled_value"][0]["value"] == "9500"

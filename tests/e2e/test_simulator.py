@@ -88,7 +88,7 @@ async def operate(stack: Stack, cp_id: str, stats: Stats, id_tag: str) -> None:
     assert active is not None
     # A meter value first: energy has flowed by then.
     assert await until(lambda: stats.sent["MeterValues"] >= 1, 5)
-    stop = await command(stack, cp_id, "RemoteStopTransaction", {"transactionId": active["transaction_id"]})
+    stop = await command(stack, cp_id, "RemoteStopTransaction", {"transactionId": int(active["transaction_id"])})
     assert stop["status"] == "accepted", stop
     completed = await until(lambda: session_of(stack, cp_id, id_tag, "completed"))
     assert completed is not None and completed["stop_reason"] == "Remote" and completed["energy_wh"] > 0
@@ -98,7 +98,7 @@ async def operate(stack: Stack, cp_id: str, stats: Stats, id_tag: str) -> None:
 
     async def unavailable() -> bool:
         _, _, charger = await asyncio.to_thread(stack.request, "GET", f"/chargers/{cp_id}")
-        return charger["connectors"][2]["status"] == "Unavailable"
+        return next(c for c in charger["connectors"] if c["evse_id"] == 2)["status"] == "Unavailable"
 
     assert await until(unavailable, 5)
     assert (await command(stack, cp_id, "Reset", {"type": "Soft"}))["status"] == "accepted"

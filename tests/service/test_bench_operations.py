@@ -140,7 +140,7 @@ def test_target_heartbeats_write_at_most_every_other_time(result: dict[str, Any]
 def test_the_process_is_left_as_it_was(measured: tuple[dict[str, Any], dict[str, str], dict[str, str]]) -> None:
     from botocore.client import BaseClient
 
-    from services.connectivity import ocpp as connectivity_ocpp
+    from services.connectivity import chargers
     from services.shared import clock, refs
 
     _, before, after = measured
@@ -148,7 +148,7 @@ def test_the_process_is_left_as_it_was(measured: tuple[dict[str, Any], dict[str,
     assert BaseClient._make_api_call.__qualname__ == "BaseClient._make_api_call"
     assert hasattr(refs.resolve, "cache_info")  # the lru_cache'd function itself, not the bench's wrapper
     assert clock.now.__module__ == "services.shared.clock"
-    assert "BENCH-00000" not in connectivity_ocpp._last_seen._written
+    assert "BENCH-00000" not in chargers._last_seen._written
 
 
 def test_import_times_of_a_handler_and_its_dependencies() -> None:

@@ -20,7 +20,7 @@ QUEUE = "csms-billing-session-ended"
 # --- builders ---------------------------------------------------------------------------------
 
 def session_detail(session_id: str = "s-1", *, energy_wh: int = 12_345, charge_point_id: str = "CP-1",
-                   id_tag: str = "TAG-1", transaction_id: int = 1, **changes: Any) -> dict[str, Any]:
+                   id_tag: str = "TAG-1", transaction_id: str = "1", **changes: Any) -> dict[str, Any]:
     """What sessions puts in SessionEnded's detail."""
     detail = {
         "event_id": f"ev-{session_id}",
@@ -28,6 +28,7 @@ def session_detail(session_id: str = "s-1", *, energy_wh: int = 12_345, charge_p
         "occurred_at": "2026-01-05T10:30:00.000Z",
         "session_id": session_id,
         "transaction_id": transaction_id,
+        "evse_id": 2,
         "connector_id": 1,
         "id_tag": id_tag,
         "started_at": "2026-01-05T09:00:00.000Z",
@@ -105,7 +106,7 @@ def test_a_session_end_issues_one_exact_invoice(tap: EventTap) -> None:
     assert invoice["total"] == 370  # 12.345 kWh * 0.30 EUR = 3.7035 EUR -> 370 cents
     assert invoice["lines"] == [{"description": "Energy", "quantity_wh": 12_345, "unit_price": "0.30", "amount": 370}]
     assert {k: v for k, v in invoice.items() if k not in ("id", "lines", "issued_at")} == {
-        "session_id": "s-1", "transaction_id": 1, "charge_point_id": "CP-1", "connector_id": 1, "id_tag": "TAG-1",
+        "session_id": "s-1", "transaction_id": "1", "charge_point_id": "CP-1", "evse_id": 2, "connector_id": 1, "id_tag": "TAG-1",
         "energy_wh": 12_345, "started_at": "2026-01-05T09:00:00.000Z", "stopped_at": "2026-01-05T10:30:00.000Z",
         "total": 370, "currency": "EUR", "status": "issued",
     }
@@ -125,7 +126,7 @@ def test_a_session_end_issues_one_exact_invoice(tap: EventTap) -> None:
 
 def test_the_subscription_delivers_what_sessions_publishes(aws_env: None) -> None:
     """The manifest's rule matches a SessionEnded put on the bus, and the queue's message is what the handler reads."""
-    from services.sessions.events import SessionEnded
+    from services.contracts.sessions import SessionEnded
     from services.shared.relay import put_events
 
     detail = session_detail("s-bus")
@@ -138,7 +139,7 @@ def test_the_subscription_delivers_what_sessions_publishes(aws_env: None) -> Non
 
 
 def test_only_session_ended_from_sessions_reaches_billing(aws_env: None) -> None:
-    from services.billing.events import InvoiceIssued
+    from services.contracts.billing import InvoiceIssued
     from services.shared.relay import put_events
 
     put_events([InvoiceIssued(charge_point_id="CP-1", invoice_id="inv_x", session_id="s", energy_wh=1, total=1, currency="EUR")])
@@ -238,7 +239,7 @@ def invoices(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, A
     real_now = clock.now
     for n, (charger, tag) in enumerate(plan):
         issued_at(monkeypatch, clock.iso(first + timedelta(days=n)))
-        body = envelope(session_detail(f"s-{n}", charge_point_id=charger, id_tag=tag, transaction_id=n, energy_wh=1_000 * n))
+        body = envelope(session_detail(f"s-{n}", charge_point_id=charger, id_tag=tag, transaction_id=str(n), energy_wh=1_000 * n))
         assert deliver(body)["batchItemFailures"] == []
     monkeypatch.setattr(clock, "now", real_now)
     found = sorted(all_invoices(), key=lambda i: i["issued_at"])
@@ -328,4 +329,6 @@ def test_invoices_need_a_key_and_any_scope_may_read(invoices: list[dict[str, Any
     assert_problem(call("GET", f"/invoices/{invoices[0]['id']}", scopes=None), 401)
     for scope in ("read-only", "support", "operator"):
         assert call("GET", "/invoices", scopes=scope)["statusCode"] == 200
-    assert_problem(call("DELETE", f"/invoices/{invoices[0]['id']}"), 404)  # no such route
+    refused = call("DELETE", f"/invoices/{invoices[0]['id']}", scopes="read-only")
+    assert_problem(refused, 405)
+    assert refused["header"]["allow"] == "GET"

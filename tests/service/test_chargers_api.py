@@ -44,7 +44,7 @@ def register(*charge_point_ids: str) -> None:
 
 
 def set_status(charge_point_id: str, state: str) -> None:
-    store.update_connector(charge_point_id, 0, {"status": state, "error_code": "NoError", "timestamp": now()}, now())
+    store.update_connector(charge_point_id, (0, 0), {"status": state, "timestamp": now()}, now())
 
 
 def ids(reply: dict[str, Any]) -> set[str]:
@@ -113,11 +113,16 @@ def test_put_registers_with_201_then_updates_with_200(aws_env: None) -> None:
 
     updated = call_api("PUT", "/chargers/CP-1", body={"site_id": "yard"})
 
-    assert updated["statusCode"] == 200, "a second PUT of the same charger is an update"
+    assert updated["statusCode"] == 200, "a second PUT of the same charger replaces it"
     assert updated["json"]["site_id"] == "yard"
-    assert updated["json"]["labels"] == {"bay": "3"}
-    assert updated["json"]["has_password"] is True
+    assert updated["json"]["labels"] == {}, "labels left out are removed"
+    assert updated["json"]["has_password"] is True, "the password is write-only: left out, it is kept"
     assert updated["json"]["registered_at"] == charger["registered_at"]
+
+    cleared = call_api("PUT", "/chargers/CP-1", body={"labels": {"bay": "4"}})
+
+    assert (cleared["statusCode"], cleared["json"]["site_id"], cleared["json"]["labels"]) == (200, None, {"bay": "4"})
+    assert "site_id" not in store.get_charger("CP-1")
 
 
 def test_password_is_never_returned_and_is_stored_hashed(aws_env: None) -> None:
@@ -172,8 +177,9 @@ def test_put_with_invalid_body_is_422_problem(aws_env: None) -> None:
 def test_get_charger_shows_connection_boot_and_connectors(aws_env: None) -> None:
     connect_charger("CP-1")
     set_status("CP-1", "Available")
-    store.update_connector("CP-1", 1, {"status": "Faulted", "error_code": "GroundFailure", "vendor_error_code": "E1",
-                                       "timestamp": "2024-05-01T10:00:00.000Z"}, now())
+    store.update_connector("CP-1", (2, 1), {"status": "Faulted", "problem_code": "GroundFailure", "vendor_code": "E1",
+                                            "timestamp": "2024-05-01T10:00:00.000Z"}, now())
+    store.update_connector("CP-1", (10, 1), {"status": "Available", "timestamp": "2024-05-01T10:00:00.000Z"}, now())
     store.set_fields("CP-1", {"boot": {"charge_point_vendor": "Wallbox", "charge_point_model": "Pulsar",
                                        "firmware_version": "1.0", "booted_at": now()}})
 
@@ -182,10 +188,11 @@ def test_get_charger_shows_connection_boot_and_connectors(aws_env: None) -> None
     assert charger["connected"] is True and charger["ocpp_version"] == "ocpp1.6"
     assert charger["status"] == "Available"
     assert (charger["vendor"], charger["model"], charger["firmware_version"]) == ("Wallbox", "Pulsar", "1.0")
-    assert [c["connector_id"] for c in charger["connectors"]] == [0, 1]
-    faulted = charger["connectors"][1]
-    assert (faulted["status"], faulted["error_code"], faulted["vendor_error_code"], faulted["status_since"]) == (
+    assert [(c["evse_id"], c["connector_id"]) for c in charger["connectors"]] == [(2, 1), (10, 1)]  # not the charger's own
+    faulted = charger["connectors"][0]
+    assert (faulted["status"], faulted["problem_code"], faulted["vendor_code"], faulted["status_since"]) == (
         "Faulted", "GroundFailure", "E1", "2024-05-01T10:00:00.000Z")
+    assert charger["connectors"][1]["problem_code"] is None
 
 
 def test_get_unknown_charger_is_404_problem(aws_env: None) -> None:
@@ -196,6 +203,24 @@ def test_get_unknown_charger_is_404_problem(aws_env: None) -> None:
 
 def test_unknown_route_is_404_problem(aws_env: None) -> None:
     assert_problem(call_api("GET", "/chargers/CP-1/nothing/here"), 404)
+
+
+@pytest.mark.parametrize(("method", "path", "allowed"), [
+    ("POST", "/chargers", "GET"),
+    ("PATCH", "/chargers", "GET"),
+    ("PATCH", "/chargers/CP-1", "DELETE, GET, PUT"),
+    ("POST", "/chargers/CP-1", "DELETE, GET, PUT"),
+    ("DELETE", "/chargers/CP-1/commands", "GET, POST"),
+    ("PUT", "/chargers/CP-1/commands/0123456789abcdef", "GET"),
+])
+def test_a_method_the_path_lacks_is_405_with_allow(aws_env: None, method: str, path: str, allowed: str) -> None:
+    """Whatever the key's scopes: the path has no such method for anyone (it was 403, or 404 for POST /chargers)."""
+    for scopes in ("admin", "read-only"):
+        reply = call_api(method, path, body={}, scopes=scopes)
+        assert_problem(reply, 405)
+        assert reply["header"]["allow"] == allowed
+    assert_problem(call_api(method, path, body={}, scopes=None), 401)
+    assert store.get_charger("CP-1") is None
 
 
 def test_delete_is_204_then_404_and_the_charger_may_no_longer_connect(aws_env: None) -> None:

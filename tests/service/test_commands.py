@@ -13,7 +13,7 @@ import pytest
 
 from services.connectivity import commands_queue, handlers, store
 from services.connectivity.commands import CSMS_ACTIONS, POSITIVE, REDACTED
-from services.connectivity.events import CommandRequested
+from services.contracts.connectivity import CommandRequested
 from services.shared import auth, aws, clock
 from services.shared.dynamo import plain
 from services.shared.relay import put_events

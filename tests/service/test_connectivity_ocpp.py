@@ -14,8 +14,7 @@ from ocpp.v16 import call as call16
 from ocpp.v16 import call_result as result16
 
 from services import manifests
-from services.connectivity import ocpp as connectivity_ocpp
-from services.connectivity import store
+from services.connectivity import chargers, store
 from services.connectivity.liveness import LastSeen
 from services.shared import clock, handlers
 from services.shared.manifest import OcppRoute, ServiceManifest
@@ -46,7 +45,7 @@ BOOT = {
 @pytest.fixture(autouse=True)
 def fresh_last_seen(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     """The heartbeat write filter lives per Lambda container; every test starts a new one."""
-    monkeypatch.setattr(connectivity_ocpp, "_last_seen", LastSeen(settings().heartbeat_interval))
+    monkeypatch.setattr(chargers, "_last_seen", LastSeen(settings().heartbeat_interval))
 
 
 @pytest.fixture
@@ -128,7 +127,7 @@ def test_boot_notification_with_an_invalid_payload_gets_a_callerror(online: str)
 def test_heartbeat_writes_last_seen_at_most_once_per_two_intervals(online: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CSMS_HEARTBEAT_INTERVAL", "60")
     settings.cache_clear()
-    monkeypatch.setattr(connectivity_ocpp, "_last_seen", LastSeen(settings().heartbeat_interval))
+    monkeypatch.setattr(chargers, "_last_seen", LastSeen(settings().heartbeat_interval))
     touched: list[str] = []
     original = store.touch
     monkeypatch.setattr(store, "touch", lambda cp, now: (touched.append(now), original(cp, now))[1])
@@ -174,14 +173,13 @@ def test_status_notification_stores_the_connector_and_publishes_a_change(online:
 
     assert result(online, "StatusNotification", status(1, "Available", "2024-05-01T10:00:00Z"), at=received) == {}
 
-    connector = store.get_charger(CP)["connectors"]["1"]
-    assert connector == {"status": "Available", "error_code": "NoError", "timestamp": "2024-05-01T10:00:00.000Z",
-                         "updated_at": "2024-05-01T10:00:05.000Z"}
+    connector = store.get_charger(CP)["connectors"]["1/1"]
+    assert connector == {"status": "Available", "timestamp": "2024-05-01T10:00:00.000Z", "updated_at": "2024-05-01T10:00:05.000Z"}
     changed = tap.of("ConnectorStatusChanged")
     assert len(changed) == 1
     assert changed[0]["charge_point_id"] == CP
-    assert changed[0]["connector_id"] == 1
-    assert (changed[0]["status"], changed[0]["error_code"]) == ("Available", "NoError")
+    assert (changed[0]["evse_id"], changed[0]["connector_id"]) == (1, 1)  # 1.6's connector 1: EVSE 1, connector 1
+    assert (changed[0]["status"], changed[0]["problem_code"]) == ("Available", None)
     assert changed[0]["previous_status"] is None
     assert changed[0]["occurred_at"] == "2024-05-01T10:00:00.000Z"
     assert tap.of("FaultReported") == []
@@ -193,11 +191,11 @@ def test_status_notification_change_publishes_the_previous_state(online: str, ta
 
     result(online, "StatusNotification", status(1, "Charging", "2024-05-01T12:05:00+02:00"))
 
-    assert store.get_charger(CP)["connectors"]["1"]["status"] == "Charging"
-    assert store.get_charger(CP)["connectors"]["1"]["timestamp"] == "2024-05-01T10:05:00.000Z"
+    assert store.get_charger(CP)["connectors"]["1/1"]["status"] == "Charging"
+    assert store.get_charger(CP)["connectors"]["1/1"]["timestamp"] == "2024-05-01T10:05:00.000Z"
     changed = tap.of("ConnectorStatusChanged")
     assert [(c["previous_status"], c["status"]) for c in changed] == [("Available", "Charging")]
-    assert changed[0]["previous_error_code"] == "NoError"
+    assert changed[0]["previous_problem_code"] is None
 
 
 def test_status_notification_exact_repeat_publishes_nothing_and_writes_nothing(online: str, tap: EventTap) -> None:
@@ -209,7 +207,7 @@ def test_status_notification_exact_repeat_publishes_nothing_and_writes_nothing(o
     result(online, "StatusNotification", payload, at=first + timedelta(minutes=5))
 
     assert tap.envelopes() == []
-    assert store.get_charger(CP)["connectors"]["1"]["updated_at"] == "2024-05-01T10:00:01.000Z"
+    assert store.get_charger(CP)["connectors"]["1/1"]["updated_at"] == "2024-05-01T10:00:01.000Z"
 
 
 def test_status_notification_same_status_with_a_newer_timestamp_publishes_nothing(online: str, tap: EventTap) -> None:
@@ -227,7 +225,7 @@ def test_status_notification_with_an_older_timestamp_is_ignored(online: str, tap
 
     result(online, "StatusNotification", status(1, "Preparing", "2024-05-01T10:04:00Z"))
 
-    connector = store.get_charger(CP)["connectors"]["1"]
+    connector = store.get_charger(CP)["connectors"]["1/1"]
     assert (connector["status"], connector["timestamp"]) == ("Charging", "2024-05-01T10:05:00.000Z")
     assert tap.envelopes() == []
 
@@ -237,7 +235,7 @@ def test_status_notification_without_timestamp_uses_the_arrival_time(online: str
 
     result(online, "StatusNotification", status(2, "Unavailable", None), at=received)
 
-    assert store.get_charger(CP)["connectors"]["2"]["timestamp"] == "2024-05-01T10:00:05.123Z"
+    assert store.get_charger(CP)["connectors"]["2/1"]["timestamp"] == "2024-05-01T10:00:05.123Z"
 
 
 def test_status_notification_fault_publishes_fault_reported_with_the_chargers_model(online: str, tap: EventTap) -> None:
@@ -250,19 +248,26 @@ def test_status_notification_fault_publishes_fault_reported_with_the_chargers_mo
     result(online, "StatusNotification", fault)
 
     changed = tap.of("ConnectorStatusChanged")
-    assert [(c["status"], c["error_code"], c["previous_status"]) for c in changed] == [("Faulted", "GroundFailure", "Available")]
+    assert [(c["status"], c["problem_code"], c["previous_status"]) for c in changed] == [("Faulted", "GroundFailure", "Available")]
     faults = tap.of("FaultReported")
     assert len(faults) == 1
-    assert {k: faults[0][k] for k in ("charge_point_id", "connector_id", "status", "error_code", "info", "vendor_id",
-                                      "vendor_error_code", "charge_point_vendor", "charge_point_model",
-                                      "firmware_version", "occurred_at")} == {
-        "charge_point_id": CP, "connector_id": 1, "status": "Faulted", "error_code": "GroundFailure",
-        "info": "RCD tripped", "vendor_id": "com.wallbox", "vendor_error_code": "E42",
+    assert {k: v for k, v in faults[0].items() if k != "event_id"} == {
+        "charge_point_id": CP, "component": "Connector", "evse_id": 1, "connector_id": 1, "status": "Faulted",
+        "problem_code": "GroundFailure", "severity": "error", "info": "RCD tripped", "vendor_id": "com.wallbox",
+        "vendor_code": "E42",
         "charge_point_vendor": "Wallbox", "charge_point_model": "Pulsar Plus", "firmware_version": "5.17.0",
         "occurred_at": "2024-05-01T10:10:00.000Z",
     }
-    stored = store.get_charger(CP)["connectors"]["1"]
-    assert (stored["error_code"], stored["vendor_error_code"], stored["info"]) == ("GroundFailure", "E42", "RCD tripped")
+    stored = store.get_charger(CP)["connectors"]["1/1"]
+    assert (stored["problem_code"], stored["vendor_code"], stored["info"]) == ("GroundFailure", "E42", "RCD tripped")
+
+
+def test_a_chargers_own_problem_that_leaves_it_working_is_a_warning_of_the_charging_station(online: str, tap: EventTap) -> None:
+    result(online, "StatusNotification", status(0, "Available", "2024-05-01T10:00:00Z", "HighTemperature"))
+
+    [fault] = tap.of("FaultReported")
+    assert (fault["component"], fault["evse_id"], fault["connector_id"], fault["severity"]) == ("ChargingStation", 0, 0, "warning")
+    assert store.get_charger(CP)["connectors"]["0/0"]["problem_code"] == "HighTemperature"
 
 
 def test_status_notification_fault_is_reported_again_on_a_repeat(online: str, tap: EventTap) -> None:
@@ -275,7 +280,7 @@ def test_status_notification_fault_is_reported_again_on_a_repeat(online: str, ta
 
     assert tap.of("ConnectorStatusChanged") == []
     faults = tap.of("FaultReported")
-    assert len(faults) == 1 and faults[0]["error_code"] == "OverVoltage"
+    assert len(faults) == 1 and faults[0]["problem_code"] == "OverVoltage"
     assert faults[0]["occurred_at"] == "2024-05-01T10:20:00.000Z"
     assert faults[0]["charge_point_vendor"] is None  # the charger never booted
 
@@ -294,7 +299,7 @@ def test_a_resent_fault_makes_no_second_event_and_a_new_one_gets_another_id(onli
 def test_connector_id_out_of_range_is_a_property_constraint_violation(online: str, connector_id: int) -> None:
     _, reply = call(online, "StatusNotification", status(connector_id, "Available", "2024-05-01T10:00:00Z"))
     assert reply[0] == 4 and reply[2] == "PropertyConstraintViolation"
-    assert str(connector_id) not in store.get_charger(CP)["connectors"]
+    assert store.get_charger(CP)["connectors"] == {}
 
 
 def test_status_notification_cleared_field_counts_as_a_change(online: str, tap: EventTap) -> None:
@@ -304,7 +309,7 @@ def test_status_notification_cleared_field_counts_as_a_change(online: str, tap: 
     result(online, "StatusNotification", status(1, "Available", "2024-05-01T10:01:00Z"))
 
     assert len(tap.of("ConnectorStatusChanged")) == 1
-    assert "info" not in store.get_charger(CP)["connectors"]["1"]
+    assert "info" not in store.get_charger(CP)["connectors"]["1/1"]
 
 
 # --- DataTransfer, firmware and diagnostics status -----------------------------------------

@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from services.connectivity.events import ChargerBooted, ConnectorStatusChanged, FaultReported
+from services.contracts.connectivity import ChargerBooted, ConnectorStatusChanged, FaultReported
 from services.diagnostics import faults, handlers, store
 from services.shared import events as shared_events
 from services.shared.relay import put_events
@@ -27,19 +27,18 @@ def at(minute: int, second: int = 0) -> str:
     return f"2026-03-01T10:{minute:02d}:{second:02d}.000Z"
 
 
-def fault(minute: int, *, charge_point_id: str = "CP-1", connector_id: int = 1, error_code: str = "GroundFailure",
-          event_id: str | None = None, vendor_error_code: str = "E42", second: int = 0) -> FaultReported:
+def fault(minute: int, *, charge_point_id: str = "CP-1", evse_id: int = 1, problem_code: str = "GroundFailure",
+          event_id: str | None = None, vendor_code: str = "E42", second: int = 0) -> FaultReported:
     return FaultReported(event_id=event_id or uuid.uuid4().hex, charge_point_id=charge_point_id, occurred_at=at(minute, second),
-                         connector_id=connector_id, status="Faulted", error_code=error_code, info="earth leak",
-                         vendor_id="Acme", vendor_error_code=vendor_error_code, charge_point_vendor="Acme",
-                         charge_point_model="X1", firmware_version="1.2.3")
+                         component="Connector", evse_id=evse_id, connector_id=1, status="Faulted", problem_code=problem_code,
+                         severity="error", info="earth leak", vendor_id="Acme", vendor_code=vendor_code,
+                         charge_point_vendor="Acme", charge_point_model="X1", firmware_version="1.2.3")
 
 
-def recovered(minute: int, *, charge_point_id: str = "CP-1", connector_id: int = 1,
+def recovered(minute: int, *, charge_point_id: str = "CP-1", evse_id: int = 1,
               status: str = "Available") -> ConnectorStatusChanged:
-    return ConnectorStatusChanged(charge_point_id=charge_point_id, occurred_at=at(minute), connector_id=connector_id,
-                                  status=status, error_code="NoError", previous_status="Faulted",
-                                  previous_error_code="GroundFailure")
+    return ConnectorStatusChanged(charge_point_id=charge_point_id, occurred_at=at(minute), evse_id=evse_id, connector_id=1,
+                                  status=status, previous_status="Faulted", previous_problem_code="GroundFailure")
 
 
 def envelope(event: shared_events.Event) -> str:
@@ -89,34 +88,35 @@ def test_a_fault_opens_one_incident_with_the_charger_and_the_report(tap: EventTa
     deliver(report)
     incident = only_incident()
     assert incident | {"id": None, "timeline": None, "updated_at": None} == {
-        "id": None, "charge_point_id": "CP-1", "connector_id": 1, "error_code": "GroundFailure", "status": "open",
-        "connector_status": "Faulted", "info": "earth leak", "vendor_id": "Acme", "vendor_error_code": "E42",
+        "id": None, "charge_point_id": "CP-1", "component": "Connector", "evse_id": 1, "connector_id": 1,
+        "problem_code": "GroundFailure", "severity": "error", "status": "open",
+        "connector_status": "Faulted", "info": "earth leak", "vendor_id": "Acme", "vendor_code": "E42",
         "charge_point_vendor": "Acme", "charge_point_model": "X1", "firmware_version": "1.2.3",
         "opened_at": at(1), "last_seen": at(1), "resolved_at": None, "count": 1, "timeline": None, "updated_at": None}
-    assert incident["timeline"] == [{"at": at(1), "kind": "opened", "status": "Faulted", "error_code": "GroundFailure",
-                                     "info": "earth leak", "vendor_error_code": "E42"}]
+    assert incident["timeline"] == [{"at": at(1), "kind": "opened", "status": "Faulted", "problem_code": "GroundFailure",
+                                     "info": "earth leak", "vendor_code": "E42"}]
     assert call("GET", f"/incidents/{incident['id']}")["json"] == incident
     opened = tap.of("IncidentOpened")
     assert len(opened) == 1
     assert opened[0] | {"event_id": None} == {
-        "event_id": None, "charge_point_id": "CP-1", "occurred_at": at(1), "incident_id": incident["id"], "connector_id": 1,
-        "error_code": "GroundFailure", "connector_status": "Faulted", "info": "earth leak", "vendor_id": "Acme",
-        "vendor_error_code": "E42", "opened_at": at(1)}
+        "event_id": None, "charge_point_id": "CP-1", "occurred_at": at(1), "incident_id": incident["id"],
+        "component": "Connector", "evse_id": 1, "connector_id": 1, "problem_code": "GroundFailure", "severity": "error",
+        "connector_status": "Faulted", "info": "earth leak", "vendor_id": "Acme", "vendor_code": "E42", "opened_at": at(1)}
     assert [e["source"] for e in tap.envelopes() if e["detail-type"] == "IncidentOpened"] == ["csms.diagnostics"]
 
 
 def test_a_repeat_counts_on_the_open_incident_and_opens_no_second(tap: EventTap) -> None:
     deliver(fault(1))
-    deliver(fault(3, vendor_error_code="E43"))
+    deliver(fault(3, vendor_code="E43"))
     incident = only_incident()
     assert (incident["count"], incident["opened_at"], incident["last_seen"]) == (2, at(1), at(3))
-    assert incident["vendor_error_code"] == "E43"
+    assert incident["vendor_code"] == "E43"
     assert [(e["at"], e["kind"]) for e in incident["timeline"]] == [(at(1), "opened"), (at(3), "repeated")]
     assert len(tap.of("IncidentOpened")) == 1
 
 
 def test_one_incident_per_connector_and_error_code(tap: EventTap) -> None:
-    deliver(fault(1), fault(2, connector_id=2), fault(3, error_code="OverCurrentFailure"), fault(4, charge_point_id="CP-2"))
+    deliver(fault(1), fault(2, evse_id=2), fault(3, problem_code="OverCurrentFailure"), fault(4, charge_point_id="CP-2"))
     assert len(listed()) == 4
     assert len(listed(charge_point_id="CP-1")) == 3
     assert len(tap.of("IncidentOpened")) == 4
@@ -228,22 +228,23 @@ def test_no_error_newer_than_last_seen_resolves_the_incident(tap: EventTap) -> N
     deliver(recovered(3))
     incident = only_incident()
     assert (incident["status"], incident["resolved_at"], incident["count"]) == ("resolved", at(3), 2)
-    assert incident["timeline"][-1] == {"at": at(3), "kind": "resolved", "status": "Available", "error_code": "NoError",
-                                        "info": None, "vendor_error_code": None}
+    assert incident["timeline"][-1] == {"at": at(3), "kind": "resolved", "status": "Available", "problem_code": None,
+                                        "info": None, "vendor_code": None}
     deliver(recovered(3))  # redelivered
     deliver(recovered(4, status="Preparing"))  # the connector goes on
     assert only_incident()["resolved_at"] == at(3)
     resolved = tap.of("IncidentResolved")
     assert len(resolved) == 1
     assert resolved[0] | {"event_id": None} == {"event_id": None, "charge_point_id": "CP-1", "occurred_at": at(3),
-                                                "incident_id": incident["id"], "connector_id": 1, "error_code": "GroundFailure",
+                                                "incident_id": incident["id"], "evse_id": 1, "connector_id": 1,
+                                                "problem_code": "GroundFailure",
                                                 "opened_at": at(1), "resolved_at": at(3), "count": 2}
 
 
 def test_no_error_resolves_every_open_incident_of_that_connector_only() -> None:
-    deliver(fault(1), fault(1, error_code="OverCurrentFailure"), fault(1, connector_id=2))
+    deliver(fault(1), fault(1, problem_code="OverCurrentFailure"), fault(1, evse_id=2))
     deliver(recovered(2))
-    states = {(i["connector_id"], i["error_code"]): i["status"] for i in listed()}
+    states = {(i["evse_id"], i["problem_code"]): i["status"] for i in listed()}
     assert states == {(1, "GroundFailure"): "resolved", (1, "OverCurrentFailure"): "resolved", (2, "GroundFailure"): "open"}
 
 
@@ -259,7 +260,7 @@ def test_a_late_no_error_older_than_last_seen_does_not_resolve(tap: EventTap) ->
 
 def test_a_status_change_with_an_error_resolves_nothing() -> None:
     deliver(fault(1))
-    changed = recovered(2).model_copy(update={"error_code": "OtherError", "status": "Faulted"})
+    changed = recovered(2).model_copy(update={"problem_code": "OtherError", "status": "Faulted"})
     deliver(changed)
     assert only_incident()["status"] == "open"
 
@@ -304,7 +305,7 @@ def test_a_late_fault_inside_a_resolved_incident_counts_on_it() -> None:
     json.dumps({"detail-type": "FaultReported", "source": "csms.connectivity"}),
     json.dumps({"detail-type": "SessionEnded", "source": "csms.sessions", "detail": {}}),
     envelope(fault(1).model_copy(update={"occurred_at": "2026-03-01T10:00:00"})),  # no zone
-    envelope(fault(1).model_copy(update={"error_code": "NoError"})),  # a fault without a fault
+    envelope(fault(1).model_copy(update={"problem_code": None})),  # a fault without a problem
 ])
 def test_a_malformed_record_is_a_batch_item_failure_and_the_others_are_processed(aws_env: None, body: str) -> None:
     reply, sqs = deliver_bodies([envelope(fault(1)), body, envelope(fault(2))])
@@ -332,8 +333,8 @@ def test_the_rule_delivers_faults_and_status_changes_to_the_queue(aws_env: None)
 @pytest.fixture
 def some_incidents(aws_env: None) -> Iterator[None]:
     """CP-1: connector 1 resolved, connectors 2 and 3 open; CP-2: connector 1 open."""
-    deliver(fault(1, connector_id=1), fault(2, connector_id=2), fault(3, connector_id=3), fault(4, charge_point_id="CP-2"))
-    deliver(recovered(5, connector_id=1))
+    deliver(fault(1, evse_id=1), fault(2, evse_id=2), fault(3, evse_id=3), fault(4, charge_point_id="CP-2"))
+    deliver(recovered(5, evse_id=1))
     yield
 
 
@@ -349,10 +350,10 @@ def _pages(query: dict[str, str]) -> list[list[dict[str, Any]]]:
 
 
 def test_list_by_charger_and_status(some_incidents: None) -> None:
-    assert [i["connector_id"] for i in listed(charge_point_id="CP-1")] == [1, 2, 3]
-    assert [i["connector_id"] for i in listed(charge_point_id="CP-1", status="open")] == [2, 3]
-    assert [i["connector_id"] for i in listed(charge_point_id="CP-1", status="resolved")] == [1]
-    assert [(i["charge_point_id"], i["connector_id"]) for i in listed(status="open")] == [("CP-1", 2), ("CP-1", 3), ("CP-2", 1)]
+    assert [i["evse_id"] for i in listed(charge_point_id="CP-1")] == [1, 2, 3]
+    assert [i["evse_id"] for i in listed(charge_point_id="CP-1", status="open")] == [2, 3]
+    assert [i["evse_id"] for i in listed(charge_point_id="CP-1", status="resolved")] == [1]
+    assert [(i["charge_point_id"], i["evse_id"]) for i in listed(status="open")] == [("CP-1", 2), ("CP-1", 3), ("CP-2", 1)]
     assert listed(charge_point_id="CP-9") == []
     assert len(listed()) == 4
 
@@ -397,7 +398,9 @@ def test_a_token_from_another_listing_is_422(some_incidents: None) -> None:
 def test_reading_needs_a_key_and_any_scope_may_read(some_incidents: None) -> None:
     assert_problem(call("GET", "/incidents", scopes=None), 401)
     assert call("GET", "/incidents", scopes="read-only")["statusCode"] == 200
-    assert_problem(call("DELETE", "/incidents/x", scopes="read-only"), 403)
+    refused = call("DELETE", "/incidents/x", scopes="read-only")
+    assert_problem(refused, 405)
+    assert refused["header"]["allow"] == "GET"
 
 
 def test_the_incident_id_is_derived_from_the_opening_report(aws_env: None) -> None:

@@ -84,7 +84,7 @@ def test_scheduler_fires_a_scheduled_event() -> None:
 def test_a_consumer_that_fails_once_is_redelivered_and_acts_once(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     """The whole path: sessions publishes, the rule queues, the poller delivers, billing fails once, then invoices once."""
     from services.billing import store as billing_store
-    from services.sessions.events import SessionEnded
+    from services.contracts.sessions import SessionEnded
 
     subscription = next(s for m in ALL for s in m.subscriptions if s.queue.name == "billing-session-ended")
     monkeypatch.setenv("CSMS_VISIBILITY_TIMEOUT", "0")  # retry at once instead of after 30 s
@@ -99,7 +99,7 @@ def test_a_consumer_that_fails_once_is_redelivered_and_acts_once(aws_env: None, 
         return real_create(item)
 
     monkeypatch.setattr(billing_store, "create_invoice", flaky_create)
-    put_events([SessionEnded(charge_point_id="CP-1", session_id="ses_x", transaction_id=1, connector_id=1, id_tag="T",
+    put_events([SessionEnded(charge_point_id="CP-1", session_id="ses_x", transaction_id="1", evse_id=1, connector_id=1, id_tag="T",
                              started_at="2026-01-01T10:00:00.000Z", stopped_at="2026-01-01T11:00:00.000Z",
                              meter_start_wh=0, meter_stop_wh=1000, energy_wh=1000)])
     poller = Poller(subscription.queue.name, subscription.queue.handler, 10, Runtime(1))

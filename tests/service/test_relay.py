@@ -135,8 +135,9 @@ def test_only_what_some_manifest_subscribes_to_is_put_on_the_bus(online: str, ta
 
 def test_a_record_whose_events_cannot_be_derived_goes_to_the_failures_queue_and_the_stream_moves_on(
         online: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from local import streams
+    from local import deadletters, streams
     from services.sessions import changes
+    from services.sessions.manifest import MANIFEST
 
     real = changes.session_changes
     poisoned: list[str] = []
@@ -162,6 +163,8 @@ def test_a_record_whose_events_cannot_be_derived_goes_to_the_failures_queue_and_
     assert len(poisoned) == 10  # the stream's attempts, then it gave up on that record
     [invoice] = invoices()  # the first session's end was put before the mapping retried from the poisoned record
     assert invoice["session_id"] != poisoned[0]
+    count, [given_up] = deadletters.given_up(MANIFEST)  # what `csms events dlq` shows
+    assert (count, given_up.table, given_up.condition) == (1, "csms-sessions", "RetryAttemptsExhausted")
     failures = drain("csms-sessions-relay-failures")
     assert [f["requestContext"]["condition"] for f in failures] == ["RetryAttemptsExhausted"]
     assert failures[0]["DDBStreamBatchInfo"]["batchSize"] == 1
@@ -176,7 +179,7 @@ def test_a_batch_that_fails_whole_is_bisected_and_every_record_after_the_bad_one
     put = relay.put_events
 
     def crash_on_the_second(events: list[Any]) -> int | None:
-        if any(getattr(e, "transaction_id", None) == second for e in events):
+        if any(getattr(e, "transaction_id", None) == str(second) for e in events):
             raise RuntimeError("the relay's function crashed")  # the whole batch fails: the mapping bisects
         return put(events)
 

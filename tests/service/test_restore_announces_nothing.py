@@ -16,8 +16,8 @@ def test_restored_items_are_not_announced_again(tap: EventTap, tmp_path: pathlib
     chargers, sessions = settings().table("chargers"), settings().table("sessions")
     charger = {"charge_point_id": {"S": "CP-1"}, "connection_id": {"S": "c1"}, "connected": {"BOOL": True},
                "connected_at": {"S": "2026-03-01T10:00:00.000Z"}}
-    session = {"charge_point_id": {"S": "CP-1"}, "transaction_id": {"N": "1"}, "session_id": {"S": "ses_x"},
-               "connector_id": {"N": "1"}, "id_tag": {"S": "T"}, "started_at": {"S": "2026-03-01T10:00:00.000Z"},
+    session = {"charge_point_id": {"S": "CP-1"}, "transaction_id": {"S": "1"}, "session_id": {"S": "ses_x"},
+               "evse_id": {"N": "1"}, "connector_id": {"N": "1"}, "id_tag": {"S": "T"}, "started_at": {"S": "2026-03-01T10:00:00.000Z"},
                "meter_start": {"N": "0"}, "status": {"S": "completed"}, "stopped_at": {"S": "2026-03-01T11:00:00.000Z"},
                "meter_stop": {"N": "500"}, "energy_wh": {"N": "500"}}
     records = [{"t": chargers, "k": {"charge_point_id": charger["charge_point_id"]}, "i": charger},

@@ -88,7 +88,7 @@ def test_a_whole_session(online: str, tap: EventTap) -> None:
     status, sessions = api("GET", "/sessions", query={"charge_point_id": CP})
     assert status == 200 and len(sessions["items"]) == 1
     session = sessions["items"][0]
-    assert (session["transaction_id"], session["energy_wh"], session["meter_start"], session["meter_stop"]) == (tx, 12345, 1000, 13345)
+    assert (session["transaction_id"], session["energy_wh"], session["meter_start"], session["meter_stop"]) == (str(tx), 12345, 1000, 13345)
     assert session["status"] == "completed" and session["stop_reason"] == "EVDisconnected" and session["flags"] == []
     assert session["id"] != str(tx)
     status, detail = api("GET", f"/sessions/{session['id']}")
@@ -100,6 +100,21 @@ def test_a_whole_session(online: str, tap: EventTap) -> None:
     [ended] = tap.of("SessionEnded")
     assert ended["energy_wh"] == 12345 and ended["session_id"] == session["id"]
     assert len(tap.of("SessionStarted")) == 1
+
+
+def test_a_16_connector_is_its_evse_with_connector_1(online: str, tap: EventTap) -> None:
+    from services.sessions import store
+
+    tx = start(online, connector=2)["transactionId"]
+    ocpp(online, "MeterValues", {"connectorId": 2, "meterValue": [{"timestamp": T0, "sampledValue": [energy(5)]}]})
+    ocpp(online, "MeterValues", {"connectorId": 0, "meterValue": [{"timestamp": T0, "sampledValue": [energy(7)]}]})
+    ocpp(online, "StopTransaction", {"transactionId": tx, "meterStop": 2000, "timestamp": "2026-03-01T11:00:00Z"})
+
+    [session] = api("GET", "/sessions", query={"charge_point_id": CP})[1]["items"]
+    assert (session["evse_id"], session["connector_id"]) == (2, 1)
+    assert [(e["evse_id"], e["connector_id"]) for e in tap.of("SessionStarted") + tap.of("SessionEnded")] == [(2, 1), (2, 1)]
+    outside = [store.samples(f"{CP}/connector/{place}") for place in ("2/1", "0/0")]  # EVSE 2's, and the charger's own meter
+    assert [[(s["evse_id"], s["connector_id"]) for s in samples] for samples in outside] == [[(2, 1)], [(0, 0)]]
 
 
 def test_replayed_start_and_stop_change_nothing_twice(online: str, tap: EventTap) -> None:
@@ -130,17 +145,43 @@ def test_stop_for_a_start_never_seen_creates_a_flagged_session(online: str, tap:
                                          {"timestamp": "2026-03-01T10:00:00Z", "sampledValue": [energy(2, "kWh", "Transaction.Begin")]},
                                          {"timestamp": "2026-03-01T11:00:00Z", "sampledValue": [energy(9000, "Wh", "Transaction.End")]}]})
     [ended] = tap.of("SessionEnded")
-    assert (ended["transaction_id"], ended["meter_start_wh"], ended["energy_wh"]) == (777, 2000, 7000)
+    assert (ended["transaction_id"], ended["meter_start_wh"], ended["energy_wh"]) == ("777", 2000, 7000)
     assert ended["flags"] == ["start_missing"] and ended["started_at"] == "2026-03-01T10:00:00.000Z"
     ocpp(online, "StopTransaction", {"transactionId": 777, "meterStop": 9000, "timestamp": "2026-03-01T11:00:00Z"})
     assert len(tap.of("SessionEnded")) == 1
 
 
 def test_session_ids_lead_back_to_their_key() -> None:
-    public = transactions.session_id("CP:1", 42)
-    assert transactions.session_key(public) == ("CP:1", 42)
-    for bad in ("42", "ses_", "ses_%%%", "ses_" + "A" * 10):
+    for transaction_id in ("42", "-1", "0b1e6a0c-76ab-4e5c-9d36-5c0b2a8e/x:1", "x" * transactions.MAX_TRANSACTION_ID):
+        assert transactions.session_key(transactions.session_id("CP:1", transaction_id)) == ("CP:1", transaction_id)
+    too_long = transactions.session_id("CP:1", "x" * (transactions.MAX_TRANSACTION_ID + 1))
+    for bad in ("42", "ses_", "ses_%%%", "ses_" + "A" * 10, too_long, transactions.session_id("CP:1", "")):
         assert transactions.session_key(bad) is None
+
+
+def test_a_chargers_sessions_list_oldest_started_first_whatever_their_ids(online: str) -> None:
+    """String ids sort neither as numbers nor by age ("10" < "100" < "9"): the list follows started_at, page by page."""
+    for transaction_id, hour in ((9, 10), (10, 11), (100, 8), (11, 9)):
+        ocpp(online, "StopTransaction", {"transactionId": transaction_id, "meterStop": 100,
+                                         "timestamp": f"2026-03-01T{hour:02d}:00:00Z"})
+    seen: list[str] = []
+    token = None
+    while True:
+        status, body = api("GET", "/sessions", query={"charge_point_id": CP, "limit": "1", **({"next_token": token} if token else {})})
+        assert status == 200
+        seen += [s["transaction_id"] for s in body["items"]]
+        token = body["next_token"]
+        if token is None:
+            break
+    assert seen == ["100", "11", "9", "10"]
+
+    def listed(**bounds: str) -> list[str]:
+        return [s["transaction_id"] for s in api("GET", "/sessions", query={"charge_point_id": CP, **bounds})[1]["items"]]
+
+    assert listed(**{"from": "2026-03-01T09:00:00Z", "to": "2026-03-01T11:00:00Z"}) == ["11", "9"]
+    assert listed(**{"from": "2026-03-01T10:00:00Z"}) == ["9", "10"]
+    assert listed(to="2026-03-01T10:00:00Z") == ["100", "11"]
+    assert listed(**{"from": "2026-03-01T11:00:00Z", "to": "2026-03-01T09:00:00Z"}) == []
 
 
 def test_unknown_or_garbage_session_id_is_404(aws_env: None) -> None:
@@ -157,8 +198,8 @@ def test_a_start_whose_id_a_stop_already_used_takes_the_next_id(online: str, tap
     assert second not in (first, first + 1)
     ocpp(online, "StopTransaction", {"transactionId": second, "meterStop": 8900, "timestamp": "2026-03-01T13:00:00Z"})
     ended = {e["transaction_id"]: e for e in tap.of("SessionEnded")}
-    assert ended[second]["energy_wh"] == 8800 and ended[second]["flags"] == ["id_tag_invalid"]
-    assert ended[first + 1]["flags"] == ["start_missing"]
+    assert ended[str(second)]["energy_wh"] == 8800 and ended[str(second)]["flags"] == ["id_tag_invalid"]
+    assert ended[str(first + 1)]["flags"] == ["start_missing"]
 
 
 def test_concurrent_copies_of_a_stop_publish_session_ended_once(online: str, tap: EventTap) -> None:
@@ -185,6 +226,12 @@ def test_out_of_range_values_are_property_constraint_violations(online: str, act
 def test_a_foreign_sessions_token_is_422(aws_env: None) -> None:
     from services.shared.rest import encode_token
 
-    for key in ({"charge_point_id": "a", "transaction_id": "abc"}, {"charge_point_id": "a", "transaction_id": "9" * 60}):
-        assert api("GET", "/sessions", query={"next_token": encode_token(key)})[0] == 422
+    assert api("GET", "/sessions", query={"next_token": encode_token({"charge_point_id": "a", "transaction_id": "9"})})[0] == 200
+    assert api("GET", "/sessions", query={"next_token": encode_token({"charge_point_id": "a", "transaction_id": "9" * 60})})[0] == 422
+    by_start = {"charge_point_id": "a", "transaction_id": "9", "started_at": T0}
+    assert api("GET", "/sessions", query={"charge_point_id": "a", "next_token": encode_token(by_start)})[0] == 200
+    for key in ({**by_start, "charge_point_id": "b"}, {"charge_point_id": "a", "transaction_id": "9"}, {**by_start, "started_at": ""}):
+        assert api("GET", "/sessions", query={"charge_point_id": "a", "next_token": encode_token(key)})[0] == 422
+    later = {"charge_point_id": "a", "next_token": encode_token(by_start), "from": "2026-03-02T00:00:00Z"}
+    assert api("GET", "/sessions", query=later)[0] == 422  # a key outside the query's range would be DynamoDB's 400
     assert api("GET", "/sessions/ses_" + "OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5")[0] == 404

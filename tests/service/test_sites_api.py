@@ -158,8 +158,10 @@ def test_the_site_counts_the_chargers_that_name_it(aws_env: None) -> None:
     assert (count("north"), count("south")) == (2, 0)
 
     assert call_api("PUT", "/chargers/CP-1", body={"site_id": "north", "labels": {"bay": "1"}})["statusCode"] == 200
+    assert (count("north"), count("south")) == (2, 0), "a PUT naming the same site moves nothing"
     assert call_api("PUT", "/chargers/CP-1", body={"labels": {"bay": "2"}})["statusCode"] == 200
-    assert (count("north"), count("south")) == (2, 0), "a PUT naming the same site, or none, moves nothing"
+    assert (count("north"), count("south")) == (1, 0), "a PUT naming no site takes the charger off it (PUT replaces)"
+    call_api("PUT", "/chargers/CP-1", body={"site_id": "north"})
 
     call_api("PUT", "/chargers/CP-1", body={"site_id": "south"})
     assert (count("north"), count("south")) == (1, 1)

@@ -20,8 +20,9 @@ def names(found: list[Any]) -> list[str]:
     return [event.detail_type() for event in found]
 
 
-def connector(status: str, error_code: str = "NoError", at: str = T0, **extra: Any) -> dict[str, Any]:
-    return {"status": status, "error_code": error_code, "timestamp": at, "updated_at": at, **extra}
+def connector(status: str, problem_code: str | None = None, at: str = T0, **extra: Any) -> dict[str, Any]:
+    return {"status": status, **({"problem_code": problem_code} if problem_code else {}), "timestamp": at, "updated_at": at,
+            **extra}
 
 
 def test_a_connection_announces_connected_and_its_end_disconnected() -> None:
@@ -50,14 +51,14 @@ def test_a_boot_announces_booted_with_the_chargers_identity() -> None:
 
 
 def test_a_connector_announces_what_changed_with_what_it_was() -> None:
-    before = {"charge_point_id": CP, "connectors": {"1": connector("Available"), "2": connector("Available")}}
-    after = {"charge_point_id": CP, "connectors": {"1": connector("Faulted", "GroundFailure", "2026-03-01T10:05:00.000Z"),
-                                                   "2": connector("Available", at="2026-03-01T10:05:00.000Z"),
-                                                   "10": connector("Available")}}
+    before = {"charge_point_id": CP, "connectors": {"1/1": connector("Available"), "2/1": connector("Available")}}
+    after = {"charge_point_id": CP, "connectors": {"1/1": connector("Faulted", "GroundFailure", "2026-03-01T10:05:00.000Z"),
+                                                   "2/1": connector("Available", at="2026-03-01T10:05:00.000Z"),
+                                                   "10/2": connector("Available"), "0/0": connector("Available")}}
     changed = charger_changes(before, after)
-    assert [(e.connector_id, e.status, e.previous_status, e.previous_error_code) for e in changed] == [
-        (1, "Faulted", "Available", "NoError"), (10, "Available", None, None)]
-    assert changed[0].occurred_at == "2026-03-01T10:05:00.000Z"
+    assert [(e.evse_id, e.connector_id, e.status, e.problem_code, e.previous_status) for e in changed] == [
+        (0, 0, "Available", None, None), (1, 1, "Faulted", "GroundFailure", "Available"), (10, 2, "Available", None, None)]
+    assert changed[1].occurred_at == "2026-03-01T10:05:00.000Z"
 
 
 def test_a_command_announces_completed_once_when_it_is_settled() -> None:
@@ -79,15 +80,17 @@ def test_the_chargers_queue_item_announces_nothing() -> None:
 
 def test_a_stored_fault_report_announces_fault_reported_and_other_messages_nothing() -> None:
     fault = {"charge_point_id": CP, "message_key": f"fault#{T0}#abc", "event_id": "abc", "occurred_at": T0,
-             "connector_id": Decimal(2), "status": "Faulted", "error_code": "GroundFailure", "charge_point_vendor": "Acme"}
+             "component": "Connector", "evse_id": Decimal(2), "connector_id": Decimal(1), "status": "Faulted",
+             "problem_code": "GroundFailure", "severity": "error", "vendor_code": "E42", "charge_point_vendor": "Acme"}
     [reported] = message_changes(None, fault)
-    assert (reported.event_id, reported.connector_id, reported.error_code, reported.charge_point_vendor) == (
-        "abc", 2, "GroundFailure", "Acme")
+    assert (reported.event_id, reported.component, reported.evse_id, reported.connector_id, reported.problem_code,
+            reported.severity, reported.vendor_code, reported.charge_point_vendor) == (
+        "abc", "Connector", 2, 1, "GroundFailure", "error", "E42", "Acme")
     assert message_changes(fault, {**fault, "received_at": T0}) == []  # the same report re-sent
     assert message_changes(None, {"charge_point_id": CP, "message_key": f"{T0}#1", "action": "DataTransfer"}) == []
 
 
-SESSION = {"charge_point_id": CP, "transaction_id": Decimal(7), "session_id": "ses_x", "connector_id": Decimal(1),
+SESSION = {"charge_point_id": CP, "transaction_id": "7", "session_id": "ses_x", "evse_id": Decimal(1), "connector_id": Decimal(1),
            "id_tag": "TAG", "started_at": T0, "meter_start": Decimal(1000), "status": "active", "flags": []}
 ENDED = {**SESSION, "status": "completed", "stopped_at": "2026-03-01T11:00:00.000Z", "meter_stop": Decimal(8000),
          "energy_wh": Decimal(7000), "stop_reason": "Local"}
@@ -95,7 +98,7 @@ ENDED = {**SESSION, "status": "completed", "stopped_at": "2026-03-01T11:00:00.00
 
 def test_a_session_announces_started_then_ended_once() -> None:
     [started] = session_changes(None, SESSION)
-    assert (started.detail_type(), started.transaction_id, started.meter_start_wh) == ("SessionStarted", 7, 1000)
+    assert (started.detail_type(), started.transaction_id, started.meter_start_wh) == ("SessionStarted", "7", 1000)
     [ended] = session_changes(SESSION, ENDED)
     assert (ended.detail_type(), ended.energy_wh, ended.occurred_at) == ("SessionEnded", 7000, "2026-03-01T11:00:00.000Z")
     assert session_changes(ENDED, {**ENDED, "note": "x"}) == []
@@ -105,7 +108,7 @@ def test_a_session_announces_started_then_ended_once() -> None:
 def test_a_session_rebuilt_from_its_stop_announces_only_its_end() -> None:
     rebuilt = {**ENDED, "created_from_stop": True, "flags": ["start_missing"]}
     assert names(session_changes(None, rebuilt)) == ["SessionEnded"]
-    assert session_changes(None, {"charge_point_id": CP, "transaction_id": Decimal(7)}) == []  # the key alone
+    assert session_changes(None, {"charge_point_id": CP, "transaction_id": "7"}) == []  # the key alone
 
 
 def test_an_invoice_announces_issued_when_created() -> None:

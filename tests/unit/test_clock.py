@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from services.shared import clock
 
@@ -81,3 +83,34 @@ def test_parse_refuses_what_rfc_3339_does_not_allow(text: str) -> None:
 
 def test_parse_accepts_lowercase_separators_and_long_fractions() -> None:
     assert clock.iso(clock.parse("2024-01-01t10:00:00.123456789z")) == "2024-01-01T10:00:00.123Z"
+
+
+@pytest.mark.parametrize("text", ["9998-12-31T23:59:59-23:59", "9998-12-31T23:00:00-01:00", "1970-01-01T00:30:00+01:00",
+                                  "1969-12-31T23:59:59Z", "9999-01-01T00:00:00Z", "0001-01-01T00:30:00+01:00",
+                                  "0001-01-01T00:00:00+23:59", "9999-12-31T23:59:59-23:59"])
+def test_parse_refuses_a_year_outside_1970_to_9998_in_utc(text: str) -> None:
+    with pytest.raises(ValueError, match="out of range"):
+        clock.parse(text)
+
+
+@pytest.mark.parametrize(("text", "normal"), [
+    ("9998-12-31T23:59:59+23:59", "9998-12-31T00:00:59.000Z"),
+    ("9998-12-31T23:59:59.999Z", "9998-12-31T23:59:59.999Z"),
+    ("1969-12-31T23:30:00-01:00", "1970-01-01T00:30:00.000Z"),
+    ("9999-01-01T00:30:00+01:00", "9998-12-31T23:30:00.000Z"),
+    ("1970-01-01T00:00:00Z", "1970-01-01T00:00:00.000Z"),
+])
+def test_parse_accepts_the_edges_of_the_range_in_utc(text: str, normal: str) -> None:
+    assert clock.normalize(text) == normal
+
+
+@given(st.integers(0, 9999), st.integers(1, 12), st.integers(1, 28), st.integers(0, 23), st.integers(0, 59),
+       st.sampled_from(["+", "-"]), st.integers(0, 23), st.integers(0, 59))
+def test_whatever_parse_accepts_lies_within_the_range_in_utc(year: int, month: int, day: int, hour: int, minute: int,
+                                                              sign: str, zone_hours: int, zone_minutes: int) -> None:
+    text = f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:00{sign}{zone_hours:02d}:{zone_minutes:02d}"
+    try:
+        moment = clock.parse(text)
+    except ValueError:
+        return
+    assert 1970 <= moment.year <= 9998 and moment.utcoffset() == timedelta(0)

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from services.connectivity.events import ConnectorStatusChanged, FaultReported
+from services.contracts.connectivity import ConnectorStatusChanged, FaultReported
+from services.contracts.diagnostics import IncidentOpened, IncidentResolved
 from services.diagnostics import faults
 from services.diagnostics.changes import incident_changes
-from services.diagnostics.events import IncidentOpened, IncidentResolved
 from services.diagnostics.faults import Open, Repeat, Report
 
 NOW = "2026-03-01T12:00:00.000Z"
@@ -20,16 +20,16 @@ def at(minute: int, second: int = 0) -> str:
     return f"2026-03-01T10:{minute:02d}:{second:02d}.000Z"
 
 
-def fault(minute: int, *, event_id: str | None = None, error_code: str = "GroundFailure", connector_id: int = 1,
-          vendor_error_code: str | None = "E42", status: str = "Faulted", **charger: str) -> Report:
-    return Report(event_id=event_id or f"ev-{minute}", charge_point_id="CP-1", connector_id=connector_id, at=at(minute),
-                  status=status, error_code=error_code, info="earth leak", vendor_id="Acme",
-                  vendor_error_code=vendor_error_code, charger=charger)
+def fault(minute: int, *, event_id: str | None = None, problem_code: str = "GroundFailure", evse_id: int = 1,
+          connector_id: int = 1, vendor_code: str | None = "E42", status: str = "Faulted", **charger: str) -> Report:
+    return Report(event_id=event_id or f"ev-{minute}", charge_point_id="CP-1", evse_id=evse_id, connector_id=connector_id,
+                  at=at(minute), status=status, problem_code=problem_code, component="Connector", severity="error",
+                  info="earth leak", vendor_id="Acme", vendor_code=vendor_code, charger=charger)
 
 
-def recovery(minute: int, connector_id: int = 1) -> Report:
-    return Report(event_id=f"ok-{minute}", charge_point_id="CP-1", connector_id=connector_id, at=at(minute),
-                  status="Available", error_code="NoError")
+def recovery(minute: int, evse_id: int = 1, connector_id: int = 1) -> Report:
+    return Report(event_id=f"ok-{minute}", charge_point_id="CP-1", evse_id=evse_id, connector_id=connector_id,
+                  at=at(minute), status="Available", problem_code=None)
 
 
 def opened_at(minute: int, **kwargs: Any) -> dict[str, Any]:
@@ -39,25 +39,26 @@ def opened_at(minute: int, **kwargs: Any) -> dict[str, Any]:
 # --- reading the events -----------------------------------------------------------------------
 
 def test_a_report_reads_a_fault_event_with_the_charger_identity_and_normalized_time() -> None:
-    event = FaultReported(event_id="e1", charge_point_id="CP-1", occurred_at="2026-03-01T11:00:00+01:00", connector_id=2,
-                          status="Faulted", error_code="OverCurrentFailure", vendor_error_code="0x12",
-                          charge_point_vendor="Acme", charge_point_model="X1", firmware_version=None)
+    event = FaultReported(event_id="e1", charge_point_id="CP-1", occurred_at="2026-03-01T11:00:00+01:00", evse_id=2,
+                          connector_id=1, component="Connector", status="Faulted", problem_code="OverCurrentFailure",
+                          severity="error", vendor_code="0x12", charge_point_vendor="Acme", charge_point_model="X1",
+                          firmware_version=None)
     report = Report.of(event)
     assert report.at == "2026-03-01T10:00:00.000Z"
     assert report.charger == {"charge_point_vendor": "Acme", "charge_point_model": "X1"}
-    assert report.is_fault and report.connector_id == 2 and report.vendor_error_code == "0x12"
+    assert report.is_fault and report.location == (2, 1) and report.vendor_code == "0x12"
+    assert (report.component, report.severity) == ("Connector", "error")
 
 
 def test_a_status_change_without_error_is_no_fault() -> None:
-    event = ConnectorStatusChanged(charge_point_id="CP-1", occurred_at=at(5), connector_id=1, status="Available",
-                                   error_code="NoError")
+    event = ConnectorStatusChanged(charge_point_id="CP-1", occurred_at=at(5), evse_id=1, connector_id=1, status="Available")
     report = Report.of(event)
     assert not report.is_fault and report.charger == {}
 
 
 def test_a_time_without_a_zone_is_refused() -> None:
-    event = ConnectorStatusChanged(charge_point_id="CP-1", occurred_at="2026-03-01T10:00:00", connector_id=1,
-                                   status="Available", error_code="NoError")
+    event = ConnectorStatusChanged(charge_point_id="CP-1", occurred_at="2026-03-01T10:00:00", evse_id=1, connector_id=1,
+                                   status="Available")
     with pytest.raises(ValueError):
         Report.of(event)
 
@@ -116,13 +117,14 @@ def test_an_opened_incident_carries_the_report_and_the_charger() -> None:
     incident = faults.opened(fault(1, charge_point_vendor="Acme", charge_point_model="X1", firmware_version="1.2"), NOW)
     assert incident["incident_id"] == faults.incident_id("ev-1")
     assert incident | {"timeline": None} == {
-        "incident_id": faults.incident_id("ev-1"), "charge_point_id": "CP-1", "connector_id": 1, "error_code": "GroundFailure",
-        "status": "open", "connector_status": "Faulted", "info": "earth leak", "vendor_id": "Acme", "vendor_error_code": "E42",
+        "incident_id": faults.incident_id("ev-1"), "charge_point_id": "CP-1", "component": "Connector", "evse_id": 1,
+        "connector_id": 1, "problem_code": "GroundFailure", "severity": "error", "status": "open",
+        "connector_status": "Faulted", "info": "earth leak", "vendor_id": "Acme", "vendor_code": "E42",
         "charge_point_vendor": "Acme", "charge_point_model": "X1", "firmware_version": "1.2",
         "opened_at": at(1), "last_seen": at(1), "resolved_at": None, "count": 1, "timeline": None, "version": 1,
         "updated_at": NOW}
-    assert incident["timeline"] == [{"at": at(1), "kind": "opened", "status": "Faulted", "error_code": "GroundFailure",
-                                     "info": "earth leak", "vendor_error_code": "E42"}]
+    assert incident["timeline"] == [{"at": at(1), "kind": "opened", "status": "Faulted", "problem_code": "GroundFailure",
+                                     "info": "earth leak", "vendor_code": "E42"}]
 
 
 def test_the_incident_id_is_derived_from_the_opening_report() -> None:
@@ -135,17 +137,17 @@ def test_no_error_opens_nothing() -> None:
 
 
 def test_a_repeat_counts_and_moves_last_seen_and_shows_the_latest_report() -> None:
-    incident = faults.repeated(opened_at(1), fault(4, vendor_error_code="E43", firmware_version="1.3"), NOW)
+    incident = faults.repeated(opened_at(1), fault(4, vendor_code="E43", firmware_version="1.3"), NOW)
     assert (incident["count"], incident["opened_at"], incident["last_seen"]) == (2, at(1), at(4))
-    assert incident["vendor_error_code"] == "E43" and incident["firmware_version"] == "1.3"
+    assert incident["vendor_code"] == "E43" and incident["firmware_version"] == "1.3"
     assert [e["kind"] for e in incident["timeline"]] == ["opened", "repeated"]
     assert incident["version"] == 2
 
 
 def test_a_late_repeat_never_moves_last_seen_back_nor_hides_the_latest_report() -> None:
-    incident = faults.repeated(opened_at(1), fault(5, vendor_error_code="E50"), NOW)
-    later = faults.repeated(incident, fault(3, vendor_error_code="E30"), NOW)
-    assert (later["count"], later["last_seen"], later["vendor_error_code"]) == (3, at(5), "E50")
+    incident = faults.repeated(opened_at(1), fault(5, vendor_code="E50"), NOW)
+    later = faults.repeated(incident, fault(3, vendor_code="E30"), NOW)
+    assert (later["count"], later["last_seen"], later["vendor_code"]) == (3, at(5), "E50")
     assert [e["at"] for e in later["timeline"]] == [at(1), at(3), at(5)]
 
 
@@ -174,7 +176,7 @@ def test_no_error_not_older_than_last_seen_resolves() -> None:
     assert (resolved["status"], resolved["resolved_at"], resolved["count"]) == ("resolved", at(3), 2)
     assert [e["kind"] for e in resolved["timeline"]] == ["opened", "repeated", "resolved"]
     assert resolved["timeline"][-1] | {"at": None} == {"at": None, "kind": "resolved", "status": "Available",
-                                                       "error_code": "NoError", "info": None, "vendor_error_code": None}
+                                                       "problem_code": None, "info": None, "vendor_code": None}
 
 
 def test_a_late_no_error_older_than_last_seen_does_not_resolve() -> None:
@@ -185,7 +187,8 @@ def test_a_late_no_error_older_than_last_seen_does_not_resolve() -> None:
 def test_only_that_connectors_no_error_resolves_an_open_incident() -> None:
     incident = opened_at(1)
     assert faults.resolved(incident, recovery(2, connector_id=2), NOW) is None
-    assert faults.resolved(incident, fault(2, error_code="OtherError"), NOW) is None
+    assert faults.resolved(incident, recovery(2, evse_id=2), NOW) is None
+    assert faults.resolved(incident, fault(2, problem_code="OtherError"), NOW) is None
     resolved = faults.resolved(incident, recovery(2), NOW)
     assert resolved is not None and faults.resolved(resolved, recovery(3), NOW) is None  # resolves once
 

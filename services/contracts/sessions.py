@@ -13,7 +13,8 @@ class SessionsEvent(Event):
 
 class SessionStarted(SessionsEvent):
     session_id: str
-    transaction_id: int
+    transaction_id: str  # 1.6's integer in decimal, 2.0.1's id as the charger sent it
+    evse_id: int  # 1.6's connector n is EVSE n, connector 1
     connector_id: int
     id_tag: str
     started_at: str
@@ -21,14 +22,17 @@ class SessionStarted(SessionsEvent):
 
 
 class SessionEnded(SessionsEvent):
-    """Published once per session (its event id is derived from the session, so a re-publish is the same event).
+    """Published once per session, when it becomes billable (its event id is derived from the session, so a
+    re-publish is the same event): at its stop, or when an operator settles a session whose figures were
+    implausible; a session settled void is never published.
 
-    `energy_wh` is what is billed: meter_stop_wh - meter_start_wh, never negative
-    (a meter that went backwards gives 0 and the flag `meter_backwards`).
+    `energy_wh` is what is billed: meter_stop_wh - meter_start_wh, never negative (a meter that went backwards
+    gives 0 and the flag `meter_backwards`), or the energy the operator settled.
     """
 
     session_id: str
-    transaction_id: int
+    transaction_id: str
+    evse_id: int
     connector_id: int
     id_tag: str
     started_at: str

@@ -28,25 +28,41 @@ class ChargerBooted(ConnectivityEvent):
     firmware_version: str | None = None
 
 
-class ConnectorReport(ConnectivityEvent):
-    """What a StatusNotification said about one connector."""
+class Located(ConnectivityEvent):
+    """Where on the charger: EVSE and connector, as OCPP 2.0.1 numbers them. (0, 0) is the charger itself; (n, 0)
+    EVSE n as a whole. 1.6's connector n is EVSE n's connector 1, its connector 0 the charger."""
 
+    evse_id: int
     connector_id: int
+
+
+class ConnectorStatusChanged(Located):
+    """A connector's (or the charger's) reported state changed; `problem_code` None: it reported no problem."""
+
     status: str
-    error_code: str
+    problem_code: str | None = None
     info: str | None = None
     vendor_id: str | None = None
-    vendor_error_code: str | None = None
-
-
-class ConnectorStatusChanged(ConnectorReport):
+    vendor_code: str | None = None
     previous_status: str | None = None
-    previous_error_code: str | None = None
+    previous_problem_code: str | None = None
 
 
-class FaultReported(ConnectorReport):
-    """Sent for every report with an error code other than NoError, repeats included, with the charger's identity."""
+class FaultReported(Located):
+    """A problem a charger reported, in any version's terms (1.6: a StatusNotification whose errorCode is not
+    NoError; later 2.0.1's NotifyEvent), repeats included, with the charger's identity.
 
+    `component` is OCPP 2.0.1's name of what has the problem: ChargingStation, EVSE or Connector. `severity`:
+    "error" when it cannot be used, "warning" when it still works.
+    """
+
+    component: str
+    problem_code: str
+    severity: Literal["error", "warning"]
+    status: str | None = None  # the connector's status in the report, where the version reports one
+    info: str | None = None
+    vendor_id: str | None = None
+    vendor_code: str | None = None
     charge_point_vendor: str | None = None
     charge_point_model: str | None = None
     firmware_version: str | None = None

@@ -1,0 +1,75 @@
+"""What a charger tells about itself, whichever OCPP version it speaks: its boot, that it is alive, the
+progress of a firmware update or a diagnostics upload, and the data it transfers."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from services.connectivity import store
+from services.connectivity.liveness import LastSeen
+from services.shared import clock
+from services.shared.settings import settings
+
+_last_seen = LastSeen(settings().heartbeat_interval)
+
+# Identity fields a boot may carry; ChargerBooted and fault reports repeat the first three.
+IDENTITY = ("charge_point_vendor", "charge_point_model", "firmware_version")
+
+
+@dataclass(frozen=True)
+class Boot:
+    charge_point_vendor: str
+    charge_point_model: str
+    charge_point_serial_number: str | None = None
+    charge_box_serial_number: str | None = None
+    firmware_version: str | None = None
+    iccid: str | None = None
+    imsi: str | None = None
+    meter_type: str | None = None
+    meter_serial_number: str | None = None
+
+
+def compact(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def booted(charge_point_id: str, boot: Boot, at: datetime) -> None:
+    now = clock.iso(at)
+    store.set_fields(charge_point_id, {"boot": compact(asdict(boot)) | {"booted_at": now}, "last_seen": now})
+    _last_seen.wrote(charge_point_id, at.timestamp())
+
+
+def alive(charge_point_id: str, at: datetime) -> None:
+    """A message that only proves the charger alive refreshes `last_seen` when it is due (liveness.py)."""
+    moment = at.timestamp()
+    if _last_seen.due(charge_point_id, moment):
+        store.touch(charge_point_id, clock.iso(at))
+        _last_seen.wrote(charge_point_id, moment)
+
+
+def wrote(charge_point_id: str, at: datetime) -> None:
+    """Another write set `last_seen` already."""
+    _last_seen.wrote(charge_point_id, at.timestamp())
+
+
+def progressed(charge_point_id: str, of: Literal["firmware", "diagnostics"], status: str, at: datetime) -> None:
+    """The latest step a firmware update or a diagnostics upload reported."""
+    store.set_fields(charge_point_id, {f"{of}_status": {"status": status, "updated_at": clock.iso(at)}})
+
+
+def transferred(charge_point_id: str, message_id: str, vendor_id: str, vendor_message_id: str | None, data: str | None,
+                at: datetime) -> None:
+    """Data a charger transferred is kept (RETENTION_S) whether or not a service answers its vendor."""
+    received = clock.iso(at)
+    store.put_message({
+        "charge_point_id": charge_point_id,
+        "message_key": f"{received}#{message_id}",
+        "action": "DataTransfer",
+        "vendor_id": vendor_id,
+        "message_id": vendor_message_id,
+        "data": data,
+        "received_at": received,
+        "expires_at": int(at.timestamp()) + store.RETENTION_S,
+    })

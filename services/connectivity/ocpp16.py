@@ -1,0 +1,72 @@
+"""OCPP 1.6 for connectivity: each CALL's dataclass to a version-neutral domain call, and its answer back."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+from ocpp.v16 import call, call_result
+from ocpp.v16.enums import ChargePointErrorCode, ChargePointStatus, DataTransferStatus, RegistrationStatus
+
+from services.connectivity import chargers, commands_queue, status
+from services.shared import clock, refs
+from services.shared.ocpp import connectors, framing
+from services.shared.ocpp.dispatch import OcppContext, registry
+from services.shared.ocpp.errors import Cause, OcppError
+from services.shared.settings import settings
+
+
+def boot_notification(ctx: OcppContext, request: call.BootNotification) -> call_result.BootNotification:
+    boot = chargers.Boot(**{f.name: getattr(request, f.name) for f in fields(chargers.Boot)})
+    chargers.booted(ctx.charge_point_id, boot, ctx.received_at)
+    return call_result.BootNotification(current_time=clock.iso(clock.now()), interval=settings().heartbeat_interval,
+                                        status=RegistrationStatus.accepted)
+
+
+def heartbeat(ctx: OcppContext, request: call.Heartbeat) -> call_result.Heartbeat:
+    chargers.alive(ctx.charge_point_id, ctx.received_at)
+    return call_result.Heartbeat(current_time=clock.iso(clock.now()))
+
+
+def status_notification(ctx: OcppContext, request: call.StatusNotification) -> call_result.StatusNotification:
+    if not 0 <= request.connector_id <= settings().max_connector_id:
+        raise OcppError(Cause.PROPERTY, f"$.connectorId: must be 0 (the charger) to {settings().max_connector_id}",
+                        {"path": "$.connectorId"})
+    evse_id, connector_id = connectors.from_v16(request.connector_id)
+    timestamp = request.timestamp or clock.iso(ctx.received_at)
+    problem_code = None if request.error_code == ChargePointErrorCode.no_error else request.error_code
+    status.reported(ctx.charge_point_id, status.Report(
+        evse_id=evse_id, connector_id=connector_id, status=request.status, timestamp=timestamp, problem_code=problem_code,
+        info=request.info, vendor_id=request.vendor_id, vendor_code=request.vendor_error_code,
+    ), ctx.received_at)
+    if problem_code is not None:
+        status.faulted(ctx.charge_point_id, status.Fault(
+            component="ChargingStation" if request.connector_id == 0 else "Connector", evse_id=evse_id,
+            connector_id=connector_id, problem_code=problem_code,
+            # 1.6 reports some problems while the connector still works (e.g. HighTemperature while Charging).
+            severity="error" if request.status == ChargePointStatus.faulted else "warning", timestamp=timestamp,
+            status=request.status, info=request.info, vendor_id=request.vendor_id, vendor_code=request.vendor_error_code,
+        ), ctx.received_at)
+    return call_result.StatusNotification()
+
+
+def data_transfer(ctx: OcppContext, request: call.DataTransfer) -> call_result.DataTransfer:
+    chargers.transferred(ctx.charge_point_id, ctx.unique_id, request.vendor_id, request.message_id, request.data,
+                         ctx.received_at)
+    route = registry().vendors.get((ctx.ocpp_version, request.vendor_id))
+    if route is None:
+        return call_result.DataTransfer(status=DataTransferStatus.unknown_vendor_id)
+    return refs.resolve(route.handler)(ctx, request)
+
+
+def firmware_status_notification(ctx: OcppContext, request: call.FirmwareStatusNotification) -> call_result.FirmwareStatusNotification:
+    chargers.progressed(ctx.charge_point_id, "firmware", request.status, ctx.received_at)
+    return call_result.FirmwareStatusNotification()
+
+
+def diagnostics_status_notification(ctx: OcppContext, request: call.DiagnosticsStatusNotification) -> call_result.DiagnosticsStatusNotification:
+    chargers.progressed(ctx.charge_point_id, "diagnostics", request.status, ctx.received_at)
+    return call_result.DiagnosticsStatusNotification()
+
+
+def reply(ctx: OcppContext, frame: framing.CallResult | framing.CallError) -> None:
+    commands_queue.answered(ctx.charge_point_id, ctx.ocpp_version, frame, ctx.received_at)
