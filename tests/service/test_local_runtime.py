@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from local import deadletters
 from local.lambdas import Runtime
 from local.pollers import Poller
 from local.provision import create_queue, provision
@@ -91,6 +92,19 @@ def test_a_fifo_queue_hands_over_a_group_one_message_at_a_time_in_order(aws_env:
         pass
     assert [json.loads(r["body"])["n"] for r in delivered if r["attributes"]["MessageGroupId"] == "A"] == [1, 2]
     assert delivered[0]["eventSourceARN"].endswith(":csms-test-ordered.fifo")
+
+
+def test_a_fifo_queues_dead_letters_are_redriven_to_their_group(aws_env: None) -> None:
+    spec = Queue(name="test-ordered", handler=f"{HERE}:picky", fifo=True, group_by="site_id", max_receive_count=1)
+    create_queue(spec)
+    aws.send_in_order(spec, {"site_id": "S-1"}, deduplication_id="once")
+    sqs, url = aws.client("sqs"), aws.queue_url(spec.queue_name)
+    sqs.receive_message(QueueUrl=url, VisibilityTimeout=0)
+    assert not sqs.receive_message(QueueUrl=url).get("Messages")  # received once: moved to the DLQ
+    assert deadletters.peek(spec)[0] == 1
+    assert deadletters.redrive(spec) == 1  # within the five minutes of "once": still not dropped
+    (back,) = sqs.receive_message(QueueUrl=url, AttributeNames=["MessageGroupId"])["Messages"]
+    assert json.loads(back["Body"]) == {"site_id": "S-1"} and back["Attributes"]["MessageGroupId"] == "S-1"
 
 
 def test_poller_deletes_successes_and_poison_ends_in_the_dlq(aws_env: None) -> None:
