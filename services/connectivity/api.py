@@ -1,4 +1,4 @@
-"""REST: /chargers and their commands, for operators."""
+"""REST: /chargers and their commands, and /sites, for operators."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from services.connectivity import commands_queue, connections, store
-from services.connectivity.changes import connector_key, location
+from services.connectivity import commands_queue, connections, sites, store
+from services.connectivity.changes import SITE_PART, connector_key, location
 from services.connectivity.commands import as_of, is_command_key, violations
+from services.contracts.connectivity import SiteAddress
 from services.shared import auth, clock
 from services.shared.auth import Scope
 from services.shared.dynamo import plain
@@ -99,7 +100,8 @@ class ChargerRegistration(BaseModel):
 
     password: str | None = Field(None, min_length=16, max_length=40,
                                  description="HTTP Basic password (OCPP security profiles 1-2); stored hashed")
-    site_id: str | None = Field(None, min_length=1, max_length=128)
+    site_id: str | None = Field(None, pattern=f"^{sites.SITE_ID.pattern}$",
+                                description="An existing site's id (PUT /sites/{site_id}); null for none")
     labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, max_length=50)
 
 
@@ -187,11 +189,12 @@ def _existing(charge_point_id: str) -> dict[str, Any]:
 def list_chargers(
     status: Annotated[ChargePointStatus | None, Query(description="The charger's own status (1.6's connector 0)")] = None,
     connected: Annotated[bool | None, Query()] = None,
+    site_id: Annotated[str | None, Query(min_length=1, max_length=128, description="Only the chargers of this site")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     next_token: Annotated[str | None, Query()] = None,
 ) -> ChargerPage:
     items, last = store.scan_chargers(limit, decode_token(next_token, charge_point_id=None), connected=connected,
-                                      status=status)
+                                      status=status, site_id=site_id)
     return ChargerPage(items=[_charger(i) for i in items], next_token=encode_token(last))
 
 
@@ -211,7 +214,7 @@ def put_charger(charge_point_id: ChargerId, registration: ChargerRegistration) -
     if registration.password is not None:
         changes |= {"password_hash": auth.hash_password(registration.password), "password_changed_at": now}
     removed = tuple(name for name, value in fields.items() if value is None)
-    old = store.register_charger(_valid(charge_point_id), changes, now, removed)
+    old = _register_at_site(_valid(charge_point_id), changes, now, removed)
     if registration.password is not None and old.get("connection_id"):
         connections.close(charge_point_id, old["connection_id"], old.get("connected_at"))
     created = "registered_at" not in old or "deleted_at" in old
@@ -224,6 +227,8 @@ def delete_charger(charge_point_id: ChargerId) -> Response[None]:
     old = store.delete_charger(_valid(charge_point_id), clock.iso(clock.now()))
     if old is None:
         raise ProblemError(404, f"No charger {charge_point_id!r}")
+    if old.get("site_id"):
+        store.count_charger_out(old["site_id"])
     if old.get("connection_id"):
         connections.close(charge_point_id, old["connection_id"], old.get("connected_at"))
     return Response(204)
@@ -272,3 +277,133 @@ def get_command(charge_point_id: ChargerId, command_id: Annotated[str, Path(max_
     if item is None:
         raise ProblemError(404, f"No command {command_id!r} for charger {charge_point_id!r}")
     return _command(as_of(item, clock.now().timestamp()))
+
+
+# --- sites ----------------------------------------------------------------------------------
+
+SiteId = Annotated[str, Path(pattern=f"^{sites.SITE_ID.pattern}$", description="The site id (1-64 of A-Z a-z 0-9 . _ ~ -)")]
+
+
+class Address(SiteAddress):
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("country")
+    @classmethod
+    def _iso_3166(cls, country: str) -> str:
+        problem = sites.country_problem(country)
+        if problem:
+            raise ValueError(problem)
+        return country
+
+
+class SiteDefinition(BaseModel):
+    """A site's definition, which PUT replaces whole; fields added later are optional (docs/sites.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    address: Address
+    time_zone: str = Field(description="An IANA time zone, e.g. Europe/Berlin: the one the site's local times are in")
+    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, max_length=50)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _iana(cls, time_zone: str) -> str:
+        problem = sites.time_zone_problem(time_zone)
+        if problem:
+            raise ValueError(problem)
+        return time_zone
+
+
+class Site(BaseModel):
+    id: str
+    site_id: str
+    name: str
+    address: SiteAddress
+    time_zone: str
+    labels: dict[str, str]
+    charger_count: int = Field(description="How many chargers name this site (GET /chargers?site_id= lists them)")
+    version: int = Field(description="Counts the changes of the definition; SiteChanged carries it")
+    created_at: str
+    updated_at: str
+
+
+class SitePage(BaseModel):
+    items: list[Site]
+    next_token: str | None
+
+
+def _site(item: dict[str, Any]) -> Site:
+    fields = {name: plain(item.get(name)) for name in Site.model_fields if name != "id"}
+    return Site(id=item["site_id"], **fields)
+
+
+def _valid_site(site_id: str) -> str:
+    """Powertools documents a path parameter's pattern but does not enforce it."""
+    if not sites.SITE_ID.fullmatch(site_id):
+        raise ProblemError(422, "A site id is 1 to 64 of A-Z a-z 0-9 . _ ~ -",
+                           [ProblemDetail(path="path.site_id", message="not a site id")])
+    return site_id
+
+
+def _register_at_site(charge_point_id: str, changes: dict[str, Any], now: str, removed: tuple[str, ...]) -> dict[str, Any]:
+    """Registers the charger (the item as it was) so that a site is never deleted while a charger names it.
+
+    The site it names counts it before it names it, the site it named stops after: each count goes up
+    once per charger written to name it and down once per charger written to name another, whatever
+    the order of concurrent requests. A failure between the two writes leaves a count too high (the
+    site cannot be deleted), never too low (docs/sites.md).
+    """
+    site_id = changes.get("site_id")
+    if site_id is not None and not store.count_charger_in(site_id):
+        raise ProblemError(422, f"No site {site_id!r}: create it first with PUT /sites/{site_id}, or send an existing site's id",
+                           [ProblemDetail(path="body.site_id", message="no such site")])
+    try:
+        old = store.register_charger(charge_point_id, changes, now, removed)
+    except Exception:
+        if site_id is not None:
+            store.count_charger_out(site_id)
+        raise
+    if old.get("site_id"):
+        store.count_charger_out(old["site_id"])
+    return old
+
+
+def _existing_site(site_id: str) -> dict[str, Any]:
+    item = store.get_site(_valid_site(site_id))
+    if item is None or "deleted_at" in item:
+        raise ProblemError(404, f"No site {site_id!r}: create it with PUT /sites/{site_id}")
+    return item
+
+
+@app.get("/sites", security=allow(*Scope), responses=responses({200: ("A page of sites, in storage order", SitePage)}, 422))
+def list_sites(
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    next_token: Annotated[str | None, Query()] = None,
+) -> SitePage:
+    items, last = store.scan_sites(limit, decode_token(next_token, site_id=None, part=SITE_PART))
+    return SitePage(items=[_site(i) for i in items], next_token=encode_token(last))
+
+
+@app.get("/sites/<site_id>", security=allow(*Scope), responses=responses({200: ("The site", Site)}, 404, 422))
+def get_site(site_id: SiteId) -> Site:
+    return _site(_existing_site(site_id))
+
+
+@app.put("/sites/<site_id>", security=allow(Scope.ADMIN, Scope.OPERATOR), responses=responses({200: ("Replaced", Site), 201: ("Created", Site)}, 422))
+def put_site(site_id: SiteId, definition: SiteDefinition) -> Response[Site]:
+    """Replaces the whole definition; its chargers stay, as they name the site."""
+    old = store.put_site(_valid_site(site_id), definition.model_dump(exclude_none=True), clock.iso(clock.now()))
+    created = not old or "deleted_at" in old
+    return json_response(201 if created else 200, _site(_existing_site(site_id)))
+
+
+@app.delete("/sites/<site_id>", security=allow(Scope.ADMIN), responses=responses({204: ("Deleted", None)}, 404, 409, 422))
+def delete_site(site_id: SiteId) -> Response[None]:
+    while not store.delete_site(_valid_site(site_id), clock.iso(clock.now())):
+        count = int(_existing_site(site_id)["charger_count"])
+        if count:  # else its last charger left since: try again
+            raise ProblemError(409, f"Site {site_id!r} is named by {count} charger(s): list them with "
+                                    f"GET /chargers?site_id={site_id}, then give each another site_id (or null) with "
+                                    "PUT /chargers/{id}, or delete it")
+    return Response(204)

@@ -18,6 +18,7 @@ from services.contracts.connectivity import (
     ConnectivityEvent,
     ConnectorStatusChanged,
     FaultReported,
+    SiteChanged,
 )
 from services.shared.events import stable_id
 
@@ -25,6 +26,8 @@ Image = dict[str, Any] | None
 
 # What a status report says about a connector; a change in any of them is a ConnectorStatusChanged.
 REPORTED = ("status", "problem_code", "info", "vendor_id", "vendor_code")
+# The item of a site's partition that is the site itself (its other items are its parts: docs/sites.md).
+SITE_PART = "site"
 # A charger message that is a fault report (the outbox of FaultReported: repeats leave the charger item unchanged).
 FAULT_PREFIX = "fault#"
 
@@ -91,3 +94,17 @@ def message_changes(old: Image, new: Image) -> list[ConnectivityEvent]:
         return []
     fields = {name: new.get(name) for name in FaultReported.model_fields if name not in ("evse_id", "connector_id")}
     return [FaultReported(**fields, evse_id=int(new["evse_id"]), connector_id=int(new["connector_id"]))]
+
+
+def site_changes(old: Image, new: Image) -> list[ConnectivityEvent]:
+    """SiteChanged when a site's definition changed (its version moved); a change of its charger count makes none."""
+    if not new or new["part"] != SITE_PART or "version" not in new or (old or {}).get("version") == new["version"]:
+        return []  # a bare key: moto records a new item's key before the update that fills it
+    change = "updated" if _alive(old) and _alive(new) else "created" if _alive(new) else "deleted"
+    return [SiteChanged(event_id=stable_id("SiteChanged", new["site_id"], new["version"]), occurred_at=new["updated_at"],
+                        change=change, version=int(new["version"]),
+                        **{name: new[name] for name in ("site_id", "name", "address", "time_zone", "labels")})]
+
+
+def _alive(site: Image) -> bool:
+    return site is not None and "version" in site and "deleted_at" not in site

@@ -40,6 +40,8 @@ MANIFEST = ServiceManifest(
             ttl_attribute="expires_at",
             stream=Stream(f"{_CHANGES}:message_changes"),
         ),
+        # Sites, one partition each: the site itself (part "site") and, later, its parts (docs/sites.md).
+        Table(name="sites", partition_key=Key("site_id"), sort_key=Key("part"), stream=Stream(f"{_CHANGES}:site_changes")),
     ),
     subscriptions=(
         Subscription(
@@ -50,7 +52,8 @@ MANIFEST = ServiceManifest(
     # A command's timeout, a queue's wake-up after a reconnect, or a close to try again is an SQS message delayed until due.
     queues=(Queue(name="connectivity-command-timeouts", handler=f"{_HANDLERS}:command_timeouts"),),
     schedules=(Schedule(name="connectivity-connection-audit", rate_minutes=5, handler=f"{_HANDLERS}:audit_connections"),),
-    rest_apis=(RestApi(prefixes=("/chargers",), handler=f"{_HANDLERS}:api", resolver="services.connectivity.api:app"),),
+    rest_apis=(RestApi(prefixes=("/chargers", "/sites"), handler=f"{_HANDLERS}:api",
+                       resolver="services.connectivity.api:app"),),
     websocket=WebSocketRoutes(
         authorizer=f"{_HANDLERS}:authorize_connect",
         connect=f"{_HANDLERS}:connect",
@@ -67,5 +70,7 @@ MANIFEST = ServiceManifest(
     ocpp_replies=(OcppReplyRoute("ocpp1.6", f"{_OCPP}:reply"),),
     relay=f"{_HANDLERS}:relay",
     publishes=("ChargerConnected", "ChargerDisconnected", "ChargerBooted", "ConnectorStatusChanged", "FaultReported",
-               "CommandCompleted"),
+               "CommandCompleted", "SiteChanged"),
+    # Nobody in the stack consumes SiteChanged yet; the services that will (tariffs, load management) keep their projection.
+    exports=("SiteChanged",),
 )

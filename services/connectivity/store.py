@@ -1,4 +1,4 @@
-"""Connectivity's DynamoDB tables: chargers, commands and charger messages.
+"""Connectivity's DynamoDB tables: chargers, commands, charger messages and sites.
 
 Every hot-path write is a single conditional UpdateItem on a key: no read first, and a
 condition instead of a lock, so replays and late messages cannot overwrite newer state.
@@ -11,7 +11,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
-from services.connectivity.changes import REPORTED, connector_key
+from services.connectivity.changes import REPORTED, SITE_PART, connector_key
 from services.connectivity.commands import FIRST_COMMAND_KEY, QUEUE_KEY, is_command_key
 from services.shared import aws
 from services.shared.dynamo import condition_failed, page, set_clause
@@ -55,11 +55,11 @@ def register_charger(charge_point_id: str, changes: dict[str, Any], now: str,
 
 
 def delete_charger(charge_point_id: str, now: str) -> dict[str, Any] | None:
-    """Marks the charger deleted (its history stays); the item as it was, or None if unknown."""
+    """Marks the charger deleted (its history stays, its site does not); the item as it was, or None if unknown."""
     try:
         reply = _chargers().update_item(
             Key={"charge_point_id": charge_point_id},
-            UpdateExpression="SET deleted_at = :now",
+            UpdateExpression="SET deleted_at = :now REMOVE site_id",
             ConditionExpression="attribute_exists(charge_point_id) AND attribute_not_exists(deleted_at)",
             ExpressionAttributeValues={":now": now},
             ReturnValues="ALL_OLD",
@@ -171,13 +171,15 @@ def update_connector(charge_point_id: str, location: tuple[int, int], state: dic
 
 
 def scan_chargers(limit: int, start_key: dict[str, Any] | None, *, connected: bool | None,
-                  status: str | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+                  status: str | None, site_id: str | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """A page of chargers (not deleted) matching the filters, and the key to continue after it."""
     condition = Attr("deleted_at").not_exists()
     if connected is not None:
         condition &= Attr("connected").eq(connected)
     if status is not None:
         condition &= Attr(f"connectors.{connector_key(0, 0)}.status").eq(status)
+    if site_id is not None:
+        condition &= Attr("site_id").eq(site_id)
     return page(_chargers().scan, {"FilterExpression": condition}, limit, start_key, ("charge_point_id",))
 
 
@@ -301,6 +303,88 @@ def transition(charge_point_id: str, command_id: str, expected: str, changes: di
             return None
         raise
     return reply["Attributes"]
+
+
+# --- sites -----------------------------------------------------------------------------------
+
+def _site_key(site_id: str) -> dict[str, str]:
+    return {"site_id": site_id, "part": SITE_PART}
+
+
+def get_site(site_id: str) -> dict[str, Any] | None:
+    """The site's item, deleted ones included (`deleted_at`)."""
+    return aws.table("sites").get_item(Key=_site_key(site_id), ConsistentRead=True).get("Item")
+
+
+def put_site(site_id: str, definition: dict[str, Any], now: str) -> dict[str, Any]:
+    """Creates or replaces a site's definition, or brings a deleted site back; the item as it was ({} if new).
+
+    Only the definition's fields are set: its charger count, and whatever later parts the item holds, stay.
+    """
+    sets, names, values = set_clause(definition)
+    sets += ["version = if_not_exists(version, :zero) + :one", "charger_count = if_not_exists(charger_count, :zero)",
+             "created_at = if_not_exists(created_at, :now)", "updated_at = :now"]
+    reply = aws.table("sites").update_item(
+        Key=_site_key(site_id),
+        UpdateExpression="SET " + ", ".join(sets) + " REMOVE deleted_at",
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues={**values, ":zero": 0, ":one": 1, ":now": now},
+        ReturnValues="ALL_OLD",
+    )
+    return reply.get("Attributes") or {}
+
+
+def delete_site(site_id: str, now: str) -> bool:
+    """Marks the site deleted if it exists and no charger names it; whether it did. The item stays, so that a site
+    created again under its id goes on with its versions."""
+    try:
+        aws.table("sites").update_item(
+            Key=_site_key(site_id),
+            UpdateExpression="SET deleted_at = :now, updated_at = :now, version = version + :one REMOVE created_at",
+            ConditionExpression="attribute_exists(site_id) AND attribute_not_exists(deleted_at) AND charger_count = :zero",
+            ExpressionAttributeValues={":now": now, ":one": 1, ":zero": 0},
+        )
+    except ClientError as error:
+        if condition_failed(error):
+            return False
+        raise
+    return True
+
+
+def scan_sites(limit: int, start_key: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """A page of sites (not deleted), and the key to continue after it."""
+    condition = Attr("part").eq(SITE_PART) & Attr("deleted_at").not_exists()
+    return page(aws.table("sites").scan, {"FilterExpression": condition}, limit, start_key, ("site_id", "part"))
+
+
+def count_charger_in(site_id: str) -> bool:
+    """Counts one more charger at the site, if it exists; whether it does. Done before the charger names it."""
+    try:
+        aws.table("sites").update_item(
+            Key=_site_key(site_id),
+            UpdateExpression="SET charger_count = charger_count + :one",
+            ConditionExpression="attribute_exists(site_id) AND attribute_not_exists(deleted_at)",
+            ExpressionAttributeValues={":one": 1},
+        )
+    except ClientError as error:
+        if condition_failed(error):
+            return False
+        raise
+    return True
+
+
+def count_charger_out(site_id: str) -> None:
+    """Counts one charger fewer at the site, once it no longer names it; never below zero."""
+    try:
+        aws.table("sites").update_item(
+            Key=_site_key(site_id),
+            UpdateExpression="SET charger_count = charger_count - :one",
+            ConditionExpression="charger_count > :zero",
+            ExpressionAttributeValues={":one": 1, ":zero": 0},
+        )
+    except ClientError as error:
+        if not condition_failed(error):
+            raise
 
 
 # --- charger messages (DataTransfer) ---------------------------------------------------------

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
+from pydantic import BaseModel, Field
+
 from services.shared.events import Event
 
 
@@ -71,6 +73,27 @@ class CommandCompleted(ConnectivityEvent):
     action: str
     status: str
     reply: dict[str, Any] | None = None
+
+
+class SiteAddress(BaseModel):
+    street: str = Field(min_length=1, max_length=200)
+    city: str = Field(min_length=1, max_length=100)
+    postal_code: str | None = Field(None, min_length=1, max_length=20, description="Absent where the country has none")
+    country: str = Field(description="ISO 3166-1 alpha-2, e.g. DE")
+
+
+class SiteChanged(ConnectivityEvent):
+    """A site's definition as the change left it (as it was, for a deletion), so that each consumer keeps the
+    projection it needs; `version` orders one site's changes, for a consumer that sees them out of order."""
+
+    charge_point_id: str | None = None  # a site is no charger's
+    change: Literal["created", "updated", "deleted"]
+    site_id: str
+    version: int
+    name: str
+    address: SiteAddress
+    time_zone: str = Field(description="IANA, e.g. Europe/Berlin")
+    labels: dict[str, str] = {}
 
 
 class CommandRequested(Event):

@@ -182,7 +182,7 @@ def test_setting_a_password_closes_the_connection_made_without_it(stack: Stack) 
 def test_charger_with_password_needs_basic_auth(stack: Stack) -> None:
     cp_id = new_id()
     password = "correct-horse-battery"
-    status, _, body = stack.request("PUT", f"/chargers/{cp_id}", {"password": password, "site_id": "depot-1"})
+    status, _, body = stack.request("PUT", f"/chargers/{cp_id}", {"password": password, "labels": {"bay": "1"}})
     assert status == 201 and body["has_password"] is True and "password" not in body
 
     async def scenario() -> None:

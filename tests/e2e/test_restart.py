@@ -22,9 +22,11 @@ from tests.e2e.test_sessions import invoices_of
 pytestmark = pytest.mark.e2e
 
 
-def test_restart_keeps_registered_chargers(fresh_dir: Path) -> None:
+def test_restart_keeps_registered_chargers_and_sites(fresh_dir: Path) -> None:
     first = Stack(fresh_dir).start()
     try:
+        site = {"name": "Depot", "address": {"street": "Kai 1", "city": "Kiel", "country": "DE"}, "time_zone": "Europe/Berlin"}
+        assert first.request("PUT", "/sites/depot", site)[0] == 201
         assert first.request("PUT", "/chargers/KEEP-1", {"site_id": "depot", "labels": {"bay": "3"}})[0] == 201
 
         async def boot() -> None:
@@ -41,6 +43,8 @@ def test_restart_keeps_registered_chargers(fresh_dir: Path) -> None:
         assert second.api_key == first.api_key
         status, _, body = second.request("GET", "/chargers/KEEP-1")
         assert status == 200 and body["site_id"] == "depot" and body["labels"] == {"bay": "3"}
+        status, _, body = second.request("GET", "/sites/depot")
+        assert status == 200 and body["time_zone"] == "Europe/Berlin" and body["charger_count"] == 1
         status, _, body = second.request("GET", "/chargers/KEEP-2")
         assert status == 200 and body["vendor"] == "ACME" and body["connected"] is False
     finally:
@@ -90,7 +94,7 @@ def test_the_embedded_aws_outlives_no_killed_stack_and_keeps_its_journal(fresh_d
     """moto runs in a process of its own: `csms run` killed alone must not leave it holding the port."""
     first = Stack(fresh_dir).start()
     try:
-        assert first.request("PUT", "/chargers/ORPHAN-1", {"site_id": "depot"})[0] == 201
+        assert first.request("PUT", "/chargers/ORPHAN-1", {"labels": {"bay": "3"}})[0] == 201
         assert first.process is not None
         (csms,) = _children(first.process.pid)
         (aws,) = _children(csms)
@@ -105,7 +109,7 @@ def test_the_embedded_aws_outlives_no_killed_stack_and_keeps_its_journal(fresh_d
     second = Stack(fresh_dir, ports=first.ports).start()
     try:
         status, _, body = second.request("GET", "/chargers/ORPHAN-1")
-        assert status == 200 and body["site_id"] == "depot"
+        assert status == 200 and body["labels"] == {"bay": "3"}
     finally:
         second.stop()
 

@@ -56,6 +56,12 @@ def token(key: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
 
 
+def site(*site_ids: str) -> None:
+    for site_id in site_ids:
+        store.put_site(site_id, {"name": site_id, "address": {"street": "1 Main St", "city": "Berlin", "country": "DE"},
+                                 "time_zone": "Europe/Berlin", "labels": {}}, now())
+
+
 # --- authorization by the REST authorizer's context -----------------------------------------
 
 def test_request_without_authorizer_context_is_401_problem(aws_env: None) -> None:
@@ -95,6 +101,7 @@ def test_key_with_read_only_and_another_scope_may_write(aws_env: None) -> None:
 # --- PUT, GET, DELETE /chargers/{id} ---------------------------------------------------------
 
 def test_put_registers_with_201_then_updates_with_200(aws_env: None) -> None:
+    site("depot", "yard")
     created = call_api("PUT", "/chargers/CP-1", body={"password": PASSWORD, "site_id": "depot", "labels": {"bay": "3"}})
 
     assert created["statusCode"] == 201, created["body"]
@@ -145,7 +152,7 @@ def test_setting_or_changing_the_password_closes_the_chargers_connection(aws_env
 
     without, _ = connect_charger("CP-1")
     open_connection(without)
-    call_api("PUT", "/chargers/CP-1", body={"site_id": "depot"})
+    call_api("PUT", "/chargers/CP-1", body={"labels": {"bay": "1"}})
     assert without in open_connections(), "a PUT that leaves the password alone closes nothing"
 
     call_api("PUT", "/chargers/CP-1", body={"password": PASSWORD})
@@ -604,7 +611,7 @@ def test_each_scope_may_do_what_its_role_needs(aws_env: None, scopes: str, allow
     requests = {
         "GET": ("GET", "/chargers", None),
         "POST": ("POST", "/chargers/SCOPE-1/commands", {"action": "ClearCache"}),
-        "PUT": ("PUT", "/chargers/SCOPE-2", {"site_id": "x"}),
+        "PUT": ("PUT", "/chargers/SCOPE-2", {"labels": {"bay": "1"}}),
         "DELETE": ("DELETE", "/chargers/SCOPE-3", None),
     }
     for method, (verb, path, body) in requests.items():

@@ -7,7 +7,7 @@ from itertools import pairwise
 from typing import Any
 
 from services.billing.changes import invoice_changes
-from services.connectivity.changes import charger_changes, command_changes, message_changes
+from services.connectivity.changes import charger_changes, command_changes, message_changes, site_changes
 from services.connectivity.commands import QUEUE_KEY
 from services.sessions.changes import session_changes
 from services.shared.relay import wanted
@@ -119,6 +119,32 @@ def test_an_invoice_announces_issued_when_created() -> None:
     assert invoice_changes(invoice, {**invoice, "paid": True}) == []
 
 
+def site(version: int, **extra: Any) -> dict[str, Any]:
+    return {"site_id": "north", "part": "site", "version": Decimal(version), "name": "North", "time_zone": "Europe/Berlin",
+            "address": {"street": "Kai 1", "city": "Kiel", "country": "DE"}, "labels": {}, "charger_count": Decimal(0),
+            "updated_at": f"2026-03-01T10:0{version}:00.000Z", **extra}
+
+
+def test_a_site_announces_created_updated_deleted_and_created_again() -> None:
+    lives = [None, site(1), site(2, name="North 2"), site(3, deleted_at=T0), site(4)]
+    changed = [site_changes(old, new) for old, new in pairwise(lives)]
+    assert [[(e.change, e.version, e.name) for e in found] for found in changed] == [
+        [("created", 1, "North")], [("updated", 2, "North 2")], [("deleted", 3, "North")], [("created", 4, "North")]]
+    first = changed[0][0]
+    assert (first.site_id, first.occurred_at, first.address.country, first.charge_point_id) == (
+        "north", "2026-03-01T10:01:00.000Z", "DE", None)
+    assert site_changes(None, site(1))[0].event_id == first.event_id  # relayed twice: the same event
+    assert len({found[0].event_id for found in changed}) == 4
+
+
+def test_a_sites_count_or_other_parts_announce_nothing() -> None:
+    assert site_changes(site(1), site(1, charger_count=Decimal(1))) == []
+    assert site_changes(None, {"site_id": "north", "part": "tariff#2026"}) == []
+    assert site_changes(site(1), None) == []
+    assert site_changes(None, {"site_id": "north", "part": "site"}) == []
+    assert site_changes({"site_id": "north", "part": "site"}, site(1))[0].change == "created"
+
+
 def test_only_types_a_rule_can_match_are_wanted() -> None:
     assert wanted("csms.sessions", "SessionEnded")
     assert wanted("csms.anything", "CommandRequested")  # connectivity's rule names no source
@@ -126,3 +152,4 @@ def test_only_types_a_rule_can_match_are_wanted() -> None:
     assert not wanted("csms.connectivity", "SessionEnded")  # billing's rule names the source
     assert not wanted("csms.connectivity", "ChargerConnected")
     assert not wanted("csms.billing", "InvoiceIssued")
+    assert wanted("csms.connectivity", "SiteChanged")  # exported: no rule yet

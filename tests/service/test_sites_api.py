@@ -1,0 +1,232 @@
+"""REST /sites through the connectivity Lambda, chargers naming sites, and the SiteChanged the site table's stream makes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from services.connectivity import store
+from services.shared.relay import wanted
+from tests.service.helpers import EventTap, assert_problem, call_api
+
+DEPOT = {"name": "Depot North", "address": {"street": "Hafenstr. 1", "city": "Hamburg", "postal_code": "20457", "country": "DE"},
+         "time_zone": "Europe/Berlin", "labels": {"region": "north"}}
+
+
+def put_site(site_id: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    return call_api("PUT", f"/sites/{site_id}", body=DEPOT if body is None else body)
+
+
+def count(site_id: str) -> int:
+    reply = call_api("GET", f"/sites/{site_id}")
+    assert reply["statusCode"] == 200, reply["body"]
+    return reply["json"]["charger_count"]
+
+
+# --- PUT, GET, DELETE /sites/{id} ------------------------------------------------------------
+
+def test_put_creates_with_201_then_replaces_with_200(aws_env: None) -> None:
+    created = put_site("depot-1")
+
+    assert created["statusCode"] == 201, created["body"]
+    site = created["json"]
+    assert (site["id"], site["site_id"], site["name"], site["time_zone"]) == ("depot-1", "depot-1", "Depot North", "Europe/Berlin")
+    assert site["address"] == DEPOT["address"] and site["labels"] == {"region": "north"}
+    assert (site["charger_count"], site["version"]) == (0, 1)
+    assert site["created_at"].endswith("Z") and site["updated_at"] == site["created_at"]
+
+    moved = {**DEPOT, "name": "Depot South", "address": {"street": "Kai 2", "city": "Kiel", "country": "DE"}}
+    replaced = put_site("depot-1", moved)
+
+    assert replaced["statusCode"] == 200, "a second PUT of the same site replaces it"
+    assert replaced["json"]["name"] == "Depot South" and replaced["json"]["version"] == 2
+    assert replaced["json"]["address"] == {"street": "Kai 2", "city": "Kiel", "postal_code": None, "country": "DE"}
+    assert replaced["json"]["created_at"] == site["created_at"]
+    assert call_api("GET", "/sites/depot-1")["json"] == replaced["json"]
+
+
+def test_unknown_site_is_404_problem(aws_env: None) -> None:
+    for method in ("GET", "DELETE"):
+        body = assert_problem(call_api(method, "/sites/nowhere"), 404)
+        assert "create it with PUT /sites/nowhere" in body["detail"]
+
+
+@pytest.mark.parametrize(("change", "path", "says"), [
+    ({"address": {**DEPOT["address"], "country": "XX"}}, "body.address.country", "not an ISO 3166-1 alpha-2"),
+    ({"address": {**DEPOT["address"], "country": "UK"}}, "body.address.country", "e.g. DE, FR, GB"),
+    ({"address": {**DEPOT["address"], "country": "de"}}, "body.address.country", "upper case, 'DE'"),
+    ({"time_zone": "Europe/Berln"}, "body.time_zone", "did you mean Europe/Berlin"),
+    ({"time_zone": "CEST"}, "body.time_zone", "not an IANA time zone"),
+    ({"time_zone": "../../etc/passwd"}, "body.time_zone", "not an IANA time zone"),
+    ({"name": ""}, "body.name", ""),
+    ({"address": {"city": "Hamburg", "country": "DE"}}, "body.address.street", ""),
+    ({"address": {**DEPOT["address"], "floor": 2}}, "body.address.floor", ""),
+    ({"charger_count": 3}, "body.charger_count", ""),
+    ({"labels": {"k" * 65: "x"}}, "body.labels", ""),
+])
+def test_an_invalid_definition_is_422_saying_what_to_fix_and_stores_nothing(
+        aws_env: None, change: dict[str, Any], path: str, says: str) -> None:
+    body = assert_problem(put_site("depot-1", {**DEPOT, **change}), 422)
+
+    assert any(e["path"].startswith(path) for e in body["errors"]), body
+    assert says in body["detail"]
+    assert_problem(call_api("GET", "/sites/depot-1"), 404)
+
+
+def test_a_definition_without_required_fields_or_not_json_is_422(aws_env: None) -> None:
+    for body in ({"name": "x"}, "{not json", []):
+        assert_problem(call_api("PUT", "/sites/depot-1", body=body), 422)
+
+
+@pytest.mark.parametrize("site_id", ["a%2Fb", "a%20b", "s" * 65, "d%C3%A9p%C3%B4t"])
+def test_a_site_id_outside_its_characters_is_422(aws_env: None, site_id: str) -> None:
+    for method, body in (("PUT", DEPOT), ("GET", None), ("DELETE", None)):
+        problem = assert_problem(call_api(method, f"/sites/{site_id}", body=body), 422)
+        assert problem["errors"][0]["path"] == "path.site_id"
+
+
+def test_delete_is_204_then_the_site_is_gone_and_can_be_created_again(aws_env: None) -> None:
+    put_site("depot-1")
+
+    assert call_api("DELETE", "/sites/depot-1")["statusCode"] == 204
+    assert_problem(call_api("GET", "/sites/depot-1"), 404)
+    assert_problem(call_api("DELETE", "/sites/depot-1"), 404)
+    assert call_api("GET", "/sites")["json"]["items"] == []
+
+    again = put_site("depot-1")
+    assert again["statusCode"] == 201, "a deleted site put again is created"
+    assert again["json"]["version"] == 3, "its versions go on, so that consumers keep the newest"
+
+
+def test_scopes_read_only_reads_operator_writes_admin_deletes(aws_env: None) -> None:
+    put_site("depot-1")
+
+    assert call_api("GET", "/sites", scopes="read-only")["statusCode"] == 200
+    assert call_api("GET", "/sites/depot-1", scopes="read-only")["statusCode"] == 200
+    assert_problem(call_api("PUT", "/sites/depot-2", body=DEPOT, scopes="read-only"), 403)
+    assert call_api("PUT", "/sites/depot-2", body=DEPOT, scopes="operator")["statusCode"] == 201
+    assert_problem(call_api("DELETE", "/sites/depot-2", scopes="operator"), 403)
+    assert_problem(call_api("GET", "/sites", scopes=None), 401)
+    assert call_api("GET", "/sites/depot-2")["statusCode"] == 200
+
+
+# --- GET /sites --------------------------------------------------------------------------------
+
+def test_list_pages_through_every_site_once(aws_env: None) -> None:
+    for n in range(5):
+        put_site(f"site-{n}")
+    put_site("gone")
+    call_api("DELETE", "/sites/gone")
+
+    seen: list[str] = []
+    token = None
+    while True:
+        reply = call_api("GET", "/sites", query={"limit": "2", **({"next_token": token} if token else {})})
+        assert reply["statusCode"] == 200 and len(reply["json"]["items"]) <= 2
+        seen += [s["id"] for s in reply["json"]["items"]]
+        token = reply["json"]["next_token"]
+        if not token:
+            break
+    assert sorted(seen) == [f"site-{n}" for n in range(5)]
+
+
+@pytest.mark.parametrize("query", [{"limit": "0"}, {"limit": "101"}, {"next_token": "%%%"},
+                                   {"next_token": "eyJjaGFyZ2VfcG9pbnRfaWQiOiAiQ1AtMSJ9"}])
+def test_list_with_bad_query_is_422(aws_env: None, query: dict[str, str]) -> None:
+    assert_problem(call_api("GET", "/sites", query=query), 422)
+
+
+# --- chargers naming sites -----------------------------------------------------------------------
+
+def test_a_charger_naming_no_site_is_422_and_not_written(aws_env: None) -> None:
+    body = assert_problem(call_api("PUT", "/chargers/CP-1", body={"site_id": "nowhere"}), 422)
+
+    assert body["errors"] == [{"path": "body.site_id", "message": "no such site"}]
+    assert "PUT /sites/nowhere" in body["detail"]
+    assert store.get_charger("CP-1") is None
+    put_site("gone")
+    call_api("DELETE", "/sites/gone")
+    assert_problem(call_api("PUT", "/chargers/CP-1", body={"site_id": "gone"}), 422)
+
+
+def test_the_site_counts_the_chargers_that_name_it(aws_env: None) -> None:
+    put_site("north")
+    put_site("south")
+    for cp in ("CP-1", "CP-2"):
+        assert call_api("PUT", f"/chargers/{cp}", body={"site_id": "north"})["statusCode"] == 201
+    assert (count("north"), count("south")) == (2, 0)
+
+    assert call_api("PUT", "/chargers/CP-1", body={"site_id": "north", "labels": {"bay": "1"}})["statusCode"] == 200
+    assert (count("north"), count("south")) == (2, 0), "a PUT naming the same site moves nothing"
+    assert call_api("PUT", "/chargers/CP-1", body={"labels": {"bay": "2"}})["statusCode"] == 200
+    assert (count("north"), count("south")) == (1, 0), "a PUT naming no site takes the charger off it (PUT replaces)"
+    call_api("PUT", "/chargers/CP-1", body={"site_id": "north"})
+
+    call_api("PUT", "/chargers/CP-1", body={"site_id": "south"})
+    assert (count("north"), count("south")) == (1, 1)
+    call_api("PUT", "/chargers/CP-1", body={"site_id": None})
+    assert (count("north"), count("south")) == (1, 0)
+    assert call_api("GET", "/chargers/CP-1")["json"]["site_id"] is None
+
+    assert call_api("DELETE", "/chargers/CP-2")["statusCode"] == 204
+    assert count("north") == 0, "a deleted charger names no site"
+    assert call_api("PUT", "/chargers/CP-2", body={})["json"]["site_id"] is None
+
+
+def test_chargers_filter_by_site(aws_env: None) -> None:
+    put_site("north")
+    call_api("PUT", "/chargers/CP-1", body={"site_id": "north"})
+    call_api("PUT", "/chargers/CP-2", body={})
+
+    reply = call_api("GET", "/chargers", query={"site_id": "north"})
+    assert [c["id"] for c in reply["json"]["items"]] == ["CP-1"]
+    assert call_api("GET", "/chargers", query={"site_id": "south"})["json"]["items"] == []
+
+
+def test_delete_is_409_while_a_charger_names_the_site(aws_env: None) -> None:
+    put_site("north")
+    call_api("PUT", "/chargers/CP-1", body={"site_id": "north"})
+
+    body = assert_problem(call_api("DELETE", "/sites/north"), 409)
+    assert "1 charger" in body["detail"] and "GET /chargers?site_id=north" in body["detail"]
+    assert call_api("GET", "/sites/north")["statusCode"] == 200
+
+    call_api("PUT", "/chargers/CP-1", body={"site_id": None})
+    assert call_api("DELETE", "/sites/north")["statusCode"] == 204
+
+
+def test_a_failed_registration_gives_back_the_count_it_took(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    put_site("north")
+
+    def broken(*args: Any) -> dict[str, Any]:
+        raise RuntimeError("DynamoDB is down")
+
+    monkeypatch.setattr(store, "register_charger", broken)
+    assert_problem(call_api("PUT", "/chargers/CP-1", body={"site_id": "north"}), 500)
+    assert count("north") == 0
+    assert call_api("DELETE", "/sites/north")["statusCode"] == 204
+
+
+def test_a_site_replaced_keeps_its_chargers(aws_env: None) -> None:
+    put_site("north")
+    call_api("PUT", "/chargers/CP-1", body={"site_id": "north"})
+
+    assert put_site("north", {**DEPOT, "name": "Renamed"})["json"]["charger_count"] == 1
+
+
+# --- SiteChanged -----------------------------------------------------------------------------------
+
+def test_site_changes_are_announced_with_the_sites_fields_and_counts_are_not(aws_env: None, tap: EventTap) -> None:
+    put_site("north")
+    put_site("north", {**DEPOT, "labels": {}})
+    call_api("PUT", "/chargers/CP-1", body={"site_id": "north"})
+    call_api("PUT", "/chargers/CP-1", body={"site_id": None})
+    call_api("DELETE", "/sites/north")
+
+    changed = tap.of("SiteChanged")
+    assert [(e["change"], e["version"]) for e in changed] == [("created", 1), ("updated", 2), ("deleted", 3)]
+    assert changed[0]["address"] == DEPOT["address"] and changed[0]["labels"] == {"region": "north"}
+    assert changed[2]["name"] == "Depot North" and changed[2]["time_zone"] == "Europe/Berlin"
+    assert changed[0]["charge_point_id"] is None
+    assert wanted("csms.connectivity", "SiteChanged"), "exported: put on the bus for the services that will consume it"
