@@ -1,70 +1,87 @@
-"""Where data lives: the manifests' tables, the S3 buckets, the analytics catalog and the secrets."""
+"""Where data lives: what the manifests own (tables, buckets, secrets, catalogs), and the grants that reach it.
+
+Construct ids follow the manifests' names (`Table-<name>`; a bucket or a secret by its name in CamelCase),
+so a resource keeps its logical id, and its data, for as long as its manifest keeps its name.
+"""
 
 from __future__ import annotations
+
+import re
 
 import aws_cdk as cdk
 from aws_cdk import aws_athena as athena
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_glue as glue
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from services.shared.manifest import Key, Table
+from services.shared.manifest import Bucket, Catalog, Key, Secret, ServiceManifest, Table, environment_key
 
 _TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER, "B": dynamodb.AttributeType.BINARY}
+# What the owner of a catalog may do: query through its workgroup, and keep the database's tables and partitions.
+_ATHENA_QUERIES = ["athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults",
+                   "athena:StopQueryExecution", "athena:GetWorkGroup"]
+_GLUE_TABLES = ["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable",
+                "glue:GetPartition", "glue:GetPartitions", "glue:BatchGetPartition", "glue:CreatePartition",
+                "glue:BatchCreatePartition", "glue:UpdatePartition"]
 
 
 def _attribute(key: Key) -> dynamodb.Attribute:
     return dynamodb.Attribute(name=key.name, type=_TYPES[key.type])
 
 
+def camel(name: str) -> str:
+    """`stripe/webhook-secret` -> `StripeWebhookSecret`: construct ids and output names."""
+    return "".join(part.capitalize() for part in re.split(r"[-/]", name))
+
+
 class Data(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, prefix: str, retain: bool, stripe_secret_name: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, prefix: str, retain: bool, secret_prefix: str) -> None:
         super().__init__(scope, construct_id)
         self.prefix = prefix
+        self.secret_prefix = secret_prefix
         self.retain = retain
         self.removal = cdk.RemovalPolicy.RETAIN if retain else cdk.RemovalPolicy.DESTROY
         self.tables: dict[str, dynamodb.Table] = {}
-        self.exports = self._bucket("Exports", [
-            # Exports are rewritten by partition; old versions are kept a month for recovery, then dropped.
-            s3.LifecycleRule(id="old-versions", noncurrent_version_expiration=cdk.Duration.days(30)),
-            s3.LifecycleRule(id="athena-results", prefix="athena-results/", expiration=cdk.Duration.days(30)),
-            s3.LifecycleRule(id="infrequent", transitions=[s3.Transition(
-                storage_class=s3.StorageClass.INFREQUENT_ACCESS, transition_after=cdk.Duration.days(90))]),
-        ])
-        self.uploads = self._bucket("Uploads", [
-            s3.LifecycleRule(id="old-versions", noncurrent_version_expiration=cdk.Duration.days(30)),
-            s3.LifecycleRule(id="diagnostics", prefix="diagnostics/", expiration=cdk.Duration.days(90)),
-            s3.LifecycleRule(id="unfinished", abort_incomplete_multipart_upload_after=cdk.Duration.days(7)),
-        ])
-        database_name = prefix.rstrip("-").replace("-", "_")  # Athena needs a name without hyphens
-        glue.CfnDatabase(self, "Catalog", catalog_id=cdk.Aws.ACCOUNT_ID,
-                                         database_input=glue.CfnDatabase.DatabaseInputProperty(
-                                             name=database_name, description="csms analytics exports (Parquet)"))
-        athena.CfnWorkGroup(
-            self, "Workgroup", name=f"{prefix}analytics", recursive_delete_option=not retain,
-            description="csms analytics: queries over the exports bucket",
-            work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(
-                enforce_work_group_configuration=True,
-                publish_cloud_watch_metrics_enabled=True,
-                # A runaway query stops at 10 GB scanned (about 0.05 USD).
-                bytes_scanned_cutoff_per_query=10 * 1024**3,
-                result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
-                    output_location=f"s3://{self.exports.bucket_name}/athena-results/",
-                    encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
-                        encryption_option="SSE_S3"))))
-        # Created with a random placeholder; the operator puts the real values (docs/deploy.md).
-        self.stripe_api_key = secretsmanager.Secret(self, "StripeApiKey", secret_name=f"{stripe_secret_name}/api-key",
-                                                    description="Stripe secret API key (sk_...)", removal_policy=self.removal)
-        self.stripe_webhook_secret = secretsmanager.Secret(
-            self, "StripeWebhookSecret", secret_name=f"{stripe_secret_name}/webhook-secret",
-            description="Stripe webhook signing secret (whsec_...)", removal_policy=self.removal)
+        self.buckets: dict[str, s3.Bucket] = {}
+        self.secrets: dict[str, secretsmanager.Secret] = {}
+        self.workgroups: dict[str, athena.CfnWorkGroup] = {}
 
-    def _bucket(self, name: str, lifecycle: list[s3.LifecycleRule]) -> s3.Bucket:
-        return s3.Bucket(self, name, encryption=s3.BucketEncryption.S3_MANAGED, versioned=True, enforce_ssl=True,
-                         block_public_access=s3.BlockPublicAccess.BLOCK_ALL, lifecycle_rules=lifecycle,
-                         removal_policy=self.removal, auto_delete_objects=not self.retain)
+    def own(self, manifest: ServiceManifest) -> None:
+        """Creates what the manifest owns."""
+        for table in manifest.tables:
+            self.table(table)
+        for bucket in manifest.buckets:
+            self.bucket(bucket)
+        for secret in manifest.secrets:
+            self.secret(secret)
+        for catalog in manifest.catalogs:
+            self.catalog(catalog)
+
+    def grant(self, role: iam.IRole, manifest: ServiceManifest) -> None:
+        """Everything the manifest owns, to `role`, and nothing else."""
+        for table in manifest.tables:
+            self.tables[table.name].grant_read_write_data(role)
+        for bucket in manifest.buckets:
+            self.buckets[bucket.name].grant_read_write(role)  # and presigned uploads, which its credentials sign
+        for secret in manifest.secrets:
+            self.secrets[secret.name].grant_read(role)
+        for catalog in manifest.catalogs:
+            workgroup = cdk.Stack.of(self).format_arn(service="athena", resource="workgroup",
+                                                      resource_name=self.workgroups[catalog.name].name)
+            database = catalog.database_name(self.prefix)
+            glue_arns = [cdk.Stack.of(self).format_arn(service="glue", resource=kind, resource_name=name)
+                         for kind, name in (("database", database), ("table", f"{database}/*"))]
+            role.add_to_principal_policy(iam.PolicyStatement(actions=_ATHENA_QUERIES, resources=[workgroup]))
+            role.add_to_principal_policy(iam.PolicyStatement(
+                actions=_GLUE_TABLES, resources=[cdk.Stack.of(self).format_arn(service="glue", resource="catalog"),
+                                                 *glue_arns]))
+
+    def environment(self) -> dict[str, str]:
+        """What functions read to find the buckets, whose names AWS chose (services/shared/aws.py `bucket`)."""
+        return {f"CSMS_BUCKET_{environment_key(name)}": bucket.bucket_name for name, bucket in self.buckets.items()}
 
     def table(self, table: Table) -> dynamodb.Table:
         construct = dynamodb.Table(
@@ -85,3 +102,43 @@ class Data(Construct):
                 sort_key=_attribute(index.sort_key) if index.sort_key else None)
         self.tables[table.name] = construct
         return construct
+
+    def bucket(self, bucket: Bucket) -> s3.Bucket:
+        rules = [s3.LifecycleRule(id="old-versions", noncurrent_version_expiration=cdk.Duration.days(30)),
+                 s3.LifecycleRule(id="unfinished", abort_incomplete_multipart_upload_after=cdk.Duration.days(7))]
+        rules += [s3.LifecycleRule(id=e.prefix.strip("/"), prefix=e.prefix, expiration=cdk.Duration.days(e.days))
+                  for e in bucket.expiries]
+        if bucket.infrequent_after_days:
+            rules.append(s3.LifecycleRule(id="infrequent", transitions=[s3.Transition(
+                storage_class=s3.StorageClass.INFREQUENT_ACCESS,
+                transition_after=cdk.Duration.days(bucket.infrequent_after_days))]))
+        construct = s3.Bucket(self, camel(bucket.name), encryption=s3.BucketEncryption.S3_MANAGED, versioned=True,
+                              enforce_ssl=True, block_public_access=s3.BlockPublicAccess.BLOCK_ALL, lifecycle_rules=rules,
+                              removal_policy=self.removal, auto_delete_objects=not self.retain)
+        self.buckets[bucket.name] = construct
+        return construct
+
+    def secret(self, secret: Secret) -> secretsmanager.Secret:
+        """Created with a random placeholder; the operator puts the real value (docs/deploy.md)."""
+        construct = secretsmanager.Secret(self, camel(secret.name), secret_name=f"{self.secret_prefix}{secret.name}",
+                                          description=secret.description, removal_policy=self.removal)
+        self.secrets[secret.name] = construct
+        return construct
+
+    def catalog(self, catalog: Catalog) -> athena.CfnWorkGroup:
+        glue.CfnDatabase(self, f"Catalog-{catalog.name}", catalog_id=cdk.Aws.ACCOUNT_ID,
+                         database_input=glue.CfnDatabase.DatabaseInputProperty(
+                             name=catalog.database_name(self.prefix), description=f"csms {catalog.name} (Parquet)"))
+        workgroup = athena.CfnWorkGroup(
+            self, f"Workgroup-{catalog.name}", name=f"{self.prefix}{catalog.name}", recursive_delete_option=not self.retain,
+            description=f"csms {catalog.name}: queries over the {catalog.bucket} bucket",
+            work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(
+                enforce_work_group_configuration=True,
+                publish_cloud_watch_metrics_enabled=True,
+                bytes_scanned_cutoff_per_query=catalog.scan_limit_gb * 1024**3,
+                result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
+                    output_location=f"s3://{self.buckets[catalog.bucket].bucket_name}/{catalog.results_prefix}",
+                    encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
+                        encryption_option="SSE_S3"))))
+        self.workgroups[catalog.name] = workgroup
+        return workgroup

@@ -2,9 +2,9 @@
 
 All functions share one code asset (the `services/` package) and one layer (the runtime
 dependencies, built for arm64 by infra/bundle.py), so a code change uploads a small zip
-and the layer changes only with the dependencies. A service's role reaches only that
-service's tables: the ingress, which answers OCPP for several services, gets a role of its
-own holding exactly the tables of the services whose OCPP handlers it runs.
+and the layer changes only with the dependencies. A service's role reaches only what that
+service owns (infra/data.py grants it): the ingress, which answers OCPP for several services,
+gets a role of its own holding exactly what the services whose OCPP handlers it runs own.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Mapping
 
 import aws_cdk as cdk
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -96,11 +95,6 @@ class Functions(Construct):
         )
         self.by_handler[handler] = function
         return function
-
-
-def grant_tables(role: iam.IRole, manifest: ServiceManifest, tables: Mapping[str, dynamodb.Table]) -> None:
-    for table in manifest.tables:
-        tables[table.name].grant_read_write_data(role)
 
 
 def grant_publish(role: iam.IRole, manifest: ServiceManifest, bus: events.IEventBus) -> None:

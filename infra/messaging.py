@@ -58,14 +58,20 @@ class Messaging(Construct):
         self.dead_letters: dict[str, sqs.Queue] = {}
 
     def queue(self, spec: Queue) -> sqs.Queue:
+        """A FIFO queue deduplicates and throttles per message group, not per queue: groups are independent."""
         name = spec.name
-        dlq = sqs.Queue(self, f"Dlq-{name}", queue_name=f"{self.prefix}{name}-dlq",
+        fifo: dict[str, Any] = {"fifo": True} if spec.fifo else {}
+        dlq = sqs.Queue(self, f"Dlq-{name}", queue_name=f"{self.prefix}{spec.dlq_name}",
                         retention_period=cdk.Duration.days(14), encryption=sqs.QueueEncryption.SQS_MANAGED,
-                        enforce_ssl=True)
-        queue = sqs.Queue(self, f"Queue-{name}", queue_name=f"{self.prefix}{name}",
+                        enforce_ssl=True, **fifo)
+        if spec.fifo:
+            fifo.update(deduplication_scope=sqs.DeduplicationScope.MESSAGE_GROUP,
+                        fifo_throughput_limit=sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID)
+        queue = sqs.Queue(self, f"Queue-{name}", queue_name=f"{self.prefix}{spec.queue_name}",
                           visibility_timeout=cdk.Duration.seconds(spec.visibility_timeout_s),
                           encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True,
-                          dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=spec.max_receive_count))
+                          dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=spec.max_receive_count),
+                          **fifo)
         self.queues[name], self.dead_letters[name] = queue, dlq
         return queue
 

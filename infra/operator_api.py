@@ -1,9 +1,11 @@
-"""The operator REST API: API Gateway in front of one Lambda per service, behind an API-key authorizer.
+"""The operator REST API: API Gateway in front of one Lambda per REST API a manifest declares.
 
-Each manifest's prefixes become `/{prefix}` and `/{prefix}/{proxy+}` resources on its
-service's function; the Powertools resolver inside routes the rest, so the OpenAPI document
-the services generate is the contract. Errors API Gateway answers itself (no key, throttled,
-unknown path) are problem JSON like the services' own.
+Each REST API's prefixes become `/{prefix}` and `/{prefix}/{proxy+}` resources on its
+function; the Powertools resolver inside routes the rest, so the OpenAPI document the
+services generate is the contract. `api_key` APIs are behind the API-key authorizer; `public`
+and `signature` ones have none (a signature API checks its requests itself: the Lambda proxy
+hands it the body as sent). Errors API Gateway answers itself (no key, throttled, unknown
+path) are problem JSON like the services' own.
 """
 
 from __future__ import annotations
@@ -82,8 +84,8 @@ class OperatorApi(Construct):
 
     def _route(self, rest: RestApi, function: lambda_.IFunction) -> None:
         integration = apigateway.LambdaIntegration(function)
-        options: dict = {} if rest.public else {"authorizer": self.authorizer,
-                                                  "authorization_type": apigateway.AuthorizationType.CUSTOM}
+        options: dict = {"authorizer": self.authorizer, "authorization_type": apigateway.AuthorizationType.CUSTOM} \
+            if rest.auth == "api_key" else {}
         for prefix in rest.prefixes:
             resource = self.api.root.resource_for_path(prefix.strip("/"))
             resource.add_method("ANY", integration, **options)

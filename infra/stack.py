@@ -1,12 +1,13 @@
 """The AWS stack, built from the same manifests local mode provisions from.
 
-Nothing a manifest declares is named here: tables, subscriptions, queues, schedules, REST
-prefixes, websocket routes and the ingress all come from services/manifests.py, so local
-mode and AWS cannot drift. What is here is AWS's own plumbing around them.
+Nothing a manifest declares is named here: tables, buckets, secrets, catalogs, subscriptions,
+queues, schedules, REST APIs, websocket routes and the ingress all come from services/manifests.py,
+so local mode and AWS cannot drift. What is here is AWS's own plumbing around them.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,8 @@ from constructs import Construct
 
 from infra import bundle
 from infra.charger_ingress import ChargerIngress
-from infra.data import Data
-from infra.lambdas import INGRESS, Functions, FunctionSpec, grant_publish, grant_tables
+from infra.data import Data, camel
+from infra.lambdas import INGRESS, Functions, FunctionSpec, grant_publish
 from infra.messaging import Messaging, consumer_timeout_s
 from infra.monitoring import Monitoring
 from infra.operator_api import OperatorApi
@@ -39,7 +40,8 @@ class Options:
     # A custom charger hostname; needs a certificate in us-east-1 (CloudFront's region).
     domain_name: str | None = None
     certificate_arn: str | None = None
-    stripe_secret_name: str | None = None
+    # Of every manifest secret's id (`csms/<stage>/` by default): `<secret_prefix>stripe/api-key`.
+    secret_prefix: str | None = None
     accept_unknown_chargers: bool = False
     alarm_email: str | None = None
     tracing: bool = False
@@ -61,6 +63,8 @@ class Options:
             problems.append("domain_name and certificate_arn go together (a certificate for the domain, in us-east-1)")
         if self.certificate_arn and ":us-east-1:" not in self.certificate_arn:
             problems.append("certificate_arn must be an ACM certificate in us-east-1, where CloudFront reads certificates")
+        if self.secret_prefix is not None and not re.fullmatch(r"[A-Za-z0-9/_+=.@-]+", self.secret_prefix):
+            problems.append("secret_prefix: letters, digits and /_+=.@- (what Secrets Manager allows in a name)")
         if not 10 <= self.heartbeat_interval <= 590:
             problems.append("heartbeat_interval: 10-590 s (below API Gateway's 10-minute idle timeout)")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -91,6 +95,10 @@ class Options:
     def prefix(self) -> str:
         return stage_prefix(self.stage)
 
+    @property
+    def secrets_prefix(self) -> str:
+        return self.secret_prefix or f"csms/{self.stage}/"
+
 
 class CsmsStack(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, *, options: Options, code: lambda_.Code | None = None,
@@ -100,19 +108,20 @@ class CsmsStack(cdk.Stack):
         self.options = options
         prefix = options.prefix
         self.data = Data(self, "Data", prefix=prefix, retain=options.deletion_protection,
-                         stripe_secret_name=options.stripe_secret_name or f"csms/{options.stage}/stripe")
+                         secret_prefix=options.secrets_prefix)
+        for manifest in manifests:
+            self.data.own(manifest)
         self.messaging = Messaging(self, "Messaging", prefix=prefix, archive_days=options.event_archive_days)
         self.functions = Functions(
             self, "Functions", prefix=prefix,
             code=code or lambda_.Code.from_asset(str(bundle.code(ROOT))),
             layer_code=layer_code or lambda_.Code.from_asset(str(bundle.dependencies(ROOT))),
-            environment=self._environment(options), spec=FunctionSpec(tracing=options.tracing, log_level=options.log_level))
+            environment=self._environment(options) | self.data.environment(),
+            spec=FunctionSpec(tracing=options.tracing, log_level=options.log_level))
         self.monitoring = Monitoring(self, "Monitoring", prefix=prefix, alarm_email=options.alarm_email)
         self.relays: list[lambda_.Function] = []
 
         for manifest in manifests:
-            for table in manifest.tables:
-                self.data.table(table)
             for queue in manifest.queues + tuple(s.queue for s in manifest.subscriptions):
                 self.messaging.queue(queue)
         for manifest in manifests:
@@ -134,6 +143,7 @@ class CsmsStack(cdk.Stack):
         return {
             "CSMS_TABLE_PREFIX": options.prefix,
             "CSMS_EVENT_BUS": options.prefix.rstrip("-"),
+            "CSMS_SECRET_PREFIX": options.secrets_prefix,
             "CSMS_QUEUE_URL_PREFIX": f"https://sqs.{cdk.Aws.REGION}.{cdk.Aws.URL_SUFFIX}/{cdk.Aws.ACCOUNT_ID}",
             "CSMS_ACCEPT_UNKNOWN_CHARGERS": str(options.accept_unknown_chargers).lower(),
             "CSMS_HEARTBEAT_INTERVAL": str(options.heartbeat_interval),
@@ -144,8 +154,10 @@ class CsmsStack(cdk.Stack):
 
     def _service(self, manifest: ServiceManifest) -> None:
         """The service's functions, its role's grants, and its queues and schedules wired to them."""
+        if not manifest.entry_points():
+            return  # no function: nothing to grant to
         role = self.functions.role(manifest.name)
-        grant_tables(role, manifest, self.data.tables)
+        self.data.grant(role, manifest)
         grant_publish(role, manifest, self.messaging.bus)
         if manifest.relay:
             relay = self.functions.function(manifest.relay, manifest.name, timeout_s=60)
@@ -169,7 +181,7 @@ class CsmsStack(cdk.Stack):
         ingress_role = self.functions.role(INGRESS)
         for manifest in manifests:
             if manifest.ocpp_handlers():
-                grant_tables(ingress_role, manifest, self.data.tables)  # its writes are announced by the relays
+                self.data.grant(ingress_role, manifest)  # its writes are announced by the relays
                 for queue in manifest.queues:
                     self.messaging.queues[queue.name].grant_send_messages(ingress_role)
         assert routes.websocket and ingress.ocpp_ingress
@@ -190,9 +202,8 @@ class CsmsStack(cdk.Stack):
     def _operator_api(self, manifests: tuple[ServiceManifest, ...]) -> None:
         platform = next(m for m in manifests if m.rest_authorizer)
         assert platform.rest_authorizer
-        # Public routes answer anyone: their role holds no grant at all.
-        routes = {m.rest: self.functions.function(m.rest.handler, "public" if m.rest.public else m.name, timeout_s=29)
-                  for m in manifests if m.rest}
+        # Every REST API runs under its owner's role, whoever may call it.
+        routes = {rest: self.functions.function(rest.handler, m.name, timeout_s=29) for m in manifests for rest in m.rest_apis}
         self.operator_api = OperatorApi(
             self, "OperatorApi", prefix=self.options.prefix, stage=self.options.stage,
             authorizer=self.functions.function(platform.rest_authorizer, platform.name), routes=routes,
@@ -215,10 +226,10 @@ class CsmsStack(cdk.Stack):
                       description="The API Gateway endpoint behind CloudFront (?charge_point_id=...)")
         cdk.CfnOutput(self, "RestApiUrl", value=self.operator_api.api.url, description="Operator REST API (docs at /docs)")
         cdk.CfnOutput(self, "Stage", value=self.options.stage, description="csms api-keys create --stage <this>")
-        cdk.CfnOutput(self, "ExportsBucket", value=self.data.exports.bucket_name)
-        cdk.CfnOutput(self, "UploadsBucket", value=self.data.uploads.bucket_name)
         cdk.CfnOutput(self, "AlarmTopic", value=self.monitoring.topic.topic_arn)
-        for output, secret in (("StripeApiKeySecret", self.data.stripe_api_key),
-                               ("StripeWebhookSecret", self.data.stripe_webhook_secret)):
-            cdk.CfnOutput(self, output, value=secret.secret_name, description="Put the real value here (docs/deploy.md)")
+        for name, bucket in self.data.buckets.items():
+            cdk.CfnOutput(self, f"{camel(name)}Bucket", value=bucket.bucket_name)
+        for name, secret in self.data.secrets.items():
+            cdk.CfnOutput(self, f"{camel(name).removesuffix('Secret')}Secret", value=secret.secret_name,
+                          description="Put the real value here (docs/deploy.md)")
 

@@ -235,6 +235,19 @@ def _dynamodb_items_as_json(serialize: Any) -> Any:
     return execute_result
 
 
+def _raw_uploads(app: Any) -> Any:
+    """A PUT to a presigned URL stores its bytes whatever its Content-Type, as in S3. moto reads a body sent as a
+    form's (`application/x-www-form-urlencoded`, what `curl -X PUT --data-binary` and many HTTP clients send by
+    default) as form fields, and stored an empty object: it is handed such a body as bytes."""
+    def middleware(environ: dict[str, Any], start_response: Any) -> Any:
+        if (environ["REQUEST_METHOD"] == "PUT" and "Signature=" in environ.get("QUERY_STRING", "")
+                and environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded")):
+            environ["CONTENT_TYPE"] = "application/octet-stream"
+        return app(environ, start_response)
+
+    return middleware
+
+
 def _serve(host: str, port: int, data_dir: Path, stdin: IO[str], stdout: IO[str]) -> None:
     from moto.server import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import WSGIRequestHandler, make_server
@@ -251,14 +264,14 @@ def _serve(host: str, port: int, data_dir: Path, stdin: IO[str], stdout: IO[str]
     _faster_moto()
     journal = Journal(data_dir / "dynamodb", account_id=ACCOUNT, region=REGION)
     _trimmed_streams(journal.relayed)
-    app = journal.wrap(DomainDispatcherApplication(create_backend_app))
+    app = journal.wrap(_raw_uploads(DomainDispatcherApplication(create_backend_app)))
     server = make_server(host, port, app, threaded=True, request_handler=QuietHandler)
     threading.Thread(target=server.serve_forever, name="moto", daemon=True).start()
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        provision(ALL)
+        provision(ALL, data_dir / "secrets")
         count = journal.restore()
         journal.start()
         print(f"ready {count}", file=stdout, flush=True)

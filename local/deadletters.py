@@ -7,6 +7,7 @@ They talk to the running stack's embedded AWS, as the AWS console or CLI would t
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -58,7 +59,7 @@ def _look(queue_name: str, most: int) -> tuple[int, list[tuple[dict[str, Any], d
 
 def peek(queue: Queue, most: int = 10) -> tuple[int, list[DeadLetter]]:
     """How many messages the queue's DLQ holds, and a look at up to `most` of them."""
-    count, seen = _look(f"{queue.name}-dlq", most)
+    count, seen = _look(queue.dlq_name, most)
     return count, [DeadLetter(message["MessageId"], str(body.get("detail-type", "?")),
                               str((body.get("detail") or {}).get("event_id", body.get("id", "?"))),
                               int(message["Attributes"].get("ApproximateReceiveCount", 0)))
@@ -78,16 +79,20 @@ def given_up(manifest: ServiceManifest, most: int = 10) -> tuple[int, list[Given
 
 
 def redrive(queue: Queue) -> int:
-    """Moves every dead letter back to its queue, for its consumer to try again; returns how many."""
+    """Moves every dead letter back to its queue, for its consumer to try again; returns how many. A FIFO queue's
+    go back to their group, as new messages (their first sending may be within SQS's five minutes of deduplication)."""
     sqs = aws.client("sqs")
-    dead_url, url = aws.queue_url(f"{queue.name}-dlq"), aws.queue_url(queue.name)
+    dead_url, url = aws.queue_url(queue.dlq_name), aws.queue_url(queue.queue_name)
     moved = 0
     while True:
-        messages = sqs.receive_message(QueueUrl=dead_url, MaxNumberOfMessages=10, VisibilityTimeout=30).get("Messages", [])
+        messages = sqs.receive_message(QueueUrl=dead_url, MaxNumberOfMessages=10, VisibilityTimeout=30,
+                                       AttributeNames=["MessageGroupId"]).get("Messages", [])
         if not messages:
             return moved
         for message in messages:
-            sqs.send_message(QueueUrl=url, MessageBody=message["Body"])
+            ordered = {"MessageGroupId": message["Attributes"]["MessageGroupId"],
+                       "MessageDeduplicationId": uuid.uuid4().hex} if queue.fifo else {}
+            sqs.send_message(QueueUrl=url, MessageBody=message["Body"], **ordered)
             sqs.delete_message(QueueUrl=dead_url, ReceiptHandle=message["ReceiptHandle"])
             moved += 1
 

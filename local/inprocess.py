@@ -14,10 +14,10 @@ from typing import Any, Iterator
 
 def clear_caches() -> None:
     """Settings and boto3 clients are cached per container; a new environment needs new ones."""
-    from services.shared import aws
+    from services.shared import aws, secrets
     from services.shared.settings import settings
 
-    for cached in (settings, aws._session, aws.client, aws.table, aws.connections, aws.queue_url):
+    for cached in (settings, aws._session, aws.client, aws.table, aws.connections, aws.queue_url, secrets.secret):
         cached.cache_clear()
 
 

@@ -1,17 +1,22 @@
-"""Creates in the embedded AWS what the manifests declare: tables (with their streams), the bus, rules, queues and DLQs.
+"""Creates in the embedded AWS what the manifests declare: tables (with their streams), the bus, rules, queues and
+DLQs, buckets, secrets, and catalogs (Glue databases, Athena workgroups).
 
 Idempotent, so every start converges on the manifests; infra/ builds the same from the
-same data for AWS.
+same data for AWS. Buckets are plain here: moto applies no lifecycle rule, as it deletes no
+item by TTL.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Any, Iterable
 
+from botocore.exceptions import ClientError
+
 from services.shared import aws
-from services.shared.manifest import Queue, ServiceManifest, Subscription, Table
+from services.shared.manifest import Bucket, Catalog, Queue, Secret, ServiceManifest, Subscription, Table, environment_key
 from services.shared.settings import settings
 
 
@@ -51,10 +56,11 @@ def create_table(table: Table) -> None:
 def create_queue(spec: Queue) -> str:
     """The queue and its DLQ; returns the queue's ARN."""
     sqs = aws.client("sqs")
-    name = settings().table(spec.name)
-    dlq_url = sqs.create_queue(QueueName=f"{name}-dlq", Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
+    fifo = {"FifoQueue": "true"} if spec.fifo else {}
+    dlq_url = sqs.create_queue(QueueName=settings().table(spec.dlq_name),
+                               Attributes={"MessageRetentionPeriod": "1209600", **fifo})["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    url = sqs.create_queue(QueueName=settings().table(spec.queue_name), Attributes=fifo)["QueueUrl"]
     # Locally, CSMS_VISIBILITY_TIMEOUT shortens the wait before a failed message is tried again.
     visibility = os.environ.get("CSMS_VISIBILITY_TIMEOUT") or str(spec.visibility_timeout_s)
     sqs.set_queue_attributes(QueueUrl=url, Attributes={
@@ -72,7 +78,47 @@ def create_subscription(subscription: Subscription) -> None:
     events.put_targets(Rule=rule, EventBusName=settings().event_bus, Targets=[{"Id": "queue", "Arn": queue_arn}])
 
 
-def provision(manifests: Iterable[ServiceManifest]) -> None:
+def create_bucket(bucket: Bucket) -> None:
+    s3 = aws.client("s3")
+    name = aws.bucket(bucket.name)
+    if name in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+        return
+    region = s3.meta.region_name
+    s3.create_bucket(Bucket=name, **({} if region == "us-east-1" else
+                                     {"CreateBucketConfiguration": {"LocationConstraint": region}}))
+
+
+def create_secret(secret: Secret, secrets_dir: Path | None) -> None:
+    """The secret with the value CSMS_SECRET_<NAME> or the file `<secrets_dir>/<name>` holds; without either, none,
+    so that reading it says where to put it (AWS has a placeholder, which would only fail later, at Stripe)."""
+    value = os.environ.get(f"CSMS_SECRET_{environment_key(secret.name)}")
+    if value is None and secrets_dir and (secrets_dir / secret.name).is_file():
+        value = (secrets_dir / secret.name).read_text().strip()
+    if not value:
+        return
+    manager = aws.client("secretsmanager")
+    try:
+        manager.create_secret(Name=settings().secret(secret.name), Description=secret.description, SecretString=value)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ResourceExistsException":
+            raise
+        manager.put_secret_value(SecretId=settings().secret(secret.name), SecretString=value)
+
+
+def create_catalog(catalog: Catalog) -> None:
+    glue, athena = aws.client("glue"), aws.client("athena")
+    database = catalog.database_name(settings().table_prefix)
+    if database not in [d["Name"] for d in glue.get_databases()["DatabaseList"]]:
+        glue.create_database(DatabaseInput={"Name": database})
+    workgroup = settings().table(catalog.name)
+    if workgroup not in [w["Name"] for w in athena.list_work_groups()["WorkGroups"]]:
+        athena.create_work_group(Name=workgroup, Configuration={
+            "ResultConfiguration": {"OutputLocation": f"s3://{aws.bucket(catalog.bucket)}/{catalog.results_prefix}"},
+            "EnforceWorkGroupConfiguration": True, "BytesScannedCutoffPerQuery": catalog.scan_limit_gb * 1024**3})
+
+
+def provision(manifests: Iterable[ServiceManifest], secrets_dir: Path | None = None) -> None:
+    """`secrets_dir` holds a file per secret a manifest declares (`csms run`'s is `secrets/` in its data dir)."""
     events = aws.client("events")
     if settings().event_bus not in [b["Name"] for b in events.list_event_buses()["EventBuses"]]:
         events.create_event_bus(Name=settings().event_bus)
@@ -83,6 +129,12 @@ def provision(manifests: Iterable[ServiceManifest]) -> None:
             create_subscription(subscription)
         for queue in manifest.queues:
             create_queue(queue)
+        for bucket in manifest.buckets:
+            create_bucket(bucket)
+        for secret in manifest.secrets:
+            create_secret(secret, secrets_dir)
+        for catalog in manifest.catalogs:
+            create_catalog(catalog)
         if manifest.relay:
             aws.client("sqs").create_queue(QueueName=settings().table(manifest.relay_failures()),
                                            Attributes={"MessageRetentionPeriod": "1209600"})

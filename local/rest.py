@@ -1,7 +1,8 @@
 """The REST front: HTTP requests become API Gateway REST proxy events for each service's handler.
 
-As in AWS, the REQUEST authorizer runs first and its context rides on the event, except
-on the routes a manifest declares public (the API's own documentation).
+As in AWS, the REQUEST authorizer runs first and its context rides on the event, on the
+`api_key` APIs only: a `public` API (the documentation) answers anyone, and a `signature` API
+(a webhook) gets the request as it came, its raw body included, and verifies it itself.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class RestFront:
         self.manifests = tuple(manifests)
         self.runtime = runtime
         self.host, self.port = host, port
-        self.routes = sorted(((prefix, m.rest) for m in self.manifests if m.rest for prefix in m.rest.prefixes),
+        self.routes = sorted(((prefix, rest) for m in self.manifests for rest in m.rest_apis for prefix in rest.prefixes),
                              key=lambda route: -len(route[0]))
         self.authorizer = next(m.rest_authorizer for m in self.manifests if m.rest_authorizer)
         self._server: Any = None
@@ -80,7 +81,7 @@ class RestFront:
         route = self._route_for(request.path)
         if route is None:
             return _problem(404, "Not found", f"No resource at {request.path}; see /docs")
-        if route.public:
+        if route.auth != "api_key":
             return self._invoke(route.handler, self._event(request, {}))
         method_arn = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:local/local/{request.method}{request.path}"
         if not any(k.lower() == "authorization" for k in request.headers.keys()):

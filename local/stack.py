@@ -120,7 +120,7 @@ async def serve(config: Config) -> int:
 
     runtime = Runtime()
     queues = [s.queue for m in ALL for s in m.subscriptions] + [q for m in ALL for q in m.queues]
-    pollers = [Poller(q.name, q.handler, q.batch_size, runtime) for q in queues] + stream_pollers(ALL, runtime)
+    pollers = [Poller(q.queue_name, q.handler, q.batch_size, runtime) for q in queues] + stream_pollers(ALL, runtime)
     scheduler = Scheduler([s for m in ALL for s in m.schedules], runtime)
     rest = RestFront(ALL, runtime, config.host, config.rest_port)
     websocket = next(m.websocket for m in ALL if m.websocket)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from services.analytics.manifest import MANIFEST as ANALYTICS
 from services.billing.manifest import MANIFEST as BILLING
 from services.connectivity.manifest import MANIFEST as CONNECTIVITY
 from services.diagnostics.manifest import MANIFEST as DIAGNOSTICS
 from services.sessions.manifest import MANIFEST as SESSIONS
 from services.shared.manifest import ServiceManifest
+from services.shared.platform import DOCS
 from services.shared.platform import MANIFEST as PLATFORM
 
-ALL: tuple[ServiceManifest, ...] = (PLATFORM, CONNECTIVITY, SESSIONS, BILLING, DIAGNOSTICS)
+ALL: tuple[ServiceManifest, ...] = (PLATFORM, DOCS, CONNECTIVITY, SESSIONS, BILLING, DIAGNOSTICS, ANALYTICS)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.shared.manifest import Index, Key, Queue, RestApi, ServiceManifest, Stream, Subscription, Table
+from services.shared.manifest import Index, Key, Queue, RestApi, Secret, ServiceManifest, Stream, Subscription, Table
 
 _HANDLERS = "services.billing.handlers"
 
@@ -26,7 +26,12 @@ MANIFEST = ServiceManifest(
             queue=Queue(name="billing-session-ended", handler=f"{_HANDLERS}:session_ended"),
         ),
     ),
-    rest=RestApi(prefixes=("/invoices",), handler=f"{_HANDLERS}:api", resolver="services.billing.api:app"),
+    rest_apis=(RestApi(prefixes=("/invoices",), handler=f"{_HANDLERS}:api", resolver="services.billing.api:app"),),
     relay=f"{_HANDLERS}:relay",
     publishes=("InvoiceIssued",),
+    # For payments (not yet read): Stripe's API, and the signature of its webhooks.
+    secrets=(
+        Secret(name="stripe/api-key", description="Stripe secret API key (sk_...)"),
+        Secret(name="stripe/webhook-secret", description="Stripe webhook signing secret (whsec_...)"),
+    ),
 )

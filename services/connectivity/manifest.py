@@ -52,7 +52,8 @@ MANIFEST = ServiceManifest(
     # A command's timeout, a queue's wake-up after a reconnect, or a close to try again is an SQS message delayed until due.
     queues=(Queue(name="connectivity-command-timeouts", handler=f"{_HANDLERS}:command_timeouts"),),
     schedules=(Schedule(name="connectivity-connection-audit", rate_minutes=5, handler=f"{_HANDLERS}:audit_connections"),),
-    rest=RestApi(prefixes=("/chargers", "/sites"), handler=f"{_HANDLERS}:api", resolver="services.connectivity.api:app"),
+    rest_apis=(RestApi(prefixes=("/chargers", "/sites"), handler=f"{_HANDLERS}:api",
+                       resolver="services.connectivity.api:app"),),
     websocket=WebSocketRoutes(
         authorizer=f"{_HANDLERS}:authorize_connect",
         connect=f"{_HANDLERS}:connect",

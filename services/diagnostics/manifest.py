@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.shared.manifest import Index, Key, Queue, RestApi, ServiceManifest, Stream, Subscription, Table
+from services.shared.manifest import Bucket, Expiry, Index, Key, Queue, RestApi, ServiceManifest, Stream, Subscription, Table
 
 _HANDLERS = "services.diagnostics.handlers"
 
@@ -28,7 +28,9 @@ MANIFEST = ServiceManifest(
             queue=Queue(name="diagnostics-connector-events", handler=f"{_HANDLERS}:connector_events"),
         ),
     ),
-    rest=RestApi(prefixes=("/incidents",), handler=f"{_HANDLERS}:api", resolver="services.diagnostics.api:app"),
+    rest_apis=(RestApi(prefixes=("/incidents",), handler=f"{_HANDLERS}:api", resolver="services.diagnostics.api:app"),),
     relay=f"{_HANDLERS}:relay",
     publishes=("IncidentOpened", "IncidentResolved"),
+    # What chargers upload (diagnostics/ kept 90 days; firmware images later), through presigned URLs.
+    buckets=(Bucket(name="uploads", expiries=(Expiry("diagnostics/", 90),)),),
 )

@@ -22,7 +22,8 @@ MANIFEST = ServiceManifest(
         Table(name="meter-values", partition_key=Key("series"), sort_key=Key("sample_key")),
         Table(name="counters", partition_key=Key("name")),
     ),
-    rest=RestApi(prefixes=("/sessions", "/id-tokens"), handler=f"{_HANDLERS}:api", resolver="services.sessions.api:app"),
+    rest_apis=(RestApi(prefixes=("/sessions", "/id-tokens"), handler=f"{_HANDLERS}:api",
+                       resolver="services.sessions.api:app"),),
     ocpp_routes=(
         OcppRoute("ocpp1.6", "Authorize", f"{_OCPP}:authorize"),
         OcppRoute("ocpp1.6", "StartTransaction", f"{_OCPP}:start_transaction"),

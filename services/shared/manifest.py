@@ -4,6 +4,8 @@ A manifest is plain data: local/ provisions the embedded AWS from it and infra/ 
 the CDK stack from it, so neither can wire a service differently from the other.
 Handlers are named as "module:function" strings, the form Lambda itself uses, so that
 reading a manifest never imports a handler; OCPP routes name their message classes the same way.
+What a manifest owns (tables, buckets, secrets, catalogs) only its own functions may touch:
+infra/ grants exactly those to its role.
 """
 
 from __future__ import annotations
@@ -20,6 +22,11 @@ STAGE = re.compile(r"[a-z][a-z0-9-]{0,15}")
 def stage_prefix(stage: str) -> str:
     """The prefix of every table, queue, bus and function name of a deployed stage."""
     return f"csms-{stage}-"
+
+
+def environment_key(name: str) -> str:
+    """A logical name as the tail of an environment variable: `stripe/api-key` -> `STRIPE_API_KEY`."""
+    return re.sub(r"[^A-Z0-9]", "_", name.upper())
 
 
 @dataclass(frozen=True)
@@ -66,7 +73,13 @@ class Table:
 
 @dataclass(frozen=True)
 class Queue:
-    """An SQS queue (with a DLQ after `max_receive_count` tries) whose batches `handler` receives."""
+    """An SQS queue (with a DLQ after `max_receive_count` tries) whose batches `handler` receives.
+
+    A `fifo` queue hands over the messages of one group at a time, in order: work that must not
+    overlap per key (per site, say) is serialized by sending it with `group_by`, the message field
+    whose value is its group (services/shared/aws.py `send_in_order`). Its DLQ is FIFO too. EventBridge
+    cannot feed one per key (a rule gives all its events one group).
+    """
 
     name: str
     handler: str
@@ -74,6 +87,24 @@ class Queue:
     max_receive_count: int = 5
     # Six times the consumer's Lambda timeout in AWS (infra/messaging.py), as AWS advises for SQS sources.
     visibility_timeout_s: int = 120
+    fifo: bool = False
+    group_by: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.fifo != (self.group_by is not None):
+            raise ValueError(f"queue {self.name}: a FIFO queue names its message group field (group_by), "
+                             "and only a FIFO queue has groups")
+        if self.fifo and self.batch_size > 10:
+            raise ValueError(f"queue {self.name}: Lambda reads a FIFO queue 10 messages at a time at most")
+
+    @property
+    def queue_name(self) -> str:
+        """Its name in SQS without the stage prefix: SQS wants `.fifo` at the end of a FIFO queue's."""
+        return f"{self.name}.fifo" if self.fifo else self.name
+
+    @property
+    def dlq_name(self) -> str:
+        return f"{self.name}-dlq.fifo" if self.fifo else f"{self.name}-dlq"
 
 
 @dataclass(frozen=True)
@@ -82,6 +113,11 @@ class Subscription:
 
     event_pattern: dict
     queue: Queue
+
+    def __post_init__(self) -> None:
+        if self.queue.fifo:
+            raise ValueError(f"subscription queue {self.queue.name}: a rule gives all its events one message group, "
+                             "so it feeds a standard queue, whose consumer sends on in order (send_in_order)")
 
 
 @dataclass(frozen=True)
@@ -93,16 +129,85 @@ class Schedule:
     handler: str
 
 
+# Who may call a REST API: `api_key` behind the REST authorizer (operators), `public` anyone (documentation,
+# public pages), `signature` anyone whose request the service itself verifies, e.g. a webhook signed over its
+# raw body (Stripe's): no authorizer runs and the body reaches the handler as it was sent.
+RestAuth = Literal["api_key", "public", "signature"]
+
+
 @dataclass(frozen=True)
 class RestApi:
-    """The REST routes under `prefixes`, all answered by `handler` (a Powertools resolver's Lambda)."""
+    """The REST routes under `prefixes`, all answered by `handler` (a Powertools resolver's Lambda) under its
+    service's role, whatever `auth` is: an API without a key reaches no more than one with a key."""
 
     prefixes: tuple[str, ...]
     handler: str
     # The module-level resolver, read for the OpenAPI document without an HTTP round trip.
     resolver: str | None = None
-    # Served without an API key (the API's own documentation).
-    public: bool = False
+    auth: RestAuth = "api_key"
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A Secrets Manager secret the service reads (services/shared/secrets.py).
+
+    `name` is logical: the deployed id is the secret prefix plus it (`csms/<stage>/` by default). AWS
+    creates it with a random placeholder for the operator to replace; locally its value is the environment
+    variable CSMS_SECRET_<NAME> or the file `secrets/<name>` in the data dir, and without either it is absent.
+    """
+
+    name: str
+    description: str
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9/-]*", self.name):
+            raise ValueError(f"secret {self.name!r}: lowercase letters, digits, hyphens and slashes")
+
+
+@dataclass(frozen=True)
+class Expiry:
+    """Objects under `prefix` are deleted `days` after they were written."""
+
+    prefix: str
+    days: int
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """An S3 bucket: versioned, encrypted, closed to the public, TLS only; old versions go after 30 days and
+    unfinished multipart uploads after 7.
+
+    `name` is logical: AWS names the bucket (names are global) and functions learn it as CSMS_BUCKET_<NAME>
+    (services/shared/aws.py `bucket`); locally it is the table prefix plus the name. Whoever holds a presigned
+    URL from its service may upload to it, a charger too.
+    """
+
+    name: str
+    expiries: tuple[Expiry, ...] = ()
+    # Objects move to the Infrequent Access class this long after they were written.
+    infrequent_after_days: int | None = None
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{1,30}", self.name):
+            raise ValueError(f"bucket {self.name!r}: 2-31 lowercase letters, digits or hyphens")
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """A Glue database over the Parquet in one of the service's buckets, and the Athena workgroup that queries it.
+
+    Both are named after `name` (database `csms_<stage>_<name>`, workgroup `csms-<stage>-<name>`); query results go
+    under `results_prefix` of the bucket, and a query stops after `scan_limit_gb` scanned.
+    """
+
+    name: str
+    bucket: str
+    results_prefix: str = "athena-results/"
+    scan_limit_gb: int = 10
+
+    def database_name(self, prefix: str) -> str:
+        """Athena cannot query a database whose name has a hyphen."""
+        return f"{prefix}{self.name}".replace("-", "_")
 
 
 @dataclass(frozen=True)
@@ -172,7 +277,7 @@ class ServiceManifest:
     subscriptions: tuple[Subscription, ...] = ()
     queues: tuple[Queue, ...] = ()
     schedules: tuple[Schedule, ...] = ()
-    rest: RestApi | None = None
+    rest_apis: tuple[RestApi, ...] = ()
     # The charger CALLs this service answers, one route per (version, action), or per vendorId for DataTransfer.
     ocpp_routes: tuple[OcppRoute, ...] = ()
     # Where the replies to the CSMS's own CALLs go, per version.
@@ -188,6 +293,16 @@ class ServiceManifest:
     relay: str | None = None
     # Event types put on the bus although no manifest subscribes to them (for consumers outside the stack).
     exports: tuple[str, ...] = ()
+    secrets: tuple[Secret, ...] = ()
+    buckets: tuple[Bucket, ...] = ()
+    catalogs: tuple[Catalog, ...] = ()
+
+    def __post_init__(self) -> None:
+        buckets = {b.name for b in self.buckets}
+        for catalog in self.catalogs:
+            if catalog.bucket not in buckets:
+                raise ValueError(f"{self.name}: catalog {catalog.name} reads bucket {catalog.bucket!r}, "
+                                 f"which is not one of its own ({', '.join(sorted(buckets)) or 'none'})")
 
     def streams(self) -> tuple[Table, ...]:
         return tuple(table for table in self.tables if table.stream)
@@ -198,7 +313,7 @@ class ServiceManifest:
 
     def entry_points(self) -> tuple[str, ...]:
         """The handlers that run as Lambda functions of their own; OCPP action handlers run inside the ingress."""
-        named = [self.ocpp_ingress, self.rest_authorizer, self.rest.handler if self.rest else None, self.relay]
+        named = [self.ocpp_ingress, self.rest_authorizer, *(r.handler for r in self.rest_apis), self.relay]
         if self.websocket:
             named += [self.websocket.authorizer, self.websocket.connect, self.websocket.disconnect]
         named += [s.queue.handler for s in self.subscriptions] + [q.handler for q in self.queues]

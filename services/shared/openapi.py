@@ -29,10 +29,8 @@ def document(manifests: Iterable[ServiceManifest], version: str = "0.1.0") -> di
         "paths": {},
         "components": {"schemas": {}, "securitySchemes": {}},
     }
-    for manifest in manifests:
-        if manifest.rest is None or manifest.rest.resolver is None:
-            continue
-        doc = json.loads(refs.resolve(manifest.rest.resolver).get_openapi_json_schema(
+    for resolver in (r.resolver for m in manifests for r in m.rest_apis if r.resolver):
+        doc = json.loads(refs.resolve(resolver).get_openapi_json_schema(
             title=TITLE, version=version, security_schemes={BEARER: HTTPBearer()}))
         merged["components"]["securitySchemes"].update(doc.get("components", {}).get("securitySchemes", {}))
         merged["paths"].update(doc.get("paths", {}))

@@ -1,4 +1,4 @@
-"""What the kernel itself owns: operator API keys, the REST authorizer, and the OCPP ingress."""
+"""What the kernel itself owns: operator API keys, the REST authorizer, the OCPP ingress, and the API's documentation."""
 
 from __future__ import annotations
 
@@ -8,6 +8,12 @@ MANIFEST = ServiceManifest(
     name="platform",
     tables=(Table(name="api-keys", partition_key=Key("key_id")),),
     rest_authorizer="services.shared.handlers:rest_authorizer",
-    rest=RestApi(prefixes=("/openapi.json", "/docs"), handler="services.shared.handlers:api_docs", public=True),
     ocpp_ingress="services.shared.handlers:ocpp_default",
+)
+
+# A manifest of its own, owning nothing: a REST API gets its owner's grants, and the documentation,
+# which anyone may read, needs none (not the API keys' table).
+DOCS = ServiceManifest(
+    name="docs",
+    rest_apis=(RestApi(prefixes=("/openapi.json", "/docs"), handler="services.shared.handlers:api_docs", auth="public"),),
 )

@@ -18,6 +18,8 @@ class Settings(BaseSettings):
 
     table_prefix: str = "csms-"
     event_bus: str = "csms"
+    # Of the manifests' secrets' ids in Secrets Manager (infra/ passes `csms/<stage>/`).
+    secret_prefix: str = "csms/"
     # The API Gateway @connections endpoint (https://{api}.execute-api.{region}.amazonaws.com/{stage}).
     connections_url: str | None = None
     accept_unknown_chargers: bool = False
@@ -51,6 +53,9 @@ class Settings(BaseSettings):
 
     def table(self, name: str) -> str:
         return f"{self.table_prefix}{name}"
+
+    def secret(self, name: str) -> str:
+        return f"{self.secret_prefix}{name}"
 
 
 @lru_cache(maxsize=1)

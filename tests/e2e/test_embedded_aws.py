@@ -1,10 +1,12 @@
 """The embedded AWS in its own process, as `csms run` starts it: provisioned, and answering as moto answers
-with its speed-ups in place (a queue's full attributes, events routed by rules, DynamoDB across services)."""
+with its speed-ups in place (a queue's full attributes, events routed by rules, DynamoDB across services), and
+as chargers and services need it: presigned uploads to a bucket, the secrets in the data dir."""
 
 from __future__ import annotations
 
 import json
 import os
+import urllib.request
 from pathlib import Path
 from typing import Iterator
 
@@ -15,6 +17,7 @@ from local.inprocess import clear_caches
 from local.ports import free_port
 from local.stack import Config, configure_environment
 from services.shared import aws
+from services.shared.secrets import secret
 from services.shared.settings import settings
 
 pytestmark = pytest.mark.e2e
@@ -24,6 +27,8 @@ pytestmark = pytest.mark.e2e
 def embedded(tmp_path: Path) -> Iterator[EmbeddedAws]:
     saved = dict(os.environ)
     config = Config(aws_port=free_port(), data_dir=tmp_path)
+    (tmp_path / "secrets" / "stripe").mkdir(parents=True)
+    (tmp_path / "secrets" / "stripe" / "api-key").write_text("sk_test_local\n")
     configure_environment(config)
     clear_caches()
     running = EmbeddedAws(config.host, config.aws_port, config.data_dir)
@@ -64,3 +69,17 @@ def test_it_answers_sqs_events_and_dynamodb_as_moto_does(embedded: EmbeddedAws) 
     tokens.put_item(Item={"id_tag": "TAG-1", "status": "Accepted", "updated_at": "2026-11-22T00:00:00Z"})
     assert tokens.get_item(Key={"id_tag": "TAG-1"})["Item"]["status"] == "Accepted"
     assert aws.client("dynamodb").describe_table(TableName=settings().table("id-tokens"))["Table"]["ItemCount"] == 1
+
+
+def test_a_charger_uploads_through_a_presigned_url_and_a_service_reads_its_secret(embedded: EmbeddedAws) -> None:
+    s3, bucket = aws.client("s3"), aws.bucket("uploads")
+    url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "diagnostics/CP-1.zip"}, ExpiresIn=300)
+    assert url.startswith(f"{embedded.endpoint}/{bucket}/diagnostics/CP-1.zip?")  # where chargers reach the stack
+    assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in url  # SigV4, which every bucket in AWS accepts
+    # No credentials, as a charger; urllib sends the body as a form's, as `curl -X PUT --data-binary` does.
+    request = urllib.request.Request(url, data=b"diagnostics of CP-1", method="PUT")
+    with urllib.request.urlopen(request, timeout=10) as reply:
+        assert reply.status == 200
+    assert s3.get_object(Bucket=bucket, Key="diagnostics/CP-1.zip")["Body"].read() == b"diagnostics of CP-1"
+
+    assert secret("stripe/api-key").get_secret_value() == "sk_test_local"

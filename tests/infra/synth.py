@@ -105,6 +105,11 @@ class Synthesized:
                 targets.setdefault(role, set()).update(refs(statement["Resource"]))
         return targets
 
+    def role_resources(self, role: str, action: str) -> list[Any]:
+        """The Resource of each of the role's statements that allow `action`, as written in the template."""
+        return [statement["Resource"] for owner, statement in self._statements()
+                if owner == role and action in _as_list(statement["Action"])]
+
     def role_tables(self) -> dict[str, set[str]]:
         """Per role, the names of the DynamoDB tables any dynamodb action reaches."""
         tables = self.of_type("AWS::DynamoDB::Table")

@@ -3,27 +3,35 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
+from aws_cdk.assertions import Match
 
 from infra.stack import Options
 from services.manifests import ALL
 from services.shared import manifest as m
-from tests.infra.synth import Synthesized, function_for, synthesize
+from tests.infra.synth import Synthesized, function_for, refs, synthesize
 
 # What infra/ turns into AWS resources, field by field. A new field fails here until infra/ creates it
 # (and the probe below declares it).
 HANDLED: dict[type, set[str]] = {
-    m.ServiceManifest: {"name", "tables", "subscriptions", "queues", "schedules", "rest", "ocpp_routes", "ocpp_replies",
-                        "websocket", "ocpp_ingress", "rest_authorizer", "publishes", "relay", "exports"},
+    m.ServiceManifest: {"name", "tables", "subscriptions", "queues", "schedules", "rest_apis", "ocpp_routes",
+                        "ocpp_replies", "websocket", "ocpp_ingress", "rest_authorizer", "publishes", "relay", "exports",
+                        "secrets", "buckets", "catalogs"},
     m.Table: {"name", "partition_key", "sort_key", "indexes", "ttl_attribute", "stream"},
     m.Stream: {"changes", "batch_size", "max_attempts"},
     m.Index: {"name", "partition_key", "sort_key"},
     m.Key: {"name", "type"},
-    m.Queue: {"name", "handler", "batch_size", "max_receive_count", "visibility_timeout_s"},
+    # group_by is read by the sender (services/shared/aws.py send_in_order): SQS has no setting for it.
+    m.Queue: {"name", "handler", "batch_size", "max_receive_count", "visibility_timeout_s", "fifo", "group_by"},
     m.Subscription: {"event_pattern", "queue"},
     m.Schedule: {"name", "rate_minutes", "handler"},
-    m.RestApi: {"prefixes", "handler", "resolver", "public"},
+    m.RestApi: {"prefixes", "handler", "resolver", "auth"},
+    m.Secret: {"name", "description"},
+    m.Bucket: {"name", "expiries", "infrequent_after_days"},
+    m.Expiry: {"prefix", "days"},
+    m.Catalog: {"name", "bucket", "results_prefix", "scan_limit_gb"},
     m.WebSocketRoutes: {"authorizer", "connect", "disconnect"},
     # Run inside the ingress, which gets the grants of every service with a route.
     m.OcppRoute: {"version", "action", "handler", "vendor_id"},
@@ -38,9 +46,16 @@ PROBE = m.ServiceManifest(
     subscriptions=(m.Subscription(event_pattern={"source": ["csms.sessions"], "detail-type": ["SessionStarted"]},
                                   queue=m.Queue(name="probe-started", handler="services.probe.handlers:started",
                                                 batch_size=5, max_receive_count=3, visibility_timeout_s=60)),),
-    queues=(m.Queue(name="probe-work", handler="services.probe.handlers:work"),),
+    queues=(m.Queue(name="probe-work", handler="services.probe.handlers:work"),
+            m.Queue(name="probe-ordered", handler="services.probe.handlers:ordered", batch_size=4, fifo=True,
+                    group_by="site_id")),
     schedules=(m.Schedule(name="probe-sweep", rate_minutes=15, handler="services.probe.handlers:sweep"),),
-    rest=m.RestApi(prefixes=("/probes", "/probe-reports"), handler="services.probe.handlers:api"),
+    rest_apis=(m.RestApi(prefixes=("/probes", "/probe-reports"), handler="services.probe.handlers:api"),
+               m.RestApi(prefixes=("/probe-pages",), handler="services.probe.handlers:pages", auth="public"),
+               m.RestApi(prefixes=("/probe-webhooks",), handler="services.probe.handlers:webhook", auth="signature")),
+    secrets=(m.Secret(name="probe/token", description="the probe's token"),),
+    buckets=(m.Bucket(name="probe-files", expiries=(m.Expiry("scratch/", 3),), infrequent_after_days=45),),
+    catalogs=(m.Catalog(name="probe-lake", bucket="probe-files", results_prefix="results/", scan_limit_gb=2),),
     ocpp_routes=(m.OcppRoute("ocpp1.6", "ProbeAction", "services.probe.ocpp:probe_action"),),
     publishes=("ProbeHappened",),
     relay="services.probe.handlers:relay",
@@ -51,8 +66,7 @@ REPLIES_PROBE = m.ServiceManifest(name="probe-replies", tables=(m.Table(name="pr
                                   ocpp_replies=(m.OcppReplyRoute("ocpp1.6", "services.probe.ocpp:reply"),))
 VENDOR_PROBE = m.ServiceManifest(
     name="probe-vendor", tables=(m.Table(name="probe-vendor", partition_key=m.Key("pk")),),
-    ocpp_routes=(m.OcppRoute("ocpp1.6", "DataTransfer", "services.probe.ocpp:vendor", vendor_id="com.example"),),
-    rest=m.RestApi(prefixes=("/probe-status",), handler="services.probe.handlers:status", public=True))
+    ocpp_routes=(m.OcppRoute("ocpp1.6", "DataTransfer", "services.probe.ocpp:vendor", vendor_id="com.example"),))
 
 
 def test_infra_handles_every_field_a_manifest_can_declare() -> None:
@@ -78,9 +92,9 @@ def test_a_new_manifests_declarations_all_appear_in_the_template(probed: Synthes
 
     subscription = PROBE.subscriptions[0]
     probed.template.has_resource_properties("AWS::Events::Rule", {"EventPattern": subscription.event_pattern})
-    for queue in (subscription.queue, PROBE.queues[0]):
-        probed.queue(queue.name)
-        probed.queue(f"{queue.name}-dlq")
+    for queue in (subscription.queue, *PROBE.queues):
+        probed.queue(queue.queue_name)
+        probed.queue(queue.dlq_name)
         probed.template.has_resource_properties("AWS::Lambda::EventSourceMapping", {
             "FunctionName": {"Ref": function_for(probed, queue.handler)}, "BatchSize": queue.batch_size})
     probed.template.has_resource_properties("AWS::SQS::Queue", {
@@ -90,8 +104,11 @@ def test_a_new_manifests_declarations_all_appear_in_the_template(probed: Synthes
     probed.template.has_resource_properties("AWS::Scheduler::Schedule", {
         "Name": "csms-test-probe-sweep", "ScheduleExpression": "rate(15 minutes)"})
     function_for(probed, PROBE.schedules[0].handler)
-    for prefix in PROBE.rest.prefixes if PROBE.rest else ():
-        assert probed.resources[probed.method(f"{prefix}/{{proxy+}}")]["Properties"]["AuthorizationType"] == "CUSTOM"
+    ordered, ordered_dlq = (probed.resources[probed.queue(n)]["Properties"] for n in ("probe-ordered.fifo",
+                                                                                      "probe-ordered-dlq.fifo"))
+    assert ordered["FifoQueue"] and ordered_dlq["FifoQueue"]
+    assert (ordered["DeduplicationScope"], ordered["FifoThroughputLimit"]) == ("messageGroup", "perMessageGroupId")
+    assert ordered["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": [probed.queue("probe-ordered-dlq.fifo"), "Arn"]}
 
     # The probe's table streams to its relay, which alone publishes, under the probe's source.
     assert props["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
@@ -108,5 +125,47 @@ def test_a_new_manifests_declarations_all_appear_in_the_template(probed: Synthes
     assert "csms-test-probe-items" in probed.role_tables()[probed.role("ocpp-ingress")]
     assert probed.role_tables()[probed.role("probe")] == {"csms-test-probe-items"}
     assert {"csms-test-probe-replies", "csms-test-probe-vendor"} <= probed.role_tables()[probed.role("ocpp-ingress")]
-    public = probed.resources[probed.method("/probe-status/{proxy+}")]["Properties"]
-    assert public["AuthorizationType"] == "NONE"
+
+
+def test_each_rest_api_has_its_auth_and_runs_under_its_owners_role(probed: Synthesized) -> None:
+    role = {"Fn::GetAtt": [probed.role("probe"), "Arn"]}
+    for rest, authorization in zip(PROBE.rest_apis, ("CUSTOM", "NONE", "NONE"), strict=True):
+        function = function_for(probed, rest.handler)
+        assert probed.resources[function]["Properties"]["Role"] == role
+        for prefix in rest.prefixes:
+            for path in (prefix, f"{prefix}/{{proxy+}}"):
+                method = probed.resources[probed.method(path)]["Properties"]
+                assert method["AuthorizationType"] == authorization and function in set(refs(method["Integration"]))
+    # The raw body reaches a signature API's function: the proxy integration, no template, no validator.
+    webhook = probed.resources[probed.method("/probe-webhooks/{proxy+}")]["Properties"]
+    assert webhook["Integration"]["Type"] == "AWS_PROXY" and "RequestValidatorId" not in webhook
+
+
+def test_buckets_secrets_and_catalogs_are_created_and_only_their_owner_reaches_them(probed: Synthesized) -> None:
+    (bucket,) = [k for k, r in probed.of_type("AWS::S3::Bucket").items()
+                 if {"Id": "scratch", "Prefix": "scratch/", "ExpirationInDays": 3, "Status": "Enabled"}
+                 in r["Properties"]["LifecycleConfiguration"]["Rules"]]
+    rules = probed.resources[bucket]["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert {"old-versions", "unfinished", "infrequent"} <= {r["Id"] for r in rules}
+    # The probe's role, and the ingress's, which runs the probe's OCPP handlers.
+    owners = {probed.role("probe"), probed.role("ocpp-ingress")}
+    assert {role for role, targets in probed.role_targets("s3:PutObject").items() if bucket in targets} == owners
+    for function in probed.functions().values():
+        if "Layers" in function["Properties"]:
+            assert function["Properties"]["Environment"]["Variables"]["CSMS_BUCKET_PROBE_FILES"] == {"Ref": bucket}
+
+    secret = probed.logical_id("AWS::SecretsManager::Secret", Name="csms/test/probe/token")
+    readers = {role for role, targets in probed.role_targets("secretsmanager:GetSecretValue").items() if secret in targets}
+    assert readers == owners
+
+    probed.template.has_resource_properties("AWS::Glue::Database", {"DatabaseInput": {
+        "Name": "csms_test_probe_lake", "Description": Match.any_value()}})
+    workgroup = probed.resources[probed.logical_id("AWS::Athena::WorkGroup", Name="csms-test-probe-lake")]["Properties"]
+    config = workgroup["WorkGroupConfiguration"]
+    assert config["BytesScannedCutoffPerQuery"] == 2 * 1024**3
+    assert bucket in set(refs(config["ResultConfiguration"]["OutputLocation"]))
+    assert "results/" in json.dumps(config["ResultConfiguration"]["OutputLocation"])
+    queriers = [role for role, actions in probed.role_actions().items() if "athena:StartQueryExecution" in actions]
+    assert set(queriers) == owners
+    queried = probed.role_resources(probed.role("probe"), "athena:StartQueryExecution")
+    assert "workgroup/csms-test-probe-lake" in json.dumps(queried)

@@ -158,8 +158,8 @@ def test_every_rest_prefix_reaches_its_service_behind_the_api_key_authorizer(syn
     assert synthesized.authorizer_function("AWS::ApiGateway::Authorizer") == function_for(synthesized, platform.rest_authorizer)
     template.has_resource_properties("AWS::ApiGateway::Authorizer", {
         "Type": "REQUEST", "IdentitySource": "method.request.header.Authorization", "AuthorizerResultTtlInSeconds": 60})
-    rests = [m.rest for m in ALL if m.rest]
-    assert any(r.public for r in rests) and any(not r.public for r in rests)
+    rests = [r for m in ALL for r in m.rest_apis]
+    assert any(r.auth == "public" for r in rests) and any(r.auth == "api_key" for r in rests)
     for rest in rests:
         function = function_for(synthesized, rest.handler)
         for prefix in rest.prefixes:
@@ -167,7 +167,7 @@ def test_every_rest_prefix_reaches_its_service_behind_the_api_key_authorizer(syn
                 method = synthesized.method(path)
                 props = synthesized.resources[method]["Properties"]
                 assert props["HttpMethod"] == "ANY"
-                assert props["AuthorizationType"] == ("NONE" if rest.public else "CUSTOM"), path
+                assert props["AuthorizationType"] == ("CUSTOM" if rest.auth == "api_key" else "NONE"), path
                 assert function in set(refs(props["Integration"])), path
     stage = synthesized.resources[synthesized.logical_id("AWS::ApiGateway::Stage")]["Properties"]
     assert stage["AccessLogSetting"]["DestinationArn"]
@@ -182,10 +182,11 @@ def test_every_rest_prefix_reaches_its_service_behind_the_api_key_authorizer(syn
         problem = json.loads(template_text.replace("$context.error.messageString", json.dumps('He said "no"')))
         assert problem["type"] == "about:blank" and problem["title"] and problem["detail"]
         assert "$" not in json.dumps(problem)
-    # Public routes run under a role with no grant at all.
-    public = next(r for r in rests if r.public)
-    public_role = synthesized.resources[function_for(synthesized, public.handler)]["Properties"]["Role"]["Fn::GetAtt"][0]
-    assert public_role not in synthesized.role_actions()
+    # The documentation, which anyone may read, runs under the role of a manifest that owns nothing: no grant at all.
+    docs = next(m for m in ALL if any(r.auth == "public" for r in m.rest_apis))
+    assert not (docs.tables or docs.buckets or docs.secrets or docs.catalogs)
+    docs_role = synthesized.resources[function_for(synthesized, docs.rest_apis[0].handler)]["Properties"]["Role"]["Fn::GetAtt"][0]
+    assert docs_role == synthesized.role(docs.name) and docs_role not in synthesized.role_actions()
 
 
 def _own_tables(manifest: ServiceManifest) -> set[str]:
@@ -235,11 +236,15 @@ def test_every_streamed_table_feeds_its_services_relay_in_order_with_a_failure_d
                                                      {"AlarmName": f"{PREFIX}{manifest.name}-relay-dlq"})
 
 
-def test_the_stripe_secrets_exist_and_no_role_reads_them_until_payments_do(synthesized: Synthesized) -> None:
+def test_only_billing_reads_the_stripe_secrets(synthesized: Synthesized) -> None:
     secrets = {synthesized.logical_id("AWS::SecretsManager::Secret", Name=f"csms/test/stripe/{name}")
                for name in ("api-key", "webhook-secret")}
-    assert not {role for role, targets in synthesized.role_targets("secretsmanager:GetSecretValue").items()
-                if targets & secrets}
+    readers = synthesized.role_targets("secretsmanager:GetSecretValue")
+    assert readers == {synthesized.role("billing"): secrets}
+    for function in synthesized.functions().values():
+        if "Layers" in function["Properties"]:
+            assert function["Properties"]["Environment"]["Variables"]["CSMS_SECRET_PREFIX"] == "csms/test/"
+    assert Options(stage="eu", secret_prefix="acme/csms/").secrets_prefix == "acme/csms/"
 
 
 def test_every_function_is_python_on_arm64_with_the_dependencies_layer_and_settings(synthesized: Synthesized) -> None:
@@ -296,8 +301,9 @@ def test_buckets_catalog_workgroup_and_secrets(template: Template) -> None:
         "LifecycleConfiguration": Match.object_like({}),
         "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True,
                                            "RestrictPublicBuckets": True}})
-    template.has_resource_properties("AWS::Glue::Database", {"DatabaseInput": Match.object_like({"Name": "csms_test"})})
-    workgroup = template.find_resources("AWS::Athena::WorkGroup", {"Properties": {"Name": f"{PREFIX}analytics"}})
+    template.has_resource_properties("AWS::Glue::Database",
+                                     {"DatabaseInput": Match.object_like({"Name": "csms_test_exports"})})
+    workgroup = template.find_resources("AWS::Athena::WorkGroup", {"Properties": {"Name": f"{PREFIX}exports"}})
     (config,) = [w["Properties"]["WorkGroupConfiguration"] for w in workgroup.values()]
     assert config["EnforceWorkGroupConfiguration"] and config["BytesScannedCutoffPerQuery"] == 10 * 1024**3
     assert "athena-results/" in json.dumps(config["ResultConfiguration"]["OutputLocation"])
@@ -306,7 +312,8 @@ def test_buckets_catalog_workgroup_and_secrets(template: Template) -> None:
 
 def test_outputs_give_the_charger_url_and_the_rest_url(template: Template) -> None:
     outputs = template.to_json()["Outputs"]
-    assert {"ChargerUrl", "RestApiUrl", "Stage"} <= set(outputs)
+    assert {"ChargerUrl", "RestApiUrl", "Stage", "ExportsBucket", "UploadsBucket", "StripeApiKeySecret",
+            "StripeWebhookSecret"} <= set(outputs)
     assert "/ocpp/{charge_point_id}" in str(outputs["ChargerUrl"]["Value"])
 
 
@@ -336,6 +343,7 @@ def test_context_options_are_parsed_by_their_type() -> None:
     ({"heartbeat_interval": 900}, "heartbeat_interval"),
     ({"log_level": "LOUD"}, "log_level"),
     ({"rest_rate_limit": 0}, "rest_rate_limit"),
+    ({"secret_prefix": "has spaces/"}, "secret_prefix"),
 ])
 def test_options_that_would_fail_at_deploy_are_refused_at_synth(options: dict[str, Any], problem: str) -> None:
     with pytest.raises(ValueError, match=problem):

@@ -1,14 +1,16 @@
-"""local/ plays Lambda's SQS event source mapping, EventBridge Scheduler and provisioning from manifests."""
+"""local/ plays Lambda's SQS event source mapping (FIFO queues too), EventBridge Scheduler and provisioning from manifests."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from local import deadletters
 from local.lambdas import Runtime
 from local.pollers import Poller
 from local.provision import create_queue, provision
@@ -17,6 +19,7 @@ from services.manifests import ALL
 from services.shared import aws
 from services.shared.manifest import Queue, Schedule
 from services.shared.relay import put_events
+from services.shared.secrets import secret
 
 delivered: list[dict[str, Any]] = []
 HERE = "tests.service.test_local_runtime"
@@ -37,15 +40,71 @@ def _clear() -> None:
     delivered.clear()
 
 
-def test_provisioning_creates_every_declared_resource_and_is_idempotent(aws_env: None) -> None:
-    provision(ALL)
+def test_provisioning_creates_every_declared_resource_and_is_idempotent(
+        aws_env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "stripe").mkdir()
+    (tmp_path / "stripe" / "api-key").write_text("sk_test_from_the_data_dir\n")
+    monkeypatch.setenv("CSMS_SECRET_STRIPE_WEBHOOK_SECRET", "whsec_from_the_environment")
+    provision(ALL, tmp_path)
+    provision(ALL, tmp_path)
     tables = set(aws.client("dynamodb").list_tables()["TableNames"])
     assert {f"csms-{t.name}" for m in ALL for t in m.tables} <= tables
     queues = {u.rsplit("/", 1)[-1] for u in aws.client("sqs").list_queues()["QueueUrls"]}
-    for name in [s.queue.name for m in ALL for s in m.subscriptions] + [q.name for m in ALL for q in m.queues]:
-        assert {f"csms-{name}", f"csms-{name}-dlq"} <= queues
+    for queue in [s.queue for m in ALL for s in m.subscriptions] + [q for m in ALL for q in m.queues]:
+        assert {f"csms-{queue.queue_name}", f"csms-{queue.dlq_name}"} <= queues
     rules = aws.client("events").list_rules(EventBusName="csms")["Rules"]
     assert {r["Name"] for r in rules} == {f"csms-{s.queue.name}" for m in ALL for s in m.subscriptions}
+    buckets = {b["Name"] for b in aws.client("s3").list_buckets()["Buckets"]}
+    assert buckets == {f"csms-{b.name}" for m in ALL for b in m.buckets} == {"csms-exports", "csms-uploads"}
+    assert secret("stripe/api-key").get_secret_value() == "sk_test_from_the_data_dir"
+    assert secret("stripe/webhook-secret").get_secret_value() == "whsec_from_the_environment"
+    catalogs = [c for m in ALL for c in m.catalogs]
+    assert catalogs
+    databases = {d["Name"] for d in aws.client("glue").get_databases()["DatabaseList"]}
+    assert databases == {c.database_name("csms-") for c in catalogs} == {"csms_exports"}
+    for catalog in catalogs:
+        workgroup = aws.client("athena").get_work_group(WorkGroup=f"csms-{catalog.name}")["WorkGroup"]
+        assert workgroup["Configuration"]["ResultConfiguration"]["OutputLocation"] == \
+            f"s3://csms-{catalog.bucket}/{catalog.results_prefix}"
+
+
+def test_a_fifo_queue_hands_over_a_group_one_message_at_a_time_in_order(aws_env: None) -> None:
+    spec = Queue(name="test-ordered", handler=f"{HERE}:picky", fifo=True, group_by="site_id")
+    create_queue(spec)
+    for n in range(3):
+        aws.send_in_order(spec, {"site_id": "A", "n": n})
+    aws.send_in_order(spec, {"site_id": "B", "n": 0})
+    aws.send_in_order(spec, {"site_id": "B", "n": 0})  # a second request for the same work is not dropped
+    with pytest.raises(ValueError, match="site_id"):
+        aws.send_in_order(spec, {"n": 9})
+    sqs, url = aws.client("sqs"), aws.queue_url("test-ordered.fifo")
+
+    def receive() -> dict[str, Any]:
+        (message,) = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, AttributeNames=["All"])["Messages"]
+        return message
+
+    first = receive()
+    assert (json.loads(first["Body"]), first["Attributes"]["MessageGroupId"]) == ({"site_id": "A", "n": 0}, "A")
+    assert json.loads(receive()["Body"])["site_id"] == "B"  # A waits while its first message is being handled
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=first["ReceiptHandle"])
+    poller = Poller(spec.queue_name, spec.handler, 10, Runtime(1))
+    while poller.poll_once(wait_s=0):
+        pass
+    assert [json.loads(r["body"])["n"] for r in delivered if r["attributes"]["MessageGroupId"] == "A"] == [1, 2]
+    assert delivered[0]["eventSourceARN"].endswith(":csms-test-ordered.fifo")
+
+
+def test_a_fifo_queues_dead_letters_are_redriven_to_their_group(aws_env: None) -> None:
+    spec = Queue(name="test-ordered", handler=f"{HERE}:picky", fifo=True, group_by="site_id", max_receive_count=1)
+    create_queue(spec)
+    aws.send_in_order(spec, {"site_id": "S-1"}, deduplication_id="once")
+    sqs, url = aws.client("sqs"), aws.queue_url(spec.queue_name)
+    sqs.receive_message(QueueUrl=url, VisibilityTimeout=0)
+    assert not sqs.receive_message(QueueUrl=url).get("Messages")  # received once: moved to the DLQ
+    assert deadletters.peek(spec)[0] == 1
+    assert deadletters.redrive(spec) == 1  # within the five minutes of "once": still not dropped
+    (back,) = sqs.receive_message(QueueUrl=url, AttributeNames=["MessageGroupId"])["Messages"]
+    assert json.loads(back["Body"]) == {"site_id": "S-1"} and back["Attributes"]["MessageGroupId"] == "S-1"
 
 
 def test_poller_deletes_successes_and_poison_ends_in_the_dlq(aws_env: None) -> None:

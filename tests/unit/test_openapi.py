@@ -45,8 +45,8 @@ def test_every_operation_names_the_key_scopes_it_allows(spec: dict[str, Any]) ->
     assert shown["PUT /id-tokens/{id_tag}"] == [{"bearer": ["admin", "operator"]}]
     assert shown["GET /invoices"] == [{"bearer": ["admin", "operator", "read-only", "support"]}]
     declared = {f"{route.method} {route.openapi_path}": route.security
-                for manifest in ALL if manifest.rest and manifest.rest.resolver
-                for route in routes(refs.resolve(manifest.rest.resolver))}
+                for manifest in ALL for rest in manifest.rest_apis if rest.resolver
+                for route in routes(refs.resolve(rest.resolver))}
     assert shown == declared
 
 

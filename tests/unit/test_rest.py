@@ -95,7 +95,7 @@ def test_an_unknown_path_is_404_and_a_request_without_key_401_first() -> None:
     assert ask("POST", "/things/T-1/refunds", scopes=None)[0] == 401
 
 
-RESOLVERS = {manifest.name: refs.resolve(manifest.rest.resolver) for manifest in ALL if manifest.rest and manifest.rest.resolver}
+RESOLVERS = {manifest.name: refs.resolve(rest.resolver) for manifest in ALL for rest in manifest.rest_apis if rest.resolver}
 
 
 def declarations(resolvers: dict[str, APIGatewayRestResolver]) -> dict[str, set[str]]:
