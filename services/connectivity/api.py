@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from services.connectivity import commands_queue, connections, sites, store
+from services.connectivity import chargers, commands_queue, connections, sites, store
 from services.connectivity.changes import SITE_PART, connector_key, location
 from services.connectivity.commands import as_of, is_command_key, violations
 from services.contracts.connectivity import SiteAddress
@@ -46,16 +46,7 @@ class Connector(BaseModel):
     updated_at: str
 
 
-class BootInfo(BaseModel):
-    charge_point_vendor: str
-    charge_point_model: str
-    charge_point_serial_number: str | None = None
-    charge_box_serial_number: str | None = None
-    firmware_version: str | None = None
-    iccid: str | None = None
-    imsi: str | None = None
-    meter_type: str | None = None
-    meter_serial_number: str | None = None
+class BootInfo(chargers.Boot):
     booted_at: str
 
 

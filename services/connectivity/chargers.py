@@ -3,9 +3,10 @@ progress of a firmware update or a diagnostics upload, and the data it transfers
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Literal
+
+from pydantic import BaseModel
 
 from services.connectivity import store
 from services.connectivity.liveness import LastSeen
@@ -18,8 +19,9 @@ _last_seen = LastSeen(settings().heartbeat_interval)
 IDENTITY = ("charge_point_vendor", "charge_point_model", "firmware_version")
 
 
-@dataclass(frozen=True)
-class Boot:
+class Boot(BaseModel):
+    """What a boot says of the charger (the REST API shows it as is, with when it booted)."""
+
     charge_point_vendor: str
     charge_point_model: str
     charge_point_serial_number: str | None = None
@@ -37,7 +39,7 @@ def compact(values: dict[str, Any]) -> dict[str, Any]:
 
 def booted(charge_point_id: str, boot: Boot, at: datetime) -> None:
     now = clock.iso(at)
-    store.set_fields(charge_point_id, {"boot": compact(asdict(boot)) | {"booted_at": now}, "last_seen": now})
+    store.set_fields(charge_point_id, {"boot": compact(boot.model_dump()) | {"booted_at": now}, "last_seen": now})
     _last_seen.wrote(charge_point_id, at.timestamp())
 
 

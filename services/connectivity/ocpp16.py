@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
-
 from ocpp.v16 import call, call_result
 from ocpp.v16.enums import ChargePointErrorCode, ChargePointStatus, DataTransferStatus, RegistrationStatus
 
@@ -16,7 +14,7 @@ from services.shared.settings import settings
 
 
 def boot_notification(ctx: OcppContext, request: call.BootNotification) -> call_result.BootNotification:
-    boot = chargers.Boot(**{f.name: getattr(request, f.name) for f in fields(chargers.Boot)})
+    boot = chargers.Boot(**{name: getattr(request, name) for name in chargers.Boot.model_fields})
     chargers.booted(ctx.charge_point_id, boot, ctx.received_at)
     return call_result.BootNotification(current_time=clock.iso(clock.now()), interval=settings().heartbeat_interval,
                                         status=RegistrationStatus.accepted)
