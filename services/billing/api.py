@@ -5,16 +5,26 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
+from aws_lambda_powertools.event_handler.openapi.models import Tag
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, Field
 
-from services.billing import store
+from services.billing import invoicing, store
 from services.shared import clock
 from services.shared.auth import Scope
 from services.shared.dynamo import plain
 from services.shared.rest import ProblemDetail, ProblemError, allow, decode_token, encode_token, resolver, responses
 
 app = resolver()
+INVOICES = "Invoices"
+TAGS = {  # each tag of this service's routes, described at the top of the OpenAPI document
+    INVOICES: (
+        "What each billable session costs: one invoice per session, issued when the session ends plausibly or is "
+        "settled with an energy, priced by the default tariff; flagged when the charger charged an id tag the CSMS "
+        "did not accept."
+    ),
+}
+app.configure_openapi(tags=[Tag(name=name, description=text) for name, text in TAGS.items()])
 
 _MS = timedelta(milliseconds=1)
 
@@ -42,6 +52,10 @@ class Invoice(BaseModel):
     currency: str = Field(description="ISO 4217")
     status: Literal["issued"]
     issued_at: str
+    authorization: str | None = Field(None, description=(
+        "What the CSMS answered the session's id tag at its start (idTagInfo.status): Accepted, or Invalid, Blocked, "
+        "Expired... when the charger charged without the CSMS's consent; null when the CSMS never saw the start"))
+    authorization_note: str | None = Field(None, description="Why the invoice needs a look, when `authorization` is not Accepted")
 
 
 class InvoicePage(BaseModel):
@@ -50,8 +64,8 @@ class InvoicePage(BaseModel):
 
 
 def _invoice(item: dict[str, Any]) -> Invoice:
-    fields = {name: plain(item.get(name)) for name in Invoice.model_fields if name != "id"}
-    return Invoice(id=item["invoice_id"], **fields)
+    fields = {name: plain(item.get(name)) for name in Invoice.model_fields if name not in ("id", "authorization_note")}
+    return Invoice(id=item["invoice_id"], authorization_note=invoicing.authorization_note(item), **fields)
 
 
 def _moment(value: str | None, name: str) -> datetime | None:
@@ -72,10 +86,12 @@ def _ceil_ms(moment: datetime) -> datetime:
 
 _LIST = ("Invoices, filtered by charger, id tag and issue time. `from` and `to` bound `issued_at` (when the invoice was "
          "issued), not the session's start or stop: `from` inclusive, `to` exclusive. With `charge_point_id` or `id_tag` "
-         "the invoices come oldest issued first; with neither, in storage order (not by age).")
+         "the invoices come oldest issued first; with neither, in storage order (not by age). Follow `next_token` until "
+         "it is null. 422 for a date-time without a zone, `from` after `to`, a bad `limit`, or a `next_token` given out "
+         "for other filters.")
 
 
-@app.get("/invoices", security=allow(*Scope),
+@app.get("/invoices", security=allow(*Scope), summary="List invoices", tags=[INVOICES],
          description=_LIST, responses=responses({200: ("A page of invoices", InvoicePage)}, 422))
 def list_invoices(
     charge_point_id: Annotated[str | None, Query(min_length=1, max_length=48, description="Only this charger's invoices")] = None,
@@ -100,8 +116,10 @@ def list_invoices(
     return InvoicePage(items=[_invoice(i) for i in items], next_token=encode_token(last))
 
 
-@app.get("/invoices/<invoice_id>", security=allow(*Scope),
-         description="An invoice: its session, energy, lines, total and currency",
+@app.get("/invoices/<invoice_id>", security=allow(*Scope), summary="Get an invoice", tags=[INVOICES],
+         description=("One invoice: its session (charger, EVSE, id tag, times), energy, priced lines, total and currency, "
+                      "and whether the session's id tag was accepted (`authorization`, with a note when it was not). "
+                      "Issued once per session, never changed. 404 for an unknown invoice id."),
          responses=responses({200: ("The invoice", Invoice)}, 404, 422))
 def get_invoice(invoice_id: Annotated[str, Path(max_length=64, description="The invoice id")]) -> Invoice:
     item = store.get_invoice(invoice_id) if len(invoice_id) <= 64 else None

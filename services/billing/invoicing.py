@@ -45,7 +45,19 @@ def build(session: SessionEnded, price_per_kwh: Decimal, currency: str, issued_a
     }
     if session.id_tag:  # an empty id tag cannot be an index key; such invoices are listed without one
         item["id_tag"] = session.id_tag
+    if session.id_tag_status is not None:
+        item["authorization"] = session.id_tag_status
     return item
+
+
+def authorization_note(invoice: dict[str, Any]) -> str | None:
+    """What an operator should know about an invoice whose id tag the CSMS did not accept: its holder may be no one
+    to bill. None when the tag was accepted, or when whether it was is unknown."""
+    status = invoice.get("authorization")
+    if status in (None, "Accepted"):
+        return None
+    return (f"The CSMS answered id tag {invoice.get('id_tag', '')!r} {status} when the session started, yet the charger "
+            "charged (a charger may start offline or before the answer): check who to bill before collecting")
 
 
 def issue(session: SessionEnded) -> dict[str, Any] | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.models import Tag
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -28,6 +29,22 @@ from services.shared.rest import (
 )
 
 app = resolver()
+CHARGERS, COMMANDS, SITES = "Chargers", "Commands", "Sites"
+TAGS = {  # each tag of this service's routes, described at the top of the OpenAPI document
+    CHARGERS: (
+        "The charge points the CSMS knows: registering one (and its OCPP password) before it connects, its connection, "
+        "boot and connector states as it last reported them, and finding chargers by status, connection or site."
+    ),
+    COMMANDS: (
+        "OCPP calls an operator sends to a charger (reset, unlock, remote start and stop, configuration...): queued per "
+        "charger, sent one at a time, and followed until the charger answers or they time out."
+    ),
+    SITES: (
+        "Where chargers stand: a site's address and time zone, which other services (tariffs, load management) learn "
+        "of from SiteChanged. A charger names its site with PUT /chargers/{charge_point_id}."
+    ),
+}
+app.configure_openapi(tags=[Tag(name=name, description=text) for name, text in TAGS.items()])
 
 ChargerId = Annotated[str, Path(pattern=connections.CHARGE_POINT_ID.pattern, description="The charge point id (1-48 URL-safe characters)")]
 ChargePointStatus = Literal["Available", "Preparing", "Charging", "SuspendedEVSE", "SuspendedEV", "Finishing",
@@ -58,7 +75,8 @@ class ReportedStatus(BaseModel):
 class Charger(BaseModel):
     id: str
     charge_point_id: str
-    status: str | None = Field(None, description="The charger's own status (1.6's connector 0), if it reported one")
+    status: str | None = Field(None, description="The charger's own status (1.6's connector 0), if it reported one; "
+                                                 "each connector's is in `connectors`")
     connected: bool
     ocpp_version: str | None = None
     vendor: str | None = None
@@ -175,11 +193,21 @@ def _existing(charge_point_id: str) -> dict[str, Any]:
     return item
 
 
-@app.get("/chargers", security=allow(*Scope),
+_LIST_CHARGERS = (
+    "The registered chargers (deleted ones are left out), each with its connection, boot and the state of the charger "
+    "and of each connector as last reported. Filters combine: `status` matches a charger when the charger itself "
+    "(1.6's connector 0) or any of its connectors last reported that status, so `?status=Faulted` finds every charger "
+    "with a faulted connector; `connected` and `site_id` match the charger. The listing is a filtered scan in storage "
+    "order (not by age): follow `next_token` until it is null; a page may hold fewer than `limit` chargers and still "
+    "have a next one. 422 for an unknown status, a bad `limit` or a `next_token` this route did not give out.")
+
+
+@app.get("/chargers", security=allow(*Scope), summary="List chargers", description=_LIST_CHARGERS, tags=[CHARGERS],
          responses=responses({200: ("A page of chargers, in storage order (not by age)", ChargerPage)}, 422))
 def list_chargers(
-    status: Annotated[ChargePointStatus | None, Query(description="The charger's own status (1.6's connector 0)")] = None,
-    connected: Annotated[bool | None, Query()] = None,
+    status: Annotated[ChargePointStatus | None, Query(
+        description="Only chargers that themselves or on any connector last reported this status")] = None,
+    connected: Annotated[bool | None, Query(description="Only chargers with (true) or without (false) an open connection")] = None,
     site_id: Annotated[str | None, Query(min_length=1, max_length=128, description="Only the chargers of this site")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     next_token: Annotated[str | None, Query()] = None,
@@ -189,16 +217,27 @@ def list_chargers(
     return ChargerPage(items=[_charger(i) for i in items], next_token=encode_token(last))
 
 
-@app.get("/chargers/<charge_point_id>", security=allow(*Scope), responses=responses({200: ("The charger", Charger)}, 404, 422))
+@app.get("/chargers/<charge_point_id>", security=allow(*Scope), summary="Get a charger", tags=[CHARGERS],
+         description=("One registered charger: its registration (site, labels, whether it has a password), its connection "
+                      "(connected, since when, last seen), its last boot, and the charger's and each connector's state as "
+                      "it last reported them. 404 for a charger never registered or deleted."),
+         responses=responses({200: ("The charger", Charger)}, 404, 422))
 def get_charger(charge_point_id: ChargerId) -> Charger:
     return _charger(_existing(charge_point_id))
 
 
-@app.put("/chargers/<charge_point_id>", security=allow(Scope.ADMIN, Scope.OPERATOR),
+_PUT_CHARGER = (
+    "Registers a charger under the id it connects with (201), or replaces its registration (200); a deleted charger is "
+    "registered again (201). The body replaces the registration: a `site_id` or `labels` left out is removed. The "
+    "password (HTTP Basic, OCPP security profiles 1-2) is write-only: left out, it is kept; set or changed, it closes "
+    "the charger's open connection, so the charger reconnects with the new one. Idempotent: the same body twice leaves "
+    "the same registration. 422 for an invalid body, or a `site_id` that names no site (nothing is written).")
+
+
+@app.put("/chargers/<charge_point_id>", security=allow(Scope.ADMIN, Scope.OPERATOR), summary="Register or replace a charger",
+         description=_PUT_CHARGER, tags=[CHARGERS],
          responses=responses({200: ("Updated", Charger), 201: ("Registered", Charger)}, 422))
 def put_charger(charge_point_id: ChargerId, registration: ChargerRegistration) -> Response[Charger]:
-    """Replaces the registration (a field left out is removed), except the password: it is write-only, so one left
-    out is kept. A password set or changed closes the charger's connection: it must reconnect with the new one."""
     now = clock.iso(clock.now())
     fields = registration.model_dump(exclude={"password"})
     changes = {name: value for name, value in fields.items() if value is not None}
@@ -212,7 +251,10 @@ def put_charger(charge_point_id: ChargerId, registration: ChargerRegistration) -
     return json_response(201 if created else 200, _charger(_existing(charge_point_id)))
 
 
-@app.delete("/chargers/<charge_point_id>", security=allow(Scope.ADMIN),
+@app.delete("/chargers/<charge_point_id>", security=allow(Scope.ADMIN), summary="Delete a charger", tags=[CHARGERS],
+            description=("Deletes the registration: the charger leaves its site, its open connection is closed and it may "
+                         "not connect again until it is registered again (PUT). Its sessions, invoices, incidents and "
+                         "commands are kept. 404 for a charger not registered (or deleted already)."),
             responses=responses({204: ("Deleted; its history is kept", None)}, 404, 422))
 def delete_charger(charge_point_id: ChargerId) -> Response[None]:
     old = store.delete_charger(_valid(charge_point_id), clock.iso(clock.now()))
@@ -232,7 +274,16 @@ def _validated(charger: dict[str, Any], request: CommandRequest) -> None:
         raise ProblemError(422, f"{found[0].path}: {found[0].message}", found)
 
 
+_POST_COMMAND = (
+    "Sends an OCPP call to the charger, e.g. `{\"action\": \"Reset\", \"payload\": {\"type\": \"Soft\"}}`. The payload is "
+    "checked against the OCPP schema of the charger's version (422 names the failing field). The command is queued "
+    "on the charger (one call is outstanding at a time) and the answer is 202 with the command and its `Location`: "
+    "`GET` it until its status is settled (accepted, rejected, error or timed_out). Not idempotent: each request "
+    "queues a command. 404 for an unknown charger; 409 when the charger is offline (send it once it is connected).")
+
+
 @app.post("/chargers/<charge_point_id>/commands", security=allow(Scope.ADMIN, Scope.OPERATOR, Scope.SUPPORT),
+          summary="Send a command to a charger", description=_POST_COMMAND, tags=[COMMANDS],
           responses=responses({202: ("Queued for the charger", Command)}, 404, 409, 422))
 def post_command(charge_point_id: ChargerId, request: CommandRequest) -> Response[Command]:
     charger = _existing(charge_point_id)
@@ -245,7 +296,10 @@ def post_command(charge_point_id: ChargerId, request: CommandRequest) -> Respons
     return json_response(202, _command(item), headers={"Location": location})
 
 
-@app.get("/chargers/<charge_point_id>/commands", security=allow(*Scope),
+@app.get("/chargers/<charge_point_id>/commands", security=allow(*Scope), summary="List a charger's commands", tags=[COMMANDS],
+         description=("The commands sent to a charger in the last 90 days, oldest first, whoever sent them (an API key "
+                      "or another service). Reading writes nothing: a command past its deadline shows as timed_out. "
+                      "Paged by `limit` and `next_token`. 404 for an unknown charger."),
          responses=responses({200: ("The charger's commands, oldest first", CommandPage)}, 404, 422))
 def list_commands(
     charge_point_id: ChargerId,
@@ -260,7 +314,10 @@ def list_commands(
     return CommandPage(items=[_command(as_of(i, now)) for i in items], next_token=encode_token(last))
 
 
-@app.get("/chargers/<charge_point_id>/commands/<command_id>", security=allow(*Scope),
+@app.get("/chargers/<charge_point_id>/commands/<command_id>", security=allow(*Scope), summary="Get a command", tags=[COMMANDS],
+         description=("One command and where it stands: pending (queued), sent, then accepted, rejected, error or "
+                      "timed_out, with the charger's reply or error. Poll it after POST until it is settled. 404 for an "
+                      "unknown charger or command."),
          responses=responses({200: ("The command", Command)}, 404, 422))
 def get_command(charge_point_id: ChargerId, command_id: Annotated[str, Path(max_length=64)]) -> Command:
     _existing(charge_point_id)
@@ -367,7 +424,10 @@ def _existing_site(site_id: str) -> dict[str, Any]:
     return item
 
 
-@app.get("/sites", security=allow(*Scope), responses=responses({200: ("A page of sites, in storage order", SitePage)}, 422))
+@app.get("/sites", security=allow(*Scope), summary="List sites", tags=[SITES],
+         description=("The sites (deleted ones are left out), each with how many chargers name it, in storage order: "
+                      "follow `next_token` until it is null. 422 for a bad `limit` or a foreign `next_token`."),
+         responses=responses({200: ("A page of sites, in storage order", SitePage)}, 422))
 def list_sites(
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     next_token: Annotated[str | None, Query()] = None,
@@ -376,20 +436,30 @@ def list_sites(
     return SitePage(items=[_site(i) for i in items], next_token=encode_token(last))
 
 
-@app.get("/sites/<site_id>", security=allow(*Scope), responses=responses({200: ("The site", Site)}, 404, 422))
+@app.get("/sites/<site_id>", security=allow(*Scope), summary="Get a site", tags=[SITES],
+         description=("One site: its name, address, time zone and labels, how many chargers name it (`GET "
+                      "/chargers?site_id=` lists them) and its version. 404 for an unknown or deleted site."),
+         responses=responses({200: ("The site", Site)}, 404, 422))
 def get_site(site_id: SiteId) -> Site:
     return _site(_existing_site(site_id))
 
 
-@app.put("/sites/<site_id>", security=allow(Scope.ADMIN, Scope.OPERATOR), responses=responses({200: ("Replaced", Site), 201: ("Created", Site)}, 422))
+@app.put("/sites/<site_id>", security=allow(Scope.ADMIN, Scope.OPERATOR), summary="Create or replace a site", tags=[SITES],
+         description=("Creates a site under the id the client chooses (201; also after a delete), or replaces its whole "
+                      "definition (200); the chargers that name it stay. Each PUT moves `version` on and announces "
+                      "SiteChanged. 422 for an invalid body: an unknown country code or time zone says what to send."),
+         responses=responses({200: ("Replaced", Site), 201: ("Created", Site)}, 422))
 def put_site(site_id: SiteId, definition: SiteDefinition) -> Response[Site]:
-    """Replaces the whole definition; its chargers stay, as they name the site."""
     old = store.put_site(_valid_site(site_id), definition.model_dump(exclude_none=True), clock.iso(clock.now()))
     created = not old or "deleted_at" in old
     return json_response(201 if created else 200, _site(_existing_site(site_id)))
 
 
-@app.delete("/sites/<site_id>", security=allow(Scope.ADMIN), responses=responses({204: ("Deleted", None)}, 404, 409, 422))
+@app.delete("/sites/<site_id>", security=allow(Scope.ADMIN), summary="Delete a site", tags=[SITES],
+             description=("Deletes a site no charger names. 409 while chargers name it: the problem says how many; "
+                          "list them with `GET /chargers?site_id=`, give each another site or none, then delete. 404 for "
+                          "an unknown or deleted site."),
+             responses=responses({204: ("Deleted", None)}, 404, 409, 422))
 def delete_site(site_id: SiteId) -> Response[None]:
     while not store.delete_site(_valid_site(site_id), clock.iso(clock.now())):
         count = int(_existing_site(site_id)["charger_count"])

@@ -28,6 +28,10 @@ class SessionEnded(SessionsEvent):
 
     `energy_wh` is what is billed: meter_stop_wh - meter_start_wh, never negative (a meter that went backwards
     gives 0 and the flag `meter_backwards`), or the energy the operator settled.
+
+    `id_tag_status` is what the CSMS answered the start's id tag (idTagInfo.status): a charger may charge a tag
+    the CSMS did not accept (offline, or before the answer). None when the CSMS never saw the start, and in
+    events published before the field existed.
     """
 
     session_id: str
@@ -42,3 +46,4 @@ class SessionEnded(SessionsEvent):
     energy_wh: int
     stop_reason: str | None = None
     flags: list[str] = []
+    id_tag_status: str | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from aws_lambda_powertools.event_handler.openapi.models import Tag
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, Field
 
@@ -12,6 +13,14 @@ from services.shared.auth import Scope
 from services.shared.rest import ProblemDetail, ProblemError, allow, decode_token, encode_token, resolver, responses
 
 app = resolver()
+INCIDENTS = "Incidents"
+TAGS = {  # each tag of this service's routes, described at the top of the OpenAPI document
+    INCIDENTS: (
+        "Faults chargers report, grouped: one incident per charger, EVSE, connector and problem code while it lasts, "
+        "with the timeline of its reports, resolved when the charger reports the component without the problem."
+    ),
+}
+app.configure_openapi(tags=[Tag(name=name, description=text) for name, text in TAGS.items()])
 
 IncidentStatus = Literal["open", "resolved"]
 
@@ -62,10 +71,11 @@ def _incident(item: dict[str, Any]) -> Incident:
 
 
 _LIST = ("Incidents, one per charger, EVSE, connector and problem code while open. With `charge_point_id` or `status` they come "
-         "oldest opened first; with neither, in storage order (not by age).")
+         "oldest opened first; with neither, in storage order (not by age). `?status=open` lists what needs fixing now. "
+         "Follow `next_token` until it is null. 422 for a bad `limit` or a `next_token` given out for other filters.")
 
 
-@app.get("/incidents", security=allow(*Scope),
+@app.get("/incidents", security=allow(*Scope), summary="List incidents", tags=[INCIDENTS],
          description=_LIST, responses=responses({200: ("A page of incidents", IncidentPage)}, 422))
 def list_incidents(
     charge_point_id: Annotated[str | None, Query(min_length=1, max_length=48, description="Only this charger's incidents")] = None,
@@ -87,8 +97,10 @@ def list_incidents(
     return IncidentPage(items=[_incident(i) for i in items], next_token=encode_token(last))
 
 
-@app.get("/incidents/<incident_id>", security=allow(*Scope),
-         description="An incident: the charger, the connector, the fault and its timeline",
+@app.get("/incidents/<incident_id>", security=allow(*Scope), summary="Get an incident", tags=[INCIDENTS],
+         description=("One incident: the charger (with its vendor, model and firmware at the time), the EVSE and "
+                      "connector, the problem and its severity, whether it is open or resolved, and the timeline of its "
+                      "reports in the charger's time order. 404 for an unknown incident id."),
          responses=responses({200: ("The incident", Incident)}, 404, 422))
 def get_incident(incident_id: Annotated[str, Path(max_length=64, description="The incident id")]) -> Incident:
     item = store.get_incident(incident_id)

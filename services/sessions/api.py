@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.models import Tag
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from boto3.dynamodb.conditions import Attr
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
@@ -25,6 +26,19 @@ from services.shared.rest import (
 )
 
 app = resolver()
+ID_TOKENS, SESSIONS = "Id tokens", "Sessions"
+TAGS = {  # each tag of this service's routes, described at the top of the OpenAPI document
+    ID_TOKENS: (
+        "Who may charge: the OCPP id tags (RFID cards, app tokens) and their status, which Authorize and "
+        "StartTransaction answer from. A tag the CSMS does not know is Invalid."
+    ),
+    SESSIONS: (
+        "Who charged, where, when and how much: one session per OCPP transaction, with its meter values, flags "
+        "(an id tag that was not accepted, a meter that went backwards, a lost start) and, for one whose figures "
+        "cannot be right, its settlement by an operator."
+    ),
+}
+app.configure_openapi(tags=[Tag(name=name, description=text) for name, text in TAGS.items()])
 
 IdTag = Annotated[str, Path(min_length=1, max_length=20, description="The OCPP idTag (1-20 characters)")]
 Timestamp = Annotated[str, AfterValidator(clock.normalize)]
@@ -74,6 +88,9 @@ class Session(BaseModel):
     meter_stop: int | None = Field(None, description="Wh")
     energy_wh: int | None = Field(None, description="The Wh billed: metered, or settled; null unless completed")
     stop_reason: str | None = None
+    id_tag_status: str | None = Field(None, description=(
+        "What the CSMS answered the start's id tag (idTagInfo.status): Accepted, or Invalid, Blocked, Expired... when the "
+        "charger charged a tag it did not accept; null when the CSMS never saw the start"))
     flags: list[str] = Field(default_factory=list, description="e.g. id_tag_blocked, meter_backwards, start_missing")
     implausible_reasons: list[plausibility.Reason] = Field(
         default_factory=list, description="Why the stop's figures cannot be right; set when the session ended implausible")
@@ -130,7 +147,12 @@ def _session(item: dict[str, Any]) -> dict[str, Any]:
     return {**fields, "id": item["session_id"]}
 
 
-@app.put("/id-tokens/<id_tag>", security=allow(Scope.ADMIN, Scope.OPERATOR),
+@app.put("/id-tokens/<id_tag>", security=allow(Scope.ADMIN, Scope.OPERATOR), summary="Create or replace an id token",
+         tags=[ID_TOKENS],
+         description=("Creates (201) or replaces (200) an id tag's record: its status (Accepted lets it charge; Blocked, "
+                      "Expired and Invalid do not), an optional expiry after which Authorize answers Expired, and an "
+                      "optional parent (group) tag. The next Authorize or StartTransaction answers from it. Idempotent. "
+                      "422 for an invalid body, e.g. an expiry without a time zone."),
          responses=responses({200: ("Updated", IdToken), 201: ("Created", IdToken)}, 422))
 def put_id_token(id_tag: IdTag, token: IdTokenIn) -> Response[IdToken]:
     item = {"id_tag": id_tag, **token.model_dump(exclude_none=True), "updated_at": clock.iso(clock.now())}
@@ -138,7 +160,9 @@ def put_id_token(id_tag: IdTag, token: IdTokenIn) -> Response[IdToken]:
     return json_response(201 if created else 200, _token(item))
 
 
-@app.get("/id-tokens/<id_tag>", security=allow(*Scope), responses=responses({200: ("The token", IdToken)}, 404, 422))
+@app.get("/id-tokens/<id_tag>", security=allow(*Scope), summary="Get an id token", tags=[ID_TOKENS],
+         description="One id tag's record: its status, expiry and parent tag. 404 for a tag the CSMS does not know.",
+         responses=responses({200: ("The token", IdToken)}, 404, 422))
 def get_id_token(id_tag: IdTag) -> IdToken:
     item = store.get_token(id_tag)
     if item is None:
@@ -146,14 +170,19 @@ def get_id_token(id_tag: IdTag) -> IdToken:
     return _token(item)
 
 
-@app.delete("/id-tokens/<id_tag>", security=allow(Scope.ADMIN), responses=responses({204: ("Deleted", None)}, 404, 422))
+@app.delete("/id-tokens/<id_tag>", security=allow(Scope.ADMIN), summary="Delete an id token", tags=[ID_TOKENS],
+            description=("Forgets an id tag: from then on Authorize and StartTransaction answer it Invalid (to refuse a "
+                         "tag but keep its record, PUT it Blocked). Its sessions are kept. 404 for an unknown tag."),
+            responses=responses({204: ("Deleted", None)}, 404, 422))
 def delete_id_token(id_tag: IdTag) -> Response[None]:
     if not store.delete_token(id_tag):
         raise ProblemError(404, f"No id token {id_tag!r}")
     return Response(204)
 
 
-@app.get("/id-tokens", security=allow(*Scope),
+@app.get("/id-tokens", security=allow(*Scope), summary="List id tokens", tags=[ID_TOKENS],
+         description=("Every id tag's record, in storage order: follow `next_token` until it is null. 422 for a bad "
+                      "`limit` or a `next_token` this route did not give out."),
          responses=responses({200: ("A page of id tokens, in storage order", IdTokenPage)}, 422))
 def list_id_tokens(limit: Annotated[int, Query(ge=1, le=100)] = 50,
                    next_token: Annotated[str | None, Query()] = None) -> IdTokenPage:
@@ -176,13 +205,22 @@ def _page_key(key: dict[str, str]) -> bool:
     return all(0 < len(value) <= 256 for value in key.values()) and len(key["transaction_id"]) <= transactions.MAX_TRANSACTION_ID
 
 
-@app.get("/sessions", security=allow(*Scope), responses=responses({200: (
+_LIST_SESSIONS = (
+    "Sessions, filtered by charger, id tag, status and start time. With `charge_point_id` it reads that charger's "
+    "sessions oldest started first; without, it is a filtered scan in storage order. `from` (inclusive) and `to` "
+    "(exclusive) bound `started_at`. `?status=implausible` lists the sessions waiting for an operator to settle them. "
+    "Follow `next_token` until it is null; a page may hold fewer than `limit` sessions and still have a next one. "
+    "422 for a date-time without a zone, a bad `limit`, or a `next_token` given out for other filters.")
+
+
+@app.get("/sessions", security=allow(*Scope), summary="List sessions", description=_LIST_SESSIONS, tags=[SESSIONS],
+         responses=responses({200: (
     "A page of sessions: one charger's oldest started first, else in storage order; from/to bound started_at",
     SessionPage)}, 422))
 def list_sessions(
-    charge_point_id: Annotated[str | None, Query(min_length=1, max_length=48)] = None,
-    id_tag: Annotated[str | None, Query(min_length=1, max_length=20)] = None,
-    status: Annotated[Status | None, Query()] = None,
+    charge_point_id: Annotated[str | None, Query(min_length=1, max_length=48, description="Only this charger's sessions")] = None,
+    id_tag: Annotated[str | None, Query(min_length=1, max_length=20, description="Only this id tag's sessions")] = None,
+    status: Annotated[Status | None, Query(description="Only sessions in this status")] = None,
     from_: Annotated[str | None, Query(alias="from", description="started_at at or after (RFC 3339)")] = None,
     to: Annotated[str | None, Query(description="started_at before (RFC 3339)")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
@@ -207,7 +245,10 @@ def list_sessions(
     return SessionPage(items=[Session(**_session(i)) for i in items], next_token=encode_token(last))
 
 
-@app.get("/sessions/<session_id>", security=allow(*Scope),
+@app.get("/sessions/<session_id>", security=allow(*Scope), summary="Get a session with its meter values", tags=[SESSIONS],
+         description=("One session: where and with which id tag it ran, its meter readings and energy, its status and "
+                      "flags, and every meter value the charger sent for it, in the charger's time order however late "
+                      "they arrived. 404 for an unknown session id."),
          responses=responses({200: ("The session with its meter values", SessionDetail)}, 404, 422))
 def get_session(session_id: SessionId) -> SessionDetail:
     key = transactions.session_key(session_id)
@@ -220,11 +261,13 @@ def get_session(session_id: SessionId) -> SessionDetail:
 
 _SETTLE = ("Settles a session that ended `implausible` (its stop's figures cannot be right: `implausible_reasons`), "
            "which is not billed until then: `{\"energy_wh\": N}` bills N Wh (the session becomes completed and is "
-           "invoiced once), `{\"void\": true}` bills nothing, ever. An optional `note` says why. 409 for a session "
-           "that does not await settlement (active, completed, or settled already).")
+           "invoiced once), `{\"void\": true}` bills nothing, ever. An optional `note` says why. A session is settled once: "
+           "409 for a session that does not await settlement (active, completed, or settled already), so a retried "
+           "request cannot bill twice. 404 for an unknown session id.")
 
 
-@app.post("/sessions/<session_id>/settle", description=_SETTLE, security=allow(Scope.ADMIN, Scope.OPERATOR),
+@app.post("/sessions/<session_id>/settle", summary="Settle an implausible session", description=_SETTLE, tags=[SESSIONS],
+          security=allow(Scope.ADMIN, Scope.OPERATOR),
           responses=responses({200: ("The session, settled", Session)}, 404, 409, 422))
 def settle_session(session_id: SessionId, settlement: SettlementIn) -> Session:
     key = transactions.session_key(session_id)

@@ -26,5 +26,5 @@ def session_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> l
         found.append(SessionEnded(event_id=stable_id("SessionEnded", new["session_id"]), occurred_at=new["stopped_at"],
                                   stopped_at=new["stopped_at"], meter_stop_wh=int(new["meter_stop"]),
                                   energy_wh=int(new["energy_wh"]), stop_reason=new.get("stop_reason"),
-                                  flags=list(new.get("flags", [])), **common))
+                                  flags=list(new.get("flags", [])), id_tag_status=new.get("id_tag_status"), **common))
     return found

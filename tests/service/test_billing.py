@@ -12,7 +12,19 @@ import pytest
 
 from services.billing import handlers, invoicing
 from services.shared import clock
-from tests.service.helpers import ACCOUNT, REGION, EventTap, assert_problem, context, drain, rest_event, sqs_event
+from tests.service.helpers import (
+    ACCOUNT,
+    REGION,
+    EventTap,
+    assert_problem,
+    connect_charger,
+    context,
+    drain,
+    frame_id,
+    rest_event,
+    send_frame,
+    sqs_event,
+)
 
 QUEUE = "csms-billing-session-ended"
 
@@ -108,7 +120,7 @@ def test_a_session_end_issues_one_exact_invoice(tap: EventTap) -> None:
     assert {k: v for k, v in invoice.items() if k not in ("id", "lines", "issued_at")} == {
         "session_id": "s-1", "transaction_id": "1", "charge_point_id": "CP-1", "evse_id": 2, "connector_id": 1, "id_tag": "TAG-1",
         "energy_wh": 12_345, "started_at": "2026-01-05T09:00:00.000Z", "stopped_at": "2026-01-05T10:30:00.000Z",
-        "total": 370, "currency": "EUR", "status": "issued",
+        "total": 370, "currency": "EUR", "status": "issued", "authorization": None, "authorization_note": None,
     }
     assert clock.iso(clock.parse(invoice["issued_at"])) == invoice["issued_at"]  # RFC 3339 UTC, ms, Z
 
@@ -227,6 +239,37 @@ def test_a_session_without_an_id_tag_is_invoiced_and_listed(aws_env: None) -> No
     [invoice] = all_invoices()
     assert invoice["id_tag"] is None
     assert [i["session_id"] for i in all_invoices(charge_point_id="CP-1")] == ["s-anon"]
+
+
+def test_an_invoice_says_whether_the_sessions_id_tag_was_accepted(aws_env: None) -> None:
+    """An event from before `id_tag_status` existed is invoiced as ever, with the authorization unknown."""
+    deliver(envelope(session_detail("s-ok", id_tag_status="Accepted")),
+            envelope(session_detail("s-bad", id_tag="STRANGER", id_tag_status="Invalid", flags=["id_tag_invalid"])),
+            envelope(session_detail("s-old")))
+    found = {i["session_id"]: i for i in all_invoices()}
+    assert {s: (i["authorization"], i["authorization_note"] is None) for s, i in found.items()} == {
+        "s-ok": ("Accepted", True), "s-bad": ("Invalid", False), "s-old": (None, True)}
+    assert "'STRANGER' Invalid" in found["s-bad"]["authorization_note"]
+    assert call("GET", f"/invoices/{found['s-bad']['id']}")["json"] == found["s-bad"]
+
+
+def test_a_session_started_with_an_unknown_id_tag_is_invoiced_flagged(aws_env: None) -> None:
+    """From the charger's StartTransaction through sessions' SessionEnded and the bus to the invoice."""
+    connection_id, _ = connect_charger("CP-STRANGER")
+
+    def ocpp(action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        reply = send_frame("CP-STRANGER", connection_id, [2, frame_id(), action, payload])
+        assert reply is not None and reply[0] == 3, reply
+        return reply[2]
+
+    started = ocpp("StartTransaction", {"connectorId": 1, "idTag": "NOBODY", "meterStart": 1000,
+                                        "timestamp": "2026-01-05T09:00:00Z"})
+    assert started["idTagInfo"] == {"status": "Invalid"}  # the charger may charge anyway (offline, or it ignores it)
+    ocpp("StopTransaction", {"transactionId": started["transactionId"], "meterStop": 3000, "timestamp": "2026-01-05T09:30:00Z"})
+    assert deliver(*(json.dumps(body) for body in drain(QUEUE)))["batchItemFailures"] == []
+    [invoice] = all_invoices()
+    assert (invoice["charge_point_id"], invoice["id_tag"], invoice["energy_wh"]) == ("CP-STRANGER", "NOBODY", 2000)
+    assert invoice["authorization"] == "Invalid" and "'NOBODY' Invalid" in invoice["authorization_note"]
 
 
 # --- REST -------------------------------------------------------------------------------------

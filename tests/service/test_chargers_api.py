@@ -284,6 +284,28 @@ def test_list_filters_by_connected_and_status(aws_env: None) -> None:
     assert ids(call_api("GET", "/chargers", query={"status": "Charging"})) == set()
 
 
+def test_status_matches_a_charger_whose_own_or_any_connectors_status_it_is(aws_env: None) -> None:
+    register("QUIET", "OWN-FAULT", "SECOND-FAULT", "WAS-FAULTED")
+    for charge_point_id in ("QUIET", "OWN-FAULT", "SECOND-FAULT", "WAS-FAULTED"):
+        set_status(charge_point_id, "Available")
+        store.update_connector(charge_point_id, (1, 1), {"status": "Available", "timestamp": now()}, now())
+    set_status("OWN-FAULT", "Faulted")
+    store.update_connector("SECOND-FAULT", (2, 1), {"status": "Faulted", "problem_code": "GroundFailure",
+                                                    "timestamp": now()}, now())
+    store.update_connector("WAS-FAULTED", (1, 1), {"status": "Faulted", "timestamp": "2026-01-01T00:00:00Z"}, now())
+    store.update_connector("WAS-FAULTED", (1, 1), {"status": "Available", "timestamp": now()}, now())
+
+    assert ids(call_api("GET", "/chargers", query={"status": "Faulted"})) == {"OWN-FAULT", "SECOND-FAULT"}
+    assert ids(call_api("GET", "/chargers", query={"status": "Available"})) == {"QUIET", "OWN-FAULT", "SECOND-FAULT",
+                                                                                "WAS-FAULTED"}
+    pages, query = [], {"status": "Faulted", "limit": "1"}
+    while query:
+        page = call_api("GET", "/chargers", query=query)["json"]
+        pages.append([item["id"] for item in page["items"]])
+        query = {"status": "Faulted", "limit": "1", "next_token": page["next_token"]} if page["next_token"] else {}
+    assert sorted(pages) == [["OWN-FAULT"], ["SECOND-FAULT"]]
+
+
 def test_list_with_invalid_filters_is_422_problem(aws_env: None) -> None:
     for query in ({"status": "Sleeping"}, {"connected": "perhaps"}, {"limit": "0"}, {"limit": "101"}, {"limit": "two"}):
         problem = assert_problem(call_api("GET", "/chargers", query=query), 422)

@@ -105,9 +105,17 @@ def test_a_session_announces_started_then_ended_once() -> None:
     assert session_changes(SESSION, {**SESSION, "flags": ["late"]}) == []
 
 
+def test_a_session_end_carries_what_the_csms_answered_its_id_tag_at_the_start() -> None:
+    invalid = {**SESSION, "id_tag_status": "Invalid", "flags": ["id_tag_invalid"]}
+    [ended] = session_changes(invalid, {**ENDED, "id_tag_status": "Invalid", "flags": ["id_tag_invalid"]})
+    assert (ended.id_tag_status, ended.flags) == ("Invalid", ["id_tag_invalid"])
+    assert session_changes(SESSION, {**ENDED, "id_tag_status": "Accepted"})[0].id_tag_status == "Accepted"
+
+
 def test_a_session_rebuilt_from_its_stop_announces_only_its_end() -> None:
     rebuilt = {**ENDED, "created_from_stop": True, "flags": ["start_missing"]}
     assert names(session_changes(None, rebuilt)) == ["SessionEnded"]
+    assert session_changes(None, rebuilt)[0].id_tag_status is None  # the CSMS never answered its start
     assert session_changes(None, {"charge_point_id": CP, "transaction_id": "7"}) == []  # the key alone
 
 
