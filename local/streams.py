@@ -9,7 +9,7 @@ queue (with the metadata Lambda sends there) and the stream moves past it.
 The position is the last sequence number handed over successfully. A read goes on from the iterator
 the previous read returned once its whole batch is done, and asks for a new one after the position
 otherwise (at the start, or stopped mid-batch): one request per poll. The embedded AWS drops the
-records before an iterator's start and the shard's other iterators (local/aws.py), so a long run
+records before an iterator's start and the shard's other iterators (local/moto_patches.py), so a long run
 keeps neither.
 
 Lambda polls a shard four times a second; here an idle stream is read less often, down to once a

@@ -647,7 +647,7 @@ def test_a_kill_keeps_the_changes_not_yet_relayed_and_only_those(
     from moto.dynamodbstreams.models import DynamoDBStreamsBackend
     from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
-    from local.aws import _trimmed_streams
+    from local.moto_patches import trimmed_streams
 
     monkeypatch.setattr(DynamoDBStreamsBackend, "get_records", DynamoDBStreamsBackend.get_records)  # undone after
     monkeypatch.setattr(DynamoDBStreamsHandler, "get_records", DynamoDBStreamsHandler.get_records)
@@ -664,7 +664,7 @@ def test_a_kill_keeps_the_changes_not_yet_relayed_and_only_those(
         return streams.get_records(ShardIterator=iterator)["Records"]
 
     with session(tmp_path / "live", (streamed,)) as (ddb, journal, _):
-        _trimmed_streams(journal.relayed)
+        trimmed_streams(journal.relayed)
         for n in range(3):
             ddb.put_item(TableName=CHARGERS["TableName"], Item={"id": {"S": f"CP-{n}"}})
         with pytest.raises(ddb.exceptions.ConditionalCheckFailedException):  # no change: nothing to relay
