@@ -4,7 +4,7 @@ The issue's benchmark, parts 3 and 4, and the counts its part 6 (the cost model,
 
 A fleet of chargers lives through a charging day on moto in-process, provisioned from the manifests. Each
 message goes through the Lambda handlers the manifests name, with the events API Gateway sends
-(local/events.py builds them as local/gateway.py does): the `$connect` authorizer and route, then
+(local/invocations.py builds them, as for local/gateway.py): the `$connect` authorizer and route, then
 every frame on `$default`, then `$disconnect`. Per charger, in simulated time:
 
     $connect, BootNotification, StatusNotification (connectors 0 and 1, changed),
@@ -540,7 +540,7 @@ class Fleet:
         self.recording = True
 
     def _invoke(self, ref: str, event: dict[str, Any], *, ingress: bool = False) -> tuple[Any, Sample]:
-        from local.lambdas import LambdaContext
+        from local.invocations import LambdaContext
 
         context = LambdaContext(ref)
         tally = Tally(dispatched=not ingress)
@@ -564,7 +564,7 @@ class Fleet:
         return event
 
     def connect(self, charge_point_id: str, connection_id: str, moment: datetime) -> None:
-        from local.events import ws_authorizer_event, ws_connect_event
+        from local.invocations import ws_authorizer_event, ws_connect_event
 
         policy, sample = self._invoke(self.refs[AUTHORIZER],
                                       self._at(ws_authorizer_event(charge_point_id, connection_id=connection_id), moment))
@@ -577,13 +577,13 @@ class Fleet:
             raise RuntimeError(f"$connect refused {charge_point_id}: {reply}")
 
     def disconnect(self, charge_point_id: str, connection_id: str, moment: datetime) -> None:
-        from local.events import ws_disconnect_event
+        from local.invocations import ws_disconnect_event
 
         _, sample = self._invoke(self.refs[DISCONNECT], self._at(ws_disconnect_event(charge_point_id, connection_id), moment))
         self._keep(DISCONNECT, sample)
 
     def frame(self, label: str, charge_point_id: str, connection_id: str, frame: list, moment: datetime) -> Any:
-        from local.events import ws_message_event
+        from local.invocations import ws_message_event
 
         body = json.dumps(frame, separators=(",", ":"))  # as chargers send frames (the ocpp library does)
         reply, sample = self._invoke(self.refs["ingress"], ws_message_event(charge_point_id, connection_id, body, at=moment),
@@ -605,7 +605,7 @@ class Fleet:
         """Hands the message's changes to the relays, and what their events put on the subscribed queues to the
         consumers, in batches as Lambda's event source mappings would, until nothing is left (a consumer's writes
         may make events too)."""
-        from local.pollers import sqs_event
+        from local.invocations import sqs_event
         from services.shared import aws
 
         sqs = aws.client("sqs")
@@ -627,7 +627,7 @@ class Fleet:
 
     def live(self, charge_point_id: str, id_tag: str, start: datetime, steps: list[Step]) -> None:
         """Registers the charger and its id tag (as an operator would, not counted), then plays its day."""
-        from local.events import frame_id, new_connection_id
+        from local.invocations import frame_id, new_connection_id
         from services.connectivity import commands_queue
         from services.connectivity import store as chargers
         from services.sessions import store as sessions
