@@ -1,6 +1,6 @@
 """AWS operations and time in the project's own code, per OCPP message and per consumer of its events.
 
-The issue's benchmark, parts 3 and 4, and the counts its part 6 (the cost model, bench/costing.py) prices.
+The issue's benchmark, parts 3 and 4, and the counts its part 6 prices (bench/run_cost.py, by bench/cost_model.py).
 
 A fleet of chargers lives through a charging day on moto in-process, provisioned from the manifests. Each
 message goes through the Lambda handlers the manifests name, with the events API Gateway sends
@@ -30,7 +30,7 @@ After each message, what its events put on the queues EventBridge rules feed is 
 consumers as Lambda's event source mapping would (a batch per queue, until the queues are empty), and their
 calls are counted apart, under the message that caused them (`consumers`). The SQS requests of the delivery
 itself (the rule's SendMessage, the mapping's ReceiveMessage and DeleteMessageBatch) are not botocore calls of
-the project's code: bench/costing.py counts them per record and per batch. A service's own queues (the
+the project's code: bench/run_cost.py counts them per record and per batch. A service's own queues (the
 command timeouts) hold delayed timers of an operator's command, not a charger message's work: not delivered.
 
 Time in the project's own code is each handler call's wall time less the time inside botocore calls
@@ -59,7 +59,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
-from bench import cli, cost
+from bench import cli, cost_model
 from local import ACCOUNT, REGION
 
 if TYPE_CHECKING:
@@ -259,7 +259,7 @@ class DynamoDBMeter:
             return self._read_units(gets, True, transactional=True), Decimal(0)
         if operation in ("Query", "Scan") and result is not None:
             size = sum(self.items.size(item) for item in result.get("Items", []))
-            return cost.dynamodb_read_units(size, consistent=params.get("ConsistentRead", False)), Decimal(0)
+            return cost_model.dynamodb_read_units(size, consistent=params.get("ConsistentRead", False)), Decimal(0)
         return Decimal(0), Decimal(0)
 
     def _read_units(self, keys: list[tuple[str, Mapping[str, Any]]], consistent: bool, *,
@@ -268,20 +268,20 @@ class DynamoDBMeter:
         units = Decimal(0)
         for table, key in keys:
             item = self.items.get(table, key)
-            units += cost.dynamodb_read_units(item.size() if item else 0, consistent=consistent,
+            units += cost_model.dynamodb_read_units(item.size() if item else 0, consistent=consistent,
                                               transactional=transactional)
         return units
 
     def _write_units(self, write: _Write, written: bool) -> int:
         after = self.items.get(write.table, write.attributes)
         size = max(write.size_before, after.size() if after else 0)
-        units = cost.dynamodb_write_units(size, transactional=write.transactional)
+        units = cost_model.dynamodb_write_units(size, transactional=write.transactional)
         if not written:
             return units
-        entry = size + cost.DYNAMODB_INDEX_ENTRY_OVERHEAD_BYTES
+        entry = size + cost_model.DYNAMODB_INDEX_ENTRY_OVERHEAD_BYTES
         changes = sum(index_writes(write.before, after.attrs if after else None, keys)
                       for keys in self.items.index_keys(write.table))
-        return units + changes * cost.dynamodb_write_units(entry)
+        return units + changes * cost_model.dynamodb_write_units(entry)
 
 
 class Recorder:
