@@ -224,6 +224,16 @@ def rest_event(method: str, path: str, *, headers: Mapping[str, Sequence[str]], 
     }
 
 
+def rest_authorizer_event(request: dict[str, Any]) -> dict[str, Any]:
+    """The REQUEST authorizer's event for a REST proxy request (`rest_event`'s, with no authorizer context yet):
+    the request but its body, and the ARN of the method called."""
+    context = request["requestContext"]
+    method_arn = (f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{context['apiId']}/{context['stage']}/"
+                  f"{request['httpMethod']}{request['path']}")
+    return {"type": "REQUEST", "methodArn": method_arn,
+            **{k: v for k, v in request.items() if k not in ("body", "isBase64Encoded")}}
+
+
 # --- SQS and EventBridge --------------------------------------------------------------------
 
 def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
