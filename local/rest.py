@@ -15,8 +15,7 @@ from typing import Any, Iterable
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from local import ACCOUNT, REGION
-from local.invocations import rest_event
+from local.invocations import rest_authorizer_event, rest_event
 from local.lambdas import Runtime
 from services.shared.manifest import RestApi, ServiceManifest
 from services.shared.rest import PROBLEM_JSON, Problem
@@ -45,7 +44,7 @@ class RestFront:
                 return rest
         return None
 
-    def _event(self, request: Request, authorizer: dict[str, Any]) -> dict[str, Any]:
+    def _event(self, request: Request, authorizer: dict[str, Any] | None) -> dict[str, Any]:
         headers: dict[str, list[str]] = {}
         for name, value in request.headers.items():
             headers.setdefault(name, []).append(value)
@@ -62,12 +61,10 @@ class RestFront:
             return _problem(404, "Not found", f"No resource at {request.path}; see /docs")
         if route.auth != "api_key":
             return self._invoke(route.handler, self._event(request, {}))
-        method_arn = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:local/local/{request.method}{request.path}"
         if not any(k.lower() == "authorization" for k in request.headers.keys()):
             policy = None  # as API Gateway: no identity source, no authorizer call
         else:
-            policy = self.runtime.invoke(self.authorizer, {"type": "REQUEST", "methodArn": method_arn,
-                                                           "headers": dict(request.headers.items())})
+            policy = self.runtime.invoke(self.authorizer, rest_authorizer_event(self._event(request, None)))
         if policy is None or any(s.get("Effect") != "Allow" for s in policy["policyDocument"]["Statement"]):
             return _problem(401, "Unauthorized", "Send 'Authorization: Bearer <API key>' with a valid key",
                             {"WWW-Authenticate": "Bearer"})
