@@ -523,7 +523,7 @@ class Fleet:
         self.refs = {AUTHORIZER: websocket.authorizer, CONNECT: websocket.connect, DISCONNECT: websocket.disconnect,
                      "ingress": next(m.ocpp_ingress for m in ALL if m.ocpp_ingress)}
         self.queues: list[Queue] = [s.queue for m in ALL for s in m.subscriptions]
-        self.addresses = {q.name: (aws.queue_url(q.name), f"arn:aws:sqs:{REGION}:{ACCOUNT}:{settings().table(q.name)}")
+        self.addresses = {q.name: (aws.queue_url(q.name), f"arn:aws:sqs:{REGION}:{ACCOUNT}:{settings().resource_name(q.name)}")
                           for q in self.queues}
         relays = {m.relay for m in ALL if m.relay}
         self.handlers = {ref: recorder.entry_point(ref)

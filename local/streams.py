@@ -41,7 +41,7 @@ class StreamPoller(Polling):
         assert manifest.relay and table.stream
         super().__init__(f"stream-{table.name}")
         self.handler, self.stream, self.runtime = manifest.relay, table.stream, runtime
-        self.table_name = settings().table(table.name)
+        self.table_name = settings().resource_name(table.name)
         self.failures_queue = manifest.relay_failures()
         self.position: str | None = None
         self._arn = self._shard = ""

@@ -200,7 +200,7 @@ class EventTap:
         self._streams: list[tuple[str, str, str]] = []  # (service, stream arn, shard id)
         for manifest in ALL:
             for table in manifest.streams():
-                arn = aws.client("dynamodb").describe_table(TableName=settings().table(table.name))["Table"]["LatestStreamArn"]
+                arn = aws.client("dynamodb").describe_table(TableName=settings().resource_name(table.name))["Table"]["LatestStreamArn"]
                 shard = aws.client("dynamodbstreams").describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]
                 self._streams.append((manifest.name, arn, shard["ShardId"]))
         self._positions: dict[str, str] = {}
