@@ -3,7 +3,7 @@
 1. load (bench/load.py): the fleet on the local stack and on the baseline, with a reconnect storm;
 2. operations (bench/operations.py): AWS operations and own-code time per OCPP message, on moto in-process;
 3. imports (bench/imports.py): each handler module's import time against its unavoidable dependencies;
-4. cost (bench/costing.py): the counted operations priced for the documented charger, beside the floor.
+4. cost (bench/run_cost.py): the counted operations priced for the documented charger, beside the floor.
 
 The load runs first, on a machine otherwise idle, and the rest after it; `--no-load` skips it (a minute
 instead of about twenty). docs/performance.md explains each figure.
@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import costing, imports, load, operations
+from bench import imports, load, operations, run_cost
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -121,7 +121,7 @@ def report(result: dict[str, Any]) -> str:
         sections.append(("Load (local stack against the baseline)", load_table(result["load"])))
     sections += [("AWS operations and own-code time per message", operations.table(result["operations"])),
                  ("Cold start proxy: import times", imports.table(result["imports"])),
-                 ("Cost per connector-month", costing.table(result["cost"]))]
+                 ("Cost per connector-month", run_cost.table(result["cost"]))]
     checks = "\n".join(f"{'ok  ' if c['ok'] else 'FAIL'} {name:55} {c['value']!s:>10}  {c['limit']}"
                        for name, c in result["targets"].items())
     sections.append(("Targets", checks))
@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     result["operations"] = operations.measure(args.operation_chargers, args.rounds)
     print("imports: fresh interpreters ...", flush=True)
     result["imports"] = imports.measure(repeats=args.repeats)
-    result["cost"] = costing.summary(result["operations"])
+    result["cost"] = run_cost.summary(result["operations"])
     result["targets"] = targets(result)
     result["run"] = {
         "at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

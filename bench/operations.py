@@ -1,10 +1,10 @@
 """AWS operations and time in the project's own code, per OCPP message and per consumer of its events.
 
-The issue's benchmark, parts 3 and 4, and the counts its part 6 (the cost model, bench/costing.py) prices.
+The issue's benchmark, parts 3 and 4, and the counts its part 6 prices (bench/run_cost.py, by bench/cost_model.py).
 
 A fleet of chargers lives through a charging day on moto in-process, provisioned from the manifests. Each
 message goes through the Lambda handlers the manifests name, with the events API Gateway sends
-(local/events.py builds them as local/gateway.py does): the `$connect` authorizer and route, then
+(local/invocations.py builds them, as for local/gateway.py): the `$connect` authorizer and route, then
 every frame on `$default`, then `$disconnect`. Per charger, in simulated time:
 
     $connect, BootNotification, StatusNotification (connectors 0 and 1, changed),
@@ -30,7 +30,7 @@ After each message, what its events put on the queues EventBridge rules feed is 
 consumers as Lambda's event source mapping would (a batch per queue, until the queues are empty), and their
 calls are counted apart, under the message that caused them (`consumers`). The SQS requests of the delivery
 itself (the rule's SendMessage, the mapping's ReceiveMessage and DeleteMessageBatch) are not botocore calls of
-the project's code: bench/costing.py counts them per record and per batch. A service's own queues (the
+the project's code: bench/run_cost.py counts them per record and per batch. A service's own queues (the
 command timeouts) hold delayed timers of an operator's command, not a charger message's work: not delivered.
 
 Time in the project's own code is each handler call's wall time less the time inside botocore calls
@@ -59,7 +59,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
-from bench import cli, cost
+from bench import cli, cost_model
 from local import ACCOUNT, REGION
 
 if TYPE_CHECKING:
@@ -259,7 +259,7 @@ class DynamoDBMeter:
             return self._read_units(gets, True, transactional=True), Decimal(0)
         if operation in ("Query", "Scan") and result is not None:
             size = sum(self.items.size(item) for item in result.get("Items", []))
-            return cost.dynamodb_read_units(size, consistent=params.get("ConsistentRead", False)), Decimal(0)
+            return cost_model.dynamodb_read_units(size, consistent=params.get("ConsistentRead", False)), Decimal(0)
         return Decimal(0), Decimal(0)
 
     def _read_units(self, keys: list[tuple[str, Mapping[str, Any]]], consistent: bool, *,
@@ -268,20 +268,20 @@ class DynamoDBMeter:
         units = Decimal(0)
         for table, key in keys:
             item = self.items.get(table, key)
-            units += cost.dynamodb_read_units(item.size() if item else 0, consistent=consistent,
+            units += cost_model.dynamodb_read_units(item.size() if item else 0, consistent=consistent,
                                               transactional=transactional)
         return units
 
     def _write_units(self, write: _Write, written: bool) -> int:
         after = self.items.get(write.table, write.attributes)
         size = max(write.size_before, after.size() if after else 0)
-        units = cost.dynamodb_write_units(size, transactional=write.transactional)
+        units = cost_model.dynamodb_write_units(size, transactional=write.transactional)
         if not written:
             return units
-        entry = size + cost.DYNAMODB_INDEX_ENTRY_OVERHEAD_BYTES
+        entry = size + cost_model.DYNAMODB_INDEX_ENTRY_OVERHEAD_BYTES
         changes = sum(index_writes(write.before, after.attrs if after else None, keys)
                       for keys in self.items.index_keys(write.table))
-        return units + changes * cost.dynamodb_write_units(entry)
+        return units + changes * cost_model.dynamodb_write_units(entry)
 
 
 class Recorder:
@@ -523,7 +523,7 @@ class Fleet:
         self.refs = {AUTHORIZER: websocket.authorizer, CONNECT: websocket.connect, DISCONNECT: websocket.disconnect,
                      "ingress": next(m.ocpp_ingress for m in ALL if m.ocpp_ingress)}
         self.queues: list[Queue] = [s.queue for m in ALL for s in m.subscriptions]
-        self.addresses = {q.name: (aws.queue_url(q.name), f"arn:aws:sqs:{REGION}:{ACCOUNT}:{settings().table(q.name)}")
+        self.addresses = {q.name: (aws.queue_url(q.name), f"arn:aws:sqs:{REGION}:{ACCOUNT}:{settings().resource_name(q.name)}")
                           for q in self.queues}
         relays = {m.relay for m in ALL if m.relay}
         self.handlers = {ref: recorder.entry_point(ref)
@@ -540,7 +540,7 @@ class Fleet:
         self.recording = True
 
     def _invoke(self, ref: str, event: dict[str, Any], *, ingress: bool = False) -> tuple[Any, Sample]:
-        from local.lambdas import LambdaContext
+        from local.invocations import LambdaContext
 
         context = LambdaContext(ref)
         tally = Tally(dispatched=not ingress)
@@ -564,7 +564,7 @@ class Fleet:
         return event
 
     def connect(self, charge_point_id: str, connection_id: str, moment: datetime) -> None:
-        from local.events import ws_authorizer_event, ws_connect_event
+        from local.invocations import ws_authorizer_event, ws_connect_event
 
         policy, sample = self._invoke(self.refs[AUTHORIZER],
                                       self._at(ws_authorizer_event(charge_point_id, connection_id=connection_id), moment))
@@ -577,13 +577,13 @@ class Fleet:
             raise RuntimeError(f"$connect refused {charge_point_id}: {reply}")
 
     def disconnect(self, charge_point_id: str, connection_id: str, moment: datetime) -> None:
-        from local.events import ws_disconnect_event
+        from local.invocations import ws_disconnect_event
 
         _, sample = self._invoke(self.refs[DISCONNECT], self._at(ws_disconnect_event(charge_point_id, connection_id), moment))
         self._keep(DISCONNECT, sample)
 
     def frame(self, label: str, charge_point_id: str, connection_id: str, frame: list, moment: datetime) -> Any:
-        from local.events import ws_message_event
+        from local.invocations import ws_message_event
 
         body = json.dumps(frame, separators=(",", ":"))  # as chargers send frames (the ocpp library does)
         reply, sample = self._invoke(self.refs["ingress"], ws_message_event(charge_point_id, connection_id, body, at=moment),
@@ -605,7 +605,7 @@ class Fleet:
         """Hands the message's changes to the relays, and what their events put on the subscribed queues to the
         consumers, in batches as Lambda's event source mappings would, until nothing is left (a consumer's writes
         may make events too)."""
-        from local.pollers import sqs_event
+        from local.invocations import sqs_event
         from services.shared import aws
 
         sqs = aws.client("sqs")
@@ -627,7 +627,7 @@ class Fleet:
 
     def live(self, charge_point_id: str, id_tag: str, start: datetime, steps: list[Step]) -> None:
         """Registers the charger and its id tag (as an operator would, not counted), then plays its day."""
-        from local.events import frame_id, new_connection_id
+        from local.invocations import frame_id, new_connection_id
         from services.connectivity import commands_queue
         from services.connectivity import store as chargers
         from services.sessions import store as sessions

@@ -1,6 +1,6 @@
 """The embedded AWS's memory over many writes to a streamed table, while its relay reads the stream.
 
-moto keeps every stream record and every iterator it serves; local/aws.py drops what the one reader
+moto keeps every stream record and every iterator it serves; local/moto_patches.py drops what the one reader
 has passed. This starts the embedded AWS as `csms run` does (a child process, provisioned from the
 manifests), writes the `chargers` table (each write a stream record, as a heartbeat's or a status
 change's) from a few threads while the connectivity relay's mapping (local/streams.py) reads on, and

@@ -12,14 +12,11 @@ every connection after 2 hours. The @connections management API is served beside
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
-import os
 import re
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -31,8 +28,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request as HttpRequest
 from werkzeug.wrappers import Response as HttpResponse
 
-from local import ACCOUNT, REGION
-from local.events import request_context
+from local.invocations import authorizer_event, connect_event, disconnect_event, message_event, new_connection_id, request_context
 from local.lambdas import Abandoned, Runtime
 from services.shared.manifest import WebSocketRoutes
 
@@ -90,11 +86,6 @@ def charge_point_id_from_path(path: str) -> str:
     raise PathRefused(400, "Malformed percent-encoding in the charge point id\n")
 
 
-def new_connection_id() -> str:
-    """Shaped like API Gateway's (base64, ending in '='), so URL-encoding is exercised as in AWS."""
-    return base64.b64encode(os.urandom(10)).decode().replace("/", "-")
-
-
 class Gateway:
     def __init__(self, routes: WebSocketRoutes, default: str, runtime: Runtime, host: str, port: int, management_port: int,
                  *, idle_timeout_s: float = IDLE_TIMEOUT_S, max_connection_s: float = MAX_CONNECTION_S) -> None:
@@ -126,20 +117,17 @@ class Gateway:
             return websocket.respond(refused.status, refused.body)
         headers = {k: v for k, v in request.headers.raw_items()}
         conn = Connection(new_connection_id(), None, {}, headers, websocket.remote_address[0] if websocket.remote_address else "")
-        multi = {k: request.headers.get_all(k) for k in request.headers}
+        multi: dict[str, list[str]] = {}
+        for name, value in request.headers.raw_items():
+            multi.setdefault(name, []).append(value)
+        multi_query = {k: [v] for k, v in query.items()}
         context = self._request_context(conn, "$connect", "CONNECT")
-        authorizer_event = {
-            "type": "REQUEST",
-            "methodArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}/{STAGE}/$connect",
-            "headers": headers, "multiValueHeaders": multi,
-            "queryStringParameters": query, "multiValueQueryStringParameters": {k: [v] for k, v in query.items()},
-            "stageVariables": {}, "requestContext": context,
-        }
         def waiting() -> bool:
             return websocket.transport is not None and not websocket.transport.is_closing()
 
         try:
-            policy = await self.runtime.invoke_async(self.routes.authorizer, authorizer_event, waiting)
+            policy = await self.runtime.invoke_async(self.routes.authorizer, authorizer_event(context, multi, multi_query),
+                                                     waiting)
         except Abandoned:
             return websocket.respond(408, "Request Timeout\n")
         except PermissionError:
@@ -151,13 +139,9 @@ class Gateway:
         if not statements or any(s.get("Effect") != "Allow" for s in statements):
             return websocket.respond(403, "Forbidden\n")
         conn.authorizer = {**(policy.get("context") or {}), "principalId": policy.get("principalId")}
-        connect_event = {
-            "headers": headers, "multiValueHeaders": multi,
-            "queryStringParameters": query, "multiValueQueryStringParameters": {k: [v] for k, v in query.items()},
-            "requestContext": {**context, "authorizer": conn.authorizer}, "isBase64Encoded": False,
-        }
         try:
-            reply = await self.runtime.invoke_async(self.routes.connect, connect_event, waiting) or {}
+            reply = await self.runtime.invoke_async(self.routes.connect, connect_event(context, conn.authorizer, multi, multi_query),
+                                                    waiting) or {}
         except Abandoned:
             return websocket.respond(408, "Request Timeout\n")
         except Exception:
@@ -222,23 +206,14 @@ class Gateway:
             await self._disconnect(conn, code, reason or "")
 
     async def _disconnect(self, conn: Connection, code: int | None, reason: str) -> None:
-        event = {"requestContext": {**self._request_context(conn, "$disconnect", "DISCONNECT"),
-                                    "authorizer": conn.authorizer,
-                                    "disconnectStatusCode": code, "disconnectReason": reason},
-                 "isBase64Encoded": False}
+        event = disconnect_event(self._request_context(conn, "$disconnect", "DISCONNECT"), conn.authorizer, code, reason)
         try:
             await self.runtime.invoke_async(self.routes.disconnect, event, background=True)
         except Exception:
             log.exception("$disconnect failed")
 
     async def _deliver(self, conn: Connection, message: str | bytes) -> None:
-        binary = isinstance(message, bytes)
-        event = {
-            "requestContext": {**self._request_context(conn, "$default", "MESSAGE"), "messageId": uuid.uuid4().hex,
-                               "authorizer": conn.authorizer},
-            "body": base64.b64encode(message).decode() if binary else message,
-            "isBase64Encoded": binary,
-        }
+        event = message_event(self._request_context(conn, "$default", "MESSAGE"), conn.authorizer, message)
         try:
             reply = await self.runtime.invoke_async(self.default, event) or {}
             body = reply.get("body")

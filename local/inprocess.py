@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
-from typing import Any, Iterator
+from typing import Iterator
 
 
 def clear_caches() -> None:
@@ -19,26 +18,6 @@ def clear_caches() -> None:
 
     for cached in (settings, aws._session, aws.client, aws.table, aws.connections, aws.queue_url, secrets.secret):
         cached.cache_clear()
-
-
-@contextlib.contextmanager
-def _serialized_requests() -> Iterator[None]:
-    """moto in-process handles concurrent requests without a lock, so a conditional write is not atomic there as it
-    is in DynamoDB; one lock around each request gives back DynamoDB's per-request atomicity."""
-    from moto.core.botocore_stubber import BotocoreStubber
-
-    lock = threading.RLock()
-    original = BotocoreStubber.process_request
-
-    def process_request(self: BotocoreStubber, request: Any) -> Any:
-        with lock:
-            return original(self, request)
-
-    BotocoreStubber.process_request = process_request  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        BotocoreStubber.process_request = original  # type: ignore[method-assign]
 
 
 class Relays:
@@ -65,16 +44,18 @@ def provisioned_moto() -> Iterator[None]:
     """Every manifest's tables, bus, rules and queues, for the environment already set (region, credentials)."""
     from moto import mock_aws
 
+    from local.moto_patches import decoded_connection_ids, serialized_requests
     from local.provision import provision
     from services.manifests import ALL
 
     global relays
     clear_caches()
+    decoded_connection_ids()
     # botocore reaches DynamoDB Streams at {account}.streams-ddb.{region}, which moto in-process does not route.
     mode = os.environ.get("AWS_ACCOUNT_ID_ENDPOINT_MODE")
     os.environ["AWS_ACCOUNT_ID_ENDPOINT_MODE"] = "disabled"
     try:
-        with _serialized_requests(), mock_aws():
+        with serialized_requests(), mock_aws():
             provision(ALL)
             relays = Relays()
             yield

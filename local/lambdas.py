@@ -7,35 +7,15 @@ event loop keeps serving while they wait on DynamoDB.
 from __future__ import annotations
 
 import asyncio
-import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
-from local import ACCOUNT, REGION
+from local.invocations import LambdaContext
 from services.shared import refs
 
 
 class Abandoned(Exception):
     """An invocation skipped because its caller went away before it started."""
-
-
-class LambdaContext:
-    """The attributes of Lambda's context object that handlers and Powertools read."""
-
-    memory_limit_in_mb = 512
-
-    def __init__(self, ref: str, timeout_s: int = 30) -> None:
-        self.function_name = ref.replace(":", ".")
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.function_name}"
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{self.function_name}"
-        self.log_stream_name = "local"
-        self._deadline = time.monotonic() + timeout_s
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 class Runtime:

@@ -7,30 +7,15 @@ exactly as with a Lambda event source mapping with partial batch responses.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from abc import ABC, abstractmethod
-from typing import Any
 
+from local.invocations import sqs_event
 from local.lambdas import Runtime
 from services.shared import aws
 
 log = logging.getLogger("csms.pollers")
-
-
-def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
-    return {"Records": [{
-        "messageId": m["MessageId"],
-        "receiptHandle": m["ReceiptHandle"],
-        "body": m["Body"],
-        "attributes": m.get("Attributes", {}),
-        "messageAttributes": m.get("MessageAttributes", {}),
-        "md5OfBody": m.get("MD5OfBody") or hashlib.md5(m["Body"].encode()).hexdigest(),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": queue_arn.split(":")[3],
-    } for m in messages]}
 
 
 class Polling(ABC):

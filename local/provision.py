@@ -36,7 +36,7 @@ def _key_schema(partition: Any, sort: Any) -> list[dict[str, str]]:
 
 def create_table(table: Table) -> None:
     dynamodb = aws.client("dynamodb")
-    name = settings().table(table.name)
+    name = settings().resource_name(table.name)
     if name in dynamodb.list_tables()["TableNames"]:
         return
     kwargs: dict[str, Any] = {}
@@ -57,10 +57,10 @@ def create_queue(spec: Queue) -> str:
     """The queue and its DLQ; returns the queue's ARN."""
     sqs = aws.client("sqs")
     fifo = {"FifoQueue": "true"} if spec.fifo else {}
-    dlq_url = sqs.create_queue(QueueName=settings().table(spec.dlq_name),
+    dlq_url = sqs.create_queue(QueueName=settings().resource_name(spec.dlq_name),
                                Attributes={"MessageRetentionPeriod": "1209600", **fifo})["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    url = sqs.create_queue(QueueName=settings().table(spec.queue_name), Attributes=fifo)["QueueUrl"]
+    url = sqs.create_queue(QueueName=settings().resource_name(spec.queue_name), Attributes=fifo)["QueueUrl"]
     # Locally, CSMS_VISIBILITY_TIMEOUT shortens the wait before a failed message is tried again.
     visibility = os.environ.get("CSMS_VISIBILITY_TIMEOUT") or str(spec.visibility_timeout_s)
     sqs.set_queue_attributes(QueueUrl=url, Attributes={
@@ -73,7 +73,7 @@ def create_queue(spec: Queue) -> str:
 def create_subscription(subscription: Subscription) -> None:
     events = aws.client("events")
     queue_arn = create_queue(subscription.queue)
-    rule = settings().table(subscription.queue.name)
+    rule = settings().resource_name(subscription.queue.name)
     events.put_rule(Name=rule, EventBusName=settings().event_bus, EventPattern=json.dumps(subscription.event_pattern))
     events.put_targets(Rule=rule, EventBusName=settings().event_bus, Targets=[{"Id": "queue", "Arn": queue_arn}])
 
@@ -110,7 +110,7 @@ def create_catalog(catalog: Catalog) -> None:
     database = catalog.database_name(settings().table_prefix)
     if database not in [d["Name"] for d in glue.get_databases()["DatabaseList"]]:
         glue.create_database(DatabaseInput={"Name": database})
-    workgroup = settings().table(catalog.name)
+    workgroup = settings().resource_name(catalog.name)
     if workgroup not in [w["Name"] for w in athena.list_work_groups()["WorkGroups"]]:
         athena.create_work_group(Name=workgroup, Configuration={
             "ResultConfiguration": {"OutputLocation": f"s3://{aws.bucket(catalog.bucket)}/{catalog.results_prefix}"},
@@ -136,5 +136,5 @@ def provision(manifests: Iterable[ServiceManifest], secrets_dir: Path | None = N
         for catalog in manifest.catalogs:
             create_catalog(catalog)
         if manifest.relay:
-            aws.client("sqs").create_queue(QueueName=settings().table(manifest.relay_failures()),
+            aws.client("sqs").create_queue(QueueName=settings().resource_name(manifest.relay_failures()),
                                            Attributes={"MessageRetentionPeriod": "1209600"})

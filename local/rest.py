@@ -10,14 +10,12 @@ from __future__ import annotations
 import base64
 import logging
 import threading
-import time
-import uuid
 from typing import Any, Iterable
 
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from local import ACCOUNT, REGION
+from local.invocations import rest_authorizer_event, rest_event
 from local.lambdas import Runtime
 from services.shared.manifest import RestApi, ServiceManifest
 from services.shared.rest import PROBLEM_JSON, Problem
@@ -46,33 +44,13 @@ class RestFront:
                 return rest
         return None
 
-    def _event(self, request: Request, authorizer: dict[str, Any]) -> dict[str, Any]:
-        body = request.get_data()
-        try:
-            text, encoded = body.decode("utf-8"), False
-        except UnicodeDecodeError:
-            text, encoded = base64.b64encode(body).decode(), True
-        query = request.args
-        return {
-            "resource": "/{proxy+}",
-            "path": request.path,
-            "httpMethod": request.method,
-            "headers": dict(request.headers.items()),
-            "multiValueHeaders": {k: request.headers.getlist(k) for k in request.headers.keys()},
-            "queryStringParameters": {k: query.getlist(k)[-1] for k in query.keys()} or None,
-            "multiValueQueryStringParameters": {k: query.getlist(k) for k in query.keys()} or None,
-            "pathParameters": {"proxy": request.path.lstrip("/")},
-            "stageVariables": None,
-            "requestContext": {
-                "resourcePath": "/{proxy+}", "httpMethod": request.method, "path": request.path,
-                "stage": "local", "requestId": uuid.uuid4().hex, "requestTimeEpoch": int(time.time() * 1000),
-                "accountId": ACCOUNT, "apiId": "local", "protocol": "HTTP/1.1",
-                "identity": {"sourceIp": request.remote_addr or "", "userAgent": request.user_agent.string},
-                "authorizer": authorizer,
-            },
-            "body": text if body else None,
-            "isBase64Encoded": encoded,
-        }
+    def _event(self, request: Request, authorizer: dict[str, Any] | None) -> dict[str, Any]:
+        headers: dict[str, list[str]] = {}
+        for name, value in request.headers.items():
+            headers.setdefault(name, []).append(value)
+        return rest_event(request.method, request.path, headers=headers, query=request.args.to_dict(flat=False),
+                          body=request.get_data(), authorizer=authorizer, source_ip=request.remote_addr or "",
+                          user_agent=request.user_agent.string, api_id="local", stage="local", custom_domain=True)
 
     def __call__(self, environ: dict, start_response: Any) -> Any:
         return self._respond(Request(environ))(environ, start_response)
@@ -83,12 +61,10 @@ class RestFront:
             return _problem(404, "Not found", f"No resource at {request.path}; see /docs")
         if route.auth != "api_key":
             return self._invoke(route.handler, self._event(request, {}))
-        method_arn = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:local/local/{request.method}{request.path}"
         if not any(k.lower() == "authorization" for k in request.headers.keys()):
             policy = None  # as API Gateway: no identity source, no authorizer call
         else:
-            policy = self.runtime.invoke(self.authorizer, {"type": "REQUEST", "methodArn": method_arn,
-                                                           "headers": dict(request.headers.items())})
+            policy = self.runtime.invoke(self.authorizer, rest_authorizer_event(self._event(request, None)))
         if policy is None or any(s.get("Effect") != "Allow" for s in policy["policyDocument"]["Statement"]):
             return _problem(401, "Unauthorized", "Send 'Authorization: Bearer <API key>' with a valid key",
                             {"WWW-Authenticate": "Bearer"})

@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from typing import Iterable
 
 from local import ACCOUNT, REGION
+from local.invocations import eventbridge_event
 from local.lambdas import Runtime
 from services.shared import clock
 from services.shared.manifest import Schedule
@@ -35,9 +35,8 @@ class Scheduler:
         self._thread.join(10)
 
     def fire(self, schedule: Schedule) -> None:
-        event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.scheduler",
-                 "account": ACCOUNT, "time": clock.iso(clock.now()), "region": REGION,
-                 "resources": [f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/default/{schedule.name}"], "detail": {}}
+        event = eventbridge_event("aws.scheduler", "Scheduled Event", {}, at=clock.now(),
+                                  resources=[f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/default/{schedule.name}"])
         try:
             self.runtime.invoke(schedule.handler, event)
         except Exception:

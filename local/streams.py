@@ -9,7 +9,7 @@ queue (with the metadata Lambda sends there) and the stream moves past it.
 The position is the last sequence number handed over successfully. A read goes on from the iterator
 the previous read returned once its whole batch is done, and asks for a new one after the position
 otherwise (at the start, or stopped mid-batch): one request per poll. The embedded AWS drops the
-records before an iterator's start and the shard's other iterators (local/aws.py), so a long run
+records before an iterator's start and the shard's other iterators (local/moto_patches.py), so a long run
 keeps neither.
 
 Lambda polls a shard four times a second; here an idle stream is read less often, down to once a
@@ -41,7 +41,7 @@ class StreamPoller(Polling):
         assert manifest.relay and table.stream
         super().__init__(f"stream-{table.name}")
         self.handler, self.stream, self.runtime = manifest.relay, table.stream, runtime
-        self.table_name = settings().table(table.name)
+        self.table_name = settings().resource_name(table.name)
         self.failures_queue = manifest.relay_failures()
         self.position: str | None = None
         self._arn = self._shard = ""

@@ -154,7 +154,7 @@ def save(incident: dict[str, Any], *, previous_version: int | None, event_id: st
     recovered_before: Conflict if the connector has recovered at or after this time since it was read.
     """
     cp, location = incident["charge_point_id"], (int(incident["evse_id"]), int(incident["connector_id"]))
-    tracking, incidents = settings().table(TRACKING), settings().table(INCIDENTS)
+    tracking, incidents = settings().resource_name(TRACKING), settings().resource_name(INCIDENTS)
     items: list[dict[str, Any]] = []
     if previous_version is None:
         condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(incident_id)"}

@@ -40,7 +40,7 @@ def client(service: str) -> Any:
 def table(name: str) -> Any:
     """The DynamoDB Table resource for a manifest table's logical name."""
     with _lock:
-        return _session().resource("dynamodb", config=_CONFIG).Table(settings().table(name))
+        return _session().resource("dynamodb", config=_CONFIG).Table(settings().resource_name(name))
 
 
 @lru_cache(maxsize=None)
@@ -57,8 +57,8 @@ def connections() -> Any:
 def queue_url(name: str) -> str:
     prefix = settings().queue_url_prefix
     if prefix:
-        return f"{prefix.rstrip('/')}/{settings().table(name)}"
-    return client("sqs").get_queue_url(QueueName=settings().table(name))["QueueUrl"]
+        return f"{prefix.rstrip('/')}/{settings().resource_name(name)}"
+    return client("sqs").get_queue_url(QueueName=settings().resource_name(name))["QueueUrl"]
 
 
 def send_in_order(queue: Queue, message: Mapping[str, Any], deduplication_id: str | None = None) -> None:
@@ -77,4 +77,4 @@ def send_in_order(queue: Queue, message: Mapping[str, Any], deduplication_id: st
 def bucket(name: str) -> str:
     """The S3 bucket of a manifest's bucket name: AWS names buckets (their names are global) and infra/ passes each
     as CSMS_BUCKET_<NAME>; locally it is named like a table."""
-    return os.environ.get(f"CSMS_BUCKET_{environment_key(name)}") or settings().table(name)
+    return os.environ.get(f"CSMS_BUCKET_{environment_key(name)}") or settings().resource_name(name)

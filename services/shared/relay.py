@@ -97,7 +97,7 @@ def _changes(service: str, table_name: str) -> Changes:
     from services.manifests import ALL
 
     for table in next(m for m in ALL if m.name == service).streams():
-        if settings().table(table.name) == table_name:
+        if settings().resource_name(table.name) == table_name:
             assert table.stream is not None
             return refs.resolve(table.stream.changes)
     raise ValueError(f"{service} relays no stream of table {table_name!r}")

@@ -51,7 +51,7 @@ class Settings(BaseSettings):
         exponent(code)  # UnsupportedCurrency (a ValueError) names the codes that are supported
         return code
 
-    def table(self, name: str) -> str:
+    def resource_name(self, name: str) -> str:
         return f"{self.table_prefix}{name}"
 
     def secret(self, name: str) -> str:

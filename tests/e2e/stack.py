@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -13,21 +14,12 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from local.ports import free_port
+from tests.polling import until
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def eventually(probe: Callable[[], Any], timeout_s: float = 20) -> Any:
-    """The probe's first truthy answer (the stack acts asynchronously), or its last one at the timeout."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = probe()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.2)
 
 
 @dataclass
@@ -96,3 +88,17 @@ class Stack:
         except urllib.error.HTTPError as error:
             raw, status, reply_headers = error.read(), error.code, dict(error.headers)
         return status, reply_headers, json.loads(raw) if raw else None
+
+
+async def settled(stack: Stack, location: str, timeout_s: float = 10) -> dict[str, Any]:
+    """The command at `location` once its charger answered it or it timed out (else as it was at `timeout_s`)."""
+    read: list[dict[str, Any]] = []
+
+    async def answered() -> bool:
+        status, _, body = await asyncio.to_thread(stack.request, "GET", location)
+        assert status == 200, body
+        read.append(body)
+        return body["status"] not in ("pending", "sent")
+
+    await until(answered, timeout_s)
+    return read[-1]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from typing import Any
 
@@ -11,19 +10,9 @@ import pytest
 
 from tests.e2e.charger import Charger, connected
 from tests.e2e.conftest import COMMAND_TIMEOUT_S
-from tests.e2e.stack import Stack
+from tests.e2e.stack import Stack, settled
 
 pytestmark = pytest.mark.e2e
-
-
-async def settled(stack: Stack, location: str, timeout_s: float = 10) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        status, _, body = await asyncio.to_thread(stack.request, "GET", location)
-        assert status == 200
-        if body["status"] not in ("pending", "sent") or time.monotonic() > deadline:
-            return body
-        await asyncio.sleep(0.1)
 
 
 async def send(stack: Stack, cp_id: str, action: str, payload: dict[str, Any]) -> tuple[str, dict[str, Any]]:

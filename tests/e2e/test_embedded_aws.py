@@ -68,7 +68,7 @@ def test_it_answers_sqs_events_and_dynamodb_as_moto_does(embedded: EmbeddedAws) 
     tokens = aws.table("id-tokens")
     tokens.put_item(Item={"id_tag": "TAG-1", "status": "Accepted", "updated_at": "2026-11-22T00:00:00Z"})
     assert tokens.get_item(Key={"id_tag": "TAG-1"})["Item"]["status"] == "Accepted"
-    assert aws.client("dynamodb").describe_table(TableName=settings().table("id-tokens"))["Table"]["ItemCount"] == 1
+    assert aws.client("dynamodb").describe_table(TableName=settings().resource_name("id-tokens"))["Table"]["ItemCount"] == 1
 
 
 def test_a_charger_uploads_through_a_presigned_url_and_a_service_reads_its_secret(embedded: EmbeddedAws) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
 from dataclasses import dataclass
 
@@ -16,21 +15,13 @@ from ocpp.v16 import call
 
 from tests.e2e.charger import connected
 from tests.e2e.stack import Stack
+from tests.polling import eventually, until
 
 pytestmark = pytest.mark.e2e
 
 
 def new_id() -> str:
     return f"E2E-{uuid.uuid4().hex[:8]}"
-
-
-def wait_for(predicate, timeout_s: float = 10.0, interval_s: float = 0.1):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval_s)
 
 
 def test_boot_heartbeat_and_status_are_visible_over_rest(stack: Stack) -> None:
@@ -64,7 +55,7 @@ def test_boot_heartbeat_and_status_are_visible_over_rest(stack: Stack) -> None:
                 "vendor_id": None, "vendor_code": "E42", "status_since": "2026-01-01T10:05:00.000Z", "updated_at": None}
 
     asyncio.run(scenario())
-    assert wait_for(lambda: stack.request("GET", f"/chargers/{cp_id}")[2]["connected"] is False)
+    assert eventually(lambda: stack.request("GET", f"/chargers/{cp_id}")[2]["connected"] is False)
 
 
 def test_wrongly_typed_field_gets_type_constraint_violation(stack: Stack) -> None:
@@ -148,9 +139,9 @@ def test_of_connections_opened_at_once_under_one_id_exactly_one_stays_open(stack
         for _ in range(5):
             cp_id = new_id()
             opened = [c for c in await asyncio.gather(*(attempt(cp_id) for _ in range(3))) if c is not None]
-            deadline = time.monotonic() + 10  # more than one handshake completed: the CSMS closes the ones it replaced
-            while len(live := [c for c in opened if c.close_code is None]) > 1 and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
+            # more than one handshake completed: the CSMS closes the ones it replaced
+            await until(lambda opened=opened: sum(c.close_code is None for c in opened) <= 1, interval_s=0.05)
+            live = [c for c in opened if c.close_code is None]
             assert len(live) == 1, f"{len(live)} of {len(opened)} connections live"
             await live[0].send(json.dumps([2, "1", "Heartbeat", {}]))
             assert json.loads(await asyncio.wait_for(live[0].recv(), 10))[:2] == [3, "1"]

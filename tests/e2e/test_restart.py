@@ -16,8 +16,9 @@ from ocpp.v16 import call
 
 from local.ports import in_use
 from tests.e2e.charger import connected
-from tests.e2e.stack import ROOT, Stack, eventually
+from tests.e2e.stack import ROOT, Stack
 from tests.e2e.test_sessions import invoices_of
+from tests.polling import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -73,14 +74,9 @@ def test_after_a_kill_the_journal_keeps_writes_and_no_charger_is_left_online(fre
 
     second = Stack(fresh_dir, ports=first.ports).start()
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            status, _, body = second.request("GET", "/chargers/KILLED-1")
-            assert status == 200 and body["vendor"] == "ACME"
-            if body["connected"] is False or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-        assert body["connected"] is False
+        eventually(lambda: second.request("GET", "/chargers/KILLED-1")[2]["connected"] is False)
+        status, _, body = second.request("GET", "/chargers/KILLED-1")
+        assert status == 200 and body["vendor"] == "ACME" and body["connected"] is False
     finally:
         second.stop()
 
@@ -99,10 +95,7 @@ def test_the_embedded_aws_outlives_no_killed_stack_and_keeps_its_journal(fresh_d
         (csms,) = _children(first.process.pid)
         (aws,) = _children(csms)
         os.kill(csms, signal.SIGKILL)
-        deadline = time.monotonic() + 20
-        while in_use("127.0.0.1", first.ports["AWS"]) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert not in_use("127.0.0.1", first.ports["AWS"]), f"the embedded AWS (pid {aws}) still serves"
+        assert eventually(lambda: not in_use("127.0.0.1", first.ports["AWS"])), f"the embedded AWS (pid {aws}) still serves"
     finally:
         first.stop(signal.SIGKILL)
 

@@ -10,8 +10,9 @@ import pytest
 from ocpp.v16 import call
 
 from tests.e2e.charger import connected
-from tests.e2e.stack import Stack, eventually
+from tests.e2e.stack import Stack
 from tests.e2e.test_sessions import invoices_of
+from tests.polling import eventually
 
 pytestmark = pytest.mark.e2e
 

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import inspect
 import os
 import re
 import subprocess
 import sys
-import time
 import uuid
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
 from simulator.charger import Behaviour
 from simulator.fleet import Fleet, FleetConfig, register_id_tags
 from simulator.stats import Stats
-from tests.e2e.stack import ROOT, Stack, eventually
+from tests.e2e.stack import ROOT, Stack, settled
+from tests.polling import eventually, until
 
 pytestmark = pytest.mark.e2e
 
@@ -44,29 +43,12 @@ def items(stack: Stack, path: str) -> list[dict[str, Any]]:
             return found
 
 
-async def until(probe: Callable[[], Any], timeout_s: float = 10) -> Any:
-    """`eventually` for a probe (plain or async) polled on the fleet's loop, which it must not block."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = probe()
-        if inspect.isawaitable(value):
-            value = await value
-        if value or time.monotonic() > deadline:
-            return value
-        await asyncio.sleep(0.1)
-
-
 async def command(stack: Stack, cp_id: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
     """The command once the charger answered it (or it timed out)."""
     status, headers, body = await asyncio.to_thread(stack.request, "POST", f"/chargers/{cp_id}/commands",
                                                     {"action": action, "payload": payload})
     assert status == 202, body
-    for _ in range(100):
-        status, _, body = await asyncio.to_thread(stack.request, "GET", headers["Location"])
-        if body["status"] not in ("pending", "sent"):
-            return body
-        await asyncio.sleep(0.1)
-    return body
+    return await settled(stack, headers["Location"])
 
 
 async def session_of(stack: Stack, cp_id: str, id_tag: str, status: str) -> dict[str, Any] | None:

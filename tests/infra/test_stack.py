@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from bench.cost import fixed_usd_per_month
+from bench.cost_model import fixed_usd_per_month
 from infra.messaging import consumer_timeout_s, event_pattern
 from infra.stack import Options
 from services.manifests import ALL
@@ -289,7 +289,7 @@ def test_alarms_watch_every_dlq_every_function_and_the_5xx_rate(synthesized: Syn
     template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
     relays = {function_for(synthesized, m.relay) for m in ALL if m.relay}
     assert relays and {ref for metric, ref in alarmed if metric == "IteratorAge"} == relays
-    # What bench/cost.py charges a month for alarms is this template's count.
+    # What bench/cost_model.py charges a month for alarms is this template's count.
     defaults = inspect.signature(fixed_usd_per_month).parameters
     assert len(synthesized.of_type("AWS::CloudWatch::Alarm")) == defaults["alarms"].default
 

@@ -1,10 +1,7 @@
-"""Builders for the events API Gateway, SQS and EventBridge hand to the handlers, and taps on moto.
+"""The service tests' view of AWS: events for the handlers (local/invocations.py's shapes, with a test client's
+defaults), and taps on moto (what its @connections API received, what its queues and streams hold).
 
-The shapes follow what API Gateway sends (and what local/gateway.py and local/rest.py
-reproduce): REST proxy events whose requestContext.authorizer is the REST authorizer's
-context, SQS batches, and the EventBridge envelope a rule delivers to SQS. The WebSocket
-events ($connect authorizer, $connect, $default, $disconnect) are local/events.py's, which
-the benchmark shares; they are re-exported here for the tests.
+The tests take every builder from here: the WebSocket ones are re-exported as they are.
 """
 
 from __future__ import annotations
@@ -16,31 +13,16 @@ from datetime import datetime
 from typing import Any
 
 from local import ACCOUNT, REGION
-from local.events import epoch_ms, new_connection_id, ws_authorizer_event, ws_connect_event, ws_message_event
-from local.events import frame_id as frame_id  # re-exported: the tests take every builder from here
-from local.events import ws_disconnect_event as ws_disconnect_event
-
-REST_API_ID = "rest123"
-REST_STAGE = "prod"
-
-
-# --- Lambda -------------------------------------------------------------------------------
-
-class LambdaContext:
-    """The attributes of Lambda's context object that Powertools reads."""
-
-    memory_limit_in_mb = 512
-
-    def __init__(self, name: str = "test-function") -> None:
-        self.function_name = name
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{name}"
-        self.log_stream_name = "test"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
+from local.invocations import REST_API_ID, LambdaContext, epoch_ms
+from local.invocations import eventbridge_event as eventbridge_event
+from local.invocations import frame_id as frame_id
+from local.invocations import new_connection_id as new_connection_id
+from local.invocations import rest_event as proxy_event
+from local.invocations import sqs_event as received_event
+from local.invocations import ws_authorizer_event as ws_authorizer_event
+from local.invocations import ws_connect_event as ws_connect_event
+from local.invocations import ws_disconnect_event as ws_disconnect_event
+from local.invocations import ws_message_event as ws_message_event
 
 
 def context(name: str = "test-function") -> LambdaContext:
@@ -133,32 +115,14 @@ def gone_error(operation: str) -> Exception:
 
 def rest_event(method: str, path: str, body: Any = None, query: dict[str, str] | None = None,
                *, scopes: str | None = "admin", key_id: str = "key1", headers: dict[str, str] | None = None) -> dict[str, Any]:
-    """An API Gateway REST proxy event; `scopes=None` means no authorizer context at all."""
+    """An API Gateway REST proxy event (a JSON body unless a string); `scopes=None` means no authorizer context."""
     all_headers = {"Host": f"{REST_API_ID}.execute-api.{REGION}.amazonaws.com", "Accept": "application/json",
                    **({"Content-Type": "application/json"} if body is not None else {}), **(headers or {})}
-    text = body if isinstance(body, str) or body is None else json.dumps(body)
-    request_context: dict[str, Any] = {
-        "resourcePath": "/{proxy+}", "httpMethod": method, "path": f"/{REST_STAGE}{path}",
-        "stage": REST_STAGE, "requestId": uuid.uuid4().hex, "requestTimeEpoch": epoch_ms(),
-        "accountId": ACCOUNT, "apiId": REST_API_ID, "protocol": "HTTP/1.1",
-        "identity": {"sourceIp": "198.51.100.1", "userAgent": "pytest"},
-    }
-    if scopes is not None:
-        request_context["authorizer"] = {"key_id": key_id, "scopes": scopes, "principalId": key_id}
-    return {
-        "resource": "/{proxy+}",
-        "path": path,
-        "httpMethod": method,
-        "headers": all_headers,
-        "multiValueHeaders": {k: [v] for k, v in all_headers.items()},
-        "queryStringParameters": dict(query) if query else None,
-        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
-        "pathParameters": {"proxy": path.lstrip("/")},
-        "stageVariables": None,
-        "requestContext": request_context,
-        "body": text,
-        "isBase64Encoded": False,
-    }
+    return proxy_event(method, path, headers={k: [v] for k, v in all_headers.items()},
+                       query={k: [v] for k, v in (query or {}).items()},
+                       body=body if isinstance(body, str) or body is None else json.dumps(body),
+                       authorizer=None if scopes is None else {"key_id": key_id, "scopes": scopes, "principalId": key_id},
+                       source_ip="198.51.100.1", user_agent="pytest")
 
 
 def call_api(method: str, path: str, body: Any = None, query: dict[str, str] | None = None, **kwargs: Any) -> dict[str, Any]:
@@ -197,19 +161,12 @@ def queued(queue: str) -> list[tuple[dict[str, Any], int]]:
 
 
 def sqs_event(bodies: list[str], queue: str = "csms-queue") -> dict[str, Any]:
-    arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}"
-    return {"Records": [{
-        "messageId": str(uuid.uuid4()),
-        "receiptHandle": uuid.uuid4().hex,
-        "body": body,
-        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": str(epoch_ms()),
-                       "SenderId": ACCOUNT, "ApproximateFirstReceiveTimestamp": str(epoch_ms())},
-        "messageAttributes": {},
-        "md5OfBody": "",
-        "eventSource": "aws:sqs",
-        "eventSourceARN": arn,
-        "awsRegion": REGION,
-    } for body in bodies]}
+    """A batch of messages received once, just now, from `queue`."""
+    now = str(epoch_ms())
+    return received_event([{"MessageId": str(uuid.uuid4()), "ReceiptHandle": uuid.uuid4().hex, "Body": body,
+                            "Attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": now, "SenderId": ACCOUNT,
+                                           "ApproximateFirstReceiveTimestamp": now}} for body in bodies],
+                          f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}")
 
 
 def drain(queue_name: str) -> list[dict[str, Any]]:
@@ -243,7 +200,7 @@ class EventTap:
         self._streams: list[tuple[str, str, str]] = []  # (service, stream arn, shard id)
         for manifest in ALL:
             for table in manifest.streams():
-                arn = aws.client("dynamodb").describe_table(TableName=settings().table(table.name))["Table"]["LatestStreamArn"]
+                arn = aws.client("dynamodb").describe_table(TableName=settings().resource_name(table.name))["Table"]["LatestStreamArn"]
                 shard = aws.client("dynamodbstreams").describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]
                 self._streams.append((manifest.name, arn, shard["ShardId"]))
         self._positions: dict[str, str] = {}

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from boto3.dynamodb.conditions import Key
 
-from bench import costing, imports, operations
+from bench import imports, operations, run_cost
 
 
 @pytest.fixture(scope="module")
@@ -106,12 +106,12 @@ def test_message_sizes_request_units_and_log_bytes(result: dict[str, Any]) -> No
 
 
 def test_the_runs_cost_summary_is_finite_and_above_the_floor(result: dict[str, Any]) -> None:
-    summary = costing.summary(result)
+    summary = run_cost.summary(result)
     assert summary["floor_usd_per_connector_month"] > 0
     assert summary["usd_per_connector_month"] > summary["floor_usd_per_connector_month"]
     assert 1 < summary["ratio"] < 10
     assert all(value > 0 for value in summary["by_service"].values())
-    assert set(summary["by_action"]) == {*costing.ROWS}
+    assert set(summary["by_action"]) == {*run_cost.ROWS}
 
 
 def test_target_no_read_identifies_the_charger_on_any_message(result: dict[str, Any]) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -13,13 +12,12 @@ import pytest
 from services.billing import handlers, invoicing
 from services.shared import clock
 from tests.service.helpers import (
-    ACCOUNT,
-    REGION,
     EventTap,
     assert_problem,
     connect_charger,
     context,
     drain,
+    eventbridge_event,
     frame_id,
     rest_event,
     send_frame,
@@ -57,10 +55,7 @@ def session_detail(session_id: str = "s-1", *, energy_wh: int = 12_345, charge_p
 
 def envelope(detail: dict[str, Any], detail_type: str = "SessionEnded", source: str = "csms.sessions") -> str:
     """The EventBridge event a rule delivers to SQS, as the record's body."""
-    return json.dumps({
-        "version": "0", "id": str(uuid.uuid4()), "detail-type": detail_type, "source": source, "account": ACCOUNT,
-        "time": "2026-01-05T10:30:01Z", "region": REGION, "resources": [], "detail": detail,
-    })
+    return json.dumps(eventbridge_event(source, detail_type, detail))
 
 
 def deliver(*bodies: str) -> dict[str, Any]:

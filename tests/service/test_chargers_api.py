@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from local import invocations
 from services.connectivity import commands_queue, handlers, store
 from services.connectivity.commands import CommandStatus
 from services.shared import auth, clock
@@ -25,6 +26,7 @@ from tests.service.helpers import (
     open_connection,
     open_connections,
     posted_frames,
+    rest_event,
     sqs_event,
     ws_authorizer_event,
     ws_disconnect_event,
@@ -574,10 +576,9 @@ def test_api_key_with_an_unknown_scope_is_not_stored(aws_env: None) -> None:
 
 
 def rest_authorizer_event(headers: dict[str, str]) -> dict[str, Any]:
-    return {"type": "REQUEST", "methodArn": METHOD_ARN, "resource": "/{proxy+}", "path": "/chargers",
-            "httpMethod": "GET", "headers": headers, "multiValueHeaders": {k: [v] for k, v in headers.items()},
-            "queryStringParameters": None, "pathParameters": {"proxy": "chargers"}, "stageVariables": None,
-            "requestContext": {"stage": "prod", "httpMethod": "GET", "apiId": "rest123"}}
+    event = invocations.rest_authorizer_event(rest_event("GET", "/chargers", headers=headers, scopes=None))
+    assert event["methodArn"] == METHOD_ARN
+    return event
 
 
 def test_rest_authorizer_denies_without_or_with_a_wrong_key(aws_env: None) -> None:

@@ -13,7 +13,7 @@ from services.contracts.connectivity import ChargerBooted, ConnectorStatusChange
 from services.diagnostics import faults, handlers, store
 from services.shared import events as shared_events
 from services.shared.relay import put_events
-from tests.service.helpers import ACCOUNT, REGION, EventTap, assert_problem, context, drain, rest_event, sqs_event
+from tests.service.helpers import EventTap, assert_problem, context, drain, eventbridge_event, rest_event, sqs_event
 
 QUEUE = "csms-diagnostics-connector-events"
 
@@ -43,9 +43,7 @@ def recovered(minute: int, *, charge_point_id: str = "CP-1", evse_id: int = 1,
 
 def envelope(event: shared_events.Event) -> str:
     """The body of the SQS message an EventBridge rule delivers."""
-    return json.dumps({"version": "0", "id": str(uuid.uuid4()), "detail-type": event.detail_type(), "source": event.source,
-                       "account": ACCOUNT, "time": "2026-03-01T10:00:00Z", "region": REGION, "resources": [],
-                       "detail": event.model_dump(mode="json")})
+    return json.dumps(eventbridge_event(event.source, event.detail_type(), event.model_dump(mode="json")))
 
 
 def deliver_bodies(bodies: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -17,7 +17,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -34,6 +33,7 @@ from werkzeug.serving import make_server
 
 from local import persistence
 from local.persistence import Journal
+from tests.polling import eventually
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
@@ -150,13 +150,6 @@ def dump(ddb: Any) -> dict[str, list[dict[str, Any]]]:
 
 def in_order(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(items, key=lambda item: repr(sorted(item.items())))
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 def flushed(directory: pathlib.Path, text: str) -> Callable[[], bool]:
@@ -360,6 +353,7 @@ import pathlib, sys
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 from local.persistence import Journal
+from tests.polling import eventually
 
 journal = Journal(pathlib.Path(sys.argv[1]))
 app = journal.wrap(DomainDispatcherApplication(create_backend_app))
@@ -432,8 +426,8 @@ def test_compaction_restores_the_same(
             )
         ddb.delete_item(TableName="chargers", Key={"id": {"S": "CP5"}})
         ddb.put_item(TableName="chargers", Item=charger("CP_LAST"))
-        wait_until(flushed(tmp_path, "CP_LAST"))
-        wait_until(lambda: not list(tmp_path.glob("journal.[0-9]*")))  # compaction idle
+        assert eventually(flushed(tmp_path, "CP_LAST"), 10, 0.02)
+        assert eventually(lambda: not list(tmp_path.glob("journal.[0-9]*")), 10, 0.02)  # compaction idle
         assert (tmp_path / "snapshot.jsonl").exists()  # compacted in the background
         killed = shutil.copytree(tmp_path, tmp_path_factory.mktemp("killed"), dirs_exist_ok=True)
         expected = dump(ddb)
@@ -539,10 +533,10 @@ def test_writes_made_during_an_fsync_share_the_next_one(
     with session(tmp_path) as (ddb, _, _):
         monkeypatch.setattr(os, "fsync", held_fsync)
         first = put("CP0")
-        wait_until(lambda: bool(fsyncs))
+        assert eventually(lambda: bool(fsyncs), 10, 0.02)
         later = [put(f"CP{n}") for n in range(1, 9)]
         # Reads and writes go on while the first write waits for its fsync...
-        wait_until(lambda: all(stored(f"CP{n}") for n in range(1, 9)))
+        assert eventually(lambda: all(stored(f"CP{n}") for n in range(1, 9)), 10, 0.02)
         # ...but no answer leaves before its own fsync.
         assert first.is_alive() and all(thread.is_alive() for thread in later)
         release.set()
@@ -647,7 +641,7 @@ def test_a_kill_keeps_the_changes_not_yet_relayed_and_only_those(
     from moto.dynamodbstreams.models import DynamoDBStreamsBackend
     from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
-    from local.aws import _trimmed_streams
+    from local.moto_patches import trimmed_streams
 
     monkeypatch.setattr(DynamoDBStreamsBackend, "get_records", DynamoDBStreamsBackend.get_records)  # undone after
     monkeypatch.setattr(DynamoDBStreamsHandler, "get_records", DynamoDBStreamsHandler.get_records)
@@ -664,7 +658,7 @@ def test_a_kill_keeps_the_changes_not_yet_relayed_and_only_those(
         return streams.get_records(ShardIterator=iterator)["Records"]
 
     with session(tmp_path / "live", (streamed,)) as (ddb, journal, _):
-        _trimmed_streams(journal.relayed)
+        trimmed_streams(journal.relayed)
         for n in range(3):
             ddb.put_item(TableName=CHARGERS["TableName"], Item={"id": {"S": f"CP-{n}"}})
         with pytest.raises(ddb.exceptions.ConditionalCheckFailedException):  # no change: nothing to relay

@@ -13,7 +13,7 @@ from tests.service.helpers import EventTap
 
 
 def test_restored_items_are_not_announced_again(tap: EventTap, tmp_path: pathlib.Path) -> None:
-    chargers, sessions = settings().table("chargers"), settings().table("sessions")
+    chargers, sessions = settings().resource_name("chargers"), settings().resource_name("sessions")
     charger = {"charge_point_id": {"S": "CP-1"}, "connection_id": {"S": "c1"}, "connected": {"BOOL": True},
                "connected_at": {"S": "2026-03-01T10:00:00.000Z"}}
     session = {"charge_point_id": {"S": "CP-1"}, "transaction_id": {"S": "1"}, "session_id": {"S": "ses_x"},

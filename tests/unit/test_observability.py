@@ -12,7 +12,7 @@ import pytest
 from ocpp.v16 import call as call16
 from ocpp.v16 import call_result as result16
 
-from local.lambdas import LambdaContext
+from local.invocations import LambdaContext
 from services.manifests import ALL
 from services.shared import consumers, handlers, refs
 from services.shared.log import MARKER, entry_point, metric
@@ -127,7 +127,7 @@ def test_every_lambda_entry_point_of_every_manifest_is_wrapped() -> None:
 
 _PROBE = """
 import json, sys
-from local.lambdas import LambdaContext
+from local.invocations import LambdaContext
 from services.shared import handlers
 event = {"requestContext": {"connectionId": "c", "authorizer": {"charge_point_id": "CP-1", "ocpp_version": "ocpp1.6"}},
          "body": "[2, not json"}

@@ -51,7 +51,7 @@ def test_every_operation_names_the_key_scopes_it_allows(spec: dict[str, Any]) ->
 
 
 def test_the_served_spec_names_the_stage_the_caller_came_through() -> None:
-    from local.lambdas import LambdaContext
+    from local.invocations import LambdaContext
     from services.shared import handlers
 
     def api_docs(event: dict[str, Any], _: None) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from bench.cost import (
+from bench.cost_model import (
     CONNECT,
     DISCONNECT,
     TARGET_RATIO,

@@ -1,4 +1,4 @@
-"""USD per connector-month from a benchmark run: bench/operations.py's measurement priced by bench/cost.py.
+"""USD per connector-month from a benchmark run: bench/operations.py's measurement priced by bench/cost_model.py.
 
 The measurement (the dict `operations.measure` returns, or its JSON) counts per OCPP message what the handlers
 did: DynamoDB request units (from the stored items' sizes), EventBridge entries, SQS sends, AWS calls by service,
@@ -16,7 +16,7 @@ consumers of the message's events. What it cannot count is assumed, explicitly (
   costs its message plus 26 bytes.
 - SQS: per event a rule routes to a queue, EventBridge's SendMessage; per batch the event source mapping
   delivers, its ReceiveMessage and DeleteMessageBatch. The mappings' empty receives on idle queues are a
-  fixed cost, not a charger's, and are left out (as `cost.fixed_usd_per_month` says).
+  fixed cost, not a charger's, and are left out (as `cost_model.fixed_usd_per_month` says).
 - CloudFront: the connection's upgrade request and the path function once per connection; the frames as
   data transfer both ways (WebSocket and TLS framing left out).
 
@@ -24,7 +24,7 @@ Each cost action is made of measured rows: `CONNECT` of the `$connect` authorize
 `$disconnect`, the profile's StatusNotification of the changed ones (a status at a session's start or end),
 every other action of its own row.
 
-Run: python -m bench.operations --json | python -m bench.costing [--json]   (or: python -m bench.costing run.json)
+Run: python -m bench.operations --json | python -m bench.run_cost [--json]   (or: python -m bench.run_cost run.json)
 """
 
 from __future__ import annotations
@@ -37,15 +37,15 @@ from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Mapping
 
-from bench import cli, cost
+from bench import cli, cost_model
 from bench.operations import AUTHORIZER, CONNECT, DISCONNECT, INGRESS, STATUS_CHANGED
 from services.manifests import ALL
 
 # The measured rows each cost action is made of.
 ROWS: dict[str, tuple[str, ...]] = {
-    cost.CONNECT: (AUTHORIZER, CONNECT),
-    cost.DISCONNECT: (DISCONNECT,),
-    **{action: (STATUS_CHANGED if action == "StatusNotification" else action,) for action in cost.ACTIONS},
+    cost_model.CONNECT: (AUTHORIZER, CONNECT),
+    cost_model.DISCONNECT: (DISCONNECT,),
+    **{action: (STATUS_CHANGED if action == "StatusNotification" else action,) for action in cost_model.ACTIONS},
 }
 # The API Gateway route each row is an invocation of; the authorizer's is no route of its own (no access log line).
 ROUTES = {CONNECT: "$connect", DISCONNECT: "$disconnect", **{label: "$default" for label in INGRESS}}
@@ -55,8 +55,8 @@ ACCESS_LOG_FORMAT = ('{"requestId":"$context.requestId","ip":"$context.identity.
                      '"chargePointId":"$context.authorizer.charge_point_id","error":"$context.error.message",'
                      '"integrationError":"$context.integrationErrorMessage"}')
 FLEETS = (500, 10_000)
-PROFILE = cost.Profile()
-PRICES = cost.Prices()
+PROFILE = cost_model.Profile()
+PRICES = cost_model.Prices()
 
 
 @dataclass(frozen=True)
@@ -110,19 +110,19 @@ def _decimal(value: float | int) -> Decimal:
 
 
 def _invocation(row: Mapping[str, Any], code_ms: Mapping[str, float], memory_mb: int, count: Decimal,
-                assumptions: Assumptions) -> cost.Invocation:
+                assumptions: Assumptions) -> cost_model.Invocation:
     """A measured row's invocations, its stdout lines as log events."""
     duration = billed_ms(_decimal(code_ms["mean"]), row["calls"], memory_mb, assumptions)
     lines = _decimal(row["log_lines"])
     written = _decimal(row["log_bytes"]) - lines + lines * assumptions.log_event_overhead_bytes  # an event has no newline
-    return cost.Invocation(memory_mb=memory_mb, duration_ms=duration, log_bytes=math.ceil(written), count=count)
+    return cost_model.Invocation(memory_mb=memory_mb, duration_ms=duration, log_bytes=math.ceil(written), count=count)
 
 
 # The stream relays' handlers: their invocations are paid, their reads of the streams are not.
 _RELAYS = frozenset(m.relay for m in ALL if m.relay)
 
 
-def action_operations(measurement: Mapping[str, Any], action: str, assumptions: Assumptions = Assumptions()) -> cost.Operations:
+def action_operations(measurement: Mapping[str, Any], action: str, assumptions: Assumptions = Assumptions()) -> cost_model.Operations:
     """What one occurrence of a cost action costs, from the measured rows it is made of and their consumers."""
     ops, code = measurement["aws_ops_per_message"], measurement["code_ms"]
     missing = [label for label in ROWS[action] if label not in ops]
@@ -130,7 +130,7 @@ def action_operations(measurement: Mapping[str, Any], action: str, assumptions: 
         raise ValueError(f"the measurement has no {missing} for {action}")
     inbound: list[int] = []
     outbound: list[int] = []
-    invocations: list[cost.Invocation] = []
+    invocations: list[cost_model.Invocation] = []
     reads = writes = events = sqs = Decimal(0)
     access_log = 0
     for label in ROWS[action]:
@@ -156,15 +156,15 @@ def action_operations(measurement: Mapping[str, Any], action: str, assumptions: 
             if handler not in _RELAYS:  # a stream mapping reads DynamoDB Streams, free for Lambda; SQS is paid
                 sqs += (count * assumptions.sqs_requests_per_batch
                         + _decimal(consumer["records"]) * assumptions.sqs_requests_per_record)
-    handshake = 1 if action == cost.CONNECT else 0
-    return cost.Operations(inbound_bytes=tuple(inbound), outbound_bytes=tuple(outbound), read_units=reads,
+    handshake = 1 if action == cost_model.CONNECT else 0
+    return cost_model.Operations(inbound_bytes=tuple(inbound), outbound_bytes=tuple(outbound), read_units=reads,
                            write_units=writes, events=events, sqs_requests=sqs, invocations=tuple(invocations),
                            access_log_bytes=access_log, cloudfront_requests=handshake,
                            cloudfront_function_invocations=handshake)
 
 
-def operations_by_action(measurement: Mapping[str, Any], assumptions: Assumptions = Assumptions()) -> dict[str, cost.Operations]:
-    """`cost.Operations` for every action the profile sends, and for `CONNECT` and `DISCONNECT`."""
+def operations_by_action(measurement: Mapping[str, Any], assumptions: Assumptions = Assumptions()) -> dict[str, cost_model.Operations]:
+    """`cost_model.Operations` for every action the profile sends, and for `CONNECT` and `DISCONNECT`."""
     return {action: action_operations(measurement, action, assumptions) for action in ROWS}
 
 
@@ -173,10 +173,10 @@ def _usd(value: Decimal) -> float:
     return float(f"{value:.6g}")
 
 
-def summary(measurement: Mapping[str, Any], profile: cost.Profile = PROFILE, prices: cost.Prices = PRICES,
+def summary(measurement: Mapping[str, Any], profile: cost_model.Profile = PROFILE, prices: cost_model.Prices = PRICES,
             assumptions: Assumptions = Assumptions()) -> dict[str, Any]:
     """USD per connector-month for the profile, by AWS service and by action, beside API Gateway's floor and the
-    issue's target, and the stack's fixed monthly cost (`cost.fixed_usd_per_month`'s defaults: the stack's
+    issue's target, and the stack's fixed monthly cost (`cost_model.fixed_usd_per_month`'s defaults: the stack's
     alarms, dashboard, secrets and metrics as counted there, not from a synthesized template) spread over fleets.
 
     {"usd_per_connector_month", "by_service": {service: usd}, "by_action": {action: {"per_month", "usd"}},
@@ -184,31 +184,31 @@ def summary(measurement: Mapping[str, Any], profile: cost.Profile = PROFILE, pri
     "fixed_usd_per_connector_month": {"500": usd, "10000": usd}, "assumptions", "prices_checked", "run"}; USD as
     numbers of six significant digits. An action's usd leaves out the connection minutes, which no action causes."""
     ops = operations_by_action(measurement, assumptions)
-    breakdown = cost.usd_per_connector_month(profile, ops, prices)
-    floor = cost.floor_usd_per_connector_month(profile, prices)
-    ratio = cost.ratio(breakdown.total, floor)
-    nothing = cost.Operations(inbound_bytes=(), outbound_bytes=())
+    breakdown = cost_model.usd_per_connector_month(profile, ops, prices)
+    floor = cost_model.floor_usd_per_connector_month(profile, prices)
+    ratio = cost_model.ratio(breakdown.total, floor)
+    nothing = cost_model.Operations(inbound_bytes=(), outbound_bytes=())
     occurrences = profile.occurrences_per_month()
     by_action = {}
     for action in ops:
-        alone = cost.usd_per_connector_month(profile, {a: ops[a] if a == action else nothing for a in ops}, prices)
+        alone = cost_model.usd_per_connector_month(profile, {a: ops[a] if a == action else nothing for a in ops}, prices)
         by_action[action] = {"per_month": _usd(occurrences[action]),
                              "usd": _usd(replace(alone, apigw_connection_minutes=Decimal(0)).total)}
-    fixed = cost.fixed_usd_per_month(prices)
+    fixed = cost_model.fixed_usd_per_month(prices)
     return {
         "usd_per_connector_month": _usd(breakdown.total),
         "by_service": {name: _usd(value) for name, value in breakdown.as_dict().items() if name != "total"},
         "by_action": by_action,
         "floor_usd_per_connector_month": _usd(floor),
         "ratio": round(float(ratio), 3),
-        "target": {"value": round(float(ratio), 3), "limit": float(cost.TARGET_RATIO), "rule": "<=",
-                   "ok": ratio <= cost.TARGET_RATIO},
+        "target": {"value": round(float(ratio), 3), "limit": float(cost_model.TARGET_RATIO), "rule": "<=",
+                   "ok": ratio <= cost_model.TARGET_RATIO},
         "fixed_usd_per_month": _usd(fixed),
-        "fixed_usd_per_connector_month": {str(chargers): _usd(cost.spread(fixed, chargers)) for chargers in FLEETS},
+        "fixed_usd_per_connector_month": {str(chargers): _usd(cost_model.spread(fixed, chargers)) for chargers in FLEETS},
         "assumptions": {name: ({k: float(v) for k, v in value.items()} if isinstance(value, Mapping) else
                                float(value) if isinstance(value, Decimal) else value)
                         for name, value in asdict(assumptions).items()},
-        "prices_checked": cost.CHECKED,
+        "prices_checked": cost_model.CHECKED,
         "run": dict(measurement.get("run", {})),
     }
 
@@ -233,7 +233,7 @@ def table(result: Mapping[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = cli.parser("bench.costing", __doc__)
+    parser = cli.parser("bench.run_cost", __doc__)
     parser.add_argument("measurement", nargs="?", help="bench.operations' JSON (default: standard input)")
     args = parser.parse_args(argv)
     if args.measurement:

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from bench import cost, costing
-from bench.cost import Invocation, Operations
+from bench import cost_model, run_cost
+from bench.cost_model import Invocation, Operations
 from bench.operations import AUTHORIZER, CONNECT, DISCONNECT, STATUS_CHANGED, STATUS_UNCHANGED
 
 D = Decimal
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT = costing.Assumptions()
+DEFAULT = run_cost.Assumptions()
 
 
 def _row(**values: Any) -> dict[str, Any]:
@@ -63,20 +63,20 @@ def measurement() -> dict[str, Any]:
 
 def test_billed_duration_is_code_at_the_memorys_cpu_share_plus_the_calls_rounded_up() -> None:
     # 1.5 ms at 1024 MB: 1.5 * 1769 / 1024 = 2.59; 4 DynamoDB calls of 6 ms and a PutEvents of 20: 46.59 -> 47.
-    assert costing.billed_ms(D("1.5"), {"dynamodb": 4.0, "events": 1.0}, 1024, DEFAULT) == 47
+    assert run_cost.billed_ms(D("1.5"), {"dynamodb": 4.0, "events": 1.0}, 1024, DEFAULT) == 47
     # 2 ms at 2048 MB: a whole vCPU and no more, 2 ms; an unknown service's call 10 ms: 12.
-    assert costing.billed_ms(D(2), {"s3": 1}, 2048, DEFAULT) == 12
+    assert run_cost.billed_ms(D(2), {"s3": 1}, 2048, DEFAULT) == 12
     # Nothing at all is still a billed millisecond.
-    assert costing.billed_ms(D(0), {}, 1024, DEFAULT) == 1
+    assert run_cost.billed_ms(D(0), {}, 1024, DEFAULT) == 1
 
 
 def test_an_access_log_line_per_route_invocation() -> None:
     # {"requestId":"Yv5hFHxyIAMFxxQ=","ip":"198.51.100.27","time":"22/Nov/2026:10:15:30 +0000","routeKey":"$default",
     # "status":"200","connectionId":"Yv5hFcHbIAMCIdg=","chargePointId":"<20 x>","error":"-","integrationError":"-"}
     # is 234 characters, plus the event's 26.
-    assert costing.access_log_bytes("$default", DEFAULT) == 260
-    assert costing.access_log_bytes("$disconnect", DEFAULT) == 263
-    assert costing.access_log_bytes("$default", costing.Assumptions(charge_point_id_chars=30)) == 270
+    assert run_cost.access_log_bytes("$default", DEFAULT) == 260
+    assert run_cost.access_log_bytes("$disconnect", DEFAULT) == 263
+    assert run_cost.access_log_bytes("$default", run_cost.Assumptions(charge_point_id_chars=30)) == 270
 
 
 def _keyword_constants(path: str, keyword: str) -> list[Any]:
@@ -86,7 +86,7 @@ def _keyword_constants(path: str, keyword: str) -> list[Any]:
 
 
 def test_the_access_log_format_is_the_stacks() -> None:
-    assert _keyword_constants("infra/charger_ingress.py", "format") == [costing.ACCESS_LOG_FORMAT]
+    assert _keyword_constants("infra/charger_ingress.py", "format") == [run_cost.ACCESS_LOG_FORMAT]
 
 
 def test_the_memory_sizes_are_the_stacks() -> None:
@@ -107,7 +107,7 @@ def test_the_stacks_functions_write_none_of_lambdas_own_lines() -> None:
 # --- the conversion -----------------------------------------------------------------------------------
 
 def test_a_message_with_a_consumer_adds_the_consumers_work_and_the_deliverys_sqs_requests() -> None:
-    ops = costing.action_operations(measurement(), "StopTransaction")
+    ops = run_cost.action_operations(measurement(), "StopTransaction")
     # The ingress: billed 47 ms (above); its log line 220 bytes less the newline plus 26.
     ingress = Invocation(memory_mb=1024, duration_ms=47, log_bytes=220 - 1 + 26, count=D(1))
     # The consumer: 1.0 ms * 1769 / 512 = 3.46, two DynamoDB calls and a PutEvents: 35.46 -> 36 ms; no line.
@@ -121,7 +121,7 @@ def test_a_message_with_a_consumer_adds_the_consumers_work_and_the_deliverys_sqs
 
 
 def test_a_connection_is_the_authorizer_and_connect_with_cloudfronts_handshake() -> None:
-    ops = costing.action_operations(measurement(), cost.CONNECT)
+    ops = run_cost.action_operations(measurement(), cost_model.CONNECT)
     # Authorizer: 0.2 * 1769 / 512 = 0.69 + 6 = 6.69 -> 7 ms; nothing written.
     authorizer = Invocation(memory_mb=512, duration_ms=7, log_bytes=0, count=D(1))
     # $connect: 0.5 * 1769 / 512 = 1.73 + 6 + 20 = 27.73 -> 28 ms; its log line 204 - 1 + 26.
@@ -135,7 +135,7 @@ def test_consumers_invoked_for_some_messages_only_count_in_proportion() -> None:
     found = measurement()
     consumer = found["aws_ops_per_message"]["StopTransaction"]["consumers"]["services.billing.handlers:session_ended"]
     consumer.update(invocations=0.25, records=0.5)  # batches of two, for half the messages
-    ops = costing.action_operations(found, "StopTransaction")
+    ops = run_cost.action_operations(found, "StopTransaction")
     assert ops.invocations[1].count == D("0.25")
     assert ops.write_units == 2 + D("0.25") * 6 and ops.events == 1 + D("0.25")
     assert ops.sqs_requests == D("0.5") * 1 + D("0.25") * 2
@@ -144,7 +144,7 @@ def test_consumers_invoked_for_some_messages_only_count_in_proportion() -> None:
 def test_the_profiles_status_notification_is_the_changed_one_and_a_message_without_a_reply_has_none() -> None:
     found = measurement()
     found["aws_ops_per_message"][STATUS_CHANGED].update(inbound_bytes=147.0, outbound_bytes=None, replies=0.0)
-    ops = costing.action_operations(found, "StatusNotification")
+    ops = run_cost.action_operations(found, "StatusNotification")
     assert ops.inbound_bytes == (147,) and ops.outbound_bytes == ()
 
 
@@ -152,17 +152,17 @@ def test_every_action_of_the_profile_needs_its_rows() -> None:
     found = measurement()
     del found["aws_ops_per_message"][AUTHORIZER]
     with pytest.raises(ValueError, match="authorizer"):
-        costing.operations_by_action(found)
-    assert set(costing.operations_by_action(measurement())) == {*cost.ACTIONS, cost.CONNECT, cost.DISCONNECT}
+        run_cost.operations_by_action(found)
+    assert set(run_cost.operations_by_action(measurement())) == {*cost_model.ACTIONS, cost_model.CONNECT, cost_model.DISCONNECT}
 
 
 # --- the summary ----------------------------------------------------------------------------------------
 
 def test_the_summary_is_the_models_total_beside_the_floor_the_target_and_the_fixed_cost() -> None:
     found = measurement()
-    result = costing.summary(found)
-    total = cost.usd_per_connector_month(cost.Profile(), costing.operations_by_action(found)).total
-    floor = cost.floor_usd_per_connector_month(cost.Profile())
+    result = run_cost.summary(found)
+    total = cost_model.usd_per_connector_month(cost_model.Profile(), run_cost.operations_by_action(found)).total
+    floor = cost_model.floor_usd_per_connector_month(cost_model.Profile())
     assert result["usd_per_connector_month"] == pytest.approx(float(total), rel=1e-5)
     assert result["floor_usd_per_connector_month"] == pytest.approx(float(floor), rel=1e-5)
     assert result["ratio"] == pytest.approx(float(total / floor), abs=1e-3)
@@ -184,7 +184,7 @@ def test_the_summary_and_its_table_read_the_same_from_json() -> None:
     import json
 
     found = json.loads(json.dumps(measurement()))
-    result = costing.summary(found)
+    result = run_cost.summary(found)
     assert json.loads(json.dumps(result)) == result
-    text = costing.table(result)
+    text = run_cost.table(result)
     assert "floor (API Gateway alone)" in text and "MeterValues" in text
