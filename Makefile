@@ -48,7 +48,7 @@ demo: $(VENV)/.run
 		>$(DEMO_LOG) 2>&1 & stack=$$!; \
 	trap 'kill -INT $$stack 2>/dev/null; wait $$stack; echo "demo: the stack stopped; its log is $(DEMO_LOG)"' EXIT; \
 	trap 'exit 130' INT TERM; \
-	until grep -q '^CSMS is running' $(DEMO_LOG); do \
+	until grep -qs '^CSMS is running' $(DEMO_LOG); do \
 		kill -0 $$stack 2>/dev/null || { cat $(DEMO_LOG); exit 1; }; sleep 0.5; done; \
 	key=$$(sed -n 's/^ *operator API key *//p' $(DEMO_LOG)); \
 	ocpp=$$(sed -n 's|^ *OCPP websocket *\(ws://[^ ]*\)/{charge_point_id}.*|\1|p' $(DEMO_LOG)); \

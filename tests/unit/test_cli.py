@@ -110,3 +110,4 @@ def test_make_demo_hands_the_key_to_the_fleet_in_its_environment_not_its_command
     simulate = next(line for line in recipe.splitlines() if "csms simulate" in line)
     assert "--api-key" not in simulate
     assert re.search(r"CSMS_API_KEY=\$key \S+/csms simulate ", simulate), simulate
+
