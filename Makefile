@@ -13,14 +13,17 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.run: $(BIN)/python pyproject.toml
+	@echo "Installing csms and its dependencies into $(VENV) (the first time takes a minute or two)..."
 	$(PIP) install -e '.[local]'
 	@touch $@
 
 $(VENV)/.test: $(BIN)/python pyproject.toml
+	@echo "Installing csms with its test and CDK dependencies into $(VENV) (the first time takes a few minutes)..."
 	$(PIP) install -e '.[dev,cdk]'
 	@touch $@ $(VENV)/.run $(VENV)/.cdk
 
 $(VENV)/.cdk: $(BIN)/python pyproject.toml
+	@echo "Installing csms with the CDK into $(VENV) (the first time takes a minute or two)..."
 	$(PIP) install -e '.[cdk]'
 	@touch $@
 
@@ -34,7 +37,8 @@ run: $(VENV)/.run
 
 # The local stack with five simulated chargers, compressed so that sessions, invoices and incidents appear
 # within a minute. The stack runs in a session of its own (a portable setsid), so Ctrl-C reaches the fleet
-# first, which ends its sessions and clears its faults; then the stack is stopped and its data kept.
+# first, which ends its sessions and clears its faults; then the stack is stopped and its data kept. The key reaches
+# the fleet in its environment, not on its command line, where `ps` would show it to every user.
 DEMO_LOG := .csms/demo-stack.log
 DEMO_FLEET := --chargers 5 --duration 1h --sessions-per-hour 60 --session-duration 40s --sample-interval 5s \
 	--faults-per-hour 12 --fault-duration 30s --id-prefix DEMO-
@@ -44,7 +48,7 @@ demo: $(VENV)/.run
 		>$(DEMO_LOG) 2>&1 & stack=$$!; \
 	trap 'kill -INT $$stack 2>/dev/null; wait $$stack; echo "demo: the stack stopped; its log is $(DEMO_LOG)"' EXIT; \
 	trap 'exit 130' INT TERM; \
-	until grep -q '^CSMS is running' $(DEMO_LOG); do \
+	until grep -qs '^CSMS is running' $(DEMO_LOG); do \
 		kill -0 $$stack 2>/dev/null || { cat $(DEMO_LOG); exit 1; }; sleep 0.5; done; \
 	key=$$(sed -n 's/^ *operator API key *//p' $(DEMO_LOG)); \
 	ocpp=$$(sed -n 's|^ *OCPP websocket *\(ws://[^ ]*\)/{charge_point_id}.*|\1|p' $(DEMO_LOG)); \
@@ -53,7 +57,7 @@ demo: $(VENV)/.run
 	for resource in sessions invoices incidents chargers; do \
 		echo "  curl -H 'Authorization: Bearer $$key' $$rest/$$resource"; done; \
 	echo "or browse $$rest/docs with that key. Ctrl-C stops the fleet, then the stack."; \
-	$(BIN)/csms simulate --url $$ocpp --rest-url $$rest --api-key $$key $(DEMO_FLEET)
+	CSMS_API_KEY=$$key $(BIN)/csms simulate --url $$ocpp --rest-url $$rest $(DEMO_FLEET)
 
 # Every benchmark figure in one run (about 20 minutes; docs/performance.md): bench/results/latest.json and a table.
 # ARGS passes options, e.g. make bench ARGS='--chargers 200 --steady 60' or ARGS=--no-load.

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+import stat
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from services.shared.manifest import STAGE, stage_prefix
@@ -17,6 +20,49 @@ from services.shared.manifest import STAGE, stage_prefix
 if TYPE_CHECKING:
     from local.stack import Config
 
+# A key set by hand (CSMS_API_KEY) has the generated keys' form, since its id is what `list` shows and `revoke`
+# takes; its secret may be any 16 or more of the characters a generated one uses (which has 32).
+_LOCAL_KEY = re.compile(r"csms_[A-Za-z0-9-]{1,32}_[A-Za-z0-9-]{16,}")
+LOCAL_KEY_FORM = ("csms_<id>_<secret>: an id of 1-32 letters, digits or hyphens, then a secret of 16 or more, "
+                  "e.g. csms_dev_0123456789abcdef")
+KEY_FILE = "api-key"
+
+
+def local_key_problem() -> str | None:
+    """What is wrong with CSMS_API_KEY, if it is set: checked before the stack starts, which takes seconds."""
+    text = os.environ.get("CSMS_API_KEY")
+    if text is None or _LOCAL_KEY.fullmatch(text):
+        return None
+    return f"CSMS_API_KEY must have the form {LOCAL_KEY_FORM}; or unset it, and `csms run` makes a key"
+
+
+def operator_key(data_dir: Path) -> str:
+    """CSMS_API_KEY if set, else the key generated on the first start and kept in `<data_dir>/api-key` (mode 600),
+    so that restarts, `make demo` and `csms simulate` find the same one."""
+    from services.shared import auth
+
+    path = data_dir / KEY_FILE
+    text = os.environ.get("CSMS_API_KEY") or (path.read_text().strip() if path.exists() else "")
+    if text and not _LOCAL_KEY.fullmatch(text):
+        where = "CSMS_API_KEY" if os.environ.get("CSMS_API_KEY") else str(path)
+        raise SystemExit(f"{where} does not hold a key of the form {LOCAL_KEY_FORM}; "
+                         f"unset CSMS_API_KEY and delete {path}, and `csms run` makes one")
+    if not text:
+        text = str(auth.new_api_key())
+        path.write_text(text + "\n")
+        path.chmod(stat.S_IRUSR | stat.S_IWUSR)
+    key = auth.parse_api_key(text)
+    assert key is not None
+    if not auth.store_api_key(key, name="local operator", scopes=("admin",)) and auth.check_api_key(text) is None:
+        raise SystemExit(f"the local operator key {key.key_id} was revoked (or CSMS_API_KEY's secret is not its own): "
+                         f"unset CSMS_API_KEY and delete {path} to make a new one")
+    return text
+
+
+def no_stack(local: Config) -> str:
+    """Why a local command found nothing to talk to: most often a stack started on ports other than the defaults."""
+    return (f"csms: no stack answers at {local.host}:{local.aws_port}; start it with `make run`, or, if it runs "
+            "with another --aws-port or --host (CSMS_AWS_PORT, CSMS_HOST), pass the same ones here")
 
 
 class _Scopes:
@@ -82,7 +128,7 @@ def run(args: argparse.Namespace, local: Config | None) -> int:
         return _ACTIONS[args.action](args)
     except EndpointConnectionError as error:
         if local is not None:
-            print(f"csms: no stack answers at {local.host}:{local.aws_port}; start it with `make run`", file=sys.stderr)
+            print(no_stack(local), file=sys.stderr)
         else:
             print(f"csms: cannot reach {error.kwargs.get('endpoint_url')}; check --region", file=sys.stderr)
     except NoCredentialsError:

@@ -6,9 +6,9 @@ import argparse
 import asyncio
 import os
 import sys
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from local import apikeys
 
@@ -16,22 +16,82 @@ if TYPE_CHECKING:
     from local.stack import Config
 
 
+@dataclass(frozen=True)
+class _Option:
+    """An option of `csms run` (and of the commands that find its stack) with the environment variable that sets it
+    when the option is not given. Defaults are Config's, stated for the help (tests check that they agree)."""
+
+    flag: str
+    env: str
+    convert: Callable[[str], Any]
+    default: str
+    help: str
+
+    @property
+    def dest(self) -> str:
+        return self.flag.lstrip("-").replace("-", "_")
+
+    def add_to(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(self.flag, type=self.convert, metavar=self.env.removeprefix("CSMS_").split("_")[-1],
+                            help=f"{self.help} (env {self.env}; default: {self.default})")
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: a whole number 1-65535") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: a whole number 1-65535")
+    return port
+
+
+def _directory(text: str) -> Path:
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a file, not a directory")
+    return path
+
+
+_HOST = _Option("--host", "CSMS_HOST", str, "127.0.0.1", "the address every listener binds to and clients use")
+_AWS_PORT = _Option("--aws-port", "CSMS_AWS_PORT", _port, "4566", "the embedded AWS (moto server)")
+_RUN = (
+    _HOST,
+    _Option("--ocpp-port", "CSMS_OCPP_PORT", _port, "9000", "chargers' websocket, ws://HOST:PORT/ocpp/{charge_point_id}"),
+    _Option("--rest-port", "CSMS_REST_PORT", _port, "8000", "the operator REST API, with /docs"),
+    _AWS_PORT,
+    _Option("--connections-port", "CSMS_CONNECTIONS_PORT", _port, "9001", "the API Gateway @connections API"),
+    _Option("--data-dir", "CSMS_DATA_DIR", _directory, ".csms", "where tables, queues, the API key and secrets are kept"),
+)
+# Settings `csms run` takes from the environment only (services/shared/settings.py reads them; README.md).
+_RUN_ENVIRONMENT = """environment only:
+  CSMS_API_KEY                  the local admin key, csms_<id>_<secret> (default: made once, kept in DATA_DIR/api-key)
+  CSMS_ACCEPT_UNKNOWN_CHARGERS  register chargers nobody pre-registered (default: true)
+  CSMS_HEARTBEAT_INTERVAL       seconds, given at boot, 10-590 (default: 300)
+  CSMS_COMMAND_TIMEOUT          seconds a command waits for its reply (default: 30)
+  CSMS_COMMAND_QUEUE_TTL        seconds a command may wait in the queue (default: 3600)
+  CSMS_MAX_CONNECTOR_ID         highest connector id a charger may report (default: 32)
+  CSMS_MAX_POWER_W              a connector's rated power, bounds a session's energy (default: 350000)
+  CSMS_ENERGY_PRICE_PER_KWH     invoices' price (default: 0.30)
+  CSMS_CURRENCY                 ISO 4217 (default: EUR)
+  CSMS_VISIBILITY_TIMEOUT       seconds before a failed event is retried (default: as each manifest declares)
+  POWERTOOLS_LOG_LEVEL          handlers' log level (default: WARNING; INFO shows refusals and their hints)"""
+
+
 def _parser() -> argparse.ArgumentParser:
-    # Defaults stay None (or the environment's) and Config fills in the rest, so parsing imports nothing local:
+    # Defaults stay None and Config fills in the rest, so parsing imports nothing local:
     # `csms api-keys --stage` must run where only `pip install .` is.
     parser = argparse.ArgumentParser(prog="csms", description="Serverless OCPP CSMS: local tools, and API keys of a deployed stage")
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="start the whole CSMS on this machine")
-    run.add_argument("--host", default=os.environ.get("CSMS_HOST"))
-    run.add_argument("--ocpp-port", type=int, default=os.environ.get("CSMS_OCPP_PORT"))
-    run.add_argument("--rest-port", type=int, default=os.environ.get("CSMS_REST_PORT"))
-    run.add_argument("--aws-port", type=int, default=os.environ.get("CSMS_AWS_PORT"))
-    run.add_argument("--connections-port", type=int, default=os.environ.get("CSMS_CONNECTIONS_PORT"))
-    run.add_argument("--data-dir", type=Path, default=os.environ.get("CSMS_DATA_DIR"))
+    run = commands.add_parser("run", help="start the whole CSMS on this machine", epilog=_RUN_ENVIRONMENT,
+                              formatter_class=argparse.RawDescriptionHelpFormatter,
+                              description="Starts the whole CSMS on this machine and prints where each part listens.")
+    for option in _RUN:
+        option.add_to(run)
 
     stack = argparse.ArgumentParser(add_help=False)
-    stack.add_argument("--host", default=os.environ.get("CSMS_HOST"))
-    stack.add_argument("--aws-port", type=int, default=os.environ.get("CSMS_AWS_PORT"))
+    for option in (_HOST, _AWS_PORT):
+        option.add_to(stack)
     events = commands.add_parser("events", help="dead letters of the running stack's event queues")
     actions = events.add_subparsers(dest="action", required=True)
     actions.add_parser("dlq", parents=[stack], help="list the dead letters of every queue, and the changes each relay gave up on")
@@ -40,6 +100,32 @@ def _parser() -> argparse.ArgumentParser:
     apikeys.add_parser(commands, stack)
     _add_simulate(commands)
     return parser
+
+
+def _from_environment(args: argparse.Namespace) -> str | None:
+    """Fills each option not given from its environment variable; what is wrong with a variable's value, if anything."""
+    for option in _RUN:
+        raw = os.environ.get(option.env)
+        if getattr(args, option.dest, False) is None and raw:
+            try:
+                setattr(args, option.dest, option.convert(raw))
+            except argparse.ArgumentTypeError as error:
+                return f"{option.env}: {error} (or unset it; {option.flag} overrides it)"
+    return None
+
+
+def _settings_problem() -> str | None:
+    """What is wrong with the CSMS_* settings the services read, found before the stack starts rather than in the
+    middle of its start (pydantic would raise at the first settings() call)."""
+    from pydantic import ValidationError
+
+    from services.shared.settings import Settings
+
+    try:
+        Settings()
+    except ValidationError as error:
+        return "; ".join(f"CSMS_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors())
+    return apikeys.local_key_problem()
 
 
 def _add_simulate(commands: Any) -> None:
@@ -170,7 +256,21 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # `csms events dlq | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that exiting flushes nowhere, silently
+        return 1
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
+    problem = _from_environment(args)
+    if args.command == "run":
+        problem = problem or _settings_problem()
+    if problem:
+        print(f"csms {args.command}: {problem}", file=sys.stderr)
+        return 2
     if args.command == "run":
         from local.stack import serve
 
@@ -182,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return _events(args, config)
         except EndpointConnectionError:
-            print(f"csms: no stack answers at {config.host}:{config.aws_port}; start it with `make run`", file=sys.stderr)
+            print(apikeys.no_stack(config), file=sys.stderr)
             return 1
     if args.command == "api-keys":
         return apikeys.run(args, None if args.stage else _config(args))

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import os
 import signal
-import stat
 import sys
 import time
 from dataclasses import dataclass
@@ -58,28 +57,6 @@ def configure_environment(config: Config) -> None:
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
 
-def operator_key(data_dir: Path) -> str:
-    """CSMS_API_KEY if set, else the key generated on the first start and kept in the data dir."""
-    from services.shared import auth
-
-    text = os.environ.get("CSMS_API_KEY")
-    path = data_dir / "api-key"
-    if not text and path.exists():
-        text = path.read_text().strip()
-    if text and auth.parse_api_key(text) is None:
-        raise SystemExit("CSMS_API_KEY must look like csms_<id>_<secret>; unset it and `csms run` makes one")
-    if not text:
-        text = str(auth.new_api_key())
-        path.write_text(text + "\n")
-        path.chmod(stat.S_IRUSR | stat.S_IWUSR)
-    key = auth.parse_api_key(text)
-    assert key is not None
-    if not auth.store_api_key(key, name="local operator", scopes=("admin",)) and auth.check_api_key(text) is None:
-        raise SystemExit(f"the local operator key {key.key_id} was revoked (or CSMS_API_KEY's secret is not its own): "
-                         f"unset CSMS_API_KEY and delete {path} to make a new one")
-    return text
-
-
 # Rounds of relaying and consuming at a clean stop: each round's consumers may write what the next relays.
 DRAIN_ROUNDS = 20
 
@@ -105,6 +82,7 @@ async def serve(config: Config) -> int:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     configure_environment(config)
 
+    from local.apikeys import operator_key
     from local.aws import EmbeddedAws
     from local.gateway import Gateway
     from local.lambdas import Runtime

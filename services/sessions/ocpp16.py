@@ -14,7 +14,7 @@ from services.shared.settings import settings
 
 
 def authorize(ctx: OcppContext, request: call.Authorize) -> call_result.Authorize:
-    return call_result.Authorize(id_tag_info=id_tag_info(get_token(request.id_tag), ctx.received_at))
+    return call_result.Authorize(id_tag_info=id_tag_info(request.id_tag, get_token(request.id_tag), ctx.received_at))
 
 
 def start_transaction(ctx: OcppContext, request: call.StartTransaction) -> call_result.StartTransaction:

@@ -57,7 +57,7 @@ class Start:
 def start(request: Start, now: datetime) -> tuple[str, dict[str, Any]]:
     """(transaction id, idTagInfo), the id the CSMS's counter gave (in decimal). A start whose token is not
     accepted is still recorded and flagged: the charger may be charging already."""
-    info = authorization.id_tag_info(store.get_token(request.id_tag), now)
+    info = authorization.id_tag_info(request.id_tag, store.get_token(request.id_tag), now)
     timestamp = clock.normalize(request.timestamp)
     start_key = "|".join(map(str, (request.charge_point_id, request.evse_id, request.connector_id, request.id_tag,
                                    request.meter_start_wh, timestamp)))
@@ -148,7 +148,7 @@ def stop(request: Stop, transaction_data: list[dict[str, Any]], now: datetime) -
         }, create=session if session.get("created_from_stop") else None)
     if request.id_tag is None:
         return None
-    return authorization.id_tag_info(store.get_token(request.id_tag), now)
+    return authorization.id_tag_info(request.id_tag, store.get_token(request.id_tag), now)
 
 
 def _session_from_stop(request: Stop, samples: list[dict[str, Any]], stopped_at: str, now: datetime) -> dict[str, Any]:

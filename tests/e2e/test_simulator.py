@@ -164,3 +164,15 @@ def test_csms_simulate_runs_a_fleet_from_the_command_line(stack: Stack) -> None:
     refused = subprocess.run([sys.executable, "-m", "local.cli", "simulate", "--rest-url", stack.rest_url, "--api-key",
                               "csms_000000000000_nope", "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2 and "refused the API key (401)" in refused.stderr
+
+
+def test_csms_events_dlq_cut_short_by_its_reader_is_no_traceback(stack: Stack) -> None:
+    """As `csms events dlq | head` does: the reader is gone before the command writes."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = subprocess.run([sys.executable, "-m", "local.cli", "events", "dlq", "--aws-port", str(stack.ports["AWS"])],
+                              cwd=ROOT, stdout=write, stderr=subprocess.PIPE, text=True, timeout=60)
+    finally:
+        os.close(write)
+    assert (done.returncode, done.stderr) == (1, "")

@@ -171,7 +171,7 @@ def test_stage_needs_only_boto3_and_credentials() -> None:
 
 def test_a_revoked_local_operator_key_stays_revoked_across_restarts(
         aws_env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from local.stack import operator_key
+    from local.apikeys import operator_key
 
     monkeypatch.delenv("CSMS_API_KEY", raising=False)
     key = operator_key(tmp_path)
@@ -182,3 +182,23 @@ def test_a_revoked_local_operator_key_stays_revoked_across_restarts(
         operator_key(tmp_path)
     assert auth.check_api_key(key) is None
     assert [k["revoked_at"] for k in auth.list_api_keys() if k["key_id"] == key_id] == [revoked_at]
+
+
+def test_a_local_key_chosen_by_hand_is_stored_and_works(aws_env: None, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from local.apikeys import operator_key
+
+    monkeypatch.setenv("CSMS_API_KEY", "csms_dev_0123456789abcdef")
+    assert operator_key(tmp_path) == "csms_dev_0123456789abcdef"
+    assert auth.check_api_key("csms_dev_0123456789abcdef")["scopes"] == ["admin"]  # type: ignore[index]
+    assert not (tmp_path / "api-key").exists()  # the environment holds it; nothing to keep
+
+
+def test_a_key_file_that_holds_no_key_says_how_to_start_over(aws_env: None, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from local.apikeys import operator_key
+
+    monkeypatch.delenv("CSMS_API_KEY", raising=False)
+    (tmp_path / "api-key").write_text("not a key\n")
+    with pytest.raises(SystemExit, match=f"{tmp_path / 'api-key'} does not hold a key of the form csms_<id>_<secret>"):
+        operator_key(tmp_path)
