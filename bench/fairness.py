@@ -41,10 +41,12 @@ def _frame(message_id: str, action: str, payload: dict[str, Any]) -> str:
 def big_meter_values(message_id: str) -> str:
     """As many one-value meterValue elements as fit in one 32 KB frame, each at its own second."""
     elements: list[dict[str, Any]] = []
+    size = len(_frame(message_id, "MeterValues", {"connectorId": 1, "meterValue": []}))
     while True:
         at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(1_700_000_000 + len(elements))) + "Z"
         element = {"timestamp": at, "sampledValue": [{"value": str(len(elements))}]}
-        if len(_frame(message_id, "MeterValues", {"connectorId": 1, "meterValue": [*elements, element]})) > FRAME_LIMIT - 64:
+        size += len(json.dumps(element)) + 2  # and the separator
+        if size > FRAME_LIMIT - 64:
             return _frame(message_id, "MeterValues", {"connectorId": 1, "meterValue": elements})
         elements.append(element)
 
