@@ -13,9 +13,12 @@ API is served beside it.
 
 Where AWS runs each invocation in a Lambda instance of its own, here they share a thread pool, so
 the gateway shares it fairly (see `Turns`): a connection's frames are handled one at a time and in
-order, and a connection that sends more than the others waits behind them. The authorizer, a
-function of its own in AWS, has a pool of its own too, and a bounded number of handshakes wait for
-it: past that a handshake is answered 429, as API Gateway answers one past its connection rate.
+order, and a connection that sends more than the others waits behind them; a frame past the
+`FRAMES_QUEUED` waiting of its connection is answered as a throttled one. The authorizer, a
+function of its own in AWS, has a pool of its own too, shared the same way between charge point ids
+(one whose wrong passwords are retried waits behind a charger connecting for the first time), and a
+bounded number of handshakes wait for it: past that a handshake is answered 429, as API Gateway
+answers one past its connection rate.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import re
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable, Iterable
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -60,8 +64,9 @@ CONNECT_TIMEOUT_S = 29
 # The stage throttling infra/stack.py's Options deploy by default (ocpp_rate_limit, ocpp_burst_limit).
 OCPP_RATE_LIMIT = 2000
 OCPP_BURST_LIMIT = 5000
-# Frames of one connection received and waiting for their turn; past them the gateway reads no more of its
-# frames (the charger's sends wait in its TCP buffers), so a flood costs memory for these only.
+# Frames of one connection received and waiting for their turn; one more is answered as a throttled one
+# (where AWS would have invoked it at once), so a flood costs memory for these only. Not reading them instead
+# would leave the charger's WebSocket pings unanswered, and it would drop the connection.
 FRAMES_QUEUED = 16
 # Handshakes waiting for (or in) the authorizer; more are answered 429 at once.
 HANDSHAKES_WAITING = 128
@@ -78,7 +83,6 @@ class Connection:
     last_active_at: float = field(default_factory=time.time)
     subprotocol: str | None = None
     opened: bool = False  # the handshake completed and the frames loop runs
-    served_at: float = 0.0  # when one of its frames last got its turn (monotonic)
 
 
 class PathRefused(ValueError):
@@ -134,28 +138,36 @@ class TokenBucket:
 
 
 class Turns:
-    """At most `slots` frames of all connections in the handlers at once; a free slot goes to the waiting
-    connection served least recently. A connection that floods is always the one served last: another's
-    frame waits for at most one turn of each connection waiting with it, never for the flood."""
+    """At most `slots` invocations at once of those waiting here; a free slot goes to the waiting key (a
+    connection, a charger's handshake) served least recently. A key that floods is always the one served
+    last: another's invocation waits for at most one turn of each key waiting with it, never for the flood."""
 
-    def __init__(self, slots: int) -> None:
+    def __init__(self, slots: int, remembered: int = 10_000) -> None:
         self.slots = slots
         self.busy = 0
         self._waiting: list[tuple[float, int, asyncio.Future[None]]] = []
         self._arrival = itertools.count()
+        self._served: OrderedDict[str, float] = OrderedDict()  # the last turn of each key (monotonic), oldest first
+        self._remembered = remembered
 
     @property
     def waiting(self) -> int:
         return sum(1 for *_, turn in self._waiting if not turn.done())
 
     @contextlib.asynccontextmanager
-    async def turn(self, conn: Connection) -> AsyncIterator[None]:
-        await self._acquire(conn.served_at)
-        conn.served_at = time.monotonic()
+    async def turn(self, key: str) -> AsyncIterator[None]:
+        await self._acquire(self._served.get(key, 0.0))
+        self._served[key] = time.monotonic()
+        self._served.move_to_end(key)
+        if len(self._served) > self._remembered:  # one forgotten counts as never served: it only gains
+            self._served.popitem(last=False)
         try:
             yield
         finally:
             self._release()
+
+    def forget(self, key: str) -> None:
+        self._served.pop(key, None)
 
     async def _acquire(self, served_at: float) -> None:
         if self.busy < self.slots and not self.waiting:
@@ -246,6 +258,7 @@ class Gateway:
         self.max_connection_s = max_connection_s
         self.throttle = TokenBucket(rate_limit, burst_limit)
         self.turns = Turns(frames_in_flight or max(1, runtime.workers // 2))
+        self.handshake_turns = Turns(runtime.authorizer_workers)
         self.frames_queued = frames_queued
         self.handshakes_waiting = handshakes_waiting
         self.authorizing = 0
@@ -281,8 +294,9 @@ class Gateway:
             return websocket.respond(429, "Too Many Requests\n")
         self.authorizing += 1
         try:
-            policy = await self.runtime.invoke_async(self.routes.authorizer, authorizer_event(context, multi, query), waiting,
-                                                     pool="authorizer")
+            async with self.handshake_turns.turn(query["charge_point_id"]):
+                policy = await self.runtime.invoke_async(self.routes.authorizer, authorizer_event(context, multi, query),
+                                                         waiting, pool="authorizer")
         except Abandoned:
             return websocket.respond(408, "Request Timeout\n")
         except PermissionError:
@@ -350,8 +364,8 @@ class Gateway:
                 except asyncio.TimeoutError:
                     continue
                 conn.last_active_at = time.time()
-                if self.throttle.take():
-                    await frames.put(message)
+                if not frames.full() and self.throttle.take():
+                    frames.put_nowait(message)
                 else:
                     context = self._request_context(conn, "$default", "MESSAGE")
                     await self._send(conn, error_frame("Too Many Requests", conn, context["requestId"]))
@@ -361,6 +375,7 @@ class Gateway:
             self.connections.pop(conn.connection_id, None)
             await frames.put(None)
             await handling  # frames received before the close are still handled, as API Gateway's are
+            self.turns.forget(conn.connection_id)
             code = websocket.close_code if closed_by_gateway is None else closed_by_gateway[0]
             reason = websocket.close_reason if closed_by_gateway is None else closed_by_gateway[1]
             await self._disconnect(conn, code, reason or "")
@@ -376,7 +391,7 @@ class Gateway:
         """One frame of the connection at a time, each in its turn; its reply is sent after the turn, so a charger
         that does not read its replies holds up only itself."""
         while (message := await frames.get()) is not None:
-            async with self.turns.turn(conn):
+            async with self.turns.turn(conn.connection_id):
                 body = await self._invoke_default(conn, message)
             if body:
                 await self._send(conn, body)

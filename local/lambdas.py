@@ -54,11 +54,11 @@ def default_authorizer_workers() -> int:
 class Runtime:
     def __init__(self, workers: int = 32, background_workers: int = 4, authorizer_workers: int | None = None) -> None:
         self.workers = workers
+        self.authorizer_workers = authorizer_workers or default_authorizer_workers()
         self._pools: dict[Pool, ThreadPoolExecutor] = {
             "main": ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lambda"),
             "background": ThreadPoolExecutor(max_workers=background_workers, thread_name_prefix="lambda-background"),
-            "authorizer": ThreadPoolExecutor(max_workers=authorizer_workers or default_authorizer_workers(),
-                                             thread_name_prefix="lambda-authorizer"),
+            "authorizer": ThreadPoolExecutor(max_workers=self.authorizer_workers, thread_name_prefix="lambda-authorizer"),
         }
 
     def invoke(self, ref: str, event: dict[str, Any]) -> Any:

@@ -282,7 +282,7 @@ def test_a_flooding_connection_does_not_hold_up_another(gateway: Any) -> None:
     """With one frame in the handlers at a time, a frame of a second connection waits for the flood's frame in
     the handler, and for no other: the flood's 40 frames queued before it are handled after it."""
     async def scenario() -> tuple[int, int]:
-        gw = await gateway(frames_in_flight=1)
+        gw = await gateway(frames_in_flight=1, frames_queued=64)
         try:
             async with websockets.connect(url(gw, "flood"), subprotocols=["ocpp1.6"]) as flood, \
                     websockets.connect(url(gw, "calm"), subprotocols=["ocpp1.6"]) as calm:
@@ -300,6 +300,24 @@ def test_a_flooding_connection_does_not_hold_up_another(gateway: Any) -> None:
     before, calm_at = run(scenario)
     assert calm_at - before <= 3, (before, calm_at)  # the one in the handler, and those sent while "calm" was on its way
     assert len(handled) == 41
+
+
+def test_a_frame_past_its_connections_queue_is_answered_as_throttled(gateway: Any) -> None:
+    async def scenario() -> list[Any]:
+        gw = await gateway(frames_in_flight=1, frames_queued=2)
+        try:
+            async with websockets.connect(url(gw, "pipelining"), subprotocols=["ocpp1.6"]) as ws:
+                for n in range(20):
+                    await ws.send(f"slow-{n}")
+                return [json.loads(await asyncio.wait_for(ws.recv(), 10)) for _ in range(20)]
+        finally:
+            await gw.stop()
+
+    replies = run(scenario)
+    echoed = [r["echo"] for r in replies if "echo" in r]
+    assert len(echoed) >= 3 and echoed == handled == sorted(echoed, key=lambda body: int(body.split("-")[1]))
+    assert [r["message"] for r in replies if "message" in r] == ["Too Many Requests"] * (20 - len(echoed))
+    assert len(echoed) < 20
 
 
 def test_past_the_stage_throttling_a_frame_is_refused_and_the_connection_kept(gateway: Any) -> None:
@@ -344,6 +362,33 @@ def test_the_authorizer_has_a_pool_of_its_own_and_handshakes_past_the_bound_are_
             await gw.stop()
 
     run(scenario)
+
+
+def test_a_charger_never_authorized_goes_before_retries_of_another(gateway: Any) -> None:
+    """Wrong passwords retried for one charger queue behind the handshake of a charger connecting anew."""
+    async def scenario() -> list[str]:
+        hashing.clear()
+        gw = await gateway(Runtime(2, authorizer_workers=1))
+        try:
+            async with websockets.connect(url(gw, "retried"), subprotocols=["ocpp1.6"]):
+                pass
+            slow = asyncio.ensure_future(websockets.connect(url(gw, "slow"), subprotocols=["ocpp1.6"]))
+            while gw.authorizing < 1:
+                await asyncio.sleep(0.01)
+            later = [asyncio.ensure_future(websockets.connect(url(gw, cp_id), subprotocols=["ocpp1.6"]))
+                     for cp_id in ("retried", "retried", "retried", "fresh")]
+            while gw.authorizing < 5:
+                await asyncio.sleep(0.01)
+            seen.clear()
+            hashing.set()
+            for handshake in (slow, *later):
+                await (await asyncio.wait_for(handshake, 10)).close()
+            return [e["queryStringParameters"]["charge_point_id"] for e in seen if e.get("type") == "REQUEST"]
+        finally:
+            hashing.set()
+            await gw.stop()
+
+    assert run(scenario) == ["fresh", "retried", "retried", "retried"]
 
 
 def test_every_value_of_a_repeated_header_reaches_the_authorizer(gateway: Any) -> None:

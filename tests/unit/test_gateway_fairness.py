@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from local.gateway import Connection, TokenBucket, Turns
+from local.gateway import TokenBucket, Turns
 
 
 def test_the_bucket_allows_a_burst_then_the_rate() -> None:
@@ -20,14 +20,16 @@ def test_the_bucket_allows_a_burst_then_the_rate() -> None:
 def test_a_free_turn_goes_to_the_connection_served_least_recently() -> None:
     async def scenario() -> list[str]:
         turns, order, release = Turns(1), [], asyncio.Event()
-        connections = {name: Connection(name, None, {}, {}, "", served_at=at)
-                       for name, at in (("busy", 0.0), ("flood", 9.0), ("calm", 1.0), ("steady", 5.0))}
 
-        async def frame(name: str) -> None:
-            async with turns.turn(connections[name]):
+        async def frame(name: str, hold: bool = True) -> None:
+            async with turns.turn(name):
                 order.append(name)
-                await release.wait()
+                if hold:
+                    await release.wait()
 
+        for name in ("flood", "steady", "flood"):  # served before, the flood last
+            await frame(name, hold=False)
+        order.clear()
         first = asyncio.create_task(frame("busy"))
         await asyncio.sleep(0)  # "busy" holds the only slot
         rest = [asyncio.create_task(frame(name)) for name in ("flood", "calm", "steady")]
@@ -38,24 +40,23 @@ def test_a_free_turn_goes_to_the_connection_served_least_recently() -> None:
         assert turns.busy == 0 and turns.waiting == 0
         return order
 
-    assert asyncio.run(scenario()) == ["busy", "calm", "steady", "flood"]
+    assert asyncio.run(scenario()) == ["busy", "calm", "steady", "flood"]  # "calm" was never served
 
 
 def test_a_cancelled_wait_gives_its_turn_on() -> None:
     async def scenario() -> list[str]:
         turns, order = Turns(1), []
-        holder, gone, next_one = (Connection(n, None, {}, {}, "") for n in ("holder", "gone", "next"))
         release = asyncio.Event()
 
-        async def frame(conn: Connection, wait: bool = False) -> None:
-            async with turns.turn(conn):
-                order.append(conn.connection_id)
+        async def frame(key: str, wait: bool = False) -> None:
+            async with turns.turn(key):
+                order.append(key)
                 if wait:
                     await release.wait()
 
-        first = asyncio.create_task(frame(holder, wait=True))
+        first = asyncio.create_task(frame("holder", wait=True))
         await asyncio.sleep(0)
-        cancelled, waiting = asyncio.create_task(frame(gone)), asyncio.create_task(frame(next_one))
+        cancelled, waiting = asyncio.create_task(frame("gone")), asyncio.create_task(frame("next"))
         await asyncio.sleep(0)
         cancelled.cancel()
         release.set()
