@@ -38,15 +38,15 @@ def _frame(message_id: str, action: str, payload: dict[str, Any]) -> str:
     return json.dumps([2, message_id, action, payload])
 
 
-def big_meter_values(message_id: str) -> str:
-    """As many one-value meterValue elements as fit in one 32 KB frame, each at its own second."""
+def big_meter_values(message_id: str, frame_bytes: int = FRAME_LIMIT - 64) -> str:
+    """As many one-value meterValue elements as fit in a frame of `frame_bytes` (32 KB), each at its own second."""
     elements: list[dict[str, Any]] = []
     size = len(_frame(message_id, "MeterValues", {"connectorId": 1, "meterValue": []}))
     while True:
         at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(1_700_000_000 + len(elements))) + "Z"
         element = {"timestamp": at, "sampledValue": [{"value": str(len(elements))}]}
         size += len(json.dumps(element)) + 2  # and the separator
-        if size > FRAME_LIMIT - 64:
+        if size > frame_bytes:
             return _frame(message_id, "MeterValues", {"connectorId": 1, "meterValue": elements})
         elements.append(element)
 
