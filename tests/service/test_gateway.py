@@ -12,7 +12,7 @@ import boto3
 import pytest
 import websockets
 
-from local.gateway import FRAME_LIMIT, Gateway
+from local.gateway import FRAME_LIMIT, OCPP_BURST_LIMIT, OCPP_RATE_LIMIT, Gateway
 from local.lambdas import Abandoned, Runtime
 from local.ports import free_port
 from services.shared.manifest import WebSocketRoutes
@@ -318,6 +318,12 @@ def test_a_frame_past_its_connections_queue_is_answered_as_throttled(gateway: An
     assert len(echoed) >= 3 and echoed == handled == sorted(echoed, key=lambda body: int(body.split("-")[1]))
     assert [r["message"] for r in replies if "message" in r] == ["Too Many Requests"] * (20 - len(echoed))
     assert len(echoed) < 20
+
+
+def test_the_local_stage_throttling_is_the_deployments_by_default() -> None:
+    from infra.stack import Options
+
+    assert (OCPP_RATE_LIMIT, OCPP_BURST_LIMIT) == (Options().ocpp_rate_limit, Options().ocpp_burst_limit)
 
 
 def test_past_the_stage_throttling_a_frame_is_refused_and_the_connection_kept(gateway: Any) -> None:
