@@ -75,6 +75,8 @@ _RUN_ENVIRONMENT = """environment only:
   CSMS_ENERGY_PRICE_PER_KWH     invoices' price (default: 0.30)
   CSMS_CURRENCY                 ISO 4217 (default: EUR)
   CSMS_VISIBILITY_TIMEOUT       seconds before a failed event is retried (default: as each manifest declares)
+  CSMS_OCPP_RATE_LIMIT          the OCPP stage's throttling, messages a second (default: 2000, as deployed)
+  CSMS_OCPP_BURST_LIMIT         and at once (default: 5000); past them a frame is answered Too Many Requests
   POWERTOOLS_LOG_LEVEL          handlers' log level (default: WARNING; INFO shows refusals and their hints)"""
 
 

@@ -6,19 +6,35 @@ in AWS; see `charge_point_id_from_path`); $connect runs the REQUEST
 authorizer and then the $connect route, whose `Sec-WebSocket-Protocol` header picks the
 subprotocol; every later frame carries the authorizer's context; `$default`'s body is the
 route response; frames over 32 KB close with 1009, idle connections after 10 minutes,
-every connection after 2 hours. The @connections management API is served beside it.
+every connection after 2 hours; past the stage's throttling (the deployment's `ocpp_rate_limit`
+and `ocpp_burst_limit`, a token bucket shared by all connections) a frame is not delivered and
+the charger gets a `Too Many Requests` frame, its connection kept. The @connections management
+API is served beside it.
+
+Where AWS runs each invocation in a Lambda instance of its own, here they share a thread pool, so
+the gateway shares it fairly (see `Turns`): a connection's frames are handled one at a time and in
+order, and a connection that sends more than the others waits behind them; a frame past the
+`FRAMES_QUEUED` waiting of its connection is answered as a throttled one. The authorizer, a
+function of its own in AWS, has a pool of its own too, shared the same way between charge point ids
+(one whose wrong passwords are retried waits behind a charger connecting for the first time), and a
+bounded number of handshakes wait for it: past that a handshake is answered 429, as API Gateway
+answers one past its connection rate.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import heapq
+import itertools
 import json
 import logging
 import re
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, AsyncIterator, Callable, Iterable
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import websockets
@@ -41,6 +57,15 @@ IDLE_TIMEOUT_S = 600
 MAX_CONNECTION_S = 7200
 # API Gateway's integration timeout: the authorizer and $connect may take this long before a handshake fails.
 CONNECT_TIMEOUT_S = 29
+# The stage throttling infra/stack.py's Options deploy by default (ocpp_rate_limit, ocpp_burst_limit).
+OCPP_RATE_LIMIT = 2000
+OCPP_BURST_LIMIT = 5000
+# Frames of one connection received and waiting for their turn; one more is answered as a throttled one
+# (where AWS would have invoked it at once), so a flood costs memory for these only. Not reading them instead
+# would leave the charger's WebSocket pings unanswered, and it would drop the connection.
+FRAMES_QUEUED = 16
+# Handshakes waiting for (or in) the authorizer; more are answered 429 at once.
+HANDSHAKES_WAITING = 128
 
 
 @dataclass
@@ -86,15 +111,114 @@ def charge_point_id_from_path(path: str) -> str:
     raise PathRefused(400, "Malformed percent-encoding in the charge point id\n")
 
 
+class TokenBucket:
+    """API Gateway's throttling algorithm: on average `rate` requests a second, at most `burst` at once."""
+
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate, self.burst, self._clock = rate, burst, clock
+        self._tokens, self._at = float(burst), clock()
+
+    def take(self) -> bool:
+        now = self._clock()
+        self._tokens = min(float(self.burst), self._tokens + (now - self._at) * self.rate)
+        self._at = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
+
+class Turns:
+    """At most `slots` invocations at once of those waiting here; a free slot goes to the waiting key (a
+    connection, a charger's handshake) served least recently. A key that floods is always the one served
+    last: another's invocation waits for at most one turn of each key waiting with it, never for the flood."""
+
+    def __init__(self, slots: int, remembered: int = 10_000) -> None:
+        self.slots = slots
+        self.busy = 0
+        self._waiting: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._arrival = itertools.count()
+        self._served: OrderedDict[str, float] = OrderedDict()  # the last turn of each key (monotonic), oldest first
+        self._remembered = remembered
+
+    @property
+    def waiting(self) -> int:
+        return sum(1 for *_, turn in self._waiting if not turn.done())
+
+    @contextlib.asynccontextmanager
+    async def turn(self, key: str) -> AsyncIterator[None]:
+        await self._acquire(self._served.get(key, 0.0))
+        self._served[key] = time.monotonic()
+        self._served.move_to_end(key)
+        if len(self._served) > self._remembered:  # one forgotten counts as never served: it only gains
+            self._served.popitem(last=False)
+        try:
+            yield
+        finally:
+            self._release()
+
+    def forget(self, key: str) -> None:
+        self._served.pop(key, None)
+
+    async def _acquire(self, served_at: float) -> None:
+        if self.busy < self.slots and not self.waiting:
+            self.busy += 1
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (served_at, next(self._arrival), turn))
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():  # handed the slot as it was cancelled
+                self._release()
+            raise
+
+    def _release(self) -> None:
+        while self._waiting:
+            *_, turn = heapq.heappop(self._waiting)
+            if not turn.done():
+                turn.set_result(None)  # the slot passes to it
+                return
+        self.busy -= 1
+
+
+# --- the events API Gateway hands the functions ------------------------------------------------
+
+def multi_value_headers(raw: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """Every value of each header, in order, under the name as first sent (names match case-insensitively):
+    a header sent twice (two `Authorization`s) shows both, for the authorizer to refuse."""
+    spelled: dict[str, str] = {}
+    values: dict[str, list[str]] = {}
+    for name, value in raw:
+        values.setdefault(spelled.setdefault(name.lower(), name), []).append(value)
+    return values
+
+
+def error_frame(message: str, conn: Connection, request_id: str) -> str:
+    """What API Gateway sends a charger instead of a route response it could not get (a failed integration,
+    a throttled frame)."""
+    return json.dumps({"message": message, "connectionId": conn.connection_id, "requestId": request_id})
+
+
 class Gateway:
     def __init__(self, routes: WebSocketRoutes, default: str, runtime: Runtime, host: str, port: int, management_port: int,
-                 *, idle_timeout_s: float = IDLE_TIMEOUT_S, max_connection_s: float = MAX_CONNECTION_S) -> None:
+                 *, idle_timeout_s: float = IDLE_TIMEOUT_S, max_connection_s: float = MAX_CONNECTION_S,
+                 rate_limit: float = OCPP_RATE_LIMIT, burst_limit: int = OCPP_BURST_LIMIT, frames_in_flight: int | None = None,
+                 frames_queued: int = FRAMES_QUEUED, handshakes_waiting: int = HANDSHAKES_WAITING) -> None:
+        """`frames_in_flight` (default: half the runtime's workers) bounds the pool's threads frames take, leaving
+        the rest to handshakes, the REST API and the queues."""
         self.routes = routes
         self.default = default
         self.runtime = runtime
         self.host, self.port, self.management_port = host, port, management_port
         self.idle_timeout_s = idle_timeout_s
         self.max_connection_s = max_connection_s
+        self.throttle = TokenBucket(rate_limit, burst_limit)
+        self.turns = Turns(frames_in_flight or max(1, runtime.workers // 2))
+        self.handshake_turns = Turns(runtime.authorizer_workers)
+        self.frames_queued = frames_queued
+        self.handshakes_waiting = handshakes_waiting
+        self.authorizing = 0
         self.connections: dict[str, Connection] = {}
         self._watchers: set[asyncio.Task] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -115,19 +239,22 @@ class Gateway:
             query["charge_point_id"] = charge_point_id_from_path(url.path)
         except PathRefused as refused:
             return websocket.respond(refused.status, refused.body)
-        headers = {k: v for k, v in request.headers.raw_items()}
-        conn = Connection(new_connection_id(), None, {}, headers, websocket.remote_address[0] if websocket.remote_address else "")
-        multi: dict[str, list[str]] = {}
-        for name, value in request.headers.raw_items():
-            multi.setdefault(name, []).append(value)
-        multi_query = {k: [v] for k, v in query.items()}
+        multi = multi_value_headers(request.headers.raw_items())
+        conn = Connection(new_connection_id(), None, {}, {k: v[-1] for k, v in multi.items()},
+                          websocket.remote_address[0] if websocket.remote_address else "")
         context = self._request_context(conn, "$connect", "CONNECT")
+        multi_query = {k: [v] for k, v in query.items()}
+
         def waiting() -> bool:
             return websocket.transport is not None and not websocket.transport.is_closing()
 
+        if self.authorizing >= self.handshakes_waiting:
+            return websocket.respond(429, "Too Many Requests\n")
+        self.authorizing += 1
         try:
-            policy = await self.runtime.invoke_async(self.routes.authorizer, authorizer_event(context, multi, multi_query),
-                                                     waiting)
+            async with self.handshake_turns.turn(query["charge_point_id"]):
+                policy = await self.runtime.invoke_async(self.routes.authorizer, authorizer_event(context, multi, multi_query),
+                                                         waiting, pool="authorizer")
         except Abandoned:
             return websocket.respond(408, "Request Timeout\n")
         except PermissionError:
@@ -135,6 +262,8 @@ class Gateway:
         except Exception:
             log.exception("authorizer failed")
             return websocket.respond(500, "Internal server error\n")
+        finally:
+            self.authorizing -= 1
         statements = (policy.get("policyDocument") or {}).get("Statement") or []
         if not statements or any(s.get("Effect") != "Allow" for s in statements):
             return websocket.respond(403, "Forbidden\n")
@@ -178,7 +307,8 @@ class Gateway:
         conn: Connection = websocket.csms_connection  # type: ignore[attr-defined]
         conn.opened = True
         closed_by_gateway: tuple[int, str] | None = None
-        tasks: set[asyncio.Task] = set()
+        frames: asyncio.Queue[str | bytes | None] = asyncio.Queue(self.frames_queued)
+        handling = asyncio.create_task(self._handle_in_order(conn, frames))
         try:
             while True:
                 idle_left = self.idle_timeout_s - (time.time() - conn.last_active_at)
@@ -192,15 +322,18 @@ class Gateway:
                 except asyncio.TimeoutError:
                     continue
                 conn.last_active_at = time.time()
-                task = asyncio.create_task(self._deliver(conn, message))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
+                if not frames.full() and self.throttle.take():
+                    frames.put_nowait(message)
+                else:
+                    context = self._request_context(conn, "$default", "MESSAGE")
+                    await self._send(conn, error_frame("Too Many Requests", conn, context["requestId"]))
         except websockets.ConnectionClosed:
             pass
         finally:
             self.connections.pop(conn.connection_id, None)
-            if tasks:
-                await asyncio.gather(*tasks, return_exceptions=True)
+            await frames.put(None)
+            await handling  # frames received before the close are still handled, as API Gateway's are
+            self.turns.forget(conn.connection_id)
             code = websocket.close_code if closed_by_gateway is None else closed_by_gateway[0]
             reason = websocket.close_reason if closed_by_gateway is None else closed_by_gateway[1]
             await self._disconnect(conn, code, reason or "")
@@ -208,24 +341,33 @@ class Gateway:
     async def _disconnect(self, conn: Connection, code: int | None, reason: str) -> None:
         event = disconnect_event(self._request_context(conn, "$disconnect", "DISCONNECT"), conn.authorizer, code, reason)
         try:
-            await self.runtime.invoke_async(self.routes.disconnect, event, background=True)
+            await self.runtime.invoke_async(self.routes.disconnect, event, pool="background")
         except Exception:
             log.exception("$disconnect failed")
 
-    async def _deliver(self, conn: Connection, message: str | bytes) -> None:
+    async def _handle_in_order(self, conn: Connection, frames: asyncio.Queue[str | bytes | None]) -> None:
+        """One frame of the connection at a time, each in its turn; its reply is sent after the turn, so a charger
+        that does not read its replies holds up only itself."""
+        while (message := await frames.get()) is not None:
+            async with self.turns.turn(conn.connection_id):
+                body = await self._invoke_default(conn, message)
+            if body:
+                await self._send(conn, body)
+
+    async def _invoke_default(self, conn: Connection, message: str | bytes) -> str | None:
         event = message_event(self._request_context(conn, "$default", "MESSAGE"), conn.authorizer, message)
         try:
             reply = await self.runtime.invoke_async(self.default, event) or {}
-            body = reply.get("body")
+            return reply.get("body")
         except Exception:
             log.exception("$default failed")
-            body = json.dumps({"message": "Internal server error", "connectionId": conn.connection_id,
-                               "requestId": event["requestContext"]["requestId"]})
-        if body and conn.websocket is not None:
-            try:
+            return error_frame("Internal server error", conn, event["requestContext"]["requestId"])
+
+    @staticmethod
+    async def _send(conn: Connection, body: str) -> None:
+        if conn.websocket is not None:
+            with contextlib.suppress(websockets.ConnectionClosed):
                 await conn.websocket.send(body)
-            except websockets.ConnectionClosed:
-                pass
 
     # --- the @connections management API -------------------------------------------------
 

@@ -57,6 +57,19 @@ def configure_environment(config: Config) -> None:
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
 
+def stage_throttling() -> dict[str, int]:
+    """The OCPP stage's throttling, as a deployment's ocpp_rate_limit and ocpp_burst_limit set it in AWS:
+    CSMS_OCPP_RATE_LIMIT and CSMS_OCPP_BURST_LIMIT, else the gateway's defaults (the deployment's)."""
+    limits = {}
+    for name, variable in (("rate_limit", "CSMS_OCPP_RATE_LIMIT"), ("burst_limit", "CSMS_OCPP_BURST_LIMIT")):
+        text = os.environ.get(variable)
+        if text:
+            if not text.isdigit() or int(text) < 1:
+                raise SystemExit(f"{variable} must be a whole number of at least 1 (messages a second, or at once)")
+            limits[name] = int(text)
+    return limits
+
+
 # Rounds of relaying and consuming at a clean stop: each round's consumers may write what the next relays.
 DRAIN_ROUNDS = 20
 
@@ -77,6 +90,7 @@ async def serve(config: Config) -> int:
               file=sys.stderr)
         return 2
     started = time.monotonic()
+    throttling = stage_throttling()
     raise_open_files_limit()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per REST or @connections request is noise
     config.data_dir.mkdir(parents=True, exist_ok=True)
@@ -103,7 +117,7 @@ async def serve(config: Config) -> int:
     rest = RestFront(ALL, runtime, config.host, config.rest_port)
     websocket = next(m.websocket for m in ALL if m.websocket)
     ingress = next(m.ocpp_ingress for m in ALL if m.ocpp_ingress)
-    gateway = Gateway(websocket, ingress, runtime, config.host, config.ocpp_port, config.connections_port)
+    gateway = Gateway(websocket, ingress, runtime, config.host, config.ocpp_port, config.connections_port, **throttling)
 
     for poller in pollers:
         poller.start()
@@ -121,6 +135,7 @@ async def serve(config: Config) -> int:
   @connections API   http://{config.host}:{config.connections_port}
   data               {config.data_dir.resolve()}  ({restored} items and queued messages restored)
   unknown chargers   {"accepted and registered" if settings().accept_unknown_chargers else "refused"}
+  OCPP throttling    {gateway.throttle.rate:g} messages/s, bursts of {gateway.throttle.burst} (CSMS_OCPP_RATE_LIMIT, CSMS_OCPP_BURST_LIMIT)
   heartbeat interval {settings().heartbeat_interval} s, command timeout {settings().command_timeout} s
   energy price       {settings().energy_price_per_kwh} {settings().currency} per kWh (CSMS_ENERGY_PRICE_PER_KWH, CSMS_CURRENCY)
 CSMS is running (started in {time.monotonic() - started:.1f} s); Ctrl-C stops it""", flush=True)

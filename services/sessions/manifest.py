@@ -18,7 +18,8 @@ MANIFEST = ServiceManifest(
               stream=Stream("services.sessions.changes:session_changes")),
         # What makes a StartTransaction the same one re-sent: charger, connector, id tag, meter start, timestamp.
         Table(name="session-starts", partition_key=Key("start_key"), ttl_attribute="expires_at"),
-        # One item per meterValue element: series (a session's, or a connector's outside sessions) and its timestamp.
+        # One item per meterValue element, by series (a session's, or a connector's outside sessions) and timestamp;
+        # the elements of a write of several are packed into fewer items (store.put_samples).
         Table(name="meter-values", partition_key=Key("series"), sort_key=Key("sample_key")),
         Table(name="counters", partition_key=Key("name")),
     ),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
@@ -166,24 +168,52 @@ def _all(conditions: list[Any]) -> Any:
 
 # --- meter values ---------------------------------------------------------------------------------
 
+# A write of several meterValue elements (a charger's backlog, a StopTransaction's transactionData) packs them
+# into items of up to this many bytes (DynamoDB's limit is 400 KB): a write is billed per KB of its item, and
+# a one-reading element is a fraction of a KB, so one item per element would cost several times the units.
+PACKED_BYTES = 256 * 1024
+_SHARED = ("series", "charge_point_id", "evse_id", "connector_id", "transaction_id")
+
+
 def put_samples(items: list[dict[str, Any]]) -> None:
-    """One write for one meterValue element (the usual MeterValues); a batch for several."""
+    """Stores meterValue elements of one series: one as its own item (the usual MeterValues), several packed
+    (`PACKED_BYTES`), each pack keyed by its first element and a digest of all, so a replay overwrites itself."""
     table = aws.table("meter-values")
-    if len(items) == 1:
-        table.put_item(Item=items[0])
-        return
-    with table.batch_writer(overwrite_by_pkeys=["series", "sample_key"]) as batch:
-        for item in items:
-            batch.put_item(Item=item)
+    for item in items if len(items) == 1 else _packed(items):
+        table.put_item(Item=item)
+
+
+def _packed(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    packs: list[list[dict[str, Any]]] = [[]]
+    size = 0
+    for item in items:
+        element = {k: v for k, v in item.items() if k not in _SHARED}
+        element_size = len(json.dumps(element, default=str))
+        if packs[-1] and size + element_size > PACKED_BYTES:
+            packs.append([])
+            size = 0
+        packs[-1].append(element)
+        size += element_size
+    shared = {k: items[0][k] for k in _SHARED if k in items[0]}
+    return [{**shared, "sample_key": f"{pack[0]['sample_key']}+{_digest([e['sample_key'] for e in pack])}",
+             "samples": pack} for pack in packs]
+
+
+def _digest(keys: list[str]) -> str:
+    return hashlib.sha256("|".join(keys).encode()).hexdigest()[:12]
 
 
 def samples(series: str) -> list[dict[str, Any]]:
-    """Every sample of a series, in the charger's time order."""
-    items: list[dict[str, Any]] = []
+    """Every sample of a series, in the charger's time order, packed ones unpacked (an element stored twice,
+    alone and in a pack, is one sample)."""
+    found: dict[str, dict[str, Any]] = {}
     kwargs: dict[str, Any] = {"KeyConditionExpression": Key("series").eq(series)}
     while True:
         reply = aws.table("meter-values").query(**kwargs)
-        items.extend(reply.get("Items", []))
+        for item in reply.get("Items", []):
+            shared = {k: v for k, v in item.items() if k != "samples"}
+            for element in item.get("samples") or [item]:
+                found.setdefault(element["sample_key"], {**shared, **element})
         if "LastEvaluatedKey" not in reply:
-            return items
+            return [found[key] for key in sorted(found)]
         kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]

@@ -187,7 +187,7 @@ def test_background_invocations_never_hold_up_the_others() -> None:
     async def scenario() -> tuple[str, bool, str]:
         runtime = Runtime(1, background_workers=1)
         try:
-            late = asyncio.ensure_future(runtime.invoke_async(f"{HERE}:blocked", {}, background=True))
+            late = asyncio.ensure_future(runtime.invoke_async(f"{HERE}:blocked", {}, pool="background"))
             await asyncio.sleep(0.05)
             now = await asyncio.wait_for(runtime.invoke_async(f"{HERE}:answered", {}), timeout=2)
             still_waiting = not late.done()
