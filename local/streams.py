@@ -51,7 +51,8 @@ class StreamPoller(Polling):
     def idle_wait(self) -> float:
         """A quarter second after the first read that found nothing, twice as long after each further one, up to
         a second."""
-        return min(self.max_idle_wait_s, self.idle_wait_s * 2 ** max(0, self._idle_reads - 1))
+        doublings = min(max(0, self._idle_reads - 1), 16)  # an idle day's count must not overflow a float
+        return min(self.max_idle_wait_s, self.idle_wait_s * 2 ** doublings)
 
     def poll_once(self) -> int:
         """Reads one batch after the position and hands it over until done; returns how many records it read."""

@@ -15,6 +15,7 @@ from local.lambdas import Runtime
 from local.pollers import Poller
 from local.provision import create_queue, provision
 from local.scheduler import Scheduler
+from local.streams import pollers
 from services.manifests import ALL
 from services.shared import aws
 from services.shared.manifest import Queue, Schedule
@@ -199,3 +200,16 @@ def test_background_invocations_never_hold_up_the_others() -> None:
 
     released.clear()
     assert asyncio.run(scenario()) == ("now", True, "late")
+
+
+def test_an_idle_stream_is_read_once_a_second_however_long_it_stays_idle() -> None:
+    runtime = Runtime(1)
+    try:
+        poller = pollers(ALL, runtime)[0]
+        waits = []
+        for idle_reads in (1, 2, 3, 4, 100_000):  # a day idle is about 86,400 reads
+            poller._idle_reads = idle_reads
+            waits.append(poller.idle_wait())
+        assert waits == [0.25, 0.5, 1.0, 1.0, 1.0]
+    finally:
+        runtime.close()
