@@ -3,6 +3,8 @@
 As in AWS, the REQUEST authorizer runs first and its context rides on the event, on the
 `api_key` APIs only: a `public` API (the documentation) answers anyone, and a `signature` API
 (a webhook) gets the request as it came, its raw body included, and verifies it itself.
+The event is API Gateway's: `path` as the client sent it, percent-encoded; `pathParameters`
+decoded; a body over API Gateway's 10 MB refused before anything runs.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import threading
 import time
 import uuid
 from typing import Any, Iterable
+from urllib.parse import quote, urlsplit
 
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
@@ -23,11 +26,24 @@ from services.shared.manifest import RestApi, ServiceManifest
 from services.shared.rest import PROBLEM_JSON, Problem
 
 log = logging.getLogger("csms.rest")
+# API Gateway's own limit on a request's body: it answers 413 above it without calling anything.
+GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024
+# What a percent-encoded path keeps as it is: RFC 3986's unreserved and sub-delims, `:`, `@`, `/` and `%` itself.
+_PATH_SAFE = "/%!$&'()*+,;=:@-._~"
 
 
 def _problem(status: int, title: str, detail: str, headers: dict[str, str] | None = None) -> Response:
     body = Problem(title=title, status=status, detail=detail).model_dump_json()
     return Response(body, status, headers=headers, content_type=PROBLEM_JSON)
+
+
+def _raw_path(request: Request) -> str:
+    """The path as the client sent it (werkzeug's `path` is decoded), bytes outside ASCII percent-encoded."""
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if not raw:
+        return quote(request.path, safe=_PATH_SAFE)
+    path = urlsplit(raw).path if "://" in raw.partition("?")[0] else raw.partition("?")[0]
+    return quote(path.encode("latin-1"), safe=_PATH_SAFE)  # WSGI hands the request line over as latin-1
 
 
 class RestFront:
@@ -41,13 +57,15 @@ class RestFront:
         self._server: Any = None
 
     def _route_for(self, path: str) -> RestApi | None:
+        """As infra/: `/` is the root resource alone; another prefix, itself and what is below it."""
         for prefix, rest in self.routes:
-            if path == prefix or path.startswith(prefix + "/"):
+            if path == prefix or (prefix != "/" and path.startswith(prefix + "/")):
                 return rest
         return None
 
     def _event(self, request: Request, authorizer: dict[str, Any]) -> dict[str, Any]:
         body = request.get_data()
+        path = _raw_path(request)
         try:
             text, encoded = body.decode("utf-8"), False
         except UnicodeDecodeError:
@@ -55,7 +73,7 @@ class RestFront:
         query = request.args
         return {
             "resource": "/{proxy+}",
-            "path": request.path,
+            "path": path,
             "httpMethod": request.method,
             "headers": dict(request.headers.items()),
             "multiValueHeaders": {k: request.headers.getlist(k) for k in request.headers.keys()},
@@ -64,7 +82,7 @@ class RestFront:
             "pathParameters": {"proxy": request.path.lstrip("/")},
             "stageVariables": None,
             "requestContext": {
-                "resourcePath": "/{proxy+}", "httpMethod": request.method, "path": request.path,
+                "resourcePath": "/{proxy+}", "httpMethod": request.method, "path": path,
                 "stage": "local", "requestId": uuid.uuid4().hex, "requestTimeEpoch": int(time.time() * 1000),
                 "accountId": ACCOUNT, "apiId": "local", "protocol": "HTTP/1.1",
                 "identity": {"sourceIp": request.remote_addr or "", "userAgent": request.user_agent.string},
@@ -81,6 +99,8 @@ class RestFront:
         route = self._route_for(request.path)
         if route is None:
             return _problem(404, "Not found", f"No resource at {request.path}; see /docs")
+        if (request.content_length or 0) > GATEWAY_MAX_BODY_BYTES or len(request.get_data()) > GATEWAY_MAX_BODY_BYTES:
+            return _problem(413, "Content too large", f"The body is over API Gateway's {GATEWAY_MAX_BODY_BYTES} bytes")
         if route.auth != "api_key":
             return self._invoke(route.handler, self._event(request, {}))
         method_arn = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:local/local/{request.method}{request.path}"
@@ -107,7 +127,10 @@ class RestFront:
         headers.update(reply.get("headers") or {})
         body = reply.get("body") or ""
         data = base64.b64decode(body) if reply.get("isBase64Encoded") else body.encode()
-        return Response(data, int(reply.get("statusCode", 200)), headers=headers)
+        response = Response(data, int(reply.get("statusCode", 200)), headers=headers)
+        if not any(name.lower() == "content-type" for name in headers):
+            del response.headers["Content-Type"]  # werkzeug's default text/plain: a 204 has no content type
+        return response
 
     def start(self) -> None:
         self._server = make_server(self.host, self.port, self, threaded=True)
