@@ -66,6 +66,8 @@ def document(manifests: Iterable[ServiceManifest], version: str = "0.1.0") -> di
                 if status in answers:
                     answers[status] = {"description": "Invalid request" if status == "422" else "Internal error",
                                        "content": _PROBLEM}
+            if "204" in answers:  # Powertools describes the `None` a route returns as JSON null: a 204 has no body
+                answers["204"].pop("content", None)
             takes_path = any(p.get("in") == "path" for p in operation.get("parameters", []))
             for status, description in {**(_PATH_ANSWERS if takes_path else {}),
                                         **(_BODY_ANSWERS if "requestBody" in operation else {})}.items():

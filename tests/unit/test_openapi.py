@@ -38,6 +38,7 @@ def test_every_operation_documents_success_and_problem_answers(spec: dict[str, A
     for path, method, operation in operations(spec):
         statuses = set(operation["responses"])
         assert statuses & {"200", "201", "202", "204"}, (method, path)
+        assert "content" not in operation["responses"].get("204", {}), (method, path)  # no body, no media type
         problems = {"413", "500"} | (set() if path in PUBLIC else {"401", "403", "422"})
         for status in problems:
             assert operation["responses"][status]["content"] == PROBLEM, (method, path, status)
