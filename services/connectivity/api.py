@@ -29,7 +29,7 @@ from services.shared.rest import (
 
 app = resolver()
 
-ChargerId = Annotated[str, Path(pattern=connections.CHARGE_POINT_ID.pattern, description="The charge point id (1-48 URL-safe characters)")]
+ChargerId = Annotated[str, Path(pattern=f"^{connections.CHARGE_POINT_ID.pattern}$", description="The charge point id (1-48 URL-safe characters)")]
 ChargePointStatus = Literal["Available", "Preparing", "Charging", "SuspendedEVSE", "SuspendedEV", "Finishing",
                             "Reserved", "Unavailable", "Faulted"]
 

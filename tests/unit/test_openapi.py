@@ -57,6 +57,19 @@ def test_what_the_shared_resolver_refuses_before_a_route_runs_is_documented_wher
     assert "415" in spec["paths"]["/id-tokens/{id_tag}"]["put"]["responses"]
 
 
+def patterns(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        return [v for k, v in node.items() if k == "pattern" and isinstance(v, str)] + \
+            [p for k, v in node.items() if k != "pattern" for p in patterns(v)]
+    return [p for item in node for p in patterns(item)] if isinstance(node, list) else []
+
+
+def test_every_pattern_is_anchored(spec: dict[str, Any]) -> None:
+    """A JSON Schema pattern matches anywhere in the string: unanchored, `€;0` is a charge point id to a client."""
+    found = patterns(spec)
+    assert found and all(p.startswith("^") and p.endswith("$") for p in found), found
+
+
 def test_the_description_says_how_to_get_a_key_with_commands_that_exist(spec: dict[str, Any]) -> None:
     from local.cli import _parser
 
