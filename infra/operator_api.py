@@ -1,7 +1,7 @@
 """The operator REST API: API Gateway in front of one Lambda per REST API a manifest declares.
 
 Each REST API's prefixes become `/{prefix}` and `/{prefix}/{proxy+}` resources on its
-function; the Powertools resolver inside routes the rest, so the OpenAPI document the
+function (`/` the root alone); the Powertools resolver inside routes the rest, so the OpenAPI document the
 services generate is the contract. `api_key` APIs are behind the API-key authorizer; `public`
 and `signature` ones have none (a signature API checks its requests itself: the Lambda proxy
 hands it the body as sent). Errors API Gateway answers itself (no key, throttled, unknown
@@ -89,5 +89,6 @@ class OperatorApi(Construct):
         for prefix in rest.prefixes:
             resource = self.api.root.resource_for_path(prefix.strip("/"))
             resource.add_method("ANY", integration, **options)
-            resource.add_proxy(default_integration=integration, any_method=True, default_method_options=
-                               apigateway.MethodOptions(**options))
+            if prefix != "/":  # the root's proxy would catch every unknown path
+                resource.add_proxy(default_integration=integration, any_method=True, default_method_options=
+                                   apigateway.MethodOptions(**options))

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import unquote
 
 from local import ACCOUNT, REGION
 
@@ -188,7 +189,8 @@ def ws_message_event(charge_point_id: str, connection_id: str, body: str | list 
 def rest_event(method: str, path: str, *, headers: Mapping[str, Sequence[str]], query: Mapping[str, Sequence[str]],
                body: str | bytes | None, authorizer: dict[str, Any] | None, source_ip: str, user_agent: str,
                api_id: str = REST_API_ID, stage: str = REST_STAGE, custom_domain: bool = False) -> dict[str, Any]:
-    """A REST proxy event for a `/{proxy+}` resource; `path` and `query` percent-decoded, as API Gateway hands them.
+    """A REST proxy event for a `/{proxy+}` resource, as API Gateway hands it: `path` as the client sent it
+    (percent-encoded), `pathParameters` and `query` decoded.
 
     A body that is not UTF-8 arrives base64-encoded; `authorizer` None means the API has no authorizer (the key is
     then absent). Through a `custom_domain` the request's path has no stage in front, as in local mode.
@@ -216,7 +218,7 @@ def rest_event(method: str, path: str, *, headers: Mapping[str, Sequence[str]], 
         "multiValueHeaders": {k: list(v) for k, v in headers.items()},
         "queryStringParameters": _single(query) or None,
         "multiValueQueryStringParameters": {k: list(v) for k, v in query.items()} or None,
-        "pathParameters": {"proxy": path.lstrip("/")},
+        "pathParameters": {"proxy": unquote(path).lstrip("/")},
         "stageVariables": None,
         "requestContext": context,
         "body": text or None,

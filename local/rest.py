@@ -3,6 +3,8 @@
 As in AWS, the REQUEST authorizer runs first and its context rides on the event, on the
 `api_key` APIs only: a `public` API (the documentation) answers anyone, and a `signature` API
 (a webhook) gets the request as it came, its raw body included, and verifies it itself.
+The event is API Gateway's: `path` as the client sent it, percent-encoded; `pathParameters`
+decoded; a body over API Gateway's 10 MB refused before anything runs.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import base64
 import logging
 import threading
 from typing import Any, Iterable
+from urllib.parse import quote, urlsplit
 
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
@@ -21,11 +24,24 @@ from services.shared.manifest import RestApi, ServiceManifest
 from services.shared.rest import PROBLEM_JSON, Problem
 
 log = logging.getLogger("csms.rest")
+# API Gateway's own limit on a request's body: it answers 413 above it without calling anything.
+GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024
+# What a percent-encoded path keeps as it is: RFC 3986's unreserved and sub-delims, `:`, `@`, `/` and `%` itself.
+_PATH_SAFE = "/%!$&'()*+,;=:@-._~"
 
 
 def _problem(status: int, title: str, detail: str, headers: dict[str, str] | None = None) -> Response:
     body = Problem(title=title, status=status, detail=detail).model_dump_json()
     return Response(body, status, headers=headers, content_type=PROBLEM_JSON)
+
+
+def _raw_path(request: Request) -> str:
+    """The path as the client sent it (werkzeug's `path` is decoded), bytes outside ASCII percent-encoded."""
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if not raw:
+        return quote(request.path, safe=_PATH_SAFE)
+    path = urlsplit(raw).path if "://" in raw.partition("?")[0] else raw.partition("?")[0]
+    return quote(path.encode("latin-1"), safe=_PATH_SAFE)  # WSGI hands the request line over as latin-1
 
 
 class RestFront:
@@ -39,8 +55,9 @@ class RestFront:
         self._server: Any = None
 
     def _route_for(self, path: str) -> RestApi | None:
+        """As infra/: `/` is the root resource alone; another prefix, itself and what is below it."""
         for prefix, rest in self.routes:
-            if path == prefix or path.startswith(prefix + "/"):
+            if path == prefix or (prefix != "/" and path.startswith(prefix + "/")):
                 return rest
         return None
 
@@ -48,7 +65,7 @@ class RestFront:
         headers: dict[str, list[str]] = {}
         for name, value in request.headers.items():
             headers.setdefault(name, []).append(value)
-        return rest_event(request.method, request.path, headers=headers, query=request.args.to_dict(flat=False),
+        return rest_event(request.method, _raw_path(request), headers=headers, query=request.args.to_dict(flat=False),
                           body=request.get_data(), authorizer=authorizer, source_ip=request.remote_addr or "",
                           user_agent=request.user_agent.string, api_id="local", stage="local", custom_domain=True)
 
@@ -59,6 +76,8 @@ class RestFront:
         route = self._route_for(request.path)
         if route is None:
             return _problem(404, "Not found", f"No resource at {request.path}; see /docs")
+        if (request.content_length or 0) > GATEWAY_MAX_BODY_BYTES or len(request.get_data()) > GATEWAY_MAX_BODY_BYTES:
+            return _problem(413, "Content too large", f"The body is over API Gateway's {GATEWAY_MAX_BODY_BYTES} bytes")
         if route.auth != "api_key":
             return self._invoke(route.handler, self._event(request, {}))
         if not any(k.lower() == "authorization" for k in request.headers.keys()):
@@ -83,7 +102,10 @@ class RestFront:
         headers.update(reply.get("headers") or {})
         body = reply.get("body") or ""
         data = base64.b64decode(body) if reply.get("isBase64Encoded") else body.encode()
-        return Response(data, int(reply.get("statusCode", 200)), headers=headers)
+        response = Response(data, int(reply.get("statusCode", 200)), headers=headers)
+        if not any(name.lower() == "content-type" for name in headers):
+            del response.headers["Content-Type"]  # werkzeug's default text/plain: a 204 has no content type
+        return response
 
     def start(self) -> None:
         self._server = make_server(self.host, self.port, self, threaded=True)

@@ -46,7 +46,7 @@ TAGS = {  # each tag of this service's routes, described at the top of the OpenA
 }
 app.configure_openapi(tags=[Tag(name=name, description=text) for name, text in TAGS.items()])
 
-ChargerId = Annotated[str, Path(pattern=connections.CHARGE_POINT_ID.pattern, description="The charge point id (1-48 URL-safe characters)")]
+ChargerId = Annotated[str, Path(pattern=f"^{connections.CHARGE_POINT_ID.pattern}$", description="The charge point id (1-48 URL-safe characters)")]
 ChargePointStatus = Literal["Available", "Preparing", "Charging", "SuspendedEVSE", "SuspendedEV", "Finishing",
                             "Reserved", "Unavailable", "Faulted"]
 

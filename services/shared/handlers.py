@@ -1,4 +1,4 @@
-"""Lambda entry points of the shared kernel: the OCPP ingress ($default), the REST authorizer and the API docs."""
+"""Lambda entry points of the shared kernel: the OCPP ingress ($default), the REST authorizer, the API docs and health."""
 
 from __future__ import annotations
 
@@ -46,9 +46,7 @@ def rest_authorizer(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 @entry_point
 def api_docs(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """/openapi.json and /docs, served without an API key: the operator API's own documentation."""
-    from services.shared import openapi
+    """/, /health, /openapi.json and /docs, served without an API key: the operator API's own documentation."""
+    from services.shared.openapi import app
 
-    path = event["path"]
-    public_path = (event.get("requestContext") or {}).get("path") or path  # API Gateway's includes the stage
-    return openapi.serve(path, event.get("queryStringParameters"), public_path.removesuffix(path))
+    return app.resolve(event, context)

@@ -11,9 +11,10 @@ MANIFEST = ServiceManifest(
     ocpp_ingress="services.shared.handlers:ocpp_default",
 )
 
-# A manifest of its own, owning nothing: a REST API gets its owner's grants, and the documentation,
-# which anyone may read, needs none (not the API keys' table).
+# A manifest of its own, owning nothing: a REST API gets its owner's grants, and the documentation and the
+# health check, which anyone may read, need none (not the API keys' table). `/` is the root alone.
 DOCS = ServiceManifest(
     name="docs",
-    rest_apis=(RestApi(prefixes=("/openapi.json", "/docs"), handler="services.shared.handlers:api_docs", auth="public"),),
+    rest_apis=(RestApi(prefixes=("/", "/health", "/openapi.json", "/docs"), handler="services.shared.handlers:api_docs",
+                       resolver="services.shared.openapi:app", auth="public"),),
 )

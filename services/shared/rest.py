@@ -1,9 +1,12 @@
-"""The operator REST API's common ground: problem JSON errors, authorization, pagination.
+"""The operator REST API's common ground: problem JSON errors, authorization, request rules, pagination.
 
 Every service's api.py builds its resolver with `resolver()`, so all of them answer
 errors the same way (RFC 9457), refuse requests that did not pass the authorizer or that
-the key's scopes do not cover, and answer 405 for a method a path does not have
-(docs/rest.md).
+the key's scopes do not cover, answer 405 for a method a path does not have, route any id
+a charger may use however it is percent-encoded, and refuse what they cannot read (a body
+too large, not JSON, not UTF-8; a query parameter the route does not take) with a problem
+that says what to send instead (docs/rest.md). All of it runs in the Lambda, so the local
+stack and AWS answer alike.
 """
 
 from __future__ import annotations
@@ -11,11 +14,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from typing import Any, Callable
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import Route
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.middlewares.openapi_validation import OpenAPIRequestValidationMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError, ResponseValidationError
 from pydantic import BaseModel, Field
 
@@ -23,11 +29,15 @@ from services.shared.auth import Scope
 from services.shared.log import logger
 
 PROBLEM_JSON = "application/problem+json"
+JSON = "application/json"
 BEARER = "bearer"
+# The largest body a route reads (API Gateway itself admits up to 10 MB; a Lambda event, 6 MB).
+MAX_BODY_BYTES = 1024 * 1024
 # An OpenAPI security requirement, as Powertools' route decorators take it: {scheme: [scope, ...]}.
 Security = list[dict[str, list[str]]]
 _TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
-           409: "Conflict", 422: "Invalid request", 500: "Internal error"}
+           409: "Conflict", 413: "Content too large", 415: "Unsupported media type", 422: "Invalid request",
+           500: "Internal error"}
 
 
 class ProblemDetail(BaseModel):
@@ -61,16 +71,19 @@ def problem_response(status: int, detail: str, errors: list[ProblemDetail] | Non
     return Response(status, PROBLEM_JSON, body.model_dump_json(), headers=headers)
 
 
-def responses(ok: dict[int, tuple[str, type[BaseModel] | None]], *errors: int) -> dict[int, dict[str, Any]]:
+def responses(ok: dict[int, tuple[str, type[BaseModel] | None]], *errors: int,
+              public: bool = False) -> dict[int, dict[str, Any]]:
     """OpenAPI `responses` for a route: its success statuses (description, model) and the problems it can answer.
 
-    Every route may also answer 401 and 403 (the authorizer's) and 500 (our failure).
+    Every route may also answer 413 (a body over 1 MiB) and 500 (our failure), and unless `public`,
+    401 and 403 (the authorizer's, the scopes'); services/shared/openapi.py adds 400 and 415 where a
+    route takes a body or a path.
     """
     documented: dict[int, dict[str, Any]] = {
         status: {"description": description, **({"content": {"application/json": {"model": model}}} if model else {})}
         for status, (description, model) in ok.items()
     }
-    for status in sorted({401, 403, 500, *errors}):
+    for status in sorted({413, 500, *(() if public else (401, 403)), *errors}):
         documented[status] = {"description": _TITLES.get(status, "Error"), "content": {PROBLEM_JSON: {"model": Problem}}}
     return documented
 
@@ -128,20 +141,121 @@ def _method_not_allowed(app: APIGatewayRestResolver) -> Response | None:
     return problem_response(405, f"{path} answers {', '.join(allowed)}, not {method}", headers={"Allow": ", ".join(allowed)})
 
 
-def _authorized(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
-    return _refusal(app) or next_middleware(app)
+def _body_bytes(app: APIGatewayRestResolver) -> bytes:
+    body = app.current_event.body or ""
+    return base64.b64decode(body) if app.current_event.is_base64_encoded else body.encode()
 
 
-def resolver() -> APIGatewayRestResolver:
-    # A reply that fails its own model is our bug: 500, never the client's 422.
-    app = APIGatewayRestResolver(enable_validation=True, response_validation_error_http_code=500)
-    app.use(middlewares=[_authorized])
+def _check_size(app: APIGatewayRestResolver) -> None:
+    if len(_body_bytes(app)) > MAX_BODY_BYTES:
+        raise ProblemError(413, f"The body is over {MAX_BODY_BYTES} bytes (1 MiB), the most this API reads")
+
+
+def _check_query(app: APIGatewayRestResolver, route: Route) -> None:
+    """A parameter the route does not take is refused, not ignored: a misspelt filter would list everything."""
+    taken = sorted(param.alias for param in route.dependant.query_params)
+    sent = set(app.current_event.query_string_parameters) | set(app.current_event.multi_value_query_string_parameters)
+    unknown = sorted(sent - set(taken))
+    if unknown:
+        takes = f"it takes: {', '.join(taken)}" if taken else "it takes none"
+        raise ProblemError(422, f"{route.method} {route.openapi_path} does not take the query parameter"
+                                f"{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; {takes}",
+                           [ProblemDetail(path=f"query.{name}", message=f"unknown; {takes}") for name in unknown])
+
+
+def _decode_path(app: APIGatewayRestResolver) -> None:
+    """API Gateway's `path` is as the client sent it, percent-encoded: each id is decoded once, as UTF-8."""
+    decoded, errors = {}, []
+    for name, raw in app.context.get("_route_args", {}).items():
+        try:
+            decoded[name] = unquote(raw, errors="strict")
+        except UnicodeDecodeError:
+            errors.append(ProblemDetail(path=f"path.{name}", message="not UTF-8 once percent-decoded"))
+    if errors:
+        raise ProblemError(400, "Percent-encode the path's ids as UTF-8 (RFC 3986)", errors)
+    app.append_context(_route_args=decoded)
+
+
+def _media_type(app: APIGatewayRestResolver) -> tuple[str, dict[str, str]]:
+    header = app.current_event.headers.get("content-type") or ""
+    kind, *params = (part.strip() for part in header.split(";"))
+    pairs = (param.partition("=") for param in params if param)
+    return kind.lower(), {name.strip().lower(): value.strip().strip('"').lower() for name, _, value in pairs}
+
+
+def _check_body(app: APIGatewayRestResolver) -> None:
+    """A body is JSON: 415 for another media type (a missing Content-Type is read as JSON, the only one
+    this API speaks), 400 for bytes that are not UTF-8 JSON, with the line and column at fault."""
+    kind, params = _media_type(app)
+    if kind not in ("", JSON) or params.get("charset", "utf-8") != "utf-8":
+        sent = app.current_event.headers.get("content-type")
+        raise ProblemError(415, f"Send the body as JSON with 'Content-Type: {JSON}' (this request's is {sent!r})",
+                           [ProblemDetail(path="header.content-type", message=f"not {JSON}")])
+    try:
+        _ = app.current_event.json_body  # Powertools caches it for the validation that follows
+    except UnicodeDecodeError as error:
+        raise ProblemError(400, f"The body is not UTF-8 (byte {error.start}): send JSON encoded as UTF-8",
+                           [ProblemDetail(path="body", message="not UTF-8")]) from None
+    except json.JSONDecodeError as error:
+        where = f"line {error.lineno}, column {error.colno}"
+        raise ProblemError(400, f"The body is not valid JSON: {error.msg} at {where}",
+                           [ProblemDetail(path="body", message=f"{error.msg} ({where})")]) from None
+    except ValueError:  # what json.loads refuses beyond syntax
+        raise ProblemError(400, "The body holds an integer of over 4300 digits, more than this API reads",
+                           [ProblemDetail(path="body", message="integer too long")]) from None
+    except RecursionError:
+        raise ProblemError(400, "The body's JSON is nested deeper than this API reads",
+                           [ProblemDetail(path="body", message="nested too deeply")]) from None
+
+
+class _Admission(OpenAPIRequestValidationMiddleware):
+    """Powertools' request validation, after what must be settled before the input is looked at.
+
+    Powertools validates before any other middleware runs, so who asks and whether the request can be
+    read at all come first here, in docs/rest.md's order: 401, 403, 413, 415, 400, then 422s.
+    """
+
+    def __init__(self, public: bool) -> None:
+        super().__init__()
+        self.public = public
+
+    def handler(self, app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
+        refused = None if self.public else _refusal(app)
+        if refused is not None:
+            return refused
+        _check_size(app)
+        route = app.context.get("_route")
+        if route in routes(app):  # else the not-found handler answers 404 or 405
+            if route.dependant.body_params:
+                _check_body(app)
+            _decode_path(app)
+            _check_query(app, route)
+        return super().handler(app, next_middleware)
+
+    def _get_body(self, app: APIGatewayRestResolver) -> Any:
+        return self._parse_json_data(app)  # the media type was checked above, whatever its letters' case
+
+
+class _Resolver(APIGatewayRestResolver):
+    """A path parameter is any non-empty segment, percent-encoded or not: Powertools' own pattern leaves
+    out most of Unicode (an emoji, `€`) and `%2F`, so an id tag a charger may send could not be managed."""
+
+    def __init__(self, public: bool) -> None:
+        # A reply that fails its own model is our bug: 500, never the client's 422.
+        super().__init__(enable_validation=True, response_validation_error_http_code=500)
+        self._request_validation_middleware = _Admission(public)
+
+    @staticmethod
+    def _compile_regex(rule: str, base_regex: str = "^{}/*$") -> re.Pattern:
+        return re.compile(base_regex.format(re.sub(r"<(\w+)>", r"(?P<\1>[^/]+)", rule)))
+
+
+def resolver(public: bool = False) -> APIGatewayRestResolver:
+    """A service's resolver; `public` for one behind no authorizer (its routes declare no scopes)."""
+    app = _Resolver(public)
 
     @app.exception_handler(RequestValidationError)
     def _invalid(error: RequestValidationError) -> Response:
-        refused = _refusal(app)  # Powertools validates before middlewares run: who asks comes first
-        if refused is not None:
-            return refused
         found = [ProblemDetail(path=_loc_path(e.get("loc", ())), message=e.get("msg", "invalid")) for e in error.errors()]
         detail = "; ".join(f"{p.path}: {p.message}" for p in found) or "The request is not valid"
         return problem_response(422, detail, found)

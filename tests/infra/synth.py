@@ -78,9 +78,14 @@ class Synthesized:
             prefix = full_path(parent["Ref"]) if isinstance(parent, dict) and "Ref" in parent else ""
             return f"{prefix}/{props['PathPart']}"
 
-        (resource,) = [k for k in resources if full_path(k) == path]
-        (method,) = [k for k, r in self.of_type("AWS::ApiGateway::Method").items()
-                     if r["Properties"]["ResourceId"] == {"Ref": resource}]
+        if path == "/":
+            methods = [k for k, r in self.of_type("AWS::ApiGateway::Method").items()
+                       if "Fn::GetAtt" in r["Properties"]["ResourceId"]]  # the API's RootResourceId
+        else:
+            (resource,) = [k for k in resources if full_path(k) == path]
+            methods = [k for k, r in self.of_type("AWS::ApiGateway::Method").items()
+                       if r["Properties"]["ResourceId"] == {"Ref": resource}]
+        (method,) = methods
         return method
 
     def _statements(self) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -163,7 +163,7 @@ def test_every_rest_prefix_reaches_its_service_behind_the_api_key_authorizer(syn
     for rest in rests:
         function = function_for(synthesized, rest.handler)
         for prefix in rest.prefixes:
-            for path in (prefix, f"{prefix}/{{proxy+}}"):
+            for path in (prefix,) if prefix == "/" else (prefix, f"{prefix}/{{proxy+}}"):
                 method = synthesized.method(path)
                 props = synthesized.resources[method]["Properties"]
                 assert props["HttpMethod"] == "ANY"

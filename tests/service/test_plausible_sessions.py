@@ -150,9 +150,10 @@ def test_settle_answers_bad_input_with_problem_json(online: str) -> None:
     session_id = the_session(tx)["id"]
     for body in ({}, {"void": False}, {"void": True, "energy_wh": 1}, {"energy_wh": -1}, {"energy_wh": "100"},
                  {"energy_wh": 1.5}, {"energy_wh": True}, {"energy_wh": 10**12 + 1}, {"energy_wh": 1, "extra": 1},
-                 {"void": "yes"}, {"void": True, "note": ""}, [], "not json"):
+                 {"void": "yes"}, {"void": True, "note": ""}, []):
         status, problem = settle(session_id, body)
         assert status == 422 and problem["status"] == 422 and problem["errors"], (body, problem)
+    assert settle(session_id, "not json")[0] == 400
     assert settle(session_id, {"void": True}, scopes="read-only")[0] == 403
     assert settle("ses_nope", {"void": True})[0] == 404
     assert settle("12", {"void": True})[0] == 404

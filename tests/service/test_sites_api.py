@@ -74,9 +74,10 @@ def test_an_invalid_definition_is_422_saying_what_to_fix_and_stores_nothing(
     assert_problem(call_api("GET", "/sites/depot-1"), 404)
 
 
-def test_a_definition_without_required_fields_or_not_json_is_422(aws_env: None) -> None:
-    for body in ({"name": "x"}, "{not json", []):
+def test_a_definition_without_required_fields_is_422_and_not_json_400(aws_env: None) -> None:
+    for body in ({"name": "x"}, []):
         assert_problem(call_api("PUT", "/sites/depot-1", body=body), 422)
+    assert_problem(call_api("PUT", "/sites/depot-1", body="{not json"), 400)
 
 
 @pytest.mark.parametrize("site_id", ["a%2Fb", "a%20b", "s" * 65, "d%C3%A9p%C3%B4t"])

@@ -24,15 +24,19 @@ def allow(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def echo(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return {"statusCode": 200, "body": json.dumps({key: event[key] for key in ("body", "isBase64Encoded")}
-                                                  | {"authorizer": event["requestContext"]["authorizer"]})}
+    if event["httpMethod"] == "DELETE":
+        return {"statusCode": 204}
+    seen = {key: event[key] for key in ("body", "isBase64Encoded", "path", "pathParameters")}
+    return {"statusCode": 200, "headers": {"Content-Type": "application/json"},
+            "body": json.dumps(seen | {"authorizer": event["requestContext"]["authorizer"],
+                                       "request_path": event["requestContext"]["path"]})}
 
 
 MANIFESTS = (
     ServiceManifest(name="platform", rest_authorizer=f"{HERE}:allow"),
     ServiceManifest(name="probe", rest_apis=(
         RestApi(prefixes=("/things",), handler=f"{HERE}:echo"),
-        RestApi(prefixes=("/pages",), handler=f"{HERE}:echo", auth="public"),
+        RestApi(prefixes=("/pages", "/"), handler=f"{HERE}:echo", auth="public"),
         RestApi(prefixes=("/webhooks",), handler=f"{HERE}:echo", auth="signature"))),
 )
 
@@ -70,3 +74,35 @@ def test_a_signature_api_gets_the_raw_body_and_no_authorizer_runs(client: Client
 
 def test_a_public_api_answers_anyone(client: Client) -> None:
     assert client.get("/pages/map").status_code == 200 and not authorized
+
+
+@pytest.mark.parametrize(("sent", "proxy"), [
+    ("/pages/%F0%9F%98%80", "pages/\U0001F600"),
+    ("/pages/a%2Fb%20c", "pages/a/b c"),
+    ("/pages/\u20ac", "pages/\u20ac"),  # sent unencoded: the event's path is encoded, as a client would have sent it
+])
+def test_the_event_has_the_path_as_sent_and_its_parameters_decoded_as_api_gateway_gives_them(
+        client: Client, sent: str, proxy: str) -> None:
+    event = echoed(client.get(sent))
+    expected = sent.replace("\u20ac", "%E2%82%AC")
+    assert (event["path"], event["request_path"], event["pathParameters"]) == (expected, expected, {"proxy": proxy})
+
+
+def test_a_reply_without_content_type_gets_none(client: Client) -> None:
+    """werkzeug would add text/plain: a 204 has no body and no content type."""
+    reply = client.delete("/pages/1")
+    assert reply.status_code == 204 and "Content-Type" not in reply.headers and reply.get_data() == b""
+    assert client.get("/pages/1").headers["Content-Type"] == "application/json"
+
+
+def test_the_root_prefix_is_the_root_alone(client: Client) -> None:
+    assert echoed(client.get("/"))["path"] == "/"
+    assert client.get("/elsewhere").status_code == 404
+
+
+def test_a_body_over_api_gateways_limit_is_413_before_the_authorizer(client: Client) -> None:
+    from local.rest import GATEWAY_MAX_BODY_BYTES
+
+    reply = client.put("/things/1", data=b"x" * (GATEWAY_MAX_BODY_BYTES + 1))
+    assert reply.status_code == 413 and reply.headers["Content-Type"] == "application/problem+json" and not authorized
+    assert client.put("/pages/1", data=b"x" * GATEWAY_MAX_BODY_BYTES).status_code == 200
