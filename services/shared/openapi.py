@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Annotated, Any, Iterable, Literal
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, Tag
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, Field
 
@@ -42,6 +42,10 @@ _BODY_ANSWERS = {"400": "The body is not UTF-8 JSON", "415": f"The body is not {
 _PATH_ANSWERS = {"400": "An id in the path is not UTF-8 once percent-decoded"}
 
 app = resolver(public=True)
+ABOUT = "About the API"
+app.configure_openapi(tags=[Tag(name=ABOUT, description=(
+    "Where the documentation is and whether the API answers: public routes that need no key, for people finding "
+    "their way in and for load balancers and scripts."))])
 
 
 def document(manifests: Iterable[ServiceManifest], version: str = "0.1.0") -> dict[str, Any]:
@@ -57,6 +61,7 @@ def document(manifests: Iterable[ServiceManifest], version: str = "0.1.0") -> di
         merged["components"]["securitySchemes"].update(doc.get("components", {}).get("securitySchemes", {}))
         merged["paths"].update(doc.get("paths", {}))
         merged["components"]["schemas"].update(doc.get("components", {}).get("schemas", {}))
+        merged.setdefault("tags", []).extend(doc.get("tags", []))
     for name in _POWERTOOLS_ERRORS:
         merged["components"]["schemas"].pop(name, None)
     for operations in merged["paths"].values():
@@ -117,25 +122,35 @@ class Health(BaseModel):
 _SPEC_ANSWER = {"description": "The OpenAPI 3.1 document", "content": {JSON: {"schema": {"type": "object"}}}}
 
 
-@app.get("/", summary="Where to find the API's documentation", responses=responses({200: ("Links", Index)}, public=True))
+@app.get("/", summary="Where to find the API's documentation", tags=[ABOUT],
+         description="Links to Swagger UI, the OpenAPI document and the health check, under the stage the caller came "
+                     "through, so that a first request to the API's root shows where to go next.",
+         responses=responses({200: ("Links", Index)}, public=True))
 def index() -> Index:
     base = _base_path()
     return Index(title=TITLE, docs=f"{base}/docs", openapi=f"{base}/openapi.json", health=f"{base}/health")
 
 
-@app.get("/health", summary="Whether the API answers",
-         description="Answers without reading any table, so a load balancer's probe costs nothing but the call.",
+@app.get("/health", summary="Whether the API answers", tags=[ABOUT],
+         description="200 `{\"status\": \"ok\"}` while the API answers. It reads no table, so a load balancer's or a "
+                     "script's probe costs nothing but the call.",
          responses=responses({200: ("The API answers", Health)}, public=True))
 def health() -> Health:
     return Health(status="ok")
 
 
-@app.get("/openapi.json", summary="This document", responses={**responses({}, public=True), 200: _SPEC_ANSWER})
+@app.get("/openapi.json", summary="This document", tags=[ABOUT],
+         description="The OpenAPI 3.1 document of every operation, with the key scopes each allows, for generated "
+                     "clients, contract tests and Postman-like tools.",
+         responses={**responses({}, public=True), 200: _SPEC_ANSWER})
 def openapi_json() -> Response[Any]:
     return Response(200, JSON, _spec())
 
 
-@app.get("/docs", summary="Swagger UI", responses={**responses({}, 422, public=True), 200: {
+@app.get("/docs", summary="Swagger UI", tags=[ABOUT],
+         description="Every operation on one page, with a form to try each: authorize with your API key first. "
+                     "`format=json` answers the OpenAPI document, which the page loads.",
+         responses={**responses({}, 422, public=True), 200: {
     "description": "The Swagger UI page; with `format=json`, the OpenAPI document",
     "content": {"text/html": {"schema": {"type": "string"}}, **_SPEC_ANSWER["content"]}}})
 def docs(format: Annotated[Literal["json"] | None, Query(description="json: the OpenAPI document")] = None) -> Response[Any]:
