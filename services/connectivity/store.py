@@ -387,6 +387,23 @@ def count_charger_out(site_id: str) -> None:
             raise
 
 
+# --- failed password checks ------------------------------------------------------------------
+
+def auth_failures(subjects: tuple[str, ...]) -> dict[str, int]:
+    """The failures counted under each subject, in one request; a subject never counted is missing."""
+    table = aws.table("auth-failures")
+    reply = table.meta.client.batch_get_item(RequestItems={table.name: {
+        "Keys": [{"subject": subject} for subject in subjects], "ProjectionExpression": "subject, failures"}})
+    return {item["subject"]: int(item["failures"]) for item in reply["Responses"].get(table.name, [])}
+
+
+def count_auth_failure(subjects: tuple[str, ...], expires_at: int) -> None:
+    table = aws.table("auth-failures")
+    for subject in subjects:
+        table.update_item(Key={"subject": subject}, UpdateExpression="ADD failures :one SET expires_at = :expires",
+                          ExpressionAttributeValues={":one": 1, ":expires": expires_at})
+
+
 # --- charger messages (DataTransfer) ---------------------------------------------------------
 
 def put_message(item: dict[str, Any]) -> None:
