@@ -408,3 +408,19 @@ def count_auth_failure(subjects: tuple[str, ...], expires_at: int) -> None:
 
 def put_message(item: dict[str, Any]) -> None:
     aws.table("charger-messages").put_item(Item=item)
+
+
+def put_in_ring(charge_point_id: str, ring: str, slots: int, item: dict[str, Any]) -> None:
+    """Stores `item` in the next of the charger's `slots` slots keyed `{ring}{n}`, over the oldest once all are
+    used, with its sequence number `seq` from an atomic counter keyed `{ring}seq` that expires with it.
+
+    Two writes and no read, and concurrent messages each get a slot of their own."""
+    table = aws.table("charger-messages")
+    seq = int(table.update_item(
+        Key={"charge_point_id": charge_point_id, "message_key": f"{ring}seq"},
+        UpdateExpression="ADD seq :one SET expires_at = :expires",
+        ExpressionAttributeValues={":one": 1, ":expires": item["expires_at"]},
+        ReturnValues="UPDATED_NEW",
+    )["Attributes"]["seq"])
+    slot = str(seq % slots).zfill(len(str(slots - 1)))
+    table.put_item(Item={**item, "charge_point_id": charge_point_id, "message_key": f"{ring}{slot}", "seq": seq})
