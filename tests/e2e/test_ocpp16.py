@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 import uuid
@@ -175,6 +176,49 @@ def test_setting_a_password_closes_the_connection_made_without_it(stack: Stack) 
         assert refused.value.response.status_code == 401
         async with connected(stack.ocpp_url, cp_id, password=password) as charger:
             assert (await charger.call(call.Heartbeat())).current_time
+
+    asyncio.run(scenario())
+
+
+def test_duplicate_keys_lone_surrogates_and_a_float_message_type_are_refused_and_the_connection_stays_usable(stack: Stack) -> None:
+    refused = {
+        r'[2,"s1","DataTransfer",{"vendorId":"com.acme","data":"\ud800"}]': [4, "s1", "FormationViolation"],
+        '[2,"s2","DataTransfer",{"vendorId":"com.acme","vendorId":"com.other"}]': [4, "s2", "FormationViolation"],
+        '[2.0,"s3","Heartbeat",{}]': [4, "s3", "ProtocolError"],
+    }
+
+    async def scenario() -> None:
+        async with connected(stack.ocpp_url, new_id(), run=False) as charger:
+            for frame, answer in refused.items():
+                await charger._connection.send(frame)
+                assert json.loads(await asyncio.wait_for(charger._connection.recv(), 10))[:3] == answer, frame
+            runner = asyncio.create_task(charger.start())
+            try:
+                assert (await charger.call(call.Heartbeat())).current_time.endswith("Z")
+            finally:
+                runner.cancel()
+
+    asyncio.run(scenario())
+
+
+def test_dot_ids_and_a_repeated_authorization_header_are_refused_at_the_handshake(stack: Stack) -> None:
+    cp_id = new_id()
+    password = "correct-horse-battery"
+    assert stack.request("PUT", f"/chargers/{cp_id}", {"password": password})[0] == 201
+    good = "Basic " + base64.b64encode(f"{cp_id}:{password}".encode()).decode()
+
+    async def refusal(url: str, headers: list[tuple[str, str]]) -> int:
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            async with websockets.connect(url, subprotocols=["ocpp1.6"], additional_headers=headers):
+                pass
+        return refused.value.response.status_code
+
+    async def scenario() -> None:
+        assert await refusal(f"{stack.ocpp_url}/..", []) == 400
+        assert await refusal(f"{stack.ocpp_url}/%2E", []) == 400
+        assert await refusal(f"{stack.ocpp_url}/{cp_id}", [("Authorization", good), ("Authorization", "Basic eDp5")]) == 401
+        async with connected(stack.ocpp_url, cp_id, password=password) as charger:
+            assert (await charger.call(call.Heartbeat())).current_time.endswith("Z")
 
     asyncio.run(scenario())
 
