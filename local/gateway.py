@@ -104,11 +104,14 @@ def charge_point_id_from_path(path: str) -> str:
     if len(parts) < 2 or parts[0] != "ocpp":
         raise PathRefused(404, "Connect to /ocpp/{charge_point_id}\n")
     try:
-        if not _BAD_ESCAPE.search(parts[-1]):
-            return unquote(parts[-1], errors="strict")
+        charge_point_id = None if _BAD_ESCAPE.search(parts[-1]) else unquote(parts[-1], errors="strict")
     except UnicodeDecodeError:
-        pass
-    raise PathRefused(400, "Malformed percent-encoding in the charge point id\n")
+        charge_point_id = None
+    if charge_point_id is None:
+        raise PathRefused(400, "Malformed percent-encoding in the charge point id\n")
+    if charge_point_id in (".", ".."):
+        raise PathRefused(400, "The charge point id cannot be . or ..\n")
+    return charge_point_id
 
 
 class TokenBucket:

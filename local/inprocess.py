@@ -12,11 +12,13 @@ from typing import Iterator
 
 
 def clear_caches() -> None:
-    """Settings and boto3 clients are cached per container; a new environment needs new ones."""
+    """Settings, boto3 clients and the password checks' counts are kept per container; a new environment needs new ones."""
+    from services.connectivity import passwords
     from services.shared import aws, secrets
     from services.shared.settings import settings
 
-    for cached in (settings, aws._session, aws.client, aws.table, aws.connections, aws.queue_url, secrets.secret):
+    for cached in (settings, aws._session, aws.client, aws.table, aws.connections, aws.queue_url, secrets.secret,
+                   passwords.memory):
         cached.cache_clear()
 
 

@@ -34,6 +34,10 @@ function handler(event) {
     if (id === null) {
         return reply(400, 'Bad Request', 'Malformed percent-encoding in the charge point id\n');
     }
+    // /chargers/. and /chargers/.. are not paths HTTP clients send as written: such a charger could not be reached.
+    if (id === '.' || id === '..') {
+        return reply(400, 'Bad Request', 'The charge point id cannot be . or ..\n');
+    }
     var query = request.querystring;
     var names = Object.keys(query);
     for (var i = 0; i < names.length; i++) {

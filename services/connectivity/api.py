@@ -180,8 +180,8 @@ def _command(item: dict[str, Any]) -> Command:
 
 def _valid(charge_point_id: str) -> str:
     """Powertools documents a path parameter's pattern but does not enforce it."""
-    if not connections.CHARGE_POINT_ID.fullmatch(charge_point_id):
-        raise ProblemError(422, "A charge point id is 1 to 48 of A-Z a-z 0-9 . _ ~ : @ ! $ & ' ( ) * + , ; = -",
+    if not connections.is_charge_point_id(charge_point_id):
+        raise ProblemError(422, "A charge point id is 1 to 48 of A-Z a-z 0-9 . _ ~ : @ ! $ & ' ( ) * + , ; = -, not . or ..",
                            [ProblemDetail(path="path.charge_point_id", message="not a charge point id")])
     return charge_point_id
 

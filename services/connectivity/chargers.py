@@ -15,6 +15,10 @@ from services.shared.settings import settings
 
 _last_seen = LastSeen(settings().heartbeat_interval)
 
+# DataTransfer messages kept per charger (at most 32 KB each, API Gateway's frame limit): the latest, oldest overwritten.
+DATA_TRANSFER_SLOTS = 100
+DATA_TRANSFER_RING = "data#"
+
 # Identity fields a boot may carry; ChargerBooted and fault reports repeat the first three.
 IDENTITY = ("charge_point_vendor", "charge_point_model", "firmware_version")
 
@@ -63,15 +67,14 @@ def progressed(charge_point_id: str, of: Literal["firmware", "diagnostics"], sta
 
 def transferred(charge_point_id: str, message_id: str, vendor_id: str, vendor_message_id: str | None, data: str | None,
                 at: datetime) -> None:
-    """Data a charger transferred is kept (RETENTION_S) whether or not a service answers its vendor."""
-    received = clock.iso(at)
-    store.put_message({
-        "charge_point_id": charge_point_id,
-        "message_key": f"{received}#{message_id}",
+    """Data a charger transferred is kept whether or not a service answers its vendor: its latest
+    DATA_TRANSFER_SLOTS messages, each for at most RETENTION_S, so that no charger can fill the table."""
+    store.put_in_ring(charge_point_id, DATA_TRANSFER_RING, DATA_TRANSFER_SLOTS, {
         "action": "DataTransfer",
+        "unique_id": message_id,
         "vendor_id": vendor_id,
         "message_id": vendor_message_id,
         "data": data,
-        "received_at": received,
+        "received_at": clock.iso(at),
         "expires_at": int(at.timestamp()) + store.RETENTION_S,
     })

@@ -15,18 +15,20 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from services.connectivity import commands_queue, store
+from services.connectivity import commands_queue, passwords, store
 from services.shared import auth, aws, clock
 from services.shared.log import logger
 from services.shared.settings import settings
 
 SUPPORTED_PROTOCOLS = ("ocpp1.6",)
 # A charge point id is one URL path segment in /ocpp/{id} and /chargers/{id}: the characters
-# RFC 3986 lets a segment carry unencoded, so it reads the same in every URL and log.
+# RFC 3986 lets a segment carry unencoded, so it reads the same in every URL and log; but not the
+# dot segments, which URLs resolve away (/chargers/.. is /), so no REST path could name them.
 CHARGE_POINT_ID = re.compile(r"[A-Za-z0-9._~:@!$&'()*+,;=-]{1,48}")
+DOT_SEGMENTS = (".", "..")
 # How long after its record a connection may still be in its $connect (API Gateway's 29 s integration timeout).
 CONNECT_WINDOW_S = 30
 
@@ -51,10 +53,19 @@ def offered_protocols(header: str | None) -> list[str]:
     return [p.strip() for p in (header or "").split(",") if p.strip()]
 
 
-def admit(charge_point_id: str | None, protocol_header: str | None, headers: dict[str, str]) -> Admission:
-    """Authenticates a charger (security profiles 1-2: HTTP Basic when it has a password)."""
-    if not charge_point_id or not CHARGE_POINT_ID.fullmatch(charge_point_id):
-        raise Refused(401, "the charge point id must be 1 to 48 of A-Z a-z 0-9 . _ ~ : @ ! $ & ' ( ) * + , ; = -")
+def is_charge_point_id(text: str) -> bool:
+    return CHARGE_POINT_ID.fullmatch(text) is not None and text not in DOT_SEGMENTS
+
+
+def admit(charge_point_id: str | None, protocol_header: str | None, authorization: list[str], source: str,
+          at: datetime) -> Admission:
+    """Authenticates a charger (security profiles 1-2: HTTP Basic when it has a password), from the values of the
+    handshake's Authorization header and its source address, which wrong passwords are throttled by."""
+    if not charge_point_id or not is_charge_point_id(charge_point_id):
+        raise Refused(401, "the charge point id must be 1 to 48 of A-Z a-z 0-9 . _ ~ : @ ! $ & ' ( ) * + , ; = -, "
+                           "and not . or ..")
+    if len(authorization) > 1:
+        raise Refused(401, "the Authorization header was sent more than once")
     charger = store.get_charger(charge_point_id)
     if charger is None and not settings().accept_unknown_chargers:
         raise Refused(401, "unknown charger")
@@ -62,9 +73,14 @@ def admit(charge_point_id: str | None, protocol_header: str | None, headers: dic
         raise Refused(401, "charger deleted")
     password_hash = (charger or {}).get("password_hash")
     if password_hash:
-        credentials = auth.basic_credentials(headers)
-        if credentials is None or credentials[0] != charge_point_id or not auth.verify_password(credentials[1], password_hash):
-            raise Refused(401, "wrong or missing Basic credentials")
+        credentials = auth.basic_credentials(authorization[0] if authorization else None)
+        if credentials is None or credentials[0] != charge_point_id:
+            raise Refused(401, "missing Basic credentials, or for another user")
+        try:
+            if not passwords.verified(charge_point_id, source, credentials[1], password_hash, at):
+                raise Refused(401, "wrong password")
+        except passwords.Throttled as throttled:
+            raise Refused(429, str(throttled)) from None
     version = next((p for p in offered_protocols(protocol_header) if p in SUPPORTED_PROTOCOLS), "")
     return Admission(charge_point_id, version, (charger or {}).get("password_changed_at", ""))
 

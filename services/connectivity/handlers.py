@@ -6,7 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from services.connectivity import commands_queue, connections
-from services.shared import consumers
+from services.shared import auth, clock, consumers
 from services.shared.log import entry_point, logger, metric
 
 if TYPE_CHECKING:
@@ -18,13 +18,17 @@ def authorize_connect(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """$connect REQUEST authorizer: who the charger is, and which OCPP version it will speak."""
     headers = event.get("headers") or {}
     query = event.get("queryStringParameters") or {}
+    request = event.get("requestContext") or {}
     protocol = next((v for k, v in headers.items() if k.lower() == "sec-websocket-protocol"), None)
     try:
-        admission = connections.admit(query.get("charge_point_id"), protocol, headers)
+        admission = connections.admit(query.get("charge_point_id"), protocol, auth.header_values(event, "authorization"),
+                                      (request.get("identity") or {}).get("sourceIp") or "", clock.now())
     except connections.Refused as refused:
-        logger.info("charger refused", extra={"charge_point_id": query.get("charge_point_id"), "reason": refused.reason})
+        logger.info("charger refused", extra={"charge_point_id": query.get("charge_point_id"), "reason": refused.reason,
+                                              "status": refused.status})
         metric("ChargerRefused")
-        raise PermissionError("Unauthorized") from None  # API Gateway answers 401
+        # An authorizer can only allow, deny (403) or fail Unauthorized (401): a throttled attempt is a 401 too.
+        raise PermissionError("Unauthorized") from None
     return {
         "principalId": admission.charge_point_id,
         "policyDocument": {

@@ -40,6 +40,9 @@ MANIFEST = ServiceManifest(
             ttl_attribute="expires_at",
             stream=Stream(f"{_CHANGES}:message_changes"),
         ),
+        # Failed charger password checks per charger id and per source address, one item per minute each
+        # (services/connectivity/passwords.py).
+        Table(name="auth-failures", partition_key=Key("subject"), ttl_attribute="expires_at"),
         # Sites, one partition each: the site itself (part "site") and, later, its parts (docs/sites.md).
         Table(name="sites", partition_key=Key("site_id"), sort_key=Key("part"), stream=Stream(f"{_CHANGES}:site_changes")),
     ),

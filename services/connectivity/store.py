@@ -397,7 +397,40 @@ def count_charger_out(site_id: str) -> None:
             raise
 
 
+# --- failed password checks ------------------------------------------------------------------
+
+def auth_failures(subjects: tuple[str, ...]) -> dict[str, int]:
+    """The failures counted under each subject, in one request; a subject never counted is missing."""
+    table = aws.table("auth-failures")
+    reply = table.meta.client.batch_get_item(RequestItems={table.name: {
+        "Keys": [{"subject": subject} for subject in subjects], "ProjectionExpression": "subject, failures"}})
+    return {item["subject"]: int(item["failures"]) for item in reply["Responses"].get(table.name, [])}
+
+
+def count_auth_failure(subjects: tuple[str, ...], expires_at: int) -> None:
+    table = aws.table("auth-failures")
+    for subject in subjects:
+        table.update_item(Key={"subject": subject}, UpdateExpression="ADD failures :one SET expires_at = :expires",
+                          ExpressionAttributeValues={":one": 1, ":expires": expires_at})
+
+
 # --- charger messages (DataTransfer) ---------------------------------------------------------
 
 def put_message(item: dict[str, Any]) -> None:
     aws.table("charger-messages").put_item(Item=item)
+
+
+def put_in_ring(charge_point_id: str, ring: str, slots: int, item: dict[str, Any]) -> None:
+    """Stores `item` in the next of the charger's `slots` slots keyed `{ring}{n}`, over the oldest once all are
+    used, with its sequence number `seq` from an atomic counter keyed `{ring}seq` that expires with it.
+
+    Two writes and no read, and concurrent messages each get a slot of their own."""
+    table = aws.table("charger-messages")
+    seq = int(table.update_item(
+        Key={"charge_point_id": charge_point_id, "message_key": f"{ring}seq"},
+        UpdateExpression="ADD seq :one SET expires_at = :expires",
+        ExpressionAttributeValues={":one": 1, ":expires": item["expires_at"]},
+        ReturnValues="UPDATED_NEW",
+    )["Attributes"]["seq"])
+    slot = str(seq % slots).zfill(len(str(slots - 1)))
+    table.put_item(Item={**item, "charge_point_id": charge_point_id, "message_key": f"{ring}{slot}", "seq": seq})

@@ -128,10 +128,26 @@ def check_api_key(text: str) -> dict[str, Any] | None:
     return record
 
 
-def bearer(headers: dict[str, str] | None) -> str | None:
-    for name, value in (headers or {}).items():
-        if name.lower() == "authorization" and value and value[:7].lower() == "bearer ":
-            return value[7:].strip()
+def header_values(event: dict[str, Any], name: str) -> list[str]:
+    """Every value a request sent for a header, whatever its case.
+
+    API Gateway's `headers` keeps only the last of repeated headers; its `multiValueHeaders` (which REQUEST
+    authorizers get too) keeps them all. An event without it, as a hand-made one, is read from `headers`.
+    """
+    multi = event.get("multiValueHeaders") or {key: [value] for key, value in (event.get("headers") or {}).items()}
+    wanted = name.lower()
+    return [value for key, values in multi.items() if key.lower() == wanted for value in values or ()]
+
+
+def authorization(event: dict[str, Any]) -> str | None:
+    """The Authorization header if it was sent once: of two, neither counts (a client may not pick which one we read)."""
+    values = header_values(event, "authorization")
+    return values[0] if len(values) == 1 else None
+
+
+def bearer(value: str | None) -> str | None:
+    if value and value[:7].lower() == "bearer ":
+        return value[7:].strip()
     return None
 
 
@@ -141,7 +157,7 @@ def authorize_rest(event: dict[str, Any]) -> dict[str, Any]:
     A wrong key is a Deny, not an error: API Gateway caches it like an Allow (slowing guessing), and a
     Lambda error stays what the errors alarm means, a failure of ours.
     """
-    presented = bearer(event.get("headers"))
+    presented = bearer(authorization(event))
     record = check_api_key(presented) if presented else None
     api_arn = "/".join(event["methodArn"].split("/")[:2])
     policy = {"Version": "2012-10-17",
@@ -170,13 +186,12 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(candidate, base64.b64decode(derived))
 
 
-def basic_credentials(headers: dict[str, str] | None) -> tuple[str, str] | None:
+def basic_credentials(value: str | None) -> tuple[str, str] | None:
     """(user, password) from an HTTP Basic Authorization header, as OCPP security profiles 1-2 send it."""
-    for name, value in (headers or {}).items():
-        if name.lower() == "authorization" and value[:6].lower() == "basic ":
-            try:
-                user, _, password = base64.b64decode(value[6:].strip()).decode("utf-8").partition(":")
-            except (ValueError, UnicodeDecodeError):
-                return None
-            return user, password
-    return None
+    if not value or value[:6].lower() != "basic ":
+        return None
+    try:
+        user, _, password = base64.b64decode(value[6:].strip()).decode("utf-8").partition(":")
+    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+        return None
+    return user, password

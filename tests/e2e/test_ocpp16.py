@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import uuid
 from dataclasses import dataclass
@@ -85,12 +86,21 @@ def test_unknown_action_gets_not_implemented(stack: Stack) -> None:
     asyncio.run(scenario())
 
 
-def test_non_json_frame_is_answered_and_the_connection_stays_usable(stack: Stack) -> None:
+def test_bad_frames_are_answered_and_the_connection_stays_usable(stack: Stack) -> None:
+    """Not JSON, and what Python's json accepts but OCPP-J does not: a lone surrogate, a key twice, a type 2.0."""
+    refused = {
+        "this is not json": [4, "-1", "FormationViolation"],
+        r'[2,"s1","DataTransfer",{"vendorId":"com.acme","data":"\ud800"}]': [4, "s1", "FormationViolation"],
+        '[2,"s2","DataTransfer",{"vendorId":"com.acme","vendorId":"com.other"}]': [4, "s2", "FormationViolation"],
+        '[2.0,"s3","Heartbeat",{}]': [4, "s3", "ProtocolError"],
+    }
+
     async def scenario() -> None:
         async with connected(stack.ocpp_url, new_id(), run=False) as charger:
-            await charger._connection.send("this is not json")
-            error = json.loads(await asyncio.wait_for(charger._connection.recv(), 10))
-            assert error[:3] == [4, "-1", "FormationViolation"] and len(error) == 5
+            for frame, answer in refused.items():
+                await charger._connection.send(frame)
+                error = json.loads(await asyncio.wait_for(charger._connection.recv(), 10))
+                assert error[:3] == answer and len(error) == 5, frame
             runner = asyncio.create_task(charger.start())
             try:
                 assert (await charger.call(call.Heartbeat())).current_time.endswith("Z")
@@ -166,6 +176,28 @@ def test_setting_a_password_closes_the_connection_made_without_it(stack: Stack) 
         assert refused.value.response.status_code == 401
         async with connected(stack.ocpp_url, cp_id, password=password) as charger:
             assert (await charger.call(call.Heartbeat())).current_time
+
+    asyncio.run(scenario())
+
+
+def test_dot_ids_and_a_repeated_authorization_header_are_refused_at_the_handshake(stack: Stack) -> None:
+    cp_id = new_id()
+    password = "correct-horse-battery"
+    assert stack.request("PUT", f"/chargers/{cp_id}", {"password": password})[0] == 201
+    good = "Basic " + base64.b64encode(f"{cp_id}:{password}".encode()).decode()
+
+    async def refusal(url: str, headers: list[tuple[str, str]]) -> int:
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            async with websockets.connect(url, subprotocols=["ocpp1.6"], additional_headers=headers):
+                pass
+        return refused.value.response.status_code
+
+    async def scenario() -> None:
+        assert await refusal(f"{stack.ocpp_url}/..", []) == 400
+        assert await refusal(f"{stack.ocpp_url}/%2E", []) == 400
+        assert await refusal(f"{stack.ocpp_url}/{cp_id}", [("Authorization", good), ("Authorization", "Basic eDp5")]) == 401
+        async with connected(stack.ocpp_url, cp_id, password=password) as charger:
+            assert (await charger.call(call.Heartbeat())).current_time.endswith("Z")
 
     asyncio.run(scenario())
 

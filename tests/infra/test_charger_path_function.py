@@ -24,6 +24,7 @@ from local.gateway import PathRefused, charge_point_id_from_path
 FUNCTION = Path(__file__).resolve().parents[2] / "infra" / "functions" / "charger_path.js"
 NOT_FOUND = "Connect to /ocpp/{charge_point_id}\n"
 MALFORMED = "Malformed percent-encoding in the charge point id\n"
+DOTS = "The charge point id cannot be . or ..\n"
 
 HARNESS = r"""
 const vm = require('vm');
@@ -100,6 +101,8 @@ PASSED: dict[str, tuple[str, dict[str, Any] | None, dict[str, Any]]] = {
     "escaped percent": ("/ocpp/CP%251", None, cp("CP%251")),
     "utf-8": ("/ocpp/%E5%AE%B6", None, cp("%E5%AE%B6")),
     "lowercase escapes": ("/ocpp/%e5%ae%b6", None, cp("%E5%AE%B6")),
+    "three dots": ("/ocpp/...", None, cp("...")),
+    "dot segments before the id": ("/ocpp/./../CP-1", None, cp("CP-1")),
 }
 REFUSED: dict[str, tuple[str, dict[str, Any]]] = {
     "root": ("/", refused(404, "Not Found", NOT_FOUND)),
@@ -114,6 +117,10 @@ REFUSED: dict[str, tuple[str, dict[str, Any]]] = {
     "truncated escape": ("/ocpp/CP%2", refused(400, "Bad Request", MALFORMED)),
     "invalid utf-8": ("/ocpp/%FF", refused(400, "Bad Request", MALFORMED)),
     "utf-16 surrogate": ("/ocpp/%ED%A0%80", refused(400, "Bad Request", MALFORMED)),
+    "dot": ("/ocpp/.", refused(400, "Bad Request", DOTS)),
+    "dot dot": ("/ocpp/site-a/../", refused(400, "Bad Request", DOTS)),
+    "escaped dot": ("/ocpp/%2E", refused(400, "Bad Request", DOTS)),
+    "escaped dot dot": ("/ocpp/%2e%2E", refused(400, "Bad Request", DOTS)),
 }
 EVENTS: dict[str, dict[str, Any]] = {
     **{name: viewer_request(uri, qs) for name, (uri, qs, _) in PASSED.items()},

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 import pytest
 
-from services.connectivity import connections, handlers, store
+from services.connectivity import connections, handlers, passwords, store
 from services.shared import auth, aws, clock
 from services.shared.settings import settings
 from tests.service.helpers import (
@@ -91,11 +92,12 @@ def test_deleted_charger_is_refused_even_when_unknown_chargers_are_accepted(aws_
 
 
 def test_missing_overlong_or_unsafe_charge_point_id_is_refused(aws_env: None) -> None:
-    for charge_point_id in (None, "", "X" * 49, "CP/1", "CP 1", "CP\u00e9", "CP%2F1"):
+    for charge_point_id in (None, "", "X" * 49, "CP/1", "CP 1", "CP\u00e9", "CP%2F1", ".", ".."):
         with pytest.raises(PermissionError):
             authorize(charge_point_id)
     assert authorize("X" * 48)["principalId"] == "X" * 48
     assert authorize("CP-01:a@b")["principalId"] == "CP-01:a@b"
+    assert authorize("...")["principalId"] == "..."
 
 
 def test_charger_with_password_is_accepted_with_its_basic_credentials(aws_env: None) -> None:
@@ -168,6 +170,153 @@ def test_authorizer_reads_the_protocol_header_whatever_its_case(aws_env: None) -
     event = ws_authorizer_event("CP-1", protocols=None, headers={"sec-websocket-protocol": "ocpp2.0.1, ocpp1.6"})
 
     assert handlers.authorize_connect(event, context())["context"]["ocpp_version"] == "ocpp1.6"
+
+
+@pytest.mark.parametrize("repeated", [
+    {"Authorization": ["{good}", "{bad}"]},
+    {"Authorization": ["{bad}", "{good}"]},
+    {"Authorization": ["{good}", "{good}"]},
+    {"Authorization": ["{good}"], "authorization": ["{bad}"]},
+])
+def test_a_repeated_authorization_header_is_refused(aws_env: None, repeated: dict[str, list[str]]) -> None:
+    """API Gateway's `headers` keeps the last of repeated headers; the authorizer reads them all."""
+    with_password("PW-1")
+    good, bad = basic_auth("PW-1", PASSWORD)["Authorization"], basic_auth("PW-1", "wrong-password")["Authorization"]
+    multi = {name: [value.format(good=good, bad=bad) for value in values] for name, values in repeated.items()}
+    event = ws_authorizer_event("PW-1")
+    event["headers"]["Authorization"] = multi[next(reversed(multi))][-1]
+    event["multiValueHeaders"].update(multi)
+
+    with pytest.raises(PermissionError):
+        handlers.authorize_connect(event, context())
+    event["multiValueHeaders"] = {name: values[:1] for name, values in event["multiValueHeaders"].items()
+                                  if name != "authorization"}
+    event["multiValueHeaders"]["Authorization"] = [good]
+    assert handlers.authorize_connect(event, context())["principalId"] == "PW-1"
+
+
+def test_a_repeated_authorization_header_is_refused_for_a_charger_without_password_too(aws_env: None) -> None:
+    event = ws_authorizer_event("CP-1")
+    event["multiValueHeaders"]["Authorization"] = ["Basic a", "Basic b"]
+
+    with pytest.raises(PermissionError):
+        handlers.authorize_connect(event, context())
+
+
+# --- wrong passwords are throttled ----------------------------------------------------------
+
+AT = datetime(2025, 3, 1, 12, 0, 5, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def hashes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The passwords scrypt hashed, in order."""
+    hashed: list[str] = []
+    verify = auth.verify_password
+
+    def counted(password: str, stored: str) -> bool:
+        hashed.append(password)
+        return verify(password, stored)
+
+    monkeypatch.setattr(auth, "verify_password", counted)
+    return hashed
+
+
+def admit(charge_point_id: str, password: str, source: str = "198.51.100.1", at: datetime = AT) -> int:
+    """The status the authorizer refuses with, or 200."""
+    try:
+        connections.admit(charge_point_id, "ocpp1.6", [basic_auth(charge_point_id, password)["Authorization"]], source, at)
+    except connections.Refused as refused:
+        return refused.status
+    return 200
+
+
+def test_after_too_many_wrong_passwords_a_charger_id_is_refused_without_hashing_until_the_window_ends(
+        aws_env: None, hashes: list[str]) -> None:
+    with_password("PW-1")
+    wrong = [f"guess-{n}" for n in range(passwords.CHARGER_LIMIT)]
+
+    assert [admit("PW-1", guess, source=f"198.51.100.{n}") for n, guess in enumerate(wrong)] == [401] * len(wrong)
+    assert admit("PW-1", "guess-more", source="198.51.100.99") == 429
+    assert admit("PW-1", PASSWORD, source="198.51.100.99") == 429  # the right one too: it is not hashed to find out
+    assert admit("PW-1", PASSWORD, at=AT + timedelta(seconds=passwords.WINDOW_S - 5 - 1)) == 429
+    assert hashes == wrong
+
+    assert admit("PW-1", PASSWORD, at=AT + timedelta(seconds=passwords.WINDOW_S - 5)) == 200
+    assert hashes == [*wrong, PASSWORD]
+
+
+def test_the_failures_are_counted_in_dynamodb_for_every_container(aws_env: None, hashes: list[str]) -> None:
+    with_password("PW-1")
+    for n in range(passwords.CHARGER_LIMIT):
+        assert admit("PW-1", f"guess-{n}") == 401
+    passwords.memory.cache_clear()  # another container
+
+    assert admit("PW-1", "guess-more") == 429
+    assert len(hashes) == passwords.CHARGER_LIMIT
+    assert admit("OTHER", PASSWORD) == 200  # unknown, no password: nothing to hash
+
+
+def test_after_too_many_wrong_passwords_from_one_address_its_attempts_are_refused_without_hashing(
+        aws_env: None, hashes: list[str]) -> None:
+    for n in range(passwords.SOURCE_LIMIT + 1):
+        with_password(f"PW-{n}")
+    for n in range(passwords.SOURCE_LIMIT):
+        assert admit(f"PW-{n}", "guess") == 401
+
+    last = f"PW-{passwords.SOURCE_LIMIT}"
+    assert admit(last, PASSWORD) == 429
+    assert len(hashes) == passwords.SOURCE_LIMIT
+    assert admit(last, PASSWORD, source="198.51.100.2") == 200
+
+
+def test_a_password_checked_before_is_not_hashed_again_nor_throttled(aws_env: None, hashes: list[str],
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    with_password("PW-1")
+    assert admit("PW-1", PASSWORD) == 200
+    reads: list[tuple[str, ...]] = []
+    counted = store.auth_failures
+    monkeypatch.setattr(store, "auth_failures", lambda subjects: reads.append(subjects) or counted(subjects))
+    wrong = [f"guess-{n}" for n in range(passwords.CHARGER_LIMIT)]
+    for n, guess in enumerate(wrong):
+        assert admit("PW-1", guess, source=f"198.51.100.{n}") == 401
+    assert admit("PW-1", "guess-more") == 429
+
+    assert admit("PW-1", PASSWORD, source="198.51.100.99") == 200  # throttled for others, not for what it proved
+    assert admit("PW-1", wrong[0]) == 401  # known wrong: refused, not throttled
+    assert hashes == [PASSWORD, *wrong]
+    assert len(reads) == len(wrong)  # remembered checks read no counter
+
+
+def test_a_new_password_is_checked_anew(aws_env: None, hashes: list[str]) -> None:
+    with_password("PW-1")
+    assert admit("PW-1", PASSWORD) == 200
+    store.register_charger("PW-1", {"password_hash": auth.hash_password("new-password"), "password_changed_at": now()}, now())
+
+    assert admit("PW-1", PASSWORD) == 401
+    assert admit("PW-1", "new-password") == 200
+    assert hashes == [PASSWORD, PASSWORD, "new-password"]
+
+
+def test_parallel_wrong_passwords_hash_no_more_than_the_limit(aws_env: None, hashes: list[str]) -> None:
+    with_password("PW-1")
+
+    with ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(lambda n: admit("PW-1", f"guess-{n}", source=f"198.51.100.{n}"), range(32)))
+
+    assert sorted(set(statuses)) == [401, 429]
+    assert len(hashes) == statuses.count(401) == passwords.CHARGER_LIMIT
+
+
+def test_a_throttled_charger_is_refused_by_the_authorizer_with_401(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    with_password("PW-1")
+    monkeypatch.setattr(clock, "now", lambda: AT)  # all in one window
+    for n in range(passwords.CHARGER_LIMIT):
+        with pytest.raises(PermissionError):
+            authorize("PW-1", headers=basic_auth("PW-1", f"guess-{n}"))
+
+    with pytest.raises(PermissionError):
+        authorize("PW-1", headers=basic_auth("PW-1", PASSWORD))
 
 
 # --- $connect -------------------------------------------------------------------------------

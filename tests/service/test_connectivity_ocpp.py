@@ -322,13 +322,28 @@ def test_data_transfer_is_stored_and_answered_unknown_vendor(online: str) -> Non
 
     assert reply == [3, unique_id, {"status": "UnknownVendorId"}]
     table = boto3.resource("dynamodb", region_name="us-east-1").Table("csms-charger-messages")
-    items = table.query(KeyConditionExpression=Key("charge_point_id").eq(CP))["Items"]
-    assert len(items) == 1
-    item = items[0]
-    assert item["message_key"] == f"2024-05-01T10:00:00.000Z#{unique_id}"
+    items = {item["message_key"]: item for item in table.query(KeyConditionExpression=Key("charge_point_id").eq(CP))["Items"]}
+    assert set(items) == {"data#01", "data#seq"}
+    item = items["data#01"]
     assert (item["action"], item["vendor_id"], item["message_id"], item["data"]) == ("DataTransfer", "com.acme", "Temp", "{\"c\": 41}")
-    assert item["received_at"] == "2024-05-01T10:00:00.000Z"
-    assert int(item["expires_at"]) == int(received.timestamp()) + store.RETENTION_S
+    assert (item["unique_id"], item["seq"], item["received_at"]) == (unique_id, 1, "2024-05-01T10:00:00.000Z")
+    assert int(item["expires_at"]) == int(items["data#seq"]["expires_at"]) == int(received.timestamp()) + store.RETENTION_S
+
+
+def test_a_charger_keeps_only_its_latest_data_transfers(online: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(chargers, "DATA_TRANSFER_SLOTS", 3)
+    start = datetime(2024, 5, 1, 10, 0, 0, tzinfo=timezone.utc)
+
+    for n in range(7):
+        reply = result(online, "DataTransfer", {"vendorId": "com.acme", "data": f"#{n}"}, at=start + timedelta(minutes=n))
+        assert reply == {"status": "UnknownVendorId"}
+
+    table = boto3.resource("dynamodb", region_name="us-east-1").Table("csms-charger-messages")
+    items = table.query(KeyConditionExpression=Key("charge_point_id").eq(CP))["Items"]
+    kept = sorted((item for item in items if item["message_key"] != "data#seq"), key=lambda item: item["seq"])
+    assert [(item["message_key"], item["seq"], item["data"]) for item in kept] == [
+        ("data#2", 5, "#4"), ("data#0", 6, "#5"), ("data#1", 7, "#6")]
+    assert kept[0]["received_at"] == "2024-05-01T10:04:00.000Z"
 
 
 def acme_data_transfer(ctx: OcppContext, request: call16.DataTransfer) -> result16.DataTransfer:
@@ -351,7 +366,8 @@ def test_data_transfer_of_a_routed_vendor_is_stored_and_answered_by_its_service(
 
     assert reply == [3, unique_id, {"status": "Accepted", "data": f"{CP} said 41"}]
     table = boto3.resource("dynamodb", region_name="us-east-1").Table("csms-charger-messages")
-    assert [m["vendor_id"] for m in table.query(KeyConditionExpression=Key("charge_point_id").eq(CP))["Items"]] == ["com.acme"]
+    assert [(m["message_key"], m.get("vendor_id")) for m in table.query(KeyConditionExpression=Key("charge_point_id").eq(CP))["Items"]] == [
+        ("data#01", "com.acme"), ("data#seq", None)]
 
 
 def test_firmware_status_notification_is_stored_on_the_charger(online: str) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
 
 from services.shared.ocpp import framing
+from services.shared.ocpp.dispatch import OcppContext, handle_frame
 from services.shared.ocpp.errors import CAUSES, CODES, Cause, OcppError
 from services.shared.ocpp.framing import Call, CallError, CallResult, FrameError
 
@@ -143,6 +145,89 @@ def test_deeply_nested_json_is_format() -> None:
         pytest.fail("framing.decode lets RecursionError escape for deeply nested JSON; expected FrameError(FORMAT)")
     assert error.cause is Cause.FORMAT
     assert error.unique_id == "-1"
+
+
+@pytest.mark.parametrize("text", ['[2.0,"abc","Heartbeat",{}]', '[2e0,"abc","Heartbeat",{}]', '[3.0,"abc",{}]',
+                                  '[4.00,"abc","GenericError","boom",{}]'])
+def test_a_message_type_that_only_equals_an_integer_is_unknown(text: str) -> None:
+    error = _refused(text)
+    assert (error.cause, error.unique_id) == (Cause.PROTOCOL, "abc")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[2,"abc","Authorize",{"idTag":"A","idTag":"B"}]',
+        '[2,"abc","MeterValues",{"connectorId":1,"meterValue":[{"timestamp":"t","timestamp":"u","sampledValue":[]}]}]',
+        '[2,"abc","DataTransfer",{"vendorId":"v","data":"x","vendorId":"w"}]',
+        '[3,"abc",{"status":"Accepted","status":"Rejected"}]',
+        '[4,"abc","GenericError","boom",{"a":1,"a":1}]',
+    ],
+)
+def test_a_duplicate_key_is_format_keeping_the_id(text: str) -> None:
+    error = _refused(text)
+    assert (error.cause, error.unique_id) == (Cause.FORMAT, "abc")
+    assert "Duplicate key" in error.description
+
+
+@pytest.mark.parametrize("text", ['[2,7,"Authorize",{"idTag":"A","idTag":"B"}]', '[2,"abc","Authorize",{"idTag":"A","idTag":"B"}'])
+def test_a_duplicate_key_without_a_readable_id_or_in_broken_json_is_format_with_unknown_id(text: str) -> None:
+    error = _refused(text)
+    assert (error.cause, error.unique_id) == (Cause.FORMAT, "-1")
+
+
+def test_the_same_key_in_different_objects_is_no_duplicate() -> None:
+    frame = framing.decode('[2,"abc","X",{"a":{"a":1},"b":[{"a":2},{"a":3}]}]')
+    assert frame == Call("abc", "X", {"a": {"a": 1}, "b": [{"a": 2}, {"a": 3}]})
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        r'[2,"abc","DataTransfer",{"vendorId":"v","data":"\ud800"}]',
+        r'[2,"abc","DataTransfer",{"vendorId":"v","data":"x\uDFFFy"}]',
+        r'[2,"abc","DataTransfer",{"vendorId":"v","data":"\ude00\ud83d"}]',  # a pair in the wrong order
+        r'[2,"abc","DataTransfer",{"vendorId":"v","\udbff":"x"}]',
+        r'[2,"abc","Heart\ud800beat",{}]',
+        r'[2,"abc","MeterValues",{"connectorId":1,"meterValue":[{"sampledValue":[{"value":"\udc00"}]}]}]',
+        r'[3,"abc",{"status":"\ud800"}]',
+        r'[4,"abc","GenericError","\ud800",{}]',
+        r'[4,"abc","GenericError","boom",{"why":["\ud800"]}]',
+    ],
+)
+def test_a_lone_surrogate_anywhere_is_format_keeping_the_id(text: str) -> None:
+    error = _refused(text)
+    assert (error.cause, error.unique_id) == (Cause.FORMAT, "abc")
+    error.description.encode("utf-8")
+
+
+@pytest.mark.parametrize("text", [r'[2,"a\ud800","Heartbeat",{}]', b'[2,"abc","Heartbeat",{"x":"\xed\xa0\x80"}]'])
+def test_a_lone_surrogate_in_the_id_or_encoded_in_bytes_leaves_the_id_unread(text: str | bytes) -> None:
+    error = _refused(text)
+    assert (error.cause, error.unique_id) == (Cause.FORMAT, "-1")
+
+
+@pytest.mark.parametrize(
+    ("text", "data"),
+    [
+        (r'[2,"abc","DataTransfer",{"vendorId":"v","data":"\ud83d\ude00"}]', "\U0001f600"),
+        (r'[2,"abc","DataTransfer",{"vendorId":"v","data":"\\ud800"}]', "\\ud800"),  # an escaped backslash
+        (r'[2,"abc","DataTransfer",{"vendorId":"v","data":"\u00e9\uD7FF\uE000"}]', "\u00e9\ud7ff\ue000"),
+    ],
+)
+def test_unicode_text_however_escaped_is_accepted(text: str, data: str) -> None:
+    assert framing.decode(text) == Call("abc", "DataTransfer", {"vendorId": "v", "data": data})
+
+
+@pytest.mark.parametrize(("version", "code"), [("ocpp1.6", "FormationViolation"), ("ocpp2.0.1", "FormatViolation")])
+def test_refused_strings_are_answered_in_utf_8_with_the_versions_format_code(version: str, code: str) -> None:
+    ctx = OcppContext("CP-1", version, "conn", "", datetime.now(timezone.utc))
+    for text, unique_id in ((r'[2,"abc","DataTransfer",{"vendorId":"\ud800"}]', "abc"),
+                            (r'[2,"\udfff","Heartbeat",{}]', "-1"),
+                            ('[2,"abc","Authorize",{"idTag":"A","idTag":"B"}]', "abc")):
+        answer = handle_frame(text, ctx)
+        assert answer is not None and answer.encode("utf-8")
+        assert json.loads(answer)[:3] == [4, unique_id, code]
 
 
 # --- encode ---------------------------------------------------------------------------------------

@@ -1,12 +1,17 @@
 """OCPP-J frames: [2, id, action, payload], [3, id, payload], [4, id, code, description, details].
 
 Decoding keeps numbers as Decimal, which is what DynamoDB wants and what the 1.6 schemas'
-`multipleOf: 0.1` needs to validate exactly.
+`multipleOf: 0.1` needs to validate exactly. It is strict where Python's json is lenient, because
+whatever it lets through reaches the handlers and storage: a duplicate key (json keeps the last, another
+reader the first), a lone surrogate (`\\ud800` is valid JSON but no Unicode text: DynamoDB and every
+UTF-8 encoder refuse it), and a message type that only equals an integer (`2.0`).
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Union
@@ -55,6 +60,35 @@ def _not_json(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        raise _DuplicateKey(next(key for key, count in Counter(key for key, _ in pairs).items() if count > 1))
+    return found
+
+
+# Built once: json.loads(text, **options) builds a decoder per call, which costs more than a small frame's parse.
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_not_json, object_pairs_hook=_object)
+_LENIENT = json.JSONDecoder(parse_float=Decimal, parse_constant=_not_json)
+# Only an escape can bring a surrogate into a str decoded strictly from UTF-8; \ud83d\ude00 (a pair) decodes to
+# one character, so what this finds is checked on the decoded frame.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
@@ -66,18 +100,29 @@ def dumps(value: Any) -> str:
 
 
 def decode(text: str | bytes) -> Frame:
+    repeated: str | None = None
     try:
-        message = json.loads(text, parse_float=Decimal, parse_constant=_not_json)
+        # Decoded strictly: json.loads(bytes) would let encoded surrogates through.
+        source = text.decode("utf-8") if isinstance(text, bytes) else text
+        try:
+            message = _DECODER.decode(source)
+        except _DuplicateKey as duplicate:  # read again to find the message id the CALLERROR should name
+            repeated, message = duplicate.key, _LENIENT.decode(source)
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         raise FrameError(Cause.FORMAT, "The frame is not JSON: send an OCPP-J array such as [2, id, action, {...}]") from None
     if not isinstance(message, list) or not message:
         raise FrameError(Cause.FORMAT, "An OCPP-J frame is a JSON array: [2, id, action, {...}]")
     kind = message[0]
-    unique_id = message[1] if len(message) > 1 and isinstance(message[1], str) else UNKNOWN_ID
-    if kind not in (CALL, CALLRESULT, CALLERROR) or isinstance(kind, bool):
+    unique_id = _readable_id(message)
+    if type(kind) is not int or kind not in (CALL, CALLRESULT, CALLERROR):  # not bool, not 2.0
         raise FrameError(Cause.PROTOCOL, f"Unknown message type {kind!r}: expected 2 (CALL), 3 (CALLRESULT) or 4 (CALLERROR)", unique_id)
-    if not isinstance(message[1] if len(message) > 1 else None, str) or not 0 < len(message[1]) <= MAX_ID_LENGTH:
+    if unique_id == UNKNOWN_ID:
         raise FrameError(Cause.FORMAT, f"The message id must be a string of 1 to {MAX_ID_LENGTH} characters")
+    if repeated is not None:
+        raise FrameError(Cause.FORMAT, f"Duplicate key {repeated[:40]!r} in an object: send each key once", unique_id)
+    if _SURROGATE_ESCAPE.search(source) and not _is_text(dumps(message)):
+        raise FrameError(Cause.FORMAT, "A string holds a lone UTF-16 surrogate escape (\\ud800-\\udfff): strings must be Unicode text",
+                         unique_id)
     if kind == CALL:
         if len(message) != 4 or not isinstance(message[2], str) or not isinstance(message[3], dict):
             raise FrameError(Cause.FORMAT, "A CALL is [2, id, action (string), payload (object)]", unique_id)
@@ -89,6 +134,14 @@ def decode(text: str | bytes) -> Frame:
     if len(message) != 5 or not all(isinstance(part, str) for part in message[2:4]) or not isinstance(message[4], dict):
         raise FrameError(Cause.FORMAT, "A CALLERROR is [4, id, code, description, details (object)]", unique_id)
     return CallError(unique_id, message[2], message[3], message[4])
+
+
+def _readable_id(message: Any) -> str:
+    """The frame's message id if it is one (a string of 1 to MAX_ID_LENGTH characters of Unicode text), else UNKNOWN_ID."""
+    if isinstance(message, list) and len(message) > 1 and isinstance(message[1], str) \
+            and 0 < len(message[1]) <= MAX_ID_LENGTH and _is_text(message[1]):
+        return message[1]
+    return UNKNOWN_ID
 
 
 def encode_call(unique_id: str, action: str, payload: dict[str, Any]) -> str:
