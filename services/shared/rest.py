@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 
 from services.shared.auth import Scope
 from services.shared.log import logger
+from services.shared.text import has_lone_surrogate
 
 PROBLEM_JSON = "application/problem+json"
 JSON = "application/json"
@@ -206,6 +207,9 @@ def _check_body(app: APIGatewayRestResolver) -> None:
     except RecursionError:
         raise ProblemError(400, "The body's JSON is nested deeper than this API reads",
                            [ProblemDetail(path="body", message="nested too deeply")]) from None
+    if has_lone_surrogate(app.current_event.decoded_body or "", app.current_event.json_body):
+        raise ProblemError(400, "A string in the body holds a lone UTF-16 surrogate escape (\\ud800-\\udfff): "
+                                "strings must be Unicode text", [ProblemDetail(path="body", message="not Unicode text")])
 
 
 class _Admission(OpenAPIRequestValidationMiddleware):

@@ -208,11 +208,17 @@ def test_json_is_read_whatever_the_case_of_its_media_type_and_without_one(conten
     (b'{"name": "\xff"}', "The body is not UTF-8 (byte 10): send JSON encoded as UTF-8"),
     ('{"name": ' + "1" * 5000 + "}", "The body holds an integer of over 4300 digits, more than this API reads"),
     ("[" * 100_000, "The body's JSON is nested deeper than this API reads"),
+    ('{"name": "a\\ud800"}', "A string in the body holds a lone UTF-16 surrogate escape (\\ud800-\\udfff): strings must "
+                             "be Unicode text"),
 ])
 def test_a_body_that_is_not_utf8_json_is_400_saying_where(sent: str | bytes, detail: str) -> None:
     status, headers, body = ask("PUT", "/things/T-1", body=sent)
     assert (status, headers["content-type"], body["detail"]) == (400, "application/problem+json", detail)
     assert body["errors"][0]["path"] == "body"
+
+
+def test_a_surrogate_pair_is_a_character_and_passes() -> None:
+    assert ask("PUT", "/things/T-1", body='{"name": "\\ud83d\\ude00"}')[2] == {"id": "T-1", "name": "\U0001F600"}
 
 
 def test_a_body_over_one_mib_is_413_on_any_route() -> None:

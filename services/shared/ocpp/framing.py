@@ -10,13 +10,13 @@ UTF-8 encoder refuse it), and a message type that only equals an integer (`2.0`)
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Union
 
 from services.shared.ocpp.errors import Cause, OcppError
+from services.shared.text import has_lone_surrogate, is_text
 
 CALL, CALLRESULT, CALLERROR = 2, 3, 4
 # OCPP-J answers a frame whose message id cannot be read with this id.
@@ -76,19 +76,6 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 # Built once: json.loads(text, **options) builds a decoder per call, which costs more than a small frame's parse.
 _DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_not_json, object_pairs_hook=_object)
 _LENIENT = json.JSONDecoder(parse_float=Decimal, parse_constant=_not_json)
-# Only an escape can bring a surrogate into a str decoded strictly from UTF-8; \ud83d\ude00 (a pair) decodes to
-# one character, so what this finds is checked on the decoded frame.
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-
-
-def _is_text(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
@@ -120,7 +107,7 @@ def decode(text: str | bytes) -> Frame:
         raise FrameError(Cause.FORMAT, f"The message id must be a string of 1 to {MAX_ID_LENGTH} characters")
     if repeated is not None:
         raise FrameError(Cause.FORMAT, f"Duplicate key {repeated[:40]!r} in an object: send each key once", unique_id)
-    if _SURROGATE_ESCAPE.search(source) and not _is_text(dumps(message)):
+    if has_lone_surrogate(source, message):
         raise FrameError(Cause.FORMAT, "A string holds a lone UTF-16 surrogate escape (\\ud800-\\udfff): strings must be Unicode text",
                          unique_id)
     if kind == CALL:
@@ -139,7 +126,7 @@ def decode(text: str | bytes) -> Frame:
 def _readable_id(message: Any) -> str:
     """The frame's message id if it is one (a string of 1 to MAX_ID_LENGTH characters of Unicode text), else UNKNOWN_ID."""
     if isinstance(message, list) and len(message) > 1 and isinstance(message[1], str) \
-            and 0 < len(message[1]) <= MAX_ID_LENGTH and _is_text(message[1]):
+            and 0 < len(message[1]) <= MAX_ID_LENGTH and is_text(message[1]):
         return message[1]
     return UNKNOWN_ID
 

@@ -1,0 +1,28 @@
+"""Whether decoded JSON is Unicode text: both OCPP frames and REST bodies are refused when it is not.
+
+`"\\ud800"` is valid JSON, but the string it decodes to has a lone UTF-16 surrogate, which no UTF-8
+encoder (DynamoDB's, the websocket's) accepts: stored or sent on, it fails far from the request.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+# Only an escape can bring a surrogate into a str decoded strictly from UTF-8; \ud83d\ude00 (a pair) decodes to
+# one character, so what this finds is checked on the decoded value.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def has_lone_surrogate(source: str, decoded: Any) -> bool:
+    """`decoded` is `source` parsed; cheap for the usual text, which has no surrogate escape at all."""
+    return bool(_SURROGATE_ESCAPE.search(source)) and not is_text(json.dumps(decoded, ensure_ascii=False, default=str))
+
+
+def is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
