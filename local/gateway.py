@@ -64,8 +64,9 @@ OCPP_BURST_LIMIT = 5000
 # (where AWS would have invoked it at once), so a flood costs memory for these only. Not reading them instead
 # would leave the charger's WebSocket pings unanswered, and it would drop the connection.
 FRAMES_QUEUED = 16
-# Handshakes waiting for (or in) the authorizer; more are answered 429 at once.
-HANDSHAKES_WAITING = 128
+# Handshakes waiting for (or in) the authorizer; more are answered 429 at once. A reconnect storm of 1,000
+# chargers fits (128 turned most of one away, each refusal a retry later); a waiting handshake costs little.
+HANDSHAKES_WAITING = 1024
 
 
 @dataclass
