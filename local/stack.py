@@ -125,10 +125,11 @@ async def serve(config: Config) -> int:
     await gateway.start()
     scheduler.start()  # after the gateway: the connection audit asks it which connections exist
 
+    from services.connectivity.connections import supported_protocols
     from services.shared.settings import settings
 
     print(f"""CSMS local stack
-  OCPP websocket     ws://{config.host}:{config.ocpp_port}/ocpp/{{charge_point_id}}  (subprotocols: ocpp1.6)
+  OCPP websocket     ws://{config.host}:{config.ocpp_port}/ocpp/{{charge_point_id}}  (subprotocols: {", ".join(supported_protocols())})
   REST API           http://{config.host}:{config.rest_port}  (docs: /docs, OpenAPI: /openapi.json)
   operator API key   {api_key}
   embedded AWS       http://{config.host}:{config.aws_port}  (region {REGION})

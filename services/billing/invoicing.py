@@ -10,9 +10,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from services.billing import pricing, store
+from services.billing import store
 from services.contracts.sessions import SessionEnded
-from services.shared import clock, events
+from services.shared import clock, events, pricing
 from services.shared.log import logger
 from services.shared.settings import settings
 

@@ -23,7 +23,10 @@ from services.shared import auth, aws, clock
 from services.shared.log import logger
 from services.shared.settings import settings
 
-SUPPORTED_PROTOCOLS = ("ocpp1.6",)
+# In the CSMS's order of preference, whatever order the charger offers them in.
+SUPPORTED_PROTOCOLS = ("ocpp2.0.1", "ocpp1.6")
+# Behind CSMS_OCPP21, and after the others: its adapters are 2.0.1's, which read only what 2.0.1 has.
+EXPERIMENTAL_PROTOCOLS = ("ocpp2.1",)
 # A charge point id is one URL path segment in /ocpp/{id} and /chargers/{id}: the characters
 # RFC 3986 lets a segment carry unencoded, so it reads the same in every URL and log; but not the
 # dot segments, which URLs resolve away (/chargers/.. is /), so no REST path could name them.
@@ -51,6 +54,16 @@ class Admission:
 
 def offered_protocols(header: str | None) -> list[str]:
     return [p.strip() for p in (header or "").split(",") if p.strip()]
+
+
+def supported_protocols() -> tuple[str, ...]:
+    return SUPPORTED_PROTOCOLS + (EXPERIMENTAL_PROTOCOLS if settings().ocpp21 else ())
+
+
+def negotiate(protocol_header: str | None) -> str:
+    """The subprotocol to speak: the CSMS's most preferred of those offered, "" if none is supported."""
+    offered = offered_protocols(protocol_header)
+    return next((p for p in supported_protocols() if p in offered), "")
 
 
 def is_charge_point_id(text: str) -> bool:
@@ -81,14 +94,13 @@ def admit(charge_point_id: str | None, protocol_header: str | None, authorizatio
                 raise Refused(401, "wrong password")
         except passwords.Throttled as throttled:
             raise Refused(429, str(throttled)) from None
-    version = next((p for p in offered_protocols(protocol_header) if p in SUPPORTED_PROTOCOLS), "")
-    return Admission(charge_point_id, version, (charger or {}).get("password_changed_at", ""))
+    return Admission(charge_point_id, negotiate(protocol_header), (charger or {}).get("password_changed_at", ""))
 
 
 def connect(admission: Admission, connection_id: str) -> str:
     """Records the connection and closes any older one; returns the subprotocol to answer with."""
     if not admission.ocpp_version:
-        raise Refused(400, f"no supported OCPP subprotocol offered; this CSMS speaks {', '.join(SUPPORTED_PROTOCOLS)}")
+        raise Refused(400, f"no supported OCPP subprotocol offered; this CSMS speaks {', '.join(supported_protocols())}")
     now = clock.iso(clock.now())
     previous = store.record_connection(admission.charge_point_id, connection_id, admission.ocpp_version, now,
                                        admission.password_changed_at, create=settings().accept_unknown_chargers)

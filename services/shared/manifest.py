@@ -220,7 +220,9 @@ class WebSocketRoutes:
 
 
 # The `ocpp` library's subpackage (messages, schemas) of each OCPP version, by its subprotocol.
-OCPP_VERSIONS: dict[str, str] = {"ocpp1.6": "v16", "ocpp2.0.1": "v201"}
+OCPP_VERSIONS: dict[str, str] = {"ocpp1.6": "v16", "ocpp2.0.1": "v201", "ocpp2.1": "v21"}
+# A version without routes of its own is answered by another's (its requests parsed as its own).
+ADAPTED_BY: dict[str, str] = {"ocpp2.1": "ocpp2.0.1"}
 
 
 def _check_version(version: str) -> None:

@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     # The API Gateway @connections endpoint (https://{api}.execute-api.{region}.amazonaws.com/{stage}).
     connections_url: str | None = None
     accept_unknown_chargers: bool = False
+    # OCPP 2.1 is negotiated only when set: it is answered by the 2.0.1 adapters until it has its own.
+    ocpp21: bool = False
     # Below API Gateway's 10-minute idle timeout, so a heartbeat keeps the connection open.
     heartbeat_interval: int = Field(default=300, ge=10, le=590)
     # At most SQS's longest delay (900 s), less the two seconds a deadline rounded up to whole seconds and

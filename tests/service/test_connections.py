@@ -146,9 +146,10 @@ def test_password_is_stored_hashed_and_verifies(aws_env: None) -> None:
 def test_authorizer_context_carries_the_charger_and_the_chosen_protocol(aws_env: None) -> None:
     chosen = {
         "ocpp1.6": "ocpp1.6",
-        "ocpp2.0.1, ocpp1.6": "ocpp1.6",
-        "ocpp2.0.1,ocpp1.6": "ocpp1.6",
-        "ocpp2.0.1": "",
+        "ocpp2.0.1, ocpp1.6": "ocpp2.0.1",
+        "ocpp1.6,ocpp2.0.1": "ocpp2.0.1",
+        "ocpp2.0.1": "ocpp2.0.1",
+        "ocpp2.1, ocpp1.6": "ocpp1.6",
         "ocpp1.5, ocpp2.1": "",
         None: "",
     }
@@ -167,9 +168,22 @@ def test_authorizer_allows_exactly_the_connect_route(aws_env: None) -> None:
 
 
 def test_authorizer_reads_the_protocol_header_whatever_its_case(aws_env: None) -> None:
-    event = ws_authorizer_event("CP-1", protocols=None, headers={"sec-websocket-protocol": "ocpp2.0.1, ocpp1.6"})
+    event = ws_authorizer_event("CP-1", protocols=None, headers={"sec-websocket-protocol": "ocpp1.6, ocpp2.0.1"})
 
-    assert handlers.authorize_connect(event, context())["context"]["ocpp_version"] == "ocpp1.6"
+    assert handlers.authorize_connect(event, context())["context"]["ocpp_version"] == "ocpp2.0.1"
+
+
+def test_ocpp21_is_negotiated_only_behind_its_setting(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.shared.settings import settings
+
+    monkeypatch.setenv("CSMS_OCPP21", "true")
+    settings.cache_clear()
+    try:
+        assert authorize("CP-1", protocols="ocpp2.1")["context"]["ocpp_version"] == "ocpp2.1"
+        assert authorize("CP-1", protocols="ocpp2.1, ocpp2.0.1")["context"]["ocpp_version"] == "ocpp2.0.1"
+        assert authorize("CP-1", protocols="ocpp2.1, ocpp1.6")["context"]["ocpp_version"] == "ocpp1.6"
+    finally:
+        settings.cache_clear()
 
 
 @pytest.mark.parametrize("repeated", [
@@ -322,16 +336,16 @@ def test_a_throttled_charger_is_refused_by_the_authorizer_with_401(aws_env: None
 # --- $connect -------------------------------------------------------------------------------
 
 def test_connect_answers_the_chosen_subprotocol(aws_env: None) -> None:
-    _, reply = connect_charger("CP-1", protocols="ocpp2.0.1, ocpp1.6")
+    _, reply = connect_charger("CP-1", protocols="ocpp1.6, ocpp2.0.1")
 
-    assert reply == {"statusCode": 200, "headers": {"Sec-WebSocket-Protocol": "ocpp1.6"}}
+    assert reply == {"statusCode": 200, "headers": {"Sec-WebSocket-Protocol": "ocpp2.0.1"}}
 
 
 def test_connect_without_a_supported_subprotocol_is_refused_with_400(aws_env: None, tap: EventTap) -> None:
-    _, reply = connect_charger("CP-1", protocols="ocpp2.0.1")
+    _, reply = connect_charger("CP-1", protocols="ocpp2.1, ocpp1.5")
 
     assert reply["statusCode"] == 400
-    assert "ocpp1.6" in reply["body"]
+    assert "ocpp2.0.1, ocpp1.6" in reply["body"]
     assert "Sec-WebSocket-Protocol" not in (reply.get("headers") or {})
     assert tap.of("ChargerConnected") == []
     assert not (store.get_charger("CP-1") or {}).get("connected")

@@ -106,7 +106,7 @@ async def refused_status(path: str, subprotocols: list[str]) -> int:
     ("/ocpp", ["ocpp1.6"], 404),
     ("/ocpp/CP%E01", ["ocpp1.6"], 400),  # not UTF-8 once decoded
     ("/ocpp/CP%201", ["ocpp1.6"], 401),  # a space is not allowed in a charge point id
-    ("/ocpp/CP1", ["ocpp2.0.1"], 400),  # the stack's $connect refuses a subprotocol it does not speak
+    ("/ocpp/CP1", ["ocpp2.1"], 400),  # the stack's $connect refuses a subprotocol it does not speak (2.1: unless set)
     ("/ocpp/CP1", [], 400),
 ])
 def test_connections_the_local_stack_refuses_are_refused(path: str, subprotocols: list[str], status: int) -> None:

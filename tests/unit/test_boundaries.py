@@ -35,7 +35,7 @@ def foreign(source: str, service: str) -> list[str]:
 
 
 def wire(source: str) -> list[str]:
-    return sorted(m for m in imported(source) if m.split(".")[:2] in (["ocpp", "v16"], ["ocpp", "v201"]))
+    return sorted(m for m in imported(source) if m.split(".")[:2] in (["ocpp", "v16"], ["ocpp", "v201"], ["ocpp", "v21"]))
 
 
 def test_the_checks_see_what_they_look_for() -> None:

@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from services.billing import pricing
-from services.billing.pricing import Line, energy_line, price_energy
+from services.shared import pricing
+from services.shared.pricing import Line, energy_line, price_energy
 from services.shared import money
 from services.shared.money import UnsupportedCurrency, exponent
 from services.shared.settings import Settings

@@ -124,7 +124,7 @@ def test_a_route_names_its_message_classes_by_version() -> None:
 @pytest.mark.parametrize("make", [
     pytest.param(lambda: OcppRoute("ocpp1.5", "Heartbeat", f"{HERE}:heartbeat16"), id="unknown version"),
     pytest.param(lambda: OcppRoute("1.6", "Heartbeat", f"{HERE}:heartbeat16"), id="version not a subprotocol"),
-    pytest.param(lambda: OcppReplyRoute("ocpp2.1", f"{HERE}:reply_ok"), id="replies of an unknown version"),
+    pytest.param(lambda: OcppReplyRoute("ocpp3.0", f"{HERE}:reply_ok"), id="replies of an unknown version"),
     pytest.param(lambda: OcppRoute("ocpp1.6", "Heartbeat", f"{HERE}:heartbeat16", vendor_id="com.acme"),
                  id="vendorId on another action than DataTransfer"),
 ])

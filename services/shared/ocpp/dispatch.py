@@ -17,7 +17,7 @@ from ocpp.charge_point import camel_to_snake_case, remove_nones, serialize_as_di
 
 from services.shared import refs
 from services.shared.log import logger, metric
-from services.shared.manifest import OcppReplyRoute, OcppRoute, ServiceManifest
+from services.shared.manifest import ADAPTED_BY, OCPP_VERSIONS, OcppReplyRoute, OcppRoute, ServiceManifest
 from services.shared.ocpp import framing, schemas
 from services.shared.ocpp.errors import Cause, OcppError
 
@@ -84,7 +84,8 @@ def from_wire(payload: dict[str, Any]) -> dict[str, Any]:
 
 def _answer_call(call: framing.Call, ctx: OcppContext) -> str:
     version = ctx.ocpp_version
-    route = registry().actions.get((version, call.action))
+    adapter = ADAPTED_BY.get(version, version)
+    route = registry().actions.get((adapter, call.action))
     if route is None:
         if schemas.is_known(version, call.action):
             raise OcppError(Cause.NOT_SUPPORTED, f"This CSMS does not answer {call.action}")
@@ -92,7 +93,7 @@ def _answer_call(call: framing.Call, ctx: OcppContext) -> str:
     schemas.validate(version, call.action, call.payload)
     handler: Callable[[OcppContext, Any], Any] = refs.resolve(route.handler)
     try:
-        request = refs.resolve(route.request)(**from_wire(call.payload))
+        request = refs.resolve(f"ocpp.{OCPP_VERSIONS[version]}.call:{call.action}")(**from_wire(call.payload))
     except TypeError as error:
         raise OcppError(Cause.FORMAT, f"{call.action} payload does not fit its definition: {error}") from error
     payload = to_wire(handler(ctx, request))
@@ -114,7 +115,7 @@ def handle_frame(text: str | bytes, ctx: OcppContext) -> str | None:
             # No metric per answered call: an EMF line is a log event on every message, and API Gateway's
             # MessageCount already counts them.
             return _answer_call(frame, ctx)
-        replies = registry().replies.get(ctx.ocpp_version)
+        replies = registry().replies.get(ADAPTED_BY.get(ctx.ocpp_version, ctx.ocpp_version))
         if replies:
             try:
                 refs.resolve(replies.handler)(ctx, frame)

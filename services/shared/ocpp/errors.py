@@ -20,27 +20,28 @@ class Cause(Enum):
     NOT_SUPPORTED = "not_supported"
     SECURITY = "security"
     INTERNAL = "internal"
+    MESSAGE_TYPE = "message_type"  # a message type number other than 2, 3, 4
+    RPC_FRAMEWORK = "rpc_framework"  # not an OCPP-J frame at all: not JSON, not an array, no readable message id
 
 
 _COMMON = {
     Cause.PROTOCOL: "ProtocolError",
     Cause.TYPE: "TypeConstraintViolation",
     Cause.PROPERTY: "PropertyConstraintViolation",
-    # The 1.6 errata keeps this spelling ("known issues that will not be fixed"), and 2.0.1 inherits it.
-    Cause.OCCURRENCE: "OccurenceConstraintViolation",
     Cause.NOT_IMPLEMENTED: "NotImplemented",
     Cause.NOT_SUPPORTED: "NotSupported",
     Cause.SECURITY: "SecurityError",
 }
 
-CODES: dict[str, dict[Cause, str]] = {
-    "ocpp1.6": {**_COMMON, Cause.FORMAT: "FormationViolation", Cause.INTERNAL: "GenericError"},
-    "ocpp2.0.1": {**_COMMON, Cause.FORMAT: "FormatViolation", Cause.INTERNAL: "InternalError"},
-}
-
-# The code each version uses for a cause, read back (for replies charger -> CSMS).
-CAUSES: dict[str, dict[str, Cause]] = {v: {code: cause for cause, code in codes.items()} for v, codes in CODES.items()}
-
+# 1.6 has no codes for a bad message type or an unreadable frame: it answers them as it always did.
+# Its errata keeps "Occurence" ("known issues that will not be fixed"); 2.0.1 spells it right.
+_V16 = {**_COMMON, Cause.FORMAT: "FormationViolation", Cause.INTERNAL: "GenericError",
+        Cause.OCCURRENCE: "OccurenceConstraintViolation", Cause.MESSAGE_TYPE: "ProtocolError",
+        Cause.RPC_FRAMEWORK: "FormationViolation"}
+_V2 = {**_COMMON, Cause.FORMAT: "FormatViolation", Cause.INTERNAL: "InternalError",
+       Cause.OCCURRENCE: "OccurrenceConstraintViolation", Cause.MESSAGE_TYPE: "MessageTypeNotSupported",
+       Cause.RPC_FRAMEWORK: "RpcFrameworkError"}
+CODES: dict[str, dict[Cause, str]] = {"ocpp1.6": _V16, "ocpp2.0.1": _V2, "ocpp2.1": _V2}
 
 class OcppError(Exception):
     """A failure that becomes a CALLERROR; `description` says what the charger should fix."""

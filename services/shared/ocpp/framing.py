@@ -96,15 +96,15 @@ def decode(text: str | bytes) -> Frame:
         except _DuplicateKey as duplicate:  # read again to find the message id the CALLERROR should name
             repeated, message = duplicate.key, _LENIENT.decode(source)
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
-        raise FrameError(Cause.FORMAT, "The frame is not JSON: send an OCPP-J array such as [2, id, action, {...}]") from None
+        raise FrameError(Cause.RPC_FRAMEWORK, "The frame is not JSON: send an OCPP-J array such as [2, id, action, {...}]") from None
     if not isinstance(message, list) or not message:
-        raise FrameError(Cause.FORMAT, "An OCPP-J frame is a JSON array: [2, id, action, {...}]")
+        raise FrameError(Cause.RPC_FRAMEWORK, "An OCPP-J frame is a JSON array: [2, id, action, {...}]")
     kind = message[0]
     unique_id = _readable_id(message)
     if type(kind) is not int or kind not in (CALL, CALLRESULT, CALLERROR):  # not bool, not 2.0
-        raise FrameError(Cause.PROTOCOL, f"Unknown message type {kind!r}: expected 2 (CALL), 3 (CALLRESULT) or 4 (CALLERROR)", unique_id)
+        raise FrameError(Cause.MESSAGE_TYPE, f"Unknown message type {kind!r}: expected 2 (CALL), 3 (CALLRESULT) or 4 (CALLERROR)", unique_id)
     if unique_id == UNKNOWN_ID:
-        raise FrameError(Cause.FORMAT, f"The message id must be a string of 1 to {MAX_ID_LENGTH} characters")
+        raise FrameError(Cause.RPC_FRAMEWORK, f"The message id must be a string of 1 to {MAX_ID_LENGTH} characters")
     if repeated is not None:
         raise FrameError(Cause.FORMAT, f"Duplicate key {repeated[:40]!r} in an object: send each key once", unique_id)
     if has_lone_surrogate(source, message):
@@ -112,14 +112,14 @@ def decode(text: str | bytes) -> Frame:
                          unique_id)
     if kind == CALL:
         if len(message) != 4 or not isinstance(message[2], str) or not isinstance(message[3], dict):
-            raise FrameError(Cause.FORMAT, "A CALL is [2, id, action (string), payload (object)]", unique_id)
+            raise FrameError(Cause.RPC_FRAMEWORK, "A CALL is [2, id, action (string), payload (object)]", unique_id)
         return Call(unique_id, message[2], message[3])
     if kind == CALLRESULT:
         if len(message) != 3 or not isinstance(message[2], dict):
-            raise FrameError(Cause.FORMAT, "A CALLRESULT is [3, id, payload (object)]", unique_id)
+            raise FrameError(Cause.RPC_FRAMEWORK, "A CALLRESULT is [3, id, payload (object)]", unique_id)
         return CallResult(unique_id, message[2])
     if len(message) != 5 or not all(isinstance(part, str) for part in message[2:4]) or not isinstance(message[4], dict):
-        raise FrameError(Cause.FORMAT, "A CALLERROR is [4, id, code, description, details (object)]", unique_id)
+        raise FrameError(Cause.RPC_FRAMEWORK, "A CALLERROR is [4, id, code, description, details (object)]", unique_id)
     return CallError(unique_id, message[2], message[3], message[4])
 
 

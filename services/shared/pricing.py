@@ -1,5 +1,8 @@
 """Pricing: what a session costs. Pure Decimal arithmetic, no I/O, no floats.
 
+Shared because two services quote the same figure: billing's invoice and the total cost that sessions
+answers a 2.0.1 charger's TransactionEvent Ended with must never differ.
+
 Money is an integer number of the currency's minor units (cents for EUR, yen for JPY,
 fils for KWD), as ISO 4217 defines them; energy is an integer number of Wh; a price is a
 Decimal per kWh.
