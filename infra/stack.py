@@ -27,6 +27,7 @@ from services.manifests import ALL
 from services.shared.manifest import STAGE, ServiceManifest, stage_prefix
 
 ROOT = Path(__file__).resolve().parent.parent
+BOOT_POLICIES = ("accept", "pending_until_report", "reject")
 _BOOLEANS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
 
 
@@ -43,6 +44,9 @@ class Options:
     # Of every manifest secret's id (`csms/<stage>/` by default): `<secret_prefix>stripe/api-key`.
     secret_prefix: str | None = None
     accept_unknown_chargers: bool = False
+    # What a 2.0.1 charger's BootNotification is answered when its own boot_policy is unset.
+    boot_policy: str = "accept"
+    ocpp21: bool = False
     alarm_email: str | None = None
     tracing: bool = False
     log_level: str = "INFO"
@@ -67,6 +71,8 @@ class Options:
             problems.append("secret_prefix: letters, digits and /_+=.@- (what Secrets Manager allows in a name)")
         if not 10 <= self.heartbeat_interval <= 590:
             problems.append("heartbeat_interval: 10-590 s (below API Gateway's 10-minute idle timeout)")
+        if self.boot_policy not in BOOT_POLICIES:
+            problems.append(f"boot_policy: one of {', '.join(BOOT_POLICIES)}")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             problems.append("log_level: DEBUG, INFO, WARNING or ERROR")
         for name in ("rest_rate_limit", "rest_burst_limit", "ocpp_rate_limit", "ocpp_burst_limit", "event_archive_days"):
@@ -147,6 +153,8 @@ class CsmsStack(cdk.Stack):
             "CSMS_QUEUE_URL_PREFIX": f"https://sqs.{cdk.Aws.REGION}.{cdk.Aws.URL_SUFFIX}/{cdk.Aws.ACCOUNT_ID}",
             "CSMS_ACCEPT_UNKNOWN_CHARGERS": str(options.accept_unknown_chargers).lower(),
             "CSMS_HEARTBEAT_INTERVAL": str(options.heartbeat_interval),
+            "CSMS_BOOT_POLICY": options.boot_policy,
+            "CSMS_OCPP21": str(options.ocpp21).lower(),
             "POWERTOOLS_METRICS_NAMESPACE": "csms",
             "POWERTOOLS_LOG_LEVEL": options.log_level,
             "POWERTOOLS_TRACE_DISABLED": str(not options.tracing).lower(),

@@ -326,10 +326,11 @@ def test_context_options_are_parsed_by_their_type() -> None:
             return self.values.get(name)
 
     options = Options.from_context(Node({"stage": "eu", "deletion_protection": "false", "accept_unknown_chargers": True,
-                                         "heartbeat_interval": "120", "domain_name": "ocpp.example.com",
+                                         "heartbeat_interval": "120", "domain_name": "ocpp.example.com", "ocpp21": "true",
+                                         "boot_policy": "pending_until_report",
                                          "certificate_arn": "arn:aws:acm:us-east-1:1:certificate/x"}))
     assert options == Options(stage="eu", deletion_protection=False, accept_unknown_chargers=True, heartbeat_interval=120,
-                              domain_name="ocpp.example.com", certificate_arn="arn:aws:acm:us-east-1:1:certificate/x")
+                              ocpp21=True, boot_policy="pending_until_report", domain_name="ocpp.example.com", certificate_arn="arn:aws:acm:us-east-1:1:certificate/x")
     assert Options.from_context(Node({})) == Options()
     with pytest.raises(ValueError, match="use true or false"):
         Options.from_context(Node({"tracing": "maybe"}))
@@ -341,6 +342,7 @@ def test_context_options_are_parsed_by_their_type() -> None:
     ({"domain_name": "ocpp.example.com"}, "go together"),
     ({"domain_name": "ocpp.example.com", "certificate_arn": "arn:aws:acm:eu-west-1:1:certificate/x"}, "us-east-1"),
     ({"heartbeat_interval": 900}, "heartbeat_interval"),
+    ({"boot_policy": "pending"}, "boot_policy"),
     ({"log_level": "LOUD"}, "log_level"),
     ({"rest_rate_limit": 0}, "rest_rate_limit"),
     ({"secret_prefix": "has spaces/"}, "secret_prefix"),
