@@ -185,13 +185,12 @@ def save(incident: dict[str, Any], *, previous_version: int | None, event_id: st
             "expires_at": marker_expires_at}}})
     pointer_item = {"charge_point_id": cp, "item_key": pointer_key(location, incident["problem_code"])}
     if pointer == "open":
-        cleared = ({"ConditionExpression": "attribute_not_exists(open_incident_id)"} if recovered_before is None else {
-            "ConditionExpression": "attribute_not_exists(open_incident_id) AND "
-                                   "(attribute_not_exists(cleared_at) OR cleared_at < :at)",
-            "ExpressionAttributeValues": {":id": incident["incident_id"], ":at": recovered_before}})
+        uncleared = "" if recovered_before is None else " AND (attribute_not_exists(cleared_at) OR cleared_at < :at)"
         items.append({"Update": {"TableName": tracking, "Key": pointer_item,
                                  "UpdateExpression": "SET open_incident_id = :id, last_incident_id = :id",
-                                 "ExpressionAttributeValues": {":id": incident["incident_id"]}, **cleared}})
+                                 "ConditionExpression": f"attribute_not_exists(open_incident_id){uncleared}",
+                                 "ExpressionAttributeValues": {":id": incident["incident_id"],
+                                                               **({":at": recovered_before} if uncleared else {})}}})
     elif pointer == "release":
         items.append({"Update": {"TableName": tracking, "Key": pointer_item, "UpdateExpression": "REMOVE open_incident_id",
                                  "ConditionExpression": "open_incident_id = :id",

@@ -4,6 +4,7 @@ NotifyEvent faults through connectivity's relay to diagnostics' incidents."""
 from __future__ import annotations
 
 import json
+import threading
 from datetime import datetime, timezone
 from typing import Any, Iterator
 
@@ -16,7 +17,10 @@ from ocpp.v201 import call_result as result201
 from services import manifests
 from services.connectivity import chargers, store
 from services.connectivity.liveness import LastSeen
+from services.contracts.connectivity import FaultCleared, FaultReported
 from services.diagnostics import handlers as diagnostics
+from services.diagnostics import incidents as workflow
+from services.diagnostics import store as tracking
 from services.shared.manifest import OcppRoute, ServiceManifest
 from services.shared.ocpp import dispatch, framing, schemas
 from services.shared.ocpp.dispatch import OcppContext
@@ -331,3 +335,36 @@ def test_replayed_faults_and_clearances_count_once() -> None:
     [incident] = incidents()
     assert (incident["count"], incident["status"], incident["resolved_at"]) == (1, "resolved", at(2))
     assert [e["kind"] for e in incident["timeline"]] == ["opened", "resolved"]
+
+
+def test_a_clearance_that_lands_between_a_faults_read_and_write_keeps_it_from_staying_open(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fault's delivery read no clearance; the clearance, newer than the fault, commits before the fault's write."""
+    fault = FaultReported(charge_point_id=CP, occurred_at=at(1), component="Connector", evse_id=1, connector_id=1,
+                          problem_code="E42", severity="warning")
+    clear = FaultCleared(charge_point_id=CP, occurred_at=at(2), component="Connector", evse_id=1, connector_id=1,
+                         problem_code="E42")
+    read, cleared = threading.Event(), threading.Event()
+    original_state, original_save = tracking.connector_state, tracking.save
+
+    def reading(*args: Any) -> Any:
+        state = original_state(*args)
+        if threading.current_thread() is not threading.main_thread():
+            read.set()
+        return state
+
+    def saving(*args: Any, **kwargs: Any) -> Any:
+        assert cleared.wait(10)
+        return original_save(*args, **kwargs)
+
+    monkeypatch.setattr(tracking, "connector_state", reading)
+    monkeypatch.setattr(tracking, "save", saving)
+    faulting = threading.Thread(target=workflow.record_fault, args=(fault,))
+    faulting.start()
+    assert read.wait(10)
+    workflow.record_clear(clear)
+    cleared.set()
+    faulting.join(10)
+
+    [incident] = incidents()
+    assert (incident["status"], incident["opened_at"], incident["resolved_at"]) == ("resolved", at(1), at(2))
