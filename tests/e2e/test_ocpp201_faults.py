@@ -127,6 +127,6 @@ def test_every_callerror_kind_gets_its_code_in_the_connections_version(stack: St
 
     v201 = asyncio.run(answers("ocpp2.0.1", [frame for _, frame, _, _ in FRAMES]))
     v16 = asyncio.run(answers("ocpp1.6", [FRAMES_16.get(name, frame) for name, frame, _, _ in FRAMES]))
-    for (name, _, code201, code16), got201, got16 in zip(FRAMES, v201, v16):
+    for (name, _, code201, code16), got201, got16 in zip(FRAMES, v201, v16, strict=True):
         assert (got201[:3], len(got201)) == (code201, 5), name
         assert (got16[:3], len(got16)) == (code16, 5), name
