@@ -17,6 +17,7 @@ from services.contracts.connectivity import (
     CommandCompleted,
     ConnectivityEvent,
     ConnectorStatusChanged,
+    FaultCleared,
     FaultReported,
     SiteChanged,
 )
@@ -28,7 +29,8 @@ Image = dict[str, Any] | None
 REPORTED = ("status", "problem_code", "info", "vendor_id", "vendor_code")
 # The item of a site's partition that is the site itself (its other items are its parts: docs/sites.md).
 SITE_PART = "site"
-# A charger message that is a fault report (the outbox of FaultReported: repeats leave the charger item unchanged).
+# A charger message that is a fault report or clearance (the outbox of FaultReported and FaultCleared: repeats leave
+# the charger item unchanged).
 FAULT_PREFIX = "fault#"
 
 
@@ -74,7 +76,8 @@ def charger_changes(old: Image, new: Image) -> list[ConnectivityEvent]:
         found.append(ConnectorStatusChanged(
             event_id=stable_id("ConnectorStatusChanged", charge_point_id, key, state["timestamp"], *reported.values()),
             charge_point_id=charge_point_id, occurred_at=state["timestamp"], evse_id=evse_id, connector_id=connector_id,
-            **reported, previous_status=was.get("status"), previous_problem_code=was.get("problem_code")))
+            **reported, previous_status=was.get("status"), previous_problem_code=was.get("problem_code"),
+            problems_reported=state.get("problems_reported", True)))
     return found
 
 
@@ -89,11 +92,13 @@ def command_changes(old: Image, new: Image) -> list[ConnectivityEvent]:
 
 
 def message_changes(old: Image, new: Image) -> list[ConnectivityEvent]:
-    """FaultReported for every fault report stored (repeats included); other charger messages make no event."""
+    """FaultReported for every fault report stored (repeats included), FaultCleared for every clearance; other
+    charger messages make no event."""
     if old or not new or not new["message_key"].startswith(FAULT_PREFIX):
         return []
-    fields = {name: new.get(name) for name in FaultReported.model_fields if name not in ("evse_id", "connector_id")}
-    return [FaultReported(**fields, evse_id=int(new["evse_id"]), connector_id=int(new["connector_id"]))]
+    kind = FaultCleared if new.get("cleared") else FaultReported
+    fields = {name: new.get(name) for name in kind.model_fields if name not in ("evse_id", "connector_id")}
+    return [kind(**fields, evse_id=int(new["evse_id"]), connector_id=int(new["connector_id"]))]
 
 
 def site_changes(old: Image, new: Image) -> list[ConnectivityEvent]:

@@ -4,13 +4,16 @@ progress of a firmware update or a diagnostics upload, and the data it transfers
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 from pydantic import BaseModel
 
 from services.connectivity import store
 from services.connectivity.liveness import LastSeen
-from services.shared import clock
+from services.shared import clock, refs
+from services.shared.manifest import ADAPTED_BY
+from services.shared.ocpp import framing
+from services.shared.ocpp.dispatch import OcppContext, registry
 from services.shared.settings import settings
 
 _last_seen = LastSeen(settings().heartbeat_interval)
@@ -65,16 +68,22 @@ def progressed(charge_point_id: str, of: Literal["firmware", "diagnostics"], sta
     store.set_fields(charge_point_id, {f"{of}_status": {"status": status, "updated_at": clock.iso(at)}})
 
 
-def transferred(charge_point_id: str, message_id: str, vendor_id: str, vendor_message_id: str | None, data: str | None,
-                at: datetime) -> None:
+def transferred(ctx: OcppContext, vendor_id: str, vendor_message_id: str | None, data: Any) -> Callable[..., Any] | None:
     """Data a charger transferred is kept whether or not a service answers its vendor: its latest
-    DATA_TRANSFER_SLOTS messages, each for at most RETENTION_S, so that no charger can fill the table."""
-    store.put_in_ring(charge_point_id, DATA_TRANSFER_RING, DATA_TRANSFER_SLOTS, {
+    DATA_TRANSFER_SLOTS messages, each for at most RETENTION_S, so that no charger can fill the table.
+    Returns the handler a manifest routes the vendor's DataTransfer to in the charger's version, if any.
+
+    1.6's data is a string, kept as it is; 2.0.1's is any JSON, kept as its JSON text (`data_json`), since
+    DynamoDB nests no deeper than 32 levels."""
+    at = ctx.received_at
+    store.put_in_ring(ctx.charge_point_id, DATA_TRANSFER_RING, DATA_TRANSFER_SLOTS, compact({
         "action": "DataTransfer",
-        "unique_id": message_id,
+        "unique_id": ctx.unique_id,
         "vendor_id": vendor_id,
         "message_id": vendor_message_id,
-        "data": data,
+        **({"data": data} if data is None or isinstance(data, str) else {"data_json": framing.dumps(data)}),
         "received_at": clock.iso(at),
         "expires_at": int(at.timestamp()) + store.RETENTION_S,
-    })
+    }))
+    route = registry().vendors.get((ADAPTED_BY.get(ctx.ocpp_version, ctx.ocpp_version), vendor_id))
+    return None if route is None else refs.resolve(route.handler)

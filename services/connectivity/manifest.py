@@ -17,6 +17,7 @@ from services.shared.manifest import (
 )
 
 _OCPP = "services.connectivity.ocpp16"
+_OCPP201 = "services.connectivity.ocpp201"
 _HANDLERS = "services.connectivity.handlers"
 _CHANGES = "services.connectivity.changes"
 
@@ -31,8 +32,8 @@ MANIFEST = ServiceManifest(
             ttl_attribute="expires_at",
             stream=Stream(f"{_CHANGES}:command_changes"),
         ),
-        # What chargers sent that is kept: DataTransfer frames, and fault reports (fault#...), whose
-        # FaultReported this table's stream makes.
+        # What chargers sent that is kept: DataTransfer frames, and fault reports and clearances (fault#...), whose
+        # FaultReported and FaultCleared this table's stream makes.
         Table(
             name="charger-messages",
             partition_key=Key("charge_point_id"),
@@ -69,11 +70,15 @@ MANIFEST = ServiceManifest(
         OcppRoute("ocpp1.6", "DataTransfer", f"{_OCPP}:data_transfer"),
         OcppRoute("ocpp1.6", "FirmwareStatusNotification", f"{_OCPP}:firmware_status_notification"),
         OcppRoute("ocpp1.6", "DiagnosticsStatusNotification", f"{_OCPP}:diagnostics_status_notification"),
+        OcppRoute("ocpp2.0.1", "Heartbeat", f"{_OCPP201}:heartbeat"),
+        OcppRoute("ocpp2.0.1", "StatusNotification", f"{_OCPP201}:status_notification"),
+        OcppRoute("ocpp2.0.1", "NotifyEvent", f"{_OCPP201}:notify_event"),
+        OcppRoute("ocpp2.0.1", "DataTransfer", f"{_OCPP201}:data_transfer"),
     ),
     ocpp_replies=(OcppReplyRoute("ocpp1.6", f"{_OCPP}:reply"),),
     relay=f"{_HANDLERS}:relay",
     publishes=("ChargerConnected", "ChargerDisconnected", "ChargerBooted", "ConnectorStatusChanged", "FaultReported",
-               "CommandCompleted", "SiteChanged"),
+               "FaultCleared", "CommandCompleted", "SiteChanged"),
     # Nobody in the stack consumes SiteChanged yet; the services that will (tariffs, load management) keep their projection.
     exports=("SiteChanged",),
 )

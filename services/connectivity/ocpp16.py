@@ -6,9 +6,9 @@ from ocpp.v16 import call, call_result
 from ocpp.v16.enums import ChargePointErrorCode, ChargePointStatus, DataTransferStatus, RegistrationStatus
 
 from services.connectivity import chargers, commands_queue, status
-from services.shared import clock, refs
+from services.shared import clock
 from services.shared.ocpp import connectors, framing
-from services.shared.ocpp.dispatch import OcppContext, registry
+from services.shared.ocpp.dispatch import OcppContext
 from services.shared.ocpp.errors import Cause, OcppError
 from services.shared.settings import settings
 
@@ -48,12 +48,8 @@ def status_notification(ctx: OcppContext, request: call.StatusNotification) -> c
 
 
 def data_transfer(ctx: OcppContext, request: call.DataTransfer) -> call_result.DataTransfer:
-    chargers.transferred(ctx.charge_point_id, ctx.unique_id, request.vendor_id, request.message_id, request.data,
-                         ctx.received_at)
-    route = registry().vendors.get((ctx.ocpp_version, request.vendor_id))
-    if route is None:
-        return call_result.DataTransfer(status=DataTransferStatus.unknown_vendor_id)
-    return refs.resolve(route.handler)(ctx, request)
+    vendor = chargers.transferred(ctx, request.vendor_id, request.message_id, request.data)
+    return call_result.DataTransfer(status=DataTransferStatus.unknown_vendor_id) if vendor is None else vendor(ctx, request)
 
 
 def firmware_status_notification(ctx: OcppContext, request: call.FirmwareStatusNotification) -> call_result.FirmwareStatusNotification:

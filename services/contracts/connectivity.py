@@ -46,11 +46,13 @@ class ConnectorStatusChanged(Located):
     vendor_code: str | None = None
     previous_status: str | None = None
     previous_problem_code: str | None = None
+    # False: the version reports problems apart (2.0.1: NotifyEvent), so no problem code here says nothing of them.
+    problems_reported: bool = True
 
 
 class FaultReported(Located):
     """A problem a charger reported, in any version's terms (1.6: a StatusNotification whose errorCode is not
-    NoError; later 2.0.1's NotifyEvent), repeats included, with the charger's identity.
+    NoError; 2.0.1: a NotifyEvent on a Problem, Tripped or Fault variable), repeats included, with the charger's identity.
 
     `component` is OCPP 2.0.1's name of what has the problem: ChargingStation, EVSE or Connector. `severity`:
     "error" when it cannot be used, "warning" when it still works.
@@ -66,6 +68,18 @@ class FaultReported(Located):
     charge_point_vendor: str | None = None
     charge_point_model: str | None = None
     firmware_version: str | None = None
+
+
+class FaultCleared(Located):
+    """A problem a charger reported has ended (2.0.1: a NotifyEvent with cleared, or its variable back to "false").
+
+    `problem_code` is the code its FaultReported carried (2.0.1's techCode), or None when the charger named none:
+    then every problem of that place has ended, as when a 1.6 connector reports NoError.
+    """
+
+    component: str
+    problem_code: str | None = None
+    info: str | None = None
 
 
 class CommandCompleted(ConnectivityEvent):

@@ -53,7 +53,7 @@ class Incident(BaseModel):
     firmware_version: str | None = None
     opened_at: str = Field(description="The charger's time of the earliest report")
     last_seen: str = Field(description="The charger's time of the latest report")
-    resolved_at: str | None = Field(None, description="The charger's time of the report without a problem that resolved it")
+    resolved_at: str | None = Field(None, description="The charger's time of the report without a problem (or the clearance) that resolved it")
     count: int = Field(description="How many distinct reports of this fault the incident holds")
     timeline: list[IncidentTimelineEntry] = Field(
         description=f"The reports in the charger's time order: the first and the latest {faults.TIMELINE_LIMIT - 1}")

@@ -5,7 +5,8 @@ place on the charger, (EVSE, connector), (0, 0) being the charger itself; a prob
 a severity. One incident per (charger, place, problem code) is open at a time. A fault report
 with no open incident opens one; a repeat while one is open updates its `last_seen`,
 `count` and timeline; a report without a problem from that place that is not older than the
-incident's `last_seen` resolves it. Everything is ordered by the charger's own
+incident's `last_seen` resolves it, and so does a clearance of its code (2.0.1's FaultCleared; one
+without a code is a report without a problem). A clearance of one code is that code's recovery below. Everything is ordered by the charger's own
 timestamps, because reports queued offline and events redelivered by SQS arrive late
 and out of order:
 

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 
 def _connector_event(record: "SQSRecord") -> None:
-    from services.contracts.connectivity import ConnectorStatusChanged, FaultReported
+    from services.contracts.connectivity import ConnectorStatusChanged, FaultCleared, FaultReported
     from services.diagnostics import incidents
 
     envelope = consumers.envelope(record)
@@ -21,13 +21,15 @@ def _connector_event(record: "SQSRecord") -> None:
         incidents.record_fault(FaultReported.model_validate(envelope["detail"]))
     elif detail_type == "ConnectorStatusChanged":
         incidents.record_status(ConnectorStatusChanged.model_validate(envelope["detail"]))
+    elif detail_type == "FaultCleared":
+        incidents.record_clear(FaultCleared.model_validate(envelope["detail"]))
     else:
         raise ValueError(f"diagnostics-connector-events does not take {detail_type!r} events")
 
 
 @entry_point
 def connector_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """FaultReported and ConnectorStatusChanged from connectivity: incidents open, repeat and resolve."""
+    """FaultReported, ConnectorStatusChanged and FaultCleared from connectivity: incidents open, repeat and resolve."""
     return consumers.sqs_batch(event, context, _connector_event)
 
 

@@ -13,7 +13,7 @@ import random
 import time
 from typing import Any
 
-from services.contracts.connectivity import ConnectorStatusChanged, FaultReported
+from services.contracts.connectivity import ConnectorStatusChanged, FaultCleared, FaultReported
 from services.diagnostics import faults, store
 from services.shared import clock
 from services.shared.log import logger
@@ -33,8 +33,8 @@ def record_fault(event: FaultReported) -> None:
         raise ValueError("a FaultReported without a problem code breaks connectivity's contract")
     for attempt in range(MAX_ATTEMPTS):
         state = store.connector_state(cp, report.location)
-        recovery = _recovery(report, state.recovery)
         pointer = state.pointers.get(problem_code, {})
+        recovery = _recovery(report, state.recovery, pointer.get("cleared_at"))
         open_id, last_id = pointer.get("open_incident_id"), pointer.get("last_incident_id")
         open_incident = store.get_incident(open_id) if open_id else None
         last_incident = None
@@ -64,19 +64,44 @@ def record_fault(event: FaultReported) -> None:
     raise RuntimeError(f"incident for {cp} at {report.location} {problem_code} kept changing; retry later")
 
 
-def _recovery(report: faults.Report, item: dict[str, Any] | None) -> faults.Report | None:
-    if not item:
+def _recovery(report: faults.Report, item: dict[str, Any] | None, cleared_at: str | None) -> faults.Report | None:
+    """The latest end of the report's problem: its place's recovery, or its own code's clearance, if later."""
+    if item and (cleared_at is None or item["recovered_at"] >= cleared_at):
+        at, status = item["recovered_at"], item.get("recovered_status")
+    elif cleared_at is not None:
+        at, status = cleared_at, None
+    else:
         return None
     return faults.Report(event_id="", charge_point_id=report.charge_point_id, evse_id=report.evse_id,
-                         connector_id=report.connector_id, at=item["recovered_at"], status=item.get("recovered_status"),
-                         problem_code=None)
+                         connector_id=report.connector_id, at=at, status=status, problem_code=None)
 
 
 def record_status(event: ConnectorStatusChanged) -> None:
-    """A place's new state without a problem resolves its open incidents not seen after it."""
+    """A place's new state without a problem resolves its open incidents not seen after it, where the version
+    reports problems in its status (1.6; 2.0.1 ends them with FaultCleared)."""
     report = faults.Report.of(event)
-    if report.is_fault:
-        return  # its FaultReported counts it
+    if report.is_fault or not event.problems_reported:
+        return  # its FaultReported counts it, or it says nothing of problems
+    _recovered(report)
+
+
+def record_clear(event: FaultCleared) -> None:
+    """A problem that ended resolves its open incident not seen after it; one without a code ends every problem
+    of its place, as a recovery does."""
+    recovery = faults.Report(event_id=event.event_id, charge_point_id=event.charge_point_id, evse_id=event.evse_id,
+                             connector_id=event.connector_id, at=clock.normalize(event.occurred_at), status=None,
+                             problem_code=None, component=event.component, info=event.info)
+    if event.problem_code is None:
+        _recovered(recovery)
+        return
+    # Recorded before the pointer is read, for the reason _recovered gives.
+    store.record_clearance(recovery.charge_point_id, recovery.location, event.problem_code, recovery.at)
+    pointer = store.connector_state(recovery.charge_point_id, recovery.location).pointers.get(event.problem_code, {})
+    if pointer.get("open_incident_id"):
+        _resolve(pointer["open_incident_id"], recovery)
+
+
+def _recovered(report: faults.Report) -> None:
     # The recovery is recorded before the pointers are read: a fault that opens an incident concurrently
     # either commits before this read (and is resolved below) or sees the recovery (and is not opened).
     store.record_recovery(report.charge_point_id, report.location, report.at, report.status)

@@ -24,7 +24,8 @@ MANIFEST = ServiceManifest(
     ),
     subscriptions=(
         Subscription(
-            event_pattern={"source": ["csms.connectivity"], "detail-type": ["FaultReported", "ConnectorStatusChanged"]},
+            event_pattern={"source": ["csms.connectivity"],
+                           "detail-type": ["FaultReported", "ConnectorStatusChanged", "FaultCleared"]},
             queue=Queue(name="diagnostics-connector-events", handler=f"{_HANDLERS}:connector_events"),
         ),
     ),

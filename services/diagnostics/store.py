@@ -4,7 +4,8 @@
 `opened_at`). `fault-tracking` holds, per charger (partition) and place p, "{evse}/{connector}":
 
     {p}#code#{problem_code} the pointer: `open_incident_id` while one is open (removed when it
-                            resolves), `last_incident_id`
+                            resolves), `last_incident_id`, and `cleared_at`, the latest clearance of that
+                            code alone (2.0.1's cleared NotifyEvent)
     {p}#connector           the place's latest recovery (a report without a problem): recovered_at, recovered_status
     event#{event_id}        a report already counted (expires after the dedupe retention)
 
@@ -142,6 +143,20 @@ def record_recovery(charge_point_id: str, location: tuple[int, int], at: str, st
             raise
 
 
+def record_clearance(charge_point_id: str, location: tuple[int, int], problem_code: str, at: str) -> None:
+    """Keeps the latest clearance of one problem code at a place (by the charger's time); older ones change nothing."""
+    try:
+        _tracking().update_item(
+            Key={"charge_point_id": charge_point_id, "item_key": pointer_key(location, problem_code)},
+            UpdateExpression="SET cleared_at = :at",
+            ConditionExpression="attribute_not_exists(cleared_at) OR cleared_at < :at",
+            ExpressionAttributeValues={":at": at},
+        )
+    except ClientError as error:
+        if not condition_failed(error):
+            raise
+
+
 def save(incident: dict[str, Any], *, previous_version: int | None, event_id: str | None = None,
          marker_expires_at: int | None = None, pointer: str | None = None, recovered_before: str | None = None) -> None:
     """Writes an incident in one transaction with what keeps it consistent (its events come from the change).
@@ -151,7 +166,8 @@ def save(incident: dict[str, Any], *, previous_version: int | None, event_id: st
     pointer: "open" takes the (connector, error code) pointer, Conflict if another incident is open;
         "release" removes it, Conflict if this incident no longer holds it; "remember" makes the
         incident the last one if there is none.
-    recovered_before: Conflict if the connector has recovered at or after this time since it was read.
+    recovered_before: Conflict if the connector has recovered, or (with "open") the code was cleared, at or after
+        this time since it was read.
     """
     cp, location = incident["charge_point_id"], (int(incident["evse_id"]), int(incident["connector_id"]))
     tracking, incidents = settings().resource_name(TRACKING), settings().resource_name(INCIDENTS)
@@ -169,10 +185,12 @@ def save(incident: dict[str, Any], *, previous_version: int | None, event_id: st
             "expires_at": marker_expires_at}}})
     pointer_item = {"charge_point_id": cp, "item_key": pointer_key(location, incident["problem_code"])}
     if pointer == "open":
+        uncleared = "" if recovered_before is None else " AND (attribute_not_exists(cleared_at) OR cleared_at < :at)"
         items.append({"Update": {"TableName": tracking, "Key": pointer_item,
                                  "UpdateExpression": "SET open_incident_id = :id, last_incident_id = :id",
-                                 "ConditionExpression": "attribute_not_exists(open_incident_id)",
-                                 "ExpressionAttributeValues": {":id": incident["incident_id"]}}})
+                                 "ConditionExpression": f"attribute_not_exists(open_incident_id){uncleared}",
+                                 "ExpressionAttributeValues": {":id": incident["incident_id"],
+                                                               **({":at": recovered_before} if uncleared else {})}}})
     elif pointer == "release":
         items.append({"Update": {"TableName": tracking, "Key": pointer_item, "UpdateExpression": "REMOVE open_incident_id",
                                  "ConditionExpression": "open_incident_id = :id",

@@ -58,6 +58,16 @@ def boot201(ctx: OcppContext, request: call201.BootNotification) -> result201.Bo
     return result201.BootNotification(current_time=NOW, interval=300, status="Accepted")
 
 
+def status201(ctx: OcppContext, request: call201.StatusNotification) -> result201.StatusNotification:
+    seen.append((ctx, request))
+    return result201.StatusNotification()
+
+
+def data_transfer201(ctx: OcppContext, request: call201.DataTransfer) -> result201.DataTransfer:
+    seen.append((ctx, request))
+    return result201.DataTransfer(status="Accepted")
+
+
 def explode(ctx: OcppContext, request: Any) -> Any:
     raise RuntimeError("handler bug")
 
@@ -96,6 +106,8 @@ ANSWERED = (
     OcppRoute(V16, "StatusNotification", _ref(status16)),
     OcppRoute(V201, "Heartbeat", _ref(heartbeat201)),
     OcppRoute(V201, "BootNotification", _ref(boot201)),
+    OcppRoute(V201, "StatusNotification", _ref(status201)),
+    OcppRoute(V201, "DataTransfer", _ref(data_transfer201)),
 )
 RECORD_REPLIES = tuple(OcppReplyRoute(version, _ref(record_reply)) for version in (V16, V201))
 
@@ -180,6 +192,14 @@ def test_v201_heartbeat(use_registry: UseRegistry) -> None:
     assert _send(V201, [2, "hb-2", "Heartbeat", {}]) == f'[3,"hb-2",{{"currentTime":"{NOW}"}}]'
 
 
+def test_v201_data_transfer_keeps_the_vendors_data_as_sent(use_registry: UseRegistry) -> None:
+    data = {"meterId": "M-1", "nested": [{"someKey": 1}]}
+    assert _send(V201, [2, "dt-1", "DataTransfer", {"vendorId": "com.acme", "messageId": "Readings", "data": data}]) \
+        == '[3,"dt-1",{"status":"Accepted"}]'
+    [(_, request)] = seen
+    assert (request.vendor_id, request.message_id, request.data) == ("com.acme", "Readings", data)
+
+
 def test_two_calls_are_each_answered_with_their_own_id(use_registry: UseRegistry) -> None:
     assert json.loads(_send(V16, [2, "a", "Heartbeat", {}]) or "null")[1] == "a"
     assert json.loads(_send(V16, [2, "b", "Heartbeat", {}]) or "null")[1] == "b"
@@ -191,6 +211,7 @@ def test_two_calls_are_each_answered_with_their_own_id(use_registry: UseRegistry
 BOOT_16 = {"chargePointVendor": "Vendor", "chargePointModel": "Model"}
 STATUS_16 = {"connectorId": 1, "errorCode": "NoError", "status": "Available", "timestamp": "2024-01-01T00:00:00Z"}
 BOOT_201 = {"chargingStation": {"model": "Model", "vendorName": "Vendor"}, "reason": "PowerUp"}
+STATUS_201 = {"timestamp": "2024-01-01T00:00:00Z", "connectorStatus": "Available", "evseId": 1, "connectorId": 1}
 
 CASES_16: list[tuple[str, Any, str, str]] = [
     ("not JSON", "hello", "-1", "FormationViolation"),
@@ -219,6 +240,9 @@ CASES_201: list[tuple[str, Any, str, str]] = [
     ("number", "42", "-1", "RpcFrameworkError"),
     ("empty array", "[]", "-1", "RpcFrameworkError"),
     ("unknown message type", [5, "m1", "Heartbeat", {}], "m1", "MessageTypeNotSupported"),
+    ("string message type", ["2", "m1", "Heartbeat", {}], "m1", "MessageTypeNotSupported"),
+    ("short CALLRESULT", [3, "m1"], "m1", "RpcFrameworkError"),
+    ("lone surrogate", '[2,"m1","DataTransfer",{"vendorId":"\\ud800"}]', "m1", "FormatViolation"),
     ("short CALL", [2, "m1", "Heartbeat"], "m1", "RpcFrameworkError"),
     ("id too long", [2, "x" * 37, "Heartbeat", {}], "-1", "RpcFrameworkError"),
     ("duplicate key", '[2,"m1","Heartbeat",{"a":1,"a":2}]', "m1", "FormatViolation"),
@@ -226,6 +250,9 @@ CASES_201: list[tuple[str, Any, str, str]] = [
     ("missing field", [2, "m1", "BootNotification", {"chargingStation": BOOT_201["chargingStation"]}], "m1", "OccurrenceConstraintViolation"),
     ("unknown property", [2, "m1", "BootNotification", {**BOOT_201, "colour": "red"}], "m1", "FormatViolation"),
     ("bad enum", [2, "m1", "BootNotification", {**BOOT_201, "reason": "Bored"}], "m1", "PropertyConstraintViolation"),
+    ("naive date-time", [2, "m1", "StatusNotification", {**STATUS_201, "timestamp": "2024-01-01T00:00:00"}], "m1", "PropertyConstraintViolation"),
+    ("too long", [2, "m1", "DataTransfer", {"vendorId": "x" * 256}], "m1", "PropertyConstraintViolation"),
+    ("wrong type of a nested id", [2, "m1", "StatusNotification", {**STATUS_201, "evseId": "1"}], "m1", "TypeConstraintViolation"),
     ("unknown action", [2, "m1", "FooBar", {}], "m1", "NotImplemented"),
     ("action of another version", [2, "m1", "StartTransaction", {}], "m1", "NotImplemented"),
     ("known, not answered", [2, "m1", "Authorize", {"idToken": {"idToken": "TAG", "type": "ISO14443"}}], "m1", "NotSupported"),

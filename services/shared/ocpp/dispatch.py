@@ -92,8 +92,11 @@ def _answer_call(call: framing.Call, ctx: OcppContext) -> str:
         raise OcppError(Cause.NOT_IMPLEMENTED, f"{call.action} is not an OCPP {version.removeprefix('ocpp')} action")
     schemas.validate(version, call.action, call.payload)
     handler: Callable[[OcppContext, Any], Any] = refs.resolve(route.handler)
+    fields = from_wire(call.payload)
+    if call.action == "DataTransfer" and "data" in call.payload:  # the vendor's own JSON: its keys are not OCPP's
+        fields["data"] = call.payload["data"]
     try:
-        request = refs.resolve(f"ocpp.{OCPP_VERSIONS[version]}.call:{call.action}")(**from_wire(call.payload))
+        request = refs.resolve(f"ocpp.{OCPP_VERSIONS[version]}.call:{call.action}")(**fields)
     except TypeError as error:
         raise OcppError(Cause.FORMAT, f"{call.action} payload does not fit its definition: {error}") from error
     payload = to_wire(handler(ctx, request))

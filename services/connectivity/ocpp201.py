@@ -1,0 +1,70 @@
+"""OCPP 2.0.1 for connectivity: each CALL's dataclass to a version-neutral domain call, and its answer back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ocpp.v201 import call, call_result
+from ocpp.v201.enums import DataTransferStatusEnumType
+
+from services.connectivity import chargers, events201, status
+from services.shared import clock
+from services.shared.ocpp.dispatch import OcppContext
+from services.shared.ocpp.errors import Cause, OcppError
+from services.shared.settings import settings
+
+# --- status, heartbeats, data transfers and faults ------------------------------------------------
+
+
+def heartbeat(ctx: OcppContext, request: call.Heartbeat) -> call_result.Heartbeat:
+    chargers.alive(ctx.charge_point_id, ctx.received_at)
+    return call_result.Heartbeat(current_time=clock.iso(clock.now()))
+
+
+def _bounded(evse_id: int, connector_id: int, evse_path: str, connector_path: str) -> None:
+    """EVSEs and connectors are numbered up to CSMS_MAX_CONNECTOR_ID, as 1.6's connectors; EVSE 0 is the charger."""
+    limit = settings().max_connector_id
+    if not 0 <= evse_id <= limit:
+        raise OcppError(Cause.PROPERTY, f"{evse_path}: must be 0 (the charger) to {limit}", {"path": evse_path})
+    if not 0 <= connector_id <= limit or (evse_id == 0 and connector_id != 0):
+        raise OcppError(Cause.PROPERTY, f"{connector_path}: must be 0 to {limit}, and 0 on EVSE 0", {"path": connector_path})
+
+
+def status_notification(ctx: OcppContext, request: call.StatusNotification) -> call_result.StatusNotification:
+    _bounded(request.evse_id, request.connector_id, "$.evseId", "$.connectorId")
+    status.reported(ctx.charge_point_id, status.Report(
+        evse_id=request.evse_id, connector_id=request.connector_id, status=request.connector_status,
+        timestamp=request.timestamp, problems_reported=False,
+    ), ctx.received_at)
+    return call_result.StatusNotification()
+
+
+def _notified(data: dict[str, Any]) -> events201.Notified:
+    component, variable = data["component"], data["variable"]
+    evse = component.get("evse") or {}
+    return events201.Notified(
+        timestamp=data["timestamp"], trigger=data["trigger"], actual_value=data["actual_value"],
+        component=component["name"], variable=variable["name"], evse_id=evse.get("id"),
+        connector_id=evse.get("connector_id"), tech_code=data.get("tech_code"), tech_info=data.get("tech_info"),
+        cleared=bool(data.get("cleared")),
+    )
+
+
+def notify_event(ctx: OcppContext, request: call.NotifyEvent) -> call_result.NotifyEvent:
+    """Each page (seqNo, tbc) on its own: only its problems are kept, each as a fault or a clearance."""
+    found = [(index, events201.problem(_notified(data))) for index, data in enumerate(request.event_data)]
+    for index, change in found:
+        if change is not None:
+            evse = f"$.eventData[{index}].component.evse"
+            _bounded(change.evse_id, change.connector_id, f"{evse}.id", f"{evse}.connectorId")
+    for _, change in found:
+        if isinstance(change, status.Fault):
+            status.faulted(ctx.charge_point_id, change, ctx.received_at)
+        elif isinstance(change, status.Clearance):
+            status.cleared(ctx.charge_point_id, change, ctx.received_at)
+    return call_result.NotifyEvent()
+
+
+def data_transfer(ctx: OcppContext, request: call.DataTransfer) -> call_result.DataTransfer:
+    vendor = chargers.transferred(ctx, request.vendor_id, request.message_id, request.data)
+    return call_result.DataTransfer(status=DataTransferStatusEnumType.unknown_vendor_id) if vendor is None else vendor(ctx, request)
