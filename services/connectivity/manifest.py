@@ -17,6 +17,7 @@ from services.shared.manifest import (
 )
 
 _OCPP = "services.connectivity.ocpp16"
+_OCPP201 = "services.connectivity.ocpp201"
 _HANDLERS = "services.connectivity.handlers"
 _CHANGES = "services.connectivity.changes"
 
@@ -45,6 +46,10 @@ MANIFEST = ServiceManifest(
         Table(name="auth-failures", partition_key=Key("subject"), ttl_attribute="expires_at"),
         # Sites, one partition each: the site itself (part "site") and, later, its parts (docs/sites.md).
         Table(name="sites", partition_key=Key("site_id"), sort_key=Key("part"), stream=Stream(f"{_CHANGES}:site_changes")),
+        # 2.0.1 device models, one item per reported attribute (v#...), and the report pages received (p#..., expiring):
+        # services/connectivity/device_model.py.
+        Table(name="device-model", partition_key=Key("charge_point_id"), sort_key=Key("entry_key"),
+              ttl_attribute="expires_at"),
     ),
     subscriptions=(
         Subscription(
@@ -69,8 +74,16 @@ MANIFEST = ServiceManifest(
         OcppRoute("ocpp1.6", "DataTransfer", f"{_OCPP}:data_transfer"),
         OcppRoute("ocpp1.6", "FirmwareStatusNotification", f"{_OCPP}:firmware_status_notification"),
         OcppRoute("ocpp1.6", "DiagnosticsStatusNotification", f"{_OCPP}:diagnostics_status_notification"),
+        # 2.0.1: provisioning, the device model and what chargers report.
+        OcppRoute("ocpp2.0.1", "BootNotification", f"{_OCPP201}:boot_notification"),
+        OcppRoute("ocpp2.0.1", "NotifyReport", f"{_OCPP201}:notify_report"),
+        OcppRoute("ocpp2.0.1", "FirmwareStatusNotification", f"{_OCPP201}:firmware_status_notification"),
+        OcppRoute("ocpp2.0.1", "LogStatusNotification", f"{_OCPP201}:log_status_notification"),
+        OcppRoute("ocpp2.0.1", "SecurityEventNotification", f"{_OCPP201}:security_event_notification"),
+        OcppRoute("ocpp2.0.1", "NotifyMonitoringReport", f"{_OCPP201}:notify_monitoring_report"),
+        OcppRoute("ocpp2.0.1", "NotifyCustomerInformation", f"{_OCPP201}:notify_customer_information"),
     ),
-    ocpp_replies=(OcppReplyRoute("ocpp1.6", f"{_OCPP}:reply"),),
+    ocpp_replies=(OcppReplyRoute("ocpp1.6", f"{_OCPP}:reply"), OcppReplyRoute("ocpp2.0.1", f"{_OCPP201}:reply")),
     relay=f"{_HANDLERS}:relay",
     publishes=("ChargerConnected", "ChargerDisconnected", "ChargerBooted", "ConnectorStatusChanged", "FaultReported",
                "CommandCompleted", "SiteChanged"),
