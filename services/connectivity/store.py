@@ -147,14 +147,15 @@ def start_provisioning(charge_point_id: str, state: dict[str, Any], replaced_com
     """Starts a pending episode (`state` becomes the charger's `provisioning`) unless another boot started one
     since the charger was read: the episode read had `replaced_command_id` (None: there was none). Whether it did."""
     if replaced_command_id is None:
-        condition, values = "attribute_not_exists(provisioning)", {}
+        condition, values = "attribute_not_exists(#p)", {}
     else:
-        condition, values = "provisioning.command_id = :old", {":old": replaced_command_id}
+        condition, values = "#p.command_id = :old", {":old": replaced_command_id}
     try:
         _chargers().update_item(
             Key={"charge_point_id": charge_point_id},
-            UpdateExpression="SET provisioning = :state",
+            UpdateExpression="SET #p = :state",
             ConditionExpression=f"attribute_exists(charge_point_id) AND {condition}",
+            ExpressionAttributeNames={"#p": "provisioning"},
             ExpressionAttributeValues={**values, ":state": state},
         )
     except ClientError as error:
@@ -169,9 +170,9 @@ def provisioned(charge_point_id: str, request_id: int, now: str) -> bool:
     try:
         _chargers().update_item(
             Key={"charge_point_id": charge_point_id},
-            UpdateExpression="SET provisioning.#s = :accepted, provisioning.accepted_at = :now",
-            ConditionExpression="provisioning.#s = :pending AND provisioning.request_id = :r",
-            ExpressionAttributeNames={"#s": "status"},
+            UpdateExpression="SET #p.#s = :accepted, #p.accepted_at = :now",
+            ConditionExpression="#p.#s = :pending AND #p.request_id = :r",
+            ExpressionAttributeNames={"#p": "provisioning", "#s": "status"},
             ExpressionAttributeValues={":accepted": "Accepted", ":pending": "Pending", ":r": request_id, ":now": now},
         )
     except ClientError as error:
