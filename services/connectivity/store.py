@@ -150,31 +150,24 @@ def start_provisioning(charge_point_id: str, state: dict[str, Any], replaced_com
         condition, values = "attribute_not_exists(#p)", {}
     else:
         condition, values = "#p.command_id = :old", {":old": replaced_command_id}
-    try:
-        _chargers().update_item(
-            Key={"charge_point_id": charge_point_id},
-            UpdateExpression="SET #p = :state",
-            ConditionExpression=f"attribute_exists(charge_point_id) AND {condition}",
-            ExpressionAttributeNames={"#p": "provisioning"},
-            ExpressionAttributeValues={**values, ":state": state},
-        )
-    except ClientError as error:
-        if condition_failed(error):
-            return False
-        raise
-    return True
+    return _applied(_chargers().update_item, Key={"charge_point_id": charge_point_id}, UpdateExpression="SET #p = :state",
+                    ConditionExpression=f"attribute_exists(charge_point_id) AND {condition}",
+                    ExpressionAttributeNames={"#p": "provisioning"}, ExpressionAttributeValues={**values, ":state": state})
 
 
 def provisioned(charge_point_id: str, request_id: int, now: str) -> bool:
     """Ends the charger's pending episode if it waits for report `request_id`; whether it did (once per episode)."""
+    return _applied(_chargers().update_item, Key={"charge_point_id": charge_point_id},
+                    UpdateExpression="SET #p.#s = :accepted, #p.accepted_at = :now",
+                    ConditionExpression="#p.#s = :pending AND #p.request_id = :r",
+                    ExpressionAttributeNames={"#p": "provisioning", "#s": "status"},
+                    ExpressionAttributeValues={":accepted": "Accepted", ":pending": "Pending", ":r": request_id, ":now": now})
+
+
+def _applied(write: Any, **request: Any) -> bool:
+    """Whether a conditional write was applied (False: its condition did not hold)."""
     try:
-        _chargers().update_item(
-            Key={"charge_point_id": charge_point_id},
-            UpdateExpression="SET #p.#s = :accepted, #p.accepted_at = :now",
-            ConditionExpression="#p.#s = :pending AND #p.request_id = :r",
-            ExpressionAttributeNames={"#p": "provisioning", "#s": "status"},
-            ExpressionAttributeValues={":accepted": "Accepted", ":pending": "Pending", ":r": request_id, ":now": now},
-        )
+        write(**request)
     except ClientError as error:
         if condition_failed(error):
             return False
@@ -493,14 +486,8 @@ def _device_model() -> Any:
 
 def record_page(charge_point_id: str, entry_key: str, fields: dict[str, Any]) -> bool:
     """Notes a report page as received; False if it was already (a repeat, which then changes nothing)."""
-    try:
-        _device_model().put_item(Item={**fields, "charge_point_id": charge_point_id, "entry_key": entry_key},
-                                 ConditionExpression="attribute_not_exists(entry_key)")
-    except ClientError as error:
-        if condition_failed(error):
-            return False
-        raise
-    return True
+    return _applied(_device_model().put_item, Item={**fields, "charge_point_id": charge_point_id, "entry_key": entry_key},
+                    ConditionExpression="attribute_not_exists(entry_key)")
 
 
 def forget_page(charge_point_id: str, entry_key: str) -> None:
