@@ -17,7 +17,6 @@ from services.shared import auth, clock
 from services.shared.auth import Scope
 from services.shared.dynamo import plain
 from services.shared.ocpp.connectors import CHARGER
-from services.shared.settings import BootPolicy, settings
 from services.shared.rest import (
     ProblemDetail,
     ProblemError,
@@ -28,6 +27,7 @@ from services.shared.rest import (
     resolver,
     responses,
 )
+from services.shared.settings import BootPolicy, settings
 
 app = resolver()
 CHARGERS, COMMANDS, SITES, DEVICE_MODEL = "Chargers", "Commands", "Sites", "Device model"

@@ -13,7 +13,6 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
 # How a 2.0.1 charger's BootNotification is answered unless its registration says otherwise (docs/ocpp.md).
 BootPolicy = Literal["accept", "pending_until_report", "reject"]
 
