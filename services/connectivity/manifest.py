@@ -32,8 +32,8 @@ MANIFEST = ServiceManifest(
             ttl_attribute="expires_at",
             stream=Stream(f"{_CHANGES}:command_changes"),
         ),
-        # What chargers sent that is kept: DataTransfer frames, and fault reports (fault#...), whose
-        # FaultReported this table's stream makes.
+        # What chargers sent that is kept: DataTransfer frames, 2.0.1 monitoring reports, customer information and
+        # security events, and fault reports (fault#...), whose FaultReported this table's stream makes.
         Table(
             name="charger-messages",
             partition_key=Key("charge_point_id"),
