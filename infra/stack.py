@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
@@ -25,9 +25,9 @@ from infra.monitoring import Monitoring
 from infra.operator_api import OperatorApi
 from services.manifests import ALL
 from services.shared.manifest import STAGE, ServiceManifest, stage_prefix
+from services.shared.settings import BootPolicy
 
 ROOT = Path(__file__).resolve().parent.parent
-BOOT_POLICIES = ("accept", "pending_until_report", "reject")
 _BOOLEANS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
 
 
@@ -71,8 +71,8 @@ class Options:
             problems.append("secret_prefix: letters, digits and /_+=.@- (what Secrets Manager allows in a name)")
         if not 10 <= self.heartbeat_interval <= 590:
             problems.append("heartbeat_interval: 10-590 s (below API Gateway's 10-minute idle timeout)")
-        if self.boot_policy not in BOOT_POLICIES:
-            problems.append(f"boot_policy: one of {', '.join(BOOT_POLICIES)}")
+        if self.boot_policy not in get_args(BootPolicy):
+            problems.append(f"boot_policy: one of {', '.join(get_args(BootPolicy))}")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             problems.append("log_level: DEBUG, INFO, WARNING or ERROR")
         for name in ("rest_rate_limit", "rest_burst_limit", "ocpp_rate_limit", "ocpp_burst_limit", "event_archive_days"):

@@ -68,6 +68,7 @@ _RUN_ENVIRONMENT = """environment only:
   CSMS_API_KEY                  the local admin key, csms_<id>_<secret> (default: made once, kept in DATA_DIR/api-key)
   CSMS_ACCEPT_UNKNOWN_CHARGERS  register chargers nobody pre-registered (default: true)
   CSMS_HEARTBEAT_INTERVAL       seconds, given at boot, 10-590 (default: 300)
+  CSMS_BOOT_POLICY              a 2.0.1 boot's answer: accept, pending_until_report, reject (default: accept)
   CSMS_COMMAND_TIMEOUT          seconds a command waits for its reply (default: 30)
   CSMS_COMMAND_QUEUE_TTL        seconds a command may wait in the queue (default: 3600)
   CSMS_MAX_CONNECTOR_ID         highest connector id a charger may report (default: 32)

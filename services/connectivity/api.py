@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.models import Tag
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from services.connectivity import chargers, commands_queue, connections, sites, store
+from services.connectivity import chargers, commands_queue, connections, device_model, sites, store
 from services.connectivity.changes import SITE_PART, connector_key, location
 from services.connectivity.commands import as_of, is_command_key, violations
 from services.contracts.connectivity import SiteAddress
@@ -27,9 +27,10 @@ from services.shared.rest import (
     resolver,
     responses,
 )
+from services.shared.settings import BootPolicy, settings
 
 app = resolver()
-CHARGERS, COMMANDS, SITES = "Chargers", "Commands", "Sites"
+CHARGERS, COMMANDS, SITES, DEVICE_MODEL = "Chargers", "Commands", "Sites", "Device model"
 TAGS = {  # each tag of this service's routes, described at the top of the OpenAPI document
     CHARGERS: (
         "The charge points the CSMS knows: registering one (and its OCPP password) before it connects, its connection, "
@@ -38,6 +39,10 @@ TAGS = {  # each tag of this service's routes, described at the top of the OpenA
     COMMANDS: (
         "OCPP calls an operator sends to a charger (reset, unlock, remote start and stop, configuration...): queued per "
         "charger, sent one at a time, and followed until the charger answers or they time out."
+    ),
+    DEVICE_MODEL: (
+        "What a 2.0.1 charger reported about itself: its device model (every variable's attributes, from NotifyReport) "
+        "and its security events."
     ),
     SITES: (
         "Where chargers stand: a site's address and time zone, which other services (tariffs, load management) learn "
@@ -70,6 +75,17 @@ class BootInfo(chargers.Boot):
 class ReportedStatus(BaseModel):
     status: str
     updated_at: str
+    request_id: int | None = Field(None, description="The request it reports on (2.0.1)")
+
+
+class Provisioning(BaseModel):
+    status: Literal["Pending", "Accepted"] = Field(
+        description="Pending while the CSMS waits for the charger's device model; Accepted once it has it (or the "
+                    "charger said it cannot report)")
+    request_id: int = Field(description="The requestId of the GetBaseReport (FullInventory) the CSMS sent")
+    command_id: str = Field(description="That GetBaseReport's command (GET /chargers/{id}/commands/{command_id})")
+    started_at: str
+    accepted_at: str | None = None
 
 
 class Charger(BaseModel):
@@ -93,6 +109,10 @@ class Charger(BaseModel):
     connectors: list[Connector] = []
     firmware_status: ReportedStatus | None = None
     diagnostics_status: ReportedStatus | None = None
+    log_status: ReportedStatus | None = Field(None, description="The latest LogStatusNotification (2.0.1)")
+    boot_policy: BootPolicy = Field(description="How the charger's 2.0.1 BootNotification is answered: its "
+                                                "registration's, else the deployment's default (CSMS_BOOT_POLICY)")
+    provisioning: Provisioning | None = Field(None, description="Its pending episode under `pending_until_report`")
 
 
 class ChargerPage(BaseModel):
@@ -112,6 +132,9 @@ class ChargerRegistration(BaseModel):
     site_id: str | None = Field(None, pattern=f"^{sites.SITE_ID.pattern}$",
                                 description="An existing site's id (PUT /sites/{site_id}); null for none")
     labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, max_length=50)
+    boot_policy: BootPolicy | None = Field(None, description=(
+        "How its 2.0.1 BootNotification is answered: `accept`, `pending_until_report` (Pending until the CSMS has its "
+        "device model) or `reject`; null for the deployment's default (CSMS_BOOT_POLICY)"))
 
 
 class CommandRequest(BaseModel):
@@ -168,8 +191,11 @@ def _charger(item: dict[str, Any]) -> Charger:
         has_password=bool(item.get("password_hash")),
         boot=boot,
         connectors=connectors,
-        firmware_status=item.get("firmware_status"),
+        firmware_status=plain(item.get("firmware_status")),
         diagnostics_status=item.get("diagnostics_status"),
+        log_status=plain(item.get("log_status")),
+        boot_policy=item.get("boot_policy") or settings().boot_policy,
+        provisioning=plain(item.get("provisioning")),
     )
 
 
@@ -230,7 +256,8 @@ _PUT_CHARGER = (
     "Registers a charger under the id it connects with (201), or replaces its registration (200); a deleted charger is "
     "registered again (201). The body replaces the registration: a `site_id` or `labels` left out is removed. The "
     "password (HTTP Basic, OCPP security profiles 1-2) is write-only: left out, it is kept; set or changed, it closes "
-    "the charger's open connection, so the charger reconnects with the new one. Idempotent: the same body twice leaves "
+    "the charger's open connection, so the charger reconnects with the new one. `boot_policy` says how its 2.0.1 "
+    "BootNotification is answered (docs/ocpp.md). Idempotent: the same body twice leaves "
     "the same registration. 422 for an invalid body, or a `site_id` that names no site (nothing is written).")
 
 
@@ -325,6 +352,89 @@ def get_command(charge_point_id: ChargerId, command_id: Annotated[str, Path(max_
     if item is None:
         raise ProblemError(404, f"No command {command_id!r} for charger {charge_point_id!r}")
     return _command(as_of(item, clock.now().timestamp()))
+
+
+# --- device model and security events (2.0.1) ---------------------------------------------
+
+class Variable(BaseModel):
+    component: str
+    component_instance: str | None = None
+    evse_id: int | None = None
+    connector_id: int | None = None
+    variable: str
+    variable_instance: str | None = None
+    attribute_type: str = Field(description="Actual, Target, MinSet or MaxSet")
+    value: str | None = None
+    mutability: str | None = None
+    persistent: bool | None = None
+    constant: bool | None = None
+    unit: str | None = None
+    data_type: str | None = None
+    min_limit: float | None = None
+    max_limit: float | None = None
+    values_list: str | None = None
+    supports_monitoring: bool | None = None
+    request_id: int = Field(description="The report it came from")
+    generated_at: str = Field(description="When the charger generated that report")
+
+
+class VariablePage(BaseModel):
+    items: list[Variable]
+    next_token: str | None
+
+
+class SecurityEvent(BaseModel):
+    type: str = Field(description="The security event, e.g. FirmwareUpdated, TamperDetectionActivated")
+    timestamp: str = Field(description="When it happened, by the charger's clock")
+    tech_info: str | None = None
+    received_at: str
+
+
+class SecurityEventPage(BaseModel):
+    items: list[SecurityEvent]
+    next_token: str | None
+
+
+@app.get("/chargers/<charge_point_id>/variables", security=allow(*Scope), summary="List a charger's device model",
+         tags=[DEVICE_MODEL],
+         description=("The variables a 2.0.1 charger reported (NotifyReport), one item per attribute (Actual, Target, "
+                      "MinSet, MaxSet) with its characteristics, latest report first written over older ones, in "
+                      "component order. `component` (with `evse_id`) reads one key range; `variable` filters. Paged by "
+                      "`limit` and `next_token`. 404 for an unknown charger."),
+         responses=responses({200: ("The charger's variables", VariablePage)}, 404, 422))
+def list_variables(
+    charge_point_id: ChargerId,
+    component: Annotated[str | None, Query(min_length=1, max_length=50, description="Only this component's")] = None,
+    variable: Annotated[str | None, Query(min_length=1, max_length=50, description="Only this variable")] = None,
+    evse_id: Annotated[int | None, Query(ge=0, le=10_000, description="Only those of this EVSE")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    next_token: Annotated[str | None, Query()] = None,
+) -> VariablePage:
+    _existing(charge_point_id)
+    prefix = device_model.key_prefix(component, evse_id)
+    start = decode_token(next_token, lambda key: key["entry_key"].startswith(prefix), charge_point_id=charge_point_id,
+                         entry_key=None)
+    items, last = store.list_attributes(charge_point_id, prefix, limit, start, variable=variable,
+                                        evse_id=None if component else evse_id)
+    return VariablePage(items=[Variable(**plain(i)) for i in items], next_token=encode_token(last))
+
+
+@app.get("/chargers/<charge_point_id>/security-events", security=allow(*Scope), summary="List a charger's security events",
+         tags=[DEVICE_MODEL],
+         description=("The SecurityEventNotifications a 2.0.1 charger sent in the last 90 days, newest first by its "
+                      "timestamp. Paged by `limit` and `next_token`. 404 for an unknown charger."),
+         responses=responses({200: ("The charger's security events, newest first", SecurityEventPage)}, 404, 422))
+def list_security_events(
+    charge_point_id: ChargerId,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    next_token: Annotated[str | None, Query()] = None,
+) -> SecurityEventPage:
+    _existing(charge_point_id)
+    start = decode_token(next_token, lambda key: key["message_key"].startswith(chargers.SECURITY_PREFIX),
+                         charge_point_id=charge_point_id, message_key=None)
+    items, last = store.list_messages(charge_point_id, chargers.SECURITY_PREFIX, limit, start, int(clock.now().timestamp()))
+    return SecurityEventPage(items=[SecurityEvent(**{k: i.get(k) for k in SecurityEvent.model_fields}) for i in items],
+                             next_token=encode_token(last))
 
 
 # --- sites ----------------------------------------------------------------------------------

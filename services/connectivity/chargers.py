@@ -1,16 +1,20 @@
-"""What a charger tells about itself, whichever OCPP version it speaks: its boot, that it is alive, the
-progress of a firmware update or a diagnostics upload, and the data it transfers."""
+"""What a charger tells about itself, whichever OCPP version it speaks: its boot (and, for 2.0.1, whether it is
+accepted), that it is alive, the progress of a firmware update, a diagnostics or log upload, the data it transfers,
+its device model and reports, and its security events."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from typing import Any, Callable, Literal
 
 from pydantic import BaseModel
 
-from services.connectivity import store
+from services.connectivity import commands_queue, device_model, provisioning, store
+from services.connectivity.commands import new_command_id
 from services.connectivity.liveness import LastSeen
 from services.shared import clock, refs
+from services.shared.dynamo import decimals
 from services.shared.manifest import ADAPTED_BY
 from services.shared.ocpp import framing
 from services.shared.ocpp.dispatch import OcppContext, registry
@@ -21,6 +25,12 @@ _last_seen = LastSeen(settings().heartbeat_interval)
 # DataTransfer messages kept per charger (at most 32 KB each, API Gateway's frame limit): the latest, oldest overwritten.
 DATA_TRANSFER_SLOTS = 100
 DATA_TRANSFER_RING = "data#"
+# NotifyMonitoringReport and NotifyCustomerInformation pages kept per charger, in rings of their own.
+REPORT_SLOTS = 100
+MONITORING_RING = "monitoring#"
+CUSTOMER_RING = "customer#"
+# Security events are keyed by the charger's timestamp under this prefix, each kept RETENTION_S.
+SECURITY_PREFIX = "security#"
 
 # Identity fields a boot may carry; ChargerBooted and fault reports repeat the first three.
 IDENTITY = ("charge_point_vendor", "charge_point_model", "firmware_version")
@@ -38,16 +48,77 @@ class Boot(BaseModel):
     imsi: str | None = None
     meter_type: str | None = None
     meter_serial_number: str | None = None
+    reason: str | None = None
 
 
 def compact(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-def booted(charge_point_id: str, boot: Boot, at: datetime) -> None:
+def booted(charge_point_id: str, boot: Boot, at: datetime) -> dict[str, Any]:
+    """Stores the boot; the charger item after it."""
     now = clock.iso(at)
-    store.set_fields(charge_point_id, {"boot": compact(boot.model_dump()) | {"booted_at": now}, "last_seen": now})
+    item = store.set_fields(charge_point_id, {"boot": compact(boot.model_dump()) | {"booted_at": now}, "last_seen": now})
     _last_seen.wrote(charge_point_id, at.timestamp())
+    return item
+
+
+def registered(charge_point_id: str, charger: dict[str, Any], at: datetime) -> provisioning.Decision:
+    """How the boot of a charger (its item as the boot left it) is answered, doing what that takes: under
+    `pending_until_report`, one GetBaseReport per pending episode (a re-sent boot reads its command, and asks
+    again only if it went nowhere)."""
+    policy = charger.get("boot_policy") or settings().boot_policy
+    state = charger.get("provisioning") or {}
+    command = None
+    if policy == "pending_until_report" and state.get("status") == provisioning.PENDING:
+        command = store.get_command(charge_point_id, state["command_id"])
+    decision = provisioning.decide(policy, state, command, at.timestamp())
+    if decision.ask_report:
+        _ask_report(charge_point_id, state.get("command_id"), at)
+    elif decision.accept:
+        store.provisioned(charge_point_id, int(state["request_id"]), clock.iso(at))
+    return decision
+
+
+def _ask_report(charge_point_id: str, replaced_command_id: str | None, at: datetime) -> None:
+    request_id = secrets.randbelow(2**31 - 1) + 1
+    command_id = new_command_id()
+    state = {"status": provisioning.PENDING, "request_id": request_id, "command_id": command_id, "started_at": clock.iso(at)}
+    if store.start_provisioning(charge_point_id, state, replaced_command_id):
+        commands_queue.submit(charge_point_id, "GetBaseReport", {"requestId": request_id, "reportBase": "FullInventory"},
+                              source=provisioning.SOURCE, command_id=command_id)
+
+
+def _provisioned(charge_point_id: str, request_id: int, at: datetime) -> None:
+    """Accepts a pending charger whose episode waits for `request_id`, and has it boot again now (not after its
+    interval) to learn it."""
+    if store.provisioned(charge_point_id, request_id, clock.iso(at)):
+        commands_queue.submit(charge_point_id, "TriggerMessage", {"requestedMessage": "BootNotification"},
+                              source=provisioning.SOURCE)
+
+
+def report_answered(charge_point_id: str, command: dict[str, Any], at: datetime) -> None:
+    """A boot GetBaseReport the charger refused (or had nothing for) will bring no report: the charger is accepted."""
+    if provisioning.report_refused(command):
+        _provisioned(charge_point_id, int(command["payload"]["requestId"]), at)
+
+
+def reported(charge_point_id: str, request_id: int, seq_no: int, tbc: bool, generated_at: str,
+             report_data: list[dict[str, Any]], at: datetime) -> None:
+    """A NotifyReport page, requested or not: its attributes into the device model, once per (request, page); the
+    last page (tbc false) of the report a pending charger waits for accepts it."""
+    page = device_model.page_key(request_id, seq_no)
+    fields = {"request_id": request_id, "seq_no": seq_no, "tbc": tbc, "generated_at": generated_at,
+              "received_at": clock.iso(at), "expires_at": int(at.timestamp()) + store.RETENTION_S}
+    if not store.record_page(charge_point_id, page, fields):
+        return
+    try:
+        store.put_attributes(charge_point_id, device_model.attributes(report_data, request_id, generated_at))
+    except Exception:
+        store.forget_page(charge_point_id, page)  # so that the charger's retry is stored
+        raise
+    if not tbc:
+        _provisioned(charge_point_id, request_id, at)
 
 
 def alive(charge_point_id: str, at: datetime) -> None:
@@ -63,9 +134,11 @@ def wrote(charge_point_id: str, at: datetime) -> None:
     _last_seen.wrote(charge_point_id, at.timestamp())
 
 
-def progressed(charge_point_id: str, of: Literal["firmware", "diagnostics"], status: str, at: datetime) -> None:
-    """The latest step a firmware update or a diagnostics upload reported."""
-    store.set_fields(charge_point_id, {f"{of}_status": {"status": status, "updated_at": clock.iso(at)}})
+def progressed(charge_point_id: str, of: Literal["firmware", "diagnostics", "log"], status: str, at: datetime,
+               request_id: int | None = None) -> None:
+    """The latest step a firmware update or a diagnostics or log upload reported (2.0.1 names its request)."""
+    store.set_fields(charge_point_id, {f"{of}_status": compact(
+        {"status": status, "updated_at": clock.iso(at), "request_id": request_id})})
 
 
 def transferred(ctx: OcppContext, vendor_id: str, vendor_message_id: str | None, data: Any) -> Callable[..., Any] | None:
@@ -75,15 +148,37 @@ def transferred(ctx: OcppContext, vendor_id: str, vendor_message_id: str | None,
 
     1.6's data is a string, kept as it is; 2.0.1's is any JSON, kept as its JSON text (`data_json`), since
     DynamoDB nests no deeper than 32 levels."""
-    at = ctx.received_at
-    store.put_in_ring(ctx.charge_point_id, DATA_TRANSFER_RING, DATA_TRANSFER_SLOTS, compact({
-        "action": "DataTransfer",
-        "unique_id": ctx.unique_id,
-        "vendor_id": vendor_id,
-        "message_id": vendor_message_id,
+    _keep(ctx.charge_point_id, DATA_TRANSFER_RING, DATA_TRANSFER_SLOTS, "DataTransfer", ctx.unique_id, compact({
+        "vendor_id": vendor_id, "message_id": vendor_message_id,
         **({"data": data} if data is None or isinstance(data, str) else {"data_json": framing.dumps(data)}),
-        "received_at": clock.iso(at),
-        "expires_at": int(at.timestamp()) + store.RETENTION_S,
-    }))
+    }), ctx.received_at)
     route = registry().vendors.get((ADAPTED_BY.get(ctx.ocpp_version, ctx.ocpp_version), vendor_id))
     return None if route is None else refs.resolve(route.handler)
+
+
+def paged(charge_point_id: str, action: Literal["NotifyMonitoringReport", "NotifyCustomerInformation"], message_id: str,
+          page: dict[str, Any], at: datetime) -> None:
+    """A page of a monitoring report or of customer information, kept as DataTransfer is: the latest REPORT_SLOTS
+    of each kind, each for at most RETENTION_S."""
+    ring = MONITORING_RING if action == "NotifyMonitoringReport" else CUSTOMER_RING
+    _keep(charge_point_id, ring, REPORT_SLOTS, action, message_id, decimals(compact(page)), at)
+
+
+def _keep(charge_point_id: str, ring: str, slots: int, action: str, message_id: str, fields: dict[str, Any],
+          at: datetime) -> None:
+    store.put_in_ring(charge_point_id, ring, slots, {
+        "action": action, "unique_id": message_id, **fields,
+        "received_at": clock.iso(at), "expires_at": int(at.timestamp()) + store.RETENTION_S,
+    })
+
+
+def security_event(charge_point_id: str, message_id: str, kind: str, timestamp: str, tech_info: str | None,
+                   at: datetime) -> None:
+    """Keyed by the charger's time (then its message id, so a re-sent event overwrites itself), for newest-first
+    listing; each kept RETENTION_S."""
+    moment = clock.iso(clock.parse(timestamp))
+    store.put_message(compact({
+        "charge_point_id": charge_point_id, "message_key": f"{SECURITY_PREFIX}{moment}#{message_id}",
+        "type": kind, "timestamp": moment, "tech_info": tech_info,
+        "received_at": clock.iso(at), "expires_at": int(at.timestamp()) + store.RETENTION_S,
+    }))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from copy import deepcopy
 from datetime import datetime, timezone
 from enum import StrEnum
 from typing import Any
@@ -21,7 +22,19 @@ CSMS_ACTIONS: dict[str, frozenset[str]] = {
         "CertificateSigned", "DeleteCertificate", "ExtendedTriggerMessage", "GetInstalledCertificateIds", "GetLog",
         "InstallCertificate", "SignedUpdateFirmware",
     }),
+    "ocpp2.0.1": frozenset({
+        "CancelReservation", "CertificateSigned", "ChangeAvailability", "ClearCache", "ClearChargingProfile",
+        "ClearDisplayMessage", "ClearVariableMonitoring", "CostUpdated", "CustomerInformation", "DataTransfer",
+        "DeleteCertificate", "GetBaseReport", "GetChargingProfiles", "GetCompositeSchedule", "GetDisplayMessages",
+        "GetInstalledCertificateIds", "GetLocalListVersion", "GetLog", "GetMonitoringReport", "GetReport",
+        "GetTransactionStatus", "GetVariables", "InstallCertificate", "PublishFirmware", "RequestStartTransaction",
+        "RequestStopTransaction", "ReserveNow", "Reset", "SendLocalList", "SetChargingProfile", "SetDisplayMessage",
+        "SetMonitoringBase", "SetMonitoringLevel", "SetNetworkProfile", "SetVariableMonitoring", "SetVariables",
+        "TriggerMessage", "UnlockConnector", "UnpublishFirmware", "UpdateFirmware",
+    }),
 }
+# 2.1 chargers are answered by the 2.0.1 adapters; what they are sent is checked against 2.1's own schemas.
+CSMS_ACTIONS["ocpp2.1"] = CSMS_ACTIONS["ocpp2.0.1"]
 
 # A reply `status` that means the charger will do (or did) what it was asked.
 POSITIVE = frozenset({"Accepted", "Scheduled", "Unlocked", "RebootRequired"})
@@ -51,12 +64,48 @@ def is_command_key(sort_key: str) -> bool:
     return sort_key >= FIRST_COMMAND_KEY
 
 
-def secret(action: str, payload: dict[str, Any]) -> str | None:
-    """The charger's new HTTP Basic password, which a ChangeConfiguration of AuthorizationKey carries (the 1.6
-    security extension): it goes to the charger, but is never shown, and kept only until the command is settled."""
-    if action == "ChangeConfiguration" and payload.get("key") == "AuthorizationKey":
-        return payload.get("value")
+def _secret_at(action: str, payload: dict[str, Any]) -> tuple[dict[str, Any], str] | None:
+    """Where a command carries the charger's new HTTP Basic password: the object and its key. 1.6's security
+    extension sends it as a ChangeConfiguration of AuthorizationKey, 2.0.1 as a SetVariables of
+    SecurityCtrlr's BasicAuthPassword."""
+    if action == "ChangeConfiguration" and payload.get("key") == "AuthorizationKey" and "value" in payload:
+        return payload, "value"
+    if action == "SetVariables":
+        for entry in payload.get("setVariableData") or []:
+            if _is_password(entry) and entry.get("attributeType", "Actual") == "Actual" and "attributeValue" in entry:
+                return entry, "attributeValue"
     return None
+
+
+def _is_password(entry: dict[str, Any]) -> bool:
+    return (entry.get("component") or {}).get("name") == "SecurityCtrlr" and \
+        (entry.get("variable") or {}).get("name") == "BasicAuthPassword"
+
+
+def secret(action: str, payload: dict[str, Any]) -> str | None:
+    """The charger's new password a command carries: it goes to the charger, but is never shown, and kept only
+    until the command is settled."""
+    found = _secret_at(action, payload)
+    return None if found is None else found[0][found[1]]
+
+
+def with_secret(action: str, payload: dict[str, Any], value: str) -> dict[str, Any]:
+    """A copy of the payload with its password (see `secret`) replaced by `value`: REDACTED to store, the secret
+    to send."""
+    copy = deepcopy(payload)
+    found = _secret_at(action, copy)
+    if found is not None:
+        found[0][found[1]] = value
+    return copy
+
+
+def secret_taken(action: str, reply: dict[str, Any]) -> bool:
+    """Whether the charger took the new password: a ChangeConfiguration accepted, or the BasicAuthPassword result
+    of a SetVariables accepted (or to be applied at its reboot)."""
+    if action == "SetVariables":
+        return any(_is_password(result) and result.get("attributeStatus") in POSITIVE
+                   for result in reply.get("setVariableResult") or [])
+    return outcome(reply) is CommandStatus.accepted
 
 
 def timed_out(deadline_epoch: int) -> dict[str, Any]:

@@ -16,7 +16,18 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from services.connectivity import store
-from services.connectivity.commands import REDACTED, CommandStatus, as_of, new_command_id, outcome, secret, timed_out, violations
+from services.connectivity.commands import (
+    REDACTED,
+    CommandStatus,
+    as_of,
+    new_command_id,
+    outcome,
+    secret,
+    secret_taken,
+    timed_out,
+    violations,
+    with_secret,
+)
 from services.shared import auth, aws, clock
 from services.shared.dynamo import decimals
 from services.shared.log import logger
@@ -47,7 +58,7 @@ def submit(charge_point_id: str, action: str, payload: dict[str, Any], source: s
         "charge_point_id": charge_point_id,
         "command_id": command_id or new_command_id(),
         "action": action,
-        "payload": decimals(payload if hidden is None else {**payload, "value": REDACTED}),
+        "payload": decimals(payload if hidden is None else with_secret(action, payload, REDACTED)),
         "source": source,
         "created_at": clock.iso(now),
         "expires_at": int(now.timestamp()) + store.RETENTION_S,
@@ -111,7 +122,7 @@ def _send(charge_point_id: str, connection_id: str, command_id: str, deadline: i
             pump(charge_point_id, store.release(charge_point_id, command_id))
         return
     start_timer(charge_point_id, command_id, deadline + 1 - int(time.time()))  # first: whatever happens next, it ends
-    payload = item["payload"] if "secret" not in item else {**item["payload"], "value": item["secret"]}
+    payload = item["payload"] if "secret" not in item else with_secret(item["action"], item["payload"], item["secret"])
     frame = framing.encode_call(command_id, item["action"], payload)
     try:
         aws.connections().post_to_connection(ConnectionId=connection_id, Data=frame.encode())
@@ -150,14 +161,14 @@ def settle(charge_point_id: str, command_id: str, status: CommandStatus, fields:
 
 
 def answered(charge_point_id: str, ocpp_version: str, frame: framing.CallResult | framing.CallError,
-             received_at: datetime) -> None:
-    """A charger's answer to one of our CALLs, correlated by message id (our command id)."""
+             received_at: datetime) -> dict[str, Any] | None:
+    """A charger's answer to one of our CALLs, correlated by message id (our command id); the command it settled."""
     from services.shared.ocpp import schemas  # only the OCPP ingress pays for the schemas
 
     command = store.get_command(charge_point_id, frame.unique_id)
     if command is None or command.get("status") != CommandStatus.sent.value:
         logger.info("reply to no outstanding command", extra={"charge_point_id": charge_point_id, "message_id": frame.unique_id})
-        return
+        return None
     if isinstance(frame, framing.CallError):
         status, fields = CommandStatus.error, {"error": {
             "code": frame.error_code, "description": frame.error_description, "details": frame.error_details}}
@@ -167,12 +178,12 @@ def answered(charge_point_id: str, ocpp_version: str, frame: framing.CallResult 
             "code": "InvalidReply", "description": f"{path}: {message}", "details": {"path": path}}}
     else:
         status, fields = outcome(frame.payload), {"reply": frame.payload}
-        if status is CommandStatus.accepted and "secret" in command:
-            # The charger now authenticates with its new AuthorizationKey, whether it answered in time or not.
+        if "secret" in command and secret_taken(command["action"], frame.payload):
+            # The charger now authenticates with its new password, whether it answered in time or not.
             store.set_fields(charge_point_id, {"password_hash": auth.hash_password(command["secret"])})
     if as_of(command, received_at.timestamp())["status"] == CommandStatus.timed_out:
         status, fields = CommandStatus.timed_out, timed_out(int(command["deadline"]))  # as reads since have shown it
-    settle(charge_point_id, frame.unique_id, status, fields)
+    return settle(charge_point_id, frame.unique_id, status, fields)
 
 
 def expire(charge_point_id: str, command_id: str) -> bool:

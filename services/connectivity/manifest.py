@@ -32,8 +32,9 @@ MANIFEST = ServiceManifest(
             ttl_attribute="expires_at",
             stream=Stream(f"{_CHANGES}:command_changes"),
         ),
-        # What chargers sent that is kept: DataTransfer frames, and fault reports and clearances (fault#...), whose
-        # FaultReported and FaultCleared this table's stream makes.
+        # What chargers sent that is kept: DataTransfer frames, 2.0.1 monitoring reports, customer information and
+        # security events, and fault reports and clearances (fault#...), whose FaultReported and FaultCleared this
+        # table's stream makes.
         Table(
             name="charger-messages",
             partition_key=Key("charge_point_id"),
@@ -46,6 +47,10 @@ MANIFEST = ServiceManifest(
         Table(name="auth-failures", partition_key=Key("subject"), ttl_attribute="expires_at"),
         # Sites, one partition each: the site itself (part "site") and, later, its parts (docs/sites.md).
         Table(name="sites", partition_key=Key("site_id"), sort_key=Key("part"), stream=Stream(f"{_CHANGES}:site_changes")),
+        # 2.0.1 device models, one item per reported attribute (v#...), and the report pages received (p#..., expiring):
+        # services/connectivity/device_model.py.
+        Table(name="device-model", partition_key=Key("charge_point_id"), sort_key=Key("entry_key"),
+              ttl_attribute="expires_at"),
     ),
     subscriptions=(
         Subscription(
@@ -70,12 +75,21 @@ MANIFEST = ServiceManifest(
         OcppRoute("ocpp1.6", "DataTransfer", f"{_OCPP}:data_transfer"),
         OcppRoute("ocpp1.6", "FirmwareStatusNotification", f"{_OCPP}:firmware_status_notification"),
         OcppRoute("ocpp1.6", "DiagnosticsStatusNotification", f"{_OCPP}:diagnostics_status_notification"),
+        # 2.0.1: status, heartbeats, data transfers and faults.
         OcppRoute("ocpp2.0.1", "Heartbeat", f"{_OCPP201}:heartbeat"),
         OcppRoute("ocpp2.0.1", "StatusNotification", f"{_OCPP201}:status_notification"),
         OcppRoute("ocpp2.0.1", "NotifyEvent", f"{_OCPP201}:notify_event"),
         OcppRoute("ocpp2.0.1", "DataTransfer", f"{_OCPP201}:data_transfer"),
+        # 2.0.1: provisioning, the device model and what chargers report.
+        OcppRoute("ocpp2.0.1", "BootNotification", f"{_OCPP201}:boot_notification"),
+        OcppRoute("ocpp2.0.1", "NotifyReport", f"{_OCPP201}:notify_report"),
+        OcppRoute("ocpp2.0.1", "FirmwareStatusNotification", f"{_OCPP201}:firmware_status_notification"),
+        OcppRoute("ocpp2.0.1", "LogStatusNotification", f"{_OCPP201}:log_status_notification"),
+        OcppRoute("ocpp2.0.1", "SecurityEventNotification", f"{_OCPP201}:security_event_notification"),
+        OcppRoute("ocpp2.0.1", "NotifyMonitoringReport", f"{_OCPP201}:notify_monitoring_report"),
+        OcppRoute("ocpp2.0.1", "NotifyCustomerInformation", f"{_OCPP201}:notify_customer_information"),
     ),
-    ocpp_replies=(OcppReplyRoute("ocpp1.6", f"{_OCPP}:reply"),),
+    ocpp_replies=(OcppReplyRoute("ocpp1.6", f"{_OCPP}:reply"), OcppReplyRoute("ocpp2.0.1", f"{_OCPP201}:reply")),
     relay=f"{_HANDLERS}:relay",
     publishes=("ChargerConnected", "ChargerDisconnected", "ChargerBooted", "ConnectorStatusChanged", "FaultReported",
                "FaultCleared", "CommandCompleted", "SiteChanged"),

@@ -14,7 +14,7 @@ from services.shared.settings import settings
 
 
 def boot_notification(ctx: OcppContext, request: call.BootNotification) -> call_result.BootNotification:
-    boot = chargers.Boot(**{name: getattr(request, name) for name in chargers.Boot.model_fields})
+    boot = chargers.Boot(**{name: getattr(request, name, None) for name in chargers.Boot.model_fields})  # 1.6 gives no reason
     chargers.booted(ctx.charge_point_id, boot, ctx.received_at)
     return call_result.BootNotification(current_time=clock.iso(clock.now()), interval=settings().heartbeat_interval,
                                         status=RegistrationStatus.accepted)

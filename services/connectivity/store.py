@@ -1,4 +1,4 @@
-"""Connectivity's DynamoDB tables: chargers, commands, charger messages and sites.
+"""Connectivity's DynamoDB tables: chargers, commands, charger messages, sites and device models.
 
 Every hot-path write is a single conditional UpdateItem on a key: no read first, and a
 condition instead of a lock, so replays and late messages cannot overwrite newer state.
@@ -130,15 +130,49 @@ def touch(charge_point_id: str, now: str) -> None:
     )
 
 
-def set_fields(charge_point_id: str, fields: dict[str, Any]) -> None:
+def set_fields(charge_point_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """Sets the fields of a known charger; the item after it (a write returns it at no read's cost)."""
     sets, names, values = set_clause(fields)
-    _chargers().update_item(
+    return _chargers().update_item(
         Key={"charge_point_id": charge_point_id},
         UpdateExpression="SET " + ", ".join(sets),
         ConditionExpression="attribute_exists(charge_point_id)",
         ExpressionAttributeNames=names,
         ExpressionAttributeValues=values,
-    )
+        ReturnValues="ALL_NEW",
+    )["Attributes"]
+
+
+def start_provisioning(charge_point_id: str, state: dict[str, Any], replaced_command_id: str | None) -> bool:
+    """Starts a pending episode (`state` becomes the charger's `provisioning`) unless another boot started one
+    since the charger was read: the episode read had `replaced_command_id` (None: there was none). Whether it did."""
+    if replaced_command_id is None:
+        condition, values = "attribute_not_exists(#p)", {}
+    else:
+        condition, values = "#p.command_id = :old", {":old": replaced_command_id}
+    return _applied(_chargers().update_item, Key={"charge_point_id": charge_point_id}, UpdateExpression="SET #p = :state",
+                    ConditionExpression=f"attribute_exists(charge_point_id) AND {condition}",
+                    ExpressionAttributeNames={"#p": "provisioning"}, ExpressionAttributeValues={**values, ":state": state})
+
+
+def provisioned(charge_point_id: str, request_id: int, now: str) -> bool:
+    """Ends the charger's pending episode if it waits for report `request_id`; whether it did (once per episode)."""
+    return _applied(_chargers().update_item, Key={"charge_point_id": charge_point_id},
+                    UpdateExpression="SET #p.#s = :accepted, #p.accepted_at = :now",
+                    ConditionExpression="#p.#s = :pending AND #p.request_id = :r",
+                    ExpressionAttributeNames={"#p": "provisioning", "#s": "status"},
+                    ExpressionAttributeValues={":accepted": "Accepted", ":pending": "Pending", ":r": request_id, ":now": now})
+
+
+def _applied(write: Any, **request: Any) -> bool:
+    """Whether a conditional write was applied (False: its condition did not hold)."""
+    try:
+        write(**request)
+    except ClientError as error:
+        if condition_failed(error):
+            return False
+        raise
+    return True
 
 
 def update_connector(charge_point_id: str, location: tuple[int, int], state: dict[str, Any], now: str) -> bool:
@@ -420,6 +454,14 @@ def put_message(item: dict[str, Any]) -> None:
     aws.table("charger-messages").put_item(Item=item)
 
 
+def list_messages(charge_point_id: str, prefix: str, limit: int, start_key: dict[str, Any] | None,
+                  now_epoch: int) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """A page of the charger's unexpired messages under a key prefix, newest (highest key) first."""
+    request = {"KeyConditionExpression": Key("charge_point_id").eq(charge_point_id) & Key("message_key").begins_with(prefix),
+               "FilterExpression": Attr("expires_at").gt(now_epoch), "ScanIndexForward": False}
+    return page(aws.table("charger-messages").query, request, limit, start_key, ("charge_point_id", "message_key"))
+
+
 def put_in_ring(charge_point_id: str, ring: str, slots: int, item: dict[str, Any]) -> None:
     """Stores `item` in the next of the charger's `slots` slots keyed `{ring}{n}`, over the oldest once all are
     used, with its sequence number `seq` from an atomic counter keyed `{ring}seq` that expires with it.
@@ -434,3 +476,41 @@ def put_in_ring(charge_point_id: str, ring: str, slots: int, item: dict[str, Any
     )["Attributes"]["seq"])
     slot = str(seq % slots).zfill(len(str(slots - 1)))
     table.put_item(Item={**item, "charge_point_id": charge_point_id, "message_key": f"{ring}{slot}", "seq": seq})
+
+
+# --- device model --------------------------------------------------------------------------
+
+def _device_model() -> Any:
+    return aws.table("device-model")
+
+
+def record_page(charge_point_id: str, entry_key: str, fields: dict[str, Any]) -> bool:
+    """Notes a report page as received; False if it was already (a repeat, which then changes nothing)."""
+    return _applied(_device_model().put_item, Item={**fields, "charge_point_id": charge_point_id, "entry_key": entry_key},
+                    ConditionExpression="attribute_not_exists(entry_key)")
+
+
+def forget_page(charge_point_id: str, entry_key: str) -> None:
+    _device_model().delete_item(Key={"charge_point_id": charge_point_id, "entry_key": entry_key})
+
+
+def put_attributes(charge_point_id: str, items: list[dict[str, Any]]) -> None:
+    """Writes attribute items in batches of 25 (BatchWriteItem), each over the one it replaces."""
+    with _device_model().batch_writer(overwrite_by_pkeys=["charge_point_id", "entry_key"]) as batch:
+        for item in items:
+            batch.put_item(Item={**item, "charge_point_id": charge_point_id})
+
+
+def list_attributes(charge_point_id: str, prefix: str, limit: int, start_key: dict[str, Any] | None, *,
+                    variable: str | None, evse_id: int | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """A page of the charger's attribute items in the key range `prefix`, in key order."""
+    request: dict[str, Any] = {
+        "KeyConditionExpression": Key("charge_point_id").eq(charge_point_id) & Key("entry_key").begins_with(prefix)}
+    condition = None
+    if variable is not None:
+        condition = Attr("variable").eq(variable)
+    if evse_id is not None:
+        condition = Attr("evse_id").eq(evse_id) if condition is None else condition & Attr("evse_id").eq(evse_id)
+    if condition is not None:
+        request["FilterExpression"] = condition
+    return page(_device_model().query, request, limit, start_key, ("charge_point_id", "entry_key"))

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# How a 2.0.1 charger's BootNotification is answered unless its registration says otherwise (docs/ocpp.md).
+BootPolicy = Literal["accept", "pending_until_report", "reject"]
 
 
 class Settings(BaseSettings):
@@ -23,6 +27,7 @@ class Settings(BaseSettings):
     # The API Gateway @connections endpoint (https://{api}.execute-api.{region}.amazonaws.com/{stage}).
     connections_url: str | None = None
     accept_unknown_chargers: bool = False
+    boot_policy: BootPolicy = "accept"
     # OCPP 2.1 is negotiated only when set: it is answered by the 2.0.1 adapters until it has its own.
     ocpp21: bool = False
     # Below API Gateway's 10-minute idle timeout, so a heartbeat keeps the connection open.

@@ -63,7 +63,7 @@ def test_every_handler_is_annotated_with_its_versions_message_classes(route: Ocp
 
 def test_both_services_that_answer_chargers_have_routes() -> None:
     assert {m.name for m in ALL if m.ocpp_routes} == {"connectivity", "sessions"}
-    assert [r.handler for r in REPLIES] == ["services.connectivity.ocpp16:reply"]
+    assert [r.handler for r in REPLIES] == ["services.connectivity.ocpp16:reply", "services.connectivity.ocpp201:reply"]
 
 
 # --- the check itself fails on a mismatch ----------------------------------------------------------
