@@ -164,7 +164,7 @@ class Ocpp201:
         yield Variable("TxCtrlr", "TxStartPoint", DataEnumType.member_list, read_write, value="Authorized")
         yield Variable("TxCtrlr", "TxStopPoint", DataEnumType.member_list, read_write, value="EVConnected,Authorized")
         yield Variable("SecurityCtrlr", "SecurityProfile", integer, value="1")
-        yield Variable("SecurityCtrlr", "BasicAuthPassword", DataEnumType.password_string, MutabilityEnumType.write_only,
+        yield Variable("SecurityCtrlr", "BasicAuthPassword", DataEnumType.string, MutabilityEnumType.write_only,
                        value=secrets.token_hex(16))
 
     def _evse_model(self, n: int, connector: Connector) -> Iterator[Variable]:
