@@ -263,6 +263,8 @@ class Charger:
         # Why the next BootNotification (2.0.1 says it; 1.6 does not).
         self.boot_reason = "PowerUp"
         self.connected_at: float | None = None
+        # What the CSMS chose on the latest connection.
+        self.subprotocol: str | None = None
         self._connection: Link | None = None
         self._online = asyncio.Event()
         self._boot_asked = asyncio.Event()
@@ -355,12 +357,14 @@ class Charger:
         asks for a new one or the run closes; the CSMS closing it raises ConnectionClosed."""
         connection = self.wire.open(websocket, self._logger)
         self._connection = connection
+        self.subprotocol = websocket.subprotocol
         self.connected_at = time.monotonic()
         self.stats.connected += 1
         heartbeats, booted = None, False
         ends = {connection.receiver, asyncio.create_task(self._reconnect.wait()), asyncio.create_task(self._closing.wait())}
         try:
-            await self._boot(connection)
+            if not await self._boot(connection):
+                return
             for connector_id in (0, *self.connectors):
                 await self._report(connection, connector_id)
             self._online.set()
@@ -386,17 +390,24 @@ class Charger:
         if connection.receiver.done() and not connection.receiver.cancelled() and connection.receiver.exception():
             raise connection.receiver.exception()  # type: ignore[misc]
 
-    async def _boot(self, connection: Link) -> None:
+    async def _boot(self, connection: Link) -> bool:
         """BootNotification until Accepted; Pending or Rejected retry after the interval the CSMS gives, or at
-        once when a TriggerMessage asks for it (as a 2.0.1 CSMS does once it has the device model)."""
-        while True:
+        once when a TriggerMessage asks for it (as a 2.0.1 CSMS does once it has the device model). False when
+        the run closes first."""
+        while not self._closing.is_set():
             self._boot_asked.clear()
             reply = await self._call(connection, self.wire.boot())
             if self._booted(reply):
-                return
+                return True
             interval = self.wire.accepted(reply)[1] if reply is not None else 0
-            if await self._wait(self._boot_asked, interval if interval > 0 else BOOT_RETRY_S):
+            asked, closing = asyncio.create_task(self._boot_asked.wait()), asyncio.create_task(self._closing.wait())
+            done, _ = await asyncio.wait({asked, closing}, timeout=interval if interval > 0 else BOOT_RETRY_S,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            asked.cancel()
+            closing.cancel()
+            if asked in done:
                 self.boot_reason = "Triggered"
+        return False
 
     def _booted(self, reply: Any | None) -> bool:
         """Whether the CSMS accepted the boot; its interval then becomes the heartbeat interval."""
