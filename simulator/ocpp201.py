@@ -206,31 +206,30 @@ class Ocpp201:
         return GetVariableStatusEnumType.unknown_variable if known else GetVariableStatusEnumType.unknown_component
 
     def get(self, item: dict[str, Any]) -> dict[str, Any]:
-        result = {"component": item["component"], "variable": item["variable"]}
-        if "attribute_type" in item:
-            result["attribute_type"] = item["attribute_type"]
-        found = self.find(item["component"], item["variable"])
-        if not isinstance(found, Variable):
-            return {**result, "attribute_status": found}
-        attribute = item.get("attribute_type", AttributeEnumType.actual)
-        if attribute == AttributeEnumType.max_set and found.max_set is not None:
-            return {**result, "attribute_status": GetVariableStatusEnumType.accepted, "attribute_value": found.max_set}
-        if attribute != AttributeEnumType.actual:
-            return {**result, "attribute_status": GetVariableStatusEnumType.not_supported_attribute_type}
-        if found.mutability == MutabilityEnumType.write_only:
-            return {**result, "attribute_status": GetVariableStatusEnumType.rejected}
-        return {**result, "attribute_status": GetVariableStatusEnumType.accepted, "attribute_value": self.actual(found)}
+        """A GetVariableResult: the value, or why there is none."""
+        return _result(item, *self._read(item))
 
     def set(self, item: dict[str, Any]) -> dict[str, Any]:
-        result = {"component": item["component"], "variable": item["variable"]}
-        if "attribute_type" in item:
-            result["attribute_type"] = item["attribute_type"]
+        """A SetVariableResult; an accepted value is kept (or applied, for one of the charger's settings)."""
         found = self.find(item["component"], item["variable"])
         if not isinstance(found, Variable):
-            return {**result, "attribute_status": SetVariableStatusEnumType(found)}
+            return _result(item, SetVariableStatusEnumType(found))
         if item.get("attribute_type", AttributeEnumType.actual) != AttributeEnumType.actual:
-            return {**result, "attribute_status": SetVariableStatusEnumType.not_supported_attribute_type}
-        return {**result, "attribute_status": self._write(found, item["attribute_value"])}
+            return _result(item, SetVariableStatusEnumType.not_supported_attribute_type)
+        return _result(item, self._write(found, item["attribute_value"]))
+
+    def _read(self, item: dict[str, Any]) -> tuple[GetVariableStatusEnumType, str | None]:
+        found = self.find(item["component"], item["variable"])
+        if not isinstance(found, Variable):
+            return found, None
+        attribute = item.get("attribute_type", AttributeEnumType.actual)
+        if attribute == AttributeEnumType.max_set and found.max_set is not None:
+            return GetVariableStatusEnumType.accepted, found.max_set
+        if attribute != AttributeEnumType.actual:
+            return GetVariableStatusEnumType.not_supported_attribute_type, None
+        if found.mutability == MutabilityEnumType.write_only:
+            return GetVariableStatusEnumType.rejected, None
+        return GetVariableStatusEnumType.accepted, self.actual(found)
 
     def _write(self, variable: Variable, value: str) -> SetVariableStatusEnumType:
         if variable.mutability == MutabilityEnumType.read_only or variable.live is not None:
@@ -370,6 +369,16 @@ class Ocpp201:
                     await charger.send(self._event(connector, TransactionEventEnumType.updated,
                                                    TriggerReasonEnumType.trigger,
                                                    {"transaction_id": connector.transaction_id}, Reading.TRIGGER))
+
+
+def _result(item: dict[str, Any], status: str, value: str | None = None) -> dict[str, Any]:
+    """What a Get/SetVariables result says about one item: the item's own component, variable and attribute."""
+    result = {"attribute_status": status, "component": item["component"], "variable": item["variable"]}
+    if "attribute_type" in item:
+        result["attribute_type"] = item["attribute_type"]
+    if value is not None:
+        result["attribute_value"] = value
+    return result
 
 
 def _flag(value: bool) -> str:
