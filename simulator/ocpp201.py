@@ -279,6 +279,7 @@ class Ocpp201:
         return reply.id_token_info["status"]
 
     def start(self, connector: Connector, id_tag: str, remote_start_id: int | None) -> call.TransactionEvent:
+        # Not from the seeded generator: a run repeated with the same seed must not repeat a transaction id.
         transaction_id = f"{self._charger.id}-{secrets.token_hex(6)}"
         self._seq_nos[transaction_id] = itertools.count()
         info: dict[str, Any] = {"transaction_id": transaction_id, "charging_state": ChargingStateEnumType.charging}
