@@ -35,13 +35,13 @@ node_modules/.bin/cdk: package.json package-lock.json
 run: $(VENV)/.run
 	$(BIN)/csms run
 
-# The local stack with five simulated chargers, compressed so that sessions, invoices and incidents appear
+# The local stack with five simulated chargers, every other one OCPP 2.0.1 (--protocol mixed), compressed so that sessions, invoices and incidents appear
 # within a minute. The stack runs in a session of its own (a portable setsid), so Ctrl-C reaches the fleet
 # first, which ends its sessions and clears its faults; then the stack is stopped and its data kept. The key reaches
 # the fleet in its environment, not on its command line, where `ps` would show it to every user.
 DEMO_LOG := .csms/demo-stack.log
 DEMO_FLEET := --chargers 5 --duration 1h --sessions-per-hour 60 --session-duration 40s --sample-interval 5s \
-	--faults-per-hour 12 --fault-duration 30s --id-prefix DEMO-
+	--faults-per-hour 12 --fault-duration 30s --id-prefix DEMO- --protocol mixed
 demo: $(VENV)/.run
 	@mkdir -p .csms
 	@$(BIN)/python -c 'import os, sys; os.setsid(); os.execv(sys.argv[1], sys.argv[1:])' $(BIN)/csms run \
@@ -53,7 +53,7 @@ demo: $(VENV)/.run
 	key=$$(sed -n 's/^ *operator API key *//p' $(DEMO_LOG)); \
 	ocpp=$$(sed -n 's|^ *OCPP websocket *\(ws://[^ ]*\)/{charge_point_id}.*|\1|p' $(DEMO_LOG)); \
 	rest=$$(sed -n 's|^ *REST API *\(http://[^ ]*\).*|\1|p' $(DEMO_LOG)); \
-	echo "The local stack runs (log: $(DEMO_LOG)); five simulated chargers start. Watch, in another terminal:"; \
+	echo "The local stack runs (log: $(DEMO_LOG)); five simulated chargers start (three OCPP 1.6, two 2.0.1). Watch, in another terminal:"; \
 	for resource in sessions invoices incidents chargers; do \
 		echo "  curl -H 'Authorization: Bearer $$key' $$rest/$$resource"; done; \
 	echo "or browse $$rest/docs with that key. Ctrl-C stops the fleet, then the stack."; \

@@ -140,8 +140,8 @@ def _add_simulate(commands: Any) -> None:
     simulate.add_argument("--url", default=f"ws://{host}:{os.environ.get('CSMS_OCPP_PORT', 9000)}/ocpp",
                           help="the OCPP websocket; each charger appends /<its id> (default: %(default)s)")
     simulate.add_argument("--chargers", type=_count, default=10)
-    simulate.add_argument("--protocol", choices=("ocpp1.6",), default="ocpp1.6",
-                          help="what the chargers speak; ocpp2.0.1 follows the CSMS's 2.0.1 support")
+    simulate.add_argument("--protocol", choices=("ocpp1.6", "ocpp2.0.1", "mixed"), default="ocpp1.6",
+                          help="what the chargers speak; mixed: every other charger 1.6, the others 2.0.1")
     simulate.add_argument("--duration", type=_duration, default="10m", help="then sessions end and chargers disconnect")
     simulate.add_argument("--connectors", type=_count, default=2, help="per charger")
     simulate.add_argument("--sessions-per-hour", type=_rate, default=1.0, help="per charger")

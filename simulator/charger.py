@@ -1,13 +1,13 @@
-"""One simulated charger: OCPP 1.6 over a real websocket, behaving as a charger in the field does.
+"""One simulated charger: the device, behaving as a charger in the field does, whichever OCPP version it speaks.
 
-A `Charger` is the device: its connectors, meters, sessions, faults and configuration outlive
-any connection. Each websocket it opens is served by one `ChargerConnection`, the `ocpp`
-library's v16 ChargePoint (which is bound to one connection), answering the CSMS's CALLs from
-the charger's state. The charger boots on every connection until Accepted, heartbeats at the
-interval the CSMS gives, reports its connectors, and meanwhile drivers arrive and faults occur
-at random. Its messages wait until it is connected and booted; a transaction message whose
-connection drops before the reply is sent again on the next one, as chargers queue them, any
-other is dropped.
+A `Charger` is the device: its connectors, meters, sessions, faults and settings outlive any
+connection, and nothing here knows a version's messages. Its `wire` (simulator/ocpp16.py or
+simulator/ocpp201.py) turns what happens into that version's CALLs and serves each websocket with
+that version's ChargePoint of the `ocpp` library, answering the CSMS from the charger's state. The
+charger boots on every connection until Accepted, heartbeats at the interval the CSMS gives,
+reports its connectors, and meanwhile drivers arrive and faults occur at random. Its messages
+wait until it is connected and booted; a transaction message whose connection drops before the
+reply is sent again on the next one, as chargers queue them, any other is dropped.
 """
 
 from __future__ import annotations
@@ -21,60 +21,94 @@ import random
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, AsyncIterator, Coroutine, Sequence
+from enum import StrEnum
+from typing import Any, AsyncIterator, Coroutine, Protocol, Sequence
 
 import websockets
 from ocpp.exceptions import OCPPError
-from ocpp.routing import after, on
-from ocpp.v16 import ChargePoint, call, call_result
-from ocpp.v16.enums import (
-    Action,
-    AuthorizationStatus,
-    AvailabilityStatus,
-    AvailabilityType,
-    ChargePointErrorCode,
-    ChargePointStatus,
-    ConfigurationKey,
-    ConfigurationStatus,
-    DataTransferStatus,
-    DiagnosticsStatus,
-    FirmwareStatus,
-    Measurand,
-    MessageTrigger,
-    ReadingContext,
-    Reason,
-    RegistrationStatus,
-    RemoteStartStopStatus,
-    ResetStatus,
-    ResetType,
-    TriggerMessageStatus,
-    UnitOfMeasure,
-    UnlockStatus,
-)
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
 
 from simulator.stats import Stats
 
-# 2.0.1 follows when the CSMS answers it: the gateway refuses a subprotocol the CSMS does not speak.
-PROTOCOLS = ("ocpp1.6",)
+OCPP16, OCPP201, MIXED = "ocpp1.6", "ocpp2.0.1", "mixed"
+PROTOCOLS = (OCPP16, OCPP201)
 DEFAULT_ID_TAGS = tuple(f"SIM-TAG-{n:02}" for n in range(1, 21))
-FAULTS = (ChargePointErrorCode.ground_failure, ChargePointErrorCode.over_current_failure,
-          ChargePointErrorCode.high_temperature, ChargePointErrorCode.power_meter_failure,
-          ChargePointErrorCode.ev_communication_error, ChargePointErrorCode.connector_lock_failure,
-          ChargePointErrorCode.power_switch_failure, ChargePointErrorCode.over_voltage,
-          ChargePointErrorCode.under_voltage, ChargePointErrorCode.internal_error)
 BOOT_RETRY_S = 10
 MAX_BACKOFF_S = 60
-_READONLY = {ConfigurationKey.number_of_connectors, ConfigurationKey.supported_feature_profiles}
-_POSITIVE_INTEGERS = {ConfigurationKey.heartbeat_interval, ConfigurationKey.meter_value_sample_interval}
-_BOOLEANS = {ConfigurationKey.authorize_remote_tx_requests}
+
+
+def protocol_of(protocol: str, index: int) -> str:
+    """What the `index`-th charger of a fleet speaks (from 0): a mixed fleet alternates, 1.6 first."""
+    return PROTOCOLS[index % len(PROTOCOLS)] if protocol == MIXED else protocol
+
+
+class Status(StrEnum):
+    """A connector's state, as finely as 1.6 reports it; 2.0.1 shows Preparing, Charging and Finishing as Occupied."""
+
+    AVAILABLE = "Available"
+    PREPARING = "Preparing"
+    CHARGING = "Charging"
+    FINISHING = "Finishing"
+    FAULTED = "Faulted"
+    UNAVAILABLE = "Unavailable"
+
+
+class Stop(StrEnum):
+    """Why a session stopped (1.6's words; each wire maps them to its own)."""
+
+    EV_DISCONNECTED = "EVDisconnected"
+    LOCAL = "Local"
+    REMOTE = "Remote"
+    SOFT_RESET = "SoftReset"
+    HARD_RESET = "HardReset"
+    IMMEDIATE_RESET = "ImmediateReset"
+    UNLOCK = "UnlockCommand"
+    FAULT = "Other"
+    DEAUTHORIZED = "DeAuthorized"
+
+
+class Reading(StrEnum):
+    """When a meter reading was taken (the same words in 1.6 and 2.0.1)."""
+
+    BEGIN = "Transaction.Begin"
+    PERIODIC = "Sample.Periodic"
+    END = "Transaction.End"
+    TRIGGER = "Trigger"
+
+
+class Setting(StrEnum):
+    """What the CSMS may change, under each version's name (1.6 configuration keys, 2.0.1 variables)."""
+
+    HEARTBEAT_INTERVAL = "heartbeat interval"
+    SAMPLE_INTERVAL = "sample interval"
+    AUTHORIZE_REMOTE_STARTS = "authorize remote starts"
+
+
+_POSITIVE_INTEGERS = {Setting.HEARTBEAT_INTERVAL, Setting.SAMPLE_INTERVAL}
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A fault as 1.6 reports it (the StatusNotification's errorCode) and as 2.0.1 does (the Problem variable
+    of the component at fault, on the connector's EVSE)."""
+
+    error_code: str
+    component: str
+
+
+FAULTS = (Fault("GroundFailure", "RCD"), Fault("OverCurrentFailure", "OverCurrentProtection"),
+          Fault("HighTemperature", "TemperatureSensor"), Fault("PowerMeterFailure", "PowerMeter"),
+          Fault("EVCommunicationError", "ConnectedEV"), Fault("ConnectorLockFailure", "ConnectorPlugRetentionLock"),
+          Fault("PowerSwitchFailure", "PowerContactor"), Fault("OverVoltage", "ElectricalFeed"),
+          Fault("UnderVoltage", "ElectricalFeed"), Fault("InternalError", "Controller"))
 
 
 @dataclass(frozen=True)
 class Behaviour:
     """How every charger of a fleet behaves. Rates are per charger per hour (Poisson arrivals); each duration
-    drawn is 0.5 to 1.5 times its mean, so none is so short that a session meters nothing."""
+    drawn is 0.5 to 1.5 times its mean, so none is so short that a session meters nothing. `protocol` is one
+    of PROTOCOLS or MIXED (half the fleet each, by `protocol_of`)."""
 
     connectors: int = 2
     sessions_per_hour: float = 1.0
@@ -85,7 +119,7 @@ class Behaviour:
     connection_lifetime_s: float = 7200
     power_kw: tuple[float, float] = (7.0, 22.0)
     id_tags: tuple[str, ...] = DEFAULT_ID_TAGS
-    protocol: str = PROTOCOLS[0]
+    protocol: str = OCPP16
     response_timeout_s: float = 30
     stop_grace_s: float = 30
 
@@ -96,7 +130,7 @@ OPEN_TIMEOUT_S = 30
 
 @contextlib.asynccontextmanager
 async def connect(url: str, charge_point_id: str, *, password: str | None = None,
-                  subprotocols: Sequence[str] = PROTOCOLS) -> AsyncIterator[ClientConnection]:
+                  subprotocols: Sequence[str] = (OCPP16,)) -> AsyncIterator[ClientConnection]:
     """A charger's websocket to `{url}/{charge_point_id}`, with HTTP Basic as security profiles 1 and 2 send it."""
     headers = {}
     if password is not None:
@@ -117,35 +151,41 @@ class ConnectionLost(Exception):
 
 @dataclass
 class Connector:
-    """One outlet and its energy meter; `activity` is the session or fault occupying it."""
+    """One outlet and its energy meter (in 2.0.1, EVSE `id` with its connector 1); `activity` is the session or
+    fault occupying it."""
 
     id: int
     meter_wh: float
-    status: ChargePointStatus = ChargePointStatus.available
-    error_code: ChargePointErrorCode = ChargePointErrorCode.no_error
-    vendor_error_code: str | None = None
+    status: Status = Status.AVAILABLE
+    fault: Fault | None = None
+    tech_code: str | None = None
     operative: bool = True
     activity: asyncio.Task[None] | None = None
-    transaction_id: int | None = None
+    transaction_id: int | str | None = None
     power_w: float = 0.0
-    stop_reason: Reason | None = None
+    stop_reason: Stop | None = None
     interrupted: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def idle_status(self) -> ChargePointStatus:
-        return ChargePointStatus.available if self.operative else ChargePointStatus.unavailable
+    def idle_status(self) -> Status:
+        return Status.AVAILABLE if self.operative else Status.UNAVAILABLE
 
-    def interrupt(self, reason: Reason) -> None:
+    def interrupt(self, reason: Stop) -> None:
         if self.activity is not None and self.stop_reason is None:
             self.stop_reason = reason
             self.interrupted.set()
 
 
-class ChargerConnection(ChargePoint):
-    """One websocket of a charger: answers the CSMS's CALLs from the charger's state. Whatever sends CALLs of
-    its own runs after the answer is sent (`@after`), as a charger answers first and acts then."""
+class Link:
+    """What both versions' connections share, mixed in before the `ocpp` library's ChargePoint: one websocket,
+    its receiving task, and CALLs one at a time. Whatever sends CALLs of its own runs after the answer is sent
+    (`@after`), as a charger answers first and acts then."""
+
+    call: Any
+    start: Any
 
     def __init__(self, charger: Charger, websocket: ClientConnection, logger: logging.Logger) -> None:
-        super().__init__(charger.id, websocket, response_timeout=charger.behaviour.response_timeout_s, logger=logger)
+        super().__init__(charger.id, websocket, response_timeout=charger.behaviour.response_timeout_s,  # type: ignore[call-arg]
+                         logger=logger)
         self._charger = charger
         self.websocket = websocket
         self._one_call = asyncio.Lock()
@@ -169,111 +209,65 @@ class ChargerConnection(ChargePoint):
             finally:
                 reply.cancel()
 
-    @on(Action.remote_start_transaction)
-    def on_remote_start_transaction(self, id_tag: str, connector_id: int | None = None,
-                                    **_: Any) -> call_result.RemoteStartTransaction:
-        self._charger.stats.answer(Action.remote_start_transaction)
-        free = self._charger.free_connector(connector_id)
-        return call_result.RemoteStartTransaction(
-            status=RemoteStartStopStatus.accepted if free else RemoteStartStopStatus.rejected)
 
-    @after(Action.remote_start_transaction)
-    def after_remote_start_transaction(self, id_tag: str, connector_id: int | None = None, **_: Any) -> None:
-        self._charger.remote_start(id_tag, connector_id)
+class Wire(Protocol):
+    """One version's messages for one charger (it keeps what the version needs across connections: sequence
+    numbers, the 2.0.1 device model). Each builds a CALL when the event happens, so a queued one keeps its time."""
 
-    @on(Action.remote_stop_transaction)
-    def on_remote_stop_transaction(self, transaction_id: int) -> call_result.RemoteStopTransaction:
-        self._charger.stats.answer(Action.remote_stop_transaction)
-        known = self._charger.session_connector(transaction_id) is not None
-        return call_result.RemoteStopTransaction(
-            status=RemoteStartStopStatus.accepted if known else RemoteStartStopStatus.rejected)
+    protocol: str
 
-    @after(Action.remote_stop_transaction)
-    def after_remote_stop_transaction(self, transaction_id: int) -> None:
-        connector = self._charger.session_connector(transaction_id)
-        if connector is not None:
-            connector.interrupt(Reason.remote)
+    def open(self, websocket: ClientConnection, logger: logging.Logger) -> Link: ...
+    def boot(self) -> Any: ...
+    def accepted(self, reply: Any) -> tuple[bool, int]: ...
+    def heartbeat(self) -> Any: ...
+    def status(self, connector_id: int) -> Any | None: ...
+    def shown(self, status: Status) -> str: ...
+    def authorize(self, id_tag: str) -> Any: ...
+    def authorization(self, reply: Any) -> str: ...
+    def start(self, connector: Connector, id_tag: str, remote_start_id: int | None) -> Any: ...
+    def started(self, request: Any, reply: Any) -> tuple[int | str, str]: ...
+    def meter(self, connector: Connector) -> Any: ...
+    def stop(self, connector: Connector, id_tag: str, reason: Stop) -> Any: ...
+    def fault(self, connector: Connector, *, cleared: bool) -> Any | None: ...
 
-    @on(Action.reset)
-    def on_reset(self, type: str) -> call_result.Reset:
-        self._charger.stats.answer(Action.reset)
-        return call_result.Reset(status=ResetStatus.accepted)
 
-    @after(Action.reset)
-    def after_reset(self, type: str) -> None:
-        self._charger.spawn(self._charger.reset(ResetType(type)))
+def wire_for(charger: Charger, protocol: str) -> Wire:
+    if protocol == OCPP16:
+        from simulator.ocpp16 import Ocpp16
 
-    @on(Action.unlock_connector)
-    def on_unlock_connector(self, connector_id: int) -> call_result.UnlockConnector:
-        self._charger.stats.answer(Action.unlock_connector)
-        known = connector_id in self._charger.connectors
-        return call_result.UnlockConnector(status=UnlockStatus.unlocked if known else UnlockStatus.not_supported)
+        return Ocpp16(charger)
+    if protocol == OCPP201:
+        from simulator.ocpp201 import Ocpp201
 
-    @after(Action.unlock_connector)
-    def after_unlock_connector(self, connector_id: int) -> None:
-        if connector_id in self._charger.connectors:
-            self._charger.connectors[connector_id].interrupt(Reason.unlock_command)
-
-    @on(Action.change_availability)
-    def on_change_availability(self, connector_id: int, type: str) -> call_result.ChangeAvailability:
-        self._charger.stats.answer(Action.change_availability)
-        return call_result.ChangeAvailability(status=self._charger.change_availability(connector_id, AvailabilityType(type)))
-
-    @after(Action.change_availability)
-    def after_change_availability(self, connector_id: int, type: str) -> None:
-        self._charger.spawn(self._charger.report_idle_statuses())
-
-    @on(Action.get_configuration)
-    def on_get_configuration(self, key: list[str] | None = None) -> call_result.GetConfiguration:
-        self._charger.stats.answer(Action.get_configuration)
-        configuration = self._charger.configuration
-        known = [k for k in (key or configuration) if k in configuration]
-        return call_result.GetConfiguration(
-            configuration_key=[{"key": k, "readonly": k in _READONLY, "value": configuration[k]} for k in known],
-            unknown_key=[k for k in key or () if k not in configuration] or None)
-
-    @on(Action.change_configuration)
-    def on_change_configuration(self, key: str, value: str) -> call_result.ChangeConfiguration:
-        self._charger.stats.answer(Action.change_configuration)
-        return call_result.ChangeConfiguration(status=self._charger.configure(key, value))
-
-    @on(Action.trigger_message)
-    def on_trigger_message(self, requested_message: str, connector_id: int | None = None) -> call_result.TriggerMessage:
-        self._charger.stats.answer(Action.trigger_message)
-        known = self._charger.knows(connector_id)
-        return call_result.TriggerMessage(status=TriggerMessageStatus.accepted if known else TriggerMessageStatus.rejected)
-
-    @after(Action.trigger_message)
-    def after_trigger_message(self, requested_message: str, connector_id: int | None = None) -> None:
-        if self._charger.knows(connector_id):
-            self._charger.spawn(self._charger.triggered(MessageTrigger(requested_message), connector_id))
-
-    @on(Action.data_transfer)
-    def on_data_transfer(self, vendor_id: str, **_: Any) -> call_result.DataTransfer:
-        self._charger.stats.answer(Action.data_transfer)
-        return call_result.DataTransfer(status=DataTransferStatus.unknown_vendor_id)
+        return Ocpp201(charger)
+    raise ValueError(f"a charger speaks one of {', '.join(PROTOCOLS)}, not {protocol!r}")
 
 
 class Charger:
     def __init__(self, charge_point_id: str, url: str, behaviour: Behaviour, stats: Stats, rng: random.Random,
-                 logger: logging.Logger) -> None:
+                 logger: logging.Logger, *, protocol: str | None = None) -> None:
         self.id = charge_point_id
         self.behaviour = behaviour
         self.stats = stats
         self._url = url
-        self._rng = rng
+        self.rng = rng
         self._logger = logger
         self.connectors = {n: Connector(n, meter_wh=rng.uniform(0, 2_000_000)) for n in range(1, behaviour.connectors + 1)}
-        self.configuration: dict[str, str] = {
-            ConfigurationKey.heartbeat_interval: "300",
-            ConfigurationKey.meter_value_sample_interval: str(behaviour.sample_interval_s),
-            ConfigurationKey.authorize_remote_tx_requests: "false",
-            ConfigurationKey.number_of_connectors: str(behaviour.connectors),
-            ConfigurationKey.supported_feature_profiles: "Core,RemoteTrigger",
+        self.settings: dict[Setting, str] = {
+            Setting.HEARTBEAT_INTERVAL: "300",
+            Setting.SAMPLE_INTERVAL: str(behaviour.sample_interval_s),
+            Setting.AUTHORIZE_REMOTE_STARTS: "false",
         }
+        self.protocol = protocol or behaviour.protocol
+        self.wire = wire_for(self, self.protocol)
+        # Why the next BootNotification (2.0.1 says it; 1.6 does not).
+        self.boot_reason = "PowerUp"
         self.connected_at: float | None = None
-        self._connection: ChargerConnection | None = None
+        # What the CSMS chose on the latest connection.
+        self.subprotocol: str | None = None
+        self._connection: Link | None = None
         self._online = asyncio.Event()
+        self._boot_asked = asyncio.Event()
         self._heartbeat_changed = asyncio.Event()
         self._reconnect = asyncio.Event()
         self._closing = asyncio.Event()
@@ -299,7 +293,7 @@ class Charger:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self.behaviour.stop_grace_s):
                 for connector in self.connectors.values():
-                    connector.interrupt(Reason.local)
+                    connector.interrupt(Stop.LOCAL)
                 while self._activities:
                     await asyncio.gather(*self._activities, return_exceptions=True)
         self._closing.set()
@@ -314,7 +308,7 @@ class Charger:
         next WebSocket ping or message, then reconnects; returns when it notices (0 if it was not connected)."""
         if self._connection is None or self._connection.websocket.transport is None:
             return 0.0
-        self._dropped = self._rng.uniform(0, notice_within_s)
+        self._dropped = self.rng.uniform(0, notice_within_s)
         self._connection.websocket.transport.abort()
         return self._dropped
 
@@ -338,7 +332,7 @@ class Charger:
         failures = 0
         while not self._closing.is_set():
             try:
-                async with connect(self._url, self.id, subprotocols=(self.behaviour.protocol,)) as websocket:
+                async with connect(self._url, self.id, subprotocols=(self.protocol,)) as websocket:
                     self._dropped = None
                     if self.connected_at is not None:
                         self.stats.count("reconnects")
@@ -356,26 +350,28 @@ class Charger:
                     continue
                 self.stats.error(f"connection: {type(error).__name__}", f"{self.id}: {error}")
             failures += 1
-            await self._wait(self._closing, min(MAX_BACKOFF_S, 2 ** failures) * self._rng.uniform(0.5, 1.0))
+            await self._wait(self._closing, min(MAX_BACKOFF_S, 2 ** failures) * self.rng.uniform(0.5, 1.0))
 
     async def _serve(self, websocket: ClientConnection) -> None:
         """Boots and reports, then stays until the connection's lifetime is over, the CSMS closes it, a Reset
         asks for a new one or the run closes; the CSMS closing it raises ConnectionClosed."""
-        connection = ChargerConnection(self, websocket, self._logger)
+        connection = self.wire.open(websocket, self._logger)
         self._connection = connection
+        self.subprotocol = websocket.subprotocol
         self.connected_at = time.monotonic()
         self.stats.connected += 1
         heartbeats, booted = None, False
         ends = {connection.receiver, asyncio.create_task(self._reconnect.wait()), asyncio.create_task(self._closing.wait())}
         try:
-            await self._boot(connection)
+            if not await self._boot(connection):
+                return
             for connector_id in (0, *self.connectors):
                 await self._report(connection, connector_id)
             self._online.set()
             booted = True
-            self.stats.booted += 1
+            self.stats.boot(self.protocol, +1)
             heartbeats = self.spawn(self._heartbeats())
-            lifetime = self.behaviour.connection_lifetime_s * self._rng.uniform(0.9, 1.0)
+            lifetime = self.behaviour.connection_lifetime_s * self.rng.uniform(0.9, 1.0)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(lifetime):
                     await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
@@ -383,7 +379,8 @@ class Charger:
             pass
         finally:
             self._online.clear()
-            self.stats.booted -= booted
+            if booted:
+                self.stats.boot(self.protocol, -1)
             self.stats.connected -= 1
             self._connection = None
             self._reconnect.clear()
@@ -393,54 +390,77 @@ class Charger:
         if connection.receiver.done() and not connection.receiver.cancelled() and connection.receiver.exception():
             raise connection.receiver.exception()  # type: ignore[misc]
 
-    async def _boot(self, connection: ChargerConnection) -> None:
-        """BootNotification until Accepted; Pending or Rejected retry after the interval the CSMS gives."""
-        while True:
-            reply = await self._call(connection, self._boot_notification())
+    async def _boot(self, connection: Link) -> bool:
+        """BootNotification until Accepted; Pending or Rejected retry after the interval the CSMS gives, or at
+        once when a TriggerMessage asks for it (as a 2.0.1 CSMS does once it has the device model). False when
+        the run closes first."""
+        while not self._closing.is_set():
+            self._boot_asked.clear()
+            reply = await self._call(connection, self.wire.boot())
             if self._booted(reply):
-                return
-            await asyncio.sleep(reply.interval if reply is not None and reply.interval > 0 else BOOT_RETRY_S)
+                return True
+            interval = self.wire.accepted(reply)[1] if reply is not None else 0
+            asked, closing = asyncio.create_task(self._boot_asked.wait()), asyncio.create_task(self._closing.wait())
+            done, _ = await asyncio.wait({asked, closing}, timeout=interval if interval > 0 else BOOT_RETRY_S,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            asked.cancel()
+            closing.cancel()
+            if asked in done:
+                self.boot_reason = "Triggered"
+        return False
 
-    def _boot_notification(self) -> call.BootNotification:
-        return call.BootNotification(charge_point_vendor="CSMS Simulator", charge_point_model="AC22-SIM",
-                                     charge_point_serial_number=self.id, firmware_version="1.6.0-sim",
-                                     meter_type="SIM-MID")
-
-    def _booted(self, reply: call_result.BootNotification | None) -> bool:
-        """Whether the CSMS accepted the boot; its interval then becomes the HeartbeatInterval, as 1.6 prescribes."""
-        if reply is None or reply.status != RegistrationStatus.accepted:
+    def _booted(self, reply: Any | None) -> bool:
+        """Whether the CSMS accepted the boot; its interval then becomes the heartbeat interval."""
+        if reply is None:
             return False
-        if reply.interval > 0:
-            self.configuration[ConfigurationKey.heartbeat_interval] = str(reply.interval)
+        accepted, interval = self.wire.accepted(reply)
+        if not accepted:
+            return False
+        if interval > 0:
+            self.settings[Setting.HEARTBEAT_INTERVAL] = str(interval)
             self._heartbeat_changed.set()
+        self.boot_reason = "Unknown"
         self.stats.count("boots")
         return True
 
+    def trigger_boot(self) -> None:
+        """A TriggerMessage(BootNotification): while the boot is not accepted, the boot loop sends it at once."""
+        if self.online:
+            self.spawn(self._boot_again())
+        else:
+            self._boot_asked.set()
+
+    async def _boot_again(self) -> None:
+        self.boot_reason = "Triggered"
+        self._booted(await self.send(self.wire.boot()))
+
     async def _heartbeats(self) -> None:
         while True:
-            interval = int(self.configuration[ConfigurationKey.heartbeat_interval])
+            interval = int(self.settings[Setting.HEARTBEAT_INTERVAL])
             if await self._wait(self._heartbeat_changed, interval):
                 self._heartbeat_changed.clear()
                 continue
-            await self.send(call.Heartbeat())
+            await self.send(self.wire.heartbeat())
 
-    async def _call(self, connection: ChargerConnection, request: Any) -> Any | None:
+    async def _call(self, connection: Link, request: Any) -> Any | None:
         """The reply, or None after counting why there is none; ConnectionLost propagates."""
         action = type(request).__name__
         try:
             reply, seconds = await connection.request(request)
         except OCPPError as error:
-            self.stats.failed(action, f"CALLERROR {error.code}", f"{self.id}: {error.description} {error.details}")
+            self.stats.failed(action, f"CALLERROR {error.code}", f"{self.id}: {error.description} {error.details}",
+                              protocol=self.protocol)
             return None
         except TimeoutError:
-            self.stats.failed(action, "no reply", f"{self.id}: none within {self.behaviour.response_timeout_s} s")
+            self.stats.failed(action, "no reply", f"{self.id}: none within {self.behaviour.response_timeout_s} s",
+                              protocol=self.protocol)
             return None
         except ConnectionLost:
             raise
         except Exception as error:
-            self.stats.failed(action, type(error).__name__, f"{self.id}: {error}")
+            self.stats.failed(action, type(error).__name__, f"{self.id}: {error}", protocol=self.protocol)
             return None
-        self.stats.replied(action, seconds)
+        self.stats.replied(action, seconds, protocol=self.protocol)
         return reply
 
     async def send(self, request: Any, *, keep: bool = False) -> Any | None:
@@ -460,31 +480,43 @@ class Charger:
                 if not keep:
                     return None
 
-    async def _report(self, connection: ChargerConnection | None, connector_id: int, *, keep: bool = False) -> None:
-        """A StatusNotification of one connector's state (0: the charger, unavailable when no connector is operative)."""
-        if connector_id == 0:
-            operative = any(c.operative for c in self.connectors.values())
-            request = call.StatusNotification(
-                connector_id=0, error_code=ChargePointErrorCode.no_error, timestamp=timestamp(),
-                status=ChargePointStatus.available if operative else ChargePointStatus.unavailable)
-        else:
-            connector = self.connectors[connector_id]
-            request = call.StatusNotification(connector_id=connector_id, error_code=connector.error_code,
-                                              status=connector.status, timestamp=timestamp(),
-                                              vendor_error_code=connector.vendor_error_code)
+    async def send_unbooted(self, request: Any) -> Any | None:
+        """A CALL on the connection there is, booted or not (a NotifyReport the CSMS asked for while the boot is
+        Pending); none without a connection."""
+        connection = self._connection
+        if connection is None:
+            return None
+        with contextlib.suppress(ConnectionLost):
+            return await self._call(connection, request)
+        return None
+
+    def answered(self, action: str) -> None:
+        self.stats.answer(action, protocol=self.protocol)
+
+    async def report(self, connector_id: int) -> None:
+        await self._report(None, connector_id)
+
+    async def _report(self, connection: Link | None, connector_id: int, *, keep: bool = False) -> None:
+        """The status of one connector (0: the charger, where the version reports it)."""
+        request = self.wire.status(connector_id)
+        if request is None:
+            return
         if connection is None:
             await self.send(request, keep=keep)
         else:
             await self._call(connection, request)
 
-    async def _set_status(self, connector: Connector, status: ChargePointStatus, *, final: bool = False) -> None:
+    async def _set_status(self, connector: Connector, status: Status, *, final: bool = False) -> None:
         """A faulted connector keeps its status until the fault clears: a session ending on it changes nothing.
-        The `final` status of a session or fault is kept for the next connection if this one drops: at the end of
+        A change the version does not show (2.0.1's Occupied from Preparing to Charging) is not reported. The
+        `final` status of a session or fault is kept for the next connection if this one drops: at the end of
         a run no boot follows to report it, and the CSMS would go on showing the connector busy or faulted."""
-        if connector.error_code != ChargePointErrorCode.no_error:
+        if connector.fault is not None:
             return
+        shown = self.wire.shown(connector.status) != self.wire.shown(status)
         connector.status = status
-        await self._report(None, connector.id, keep=final)
+        if shown or final:
+            await self._report(None, connector.id, keep=final)
 
     # What happens on the connectors.
 
@@ -503,29 +535,29 @@ class Charger:
                 next_fault += self._interval(self.behaviour.faults_per_hour)
 
     def _interval(self, per_hour: float) -> float:
-        return self._rng.expovariate(per_hour / 3600) if per_hour > 0 else math.inf
+        return self.rng.expovariate(per_hour / 3600) if per_hour > 0 else math.inf
 
     def _draw(self, mean_s: float) -> float:
-        return mean_s * self._rng.uniform(0.5, 1.5)
+        return mean_s * self.rng.uniform(0.5, 1.5)
 
     def _driver_arrives(self) -> None:
         free = [c for c in self.connectors.values() if self._is_free(c)]
         if not free:
             self.stats.count("drivers finding no free connector")
             return
-        connector = self._rng.choice(free)
-        self._occupy(connector, self._session(connector, self._rng.choice(self.behaviour.id_tags), authorize=True))
+        connector = self.rng.choice(free)
+        self._occupy(connector, self._session(connector, self.rng.choice(self.behaviour.id_tags), authorize=True))
 
     def _fault_occurs(self) -> None:
-        candidates = [c for c in self.connectors.values() if c.status != ChargePointStatus.faulted]
+        candidates = [c for c in self.connectors.values() if c.status != Status.FAULTED]
         if candidates:
-            connector = self._rng.choice(candidates)
-            connector.status, connector.error_code = ChargePointStatus.faulted, self._rng.choice(FAULTS)
-            connector.vendor_error_code = f"E{self._rng.randint(100, 999)}"
+            connector = self.rng.choice(candidates)
+            connector.status, connector.fault = Status.FAULTED, self.rng.choice(FAULTS)
+            connector.tech_code = f"E{self.rng.randint(100, 999)}"
             self._activity(self._fault(connector))
 
     def _is_free(self, connector: Connector) -> bool:
-        return (connector.activity is None and connector.operative and connector.status == ChargePointStatus.available
+        return (connector.activity is None and connector.operative and connector.status == Status.AVAILABLE
                 and not self._stopping)
 
     def _activity(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
@@ -543,86 +575,82 @@ class Charger:
         connector.interrupted.clear()
         task.add_done_callback(lambda done: setattr(connector, "activity", None) if connector.activity is done else None)
         if self._stopping:
-            connector.interrupt(Reason.local)
+            connector.interrupt(Stop.LOCAL)
 
-    async def _session(self, connector: Connector, id_tag: str, *, authorize: bool) -> None:
+    async def _session(self, connector: Connector, id_tag: str, *, authorize: bool,
+                       remote_start_id: int | None = None) -> None:
         """Plug in, authorize, start, meter every sample interval, stop, unplug."""
-        await self._set_status(connector, ChargePointStatus.preparing)
-        started = await self._start(connector, id_tag, authorize=authorize)
+        await self._set_status(connector, Status.PREPARING)
+        started = await self._start(connector, id_tag, authorize=authorize, remote_start_id=remote_start_id)
         if started is not None:
-            connector.transaction_id = started.transaction_id
+            connector.transaction_id, authorization = started
             self.stats.count("sessions started")
-            if started.id_tag_info["status"] == AuthorizationStatus.accepted:
-                await self._set_status(connector, ChargePointStatus.charging)
-                reason = await self._charge(connector, started.transaction_id)
+            if authorization == "Accepted":
+                await self._set_status(connector, Status.CHARGING)
+                reason = await self._charge(connector)
             else:
-                reason = Reason.de_authorized
-            await self.send(call.StopTransaction(meter_stop=int(connector.meter_wh), timestamp=timestamp(),
-                                                 transaction_id=started.transaction_id, id_tag=id_tag, reason=reason),
-                            keep=True)
+                reason = Stop.DEAUTHORIZED
+            await self.send(self.wire.stop(connector, id_tag, reason), keep=True)
             connector.transaction_id, connector.power_w = None, 0.0
             self.stats.count("sessions completed")
-        if started is not None:
-            await self._set_status(connector, ChargePointStatus.finishing)
+            await self._set_status(connector, Status.FINISHING)
         await self._set_status(connector, connector.idle_status(), final=True)
 
-    async def _start(self, connector: Connector, id_tag: str, *, authorize: bool) -> call_result.StartTransaction | None:
-        """The StartTransaction reply, or None when the token is refused, the driver was interrupted or no reply came."""
+    async def _start(self, connector: Connector, id_tag: str, *, authorize: bool,
+                     remote_start_id: int | None) -> tuple[int | str, str] | None:
+        """The transaction and its token's authorization, or None when the token is refused, the driver was
+        interrupted or no reply came."""
         if authorize:
-            authorized = await self.send(call.Authorize(id_tag=id_tag))
+            authorized = await self.send(self.wire.authorize(id_tag))
             if authorized is None:
                 return None
-            if authorized.id_tag_info["status"] != AuthorizationStatus.accepted:
-                self.stats.count(f"authorizations {authorized.id_tag_info['status']}")
+            status = self.wire.authorization(authorized)
+            if status != "Accepted":
+                self.stats.count(f"authorizations {status}")
                 return None
         if connector.stop_reason is not None:
             return None
-        return await self.send(call.StartTransaction(connector_id=connector.id, id_tag=id_tag,
-                                                     meter_start=int(connector.meter_wh), timestamp=timestamp()),
-                               keep=True)
+        request = self.wire.start(connector, id_tag, remote_start_id)
+        reply = await self.send(request, keep=True)
+        return None if reply is None else self.wire.started(request, reply)
 
-    async def _charge(self, connector: Connector, transaction_id: int) -> Reason:
+    async def _charge(self, connector: Connector) -> Stop:
         """Energy flows until the driver unplugs (EVDisconnected) or something interrupts: the reason to stop."""
         loop = asyncio.get_running_loop()
-        power_w = self._rng.uniform(*self.behaviour.power_kw) * 1000
+        power_w = self.rng.uniform(*self.behaviour.power_kw) * 1000
         ends_at = loop.time() + self._draw(self.behaviour.session_duration_s)
         metered_at = loop.time()
         while True:
-            interval = int(self.configuration[ConfigurationKey.meter_value_sample_interval])
+            interval = int(self.settings[Setting.SAMPLE_INTERVAL])
             interrupted = await self._wait(connector.interrupted, min(metered_at + interval, ends_at) - loop.time())
             now = loop.time()
-            connector.power_w = power_w * self._rng.uniform(0.97, 1.0)
+            connector.power_w = power_w * self.rng.uniform(0.97, 1.0)
             connector.meter_wh += connector.power_w * (now - metered_at) / 3600
             metered_at = now
             if interrupted:
-                return connector.stop_reason or Reason.other
+                return connector.stop_reason or Stop.FAULT
             if now >= ends_at:
-                return Reason.ev_disconnected
-            await self.send(call.MeterValues(connector_id=connector.id, transaction_id=transaction_id,
-                                             meter_value=[self._sample(connector, ReadingContext.sample_periodic)]),
-                            keep=True)
-
-    @staticmethod
-    def _sample(connector: Connector, context: ReadingContext) -> dict[str, Any]:
-        return {"timestamp": timestamp(), "sampled_value": [
-            {"value": str(int(connector.meter_wh)), "context": context,
-             "measurand": Measurand.energy_active_import_register, "unit": UnitOfMeasure.wh},
-            {"value": str(int(connector.power_w)), "context": context, "measurand": Measurand.power_active_import,
-             "unit": UnitOfMeasure.w},
-        ]}
+                return Stop.EV_DISCONNECTED
+            await self.send(self.wire.meter(connector), keep=True)
 
     async def _fault(self, connector: Connector) -> None:
-        """Reports the fault (a session on the connector stops), then, after its duration, the recovery (NoError)."""
+        """Reports the fault (a session on the connector stops), then, after its duration, the recovery."""
         self.stats.count("faults")
+        raised = self.wire.fault(connector, cleared=False)
+        if raised is not None:
+            await self.send(raised, keep=True)
         await self._report(None, connector.id)
         if connector.activity is not None:
-            connector.interrupt(Reason.other)
+            connector.interrupt(Stop.FAULT)
             await asyncio.gather(connector.activity, return_exceptions=True)
         current = asyncio.current_task()
         assert current is not None
         self._claim(connector, current)
         await self._wait(connector.interrupted, self._draw(self.behaviour.fault_duration_s))
-        connector.error_code, connector.vendor_error_code = ChargePointErrorCode.no_error, None
+        cleared = self.wire.fault(connector, cleared=True)
+        connector.fault, connector.tech_code = None, None
+        if cleared is not None:
+            await self.send(cleared, keep=True)
         await self._set_status(connector, connector.idle_status(), final=True)
         self.stats.count("recoveries")
 
@@ -636,7 +664,7 @@ class Charger:
         except TimeoutError:
             return False
 
-    # What the CSMS asks for (ChargerConnection answers, these act).
+    # What the CSMS asks for (each version's connection answers, these act).
 
     def knows(self, connector_id: int | None) -> bool:
         """Whether a request may name this connector: none (all of them), 0 (the charger) or one it has."""
@@ -648,35 +676,42 @@ class Charger:
             return connector if connector is not None and self._is_free(connector) else None
         return next((c for c in self.connectors.values() if self._is_free(c)), None)
 
-    def remote_start(self, id_tag: str, connector_id: int | None) -> None:
+    def remote_start(self, id_tag: str, connector_id: int | None, remote_start_id: int | None = None) -> None:
         connector = self.free_connector(connector_id)
         if connector is not None:
-            authorize = self.configuration[ConfigurationKey.authorize_remote_tx_requests] == "true"
-            self._occupy(connector, self._session(connector, id_tag, authorize=authorize))
+            authorize = self.settings[Setting.AUTHORIZE_REMOTE_STARTS] == "true"
+            self._occupy(connector, self._session(connector, id_tag, authorize=authorize,
+                                                  remote_start_id=remote_start_id))
 
-    def session_connector(self, transaction_id: int) -> Connector | None:
+    def session_connector(self, transaction_id: int | str) -> Connector | None:
         return next((c for c in self.connectors.values() if c.transaction_id == transaction_id), None)
 
-    async def reset(self, kind: ResetType) -> None:
-        """Sessions stop, the connection closes, and the charger connects and boots again."""
-        reason = Reason.soft_reset if kind == ResetType.soft else Reason.hard_reset
+    def in_session(self) -> bool:
+        return any(c.transaction_id is not None for c in self.connectors.values())
+
+    async def reset(self, reason: Stop | None) -> None:
+        """Sessions stop for `reason` (None: the charger waits until they end), the connection closes, and the
+        charger connects and boots again."""
         sessions = [c.activity for c in self.connectors.values() if c.transaction_id is not None and c.activity]
-        for connector in self.connectors.values():
-            if connector.transaction_id is not None:
-                connector.interrupt(reason)
+        if reason is not None:
+            for connector in self.connectors.values():
+                if connector.transaction_id is not None:
+                    connector.interrupt(reason)
         await asyncio.gather(*sessions, return_exceptions=True)
         self.stats.count("resets")
+        self.boot_reason = "RemoteReset"
         self._reconnect.set()
 
-    def change_availability(self, connector_id: int, kind: AvailabilityType) -> AvailabilityStatus:
-        """Connector 0 is every connector. A connector in a session becomes unavailable when the session ends."""
+    def change_availability(self, connector_id: int, operative: bool) -> str:
+        """Connector 0 is every connector. A connector in a session becomes unavailable when the session ends.
+        Accepted, Scheduled or Rejected: the same words in 1.6 and 2.0.1."""
         if connector_id != 0 and connector_id not in self.connectors:
-            return AvailabilityStatus.rejected
+            return "Rejected"
         targets = list(self.connectors.values()) if connector_id == 0 else [self.connectors[connector_id]]
         for connector in targets:
-            connector.operative = kind == AvailabilityType.operative
+            connector.operative = operative
         in_session = any(c.transaction_id is not None for c in targets)
-        return AvailabilityStatus.scheduled if in_session and kind == AvailabilityType.inoperative else AvailabilityStatus.accepted
+        return "Scheduled" if in_session and not operative else "Accepted"
 
     async def report_idle_statuses(self) -> None:
         """Connectors with nothing on them take their availability now; the others when their session or fault ends."""
@@ -685,33 +720,13 @@ class Charger:
             if connector.activity is None and connector.status != connector.idle_status():
                 await self._set_status(connector, connector.idle_status())
 
-    def configure(self, key: str, value: str) -> ConfigurationStatus:
-        if key not in self.configuration:
-            return ConfigurationStatus.not_supported
-        if (key in _READONLY or (key in _POSITIVE_INTEGERS and not (value.isdigit() and int(value) > 0))
-                or (key in _BOOLEANS and value not in ("true", "false"))):
-            return ConfigurationStatus.rejected
-        self.configuration[key] = value
-        if key == ConfigurationKey.heartbeat_interval:
+    def configure(self, setting: Setting, value: str) -> bool:
+        """Whether the value is one the setting takes (then it applies: a heartbeat interval at once)."""
+        if setting in _POSITIVE_INTEGERS and not (value.isdigit() and int(value) > 0):
+            return False
+        if setting == Setting.AUTHORIZE_REMOTE_STARTS and value not in ("true", "false"):
+            return False
+        self.settings[setting] = value
+        if setting == Setting.HEARTBEAT_INTERVAL:
             self._heartbeat_changed.set()
-        return ConfigurationStatus.accepted
-
-    async def triggered(self, message: MessageTrigger, connector_id: int | None) -> None:
-        """Sends what a TriggerMessage asked for: about one connector, the charger (0), or all of them (none)."""
-        connectors = list(self.connectors) if not connector_id else [connector_id]
-        if message == MessageTrigger.boot_notification:
-            self._booted(await self.send(self._boot_notification()))
-        elif message == MessageTrigger.heartbeat:
-            await self.send(call.Heartbeat())
-        elif message == MessageTrigger.status_notification:
-            for target in [0] if connector_id == 0 else [0, *connectors] if connector_id is None else connectors:
-                await self._report(None, target)
-        elif message == MessageTrigger.meter_values:
-            for target in connectors:
-                connector = self.connectors[target]
-                await self.send(call.MeterValues(connector_id=target, transaction_id=connector.transaction_id,
-                                                 meter_value=[self._sample(connector, ReadingContext.trigger)]))
-        elif message == MessageTrigger.diagnostics_status_notification:
-            await self.send(call.DiagnosticsStatusNotification(status=DiagnosticsStatus.idle))
-        elif message == MessageTrigger.firmware_status_notification:
-            await self.send(call.FirmwareStatusNotification(status=FirmwareStatus.idle))
+        return True

@@ -18,7 +18,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from simulator.charger import Behaviour, Charger
+from simulator.charger import Behaviour, Charger, protocol_of
 from simulator.stats import Stats, ocpp_logger
 
 
@@ -45,7 +45,8 @@ class Fleet:
         logger = ocpp_logger(self.stats)
         # One generator per charger, seeded by its id: a charger's randomness does not depend on the others'.
         self.chargers = [Charger(cp_id, config.url, config.behaviour, self.stats, random.Random(f"{config.seed}:{cp_id}"),
-                                 logger) for cp_id in config.charge_point_ids()]
+                                 logger, protocol=protocol_of(config.behaviour.protocol, index))
+                         for index, cp_id in enumerate(config.charge_point_ids())]
         self._stop = asyncio.Event()
 
     @property

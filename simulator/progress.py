@@ -44,14 +44,15 @@ def _render(stats: Stats, config: FleetConfig) -> Group:
     table = Table(*COLUMNS, title=_headline(stats, config), title_justify="left", expand=False)
     for row in _rows(stats):
         table.add_row(*row)
-    return Group(table, Text(_events(stats)), *(Text(line, style="red") for line in _errors(stats)))
+    return Group(table, *(Text(line) for line in _protocols(stats)), Text(_events(stats)),
+                 *(Text(line, style="red") for line in _errors(stats)))
 
 
 def summary(stats: Stats, config: FleetConfig) -> str:
     rows = [COLUMNS, *_rows(stats)]
     widths = [max(len(cell) for cell in column) for column in zip(*rows, strict=True)]
     table = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
-    return "\n".join([_headline(stats, config), *table, _events(stats), *_errors(stats)])
+    return "\n".join([_headline(stats, config), *table, *_protocols(stats), _events(stats), *_errors(stats)])
 
 
 def _headline(stats: Stats, config: FleetConfig) -> str:
@@ -70,6 +71,14 @@ def _rows(stats: Stats) -> list[tuple[str, ...]]:
 def _times(latencies: Latencies) -> tuple[str, str, str]:
     values = (latencies.percentile(50), latencies.percentile(99), latencies.max_s if latencies.count else None)
     return tuple("-" if value is None else f"{value * 1000:.1f}" for value in values)  # type: ignore[return-value]
+
+
+def _protocols(stats: Stats) -> list[str]:
+    """A mixed fleet's chargers booted and messages (both ways) per OCPP version; nothing for one version."""
+    if len(stats.messages_by) < 2:
+        return []
+    return ["  ".join(f"{protocol}: booted {stats.booted_by[protocol]}, messages {count}"
+                      for protocol, count in sorted(stats.messages_by.items()))]
 
 
 def _events(stats: Stats) -> str:

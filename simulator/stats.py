@@ -68,6 +68,8 @@ class Stats:
     started_at: float = field(default_factory=time.monotonic)
     connected: int = 0
     booted: int = 0
+    booted_by: Counter[str] = field(default_factory=Counter)
+    messages_by: Counter[str] = field(default_factory=Counter)
     sent: Counter[str] = field(default_factory=Counter)
     answered: Counter[str] = field(default_factory=Counter)
     latencies: defaultdict[str, Latencies] = field(default_factory=lambda: defaultdict(Latencies))
@@ -79,15 +81,24 @@ class Stats:
     def __post_init__(self) -> None:
         self.messages = Rate(self.started_at)
 
-    def replied(self, action: str, seconds: float) -> None:
+    def replied(self, action: str, seconds: float, *, protocol: str) -> None:
         self.sent[action] += 1
         self.latencies[action].record(seconds)
+        self._message(protocol)
+
+    def failed(self, action: str, kind: str, detail: str, *, protocol: str) -> None:
+        self.sent[action] += 1
+        self._message(protocol)
+        self.error(f"{action}: {kind}", detail)
+
+    def _message(self, protocol: str) -> None:
+        self.messages_by[protocol] += 1
         self.messages.add(time.monotonic())
 
-    def failed(self, action: str, kind: str, detail: str) -> None:
-        self.sent[action] += 1
-        self.messages.add(time.monotonic())
-        self.error(f"{action}: {kind}", detail)
+    def boot(self, protocol: str, change: int) -> None:
+        """A charger speaking `protocol` booted (+1) or its booted connection ended (-1)."""
+        self.booted += change
+        self.booted_by[protocol] += change
 
     def take_latencies(self) -> dict[str, Latencies]:
         """The round trips since the last take, so that a benchmark measures its phases apart."""
@@ -99,9 +110,9 @@ class Stats:
         """CALLs both ways: the fleet's own and the CSMS's it answered."""
         return sum(self.sent.values()) + sum(self.answered.values())
 
-    def answer(self, action: str) -> None:
+    def answer(self, action: str, *, protocol: str) -> None:
         self.answered[action] += 1
-        self.messages.add(time.monotonic())
+        self._message(protocol)
 
     def count(self, event: str) -> None:
         self.events[event] += 1

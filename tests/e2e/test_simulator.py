@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from simulator.charger import Behaviour
+from simulator.charger import MIXED, Behaviour
 from simulator.fleet import Fleet, FleetConfig, register_id_tags
 from simulator.stats import Stats
 from tests.e2e.stack import ROOT, Stack, settled
@@ -144,6 +144,24 @@ def test_a_fleet_charges_faults_reconnects_and_answers_commands(stack: Stack) ->
     incidents = eventually(resolved)
     assert incidents and len(incidents) <= events["faults"]
     assert eventually(lambda: not any(c["connected"] for c in items(stack, "/chargers") if c["id"].startswith(prefix)))
+
+
+def test_a_mixed_fleet_speaks_each_charger_s_version(stack: Stack) -> None:
+    """Every other charger offers ocpp1.6, the others ocpp2.0.1, and the CSMS chooses what each offers."""
+    fleet = Fleet(FleetConfig(url=stack.ocpp_url, chargers=4, duration_s=60, id_prefix=f"M{uuid.uuid4().hex[:5]}-",
+                              behaviour=dataclasses.replace(QUIET, protocol=MIXED, stop_grace_s=5)))
+
+    async def run() -> dict[str, str | None]:
+        runs = asyncio.create_task(fleet.run())
+        assert await until(lambda: fleet.stats.connected == 4 and fleet.stats.booted_by["ocpp1.6"] == 2)
+        chosen = {charger.id: charger.subprotocol for charger in fleet.chargers}
+        fleet.stop()
+        await runs
+        return chosen
+
+    ids = fleet.config.charge_point_ids()
+    assert asyncio.run(run()) == {ids[0]: "ocpp1.6", ids[1]: "ocpp2.0.1", ids[2]: "ocpp1.6", ids[3]: "ocpp2.0.1"}
+    assert fleet.stats.connected == 0
 
 
 def test_csms_simulate_runs_a_fleet_from_the_command_line(stack: Stack) -> None:

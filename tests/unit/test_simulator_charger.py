@@ -1,5 +1,6 @@
-"""A simulated charger against the benchmark's in-memory central system over a real websocket: what the CSMS
-is left showing when a run ends. Driven with `asyncio.run`, as pytest-asyncio is not a dependency."""
+"""The simulated charger's device logic: what each version makes of it (pure), and, against the benchmark's
+in-memory central system over a real websocket, what the CSMS is left showing when a run ends. Driven with
+`asyncio.run`, as pytest-asyncio is not a dependency."""
 
 from __future__ import annotations
 
@@ -7,8 +8,13 @@ import asyncio
 import logging
 import random
 
+import pytest
+
 from bench.baseline import Baseline
-from simulator.charger import Behaviour, Charger
+from simulator.charger import MIXED, OCPP16, OCPP201, Behaviour, Charger, Setting, Status, Stop, protocol_of
+from simulator.fleet import Fleet, FleetConfig
+from simulator.ocpp16 import Ocpp16
+from simulator.ocpp201 import ITEMS_PER_PAGE, Ocpp201
 from simulator.stats import Stats
 
 HOST = "127.0.0.1"
@@ -47,3 +53,73 @@ def test_a_recovery_lost_with_the_connection_at_the_end_of_a_run_reaches_the_csm
             return shown()
 
     assert asyncio.run(scenario()) == {1: "Available", 2: "Available"}
+
+
+def charger(protocol: str, connectors: int = 2) -> Charger:
+    return Charger("CP-9", "ws://nowhere/ocpp", Behaviour(connectors=connectors, protocol=protocol), Stats(),
+                   random.Random(1), logging.getLogger("test"))
+
+
+def test_a_mixed_fleet_alternates_versions_by_charger_index() -> None:
+    assert [protocol_of(MIXED, n) for n in range(5)] == [OCPP16, OCPP201, OCPP16, OCPP201, OCPP16]
+    assert {protocol_of(OCPP201, n) for n in range(3)} == {OCPP201}
+    fleet = Fleet(FleetConfig(url="ws://nowhere/ocpp", chargers=3, duration_s=1, behaviour=Behaviour(protocol=MIXED)))
+    assert [(c.id, c.protocol, type(c.wire).__name__) for c in fleet.chargers] == [
+        ("SIM-001", OCPP16, "Ocpp16"), ("SIM-002", OCPP201, "Ocpp201"), ("SIM-003", OCPP16, "Ocpp16")]
+    with pytest.raises(ValueError, match="ocpp1.6, ocpp2.0.1"):
+        charger(MIXED)
+
+
+def test_settings_are_one_set_under_each_version_s_names() -> None:
+    old = charger(OCPP16)
+    wire = old.wire
+    assert isinstance(wire, Ocpp16)
+    assert (wire.configure("HeartbeatInterval", "0"), wire.configure("MeterValueSampleInterval", "15"),
+            wire.configure("AuthorizeRemoteTxRequests", "yes"), wire.configure("NumberOfConnectors", "4"),
+            wire.configure("NoSuchKey", "1")) == ("Rejected", "Accepted", "Rejected", "Rejected", "NotSupported")
+    assert old.settings[Setting.SAMPLE_INTERVAL] == "15" and wire.configuration()["NumberOfConnectors"] == "2"
+    new = charger(OCPP201)
+    model = new.wire
+    assert isinstance(model, Ocpp201)
+    item = {"component": {"name": "SampledDataCtrlr"}, "variable": {"name": "TxUpdatedInterval"}}
+    assert model.set({**item, "attribute_value": "-5"})["attribute_status"] == "Rejected"
+    assert model.set({**item, "attribute_value": "20"})["attribute_status"] == "Accepted"
+    assert new.settings[Setting.SAMPLE_INTERVAL] == "20" and model.get(item)["attribute_value"] == "20"
+
+
+def test_the_device_model_shows_the_connectors_state_and_reports_in_pages() -> None:
+    device = charger(OCPP201, connectors=3)
+    model = device.wire
+    assert isinstance(model, Ocpp201)
+    device.connectors[2].status = Status.CHARGING
+    device.connectors[3].operative = False
+    state = {"component": {"name": "Connector", "evse": {"id": 2, "connector_id": 1}}, "variable": {"name": "AvailabilityState"}}
+    assert model.get(state)["attribute_value"] == "Occupied"
+    assert model.get({**state, "component": {"name": "Connector", "evse": {"id": 4, "connector_id": 1}}})[
+        "attribute_status"] == "UnknownComponent"
+    pages = model.report("FullInventory")
+    assert all(len(page) <= ITEMS_PER_PAGE for page in pages) and len(pages) > 3
+    summary = [d for page in model.report("SummaryInventory") for d in page]
+    assert {d["variable"]["name"] for d in summary} == {"AvailabilityState", "Problem"}
+    configurable = [d for page in model.report("ConfigurationInventory") for d in page]
+    assert all(d["variable_attribute"][0]["mutability"] != "ReadOnly" for d in configurable)
+    assert ("SecurityCtrlr", "BasicAuthPassword") in {(d["component"]["name"], d["variable"]["name"]) for d in configurable}
+
+
+def test_transaction_events_are_numbered_per_transaction_and_flagged_offline_when_made_offline() -> None:
+    device = charger(OCPP201)
+    wire = device.wire
+    assert isinstance(wire, Ocpp201)
+    connector = device.connectors[1]
+    started = wire.start(connector, "TAG-1", None)
+    connector.transaction_id = started.transaction_info["transaction_id"]
+    updated = wire.meter(connector)
+    ended = wire.stop(connector, "TAG-1", Stop.EV_DISCONNECTED)
+    assert [e.seq_no for e in (started, updated, ended)] == [0, 1, 2]
+    assert {e.offline for e in (started, updated, ended)} == {True}  # the charger never connected
+    assert (started.trigger_reason, started.id_token) == ("Authorized", {"id_token": "TAG-1", "type": "ISO14443"})
+    assert (ended.transaction_info["stopped_reason"], ended.trigger_reason) == ("EVDisconnected", "EVCommunicationLost")
+    assert ended.meter_value[0]["sampled_value"][0]["context"] == "Transaction.End"
+    assert wire.start(device.connectors[2], "TAG-2", 5).seq_no == 0
+    assert wire.shown(Status.PREPARING) == wire.shown(Status.CHARGING) == "Occupied"
+    assert charger(OCPP16).wire.shown(Status.PREPARING) != charger(OCPP16).wire.shown(Status.CHARGING)

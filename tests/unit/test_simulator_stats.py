@@ -55,10 +55,12 @@ def test_what_is_not_a_duration(text: str) -> None:
         parse_duration(text)
 
 
-def test_the_command_line_takes_durations_and_only_the_protocol_the_csms_answers() -> None:
+def test_the_command_line_takes_durations_and_the_protocols_the_simulator_speaks() -> None:
     args = _parser().parse_args(["simulate", "--duration", "10m", "--connection-lifetime", "90s"])
     assert (args.duration, args.connection_lifetime, args.sample_interval, args.protocol) == (600, 90, 60, "ocpp1.6")
-    for wrong in (["--protocol", "ocpp2.0.1"], ["--duration", "0s"], ["--duration", "soon"], ["--chargers", "0"],
+    for protocol in ("ocpp2.0.1", "mixed"):
+        assert _parser().parse_args(["simulate", "--protocol", protocol]).protocol == protocol
+    for wrong in (["--protocol", "ocpp2.1"], ["--duration", "0s"], ["--duration", "soon"], ["--chargers", "0"],
                   ["--faults-per-hour", "-1"]):
         with pytest.raises(SystemExit):
             _parser().parse_args(["simulate", *wrong])
@@ -66,10 +68,10 @@ def test_the_command_line_takes_durations_and_only_the_protocol_the_csms_answers
 
 def test_the_summary_lines_up_calls_commands_events_and_errors() -> None:
     stats = Stats()
-    stats.replied("BootNotification", 0.120)
-    stats.replied("StatusNotification", 0.030)
-    stats.failed("StartTransaction", "CALLERROR GenericError", "SIM-001: boom")
-    stats.answer("Reset")
+    stats.replied("BootNotification", 0.120, protocol="ocpp1.6")
+    stats.replied("StatusNotification", 0.030, protocol="ocpp1.6")
+    stats.failed("StartTransaction", "CALLERROR GenericError", "SIM-001: boom", protocol="ocpp1.6")
+    stats.answer("Reset", protocol="ocpp1.6")
     stats.count("sessions started")
     text = summary(stats, FleetConfig(url="ws://csms/ocpp", chargers=2, duration_s=60))
     lines = text.splitlines()
@@ -81,3 +83,21 @@ def test_the_summary_lines_up_calls_commands_events_and_errors() -> None:
     assert lines[5].split() == ["Reset", "(from", "the", "CSMS)", "1"]
     assert lines[1].index("messages") == lines[2].index("1 ")
     assert lines[6:] == ["sessions started 1", "error x1: StartTransaction: CALLERROR GenericError: SIM-001: boom"]
+
+
+def test_a_mixed_fleet_s_summary_counts_each_version() -> None:
+    stats = Stats()
+    stats.boot("ocpp1.6", +1)
+    stats.boot("ocpp2.0.1", +1)
+    stats.boot("ocpp2.0.1", +1)
+    stats.replied("Heartbeat", 0.010, protocol="ocpp1.6")
+    stats.replied("Heartbeat", 0.020, protocol="ocpp2.0.1")
+    stats.answer("GetBaseReport", protocol="ocpp2.0.1")
+    lines = summary(stats, FleetConfig(url="ws://csms/ocpp", chargers=3, duration_s=60)).splitlines()
+    assert "booted 3/3" in lines[0]
+    assert lines[2].split()[:2] == ["Heartbeat", "2"]
+    assert lines[4] == "ocpp1.6: booted 1, messages 1  ocpp2.0.1: booted 2, messages 2"
+    single = Stats()
+    single.replied("Heartbeat", 0.010, protocol="ocpp1.6")
+    assert not any(line.startswith("ocpp") for line in summary(single, FleetConfig(url="ws://x", chargers=1,
+                                                                                 duration_s=1)).splitlines())
