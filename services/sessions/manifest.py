@@ -10,7 +10,8 @@ _HANDLERS = "services.sessions.handlers"
 MANIFEST = ServiceManifest(
     name="sessions",
     tables=(
-        Table(name="id-tokens", partition_key=Key("id_tag")),
+        # A token is the pair (id, type) of OCPP 2.0.1; a 1.6 idTag reads its id's partition (authorization.ID_TAG_TYPES).
+        Table(name="id-tokens", partition_key=Key("id_token"), sort_key=Key("type")),
         # A charger's sessions by transaction id (a string: 1.6's integers in decimal, 2.0.1's ids as sent), so every
         # OCPP message finds its session by key; by-start lists a charger's sessions oldest started first.
         Table(name="sessions", partition_key=Key("charge_point_id"), sort_key=Key("transaction_id"),
