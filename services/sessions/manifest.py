@@ -5,6 +5,7 @@ from __future__ import annotations
 from services.shared.manifest import Index, Key, OcppRoute, RestApi, ServiceManifest, Stream, Table
 
 _OCPP = "services.sessions.ocpp16"
+_OCPP201 = "services.sessions.ocpp201"
 _HANDLERS = "services.sessions.handlers"
 
 MANIFEST = ServiceManifest(
@@ -31,6 +32,9 @@ MANIFEST = ServiceManifest(
         OcppRoute("ocpp1.6", "StartTransaction", f"{_OCPP}:start_transaction"),
         OcppRoute("ocpp1.6", "StopTransaction", f"{_OCPP}:stop_transaction"),
         OcppRoute("ocpp1.6", "MeterValues", f"{_OCPP}:meter_values"),
+        OcppRoute("ocpp2.0.1", "Authorize", f"{_OCPP201}:authorize"),
+        OcppRoute("ocpp2.0.1", "TransactionEvent", f"{_OCPP201}:transaction_event"),
+        OcppRoute("ocpp2.0.1", "MeterValues", f"{_OCPP201}:meter_values"),
     ),
     relay=f"{_HANDLERS}:relay",
     publishes=("SessionStarted", "SessionEnded"),

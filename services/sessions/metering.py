@@ -75,10 +75,10 @@ def meter_span(samples: list[dict[str, Any]]) -> tuple[Reading, Reading] | None:
     return (begins[0][0], begins[0][2]), (ends[-1][0], ends[-1][2])
 
 
-def scaled(value: Decimal, multiplier: int) -> str:
+def scaled(value: Decimal | int, multiplier: int) -> str:
     """value x 10^multiplier (2.0.1's unitOfMeasure.multiplier) as a decimal string, computed exactly and without
     a context, so no multiplier the schema admits can raise; written out plainly unless too long to keep."""
-    sign, digits, exponent = value.as_tuple()
+    sign, digits, exponent = Decimal(value).as_tuple()
     result = Decimal((sign, digits, int(exponent) + multiplier))
     return format(result, "f") if -40 <= result.adjusted() <= 40 else str(result)
 
