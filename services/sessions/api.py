@@ -81,15 +81,18 @@ class Session(BaseModel):
     id: str
     transaction_id: str = Field(description="The OCPP transaction id: 1.6's integer in decimal, 2.0.1's as the charger sent it")
     charge_point_id: str
-    evse_id: int = Field(description="1.6's connector n is EVSE n, connector 1; 0 and 0 where the CSMS never saw the start")
-    connector_id: int
-    id_tag: str
+    evse_id: int = Field(0, description=(
+        "1.6's connector n is EVSE n, connector 1; 0 and 0 where the CSMS never saw the start (2.0.1: where no event "
+        "named them; a connector of 0 is the EVSE as a whole)"))
+    connector_id: int = 0
+    id_tag: str = Field("", description="1.6's idTag, 2.0.1's idToken; empty when no event named one")
     status: Status = Field(description=(
         "active; completed (billable: plausible at its stop, or settled with an energy); implausible (ended with "
         "physically impossible figures: not billed until settled); void (settled as not to be billed)"))
     started_at: str
     stopped_at: str | None = None
-    meter_start: int = Field(description="Wh")
+    meter_start: int | None = Field(None, description=(
+        "Wh; null for an active 2.0.1 session whose Started carried no energy register reading"))
     meter_stop: int | None = Field(None, description="Wh")
     energy_wh: int | None = Field(None, description="The Wh billed: metered, or settled; null unless completed")
     stop_reason: str | None = None
