@@ -204,8 +204,6 @@ def samples_of(session: dict[str, Any], consistent: bool = False) -> list[dict[s
     return store.samples(metering.series(session["charge_point_id"], session["transaction_id"], UNKNOWN), consistent)
 
 
-
-
 @dataclass(frozen=True)
 class Token:
     """Who a 2.0.1 event names: the id and its type (authorization.TokenType)."""
@@ -257,7 +255,8 @@ def record_event(event: Event, now: datetime) -> Answer:
                                           _event_fields(event, samples), _first_fields(event, info, now))
     if not applied and event.seq_no not in session.get("seq_nos", set()):
         session = _after_the_end(event) or session
-    elif applied and event.event_type == "Ended":
+    elif event.event_type == "Ended" and session.get("status") == "active":
+        # Ended now, or re-sent after an attempt that recorded it and failed before ending the session
         session = _end(session, event, now)
     return Answer(id_tag_info=info, total_cost=total_cost(session) if event.event_type == "Ended" else None)
 

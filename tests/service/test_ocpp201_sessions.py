@@ -21,15 +21,22 @@ TX = "5f3c-tx-1"
 TYPES = ("Central", "eMAID", "ISO14443", "ISO15693", "KeyCode", "Local", "MacAddress", "NoAuthorization")
 
 
-def ocpp(action: str, payload: dict[str, Any], version: str = "ocpp2.0.1") -> dict[str, Any]:
-    """A CALL's CALLRESULT payload (the dispatcher validated it against the version's response schema)."""
+def answer(action: str, payload: dict[str, Any], version: str = "ocpp2.0.1") -> list[Any]:
+    """The frame a CALL is answered with, decoded."""
     unique_id = frame_id()
     ctx = OcppContext(charge_point_id=CP, ocpp_version=version, connection_id="conn-1", unique_id="", received_at=clock.now())
     reply = handle_frame(framing.dumps([2, unique_id, action, payload]), ctx)
     assert reply is not None
     decoded = json.loads(reply, parse_float=Decimal)
-    assert decoded[0] == 3 and decoded[1] == unique_id, decoded
-    return decoded[2]
+    assert decoded[1] == unique_id, decoded
+    return decoded
+
+
+def ocpp(action: str, payload: dict[str, Any], version: str = "ocpp2.0.1") -> dict[str, Any]:
+    """A CALL's CALLRESULT payload (the dispatcher validated it against the version's response schema)."""
+    reply = answer(action, payload, version)
+    assert reply[0] == 3, reply
+    return reply[2]
 
 
 def api(method: str, path: str, body: Any = None, query: dict[str, str] | None = None) -> tuple[int, Any]:
@@ -45,13 +52,17 @@ def energy(wh: str, context: str = "Sample.Periodic", unit: str = "Wh", multipli
 
 
 def event(kind: str, seq_no: int, at: str, *values: dict[str, Any], tx: str = TX, **extra: Any) -> dict[str, Any]:
-    """A TransactionEvent: its meter values all sampled at `at`."""
+    """A TransactionEvent's CALLRESULT: its meter values all sampled at `at`."""
+    return ocpp("TransactionEvent", payload(kind, seq_no, at, *values, tx=tx, **extra))
+
+
+def payload(kind: str, seq_no: int, at: str, *values: dict[str, Any], tx: str = TX, **extra: Any) -> dict[str, Any]:
     info = {"transactionId": tx, **extra.pop("info", {})}
-    payload = {"eventType": kind, "timestamp": at, "triggerReason": extra.pop("trigger", "MeterValuePeriodic"),
-               "seqNo": seq_no, "transactionInfo": info, **extra}
-    if values and "meterValue" not in payload:
-        payload["meterValue"] = [{"timestamp": at, "sampledValue": list(values)}]
-    return ocpp("TransactionEvent", payload)
+    found = {"eventType": kind, "timestamp": at, "triggerReason": extra.pop("trigger", "MeterValuePeriodic"),
+             "seqNo": seq_no, "transactionInfo": info, **extra}
+    if values and "meterValue" not in found:
+        found["meterValue"] = [{"timestamp": at, "sampledValue": list(values)}]
+    return found
 
 
 def started(seq_no: int = 0, wh: str = "1000", **extra: Any) -> dict[str, Any]:
@@ -239,3 +250,20 @@ def test_meter_values_outside_a_transaction_apply_the_multiplier(aws_env: None) 
     assert sample["sampled_value"] == [
         {"value": "1250", "unit": "Wh", "measurand": "Energy.Active.Import.Register", "context": "Sample.Periodic"},
         {"value": "700", "unit": "W", "measurand": "Power.Active.Import"}]
+
+
+def test_an_ended_re_sent_after_a_failure_ends_the_session(tokens: None, tap: EventTap,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The seqNo was recorded, then the Lambda failed before ending the session: the charger's retry ends it."""
+    started()
+    complete = store.complete_session
+
+    def timed_out(*args: Any, **kwargs: Any) -> bool:
+        raise RuntimeError("timed out")
+
+    monkeypatch.setattr(store, "complete_session", timed_out)
+    failed = answer("TransactionEvent", payload("Ended", 1, "2026-03-01T11:00:00Z", energy("13345", "Transaction.End")))
+    assert failed[2] == "InternalError" and session()["status"] == "active"
+    monkeypatch.setattr(store, "complete_session", complete)
+    assert ended(1)["totalCost"] == Decimal("3.7")
+    assert session()["status"] == "completed" and len(tap.of("SessionEnded")) == 1
