@@ -123,15 +123,16 @@ def complete_session(charge_point_id: str, transaction_id: str, changes: dict[st
 def settle_session(charge_point_id: str, transaction_id: str, changes: dict[str, Any]) -> dict[str, Any] | None:
     """Settles a session that awaits it, once; the session as settled, or None if it did not await settlement."""
     sets, names, values = set_clause(changes)
+    return _update_if(charge_point_id, transaction_id, UpdateExpression="SET " + ", ".join(sets),
+                      ConditionExpression="#status = :implausible", ExpressionAttributeNames={**names, "#status": "status"},
+                      ExpressionAttributeValues={**values, ":implausible": "implausible"})
+
+
+def _update_if(charge_point_id: str, transaction_id: str, **request: Any) -> dict[str, Any] | None:
+    """A session updated under a condition: the session after, or None if the condition did not hold."""
     try:
-        reply = _sessions().update_item(
-            Key={"charge_point_id": charge_point_id, "transaction_id": transaction_id},
-            UpdateExpression="SET " + ", ".join(sets),
-            ConditionExpression="#status = :implausible",
-            ExpressionAttributeNames={**names, "#status": "status"},
-            ExpressionAttributeValues={**values, ":implausible": "implausible"},
-            ReturnValues="ALL_NEW",
-        )
+        reply = _sessions().update_item(Key={"charge_point_id": charge_point_id, "transaction_id": transaction_id},
+                                        ReturnValues="ALL_NEW", **request)
     except ClientError as error:
         if condition_failed(error):
             return None
@@ -169,20 +170,11 @@ def record_late_event(charge_point_id: str, transaction_id: str, seq_no: int,
     """Adds the seqNo (and `fields`) of an event that came after its session ended; the session after, or None
     if that seqNo was seen meanwhile."""
     sets, names, values = set_clause(fields)
-    try:
-        reply = _sessions().update_item(
-            Key={"charge_point_id": charge_point_id, "transaction_id": transaction_id},
-            UpdateExpression=("SET " + ", ".join(sets) + " " if sets else "") + "ADD seq_nos :seq",
-            ConditionExpression="attribute_exists(transaction_id) AND NOT contains(seq_nos, :n)",
-            **({"ExpressionAttributeNames": names} if names else {}),
-            ExpressionAttributeValues={**values, ":seq": {seq_no}, ":n": seq_no},
-            ReturnValues="ALL_NEW",
-        )
-    except ClientError as error:
-        if condition_failed(error):
-            return None
-        raise
-    return reply["Attributes"]
+    return _update_if(charge_point_id, transaction_id,
+                      UpdateExpression=("SET " + ", ".join(sets) + " " if sets else "") + "ADD seq_nos :seq",
+                      ConditionExpression="attribute_exists(transaction_id) AND NOT contains(seq_nos, :n)",
+                      **({"ExpressionAttributeNames": names} if names else {}),
+                      ExpressionAttributeValues={**values, ":seq": {seq_no}, ":n": seq_no})
 
 
 def set_flags(charge_point_id: str, transaction_id: str, flags: list[str]) -> None:
