@@ -24,9 +24,9 @@ def of_id_tag(records: list[dict[str, Any]]) -> dict[str, Any] | None:
     return next((by_type[t] for t in ID_TAG_TYPES if t in by_type), None)
 
 
-def needs_lookup(id_token: str, token_type: str) -> bool:
-    """False for NoAuthorization without an id: it is accepted as it is."""
-    return not (token_type == NO_AUTHORIZATION and id_token == "")
+def needs_lookup(id_token: str) -> bool:
+    """An empty id is no key to look up: NoAuthorization's is accepted as it is, any other type's is Invalid."""
+    return id_token != ""
 
 
 def id_tag_info(id_tag: str, token: dict[str, Any] | None, now: datetime, token_type: str = DEFAULT_TYPE) -> dict[str, Any]:
@@ -35,8 +35,8 @@ def id_tag_info(id_tag: str, token: dict[str, Any] | None, now: datetime, token_
     An unknown token is logged with what registers it: a first charge on a new stack is refused for no reason
     the charger can show, and the lookup that found nothing is already paid for."""
     if token is None:
-        if not needs_lookup(id_tag, token_type):
-            return {"status": "Accepted"}
+        if not needs_lookup(id_tag):
+            return {"status": "Accepted" if token_type == NO_AUTHORIZATION else "Invalid"}
         where = "" if token_type == DEFAULT_TYPE else f"?type={token_type}"
         logger.info(f"id tag {id_tag!r} is not registered, so it is refused (Invalid): "
                     f"register it with PUT /id-tokens/{quote(id_tag, safe='')}{where}", extra={"id_tag": id_tag})

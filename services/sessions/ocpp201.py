@@ -9,6 +9,7 @@ from ocpp.v201 import call, call_result
 
 from services.sessions import metering, transactions
 from services.shared.ocpp.dispatch import OcppContext
+from services.shared.ocpp.errors import Cause, OcppError
 
 # 2.0.1 names a group by a token the CSMS issued; the id-tokens table keeps only its id (parent_id_tag).
 GROUP_TYPE = "Central"
@@ -21,6 +22,9 @@ def authorize(ctx: OcppContext, request: call.Authorize) -> call_result.Authoriz
 
 def transaction_event(ctx: OcppContext, request: call.TransactionEvent) -> call_result.TransactionEvent:
     info: dict[str, Any] = request.transaction_info  # type: ignore[assignment]  # nested types arrive as dicts
+    if not info["transaction_id"]:
+        raise OcppError(Cause.PROPERTY, "$.transactionInfo.transactionId: a transaction id is 1 to 36 characters",
+                        {"path": "$.transactionInfo.transactionId"})
     evse: dict[str, Any] = request.evse or {}  # type: ignore[assignment]
     answer = transactions.record_event(transactions.Event(
         charge_point_id=ctx.charge_point_id, transaction_id=info["transaction_id"], event_type=request.event_type,

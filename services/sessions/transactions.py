@@ -58,13 +58,14 @@ class Start:
 
 def authorize_id_tag(id_tag: str, now: datetime) -> dict[str, Any]:
     """A 1.6 idTag's idTagInfo: the token of that id typed ISO14443, else Central (one Query of its partition)."""
-    return authorization.id_tag_info(id_tag, authorization.of_id_tag(store.tokens_of(id_tag)), now)
+    record = authorization.of_id_tag(store.tokens_of(id_tag)) if authorization.needs_lookup(id_tag) else None
+    return authorization.id_tag_info(id_tag, record, now)
 
 
 def authorize(token: Token, now: datetime) -> dict[str, Any]:
-    """A 2.0.1 idToken's status, expiry and group, as 1.6's idTagInfo names them; NoAuthorization without an id
-    is Accepted without a lookup."""
-    record = store.get_token(token.id_token, token.type) if authorization.needs_lookup(token.id_token, token.type) else None
+    """A 2.0.1 idToken's status, expiry and group, as 1.6's idTagInfo names them; an empty id is not looked up
+    (NoAuthorization's is Accepted, another type's Invalid)."""
+    record = store.get_token(token.id_token, token.type) if authorization.needs_lookup(token.id_token) else None
     return authorization.id_tag_info(token.id_token, record, now, token.type)
 
 

@@ -116,6 +116,13 @@ def test_no_authorization_without_an_id_is_accepted_without_a_lookup(aws_env: No
     assert ocpp("Authorize", {"idToken": {"idToken": "", "type": "NoAuthorization"}}) == {"idTokenInfo": {"status": "Accepted"}}
 
 
+def test_empty_ids_are_refused_without_a_lookup(aws_env: None) -> None:
+    assert ocpp("Authorize", {"idToken": {"idToken": "", "type": "Local"}}) == {"idTokenInfo": {"status": "Invalid"}}
+    assert ocpp("Authorize", {"idTag": ""}, "ocpp1.6") == {"idTagInfo": {"status": "Invalid"}}
+    refused = answer("TransactionEvent", payload("Started", 0, "2026-03-01T10:00:00Z", tx=""))
+    assert refused[0] == 4 and refused[2] == "PropertyConstraintViolation", refused
+
+
 def test_a_16_id_tag_is_an_iso14443_token_else_a_central_one(aws_env: None) -> None:
     api("PUT", "/id-tokens/APP-7", {"status": "Accepted"}, {"type": "Central"})
     api("PUT", "/id-tokens/APP-7", {"status": "Accepted"}, {"type": "KeyCode"})

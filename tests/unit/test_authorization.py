@@ -56,6 +56,7 @@ def test_a_token_of_another_type_says_its_type_in_the_hint(at_info: None, caplog
 def test_no_authorization_without_an_id_is_accepted() -> None:
     assert id_tag_info("", None, NOW, "NoAuthorization") == {"status": "Accepted"}
     assert id_tag_info("X", None, NOW, "NoAuthorization") == {"status": "Invalid"}  # an id is looked up as any other
+    assert id_tag_info("", None, NOW, "ISO14443") == {"status": "Invalid"}  # no id, no key: nothing to look up
 
 
 def test_a_16_id_tag_is_its_iso14443_token_else_its_central_one() -> None:
