@@ -635,7 +635,7 @@ class Fleet:
 
         self.clock.moment = start
         chargers.register_charger(charge_point_id, {}, clock.iso(start))
-        sessions.put_token({"id_tag": id_tag, "status": "Accepted", "updated_at": clock.iso(start)})
+        sessions.put_token({"id_token": id_tag, "type": "ISO14443", "status": "Accepted", "updated_at": clock.iso(start)})
         state: dict[str, Any] = {"id_tag": id_tag, "meter_wh": 1_000_000}
         connection_id = new_connection_id()
         for step in steps:

@@ -18,7 +18,7 @@ class SessionStarted(SessionsEvent):
     connector_id: int
     id_tag: str
     started_at: str
-    meter_start_wh: int
+    meter_start_wh: int | None = None  # None: a 2.0.1 Started that carried no energy register reading
 
 
 class SessionEnded(SessionsEvent):
@@ -26,7 +26,8 @@ class SessionEnded(SessionsEvent):
     re-publish is the same event): at its stop, or when an operator settles a session whose figures were
     implausible; a session settled void is never published.
 
-    `energy_wh` is what is billed: meter_stop_wh - meter_start_wh, never negative (a meter that went backwards
+    `energy_wh` is what is billed: meter_stop_wh - meter_start_wh (2.0.1: the Transaction.Begin and
+    Transaction.End energy register readings, else the first and the last), never negative (a meter that went backwards
     gives 0 and the flag `meter_backwards`), or the energy the operator settled.
 
     `id_tag_status` is what the CSMS answered the start's id tag (idTagInfo.status): a charger may charge a tag
@@ -45,5 +46,5 @@ class SessionEnded(SessionsEvent):
     meter_stop_wh: int
     energy_wh: int
     stop_reason: str | None = None
-    flags: list[str] = []
+    flags: list[str] = []  # e.g. meter_backwards, start_missing, id_tag_invalid, incomplete (2.0.1: a seqNo missing)
     id_tag_status: str | None = None

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from boto3.dynamodb.conditions import Attr
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
-from services.sessions import plausibility, store, transactions
+from services.sessions import authorization, plausibility, store, transactions
 from services.shared import clock
 from services.shared.auth import Scope
 from services.shared.dynamo import plain
@@ -29,8 +29,8 @@ app = resolver()
 ID_TOKENS, SESSIONS = "Id tokens", "Sessions"
 TAGS = {  # each tag of this service's routes, described at the top of the OpenAPI document
     ID_TOKENS: (
-        "Who may charge: the OCPP id tags (RFID cards, app tokens) and their status, which Authorize and "
-        "StartTransaction answer from. A tag the CSMS does not know is Invalid."
+        "Who may charge: the OCPP id tokens (RFID cards, app tokens), each an id and a type, and their status, which "
+        "Authorize, StartTransaction and TransactionEvent answer from. A token the CSMS does not know is Invalid."
     ),
     SESSIONS: (
         "Who charged, where, when and how much: one session per OCPP transaction, with its meter values, flags "
@@ -40,7 +40,10 @@ TAGS = {  # each tag of this service's routes, described at the top of the OpenA
 }
 app.configure_openapi(tags=[Tag(name=name, description=text) for name, text in TAGS.items()])
 
-IdTag = Annotated[str, Path(min_length=1, max_length=20, description="The OCPP idTag (1-20 characters)")]
+IdTag = Annotated[str, Path(min_length=1, max_length=36, description=(
+    "The OCPP idToken (2.0.1, 1-36 characters) or idTag (1.6, up to 20)"))]
+TokenType = Annotated[authorization.TokenType, Query(alias="type", description=(
+    "The token's type (OCPP 2.0.1's IdTokenEnumType). A 1.6 idTag is looked up as ISO14443, then Central"))]
 Timestamp = Annotated[str, AfterValidator(clock.normalize)]
 SessionId = Annotated[str, Path(max_length=128, description="The session's id (ses_...)")]
 Status = Literal["active", "completed", "implausible", "void"]
@@ -51,12 +54,14 @@ class IdTokenIn(BaseModel):
 
     status: Literal["Accepted", "Blocked", "Expired", "Invalid"]
     expiry_date: Timestamp | None = Field(None, description="RFC 3339 with a zone; after it Authorize answers Expired")
-    parent_id_tag: str | None = Field(None, min_length=1, max_length=20)
+    parent_id_tag: str | None = Field(None, min_length=1, max_length=20, description=(
+        "The group token (up to 20 characters, which 1.6 answers): 1.6's parentIdTag, 2.0.1's groupIdToken, of type Central"))
 
 
 class IdToken(IdTokenIn):
     id: str
     id_tag: str
+    type: authorization.TokenType
     updated_at: str
 
 
@@ -76,15 +81,18 @@ class Session(BaseModel):
     id: str
     transaction_id: str = Field(description="The OCPP transaction id: 1.6's integer in decimal, 2.0.1's as the charger sent it")
     charge_point_id: str
-    evse_id: int = Field(description="1.6's connector n is EVSE n, connector 1; 0 and 0 where the CSMS never saw the start")
-    connector_id: int
-    id_tag: str
+    evse_id: int = Field(0, description=(
+        "1.6's connector n is EVSE n, connector 1; 0 and 0 where the CSMS never saw the start (2.0.1: where no event "
+        "named them; a connector of 0 is the EVSE as a whole)"))
+    connector_id: int = 0
+    id_tag: str = Field("", description="1.6's idTag, 2.0.1's idToken; empty when no event named one")
     status: Status = Field(description=(
         "active; completed (billable: plausible at its stop, or settled with an energy); implausible (ended with "
         "physically impossible figures: not billed until settled); void (settled as not to be billed)"))
     started_at: str
     stopped_at: str | None = None
-    meter_start: int = Field(description="Wh")
+    meter_start: int | None = Field(None, description=(
+        "Wh; null for an active 2.0.1 session whose Started carried no energy register reading"))
     meter_stop: int | None = Field(None, description="Wh")
     energy_wh: int | None = Field(None, description="The Wh billed: metered, or settled; null unless completed")
     stop_reason: str | None = None
@@ -139,7 +147,8 @@ class SessionPage(BaseModel):
 
 
 def _token(item: dict[str, Any]) -> IdToken:
-    return IdToken(id=item["id_tag"], **{k: v for k, v in item.items() if k in IdToken.model_fields})
+    return IdToken(id=item["id_token"], id_tag=item["id_token"],
+                   **{k: v for k, v in item.items() if k in IdToken.model_fields})
 
 
 def _session(item: dict[str, Any]) -> dict[str, Any]:
@@ -151,32 +160,35 @@ def _session(item: dict[str, Any]) -> dict[str, Any]:
          tags=[ID_TOKENS],
          description=("Creates (201) or replaces (200) an id tag's record: its status (Accepted lets it charge; Blocked, "
                       "Expired and Invalid do not), an optional expiry after which Authorize answers Expired, and an "
-                      "optional parent (group) tag. The next Authorize or StartTransaction answers from it. Idempotent. "
-                      "422 for an invalid body, e.g. an expiry without a time zone."),
+                      "optional parent (group) tag. `type` (default ISO14443) makes the token the pair (id, type). The "
+                      "next Authorize, StartTransaction or TransactionEvent answers from it. Idempotent. "
+                      "422 for an invalid body, e.g. an expiry without a time zone, or an unknown type."),
          responses=responses({200: ("Updated", IdToken), 201: ("Created", IdToken)}, 422))
-def put_id_token(id_tag: IdTag, token: IdTokenIn) -> Response[IdToken]:
-    item = {"id_tag": id_tag, **token.model_dump(exclude_none=True), "updated_at": clock.iso(clock.now())}
+def put_id_token(id_tag: IdTag, token: IdTokenIn, token_type: TokenType = authorization.DEFAULT_TYPE) -> Response[IdToken]:
+    item = {"id_token": id_tag, "type": token_type, **token.model_dump(exclude_none=True), "updated_at": clock.iso(clock.now())}
     created = store.put_token(item)
     return json_response(201 if created else 200, _token(item))
 
 
 @app.get("/id-tokens/<id_tag>", security=allow(*Scope), summary="Get an id token", tags=[ID_TOKENS],
-         description="One id tag's record: its status, expiry and parent tag. 404 for a tag the CSMS does not know.",
+         description=("One id token's record (`type` defaults to ISO14443): its status, expiry and parent tag. 404 for a "
+                      "token the CSMS does not know."),
          responses=responses({200: ("The token", IdToken)}, 404, 422))
-def get_id_token(id_tag: IdTag) -> IdToken:
-    item = store.get_token(id_tag)
+def get_id_token(id_tag: IdTag, token_type: TokenType = authorization.DEFAULT_TYPE) -> IdToken:
+    item = store.get_token(id_tag, token_type)
     if item is None:
-        raise ProblemError(404, f"No id token {id_tag!r}: create it with PUT /id-tokens/{id_tag}")
+        raise ProblemError(404, f"No id token {id_tag!r} of type {token_type}: create it with "
+                                f"PUT /id-tokens/{id_tag}?type={token_type}")
     return _token(item)
 
 
 @app.delete("/id-tokens/<id_tag>", security=allow(Scope.ADMIN), summary="Delete an id token", tags=[ID_TOKENS],
-            description=("Forgets an id tag: from then on Authorize and StartTransaction answer it Invalid (to refuse a "
+            description=("Forgets an id token (`type` defaults to ISO14443): from then on Authorize and StartTransaction answer it Invalid (to refuse a "
                          "tag but keep its record, PUT it Blocked). Its sessions are kept. 404 for an unknown tag."),
             responses=responses({204: ("Deleted", None)}, 404, 422))
-def delete_id_token(id_tag: IdTag) -> Response[None]:
-    if not store.delete_token(id_tag):
-        raise ProblemError(404, f"No id token {id_tag!r}")
+def delete_id_token(id_tag: IdTag, token_type: TokenType = authorization.DEFAULT_TYPE) -> Response[None]:
+    if not store.delete_token(id_tag, token_type):
+        raise ProblemError(404, f"No id token {id_tag!r} of type {token_type}")
     return Response(204)
 
 
@@ -186,7 +198,7 @@ def delete_id_token(id_tag: IdTag) -> Response[None]:
          responses=responses({200: ("A page of id tokens, in storage order", IdTokenPage)}, 422))
 def list_id_tokens(limit: Annotated[int, Query(ge=1, le=100)] = 50,
                    next_token: Annotated[str | None, Query()] = None) -> IdTokenPage:
-    items, last = store.scan_tokens(limit, decode_token(next_token, id_tag=None))
+    items, last = store.scan_tokens(limit, decode_token(next_token, id_token=None, type=None))
     return IdTokenPage(items=[_token(i) for i in items], next_token=encode_token(last))
 
 
@@ -219,7 +231,7 @@ _LIST_SESSIONS = (
     SessionPage)}, 422))
 def list_sessions(
     charge_point_id: Annotated[str | None, Query(min_length=1, max_length=48, description="Only this charger's sessions")] = None,
-    id_tag: Annotated[str | None, Query(min_length=1, max_length=20, description="Only this id tag's sessions")] = None,
+    id_tag: Annotated[str | None, Query(min_length=1, max_length=36, description="Only this id tag's sessions")] = None,
     status: Annotated[Status | None, Query(description="Only sessions in this status")] = None,
     from_: Annotated[str | None, Query(alias="from", description="started_at at or after (RFC 3339)")] = None,
     to: Annotated[str | None, Query(description="started_at before (RFC 3339)")] = None,

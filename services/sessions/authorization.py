@@ -3,21 +3,43 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 from services.shared import clock
 from services.shared.log import logger
 
+# OCPP 2.0.1's IdTokenEnumType: a token is the pair (id token, type), so one card number may be two tokens.
+TokenType = Literal["Central", "eMAID", "ISO14443", "ISO15693", "KeyCode", "Local", "MacAddress", "NoAuthorization"]
+DEFAULT_TYPE: TokenType = "ISO14443"
+# A 1.6 idTag has no type: an RFID card's, else one the CSMS issued (an app's), in that order.
+ID_TAG_TYPES: tuple[TokenType, ...] = ("ISO14443", "Central")
+# 2.0.1's way of saying "no one presented anything" (free vend, plug and charge without contract): nothing to look up.
+NO_AUTHORIZATION: TokenType = "NoAuthorization"
 
-def id_tag_info(id_tag: str, token: dict[str, Any] | None, now: datetime) -> dict[str, Any]:
+
+def of_id_tag(records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The record a 1.6 idTag stands for among its partition's records (all types of that id)."""
+    by_type = {record["type"]: record for record in records}
+    return next((by_type[t] for t in ID_TAG_TYPES if t in by_type), None)
+
+
+def needs_lookup(id_token: str) -> bool:
+    """An empty id is no key to look up: NoAuthorization's is accepted as it is, any other type's is Invalid."""
+    return id_token != ""
+
+
+def id_tag_info(id_tag: str, token: dict[str, Any] | None, now: datetime, token_type: str = DEFAULT_TYPE) -> dict[str, Any]:
     """idTagInfo (snake_case) for a token: unknown -> Invalid, past its expiry -> Expired, else its status.
 
     An unknown token is logged with what registers it: a first charge on a new stack is refused for no reason
     the charger can show, and the lookup that found nothing is already paid for."""
     if token is None:
+        if not needs_lookup(id_tag):
+            return {"status": "Accepted" if token_type == NO_AUTHORIZATION else "Invalid"}
+        where = "" if token_type == DEFAULT_TYPE else f"?type={token_type}"
         logger.info(f"id tag {id_tag!r} is not registered, so it is refused (Invalid): "
-                    f"register it with PUT /id-tokens/{quote(id_tag, safe='')}", extra={"id_tag": id_tag})
+                    f"register it with PUT /id-tokens/{quote(id_tag, safe='')}{where}", extra={"id_tag": id_tag})
         return {"status": "Invalid"}
     status = token.get("status", "Invalid")
     expiry = token.get("expiry_date")

@@ -8,23 +8,34 @@ from services.contracts.sessions import SessionEnded, SessionsEvent, SessionStar
 from services.shared.events import stable_id
 
 
+def _start_seen(session: dict[str, Any]) -> bool:
+    """Whether the session's start was seen: a 1.6 one was unless a stop created it; a 2.0.1 one (which keeps
+    the seqNos it saw) once its Started came, which may be after other events."""
+    if "seq_nos" in session:
+        return "started_seq_no" in session
+    return "status" in session and not session.get("created_from_stop")
+
+
 def session_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[SessionsEvent]:
-    """SessionStarted when a session starts (not one rebuilt from its stop), SessionEnded when it becomes billable:
-    completed at a plausible stop, or settled by an operator after an implausible one (a void session makes none)."""
+    """SessionStarted when an active session's start is first seen, SessionEnded when it becomes billable:
+    completed at a plausible stop, or settled by an operator after an implausible one (a void session makes none).
+    Events after either change neither's status, so neither comes twice."""
     before = old or {}
     if not new or "status" not in new:
         return []
     common = {"charge_point_id": new["charge_point_id"], "session_id": new["session_id"],
-              "transaction_id": new["transaction_id"], "evse_id": int(new["evse_id"]),
-              "connector_id": int(new["connector_id"]),
-              "id_tag": new["id_tag"], "started_at": new["started_at"], "meter_start_wh": int(new["meter_start"])}
+              "transaction_id": new["transaction_id"], "evse_id": int(new.get("evse_id", 0)),
+              "connector_id": int(new.get("connector_id", 0)), "id_tag": new.get("id_tag", ""),
+              "started_at": new["started_at"]}
     found: list[SessionsEvent] = []
-    if "status" not in before and new["status"] == "active" and not new.get("created_from_stop"):
+    if new["status"] == "active" and _start_seen(new) and not _start_seen(before):
         found.append(SessionStarted(event_id=stable_id("SessionStarted", new["session_id"]),
-                                    occurred_at=new["started_at"], **common))
+                                    occurred_at=new["started_at"],
+                                    meter_start_wh=int(new["meter_start"]) if "meter_start" in new else None, **common))
     if new["status"] == "completed" and before.get("status") != "completed":
         found.append(SessionEnded(event_id=stable_id("SessionEnded", new["session_id"]), occurred_at=new["stopped_at"],
-                                  stopped_at=new["stopped_at"], meter_stop_wh=int(new["meter_stop"]),
-                                  energy_wh=int(new["energy_wh"]), stop_reason=new.get("stop_reason"),
-                                  flags=list(new.get("flags", [])), id_tag_status=new.get("id_tag_status"), **common))
+                                  stopped_at=new["stopped_at"], meter_start_wh=int(new["meter_start"]),
+                                  meter_stop_wh=int(new["meter_stop"]), energy_wh=int(new["energy_wh"]),
+                                  stop_reason=new.get("stop_reason"), flags=list(new.get("flags", [])),
+                                  id_tag_status=new.get("id_tag_status"), **common))
     return found

@@ -5,12 +5,14 @@ from __future__ import annotations
 from services.shared.manifest import Index, Key, OcppRoute, RestApi, ServiceManifest, Stream, Table
 
 _OCPP = "services.sessions.ocpp16"
+_OCPP201 = "services.sessions.ocpp201"
 _HANDLERS = "services.sessions.handlers"
 
 MANIFEST = ServiceManifest(
     name="sessions",
     tables=(
-        Table(name="id-tokens", partition_key=Key("id_tag")),
+        # A token is the pair (id, type) of OCPP 2.0.1; a 1.6 idTag reads its id's partition (authorization.ID_TAG_TYPES).
+        Table(name="id-tokens", partition_key=Key("id_token"), sort_key=Key("type")),
         # A charger's sessions by transaction id (a string: 1.6's integers in decimal, 2.0.1's ids as sent), so every
         # OCPP message finds its session by key; by-start lists a charger's sessions oldest started first.
         Table(name="sessions", partition_key=Key("charge_point_id"), sort_key=Key("transaction_id"),
@@ -30,6 +32,9 @@ MANIFEST = ServiceManifest(
         OcppRoute("ocpp1.6", "StartTransaction", f"{_OCPP}:start_transaction"),
         OcppRoute("ocpp1.6", "StopTransaction", f"{_OCPP}:stop_transaction"),
         OcppRoute("ocpp1.6", "MeterValues", f"{_OCPP}:meter_values"),
+        OcppRoute("ocpp2.0.1", "Authorize", f"{_OCPP201}:authorize"),
+        OcppRoute("ocpp2.0.1", "TransactionEvent", f"{_OCPP201}:transaction_event"),
+        OcppRoute("ocpp2.0.1", "MeterValues", f"{_OCPP201}:meter_values"),
     ),
     relay=f"{_HANDLERS}:relay",
     publishes=("SessionStarted", "SessionEnded"),

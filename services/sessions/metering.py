@@ -42,16 +42,45 @@ def sample_key(timestamp: str, sampled_values: list[dict[str, Any]]) -> str:
     return f"{clock.normalize(timestamp)}#{digest}"
 
 
+def _register_wh(value: dict[str, Any]) -> Decimal | None:
+    """A normalized sampled value's reading (Wh) if it is the whole meter's energy register, finite."""
+    if value.get("measurand") != ENERGY_REGISTER or value.get("format", "Raw") != "Raw" or value.get("phase"):
+        return None
+    try:
+        reading = Decimal(value["value"])
+    except InvalidOperation:
+        return None
+    return reading if reading.is_finite() else None
+
+
 def energy_register_wh(sampled_values: list[dict[str, Any]]) -> Decimal | None:
     """The energy register reading (Wh) among normalized sampled values, if there is one."""
-    for value in sampled_values:
-        if value.get("measurand") == ENERGY_REGISTER and value.get("format", "Raw") == "Raw" and not value.get("phase"):
-            try:
-                reading = Decimal(value["value"])
-            except InvalidOperation:
-                return None
-            return reading if reading.is_finite() else None
-    return None
+    return next((r for r in map(_register_wh, sampled_values) if r is not None), None)
+
+
+Reading = tuple[str, Decimal]  # (normalized timestamp, Wh)
+
+
+def meter_span(samples: list[dict[str, Any]]) -> tuple[Reading, Reading] | None:
+    """A transaction's first and last energy register readings, from stored samples in any order: the ones whose
+    context is Transaction.Begin and Transaction.End when the charger sent them (the readings it bills from),
+    else the earliest and the latest by the charger's clock. None without any reading."""
+    found = [(clock.normalize(s["timestamp"]), value.get("context"), reading)
+             for s in samples for value in s["sampled_value"] if (reading := _register_wh(value)) is not None]
+    if not found:
+        return None
+    found.sort(key=lambda r: (r[0], r[2]))
+    begins = [r for r in found if r[1] == "Transaction.Begin"] or found
+    ends = [r for r in found if r[1] == "Transaction.End"] or found
+    return (begins[0][0], begins[0][2]), (ends[-1][0], ends[-1][2])
+
+
+def scaled(value: Decimal | int, multiplier: int) -> str:
+    """value x 10^multiplier (2.0.1's unitOfMeasure.multiplier) as a decimal string, computed exactly and without
+    a context, so no multiplier the schema admits can raise; written out plainly unless too long to keep."""
+    sign, digits, exponent = Decimal(value).as_tuple()
+    result = Decimal((sign, digits, int(exponent) + multiplier))
+    return format(result, "f") if -40 <= result.adjusted() <= 40 else str(result)
 
 
 def energy_wh(meter_start_wh: int, meter_stop_wh: int) -> tuple[int, list[str]]:

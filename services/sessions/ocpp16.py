@@ -5,8 +5,6 @@ from __future__ import annotations
 from ocpp.v16 import call, call_result
 
 from services.sessions import transactions
-from services.sessions.authorization import id_tag_info
-from services.sessions.store import get_token
 from services.shared.ocpp import connectors
 from services.shared.ocpp.dispatch import OcppContext
 from services.shared.ocpp.errors import Cause, OcppError
@@ -14,7 +12,7 @@ from services.shared.settings import settings
 
 
 def authorize(ctx: OcppContext, request: call.Authorize) -> call_result.Authorize:
-    return call_result.Authorize(id_tag_info=id_tag_info(request.id_tag, get_token(request.id_tag), ctx.received_at))
+    return call_result.Authorize(id_tag_info=transactions.authorize_id_tag(request.id_tag, ctx.received_at))
 
 
 def start_transaction(ctx: OcppContext, request: call.StartTransaction) -> call_result.StartTransaction:

@@ -14,8 +14,17 @@ from services.shared.dynamo import condition_failed, page, set_clause
 
 # --- id tokens ---------------------------------------------------------------------------------
 
-def get_token(id_tag: str) -> dict[str, Any] | None:
-    return aws.table("id-tokens").get_item(Key={"id_tag": id_tag}).get("Item")
+def _token_key(id_token: str, token_type: str) -> dict[str, str]:
+    return {"id_token": id_token, "type": token_type}
+
+
+def get_token(id_token: str, token_type: str) -> dict[str, Any] | None:
+    return aws.table("id-tokens").get_item(Key=_token_key(id_token, token_type)).get("Item")
+
+
+def tokens_of(id_token: str) -> list[dict[str, Any]]:
+    """Every type's record of one id: one Query of its partition (a 1.6 idTag may be any of two types)."""
+    return aws.table("id-tokens").query(KeyConditionExpression=Key("id_token").eq(id_token)).get("Items", [])
 
 
 def put_token(item: dict[str, Any]) -> bool:
@@ -24,8 +33,8 @@ def put_token(item: dict[str, Any]) -> bool:
     return old is None
 
 
-def delete_token(id_tag: str) -> bool:
-    old = aws.table("id-tokens").delete_item(Key={"id_tag": id_tag}, ReturnValues="ALL_OLD").get("Attributes")
+def delete_token(id_token: str, token_type: str) -> bool:
+    old = aws.table("id-tokens").delete_item(Key=_token_key(id_token, token_type), ReturnValues="ALL_OLD").get("Attributes")
     return old is not None
 
 
@@ -114,20 +123,71 @@ def complete_session(charge_point_id: str, transaction_id: str, changes: dict[st
 def settle_session(charge_point_id: str, transaction_id: str, changes: dict[str, Any]) -> dict[str, Any] | None:
     """Settles a session that awaits it, once; the session as settled, or None if it did not await settlement."""
     sets, names, values = set_clause(changes)
+    return _update_if(charge_point_id, transaction_id, UpdateExpression="SET " + ", ".join(sets),
+                      ConditionExpression="#status = :implausible", ExpressionAttributeNames={**names, "#status": "status"},
+                      ExpressionAttributeValues={**values, ":implausible": "implausible"})
+
+
+def _update_if(charge_point_id: str, transaction_id: str, **request: Any) -> dict[str, Any] | None:
+    """A session updated under a condition: the session after, or None if the condition did not hold."""
     try:
-        reply = _sessions().update_item(
-            Key={"charge_point_id": charge_point_id, "transaction_id": transaction_id},
-            UpdateExpression="SET " + ", ".join(sets),
-            ConditionExpression="#status = :implausible",
-            ExpressionAttributeNames={**names, "#status": "status"},
-            ExpressionAttributeValues={**values, ":implausible": "implausible"},
-            ReturnValues="ALL_NEW",
-        )
+        reply = _sessions().update_item(Key={"charge_point_id": charge_point_id, "transaction_id": transaction_id},
+                                        ReturnValues="ALL_NEW", **request)
     except ClientError as error:
         if condition_failed(error):
             return None
         raise
     return reply["Attributes"]
+
+
+def record_event(charge_point_id: str, transaction_id: str, seq_no: int, fields: dict[str, Any],
+                 if_absent: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Applies one 2.0.1 TransactionEvent to its session, new or active, in one conditional write: `fields` set,
+    `if_absent` set where the session has none yet (what the first event that tells it said), its seqNo added.
+    (the session after, True); or (the session as it was, False) when its seqNo was seen or the session ended."""
+    sets, names, values = set_clause(fields)
+    for i, (name, value) in enumerate(if_absent.items()):
+        names[f"#g{i}"], values[f":g{i}"] = name, value
+        sets.append(f"#g{i} = if_not_exists(#g{i}, :g{i})")
+    try:
+        reply = _sessions().update_item(
+            Key={"charge_point_id": charge_point_id, "transaction_id": transaction_id},
+            UpdateExpression="SET " + ", ".join(sets) + " ADD seq_nos :seq",
+            ConditionExpression="(attribute_not_exists(#status) OR #status = :active) AND NOT contains(seq_nos, :n)",
+            ExpressionAttributeNames={**names, "#status": "status"},
+            ExpressionAttributeValues={**values, ":seq": {seq_no}, ":n": seq_no, ":active": "active"},
+            ReturnValues="ALL_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except ClientError as error:
+        if condition_failed(error):
+            return _unmarshal(error.response["Item"]), False
+        raise
+    return reply["Attributes"], True
+
+
+def record_late_event(charge_point_id: str, transaction_id: str, seq_no: int,
+                      fields: dict[str, Any]) -> dict[str, Any] | None:
+    """Adds the seqNo (and `fields`) of an event that came after its session ended; the session after, or None
+    if that seqNo was seen meanwhile."""
+    sets, names, values = set_clause(fields)
+    return _update_if(charge_point_id, transaction_id,
+                      UpdateExpression=("SET " + ", ".join(sets) + " " if sets else "") + "ADD seq_nos :seq",
+                      ConditionExpression="attribute_exists(transaction_id) AND NOT contains(seq_nos, :n)",
+                      **({"ExpressionAttributeNames": names} if names else {}),
+                      ExpressionAttributeValues={**values, ":seq": {seq_no}, ":n": seq_no})
+
+
+def set_flags(charge_point_id: str, transaction_id: str, flags: list[str]) -> None:
+    _sessions().update_item(Key={"charge_point_id": charge_point_id, "transaction_id": transaction_id},
+                            UpdateExpression="SET flags = :flags", ExpressionAttributeValues={":flags": flags})
+
+
+def _unmarshal(item: dict[str, Any]) -> dict[str, Any]:
+    """An item in DynamoDB's typed JSON (what a refused condition returns) as the resource API gives items."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    deserializer = TypeDeserializer()
+    return {name: deserializer.deserialize(value) for name, value in item.items()}
 
 
 BY_START = "by-start"
@@ -203,11 +263,11 @@ def _digest(keys: list[str]) -> str:
     return hashlib.sha256("|".join(keys).encode()).hexdigest()[:12]
 
 
-def samples(series: str) -> list[dict[str, Any]]:
+def samples(series: str, consistent: bool = False) -> list[dict[str, Any]]:
     """Every sample of a series, in the charger's time order, packed ones unpacked (an element stored twice,
-    alone and in a pack, is one sample)."""
+    alone and in a pack, is one sample). `consistent` when what was just written must be among them."""
     found: dict[str, dict[str, Any]] = {}
-    kwargs: dict[str, Any] = {"KeyConditionExpression": Key("series").eq(series)}
+    kwargs: dict[str, Any] = {"KeyConditionExpression": Key("series").eq(series), "ConsistentRead": consistent}
     while True:
         reply = aws.table("meter-values").query(**kwargs)
         for item in reply.get("Items", []):

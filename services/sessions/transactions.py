@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from decimal import Decimal
+from typing import Any, Literal
 
-from services.sessions import authorization, metering, plausibility, store
-from services.shared import clock
+from services.sessions import authorization, metering, ordering, plausibility, store
+from services.shared import clock, pricing
+from services.shared.money import exponent
 from services.shared.settings import settings
 
 START_KEY_RETENTION_S = 30 * 24 * 3600
@@ -54,15 +56,33 @@ class Start:
     reservation_id: int | None = None
 
 
+def authorize_id_tag(id_tag: str, now: datetime) -> dict[str, Any]:
+    """A 1.6 idTag's idTagInfo: the token of that id typed ISO14443, else Central (one Query of its partition)."""
+    record = authorization.of_id_tag(store.tokens_of(id_tag)) if authorization.needs_lookup(id_tag) else None
+    return authorization.id_tag_info(id_tag, record, now)
+
+
+def authorize(token: Token, now: datetime) -> dict[str, Any]:
+    """A 2.0.1 idToken's status, expiry and group, as 1.6's idTagInfo names them; an empty id is not looked up
+    (NoAuthorization's is Accepted, another type's Invalid)."""
+    record = store.get_token(token.id_token, token.type) if authorization.needs_lookup(token.id_token) else None
+    return authorization.id_tag_info(token.id_token, record, now, token.type)
+
+
+def _token_flags(status: str) -> list[str]:
+    """A session whose token the CSMS did not accept is still recorded, flagged: the charger may be charging."""
+    return [] if status == "Accepted" else [f"id_tag_{status.lower()}"]
+
+
 def start(request: Start, now: datetime) -> tuple[str, dict[str, Any]]:
     """(transaction id, idTagInfo), the id the CSMS's counter gave (in decimal). A start whose token is not
     accepted is still recorded and flagged: the charger may be charging already."""
-    info = authorization.id_tag_info(request.id_tag, store.get_token(request.id_tag), now)
+    info = authorize_id_tag(request.id_tag, now)
     timestamp = clock.normalize(request.timestamp)
     start_key = "|".join(map(str, (request.charge_point_id, request.evse_id, request.connector_id, request.id_tag,
                                    request.meter_start_wh, timestamp)))
     expires_at = int(now.timestamp()) + START_KEY_RETENTION_S
-    flags = [] if info["status"] == "Accepted" else [f"id_tag_{info['status'].lower()}"]
+    flags = _token_flags(info["status"])
     fresh = str(store.next_transaction_id())
     transaction_id = store.claim_start(start_key, request.charge_point_id, fresh, expires_at)
     while transaction_id == fresh:  # this call claimed the start, so it creates the session
@@ -136,19 +156,27 @@ def stop(request: Stop, transaction_data: list[dict[str, Any]], now: datetime) -
     if session is None:
         session = _session_from_stop(request, samples, stopped_at, now)
     if session.get("status") == "active":
-        meter_start = int(session["meter_start"])
-        used, flags = metering.energy_wh(meter_start, request.meter_stop_wh)
-        implausible = plausibility.reasons(meter_start, request.meter_stop_wh, clock.parse(session["started_at"]),
-                                           clock.parse(stopped_at), now, settings().max_power_w)
-        outcome = ({"status": "implausible", "implausible_reasons": implausible} if implausible
-                   else {"status": "completed", "energy_wh": used})
+        outcome = _outcome(int(session["meter_start"]), request.meter_stop_wh, session["started_at"], stopped_at, now,
+                           list(session.get("flags", [])))
         store.complete_session(request.charge_point_id, request.transaction_id, {
-            **outcome, "stopped_at": stopped_at, "meter_stop": request.meter_stop_wh,
-            "stop_reason": request.reason or "Local", "flags": list(session.get("flags", [])) + flags,
+            **outcome, "stop_reason": request.reason or "Local",
         }, create=session if session.get("created_from_stop") else None)
     if request.id_tag is None:
         return None
-    return authorization.id_tag_info(request.id_tag, store.get_token(request.id_tag), now)
+    return authorize_id_tag(request.id_tag, now)
+
+
+def _outcome(meter_start_wh: int, meter_stop_wh: int, started_at: str, stopped_at: str, now: datetime,
+             flags: list[str]) -> dict[str, Any]:
+    """How a session ends, whichever version stopped it: completed with the energy it bills, or implausible
+    (then an operator settles it); with the registers and times it ends with."""
+    used, meter_flags = metering.energy_wh(meter_start_wh, meter_stop_wh)
+    implausible = plausibility.reasons(meter_start_wh, meter_stop_wh, clock.parse(started_at), clock.parse(stopped_at),
+                                       now, settings().max_power_w)
+    outcome = ({"status": "implausible", "implausible_reasons": implausible} if implausible
+               else {"status": "completed", "energy_wh": used})
+    return {**outcome, "started_at": started_at, "stopped_at": stopped_at, "meter_start": meter_start_wh,
+            "meter_stop": meter_stop_wh, "flags": flags + meter_flags}
 
 
 def _session_from_stop(request: Stop, samples: list[dict[str, Any]], stopped_at: str, now: datetime) -> dict[str, Any]:
@@ -172,8 +200,144 @@ def _session_from_stop(request: Stop, samples: list[dict[str, Any]], stopped_at:
     }
 
 
-def samples_of(session: dict[str, Any]) -> list[dict[str, Any]]:
+def samples_of(session: dict[str, Any], consistent: bool = False) -> list[dict[str, Any]]:
     """A session's samples in the charger's time order, however late they arrived."""
-    return store.samples(metering.series(session["charge_point_id"], session["transaction_id"], UNKNOWN))
+    return store.samples(metering.series(session["charge_point_id"], session["transaction_id"], UNKNOWN), consistent)
 
 
+@dataclass(frozen=True)
+class Token:
+    """Who a 2.0.1 event names: the id and its type (authorization.TokenType)."""
+
+    id_token: str
+    type: str
+
+
+@dataclass(frozen=True)
+class Event:
+    """One report of a transaction that a charger numbers (2.0.1's TransactionEvent), version-neutral: meter
+    values as record_samples takes them, a connector as (EVSE, connector)."""
+
+    charge_point_id: str
+    transaction_id: str
+    event_type: Literal["Started", "Updated", "Ended"]
+    seq_no: int
+    timestamp: str
+    trigger_reason: str
+    meter_values: list[dict[str, Any]] = field(default_factory=list)
+    evse_id: int | None = None
+    connector_id: int | None = None
+    token: Token | None = None
+    offline: bool = False
+    charging_state: str | None = None
+    stopped_reason: str | None = None
+    remote_start_id: int | None = None
+    reservation_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the charger is told: its token's status (1.6's idTagInfo names) if it sent one, and, for an Ended
+    session that is billed, what it costs in the currency's major unit."""
+
+    id_tag_info: dict[str, Any] | None = None
+    total_cost: Decimal | None = None
+
+
+def record_event(event: Event, now: datetime) -> Answer:
+    """Applies an event once per seqNo, in whatever order they come: the first that tells the session's
+    EVSE, connector and token sets them; Started sets its start; Ended ends it once. An event after the end is
+    kept (its meter values, its seqNo, so whether the session is `incomplete`) but changes neither the session
+    nor its price."""
+    info = authorize(event.token, now) if event.token is not None else None
+    location = (event.evse_id or 0, event.connector_id or 0)
+    samples = record_samples(event.charge_point_id, event.transaction_id, location, event.meter_values)
+    session, applied = store.record_event(event.charge_point_id, event.transaction_id, event.seq_no,
+                                          _event_fields(event, samples), _first_fields(event, info, now))
+    if not applied and event.seq_no not in session.get("seq_nos", set()):
+        session = _after_the_end(event) or session
+    elif event.event_type == "Ended" and session.get("status") == "active":
+        # Ended now, or re-sent after an attempt that recorded it and failed before ending the session
+        session = _end(session, event, now)
+    return Answer(id_tag_info=info, total_cost=total_cost(session) if event.event_type == "Ended" else None)
+
+
+def _event_fields(event: Event, samples: list[dict[str, Any]]) -> dict[str, Any]:
+    fields: dict[str, Any] = {"trigger_reason": event.trigger_reason}
+    optional = {"charging_state": event.charging_state, "remote_start_id": event.remote_start_id,
+                "reservation_id": event.reservation_id, "offline": event.offline or None}
+    fields.update({name: value for name, value in optional.items() if value is not None})
+    if event.event_type == "Started":
+        fields.update(started_seq_no=event.seq_no, started_at=clock.normalize(event.timestamp))
+        span = metering.meter_span(samples)
+        if span is not None:
+            fields["meter_start"] = plausibility.register_wh(span[0][1])
+    elif event.event_type == "Ended":
+        fields["ended_seq_no"] = event.seq_no
+    return fields
+
+
+def _first_fields(event: Event, info: dict[str, Any] | None, now: datetime) -> dict[str, Any]:
+    """What the first event that tells it sets for good."""
+    fields: dict[str, Any] = {"status": "active", "session_id": session_id(event.charge_point_id, event.transaction_id),
+                              "flags": [], "created_at": clock.iso(now)}
+    if event.event_type != "Started":  # a Started sets its own; till then a session starts at its first event
+        fields["started_at"] = clock.normalize(event.timestamp)
+    if event.evse_id is not None:
+        fields["evse_id"] = event.evse_id
+    if event.connector_id is not None:
+        fields["connector_id"] = event.connector_id
+    if event.token is not None and info is not None:
+        fields.update(id_tag=event.token.id_token, id_token_type=event.token.type, id_tag_status=info["status"])
+    return fields
+
+
+def _end(session: dict[str, Any], event: Event, now: datetime) -> dict[str, Any]:
+    """Ends an active session from every meter value it has so far; the session as ended (by this or a racing
+    call). A session whose Started never came starts at its first reading, flagged `start_missing`."""
+    start_seen = "started_seq_no" in session
+    span = metering.meter_span(samples_of(session, consistent=True))
+    flags = list(session.get("flags", [])) + _token_flags(session.get("id_tag_status", "Accepted"))
+    started_at = session["started_at"]
+    if span is None:
+        meter_start = meter_stop = int(session.get("meter_start", 0))
+        flags.append("meter_values_missing")
+    else:
+        (first_at, first), (_, last) = span
+        meter_start, meter_stop = plausibility.register_wh(first), plausibility.register_wh(last)
+        started_at = started_at if start_seen else min(started_at, first_at)
+    if not start_seen:
+        flags.append("start_missing")
+    if ordering.incomplete(session["seq_nos"], session.get("started_seq_no"), session.get("ended_seq_no")):
+        flags.append(ordering.INCOMPLETE)
+    outcome = _outcome(meter_start, meter_stop, started_at, clock.normalize(event.timestamp), now, flags)
+    changes = {**outcome, "stop_reason": event.stopped_reason or "Local"}
+    if store.complete_session(event.charge_point_id, event.transaction_id, changes):
+        return {**session, **changes}
+    return store.get_session(event.charge_point_id, event.transaction_id) or session
+
+
+def _after_the_end(event: Event) -> dict[str, Any] | None:
+    """Keeps the seqNo of an event that came after its session ended, and whether the session is `incomplete`
+    now; None if that seqNo was seen meanwhile."""
+    fields = {"started_seq_no": event.seq_no} if event.event_type == "Started" else {}
+    session = store.record_late_event(event.charge_point_id, event.transaction_id, event.seq_no, fields)
+    if session is None:
+        return None
+    flags = list(session.get("flags", []))
+    gap = ordering.incomplete(session["seq_nos"], session.get("started_seq_no"), session.get("ended_seq_no"))
+    recomputed = ordering.with_flag(flags, ordering.INCOMPLETE, gap)
+    if recomputed != flags:
+        store.set_flags(event.charge_point_id, event.transaction_id, recomputed)
+    return {**session, "flags": recomputed}
+
+
+def total_cost(session: dict[str, Any]) -> Decimal | None:
+    """What a billed session costs in the currency's major unit, priced as its invoice is (services/shared/
+    pricing.py, the same energy, price and currency); None when it is not billed, or not yet (an implausible one
+    awaits settlement)."""
+    if session.get("status") != "completed":
+        return None
+    config = settings()
+    priced = pricing.price_energy(int(session["energy_wh"]), config.energy_price_per_kwh, config.currency)
+    return Decimal(priced.total).scaleb(-exponent(config.currency))

@@ -66,8 +66,8 @@ def test_it_answers_sqs_events_and_dynamodb_as_moto_does(embedded: EmbeddedAws) 
     assert len(routed) == 2 and all(b["detail"] == detail and b["detail-type"] == "SessionEnded" for b in routed)
 
     tokens = aws.table("id-tokens")
-    tokens.put_item(Item={"id_tag": "TAG-1", "status": "Accepted", "updated_at": "2026-11-22T00:00:00Z"})
-    assert tokens.get_item(Key={"id_tag": "TAG-1"})["Item"]["status"] == "Accepted"
+    tokens.put_item(Item={"id_token": "TAG-1", "type": "ISO14443", "status": "Accepted", "updated_at": "2026-11-22T00:00:00Z"})
+    assert tokens.get_item(Key={"id_token": "TAG-1", "type": "ISO14443"})["Item"]["status"] == "Accepted"
     assert aws.client("dynamodb").describe_table(TableName=settings().resource_name("id-tokens"))["Table"]["ItemCount"] == 1
 
 

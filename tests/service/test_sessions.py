@@ -66,10 +66,14 @@ def test_id_token_rest(aws_env: None) -> None:
     assert status == 422 and body["errors"][0]["path"].endswith("status")
     status, body = api("PUT", "/id-tokens/T2", {"status": "Accepted", "expiry_date": "2025-01-01T00:00:00"})
     assert status == 422
-    assert api("PUT", "/id-tokens/" + "X" * 21, {"status": "Accepted"})[0] == 422
-    assert [t["id_tag"] for t in api("GET", "/id-tokens")[1]["items"]] == ["T1"]
-    assert api("DELETE", "/id-tokens/T1")[0] == 204
+    assert api("PUT", "/id-tokens/" + "X" * 37, {"status": "Accepted"})[0] == 422  # 2.0.1's idToken: up to 36
+    assert api("PUT", "/id-tokens/T1", {"status": "Accepted"}, {"type": "Magnetic"})[0] == 422
+    assert api("PUT", "/id-tokens/T1", {"status": "Accepted"}, {"type": "Central"})[0] == 201  # another token
+    assert [(t["id_tag"], t["type"]) for t in api("GET", "/id-tokens")[1]["items"]] == [("T1", "Central"), ("T1", "ISO14443")]
+    assert api("GET", "/id-tokens/T1", query={"type": "Central"})[1]["status"] == "Accepted"
+    assert api("DELETE", "/id-tokens/T1")[0] == 204  # ISO14443, the default
     assert api("GET", "/id-tokens/T1")[0] == 404
+    assert api("GET", "/id-tokens/T1", query={"type": "Central"})[0] == 200
 
 
 def test_a_whole_session(online: str, tap: EventTap) -> None:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from services.sessions.authorization import id_tag_info
+from services.sessions.authorization import id_tag_info, of_id_tag
 from services.shared.log import logger
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=timezone.utc)
@@ -46,3 +46,21 @@ def test_a_known_token_is_not_logged(at_info: None, caplog: pytest.LogCaptureFix
     for status in ("Accepted", "Blocked", "Invalid"):
         id_tag_info("KNOWN", {"status": status}, NOW)
     assert caplog.records == []
+
+
+def test_a_token_of_another_type_says_its_type_in_the_hint(at_info: None, caplog: pytest.LogCaptureFixture) -> None:
+    assert id_tag_info("E1", None, NOW, "eMAID") == {"status": "Invalid"}
+    assert caplog.records[0].getMessage().endswith("register it with PUT /id-tokens/E1?type=eMAID")
+
+
+def test_no_authorization_without_an_id_is_accepted() -> None:
+    assert id_tag_info("", None, NOW, "NoAuthorization") == {"status": "Accepted"}
+    assert id_tag_info("X", None, NOW, "NoAuthorization") == {"status": "Invalid"}  # an id is looked up as any other
+    assert id_tag_info("", None, NOW, "ISO14443") == {"status": "Invalid"}  # no id, no key: nothing to look up
+
+
+def test_a_16_id_tag_is_its_iso14443_token_else_its_central_one() -> None:
+    iso, central, local = ({"id_token": "T", "type": t} for t in ("ISO14443", "Central", "Local"))
+    assert of_id_tag([central, iso]) is iso
+    assert of_id_tag([local, central]) is central
+    assert of_id_tag([local]) is None and of_id_tag([]) is None

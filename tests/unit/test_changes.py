@@ -119,6 +119,23 @@ def test_a_session_rebuilt_from_its_stop_announces_only_its_end() -> None:
     assert session_changes(None, {"charge_point_id": CP, "transaction_id": "7"}) == []  # the key alone
 
 
+def test_a_201_session_announces_its_start_when_its_started_comes_whatever_came_before() -> None:
+    """2.0.1's events come in any order: the session may exist (from an Updated) before its Started."""
+    from_updated = {**SESSION, "seq_nos": {Decimal(1)}, "transaction_id": "tx-a"}
+    del from_updated["meter_start"]
+    assert session_changes(None, from_updated) == []
+    with_start = {**from_updated, "seq_nos": {Decimal(0), Decimal(1)}, "started_seq_no": Decimal(0)}
+    [started] = session_changes(from_updated, with_start)
+    assert (started.detail_type(), started.meter_start_wh) == ("SessionStarted", None)  # its Started read no register
+    assert session_changes(with_start, {**with_start, "seq_nos": {Decimal(0), Decimal(1), Decimal(2)}}) == []
+    ended = {**with_start, **{k: v for k, v in ENDED.items() if k != "transaction_id"}, "ended_seq_no": Decimal(2)}
+    assert names(session_changes(with_start, ended)) == ["SessionEnded"]
+    late_start = {**ended, "started_seq_no": Decimal(0)}
+    del ended["started_seq_no"]
+    assert session_changes(ended, late_start) == []  # a Started after the end starts nothing
+    assert session_changes(late_start, {**late_start, "flags": ["incomplete"]}) == []
+
+
 def test_an_invoice_announces_issued_when_created() -> None:
     invoice = {"invoice_id": "inv_1", "charge_point_id": CP, "session_id": "ses_x", "energy_wh": Decimal(7000),
                "total": Decimal(210), "currency": "EUR", "issued_at": T0}

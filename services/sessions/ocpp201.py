@@ -1,0 +1,73 @@
+"""OCPP 2.0.1 for sessions: Authorize, TransactionEvent and MeterValues to the version-neutral transaction
+model (transactions.Event), and its answers back in 2.0.1's shapes (idTokenInfo, totalCost)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ocpp.v201 import call, call_result
+
+from services.sessions import metering, transactions
+from services.shared.ocpp.dispatch import OcppContext
+from services.shared.ocpp.errors import Cause, OcppError
+
+# 2.0.1 names a group by a token the CSMS issued; the id-tokens table keeps only its id (parent_id_tag).
+GROUP_TYPE = "Central"
+
+
+def authorize(ctx: OcppContext, request: call.Authorize) -> call_result.Authorize:
+    return call_result.Authorize(id_token_info=_id_token_info(transactions.authorize(_token(request.id_token),
+                                                                                    ctx.received_at)))
+
+
+def transaction_event(ctx: OcppContext, request: call.TransactionEvent) -> call_result.TransactionEvent:
+    info: dict[str, Any] = request.transaction_info  # type: ignore[assignment]  # nested types arrive as dicts
+    if not info["transaction_id"]:
+        raise OcppError(Cause.PROPERTY, "$.transactionInfo.transactionId: a transaction id is 1 to 36 characters",
+                        {"path": "$.transactionInfo.transactionId"})
+    evse: dict[str, Any] = request.evse or {}  # type: ignore[assignment]
+    answer = transactions.record_event(transactions.Event(
+        charge_point_id=ctx.charge_point_id, transaction_id=info["transaction_id"], event_type=request.event_type,
+        seq_no=request.seq_no, timestamp=request.timestamp, trigger_reason=request.trigger_reason,
+        meter_values=_meter_values(request.meter_value), evse_id=evse.get("id"), connector_id=evse.get("connector_id"),
+        token=_token(request.id_token) if request.id_token else None, offline=bool(request.offline),
+        charging_state=info.get("charging_state"), stopped_reason=info.get("stopped_reason"),
+        remote_start_id=info.get("remote_start_id"), reservation_id=request.reservation_id,
+    ), ctx.received_at)
+    return call_result.TransactionEvent(
+        total_cost=answer.total_cost,  # type: ignore[arg-type]  # a Decimal: the wire's number, exactly
+        id_token_info=_id_token_info(answer.id_tag_info) if answer.id_tag_info is not None else None)
+
+
+def meter_values(ctx: OcppContext, request: call.MeterValues) -> call_result.MeterValues:
+    """Meter values outside a transaction (2.0.1 sends a transaction's in TransactionEvent): the EVSE's series."""
+    transactions.record_samples(ctx.charge_point_id, None, (request.evse_id, 0), _meter_values(request.meter_value))
+    return call_result.MeterValues()
+
+
+def _token(id_token: Any) -> transactions.Token:
+    return transactions.Token(id_token=id_token["id_token"], type=id_token["type"])
+
+
+def _id_token_info(info: dict[str, Any]) -> dict[str, Any]:
+    """1.6's idTagInfo names as 2.0.1's idTokenInfo: the expiry is how long the charger may cache the answer."""
+    found: dict[str, Any] = {"status": info["status"]}
+    if "expiry_date" in info:
+        found["cache_expiry_date_time"] = info["expiry_date"]
+    if "parent_id_tag" in info:
+        found["group_id_token"] = {"id_token": info["parent_id_tag"], "type": GROUP_TYPE}
+    return found
+
+
+def _meter_values(elements: list[Any] | None) -> list[dict[str, Any]]:
+    """meterValue elements as record_samples takes them: unitOfMeasure's multiplier applied to the value, its
+    unit named as 1.6 names it (kWh then becomes Wh as 1.6's does)."""
+    return [{"timestamp": element["timestamp"], "sampled_value": [_sampled(v) for v in element["sampled_value"]]}
+            for element in elements or []]
+
+
+def _sampled(value: dict[str, Any]) -> dict[str, Any]:
+    unit = value.get("unit_of_measure") or {}
+    found = {"value": metering.scaled(value["value"], unit.get("multiplier", 0)), "unit": unit.get("unit"),
+             **{name: value.get(name) for name in ("measurand", "phase", "location", "context")}}
+    return {name: v for name, v in found.items() if v is not None}
