@@ -87,31 +87,65 @@ async def operate(stack: Stack, cp_id: str, stats: Stats, id_tag: str) -> None:
     assert await until(lambda: stats.events["boots"] == 2 and stats.booted == 1, 10)
 
 
-def test_a_fleet_charges_faults_reconnects_and_answers_commands(stack: Stack) -> None:
+async def operate201(stack: Stack, cp_id: str, stats: Stats, id_token: str) -> None:
+    """The same operator's 2.0.1 commands to a quiet 2.0.1 charger, provisioned through a pending boot."""
+    heartbeat = {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}
+    variables = await asyncio.to_thread(items, stack, f"/chargers/{cp_id}/variables?component=OCPPCommCtrlr")
+    assert any(v["variable"] == "HeartbeatInterval" for v in variables), variables
+    got = await command(stack, cp_id, "GetVariables", {"getVariableData": [heartbeat]})
+    assert got["reply"]["getVariableResult"][0]["attributeStatus"] == "Accepted", got
+    changed = await command(stack, cp_id, "SetVariables", {"setVariableData": [{**heartbeat, "attributeValue": "1"}]})
+    assert changed["reply"]["setVariableResult"][0]["attributeStatus"] == "Accepted", changed
+    assert await until(lambda: stats.sent["Heartbeat"] >= 2, 5)
+
+    started = await command(stack, cp_id, "RequestStartTransaction",
+                            {"idToken": {"idToken": id_token, "type": "ISO14443"}, "remoteStartId": 1, "evseId": 1})
+    assert started["status"] == "accepted", started
+    active = await until(lambda: session_of(stack, cp_id, id_token, "active"))
+    assert active is not None
+    assert await until(lambda: stats.sent["TransactionEvent"] >= 2, 5)  # Started, then an Updated with energy
+    stop = await command(stack, cp_id, "RequestStopTransaction", {"transactionId": active["transaction_id"]})
+    assert stop["status"] == "accepted", stop
+    completed = await until(lambda: session_of(stack, cp_id, id_token, "completed"))
+    assert completed is not None and completed["stop_reason"] == "Remote" and completed["energy_wh"] > 0
+    assert (await command(stack, cp_id, "Reset", {"type": "Immediate"}))["status"] == "accepted"
+    assert await until(lambda: stats.events["boots"] >= 2 and stats.booted == 1, 10)
+
+
+def test_a_mixed_fleet_charges_faults_reconnects_and_answers_commands(stack: Stack) -> None:
+    """Half the fleet speaks 1.6, half 2.0.1: both end as the same sessions, invoices and incidents."""
     prefix = f"S{uuid.uuid4().hex[:5]}-"
     tags = tuple(f"{prefix}T{n}" for n in range(3))
     assert register_id_tags(stack.rest_url, stack.api_key, (*tags, f"{prefix}R")) == [*tags, f"{prefix}R"]
     assert register_id_tags(stack.rest_url, stack.api_key, tags) == []  # known tokens keep what the operator set
     busy = Fleet(FleetConfig(url=stack.ocpp_url, chargers=CHARGERS, duration_s=RUN_S, id_prefix=prefix, seed=7,
-                             behaviour=dataclasses.replace(BUSY, id_tags=tags)))
+                             behaviour=dataclasses.replace(BUSY, id_tags=tags, protocol=MIXED)))
     quiet = Fleet(FleetConfig(url=stack.ocpp_url, chargers=1, duration_s=120, id_prefix=f"{prefix}Q",
                               behaviour=QUIET))
-    [quiet_id] = quiet.config.charge_point_ids()
+    quiet201 = Fleet(FleetConfig(url=stack.ocpp_url, chargers=1, duration_s=120, id_prefix=f"{prefix}V",
+                                 behaviour=dataclasses.replace(QUIET, protocol="ocpp2.0.1")))
+    [quiet_id], [quiet201_id] = quiet.config.charge_point_ids(), quiet201.config.charge_point_ids()
+    status, _, _ = stack.request("PUT", f"/chargers/{quiet201_id}", {"boot_policy": "pending_until_report"})
+    assert status in (200, 201)
 
     async def run() -> None:
-        runs = asyncio.gather(busy.run(), quiet.run())
-        assert await until(lambda: busy.stats.booted == CHARGERS and quiet.stats.booted == 1)
+        runs = asyncio.gather(busy.run(), quiet.run(), quiet201.run())
+        assert await until(lambda: busy.stats.booted == CHARGERS and quiet.stats.booted == 1 and quiet201.stats.booted == 1)
+        assert busy.stats.booted_by == {"ocpp1.6": CHARGERS // 2, "ocpp2.0.1": CHARGERS // 2}
         chargers = await asyncio.to_thread(items, stack, "/chargers")
         ours = {c["id"]: c for c in chargers if c["id"].startswith(prefix)}
-        assert sorted(ours) == sorted(busy.config.charge_point_ids() + [quiet_id])
+        assert sorted(ours) == sorted(busy.config.charge_point_ids() + [quiet_id, quiet201_id])
         assert all(c["connected"] and c["boot"]["charge_point_vendor"] == "CSMS Simulator" for c in ours.values())
-        await operate(stack, quiet_id, quiet.stats, f"{prefix}R")
+        assert ours[quiet201_id]["provisioning"]["status"] == "Accepted"
+        await asyncio.gather(operate(stack, quiet_id, quiet.stats, f"{prefix}R"),
+                             operate201(stack, quiet201_id, quiet201.stats, f"{prefix}R"))
         quiet.stop()
+        quiet201.stop()
         await runs
 
     asyncio.run(run())
 
-    for stats in (busy.stats, quiet.stats):
+    for stats in (busy.stats, quiet.stats, quiet201.stats):
         assert stats.errors == {}, stats.last_error
         assert (stats.connected, stats.booted) == (0, 0)
     events = busy.stats.events
@@ -120,6 +154,8 @@ def test_a_fleet_charges_faults_reconnects_and_answers_commands(stack: Stack) ->
     assert events["reconnects"] >= CHARGERS
     assert quiet.stats.answered == {"GetConfiguration": 1, "ChangeConfiguration": 1, "RemoteStartTransaction": 1,
                                     "RemoteStopTransaction": 1, "TriggerMessage": 1, "ChangeAvailability": 1, "Reset": 1}
+    assert quiet201.stats.answered == {"GetBaseReport": 1, "TriggerMessage": 1, "GetVariables": 1, "SetVariables": 1,
+                                       "RequestStartTransaction": 1, "RequestStopTransaction": 1, "Reset": 1}
 
     sessions = {cp_id: items(stack, f"/sessions?charge_point_id={cp_id}") for cp_id in busy.config.charge_point_ids()}
     every = [s for found in sessions.values() for s in found]

@@ -7,10 +7,9 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from services.shared import pricing
-from services.shared.pricing import Line, energy_line, price_energy
-from services.shared import money
+from services.shared import money, pricing
 from services.shared.money import UnsupportedCurrency, exponent
+from services.shared.pricing import Line, energy_line, price_energy
 from services.shared.settings import Settings
 
 EUR_030 = Decimal("0.30")
