@@ -1,14 +1,16 @@
-"""A charger as someone else wrote it: the `ocpp` library's v16 ChargePoint over a real websocket."""
+"""A charger as someone else wrote it: the `ocpp` library's v16 or v201 ChargePoint over a real websocket."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, TypeVar
 
+from ocpp.charge_point import ChargePoint as AnyChargePoint
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action
+from ocpp.v201 import ChargePoint as ChargePoint201
 
 from simulator.charger import connect
 
@@ -43,11 +45,32 @@ async def connected(url: str, charge_point_id: str, *, password: str | None = No
                     subprotocols: tuple[str, ...] = ("ocpp1.6",), run: bool = True) -> AsyncIterator[Charger]:
     async with connect(url, charge_point_id, password=password, subprotocols=subprotocols) as ws:
         charger = Charger(charge_point_id, ws)
-        task = asyncio.create_task(charger.start()) if run else None
-        try:
+        if not run:
             yield charger
-        finally:
-            if task:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            return
+        async with running(charger):
+            yield charger
+
+
+Station = TypeVar("Station", bound=AnyChargePoint)
+
+
+@contextlib.asynccontextmanager
+async def running(charger: Station) -> AsyncIterator[Station]:
+    """The charger reads its connection (answers, and the CSMS's CALLs) until the block ends."""
+    task = asyncio.create_task(charger.start())
+    try:
+        yield charger
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
+@contextlib.asynccontextmanager
+async def station201(url: str, charge_point_id: str, kind: type[ChargePoint201] = ChargePoint201) -> AsyncIterator[Any]:
+    """A 2.0.1 charger (the v201 ChargePoint, or a subclass answering commands) on a connection that chose ocpp2.0.1."""
+    async with connect(url, charge_point_id, subprotocols=("ocpp2.0.1", "ocpp1.6")) as ws:
+        assert ws.subprotocol == "ocpp2.0.1"
+        async with running(kind(charge_point_id, ws, response_timeout=15)) as charger:
+            yield charger

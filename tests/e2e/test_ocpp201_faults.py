@@ -4,15 +4,15 @@ becomes an incident until it clears; every CALLERROR kind gets its code in the c
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import uuid
-from typing import Any, AsyncIterator
+from typing import Any
 
 import pytest
-from ocpp.v201 import ChargePoint, call
+from ocpp.v201 import call
 
 from simulator.charger import connect
+from tests.e2e.charger import station201
 from tests.e2e.stack import Stack
 from tests.polling import eventually
 
@@ -21,20 +21,6 @@ pytestmark = pytest.mark.e2e
 
 def new_id() -> str:
     return f"E2E201-{uuid.uuid4().hex[:8]}"
-
-
-@contextlib.asynccontextmanager
-async def station(url: str, charge_point_id: str) -> AsyncIterator[ChargePoint]:
-    async with connect(url, charge_point_id, subprotocols=("ocpp2.0.1", "ocpp1.6")) as ws:
-        assert ws.subprotocol == "ocpp2.0.1"
-        charger = ChargePoint(charge_point_id, ws, response_timeout=15)
-        task = asyncio.create_task(charger.start())
-        try:
-            yield charger
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
 
 
 def problem(value: str, at: str, **extra: Any) -> dict[str, Any]:
@@ -53,7 +39,7 @@ def test_a_notify_event_fault_opens_an_incident_and_its_clearance_resolves_it(st
         return body["items"]
 
     async def report(*requests: Any) -> None:
-        async with station(stack.ocpp_url, cp_id) as charger:
+        async with station201(stack.ocpp_url, cp_id) as charger:
             for request in requests:
                 await charger.call(request, suppress=False)
 

@@ -5,7 +5,6 @@ and security events are visible over REST."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from typing import Any
 
@@ -13,7 +12,8 @@ import pytest
 from ocpp.routing import after, on
 from ocpp.v201 import ChargePoint, call, call_result
 
-from simulator.charger import connect, timestamp
+from simulator.charger import timestamp
+from tests.e2e.charger import station201
 from tests.e2e.stack import Stack
 
 pytestmark = pytest.mark.e2e
@@ -36,8 +36,8 @@ INVENTORY = [[variable("ChargingStation", "Model", "Volt 2"), variable("EVSE", "
 class Station(ChargePoint):
     """Reports its inventory when asked and boots again when triggered."""
 
-    def __init__(self, charge_point_id: str, connection: Any) -> None:
-        super().__init__(charge_point_id, connection, response_timeout=15)
+    def __init__(self, charge_point_id: str, connection: Any, **options: Any) -> None:
+        super().__init__(charge_point_id, connection, **options)
         self.report_requests: list[int] = []
         self.boots: asyncio.Queue[str] = asyncio.Queue()
 
@@ -73,21 +73,13 @@ def test_a_pending_charger_reports_its_inventory_and_is_accepted(stack: Stack) -
     assert status == 201 and body["boot_policy"] == "pending_until_report"
 
     async def scenario() -> None:
-        async with connect(stack.ocpp_url, cp_id, subprotocols=("ocpp2.0.1",)) as ws:
-            assert ws.subprotocol == "ocpp2.0.1"
-            station = Station(cp_id, ws)
-            task = asyncio.create_task(station.start())
-            try:
-                assert await station.boot("PowerUp") == "Pending"
-                assert await asyncio.wait_for(station.boots.get(), 1) == "Pending"
-                assert await asyncio.wait_for(station.boots.get(), 20) == "Accepted"  # triggered once reported
-                assert len(station.report_requests) == 1
-                await station.call(call.SecurityEventNotification(type="FirmwareUpdated", timestamp=timestamp(),
-                                                                  tech_info="2.0.1"))
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+        async with station201(stack.ocpp_url, cp_id, Station) as station:
+            assert await station.boot("PowerUp") == "Pending"
+            assert await asyncio.wait_for(station.boots.get(), 1) == "Pending"
+            assert await asyncio.wait_for(station.boots.get(), 20) == "Accepted"  # triggered once reported
+            assert len(station.report_requests) == 1
+            await station.call(call.SecurityEventNotification(type="FirmwareUpdated", timestamp=timestamp(),
+                                                              tech_info="2.0.1"))
 
     asyncio.run(scenario())
 

@@ -3,36 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
 from decimal import Decimal
-from typing import Any, AsyncIterator
+from typing import Any
 
 import pytest
 from ocpp.v16 import call as call16
-from ocpp.v201 import ChargePoint, call, call_result
+from ocpp.v201 import call, call_result
 
-from simulator.charger import connect
-from tests.e2e.charger import connected
+from tests.e2e.charger import connected, station201
 from tests.e2e.stack import Stack
 from tests.polling import eventually
 
 pytestmark = pytest.mark.e2e
-
-
-@contextlib.asynccontextmanager
-async def charger201(stack: Stack, charge_point_id: str) -> AsyncIterator[ChargePoint]:
-    async with connect(stack.ocpp_url, charge_point_id, subprotocols=("ocpp2.0.1",)) as ws:
-        assert ws.subprotocol == "ocpp2.0.1"
-        charger = ChargePoint(charge_point_id, ws, response_timeout=15)
-        task = asyncio.create_task(charger.start())
-        try:
-            yield charger
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
 
 
 def invoices_of(stack: Stack, cp_id: str) -> list[dict[str, Any]]:
@@ -85,7 +69,10 @@ def test_a_transaction_event_session_is_invoiced_as_the_same_16_session(stack: S
     assert stack.request("PUT", f"/id-tokens/{tag}", {"status": "Accepted"})[0] == 201
 
     async def charge() -> call_result.TransactionEvent:
-        async with charger201(stack, cp_id) as charger:
+        async with station201(stack.ocpp_url, cp_id) as charger:
+            booted = await charger.call(call.BootNotification(
+                charging_station={"model": "Terra AC", "vendor_name": "ABB"}, reason="PowerUp"))
+            assert booted.status == "Accepted"
             authorized = await charger.call(call.Authorize(id_token={"id_token": tag, "type": "ISO14443"}))
             assert authorized.id_token_info["status"] == "Accepted"
             assert (await charger.call(started(tx, tag))).id_token_info["status"] == "Accepted"
@@ -108,7 +95,7 @@ def test_a_late_updated_leaves_the_session_and_its_invoice_as_they_were(stack: S
     assert stack.request("PUT", f"/id-tokens/{tag}", {"status": "Accepted"})[0] == 201
 
     async def charge(*events: call.TransactionEvent) -> list[call_result.TransactionEvent]:
-        async with charger201(stack, cp_id) as charger:
+        async with station201(stack.ocpp_url, cp_id) as charger:
             return [await charger.call(e) for e in events]
 
     asyncio.run(charge(started(tx, tag), ended(2, tx, tag)))
