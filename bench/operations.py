@@ -14,6 +14,9 @@ every frame on `$default`, then `$disconnect`. Per charger, in simulated time:
     `rounds` MeterValues a minute apart, StopTransaction, StatusNotification Finishing and Available,
     the reply (CALLRESULT) to a command an operator sent, $disconnect.
 
+With --protocol ocpp2.0.1 the same day in 2.0.1's messages: StatusNotification per (EVSE, connector) with no
+charger-wide one, and the session as TransactionEvent Started, `rounds` Updated with their meter values, Ended.
+
 Time is simulated, not slept: API Gateway's `requestTimeEpoch` carries each message's time (the handlers read
 the arrival time from it: the heartbeat throttle compares those) and `services.shared.clock.now` is patched to
 the same time. One process plays one warm Lambda container: a first charger warms it and is not counted.
@@ -73,9 +76,18 @@ REPLY = "reply (CALLRESULT)"
 STATUS_CHANGED = "StatusNotification changed"
 STATUS_UNCHANGED = "StatusNotification unchanged"
 # Messages through `$default`, where the charger is known from the authorizer's context.
+STARTED, UPDATED, ENDED = "TransactionEvent Started", "TransactionEvent Updated", "TransactionEvent Ended"
 INGRESS = ("BootNotification", "Heartbeat", STATUS_CHANGED, STATUS_UNCHANGED, "Authorize", "StartTransaction",
-           "MeterValues", "StopTransaction", REPLY)
+           "MeterValues", "StopTransaction", STARTED, UPDATED, ENDED, REPLY)
 ORDER = (AUTHORIZER, CONNECT, *INGRESS, DISCONNECT)
+# Each version's session messages; the other's are absent from its run.
+SESSION_MESSAGES = {"ocpp1.6": ("StartTransaction", "MeterValues", "StopTransaction"), "ocpp2.0.1": (STARTED, UPDATED, ENDED)}
+
+
+def labels(protocol: str) -> tuple[str, ...]:
+    """The rows of a run of `protocol`'s chargers, in order."""
+    others = {label for version, found in SESSION_MESSAGES.items() if version != protocol for label in found}
+    return tuple(label for label in ORDER if label not in others)
 
 KINDS = ("reads", "writes", "events", "sqs", "connections", "other")
 DYNAMODB_READS = frozenset({"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"})
@@ -494,6 +506,62 @@ def charger_day(rounds: int, interval_s: int, rng: random.Random) -> list[Step]:
     return sorted(steps, key=lambda step: step.at_s)
 
 
+def _status201(evse: int, status: str) -> Callable[[dict[str, Any], str], dict[str, Any]]:
+    return lambda state, now: {"evseId": evse, "connectorId": 1, "connectorStatus": status, "timestamp": now}
+
+
+def _event201(kind: str, trigger: str, context: str) -> Callable[[dict[str, Any], str], dict[str, Any]]:
+    """A TransactionEvent with its energy reading; Updated ones advance the meter a minute's worth."""
+    def payload(state: dict[str, Any], now: str) -> dict[str, Any]:
+        state["meter_wh"] += 120 if kind == "Updated" else 0
+        seq_no = state["seq_no"] = state.get("seq_no", -1) + 1
+        found: dict[str, Any] = {
+            "eventType": kind, "timestamp": now, "triggerReason": trigger, "seqNo": seq_no,
+            "transactionInfo": {"transactionId": state["transaction_id"], "chargingState": "Charging",
+                                **({"stoppedReason": "Local"} if kind == "Ended" else {})},
+            "meterValue": [{"timestamp": now, "sampledValue": [
+                {"value": state["meter_wh"], "measurand": "Energy.Active.Import.Register", "context": context},
+                *([{"value": 7200, "measurand": "Power.Active.Import", "context": context}] if kind == "Updated" else [])]}]}
+        if kind == "Started":
+            found.update(evse={"id": 1, "connectorId": 1}, idToken={"idToken": state["id_tag"], "type": "ISO14443"})
+        return found
+    return payload
+
+
+def charger_day_201(rounds: int, interval_s: int, rng: random.Random) -> list[Step]:
+    """charger_day's day in OCPP 2.0.1."""
+    def late(at: float) -> float:
+        return at + rng.uniform(*LATENCY_S)
+
+    idle_end = rounds * interval_s
+    start = idle_end + interval_s / 3
+    stop = start + METER_INTERVAL_S * rounds + 20
+    end = stop + 60 + interval_s
+    steps = [
+        Step(0.0, CONNECT),
+        Step(late(0.1), "BootNotification", "BootNotification", lambda state, now: {
+            "reason": "PowerUp", "chargingStation": {"vendorName": "Bench", "model": "B-1", "firmwareVersion": "1.0.0"}}),
+        Step(late(0.4), STATUS_CHANGED, "StatusNotification", _status201(1, "Available")),
+        Step(late(idle_end / 2 + interval_s / 2 + 1), STATUS_UNCHANGED, "StatusNotification", _status201(1, "Available")),
+        Step(late(start), STATUS_CHANGED, "StatusNotification", _status201(1, "Occupied")),
+        Step(late(start + 5), "Authorize", "Authorize",
+             lambda state, now: {"idToken": {"idToken": state["id_tag"], "type": "ISO14443"}}),
+        Step(late(start + 8), STARTED, "TransactionEvent", _event201("Started", "Authorized", "Transaction.Begin")),
+        *(Step(late(start + 8 + METER_INTERVAL_S * j), UPDATED, "TransactionEvent",
+               _event201("Updated", "MeterValuePeriodic", "Sample.Periodic")) for j in range(1, rounds + 1)),
+        Step(late(stop), ENDED, "TransactionEvent", _event201("Ended", "StopAuthorized", "Transaction.End")),
+        Step(late(stop + 30), STATUS_CHANGED, "StatusNotification", _status201(1, "Available")),
+        Step(late(stop + 45), REPLY),
+        *(Step(late(k * interval_s), "Heartbeat", "Heartbeat", lambda state, now: {})
+          for k in range(1, int(end // interval_s) + 1)),
+        Step(end + 1, DISCONNECT),
+    ]
+    return sorted(steps, key=lambda step: step.at_s)
+
+
+DAYS = {"ocpp1.6": charger_day, "ocpp2.0.1": charger_day_201}
+
+
 # --- the run --------------------------------------------------------------------------------------
 
 @dataclass
@@ -514,7 +582,7 @@ class Fleet:
     """Drives the handlers the manifests name, as API Gateway and the SQS event source mappings invoke them,
     and keeps what each call cost: `samples` by label, `consumers` by label and consumer handler."""
 
-    def __init__(self, recorder: Recorder, clock: "SimulatedClock", output: Output) -> None:
+    def __init__(self, recorder: Recorder, clock: "SimulatedClock", output: Output, protocol: str = "ocpp1.6") -> None:
         from services.manifests import ALL
         from services.shared import aws
         from services.shared.settings import settings
@@ -538,6 +606,7 @@ class Fleet:
         self.samples: dict[str, list[Sample]] = {}
         self.consumers: dict[str, dict[str, list[Sample]]] = {}
         self.recording = True
+        self.protocol = protocol
 
     def _invoke(self, ref: str, event: dict[str, Any], *, ingress: bool = False) -> tuple[Any, Sample]:
         from local.invocations import LambdaContext
@@ -567,9 +636,11 @@ class Fleet:
         from local.invocations import ws_authorizer_event, ws_connect_event
 
         policy, sample = self._invoke(self.refs[AUTHORIZER],
-                                      self._at(ws_authorizer_event(charge_point_id, connection_id=connection_id), moment))
+                                      self._at(ws_authorizer_event(charge_point_id, self.protocol, connection_id=connection_id),
+                                               moment))
         self._keep(AUTHORIZER, sample)
-        event = self._at(ws_connect_event(charge_point_id, connection_id, policy["context"]["ocpp_version"]), moment)
+        event = self._at(ws_connect_event(charge_point_id, connection_id, policy["context"]["ocpp_version"], self.protocol),
+                         moment)
         event["requestContext"]["authorizer"] = {**policy["context"], "principalId": policy["principalId"]}
         reply, sample = self._invoke(self.refs[CONNECT], event)
         self._keep(CONNECT, sample)
@@ -586,7 +657,8 @@ class Fleet:
         from local.invocations import ws_message_event
 
         body = json.dumps(frame, separators=(",", ":"))  # as chargers send frames (the ocpp library does)
-        reply, sample = self._invoke(self.refs["ingress"], ws_message_event(charge_point_id, connection_id, body, at=moment),
+        reply, sample = self._invoke(self.refs["ingress"],
+                                     ws_message_event(charge_point_id, connection_id, body, self.protocol, at=moment),
                                      ingress=True)
         sample.inbound_bytes = len(body.encode())
         sample.outbound_bytes = len(reply["body"].encode()) if "body" in reply else None
@@ -636,7 +708,7 @@ class Fleet:
         self.clock.moment = start
         chargers.register_charger(charge_point_id, {}, clock.iso(start))
         sessions.put_token({"id_token": id_tag, "type": "ISO14443", "status": "Accepted", "updated_at": clock.iso(start)})
-        state: dict[str, Any] = {"id_tag": id_tag, "meter_wh": 1_000_000}
+        state: dict[str, Any] = {"id_tag": id_tag, "meter_wh": 1_000_000, "transaction_id": f"{charge_point_id}-1"}
         connection_id = new_connection_id()
         for step in steps:
             moment = start + timedelta(seconds=step.at_s)
@@ -729,12 +801,15 @@ def summarize(samples: dict[str, list[Sample]], consumers: dict[str, dict[str, l
         "heartbeat_writes": target(ops.get("Heartbeat", {}).get("writes"), 0.5),
         "unchanged_status_writes": target(ops.get(STATUS_UNCHANGED, {}).get("writes"), 1),
         "unchanged_status_events": target(ops.get(STATUS_UNCHANGED, {}).get("events"), 0),
-        "meter_values_writes": target(ops.get("MeterValues", {}).get("writes"), 1, "=="),
     }
+    if UPDATED in ops:  # 2.0.1: a sample's meter values and the session's seqNos and state
+        targets["transaction_updated_writes"] = target(ops[UPDATED]["writes"], 2)
+    else:
+        targets["meter_values_writes"] = target(ops.get("MeterValues", {}).get("writes"), 1, "==")
     return {"aws_ops_per_message": ops, "code_ms": code, "targets": targets}
 
 
-def measure(charger_count: int = 50, rounds: int = 10, seed: int = 1) -> dict[str, Any]:
+def measure(charger_count: int = 50, rounds: int = 10, seed: int = 1, protocol: str = "ocpp1.6") -> dict[str, Any]:
     """Runs `charger_count` chargers' days (after a warm-up charger) on moto in-process; a dict ready for JSON:
     {"aws_ops_per_message": {label: {..., "consumers": {handler: {...}}}}, "code_ms": {label: {"mean", "p50", "p99"}},
     "targets": {name: {...}}, "run": {...}}."""
@@ -752,16 +827,17 @@ def measure(charger_count: int = 50, rounds: int = 10, seed: int = 1) -> dict[st
             _patched(clock, "now", simulated.now), \
             _patched(chargers, "_last_seen", LastSeen(settings().heartbeat_interval)):  # a new container
         interval = settings().heartbeat_interval
-        fleet = Fleet(recorder, simulated, output)
+        fleet = Fleet(recorder, simulated, output, protocol)
+        day = DAYS[protocol]
         fleet.recording = False
-        fleet.live("BENCH-WARMUP", "TAG-WARMUP", base, charger_day(2, interval, rng))
+        fleet.live("BENCH-WARMUP", "TAG-WARMUP", base, day(2, interval, rng))
         fleet.recording = True
         for index in range(charger_count):
             fleet.live(f"BENCH-{index:05d}", f"TAG-{index:05d}", base + timedelta(seconds=7.3 * index),
-                       charger_day(rounds, interval, rng))
+                       day(rounds, interval, rng))
     result = summarize(fleet.samples, fleet.consumers)
     result["run"] = {
-        "chargers": charger_count, "rounds": rounds, "seed": seed, "heartbeat_interval_s": interval,
+        "protocol": protocol, "chargers": charger_count, "rounds": rounds, "seed": seed, "heartbeat_interval_s": interval,
         "messages": sum(len(rows) for rows in fleet.samples.values()),
         "consumer_invocations": sum(len(rows) for by_handler in fleet.consumers.values() for rows in by_handler.values()),
         "seconds": round(time.perf_counter() - started, 1),
@@ -800,7 +876,7 @@ def table(result: dict[str, Any]) -> str:
         value = "-" if target["value"] is None else target["value"]
         rows.append(f"{name:27} {value:>7} {target['rule']:>3} {target['limit']:<4} {'ok' if target['ok'] else 'FAIL'}")
     run = result["run"]
-    rows.append(f"\n{run['chargers']} chargers x {run['rounds']} rounds, {run['messages']} handler calls and "
+    rows.append(f"\n{run['chargers']} {run['protocol']} chargers x {run['rounds']} rounds, {run['messages']} handler calls and "
                 f"{run['consumer_invocations']} consumer invocations on {run['aws']} (Python {run['python']}), "
                 f"{run['seconds']} s")
     return "\n".join(rows)
@@ -810,8 +886,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = cli.parser("bench.operations", __doc__)
     parser.add_argument("--chargers", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=10, help="heartbeats of idle time and meter values per session")
+    parser.add_argument("--protocol", choices=tuple(DAYS), default="ocpp1.6", help="what the chargers speak")
     args = parser.parse_args(argv)
-    return cli.emit(measure(args.chargers, args.rounds), table, args.json)
+    return cli.emit(measure(args.chargers, args.rounds, protocol=args.protocol), table, args.json)
 
 
 if __name__ == "__main__":
