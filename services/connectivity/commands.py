@@ -64,46 +64,49 @@ def is_command_key(sort_key: str) -> bool:
     return sort_key >= FIRST_COMMAND_KEY
 
 
-def _secret_at(action: str, payload: dict[str, Any]) -> tuple[dict[str, Any], str] | None:
-    """Where a command carries the charger's new HTTP Basic password: the object and its key. 1.6's security
+def _secrets_at(action: str, payload: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
+    """Where a command carries the charger's new HTTP Basic password: each object and its key. 1.6's security
     extension sends it as a ChangeConfiguration of AuthorizationKey, 2.0.1 as a SetVariables of
-    SecurityCtrlr's BasicAuthPassword."""
+    SecurityCtrlr's BasicAuthPassword, whatever its attribute type (a Target is a password too)."""
     if action == "ChangeConfiguration" and payload.get("key") == "AuthorizationKey" and "value" in payload:
-        return payload, "value"
+        return [(payload, "value")]
     if action == "SetVariables":
-        for entry in payload.get("setVariableData") or []:
-            if _is_password(entry) and entry.get("attributeType", "Actual") == "Actual" and "attributeValue" in entry:
-                return entry, "attributeValue"
-    return None
+        return [(entry, "attributeValue") for entry in payload.get("setVariableData") or []
+                if _is_password(entry) and "attributeValue" in entry]
+    return []
 
 
-def _is_password(entry: dict[str, Any]) -> bool:
-    return (entry.get("component") or {}).get("name") == "SecurityCtrlr" and \
-        (entry.get("variable") or {}).get("name") == "BasicAuthPassword"
+def is_password(component: str | None, variable: str | None) -> bool:
+    return component == "SecurityCtrlr" and variable == "BasicAuthPassword"
+
+
+def _is_password(entry: Any) -> bool:
+    """Also for a payload the schema refused, which a command that is kept as an error still is."""
+    return isinstance(entry, dict) and is_password(
+        (entry.get("component") or {}).get("name"), (entry.get("variable") or {}).get("name"))
 
 
 def secret(action: str, payload: dict[str, Any]) -> str | None:
     """The charger's new password a command carries: it goes to the charger, but is never shown, and kept only
-    until the command is settled."""
-    found = _secret_at(action, payload)
-    return None if found is None else found[0][found[1]]
+    until the command is settled. A command carries at most one (`violations`)."""
+    found = _secrets_at(action, payload)
+    return None if not found else found[0][0][found[0][1]]
 
 
 def with_secret(action: str, payload: dict[str, Any], value: str) -> dict[str, Any]:
-    """A copy of the payload with its password (see `secret`) replaced by `value`: REDACTED to store, the secret
-    to send."""
+    """A copy of the payload with every password it carries (see `secret`) replaced by `value`: REDACTED to store,
+    the secret to send."""
     copy = deepcopy(payload)
-    found = _secret_at(action, copy)
-    if found is not None:
-        found[0][found[1]] = value
+    for holder, key in _secrets_at(action, copy):
+        holder[key] = value
     return copy
 
 
 def secret_taken(action: str, reply: dict[str, Any]) -> bool:
-    """Whether the charger took the new password: a ChangeConfiguration accepted, or the BasicAuthPassword result
-    of a SetVariables accepted (or to be applied at its reboot)."""
+    """Whether the charger took the new password: a ChangeConfiguration accepted, or the Actual BasicAuthPassword
+    result of a SetVariables accepted (or to be applied at its reboot); a Target is not what it authenticates with."""
     if action == "SetVariables":
-        return any(_is_password(result) and result.get("attributeStatus") in POSITIVE
+        return any(_is_password(result) and result.get("attributeType", "Actual") == "Actual" and result.get("attributeStatus") in POSITIVE
                    for result in reply.get("setVariableResult") or [])
     return outcome(reply) is CommandStatus.accepted
 
@@ -148,6 +151,10 @@ def violations(ocpp_version: str, action: str, payload: dict[str, Any]) -> list[
     if action not in allowed:
         return [("action", f"{action!r} is not an action a CSMS sends in {ocpp_version}; use one of: {', '.join(sorted(allowed))}")]
     found = [("payload" + path[1:], message) for _, path, message in schemas.problems(ocpp_version, action, payload)]
+    if action == "SetVariables":
+        passwords = [i for i, entry in enumerate(payload.get("setVariableData") or []) if _is_password(entry)]
+        found += [(f"payload.setVariableData[{i}]", "SecurityCtrlr.BasicAuthPassword is set at most once per command")
+                  for i in passwords[1:]]
     size = len(framing.encode_call(new_command_id(), action, payload).encode())
     if size > MAX_FRAME_BYTES:
         found.append(("payload", f"the frame would be {size} bytes; a charger connection takes at most {MAX_FRAME_BYTES}"))

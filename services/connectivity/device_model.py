@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.connectivity.commands import is_password
 from services.shared.dynamo import decimals
 
 # The table's sort keys: an attribute's under "v#", a received report page's under "p#".
@@ -46,7 +47,8 @@ def page_key(request_id: int, seq_no: int) -> str:
 
 def attributes(report_data: list[dict[str, Any]], request_id: int, generated_at: str) -> list[dict[str, Any]]:
     """The items a NotifyReport's reportData (snake_case, as the `ocpp` library parses it) makes, keyed by
-    `entry_key`; a repeated attribute in one report keeps its last value."""
+    `entry_key`; a repeated attribute in one report keeps its last value. The charger's password (write-only, but
+    a charger may report it all the same) is kept without its value."""
     found: dict[str, dict[str, Any]] = {}
     for data in report_data:
         component, variable = data["component"], data["variable"]
@@ -63,6 +65,7 @@ def attributes(report_data: list[dict[str, Any]], request_id: int, generated_at:
                                 where["variable"], where["variable_instance"], attribute_type)
             item = {**where, "attribute_type": attribute_type,
                     **{name: attribute.get(name) for name in ATTRIBUTE_FIELDS},
+                    **({"value": None} if is_password(where["component"], where["variable"]) else {}),
                     **{name: characteristics.get(name) for name in CHARACTERISTICS},
                     "request_id": request_id, "generated_at": generated_at}
             found[key] = decimals({"entry_key": key, **{k: v for k, v in item.items() if v is not None}})

@@ -407,3 +407,26 @@ def test_a_basic_auth_password_is_a_secret_like_1_6s_authorization_key(
     password_hash = store.get_charger(CP)["password_hash"]
     assert auth.verify_password(NEW_PASSWORD if taken else old, password_hash)
     assert NEW_PASSWORD not in "".join(capsys.readouterr())
+
+
+def test_a_password_set_more_than_once_is_refused_and_never_shown(connected: str) -> None:
+    entries = [{"attributeValue": f"password-{n}-{'x' * 16}", "component": {"name": "SecurityCtrlr"},
+                "variable": {"name": "BasicAuthPassword"}, **({"attributeType": "Target"} if n == 2 else {})}
+               for n in (1, 2, 3)]
+    payload = {"setVariableData": entries}
+
+    reply = call_api("POST", f"/chargers/{CP}/commands", {"action": "SetVariables", "payload": payload})
+    problem = assert_problem(reply, 422)
+    assert [e["path"] for e in problem["errors"]] == ["body.payload.setVariableData[1]", "body.payload.setVariableData[2]"]
+    assert "password-" not in reply["body"]
+
+    kept = commands_queue.submit(CP, "SetVariables", payload, source="test", error={"code": "InvalidCommand"})
+    stored = json.dumps(plain(store.get_command(CP, kept["command_id"])))
+    assert "password-" not in stored and stored.count(REDACTED) == 3
+    assert calls(connected, "SetVariables") == []
+
+
+def test_a_password_a_charger_reports_is_stored_without_its_value(connected: str) -> None:
+    result(connected, "NotifyReport", report(2, 0, False, attribute("SecurityCtrlr", "BasicAuthPassword", "leaked-password")))
+    [item] = variables()["items"]
+    assert (item["variable"], item["value"]) == ("BasicAuthPassword", None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ import ocpp
 import pytest
 
 from services.connectivity import device_model, provisioning
-from services.connectivity.commands import CSMS_ACTIONS, REDACTED, secret, secret_taken, with_secret
+from services.connectivity.commands import CSMS_ACTIONS, REDACTED, secret, secret_taken, violations, with_secret
 from services.connectivity.device_model import attribute_key, key_prefix, page_key
 
 # --- keys -------------------------------------------------------------------------------------
@@ -140,8 +141,31 @@ def test_the_basic_auth_password_is_the_secret_and_only_it_is_redacted() -> None
     assert payload == set_variables(OTHER, PASSWORD)  # a copy: the request is left as it was
     assert with_secret("SetVariables", redacted, "s3cret-s3cret-s3cret") == payload
     assert secret("SetVariables", set_variables(OTHER)) is None
-    assert secret("SetVariables", set_variables({**PASSWORD, "attributeType": "Target"})) is None
     assert secret("ChangeConfiguration", {"key": "AuthorizationKey", "value": "k"}) == "k"
+
+
+def test_every_password_entry_is_redacted_whatever_its_attribute_type() -> None:
+    target = {**PASSWORD, "attributeType": "Target", "attributeValue": "t4rget-t4rget"}
+    payload = set_variables(PASSWORD, target, {**PASSWORD, "attributeValue": "th1rd-th1rd"}, OTHER)
+    assert secret("SetVariables", set_variables(target)) == "t4rget-t4rget"
+    redacted = json.dumps(with_secret("SetVariables", payload, REDACTED))
+    assert not any(value in redacted for value in ("s3cret", "t4rget", "th1rd")) and '"60"' in redacted
+
+
+def test_a_set_variables_sets_the_password_at_most_once() -> None:
+    payload = set_variables(PASSWORD, OTHER, {**PASSWORD, "attributeType": "Target"}, PASSWORD)
+    assert violations("ocpp2.0.1", "SetVariables", payload) == [
+        ("payload.setVariableData[2]", "SecurityCtrlr.BasicAuthPassword is set at most once per command"),
+        ("payload.setVariableData[3]", "SecurityCtrlr.BasicAuthPassword is set at most once per command")]
+    assert violations("ocpp2.0.1", "SetVariables", set_variables(OTHER, PASSWORD)) == []
+
+
+def test_a_reported_password_is_kept_without_its_value() -> None:
+    data = [{"component": {"name": "SecurityCtrlr"}, "variable": {"name": "BasicAuthPassword"},
+             "variable_attribute": [{"value": "leaked", "mutability": "WriteOnly"}, {"type": "Target", "value": "too"}]}]
+    items = device_model.attributes(data, 1, "2026-12-03T20:00:00Z")
+    assert [("value" in i, i["mutability"] if "mutability" in i else None) for i in items] == [
+        (False, "WriteOnly"), (False, None)]
 
 
 def test_the_password_is_taken_by_its_own_result() -> None:
@@ -149,6 +173,8 @@ def test_the_password_is_taken_by_its_own_result() -> None:
     other = {"attributeStatus": "Accepted", "component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}
     assert secret_taken("SetVariables", {"setVariableResult": [other, {**result, "attributeStatus": "Accepted"}]})
     assert not secret_taken("SetVariables", {"setVariableResult": [other, {**result, "attributeStatus": "Rejected"}]})
+    assert not secret_taken("SetVariables", {"setVariableResult": [
+        {**result, "attributeStatus": "Accepted", "attributeType": "Target"}]})
     assert secret_taken("ChangeConfiguration", {"status": "Accepted"})
     assert not secret_taken("ChangeConfiguration", {"status": "Rejected"})
 
