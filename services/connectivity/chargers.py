@@ -32,6 +32,9 @@ CUSTOMER_RING = "customer#"
 # Security events are keyed by the charger's timestamp under this prefix, each kept RETENTION_S.
 SECURITY_PREFIX = "security#"
 
+# What the CSMS asks of a charger while answering its CALL goes out this much later, after the answer
+# (commands_queue.submit's `after_s`).
+AFTER_ANSWER_S = 1
 # Identity fields a boot may carry; ChargerBooted and fault reports repeat the first three.
 IDENTITY = ("charge_point_vendor", "charge_point_model", "firmware_version")
 
@@ -86,15 +89,15 @@ def _ask_report(charge_point_id: str, replaced_command_id: str | None, at: datet
     state = {"status": provisioning.PENDING, "request_id": request_id, "command_id": command_id, "started_at": clock.iso(at)}
     if store.start_provisioning(charge_point_id, state, replaced_command_id):
         commands_queue.submit(charge_point_id, "GetBaseReport", {"requestId": request_id, "reportBase": "FullInventory"},
-                              source=provisioning.SOURCE, command_id=command_id)
+                              source=provisioning.SOURCE, command_id=command_id, after_s=AFTER_ANSWER_S)
 
 
 def _provisioned(charge_point_id: str, request_id: int, at: datetime) -> None:
-    """Accepts a pending charger whose episode waits for `request_id`, and has it boot again now (not after its
-    interval) to learn it."""
+    """Accepts a pending charger whose episode waits for `request_id`, and has it boot again soon (not after its
+    interval) to learn it: once it has the answer to the NotifyReport (or reply) that ended the episode."""
     if store.provisioned(charge_point_id, request_id, clock.iso(at)):
         commands_queue.submit(charge_point_id, "TriggerMessage", {"requestedMessage": "BootNotification"},
-                              source=provisioning.SOURCE)
+                              source=provisioning.SOURCE, after_s=AFTER_ANSWER_S)
 
 
 def report_answered(charge_point_id: str, command: dict[str, Any], at: datetime) -> None:

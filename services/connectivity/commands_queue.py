@@ -44,11 +44,13 @@ _SETTLED_REMOVES = ("queued_at", "secret")
 
 
 def submit(charge_point_id: str, action: str, payload: dict[str, Any], source: str,
-           error: dict[str, Any] | None = None, command_id: str | None = None) -> dict[str, Any]:
+           error: dict[str, Any] | None = None, command_id: str | None = None, after_s: int = 0) -> dict[str, Any]:
     """Records a command and sends it if nothing else is outstanding; a refused one is kept as `error`.
 
     A caller that may deliver the same request twice (an event consumer) passes a `command_id`
-    derived from it: the second submit returns the first command and sends nothing.
+    derived from it: the second submit returns the first command and sends nothing. A caller that is
+    answering the charger's own CALL passes `after_s`: the command is queued, and the queue woken that
+    much later, once the charger has its answer (a charger may refuse a CALL while it awaits one).
     """
     if command_id is not None and (existing := store.get_command(charge_point_id, command_id)):
         return existing
@@ -70,7 +72,11 @@ def submit(charge_point_id: str, action: str, payload: dict[str, Any], source: s
     if hidden is not None:
         queued["secret"] = hidden
     store.put_command(queued)
-    pump(charge_point_id, store.enqueue(charge_point_id, item["command_id"]))
+    queue = store.enqueue(charge_point_id, item["command_id"])
+    if after_s:
+        start_timer(charge_point_id, None, after_s)
+        return item | {"status": CommandStatus.pending.value}
+    pump(charge_point_id, queue)
     return store.get_command(charge_point_id, item["command_id"]) or item
 
 

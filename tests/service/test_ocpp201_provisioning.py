@@ -10,7 +10,8 @@ from typing import Any, Iterator
 import pytest
 from boto3.dynamodb.conditions import Key
 
-from services.connectivity import chargers, commands_queue, provisioning, store
+from local import ACCOUNT, REGION
+from services.connectivity import chargers, commands_queue, handlers, provisioning, store
 from services.connectivity.commands import REDACTED
 from services.connectivity.liveness import LastSeen
 from services.shared import auth, aws, clock
@@ -23,9 +24,12 @@ from tests.service.helpers import (
     basic_auth,
     call_api,
     connect_charger,
+    context,
     frame_id,
     posted_frames,
+    queued,
     send_frame,
+    sqs_event,
 )
 
 CP = "CP-201"
@@ -73,6 +77,21 @@ def answer(connection_id: str, frame: list) -> None:
 
 def calls(connection_id: str, action: str) -> list[list]:
     return [frame for frame in posted_frames(connection_id) if frame[0] == 2 and frame[2] == action]
+
+
+TIMER_QUEUE = f"csms-{commands_queue.TIMER_QUEUE}"
+
+
+def woken() -> list[tuple[dict[str, Any], int]]:
+    """The timer queue's messages (with their delays), handed to its handler now, delayed ones too, so that no
+    test sleeps; the queue is emptied."""
+    from moto.backends import get_backend
+
+    found = queued(TIMER_QUEUE)
+    get_backend("sqs")[ACCOUNT][REGION].queues[TIMER_QUEUE]._messages.clear()  # SQS purges once a minute at most
+    assert handlers.command_timeouts(sqs_event([json.dumps(body) for body, _ in found], TIMER_QUEUE), context()) == {
+        "batchItemFailures": []}
+    return found
 
 
 def charger() -> dict[str, Any]:
@@ -153,6 +172,8 @@ def pending_boot(connection_id: str) -> list:
     """Boots Pending; the GetBaseReport the CSMS sent for it."""
     answer_ = result(connection_id, "BootNotification", BOOT)
     assert answer_["status"] == "Pending"
+    assert calls(connection_id, "GetBaseReport") == []  # not before the charger has its answer
+    assert ({"charge_point_id": CP, "command_id": None}, chargers.AFTER_ANSWER_S) in woken()
     [get_base_report] = calls(connection_id, "GetBaseReport")
     assert get_base_report[3]["reportBase"] == "FullInventory"
     return get_base_report
@@ -174,6 +195,8 @@ def test_a_pending_charger_is_accepted_once_its_full_inventory_is_reported(aws_e
     assert calls(connection_id, "TriggerMessage") == []
 
     result(connection_id, "NotifyReport", report(request_id, 1, False, attribute("OCPPCommCtrlr", "HeartbeatInterval", "300")))
+    assert calls(connection_id, "TriggerMessage") == []  # not before the charger has its answer
+    woken()
 
     [trigger] = calls(connection_id, "TriggerMessage")
     assert trigger[3] == {"requestedMessage": "BootNotification"}
@@ -193,6 +216,7 @@ def test_the_last_page_twice_triggers_one_boot(aws_env: None) -> None:
 
     result(connection_id, "NotifyReport", last)
     result(connection_id, "NotifyReport", last)
+    woken()
 
     assert len(calls(connection_id, "TriggerMessage")) == 1
 
@@ -203,6 +227,7 @@ def test_a_charger_that_cannot_report_is_accepted_all_the_same(aws_env: None, st
     _, command_id, _, _ = pending_boot(connection_id)
 
     answer(connection_id, [3, command_id, {"status": status}])
+    woken()
 
     assert charger()["provisioning"]["status"] == "Accepted"
     assert len(calls(connection_id, "TriggerMessage")) == 1
@@ -215,6 +240,7 @@ def test_a_report_request_that_failed_is_sent_again_at_the_next_boot(aws_env: No
 
     answer(connection_id, [4, command_id, "InternalError", "busy", {}])
     assert result(connection_id, "BootNotification", BOOT)["status"] == "Pending"
+    woken()
 
     requests = calls(connection_id, "GetBaseReport")
     assert len(requests) == 2 and requests[1][3]["requestId"] != first["requestId"]
@@ -229,6 +255,7 @@ def test_an_accepted_report_that_never_completes_is_asked_for_again(aws_env: Non
     later = clock.now() + timedelta(seconds=provisioning.REPORT_WAIT_S + 60)
     unique_id = frame_id()
     reply = send_frame(CP, connection_id, [2, unique_id, "BootNotification", BOOT], ocpp_version=V201, at=later)
+    woken()
 
     assert reply is not None and reply[2]["status"] == "Pending"
     assert len(calls(connection_id, "GetBaseReport")) == 2
