@@ -40,15 +40,19 @@ class Station(ChargePoint):
         super().__init__(charge_point_id, connection, **options)
         self.report_requests: list[int] = []
         self.boots: asyncio.Queue[str] = asyncio.Queue()
+        self.answers = 0  # BootNotification and last NotifyReport answers received
+        self.asked_after: list[tuple[str, int]] = []  # each CALL of the CSMS, with `answers` when it came
 
     async def boot(self, reason: str) -> str:
         reply = await self.call(call.BootNotification(charging_station=STATION, reason=reason))
+        self.answers += 1
         await self.boots.put(reply.status)
         return reply.status
 
     @on("GetBaseReport")
     async def on_get_base_report(self, request_id: int, report_base: str, **_: Any) -> call_result.GetBaseReport:
         self.report_requests.append(request_id)
+        self.asked_after.append(("GetBaseReport", self.answers))
         return call_result.GetBaseReport(status="Accepted" if report_base == "FullInventory" else "NotSupported")
 
     @after("GetBaseReport")
@@ -56,9 +60,11 @@ class Station(ChargePoint):
         for seq_no, page in enumerate(INVENTORY):
             await self.call(call.NotifyReport(request_id=request_id, generated_at=timestamp(), seq_no=seq_no,
                                               report_data=page, tbc=seq_no < len(INVENTORY) - 1))
+        self.answers += 1
 
     @on("TriggerMessage")
     async def on_trigger(self, requested_message: str, **_: Any) -> call_result.TriggerMessage:
+        self.asked_after.append(("TriggerMessage", self.answers))
         return call_result.TriggerMessage(status="Accepted" if requested_message == "BootNotification" else "Rejected")
 
     @after("TriggerMessage")
@@ -78,6 +84,8 @@ def test_a_pending_charger_reports_its_inventory_and_is_accepted(stack: Stack) -
             assert await asyncio.wait_for(station.boots.get(), 1) == "Pending"
             assert await asyncio.wait_for(station.boots.get(), 20) == "Accepted"  # triggered once reported
             assert len(station.report_requests) == 1
+            # Each after the answer to the CALL that caused it: the Pending boot, then the last NotifyReport.
+            assert station.asked_after == [("GetBaseReport", 1), ("TriggerMessage", 2)]
             await station.call(call.SecurityEventNotification(type="FirmwareUpdated", timestamp=timestamp(),
                                                               tech_info="2.0.1"))
 
