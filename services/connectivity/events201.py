@@ -2,7 +2,7 @@
 
 2.0.1 reports a problem as an event on a component's variable (OCPP 2.0.1 part 2, device model):
 `Problem`, `Tripped` or `Fault` turning "true" opens it, turning "false" (or any event on it with
-`cleared`) ends it. Everything else a charger notifies (other variables, Periodic reports, monitors
+`cleared`) ends it. Its code is the charger's techCode, else `{component}/{variable}`. Everything else a charger notifies (other variables, Periodic reports, monitors
 of measured values) is no problem and is not kept.
 """
 
@@ -44,19 +44,24 @@ def place(event: Notified) -> tuple[str, int, int]:
     return "EVSE", event.evse_id, 0
 
 
+def code(event: Notified) -> str:
+    """What names the problem: the charger's techCode, else its component and variable (`RCD/Tripped`), so that
+    different components' problems at one place stay apart, and a clearance ends only its own."""
+    return event.tech_code or f"{event.component}/{event.variable}"
+
+
 def problem(event: Notified) -> Fault | Clearance | None:
-    """The fault or clearance an event reports, None when it reports neither. A clearance without a techCode ends
-    every problem of its place: the charger may have named the fault with a techCode its clearance leaves out."""
+    """The fault or clearance an event reports, None when it reports neither. A clearance ends the problem of its
+    code only: one without a techCode does not end a fault the charger named with one."""
     severity = PROBLEMS.get(event.variable)
     if severity is None or event.trigger not in CHANGES:
         return None
     component, evse_id, connector_id = place(event)
     value = event.actual_value.strip().lower()
     if event.cleared or value == "false":
-        return Clearance(component=component, evse_id=evse_id, connector_id=connector_id, problem_code=event.tech_code,
+        return Clearance(component=component, evse_id=evse_id, connector_id=connector_id, problem_code=code(event),
                          timestamp=event.timestamp, info=event.tech_info)
     if value != "true":
         return None
-    return Fault(component=component, evse_id=evse_id, connector_id=connector_id,
-                 problem_code=event.tech_code or event.variable, severity=severity,
-                 timestamp=event.timestamp, info=event.tech_info)
+    return Fault(component=component, evse_id=evse_id, connector_id=connector_id, problem_code=code(event),
+                 severity=severity, timestamp=event.timestamp, info=event.tech_info)

@@ -51,12 +51,12 @@ class Fault:
 
 @dataclass(frozen=True)
 class Clearance:
-    """A problem that ended (2.0.1: a cleared NotifyEvent); `problem_code` None: every problem of that place."""
+    """A problem that ended (2.0.1: a cleared NotifyEvent): the one of that place and code."""
 
     component: Literal["ChargingStation", "EVSE", "Connector"]
     evse_id: int
     connector_id: int
-    problem_code: str | None
+    problem_code: str
     timestamp: str
     info: str | None = None
 

@@ -73,8 +73,9 @@ class FaultReported(Located):
 class FaultCleared(Located):
     """A problem a charger reported has ended (2.0.1: a NotifyEvent with cleared, or its variable back to "false").
 
-    `problem_code` is the code its FaultReported carried (2.0.1's techCode), or None when the charger named none:
-    then every problem of that place has ended, as when a 1.6 connector reports NoError.
+    `problem_code` is the code its FaultReported carried (2.0.1's techCode, else `{component}/{variable}` of the
+    device model, e.g. `RCD/Tripped`). None (only from deployments before that code) means every problem of that
+    place has ended, as when a 1.6 connector reports NoError.
     """
 
     component: str

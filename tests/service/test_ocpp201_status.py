@@ -191,8 +191,8 @@ def test_a_problem_event_is_a_fault_with_its_place_code_and_severity(tap: EventT
     faults = sorted(tap.of("FaultReported"), key=lambda e: e["occurred_at"])
     assert [(f["component"], f["evse_id"], f["connector_id"], f["problem_code"], f["severity"], f["info"], f["occurred_at"])
             for f in faults] == [("Connector", 1, 2, "E42", "warning", "earth leak", at(1)),
-                                 ("EVSE", 2, 0, "Tripped", "error", None, at(2)),
-                                 ("ChargingStation", 0, 0, "Fault", "error", None, at(3))]
+                                 ("EVSE", 2, 0, "RCD/Tripped", "error", None, at(2)),
+                                 ("ChargingStation", 0, 0, "ChargingStation/Fault", "error", None, at(3))]
     assert all(f["charge_point_id"] == CP and f["status"] is None for f in faults)
 
 
@@ -216,7 +216,7 @@ def test_cleared_or_false_is_a_clearance(tap: EventTap) -> None:
            event("Tripped", "false", 5, evse={"id": 1}, component="RCD", event_id=2))
     cleared = sorted(tap.of("FaultCleared"), key=lambda e: e["occurred_at"])
     assert [(c["component"], c["evse_id"], c["connector_id"], c["problem_code"], c["occurred_at"]) for c in cleared] == [
-        ("Connector", 1, 1, "E42", at(4)), ("EVSE", 1, 0, None, at(5))]
+        ("Connector", 1, 1, "E42", at(4)), ("EVSE", 1, 0, "RCD/Tripped", at(5))]
     assert tap.of("FaultReported") == []
 
 
@@ -292,14 +292,15 @@ def test_a_clearance_of_one_code_leaves_the_others_open() -> None:
     assert sorted((i["problem_code"], i["status"]) for i in incidents()) == [("E42", "resolved"), ("E7", "open")]
 
 
-def test_a_clearance_without_a_code_resolves_every_problem_of_its_place() -> None:
-    notify(event("Problem", "true", 1, evse=CONNECTOR, techCode="E42"),
-           event("Fault", "true", 1, evse=CONNECTOR, event_id=2),
-           event("Fault", "true", 1, evse={"id": 2, "connectorId": 1}, event_id=3))
-    notify(event("Problem", "false", 2, evse=CONNECTOR))
+def test_a_clearance_without_a_code_resolves_only_its_components_problem() -> None:
+    notify(event("Tripped", "true", 1, component="RCD"),
+           event("Tripped", "true", 1, component="OverCurrentProtection", event_id=2),
+           event("Problem", "true", 1, evse=CONNECTOR, techCode="E42", event_id=3))
+    notify(event("Tripped", "false", 2, component="OverCurrentProtection"),
+           event("Problem", "false", 2, evse=CONNECTOR, event_id=2))
     deliver()
     assert sorted((i["evse_id"], i["problem_code"], i["status"]) for i in incidents()) == [
-        (1, "E42", "resolved"), (1, "Fault", "resolved"), (2, "Fault", "open")]
+        (0, "OverCurrentProtection/Tripped", "resolved"), (0, "RCD/Tripped", "open"), (1, "E42", "open")]
 
 
 def test_a_late_fault_older_than_its_clearance_opens_nothing_that_stays_open() -> None:

@@ -31,7 +31,7 @@ def test_the_place_is_where_the_component_is(evse_id: int | None, connector_id: 
 def test_the_severity_is_the_variables(variable: str, severity: str) -> None:
     found = problem(replace(PROBLEM, variable=variable, trigger="Alerting"))
     assert isinstance(found, Fault)
-    assert (found.severity, found.problem_code, found.timestamp) == (severity, variable, T0)
+    assert (found.severity, found.problem_code, found.timestamp) == (severity, f"Connector/{variable}", T0)
 
 
 def test_the_tech_code_and_info_name_the_problem() -> None:
@@ -47,7 +47,17 @@ def test_the_tech_code_and_info_name_the_problem() -> None:
 def test_cleared_or_false_is_a_clearance_of_the_tech_code(notified: Notified) -> None:
     assert problem(replace(notified, tech_code="E42")) == Clearance(
         component="Connector", evse_id=1, connector_id=2, problem_code="E42", timestamp=T0)
-    assert problem(notified) == Clearance(component="Connector", evse_id=1, connector_id=2, problem_code=None, timestamp=T0)
+    assert problem(notified) == Clearance(component="Connector", evse_id=1, connector_id=2,
+                                          problem_code="Connector/Problem", timestamp=T0)
+
+
+def test_without_a_tech_code_each_component_has_its_own_problem_and_clearance() -> None:
+    rcd = replace(PROBLEM, component="RCD", variable="Tripped", evse_id=None, connector_id=None)
+    overcurrent = replace(rcd, component="OverCurrentProtection")
+    faults = [problem(rcd), problem(overcurrent)]
+    clearance = problem(replace(overcurrent, actual_value="false"))
+    assert [f.problem_code for f in faults if isinstance(f, Fault)] == ["RCD/Tripped", "OverCurrentProtection/Tripped"]
+    assert isinstance(clearance, Clearance) and clearance.problem_code == "OverCurrentProtection/Tripped"
 
 
 @pytest.mark.parametrize("notified", [
