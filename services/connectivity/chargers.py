@@ -108,18 +108,18 @@ def report_answered(charge_point_id: str, command: dict[str, Any], at: datetime)
 
 def reported(charge_point_id: str, request_id: int, seq_no: int, tbc: bool, generated_at: str,
              report_data: list[dict[str, Any]], at: datetime) -> None:
-    """A NotifyReport page, requested or not: its attributes into the device model, once per (request, page); the
-    last page (tbc false) of the report a pending charger waits for accepts it."""
-    page = device_model.page_key(request_id, seq_no)
-    fields = {"request_id": request_id, "seq_no": seq_no, "tbc": tbc, "generated_at": generated_at,
-              "received_at": clock.iso(at), "expires_at": int(at.timestamp()) + store.RETENTION_S}
-    if not store.record_page(charge_point_id, page, fields):
+    """A NotifyReport page, requested or not: its attributes into the device model, once per page of a report
+    (requestId, generatedAt); the last page (tbc false) of the report a pending charger waits for accepts it.
+
+    The page is marked received only after its attributes are written (overwrites, so a retry after a failure in
+    between writes them again), and a marked page changes nothing."""
+    page = device_model.page_key(request_id, seq_no, generated_at)
+    if store.has_page(charge_point_id, page):
         return
-    try:
-        store.put_attributes(charge_point_id, device_model.attributes(report_data, request_id, generated_at))
-    except Exception:
-        store.forget_page(charge_point_id, page)  # so that the charger's retry is stored
-        raise
+    store.put_attributes(charge_point_id, device_model.attributes(report_data, request_id, generated_at))
+    store.record_page(charge_point_id, page, {
+        "request_id": request_id, "seq_no": seq_no, "tbc": tbc, "generated_at": generated_at,
+        "received_at": clock.iso(at), "expires_at": int(at.timestamp()) + store.RETENTION_S})
     if not tbc:
         _provisioned(charge_point_id, request_id, at)
 

@@ -41,8 +41,9 @@ def key_prefix(component: str | None, evse_id: int | None) -> str:
     return prefix if evse_id is None else prefix + _part(evse_id) + _SEPARATOR
 
 
-def page_key(request_id: int, seq_no: int) -> str:
-    return f"{PAGE_PREFIX}{request_id}{_SEPARATOR}{seq_no}"
+def page_key(request_id: int, seq_no: int, generated_at: str) -> str:
+    """A report is its requestId and generatedAt: operators reuse requestIds, a re-sent page repeats both."""
+    return f"{PAGE_PREFIX}{request_id}{_SEPARATOR}{_part(generated_at)}{_SEPARATOR}{seq_no}"
 
 
 def attributes(report_data: list[dict[str, Any]], request_id: int, generated_at: str) -> list[dict[str, Any]]:

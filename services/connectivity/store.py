@@ -484,14 +484,13 @@ def _device_model() -> Any:
     return aws.table("device-model")
 
 
-def record_page(charge_point_id: str, entry_key: str, fields: dict[str, Any]) -> bool:
-    """Notes a report page as received; False if it was already (a repeat, which then changes nothing)."""
-    return _applied(_device_model().put_item, Item={**fields, "charge_point_id": charge_point_id, "entry_key": entry_key},
-                    ConditionExpression="attribute_not_exists(entry_key)")
+def has_page(charge_point_id: str, entry_key: str) -> bool:
+    return "Item" in _device_model().get_item(Key={"charge_point_id": charge_point_id, "entry_key": entry_key},
+                                              ProjectionExpression="entry_key")
 
 
-def forget_page(charge_point_id: str, entry_key: str) -> None:
-    _device_model().delete_item(Key={"charge_point_id": charge_point_id, "entry_key": entry_key})
+def record_page(charge_point_id: str, entry_key: str, fields: dict[str, Any]) -> None:
+    _device_model().put_item(Item={**fields, "charge_point_id": charge_point_id, "entry_key": entry_key})
 
 
 def put_attributes(charge_point_id: str, items: list[dict[str, Any]]) -> None:

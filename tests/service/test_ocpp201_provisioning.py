@@ -110,8 +110,8 @@ def attribute(component: str, variable: str, value: str, *, evse: dict[str, int]
     return data
 
 
-def report(request_id: int, seq_no: int, tbc: bool, *data: dict[str, Any]) -> dict[str, Any]:
-    return {"requestId": request_id, "generatedAt": NOW, "seqNo": seq_no, "tbc": tbc, "reportData": list(data)}
+def report(request_id: int, seq_no: int, tbc: bool, *data: dict[str, Any], generated_at: str = NOW) -> dict[str, Any]:
+    return {"requestId": request_id, "generatedAt": generated_at, "seqNo": seq_no, "tbc": tbc, "reportData": list(data)}
 
 
 def variables(**query: str) -> dict[str, Any]:
@@ -276,6 +276,30 @@ def test_an_unrequested_report_is_stored_and_a_repeated_page_changes_nothing(con
                     "mutability": "ReadWrite", "persistent": None, "constant": None, "unit": "W",
                     "data_type": "decimal", "min_limit": None, "max_limit": 22000.5, "values_list": None,
                     "supports_monitoring": False, "request_id": 7, "generated_at": NOW}
+
+
+def test_a_reused_request_id_is_a_new_report(connected: str) -> None:
+    result(connected, "NotifyReport", report(7, 0, False, attribute("EVSE", "Power", "22000", evse={"id": 1})))
+    later = "2026-12-04T20:00:00Z"
+    result(connected, "NotifyReport", report(7, 0, False, attribute("EVSE", "Power", "11000", evse={"id": 1}),
+                                             generated_at=later))
+
+    [item] = variables()["items"]
+    assert (item["value"], item["generated_at"]) == ("11000", later)
+
+
+def test_a_page_whose_attributes_failed_is_stored_when_retried(connected: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    page = report(8, 0, False, attribute("EVSE", "Power", "22000", evse={"id": 1}))
+
+    def killed(charge_point_id: str, items: list[dict[str, Any]]) -> None:
+        raise RuntimeError("the Lambda died here")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(store, "put_attributes", killed)
+        assert send_frame(CP, connected, [2, frame_id(), "NotifyReport", page], ocpp_version=V201)[0] == 4
+    result(connected, "NotifyReport", page)
+
+    assert [v["value"] for v in variables()["items"]] == ["22000"]
 
 
 def test_variables_filter_by_component_variable_and_evse_and_page(connected: str) -> None:

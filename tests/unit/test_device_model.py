@@ -38,12 +38,15 @@ def test_a_prefix_reads_a_component_or_its_evse_and_no_other() -> None:
     assert on_evse_1.startswith(key_prefix("EVSE", 1)) and not on_evse_10.startswith(key_prefix("EVSE", 1))
     assert not evses.startswith(key_prefix("EVSE", None))
     assert all(key.startswith(key_prefix(None, None)) for key in (on_evse_1, on_evse_10, evses))
-    assert not page_key(1, 0).startswith(key_prefix(None, None))
+    assert not page_key(1, 0, T).startswith(key_prefix(None, None))
 
 
-def test_page_keys_are_per_request_and_page() -> None:
-    assert page_key(12, 3) == "p#12#3"
-    assert len({page_key(1, 23), page_key(12, 3), page_key(1, 2)}) == 3
+T = "2026-12-03T20:00:00Z"
+
+
+def test_page_keys_are_per_report_and_page() -> None:
+    assert page_key(12, 3, T) == f"p#12#{T}#3"
+    assert len({page_key(1, 23, T), page_key(12, 3, T), page_key(1, 2, T), page_key(1, 2, "2026-12-04T20:00:00Z")}) == 4
 
 
 # --- items ------------------------------------------------------------------------------------
