@@ -421,8 +421,8 @@ def list_variables(
 
 @app.get("/chargers/<charge_point_id>/security-events", security=allow(*Scope), summary="List a charger's security events",
          tags=[DEVICE_MODEL],
-         description=("The SecurityEventNotifications a 2.0.1 charger sent in the last 90 days, newest first by its "
-                      "timestamp. Paged by `limit` and `next_token`. 404 for an unknown charger."),
+         description=("The SecurityEventNotifications a 2.0.1 charger sent: its latest 500 of the last 90 days, newest "
+                      "first by its timestamp. Paged by `limit` and `next_token`. 404 for an unknown charger."),
          responses=responses({200: ("The charger's security events, newest first", SecurityEventPage)}, 404, 422))
 def list_security_events(
     charge_point_id: ChargerId,
@@ -430,11 +430,25 @@ def list_security_events(
     next_token: Annotated[str | None, Query()] = None,
 ) -> SecurityEventPage:
     _existing(charge_point_id)
-    start = decode_token(next_token, lambda key: key["message_key"].startswith(chargers.SECURITY_PREFIX),
+    start = decode_token(next_token, lambda key: _after(key["message_key"]) is not None,
                          charge_point_id=charge_point_id, message_key=None)
-    items, last = store.list_messages(charge_point_id, chargers.SECURITY_PREFIX, limit, start, int(clock.now().timestamp()))
+    found = chargers.security_events(charge_point_id, clock.now().timestamp())
+    if start is not None:
+        after = _after(start["message_key"])
+        found = [item for item in found if chargers.security_position(item) < after]
+    items = found[:limit]
+    last = None
+    if len(found) > limit:
+        moment, seq = chargers.security_position(items[-1])
+        last = {"charge_point_id": charge_point_id, "message_key": f"{chargers.SECURITY_RING}{moment}#{seq}"}
     return SecurityEventPage(items=[SecurityEvent(**{k: i.get(k) for k in SecurityEvent.model_fields}) for i in items],
                              next_token=encode_token(last))
+
+
+def _after(cursor: str) -> tuple[str, int] | None:
+    """The position (`chargers.security_position`) a security-events token continues after; None if it is none."""
+    moment, _, seq = cursor.removeprefix(chargers.SECURITY_RING).rpartition("#")
+    return (moment, int(seq)) if cursor.startswith(chargers.SECURITY_RING) and moment and seq.isdigit() else None
 
 
 # --- sites ----------------------------------------------------------------------------------

@@ -29,8 +29,9 @@ DATA_TRANSFER_RING = "data#"
 REPORT_SLOTS = 100
 MONITORING_RING = "monitoring#"
 CUSTOMER_RING = "customer#"
-# Security events are keyed by the charger's timestamp under this prefix, each kept RETENTION_S.
-SECURITY_PREFIX = "security#"
+# Security events kept per charger, in a ring of their own, each at most RETENTION_S.
+SECURITY_SLOTS = 500
+SECURITY_RING = "security#"
 
 # What the CSMS asks of a charger while answering its CALL goes out this much later, after the answer
 # (commands_queue.submit's `after_s`).
@@ -106,17 +107,26 @@ def report_answered(charge_point_id: str, command: dict[str, Any], at: datetime)
         _provisioned(charge_point_id, int(command["payload"]["requestId"]), at)
 
 
+class DeviceModelFull(Exception):
+    """A report page that would take the charger's device model beyond device_model.MAX_ATTRIBUTES."""
+
+
 def reported(charge_point_id: str, request_id: int, seq_no: int, tbc: bool, generated_at: str,
              report_data: list[dict[str, Any]], at: datetime) -> None:
     """A NotifyReport page, requested or not: its attributes into the device model, once per page of a report
     (requestId, generatedAt); the last page (tbc false) of the report a pending charger waits for accepts it.
 
     The page is marked received only after its attributes are written (overwrites, so a retry after a failure in
-    between writes them again), and a marked page changes nothing."""
+    between writes them again), and a marked page changes nothing. A page that would take the charger beyond
+    MAX_ATTRIBUTES attributes is refused whole (DeviceModelFull); attributes it only overwrites count nothing."""
     page = device_model.page_key(request_id, seq_no, generated_at)
     if store.has_page(charge_point_id, page):
         return
-    store.put_attributes(charge_point_id, device_model.attributes(report_data, request_id, generated_at))
+    items = device_model.attributes(report_data, request_id, generated_at)
+    added = len(store.new_attributes(charge_point_id, [item["entry_key"] for item in items]))
+    if added and not store.count_attributes(charge_point_id, device_model.COUNT_KEY, added, device_model.MAX_ATTRIBUTES):
+        raise DeviceModelFull(f"the charger's device model would hold more than {device_model.MAX_ATTRIBUTES} attributes")
+    store.put_attributes(charge_point_id, items)
     store.record_page(charge_point_id, page, {
         "request_id": request_id, "seq_no": seq_no, "tbc": tbc, "generated_at": generated_at,
         "received_at": clock.iso(at), "expires_at": int(at.timestamp()) + store.RETENTION_S})
@@ -177,11 +187,24 @@ def _keep(charge_point_id: str, ring: str, slots: int, action: str, message_id: 
 
 def security_event(charge_point_id: str, message_id: str, kind: str, timestamp: str, tech_info: str | None,
                    at: datetime) -> None:
-    """Keyed by the charger's time (then its message id, so a re-sent event overwrites itself), for newest-first
-    listing; each kept RETENTION_S."""
-    moment = clock.iso(clock.parse(timestamp))
-    store.put_message(compact({
-        "charge_point_id": charge_point_id, "message_key": f"{SECURITY_PREFIX}{moment}#{message_id}",
-        "type": kind, "timestamp": moment, "tech_info": tech_info,
-        "received_at": clock.iso(at), "expires_at": int(at.timestamp()) + store.RETENTION_S,
-    }))
+    """Kept as DataTransfer is: the latest SECURITY_SLOTS per charger, each at most RETENTION_S (`security_events`
+    lists them)."""
+    _keep(charge_point_id, SECURITY_RING, SECURITY_SLOTS, "SecurityEventNotification", message_id, compact({
+        "type": kind, "timestamp": clock.iso(clock.parse(timestamp)), "tech_info": tech_info}), at)
+
+
+def security_events(charge_point_id: str, now_s: float) -> list[dict[str, Any]]:
+    """The charger's security events, newest first by its timestamp (then by arrival); a re-sent one (same
+    message id and timestamp) once."""
+    seen: set[tuple[str, str]] = set()
+    found = []
+    for item in sorted(store.read_ring(charge_point_id, SECURITY_RING, int(now_s)), key=security_position, reverse=True):
+        if (item["timestamp"], item["unique_id"]) not in seen:
+            seen.add((item["timestamp"], item["unique_id"]))
+            found.append(item)
+    return found
+
+
+def security_position(item: dict[str, Any]) -> tuple[str, int]:
+    """Where a security event sorts: by the charger's timestamp, then by arrival."""
+    return item["timestamp"], int(item["seq"])

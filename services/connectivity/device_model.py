@@ -13,9 +13,14 @@ from typing import Any
 from services.connectivity.commands import is_password
 from services.shared.dynamo import decimals
 
-# The table's sort keys: an attribute's under "v#", a received report page's under "p#".
+# The table's sort keys: an attribute's under "v#", a received report page's under "p#", and the count of the
+# charger's attributes.
 ATTRIBUTE_PREFIX = "v#"
 PAGE_PREFIX = "p#"
+COUNT_KEY = "n#attributes"
+# Attributes kept per charger, well above a real charger's device model (a few hundred to a couple of thousand):
+# so that no charger, reporting ever new names, can grow the table without limit.
+MAX_ATTRIBUTES = 5_000
 _SEPARATOR = "#"
 # What an attribute's characteristics say, as the REST API shows them (flattened into the attribute).
 CHARACTERISTICS = ("unit", "data_type", "min_limit", "max_limit", "values_list", "supports_monitoring")

@@ -31,8 +31,11 @@ def boot_notification(ctx: OcppContext, request: call.BootNotification) -> call_
 
 
 def notify_report(ctx: OcppContext, request: call.NotifyReport) -> call_result.NotifyReport:
-    chargers.reported(ctx.charge_point_id, request.request_id, request.seq_no, bool(request.tbc), request.generated_at,
-                      request.report_data or [], ctx.received_at)
+    try:
+        chargers.reported(ctx.charge_point_id, request.request_id, request.seq_no, bool(request.tbc),
+                          request.generated_at, request.report_data or [], ctx.received_at)
+    except chargers.DeviceModelFull as full:
+        raise OcppError(Cause.PROPERTY, f"$.reportData: {full}", {"path": "$.reportData"}) from None
     return call_result.NotifyReport()
 
 

@@ -454,12 +454,18 @@ def put_message(item: dict[str, Any]) -> None:
     aws.table("charger-messages").put_item(Item=item)
 
 
-def list_messages(charge_point_id: str, prefix: str, limit: int, start_key: dict[str, Any] | None,
-                  now_epoch: int) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """A page of the charger's unexpired messages under a key prefix, newest (highest key) first."""
-    request = {"KeyConditionExpression": Key("charge_point_id").eq(charge_point_id) & Key("message_key").begins_with(prefix),
-               "FilterExpression": Attr("expires_at").gt(now_epoch), "ScanIndexForward": False}
-    return page(aws.table("charger-messages").query, request, limit, start_key, ("charge_point_id", "message_key"))
+def read_ring(charge_point_id: str, ring: str, now_epoch: int) -> list[dict[str, Any]]:
+    """Every unexpired item of a charger's ring (not its counter): at most its slots, in one or a few queries."""
+    request: dict[str, Any] = {
+        "KeyConditionExpression": Key("charge_point_id").eq(charge_point_id) & Key("message_key").begins_with(ring),
+        "FilterExpression": Attr("expires_at").gt(now_epoch) & Attr("message_key").ne(f"{ring}seq")}
+    found: list[dict[str, Any]] = []
+    while True:
+        reply = aws.table("charger-messages").query(**request)
+        found.extend(reply.get("Items", []))
+        if "LastEvaluatedKey" not in reply:
+            return found
+        request["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
 
 
 def put_in_ring(charge_point_id: str, ring: str, slots: int, item: dict[str, Any]) -> None:
@@ -482,6 +488,29 @@ def put_in_ring(charge_point_id: str, ring: str, slots: int, item: dict[str, Any
 
 def _device_model() -> Any:
     return aws.table("device-model")
+
+
+def new_attributes(charge_point_id: str, entry_keys: list[str]) -> list[str]:
+    """Which of the keys the charger's device model does not hold yet: a BatchGetItem of keys only, 100 a request."""
+    table = _device_model()
+    held: set[str] = set()
+    for start in range(0, len(entry_keys), 100):
+        request: dict[str, Any] = {table.name: {"ProjectionExpression": "entry_key", "Keys": [
+            {"charge_point_id": charge_point_id, "entry_key": key} for key in entry_keys[start:start + 100]]}}
+        while request:
+            reply = table.meta.client.batch_get_item(RequestItems=request)
+            held.update(item["entry_key"] for item in reply["Responses"].get(table.name, []))
+            request = reply.get("UnprocessedKeys") or {}
+    return [key for key in entry_keys if key not in held]
+
+
+def count_attributes(charge_point_id: str, entry_key: str, added: int, cap: int) -> bool:
+    """Counts `added` new attributes under the charger's counter item unless that makes more than `cap`; whether
+    it did."""
+    return added <= cap and _applied(
+        _device_model().update_item, Key={"charge_point_id": charge_point_id, "entry_key": entry_key},
+        UpdateExpression="ADD attributes :n", ConditionExpression="attribute_not_exists(attributes) OR attributes <= :room",
+        ExpressionAttributeValues={":n": added, ":room": cap - added})
 
 
 def has_page(charge_point_id: str, entry_key: str) -> bool:

@@ -11,7 +11,7 @@ import pytest
 from boto3.dynamodb.conditions import Key
 
 from local import ACCOUNT, REGION
-from services.connectivity import chargers, commands_queue, handlers, provisioning, store
+from services.connectivity import chargers, commands_queue, device_model, handlers, provisioning, store
 from services.connectivity.commands import REDACTED
 from services.connectivity.liveness import LastSeen
 from services.shared import auth, aws, clock
@@ -302,6 +302,22 @@ def test_a_page_whose_attributes_failed_is_stored_when_retried(connected: str, m
     assert [v["value"] for v in variables()["items"]] == ["22000"]
 
 
+def test_attributes_beyond_the_cap_are_refused_and_overwrites_count_nothing(connected: str,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(device_model, "MAX_ATTRIBUTES", 3)
+    result(connected, "NotifyReport", report(1, 0, True, attribute("A", "X", "1"), attribute("A", "Y", "1")))
+    result(connected, "NotifyReport", report(1, 1, True, attribute("A", "X", "2"), attribute("A", "Z", "2")))
+    result(connected, "NotifyReport", report(2, 0, False, attribute("A", "X", "3"), attribute("A", "Y", "3"),
+                                             attribute("A", "Z", "3")))
+
+    refused = send_frame(CP, connected, [2, frame_id(), "NotifyReport", report(3, 0, False, attribute("B", "W", "4"))],
+                         ocpp_version=V201)
+
+    assert refused is not None and (refused[0], refused[2], refused[4]) == (4, "PropertyConstraintViolation",
+                                                                             {"path": "$.reportData"})
+    assert [(v["variable"], v["value"]) for v in variables()["items"]] == [("X", "3"), ("Y", "3"), ("Z", "3")]
+
+
 def test_variables_filter_by_component_variable_and_evse_and_page(connected: str) -> None:
     data = [attribute("Connector", "Type", f"cType2-{evse}", evse={"id": evse, "connectorId": 1}) for evse in (1, 2, 3)]
     data += [attribute("Connector", "Available", "true", evse={"id": 2, "connectorId": 1}),
@@ -380,6 +396,19 @@ def test_security_events_are_listed_newest_first_and_a_replay_is_one(connected: 
         "TamperDetectionActivated", "FirmwareUpdated", "StartupOfTheDevice"]
     assert first["items"][0]["timestamp"] == "2026-12-03T19:02:00.000Z" and first["items"][0]["tech_info"] == "#2"
     assert rest["next_token"] is None
+
+
+def test_security_events_are_kept_in_a_ring(connected: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(chargers, "SECURITY_SLOTS", 2)
+    for minute in range(3):
+        result(connected, "SecurityEventNotification", {"type": "SettingSystemTime", "timestamp": f"2026-12-03T20:0{minute}:00Z",
+                                                        "techInfo": f"#{minute}"})
+
+    shown = call_api("GET", f"/chargers/{CP}/security-events", scopes="read-only")["json"]
+    assert [e["tech_info"] for e in shown["items"]] == ["#2", "#1"]
+    assert len(messages(chargers.SECURITY_RING)) == 3  # two slots and the ring's counter
+    foreign = call_api("GET", f"/chargers/{CP}/security-events", query={"next_token": "eyJhIjoiYiJ9"}, scopes="read-only")
+    assert_problem(foreign, 422)
 
 
 def messages(prefix: str) -> list[dict[str, Any]]:
