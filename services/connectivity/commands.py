@@ -106,8 +106,8 @@ def secret_taken(action: str, reply: dict[str, Any]) -> bool:
     """Whether the charger took the new password: a ChangeConfiguration accepted, or the Actual BasicAuthPassword
     result of a SetVariables accepted (or to be applied at its reboot); a Target is not what it authenticates with."""
     if action == "SetVariables":
-        return any(_is_password(result) and result.get("attributeType", "Actual") == "Actual" and result.get("attributeStatus") in POSITIVE
-                   for result in reply.get("setVariableResult") or [])
+        return any(_is_password(result) and result.get("attributeType", "Actual") == "Actual"
+                   and result.get("attributeStatus") in POSITIVE for result in reply.get("setVariableResult") or [])
     return outcome(reply) is CommandStatus.accepted
 
 

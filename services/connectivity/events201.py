@@ -2,8 +2,9 @@
 
 2.0.1 reports a problem as an event on a component's variable (OCPP 2.0.1 part 2, device model):
 `Problem`, `Tripped` or `Fault` turning "true" opens it, turning "false" (or any event on it with
-`cleared`) ends it. Its code is the charger's techCode, else `{component}/{variable}`. Everything else a charger notifies (other variables, Periodic reports, monitors
-of measured values) is no problem and is not kept.
+`cleared`) ends it; its code is the charger's techCode, else `{component}/{variable}`. Everything else a
+charger notifies (other variables, Periodic reports, monitors of measured values) is no problem and is
+not kept.
 """
 
 from __future__ import annotations
