@@ -102,6 +102,16 @@ def with_secret(action: str, payload: dict[str, Any], value: str) -> dict[str, A
     return copy
 
 
+def redacted_reply(action: str, reply: dict[str, Any]) -> dict[str, Any]:
+    """A reply as it is kept: a GetVariables that read BasicAuthPassword (WriteOnly; a charger that answers it
+    anyway) shows it redacted."""
+    results = reply.get("getVariableResult") if action == "GetVariables" else None
+    if not isinstance(results, list) or not any(_is_password(r) and "attributeValue" in r for r in results):
+        return reply
+    return {**reply, "getVariableResult": [{**r, "attributeValue": REDACTED} if _is_password(r) and "attributeValue" in r
+                                           else r for r in results]}
+
+
 def secret_taken(action: str, reply: dict[str, Any]) -> bool:
     """Whether the charger took the new password: a ChangeConfiguration accepted, or the Actual BasicAuthPassword
     result of a SetVariables accepted (or to be applied at its reboot); a Target is not what it authenticates with."""

@@ -22,6 +22,7 @@ from services.connectivity.commands import (
     as_of,
     new_command_id,
     outcome,
+    redacted_reply,
     secret,
     secret_taken,
     timed_out,
@@ -180,10 +181,10 @@ def answered(charge_point_id: str, ocpp_version: str, frame: framing.CallResult 
             "code": frame.error_code, "description": frame.error_description, "details": frame.error_details}}
     elif found := schemas.problems(ocpp_version, command["action"], frame.payload, response=True):
         _, path, message = found[0]
-        status, fields = CommandStatus.error, {"reply": frame.payload, "error": {
+        status, fields = CommandStatus.error, {"reply": redacted_reply(command["action"], frame.payload), "error": {
             "code": "InvalidReply", "description": f"{path}: {message}", "details": {"path": path}}}
     else:
-        status, fields = outcome(frame.payload), {"reply": frame.payload}
+        status, fields = outcome(frame.payload), {"reply": redacted_reply(command["action"], frame.payload)}
         if "secret" in command and secret_taken(command["action"], frame.payload):
             # The charger now authenticates with its new password, whether it answered in time or not.
             store.set_fields(charge_point_id, {"password_hash": auth.hash_password(command["secret"])})

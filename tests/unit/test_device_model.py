@@ -11,7 +11,15 @@ import ocpp
 import pytest
 
 from services.connectivity import device_model, provisioning
-from services.connectivity.commands import CSMS_ACTIONS, REDACTED, secret, secret_taken, violations, with_secret
+from services.connectivity.commands import (
+    CSMS_ACTIONS,
+    REDACTED,
+    redacted_reply,
+    secret,
+    secret_taken,
+    violations,
+    with_secret,
+)
 from services.connectivity.device_model import attribute_key, key_prefix, page_key
 
 # --- keys -------------------------------------------------------------------------------------
@@ -197,3 +205,16 @@ def test_a_2_0_1_csms_sends_every_request_of_the_schemas_a_charger_does_not() ->
     schemas = Path(ocpp.__file__).parent / "v201" / "schemas"
     requests = {path.name.removesuffix("Request.json") for path in schemas.glob("*Request.json")}
     assert CSMS_ACTIONS["ocpp2.0.1"] == requests - CHARGER_INITIATED
+
+
+def test_a_password_a_charger_reads_back_is_kept_redacted() -> None:
+    password = {"component": {"name": "SecurityCtrlr"}, "variable": {"name": "BasicAuthPassword"}}
+    other = {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}
+    reply = {"getVariableResult": [{**password, "attributeStatus": "Accepted", "attributeValue": "s3cret-s3cret-1"},
+                                   {**other, "attributeStatus": "Accepted", "attributeValue": "300"}]}
+
+    kept = redacted_reply("GetVariables", reply)
+
+    assert [r["attributeValue"] for r in kept["getVariableResult"]] == [REDACTED, "300"]
+    assert reply["getVariableResult"][0]["attributeValue"] == "s3cret-s3cret-1"  # the charger's reply is not changed
+    assert redacted_reply("SetVariables", reply) is reply
