@@ -254,12 +254,13 @@ def record_event(event: Event, now: datetime) -> Answer:
     samples = record_samples(event.charge_point_id, event.transaction_id, location, event.meter_values)
     session, applied = store.record_event(event.charge_point_id, event.transaction_id, event.seq_no,
                                           _event_fields(event, samples), _first_fields(event, info, now))
+    is_end = event.event_type == "Ended" and session.get("ended_seq_no") == event.seq_no
     if not applied and event.seq_no not in session.get("seq_nos", set()):
         session = _after_the_end(event) or session
-    elif event.event_type == "Ended" and session.get("status") == "active":
+    elif is_end and session.get("status") == "active":
         # Ended now, or re-sent after an attempt that recorded it and failed before ending the session
         session = _end(session, event, now)
-    return Answer(id_tag_info=info, total_cost=total_cost(session) if event.event_type == "Ended" else None)
+    return Answer(id_tag_info=info, total_cost=total_cost(session) if is_end else None)
 
 
 def _event_fields(event: Event, samples: list[dict[str, Any]]) -> dict[str, Any]:

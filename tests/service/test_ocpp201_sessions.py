@@ -274,3 +274,12 @@ def test_an_ended_re_sent_after_a_failure_ends_the_session(tokens: None, tap: Ev
     monkeypatch.setattr(store, "complete_session", complete)
     assert ended(1)["totalCost"] == Decimal("3.7")
     assert session()["status"] == "completed" and len(tap.of("SessionEnded")) == 1
+
+
+def test_an_ended_reusing_a_seen_seq_no_ends_nothing(tokens: None, tap: EventTap) -> None:
+    started()
+    assert ended(0) == {}  # seqNo 0 is the Started's: not an Ended the CSMS has seen, so no totalCost
+    stored = session()
+    assert stored["status"] == "active" and "ended_seq_no" not in stored
+    assert ended(1)["totalCost"] == Decimal("3.7")
+    assert len(tap.of("SessionEnded")) == 1
