@@ -283,3 +283,17 @@ def test_an_ended_reusing_a_seen_seq_no_ends_nothing(tokens: None, tap: EventTap
     assert stored["status"] == "active" and "ended_seq_no" not in stored
     assert ended(1)["totalCost"] == Decimal("3.7")
     assert len(tap.of("SessionEnded")) == 1
+
+
+@pytest.mark.parametrize(("action", "body", "path"), [
+    ("TransactionEvent", payload("Started", 0, "2026-03-01T10:00:00Z", evse={"id": 33}), "$.evse.id"),
+    ("TransactionEvent", payload("Updated", 1, "2026-03-01T10:00:00Z", evse={"id": 0}), "$.evse.id"),
+    ("TransactionEvent", payload("Updated", 1, "2026-03-01T10:00:00Z", evse={"id": 1, "connectorId": 10**6}),
+     "$.evse.connectorId"),
+    ("MeterValues", {"evseId": 33, "meterValue": [{"timestamp": "2026-03-01T09:00:00Z", "sampledValue": [energy("1")]}]},
+     "$.evseId"),
+])
+def test_evse_and_connector_ids_are_bounded(aws_env: None, action: str, body: dict[str, Any], path: str) -> None:
+    refused = answer(action, body)
+    assert refused[0] == 4 and refused[2] == "PropertyConstraintViolation", refused
+    assert refused[4]["path"] == path and store.get_session(CP, TX) is None
