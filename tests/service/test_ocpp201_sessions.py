@@ -228,8 +228,9 @@ def test_an_ended_without_started_creates_the_session_ended(tokens: None, tap: E
     assert tap.of("SessionStarted") == []
     [end] = tap.of("SessionEnded")
     assert (end["evse_id"], end["id_tag"], end["id_tag_status"]) == (3, "NOBODY", "Invalid")
-    started(seq_no=4)  # late: stored, starts nothing
-    assert tap.of("SessionStarted") == [] and detail()["flags"] == ["id_tag_invalid", "start_missing"]
+    started(seq_no=4)  # late: stored, starts nothing, reprices nothing; the start and seqNos 4-5 are all seen now
+    assert tap.of("SessionStarted") == [] and detail()["flags"] == ["id_tag_invalid"]
+    assert (detail()["energy_wh"], len(tap.of("SessionEnded"))) == (3000, 1)
 
 
 def test_offline_events_are_kept_in_the_chargers_time_order(tokens: None) -> None:
@@ -297,3 +298,67 @@ def test_evse_and_connector_ids_are_bounded(aws_env: None, action: str, body: di
     refused = answer(action, body)
     assert refused[0] == 4 and refused[2] == "PropertyConstraintViolation", refused
     assert refused[4]["path"] == path and store.get_session(CP, TX) is None
+
+
+def test_a_reused_transaction_id_changes_nothing_and_gets_no_total_cost(tokens: None, tap: EventTap,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    started()
+    updated(1)
+    ended(2)
+    before = session()
+    again = {"tx": TX, "evse": {"id": 1, "connectorId": 1}}  # the charger's counter restarted: TX, seqNos 0, 1, 2
+    assert event("Started", 0, "2026-03-02T08:00:00Z", energy("20000", "Transaction.Begin"), **again) == {}
+    assert event("Updated", 1, "2026-03-02T08:30:00Z", energy("25000"), **again) == {}
+    assert event("Ended", 2, "2026-03-02T09:00:00Z", energy("30000", "Transaction.End"), **again) == {}
+    assert session() == before and len(tap.of("SessionEnded")) == 1
+    assert [r.levelname for r in caplog.records if "is another session's" in r.getMessage()] == ["WARNING"] * 2
+
+
+def test_a_2_0_1_event_never_touches_a_1_6_session(tokens: None, tap: EventTap) -> None:
+    one_six = {"connectorId": 1, "idTag": "CARD-1", "timestamp": "2026-03-01T09:00:00Z"}
+    done = ocpp("StartTransaction", {**one_six, "meterStart": 100}, "ocpp1.6")["transactionId"]
+    ocpp("StopTransaction", {"transactionId": done, "meterStop": 600, "timestamp": "2026-03-01T09:30:00Z"}, "ocpp1.6")
+    active = ocpp("StartTransaction", {**one_six, "connectorId": 2, "meterStart": 700}, "ocpp1.6")["transactionId"]
+    ended_before, active_before = session(str(done)), session(str(active))
+    for tx in (str(done), str(active)):
+        assert event("Started", 0, "2026-03-01T10:00:00Z", energy("1000", "Transaction.Begin"), tx=tx) == {}
+        assert event("Ended", 2, "2026-03-01T11:00:00Z", energy("2000", "Transaction.End"), tx=tx) == {}
+    assert (session(str(done)), session(str(active))) == (ended_before, active_before)
+    ocpp("StopTransaction", {"transactionId": active, "meterStop": 1700, "timestamp": "2026-03-01T11:30:00Z"}, "ocpp1.6")
+    assert session(str(active))["energy_wh"] == 1000 and len(tap.of("SessionEnded")) == 2
+
+
+def test_an_older_event_does_not_overwrite_a_newer_ones_state(tokens: None) -> None:
+    started(offline=True, info={"chargingState": "EVConnected"})
+    updated(2, trigger="ChargingStateChanged", info={"chargingState": "SuspendedEV"})
+    updated(1, trigger="MeterValuePeriodic", offline=True, info={"chargingState": "Charging"})  # late and older
+    stored = session()
+    assert (stored["trigger_reason"], stored["charging_state"], stored["offline"]) == ("ChargingStateChanged",
+                                                                                       "SuspendedEV", False)
+    assert stored["seq_nos"] == {0, 1, 2} and stored["latest_seq_no"] == 2
+
+
+def test_an_ended_first_without_a_start_reading_awaits_an_operator(tokens: None, tap: EventTap) -> None:
+    assert "totalCost" not in ended(2)  # its only reading is Transaction.End: nothing to bill from
+    stored = session()
+    assert (stored["status"], stored["implausible_reasons"]) == ("implausible", ["start_reading_missing"])
+    assert stored["flags"] == ["start_missing", "incomplete"]
+    started()
+    updated(1)  # late: stored, for the operator to settle from
+    body = detail()
+    assert (body["status"], body["flags"]) == ("implausible", [])
+    assert [m["sampled_value"][0]["value"] for m in body["meter_values"]] == ["1000", "6500", "13345"]
+    assert tap.of("SessionEnded") == [] and tap.of("SessionStarted") == []
+
+
+def test_an_event_racing_the_end_is_counted_in_its_flags(tokens: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    started()
+    complete = store.complete_session
+
+    def racing(*args: Any, **kwargs: Any) -> dict[str, Any] | None:
+        updated(1)  # applied between the Ended's record and the end
+        return complete(*args, **kwargs)
+
+    monkeypatch.setattr(store, "complete_session", racing)
+    assert ended(2)["totalCost"] == Decimal("3.7")
+    assert session()["flags"] == [] and session()["seq_nos"] == {0, 1, 2}
