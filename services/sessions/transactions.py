@@ -291,9 +291,8 @@ def _event_fields(event: Event, samples: list[dict[str, Any]]) -> dict[str, Any]
 def _latest_fields(event: Event) -> dict[str, Any]:
     """What the event with the highest seqNo says: an older one that comes late does not overwrite it."""
     fields: dict[str, Any] = {"trigger_reason": event.trigger_reason, "offline": event.offline}
-    optional = {"charging_state": event.charging_state, "remote_start_id": event.remote_start_id,
-                "reservation_id": event.reservation_id}
-    fields.update({name: value for name, value in optional.items() if value is not None})
+    if event.charging_state is not None:
+        fields["charging_state"] = event.charging_state
     return fields
 
 
@@ -303,10 +302,9 @@ def _first_fields(event: Event, info: dict[str, Any] | None, now: datetime) -> d
                               "flags": [], "created_at": clock.iso(now)}
     if event.event_type != "Started":  # a Started sets its own; till then a session starts at its first event
         fields["started_at"] = clock.normalize(event.timestamp)
-    if event.evse_id is not None:
-        fields["evse_id"] = event.evse_id
-    if event.connector_id is not None:
-        fields["connector_id"] = event.connector_id
+    optional = {"evse_id": event.evse_id, "connector_id": event.connector_id, "remote_start_id": event.remote_start_id,
+                "reservation_id": event.reservation_id}
+    fields.update({name: value for name, value in optional.items() if value is not None})
     if event.token is not None and info is not None:
         fields.update(id_tag=event.token.id_token, id_token_type=event.token.type, id_tag_status=info["status"])
     return fields

@@ -178,7 +178,8 @@ def test_a_repeated_seq_no_changes_nothing(tokens: None, tap: EventTap) -> None:
 def test_events_out_of_order_make_one_session(tokens: None, tap: EventTap) -> None:
     updated(1, evse={"id": 2, "connectorId": 1})  # before its Started
     assert tap.of("SessionStarted") == []
-    started(evse={"id": 2})  # a connector said once is kept
+    started(evse={"id": 2}, reservationId=4, info={"remoteStartId": 9})  # a connector said once is kept
+    assert (session()["reservation_id"], session()["remote_start_id"]) == (4, 9)
     [start] = tap.of("SessionStarted")
     assert start["started_at"] == "2026-03-01T10:00:00.000Z" and (start["evse_id"], start["connector_id"]) == (2, 1)
     ended(2, info={"stoppedReason": "Local"})  # no evse: the first event's carries
