@@ -99,16 +99,19 @@ def get_session(charge_point_id: str, transaction_id: str) -> dict[str, Any] | N
 
 
 def complete_session(charge_point_id: str, transaction_id: str, changes: dict[str, Any], *,
-                     create: dict[str, Any] | None = None) -> dict[str, Any] | None:
-    """Ends an active session once (or creates it ended, from `create`); the session as ended, or None if it had
-    ended already."""
+                     create: dict[str, Any] | None = None, seen: set[int] | None = None) -> dict[str, Any] | None:
+    """Ends an active session once (or creates it ended, from `create`), adding the 2.0.1 seqNos `seen` (those
+    only its samples held) to its set; the session as ended, or None if it had ended already."""
     keys = ("charge_point_id", "transaction_id")
     fields = {**{k: v for k, v in (create or {}).items() if k not in keys}, **changes}
     sets, names, values = set_clause(fields)
     condition = "attribute_not_exists(transaction_id)"
     if create is None:
         condition, names["#status"], values[":active"] = "#status = :active", "status", "active"
-    return _update_if(charge_point_id, transaction_id, UpdateExpression="SET " + ", ".join(sets),
+    update = "SET " + ", ".join(sets)
+    if seen:
+        update, values[":seen"] = update + " ADD seq_nos :seen", seen
+    return _update_if(charge_point_id, transaction_id, UpdateExpression=update,
                       ConditionExpression=condition, ExpressionAttributeNames=names, ExpressionAttributeValues=values)
 
 
@@ -245,7 +248,7 @@ def _all(conditions: list[Any]) -> Any:
 # into items of up to this many bytes (DynamoDB's limit is 400 KB): a write is billed per KB of its item, and
 # a one-reading element is a fraction of a KB, so one item per element would cost several times the units.
 PACKED_BYTES = 256 * 1024
-_SHARED = ("series", "charge_point_id", "evse_id", "connector_id", "transaction_id")
+_SHARED = ("series", "charge_point_id", "evse_id", "connector_id", "transaction_id", "seq_no")
 
 
 def put_samples(items: list[dict[str, Any]]) -> None:

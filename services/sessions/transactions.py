@@ -130,9 +130,10 @@ class Stop:
 
 
 def record_samples(charge_point_id: str, transaction_id: str | None, location: tuple[int, int],
-                   meter_values: list[dict[str, Any]]) -> list[dict[str, Any]]:
+                   meter_values: list[dict[str, Any]], seq_no: int | None = None) -> list[dict[str, Any]]:
     """Stores meterValue elements (snake_case, as the library gives them) by the charger's timestamps, from the
-    (EVSE, connector) `location`."""
+    (EVSE, connector) `location`; with the seqNo of the 2.0.1 event that carried them, which the session then
+    need not record."""
     items = []
     for element in meter_values:
         sampled = [metering.normalize(v) for v in element.get("sampled_value", [])]
@@ -145,6 +146,7 @@ def record_samples(charge_point_id: str, transaction_id: str | None, location: t
             "connector_id": location[1],
             "sampled_value": sampled,
             **({"transaction_id": transaction_id} if transaction_id is not None else {}),
+            **({"seq_no": seq_no} if seq_no is not None else {}),
         })
     if items:
         store.put_samples(items)
@@ -256,7 +258,9 @@ def record_event(event: Event, now: datetime) -> Answer:
     changes nothing."""
     info = authorize(event.token, now) if event.token is not None else None
     location = (event.evse_id or 0, event.connector_id or 0)
-    samples = record_samples(event.charge_point_id, event.transaction_id, location, event.meter_values)
+    samples = record_samples(event.charge_point_id, event.transaction_id, location, event.meter_values, event.seq_no)
+    if samples and event.event_type == "Updated" and _told(event, info, now):
+        return Answer(id_tag_info=info)
     once = {"Started": "started_seq_no", "Ended": "ended_seq_no"}.get(event.event_type)
     session, applied = store.record_event(event.charge_point_id, event.transaction_id, event.seq_no,
                                           _event_fields(event, samples), _latest_fields(event),
@@ -274,6 +278,19 @@ def record_event(event: Event, now: datetime) -> Answer:
         # Ended now, or re-sent after an attempt that recorded it and failed before ending the session
         session = _end(session, event, now)
     return Answer(id_tag_info=info, total_cost=total_cost(session) if is_end else None)
+
+
+def _told(event: Event, info: dict[str, Any] | None, now: datetime) -> bool:
+    """Whether an Updated whose samples are stored (with its seqNo, which Ended counts) has nothing to tell its
+    session: the session is an active 2.0.1 one whose Ended was not seen yet (then Ended's Query, after this read,
+    finds the samples), has all the event would set for good, and holds the event's state already (or a newer
+    one). A consistent read is cheaper than a write of the session, its stream record and the relay's invocation."""
+    session = store.get_session(event.charge_point_id, event.transaction_id)
+    if session is None or "seq_nos" not in session or session.get("status") != "active" or "ended_seq_no" in session:
+        return False
+    newer = int(session.get("latest_seq_no", -1)) > event.seq_no
+    return (all(name in session for name in _first_fields(event, info, now))
+            and (newer or all(session.get(name) == value for name, value in _latest_fields(event).items())))
 
 
 def _event_fields(event: Event, samples: list[dict[str, Any]]) -> dict[str, Any]:
@@ -315,7 +332,10 @@ def _end(session: dict[str, Any], event: Event, now: datetime) -> dict[str, Any]
     call). A session whose Started never came starts at its first reading, flagged `start_missing`; without a
     reading before its last it has no start to bill from, so it ends implausible (an operator settles it)."""
     start_seen = "started_seq_no" in session
-    span = metering.meter_span(samples_of(session, consistent=True))
+    samples = samples_of(session, consistent=True)
+    seen = {int(s["seq_no"]) for s in samples if "seq_no" in s} | set(session["seq_nos"])
+    session = {**session, "seq_nos": seen}
+    span = metering.meter_span(samples)
     flags = list(session.get("flags", [])) + _token_flags(session.get("id_tag_status", "Accepted"))
     started_at = session["started_at"]
     if span is None:
@@ -331,7 +351,7 @@ def _end(session: dict[str, Any], event: Event, now: datetime) -> dict[str, Any]
     outcome = _outcome(meter_start, meter_stop, started_at, clock.normalize(event.timestamp), now,
                        _ordering_flags(session, flags), unknown_start)
     changes = {**outcome, "stop_reason": event.stopped_reason or "Local"}
-    ended = store.complete_session(event.charge_point_id, event.transaction_id, changes)
+    ended = store.complete_session(event.charge_point_id, event.transaction_id, changes, seen=seen)
     if ended is not None:
         return _with_ordering_flags(event, ended)
     return store.get_session(event.charge_point_id, event.transaction_id) or session

@@ -336,7 +336,9 @@ def test_an_older_event_does_not_overwrite_a_newer_ones_state(tokens: None) -> N
     stored = session()
     assert (stored["trigger_reason"], stored["charging_state"], stored["offline"]) == ("ChargingStateChanged",
                                                                                        "SuspendedEV", False)
-    assert stored["seq_nos"] == {0, 1, 2} and stored["latest_seq_no"] == 2
+    assert stored["latest_seq_no"] == 2
+    ended(3)
+    assert session()["flags"] == [] and session()["seq_nos"] == {0, 1, 2, 3}
 
 
 def test_an_ended_first_without_a_start_reading_awaits_an_operator(tokens: None, tap: EventTap) -> None:
@@ -363,3 +365,18 @@ def test_an_event_racing_the_end_is_counted_in_its_flags(tokens: None, monkeypat
     monkeypatch.setattr(store, "complete_session", racing)
     assert ended(2)["totalCost"] == Decimal("3.7")
     assert session()["flags"] == [] and session()["seq_nos"] == {0, 1, 2}
+
+
+def test_an_updated_that_changes_nothing_writes_only_its_meter_values(tokens: None, tap: EventTap,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    started()
+    updated(1, minute=20, kwh="4")  # a new trigger: the session keeps it
+    with monkeypatch.context() as patched:
+        patched.setattr(store, "record_event", lambda *args: pytest.fail(f"wrote the session for {args[2]}"))
+        assert updated(2, minute=30, kwh="6.5") == {} and updated(3, minute=40, kwh="9") == {}
+        assert updated(3, minute=40, kwh="9") == {}  # re-sent: its meter values overwrite themselves
+    assert ended(5)["totalCost"] == Decimal("3.7")
+    assert session()["flags"] == ["incomplete"] and session()["seq_nos"] == {0, 1, 2, 3, 5}  # 4 is missing
+    updated(4, minute=50, kwh="11")
+    body = detail()
+    assert body["flags"] == [] and len(body["meter_values"]) == 6 and len(tap.of("SessionEnded")) == 1
