@@ -10,6 +10,7 @@ from ocpp.v201 import call, call_result
 from services.sessions import metering, transactions
 from services.shared.ocpp.dispatch import OcppContext
 from services.shared.ocpp.errors import Cause, OcppError
+from services.shared.settings import settings
 
 # 2.0.1 names a group by a token the CSMS issued; the id-tokens table keeps only its id (parent_id_tag).
 GROUP_TYPE = "Central"
@@ -26,6 +27,10 @@ def transaction_event(ctx: OcppContext, request: call.TransactionEvent) -> call_
         raise OcppError(Cause.PROPERTY, "$.transactionInfo.transactionId: a transaction id is 1 to 36 characters",
                         {"path": "$.transactionInfo.transactionId"})
     evse: dict[str, Any] = request.evse or {}  # type: ignore[assignment]
+    if request.evse is not None:
+        _bounded(evse["id"], 1, "$.evse.id")
+        if evse.get("connector_id") is not None:
+            _bounded(evse["connector_id"], 1, "$.evse.connectorId")
     answer = transactions.record_event(transactions.Event(
         charge_point_id=ctx.charge_point_id, transaction_id=info["transaction_id"], event_type=request.event_type,
         seq_no=request.seq_no, timestamp=request.timestamp, trigger_reason=request.trigger_reason,
@@ -41,8 +46,17 @@ def transaction_event(ctx: OcppContext, request: call.TransactionEvent) -> call_
 
 def meter_values(ctx: OcppContext, request: call.MeterValues) -> call_result.MeterValues:
     """Meter values outside a transaction (2.0.1 sends a transaction's in TransactionEvent): the EVSE's series."""
+    _bounded(request.evse_id, 0, "$.evseId")
     transactions.record_samples(ctx.charge_point_id, None, (request.evse_id, 0), _meter_values(request.meter_value))
     return call_result.MeterValues()
+
+
+def _bounded(number: int, lowest: int, path: str) -> None:
+    """EVSEs and connectors are numbered up to CSMS_MAX_CONNECTOR_ID, as StatusNotification's; a transaction runs
+    on EVSE 1 and up, its connector 1 and up, and MeterValues' EVSE 0 is the charger's main meter."""
+    limit = settings().max_connector_id
+    if not lowest <= number <= limit:
+        raise OcppError(Cause.PROPERTY, f"{path}: must be {lowest} to {limit}", {"path": path})
 
 
 def _token(id_token: Any) -> transactions.Token:

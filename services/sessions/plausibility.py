@@ -14,8 +14,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
+# start_reading_missing is decided by the caller: a 2.0.1 session whose Started never came and whose only reading is
+# its last has no register to bill from.
 Reason = Literal["register_negative", "register_out_of_range", "stop_before_start", "stop_in_future",
-                 "energy_exceeds_power"]
+                 "energy_exceeds_power", "start_reading_missing"]
 
 # No meter counts further: 1 TWh is 350 kW, day and night, for 326 years.
 MAX_REGISTER_WH = 10**12

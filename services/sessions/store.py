@@ -99,25 +99,20 @@ def get_session(charge_point_id: str, transaction_id: str) -> dict[str, Any] | N
 
 
 def complete_session(charge_point_id: str, transaction_id: str, changes: dict[str, Any], *,
-                     create: dict[str, Any] | None = None) -> bool:
-    """Ends an active session once (or creates it ended, from `create`); False if it had ended already."""
+                     create: dict[str, Any] | None = None, seen: set[int] | None = None) -> dict[str, Any] | None:
+    """Ends an active session once (or creates it ended, from `create`), adding the 2.0.1 seqNos `seen` (those
+    only its samples held) to its set; the session as ended, or None if it had ended already."""
     keys = ("charge_point_id", "transaction_id")
     fields = {**{k: v for k, v in (create or {}).items() if k not in keys}, **changes}
     sets, names, values = set_clause(fields)
-    condition = "attribute_not_exists(transaction_id)" if create is not None else "#status = :active"
-    try:
-        _sessions().update_item(
-            Key={"charge_point_id": charge_point_id, "transaction_id": transaction_id},
-            UpdateExpression="SET " + ", ".join(sets),
-            ConditionExpression=condition,
-            ExpressionAttributeNames={**names, "#status": "status"} if create is None else names,
-            ExpressionAttributeValues={**values, ":active": "active"} if create is None else values,
-        )
-    except ClientError as error:
-        if condition_failed(error):
-            return False
-        raise
-    return True
+    condition = "attribute_not_exists(transaction_id)"
+    if create is None:
+        condition, names["#status"], values[":active"] = "#status = :active", "status", "active"
+    update = "SET " + ", ".join(sets)
+    if seen:
+        update, values[":seen"] = update + " ADD seq_nos :seen", seen
+    return _update_if(charge_point_id, transaction_id, UpdateExpression=update,
+                      ConditionExpression=condition, ExpressionAttributeNames=names, ExpressionAttributeValues=values)
 
 
 def settle_session(charge_point_id: str, transaction_id: str, changes: dict[str, Any]) -> dict[str, Any] | None:
@@ -141,19 +136,38 @@ def _update_if(charge_point_id: str, transaction_id: str, **request: Any) -> dic
 
 
 def record_event(charge_point_id: str, transaction_id: str, seq_no: int, fields: dict[str, Any],
-                 if_absent: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-    """Applies one 2.0.1 TransactionEvent to its session, new or active, in one conditional write: `fields` set,
-    `if_absent` set where the session has none yet (what the first event that tells it said), its seqNo added.
-    (the session after, True); or (the session as it was, False) when its seqNo was seen or the session ended."""
+                 latest: dict[str, Any], if_absent: dict[str, Any], once: str | None) -> tuple[dict[str, Any], bool]:
+    """Applies one 2.0.1 TransactionEvent to its session, new or an active 2.0.1 one (never a 1.6 one: it has no
+    seq_nos), in one conditional write: `fields` set, `latest` set only if no higher seqNo set them before, `if_absent`
+    set where the session has none yet (what the first event that tells it said), its seqNo added; `once` names
+    what only one event may set (a Started's or an Ended's seqNo). (the session after, True); or (the session as it
+    was, False) when its seqNo was seen, `once` was set, or the session ended or is a 1.6 one. An event older than
+    the latest costs a second write."""
+    session, applied = _record_event(charge_point_id, transaction_id, seq_no, {**fields, **latest, "latest_seq_no": seq_no},
+                                     if_absent, once, latest=True)
+    if not applied and int(session.get("latest_seq_no", -1)) > seq_no and seq_no not in session.get("seq_nos", set()):
+        session, applied = _record_event(charge_point_id, transaction_id, seq_no, fields, if_absent, once, latest=False)
+    return session, applied
+
+
+def _record_event(charge_point_id: str, transaction_id: str, seq_no: int, fields: dict[str, Any],
+                  if_absent: dict[str, Any], once: str | None, *, latest: bool) -> tuple[dict[str, Any], bool]:
     sets, names, values = set_clause(fields)
     for i, (name, value) in enumerate(if_absent.items()):
         names[f"#g{i}"], values[f":g{i}"] = name, value
         sets.append(f"#g{i} = if_not_exists(#g{i}, :g{i})")
+    condition = ("(attribute_not_exists(transaction_id) OR (#status = :active AND attribute_exists(seq_nos)))"
+                 " AND NOT contains(seq_nos, :n)")
+    if latest:
+        condition += " AND (attribute_not_exists(latest_seq_no) OR latest_seq_no < :n)"
+    if once is not None:
+        names["#once"] = once
+        condition += " AND attribute_not_exists(#once)"
     try:
         reply = _sessions().update_item(
             Key={"charge_point_id": charge_point_id, "transaction_id": transaction_id},
             UpdateExpression="SET " + ", ".join(sets) + " ADD seq_nos :seq",
-            ConditionExpression="(attribute_not_exists(#status) OR #status = :active) AND NOT contains(seq_nos, :n)",
+            ConditionExpression=condition,
             ExpressionAttributeNames={**names, "#status": "status"},
             ExpressionAttributeValues={**values, ":seq": {seq_no}, ":n": seq_no, ":active": "active"},
             ReturnValues="ALL_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -167,19 +181,21 @@ def record_event(charge_point_id: str, transaction_id: str, seq_no: int, fields:
 
 def record_late_event(charge_point_id: str, transaction_id: str, seq_no: int,
                       fields: dict[str, Any]) -> dict[str, Any] | None:
-    """Adds the seqNo (and `fields`) of an event that came after its session ended; the session after, or None
-    if that seqNo was seen meanwhile."""
+    """Adds the seqNo (and `fields`) of an event that came after its 2.0.1 session ended; the session after, or
+    None if that seqNo was seen meanwhile."""
     sets, names, values = set_clause(fields)
     return _update_if(charge_point_id, transaction_id,
                       UpdateExpression=("SET " + ", ".join(sets) + " " if sets else "") + "ADD seq_nos :seq",
-                      ConditionExpression="attribute_exists(transaction_id) AND NOT contains(seq_nos, :n)",
+                      ConditionExpression="attribute_exists(seq_nos) AND NOT contains(seq_nos, :n)",
                       **({"ExpressionAttributeNames": names} if names else {}),
                       ExpressionAttributeValues={**values, ":seq": {seq_no}, ":n": seq_no})
 
 
-def set_flags(charge_point_id: str, transaction_id: str, flags: list[str]) -> None:
-    _sessions().update_item(Key={"charge_point_id": charge_point_id, "transaction_id": transaction_id},
-                            UpdateExpression="SET flags = :flags", ExpressionAttributeValues={":flags": flags})
+def set_flags(charge_point_id: str, transaction_id: str, flags: list[str], seen: int) -> bool:
+    """Sets flags computed from `seen` seqNos; False if the session has more by now (then they are computed again)."""
+    return _update_if(charge_point_id, transaction_id, UpdateExpression="SET flags = :flags",
+                      ConditionExpression="size(seq_nos) = :seen",
+                      ExpressionAttributeValues={":flags": flags, ":seen": seen}) is not None
 
 
 def _unmarshal(item: dict[str, Any]) -> dict[str, Any]:
@@ -232,7 +248,7 @@ def _all(conditions: list[Any]) -> Any:
 # into items of up to this many bytes (DynamoDB's limit is 400 KB): a write is billed per KB of its item, and
 # a one-reading element is a fraction of a KB, so one item per element would cost several times the units.
 PACKED_BYTES = 256 * 1024
-_SHARED = ("series", "charge_point_id", "evse_id", "connector_id", "transaction_id")
+_SHARED = ("series", "charge_point_id", "evse_id", "connector_id", "transaction_id", "seq_no")
 
 
 def put_samples(items: list[dict[str, Any]]) -> None:

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from services.sessions import authorization, metering, ordering, plausibility, store
 from services.shared import clock, pricing
+from services.shared.log import logger, metric
 from services.shared.money import exponent
 from services.shared.settings import settings
 
@@ -25,6 +26,9 @@ START_KEY_RETENTION_S = 30 * 24 * 3600
 UNKNOWN = (0, 0)
 # OCPP 2.0.1's transactionId is a string of up to 36 characters; 1.6's integers are far shorter in decimal.
 MAX_TRANSACTION_ID = 36
+START_MISSING = "start_missing"
+# Racing events that each change a session's seqNos make its flags be computed again; one race is already rare.
+MAX_FLAG_WRITES = 3
 
 
 def session_id(charge_point_id: str, transaction_id: str) -> str:
@@ -126,9 +130,10 @@ class Stop:
 
 
 def record_samples(charge_point_id: str, transaction_id: str | None, location: tuple[int, int],
-                   meter_values: list[dict[str, Any]]) -> list[dict[str, Any]]:
+                   meter_values: list[dict[str, Any]], seq_no: int | None = None) -> list[dict[str, Any]]:
     """Stores meterValue elements (snake_case, as the library gives them) by the charger's timestamps, from the
-    (EVSE, connector) `location`."""
+    (EVSE, connector) `location`; with the seqNo of the 2.0.1 event that carried them, which the session then
+    need not record."""
     items = []
     for element in meter_values:
         sampled = [metering.normalize(v) for v in element.get("sampled_value", [])]
@@ -141,6 +146,7 @@ def record_samples(charge_point_id: str, transaction_id: str | None, location: t
             "connector_id": location[1],
             "sampled_value": sampled,
             **({"transaction_id": transaction_id} if transaction_id is not None else {}),
+            **({"seq_no": seq_no} if seq_no is not None else {}),
         })
     if items:
         store.put_samples(items)
@@ -167,12 +173,12 @@ def stop(request: Stop, transaction_data: list[dict[str, Any]], now: datetime) -
 
 
 def _outcome(meter_start_wh: int, meter_stop_wh: int, started_at: str, stopped_at: str, now: datetime,
-             flags: list[str]) -> dict[str, Any]:
+             flags: list[str], extra_reasons: list[plausibility.Reason] | None = None) -> dict[str, Any]:
     """How a session ends, whichever version stopped it: completed with the energy it bills, or implausible
     (then an operator settles it); with the registers and times it ends with."""
     used, meter_flags = metering.energy_wh(meter_start_wh, meter_stop_wh)
-    implausible = plausibility.reasons(meter_start_wh, meter_stop_wh, clock.parse(started_at), clock.parse(stopped_at),
-                                       now, settings().max_power_w)
+    implausible = (extra_reasons or []) + plausibility.reasons(meter_start_wh, meter_stop_wh, clock.parse(started_at),
+                                                      clock.parse(stopped_at), now, settings().max_power_w)
     outcome = ({"status": "implausible", "implausible_reasons": implausible} if implausible
                else {"status": "completed", "energy_wh": used})
     return {**outcome, "started_at": started_at, "stopped_at": stopped_at, "meter_start": meter_start_wh,
@@ -194,7 +200,7 @@ def _session_from_stop(request: Stop, samples: list[dict[str, Any]], stopped_at:
         "started_at": first[0] if first else stopped_at,
         "meter_start": plausibility.register_wh(first[1]) if first else request.meter_stop_wh,
         "status": "active",
-        "flags": ["start_missing"],
+        "flags": [START_MISSING],
         "created_at": clock.iso(now),
         "created_from_stop": True,
     }
@@ -246,34 +252,64 @@ class Answer:
 
 def record_event(event: Event, now: datetime) -> Answer:
     """Applies an event once per seqNo, in whatever order they come: the first that tells the session's
-    EVSE, connector and token sets them; Started sets its start; Ended ends it once. An event after the end is
-    kept (its meter values, its seqNo, so whether the session is `incomplete`) but changes neither the session
-    nor its price."""
+    EVSE, connector and token sets them; the highest seqNo its latest state; Started sets its start; Ended ends it
+    once. An event after the end is kept (its meter values, its seqNo, so whether the session is `incomplete`)
+    but changes neither the session nor its price. An event that cannot be this session's (its id was reused)
+    changes nothing."""
     info = authorize(event.token, now) if event.token is not None else None
     location = (event.evse_id or 0, event.connector_id or 0)
-    samples = record_samples(event.charge_point_id, event.transaction_id, location, event.meter_values)
+    samples = record_samples(event.charge_point_id, event.transaction_id, location, event.meter_values, event.seq_no)
+    if samples and event.event_type == "Updated" and _told(event, info, now):
+        return Answer(id_tag_info=info)
+    once = {"Started": "started_seq_no", "Ended": "ended_seq_no"}.get(event.event_type)
     session, applied = store.record_event(event.charge_point_id, event.transaction_id, event.seq_no,
-                                          _event_fields(event, samples), _first_fields(event, info, now))
-    if not applied and event.seq_no not in session.get("seq_nos", set()):
+                                          _event_fields(event, samples), _latest_fields(event),
+                                          _first_fields(event, info, now), once)
+    timestamp = clock.normalize(event.timestamp)
+    if not applied and ordering.reused(session, event.event_type, event.seq_no, timestamp):
+        logger.warning(f"transaction id {event.transaction_id!r} of {event.charge_point_id} is another session's: "
+                       f"{event.event_type} seqNo {event.seq_no} at {timestamp} changes nothing")
+        metric("TransactionIdReused")
+        return Answer(id_tag_info=info)
+    is_end = event.event_type == "Ended" and session.get("ended_seq_no") == event.seq_no
+    if not applied and event.seq_no not in session["seq_nos"]:
         session = _after_the_end(event) or session
-    elif event.event_type == "Ended" and session.get("status") == "active":
+    elif is_end and session.get("status") == "active":
         # Ended now, or re-sent after an attempt that recorded it and failed before ending the session
         session = _end(session, event, now)
-    return Answer(id_tag_info=info, total_cost=total_cost(session) if event.event_type == "Ended" else None)
+    return Answer(id_tag_info=info, total_cost=total_cost(session) if is_end else None)
+
+
+def _told(event: Event, info: dict[str, Any] | None, now: datetime) -> bool:
+    """Whether an Updated whose samples are stored (with its seqNo, which Ended counts) has nothing to tell its
+    session: the session is an active 2.0.1 one whose Ended was not seen yet (then Ended's Query, after this read,
+    finds the samples), has all the event would set for good, and holds the event's state already (or a newer
+    one). A consistent read is cheaper than a write of the session, its stream record and the relay's invocation."""
+    session = store.get_session(event.charge_point_id, event.transaction_id)
+    if session is None or "seq_nos" not in session or session.get("status") != "active" or "ended_seq_no" in session:
+        return False
+    newer = int(session.get("latest_seq_no", -1)) > event.seq_no
+    return (all(name in session for name in _first_fields(event, info, now))
+            and (newer or all(session.get(name) == value for name, value in _latest_fields(event).items())))
 
 
 def _event_fields(event: Event, samples: list[dict[str, Any]]) -> dict[str, Any]:
-    fields: dict[str, Any] = {"trigger_reason": event.trigger_reason}
-    optional = {"charging_state": event.charging_state, "remote_start_id": event.remote_start_id,
-                "reservation_id": event.reservation_id, "offline": event.offline or None}
-    fields.update({name: value for name, value in optional.items() if value is not None})
+    fields: dict[str, Any] = {}
     if event.event_type == "Started":
         fields.update(started_seq_no=event.seq_no, started_at=clock.normalize(event.timestamp))
         span = metering.meter_span(samples)
         if span is not None:
             fields["meter_start"] = plausibility.register_wh(span[0][1])
     elif event.event_type == "Ended":
-        fields["ended_seq_no"] = event.seq_no
+        fields.update(ended_seq_no=event.seq_no, stopped_at=clock.normalize(event.timestamp))
+    return fields
+
+
+def _latest_fields(event: Event) -> dict[str, Any]:
+    """What the event with the highest seqNo says: an older one that comes late does not overwrite it."""
+    fields: dict[str, Any] = {"trigger_reason": event.trigger_reason, "offline": event.offline}
+    if event.charging_state is not None:
+        fields["charging_state"] = event.charging_state
     return fields
 
 
@@ -283,10 +319,9 @@ def _first_fields(event: Event, info: dict[str, Any] | None, now: datetime) -> d
                               "flags": [], "created_at": clock.iso(now)}
     if event.event_type != "Started":  # a Started sets its own; till then a session starts at its first event
         fields["started_at"] = clock.normalize(event.timestamp)
-    if event.evse_id is not None:
-        fields["evse_id"] = event.evse_id
-    if event.connector_id is not None:
-        fields["connector_id"] = event.connector_id
+    optional = {"evse_id": event.evse_id, "connector_id": event.connector_id, "remote_start_id": event.remote_start_id,
+                "reservation_id": event.reservation_id}
+    fields.update({name: value for name, value in optional.items() if value is not None})
     if event.token is not None and info is not None:
         fields.update(id_tag=event.token.id_token, id_token_type=event.token.type, id_tag_status=info["status"])
     return fields
@@ -294,9 +329,13 @@ def _first_fields(event: Event, info: dict[str, Any] | None, now: datetime) -> d
 
 def _end(session: dict[str, Any], event: Event, now: datetime) -> dict[str, Any]:
     """Ends an active session from every meter value it has so far; the session as ended (by this or a racing
-    call). A session whose Started never came starts at its first reading, flagged `start_missing`."""
+    call). A session whose Started never came starts at its first reading, flagged `start_missing`; without a
+    reading before its last it has no start to bill from, so it ends implausible (an operator settles it)."""
     start_seen = "started_seq_no" in session
-    span = metering.meter_span(samples_of(session, consistent=True))
+    samples = samples_of(session, consistent=True)
+    seen = {int(s["seq_no"]) for s in samples if "seq_no" in s} | set(session["seq_nos"])
+    session = {**session, "seq_nos": seen}
+    span = metering.meter_span(samples)
     flags = list(session.get("flags", [])) + _token_flags(session.get("id_tag_status", "Accepted"))
     started_at = session["started_at"]
     if span is None:
@@ -306,30 +345,46 @@ def _end(session: dict[str, Any], event: Event, now: datetime) -> dict[str, Any]
         (first_at, first), (_, last) = span
         meter_start, meter_stop = plausibility.register_wh(first), plausibility.register_wh(last)
         started_at = started_at if start_seen else min(started_at, first_at)
-    if not start_seen:
-        flags.append("start_missing")
-    if ordering.incomplete(session["seq_nos"], session.get("started_seq_no"), session.get("ended_seq_no")):
-        flags.append(ordering.INCOMPLETE)
-    outcome = _outcome(meter_start, meter_stop, started_at, clock.normalize(event.timestamp), now, flags)
+    unknown_start: list[plausibility.Reason] = []
+    if not start_seen and (span is None or span[0] == span[1]):
+        unknown_start.append("start_reading_missing")
+    outcome = _outcome(meter_start, meter_stop, started_at, clock.normalize(event.timestamp), now,
+                       _ordering_flags(session, flags), unknown_start)
     changes = {**outcome, "stop_reason": event.stopped_reason or "Local"}
-    if store.complete_session(event.charge_point_id, event.transaction_id, changes):
-        return {**session, **changes}
+    ended = store.complete_session(event.charge_point_id, event.transaction_id, changes, seen=seen)
+    if ended is not None:
+        return _with_ordering_flags(event, ended)
     return store.get_session(event.charge_point_id, event.transaction_id) or session
+
+
+def _ordering_flags(session: dict[str, Any], flags: list[str]) -> list[str]:
+    """`flags` with `start_missing` and `incomplete` as the session's seqNos say now."""
+    flags = ordering.with_flag(flags, START_MISSING, "started_seq_no" not in session)
+    gap = ordering.incomplete(session["seq_nos"], session.get("started_seq_no"), session.get("ended_seq_no"))
+    return ordering.with_flag(flags, ordering.INCOMPLETE, gap)
+
+
+def _with_ordering_flags(event: Event, session: dict[str, Any]) -> dict[str, Any]:
+    """The ended session with its ordering flags as its seqNos say, rewritten when they changed: flags computed
+    from fewer seqNos than the session has by the write (a racing event) are computed again."""
+    for _ in range(MAX_FLAG_WRITES):
+        flags = list(session.get("flags", []))
+        recomputed = _ordering_flags(session, flags)
+        if recomputed == flags:
+            return session
+        if store.set_flags(event.charge_point_id, event.transaction_id, recomputed, len(session["seq_nos"])):
+            return {**session, "flags": recomputed}
+        session = store.get_session(event.charge_point_id, event.transaction_id) or session
+    return session
 
 
 def _after_the_end(event: Event) -> dict[str, Any] | None:
     """Keeps the seqNo of an event that came after its session ended, and whether the session is `incomplete`
-    now; None if that seqNo was seen meanwhile."""
-    fields = {"started_seq_no": event.seq_no} if event.event_type == "Started" else {}
+    or `start_missing` now; None if that seqNo was seen meanwhile."""
+    fields = ({"started_seq_no": event.seq_no, "start_reported_at": clock.normalize(event.timestamp)}
+              if event.event_type == "Started" else {})
     session = store.record_late_event(event.charge_point_id, event.transaction_id, event.seq_no, fields)
-    if session is None:
-        return None
-    flags = list(session.get("flags", []))
-    gap = ordering.incomplete(session["seq_nos"], session.get("started_seq_no"), session.get("ended_seq_no"))
-    recomputed = ordering.with_flag(flags, ordering.INCOMPLETE, gap)
-    if recomputed != flags:
-        store.set_flags(event.charge_point_id, event.transaction_id, recomputed)
-    return {**session, "flags": recomputed}
+    return None if session is None else _with_ordering_flags(event, session)
 
 
 def total_cost(session: dict[str, Any]) -> Decimal | None:

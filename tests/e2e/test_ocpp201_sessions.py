@@ -107,3 +107,24 @@ def test_a_late_updated_leaves_the_session_and_its_invoice_as_they_were(stack: S
     assert 20000 in [int(m["sampled_value"][0]["value"]) for m in session["meter_values"]]
     time.sleep(1.5)  # a second SessionEnded or invoice would show by now
     assert invoices_of(stack, cp_id) == [invoice]
+
+
+def test_a_repeated_updated_and_an_ended_before_its_started_bill_once(stack: Stack) -> None:
+    cp_id, tag, tx = f"E201-{uuid.uuid4().hex[:6]}", f"T{uuid.uuid4().hex[:8]}", str(uuid.uuid4())
+    assert stack.request("PUT", f"/id-tokens/{tag}", {"status": "Accepted"})[0] == 201
+    middle = event("Updated", 1, tx, "2026-03-01T10:30:00Z", 7000, evse={"id": 1, "connector_id": 1})
+
+    async def charge() -> list[call_result.TransactionEvent]:
+        async with station201(stack.ocpp_url, cp_id) as charger:
+            return [await charger.call(e) for e in (middle, middle, ended(2, tx, tag), started(tx, tag))]
+
+    first, repeated, end, start = asyncio.run(charge())
+    assert first.total_cost is repeated.total_cost is start.total_cost is None
+    assert Decimal(str(end.total_cost)) == Decimal("1.9")  # from its first reading: 13,345 - 7,000 Wh at 0.30 EUR/kWh
+    [invoice] = eventually(lambda: invoices_of(stack, cp_id))
+    assert invoice["energy_wh"] == 6345
+    status, _, session = stack.request("GET", f"/sessions/{invoice['session_id']}")
+    assert status == 200 and (session["status"], session["flags"]) == ("completed", [])  # the late Started fills it
+    assert [int(m["sampled_value"][0]["value"]) for m in session["meter_values"]] == [1000, 7000, 13345]
+    time.sleep(1.5)  # a second SessionEnded or invoice would show by now
+    assert invoices_of(stack, cp_id) == [invoice]

@@ -178,7 +178,8 @@ def test_a_repeated_seq_no_changes_nothing(tokens: None, tap: EventTap) -> None:
 def test_events_out_of_order_make_one_session(tokens: None, tap: EventTap) -> None:
     updated(1, evse={"id": 2, "connectorId": 1})  # before its Started
     assert tap.of("SessionStarted") == []
-    started(evse={"id": 2})  # a connector said once is kept
+    started(evse={"id": 2}, reservationId=4, info={"remoteStartId": 9})  # a connector said once is kept
+    assert (session()["reservation_id"], session()["remote_start_id"]) == (4, 9)
     [start] = tap.of("SessionStarted")
     assert start["started_at"] == "2026-03-01T10:00:00.000Z" and (start["evse_id"], start["connector_id"]) == (2, 1)
     ended(2, info={"stoppedReason": "Local"})  # no evse: the first event's carries
@@ -228,8 +229,9 @@ def test_an_ended_without_started_creates_the_session_ended(tokens: None, tap: E
     assert tap.of("SessionStarted") == []
     [end] = tap.of("SessionEnded")
     assert (end["evse_id"], end["id_tag"], end["id_tag_status"]) == (3, "NOBODY", "Invalid")
-    started(seq_no=4)  # late: stored, starts nothing
-    assert tap.of("SessionStarted") == [] and detail()["flags"] == ["id_tag_invalid", "start_missing"]
+    started(seq_no=4)  # late: stored, starts nothing, reprices nothing; the start and seqNos 4-5 are all seen now
+    assert tap.of("SessionStarted") == [] and detail()["flags"] == ["id_tag_invalid"]
+    assert (detail()["energy_wh"], len(tap.of("SessionEnded"))) == (3000, 1)
 
 
 def test_offline_events_are_kept_in_the_chargers_time_order(tokens: None) -> None:
@@ -274,3 +276,107 @@ def test_an_ended_re_sent_after_a_failure_ends_the_session(tokens: None, tap: Ev
     monkeypatch.setattr(store, "complete_session", complete)
     assert ended(1)["totalCost"] == Decimal("3.7")
     assert session()["status"] == "completed" and len(tap.of("SessionEnded")) == 1
+
+
+def test_an_ended_reusing_a_seen_seq_no_ends_nothing(tokens: None, tap: EventTap) -> None:
+    started()
+    assert ended(0) == {}  # seqNo 0 is the Started's: not an Ended the CSMS has seen, so no totalCost
+    stored = session()
+    assert stored["status"] == "active" and "ended_seq_no" not in stored
+    assert ended(1)["totalCost"] == Decimal("3.7")
+    assert len(tap.of("SessionEnded")) == 1
+
+
+@pytest.mark.parametrize(("action", "body", "path"), [
+    ("TransactionEvent", payload("Started", 0, "2026-03-01T10:00:00Z", evse={"id": 33}), "$.evse.id"),
+    ("TransactionEvent", payload("Updated", 1, "2026-03-01T10:00:00Z", evse={"id": 0}), "$.evse.id"),
+    ("TransactionEvent", payload("Updated", 1, "2026-03-01T10:00:00Z", evse={"id": 1, "connectorId": 10**6}),
+     "$.evse.connectorId"),
+    ("MeterValues", {"evseId": 33, "meterValue": [{"timestamp": "2026-03-01T09:00:00Z", "sampledValue": [energy("1")]}]},
+     "$.evseId"),
+])
+def test_evse_and_connector_ids_are_bounded(aws_env: None, action: str, body: dict[str, Any], path: str) -> None:
+    refused = answer(action, body)
+    assert refused[0] == 4 and refused[2] == "PropertyConstraintViolation", refused
+    assert refused[4]["path"] == path and store.get_session(CP, TX) is None
+
+
+def test_a_reused_transaction_id_changes_nothing_and_gets_no_total_cost(tokens: None, tap: EventTap,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    started()
+    updated(1)
+    ended(2)
+    before = session()
+    again = {"tx": TX, "evse": {"id": 1, "connectorId": 1}}  # the charger's counter restarted: TX, seqNos 0, 1, 2
+    assert event("Started", 0, "2026-03-02T08:00:00Z", energy("20000", "Transaction.Begin"), **again) == {}
+    assert event("Updated", 1, "2026-03-02T08:30:00Z", energy("25000"), **again) == {}
+    assert event("Ended", 2, "2026-03-02T09:00:00Z", energy("30000", "Transaction.End"), **again) == {}
+    assert session() == before and len(tap.of("SessionEnded")) == 1
+    assert [r.levelname for r in caplog.records if "is another session's" in r.getMessage()] == ["WARNING"] * 2
+
+
+def test_a_2_0_1_event_never_touches_a_1_6_session(tokens: None, tap: EventTap) -> None:
+    one_six = {"connectorId": 1, "idTag": "CARD-1", "timestamp": "2026-03-01T09:00:00Z"}
+    done = ocpp("StartTransaction", {**one_six, "meterStart": 100}, "ocpp1.6")["transactionId"]
+    ocpp("StopTransaction", {"transactionId": done, "meterStop": 600, "timestamp": "2026-03-01T09:30:00Z"}, "ocpp1.6")
+    active = ocpp("StartTransaction", {**one_six, "connectorId": 2, "meterStart": 700}, "ocpp1.6")["transactionId"]
+    ended_before, active_before = session(str(done)), session(str(active))
+    for tx in (str(done), str(active)):
+        assert event("Started", 0, "2026-03-01T10:00:00Z", energy("1000", "Transaction.Begin"), tx=tx) == {}
+        assert event("Ended", 2, "2026-03-01T11:00:00Z", energy("2000", "Transaction.End"), tx=tx) == {}
+    assert (session(str(done)), session(str(active))) == (ended_before, active_before)
+    ocpp("StopTransaction", {"transactionId": active, "meterStop": 1700, "timestamp": "2026-03-01T11:30:00Z"}, "ocpp1.6")
+    assert session(str(active))["energy_wh"] == 1000 and len(tap.of("SessionEnded")) == 2
+
+
+def test_an_older_event_does_not_overwrite_a_newer_ones_state(tokens: None) -> None:
+    started(offline=True, info={"chargingState": "EVConnected"})
+    updated(2, trigger="ChargingStateChanged", info={"chargingState": "SuspendedEV"})
+    updated(1, trigger="MeterValuePeriodic", offline=True, info={"chargingState": "Charging"})  # late and older
+    stored = session()
+    assert (stored["trigger_reason"], stored["charging_state"], stored["offline"]) == ("ChargingStateChanged",
+                                                                                       "SuspendedEV", False)
+    assert stored["latest_seq_no"] == 2
+    ended(3)
+    assert session()["flags"] == [] and session()["seq_nos"] == {0, 1, 2, 3}
+
+
+def test_an_ended_first_without_a_start_reading_awaits_an_operator(tokens: None, tap: EventTap) -> None:
+    assert "totalCost" not in ended(2)  # its only reading is Transaction.End: nothing to bill from
+    stored = session()
+    assert (stored["status"], stored["implausible_reasons"]) == ("implausible", ["start_reading_missing"])
+    assert stored["flags"] == ["start_missing", "incomplete"]
+    started()
+    updated(1)  # late: stored, for the operator to settle from
+    body = detail()
+    assert (body["status"], body["flags"]) == ("implausible", [])
+    assert [m["sampled_value"][0]["value"] for m in body["meter_values"]] == ["1000", "6500", "13345"]
+    assert tap.of("SessionEnded") == [] and tap.of("SessionStarted") == []
+
+
+def test_an_event_racing_the_end_is_counted_in_its_flags(tokens: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    started()
+    complete = store.complete_session
+
+    def racing(*args: Any, **kwargs: Any) -> dict[str, Any] | None:
+        updated(1)  # applied between the Ended's record and the end
+        return complete(*args, **kwargs)
+
+    monkeypatch.setattr(store, "complete_session", racing)
+    assert ended(2)["totalCost"] == Decimal("3.7")
+    assert session()["flags"] == [] and session()["seq_nos"] == {0, 1, 2}
+
+
+def test_an_updated_that_changes_nothing_writes_only_its_meter_values(tokens: None, tap: EventTap,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    started()
+    updated(1, minute=20, kwh="4")  # a new trigger: the session keeps it
+    with monkeypatch.context() as patched:
+        patched.setattr(store, "record_event", lambda *args: pytest.fail(f"wrote the session for {args[2]}"))
+        assert updated(2, minute=30, kwh="6.5") == {} and updated(3, minute=40, kwh="9") == {}
+        assert updated(3, minute=40, kwh="9") == {}  # re-sent: its meter values overwrite themselves
+    assert ended(5)["totalCost"] == Decimal("3.7")
+    assert session()["flags"] == ["incomplete"] and session()["seq_nos"] == {0, 1, 2, 3, 5}  # 4 is missing
+    updated(4, minute=50, kwh="11")
+    body = detail()
+    assert body["flags"] == [] and len(body["meter_values"]) == 6 and len(tap.of("SessionEnded")) == 1

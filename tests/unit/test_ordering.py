@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from services.sessions import metering
-from services.sessions.ordering import incomplete, with_flag
+from services.sessions.ordering import incomplete, reused, with_flag
 
 
 @pytest.mark.parametrize(("seen", "started", "ended", "missing"), [
@@ -60,3 +60,23 @@ def test_the_span_is_first_to_last_reading_otherwise() -> None:
 ])
 def test_the_multiplier_is_applied_exactly(value: Decimal | int, multiplier: int, expected: str) -> None:
     assert metering.scaled(value, multiplier) == expected
+
+
+AT, LATER = "2026-03-01T10:00:00.000Z", "2026-03-02T10:00:00.000Z"
+SESSION = {"seq_nos": {0, 1, 2}, "started_seq_no": 0, "started_at": AT, "ended_seq_no": 2, "stopped_at": LATER}
+
+
+@pytest.mark.parametrize(("session", "event_type", "seq_no", "timestamp", "other"), [
+    ({"started_at": AT, "status": "active"}, "Updated", 1, AT, True),  # a 1.6 session
+    (SESSION, "Started", 0, AT, False),  # re-sent
+    (SESSION, "Started", 0, LATER, True),  # same seqNo, another time
+    (SESSION, "Started", 3, AT, True),  # a second Started
+    (SESSION, "Ended", 2, LATER, False),
+    (SESSION, "Ended", 2, AT, True),
+    (SESSION, "Updated", 1, LATER, False),  # an Updated cannot tell
+    ({**SESSION, "started_at": LATER, "start_reported_at": AT}, "Started", 0, AT, False),  # came after its Ended
+    ({"seq_nos": {2}, "started_at": AT}, "Started", 0, LATER, False),  # a late Started
+])
+def test_a_reused_transaction_id(session: dict[str, Any], event_type: str, seq_no: int, timestamp: str,
+                                 other: bool) -> None:
+    assert reused(session, event_type, seq_no, timestamp) is other
