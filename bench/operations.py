@@ -469,16 +469,23 @@ def _meter(state: dict[str, Any], now: str) -> dict[str, Any]:
         {"value": "7200", "measurand": "Power.Active.Import", "unit": "W"}]}]}
 
 
-def charger_day(rounds: int, interval_s: int, rng: random.Random) -> list[Step]:
-    """One charger's messages, in time order: `rounds` heartbeats of idle time, then a session of `rounds`
-    meter values; heartbeats continue at `interval_s` all along. Each arrival is late by some latency."""
-    def late(at: float) -> float:
-        return at + rng.uniform(*LATENCY_S)
+def _late(rng: random.Random) -> Callable[[float], float]:
+    """When a message sent at `at` arrives: late by some latency."""
+    return lambda at: at + rng.uniform(*LATENCY_S)
 
+
+def _day(rounds: int, interval_s: int) -> tuple[float, float, float, float]:
+    """A day's moments: the end of the idle time, the session's start and stop, the day's end."""
     idle_end = rounds * interval_s
     start = idle_end + interval_s / 3
     stop = start + METER_INTERVAL_S * rounds + 20
-    end = stop + 60 + interval_s
+    return idle_end, start, stop, stop + 60 + interval_s
+
+
+def charger_day(rounds: int, interval_s: int, rng: random.Random) -> list[Step]:
+    """One charger's messages, in time order: `rounds` heartbeats of idle time, then a session of `rounds`
+    meter values; heartbeats continue at `interval_s` all along. Each arrival is late by some latency."""
+    late, (idle_end, start, stop, end) = _late(rng), _day(rounds, interval_s)
     steps = [
         Step(0.0, CONNECT),
         Step(late(0.1), "BootNotification", "BootNotification",
@@ -530,13 +537,7 @@ def _event201(kind: str, trigger: str, context: str) -> Callable[[dict[str, Any]
 
 def charger_day_201(rounds: int, interval_s: int, rng: random.Random) -> list[Step]:
     """charger_day's day in OCPP 2.0.1."""
-    def late(at: float) -> float:
-        return at + rng.uniform(*LATENCY_S)
-
-    idle_end = rounds * interval_s
-    start = idle_end + interval_s / 3
-    stop = start + METER_INTERVAL_S * rounds + 20
-    end = stop + 60 + interval_s
+    late, (idle_end, start, stop, end) = _late(rng), _day(rounds, interval_s)
     steps = [
         Step(0.0, CONNECT),
         Step(late(0.1), "BootNotification", "BootNotification", lambda state, now: {

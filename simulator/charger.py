@@ -480,6 +480,9 @@ class Charger:
                 if not keep:
                     return None
 
+    async def _queued(self, request: Any) -> None:
+        await self.send(request, keep=True)
+
     async def send_unbooted(self, request: Any) -> Any | None:
         """A CALL on the connection there is, booted or not (a NotifyReport the CSMS asked for while the boot is
         Pending); none without a connection."""
@@ -631,7 +634,8 @@ class Charger:
                 return connector.stop_reason or Stop.FAULT
             if now >= ends_at:
                 return Stop.EV_DISCONNECTED
-            await self.send(self.wire.meter(connector), keep=True)
+            # Metering never waits for the CSMS: offline, the samples queue, in order, for the next connection.
+            self.spawn(self._queued(self.wire.meter(connector)))
 
     async def _fault(self, connector: Connector) -> None:
         """Reports the fault (a session on the connector stops), then, after its duration, the recovery."""
