@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from services.connectivity import store
+from services.connectivity import answers, store
 from services.connectivity.commands import (
     REDACTED,
     CommandStatus,
@@ -188,9 +188,13 @@ def answered(charge_point_id: str, ocpp_version: str, frame: framing.CallResult 
         if "secret" in command and secret_taken(command["action"], frame.payload):
             # The charger now authenticates with its new password, whether it answered in time or not.
             store.set_fields(charge_point_id, {"password_hash": auth.hash_password(command["secret"])})
+    valid = "reply" in fields and "error" not in fields
     if as_of(command, received_at.timestamp())["status"] == CommandStatus.timed_out:
         status, fields = CommandStatus.timed_out, timed_out(int(command["deadline"]))  # as reads since have shown it
-    return settle(charge_point_id, frame.unique_id, status, fields)
+    settled = settle(charge_point_id, frame.unique_id, status, fields)
+    if settled is not None and valid:
+        answers.apply(charge_point_id, command, frame.payload, received_at)
+    return settled
 
 
 def expire(charge_point_id: str, command_id: str) -> bool:

@@ -1,0 +1,26 @@
+"""What a charger's answer to a command changes in what the CSMS knows of it, per action.
+
+A module per concern registers the function that applies an answer of its action (`APPLIERS`, "module:function",
+imported only when such an answer comes, so the OCPP ingress does not pay for every concern at cold start).
+The function gets the command as stored (its `payload`) and the reply as the charger sent it (camelCase): it is
+called once per answer that passed the schema, whatever its status and even after the command timed out, since
+the charger acts on what it answered.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Callable
+
+from services.shared import refs
+
+Applier = Callable[[str, dict[str, Any], dict[str, Any], datetime], None]
+
+APPLIERS: dict[str, str] = {}
+
+
+def apply(charge_point_id: str, command: dict[str, Any], reply: dict[str, Any], at: datetime) -> None:
+    target = APPLIERS.get(command["action"])
+    if target is not None:
+        applier: Applier = refs.resolve(target)
+        applier(charge_point_id, command, reply, at)
