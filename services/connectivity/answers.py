@@ -16,7 +16,14 @@ from services.shared import refs
 
 Applier = Callable[[str, dict[str, Any], dict[str, Any], datetime], None]
 
-APPLIERS: dict[str, str] = {}
+_APPLIED = "services.connectivity.applied"
+APPLIERS: dict[str, str] = {
+    "SetVariables": f"{_APPLIED}:variables_set",
+    "SetDisplayMessage": f"{_APPLIED}:display_set",
+    "ClearDisplayMessage": f"{_APPLIED}:display_cleared",
+    "SetVariableMonitoring": f"{_APPLIED}:monitors_set",
+    "ClearVariableMonitoring": f"{_APPLIED}:monitors_cleared",
+}
 
 
 def apply(charge_point_id: str, command: dict[str, Any], reply: dict[str, Any], at: datetime) -> None:

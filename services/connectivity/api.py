@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.models import Tag
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from services.connectivity import chargers, commands_queue, connections, device_model, sites, store
+from services.connectivity import chargers, commands_queue, connections, device_model, held, sites, store
 from services.connectivity.changes import SITE_PART, connector_key, location
 from services.connectivity.commands import as_of, is_command_key, violations
 from services.contracts.connectivity import SiteAddress
@@ -41,8 +41,9 @@ TAGS = {  # each tag of this service's routes, described at the top of the OpenA
         "charger, sent one at a time, and followed until the charger answers or they time out."
     ),
     DEVICE_MODEL: (
-        "What a 2.0.1 charger reported about itself: its device model (every variable's attributes, from NotifyReport) "
-        "and its security events."
+        "What a 2.0.1 charger reported about itself and what it holds: its device model (every variable's attributes, "
+        "from NotifyReport and accepted SetVariables), its display messages and variable monitors, and its security "
+        "events."
     ),
     SITES: (
         "Where chargers stand: a site's address and time zone, which other services (tariffs, load management) learn "
@@ -157,6 +158,12 @@ class Command(BaseModel):
     completed_at: str | None = None
     reply: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
+    messages: list[dict[str, Any]] | None = Field(None, description=(
+        "One command only (GET /chargers/{id}/commands/{command_id}), of an action the charger answers in messages "
+        "that name its requestId: those messages as kept (each with its `action`, `request_id` and `received_at`), "
+        "oldest first: NotifyReport pages for GetBaseReport and GetReport, NotifyMonitoringReport for "
+        "GetMonitoringReport, NotifyCustomerInformation for CustomerInformation, NotifyDisplayMessages for "
+        "GetDisplayMessages, ReportChargingProfiles for GetChargingProfiles"))
 
 
 class CommandPage(BaseModel):
@@ -343,15 +350,20 @@ def list_commands(
 
 @app.get("/chargers/<charge_point_id>/commands/<command_id>", security=allow(*Scope), summary="Get a command", tags=[COMMANDS],
          description=("One command and where it stands: pending (queued), sent, then accepted, rejected, error or "
-                      "timed_out, with the charger's reply or error. Poll it after POST until it is settled. 404 for an "
-                      "unknown charger or command."),
+                      "timed_out, with the charger's reply or error, and the messages the charger sent in answer to "
+                      "its requestId (`messages`). Poll it after POST until it is settled. 404 for an unknown charger "
+                      "or command."),
          responses=responses({200: ("The command", Command)}, 404, 422))
 def get_command(charge_point_id: ChargerId, command_id: Annotated[str, Path(max_length=64)]) -> Command:
     _existing(charge_point_id)
     item = store.get_command(charge_point_id, command_id)
     if item is None:
         raise ProblemError(404, f"No command {command_id!r} for charger {charge_point_id!r}")
-    return _command(as_of(item, clock.now().timestamp()))
+    now = clock.now().timestamp()
+    shown = _command(as_of(item, now))
+    if item["action"] in chargers.ANSWERED_IN:
+        shown.messages = chargers.caused(charge_point_id, item, now)
+    return shown
 
 
 # --- device model and security events (2.0.1) ---------------------------------------------
@@ -374,8 +386,10 @@ class Variable(BaseModel):
     max_limit: float | None = None
     values_list: str | None = None
     supports_monitoring: bool | None = None
-    request_id: int = Field(description="The report it came from")
-    generated_at: str = Field(description="When the charger generated that report")
+    request_id: int | None = Field(None, description="The report it came from (none if only a SetVariables set it)")
+    generated_at: str | None = Field(None, description="When the charger generated that report")
+    set_at: str | None = Field(None, description="When the charger accepted a SetVariables that set `value` (after "
+                                                 "the report, if any)")
 
 
 class VariablePage(BaseModel):
@@ -417,6 +431,91 @@ def list_variables(
     items, last = store.list_attributes(charge_point_id, prefix, limit, start, variable=variable,
                                         evse_id=None if component else evse_id)
     return VariablePage(items=[Variable(**plain(i)) for i in items], next_token=encode_token(last))
+
+
+class DisplayText(BaseModel):
+    format: str = Field(description="ASCII, HTML, URI or UTF8")
+    language: str | None = None
+    content: str
+
+
+class DisplayMessage(BaseModel):
+    id: int
+    priority: str = Field(description="AlwaysFront, InFront or NormalCycle")
+    state: str | None = Field(None, description="Charging, Faulted, Idle or Unavailable: when it is shown")
+    start_date_time: str | None = None
+    end_date_time: str | None = None
+    transaction_id: str | None = None
+    message: DisplayText
+    display: dict[str, Any] | None = Field(None, description="The display component it is shown on")
+    source: str = Field(description="What told the CSMS: SetDisplayMessage (accepted) or NotifyDisplayMessages")
+    updated_at: str
+
+
+class DisplayMessagePage(BaseModel):
+    items: list[DisplayMessage]
+    next_token: str | None
+
+
+class Monitor(BaseModel):
+    id: int = Field(description="The charger's id of the monitor")
+    component: str
+    component_instance: str | None = None
+    evse_id: int | None = None
+    connector_id: int | None = None
+    variable: str
+    variable_instance: str | None = None
+    type: str = Field(description="UpperThreshold, LowerThreshold, Delta, Periodic or PeriodicClockAligned")
+    severity: int = Field(description="0 (Danger) to 9 (Debug)")
+    value: float | None = Field(None, description="The threshold, delta or period")
+    transaction: bool | None = Field(None, description="Only active during a transaction")
+    source: str = Field(description="What told the CSMS: SetVariableMonitoring (accepted) or NotifyMonitoringReport")
+    updated_at: str
+
+
+class MonitorPage(BaseModel):
+    items: list[Monitor]
+    next_token: str | None
+
+
+def _held(charge_point_id: str, prefix: str, limit: int, next_token: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    _existing(charge_point_id)
+    start = decode_token(next_token, lambda key: key["entry_key"].startswith(prefix), charge_point_id=charge_point_id,
+                         entry_key=None)
+    items, last = store.list_attributes(charge_point_id, prefix, limit, start, variable=None, evse_id=None)
+    return [plain(i) for i in items], encode_token(last)
+
+
+@app.get("/chargers/<charge_point_id>/display-messages", security=allow(*Scope),
+         summary="List a charger's display messages", tags=[DEVICE_MODEL],
+         description=("The messages a 2.0.1 charger holds to display, in id order: each SetDisplayMessage it accepted "
+                      "(until a ClearDisplayMessage removes it) and each message a NotifyDisplayMessages reported "
+                      "(replacing the one held under its id). Paged by `limit` and `next_token`. 404 for an unknown "
+                      "charger."),
+         responses=responses({200: ("The charger's display messages, in id order", DisplayMessagePage)}, 404, 422))
+def list_display_messages(
+    charge_point_id: ChargerId,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    next_token: Annotated[str | None, Query()] = None,
+) -> DisplayMessagePage:
+    items, token = _held(charge_point_id, held.DISPLAY_PREFIX, limit, next_token)
+    return DisplayMessagePage(items=[DisplayMessage(**i) for i in items], next_token=token)
+
+
+@app.get("/chargers/<charge_point_id>/monitors", security=allow(*Scope), summary="List a charger's variable monitors",
+         tags=[DEVICE_MODEL],
+         description=("The variable monitors a 2.0.1 charger holds, in id order: each monitor a SetVariableMonitoring "
+                      "installed (Accepted, under the id the charger gave it) until a ClearVariableMonitoring removes "
+                      "it, and each monitor a NotifyMonitoringReport listed (replacing the one held under its id). "
+                      "Paged by `limit` and `next_token`. 404 for an unknown charger."),
+         responses=responses({200: ("The charger's monitors, in id order", MonitorPage)}, 404, 422))
+def list_monitors(
+    charge_point_id: ChargerId,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    next_token: Annotated[str | None, Query()] = None,
+) -> MonitorPage:
+    items, token = _held(charge_point_id, held.MONITOR_PREFIX, limit, next_token)
+    return MonitorPage(items=[Monitor(**i) for i in items], next_token=token)
 
 
 @app.get("/chargers/<charge_point_id>/security-events", security=allow(*Scope), summary="List a charger's security events",

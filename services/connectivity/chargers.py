@@ -14,7 +14,7 @@ from services.connectivity import commands_queue, device_model, provisioning, st
 from services.connectivity.commands import new_command_id
 from services.connectivity.liveness import LastSeen
 from services.shared import clock, refs
-from services.shared.dynamo import decimals
+from services.shared.dynamo import decimals, plain
 from services.shared.manifest import ADAPTED_BY
 from services.shared.ocpp import framing
 from services.shared.ocpp.dispatch import OcppContext, registry
@@ -25,10 +25,21 @@ _last_seen = LastSeen(settings().heartbeat_interval)
 # DataTransfer messages kept per charger (at most 32 KB each, API Gateway's frame limit): the latest, oldest overwritten.
 DATA_TRANSFER_SLOTS = 100
 DATA_TRANSFER_RING = "data#"
-# NotifyMonitoringReport and NotifyCustomerInformation pages kept per charger, in rings of their own.
+# NotifyMonitoringReport, NotifyCustomerInformation and NotifyDisplayMessages pages kept per charger, in rings of
+# their own.
 REPORT_SLOTS = 100
 MONITORING_RING = "monitoring#"
 CUSTOMER_RING = "customer#"
+DISPLAY_RING = "display#"
+_PAGE_RINGS = {"NotifyMonitoringReport": MONITORING_RING, "NotifyCustomerInformation": CUSTOMER_RING,
+               "NotifyDisplayMessages": DISPLAY_RING}
+# Where the messages that answer a command by its requestId are kept: a ring of charger-messages, or the device
+# model's report pages (device_model.PAGE_PREFIX). "profiles#" is the ring of ReportChargingProfiles.
+ANSWERED_IN = {"GetMonitoringReport": MONITORING_RING, "CustomerInformation": CUSTOMER_RING,
+               "GetDisplayMessages": DISPLAY_RING, "GetChargingProfiles": "profiles#",
+               "GetReport": device_model.PAGE_PREFIX, "GetBaseReport": device_model.PAGE_PREFIX}
+# What a caused message shows of the item it is kept as.
+_STORAGE_FIELDS = ("charge_point_id", "message_key", "entry_key", "expires_at", "seq")
 # Security events kept per charger, in a ring of their own, each at most RETENTION_S.
 SECURITY_SLOTS = 500
 SECURITY_RING = "security#"
@@ -169,12 +180,29 @@ def transferred(ctx: OcppContext, vendor_id: str, vendor_message_id: str | None,
     return None if route is None else refs.resolve(route.handler)
 
 
-def paged(charge_point_id: str, action: Literal["NotifyMonitoringReport", "NotifyCustomerInformation"], message_id: str,
-          page: dict[str, Any], at: datetime) -> None:
-    """A page of a monitoring report or of customer information, kept as DataTransfer is: the latest REPORT_SLOTS
-    of each kind, each for at most RETENTION_S."""
-    ring = MONITORING_RING if action == "NotifyMonitoringReport" else CUSTOMER_RING
-    _keep(charge_point_id, ring, REPORT_SLOTS, action, message_id, decimals(compact(page)), at)
+def paged(charge_point_id: str,
+          action: Literal["NotifyMonitoringReport", "NotifyCustomerInformation", "NotifyDisplayMessages"],
+          message_id: str, page: dict[str, Any], at: datetime) -> None:
+    """A page of a monitoring report, of customer information or of display messages, kept as DataTransfer is: the
+    latest REPORT_SLOTS of each kind, each for at most RETENTION_S."""
+    _keep(charge_point_id, _PAGE_RINGS[action], REPORT_SLOTS, action, message_id, decimals(compact(page)), at)
+
+
+def caused(charge_point_id: str, command: dict[str, Any], now_s: float) -> list[dict[str, Any]]:
+    """The pages the charger sent with a command's requestId since the command was sent, oldest first: read when
+    the command is read (ANSWERED_IN), so that the OCPP path writes nothing for it."""
+    where = ANSWERED_IN.get(command["action"])
+    request_id = (command.get("payload") or {}).get("requestId")
+    sent_at = command.get("sent_at")
+    if where is None or request_id is None or sent_at is None:
+        return []
+    if where == device_model.PAGE_PREFIX:
+        pages = store.report_pages(charge_point_id, f"{where}{request_id}#", int(now_s))
+        found = sorted(({"action": "NotifyReport", **p} for p in pages), key=lambda p: (p["received_at"], p["seq_no"]))
+    else:
+        found = sorted((i for i in store.read_ring(charge_point_id, where, int(now_s)) if i.get("request_id") == request_id),
+                       key=lambda i: i["seq"])
+    return [plain({k: v for k, v in i.items() if k not in _STORAGE_FIELDS}) for i in found if i["received_at"] >= sent_at]
 
 
 def _keep(charge_point_id: str, ring: str, slots: int, action: str, message_id: str, fields: dict[str, Any],

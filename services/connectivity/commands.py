@@ -36,6 +36,19 @@ CSMS_ACTIONS: dict[str, frozenset[str]] = {
 # 2.1 chargers are answered by the 2.0.1 adapters; what they are sent is checked against 2.1's own schemas.
 CSMS_ACTIONS["ocpp2.1"] = CSMS_ACTIONS["ocpp2.0.1"]
 
+# What a charger of the other generation is sent in place of an action its version does not have.
+_IN_201 = {
+    "RemoteStartTransaction": "RequestStartTransaction", "RemoteStopTransaction": "RequestStopTransaction",
+    "ChangeConfiguration": "SetVariables", "GetConfiguration": "GetVariables", "GetDiagnostics": "GetLog",
+    "ExtendedTriggerMessage": "TriggerMessage", "SignedUpdateFirmware": "UpdateFirmware",
+}
+_IN_16 = {
+    "RequestStartTransaction": "RemoteStartTransaction", "RequestStopTransaction": "RemoteStopTransaction",
+    "SetVariables": "ChangeConfiguration", "GetVariables": "GetConfiguration", "GetBaseReport": "GetConfiguration",
+    "GetReport": "GetConfiguration",
+}
+INSTEAD: dict[str, dict[str, str]] = {"ocpp1.6": _IN_16, "ocpp2.0.1": _IN_201, "ocpp2.1": _IN_201}
+
 # A reply `status` that means the charger will do (or did) what it was asked.
 POSITIVE = frozenset({"Accepted", "Scheduled", "Unlocked", "RebootRequired"})
 
@@ -149,6 +162,18 @@ def outcome(reply: dict[str, Any]) -> CommandStatus:
     return CommandStatus.accepted if status is None or status in POSITIVE else CommandStatus.rejected
 
 
+def unknown_action(ocpp_version: str, action: str) -> str:
+    """Why an action cannot be sent to a charger of this version, and what to send instead: an action of the other
+    generation names its counterpart (or says it has none)."""
+    instead = INSTEAD.get(ocpp_version, {}).get(action)
+    if instead is not None:
+        return f"{action!r} is not an action of {ocpp_version}; send {instead!r} instead"
+    if any(action in actions for actions in CSMS_ACTIONS.values()):
+        return f"{action!r} is not an action of {ocpp_version}, and {ocpp_version} has none like it"
+    allowed = CSMS_ACTIONS.get(ocpp_version, frozenset())
+    return f"{action!r} is not an action a CSMS sends in {ocpp_version}; use one of: {', '.join(sorted(allowed))}"
+
+
 # API Gateway's limit for one post_to_connection.
 MAX_FRAME_BYTES = 128 * 1024
 
@@ -159,7 +184,7 @@ def violations(ocpp_version: str, action: str, payload: dict[str, Any]) -> list[
 
     allowed = CSMS_ACTIONS.get(ocpp_version, frozenset())
     if action not in allowed:
-        return [("action", f"{action!r} is not an action a CSMS sends in {ocpp_version}; use one of: {', '.join(sorted(allowed))}")]
+        return [("action", unknown_action(ocpp_version, action))]
     found = [("payload" + path[1:], message) for _, path, message in schemas.problems(ocpp_version, action, payload)]
     if action == "SetVariables":
         passwords = [i for i, entry in enumerate(payload.get("setVariableData") or []) if _is_password(entry)]

@@ -38,6 +38,20 @@ def attribute_key(component: str, evse_id: int | None, connector_id: int | None,
     return ATTRIBUTE_PREFIX + _SEPARATOR.join(_part(p) for p in parts)
 
 
+def location(component: dict[str, Any], variable: dict[str, Any]) -> dict[str, Any]:
+    """Where a variable is (a ComponentType and VariableType, snake_case), flattened as items and the REST API
+    show it."""
+    evse = component.get("evse") or {}
+    return {"component": component["name"], "component_instance": component.get("instance"),
+            "evse_id": evse.get("id"), "connector_id": evse.get("connector_id"),
+            "variable": variable["name"], "variable_instance": variable.get("instance")}
+
+
+def _key(where: dict[str, Any], attribute_type: str) -> str:
+    return attribute_key(where["component"], where["evse_id"], where["connector_id"], where["component_instance"],
+                         where["variable"], where["variable_instance"], attribute_type)
+
+
 def key_prefix(component: str | None, evse_id: int | None) -> str:
     """The key range of a component (on an EVSE), or of the whole device model."""
     if component is None:
@@ -57,22 +71,33 @@ def attributes(report_data: list[dict[str, Any]], request_id: int, generated_at:
     a charger may report it all the same) is kept without its value."""
     found: dict[str, dict[str, Any]] = {}
     for data in report_data:
-        component, variable = data["component"], data["variable"]
-        evse = component.get("evse") or {}
+        where = location(data["component"], data["variable"])
         characteristics = data.get("variable_characteristics") or {}
-        where = {
-            "component": component["name"], "component_instance": component.get("instance"),
-            "evse_id": evse.get("id"), "connector_id": evse.get("connector_id"),
-            "variable": variable["name"], "variable_instance": variable.get("instance"),
-        }
         for attribute in data.get("variable_attribute") or []:
             attribute_type = attribute.get("type") or "Actual"
-            key = attribute_key(where["component"], where["evse_id"], where["connector_id"], where["component_instance"],
-                                where["variable"], where["variable_instance"], attribute_type)
+            key = _key(where, attribute_type)
             item = {**where, "attribute_type": attribute_type,
                     **{name: attribute.get(name) for name in ATTRIBUTE_FIELDS},
                     **({"value": None} if is_password(where["component"], where["variable"]) else {}),
                     **{name: characteristics.get(name) for name in CHARACTERISTICS},
                     "request_id": request_id, "generated_at": generated_at}
             found[key] = decimals({"entry_key": key, **{k: v for k, v in item.items() if v is not None}})
+    return list(found.values())
+
+
+def set_values(set_variable_data: list[dict[str, Any]], results: list[dict[str, Any]], at: str) -> list[dict[str, Any]]:
+    """The attribute values a SetVariables (snake_case request data and results) changed on the charger: each
+    Accepted (or RebootRequired: it takes effect at the reboot) result's value as it was set, keyed as a report
+    keys it, so that the attribute's item takes the new value and keeps its characteristics. The charger's
+    password is never kept (the password flow, commands.secret_taken, takes it)."""
+    asked = {_key(location(d["component"], d["variable"]), d.get("attribute_type") or "Actual"): d["attribute_value"]
+             for d in set_variable_data}
+    found: dict[str, dict[str, Any]] = {}
+    for result in results:
+        where = location(result["component"], result["variable"])
+        key = _key(where, result.get("attribute_type") or "Actual")
+        if (result["attribute_status"] in ("Accepted", "RebootRequired") and key in asked
+                and not is_password(where["component"], where["variable"])):
+            found[key] = {"entry_key": key, **{k: v for k, v in where.items() if v is not None},
+                          "attribute_type": result.get("attribute_type") or "Actual", "value": asked[key], "set_at": at}
     return list(found.values())

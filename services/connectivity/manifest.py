@@ -47,8 +47,9 @@ MANIFEST = ServiceManifest(
         Table(name="auth-failures", partition_key=Key("subject"), ttl_attribute="expires_at"),
         # Sites, one partition each: the site itself (part "site") and, later, its parts (docs/sites.md).
         Table(name="sites", partition_key=Key("site_id"), sort_key=Key("part"), stream=Stream(f"{_CHANGES}:site_changes")),
-        # 2.0.1 device models, one item per reported attribute (v#...), and the report pages received (p#..., expiring):
-        # services/connectivity/device_model.py.
+        # 2.0.1 device models, one item per reported attribute (v#..., values a SetVariables set included), and the
+        # report pages received (p#..., expiring): services/connectivity/device_model.py. What else a charger holds:
+        # display messages (display#...) and variable monitors (monitor#...), services/connectivity/held.py.
         Table(name="device-model", partition_key=Key("charge_point_id"), sort_key=Key("entry_key"),
               ttl_attribute="expires_at"),
     ),
@@ -88,6 +89,7 @@ MANIFEST = ServiceManifest(
         OcppRoute("ocpp2.0.1", "SecurityEventNotification", f"{_OCPP201}:security_event_notification"),
         OcppRoute("ocpp2.0.1", "NotifyMonitoringReport", f"{_OCPP201}:notify_monitoring_report"),
         OcppRoute("ocpp2.0.1", "NotifyCustomerInformation", f"{_OCPP201}:notify_customer_information"),
+        OcppRoute("ocpp2.0.1", "NotifyDisplayMessages", f"{_OCPP201}:notify_display_messages"),
     ),
     ocpp_replies=(OcppReplyRoute("ocpp1.6", f"{_OCPP}:reply"), OcppReplyRoute("ocpp2.0.1", f"{_OCPP201}:reply")),
     relay=f"{_HANDLERS}:relay",

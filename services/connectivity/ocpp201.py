@@ -7,7 +7,7 @@ from typing import Any
 from ocpp.v201 import call, call_result
 from ocpp.v201.enums import DataTransferStatusEnumType, RegistrationStatusEnumType
 
-from services.connectivity import chargers, commands_queue, events201, status
+from services.connectivity import applied, chargers, commands_queue, events201, status
 from services.shared import clock
 from services.shared.ocpp import framing
 from services.shared.ocpp.dispatch import OcppContext
@@ -59,7 +59,16 @@ def notify_monitoring_report(ctx: OcppContext, request: call.NotifyMonitoringRep
     chargers.paged(ctx.charge_point_id, "NotifyMonitoringReport", ctx.unique_id, {
         "request_id": request.request_id, "seq_no": request.seq_no, "tbc": bool(request.tbc),
         "generated_at": request.generated_at, "monitor": request.monitor}, ctx.received_at)
+    applied.monitors_reported(ctx.charge_point_id, request.monitor or [], ctx.received_at)
     return call_result.NotifyMonitoringReport()
+
+
+def notify_display_messages(ctx: OcppContext, request: call.NotifyDisplayMessages) -> call_result.NotifyDisplayMessages:
+    chargers.paged(ctx.charge_point_id, "NotifyDisplayMessages", ctx.unique_id, {
+        "request_id": request.request_id, "tbc": bool(request.tbc), "message_info": request.message_info},
+        ctx.received_at)
+    applied.displays_reported(ctx.charge_point_id, request.message_info or [], ctx.received_at)
+    return call_result.NotifyDisplayMessages()
 
 
 def notify_customer_information(ctx: OcppContext, request: call.NotifyCustomerInformation) -> call_result.NotifyCustomerInformation:

@@ -456,16 +456,19 @@ def put_message(item: dict[str, Any]) -> None:
 
 def read_ring(charge_point_id: str, ring: str, now_epoch: int) -> list[dict[str, Any]]:
     """Every unexpired item of a charger's ring (not its counter): at most its slots, in one or a few queries."""
-    request: dict[str, Any] = {
+    return _query_all(aws.table("charger-messages"), {
         "KeyConditionExpression": Key("charge_point_id").eq(charge_point_id) & Key("message_key").begins_with(ring),
-        "FilterExpression": Attr("expires_at").gt(now_epoch) & Attr("message_key").ne(f"{ring}seq")}
+        "FilterExpression": Attr("expires_at").gt(now_epoch) & Attr("message_key").ne(f"{ring}seq")})
+
+
+def _query_all(table: Any, request: dict[str, Any]) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     while True:
-        reply = aws.table("charger-messages").query(**request)
+        reply = table.query(**request)
         found.extend(reply.get("Items", []))
         if "LastEvaluatedKey" not in reply:
             return found
-        request["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+        request = {**request, "ExclusiveStartKey": reply["LastEvaluatedKey"]}
 
 
 def put_in_ring(charge_point_id: str, ring: str, slots: int, item: dict[str, Any]) -> None:
@@ -527,6 +530,29 @@ def put_attributes(charge_point_id: str, items: list[dict[str, Any]]) -> None:
     with _device_model().batch_writer(overwrite_by_pkeys=["charge_point_id", "entry_key"]) as batch:
         for item in items:
             batch.put_item(Item={**item, "charge_point_id": charge_point_id})
+
+
+def update_attributes(charge_point_id: str, items: list[dict[str, Any]]) -> None:
+    """Sets the fields of attribute items (keyed by `entry_key`), keeping the others they have: a value set by
+    command keeps the characteristics a report gave."""
+    for item in items:
+        sets, names, values = set_clause({k: v for k, v in item.items() if k != "entry_key"})
+        _device_model().update_item(Key={"charge_point_id": charge_point_id, "entry_key": item["entry_key"]},
+                                    UpdateExpression="SET " + ", ".join(sets), ExpressionAttributeNames=names,
+                                    ExpressionAttributeValues=values)
+
+
+def delete_entries(charge_point_id: str, entry_keys: list[str]) -> None:
+    with _device_model().batch_writer(overwrite_by_pkeys=["charge_point_id", "entry_key"]) as batch:
+        for entry_key in entry_keys:
+            batch.delete_item(Key={"charge_point_id": charge_point_id, "entry_key": entry_key})
+
+
+def report_pages(charge_point_id: str, prefix: str, now_epoch: int) -> list[dict[str, Any]]:
+    """The unexpired report pages received under a key prefix (a report's requestId: device_model.page_key)."""
+    return _query_all(_device_model(), {
+        "KeyConditionExpression": Key("charge_point_id").eq(charge_point_id) & Key("entry_key").begins_with(prefix),
+        "FilterExpression": Attr("expires_at").gt(now_epoch)})
 
 
 def list_attributes(charge_point_id: str, prefix: str, limit: int, start_key: dict[str, Any] | None, *,

@@ -37,6 +37,8 @@ GOLDEN: dict[str, dict[str, Any]] = {
         "component": {"name": "ChargingStation"}, "variable": {"name": "Temperature"},
         "variableMonitoring": [{"id": 1, "transaction": False, "value": 80, "type": "UpperThreshold", "severity": 4}]}]},
     "NotifyCustomerInformation": {"data": "no data held", "seqNo": 0, "generatedAt": AT, "requestId": 11},
+    "NotifyDisplayMessages": {"requestId": 12, "tbc": False, "messageInfo": [{
+        "id": 3, "priority": "InFront", "message": {"format": "UTF8", "language": "en", "content": "Welcome"}}]},
     "NotifyEvent": {"generatedAt": AT, "seqNo": 0, "eventData": [{
         "eventId": 1, "timestamp": AT, "trigger": "Delta", "actualValue": "true", "techCode": "E-GFCI",
         "techInfo": "ground fault", "eventNotificationType": "HardWiredNotification",
