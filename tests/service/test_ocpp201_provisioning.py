@@ -275,7 +275,7 @@ def test_an_unrequested_report_is_stored_and_a_repeated_page_changes_nothing(con
                     "variable": "Power", "variable_instance": None, "attribute_type": "MaxSet", "value": "22000",
                     "mutability": "ReadWrite", "persistent": None, "constant": None, "unit": "W",
                     "data_type": "decimal", "min_limit": None, "max_limit": 22000.5, "values_list": None,
-                    "supports_monitoring": False, "request_id": 7, "generated_at": NOW}
+                    "supports_monitoring": False, "request_id": 7, "generated_at": NOW, "set_at": None}
 
 
 def test_a_reused_request_id_is_a_new_report(connected: str) -> None:
