@@ -412,7 +412,8 @@ class SecurityEventPage(BaseModel):
 @app.get("/chargers/<charge_point_id>/variables", security=allow(*Scope), summary="List a charger's device model",
          tags=[DEVICE_MODEL],
          description=("The variables a 2.0.1 charger reported (NotifyReport), one item per attribute (Actual, Target, "
-                      "MinSet, MaxSet) with its characteristics, latest report first written over older ones, in "
+                      "MinSet, MaxSet) with its characteristics, latest report or accepted SetVariables (`set_at`) "
+                      "written over older ones, in "
                       "component order. `component` (with `evse_id`) reads one key range; `variable` filters. Paged by "
                       "`limit` and `next_token`. 404 for an unknown charger."),
          responses=responses({200: ("The charger's variables", VariablePage)}, 404, 422))
