@@ -542,3 +542,38 @@ def list_attributes(charge_point_id: str, prefix: str, limit: int, start_key: di
     if condition is not None:
         request["FilterExpression"] = condition
     return page(_device_model().query, request, limit, start_key, ("charge_point_id", "entry_key"))
+
+
+def get_entries(charge_point_id: str, entry_keys: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """A few of the charger's device-model entries by key, in one BatchGetItem; those it holds, by key."""
+    table = _device_model()
+    request: dict[str, Any] = {table.name: {"Keys": [{"charge_point_id": charge_point_id, "entry_key": key}
+                                                     for key in entry_keys]}}
+    found: dict[str, dict[str, Any]] = {}
+    while request:
+        reply = table.meta.client.batch_get_item(RequestItems=request)
+        found.update((item["entry_key"], item) for item in reply["Responses"].get(table.name, []))
+        request = reply.get("UnprocessedKeys") or {}
+    return found
+
+
+def entries(charge_point_id: str, prefix: str) -> list[dict[str, Any]]:
+    """Every device-model entry of the charger under a key prefix (a few dozen at most: profiles, limits)."""
+    request: dict[str, Any] = {
+        "KeyConditionExpression": Key("charge_point_id").eq(charge_point_id) & Key("entry_key").begins_with(prefix)}
+    found: list[dict[str, Any]] = []
+    while True:
+        reply = _device_model().query(**request)
+        found.extend(reply.get("Items", []))
+        if "LastEvaluatedKey" not in reply:
+            return found
+        request["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+
+
+def write_entries(charge_point_id: str, put: list[dict[str, Any]], delete: list[str] | tuple[()] = ()) -> None:
+    """Puts and deletes device-model entries in batches of 25 (BatchWriteItem)."""
+    with _device_model().batch_writer(overwrite_by_pkeys=["charge_point_id", "entry_key"]) as batch:
+        for key in delete:
+            batch.delete_item(Key={"charge_point_id": charge_point_id, "entry_key": key})
+        for item in put:
+            batch.put_item(Item={**item, "charge_point_id": charge_point_id})
