@@ -144,7 +144,7 @@ def _schedule_problems(schedule: Schedule, declared: Declared) -> list[tuple[str
     if schedule.start_periods and schedule.start_periods[0] != 0:
         found.append((f"{periods}[0].startPeriod", "the first period starts at 0, the schedule's start"))
     found += [(f"{periods}[{i}].startPeriod", f"must be greater than the previous period's ({before})")
-              for i, (before, start) in enumerate(zip(schedule.start_periods, schedule.start_periods[1:]), 1)
+              for i, (before, start) in enumerate(zip(schedule.start_periods, schedule.start_periods[1:], strict=False), 1)
               if start <= before]
     if declared.rate_units is not None and schedule.rate_unit not in declared.rate_units:
         found.append((f"{schedule.path}.chargingRateUnit",

@@ -8,7 +8,7 @@ from ocpp.v201 import call, call_result
 from ocpp.v201.datatypes import StatusInfoType
 from ocpp.v201.enums import DataTransferStatusEnumType, NotifyEVChargingNeedsStatusEnumType, RegistrationStatusEnumType
 
-from services.connectivity import charging, chargers, commands_queue, events201, status
+from services.connectivity import chargers, charging, commands_queue, events201, status
 from services.shared import clock
 from services.shared.ocpp import framing
 from services.shared.ocpp.dispatch import OcppContext, to_wire
