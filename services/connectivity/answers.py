@@ -31,3 +31,8 @@ def apply(charge_point_id: str, command: dict[str, Any], reply: dict[str, Any], 
     if target is not None:
         applier: Applier = refs.resolve(target)
         applier(charge_point_id, command, reply, at)
+
+APPLIERS["SetChargingProfile"] = "services.connectivity.charging:profile_set"
+APPLIERS["ClearChargingProfile"] = "services.connectivity.charging:profiles_cleared"
+APPLIERS["GetConfiguration"] = "services.connectivity.configuration:read"
+APPLIERS["ChangeConfiguration"] = "services.connectivity.configuration:changed"

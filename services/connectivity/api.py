@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.models import Tag
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from services.connectivity import chargers, commands_queue, connections, device_model, held, sites, store
+from services.connectivity import chargers, charging, commands_queue, connections, device_model, held, sites, store
 from services.connectivity.changes import SITE_PART, connector_key, location
 from services.connectivity.commands import as_of, is_command_key, violations
 from services.contracts.connectivity import SiteAddress
@@ -31,6 +31,7 @@ from services.shared.settings import BootPolicy, settings
 
 app = resolver()
 CHARGERS, COMMANDS, SITES, DEVICE_MODEL = "Chargers", "Commands", "Sites", "Device model"
+CHARGING = "Charging profiles"
 TAGS = {  # each tag of this service's routes, described at the top of the OpenAPI document
     CHARGERS: (
         "The charge points the CSMS knows: registering one (and its OCPP password) before it connects, its connection, "
@@ -44,6 +45,10 @@ TAGS = {  # each tag of this service's routes, described at the top of the OpenA
         "What a 2.0.1 charger reported about itself and what it holds: its device model (every variable's attributes, "
         "from NotifyReport and accepted SetVariables), its display messages and variable monitors, and its security "
         "events."
+    ),
+    CHARGING: (
+        "What a charger holds for smart charging, as far as the CSMS knows: the charging profiles it accepted or reported, "
+        "the limits other sources (EMS, grid operator) put on it, and what its EVs said they need."
     ),
     SITES: (
         "Where chargers stand: a site's address and time zone, which other services (tariffs, load management) learn "
@@ -303,7 +308,9 @@ def delete_charger(charge_point_id: ChargerId) -> Response[None]:
 
 def _validated(charger: dict[str, Any], request: CommandRequest) -> None:
     version = charger.get("ocpp_version") or "ocpp1.6"
-    found = [ProblemDetail(path=f"body.{path}", message=message) for path, message in violations(version, request.action, request.payload)]
+    declared = commands_queue.declared(charger["charge_point_id"], version, request.action, request.payload)
+    found = [ProblemDetail(path=f"body.{path}", message=message)
+             for path, message in violations(version, request.action, request.payload, declared)]
     if found:
         raise ProblemError(422, f"{found[0].path}: {found[0].message}", found)
 
@@ -549,6 +556,66 @@ def _after(cursor: str) -> tuple[str, int] | None:
     """The position (`chargers.security_position`) a security-events token continues after; None if it is none."""
     moment, _, seq = cursor.removeprefix(chargers.SECURITY_RING).rpartition("#")
     return (moment, int(seq)) if cursor.startswith(chargers.SECURITY_RING) and moment and seq.isdigit() else None
+
+
+# --- charging profiles ----------------------------------------------------------------------
+
+class HeldProfile(BaseModel):
+    profile_id: int
+    stack_level: int
+    purpose: str = Field(description="2.0.1's names (1.6's ChargePointMaxProfile is ChargingStationMaxProfile)")
+    transaction_id: str | None = None
+    source: str = Field(description="CSO for a profile the CSMS set; else the charging limit source that reported it")
+    profile: dict[str, Any] = Field(description="The profile as on the wire, in the charger's OCPP version (camelCase)")
+    held_since: str
+    command_id: str | None = Field(None, description="The SetChargingProfile command that set it")
+    request_id: int | None = Field(None, description="The ReportChargingProfiles (GetChargingProfiles requestId) that reported it")
+
+
+class ChargingLimit(BaseModel):
+    source: str = Field(description="EMS, Other, SO (the grid operator) or CSO")
+    grid_critical: bool | None = None
+    charging_schedule: list[dict[str, Any]] | None = Field(None, description="As on the wire (camelCase)")
+    received_at: str
+
+
+class EVChargingNeeds(BaseModel):
+    charging_needs: dict[str, Any] = Field(description="As the charger sent it (camelCase)")
+    max_schedule_tuples: int | None = None
+    received_at: str
+
+
+class EvseCharging(BaseModel):
+    evse_id: int = Field(description="0 is the whole charger")
+    profiles: list[HeldProfile]
+    limits: list[ChargingLimit]
+    ev_charging_needs: EVChargingNeeds | None = Field(None, description="The latest NotifyEVChargingNeeds (2.0.1)")
+
+
+class ChargingProfiles(BaseModel):
+    evses: list[EvseCharging]
+
+
+def _fields(model: type[BaseModel], item: dict[str, Any]) -> dict[str, Any]:
+    return {name: plain(item[name]) for name in model.model_fields if name in item}
+
+
+@app.get("/chargers/<charge_point_id>/charging-profiles", security=allow(*Scope), summary="What a charger holds for smart charging",
+         tags=[CHARGING],
+         description=("Per EVSE (0: the whole charger), the charging profiles the charger holds as far as the CSMS knows "
+                      "(those it accepted from SetChargingProfile, less those ClearChargingProfile removed, or as its "
+                      "ReportChargingProfiles said), the limits other sources put on it (NotifyChargingLimit, until "
+                      "ClearedChargingLimit) and its EV's latest charging needs (NotifyEVChargingNeeds). Only EVSEs that "
+                      "hold something are listed. 404 for an unknown charger."),
+         responses=responses({200: ("The charger's profiles, limits and EV needs per EVSE", ChargingProfiles)}, 404, 422))
+def get_charging_profiles(charge_point_id: ChargerId) -> ChargingProfiles:
+    _existing(charge_point_id)
+    return ChargingProfiles(evses=[EvseCharging(
+        evse_id=evse_id,
+        profiles=[HeldProfile(**_fields(HeldProfile, i)) for i in kinds.get("profiles", [])],
+        limits=[ChargingLimit(**_fields(ChargingLimit, i)) for i in kinds.get("limits", [])],
+        ev_charging_needs=next((EVChargingNeeds(**_fields(EVChargingNeeds, i)) for i in kinds.get("needs", [])), None),
+    ) for evse_id, kinds in charging.held(charge_point_id).items()])
 
 
 # --- sites ----------------------------------------------------------------------------------

@@ -7,9 +7,12 @@ import time
 from copy import deepcopy
 from datetime import datetime, timezone
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from services.shared import clock
+
+if TYPE_CHECKING:
+    from services.connectivity.charging_profiles import Declared
 
 # The CALLs a CSMS may send, per version (charger-initiated actions are answered, not sent).
 CSMS_ACTIONS: dict[str, frozenset[str]] = {
@@ -178,8 +181,10 @@ def unknown_action(ocpp_version: str, action: str) -> str:
 MAX_FRAME_BYTES = 128 * 1024
 
 
-def violations(ocpp_version: str, action: str, payload: dict[str, Any]) -> list[tuple[str, str]]:
-    """What is wrong with a command request, as (path, message) pairs; empty if it may be sent."""
+def violations(ocpp_version: str, action: str, payload: dict[str, Any], declared: Declared | None = None) -> list[tuple[str, str]]:
+    """What is wrong with a command request, as (path, message) pairs; empty if it may be sent. A charging profile
+    it carries is checked against what the charger `declared` (read by the caller: `charging_profiles.declaration_keys`)."""
+    from services.connectivity import charging_profiles
     from services.shared.ocpp import framing, schemas
 
     allowed = CSMS_ACTIONS.get(ocpp_version, frozenset())
@@ -190,6 +195,10 @@ def violations(ocpp_version: str, action: str, payload: dict[str, Any]) -> list[
         passwords = [i for i, entry in enumerate(payload.get("setVariableData") or []) if _is_password(entry)]
         found += [(f"payload.setVariableData[{i}]", "SecurityCtrlr.BasicAuthPassword is set at most once per command")
                   for i in passwords[1:]]
+    profile = None if found else charging_profiles.requested(ocpp_version, action, payload)
+    if profile is not None:
+        found += charging_profiles.problems(profile, declared or charging_profiles.Declared(),
+                                            starting=action in charging_profiles.STARTS)
     size = len(framing.encode_call(new_command_id(), action, payload).encode())
     if size > MAX_FRAME_BYTES:
         found.append(("payload", f"the frame would be {size} bytes; a charger connection takes at most {MAX_FRAME_BYTES}"))

@@ -36,6 +36,7 @@ from services.shared.ocpp import framing
 from services.shared.settings import settings
 
 if TYPE_CHECKING:
+    from services.connectivity.charging_profiles import Declared
     from services.contracts.connectivity import CommandRequested
 
 TIMER_QUEUE = "connectivity-command-timeouts"
@@ -87,10 +88,22 @@ def requested(event: CommandRequested, source: str) -> None:
     if charger is None or charger.get("deleted_at"):
         logger.warning("command for an unknown charger dropped", extra={"charge_point_id": event.charge_point_id})
         return
-    found = violations(charger.get("ocpp_version") or "ocpp1.6", event.action, event.payload)
+    version = charger.get("ocpp_version") or "ocpp1.6"
+    found = violations(version, event.action, event.payload, declared(event.charge_point_id, version, event.action, event.payload))
     error = {"code": "InvalidCommand", "description": "; ".join(f"{p}: {m}" for p, m in found)} if found else None
     command_id = new_command_id(int(clock.parse(event.occurred_at).timestamp() * 1000), event.event_id.replace("-", ""))
     submit(event.charge_point_id, event.action, event.payload, source=source, error=error, command_id=command_id)
+
+
+def declared(charge_point_id: str, ocpp_version: str, action: str, payload: dict[str, Any]) -> Declared | None:
+    """What the charger declares it takes, read (one BatchGetItem) only for a command that carries a charging profile."""
+    from services.connectivity import charging_profiles
+
+    if not charging_profiles.carries_profile(ocpp_version, action, payload):
+        return None
+    keys = charging_profiles.declaration_keys(ocpp_version)
+    held = store.get_entries(charge_point_id, keys)
+    return charging_profiles.declared(ocpp_version, *((held.get(key) or {}).get("value") for key in keys))
 
 
 def pump(charge_point_id: str, queue: dict[str, Any] | None = None) -> None:

@@ -49,7 +49,10 @@ MANIFEST = ServiceManifest(
         Table(name="sites", partition_key=Key("site_id"), sort_key=Key("part"), stream=Stream(f"{_CHANGES}:site_changes")),
         # 2.0.1 device models, one item per reported attribute (v#..., values a SetVariables set included), and the
         # report pages received (p#..., expiring): services/connectivity/device_model.py. What else a charger holds:
-        # display messages (display#...) and variable monitors (monitor#...), services/connectivity/held.py.
+        # display messages (display#...) and variable monitors (monitor#...), services/connectivity/held.py; for smart
+        # charging its profiles (profile#{evse}#{id}), limits (limit#{evse}#{source}) and EV needs (needs#{evse}),
+        # services/connectivity/charging.py; a 1.6 charger's configuration keys (config#{key}),
+        # services/connectivity/configuration.py.
         Table(name="device-model", partition_key=Key("charge_point_id"), sort_key=Key("entry_key"),
               ttl_attribute="expires_at"),
     ),
@@ -90,6 +93,11 @@ MANIFEST = ServiceManifest(
         OcppRoute("ocpp2.0.1", "NotifyMonitoringReport", f"{_OCPP201}:notify_monitoring_report"),
         OcppRoute("ocpp2.0.1", "NotifyCustomerInformation", f"{_OCPP201}:notify_customer_information"),
         OcppRoute("ocpp2.0.1", "NotifyDisplayMessages", f"{_OCPP201}:notify_display_messages"),
+        # 2.0.1: what a charger holds for smart charging.
+        OcppRoute("ocpp2.0.1", "ReportChargingProfiles", f"{_OCPP201}:report_charging_profiles"),
+        OcppRoute("ocpp2.0.1", "NotifyChargingLimit", f"{_OCPP201}:notify_charging_limit"),
+        OcppRoute("ocpp2.0.1", "ClearedChargingLimit", f"{_OCPP201}:cleared_charging_limit"),
+        OcppRoute("ocpp2.0.1", "NotifyEVChargingNeeds", f"{_OCPP201}:notify_ev_charging_needs"),
     ),
     ocpp_replies=(OcppReplyRoute("ocpp1.6", f"{_OCPP}:reply"), OcppReplyRoute("ocpp2.0.1", f"{_OCPP201}:reply")),
     relay=f"{_HANDLERS}:relay",

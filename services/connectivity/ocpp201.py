@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from ocpp.v201 import call, call_result
-from ocpp.v201.enums import DataTransferStatusEnumType, RegistrationStatusEnumType
+from ocpp.v201.datatypes import StatusInfoType
+from ocpp.v201.enums import DataTransferStatusEnumType, NotifyEVChargingNeedsStatusEnumType, RegistrationStatusEnumType
 
-from services.connectivity import applied, chargers, commands_queue, events201, status
+from services.connectivity import applied, chargers, charging, commands_queue, events201, status
 from services.shared import clock
 from services.shared.ocpp import framing
-from services.shared.ocpp.dispatch import OcppContext
+from services.shared.ocpp.dispatch import OcppContext, to_wire
 from services.shared.ocpp.errors import Cause, OcppError
 from services.shared.settings import settings
 
@@ -139,3 +140,39 @@ def notify_event(ctx: OcppContext, request: call.NotifyEvent) -> call_result.Not
 def data_transfer(ctx: OcppContext, request: call.DataTransfer) -> call_result.DataTransfer:
     vendor = chargers.transferred(ctx, request.vendor_id, request.message_id, request.data)
     return call_result.DataTransfer(status=DataTransferStatusEnumType.unknown_vendor_id) if vendor is None else vendor(ctx, request)
+
+
+# --- charging profiles, limits and EV charging needs -------------------------------------------------
+
+
+def report_charging_profiles(ctx: OcppContext, request: call.ReportChargingProfiles) -> call_result.ReportChargingProfiles:
+    _bounded(request.evse_id, 0, "$.evseId", "$.evseId")
+    charging.profiles_reported(ctx.charge_point_id, ctx.unique_id, request.request_id, request.charging_limit_source,
+                               request.evse_id, bool(request.tbc), [to_wire(p) for p in request.charging_profile],
+                               ctx.received_at)
+    return call_result.ReportChargingProfiles()
+
+
+def notify_charging_limit(ctx: OcppContext, request: call.NotifyChargingLimit) -> call_result.NotifyChargingLimit:
+    evse_id = request.evse_id or 0
+    _bounded(evse_id, 0, "$.evseId", "$.evseId")
+    limit = request.charging_limit
+    charging.limited(ctx.charge_point_id, evse_id, limit["charging_limit_source"], limit.get("is_grid_critical"),
+                     [to_wire(s) for s in request.charging_schedule or []] or None, ctx.received_at)
+    return call_result.NotifyChargingLimit()
+
+
+def cleared_charging_limit(ctx: OcppContext, request: call.ClearedChargingLimit) -> call_result.ClearedChargingLimit:
+    charging.limit_cleared(ctx.charge_point_id, request.charging_limit_source, request.evse_id)
+    return call_result.ClearedChargingLimit()
+
+
+def notify_ev_charging_needs(ctx: OcppContext, request: call.NotifyEVChargingNeeds) -> call_result.NotifyEVChargingNeeds:
+    """Rejected, which 2.0.1 defines as "service not available": the CSMS computes no schedule yet, and Accepted
+    would have the EV wait for one that never comes. The needs are kept for the smart charging that will."""
+    _bounded(request.evse_id, 0, "$.evseId", "$.evseId")
+    charging.needs(ctx.charge_point_id, request.evse_id, to_wire(request.charging_needs), request.max_schedule_tuples,
+                   ctx.received_at)
+    return call_result.NotifyEVChargingNeeds(
+        status=NotifyEVChargingNeedsStatusEnumType.rejected,
+        status_info=StatusInfoType(reason_code="NoSchedule", additional_info="This CSMS computes no charging schedules yet"))

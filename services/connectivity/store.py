@@ -6,6 +6,7 @@ condition instead of a lock, so replays and late messages cannot overwrite newer
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
@@ -228,15 +229,19 @@ def scan_chargers(limit: int, start_key: dict[str, Any] | None, *, connected: bo
 
 
 def connected_chargers() -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"FilterExpression": Attr("connected").eq(True),
-                              "ProjectionExpression": "charge_point_id, connection_id"}
+    return _every(_chargers().scan, {"FilterExpression": Attr("connected").eq(True),
+                                    "ProjectionExpression": "charge_point_id, connection_id"})
+
+
+def _every(operation: Any, request: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every item a Query or Scan finds, page after page."""
+    found: list[dict[str, Any]] = []
     while True:
-        reply = _chargers().scan(**kwargs)
-        items.extend(reply.get("Items", []))
+        reply = operation(**request)
+        found.extend(reply.get("Items", []))
         if "LastEvaluatedKey" not in reply:
-            return items
-        kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+            return found
+        request = {**request, "ExclusiveStartKey": reply["LastEvaluatedKey"]}
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -456,19 +461,9 @@ def put_message(item: dict[str, Any]) -> None:
 
 def read_ring(charge_point_id: str, ring: str, now_epoch: int) -> list[dict[str, Any]]:
     """Every unexpired item of a charger's ring (not its counter): at most its slots, in one or a few queries."""
-    return _query_all(aws.table("charger-messages"), {
+    return _every(aws.table("charger-messages").query, {
         "KeyConditionExpression": Key("charge_point_id").eq(charge_point_id) & Key("message_key").begins_with(ring),
         "FilterExpression": Attr("expires_at").gt(now_epoch) & Attr("message_key").ne(f"{ring}seq")})
-
-
-def _query_all(table: Any, request: dict[str, Any]) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    while True:
-        reply = table.query(**request)
-        found.extend(reply.get("Items", []))
-        if "LastEvaluatedKey" not in reply:
-            return found
-        request = {**request, "ExclusiveStartKey": reply["LastEvaluatedKey"]}
 
 
 def put_in_ring(charge_point_id: str, ring: str, slots: int, item: dict[str, Any]) -> None:
@@ -550,7 +545,7 @@ def delete_entries(charge_point_id: str, entry_keys: list[str]) -> None:
 
 def report_pages(charge_point_id: str, prefix: str, now_epoch: int) -> list[dict[str, Any]]:
     """The unexpired report pages received under a key prefix (a report's requestId: device_model.page_key)."""
-    return _query_all(_device_model(), {
+    return _every(_device_model().query, {
         "KeyConditionExpression": Key("charge_point_id").eq(charge_point_id) & Key("entry_key").begins_with(prefix),
         "FilterExpression": Attr("expires_at").gt(now_epoch)})
 
@@ -568,3 +563,31 @@ def list_attributes(charge_point_id: str, prefix: str, limit: int, start_key: di
     if condition is not None:
         request["FilterExpression"] = condition
     return page(_device_model().query, request, limit, start_key, ("charge_point_id", "entry_key"))
+
+
+def get_entries(charge_point_id: str, entry_keys: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """A few of the charger's device-model entries by key, in one BatchGetItem; those it holds, by key."""
+    table = _device_model()
+    request: dict[str, Any] = {table.name: {"Keys": [{"charge_point_id": charge_point_id, "entry_key": key}
+                                                     for key in entry_keys]}}
+    found: dict[str, dict[str, Any]] = {}
+    while request:
+        reply = table.meta.client.batch_get_item(RequestItems=request)
+        found.update((item["entry_key"], item) for item in reply["Responses"].get(table.name, []))
+        request = reply.get("UnprocessedKeys") or {}
+    return found
+
+
+def entries(charge_point_id: str, prefix: str) -> list[dict[str, Any]]:
+    """Every device-model entry of the charger under a key prefix (a few dozen at most: profiles, limits)."""
+    return _every(_device_model().query, {
+        "KeyConditionExpression": Key("charge_point_id").eq(charge_point_id) & Key("entry_key").begins_with(prefix)})
+
+
+def write_entries(charge_point_id: str, put: list[dict[str, Any]], delete: Iterable[str] = ()) -> None:
+    """Puts and deletes device-model entries in batches of 25 (BatchWriteItem)."""
+    with _device_model().batch_writer(overwrite_by_pkeys=["charge_point_id", "entry_key"]) as batch:
+        for key in delete:
+            batch.delete_item(Key={"charge_point_id": charge_point_id, "entry_key": key})
+        for item in put:
+            batch.put_item(Item={**item, "charge_point_id": charge_point_id})

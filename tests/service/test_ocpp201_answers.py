@@ -49,6 +49,16 @@ GOLDEN: dict[str, dict[str, Any]] = {
                          "idToken": TOKEN, "evse": {"id": 1, "connectorId": 1}, "meterValue": [ENERGY]},
     "MeterValues": {"evseId": 1, "meterValue": [{**ENERGY, "sampledValue": [
         {**ENERGY["sampledValue"][0], "context": "Sample.Periodic"}]}]},
+    "ReportChargingProfiles": {"requestId": 12, "chargingLimitSource": "CSO", "evseId": 1, "tbc": False, "chargingProfile": [
+        {"id": 1, "stackLevel": 0, "chargingProfilePurpose": "TxDefaultProfile", "chargingProfileKind": "Absolute",
+         "chargingSchedule": [{"id": 1, "chargingRateUnit": "A", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16.0}]}]}]},
+    "NotifyChargingLimit": {"evseId": 1, "chargingLimit": {"chargingLimitSource": "SO", "isGridCritical": True},
+                            "chargingSchedule": [{"id": 1, "chargingRateUnit": "W", "chargingSchedulePeriod": [
+                                {"startPeriod": 0, "limit": 7400.0}]}]},
+    "ClearedChargingLimit": {"chargingLimitSource": "SO", "evseId": 1},
+    "NotifyEVChargingNeeds": {"evseId": 1, "maxScheduleTuples": 3, "chargingNeeds": {
+        "requestedEnergyTransfer": "AC_three_phase", "departureTime": AT,
+        "acChargingParameters": {"energyAmount": 20000, "evMinCurrent": 6, "evMaxCurrent": 32, "evMaxVoltage": 400}}},
 }
 
 
