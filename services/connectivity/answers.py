@@ -16,7 +16,10 @@ from services.shared import refs
 
 Applier = Callable[[str, dict[str, Any], dict[str, Any], datetime], None]
 
-APPLIERS: dict[str, str] = {}
+APPLIERS: dict[str, str] = {
+    "SendLocalList": "services.connectivity.local_list:sent",
+    "GetLocalListVersion": "services.connectivity.local_list:answered_version",
+}
 
 
 def apply(charge_point_id: str, command: dict[str, Any], reply: dict[str, Any], at: datetime) -> None:

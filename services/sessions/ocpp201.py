@@ -7,7 +7,7 @@ from typing import Any
 
 from ocpp.v201 import call, call_result
 
-from services.sessions import metering, transactions
+from services.sessions import metering, reservations, transactions
 from services.shared.ocpp.dispatch import OcppContext
 from services.shared.ocpp.errors import Cause, OcppError
 from services.shared.settings import settings
@@ -85,3 +85,12 @@ def _sampled(value: dict[str, Any]) -> dict[str, Any]:
     found = {"value": metering.scaled(value["value"], unit.get("multiplier", 0)), "unit": unit.get("unit"),
              **{name: value.get(name) for name in ("measurand", "phase", "location", "context")}}
     return {name: v for name, v in found.items() if v is not None}
+
+
+def reservation_status_update(ctx: OcppContext, request: call.ReservationStatusUpdate) -> call_result.ReservationStatusUpdate:
+    """Expired or Removed: the reservation is no longer in force (unknown or ended ones are answered all the same)."""
+    from services.sessions import reserving
+
+    reserving.end(ctx.charge_point_id, request.reservation_id, reservations.UPDATED[request.reservation_update_status],
+                  ctx.received_at)
+    return call_result.ReservationStatusUpdate()
