@@ -175,6 +175,6 @@ def test_only_types_a_rule_can_match_are_wanted() -> None:
     assert wanted("csms.anything", "CommandRequested")  # connectivity's rule names no source
     assert wanted("csms.connectivity", "FaultReported")
     assert not wanted("csms.connectivity", "SessionEnded")  # billing's rule names the source
-    assert not wanted("csms.connectivity", "ChargerConnected")
+    assert not wanted("csms.connectivity", "ChargerDisconnected")
     assert not wanted("csms.billing", "InvoiceIssued")
     assert wanted("csms.connectivity", "SiteChanged")  # exported: no rule yet
