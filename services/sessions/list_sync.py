@@ -59,12 +59,12 @@ def answered(event: CommandCompleted, now: datetime) -> None:
     charger = store.get_list_charger(event.charge_point_id)
     if version is None or charger is None or charger.get("sent_version") != version:
         return
-    outcome = local_list.after_answer(charger.get("sent_update", ""), event.status, event.reply, event.error_code)
+    outcome = local_list.after_answer(bool(charger.get("resent")), event.status, event.reply, event.error_code)
     if outcome is Next.confirmed:
         store.answer_list(event.charge_point_id, version, {"confirmed_version": version,
                                                            "confirmed_at": event.occurred_at}, remove=("stale",))
     elif outcome is Next.resend_full:
-        _send(charger, None, event.event_id, now, None)
+        _send(charger, None, event.event_id, now, None, resent=True)
     else:
         store.answer_list(event.charge_point_id, version, {"stale": True})
 
@@ -75,9 +75,9 @@ def _version(payload: dict[str, Any]) -> int | None:
 
 
 def _send(charger: dict[str, Any], change: Change | None, receipt: str, now: datetime,
-          tokens: list[dict[str, Any]] | None) -> None:
+          tokens: list[dict[str, Any]] | None, resent: bool = False) -> None:
     """Records the next update for a charger: `change` as a Differential where the charger holds the list so far,
-    else (or with no change) all of the list, `tokens` if already read."""
+    else (or with no change) all of the list, `tokens` if already read; `resent` after the charger refused one."""
     for _ in range(ATTEMPTS):
         update = Update.full if change is None else local_list.update_for(charger)
         if update is Update.full:
@@ -88,7 +88,7 @@ def _send(charger: dict[str, Any], change: Change | None, receipt: str, now: dat
             changes = [change]
         sent = charger.get("sent_version")
         version = int(sent or 0) + 1
-        fields = {"sent_version": version, "sent_update": update.value, "requested_at": clock.iso(now),
+        fields = {"sent_version": version, "sent_update": update.value, "requested_at": clock.iso(now), "resent": resent,
                   "request": local_list.payload(charger["ocpp_version"], version, update, changes)}
         result = store.send_list(charger["charge_point_id"], None if sent is None else int(sent), fields, receipt,
                                  int(now.timestamp()), remove=("stale",) if update is Update.full else ())

@@ -111,15 +111,16 @@ def due_at_connection(charger: dict[str, Any] | None, list_empty: bool) -> bool:
     return bool(charger.get("stale"))
 
 
-def after_answer(update: str, command_status: str, reply: dict[str, Any] | None, error_code: str | None) -> Next:
+def after_answer(resent: bool, command_status: str, reply: dict[str, Any] | None, error_code: str | None) -> Next:
     """What a SendLocalList's end means. Accepted: the charger holds that version. VersionMismatch (1.6, 2.0.1) or
-    Failed (2.0.1) to a Differential: its list is not the CSMS's, so a Full one follows; to a Full one, resending
-    would fail again. A command never sent (it waited too long for the charger) is sent again in full; one the
-    charger did not answer, refused as not supported, or answered with an error leaves the list stale."""
+    Failed (2.0.1): its list is not the CSMS's, so all of it follows with the next version, once: a resent list
+    refused again would be refused forever. A command never sent (it waited too long for the charger) is sent again
+    in full; one the charger did not answer, refused as not supported, or answered with an error leaves the list
+    stale (all of it at the next connection)."""
     status = (reply or {}).get("status")
     if status == "Accepted":
         return Next.confirmed
-    if status in ("VersionMismatch", "Failed") and update == Update.differential:
+    if status in ("VersionMismatch", "Failed") and not resent:
         return Next.resend_full
     if command_status in ("timed_out", "error") and error_code == "QueueTimeout":
         return Next.resend_full
