@@ -352,7 +352,8 @@ def list_reservations(
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     next_token: Annotated[str | None, Query()] = None,
 ) -> ReservationPage:
-    start = decode_token(next_token, charge_point_id=charge_point_id, reservation_id=None)
+    start = decode_token(next_token, lambda key: 0 < len(key["reservation_id"]) <= 20, charge_point_id=charge_point_id,
+                         reservation_id=None)
     items, last = store.query_reservations(charge_point_id, limit, start)
     return ReservationPage(items=[_reservation(i) for i in items], next_token=encode_token(last))
 

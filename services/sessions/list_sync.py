@@ -31,7 +31,9 @@ def charger_connected(event: ChargerConnected, now: datetime) -> None:
     """A charger that never confirmed a list gets the whole list (if there is one), one whose list is stale too."""
     if not event.ocpp_version:
         return
-    charger = store.set_list_charger(event.charge_point_id, {"ocpp_version": event.ocpp_version})
+    charger = store.get_list_charger(event.charge_point_id)  # a read: most connections change nothing here
+    if charger is None or charger.get("ocpp_version") != event.ocpp_version:
+        charger = store.set_list_charger(event.charge_point_id, {"ocpp_version": event.ocpp_version})
     tokens = store.listed_tokens() if charger.get("sent_version") is None else None
     if local_list.due_at_connection(charger, not tokens):
         _send(charger, None, event.event_id, now, tokens)

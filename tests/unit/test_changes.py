@@ -192,3 +192,6 @@ def test_only_types_a_rule_can_match_are_wanted() -> None:
     assert not wanted("csms.connectivity", "ChargerDisconnected")
     assert not wanted("csms.billing", "InvoiceIssued")
     assert wanted("csms.connectivity", "SiteChanged")  # exported: no rule yet
+    # Sessions' rule wants CommandCompleted of a few actions only: the others are not put on the bus.
+    assert wanted("csms.connectivity", "CommandCompleted", {"action": "ReserveNow", "status": "accepted"})
+    assert not wanted("csms.connectivity", "CommandCompleted", {"action": "Reset", "status": "accepted"})
