@@ -117,3 +117,12 @@ def test_a_new_version_requests_its_command_once() -> None:
     assert local_list_changes(charger, {**charger, "confirmed_version": 2}) == []  # an answer applied
     assert local_list_changes(None, {"charge_point_id": "CP-1", "entry": "event#x", "expires_at": 1}) == []
     assert local_list_changes(None, {"charge_point_id": "CP-1", "entry": "charger", "ocpp_version": "ocpp1.6"}) == []
+
+
+def test_sessions_subscribes_to_the_answers_it_applies() -> None:
+    """The rule names the actions (so the relay puts no other CommandCompleted on the bus); commanded applies them."""
+    from services.sessions.commanded import APPLIERS
+    from services.sessions.manifest import MANIFEST
+
+    [rule] = [s.event_pattern for s in MANIFEST.subscriptions if s.event_pattern["detail-type"] == ["CommandCompleted"]]
+    assert set(rule["detail"]["action"]) == set(APPLIERS)
