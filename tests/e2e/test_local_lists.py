@@ -40,8 +40,8 @@ def test_a_charger_that_mismatches_gets_the_full_list_again(stack: Stack) -> Non
 
     async def scenario() -> None:
         async with station201(stack.ocpp_url, cp_id, Station) as station:
-            first = await asyncio.wait_for(station.lists.get(), 20)
-            again = await asyncio.wait_for(station.lists.get(), 20)
+            first = await asyncio.wait_for(station.lists.get(), 30)
+            again = await asyncio.wait_for(station.lists.get(), 30)
             assert (first["update"], again["update"]) == ("Full", "Full")
             assert again["version"] == first["version"] + 1
             assert {"id_token": tag, "type": "ISO14443"} in [e["id_token"] for e in again["list"]]
