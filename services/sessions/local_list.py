@@ -10,12 +10,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from services.sessions.authorization import ID_TAG_TYPES
+from services.sessions.authorization import GROUP_TYPE, ID_TAG_TYPES
 
 # A charger's item in the local-lists table; the others of its partition are receipts of the events applied to it.
 CHARGER_ENTRY = "charger"
-# A 2.0.1 group is a token the CSMS issued (ocpp201.GROUP_TYPE).
-GROUP_TYPE = "Central"
 # 1.6's idTag is up to 20 characters; a longer token cannot be on a 1.6 charger's list.
 MAX_ID_TAG = 20
 # The fields of a token its list entry carries.

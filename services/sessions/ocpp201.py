@@ -1,5 +1,6 @@
 """OCPP 2.0.1 for sessions: Authorize, TransactionEvent and MeterValues to the version-neutral transaction
-model (transactions.Event), and its answers back in 2.0.1's shapes (idTokenInfo, totalCost)."""
+model (transactions.Event), and its answers back in 2.0.1's shapes (idTokenInfo, totalCost); ReservationStatusUpdate
+to the reservation it ends."""
 
 from __future__ import annotations
 
@@ -7,13 +8,10 @@ from typing import Any
 
 from ocpp.v201 import call, call_result
 
-from services.sessions import metering, reservations, transactions
+from services.sessions import authorization, metering, reservations, transactions
 from services.shared.ocpp.dispatch import OcppContext
 from services.shared.ocpp.errors import Cause, OcppError
 from services.shared.settings import settings
-
-# 2.0.1 names a group by a token the CSMS issued; the id-tokens table keeps only its id (parent_id_tag).
-GROUP_TYPE = "Central"
 
 
 def authorize(ctx: OcppContext, request: call.Authorize) -> call_result.Authorize:
@@ -69,7 +67,7 @@ def _id_token_info(info: dict[str, Any]) -> dict[str, Any]:
     if "expiry_date" in info:
         found["cache_expiry_date_time"] = info["expiry_date"]
     if "parent_id_tag" in info:
-        found["group_id_token"] = {"id_token": info["parent_id_tag"], "type": GROUP_TYPE}
+        found["group_id_token"] = {"id_token": info["parent_id_tag"], "type": authorization.GROUP_TYPE}
     return found
 
 
