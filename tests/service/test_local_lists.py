@@ -293,3 +293,25 @@ def test_an_ongoing_transaction_stays_open(aws_env: None) -> None:
             action="GetTransactionStatus")
     reserve("CP-T2", connection, {}, {"messagesInQueue": False}, V201, action="GetTransactionStatus")
     assert store.get_session("CP-T2", "tx-2")["status"] == "active"
+
+
+def test_a_list_never_sent_is_sent_again_in_full_and_an_unanswered_one_waits_for_the_next_connection(
+        aws_env: None) -> None:
+    from services.contracts.connectivity import CommandCompleted
+    from services.shared import clock
+
+    put_token("TAG-A", local_list=True)
+    connection = online("CP-L6", V201)
+    [first] = calls(connection)
+
+    def ended(version: int, status: str, error_code: str) -> None:
+        list_sync.answered(CommandCompleted(charge_point_id="CP-L6", command_id=f"c{version}", action="SendLocalList",
+                                            status=status, payload={"versionNumber": version, "updateType": "Full"},
+                                            error_code=error_code), clock.now())
+
+    ended(first[3]["versionNumber"], "timed_out", "QueueTimeout")  # it waited too long for the charger: never sent
+    assert store.get_list_charger("CP-L6")["sent_version"] == 2
+    ended(1, "timed_out", "QueueTimeout")  # redelivered: version 2 is out, nothing more
+    ended(2, "error", "NotImplemented")
+    found = store.get_list_charger("CP-L6")
+    assert (found["sent_version"], found["stale"]) == (2, True)
