@@ -23,6 +23,8 @@ APPLIERS: dict[str, str] = {
     "ClearDisplayMessage": f"{_APPLIED}:display_cleared",
     "SetVariableMonitoring": f"{_APPLIED}:monitors_set",
     "ClearVariableMonitoring": f"{_APPLIED}:monitors_cleared",
+    "SendLocalList": "services.connectivity.local_list:sent",
+    "GetLocalListVersion": "services.connectivity.local_list:answered_version",
 }
 
 

@@ -526,6 +526,23 @@ def list_monitors(
     return MonitorPage(items=[Monitor(**i) for i in items], next_token=token)
 
 
+class LocalList(BaseModel):
+    version: int | None = Field(description=(
+        "The local authorization list version the charger last confirmed (SendLocalList accepted, or "
+        "GetLocalListVersion's answer); null when it confirmed none"))
+    confirmed_at: str | None = Field(None, description="When its answer came")
+
+
+@app.get("/chargers/<charge_point_id>/local-list", security=allow(*Scope), summary="Get a charger's local list version",
+         tags=[DEVICE_MODEL],
+         description=("The version of the local authorization list the charger confirmed: the tokens marked `local_list` "
+                      "(PUT /id-tokens), which the CSMS sends every charger (docs/ocpp.md). 404 for an unknown charger."),
+         responses=responses({200: ("The confirmed version", LocalList)}, 404, 422))
+def get_local_list(charge_point_id: ChargerId) -> LocalList:
+    confirmed = _existing(charge_point_id).get("local_list") or {}
+    return LocalList(**plain({"version": confirmed.get("version"), "confirmed_at": confirmed.get("confirmed_at")}))
+
+
 @app.get("/chargers/<charge_point_id>/security-events", security=allow(*Scope), summary="List a charger's security events",
          tags=[DEVICE_MODEL],
          description=("The SecurityEventNotifications a 2.0.1 charger sent: its latest 500 of the last 90 days, newest "

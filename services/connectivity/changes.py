@@ -21,6 +21,7 @@ from services.contracts.connectivity import (
     FaultReported,
     SiteChanged,
 )
+from services.shared.dynamo import plain
 from services.shared.events import stable_id
 
 Image = dict[str, Any] | None
@@ -82,13 +83,15 @@ def charger_changes(old: Image, new: Image) -> list[ConnectivityEvent]:
 
 
 def command_changes(old: Image, new: Image) -> list[ConnectivityEvent]:
-    """CommandCompleted when a command that was waiting or sent is settled."""
+    """CommandCompleted when a command that was waiting or sent is settled; numbers as JSON numbers (a stream
+    image holds Decimals, which the event would carry as strings)."""
     if not old or not new or old.get("status") in FINAL or new.get("status") not in FINAL:
         return []
     return [CommandCompleted(event_id=stable_id("CommandCompleted", new["charge_point_id"], new["command_id"]),
                              charge_point_id=new["charge_point_id"], occurred_at=new["completed_at"],
                              command_id=new["command_id"], action=new["action"], status=new["status"],
-                             reply=new.get("reply"))]
+                             reply=plain(new.get("reply")), payload=plain(new.get("payload") or {}),
+                             error_code=(new.get("error") or {}).get("code"))]
 
 
 def message_changes(old: Image, new: Image) -> list[ConnectivityEvent]:

@@ -84,10 +84,15 @@ class FaultCleared(Located):
 
 
 class CommandCompleted(ConnectivityEvent):
+    """A command settled: `payload` is what was asked (as stored: camelCase, secrets redacted), `reply` what the
+    charger answered (camelCase; None without an answer), `error_code` why it failed (e.g. QueueTimeout: never sent)."""
+
     command_id: str
     action: str
     status: str
     reply: dict[str, Any] | None = None
+    payload: dict[str, Any] = {}
+    error_code: str | None = None
 
 
 class SiteAddress(BaseModel):
@@ -120,3 +125,4 @@ class CommandRequested(Event):
     event_name: ClassVar[str | None] = "CommandRequested"
     action: str
     payload: dict[str, Any] = {}
+    error_code: str | None = None

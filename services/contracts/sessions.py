@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from services.contracts.connectivity import CommandRequested
 from services.shared.events import Event
 
 
@@ -48,3 +49,21 @@ class SessionEnded(SessionsEvent):
     stop_reason: str | None = None
     flags: list[str] = []  # e.g. meter_backwards, start_missing, id_tag_invalid, incomplete (2.0.1: a seqNo missing)
     id_tag_status: str | None = None
+
+
+class SessionsCommandRequested(CommandRequested):
+    """A command sessions asks connectivity to send: a charger's local authorization list (SendLocalList)."""
+
+    source: ClassVar[str] = "csms.sessions"
+
+
+class LocalListChanged(SessionsEvent):
+    """A token change that touches the local authorization list (marked, unmarked, its status, expiry or group
+    changed while marked, deleted while marked). Sessions itself consumes it: each charger it knows is sent the
+    change. `entry` is the token's entry after the change (status, expiry_date, parent_id_tag), None when it left
+    the list."""
+
+    charge_point_id: str | None = None  # a token is no charger's
+    id_token: str
+    type: str
+    entry: dict[str, str] | None = None

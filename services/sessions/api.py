@@ -1,4 +1,4 @@
-"""REST: /id-tokens (who may charge) and /sessions (who charged, when, how much)."""
+"""REST: /id-tokens (who may charge), /sessions (who charged, when, how much) and /reservations."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from boto3.dynamodb.conditions import Attr
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
-from services.sessions import authorization, plausibility, store, transactions
+from services.sessions import authorization, plausibility, reservations, store, transactions
 from services.shared import clock
 from services.shared.auth import Scope
 from services.shared.dynamo import plain
@@ -26,7 +26,7 @@ from services.shared.rest import (
 )
 
 app = resolver()
-ID_TOKENS, SESSIONS = "Id tokens", "Sessions"
+ID_TOKENS, SESSIONS, RESERVATIONS = "Id tokens", "Sessions", "Reservations"
 TAGS = {  # each tag of this service's routes, described at the top of the OpenAPI document
     ID_TOKENS: (
         "Who may charge: the OCPP id tokens (RFID cards, app tokens), each an id and a type, and their status, which "
@@ -36,6 +36,11 @@ TAGS = {  # each tag of this service's routes, described at the top of the OpenA
         "Who charged, where, when and how much: one session per OCPP transaction, with its meter values, flags "
         "(an id tag that was not accepted, a meter that went backwards, a lost start) and, for one whose figures "
         "cannot be right, its settlement by an operator."
+    ),
+    RESERVATIONS: (
+        "Connectors held for a token: made by a charger's answer to ReserveNow (POST /chargers/{id}/commands), ended "
+        "by CancelReservation, by the charger (2.0.1 ReservationStatusUpdate), by its expiry, or used by the "
+        "transaction that started with its id."
     ),
 }
 app.configure_openapi(tags=[Tag(name=name, description=text) for name, text in TAGS.items()])
@@ -56,6 +61,9 @@ class IdTokenIn(BaseModel):
     expiry_date: Timestamp | None = Field(None, description="RFC 3339 with a zone; after it Authorize answers Expired")
     parent_id_tag: str | None = Field(None, min_length=1, max_length=20, description=(
         "The group token (up to 20 characters, which 1.6 answers): 1.6's parentIdTag, 2.0.1's groupIdToken, of type Central"))
+    local_list: bool = Field(False, description=(
+        "true: the token is on every charger's local authorization list (SendLocalList), so a charger accepts it "
+        "offline too; a change of it (or its removal) is sent to every charger"))
 
 
 class IdToken(IdTokenIn):
@@ -160,12 +168,15 @@ def _session(item: dict[str, Any]) -> dict[str, Any]:
          tags=[ID_TOKENS],
          description=("Creates (201) or replaces (200) an id tag's record: its status (Accepted lets it charge; Blocked, "
                       "Expired and Invalid do not), an optional expiry after which Authorize answers Expired, and an "
-                      "optional parent (group) tag. `type` (default ISO14443) makes the token the pair (id, type). The "
+                      "optional parent (group) tag, and whether it is on the chargers' local list (`local_list`). "
+                      "`type` (default ISO14443) makes the token the pair (id, type). The "
                       "next Authorize, StartTransaction or TransactionEvent answers from it. Idempotent. "
                       "422 for an invalid body, e.g. an expiry without a time zone, or an unknown type."),
          responses=responses({200: ("Updated", IdToken), 201: ("Created", IdToken)}, 422))
 def put_id_token(id_tag: IdTag, token: IdTokenIn, token_type: TokenType = authorization.DEFAULT_TYPE) -> Response[IdToken]:
     item = {"id_token": id_tag, "type": token_type, **token.model_dump(exclude_none=True), "updated_at": clock.iso(clock.now())}
+    if token.local_list:
+        item["listed"] = store.LISTED
     created = store.put_token(item)
     return json_response(201 if created else 200, _token(item))
 
@@ -296,3 +307,65 @@ def settle_session(session_id: SessionId, settlement: SettlementIn) -> Session:
             raise ProblemError(404, f"No session {session_id!r}")
         raise ProblemError(409, f"Session {session_id!r} is {found['status']}: only an implausible session awaits settlement")
     return Session(**_session(item))
+
+
+ReservationStatus = Literal["reserved", "refused", "cancelled", "expired", "removed", "used"]
+
+
+class Reservation(BaseModel):
+    id: str = Field(description="{reservation id}@{charge point id}: a reservation id is its charger's")
+    charge_point_id: str
+    reservation_id: int
+    evse_id: int = Field(description="1.6's connector n is EVSE n, connector 1; 0: any of the charger's")
+    connector_id: int
+    connector_type: str | None = Field(None, description="2.0.1: the connector type asked for")
+    id_token: str
+    token_type: str | None = Field(None, description="2.0.1's idToken type; null for 1.6")
+    expiry_date: str | None = None
+    status: ReservationStatus = Field(description=(
+        "reserved (in force); refused (the charger's `answer` says why: Faulted, Occupied, Rejected, Unavailable); "
+        "cancelled (CancelReservation accepted); expired (past its expiry, or the charger said so); removed (the "
+        "charger removed it); used (a transaction started with it: `transaction_id`)"))
+    answer: str = Field(description="The charger's answer to ReserveNow")
+    transaction_id: str | None = None
+    updated_at: str
+    ended_at: str | None = None
+
+
+class ReservationPage(BaseModel):
+    items: list[Reservation]
+    next_token: str | None
+
+
+def _reservation(item: dict[str, Any]) -> Reservation:
+    fields = {k: plain(v) for k, v in item.items() if k in Reservation.model_fields}
+    return Reservation(**{**fields, "id": reservations.public_id(item["charge_point_id"], item["reservation_id"]),
+                          "status": reservations.status_at(item, clock.now())})
+
+
+@app.get("/reservations", security=allow(*Scope), summary="List a charger's reservations", tags=[RESERVATIONS],
+         description=("A charger's reservations by reservation id, in force or ended, as its answers and reports left "
+                      "them. Follow `next_token` until it is null. 422 without `charge_point_id`."),
+         responses=responses({200: ("A page of the charger's reservations", ReservationPage)}, 422))
+def list_reservations(
+    charge_point_id: Annotated[str, Query(min_length=1, max_length=48, description="The charger's reservations")],
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    next_token: Annotated[str | None, Query()] = None,
+) -> ReservationPage:
+    start = decode_token(next_token, lambda key: 0 < len(key["reservation_id"]) <= 20, charge_point_id=charge_point_id,
+                         reservation_id=None)
+    items, last = store.query_reservations(charge_point_id, limit, start)
+    return ReservationPage(items=[_reservation(i) for i in items], next_token=encode_token(last))
+
+
+@app.get("/reservations/<reservation_id>", security=allow(*Scope), summary="Get a reservation", tags=[RESERVATIONS],
+         description="One reservation by its id ({reservation id}@{charge point id}). 404 for an unknown one.",
+         responses=responses({200: ("The reservation", Reservation)}, 404, 422))
+def get_reservation(reservation_id: Annotated[str, Path(min_length=3, max_length=80, description=(
+        "{reservation id}@{charge point id}, e.g. 7@CP-1"))]) -> Reservation:
+    key = reservations.key_of(reservation_id)
+    item = store.get_reservation(*key) if key else None
+    if item is None:
+        raise ProblemError(404, f"No reservation {reservation_id!r}: its id is {{reservation id}}@{{charge point id}}, "
+                                "e.g. 7@CP-1")
+    return _reservation(item)

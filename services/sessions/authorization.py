@@ -14,6 +14,8 @@ TokenType = Literal["Central", "eMAID", "ISO14443", "ISO15693", "KeyCode", "Loca
 DEFAULT_TYPE: TokenType = "ISO14443"
 # A 1.6 idTag has no type: an RFID card's, else one the CSMS issued (an app's), in that order.
 ID_TAG_TYPES: tuple[TokenType, ...] = ("ISO14443", "Central")
+# 2.0.1 names a group by a token the CSMS issued; the id-tokens table keeps only its id (parent_id_tag).
+GROUP_TYPE: TokenType = "Central"
 # 2.0.1's way of saying "no one presented anything" (free vend, plug and charge without contract): nothing to look up.
 NO_AUTHORIZATION: TokenType = "NoAuthorization"
 

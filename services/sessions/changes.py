@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.contracts.sessions import SessionEnded, SessionsEvent, SessionStarted
+from services.contracts.sessions import (
+    LocalListChanged,
+    SessionEnded,
+    SessionsCommandRequested,
+    SessionsEvent,
+    SessionStarted,
+)
+from services.sessions import local_list
+from services.shared.dynamo import plain
 from services.shared.events import stable_id
 
 
@@ -39,3 +47,26 @@ def session_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> l
                                   stop_reason=new.get("stop_reason"), flags=list(new.get("flags", [])),
                                   id_tag_status=new.get("id_tag_status"), **common))
     return found
+
+
+def token_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[SessionsEvent]:
+    """LocalListChanged when a token's entry on the local list changed (it joined, left, or changed on it)."""
+    if not local_list.touched(old, new):
+        return []
+    token = new or old
+    assert token is not None
+    when = (new or {}).get("updated_at") or "deleted:" + str(token.get("updated_at"))
+    return [LocalListChanged(event_id=stable_id("LocalListChanged", token["id_token"], token["type"], when),
+                             id_token=token["id_token"], type=token["type"], entry=local_list.entry(new))]
+
+
+def local_list_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[SessionsCommandRequested]:
+    """SendLocalList requested when a charger's list got its next version (receipts make none)."""
+    if not new or new["entry"] != local_list.CHARGER_ENTRY or "sent_version" not in new:
+        return []
+    if old is not None and old.get("sent_version") == new["sent_version"]:
+        return []
+    return [SessionsCommandRequested(
+        event_id=stable_id("SendLocalList", new["charge_point_id"], new["sent_version"]),
+        charge_point_id=new["charge_point_id"], occurred_at=new["requested_at"], action="SendLocalList",
+        payload=plain(new["request"]))]

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import TYPE_CHECKING, Any
 
+from services.shared import clock, consumers
 from services.shared.log import entry_point
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 
 @entry_point
@@ -16,7 +21,52 @@ def api(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 @entry_point
 def relay(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """The sessions table's stream: SessionStarted and SessionEnded, to the bus."""
+    """The streams of sessions' tables: SessionStarted, SessionEnded, LocalListChanged and the SendLocalList
+    commands it requests, to the bus."""
     from services.shared.relay import relay_batch
 
     return relay_batch(event, "sessions")
+
+
+def _charger_connected(record: "SQSRecord") -> None:
+    from services.contracts.connectivity import ChargerConnected
+    from services.sessions import list_sync
+
+    list_sync.charger_connected(consumers.detail(record, ChargerConnected), clock.now())
+
+
+@entry_point
+def charger_connected(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """ChargerConnected: sessions knows the charger and its version; a first connection gets the local list."""
+    return consumers.sqs_batch(event, context, _charger_connected)
+
+
+def _command_completed(record: "SQSRecord") -> None:
+    from services.contracts.connectivity import CommandCompleted
+    from services.sessions import commanded
+
+    commanded.completed(consumers.detail(record, CommandCompleted), clock.now())
+
+
+@entry_point
+def command_completed(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The answers to SendLocalList, ReserveNow, CancelReservation and GetTransactionStatus."""
+    return consumers.sqs_batch(event, context, _command_completed)
+
+
+def _local_list_changed(record: "SQSRecord") -> None:
+    from services.contracts.sessions import LocalListChanged
+    from services.sessions import list_sync
+
+    body = json.loads(record.body)
+    if "detail" in body:  # from the bus: the first page of chargers
+        list_sync.token_changed(LocalListChanged.model_validate(body["detail"]), None, clock.now())
+    else:  # from list_sync itself: the next page
+        list_sync.token_changed(LocalListChanged.model_validate(body["event"]), body["start_key"], clock.now())
+
+
+@entry_point
+def local_list_changed(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """A token change on the local list, sent to the chargers a page at a time (the bus's event, then the pages
+    queue's messages)."""
+    return consumers.sqs_batch(event, context, _local_list_changed)

@@ -1,8 +1,19 @@
-"""Sessions: id tokens, authorization and transactions with their meter values."""
+"""Sessions: id tokens and the local authorization lists, authorization, reservations, and transactions with their
+meter values."""
 
 from __future__ import annotations
 
-from services.shared.manifest import Index, Key, OcppRoute, RestApi, ServiceManifest, Stream, Table
+from services.shared.manifest import (
+    Index,
+    Key,
+    OcppRoute,
+    Queue,
+    RestApi,
+    ServiceManifest,
+    Stream,
+    Subscription,
+    Table,
+)
 
 _OCPP = "services.sessions.ocpp16"
 _OCPP201 = "services.sessions.ocpp201"
@@ -12,7 +23,11 @@ MANIFEST = ServiceManifest(
     name="sessions",
     tables=(
         # A token is the pair (id, type) of OCPP 2.0.1; a 1.6 idTag reads its id's partition (authorization.ID_TAG_TYPES).
-        Table(name="id-tokens", partition_key=Key("id_token"), sort_key=Key("type")),
+        # Tokens marked local_list carry `listed`, the key of the sparse local-list index (the local authorization
+        # list); a change of a token's entry on it is a LocalListChanged (services/sessions/local_list.py).
+        Table(name="id-tokens", partition_key=Key("id_token"), sort_key=Key("type"),
+              indexes=(Index(name="local-list", partition_key=Key("listed"), sort_key=Key("id_token")),),
+              stream=Stream("services.sessions.changes:token_changes")),
         # A charger's sessions by transaction id (a string: 1.6's integers in decimal, 2.0.1's ids as sent), so every
         # OCPP message finds its session by key; by-start lists a charger's sessions oldest started first.
         Table(name="sessions", partition_key=Key("charge_point_id"), sort_key=Key("transaction_id"),
@@ -24,8 +39,32 @@ MANIFEST = ServiceManifest(
         # the elements of a write of several are packed into fewer items (store.put_samples).
         Table(name="meter-values", partition_key=Key("series"), sort_key=Key("sample_key")),
         Table(name="counters", partition_key=Key("name")),
+        # Per known charger (entry "charger"): its OCPP version, the local list version sent (its payload, which the
+        # stream asks connectivity to send) and the one confirmed; beside it, receipts of the events applied (event#...).
+        Table(name="local-lists", partition_key=Key("charge_point_id"), sort_key=Key("entry"), ttl_attribute="expires_at",
+              stream=Stream("services.sessions.changes:local_list_changes")),
+        # Reservations by charger and the charger's reservation id, as the answers to ReserveNow made them.
+        Table(name="reservations", partition_key=Key("charge_point_id"), sort_key=Key("reservation_id")),
     ),
-    rest_apis=(RestApi(prefixes=("/sessions", "/id-tokens"), handler=f"{_HANDLERS}:api",
+    subscriptions=(
+        Subscription(
+            event_pattern={"source": ["csms.connectivity"], "detail-type": ["ChargerConnected"]},
+            queue=Queue(name="sessions-charger-connected", handler=f"{_HANDLERS}:charger_connected"),
+        ),
+        Subscription(
+            event_pattern={"source": ["csms.connectivity"], "detail-type": ["CommandCompleted"],
+                           "detail": {"action": ["SendLocalList", "ReserveNow", "CancelReservation",
+                                                 "GetTransactionStatus"]}},
+            queue=Queue(name="sessions-command-completed", handler=f"{_HANDLERS}:command_completed"),
+        ),
+        Subscription(
+            event_pattern={"source": ["csms.sessions"], "detail-type": ["LocalListChanged"]},
+            queue=Queue(name="sessions-local-list-changed", handler=f"{_HANDLERS}:local_list_changed"),
+        ),
+    ),
+    # The chargers after the first page a token change goes to (services/sessions/list_sync.py).
+    queues=(Queue(name="sessions-local-list-pages", handler=f"{_HANDLERS}:local_list_changed"),),
+    rest_apis=(RestApi(prefixes=("/sessions", "/id-tokens", "/reservations"), handler=f"{_HANDLERS}:api",
                        resolver="services.sessions.api:app"),),
     ocpp_routes=(
         OcppRoute("ocpp1.6", "Authorize", f"{_OCPP}:authorize"),
@@ -35,7 +74,8 @@ MANIFEST = ServiceManifest(
         OcppRoute("ocpp2.0.1", "Authorize", f"{_OCPP201}:authorize"),
         OcppRoute("ocpp2.0.1", "TransactionEvent", f"{_OCPP201}:transaction_event"),
         OcppRoute("ocpp2.0.1", "MeterValues", f"{_OCPP201}:meter_values"),
+        OcppRoute("ocpp2.0.1", "ReservationStatusUpdate", f"{_OCPP201}:reservation_status_update"),
     ),
     relay=f"{_HANDLERS}:relay",
-    publishes=("SessionStarted", "SessionEnded"),
+    publishes=("SessionStarted", "SessionEnded", "LocalListChanged", "CommandRequested"),
 )

@@ -1,5 +1,6 @@
 """OCPP 2.0.1 for sessions: Authorize, TransactionEvent and MeterValues to the version-neutral transaction
-model (transactions.Event), and its answers back in 2.0.1's shapes (idTokenInfo, totalCost)."""
+model (transactions.Event), and its answers back in 2.0.1's shapes (idTokenInfo, totalCost); ReservationStatusUpdate
+to the reservation it ends."""
 
 from __future__ import annotations
 
@@ -7,13 +8,10 @@ from typing import Any
 
 from ocpp.v201 import call, call_result
 
-from services.sessions import metering, transactions
+from services.sessions import authorization, metering, reservations, transactions
 from services.shared.ocpp.dispatch import OcppContext
 from services.shared.ocpp.errors import Cause, OcppError
 from services.shared.settings import settings
-
-# 2.0.1 names a group by a token the CSMS issued; the id-tokens table keeps only its id (parent_id_tag).
-GROUP_TYPE = "Central"
 
 
 def authorize(ctx: OcppContext, request: call.Authorize) -> call_result.Authorize:
@@ -69,7 +67,7 @@ def _id_token_info(info: dict[str, Any]) -> dict[str, Any]:
     if "expiry_date" in info:
         found["cache_expiry_date_time"] = info["expiry_date"]
     if "parent_id_tag" in info:
-        found["group_id_token"] = {"id_token": info["parent_id_tag"], "type": GROUP_TYPE}
+        found["group_id_token"] = {"id_token": info["parent_id_tag"], "type": authorization.GROUP_TYPE}
     return found
 
 
@@ -85,3 +83,12 @@ def _sampled(value: dict[str, Any]) -> dict[str, Any]:
     found = {"value": metering.scaled(value["value"], unit.get("multiplier", 0)), "unit": unit.get("unit"),
              **{name: value.get(name) for name in ("measurand", "phase", "location", "context")}}
     return {name: v for name, v in found.items() if v is not None}
+
+
+def reservation_status_update(ctx: OcppContext, request: call.ReservationStatusUpdate) -> call_result.ReservationStatusUpdate:
+    """Expired or Removed: the reservation is no longer in force (unknown or ended ones are answered all the same)."""
+    from services.sessions import reserving
+
+    reserving.end(ctx.charge_point_id, request.reservation_id, reservations.UPDATED[request.reservation_update_status],
+                  ctx.received_at)
+    return call_result.ReservationStatusUpdate()

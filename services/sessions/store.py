@@ -9,6 +9,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
+from services.sessions.local_list import CHARGER_ENTRY
 from services.shared import aws
 from services.shared.dynamo import condition_failed, page, set_clause
 
@@ -293,3 +294,147 @@ def samples(series: str, consistent: bool = False) -> list[dict[str, Any]]:
         if "LastEvaluatedKey" not in reply:
             return [found[key] for key in sorted(found)]
         kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+
+
+# --- local authorization lists ---------------------------------------------------------------------
+
+RECEIPT_RETENTION_S = 7 * 24 * 3600
+LOCAL_LIST_INDEX = "local-list"
+# The value of a token's `listed` attribute (the sparse local-list index's key) while it is marked local_list.
+LISTED = "local"
+
+
+def _lists() -> Any:
+    return aws.table("local-lists")
+
+
+def get_list_charger(charge_point_id: str) -> dict[str, Any] | None:
+    return _lists().get_item(Key={"charge_point_id": charge_point_id, "entry": CHARGER_ENTRY},
+                             ConsistentRead=True).get("Item")
+
+
+def list_chargers(limit: int, start_key: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """A page of the chargers sessions knows (a scan: every charger is sent every change)."""
+    return page(_lists().scan, {"FilterExpression": Attr("entry").eq(CHARGER_ENTRY)}, limit, start_key,
+                ("charge_point_id", "entry"))
+
+
+def set_list_charger(charge_point_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """Sets fields of a charger's item (created if new); the item after."""
+    sets, names, values = set_clause(fields)
+    return _lists().update_item(Key={"charge_point_id": charge_point_id, "entry": CHARGER_ENTRY},
+                                UpdateExpression="SET " + ", ".join(sets), ExpressionAttributeNames=names,
+                                ExpressionAttributeValues=values, ReturnValues="ALL_NEW")["Attributes"]
+
+
+def send_list(charge_point_id: str, sent_version: int | None, fields: dict[str, Any], receipt: str | None,
+              now_s: int, remove: tuple[str, ...] = ()) -> str:
+    """Records the next update of a charger's list (its stream asks connectivity to send it), if its version is
+    still `sent_version` and, with a `receipt` (an event id), that event was not applied to it yet, in one
+    transaction. "sent", "duplicate" (the receipt exists) or "conflict" (another update came first: read again)."""
+    sets, names, values = set_clause(fields)
+    names["#sent"] = "sent_version"
+    if sent_version is None:
+        condition = "attribute_not_exists(#sent)"
+    else:
+        condition, values[":expected"] = "#sent = :expected", sent_version
+    update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(remove) if remove else "")
+    serializer = _serializer()
+    writes: list[dict[str, Any]] = [{"Update": {
+        "TableName": _lists().name, "Key": serializer({"charge_point_id": charge_point_id, "entry": CHARGER_ENTRY}),
+        "UpdateExpression": update, "ConditionExpression": condition, "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": serializer(values)}}]
+    if receipt is not None:
+        writes.append({"Put": {"TableName": _lists().name, "ConditionExpression": "attribute_not_exists(#e)",
+                               "ExpressionAttributeNames": {"#e": "entry"},
+                               "Item": serializer({"charge_point_id": charge_point_id, "entry": f"event#{receipt}",
+                                                   "expires_at": now_s + RECEIPT_RETENTION_S})}})
+    try:
+        aws.client("dynamodb").transact_write_items(TransactItems=writes)
+    except ClientError as error:
+        if not condition_failed(error):
+            raise
+        if receipt is not None and _lists().get_item(Key={"charge_point_id": charge_point_id,
+                                                          "entry": f"event#{receipt}"}, ConsistentRead=True).get("Item"):
+            return "duplicate"
+        return "conflict"
+    return "sent"
+
+
+def answer_list(charge_point_id: str, version: int, fields: dict[str, Any], remove: tuple[str, ...] = ()) -> bool:
+    """Applies the answer to a charger's latest update (`version`); False if a later one was sent meanwhile."""
+    sets, names, values = set_clause(fields)
+    update = ("SET " + ", ".join(sets) if sets else "") + (" REMOVE " + ", ".join(remove) if remove else "")
+    try:
+        _lists().update_item(Key={"charge_point_id": charge_point_id, "entry": CHARGER_ENTRY}, UpdateExpression=update,
+                             ConditionExpression="sent_version = :v", **({"ExpressionAttributeNames": names} if names else {}),
+                             ExpressionAttributeValues={**values, ":v": version})
+    except ClientError as error:
+        if condition_failed(error):
+            return False
+        raise
+    return True
+
+
+def listed_tokens() -> list[dict[str, Any]]:
+    """Every token marked local_list (the sparse index holds only those)."""
+    found: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"IndexName": LOCAL_LIST_INDEX, "KeyConditionExpression": Key("listed").eq(LISTED)}
+    while True:
+        reply = aws.table("id-tokens").query(**kwargs)
+        found += reply.get("Items", [])
+        if "LastEvaluatedKey" not in reply:
+            return found
+        kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+
+
+def _serializer() -> Any:
+    from boto3.dynamodb.types import TypeSerializer
+
+    serialize = TypeSerializer().serialize
+    return lambda item: {name: serialize(value) for name, value in item.items()}
+
+
+# --- reservations ---------------------------------------------------------------------------------------
+
+def _reservations() -> Any:
+    return aws.table("reservations")
+
+
+def put_reservation(item: dict[str, Any]) -> bool:
+    """Stores what a ReserveNow's answer made, unless a later ReserveNow of that id was applied (command ids
+    sort by time); a ReserveNow of an id in force replaces it, as on the charger."""
+    try:
+        _reservations().put_item(Item=item, ConditionExpression="attribute_not_exists(command_id) OR command_id < :c",
+                                 ExpressionAttributeValues={":c": item["command_id"]})
+    except ClientError as error:
+        if condition_failed(error):
+            return False
+        raise
+    return True
+
+
+def end_reservation(charge_point_id: str, reservation_id: str, fields: dict[str, Any]) -> dict[str, Any] | None:
+    """Ends a reservation in force; the reservation after, or None if it was not in force (or unknown)."""
+    sets, names, values = set_clause(fields)
+    try:
+        reply = _reservations().update_item(
+            Key={"charge_point_id": charge_point_id, "reservation_id": reservation_id},
+            UpdateExpression="SET " + ", ".join(sets), ConditionExpression="#status = :reserved",
+            ExpressionAttributeNames={**names, "#status": "status"},
+            ExpressionAttributeValues={**values, ":reserved": "reserved"}, ReturnValues="ALL_NEW")
+    except ClientError as error:
+        if condition_failed(error):
+            return None
+        raise
+    return reply["Attributes"]
+
+
+def get_reservation(charge_point_id: str, reservation_id: str) -> dict[str, Any] | None:
+    return _reservations().get_item(Key={"charge_point_id": charge_point_id, "reservation_id": reservation_id}).get("Item")
+
+
+def query_reservations(charge_point_id: str, limit: int,
+                       start_key: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    return page(_reservations().query, {"KeyConditionExpression": Key("charge_point_id").eq(charge_point_id)}, limit,
+                start_key, ("charge_point_id", "reservation_id"))

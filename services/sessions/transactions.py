@@ -27,6 +27,8 @@ UNKNOWN = (0, 0)
 # OCPP 2.0.1's transactionId is a string of up to 36 characters; 1.6's integers are far shorter in decimal.
 MAX_TRANSACTION_ID = 36
 START_MISSING = "start_missing"
+# A session the CSMS ended because its charger had ended it and its Ended never came (GetTransactionStatus).
+END_MISSING = "end_missing"
 # Racing events that each change a session's seqNos make its flags be computed again; one race is already rare.
 MAX_FLAG_WRITES = 3
 
@@ -91,6 +93,7 @@ def start(request: Start, now: datetime) -> tuple[str, dict[str, Any]]:
     transaction_id = store.claim_start(start_key, request.charge_point_id, fresh, expires_at)
     while transaction_id == fresh:  # this call claimed the start, so it creates the session
         if store.create_session(_started(request, transaction_id, timestamp, info, flags, now)):
+            _reservation_used(request.charge_point_id, request.reservation_id, transaction_id, now)
             break
         # A session that a stop created holds this id (its start was never seen): this start takes the next one.
         fresh = str(store.next_transaction_id())
@@ -117,6 +120,14 @@ def _started(request: Start, transaction_id: str, timestamp: str, info: dict[str
     if request.reservation_id is not None:
         item["reservation_id"] = request.reservation_id
     return item
+
+
+def _reservation_used(charge_point_id: str, reservation_id: int | None, transaction_id: str, now: datetime) -> None:
+    """A transaction that starts with a reservation's id ends the reservation: it was used (a replay finds it so)."""
+    if reservation_id is not None:
+        from services.sessions import reserving
+
+        reserving.end(charge_point_id, reservation_id, "used", now, transaction_id=transaction_id)
 
 
 @dataclass(frozen=True)
@@ -266,6 +277,8 @@ def record_event(event: Event, now: datetime) -> Answer:
                                           _event_fields(event, samples), _latest_fields(event),
                                           _first_fields(event, info, now), once)
     timestamp = clock.normalize(event.timestamp)
+    if applied:
+        _reservation_used(event.charge_point_id, event.reservation_id, event.transaction_id, now)
     if not applied and ordering.reused(session, event.event_type, event.seq_no, timestamp):
         logger.warning(f"transaction id {event.transaction_id!r} of {event.charge_point_id} is another session's: "
                        f"{event.event_type} seqNo {event.seq_no} at {timestamp} changes nothing")
@@ -355,6 +368,24 @@ def _end(session: dict[str, Any], event: Event, now: datetime) -> dict[str, Any]
     if ended is not None:
         return _with_ordering_flags(event, ended)
     return store.get_session(event.charge_point_id, event.transaction_id) or session
+
+
+def end_lost(charge_point_id: str, transaction_id: str, now: datetime) -> dict[str, Any] | None:
+    """Ends an active 2.0.1 session whose charger said it has ended with nothing of it left to send
+    (GetTransactionStatus): its Ended was lost. It stops at its last reading (else now), flagged `end_missing`
+    with the stop reason Other; the session as ended, or None if it was not active (an Ended came after all)."""
+    session = store.get_session(charge_point_id, transaction_id)
+    if session is None or session.get("status") != "active" or "seq_nos" not in session:
+        return None
+    span = metering.meter_span(samples_of(session, consistent=True))
+    stopped_at = span[1][0] if span is not None else clock.iso(now)
+    lost = Event(charge_point_id=charge_point_id, transaction_id=transaction_id, event_type="Ended", seq_no=-1,
+                 timestamp=stopped_at, trigger_reason="AbnormalCondition", stopped_reason="Other")
+    flags = ordering.with_flag(list(session.get("flags", [])), END_MISSING, True)
+    logger.warning(f"the Ended of transaction {transaction_id!r} of {charge_point_id} was lost: its session ends "
+                   f"at {stopped_at}, flagged {END_MISSING}")
+    metric("TransactionEndLost")
+    return _end({**session, "flags": flags}, lost, now)
 
 
 def _ordering_flags(session: dict[str, Any], flags: list[str]) -> list[str]:

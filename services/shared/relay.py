@@ -40,7 +40,8 @@ def relay_batch(event: dict[str, Any], service: str) -> dict[str, Any]:
     unreadable = None
     for index, record in enumerate(records):
         try:
-            derived += [(index, e) for e in changes_of(record, service) if wanted(e.source, e.detail_type())]
+            derived += [(index, e) for e in changes_of(record, service)
+                        if wanted(e.source, e.detail_type(), dict(e))]
         except Exception:
             logger.exception("could not derive the events of a change", extra={"sequence": _sequence(record)})
             unreadable = index  # the records before it are done once their events are put
@@ -124,16 +125,21 @@ def _subscribed() -> tuple[tuple[dict[str, Any], ...], frozenset[str]]:
     return patterns, frozenset(t for m in ALL for t in m.exports)
 
 
-def wanted(source: str, detail_type: str) -> bool:
-    """Whether some subscription's rule could match an event of this source and type (or a manifest exports it)."""
+def wanted(source: str, detail_type: str, detail: dict[str, Any] | None = None) -> bool:
+    """Whether some subscription's rule could match an event of this source and type (and `detail`, where given),
+    or a manifest exports it."""
     patterns, exported = _subscribed()
-    return detail_type in exported or any(_could_match(p, source, detail_type) for p in patterns)
+    return detail_type in exported or any(_could_match(p, source, detail_type, detail or {}) for p in patterns)
 
 
-def _could_match(pattern: dict[str, Any], source: str, detail_type: str) -> bool:
-    """EventBridge matching on `source` and `detail-type`; other fields and filters are taken to match, so an
-    event is dropped only when no rule can want it."""
-    return _field_matches(pattern.get("source"), source) and _field_matches(pattern.get("detail-type"), detail_type)
+def _could_match(pattern: dict[str, Any], source: str, detail_type: str, detail: dict[str, Any]) -> bool:
+    """EventBridge matching on `source`, `detail-type` and the detail's top-level fields the event has (a rule
+    of CommandCompleted for a few actions); other fields and filters are taken to match, so an event is dropped
+    only when no rule can want it."""
+    fields = (pattern.get("detail") or {}).items()
+    return (_field_matches(pattern.get("source"), source) and _field_matches(pattern.get("detail-type"), detail_type)
+            and all(_field_matches(allowed, detail[name]) for name, allowed in fields
+                    if isinstance(allowed, list) and isinstance(detail.get(name), str)))
 
 
 def _field_matches(allowed: Iterable[Any] | None, value: str) -> bool:

@@ -43,6 +43,7 @@ def test_every_label_is_measured_with_its_shape(result: dict[str, Any]) -> None:
 
 
 CONNECTIVITY_RELAY, SESSIONS_RELAY = "services.connectivity.handlers:relay", "services.sessions.handlers:relay"
+SESSIONS_CONNECTED = "services.sessions.handlers:charger_connected"
 
 
 def test_the_counts_are_the_calls_the_handlers_make(result: dict[str, Any]) -> None:
@@ -78,12 +79,17 @@ def test_the_consumers_of_each_messages_events_are_counted_apart(result: dict[st
     assert ops["StopTransaction"]["writes"] == 1  # the ingress's own (the session ended), which the targets are about
     diagnostics = ops[operations.STATUS_CHANGED]["consumers"]["services.diagnostics.handlers:connector_events"]
     assert diagnostics["invocations"] == 1 and diagnostics["reads"] == 1
-    for label in ("Heartbeat", "MeterValues", "Authorize", operations.STATUS_UNCHANGED, operations.CONNECT):
+    for label in ("Heartbeat", "MeterValues", "Authorize", operations.STATUS_UNCHANGED):
         # A change's relay may run (a heartbeat's last_seen), but it puts nothing on the bus and no queue is fed.
         assert all(h.endswith(":relay") and row["events"] == 0 for h, row in ops[label]["consumers"].items()), label
+    # A connection's ChargerConnected feeds sessions (the local list), which reads the charger's list and the
+    # listed tokens, and writes only a charger it did not know (three chargers, connected once each).
+    connected = ops[operations.CONNECT]["consumers"][SESSIONS_CONNECTED]
+    assert connected["event_types"] == [] and connected["operations"] == {"GetItem": 3, "Query": 3, "UpdateItem": 3}
     subscribed = sum(row["count"] * consumer["invocations"] for row in ops.values()
                      for handler, consumer in row["consumers"].items() if not handler.endswith(":relay"))
-    assert subscribed == 3 * (1 + 6)  # per charger: its session's invoice, and diagnostics for six status changes
+    # per charger: its connection, its session's invoice, and diagnostics for six status changes
+    assert subscribed == 3 * (1 + 1 + 6)
     assert result["run"]["consumer_invocations"] > subscribed  # the relays
 
 

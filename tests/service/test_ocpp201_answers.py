@@ -47,6 +47,7 @@ GOLDEN: dict[str, dict[str, Any]] = {
     "TransactionEvent": {"eventType": "Started", "timestamp": AT, "triggerReason": "Authorized", "seqNo": 0,
                          "transactionInfo": {"transactionId": "golden-tx-1", "chargingState": "EVConnected"},
                          "idToken": TOKEN, "evse": {"id": 1, "connectorId": 1}, "meterValue": [ENERGY]},
+    "ReservationStatusUpdate": {"reservationId": 7, "reservationUpdateStatus": "Expired"},
     "MeterValues": {"evseId": 1, "meterValue": [{**ENERGY, "sampledValue": [
         {**ENERGY["sampledValue"][0], "context": "Sample.Periodic"}]}]},
     "ReportChargingProfiles": {"requestId": 12, "chargingLimitSource": "CSO", "evseId": 1, "tbc": False, "chargingProfile": [

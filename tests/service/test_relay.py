@@ -73,6 +73,7 @@ class Killed(BaseException):
 
 
 def test_a_put_events_refused_once_still_reaches_the_consumer_once(online: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    inprocess.relay()  # the connection's ChargerConnected (sessions subscribes to it)
     charge(online, 1)
     spy = PutEventsSpy(monkeypatch, refuse=(1,))
 
@@ -86,6 +87,7 @@ def test_a_put_events_refused_once_still_reaches_the_consumer_once(online: str, 
 
 def test_a_relay_killed_mid_batch_loses_nothing_and_the_consumer_acts_once(online: str, tap: EventTap,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    inprocess.relay()  # the connection's ChargerConnected (sessions subscribes to it)
     charge(online, 12)  # twelve SessionEnded in one batch: two PutEvents calls, and the relay dies on the second
     spy = PutEventsSpy(monkeypatch, die=(2,))
 
@@ -130,7 +132,8 @@ def test_only_what_some_manifest_subscribes_to_is_put_on_the_bus(online: str, ta
     made = {e["detail-type"] for e in tap.envelopes()}
     assert {"ChargerConnected", "ChargerBooted", "SessionStarted", "SessionEnded", "FaultReported",
             "ConnectorStatusChanged"} <= made
-    assert sorted({t for call in spy.calls for t in call}) == ["ConnectorStatusChanged", "FaultReported", "SessionEnded"]
+    assert sorted({t for call in spy.calls for t in call}) == ["ChargerConnected", "ConnectorStatusChanged", "FaultReported",
+                                                               "SessionEnded"]
 
 
 def test_a_record_whose_events_cannot_be_derived_goes_to_the_failures_queue_and_the_stream_moves_on(

@@ -70,6 +70,20 @@ def test_a_command_announces_completed_once_when_it_is_settled() -> None:
     assert command_changes(done, {**done, "expires_at": 1}) == []
 
 
+def test_a_completed_command_carries_what_was_asked_with_numbers_as_numbers() -> None:
+    """A consumer must know what was asked (a SendLocalList's version, a ReserveNow's id); the stream's Decimals
+    would be strings in the event's JSON."""
+    sent = {"charge_point_id": CP, "command_id": "c1", "action": "SendLocalList", "status": "sent",
+            "payload": {"versionNumber": Decimal(3), "updateType": "Full"}}
+    [answered] = command_changes(sent, {**sent, "status": "accepted", "completed_at": T0,
+                                        "reply": {"status": "Accepted", "n": Decimal("1.5")}})
+    assert '"payload":{"versionNumber":3,"updateType":"Full"}' in answered.model_dump_json()
+    assert answered.reply == {"status": "Accepted", "n": 1.5} and answered.error_code is None
+    [never_sent] = command_changes(sent, {**sent, "status": "timed_out", "completed_at": T0,
+                                          "error": {"code": "QueueTimeout", "description": "Not sent"}})
+    assert (never_sent.reply, never_sent.error_code) == (None, "QueueTimeout")
+
+
 def test_the_chargers_queue_item_announces_nothing() -> None:
     """The queue shares the commands table (and its stream): claiming, sending and releasing are no commands."""
     key = {"charge_point_id": CP, "command_id": QUEUE_KEY}
@@ -175,6 +189,9 @@ def test_only_types_a_rule_can_match_are_wanted() -> None:
     assert wanted("csms.anything", "CommandRequested")  # connectivity's rule names no source
     assert wanted("csms.connectivity", "FaultReported")
     assert not wanted("csms.connectivity", "SessionEnded")  # billing's rule names the source
-    assert not wanted("csms.connectivity", "ChargerConnected")
+    assert not wanted("csms.connectivity", "ChargerDisconnected")
     assert not wanted("csms.billing", "InvoiceIssued")
     assert wanted("csms.connectivity", "SiteChanged")  # exported: no rule yet
+    # Sessions' rule wants CommandCompleted of a few actions only: the others are not put on the bus.
+    assert wanted("csms.connectivity", "CommandCompleted", {"action": "ReserveNow", "status": "accepted"})
+    assert not wanted("csms.connectivity", "CommandCompleted", {"action": "Reset", "status": "accepted"})
