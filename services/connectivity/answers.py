@@ -17,6 +17,10 @@ from services.shared import refs
 Applier = Callable[[str, dict[str, Any], dict[str, Any], datetime], None]
 
 APPLIERS: dict[str, str] = {}
+APPLIERS["CertificateSigned"] = "services.connectivity.certificates:certificate_signed"
+APPLIERS["InstallCertificate"] = "services.connectivity.certificates:certificate_installed"
+APPLIERS["DeleteCertificate"] = "services.connectivity.certificates:certificate_deleted"
+APPLIERS["GetInstalledCertificateIds"] = "services.connectivity.certificates:installed_ids"
 
 
 def apply(charge_point_id: str, command: dict[str, Any], reply: dict[str, Any], at: datetime) -> None:

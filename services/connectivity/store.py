@@ -542,3 +542,56 @@ def list_attributes(charge_point_id: str, prefix: str, limit: int, start_key: di
     if condition is not None:
         request["FilterExpression"] = condition
     return page(_device_model().query, request, limit, start_key, ("charge_point_id", "entry_key"))
+
+
+# --- certificates (device-model items under cert#, and the charger's own certificate's expiry) --------------
+
+def put_entry(charge_point_id: str, item: dict[str, Any]) -> None:
+    _device_model().put_item(Item={**item, "charge_point_id": charge_point_id})
+
+
+def delete_entries(charge_point_id: str, entry_keys: list[str]) -> None:
+    with _device_model().batch_writer() as batch:
+        for key in entry_keys:
+            batch.delete_item(Key={"charge_point_id": charge_point_id, "entry_key": key})
+
+
+def entries(charge_point_id: str, prefix: str) -> list[dict[str, Any]]:
+    """Every item of the charger's device-model partition under `prefix`: for kinds a charger holds few of."""
+    request: dict[str, Any] = {
+        "KeyConditionExpression": Key("charge_point_id").eq(charge_point_id) & Key("entry_key").begins_with(prefix)}
+    found: list[dict[str, Any]] = []
+    while True:
+        reply = _device_model().query(**request)
+        found.extend(reply.get("Items", []))
+        if "LastEvaluatedKey" not in reply:
+            return found
+        request["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+
+
+def certificates_due(expiring_before: str, asked_before: str, limit: int) -> list[dict[str, Any]]:
+    """Up to `limit` connected chargers whose certificate expires before `expiring_before` and whose renewal was not
+    asked for since `asked_before`: one scan of the chargers table, paged, stopping once `limit` are found."""
+    condition = (Attr("connected").eq(True) & Attr("certificate_expires_at").lt(expiring_before)
+                 & Attr("deleted_at").not_exists()
+                 & (Attr("certificate_renewal_at").not_exists() | Attr("certificate_renewal_at").lt(asked_before)))
+    kwargs: dict[str, Any] = {"FilterExpression": condition,
+                              "ProjectionExpression": "charge_point_id, ocpp_version, certificate_expires_at"}
+    found: list[dict[str, Any]] = []
+    while len(found) < limit:
+        reply = _chargers().scan(**kwargs)
+        found.extend(reply.get("Items", []))
+        if "LastEvaluatedKey" not in reply:
+            break
+        kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+    return found[:limit]
+
+
+def ask_renewal(charge_point_id: str, now: str, asked_before: str) -> bool:
+    """Marks the charger's certificate renewal asked for at `now` unless it was since `asked_before` (another run
+    got there first); whether it did."""
+    return _applied(_chargers().update_item, Key={"charge_point_id": charge_point_id},
+                    UpdateExpression="SET certificate_renewal_at = :now",
+                    ConditionExpression="attribute_exists(charge_point_id) AND "
+                                        "(attribute_not_exists(certificate_renewal_at) OR certificate_renewal_at < :before)",
+                    ExpressionAttributeValues={":now": now, ":before": asked_before})
