@@ -170,21 +170,23 @@ def serial_text(serial_number: int) -> str:
     return format(serial_number, "x")
 
 
-def hash_data(certificate: x509.Certificate, algorithm: HashAlgorithm = "SHA256") -> dict[str, str]:
-    """OCPP's CertificateHashData (camelCase) of a certificate. The issuer's key hash needs the issuer's key:
-    it is known for a self-signed certificate, which a CA certificate installed on a charger usually is, and
-    empty otherwise."""
+def hash_data(certificate: x509.Certificate, algorithm: HashAlgorithm = "SHA256",
+              issuer: x509.Certificate | None = None) -> dict[str, str]:
+    """OCPP's CertificateHashData (camelCase) of a certificate. The issuer's key hash needs the issuer's key: it is
+    known for a self-signed certificate (a CA certificate installed on a charger usually is) or with the issuer's
+    certificate (the next one in a chain), and empty otherwise."""
     def digest(data: bytes) -> str:
         hasher = hashes.Hash(_HASHES[algorithm]())
         hasher.update(data)
         return hasher.finalize().hex()
 
-    key = certificate.public_key()
-    key_bits = None
-    if certificate.issuer == certificate.subject:  # the bits of the subjectPublicKey BIT STRING, as RFC 6960's
-        if isinstance(key, ec.EllipticCurvePublicKey):
-            key_bits = key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
-        elif isinstance(key, rsa.RSAPublicKey):
-            key_bits = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1)
+    if issuer is None and certificate.issuer == certificate.subject:
+        issuer = certificate
+    key = None if issuer is None else issuer.public_key()
+    key_bits = None  # the bits of the issuer's subjectPublicKey BIT STRING, as RFC 6960's issuerKeyHash
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        key_bits = key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    elif isinstance(key, rsa.RSAPublicKey):
+        key_bits = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1)
     return {"hashAlgorithm": algorithm, "issuerNameHash": digest(certificate.issuer.public_bytes()),
             "issuerKeyHash": "" if key_bits is None else digest(key_bits), "serialNumber": serial_text(certificate.serial_number)}

@@ -95,10 +95,11 @@ def _accepted(reply: dict[str, Any]) -> bool:
 def _described(certificate_pem: str) -> dict[str, Any] | None:
     """What is kept of the first certificate of a PEM text; None if it holds none readable."""
     try:
-        certificate = authority.certificates(certificate_pem)[0]
+        chain = authority.certificates(certificate_pem)
     except ValueError:
         return None
-    hashes = {algorithm: authority.hash_data(certificate, algorithm) for algorithm in _ALGORITHMS}
+    certificate, issuer = chain[0], (chain[1:] or [None])[0]
+    hashes = {algorithm: authority.hash_data(certificate, algorithm, issuer) for algorithm in _ALGORITHMS}
     return {"subject": certificate.subject.rfc4514_string(), "serial_number": hashes["SHA256"]["serialNumber"],
             "not_after": clock.iso(certificate.not_valid_after_utc), "hash_data": hashes["SHA256"],
             "issuer_name_hashes": {algorithm: data["issuerNameHash"] for algorithm, data in hashes.items()}}
