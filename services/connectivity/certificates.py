@@ -43,10 +43,14 @@ class NotSigned(Exception):
     """A signing request the CSMS refused; the message says why."""
 
 
-@lru_cache(maxsize=1)
 def ca() -> authority.Authority:
     """The CA, read once per container (a failure is not cached: the next request tries again)."""
-    return authority.load(secret(CA_CERTIFICATE).get_secret_value(), secret(CA_KEY).get_secret_value())
+    return _loaded(secret(CA_CERTIFICATE).get_secret_value(), secret(CA_KEY).get_secret_value())
+
+
+@lru_cache(maxsize=1)
+def _loaded(certificate_pem: str, key_pem: str) -> authority.Authority:
+    return authority.load(certificate_pem, key_pem)
 
 
 def sign(charge_point_id: str, message_id: str, csr: str, at: datetime, certificate_type: str | None,

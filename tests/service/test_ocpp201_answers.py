@@ -10,6 +10,7 @@ import pytest
 
 from services.shared.ocpp import dispatch, schemas
 from tests.service.helpers import connect_charger, frame_id, send_frame
+from tests.service.test_certificates import csr
 
 V201 = "ocpp2.0.1"
 AT = "2026-12-01T10:00:00Z"
@@ -47,6 +48,7 @@ GOLDEN: dict[str, dict[str, Any]] = {
                          "idToken": TOKEN, "evse": {"id": 1, "connectorId": 1}, "meterValue": [ENERGY]},
     "MeterValues": {"evseId": 1, "meterValue": [{**ENERGY, "sampledValue": [
         {**ENERGY["sampledValue"][0], "context": "Sample.Periodic"}]}]},
+    "SignCertificate": {"csr": csr("CP-GOLDEN"), "certificateType": "ChargingStationCertificate"},
 }
 
 
