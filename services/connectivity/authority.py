@@ -75,7 +75,7 @@ def _builder(subject: x509.Name, issuer: x509.Name, public_key: ec.EllipticCurve
 def new_authority(organization: str, now: datetime, days: int = CA_DAYS) -> tuple[str, str]:
     """A new CA: (certificate PEM, key PEM), self-signed, for `organization`."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = _name(f"{organization} CSMS CA", organization)
+    name = _name(f"{organization} CA", organization)
     certificate = (_builder(name, name, key.public_key(), now, days)
                    .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
                    .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
