@@ -288,11 +288,11 @@ def floor_usd_per_connector_month(profile: Profile, prices: Prices = Prices()) -
     return per_charger / profile.connectors
 
 
-def fixed_usd_per_month(prices: Prices = Prices(), *, alarms: int = 51, dashboards: int = 1, secrets: int = 2,
+def fixed_usd_per_month(prices: Prices = Prices(), *, alarms: int = 53, dashboards: int = 1, secrets: int = 4,
                         custom_metrics: int = 20) -> Decimal:
     """What the stack costs a month whatever the number of chargers.
 
-    The defaults are the stack today: 51 standard alarms, 1 dashboard and 2 secrets in the synthesized
+    The defaults are the stack today: 53 standard alarms, 1 dashboard and 4 secrets in the synthesized
     template, and at most 20 custom metrics (EMF, one per name and set of dimension values: OcppCallErrors
     for the 10 OCPP-J error codes, ConsumerRecordsFailed for the 4 consumer queues, and 6 connectivity
     counts). A metric is billed only for the hours it is published, so 20 is an upper bound. Not included: the SQS requests of the event source

@@ -8,6 +8,7 @@ that validated against its schema, or the CALLERROR its cause calls for.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -83,9 +84,11 @@ def from_wire(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=None)
-def _optional_without_default(request_class: type) -> dict[str, None]:
+def _optional_without_default(ref: str) -> dict[str, None]:
     """The library declares a few optional fields without a default (1.6's SecurityEventNotification.tech_info):
-    absent from a payload the schema accepted, they are None."""
+    absent from a payload the schema accepted, they are None. `ref` names the request class ("module:class")."""
+    module, _, name = ref.partition(":")
+    request_class = getattr(importlib.import_module(module), name)
     hints = get_type_hints(request_class)
     return {f.name: None for f in dataclasses.fields(request_class)
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
@@ -105,9 +108,9 @@ def _answer_call(call: framing.Call, ctx: OcppContext) -> str:
     fields = from_wire(call.payload)
     if call.action == "DataTransfer" and "data" in call.payload:  # the vendor's own JSON: its keys are not OCPP's
         fields["data"] = call.payload["data"]
-    request_class = refs.resolve(f"ocpp.{OCPP_VERSIONS[version]}.call:{call.action}")
+    request_class = f"ocpp.{OCPP_VERSIONS[version]}.call:{call.action}"
     try:
-        request = request_class(**{**_optional_without_default(request_class), **fields})
+        request = refs.resolve(request_class)(**{**_optional_without_default(request_class), **fields})
     except TypeError as error:
         raise OcppError(Cause.FORMAT, f"{call.action} payload does not fit its definition: {error}") from error
     payload = to_wire(handler(ctx, request))
