@@ -558,15 +558,20 @@ def delete_entries(charge_point_id: str, entry_keys: list[str]) -> None:
 
 def entries(charge_point_id: str, prefix: str) -> list[dict[str, Any]]:
     """Every item of the charger's device-model partition under `prefix`: for kinds a charger holds few of."""
-    request: dict[str, Any] = {
-        "KeyConditionExpression": Key("charge_point_id").eq(charge_point_id) & Key("entry_key").begins_with(prefix)}
+    return _every(_device_model().query, {
+        "KeyConditionExpression": Key("charge_point_id").eq(charge_point_id) & Key("entry_key").begins_with(prefix)})
+
+
+def _every(read: Any, request: dict[str, Any], enough: int | None = None) -> list[dict[str, Any]]:
+    """The items of a query or scan, page after page, until there are no more or at least `enough`."""
     found: list[dict[str, Any]] = []
-    while True:
-        reply = _device_model().query(**request)
+    while enough is None or len(found) < enough:
+        reply = read(**request)
         found.extend(reply.get("Items", []))
         if "LastEvaluatedKey" not in reply:
-            return found
-        request["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+            break
+        request = {**request, "ExclusiveStartKey": reply["LastEvaluatedKey"]}
+    return found
 
 
 def certificates_due(expiring_before: str, asked_before: str, limit: int) -> list[dict[str, Any]]:
@@ -575,16 +580,9 @@ def certificates_due(expiring_before: str, asked_before: str, limit: int) -> lis
     condition = (Attr("connected").eq(True) & Attr("certificate_expires_at").lt(expiring_before)
                  & Attr("deleted_at").not_exists()
                  & (Attr("certificate_renewal_at").not_exists() | Attr("certificate_renewal_at").lt(asked_before)))
-    kwargs: dict[str, Any] = {"FilterExpression": condition,
-                              "ProjectionExpression": "charge_point_id, ocpp_version, certificate_expires_at"}
-    found: list[dict[str, Any]] = []
-    while len(found) < limit:
-        reply = _chargers().scan(**kwargs)
-        found.extend(reply.get("Items", []))
-        if "LastEvaluatedKey" not in reply:
-            break
-        kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
-    return found[:limit]
+    return _every(_chargers().scan, {"FilterExpression": condition,
+                                      "ProjectionExpression": "charge_point_id, ocpp_version, certificate_expires_at"},
+                  limit)[:limit]
 
 
 def ask_renewal(charge_point_id: str, now: str, asked_before: str) -> bool:
