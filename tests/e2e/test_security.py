@@ -23,7 +23,7 @@ from ocpp.v201 import ChargePoint, call, call_result
 
 from tests.e2e.charger import running, station201
 from tests.e2e.stack import Stack
-from tests.polling import eventually
+from tests.polling import until
 
 pytestmark = pytest.mark.e2e
 
@@ -53,22 +53,23 @@ def test_a_201_chargers_csr_comes_back_signed_by_the_csmss_ca(stack: Stack) -> N
     cp_id = f"E2E-CERT-{uuid.uuid4().hex[:8]}"
     ca = x509.load_pem_x509_certificate(stack.ca_file.read_bytes())
 
-    async def scenario() -> str:
+    def recorded(serial_number: int) -> bool:
+        _, _, found = stack.request("GET", f"/chargers/{cp_id}/certificates")
+        return [(c["kind"], c["serial_number"]) for c in found["items"]] == [("charger", format(serial_number, "x"))]
+
+    async def scenario() -> list[x509.Certificate]:
         async with station201(stack.ocpp_url, cp_id, Station) as station:
             reply = await station.call(call.SignCertificate(csr=csr(cp_id), certificate_type="ChargingStationCertificate"))
             assert reply.status == "Accepted"
-            return await asyncio.wait_for(station.chains.get(), 15)
+            chain = x509.load_pem_x509_certificates((await asyncio.wait_for(station.chains.get(), 15)).encode())
+            # Connected until the CSMS has the charger's Accepted, which records the certificate as the charger's.
+            assert await until(lambda: asyncio.to_thread(recorded, chain[0].serial_number), 10)
+            return chain
 
-    chain = x509.load_pem_x509_certificates(asyncio.run(scenario()).encode())
+    chain = asyncio.run(scenario())
     assert [c.subject for c in chain[1:]] == [ca.subject]
     chain[0].verify_directly_issued_by(ca)
     assert chain[0].subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == cp_id
-
-    def recorded() -> bool:
-        _, _, found = stack.request("GET", f"/chargers/{cp_id}/certificates")
-        return [(c["kind"], c["serial_number"]) for c in found["items"]] == [("charger", format(chain[0].serial_number, "x"))]
-
-    assert eventually(recorded, 10)
 
 
 def test_a_charger_connects_over_tls_trusting_the_ca_with_basic_auth(stack: Stack) -> None:
