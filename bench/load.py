@@ -248,7 +248,7 @@ def _csms() -> list[str]:
 @contextlib.contextmanager
 def local_stack(workload: Workload, workdir: Path) -> Iterator[Target]:
     """`csms run` on free ports with a fresh data dir, the heartbeat interval the workload asks."""
-    ports = {name: free_port() for name in ("ocpp", "rest", "aws", "connections")}
+    ports = {name: free_port() for name in ("ocpp", "wss", "rest", "aws", "connections")}
     data_dir, log = workdir / "stack-data", workdir / "stack.log"
     environment = {**os.environ, "CSMS_HEARTBEAT_INTERVAL": str(workload.heartbeat_interval_s)}
     environment.pop("CSMS_API_KEY", None)

@@ -25,6 +25,10 @@ APPLIERS: dict[str, str] = {
     "ClearVariableMonitoring": f"{_APPLIED}:monitors_cleared",
     "SendLocalList": "services.connectivity.local_list:sent",
     "GetLocalListVersion": "services.connectivity.local_list:answered_version",
+    "CertificateSigned": "services.connectivity.certificates:certificate_signed",
+    "InstallCertificate": "services.connectivity.certificates:certificate_installed",
+    "DeleteCertificate": "services.connectivity.certificates:certificate_deleted",
+    "GetInstalledCertificateIds": "services.connectivity.certificates:installed_ids",
 }
 
 
