@@ -62,5 +62,22 @@ def diagnostics_status_notification(ctx: OcppContext, request: call.DiagnosticsS
     return call_result.DiagnosticsStatusNotification()
 
 
+def security_event_notification(ctx: OcppContext, request: call.SecurityEventNotification) -> call_result.SecurityEventNotification:
+    chargers.security_event(ctx.charge_point_id, ctx.unique_id, request.type, request.timestamp, request.tech_info,
+                            ctx.received_at)
+    return call_result.SecurityEventNotification()
+
+
+def log_status_notification(ctx: OcppContext, request: call.LogStatusNotification) -> call_result.LogStatusNotification:
+    chargers.progressed(ctx.charge_point_id, "log", request.status, ctx.received_at, request.request_id)
+    return call_result.LogStatusNotification()
+
+
+def signed_firmware_status_notification(ctx: OcppContext, request: call.SignedFirmwareStatusNotification,
+                                        ) -> call_result.SignedFirmwareStatusNotification:
+    chargers.progressed(ctx.charge_point_id, "firmware", request.status, ctx.received_at, request.request_id)
+    return call_result.SignedFirmwareStatusNotification()
+
+
 def reply(ctx: OcppContext, frame: framing.CallResult | framing.CallError) -> None:
     commands_queue.answered(ctx.charge_point_id, ctx.ocpp_version, frame, ctx.received_at)
