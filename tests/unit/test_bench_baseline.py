@@ -10,6 +10,8 @@ from datetime import datetime
 import pytest
 import websockets
 from ocpp.v16 import ChargePoint, call
+from ocpp.v201 import ChargePoint as ChargePoint201
+from ocpp.v201 import call as call201
 from ocpp.v16.enums import (
     AuthorizationStatus,
     ChargePointErrorCode,
@@ -22,6 +24,7 @@ from ocpp.v16.enums import (
 from websockets.exceptions import InvalidStatus
 
 from bench.baseline import Baseline
+from simulator.charger import timestamp
 
 HOST = "127.0.0.1"
 NOW = "2025-06-01T12:00:00.000Z"
@@ -73,11 +76,11 @@ def test_a_charger_is_answered_and_recorded_in_memory() -> None:
         return baseline
 
     baseline = asyncio.run(scenario())
-    assert baseline.stats == {
+    assert baseline.stats == {"ocpp1.6": {
         "BootNotification": 1, "Heartbeat": 1, "StatusNotification": 4, "Authorize": 1, "StartTransaction": 2,
         "MeterValues": 2, "StopTransaction": 1, "DataTransfer": 1, "FirmwareStatusNotification": 1,
         "DiagnosticsStatusNotification": 1,
-    }
+    }}
     charger = baseline.chargers["CP+1"]
     assert charger.connection is None
     assert charger.boot["charge_point_vendor"] == "Acme"
@@ -89,6 +92,68 @@ def test_a_charger_is_answered_and_recorded_in_memory() -> None:
     assert (done.meter_start_wh, done.meter_stop_wh, done.reason) == (1000, 2500, "Local")
     assert done.meter_value is not None and done.meter_value["sampled_value"][0]["value"] == "2200"
     assert (running.id_tag, running.meter_stop_wh) == ("TAG2", None)
+
+
+async def charging_day_201(baseline: Baseline) -> None:
+    async with websockets.connect(f"ws://{HOST}:{baseline.port}/ocpp/CP-201", subprotocols=["ocpp2.0.1"],
+                                  open_timeout=5) as websocket:
+        assert websocket.subprotocol == "ocpp2.0.1"
+        charger = ChargePoint201("CP-201", websocket, response_timeout=5)
+        listening = asyncio.create_task(charger.start())
+        token = {"id_token": "TAG1", "type": "ISO14443"}
+        evse = {"id": 1, "connector_id": 1}
+
+        def energy(wh: int) -> list[dict]:
+            return [{"timestamp": timestamp(), "sampled_value": [{"value": wh, "measurand": "Energy.Active.Import.Register"}]}]
+
+        async def event(kind: str, seq_no: int, wh: int, info: dict | None = None, id_token: dict | None = None) -> dict | None:
+            reply = await charger.call(call201.TransactionEvent(
+                event_type=kind, timestamp=timestamp(), trigger_reason="Authorized", seq_no=seq_no,
+                transaction_info={"transaction_id": "T-1", **(info or {})}, evse=evse, meter_value=energy(wh),
+                id_token=id_token))
+            return reply.id_token_info
+
+        try:
+            boot = await charger.call(call201.BootNotification(
+                charging_station={"model": "AC22", "vendor_name": "Acme"}, reason="PowerUp"))
+            assert (boot.status, boot.interval) == ("Accepted", 120)
+            assert datetime.fromisoformat((await charger.call(call201.Heartbeat())).current_time).tzinfo is not None
+            await charger.call(call201.StatusNotification(timestamp=timestamp(), connector_status="Occupied", evse_id=1,
+                                                          connector_id=1))
+            assert (await charger.call(call201.Authorize(id_token=token))).id_token_info["status"] == "Accepted"
+            assert (await event("Started", 0, 1000, id_token=token))["status"] == "Accepted"
+            assert await event("Updated", 1, 1500) is None
+            await event("Ended", 2, 2500, info={"stopped_reason": "EVDisconnected"})
+            await charger.call(call201.NotifyEvent(generated_at=timestamp(), seq_no=0, event_data=[{
+                "event_id": 1, "timestamp": timestamp(), "trigger": "Delta", "actual_value": "true",
+                "event_notification_type": "HardWiredNotification", "component": {"name": "RCD", "evse": {"id": 1}},
+                "variable": {"name": "Problem"}}]))
+            await charger.call(call201.SecurityEventNotification(type="StartupOfTheDevice", timestamp=timestamp()))
+            transfer = await charger.call(call201.DataTransfer(vendor_id="com.acme"))
+            assert transfer.status == "UnknownVendorId"
+        finally:
+            listening.cancel()
+
+
+def test_a_201_charger_is_answered_and_recorded_as_a_16_one_is() -> None:
+    async def scenario() -> Baseline:
+        async with Baseline(HOST, 0, heartbeat_interval=120) as baseline:
+            await charging_day_201(baseline)
+        return baseline
+
+    baseline = asyncio.run(scenario())
+    assert baseline.stats == {"ocpp2.0.1": {
+        "BootNotification": 1, "Heartbeat": 1, "StatusNotification": 1, "Authorize": 1, "TransactionEvent": 3,
+        "NotifyEvent": 1, "SecurityEventNotification": 1, "DataTransfer": 1}}
+    charger = baseline.chargers["CP-201"]
+    assert charger.boot["vendor_name"] == "Acme" and charger.boot["reason"] == "PowerUp"
+    assert charger.statuses[(1, 1)]["connector_status"] == "Occupied"
+    assert [e["component"]["name"] for e in charger.events] == ["RCD"]
+    assert [e["type"] for e in charger.security_events] == ["StartupOfTheDevice"]
+    session = baseline.sessions[("CP-201", "T-1")]
+    assert (session.connector_id, session.id_tag, session.reason) == (1, "TAG1", "EVDisconnected")
+    assert session.stopped_at is not None and session.meter_value is not None
+    assert session.meter_value["sampled_value"][0]["value"] == 2500 == charger.meter_values[1]["sampled_value"][0]["value"]
 
 
 async def refused_status(path: str, subprotocols: list[str]) -> int:
