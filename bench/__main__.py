@@ -1,9 +1,11 @@
 """`make bench`: every figure of the benchmark in one run, into bench/results/latest.json and a table.
 
-1. load (bench/load.py): the fleet on the local stack and on the baseline, with a reconnect storm;
-2. operations (bench/operations.py): AWS operations and own-code time per OCPP message, on moto in-process;
+1. load (bench/load.py): a mixed fleet (half 1.6, half 2.0.1) on the local stack and on the baseline, with a
+   reconnect storm, every figure for the whole fleet and per version;
+2. operations (bench/operations.py): AWS operations and own-code time per OCPP message, on moto in-process, a
+   1.6 fleet's day and a 2.0.1 fleet's;
 3. imports (bench/imports.py): each handler module's import time against its unavoidable dependencies;
-4. cost (bench/run_cost.py): the counted operations priced for the documented charger, beside the floor.
+4. cost (bench/run_cost.py): each version's counted operations priced for the documented charger, beside the floor.
 
 The load runs first, on a machine otherwise idle, and the rest after it; `--no-load` skips it (a minute
 instead of about twenty). docs/performance.md explains each figure.
@@ -22,9 +24,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import imports, load, operations, run_cost
+from bench import cost_model, imports, load, operations, run_cost
 
 RESULTS = Path(__file__).resolve().parent / "results"
+PROTOCOLS = tuple(cost_model.SESSION_MESSAGES)
 
 
 def _commit() -> str | None:
@@ -54,29 +57,33 @@ def targets(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
         checks["storm: all back"] = _check(local["storm"]["back"], result["load"]["workload"]["chargers"],
                                            local["storm"]["all_back"])
         checks["storm: shown offline"] = _check(local["storm"]["shown_offline"], 0, local["storm"]["shown_offline"] == 0)
-    for name, target in result["operations"]["targets"].items():
-        checks[f"operations: {name}"] = _check(target["value"], f"{target['rule']} {target['limit']}", target["ok"])
+    for protocol, measured in result["operations"].items():
+        for name, target in measured["targets"].items():
+            checks[f"operations {protocol}: {name}"] = _check(target["value"], f"{target['rule']} {target['limit']}",
+                                                              target["ok"])
     for module, row in result["imports"]["handlers"].items():
         if row["in_target"]:
             checks[f"imports: {module}"] = _check(row["ratio"], f"<= {imports.TARGET_RATIO}", row["ok"])
-    cost = result["cost"]
-    checks["cost: ratio to the floor"] = _check(cost["ratio"], f"<= {cost['target']['limit']}", cost["target"]["ok"])
+    for protocol, cost in result["cost"].items():
+        checks[f"cost {protocol}: ratio to the floor"] = _check(cost["ratio"], f"<= {cost['target']['limit']}",
+                                                                cost["target"]["ok"])
     return checks
 
 
 def headline(result: dict[str, Any]) -> dict[str, Any]:
-    """The figures the issue names, at the top of the JSON."""
+    """The figures the issue names, at the top of the JSON; those of operations and cost per version."""
     figures: dict[str, Any] = {}
     if "load" in result:
         figures.update(load.summary(result["load"]))
-    figures["aws_ops_per_message"] = {action: {kind: row[kind] for kind in operations.KINDS}
-                                      for action, row in result["operations"]["aws_ops_per_message"].items()}
-    figures["code_ms"] = result["operations"]["code_ms"]
+    figures["aws_ops_per_message"] = {protocol: {action: {kind: row[kind] for kind in operations.KINDS}
+                                                 for action, row in measured["aws_ops_per_message"].items()}
+                                      for protocol, measured in result["operations"].items()}
+    figures["code_ms"] = {protocol: measured["code_ms"] for protocol, measured in result["operations"].items()}
     figures["import_ratio"] = {module: row["ratio"] for module, row in result["imports"]["handlers"].items()}
-    cost = result["cost"]
-    figures.update({key: cost[key] for key in ("usd_per_connector_month", "floor_usd_per_connector_month",
-                                               "fixed_usd_per_month")})
-    figures["cost_ratio"] = cost["ratio"]
+    for key in ("usd_per_connector_month", "floor_usd_per_connector_month"):
+        figures[key] = {protocol: cost[key] for protocol, cost in result["cost"].items()}
+    figures["cost_ratio"] = {protocol: cost["ratio"] for protocol, cost in result["cost"].items()}
+    figures["fixed_usd_per_month"] = next(iter(result["cost"].values()))["fixed_usd_per_month"]
     return figures
 
 
@@ -119,9 +126,10 @@ def report(result: dict[str, Any]) -> str:
     sections = []
     if "load" in result:
         sections.append(("Load (local stack against the baseline)", load_table(result["load"])))
-    sections += [("AWS operations and own-code time per message", operations.table(result["operations"])),
-                 ("Cold start proxy: import times", imports.table(result["imports"])),
-                 ("Cost per connector-month", run_cost.table(result["cost"]))]
+    sections += [(f"AWS operations and own-code time per message ({protocol})", operations.table(measured))
+                 for protocol, measured in result["operations"].items()]
+    sections.append(("Cold start proxy: import times", imports.table(result["imports"])))
+    sections += [(f"Cost per connector-month ({protocol})", run_cost.table(cost)) for protocol, cost in result["cost"].items()]
     checks = "\n".join(f"{'ok  ' if c['ok'] else 'FAIL'} {name:55} {c['value']!s:>10}  {c['limit']}"
                        for name, c in result["targets"].items())
     sections.append(("Targets", checks))
@@ -135,11 +143,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         workload = load.Workload(chargers=args.chargers, connect_rate=args.connect_rate, steady_s=args.steady)
         print(f"load: {workload.chargers} chargers on the local stack, then on the baseline ...", flush=True)
         result["load"] = load.measure(workload)
-    print("operations: handlers on moto in-process ...", flush=True)
-    result["operations"] = operations.measure(args.operation_chargers, args.rounds)
+    result["operations"] = {}
+    for protocol in PROTOCOLS:
+        print(f"operations: {protocol} handlers on moto in-process ...", flush=True)
+        result["operations"][protocol] = operations.measure(args.operation_chargers, args.rounds, protocol=protocol)
     print("imports: fresh interpreters ...", flush=True)
     result["imports"] = imports.measure(repeats=args.repeats)
-    result["cost"] = run_cost.summary(result["operations"])
+    result["cost"] = {protocol: run_cost.summary(measured) for protocol, measured in result["operations"].items()}
     result["targets"] = targets(result)
     result["run"] = {
         "at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

@@ -8,6 +8,7 @@ that validated against its schema, or the CALLERROR its cause calls for.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -105,7 +106,7 @@ def _answer_call(call: framing.Call, ctx: OcppContext) -> str:
     if call.action == "DataTransfer" and "data" in call.payload:  # the vendor's own JSON: its keys are not OCPP's
         fields["data"] = call.payload["data"]
     try:
-        request = _request(refs.resolve(f"ocpp.{OCPP_VERSIONS[version]}.call:{call.action}"), fields)
+        request = _request(getattr(importlib.import_module(f"ocpp.{OCPP_VERSIONS[version]}.call"), call.action), fields)
     except TypeError as error:
         raise OcppError(Cause.FORMAT, f"{call.action} payload does not fit its definition: {error}") from error
     payload = to_wire(handler(ctx, request))
