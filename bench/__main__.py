@@ -94,7 +94,7 @@ def _ms(rows: dict[str, float], action: str) -> str:
 def load_table(result: dict[str, Any]) -> str:
     lines = []
     workload = result["workload"]
-    lines.append(f"{workload['chargers']} chargers connecting at {workload['connect_rate']:g}/s, heartbeat "
+    lines.append(f"{workload['chargers']} chargers ({workload['protocol']}) connecting at {workload['connect_rate']:g}/s, heartbeat "
                  f"{workload['heartbeat_interval_s']} s, {workload['sessions_per_hour']:g} sessions/h each "
                  f"({workload['session_duration_s']:g} s, meter values every {workload['sample_interval_s']} s)")
     lines.append(f"{'':12} {'conn/s':>7} {'steady':>7} {'max':>7} {'errors':>7} {'storm s':>8} {'storm err':>9} "
@@ -109,11 +109,21 @@ def load_table(result: dict[str, Any]) -> str:
     lines.append(f"(storm: every connection reset at once, each charger noticing within {workload['storm_notice_s']:g} s; "
                  f"the local stack had all back {result['local']['storm']['s_after_last_notice']:.1f} s after the last "
                  "noticed)")
-    local, baseline = result["local"]["steady"], result["baseline"]["steady"]
-    lines.append(f"\n{'steady round trip (ms)':24} {'n':>6} {'p50':>8} {'p99':>8} {'base p50':>9} {'base p99':>9}")
-    for action, count in local["count"].items():
-        lines.append(f"{action:24} {count:>6} {_ms(local['p50_ms'], action):>8} {_ms(local['p99_ms'], action):>8} "
-                     f"{_ms(baseline['p50_ms'], action):>9} {_ms(baseline['p99_ms'], action):>9}")
+    figures = load.summary(result)["by_protocol"]
+    lines.append(f"\n{'per version':12} {'chargers':>8} {'steady':>7} {'max':>7} {'base max':>8} {'ratio':>6} {'errors':>7} "
+                 f"{'storm s':>8} {'offline':>8}")
+    for protocol, row in figures.items():
+        offline = row["storm_shown_offline"]
+        lines.append(f"{protocol:12} {row['chargers']:>8} {row['steady_msgs_per_s']:>7.1f} {row['local_msgs_per_s']:>7.1f} "
+                     f"{row['baseline_msgs_per_s']:>8.1f} {row['msgs_per_s_ratio'] or 0:>6.3f} {row['errors']:>7} "
+                     f"{row['storm_s_to_all_back'] or 0:>8.1f} {'-' if offline is None else offline:>8}")
+    lines.append(f"\n{'steady round trip (ms)':34} {'n':>6} {'p50':>8} {'p99':>8} {'base p50':>9} {'base p99':>9}")
+    for protocol in figures:
+        local, baseline = (result[key]["steady"]["by_protocol"][protocol] for key in ("local", "baseline"))
+        for action, count in local["count"].items():
+            lines.append(f"{protocol + ' ' + action:34} {count:>6} {_ms(local['p50_ms'], action):>8} "
+                         f"{_ms(local['p99_ms'], action):>8} {_ms(baseline['p50_ms'], action):>9} "
+                         f"{_ms(baseline['p99_ms'], action):>9}")
     storm = result["local"]["storm"]
     lines.append(f"\nstorm BootNotification p50/p99: {_ms(storm['p50_ms'], 'BootNotification')} / "
                  f"{_ms(storm['p99_ms'], 'BootNotification')} ms (baseline "
@@ -140,7 +150,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     started = time.monotonic()
     result: dict[str, Any] = {}
     if not args.no_load:
-        workload = load.Workload(chargers=args.chargers, connect_rate=args.connect_rate, steady_s=args.steady)
+        workload = load.Workload(chargers=args.chargers, connect_rate=args.connect_rate, steady_s=args.steady,
+                                 protocol=args.protocol)
         print(f"load: {workload.chargers} chargers on the local stack, then on the baseline ...", flush=True)
         result["load"] = load.measure(workload)
     result["operations"] = {}
@@ -165,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chargers", type=int, default=defaults.chargers)
     parser.add_argument("--connect-rate", type=float, default=defaults.connect_rate, help="chargers started per second")
     parser.add_argument("--steady", type=float, default=defaults.steady_s, help="seconds of steady load measured")
+    parser.add_argument("--protocol", choices=(*PROTOCOLS, defaults.protocol), default=defaults.protocol,
+                        help="what the load's chargers speak (default: half each)")
     parser.add_argument("--no-load", action="store_true", help="skip the load (the local stack and the baseline)")
     parser.add_argument("--operation-chargers", type=int, default=50, help="chargers whose day is counted on moto")
     parser.add_argument("--rounds", type=int, default=10, help="heartbeats and meter values per counted session")
