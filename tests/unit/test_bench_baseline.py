@@ -5,7 +5,10 @@ the same connections. Driven with `asyncio.run`, as pytest-asyncio is not a depe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import datetime
+from typing import Any, AsyncIterator, Awaitable, Callable
+from urllib.parse import unquote
 
 import pytest
 import websockets
@@ -34,48 +37,62 @@ def meter_value(wh: int) -> list[dict]:
     return [{"timestamp": NOW, "sampledValue": [{"value": str(wh), "measurand": "Energy.Active.Import.Register", "unit": "Wh"}]}]
 
 
-async def charging_day(baseline: Baseline) -> None:
-    async with websockets.connect(f"ws://{HOST}:{baseline.port}/ocpp/depot-7/CP%2B1", subprotocols=["ocpp1.6"],
+@contextlib.asynccontextmanager
+async def on(baseline: Baseline, path: str, kind: type[ChargePoint] | type[ChargePoint201]) -> AsyncIterator[Any]:
+    """A charger of `kind`'s version connected at `path`, reading its connection until the block ends."""
+    protocol = "ocpp1.6" if kind is ChargePoint else "ocpp2.0.1"
+    async with websockets.connect(f"ws://{HOST}:{baseline.port}{path}", subprotocols=[protocol],  # type: ignore[list-item]
                                   open_timeout=5) as websocket:
-        assert websocket.subprotocol == "ocpp1.6"
-        charger = ChargePoint("CP+1", websocket, response_timeout=5)
+        assert websocket.subprotocol == protocol
+        charger = kind(unquote(path.rsplit("/", 1)[-1]), websocket, response_timeout=5)
         listening = asyncio.create_task(charger.start())
         try:
-            boot = await charger.call(call.BootNotification(charge_point_vendor="Acme", charge_point_model="AC22"))
-            assert (boot.status, boot.interval) == (RegistrationStatus.accepted, 120)
-            beat = await charger.call(call.Heartbeat())
-            assert datetime.fromisoformat(beat.current_time).tzinfo is not None
-            for connector in (0, 1, 2):
-                await charger.call(call.StatusNotification(connector_id=connector, error_code=ChargePointErrorCode.no_error,
-                                                           status=ChargePointStatus.available))
-            authorized = await charger.call(call.Authorize(id_tag="TAG1"))
-            assert authorized.id_tag_info["status"] == AuthorizationStatus.accepted
-            first = await charger.call(call.StartTransaction(connector_id=1, id_tag="TAG1", meter_start=1000, timestamp=NOW))
-            second = await charger.call(call.StartTransaction(connector_id=2, id_tag="TAG2", meter_start=50, timestamp=NOW))
-            assert first.id_tag_info["status"] == second.id_tag_info["status"] == AuthorizationStatus.accepted
-            assert 0 < first.transaction_id < second.transaction_id
-            await charger.call(call.StatusNotification(connector_id=1, error_code=ChargePointErrorCode.no_error,
-                                                       status=ChargePointStatus.charging))
-            await charger.call(call.MeterValues(connector_id=1, transaction_id=first.transaction_id, meter_value=meter_value(1500)))
-            await charger.call(call.MeterValues(connector_id=1, transaction_id=first.transaction_id, meter_value=meter_value(2200)))
-            stopped = await charger.call(call.StopTransaction(meter_stop=2500, timestamp=NOW, transaction_id=first.transaction_id,
-                                                              id_tag="TAG1", reason="Local"))
-            assert stopped.id_tag_info["status"] == AuthorizationStatus.accepted
-            transfer = await charger.call(call.DataTransfer(vendor_id="com.acme", message_id="hello", data="{}"))
-            assert transfer.status == DataTransferStatus.unknown_vendor_id
-            await charger.call(call.FirmwareStatusNotification(status=FirmwareStatus.installed))
-            await charger.call(call.DiagnosticsStatusNotification(status=DiagnosticsStatus.idle))
+            yield charger
         finally:
             listening.cancel()
 
 
-def test_a_charger_is_answered_and_recorded_in_memory() -> None:
+async def charging_day(baseline: Baseline) -> None:
+    async with on(baseline, "/ocpp/depot-7/CP%2B1", ChargePoint) as charger:
+        boot = await charger.call(call.BootNotification(charge_point_vendor="Acme", charge_point_model="AC22"))
+        assert (boot.status, boot.interval) == (RegistrationStatus.accepted, 120)
+        beat = await charger.call(call.Heartbeat())
+        assert datetime.fromisoformat(beat.current_time).tzinfo is not None
+        for connector in (0, 1, 2):
+            await charger.call(call.StatusNotification(connector_id=connector, error_code=ChargePointErrorCode.no_error,
+                                                       status=ChargePointStatus.available))
+        authorized = await charger.call(call.Authorize(id_tag="TAG1"))
+        assert authorized.id_tag_info["status"] == AuthorizationStatus.accepted
+        first = await charger.call(call.StartTransaction(connector_id=1, id_tag="TAG1", meter_start=1000, timestamp=NOW))
+        second = await charger.call(call.StartTransaction(connector_id=2, id_tag="TAG2", meter_start=50, timestamp=NOW))
+        assert first.id_tag_info["status"] == second.id_tag_info["status"] == AuthorizationStatus.accepted
+        assert 0 < first.transaction_id < second.transaction_id
+        await charger.call(call.StatusNotification(connector_id=1, error_code=ChargePointErrorCode.no_error,
+                                                   status=ChargePointStatus.charging))
+        await charger.call(call.MeterValues(connector_id=1, transaction_id=first.transaction_id, meter_value=meter_value(1500)))
+        await charger.call(call.MeterValues(connector_id=1, transaction_id=first.transaction_id, meter_value=meter_value(2200)))
+        stopped = await charger.call(call.StopTransaction(meter_stop=2500, timestamp=NOW, transaction_id=first.transaction_id,
+                                                          id_tag="TAG1", reason="Local"))
+        assert stopped.id_tag_info["status"] == AuthorizationStatus.accepted
+        transfer = await charger.call(call.DataTransfer(vendor_id="com.acme", message_id="hello", data="{}"))
+        assert transfer.status == DataTransferStatus.unknown_vendor_id
+        await charger.call(call.FirmwareStatusNotification(status=FirmwareStatus.installed))
+        await charger.call(call.DiagnosticsStatusNotification(status=DiagnosticsStatus.idle))
+
+
+def lived(day: Callable[[Baseline], Awaitable[None]]) -> Baseline:
+    """A fresh baseline (heartbeats every 120 s) once a charger lived `day` on it."""
+
     async def scenario() -> Baseline:
         async with Baseline(HOST, 0, heartbeat_interval=120) as baseline:
-            await charging_day(baseline)
+            await day(baseline)
         return baseline
 
-    baseline = asyncio.run(scenario())
+    return asyncio.run(scenario())
+
+
+def test_a_charger_is_answered_and_recorded_in_memory() -> None:
+    baseline = lived(charging_day)
     assert baseline.stats == {"ocpp1.6": {
         "BootNotification": 1, "Heartbeat": 1, "StatusNotification": 4, "Authorize": 1, "StartTransaction": 2,
         "MeterValues": 2, "StopTransaction": 1, "DataTransfer": 1, "FirmwareStatusNotification": 1,
@@ -95,11 +112,7 @@ def test_a_charger_is_answered_and_recorded_in_memory() -> None:
 
 
 async def charging_day_201(baseline: Baseline) -> None:
-    async with websockets.connect(f"ws://{HOST}:{baseline.port}/ocpp/CP-201", subprotocols=["ocpp2.0.1"],
-                                  open_timeout=5) as websocket:
-        assert websocket.subprotocol == "ocpp2.0.1"
-        charger = ChargePoint201("CP-201", websocket, response_timeout=5)
-        listening = asyncio.create_task(charger.start())
+    async with on(baseline, "/ocpp/CP-201", ChargePoint201) as charger:
         token = {"id_token": "TAG1", "type": "ISO14443"}
         evse = {"id": 1, "connector_id": 1}
 
@@ -113,35 +126,27 @@ async def charging_day_201(baseline: Baseline) -> None:
                 id_token=id_token))
             return reply.id_token_info
 
-        try:
-            boot = await charger.call(call201.BootNotification(
-                charging_station={"model": "AC22", "vendor_name": "Acme"}, reason="PowerUp"))
-            assert (boot.status, boot.interval) == ("Accepted", 120)
-            assert datetime.fromisoformat((await charger.call(call201.Heartbeat())).current_time).tzinfo is not None
-            await charger.call(call201.StatusNotification(timestamp=timestamp(), connector_status="Occupied", evse_id=1,
-                                                          connector_id=1))
-            assert (await charger.call(call201.Authorize(id_token=token))).id_token_info["status"] == "Accepted"
-            assert (await event("Started", 0, 1000, id_token=token))["status"] == "Accepted"
-            assert await event("Updated", 1, 1500) is None
-            await event("Ended", 2, 2500, info={"stopped_reason": "EVDisconnected"})
-            await charger.call(call201.NotifyEvent(generated_at=timestamp(), seq_no=0, event_data=[{
-                "event_id": 1, "timestamp": timestamp(), "trigger": "Delta", "actual_value": "true",
-                "event_notification_type": "HardWiredNotification", "component": {"name": "RCD", "evse": {"id": 1}},
-                "variable": {"name": "Problem"}}]))
-            await charger.call(call201.SecurityEventNotification(type="StartupOfTheDevice", timestamp=timestamp()))
-            transfer = await charger.call(call201.DataTransfer(vendor_id="com.acme"))
-            assert transfer.status == "UnknownVendorId"
-        finally:
-            listening.cancel()
+        boot = await charger.call(call201.BootNotification(
+            charging_station={"model": "AC22", "vendor_name": "Acme"}, reason="PowerUp"))
+        assert (boot.status, boot.interval) == ("Accepted", 120)
+        assert datetime.fromisoformat((await charger.call(call201.Heartbeat())).current_time).tzinfo is not None
+        await charger.call(call201.StatusNotification(timestamp=timestamp(), connector_status="Occupied", evse_id=1,
+                                                      connector_id=1))
+        assert (await charger.call(call201.Authorize(id_token=token))).id_token_info["status"] == "Accepted"
+        assert (await event("Started", 0, 1000, id_token=token))["status"] == "Accepted"
+        assert await event("Updated", 1, 1500) is None
+        await event("Ended", 2, 2500, info={"stopped_reason": "EVDisconnected"})
+        await charger.call(call201.NotifyEvent(generated_at=timestamp(), seq_no=0, event_data=[{
+            "event_id": 1, "timestamp": timestamp(), "trigger": "Delta", "actual_value": "true",
+            "event_notification_type": "HardWiredNotification", "component": {"name": "RCD", "evse": {"id": 1}},
+            "variable": {"name": "Problem"}}]))
+        await charger.call(call201.SecurityEventNotification(type="StartupOfTheDevice", timestamp=timestamp()))
+        transfer = await charger.call(call201.DataTransfer(vendor_id="com.acme"))
+        assert transfer.status == "UnknownVendorId"
 
 
 def test_a_201_charger_is_answered_and_recorded_as_a_16_one_is() -> None:
-    async def scenario() -> Baseline:
-        async with Baseline(HOST, 0, heartbeat_interval=120) as baseline:
-            await charging_day_201(baseline)
-        return baseline
-
-    baseline = asyncio.run(scenario())
+    baseline = lived(charging_day_201)
     assert baseline.stats == {"ocpp2.0.1": {
         "BootNotification": 1, "Heartbeat": 1, "StatusNotification": 1, "Authorize": 1, "TransactionEvent": 3,
         "NotifyEvent": 1, "SecurityEventNotification": 1, "DataTransfer": 1}}
