@@ -85,9 +85,11 @@ MANIFEST = ServiceManifest(
         OcppRoute("ocpp1.6", "DataTransfer", f"{_OCPP}:data_transfer"),
         OcppRoute("ocpp1.6", "FirmwareStatusNotification", f"{_OCPP}:firmware_status_notification"),
         OcppRoute("ocpp1.6", "DiagnosticsStatusNotification", f"{_OCPP}:diagnostics_status_notification"),
-        # 1.6's security extension.
+        # 1.6's security extension: SignCertificate, and what ExtendedTriggerMessage, GetLog and SignedUpdateFirmware cause.
         OcppRoute("ocpp1.6", "SignCertificate", f"{_OCPP}:sign_certificate"),
         OcppRoute("ocpp1.6", "SecurityEventNotification", f"{_OCPP}:security_event_notification"),
+        OcppRoute("ocpp1.6", "LogStatusNotification", f"{_OCPP}:log_status_notification"),
+        OcppRoute("ocpp1.6", "SignedFirmwareStatusNotification", f"{_OCPP}:signed_firmware_status_notification"),
         # 2.0.1: status, heartbeats, data transfers and faults.
         OcppRoute("ocpp2.0.1", "Heartbeat", f"{_OCPP201}:heartbeat"),
         OcppRoute("ocpp2.0.1", "StatusNotification", f"{_OCPP201}:status_notification"),

@@ -81,5 +81,16 @@ def security_event_notification(ctx: OcppContext, request: call.SecurityEventNot
     return call_result.SecurityEventNotification()
 
 
+def log_status_notification(ctx: OcppContext, request: call.LogStatusNotification) -> call_result.LogStatusNotification:
+    chargers.progressed(ctx.charge_point_id, "log", request.status, ctx.received_at, request.request_id)
+    return call_result.LogStatusNotification()
+
+
+def signed_firmware_status_notification(ctx: OcppContext, request: call.SignedFirmwareStatusNotification,
+                                        ) -> call_result.SignedFirmwareStatusNotification:
+    chargers.progressed(ctx.charge_point_id, "firmware", request.status, ctx.received_at, request.request_id)
+    return call_result.SignedFirmwareStatusNotification()
+
+
 def reply(ctx: OcppContext, frame: framing.CallResult | framing.CallError) -> None:
     commands_queue.answered(ctx.charge_point_id, ctx.ocpp_version, frame, ctx.received_at)

@@ -154,6 +154,7 @@ def test_every_action_of_the_profile_needs_its_rows() -> None:
     with pytest.raises(ValueError, match="authorizer"):
         run_cost.operations_by_action(found)
     assert set(run_cost.operations_by_action(measurement())) == {*cost_model.ACTIONS, cost_model.CONNECT, cost_model.DISCONNECT}
+    assert set(run_cost.ROWS["ocpp2.0.1"]) == {*cost_model.actions("ocpp2.0.1"), cost_model.CONNECT, cost_model.DISCONNECT}
 
 
 # --- the summary ----------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import importlib
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Callable, Hashable, Iterable, TypeVar, get_args, get_type_hints
+from typing import Any, Callable, Hashable, Iterable, TypeVar
 
 from ocpp.charge_point import camel_to_snake_case, remove_nones, serialize_as_dict, snake_to_camel_case
 
@@ -83,16 +83,13 @@ def from_wire(payload: dict[str, Any]) -> dict[str, Any]:
     return camel_to_snake_case(payload)
 
 
-@lru_cache(maxsize=None)
-def _optional_without_default(ref: str) -> dict[str, None]:
-    """The library declares a few optional fields without a default (1.6's SecurityEventNotification.tech_info):
-    absent from a payload the schema accepted, they are None. `ref` names the request class ("module:class")."""
-    module, _, name = ref.partition(":")
-    request_class = getattr(importlib.import_module(module), name)
-    hints = get_type_hints(request_class)
-    return {f.name: None for f in dataclasses.fields(request_class)
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-            and type(None) in get_args(hints[f.name])}
+def _request(kind: type[Any], fields: dict[str, Any]) -> Any:
+    """The library's request dataclass from a payload its schema accepted. A few fields have no default where the
+    schema makes them optional (1.6 SecurityEventNotification's techInfo, LogStatusNotification's and
+    SignedFirmwareStatusNotification's requestId): one the payload lacks is None, not a FormationViolation."""
+    absent = {field.name: None for field in dataclasses.fields(kind) if field.name not in fields
+              and field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING}
+    return kind(**fields, **absent)
 
 
 def _answer_call(call: framing.Call, ctx: OcppContext) -> str:
@@ -108,9 +105,8 @@ def _answer_call(call: framing.Call, ctx: OcppContext) -> str:
     fields = from_wire(call.payload)
     if call.action == "DataTransfer" and "data" in call.payload:  # the vendor's own JSON: its keys are not OCPP's
         fields["data"] = call.payload["data"]
-    request_class = f"ocpp.{OCPP_VERSIONS[version]}.call:{call.action}"
     try:
-        request = refs.resolve(request_class)(**{**_optional_without_default(request_class), **fields})
+        request = _request(getattr(importlib.import_module(f"ocpp.{OCPP_VERSIONS[version]}.call"), call.action), fields)
     except TypeError as error:
         raise OcppError(Cause.FORMAT, f"{call.action} payload does not fit its definition: {error}") from error
     payload = to_wire(handler(ctx, request))
