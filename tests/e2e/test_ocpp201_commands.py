@@ -1,7 +1,8 @@
 """Every command a CSMS sends a 2.0.1 charger goes through REST to a charger written by someone else (the `ocpp`
 library's v201 ChargePoint), which answers it as a charger does, and sends the reports the spec has follow an
 answer; each command settles `accepted` with the reply the charger sent, and what an answer changes in what the
-CSMS knows (variables, display messages, monitors, the messages a command's requestId brought) shows over REST."""
+CSMS knows (variables, display messages, monitors, charging profiles, the local list, reservations, certificates,
+the messages a command's requestId brought) shows over REST."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ import uuid
 from typing import Any, Callable
 
 import pytest
+from cryptography import x509
 from ocpp.routing import after, on
 from ocpp.v201 import ChargePoint, call, call_result
 
-from services.shared.ocpp.dispatch import to_wire
+from services.connectivity import authority
+from services.shared import clock
+from services.shared.ocpp.dispatch import from_wire, to_wire
 from simulator.charger import timestamp
 from tests.e2e.charger import station201
 from tests.e2e.stack import Stack, settled
@@ -22,12 +26,17 @@ from tests.polling import until
 pytestmark = pytest.mark.e2e
 
 TOKEN = {"idToken": "E2E-201-TOKEN", "type": "ISO14443"}
-PEM = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUe2e\n-----END CERTIFICATE-----\n"
-HASH = {"hashAlgorithm": "SHA256", "issuerNameHash": "a" * 64, "issuerKeyHash": "b" * 64, "serialNumber": "1f"}
+# The charger's own certificate, and a root installed on it and deleted again; the charger then lists another.
+CHARGER_PEM, ROOT_PEM = (authority.new_authority(name, clock.now())[0] for name in ("E2E charger", "E2E root"))
+ROOT_HASH = authority.hash_data(x509.load_pem_x509_certificate(ROOT_PEM.encode()))
+LISTED = {"hashAlgorithm": "SHA256", "issuerNameHash": "a" * 64, "issuerKeyHash": "b" * 64, "serialNumber": "1f"}
 BEAT = {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}
 TEMPERATURE = {"component": {"name": "ChargingStation"}, "variable": {"name": "Temperature"}}
 POWER = {"component": {"name": "EVSE", "evse": {"id": 1}}, "variable": {"name": "Power"}}
 SCHEDULE = {"id": 1, "chargingRateUnit": "W", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 11000}]}
+PROFILE = {"id": 1, "stackLevel": 0, "chargingProfilePurpose": "TxDefaultProfile", "chargingProfileKind": "Absolute",
+           "chargingSchedule": [{**SCHEDULE, "startSchedule": "2030-01-01T00:00:00Z"}]}
+OLDER_PROFILE = {**PROFILE, "id": 2, "stackLevel": 1}
 # requestIds of the commands whose answers bring messages.
 BASE_REPORT, REPORT, PROFILES, CUSTOMER, DISPLAYS, MONITORING = 101, 102, 103, 106, 107, 108
 
@@ -53,9 +62,7 @@ COMMANDS: list[tuple[str, dict[str, Any]]] = [
     ("SendLocalList", {"versionNumber": 3, "updateType": "Full", "localAuthorizationList": [
         {"idToken": TOKEN, "idTokenInfo": {"status": "Accepted"}}]}),
     ("GetLocalListVersion", {}),
-    ("SetChargingProfile", {"evseId": 1, "chargingProfile": {
-        "id": 1, "stackLevel": 0, "chargingProfilePurpose": "TxDefaultProfile", "chargingProfileKind": "Absolute",
-        "chargingSchedule": [{**SCHEDULE, "startSchedule": "2030-01-01T00:00:00Z"}]}}),
+    ("SetChargingProfile", {"evseId": 1, "chargingProfile": PROFILE}),
     ("GetChargingProfiles", {"requestId": PROFILES, "chargingProfile": {"chargingProfilePurpose": "TxDefaultProfile"}}),
     ("ClearChargingProfile", {"chargingProfileId": 1}),
     ("GetCompositeSchedule", {"duration": 3600, "evseId": 1, "chargingRateUnit": "W"}),
@@ -74,9 +81,9 @@ COMMANDS: list[tuple[str, dict[str, Any]]] = [
     ("GetMonitoringReport", {"requestId": MONITORING, "monitoringCriteria": ["ThresholdMonitoring"]}),
     # Several round trips after the report of the message it clears.
     ("ClearDisplayMessage", {"id": 2}),
-    ("CertificateSigned", {"certificateChain": PEM, "certificateType": "ChargingStationCertificate"}),
-    ("InstallCertificate", {"certificateType": "CSMSRootCertificate", "certificate": PEM}),
-    ("DeleteCertificate", {"certificateHashData": HASH}),
+    ("CertificateSigned", {"certificateChain": CHARGER_PEM, "certificateType": "ChargingStationCertificate"}),
+    ("InstallCertificate", {"certificateType": "CSMSRootCertificate", "certificate": ROOT_PEM}),
+    ("DeleteCertificate", {"certificateHashData": ROOT_HASH}),
     ("GetInstalledCertificateIds", {"certificateType": ["CSMSRootCertificate"]}),
     ("DataTransfer", {"vendorId": "com.example", "messageId": "ping", "data": {"n": 1}}),
 ]
@@ -109,8 +116,7 @@ ANSWERS: dict[str, Any] = {action: getattr(call_result, action)(**ACCEPTED) for 
     "ClearVariableMonitoring": call_result.ClearVariableMonitoring(clear_monitoring_result=[
         {"id": 12, "status": "Accepted"}]),
     "GetInstalledCertificateIds": call_result.GetInstalledCertificateIds(status="Accepted", certificate_hash_data_chain=[
-        {"certificate_type": "CSMSRootCertificate", "certificate_hash_data": {
-            "hash_algorithm": "SHA256", "issuer_name_hash": "a" * 64, "issuer_key_hash": "b" * 64, "serial_number": "1f"}}]),
+        {"certificate_type": "CSMSRootCertificate", "certificate_hash_data": from_wire(LISTED)}]),
     "DataTransfer": call_result.DataTransfer(status="Accepted", data="pong"),
 }
 
@@ -156,6 +162,12 @@ class Station(ChargePoint):
             {"id": 1, "priority": "InFront", "message": {"format": "UTF8", "content": "Welcome"}},
             {"id": 2, "priority": "NormalCycle", "message": {"format": "UTF8", "content": "Cleared next"}}]))
 
+    @after("GetChargingProfiles")
+    async def profiles(self, request_id: int, **_: Any) -> None:
+        """The profile the CSMS set, and one the charger holds from before."""
+        await self.call(call.ReportChargingProfiles(request_id=request_id, charging_limit_source="CSO", evse_id=1,
+                                                    charging_profile=[from_wire(PROFILE), from_wire(OLDER_PROFILE)]))
+
     @after("GetMonitoringReport")
     async def monitoring(self, request_id: int, **_: Any) -> None:
         await self.call(call.NotifyMonitoringReport(request_id=request_id, seq_no=0, generated_at=timestamp(), monitor=[
@@ -197,7 +209,7 @@ def test_every_201_command_round_trips_and_what_it_changes_shows(stack: Stack) -
             assert station.received == [action for action, _ in COMMANDS]
 
             for action, count in (("GetBaseReport", 2), ("GetReport", 2), ("CustomerInformation", 1),
-                                  ("GetDisplayMessages", 1), ("GetMonitoringReport", 1)):
+                                  ("GetDisplayMessages", 1), ("GetMonitoringReport", 1), ("GetChargingProfiles", 1)):
                 shown = await until(messages(locations[action], count))
                 assert shown and {m["request_id"] for m in shown} == {dict(COMMANDS)[action]["requestId"]}, action
             [displays] = await until(messages(locations["GetDisplayMessages"], 1))
@@ -212,3 +224,13 @@ def test_every_201_command_round_trips_and_what_it_changes_shows(stack: Stack) -
     _, _, monitors = stack.request("GET", f"/chargers/{cp_id}/monitors")
     assert [(m["id"], m["variable"], m["value"], m["source"]) for m in monitors["items"]] == [
         (11, "Temperature", 85, "NotifyMonitoringReport")]
+    # The profile set, reported with another, then cleared: the other is what the charger holds.
+    _, _, charging = stack.request("GET", f"/chargers/{cp_id}/charging-profiles")
+    assert [(e["evse_id"], [p["profile_id"] for p in e["profiles"]]) for e in charging["evses"]] == [(1, [2])]
+    assert stack.request("GET", f"/chargers/{cp_id}/local-list")[2]["version"] == 3
+    reservation = stack.request("GET", f"/reservations/7@{cp_id}")[2]
+    assert (reservation["status"], reservation["id_token"]) == ("cancelled", TOKEN["idToken"])
+    _, _, certificates = stack.request("GET", f"/chargers/{cp_id}/certificates")
+    assert [(c["kind"], c["certificate_type"], c["subject"] is not None) for c in certificates["items"]] == [
+        ("charger", "ChargingStationCertificate", True), ("installed", "CSMSRootCertificate", False)]
+    assert certificates["items"][1]["serial_number"] == "1f"
