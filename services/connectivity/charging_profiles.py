@@ -160,14 +160,20 @@ def config_key(key: str) -> str:
     return CONFIG_PREFIX + key
 
 
-def declaration_keys(ocpp_version: str) -> tuple[str, str]:
-    """The device-model entries that say which rate units and how many periods a charger takes: 2.0.1's
-    SmartChargingCtrlr variables (as its NotifyReport gave them), 1.6's configuration keys (as GetConfiguration
-    and accepted ChangeConfiguration answers gave them)."""
+# 2.0.1's SmartChargingCtrlr variable saying which rate units a charger takes, and the name of the same
+# configuration variable in the spec's list of them, which some chargers report instead.
+_RATE_UNIT_VARIABLES = ("RateUnit", "ChargingScheduleChargingRateUnit")
+
+
+def declaration_keys(ocpp_version: str) -> tuple[tuple[str, ...], str]:
+    """The device-model entries that say which rate units (the first of them held) and how many periods a charger
+    takes: 2.0.1's SmartChargingCtrlr variables (as its NotifyReport gave them), 1.6's configuration keys (as
+    GetConfiguration and accepted ChangeConfiguration answers gave them)."""
     if _family(ocpp_version) == "ocpp1.6":
-        return config_key("ChargingScheduleAllowedChargingRateUnit"), config_key("ChargingScheduleMaxPeriods")
-    return tuple(attribute_key("SmartChargingCtrlr", None, None, None, name, None, "Actual")  # type: ignore[return-value]
-                 for name in ("RateUnitAvailable", "PeriodsPerSchedule"))
+        return (config_key("ChargingScheduleAllowedChargingRateUnit"),), config_key("ChargingScheduleMaxPeriods")
+    actual = [attribute_key("SmartChargingCtrlr", None, None, None, name, None, "Actual")
+              for name in (*_RATE_UNIT_VARIABLES, "PeriodsPerSchedule")]
+    return tuple(actual[:-1]), actual[-1]
 
 
 def declared(ocpp_version: str, rate_units: str | None, max_periods: str | None) -> Declared:

@@ -91,7 +91,7 @@ def test_a_2_0_1_profile_the_charger_does_not_take_is_422_per_problem(v201: str)
     assert call(v201, "NotifyReport", {"requestId": 1, "generatedAt": AT, "seqNo": 0, "reportData": [
         {"component": {"name": "SmartChargingCtrlr"}, "variable": {"name": name},
          "variableAttribute": [{"type": "Actual", "value": value, "mutability": "ReadOnly"}]}
-        for name, value in (("RateUnitAvailable", "A"), ("PeriodsPerSchedule", "2"))]}) == {}
+        for name, value in (("RateUnit", "A"), ("PeriodsPerSchedule", "2"))]}) == {}
 
     refused = command("SetChargingProfile", {"evseId": 1, "chargingProfile": profile_201(unit="W", starts=(10, 20, 30))})
 

@@ -142,9 +142,10 @@ def test_a_payload_the_schema_refuses_is_not_checked_further() -> None:
 
 
 def test_the_declarations_are_read_from_the_device_model_or_the_configuration() -> None:
-    assert charging_profiles.declaration_keys(V201) == ("v#SmartChargingCtrlr####RateUnitAvailable##Actual",
-                                                        "v#SmartChargingCtrlr####PeriodsPerSchedule##Actual")
-    assert charging_profiles.declaration_keys(V16) == ("config#ChargingScheduleAllowedChargingRateUnit",
+    assert charging_profiles.declaration_keys(V201) == (
+        ("v#SmartChargingCtrlr####RateUnit##Actual", "v#SmartChargingCtrlr####ChargingScheduleChargingRateUnit##Actual"),
+        "v#SmartChargingCtrlr####PeriodsPerSchedule##Actual")
+    assert charging_profiles.declaration_keys(V16) == (("config#ChargingScheduleAllowedChargingRateUnit",),
                                                        "config#ChargingScheduleMaxPeriods")
     assert not charging_profiles.carries_profile(V201, "RequestStartTransaction", {"remoteStartId": 1})
     assert charging_profiles.carries_profile(V16, "SetChargingProfile", set_16())
