@@ -459,11 +459,15 @@ def put_message(item: dict[str, Any]) -> None:
     aws.table("charger-messages").put_item(Item=item)
 
 
-def read_ring(charge_point_id: str, ring: str, now_epoch: int) -> list[dict[str, Any]]:
-    """Every unexpired item of a charger's ring (not its counter): at most its slots, in one or a few queries."""
+def read_ring(charge_point_id: str, ring: str, now_epoch: int, *, request_id: int | None = None) -> list[dict[str, Any]]:
+    """Every unexpired item of a charger's ring (not its counter), or only those of a requestId: at most its slots,
+    in one or a few queries (the filter saves the transfer, not the read)."""
+    condition = Attr("expires_at").gt(now_epoch) & Attr("message_key").ne(f"{ring}seq")
+    if request_id is not None:
+        condition &= Attr("request_id").eq(request_id)
     return _every(aws.table("charger-messages").query, {
         "KeyConditionExpression": Key("charge_point_id").eq(charge_point_id) & Key("message_key").begins_with(ring),
-        "FilterExpression": Attr("expires_at").gt(now_epoch) & Attr("message_key").ne(f"{ring}seq")})
+        "FilterExpression": condition})
 
 
 def put_in_ring(charge_point_id: str, ring: str, slots: int, item: dict[str, Any]) -> None:
