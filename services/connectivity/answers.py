@@ -24,6 +24,7 @@ APPLIERS: dict[str, str] = {
     "ClearDisplayMessage": f"{_APPLIED}:display_cleared",
     "SetVariableMonitoring": f"{_APPLIED}:monitors_set",
     "ClearVariableMonitoring": f"{_APPLIED}:monitors_cleared",
+    "SetMonitoringBase": f"{_APPLIED}:monitoring_base_set",
     "SendLocalList": "services.connectivity.local_list:sent",
     "GetLocalListVersion": "services.connectivity.local_list:answered_version",
     "SetChargingProfile": "services.connectivity.charging:profile_set",

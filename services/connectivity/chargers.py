@@ -140,7 +140,7 @@ def reported(charge_point_id: str, request_id: int, seq_no: int, tbc: bool, gene
     added = len(store.new_attributes(charge_point_id, [item["entry_key"] for item in items]))
     if added and not store.count_attributes(charge_point_id, device_model.COUNT_KEY, added, device_model.MAX_ATTRIBUTES):
         raise DeviceModelFull(f"the charger's device model would hold more than {device_model.MAX_ATTRIBUTES} attributes")
-    store.put_attributes(charge_point_id, items)
+    store.write_entries(charge_point_id, items)
     store.record_page(charge_point_id, page, {
         "request_id": request_id, "seq_no": seq_no, "tbc": tbc, "generated_at": generated_at,
         "received_at": clock.iso(at), "expires_at": int(at.timestamp()) + store.RETENTION_S})

@@ -291,11 +291,11 @@ def test_a_reused_request_id_is_a_new_report(connected: str) -> None:
 def test_a_page_whose_attributes_failed_is_stored_when_retried(connected: str, monkeypatch: pytest.MonkeyPatch) -> None:
     page = report(8, 0, False, attribute("EVSE", "Power", "22000", evse={"id": 1}))
 
-    def killed(charge_point_id: str, items: list[dict[str, Any]]) -> None:
+    def killed(charge_point_id: str, put: list[dict[str, Any]]) -> None:
         raise RuntimeError("the Lambda died here")
 
     with monkeypatch.context() as patch:
-        patch.setattr(store, "put_attributes", killed)
+        patch.setattr(store, "write_entries", killed)
         assert send_frame(CP, connected, [2, frame_id(), "NotifyReport", page], ocpp_version=V201)[0] == 4
     result(connected, "NotifyReport", page)
 
