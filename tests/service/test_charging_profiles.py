@@ -282,6 +282,44 @@ def test_charging_limits_are_held_until_cleared_and_ev_needs_kept(v201: str) -> 
     assert [(e["evse_id"], e["limits"]) for e in held()] == [(1, [])]
 
 
+def test_a_cleared_limit_takes_its_sources_external_constraints_with_it(v201: str) -> None:
+    asked(v201, 42)
+    for source, profile_id in (("EMS", 14), ("SO", 15)):
+        assert call(v201, "ReportChargingProfiles", report(
+            42, profile_201(profile_id, "ChargingStationExternalConstraints"), source=source, tbc=True)) == {}
+
+    assert call(v201, "ClearedChargingLimit", {"chargingLimitSource": "EMS", "evseId": 1}) == {}
+
+    assert held_ids() == {1: [15]}
+
+
+def callerror(connection_id: str, action: str, payload: dict[str, Any]) -> list[Any]:
+    unique_id = frame_id()
+    reply = send_frame(CP, connection_id, [2, unique_id, action, payload], ocpp_version=V201)
+    assert reply is not None and reply[:2] == [4, unique_id], reply
+    return reply
+
+
+def test_ev_charging_needs_on_evse_0_are_a_callerror(v201: str) -> None:
+    reply = callerror(v201, "NotifyEVChargingNeeds", {"evseId": 0, "chargingNeeds": {
+        "requestedEnergyTransfer": "DC"}})
+    assert (reply[2], reply[4]) == ("PropertyConstraintViolation", {"path": "$.evseId"})
+    assert held() == []
+
+
+def test_a_number_dynamodb_cannot_store_is_422_over_rest_and_a_callerror_from_a_charger(v201: str) -> None:
+    tiny = profile_201()
+    tiny["chargingSchedule"][0]["chargingSchedulePeriod"][0]["limit"] = 1e-200
+    limit = "chargingSchedule[0].chargingSchedulePeriod[0].limit"
+
+    assert problems(command("SetChargingProfile", {"evseId": 1, "chargingProfile": tiny})) == [
+        (f"body.payload.chargingProfile.{limit}", "a number DynamoDB cannot store")]
+    reply = callerror(v201, "ReportChargingProfiles", report(42, tiny))
+    assert (reply[2], reply[3]) == ("PropertyConstraintViolation",
+                                    f"$.chargingProfile[0].{limit}: a number DynamoDB cannot store")
+    assert held() == []
+
+
 def test_a_report_for_an_evse_out_of_range_is_a_callerror(v201: str) -> None:
     unique_id = frame_id()
     reply = send_frame(CP, v201, [2, unique_id, "ReportChargingProfiles", {
