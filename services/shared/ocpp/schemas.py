@@ -106,7 +106,7 @@ def _storable(number: int | float | Decimal) -> bool:
     """Whether DynamoDB keeps the number as it is: finite, below _MAX_NUMBER, at most 38 significant digits and no
     smaller than 1e-130 (else boto3 raises a decimal signal mid-write)."""
     exact = Decimal(str(number))
-    if not exact.is_finite() or abs(exact) >= _MAX_NUMBER:
+    if not exact.is_finite() or exact.copy_abs() >= _MAX_NUMBER:  # abs() would round to 28 digits
         return False
     try:
         DYNAMODB_CONTEXT.create_decimal(exact)
