@@ -58,8 +58,18 @@ DYNAMODB_INDEX_ENTRY_OVERHEAD_BYTES = 100
 # What happens once per connection rather than per OCPP message, keyed like the actions.
 CONNECT = "$connect"
 DISCONNECT = "$disconnect"
-ACTIONS = ("Heartbeat", "BootNotification", "StatusNotification", "Authorize", "StartTransaction", "MeterValues",
-           "StopTransaction")
+OCPP16, OCPP201 = "ocpp1.6", "ocpp2.0.1"
+# A session's start, meter values and end in each version: 2.0.1 sends all three as TransactionEvents.
+SESSION_MESSAGES = {OCPP16: ("StartTransaction", "MeterValues", "StopTransaction"),
+                    OCPP201: ("TransactionEvent Started", "TransactionEvent Updated", "TransactionEvent Ended")}
+
+
+def actions(protocol: str = OCPP16) -> tuple[str, ...]:
+    """What the profile's charger sends in `protocol`, by the benchmark's row names."""
+    return ("Heartbeat", "BootNotification", "StatusNotification", "Authorize", *SESSION_MESSAGES[protocol])
+
+
+ACTIONS = actions(OCPP16)
 
 
 @dataclass(frozen=True)
@@ -107,7 +117,8 @@ class Prices:
 
 @dataclass(frozen=True)
 class Profile:
-    """The documented charger. `sessions_per_day` is per connector; heartbeats and connections per charger."""
+    """The documented charger. `sessions_per_day` is per connector; heartbeats and connections per charger.
+    `protocol` names its messages: a 2.0.1 charger sends as many, a session's as TransactionEvents."""
 
     heartbeat_interval_s: int = 300
     sessions_per_day: Number = 4
@@ -117,6 +128,7 @@ class Profile:
     connectors: int = 1
     connection_lifetime_h: Number = 2
     days_per_month: Decimal = DAYS_PER_MONTH
+    protocol: str = OCPP16
 
     def connections_per_month(self) -> Decimal:
         """Always connected, and reconnected when API Gateway closes the connection at its lifetime."""
@@ -128,14 +140,15 @@ class Profile:
     def messages_per_month(self) -> dict[str, Decimal]:
         """OCPP CALLs one charger sends in a month, by action (each gets a reply: two WebSocket messages)."""
         sessions = Decimal(self.sessions_per_day) * self.connectors * self.days_per_month
+        start, meter, stop = SESSION_MESSAGES[self.protocol]
         return {
             "Heartbeat": Decimal(SECONDS_PER_DAY) / self.heartbeat_interval_s * self.days_per_month,
             "BootNotification": self.connections_per_month(),
             "StatusNotification": sessions * self.status_notifications_per_session,
             "Authorize": sessions,
-            "StartTransaction": sessions,
-            "MeterValues": sessions * Decimal(self.session_hours) * 3600 / self.meter_interval_s,
-            "StopTransaction": sessions,
+            start: sessions,
+            meter: sessions * Decimal(self.session_hours) * 3600 / self.meter_interval_s,
+            stop: sessions,
         }
 
     def occurrences_per_month(self) -> dict[str, Decimal]:
@@ -288,11 +301,11 @@ def floor_usd_per_connector_month(profile: Profile, prices: Prices = Prices()) -
     return per_charger / profile.connectors
 
 
-def fixed_usd_per_month(prices: Prices = Prices(), *, alarms: int = 61, dashboards: int = 1, secrets: int = 2,
+def fixed_usd_per_month(prices: Prices = Prices(), *, alarms: int = 63, dashboards: int = 1, secrets: int = 4,
                         custom_metrics: int = 25) -> Decimal:
     """What the stack costs a month whatever the number of chargers.
 
-    The defaults are the stack today: 61 standard alarms, 1 dashboard and 2 secrets in the synthesized
+    The defaults are the stack today: 63 standard alarms, 1 dashboard and 4 secrets in the synthesized
     template, and at most 25 custom metrics (EMF, one per name and set of dimension values: OcppCallErrors
     for the 10 OCPP-J error codes, ConsumerRecordsFailed for the 8 consumer queues, 6 connectivity counts and
     sessions' TransactionEndLost). A metric is billed only for the hours it is published, so 25 is an upper bound. Not included: the SQS requests of the event source

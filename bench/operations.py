@@ -76,18 +76,17 @@ REPLY = "reply (CALLRESULT)"
 STATUS_CHANGED = "StatusNotification changed"
 STATUS_UNCHANGED = "StatusNotification unchanged"
 # Messages through `$default`, where the charger is known from the authorizer's context.
-STARTED, UPDATED, ENDED = "TransactionEvent Started", "TransactionEvent Updated", "TransactionEvent Ended"
+STARTED, UPDATED, ENDED = cost_model.SESSION_MESSAGES[cost_model.OCPP201]
 INGRESS = ("BootNotification", "Heartbeat", STATUS_CHANGED, STATUS_UNCHANGED, "Authorize", "StartTransaction",
            "MeterValues", "StopTransaction", STARTED, UPDATED, ENDED, REPLY)
 ORDER = (AUTHORIZER, CONNECT, *INGRESS, DISCONNECT)
-# Each version's session messages; the other's are absent from its run.
-SESSION_MESSAGES = {"ocpp1.6": ("StartTransaction", "MeterValues", "StopTransaction"), "ocpp2.0.1": (STARTED, UPDATED, ENDED)}
 
 
 def labels(protocol: str) -> tuple[str, ...]:
     """The rows of a run of `protocol`'s chargers, in order."""
-    others = {label for version, found in SESSION_MESSAGES.items() if version != protocol for label in found}
+    others = {label for version, found in cost_model.SESSION_MESSAGES.items() if version != protocol for label in found}
     return tuple(label for label in ORDER if label not in others)
+
 
 KINDS = ("reads", "writes", "events", "sqs", "connections", "other")
 DYNAMODB_READS = frozenset({"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"})

@@ -22,9 +22,11 @@ consumers of the message's events. What it cannot count is assumed, explicitly (
 
 Each cost action is made of measured rows: `CONNECT` of the `$connect` authorizer and route, `DISCONNECT` of
 `$disconnect`, the profile's StatusNotification of the changed ones (a status at a session's start or end),
-every other action of its own row.
+every other action of its own row. The profile is priced in the version the measurement's chargers spoke
+(`run.protocol`): a 2.0.1 charger's session is TransactionEvent Started, Updated (its meter values) and Ended.
 
-Run: python -m bench.operations --json | python -m bench.run_cost [--json]   (or: python -m bench.run_cost run.json)
+Run: python -m bench.operations [--protocol ocpp2.0.1] --json | python -m bench.run_cost [--json]
+(or: python -m bench.run_cost run.json)
 """
 
 from __future__ import annotations
@@ -41,12 +43,12 @@ from bench import cli, cost_model
 from bench.operations import AUTHORIZER, CONNECT, DISCONNECT, INGRESS, STATUS_CHANGED
 from services.manifests import ALL
 
-# The measured rows each cost action is made of.
-ROWS: dict[str, tuple[str, ...]] = {
+# The measured rows each cost action is made of, per version.
+ROWS: dict[str, dict[str, tuple[str, ...]]] = {protocol: {
     cost_model.CONNECT: (AUTHORIZER, CONNECT),
     cost_model.DISCONNECT: (DISCONNECT,),
-    **{action: (STATUS_CHANGED if action == "StatusNotification" else action,) for action in cost_model.ACTIONS},
-}
+    **{action: (STATUS_CHANGED if action == "StatusNotification" else action,) for action in cost_model.actions(protocol)},
+} for protocol in cost_model.SESSION_MESSAGES}
 # The API Gateway route each row is an invocation of; the authorizer's is no route of its own (no access log line).
 ROUTES = {CONNECT: "$connect", DISCONNECT: "$disconnect", **{label: "$default" for label in INGRESS}}
 # infra/charger_ingress.py's access log format (a test keeps them equal).
@@ -55,7 +57,6 @@ ACCESS_LOG_FORMAT = ('{"requestId":"$context.requestId","ip":"$context.identity.
                      '"chargePointId":"$context.authorizer.charge_point_id","error":"$context.error.message",'
                      '"integrationError":"$context.integrationErrorMessage"}')
 FLEETS = (500, 10_000)
-PROFILE = cost_model.Profile()
 PRICES = cost_model.Prices()
 
 
@@ -122,10 +123,16 @@ def _invocation(row: Mapping[str, Any], code_ms: Mapping[str, float], memory_mb:
 _RELAYS = frozenset(m.relay for m in ALL if m.relay)
 
 
+def protocol_of(measurement: Mapping[str, Any]) -> str:
+    """The version the measured chargers spoke (a measurement from before 2.0.1 was measured has 1.6's)."""
+    return str(measurement.get("run", {}).get("protocol", cost_model.OCPP16))
+
+
 def action_operations(measurement: Mapping[str, Any], action: str, assumptions: Assumptions = Assumptions()) -> cost_model.Operations:
     """What one occurrence of a cost action costs, from the measured rows it is made of and their consumers."""
     ops, code = measurement["aws_ops_per_message"], measurement["code_ms"]
-    missing = [label for label in ROWS[action] if label not in ops]
+    rows = ROWS[protocol_of(measurement)][action]
+    missing = [label for label in rows if label not in ops]
     if missing:
         raise ValueError(f"the measurement has no {missing} for {action}")
     inbound: list[int] = []
@@ -133,7 +140,7 @@ def action_operations(measurement: Mapping[str, Any], action: str, assumptions: 
     invocations: list[cost_model.Invocation] = []
     reads = writes = events = sqs = Decimal(0)
     access_log = 0
-    for label in ROWS[action]:
+    for label in rows:
         row = ops[label]
         memory = assumptions.ingress_memory_mb if label in INGRESS else assumptions.function_memory_mb
         invocations.append(_invocation(row, code[label], memory, Decimal(1), assumptions))
@@ -164,8 +171,9 @@ def action_operations(measurement: Mapping[str, Any], action: str, assumptions: 
 
 
 def operations_by_action(measurement: Mapping[str, Any], assumptions: Assumptions = Assumptions()) -> dict[str, cost_model.Operations]:
-    """`cost_model.Operations` for every action the profile sends, and for `CONNECT` and `DISCONNECT`."""
-    return {action: action_operations(measurement, action, assumptions) for action in ROWS}
+    """`cost_model.Operations` for every action the profile sends in the measured version, and for `CONNECT` and
+    `DISCONNECT`."""
+    return {action: action_operations(measurement, action, assumptions) for action in ROWS[protocol_of(measurement)]}
 
 
 def _usd(value: Decimal) -> float:
@@ -173,9 +181,10 @@ def _usd(value: Decimal) -> float:
     return float(f"{value:.6g}")
 
 
-def summary(measurement: Mapping[str, Any], profile: cost_model.Profile = PROFILE, prices: cost_model.Prices = PRICES,
+def summary(measurement: Mapping[str, Any], profile: cost_model.Profile | None = None, prices: cost_model.Prices = PRICES,
             assumptions: Assumptions = Assumptions()) -> dict[str, Any]:
-    """USD per connector-month for the profile, by AWS service and by action, beside API Gateway's floor and the
+    """USD per connector-month for the profile (by default the documented charger, in the measured version), by AWS
+    service and by action, beside API Gateway's floor and the
     issue's target, and the stack's fixed monthly cost (`cost_model.fixed_usd_per_month`'s defaults: the stack's
     alarms, dashboard, secrets and metrics as counted there, not from a synthesized template) spread over fleets.
 
@@ -183,6 +192,7 @@ def summary(measurement: Mapping[str, Any], profile: cost_model.Profile = PROFIL
     "floor_usd_per_connector_month", "ratio", "target": {"value", "limit", "rule", "ok"}, "fixed_usd_per_month",
     "fixed_usd_per_connector_month": {"500": usd, "10000": usd}, "assumptions", "prices_checked", "run"}; USD as
     numbers of six significant digits. An action's usd leaves out the connection minutes, which no action causes."""
+    profile = profile or cost_model.Profile(protocol=protocol_of(measurement))
     ops = operations_by_action(measurement, assumptions)
     breakdown = cost_model.usd_per_connector_month(profile, ops, prices)
     floor = cost_model.floor_usd_per_connector_month(profile, prices)
@@ -196,6 +206,7 @@ def summary(measurement: Mapping[str, Any], profile: cost_model.Profile = PROFIL
                              "usd": _usd(replace(alone, apigw_connection_minutes=Decimal(0)).total)}
     fixed = cost_model.fixed_usd_per_month(prices)
     return {
+        "protocol": profile.protocol,
         "usd_per_connector_month": _usd(breakdown.total),
         "by_service": {name: _usd(value) for name, value in breakdown.as_dict().items() if name != "total"},
         "by_action": by_action,
@@ -215,7 +226,7 @@ def summary(measurement: Mapping[str, Any], profile: cost_model.Profile = PROFIL
 
 def table(result: Mapping[str, Any]) -> str:
     total = result["usd_per_connector_month"]
-    rows = [f"{'USD per connector-month':28} {'usd':>11} {'share':>6}"]
+    rows = [f"{'USD per connector-month':28} {'usd':>11} {'share':>6}  ({result['protocol']} charger)"]
     for name, usd in sorted(result["by_service"].items(), key=lambda item: -item[1]):
         rows.append(f"{name:28} {usd:>11.6f} {usd / total:>6.1%}")
     rows.append(f"{'total':28} {total:>11.6f}")

@@ -58,6 +58,8 @@ _AWS_PORT = _Option("--aws-port", "CSMS_AWS_PORT", _port, "4566", "the embedded 
 _RUN = (
     _HOST,
     _Option("--ocpp-port", "CSMS_OCPP_PORT", _port, "9000", "chargers' websocket, ws://HOST:PORT/ocpp/{charge_point_id}"),
+    _Option("--wss-port", "CSMS_WSS_PORT", _port, "9002",
+            "chargers' websocket over TLS (security profile 2), wss://HOST:PORT/ocpp/{charge_point_id}"),
     _Option("--rest-port", "CSMS_REST_PORT", _port, "8000", "the operator REST API, with /docs"),
     _AWS_PORT,
     _Option("--connections-port", "CSMS_CONNECTIONS_PORT", _port, "9001", "the API Gateway @connections API"),
@@ -71,6 +73,9 @@ _RUN_ENVIRONMENT = """environment only:
   CSMS_BOOT_POLICY              a 2.0.1 boot's answer: accept, pending_until_report, reject (default: accept)
   CSMS_COMMAND_TIMEOUT          seconds a command waits for its reply (default: 30)
   CSMS_COMMAND_QUEUE_TTL        seconds a command may wait in the queue (default: 3600)
+  CSMS_ORGANIZATION             the O of the CSMS's CA and of the chargers' certificates (default: CSMS)
+  CSMS_TLS_CERTIFICATE          wss://'s certificate chain, PEM (default: made at each start, signed by the CA
+  CSMS_TLS_KEY                  in DATA_DIR/secrets/ca-certificate); and its key, PEM (both or neither)
   CSMS_MAX_CONNECTOR_ID         highest connector id a charger may report (default: 32)
   CSMS_MAX_POWER_W              a connector's rated power, bounds a session's energy (default: 350000)
   CSMS_ENERGY_PRICE_PER_KWH     invoices' price (default: 0.30)

@@ -30,6 +30,7 @@ import itertools
 import json
 import logging
 import re
+import ssl
 import threading
 import time
 from collections import OrderedDict
@@ -208,9 +209,11 @@ class Gateway:
     def __init__(self, routes: WebSocketRoutes, default: str, runtime: Runtime, host: str, port: int, management_port: int,
                  *, idle_timeout_s: float = IDLE_TIMEOUT_S, max_connection_s: float = MAX_CONNECTION_S,
                  rate_limit: float = OCPP_RATE_LIMIT, burst_limit: int = OCPP_BURST_LIMIT, frames_in_flight: int | None = None,
-                 frames_queued: int = FRAMES_QUEUED, handshakes_waiting: int = HANDSHAKES_WAITING) -> None:
+                 frames_queued: int = FRAMES_QUEUED, handshakes_waiting: int = HANDSHAKES_WAITING,
+                 tls: ssl.SSLContext | None = None, tls_port: int | None = None) -> None:
         """`frames_in_flight` (default: half the runtime's workers) bounds the pool's threads frames take, leaving
-        the rest to handshakes, the REST API and the queues."""
+        the rest to handshakes, the REST API and the queues. With `tls`, the same routes are served over TLS on
+        `tls_port` too (security profile 2: TLS and Basic; API Gateway's own wss:// in AWS)."""
         self.routes = routes
         self.default = default
         self.runtime = runtime
@@ -226,7 +229,8 @@ class Gateway:
         self.connections: dict[str, Connection] = {}
         self._watchers: set[asyncio.Task] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._server: Any = None
+        self.tls, self.tls_port = tls, tls_port
+        self._servers: list[Any] = []
         self._management: Any = None
 
     # --- the websocket side -------------------------------------------------------------
@@ -427,19 +431,22 @@ class Gateway:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._server = await serve(
-            self._handle, self.host, self.port,
-            process_request=self._process_request, process_response=self._process_response,
-            max_size=FRAME_LIMIT, ping_interval=None, compression=None, open_timeout=CONNECT_TIMEOUT_S,
-        )
+        listeners = [(self.port, None)] + ([(self.tls_port, self.tls)] if self.tls is not None else [])
+        for port, tls in listeners:
+            self._servers.append(await serve(
+                self._handle, self.host, port, ssl=tls,
+                process_request=self._process_request, process_response=self._process_response,
+                max_size=FRAME_LIMIT, ping_interval=None, compression=None, open_timeout=CONNECT_TIMEOUT_S,
+            ))
         self._management = make_server(self.host, self.management_port, self._management_app, threaded=True)
         threading.Thread(target=self._management.serve_forever, name="connections-api", daemon=True).start()
 
     async def stop(self) -> None:
         """Closes every charger connection (each gets its $disconnect) and stops serving."""
-        if self._server is not None:
-            self._server.close(close_connections=True)
-            await self._server.wait_closed()
+        for server in self._servers:
+            server.close(close_connections=True)
+        for server in self._servers:
+            await server.wait_closed()
         if self._management is not None:
             self._management.shutdown()
 

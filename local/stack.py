@@ -26,14 +26,15 @@ log = logging.getLogger("csms")
 class Config:
     host: str = "127.0.0.1"
     ocpp_port: int = 9000
+    wss_port: int = 9002
     rest_port: int = 8000
     aws_port: int = 4566
     connections_port: int = 9001
     data_dir: Path = Path(".csms")
 
     def ports(self) -> dict[str, int]:
-        return {"OCPP websocket": self.ocpp_port, "REST API": self.rest_port, "embedded AWS": self.aws_port,
-                "@connections API": self.connections_port}
+        return {"OCPP websocket": self.ocpp_port, "OCPP websocket (TLS)": self.wss_port, "REST API": self.rest_port,
+                "embedded AWS": self.aws_port, "@connections API": self.connections_port}
 
 
 def configure_environment(config: Config) -> None:
@@ -70,6 +71,14 @@ def stage_throttling() -> dict[str, int]:
     return limits
 
 
+def tls_files() -> tuple[Path | None, Path | None]:
+    """The wss:// listener's certificate chain and key files an operator gave (CSMS_TLS_CERTIFICATE, CSMS_TLS_KEY)."""
+    certificate, key = os.environ.get("CSMS_TLS_CERTIFICATE"), os.environ.get("CSMS_TLS_KEY")
+    if bool(certificate) != bool(key):
+        raise SystemExit("csms: CSMS_TLS_CERTIFICATE and CSMS_TLS_KEY go together (or neither: the CA signs one)")
+    return (Path(certificate), Path(key)) if certificate and key else (None, None)
+
+
 # Rounds of relaying and consuming at a clean stop: each round's consumers may write what the next relays.
 DRAIN_ROUNDS = 20
 
@@ -86,7 +95,7 @@ async def serve(config: Config) -> int:
     busy = [f"{name} port {port}" for name, port in config.ports().items() if in_use(config.host, port)]
     if busy:
         print(f"csms: cannot start, in use: {', '.join(busy)} (is another `csms run` running? "
-              "stop it, or choose other ports with --ocpp-port/--rest-port/--aws-port/--connections-port)",
+              "stop it, or choose other ports with --ocpp-port/--wss-port/--rest-port/--aws-port/--connections-port)",
               file=sys.stderr)
         return 2
     started = time.monotonic()
@@ -95,6 +104,10 @@ async def serve(config: Config) -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per REST or @connections request is noise
     config.data_dir.mkdir(parents=True, exist_ok=True)
     configure_environment(config)
+    from local.tls import server_context
+
+    # Before the embedded AWS starts: it puts the CA made here into its Secrets Manager.
+    tls, served_certificate = server_context(config.data_dir, config.host, *tls_files())
 
     from local.apikeys import operator_key
     from local.aws import EmbeddedAws
@@ -117,7 +130,8 @@ async def serve(config: Config) -> int:
     rest = RestFront(ALL, runtime, config.host, config.rest_port)
     websocket = next(m.websocket for m in ALL if m.websocket)
     ingress = next(m.ocpp_ingress for m in ALL if m.ocpp_ingress)
-    gateway = Gateway(websocket, ingress, runtime, config.host, config.ocpp_port, config.connections_port, **throttling)
+    gateway = Gateway(websocket, ingress, runtime, config.host, config.ocpp_port, config.connections_port,
+                      tls=tls, tls_port=config.wss_port, **throttling)
 
     for poller in pollers:
         poller.start()
@@ -130,6 +144,7 @@ async def serve(config: Config) -> int:
 
     print(f"""CSMS local stack
   OCPP websocket     ws://{config.host}:{config.ocpp_port}/ocpp/{{charge_point_id}}  (subprotocols: {", ".join(supported_protocols())})
+  OCPP over TLS      wss://{config.host}:{config.wss_port}/ocpp/{{charge_point_id}}  (certificate {served_certificate}, CA {config.data_dir / "secrets" / "ca-certificate"})
   REST API           http://{config.host}:{config.rest_port}  (docs: /docs, OpenAPI: /openapi.json)
   operator API key   {api_key}
   embedded AWS       http://{config.host}:{config.aws_port}  (region {REGION})

@@ -323,7 +323,7 @@ class Charger:
         self._activities.discard(task)
         error = None if task.cancelled() else task.exception()
         if error is not None:
-            self.stats.error(f"simulator: {type(error).__name__}", f"{self.id}: {error!r}")
+            self.stats.error(f"simulator: {type(error).__name__}", f"{self.id}: {error!r}", protocol=self.protocol)
 
     # The connection: connect, boot, report, heartbeat; reconnect when its lifetime is over, the CSMS
     # closes it or a Reset asks for a new one.
@@ -348,7 +348,7 @@ class Charger:
                     self.stats.count("connections dropped")
                     await self._wait(self._closing, notice_after_s)
                     continue
-                self.stats.error(f"connection: {type(error).__name__}", f"{self.id}: {error}")
+                self.stats.error(f"connection: {type(error).__name__}", f"{self.id}: {error}", protocol=self.protocol)
             failures += 1
             await self._wait(self._closing, min(MAX_BACKOFF_S, 2 ** failures) * self.rng.uniform(0.5, 1.0))
 

@@ -62,9 +62,11 @@ class Fleet:
         notices, within `notice_within_s`; the last one notices after the seconds returned."""
         return max((charger.drop(notice_within_s) for charger in self.chargers), default=0.0)
 
-    def back_since(self, moment: float) -> int:
-        """How many chargers are connected again on a connection opened after `moment` (monotonic), and booted."""
-        return sum(1 for c in self.chargers if c.online and c.connected_at is not None and c.connected_at > moment)
+    def back_since(self, moment: float, protocol: str | None = None) -> int:
+        """How many chargers (speaking `protocol`, if given) are connected again on a connection opened after
+        `moment` (monotonic), and booted."""
+        return sum(1 for c in self.chargers if c.online and c.connected_at is not None and c.connected_at > moment
+                   and protocol in (None, c.protocol))
 
     async def run(self) -> Stats:
         loop = asyncio.get_running_loop()

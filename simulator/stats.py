@@ -10,6 +10,7 @@ import math
 import time
 from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
+from typing import Iterable
 
 from ocpp.exceptions import NotImplementedError as NotImplementedCall
 from ocpp.exceptions import NotSupportedError
@@ -31,6 +32,16 @@ class Latencies:
         self._buckets[index] += 1
         self.count += 1
         self.max_s = max(self.max_s, seconds)
+
+    @classmethod
+    def merged(cls, parts: Iterable[Latencies]) -> Latencies:
+        """One set of round trips from several (a mixed fleet's versions)."""
+        whole = cls()
+        for part in parts:
+            whole._buckets.update(part._buckets)
+            whole.count += part.count
+            whole.max_s = max(whole.max_s, part.max_s)
+        return whole
 
     def percentile(self, q: float) -> float | None:
         """The nearest-rank q-th percentile, up to 1 % above the exact one (its bucket's upper bound, at most the maximum)."""
@@ -73,8 +84,12 @@ class Stats:
     sent: Counter[str] = field(default_factory=Counter)
     answered: Counter[str] = field(default_factory=Counter)
     latencies: defaultdict[str, Latencies] = field(default_factory=lambda: defaultdict(Latencies))
+    # The same by OCPP version too, since the last `take_latencies`.
+    window: defaultdict[str, defaultdict[str, Latencies]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(Latencies)))
     events: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
+    errors_by: Counter[str] = field(default_factory=Counter)  # those of a charger, by its OCPP version
     last_error: dict[str, str] = field(default_factory=dict)
     messages: Rate = field(init=False)
 
@@ -84,12 +99,13 @@ class Stats:
     def replied(self, action: str, seconds: float, *, protocol: str) -> None:
         self.sent[action] += 1
         self.latencies[action].record(seconds)
+        self.window[protocol][action].record(seconds)
         self._message(protocol)
 
     def failed(self, action: str, kind: str, detail: str, *, protocol: str) -> None:
         self.sent[action] += 1
         self._message(protocol)
-        self.error(f"{action}: {kind}", detail)
+        self.error(f"{action}: {kind}", detail, protocol=protocol)
 
     def _message(self, protocol: str) -> None:
         self.messages_by[protocol] += 1
@@ -100,9 +116,10 @@ class Stats:
         self.booted += change
         self.booted_by[protocol] += change
 
-    def take_latencies(self) -> dict[str, Latencies]:
-        """The round trips since the last take, so that a benchmark measures its phases apart."""
-        taken, self.latencies = self.latencies, defaultdict(Latencies)
+    def take_latencies(self) -> dict[str, dict[str, Latencies]]:
+        """The round trips since the last take, by OCPP version and action, so that a benchmark measures its
+        phases apart (`latencies`, the whole run's, stay)."""
+        taken, self.window = self.window, defaultdict(lambda: defaultdict(Latencies))
         return taken
 
     @property
@@ -117,9 +134,11 @@ class Stats:
     def count(self, event: str) -> None:
         self.events[event] += 1
 
-    def error(self, kind: str, detail: str = "") -> None:
+    def error(self, kind: str, detail: str = "", *, protocol: str | None = None) -> None:
         self.errors[kind] += 1
         self.last_error[kind] = detail
+        if protocol is not None:
+            self.errors_by[protocol] += 1
 
     @property
     def error_count(self) -> int:

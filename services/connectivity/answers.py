@@ -32,6 +32,10 @@ APPLIERS: dict[str, str] = {
     "GetChargingProfiles": "services.connectivity.charging:profiles_asked",
     "GetConfiguration": "services.connectivity.configuration:read",
     "ChangeConfiguration": "services.connectivity.configuration:changed",
+    "CertificateSigned": "services.connectivity.certificates:certificate_signed",
+    "InstallCertificate": "services.connectivity.certificates:certificate_installed",
+    "DeleteCertificate": "services.connectivity.certificates:certificate_deleted",
+    "GetInstalledCertificateIds": "services.connectivity.certificates:installed_ids",
 }
 
 

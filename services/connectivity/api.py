@@ -631,6 +631,50 @@ def get_charging_profiles(charge_point_id: ChargerId) -> ChargingProfiles:
     ) for evse_id, kinds in charging.held(charge_point_id).items()])
 
 
+class CertificateHashData(BaseModel):
+    hash_algorithm: str = Field(description="SHA256, SHA384 or SHA512")
+    issuer_name_hash: str
+    issuer_key_hash: str = Field(description="Empty where the CSMS did not know the issuer's key")
+    serial_number: str
+
+
+class HeldCertificate(BaseModel):
+    kind: Literal["charger", "installed"] = Field(
+        description="`charger`: the charger's own certificate (CertificateSigned accepted); `installed`: a CA "
+                    "certificate installed on it (InstallCertificate accepted, or listed by GetInstalledCertificateIds)")
+    certificate_type: str | None = Field(None, description="OCPP's certificate type, e.g. ChargingStationCertificate, "
+                                                           "CSMSRootCertificate, ManufacturerRootCertificate")
+    serial_number: str = Field(description="Hexadecimal, lowercase, without leading zeros")
+    subject: str | None = Field(None, description="RFC 4514; known only for a certificate the CSMS sent")
+    not_after: str | None = Field(None, description="When it expires; known only for a certificate the CSMS sent")
+    hash_data: CertificateHashData
+    updated_at: str
+
+
+class HeldCertificates(BaseModel):
+    items: list[HeldCertificate]
+
+
+@app.get("/chargers/<charge_point_id>/certificates", security=allow(*Scope), summary="List a charger's certificates",
+         tags=[DEVICE_MODEL],
+         description=("The certificates the charger holds, as its answers told: its own certificate, which the CSMS's CA "
+                      "signed (renewed when less than 30 days are left), then the CA certificates installed on it, as "
+                      "the latest GetInstalledCertificateIds listed them and InstallCertificate and DeleteCertificate "
+                      "changed them since. 404 for an unknown charger."),
+         responses=responses({200: ("The charger's certificates", HeldCertificates)}, 404, 422))
+def list_certificates(charge_point_id: ChargerId) -> HeldCertificates:
+    from services.connectivity import certificates  # only this route pays for cryptography
+
+    _existing(charge_point_id)
+    return HeldCertificates(items=[HeldCertificate(
+        **{k: v for k, v in plain(item).items() if k in HeldCertificate.model_fields and k != "hash_data"},
+        hash_data=CertificateHashData(hash_algorithm=item["hash_data"]["hashAlgorithm"],
+                                      issuer_name_hash=item["hash_data"]["issuerNameHash"],
+                                      issuer_key_hash=item["hash_data"].get("issuerKeyHash") or "",
+                                      serial_number=item["hash_data"]["serialNumber"]),
+    ) for item in certificates.held(charge_point_id)])
+
+
 # --- sites ----------------------------------------------------------------------------------
 
 SiteId = Annotated[str, Path(pattern=f"^{sites.SITE_ID.pattern}$", description="The site id (1-64 of A-Z a-z 0-9 . _ ~ -)")]

@@ -116,3 +116,13 @@ def audit_connections(event: dict[str, Any], context: Any) -> dict[str, Any]:
     metric("ChargersOnline", result["checked"] - result["gone"])
     metric("StaleConnections", result["gone"])
     return result
+
+
+@entry_point
+def renew_certificates(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from services.connectivity import certificates
+
+    asked = certificates.renew_due(clock.now())
+    logger.info("certificate renewals asked", extra={"asked": asked})
+    metric("CertificateRenewalsAsked", asked)
+    return {"asked": asked}

@@ -9,6 +9,7 @@ from services.shared.manifest import (
     Queue,
     RestApi,
     Schedule,
+    Secret,
     ServiceManifest,
     Stream,
     Subscription,
@@ -53,7 +54,8 @@ MANIFEST = ServiceManifest(
         # charging its profiles (profile#{evse}#{id}), what a GetChargingProfiles asked for (profile-query#{requestId},
         # expiring), limits (limit#{evse}#{source}) and EV needs (needs#{evse}),
         # services/connectivity/charging.py; a 1.6 charger's configuration keys (config#{key}),
-        # services/connectivity/configuration.py.
+        # services/connectivity/configuration.py; its certificates (cert#charger#..., cert#installed#...),
+        # services/connectivity/certificates.py.
         Table(name="device-model", partition_key=Key("charge_point_id"), sort_key=Key("entry_key"),
               ttl_attribute="expires_at"),
     ),
@@ -65,7 +67,11 @@ MANIFEST = ServiceManifest(
     ),
     # A command's timeout, a queue's wake-up after a reconnect, or a close to try again is an SQS message delayed until due.
     queues=(Queue(name="connectivity-command-timeouts", handler=f"{_HANDLERS}:command_timeouts"),),
-    schedules=(Schedule(name="connectivity-connection-audit", rate_minutes=5, handler=f"{_HANDLERS}:audit_connections"),),
+    schedules=(
+        Schedule(name="connectivity-connection-audit", rate_minutes=5, handler=f"{_HANDLERS}:audit_connections"),
+        # Connected chargers whose certificate expires soon are asked for a new CSR, a bounded number per run.
+        Schedule(name="connectivity-certificate-renewal", rate_minutes=360, handler=f"{_HANDLERS}:renew_certificates"),
+    ),
     rest_apis=(RestApi(prefixes=("/chargers", "/sites"), handler=f"{_HANDLERS}:api",
                        resolver="services.connectivity.api:app"),),
     websocket=WebSocketRoutes(
@@ -80,6 +86,11 @@ MANIFEST = ServiceManifest(
         OcppRoute("ocpp1.6", "DataTransfer", f"{_OCPP}:data_transfer"),
         OcppRoute("ocpp1.6", "FirmwareStatusNotification", f"{_OCPP}:firmware_status_notification"),
         OcppRoute("ocpp1.6", "DiagnosticsStatusNotification", f"{_OCPP}:diagnostics_status_notification"),
+        # 1.6's security extension: SignCertificate, and what ExtendedTriggerMessage, GetLog and SignedUpdateFirmware cause.
+        OcppRoute("ocpp1.6", "SignCertificate", f"{_OCPP}:sign_certificate"),
+        OcppRoute("ocpp1.6", "SecurityEventNotification", f"{_OCPP}:security_event_notification"),
+        OcppRoute("ocpp1.6", "LogStatusNotification", f"{_OCPP}:log_status_notification"),
+        OcppRoute("ocpp1.6", "SignedFirmwareStatusNotification", f"{_OCPP}:signed_firmware_status_notification"),
         # 2.0.1: status, heartbeats, data transfers and faults.
         OcppRoute("ocpp2.0.1", "Heartbeat", f"{_OCPP201}:heartbeat"),
         OcppRoute("ocpp2.0.1", "StatusNotification", f"{_OCPP201}:status_notification"),
@@ -99,6 +110,8 @@ MANIFEST = ServiceManifest(
         OcppRoute("ocpp2.0.1", "NotifyChargingLimit", f"{_OCPP201}:notify_charging_limit"),
         OcppRoute("ocpp2.0.1", "ClearedChargingLimit", f"{_OCPP201}:cleared_charging_limit"),
         OcppRoute("ocpp2.0.1", "NotifyEVChargingNeeds", f"{_OCPP201}:notify_ev_charging_needs"),
+        # 2.0.1: certificates.
+        OcppRoute("ocpp2.0.1", "SignCertificate", f"{_OCPP201}:sign_certificate"),
     ),
     ocpp_replies=(OcppReplyRoute("ocpp1.6", f"{_OCPP}:reply"), OcppReplyRoute("ocpp2.0.1", f"{_OCPP201}:reply")),
     relay=f"{_HANDLERS}:relay",
@@ -106,4 +119,9 @@ MANIFEST = ServiceManifest(
                "FaultCleared", "CommandCompleted", "SiteChanged"),
     # Nobody in the stack consumes SiteChanged yet; the services that will (tariffs, load management) keep their projection.
     exports=("SiteChanged",),
+    # The CSMS's certificate authority (PEM), which signs chargers' certificates: docs/security.md.
+    secrets=(
+        Secret("ca-certificate", "The CSMS CA's certificate (PEM), which chargers trust"),
+        Secret("ca-key", "The CSMS CA's private key (PEM, PKCS#8)"),
+    ),
 )

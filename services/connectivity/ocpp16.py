@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ocpp.v16 import call, call_result
-from ocpp.v16.enums import ChargePointErrorCode, ChargePointStatus, DataTransferStatus, RegistrationStatus
+from ocpp.v16.enums import ChargePointErrorCode, ChargePointStatus, DataTransferStatus, GenericStatus, RegistrationStatus
 
 from services.connectivity import chargers, commands_queue, status
 from services.shared import clock
@@ -60,6 +60,36 @@ def firmware_status_notification(ctx: OcppContext, request: call.FirmwareStatusN
 def diagnostics_status_notification(ctx: OcppContext, request: call.DiagnosticsStatusNotification) -> call_result.DiagnosticsStatusNotification:
     chargers.progressed(ctx.charge_point_id, "diagnostics", request.status, ctx.received_at)
     return call_result.DiagnosticsStatusNotification()
+
+
+# --- the security extension ------------------------------------------------------------------------
+
+
+def sign_certificate(ctx: OcppContext, request: call.SignCertificate) -> call_result.SignCertificate:
+    from services.connectivity import certificates  # the only action that pays for cryptography
+
+    try:
+        certificates.sign(ctx.charge_point_id, ctx.unique_id, request.csr, ctx.received_at, None, {})
+    except certificates.NotSigned:
+        return call_result.SignCertificate(status=GenericStatus.rejected)
+    return call_result.SignCertificate(status=GenericStatus.accepted)
+
+
+def security_event_notification(ctx: OcppContext, request: call.SecurityEventNotification) -> call_result.SecurityEventNotification:
+    chargers.security_event(ctx.charge_point_id, ctx.unique_id, request.type, request.timestamp, request.tech_info,
+                            ctx.received_at)
+    return call_result.SecurityEventNotification()
+
+
+def log_status_notification(ctx: OcppContext, request: call.LogStatusNotification) -> call_result.LogStatusNotification:
+    chargers.progressed(ctx.charge_point_id, "log", request.status, ctx.received_at, request.request_id)
+    return call_result.LogStatusNotification()
+
+
+def signed_firmware_status_notification(ctx: OcppContext, request: call.SignedFirmwareStatusNotification,
+                                        ) -> call_result.SignedFirmwareStatusNotification:
+    chargers.progressed(ctx.charge_point_id, "firmware", request.status, ctx.received_at, request.request_id)
+    return call_result.SignedFirmwareStatusNotification()
 
 
 def reply(ctx: OcppContext, frame: framing.CallResult | framing.CallError) -> None:

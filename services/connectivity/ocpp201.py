@@ -6,7 +6,12 @@ from typing import Any
 
 from ocpp.v201 import call, call_result
 from ocpp.v201.datatypes import StatusInfoType
-from ocpp.v201.enums import DataTransferStatusEnumType, NotifyEVChargingNeedsStatusEnumType, RegistrationStatusEnumType
+from ocpp.v201.enums import (
+    DataTransferStatusEnumType,
+    GenericStatusEnumType,
+    NotifyEVChargingNeedsStatusEnumType,
+    RegistrationStatusEnumType,
+)
 
 from services.connectivity import applied, chargers, charging, commands_queue, events201, status
 from services.shared import clock
@@ -54,6 +59,19 @@ def security_event_notification(ctx: OcppContext, request: call.SecurityEventNot
     chargers.security_event(ctx.charge_point_id, ctx.unique_id, request.type, request.timestamp, request.tech_info,
                             ctx.received_at)
     return call_result.SecurityEventNotification()
+
+
+def sign_certificate(ctx: OcppContext, request: call.SignCertificate) -> call_result.SignCertificate:
+    from services.connectivity import certificates  # the only action that pays for cryptography
+
+    certificate_type = request.certificate_type or certificates.STATION_CERTIFICATE
+    try:
+        certificates.sign(ctx.charge_point_id, ctx.unique_id, request.csr, ctx.received_at, certificate_type,
+                          {"certificateType": certificate_type})
+    except certificates.NotSigned as refused:
+        return call_result.SignCertificate(status=GenericStatusEnumType.rejected, status_info=StatusInfoType(
+            reason_code="InvalidCSR", additional_info=str(refused)[:512]))
+    return call_result.SignCertificate(status=GenericStatusEnumType.accepted)
 
 
 def notify_monitoring_report(ctx: OcppContext, request: call.NotifyMonitoringReport) -> call_result.NotifyMonitoringReport:

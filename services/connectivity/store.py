@@ -233,15 +233,16 @@ def connected_chargers() -> list[dict[str, Any]]:
                                     "ProjectionExpression": "charge_point_id, connection_id"})
 
 
-def _every(operation: Any, request: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every item a Query or Scan finds, page after page."""
+def _every(operation: Any, request: dict[str, Any], enough: int | None = None) -> list[dict[str, Any]]:
+    """The items a Query or Scan finds, page after page, until there are no more or at least `enough`."""
     found: list[dict[str, Any]] = []
-    while True:
+    while enough is None or len(found) < enough:
         reply = operation(**request)
         found.extend(reply.get("Items", []))
         if "LastEvaluatedKey" not in reply:
-            return found
+            break
         request = {**request, "ExclusiveStartKey": reply["LastEvaluatedKey"]}
+    return found
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -567,3 +568,26 @@ def write_entries(charge_point_id: str, put: list[dict[str, Any]], delete: Itera
             batch.delete_item(Key={"charge_point_id": charge_point_id, "entry_key": key})
         for item in put:
             batch.put_item(Item={**item, "charge_point_id": charge_point_id})
+
+
+# --- certificates: the charger's own certificate's expiry and its renewal ------------------------------
+
+def certificates_due(expiring_before: str, asked_before: str, limit: int) -> list[dict[str, Any]]:
+    """Up to `limit` connected chargers whose certificate expires before `expiring_before` and whose renewal was not
+    asked for since `asked_before`: one scan of the chargers table, paged, stopping once `limit` are found."""
+    condition = (Attr("connected").eq(True) & Attr("certificate_expires_at").lt(expiring_before)
+                 & Attr("deleted_at").not_exists()
+                 & (Attr("certificate_renewal_at").not_exists() | Attr("certificate_renewal_at").lt(asked_before)))
+    return _every(_chargers().scan, {"FilterExpression": condition,
+                                      "ProjectionExpression": "charge_point_id, ocpp_version, certificate_expires_at"},
+                  limit)[:limit]
+
+
+def ask_renewal(charge_point_id: str, now: str, asked_before: str) -> bool:
+    """Marks the charger's certificate renewal asked for at `now` unless it was since `asked_before` (another run
+    got there first); whether it did."""
+    return _applied(_chargers().update_item, Key={"charge_point_id": charge_point_id},
+                    UpdateExpression="SET certificate_renewal_at = :now",
+                    ConditionExpression="attribute_exists(charge_point_id) AND "
+                                        "(attribute_not_exists(certificate_renewal_at) OR certificate_renewal_at < :before)",
+                    ExpressionAttributeValues={":now": now, ":before": asked_before})

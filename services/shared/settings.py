@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     energy_price_per_kwh: Decimal = Field(default=Decimal("0.30"), ge=0, allow_inf_nan=False)
     # ISO 4217; only the codes whose minor unit services/shared/money.py knows.
     currency: str = "EUR"
+    # The O of the CSMS's CA and of every charger certificate it signs: a CSR must name it (docs/security.md).
+    organization: str = Field(default="CSMS", min_length=1, max_length=64)
 
     @field_validator("currency")
     @classmethod

@@ -68,9 +68,10 @@ async def running(charger: Station) -> AsyncIterator[Station]:
 
 
 @contextlib.asynccontextmanager
-async def station201(url: str, charge_point_id: str, kind: type[ChargePoint201] = ChargePoint201) -> AsyncIterator[Any]:
+async def station201(url: str, charge_point_id: str, kind: type[ChargePoint201] = ChargePoint201, *,
+                     password: str | None = None) -> AsyncIterator[Any]:
     """A 2.0.1 charger (the v201 ChargePoint, or a subclass answering commands) on a connection that chose ocpp2.0.1."""
-    async with connect(url, charge_point_id, subprotocols=("ocpp2.0.1", "ocpp1.6")) as ws:
+    async with connect(url, charge_point_id, password=password, subprotocols=("ocpp2.0.1", "ocpp1.6")) as ws:
         assert ws.subprotocol == "ocpp2.0.1"
         async with running(kind(charge_point_id, ws, response_timeout=15)) as charger:
             yield charger

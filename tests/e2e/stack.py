@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 class Stack:
     data_dir: Path
     env: dict[str, str] = field(default_factory=dict)
-    ports: dict[str, int] = field(default_factory=lambda: {n: free_port() for n in ("OCPP", "REST", "AWS", "CONNECTIONS")})
+    ports: dict[str, int] = field(default_factory=lambda: {n: free_port() for n in ("OCPP", "WSS", "REST", "AWS", "CONNECTIONS")})
     process: subprocess.Popen | None = None
     output: list[str] = field(default_factory=list)
     api_key: str = ""
@@ -34,6 +34,15 @@ class Stack:
     @property
     def ocpp_url(self) -> str:
         return f"ws://127.0.0.1:{self.ports['OCPP']}/ocpp"
+
+    @property
+    def wss_url(self) -> str:
+        return f"wss://127.0.0.1:{self.ports['WSS']}/ocpp"
+
+    @property
+    def ca_file(self) -> Path:
+        """What a charger trusts: the CA the stack made at its first start."""
+        return self.data_dir / "secrets" / "ca-certificate"
 
     @property
     def rest_url(self) -> str:

@@ -1,4 +1,4 @@
-"""The load benchmark's three phases at a small scale, against the local stack and the baseline."""
+"""The load benchmark's phases at a small scale, a mixed fleet against the local stack and the baseline."""
 
 from __future__ import annotations
 
@@ -28,6 +28,16 @@ def test_both_targets_carry_the_fleet_and_its_reconnect_storm_without_errors(tmp
         assert run["saturation"]["errors"] == 0 and run["saturation"]["count"]["Heartbeat"] > CHARGERS
         assert run["storm"]["all_back"] and run["storm"]["dropped"] == CHARGERS
         assert run["storm"]["count"]["BootNotification"] == CHARGERS
+        assert run["chargers_by_protocol"] == {"ocpp1.6": CHARGERS // 2, "ocpp2.0.1": CHARGERS // 2}
+        for protocol, steady in run["steady"]["by_protocol"].items():
+            assert steady["msgs_per_s"] > 0 and steady["errors"] == 0 and steady["count"]["Heartbeat"] >= CHARGERS // 2
+            assert run["ramp"]["by_protocol"][protocol]["booted"] == CHARGERS // 2
+            assert run["saturation"]["by_protocol"][protocol]["count"]["Heartbeat"] > CHARGERS // 2
+            assert run["storm"]["by_protocol"][protocol]["back"] == CHARGERS // 2
+        assert "TransactionEvent" in run["steady"]["by_protocol"]["ocpp2.0.1"]["count"]
+        assert "StartTransaction" in run["steady"]["by_protocol"]["ocpp1.6"]["count"]
+        assert sum(v["msgs_per_s"] for v in run["saturation"]["by_protocol"].values()) == pytest.approx(
+            run["saturation"]["msgs_per_s"], rel=0.05)
     assert result["local"]["storm"]["shown_offline"] == 0
     assert result["local"]["storm"]["s_until_shown_online"] is not None
 
@@ -36,3 +46,8 @@ def test_both_targets_carry_the_fleet_and_its_reconnect_storm_without_errors(tmp
     assert figures["local_msgs_per_s"] == result["local"]["saturation"]["msgs_per_s"] > 0
     assert figures["baseline_msgs_per_s"] == result["baseline"]["saturation"]["msgs_per_s"] > 0
     assert set(figures["p99_ms"]) >= {"Heartbeat"}
+    for protocol, row in figures["by_protocol"].items():
+        assert row["chargers"] == CHARGERS // 2 and row["errors"] == row["baseline_errors"] == 0, protocol
+        assert row["local_msgs_per_s"] > 0 and row["baseline_msgs_per_s"] > 0 and row["msgs_per_s_ratio"] > 0
+        assert row["storm_shown_offline"] == 0 and 0 < row["storm_s_to_all_back"] <= figures["storm_s_to_all_back"]
+    assert set(figures["by_protocol"]["ocpp2.0.1"]["p99_ms"]) >= {"Heartbeat", "TransactionEvent"}

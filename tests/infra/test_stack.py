@@ -6,7 +6,9 @@ import inspect
 import json
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_scheduler as scheduler
 from aws_cdk.assertions import Match, Template
 
 from bench.cost_model import fixed_usd_per_month
@@ -88,7 +90,9 @@ def test_every_schedule_invokes_its_handler(synthesized: Synthesized) -> None:
     synthesized.template.resource_count_is("AWS::Scheduler::Schedule", len(schedules))
     for schedule in schedules:
         synthesized.template.has_resource_properties("AWS::Scheduler::Schedule", {
-            "Name": f"{PREFIX}{schedule.name}", "ScheduleExpression": f"rate({schedule.rate_minutes} minutes)",
+            "Name": f"{PREFIX}{schedule.name}",
+            # CDK writes whole hours and days as such: rate(6 hours) for 360 minutes.
+            "ScheduleExpression": scheduler.ScheduleExpression.rate(cdk.Duration.minutes(schedule.rate_minutes)).expression_string,
             "Target": Match.object_like({"Arn": {"Fn::GetAtt": [function_for(synthesized, schedule.handler), "Arn"]}})})
 
 
@@ -236,11 +240,15 @@ def test_every_streamed_table_feeds_its_services_relay_in_order_with_a_failure_d
                                                      {"AlarmName": f"{PREFIX}{manifest.name}-relay-dlq"})
 
 
-def test_only_billing_reads_the_stripe_secrets(synthesized: Synthesized) -> None:
+def test_only_billing_reads_the_stripe_secrets_and_only_connectivity_the_ca(synthesized: Synthesized) -> None:
     secrets = {synthesized.logical_id("AWS::SecretsManager::Secret", Name=f"csms/test/stripe/{name}")
                for name in ("api-key", "webhook-secret")}
+    ca = {synthesized.logical_id("AWS::SecretsManager::Secret", Name=f"csms/test/{name}")
+          for name in ("ca-certificate", "ca-key")}
     readers = synthesized.role_targets("secretsmanager:GetSecretValue")
-    assert readers == {synthesized.role("billing"): secrets}
+    # The ingress signs chargers' CSRs (SignCertificate), as connectivity's handlers run inside it.
+    assert readers == {synthesized.role("billing"): secrets, synthesized.role("connectivity"): ca,
+                       synthesized.role("ocpp-ingress"): ca}
     for function in synthesized.functions().values():
         if "Layers" in function["Properties"]:
             assert function["Properties"]["Environment"]["Variables"]["CSMS_SECRET_PREFIX"] == "csms/test/"
@@ -307,13 +315,13 @@ def test_buckets_catalog_workgroup_and_secrets(template: Template) -> None:
     (config,) = [w["Properties"]["WorkGroupConfiguration"] for w in workgroup.values()]
     assert config["EnforceWorkGroupConfiguration"] and config["BytesScannedCutoffPerQuery"] == 10 * 1024**3
     assert "athena-results/" in json.dumps(config["ResultConfiguration"]["OutputLocation"])
-    template.resource_count_is("AWS::SecretsManager::Secret", 2)
+    template.resource_count_is("AWS::SecretsManager::Secret", 4)
 
 
 def test_outputs_give_the_charger_url_and_the_rest_url(template: Template) -> None:
     outputs = template.to_json()["Outputs"]
     assert {"ChargerUrl", "RestApiUrl", "Stage", "ExportsBucket", "UploadsBucket", "StripeApiKeySecret",
-            "StripeWebhookSecret"} <= set(outputs)
+            "StripeWebhookSecret", "CaCertificateSecret", "CaKeySecret"} <= set(outputs)
     assert "/ocpp/{charge_point_id}" in str(outputs["ChargerUrl"]["Value"])
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from boto3.dynamodb.conditions import Key
 
-from bench import imports, operations, run_cost
+from bench import cost_model, imports, operations, run_cost
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +117,7 @@ def test_the_runs_cost_summary_is_finite_and_above_the_floor(result: dict[str, A
     assert summary["usd_per_connector_month"] > summary["floor_usd_per_connector_month"]
     assert 1 < summary["ratio"] < 10
     assert all(value > 0 for value in summary["by_service"].values())
-    assert set(summary["by_action"]) == {*run_cost.ROWS}
+    assert set(summary["by_action"]) == {*run_cost.ROWS["ocpp1.6"]} and summary["protocol"] == "ocpp1.6"
 
 
 def test_target_no_read_identifies_the_charger_on_any_message(result: dict[str, Any]) -> None:
@@ -136,6 +136,11 @@ def test_a_day_of_201_chargers_is_measured_with_its_own_messages() -> None:
     assert found["run"]["protocol"] == "ocpp2.0.1"
     assert "meter_values_writes" not in found["targets"]
     assert all(target["ok"] for target in found["targets"].values()), found["targets"]
+
+    cost = run_cost.summary(found)  # the documented charger, as a 2.0.1 one
+    assert cost["protocol"] == "ocpp2.0.1" and set(cost["by_action"]) == {*run_cost.ROWS["ocpp2.0.1"]}
+    assert cost["by_action"][operations.UPDATED]["per_month"] == float(cost_model.Profile().messages_per_month()["MeterValues"])
+    assert cost["usd_per_connector_month"] > cost["floor_usd_per_connector_month"] > 0
 
 
 def test_target_meter_values_is_one_write(result: dict[str, Any]) -> None:

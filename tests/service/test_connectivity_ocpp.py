@@ -23,6 +23,7 @@ from services.shared.ocpp.dispatch import OcppContext
 from services.shared.settings import settings
 from tests.service.helpers import (
     EventTap,
+    call_api,
     connect_charger,
     context,
     frame_id,
@@ -385,6 +386,49 @@ def test_diagnostics_status_notification_is_stored_on_the_charger(online: str) -
     assert result(online, "DiagnosticsStatusNotification", {"status": "Uploaded"}, at=received) == {}
 
     assert store.get_charger(CP)["diagnostics_status"] == {"status": "Uploaded", "updated_at": "2024-05-01T10:00:00.000Z"}
+
+
+# --- the 1.6 security extension: what ExtendedTriggerMessage, GetLog and SignedUpdateFirmware cause ----
+
+def test_security_events_of_a_16_charger_are_listed_like_201_ones(online: str) -> None:
+    result(online, "SecurityEventNotification", {"type": "StartupOfTheDevice", "timestamp": "2026-12-03T20:00:00+01:00"})
+    result(online, "SecurityEventNotification", {"type": "InvalidCentralSystemCertificate",
+                                                 "timestamp": "2026-12-03T19:05:00Z", "techInfo": "CN mismatch"})
+
+    shown = call_api("GET", f"/chargers/{CP}/security-events", scopes="read-only")["json"]["items"]
+
+    assert [(e["type"], e["timestamp"], e.get("tech_info")) for e in shown] == [
+        ("InvalidCentralSystemCertificate", "2026-12-03T19:05:00.000Z", "CN mismatch"),
+        ("StartupOfTheDevice", "2026-12-03T19:00:00.000Z", None)]
+
+
+@pytest.mark.parametrize(("action", "kept"), [("LogStatusNotification", "log_status"),
+                                              ("SignedFirmwareStatusNotification", "firmware_status")])
+def test_log_and_signed_firmware_status_keep_their_request_id(online: str, action: str, kept: str) -> None:
+    received = datetime(2026, 12, 3, 20, 0, 0, tzinfo=timezone.utc)
+    status_of = {"LogStatusNotification": ("Uploading", "Uploaded"),
+                 "SignedFirmwareStatusNotification": ("SignatureVerified", "Installed")}[action]
+
+    assert result(online, action, {"status": status_of[0], "requestId": 7}, at=received) == {}
+    result(online, action, {"status": status_of[1], "requestId": 7}, at=received + timedelta(minutes=1))
+
+    assert store.get_charger(CP)[kept] == {"status": status_of[1], "updated_at": "2026-12-03T20:01:00.000Z",
+                                           "request_id": 7}
+
+
+@pytest.mark.parametrize("action", ["LogStatusNotification", "SignedFirmwareStatusNotification"])
+def test_a_status_without_its_optional_request_id_is_kept_without_one(online: str, action: str) -> None:
+    assert result(online, action, {"status": "Idle" if action == "LogStatusNotification" else "InvalidSignature"}) == {}
+
+    kept = store.get_charger(CP)["log_status" if action == "LogStatusNotification" else "firmware_status"]
+    assert "request_id" not in kept and kept["status"] in {"Idle", "InvalidSignature"}
+
+
+def test_a_16_security_message_that_breaks_its_schema_gets_the_16_callerror(online: str) -> None:
+    _, reply = call(online, "SignedFirmwareStatusNotification", {"status": "Exploded", "requestId": 1})
+
+    assert reply[0] == 4 and reply[2] == "PropertyConstraintViolation"
+    assert "firmware_status" not in store.get_charger(CP)
 
 
 def test_binary_frame_is_decoded_and_answered(online: str) -> None:

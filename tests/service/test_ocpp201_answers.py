@@ -10,6 +10,7 @@ import pytest
 
 from services.shared.ocpp import dispatch, schemas
 from tests.service.helpers import connect_charger, frame_id, send_frame
+from tests.service.test_certificates import csr
 
 V201 = "ocpp2.0.1"
 AT = "2026-12-01T10:00:00Z"
@@ -60,6 +61,7 @@ GOLDEN: dict[str, dict[str, Any]] = {
     "NotifyEVChargingNeeds": {"evseId": 1, "maxScheduleTuples": 3, "chargingNeeds": {
         "requestedEnergyTransfer": "AC_three_phase", "departureTime": AT,
         "acChargingParameters": {"energyAmount": 20000, "evMinCurrent": 6, "evMaxCurrent": 32, "evMaxVoltage": 400}}},
+    "SignCertificate": {"csr": csr("CP-GOLDEN"), "certificateType": "ChargingStationCertificate"},
 }
 
 

@@ -46,6 +46,16 @@ def test_documented_profile_sends_560_calls_a_day_and_stays_connected():
     assert profile.occurrences_per_month()[CONNECT] == profile.occurrences_per_month()[DISCONNECT] == D("365.28")
 
 
+def test_a_201_charger_sends_as_many_messages_its_session_as_transaction_events():
+    found = Profile(protocol="ocpp2.0.1").messages_per_month()
+    assert found == {
+        "Heartbeat": D("8766.72"), "BootNotification": D("365.28"), "StatusNotification": D("243.52"),
+        "Authorize": D("121.76"), "TransactionEvent Started": D("121.76"), "TransactionEvent Updated": D("7305.6"),
+        "TransactionEvent Ended": D("121.76"),
+    }
+    assert floor_usd_per_connector_month(Profile(protocol="ocpp2.0.1")) == floor_usd_per_connector_month(Profile())
+
+
 def test_floor_of_the_documented_profile():
     # 17,046.4 CALLs and as many replies at 1 USD per million, 43,833.6 connection minutes at 0.25 per million:
     # (34,092.8 + 10,958.4) / 1,000,000 = 0.0450512 USD per connector-month.
@@ -235,9 +245,9 @@ def test_ratio_needs_a_floor_and_the_target_is_1_3():
 
 
 def test_fixed_cost_of_the_stack():
-    # 61 alarms * 0.10 + 1 dashboard * 3.00 + 2 secrets * 0.40 = 9.90 (docs/deploy.md), plus 25 metrics * 0.30.
-    assert fixed_usd_per_month(custom_metrics=0) == D("9.90")
-    assert fixed_usd_per_month() == D("17.40")
+    # 63 alarms * 0.10 + 1 dashboard * 3.00 + 4 secrets * 0.40 = 10.90 (docs/deploy.md), plus 25 metrics * 0.30.
+    assert fixed_usd_per_month(custom_metrics=0) == D("10.90")
+    assert fixed_usd_per_month() == D("18.40")
     assert fixed_usd_per_month(alarms=0, dashboards=0, secrets=0, custom_metrics=0) == 0
 
 

@@ -154,6 +154,7 @@ def test_every_action_of_the_profile_needs_its_rows() -> None:
     with pytest.raises(ValueError, match="authorizer"):
         run_cost.operations_by_action(found)
     assert set(run_cost.operations_by_action(measurement())) == {*cost_model.ACTIONS, cost_model.CONNECT, cost_model.DISCONNECT}
+    assert set(run_cost.ROWS["ocpp2.0.1"]) == {*cost_model.actions("ocpp2.0.1"), cost_model.CONNECT, cost_model.DISCONNECT}
 
 
 # --- the summary ----------------------------------------------------------------------------------------
@@ -173,9 +174,9 @@ def test_the_summary_is_the_models_total_beside_the_floor_the_target_and_the_fix
     assert by_action + result["by_service"]["apigw_connection_minutes"] == pytest.approx(result["usd_per_connector_month"],
                                                                                           rel=1e-5)
     assert result["by_action"]["Heartbeat"]["per_month"] == pytest.approx(8766.72)
-    # 61 alarms at 0.10, a dashboard at 3, 2 secrets at 0.40 and 25 metrics at 0.30: 17.40 a month.
-    assert result["fixed_usd_per_month"] == 17.4
-    assert result["fixed_usd_per_connector_month"] == {"500": 0.0348, "10000": 0.00174}
+    # 63 alarms at 0.10, a dashboard at 3, 4 secrets at 0.40 and 25 metrics at 0.30: 18.40 a month.
+    assert result["fixed_usd_per_month"] == 18.4
+    assert result["fixed_usd_per_connector_month"] == {"500": 0.0368, "10000": 0.00184}
     assert result["assumptions"]["call_ms"]["events"] == 20.0 and result["run"] == {"chargers": 1}
     assert all(math.isfinite(value) and value > 0 for value in result["by_service"].values())
 

@@ -101,3 +101,29 @@ def test_a_mixed_fleet_s_summary_counts_each_version() -> None:
     single.replied("Heartbeat", 0.010, protocol="ocpp1.6")
     assert not any(line.startswith("ocpp") for line in summary(single, FleetConfig(url="ws://x", chargers=1,
                                                                                  duration_s=1)).splitlines())
+
+
+def test_round_trips_are_taken_per_version_and_the_run_s_stay_for_the_live_view() -> None:
+    stats = Stats()
+    stats.replied("Heartbeat", 0.010, protocol="ocpp1.6")
+    stats.replied("Heartbeat", 0.030, protocol="ocpp2.0.1")
+    stats.replied("TransactionEvent", 0.050, protocol="ocpp2.0.1")
+
+    taken = stats.take_latencies()
+
+    assert {p: {a: rows.count for a, rows in by_action.items()} for p, by_action in taken.items()} == {
+        "ocpp1.6": {"Heartbeat": 1}, "ocpp2.0.1": {"Heartbeat": 1, "TransactionEvent": 1}}
+    assert taken["ocpp2.0.1"]["Heartbeat"].percentile(50) == pytest.approx(0.030, rel=0.01)
+    assert stats.take_latencies() == {} and stats.latencies["Heartbeat"].count == 2
+    both = Latencies.merged(by_action["Heartbeat"] for by_action in taken.values())
+    assert (both.count, both.max_s) == (2, 0.030)
+    assert both.percentile(50) == pytest.approx(0.010, rel=0.01) and both.percentile(100) == pytest.approx(0.030)
+
+
+def test_errors_of_a_charger_count_for_its_version_and_the_library_s_for_the_fleet_only() -> None:
+    stats = Stats()
+    stats.failed("Heartbeat", "no reply", "SIM-1: none", protocol="ocpp2.0.1")
+    stats.error("connection: TimeoutError", "SIM-2", protocol="ocpp1.6")
+    stats.error("ocpp library", "cannot parse")
+
+    assert stats.error_count == 3 and stats.errors_by == {"ocpp2.0.1": 1, "ocpp1.6": 1}

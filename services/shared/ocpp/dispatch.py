@@ -8,6 +8,7 @@ that validated against its schema, or the CALLERROR its cause calls for.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -82,6 +83,15 @@ def from_wire(payload: dict[str, Any]) -> dict[str, Any]:
     return camel_to_snake_case(payload)
 
 
+def _request(kind: type[Any], fields: dict[str, Any]) -> Any:
+    """The library's request dataclass from a payload its schema accepted. A few fields have no default where the
+    schema makes them optional (1.6 SecurityEventNotification's techInfo, LogStatusNotification's and
+    SignedFirmwareStatusNotification's requestId): one the payload lacks is None, not a FormationViolation."""
+    absent = {field.name: None for field in dataclasses.fields(kind) if field.name not in fields
+              and field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING}
+    return kind(**fields, **absent)
+
+
 def _answer_call(call: framing.Call, ctx: OcppContext) -> str:
     version = ctx.ocpp_version
     adapter = ADAPTED_BY.get(version, version)
@@ -96,7 +106,7 @@ def _answer_call(call: framing.Call, ctx: OcppContext) -> str:
     if call.action == "DataTransfer" and "data" in call.payload:  # the vendor's own JSON: its keys are not OCPP's
         fields["data"] = call.payload["data"]
     try:
-        request = refs.resolve(f"ocpp.{OCPP_VERSIONS[version]}.call:{call.action}")(**fields)
+        request = _request(getattr(importlib.import_module(f"ocpp.{OCPP_VERSIONS[version]}.call"), call.action), fields)
     except TypeError as error:
         raise OcppError(Cause.FORMAT, f"{call.action} payload does not fit its definition: {error}") from error
     payload = to_wire(handler(ctx, request))
