@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from services.shared import refs
+from services.shared.log import logger
 
 Applier = Callable[[str, dict[str, Any], dict[str, Any], datetime], None]
 
@@ -23,8 +24,14 @@ APPLIERS: dict[str, str] = {
     "ClearDisplayMessage": f"{_APPLIED}:display_cleared",
     "SetVariableMonitoring": f"{_APPLIED}:monitors_set",
     "ClearVariableMonitoring": f"{_APPLIED}:monitors_cleared",
+    "SetMonitoringBase": f"{_APPLIED}:monitoring_base_set",
     "SendLocalList": "services.connectivity.local_list:sent",
     "GetLocalListVersion": "services.connectivity.local_list:answered_version",
+    "SetChargingProfile": "services.connectivity.charging:profile_set",
+    "ClearChargingProfile": "services.connectivity.charging:profiles_cleared",
+    "GetChargingProfiles": "services.connectivity.charging:profiles_asked",
+    "GetConfiguration": "services.connectivity.configuration:read",
+    "ChangeConfiguration": "services.connectivity.configuration:changed",
     "CertificateSigned": "services.connectivity.certificates:certificate_signed",
     "InstallCertificate": "services.connectivity.certificates:certificate_installed",
     "DeleteCertificate": "services.connectivity.certificates:certificate_deleted",
@@ -33,12 +40,15 @@ APPLIERS: dict[str, str] = {
 
 
 def apply(charge_point_id: str, command: dict[str, Any], reply: dict[str, Any], at: datetime) -> None:
+    """A failure is logged, not raised: the command is settled already, and what the answer still has to do
+    (a boot report refused accepts the charger: chargers.report_answered) must not depend on what the CSMS
+    keeps of it."""
     target = APPLIERS.get(command["action"])
-    if target is not None:
+    if target is None:
+        return
+    try:
         applier: Applier = refs.resolve(target)
         applier(charge_point_id, command, reply, at)
-
-APPLIERS["SetChargingProfile"] = "services.connectivity.charging:profile_set"
-APPLIERS["ClearChargingProfile"] = "services.connectivity.charging:profiles_cleared"
-APPLIERS["GetConfiguration"] = "services.connectivity.configuration:read"
-APPLIERS["ChangeConfiguration"] = "services.connectivity.configuration:changed"
+    except Exception:
+        logger.exception("an answer's applier failed", extra={
+            "charge_point_id": charge_point_id, "command_id": command.get("command_id"), "action": command["action"]})

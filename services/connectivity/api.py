@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.models import Tag
@@ -486,12 +486,18 @@ class MonitorPage(BaseModel):
     next_token: str | None
 
 
-def _held(charge_point_id: str, prefix: str, limit: int, next_token: str | None) -> tuple[list[dict[str, Any]], str | None]:
+HeldPage = TypeVar("HeldPage", DisplayMessagePage, MonitorPage)
+Limit = Annotated[int, Query(ge=1, le=100)]
+NextToken = Annotated[str | None, Query()]
+
+
+def _held(page: type[HeldPage], charge_point_id: str, prefix: str, limit: int, next_token: str | None) -> HeldPage:
+    """A page of what the charger holds under a device-model key prefix (held.py), in id order."""
     _existing(charge_point_id)
     start = decode_token(next_token, lambda key: key["entry_key"].startswith(prefix), charge_point_id=charge_point_id,
                          entry_key=None)
     items, last = store.list_attributes(charge_point_id, prefix, limit, start, variable=None, evse_id=None)
-    return [plain(i) for i in items], encode_token(last)
+    return page.model_validate({"items": [plain(i) for i in items], "next_token": encode_token(last)})
 
 
 @app.get("/chargers/<charge_point_id>/display-messages", security=allow(*Scope),
@@ -501,13 +507,8 @@ def _held(charge_point_id: str, prefix: str, limit: int, next_token: str | None)
                       "(replacing the one held under its id). Paged by `limit` and `next_token`. 404 for an unknown "
                       "charger."),
          responses=responses({200: ("The charger's display messages, in id order", DisplayMessagePage)}, 404, 422))
-def list_display_messages(
-    charge_point_id: ChargerId,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    next_token: Annotated[str | None, Query()] = None,
-) -> DisplayMessagePage:
-    items, token = _held(charge_point_id, held.DISPLAY_PREFIX, limit, next_token)
-    return DisplayMessagePage(items=[DisplayMessage(**i) for i in items], next_token=token)
+def list_display_messages(charge_point_id: ChargerId, limit: Limit = 50, next_token: NextToken = None) -> DisplayMessagePage:
+    return _held(DisplayMessagePage, charge_point_id, held.DISPLAY_PREFIX, limit, next_token)
 
 
 @app.get("/chargers/<charge_point_id>/monitors", security=allow(*Scope), summary="List a charger's variable monitors",
@@ -517,13 +518,8 @@ def list_display_messages(
                       "it, and each monitor a NotifyMonitoringReport listed (replacing the one held under its id). "
                       "Paged by `limit` and `next_token`. 404 for an unknown charger."),
          responses=responses({200: ("The charger's monitors, in id order", MonitorPage)}, 404, 422))
-def list_monitors(
-    charge_point_id: ChargerId,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    next_token: Annotated[str | None, Query()] = None,
-) -> MonitorPage:
-    items, token = _held(charge_point_id, held.MONITOR_PREFIX, limit, next_token)
-    return MonitorPage(items=[Monitor(**i) for i in items], next_token=token)
+def list_monitors(charge_point_id: ChargerId, limit: Limit = 50, next_token: NextToken = None) -> MonitorPage:
+    return _held(MonitorPage, charge_point_id, held.MONITOR_PREFIX, limit, next_token)
 
 
 class LocalList(BaseModel):

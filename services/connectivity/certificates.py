@@ -151,8 +151,8 @@ def certificate_installed(charge_point_id: str, command: dict[str, Any], reply: 
 def certificate_deleted(charge_point_id: str, command: dict[str, Any], reply: dict[str, Any], at: datetime) -> None:
     if _accepted(reply):
         named = command["payload"]["certificateHashData"]
-        store.delete_entries(charge_point_id, [item["entry_key"] for item in store.entries(charge_point_id, INSTALLED_PREFIX)
-                                               if _matches(item, named)])
+        store.write_entries(charge_point_id, [], [item["entry_key"] for item in store.entries(charge_point_id, INSTALLED_PREFIX)
+                                                  if _matches(item, named)])
 
 
 def _reported(command: dict[str, Any], reply: dict[str, Any]) -> list[tuple[str | None, dict[str, Any]]]:

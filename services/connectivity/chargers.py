@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Hashable, Literal
 
 from pydantic import BaseModel
 
@@ -25,18 +25,21 @@ _last_seen = LastSeen(settings().heartbeat_interval)
 # DataTransfer messages kept per charger (at most 32 KB each, API Gateway's frame limit): the latest, oldest overwritten.
 DATA_TRANSFER_SLOTS = 100
 DATA_TRANSFER_RING = "data#"
-# NotifyMonitoringReport, NotifyCustomerInformation and NotifyDisplayMessages pages kept per charger, in rings of
-# their own.
+# NotifyMonitoringReport, NotifyCustomerInformation, NotifyDisplayMessages and ReportChargingProfiles pages kept per
+# charger, in rings of their own.
 REPORT_SLOTS = 100
 MONITORING_RING = "monitoring#"
 CUSTOMER_RING = "customer#"
 DISPLAY_RING = "display#"
-_PAGE_RINGS = {"NotifyMonitoringReport": MONITORING_RING, "NotifyCustomerInformation": CUSTOMER_RING,
-               "NotifyDisplayMessages": DISPLAY_RING}
+PROFILES_RING = "profiles#"
+PageAction = Literal["NotifyMonitoringReport", "NotifyCustomerInformation", "NotifyDisplayMessages",
+                     "ReportChargingProfiles"]
+_PAGE_RINGS: dict[str, str] = {"NotifyMonitoringReport": MONITORING_RING, "NotifyCustomerInformation": CUSTOMER_RING,
+                               "NotifyDisplayMessages": DISPLAY_RING, "ReportChargingProfiles": PROFILES_RING}
 # Where the messages that answer a command by its requestId are kept: a ring of charger-messages, or the device
-# model's report pages (device_model.PAGE_PREFIX). "profiles#" is the ring of ReportChargingProfiles.
+# model's report pages (device_model.PAGE_PREFIX).
 ANSWERED_IN = {"GetMonitoringReport": MONITORING_RING, "CustomerInformation": CUSTOMER_RING,
-               "GetDisplayMessages": DISPLAY_RING, "GetChargingProfiles": "profiles#",
+               "GetDisplayMessages": DISPLAY_RING, "GetChargingProfiles": PROFILES_RING,
                "GetReport": device_model.PAGE_PREFIX, "GetBaseReport": device_model.PAGE_PREFIX}
 # What a caused message shows of the item it is kept as.
 _STORAGE_FIELDS = ("charge_point_id", "message_key", "entry_key", "expires_at", "seq")
@@ -137,7 +140,7 @@ def reported(charge_point_id: str, request_id: int, seq_no: int, tbc: bool, gene
     added = len(store.new_attributes(charge_point_id, [item["entry_key"] for item in items]))
     if added and not store.count_attributes(charge_point_id, device_model.COUNT_KEY, added, device_model.MAX_ATTRIBUTES):
         raise DeviceModelFull(f"the charger's device model would hold more than {device_model.MAX_ATTRIBUTES} attributes")
-    store.put_attributes(charge_point_id, items)
+    store.write_entries(charge_point_id, items)
     store.record_page(charge_point_id, page, {
         "request_id": request_id, "seq_no": seq_no, "tbc": tbc, "generated_at": generated_at,
         "received_at": clock.iso(at), "expires_at": int(at.timestamp()) + store.RETENTION_S})
@@ -180,17 +183,16 @@ def transferred(ctx: OcppContext, vendor_id: str, vendor_message_id: str | None,
     return None if route is None else refs.resolve(route.handler)
 
 
-def paged(charge_point_id: str,
-          action: Literal["NotifyMonitoringReport", "NotifyCustomerInformation", "NotifyDisplayMessages"],
-          message_id: str, page: dict[str, Any], at: datetime) -> None:
-    """A page of a monitoring report, of customer information or of display messages, kept as DataTransfer is: the
-    latest REPORT_SLOTS of each kind, each for at most RETENTION_S."""
+def paged(charge_point_id: str, action: PageAction, message_id: str, page: dict[str, Any], at: datetime) -> None:
+    """A page of a monitoring report, of customer information, of display messages or of charging profiles, kept
+    as DataTransfer is: the latest REPORT_SLOTS of each kind, each for at most RETENTION_S."""
     _keep(charge_point_id, _PAGE_RINGS[action], REPORT_SLOTS, action, message_id, decimals(compact(page)), at)
 
 
 def caused(charge_point_id: str, command: dict[str, Any], now_s: float) -> list[dict[str, Any]]:
-    """The pages the charger sent with a command's requestId since the command was sent, oldest first: read when
-    the command is read (ANSWERED_IN), so that the OCPP path writes nothing for it."""
+    """The pages the charger sent with a command's requestId since the command was sent, oldest first, a replayed
+    page (same message id) once: read when the command is read (ANSWERED_IN), so that the OCPP path writes nothing
+    for it."""
     where = ANSWERED_IN.get(command["action"])
     request_id = (command.get("payload") or {}).get("requestId")
     sent_at = command.get("sent_at")
@@ -200,8 +202,8 @@ def caused(charge_point_id: str, command: dict[str, Any], now_s: float) -> list[
         pages = store.report_pages(charge_point_id, f"{where}{request_id}#", int(now_s))
         found = sorted(({"action": "NotifyReport", **p} for p in pages), key=lambda p: (p["received_at"], p["seq_no"]))
     else:
-        found = sorted((i for i in store.read_ring(charge_point_id, where, int(now_s)) if i.get("request_id") == request_id),
-                       key=lambda i: i["seq"])
+        kept = sorted(store.read_ring(charge_point_id, where, int(now_s), request_id=request_id), key=lambda i: i["seq"])
+        found = _first_each(kept, lambda i: i["unique_id"])
     return [plain({k: v for k, v in i.items() if k not in _STORAGE_FIELDS}) for i in found if i["received_at"] >= sent_at]
 
 
@@ -224,11 +226,17 @@ def security_event(charge_point_id: str, message_id: str, kind: str, timestamp: 
 def security_events(charge_point_id: str, now_s: float) -> list[dict[str, Any]]:
     """The charger's security events, newest first by its timestamp (then by arrival); a re-sent one (same
     message id and timestamp) once."""
-    seen: set[tuple[str, str]] = set()
+    return _first_each(sorted(store.read_ring(charge_point_id, SECURITY_RING, int(now_s)), key=security_position,
+                              reverse=True), lambda i: (i["timestamp"], i["unique_id"]))
+
+
+def _first_each(items: list[dict[str, Any]], identity: Callable[[dict[str, Any]], Hashable]) -> list[dict[str, Any]]:
+    """The items in their order, a message kept again (a charger's replay) once."""
+    seen: set[Hashable] = set()
     found = []
-    for item in sorted(store.read_ring(charge_point_id, SECURITY_RING, int(now_s)), key=security_position, reverse=True):
-        if (item["timestamp"], item["unique_id"]) not in seen:
-            seen.add((item["timestamp"], item["unique_id"]))
+    for item in items:
+        if identity(item) not in seen:
+            seen.add(identity(item))
             found.append(item)
     return found
 

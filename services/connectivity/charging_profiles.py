@@ -27,6 +27,12 @@ _RATE_UNITS_16 = {"Current": "A", "Power": "W"}
 
 # The device-model table's sort keys for what a charger holds, and what a 1.6 charger declares (its configuration).
 PROFILE_PREFIX = "profile#"
+# A GetChargingProfiles the charger accepted: what it asked for, which its reports then replace. Under the same
+# key range as the profiles ("profile"), so that one Query reads both.
+QUERY_PREFIX = "profile-query#"
+PROFILES_AND_QUERIES = "profile"
+# The most profiles the CSMS holds for a charger: GET /charging-profiles lists them all in one response.
+MAX_PROFILES = 100
 LIMIT_PREFIX = "limit#"
 NEEDS_PREFIX = "needs#"
 CONFIG_PREFIX = "config#"
@@ -133,6 +139,11 @@ def problems(profile: Profile, declared: Declared, *, starting: bool) -> list[tu
         found.append((f"{profile.path}.transactionId", "only a TxProfile names a transaction"))
     if profile.purpose == STATION_MAX and profile.evse_id != 0:
         found.append((profile.evse_path, f"a {STATION_MAX} limits the whole charger: send it on 0"))
+    if profile.purpose == TX and profile.evse_id == 0:
+        found.append((profile.evse_path, "a TxProfile limits a transaction on its EVSE: not on 0"))
+    if profile.purpose == EXTERNAL:
+        found.append((f"{profile.path}.chargingProfilePurpose", f"{EXTERNAL} profiles are set by the charger's "
+                                                                "external sources (EMS, grid operator), not the CSMS"))
     for schedule in profile.schedules:
         found += _schedule_problems(schedule, declared)
     return found
@@ -160,14 +171,20 @@ def config_key(key: str) -> str:
     return CONFIG_PREFIX + key
 
 
-def declaration_keys(ocpp_version: str) -> tuple[str, str]:
-    """The device-model entries that say which rate units and how many periods a charger takes: 2.0.1's
-    SmartChargingCtrlr variables (as its NotifyReport gave them), 1.6's configuration keys (as GetConfiguration
-    and accepted ChangeConfiguration answers gave them)."""
+# 2.0.1's SmartChargingCtrlr variable saying which rate units a charger takes, and the name of the same
+# configuration variable in the spec's list of them, which some chargers report instead.
+_RATE_UNIT_VARIABLES = ("RateUnit", "ChargingScheduleChargingRateUnit")
+
+
+def declaration_keys(ocpp_version: str) -> tuple[tuple[str, ...], str]:
+    """The device-model entries that say which rate units (the first of them held) and how many periods a charger
+    takes: 2.0.1's SmartChargingCtrlr variables (as its NotifyReport gave them), 1.6's configuration keys (as
+    GetConfiguration and accepted ChangeConfiguration answers gave them)."""
     if _family(ocpp_version) == "ocpp1.6":
-        return config_key("ChargingScheduleAllowedChargingRateUnit"), config_key("ChargingScheduleMaxPeriods")
-    return tuple(attribute_key("SmartChargingCtrlr", None, None, None, name, None, "Actual")  # type: ignore[return-value]
-                 for name in ("RateUnitAvailable", "PeriodsPerSchedule"))
+        return (config_key("ChargingScheduleAllowedChargingRateUnit"),), config_key("ChargingScheduleMaxPeriods")
+    actual = [attribute_key("SmartChargingCtrlr", None, None, None, name, None, "Actual")
+              for name in (*_RATE_UNIT_VARIABLES, "PeriodsPerSchedule")]
+    return tuple(actual[:-1]), actual[-1]
 
 
 def declared(ocpp_version: str, rate_units: str | None, max_periods: str | None) -> Declared:
@@ -203,12 +220,21 @@ def held(profile: Profile, evse_id: int, wire: dict[str, Any], source: str, at: 
 
 
 def replaced(items: list[dict[str, Any]], new: dict[str, Any]) -> list[str]:
-    """The held profiles a newly held one replaces: the one with its id (on any EVSE), and the one with its
-    stackLevel and purpose on its EVSE."""
+    """The held profiles a newly held one replaces: the one with its id (on any EVSE), the one with its
+    stackLevel and purpose on its EVSE, and on its EVSE a TxProfile of another transaction (which has ended)."""
+    def superseded_tx(item: dict[str, Any]) -> bool:
+        return item["purpose"] == new["purpose"] == TX and item.get("transaction_id") != new.get("transaction_id")
+
     return [item["entry_key"] for item in items if item["entry_key"] != new["entry_key"] and (
         item["profile_id"] == new["profile_id"]
-        or (item["evse_id"] == new["evse_id"] and item["stack_level"] == new["stack_level"]
-            and item["purpose"] == new["purpose"]))]
+        or (item["evse_id"] == new["evse_id"] and (
+            (item["stack_level"] == new["stack_level"] and item["purpose"] == new["purpose"]) or superseded_tx(item))))]
+
+
+def fits(items: list[dict[str, Any]], put: list[dict[str, Any]], gone: list[str]) -> bool:
+    """Whether the charger holds at most MAX_PROFILES profiles once `put` and `gone` are written over `items`."""
+    keys = {item["entry_key"] for item in items} - set(gone) | {item["entry_key"] for item in put}
+    return len(keys) <= MAX_PROFILES
 
 
 def clear_request(payload: dict[str, Any]) -> Clear:
@@ -236,8 +262,38 @@ def cleared(items: list[dict[str, Any]], clear: Clear) -> list[str]:
     return [item["entry_key"] for item in items if item["purpose"] != EXTERNAL and matches(item)]
 
 
-def superseded(items: list[dict[str, Any]], evse_id: int, source: str, request_id: int) -> list[str]:
-    """The held profiles a ReportChargingProfiles page of `request_id` replaces: those of its EVSE and source that
-    an earlier report or a command made (the pages of one report add up)."""
-    return [item["entry_key"] for item in items if item["evse_id"] == evse_id and item["source"] == source
-            and item.get("request_id") != request_id]
+def query_key(request_id: int) -> str:
+    return f"{QUERY_PREFIX}{request_id}"
+
+
+def query(payload: dict[str, Any], sent_at: str, expires_at: int) -> dict[str, Any]:
+    """The item of a GetChargingProfiles the charger accepted (its payload camelCase): what it asked for, and when."""
+    criteria = payload["chargingProfile"]
+    return decimals({"entry_key": query_key(int(payload["requestId"])), "sent_at": sent_at, "expires_at": expires_at,
+                     **{field: value for field, value in (
+                         ("evse_id", payload.get("evseId")), ("purpose", criteria.get("chargingProfilePurpose")),
+                         ("stack_level", criteria.get("stackLevel")), ("profile_ids", criteria.get("chargingProfileId")),
+                         ("sources", criteria.get("chargingLimitSource"))) if value is not None}})
+
+
+def _asked(item: dict[str, Any], asked: dict[str, Any]) -> bool:
+    """Whether a held profile is one a query asked for, and was held before it was sent."""
+    return (item["held_since"] < asked["sent_at"]
+            and all(asked.get(field) is None or item[field] == asked[field] for field in ("evse_id", "purpose", "stack_level"))
+            and all(asked.get(field) is None or item[key] in asked[field]
+                    for field, key in (("profile_ids", "profile_id"), ("sources", "source"))))
+
+
+def superseded(items: list[dict[str, Any]], asked: dict[str, Any] | None, evse_id: int, source: str) -> list[str]:
+    """The held profiles a ReportChargingProfiles page replaces: those of its EVSE and source that its query (None:
+    unknown, then none) asked for and that were held before it was sent. The pages of one report add up, and a late
+    or replayed page leaves what was set since alone."""
+    if asked is None:
+        return []
+    return [item["entry_key"] for item in items
+            if item["evse_id"] == evse_id and item["source"] == source and _asked(item, asked)]
+
+
+def none_held(items: list[dict[str, Any]], asked: dict[str, Any]) -> list[str]:
+    """The held profiles a GetChargingProfiles answered NoProfiles says the charger no longer holds."""
+    return [item["entry_key"] for item in items if _asked(item, asked)]

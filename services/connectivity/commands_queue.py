@@ -101,9 +101,10 @@ def declared(charge_point_id: str, ocpp_version: str, action: str, payload: dict
 
     if not charging_profiles.carries_profile(ocpp_version, action, payload):
         return None
-    keys = charging_profiles.declaration_keys(ocpp_version)
-    held = store.get_entries(charge_point_id, keys)
-    return charging_profiles.declared(ocpp_version, *((held.get(key) or {}).get("value") for key in keys))
+    rate_keys, periods_key = charging_profiles.declaration_keys(ocpp_version)
+    values = {key: item.get("value") for key, item in store.get_entries(charge_point_id, (*rate_keys, periods_key)).items()}
+    rate_units = next((values[key] for key in rate_keys if values.get(key) is not None), None)
+    return charging_profiles.declared(ocpp_version, rate_units, values.get(periods_key))
 
 
 def pump(charge_point_id: str, queue: dict[str, Any] | None = None) -> None:

@@ -14,6 +14,8 @@ from services.shared.dynamo import decimals
 
 DISPLAY_PREFIX = "display#"
 MONITOR_PREFIX = "monitor#"
+# A custom monitor's source: one a SetVariableMonitoring installed (SetMonitoringBase clears them).
+CUSTOM_SOURCE = "SetVariableMonitoring"
 # What a display message shows of its MessageInfo, besides its id.
 _MESSAGE_FIELDS = ("priority", "state", "start_date_time", "end_date_time", "transaction_id", "message", "display")
 _MONITOR_FIELDS = ("type", "severity", "value", "transaction")
@@ -55,7 +57,7 @@ def monitors_set(set_monitoring_data: list[dict[str, Any]], results: list[dict[s
         if asked is not None:
             unused.remove(asked)
             where = location(result["component"], result["variable"])
-            found.append(_monitor(where, {**asked, "id": result["id"]}, "SetVariableMonitoring", at))
+            found.append(_monitor(where, {**asked, "id": result["id"]}, CUSTOM_SOURCE, at))
     return found
 
 

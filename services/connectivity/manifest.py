@@ -51,7 +51,8 @@ MANIFEST = ServiceManifest(
         # 2.0.1 device models, one item per reported attribute (v#..., values a SetVariables set included), and the
         # report pages received (p#..., expiring): services/connectivity/device_model.py. What else a charger holds:
         # display messages (display#...) and variable monitors (monitor#...), services/connectivity/held.py; for smart
-        # charging its profiles (profile#{evse}#{id}), limits (limit#{evse}#{source}) and EV needs (needs#{evse}),
+        # charging its profiles (profile#{evse}#{id}), what a GetChargingProfiles asked for (profile-query#{requestId},
+        # expiring), limits (limit#{evse}#{source}) and EV needs (needs#{evse}),
         # services/connectivity/charging.py; a 1.6 charger's configuration keys (config#{key}),
         # services/connectivity/configuration.py; its certificates (cert#charger#..., cert#installed#...),
         # services/connectivity/certificates.py.

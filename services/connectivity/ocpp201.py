@@ -165,9 +165,12 @@ def data_transfer(ctx: OcppContext, request: call.DataTransfer) -> call_result.D
 
 def report_charging_profiles(ctx: OcppContext, request: call.ReportChargingProfiles) -> call_result.ReportChargingProfiles:
     _bounded(request.evse_id, 0, "$.evseId", "$.evseId")
-    charging.profiles_reported(ctx.charge_point_id, ctx.unique_id, request.request_id, request.charging_limit_source,
-                               request.evse_id, bool(request.tbc), [to_wire(p) for p in request.charging_profile],
-                               ctx.received_at)
+    try:
+        charging.profiles_reported(ctx.charge_point_id, ctx.unique_id, request.request_id, request.charging_limit_source,
+                                   request.evse_id, bool(request.tbc), [to_wire(p) for p in request.charging_profile],
+                                   ctx.received_at)
+    except charging.TooManyProfiles as full:
+        raise OcppError(Cause.PROPERTY, f"$.chargingProfile: {full}", {"path": "$.chargingProfile"}) from None
     return call_result.ReportChargingProfiles()
 
 
@@ -187,7 +190,10 @@ def cleared_charging_limit(ctx: OcppContext, request: call.ClearedChargingLimit)
 
 def notify_ev_charging_needs(ctx: OcppContext, request: call.NotifyEVChargingNeeds) -> call_result.NotifyEVChargingNeeds:
     """Rejected, which 2.0.1 defines as "service not available": the CSMS computes no schedule yet, and Accepted
-    would have the EV wait for one that never comes. The needs are kept for the smart charging that will."""
+    would have the EV wait for one that never comes. The needs are kept for the smart charging that will. An EV
+    is at an EVSE: never at 0, the charger."""
+    if request.evse_id == 0:
+        raise OcppError(Cause.PROPERTY, "$.evseId: an EV is at an EVSE, not at 0 (the charger)", {"path": "$.evseId"})
     _bounded(request.evse_id, 0, "$.evseId", "$.evseId")
     charging.needs(ctx.charge_point_id, request.evse_id, to_wire(request.charging_needs), request.max_schedule_tuples,
                    ctx.received_at)

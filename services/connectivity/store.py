@@ -460,11 +460,15 @@ def put_message(item: dict[str, Any]) -> None:
     aws.table("charger-messages").put_item(Item=item)
 
 
-def read_ring(charge_point_id: str, ring: str, now_epoch: int) -> list[dict[str, Any]]:
-    """Every unexpired item of a charger's ring (not its counter): at most its slots, in one or a few queries."""
+def read_ring(charge_point_id: str, ring: str, now_epoch: int, *, request_id: int | None = None) -> list[dict[str, Any]]:
+    """Every unexpired item of a charger's ring (not its counter), or only those of a requestId: at most its slots,
+    in one or a few queries (the filter saves the transfer, not the read)."""
+    condition = Attr("expires_at").gt(now_epoch) & Attr("message_key").ne(f"{ring}seq")
+    if request_id is not None:
+        condition &= Attr("request_id").eq(request_id)
     return _every(aws.table("charger-messages").query, {
         "KeyConditionExpression": Key("charge_point_id").eq(charge_point_id) & Key("message_key").begins_with(ring),
-        "FilterExpression": Attr("expires_at").gt(now_epoch) & Attr("message_key").ne(f"{ring}seq")})
+        "FilterExpression": condition})
 
 
 def put_in_ring(charge_point_id: str, ring: str, slots: int, item: dict[str, Any]) -> None:
@@ -490,16 +494,8 @@ def _device_model() -> Any:
 
 
 def new_attributes(charge_point_id: str, entry_keys: list[str]) -> list[str]:
-    """Which of the keys the charger's device model does not hold yet: a BatchGetItem of keys only, 100 a request."""
-    table = _device_model()
-    held: set[str] = set()
-    for start in range(0, len(entry_keys), 100):
-        request: dict[str, Any] = {table.name: {"ProjectionExpression": "entry_key", "Keys": [
-            {"charge_point_id": charge_point_id, "entry_key": key} for key in entry_keys[start:start + 100]]}}
-        while request:
-            reply = table.meta.client.batch_get_item(RequestItems=request)
-            held.update(item["entry_key"] for item in reply["Responses"].get(table.name, []))
-            request = reply.get("UnprocessedKeys") or {}
+    """Which of the keys the charger's device model does not hold yet (reading keys only)."""
+    held = get_entries(charge_point_id, entry_keys, keys_only=True)
     return [key for key in entry_keys if key not in held]
 
 
@@ -519,29 +515,6 @@ def has_page(charge_point_id: str, entry_key: str) -> bool:
 
 def record_page(charge_point_id: str, entry_key: str, fields: dict[str, Any]) -> None:
     _device_model().put_item(Item={**fields, "charge_point_id": charge_point_id, "entry_key": entry_key})
-
-
-def put_attributes(charge_point_id: str, items: list[dict[str, Any]]) -> None:
-    """Writes attribute items in batches of 25 (BatchWriteItem), each over the one it replaces."""
-    with _device_model().batch_writer(overwrite_by_pkeys=["charge_point_id", "entry_key"]) as batch:
-        for item in items:
-            batch.put_item(Item={**item, "charge_point_id": charge_point_id})
-
-
-def update_attributes(charge_point_id: str, items: list[dict[str, Any]]) -> None:
-    """Sets the fields of attribute items (keyed by `entry_key`), keeping the others they have: a value set by
-    command keeps the characteristics a report gave."""
-    for item in items:
-        sets, names, values = set_clause({k: v for k, v in item.items() if k != "entry_key"})
-        _device_model().update_item(Key={"charge_point_id": charge_point_id, "entry_key": item["entry_key"]},
-                                    UpdateExpression="SET " + ", ".join(sets), ExpressionAttributeNames=names,
-                                    ExpressionAttributeValues=values)
-
-
-def delete_entries(charge_point_id: str, entry_keys: list[str]) -> None:
-    with _device_model().batch_writer(overwrite_by_pkeys=["charge_point_id", "entry_key"]) as batch:
-        for entry_key in entry_keys:
-            batch.delete_item(Key={"charge_point_id": charge_point_id, "entry_key": entry_key})
 
 
 def report_pages(charge_point_id: str, prefix: str, now_epoch: int) -> list[dict[str, Any]]:
@@ -566,16 +539,19 @@ def list_attributes(charge_point_id: str, prefix: str, limit: int, start_key: di
     return page(_device_model().query, request, limit, start_key, ("charge_point_id", "entry_key"))
 
 
-def get_entries(charge_point_id: str, entry_keys: tuple[str, ...]) -> dict[str, dict[str, Any]]:
-    """A few of the charger's device-model entries by key, in one BatchGetItem; those it holds, by key."""
+def get_entries(charge_point_id: str, entry_keys: Iterable[str], *, keys_only: bool = False) -> dict[str, dict[str, Any]]:
+    """The charger's device-model entries of those keys that it holds, by key: BatchGetItem, 100 keys a request."""
     table = _device_model()
-    request: dict[str, Any] = {table.name: {"Keys": [{"charge_point_id": charge_point_id, "entry_key": key}
-                                                     for key in entry_keys]}}
+    keys = list(entry_keys)
     found: dict[str, dict[str, Any]] = {}
-    while request:
-        reply = table.meta.client.batch_get_item(RequestItems=request)
-        found.update((item["entry_key"], item) for item in reply["Responses"].get(table.name, []))
-        request = reply.get("UnprocessedKeys") or {}
+    for start in range(0, len(keys), 100):
+        request: dict[str, Any] = {table.name: {"Keys": [{"charge_point_id": charge_point_id, "entry_key": key}
+                                                         for key in keys[start:start + 100]],
+                                                **({"ProjectionExpression": "entry_key"} if keys_only else {})}}
+        while request:
+            reply = table.meta.client.batch_get_item(RequestItems=request)
+            found.update((item["entry_key"], item) for item in reply["Responses"].get(table.name, []))
+            request = reply.get("UnprocessedKeys") or {}
     return found
 
 

@@ -7,7 +7,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from services.connectivity import chargers, held, store
+from services.connectivity import chargers, store
+from services.shared import aws
 from tests.service.helpers import assert_problem, call_api, connect_charger, frame_id
 from tests.service.test_ocpp201_provisioning import CP, NOW, answer, attribute, calls, online, report, result
 
@@ -82,6 +83,22 @@ def test_values_the_charger_took_are_its_device_models_and_keep_their_characteri
         "90", None)
 
 
+def test_values_set_are_one_batch_of_writes_not_an_update_each(connected: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    result(connected, "NotifyReport", report(3, 0, False, *[attribute("Comp", f"Var{i}", "0") for i in range(3)]))
+    client = aws.table("device-model").meta.client
+    calls_made: list[str] = []
+    for name in ("update_item", "batch_write_item"):
+        original = getattr(client, name)
+        monkeypatch.setattr(client, name, lambda _name=name, _original=original, **kwargs: (
+            calls_made.append(_name), _original(**kwargs))[1])
+
+    command(connected, "SetVariables", {"setVariableData": [where("Comp", f"Var{i}", attributeValue="1") for i in range(3)]},
+            {"setVariableResult": [where("Comp", f"Var{i}", attributeStatus="Accepted") for i in range(3)]})
+
+    assert calls_made == ["batch_write_item"]
+    assert [(i["value"], i["request_id"]) for i in listed("variables")["items"]] == [("1", 3)] * 3
+
+
 def test_values_set_beyond_the_device_models_cap_are_left_out(connected: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("services.connectivity.device_model.MAX_ATTRIBUTES", 0)
     command(connected, "SetVariables", {"setVariableData": [where("A", "B", attributeValue="1")]},
@@ -131,6 +148,18 @@ def test_reported_display_messages_replace_those_held_and_show_on_the_command_th
     assert pages[0]["message_info"][1]["transaction_id"] == "tx-1" and "message_key" not in pages[0]
 
 
+def test_held_messages_count_towards_the_device_models_cap_and_a_clear_makes_room(
+        connected: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("services.connectivity.device_model.MAX_ATTRIBUTES", 1)
+    command(connected, "SetDisplayMessage", {"message": message(1, "First")}, {"status": "Accepted"})
+    result(connected, "NotifyDisplayMessages", {"requestId": 5, "messageInfo": [message(1, "Again"), message(2, "Full")]})
+    assert [(i["id"], i["message"]["content"]) for i in listed("display-messages")["items"]] == [(1, "Again")]
+
+    command(connected, "ClearDisplayMessage", {"id": 1}, {"status": "Accepted"})
+    result(connected, "NotifyDisplayMessages", {"requestId": 6, "messageInfo": [message(2, "Room")]})
+    assert [i["id"] for i in listed("display-messages")["items"]] == [2]
+
+
 # --- monitors -----------------------------------------------------------------------------------
 
 def monitor(component: str, variable: str, **fields: Any) -> dict[str, Any]:
@@ -172,6 +201,19 @@ def test_a_monitoring_report_refreshes_the_held_monitors_and_shows_on_its_comman
     assert (page["action"], page["request_id"], page["seq_no"]) == ("NotifyMonitoringReport", 21, 0)
 
 
+@pytest.mark.parametrize(("base", "left"), [("HardWiredOnly", [7]), ("FactoryDefault", [7]), ("All", [6, 7])])
+def test_a_monitoring_base_that_clears_custom_monitors_drops_those_set(connected: str, base: str, left: list[int]) -> None:
+    command(connected, "SetVariableMonitoring", {"setMonitoringData": [monitor("ChargingStation", "Temperature", value=80)]},
+            {"setMonitoringResult": [monitor("ChargingStation", "Temperature", id=6, status="Accepted")]})
+    result(connected, "NotifyMonitoringReport", {"requestId": 21, "seqNo": 0, "generatedAt": NOW, "monitor": [
+        {**where("EVSE", "Power"), "variableMonitoring": [
+            {"id": 7, "transaction": False, "value": 11000, "type": "Delta", "severity": 2}]}]})
+
+    command(connected, "SetMonitoringBase", {"monitoringBase": base}, {"status": "Accepted"})
+
+    assert [i["id"] for i in listed("monitors")["items"]] == left
+
+
 # --- the messages a command's requestId brought ---------------------------------------------------
 
 def test_report_pages_show_on_the_get_base_report_that_asked_oldest_first(connected: str) -> None:
@@ -205,4 +247,11 @@ def test_a_command_never_sent_shows_no_messages(connected: str) -> None:
                                                         "request_id": 1, "received_at": AT, "expires_at": 2**31})
     assert chargers.caused(CP, item, 0) == []
     assert chargers.caused(CP, {**item, "sent_at": NOW}, 0)[0]["request_id"] == 1
-    assert held.key(held.MONITOR_PREFIX, 7) == "monitor#0000000007"
+
+
+def test_a_commands_pages_are_read_by_their_request_id(connected: str) -> None:
+    for request_id in (1, 2, 1):
+        store.put_in_ring(CP, chargers.MONITORING_RING, 5, {"action": "NotifyMonitoringReport", "unique_id": frame_id(),
+                                                            "request_id": request_id, "received_at": AT,
+                                                            "expires_at": 2**31})
+    assert [i["seq"] for i in store.read_ring(CP, chargers.MONITORING_RING, 0, request_id=1)] == [1, 3]

@@ -11,7 +11,7 @@ import pytest
 from boto3.dynamodb.conditions import Key
 
 from local import ACCOUNT, REGION
-from services.connectivity import chargers, commands_queue, device_model, handlers, provisioning, store
+from services.connectivity import answers, chargers, commands_queue, device_model, handlers, provisioning, store
 from services.connectivity.commands import REDACTED
 from services.connectivity.liveness import LastSeen
 from services.shared import auth, aws, clock
@@ -234,6 +234,22 @@ def test_a_charger_that_cannot_report_is_accepted_all_the_same(aws_env: None, st
     assert result(connection_id, "BootNotification", BOOT)["status"] == "Accepted"
 
 
+def failing_applier(charge_point_id: str, command: dict[str, Any], reply: dict[str, Any], at: Any) -> None:
+    raise RuntimeError("the applier broke")
+
+
+def test_an_appliers_failure_is_logged_and_the_charger_is_accepted_all_the_same(
+        aws_env: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setitem(answers.APPLIERS, "GetBaseReport", f"{__name__}:failing_applier")
+    connection_id = online("pending_until_report")
+    _, command_id, _, _ = pending_boot(connection_id)
+
+    answer(connection_id, [3, command_id, {"status": "Rejected"}])
+
+    assert charger()["provisioning"]["status"] == "Accepted"
+    assert "an answer's applier failed" in caplog.text and "the applier broke" in caplog.text
+
+
 def test_a_report_request_that_failed_is_sent_again_at_the_next_boot(aws_env: None) -> None:
     connection_id = online("pending_until_report")
     _, command_id, _, first = pending_boot(connection_id)
@@ -291,11 +307,11 @@ def test_a_reused_request_id_is_a_new_report(connected: str) -> None:
 def test_a_page_whose_attributes_failed_is_stored_when_retried(connected: str, monkeypatch: pytest.MonkeyPatch) -> None:
     page = report(8, 0, False, attribute("EVSE", "Power", "22000", evse={"id": 1}))
 
-    def killed(charge_point_id: str, items: list[dict[str, Any]]) -> None:
+    def killed(charge_point_id: str, put: list[dict[str, Any]]) -> None:
         raise RuntimeError("the Lambda died here")
 
     with monkeypatch.context() as patch:
-        patch.setattr(store, "put_attributes", killed)
+        patch.setattr(store, "write_entries", killed)
         assert send_frame(CP, connected, [2, frame_id(), "NotifyReport", page], ocpp_version=V201)[0] == 4
     result(connected, "NotifyReport", page)
 

@@ -108,6 +108,19 @@ def test_a_station_max_profile_is_for_the_whole_charger_only() -> None:
         ("payload.connectorId", "a ChargingStationMaxProfile limits the whole charger: send it on 0")]
 
 
+def test_a_tx_profile_is_for_an_evse_never_the_whole_charger() -> None:
+    assert violations(V201, "SetChargingProfile", set_201("TxProfile", evse_id=0, transactionId="tx-1")) == [
+        ("payload.evseId", "a TxProfile limits a transaction on its EVSE: not on 0")]
+    assert violations(V16, "SetChargingProfile", set_16("TxProfile", connector_id=0, transactionId=42)) == [
+        ("payload.connectorId", "a TxProfile limits a transaction on its EVSE: not on 0")]
+
+
+def test_external_constraints_are_never_set_by_the_csms() -> None:
+    assert violations(V201, "SetChargingProfile", set_201("ChargingStationExternalConstraints")) == [
+        (f"{P201}.chargingProfilePurpose", "ChargingStationExternalConstraints profiles are set by the charger's "
+                                           "external sources (EMS, grid operator), not the CSMS")]
+
+
 def test_the_rate_unit_is_one_the_charger_declares() -> None:
     amps_only_201 = declared(V201, "A", None)
     amps_only_16 = declared(V16, "Current", None)
@@ -142,9 +155,10 @@ def test_a_payload_the_schema_refuses_is_not_checked_further() -> None:
 
 
 def test_the_declarations_are_read_from_the_device_model_or_the_configuration() -> None:
-    assert charging_profiles.declaration_keys(V201) == ("v#SmartChargingCtrlr####RateUnitAvailable##Actual",
-                                                        "v#SmartChargingCtrlr####PeriodsPerSchedule##Actual")
-    assert charging_profiles.declaration_keys(V16) == ("config#ChargingScheduleAllowedChargingRateUnit",
+    assert charging_profiles.declaration_keys(V201) == (
+        ("v#SmartChargingCtrlr####RateUnit##Actual", "v#SmartChargingCtrlr####ChargingScheduleChargingRateUnit##Actual"),
+        "v#SmartChargingCtrlr####PeriodsPerSchedule##Actual")
+    assert charging_profiles.declaration_keys(V16) == (("config#ChargingScheduleAllowedChargingRateUnit",),
                                                        "config#ChargingScheduleMaxPeriods")
     assert not charging_profiles.carries_profile(V201, "RequestStartTransaction", {"remoteStartId": 1})
     assert charging_profiles.carries_profile(V16, "SetChargingProfile", set_16())
@@ -205,11 +219,56 @@ def test_a_clear_removes_by_id_or_by_every_criterion_given_and_never_external_co
     assert cleared(items, Clear()) == [default["entry_key"], tx["entry_key"]]
 
 
-def test_a_report_page_supersedes_what_earlier_reports_and_commands_held_from_its_source_at_its_evse() -> None:
+def asked(sent_at: str = "2026-12-04T11:00:00Z", **criteria: Any) -> dict[str, Any]:
+    payload = {"requestId": 2, "chargingProfile": criteria.pop("chargingProfile", {}), **criteria}
+    return charging_profiles.query(payload, sent_at, 0)
+
+
+def test_a_report_page_supersedes_what_its_query_asked_for_at_its_evse_from_its_source_held_before_it() -> None:
     by_command = held(V201, set_201())
     earlier = held(V201, with_id(set_201(), 8)) | {"request_id": 1}
-    same_report = held(V201, with_id(set_201(), 9)) | {"request_id": 2}
     other_evse = held(V201, with_id(set_201(evse_id=2), 10))
     other_source = held(V201, with_id(set_201("ChargingStationExternalConstraints"), 11), source="EMS")
-    items = [by_command, earlier, same_report, other_evse, other_source]
-    assert charging_profiles.superseded(items, 1, "CSO", 2) == [by_command["entry_key"], earlier["entry_key"]]
+    set_since = held(V201, with_id(set_201(), 12)) | {"held_since": "2026-12-04T12:00:00Z"}
+    items = [by_command, earlier, other_evse, other_source, set_since]
+    assert charging_profiles.superseded(items, asked(), 1, "CSO") == [by_command["entry_key"], earlier["entry_key"]]
+    assert charging_profiles.superseded(items, None, 1, "CSO") == []
+
+
+@pytest.mark.parametrize(("criteria", "left"), [
+    ({"chargingProfile": {"chargingProfilePurpose": "TxProfile"}}, ["profile#1#7"]),
+    ({"chargingProfile": {"stackLevel": 1}}, []),
+    ({"chargingProfile": {"stackLevel": 2}}, ["profile#1#7", "profile#1#8"]),
+    ({"chargingProfile": {"chargingProfileId": [8]}}, ["profile#1#7"]),
+    ({"chargingProfile": {"chargingLimitSource": ["EMS", "SO"]}}, ["profile#1#7", "profile#1#8"]),
+    ({"evseId": 2, "chargingProfile": {}}, ["profile#1#7", "profile#1#8"]),
+])
+def test_a_filtered_query_supersedes_only_what_it_asked_for(criteria: dict[str, Any], left: list[str]) -> None:
+    default = held(V201, set_201())
+    tx = held(V201, with_id(set_201("TxProfile", transactionId="t"), 8))
+    gone = charging_profiles.superseded([default, tx], asked(**criteria), 1, "CSO")
+    assert sorted({default["entry_key"], tx["entry_key"]} - set(gone)) == left
+
+
+def test_no_profiles_answered_drops_what_was_asked_for_on_every_evse() -> None:
+    items = [held(V201, set_201()), held(V201, with_id(set_201(evse_id=2), 8)),
+             held(V201, with_id(set_201("TxProfile", transactionId="t"), 9))]
+    assert charging_profiles.none_held(items, asked(chargingProfile={"chargingProfilePurpose": "TxDefaultProfile"})) == [
+        "profile#1#7", "profile#2#8"]
+    assert charging_profiles.none_held(items, asked(sent_at="2026-12-04T09:00:00Z")) == []
+
+
+def test_a_new_tx_profile_replaces_the_tx_profile_of_another_transaction_on_its_evse() -> None:
+    old = held(V201, with_id(set_201("TxProfile", transactionId="old"), 8, stack_level=3))
+    same_tx = held(V201, with_id(set_201("TxProfile", transactionId="new"), 9, stack_level=2))
+    elsewhere = held(V201, with_id(set_201("TxProfile", evse_id=2, transactionId="other"), 10))
+    new = held(V201, set_201("TxProfile", transactionId="new"))
+    assert replaced([old, same_tx, elsewhere, new], new) == [old["entry_key"]]
+
+
+def test_at_most_max_profiles_are_held() -> None:
+    items = [held(V201, with_id(set_201(), n)) for n in range(charging_profiles.MAX_PROFILES)]
+    more = held(V201, with_id(set_201(), 1000))
+    assert not charging_profiles.fits(items, [more], [])
+    assert charging_profiles.fits(items, [more], [items[0]["entry_key"]])
+    assert charging_profiles.fits(items, [items[0]], [])

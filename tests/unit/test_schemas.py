@@ -215,3 +215,14 @@ def test_is_known() -> None:
     assert not schemas.is_known(V16, "TransactionEvent")
     assert schemas.is_known(V201, "TransactionEvent")
     assert not schemas.is_known(V201, "FooBar")
+
+
+@pytest.mark.parametrize(("value", "storable"), [
+    (16.5, True), (10**38 - 1, True), (Decimal("1e-130"), True), (0, True),
+    (10**38, False), (1e-200, False), (Decimal("1.000000000000000000000000000000000000001"), False),
+    (float("inf"), False), (float("nan"), False)])
+def test_a_number_dynamodb_cannot_store_is_a_property_violation(value: Any, storable: bool) -> None:
+    found = schemas.problems("ocpp1.6", "DataTransfer", {"vendorId": "acme", "data": "x", "messageId": "m",
+                                                         "extra": [{"value": value}]})
+    expected = [] if storable else [(Cause.PROPERTY, "$.extra[0].value", "a number DynamoDB cannot store")]
+    assert [f for f in found if f[2] == "a number DynamoDB cannot store"] == expected

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import re
-from decimal import Decimal
+from decimal import Decimal, DecimalException
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import ocpp
+from boto3.dynamodb.types import DYNAMODB_CONTEXT
 from jsonschema import Draft4Validator, FormatChecker
 from jsonschema.exceptions import ValidationError, best_match
 
@@ -94,20 +95,33 @@ def problems(ocpp_version: str, action: str, payload: Any, *, response: bool = F
         first = best_match(errors)
         ordered = [first] + [e for e in errors if e is not first]
         found = [(_CAUSES.get(e.validator, Cause.PROPERTY), _path(e), _DECIMAL.sub(r"\1", e.message)) for e in ordered]
-    return found + [(Cause.PROPERTY, path, "number out of range") for path in _huge_numbers(payload, "$")]
+    return found + [(Cause.PROPERTY, path, "a number DynamoDB cannot store") for path in _unstorable(payload, "$")]
 
 
-# DynamoDB keeps numbers to 38 significant digits; no OCPP field needs more.
+# No OCPP field needs a number this large (meter registers are clamped below it: sessions' plausibility).
 _MAX_NUMBER = 10**38
 
 
-def _huge_numbers(value: Any, path: str) -> list[str]:
+def _storable(number: int | float | Decimal) -> bool:
+    """Whether DynamoDB keeps the number as it is: finite, below _MAX_NUMBER, at most 38 significant digits and no
+    smaller than 1e-130 (else boto3 raises a decimal signal mid-write)."""
+    exact = Decimal(str(number))
+    if not exact.is_finite() or exact.copy_abs() >= _MAX_NUMBER:  # abs() would round to 28 digits
+        return False
+    try:
+        DYNAMODB_CONTEXT.create_decimal(exact)
+    except DecimalException:
+        return False
+    return True
+
+
+def _unstorable(value: Any, path: str) -> list[str]:
     if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
-        return [path] if not Decimal(value).is_finite() or abs(value) >= _MAX_NUMBER else []
+        return [] if _storable(value) else [path]
     if isinstance(value, dict):
-        return [found for k, v in value.items() for found in _huge_numbers(v, f"{path}.{k}")]
+        return [found for k, v in value.items() for found in _unstorable(v, f"{path}.{k}")]
     if isinstance(value, list):
-        return [found for i, v in enumerate(value) for found in _huge_numbers(v, f"{path}[{i}]")]
+        return [found for i, v in enumerate(value) for found in _unstorable(v, f"{path}[{i}]")]
     return []
 
 
