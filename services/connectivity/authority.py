@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
@@ -112,8 +113,18 @@ def checked_csr(csr_pem: str, charge_point_id: str, organization: str) -> x509.C
         csr = x509.load_pem_x509_csr(csr_pem.strip().encode())
     except ValueError:
         raise BadCsr("the CSR is not a PEM-encoded PKCS#10 request") from None
+    try:
+        digest = csr.signature_hash_algorithm
+    except UnsupportedAlgorithm:
+        digest = None
+    if not isinstance(digest, hashes.SHA256 | hashes.SHA384 | hashes.SHA512):
+        raise BadCsr("the CSR is not signed with SHA-256, SHA-384 or SHA-512")
     if not csr.is_signature_valid:
         raise BadCsr("the CSR's signature does not verify with its public key")
+    key = csr.public_key()
+    if not ((isinstance(key, ec.EllipticCurvePublicKey) and key.curve.key_size >= 256)
+            or (isinstance(key, rsa.RSAPublicKey) and key.key_size >= 2048)):
+        raise BadCsr("the CSR's key is neither an EC key of at least 256 bits nor an RSA key of at least 2048 bits")
     common_name = _one(csr.subject, NameOID.COMMON_NAME)
     if common_name != charge_point_id:
         raise BadCsr(f"the CSR's CN is {common_name!r}, not the charge point id {charge_point_id!r}")

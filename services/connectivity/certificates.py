@@ -27,6 +27,8 @@ STATION_CERTIFICATE = "ChargingStationCertificate"
 # The security event a CSR the CA refused is recorded as, with what was wrong as its tech info.
 CSR_REJECTED = "InvalidCsrRejected"
 SOURCE = "certificates"
+# How long a re-sent SignCertificate (same message id) is recognised, and not signed again.
+REPLAY_WINDOW_S = 24 * 3600
 # Renewals asked for in one run of the schedule, and how long before a charger that did not renew is asked again.
 RENEWALS_PER_RUN = 500
 ASK_AGAIN = timedelta(days=1)
@@ -70,6 +72,8 @@ def sign(charge_point_id: str, message_id: str, csr: str, at: datetime, certific
     except (MissingSecret, authority.BadAuthority) as missing:
         logger.error("no CA to sign with", extra={"charge_point_id": charge_point_id, "reason": str(missing)})
         raise NotSigned("the CSMS has no certificate authority configured") from None
+    if not store.first_time(charge_point_id, f"SignCertificate#{message_id}", int(at.timestamp()) + REPLAY_WINDOW_S):
+        return  # a re-sent request: its certificate is already on its way
     chain = authority.sign(issuer, request, at)
     commands_queue.submit(charge_point_id, "CertificateSigned", {"certificateChain": chain, **delivery}, source=SOURCE,
                           after_s=chargers.AFTER_ANSWER_S)

@@ -271,6 +271,14 @@ def list_commands(charge_point_id: str, limit: int, start_key: dict[str, Any] | 
     return reply.get("Items", []), reply.get("LastEvaluatedKey")
 
 
+def first_time(charge_point_id: str, key: str, expires_at: int) -> bool:
+    """Whether a charger's request (named by `key`, e.g. its action and message id) is handled for the first time: a
+    marker under a '#' key of the commands table, which no command listing shows and which expires."""
+    return _applied(_commands().put_item, Item={"charge_point_id": charge_point_id, "command_id": f"#once#{key}",
+                                                "expires_at": expires_at},
+                    ConditionExpression="attribute_not_exists(command_id)")
+
+
 def _queue_key(charge_point_id: str) -> dict[str, str]:
     return {"charge_point_id": charge_point_id, "command_id": QUEUE_KEY}
 

@@ -112,6 +112,17 @@ def test_a_valid_csr_is_accepted_and_the_signed_chain_follows_the_answer(with_ca
     assert store.get_charger(CP)["certificate_expires_at"] == mine["not_after"]
 
 
+def test_a_re_sent_sign_certificate_is_answered_again_but_signed_once(with_ca: authority.Authority) -> None:
+    connection_id = online(V201)
+    request = [2, frame_id(), "SignCertificate", {"csr": csr()}]
+    for _ in range(2):  # the charger did not get the first answer, and sends the same CALL again
+        assert send_frame(CP, connection_id, request, ocpp_version=V201)[2]["status"] == "Accepted"
+    woken()
+    assert len(calls(connection_id, "CertificateSigned")) == 1
+    listed = call_api("GET", f"/chargers/{CP}/commands", scopes="read-only")["json"]["items"]
+    assert [c["action"] for c in listed] == ["CertificateSigned"]
+
+
 def test_a_certificate_the_charger_refused_is_not_recorded(with_ca: authority.Authority) -> None:
     connection_id = online(V201)
     result(connection_id, V201, "SignCertificate", {"csr": csr()})

@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from services.connectivity import authority
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=timezone.utc)
 ORG = "Example Charging"
+SHA256 = hashes.SHA256()
 
 
-def csr(common_name: str = "CP-1", organization: str = ORG) -> str:
-    key = ec.generate_private_key(ec.SECP256R1())
+def csr(common_name: str = "CP-1", organization: str = ORG, key: Any = None, digest: Any = SHA256) -> str:
+    key = key or ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
                       x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    request = x509.CertificateSigningRequestBuilder().subject_name(name).sign(key, hashes.SHA256())
+    request = x509.CertificateSigningRequestBuilder().subject_name(name).sign(key, digest)
     return request.public_bytes(serialization.Encoding.PEM).decode()
 
 
@@ -73,6 +75,22 @@ def test_a_csr_whose_signature_does_not_verify_is_refused() -> None:
     tampered = x509.load_der_x509_csr(bytes(der)).public_bytes(serialization.Encoding.PEM).decode()
     with pytest.raises(authority.BadCsr, match="signature does not verify"):
         authority.checked_csr(tampered, "CP-1", ORG)
+
+
+@pytest.mark.parametrize(("request_pem", "reason"), [
+    (csr(key=rsa.generate_private_key(65537, 1024)), "key is neither an EC key of at least 256 bits nor an RSA key"),
+    (csr(key=ec.generate_private_key(ec.SECP192R1())), "key is neither"),
+    (csr(key=ed25519.Ed25519PrivateKey.generate(), digest=None), "not signed with SHA-256, SHA-384 or SHA-512"),
+])
+def test_a_csr_with_a_weak_or_unusual_key_is_refused(request_pem: str, reason: str) -> None:
+    with pytest.raises(authority.BadCsr, match=reason):
+        authority.checked_csr(request_pem, "CP-1", ORG)
+
+
+def test_an_rsa_2048_csr_is_signed(ca: authority.Authority) -> None:
+    request = authority.checked_csr(csr(key=rsa.generate_private_key(65537, 2048)), "CP-1", ORG)
+    leaf, _ = authority.certificates(authority.sign(ca, request, NOW))
+    assert leaf.public_key().key_size == 2048
 
 
 def test_a_server_certificate_names_its_hosts_and_addresses(ca: authority.Authority) -> None:

@@ -83,13 +83,21 @@ def from_wire(payload: dict[str, Any]) -> dict[str, Any]:
     return camel_to_snake_case(payload)
 
 
-def _request(kind: type[Any], fields: dict[str, Any]) -> Any:
-    """The library's request dataclass from a payload its schema accepted. A few fields have no default where the
-    schema makes them optional (1.6 SecurityEventNotification's techInfo, LogStatusNotification's and
-    SignedFirmwareStatusNotification's requestId): one the payload lacks is None, not a FormationViolation."""
-    absent = {field.name: None for field in dataclasses.fields(kind) if field.name not in fields
-              and field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING}
-    return kind(**fields, **absent)
+@lru_cache(maxsize=None)
+def _request_class(version: str, action: str) -> tuple[type[Any], frozenset[str]]:
+    """The library's request dataclass of an action, and its fields without a default."""
+    kind = getattr(importlib.import_module(f"ocpp.{OCPP_VERSIONS[version]}.call"), action)
+    return kind, frozenset(field.name for field in dataclasses.fields(kind)
+                           if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING)
+
+
+def _request(version: str, action: str, fields: dict[str, Any]) -> Any:
+    """The library's request dataclass from a payload its schema accepted (schemas.validate runs first, so every
+    field the schema requires is there). A few fields have no default where the schema makes them optional (1.6
+    SecurityEventNotification's techInfo, LogStatusNotification's and SignedFirmwareStatusNotification's
+    requestId): one the payload lacks is None, not a FormationViolation."""
+    kind, required = _request_class(version, action)
+    return kind(**fields, **dict.fromkeys(required - fields.keys()))
 
 
 def _answer_call(call: framing.Call, ctx: OcppContext) -> str:
@@ -106,7 +114,7 @@ def _answer_call(call: framing.Call, ctx: OcppContext) -> str:
     if call.action == "DataTransfer" and "data" in call.payload:  # the vendor's own JSON: its keys are not OCPP's
         fields["data"] = call.payload["data"]
     try:
-        request = _request(getattr(importlib.import_module(f"ocpp.{OCPP_VERSIONS[version]}.call"), call.action), fields)
+        request = _request(version, call.action, fields)
     except TypeError as error:
         raise OcppError(Cause.FORMAT, f"{call.action} payload does not fit its definition: {error}") from error
     payload = to_wire(handler(ctx, request))
