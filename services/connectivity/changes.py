@@ -84,14 +84,19 @@ def charger_changes(old: Image, new: Image) -> list[ConnectivityEvent]:
 
 def command_changes(old: Image, new: Image) -> list[ConnectivityEvent]:
     """CommandCompleted when a command that was waiting or sent is settled; numbers as JSON numbers (a stream
-    image holds Decimals, which the event would carry as strings)."""
+    image holds Decimals, which the event would carry as strings). A SendLocalList's list is left out of its
+    payload (up to 128 KB, no consumer reads it: sessions needs its version)."""
     if not old or not new or old.get("status") in FINAL or new.get("status") not in FINAL:
         return []
     return [CommandCompleted(event_id=stable_id("CommandCompleted", new["charge_point_id"], new["command_id"]),
                              charge_point_id=new["charge_point_id"], occurred_at=new["completed_at"],
                              command_id=new["command_id"], action=new["action"], status=new["status"],
-                             reply=plain(new.get("reply")), payload=plain(new.get("payload") or {}),
+                             reply=plain(new.get("reply")), payload=_payload(new.get("payload") or {}),
                              error_code=(new.get("error") or {}).get("code"))]
+
+
+def _payload(payload: dict[str, Any]) -> dict[str, Any]:
+    return {name: plain(value) for name, value in payload.items() if name != "localAuthorizationList"}
 
 
 def message_changes(old: Image, new: Image) -> list[ConnectivityEvent]:

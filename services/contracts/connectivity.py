@@ -125,4 +125,3 @@ class CommandRequested(Event):
     event_name: ClassVar[str | None] = "CommandRequested"
     action: str
     payload: dict[str, Any] = {}
-    error_code: str | None = None

@@ -14,6 +14,7 @@ from services.sessions import authorization, plausibility, reservations, store, 
 from services.shared import clock
 from services.shared.auth import Scope
 from services.shared.dynamo import plain
+from services.shared.settings import settings
 from services.shared.rest import (
     ProblemDetail,
     ProblemError,
@@ -171,14 +172,22 @@ def _session(item: dict[str, Any]) -> dict[str, Any]:
                       "optional parent (group) tag, and whether it is on the chargers' local list (`local_list`). "
                       "`type` (default ISO14443) makes the token the pair (id, type). The "
                       "next Authorize, StartTransaction or TransactionEvent answers from it. Idempotent. "
-                      "422 for an invalid body, e.g. an expiry without a time zone, or an unknown type."),
-         responses=responses({200: ("Updated", IdToken), 201: ("Created", IdToken)}, 422))
+                      "409 for a token that would join a local list already holding CSMS_LOCAL_LIST_MAX (default 1000) "
+                      "tokens. 422 for an invalid body, e.g. an expiry without a time zone, or an unknown type."),
+         responses=responses({200: ("Updated", IdToken), 201: ("Created", IdToken)}, 409, 422))
 def put_id_token(id_tag: IdTag, token: IdTokenIn, token_type: TokenType = authorization.DEFAULT_TYPE) -> Response[IdToken]:
     item = {"id_token": id_tag, "type": token_type, **token.model_dump(exclude_none=True), "updated_at": clock.iso(clock.now())}
     if token.local_list:
         item["listed"] = store.LISTED
+        if not _listed(id_tag, token_type) and store.list_full():
+            raise ProblemError(409, f"The local list holds {settings().local_list_max} tokens, the most it may "
+                                    "(CSMS_LOCAL_LIST_MAX): take a token off it (local_list false) first")
     created = store.put_token(item)
     return json_response(201 if created else 200, _token(item))
+
+
+def _listed(id_tag: str, token_type: str) -> bool:
+    return bool((store.get_token(id_tag, token_type) or {}).get("local_list"))
 
 
 @app.get("/id-tokens/<id_tag>", security=allow(*Scope), summary="Get an id token", tags=[ID_TOKENS],

@@ -28,12 +28,18 @@ ATTEMPTS = 5
 
 
 def charger_connected(event: ChargerConnected, now: datetime) -> None:
-    """A charger that never confirmed a list gets the whole list (if there is one), one whose list is stale too."""
+    """A charger that never confirmed a list gets the whole list (if there is one), one whose list is stale too;
+    one whose OCPP version changed (new firmware: its list may be gone, its local list supported now) as well."""
     if not event.ocpp_version:
         return
-    charger = store.get_list_charger(event.charge_point_id)  # a read: most connections change nothing here
+    charger = store.get_list_charger(event.charge_point_id, consistent=False)  # most connections change nothing
+    if charger is not None and charger.get("ocpp_version") == event.ocpp_version and not charger.get("stale"):
+        return  # a token change since reached it, or marked it stale
     if charger is None or charger.get("ocpp_version") != event.ocpp_version:
-        charger = store.set_list_charger(event.charge_point_id, {"ocpp_version": event.ocpp_version})
+        changed = charger is not None and charger.get("sent_version") is not None
+        charger = store.set_list_charger(event.charge_point_id, {"ocpp_version": event.ocpp_version,
+                                                                 **({"stale": True} if changed else {})},
+                                         remove=("unsupported",))
     tokens = store.listed_tokens() if charger.get("sent_version") is None else None
     if local_list.due_at_connection(charger, not tokens):
         _send(charger, None, event.event_id, now, tokens)
@@ -41,12 +47,14 @@ def charger_connected(event: ChargerConnected, now: datetime) -> None:
 
 def token_changed(event: LocalListChanged, start_key: dict[str, Any] | None, now: datetime) -> None:
     """Sends one page of the known chargers the change (a Differential, or all of the list to a charger that
-    needs it); the next page is a message to PAGES_QUEUE."""
+    needs it); the next page is a message to PAGES_QUEUE. The entry is the token as it is now: changes of one
+    token may arrive in any order, and the latest read is the one a charger must hold."""
     chargers, last = store.list_chargers(PAGE, start_key)
-    change: Change = (event.id_token, event.type, event.entry)
+    change: Change = (event.id_token, event.type, local_list.entry(store.get_token(event.id_token, event.type,
+                                                                                   consistent=True)))
     tokens: list[dict[str, Any]] | None = None
     for charger in chargers:
-        if charger.get("ocpp_version"):
+        if local_list.listed_to(charger):
             if tokens is None and local_list.update_for(charger) is Update.full:
                 tokens = store.listed_tokens()
             _send(charger, change, event.event_id, now, tokens)
@@ -56,13 +64,21 @@ def token_changed(event: LocalListChanged, start_key: dict[str, Any] | None, now
 
 
 def answered(event: CommandCompleted, now: datetime) -> None:
-    """The end of the charger's latest SendLocalList (an older one's changes nothing: a later one follows it)."""
-    version = _version(event.payload)
+    """The end of a SendLocalList. Of the latest one: what local_list.after_answer says. Of an older one: if it
+    did not reach the charger, the change it carried is missing from the later ones, so all of the list follows
+    (unless a Full one sent since carries it)."""
+    version = local_list.version_in(event.payload)
     charger = store.get_list_charger(event.charge_point_id)
-    if version is None or charger is None or charger.get("sent_version") != version:
+    if version is None or charger is None or not local_list.listed_to(charger):
         return
     outcome = local_list.after_answer(bool(charger.get("resent")), event.status, event.reply, event.error_code)
-    if outcome is Next.confirmed:
+    latest = charger.get("sent_version") == version
+    if outcome is Next.unsupported:
+        store.set_list_charger(event.charge_point_id, {"unsupported": True}, remove=("stale",))
+    elif not latest:
+        if outcome is not Next.confirmed and not local_list.superseded(charger, version):
+            _send(charger, None, event.event_id, now, None)
+    elif outcome is Next.confirmed:
         store.answer_list(event.charge_point_id, version, {"confirmed_version": version,
                                                            "confirmed_at": event.occurred_at}, remove=("stale",))
     elif outcome is Next.resend_full:
@@ -71,9 +87,19 @@ def answered(event: CommandCompleted, now: datetime) -> None:
         store.answer_list(event.charge_point_id, version, {"stale": True})
 
 
-def _version(payload: dict[str, Any]) -> int | None:
-    found = payload.get("versionNumber", payload.get("listVersion"))
-    return found if isinstance(found, int) else None
+def reconcile(event: CommandCompleted, now: datetime) -> None:
+    """A GetLocalListVersion answer: a version other than the one the charger confirmed (e.g. 0 after a reset),
+    with nothing on its way that would settle it, means its list is not the CSMS's, so all of it follows; 1.6's
+    -1 means it has no local list."""
+    reported = local_list.version_in(event.reply)
+    charger = store.get_list_charger(event.charge_point_id)
+    if reported is None or charger is None or not local_list.listed_to(charger):
+        return
+    if reported == local_list.NO_LIST:
+        store.set_list_charger(event.charge_point_id, {"unsupported": True}, remove=("stale",))
+    elif charger.get("confirmed_version") is not None and charger.get("sent_version") == charger.get(
+            "confirmed_version") != reported:
+        _send(charger, None, event.event_id, now, None)
 
 
 def _send(charger: dict[str, Any], change: Change | None, receipt: str, now: datetime,
@@ -91,7 +117,8 @@ def _send(charger: dict[str, Any], change: Change | None, receipt: str, now: dat
         sent = charger.get("sent_version")
         version = int(sent or 0) + 1
         fields = {"sent_version": version, "sent_update": update.value, "requested_at": clock.iso(now), "resent": resent,
-                  "request": local_list.payload(charger["ocpp_version"], version, update, changes)}
+                  "request": local_list.payload(charger["ocpp_version"], version, update, changes),
+                  **({"full_version": version} if update is Update.full else {})}
         result = store.send_list(charger["charge_point_id"], None if sent is None else int(sent), fields, receipt,
                                  int(now.timestamp()), remove=("stale",) if update is Update.full else ())
         if result != "conflict":

@@ -34,6 +34,7 @@ class Next(StrEnum):
     confirmed = "confirmed"  # it holds the list of that version
     resend_full = "resend_full"  # it holds another list: send all of it, with the next version
     stale = "stale"  # nothing sent now (it would fail again); a Full one at its next connection
+    unsupported = "unsupported"  # it has no local list: nothing is sent to it until its OCPP version changes
 
 
 def entry(token: dict[str, Any] | None) -> Entry | None:
@@ -94,6 +95,11 @@ def _entry201(id_token: str, token_type: str, found: Entry | None) -> dict[str, 
     return {**item, "idTokenInfo": info}
 
 
+def listed_to(charger: dict[str, Any]) -> bool:
+    """Whether token changes go to the charger: it is known (its version) and keeps a local list."""
+    return bool(charger.get("ocpp_version")) and not charger.get("unsupported")
+
+
 def update_for(charger: dict[str, Any] | None) -> Update:
     """A token change goes to a charger as a Differential only if the charger holds the CSMS's list so far."""
     if charger is None or charger.get("confirmed_version") is None or charger.get("stale"):
@@ -112,14 +118,32 @@ def due_at_connection(charger: dict[str, Any] | None, list_empty: bool) -> bool:
 def after_answer(resent: bool, command_status: str, reply: dict[str, Any] | None, error_code: str | None) -> Next:
     """What a SendLocalList's end means. Accepted: the charger holds that version. VersionMismatch (1.6, 2.0.1) or
     Failed (2.0.1): its list is not the CSMS's, so all of it follows with the next version, once: a resent list
-    refused again would be refused forever. A command never sent (it waited too long for the charger) is sent again
-    in full; one the charger did not answer, refused as not supported, or answered with an error leaves the list
-    stale (all of it at the next connection)."""
+    refused again would be refused forever. NotSupported (1.6), or a NotSupported/NotImplemented CALLERROR: it has
+    no local list. A command never sent (it waited too long for the charger) is sent again in full; one the
+    charger did not answer or answered with another error leaves the list stale (all of it at the next connection)."""
     status = (reply or {}).get("status")
     if status == "Accepted":
         return Next.confirmed
+    if status == "NotSupported" or error_code in ("NotSupported", "NotImplemented"):
+        return Next.unsupported
     if status in ("VersionMismatch", "Failed") and not resent:
         return Next.resend_full
     if command_status in ("timed_out", "error") and error_code == "QueueTimeout":
         return Next.resend_full
     return Next.stale
+
+
+def superseded(charger: dict[str, Any], version: int) -> bool:
+    """Whether a Full update sent after `version` replaces whatever `version` carried."""
+    return int(charger.get("full_version") or 0) > version
+
+
+def version_in(body: dict[str, Any] | None) -> int | None:
+    """The list version a SendLocalList or a GetLocalListVersion answer carries (1.6 listVersion, 2.0.1
+    versionNumber)."""
+    found = (body or {}).get("versionNumber", (body or {}).get("listVersion"))
+    return found if isinstance(found, int) else None
+
+
+# 1.6's GetLocalListVersion answer of a charger whose local list is not enabled.
+NO_LIST = -1

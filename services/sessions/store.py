@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 from services.sessions.local_list import CHARGER_ENTRY
 from services.shared import aws
 from services.shared.dynamo import condition_failed, page, set_clause
+from services.shared.settings import settings
 
 # --- id tokens ---------------------------------------------------------------------------------
 
@@ -19,8 +20,8 @@ def _token_key(id_token: str, token_type: str) -> dict[str, str]:
     return {"id_token": id_token, "type": token_type}
 
 
-def get_token(id_token: str, token_type: str) -> dict[str, Any] | None:
-    return aws.table("id-tokens").get_item(Key=_token_key(id_token, token_type)).get("Item")
+def get_token(id_token: str, token_type: str, consistent: bool = False) -> dict[str, Any] | None:
+    return aws.table("id-tokens").get_item(Key=_token_key(id_token, token_type), ConsistentRead=consistent).get("Item")
 
 
 def tokens_of(id_token: str) -> list[dict[str, Any]]:
@@ -308,9 +309,9 @@ def _lists() -> Any:
     return aws.table("local-lists")
 
 
-def get_list_charger(charge_point_id: str) -> dict[str, Any] | None:
+def get_list_charger(charge_point_id: str, consistent: bool = True) -> dict[str, Any] | None:
     return _lists().get_item(Key={"charge_point_id": charge_point_id, "entry": CHARGER_ENTRY},
-                             ConsistentRead=True).get("Item")
+                             ConsistentRead=consistent).get("Item")
 
 
 def list_chargers(limit: int, start_key: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
@@ -319,11 +320,12 @@ def list_chargers(limit: int, start_key: dict[str, Any] | None) -> tuple[list[di
                 ("charge_point_id", "entry"))
 
 
-def set_list_charger(charge_point_id: str, fields: dict[str, Any]) -> dict[str, Any]:
-    """Sets fields of a charger's item (created if new); the item after."""
+def set_list_charger(charge_point_id: str, fields: dict[str, Any], remove: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Sets fields of a charger's item (created if new), removes `remove`; the item after."""
     sets, names, values = set_clause(fields)
+    update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(remove) if remove else "")
     return _lists().update_item(Key={"charge_point_id": charge_point_id, "entry": CHARGER_ENTRY},
-                                UpdateExpression="SET " + ", ".join(sets), ExpressionAttributeNames=names,
+                                UpdateExpression=update, ExpressionAttributeNames=names,
                                 ExpressionAttributeValues=values, ReturnValues="ALL_NEW")["Attributes"]
 
 
@@ -377,15 +379,16 @@ def answer_list(charge_point_id: str, version: int, fields: dict[str, Any], remo
 
 
 def listed_tokens() -> list[dict[str, Any]]:
-    """Every token marked local_list (the sparse index holds only those)."""
-    found: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"IndexName": LOCAL_LIST_INDEX, "KeyConditionExpression": Key("listed").eq(LISTED)}
-    while True:
-        reply = aws.table("id-tokens").query(**kwargs)
-        found += reply.get("Items", [])
-        if "LastEvaluatedKey" not in reply:
-            return found
-        kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+    """Every token marked local_list (the sparse index holds only those; the API keeps them within the cap)."""
+    found, _ = page(aws.table("id-tokens").query, {"IndexName": LOCAL_LIST_INDEX,
+                                                   "KeyConditionExpression": Key("listed").eq(LISTED)},
+                    settings().local_list_max, None, ())
+    return found
+
+
+def list_full() -> bool:
+    """Whether the local list holds as many tokens as it may (settings().local_list_max)."""
+    return len(listed_tokens()) >= settings().local_list_max
 
 
 def _serializer() -> Any:

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     energy_price_per_kwh: Decimal = Field(default=Decimal("0.30"), ge=0, allow_inf_nan=False)
     # ISO 4217; only the codes whose minor unit services/shared/money.py knows.
     currency: str = "EUR"
+    # The most tokens on the local authorization list: a Full SendLocalList of this many fits one 128 KB frame (and
+    # the events that carry it EventBridge's 256 KB).
+    local_list_max: int = Field(default=1000, ge=1, le=1000)
     # The O of the CSMS's CA and of every charger certificate it signs: a CSR must name it (docs/security.md).
     organization: str = Field(default="CSMS", min_length=1, max_length=64)
 

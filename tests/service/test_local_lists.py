@@ -158,7 +158,8 @@ def test_a_16_charger_gets_differentials_once_it_confirmed_and_a_full_list_after
     [*_, differential] = calls(connection)
     assert differential[3] == {"listVersion": 2, "updateType": "Differential", "localAuthorizationList": [
         {"idTag": "TAG-C", "idTagInfo": {"status": "Accepted", "parentIdTag": "FLEET"}}]}
-    answer("CP-L3", connection, differential, {"status": "NotSupported"}, V16)
+    send_frame("CP-L3", connection, [4, differential[1], "InternalError", "busy", {}], ocpp_version=V16)
+    flow()
     assert len(calls(connection)) == 2  # not resent now: it would be refused again
     assert store.get_list_charger("CP-L3")["stale"] is True
 
@@ -166,6 +167,26 @@ def test_a_16_charger_gets_differentials_once_it_confirmed_and_a_full_list_after
     [resent] = calls(again)
     assert resent[3]["updateType"] == "Full" and resent[3]["listVersion"] == 3
     assert {e["idTag"] for e in resent[3]["localAuthorizationList"]} == {"TAG-A", "TAG-C"}
+
+
+def test_a_charger_without_local_lists_is_sent_nothing_until_its_version_changes(aws_env: None) -> None:
+    put_token("TAG-A", local_list=True)
+    connection = online("CP-U1", V16)
+    [full] = calls(connection)
+    answer("CP-U1", connection, full, {"status": "NotSupported"}, V16)
+    assert store.get_list_charger("CP-U1")["unsupported"] is True
+
+    put_token("TAG-B", local_list=True)
+    flow()
+    assert calls(connection) == [full]
+    assert calls(online("CP-U1", V16)) == []
+
+    upgraded = online("CP-U1", V201)  # new firmware: it may keep a list now
+    [resent] = calls(upgraded)
+    assert resent[3]["updateType"] == "Full" and resent[3]["versionNumber"] == 2
+    send_frame("CP-U1", upgraded, [4, resent[1], "NotImplemented", "no", {}], ocpp_version=V201)
+    flow()
+    assert store.get_list_charger("CP-U1")["unsupported"] is True
 
 
 def test_a_change_before_the_first_list_is_confirmed_goes_in_full(aws_env: None) -> None:
@@ -312,6 +333,6 @@ def test_a_list_never_sent_is_sent_again_in_full_and_an_unanswered_one_waits_for
     ended(first[3]["versionNumber"], "timed_out", "QueueTimeout")  # it waited too long for the charger: never sent
     assert store.get_list_charger("CP-L6")["sent_version"] == 2
     ended(1, "timed_out", "QueueTimeout")  # redelivered: version 2 is out, nothing more
-    ended(2, "error", "NotImplemented")
+    ended(2, "error", "InternalError")
     found = store.get_list_charger("CP-L6")
     assert (found["sent_version"], found["stale"]) == (2, True)

@@ -96,11 +96,13 @@ def test_what_a_connection_sends(charger: dict[str, Any] | None, empty: bool, du
     (False, "rejected", {"status": "VersionMismatch"}, None, Next.resend_full),
     (False, "rejected", {"status": "Failed"}, None, Next.resend_full),
     (True, "rejected", {"status": "VersionMismatch"}, None, Next.stale),  # refused again: forever
-    (False, "rejected", {"status": "NotSupported"}, None, Next.stale),
+    (False, "rejected", {"status": "NotSupported"}, None, Next.unsupported),  # no local list: never again
+    (False, "error", None, "NotSupported", Next.unsupported),
     (False, "timed_out", None, "QueueTimeout", Next.resend_full),  # never sent
     (True, "timed_out", None, "QueueTimeout", Next.resend_full),
     (False, "timed_out", None, None, Next.stale),
-    (False, "error", None, "NotImplemented", Next.stale),
+    (False, "error", None, "NotImplemented", Next.unsupported),
+    (False, "error", None, "InternalError", Next.stale),
 ])
 def test_what_an_answer_leads_to(resent: bool, status: str, reply: dict[str, Any] | None, code: str | None,
                                  next_: Next) -> None:
