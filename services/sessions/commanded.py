@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 # The actions sessions' subscription asks for (its rule filters on them), each with what applies its answer.
 APPLIERS: dict[str, str] = {
     "SendLocalList": "services.sessions.list_sync:answered",
+    "GetLocalListVersion": "services.sessions.list_sync:reconcile",
     "ReserveNow": "services.sessions.reserving:reserve_now",
     "CancelReservation": "services.sessions.reserving:cancel_reservation",
     "GetTransactionStatus": "services.sessions.commanded:transaction_status",

@@ -53,7 +53,7 @@ MANIFEST = ServiceManifest(
         ),
         Subscription(
             event_pattern={"source": ["csms.connectivity"], "detail-type": ["CommandCompleted"],
-                           "detail": {"action": ["SendLocalList", "ReserveNow", "CancelReservation",
+                           "detail": {"action": ["SendLocalList", "GetLocalListVersion", "ReserveNow", "CancelReservation",
                                                  "GetTransactionStatus"]}},
             queue=Queue(name="sessions-command-completed", handler=f"{_HANDLERS}:command_completed"),
         ),

@@ -336,3 +336,93 @@ def test_a_list_never_sent_is_sent_again_in_full_and_an_unanswered_one_waits_for
     ended(2, "error", "InternalError")
     found = store.get_list_charger("CP-L6")
     assert (found["sent_version"], found["stale"]) == (2, True)
+
+
+def confirmed(charge_point_id: str, version: str) -> str:
+    """A charger online that confirmed the list of TAG-A (version 1)."""
+    put_token("TAG-A", local_list=True)
+    connection = online(charge_point_id, version)
+    [full] = calls(connection)
+    answer(charge_point_id, connection, full, {"status": "Accepted"}, version)
+    return connection
+
+
+def test_a_change_lost_in_an_older_update_is_resent_with_all_of_the_list(aws_env: None, tap: EventTap) -> None:
+    connection = confirmed("CP-O1", V201)
+    put_token("TAG-B", local_list=True)
+    put_token("TAG-C", local_list=True)
+    flow()
+    [_, second] = calls(connection)  # version 3 waits behind it
+    send_frame("CP-O1", connection, [4, second[1], "InternalError", "lost", {}], ocpp_version=V201)
+    flow()
+    [_, _, third] = calls(connection)
+    assert third[3]["versionNumber"] == 3 and third[3]["updateType"] == "Differential"
+    answer("CP-O1", connection, third, {"status": "Accepted"}, V201)  # TAG-B never reached it
+    [*_, full] = calls(connection)
+    assert full[3]["versionNumber"] == 4 and full[3]["updateType"] == "Full"
+    assert {e["idToken"]["idToken"] for e in full[3]["localAuthorizationList"]} == {"TAG-A", "TAG-B", "TAG-C"}
+    answer("CP-O1", connection, full, {"status": "Accepted"}, V201)
+    assert store.get_list_charger("CP-O1")["confirmed_version"] == 4
+    completed = [e["detail"] for e in tap.envelopes() if e["detail-type"] == "CommandCompleted"]
+    assert completed and all("localAuthorizationList" not in d["payload"] for d in completed)  # sessions reads versions
+
+
+def test_a_change_sends_the_token_as_it_is_now(aws_env: None) -> None:
+    from services.contracts.sessions import LocalListChanged
+    from services.shared import clock
+
+    connection = confirmed("CP-O2", V16)
+    blocked = LocalListChanged(id_token="TAG-A", type="ISO14443", entry={"status": "Blocked"})  # since unblocked
+    list_sync.token_changed(blocked, None, clock.now())
+    flow()
+    [_, differential] = calls(connection)
+    assert differential[3]["localAuthorizationList"] == [{"idTag": "TAG-A", "idTagInfo": {"status": "Accepted"}}]
+
+
+def test_a_version_the_charger_reports_other_than_the_one_it_confirmed_gets_all_of_the_list(aws_env: None) -> None:
+    connection = confirmed("CP-O3", V201)
+    commands_queue.submit("CP-O3", "GetLocalListVersion", {}, source="test")
+    [asked] = calls(connection, "GetLocalListVersion")
+    answer("CP-O3", connection, asked, {"versionNumber": 1}, V201)
+    assert len(calls(connection)) == 1  # the same: nothing
+    commands_queue.submit("CP-O3", "GetLocalListVersion", {}, source="test")
+    [_, reset] = calls(connection, "GetLocalListVersion")
+    answer("CP-O3", connection, reset, {"versionNumber": 0}, V201)  # e.g. after a reset
+    [_, full] = calls(connection)
+    assert full[3]["versionNumber"] == 2 and full[3]["updateType"] == "Full"
+
+
+def test_a_16_charger_reporting_no_local_list_is_sent_none(aws_env: None) -> None:
+    connection = confirmed("CP-O4", V16)
+    commands_queue.submit("CP-O4", "GetLocalListVersion", {}, source="test")
+    [asked] = calls(connection, "GetLocalListVersion")
+    answer("CP-O4", connection, asked, {"listVersion": -1}, V16)
+    put_token("TAG-B", local_list=True)
+    flow()
+    assert len(calls(connection)) == 1
+
+
+def test_a_known_charger_connecting_again_reads_no_tokens(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    online("CP-O5", V201)  # no list yet: its item is made, nothing sent
+
+    def unexpected() -> list[dict[str, Any]]:
+        raise AssertionError("listed_tokens read at a connection that changes nothing")
+
+    monkeypatch.setattr(store, "listed_tokens", unexpected)
+    assert calls(online("CP-O5", V201)) == []
+
+
+def test_the_local_list_holds_at_most_its_cap(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.shared.settings import settings
+
+    monkeypatch.setenv("CSMS_LOCAL_LIST_MAX", "2")
+    settings.cache_clear()
+    try:
+        put_token("TAG-A", local_list=True)
+        put_token("TAG-B", local_list=True)
+        status, problem = sessions_api("PUT", "/id-tokens/TAG-C", {"status": "Accepted", "local_list": True})
+        assert status == 409 and "CSMS_LOCAL_LIST_MAX" in problem["detail"]
+        put_token("TAG-B", status="Blocked", local_list=True)  # already on it: may change
+        put_token("TAG-C")  # off the list: any number
+    finally:
+        settings.cache_clear()
