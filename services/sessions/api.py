@@ -14,7 +14,6 @@ from services.sessions import authorization, plausibility, reservations, store, 
 from services.shared import clock
 from services.shared.auth import Scope
 from services.shared.dynamo import plain
-from services.shared.settings import settings
 from services.shared.rest import (
     ProblemDetail,
     ProblemError,
@@ -25,6 +24,7 @@ from services.shared.rest import (
     resolver,
     responses,
 )
+from services.shared.settings import settings
 
 app = resolver()
 ID_TOKENS, SESSIONS, RESERVATIONS = "Id tokens", "Sessions", "Reservations"

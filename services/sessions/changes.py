@@ -61,8 +61,8 @@ def token_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> lis
 
 
 def local_list_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[SessionsCommandRequested]:
-    """SendLocalList requested when a charger's list got its next version (receipts make none)."""
-    if not new or new["entry"] != local_list.CHARGER_ENTRY or "sent_version" not in new:
+    """SendLocalList requested when a charger's list got its next version."""
+    if not new or "sent_version" not in new:
         return []
     if old is not None and old.get("sent_version") == new["sent_version"]:
         return []

@@ -309,15 +309,18 @@ def _lists() -> Any:
     return aws.table("local-lists")
 
 
+def _receipts() -> Any:
+    return aws.table("local-list-receipts")
+
+
 def get_list_charger(charge_point_id: str, consistent: bool = True) -> dict[str, Any] | None:
     return _lists().get_item(Key={"charge_point_id": charge_point_id, "entry": CHARGER_ENTRY},
                              ConsistentRead=consistent).get("Item")
 
 
 def list_chargers(limit: int, start_key: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """A page of the chargers sessions knows (a scan: every charger is sent every change)."""
-    return page(_lists().scan, {"FilterExpression": Attr("entry").eq(CHARGER_ENTRY)}, limit, start_key,
-                ("charge_point_id", "entry"))
+    """A page of the chargers sessions knows (a scan of chargers only: every charger is sent every change)."""
+    return page(_lists().scan, {}, limit, start_key, ("charge_point_id", "entry"))
 
 
 def set_list_charger(charge_point_id: str, fields: dict[str, Any], remove: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -347,17 +350,16 @@ def send_list(charge_point_id: str, sent_version: int | None, fields: dict[str, 
         "UpdateExpression": update, "ConditionExpression": condition, "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": serializer(values)}}]
     if receipt is not None:
-        writes.append({"Put": {"TableName": _lists().name, "ConditionExpression": "attribute_not_exists(#e)",
-                               "ExpressionAttributeNames": {"#e": "entry"},
-                               "Item": serializer({"charge_point_id": charge_point_id, "entry": f"event#{receipt}",
+        writes.append({"Put": {"TableName": _receipts().name, "ConditionExpression": "attribute_not_exists(receipt)",
+                               "Item": serializer({"receipt": f"{charge_point_id}#{receipt}",
                                                    "expires_at": now_s + RECEIPT_RETENTION_S})}})
     try:
         aws.client("dynamodb").transact_write_items(TransactItems=writes)
     except ClientError as error:
         if not condition_failed(error):
             raise
-        if receipt is not None and _lists().get_item(Key={"charge_point_id": charge_point_id,
-                                                          "entry": f"event#{receipt}"}, ConsistentRead=True).get("Item"):
+        if receipt is not None and _receipts().get_item(Key={"receipt": f"{charge_point_id}#{receipt}"},
+                                                        ConsistentRead=True).get("Item"):
             return "duplicate"
         return "conflict"
     return "sent"

@@ -117,7 +117,6 @@ def test_a_new_version_requests_its_command_once() -> None:
         "SendLocalList", {"versionNumber": 2, "updateType": "Full"}, "CP-1")
     assert requested.source == "csms.sessions" and requested.detail_type() == "CommandRequested"
     assert local_list_changes(charger, {**charger, "confirmed_version": 2}) == []  # an answer applied
-    assert local_list_changes(None, {"charge_point_id": "CP-1", "entry": "event#x", "expires_at": 1}) == []
     assert local_list_changes(None, {"charge_point_id": "CP-1", "entry": "charger", "ocpp_version": "ocpp1.6"}) == []
 
 
