@@ -74,7 +74,7 @@ def answered(event: CommandCompleted, now: datetime) -> None:
     outcome = local_list.after_answer(bool(charger.get("resent")), event.status, event.reply, event.error_code)
     latest = charger.get("sent_version") == version
     if outcome is Next.unsupported:
-        store.set_list_charger(event.charge_point_id, {"unsupported": True}, remove=("stale",))
+        _unsupported(event.charge_point_id)
     elif not latest:
         if outcome is not Next.confirmed and not local_list.superseded(charger, version):
             _send(charger, None, event.event_id, now, None)
@@ -96,10 +96,14 @@ def reconcile(event: CommandCompleted, now: datetime) -> None:
     if reported is None or charger is None or not local_list.listed_to(charger):
         return
     if reported == local_list.NO_LIST:
-        store.set_list_charger(event.charge_point_id, {"unsupported": True}, remove=("stale",))
+        _unsupported(event.charge_point_id)
     elif charger.get("confirmed_version") is not None and charger.get("sent_version") == charger.get(
             "confirmed_version") != reported:
         _send(charger, None, event.event_id, now, None)
+
+
+def _unsupported(charge_point_id: str) -> None:
+    store.set_list_charger(charge_point_id, {"unsupported": True}, remove=("stale",))
 
 
 def _send(charger: dict[str, Any], change: Change | None, receipt: str, now: datetime,
