@@ -61,12 +61,10 @@ def token_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> lis
 
 
 def local_list_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[SessionsCommandRequested]:
-    """SendLocalList requested when a charger's list got its next version."""
-    if not new or "sent_version" not in new:
-        return []
-    if old is not None and old.get("sent_version") == new["sent_version"]:
+    """SendLocalList requested when a charger's list got its next version (its request item is written once)."""
+    if not new or old is not None:
         return []
     return [SessionsCommandRequested(
-        event_id=stable_id("SendLocalList", new["charge_point_id"], new["sent_version"]),
+        event_id=stable_id("SendLocalList", new["charge_point_id"], new["version"]),
         charge_point_id=new["charge_point_id"], occurred_at=new["requested_at"], action="SendLocalList",
         payload=plain(new["request"]))]

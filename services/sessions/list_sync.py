@@ -1,8 +1,8 @@
 """Keeps every charger's local authorization list the CSMS's: what a token change, a connection and an answer
 to SendLocalList send (services/sessions/local_list.py decides, this module reads and writes).
 
-An update is recorded on the charger's local-lists item (next version, the payload); its stream asks
-connectivity to send it (CommandRequested), and its answer comes back as CommandCompleted. Every step is
+An update is recorded on the charger's local-lists item (its next version) and, with its payload, in
+local-list-requests, whose stream asks connectivity to send it (CommandRequested), and its answer comes back as CommandCompleted. Every step is
 conditional on the charger's version, with a receipt per event applied, so a redelivered event sends nothing.
 """
 
@@ -121,10 +121,10 @@ def _send(charger: dict[str, Any], change: Change | None, receipt: str, now: dat
         sent = charger.get("sent_version")
         version = int(sent or 0) + 1
         fields = {"sent_version": version, "sent_update": update.value, "requested_at": clock.iso(now), "resent": resent,
-                  "request": local_list.payload(charger["ocpp_version"], version, update, changes),
                   **({"full_version": version} if update is Update.full else {})}
-        result = store.send_list(charger["charge_point_id"], None if sent is None else int(sent), fields, receipt,
-                                 int(now.timestamp()), remove=("stale",) if update is Update.full else ())
+        request = local_list.payload(charger["ocpp_version"], version, update, changes)
+        result = store.send_list(charger["charge_point_id"], None if sent is None else int(sent), fields, request,
+                                 receipt, int(now.timestamp()), remove=("stale",) if update is Update.full else ())
         if result != "conflict":
             return
         charger = store.get_list_charger(charger["charge_point_id"]) or charger

@@ -39,11 +39,14 @@ MANIFEST = ServiceManifest(
         # the elements of a write of several are packed into fewer items (store.put_samples).
         Table(name="meter-values", partition_key=Key("series"), sort_key=Key("sample_key")),
         Table(name="counters", partition_key=Key("name")),
-        # Per known charger (entry "charger"): its OCPP version, the local list version sent (its payload, which the
-        # stream asks connectivity to send) and the one confirmed, `unsupported` if it keeps no local list. Only
-        # chargers: a token change scans it whole.
-        Table(name="local-lists", partition_key=Key("charge_point_id"), sort_key=Key("entry"), ttl_attribute="expires_at",
-              stream=Stream("services.sessions.changes:local_list_changes")),
+        # Per known charger (entry "charger"): its OCPP version, the local list version sent and the one confirmed,
+        # `unsupported` if it keeps no local list. Only chargers: a token change scans it whole (expires_at: the
+        # receipts it held before local-list-receipts).
+        Table(name="local-lists", partition_key=Key("charge_point_id"), sort_key=Key("entry"), ttl_attribute="expires_at"),
+        # Each version's SendLocalList payload (a Full one up to 128 KB), written once; its stream asks connectivity
+        # to send it.
+        Table(name="local-list-requests", partition_key=Key("charge_point_id"), sort_key=Key("version", "N"),
+              ttl_attribute="expires_at", stream=Stream("services.sessions.changes:local_list_changes")),
         # The events applied to a charger's list (`{charge_point_id}#{event_id}`), so a redelivered one sends nothing;
         # apart from the chargers (a sparse index would copy every write of a charger item, payload included).
         Table(name="local-list-receipts", partition_key=Key("receipt"), ttl_attribute="expires_at"),

@@ -332,11 +332,11 @@ def set_list_charger(charge_point_id: str, fields: dict[str, Any], remove: tuple
                                 ExpressionAttributeValues=values, ReturnValues="ALL_NEW")["Attributes"]
 
 
-def send_list(charge_point_id: str, sent_version: int | None, fields: dict[str, Any], receipt: str | None,
-              now_s: int, remove: tuple[str, ...] = ()) -> str:
-    """Records the next update of a charger's list (its stream asks connectivity to send it), if its version is
-    still `sent_version` and, with a `receipt` (an event id), that event was not applied to it yet, in one
-    transaction. "sent", "duplicate" (the receipt exists) or "conflict" (another update came first: read again)."""
+def send_list(charge_point_id: str, sent_version: int | None, fields: dict[str, Any], request: dict[str, Any],
+              receipt: str | None, now_s: int, remove: tuple[str, ...] = ()) -> str:
+    """Records the next update of a charger's list, its `request` apart (that item's stream asks connectivity to
+    send it; the charger item, rewritten by every answer, stays small), if its version is still `sent_version`
+    and, with a `receipt` (an event id), that event was not applied to it yet, in one transaction. "sent", "duplicate" (the receipt exists) or "conflict" (another update came first: read again)."""
     sets, names, values = set_clause(fields)
     names["#sent"] = "sent_version"
     if sent_version is None:
@@ -348,7 +348,10 @@ def send_list(charge_point_id: str, sent_version: int | None, fields: dict[str, 
     writes: list[dict[str, Any]] = [{"Update": {
         "TableName": _lists().name, "Key": serializer({"charge_point_id": charge_point_id, "entry": CHARGER_ENTRY}),
         "UpdateExpression": update, "ConditionExpression": condition, "ExpressionAttributeNames": names,
-        "ExpressionAttributeValues": serializer(values)}}]
+        "ExpressionAttributeValues": serializer(values)}},
+        {"Put": {"TableName": aws.table("local-list-requests").name, "Item": serializer({
+            "charge_point_id": charge_point_id, "version": fields["sent_version"], "requested_at": fields["requested_at"],
+            "request": request, "expires_at": now_s + RECEIPT_RETENTION_S})}}]
     if receipt is not None:
         writes.append({"Put": {"TableName": _receipts().name, "ConditionExpression": "attribute_not_exists(receipt)",
                                "Item": serializer({"receipt": f"{charge_point_id}#{receipt}",

@@ -110,14 +110,14 @@ def test_what_an_answer_leads_to(resent: bool, status: str, reply: dict[str, Any
 
 
 def test_a_new_version_requests_its_command_once() -> None:
-    charger = {"charge_point_id": "CP-1", "entry": "charger", "sent_version": 2, "requested_at": "2026-12-01T00:00:00.000Z",
-               "request": {"versionNumber": 2, "updateType": "Full"}}
-    [requested] = local_list_changes({**charger, "sent_version": 1}, charger)
+    item = {"charge_point_id": "CP-1", "version": 2, "requested_at": "2026-12-01T00:00:00.000Z",
+            "request": {"versionNumber": 2, "updateType": "Full"}, "expires_at": 1}
+    [requested] = local_list_changes(None, item)
     assert (requested.action, requested.payload, requested.charge_point_id) == (
         "SendLocalList", {"versionNumber": 2, "updateType": "Full"}, "CP-1")
     assert requested.source == "csms.sessions" and requested.detail_type() == "CommandRequested"
-    assert local_list_changes(charger, {**charger, "confirmed_version": 2}) == []  # an answer applied
-    assert local_list_changes(None, {"charge_point_id": "CP-1", "entry": "charger", "ocpp_version": "ocpp1.6"}) == []
+    assert local_list_changes(item, {**item, "expires_at": 2}) == []  # written once: nothing else requests it
+    assert local_list_changes(item, None) == []  # expired
 
 
 def test_sessions_subscribes_to_the_answers_it_applies() -> None:
