@@ -12,8 +12,6 @@ from typing import Any
 
 from services.sessions.authorization import GROUP_TYPE, ID_TAG_TYPES
 
-# A charger's item in the local-lists table (its partition's only item).
-CHARGER_ENTRY = "charger"
 # 1.6's idTag is up to 20 characters; a longer token cannot be on a 1.6 charger's list.
 MAX_ID_TAG = 20
 # The fields of a token its list entry carries.

@@ -39,10 +39,9 @@ MANIFEST = ServiceManifest(
         # the elements of a write of several are packed into fewer items (store.put_samples).
         Table(name="meter-values", partition_key=Key("series"), sort_key=Key("sample_key")),
         Table(name="counters", partition_key=Key("name")),
-        # Per known charger (entry "charger"): its OCPP version, the local list version sent and the one confirmed,
-        # `unsupported` if it keeps no local list. Only chargers: a token change scans it whole (expires_at: the
-        # receipts it held before local-list-receipts).
-        Table(name="local-lists", partition_key=Key("charge_point_id"), sort_key=Key("entry"), ttl_attribute="expires_at"),
+        # Per known charger: its OCPP version, the local list version sent and the one confirmed, `unsupported` if it
+        # keeps no local list. A token change scans it whole.
+        Table(name="local-lists", partition_key=Key("charge_point_id")),
         # Each version's SendLocalList payload (a Full one up to 128 KB), written once; its stream asks connectivity
         # to send it.
         Table(name="local-list-requests", partition_key=Key("charge_point_id"), sort_key=Key("version", "N"),

@@ -9,7 +9,6 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
-from services.sessions.local_list import CHARGER_ENTRY
 from services.shared import aws
 from services.shared.dynamo import condition_failed, page, set_clause
 from services.shared.settings import settings
@@ -314,20 +313,20 @@ def _receipts() -> Any:
 
 
 def get_list_charger(charge_point_id: str, consistent: bool = True) -> dict[str, Any] | None:
-    return _lists().get_item(Key={"charge_point_id": charge_point_id, "entry": CHARGER_ENTRY},
+    return _lists().get_item(Key={"charge_point_id": charge_point_id},
                              ConsistentRead=consistent).get("Item")
 
 
 def list_chargers(limit: int, start_key: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """A page of the chargers sessions knows (a scan of chargers only: every charger is sent every change)."""
-    return page(_lists().scan, {}, limit, start_key, ("charge_point_id", "entry"))
+    return page(_lists().scan, {}, limit, start_key, ("charge_point_id",))
 
 
 def set_list_charger(charge_point_id: str, fields: dict[str, Any], remove: tuple[str, ...] = ()) -> dict[str, Any]:
     """Sets fields of a charger's item (created if new), removes `remove`; the item after."""
     sets, names, values = set_clause(fields)
     update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(remove) if remove else "")
-    return _lists().update_item(Key={"charge_point_id": charge_point_id, "entry": CHARGER_ENTRY},
+    return _lists().update_item(Key={"charge_point_id": charge_point_id},
                                 UpdateExpression=update, ExpressionAttributeNames=names,
                                 ExpressionAttributeValues=values, ReturnValues="ALL_NEW")["Attributes"]
 
@@ -346,7 +345,7 @@ def send_list(charge_point_id: str, sent_version: int | None, fields: dict[str, 
     update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(remove) if remove else "")
     serializer = _serializer()
     writes: list[dict[str, Any]] = [{"Update": {
-        "TableName": _lists().name, "Key": serializer({"charge_point_id": charge_point_id, "entry": CHARGER_ENTRY}),
+        "TableName": _lists().name, "Key": serializer({"charge_point_id": charge_point_id}),
         "UpdateExpression": update, "ConditionExpression": condition, "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": serializer(values)}},
         {"Put": {"TableName": aws.table("local-list-requests").name, "Item": serializer({
@@ -373,7 +372,7 @@ def answer_list(charge_point_id: str, version: int, fields: dict[str, Any], remo
     sets, names, values = set_clause(fields)
     update = ("SET " + ", ".join(sets) if sets else "") + (" REMOVE " + ", ".join(remove) if remove else "")
     try:
-        _lists().update_item(Key={"charge_point_id": charge_point_id, "entry": CHARGER_ENTRY}, UpdateExpression=update,
+        _lists().update_item(Key={"charge_point_id": charge_point_id}, UpdateExpression=update,
                              ConditionExpression="sent_version = :v", **({"ExpressionAttributeNames": names} if names else {}),
                              ExpressionAttributeValues={**values, ":v": version})
     except ClientError as error:
