@@ -83,6 +83,15 @@ class FaultCleared(Located):
     info: str | None = None
 
 
+class ChargerPlaced(ConnectivityEvent):
+    """A charger's site changed: put at a site, moved, or taken away (`site_id` None; also when the charger was
+    deleted). `version` orders one charger's placements for a consumer that sees them out of order."""
+
+    site_id: str | None = None
+    previous_site_id: str | None = None
+    version: int
+
+
 class CommandCompleted(ConnectivityEvent):
     """A command settled: `payload` is what was asked (as stored: camelCase, secrets redacted), `reply` what the
     charger answered (camelCase; None without an answer), `error_code` why it failed (e.g. QueueTimeout: never sent)."""
@@ -93,6 +102,8 @@ class CommandCompleted(ConnectivityEvent):
     reply: dict[str, Any] | None = None
     payload: dict[str, Any] = {}
     error_code: str | None = None
+    requested_by: str | None = None  # the source of the CommandRequested that asked for it (csms.<service>)
+    reference: str | None = None  # the CommandRequested's own reference, given back
 
 
 class SiteAddress(BaseModel):
@@ -125,3 +136,4 @@ class CommandRequested(Event):
     event_name: ClassVar[str | None] = "CommandRequested"
     action: str
     payload: dict[str, Any] = {}
+    reference: str | None = None  # the requester's own key, given back on the CommandCompleted (and its requested_by)
