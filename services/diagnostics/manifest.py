@@ -21,12 +21,20 @@ MANIFEST = ServiceManifest(
         # Per charger: open-incident pointers, connector recoveries and the reports counted.
         Table(name="fault-tracking", partition_key=Key("charge_point_id"), sort_key=Key("item_key"),
               ttl_attribute="expires_at"),
+        # Support's projection of the fleet (services/diagnostics/fleet.py): placements, connector statuses, sessions.
+        Table(name="fleet", partition_key=Key("charge_point_id"), sort_key=Key("item_key"),
+              indexes=(Index(name="by-site", partition_key=Key("site_id"), sort_key=Key("charge_point_id")),)),
     ),
     subscriptions=(
         Subscription(
             event_pattern={"source": ["csms.connectivity"],
                            "detail-type": ["FaultReported", "ConnectorStatusChanged", "FaultCleared"]},
             queue=Queue(name="diagnostics-connector-events", handler=f"{_HANDLERS}:connector_events"),
+        ),
+        Subscription(
+            event_pattern={"source": ["csms.sessions", "csms.connectivity"],
+                           "detail-type": ["SessionStarted", "SessionEnded", "ChargerPlaced"]},
+            queue=Queue(name="diagnostics-fleet-events", handler=f"{_HANDLERS}:fleet_events"),
         ),
     ),
     rest_apis=(RestApi(prefixes=("/incidents",), handler=f"{_HANDLERS}:api", resolver="services.diagnostics.api:app"),),
