@@ -55,7 +55,7 @@ def _fleet_event(record: "SQSRecord") -> None:
         placed = ChargerPlaced.model_validate(envelope["detail"])
         fleet.record_placement(placed.charge_point_id, placed.site_id, placed.version)
     else:
-        raise ValueError(f"diagnostics-fleet-events does not take {detail_type!r} events")
+        raise ValueError(f"the fleet projection does not take {detail_type!r} events")
 
 
 @entry_point

@@ -32,9 +32,12 @@ MANIFEST = ServiceManifest(
             queue=Queue(name="diagnostics-connector-events", handler=f"{_HANDLERS}:connector_events"),
         ),
         Subscription(
-            event_pattern={"source": ["csms.sessions", "csms.connectivity"],
-                           "detail-type": ["SessionStarted", "SessionEnded", "ChargerPlaced"]},
-            queue=Queue(name="diagnostics-fleet-events", handler=f"{_HANDLERS}:fleet_events"),
+            event_pattern={"source": ["csms.sessions"], "detail-type": ["SessionStarted", "SessionEnded"]},
+            queue=Queue(name="diagnostics-session-events", handler=f"{_HANDLERS}:fleet_events"),
+        ),
+        Subscription(
+            event_pattern={"source": ["csms.connectivity"], "detail-type": ["ChargerPlaced"]},
+            queue=Queue(name="diagnostics-placement-events", handler=f"{_HANDLERS}:fleet_events"),
         ),
     ),
     rest_apis=(RestApi(prefixes=("/incidents",), handler=f"{_HANDLERS}:api", resolver="services.diagnostics.api:app"),),

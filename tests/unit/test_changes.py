@@ -61,6 +61,19 @@ def test_a_connector_announces_what_changed_with_what_it_was() -> None:
     assert changed[1].occurred_at == "2026-03-01T10:05:00.000Z"
 
 
+def test_a_charger_announces_placed_when_its_site_changes_with_its_registration_version() -> None:
+    unplaced = {"charge_point_id": CP, "connectors": {}, "registration_version": Decimal(1)}
+    placed = {**unplaced, "site_id": "S-1", "registration_version": Decimal(2)}
+    [event] = charger_changes(unplaced, placed)
+    assert (event.detail_type(), event.site_id, event.previous_site_id, event.version) == ("ChargerPlaced", "S-1", None, 2)
+    assert charger_changes(unplaced, placed)[0].event_id == event.event_id  # relayed twice: the same event
+    assert charger_changes(placed, {**placed, "registration_version": Decimal(3), "labels": {"a": "b"}}) == []
+    deleted = {**unplaced, "deleted_at": "2026-03-01T12:00:00.000Z", "registration_version": Decimal(3)}
+    [gone] = charger_changes(placed, deleted)
+    assert (gone.site_id, gone.previous_site_id, gone.version, gone.occurred_at) == (None, "S-1", 3, deleted["deleted_at"])
+    assert charger_changes(None, {"charge_point_id": CP, "connectors": {}}) == []
+
+
 def test_a_command_announces_completed_once_when_it_is_settled() -> None:
     sent = {"charge_point_id": CP, "command_id": "c1", "action": "Reset", "status": "sent"}
     done = {**sent, "status": "accepted", "reply": {"status": "Accepted"}, "completed_at": T0}
