@@ -24,6 +24,9 @@ MANIFEST = ServiceManifest(
         # Support's projection of the fleet (services/diagnostics/fleet.py): placements, connector statuses, sessions.
         Table(name="fleet", partition_key=Key("charge_point_id"), sort_key=Key("item_key"),
               indexes=(Index(name="by-site", partition_key=Key("site_id"), sort_key=Key("charge_point_id")),)),
+        # Operators' vendor entries of the knowledge base of faults, one item per version.
+        Table(name="error-codes", partition_key=Key("entry_id"), sort_key=Key("version", "N"),
+              indexes=(Index(name="by-vendor", partition_key=Key("vendor_key"), sort_key=Key("entry_id")),)),
     ),
     subscriptions=(
         Subscription(
@@ -40,7 +43,7 @@ MANIFEST = ServiceManifest(
             queue=Queue(name="diagnostics-placement-events", handler=f"{_HANDLERS}:fleet_events"),
         ),
     ),
-    rest_apis=(RestApi(prefixes=("/incidents",), handler=f"{_HANDLERS}:api", resolver="services.diagnostics.api:app"),),
+    rest_apis=(RestApi(prefixes=("/incidents", "/error-codes"), handler=f"{_HANDLERS}:api", resolver="services.diagnostics.api:app"),),
     relay=f"{_HANDLERS}:relay",
     publishes=("IncidentOpened", "IncidentResolved"),
     # What chargers upload (diagnostics/ kept 90 days; firmware images later), through presigned URLs.
