@@ -1,4 +1,4 @@
-"""REST: /incidents, for operators."""
+"""REST: /incidents, for operators; /support and /tickets, for the operator's support of drivers."""
 
 from __future__ import annotations
 
@@ -6,15 +6,35 @@ from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.openapi.models import Tag
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
-from services.diagnostics import faults, store
+from services.diagnostics import faults, fleet, store, support, tickets
+from services.shared import clock
 from services.shared.auth import Scope
-from services.shared.rest import ProblemDetail, ProblemError, allow, decode_token, encode_token, resolver, responses
+from services.shared.rest import (
+    ProblemDetail,
+    ProblemError,
+    allow,
+    decode_token,
+    encode_token,
+    json_response,
+    resolver,
+    responses,
+)
 
 app = resolver()
 INCIDENTS = "Incidents"
+SUPPORT = "Support"
+TICKETS = "Tickets"
 TAGS = {  # each tag of this service's routes, described at the top of the OpenAPI document
+    SUPPORT: (
+        "For the operator's support app, at a driver's side: a connector's status, the explanation of its fault in "
+        "the driver's language, what to try, and the connectors available at the same site."
+    ),
+    TICKETS: (
+        "Drivers' reports of a problem: each links to the incident on its connector, resolves when it does (or when "
+        "an operator resolves it), and its reporter is then told through the notifications service."
+    ),
     INCIDENTS: (
         "Faults chargers report, grouped: one incident per charger, EVSE, connector and problem code while it lasts, "
         "with the timeline of its reports, resolved when the charger reports the component without the problem."
@@ -107,3 +127,262 @@ def get_incident(incident_id: Annotated[str, Path(max_length=64, description="Th
     if item is None:
         raise ProblemError(404, f"No incident {incident_id!r}")
     return _incident(item)
+
+
+# --- support: a connector at a driver's side ------------------------------------------------------
+
+ChargePointId = Annotated[str, Path(min_length=1, max_length=48, description="The charge point id")]
+TicketId = Annotated[str, Path(max_length=64, description="The ticket id")]
+_CARE = (Scope.ADMIN, Scope.OPERATOR, Scope.SUPPORT)
+
+
+class SupportConnector(BaseModel):
+    charge_point_id: str
+    evse_id: int
+    connector_id: int
+    status: str | None = Field(description="The connector's status (its EVSE's or the charger's when that one, later, "
+                                           "is Unavailable or Faulted); None if never reported")
+    status_at: str | None = Field(description="The charger's time of that status")
+
+
+class SupportIncident(BaseModel):
+    id: str
+    problem_code: str
+    title: str | None = Field(None, description="The knowledge base's one-line explanation, for the operator")
+    severity: str
+    opened_at: str
+    charging_interrupted: bool = False
+
+
+class ConnectorSupport(BaseModel):
+    charge_point_id: str
+    evse_id: int
+    site_id: str | None
+    status: str | None = Field(description="The EVSE's status: Faulted if a connector is, else Available if one is, "
+                                           "else its first connector's")
+    status_at: str | None
+    connectors: list[SupportConnector]
+    incident: SupportIncident | None = Field(description="The open incident concerning the EVSE, the most severe")
+    lang: str = Field(description="The language of `message` and `tips`: the first asked (lang, then "
+                                  "Accept-Language) that the text exists in, else en")
+    message: str | None = Field(description="The driver-facing explanation of the incident's fault; None without one")
+    tips: list[str] = Field(description="What the driver may try")
+    alternatives: list[SupportConnector] = Field(
+        description="The Available connectors of the other EVSEs at the same site (of the same charger when it is "
+                    "at no site)")
+
+
+def _evse_status(connectors: list[dict[str, Any]]) -> tuple[str | None, str | None]:
+    statuses = [c["status"] for c in connectors]
+    chosen = next((c for s in ("Faulted", "Available") for c in connectors if c["status"] == s), connectors[0])
+    return (chosen["status"], chosen["status_at"]) if statuses else (None, None)
+
+
+def _driver_message(incident: dict[str, Any]) -> dict[str, str]:
+    """The incident's driver message, else (an incident opened before the knowledge base) its entry's now."""
+    if incident.get("driver_message"):
+        return dict(incident["driver_message"])
+    from services.diagnostics import knowledge
+
+    vendor_id = incident.get("vendor_id")
+    return knowledge.lookup("*", incident["problem_code"], vendor_id, incident.get("vendor_code"),
+                            store.vendor_entries(vendor_id)).driver_message
+
+
+def _alternatives(place: dict[str, Any]) -> list[SupportConnector]:
+    site_id = place["site_id"]
+    if site_id is not None:
+        nearby = fleet.site_connectors(site_id)
+    else:
+        nearby = (fleet.charger(place["charge_point_id"]) or {"connectors": []})["connectors"]
+    return [SupportConnector(**{k: c[k] for k in SupportConnector.model_fields}) for c in nearby
+            if c["status"] == "Available"
+            and (c["charge_point_id"], c["evse_id"]) != (place["charge_point_id"], place["evse_id"])]
+
+
+@app.get("/support/connectors/<charge_point_id>/<evse_id>", security=allow(*Scope), summary="Help a driver at a connector",
+         tags=[SUPPORT],
+         description=("What the operator's app shows a driver at an EVSE: its connectors' status, the open incident "
+                      "concerning it (its own, its EVSE's or the charger's) with the knowledge base's message for "
+                      "drivers in `lang` (else the Accept-Language's, else English), what to try (generic advice by "
+                      "status when no incident explains it), and the Available connectors nearby. 404 for a charger "
+                      "the CSMS has never heard of (never reported a status, charged or was placed)."),
+         responses=responses({200: ("The connector, explained", ConnectorSupport)}, 404, 422))
+def get_connector_support(
+    charge_point_id: ChargePointId,
+    evse_id: Annotated[int, Path(ge=1, le=1000, description="The EVSE (1.6: the connector id)")],
+    lang: Annotated[str | None, Query(pattern="^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$",
+                                      description="The driver's language, e.g. de or de-CH")] = None,
+) -> ConnectorSupport:
+    place = fleet.evse(charge_point_id, evse_id)
+    if place is None:
+        raise ProblemError(404, f"No charger {charge_point_id!r} known: it has never reported a status, charged or "
+                                "been placed at a site")
+    status, status_at = _evse_status(place["connectors"])
+    incident = store.open_incident_at(charge_point_id, evse_id, 0)
+    wanted = support.requested_languages(lang, app.current_event.headers.get("accept-language"))
+    chosen, message, tips = support.advice(status, _driver_message(incident) if incident else None, wanted)
+    return ConnectorSupport(
+        charge_point_id=charge_point_id, evse_id=evse_id, site_id=place["site_id"], status=status,
+        status_at=status_at, connectors=[SupportConnector(**{k: c[k] for k in SupportConnector.model_fields})
+                                         for c in place["connectors"]],
+        incident=None if incident is None else SupportIncident(
+            id=incident["incident_id"], **{k: incident[k] for k in ("problem_code", "severity", "opened_at")},
+            title=incident.get("title"), charging_interrupted=bool(incident.get("charging_interrupted"))),
+        lang=chosen, message=message, tips=tips, alternatives=_alternatives(place))
+
+
+# --- tickets -------------------------------------------------------------------------------------
+
+TicketStatus = Literal["open", "resolved"]
+# E.164, what SMS gateways take; an address of RFC 5321's length with one @ and a dot in its domain.
+PHONE = r"^\+[1-9][0-9]{6,14}$"
+EMAIL = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
+
+
+class Contact(BaseModel):
+    email: str | None = Field(None, max_length=254, pattern=EMAIL, description="e.g. driver@example.com")
+    phone: str | None = Field(None, pattern=PHONE, description="E.164, e.g. +4915112345678")
+
+    @model_validator(mode="after")
+    def _one(self) -> "Contact":
+        if self.email is None and self.phone is None:
+            raise ValueError("give an email or a phone number, to tell the reporter when it is fixed")
+        return self
+
+
+class TicketRequest(BaseModel):
+    charge_point_id: str = Field(min_length=1, max_length=48)
+    evse_id: int | None = Field(None, ge=1, le=1000, description="The EVSE (1.6: the connector id); none: the charger")
+    session_id: str | None = Field(None, min_length=1, max_length=64)
+    description: str = Field(min_length=1, max_length=2000, description="What the driver says happened")
+    contact: Contact
+
+
+class TicketTimelineEntry(BaseModel):
+    at: str
+    kind: Literal["opened", "linked", "note", "resolved"]
+    text: str | None = None
+    by: str | None = Field(None, description="The API key that did it; none for what the CSMS did")
+    incident_id: str | None = None
+
+
+class Ticket(BaseModel):
+    id: str
+    charge_point_id: str
+    evse_id: int | None = None
+    session_id: str | None = None
+    description: str
+    contact: Contact
+    status: TicketStatus
+    incident_id: str | None = Field(None, description="The incident it follows, once linked")
+    linked_at: str | None = None
+    created_at: str
+    created_by: str
+    updated_at: str
+    resolved_at: str | None = None
+    resolved_by: Literal["incident", "operator"] | None = None
+    resolution_note: str | None = None
+    timeline: list[TicketTimelineEntry]
+
+
+class TicketPage(BaseModel):
+    items: list[Ticket]
+    next_token: str | None
+
+
+class TicketNoteRequest(BaseModel):
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class TicketResolveRequest(BaseModel):
+    note: str | None = Field(None, min_length=1, max_length=2000, description="Told to the reporter")
+
+
+def _ticket(item: dict[str, Any]) -> Ticket:
+    return Ticket(id=item["ticket_id"], **{name: item.get(name) for name in Ticket.model_fields if name != "id"})
+
+
+def _key_id() -> str:
+    return str(((app.current_event.raw_event.get("requestContext") or {}).get("authorizer") or {}).get("key_id", ""))
+
+
+def _existing_ticket(ticket_id: str) -> dict[str, Any]:
+    item = tickets.get(ticket_id)
+    if item is None:
+        raise ProblemError(404, f"No ticket {ticket_id!r}")
+    return item
+
+
+@app.post("/tickets", security=allow(*_CARE), summary="Report a driver's problem", tags=[TICKETS],
+          description=("Opens a ticket for a charger (and EVSE): it links to the open incident concerning that place, "
+                       "or to the next one opened there within the hour, resolves when that incident resolves, and its "
+                       "reporter is then told through `contact` (an email, an E.164 phone number, or both). 422 for "
+                       "a charger the CSMS has never heard of, a contact with neither, or a description over 2,000 "
+                       "characters."),
+          responses=responses({201: ("Opened; Location is the ticket", Ticket)}, 422))
+def post_ticket(request: TicketRequest) -> Any:
+    if fleet.evse(request.charge_point_id, request.evse_id or 0) is None:
+        raise ProblemError(422, f"No charger {request.charge_point_id!r} known: send the id of a charger that has "
+                                "connected", [ProblemDetail(path="body.charge_point_id", message="unknown charger")])
+    item = tickets.create(charge_point_id=request.charge_point_id, evse_id=request.evse_id,
+                          session_id=request.session_id, description=request.description,
+                          contact=request.contact.model_dump(exclude_none=True), created_by=_key_id())
+    return json_response(201, _ticket(item), {"Location": f"/tickets/{item['ticket_id']}"})
+
+
+@app.get("/tickets", security=allow(*Scope), summary="List tickets", tags=[TICKETS],
+         description=("Tickets, newest first with `status` or `charge_point_id` (with neither, in storage order). "
+                      "Follow `next_token` until it is null. 422 for a bad `limit` or a `next_token` given out for "
+                      "other filters."),
+         responses=responses({200: ("A page of tickets", TicketPage)}, 422))
+def list_tickets(
+    status: Annotated[TicketStatus | None, Query(description="Only open, or only resolved, tickets")] = None,
+    charge_point_id: Annotated[str | None, Query(min_length=1, max_length=48, description="Only this charger's")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    next_token: Annotated[str | None, Query(max_length=1024)] = None,
+) -> TicketPage:
+    if charge_point_id is not None:
+        expected: dict[str, str | None] = {"ticket_id": None, "charge_point_id": charge_point_id, "created_at": None}
+    elif status is not None:
+        expected = {"ticket_id": None, "status": status, "created_at": None}
+    else:
+        expected = {"ticket_id": None}
+    start_key = decode_token(next_token, lambda key: all(len(v) <= 256 for v in key.values()), **expected)
+    items, last = tickets.listing(status=status, charge_point_id=charge_point_id, limit=limit, start_key=start_key)
+    return TicketPage(items=[_ticket(i) for i in items], next_token=encode_token(last))
+
+
+@app.get("/tickets/<ticket_id>", security=allow(*Scope), summary="Get a ticket", tags=[TICKETS],
+         description="One ticket with its timeline (opened, linked, notes, resolved). 404 for an unknown ticket id.",
+         responses=responses({200: ("The ticket", Ticket)}, 404, 422))
+def get_ticket(ticket_id: TicketId) -> Ticket:
+    return _ticket(_existing_ticket(ticket_id))
+
+
+@app.post("/tickets/<ticket_id>/notes", security=allow(*_CARE), summary="Add a note to a ticket", tags=[TICKETS],
+          description=(f"Appends a note to the ticket's timeline (for the operator's team; the reporter is not told). "
+                       f"404 for an unknown ticket; 409 once its timeline holds {tickets.TIMELINE_LIMIT} entries."),
+          responses=responses({201: ("Added", TicketTimelineEntry)}, 404, 409, 422))
+def post_ticket_note(ticket_id: TicketId, request: TicketNoteRequest) -> Any:
+    try:
+        note = tickets.add_note(ticket_id, request.text, _key_id())
+    except tickets.Full:
+        raise ProblemError(409, f"Ticket {ticket_id!r} holds {tickets.TIMELINE_LIMIT} timeline entries: no more notes "
+                                "fit; open a new ticket") from None
+    if note is None:
+        raise ProblemError(404, f"No ticket {ticket_id!r}")
+    return json_response(201, TicketTimelineEntry(**note))
+
+
+@app.post("/tickets/<ticket_id>/resolve", security=allow(*_CARE), summary="Resolve a ticket", tags=[TICKETS],
+          description=("Resolves an open ticket, whatever its incident's state; the reporter is told, with `note`. "
+                       "404 for an unknown ticket, 409 for one resolved already."),
+          responses=responses({200: ("Resolved", Ticket)}, 404, 409, 422))
+def resolve_ticket(ticket_id: TicketId, request: TicketResolveRequest) -> Ticket:
+    item = tickets.resolve(ticket_id, at=clock.iso(clock.now()), resolved_by="operator", note=request.note,
+                           by=_key_id())
+    if item is None:
+        _existing_ticket(ticket_id)
+        raise ProblemError(409, f"Ticket {ticket_id!r} is resolved already")
+    return _ticket(item)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.contracts.diagnostics import DiagnosticsEvent, IncidentOpened, IncidentResolved
+from services.contracts.diagnostics import DiagnosticsEvent, IncidentOpened, IncidentResolved, TicketContact, TicketResolved
 from services.shared.events import stable_id
 
 
@@ -29,3 +29,15 @@ def incident_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> 
             resolved_at=new["resolved_at"],
             count=int(new["count"])))
     return found
+
+
+def ticket_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[DiagnosticsEvent]:
+    """TicketResolved once, when a ticket became resolved: the notifications service tells its reporter."""
+    if not new or new.get("status") != "resolved" or (old or {}).get("status") == "resolved":
+        return []
+    evse_id = new.get("evse_id")
+    return [TicketResolved(
+        event_id=stable_id("TicketResolved", new["ticket_id"]), charge_point_id=new["charge_point_id"],
+        occurred_at=new["resolved_at"], ticket_id=new["ticket_id"], evse_id=None if evse_id is None else int(evse_id),
+        incident_id=new.get("incident_id"), contact=TicketContact(**new.get("contact") or {}),
+        note=new.get("resolution_note"), resolved_at=new["resolved_at"])]

@@ -65,6 +65,26 @@ def fleet_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return consumers.sqs_batch(event, context, _fleet_event)
 
 
+def _ticket_event(record: "SQSRecord") -> None:
+    from services.contracts.diagnostics import IncidentOpened, IncidentResolved
+    from services.diagnostics import tickets
+
+    envelope = consumers.envelope(record)
+    detail_type = envelope.get("detail-type")
+    if detail_type == "IncidentOpened":
+        tickets.incident_opened(IncidentOpened.model_validate(envelope["detail"]))
+    elif detail_type == "IncidentResolved":
+        tickets.incident_resolved(IncidentResolved.model_validate(envelope["detail"]))
+    else:
+        raise ValueError(f"diagnostics-ticket-events does not take {detail_type!r} events")
+
+
+@entry_point
+def ticket_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """IncidentOpened and IncidentResolved: drivers' tickets link to the incident on their connector and follow it."""
+    return consumers.sqs_batch(event, context, _ticket_event)
+
+
 @entry_point
 def api(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from services.diagnostics.api import app  # only the REST Lambda pays for the resolver
@@ -74,7 +94,7 @@ def api(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 @entry_point
 def relay(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """The incidents table's stream: IncidentOpened and IncidentResolved, to the bus."""
+    """The incidents and tickets tables' streams: IncidentOpened, IncidentResolved and TicketResolved, to the bus."""
     from services.shared.relay import relay_batch
 
     return relay_batch(event, "diagnostics")

@@ -27,6 +27,17 @@ MANIFEST = ServiceManifest(
         # Operators' vendor entries of the knowledge base of faults, one item per version.
         Table(name="error-codes", partition_key=Key("entry_id"), sort_key=Key("version", "N"),
               indexes=(Index(name="by-vendor", partition_key=Key("vendor_key"), sort_key=Key("entry_id")),)),
+        # Drivers' support tickets (services/diagnostics/tickets.py); their stream makes TicketResolved.
+        Table(
+            name="tickets",
+            partition_key=Key("ticket_id"),
+            indexes=(
+                Index(name="by-status", partition_key=Key("status"), sort_key=Key("created_at")),
+                Index(name="by-charger", partition_key=Key("charge_point_id"), sort_key=Key("created_at")),
+                Index(name="by-incident", partition_key=Key("incident_id"), sort_key=Key("created_at")),
+            ),
+            stream=Stream("services.diagnostics.changes:ticket_changes"),
+        ),
     ),
     subscriptions=(
         Subscription(
@@ -42,10 +53,15 @@ MANIFEST = ServiceManifest(
             event_pattern={"source": ["csms.connectivity"], "detail-type": ["ChargerPlaced"]},
             queue=Queue(name="diagnostics-placement-events", handler=f"{_HANDLERS}:fleet_events"),
         ),
+        Subscription(
+            event_pattern={"source": ["csms.diagnostics"], "detail-type": ["IncidentOpened", "IncidentResolved"]},
+            queue=Queue(name="diagnostics-ticket-events", handler=f"{_HANDLERS}:ticket_events"),
+        ),
     ),
-    rest_apis=(RestApi(prefixes=("/incidents", "/error-codes"), handler=f"{_HANDLERS}:api", resolver="services.diagnostics.api:app"),),
+    rest_apis=(RestApi(prefixes=("/incidents", "/error-codes", "/support", "/tickets"), handler=f"{_HANDLERS}:api",
+                       resolver="services.diagnostics.api:app"),),
     relay=f"{_HANDLERS}:relay",
-    publishes=("IncidentOpened", "IncidentResolved"),
+    publishes=("IncidentOpened", "IncidentResolved", "TicketResolved"),
     # What chargers upload (diagnostics/ kept 90 days; firmware images later), through presigned URLs.
     buckets=(Bucket(name="uploads", expiries=(Expiry("diagnostics/", 90),)),),
 )

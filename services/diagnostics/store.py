@@ -291,3 +291,28 @@ def put_vendor_entry(entry: Entry) -> None:
         if condition_failed(error):
             raise Conflict(entry.id) from None
         raise
+
+
+# --- incidents by place (support, tickets) ---------------------------------------------------------
+
+# Most severe first: the knowledge base's severities, then a charger's report's (incidents opened before the knowledge base).
+_SEVERITY_RANK = {name: rank for rank, name in enumerate(("critical", "high", "error", "medium", "low", "warning", "info"))}
+
+
+def covers(incident: dict[str, Any], evse_id: int, connector_id: int) -> bool:
+    """Whether an incident's place concerns (evse_id, connector_id): the charger as a whole concerns every place, an
+    EVSE as a whole its connectors; evse_id 0 asks for the whole charger, connector_id 0 for the whole EVSE."""
+    at_evse, at_connector = int(incident["evse_id"]), int(incident["connector_id"])
+    if at_evse == 0 or evse_id == 0:
+        return True
+    return at_evse == evse_id and (at_connector == 0 or connector_id == 0 or at_connector == connector_id)
+
+
+def open_incident_at(charge_point_id: str, evse_id: int, connector_id: int) -> dict[str, Any] | None:
+    """The open incident that concerns a place (`covers`), most severe first, then the latest opened; None if none."""
+    query = {"IndexName": BY_CHARGER, "KeyConditionExpression": Key("charge_point_id").eq(charge_point_id),
+             "FilterExpression": Attr("status").eq("open")}
+    found = [plain(item) for item in _all(_incidents().query, query) if covers(item, evse_id, connector_id)]
+    found.sort(key=lambda item: item["opened_at"], reverse=True)
+    found.sort(key=lambda item: _SEVERITY_RANK.get(item.get("severity"), len(_SEVERITY_RANK)))
+    return found[0] if found else None
