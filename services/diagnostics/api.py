@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.models import Tag
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, Field, model_validator
@@ -173,9 +174,8 @@ class ConnectorSupport(BaseModel):
 
 
 def _evse_status(connectors: list[dict[str, Any]]) -> tuple[str | None, str | None]:
-    statuses = [c["status"] for c in connectors]
     chosen = next((c for s in ("Faulted", "Available") for c in connectors if c["status"] == s), connectors[0])
-    return (chosen["status"], chosen["status_at"]) if statuses else (None, None)
+    return chosen["status"], chosen["status_at"]
 
 
 def _driver_message(incident: dict[str, Any]) -> dict[str, str]:
@@ -321,7 +321,7 @@ def _existing_ticket(ticket_id: str) -> dict[str, Any]:
                        "a charger the CSMS has never heard of, a contact with neither, or a description over 2,000 "
                        "characters."),
           responses=responses({201: ("Opened; Location is the ticket", Ticket)}, 422))
-def post_ticket(request: TicketRequest) -> Any:
+def post_ticket(request: TicketRequest) -> Response[Ticket]:
     if fleet.evse(request.charge_point_id, request.evse_id or 0) is None:
         raise ProblemError(422, f"No charger {request.charge_point_id!r} known: send the id of a charger that has "
                                 "connected", [ProblemDetail(path="body.charge_point_id", message="unknown charger")])
@@ -364,7 +364,7 @@ def get_ticket(ticket_id: TicketId) -> Ticket:
           description=(f"Appends a note to the ticket's timeline (for the operator's team; the reporter is not told). "
                        f"404 for an unknown ticket; 409 once its timeline holds {tickets.TIMELINE_LIMIT} entries."),
           responses=responses({201: ("Added", TicketTimelineEntry)}, 404, 409, 422))
-def post_ticket_note(ticket_id: TicketId, request: TicketNoteRequest) -> Any:
+def post_ticket_note(ticket_id: TicketId, request: TicketNoteRequest) -> Response[TicketTimelineEntry]:
     try:
         note = tickets.add_note(ticket_id, request.text, _key_id())
     except tickets.Full:

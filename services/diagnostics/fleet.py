@@ -151,21 +151,32 @@ def connectors_of(charge_point_id: str, items: Iterable[dict[str, Any]]) -> list
     return found
 
 
+def charger(charge_point_id: str) -> dict[str, Any] | None:
+    """One charger: {charge_point_id, site_id, connectors} (as `connector` gives them); None if it never reported,
+    charged or was placed."""
+    items = _items(charge_point_id)
+    if not items:
+        return None
+    site_id = next((i.get("site_id") for i in items if i["item_key"] == CHARGER), None)
+    return {"charge_point_id": charge_point_id, "site_id": site_id, "connectors": connectors_of(charge_point_id, items),
+            "places": {_place(i["item_key"]): i for i in items if i["item_key"] != CHARGER}}
+
+
 def evse(charge_point_id: str, evse_id: int) -> dict[str, Any] | None:
     """One EVSE: {charge_point_id, evse_id, site_id, connectors} (as `connector` gives them; connector 1 alone, with
     its EVSE's or the charger's status, when none of its own reported); None if the charger never reported, charged
     or was placed."""
-    items = _items(charge_point_id)
-    if not items:
+    found = charger(charge_point_id)
+    if found is None:
         return None
-    by_key = {i["item_key"]: i for i in items}
-    connectors = [c for c in connectors_of(charge_point_id, items) if c["evse_id"] == evse_id]
+    connectors = [c for c in found["connectors"] if c["evse_id"] == evse_id]
     if not connectors:
-        status, at = effective_status(None, by_key.get(place_key(evse_id, 0)), by_key.get(place_key(0, 0)))
+        places = found["places"]
+        status, at = effective_status(None, places.get((evse_id, 0)), places.get((0, 0)))
         connectors = [{"charge_point_id": charge_point_id, "evse_id": evse_id, "connector_id": 1, "status": status,
                        "status_at": at, "session_id": None}]
-    return {"charge_point_id": charge_point_id, "evse_id": evse_id,
-            "site_id": (by_key.get(CHARGER) or {}).get("site_id"), "connectors": connectors}
+    return {"charge_point_id": charge_point_id, "evse_id": evse_id, "site_id": found["site_id"],
+            "connectors": connectors}
 
 
 def connector(charge_point_id: str, evse_id: int, connector_id: int) -> dict[str, Any] | None:
