@@ -21,6 +21,9 @@ MANIFEST = ServiceManifest(
         # Per charger: open-incident pointers, connector recoveries and the reports counted.
         Table(name="fault-tracking", partition_key=Key("charge_point_id"), sort_key=Key("item_key"),
               ttl_attribute="expires_at"),
+        # Operators' vendor entries of the knowledge base of faults, one item per version.
+        Table(name="error-codes", partition_key=Key("entry_id"), sort_key=Key("version", "N"),
+              indexes=(Index(name="by-vendor", partition_key=Key("vendor_key"), sort_key=Key("entry_id")),)),
     ),
     subscriptions=(
         Subscription(
@@ -29,7 +32,7 @@ MANIFEST = ServiceManifest(
             queue=Queue(name="diagnostics-connector-events", handler=f"{_HANDLERS}:connector_events"),
         ),
     ),
-    rest_apis=(RestApi(prefixes=("/incidents",), handler=f"{_HANDLERS}:api", resolver="services.diagnostics.api:app"),),
+    rest_apis=(RestApi(prefixes=("/incidents", "/error-codes"), handler=f"{_HANDLERS}:api", resolver="services.diagnostics.api:app"),),
     relay=f"{_HANDLERS}:relay",
     publishes=("IncidentOpened", "IncidentResolved"),
     # What chargers upload (diagnostics/ kept 90 days; firmware images later), through presigned URLs.

@@ -13,6 +13,9 @@ so one Query on `{p}#` reads everything a report of place p needs. Every change 
 an incident is one transaction conditioned on what was read (the incident's `version`,
 the pointer, the recovery): a concurrent writer makes it fail with Conflict, and the
 caller reads again; a report already counted makes it fail with Duplicate.
+
+`error-codes` holds the knowledge base's vendor entries, one item per (entry_id, version), with a GSI
+by-vendor on `vendor_key` (the vendor id, case-folded).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
+from services.diagnostics.knowledge import Entry
 from services.shared import aws
 from services.shared.dynamo import condition_failed, page, plain
 from services.shared.settings import settings
@@ -215,3 +219,75 @@ def save(incident: dict[str, Any], *, previous_version: int | None, event_id: st
         if marker_at is not None and marker_at < len(reasons) and reasons[marker_at].get("Code") == "ConditionalCheckFailed":
             raise Duplicate(event_id) from None
         raise Conflict(incident["incident_id"]) from None
+
+
+# --- the knowledge base's vendor entries ----------------------------------------------------------
+
+ERROR_CODES = "error-codes"
+BY_VENDOR = "by-vendor"
+
+
+def _error_codes() -> Any:
+    return aws.table(ERROR_CODES)
+
+
+def vendor_key(vendor_id: str) -> str:
+    """Vendors are matched case-insensitively: chargers spell their vendor id as their firmware does."""
+    return vendor_id.strip().casefold()
+
+
+def _latest(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    latest: dict[str, dict[str, Any]] = {}
+    for item in items:
+        if item["entry_id"] not in latest or int(item["version"]) > int(latest[item["entry_id"]]["version"]):
+            latest[item["entry_id"]] = item
+    return sorted(latest.values(), key=lambda item: item["entry_id"])
+
+
+def _entry(item: dict[str, Any]) -> Entry:
+    fields = plain(item)
+    return Entry.model_validate({**fields, "id": fields["entry_id"]})
+
+
+def _all(read: Any, kwargs: dict[str, Any]) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    while True:
+        reply = read(**kwargs)
+        items.extend(reply.get("Items", []))
+        if "LastEvaluatedKey" not in reply:
+            return items
+        kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+
+
+def vendor_entries(vendor_id: str | None) -> list[Entry]:
+    """The stored entries of one vendor, the latest version of each ([] for no vendor): what lookup takes."""
+    if not vendor_id or not vendor_id.strip():
+        return []
+    query = {"IndexName": BY_VENDOR, "KeyConditionExpression": Key("vendor_key").eq(vendor_key(vendor_id))}
+    return [_entry(item) for item in _latest(_all(_error_codes().query, query))]
+
+
+def all_vendor_entries() -> list[Entry]:
+    """Every vendor's entries, the latest version of each (operators keep tens, not thousands: one scan)."""
+    return [_entry(item) for item in _latest(_all(_error_codes().scan, {}))]
+
+
+def get_vendor_entry(entry_id: str) -> Entry | None:
+    """The latest version of a vendor entry."""
+    reply = _error_codes().query(KeyConditionExpression=Key("entry_id").eq(entry_id), ScanIndexForward=False, Limit=1,
+                                 ConsistentRead=True)
+    items = reply.get("Items", [])
+    return _entry(items[0]) if items else None
+
+
+def put_vendor_entry(entry: Entry) -> None:
+    """Writes one version of a vendor entry; Conflict if that version exists (a POST of an existing entry, or
+    two PUTs racing for the same next version)."""
+    item = {**entry.model_dump(mode="json", exclude={"id"}), "entry_id": entry.id,
+            "vendor_key": vendor_key(entry.vendor_id or "")}
+    try:
+        _error_codes().put_item(Item=_compact(item), ConditionExpression="attribute_not_exists(entry_id)")
+    except ClientError as error:
+        if condition_failed(error):
+            raise Conflict(entry.id) from None
+        raise
