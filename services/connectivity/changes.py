@@ -14,6 +14,7 @@ from services.contracts.connectivity import (
     ChargerBooted,
     ChargerConnected,
     ChargerDisconnected,
+    ChargerPlaced,
     CommandCompleted,
     ConnectivityEvent,
     ConnectorStatusChanged,
@@ -48,10 +49,18 @@ def location(key: str) -> tuple[int, int]:
 
 
 def charger_changes(old: Image, new: Image) -> list[ConnectivityEvent]:
-    """Connected, disconnected, booted, and every connector whose reported state changed."""
+    """Connected, disconnected, booted, placed (its site changed: PUT /chargers, or deleted), and every connector
+    whose reported state changed."""
     before, after = old or {}, new or {}
     charge_point_id = after.get("charge_point_id") or before.get("charge_point_id")
     found: list[ConnectivityEvent] = []
+    if after.get("site_id") != before.get("site_id"):
+        # Only registration writes move a charger, and each counts its registration_version.
+        version = int(after.get("registration_version") or before.get("registration_version") or 0)
+        found.append(ChargerPlaced(event_id=stable_id("ChargerPlaced", charge_point_id, version),
+                                   charge_point_id=charge_point_id, site_id=after.get("site_id"),
+                                   previous_site_id=before.get("site_id"), version=version,
+                                   **({"occurred_at": after["deleted_at"]} if after.get("deleted_at") else {})))
     connection, previous = after.get("connection_id"), before.get("connection_id")
     if connection and connection != previous:
         found.append(ChargerConnected(event_id=stable_id("ChargerConnected", charge_point_id, connection),

@@ -41,14 +41,15 @@ def register_charger(charge_point_id: str, changes: dict[str, Any], now: str,
     """Creates or updates an operator's registration: sets `changes`, removes `removed`; the item as it was ({} if new)."""
     sets, names, values = set_clause(changes)
     sets += ["registered_at = if_not_exists(registered_at, :now)", "connectors = if_not_exists(connectors, :empty)",
-             "connected = if_not_exists(connected, :false)"]
+             "connected = if_not_exists(connected, :false)",
+             "registration_version = if_not_exists(registration_version, :zero) + :one"]
     names |= {f"#r{i}": name for i, name in enumerate(removed)}
     removals = ["deleted_at", *(f"#r{i}" for i in range(len(removed)))]
     kwargs: dict[str, Any] = {"ExpressionAttributeNames": names} if names else {}
     reply = _chargers().update_item(
         Key={"charge_point_id": charge_point_id},
         UpdateExpression="SET " + ", ".join(sets) + " REMOVE " + ", ".join(removals),
-        ExpressionAttributeValues={**values, ":now": now, ":empty": {}, ":false": False},
+        ExpressionAttributeValues={**values, ":now": now, ":empty": {}, ":false": False, ":zero": 0, ":one": 1},
         ReturnValues="ALL_OLD",
         **kwargs,
     )
@@ -60,9 +61,10 @@ def delete_charger(charge_point_id: str, now: str) -> dict[str, Any] | None:
     try:
         reply = _chargers().update_item(
             Key={"charge_point_id": charge_point_id},
-            UpdateExpression="SET deleted_at = :now REMOVE site_id",
+            UpdateExpression=("SET deleted_at = :now, registration_version = if_not_exists(registration_version, :zero) + :one "
+                              "REMOVE site_id"),
             ConditionExpression="attribute_exists(charge_point_id) AND attribute_not_exists(deleted_at)",
-            ExpressionAttributeValues={":now": now},
+            ExpressionAttributeValues={":now": now, ":zero": 0, ":one": 1},
             ReturnValues="ALL_OLD",
         )
     except ClientError as error:

@@ -13,14 +13,17 @@ if TYPE_CHECKING:
 
 def _connector_event(record: "SQSRecord") -> None:
     from services.contracts.connectivity import ConnectorStatusChanged, FaultCleared, FaultReported
-    from services.diagnostics import incidents
+    from services.diagnostics import fleet, incidents
 
     envelope = consumers.envelope(record)
     detail_type = envelope.get("detail-type")
     if detail_type == "FaultReported":
         incidents.record_fault(FaultReported.model_validate(envelope["detail"]))
     elif detail_type == "ConnectorStatusChanged":
-        incidents.record_status(ConnectorStatusChanged.model_validate(envelope["detail"]))
+        changed = ConnectorStatusChanged.model_validate(envelope["detail"])
+        incidents.record_status(changed)
+        fleet.record_status(changed.charge_point_id, changed.evse_id, changed.connector_id, changed.status,
+                            changed.occurred_at)
     elif detail_type == "FaultCleared":
         incidents.record_clear(FaultCleared.model_validate(envelope["detail"]))
     else:
@@ -31,6 +34,35 @@ def _connector_event(record: "SQSRecord") -> None:
 def connector_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """FaultReported, ConnectorStatusChanged and FaultCleared from connectivity: incidents open, repeat and resolve."""
     return consumers.sqs_batch(event, context, _connector_event)
+
+
+def _fleet_event(record: "SQSRecord") -> None:
+    from services.contracts.connectivity import ChargerPlaced
+    from services.contracts.sessions import SessionEnded, SessionStarted
+    from services.diagnostics import fleet
+
+    envelope = consumers.envelope(record)
+    detail_type = envelope.get("detail-type")
+    if detail_type == "SessionStarted":
+        started = SessionStarted.model_validate(envelope["detail"])
+        fleet.record_session_started(started.charge_point_id, started.evse_id, started.connector_id,
+                                     started.session_id, started.started_at)
+    elif detail_type == "SessionEnded":
+        ended = SessionEnded.model_validate(envelope["detail"])
+        fleet.record_session_ended(ended.charge_point_id, ended.evse_id, ended.connector_id, ended.session_id,
+                                   ended.started_at, ended.stopped_at)
+    elif detail_type == "ChargerPlaced":
+        placed = ChargerPlaced.model_validate(envelope["detail"])
+        fleet.record_placement(placed.charge_point_id, placed.site_id, placed.version)
+    else:
+        raise ValueError(f"diagnostics-fleet-events does not take {detail_type!r} events")
+
+
+@entry_point
+def fleet_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """SessionStarted, SessionEnded and ChargerPlaced: which session runs where and which chargers share a site,
+    the projection support and remediation read (services/diagnostics/fleet.py)."""
+    return consumers.sqs_batch(event, context, _fleet_event)
 
 
 @entry_point

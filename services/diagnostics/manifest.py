@@ -24,12 +24,20 @@ MANIFEST = ServiceManifest(
         # Operators' vendor entries of the knowledge base of faults, one item per version.
         Table(name="error-codes", partition_key=Key("entry_id"), sort_key=Key("version", "N"),
               indexes=(Index(name="by-vendor", partition_key=Key("vendor_key"), sort_key=Key("entry_id")),)),
+        # Support's projection of the fleet (services/diagnostics/fleet.py): placements, connector statuses, sessions.
+        Table(name="fleet", partition_key=Key("charge_point_id"), sort_key=Key("item_key"),
+              indexes=(Index(name="by-site", partition_key=Key("site_id"), sort_key=Key("charge_point_id")),)),
     ),
     subscriptions=(
         Subscription(
             event_pattern={"source": ["csms.connectivity"],
                            "detail-type": ["FaultReported", "ConnectorStatusChanged", "FaultCleared"]},
             queue=Queue(name="diagnostics-connector-events", handler=f"{_HANDLERS}:connector_events"),
+        ),
+        Subscription(
+            event_pattern={"source": ["csms.sessions", "csms.connectivity"],
+                           "detail-type": ["SessionStarted", "SessionEnded", "ChargerPlaced"]},
+            queue=Queue(name="diagnostics-fleet-events", handler=f"{_HANDLERS}:fleet_events"),
         ),
     ),
     rest_apis=(RestApi(prefixes=("/incidents", "/error-codes"), handler=f"{_HANDLERS}:api", resolver="services.diagnostics.api:app"),),

@@ -1,0 +1,200 @@
+"""Diagnostics' projection of the fleet: where each charger stands, each connector's status and the session
+running on it, kept from connectivity's and sessions' events so that support never reads other services' tables.
+
+Table `fleet`, per charger (partition `charge_point_id`):
+
+    charger           site_id (absent when at no site; GSI by-site holds only placed chargers), placed_version
+    {evse}/{connector} status, status_at (the charger's time), session_id, session_started_at and, once it
+                      ended, session_stopped_at
+
+Events arrive late, twice and out of order: every write is conditioned on the charger's own clock (a status, a
+session's start) or on ChargerPlaced's version, so an older fact never overwrites a newer one and a replay
+changes nothing. A status of EVSE n as a whole (n/0) or of the charger (0/0) is kept as its own item and
+applied when read (`effective_status`), so one event is one write whatever the number of connectors.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from services.shared import aws, clock
+from services.shared.dynamo import condition_failed, plain
+
+FLEET = "fleet"
+BY_SITE = "by-site"
+CHARGER = "charger"
+# A status of the charger or of an EVSE as a whole that makes its connectors unusable; "Available" there says
+# nothing of a connector that is charging.
+_BLOCKING = ("Unavailable", "Faulted")
+
+
+def _fleet() -> Any:
+    return aws.table(FLEET)
+
+
+def place_key(evse_id: int, connector_id: int) -> str:
+    return f"{evse_id}/{connector_id}"
+
+
+def _place(item_key: str) -> tuple[int, int]:
+    evse_id, _, connector_id = item_key.partition("/")
+    return int(evse_id), int(connector_id)
+
+
+def _conditional(**update: Any) -> bool:
+    """One conditional update; False when its condition said the fact is older than what is kept (or a replay)."""
+    try:
+        _fleet().update_item(**update)
+    except ClientError as error:
+        if condition_failed(error):
+            return False
+        raise
+    return True
+
+
+# --- writing (the consumers of events) -------------------------------------------------------
+
+def record_status(charge_point_id: str, evse_id: int, connector_id: int, status: str, at: str) -> bool:
+    """A reported status, kept unless a later one (by the charger's time) is."""
+    at = clock.normalize(at)
+    return _conditional(
+        Key={"charge_point_id": charge_point_id, "item_key": place_key(evse_id, connector_id)},
+        UpdateExpression="SET #status = :status, status_at = :at",
+        ConditionExpression="attribute_not_exists(status_at) OR status_at < :at",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={":status": status, ":at": at})
+
+
+def record_session_started(charge_point_id: str, evse_id: int, connector_id: int, session_id: str,
+                           started_at: str) -> bool:
+    """The session now runs on the connector, unless one that started later is known there (running or ended),
+    or this one ended already (its SessionEnded came first)."""
+    started_at = clock.normalize(started_at)
+    return _conditional(
+        Key={"charge_point_id": charge_point_id, "item_key": place_key(evse_id, connector_id)},
+        UpdateExpression="SET session_id = :id, session_started_at = :started REMOVE session_stopped_at",
+        ConditionExpression="attribute_not_exists(session_started_at) OR session_started_at < :started",
+        ExpressionAttributeValues={":id": session_id, ":started": started_at})
+
+
+def record_session_ended(charge_point_id: str, evse_id: int, connector_id: int, session_id: str, started_at: str,
+                         stopped_at: str) -> bool:
+    """The session no longer runs, unless a later one is known on the connector."""
+    started_at = clock.normalize(started_at)
+    return _conditional(
+        Key={"charge_point_id": charge_point_id, "item_key": place_key(evse_id, connector_id)},
+        UpdateExpression="SET session_id = :id, session_started_at = :started, session_stopped_at = :stopped",
+        ConditionExpression=("attribute_not_exists(session_started_at) OR session_started_at < :started "
+                             "OR (session_id = :id AND attribute_not_exists(session_stopped_at))"),
+        ExpressionAttributeValues={":id": session_id, ":started": started_at,
+                                   ":stopped": clock.normalize(stopped_at)})
+
+
+def record_placement(charge_point_id: str, site_id: str | None, version: int) -> bool:
+    """Where the charger stands (None: at no site), unless a later placement (by its version) is kept."""
+    values: dict[str, Any] = {":v": version}
+    if site_id is None:
+        update = "SET placed_version = :v REMOVE site_id"
+    else:
+        update, values[":site"] = "SET placed_version = :v, site_id = :site", site_id
+    return _conditional(
+        Key={"charge_point_id": charge_point_id, "item_key": CHARGER}, UpdateExpression=update,
+        ConditionExpression="attribute_not_exists(placed_version) OR placed_version < :v",
+        ExpressionAttributeValues=values)
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+def _items(charge_point_id: str) -> list[dict[str, Any]]:
+    kwargs: dict[str, Any] = {"KeyConditionExpression": Key("charge_point_id").eq(charge_point_id)}
+    found: list[dict[str, Any]] = []
+    while True:
+        reply = _fleet().query(**kwargs)
+        found.extend(plain(item) for item in reply.get("Items", []))
+        if "LastEvaluatedKey" not in reply:
+            return found
+        kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+
+
+def effective_status(own: dict[str, Any] | None, evse: dict[str, Any] | None,
+                     station: dict[str, Any] | None) -> tuple[str | None, str | None]:
+    """A connector's status and since when: its own, unless its EVSE or the charger as a whole reported, later,
+    a status that blocks every connector (Unavailable, Faulted). Without its own, the latest of the others."""
+    status, at = (own or {}).get("status"), (own or {}).get("status_at")
+    for whole in (evse, station):
+        if not whole or whole.get("status_at") is None:
+            continue
+        later = at is None or whole["status_at"] > at
+        if later and (status is None or whole.get("status") in _BLOCKING):
+            status, at = whole.get("status"), whole["status_at"]
+    return status, at
+
+
+def _running(item: dict[str, Any]) -> str | None:
+    return item.get("session_id") if item.get("session_id") and not item.get("session_stopped_at") else None
+
+
+def connectors_of(charge_point_id: str, items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The charger's connectors (each place n/c with c >= 1 that reported or charged), with their effective status
+    and running session, in EVSE and connector order."""
+    places = {_place(i["item_key"]): i for i in items if i["item_key"] != CHARGER}
+    found = []
+    for (evse_id, connector_id), item in sorted(places.items()):
+        if connector_id == 0:
+            continue
+        status, at = effective_status(item, places.get((evse_id, 0)), places.get((0, 0)))
+        found.append({"charge_point_id": charge_point_id, "evse_id": evse_id, "connector_id": connector_id,
+                      "status": status, "status_at": at, "session_id": _running(item)})
+    return found
+
+
+def charger(charge_point_id: str) -> dict[str, Any] | None:
+    """What the projection knows of one charger: {charge_point_id, site_id, connectors, status, status_at} (status
+    the charger's own, 0/0); None if it never reported, charged or was placed."""
+    items = _items(charge_point_id)
+    if not items:
+        return None
+    by_key = {i["item_key"]: i for i in items}
+    station = by_key.get(place_key(0, 0)) or {}
+    return {"charge_point_id": charge_point_id, "site_id": (by_key.get(CHARGER) or {}).get("site_id"),
+            "status": station.get("status"), "status_at": station.get("status_at"),
+            "connectors": connectors_of(charge_point_id, items)}
+
+
+def connector(charge_point_id: str, evse_id: int, connector_id: int) -> dict[str, Any] | None:
+    """One connector: {charge_point_id, evse_id, connector_id, status, status_at, session_id}; None if neither it,
+    its EVSE nor the charger as a whole ever reported a status or a session."""
+    items = {i["item_key"]: i for i in _items(charge_point_id)}
+    own, evse, station = (items.get(place_key(*place)) for place in
+                          ((evse_id, connector_id), (evse_id, 0), (0, 0)))
+    if not (own or evse or station):
+        return None
+    status, at = effective_status(own, evse, station)
+    return {"charge_point_id": charge_point_id, "evse_id": evse_id, "connector_id": connector_id, "status": status,
+            "status_at": at, "session_id": _running(own) if own else None}
+
+
+def session_at(charge_point_id: str, evse_id: int) -> str | None:
+    """The session running on EVSE `evse_id` (0: on any EVSE of the charger), None if none is known to run."""
+    for item in _items(charge_point_id):
+        if item["item_key"] == CHARGER or (evse_id and _place(item["item_key"])[0] != evse_id):
+            continue
+        if running := _running(item):
+            return running
+    return None
+
+
+def site_connectors(site_id: str) -> list[dict[str, Any]]:
+    """Every connector of the chargers placed at the site (as `connector` gives them), by charger id."""
+    kwargs: dict[str, Any] = {"IndexName": BY_SITE, "KeyConditionExpression": Key("site_id").eq(site_id)}
+    chargers: list[str] = []
+    while True:
+        reply = _fleet().query(**kwargs)
+        chargers.extend(item["charge_point_id"] for item in reply.get("Items", []))
+        if "LastEvaluatedKey" not in reply:
+            break
+        kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+    return [c for cp in sorted(chargers) for c in connectors_of(cp, _items(cp))]
