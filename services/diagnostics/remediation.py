@@ -5,12 +5,12 @@ requested_at, outcome, answered_at?}. Its outcome goes requested -> accepted | r
 answer, or none) -> fixed (the incident resolved after an accepted attempt) | no_effect (the fault went on).
 The next step is decided only when no attempt awaits its answer or its verdict:
 
-- the policy's action while it had fewer than `max_attempts` tries, `cooldown_s` after the previous one, once the
+- the policy's action while it had fewer than `max_attempts` tries, `cooldown_s` after its previous try, once the
   incident has counted `after_repeats` reports within `within_s`, and (unless `allow_during_transaction`) while
   no session runs at the place;
 - then `then`, once;
 - then escalation, once: the fault needs a person. An incident whose entry allows no remote action escalates when
-  it opens if its severity is high or critical.
+  it opens if its severity is high or critical; taking a connector out of service escalates once answered.
 
 Safety codes never loop: at most one reset per incident, and none when the place had one for that code within
 `SAFETY_RESET_WINDOW_S` (the fault-tracking pointer remembers it across incidents).
@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from services.diagnostics import faults
 from services.shared import clock
 
 if TYPE_CHECKING:
@@ -33,8 +34,11 @@ ANSWERS = (ACCEPTED, REJECTED, FAILED)
 RESETS = ("soft_reset", "hard_reset")
 SAFETY_RESET_WINDOW_S = 24 * 3600
 ESCALATING_SEVERITIES = ("high", "critical")
-# A remedy that is not an OCPP command of diagnostics: sessions' full SendLocalList (it owns the list).
+# A remedy that is not an OCPP command of diagnostics: a full SendLocalList is sessions' (it owns the list), so
+# diagnostics leaves it to the operator's steps and never attempts it.
 NOT_REMOTE = ("full_local_list",)
+# Taking the connector out of service ends remote remediation: whatever the answer, a person must go there.
+OUT_OF_SERVICE = "set_inoperative"
 # 1.6's UnlockConnector answers Unlocked, UnlockFailed or NotSupported; 2.0.1's Unlocked, UnlockFailed,
 # OngoingAuthorizedTransaction or UnknownConnector: only Unlocked did it.
 _UNLOCKED = "Unlocked"
@@ -109,7 +113,8 @@ def with_outcome(incident: dict[str, Any], attempt: int, outcome: str, at: str) 
         return None
     found["outcome"] = outcome
     found["answered_at" if outcome in ANSWERS else "judged_at"] = at
-    return {**incident, "attempts": attempts}
+    return faults.logged({**incident, "attempts": attempts}, "remediation", at, attempt=attempt, remedy=found["remedy"],
+                         action=found["action"], outcome=outcome)
 
 
 def _reports_within(incident: dict[str, Any], within_s: int) -> int:
@@ -120,21 +125,27 @@ def _reports_within(incident: dict[str, Any], within_s: int) -> int:
 def next_step(incident: dict[str, Any], policy: Policy | None, *, safety: bool, session_running: bool, now: datetime,
               last_reset_at: str | None) -> Attempt | Escalation | None:
     """What to do next about an open incident, if anything (None: nothing now; perhaps later)."""
-    if incident["status"] != "open" or incident.get("escalated_at") or awaiting(incident) is not None:
+    if incident["status"] != "open" or incident.get("escalated_at"):
         return None
     attempts = incident.get("attempts") or []
+    code = incident["problem_code"]
+    if attempts and attempts[-1]["remedy"] == OUT_OF_SERVICE and attempts[-1]["outcome"] != REQUESTED:
+        return Escalation(f"{code}: the connector was taken out of service; it needs a visit on site")
+    if awaiting(incident) is not None or (policy is not None and policy.action in NOT_REMOTE):
+        return None
     if policy is None:
         if not attempts and incident.get("severity") in ESCALATING_SEVERITIES:
-            return Escalation(f"{incident['problem_code']} has no remote remedy: it needs a person on site")
+            return Escalation(f"{code} has no remote remedy: it needs a person on site")
         return None
     if not attempts and _reports_within(incident, policy.within_s) < policy.after_repeats:
-        return None
-    if attempts and clock.parse(attempts[-1]["requested_at"]) + timedelta(seconds=policy.cooldown_s) > now:
         return None
     remedy = _remedy(attempts, policy, safety=safety, now=now, last_reset_at=last_reset_at)
     if remedy is None:
         tried = ", ".join(dict.fromkeys(a["remedy"] for a in attempts)) or "no remote action allowed"
-        return Escalation(f"{incident['problem_code']} went on after {tried}: it needs a person on site")
+        return Escalation(f"{code} went on after {tried}: it needs a person on site")
+    if attempts and attempts[-1]["remedy"] == remedy and (
+            clock.parse(attempts[-1]["requested_at"]) + timedelta(seconds=policy.cooldown_s) > now):
+        return None
     if session_running and not policy.allow_during_transaction:
         return None
     return Attempt(remedy)
@@ -157,17 +168,14 @@ def _reset_recently(last_reset_at: str | None, now: datetime) -> bool:
 
 
 def attempted(incident: dict[str, Any], remedy: str, ocpp_version: str, now: str) -> dict[str, Any]:
-    """The incident with a new attempt of `remedy` requested (a remedy that is not remote is recorded as requested
-    of the service that owns it, with no OCPP action)."""
+    """The incident with a new attempt of `remedy` requested: its command goes out from the incident's change."""
     attempts = [dict(a) for a in incident.get("attempts") or []]
-    if remedy in NOT_REMOTE:
-        action, payload = None, {}
-    else:
-        action, payload = command(remedy, ocpp_version, int(incident["evse_id"]), int(incident["connector_id"]))
+    action, payload = command(remedy, ocpp_version, int(incident["evse_id"]), int(incident["connector_id"]))
     attempts.append({"attempt": len(attempts) + 1, "remedy": remedy, "action": action, "payload": payload,
                      "requested_at": now, "outcome": REQUESTED})
-    return {**incident, "attempts": attempts}
+    return faults.logged({**incident, "attempts": attempts}, "remediation", now, attempt=len(attempts), remedy=remedy,
+                         action=action, outcome=REQUESTED)
 
 
 def escalated(incident: dict[str, Any], reason: str, now: str) -> dict[str, Any]:
-    return {**incident, "escalated_at": now, "escalation_reason": reason}
+    return faults.logged({**incident, "escalated_at": now, "escalation_reason": reason}, "escalated", now, reason=reason)
