@@ -34,6 +34,8 @@ SITE_PART = "site"
 # A charger message that is a fault report or clearance (the outbox of FaultReported and FaultCleared: repeats leave
 # the charger item unchanged).
 FAULT_PREFIX = "fault#"
+# A command's `source` when another service asked for it by a CommandRequested (its source follows).
+EVENT_SOURCE = "event:"
 
 
 def connector_key(evse_id: int, connector_id: int) -> str:
@@ -101,7 +103,13 @@ def command_changes(old: Image, new: Image) -> list[ConnectivityEvent]:
                              charge_point_id=new["charge_point_id"], occurred_at=new["completed_at"],
                              command_id=new["command_id"], action=new["action"], status=new["status"],
                              reply=plain(new.get("reply")), payload=_payload(new.get("payload") or {}),
-                             error_code=(new.get("error") or {}).get("code"))]
+                             error_code=(new.get("error") or {}).get("code"),
+                             requested_by=_requester(new.get("source")), reference=new.get("reference"))]
+
+
+def _requester(source: str | None) -> str | None:
+    """The service that asked by event (`event:csms.<service>`); None for a command of the REST API or the CSMS itself."""
+    return source.removeprefix(EVENT_SOURCE) if source and source.startswith(EVENT_SOURCE) else None
 
 
 def _payload(payload: dict[str, Any]) -> dict[str, Any]:

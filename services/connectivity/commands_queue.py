@@ -46,11 +46,13 @@ _SETTLED_REMOVES = ("queued_at", "secret")
 
 
 def submit(charge_point_id: str, action: str, payload: dict[str, Any], source: str,
-           error: dict[str, Any] | None = None, command_id: str | None = None, after_s: int = 0) -> dict[str, Any]:
+           error: dict[str, Any] | None = None, command_id: str | None = None, after_s: int = 0,
+           reference: str | None = None) -> dict[str, Any]:
     """Records a command and sends it if nothing else is outstanding; a refused one is kept as `error`.
 
     A caller that may deliver the same request twice (an event consumer) passes a `command_id`
-    derived from it: the second submit returns the first command and sends nothing. A caller that is
+    derived from it, and its `reference`, given back on the CommandCompleted: the second submit returns the first
+    command and sends nothing. A caller that is
     answering the charger's own CALL passes `after_s`: the command is queued, and the queue woken that
     much later, once the charger has its answer (a charger may refuse a CALL while it awaits one).
     """
@@ -67,6 +69,8 @@ def submit(charge_point_id: str, action: str, payload: dict[str, Any], source: s
         "created_at": clock.iso(now),
         "expires_at": int(now.timestamp()) + store.RETENTION_S,
     }
+    if reference is not None:
+        item["reference"] = reference
     if error:
         store.put_command({**item, "status": CommandStatus.error.value, "error": error, "completed_at": item["created_at"]})
         return item | {"status": CommandStatus.error.value, "error": error}
@@ -92,7 +96,8 @@ def requested(event: CommandRequested, source: str) -> None:
     found = violations(version, event.action, event.payload, declared(event.charge_point_id, version, event.action, event.payload))
     error = {"code": "InvalidCommand", "description": "; ".join(f"{p}: {m}" for p, m in found)} if found else None
     command_id = new_command_id(int(clock.parse(event.occurred_at).timestamp() * 1000), event.event_id.replace("-", ""))
-    submit(event.charge_point_id, event.action, event.payload, source=source, error=error, command_id=command_id)
+    submit(event.charge_point_id, event.action, event.payload, source=source, error=error, command_id=command_id,
+           reference=event.reference)
 
 
 def declared(charge_point_id: str, ocpp_version: str, action: str, payload: dict[str, Any]) -> Declared | None:

@@ -72,11 +72,12 @@ def reported(charge_point_id: str, report: Report, at: datetime) -> None:
 
 def faulted(charge_point_id: str, fault: Fault, at: datetime) -> None:
     timestamp = clock.normalize(fault.timestamp)
-    boot = (store.get_charger(charge_point_id) or {}).get("boot", {})
+    charger = store.get_charger(charge_point_id) or {}
+    boot = charger.get("boot", {})
     fault_id = events.stable_id(charge_point_id, fault.evse_id, fault.connector_id, timestamp, fault.status,
                                 fault.problem_code, fault.vendor_code)
-    _keep(charge_point_id, fault_id, timestamp, {**asdict(fault), **{field: boot.get(field) for field in chargers.IDENTITY}},
-          at)
+    _keep(charge_point_id, fault_id, timestamp, {**asdict(fault), **{field: boot.get(field) for field in chargers.IDENTITY},
+                                                 "ocpp_version": charger.get("ocpp_version")}, at)
 
 
 def cleared(charge_point_id: str, clearance: Clearance, at: datetime) -> None:

@@ -68,6 +68,7 @@ class FaultReported(Located):
     charge_point_vendor: str | None = None
     charge_point_model: str | None = None
     firmware_version: str | None = None
+    ocpp_version: str | None = None  # the charger's (ocpp1.6, ocpp2.0.1): the code's meaning depends on it
 
 
 class FaultCleared(Located):

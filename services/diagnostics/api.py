@@ -1,4 +1,5 @@
-"""REST: /incidents, for operators; /support and /tickets, for the operator's support of drivers."""
+"""REST: /incidents (and operators' actions on them), /remediation-policies, for operators; /support and
+/tickets, for the operator's support of drivers."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, Field, model_validator
 
 from services.diagnostics import faults, fleet, store, support, tickets
+from services.diagnostics.knowledge import REMEDIES, Policy, Remedy, Severity
 from services.shared import clock
 from services.shared.auth import Scope
 from services.shared.rest import (
@@ -25,6 +27,7 @@ from services.shared.rest import (
 
 app = resolver()
 INCIDENTS = "Incidents"
+POLICIES = "Remediation policies"
 SUPPORT = "Support"
 TICKETS = "Tickets"
 TAGS = {  # each tag of this service's routes, described at the top of the OpenAPI document
@@ -38,7 +41,14 @@ TAGS = {  # each tag of this service's routes, described at the top of the OpenA
     ),
     INCIDENTS: (
         "Faults chargers report, grouped: one incident per charger, EVSE, connector and problem code while it lasts, "
-        "with the timeline of its reports, resolved when the charger reports the component without the problem."
+        "explained by the knowledge base of faults (severity, causes, steps, driver message), with the timeline of "
+        "its reports and of what was done about it, resolved when the charger reports the component without the "
+        "problem or an operator resolves it."
+    ),
+    POLICIES: (
+        "What diagnostics does by itself about a fault: the remote action it sends through connectivity, after how many "
+        "reports, how often and how far apart, and whether while a session runs. Each code follows the knowledge "
+        "base's default until an operator stores its own; safety faults never loop."
     ),
 }
 app.configure_openapi(tags=[Tag(name=name, description=text) for name, text in TAGS.items()])
@@ -46,13 +56,39 @@ app.configure_openapi(tags=[Tag(name=name, description=text) for name, text in T
 IncidentStatus = Literal["open", "resolved"]
 
 
+TimelineKind = Literal["opened", "repeated", "resolved", "remediation", "acknowledged", "assigned", "note", "escalated"]
+Outcome = Literal["requested", "accepted", "rejected", "failed", "no_effect", "fixed"]
+
+
 class IncidentTimelineEntry(BaseModel):
-    at: str = Field(description="The charger's timestamp of the report")
-    kind: Literal["opened", "repeated", "resolved"]
+    at: str = Field(description="A report's: the charger's timestamp; anything done about it: the CSMS's time")
+    kind: TimelineKind = Field(description="opened, repeated, resolved: the reports (and the resolution); remediation, "
+                                           "acknowledged, assigned, note, escalated: what was done about it")
     status: str | None = Field(None, description="The connector's status in that report (Faulted, Available, ...)")
     problem_code: str | None = Field(None, description="None in the report that resolved the incident")
     info: str | None = None
     vendor_code: str | None = None
+    by: str | None = Field(None, description="The API key id of the operator who acted")
+    note: str | None = Field(None, description="resolved by an operator: why")
+    text: str | None = Field(None, description="note: its text")
+    assignee: str | None = None
+    attempt: int | None = Field(None, description="remediation: the attempt's number")
+    remedy: str | None = Field(None, description="remediation: the knowledge base's remote action")
+    action: str | None = Field(None, description="remediation: the OCPP action sent")
+    outcome: Outcome | None = None
+    reason: str | None = Field(None, description="escalated: why it needs a person")
+
+
+class RemediationAttempt(BaseModel):
+    attempt: int
+    remedy: str = Field(description="The knowledge base's remote action: unlock_connector, soft_reset, hard_reset, ...")
+    action: str = Field(description="The OCPP action sent through connectivity")
+    payload: dict[str, Any] = Field(description="Its payload, camelCase as sent")
+    requested_at: str
+    outcome: Outcome = Field(description="requested, then accepted, rejected or failed (no answer), then fixed (the "
+                                         "incident resolved) or no_effect (the fault went on)")
+    answered_at: str | None = None
+    judged_at: str | None = None
 
 
 class Incident(BaseModel):
@@ -61,9 +97,19 @@ class Incident(BaseModel):
     component: str = Field(description="What has the problem, in OCPP 2.0.1's terms: ChargingStation, EVSE or Connector")
     evse_id: int = Field(description="0 (and connector 0) is the charger itself; 1.6's connector n is EVSE n")
     connector_id: int = Field(description="The connector of the EVSE; 0 for the EVSE (or the charger) as a whole")
-    problem_code: str = Field(description="The problem reported (1.6's errorCode)")
-    severity: Literal["error", "warning"] = Field(
-        description="In the latest report: error when the component cannot be used, warning when it still works")
+    problem_code: str = Field(description="The problem reported (1.6's errorCode), verbatim")
+    severity: Severity | None = Field(None, description="The knowledge base's: info, low, medium, high or critical")
+    reported_severity: Literal["error", "warning"] | None = Field(
+        None, description="In the latest report: error when the component cannot be used, warning when it still works")
+    title: str | None = Field(None, description="The knowledge base's explanation in one line")
+    causes: list[str] = Field([], description="The likely root causes, most likely first")
+    steps: list[str] = Field([], description="What the operator should do, in order")
+    driver_message: dict[str, str] = Field({}, description="What to tell a driver, by language (en always)")
+    remote_action: str | None = Field(None, description="The remote action the knowledge base allows, if any")
+    kb_entry_id: str | None = Field(None, description="The knowledge base entry that explains it (GET /error-codes)")
+    kb_version: int | None = None
+    charging_interrupted: bool = Field(False, description="A session ran on the connector and the fault interrupts it")
+    session_id: str | None = Field(None, description="The session running there when it opened, if any")
     status: IncidentStatus
     connector_status: str | None = Field(None, description="The connector's status in the incident's latest report")
     info: str | None = None
@@ -74,10 +120,19 @@ class Incident(BaseModel):
     firmware_version: str | None = None
     opened_at: str = Field(description="The charger's time of the earliest report")
     last_seen: str = Field(description="The charger's time of the latest report")
-    resolved_at: str | None = Field(None, description="The charger's time of the report without a problem (or the clearance) that resolved it")
+    resolved_at: str | None = Field(None, description="The charger's time of the report without a problem (or the clearance) that resolved it, or the operator's")
+    resolved_by: Literal["charger", "operator"] | None = None
+    duration_s: int = Field(description="Seconds from opened_at to resolved_at, or to now while open")
     count: int = Field(description="How many distinct reports of this fault the incident holds")
+    attempts: list[RemediationAttempt] = Field([], description="Its automatic remediation attempts, in order")
+    acknowledged_at: str | None = None
+    acknowledged_by: str | None = None
+    assignee: str | None = None
+    escalated_at: str | None = Field(None, description="When remote remediation gave up: it needs a person")
+    escalation_reason: str | None = None
     timeline: list[IncidentTimelineEntry] = Field(
-        description=f"The reports in the charger's time order: the first and the latest {faults.TIMELINE_LIMIT - 1}")
+        description=f"The reports in the charger's time order (the first and the latest {faults.TIMELINE_LIMIT - 1}), and "
+                    "everything done about it")
     updated_at: str
 
 
@@ -87,8 +142,10 @@ class IncidentPage(BaseModel):
 
 
 def _incident(item: dict[str, Any]) -> Incident:
-    fields = {name: item.get(name) for name in Incident.model_fields if name != "id"}
-    return Incident(id=item["incident_id"], **fields)
+    if "reported_severity" not in item and item.get("severity") in ("error", "warning"):  # opened before the KB
+        item = {**item, "reported_severity": item["severity"], "severity": None}
+    fields = {name: item[name] for name in Incident.model_fields if item.get(name) is not None}
+    return Incident(id=item["incident_id"], **fields, duration_s=faults.duration_s(item, clock.iso(clock.now())))
 
 
 _LIST = ("Incidents, one per charger, EVSE, connector and problem code while open. With `charge_point_id` or `status` they come "
@@ -128,6 +185,168 @@ def get_incident(incident_id: Annotated[str, Path(max_length=64, description="Th
     if item is None:
         raise ProblemError(404, f"No incident {incident_id!r}")
     return _incident(item)
+
+
+# --- operators' actions on incidents ------------------------------------------------------------------
+
+IncidentId = Annotated[str, Path(max_length=64, description="The incident id")]
+
+
+class Assignment(BaseModel):
+    assignee: str = Field(min_length=1, max_length=200, description="Who handles it: a person, a team, a ticket queue")
+
+
+class NoteIn(BaseModel):
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class Resolution(BaseModel):
+    note: str | None = Field(None, min_length=1, max_length=2000, description="Why, or what fixed it")
+
+
+def _operator() -> str:
+    return str(((app.current_event.raw_event.get("requestContext") or {}).get("authorizer") or {}).get("key_id", ""))
+
+
+def _act(incident_id: str, kind: str, **fields: Any) -> Incident:
+    from services.diagnostics import incidents
+
+    try:
+        item = incidents.act(incident_id, kind, _operator(), **fields)
+    except incidents.AlreadyResolved:
+        raise ProblemError(409, f"Incident {incident_id!r} is resolved already") from None
+    if item is None:
+        raise ProblemError(404, f"No incident {incident_id!r}")
+    return _incident(item)
+
+
+_ACTED = " It appears on the incident's timeline with the API key's id and the time. 404 for an unknown incident id."
+_WRITE = allow(Scope.ADMIN, Scope.OPERATOR)
+
+
+@app.post("/incidents/<incident_id>/acknowledge", security=_WRITE, summary="Acknowledge an incident", tags=[INCIDENTS],
+          description="Says someone has seen the incident (acknowledged_at, acknowledged_by; again: the latest)." + _ACTED,
+          responses=responses({200: ("The incident", Incident)}, 404, 422))
+def acknowledge_incident(incident_id: IncidentId) -> Incident:
+    return _act(incident_id, "acknowledged")
+
+
+@app.post("/incidents/<incident_id>/assign", security=_WRITE, summary="Assign an incident", tags=[INCIDENTS],
+          description="`{\"assignee\": ...}`: who handles it." + _ACTED,
+          responses=responses({200: ("The incident", Incident)}, 404, 422))
+def assign_incident(incident_id: IncidentId, assignment: Assignment) -> Incident:
+    return _act(incident_id, "assigned", assignee=assignment.assignee)
+
+
+@app.post("/incidents/<incident_id>/notes", security=_WRITE, summary="Add a note to an incident", tags=[INCIDENTS],
+          description="`{\"text\": ...}`, up to 2000 characters." + _ACTED,
+          responses=responses({200: ("The incident", Incident)}, 404, 422))
+def note_incident(incident_id: IncidentId, note: NoteIn) -> Incident:
+    return _act(incident_id, "note", text=note.text)
+
+
+@app.post("/incidents/<incident_id>/resolve", security=_WRITE, summary="Resolve an incident", tags=[INCIDENTS],
+          description=("Resolves an open incident by hand (`resolved_by` operator; IncidentResolved goes out), with an "
+                       "optional `note`: the fault is fixed though the charger has not said so. Its next report of the "
+                       "code opens a new incident. 409 for a resolved incident." + _ACTED),
+          responses=responses({200: ("The incident, resolved", Incident)}, 404, 409, 422))
+def resolve_incident(incident_id: IncidentId, resolution: Resolution) -> Incident:
+    return _act(incident_id, "resolved", note=resolution.note)
+
+
+# --- remediation policies -------------------------------------------------------------------------------
+
+ErrorCode = Annotated[str, Path(min_length=1, max_length=100, description="The knowledge base's error code, e.g. "
+                                                                          "ConnectorLockFailure or RCD/Tripped")]
+
+
+class PolicyIn(BaseModel):
+    action: Remedy = Field(description=f"The remote action: {', '.join(REMEDIES)} (full_local_list is sessions' and "
+                                       "is never sent by diagnostics)")
+    after_repeats: int = Field(1, ge=1, le=100, description="Act once the fault was reported this often ...")
+    within_s: int = Field(3600, ge=1, le=7 * 86400, description="... within this many seconds")
+    max_attempts: int = Field(1, ge=1, le=10, description="Tries of `action` per incident; 1 for a safety fault")
+    cooldown_s: int = Field(300, ge=0, le=7 * 86400, description="Seconds between two tries of `action`")
+    allow_during_transaction: bool = Field(False, description="Act while a session runs there; false for a safety fault")
+    then: Remedy | None = Field(None, description="The remote action once the tries had no effect, once")
+
+
+class RemediationPolicy(PolicyIn):
+    error_code: str
+    source: Literal["default", "operator"] = Field(description="default: the knowledge base's; operator: stored by PUT")
+    safety: bool = Field(description="A safety fault: tried once at most, never while a session runs")
+    updated_at: str | None = None
+    updated_by: str | None = None
+
+
+class RemediationPolicies(BaseModel):
+    items: list[RemediationPolicy]
+
+
+def _policy(error_code: str, item: dict[str, Any] | None) -> RemediationPolicy | None:
+    from services.diagnostics import policies
+
+    if item is None:
+        default = policies.default(error_code)
+        if default is None:
+            return None
+        item = {**default.model_dump(), "source": "default"}
+    else:
+        item = {**item, "source": "operator"}
+    return RemediationPolicy.model_validate({**item, "error_code": error_code, "safety": policies.is_safety(error_code)})
+
+
+@app.get("/remediation-policies", security=allow(*Scope), summary="List remediation policies", tags=[POLICIES],
+         description="Every code's policy: the stored ones and the knowledge base's defaults of the others, by code.",
+         responses=responses({200: ("The policies", RemediationPolicies)}))
+def list_policies() -> RemediationPolicies:
+    from services.diagnostics import policies
+    from services.diagnostics.knowledge import builtin
+
+    stored = {item["error_code"]: item for item in policies.all_stored()}
+    codes = sorted(set(stored) | {entry.error_code for entry in builtin() if entry.policy is not None})
+    return RemediationPolicies(items=[p for code in codes if (p := _policy(code, stored.get(code))) is not None])
+
+
+@app.get("/remediation-policies/<error_code>", security=allow(*Scope), summary="Get a remediation policy",
+         tags=[POLICIES], description="The code's policy, stored or default. 404 when it has neither: nothing is done "
+                                      "by itself about that code (a high or critical one escalates).",
+         responses=responses({200: ("The policy", RemediationPolicy)}, 404, 422))
+def get_policy(error_code: ErrorCode) -> RemediationPolicy:
+    from services.diagnostics import policies
+
+    found = _policy(error_code, policies.stored(error_code))
+    if found is None:
+        raise ProblemError(404, f"No remediation policy for {error_code!r}, and the knowledge base has no default")
+    return found
+
+
+@app.put("/remediation-policies/<error_code>", security=_WRITE, summary="Store a remediation policy", tags=[POLICIES],
+         description=("Replaces the code's policy (the knowledge base's default no longer applies to it); incidents "
+                      "follow it from their next step. 422 for a safety fault's policy with `max_attempts` above 1 or "
+                      "`allow_during_transaction` true: safety faults never loop."),
+         responses=responses({200: ("The policy stored", RemediationPolicy)}, 422))
+def put_policy(error_code: ErrorCode, policy: PolicyIn) -> RemediationPolicy:
+    from services.diagnostics import policies
+
+    refused = policies.refusal(error_code, Policy.model_validate(policy.model_dump()))
+    if refused:
+        raise ProblemError(422, "; ".join(reason for _, reason in refused),
+                           [ProblemDetail(path=f"body.{field}", message=reason) for field, reason in refused])
+    item = policies.put(error_code, Policy.model_validate(policy.model_dump()), _operator(), clock.iso(clock.now()))
+    return RemediationPolicy.model_validate({**item, "source": "operator", "safety": policies.is_safety(error_code)})
+
+
+@app.delete("/remediation-policies/<error_code>", security=allow(Scope.ADMIN), summary="Delete a remediation policy",
+            tags=[POLICIES], description="Removes the stored policy: the knowledge base's default applies again. 404 "
+                                         "when none is stored.",
+            responses=responses({204: ("Deleted", None)}, 404, 422))
+def delete_policy(error_code: ErrorCode) -> Response[None]:
+    from services.diagnostics import policies
+
+    if not policies.delete(error_code):
+        raise ProblemError(404, f"No stored remediation policy for {error_code!r}")
+    return Response(204)
 
 
 # --- support: a connector at a driver's side ------------------------------------------------------
@@ -189,6 +408,14 @@ def _driver_message(incident: dict[str, Any]) -> dict[str, str]:
                             store.vendor_entries(vendor_id)).driver_message
 
 
+def _open_incident(charge_point_id: str, evse_id: int, connector_ids: list[int]) -> dict[str, Any] | None:
+    """The most severe open incident concerning any connector of the EVSE (one read per connector: usually one)."""
+    from services.diagnostics.knowledge import SEVERITIES
+
+    found = [i for c in connector_ids if (i := store.open_incident_at(charge_point_id, evse_id, c)) is not None]
+    return max(found, key=lambda i: SEVERITIES.index(i["severity"]) if i["severity"] in SEVERITIES else -1, default=None)
+
+
 def _alternatives(place: dict[str, Any]) -> list[SupportConnector]:
     site_id = place["site_id"]
     if site_id is not None:
@@ -219,7 +446,7 @@ def get_connector_support(
         raise ProblemError(404, f"No charger {charge_point_id!r} known: it has never reported a status, charged or "
                                 "been placed at a site")
     status, status_at = _evse_status(place["connectors"])
-    incident = store.open_incident_at(charge_point_id, evse_id, 0)
+    incident = _open_incident(charge_point_id, evse_id, [c["connector_id"] for c in place["connectors"]])
     wanted = support.requested_languages(lang, app.current_event.headers.get("accept-language"))
     chosen, message, tips = support.advice(status, _driver_message(incident) if incident else None, wanted)
     return ConnectorSupport(

@@ -29,13 +29,18 @@ Timestamps are RFC 3339 UTC in one format (services.shared.clock), so they compa
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from services.contracts.connectivity import ConnectorStatusChanged, FaultReported
 from services.shared import clock
 from services.shared.events import stable_id
 
+if TYPE_CHECKING:
+    from services.diagnostics.knowledge import Entry
+
 OPEN, RESOLVED = "open", "resolved"
+# The timeline's entries of reports; the others (remediation, acknowledged, assigned, note, escalated) are what was done.
+REPORTS = ("opened", "repeated", "resolved")
 # The timeline keeps the opening report and the latest ones; `count` still counts them all.
 TIMELINE_LIMIT = 50
 # SQS keeps a message at most 14 days, its DLQ 14 more before a redrive: remember ids longer.
@@ -59,6 +64,7 @@ class Report:
     vendor_id: str | None = None
     vendor_code: str | None = None
     charger: dict[str, str] = field(default_factory=dict)  # charge_point_vendor, _model, firmware_version
+    ocpp_version: str | None = None  # the charger's, which gives the code its meaning
 
     @classmethod
     def of(cls, event: FaultReported | ConnectorStatusChanged) -> "Report":
@@ -68,7 +74,7 @@ class Report:
                    connector_id=event.connector_id, at=clock.normalize(event.occurred_at), status=event.status,
                    problem_code=event.problem_code, component=getattr(event, "component", None),
                    severity=getattr(event, "severity", None), info=event.info, vendor_id=event.vendor_id,
-                   vendor_code=event.vendor_code, charger=charger)
+                   vendor_code=event.vendor_code, charger=charger, ocpp_version=getattr(event, "ocpp_version", None))
 
     @property
     def is_fault(self) -> bool:
@@ -131,19 +137,41 @@ def _entry(report: Report, kind: str) -> dict[str, Any]:
 
 
 def _timeline(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """In the charger's time order; the earliest fault is `opened`, later ones `repeated`; bounded."""
+    """In time order; the earliest fault is `opened`, later ones `repeated`; its reports bounded, what people and
+    remediation did about it (the other kinds) all kept."""
     ordered = sorted(entries, key=lambda e: (e["at"], e["kind"] == "resolved"))
-    faults = [e for e in ordered if e["kind"] != "resolved"]
-    for position, entry in enumerate(faults):
+    reports = [e for e in ordered if e["kind"] in REPORTS]
+    for position, entry in enumerate(e for e in reports if e["kind"] != "resolved"):
         entry["kind"] = "opened" if position == 0 else "repeated"
-    if len(ordered) > TIMELINE_LIMIT:
-        ordered = ordered[:1] + ordered[-(TIMELINE_LIMIT - 1):]
+    if len(reports) > TIMELINE_LIMIT:
+        dropped = {id(e) for e in reports[1:-(TIMELINE_LIMIT - 1)]}
+        ordered = [e for e in ordered if id(e) not in dropped]
     return ordered
+
+
+def logged(incident: dict[str, Any], kind: str, at: str, **fields: Any) -> dict[str, Any]:
+    """The incident with one more timeline entry of what was done about it (remediation, acknowledged, ...)."""
+    entry = {"at": at, "kind": kind, **{name: value for name, value in fields.items() if value is not None}}
+    return {**incident, "timeline": _timeline([dict(e) for e in incident["timeline"]] + [entry])}
+
+
+def explained(incident: dict[str, Any], entry: Entry, session_id: str | None) -> dict[str, Any]:
+    """The incident with its knowledge base entry (as of that entry's version) and the session it interrupted."""
+    return {**incident, "severity": entry.severity, "title": entry.title, "causes": list(entry.causes),
+            "steps": list(entry.steps), "driver_message": dict(entry.driver_message), "remote_action": entry.remote_action,
+            "safety": entry.safety, "kb_entry_id": entry.id, "kb_version": entry.version, "session_id": session_id,
+            "charging_interrupted": entry.charging_interrupted and session_id is not None}
+
+
+def duration_s(incident: dict[str, Any], now: str) -> int:
+    """How long it lasted: until it resolved, or until now while open."""
+    end = incident.get("resolved_at") or now
+    return max(0, int((clock.parse(end) - clock.parse(incident["opened_at"])).total_seconds()))
 
 
 def _latest(report: Report) -> dict[str, Any]:
     """What the incident shows of its latest report."""
-    return {"connector_status": report.status, "severity": report.severity, "info": report.info,
+    return {"connector_status": report.status, "reported_severity": report.severity, "info": report.info,
             "vendor_id": report.vendor_id, "vendor_code": report.vendor_code, **report.charger}
 
 
@@ -158,6 +186,7 @@ def opened(report: Report, now: str, recovery: Report | None = None) -> dict[str
         "evse_id": report.evse_id,
         "connector_id": report.connector_id,
         "problem_code": report.problem_code,
+        "ocpp_version": report.ocpp_version,
         "status": OPEN,
         **_latest(report),
         "opened_at": report.at,
@@ -196,6 +225,22 @@ def resolved(incident: dict[str, Any], recovery: Report, now: str) -> dict[str, 
             or recovery.at < incident["last_seen"]):
         return None
     after = dict(incident)
-    after.update(status=RESOLVED, resolved_at=recovery.at, version=int(incident["version"]) + 1, updated_at=now,
-                 timeline=_timeline([dict(e) for e in incident["timeline"]] + [_entry(recovery, "resolved")]))
+    after.update(status=RESOLVED, resolved_at=recovery.at, resolved_by="charger", version=int(incident["version"]) + 1,
+                 updated_at=now, timeline=_timeline([dict(e) for e in incident["timeline"]] + [_entry(recovery, "resolved")]))
     return after
+
+
+def handled(incident: dict[str, Any], kind: str, by: str, now: str, **fields: Any) -> dict[str, Any]:
+    """The incident after an operator's action (acknowledged, assigned, note, resolved), on its timeline with who did it.
+
+    Resolving needs an open incident (the caller checks); the fault-tracking pointer is then released, so a later
+    report opens a new incident.
+    """
+    after = {**incident, "version": int(incident["version"]) + 1, "updated_at": now}
+    if kind == "acknowledged":
+        after.update(acknowledged_at=now, acknowledged_by=by)
+    elif kind == "assigned":
+        after["assignee"] = fields["assignee"]
+    elif kind == "resolved":
+        after.update(status=RESOLVED, resolved_at=now, resolved_by="operator")
+    return logged(after, kind, now, by=by, **fields)

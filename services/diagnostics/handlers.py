@@ -85,6 +85,28 @@ def ticket_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return consumers.sqs_batch(event, context, _ticket_event)
 
 
+def _command_completed(record: "SQSRecord") -> None:
+    from services.contracts.connectivity import CommandCompleted
+    from services.diagnostics import incidents
+
+    incidents.record_outcome(consumers.detail(record, CommandCompleted))
+
+
+@entry_point
+def command_completed(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The answers to remediation attempts' commands: their outcome on the incident, and the next step."""
+    return consumers.sqs_batch(event, context, _command_completed)
+
+
+@entry_point
+def review_remediation(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Every 5 minutes: attempts that fixed nothing had no effect; held-back steps are taken once they may be."""
+    from services.diagnostics import incidents
+    from services.shared import clock
+
+    return {"changed": incidents.review(clock.now())}
+
+
 @entry_point
 def api(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from services.diagnostics.api import app  # only the REST Lambda pays for the resolver
@@ -94,7 +116,8 @@ def api(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 @entry_point
 def relay(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """The incidents and tickets tables' streams: IncidentOpened, IncidentResolved and TicketResolved, to the bus."""
+    """The incidents and tickets tables' streams: IncidentOpened, IncidentResolved, IncidentEscalated,
+    RemediationAttempted and the attempts' CommandRequested; TicketResolved. To the bus."""
     from services.shared.relay import relay_batch
 
     return relay_batch(event, "diagnostics")

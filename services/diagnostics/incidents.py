@@ -3,20 +3,28 @@
 Each change is one conditional transaction (store.save); when a concurrent delivery got
 there first it fails with Conflict and the report is read and decided again, so two
 deliveries of different reports for one fault key never open two incidents.
-IncidentOpened and IncidentResolved come from the incidents table's changes
-(services/diagnostics/changes.py), so each goes out once, never zero times.
+Remediation (services/diagnostics/remediation.py) is decided in the same step and saved in the
+same write: an attempt is an entry of the incident's `attempts`, and its command, like
+IncidentOpened, IncidentResolved, IncidentEscalated and RemediationAttempted, comes from the
+incidents table's changes (services/diagnostics/changes.py), so each goes out once, never zero times.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from typing import Any
+from datetime import datetime, timedelta
+from functools import cache
+from typing import TYPE_CHECKING, Any, Callable
 
-from services.contracts.connectivity import ConnectorStatusChanged, FaultCleared, FaultReported
-from services.diagnostics import faults, store
+from services.contracts.connectivity import CommandCompleted, ConnectorStatusChanged, FaultCleared, FaultReported
+from services.diagnostics import faults, remediation, store
 from services.shared import clock
 from services.shared.log import logger
+from services.shared.settings import settings
+
+if TYPE_CHECKING:
+    from services.diagnostics.knowledge import Entry
 
 MAX_ATTEMPTS = 10
 
@@ -26,11 +34,13 @@ def _pause(attempt: int) -> None:
 
 
 def record_fault(event: FaultReported) -> None:
-    """A fault report: opens an incident, or counts a repeat on the one it belongs to; once per event id."""
+    """A fault report: opens an incident (explained by the knowledge base, and remediated as its policy says), or
+    counts a repeat on the one it belongs to; once per event id."""
     report = faults.Report.of(event)
     cp, problem_code = report.charge_point_id, report.problem_code
     if problem_code is None:
         raise ValueError("a FaultReported without a problem code breaks connectivity's contract")
+    entry = cache(lambda: _lookup(report))
     for attempt in range(MAX_ATTEMPTS):
         state = store.connector_state(cp, report.location)
         pointer = state.pointers.get(problem_code, {})
@@ -43,14 +53,18 @@ def record_fault(event: FaultReported) -> None:
         placement = faults.place(report, recovery, open_incident, last_incident)
         now = clock.now()
         if isinstance(placement, faults.Repeat):
-            after = faults.repeated(placement.incident, report, clock.iso(now))
+            after = _judged(faults.repeated(placement.incident, report, clock.iso(now)), report, clock.iso(now))
+            if after.get("vendor_code") != placement.incident.get("vendor_code"):
+                after = faults.explained(after, entry(), after.get("session_id"))
             write: dict[str, Any] = {"previous_version": placement.incident["version"]}
         elif placement.recovery is None:
             after = faults.opened(report, clock.iso(now))
+            after = faults.explained(after, entry(), _session(after))
             write = {"previous_version": None, "pointer": "open", "recovered_before": report.at}
         else:
-            after = faults.opened(report, clock.iso(now), recovery=placement.recovery)
+            after = faults.explained(faults.opened(report, clock.iso(now), recovery=placement.recovery), entry(), None)
             write = {"previous_version": None, "pointer": "remember"}
+        after, write["reset_at"] = _remediated(after, now, pointer.get("last_reset_at"))
         try:
             store.save(after, event_id=report.event_id, marker_expires_at=faults.dedupe_expiry(int(now.timestamp())),
                        **write)
@@ -62,6 +76,126 @@ def record_fault(event: FaultReported) -> None:
             continue
         return
     raise RuntimeError(f"incident for {cp} at {report.location} {problem_code} kept changing; retry later")
+
+
+def _lookup(report: faults.Report) -> Entry:
+    from services.diagnostics import knowledge
+
+    return knowledge.lookup(report.ocpp_version or "", report.problem_code or "", report.vendor_id, report.vendor_code,
+                            store.vendor_entries(report.vendor_id))
+
+
+def _session(incident: dict[str, Any]) -> str | None:
+    from services.diagnostics import fleet
+
+    return fleet.session_at(incident["charge_point_id"], int(incident["evse_id"]))
+
+
+def _judged(incident: dict[str, Any], report: faults.Report, now: str) -> dict[str, Any]:
+    """A repeat newer than an accepted attempt's answer: that attempt had no effect."""
+    last = remediation.awaiting(incident)
+    if last is None or last["outcome"] != remediation.ACCEPTED or report.at <= last["answered_at"]:
+        return incident
+    return remediation.with_outcome(incident, int(last["attempt"]), remediation.NO_EFFECT, now) or incident
+
+
+def _remediated(incident: dict[str, Any], now: datetime, last_reset_at: str | None) -> tuple[dict[str, Any], str | None]:
+    """The incident with its next remediation step taken, if one is due, and the time of a safety reset it asks for
+    (remembered on its fault-tracking pointer)."""
+    if incident["status"] != faults.OPEN or incident.get("escalated_at"):
+        return incident, None
+    from services.diagnostics import knowledge, policies
+
+    policy = policies.effective(knowledge.normalize_code(incident.get("ocpp_version") or "", incident["problem_code"]))
+    if policy is None and incident.get("severity") not in remediation.ESCALATING_SEVERITIES:
+        return incident, None
+    guarded = policy is not None and not policy.allow_during_transaction
+    step = remediation.next_step(incident, policy, safety=bool(incident.get("safety")),
+                                 session_running=guarded and _session(incident) is not None, now=now,
+                                 last_reset_at=last_reset_at)
+    at = clock.iso(now)
+    if isinstance(step, remediation.Escalation):
+        return remediation.escalated(incident, step.reason, at), None
+    if isinstance(step, remediation.Attempt):
+        after = remediation.attempted(incident, step.remedy, incident.get("ocpp_version") or "ocpp1.6", at)
+        return after, at if incident.get("safety") and step.remedy in remediation.RESETS else None
+    return incident, None
+
+
+def record_outcome(event: CommandCompleted) -> None:
+    """The charger's answer to a remediation attempt (its command's CommandCompleted), and the step it calls for."""
+    incident_id, _, number = (event.reference or "").rpartition("#")
+    if not incident_id or not number.isdigit():
+        logger.warning("CommandCompleted without an attempt's reference", extra={"reference": event.reference})
+        return
+    outcome = remediation.answer(event.action, event.status, event.reply)
+    _change(incident_id, lambda incident, now: remediation.with_outcome(incident, int(number), outcome, clock.iso(now)),
+            remediate=True)
+
+
+def review(now: datetime) -> int:
+    """The schedule's pass over open incidents: an accepted attempt that resolved nothing within the verify window had
+    no effect; a step a guard or cooldown held back is taken once it may be. How many incidents changed."""
+    verified_before = clock.iso(now - timedelta(seconds=settings().remediation_verify_s))
+    changed, start_key = 0, None
+    while True:
+        items, start_key = store.open_incidents(start_key)
+        for incident in items:
+            last = remediation.awaiting(incident)
+            if last is not None and last["outcome"] == remediation.ACCEPTED and last["answered_at"] < verified_before:
+                changed += _change(incident["incident_id"], lambda i, at, n=int(last["attempt"]): remediation.with_outcome(
+                    i, n, remediation.NO_EFFECT, clock.iso(at)), remediate=True)
+            elif last is None and not incident.get("escalated_at"):
+                changed += _change(incident["incident_id"], lambda i, at: None, remediate=True)
+        if start_key is None:
+            return changed
+
+
+def act(incident_id: str, kind: str, by: str, **fields: Any) -> dict[str, Any] | None:
+    """An operator's action on an incident (acknowledged, assigned, note, resolved); the incident after it, None if
+    unknown. Resolving a resolved incident raises AlreadyResolved."""
+    def change(incident: dict[str, Any], now: datetime) -> dict[str, Any]:
+        if kind == "resolved" and incident["status"] != faults.OPEN:
+            raise AlreadyResolved(incident_id)
+        return faults.handled(incident, kind, by, clock.iso(now), **fields)
+
+    _change(incident_id, change, pointer="release" if kind == "resolved" else None)
+    return store.get_incident(incident_id)
+
+
+class AlreadyResolved(Exception):
+    """The incident was resolved already."""
+
+
+def _change(incident_id: str, change: Callable[[dict[str, Any], datetime], dict[str, Any] | None], *,
+            remediate: bool = False, pointer: str | None = None) -> bool:
+    """Applies `change` (None: nothing to change) and, with `remediate`, the next remediation step, in one conditional
+    write, read and decided again after a concurrent one; whether it wrote."""
+    for attempt in range(MAX_ATTEMPTS):
+        incident = store.get_incident(incident_id)
+        if incident is None:
+            return False
+        now = clock.now()
+        after = change(incident, now) or incident
+        reset_at = None
+        if remediate:
+            after, reset_at = _remediated(after, now, _last_reset(after) if after.get("safety") else None)
+        if after is incident or after == incident:
+            return False
+        after = {**after, "version": int(incident["version"]) + 1, "updated_at": clock.iso(now)}
+        try:
+            store.save(after, previous_version=incident["version"], pointer=pointer, reset_at=reset_at)
+        except store.Conflict:
+            _pause(attempt)
+            continue
+        return True
+    raise RuntimeError(f"incident {incident_id} kept changing; retry later")
+
+
+def _last_reset(incident: dict[str, Any]) -> str | None:
+    location = (int(incident["evse_id"]), int(incident["connector_id"]))
+    pointer = store.connector_state(incident["charge_point_id"], location).pointers.get(incident["problem_code"], {})
+    return pointer.get("last_reset_at")
 
 
 def _recovery(report: faults.Report, item: dict[str, Any] | None, cleared_at: str | None) -> faults.Report | None:
@@ -112,16 +246,12 @@ def _recovered(report: faults.Report) -> None:
 
 
 def _resolve(incident_id: str, recovery: faults.Report) -> None:
-    for attempt in range(MAX_ATTEMPTS):
-        incident = store.get_incident(incident_id)
-        now = clock.now()
-        after = faults.resolved(incident, recovery, clock.iso(now)) if incident else None
-        if after is None:
-            return
-        try:
-            store.save(after, previous_version=incident["version"], pointer="release")
-        except store.Conflict:
-            _pause(attempt)
-            continue
-        return
-    raise RuntimeError(f"incident {incident_id} kept changing; retry later")
+    """Resolves the incident by the recovery; an accepted remediation attempt awaiting its verdict fixed it."""
+    def change(incident: dict[str, Any], now: datetime) -> dict[str, Any] | None:
+        after = faults.resolved(incident, recovery, clock.iso(now))
+        last = remediation.awaiting(after) if after else None
+        if after is None or last is None or last["outcome"] != remediation.ACCEPTED:
+            return after
+        return remediation.with_outcome(after, int(last["attempt"]), remediation.FIXED, clock.iso(now))
+
+    _change(incident_id, change, pointer="release")

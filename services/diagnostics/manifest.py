@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from services.shared.manifest import Bucket, Expiry, Index, Key, Queue, RestApi, ServiceManifest, Stream, Subscription, Table
+from services.shared.manifest import (
+    Bucket,
+    Expiry,
+    Index,
+    Key,
+    Queue,
+    RestApi,
+    Schedule,
+    ServiceManifest,
+    Stream,
+    Subscription,
+    Table,
+)
 
 _HANDLERS = "services.diagnostics.handlers"
 
@@ -21,12 +33,14 @@ MANIFEST = ServiceManifest(
         # Per charger: open-incident pointers, connector recoveries and the reports counted.
         Table(name="fault-tracking", partition_key=Key("charge_point_id"), sort_key=Key("item_key"),
               ttl_attribute="expires_at"),
-        # Support's projection of the fleet (services/diagnostics/fleet.py): placements, connector statuses, sessions.
-        Table(name="fleet", partition_key=Key("charge_point_id"), sort_key=Key("item_key"),
-              indexes=(Index(name="by-site", partition_key=Key("site_id"), sort_key=Key("charge_point_id")),)),
         # Operators' vendor entries of the knowledge base of faults, one item per version.
         Table(name="error-codes", partition_key=Key("entry_id"), sort_key=Key("version", "N"),
               indexes=(Index(name="by-vendor", partition_key=Key("vendor_key"), sort_key=Key("entry_id")),)),
+        # Operators' remediation policies, one per error code (the knowledge base's default applies to the others).
+        Table(name="remediation-policies", partition_key=Key("error_code")),
+        # Support's projection of the fleet (services/diagnostics/fleet.py): placements, connector statuses, sessions.
+        Table(name="fleet", partition_key=Key("charge_point_id"), sort_key=Key("item_key"),
+              indexes=(Index(name="by-site", partition_key=Key("site_id"), sort_key=Key("charge_point_id")),)),
         # Drivers' support tickets (services/diagnostics/tickets.py); their stream makes TicketResolved.
         Table(
             name="tickets",
@@ -57,11 +71,19 @@ MANIFEST = ServiceManifest(
             event_pattern={"source": ["csms.diagnostics"], "detail-type": ["IncidentOpened", "IncidentResolved"]},
             queue=Queue(name="diagnostics-ticket-events", handler=f"{_HANDLERS}:ticket_events"),
         ),
+        # The answers to remediation attempts' commands, and only those (the relay drops the rest).
+        Subscription(
+            event_pattern={"source": ["csms.connectivity"], "detail-type": ["CommandCompleted"],
+                           "detail": {"requested_by": ["csms.diagnostics"]}},
+            queue=Queue(name="diagnostics-command-completed", handler=f"{_HANDLERS}:command_completed"),
+        ),
     ),
-    rest_apis=(RestApi(prefixes=("/incidents", "/error-codes", "/support", "/tickets"), handler=f"{_HANDLERS}:api",
-                       resolver="services.diagnostics.api:app"),),
+    # Accepted attempts that fixed nothing, and steps a guard or a cooldown held back.
+    schedules=(Schedule(name="remediation-review", rate_minutes=5, handler=f"{_HANDLERS}:review_remediation"),),
+    rest_apis=(RestApi(prefixes=("/incidents", "/error-codes", "/remediation-policies", "/support", "/tickets"), handler=f"{_HANDLERS}:api", resolver="services.diagnostics.api:app"),),
     relay=f"{_HANDLERS}:relay",
-    publishes=("IncidentOpened", "IncidentResolved", "TicketResolved"),
+    publishes=("IncidentOpened", "IncidentResolved", "IncidentEscalated", "RemediationAttempted", "CommandRequested",
+               "TicketResolved"),
     # What chargers upload (diagnostics/ kept 90 days; firmware images later), through presigned URLs.
     buckets=(Bucket(name="uploads", expiries=(Expiry("diagnostics/", 90),)),),
 )

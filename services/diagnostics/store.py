@@ -131,6 +131,24 @@ def list_incidents(*, charge_point_id: str | None, status: str | None, limit: in
     return [plain(i) for i in items], last
 
 
+def open_incident_at(charge_point_id: str, evse_id: int, connector_id: int) -> dict[str, Any] | None:
+    """The open incident that concerns a connector, most severe (then latest seen) first: one of the connector
+    itself, of its EVSE as a whole (n, 0), or of the charger (0, 0), which applies to every connector."""
+    from services.diagnostics.knowledge import SEVERITIES
+
+    covering = {(0, 0), (evse_id, 0), (evse_id, connector_id)}
+    kwargs: dict[str, Any] = {"IndexName": BY_CHARGER, "KeyConditionExpression": Key("charge_point_id").eq(charge_point_id),
+                              "FilterExpression": Attr("status").eq("open")}
+    found = [plain(i) for i in _all(_incidents().query, kwargs) if (int(i["evse_id"]), int(i["connector_id"])) in covering]
+    rank = {severity: position for position, severity in enumerate(SEVERITIES)}
+    return max(found, key=lambda i: (rank.get(i.get("severity"), -1), i["last_seen"]), default=None)
+
+
+def open_incidents(start_key: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """A page of open incidents (oldest first) for the remediation review."""
+    return list_incidents(charge_point_id=None, status="open", limit=100, start_key=start_key)
+
+
 # --- writing --------------------------------------------------------------------------------
 
 def record_recovery(charge_point_id: str, location: tuple[int, int], at: str, status: str | None) -> None:
@@ -162,7 +180,8 @@ def record_clearance(charge_point_id: str, location: tuple[int, int], problem_co
 
 
 def save(incident: dict[str, Any], *, previous_version: int | None, event_id: str | None = None,
-         marker_expires_at: int | None = None, pointer: str | None = None, recovered_before: str | None = None) -> None:
+         marker_expires_at: int | None = None, pointer: str | None = None, recovered_before: str | None = None,
+         reset_at: str | None = None) -> None:
     """Writes an incident in one transaction with what keeps it consistent (its events come from the change).
 
     previous_version: None for a new incident (it must not exist), else the version read.
@@ -172,6 +191,8 @@ def save(incident: dict[str, Any], *, previous_version: int | None, event_id: st
         incident the last one if there is none.
     recovered_before: Conflict if the connector has recovered, or (with "open") the code was cleared, at or after
         this time since it was read.
+    reset_at: the incident asked for a reset of a safety fault: remembered on the pointer (`last_reset_at`), so the
+        place gets no other for that code within a day, whichever incident asks.
     """
     cp, location = incident["charge_point_id"], (int(incident["evse_id"]), int(incident["connector_id"]))
     tracking, incidents = settings().resource_name(TRACKING), settings().resource_name(INCIDENTS)
@@ -188,23 +209,31 @@ def save(incident: dict[str, Any], *, previous_version: int | None, event_id: st
             "charge_point_id": cp, "item_key": marker_key(event_id), "incident_id": incident["incident_id"],
             "expires_at": marker_expires_at}}})
     pointer_item = {"charge_point_id": cp, "item_key": pointer_key(location, incident["problem_code"])}
+    sets, removes, values = [], [], {":id": incident["incident_id"]}
+    conditions: list[str] = []
     if pointer == "open":
-        uncleared = "" if recovered_before is None else " AND (attribute_not_exists(cleared_at) OR cleared_at < :at)"
-        items.append({"Update": {"TableName": tracking, "Key": pointer_item,
-                                 "UpdateExpression": "SET open_incident_id = :id, last_incident_id = :id",
-                                 "ConditionExpression": f"attribute_not_exists(open_incident_id){uncleared}",
-                                 "ExpressionAttributeValues": {":id": incident["incident_id"],
-                                                               **({":at": recovered_before} if uncleared else {})}}})
+        sets += ["open_incident_id = :id", "last_incident_id = :id"]
+        conditions.append("attribute_not_exists(open_incident_id)")
+        if recovered_before is not None:
+            conditions.append("(attribute_not_exists(cleared_at) OR cleared_at < :at)")
+            values[":at"] = recovered_before
     elif pointer == "release":
-        items.append({"Update": {"TableName": tracking, "Key": pointer_item, "UpdateExpression": "REMOVE open_incident_id",
-                                 "ConditionExpression": "open_incident_id = :id",
-                                 "ExpressionAttributeValues": {":id": incident["incident_id"]}}})
+        removes.append("open_incident_id")
+        conditions.append("open_incident_id = :id")
     elif pointer == "remember":
-        items.append({"Update": {"TableName": tracking, "Key": pointer_item,
-                                 "UpdateExpression": "SET last_incident_id = if_not_exists(last_incident_id, :id)",
-                                 "ExpressionAttributeValues": {":id": incident["incident_id"]}}})
+        sets.append("last_incident_id = if_not_exists(last_incident_id, :id)")
     elif pointer is not None:
         raise ValueError(f"unknown pointer change {pointer!r}")
+    if reset_at is not None:
+        sets.append("last_reset_at = :reset")
+        values[":reset"] = reset_at
+    if sets or removes:
+        update = " ".join(part for part in (sets and "SET " + ", ".join(sets), removes and "REMOVE " + ", ".join(removes))
+                          if part)
+        used = {name: value for name, value in values.items() if name in update or name in " ".join(conditions)}
+        items.append({"Update": {"TableName": tracking, "Key": pointer_item, "UpdateExpression": update,
+                                 "ExpressionAttributeValues": used,
+                                 **({"ConditionExpression": " AND ".join(conditions)} if conditions else {})}})
     if recovered_before is not None:
         items.append({"ConditionCheck": {
             "TableName": tracking, "Key": {"charge_point_id": cp, "item_key": connector_key(location)},
@@ -292,27 +321,3 @@ def put_vendor_entry(entry: Entry) -> None:
             raise Conflict(entry.id) from None
         raise
 
-
-# --- incidents by place (support, tickets) ---------------------------------------------------------
-
-# Most severe first: the knowledge base's severities, then a charger's report's (incidents opened before the knowledge base).
-_SEVERITY_RANK = {name: rank for rank, name in enumerate(("critical", "high", "error", "medium", "low", "warning", "info"))}
-
-
-def covers(incident: dict[str, Any], evse_id: int, connector_id: int) -> bool:
-    """Whether an incident's place concerns (evse_id, connector_id): the charger as a whole concerns every place, an
-    EVSE as a whole its connectors; evse_id 0 asks for the whole charger, connector_id 0 for the whole EVSE."""
-    at_evse, at_connector = int(incident["evse_id"]), int(incident["connector_id"])
-    if at_evse == 0 or evse_id == 0:
-        return True
-    return at_evse == evse_id and (at_connector == 0 or connector_id == 0 or at_connector == connector_id)
-
-
-def open_incident_at(charge_point_id: str, evse_id: int, connector_id: int) -> dict[str, Any] | None:
-    """The open incident that concerns a place (`covers`), most severe first, then the latest opened; None if none."""
-    query = {"IndexName": BY_CHARGER, "KeyConditionExpression": Key("charge_point_id").eq(charge_point_id),
-             "FilterExpression": Attr("status").eq("open")}
-    found = [plain(item) for item in _all(_incidents().query, query) if covers(item, evse_id, connector_id)]
-    found.sort(key=lambda item: item["opened_at"], reverse=True)
-    found.sort(key=lambda item: _SEVERITY_RANK.get(item.get("severity"), len(_SEVERITY_RANK)))
-    return found[0] if found else None

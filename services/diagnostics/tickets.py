@@ -1,8 +1,9 @@
 """Drivers' support tickets: each links itself to the incident on its connector and resolves with it.
 
 Table `tickets` (by `ticket_id`; GSIs by-status and by-charger sorted by `created_at`, by-incident for the linked
-ones). A ticket links at its creation to the open incident concerning its place (store.open_incident_at), else to
-the next incident opened there within LINK_WINDOW_S; it resolves when that incident resolves (IncidentResolved) or
+ones). A ticket links at its creation to the open incident concerning its place (store.open_incident_at: of its EVSE's
+connector 1, the EVSE or the charger; without an EVSE, of the charger as a whole), else to the next incident opened
+there (without an EVSE: anywhere on the charger) within LINK_WINDOW_S; it resolves when that incident resolves (IncidentResolved) or
 an operator resolves it. Its stream makes TicketResolved (changes.ticket_changes), which the notifications service
 turns into a message to the reporter. Every change is one conditional write, so replayed and late events change
 nothing twice. The reporter's contact is personal data: it is stored and returned to API callers, never logged.
@@ -104,7 +105,7 @@ def create(*, charge_point_id: str, evse_id: int | None, session_id: str | None,
            contact: dict[str, str], created_by: str) -> dict[str, Any]:
     """A new open ticket, linked to the open incident that concerns its place if there is one."""
     now = _now()
-    incident = store.open_incident_at(charge_point_id, evse_id or 0, 0)
+    incident = store.open_incident_at(charge_point_id, evse_id or 0, 1 if evse_id else 0)
     timeline = [_entry("opened", now, by=created_by)]
     item: dict[str, Any] = {"ticket_id": uuid.uuid4().hex, "charge_point_id": charge_point_id, "evse_id": evse_id,
                             "session_id": session_id, "description": description, "contact": contact,
@@ -161,6 +162,11 @@ def _resolution_note(problem_code: str, resolved_by: str) -> str:
     return f"The fault on this connector ({problem_code}) has ended: {who}."
 
 
+def _concerns(ticket_evse: int | None, incident_evse: int) -> bool:
+    """A ticket without an EVSE concerns the whole charger; an incident of the charger (EVSE 0), every ticket."""
+    return ticket_evse is None or incident_evse in (0, ticket_evse)
+
+
 def incident_opened(opened: IncidentOpened) -> None:
     """Links the open tickets of the charger, not yet linked, that were created in the window before the incident
     opened and concern its place; a ticket linked to an incident that has resolved meanwhile resolves at once."""
@@ -171,8 +177,7 @@ def incident_opened(opened: IncidentOpened) -> None:
                          "KeyConditionExpression": Key("charge_point_id").eq(opened.charge_point_id)
                          & Key("created_at").between(earliest, latest),
                          "FilterExpression": Attr("status").eq("open") & Attr("incident_id").not_exists()})
-    place = {"evse_id": opened.evse_id, "connector_id": opened.connector_id}
-    linked = [t for t in candidates if store.covers(place, int(t.get("evse_id") or 0), 0)
+    linked = [t for t in candidates if _concerns(t.get("evse_id"), opened.evse_id)
               and _link(t["ticket_id"], opened.incident_id, _now())]
     if not linked:
         return

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     # The most tokens on the local authorization list: a Full SendLocalList of this many fits one 128 KB frame (and
     # the events that carry it EventBridge's 256 KB).
     local_list_max: int = Field(default=1000, ge=1, le=1000)
+    # How long after a charger accepted a remediation attempt an incident still open means it had no effect.
+    remediation_verify_s: int = Field(default=600, ge=60, le=86400)
     # The O of the CSMS's CA and of every charger certificate it signs: a CSR must name it (docs/security.md).
     organization: str = Field(default="CSMS", min_length=1, max_length=64)
 

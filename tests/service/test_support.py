@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from services.contracts.connectivity import ChargerPlaced, ConnectorStatusChanged, FaultReported
 from services.contracts.sessions import SessionEnded, SessionStarted
 from services.diagnostics import fleet, handlers, store
+from services.shared import clock
 from services.shared import events as shared_events
 from tests.service.helpers import EventTap, assert_problem, context, eventbridge_event, rest_event, sqs_event
 
@@ -19,8 +21,10 @@ SITE = "S-1"
 
 
 @pytest.fixture(autouse=True)
-def _aws(aws_env: None) -> None:
-    """Every test runs on moto in-process, with the manifests' tables, bus, rules and queues."""
+def _aws(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs on moto in-process, with the manifests' tables, bus, rules and queues, at 10:00 of the
+    chargers' day (tickets are made then, faults from then on)."""
+    monkeypatch.setattr(clock, "now", lambda: datetime(2026, 3, 1, 10, 0, tzinfo=timezone.utc))
 
 
 def at(minute: int, second: int = 0) -> str:
@@ -53,9 +57,10 @@ def incident_events(tap: EventTap) -> None:
                  [json.dumps(eventbridge_event(e["source"], e["detail-type"], e["detail"])) for e in found])
 
 
-def status(minute: int, status: str, *, cp: str = "CP-1", evse_id: int = 1, connector_id: int = 1) -> ConnectorStatusChanged:
+def status(minute: int, status: str, *, cp: str = "CP-1", evse_id: int = 1, connector_id: int = 1,
+           code: str | None = None) -> ConnectorStatusChanged:
     return ConnectorStatusChanged(charge_point_id=cp, occurred_at=at(minute), evse_id=evse_id,
-                                  connector_id=connector_id, status=status)
+                                  connector_id=connector_id, status=status, problem_code=code)
 
 
 def fault(minute: int, *, cp: str = "CP-1", evse_id: int = 1, code: str = "ConnectorLockFailure") -> FaultReported:
@@ -139,7 +144,7 @@ def test_placements_keep_the_latest_version_and_list_the_sites_connectors() -> N
 def test_support_explains_the_fault_in_the_drivers_language_and_lists_the_available_connectors_nearby() -> None:
     fleet_events(placed("CP-1", SITE, 1), placed("CP-2", SITE, 1))
     connector_events(status(1, "Available", cp="CP-2"), status(1, "Charging", cp="CP-2", evse_id=2),
-                     status(1, "Available", evse_id=2), fault(2), status(2, "Faulted"))
+                     status(1, "Available", evse_id=2), fault(2), status(2, "Faulted", code="ConnectorLockFailure"))
     body = ok(call("GET", "/support/connectors/CP-1/1", query={"lang": "de-CH"}))
     assert (body["status"], body["site_id"], body["incident"]["problem_code"]) == ("Faulted", SITE, "ConnectorLockFailure")
     assert body["lang"] == "de" and "Stecker" in body["message"] and body["tips"]
@@ -175,9 +180,9 @@ def new_ticket(**fields: Any) -> dict[str, Any]:
 
 
 def test_a_ticket_links_to_the_open_incident_and_resolves_with_it_once(tap: EventTap) -> None:
-    connector_events(fault(2))
+    connector_events(fault(2), status(2, "Faulted", code="ConnectorLockFailure"))
     incident_events(tap)
-    incident = store.open_incident_at("CP-1", 1, 0)
+    incident = store.open_incident_at("CP-1", 1, 1)
     ticket = new_ticket()
     assert (ticket["status"], ticket["incident_id"]) == ("open", incident["incident_id"])
     assert [e["kind"] for e in ticket["timeline"]] == ["opened", "linked"]
@@ -190,6 +195,7 @@ def test_a_ticket_links_to_the_open_incident_and_resolves_with_it_once(tap: Even
     assert (announced["ticket_id"], announced["contact"], announced["incident_id"]) == (
         ticket["id"], {"email": "driver@example.com", "phone": None}, incident["incident_id"])
     assert "ConnectorLockFailure" in announced["note"]
+    tap.clear()
     ok(call("POST", f"/tickets/{ticket['id']}/notes", {"text": "called back"}), 201)
     assert tap.of("TicketResolved") == []  # a later change announces nothing again
 
@@ -200,7 +206,7 @@ def test_a_ticket_before_its_fault_links_to_the_next_incident_there(tap: EventTa
     assert ticket.get("incident_id") is None
     connector_events(fault(30))
     incident_events(tap)
-    assert ok(call("GET", f"/tickets/{ticket['id']}"))["incident_id"] == store.open_incident_at("CP-1", 1, 0)["incident_id"]
+    assert ok(call("GET", f"/tickets/{ticket['id']}"))["incident_id"] == store.open_incident_at("CP-1", 1, 1)["incident_id"]
     assert ok(call("GET", f"/tickets/{other['id']}")).get("incident_id") is None
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from services.contracts.connectivity import ConnectorStatusChanged, FaultReported
 from services.contracts.diagnostics import IncidentOpened, IncidentResolved
-from services.diagnostics import faults
+from services.diagnostics import faults, knowledge
 from services.diagnostics.changes import incident_changes
 from services.diagnostics.faults import Open, Repeat, Report
 
@@ -118,7 +118,8 @@ def test_an_opened_incident_carries_the_report_and_the_charger() -> None:
     assert incident["incident_id"] == faults.incident_id("ev-1")
     assert incident | {"timeline": None} == {
         "incident_id": faults.incident_id("ev-1"), "charge_point_id": "CP-1", "component": "Connector", "evse_id": 1,
-        "connector_id": 1, "problem_code": "GroundFailure", "severity": "error", "status": "open",
+        "connector_id": 1, "problem_code": "GroundFailure", "ocpp_version": None, "reported_severity": "error",
+        "status": "open",
         "connector_status": "Faulted", "info": "earth leak", "vendor_id": "Acme", "vendor_code": "E42",
         "charge_point_vendor": "Acme", "charge_point_model": "X1", "firmware_version": "1.2",
         "opened_at": at(1), "last_seen": at(1), "resolved_at": None, "count": 1, "timeline": None, "version": 1,
@@ -213,8 +214,12 @@ def test_a_counted_report_id_is_remembered_longer_than_a_queue_and_its_dlq_keep_
     assert faults.dedupe_expiry(1_000) - 1_000 > 28 * 24 * 3600
 
 
+def explained(incident: dict[str, Any]) -> dict[str, Any]:
+    return faults.explained(incident, knowledge.lookup("ocpp1.6", incident["problem_code"], None, None), None)
+
+
 def test_an_incident_announces_its_opening_and_its_resolution_once_each() -> None:
-    incident = opened_at(1)
+    incident = explained(opened_at(1))
     repeated = faults.repeated(incident, fault(2), NOW)
     resolved = faults.resolved(repeated, recovery(3), NOW)
     assert resolved is not None
@@ -228,5 +233,5 @@ def test_an_incident_announces_its_opening_and_its_resolution_once_each() -> Non
     # derived from the incident: a re-publish is the same event
     assert incident_changes(repeated, resolved)[0].event_id == resolved_events[0].event_id
     assert incident_changes(None, incident)[0].event_id == opened_events[0].event_id != resolved_events[0].event_id
-    late = faults.opened(fault(1), NOW, recovery=recovery(2))
+    late = explained(faults.opened(fault(1), NOW, recovery=recovery(2)))
     assert [type(e) for e in incident_changes(None, late)] == [IncidentOpened, IncidentResolved]
