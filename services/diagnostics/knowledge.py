@@ -76,9 +76,23 @@ class KnowledgeBase(BaseModel):
     entries: list[Entry]
 
 
+# What an entry with `like` keeps of its own: the rest comes from the version-neutral entry it names.
+_OWN = ("id", "version", "ocpp_version", "error_code")
+
+
 @cache
 def _data() -> KnowledgeBase:
-    return KnowledgeBase.model_validate_json(DATA_FILE.read_bytes())
+    """The packaged entries; a 2.0.1 problem with a 1.6 twin says `"like": "<1.6 code>"` and what differs, so that
+    the twins cannot drift apart."""
+    raw = json.loads(DATA_FILE.read_bytes())
+    neutral = {entry["error_code"]: entry for entry in raw["entries"] if entry["ocpp_version"] == ANY_VERSION}
+    entries = []
+    for entry in raw["entries"]:
+        like = entry.pop("like", None)
+        if like is not None:
+            entry = {**{k: v for k, v in neutral[like].items() if k not in _OWN}, **entry}
+        entries.append(entry)
+    return KnowledgeBase.model_validate({"version": raw["version"], "entries": entries})
 
 
 def data_version() -> int:
