@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
-
 from aws_lambda_powertools.event_handler.openapi.models import Tag
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -131,7 +130,7 @@ def get_incident(incident_id: Annotated[str, Path(max_length=64, description="Th
 # --- Error codes: the knowledge base of faults ---------------------------------------------------
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=500)]
-Code = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")]
 
 
@@ -158,7 +157,8 @@ class VendorEntryContent(BaseModel):
     steps: list[Text] = Field(min_length=1, max_length=20)
     remote_action: knowledge.Remedy | None = Field(None, description="The remote action allowed; none when left out")
     charging_interrupted: bool | None = Field(None, description="Left out: as the overridden entry")
-    safety: bool | None = Field(None, description="Left out: as the overridden entry; a safety code's action runs at most once a day")
+    safety: bool | None = Field(
+        None, description="Left out: as the overridden entry; a safety code's action runs at most once a day")
     driver_message: dict[Language, Text] = Field(min_length=1, max_length=20,
                                                  description="By language (en, de, fr, ...); en is required")
 
@@ -171,9 +171,11 @@ class VendorEntryContent(BaseModel):
 
 
 class VendorEntryIn(VendorEntryContent):
-    vendor_id: Code = Field(description="The vendor id chargers report (1.6 StatusNotification's vendorId, else BootNotification's vendor); case-insensitive")
+    vendor_id: Code = Field(description=("The vendor id chargers report (1.6 StatusNotification's vendorId, else "
+                                         "BootNotification's vendor); case-insensitive"))
     vendor_error_code: Code = Field(description="The vendor's own code (1.6 vendorErrorCode, 2.0.1 techCode)")
-    error_code: Code | None = Field(None, description="Only for this OCPP error code (e.g. OtherError, RCD/Tripped); left out: any")
+    error_code: Code | None = Field(
+        None, description="Only for this OCPP error code (e.g. OtherError, RCD/Tripped); left out: any")
 
 
 def _entry_id(entry: VendorEntryIn) -> str:
@@ -196,7 +198,8 @@ def _vendor_entry(entry_id: str, version: int, identity: knowledge.Entry | Vendo
                       "`vendor_id` keeps only that vendor's entries. The whole list, not paged: it holds tens of entries."),
          responses=responses({200: ("The entries", ErrorCodeList)}, 422))
 def list_error_codes(
-    ocpp_version: Annotated[Literal["ocpp1.6", "ocpp2.0.1"] | None, Query(description="Only the entries for this OCPP version")] = None,
+    ocpp_version: Annotated[Literal["ocpp1.6", "ocpp2.0.1"] | None,
+                            Query(description="Only the entries for this OCPP version")] = None,
     vendor_id: Annotated[str | None, Query(min_length=1, max_length=64, description="Only this vendor's entries")] = None,
 ) -> ErrorCodeList:
     if vendor_id is not None:

@@ -5,8 +5,9 @@ vendor entries live in the `error-codes` table (store.vendor_entries) and are pa
 most specific entry for a report, so that it always explains something:
 
 1. a vendor entry for the charger's vendor and its vendor error code (one naming the report's error code
-   wins over one for any error code, "*"; vendor ids and codes compare case-insensitively). A 2.0.1 charger names its own problems with a techCode, which arrives as
-   the problem code: with no vendor error code, the problem code is matched as the vendor's code;
+   wins over one for any error code, "*"; vendor ids and codes compare case-insensitively). A 2.0.1 charger
+   names its own problems with a techCode, which arrives as the problem code: with no vendor error code, the
+   problem code is matched as the vendor's code;
 2. the built-in entry for the OCPP version and the (normalized) code;
 3. the version-neutral built-in ("*") for the code: 1.6's error codes, which 2.0.1 chargers also send as techCodes;
 4. for a 2.0.1 `{component}/{variable}` code nobody described, the generic entry of its variable (`*/Tripped`);

@@ -32,7 +32,8 @@ MANIFEST = ServiceManifest(
             queue=Queue(name="diagnostics-connector-events", handler=f"{_HANDLERS}:connector_events"),
         ),
     ),
-    rest_apis=(RestApi(prefixes=("/incidents", "/error-codes"), handler=f"{_HANDLERS}:api", resolver="services.diagnostics.api:app"),),
+    rest_apis=(RestApi(prefixes=("/incidents", "/error-codes"), handler=f"{_HANDLERS}:api",
+                       resolver="services.diagnostics.api:app"),),
     relay=f"{_HANDLERS}:relay",
     publishes=("IncidentOpened", "IncidentResolved"),
     # What chargers upload (diagnostics/ kept 90 days; firmware images later), through presigned URLs.

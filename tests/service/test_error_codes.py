@@ -76,7 +76,8 @@ def test_a_vendor_entry_inherits_the_safety_of_the_code_it_overrides(aws_env: No
     assert entry["safety"] is True and entry["charging_interrupted"] is True
     assert entry["policy"]["action"] == "hard_reset" and entry["policy"]["max_attempts"] == 1
     assert entry["policy"]["cooldown_s"] >= 86400 and entry["guard"] == "no_transaction"
-    same = post({**ABB_E17, "vendor_error_code": "E18", "error_code": "ConnectorLockFailure", "remote_action": "unlock_connector"})
+    same = post({**ABB_E17, "vendor_error_code": "E18", "error_code": "ConnectorLockFailure",
+                 "remote_action": "unlock_connector"})
     assert same["policy"] == knowledge.lookup("ocpp1.6", "ConnectorLockFailure", None, None).policy.model_dump()
 
 
@@ -104,6 +105,7 @@ def test_put_makes_a_new_version(aws_env: None) -> None:
     {"steps": ["x" * 501]},
     {"driver_message": {"en": "ok", "not a language": "x"}},
     {"vendor_id": ""},
+    {"vendor_id": "  "},
     {"unknown": 1},
 ])
 def test_invalid_entries_are_422(aws_env: None, change: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from bench.baseline import Baseline
 from services.diagnostics import knowledge
-from simulator.charger import FAULTS, MIXED, Fault, OCPP16, OCPP201, Behaviour, Charger, Setting, Status, Stop, protocol_of
+from simulator.charger import FAULTS, MIXED, OCPP16, OCPP201, Behaviour, Charger, Fault, Setting, Status, Stop, protocol_of
 from simulator.fleet import Fleet, FleetConfig
 from simulator.ocpp16 import Ocpp16
 from simulator.ocpp201 import ITEMS_PER_PAGE, Ocpp201
