@@ -80,7 +80,8 @@ MANIFEST = ServiceManifest(
     ),
     # Accepted attempts that fixed nothing, and steps a guard or a cooldown held back.
     schedules=(Schedule(name="remediation-review", rate_minutes=5, handler=f"{_HANDLERS}:review_remediation"),),
-    rest_apis=(RestApi(prefixes=("/incidents", "/error-codes", "/remediation-policies", "/support", "/tickets"), handler=f"{_HANDLERS}:api", resolver="services.diagnostics.api:app"),),
+    rest_apis=(RestApi(prefixes=("/incidents", "/error-codes", "/remediation-policies", "/support", "/tickets"),
+                       handler=f"{_HANDLERS}:api", resolver="services.diagnostics.api:app"),),
     relay=f"{_HANDLERS}:relay",
     publishes=("IncidentOpened", "IncidentResolved", "IncidentEscalated", "RemediationAttempted", "CommandRequested",
                "TicketResolved"),
