@@ -21,7 +21,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from services.shared import aws, clock
-from services.shared.dynamo import condition_failed, plain
+from services.shared.dynamo import condition_failed, every, plain
 
 FLEET = "fleet"
 BY_SITE = "by-site"
@@ -109,14 +109,7 @@ def record_placement(charge_point_id: str, site_id: str | None, version: int) ->
 # --- reading -----------------------------------------------------------------------------------
 
 def _items(charge_point_id: str) -> list[dict[str, Any]]:
-    kwargs: dict[str, Any] = {"KeyConditionExpression": Key("charge_point_id").eq(charge_point_id)}
-    found: list[dict[str, Any]] = []
-    while True:
-        reply = _fleet().query(**kwargs)
-        found.extend(plain(item) for item in reply.get("Items", []))
-        if "LastEvaluatedKey" not in reply:
-            return found
-        kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+    return [plain(item) for item in every(_fleet().query, {"KeyConditionExpression": Key("charge_point_id").eq(charge_point_id)})]
 
 
 def effective_status(own: dict[str, Any] | None, evse: dict[str, Any] | None,
@@ -204,12 +197,5 @@ def session_at(charge_point_id: str, evse_id: int) -> str | None:
 
 def site_connectors(site_id: str) -> list[dict[str, Any]]:
     """Every connector of the chargers placed at the site (as `connector` gives them), by charger id."""
-    kwargs: dict[str, Any] = {"IndexName": BY_SITE, "KeyConditionExpression": Key("site_id").eq(site_id)}
-    chargers: list[str] = []
-    while True:
-        reply = _fleet().query(**kwargs)
-        chargers.extend(item["charge_point_id"] for item in reply.get("Items", []))
-        if "LastEvaluatedKey" not in reply:
-            break
-        kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
-    return [c for cp in sorted(chargers) for c in connectors_of(cp, _items(cp))]
+    placed = every(_fleet().query, {"IndexName": BY_SITE, "KeyConditionExpression": Key("site_id").eq(site_id)})
+    return [c for cp in sorted(item["charge_point_id"] for item in placed) for c in connectors_of(cp, _items(cp))]

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from services.contracts.diagnostics import IncidentOpened, IncidentResolved
 from services.diagnostics import store
 from services.shared import aws, clock
-from services.shared.dynamo import condition_failed, page, plain
+from services.shared.dynamo import condition_failed, every, page, plain
 
 TICKETS = "tickets"
 BY_STATUS = "by-status"
@@ -89,14 +89,8 @@ def listing(*, status: str | None, charge_point_id: str | None, limit: int,
     return [plain(i) for i in items], last
 
 
-def _query(kwargs: dict[str, Any]) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    while True:
-        reply = _tickets().query(**kwargs)
-        found.extend(plain(item) for item in reply.get("Items", []))
-        if "LastEvaluatedKey" not in reply:
-            return found
-        kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+def _query(request: dict[str, Any]) -> list[dict[str, Any]]:
+    return [plain(item) for item in every(_tickets().query, request)]
 
 
 # --- writing -----------------------------------------------------------------------------------

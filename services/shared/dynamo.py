@@ -28,6 +28,19 @@ def page(read: Callable[..., dict[str, Any]], request: dict[str, Any], limit: in
             return found, None
 
 
+def every(read: Callable[..., dict[str, Any]], request: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every item of a query or scan (`read` with `request`), page after page: for reads bounded by their key
+    (one charger's items), not for listings, which `page`."""
+    found: list[dict[str, Any]] = []
+    kwargs = dict(request)
+    while True:
+        reply = read(**kwargs)
+        found.extend(reply.get("Items", []))
+        if "LastEvaluatedKey" not in reply:
+            return found
+        kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+
+
 def set_clause(fields: dict[str, Any]) -> tuple[list[str], dict[str, str], dict[str, Any]]:
     """`#f0 = :f0` assignments with their name and value placeholders, for an UpdateExpression's SET."""
     names = {f"#f{i}": name for i, name in enumerate(fields)}
