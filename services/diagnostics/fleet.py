@@ -145,8 +145,8 @@ def connectors_of(charge_point_id: str, items: Iterable[dict[str, Any]]) -> list
 
 
 def charger(charge_point_id: str) -> dict[str, Any] | None:
-    """One charger: {charge_point_id, site_id, connectors} (as `connector` gives them); None if it never reported,
-    charged or was placed."""
+    """One charger: {charge_point_id, site_id, connectors (as `connector` gives them), places (its items by (EVSE,
+    connector))}; None if it never reported, charged or was placed."""
     items = _items(charge_point_id)
     if not items:
         return None
