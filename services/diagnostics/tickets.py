@@ -108,9 +108,12 @@ def create(*, charge_point_id: str, evse_id: int | None, session_id: str | None,
         item |= {"incident_id": incident["incident_id"], "linked_at": now}
         timeline.append(_entry("linked", now, incident_id=incident["incident_id"]))
     item["timeline"] = timeline
-    _tickets().put_item(Item={k: v for k, v in item.items() if v is not None},
-                        ConditionExpression="attribute_not_exists(ticket_id)")
-    return {k: v for k, v in item.items() if v is not None}
+    item = {k: v for k, v in item.items() if v is not None}
+    _tickets().put_item(Item=item, ConditionExpression="attribute_not_exists(ticket_id)")
+    if incident is not None:
+        # The incident may have resolved since it was read, its IncidentResolved finding no ticket yet.
+        return _resolve_if_resolved([item["ticket_id"]], incident["incident_id"]).get(item["ticket_id"], item)
+    return item
 
 
 def add_note(ticket_id: str, text: str, by: str) -> dict[str, Any] | None:
@@ -173,13 +176,19 @@ def incident_opened(opened: IncidentOpened) -> None:
                          "FilterExpression": Attr("status").eq("open") & Attr("incident_id").not_exists()})
     linked = [t for t in candidates if _concerns(t.get("evse_id"), opened.evse_id)
               and _link(t["ticket_id"], opened.incident_id, _now())]
-    if not linked:
-        return
-    incident = store.get_incident(opened.incident_id)
-    if incident is not None and incident.get("status") == "resolved":
-        for ticket in linked:
-            resolve(ticket["ticket_id"], at=incident["resolved_at"], resolved_by="incident",
-                    note=_resolution_note(incident["problem_code"], incident.get("resolved_by") or "charger"))
+    if linked:
+        _resolve_if_resolved([t["ticket_id"] for t in linked], opened.incident_id)
+
+
+def _resolve_if_resolved(ticket_ids: list[str], incident_id: str) -> dict[str, dict[str, Any]]:
+    """Resolves tickets just linked to an incident that has resolved already; the tickets it resolved, by id."""
+    incident = store.get_incident(incident_id)
+    if incident is None or incident.get("status") != "resolved":
+        return {}
+    note = _resolution_note(incident["problem_code"], incident.get("resolved_by") or "charger")
+    done = {ticket_id: resolve(ticket_id, at=incident["resolved_at"], resolved_by="incident", note=note)
+            for ticket_id in ticket_ids}
+    return {ticket_id: ticket for ticket_id, ticket in done.items() if ticket is not None}
 
 
 def incident_resolved(resolved: IncidentResolved) -> None:

@@ -221,6 +221,15 @@ def test_a_ticket_linked_to_an_incident_that_resolved_meanwhile_resolves_at_once
     assert ok(call("GET", f"/tickets/{ticket['id']}"))["status"] == "resolved"
 
 
+def test_a_ticket_linked_as_its_incident_resolves_resolves_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    connector_events(fault(2), status(2, "Faulted", code="ConnectorLockFailure"))
+    incident = store.open_incident_at("CP-1", 1, 1)
+    connector_events(status(3, "Available"))  # resolved after the ticket read it open
+    monkeypatch.setattr(store, "open_incident_at", lambda *place: incident)
+    ticket = new_ticket()
+    assert (ticket["incident_id"], ticket["status"]) == (incident["incident_id"], "resolved")
+
+
 def test_an_operator_resolves_a_ticket_once() -> None:
     connector_events(status(1, "Available"))
     ticket = new_ticket(contact={"phone": "+4915112345678"})
