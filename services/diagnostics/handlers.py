@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 
 def _connector_event(record: "SQSRecord") -> None:
-    from services.contracts.connectivity import ConnectorStatusChanged, FaultCleared, FaultReported
+    from services.contracts.connectivity import ChargerPlaced, ConnectorStatusChanged, FaultCleared, FaultReported
     from services.diagnostics import fleet, incidents
 
     envelope = consumers.envelope(record)
@@ -26,20 +26,24 @@ def _connector_event(record: "SQSRecord") -> None:
                             changed.occurred_at)
     elif detail_type == "FaultCleared":
         incidents.record_clear(FaultCleared.model_validate(envelope["detail"]))
+    elif detail_type == "ChargerPlaced":
+        placed = ChargerPlaced.model_validate(envelope["detail"])
+        fleet.record_placement(placed.charge_point_id, placed.site_id, placed.version)
     else:
         raise ValueError(f"diagnostics-connector-events does not take {detail_type!r} events")
 
 
 @entry_point
 def connector_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """FaultReported, ConnectorStatusChanged and FaultCleared from connectivity: incidents open, repeat and resolve."""
+    """FaultReported, ConnectorStatusChanged and FaultCleared from connectivity: incidents open, repeat and resolve;
+    statuses and ChargerPlaced keep the fleet projection (services/diagnostics/fleet.py)."""
     return consumers.sqs_batch(event, context, _connector_event)
 
 
-def _fleet_event(record: "SQSRecord") -> None:
-    from services.contracts.connectivity import ChargerPlaced
+def _support_event(record: "SQSRecord") -> None:
+    from services.contracts.diagnostics import IncidentOpened, IncidentResolved
     from services.contracts.sessions import SessionEnded, SessionStarted
-    from services.diagnostics import fleet
+    from services.diagnostics import fleet, tickets
 
     envelope = consumers.envelope(record)
     detail_type = envelope.get("detail-type")
@@ -51,38 +55,19 @@ def _fleet_event(record: "SQSRecord") -> None:
         ended = SessionEnded.model_validate(envelope["detail"])
         fleet.record_session_ended(ended.charge_point_id, ended.evse_id, ended.connector_id, ended.session_id,
                                    ended.started_at, ended.stopped_at)
-    elif detail_type == "ChargerPlaced":
-        placed = ChargerPlaced.model_validate(envelope["detail"])
-        fleet.record_placement(placed.charge_point_id, placed.site_id, placed.version)
-    else:
-        raise ValueError(f"the fleet projection does not take {detail_type!r} events")
-
-
-@entry_point
-def fleet_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """SessionStarted, SessionEnded and ChargerPlaced: which session runs where and which chargers share a site,
-    the projection support and remediation read (services/diagnostics/fleet.py)."""
-    return consumers.sqs_batch(event, context, _fleet_event)
-
-
-def _ticket_event(record: "SQSRecord") -> None:
-    from services.contracts.diagnostics import IncidentOpened, IncidentResolved
-    from services.diagnostics import tickets
-
-    envelope = consumers.envelope(record)
-    detail_type = envelope.get("detail-type")
-    if detail_type == "IncidentOpened":
+    elif detail_type == "IncidentOpened":
         tickets.incident_opened(IncidentOpened.model_validate(envelope["detail"]))
     elif detail_type == "IncidentResolved":
         tickets.incident_resolved(IncidentResolved.model_validate(envelope["detail"]))
     else:
-        raise ValueError(f"diagnostics-ticket-events does not take {detail_type!r} events")
+        raise ValueError(f"diagnostics-support-events does not take {detail_type!r} events")
 
 
 @entry_point
-def ticket_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """IncidentOpened and IncidentResolved: drivers' tickets link to the incident on their connector and follow it."""
-    return consumers.sqs_batch(event, context, _ticket_event)
+def support_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """SessionStarted and SessionEnded keep which session runs where (the fleet projection remediation and support
+    read); IncidentOpened and IncidentResolved link drivers' tickets to their incident and resolve them with it."""
+    return consumers.sqs_batch(event, context, _support_event)
 
 
 def _command_completed(record: "SQSRecord") -> None:

@@ -56,20 +56,15 @@ MANIFEST = ServiceManifest(
     subscriptions=(
         Subscription(
             event_pattern={"source": ["csms.connectivity"],
-                           "detail-type": ["FaultReported", "ConnectorStatusChanged", "FaultCleared"]},
+                           "detail-type": ["FaultReported", "ConnectorStatusChanged", "FaultCleared", "ChargerPlaced"]},
             queue=Queue(name="diagnostics-connector-events", handler=f"{_HANDLERS}:connector_events"),
         ),
+        # Driver support's: which session runs where (the fleet projection), and the incidents tickets follow. One
+        # queue for both (each source publishes only its own types), as every queue costs the stack ~10 resources.
         Subscription(
-            event_pattern={"source": ["csms.sessions"], "detail-type": ["SessionStarted", "SessionEnded"]},
-            queue=Queue(name="diagnostics-session-events", handler=f"{_HANDLERS}:fleet_events"),
-        ),
-        Subscription(
-            event_pattern={"source": ["csms.connectivity"], "detail-type": ["ChargerPlaced"]},
-            queue=Queue(name="diagnostics-placement-events", handler=f"{_HANDLERS}:fleet_events"),
-        ),
-        Subscription(
-            event_pattern={"source": ["csms.diagnostics"], "detail-type": ["IncidentOpened", "IncidentResolved"]},
-            queue=Queue(name="diagnostics-ticket-events", handler=f"{_HANDLERS}:ticket_events"),
+            event_pattern={"source": ["csms.sessions", "csms.diagnostics"],
+                           "detail-type": ["SessionStarted", "SessionEnded", "IncidentOpened", "IncidentResolved"]},
+            queue=Queue(name="diagnostics-support-events", handler=f"{_HANDLERS}:support_events"),
         ),
         # The answers to remediation attempts' commands, and only those (the relay drops the rest).
         Subscription(

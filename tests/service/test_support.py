@@ -44,8 +44,8 @@ def connector_events(*events: shared_events.Event) -> None:
     _deliver(handlers.connector_events, "diagnostics-connector-events", [envelope(e) for e in events])
 
 
-def fleet_events(*events: shared_events.Event) -> None:
-    _deliver(handlers.fleet_events, "diagnostics-session-events", [envelope(e) for e in events])
+def support_events(*events: shared_events.Event) -> None:
+    _deliver(handlers.support_events, "diagnostics-support-events", [envelope(e) for e in events])
 
 
 def incident_events(tap: EventTap) -> None:
@@ -53,7 +53,7 @@ def incident_events(tap: EventTap) -> None:
     found = [e for e in tap.envelopes() if e["detail-type"] in ("IncidentOpened", "IncidentResolved")]
     tap.clear()
     if found:
-        _deliver(handlers.ticket_events, "diagnostics-ticket-events",
+        _deliver(handlers.support_events, "diagnostics-support-events",
                  [json.dumps(eventbridge_event(e["source"], e["detail-type"], e["detail"])) for e in found])
 
 
@@ -118,31 +118,31 @@ def test_the_chargers_own_status_applies_to_every_connector_while_it_blocks() ->
 
 
 def test_the_running_session_follows_starts_and_ends_in_any_order_and_replays() -> None:
-    fleet_events(ended("s1", 1, 3), started("s1", 1))  # the end overtook the start: s1 does not run
+    support_events(ended("s1", 1, 3), started("s1", 1))  # the end overtook the start: s1 does not run
     assert fleet.session_at("CP-1", 1) is None
-    fleet_events(started("s2", 5), started("s2", 5))
+    support_events(started("s2", 5), started("s2", 5))
     assert (fleet.session_at("CP-1", 1), fleet.session_at("CP-1", 0), fleet.session_at("CP-1", 2)) == ("s2", "s2", None)
-    fleet_events(ended("s1", 1, 3))  # a late replay of an older session's end
+    support_events(ended("s1", 1, 3))  # a late replay of an older session's end
     assert fleet.session_at("CP-1", 1) == "s2"
-    fleet_events(ended("s2", 5, 9))
+    support_events(ended("s2", 5, 9))
     assert fleet.session_at("CP-1", 0) is None
     assert fleet.connector("CP-1", 1, 1)["session_id"] is None
 
 
 def test_placements_keep_the_latest_version_and_list_the_sites_connectors() -> None:
     connector_events(status(1, "Available", cp="A"), status(1, "Charging", cp="B"), status(1, "Available", cp="C"))
-    fleet_events(placed("A", SITE, 1), placed("B", SITE, 3), placed("C", SITE, 2), placed("C", None, 4),
+    connector_events(placed("A", SITE, 1), placed("B", SITE, 3), placed("C", SITE, 2), placed("C", None, 4),
                  placed("C", SITE, 2))
     assert [(c["charge_point_id"], c["status"]) for c in fleet.site_connectors(SITE)] == [("A", "Available"),
                                                                                        ("B", "Charging")]
-    fleet_events(placed("B", "S-2", 2))  # older than the placement kept
+    connector_events(placed("B", "S-2", 2))  # older than the placement kept
     assert [c["charge_point_id"] for c in fleet.site_connectors(SITE)] == ["A", "B"]
 
 
 # --- GET /support/connectors/... ------------------------------------------------------------------
 
 def test_support_explains_the_fault_in_the_drivers_language_and_lists_the_available_connectors_nearby() -> None:
-    fleet_events(placed("CP-1", SITE, 1), placed("CP-2", SITE, 1))
+    connector_events(placed("CP-1", SITE, 1), placed("CP-2", SITE, 1))
     connector_events(status(1, "Available", cp="CP-2"), status(1, "Charging", cp="CP-2", evse_id=2),
                      status(1, "Available", evse_id=2), fault(2), status(2, "Faulted", code="ConnectorLockFailure"))
     body = ok(call("GET", "/support/connectors/CP-1/1", query={"lang": "de-CH"}))
@@ -216,7 +216,7 @@ def test_a_ticket_linked_to_an_incident_that_resolved_meanwhile_resolves_at_once
     connector_events(fault(30), status(31, "Available"))  # both announced before the ticket follows them
     opened = [e for e in tap.envelopes() if e["detail-type"] == "IncidentOpened"]
     tap.clear()
-    _deliver(handlers.ticket_events, "diagnostics-ticket-events",
+    _deliver(handlers.support_events, "diagnostics-support-events",
              [json.dumps(eventbridge_event(e["source"], e["detail-type"], e["detail"])) for e in opened])
     assert ok(call("GET", f"/tickets/{ticket['id']}"))["status"] == "resolved"
 
