@@ -62,8 +62,8 @@ def test_the_counts_are_the_calls_the_handlers_make(result: dict[str, Any]) -> N
     relayed = {label: {handler: row["event_types"] for handler, row in ops[label]["consumers"].items()
                        if handler.endswith(":relay")} for label in ops}
     assert relayed[operations.STATUS_CHANGED] == {CONNECTIVITY_RELAY: ["ConnectorStatusChanged"]}
-    # SessionStarted and CommandCompleted are made, but no manifest subscribes to them: not put on the bus.
-    assert relayed["StartTransaction"] == {SESSIONS_RELAY: []}
+    # SessionStarted feeds diagnostics' fleet projection; CommandCompleted is made, but no manifest subscribes to it.
+    assert relayed["StartTransaction"] == {SESSIONS_RELAY: ["SessionStarted"]}
     assert relayed["StopTransaction"] == {SESSIONS_RELAY: ["SessionEnded"], "services.billing.handlers:relay": []}
     assert relayed[operations.REPLY] == {CONNECTIVITY_RELAY: []}
     assert ops["Authorize"]["reads"] == 1 and ops["Authorize"]["writes"] == 0
@@ -88,8 +88,9 @@ def test_the_consumers_of_each_messages_events_are_counted_apart(result: dict[st
     assert connected["event_types"] == [] and connected["operations"] == {"GetItem": 3, "Query": 3, "UpdateItem": 3}
     subscribed = sum(row["count"] * consumer["invocations"] for row in ops.values()
                      for handler, consumer in row["consumers"].items() if not handler.endswith(":relay"))
-    # per charger: its connection, its session's invoice, and diagnostics for six status changes
-    assert subscribed == 3 * (1 + 1 + 6)
+    # per charger: its connection, its session's invoice, diagnostics for six status changes and for its session's
+    # start and end (the fleet projection)
+    assert subscribed == 3 * (1 + 1 + 6 + 2)
     assert result["run"]["consumer_invocations"] > subscribed  # the relays
 
 

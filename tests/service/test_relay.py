@@ -79,7 +79,8 @@ def test_a_put_events_refused_once_still_reaches_the_consumer_once(online: str, 
 
     bill_everything_queued()
 
-    assert spy.calls == [["SessionEnded"], ["SessionEnded"]]  # refused, then put again by the mapping's retry
+    # Refused, then put again by the mapping's retry, halved to find the record at fault.
+    assert spy.calls == [["SessionStarted", "SessionEnded"], ["SessionStarted"], ["SessionEnded"]]
     [invoice] = invoices()
     assert (invoice["charge_point_id"], int(invoice["energy_wh"])) == (CP, 500)
     assert drain(BILLING_QUEUE) == []
@@ -88,7 +89,7 @@ def test_a_put_events_refused_once_still_reaches_the_consumer_once(online: str, 
 def test_a_relay_killed_mid_batch_loses_nothing_and_the_consumer_acts_once(online: str, tap: EventTap,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     inprocess.relay()  # the connection's ChargerConnected (sessions subscribes to it)
-    charge(online, 12)  # twelve SessionEnded in one batch: two PutEvents calls, and the relay dies on the second
+    charge(online, 6)  # six SessionStarted and SessionEnded in one batch: two PutEvents calls, and the relay dies on the second
     spy = PutEventsSpy(monkeypatch, die=(2,))
 
     with pytest.raises(Killed):
@@ -96,9 +97,9 @@ def test_a_relay_killed_mid_batch_loses_nothing_and_the_consumer_acts_once(onlin
     assert [len(call) for call in spy.calls] == [10, 2]
     delivered = bill_everything_queued()  # the mapping runs the whole batch again: the first ten go out twice
 
-    assert len(delivered) == 22 and len({e["detail"]["event_id"] for e in delivered}) == 12
-    assert len(invoices()) == 12
-    assert len(tap.of("InvoiceIssued")) == 12
+    assert len(delivered) == 5 + 6 and len({e["detail"]["event_id"] for e in delivered}) == 6  # billing's SessionEnded
+    assert len(invoices()) == 6
+    assert len(tap.of("InvoiceIssued")) == 6
 
 
 def test_a_replayed_charger_message_announces_nothing_new(online: str, tap: EventTap, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -133,7 +134,7 @@ def test_only_what_some_manifest_subscribes_to_is_put_on_the_bus(online: str, ta
     assert {"ChargerConnected", "ChargerBooted", "SessionStarted", "SessionEnded", "FaultReported",
             "ConnectorStatusChanged"} <= made
     assert sorted({t for call in spy.calls for t in call}) == ["ChargerConnected", "ConnectorStatusChanged", "FaultReported",
-                                                               "SessionEnded"]
+                                                               "SessionEnded", "SessionStarted"]
 
 
 def test_a_record_whose_events_cannot_be_derived_goes_to_the_failures_queue_and_the_stream_moves_on(
@@ -192,4 +193,4 @@ def test_a_batch_that_fails_whole_is_bisected_and_every_record_after_the_bad_one
 
     billed = sorted(int(i["transaction_id"]) for i in invoices())
     assert billed == sorted(int(s[1]["transactionId"]) for s in (sent[0], sent[2]))
-    assert len(drain("csms-sessions-relay-failures")) == 1
+    assert len(drain("csms-sessions-relay-failures")) == 2  # the second session's start and end
