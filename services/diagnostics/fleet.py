@@ -44,23 +44,21 @@ def _place(item_key: str) -> tuple[int, int]:
     return int(evse_id), int(connector_id)
 
 
-def _conditional(**update: Any) -> bool:
-    """One conditional update; False when its condition said the fact is older than what is kept (or a replay)."""
+def _conditional(**update: Any) -> None:
+    """One conditional update; nothing when its condition says the fact is older than what is kept (or a replay)."""
     try:
         _fleet().update_item(**update)
     except ClientError as error:
-        if condition_failed(error):
-            return False
-        raise
-    return True
+        if not condition_failed(error):
+            raise
 
 
 # --- writing (the consumers of events) -------------------------------------------------------
 
-def record_status(charge_point_id: str, evse_id: int, connector_id: int, status: str, at: str) -> bool:
+def record_status(charge_point_id: str, evse_id: int, connector_id: int, status: str, at: str) -> None:
     """A reported status, kept unless a later one (by the charger's time) is."""
     at = clock.normalize(at)
-    return _conditional(
+    _conditional(
         Key={"charge_point_id": charge_point_id, "item_key": place_key(evse_id, connector_id)},
         UpdateExpression="SET #status = :status, status_at = :at",
         ConditionExpression="attribute_not_exists(status_at) OR status_at < :at",
@@ -69,11 +67,11 @@ def record_status(charge_point_id: str, evse_id: int, connector_id: int, status:
 
 
 def record_session_started(charge_point_id: str, evse_id: int, connector_id: int, session_id: str,
-                           started_at: str) -> bool:
+                           started_at: str) -> None:
     """The session now runs on the connector, unless one that started later is known there (running or ended),
     or this one ended already (its SessionEnded came first)."""
     started_at = clock.normalize(started_at)
-    return _conditional(
+    _conditional(
         Key={"charge_point_id": charge_point_id, "item_key": place_key(evse_id, connector_id)},
         UpdateExpression="SET session_id = :id, session_started_at = :started REMOVE session_stopped_at",
         ConditionExpression="attribute_not_exists(session_started_at) OR session_started_at < :started",
@@ -81,10 +79,10 @@ def record_session_started(charge_point_id: str, evse_id: int, connector_id: int
 
 
 def record_session_ended(charge_point_id: str, evse_id: int, connector_id: int, session_id: str, started_at: str,
-                         stopped_at: str) -> bool:
+                         stopped_at: str) -> None:
     """The session no longer runs, unless a later one is known on the connector."""
     started_at = clock.normalize(started_at)
-    return _conditional(
+    _conditional(
         Key={"charge_point_id": charge_point_id, "item_key": place_key(evse_id, connector_id)},
         UpdateExpression="SET session_id = :id, session_started_at = :started, session_stopped_at = :stopped",
         ConditionExpression=("attribute_not_exists(session_started_at) OR session_started_at < :started "
@@ -93,14 +91,14 @@ def record_session_ended(charge_point_id: str, evse_id: int, connector_id: int, 
                                    ":stopped": clock.normalize(stopped_at)})
 
 
-def record_placement(charge_point_id: str, site_id: str | None, version: int) -> bool:
+def record_placement(charge_point_id: str, site_id: str | None, version: int) -> None:
     """Where the charger stands (None: at no site), unless a later placement (by its version) is kept."""
     values: dict[str, Any] = {":v": version}
     if site_id is None:
         update = "SET placed_version = :v REMOVE site_id"
     else:
         update, values[":site"] = "SET placed_version = :v, site_id = :site", site_id
-    return _conditional(
+    _conditional(
         Key={"charge_point_id": charge_point_id, "item_key": CHARGER}, UpdateExpression=update,
         ConditionExpression="attribute_not_exists(placed_version) OR placed_version < :v",
         ExpressionAttributeValues=values)
@@ -127,7 +125,12 @@ def effective_status(own: dict[str, Any] | None, evse: dict[str, Any] | None,
 
 
 def _running(item: dict[str, Any]) -> str | None:
-    return item.get("session_id") if item.get("session_id") and not item.get("session_stopped_at") else None
+    """The session on the connector unless it ended, or the connector reported Available since it started (a session
+    whose figures were implausible has no SessionEnded until an operator settles it)."""
+    started, freed = item.get("session_started_at"), item.get("status") == "Available" and item.get("status_at")
+    if not item.get("session_id") or item.get("session_stopped_at") or (freed and started and freed > started):
+        return None
+    return item["session_id"]
 
 
 def connectors_of(charge_point_id: str, items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

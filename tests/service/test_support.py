@@ -99,6 +99,14 @@ def ok(reply: dict[str, Any], status_code: int = 200) -> Any:
 
 # --- the projection ----------------------------------------------------------------------------
 
+def test_a_connector_available_after_its_sessions_start_runs_none_without_its_end() -> None:
+    support_events(started("s1", 1))
+    connector_events(status(0, "Available"), status(1, "Charging"))
+    assert fleet.session_at("CP-1", 1) == "s1"
+    connector_events(status(8, "Available"))  # an implausible session's end is not announced until settled
+    assert fleet.session_at("CP-1", 1) is None
+
+
 def test_a_connectors_status_keeps_the_latest_by_the_chargers_time_whatever_the_order() -> None:
     connector_events(status(5, "Charging"), status(2, "Available"), status(5, "Charging"))
     assert fleet.connector("CP-1", 1, 1)["status"] == "Charging"
@@ -123,6 +131,8 @@ def test_the_running_session_follows_starts_and_ends_in_any_order_and_replays() 
     support_events(started("s2", 5), started("s2", 5))
     assert (fleet.session_at("CP-1", 1), fleet.session_at("CP-1", 0), fleet.session_at("CP-1", 2)) == ("s2", "s2", None)
     support_events(ended("s1", 1, 3))  # a late replay of an older session's end
+    assert fleet.session_at("CP-1", 1) == "s2"
+    connector_events(status(4, "Available"))  # before s2 started: it still runs
     assert fleet.session_at("CP-1", 1) == "s2"
     support_events(ended("s2", 5, 9))
     assert fleet.session_at("CP-1", 0) is None
