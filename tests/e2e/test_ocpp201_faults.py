@@ -50,9 +50,12 @@ def test_a_notify_event_fault_opens_an_incident_and_its_clearance_resolves_it(st
         call.NotifyEvent(generated_at=at, seq_no=0, event_data=[problem("true", at, techInfo="earth leak")]),
     ))
     [opened] = eventually(lambda: incidents("open"))
-    assert (opened["component"], opened["evse_id"], opened["connector_id"], opened["problem_code"], opened["severity"],
-            opened["info"], opened["opened_at"]) == ("Connector", 1, 1, "E42", "warning", "earth leak",
-                                                     "2026-03-01T10:00:00.000Z")
+    assert (opened["component"], opened["evse_id"], opened["connector_id"], opened["problem_code"],
+            opened["reported_severity"], opened["info"], opened["opened_at"]) == ("Connector", 1, 1, "E42", "warning",
+                                                                                  "earth leak", "2026-03-01T10:00:00.000Z")
+    # its techCode is the vendor's own: the knowledge base explains it as OtherError, the code kept verbatim
+    assert opened["severity"] == "medium" and "OtherError" in opened["kb_entry_id"]
+    assert opened["causes"] and opened["steps"] and opened["driver_message"]["en"]
     code, _, charger = stack.request("GET", f"/chargers/{cp_id}")
     assert code == 200 and charger["ocpp_version"] == "ocpp2.0.1"
     assert [(c["evse_id"], c["connector_id"], c["status"]) for c in charger["connectors"]] == [(1, 1, "Faulted")]

@@ -143,7 +143,9 @@ def test_a_ground_failure_resets_once_then_goes_out_of_service_then_escalates() 
     item = remediation.attempted(item, "set_inoperative", "ocpp1.6", clock.iso(NOW))
     assert item["attempts"][-1]["payload"] == {"connectorId": 1, "type": "Inoperative"}
     assert step(item) is None
-    escalation = step(answered(item, "accepted"))
+    out_of_service = answered(item, "accepted")
+    assert remediation.awaiting(out_of_service) is None  # it fixes nothing: no verdict to wait for
+    escalation = step(out_of_service)
     assert isinstance(escalation, Escalation) and "out of service" in escalation.reason
 
 
