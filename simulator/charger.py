@@ -90,18 +90,32 @@ _POSITIVE_INTEGERS = {Setting.HEARTBEAT_INTERVAL, Setting.SAMPLE_INTERVAL}
 
 @dataclass(frozen=True)
 class Fault:
-    """A fault as 1.6 reports it (the StatusNotification's errorCode) and as 2.0.1 does (the Problem variable
-    of the component at fault, on the connector's EVSE)."""
+    """A fault as 1.6 reports it (the StatusNotification's errorCode, with a vendorErrorCode) and as 2.0.1 does
+    (the `variable` of the component at fault, on the connector's EVSE, with a techCode where the component alone
+    does not say which problem, and the vendor's code as techInfo). Each is a code the CSMS's knowledge base of
+    faults explains (tests/unit/test_simulator_charger.py checks it); `weight` is how often it occurs, relatively."""
 
     error_code: str
     component: str
+    weight: int
+    vendor_codes: tuple[str, ...]
+    variable: str = "Problem"
+    tech_code: str | None = None
 
 
-FAULTS = (Fault("GroundFailure", "RCD"), Fault("OverCurrentFailure", "OverCurrentProtection"),
-          Fault("HighTemperature", "TemperatureSensor"), Fault("PowerMeterFailure", "PowerMeter"),
-          Fault("EVCommunicationError", "ConnectedEV"), Fault("ConnectorLockFailure", "ConnectorPlugRetentionLock"),
-          Fault("PowerSwitchFailure", "PowerContactor"), Fault("OverVoltage", "ElectricalFeed"),
-          Fault("UnderVoltage", "ElectricalFeed"), Fault("InternalError", "Controller"))
+# As often as in the field, roughly: a lock that fails is the most frequent fault, a welded contactor the rarest.
+FAULTS = (Fault("ConnectorLockFailure", "ConnectorPlugRetentionLock", 30, ("LCK-101", "LCK-102")),
+          Fault("EVCommunicationError", "CPPWMController", 20, ("CP-201", "CP-202")),
+          Fault("HighTemperature", "TemperatureSensor", 10, ("TMP-301",), tech_code="HighTemperature"),
+          Fault("InternalError", "Controller", 8, ("SYS-901", "SYS-902"), variable="Fault"),
+          Fault("ReaderFailure", "TokenReader", 6, ("RFID-401",)),
+          Fault("UnderVoltage", "ElectricalFeed", 6, ("PWR-501",), tech_code="UnderVoltage"),
+          Fault("OverVoltage", "ElectricalFeed", 4, ("PWR-502",), tech_code="OverVoltage"),
+          Fault("GroundFailure", "RCD", 5, ("RCD-601",), variable="Tripped"),
+          Fault("OverCurrentFailure", "OverCurrentProtection", 4, ("OCP-701",), variable="Tripped"),
+          Fault("PowerMeterFailure", "FiscalMetering", 3, ("MTR-801",)),
+          Fault("PowerSwitchFailure", "PowerContactor", 2, ("CTR-851",)))
+FAULT_WEIGHTS = tuple(fault.weight for fault in FAULTS)
 
 
 @dataclass(frozen=True)
@@ -158,7 +172,7 @@ class Connector:
     meter_wh: float
     status: Status = Status.AVAILABLE
     fault: Fault | None = None
-    tech_code: str | None = None
+    vendor_code: str | None = None
     operative: bool = True
     activity: asyncio.Task[None] | None = None
     transaction_id: int | str | None = None
@@ -555,8 +569,8 @@ class Charger:
         candidates = [c for c in self.connectors.values() if c.status != Status.FAULTED]
         if candidates:
             connector = self.rng.choice(candidates)
-            connector.status, connector.fault = Status.FAULTED, self.rng.choice(FAULTS)
-            connector.tech_code = f"E{self.rng.randint(100, 999)}"
+            (fault,) = self.rng.choices(FAULTS, weights=FAULT_WEIGHTS)
+            connector.status, connector.fault, connector.vendor_code = Status.FAULTED, fault, self.rng.choice(fault.vendor_codes)
             self._activity(self._fault(connector))
 
     def _is_free(self, connector: Connector) -> bool:
@@ -652,7 +666,7 @@ class Charger:
         self._claim(connector, current)
         await self._wait(connector.interrupted, self._draw(self.behaviour.fault_duration_s))
         cleared = self.wire.fault(connector, cleared=True)
-        connector.fault, connector.tech_code = None, None
+        connector.fault, connector.vendor_code = None, None
         if cleared is not None:
             await self.send(cleared, keep=True)
         await self._set_status(connector, connector.idle_status(), final=True)

@@ -87,7 +87,7 @@ class Ocpp16:
         error_code = ChargePointErrorCode(connector.fault.error_code) if connector.fault else ChargePointErrorCode.no_error
         return call.StatusNotification(connector_id=connector_id, error_code=error_code,
                                        status=ChargePointStatus(connector.status), timestamp=timestamp(),
-                                       vendor_error_code=connector.tech_code)
+                                       vendor_error_code=connector.vendor_code)
 
     @staticmethod
     def shown(status: Status) -> str:

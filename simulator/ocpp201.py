@@ -3,8 +3,8 @@ v201 ChargePoint).
 
 Connector n of the device is EVSE n with its connector 1. The charger numbers its transactions and each
 TransactionEvent of one (seqNo from 0); one built while the charger is offline says so (offline=true) and goes
-out late, on the next connection. A fault is the Problem variable of the component at fault, reported with
-NotifyEvent (trigger Delta) and cleared the same way, besides the connector's Faulted status.
+out late, on the next connection. A fault is the Problem (Tripped, Fault) variable of the component at fault,
+reported with NotifyEvent (trigger Delta) and cleared the same way, besides the connector's Faulted status.
 """
 
 from __future__ import annotations
@@ -168,7 +168,7 @@ class Ocpp201:
                        value=secrets.token_hex(16))
 
     def _evse_model(self, n: int, connector: Connector) -> Iterator[Variable]:
-        """EVSE n and its connector 1, and the Problem variable of each component whose fault it can report."""
+        """EVSE n and its connector 1, and the variable of each component whose fault it can report."""
         state = DataEnumType.option_list, "Available,Occupied,Reserved,Unavailable,Faulted"
         for component, connector_id in (("EVSE", None), ("Connector", 1)):
             yield Variable(component, "AvailabilityState", state[0], evse=n, connector=connector_id, values_list=state[1],
@@ -177,8 +177,8 @@ class Ocpp201:
         yield Variable("Connector", "ConnectorType", DataEnumType.string, evse=n, connector=1, value="cType2")
         yield Variable("EVSE", "Power", DataEnumType.decimal, evse=n, unit="W",
                        max_set=str(int(self._charger.behaviour.power_kw[1] * 1000)), live=lambda: str(int(connector.power_w)))
-        for component in dict.fromkeys(f.component for f in FAULTS):
-            yield Variable(component, "Problem", DataEnumType.boolean, evse=n,
+        for component, variable in dict.fromkeys((f.component, f.variable) for f in FAULTS):
+            yield Variable(component, variable, DataEnumType.boolean, evse=n,
                            live=lambda component=component: _flag(connector.fault is not None
                                                                    and connector.fault.component == component))
 
@@ -329,14 +329,16 @@ class Ocpp201:
         return {"timestamp": timestamp(), "sampled_value": values}
 
     def fault(self, connector: Connector, *, cleared: bool) -> call.NotifyEvent:
-        """The Problem variable of the component at fault turning true (with the technical code) or false again."""
+        """The variable of the component at fault turning true (with its codes) or false again."""
         assert connector.fault is not None
         data: dict[str, Any] = {
             "event_id": next(self._event_ids), "timestamp": timestamp(), "trigger": EventTriggerEnumType.delta,
-            "actual_value": _flag(not cleared), "tech_code": connector.tech_code,
+            "actual_value": _flag(not cleared), "tech_info": connector.vendor_code,
             "event_notification_type": EventNotificationEnumType.hard_wired_notification,
             "component": {"name": connector.fault.component, "evse": {"id": connector.id}},
-            "variable": {"name": "Problem"}}
+            "variable": {"name": connector.fault.variable}}
+        if connector.fault.tech_code is not None:
+            data["tech_code"] = connector.fault.tech_code
         if cleared:
             data["cleared"] = True
         return call.NotifyEvent(generated_at=timestamp(), seq_no=next(self._event_seq_nos), event_data=[data])

@@ -5,8 +5,9 @@ vendor entries live in the `error-codes` table (store.vendor_entries) and are pa
 most specific entry for a report, so that it always explains something:
 
 1. a vendor entry for the charger's vendor and its vendor error code (one naming the report's error code
-   wins over one for any error code, "*"; vendor ids and codes compare case-insensitively). A 2.0.1 charger names its own problems with a techCode, which arrives as
-   the problem code: with no vendor error code, the problem code is matched as the vendor's code;
+   wins over one for any error code, "*"; vendor ids and codes compare case-insensitively). A 2.0.1 charger
+   names its own problems with a techCode, which arrives as the problem code: with no vendor error code, the
+   problem code is matched as the vendor's code;
 2. the built-in entry for the OCPP version and the (normalized) code;
 3. the version-neutral built-in ("*") for the code: 1.6's error codes, which 2.0.1 chargers also send as techCodes;
 4. for a 2.0.1 `{component}/{variable}` code nobody described, the generic entry of its variable (`*/Tripped`);
@@ -76,9 +77,23 @@ class KnowledgeBase(BaseModel):
     entries: list[Entry]
 
 
+# What an entry with `like` keeps of its own: the rest comes from the version-neutral entry it names.
+_OWN = ("id", "version", "ocpp_version", "error_code")
+
+
 @cache
 def _data() -> KnowledgeBase:
-    return KnowledgeBase.model_validate_json(DATA_FILE.read_bytes())
+    """The packaged entries; a 2.0.1 problem with a 1.6 twin says `"like": "<1.6 code>"` and what differs, so that
+    the twins cannot drift apart."""
+    raw = json.loads(DATA_FILE.read_bytes())
+    neutral = {entry["error_code"]: entry for entry in raw["entries"] if entry["ocpp_version"] == ANY_VERSION}
+    entries = []
+    for entry in raw["entries"]:
+        like = entry.pop("like", None)
+        if like is not None:
+            entry = {**{k: v for k, v in neutral[like].items() if k not in _OWN}, **entry}
+        entries.append(entry)
+    return KnowledgeBase.model_validate({"version": raw["version"], "entries": entries})
 
 
 def data_version() -> int:
@@ -138,3 +153,33 @@ def lookup(ocpp_version: str, problem_code: str, vendor_id: str | None, vendor_e
     if found is None:  # the packaged data always holds OtherError and the generic 2.0.1 entries
         raise LookupError(f"the knowledge base has no entry for {code!r}")
     return found
+
+
+# A safety code's remote action is tried once a day at most, never during a session.
+_SAFETY_POLICY = {"max_attempts": 1, "cooldown_s": 86400, "allow_during_transaction": False}
+
+
+def vendor_entry(entry_id: str, version: int, *, vendor_id: str, vendor_error_code: str, error_code: str | None,
+                 severity: Severity, causes: list[str], steps: list[str], driver_message: dict[str, str],
+                 remote_action: Remedy | None, title: str | None = None, charging_interrupted: bool | None = None,
+                 safety: bool | None = None) -> Entry:
+    """An operator's entry for a vendor's code; what it leaves out comes from the built-in entry it overrides
+    (OtherError's for any error code). Its policy is the built-in's when the remote action is the same, else
+    one attempt of its own action (a safety code's at most once a day)."""
+    code = error_code or ANY_CODE
+    base = _builtin(ANY_VERSION, normalize_code(ANY_VERSION, OTHER if code == ANY_CODE else code))
+    if base is None:
+        raise LookupError("the knowledge base has no OtherError entry")
+    safe = base.safety if safety is None else safety
+    if remote_action is None:
+        policy = None
+    elif remote_action == base.remote_action and base.policy is not None:
+        policy = base.policy
+    else:
+        policy = Policy(action=remote_action, **(_SAFETY_POLICY if safe else {}))
+    guard = None if policy is None or policy.allow_during_transaction else "no_transaction"
+    return Entry(id=entry_id, version=version, ocpp_version=ANY_VERSION, error_code=code, vendor_id=vendor_id,
+                 vendor_error_code=vendor_error_code, title=title or f"{base.title} ({vendor_id} {vendor_error_code})",
+                 severity=severity, causes=causes, steps=steps, remote_action=remote_action, guard=guard,
+                 charging_interrupted=base.charging_interrupted if charging_interrupted is None else charging_interrupted,
+                 safety=safe, driver_message=driver_message, policy=policy)

@@ -62,7 +62,8 @@ MANIFEST = ServiceManifest(
     ),
     # Accepted attempts that fixed nothing, and steps a guard or a cooldown held back.
     schedules=(Schedule(name="remediation-review", rate_minutes=5, handler=f"{_HANDLERS}:review_remediation"),),
-    rest_apis=(RestApi(prefixes=("/incidents", "/error-codes", "/remediation-policies"), handler=f"{_HANDLERS}:api", resolver="services.diagnostics.api:app"),),
+    rest_apis=(RestApi(prefixes=("/incidents", "/error-codes", "/remediation-policies"), handler=f"{_HANDLERS}:api",
+                       resolver="services.diagnostics.api:app"),),
     relay=f"{_HANDLERS}:relay",
     publishes=("IncidentOpened", "IncidentResolved", "IncidentEscalated", "RemediationAttempted", "CommandRequested"),
     # What chargers upload (diagnostics/ kept 90 days; firmware images later), through presigned URLs.

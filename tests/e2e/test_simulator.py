@@ -10,6 +10,7 @@ import subprocess
 import sys
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -179,6 +180,10 @@ def test_a_mixed_fleet_charges_faults_reconnects_and_answers_commands(stack: Sta
     # be lost: a connection's lifetime may end while it is in flight, and the fault be over before the next boot.
     incidents = eventually(resolved)
     assert incidents and len(incidents) <= events["faults"]
+    # Each is a fault the knowledge base of faults explains (`make demo` shows explained incidents).
+    codes = {i["problem_code"] for i in incidents}
+    explained = {code: stack.request("GET", f"/error-codes/{quote(code, safe='')}") for code in codes}
+    assert all(status == 200 and body["builtin"] for status, _, body in explained.values()), explained
     assert eventually(lambda: not any(c["connected"] for c in items(stack, "/chargers") if c["id"].startswith(prefix)))
 
 

@@ -166,3 +166,8 @@ def test_the_code_imports_only_what_lambda_will_have(code: Path, packages: Path)
     available = in_layer | set(sys.stdlib_module_names) | bundle.RUNTIME_PROVIDED | {"services"}
     imported = set().union(*(_imported(source) for source in code.rglob("*.py")))
     assert imported - available == set()
+
+
+def test_the_code_holds_the_packaged_data_lambda_reads(code: Path) -> None:
+    data = Path("services/diagnostics/knowledge_base.json")
+    assert (code / data).read_bytes() == (ROOT / data).read_bytes()

@@ -7,6 +7,7 @@ The tests take every builder from here: the WebSocket ones are re-exported as th
 from __future__ import annotations
 
 import base64
+import importlib
 import json
 import uuid
 from datetime import datetime
@@ -125,9 +126,10 @@ def rest_event(method: str, path: str, body: Any = None, query: dict[str, str] |
                        source_ip="198.51.100.1", user_agent="pytest")
 
 
-def call_api(method: str, path: str, body: Any = None, query: dict[str, str] | None = None, **kwargs: Any) -> dict[str, Any]:
-    """Invokes the connectivity REST Lambda; the proxy reply with `json` (decoded body) and `header` (lower-cased)."""
-    from services.connectivity import handlers
+def call_api(method: str, path: str, body: Any = None, query: dict[str, str] | None = None, *,
+             service: str = "connectivity", **kwargs: Any) -> dict[str, Any]:
+    """Invokes a service's REST Lambda; the proxy reply with `json` (decoded body) and `header` (lower-cased)."""
+    handlers = importlib.import_module(f"services.{service}.handlers")
 
     reply = handlers.api(rest_event(method, path, body, query, **kwargs), context("api"))
     headers = {k.lower(): v for k, v in (reply.get("headers") or {}).items()}

@@ -121,3 +121,17 @@ def test_precedence_vendor_then_version_then_neutral() -> None:
 def test_a_201_tech_code_matches_the_vendors_code() -> None:
     entry = _vendor("HV-17")
     assert lookup("ocpp2.0.1", "HV-17", "ACME", None, [entry]) == entry
+
+
+def test_a_vendor_entry_takes_what_it_leaves_out_from_the_entry_it_overrides() -> None:
+    text = {"severity": "high", "causes": ["c"], "steps": ["s"], "driver_message": {"en": "e"}}
+    rcd = knowledge.vendor_entry("ec_1", 1, vendor_id="V", vendor_error_code="R1", error_code="RCD/Tripped",
+                                 remote_action="soft_reset", **text)
+    assert (rcd.safety, rcd.charging_interrupted, rcd.policy) == (True, True, lookup("*", "RCD/Tripped", None, None).policy)
+    own = knowledge.vendor_entry("ec_2", 3, vendor_id="V", vendor_error_code="R2", error_code=None,
+                                 remote_action="hard_reset", title="Mains board", **text)
+    assert (own.error_code, own.title, own.safety, own.version) == ("*", "Mains board", False, 3)
+    assert own.policy == Policy(action="hard_reset") and own.guard == "no_transaction"
+    none = knowledge.vendor_entry("ec_3", 1, vendor_id="V", vendor_error_code="R3", error_code="GroundFailure",
+                                  remote_action=None, safety=False, **text)
+    assert (none.policy, none.guard, none.safety) == (None, None, False)

@@ -11,7 +11,8 @@ import random
 import pytest
 
 from bench.baseline import Baseline
-from simulator.charger import MIXED, OCPP16, OCPP201, Behaviour, Charger, Setting, Status, Stop, protocol_of
+from services.diagnostics import knowledge
+from simulator.charger import FAULTS, MIXED, OCPP16, OCPP201, Behaviour, Charger, Fault, Setting, Status, Stop, protocol_of
 from simulator.fleet import Fleet, FleetConfig
 from simulator.ocpp16 import Ocpp16
 from simulator.ocpp201 import ITEMS_PER_PAGE, Ocpp201
@@ -123,3 +124,17 @@ def test_transaction_events_are_numbered_per_transaction_and_flagged_offline_whe
     assert wire.start(device.connectors[2], "TAG-2", 5).seq_no == 0
     assert wire.shown(Status.PREPARING) == wire.shown(Status.CHARGING) == "Occupied"
     assert charger(OCPP16).wire.shown(Status.PREPARING) != charger(OCPP16).wire.shown(Status.CHARGING)
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=lambda fault: fault.error_code)
+def test_every_simulated_fault_is_one_the_knowledge_base_explains(fault: Fault) -> None:
+    """So that `make demo` shows explained incidents, in either version's terms (2.0.1's as connectivity names it)."""
+    assert knowledge.lookup("ocpp1.6", fault.error_code, None, None).error_code == fault.error_code
+    code201 = fault.tech_code or f"{fault.component}/{fault.variable}"
+    explained = knowledge.lookup("ocpp2.0.1", code201, None, None)
+    assert explained.error_code == code201
+    assert explained.causes == knowledge.lookup("ocpp1.6", fault.error_code, None, None).causes
+
+
+def test_a_lock_that_fails_is_the_most_frequent_fault() -> None:
+    assert max(FAULTS, key=lambda fault: fault.weight).error_code == "ConnectorLockFailure"

@@ -17,7 +17,7 @@ from ocpp.v201.enums import Action
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from simulator.charger import OCPP201, Behaviour, Charger
+from simulator.charger import FAULTS, OCPP201, Behaviour, Charger
 from simulator.stats import Stats
 
 HOST = "127.0.0.1"
@@ -264,10 +264,11 @@ def test_a_fault_is_a_problem_raised_and_cleared() -> None:
     raised = [d for d in data if not d.get("cleared")]
     cleared = [d for d in data if d.get("cleared")]
     assert len(raised) == len(cleared) == stats.events["faults"] == stats.events["recoveries"]
+    faults = {(f.component, f.variable, f.tech_code): f for f in FAULTS}
     for d in data:
-        assert (d["trigger"], d["variable"], d["event_notification_type"]) == ("Delta", {"name": "Problem"},
-                                                                               "HardWiredNotification")
-        assert d["actual_value"] == ("false" if d.get("cleared") else "true") and d["tech_code"].startswith("E")
+        fault = faults[(d["component"]["name"], d["variable"]["name"], d.get("tech_code"))]
+        assert (d["trigger"], d["event_notification_type"]) == ("Delta", "HardWiredNotification")
+        assert d["actual_value"] == ("false" if d.get("cleared") else "true") and d["tech_info"] in fault.vendor_codes
     assert {(d["component"]["name"], d["component"]["evse"]["id"]) for d in raised} == {
         (d["component"]["name"], d["component"]["evse"]["id"]) for d in cleared}
     assert len({d["event_id"] for d in data}) == len(data)
