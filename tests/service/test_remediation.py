@@ -260,3 +260,16 @@ def test_the_open_incident_at_a_connector_is_the_most_severe_and_the_chargers_co
     whole = fault("InternalError", evse_id=0).model_copy(update={"connector_id": 0, "component": "ChargingStation"})
     deliver(whole)
     assert store.open_incident_at("CP-1", 2, 1)["problem_code"] == "InternalError"
+
+
+def test_a_vendor_entry_with_its_own_remote_action_remediates_that_vendors_code(tap: EventTap,
+                                                                               session: dict[str, Any]) -> None:
+    entry = {"vendor_id": "Acme", "vendor_error_code": "E7", "error_code": "OtherError", "severity": "high",
+             "causes": ["firmware hang"], "steps": ["update the firmware"], "remote_action": "hard_reset",
+             "driver_message": {"en": "Use another charger", "de": "Bitte eine andere Ladesäule nutzen"}}
+    assert call("POST", "/error-codes", entry)["statusCode"] == 201
+    report = fault("OtherError").model_copy(update={"vendor_id": "Acme", "vendor_code": "E7"})
+    deliver(report)
+    incident = incident_of("OtherError")
+    assert (incident["severity"], incident["remote_action"], incident["escalated_at"]) == ("high", "hard_reset", None)
+    assert [(c["action"], c["payload"]) for c in commands(tap)] == [("Reset", {"type": "Hard"})]
