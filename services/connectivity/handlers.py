@@ -71,10 +71,11 @@ def api(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def _command_requested(record: "SQSRecord") -> None:
+    from services.connectivity.changes import EVENT_SOURCE
     from services.contracts.connectivity import CommandRequested
 
     envelope = consumers.envelope(record)
-    commands_queue.requested(CommandRequested.model_validate(envelope["detail"]), f"event:{envelope.get('source', '')}")
+    commands_queue.requested(CommandRequested.model_validate(envelope["detail"]), EVENT_SOURCE + envelope.get("source", ""))
 
 
 @entry_point

@@ -159,7 +159,8 @@ def explained(incident: dict[str, Any], entry: Entry, session_id: str | None) ->
     """The incident with its knowledge base entry (as of that entry's version) and the session it interrupted."""
     return {**incident, "severity": entry.severity, "title": entry.title, "causes": list(entry.causes),
             "steps": list(entry.steps), "driver_message": dict(entry.driver_message), "remote_action": entry.remote_action,
-            "safety": entry.safety, "kb_entry_id": entry.id, "kb_version": entry.version, "session_id": session_id,
+            "safety": entry.safety, "policy": entry.policy.model_dump() if entry.policy else None,
+            "kb_entry_id": entry.id, "kb_version": entry.version, "session_id": session_id,
             "charging_interrupted": entry.charging_interrupted and session_id is not None}
 
 

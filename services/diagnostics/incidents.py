@@ -106,7 +106,8 @@ def _remediated(incident: dict[str, Any], now: datetime, last_reset_at: str | No
         return incident, None
     from services.diagnostics import knowledge, policies
 
-    policy = policies.effective(knowledge.normalize_code(incident.get("ocpp_version") or "", incident["problem_code"]))
+    code = knowledge.normalize_code(incident.get("ocpp_version") or "", incident["problem_code"])
+    policy = policies.effective(code, incident.get("policy"))
     if policy is None and incident.get("severity") not in remediation.ESCALATING_SEVERITIES:
         return incident, None
     guarded = policy is not None and not policy.allow_during_transaction

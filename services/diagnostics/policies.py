@@ -56,10 +56,11 @@ def stored(error_code: str) -> dict[str, Any] | None:
     return plain(item) if item else None
 
 
-def effective(error_code: str) -> Policy | None:
-    """The policy an incident of this code follows: the stored one, else the knowledge base's default."""
-    item = stored(error_code)
-    return Policy.model_validate(item) if item else default(error_code)
+def effective(error_code: str, explained: dict[str, Any] | None) -> Policy | None:
+    """The policy an incident of this code follows: the stored one, else that of the entry that explained it
+    (`explained`: a vendor entry's may differ from the built-in default)."""
+    item = stored(error_code) or explained
+    return Policy.model_validate(item) if item else None
 
 
 def all_stored() -> list[dict[str, Any]]:

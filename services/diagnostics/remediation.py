@@ -98,9 +98,12 @@ def answer(action: str, status: str, reply: dict[str, Any] | None) -> str:
 
 
 def awaiting(incident: dict[str, Any]) -> dict[str, Any] | None:
-    """The latest attempt if it still awaits its answer, or (accepted) its verdict."""
-    attempts = incident.get("attempts") or []
-    return attempts[-1] if attempts and attempts[-1]["outcome"] in (REQUESTED, ACCEPTED) else None
+    """The latest attempt if it still awaits its answer, or (accepted) its verdict; taking the connector out of
+    service awaits none: it fixes nothing, it makes the connector safe."""
+    last = (incident.get("attempts") or [None])[-1]
+    if last is None or last["outcome"] not in (REQUESTED, ACCEPTED):
+        return None
+    return None if last["outcome"] == ACCEPTED and last["remedy"] == OUT_OF_SERVICE else last
 
 
 def with_outcome(incident: dict[str, Any], attempt: int, outcome: str, at: str) -> dict[str, Any] | None:

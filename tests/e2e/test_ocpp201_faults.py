@@ -9,8 +9,12 @@ import uuid
 from typing import Any
 
 import pytest
-from ocpp.v201 import call
+from ocpp.routing import on
+from ocpp.v201 import ChargePoint as ChargePoint201
+from ocpp.v201 import call, call_result
+from ocpp.v201.enums import Action
 
+from services.shared import clock
 from simulator.charger import connect
 from tests.e2e.charger import station201
 from tests.e2e.stack import Stack
@@ -50,9 +54,12 @@ def test_a_notify_event_fault_opens_an_incident_and_its_clearance_resolves_it(st
         call.NotifyEvent(generated_at=at, seq_no=0, event_data=[problem("true", at, techInfo="earth leak")]),
     ))
     [opened] = eventually(lambda: incidents("open"))
-    assert (opened["component"], opened["evse_id"], opened["connector_id"], opened["problem_code"], opened["severity"],
-            opened["info"], opened["opened_at"]) == ("Connector", 1, 1, "E42", "warning", "earth leak",
-                                                     "2026-03-01T10:00:00.000Z")
+    assert (opened["component"], opened["evse_id"], opened["connector_id"], opened["problem_code"],
+            opened["reported_severity"], opened["info"], opened["opened_at"]) == ("Connector", 1, 1, "E42", "warning",
+                                                                                  "earth leak", "2026-03-01T10:00:00.000Z")
+    # its techCode is the vendor's own: the knowledge base explains it as OtherError, the code kept verbatim
+    assert opened["severity"] == "medium" and "OtherError" in opened["kb_entry_id"]
+    assert opened["causes"] and opened["steps"] and opened["driver_message"]["en"]
     code, _, charger = stack.request("GET", f"/chargers/{cp_id}")
     assert code == 200 and charger["ocpp_version"] == "ocpp2.0.1"
     assert [(c["evse_id"], c["connector_id"], c["status"]) for c in charger["connectors"]] == [(1, 1, "Faulted")]
@@ -64,6 +71,47 @@ def test_a_notify_event_fault_opens_an_incident_and_its_clearance_resolves_it(st
     ))
     [resolved] = eventually(lambda: incidents("resolved"))
     assert (resolved["id"], resolved["resolved_at"]) == (opened["id"], "2026-03-01T10:07:00.000Z")
+
+
+class Unlocking(ChargePoint201):
+    """Unlocks its connector when asked."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.unlocked: list[tuple[int, int]] = []
+
+    @on(Action.unlock_connector)
+    async def on_unlock(self, evse_id: int, connector_id: int) -> call_result.UnlockConnector:
+        self.unlocked.append((evse_id, connector_id))
+        return call_result.UnlockConnector(status="Unlocked")
+
+
+def test_a_retention_lock_problem_gets_an_unlock_of_its_connector_and_its_answer_is_recorded(stack: Stack) -> None:
+    cp_id = new_id()
+
+    def remediated() -> list[dict[str, Any]]:
+        code, _, body = stack.request("GET", f"/incidents?charge_point_id={cp_id}&status=open")
+        assert code == 200, body
+        return [i for i in body["items"] if [a["outcome"] for a in i["attempts"]] == ["accepted"]]
+
+    async def scenario() -> tuple[list[tuple[int, int]], dict[str, Any]]:
+        async with station201(stack.ocpp_url, cp_id, Unlocking) as charger:
+            now = clock.iso(clock.now())
+            lock = {**problem("true", now), "component": {"name": "ConnectorPlugRetentionLock",
+                                                          "evse": {"id": 1, "connectorId": 1}}}
+            del lock["techCode"]
+            await charger.call(call.NotifyEvent(generated_at=now, seq_no=0, event_data=[lock]), suppress=False)
+            for _ in range(100):
+                found = await asyncio.to_thread(remediated)
+                if found:
+                    return charger.unlocked, found[0]
+                await asyncio.sleep(0.2)
+            raise AssertionError("no accepted attempt within 20 s")
+
+    unlocked, incident = asyncio.run(scenario())
+    assert unlocked == [(1, 1)]
+    assert (incident["problem_code"], incident["remote_action"]) == ("ConnectorPlugRetentionLock/Problem", "unlock_connector")
+    assert incident["attempts"][0]["payload"] == {"evseId": 1, "connectorId": 1}
 
 
 STATUS = {"timestamp": "2026-03-01T10:00:00Z", "connectorStatus": "Available", "evseId": 1, "connectorId": 1}

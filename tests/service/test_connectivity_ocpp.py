@@ -256,7 +256,7 @@ def test_status_notification_fault_publishes_fault_reported_with_the_chargers_mo
         "charge_point_id": CP, "component": "Connector", "evse_id": 1, "connector_id": 1, "status": "Faulted",
         "problem_code": "GroundFailure", "severity": "error", "info": "RCD tripped", "vendor_id": "com.wallbox",
         "vendor_code": "E42",
-        "charge_point_vendor": "Wallbox", "charge_point_model": "Pulsar Plus", "firmware_version": "5.17.0",
+        "charge_point_vendor": "Wallbox", "charge_point_model": "Pulsar Plus", "firmware_version": "5.17.0", "ocpp_version": "ocpp1.6",
         "occurred_at": "2024-05-01T10:10:00.000Z",
     }
     stored = store.get_charger(CP)["connectors"]["1/1"]
@@ -269,6 +269,16 @@ def test_a_chargers_own_problem_that_leaves_it_working_is_a_warning_of_the_charg
     [fault] = tap.of("FaultReported")
     assert (fault["component"], fault["evse_id"], fault["connector_id"], fault["severity"]) == ("ChargingStation", 0, 0, "warning")
     assert store.get_charger(CP)["connectors"]["0/0"]["problem_code"] == "HighTemperature"
+
+
+def test_an_error_code_outside_the_enum_is_a_fault_kept_verbatim_with_the_chargers_version(online: str,
+                                                                                          tap: EventTap) -> None:
+    """Some 1.6 chargers send "Error": accepted as a fault (diagnostics explains it as OtherError), not a CALLERROR."""
+    result(online, "StatusNotification", status(1, "Faulted", "2024-05-01T10:00:00Z", "Error", vendorErrorCode="0x9"))
+    [fault] = tap.of("FaultReported")
+    assert (fault["problem_code"], fault["vendor_code"], fault["ocpp_version"]) == ("Error", "0x9", "ocpp1.6")
+    _, reply = call(online, "StatusNotification", status(1, "Faulted", None, "E" * 51))
+    assert reply[:3] == [4, reply[1], "PropertyConstraintViolation"]
 
 
 def test_status_notification_fault_is_reported_again_on_a_repeat(online: str, tap: EventTap) -> None:

@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from services.contracts.connectivity import ChargerBooted, ConnectorStatusChanged, FaultReported
-from services.diagnostics import faults, handlers, store
+from services.diagnostics import faults, handlers, knowledge, store
 from services.shared import events as shared_events
 from services.shared.relay import put_events
 from tests.service.helpers import EventTap, assert_problem, context, drain, eventbridge_event, rest_event, sqs_event
@@ -27,7 +27,7 @@ def at(minute: int, second: int = 0) -> str:
     return f"2026-03-01T10:{minute:02d}:{second:02d}.000Z"
 
 
-def fault(minute: int, *, charge_point_id: str = "CP-1", evse_id: int = 1, problem_code: str = "GroundFailure",
+def fault(minute: int, *, charge_point_id: str = "CP-1", evse_id: int = 1, problem_code: str = "EVCommunicationError",
           event_id: str | None = None, vendor_code: str = "E42", second: int = 0) -> FaultReported:
     return FaultReported(event_id=event_id or uuid.uuid4().hex, charge_point_id=charge_point_id, occurred_at=at(minute, second),
                          component="Connector", evse_id=evse_id, connector_id=1, status="Faulted", problem_code=problem_code,
@@ -38,7 +38,7 @@ def fault(minute: int, *, charge_point_id: str = "CP-1", evse_id: int = 1, probl
 def recovered(minute: int, *, charge_point_id: str = "CP-1", evse_id: int = 1,
               status: str = "Available") -> ConnectorStatusChanged:
     return ConnectorStatusChanged(charge_point_id=charge_point_id, occurred_at=at(minute), evse_id=evse_id, connector_id=1,
-                                  status=status, previous_status="Faulted", previous_problem_code="GroundFailure")
+                                  status=status, previous_status="Faulted", previous_problem_code="EVCommunicationError")
 
 
 def envelope(event: shared_events.Event) -> str:
@@ -73,6 +73,12 @@ def listed(**query: str) -> list[dict[str, Any]]:
     return reply["json"]["items"]
 
 
+def reports(incident: dict[str, Any]) -> list[dict[str, Any]]:
+    """The timeline's entries of reports, with the fields a report has."""
+    fields = ("at", "kind", "status", "problem_code", "info", "vendor_code")
+    return [{name: e[name] for name in fields} for e in incident["timeline"] if e["kind"] in faults.REPORTS]
+
+
 def only_incident(**query: str) -> dict[str, Any]:
     found = listed(**query)
     assert len(found) == 1, found
@@ -85,21 +91,30 @@ def test_a_fault_opens_one_incident_with_the_charger_and_the_report(tap: EventTa
     report = fault(1)
     deliver(report)
     incident = only_incident()
-    assert incident | {"id": None, "timeline": None, "updated_at": None} == {
+    entry = knowledge.lookup("ocpp1.6", "EVCommunicationError", None, None)
+    assert incident | {"id": None, "timeline": None, "updated_at": None, "duration_s": None} == {
         "id": None, "charge_point_id": "CP-1", "component": "Connector", "evse_id": 1, "connector_id": 1,
-        "problem_code": "GroundFailure", "severity": "error", "status": "open",
+        "problem_code": "EVCommunicationError", "severity": entry.severity, "reported_severity": "error",
+        "title": entry.title, "causes": entry.causes, "steps": entry.steps, "driver_message": entry.driver_message,
+        "remote_action": None, "kb_entry_id": entry.id, "kb_version": entry.version, "charging_interrupted": False,
+        "session_id": None, "status": "open", "resolved_by": None, "attempts": [], "acknowledged_at": None,
+        "acknowledged_by": None, "assignee": None, "escalated_at": None, "escalation_reason": None,
         "connector_status": "Faulted", "info": "earth leak", "vendor_id": "Acme", "vendor_code": "E42",
         "charge_point_vendor": "Acme", "charge_point_model": "X1", "firmware_version": "1.2.3",
-        "opened_at": at(1), "last_seen": at(1), "resolved_at": None, "count": 1, "timeline": None, "updated_at": None}
-    assert incident["timeline"] == [{"at": at(1), "kind": "opened", "status": "Faulted", "problem_code": "GroundFailure",
-                                     "info": "earth leak", "vendor_code": "E42"}]
+        "opened_at": at(1), "last_seen": at(1), "resolved_at": None, "count": 1, "timeline": None, "updated_at": None,
+        "duration_s": None}
+    assert incident["duration_s"] > 0
+    assert reports(incident) == [{"at": at(1), "kind": "opened", "status": "Faulted", "problem_code": "EVCommunicationError",
+                                  "info": "earth leak", "vendor_code": "E42"}]
     assert call("GET", f"/incidents/{incident['id']}")["json"] == incident
     opened = tap.of("IncidentOpened")
     assert len(opened) == 1
     assert opened[0] | {"event_id": None} == {
         "event_id": None, "charge_point_id": "CP-1", "occurred_at": at(1), "incident_id": incident["id"],
-        "component": "Connector", "evse_id": 1, "connector_id": 1, "problem_code": "GroundFailure", "severity": "error",
-        "connector_status": "Faulted", "info": "earth leak", "vendor_id": "Acme", "vendor_code": "E42", "opened_at": at(1)}
+        "component": "Connector", "evse_id": 1, "connector_id": 1, "problem_code": "EVCommunicationError",
+        "severity": entry.severity, "reported_severity": "error", "title": entry.title, "charging_interrupted": False,
+        "session_id": None, "connector_status": "Faulted", "info": "earth leak", "vendor_id": "Acme", "vendor_code": "E42",
+        "opened_at": at(1)}
     assert [e["source"] for e in tap.envelopes() if e["detail-type"] == "IncidentOpened"] == ["csms.diagnostics"]
 
 
@@ -114,7 +129,7 @@ def test_a_repeat_counts_on_the_open_incident_and_opens_no_second(tap: EventTap)
 
 
 def test_one_incident_per_connector_and_error_code(tap: EventTap) -> None:
-    deliver(fault(1), fault(2, evse_id=2), fault(3, problem_code="OverCurrentFailure"), fault(4, charge_point_id="CP-2"))
+    deliver(fault(1), fault(2, evse_id=2), fault(3, problem_code="WeakSignal"), fault(4, charge_point_id="CP-2"))
     assert len(listed()) == 4
     assert len(listed(charge_point_id="CP-1")) == 3
     assert len(tap.of("IncidentOpened")) == 4
@@ -226,8 +241,8 @@ def test_no_error_newer_than_last_seen_resolves_the_incident(tap: EventTap) -> N
     deliver(recovered(3))
     incident = only_incident()
     assert (incident["status"], incident["resolved_at"], incident["count"]) == ("resolved", at(3), 2)
-    assert incident["timeline"][-1] == {"at": at(3), "kind": "resolved", "status": "Available", "problem_code": None,
-                                        "info": None, "vendor_code": None}
+    assert reports(incident)[-1] == {"at": at(3), "kind": "resolved", "status": "Available", "problem_code": None,
+                                     "info": None, "vendor_code": None}
     deliver(recovered(3))  # redelivered
     deliver(recovered(4, status="Preparing"))  # the connector goes on
     assert only_incident()["resolved_at"] == at(3)
@@ -235,15 +250,15 @@ def test_no_error_newer_than_last_seen_resolves_the_incident(tap: EventTap) -> N
     assert len(resolved) == 1
     assert resolved[0] | {"event_id": None} == {"event_id": None, "charge_point_id": "CP-1", "occurred_at": at(3),
                                                 "incident_id": incident["id"], "evse_id": 1, "connector_id": 1,
-                                                "problem_code": "GroundFailure",
-                                                "opened_at": at(1), "resolved_at": at(3), "count": 2}
+                                                "problem_code": "EVCommunicationError", "resolved_by": "charger",
+                                                "duration_s": 120, "opened_at": at(1), "resolved_at": at(3), "count": 2}
 
 
 def test_no_error_resolves_every_open_incident_of_that_connector_only() -> None:
-    deliver(fault(1), fault(1, problem_code="OverCurrentFailure"), fault(1, evse_id=2))
+    deliver(fault(1), fault(1, problem_code="WeakSignal"), fault(1, evse_id=2))
     deliver(recovered(2))
     states = {(i["evse_id"], i["problem_code"]): i["status"] for i in listed()}
-    assert states == {(1, "GroundFailure"): "resolved", (1, "OverCurrentFailure"): "resolved", (2, "GroundFailure"): "open"}
+    assert states == {(1, "EVCommunicationError"): "resolved", (1, "WeakSignal"): "resolved", (2, "EVCommunicationError"): "open"}
 
 
 def test_a_late_no_error_older_than_last_seen_does_not_resolve(tap: EventTap) -> None:

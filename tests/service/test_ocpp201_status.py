@@ -271,7 +271,7 @@ def test_a_fault_opens_an_incident_and_its_clearance_resolves_it() -> None:
     notify(event("Problem", "true", 1, evse=CONNECTOR, techCode="E42", techInfo="earth leak"))
     assert sorted(deliver()) == ["ConnectorStatusChanged", "FaultReported"]
     [incident] = incidents()
-    assert (incident["status"], incident["component"], incident["problem_code"], incident["severity"],
+    assert (incident["status"], incident["component"], incident["problem_code"], incident["reported_severity"],
             incident["info"], incident["opened_at"]) == ("open", "Connector", "E42", "warning", "earth leak", at(1))
 
     result("StatusNotification", status(1, 1, "Available", 2))

@@ -97,6 +97,19 @@ def test_a_completed_command_carries_what_was_asked_with_numbers_as_numbers() ->
     assert (never_sent.reply, never_sent.error_code) == (None, "QueueTimeout")
 
 
+def test_a_completed_command_names_the_service_that_asked_and_gives_its_reference_back() -> None:
+    """A requester's rule filters on `requested_by`, and its reference finds what it asked for."""
+    sent = {"charge_point_id": CP, "command_id": "c1", "action": "Reset", "status": "sent", "payload": {"type": "Soft"},
+            "source": "event:csms.diagnostics", "reference": "inc_1#2"}
+    [answered] = command_changes(sent, {**sent, "status": "accepted", "completed_at": T0, "reply": {"status": "Accepted"}})
+    assert (answered.requested_by, answered.reference) == ("csms.diagnostics", "inc_1#2")
+    by_rest = {**sent, "source": "api:key-1"}
+    del by_rest["reference"]
+    [asked] = command_changes(by_rest, {**by_rest, "status": "rejected", "completed_at": T0, "reply": {"status": "Rejected"}})
+    assert (asked.requested_by, asked.reference) == (None, None)
+    assert wanted("csms.connectivity", "CommandCompleted", {"requested_by": "csms.diagnostics", "action": "Reset"})
+
+
 def test_the_chargers_queue_item_announces_nothing() -> None:
     """The queue shares the commands table (and its stream): claiming, sending and releasing are no commands."""
     key = {"charge_point_id": CP, "command_id": QUEUE_KEY}

@@ -100,6 +100,29 @@ def _request(version: str, action: str, fields: dict[str, Any]) -> Any:
     return kind(**fields, **dict.fromkeys(required - fields.keys()))
 
 
+# Some 1.6 chargers report an errorCode outside the enum (e.g. "Error"): its schema accepts OtherError in its place,
+# while the handler keeps the code verbatim (diagnostics explains it as OtherError).
+_FREE_ERROR_CODE = ("ocpp1.6", "StatusNotification")
+_MAX_ERROR_CODE = 50
+
+
+def _tolerated(version: str, action: str, payload: Any) -> Any:
+    """The payload as its schema sees it: a 1.6 StatusNotification's unknown errorCode validates as OtherError."""
+    if (version, action) != _FREE_ERROR_CODE or not isinstance(payload, dict):
+        return payload
+    code = payload.get("errorCode")
+    if not isinstance(code, str) or not 0 < len(code) <= _MAX_ERROR_CODE or code in _error_codes():
+        return payload
+    return {**payload, "errorCode": "OtherError"}
+
+
+@lru_cache(maxsize=1)
+def _error_codes() -> frozenset[str]:
+    from ocpp.v16.enums import ChargePointErrorCode
+
+    return frozenset(code.value for code in ChargePointErrorCode)
+
+
 def _answer_call(call: framing.Call, ctx: OcppContext) -> str:
     version = ctx.ocpp_version
     adapter = ADAPTED_BY.get(version, version)
@@ -108,7 +131,7 @@ def _answer_call(call: framing.Call, ctx: OcppContext) -> str:
         if schemas.is_known(version, call.action):
             raise OcppError(Cause.NOT_SUPPORTED, f"This CSMS does not answer {call.action}")
         raise OcppError(Cause.NOT_IMPLEMENTED, f"{call.action} is not an OCPP {version.removeprefix('ocpp')} action")
-    schemas.validate(version, call.action, call.payload)
+    schemas.validate(version, call.action, _tolerated(version, call.action, call.payload))
     handler: Callable[[OcppContext, Any], Any] = refs.resolve(route.handler)
     fields = from_wire(call.payload)
     if call.action == "DataTransfer" and "data" in call.payload:  # the vendor's own JSON: its keys are not OCPP's
