@@ -71,3 +71,19 @@ def test_event_types_are_detail_types_in_dotted_snake_case() -> None:
         event_type("Opened")
     assert subscribed(["*"], "ticket.resolved") and subscribed(["incident.opened"], "incident.opened")
     assert not subscribed(["incident.opened"], "incident.resolved")
+
+
+def test_the_receivers_recipe_in_the_docs_verifies_what_we_sign() -> None:
+    import re
+    import time
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "notifications.md").read_text()
+    (recipe,) = re.findall(r"```python\n(.*?)```", text, re.DOTALL)
+    namespace: dict[str, object] = {}
+    exec(recipe, namespace)  # noqa: S102 (the documentation's own code)
+    verify = namespace["verify"]
+    header = signing.sign(BODY, SECRET)
+    assert verify(BODY, header, SECRET) and not verify(BODY, header, "whsec_wrong")  # type: ignore[operator]
+    assert not verify(BODY + b" ", header, SECRET)  # type: ignore[operator]
+    assert not verify(BODY, signing.sign(BODY, SECRET, int(time.time()) - 301), SECRET)  # type: ignore[operator]
