@@ -46,8 +46,9 @@ def test_a_fault_reaches_a_webhook_signed_and_a_wrong_secret_fails_verification(
                                                            timestamp="2026-03-01T10:00:00Z"))
 
         asyncio.run(fault())
+        # The fault's way: the incident's stream, the bus, the events' queue, then the attempts' queue.
         ours = eventually(lambda: [(header, body) for header, body in received
-                                   if json.loads(body)["data"]["charge_point_id"] == cp_id])
+                                   if json.loads(body)["data"]["charge_point_id"] == cp_id], timeout_s=30)
         [(header, body)] = ours
         event = json.loads(body)
         assert (event["type"], event["data"]["problem_code"], event["data"]["evse_id"]) == (
