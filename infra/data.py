@@ -1,4 +1,4 @@
-"""Where data lives: what the manifests own (tables, buckets, secrets, catalogs), and the grants that reach it.
+"""Where data lives: what the manifests own (tables, buckets, secrets, catalogs, topics), and the grants that reach it.
 
 Construct ids follow the manifests' names (`Table-<name>`; a bucket or a secret by its name in CamelCase),
 so a resource keeps its logical id, and its data, for as long as its manifest keeps its name.
@@ -15,9 +15,10 @@ from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from services.shared.manifest import Bucket, Catalog, Key, Secret, ServiceManifest, Table, environment_key
+from services.shared.manifest import Bucket, Catalog, Key, Secret, ServiceManifest, Table, Topic, environment_key
 
 _TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER, "B": dynamodb.AttributeType.BINARY}
 # What the owner of a catalog may do: query through its workgroup, and keep the database's tables and partitions.
@@ -48,6 +49,7 @@ class Data(Construct):
         self.buckets: dict[str, s3.Bucket] = {}
         self.secrets: dict[str, secretsmanager.Secret] = {}
         self.workgroups: dict[str, athena.CfnWorkGroup] = {}
+        self.topics: dict[str, sns.Topic] = {}
 
     def own(self, manifest: ServiceManifest) -> None:
         """Creates what the manifest owns."""
@@ -59,6 +61,8 @@ class Data(Construct):
             self.secret(secret)
         for catalog in manifest.catalogs:
             self.catalog(catalog)
+        for topic in manifest.topics:
+            self.topic(topic)
 
     def grant(self, role: iam.IRole, manifest: ServiceManifest) -> None:
         """Everything the manifest owns, to `role`, and nothing else."""
@@ -78,10 +82,18 @@ class Data(Construct):
             role.add_to_principal_policy(iam.PolicyStatement(
                 actions=_GLUE_TABLES, resources=[cdk.Stack.of(self).format_arn(service="glue", resource="catalog"),
                                                  *glue_arns]))
+        for topic in manifest.topics:
+            self.topics[topic.name].grant_publish(role)
+        if "email" in manifest.direct_messages:
+            role.add_to_principal_policy(iam.PolicyStatement(actions=["ses:SendEmail"], resources=["*"]))
+        if "sms" in manifest.direct_messages:  # IAM names no resource for a phone number
+            role.add_to_principal_policy(iam.PolicyStatement(actions=["sns:Publish"], not_resources=["arn:aws:sns:*"]))
 
     def environment(self) -> dict[str, str]:
-        """What functions read to find the buckets, whose names AWS chose (services/shared/aws.py `bucket`)."""
-        return {f"CSMS_BUCKET_{environment_key(name)}": bucket.bucket_name for name, bucket in self.buckets.items()}
+        """What functions read to find the buckets, whose names AWS chose (services/shared/aws.py `bucket`), and
+        the topics (`topic_arn`)."""
+        return ({f"CSMS_BUCKET_{environment_key(name)}": bucket.bucket_name for name, bucket in self.buckets.items()}
+                | {f"CSMS_TOPIC_{environment_key(name)}": topic.topic_arn for name, topic in self.topics.items()})
 
     def table(self, table: Table) -> dynamodb.Table:
         construct = dynamodb.Table(
@@ -123,6 +135,12 @@ class Data(Construct):
         construct = secretsmanager.Secret(self, camel(secret.name), secret_name=f"{self.secret_prefix}{secret.name}",
                                           description=secret.description, removal_policy=self.removal)
         self.secrets[secret.name] = construct
+        return construct
+
+    def topic(self, topic: Topic) -> sns.Topic:
+        construct = sns.Topic(self, f"Topic-{topic.name}", topic_name=f"{self.prefix}{topic.name}",
+                              display_name=topic.description[:100], enforce_ssl=True)
+        self.topics[topic.name] = construct
         return construct
 
     def catalog(self, catalog: Catalog) -> athena.CfnWorkGroup:

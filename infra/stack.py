@@ -57,6 +57,8 @@ class Options:
     ocpp_burst_limit: int = 5000
     event_archive_days: int = 30
     charger_access_logs: bool = True
+    # The verified SES identity that emails people (a ticket's reporter); without it no email is sent.
+    notification_sender: str | None = None
 
     def __post_init__(self) -> None:
         """Refuses at synth what would fail at deploy, or make every function fail at start."""
@@ -155,6 +157,7 @@ class CsmsStack(cdk.Stack):
             "CSMS_HEARTBEAT_INTERVAL": str(options.heartbeat_interval),
             "CSMS_BOOT_POLICY": options.boot_policy,
             "CSMS_OCPP21": str(options.ocpp21).lower(),
+            **({"CSMS_NOTIFICATION_SENDER": options.notification_sender} if options.notification_sender else {}),
             "POWERTOOLS_METRICS_NAMESPACE": "csms",
             "POWERTOOLS_LOG_LEVEL": options.log_level,
             "POWERTOOLS_TRACE_DISABLED": str(not options.tracing).lower(),
@@ -237,6 +240,9 @@ class CsmsStack(cdk.Stack):
         cdk.CfnOutput(self, "AlarmTopic", value=self.monitoring.topic.topic_arn)
         for name, bucket in self.data.buckets.items():
             cdk.CfnOutput(self, f"{camel(name)}Bucket", value=bucket.bucket_name)
+        for name, topic in self.data.topics.items():
+            cdk.CfnOutput(self, f"{camel(name)}Topic", value=topic.topic_arn,
+                          description="Subscribe email or SMS here, filtered on the event_type attribute")
         for name, secret in self.data.secrets.items():
             cdk.CfnOutput(self, f"{camel(name).removesuffix('Secret')}Secret", value=secret.secret_name,
                           description="Put the real value here (docs/deploy.md)")

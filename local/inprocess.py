@@ -17,7 +17,7 @@ def clear_caches() -> None:
     from services.shared import aws, secrets
     from services.shared.settings import settings
 
-    for cached in (settings, aws._session, aws.client, aws.table, aws.connections, aws.queue_url, secrets.secret,
+    for cached in (settings, aws._session, aws.client, aws.table, aws.connections, aws.queue_url, aws.topic_arn, secrets.secret,
                    passwords.memory):
         cached.cache_clear()
 

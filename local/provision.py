@@ -1,5 +1,6 @@
 """Creates in the embedded AWS what the manifests declare: tables (with their streams), the bus, rules, queues and
-DLQs, buckets, secrets, and catalogs (Glue databases, Athena workgroups).
+DLQs, buckets, secrets, catalogs (Glue databases, Athena workgroups), topics, and the verified email sender of a
+service that emails people.
 
 Idempotent, so every start converges on the manifests; infra/ builds the same from the
 same data for AWS. Buckets are plain here: moto applies no lifecycle rule, as it deletes no
@@ -16,7 +17,17 @@ from typing import Any, Iterable
 from botocore.exceptions import ClientError
 
 from services.shared import aws
-from services.shared.manifest import Bucket, Catalog, Queue, Secret, ServiceManifest, Subscription, Table, environment_key
+from services.shared.manifest import (
+    Bucket,
+    Catalog,
+    Queue,
+    Secret,
+    ServiceManifest,
+    Subscription,
+    Table,
+    Topic,
+    environment_key,
+)
 from services.shared.settings import settings
 
 
@@ -117,6 +128,17 @@ def create_catalog(catalog: Catalog) -> None:
             "EnforceWorkGroupConfiguration": True, "BytesScannedCutoffPerQuery": catalog.scan_limit_gb * 1024**3})
 
 
+def create_topic(topic: Topic) -> None:
+    aws.client("sns").create_topic(Name=settings().resource_name(topic.name))
+
+
+def verify_sender() -> None:
+    """SES sends only from a verified identity: locally the configured sender is verified at once."""
+    sender = settings().notification_sender
+    if sender:
+        aws.client("ses").verify_email_identity(EmailAddress=sender)
+
+
 def provision(manifests: Iterable[ServiceManifest], secrets_dir: Path | None = None) -> None:
     """`secrets_dir` holds a file per secret a manifest declares (`csms run`'s is `secrets/` in its data dir)."""
     events = aws.client("events")
@@ -135,6 +157,10 @@ def provision(manifests: Iterable[ServiceManifest], secrets_dir: Path | None = N
             create_secret(secret, secrets_dir)
         for catalog in manifest.catalogs:
             create_catalog(catalog)
+        for topic in manifest.topics:
+            create_topic(topic)
+        if "email" in manifest.direct_messages:
+            verify_sender()
         if manifest.relay:
             aws.client("sqs").create_queue(QueueName=settings().resource_name(manifest.relay_failures()),
                                            Attributes={"MessageRetentionPeriod": "1209600"})

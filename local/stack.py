@@ -51,6 +51,9 @@ def configure_environment(config: Config) -> None:
     })
     os.environ.pop("AWS_PROFILE", None)
     os.environ.setdefault("CSMS_ACCEPT_UNKNOWN_CHARGERS", "true")
+    # Webhook receivers on this machine speak plain http; the embedded SES sends (nowhere) from this address.
+    os.environ.setdefault("CSMS_WEBHOOK_ALLOW_HTTP", "true")
+    os.environ.setdefault("CSMS_NOTIFICATION_SENDER", "notifications@csms.localhost")
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "csms")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     # EMF lines would flood the console (POWERTOOLS_METRICS_DISABLED=false shows them); there is no X-Ray daemon.

@@ -74,6 +74,14 @@ def send_in_order(queue: Queue, message: Mapping[str, Any], deduplication_id: st
                                MessageGroupId=group, MessageDeduplicationId=deduplication_id or uuid.uuid4().hex)
 
 
+@lru_cache(maxsize=None)
+def topic_arn(name: str) -> str:
+    """The ARN of a manifest's topic: infra/ passes each as CSMS_TOPIC_<NAME>; locally the topic exists (provisioned
+    from the manifests), and creating it again only answers its ARN."""
+    return (os.environ.get(f"CSMS_TOPIC_{environment_key(name)}")
+            or client("sns").create_topic(Name=settings().resource_name(name))["TopicArn"])
+
+
 def bucket(name: str) -> str:
     """The S3 bucket of a manifest's bucket name: AWS names buckets (their names are global) and infra/ passes each
     as CSMS_BUCKET_<NAME>; locally it is named like a table."""

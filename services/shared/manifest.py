@@ -211,6 +211,26 @@ class Catalog:
 
 
 @dataclass(frozen=True)
+class Topic:
+    """An SNS topic the service publishes to, for people to subscribe to (email, SMS, ...) with filter policies.
+
+    `name` is logical: the deployed name is the stage prefix plus it; functions learn its ARN as
+    CSMS_TOPIC_<NAME> (services/shared/aws.py `topic_arn`).
+    """
+
+    name: str
+    description: str
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{1,40}", self.name):
+            raise ValueError(f"topic {self.name!r}: 2-41 lowercase letters, digits or hyphens")
+
+
+# What a service may send to people directly, beyond its topics: email (SES) and SMS (SNS to a phone number).
+DirectChannel = Literal["email", "sms"]
+
+
+@dataclass(frozen=True)
 class WebSocketRoutes:
     """API Gateway WebSocket routes. `$default` is the shared OCPP ingress, not a service's."""
 
@@ -298,6 +318,8 @@ class ServiceManifest:
     secrets: tuple[Secret, ...] = ()
     buckets: tuple[Bucket, ...] = ()
     catalogs: tuple[Catalog, ...] = ()
+    topics: tuple[Topic, ...] = ()
+    direct_messages: tuple[DirectChannel, ...] = ()
 
     def __post_init__(self) -> None:
         buckets = {b.name for b in self.buckets}

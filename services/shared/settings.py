@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     remediation_verify_s: int = Field(default=600, ge=60, le=86400)
     # The O of the CSMS's CA and of every charger certificate it signs: a CSR must name it (docs/security.md).
     organization: str = Field(default="CSMS", min_length=1, max_length=64)
+    # Webhooks may be plain http to a loopback address (a receiver on the same machine): `csms run` sets it; AWS never.
+    webhook_allow_http: bool = False
+    # Multiplies the waits between a webhook delivery's attempts (30 s, 2 min, ...): tests retry in seconds.
+    webhook_retry_scale: float = Field(default=1.0, gt=0, le=1)
+    # The verified SES sender of the emails people get (a ticket's reporter); without one, no email is sent.
+    notification_sender: str | None = None
 
     @field_validator("currency")
     @classmethod

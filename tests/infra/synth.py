@@ -107,7 +107,7 @@ class Synthesized:
         targets: dict[str, set[str]] = {}
         for role, statement in self._statements():
             if action in _as_list(statement["Action"]):
-                targets.setdefault(role, set()).update(refs(statement["Resource"]))
+                targets.setdefault(role, set()).update(refs(statement.get("Resource", [])))
         return targets
 
     def role_resources(self, role: str, action: str) -> list[Any]:

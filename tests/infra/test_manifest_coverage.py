@@ -18,7 +18,7 @@ from tests.infra.synth import Synthesized, function_for, refs, synthesize
 HANDLED: dict[type, set[str]] = {
     m.ServiceManifest: {"name", "tables", "subscriptions", "queues", "schedules", "rest_apis", "ocpp_routes",
                         "ocpp_replies", "websocket", "ocpp_ingress", "rest_authorizer", "publishes", "relay", "exports",
-                        "secrets", "buckets", "catalogs"},
+                        "secrets", "buckets", "catalogs", "topics", "direct_messages"},
     m.Table: {"name", "partition_key", "sort_key", "indexes", "ttl_attribute", "stream"},
     m.Stream: {"changes", "batch_size", "max_attempts"},
     m.Index: {"name", "partition_key", "sort_key"},
@@ -32,6 +32,7 @@ HANDLED: dict[type, set[str]] = {
     m.Bucket: {"name", "expiries", "infrequent_after_days"},
     m.Expiry: {"prefix", "days"},
     m.Catalog: {"name", "bucket", "results_prefix", "scan_limit_gb"},
+    m.Topic: {"name", "description"},
     m.WebSocketRoutes: {"authorizer", "connect", "disconnect"},
     # Run inside the ingress, which gets the grants of every service with a route.
     m.OcppRoute: {"version", "action", "handler", "vendor_id"},
@@ -56,6 +57,8 @@ PROBE = m.ServiceManifest(
     secrets=(m.Secret(name="probe/token", description="the probe's token"),),
     buckets=(m.Bucket(name="probe-files", expiries=(m.Expiry("scratch/", 3),), infrequent_after_days=45),),
     catalogs=(m.Catalog(name="probe-lake", bucket="probe-files", results_prefix="results/", scan_limit_gb=2),),
+    topics=(m.Topic(name="probe-news", description="what the probe tells people"),),
+    direct_messages=("email", "sms"),
     ocpp_routes=(m.OcppRoute("ocpp1.6", "ProbeAction", "services.probe.ocpp:probe_action"),),
     publishes=("ProbeHappened",),
     relay="services.probe.handlers:relay",
@@ -169,3 +172,19 @@ def test_buckets_secrets_and_catalogs_are_created_and_only_their_owner_reaches_t
     assert set(queriers) == owners
     queried = probed.role_resources(probed.role("probe"), "athena:StartQueryExecution")
     assert "workgroup/csms-test-probe-lake" in json.dumps(queried)
+
+
+def test_topics_are_created_and_only_their_owner_publishes_or_messages_people(probed: Synthesized) -> None:
+    topic = probed.logical_id("AWS::SNS::Topic", TopicName="csms-test-probe-news")
+    # The probe's role, and the ingress's, which runs the probe's OCPP handlers.
+    owners = {probed.role("probe"), probed.role("ocpp-ingress")}
+    assert {role for role, targets in probed.role_targets("sns:Publish").items() if topic in targets} == owners
+    for function in probed.functions().values():
+        if "Layers" in function["Properties"]:
+            assert function["Properties"]["Environment"]["Variables"]["CSMS_TOPIC_PROBE_NEWS"] == {"Ref": topic}
+    # Email through SES, and SMS: a phone number has no ARN, so the grant is every publish but to a topic.
+    senders = {role for role, actions in probed.role_actions().items() if "ses:SendEmail" in actions}
+    assert senders == owners | {probed.role("notifications")}
+    (sms,) = [statement for role, statement in probed._statements()
+              if role == probed.role("probe") and "NotResource" in statement]
+    assert (sms["Action"], sms["NotResource"]) == ("sns:Publish", "arn:aws:sns:*")

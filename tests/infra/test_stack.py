@@ -13,7 +13,7 @@ from aws_cdk.assertions import Match, Template
 
 from bench.cost_model import fixed_usd_per_month
 from infra.messaging import consumer_timeout_s, event_pattern
-from infra.stack import Options
+from infra.stack import CsmsStack, Options
 from services.manifests import ALL
 from services.shared.manifest import ServiceManifest
 from tests.infra.synth import Synthesized, function_for, refs, synthesize
@@ -318,10 +318,22 @@ def test_buckets_catalog_workgroup_and_secrets(template: Template) -> None:
     template.resource_count_is("AWS::SecretsManager::Secret", 4)
 
 
+def test_only_notifications_publishes_alerts_and_messages_people(synthesized: Synthesized) -> None:
+    alerts = synthesized.logical_id("AWS::SNS::Topic", TopicName=f"{PREFIX}alerts")
+    assert {role for role, targets in synthesized.role_targets("sns:Publish").items() if alerts in targets} == {
+        synthesized.role("notifications")}
+    assert [role for role, actions in synthesized.role_actions().items() if "ses:SendEmail" in actions] == [
+        synthesized.role("notifications")]
+    # Without the option no email is sent: the setting is left unset.
+    assert "CSMS_NOTIFICATION_SENDER" not in CsmsStack._environment(Options(stage="test"))
+    sender = CsmsStack._environment(Options(stage="test", notification_sender="csms@example.com"))
+    assert sender["CSMS_NOTIFICATION_SENDER"] == "csms@example.com"
+
+
 def test_outputs_give_the_charger_url_and_the_rest_url(template: Template) -> None:
     outputs = template.to_json()["Outputs"]
     assert {"ChargerUrl", "RestApiUrl", "Stage", "ExportsBucket", "UploadsBucket", "StripeApiKeySecret",
-            "StripeWebhookSecret", "CaCertificateSecret", "CaKeySecret"} <= set(outputs)
+            "StripeWebhookSecret", "CaCertificateSecret", "CaKeySecret", "AlertsTopic"} <= set(outputs)
     assert "/ocpp/{charge_point_id}" in str(outputs["ChargerUrl"]["Value"])
 
 

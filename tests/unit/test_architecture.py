@@ -20,7 +20,8 @@ def _code(names: list[str]) -> str:
 
 def _owns(manifest: ServiceManifest) -> str:
     kinds = [("tables", [t.name for t in manifest.tables]), ("buckets", [b.name for b in manifest.buckets]),
-             ("secrets", [s.name for s in manifest.secrets]), ("catalogs", [c.name for c in manifest.catalogs])]
+             ("secrets", [s.name for s in manifest.secrets]), ("catalogs", [c.name for c in manifest.catalogs]),
+             ("topics", [t.name for t in manifest.topics])]
     return "; ".join(f"{kind} {_code(names)}" for kind, names in kinds if names)
 
 

@@ -129,7 +129,7 @@ def declarations(resolvers: dict[str, APIGatewayRestResolver]) -> dict[str, set[
 
 
 def test_every_route_of_every_resolver_declares_known_scopes() -> None:
-    assert set(RESOLVERS) == {"connectivity", "sessions", "billing", "diagnostics"}
+    assert set(RESOLVERS) == {"connectivity", "sessions", "billing", "diagnostics", "notifications"}
     declared = declarations(RESOLVERS)
     assert declared
     for route, scopes in declared.items():

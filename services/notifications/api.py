@@ -1,0 +1,172 @@
+"""REST: /webhooks, where operators register the receivers of signed event deliveries, and see each delivery."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.models import Tag
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from pydantic import BaseModel, Field
+
+from services.notifications import delivery, store, webhooks
+from services.notifications.event_types import ANY, TYPES
+from services.shared import clock
+from services.shared.auth import Scope
+from services.shared.rest import (
+    ProblemDetail,
+    ProblemError,
+    allow,
+    decode_token,
+    encode_token,
+    json_response,
+    resolver,
+    responses,
+)
+from services.shared.settings import settings
+
+app = resolver()
+WEBHOOKS = "Webhooks"
+TAGS = {
+    WEBHOOKS: (
+        "Receivers of events: each delivery is a POST signed with the webhook's secret (header Csms-Signature, as "
+        "Stripe signs), retried with backoff for about 11 hours, and listed with its attempts (docs/notifications.md)."
+    ),
+}
+app.configure_openapi(tags=[Tag(name=name, description=text) for name, text in TAGS.items()])
+
+EventType = Literal[("*", *TYPES)]  # type: ignore[valid-type]
+WebhookId = Annotated[str, Path(max_length=64, description="The webhook id (wh_...)")]
+
+
+class WebhookDefinition(BaseModel):
+    url: str = Field(min_length=1, max_length=webhooks.MAX_URL_LENGTH,
+                     description="Where deliveries are posted: https (http to a loopback address in local mode only)")
+    event_types: list[EventType] = Field(min_length=1, max_length=len(TYPES),
+                                         description=f"The event types to deliver, or [\"*\"] for all: {', '.join(TYPES)}")
+    secret: str | None = Field(None, min_length=16, max_length=256,
+                               description="The signing secret; without it one is made (whsec_...) and answered once")
+    description: str | None = Field(None, max_length=256)
+
+
+class Webhook(BaseModel):
+    id: str
+    url: str
+    event_types: list[str]
+    description: str | None = None
+    secret_hint: str = Field(description="The secret's last four characters: the secret itself is shown only once")
+    created_at: str
+
+
+class CreatedWebhook(Webhook):
+    secret: str = Field(description="The signing secret: keep it, it is never shown again")
+
+
+class WebhookPage(BaseModel):
+    items: list[Webhook]
+    next_token: str | None
+
+
+class Attempt(BaseModel):
+    at: str
+    status_code: int | None = Field(None, description="The receiver's HTTP status; null when it gave none")
+    error: str | None = Field(None, description="Why the attempt failed: an HTTP status, a timeout, a refused connection")
+    duration_ms: int
+
+
+class Delivery(BaseModel):
+    event_id: str
+    event_type: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: list[Attempt]
+    next_attempt_at: str | None = Field(None, description="When a pending delivery is tried again")
+    created_at: str
+
+
+class DeliveryPage(BaseModel):
+    items: list[Delivery]
+    next_token: str | None
+
+
+def _webhook(item: dict[str, Any]) -> Webhook:
+    return Webhook(id=item["webhook_id"], url=item["url"], event_types=item["event_types"],
+                   description=item.get("description"), secret_hint=item["secret_hint"], created_at=item["created_at"])
+
+
+def _existing(webhook_id: str) -> dict[str, Any]:
+    item = store.get_webhook(webhook_id)
+    if item is None:
+        raise ProblemError(404, f"No webhook {webhook_id!r}: GET /webhooks lists them")
+    return item
+
+
+@app.post("/webhooks", security=allow(Scope.ADMIN, Scope.OPERATOR), summary="Register a webhook", tags=[WEBHOOKS],
+          description=("Registers a receiver of the listed event types (or `[\"*\"]`, alone, for all). The answer (201) "
+                       "holds the signing secret, the only time it is shown: the one given, or a new `whsec_...`. 422 "
+                       "for a URL that is not https (plain http is allowed only to a loopback address in local mode), "
+                       "has credentials in it, or for an unknown event type."),
+          responses=responses({201: ("Registered, with its secret", CreatedWebhook)}, 422))
+def create_webhook(definition: WebhookDefinition) -> Response[CreatedWebhook]:
+    problem = webhooks.url_problem(definition.url, settings().webhook_allow_http)
+    if problem:
+        raise ProblemError(422, f"url: {problem}", [ProblemDetail(path="body.url", message=problem)])
+    if ANY in definition.event_types and len(definition.event_types) > 1:
+        raise ProblemError(422, 'event_types: "*" means every type: send it alone',
+                           [ProblemDetail(path="body.event_types", message='"*" alone')])
+    secret = definition.secret or webhooks.new_secret()
+    item = {"webhook_id": webhooks.new_id(), "url": definition.url, "event_types": list(dict.fromkeys(definition.event_types)),
+            "secret": secret, "secret_hint": webhooks.hint(secret), "created_at": clock.iso(clock.now())}
+    if definition.description:
+        item["description"] = definition.description
+    store.put_webhook(item)
+    return json_response(201, CreatedWebhook(**_webhook(item).model_dump(), secret=secret),
+                         headers={"Location": f"/webhooks/{item['webhook_id']}"})
+
+
+@app.get("/webhooks", security=allow(*Scope), summary="List webhooks", tags=[WEBHOOKS],
+         description=("The webhooks, in storage order, without their secrets (their last four characters only). Follow "
+                      "`next_token` until it is null; 422 for a bad `limit` or a foreign `next_token`."),
+         responses=responses({200: ("A page of webhooks", WebhookPage)}, 422))
+def list_webhooks(
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    next_token: Annotated[str | None, Query(max_length=1024)] = None,
+) -> WebhookPage:
+    items, last = store.scan_webhooks(limit, decode_token(next_token, webhook_id=None))
+    return WebhookPage(items=[_webhook(i) for i in items], next_token=encode_token(last))
+
+
+@app.get("/webhooks/<webhook_id>", security=allow(*Scope), summary="Get a webhook", tags=[WEBHOOKS],
+         description="One webhook: its URL, event types, description and the hint of its secret. 404 for an unknown id.",
+         responses=responses({200: ("The webhook", Webhook)}, 404, 422))
+def get_webhook(webhook_id: WebhookId) -> Webhook:
+    return _webhook(_existing(webhook_id))
+
+
+@app.delete("/webhooks/<webhook_id>", security=allow(Scope.ADMIN, Scope.OPERATOR), summary="Delete a webhook",
+            tags=[WEBHOOKS],
+            description=("Stops deliveries to the webhook at once: a pending retry fails as `the webhook was deleted`. Its "
+                         "deliveries stay listed for 30 days. 404 for an unknown id."),
+            responses=responses({204: ("Deleted", None)}, 404, 422))
+def delete_webhook(webhook_id: WebhookId) -> Response[None]:
+    if not store.delete_webhook(webhook_id):
+        raise ProblemError(404, f"No webhook {webhook_id!r}: GET /webhooks lists them")
+    return Response(204)
+
+
+@app.get("/webhooks/<webhook_id>/deliveries", security=allow(*Scope), summary="List a webhook's deliveries",
+         tags=[WEBHOOKS],
+         description=(f"The events delivered (or being delivered) to the webhook, newest event first: each with its "
+                      f"status (pending, delivered, failed) and every attempt (time, HTTP status or error, duration). A "
+                      f"failed attempt is retried after {', '.join(f'{s} s' for s in delivery.BACKOFF_S)}; after "
+                      f"{delivery.MAX_ATTEMPTS} attempts the delivery has failed. Kept 30 days. 404 for an unknown id."),
+         responses=responses({200: ("A page of deliveries", DeliveryPage)}, 404, 422))
+def list_deliveries(
+    webhook_id: WebhookId,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    next_token: Annotated[str | None, Query(max_length=1024)] = None,
+) -> DeliveryPage:
+    _existing(webhook_id)
+    start = decode_token(next_token, target_id=webhook_id, delivery_key=None)
+    items, last = store.list_deliveries(webhook_id, limit, start)
+    return DeliveryPage(items=[Delivery(**{name: i.get(name) for name in Delivery.model_fields}) for i in items],
+                        next_token=encode_token(last))

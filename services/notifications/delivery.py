@@ -1,0 +1,212 @@
+"""Deliveries: an event to every webhook subscribed to its type, to the `alerts` topic, and a resolved ticket to its
+reporter; each attempt of each through the `notifications-deliveries` queue, retried with backoff.
+
+An event makes one delivery item per target (store.create_delivery, keyed by the event), then queues its first
+attempt. If the consumer dies between the two, the event comes back (its record was not deleted) and finds the
+delivery still pending: it queues the attempt again, and the attempt's number, conditioned on when it is recorded,
+keeps two of the same from both counting. Nothing here logs a secret, a contact or a URL.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cached_property, lru_cache
+from typing import Any
+
+from services.notifications import signing, store
+from services.notifications.event_types import event_type, subscribed
+from services.shared import aws, clock
+from services.shared.log import logger
+from services.shared.settings import settings
+
+QUEUE = "notifications-deliveries"
+TOPIC = "alerts"
+# The wait after each failed attempt: 8 attempts over about 11 hours, then the delivery has failed.
+BACKOFF_S = (30, 120, 600, 1800, 3600, 10800, 21600)
+MAX_ATTEMPTS = len(BACKOFF_S) + 1
+TIMEOUT_S = 5
+RETENTION_S = 30 * 86400
+_MAX_SQS_DELAY_S = 900
+_USER_AGENT = "csms-webhooks/1"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    status_code: int | None = None
+    error: str | None = None
+    # No later attempt could do better (the webhook was deleted, no sender is configured).
+    final: bool = False
+
+
+class Webhooks:
+    """The webhooks, read once per batch of events, when the first event needs them: a new webhook gets the
+    events of the next batch, and the small table costs one Scan a batch."""
+
+    @cached_property
+    def all(self) -> list[dict[str, Any]]:
+        return store.all_webhooks()
+
+
+def payload(envelope: dict[str, Any]) -> str:
+    """The body every target of an event gets: Stripe's shape, with the event's detail as `data`."""
+    detail = envelope["detail"]
+    return json.dumps({"id": detail["event_id"], "type": event_type(envelope["detail-type"]),
+                       "created": detail.get("occurred_at"), "data": detail}, separators=(",", ":"))
+
+
+def _ticket_text(detail: dict[str, Any]) -> tuple[str, str]:
+    subject = f"Your support ticket {detail['ticket_id']} is resolved"
+    text = f"{subject} (charger {detail['charge_point_id']})."
+    if detail.get("note"):
+        text += f" {detail['note']}"
+    return subject, text
+
+
+def _targets(envelope: dict[str, Any], webhooks: Webhooks) -> list[dict[str, Any]]:
+    """The delivery items an event makes, before they are stored."""
+    detail, type_ = envelope["detail"], event_type(envelope["detail-type"])
+    body = payload(envelope)
+    targets: list[dict[str, Any]] = [{"target_id": hook["webhook_id"], "channel": "webhook", "payload": body}
+                                     for hook in webhooks.all if subscribed(hook["event_types"], type_)]
+    targets.append({"target_id": f"topic:{TOPIC}", "channel": "sns", "payload": body})
+    if envelope["detail-type"] == "TicketResolved":
+        subject, text = _ticket_text(detail)
+        contact = detail.get("contact") or {}
+        targets += [{"target_id": f"{channel}:{detail['ticket_id']}", "channel": channel, "to": contact[field],
+                     "subject": subject, "payload": text}
+                    for channel, field in (("email", "email"), ("sms", "phone")) if contact.get(field)]
+    now = clock.now()
+    common = {"delivery_key": f"{detail.get('occurred_at')}#{detail['event_id']}", "event_id": detail["event_id"],
+              "event_type": type_, "status": "pending", "attempts": [], "created_at": clock.iso(now),
+              "expires_at": int(now.timestamp()) + RETENTION_S}
+    return [{**common, **target} for target in targets]
+
+
+def fan_out(envelope: dict[str, Any], webhooks: Webhooks) -> None:
+    """One delivery per target of the event, each queued for its next attempt unless it was settled already."""
+    for target in _targets(envelope, webhooks):
+        item = store.create_delivery(target)
+        if item["status"] == "pending":
+            wait = 0.0
+            if item.get("next_attempt_at"):
+                wait = (clock.parse(item["next_attempt_at"]) - clock.now()).total_seconds()
+            enqueue(item, len(item["attempts"]) + 1, wait)
+
+
+def enqueue(item: dict[str, Any], attempt: int, wait_s: float) -> None:
+    """Queues attempt number `attempt` of a delivery, `wait_s` from now (SQS delays at most 15 min: a longer wait
+    is delayed again when it arrives)."""
+    due = time.time() + max(0.0, wait_s)
+    send({"target_id": item["target_id"], "delivery_key": item["delivery_key"], "attempt": attempt, "due_at": due})
+
+
+def send(message: dict[str, Any]) -> None:
+    delay = max(0, min(_MAX_SQS_DELAY_S, round(message["due_at"] - time.time())))
+    aws.client("sqs").send_message(QueueUrl=aws.queue_url(QUEUE), MessageBody=json.dumps(message), DelaySeconds=delay)
+
+
+def backoff_s(attempt: int) -> float:
+    """The wait after failed attempt `attempt` (1-based), scaled by CSMS_WEBHOOK_RETRY_SCALE."""
+    return BACKOFF_S[attempt - 1] * settings().webhook_retry_scale
+
+
+def attempt(message: dict[str, Any]) -> None:
+    """One attempt of a delivery, if it is still the one due; the next is queued if this one failed."""
+    if message["due_at"] - time.time() >= 1:
+        send(message)  # not yet: it waited SQS's longest delay
+        return
+    item = store.get_delivery(message["target_id"], message["delivery_key"])
+    number = int(message["attempt"])
+    if item is None or item["status"] != "pending" or len(item["attempts"]) + 1 != number:
+        return  # settled, or this attempt was made already
+    started, at = time.monotonic(), clock.now()
+    outcome = _send(item)
+    record = {"at": clock.iso(at), "status_code": outcome.status_code, "error": outcome.error,
+              "duration_ms": round((time.monotonic() - started) * 1000)}
+    if outcome.ok:
+        status, wait = "delivered", None
+    elif outcome.final or number >= MAX_ATTEMPTS:
+        status, wait = "failed", None
+    else:
+        status, wait = "pending", backoff_s(number)
+    next_at = None if wait is None else clock.iso(at + timedelta(seconds=wait))
+    if not store.record_attempt(item["target_id"], item["delivery_key"], number, record, status, next_at):
+        return
+    if wait is not None:
+        enqueue(item, number + 1, wait)
+    elif not outcome.ok:
+        logger.warning("delivery failed", extra={"channel": item["channel"], "event_id": item["event_id"],
+                                                  "attempts": number, "error": outcome.error})
+
+
+def _send(item: dict[str, Any]) -> Outcome:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        if item["channel"] == "webhook":
+            return _post_webhook(item)
+        if item["channel"] == "sns":
+            aws.client("sns").publish(TopicArn=aws.topic_arn(TOPIC), Message=item["payload"], MessageAttributes={
+                "event_type": {"DataType": "String", "StringValue": item["event_type"]}})
+        elif item["channel"] == "sms":
+            aws.client("sns").publish(PhoneNumber=item["to"], Message=item["payload"])
+        else:
+            return _email(item)
+    except ClientError as error:
+        return Outcome(False, error=f"{error.response['Error'].get('Code')}: {error.response['Error'].get('Message')}"[:300])
+    except BotoCoreError as error:
+        return Outcome(False, error=type(error).__name__)
+    return Outcome(True)
+
+
+def _email(item: dict[str, Any]) -> Outcome:
+    sender = settings().notification_sender
+    if not sender:
+        return Outcome(False, error="no sender: set CSMS_NOTIFICATION_SENDER to a verified SES identity", final=True)
+    aws.client("ses").send_email(Source=sender, Destination={"ToAddresses": [item["to"]]}, Message={
+        "Subject": {"Data": item["subject"], "Charset": "UTF-8"},
+        "Body": {"Text": {"Data": item["payload"], "Charset": "UTF-8"}}})
+    return Outcome(True)
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer, not 2xx: following it would post the event where its owner did not register."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+@lru_cache(maxsize=1)
+def _opener() -> urllib.request.OpenerDirector:
+    return urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects())
+
+
+def headers(body: bytes, secret: str, event_id: str, type_: str) -> dict[str, str]:
+    return {"Content-Type": "application/json", "User-Agent": _USER_AGENT, signing.HEADER: signing.sign(body, secret),
+            "Csms-Event-Id": event_id, "Csms-Event-Type": type_}
+
+
+def _post_webhook(item: dict[str, Any]) -> Outcome:
+    hook = store.get_webhook(item["target_id"])
+    if hook is None:
+        return Outcome(False, error="the webhook was deleted", final=True)
+    body = item["payload"].encode()
+    request = urllib.request.Request(hook["url"], data=body, method="POST",
+                                     headers=headers(body, hook["secret"], item["event_id"], item["event_type"]))
+    try:
+        with _opener().open(request, timeout=TIMEOUT_S) as reply:
+            reply.read(1024)
+            return Outcome(200 <= reply.status < 300, reply.status)
+    except urllib.error.HTTPError as error:
+        return Outcome(False, error.code, f"HTTP {error.code}")
+    except TimeoutError:
+        return Outcome(False, error=f"no answer within {TIMEOUT_S} s")
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        return Outcome(False, error=f"{type(reason).__name__}: {reason}"[:300])

@@ -1,0 +1,99 @@
+"""Notifications' tables: `webhooks` (by id; small: every event batch reads it whole) and `deliveries`.
+
+A delivery is one item per (target, event): `target_id` is the webhook's id, `topic:<name>` or `<channel>:<ticket
+id>`; `delivery_key` is "<occurred_at>#<event id>", derived from the event, so its conditional put is what makes a
+redelivered event deliver once. Attempts are appended on the condition of how many there were, so two consumers of
+the same attempt record it once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from services.shared import aws
+from services.shared.dynamo import condition_failed, page, plain
+
+WEBHOOKS = "webhooks"
+DELIVERIES = "deliveries"
+
+
+def put_webhook(item: dict[str, Any]) -> None:
+    aws.table(WEBHOOKS).put_item(Item=item, ConditionExpression="attribute_not_exists(webhook_id)")
+
+
+def get_webhook(webhook_id: str) -> dict[str, Any] | None:
+    item = aws.table(WEBHOOKS).get_item(Key={"webhook_id": webhook_id}, ConsistentRead=True).get("Item")
+    return plain(item) if item else None
+
+
+def all_webhooks() -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"ConsistentRead": True}
+    while True:
+        reply = aws.table(WEBHOOKS).scan(**kwargs)
+        found += [plain(item) for item in reply.get("Items", [])]
+        if "LastEvaluatedKey" not in reply:
+            return found
+        kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+
+
+def scan_webhooks(limit: int, start_key: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    items, last = page(aws.table(WEBHOOKS).scan, {}, limit, start_key, ("webhook_id",))
+    return [plain(i) for i in items], last
+
+
+def delete_webhook(webhook_id: str) -> bool:
+    """False if there was none."""
+    return "Attributes" in aws.table(WEBHOOKS).delete_item(Key={"webhook_id": webhook_id}, ReturnValues="ALL_OLD")
+
+
+def create_delivery(item: dict[str, Any]) -> dict[str, Any]:
+    """The delivery as stored: `item` if it is new, else the one an earlier delivery of the same event made."""
+    try:
+        aws.table(DELIVERIES).put_item(Item=item, ConditionExpression="attribute_not_exists(delivery_key)")
+        return item
+    except ClientError as error:
+        if not condition_failed(error):
+            raise
+    existing = get_delivery(item["target_id"], item["delivery_key"])
+    return existing if existing is not None else item
+
+
+def get_delivery(target_id: str, delivery_key: str) -> dict[str, Any] | None:
+    item = aws.table(DELIVERIES).get_item(Key={"target_id": target_id, "delivery_key": delivery_key},
+                                          ConsistentRead=True).get("Item")
+    return plain(item) if item else None
+
+
+def record_attempt(target_id: str, delivery_key: str, number: int, attempt: dict[str, Any], status: str,
+                   next_attempt_at: str | None) -> bool:
+    """Appends attempt `number` (1, 2, ...) and the status it leaves; False if that attempt was recorded already."""
+    names = {"#status": "status"}
+    values: dict[str, Any] = {":attempt": [attempt], ":before": number - 1, ":pending": "pending", ":status": status}
+    update = "SET attempts = list_append(attempts, :attempt), #status = :status"
+    if next_attempt_at is None:
+        update += " REMOVE next_attempt_at"
+    else:
+        update += ", next_attempt_at = :next"
+        values[":next"] = next_attempt_at
+    try:
+        aws.table(DELIVERIES).update_item(
+            Key={"target_id": target_id, "delivery_key": delivery_key}, UpdateExpression=update,
+            ConditionExpression="size(attempts) = :before AND #status = :pending",
+            ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+    except ClientError as error:
+        if condition_failed(error):
+            return False
+        raise
+    return True
+
+
+def list_deliveries(target_id: str, limit: int,
+                    start_key: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Newest event first."""
+    request = {"KeyConditionExpression": Key("target_id").eq(target_id), "ScanIndexForward": False}
+    items, last = page(aws.table(DELIVERIES).query, request, limit, start_key, ("target_id", "delivery_key"))
+    return [plain(i) for i in items], last
