@@ -301,14 +301,14 @@ def floor_usd_per_connector_month(profile: Profile, prices: Prices = Prices()) -
     return per_charger / profile.connectors
 
 
-def fixed_usd_per_month(prices: Prices = Prices(), *, alarms: int = 71, dashboards: int = 1, secrets: int = 4,
-                        custom_metrics: int = 27) -> Decimal:
+def fixed_usd_per_month(prices: Prices = Prices(), *, alarms: int = 79, dashboards: int = 1, secrets: int = 4,
+                        custom_metrics: int = 29) -> Decimal:
     """What the stack costs a month whatever the number of chargers.
 
-    The defaults are the stack today: 71 standard alarms, 1 dashboard and 4 secrets in the synthesized
-    template, and at most 27 custom metrics (EMF, one per name and set of dimension values: OcppCallErrors
-    for the 10 OCPP-J error codes, ConsumerRecordsFailed for the 10 consumer queues, 6 connectivity counts and
-    sessions' TransactionEndLost). A metric is billed only for the hours it is published, so 27 is an upper bound. Not included: the SQS requests of the event source
+    The defaults are the stack today: 79 standard alarms, 1 dashboard and 4 secrets in the synthesized
+    template, and at most 29 custom metrics (EMF, one per name and set of dimension values: OcppCallErrors
+    for the 10 OCPP-J error codes, ConsumerRecordsFailed for the 12 consumer queues, 6 connectivity counts and
+    sessions' TransactionEndLost). A metric is billed only for the hours it is published, so 29 is an upper bound. Not included: the SQS requests of the event source
     mappings polling idle queues and the 5-minute connection audit, which AWS does not publish rates for.
     """
     return (alarms * prices.alarm_usd_per_month + dashboards * prices.dashboard_usd_per_month

@@ -133,22 +133,23 @@ def wanted(source: str, detail_type: str, detail: dict[str, Any] | None = None) 
 
 
 def _could_match(pattern: dict[str, Any], source: str, detail_type: str, detail: dict[str, Any]) -> bool:
-    """EventBridge matching on `source`, `detail-type` and the detail's top-level fields the event has (a rule
-    of CommandCompleted for a few actions); other fields and filters are taken to match, so an event is dropped
-    only when no rule can want it."""
+    """EventBridge matching on `source`, `detail-type` and the detail's top-level fields the event has, strings or
+    null (a rule of CommandCompleted for a few actions, or for one requester); other fields and filters are taken
+    to match, so an event is dropped only when no rule can want it."""
     fields = (pattern.get("detail") or {}).items()
     return (_field_matches(pattern.get("source"), source) and _field_matches(pattern.get("detail-type"), detail_type)
             and all(_field_matches(allowed, detail[name]) for name, allowed in fields
-                    if isinstance(allowed, list) and isinstance(detail.get(name), str)))
+                    if isinstance(allowed, list) and name in detail and isinstance(detail[name], str | None)))
 
 
-def _field_matches(allowed: Iterable[Any] | None, value: str) -> bool:
+def _field_matches(allowed: Iterable[Any] | None, value: str | None) -> bool:
     if allowed is None:
         return True
     for option in allowed:
-        if isinstance(option, str):
+        if isinstance(option, str) or option is None:
             if option == value:
                 return True
-        elif not isinstance(option, dict) or "prefix" not in option or value.startswith(option["prefix"]):
+        elif (not isinstance(option, dict) or "prefix" not in option
+              or (value is not None and value.startswith(option["prefix"]))):
             return True
     return False

@@ -218,6 +218,9 @@ def test_only_types_a_rule_can_match_are_wanted() -> None:
     assert not wanted("csms.connectivity", "ChargerDisconnected")
     assert not wanted("csms.billing", "InvoiceIssued")
     assert wanted("csms.connectivity", "SiteChanged")  # exported: no rule yet
-    # Sessions' rule wants CommandCompleted of a few actions only: the others are not put on the bus.
-    assert wanted("csms.connectivity", "CommandCompleted", {"action": "ReserveNow", "status": "accepted"})
-    assert not wanted("csms.connectivity", "CommandCompleted", {"action": "Reset", "status": "accepted"})
+    # Sessions' rule wants CommandCompleted of a few actions, diagnostics' those it requested: the others are not
+    # put on the bus (a null field matches no string of a rule, as in EventBridge).
+    assert wanted("csms.connectivity", "CommandCompleted", {"action": "ReserveNow", "requested_by": None})
+    assert not wanted("csms.connectivity", "CommandCompleted", {"action": "Reset", "requested_by": None})
+    assert wanted("csms.connectivity", "CommandCompleted", {"action": "Reset", "requested_by": "csms.diagnostics"})
+    assert not wanted("csms.connectivity", "CommandCompleted", {"action": "Reset", "requested_by": "csms.sessions"})
