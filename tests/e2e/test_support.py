@@ -1,17 +1,20 @@
 """Driver support end to end: a real 1.6 charger at a site with another one faults; the support view explains it
 in the driver's language and points to the other charger's available connector; a driver's ticket links to the
-incident and resolves when the charger recovers."""
+incident and resolves when the charger recovers, and the reporter's side (a ticket.resolved webhook) is told."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from typing import Any
 
 import pytest
 from ocpp.v16 import call
 
+from services.notifications import signing
 from tests.e2e.charger import connected
+from tests.e2e.receiver import webhook_receiver
 from tests.e2e.stack import Stack
 from tests.polling import eventually
 
@@ -53,12 +56,23 @@ def test_a_fault_is_explained_to_the_driver_with_an_alternative_and_the_ticket_f
     assert code == 201 and headers["Location"] == f"/tickets/{ticket['id']}", ticket
     assert ticket["incident_id"] == body["incident"]["id"]
 
-    asyncio.run(report(faulty, ("Available", "NoError", "2026-03-01T10:05:00Z")))
-
     def resolved() -> dict[str, Any] | None:
         status, _, found = stack.request("GET", f"/tickets/{ticket['id']}")
         assert status == 200, found
         return found if found["status"] == "resolved" else None
 
-    done = eventually(resolved)
-    assert (done["resolved_by"], done["timeline"][-1]["kind"]) == ("incident", "resolved")
+    with webhook_receiver() as receiver:
+        status, _, hook = stack.request("POST", "/webhooks", {"url": receiver.url, "event_types": ["ticket.resolved"]})
+        assert status == 201, hook
+        try:
+            asyncio.run(report(faulty, ("Available", "NoError", "2026-03-01T10:05:00Z")))
+            done = eventually(resolved)
+            assert (done["resolved_by"], done["timeline"][-1]["kind"]) == ("incident", "resolved")
+            [(header, body)] = eventually(lambda: [(h, b) for h, b in receiver.received
+                                                   if json.loads(b)["data"]["ticket_id"] == ticket["id"]], timeout_s=30)
+        finally:
+            assert stack.request("DELETE", f"/webhooks/{hook['id']}")[0] == 204
+    assert signing.verify(body, header, hook["secret"])
+    event = json.loads(body)
+    assert (event["type"], event["data"]["incident_id"], event["data"]["contact"]["email"]) == (
+        "ticket.resolved", ticket["incident_id"], "driver@example.com")

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 from ocpp.v16 import call
 
 from services.notifications import signing
 from tests.e2e.charger import connected
+from tests.e2e.receiver import webhook_receiver
 from tests.e2e.stack import Stack
 from tests.polling import eventually
 
@@ -22,41 +20,27 @@ pytestmark = pytest.mark.e2e
 
 def test_a_fault_reaches_a_webhook_signed_and_a_wrong_secret_fails_verification(stack: Stack) -> None:
     cp_id = f"WH-{uuid.uuid4().hex[:6]}"
-    received: list[tuple[str, bytes]] = []
+    with webhook_receiver() as receiver:
+        status, _, hook = stack.request("POST", "/webhooks", {"url": receiver.url, "event_types": ["incident.opened"]})
+        assert status == 201, hook
+        try:
+            async def fault() -> None:
+                async with connected(stack.ocpp_url, cp_id) as charger:
+                    await charger.call(call.BootNotification(charge_point_vendor="ACME", charge_point_model="Volt 22"))
+                    await charger.call(call.StatusNotification(connector_id=1, status="Faulted", error_code="GroundFailure",
+                                                               timestamp="2026-03-01T10:00:00Z"))
 
-    class Receiver(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-            received.append((self.headers["Csms-Signature"], self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            """Quiet."""
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    status, _, hook = stack.request("POST", "/webhooks", {
-        "url": f"http://127.0.0.1:{server.server_address[1]}/csms", "event_types": ["incident.opened"]})
-    assert status == 201, hook
-    try:
-        async def fault() -> None:
-            async with connected(stack.ocpp_url, cp_id) as charger:
-                await charger.call(call.BootNotification(charge_point_vendor="ACME", charge_point_model="Volt 22"))
-                await charger.call(call.StatusNotification(connector_id=1, status="Faulted", error_code="GroundFailure",
-                                                           timestamp="2026-03-01T10:00:00Z"))
-
-        asyncio.run(fault())
-        # The fault's way: the incident's stream, the bus, the events' queue, then the attempts' queue.
-        ours = eventually(lambda: [(header, body) for header, body in received
-                                   if json.loads(body)["data"]["charge_point_id"] == cp_id], timeout_s=30)
-        [(header, body)] = ours
-        event = json.loads(body)
-        assert (event["type"], event["data"]["problem_code"], event["data"]["evse_id"]) == (
-            "incident.opened", "GroundFailure", 1)
-        assert signing.verify(body, header, hook["secret"])
-        assert not signing.verify(body, header, "whsec_" + "x" * 43)
-        status, _, listed = stack.request("GET", f"/webhooks/{hook['id']}/deliveries")
-        assert status == 200 and event["id"] in {d["event_id"] for d in listed["items"] if d["status"] == "delivered"}
-    finally:
-        assert stack.request("DELETE", f"/webhooks/{hook['id']}")[0] == 204
-        server.shutdown()
+            asyncio.run(fault())
+            # The fault's way: the incident's stream, the bus, the events' queue, then the attempts' queue.
+            ours = eventually(lambda: [(header, body) for header, body in receiver.received
+                                       if json.loads(body)["data"]["charge_point_id"] == cp_id], timeout_s=30)
+            [(header, body)] = ours
+            event = json.loads(body)
+            assert (event["type"], event["data"]["problem_code"], event["data"]["evse_id"]) == (
+                "incident.opened", "GroundFailure", 1)
+            assert signing.verify(body, header, hook["secret"])
+            assert not signing.verify(body, header, "whsec_" + "x" * 43)
+            status, _, listed = stack.request("GET", f"/webhooks/{hook['id']}/deliveries")
+            assert status == 200 and event["id"] in {d["event_id"] for d in listed["items"] if d["status"] == "delivered"}
+        finally:
+            assert stack.request("DELETE", f"/webhooks/{hook['id']}")[0] == 204
