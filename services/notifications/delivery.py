@@ -4,11 +4,12 @@ reporter; each attempt of each through the `notifications-deliveries` queue, ret
 An event makes one delivery item per target (store.create_delivery, keyed by the event), then queues its first
 attempt. If the consumer dies between the two, the event comes back (its record was not deleted) and finds the
 delivery still pending: it queues the attempt again, and the attempt's number, conditioned on when it is recorded,
-keeps two of the same from both counting. Nothing here logs a secret, a contact or a URL.
+keeps two of the same from both counting (both may post: receivers dedupe on the event id). Nothing here logs a secret, a contact or a URL.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
 import urllib.error
@@ -54,10 +55,12 @@ class Webhooks:
 
 
 def payload(envelope: dict[str, Any]) -> str:
-    """The body every target of an event gets: Stripe's shape, with the event's detail as `data`."""
+    """The body webhooks and the topic get: Stripe's shape, with the event's detail as `data`, less a reporter's
+    `contact`, which only the reporter's own email and SMS use."""
     detail = envelope["detail"]
+    data = {name: value for name, value in detail.items() if name != "contact"}
     return json.dumps({"id": detail["event_id"], "type": event_type(envelope["detail-type"]),
-                       "created": detail.get("occurred_at"), "data": detail}, separators=(",", ":"))
+                       "created": detail.get("occurred_at"), "data": data}, separators=(",", ":"))
 
 
 def _ticket_text(detail: dict[str, Any]) -> tuple[str, str]:
@@ -93,10 +96,15 @@ def fan_out(envelope: dict[str, Any], webhooks: Webhooks) -> None:
     for target in _targets(envelope, webhooks):
         item = store.create_delivery(target)
         if item["status"] == "pending":
-            wait = 0.0
-            if item.get("next_attempt_at"):
-                wait = (clock.parse(item["next_attempt_at"]) - clock.now()).total_seconds()
-            enqueue(item, len(item["attempts"]) + 1, wait)
+            queue_next(item)
+
+
+def queue_next(item: dict[str, Any]) -> None:
+    """Queues a pending delivery's next attempt, at its `next_attempt_at` (now for the first)."""
+    wait = 0.0
+    if item.get("next_attempt_at"):
+        wait = (clock.parse(item["next_attempt_at"]) - clock.now()).total_seconds()
+    enqueue(item, len(item["attempts"]) + 1, wait)
 
 
 def enqueue(item: dict[str, Any], attempt: int, wait_s: float) -> None:
@@ -123,8 +131,14 @@ def attempt(message: dict[str, Any]) -> None:
         return
     item = store.get_delivery(message["target_id"], message["delivery_key"])
     number = int(message["attempt"])
-    if item is None or item["status"] != "pending" or len(item["attempts"]) + 1 != number:
-        return  # settled, or this attempt was made already
+    if item is None or item["status"] != "pending":
+        return  # settled
+    if len(item["attempts"]) == number:
+        # Made and recorded, but queuing the next may have failed (this message came back): queued again, made once.
+        queue_next(item)
+        return
+    if len(item["attempts"]) + 1 != number:
+        return  # made already
     started, at = time.monotonic(), clock.now()
     outcome = _send(item)
     record = {"at": clock.iso(at), "status_code": outcome.status_code, "error": outcome.error,
@@ -159,7 +173,9 @@ def _send(item: dict[str, Any]) -> Outcome:
         else:
             return _email(item)
     except ClientError as error:
-        return Outcome(False, error=f"{error.response['Error'].get('Code')}: {error.response['Error'].get('Message')}"[:300])
+        # The code only: the message may quote the address or number.
+        code = str(error.response["Error"].get("Code"))
+        return Outcome(False, error=code[:100], final=code == "MessageRejected" or code.startswith("InvalidParameter"))
     except BotoCoreError as error:
         return Outcome(False, error=type(error).__name__)
     return Outcome(True)
@@ -210,3 +226,7 @@ def _post_webhook(item: dict[str, Any]) -> Outcome:
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
         return Outcome(False, error=f"{type(reason).__name__}: {reason}"[:300])
+    except (http.client.HTTPException, ValueError) as error:
+        # A malformed answer, or a URL the socket layer refuses (InvalidURL, UnicodeError): no text, which may
+        # quote the URL.
+        return Outcome(False, error=type(error).__name__)
