@@ -9,8 +9,11 @@ keeps two of the same from both counting (both may post: receivers dedupe on the
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
+import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -198,9 +201,48 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None
 
 
+class _Deadline:
+    """A connection whose socket is shut down TIMEOUT_S after the request began: the socket's timeout bounds each
+    read only, and a receiver dribbling its answer a byte at a time would hold the consumer for its whole run."""
+
+    sock: Any
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._held: Any = None
+        timer = threading.Timer(TIMEOUT_S, self._expire)
+        timer.daemon = True
+        timer.start()
+
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]
+        self._held = self.sock  # urllib lets go of it before the answer's body is read
+
+    def _expire(self) -> None:
+        sock = self._held or self.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+@lru_cache(maxsize=2)
+def _deadlined(connection: type) -> type:
+    return type(f"Deadlined{connection.__name__}", (_Deadline, connection), {})
+
+
+class _HTTPHandler(urllib.request.HTTPHandler):
+    def do_open(self, http_class: Any, req: Any, **kwargs: Any) -> Any:
+        return super().do_open(_deadlined(http_class), req, **kwargs)
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def do_open(self, http_class: Any, req: Any, **kwargs: Any) -> Any:
+        return super().do_open(_deadlined(http_class), req, **kwargs)
+
+
 @lru_cache(maxsize=1)
 def _opener() -> urllib.request.OpenerDirector:
-    return urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects())
+    return urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects(), _HTTPHandler(), _HTTPSHandler())
 
 
 def headers(body: bytes, secret: str, event_id: str, type_: str) -> dict[str, str]:
@@ -213,20 +255,23 @@ def _post_webhook(item: dict[str, Any]) -> Outcome:
     if hook is None:
         return Outcome(False, error="the webhook was deleted", final=True)
     body = item["payload"].encode()
-    request = urllib.request.Request(hook["url"], data=body, method="POST",
-                                     headers=headers(body, hook["secret"], item["event_id"], item["event_type"]))
+    started = time.monotonic()
     try:
+        request = urllib.request.Request(hook["url"], data=body, method="POST",
+                                         headers=headers(body, hook["secret"], item["event_id"], item["event_type"]))
         with _opener().open(request, timeout=TIMEOUT_S) as reply:
             reply.read(1024)
+        if time.monotonic() - started < TIMEOUT_S:  # else cut off at the deadline, whatever it had said
             return Outcome(200 <= reply.status < 300, reply.status)
     except urllib.error.HTTPError as error:
         return Outcome(False, error.code, f"HTTP {error.code}")
     except TimeoutError:
-        return Outcome(False, error=f"no answer within {TIMEOUT_S} s")
-    except (urllib.error.URLError, OSError) as error:
-        reason = getattr(error, "reason", error)
-        return Outcome(False, error=f"{type(reason).__name__}: {reason}"[:300])
-    except (http.client.HTTPException, ValueError) as error:
-        # A malformed answer, or a URL the socket layer refuses (InvalidURL, UnicodeError): no text, which may
-        # quote the URL.
+        pass
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
+        if time.monotonic() - started < TIMEOUT_S:  # else cut off at the deadline, whatever the socket then raised
+            reason = getattr(error, "reason", error)
+            text = type(reason).__name__ if isinstance(error, http.client.HTTPException) else f"{type(reason).__name__}: {reason}"
+            return Outcome(False, error=text[:300])
+    except ValueError as error:  # a URL the socket layer refuses (InvalidURL, UnicodeError): its text may quote it
         return Outcome(False, error=type(error).__name__)
+    return Outcome(False, error=f"no answer within {TIMEOUT_S} s")

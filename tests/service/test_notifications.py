@@ -415,3 +415,36 @@ def test_a_garbled_answer_is_a_failed_attempt_not_a_crash() -> None:
     server.close()
     (listed,) = deliveries(hook["id"])
     assert listed["status"] == "pending" and listed["attempts"][0]["error"] == "BadStatusLine"
+
+
+def test_a_receiver_dribbling_its_answer_is_cut_off_at_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+    import time
+
+    monkeypatch.setattr(delivery, "TIMEOUT_S", 1)
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def dribble() -> None:
+        connection, _ = server.accept()
+        connection.recv(65536)
+        connection.sendall(b"HTTP/1.1 200 OK\r\n")
+        for _ in range(12):  # a header byte each 0.5 s: never a read timeout, never an answer
+            time.sleep(0.5)
+            try:
+                connection.sendall(b"X")
+            except OSError:
+                break
+        connection.close()
+
+    threading.Thread(target=dribble, daemon=True).start()
+    hook = register(f"http://127.0.0.1:{server.getsockname()[1]}/hook")
+    publish(opened())
+    (first,) = [m for m in drain(DELIVERIES) if m["target_id"] == hook["id"]]
+    started = time.monotonic()
+    handlers.deliveries(sqs_event([json.dumps(first)], queue=DELIVERIES), context())
+    assert time.monotonic() - started < 3
+    server.close()
+    (listed,) = deliveries(hook["id"])
+    assert listed["status"] == "pending" and listed["attempts"][0]["error"] == "no answer within 1 s"
