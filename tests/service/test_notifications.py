@@ -4,9 +4,10 @@ topic, and a ticket's reporter told by email and SMS."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -280,8 +281,6 @@ def test_a_deleted_webhook_gets_nothing_more(receiver: Receiver) -> None:
 
 
 def test_an_unreachable_receiver_is_an_error_not_a_crash() -> None:
-    import socket
-
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
@@ -394,57 +393,48 @@ def test_an_email_error_keeps_the_aws_code_only_and_a_rejection_is_final(monkeyp
     assert item["status"] == ("failed" if final else "pending")
 
 
-def test_a_garbled_answer_is_a_failed_attempt_not_a_crash() -> None:
-    import socket
-
+def _first_attempt_to_a_raw_receiver(answer: Callable[[socket.socket], None]) -> dict[str, Any]:
+    """Registers a loopback socket that reads one request and answers it with `answer`, makes the first attempt of
+    an event to it, and gives the delivery as listed."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(1)
 
-    def garble() -> None:
+    def serve() -> None:
         connection, _ = server.accept()
         connection.recv(65536)
-        connection.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+        answer(connection)
         connection.close()
 
-    threading.Thread(target=garble, daemon=True).start()
+    threading.Thread(target=serve, daemon=True).start()
     hook = register(f"http://127.0.0.1:{server.getsockname()[1]}/hook")
     publish(opened())
     (first,) = [m for m in drain(DELIVERIES) if m["target_id"] == hook["id"]]
     assert handlers.deliveries(sqs_event([json.dumps(first)], queue=DELIVERIES), context()) == {"batchItemFailures": []}
     server.close()
     (listed,) = deliveries(hook["id"])
+    return listed
+
+
+def test_a_garbled_answer_is_a_failed_attempt_not_a_crash() -> None:
+    listed = _first_attempt_to_a_raw_receiver(lambda connection: connection.sendall(b"NOT HTTP AT ALL\r\n\r\n"))
     assert listed["status"] == "pending" and listed["attempts"][0]["error"] == "BadStatusLine"
 
 
 def test_a_receiver_dribbling_its_answer_is_cut_off_at_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
-    import socket
     import time
 
-    monkeypatch.setattr(delivery, "TIMEOUT_S", 1)
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(1)
-
-    def dribble() -> None:
-        connection, _ = server.accept()
-        connection.recv(65536)
+    def dribble(connection: socket.socket) -> None:
         connection.sendall(b"HTTP/1.1 200 OK\r\n")
         for _ in range(12):  # a header byte each 0.5 s: never a read timeout, never an answer
             time.sleep(0.5)
             try:
                 connection.sendall(b"X")
             except OSError:
-                break
-        connection.close()
+                return
 
-    threading.Thread(target=dribble, daemon=True).start()
-    hook = register(f"http://127.0.0.1:{server.getsockname()[1]}/hook")
-    publish(opened())
-    (first,) = [m for m in drain(DELIVERIES) if m["target_id"] == hook["id"]]
+    monkeypatch.setattr(delivery, "TIMEOUT_S", 1)
     started = time.monotonic()
-    handlers.deliveries(sqs_event([json.dumps(first)], queue=DELIVERIES), context())
-    assert time.monotonic() - started < 3
-    server.close()
-    (listed,) = deliveries(hook["id"])
+    listed = _first_attempt_to_a_raw_receiver(dribble)
+    assert time.monotonic() - started < 4
     assert listed["status"] == "pending" and listed["attempts"][0]["error"] == "no answer within 1 s"
