@@ -88,8 +88,18 @@ class DeliveryPage(BaseModel):
     next_token: str | None
 
 
-def _webhook(item: dict[str, Any]) -> Webhook:
-    return Webhook(id=item["webhook_id"], url=item["url"], event_types=item["event_types"],
+# The scopes that register webhooks see their URLs whole; others see scheme://host/… (a URL may carry a token).
+_SEE_URLS = frozenset({Scope.ADMIN.value, Scope.OPERATOR.value})
+
+
+def _sees_urls() -> bool:
+    authorizer = (app.current_event.raw_event.get("requestContext") or {}).get("authorizer") or {}
+    return bool(_SEE_URLS & set(str(authorizer.get("scopes", "")).split()))
+
+
+def _webhook(item: dict[str, Any], whole_url: bool = True) -> Webhook:
+    url = item["url"] if whole_url else webhooks.redacted(item["url"])
+    return Webhook(id=item["webhook_id"], url=url, event_types=item["event_types"],
                    description=item.get("description"), secret_hint=item["secret_hint"], created_at=item["created_at"])
 
 
@@ -104,7 +114,8 @@ def _existing(webhook_id: str) -> dict[str, Any]:
           description=("Registers a receiver of the listed event types (or `[\"*\"]`, alone, for all). The answer (201) "
                        "holds the signing secret, the only time it is shown: the one given, or a new `whsec_...`. 422 "
                        "for a URL that is not https (plain http is allowed only to a loopback address in local mode), "
-                       "has credentials in it, or for an unknown event type."),
+                       "is not ASCII, has credentials in it, names an address that is not public (private, "
+                       "link-local, loopback outside local mode), or for an unknown event type."),
           responses=responses({201: ("Registered, with its secret", CreatedWebhook)}, 422))
 def create_webhook(definition: WebhookDefinition) -> Response[CreatedWebhook]:
     problem = webhooks.url_problem(definition.url, settings().webhook_allow_http)
@@ -124,22 +135,25 @@ def create_webhook(definition: WebhookDefinition) -> Response[CreatedWebhook]:
 
 
 @app.get("/webhooks", security=allow(*Scope), summary="List webhooks", tags=[WEBHOOKS],
-         description=("The webhooks, in storage order, without their secrets (their last four characters only). Follow "
-                      "`next_token` until it is null; 422 for a bad `limit` or a foreign `next_token`."),
+         description=("The webhooks, in storage order, without their secrets (their last four characters only). The "
+                      "URL is whole for admin and operator keys, `scheme://host/…` for others (it may carry a token). "
+                      "Follow `next_token` until it is null; 422 for a bad `limit` or a foreign `next_token`."),
          responses=responses({200: ("A page of webhooks", WebhookPage)}, 422))
 def list_webhooks(
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     next_token: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> WebhookPage:
     items, last = store.scan_webhooks(limit, decode_token(next_token, webhook_id=None))
-    return WebhookPage(items=[_webhook(i) for i in items], next_token=encode_token(last))
+    whole = _sees_urls()
+    return WebhookPage(items=[_webhook(i, whole) for i in items], next_token=encode_token(last))
 
 
 @app.get("/webhooks/<webhook_id>", security=allow(*Scope), summary="Get a webhook", tags=[WEBHOOKS],
-         description="One webhook: its URL, event types, description and the hint of its secret. 404 for an unknown id.",
+         description=("One webhook: its URL (whole for admin and operator keys, `scheme://host/…` for others), event "
+                      "types, description and the hint of its secret. 404 for an unknown id."),
          responses=responses({200: ("The webhook", Webhook)}, 404, 422))
 def get_webhook(webhook_id: WebhookId) -> Webhook:
-    return _webhook(_existing(webhook_id))
+    return _webhook(_existing(webhook_id), _sees_urls())
 
 
 @app.delete("/webhooks/<webhook_id>", security=allow(Scope.ADMIN, Scope.OPERATOR), summary="Delete a webhook",
@@ -158,15 +172,17 @@ def delete_webhook(webhook_id: WebhookId) -> Response[None]:
          description=(f"The events delivered (or being delivered) to the webhook, newest event first: each with its "
                       f"status (pending, delivered, failed) and every attempt (time, HTTP status or error, duration). A "
                       f"failed attempt is retried after {', '.join(f'{s} s' for s in delivery.BACKOFF_S)}; after "
-                      f"{delivery.MAX_ATTEMPTS} attempts the delivery has failed. Kept 30 days. 404 for an unknown id."),
+                      f"{delivery.MAX_ATTEMPTS} attempts the delivery has failed. Kept 30 days, also after the webhook is "
+                      f"deleted. 404 when there is neither such a webhook nor deliveries to it."),
          responses=responses({200: ("A page of deliveries", DeliveryPage)}, 404, 422))
 def list_deliveries(
     webhook_id: WebhookId,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     next_token: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> DeliveryPage:
-    _existing(webhook_id)
     start = decode_token(next_token, target_id=webhook_id, delivery_key=None)
     items, last = store.list_deliveries(webhook_id, limit, start)
+    if not items and start is None:
+        _existing(webhook_id)
     return DeliveryPage(items=[Delivery(**{name: i.get(name) for name in Delivery.model_fields}) for i in items],
                         next_token=encode_token(last))

@@ -4,12 +4,16 @@ reporter; each attempt of each through the `notifications-deliveries` queue, ret
 An event makes one delivery item per target (store.create_delivery, keyed by the event), then queues its first
 attempt. If the consumer dies between the two, the event comes back (its record was not deleted) and finds the
 delivery still pending: it queues the attempt again, and the attempt's number, conditioned on when it is recorded,
-keeps two of the same from both counting. Nothing here logs a secret, a contact or a URL.
+keeps two of the same from both counting (both may post: receivers dedupe on the event id). Nothing here logs a secret, a contact or a URL.
 """
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
+import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -54,10 +58,12 @@ class Webhooks:
 
 
 def payload(envelope: dict[str, Any]) -> str:
-    """The body every target of an event gets: Stripe's shape, with the event's detail as `data`."""
+    """The body webhooks and the topic get: Stripe's shape, with the event's detail as `data`, less a reporter's
+    `contact`, which only the reporter's own email and SMS use."""
     detail = envelope["detail"]
+    data = {name: value for name, value in detail.items() if name != "contact"}
     return json.dumps({"id": detail["event_id"], "type": event_type(envelope["detail-type"]),
-                       "created": detail.get("occurred_at"), "data": detail}, separators=(",", ":"))
+                       "created": detail.get("occurred_at"), "data": data}, separators=(",", ":"))
 
 
 def _ticket_text(detail: dict[str, Any]) -> tuple[str, str]:
@@ -93,10 +99,15 @@ def fan_out(envelope: dict[str, Any], webhooks: Webhooks) -> None:
     for target in _targets(envelope, webhooks):
         item = store.create_delivery(target)
         if item["status"] == "pending":
-            wait = 0.0
-            if item.get("next_attempt_at"):
-                wait = (clock.parse(item["next_attempt_at"]) - clock.now()).total_seconds()
-            enqueue(item, len(item["attempts"]) + 1, wait)
+            queue_next(item)
+
+
+def queue_next(item: dict[str, Any]) -> None:
+    """Queues a pending delivery's next attempt, at its `next_attempt_at` (now for the first)."""
+    wait = 0.0
+    if item.get("next_attempt_at"):
+        wait = (clock.parse(item["next_attempt_at"]) - clock.now()).total_seconds()
+    enqueue(item, len(item["attempts"]) + 1, wait)
 
 
 def enqueue(item: dict[str, Any], attempt: int, wait_s: float) -> None:
@@ -123,8 +134,14 @@ def attempt(message: dict[str, Any]) -> None:
         return
     item = store.get_delivery(message["target_id"], message["delivery_key"])
     number = int(message["attempt"])
-    if item is None or item["status"] != "pending" or len(item["attempts"]) + 1 != number:
-        return  # settled, or this attempt was made already
+    if item is None or item["status"] != "pending":
+        return  # settled
+    if len(item["attempts"]) == number:
+        # Made and recorded, but queuing the next may have failed (this message came back): queued again, made once.
+        queue_next(item)
+        return
+    if len(item["attempts"]) + 1 != number:
+        return  # made already
     started, at = time.monotonic(), clock.now()
     outcome = _send(item)
     record = {"at": clock.iso(at), "status_code": outcome.status_code, "error": outcome.error,
@@ -159,7 +176,9 @@ def _send(item: dict[str, Any]) -> Outcome:
         else:
             return _email(item)
     except ClientError as error:
-        return Outcome(False, error=f"{error.response['Error'].get('Code')}: {error.response['Error'].get('Message')}"[:300])
+        # The code only: the message may quote the address or number.
+        code = str(error.response["Error"].get("Code"))
+        return Outcome(False, error=code[:100], final=code == "MessageRejected" or code.startswith("InvalidParameter"))
     except BotoCoreError as error:
         return Outcome(False, error=type(error).__name__)
     return Outcome(True)
@@ -182,9 +201,48 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None
 
 
+class _Deadline:
+    """A connection whose socket is shut down TIMEOUT_S after the request began: the socket's timeout bounds each
+    read only, and a receiver dribbling its answer a byte at a time would hold the consumer for its whole run."""
+
+    sock: Any
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._held: Any = None
+        timer = threading.Timer(TIMEOUT_S, self._expire)
+        timer.daemon = True
+        timer.start()
+
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]
+        self._held = self.sock  # urllib lets go of it before the answer's body is read
+
+    def _expire(self) -> None:
+        sock = self._held or self.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+@lru_cache(maxsize=2)
+def _deadlined(connection: type) -> type:
+    return type(f"Deadlined{connection.__name__}", (_Deadline, connection), {})
+
+
+class _HTTPHandler(urllib.request.HTTPHandler):
+    def do_open(self, http_class: Any, req: Any, **kwargs: Any) -> Any:
+        return super().do_open(_deadlined(http_class), req, **kwargs)
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def do_open(self, http_class: Any, req: Any, **kwargs: Any) -> Any:
+        return super().do_open(_deadlined(http_class), req, **kwargs)
+
+
 @lru_cache(maxsize=1)
 def _opener() -> urllib.request.OpenerDirector:
-    return urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects())
+    return urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects(), _HTTPHandler(), _HTTPSHandler())
 
 
 def headers(body: bytes, secret: str, event_id: str, type_: str) -> dict[str, str]:
@@ -197,16 +255,23 @@ def _post_webhook(item: dict[str, Any]) -> Outcome:
     if hook is None:
         return Outcome(False, error="the webhook was deleted", final=True)
     body = item["payload"].encode()
-    request = urllib.request.Request(hook["url"], data=body, method="POST",
-                                     headers=headers(body, hook["secret"], item["event_id"], item["event_type"]))
+    started = time.monotonic()
     try:
+        request = urllib.request.Request(hook["url"], data=body, method="POST",
+                                         headers=headers(body, hook["secret"], item["event_id"], item["event_type"]))
         with _opener().open(request, timeout=TIMEOUT_S) as reply:
             reply.read(1024)
+        if time.monotonic() - started < TIMEOUT_S:  # else cut off at the deadline, whatever it had said
             return Outcome(200 <= reply.status < 300, reply.status)
     except urllib.error.HTTPError as error:
         return Outcome(False, error.code, f"HTTP {error.code}")
     except TimeoutError:
-        return Outcome(False, error=f"no answer within {TIMEOUT_S} s")
-    except (urllib.error.URLError, OSError) as error:
-        reason = getattr(error, "reason", error)
-        return Outcome(False, error=f"{type(reason).__name__}: {reason}"[:300])
+        pass
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
+        if time.monotonic() - started < TIMEOUT_S:  # else cut off at the deadline, whatever the socket then raised
+            reason = getattr(error, "reason", error)
+            text = type(reason).__name__ if isinstance(error, http.client.HTTPException) else f"{type(reason).__name__}: {reason}"
+            return Outcome(False, error=text[:300])
+    except ValueError as error:  # a URL the socket layer refuses (InvalidURL, UnicodeError): its text may quote it
+        return Outcome(False, error=type(error).__name__)
+    return Outcome(False, error=f"no answer within {TIMEOUT_S} s")

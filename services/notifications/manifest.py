@@ -25,8 +25,9 @@ MANIFEST = ServiceManifest(
             queue=Queue(name="notifications-events", handler=f"{_HANDLERS}:events"),
         ),
     ),
-    # Each attempt of a delivery, delayed by its backoff; five POSTs of at most 5 s each fit the consumer's 40 s.
-    queues=(Queue(name="notifications-deliveries", handler=f"{_HANDLERS}:deliveries", batch_size=5,
+    # Each attempt of a delivery, delayed by its backoff; one a batch, so a POST bounded by its 5 s deadline
+    # (delivery.TIMEOUT_S) never shares the consumer's 40 s with others that could run it out.
+    queues=(Queue(name="notifications-deliveries", handler=f"{_HANDLERS}:deliveries", batch_size=1,
                   visibility_timeout_s=240),),
     rest_apis=(RestApi(prefixes=("/webhooks",), handler=f"{_HANDLERS}:api", resolver="services.notifications.api:app"),),
     topics=(Topic(name="alerts", description="csms alerts: every event the notifications service delivers, with "

@@ -30,9 +30,10 @@ def verify(payload: bytes, header: str, secret: str, tolerance_s: int = 300, now
     parts = [part.partition("=") for part in header.split(",")]
     stamps = [value for key, _, value in parts if key.strip() == "t"]
     signed = [value.strip() for key, _, value in parts if key.strip() == SCHEME]
-    if len(stamps) != 1 or not stamps[0].strip().isdigit() or not signed:
+    stamp = stamps[0].strip() if len(stamps) == 1 else ""
+    if not (stamp.isascii() and stamp.isdigit()) or not signed:  # int() would take other scripts' digits too
         return False
-    timestamp = int(stamps[0])
+    timestamp = int(stamp)
     if abs((time.time() if now is None else now) - timestamp) > tolerance_s:
         return False
     expected = signature(payload, secret, timestamp)

@@ -14,7 +14,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from services.shared import aws
-from services.shared.dynamo import condition_failed, page, plain
+from services.shared.dynamo import condition_failed, every, page, plain
 
 WEBHOOKS = "webhooks"
 DELIVERIES = "deliveries"
@@ -30,14 +30,7 @@ def get_webhook(webhook_id: str) -> dict[str, Any] | None:
 
 
 def all_webhooks() -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"ConsistentRead": True}
-    while True:
-        reply = aws.table(WEBHOOKS).scan(**kwargs)
-        found += [plain(item) for item in reply.get("Items", [])]
-        if "LastEvaluatedKey" not in reply:
-            return found
-        kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+    return [plain(item) for item in every(aws.table(WEBHOOKS).scan, {"ConsistentRead": True})]
 
 
 def scan_webhooks(limit: int, start_key: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:

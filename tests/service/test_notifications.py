@@ -4,9 +4,10 @@ topic, and a ticket's reporter told by email and SMS."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -110,7 +111,7 @@ def deliveries(webhook_id: str) -> list[dict[str, Any]]:
 def test_a_webhook_is_created_with_its_secret_shown_once_listed_and_deleted(receiver: Receiver) -> None:
     created = register(receiver.url, ["incident.opened", "incident.resolved"], description="pager")
     assert created["secret"].startswith("whsec_") and created["secret_hint"] == f"...{created['secret'][-4:]}"
-    got = call("GET", f"/webhooks/{created['id']}", scopes="read-only")
+    got = call("GET", f"/webhooks/{created['id']}", scopes="operator")
     assert got["statusCode"] == 200 and "secret" not in got["json"]
     assert got["json"] == {k: v for k, v in created.items() if k != "secret"}
     given = register(receiver.url, ["*"], secret="my-own-secret-of-16+")
@@ -156,6 +157,33 @@ def test_reads_are_for_every_scope_and_writes_for_operators() -> None:
     assert call("GET", "/webhooks", scopes="support")["statusCode"] == 200
     assert_problem(call("DELETE", f"/webhooks/{created['id']}", scopes="support"), 403)
     assert_problem(call("GET", "/webhooks/wh_nothing/deliveries"), 404)
+
+
+def test_only_admin_and_operator_keys_see_a_webhooks_url_whole(receiver: Receiver) -> None:
+    hook = register(receiver.url)
+    port = receiver.url.split(":")[2].split("/")[0]
+    for scope in ("support", "read-only"):
+        assert call("GET", f"/webhooks/{hook['id']}", scopes=scope)["json"]["url"] == f"http://127.0.0.1:{port}/…"
+        (listed,) = call("GET", "/webhooks", scopes=scope)["json"]["items"]
+        assert "token" not in listed["url"]
+    for scope in ("admin", "operator"):
+        assert call("GET", f"/webhooks/{hook['id']}", scopes=scope)["json"]["url"] == receiver.url
+
+
+@pytest.mark.parametrize(("url", "says"), [
+    ("https://169.254.169.254/latest/meta-data", "not a public address"),
+    ("https://10.0.0.7/hook", "not a public address"),
+    ("https://[::ffff:192.168.1.1]/hook", "not a public address"),
+    ("https://127.0.0.1/hook", "loopback"),
+    ("https://exämple.com/hook", "ASCII"),
+])
+def test_a_webhook_to_an_internal_address_or_a_bad_host_is_refused(monkeypatch: pytest.MonkeyPatch, url: str,
+                                                                   says: str) -> None:
+    from services.shared.settings import settings
+
+    monkeypatch.setenv("CSMS_WEBHOOK_ALLOW_HTTP", "false")
+    settings.cache_clear()
+    assert says in assert_problem(call("POST", "/webhooks", {"url": url, "event_types": ["*"]}), 422)["detail"]
 
 
 # --- deliveries -----------------------------------------------------------------------------
@@ -247,11 +275,12 @@ def test_a_deleted_webhook_gets_nothing_more(receiver: Receiver) -> None:
     call("DELETE", f"/webhooks/{hook['id']}")
     attempt_all()
     assert len(receiver.received) == 1
+    # Its deliveries stay listed, the retry failed as the webhook was deleted.
+    (listed,) = deliveries(hook["id"])
+    assert listed["status"] == "failed" and listed["attempts"][-1]["error"] == "the webhook was deleted"
 
 
 def test_an_unreachable_receiver_is_an_error_not_a_crash() -> None:
-    import socket
-
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
@@ -300,6 +329,8 @@ def test_a_resolved_ticket_tells_its_reporter_by_email_and_sms(receiver: Receive
     assert sms[0] == "+33612345678" and "tk-1" in sms[1]
     (headers, body), = receiver.received
     assert json.loads(body)["type"] == "ticket.resolved" and signing.verify(body, headers["csms-signature"], hook["secret"])
+    # The reporter's contact is theirs: neither the webhook nor the topic gets it.
+    assert b"driver@example.com" not in body and b"+336" not in body and "contact" not in json.loads(body)["data"]
 
 
 def test_without_a_sender_an_email_fails_once_and_is_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -315,3 +346,95 @@ def test_without_a_sender_an_email_fails_once_and_is_not_retried(monkeypatch: py
     item = store.get_delivery("email:tk-2", f"{at}#{'t' * 32}")
     assert item is not None and item["status"] == "failed" and len(item["attempts"]) == 1
     assert "CSMS_NOTIFICATION_SENDER" in item["attempts"][0]["error"]
+
+
+def test_an_attempt_recorded_whose_next_was_not_queued_queues_it_when_it_comes_back(
+        monkeypatch: pytest.MonkeyPatch, receiver: Receiver) -> None:
+    receiver.statuses = [500]
+    hook = register(receiver.url)
+    publish(opened())
+    (first,) = [m for m in drain(DELIVERIES) if m["target_id"] == hook["id"]]
+
+    def lost(*args: Any) -> None:
+        raise RuntimeError("SQS is unavailable")
+
+    monkeypatch.setattr(delivery, "enqueue", lost)
+    reply = handlers.deliveries(sqs_event([json.dumps(first)], queue=DELIVERIES), context())
+    assert len(reply["batchItemFailures"]) == 1 and len(receiver.received) == 1  # recorded, the next not queued
+    monkeypatch.undo()
+    monkeypatch.setenv("CSMS_WEBHOOK_ALLOW_HTTP", "true")
+    monkeypatch.setenv("CSMS_WEBHOOK_RETRY_SCALE", "0.001")
+    handlers.deliveries(sqs_event([json.dumps(first)], queue=DELIVERIES), context())  # SQS hands it over again
+    assert len(receiver.received) == 1  # not posted twice
+    assert attempt_all() == 1
+    (listed,) = deliveries(hook["id"])
+    assert listed["status"] == "delivered" and [a["status_code"] for a in listed["attempts"]] == [500, 200]
+
+
+@pytest.mark.parametrize(("code", "final"), [("MessageRejected", True), ("InvalidParameterValue", True),
+                                             ("Throttling", False)])
+def test_an_email_error_keeps_the_aws_code_only_and_a_rejection_is_final(monkeypatch: pytest.MonkeyPatch, code: str,
+                                                                         final: bool) -> None:
+    from botocore.exceptions import ClientError
+
+    from services.notifications import store
+
+    def refused(item: dict[str, Any]) -> None:
+        raise ClientError({"Error": {"Code": code, "Message": f"Address {item['to']} is not verified"}}, "SendEmail")
+
+    monkeypatch.setattr(delivery, "_email", refused)
+    at = "2026-03-01T11:00:00.000Z"
+    publish(TicketResolved(event_id="u" * 32, charge_point_id="CP-1", occurred_at=at, ticket_id="tk-3",
+                           contact=TicketContact(email="d@example.com"), resolved_at=at))
+    messages = [m for m in drain(DELIVERIES) if m["target_id"] == "email:tk-3"]
+    handlers.deliveries(sqs_event([json.dumps(m) for m in messages], queue=DELIVERIES), context())
+    item = store.get_delivery("email:tk-3", f"{at}#{'u' * 32}")
+    assert item is not None and item["attempts"][0]["error"] == code
+    assert item["status"] == ("failed" if final else "pending")
+
+
+def _first_attempt_to_a_raw_receiver(answer: Callable[[socket.socket], None]) -> dict[str, Any]:
+    """Registers a loopback socket that reads one request and answers it with `answer`, makes the first attempt of
+    an event to it, and gives the delivery as listed."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def serve() -> None:
+        connection, _ = server.accept()
+        connection.recv(65536)
+        answer(connection)
+        connection.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    hook = register(f"http://127.0.0.1:{server.getsockname()[1]}/hook")
+    publish(opened())
+    (first,) = [m for m in drain(DELIVERIES) if m["target_id"] == hook["id"]]
+    assert handlers.deliveries(sqs_event([json.dumps(first)], queue=DELIVERIES), context()) == {"batchItemFailures": []}
+    server.close()
+    (listed,) = deliveries(hook["id"])
+    return listed
+
+
+def test_a_garbled_answer_is_a_failed_attempt_not_a_crash() -> None:
+    listed = _first_attempt_to_a_raw_receiver(lambda connection: connection.sendall(b"NOT HTTP AT ALL\r\n\r\n"))
+    assert listed["status"] == "pending" and listed["attempts"][0]["error"] == "BadStatusLine"
+
+
+def test_a_receiver_dribbling_its_answer_is_cut_off_at_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    def dribble(connection: socket.socket) -> None:
+        connection.sendall(b"HTTP/1.1 200 OK\r\n")
+        for _ in range(12):  # a header byte each 0.5 s: never a read timeout, never an answer
+            time.sleep(0.5)
+            try:
+                connection.sendall(b"X")
+            except OSError:
+                return
+
+    monkeypatch.setattr(delivery, "TIMEOUT_S", 1)
+    started = time.monotonic()
+    listed = _first_attempt_to_a_raw_receiver(dribble)
+    assert time.monotonic() - started < 4
+    assert listed["status"] == "pending" and listed["attempts"][0]["error"] == "no answer within 1 s"

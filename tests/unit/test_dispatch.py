@@ -177,6 +177,15 @@ def test_empty_response_payload_is_an_empty_object(use_registry: UseRegistry) ->
     assert _send(V16, [2, "sn-1", "StatusNotification", payload]) == '[3,"sn-1",{}]'
 
 
+@pytest.mark.parametrize(("sent", "handled"), [("noError", "NoError"), ("GROUNDFAILURE", "GroundFailure"),
+                                               ("NoError", "NoError"), ("Error", "Error")])
+def test_a_16_error_code_in_another_case_is_the_enums_own_and_an_unknown_one_is_kept(
+        use_registry: UseRegistry, sent: str, handled: str) -> None:
+    assert _send(V16, [2, "sn-2", "StatusNotification", {**STATUS_16, "errorCode": sent}]) == '[3,"sn-2",{}]'
+    [(_, request)] = seen
+    assert request.error_code == handled
+
+
 def test_v201_boot_notification(use_registry: UseRegistry) -> None:
     payload = {"chargingStation": {"model": "Model", "vendorName": "Vendor"}, "reason": "PowerUp"}
     reply = _send(V201, [2, "boot-2", "BootNotification", payload])

@@ -33,6 +33,7 @@ def test_verify_accepts_the_signature_within_the_tolerance() -> None:
     (BODY, f"v1={GOLDEN}", SECRET, T),  # no timestamp
     (BODY, f"t={T}", SECRET, T),  # no signature
     (BODY, f"t=soon,v1={GOLDEN}", SECRET, T),
+    (BODY, f"t={str(T).translate(str.maketrans('0123456789', '٠١٢٣٤٥٦٧٨٩'))},v1={GOLDEN}", SECRET, T),  # int() takes these
     (BODY, "", SECRET, T),
 ])
 def test_verify_refuses(payload: bytes, header: str, secret: str, now: int) -> None:
@@ -51,10 +52,28 @@ def test_verify_refuses(payload: bytes, header: str, secret: str, now: int) -> N
     ("https://hooks.example.com:port/", False, "not a URL"),
     ("ftp://hooks.example.com/", True, "https"),
     ("https://hooks.example.com/#top", False, "fragment"),
+    ("https://hooks.exämple.com/", False, "ASCII"),
+    ("https://hooks.example.com/a b", False, "ASCII"),
+    ("https://hooks.example.com/\x00", False, "ASCII"),
+    ("https://hooks..example.com/", False, "not a URL"),
+    ("https://" + "a" * 64 + ".example.com/", False, "not a URL"),
+    ("https://8.8.8.8/hook", False, None),
+    ("https://169.254.169.254/latest/meta-data", True, "not a public address"),
+    ("https://10.1.2.3/", False, "not a public address"),
+    ("https://[fd00::1]/", False, "not a public address"),
+    ("https://[::ffff:10.1.2.3]/", False, "not a public address"),
+    ("https://127.0.0.1/", False, "loopback"),
+    ("https://2130706433/", False, "loopback"),  # 127.0.0.1, as the socket layer reads it
+    ("https://localhost/", False, "loopback"),
+    ("https://127.0.0.1:8443/", True, None),
 ])
 def test_webhook_urls(url: str, allow_http: bool, refused: str | None) -> None:
     problem = webhooks.url_problem(url, allow_http)
     assert problem is None if refused is None else refused in (problem or "")
+
+
+def test_a_redacted_url_keeps_its_scheme_and_host_only() -> None:
+    assert webhooks.redacted("https://hooks.example.com:8443/in/tok_secret?key=k") == "https://hooks.example.com:8443/…"
 
 
 def test_a_new_secret_is_whsec_and_random_and_its_hint_its_last_four() -> None:

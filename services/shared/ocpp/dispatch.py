@@ -101,9 +101,19 @@ def _request(version: str, action: str, fields: dict[str, Any]) -> Any:
 
 
 # Some 1.6 chargers report an errorCode outside the enum (e.g. "Error"): its schema accepts OtherError in its place,
-# while the handler keeps the code verbatim (diagnostics explains it as OtherError).
+# while the handler keeps the code verbatim (diagnostics explains it as OtherError). One that differs from an enum
+# value only in case ("noError") is that value.
 _FREE_ERROR_CODE = ("ocpp1.6", "StatusNotification")
 _MAX_ERROR_CODE = 50
+
+
+def _canonical(version: str, action: str, payload: Any) -> Any:
+    """The payload with a 1.6 StatusNotification's errorCode in its enum's own spelling, where it has one."""
+    if (version, action) != _FREE_ERROR_CODE or not isinstance(payload, dict):
+        return payload
+    code = payload.get("errorCode")
+    known = _error_codes().get(code.casefold()) if isinstance(code, str) else None
+    return payload if known is None or known == code else {**payload, "errorCode": known}
 
 
 def _tolerated(version: str, action: str, payload: Any) -> Any:
@@ -111,16 +121,17 @@ def _tolerated(version: str, action: str, payload: Any) -> Any:
     if (version, action) != _FREE_ERROR_CODE or not isinstance(payload, dict):
         return payload
     code = payload.get("errorCode")
-    if not isinstance(code, str) or not 0 < len(code) <= _MAX_ERROR_CODE or code in _error_codes():
+    if not isinstance(code, str) or not 0 < len(code) <= _MAX_ERROR_CODE or code in _error_codes().values():
         return payload
     return {**payload, "errorCode": "OtherError"}
 
 
 @lru_cache(maxsize=1)
-def _error_codes() -> frozenset[str]:
+def _error_codes() -> dict[str, str]:
+    """The enum's values by their casefold."""
     from ocpp.v16.enums import ChargePointErrorCode
 
-    return frozenset(code.value for code in ChargePointErrorCode)
+    return {code.value.casefold(): code.value for code in ChargePointErrorCode}
 
 
 def _answer_call(call: framing.Call, ctx: OcppContext) -> str:
@@ -131,20 +142,21 @@ def _answer_call(call: framing.Call, ctx: OcppContext) -> str:
         if schemas.is_known(version, call.action):
             raise OcppError(Cause.NOT_SUPPORTED, f"This CSMS does not answer {call.action}")
         raise OcppError(Cause.NOT_IMPLEMENTED, f"{call.action} is not an OCPP {version.removeprefix('ocpp')} action")
-    schemas.validate(version, call.action, _tolerated(version, call.action, call.payload))
+    payload = _canonical(version, call.action, call.payload)
+    schemas.validate(version, call.action, _tolerated(version, call.action, payload))
     handler: Callable[[OcppContext, Any], Any] = refs.resolve(route.handler)
-    fields = from_wire(call.payload)
+    fields = from_wire(payload)
     if call.action == "DataTransfer" and "data" in call.payload:  # the vendor's own JSON: its keys are not OCPP's
         fields["data"] = call.payload["data"]
     try:
         request = _request(version, call.action, fields)
     except TypeError as error:
         raise OcppError(Cause.FORMAT, f"{call.action} payload does not fit its definition: {error}") from error
-    payload = to_wire(handler(ctx, request))
-    found = schemas.problems(version, call.action, payload, response=True)
+    reply = to_wire(handler(ctx, request))
+    found = schemas.problems(version, call.action, reply, response=True)
     if found:
         raise RuntimeError(f"{call.action} reply does not match its schema: {found[0]}")
-    return framing.encode_result(call.unique_id, payload)
+    return framing.encode_result(call.unique_id, reply)
 
 
 def handle_frame(text: str | bytes, ctx: OcppContext) -> str | None:
