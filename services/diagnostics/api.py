@@ -269,8 +269,8 @@ ErrorCode = Annotated[str, Path(min_length=1, max_length=100, description="The k
 
 
 class PolicyIn(BaseModel):
-    action: Remedy = Field(description=f"The remote action: {', '.join(REMEDIES)} (full_local_list is sessions' and "
-                                       "is never sent by diagnostics)")
+    action: Remedy = Field(description=f"The remote action: {', '.join(REMEDIES)} (full_local_list, sessions', is "
+                                       "refused: diagnostics never sends it)")
     after_repeats: int = Field(1, ge=1, le=100, description="Act once the fault was reported this often ...")
     within_s: int = Field(3600, ge=1, le=7 * 86400, description="... within this many seconds")
     max_attempts: int = Field(1, ge=1, le=10, description="Tries of `action` per incident; 1 for a safety fault")
@@ -331,7 +331,8 @@ def get_policy(error_code: ErrorCode) -> RemediationPolicy:
 
 @app.put("/remediation-policies/<error_code>", security=_WRITE, summary="Store a remediation policy", tags=[POLICIES],
          description=("Replaces the code's policy (the knowledge base's default no longer applies to it); incidents "
-                      "follow it from their next step. 422 for a safety fault's policy with `max_attempts` above 1 or "
+                      "follow it from their next step. 422 for full_local_list as `action` or `then` (sessions' own, never "
+                      "sent by diagnostics), or a safety fault's policy with `max_attempts` above 1 or "
                       "`allow_during_transaction` true: safety faults never loop."),
          responses=responses({200: ("The policy stored", RemediationPolicy)}, 422))
 def put_policy(error_code: ErrorCode, policy: PolicyIn) -> RemediationPolicy:

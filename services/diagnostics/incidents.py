@@ -142,14 +142,22 @@ def review(now: datetime) -> int:
     while True:
         items, start_key = store.open_incidents(start_key)
         for incident in items:
-            last = remediation.awaiting(incident)
-            if last is not None and last["outcome"] == remediation.ACCEPTED and last["answered_at"] < verified_before:
-                changed += _change(incident["incident_id"], lambda i, at, n=int(last["attempt"]): remediation.with_outcome(
-                    i, n, remediation.NO_EFFECT, clock.iso(at)), remediate=True)
-            elif last is None and not incident.get("escalated_at"):
-                changed += _change(incident["incident_id"], lambda i, at: None, remediate=True)
+            try:
+                changed += _reviewed(incident, verified_before)
+            except Exception:  # one incident's bad data or policy must not stop the pass over the others
+                logger.exception("review of an incident failed", extra={"incident_id": incident["incident_id"]})
         if start_key is None:
             return changed
+
+
+def _reviewed(incident: dict[str, Any], verified_before: str) -> bool:
+    last = remediation.awaiting(incident)
+    if last is not None and last["outcome"] == remediation.ACCEPTED and last["answered_at"] < verified_before:
+        return _change(incident["incident_id"], lambda i, at, n=int(last["attempt"]): remediation.with_outcome(
+            i, n, remediation.NO_EFFECT, clock.iso(at)), remediate=True)
+    if last is None and not incident.get("escalated_at"):
+        return _change(incident["incident_id"], lambda i, at: None, remediate=True)
+    return False
 
 
 def act(incident_id: str, kind: str, by: str, **fields: Any) -> dict[str, Any] | None:

@@ -40,7 +40,10 @@ def is_safety(error_code: str) -> bool:
 
 def refusal(error_code: str, policy: Policy) -> list[tuple[str, str]]:
     """Why a policy may not be stored for a code, as (field, reason) pairs; none when it may."""
-    found: list[tuple[str, str]] = []
+    from services.diagnostics.remediation import NOT_REMOTE
+
+    found = [(field, f"{remedy} is sessions' (it owns the local list) and never sent by diagnostics: choose a remote "
+                     "action") for field, remedy in (("action", policy.action), ("then", policy.then)) if remedy in NOT_REMOTE]
     if is_safety(error_code):
         if policy.max_attempts > 1:
             found.append(("max_attempts", f"{error_code} is a safety fault: its action is tried once at most, "

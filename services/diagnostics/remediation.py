@@ -158,7 +158,7 @@ def _remedy(attempts: list[dict[str, Any]], policy: Policy, *, safety: bool, now
             last_reset_at: str | None) -> str | None:
     tried = [a["remedy"] for a in attempts]
     for remedy, limit in ((policy.action, 1 if safety else policy.max_attempts), (policy.then, 1)):
-        if remedy is None or tried.count(remedy) >= limit:
+        if remedy is None or remedy in NOT_REMOTE or tried.count(remedy) >= limit:
             continue
         if safety and remedy in RESETS and (any(t in RESETS for t in tried) or _reset_recently(last_reset_at, now)):
             continue

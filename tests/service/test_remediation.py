@@ -125,6 +125,29 @@ def test_a_policy_with_an_unknown_action_is_422() -> None:
     assert_problem(call("PUT", "/remediation-policies/ConnectorLockFailure", {"action": "kick_it"}), 422)
 
 
+@pytest.mark.parametrize("body", [{"action": "full_local_list"}, {"action": "unlock_connector", "then": "full_local_list"}])
+def test_a_policy_with_a_sessions_remedy_is_422(body: dict[str, Any]) -> None:
+    problem = assert_problem(call("PUT", "/remediation-policies/ConnectorLockFailure", body), 422)
+    assert "full_local_list" in json.dumps(problem)
+
+
+def test_one_incident_that_fails_its_review_does_not_stop_the_pass(tap: EventTap, session: dict[str, Any],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    session["id"] = "S-1"
+    deliver(fault("ConnectorLockFailure", charge_point_id="CP-1"), fault("ConnectorLockFailure", charge_point_id="CP-2"))
+    session["id"] = None
+    change = incidents._change
+
+    def failing(incident_id: str, *args: Any, **kwargs: Any) -> bool:
+        if store.get_incident(incident_id)["charge_point_id"] == "CP-1":
+            raise ValueError("bad stored data")
+        return change(incident_id, *args, **kwargs)
+
+    monkeypatch.setattr(incidents, "_change", failing)
+    assert incidents.review(clock.now()) == 1
+    assert [c["charge_point_id"] for c in commands(tap)] == ["CP-2"]
+
+
 # --- attempts --------------------------------------------------------------------------------------
 
 def test_a_connector_lock_failure_unlocks_and_records_the_answer_then_the_fix(tap: EventTap, session: dict[str, Any]) -> None:

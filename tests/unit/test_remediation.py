@@ -116,6 +116,13 @@ def test_a_connector_lock_failure_unlocks_twice_then_soft_resets_then_escalates(
     assert [e["kind"] for e in item["timeline"]] == ["opened"] + ["remediation"] * 7
 
 
+def test_a_sessions_remedy_as_then_is_skipped_and_the_incident_escalates() -> None:
+    policy = Policy(action="unlock_connector", then="full_local_list")
+    item = answered(answered(remediation.attempted(incident(), "unlock_connector", "ocpp1.6", clock.iso(NOW)),
+                             "accepted"), "no_effect")
+    assert isinstance(step(item, policy=policy), Escalation)
+
+
 def test_no_attempt_while_a_session_runs_unless_the_policy_allows_it() -> None:
     assert step(incident(), running=True) is None
     assert step(incident("HighTemperature"), running=True) == Attempt("trigger_meter_values")
