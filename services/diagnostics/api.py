@@ -410,9 +410,9 @@ def _driver_message(incident: dict[str, Any]) -> dict[str, str]:
     """The incident's driver message, else (an incident opened before the knowledge base) its entry's now."""
     if incident.get("driver_message"):
         return dict(incident["driver_message"])
-    vendor_id = incident.get("vendor_id")
-    return knowledge.lookup("*", incident["problem_code"], vendor_id, incident.get("vendor_code"),
-                            store.vendor_entries(vendor_id)).driver_message
+    vendor_id = incident.get("vendor_id") or incident.get("charge_point_vendor")
+    return knowledge.lookup(incident.get("ocpp_version") or knowledge.ANY_VERSION, incident["problem_code"], vendor_id,
+                            incident.get("vendor_code"), store.vendor_entries(vendor_id)).driver_message
 
 
 def _open_incident(charge_point_id: str, evse_id: int, connector_ids: list[int]) -> dict[str, Any] | None:

@@ -81,8 +81,9 @@ def record_fault(event: FaultReported) -> None:
 def _lookup(report: faults.Report) -> Entry:
     from services.diagnostics import knowledge
 
-    return knowledge.lookup(report.ocpp_version or "", report.problem_code or "", report.vendor_id, report.vendor_code,
-                            store.vendor_entries(report.vendor_id))
+    vendor_id = report.vendor_id or report.charger.get("charge_point_vendor")  # 2.0.1 and many 1.6 reports name none
+    return knowledge.lookup(report.ocpp_version or "", report.problem_code or "", vendor_id, report.vendor_code,
+                            store.vendor_entries(vendor_id))
 
 
 def _session(incident: dict[str, Any]) -> str | None:

@@ -296,3 +296,15 @@ def test_a_vendor_entry_with_its_own_remote_action_remediates_that_vendors_code(
     incident = incident_of("OtherError")
     assert (incident["severity"], incident["remote_action"], incident["escalated_at"]) == ("high", "hard_reset", None)
     assert [(c["action"], c["payload"]) for c in commands(tap)] == [("Reset", {"type": "Hard"})]
+
+
+def test_a_vendor_entry_applies_to_a_201_charger_by_its_boot_vendor(tap: EventTap, session: dict[str, Any]) -> None:
+    entry = {"vendor_id": "Acme", "vendor_error_code": "E9", "severity": "high", "causes": ["relay welded"],
+             "steps": ["replace the relay"], "remote_action": "hard_reset", "driver_message": {"en": "Use another"}}
+    assert call("POST", "/error-codes", entry)["statusCode"] == 201
+    report = fault("E9").model_copy(update={"ocpp_version": "ocpp2.0.1", "charge_point_vendor": "acme", "status": None})
+    deliver(report)
+    incident = incident_of("E9")
+    assert (incident["severity"], incident["remote_action"], incident["driver_message"]) == (
+        "high", "hard_reset", {"en": "Use another"})
+    assert [(c["action"], c["payload"]) for c in commands(tap)] == [("Reset", {"type": "Immediate"})]
