@@ -653,7 +653,8 @@ class VendorEntryContent(BaseModel):
     remote_action: knowledge.Remedy | None = Field(None, description="The remote action allowed; none when left out")
     charging_interrupted: bool | None = Field(None, description="Left out: as the overridden entry")
     safety: bool | None = Field(
-        None, description="Left out: as the overridden entry; a safety code's action runs at most once a day")
+        None, description=("Left out: as the overridden entry; true makes it a safety fault, false cannot unmake a "
+                            "built-in one; a safety code's action runs at most once a day"))
     driver_message: dict[Language, Text] = Field(min_length=1, max_length=20,
                                                  description="By language (en, de, fr, ...); en is required")
 

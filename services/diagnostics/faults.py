@@ -156,10 +156,14 @@ def logged(incident: dict[str, Any], kind: str, at: str, **fields: Any) -> dict[
 
 
 def explained(incident: dict[str, Any], entry: Entry, session_id: str | None) -> dict[str, Any]:
-    """The incident with its knowledge base entry (as of that entry's version) and the session it interrupted."""
+    """The incident with its knowledge base entry (as of that entry's version) and the session it interrupted; a
+    safety code stays one whatever the entry says."""
+    from services.diagnostics import knowledge, policies
+
+    code = knowledge.normalize_code(incident.get("ocpp_version") or knowledge.ANY_VERSION, incident["problem_code"])
     return {**incident, "severity": entry.severity, "title": entry.title, "causes": list(entry.causes),
             "steps": list(entry.steps), "driver_message": dict(entry.driver_message), "remote_action": entry.remote_action,
-            "safety": entry.safety, "policy": entry.policy.model_dump() if entry.policy else None,
+            "safety": entry.safety or policies.is_safety(code), "policy": entry.policy.model_dump() if entry.policy else None,
             "kb_entry_id": entry.id, "kb_version": entry.version, "session_id": session_id,
             "charging_interrupted": entry.charging_interrupted and session_id is not None}
 

@@ -111,8 +111,9 @@ def _remediated(incident: dict[str, Any], now: datetime, last_reset_at: str | No
     policy = policies.effective(code, incident.get("policy"))
     if policy is None and incident.get("severity") not in remediation.ESCALATING_SEVERITIES:
         return incident, None
+    safety = bool(incident.get("safety")) or policies.is_safety(code)
     guarded = policy is not None and not policy.allow_during_transaction
-    step = remediation.next_step(incident, policy, safety=bool(incident.get("safety")),
+    step = remediation.next_step(incident, policy, safety=safety,
                                  session_running=guarded and _session(incident) is not None, now=now,
                                  last_reset_at=last_reset_at)
     at = clock.iso(now)
@@ -120,7 +121,7 @@ def _remediated(incident: dict[str, Any], now: datetime, last_reset_at: str | No
         return remediation.escalated(incident, step.reason, at), None
     if isinstance(step, remediation.Attempt):
         after = remediation.attempted(incident, step.remedy, incident.get("ocpp_version") or "ocpp1.6", at)
-        return after, at if incident.get("safety") and step.remedy in remediation.RESETS else None
+        return after, at if safety and step.remedy in remediation.RESETS else None
     return incident, None
 
 

@@ -170,7 +170,7 @@ def vendor_entry(entry_id: str, version: int, *, vendor_id: str, vendor_error_co
     base = _builtin(ANY_VERSION, normalize_code(ANY_VERSION, OTHER if code == ANY_CODE else code))
     if base is None:
         raise LookupError("the knowledge base has no OtherError entry")
-    safe = base.safety if safety is None else safety
+    safe = base.safety or bool(safety)  # a vendor may call its code a safety fault, never unmake one
     if remote_action is None:
         policy = None
     elif remote_action == base.remote_action and base.policy is not None:

@@ -235,3 +235,13 @@ def test_an_incident_announces_its_opening_and_its_resolution_once_each() -> Non
     assert incident_changes(None, incident)[0].event_id == opened_events[0].event_id != resolved_events[0].event_id
     late = explained(faults.opened(fault(1), NOW, recovery=recovery(2)))
     assert [type(e) for e in incident_changes(None, late)] == [IncidentOpened, IncidentResolved]
+
+
+def test_a_safety_code_stays_safety_whatever_its_vendor_entry_says() -> None:
+    from services.diagnostics import knowledge
+
+    report = faults.Report(event_id="ev-g", charge_point_id="CP-1", evse_id=1, connector_id=1,
+                           at="2026-03-01T12:00:00.000Z", status="Faulted", problem_code="GroundFailure",
+                           ocpp_version="ocpp1.6")
+    unsafe = knowledge.lookup("ocpp1.6", "GroundFailure", None, None).model_copy(update={"safety": False})
+    assert faults.explained(faults.opened(report, report.at), unsafe, None)["safety"] is True
