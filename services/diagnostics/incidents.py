@@ -132,8 +132,15 @@ def record_outcome(event: CommandCompleted) -> None:
         logger.warning("CommandCompleted without an attempt's reference", extra={"reference": event.reference})
         return
     outcome = remediation.answer(event.action, event.status, event.reply)
-    _change(incident_id, lambda incident, now: remediation.with_outcome(incident, int(number), outcome, clock.iso(now)),
-            remediate=True)
+
+    def change(incident: dict[str, Any], now: datetime) -> dict[str, Any] | None:
+        after = remediation.with_outcome(incident, int(number), outcome, clock.iso(now))
+        if after is None or outcome != remediation.ACCEPTED or incident.get("resolved_by") != "charger":
+            return after
+        # The charger's recovery was processed before this answer: it resolved the incident after the attempt.
+        return remediation.with_outcome(after, int(number), remediation.FIXED, clock.iso(now))
+
+    _change(incident_id, change, remediate=True)
 
 
 def review(now: datetime) -> int:

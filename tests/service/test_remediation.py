@@ -172,6 +172,17 @@ def test_a_connector_lock_failure_unlocks_and_records_the_answer_then_the_fix(ta
     assert ("remediation", "fixed") in kinds and kinds[0] == ("opened", None)
 
 
+def test_a_recovery_processed_before_the_accepted_answer_still_fixed_it(tap: EventTap, session: dict[str, Any]) -> None:
+    deliver(fault("ConnectorLockFailure"))
+    [requested] = commands(tap)
+    deliver(recovered())
+    answer(requested, "accepted", {"status": "Unlocked"})
+    incident = incident_of("ConnectorLockFailure", "resolved")
+    assert [a["outcome"] for a in incident["attempts"]] == ["fixed"]
+    assert [e.get("outcome") for e in incident["timeline"] if e["kind"] == "remediation"] == [
+        "requested", "accepted", "fixed"]
+
+
 def test_an_unlock_the_charger_could_not_do_is_rejected(tap: EventTap, session: dict[str, Any]) -> None:
     deliver(fault("ConnectorLockFailure", seconds_ago=300))
     [requested] = commands(tap)
