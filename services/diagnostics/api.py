@@ -271,7 +271,9 @@ ErrorCode = Annotated[str, Path(min_length=1, max_length=100, description="The k
 class PolicyIn(BaseModel):
     action: Remedy = Field(description=f"The remote action: {', '.join(REMEDIES)} (full_local_list, sessions', is "
                                        "refused: diagnostics never sends it)")
-    after_repeats: int = Field(1, ge=1, le=100, description="Act once the fault was reported this often ...")
+    after_repeats: int = Field(1, ge=1, le=faults.TIMELINE_LIMIT,
+                               description="Act once the fault was reported this often (the timeline keeps "
+                                           f"{faults.TIMELINE_LIMIT} reports) ...")
     within_s: int = Field(3600, ge=1, le=7 * 86400, description="... within this many seconds")
     max_attempts: int = Field(1, ge=1, le=10, description="Tries of `action` per incident; 1 for a safety fault")
     cooldown_s: int = Field(300, ge=0, le=7 * 86400, description="Seconds between two tries of `action`")

@@ -122,7 +122,7 @@ def with_outcome(incident: dict[str, Any], attempt: int, outcome: str, at: str) 
 
 def _reports_within(incident: dict[str, Any], within_s: int) -> int:
     since = clock.iso(clock.parse(incident["last_seen"]) - timedelta(seconds=within_s))
-    return sum(1 for e in incident.get("timeline") or [] if e["kind"] != "resolved" and e["at"] >= since)
+    return sum(1 for e in incident.get("timeline") or [] if e["kind"] in ("opened", "repeated") and e["at"] >= since)
 
 
 def next_step(incident: dict[str, Any], policy: Policy | None, *, safety: bool, session_running: bool, now: datetime,

@@ -121,8 +121,10 @@ def test_a_safety_faults_policy_may_not_loop_or_act_during_a_session(change: dic
     assert call("GET", "/remediation-policies/GroundFailure")["json"]["source"] == "default"
 
 
-def test_a_policy_with_an_unknown_action_is_422() -> None:
+def test_a_policy_with_an_unknown_action_or_more_repeats_than_the_timeline_keeps_is_422() -> None:
     assert_problem(call("PUT", "/remediation-policies/ConnectorLockFailure", {"action": "kick_it"}), 422)
+    too_many = {"action": "unlock_connector", "after_repeats": 51}
+    assert_problem(call("PUT", "/remediation-policies/ConnectorLockFailure", too_many), 422)
 
 
 @pytest.mark.parametrize("body", [{"action": "full_local_list"}, {"action": "unlock_connector", "then": "full_local_list"}])

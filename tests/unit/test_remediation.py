@@ -138,6 +138,8 @@ def test_an_attempt_waits_for_the_repeats_the_policy_asks_for() -> None:
     old = incident(minute=0)
     late = faults.Report(**{**report.__dict__, "at": "2026-03-01T11:30:00.000Z"})
     assert step(faults.repeated(old, late, clock.iso(NOW)), policy=policy) is None  # 30 minutes apart
+    noted = faults.handled(item, "note", "k-ops", "2026-03-01T11:59:40.000Z", text="seen")
+    assert step(noted, policy=policy) is None  # an operator's entry is no report
 
 
 def test_a_ground_failure_resets_once_then_goes_out_of_service_then_escalates() -> None:
