@@ -293,6 +293,17 @@ class RemediationPolicies(BaseModel):
     items: list[RemediationPolicy]
 
 
+def _known(error_code: str) -> str:
+    """The code itself when the knowledge base explains it by its own entry: a policy of any other would never apply
+    (its reports follow the policy of the code that explains them)."""
+    explained_by = knowledge.normalize_code(knowledge.ANY_VERSION, error_code)
+    if explained_by != error_code:
+        reason = (f"the knowledge base has no entry {error_code!r}: its reports follow {explained_by!r}'s policy; use "
+                  f"{explained_by} (GET /error-codes lists the codes)")
+        raise ProblemError(422, reason, [ProblemDetail(path="path.error_code", message=reason)])
+    return error_code
+
+
 def _policy(error_code: str, item: dict[str, Any] | None) -> RemediationPolicy | None:
     from services.diagnostics import policies
 
@@ -320,10 +331,13 @@ def list_policies() -> RemediationPolicies:
 
 @app.get("/remediation-policies/<error_code>", security=allow(*Scope), summary="Get a remediation policy",
          tags=[POLICIES], description="The code's policy, stored or default. 404 when it has neither: nothing is done "
-                                      "by itself about that code (a high or critical one escalates).",
+                                      "by itself about that code (a high or critical one escalates). 422 for a code "
+                                      "the knowledge base explains by another's entry (e.g. Error: OtherError).",
          responses=responses({200: ("The policy", RemediationPolicy)}, 404, 422))
 def get_policy(error_code: ErrorCode) -> RemediationPolicy:
     from services.diagnostics import policies
+
+    error_code = _known(error_code)
 
     found = _policy(error_code, policies.stored(error_code))
     if found is None:
@@ -333,12 +347,15 @@ def get_policy(error_code: ErrorCode) -> RemediationPolicy:
 
 @app.put("/remediation-policies/<error_code>", security=_WRITE, summary="Store a remediation policy", tags=[POLICIES],
          description=("Replaces the code's policy (the knowledge base's default no longer applies to it); incidents "
-                      "follow it from their next step. 422 for full_local_list as `action` or `then` (sessions' own, never "
+                      "follow it from their next step. 422 for a code the knowledge base explains by another's entry "
+                      "(the problem names it, e.g. OtherError for Error), for full_local_list as `action` or `then` (sessions' own, never "
                       "sent by diagnostics), or a safety fault's policy with `max_attempts` above 1 or "
                       "`allow_during_transaction` true: safety faults never loop."),
          responses=responses({200: ("The policy stored", RemediationPolicy)}, 422))
 def put_policy(error_code: ErrorCode, policy: PolicyIn) -> RemediationPolicy:
     from services.diagnostics import policies
+
+    error_code = _known(error_code)
 
     refused = policies.refusal(error_code, Policy.model_validate(policy.model_dump()))
     if refused:
@@ -350,10 +367,12 @@ def put_policy(error_code: ErrorCode, policy: PolicyIn) -> RemediationPolicy:
 
 @app.delete("/remediation-policies/<error_code>", security=allow(Scope.ADMIN), summary="Delete a remediation policy",
             tags=[POLICIES], description="Removes the stored policy: the knowledge base's default applies again. 404 "
-                                         "when none is stored.",
+                                         "when none is stored; 422 for a code the knowledge base does not know.",
             responses=responses({204: ("Deleted", None)}, 404, 422))
 def delete_policy(error_code: ErrorCode) -> Response[None]:
     from services.diagnostics import policies
+
+    error_code = _known(error_code)
 
     if not policies.delete(error_code):
         raise ProblemError(404, f"No stored remediation policy for {error_code!r}")

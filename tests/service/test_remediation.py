@@ -121,6 +121,13 @@ def test_a_safety_faults_policy_may_not_loop_or_act_during_a_session(change: dic
     assert call("GET", "/remediation-policies/GroundFailure")["json"]["source"] == "default"
 
 
+@pytest.mark.parametrize(("method", "code", "use"), [
+    ("PUT", "Error", "OtherError"), ("GET", "NoSuchCode", "OtherError"), ("DELETE", "Meter%2FTripped", "*/Tripped")])
+def test_a_policy_of_a_code_the_knowledge_base_does_not_know_is_422(method: str, code: str, use: str) -> None:
+    problem = assert_problem(call(method, f"/remediation-policies/{code}", {"action": "soft_reset"}, scopes="admin"), 422)
+    assert use in problem["detail"] and "GET /error-codes" in problem["detail"]
+
+
 def test_a_policy_with_an_unknown_action_or_more_repeats_than_the_timeline_keeps_is_422() -> None:
     assert_problem(call("PUT", "/remediation-policies/ConnectorLockFailure", {"action": "kick_it"}), 422)
     too_many = {"action": "unlock_connector", "after_repeats": 51}
