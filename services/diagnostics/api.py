@@ -279,6 +279,9 @@ class PolicyIn(BaseModel):
     cooldown_s: int = Field(300, ge=0, le=7 * 86400, description="Seconds between two tries of `action`")
     allow_during_transaction: bool = Field(False, description="Act while a session runs there; false for a safety fault")
     then: Remedy | None = Field(None, description="The remote action once the tries had no effect, once")
+    during_transaction: Remedy | None = Field(
+        None, description="The remote action, once, while a session runs there (instead of waiting for it to end); "
+                          "none for a safety fault")
 
 
 class RemediationPolicy(PolicyIn):

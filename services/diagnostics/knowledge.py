@@ -42,7 +42,8 @@ DATA_FILE = Path(__file__).with_name("knowledge_base.json")
 
 class Policy(BaseModel):
     """The default automatic remediation of a code: `action` up to `max_attempts` times once the fault repeated
-    `after_repeats` times within `within_s`, `cooldown_s` apart; `then` once those attempts had no effect."""
+    `after_repeats` times within `within_s`, `cooldown_s` apart; `then` once those attempts had no effect;
+    `during_transaction`, once, instead of waiting while a session runs there (never for a safety code)."""
 
     action: Remedy
     after_repeats: int = Field(1, ge=1)
@@ -51,6 +52,7 @@ class Policy(BaseModel):
     cooldown_s: int = Field(300, ge=0)
     allow_during_transaction: bool = False
     then: Remedy | None = None
+    during_transaction: Remedy | None = None
 
 
 class Entry(BaseModel):

@@ -7,7 +7,7 @@ The next step is decided only when no attempt awaits its answer or its verdict:
 
 - the policy's action while it had fewer than `max_attempts` tries, `cooldown_s` after its previous try, once the
   incident has counted `after_repeats` reports within `within_s`, and (unless `allow_during_transaction`) while
-  no session runs at the place;
+  no session runs at the place (while one runs, `during_transaction` once instead, if the code is no safety one);
 - then `then`, once;
 - then escalation, once: the fault needs a person. An incident whose entry allows no remote action escalates when
   it opens if its severity is high or critical; taking a connector out of service escalates once answered.
@@ -150,7 +150,10 @@ def next_step(incident: dict[str, Any], policy: Policy | None, *, safety: bool, 
             clock.parse(attempts[-1]["requested_at"]) + timedelta(seconds=policy.cooldown_s) > now):
         return None
     if session_running and not policy.allow_during_transaction:
-        return None
+        during = policy.during_transaction
+        if safety or during is None or during in NOT_REMOTE or any(a["remedy"] == during for a in attempts):
+            return None
+        return Attempt(during)
     return Attempt(remedy)
 
 

@@ -93,14 +93,14 @@ def test_policies_default_to_the_knowledge_base_and_an_operators_replaces_it_unt
     assert listed["ConnectorLockFailure"] | {"safety": None} == {
         "error_code": "ConnectorLockFailure", "action": "unlock_connector", "after_repeats": 1, "within_s": 3600,
         "max_attempts": 2, "cooldown_s": 120, "allow_during_transaction": False, "then": "soft_reset",
-        "source": "default", "safety": None, "updated_at": None, "updated_by": None}
+        "during_transaction": "soft_reset", "source": "default", "safety": None, "updated_at": None, "updated_by": None}
     assert listed["GroundFailure"]["safety"] and "EVCommunicationError" not in listed
     mine = {"action": "soft_reset", "after_repeats": 3, "within_s": 600, "max_attempts": 1, "cooldown_s": 60,
             "allow_during_transaction": False}
     stored = call("PUT", "/remediation-policies/ConnectorLockFailure", mine)
     assert stored["statusCode"] == 200 and stored["json"]["source"] == "operator"
     got = call("GET", "/remediation-policies/ConnectorLockFailure")["json"]
-    assert got | {"updated_at": None} == {**mine, "then": None, "error_code": "ConnectorLockFailure", "source": "operator",
+    assert got | {"updated_at": None} == {**mine, "then": None, "during_transaction": None, "error_code": "ConnectorLockFailure", "source": "operator",
                                          "safety": False, "updated_at": None, "updated_by": "k-ops"}
     assert_problem(call("DELETE", "/remediation-policies/ConnectorLockFailure"), 403)  # an operator deletes nothing
     assert call("DELETE", "/remediation-policies/ConnectorLockFailure", scopes="admin")["statusCode"] == 204
@@ -112,6 +112,7 @@ def test_policies_default_to_the_knowledge_base_and_an_operators_replaces_it_unt
 @pytest.mark.parametrize(("change", "field"), [
     ({"max_attempts": 2}, "max_attempts"),
     ({"allow_during_transaction": True}, "allow_during_transaction"),
+    ({"during_transaction": "hard_reset"}, "during_transaction"),
 ])
 def test_a_safety_faults_policy_may_not_loop_or_act_during_a_session(change: dict[str, Any], field: str) -> None:
     body = {"action": "soft_reset", "then": "set_inoperative", **change}
@@ -142,6 +143,7 @@ def test_a_policy_with_a_sessions_remedy_is_422(body: dict[str, Any]) -> None:
 
 def test_one_incident_that_fails_its_review_does_not_stop_the_pass(tap: EventTap, session: dict[str, Any],
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    assert call("PUT", "/remediation-policies/ConnectorLockFailure", {"action": "unlock_connector"})["statusCode"] == 200
     session["id"] = "S-1"
     deliver(fault("ConnectorLockFailure", charge_point_id="CP-1"), fault("ConnectorLockFailure", charge_point_id="CP-2"))
     session["id"] = None
@@ -201,6 +203,7 @@ def test_an_unlock_the_charger_could_not_do_is_rejected(tap: EventTap, session: 
 
 def test_no_attempt_while_a_session_runs_and_the_review_makes_it_once_it_ended(tap: EventTap,
                                                                                session: dict[str, Any]) -> None:
+    assert call("PUT", "/remediation-policies/ConnectorLockFailure", {"action": "unlock_connector"})["statusCode"] == 200
     session["id"] = "S-1"
     deliver(fault("ConnectorLockFailure"))
     incident = incident_of("ConnectorLockFailure")
@@ -209,6 +212,12 @@ def test_no_attempt_while_a_session_runs_and_the_review_makes_it_once_it_ended(t
     session["id"] = None
     assert incidents.review(clock.now()) == 1
     assert [c["action"] for c in commands(tap)] == ["UnlockConnector"]
+
+
+def test_a_connector_lock_failure_during_a_session_soft_resets_once(tap: EventTap, session: dict[str, Any]) -> None:
+    session["id"] = "S-1"
+    deliver(fault("ConnectorLockFailure"))
+    assert [(c["action"], c["payload"]) for c in commands(tap)] == [("Reset", {"type": "Soft"})]
 
 
 def test_an_accepted_attempt_that_fixed_nothing_has_no_effect_after_the_verify_window(tap: EventTap,

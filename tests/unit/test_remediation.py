@@ -124,7 +124,7 @@ def test_a_sessions_remedy_as_then_is_skipped_and_the_incident_escalates() -> No
 
 
 def test_no_attempt_while_a_session_runs_unless_the_policy_allows_it() -> None:
-    assert step(incident(), running=True) is None
+    assert step(incident(), running=True, policy=Policy(action="unlock_connector")) is None
     assert step(incident("HighTemperature"), running=True) == Attempt("trigger_meter_values")
 
 
@@ -204,3 +204,16 @@ def test_an_escalation_is_announced_once() -> None:
     assert [type(e) for e in events] == [IncidentEscalated]
     assert (events[0].severity, events[0].reason) == ("high", "needs a person")
     assert incident_changes(escalated, {**escalated, "count": 2}) == []
+
+
+def test_a_lock_failure_during_a_session_soft_resets_once_instead_of_waiting() -> None:
+    assert step(incident(), running=True) == Attempt("soft_reset")
+    item = answered(answered(remediation.attempted(incident(), "soft_reset", "ocpp1.6", clock.iso(NOW)), "accepted"),
+                    "no_effect")
+    assert step(item, running=True) is None
+    assert step(item, running=False, now=NOW) == Attempt("unlock_connector")
+
+
+def test_a_safety_code_never_acts_during_a_session() -> None:
+    policy = Policy(action="soft_reset", during_transaction="hard_reset")
+    assert step(incident("GroundFailure"), running=True, policy=policy) is None
