@@ -93,9 +93,12 @@ def _session(incident: dict[str, Any]) -> str | None:
 
 
 def _judged(incident: dict[str, Any], report: faults.Report, now: str) -> dict[str, Any]:
-    """A repeat newer than an accepted attempt's answer: that attempt had no effect."""
+    """A repeat the charger dated after the incident's last report before an accepted attempt's answer: that attempt
+    had no effect. Both times are the charger's, so clock skew between it and the CSMS cannot fake it."""
     last = remediation.awaiting(incident)
-    if last is None or last["outcome"] != remediation.ACCEPTED or report.at <= last["answered_at"]:
+    if last is None or last["outcome"] != remediation.ACCEPTED:
+        return incident
+    if report.at <= last.get("last_seen_at_answer", last["answered_at"]):
         return incident
     return remediation.with_outcome(incident, int(last["attempt"]), remediation.NO_EFFECT, now) or incident
 

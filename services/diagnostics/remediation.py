@@ -1,7 +1,7 @@
 """Automatic remediation: which remote action an incident gets next, and what it means in each OCPP version. Pure: no I/O.
 
 An incident's `attempts` are its remediation attempts in order, each {attempt, remedy, action, payload,
-requested_at, outcome, answered_at?}. Its outcome goes requested -> accepted | rejected | failed (the charger's
+requested_at, outcome, answered_at?, last_seen_at_answer?}. Its outcome goes requested -> accepted | rejected | failed (the charger's
 answer, or none) -> fixed (the incident resolved after an accepted attempt) | no_effect (the fault went on).
 The next step is decided only when no attempt awaits its answer or its verdict:
 
@@ -116,6 +116,8 @@ def with_outcome(incident: dict[str, Any], attempt: int, outcome: str, at: str) 
         return None
     found["outcome"] = outcome
     found["answered_at" if outcome in ANSWERS else "judged_at"] = at
+    if outcome in ANSWERS:  # on the charger's clock, what a later report must pass to show the fault went on
+        found["last_seen_at_answer"] = incident["last_seen"]
     return faults.logged({**incident, "attempts": attempts}, "remediation", at, attempt=attempt, remedy=found["remedy"],
                          action=found["action"], outcome=outcome)
 

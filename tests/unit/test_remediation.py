@@ -217,3 +217,19 @@ def test_a_lock_failure_during_a_session_soft_resets_once_instead_of_waiting() -
 def test_a_safety_code_never_acts_during_a_session() -> None:
     policy = Policy(action="soft_reset", during_transaction="hard_reset")
     assert step(incident("GroundFailure"), running=True, policy=policy) is None
+
+
+def test_a_repeat_judges_an_accepted_attempt_on_the_chargers_clock() -> None:
+    from services.diagnostics import incidents
+
+    item = answered(remediation.attempted(incident(), "unlock_connector", "ocpp1.6", clock.iso(NOW)), "accepted")
+    assert item["attempts"][0]["last_seen_at_answer"] == "2026-03-01T11:59:00.000Z"
+
+    def repeat(at: str) -> dict[str, Any]:
+        report = faults.Report(event_id=f"ev-{at}", charge_point_id="CP-1", evse_id=1, connector_id=1, at=at,
+                               status="Faulted", problem_code="ConnectorLockFailure")
+        return incidents._judged(faults.repeated(item, report, clock.iso(NOW)), report, clock.iso(NOW))
+
+    # The charger's clock runs behind the CSMS's: its new report is still after its last one before the answer.
+    assert repeat("2026-03-01T11:59:30.000Z")["attempts"][0]["outcome"] == "no_effect"
+    assert repeat("2026-03-01T11:58:00.000Z")["attempts"][0]["outcome"] == "accepted"  # a late, older report
