@@ -439,14 +439,6 @@ def _driver_message(incident: dict[str, Any]) -> dict[str, str]:
                             incident.get("vendor_code"), store.vendor_entries(vendor_id)).driver_message
 
 
-def _open_incident(charge_point_id: str, evse_id: int, connector_ids: list[int]) -> dict[str, Any] | None:
-    """The most severe open incident concerning any connector of the EVSE (one read per connector: usually one)."""
-    from services.diagnostics.knowledge import SEVERITIES
-
-    found = [i for c in connector_ids if (i := store.open_incident_at(charge_point_id, evse_id, c)) is not None]
-    return max(found, key=lambda i: SEVERITIES.index(i["severity"]) if i["severity"] in SEVERITIES else -1, default=None)
-
-
 def _alternatives(place: dict[str, Any]) -> list[SupportConnector]:
     site_id = place["site_id"]
     if site_id is not None:
@@ -477,7 +469,7 @@ def get_connector_support(
         raise ProblemError(404, f"No charger {charge_point_id!r} known: it has never reported a status, charged or "
                                 "been placed at a site")
     status, status_at = _evse_status(place["connectors"])
-    incident = _open_incident(charge_point_id, evse_id, [c["connector_id"] for c in place["connectors"]])
+    incident = store.open_incident_at(charge_point_id, evse_id, [c["connector_id"] for c in place["connectors"]])
     wanted = support.requested_languages(lang, app.current_event.headers.get("accept-language"))
     chosen, message, tips = support.advice(status, _driver_message(incident) if incident else None, wanted)
     return ConnectorSupport(
@@ -580,10 +572,12 @@ def _existing_ticket(ticket_id: str) -> dict[str, Any]:
                        "characters."),
           responses=responses({201: ("Opened; Location is the ticket", Ticket)}, 422))
 def post_ticket(request: TicketRequest) -> Response[Ticket]:
-    if fleet.evse(request.charge_point_id, request.evse_id or 0) is None:
+    place = fleet.evse(request.charge_point_id, request.evse_id or 0)
+    if place is None:
         raise ProblemError(422, f"No charger {request.charge_point_id!r} known: send the id of a charger that has "
                                 "connected", [ProblemDetail(path="body.charge_point_id", message="unknown charger")])
-    item = tickets.create(charge_point_id=request.charge_point_id, evse_id=request.evse_id,
+    connector_ids = [c["connector_id"] for c in place["connectors"]] if request.evse_id else [0]
+    item = tickets.create(charge_point_id=request.charge_point_id, evse_id=request.evse_id, connector_ids=connector_ids,
                           session_id=request.session_id, description=request.description,
                           contact=request.contact.model_dump(exclude_none=True), created_by=_key_id())
     return json_response(201, _ticket(item), {"Location": f"/tickets/{item['ticket_id']}"})

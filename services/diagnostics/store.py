@@ -21,7 +21,7 @@ by-vendor on `vendor_key` (the vendor id, case-folded).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
@@ -131,15 +131,15 @@ def list_incidents(*, charge_point_id: str | None, status: str | None, limit: in
     return [plain(i) for i in items], last
 
 
-def open_incident_at(charge_point_id: str, evse_id: int, connector_id: int) -> dict[str, Any] | None:
-    """The open incident that concerns a connector, most severe (then latest seen) first: one of the connector
-    itself, of its EVSE as a whole (n, 0), or of the charger (0, 0), which applies to every connector. Read from
+def open_incident_at(charge_point_id: str, evse_id: int, connector_ids: Iterable[int]) -> dict[str, Any] | None:
+    """The open incident that concerns an EVSE's connectors, most severe (then latest seen) first: one of a
+    connector itself, of its EVSE as a whole (n, 0), or of the charger (0, 0), which applies to every connector. Read from
     those places' fault-tracking pointers (a Query each), then the incidents they hold open (one BatchGet), never
     the charger's whole history."""
     from services.diagnostics.knowledge import SEVERITIES
 
     ids: set[str] = set()
-    for location in {(0, 0), (evse_id, 0), (evse_id, connector_id)}:
+    for location in {(0, 0), (evse_id, 0), *((evse_id, c) for c in connector_ids)}:
         ids.update(item["open_incident_id"] for item in _all(_tracking().query, {
             "KeyConditionExpression": Key("charge_point_id").eq(charge_point_id)
             & Key("item_key").begins_with(f"{_place(location)}#code#"),

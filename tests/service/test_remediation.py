@@ -307,11 +307,11 @@ def test_reading_roles_may_not_act_on_incidents() -> None:
 
 def test_the_open_incident_at_a_connector_is_the_most_severe_and_the_chargers_covers_it(session: dict[str, Any]) -> None:
     deliver(fault("WeakSignal"), fault("PowerMeterFailure"))
-    assert store.open_incident_at("CP-1", 1, 1)["problem_code"] == "PowerMeterFailure"
-    assert store.open_incident_at("CP-1", 2, 1) is None
+    assert store.open_incident_at("CP-1", 1, [1])["problem_code"] == "PowerMeterFailure"
+    assert store.open_incident_at("CP-1", 2, [1]) is None
     whole = fault("InternalError", evse_id=0).model_copy(update={"connector_id": 0, "component": "ChargingStation"})
     deliver(whole)
-    assert store.open_incident_at("CP-1", 2, 1)["problem_code"] == "InternalError"
+    assert store.open_incident_at("CP-1", 2, [1])["problem_code"] == "InternalError"
 
 
 def test_a_vendor_entry_with_its_own_remote_action_remediates_that_vendors_code(tap: EventTap,
