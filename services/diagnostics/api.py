@@ -436,7 +436,8 @@ def _driver_message(incident: dict[str, Any]) -> dict[str, str]:
         return dict(incident["driver_message"])
     vendor_id = incident.get("vendor_id") or incident.get("charge_point_vendor")
     return knowledge.lookup(incident.get("ocpp_version") or knowledge.ANY_VERSION, incident["problem_code"], vendor_id,
-                            incident.get("vendor_code"), store.vendor_entries(vendor_id)).driver_message
+                            incident.get("vendor_code"), store.vendor_entries(vendor_id),
+                            incident.get("variable_code")).driver_message
 
 
 def _alternatives(place: dict[str, Any]) -> list[SupportConnector]:

@@ -65,6 +65,7 @@ class Report:
     vendor_code: str | None = None
     charger: dict[str, str] = field(default_factory=dict)  # charge_point_vendor, _model, firmware_version
     ocpp_version: str | None = None  # the charger's, which gives the code its meaning
+    variable_code: str | None = None  # 2.0.1 with a techCode: its `{component}/{variable}`
 
     @classmethod
     def of(cls, event: FaultReported | ConnectorStatusChanged) -> "Report":
@@ -74,7 +75,8 @@ class Report:
                    connector_id=event.connector_id, at=clock.normalize(event.occurred_at), status=event.status,
                    problem_code=event.problem_code, component=getattr(event, "component", None),
                    severity=getattr(event, "severity", None), info=event.info, vendor_id=event.vendor_id,
-                   vendor_code=event.vendor_code, charger=charger, ocpp_version=getattr(event, "ocpp_version", None))
+                   vendor_code=event.vendor_code, charger=charger, ocpp_version=getattr(event, "ocpp_version", None),
+                   variable_code=getattr(event, "variable_code", None))
 
     @property
     def is_fault(self) -> bool:
@@ -160,7 +162,8 @@ def explained(incident: dict[str, Any], entry: Entry, session_id: str | None) ->
     safety code stays one whatever the entry says."""
     from services.diagnostics import knowledge, policies
 
-    code = knowledge.normalize_code(incident.get("ocpp_version") or knowledge.ANY_VERSION, incident["problem_code"])
+    code = knowledge.explaining_code(incident.get("ocpp_version") or knowledge.ANY_VERSION, incident["problem_code"],
+                                     incident.get("variable_code"))
     return {**incident, "severity": entry.severity, "title": entry.title, "causes": list(entry.causes),
             "steps": list(entry.steps), "driver_message": dict(entry.driver_message), "remote_action": entry.remote_action,
             "safety": entry.safety or policies.is_safety(code), "policy": entry.policy.model_dump() if entry.policy else None,
@@ -192,6 +195,7 @@ def opened(report: Report, now: str, recovery: Report | None = None) -> dict[str
         "connector_id": report.connector_id,
         "problem_code": report.problem_code,
         "ocpp_version": report.ocpp_version,
+        **({"variable_code": report.variable_code} if report.variable_code else {}),
         "status": OPEN,
         **_latest(report),
         "opened_at": report.at,

@@ -83,7 +83,7 @@ def _lookup(report: faults.Report) -> Entry:
 
     vendor_id = report.vendor_id or report.charger.get("charge_point_vendor")  # 2.0.1 and many 1.6 reports name none
     return knowledge.lookup(report.ocpp_version or "", report.problem_code or "", vendor_id, report.vendor_code,
-                            store.vendor_entries(vendor_id))
+                            store.vendor_entries(vendor_id), report.variable_code)
 
 
 def _session(incident: dict[str, Any]) -> str | None:
@@ -110,7 +110,8 @@ def _remediated(incident: dict[str, Any], now: datetime, last_reset_at: str | No
         return incident, None
     from services.diagnostics import knowledge, policies
 
-    code = knowledge.normalize_code(incident.get("ocpp_version") or "", incident["problem_code"])
+    code = knowledge.explaining_code(incident.get("ocpp_version") or "", incident["problem_code"],
+                                     incident.get("variable_code"))
     policy = policies.effective(code, incident.get("policy"))
     if policy is None and incident.get("severity") not in remediation.ESCALATING_SEVERITIES:
         return incident, None

@@ -11,6 +11,7 @@ most specific entry for a report, so that it always explains something:
 2. the built-in entry for the OCPP version and the (normalized) code;
 3. the version-neutral built-in ("*") for the code: 1.6's error codes, which 2.0.1 chargers also send as techCodes;
 4. for a 2.0.1 `{component}/{variable}` code nobody described, the generic entry of its variable (`*/Tripped`);
+   a 2.0.1 techCode nobody described, the entry of its `{component}/{variable}` (`variable_code`) as in 2.-4.;
    anything else is OtherError, read from the vendor's code.
 
 The caller keeps the code the charger sent verbatim (an incident's problem_code); only the explanation is normalized.
@@ -137,14 +138,23 @@ def normalize_code(ocpp_version: str, problem_code: str) -> str:
     return OTHER
 
 
+def explaining_code(ocpp_version: str, problem_code: str, variable_code: str | None = None) -> str:
+    """The code whose entry explains a report: its problem code's, else (a 2.0.1 techCode the knowledge base does not
+    know) its `{component}/{variable}`'s before OtherError."""
+    code = normalize_code(ocpp_version, problem_code)
+    if code == OTHER and problem_code != OTHER and variable_code:
+        return normalize_code(ocpp_version, variable_code)
+    return code
+
+
 def _same(a: str | None, b: str | None) -> bool:
     return a is not None and b is not None and a.strip().casefold() == b.strip().casefold()
 
 
 def lookup(ocpp_version: str, problem_code: str, vendor_id: str | None, vendor_error_code: str | None,
-           vendor_entries: Iterable[Entry] = ()) -> Entry:
+           vendor_entries: Iterable[Entry] = (), variable_code: str | None = None) -> Entry:
     """The most specific entry for a report (the module's docstring gives the order); always one."""
-    code = normalize_code(ocpp_version, problem_code)
+    code = explaining_code(ocpp_version, problem_code, variable_code)
     vendor_code = vendor_error_code if vendor_error_code else problem_code
     matches = [entry for entry in vendor_entries
                if _same(entry.vendor_id, vendor_id) and _same(entry.vendor_error_code, vendor_code)

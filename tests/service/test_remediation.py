@@ -337,3 +337,12 @@ def test_a_vendor_entry_applies_to_a_201_charger_by_its_boot_vendor(tap: EventTa
     assert (incident["severity"], incident["remote_action"], incident["driver_message"]) == (
         "high", "hard_reset", {"en": "Use another"})
     assert [(c["action"], c["payload"]) for c in commands(tap)] == [("Reset", {"type": "Immediate"})]
+
+
+def test_a_201_tech_code_nobody_described_is_explained_by_its_component_and_variable(session: dict[str, Any]) -> None:
+    report = fault("E42").model_copy(update={"ocpp_version": "ocpp2.0.1", "variable_code": "RCD/Tripped", "status": None})
+    deliver(report)
+    incident = incident_of("E42")
+    rcd = call("GET", "/error-codes/RCD%2FTripped")["json"]["builtin"][0]
+    assert (incident["kb_entry_id"], incident["severity"]) == (rcd["id"], rcd["severity"])
+    assert store.get_incident(incident["id"])["safety"] is True
