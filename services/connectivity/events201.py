@@ -2,7 +2,8 @@
 
 2.0.1 reports a problem as an event on a component's variable (OCPP 2.0.1 part 2, device model):
 `Problem`, `Tripped` or `Fault` turning "true" opens it, turning "false" (or any event on it with
-`cleared`) ends it; its code is the charger's techCode, else `{component}/{variable}`. Everything else a
+`cleared`) ends it; its code is the charger's techCode, else `{component}/{variable}` (with a techCode, a
+fault carries that as `variable_code` too, for diagnostics to explain a techCode it does not know). Everything else a
 charger notifies (other variables, Periodic reports, monitors of measured values) is no problem and is
 not kept.
 """
@@ -65,4 +66,5 @@ def problem(event: Notified) -> Fault | Clearance | None:
     if value != "true":
         return None
     return Fault(component=component, evse_id=evse_id, connector_id=connector_id, problem_code=code(event),
-                 severity=severity, timestamp=event.timestamp, info=event.tech_info)
+                 severity=severity, timestamp=event.timestamp, info=event.tech_info,
+                 variable_code=f"{event.component}/{event.variable}" if event.tech_code else None)

@@ -47,6 +47,7 @@ class Fault:
     info: str | None = None
     vendor_id: str | None = None
     vendor_code: str | None = None
+    variable_code: str | None = None  # 2.0.1 with a techCode: its `{component}/{variable}` too
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,7 @@ class FaultReported(Located):
     charge_point_model: str | None = None
     firmware_version: str | None = None
     ocpp_version: str | None = None  # the charger's (ocpp1.6, ocpp2.0.1): the code's meaning depends on it
+    variable_code: str | None = None  # 2.0.1 with a techCode as problem_code: its `{component}/{variable}`
 
 
 class FaultCleared(Located):

@@ -269,14 +269,19 @@ ErrorCode = Annotated[str, Path(min_length=1, max_length=100, description="The k
 
 
 class PolicyIn(BaseModel):
-    action: Remedy = Field(description=f"The remote action: {', '.join(REMEDIES)} (full_local_list is sessions' and "
-                                       "is never sent by diagnostics)")
-    after_repeats: int = Field(1, ge=1, le=100, description="Act once the fault was reported this often ...")
+    action: Remedy = Field(description=f"The remote action: {', '.join(REMEDIES)} (full_local_list, sessions', is "
+                                       "refused: diagnostics never sends it)")
+    after_repeats: int = Field(1, ge=1, le=faults.TIMELINE_LIMIT,
+                               description="Act once the fault was reported this often (the timeline keeps "
+                                           f"{faults.TIMELINE_LIMIT} reports) ...")
     within_s: int = Field(3600, ge=1, le=7 * 86400, description="... within this many seconds")
     max_attempts: int = Field(1, ge=1, le=10, description="Tries of `action` per incident; 1 for a safety fault")
     cooldown_s: int = Field(300, ge=0, le=7 * 86400, description="Seconds between two tries of `action`")
     allow_during_transaction: bool = Field(False, description="Act while a session runs there; false for a safety fault")
     then: Remedy | None = Field(None, description="The remote action once the tries had no effect, once")
+    during_transaction: Remedy | None = Field(
+        None, description="The remote action, once, while a session runs there (instead of waiting for it to end); "
+                          "none for a safety fault")
 
 
 class RemediationPolicy(PolicyIn):
@@ -289,6 +294,17 @@ class RemediationPolicy(PolicyIn):
 
 class RemediationPolicies(BaseModel):
     items: list[RemediationPolicy]
+
+
+def _known(error_code: str) -> str:
+    """The code itself when the knowledge base explains it by its own entry: a policy of any other would never apply
+    (its reports follow the policy of the code that explains them)."""
+    explained_by = knowledge.normalize_code(knowledge.ANY_VERSION, error_code)
+    if explained_by != error_code:
+        reason = (f"the knowledge base has no entry {error_code!r}: its reports follow {explained_by!r}'s policy; use "
+                  f"{explained_by} (GET /error-codes lists the codes)")
+        raise ProblemError(422, reason, [ProblemDetail(path="path.error_code", message=reason)])
+    return error_code
 
 
 def _policy(error_code: str, item: dict[str, Any] | None) -> RemediationPolicy | None:
@@ -318,10 +334,13 @@ def list_policies() -> RemediationPolicies:
 
 @app.get("/remediation-policies/<error_code>", security=allow(*Scope), summary="Get a remediation policy",
          tags=[POLICIES], description="The code's policy, stored or default. 404 when it has neither: nothing is done "
-                                      "by itself about that code (a high or critical one escalates).",
+                                      "by itself about that code (a high or critical one escalates). 422 for a code "
+                                      "the knowledge base explains by another's entry (e.g. Error: OtherError).",
          responses=responses({200: ("The policy", RemediationPolicy)}, 404, 422))
 def get_policy(error_code: ErrorCode) -> RemediationPolicy:
     from services.diagnostics import policies
+
+    error_code = _known(error_code)
 
     found = _policy(error_code, policies.stored(error_code))
     if found is None:
@@ -331,11 +350,15 @@ def get_policy(error_code: ErrorCode) -> RemediationPolicy:
 
 @app.put("/remediation-policies/<error_code>", security=_WRITE, summary="Store a remediation policy", tags=[POLICIES],
          description=("Replaces the code's policy (the knowledge base's default no longer applies to it); incidents "
-                      "follow it from their next step. 422 for a safety fault's policy with `max_attempts` above 1 or "
+                      "follow it from their next step. 422 for a code the knowledge base explains by another's entry "
+                      "(the problem names it, e.g. OtherError for Error), for full_local_list as `action` or `then` (sessions' own, never "
+                      "sent by diagnostics), or a safety fault's policy with `max_attempts` above 1 or "
                       "`allow_during_transaction` true: safety faults never loop."),
          responses=responses({200: ("The policy stored", RemediationPolicy)}, 422))
 def put_policy(error_code: ErrorCode, policy: PolicyIn) -> RemediationPolicy:
     from services.diagnostics import policies
+
+    error_code = _known(error_code)
 
     refused = policies.refusal(error_code, Policy.model_validate(policy.model_dump()))
     if refused:
@@ -347,10 +370,12 @@ def put_policy(error_code: ErrorCode, policy: PolicyIn) -> RemediationPolicy:
 
 @app.delete("/remediation-policies/<error_code>", security=allow(Scope.ADMIN), summary="Delete a remediation policy",
             tags=[POLICIES], description="Removes the stored policy: the knowledge base's default applies again. 404 "
-                                         "when none is stored.",
+                                         "when none is stored; 422 for a code the knowledge base does not know.",
             responses=responses({204: ("Deleted", None)}, 404, 422))
 def delete_policy(error_code: ErrorCode) -> Response[None]:
     from services.diagnostics import policies
+
+    error_code = _known(error_code)
 
     if not policies.delete(error_code):
         raise ProblemError(404, f"No stored remediation policy for {error_code!r}")
@@ -409,17 +434,10 @@ def _driver_message(incident: dict[str, Any]) -> dict[str, str]:
     """The incident's driver message, else (an incident opened before the knowledge base) its entry's now."""
     if incident.get("driver_message"):
         return dict(incident["driver_message"])
-    vendor_id = incident.get("vendor_id")
-    return knowledge.lookup("*", incident["problem_code"], vendor_id, incident.get("vendor_code"),
-                            store.vendor_entries(vendor_id)).driver_message
-
-
-def _open_incident(charge_point_id: str, evse_id: int, connector_ids: list[int]) -> dict[str, Any] | None:
-    """The most severe open incident concerning any connector of the EVSE (one read per connector: usually one)."""
-    from services.diagnostics.knowledge import SEVERITIES
-
-    found = [i for c in connector_ids if (i := store.open_incident_at(charge_point_id, evse_id, c)) is not None]
-    return max(found, key=lambda i: SEVERITIES.index(i["severity"]) if i["severity"] in SEVERITIES else -1, default=None)
+    vendor_id = incident.get("vendor_id") or incident.get("charge_point_vendor")
+    return knowledge.lookup(incident.get("ocpp_version") or knowledge.ANY_VERSION, incident["problem_code"], vendor_id,
+                            incident.get("vendor_code"), store.vendor_entries(vendor_id),
+                            incident.get("variable_code")).driver_message
 
 
 def _alternatives(place: dict[str, Any]) -> list[SupportConnector]:
@@ -452,7 +470,7 @@ def get_connector_support(
         raise ProblemError(404, f"No charger {charge_point_id!r} known: it has never reported a status, charged or "
                                 "been placed at a site")
     status, status_at = _evse_status(place["connectors"])
-    incident = _open_incident(charge_point_id, evse_id, [c["connector_id"] for c in place["connectors"]])
+    incident = store.open_incident_at(charge_point_id, evse_id, [c["connector_id"] for c in place["connectors"]])
     wanted = support.requested_languages(lang, app.current_event.headers.get("accept-language"))
     chosen, message, tips = support.advice(status, _driver_message(incident) if incident else None, wanted)
     return ConnectorSupport(
@@ -555,10 +573,12 @@ def _existing_ticket(ticket_id: str) -> dict[str, Any]:
                        "characters."),
           responses=responses({201: ("Opened; Location is the ticket", Ticket)}, 422))
 def post_ticket(request: TicketRequest) -> Response[Ticket]:
-    if fleet.evse(request.charge_point_id, request.evse_id or 0) is None:
+    place = fleet.evse(request.charge_point_id, request.evse_id or 0)
+    if place is None:
         raise ProblemError(422, f"No charger {request.charge_point_id!r} known: send the id of a charger that has "
                                 "connected", [ProblemDetail(path="body.charge_point_id", message="unknown charger")])
-    item = tickets.create(charge_point_id=request.charge_point_id, evse_id=request.evse_id,
+    connector_ids = [c["connector_id"] for c in place["connectors"]] if request.evse_id else [0]
+    item = tickets.create(charge_point_id=request.charge_point_id, evse_id=request.evse_id, connector_ids=connector_ids,
                           session_id=request.session_id, description=request.description,
                           contact=request.contact.model_dump(exclude_none=True), created_by=_key_id())
     return json_response(201, _ticket(item), {"Location": f"/tickets/{item['ticket_id']}"})
@@ -652,7 +672,8 @@ class VendorEntryContent(BaseModel):
     remote_action: knowledge.Remedy | None = Field(None, description="The remote action allowed; none when left out")
     charging_interrupted: bool | None = Field(None, description="Left out: as the overridden entry")
     safety: bool | None = Field(
-        None, description="Left out: as the overridden entry; a safety code's action runs at most once a day")
+        None, description=("Left out: as the overridden entry; true makes it a safety fault, false cannot unmake a "
+                            "built-in one; a safety code's action runs at most once a day"))
     driver_message: dict[Language, Text] = Field(min_length=1, max_length=20,
                                                  description="By language (en, de, fr, ...); en is required")
 

@@ -65,6 +65,7 @@ class Report:
     vendor_code: str | None = None
     charger: dict[str, str] = field(default_factory=dict)  # charge_point_vendor, _model, firmware_version
     ocpp_version: str | None = None  # the charger's, which gives the code its meaning
+    variable_code: str | None = None  # 2.0.1 with a techCode: its `{component}/{variable}`
 
     @classmethod
     def of(cls, event: FaultReported | ConnectorStatusChanged) -> "Report":
@@ -74,7 +75,8 @@ class Report:
                    connector_id=event.connector_id, at=clock.normalize(event.occurred_at), status=event.status,
                    problem_code=event.problem_code, component=getattr(event, "component", None),
                    severity=getattr(event, "severity", None), info=event.info, vendor_id=event.vendor_id,
-                   vendor_code=event.vendor_code, charger=charger, ocpp_version=getattr(event, "ocpp_version", None))
+                   vendor_code=event.vendor_code, charger=charger, ocpp_version=getattr(event, "ocpp_version", None),
+                   variable_code=getattr(event, "variable_code", None))
 
     @property
     def is_fault(self) -> bool:
@@ -156,10 +158,15 @@ def logged(incident: dict[str, Any], kind: str, at: str, **fields: Any) -> dict[
 
 
 def explained(incident: dict[str, Any], entry: Entry, session_id: str | None) -> dict[str, Any]:
-    """The incident with its knowledge base entry (as of that entry's version) and the session it interrupted."""
+    """The incident with its knowledge base entry (as of that entry's version) and the session it interrupted; a
+    safety code stays one whatever the entry says."""
+    from services.diagnostics import knowledge, policies
+
+    code = knowledge.explaining_code(incident.get("ocpp_version") or knowledge.ANY_VERSION, incident["problem_code"],
+                                     incident.get("variable_code"))
     return {**incident, "severity": entry.severity, "title": entry.title, "causes": list(entry.causes),
             "steps": list(entry.steps), "driver_message": dict(entry.driver_message), "remote_action": entry.remote_action,
-            "safety": entry.safety, "policy": entry.policy.model_dump() if entry.policy else None,
+            "safety": entry.safety or policies.is_safety(code), "policy": entry.policy.model_dump() if entry.policy else None,
             "kb_entry_id": entry.id, "kb_version": entry.version, "session_id": session_id,
             "charging_interrupted": entry.charging_interrupted and session_id is not None}
 
@@ -188,6 +195,7 @@ def opened(report: Report, now: str, recovery: Report | None = None) -> dict[str
         "connector_id": report.connector_id,
         "problem_code": report.problem_code,
         "ocpp_version": report.ocpp_version,
+        **({"variable_code": report.variable_code} if report.variable_code else {}),
         "status": OPEN,
         **_latest(report),
         "opened_at": report.at,

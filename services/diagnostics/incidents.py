@@ -81,8 +81,9 @@ def record_fault(event: FaultReported) -> None:
 def _lookup(report: faults.Report) -> Entry:
     from services.diagnostics import knowledge
 
-    return knowledge.lookup(report.ocpp_version or "", report.problem_code or "", report.vendor_id, report.vendor_code,
-                            store.vendor_entries(report.vendor_id))
+    vendor_id = report.vendor_id or report.charger.get("charge_point_vendor")  # 2.0.1 and many 1.6 reports name none
+    return knowledge.lookup(report.ocpp_version or "", report.problem_code or "", vendor_id, report.vendor_code,
+                            store.vendor_entries(vendor_id), report.variable_code)
 
 
 def _session(incident: dict[str, Any]) -> str | None:
@@ -92,9 +93,12 @@ def _session(incident: dict[str, Any]) -> str | None:
 
 
 def _judged(incident: dict[str, Any], report: faults.Report, now: str) -> dict[str, Any]:
-    """A repeat newer than an accepted attempt's answer: that attempt had no effect."""
+    """A repeat the charger dated after the incident's last report before an accepted attempt's answer: that attempt
+    had no effect. Both times are the charger's, so clock skew between it and the CSMS cannot fake it."""
     last = remediation.awaiting(incident)
-    if last is None or last["outcome"] != remediation.ACCEPTED or report.at <= last["answered_at"]:
+    if last is None or last["outcome"] != remediation.ACCEPTED:
+        return incident
+    if report.at <= last.get("last_seen_at_answer", last["answered_at"]):
         return incident
     return remediation.with_outcome(incident, int(last["attempt"]), remediation.NO_EFFECT, now) or incident
 
@@ -106,12 +110,14 @@ def _remediated(incident: dict[str, Any], now: datetime, last_reset_at: str | No
         return incident, None
     from services.diagnostics import knowledge, policies
 
-    code = knowledge.normalize_code(incident.get("ocpp_version") or "", incident["problem_code"])
+    code = knowledge.explaining_code(incident.get("ocpp_version") or "", incident["problem_code"],
+                                     incident.get("variable_code"))
     policy = policies.effective(code, incident.get("policy"))
     if policy is None and incident.get("severity") not in remediation.ESCALATING_SEVERITIES:
         return incident, None
+    safety = bool(incident.get("safety")) or policies.is_safety(code)
     guarded = policy is not None and not policy.allow_during_transaction
-    step = remediation.next_step(incident, policy, safety=bool(incident.get("safety")),
+    step = remediation.next_step(incident, policy, safety=safety,
                                  session_running=guarded and _session(incident) is not None, now=now,
                                  last_reset_at=last_reset_at)
     at = clock.iso(now)
@@ -119,7 +125,7 @@ def _remediated(incident: dict[str, Any], now: datetime, last_reset_at: str | No
         return remediation.escalated(incident, step.reason, at), None
     if isinstance(step, remediation.Attempt):
         after = remediation.attempted(incident, step.remedy, incident.get("ocpp_version") or "ocpp1.6", at)
-        return after, at if incident.get("safety") and step.remedy in remediation.RESETS else None
+        return after, at if safety and step.remedy in remediation.RESETS else None
     return incident, None
 
 
@@ -130,8 +136,15 @@ def record_outcome(event: CommandCompleted) -> None:
         logger.warning("CommandCompleted without an attempt's reference", extra={"reference": event.reference})
         return
     outcome = remediation.answer(event.action, event.status, event.reply)
-    _change(incident_id, lambda incident, now: remediation.with_outcome(incident, int(number), outcome, clock.iso(now)),
-            remediate=True)
+
+    def change(incident: dict[str, Any], now: datetime) -> dict[str, Any] | None:
+        after = remediation.with_outcome(incident, int(number), outcome, clock.iso(now))
+        if after is None or outcome != remediation.ACCEPTED or incident.get("resolved_by") != "charger":
+            return after
+        # The charger's recovery was processed before this answer: it resolved the incident after the attempt.
+        return remediation.with_outcome(after, int(number), remediation.FIXED, clock.iso(now))
+
+    _change(incident_id, change, remediate=True)
 
 
 def review(now: datetime) -> int:
@@ -142,14 +155,22 @@ def review(now: datetime) -> int:
     while True:
         items, start_key = store.open_incidents(start_key)
         for incident in items:
-            last = remediation.awaiting(incident)
-            if last is not None and last["outcome"] == remediation.ACCEPTED and last["answered_at"] < verified_before:
-                changed += _change(incident["incident_id"], lambda i, at, n=int(last["attempt"]): remediation.with_outcome(
-                    i, n, remediation.NO_EFFECT, clock.iso(at)), remediate=True)
-            elif last is None and not incident.get("escalated_at"):
-                changed += _change(incident["incident_id"], lambda i, at: None, remediate=True)
+            try:
+                changed += _reviewed(incident, verified_before)
+            except Exception:  # one incident's bad data or policy must not stop the pass over the others
+                logger.exception("review of an incident failed", extra={"incident_id": incident["incident_id"]})
         if start_key is None:
             return changed
+
+
+def _reviewed(incident: dict[str, Any], verified_before: str) -> bool:
+    last = remediation.awaiting(incident)
+    if last is not None and last["outcome"] == remediation.ACCEPTED and last["answered_at"] < verified_before:
+        return _change(incident["incident_id"], lambda i, at, n=int(last["attempt"]): remediation.with_outcome(
+            i, n, remediation.NO_EFFECT, clock.iso(at)), remediate=True)
+    if last is None and not incident.get("escalated_at"):
+        return _change(incident["incident_id"], lambda i, at: None, remediate=True)
+    return False
 
 
 def act(incident_id: str, kind: str, by: str, **fields: Any) -> dict[str, Any] | None:

@@ -11,6 +11,7 @@ most specific entry for a report, so that it always explains something:
 2. the built-in entry for the OCPP version and the (normalized) code;
 3. the version-neutral built-in ("*") for the code: 1.6's error codes, which 2.0.1 chargers also send as techCodes;
 4. for a 2.0.1 `{component}/{variable}` code nobody described, the generic entry of its variable (`*/Tripped`);
+   a 2.0.1 techCode nobody described, the entry of its `{component}/{variable}` (`variable_code`) as in 2.-4.;
    anything else is OtherError, read from the vendor's code.
 
 The caller keeps the code the charger sent verbatim (an incident's problem_code); only the explanation is normalized.
@@ -42,7 +43,8 @@ DATA_FILE = Path(__file__).with_name("knowledge_base.json")
 
 class Policy(BaseModel):
     """The default automatic remediation of a code: `action` up to `max_attempts` times once the fault repeated
-    `after_repeats` times within `within_s`, `cooldown_s` apart; `then` once those attempts had no effect."""
+    `after_repeats` times within `within_s`, `cooldown_s` apart; `then` once those attempts had no effect;
+    `during_transaction`, once, instead of waiting while a session runs there (never for a safety code)."""
 
     action: Remedy
     after_repeats: int = Field(1, ge=1)
@@ -51,6 +53,7 @@ class Policy(BaseModel):
     cooldown_s: int = Field(300, ge=0)
     allow_during_transaction: bool = False
     then: Remedy | None = None
+    during_transaction: Remedy | None = None
 
 
 class Entry(BaseModel):
@@ -135,14 +138,23 @@ def normalize_code(ocpp_version: str, problem_code: str) -> str:
     return OTHER
 
 
+def explaining_code(ocpp_version: str, problem_code: str, variable_code: str | None = None) -> str:
+    """The code whose entry explains a report: its problem code's, else (a 2.0.1 techCode the knowledge base does not
+    know) its `{component}/{variable}`'s before OtherError."""
+    code = normalize_code(ocpp_version, problem_code)
+    if code == OTHER and problem_code != OTHER and variable_code:
+        return normalize_code(ocpp_version, variable_code)
+    return code
+
+
 def _same(a: str | None, b: str | None) -> bool:
     return a is not None and b is not None and a.strip().casefold() == b.strip().casefold()
 
 
 def lookup(ocpp_version: str, problem_code: str, vendor_id: str | None, vendor_error_code: str | None,
-           vendor_entries: Iterable[Entry] = ()) -> Entry:
+           vendor_entries: Iterable[Entry] = (), variable_code: str | None = None) -> Entry:
     """The most specific entry for a report (the module's docstring gives the order); always one."""
-    code = normalize_code(ocpp_version, problem_code)
+    code = explaining_code(ocpp_version, problem_code, variable_code)
     vendor_code = vendor_error_code if vendor_error_code else problem_code
     matches = [entry for entry in vendor_entries
                if _same(entry.vendor_id, vendor_id) and _same(entry.vendor_error_code, vendor_code)
@@ -170,7 +182,7 @@ def vendor_entry(entry_id: str, version: int, *, vendor_id: str, vendor_error_co
     base = _builtin(ANY_VERSION, normalize_code(ANY_VERSION, OTHER if code == ANY_CODE else code))
     if base is None:
         raise LookupError("the knowledge base has no OtherError entry")
-    safe = base.safety if safety is None else safety
+    safe = base.safety or bool(safety)  # a vendor may call its code a safety fault, never unmake one
     if remote_action is None:
         policy = None
     elif remote_action == base.remote_action and base.policy is not None:

@@ -40,7 +40,11 @@ def is_safety(error_code: str) -> bool:
 
 def refusal(error_code: str, policy: Policy) -> list[tuple[str, str]]:
     """Why a policy may not be stored for a code, as (field, reason) pairs; none when it may."""
-    found: list[tuple[str, str]] = []
+    from services.diagnostics.remediation import NOT_REMOTE
+
+    found = [(field, f"{remedy} is sessions' (it owns the local list) and never sent by diagnostics: choose a remote "
+                     "action") for field, remedy in (("action", policy.action), ("then", policy.then),
+                                              ("during_transaction", policy.during_transaction)) if remedy in NOT_REMOTE]
     if is_safety(error_code):
         if policy.max_attempts > 1:
             found.append(("max_attempts", f"{error_code} is a safety fault: its action is tried once at most, "
@@ -48,6 +52,9 @@ def refusal(error_code: str, policy: Policy) -> list[tuple[str, str]]:
         if policy.allow_during_transaction:
             found.append(("allow_during_transaction", f"{error_code} is a safety fault: no remote action while a "
                                                       "session runs; use false"))
+        if policy.during_transaction is not None:
+            found.append(("during_transaction", f"{error_code} is a safety fault: no remote action while a session "
+                                                "runs; leave it out"))
     return found
 
 

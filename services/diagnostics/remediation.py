@@ -1,13 +1,13 @@
 """Automatic remediation: which remote action an incident gets next, and what it means in each OCPP version. Pure: no I/O.
 
 An incident's `attempts` are its remediation attempts in order, each {attempt, remedy, action, payload,
-requested_at, outcome, answered_at?}. Its outcome goes requested -> accepted | rejected | failed (the charger's
+requested_at, outcome, answered_at?, last_seen_at_answer?}. Its outcome goes requested -> accepted | rejected | failed (the charger's
 answer, or none) -> fixed (the incident resolved after an accepted attempt) | no_effect (the fault went on).
 The next step is decided only when no attempt awaits its answer or its verdict:
 
 - the policy's action while it had fewer than `max_attempts` tries, `cooldown_s` after its previous try, once the
   incident has counted `after_repeats` reports within `within_s`, and (unless `allow_during_transaction`) while
-  no session runs at the place;
+  no session runs at the place (while one runs, `during_transaction` once instead, if the code is no safety one);
 - then `then`, once;
 - then escalation, once: the fault needs a person. An incident whose entry allows no remote action escalates when
   it opens if its severity is high or critical; taking a connector out of service escalates once answered.
@@ -116,13 +116,15 @@ def with_outcome(incident: dict[str, Any], attempt: int, outcome: str, at: str) 
         return None
     found["outcome"] = outcome
     found["answered_at" if outcome in ANSWERS else "judged_at"] = at
+    if outcome in ANSWERS:  # on the charger's clock, what a later report must pass to show the fault went on
+        found["last_seen_at_answer"] = incident["last_seen"]
     return faults.logged({**incident, "attempts": attempts}, "remediation", at, attempt=attempt, remedy=found["remedy"],
                          action=found["action"], outcome=outcome)
 
 
 def _reports_within(incident: dict[str, Any], within_s: int) -> int:
     since = clock.iso(clock.parse(incident["last_seen"]) - timedelta(seconds=within_s))
-    return sum(1 for e in incident.get("timeline") or [] if e["kind"] != "resolved" and e["at"] >= since)
+    return sum(1 for e in incident.get("timeline") or [] if e["kind"] in ("opened", "repeated") and e["at"] >= since)
 
 
 def next_step(incident: dict[str, Any], policy: Policy | None, *, safety: bool, session_running: bool, now: datetime,
@@ -150,7 +152,10 @@ def next_step(incident: dict[str, Any], policy: Policy | None, *, safety: bool, 
             clock.parse(attempts[-1]["requested_at"]) + timedelta(seconds=policy.cooldown_s) > now):
         return None
     if session_running and not policy.allow_during_transaction:
-        return None
+        during = policy.during_transaction
+        if safety or during is None or during in NOT_REMOTE or any(a["remedy"] == during for a in attempts):
+            return None
+        return Attempt(during)
     return Attempt(remedy)
 
 
@@ -158,7 +163,7 @@ def _remedy(attempts: list[dict[str, Any]], policy: Policy, *, safety: bool, now
             last_reset_at: str | None) -> str | None:
     tried = [a["remedy"] for a in attempts]
     for remedy, limit in ((policy.action, 1 if safety else policy.max_attempts), (policy.then, 1)):
-        if remedy is None or tried.count(remedy) >= limit:
+        if remedy is None or remedy in NOT_REMOTE or tried.count(remedy) >= limit:
             continue
         if safety and remedy in RESETS and (any(t in RESETS for t in tried) or _reset_recently(last_reset_at, now)):
             continue

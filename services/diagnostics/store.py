@@ -21,7 +21,7 @@ by-vendor on `vendor_key` (the vendor id, case-folded).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
@@ -131,17 +131,35 @@ def list_incidents(*, charge_point_id: str | None, status: str | None, limit: in
     return [plain(i) for i in items], last
 
 
-def open_incident_at(charge_point_id: str, evse_id: int, connector_id: int) -> dict[str, Any] | None:
-    """The open incident that concerns a connector, most severe (then latest seen) first: one of the connector
-    itself, of its EVSE as a whole (n, 0), or of the charger (0, 0), which applies to every connector."""
+def open_incident_at(charge_point_id: str, evse_id: int, connector_ids: Iterable[int]) -> dict[str, Any] | None:
+    """The open incident that concerns an EVSE's connectors, most severe (then latest seen) first: one of a
+    connector itself, of its EVSE as a whole (n, 0), or of the charger (0, 0), which applies to every connector. Read from
+    those places' fault-tracking pointers (a Query each), then the incidents they hold open (one BatchGet), never
+    the charger's whole history."""
     from services.diagnostics.knowledge import SEVERITIES
 
-    covering = {(0, 0), (evse_id, 0), (evse_id, connector_id)}
-    kwargs: dict[str, Any] = {"IndexName": BY_CHARGER, "KeyConditionExpression": Key("charge_point_id").eq(charge_point_id),
-                              "FilterExpression": Attr("status").eq("open")}
-    found = [plain(i) for i in _all(_incidents().query, kwargs) if (int(i["evse_id"]), int(i["connector_id"])) in covering]
+    ids: set[str] = set()
+    for location in {(0, 0), (evse_id, 0), *((evse_id, c) for c in connector_ids)}:
+        ids.update(item["open_incident_id"] for item in _all(_tracking().query, {
+            "KeyConditionExpression": Key("charge_point_id").eq(charge_point_id)
+            & Key("item_key").begins_with(f"{_place(location)}#code#"),
+            "FilterExpression": Attr("open_incident_id").exists(), "ProjectionExpression": "open_incident_id"}))
+    found = [i for i in _batch_incidents(sorted(ids)) if i["status"] == "open"]
     rank = {severity: position for position, severity in enumerate(SEVERITIES)}
     return max(found, key=lambda i: (rank.get(i.get("severity"), -1), i["last_seen"]), default=None)
+
+
+def _batch_incidents(incident_ids: list[str]) -> list[dict[str, Any]]:
+    table = _incidents()
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(incident_ids), 100):
+        request: dict[str, Any] = {table.name: {"Keys": [{"incident_id": i} for i in incident_ids[start:start + 100]],
+                                                "ConsistentRead": True}}
+        while request:
+            reply = table.meta.client.batch_get_item(RequestItems=request)
+            found.extend(plain(item) for item in reply["Responses"].get(table.name, []))
+            request = reply.get("UnprocessedKeys") or {}
+    return found
 
 
 def open_incidents(start_key: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:

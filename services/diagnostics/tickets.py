@@ -1,8 +1,8 @@
 """Drivers' support tickets: each links itself to the incident on its connector and resolves with it.
 
 Table `tickets` (by `ticket_id`; GSIs by-status and by-charger sorted by `created_at`, by-incident for the linked
-ones). A ticket links at its creation to the open incident concerning its place (store.open_incident_at: of its EVSE's
-connector 1, the EVSE or the charger; without an EVSE, of the charger as a whole), else to the next incident opened
+ones). A ticket links at its creation to the open incident concerning its place (store.open_incident_at: of any of its EVSE's
+connectors, the EVSE or the charger; without an EVSE, of the charger as a whole), else to the next incident opened
 there (without an EVSE: anywhere on the charger) within LINK_WINDOW_S; it resolves when that incident resolves (IncidentResolved) or
 an operator resolves it. Its stream makes TicketResolved (changes.ticket_changes), which the notifications service
 turns into a message to the reporter. Every change is one conditional write, so replayed and late events change
@@ -95,11 +95,12 @@ def _query(request: dict[str, Any]) -> list[dict[str, Any]]:
 
 # --- writing -----------------------------------------------------------------------------------
 
-def create(*, charge_point_id: str, evse_id: int | None, session_id: str | None, description: str,
-           contact: dict[str, str], created_by: str) -> dict[str, Any]:
-    """A new open ticket, linked to the open incident that concerns its place if there is one."""
+def create(*, charge_point_id: str, evse_id: int | None, connector_ids: list[int], session_id: str | None,
+           description: str, contact: dict[str, str], created_by: str) -> dict[str, Any]:
+    """A new open ticket, linked to the open incident that concerns its place (any of the EVSE's connectors, `[0]`
+    for the charger as a whole) if there is one."""
     now = _now()
-    incident = store.open_incident_at(charge_point_id, evse_id or 0, 1 if evse_id else 0)
+    incident = store.open_incident_at(charge_point_id, evse_id or 0, connector_ids)
     timeline = [_entry("opened", now, by=created_by)]
     item: dict[str, Any] = {"ticket_id": uuid.uuid4().hex, "charge_point_id": charge_point_id, "evse_id": evse_id,
                             "session_id": session_id, "description": description, "contact": contact,

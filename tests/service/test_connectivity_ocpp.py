@@ -257,6 +257,7 @@ def test_status_notification_fault_publishes_fault_reported_with_the_chargers_mo
         "problem_code": "GroundFailure", "severity": "error", "info": "RCD tripped", "vendor_id": "com.wallbox",
         "vendor_code": "E42",
         "charge_point_vendor": "Wallbox", "charge_point_model": "Pulsar Plus", "firmware_version": "5.17.0", "ocpp_version": "ocpp1.6",
+        "variable_code": None,
         "occurred_at": "2024-05-01T10:10:00.000Z",
     }
     stored = store.get_charger(CP)["connectors"]["1/1"]

@@ -93,14 +93,14 @@ def test_policies_default_to_the_knowledge_base_and_an_operators_replaces_it_unt
     assert listed["ConnectorLockFailure"] | {"safety": None} == {
         "error_code": "ConnectorLockFailure", "action": "unlock_connector", "after_repeats": 1, "within_s": 3600,
         "max_attempts": 2, "cooldown_s": 120, "allow_during_transaction": False, "then": "soft_reset",
-        "source": "default", "safety": None, "updated_at": None, "updated_by": None}
+        "during_transaction": "soft_reset", "source": "default", "safety": None, "updated_at": None, "updated_by": None}
     assert listed["GroundFailure"]["safety"] and "EVCommunicationError" not in listed
     mine = {"action": "soft_reset", "after_repeats": 3, "within_s": 600, "max_attempts": 1, "cooldown_s": 60,
             "allow_during_transaction": False}
     stored = call("PUT", "/remediation-policies/ConnectorLockFailure", mine)
     assert stored["statusCode"] == 200 and stored["json"]["source"] == "operator"
     got = call("GET", "/remediation-policies/ConnectorLockFailure")["json"]
-    assert got | {"updated_at": None} == {**mine, "then": None, "error_code": "ConnectorLockFailure", "source": "operator",
+    assert got | {"updated_at": None} == {**mine, "then": None, "during_transaction": None, "error_code": "ConnectorLockFailure", "source": "operator",
                                          "safety": False, "updated_at": None, "updated_by": "k-ops"}
     assert_problem(call("DELETE", "/remediation-policies/ConnectorLockFailure"), 403)  # an operator deletes nothing
     assert call("DELETE", "/remediation-policies/ConnectorLockFailure", scopes="admin")["statusCode"] == 204
@@ -112,6 +112,7 @@ def test_policies_default_to_the_knowledge_base_and_an_operators_replaces_it_unt
 @pytest.mark.parametrize(("change", "field"), [
     ({"max_attempts": 2}, "max_attempts"),
     ({"allow_during_transaction": True}, "allow_during_transaction"),
+    ({"during_transaction": "hard_reset"}, "during_transaction"),
 ])
 def test_a_safety_faults_policy_may_not_loop_or_act_during_a_session(change: dict[str, Any], field: str) -> None:
     body = {"action": "soft_reset", "then": "set_inoperative", **change}
@@ -121,8 +122,41 @@ def test_a_safety_faults_policy_may_not_loop_or_act_during_a_session(change: dic
     assert call("GET", "/remediation-policies/GroundFailure")["json"]["source"] == "default"
 
 
-def test_a_policy_with_an_unknown_action_is_422() -> None:
+@pytest.mark.parametrize(("method", "code", "use"), [
+    ("PUT", "Error", "OtherError"), ("GET", "NoSuchCode", "OtherError"), ("DELETE", "Meter%2FTripped", "*/Tripped")])
+def test_a_policy_of_a_code_the_knowledge_base_does_not_know_is_422(method: str, code: str, use: str) -> None:
+    problem = assert_problem(call(method, f"/remediation-policies/{code}", {"action": "soft_reset"}, scopes="admin"), 422)
+    assert use in problem["detail"] and "GET /error-codes" in problem["detail"]
+
+
+def test_a_policy_with_an_unknown_action_or_more_repeats_than_the_timeline_keeps_is_422() -> None:
     assert_problem(call("PUT", "/remediation-policies/ConnectorLockFailure", {"action": "kick_it"}), 422)
+    too_many = {"action": "unlock_connector", "after_repeats": 51}
+    assert_problem(call("PUT", "/remediation-policies/ConnectorLockFailure", too_many), 422)
+
+
+@pytest.mark.parametrize("body", [{"action": "full_local_list"}, {"action": "unlock_connector", "then": "full_local_list"}])
+def test_a_policy_with_a_sessions_remedy_is_422(body: dict[str, Any]) -> None:
+    problem = assert_problem(call("PUT", "/remediation-policies/ConnectorLockFailure", body), 422)
+    assert "full_local_list" in json.dumps(problem)
+
+
+def test_one_incident_that_fails_its_review_does_not_stop_the_pass(tap: EventTap, session: dict[str, Any],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    assert call("PUT", "/remediation-policies/ConnectorLockFailure", {"action": "unlock_connector"})["statusCode"] == 200
+    session["id"] = "S-1"
+    deliver(fault("ConnectorLockFailure", charge_point_id="CP-1"), fault("ConnectorLockFailure", charge_point_id="CP-2"))
+    session["id"] = None
+    change = incidents._change
+
+    def failing(incident_id: str, *args: Any, **kwargs: Any) -> bool:
+        if store.get_incident(incident_id)["charge_point_id"] == "CP-1":
+            raise ValueError("bad stored data")
+        return change(incident_id, *args, **kwargs)
+
+    monkeypatch.setattr(incidents, "_change", failing)
+    assert incidents.review(clock.now()) == 1
+    assert [c["charge_point_id"] for c in commands(tap)] == ["CP-2"]
 
 
 # --- attempts --------------------------------------------------------------------------------------
@@ -149,6 +183,17 @@ def test_a_connector_lock_failure_unlocks_and_records_the_answer_then_the_fix(ta
     assert ("remediation", "fixed") in kinds and kinds[0] == ("opened", None)
 
 
+def test_a_recovery_processed_before_the_accepted_answer_still_fixed_it(tap: EventTap, session: dict[str, Any]) -> None:
+    deliver(fault("ConnectorLockFailure"))
+    [requested] = commands(tap)
+    deliver(recovered())
+    answer(requested, "accepted", {"status": "Unlocked"})
+    incident = incident_of("ConnectorLockFailure", "resolved")
+    assert [a["outcome"] for a in incident["attempts"]] == ["fixed"]
+    assert [e.get("outcome") for e in incident["timeline"] if e["kind"] == "remediation"] == [
+        "requested", "accepted", "fixed"]
+
+
 def test_an_unlock_the_charger_could_not_do_is_rejected(tap: EventTap, session: dict[str, Any]) -> None:
     deliver(fault("ConnectorLockFailure", seconds_ago=300))
     [requested] = commands(tap)
@@ -158,6 +203,7 @@ def test_an_unlock_the_charger_could_not_do_is_rejected(tap: EventTap, session: 
 
 def test_no_attempt_while_a_session_runs_and_the_review_makes_it_once_it_ended(tap: EventTap,
                                                                                session: dict[str, Any]) -> None:
+    assert call("PUT", "/remediation-policies/ConnectorLockFailure", {"action": "unlock_connector"})["statusCode"] == 200
     session["id"] = "S-1"
     deliver(fault("ConnectorLockFailure"))
     incident = incident_of("ConnectorLockFailure")
@@ -166,6 +212,12 @@ def test_no_attempt_while_a_session_runs_and_the_review_makes_it_once_it_ended(t
     session["id"] = None
     assert incidents.review(clock.now()) == 1
     assert [c["action"] for c in commands(tap)] == ["UnlockConnector"]
+
+
+def test_a_connector_lock_failure_during_a_session_soft_resets_once(tap: EventTap, session: dict[str, Any]) -> None:
+    session["id"] = "S-1"
+    deliver(fault("ConnectorLockFailure"))
+    assert [(c["action"], c["payload"]) for c in commands(tap)] == [("Reset", {"type": "Soft"})]
 
 
 def test_an_accepted_attempt_that_fixed_nothing_has_no_effect_after_the_verify_window(tap: EventTap,
@@ -255,11 +307,11 @@ def test_reading_roles_may_not_act_on_incidents() -> None:
 
 def test_the_open_incident_at_a_connector_is_the_most_severe_and_the_chargers_covers_it(session: dict[str, Any]) -> None:
     deliver(fault("WeakSignal"), fault("PowerMeterFailure"))
-    assert store.open_incident_at("CP-1", 1, 1)["problem_code"] == "PowerMeterFailure"
-    assert store.open_incident_at("CP-1", 2, 1) is None
+    assert store.open_incident_at("CP-1", 1, [1])["problem_code"] == "PowerMeterFailure"
+    assert store.open_incident_at("CP-1", 2, [1]) is None
     whole = fault("InternalError", evse_id=0).model_copy(update={"connector_id": 0, "component": "ChargingStation"})
     deliver(whole)
-    assert store.open_incident_at("CP-1", 2, 1)["problem_code"] == "InternalError"
+    assert store.open_incident_at("CP-1", 2, [1])["problem_code"] == "InternalError"
 
 
 def test_a_vendor_entry_with_its_own_remote_action_remediates_that_vendors_code(tap: EventTap,
@@ -273,3 +325,24 @@ def test_a_vendor_entry_with_its_own_remote_action_remediates_that_vendors_code(
     incident = incident_of("OtherError")
     assert (incident["severity"], incident["remote_action"], incident["escalated_at"]) == ("high", "hard_reset", None)
     assert [(c["action"], c["payload"]) for c in commands(tap)] == [("Reset", {"type": "Hard"})]
+
+
+def test_a_vendor_entry_applies_to_a_201_charger_by_its_boot_vendor(tap: EventTap, session: dict[str, Any]) -> None:
+    entry = {"vendor_id": "Acme", "vendor_error_code": "E9", "severity": "high", "causes": ["relay welded"],
+             "steps": ["replace the relay"], "remote_action": "hard_reset", "driver_message": {"en": "Use another"}}
+    assert call("POST", "/error-codes", entry)["statusCode"] == 201
+    report = fault("E9").model_copy(update={"ocpp_version": "ocpp2.0.1", "charge_point_vendor": "acme", "status": None})
+    deliver(report)
+    incident = incident_of("E9")
+    assert (incident["severity"], incident["remote_action"], incident["driver_message"]) == (
+        "high", "hard_reset", {"en": "Use another"})
+    assert [(c["action"], c["payload"]) for c in commands(tap)] == [("Reset", {"type": "Immediate"})]
+
+
+def test_a_201_tech_code_nobody_described_is_explained_by_its_component_and_variable(session: dict[str, Any]) -> None:
+    report = fault("E42").model_copy(update={"ocpp_version": "ocpp2.0.1", "variable_code": "RCD/Tripped", "status": None})
+    deliver(report)
+    incident = incident_of("E42")
+    rcd = call("GET", "/error-codes/RCD%2FTripped")["json"]["builtin"][0]
+    assert (incident["kb_entry_id"], incident["severity"]) == (rcd["id"], rcd["severity"])
+    assert store.get_incident(incident["id"])["safety"] is True

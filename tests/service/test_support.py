@@ -192,7 +192,7 @@ def new_ticket(**fields: Any) -> dict[str, Any]:
 def test_a_ticket_links_to_the_open_incident_and_resolves_with_it_once(tap: EventTap) -> None:
     connector_events(fault(2), status(2, "Faulted", code="ConnectorLockFailure"))
     incident_events(tap)
-    incident = store.open_incident_at("CP-1", 1, 1)
+    incident = store.open_incident_at("CP-1", 1, [1])
     ticket = new_ticket()
     assert (ticket["status"], ticket["incident_id"]) == ("open", incident["incident_id"])
     assert [e["kind"] for e in ticket["timeline"]] == ["opened", "linked"]
@@ -210,13 +210,21 @@ def test_a_ticket_links_to_the_open_incident_and_resolves_with_it_once(tap: Even
     assert tap.of("TicketResolved") == []  # a later change announces nothing again
 
 
+def test_a_ticket_links_to_the_incident_on_its_evses_second_connector(tap: EventTap) -> None:
+    second = fault(2).model_copy(update={"connector_id": 2})
+    connector_events(second, status(2, "Faulted", connector_id=2, code="ConnectorLockFailure"))
+    incident_events(tap)
+    incident = store.open_incident_at("CP-1", 1, [2])
+    assert incident is not None and new_ticket()["incident_id"] == incident["incident_id"]
+
+
 def test_a_ticket_before_its_fault_links_to_the_next_incident_there(tap: EventTap) -> None:
     connector_events(status(1, "Available"), status(1, "Available", evse_id=2))
     other, ticket = new_ticket(evse_id=2), new_ticket()
     assert ticket.get("incident_id") is None
     connector_events(fault(30))
     incident_events(tap)
-    assert ok(call("GET", f"/tickets/{ticket['id']}"))["incident_id"] == store.open_incident_at("CP-1", 1, 1)["incident_id"]
+    assert ok(call("GET", f"/tickets/{ticket['id']}"))["incident_id"] == store.open_incident_at("CP-1", 1, [1])["incident_id"]
     assert ok(call("GET", f"/tickets/{other['id']}")).get("incident_id") is None
 
 
@@ -233,7 +241,7 @@ def test_a_ticket_linked_to_an_incident_that_resolved_meanwhile_resolves_at_once
 
 def test_a_ticket_linked_as_its_incident_resolves_resolves_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     connector_events(fault(2), status(2, "Faulted", code="ConnectorLockFailure"))
-    incident = store.open_incident_at("CP-1", 1, 1)
+    incident = store.open_incident_at("CP-1", 1, [1])
     connector_events(status(3, "Available"))  # resolved after the ticket read it open
     monkeypatch.setattr(store, "open_incident_at", lambda *place: incident)
     ticket = new_ticket()

@@ -37,7 +37,7 @@ def test_the_severity_is_the_variables(variable: str, severity: str) -> None:
 def test_the_tech_code_and_info_name_the_problem() -> None:
     assert problem(replace(PROBLEM, tech_code="E42", tech_info="earth leak")) == Fault(
         component="Connector", evse_id=1, connector_id=2, problem_code="E42", severity="warning", timestamp=T0,
-        info="earth leak")
+        info="earth leak", variable_code="Connector/Problem")
 
 
 @pytest.mark.parametrize("notified", [

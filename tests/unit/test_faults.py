@@ -235,3 +235,24 @@ def test_an_incident_announces_its_opening_and_its_resolution_once_each() -> Non
     assert incident_changes(None, incident)[0].event_id == opened_events[0].event_id != resolved_events[0].event_id
     late = explained(faults.opened(fault(1), NOW, recovery=recovery(2)))
     assert [type(e) for e in incident_changes(None, late)] == [IncidentOpened, IncidentResolved]
+
+
+def test_a_safety_code_stays_safety_whatever_its_vendor_entry_says() -> None:
+    from services.diagnostics import knowledge
+
+    report = faults.Report(event_id="ev-g", charge_point_id="CP-1", evse_id=1, connector_id=1,
+                           at="2026-03-01T12:00:00.000Z", status="Faulted", problem_code="GroundFailure",
+                           ocpp_version="ocpp1.6")
+    unsafe = knowledge.lookup("ocpp1.6", "GroundFailure", None, None).model_copy(update={"safety": False})
+    assert faults.explained(faults.opened(report, report.at), unsafe, None)["safety"] is True
+
+
+def test_a_tech_code_incident_keeps_its_variable_code_and_the_safety_of_its_entry() -> None:
+    from services.diagnostics import knowledge
+
+    report = faults.Report(event_id="ev-t", charge_point_id="CP-1", evse_id=1, connector_id=0,
+                           at="2026-03-01T12:00:00.000Z", status=None, problem_code="E42", ocpp_version="ocpp2.0.1",
+                           variable_code="RCD/Tripped")
+    opened = faults.opened(report, report.at)
+    entry = knowledge.lookup("ocpp2.0.1", "E42", None, None).model_copy(update={"safety": False})
+    assert opened["variable_code"] == "RCD/Tripped" and faults.explained(opened, entry, None)["safety"] is True

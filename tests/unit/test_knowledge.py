@@ -134,4 +134,11 @@ def test_a_vendor_entry_takes_what_it_leaves_out_from_the_entry_it_overrides() -
     assert own.policy == Policy(action="hard_reset") and own.guard == "no_transaction"
     none = knowledge.vendor_entry("ec_3", 1, vendor_id="V", vendor_error_code="R3", error_code="GroundFailure",
                                   remote_action=None, safety=False, **text)
-    assert (none.policy, none.guard, none.safety) == (None, None, False)
+    assert (none.policy, none.guard, none.safety) == (None, None, True)  # a vendor cannot switch safety off
+
+
+def test_an_unknown_201_tech_code_is_explained_by_its_component_and_variable() -> None:
+    assert lookup("ocpp2.0.1", "E42", None, None, variable_code="RCD/Tripped") == lookup("ocpp2.0.1", "RCD/Tripped", None, None)
+    assert lookup("ocpp2.0.1", "E42", None, None, variable_code="Meter/Tripped").error_code == "*/Tripped"
+    assert lookup("ocpp2.0.1", "E42", None, None).error_code == "OtherError"
+    assert lookup("ocpp2.0.1", "GroundFailure", None, None, variable_code="RCD/Tripped").error_code == "GroundFailure"

@@ -116,8 +116,15 @@ def test_a_connector_lock_failure_unlocks_twice_then_soft_resets_then_escalates(
     assert [e["kind"] for e in item["timeline"]] == ["opened"] + ["remediation"] * 7
 
 
+def test_a_sessions_remedy_as_then_is_skipped_and_the_incident_escalates() -> None:
+    policy = Policy(action="unlock_connector", then="full_local_list")
+    item = answered(answered(remediation.attempted(incident(), "unlock_connector", "ocpp1.6", clock.iso(NOW)),
+                             "accepted"), "no_effect")
+    assert isinstance(step(item, policy=policy), Escalation)
+
+
 def test_no_attempt_while_a_session_runs_unless_the_policy_allows_it() -> None:
-    assert step(incident(), running=True) is None
+    assert step(incident(), running=True, policy=Policy(action="unlock_connector")) is None
     assert step(incident("HighTemperature"), running=True) == Attempt("trigger_meter_values")
 
 
@@ -131,6 +138,8 @@ def test_an_attempt_waits_for_the_repeats_the_policy_asks_for() -> None:
     old = incident(minute=0)
     late = faults.Report(**{**report.__dict__, "at": "2026-03-01T11:30:00.000Z"})
     assert step(faults.repeated(old, late, clock.iso(NOW)), policy=policy) is None  # 30 minutes apart
+    noted = faults.handled(item, "note", "k-ops", "2026-03-01T11:59:40.000Z", text="seen")
+    assert step(noted, policy=policy) is None  # an operator's entry is no report
 
 
 def test_a_ground_failure_resets_once_then_goes_out_of_service_then_escalates() -> None:
@@ -195,3 +204,32 @@ def test_an_escalation_is_announced_once() -> None:
     assert [type(e) for e in events] == [IncidentEscalated]
     assert (events[0].severity, events[0].reason) == ("high", "needs a person")
     assert incident_changes(escalated, {**escalated, "count": 2}) == []
+
+
+def test_a_lock_failure_during_a_session_soft_resets_once_instead_of_waiting() -> None:
+    assert step(incident(), running=True) == Attempt("soft_reset")
+    item = answered(answered(remediation.attempted(incident(), "soft_reset", "ocpp1.6", clock.iso(NOW)), "accepted"),
+                    "no_effect")
+    assert step(item, running=True) is None
+    assert step(item, running=False, now=NOW) == Attempt("unlock_connector")
+
+
+def test_a_safety_code_never_acts_during_a_session() -> None:
+    policy = Policy(action="soft_reset", during_transaction="hard_reset")
+    assert step(incident("GroundFailure"), running=True, policy=policy) is None
+
+
+def test_a_repeat_judges_an_accepted_attempt_on_the_chargers_clock() -> None:
+    from services.diagnostics import incidents
+
+    item = answered(remediation.attempted(incident(), "unlock_connector", "ocpp1.6", clock.iso(NOW)), "accepted")
+    assert item["attempts"][0]["last_seen_at_answer"] == "2026-03-01T11:59:00.000Z"
+
+    def repeat(at: str) -> dict[str, Any]:
+        report = faults.Report(event_id=f"ev-{at}", charge_point_id="CP-1", evse_id=1, connector_id=1, at=at,
+                               status="Faulted", problem_code="ConnectorLockFailure")
+        return incidents._judged(faults.repeated(item, report, clock.iso(NOW)), report, clock.iso(NOW))
+
+    # The charger's clock runs behind the CSMS's: its new report is still after its last one before the answer.
+    assert repeat("2026-03-01T11:59:30.000Z")["attempts"][0]["outcome"] == "no_effect"
+    assert repeat("2026-03-01T11:58:00.000Z")["attempts"][0]["outcome"] == "accepted"  # a late, older report
