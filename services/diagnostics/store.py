@@ -28,7 +28,7 @@ from botocore.exceptions import ClientError
 
 from services.diagnostics.knowledge import Entry
 from services.shared import aws
-from services.shared.dynamo import condition_failed, page, plain
+from services.shared.dynamo import condition_failed, every, page, plain
 from services.shared.settings import settings
 
 INCIDENTS = "incidents"
@@ -140,7 +140,7 @@ def open_incident_at(charge_point_id: str, evse_id: int, connector_ids: Iterable
 
     ids: set[str] = set()
     for location in {(0, 0), (evse_id, 0), *((evse_id, c) for c in connector_ids)}:
-        ids.update(item["open_incident_id"] for item in _all(_tracking().query, {
+        ids.update(item["open_incident_id"] for item in every(_tracking().query, {
             "KeyConditionExpression": Key("charge_point_id").eq(charge_point_id)
             & Key("item_key").begins_with(f"{_place(location)}#code#"),
             "FilterExpression": Attr("open_incident_id").exists(), "ProjectionExpression": "open_incident_id"}))
@@ -296,27 +296,17 @@ def _entry(item: dict[str, Any]) -> Entry:
     return Entry.model_validate({**fields, "id": fields["entry_id"]})
 
 
-def _all(read: Any, kwargs: dict[str, Any]) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    while True:
-        reply = read(**kwargs)
-        items.extend(reply.get("Items", []))
-        if "LastEvaluatedKey" not in reply:
-            return items
-        kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
-
-
 def vendor_entries(vendor_id: str | None) -> list[Entry]:
     """The stored entries of one vendor, the latest version of each ([] for no vendor): what lookup takes."""
     if not vendor_id or not vendor_id.strip():
         return []
     query = {"IndexName": BY_VENDOR, "KeyConditionExpression": Key("vendor_key").eq(vendor_key(vendor_id))}
-    return [_entry(item) for item in _latest(_all(_error_codes().query, query))]
+    return [_entry(item) for item in _latest(every(_error_codes().query, query))]
 
 
 def all_vendor_entries() -> list[Entry]:
     """Every vendor's entries, the latest version of each (operators keep tens, not thousands: one scan)."""
-    return [_entry(item) for item in _latest(_all(_error_codes().scan, {}))]
+    return [_entry(item) for item in _latest(every(_error_codes().scan, {}))]
 
 
 def get_vendor_entry(entry_id: str) -> Entry | None:
