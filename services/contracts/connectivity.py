@@ -28,6 +28,44 @@ class ChargerBooted(ConnectivityEvent):
     firmware_version: str | None = None
 
 
+class ChargerOffline(ConnectivityEvent):
+    """The charger is unreachable: silent for more than three heartbeat intervals while its connection looked open
+    (`reason` silent), or disconnected beyond the grace period a reconnect takes (`reason` disconnected).
+
+    `occurred_at` is when it went offline: its last message, or its disconnection. Published once per outage, by
+    connectivity's liveness sweep (services/connectivity/liveness.py); ChargerOnline ends the outage.
+    """
+
+    reason: Literal["silent", "disconnected"]
+
+
+class ChargerOnline(ConnectivityEvent):
+    """A charger that was offline is heard from again; `occurred_at` is when, `offline_since` its ChargerOffline's
+    `occurred_at` (the outage is [offline_since, occurred_at))."""
+
+    offline_since: str
+
+
+class FirmwareStatusChanged(ConnectivityEvent):
+    """A firmware update's progress: FirmwareStatusNotification (1.6, 2.0.1) or SignedFirmwareStatusNotification
+    (1.6's security extension). `status` is the charger's word for it (Downloading, Downloaded, Installing,
+    Installed, DownloadFailed, InstallationFailed, ...); `request_id` the UpdateFirmware's requestId (2.0.1 and
+    signed updates; None for a plain 1.6 update, whose notification names none)."""
+
+    status: str
+    request_id: int | None = None
+
+
+class UploadStatusChanged(ConnectivityEvent):
+    """A diagnostics or log upload's progress: 1.6's DiagnosticsStatusNotification (`kind` diagnostics, no
+    request id) or LogStatusNotification (1.6's security extension and 2.0.1, `kind` log). `status`: Uploading,
+    Uploaded, UploadFailed, Idle, BadMessage, NotSupportedOperation, PermissionDenied, AcceptedCanceled, ..."""
+
+    kind: Literal["diagnostics", "log"]
+    status: str
+    request_id: int | None = None
+
+
 class Located(ConnectivityEvent):
     """Where on the charger: EVSE and connector, as OCPP 2.0.1 numbers them. (0, 0) is the charger itself; (n, 0)
     EVSE n as a whole. 1.6's connector n is EVSE n's connector 1, its connector 0 the charger."""

@@ -47,7 +47,11 @@ class SessionEnded(SessionsEvent):
     meter_stop_wh: int
     energy_wh: int
     stop_reason: str | None = None
-    flags: list[str] = []  # e.g. meter_backwards, start_missing, id_tag_invalid, incomplete (2.0.1: a seqNo missing)
+    # e.g. meter_backwards, start_missing, id_tag_invalid, incomplete (2.0.1: a seqNo missing); and what a session
+    # looks like that went wrong (diagnostics counts them for chargers at risk): no_consumption (0 Wh), low_energy
+    # (under 500 Wh), over_rated_power (average power over the connector's rating), short (under 2 minutes), idle
+    # (plugged in over 24 hours), stalled (the register stood still for over 10 minutes while charging).
+    flags: list[str] = []
     id_tag_status: str | None = None
 
 

@@ -14,12 +14,27 @@ COMMAND_TIMEOUT_S = 2
 RETRY_S = 1
 
 
+# What the shared stack printed last, attached to a failing test's report: in CI it is the only trace of why.
+OUTPUT_LINES = 60
+_running: list[Stack] = []
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     running = Stack(tmp_path_factory.mktemp("csms"), env={"CSMS_COMMAND_TIMEOUT": str(COMMAND_TIMEOUT_S),
                                                           "CSMS_VISIBILITY_TIMEOUT": str(RETRY_S)}).start()
+    _running.append(running)
     yield running
+    _running.remove(running)
     running.stop()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report = yield
+    if report.failed and _running and "stack" in getattr(item, "fixturenames", ()):
+        report.sections.append(("the stack's last output", "".join(_running[0].output[-OUTPUT_LINES:])))
+    return report
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
