@@ -25,9 +25,12 @@ _FIVE_MINUTES = cdk.Duration.minutes(5)
 RELAY_LAG_S = 60
 
 
-class Monitoring(Construct):
+class Monitoring(cdk.NestedStack):
+    """A nested stack of its own: an alarm or two per function and queue would otherwise fill the parent's
+    template, whose resources CloudFormation caps (docs/deploy.md)."""
+
     def __init__(self, scope: Construct, construct_id: str, *, prefix: str, alarm_email: str | None) -> None:
-        super().__init__(scope, construct_id)
+        super().__init__(scope, construct_id, description="csms alarms and dashboard")
         self.prefix = prefix
         self.topic = sns.Topic(self, "Alarms", topic_name=f"{prefix}alarms", display_name="csms alarms",
                                enforce_ssl=True)

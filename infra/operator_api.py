@@ -47,11 +47,14 @@ def problem_template(title: str, status: int | None, detail: str | None) -> str:
     return f'{{"type": "about:blank", "title": "{title}", {status_field}"detail": {detail_value}}}'
 
 
-class OperatorApi(Construct):
+class OperatorApi(cdk.NestedStack):
+    """A nested stack of its own: each prefix costs two resources and two methods, which would otherwise fill the
+    parent's template (docs/deploy.md). The functions stay in the parent, passed in as parameters."""
+
     def __init__(self, scope: Construct, construct_id: str, *, prefix: str, stage: str, authorizer: lambda_.IFunction,
                  routes: Mapping[RestApi, lambda_.IFunction], rate_limit: int, burst_limit: int,
                  authorizer_cache_s: int) -> None:
-        super().__init__(scope, construct_id)
+        super().__init__(scope, construct_id, description="csms operator REST API")
         self.access_logs = logs.LogGroup(self, "AccessLogs", retention=logs.RetentionDays.ONE_MONTH,
                                          removal_policy=cdk.RemovalPolicy.DESTROY)
         self.api = apigateway.RestApi(
@@ -83,7 +86,8 @@ class OperatorApi(Construct):
                 templates={PROBLEM_JSON: template, "application/json": template}, response_headers=headers)
 
     def _route(self, rest: RestApi, function: lambda_.IFunction) -> None:
-        integration = apigateway.LambdaIntegration(function)
+        # One permission per function, for this API, rather than two per method (stage and test invoke).
+        integration = apigateway.LambdaIntegration(function, scope_permission_to_method=False)
         options: dict = {"authorizer": self.authorizer, "authorization_type": apigateway.AuthorizationType.CUSTOM} \
             if rest.auth == "api_key" else {}
         for prefix in rest.prefixes:

@@ -1,9 +1,14 @@
-"""Synthesizes the stack once and answers questions about the template by what resources mean, not their ids."""
+"""Synthesizes the stack once and answers questions about its resources by what they mean, not their ids.
+
+The stack is a parent with nested stacks (docs/deploy.md); the questions are asked of one merged view of all
+their templates, in which a reference passed from one template to another (a nested stack's parameter, or a
+nested stack's output) points at the resource it names, as it would if everything were one template.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 import aws_cdk as cdk
 from aws_cdk.assertions import Template
@@ -31,13 +36,82 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+def _substitute(value: Any, replace: Callable[[dict[str, Any]], Any | None]) -> Any:
+    if isinstance(value, dict):
+        replaced = replace(value)
+        if replaced is not None:
+            return replaced
+        return {k: _substitute(v, replace) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(item, replace) for item in value]
+    return value
+
+
+def merge(parent: dict[str, Any], nested: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+    """`parent` with the resources of its nested stacks' templates (`nested`, by the logical id of their
+    AWS::CloudFormation::Stack resource, which goes), references across templates resolved to what they name."""
+    outputs: dict[tuple[str, str], Any] = {}
+
+    def output(reference: dict[str, Any]) -> Any | None:
+        target = reference.get("Fn::GetAtt") if len(reference) == 1 else None
+        if not target or target[0] not in nested or not target[1].startswith("Outputs."):
+            return None
+        stack, name = target[0], target[1].removeprefix("Outputs.")
+        if (stack, name) not in outputs:
+            outputs[stack, name] = _substitute(nested[stack]["Outputs"][name]["Value"], parameters(stack))
+        return outputs[stack, name]
+
+    def parameters(stack: str) -> Callable[[dict[str, Any]], Any | None]:
+        values = parent["Resources"][stack]["Properties"].get("Parameters", {})
+        return lambda ref: (_substitute(values[ref["Ref"]], output) if len(ref) == 1 and ref.get("Ref") in values
+                            else output(ref))
+
+    def depends_on(resource: dict[str, Any]) -> dict[str, Any]:
+        """Depending on a nested stack is depending on everything in it."""
+        if "DependsOn" not in resource:
+            return resource
+        ids = [resource["DependsOn"]] if isinstance(resource["DependsOn"], str) else resource["DependsOn"]
+        return {**resource, "DependsOn": [r for i in ids for r in (nested[i]["Resources"] if i in nested else [i])]}
+
+    merged = {**parent, "Resources": {}}
+    for logical_id, resource in parent["Resources"].items():
+        if logical_id not in nested:
+            merged["Resources"][logical_id] = depends_on(_substitute(resource, output))
+    for stack, template in nested.items():
+        for logical_id, resource in template["Resources"].items():
+            assert logical_id not in merged["Resources"], f"{logical_id} is in two templates: the merged view needs ids apart"
+            merged["Resources"][logical_id] = _substitute(resource, parameters(stack))
+    if "Outputs" in parent:
+        merged["Outputs"] = _substitute(parent["Outputs"], output)
+    return merged
+
+
+def _templates(stack: cdk.Stack) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The stack's template merged with its nested stacks' (theirs merged first), and every template, by path."""
+    template = Template.from_stack(stack).to_json()
+    everything = {stack.node.path: template}
+    nested: dict[str, dict[str, Any]] = {}
+    for child in stack.node.find_all():
+        if isinstance(child, cdk.NestedStack) and child.nested_stack_parent is stack:
+            merged, theirs = _templates(child)
+            nested[stack.resolve(child.nested_stack_resource.logical_id)] = merged  # type: ignore[union-attr]
+            everything |= theirs
+    return merge(template, nested), everything
+
+
 @dataclass
 class Synthesized:
-    template: Template
+    """`template` and `resources` are the merged view; `templates` each template as CloudFormation gets it."""
+
+    stack: cdk.Stack
+    template: Template = field(init=False)
+    templates: dict[str, dict[str, Any]] = field(init=False)
     resources: dict[str, dict[str, Any]] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.resources = self.template.to_json()["Resources"]
+        merged, self.templates = _templates(self.stack)
+        self.template = Template.from_json(merged)
+        self.resources = merged["Resources"]
 
     def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
         return {k: r for k, r in self.resources.items() if r["Type"] == kind}
@@ -143,4 +217,4 @@ def function_for(synthesized: Synthesized, handler: str) -> str:
 
 def synthesize(options: Options, manifests: tuple[ServiceManifest, ...] = ALL) -> Synthesized:
     app = cdk.App()
-    return Synthesized(Template.from_stack(CsmsStack(app, f"csms-{options.stage}", options=options, manifests=manifests)))
+    return Synthesized(CsmsStack(app, f"csms-{options.stage}", options=options, manifests=manifests))
