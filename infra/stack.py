@@ -48,6 +48,9 @@ class Options:
     boot_policy: str = "accept"
     ocpp21: bool = False
     alarm_email: str | None = None
+    # The alarms, their topic and the dashboard (the Monitoring nested stack); off for a sandbox, or to upgrade a
+    # stage deployed before the nested stacks (docs/deploy.md).
+    monitoring: bool = True
     tracing: bool = False
     log_level: str = "INFO"
     heartbeat_interval: int = 300
@@ -126,7 +129,6 @@ class CsmsStack(cdk.Stack):
             layer_code=layer_code or lambda_.Code.from_asset(str(bundle.dependencies(ROOT))),
             environment=self._environment(options) | self.data.environment(),
             spec=FunctionSpec(tracing=options.tracing, log_level=options.log_level))
-        self.monitoring = Monitoring(self, "Monitoring", prefix=prefix, alarm_email=options.alarm_email)
         self.relays: list[lambda_.Function] = []
 
         for manifest in manifests:
@@ -137,12 +139,7 @@ class CsmsStack(cdk.Stack):
         self._charger_ingress(manifests)
         self._operator_api(manifests)
         self._connections_url()
-
-        self.monitoring.dead_letters(self.messaging.dead_letters)
-        self.monitoring.functions(self.functions.by_handler.values(), refusing=[self.charger_ingress.authorizer])
-        self.monitoring.relays(self.relays)
-        self.monitoring.operator_api(self.operator_api.api)
-        self.monitoring.charger_api(self.charger_ingress.api, options.stage)
+        self.monitoring = self._monitoring() if options.monitoring else None
         self._outputs()
 
     @staticmethod
@@ -222,6 +219,15 @@ class CsmsStack(cdk.Stack):
         # Both APIs write access logs through the account's CloudWatch role, which the REST API sets up.
         self.charger_ingress.stage.node.add_dependency(self.operator_api.api)
 
+    def _monitoring(self) -> Monitoring:
+        monitoring = Monitoring(self, "Monitoring", prefix=self.options.prefix, alarm_email=self.options.alarm_email)
+        monitoring.dead_letters(self.messaging.dead_letters)
+        monitoring.functions(self.functions.by_handler.values(), refusing=[self.charger_ingress.authorizer])
+        monitoring.relays(self.relays)
+        monitoring.operator_api(self.operator_api.api)
+        monitoring.charger_api(self.charger_ingress.api, self.options.stage)
+        return monitoring
+
     def _connections_url(self) -> None:
         """Where the functions allowed to manage connections reach them (@connections)."""
         for function in self.functions.by_handler.values():
@@ -237,7 +243,8 @@ class CsmsStack(cdk.Stack):
                       description="The API Gateway endpoint behind CloudFront (?charge_point_id=...)")
         cdk.CfnOutput(self, "RestApiUrl", value=self.operator_api.api.url, description="Operator REST API (docs at /docs)")
         cdk.CfnOutput(self, "Stage", value=self.options.stage, description="csms api-keys create --stage <this>")
-        cdk.CfnOutput(self, "AlarmTopic", value=self.monitoring.topic.topic_arn)
+        if self.monitoring:
+            cdk.CfnOutput(self, "AlarmTopic", value=self.monitoring.topic.topic_arn)
         for name, bucket in self.data.buckets.items():
             cdk.CfnOutput(self, f"{camel(name)}Bucket", value=bucket.bucket_name)
         for name, topic in self.data.topics.items():
