@@ -71,7 +71,7 @@ test: $(VENV)/.test
 unit: $(VENV)/.test
 	$(BIN)/python -m pytest -q tests/unit
 
-# The CloudFormation template in cdk.out/, without AWS credentials or the CDK CLI.
+# The CloudFormation templates (the stack and its nested stacks) in cdk.out/, without AWS credentials or the CDK CLI.
 synth: $(VENV)/.cdk
 	$(BIN)/python app.py
 
