@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -10,10 +11,12 @@ from infra.stack import Options
 from services.manifests import ALL
 from tests.infra.synth import Synthesized, function_for, merge, refs, synthesize
 
-# CloudFormation refuses a template over 500 resources or 200 parameters. Each template stays under these, so
-# the next tables, queues and routes fit; when one does not, cut that template further (docs/deploy.md).
+# CloudFormation refuses a template over 500 resources, 200 parameters or 1 MB (as the CDK writes it, indented).
+# Each template stays under these, so the next tables, queues and routes fit; when one does not, cut that
+# template further (docs/deploy.md).
 RESOURCE_BUDGET = 400
 PARAMETER_BUDGET = 150
+SIZE_BUDGET = 800_000
 NESTED = ("Monitoring", "OperatorApi")
 
 
@@ -32,6 +35,8 @@ def test_every_template_is_within_its_budget(synthesized: Synthesized) -> None:
         assert parameters <= PARAMETER_BUDGET, (
             f"{path} takes {parameters} parameters, over the budget of {PARAMETER_BUDGET} (CloudFormation refuses 200): "
             "each resource of another template it refers to is one; split it, or refer to fewer")
+        size = len(json.dumps(template, indent=1))
+        assert size <= SIZE_BUDGET, f"{path} is {size} bytes, over the budget of {SIZE_BUDGET} (CloudFormation refuses 1 MB)"
 
 
 def test_the_parent_holds_the_nested_stacks_and_each_holds_its_part(synthesized: Synthesized) -> None:
