@@ -173,10 +173,13 @@ def upload_listing(charge_point_id: str | None, limit: int, start_key: dict[str,
 def upload_answered(event: CommandCompleted) -> None:
     """The charger's answer to GetDiagnostics or GetLog: the file name it will upload, or why it will not."""
     item = upload(event.reference.removeprefix(UPLOAD_REFERENCE)) if event.reference else None
-    if item is None or item["status"] != uploads.REQUESTED:
+    if item is None:
         return
-    _update(item, {**uploads.answered(item, event.status, event.reply), "updated_at": event.occurred_at},
-            status=uploads.REQUESTED)
+    fields = uploads.answered(event.status, event.reply)
+    if item["status"] == uploads.REQUESTED:
+        _update(item, {**fields, "updated_at": event.occurred_at}, status=uploads.REQUESTED)
+    elif "file_name" in fields:  # its status notifications came first (another queue): the name is still news
+        _update(item, {"file_name": fields["file_name"]})
 
 
 def _charger_transfers(charge_point_id: str, limit: int) -> list[dict[str, Any]]:

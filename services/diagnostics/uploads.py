@@ -37,10 +37,10 @@ def command(ocpp_version: str, location: str, request_id: int, start: str | None
     return "GetLog", {"logType": "DiagnosticsLog", "requestId": request_id, "log": {"remoteLocation": location, **log}}
 
 
-def answered(upload: dict[str, Any], status: str, reply: dict[str, Any] | None) -> dict[str, Any]:
+def answered(status: str, reply: dict[str, Any] | None) -> dict[str, Any]:
     """The fields the command's CommandCompleted sets: the file name the charger will upload, and accepted; failed
     when it was refused or went unanswered; unavailable when a 1.6 charger names no file (it has none)."""
-    if status != "accepted" or reply is None or reply.get("status", "Accepted") != "Accepted":
+    if status != "accepted" or reply is None or reply.get("status", "Accepted") not in ("Accepted", "AcceptedCanceled"):
         return {"status": FAILED, "reason": f"the charger answered {reply.get('status')}" if reply else status}
     name = reply.get("fileName") or reply.get("filename")
     if name is None and "status" not in reply:
