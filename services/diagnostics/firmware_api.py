@@ -199,7 +199,7 @@ def post_image(request: ImageRequest) -> ImageUpload:
 
 
 @router.get("/firmware-images", security=_READ, summary="List firmware images", tags=[FIRMWARE],
-            description="Images newest first; follow `next_token` until it is null.",
+            description="Firmware images, newest first, each with its size once uploaded; follow `next_token` until it is null.",
             responses=responses({200: ("A page of images", ImagePage)}, 422))
 def list_images(limit: Limit = 20, next_token: NextToken = None) -> ImagePage:
     items, last = transfers.image_listing(limit, _page(next_token, kind="image"))

@@ -164,7 +164,7 @@ def test_a_campaign_paces_its_chargers_and_finishes_with_their_counts(tap: Event
     progress("B", "Downloading", "Installed", request_id=first["B"]["payload"]["requestId"])
     progress("C", "Downloaded", "Downloading")  # out of order: it stays downloaded
     shown = api("GET", f"/firmware-campaigns/{created['id']}")["json"]
-    assert shown["status"] == "running"
+    assert shown["status"] == "running" and set(shown["window"]) == {"from", "to"}
     assert {c["charge_point_id"]: c["state"] for c in shown["chargers"]} == {
         "A": "installed", "B": "installed", "C": "downloaded"}
     progress("C", "InstallationFailed")
