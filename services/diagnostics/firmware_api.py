@@ -59,6 +59,12 @@ def _known(charge_point_ids: list[str], path: str) -> None:
                                 "connected", [ProblemDetail(path=path, message="unknown charger")])
 
 
+def _found(item: dict[str, Any] | None, what: str, transfer_id: str) -> dict[str, Any]:
+    if item is None:
+        raise ProblemError(404, f"No {what} {transfer_id!r}")
+    return item
+
+
 def _page(next_token: str | None, **expected: str | None) -> dict[str, Any] | None:
     return decode_token(next_token, lambda key: all(len(v) <= 256 for v in key.values()),
                         transfer_id=None, item_key=None, created_at=None, **expected)
@@ -150,10 +156,7 @@ def list_uploads(
             description="One upload, with its download link once uploaded. 404 for an unknown id.",
             responses=responses({200: ("The upload", DiagnosticUpload)}, 404, 422))
 def get_upload(upload_id: TransferId) -> DiagnosticUpload:
-    item = transfers.upload(upload_id)
-    if item is None:
-        raise ProblemError(404, f"No diagnostics upload {upload_id!r}")
-    return _upload(item)
+    return _upload(_found(transfers.upload(upload_id), "diagnostics upload", upload_id))
 
 
 # --- firmware images -------------------------------------------------------------------------
@@ -210,10 +213,7 @@ def list_images(limit: Limit = 20, next_token: NextToken = None) -> ImagePage:
             description="One image, with its size once uploaded. 404 for an unknown id.",
             responses=responses({200: ("The image", FirmwareImage)}, 404, 422))
 def get_image(image_id: TransferId) -> FirmwareImage:
-    item = transfers.image(image_id)
-    if item is None:
-        raise ProblemError(404, f"No firmware image {image_id!r}")
-    return FirmwareImage(**_image(item))
+    return FirmwareImage(**_image(_found(transfers.image(image_id), "firmware image", image_id)))
 
 
 # --- firmware campaigns ----------------------------------------------------------------------
@@ -346,10 +346,7 @@ def list_campaigns(limit: Limit = 20, next_token: NextToken = None) -> CampaignP
             description="The campaign with its chargers counted by state and listed. 404 for an unknown id.",
             responses=responses({200: ("The campaign", Campaign)}, 404, 422))
 def get_campaign(campaign_id: TransferId) -> Campaign:
-    item = transfers.campaign_view(campaign_id)
-    if item is None:
-        raise ProblemError(404, f"No firmware campaign {campaign_id!r}")
-    return _campaign(item)
+    return _campaign(_found(transfers.campaign_view(campaign_id), "firmware campaign", campaign_id))
 
 
 @router.post("/firmware-campaigns/<campaign_id>/stop", security=_WRITE, summary="Stop a firmware campaign",
@@ -361,7 +358,5 @@ def stop_campaign(campaign_id: TransferId) -> Campaign:
         item = transfers.stop_campaign(campaign_id, _key_id())
     except transfers.Conflict:
         raise ProblemError(409, f"Firmware campaign {campaign_id!r} no longer runs") from None
-    if item is None:
-        raise ProblemError(404, f"No firmware campaign {campaign_id!r}")
-    return _campaign(item)
+    return _campaign(_found(item, "firmware campaign", campaign_id))
 
