@@ -320,7 +320,9 @@ def stop_campaign(campaign_id: str, by: str) -> dict[str, Any] | None:
 
 
 def _target_changed(target: dict[str, Any], state: str | None, at: str, **fields: Any) -> None:
-    if state is not None and _update(target, {"state": state, "updated_at": at, **fields}, state=target["state"]):
+    """Only a charger's final state can stop or finish its campaign: the others read no more."""
+    changed = state is not None and _update(target, {"state": state, "updated_at": at, **fields}, state=target["state"])
+    if changed and state in firmware.FINAL:
         _judge(target["transfer_id"])
 
 

@@ -43,6 +43,8 @@ def test_the_url_the_aws_path_builds_fits_ocpps_512_characters() -> None:
     built = files.url(AWS_BASE, token)
     assert built.startswith(AWS_BASE + "/files/") and len(built) <= files.MAX_URL_LENGTH
     assert len(built) < 200  # room for a custom domain and a stage name
+    long_key = "diagnostics/" + "a-charger-id-of-48-characters-0123456789abcdefgh/" + "0" * 32 + "/diagnostics.tar.gz"
+    assert len(files.url(AWS_BASE, files.sign(KEY, grant(key=long_key)))) <= files.MAX_URL_LENGTH
     with pytest.raises(ValueError, match="512"):
         files.url("https://" + "x" * 500, token)
 
