@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -100,11 +101,14 @@ def create_bucket(bucket: Bucket) -> None:
 
 
 def create_secret(secret: Secret, secrets_dir: Path | None) -> None:
-    """The secret with the value CSMS_SECRET_<NAME> or the file `<secrets_dir>/<name>` holds; without either, none,
+    """The secret with the value CSMS_SECRET_<NAME> or the file `<secrets_dir>/<name>` holds; without either, a new
+    random one for a `generated` secret, else none,
     so that reading it says where to put it (AWS has a placeholder, which would only fail later, at Stripe)."""
     value = os.environ.get(f"CSMS_SECRET_{environment_key(secret.name)}")
     if value is None and secrets_dir and (secrets_dir / secret.name).is_file():
         value = (secrets_dir / secret.name).read_text().strip()
+    if not value and secret.generated:
+        value = generate_secret(secret, secrets_dir)
     if not value:
         return
     manager = aws.client("secretsmanager")
@@ -114,6 +118,18 @@ def create_secret(secret: Secret, secrets_dir: Path | None) -> None:
         if error.response["Error"]["Code"] != "ResourceExistsException":
             raise
         manager.put_secret_value(SecretId=settings().secret(secret.name), SecretString=value)
+
+
+def generate_secret(secret: Secret, secrets_dir: Path | None) -> str:
+    """A random value, written to the data dir (owner-only) so that the next start keeps it."""
+    value = secrets.token_urlsafe(32)
+    if secrets_dir is not None:
+        path = secrets_dir / secret.name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(value)
+    return value
 
 
 def create_catalog(catalog: Catalog) -> None:

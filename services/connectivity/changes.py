@@ -20,7 +20,9 @@ from services.contracts.connectivity import (
     ConnectorStatusChanged,
     FaultCleared,
     FaultReported,
+    FirmwareStatusChanged,
     SiteChanged,
+    UploadStatusChanged,
 )
 from services.shared.dynamo import plain
 from services.shared.events import stable_id
@@ -90,6 +92,30 @@ def charger_changes(old: Image, new: Image) -> list[ConnectivityEvent]:
             charge_point_id=charge_point_id, occurred_at=state["timestamp"], evse_id=evse_id, connector_id=connector_id,
             **reported, previous_status=was.get("status"), previous_problem_code=was.get("problem_code"),
             problems_reported=state.get("problems_reported", True)))
+    found += transfer_progress(before, after, charge_point_id)
+    return found
+
+
+# The charger item's fields `chargers.progressed` keeps, and the kind of transfer each reports.
+PROGRESS = {"firmware_status": "firmware", "diagnostics_status": "diagnostics", "log_status": "log"}
+
+
+def transfer_progress(before: dict[str, Any], after: dict[str, Any], charge_point_id: str
+                      ) -> list[ConnectivityEvent]:
+    """FirmwareStatusChanged or UploadStatusChanged for each firmware, diagnostics or log status a charger reported
+    anew (a repeat at the same time changes nothing)."""
+    found: list[ConnectivityEvent] = []
+    for field, kind in PROGRESS.items():
+        now, was = after.get(field) or {}, before.get(field) or {}
+        if not now.get("status") or all(now.get(k) == was.get(k) for k in ("status", "updated_at", "request_id")):
+            continue
+        request_id = None if now.get("request_id") is None else int(now["request_id"])
+        event = FirmwareStatusChanged if kind == "firmware" else UploadStatusChanged
+        common = {"event_id": stable_id(event.__name__, charge_point_id, kind, now["status"], now["updated_at"],
+                                        request_id),
+                  "charge_point_id": charge_point_id, "occurred_at": now["updated_at"], "status": now["status"],
+                  "request_id": request_id}
+        found.append(event(**common, **({} if kind == "firmware" else {"kind": kind})))
     return found
 
 

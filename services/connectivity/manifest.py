@@ -116,7 +116,8 @@ MANIFEST = ServiceManifest(
     ocpp_replies=(OcppReplyRoute("ocpp1.6", f"{_OCPP}:reply"), OcppReplyRoute("ocpp2.0.1", f"{_OCPP201}:reply")),
     relay=f"{_HANDLERS}:relay",
     publishes=("ChargerConnected", "ChargerDisconnected", "ChargerBooted", "ConnectorStatusChanged", "FaultReported",
-               "FaultCleared", "CommandCompleted", "SiteChanged", "ChargerPlaced"),
+               "FaultCleared", "CommandCompleted", "SiteChanged", "ChargerPlaced",
+               "FirmwareStatusChanged", "UploadStatusChanged"),
     # Nobody in the stack consumes SiteChanged yet; the services that will (tariffs, load management) keep their projection.
     exports=("SiteChanged",),
     # The CSMS's certificate authority (PEM), which signs chargers' certificates: docs/security.md.

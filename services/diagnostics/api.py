@@ -779,3 +779,11 @@ def put_error_code(entry_id: Annotated[str, Path(max_length=80, description="The
     except store.Conflict:
         raise ProblemError(409, f"{entry_id!r} changed meanwhile: read it again and retry") from None
     return entry
+
+
+# --- remote diagnostics uploads and firmware campaigns (services/diagnostics/firmware_api.py) ---------------------
+from services.diagnostics import firmware_api  # noqa: E402  (its routes after this module's own)
+
+app.include_router(firmware_api.router)
+TAGS.update(firmware_api.TAGS)
+app.configure_openapi(tags=[Tag(name=name, description=text) for name, text in TAGS.items()])

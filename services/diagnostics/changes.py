@@ -15,6 +15,7 @@ from services.contracts.diagnostics import (
     TicketResolved,
 )
 from services.diagnostics.faults import duration_s
+from services.diagnostics.transfers import FIRMWARE_REFERENCE, TARGET, UPLOAD, UPLOAD_REFERENCE
 from services.shared.dynamo import plain
 from services.shared.events import stable_id
 
@@ -72,3 +73,19 @@ def ticket_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> li
         occurred_at=new["resolved_at"], ticket_id=new["ticket_id"], evse_id=None if evse_id is None else int(evse_id),
         incident_id=new.get("incident_id"), contact=TicketContact(**new.get("contact") or {}),
         note=new.get("resolution_note"), resolved_at=new["resolved_at"])]
+
+
+def transfer_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[DiagnosticsCommandRequested]:
+    """The command of a diagnostics upload when it is new (GetDiagnostics, GetLog) and of a campaign's charger when it
+    was sent (UpdateFirmware): connectivity sends it and answers with a CommandCompleted carrying the reference."""
+    if not new or "action" not in new:
+        return []
+    if new["item_key"] == UPLOAD and old is None:
+        reference, at = f"{UPLOAD_REFERENCE}{new['transfer_id']}", new["created_at"]
+    elif new["item_key"].startswith(TARGET) and "sent_at" in new and "sent_at" not in (old or {}):
+        reference, at = f"{FIRMWARE_REFERENCE}{new['transfer_id']}:{new['charge_point_id']}", new["sent_at"]
+    else:
+        return []
+    return [DiagnosticsCommandRequested(
+        event_id=stable_id("DiagnosticsCommandRequested", reference), charge_point_id=new["charge_point_id"],
+        occurred_at=at, action=new["action"], payload=plain(new["payload"]), reference=reference)]

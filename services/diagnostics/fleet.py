@@ -3,7 +3,8 @@ running on it, kept from connectivity's and sessions' events so that support nev
 
 Table `fleet`, per charger (partition `charge_point_id`):
 
-    charger           site_id (absent when at no site; GSI by-site holds only placed chargers), placed_version
+    charger           site_id (absent when at no site; GSI by-site holds only placed chargers), placed_version;
+                      ocpp_version, connected_at (its latest connection: which commands it takes)
     {evse}/{connector} status, status_at (the charger's time), session_id, session_started_at and, once it
                       ended, session_stopped_at
 
@@ -104,6 +105,16 @@ def record_placement(charge_point_id: str, site_id: str | None, version: int) ->
         ExpressionAttributeValues=values)
 
 
+def record_connection(charge_point_id: str, ocpp_version: str, connected_at: str) -> None:
+    """The OCPP version the charger spoke on its latest connection, unless a later connection is kept."""
+    connected_at = clock.normalize(connected_at)
+    _conditional(
+        Key={"charge_point_id": charge_point_id, "item_key": CHARGER},
+        UpdateExpression="SET ocpp_version = :version, connected_at = :at",
+        ConditionExpression="attribute_not_exists(connected_at) OR connected_at < :at",
+        ExpressionAttributeValues={":version": ocpp_version, ":at": connected_at})
+
+
 # --- reading -----------------------------------------------------------------------------------
 
 def _items(charge_point_id: str) -> list[dict[str, Any]]:
@@ -200,5 +211,22 @@ def session_at(charge_point_id: str, evse_id: int) -> str | None:
 
 def site_connectors(site_id: str) -> list[dict[str, Any]]:
     """Every connector of the chargers placed at the site (as `connector` gives them), by charger id."""
+    return [c for cp in site_chargers(site_id) for c in connectors_of(cp, _items(cp))]
+
+
+def ocpp_version(charge_point_id: str) -> str | None:
+    """The version of the charger's latest connection; None if it never connected since diagnostics kept it."""
+    item = _fleet().get_item(Key={"charge_point_id": charge_point_id, "item_key": CHARGER}).get("Item") or {}
+    return item.get("ocpp_version")
+
+
+def site_chargers(site_id: str) -> list[str]:
+    """The ids of the chargers placed at the site, sorted."""
     placed = every(_fleet().query, {"IndexName": BY_SITE, "KeyConditionExpression": Key("site_id").eq(site_id)})
-    return [c for cp in sorted(item["charge_point_id"] for item in placed) for c in connectors_of(cp, _items(cp))]
+    return sorted(item["charge_point_id"] for item in placed)
+
+
+def known(charge_point_id: str) -> bool:
+    """Whether the charger ever connected, reported, charged or was placed."""
+    reply = _fleet().query(KeyConditionExpression=Key("charge_point_id").eq(charge_point_id), Limit=1)
+    return bool(reply.get("Items"))

@@ -72,15 +72,65 @@ def support_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def _command_completed(record: "SQSRecord") -> None:
     from services.contracts.connectivity import CommandCompleted
-    from services.diagnostics import incidents
+    from services.diagnostics import incidents, transfers
 
-    incidents.record_outcome(consumers.detail(record, CommandCompleted))
+    completed = consumers.detail(record, CommandCompleted)
+    reference = completed.reference or ""
+    if reference.startswith(transfers.UPLOAD_REFERENCE):
+        transfers.upload_answered(completed)
+    elif reference.startswith(transfers.FIRMWARE_REFERENCE):
+        transfers.firmware_answered(completed)
+    else:
+        incidents.record_outcome(completed)
 
 
 @entry_point
 def command_completed(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """The answers to remediation attempts' commands: their outcome on the incident, and the next step."""
+    """The answers to diagnostics' commands: a remediation attempt's outcome on its incident (and the next step), an
+    upload's file name, a firmware update refused."""
     return consumers.sqs_batch(event, context, _command_completed)
+
+
+def _transfer_event(record: "SQSRecord") -> None:
+    from services.contracts.connectivity import ChargerConnected, FirmwareStatusChanged, UploadStatusChanged
+    from services.diagnostics import fleet, transfers
+
+    envelope = consumers.envelope(record)
+    detail_type = envelope.get("detail-type")
+    if detail_type == "FirmwareStatusChanged":
+        transfers.firmware_progressed(FirmwareStatusChanged.model_validate(envelope["detail"]))
+    elif detail_type == "UploadStatusChanged":
+        transfers.upload_progressed(UploadStatusChanged.model_validate(envelope["detail"]))
+    elif detail_type == "ChargerConnected":
+        connected = ChargerConnected.model_validate(envelope["detail"])
+        fleet.record_connection(connected.charge_point_id, connected.ocpp_version, connected.occurred_at)
+    else:
+        raise ValueError(f"diagnostics-transfer-events does not take {detail_type!r} events")
+
+
+@entry_point
+def transfer_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Chargers' firmware and upload status notifications move their campaign or upload on; ChargerConnected tells
+    which OCPP version (so which command) a charger takes."""
+    return consumers.sqs_batch(event, context, _transfer_event)
+
+
+@entry_point
+def firmware_rollout(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Every minute: each running firmware campaign's next chargers, inside its window and pace."""
+    from services.diagnostics import transfers
+    from services.shared import clock
+
+    return {"sent": transfers.rollout(clock.now())}
+
+
+@entry_point
+def files(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """GET or PUT /files/{token}[/{name}], public: 307 to a presigned S3 URL of the object the token names (a
+    charger may append its file name; the token alone says where the file goes)."""
+    from services.diagnostics import file_route
+
+    return file_route.answer(event)
 
 
 @entry_point
@@ -102,7 +152,8 @@ def api(event: dict[str, Any], context: Any) -> dict[str, Any]:
 @entry_point
 def relay(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The incidents and tickets tables' streams: IncidentOpened, IncidentResolved, IncidentEscalated,
-    RemediationAttempted and the attempts' CommandRequested; TicketResolved. To the bus."""
+    RemediationAttempted and the attempts' CommandRequested; TicketResolved; the transfers table's: the
+    CommandRequested of uploads and firmware updates. To the bus."""
     from services.shared.relay import relay_batch
 
     return relay_batch(event, "diagnostics")

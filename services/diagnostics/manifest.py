@@ -10,6 +10,7 @@ from services.shared.manifest import (
     Queue,
     RestApi,
     Schedule,
+    Secret,
     ServiceManifest,
     Stream,
     Subscription,
@@ -52,6 +53,19 @@ MANIFEST = ServiceManifest(
             ),
             stream=Stream("services.diagnostics.changes:ticket_changes"),
         ),
+        # Diagnostics uploads, firmware images and campaigns (services/diagnostics/transfers.py); its stream makes the
+        # commands they send.
+        Table(
+            name="transfers",
+            partition_key=Key("transfer_id"),
+            sort_key=Key("item_key"),
+            indexes=(
+                Index(name="by-charger", partition_key=Key("charge_point_id"), sort_key=Key("created_at")),
+                Index(name="by-kind", partition_key=Key("kind"), sort_key=Key("created_at")),
+            ),
+            ttl_attribute="expires_at",
+            stream=Stream("services.diagnostics.changes:transfer_changes"),
+        ),
     ),
     subscriptions=(
         Subscription(
@@ -72,14 +86,35 @@ MANIFEST = ServiceManifest(
                            "detail": {"requested_by": ["csms.diagnostics"]}},
             queue=Queue(name="diagnostics-command-completed", handler=f"{_HANDLERS}:command_completed"),
         ),
+        # The progress of uploads and firmware updates, and which OCPP version each charger speaks (their commands').
+        Subscription(
+            event_pattern={"source": ["csms.connectivity"],
+                           "detail-type": ["FirmwareStatusChanged", "UploadStatusChanged", "ChargerConnected"]},
+            queue=Queue(name="diagnostics-transfer-events", handler=f"{_HANDLERS}:transfer_events"),
+        ),
     ),
     # Accepted attempts that fixed nothing, and steps a guard or a cooldown held back.
-    schedules=(Schedule(name="remediation-review", rate_minutes=5, handler=f"{_HANDLERS}:review_remediation"),),
-    rest_apis=(RestApi(prefixes=("/incidents", "/error-codes", "/remediation-policies", "/support", "/tickets"),
-                       handler=f"{_HANDLERS}:api", resolver="services.diagnostics.api:app"),),
+    schedules=(
+        Schedule(name="remediation-review", rate_minutes=5, handler=f"{_HANDLERS}:review_remediation"),
+        # Firmware campaigns' next chargers, at most each one's per_minute (its first ones go out at creation).
+        Schedule(name="firmware-rollout", rate_minutes=1, handler=f"{_HANDLERS}:firmware_rollout"),
+    ),
+    rest_apis=(
+        RestApi(prefixes=("/incidents", "/error-codes", "/remediation-policies", "/support", "/tickets",
+                          "/diagnostic-uploads",
+                          "/firmware-images",
+                          "/firmware-campaigns",
+                          ),
+                handler=f"{_HANDLERS}:api", resolver="services.diagnostics.api:app"),
+        # The short file URLs chargers get (services/diagnostics/files.py): the signed token is the credential.
+        RestApi(prefixes=("/files",), handler=f"{_HANDLERS}:files", auth="public"),
+    ),
     relay=f"{_HANDLERS}:relay",
     publishes=("IncidentOpened", "IncidentResolved", "IncidentEscalated", "RemediationAttempted", "CommandRequested",
                "TicketResolved"),
-    # What chargers upload (diagnostics/ kept 90 days; firmware images later), through presigned URLs.
+    # What chargers upload (diagnostics/ kept 90 days) and the firmware images they download (firmware/), through the
+    # short file URLs (/files) or presigned URLs.
     buckets=(Bucket(name="uploads", expiries=(Expiry("diagnostics/", 90),)),),
+    # Signs the short file URLs; any random value does (AWS's placeholder, locally one made at the first start).
+    secrets=(Secret("file-url-key", "The HMAC key of the file URLs handed to chargers", generated=True),),
 )

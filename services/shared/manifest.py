@@ -158,6 +158,9 @@ class Secret:
 
     name: str
     description: str
+    # Any random value serves (a signing key of the CSMS's own): AWS's random placeholder is kept, and locally one is
+    # made at the first start and kept in the data dir.
+    generated: bool = False
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-z0-9][a-z0-9/-]*", self.name):

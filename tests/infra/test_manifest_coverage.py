@@ -28,7 +28,8 @@ HANDLED: dict[type, set[str]] = {
     m.Subscription: {"event_pattern", "queue"},
     m.Schedule: {"name", "rate_minutes", "handler"},
     m.RestApi: {"prefixes", "handler", "resolver", "auth"},
-    m.Secret: {"name", "description"},
+    # generated: AWS creates every secret with a random value, which a generated one keeps (local/provision.py makes one).
+    m.Secret: {"name", "description", "generated"},
     m.Bucket: {"name", "expiries", "infrequent_after_days"},
     m.Expiry: {"prefix", "days"},
     m.Catalog: {"name", "bucket", "results_prefix", "scan_limit_gb"},

@@ -1,0 +1,212 @@
+"""Diagnostics uploads and firmware campaigns on moto in-process: the REST routes, the transfers table's commands
+(relayed from its stream), the chargers' answers and notifications through the handlers, and the file route."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from services.contracts.connectivity import ChargerConnected, CommandCompleted, FirmwareStatusChanged, UploadStatusChanged
+from services.diagnostics import files, handlers, transfers
+from services.shared import aws, clock
+from services.shared import events as shared_events
+from tests.service.helpers import EventTap, assert_problem, call_api, context, eventbridge_event, rest_event, sqs_event
+
+
+@pytest.fixture(autouse=True)
+def _aws(aws_env: None) -> None:
+    """Every test runs on moto in-process, with the manifests' tables, bus, rules, queues, bucket and secret."""
+
+
+def deliver(handler: Any, *events: shared_events.Event) -> None:
+    bodies = [json.dumps(eventbridge_event(e.source, e.detail_type(), e.model_dump(mode="json"))) for e in events]
+    assert handler(sqs_event(bodies), context()) == {"batchItemFailures": []}
+
+
+def connected(charge_point_id: str, version: str = "ocpp1.6") -> None:
+    deliver(handlers.transfer_events, ChargerConnected(charge_point_id=charge_point_id, connection_id="c1",
+                                                       ocpp_version=version))
+
+
+def api(method: str, path: str, body: Any = None, **kwargs: Any) -> dict[str, Any]:
+    return call_api(method, path, body, service="diagnostics", **kwargs)
+
+
+def commands(tap: EventTap) -> list[dict[str, Any]]:
+    return tap.of("CommandRequested")
+
+
+def completed(command: dict[str, Any], status: str = "accepted", reply: dict[str, Any] | None = None) -> None:
+    deliver(handlers.command_completed, CommandCompleted(
+        charge_point_id=command["charge_point_id"], command_id="c" + command["event_id"][:8], action=command["action"],
+        status=status, reply={} if reply is None and status == "accepted" else reply, payload=command["payload"],
+        requested_by="csms.diagnostics", reference=command["reference"]))
+
+
+def follow(location: str, method: str) -> dict[str, Any]:
+    """The file route's answer to a charger's request of a file URL."""
+    path = location.split("/files/", 1)[1]
+    return handlers.files(rest_event(method, f"/files/{path}", scopes=None), context())
+
+
+def test_a_1_6_upload_goes_from_request_to_download(tap: EventTap) -> None:
+    connected("CP-16")
+    reply = api("POST", "/diagnostic-uploads", {"charge_point_id": "CP-16", "from": "2026-01-01T00:00:00+01:00"})
+    assert reply["statusCode"] == 202, reply["body"]
+    upload_id = reply["json"]["id"]
+    assert reply["header"]["location"] == f"/diagnostic-uploads/{upload_id}"
+    assert reply["json"]["status"] == "requested" and reply["json"]["from"] == "2025-12-31T23:00:00.000Z"
+
+    [command] = commands(tap)
+    assert command["action"] == "GetDiagnostics" and command["reference"] == f"upload:{upload_id}"
+    location = command["payload"]["location"]
+    assert command["payload"]["startTime"] == "2025-12-31T23:00:00.000Z" and len(location) <= files.MAX_URL_LENGTH
+    assert location.startswith("http://") and "/files/" in location
+
+    redirected = follow(location + "/diag.zip", "PUT")  # a charger may append its file name
+    assert redirected["statusCode"] == 307 and "X-Amz-Signature=" in redirected["headers"]["Location"]
+    assert follow(location, "GET")["statusCode"] == 405
+    aws.client("s3").put_object(Bucket=aws.bucket("uploads"), Key=f"diagnostics/{upload_id}", Body=b"log lines")
+
+    # The status notifications come on another queue than the answer, and may come first.
+    deliver(handlers.transfer_events,
+            UploadStatusChanged(charge_point_id="CP-16", kind="diagnostics", status="Uploading"),
+            UploadStatusChanged(charge_point_id="CP-16", kind="diagnostics", status="Uploaded"))
+    completed(command, reply={"fileName": "diag.zip"})
+    listed = api("GET", "/diagnostic-uploads", query={"charge_point_id": "CP-16"})["json"]
+    [item] = listed["items"]
+    assert (item["status"], item["file_name"], item["size"], item["charger_status"]) == (
+        "uploaded", "diag.zip", 9, "Uploaded")
+    assert "X-Amz-Signature=" in item["download_url"]
+    assert api("GET", f"/diagnostic-uploads/{upload_id}")["json"] == item
+
+
+def test_a_2_0_1_log_is_asked_with_get_log_and_matched_by_request_id(tap: EventTap) -> None:
+    connected("CP-201", "ocpp2.0.1")
+    upload_id = api("POST", "/diagnostic-uploads", {"charge_point_id": "CP-201"})["json"]["id"]
+    [command] = commands(tap)
+    assert command["action"] == "GetLog" and command["payload"]["logType"] == "DiagnosticsLog"
+    request_id = command["payload"]["requestId"]
+    completed(command, reply={"status": "Rejected"})
+    assert api("GET", f"/diagnostic-uploads/{upload_id}")["json"]["status"] == "failed"
+    # A later notification about another request changes nothing on a failed upload.
+    deliver(handlers.transfer_events, UploadStatusChanged(charge_point_id="CP-201", kind="log", status="Uploaded",
+                                                          request_id=request_id + 1))
+    assert api("GET", f"/diagnostic-uploads/{upload_id}")["json"]["status"] == "failed"
+
+
+def test_uploads_refuse_unknown_chargers_and_bad_times() -> None:
+    assert_problem(api("POST", "/diagnostic-uploads", {"charge_point_id": "nobody"}), 422)
+    connected("CP-1")
+    assert_problem(api("POST", "/diagnostic-uploads", {"charge_point_id": "CP-1", "from": "yesterday"}), 422)
+    assert_problem(api("POST", "/diagnostic-uploads", {"charge_point_id": "CP-1", "from": "2026-01-02T00:00:00Z",
+                                                       "to": "2026-01-01T00:00:00Z"}), 422)
+    assert_problem(api("GET", "/diagnostic-uploads/nope"), 404)
+
+
+def test_the_file_route_refuses_bad_and_expired_tokens() -> None:
+    key = transfers._file_key()
+    expired = files.sign(key, files.Grant("firmware/x", "GET", int(clock.now().timestamp()) - 1))
+    forged = files.sign(b"another key", files.Grant("firmware/x", "GET", int(clock.now().timestamp()) + 60))
+    for token in (expired, forged, "garbage"):
+        reply = handlers.files(rest_event("GET", f"/files/{token}", scopes=None), context())
+        assert reply["statusCode"] == 403 and reply["headers"]["Content-Type"] == "application/problem+json"
+    assert handlers.files(rest_event("GET", "/files", scopes=None), context())["statusCode"] == 404
+    assert handlers.files(rest_event("POST", f"/files/{forged}", scopes=None), context())["statusCode"] == 405
+
+
+def image() -> str:
+    created = api("POST", "/firmware-images", {"name": "X1", "version": "2.0"})
+    assert created["statusCode"] == 201, created["body"]
+    assert created["json"]["size"] is None and "X-Amz-Signature=" in created["json"]["upload_url"]
+    image_id = created["json"]["id"]
+    aws.client("s3").put_object(Bucket=aws.bucket("uploads"), Key=f"firmware/{image_id}", Body=b"\x00" * 64)
+    assert api("GET", f"/firmware-images/{image_id}")["json"]["size"] == 64
+    return image_id
+
+
+def campaign(image_id: str, chargers: list[str], per_minute: int, share: float) -> dict[str, Any]:
+    reply = api("POST", "/firmware-campaigns", {"charge_point_ids": chargers, "image": image_id,
+                                               "rollout": {"per_minute": per_minute}, "stop_on_failure_share": share})
+    assert reply["statusCode"] == 201, reply["body"]
+    return reply["json"]
+
+
+def progress(charge_point_id: str, *statuses: str, request_id: int | None = None) -> None:
+    deliver(handlers.transfer_events, *(FirmwareStatusChanged(charge_point_id=charge_point_id, status=s,
+                                                              request_id=request_id) for s in statuses))
+
+
+def test_a_campaign_paces_its_chargers_and_finishes_with_their_counts(tap: EventTap) -> None:
+    for cp, version in (("A", "ocpp1.6"), ("B", "ocpp2.0.1"), ("C", "ocpp1.6")):
+        connected(cp, version)
+    image_id = image()
+    created = campaign(image_id, ["C", "B", "A"], per_minute=2, share=0.5)
+    assert created["counts"] == {"pending": 1, "sent": 2, "downloading": 0, "downloaded": 0, "installing": 0,
+                                 "installed": 0, "failed": 0}
+    first = {c["charge_point_id"]: c for c in commands(tap)}
+    assert sorted(first) == ["A", "B"]
+    assert first["A"]["payload"]["location"] == first["B"]["payload"]["firmware"]["location"]
+    assert set(first["A"]["payload"]) == {"location", "retrieveDate"} and first["B"]["payload"]["requestId"] > 0
+
+    tap.clear()
+    assert transfers.rollout(clock.now()) == 0  # the minute's two went out
+    assert transfers.rollout(clock.now() + timedelta(seconds=61)) == 1
+    [third] = commands(tap)
+    assert third["charge_point_id"] == "C"
+
+    for command in (*first.values(), third):
+        completed(command)
+    progress("A", "Downloading", "Downloaded", "Installing", "Installed")
+    progress("B", "Downloading", "Installed", request_id=first["B"]["payload"]["requestId"])
+    progress("C", "Downloaded", "Downloading")  # out of order: it stays downloaded
+    shown = api("GET", f"/firmware-campaigns/{created['id']}")["json"]
+    assert shown["status"] == "running" and set(shown["window"]) == {"from", "to"}
+    assert {c["charge_point_id"]: c["state"] for c in shown["chargers"]} == {
+        "A": "installed", "B": "installed", "C": "downloaded"}
+    progress("C", "InstallationFailed")
+    shown = api("GET", f"/firmware-campaigns/{created['id']}")["json"]
+    assert shown["status"] == "finished" and shown["counts"]["installed"] == 2 and shown["counts"]["failed"] == 1
+    assert [c["id"] for c in api("GET", "/firmware-campaigns")["json"]["items"]] == [created["id"]]
+
+
+def test_a_campaign_stops_itself_when_too_many_fail(tap: EventTap) -> None:
+    for cp in ("A", "B", "C"):
+        connected(cp)
+    created = campaign(image(), ["A", "B", "C"], per_minute=1, share=0.3)
+    [command] = commands(tap)
+    completed(command, status="timed_out", reply=None)
+    shown = api("GET", f"/firmware-campaigns/{created['id']}")["json"]
+    assert (shown["status"], shown["stop_reason"]) == ("stopped", "failures")
+    assert shown["counts"]["failed"] == 1 and shown["counts"]["pending"] == 2
+    assert transfers.rollout(clock.now() + timedelta(minutes=5)) == 0
+    assert_problem(api("POST", f"/firmware-campaigns/{created['id']}/stop"), 409)
+
+
+def test_an_operator_stops_a_campaign() -> None:
+    connected("A")
+    created = campaign(image(), ["A"], per_minute=1, share=1)
+    stopped = api("POST", f"/firmware-campaigns/{created['id']}/stop")
+    assert stopped["statusCode"] == 200 and stopped["json"]["stop_reason"] == "operator"
+    assert_problem(api("POST", "/firmware-campaigns/nope/stop"), 404)
+
+
+def test_campaigns_refuse_what_they_cannot_roll_out() -> None:
+    connected("A")
+    not_uploaded = api("POST", "/firmware-images", {"name": "X1"})["json"]["id"]
+    rollout = {"per_minute": 1}
+    for body in ({"charge_point_ids": ["A"], "image": not_uploaded, "rollout": rollout, "stop_on_failure_share": 0},
+                 {"charge_point_ids": ["A"], "site_id": "S", "image": not_uploaded, "rollout": rollout,
+                  "stop_on_failure_share": 0},
+                 {"charge_point_ids": ["A", "A"], "image": not_uploaded, "rollout": rollout, "stop_on_failure_share": 0},
+                 {"charge_point_ids": ["A"], "image": not_uploaded, "rollout": rollout, "stop_on_failure_share": 2}):
+        assert_problem(api("POST", "/firmware-campaigns", body), 422)
+    image_id = image()
+    for body in ({"charge_point_ids": ["nobody"], "image": image_id, "rollout": rollout, "stop_on_failure_share": 0},
+                 {"site_id": "empty", "image": image_id, "rollout": rollout, "stop_on_failure_share": 0},
+                 {"charge_point_ids": ["A"], "image": image_id, "stop_on_failure_share": 0,
+                  "rollout": {"per_minute": 1, "window": {"from": "2020-01-01T00:00:00Z", "to": "2020-01-02T00:00:00Z"}}}):
+        assert_problem(api("POST", "/firmware-campaigns", body), 422)
