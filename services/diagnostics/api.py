@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.models import Tag
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from services.diagnostics import faults, fleet, knowledge, store, support, tickets
+from services.diagnostics import faults, fleet, knowledge, store, support, tickets, uptime_api
 from services.diagnostics.knowledge import REMEDIES, Policy, Remedy, Severity
 from services.shared import clock
 from services.shared.auth import Scope
@@ -33,6 +33,7 @@ SUPPORT = "Support"
 TICKETS = "Tickets"
 ERROR_CODES = "Error codes"
 TAGS = {  # each tag of this service's routes, described at the top of the OpenAPI document
+    uptime_api.UPTIME: uptime_api.DESCRIPTION,
     SUPPORT: (
         "For the operator's support app, at a driver's side: a connector's status, the explanation of its fault in "
         "the driver's language, what to try, and the connectors available at the same site."
@@ -779,3 +780,6 @@ def put_error_code(entry_id: Annotated[str, Path(max_length=80, description="The
     except store.Conflict:
         raise ProblemError(409, f"{entry_id!r} changed meanwhile: read it again and retry") from None
     return entry
+
+
+app.include_router(uptime_api.router)  # /uptime, /uptime/exclusions, /uptime/nevi-report

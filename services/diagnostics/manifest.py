@@ -52,11 +52,15 @@ MANIFEST = ServiceManifest(
             ),
             stream=Stream("services.diagnostics.changes:ticket_changes"),
         ),
+        # Uptime (services/diagnostics/availability.py): every port's status history, and operators' exclusions.
+        Table(name="port-history", partition_key=Key("charge_point_id"), sort_key=Key("entry"), ttl_attribute="expires_at"),
+        Table(name="uptime-exclusions", partition_key=Key("charge_point_id"), sort_key=Key("exclusion_id")),
     ),
     subscriptions=(
         Subscription(
             event_pattern={"source": ["csms.connectivity"],
-                           "detail-type": ["FaultReported", "ConnectorStatusChanged", "FaultCleared", "ChargerPlaced"]},
+                           "detail-type": ["FaultReported", "ConnectorStatusChanged", "FaultCleared", "ChargerPlaced",
+                                           "ChargerOffline", "ChargerOnline"]},
             queue=Queue(name="diagnostics-connector-events", handler=f"{_HANDLERS}:connector_events"),
         ),
         # Driver support's: which session runs where (the fleet projection), and the incidents tickets follow. One
@@ -75,7 +79,8 @@ MANIFEST = ServiceManifest(
     ),
     # Accepted attempts that fixed nothing, and steps a guard or a cooldown held back.
     schedules=(Schedule(name="remediation-review", rate_minutes=5, handler=f"{_HANDLERS}:review_remediation"),),
-    rest_apis=(RestApi(prefixes=("/incidents", "/error-codes", "/remediation-policies", "/support", "/tickets"),
+    rest_apis=(RestApi(prefixes=("/incidents", "/error-codes", "/remediation-policies", "/support", "/tickets",
+                                 "/uptime"),
                        handler=f"{_HANDLERS}:api", resolver="services.diagnostics.api:app"),),
     relay=f"{_HANDLERS}:relay",
     publishes=("IncidentOpened", "IncidentResolved", "IncidentEscalated", "RemediationAttempted", "CommandRequested",
