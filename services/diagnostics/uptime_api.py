@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from services.diagnostics import availability, fleet, uptime
 from services.shared import clock
 from services.shared.auth import Scope
-from services.shared.rest import ProblemDetail, ProblemError, allow, json_response, responses
+from services.shared.rest import ProblemDetail, ProblemError, allow, json_response, query_time, responses
 
 router = Router()
 UPTIME = "Uptime"
@@ -90,16 +90,6 @@ class UptimeReport(_Window):
     site: SiteOut | None = None
 
 
-def _instant(name: str, text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        return clock.parse(text)
-    except ValueError:
-        raise ProblemError(422, f"{name} must be an RFC 3339 time with its offset, e.g. 2026-10-01T00:00:00Z",
-                           [ProblemDetail(path=f"query.{name}", message="not an RFC 3339 time")]) from None
-
-
 def _chargers(charge_point_id: str | None, site_id: str | None) -> list[str]:
     if (charge_point_id is None) == (site_id is None):
         raise ProblemError(422, "Give one of charge_point_id or site_id", [ProblemDetail(
@@ -144,8 +134,8 @@ def get_uptime(
     from_: Annotated[str | None, Query(alias="from", max_length=40, description="The window's start (RFC 3339)")] = None,
     to: Annotated[str | None, Query(max_length=40, description="Its end, excluded (RFC 3339); default now")] = None,
 ) -> UptimeReport:
-    end = _instant("to", to) or clock.now()
-    start = _instant("from", from_) or end - DEFAULT_WINDOW
+    end = query_time("to", to) or clock.now()
+    start = query_time("from", from_) or end - DEFAULT_WINDOW
     if not start < end or end - start > MAX_WINDOW:
         raise ProblemError(422, "from must be before to, at most 400 days apart",
                            [ProblemDetail(path="query.from", message="an empty or too long window")])
