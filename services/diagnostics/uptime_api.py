@@ -235,15 +235,15 @@ def delete_exclusion(charge_point_id: ChargePointId,
 # --- the NEVI report ------------------------------------------------------------------------------------------
 
 CSV_COLUMNS = ("charge_point_id", "evse_id", "month", "port_minutes", "outage_minutes", "excluded_minutes",
-               "uptime_percent", "outages", "outage_durations_minutes")
+               "uptime_percent", "outages", "outage_durations_minutes", "trailing_year_uptime_percent")
 
 
 @router.get("/uptime/nevi-report", security=allow(*Scope), summary="NEVI quarterly uptime report (CSV)", tags=[UPTIME],
             description=("For the NEVI reporting rule (23 CFR 680.112): one row per port and month of the quarter, with "
                          "the port's minutes that month since its registration, outage and excluded minutes, µ, the "
                          "number of outages and each one's duration in minutes (`;`-separated, the part inside the "
-                         "month). Every charger the CSMS knows, or one charger, or one site's. 422 for a quarter not "
-                         "written YYYYQn."),
+                         "month), and µ over the 525,600 minutes before the quarter's end. Every charger the CSMS knows, or "
+                         "one charger, or one site's. 422 for a quarter not written YYYYQn."),
             responses={200: {"description": "text/csv, a header row first",
                              "content": {"text/csv": {"schema": {"type": "string"}}}},
                        **responses({}, 422)})
@@ -253,7 +253,7 @@ def nevi_report(
     site_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
 ) -> Response[str]:
     try:
-        _, _, months = uptime.quarter(quarter)
+        _, end, months = uptime.quarter(quarter)
     except ValueError as error:
         raise ProblemError(422, str(error), [ProblemDetail(path="query.quarter", message=str(error))]) from None
     if charge_point_id is None and site_id is None:
@@ -264,12 +264,14 @@ def nevi_report(
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for cp in chargers:
-        for port in port_uptimes(cp, months):
+        for *port, year in port_uptimes(cp, [*months, (end - timedelta(minutes=uptime.YEAR_MINUTES), end)]):
+            trailing = uptime.mu(uptime.YEAR_MINUTES, year.outage_minutes, year.excluded_minutes)
             for (start, _), month in zip(months, port, strict=True):
                 if not month.seconds:
                     continue
                 writer.writerow([cp, month.evse_id, start.strftime("%Y-%m"), _minutes(month.minutes),
                                  _minutes(month.outage_minutes), _minutes(month.excluded_minutes), month.percent,
-                                 len(month.outages), ";".join(str(_minutes(Fraction(o.seconds, 60))) for o in month.outages)])
+                                 len(month.outages), ";".join(str(_minutes(Fraction(o.seconds, 60))) for o in month.outages),
+                                 trailing])
     return Response(200, "text/csv", out.getvalue(),
                     headers={"Content-Disposition": f'attachment; filename="nevi-uptime-{quarter.upper()}.csv"'})

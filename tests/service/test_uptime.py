@@ -140,4 +140,5 @@ def test_the_nevi_report_has_a_row_per_port_and_month_with_each_outage_s_duratio
             for r in rows] == [("2026-10", "24480.0", "60.0", "1", "60.0"), ("2026-11", "43200.0", "60.0", "1", "60.0"),
                                ("2026-12", "44640.0", "0.0", "0", "")]
     assert rows[0]["uptime_percent"] == "99.7549"
+    assert {r["trailing_year_uptime_percent"] for r in rows} == {"99.9772"}  # (525,600 - 120) / 525,600
     assert call("GET", "/uptime/nevi-report", {"quarter": "2026Q5"})["statusCode"] == 422
