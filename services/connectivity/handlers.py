@@ -133,5 +133,6 @@ def renew_certificates(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def sweep_liveness(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Every minute: chargers silent too long, or disconnected beyond the grace, are marked offline."""
     offline = connections.sweep(clock.now())
-    metric("ChargersWentOffline", offline)
+    if offline:
+        logger.info("chargers went offline", extra={"offline": offline})
     return {"offline": offline}
