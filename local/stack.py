@@ -82,6 +82,17 @@ def tls_files() -> tuple[Path | None, Path | None]:
     return (Path(certificate), Path(key)) if certificate and key else (None, None)
 
 
+def schedule_overrides() -> dict[str, float]:
+    """CSMS_LIVENESS_SWEEP_S: seconds between liveness sweeps (AWS: every minute), so that tests see a charger go
+    offline in seconds."""
+    text = os.environ.get("CSMS_LIVENESS_SWEEP_S")
+    if not text:
+        return {}
+    if not text.isdigit() or int(text) < 1:
+        raise SystemExit("CSMS_LIVENESS_SWEEP_S must be a whole number of seconds, at least 1")
+    return {"connectivity-liveness": float(text)}
+
+
 # Rounds of relaying and consuming at a clean stop: each round's consumers may write what the next relays.
 DRAIN_ROUNDS = 20
 
@@ -129,7 +140,7 @@ async def serve(config: Config) -> int:
     runtime = Runtime()
     queues = [s.queue for m in ALL for s in m.subscriptions] + [q for m in ALL for q in m.queues]
     pollers = [Poller(q.queue_name, q.handler, q.batch_size, runtime) for q in queues] + stream_pollers(ALL, runtime)
-    scheduler = Scheduler([s for m in ALL for s in m.schedules], runtime)
+    scheduler = Scheduler([s for m in ALL for s in m.schedules], runtime, schedule_overrides())
     rest = RestFront(ALL, runtime, config.host, config.rest_port)
     websocket = next(m.websocket for m in ALL if m.websocket)
     ingress = next(m.ocpp_ingress for m in ALL if m.ocpp_ingress)

@@ -13,7 +13,16 @@ from services.billing import invoicing, store
 from services.shared import clock
 from services.shared.auth import Scope
 from services.shared.dynamo import plain
-from services.shared.rest import ProblemDetail, ProblemError, allow, decode_token, encode_token, resolver, responses
+from services.shared.rest import (
+    ProblemDetail,
+    ProblemError,
+    allow,
+    decode_token,
+    encode_token,
+    query_time,
+    resolver,
+    responses,
+)
 
 app = resolver()
 INVOICES = "Invoices"
@@ -68,16 +77,6 @@ def _invoice(item: dict[str, Any]) -> Invoice:
     return Invoice(id=item["invoice_id"], authorization_note=invoicing.authorization_note(item), **fields)
 
 
-def _moment(value: str | None, name: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return clock.parse(value)
-    except ValueError:
-        raise ProblemError(422, f"query.{name}: not an RFC 3339 date-time with a zone (e.g. 2026-01-31T00:00:00Z)",
-                           [ProblemDetail(path=f"query.{name}", message="not an RFC 3339 date-time")]) from None
-
-
 def _ceil_ms(moment: datetime) -> datetime:
     """The first whole millisecond at or after `moment` (stored times have millisecond precision)."""
     spare = moment.microsecond % 1000
@@ -102,7 +101,7 @@ def list_invoices(
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     next_token: Annotated[str | None, Query()] = None,
 ) -> InvoicePage:
-    start, end = _moment(from_, "from"), _moment(to, "to")
+    start, end = query_time("from", from_), query_time("to", to)
     if start is not None and end is not None and start > end:
         raise ProblemError(422, "query.from is after query.to", [ProblemDetail(path="query.from", message="after to")])
     start_key = decode_token(next_token, **store.page_key_names(charge_point_id, id_tag))

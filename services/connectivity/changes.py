@@ -14,6 +14,8 @@ from services.contracts.connectivity import (
     ChargerBooted,
     ChargerConnected,
     ChargerDisconnected,
+    ChargerOffline,
+    ChargerOnline,
     ChargerPlaced,
     CommandCompleted,
     ConnectivityEvent,
@@ -80,6 +82,7 @@ def charger_changes(old: Image, new: Image) -> list[ConnectivityEvent]:
                                    charge_point_vendor=boot["charge_point_vendor"],
                                    charge_point_model=boot["charge_point_model"],
                                    firmware_version=boot.get("firmware_version")))
+    found.extend(_liveness(charge_point_id, before, after))
     connectors, were = after.get("connectors") or {}, before.get("connectors") or {}
     for key, state in sorted(connectors.items(), key=lambda item: location(item[0])):
         was = were.get(key) or {}
@@ -117,6 +120,19 @@ def transfer_progress(before: dict[str, Any], after: dict[str, Any], charge_poin
                   "request_id": request_id}
         found.append(event(**common, **({} if kind == "firmware" else {"kind": kind})))
     return found
+
+
+def _liveness(charge_point_id: str, before: dict[str, Any], after: dict[str, Any]) -> list[ConnectivityEvent]:
+    """ChargerOffline when the liveness sweep marked the charger offline, ChargerOnline when a write that shows it
+    alive ended that (services/connectivity/liveness.py); both named by the outage's start."""
+    since, was = after.get("offline_since"), before.get("offline_since")
+    if since and not was:
+        return [ChargerOffline(event_id=stable_id("ChargerOffline", charge_point_id, since), charge_point_id=charge_point_id,
+                               occurred_at=since, reason=after.get("offline_reason") or "silent")]
+    if was and not since and not after.get("deleted_at") and after.get("last_seen"):
+        return [ChargerOnline(event_id=stable_id("ChargerOnline", charge_point_id, was), charge_point_id=charge_point_id,
+                              occurred_at=after["last_seen"], offline_since=was)]
+    return []
 
 
 def command_changes(old: Image, new: Image) -> list[ConnectivityEvent]:

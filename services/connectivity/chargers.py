@@ -76,7 +76,8 @@ def compact(values: dict[str, Any]) -> dict[str, Any]:
 def booted(charge_point_id: str, boot: Boot, at: datetime) -> dict[str, Any]:
     """Stores the boot; the charger item after it."""
     now = clock.iso(at)
-    item = store.set_fields(charge_point_id, {"boot": compact(boot.model_dump()) | {"booted_at": now}, "last_seen": now})
+    item = store.set_fields(charge_point_id, {"boot": compact(boot.model_dump()) | {"booted_at": now}, "last_seen": now},
+                           alive=True)
     _last_seen.wrote(charge_point_id, at.timestamp())
     return item
 

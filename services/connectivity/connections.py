@@ -158,6 +158,18 @@ def audit() -> dict[str, int]:
     return {"checked": checked, "gone": gone}
 
 
+def sweep(now: datetime) -> int:
+    """Marks offline every charger the liveness index shows silent or gone too long; how many it marked."""
+    from services.connectivity import liveness
+
+    marked = 0
+    for partition, before in liveness.due(now, settings().heartbeat_interval, settings().offline_grace):
+        for charger in store.offline_due(partition, before):
+            marked += store.mark_offline(charger["charge_point_id"], partition, charger["last_seen"],
+                                         liveness.reason(partition))
+    return marked
+
+
 def admission_context(admission: Admission) -> dict[str, Any]:
     return {"charge_point_id": admission.charge_point_id, "ocpp_version": admission.ocpp_version,
             "password_changed_at": admission.password_changed_at}

@@ -127,3 +127,12 @@ def renew_certificates(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.info("certificate renewals asked", extra={"asked": asked})
     metric("CertificateRenewalsAsked", asked)
     return {"asked": asked}
+
+
+@entry_point
+def sweep_liveness(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Every minute: chargers silent too long, or disconnected beyond the grace, are marked offline."""
+    offline = connections.sweep(clock.now())
+    if offline:
+        logger.info("chargers went offline", extra={"offline": offline})
+    return {"offline": offline}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.shared.manifest import (
+    Index,
     Key,
     OcppReplyRoute,
     OcppRoute,
@@ -25,7 +26,10 @@ _CHANGES = "services.connectivity.changes"
 MANIFEST = ServiceManifest(
     name="connectivity",
     tables=(
-        Table(name="chargers", partition_key=Key("charge_point_id"), stream=Stream(f"{_CHANGES}:charger_changes")),
+        # Its sparse index `liveness` holds the chargers not offline, by state and shard (`watch`) and `last_seen`:
+        # the liveness sweep queries only those due (services/connectivity/liveness.py).
+        Table(name="chargers", partition_key=Key("charge_point_id"), stream=Stream(f"{_CHANGES}:charger_changes"),
+              indexes=(Index(name="liveness", partition_key=Key("watch"), sort_key=Key("last_seen")),)),
         Table(
             name="commands",
             partition_key=Key("charge_point_id"),
@@ -71,6 +75,8 @@ MANIFEST = ServiceManifest(
         Schedule(name="connectivity-connection-audit", rate_minutes=5, handler=f"{_HANDLERS}:audit_connections"),
         # Connected chargers whose certificate expires soon are asked for a new CSR, a bounded number per run.
         Schedule(name="connectivity-certificate-renewal", rate_minutes=360, handler=f"{_HANDLERS}:renew_certificates"),
+        # Chargers silent too long or disconnected beyond the grace go offline (ChargerOffline).
+        Schedule(name="connectivity-liveness", rate_minutes=1, handler=f"{_HANDLERS}:sweep_liveness"),
     ),
     rest_apis=(RestApi(prefixes=("/chargers", "/sites"), handler=f"{_HANDLERS}:api",
                        resolver="services.connectivity.api:app"),),
@@ -117,7 +123,7 @@ MANIFEST = ServiceManifest(
     relay=f"{_HANDLERS}:relay",
     publishes=("ChargerConnected", "ChargerDisconnected", "ChargerBooted", "ConnectorStatusChanged", "FaultReported",
                "FaultCleared", "CommandCompleted", "SiteChanged", "ChargerPlaced",
-               "FirmwareStatusChanged", "UploadStatusChanged"),
+               "FirmwareStatusChanged", "UploadStatusChanged", "ChargerOffline", "ChargerOnline"),
     # Nobody in the stack consumes SiteChanged yet; the services that will (tariffs, load management) keep their projection.
     exports=("SiteChanged",),
     # The CSMS's certificate authority (PEM), which signs chargers' certificates: docs/security.md.

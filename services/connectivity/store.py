@@ -14,10 +14,14 @@ from botocore.exceptions import ClientError
 
 from services.connectivity.changes import REPORTED, SITE_PART, connector_key
 from services.connectivity.commands import FIRST_COMMAND_KEY, QUEUE_KEY, is_command_key
+from services.connectivity.liveness import CONNECTED, DISCONNECTED, INDEX, OFFLINE_FIELDS, watch
 from services.shared import aws
 from services.shared.dynamo import condition_failed, page, set_clause
 
 RETENTION_S = 90 * 24 * 3600
+# What a write that shows the charger alive adds to its update: back in the liveness index, and no longer offline.
+_ALIVE = ", watch = :watch"
+_BACK = " REMOVE " + ", ".join(OFFLINE_FIELDS)
 
 
 def _chargers() -> Any:
@@ -62,7 +66,7 @@ def delete_charger(charge_point_id: str, now: str) -> dict[str, Any] | None:
         reply = _chargers().update_item(
             Key={"charge_point_id": charge_point_id},
             UpdateExpression=("SET deleted_at = :now, registration_version = if_not_exists(registration_version, :zero) + :one "
-                              "REMOVE site_id"),
+                              "REMOVE site_id, watch"),
             ConditionExpression="attribute_exists(charge_point_id) AND attribute_not_exists(deleted_at)",
             ExpressionAttributeValues={":now": now, ":zero": 0, ":one": 1},
             ReturnValues="ALL_OLD",
@@ -95,10 +99,11 @@ def record_connection(charge_point_id: str, connection_id: str, ocpp_version: st
             UpdateExpression=(
                 "SET connection_id = :c, connected = :true, connected_at = :now, last_seen = :now, ocpp_version = :v, "
                 "connectors = if_not_exists(connectors, :empty), registered_at = if_not_exists(registered_at, :now)"
+                + _ALIVE + _BACK
             ),
             ConditionExpression=condition,
             ExpressionAttributeValues={**values, ":c": connection_id, ":true": True, ":now": now, ":v": ocpp_version,
-                                       ":empty": {}},
+                                       ":empty": {}, ":watch": watch(charge_point_id, CONNECTED)},
             ReturnValues="ALL_OLD",
         )
     except ClientError as error:
@@ -113,9 +118,11 @@ def record_disconnection(charge_point_id: str, connection_id: str, now: str) -> 
     try:
         _chargers().update_item(
             Key={"charge_point_id": charge_point_id},
-            UpdateExpression="SET connected = :false, disconnected_at = :now, last_seen = :now REMOVE connection_id",
+            UpdateExpression=("SET connected = :false, disconnected_at = :now, last_seen = :now, watch = :watch "
+                              "REMOVE connection_id"),
             ConditionExpression="connection_id = :c",
-            ExpressionAttributeValues={":c": connection_id, ":false": False, ":now": now},
+            ExpressionAttributeValues={":c": connection_id, ":false": False, ":now": now,
+                                       ":watch": watch(charge_point_id, DISCONNECTED)},
         )
     except ClientError as error:
         if condition_failed(error):
@@ -127,18 +134,21 @@ def record_disconnection(charge_point_id: str, connection_id: str, now: str) -> 
 def touch(charge_point_id: str, now: str) -> None:
     _chargers().update_item(
         Key={"charge_point_id": charge_point_id},
-        UpdateExpression="SET last_seen = :now",
+        UpdateExpression="SET last_seen = :now" + _ALIVE + _BACK,
         ConditionExpression="attribute_exists(charge_point_id)",
-        ExpressionAttributeValues={":now": now},
+        ExpressionAttributeValues={":now": now, ":watch": watch(charge_point_id, CONNECTED)},
     )
 
 
-def set_fields(charge_point_id: str, fields: dict[str, Any]) -> dict[str, Any]:
-    """Sets the fields of a known charger; the item after it (a write returns it at no read's cost)."""
+def set_fields(charge_point_id: str, fields: dict[str, Any], *, alive: bool = False) -> dict[str, Any]:
+    """Sets the fields of a known charger (`alive`: a write that shows it alive, see _ALIVE); the item after it (a
+    write returns it at no read's cost)."""
     sets, names, values = set_clause(fields)
+    if alive:
+        values[":watch"] = watch(charge_point_id, CONNECTED)
     return _chargers().update_item(
         Key={"charge_point_id": charge_point_id},
-        UpdateExpression="SET " + ", ".join(sets),
+        UpdateExpression="SET " + ", ".join(sets) + (_ALIVE + _BACK if alive else ""),
         ConditionExpression="attribute_exists(charge_point_id)",
         ExpressionAttributeNames=names,
         ExpressionAttributeValues=values,
@@ -195,10 +205,10 @@ def update_connector(charge_point_id: str, location: tuple[int, int], state: dic
     try:
         _chargers().update_item(
             Key={"charge_point_id": charge_point_id},
-            UpdateExpression="SET #conn.#id = :state, last_seen = :now",
+            UpdateExpression="SET #conn.#id = :state, last_seen = :now" + _ALIVE + _BACK,
             ConditionExpression=condition,
             ExpressionAttributeNames=names,
-            ExpressionAttributeValues={**values, ":now": now},
+            ExpressionAttributeValues={**values, ":now": now, ":watch": watch(charge_point_id, CONNECTED)},
         )
     except ClientError as error:
         if condition_failed(error):
@@ -228,6 +238,23 @@ def scan_chargers(limit: int, start_key: dict[str, Any] | None, *, connected: bo
         return {**reply, "Items": items}
 
     return page(matching, {"FilterExpression": condition}, limit, start_key, ("charge_point_id",))
+
+
+def offline_due(partition: str, before: str) -> list[dict[str, Any]]:
+    """The chargers of one partition of the liveness index last seen before `before`: only those due to go offline."""
+    return _every(_chargers().query, {
+        "IndexName": INDEX, "KeyConditionExpression": Key("watch").eq(partition) & Key("last_seen").lt(before),
+        "ProjectionExpression": "charge_point_id, watch, last_seen"})
+
+
+def mark_offline(charge_point_id: str, partition: str, last_seen: str, reason: str) -> bool:
+    """Marks the charger offline since `last_seen` and takes it out of the liveness index, unless it was heard from
+    (or moved partitions) since it was found; whether it did. One offline already keeps its own start and reason."""
+    return _applied(_chargers().update_item, Key={"charge_point_id": charge_point_id},
+                    UpdateExpression=("SET offline_since = if_not_exists(offline_since, :since), "
+                                      "offline_reason = if_not_exists(offline_reason, :reason) REMOVE watch"),
+                    ConditionExpression="watch = :watch AND last_seen = :since",
+                    ExpressionAttributeValues={":since": last_seen, ":reason": reason, ":watch": partition})
 
 
 def connected_chargers() -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.models import Tag
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from services.diagnostics import faults, fleet, knowledge, store, support, tickets
+from services.diagnostics import faults, firmware_api, fleet, knowledge, store, support, tickets, uptime_api
 from services.diagnostics.knowledge import REMEDIES, Policy, Remedy, Severity
 from services.shared import clock
 from services.shared.auth import Scope
@@ -33,6 +33,8 @@ SUPPORT = "Support"
 TICKETS = "Tickets"
 ERROR_CODES = "Error codes"
 TAGS = {  # each tag of this service's routes, described at the top of the OpenAPI document
+    uptime_api.UPTIME: uptime_api.DESCRIPTION,
+    **firmware_api.TAGS,
     SUPPORT: (
         "For the operator's support app, at a driver's side: a connector's status, the explanation of its fault in "
         "the driver's language, what to try, and the connectors available at the same site."
@@ -60,6 +62,9 @@ TAGS = {  # each tag of this service's routes, described at the top of the OpenA
     ),
 }
 app.configure_openapi(tags=[Tag(name=name, description=text) for name, text in TAGS.items()])
+# The routes of uptime (services/diagnostics/uptime_api.py) and of uploads and firmware (firmware_api.py).
+app.include_router(uptime_api.router)
+app.include_router(firmware_api.router)
 
 IncidentStatus = Literal["open", "resolved"]
 
@@ -779,11 +784,3 @@ def put_error_code(entry_id: Annotated[str, Path(max_length=80, description="The
     except store.Conflict:
         raise ProblemError(409, f"{entry_id!r} changed meanwhile: read it again and retry") from None
     return entry
-
-
-# --- remote diagnostics uploads and firmware campaigns (services/diagnostics/firmware_api.py) ---------------------
-from services.diagnostics import firmware_api  # noqa: E402  (its routes after this module's own)
-
-app.include_router(firmware_api.router)
-TAGS.update(firmware_api.TAGS)
-app.configure_openapi(tags=[Tag(name=name, description=text) for name, text in TAGS.items()])

@@ -209,6 +209,18 @@ def session_at(charge_point_id: str, evse_id: int) -> str | None:
     return None
 
 
+def site_chargers(site_id: str) -> list[str]:
+    """The ids of the chargers placed at the site, sorted."""
+    placed = every(_fleet().query, {"IndexName": BY_SITE, "KeyConditionExpression": Key("site_id").eq(site_id),
+                                    "ProjectionExpression": "charge_point_id"})
+    return sorted(item["charge_point_id"] for item in placed)
+
+
+def all_chargers() -> list[str]:
+    """The ids of every charger the projection knows (a scan: for reports, not for requests on a hot path), sorted."""
+    return sorted({item["charge_point_id"] for item in every(_fleet().scan, {"ProjectionExpression": "charge_point_id"})})
+
+
 def site_connectors(site_id: str) -> list[dict[str, Any]]:
     """Every connector of the chargers placed at the site (as `connector` gives them), by charger id."""
     return [c for cp in site_chargers(site_id) for c in connectors_of(cp, _items(cp))]
@@ -218,12 +230,6 @@ def ocpp_version(charge_point_id: str) -> str | None:
     """The version of the charger's latest connection; None if it never connected since diagnostics kept it."""
     item = _fleet().get_item(Key={"charge_point_id": charge_point_id, "item_key": CHARGER}).get("Item") or {}
     return item.get("ocpp_version")
-
-
-def site_chargers(site_id: str) -> list[str]:
-    """The ids of the chargers placed at the site, sorted."""
-    placed = every(_fleet().query, {"IndexName": BY_SITE, "KeyConditionExpression": Key("site_id").eq(site_id)})
-    return sorted(item["charge_point_id"] for item in placed)
 
 
 def known(charge_point_id: str) -> bool:

@@ -10,6 +10,8 @@ from services.shared.log import entry_point
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+    from services.contracts.connectivity import ConnectorStatusChanged
+
 
 def _connector_event(record: "SQSRecord") -> None:
     from services.contracts.connectivity import ChargerPlaced, ConnectorStatusChanged, FaultCleared, FaultReported
@@ -24,19 +26,45 @@ def _connector_event(record: "SQSRecord") -> None:
         incidents.record_status(changed)
         fleet.record_status(changed.charge_point_id, changed.evse_id, changed.connector_id, changed.status,
                             changed.occurred_at)
+        _port_status(changed)
     elif detail_type == "FaultCleared":
         incidents.record_clear(FaultCleared.model_validate(envelope["detail"]))
     elif detail_type == "ChargerPlaced":
         placed = ChargerPlaced.model_validate(envelope["detail"])
         fleet.record_placement(placed.charge_point_id, placed.site_id, placed.version)
+    elif detail_type in ("ChargerOffline", "ChargerOnline"):
+        _liveness_event(detail_type, envelope["detail"])
     else:
         raise ValueError(f"diagnostics-connector-events does not take {detail_type!r} events")
+
+
+def _port_status(changed: "ConnectorStatusChanged") -> None:
+    from services.diagnostics import availability
+
+    availability.record_status(changed.charge_point_id, changed.evse_id, changed.connector_id, changed.status,
+                               changed.occurred_at, changed.event_id)
+
+
+def _liveness_event(detail_type: str, detail: dict[str, Any]) -> None:
+    """An outage of the charger: the `offline` incident opens or resolves, and every port's history records it."""
+    from services.contracts.connectivity import ChargerOffline, ChargerOnline
+    from services.diagnostics import availability, incidents
+
+    if detail_type == "ChargerOffline":
+        offline = ChargerOffline.model_validate(detail)
+        availability.record_offline(offline.charge_point_id, offline.occurred_at)
+        incidents.record_offline(offline)
+    else:
+        online = ChargerOnline.model_validate(detail)
+        availability.record_online(online.charge_point_id, online.offline_since, online.occurred_at)
+        incidents.record_online(online)
 
 
 @entry_point
 def connector_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """FaultReported, ConnectorStatusChanged and FaultCleared from connectivity: incidents open, repeat and resolve;
-    statuses and ChargerPlaced keep the fleet projection (services/diagnostics/fleet.py)."""
+    statuses and ChargerPlaced keep the fleet projection (services/diagnostics/fleet.py); statuses, ChargerOffline
+    and ChargerOnline the ports' history (services/diagnostics/availability.py), and the last two `offline` incidents."""
     return consumers.sqs_batch(event, context, _connector_event)
 
 

@@ -17,7 +17,14 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any, Callable
 
-from services.contracts.connectivity import CommandCompleted, ConnectorStatusChanged, FaultCleared, FaultReported
+from services.contracts.connectivity import (
+    ChargerOffline,
+    ChargerOnline,
+    CommandCompleted,
+    ConnectorStatusChanged,
+    FaultCleared,
+    FaultReported,
+)
 from services.diagnostics import faults, remediation, store
 from services.shared import clock
 from services.shared.log import logger
@@ -277,3 +284,21 @@ def _resolve(incident_id: str, recovery: faults.Report) -> None:
         return remediation.with_outcome(after, int(last["attempt"]), remediation.FIXED, clock.iso(now))
 
     _change(incident_id, change, pointer="release")
+
+
+# The problem code of a charger's outage: an incident of the charger as a whole (EVSE 0, connector 0), which its
+# knowledge base entry explains (no remote action: nothing can reach it) and ChargerOnline resolves.
+OFFLINE = "offline"
+_CHARGER = {"evse_id": 0, "connector_id": 0, "component": "ChargingStation", "problem_code": OFFLINE}
+
+
+def record_offline(event: ChargerOffline) -> None:
+    """ChargerOffline opens an `offline` incident, as a fault report of the whole charger does."""
+    record_fault(FaultReported(event_id=event.event_id, charge_point_id=event.charge_point_id,
+                               occurred_at=event.occurred_at, severity="error", info=event.reason, **_CHARGER))
+
+
+def record_online(event: ChargerOnline) -> None:
+    """ChargerOnline resolves it, as the clearance of its code."""
+    record_clear(FaultCleared(event_id=event.event_id, charge_point_id=event.charge_point_id,
+                              occurred_at=event.occurred_at, **_CHARGER))

@@ -66,11 +66,15 @@ MANIFEST = ServiceManifest(
             ttl_attribute="expires_at",
             stream=Stream("services.diagnostics.changes:transfer_changes"),
         ),
+        # Uptime (services/diagnostics/availability.py): every port's status history, and operators' exclusions.
+        Table(name="port-history", partition_key=Key("charge_point_id"), sort_key=Key("entry"), ttl_attribute="expires_at"),
+        Table(name="uptime-exclusions", partition_key=Key("charge_point_id"), sort_key=Key("exclusion_id")),
     ),
     subscriptions=(
         Subscription(
             event_pattern={"source": ["csms.connectivity"],
-                           "detail-type": ["FaultReported", "ConnectorStatusChanged", "FaultCleared", "ChargerPlaced"]},
+                           "detail-type": ["FaultReported", "ConnectorStatusChanged", "FaultCleared", "ChargerPlaced",
+                                           "ChargerOffline", "ChargerOnline"]},
             queue=Queue(name="diagnostics-connector-events", handler=f"{_HANDLERS}:connector_events"),
         ),
         # Driver support's: which session runs where (the fleet projection), and the incidents tickets follow. One
@@ -104,6 +108,7 @@ MANIFEST = ServiceManifest(
                           "/diagnostic-uploads",
                           "/firmware-images",
                           "/firmware-campaigns",
+                          "/uptime",
                           ),
                 handler=f"{_HANDLERS}:api", resolver="services.diagnostics.api:app"),
         # The short file URLs chargers get (services/diagnostics/files.py): the signed token is the credential.

@@ -21,6 +21,7 @@ from services.shared.rest import (
     decode_token,
     encode_token,
     json_response,
+    query_time,
     resolver,
     responses,
 )
@@ -223,13 +224,8 @@ def list_id_tokens(limit: Annotated[int, Query(ge=1, le=100)] = 50,
 
 
 def _bound(name: str, value: str | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        return clock.normalize(value)
-    except ValueError:
-        raise ProblemError(422, f"{name} must be an RFC 3339 date-time with a zone, e.g. 2025-01-31T00:00:00Z",
-                           [ProblemDetail(path=f"query.{name}", message="not an RFC 3339 date-time")]) from None
+    moment = query_time(name, value)
+    return None if moment is None else clock.iso(moment)
 
 
 def _page_key(key: dict[str, str]) -> bool:

@@ -15,6 +15,7 @@ import base64
 import binascii
 import json
 import re
+from datetime import datetime
 from typing import Any, Callable
 from urllib.parse import unquote
 
@@ -308,6 +309,19 @@ def decode_token(token: str | None, valid: Callable[[dict[str, str]], bool] = la
         raise ProblemError(422, "next_token is not one this route gave out: send back the next_token of the previous page",
                            [ProblemDetail(path="query.next_token", message="unknown token")])
     return key
+
+
+def query_time(name: str, value: str | None) -> datetime | None:
+    """A query parameter's RFC 3339 date-time (None if absent); a 422 problem naming the parameter for anything else."""
+    if value is None:
+        return None
+    from services.shared import clock
+
+    try:
+        return clock.parse(value)
+    except ValueError:
+        raise ProblemError(422, f"query.{name}: not an RFC 3339 date-time with a zone (e.g. 2026-01-31T00:00:00Z)",
+                           [ProblemDetail(path=f"query.{name}", message="not an RFC 3339 date-time")]) from None
 
 
 def json_response(status: int, body: BaseModel, headers: dict[str, str] | None = None) -> Response:

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     ocpp21: bool = False
     # Below API Gateway's 10-minute idle timeout, so a heartbeat keeps the connection open.
     heartbeat_interval: int = Field(default=300, ge=10, le=590)
+    # How long a disconnected charger may stay away before it is offline (ChargerOffline): longer than a reconnect
+    # takes, as API Gateway ends every connection after two hours and the charger then connects again.
+    offline_grace: int = Field(default=120, ge=1, le=86400)
     # At most SQS's longest delay (900 s), less the two seconds a deadline rounded up to whole seconds and
     # the timer's wait past it may add.
     command_timeout: int = Field(default=30, ge=1, le=898)
