@@ -779,3 +779,11 @@ def put_error_code(entry_id: Annotated[str, Path(max_length=80, description="The
     except store.Conflict:
         raise ProblemError(409, f"{entry_id!r} changed meanwhile: read it again and retry") from None
     return entry
+
+
+# --- chargers at risk: their own module's routes ---------------------------------------------------------------
+
+from services.diagnostics import at_risk_api  # noqa: E402  (after app: the router is included in it)
+
+app.include_router(at_risk_api.router)
+app.openapi_config.tags.append(Tag(name=at_risk_api.TAG, description=at_risk_api.DESCRIPTION))

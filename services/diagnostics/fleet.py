@@ -21,7 +21,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from services.shared import aws, clock
-from services.shared.dynamo import condition_failed, every, plain
+from services.shared.dynamo import batch_get, condition_failed, every, plain
 
 FLEET = "fleet"
 BY_SITE = "by-site"
@@ -202,3 +202,20 @@ def site_connectors(site_id: str) -> list[dict[str, Any]]:
     """Every connector of the chargers placed at the site (as `connector` gives them), by charger id."""
     placed = every(_fleet().query, {"IndexName": BY_SITE, "KeyConditionExpression": Key("site_id").eq(site_id)})
     return [c for cp in sorted(item["charge_point_id"] for item in placed) for c in connectors_of(cp, _items(cp))]
+
+
+# --- sites of chargers (chargers at risk) ------------------------------------------------------------
+
+def site_charger_ids(site_id: str) -> list[str]:
+    """The chargers placed at the site, by id (GSI by-site holds only placed chargers' `charger` items)."""
+    placed = every(_fleet().query, {"IndexName": BY_SITE, "KeyConditionExpression": Key("site_id").eq(site_id),
+                                    "ProjectionExpression": "charge_point_id"})
+    return sorted(item["charge_point_id"] for item in placed)
+
+
+def sites_of(charge_point_ids: list[str]) -> dict[str, str | None]:
+    """Where each charger stands (None: at no site, or never placed)."""
+    found: dict[str, str | None] = dict.fromkeys(charge_point_ids)
+    keys = [{"charge_point_id": cp, "item_key": CHARGER} for cp in charge_point_ids]
+    found.update((i["charge_point_id"], i.get("site_id")) for i in batch_get(_fleet(), keys))
+    return found
