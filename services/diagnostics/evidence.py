@@ -12,7 +12,8 @@ Table `risk-evidence`, per charger (partition `charge_point_id`):
 
 A fact's key derives from its event, so a re-delivered event is one conditional put that fails, and events in any
 order give the same items. Each event costs a put (the fact), a consistent Query of the charger's last 28 days of
-facts, and a put of the summary (and its GSI entry while at risk). The list reads the GSI; a summary whose
+facts, and a conditional put of the summary (and its GSI entry while at risk): of two evaluations racing, the
+one that read last, which has every fact the other had, is kept. The list reads the GSI; a summary whose
 next_change has passed is evaluated again when read (one Query and one put each), so old evidence stops counting.
 """
 
@@ -45,9 +46,9 @@ def _key(fact: at_risk.Evidence) -> str:
     return f"ev#{clock.iso(fact.at)}#{fact.event_id}"
 
 
-def record(charge_point_id: str, fact: at_risk.Evidence, now: datetime) -> dict[str, Any]:
+def record(charge_point_id: str, fact: at_risk.Evidence) -> dict[str, Any]:
     """Keeps a fact once and evaluates the charger again (also for a fact kept already: the delivery that kept it
-    may have failed before its evaluation was saved); the summary saved."""
+    may have failed before its evaluation was saved); the charger's summary."""
     item: dict[str, Any] = {"charge_point_id": charge_point_id, "item_key": _key(fact), "kind": fact.kind,
                             "at": clock.iso(fact.at), "event_id": fact.event_id,
                             "expires_at": int((fact.at + RETENTION).timestamp())}
@@ -60,6 +61,7 @@ def record(charge_point_id: str, fact: at_risk.Evidence, now: datetime) -> dict[
     except ClientError as error:
         if not condition_failed(error):
             raise
+    now = clock.now()  # after the put: of evaluations racing, the one that read last has every fact
     return save(charge_point_id, evaluate(charge_point_id, now), now)
 
 
@@ -97,9 +99,17 @@ def item_of(charge_point_id: str, evaluation: at_risk.Evaluation, now: datetime)
 
 
 def save(charge_point_id: str, evaluation: at_risk.Evaluation, now: datetime) -> dict[str, Any]:
-    """Writes the charger's summary; the summary as the API shows it."""
+    """Writes the charger's summary unless one evaluated later is stored (then that one is kept: it read every
+    fact this one read, and more); the summary kept, as the API shows it."""
     item = item_of(charge_point_id, evaluation, now)
-    _table().put_item(Item=item)
+    try:
+        _table().put_item(Item=item, ConditionExpression="attribute_not_exists(evaluated_at) OR evaluated_at <= :now",
+                          ExpressionAttributeValues={":now": item["evaluated_at"]})
+    except ClientError as error:
+        if not condition_failed(error):
+            raise
+        item = _table().get_item(Key={"charge_point_id": charge_point_id, "item_key": SUMMARY},
+                                 ConsistentRead=True)["Item"]
     return summary_of(item)
 
 

@@ -102,7 +102,7 @@ def _evidence_event(record: "SQSRecord") -> None:
         raise ValueError(f"diagnostics-evidence-events does not take {detail_type!r} events")
     now = clock.now()
     # a charger's clock ahead of ours would keep its fact out of every window, and in the table for ever
-    evidence.record(cp, dataclasses.replace(fact, at=min(fact.at, now)), now)
+    evidence.record(cp, dataclasses.replace(fact, at=min(fact.at, now)))
 
 
 @entry_point

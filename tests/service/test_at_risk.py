@@ -116,3 +116,13 @@ def test_one_charger_is_evaluated_at_risk_or_not_and_old_evidence_stops_counting
 def test_bad_queries_are_422() -> None:
     for query in ({"limit": "0"}, {"limit": "201"}, {"site_id": ""}):
         assert_problem(call_api("GET", "/at-risk-chargers", query=query, service="diagnostics"), 422)
+
+
+def test_of_two_racing_evaluations_the_one_that_read_last_is_kept() -> None:
+    from services.diagnostics import at_risk, evidence
+
+    deliver(*[booted(m) for m in (1, 2, 3)])  # evaluated at NOW
+    older = at_risk.evaluate([], NOW - timedelta(seconds=1))  # read before the boots were kept
+    kept = evidence.save("CP-1", older, NOW - timedelta(seconds=1))
+    assert (kept["score"], kept["evaluated_at"]) == (3, clock.iso(NOW))
+    assert listed() == [("CP-1", 3, ["boot_loop"])]
