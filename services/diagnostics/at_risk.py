@@ -35,6 +35,7 @@ HIGH_TEMPERATURE = "HighTemperature"
 HIGH_TEMPERATURES = 2
 # Session flags that say a session looked wrong (services/sessions/quality.py, and meter_backwards): counted.
 SESSION_FLAGS = ("no_consumption", "low_energy", "over_rated_power", "short", "idle", "stalled", "meter_backwards")
+LISTED = 20  # times and session ids an evidence lists, the latest (its counts are whole)
 
 WEIGHTS: dict[Rule, int] = {"boot_loop": 3, "meter_backwards": 3, "heartbeat_gaps": 2, "fault_surge": 2,
                             "failed_sessions": 2, "stalled": 2, "high_temperature": 2}
@@ -85,23 +86,33 @@ class Evaluation:
         return [f for f in self.findings if f.hit]
 
 
+def _latest(items: list[Any]) -> list[Any]:
+    """What evidence lists: the latest LISTED of items in time order (counts say how many there are)."""
+    return items[-LISTED:]
+
+
 def boot_loop(boots: list[datetime]) -> Finding:
-    """The hour (from a boot) with the most boots; hit at BOOT_LOOP_BOOTS within BOOT_LOOP_WITHIN, inclusive."""
+    """The hour (from a boot) with the most boots, the latest of equals; hit at BOOT_LOOP_BOOTS within
+    BOOT_LOOP_WITHIN, inclusive."""
     boots = sorted(boots)
-    best: list[datetime] = []
-    for i, first in enumerate(boots):
-        within = [b for b in boots[i:] if b - first <= BOOT_LOOP_WITHIN]
-        if len(within) > len(best) or (len(within) == len(best) and best and within[-1] > best[-1]):
-            best = within
-    hit = len(best) >= BOOT_LOOP_BOOTS
-    return Finding("boot_loop", hit, {"boots": len(boots), "most_in_an_hour": len(best),
-                                      "at": [iso(b) for b in best] if hit else []}, best[-1] if hit else None)
+    best = (0, 0)  # [first, end) of the busiest hour
+    end = 0
+    for first, at in enumerate(boots):
+        end = max(end, first)
+        while end < len(boots) and boots[end] - at <= BOOT_LOOP_WITHIN:
+            end += 1
+        if end - first >= best[1] - best[0]:
+            best = (first, end)
+    hour = boots[best[0]:best[1]]
+    hit = len(hour) >= BOOT_LOOP_BOOTS
+    return Finding("boot_loop", hit, {"boots": len(boots), "most_in_an_hour": len(hour),
+                                      "at": [iso(b) for b in _latest(hour)] if hit else []}, hour[-1] if hit else None)
 
 
 def _counted(rule: Rule, times: list[datetime], threshold: int) -> Finding:
     times = sorted(times)
     hit = len(times) >= threshold
-    return Finding(rule, hit, {"count": len(times), "at": [iso(t) for t in times]}, times[-1] if hit else None)
+    return Finding(rule, hit, {"count": len(times), "at": [iso(t) for t in _latest(times)]}, times[-1] if hit else None)
 
 
 def fault_surge(week: list[datetime], month: list[datetime]) -> Finding:
@@ -113,8 +124,8 @@ def fault_surge(week: list[datetime], month: list[datetime]) -> Finding:
 
 
 def _with_flag(rule: Rule, sessions: list[Evidence], flag: str) -> Finding:
-    flagged = [s for s in sessions if flag in s.flags]
-    return Finding(rule, bool(flagged), {"count": len(flagged), "session_ids": [s.session_id for s in flagged]},
+    flagged = sorted((s for s in sessions if flag in s.flags), key=lambda s: s.at)
+    return Finding(rule, bool(flagged), {"count": len(flagged), "session_ids": [s.session_id for s in _latest(flagged)]},
                    max((s.at for s in flagged), default=None))
 
 

@@ -12,7 +12,7 @@ Table `risk-evidence`, per charger (partition `charge_point_id`):
 
 A fact's key derives from its event, so a re-delivered event is one conditional put that fails, and events in any
 order give the same items. Each event costs a put (the fact), a consistent Query of the charger's last 28 days of
-facts, and a conditional put of the summary (and its GSI entry while at risk): of two evaluations racing, the
+facts (its latest MAX_FACTS), and a conditional put of the summary (and its GSI entry while at risk): of two evaluations racing, the
 one that read last, which has every fact the other had, is kept. The list reads the GSI; a summary whose
 next_change has passed is evaluated again when read (one Query and one put each), so old evidence stops counting.
 """
@@ -29,12 +29,15 @@ from botocore.exceptions import ClientError
 
 from services.diagnostics import at_risk
 from services.shared import aws, clock
-from services.shared.dynamo import batch_get, condition_failed, every, plain
+from services.shared.dynamo import batch_get, condition_failed, page, plain
 
 EVIDENCE = "risk-evidence"
 AT_RISK = "at-risk"
 SUMMARY = "summary"
 RETENTION = timedelta(days=35)
+# A charger that boots or faults every few seconds would make each of its events read tens of thousands of facts;
+# its latest 2,000 hit every rule they can, and bound the cost of an event (about 1 MB read at the most).
+MAX_FACTS = 2000
 _LISTED = "yes"
 
 
@@ -66,10 +69,12 @@ def record(charge_point_id: str, fact: at_risk.Evidence) -> dict[str, Any]:
 
 
 def facts(charge_point_id: str, now: datetime) -> list[at_risk.Evidence]:
-    """The charger's facts of the rules' window (one Query, paged; consistent: the fact just kept is among them)."""
+    """The charger's facts of the rules' window, the latest MAX_FACTS (a Query, newest first; consistent: the fact
+    just kept is among them)."""
     since = f"ev#{clock.iso(now - at_risk.WINDOW)}"
-    items = every(_table().query, {"KeyConditionExpression": Key("charge_point_id").eq(charge_point_id)
-                                   & Key("item_key").between(since, "ev#~"), "ConsistentRead": True})
+    items, _ = page(_table().query, {"KeyConditionExpression": Key("charge_point_id").eq(charge_point_id)
+                                     & Key("item_key").between(since, "ev#~"), "ConsistentRead": True,
+                                     "ScanIndexForward": False}, MAX_FACTS, None, ())
     return [at_risk.Evidence(kind=i["kind"], at=clock.parse(i["at"]), event_id=i["event_id"],
                              problem_code=i.get("problem_code"), session_id=i.get("session_id"),
                              flags=tuple(i.get("flags") or ())) for i in items]

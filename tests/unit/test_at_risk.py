@@ -90,3 +90,12 @@ def test_the_score_sums_the_weights_and_counts_the_session_flags() -> None:
     assert evaluate([], NOW).score == 0 and evaluate([], NOW).next_change is None
     # evidence from the future (a charger's clock ahead) or beyond 28 days is ignored
     assert evaluate([fact("boot", NOW + timedelta(minutes=m)) for m in (1, 2, 3)], NOW).score == 0
+
+
+def test_evidence_lists_the_latest_twenty_and_counts_them_all() -> None:
+    silences = hits([fact("silent", ago(hours=h)) for h in range(30)])["heartbeat_gaps"]
+    assert silences["count"] == 30 and len(silences["at"]) == 20 and silences["at"][-1] == "2026-03-29T12:00:00.000Z"
+    # a boot every 10 seconds for a day: the busiest hour is the latest of equals, its latest 20 boots listed
+    loop = boot_loop([ago(seconds=10 * n) for n in range(8640)])
+    assert (loop.evidence["boots"], loop.evidence["most_in_an_hour"], len(loop.evidence["at"])) == (8640, 361, 20)
+    assert loop.latest == NOW
