@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.models import Tag
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from services.diagnostics import faults, firmware_api, fleet, knowledge, store, support, tickets, uptime_api
+from services.diagnostics import at_risk_api, faults, firmware_api, fleet, knowledge, store, support, tickets, uptime_api
 from services.diagnostics.knowledge import REMEDIES, Policy, Remedy, Severity
 from services.shared import clock
 from services.shared.auth import Scope
@@ -35,6 +35,7 @@ ERROR_CODES = "Error codes"
 TAGS = {  # each tag of this service's routes, described at the top of the OpenAPI document
     uptime_api.UPTIME: uptime_api.DESCRIPTION,
     **firmware_api.TAGS,
+    at_risk_api.TAG: at_risk_api.DESCRIPTION,
     SUPPORT: (
         "For the operator's support app, at a driver's side: a connector's status, the explanation of its fault in "
         "the driver's language, what to try, and the connectors available at the same site."
@@ -62,9 +63,11 @@ TAGS = {  # each tag of this service's routes, described at the top of the OpenA
     ),
 }
 app.configure_openapi(tags=[Tag(name=name, description=text) for name, text in TAGS.items()])
-# The routes of uptime (services/diagnostics/uptime_api.py) and of uploads and firmware (firmware_api.py).
+# The routes of uptime (services/diagnostics/uptime_api.py), uploads and firmware (firmware_api.py) and chargers at
+# risk (at_risk_api.py).
 app.include_router(uptime_api.router)
 app.include_router(firmware_api.router)
+app.include_router(at_risk_api.router)
 
 IncidentStatus = Literal["open", "resolved"]
 

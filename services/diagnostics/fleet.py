@@ -22,7 +22,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from services.shared import aws, clock
-from services.shared.dynamo import condition_failed, every, plain
+from services.shared.dynamo import batch_get, condition_failed, every, plain
 
 FLEET = "fleet"
 BY_SITE = "by-site"
@@ -236,3 +236,11 @@ def known(charge_point_id: str) -> bool:
     """Whether the charger ever connected, reported, charged or was placed."""
     reply = _fleet().query(KeyConditionExpression=Key("charge_point_id").eq(charge_point_id), Limit=1)
     return bool(reply.get("Items"))
+
+
+def sites_of(charge_point_ids: list[str]) -> dict[str, str | None]:
+    """Where each charger stands (None: at no site, or never placed)."""
+    found: dict[str, str | None] = dict.fromkeys(charge_point_ids)
+    keys = [{"charge_point_id": cp, "item_key": CHARGER} for cp in charge_point_ids]
+    found.update((i["charge_point_id"], i.get("site_id")) for i in batch_get(_fleet(), keys))
+    return found

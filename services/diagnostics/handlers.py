@@ -98,6 +98,48 @@ def support_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return consumers.sqs_batch(event, context, _support_event)
 
 
+def _evidence_event(record: "SQSRecord") -> None:
+    import dataclasses
+
+    from services.contracts.connectivity import ChargerBooted, ChargerOffline, FaultReported
+    from services.contracts.sessions import SessionEnded
+    from services.diagnostics import evidence
+    from services.diagnostics.at_risk import Evidence
+    from services.shared import clock
+
+    envelope = consumers.envelope(record)
+    detail_type, detail = envelope.get("detail-type"), envelope.get("detail")
+    if detail_type == "ChargerBooted":
+        booted = ChargerBooted.model_validate(detail)
+        fact, cp = Evidence("boot", clock.parse(booted.occurred_at), booted.event_id), booted.charge_point_id
+    elif detail_type == "ChargerOffline":
+        offline = ChargerOffline.model_validate(detail)
+        if offline.reason != "silent":  # a disconnection is the network's or the operator's, not a sign of failing
+            return
+        fact, cp = Evidence("silent", clock.parse(offline.occurred_at), offline.event_id), offline.charge_point_id
+    elif detail_type == "FaultReported":
+        fault = FaultReported.model_validate(detail)
+        fact = Evidence("fault", clock.parse(fault.occurred_at), fault.event_id, problem_code=fault.problem_code)
+        cp = fault.charge_point_id
+    elif detail_type == "SessionEnded":
+        ended = SessionEnded.model_validate(detail)
+        fact = Evidence("session", clock.parse(ended.stopped_at), ended.event_id, session_id=ended.session_id,
+                        flags=tuple(ended.flags))
+        cp = ended.charge_point_id
+    else:
+        raise ValueError(f"diagnostics-evidence-events does not take {detail_type!r} events")
+    now = clock.now()
+    # a charger's clock ahead of ours would keep its fact out of every window, and in the table for ever
+    evidence.record(cp, dataclasses.replace(fact, at=min(fact.at, now)))
+
+
+@entry_point
+def evidence_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """ChargerBooted, ChargerOffline (silent), FaultReported and SessionEnded: the evidence of chargers at risk;
+    each evaluates its charger again (services/diagnostics/evidence.py)."""
+    return consumers.sqs_batch(event, context, _evidence_event)
+
+
 def _command_completed(record: "SQSRecord") -> None:
     from services.contracts.connectivity import CommandCompleted
     from services.diagnostics import incidents, transfers

@@ -37,6 +37,11 @@ MANIFEST = ServiceManifest(
         # Operators' vendor entries of the knowledge base of faults, one item per version.
         Table(name="error-codes", partition_key=Key("entry_id"), sort_key=Key("version", "N"),
               indexes=(Index(name="by-vendor", partition_key=Key("vendor_key"), sort_key=Key("entry_id")),)),
+        # The evidence of chargers at risk and each charger's evaluation (services/diagnostics/evidence.py); GSI
+        # at-risk holds only the chargers whose score is above 0, highest first.
+        Table(name="risk-evidence", partition_key=Key("charge_point_id"), sort_key=Key("item_key"),
+              ttl_attribute="expires_at",
+              indexes=(Index(name="at-risk", partition_key=Key("at_risk"), sort_key=Key("rank")),)),
         # Operators' remediation policies, one per error code (the knowledge base's default applies to the others).
         Table(name="remediation-policies", partition_key=Key("error_code")),
         # Support's projection of the fleet (services/diagnostics/fleet.py): placements, connector statuses, sessions.
@@ -84,6 +89,12 @@ MANIFEST = ServiceManifest(
                            "detail-type": ["SessionStarted", "SessionEnded", "IncidentOpened", "IncidentResolved"]},
             queue=Queue(name="diagnostics-support-events", handler=f"{_HANDLERS}:support_events"),
         ),
+        # The evidence of chargers at risk (services/diagnostics/evidence.py): boots, silences, faults, ended sessions.
+        Subscription(
+            event_pattern={"source": ["csms.connectivity", "csms.sessions"],
+                           "detail-type": ["ChargerBooted", "ChargerOffline", "FaultReported", "SessionEnded"]},
+            queue=Queue(name="diagnostics-evidence-events", handler=f"{_HANDLERS}:evidence_events"),
+        ),
         # The answers to remediation attempts' commands, and only those (the relay drops the rest).
         Subscription(
             event_pattern={"source": ["csms.connectivity"], "detail-type": ["CommandCompleted"],
@@ -109,6 +120,7 @@ MANIFEST = ServiceManifest(
                           "/firmware-images",
                           "/firmware-campaigns",
                           "/uptime",
+                          "/at-risk-chargers",
                           ),
                 handler=f"{_HANDLERS}:api", resolver="services.diagnostics.api:app"),
         # The short file URLs chargers get (services/diagnostics/files.py): the signed token is the credential.

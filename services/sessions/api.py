@@ -109,7 +109,9 @@ class Session(BaseModel):
     id_tag_status: str | None = Field(None, description=(
         "What the CSMS answered the start's id tag (idTagInfo.status): Accepted, or Invalid, Blocked, Expired... when the "
         "charger charged a tag it did not accept; null when the CSMS never saw the start"))
-    flags: list[str] = Field(default_factory=list, description="e.g. id_tag_blocked, meter_backwards, start_missing")
+    flags: list[str] = Field(default_factory=list, description="e.g. id_tag_blocked, meter_backwards, start_missing; quality "
+                                                           "flags: no_consumption, low_energy, over_rated_power, short, "
+                                                           "idle, stalled (docs/ocpp.md)")
     implausible_reasons: list[plausibility.Reason] = Field(
         default_factory=list, description="Why the stop's figures cannot be right; set when the session ended implausible")
     settlement: Settlement | None = Field(None, description="How an operator settled the implausible session")

@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from services.sessions import authorization, metering, ordering, plausibility, store
+from services.sessions import authorization, metering, ordering, plausibility, quality, store
 from services.shared import clock, pricing
 from services.shared.log import logger, metric
 from services.shared.money import exponent
@@ -141,10 +141,11 @@ class Stop:
 
 
 def record_samples(charge_point_id: str, transaction_id: str | None, location: tuple[int, int],
-                   meter_values: list[dict[str, Any]], seq_no: int | None = None) -> list[dict[str, Any]]:
+                   meter_values: list[dict[str, Any]], seq_no: int | None = None,
+                   charging_state: str | None = None) -> list[dict[str, Any]]:
     """Stores meterValue elements (snake_case, as the library gives them) by the charger's timestamps, from the
     (EVSE, connector) `location`; with the seqNo of the 2.0.1 event that carried them, which the session then
-    need not record."""
+    need not record, and its chargingState (whether the session stalled, services/sessions/quality.py)."""
     items = []
     for element in meter_values:
         sampled = [metering.normalize(v) for v in element.get("sampled_value", [])]
@@ -158,6 +159,7 @@ def record_samples(charge_point_id: str, transaction_id: str | None, location: t
             "sampled_value": sampled,
             **({"transaction_id": transaction_id} if transaction_id is not None else {}),
             **({"seq_no": seq_no} if seq_no is not None else {}),
+            **({"charging_state": charging_state} if charging_state is not None else {}),
         })
     if items:
         store.put_samples(items)
@@ -174,7 +176,7 @@ def stop(request: Stop, transaction_data: list[dict[str, Any]], now: datetime) -
         session = _session_from_stop(request, samples, stopped_at, now)
     if session.get("status") == "active":
         outcome = _outcome(int(session["meter_start"]), request.meter_stop_wh, session["started_at"], stopped_at, now,
-                           list(session.get("flags", [])))
+                           list(session.get("flags", [])), samples_of(session, consistent=True))
         store.complete_session(request.charge_point_id, request.transaction_id, {
             **outcome, "stop_reason": request.reason or "Local",
         }, create=session if session.get("created_from_stop") else None)
@@ -184,14 +186,21 @@ def stop(request: Stop, transaction_data: list[dict[str, Any]], now: datetime) -
 
 
 def _outcome(meter_start_wh: int, meter_stop_wh: int, started_at: str, stopped_at: str, now: datetime,
-             flags: list[str], extra_reasons: list[plausibility.Reason] | None = None) -> dict[str, Any]:
-    """How a session ends, whichever version stopped it: completed with the energy it bills, or implausible
-    (then an operator settles it); with the registers and times it ends with."""
+             flags: list[str], samples: list[dict[str, Any]],
+             extra_reasons: list[plausibility.Reason] | None = None) -> dict[str, Any]:
+    """How a session ends, whichever version stopped it: completed with the energy it bills and its quality flags
+    (services/sessions/quality.py; none when its figures are implausible or its start was never seen: they say
+    nothing of its quality), or implausible (then an operator settles it); with the registers and times it ends with."""
     used, meter_flags = metering.energy_wh(meter_start_wh, meter_stop_wh)
-    implausible = (extra_reasons or []) + plausibility.reasons(meter_start_wh, meter_stop_wh, clock.parse(started_at),
-                                                      clock.parse(stopped_at), now, settings().max_power_w)
-    outcome = ({"status": "implausible", "implausible_reasons": implausible} if implausible
-               else {"status": "completed", "energy_wh": used})
+    start, stop = clock.parse(started_at), clock.parse(stopped_at)
+    max_power_w = settings().max_power_w
+    implausible = (extra_reasons or []) + plausibility.reasons(meter_start_wh, meter_stop_wh, start, stop, now, max_power_w)
+    if implausible:
+        outcome: dict[str, Any] = {"status": "implausible", "implausible_reasons": implausible}
+    else:
+        outcome = {"status": "completed", "energy_wh": used}
+    if not implausible and START_MISSING not in flags:  # an unseen start: duration and consumption are unknown
+        meter_flags += quality.flags(meter_stop_wh - meter_start_wh, start, stop, max_power_w, quality.readings(samples))
     return {**outcome, "started_at": started_at, "stopped_at": stopped_at, "meter_start": meter_start_wh,
             "meter_stop": meter_stop_wh, "flags": flags + meter_flags}
 
@@ -269,7 +278,8 @@ def record_event(event: Event, now: datetime) -> Answer:
     changes nothing."""
     info = authorize(event.token, now) if event.token is not None else None
     location = (event.evse_id or 0, event.connector_id or 0)
-    samples = record_samples(event.charge_point_id, event.transaction_id, location, event.meter_values, event.seq_no)
+    samples = record_samples(event.charge_point_id, event.transaction_id, location, event.meter_values, event.seq_no,
+                             event.charging_state)
     if samples and event.event_type == "Updated" and _told(event, info, now):
         return Answer(id_tag_info=info)
     once = {"Started": "started_seq_no", "Ended": "ended_seq_no"}.get(event.event_type)
@@ -362,7 +372,7 @@ def _end(session: dict[str, Any], event: Event, now: datetime) -> dict[str, Any]
     if not start_seen and (span is None or span[0] == span[1]):
         unknown_start.append("start_reading_missing")
     outcome = _outcome(meter_start, meter_stop, started_at, clock.normalize(event.timestamp), now,
-                       _ordering_flags(session, flags), unknown_start)
+                       _ordering_flags(session, flags), samples, unknown_start)
     changes = {**outcome, "stop_reason": event.stopped_reason or "Local"}
     ended = store.complete_session(event.charge_point_id, event.transaction_id, changes, seen=seen)
     if ended is not None:

@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import pytest
 
+from services.sessions import quality
 from simulator.charger import MIXED, Behaviour
 from simulator.fleet import Fleet, FleetConfig, register_id_tags
 from simulator.stats import Stats
@@ -161,7 +162,8 @@ def test_a_mixed_fleet_charges_faults_reconnects_and_answers_commands(stack: Sta
     sessions = {cp_id: items(stack, f"/sessions?charge_point_id={cp_id}") for cp_id in busy.config.charge_point_ids()}
     every = [s for found in sessions.values() for s in found]
     assert len(every) == events["sessions started"]
-    assert all(s["status"] == "completed" and s["flags"] == [] for s in every)
+    # a simulated session lasts seconds: it may be flagged short or low_energy (quality flags), nothing else
+    assert all(s["status"] == "completed" and set(s["flags"]) <= set(quality.FLAGS) for s in every)
     # A driver who left after a whole session (not stopped by a fault or the end of the run) charged something.
     unplugged = [s for s in every if s["stop_reason"] == "EVDisconnected"]
     assert unplugged and all(s["energy_wh"] > 0 for s in unplugged)

@@ -214,7 +214,7 @@ def test_only_types_a_rule_can_match_are_wanted() -> None:
     assert wanted("csms.sessions", "SessionEnded")
     assert wanted("csms.anything", "CommandRequested")  # connectivity's rule names no source
     assert wanted("csms.connectivity", "FaultReported")
-    assert not wanted("csms.connectivity", "SessionEnded")  # billing's rule names the source
+    assert not wanted("csms.connectivity", "SessionStarted")  # support's rule names the sources
     assert not wanted("csms.connectivity", "ChargerDisconnected")
     assert not wanted("csms.billing", "InvoiceIssued")
     assert wanted("csms.connectivity", "SiteChanged")  # exported: no rule yet
