@@ -301,11 +301,11 @@ def floor_usd_per_connector_month(profile: Profile, prices: Prices = Prices()) -
     return per_charger / profile.connectors
 
 
-def fixed_usd_per_month(prices: Prices = Prices(), *, alarms: int = 81, dashboards: int = 1, secrets: int = 4,
+def fixed_usd_per_month(prices: Prices = Prices(), *, alarms: int = 91, dashboards: int = 1, secrets: int = 5,
                         custom_metrics: int = 29) -> Decimal:
     """What the stack costs a month whatever the number of chargers.
 
-    The defaults are the stack today: 81 standard alarms, 1 dashboard and 4 secrets in the synthesized
+    The defaults are the stack today: 91 standard alarms, 1 dashboard and 5 secrets in the synthesized
     template, and at most 29 custom metrics (EMF, one per name and set of dimension values: OcppCallErrors
     for the 10 OCPP-J error codes, ConsumerRecordsFailed for the 12 consumer queues, 6 connectivity counts and
     sessions' TransactionEndLost). A metric is billed only for the hours it is published, so 29 is an upper bound. Not included: the SQS requests of the event source

@@ -245,9 +245,9 @@ def test_ratio_needs_a_floor_and_the_target_is_1_3():
 
 
 def test_fixed_cost_of_the_stack():
-    # 81 alarms * 0.10 + 1 dashboard * 3.00 + 4 secrets * 0.40 = 12.70 (docs/deploy.md), plus 29 metrics * 0.30.
-    assert fixed_usd_per_month(custom_metrics=0) == D("12.70")
-    assert fixed_usd_per_month() == D("21.40")
+    # 91 alarms * 0.10 + 1 dashboard * 3.00 + 5 secrets * 0.40 = 14.10 (docs/deploy.md), plus 29 metrics * 0.30.
+    assert fixed_usd_per_month(custom_metrics=0) == D("14.10")
+    assert fixed_usd_per_month() == D("22.80")
     assert fixed_usd_per_month(alarms=0, dashboards=0, secrets=0, custom_metrics=0) == 0
 
 
