@@ -240,15 +240,17 @@ def test_every_streamed_table_feeds_its_services_relay_in_order_with_a_failure_d
                                                      {"AlarmName": f"{PREFIX}{manifest.name}-relay-dlq"})
 
 
-def test_only_billing_reads_the_stripe_secrets_and_only_connectivity_the_ca(synthesized: Synthesized) -> None:
+def test_only_billing_reads_the_stripe_secrets_only_connectivity_the_ca_and_only_diagnostics_the_file_url_key(
+        synthesized: Synthesized) -> None:
     secrets = {synthesized.logical_id("AWS::SecretsManager::Secret", Name=f"csms/test/stripe/{name}")
                for name in ("api-key", "webhook-secret")}
     ca = {synthesized.logical_id("AWS::SecretsManager::Secret", Name=f"csms/test/{name}")
           for name in ("ca-certificate", "ca-key")}
+    file_url_key = {synthesized.logical_id("AWS::SecretsManager::Secret", Name="csms/test/file-url-key")}
     readers = synthesized.role_targets("secretsmanager:GetSecretValue")
     # The ingress signs chargers' CSRs (SignCertificate), as connectivity's handlers run inside it.
     assert readers == {synthesized.role("billing"): secrets, synthesized.role("connectivity"): ca,
-                       synthesized.role("ocpp-ingress"): ca}
+                       synthesized.role("ocpp-ingress"): ca, synthesized.role("diagnostics"): file_url_key}
     for function in synthesized.functions().values():
         if "Layers" in function["Properties"]:
             assert function["Properties"]["Environment"]["Variables"]["CSMS_SECRET_PREFIX"] == "csms/test/"
@@ -315,7 +317,7 @@ def test_buckets_catalog_workgroup_and_secrets(template: Template) -> None:
     (config,) = [w["Properties"]["WorkGroupConfiguration"] for w in workgroup.values()]
     assert config["EnforceWorkGroupConfiguration"] and config["BytesScannedCutoffPerQuery"] == 10 * 1024**3
     assert "athena-results/" in json.dumps(config["ResultConfiguration"]["OutputLocation"])
-    template.resource_count_is("AWS::SecretsManager::Secret", 4)
+    template.resource_count_is("AWS::SecretsManager::Secret", 5)
 
 
 def test_only_notifications_publishes_alerts_and_messages_people(synthesized: Synthesized) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from local import inprocess
 from services.shared import aws, refs, relay
-from tests.service.helpers import EventTap, context, drain, sqs_event
+from tests.service.helpers import EventTap, context, drain, sqs_event, ws_disconnect_event
 from tests.service.test_sessions import CP, ocpp
 from tests.service.test_sessions import online as online  # noqa: F401 (the fixture, shared)
 
@@ -128,13 +128,17 @@ def test_only_what_some_manifest_subscribes_to_is_put_on_the_bus(online: str, ta
     ocpp(online, "StatusNotification", {"connectorId": 1, "status": "Faulted", "errorCode": "GroundFailure",
                                         "timestamp": "2026-03-01T11:00:00.000Z"})
     charge(online, 1)
+    from services.connectivity import handlers
+
+    handlers.disconnect(ws_disconnect_event(CP, online), context())
     inprocess.relay()
 
     made = {e["detail-type"] for e in tap.envelopes()}
     assert {"ChargerConnected", "ChargerBooted", "SessionStarted", "SessionEnded", "FaultReported",
-            "ConnectorStatusChanged"} <= made
-    assert sorted({t for call in spy.calls for t in call}) == ["ChargerConnected", "ConnectorStatusChanged", "FaultReported",
-                                                               "SessionEnded", "SessionStarted"]
+            "ConnectorStatusChanged", "ChargerDisconnected"} <= made
+    # No manifest subscribes to ChargerDisconnected: it is made, but not put on the bus.
+    assert sorted({t for call in spy.calls for t in call}) == ["ChargerBooted", "ChargerConnected", "ConnectorStatusChanged",
+                                                               "FaultReported", "SessionEnded", "SessionStarted"]
 
 
 def test_a_record_whose_events_cannot_be_derived_goes_to_the_failures_queue_and_the_stream_moves_on(
