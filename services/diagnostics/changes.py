@@ -15,7 +15,7 @@ from services.contracts.diagnostics import (
     TicketResolved,
 )
 from services.diagnostics.faults import duration_s
-from services.diagnostics.transfers import FIRMWARE_REFERENCE, TARGET, UPLOAD, UPLOAD_REFERENCE
+from services.diagnostics.transfer_items import FIRMWARE_REFERENCE, TARGET, UPLOAD, UPLOAD_REFERENCE
 from services.shared.dynamo import plain
 from services.shared.events import stable_id
 

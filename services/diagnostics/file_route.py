@@ -23,8 +23,10 @@ def _problem(status: int, title: str, detail: str, headers: dict[str, str] | Non
 def answer(event: dict[str, Any]) -> dict[str, Any]:
     """API Gateway's REST proxy event to its reply."""
     method = event.get("httpMethod") or ""
-    parts = (event.get("path") or "").removeprefix(files.FILES_PREFIX).strip("/").split("/")
-    token = parts[0] if parts else ""
+    # After the route's own prefix, whatever a custom domain's base path mapping put before it.
+    _, found, rest = (event.get("path") or "").partition(f"{files.FILES_PREFIX}/")
+    parts = rest.strip("/").split("/")
+    token = parts[0] if found else ""
     if not token or len(parts) > 2:
         return _problem(404, "Not found", "A file URL is /files/{token} (or /files/{token}/{file name})")
     if method not in ("GET", "PUT"):

@@ -48,8 +48,17 @@ def _base() -> str:
                           context.get("path"), event.headers.get("x-forwarded-proto"))
 
 
+def _authorizer() -> dict[str, Any]:
+    return (router.current_event.raw_event.get("requestContext") or {}).get("authorizer") or {}
+
+
 def _key_id() -> str:
-    return str(((router.current_event.raw_event.get("requestContext") or {}).get("authorizer") or {}).get("key_id", ""))
+    return str(_authorizer().get("key_id", ""))
+
+
+def _may_download() -> bool:
+    """Diagnostics logs may hold id tags and other personal data: their links go to admin and operator keys only."""
+    return bool(set(str(_authorizer().get("scopes", "")).split()) & {Scope.ADMIN.value, Scope.OPERATOR.value})
 
 
 def _known(charge_point_ids: list[str], path: str) -> None:
@@ -66,7 +75,7 @@ def _found(item: dict[str, Any] | None, what: str, transfer_id: str) -> dict[str
 
 
 def _page(next_token: str | None, **expected: str | None) -> dict[str, Any] | None:
-    return decode_token(next_token, lambda key: all(len(v) <= 256 for v in key.values()),
+    return decode_token(next_token, lambda key: all(0 < len(v) <= 256 for v in key.values()),
                         transfer_id=None, item_key=None, created_at=None, **expected)
 
 
@@ -106,7 +115,8 @@ class DiagnosticUpload(BaseModel):
     charger_status: str | None = Field(None, description="The charger's latest status notification, verbatim")
     reason: str | None = Field(None, description="failed: why")
     size: int | None = Field(None, description="Bytes, once uploaded")
-    download_url: str | None = Field(None, description="Once uploaded: a presigned link, valid for an hour")
+    download_url: str | None = Field(None, description="Once uploaded: a presigned link, valid for an hour (to admin "
+                                                       "and operator keys only: logs may hold personal data)")
     created_at: str
     updated_at: str
 
@@ -124,18 +134,23 @@ def _upload(item: dict[str, Any]) -> DiagnosticUpload:
                                                                       "file_name", "charger_status", "reason",
                                                                       "created_at", "updated_at")},
         from_=item.get("from"), size=size,
-        download_url=transfers.presigned("GET", item["object_key"]) if size is not None else None)
+        download_url=transfers.presigned("GET", item["object_key"]) if size is not None and _may_download() else None)
 
 
 @router.post("/diagnostic-uploads", security=_WRITE, summary="Pull a charger's diagnostics", tags=[UPLOADS],
              description=("Asks the charger to upload its diagnostics (1.6 GetDiagnostics, 2.0.1 GetLog of a "
                           "DiagnosticsLog, for the charger's version on its latest connection) to a short file URL "
                           "into the diagnostics bucket; follow it on Location. 422 for a charger never heard of or "
-                          "`from` after `to`."),
-             responses=responses({202: ("Requested; Location is the upload", DiagnosticUpload)}, 422))
+                          "`from` after `to`; 409 for one whose OCPP version is not known yet (it is learnt at its "
+                          "next connection)."),
+             responses=responses({202: ("Requested; Location is the upload", DiagnosticUpload)}, 409, 422))
 def post_upload(request: UploadRequest) -> DiagnosticUpload:
     _known([request.charge_point_id], "body.charge_point_id")
-    item = transfers.request_upload(request.charge_point_id, request.from_, request.to, _base())
+    try:
+        item = transfers.request_upload(request.charge_point_id, request.from_, request.to, _base())
+    except transfers.VersionUnknown:
+        raise ProblemError(409, f"Charger {request.charge_point_id!r}: version not known yet: it is learnt at the "
+                                "charger's next connection; ask again then") from None
     return json_response(202, _upload(item), {"Location": f"/diagnostic-uploads/{item['transfer_id']}"})  # type: ignore[return-value]
 
 
@@ -264,7 +279,7 @@ class CampaignRequest(BaseModel):
         return self
 
 
-State = Literal["pending", "sent", "downloading", "downloaded", "installing", "installed", "failed"]
+State = Literal["pending", "sent", "downloading", "downloaded", "installing", "installed", "failed", "not_sent"]
 
 
 class CampaignCharger(BaseModel):
@@ -272,6 +287,7 @@ class CampaignCharger(BaseModel):
     state: State
     charger_status: str | None = Field(None, description="The charger's latest FirmwareStatusNotification, verbatim")
     ocpp_version: str | None = None
+    reason: str | None = Field(None, description="failed: `timeout` when it said nothing for a day after the window")
     sent_at: str | None = None
     updated_at: str
 

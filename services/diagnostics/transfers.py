@@ -21,13 +21,14 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Callable
 
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from services.contracts.connectivity import CommandCompleted, FirmwareStatusChanged, UploadStatusChanged
 from services.diagnostics import files, firmware, fleet, uploads
+from services.diagnostics.transfer_items import CAMPAIGN, FIRMWARE_REFERENCE, IMAGE, TARGET, UPLOAD, UPLOAD_REFERENCE
 from services.shared import aws, clock
 from services.shared.dynamo import condition_failed, every, page, plain
 from services.shared.log import logger
@@ -37,9 +38,6 @@ BY_CHARGER = "by-charger"
 BY_KIND = "by-kind"
 UPLOADS_BUCKET = "uploads"
 FILE_URL_KEY = "file-url-key"
-UPLOAD, IMAGE, CAMPAIGN, TARGET = "upload", "image", "campaign", "target#"
-# References of the commands diagnostics asks for (a remediation attempt's is `{incident_id}#{n}`).
-UPLOAD_REFERENCE, FIRMWARE_REFERENCE = "upload:", "firmware:"
 # How long a charger may take to start an upload once asked; a campaign's file URL lasts its window and this.
 UPLOAD_URL_VALID = timedelta(days=1)
 # The presigned S3 URLs given to operators and behind the redirects: used at once.
@@ -51,6 +49,18 @@ SHOWN_TARGETS = 1000
 
 class Conflict(Exception):
     """The request does not fit what the item is now (a campaign stopped already, say)."""
+
+
+class Contended(RuntimeError):
+    """An item kept changing under a write that depends on it: the message is redelivered and tried anew."""
+
+
+class VersionUnknown(Exception):
+    """The charger's OCPP version is not known yet (it is learnt at its next connection)."""
+
+
+# Attempts of a write conditioned on what it read, before the message goes back to its queue.
+_ATTEMPTS = 4
 
 
 def _table() -> Any:
@@ -93,16 +103,21 @@ def object_size(key: str) -> int | None:
 
 
 def redirect(token: str, method: str, now: datetime) -> str:
-    """The presigned S3 URL a file URL's token leads to; files.BadToken for a token not ours or expired, and
-    PermissionError for a method it does not allow."""
+    """The presigned S3 URL a file URL's token leads to; files.BadToken for a token not ours, expired or of an upload
+    that is over, and PermissionError for a method it does not allow."""
     grant = files.verify(_file_key(), token, now)
     if grant.method != method:
         raise PermissionError(grant.method)
+    if method == "PUT":  # an upload's URL takes its file until the upload is over, not for the rest of its day
+        item = upload(grant.key.removeprefix(uploads.PREFIX))
+        if item is None or item["status"] in uploads.FINISHED:
+            raise files.BadToken("its upload is over")
     return presigned(grant.method, grant.key)
 
 
 def _get(transfer_id: str, item_key: str) -> dict[str, Any] | None:
-    item = _table().get_item(Key={"transfer_id": transfer_id, "item_key": item_key}).get("Item")
+    """The item as last written (a strongly consistent read: writes are conditioned on what it says)."""
+    item = _table().get_item(Key={"transfer_id": transfer_id, "item_key": item_key}, ConsistentRead=True).get("Item")
     return plain(item) if item else None
 
 
@@ -126,6 +141,23 @@ def _update(item: dict[str, Any], fields: dict[str, Any], **condition: Any) -> b
     return True
 
 
+def _apply(transfer_id: str, item_key: str,
+           change: Callable[[dict[str, Any]], tuple[dict[str, Any], dict[str, Any]] | None]) -> dict[str, Any] | None:
+    """Reads the item (consistently) and writes what `change` makes of it, `(fields, condition)`, conditioned on
+    what it read; re-reads and tries again when another write came between (status notifications of one charger
+    come on two queues, close together). The item as written, or None when there is none or nothing to change;
+    Contended when it kept changing."""
+    for _ in range(_ATTEMPTS):
+        item = _get(transfer_id, item_key)
+        found = None if item is None else change(item)
+        if item is None or found is None:
+            return None
+        fields, condition = found
+        if _update(item, fields, **condition):
+            return {**item, **fields}
+    raise Contended(f"{transfer_id}/{item_key}")
+
+
 def _listing(kind: str, charge_point_id: str | None, limit: int, start_key: dict[str, Any] | None
              ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     if charge_point_id is not None:
@@ -140,16 +172,20 @@ def _listing(kind: str, charge_point_id: str | None, limit: int, start_key: dict
 
 
 def _version(charge_point_id: str) -> str:
-    """As connectivity reads it: a charger not known to have connected is taken for 1.6."""
-    return fleet.ocpp_version(charge_point_id) or "ocpp1.6"
+    """The version of the charger's latest connection; VersionUnknown for one that has not connected since
+    diagnostics began keeping it (sending it the other generation's command would fail)."""
+    version = fleet.ocpp_version(charge_point_id)
+    if version is None:
+        raise VersionUnknown(charge_point_id)
+    return version
 
 
 # --- diagnostics uploads ---------------------------------------------------------------------
 
 def request_upload(charge_point_id: str, start: str | None, stop: str | None, base: str) -> dict[str, Any]:
     """A new upload, whose stream record asks the charger (GetDiagnostics or GetLog) to upload to a file URL."""
-    now, upload_id = clock.now(), uuid.uuid4().hex
-    key, request_id, version = uploads.object_key(upload_id), _request_id(upload_id), _version(charge_point_id)
+    now, upload_id, version = clock.now(), uuid.uuid4().hex, _version(charge_point_id)
+    key, request_id = uploads.object_key(upload_id), _request_id(upload_id)
     action, payload = uploads.command(version, _file_url(base, key, "PUT", now + UPLOAD_URL_VALID), request_id,
                                       start, stop)
     item = {"transfer_id": upload_id, "item_key": UPLOAD, "kind": UPLOAD, "charge_point_id": charge_point_id,
@@ -172,14 +208,18 @@ def upload_listing(charge_point_id: str | None, limit: int, start_key: dict[str,
 
 def upload_answered(event: CommandCompleted) -> None:
     """The charger's answer to GetDiagnostics or GetLog: the file name it will upload, or why it will not."""
-    item = upload(event.reference.removeprefix(UPLOAD_REFERENCE)) if event.reference else None
-    if item is None:
+    if not event.reference:
         return
     fields = uploads.answered(event.status, event.reply)
-    if item["status"] == uploads.REQUESTED:
-        _update(item, {**fields, "updated_at": event.occurred_at}, status=uploads.REQUESTED)
-    elif "file_name" in fields:  # its status notifications came first (another queue): the name is still news
-        _update(item, {"file_name": fields["file_name"]})
+
+    def change(item: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        if item["status"] == uploads.REQUESTED:
+            return {**fields, "updated_at": event.occurred_at}, {"status": uploads.REQUESTED}
+        if "file_name" in fields:  # its status notifications came first (another queue): the name is still news
+            return {"file_name": fields["file_name"]}, {}
+        return None
+
+    _apply(event.reference.removeprefix(UPLOAD_REFERENCE), UPLOAD, change)
 
 
 def _charger_transfers(charge_point_id: str, limit: int) -> list[dict[str, Any]]:
@@ -190,12 +230,10 @@ def _charger_transfers(charge_point_id: str, limit: int) -> list[dict[str, Any]]
 
 
 def _match(candidates: list[dict[str, Any]], request_id: int | None) -> dict[str, Any] | None:
-    """The transfer a status notification is about: the one with its request id, else (a notification that names
-    none) the latest one under way."""
+    """The transfer a status notification is about: the one with its request id; for a notification that names
+    none (1.6), the latest one under way."""
     if request_id is not None:
-        named = next((c for c in candidates if int(c.get("request_id", -1)) == request_id), None)
-        if named is not None:
-            return named
+        return next((c for c in candidates if int(c.get("request_id", -1)) == request_id), None)
     return candidates[0] if candidates else None
 
 
@@ -203,13 +241,18 @@ def upload_progressed(event: UploadStatusChanged) -> None:
     """The charger's DiagnosticsStatusNotification or LogStatusNotification, on the upload it is about."""
     open_uploads = [i for i in _charger_transfers(event.charge_point_id, 20)
                     if i["item_key"] == UPLOAD and i["status"] not in uploads.FINISHED]
-    item = _match(open_uploads, event.request_id)
-    if item is None:
+    found = _match(open_uploads, event.request_id)
+    if found is None:
         return
-    status = uploads.progressed(item, event.status)
-    if status is not None:
-        _update(item, {"status": status, "charger_status": event.status, "updated_at": event.occurred_at},
-                status=item["status"])
+
+    def change(item: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        status = uploads.progressed(item, event.status)
+        if status is None:
+            return None
+        return ({"status": status, "charger_status": event.status, "updated_at": event.occurred_at},
+                {"status": item["status"]})
+
+    _apply(found["transfer_id"], UPLOAD, change)
 
 
 # --- firmware images and campaigns -----------------------------------------------------------
@@ -242,18 +285,20 @@ def create_campaign(image_item: dict[str, Any], charge_point_ids: list[str], per
                 "location": _file_url(base, image_item["object_key"], "GET", valid_until),
                 "per_minute": per_minute, "window": window, "stop_on_failure_share": Decimal(str(share)),
                 "status": firmware.RUNNING, "charger_count": len(charge_point_ids)}
+    targets = [{"transfer_id": campaign_id, "item_key": f"{TARGET}{charge_point_id}",
+                "charge_point_id": charge_point_id, "created_at": clock.iso(now), "state": firmware.PENDING,
+                "updated_at": clock.iso(now)} for charge_point_id in charge_point_ids]
     with _table().batch_writer() as batch:
         batch.put_item(Item=campaign)
-        for charge_point_id in charge_point_ids:
-            batch.put_item(Item={"transfer_id": campaign_id, "item_key": f"{TARGET}{charge_point_id}",
-                                 "charge_point_id": charge_point_id, "created_at": clock.iso(now),
-                                 "state": firmware.PENDING, "updated_at": clock.iso(now)})
-    dispatch(plain(campaign), now)
+        for target in targets:
+            batch.put_item(Item=target)
+    dispatch(plain(campaign), now, targets)
     return campaign_view(campaign_id) or campaign
 
 
 def _campaign_items(campaign_id: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    items = [plain(i) for i in every(_table().query, {"KeyConditionExpression": Key("transfer_id").eq(campaign_id)})]
+    items = [plain(i) for i in every(_table().query, {"KeyConditionExpression": Key("transfer_id").eq(campaign_id),
+                                                      "ConsistentRead": True})]
     campaign = next((i for i in items if i["item_key"] == CAMPAIGN), None)
     return campaign, [i for i in items if i["item_key"].startswith(TARGET)]
 
@@ -276,9 +321,15 @@ def dispatch(campaign: dict[str, Any], now: datetime, targets: list[dict[str, An
     How many."""
     if targets is None:
         _, targets = _campaign_items(campaign["transfer_id"])
+    versions: dict[str, str | None] = {}
+
+    def ready(charge_point_id: str) -> bool:
+        versions[charge_point_id] = fleet.ocpp_version(charge_point_id)
+        return versions[charge_point_id] is not None
+
     sent = 0
-    for target in firmware.due(campaign, targets, now):
-        version = _version(target["charge_point_id"])
+    for target in firmware.due(campaign, targets, now, ready):
+        version = versions[target["charge_point_id"]]
         request_id = _request_id(uuid.uuid4().hex)
         action, payload = firmware.command(version, campaign["location"], request_id, clock.iso(now))
         sent += _update(target, {"state": firmware.SENT, "sent_at": clock.iso(now), "updated_at": clock.iso(now),
@@ -287,11 +338,29 @@ def dispatch(campaign: dict[str, Any], now: datetime, targets: list[dict[str, An
     return sent
 
 
+def _close(campaign: dict[str, Any], targets: list[dict[str, Any]], now: datetime) -> None:
+    """Past its window: the campaign's pending chargers are not sent, and those silent too long fail."""
+    at = clock.iso(now)
+    for target in targets:
+        fields = firmware.closing(campaign, target, now)
+        if fields is not None:
+            _update(target, {**fields, "updated_at": at}, state=target["state"])
+
+
 def rollout(now: datetime) -> int:
-    """The schedule's pass: each running campaign's next chargers. How many were sent."""
+    """The schedule's pass over each running campaign: its next chargers; past its window, the end of those that
+    will never report; then its judgement (which heals one a notification's missed). How many were sent."""
     running = every(_table().query, {"IndexName": BY_KIND, "KeyConditionExpression": Key("kind").eq(CAMPAIGN),
                                      "FilterExpression": Attr("status").eq(firmware.RUNNING)})
-    return sum(dispatch(plain(campaign), now) for campaign in running)
+    sent = 0
+    for found in running:
+        campaign, targets = _campaign_items(found["transfer_id"])
+        if campaign is None:
+            continue
+        sent += dispatch(campaign, now, targets)
+        _close(campaign, targets, now)
+        _judge(campaign["transfer_id"])
+    return sent
 
 
 def _judge(campaign_id: str) -> None:
@@ -319,30 +388,36 @@ def stop_campaign(campaign_id: str, by: str) -> dict[str, Any] | None:
     return campaign_view(campaign_id)
 
 
-def _target_changed(target: dict[str, Any], state: str | None, at: str, **fields: Any) -> None:
-    """Only a charger's final state can stop or finish its campaign: the others read no more."""
-    changed = state is not None and _update(target, {"state": state, "updated_at": at, **fields}, state=target["state"])
-    if changed and state in firmware.FINAL:
-        _judge(target["transfer_id"])
+def _target_changed(transfer_id: str, item_key: str, state_after: Callable[[str], str | None], at: str,
+                    **fields: Any) -> None:
+    """Moves a charger of a campaign from the state it is in now; only a final state can stop or finish its
+    campaign: the others read no more."""
+
+    def change(target: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        state = state_after(target["state"])
+        return None if state is None else ({"state": state, "updated_at": at, **fields}, {"state": target["state"]})
+
+    changed = _apply(transfer_id, item_key, change)
+    if changed is not None and changed["state"] in firmware.FINAL:
+        _judge(transfer_id)
 
 
 def firmware_answered(event: CommandCompleted) -> None:
     """The charger's answer to UpdateFirmware: a refusal (or none) fails its target."""
     campaign_id, _, charge_point_id = (event.reference or "").removeprefix(FIRMWARE_REFERENCE).partition(":")
-    target = _get(campaign_id, f"{TARGET}{charge_point_id}")
-    if target is None:
+    if not charge_point_id:
         logger.warning("CommandCompleted of no campaign's charger", extra={"reference": event.reference})
         return
-    _target_changed(target, firmware.answered(target["state"], event.status, event.reply), event.occurred_at,
-                    command_status=event.status)
+    _target_changed(campaign_id, f"{TARGET}{charge_point_id}", lambda state: firmware.answered(state, event.status, event.reply),
+                    event.occurred_at, command_status=event.status)
 
 
 def firmware_progressed(event: FirmwareStatusChanged) -> None:
     """A FirmwareStatusNotification, on the charger's campaign it is about (a plain 1.6 one names no request:
     its latest campaign under way)."""
     under_way = [i for i in _charger_transfers(event.charge_point_id, 20)
-                 if i["item_key"].startswith(TARGET) and i["state"] not in (firmware.PENDING, *firmware.FINAL)]
+                 if i["item_key"].startswith(TARGET) and i["state"] in firmware.UNDER_WAY]
     target = _match(under_way, event.request_id)
     if target is not None:
-        _target_changed(target, firmware.progressed(target["state"], event.status), event.occurred_at,
-                        charger_status=event.status)
+        _target_changed(target["transfer_id"], target["item_key"], lambda state: firmware.progressed(state, event.status),
+                        event.occurred_at, charger_status=event.status)

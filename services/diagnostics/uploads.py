@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.diagnostics.firmware import taken
+
 REQUESTED, ACCEPTED, UPLOADING, UPLOADED, FAILED, UNAVAILABLE = (
     "requested", "accepted", "uploading", "uploaded", "failed", "unavailable")
 FINISHED = frozenset({UPLOADED, FAILED, UNAVAILABLE})
@@ -39,8 +41,9 @@ def command(ocpp_version: str, location: str, request_id: int, start: str | None
 
 def answered(status: str, reply: dict[str, Any] | None) -> dict[str, Any]:
     """The fields the command's CommandCompleted sets: the file name the charger will upload, and accepted; failed
-    when it was refused or went unanswered; unavailable when a 1.6 charger names no file (it has none)."""
-    if status != "accepted" or reply is None or reply.get("status", "Accepted") not in ("Accepted", "AcceptedCanceled"):
+    when it was refused or went unanswered (judged on the reply, as firmware.taken); unavailable when a 1.6 charger
+    names no file (it has none)."""
+    if not taken(status, reply):
         return {"status": FAILED, "reason": f"the charger answered {reply.get('status')}" if reply else status}
     name = reply.get("fileName") or reply.get("filename")
     if name is None and "status" not in reply:

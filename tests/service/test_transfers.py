@@ -149,7 +149,7 @@ def test_a_campaign_paces_its_chargers_and_finishes_with_their_counts(tap: Event
     image_id = image()
     created = campaign(image_id, ["C", "B", "A"], per_minute=2, share=0.5)
     assert created["counts"] == {"pending": 1, "sent": 2, "downloading": 0, "downloaded": 0, "installing": 0,
-                                 "installed": 0, "failed": 0}
+                                 "installed": 0, "failed": 0, "not_sent": 0}
     first = {c["charge_point_id"]: c for c in commands(tap)}
     assert sorted(first) == ["A", "B"]
     assert first["A"]["payload"]["location"] == first["B"]["payload"]["firmware"]["location"]
@@ -201,15 +201,166 @@ def test_campaigns_refuse_what_they_cannot_roll_out() -> None:
     connected("A")
     not_uploaded = api("POST", "/firmware-images", {"name": "X1"})["json"]["id"]
     rollout = {"per_minute": 1}
-    for body in ({"charge_point_ids": ["A"], "image": not_uploaded, "rollout": rollout, "stop_on_failure_share": 0},
-                 {"charge_point_ids": ["A"], "site_id": "S", "image": not_uploaded, "rollout": rollout,
-                  "stop_on_failure_share": 0},
-                 {"charge_point_ids": ["A", "A"], "image": not_uploaded, "rollout": rollout, "stop_on_failure_share": 0},
-                 {"charge_point_ids": ["A"], "image": not_uploaded, "rollout": rollout, "stop_on_failure_share": 2}):
-        assert_problem(api("POST", "/firmware-campaigns", body), 422)
+    assert_problem(api("POST", "/firmware-campaigns", {"charge_point_ids": ["A"], "image": not_uploaded,
+                                                       "rollout": rollout, "stop_on_failure_share": 0}), 422)
     image_id = image()
-    for body in ({"charge_point_ids": ["nobody"], "image": image_id, "rollout": rollout, "stop_on_failure_share": 0},
+    for body in ({"charge_point_ids": ["A"], "site_id": "S", "image": image_id, "rollout": rollout,
+                  "stop_on_failure_share": 0},
+                 {"charge_point_ids": ["A", "A"], "image": image_id, "rollout": rollout, "stop_on_failure_share": 0},
+                 {"charge_point_ids": ["A"], "image": image_id, "rollout": rollout, "stop_on_failure_share": 2},
+                 {"charge_point_ids": ["nobody"], "image": image_id, "rollout": rollout, "stop_on_failure_share": 0},
                  {"site_id": "empty", "image": image_id, "rollout": rollout, "stop_on_failure_share": 0},
                  {"charge_point_ids": ["A"], "image": image_id, "stop_on_failure_share": 0,
                   "rollout": {"per_minute": 1, "window": {"from": "2020-01-01T00:00:00Z", "to": "2020-01-02T00:00:00Z"}}}):
         assert_problem(api("POST", "/firmware-campaigns", body), 422)
+
+
+def test_a_notification_read_stale_from_the_index_still_lands(tap: EventTap, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The by-charger index is eventually consistent: Installed may find its target still `downloaded` there while
+    the table says `installing` (Installing came 300 ms before). It lands, and the campaign finishes."""
+    connected("A")
+    created = campaign(image(), ["A"], per_minute=1, share=0)
+    progress("A", "Downloading", "Downloaded")
+    stale = transfers._charger_transfers("A", 20)
+    progress("A", "Installing")
+    monkeypatch.setattr(transfers, "_charger_transfers", lambda charge_point_id, limit: stale)
+    progress("A", "Installed")
+    shown = api("GET", f"/firmware-campaigns/{created['id']}")["json"]
+    assert (shown["status"], shown["counts"]["installed"]) == ("finished", 1)
+
+
+def test_an_answer_that_loses_a_race_with_a_notification_is_applied_anew(tap: EventTap,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """CommandCompleted and the upload's notifications come on two queues: a write that finds the item changed
+    since its read reads it again, and one that keeps losing goes back to its queue."""
+    connected("CP-16")
+    upload_id = api("POST", "/diagnostic-uploads", {"charge_point_id": "CP-16"})["json"]["id"]
+    [command] = commands(tap)
+    update = transfers._update
+    raced: list[bool] = []
+
+    def racing(item: dict[str, Any], fields: dict[str, Any], **condition: Any) -> bool:
+        if not raced:  # the notification's write lands between the answer's read and its write
+            raced.append(True)
+            deliver(handlers.transfer_events, UploadStatusChanged(charge_point_id="CP-16", kind="diagnostics",
+                                                                  status="Uploading"))
+        return update(item, fields, **condition)
+
+    monkeypatch.setattr(transfers, "_update", racing)
+    completed(command, reply={"fileName": "diag.zip"})
+    shown = api("GET", f"/diagnostic-uploads/{upload_id}")["json"]
+    assert (shown["status"], shown["file_name"]) == ("uploading", "diag.zip")
+
+    monkeypatch.setattr(transfers, "_update", lambda item, fields, **condition: False)
+    body = json.dumps(eventbridge_event("csms.connectivity", "UploadStatusChanged", UploadStatusChanged(
+        charge_point_id="CP-16", kind="diagnostics", status="Uploaded").model_dump(mode="json")))
+    assert handlers.transfer_events(sqs_event([body]), context())["batchItemFailures"]
+
+
+def test_a_notification_of_another_request_moves_no_upload(tap: EventTap) -> None:
+    connected("CP-201", "ocpp2.0.1")
+    upload_id = api("POST", "/diagnostic-uploads", {"charge_point_id": "CP-201"})["json"]["id"]
+    [command] = commands(tap)
+    completed(command, reply={"status": "Accepted", "filename": "log.txt"})
+    deliver(handlers.transfer_events, UploadStatusChanged(charge_point_id="CP-201", kind="log", status="Uploaded",
+                                                          request_id=command["payload"]["requestId"] + 1))
+    assert api("GET", f"/diagnostic-uploads/{upload_id}")["json"]["status"] == "accepted"
+
+
+def test_an_update_accepted_and_cancelling_the_one_under_way_goes_on(tap: EventTap) -> None:
+    connected("B", "ocpp2.0.1")
+    created = campaign(image(), ["B"], per_minute=1, share=0)
+    [command] = commands(tap)
+    completed(command, status="rejected", reply={"status": "AcceptedCanceled"})  # as connectivity settles it
+    shown = api("GET", f"/firmware-campaigns/{created['id']}")["json"]
+    assert (shown["status"], shown["chargers"][0]["state"]) == ("running", "sent")
+
+
+def test_a_missed_judgement_heals_and_a_campaign_past_its_window_ends(tap: EventTap) -> None:
+    for cp in ("A", "B", "C"):
+        connected(cp)
+    created = campaign(image(), ["A", "B", "C"], per_minute=2, share=1)
+    campaign_id = created["id"]
+    sent = {c["charge_point_id"]: c for c in commands(tap)}
+    progress("A", "Downloading")
+    # B's final write landed but its judgement read the campaign before it (or failed): rollout judges anew.
+    aws.table(transfers.TRANSFERS).update_item(Key={"transfer_id": campaign_id, "item_key": "target#B"},
+                                               UpdateExpression="SET #s = :s", ExpressionAttributeNames={"#s": "state"},
+                                               ExpressionAttributeValues={":s": "installed"})
+    end = clock.parse(created["window"]["to"])
+    assert transfers.rollout(end) == 0
+    shown = api("GET", f"/firmware-campaigns/{campaign_id}")["json"]
+    assert shown["status"] == "running" and shown["counts"]["not_sent"] == 1  # C: never sent, A: under way
+    assert sorted(sent) == ["A", "B"]
+    transfers.rollout(end + timedelta(days=1))
+    shown = api("GET", f"/firmware-campaigns/{campaign_id}")["json"]
+    assert shown["status"] == "finished"
+    assert {c["charge_point_id"]: (c["state"], c.get("reason")) for c in shown["chargers"]} == {
+        "A": ("failed", "timeout"), "B": ("installed", None), "C": ("not_sent", None)}
+
+
+def test_chargers_of_unknown_version_wait_for_their_next_connection(tap: EventTap) -> None:
+    """Known (placed, say) but not connected since diagnostics began keeping versions: no command of a guessed
+    generation."""
+    from services.diagnostics import fleet
+
+    connected("A")
+    fleet.record_status("OLD", 1, 1, "Available", clock.iso(clock.now()))
+    problem = api("POST", "/diagnostic-uploads", {"charge_point_id": "OLD"})
+    assert_problem(problem, 409)
+    assert "next connection" in problem["json"]["detail"]
+    created = campaign(image(), ["A", "OLD"], per_minute=5, share=0)
+    assert [c["charge_point_id"] for c in commands(tap)] == ["A"]
+    tap.clear()
+    connected("OLD", "ocpp2.0.1")
+    assert transfers.rollout(clock.now()) == 1
+    [command] = commands(tap)
+    assert command["charge_point_id"] == "OLD" and "requestId" in command["payload"]
+    assert api("GET", f"/firmware-campaigns/{created['id']}")["json"]["counts"]["sent"] == 2
+
+
+def test_download_links_go_to_operators_and_an_upload_url_closes_with_its_upload(tap: EventTap) -> None:
+    connected("CP-16")
+    upload_id = api("POST", "/diagnostic-uploads", {"charge_point_id": "CP-16"})["json"]["id"]
+    [command] = commands(tap)
+    location = command["payload"]["location"]
+    assert follow(location, "PUT")["statusCode"] == 307
+    aws.client("s3").put_object(Bucket=aws.bucket("uploads"), Key=f"diagnostics/{upload_id}", Body=b"id tags")
+    deliver(handlers.transfer_events, UploadStatusChanged(charge_point_id="CP-16", kind="diagnostics", status="Uploaded"))
+    for scopes, linked in (("admin", True), ("operator", True), ("support", False), ("read-only", False)):
+        shown = api("GET", f"/diagnostic-uploads/{upload_id}", scopes=scopes)["json"]
+        assert shown["size"] == 7 and (shown["download_url"] is not None) == linked, scopes
+    assert follow(location, "PUT")["statusCode"] == 403
+
+
+def test_an_empty_next_token_key_is_refused() -> None:
+    from services.shared.rest import encode_token
+
+    token = encode_token({"transfer_id": "", "item_key": "", "created_at": "", "kind": "upload"})
+    assert_problem(api("GET", "/diagnostic-uploads", query={"next_token": token}), 422)
+
+
+def test_the_file_urls_built_behind_api_gateway_fit_ocpps_512_characters(tap: EventTap) -> None:
+    """The base as the AWS path builds it: API Gateway's requestContext (domain, stage; the path begins with it)."""
+    from tests.service.helpers import rest_event as event
+
+    for cp, version in (("A", "ocpp2.0.1"), ("B", "ocpp2.0.1")):
+        connected(cp, version)
+    image_id = image()
+    domain = "abcdefghij.execute-api.eu-central-1.amazonaws.com"
+
+    def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        request = event("POST", path, body)
+        request["requestContext"].update(domainName=domain, stage="prod", path=f"/prod{path}")
+        request["headers"]["X-Forwarded-Proto"] = "https"
+        reply = handlers.api(request, context("api"))
+        assert reply["statusCode"] in (201, 202), reply["body"]
+        return reply
+
+    post("/diagnostic-uploads", {"charge_point_id": "A"})
+    post("/firmware-campaigns", {"charge_point_ids": ["B"], "image": image_id, "rollout": {"per_minute": 1},
+                                 "stop_on_failure_share": 0})
+    found = {c["action"]: c["payload"] for c in commands(tap)}
+    for url in (found["GetLog"]["log"]["remoteLocation"], found["UpdateFirmware"]["firmware"]["location"]):
+        assert url.startswith(f"https://{domain}/prod/files/") and len(url) <= files.MAX_URL_LENGTH
+    assert follow(found["UpdateFirmware"]["firmware"]["location"], "GET")["statusCode"] == 307

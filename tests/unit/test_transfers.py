@@ -95,8 +95,12 @@ def test_a_chargers_state_moves_forward_on_its_words_of_any_version() -> None:
 def test_a_refused_or_unanswered_update_fails() -> None:
     assert firmware.answered(firmware.SENT, "accepted", {}) is None  # 1.6: an empty reply
     assert firmware.answered(firmware.SENT, "accepted", {"status": "Accepted"}) is None
-    assert firmware.answered(firmware.SENT, "accepted", {"status": "InvalidCertificate"}) == firmware.FAILED
-    for status in ("rejected", "error", "timed_out"):
+    # Connectivity settles 2.0.1's AcceptedCanceled as rejected: the reply says the charger takes it.
+    assert firmware.answered(firmware.SENT, "rejected", {"status": "AcceptedCanceled"}) is None
+    assert firmware.answered(firmware.SENT, "rejected", {"status": "InvalidCertificate"}) == firmware.FAILED
+    assert firmware.answered(firmware.SENT, "rejected", {"status": "Rejected"}) == firmware.FAILED
+    assert firmware.answered(firmware.SENT, "error", {"status": "Accepted", "oops": 1}) == firmware.FAILED  # invalid
+    for status in ("error", "timed_out"):
         assert firmware.answered(firmware.SENT, status, None) == firmware.FAILED
     assert firmware.answered(firmware.INSTALLED, "timed_out", None) is None
 
@@ -106,8 +110,48 @@ def test_a_campaign_stops_when_more_than_its_share_of_chargers_failed() -> None:
     assert firmware.should_stop(one_of_three, 0) and firmware.should_stop(one_of_three, 0.33)
     assert not firmware.should_stop(one_of_three, 1 / 3) and not firmware.should_stop(one_of_three, 1)
     assert not firmware.should_stop(firmware.counts([]), 0)
-    assert firmware.finished(firmware.counts([firmware.FAILED, firmware.INSTALLED]))
+    assert firmware.finished(firmware.counts([firmware.FAILED, firmware.INSTALLED, firmware.NOT_SENT]))
     assert not firmware.finished(one_of_three)
+
+
+def test_the_stop_rule_judges_the_settled_chargers_from_a_small_sample() -> None:
+    """1,000 chargers, share 0.05: the first 50 all failing stop it, though 50 is not over 5% of 1,000."""
+    first_fifty = firmware.counts([firmware.FAILED] * 50 + [firmware.PENDING] * 950)
+    assert firmware.should_stop(first_fifty, 0.05)
+    four = firmware.counts([firmware.FAILED] * 4 + [firmware.PENDING] * 996)
+    assert not firmware.should_stop(four, 0.05) and firmware.should_stop(four, 0)  # under the sample; 0: the first
+    mixed = firmware.counts([firmware.FAILED] * 2 + [firmware.INSTALLED] * 38 + [firmware.SENT] * 960)
+    assert not firmware.should_stop(mixed, 0.05) and firmware.should_stop(mixed, 0.04)
+
+
+def test_the_end_of_the_window_closes_what_will_never_report() -> None:
+    end = campaign()["window"]["to"]
+    after = clock.parse(end)
+
+    def closing(state: str, updated: datetime, now: datetime) -> dict[str, str] | None:
+        return firmware.closing(campaign(), {"state": state, "updated_at": clock.iso(updated)}, now)
+
+    assert closing(firmware.PENDING, NOW, after - timedelta(seconds=1)) is None
+    assert closing(firmware.PENDING, NOW, after) == {"state": firmware.NOT_SENT}
+    assert closing(firmware.DOWNLOADING, NOW, after + timedelta(hours=23)) is None
+    assert closing(firmware.DOWNLOADING, NOW, after + firmware.TIMEOUT) == {"state": firmware.FAILED, "reason": "timeout"}
+    late_word = after + timedelta(hours=20)
+    assert closing(firmware.INSTALLING, late_word, after + firmware.TIMEOUT) is None
+    assert closing(firmware.INSTALLING, late_word, late_word + firmware.TIMEOUT) == {
+        "state": firmware.FAILED, "reason": "timeout"}
+    assert closing(firmware.INSTALLED, NOW, after + timedelta(days=9)) is None
+
+
+def test_due_waits_for_chargers_of_unknown_version_and_asks_no_more_than_needed() -> None:
+    asked: list[str] = []
+
+    def ready(charge_point_id: str) -> bool:
+        asked.append(charge_point_id)
+        return charge_point_id != "A"
+
+    targets = [target(cp) for cp in ("D", "C", "B", "A")]
+    assert [t["charge_point_id"] for t in firmware.due(campaign(), targets, NOW, ready)] == ["B", "C"]
+    assert asked == ["A", "B", "C"]
 
 
 def test_firmware_and_diagnostics_commands_follow_the_chargers_version() -> None:
@@ -123,7 +167,8 @@ def test_an_uploads_answer_and_notifications() -> None:
     assert uploads.answered("accepted", {"fileName": "d.zip"}) == {"status": uploads.ACCEPTED, "file_name": "d.zip"}
     assert uploads.answered("accepted", {}) == {"status": uploads.UNAVAILABLE}  # 1.6: no file to upload
     assert uploads.answered("accepted", {"status": "Accepted", "filename": "l.txt"})["file_name"] == "l.txt"
-    assert uploads.answered("accepted", {"status": "Rejected"})["status"] == uploads.FAILED
+    assert uploads.answered("rejected", {"status": "Rejected"})["status"] == uploads.FAILED
+    assert uploads.answered("rejected", {"status": "AcceptedCanceled", "filename": "l.txt"})["status"] == uploads.ACCEPTED
     assert uploads.answered("timed_out", None) == {"status": uploads.FAILED, "reason": "timed_out"}
     assert uploads.progressed({"status": uploads.REQUESTED}, "Uploading") == uploads.UPLOADING
     assert uploads.progressed({"status": uploads.UPLOADING}, "Uploaded") == uploads.UPLOADED
