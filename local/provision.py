@@ -101,10 +101,11 @@ def create_bucket(bucket: Bucket) -> None:
 
 
 def create_secret(secret: Secret, secrets_dir: Path | None) -> None:
-    """The secret with the value CSMS_SECRET_<NAME> or the file `<secrets_dir>/<name>` holds; without either, a new
+    """The secret with the value CSMS_SECRET_<NAME> (when not empty) or the file `<secrets_dir>/<name>` holds;
+    without either, a new
     random one for a `generated` secret, else none,
     so that reading it says where to put it (AWS has a placeholder, which would only fail later, at Stripe)."""
-    value = os.environ.get(f"CSMS_SECRET_{environment_key(secret.name)}")
+    value = os.environ.get(f"CSMS_SECRET_{environment_key(secret.name)}") or None  # empty: as if unset
     if value is None and secrets_dir and (secrets_dir / secret.name).is_file():
         value = (secrets_dir / secret.name).read_text().strip()
     if not value and secret.generated:

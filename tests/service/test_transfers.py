@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -364,3 +365,19 @@ def test_the_file_urls_built_behind_api_gateway_fit_ocpps_512_characters(tap: Ev
     for url in (found["GetLog"]["log"]["remoteLocation"], found["UpdateFirmware"]["firmware"]["location"]):
         assert url.startswith(f"https://{domain}/prod/files/") and len(url) <= files.MAX_URL_LENGTH
     assert follow(found["UpdateFirmware"]["firmware"]["location"], "GET")["statusCode"] == 307
+
+
+def test_the_local_file_url_key_survives_a_restart_even_with_an_empty_variable(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new key at each start would void every file URL handed out (a campaign's lasts its window)."""
+    from local.provision import create_secret
+    from services.diagnostics.manifest import MANIFEST
+    from services.shared.settings import settings
+
+    monkeypatch.setenv("CSMS_SECRET_FILE_URL_KEY", "")
+    [declared] = [s for s in MANIFEST.secrets if s.name == transfers.FILE_URL_KEY]
+    create_secret(declared, tmp_path)
+    first = aws.client("secretsmanager").get_secret_value(SecretId=settings().secret(declared.name))
+    create_secret(declared, tmp_path)
+    second = aws.client("secretsmanager").get_secret_value(SecretId=settings().secret(declared.name))
+    assert first["SecretString"] == second["SecretString"] == (tmp_path / declared.name).read_text()
