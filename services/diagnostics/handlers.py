@@ -164,6 +164,7 @@ def command_completed(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def _transfer_event(record: "SQSRecord") -> None:
     from services.contracts.connectivity import ChargerConnected, FirmwareStatusChanged, UploadStatusChanged
     from services.diagnostics import fleet, transfers
+    from services.shared import clock
 
     envelope = consumers.envelope(record)
     detail_type = envelope.get("detail-type")
@@ -174,6 +175,7 @@ def _transfer_event(record: "SQSRecord") -> None:
     elif detail_type == "ChargerConnected":
         connected = ChargerConnected.model_validate(envelope["detail"])
         fleet.record_connection(connected.charge_point_id, connected.ocpp_version, connected.occurred_at)
+        transfers.version_learnt(connected.charge_point_id, clock.now())
     else:
         raise ValueError(f"diagnostics-transfer-events does not take {detail_type!r} events")
 
@@ -181,7 +183,7 @@ def _transfer_event(record: "SQSRecord") -> None:
 @entry_point
 def transfer_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Chargers' firmware and upload status notifications move their campaign or upload on; ChargerConnected tells
-    which OCPP version (so which command) a charger takes."""
+    which OCPP version (so which command) a charger takes, and sends the campaigns that waited for it."""
     return consumers.sqs_batch(event, context, _transfer_event)
 
 

@@ -363,6 +363,14 @@ def rollout(now: datetime) -> int:
     return sent
 
 
+def version_learnt(charge_point_id: str, now: datetime) -> int:
+    """A charger's connection tells its version: the campaigns it waits in send their due chargers at once (at
+    their pace) rather than at the next minute's rollout. How many were sent."""
+    waiting = {i["transfer_id"] for i in _charger_transfers(charge_point_id, 20)
+               if i["item_key"].startswith(TARGET) and i["state"] == firmware.PENDING}
+    return sum(dispatch(campaign, now) for campaign in filter(None, (_get(c, CAMPAIGN) for c in sorted(waiting))))
+
+
 def _judge(campaign_id: str) -> None:
     """Stops a running campaign once too many of its chargers failed; finishes it once every one is done."""
     campaign, targets = _campaign_items(campaign_id)

@@ -134,7 +134,9 @@ def test_a_diagnostics_upload_lands_in_the_bucket_through_its_url(stack: Stack) 
     async def scenario() -> None:
         async with station16(stack, cp_id) as charger:
             upload = await accepted(stack, "/diagnostic-uploads", {"charge_point_id": cp_id}, 202)
-            shown = await read_when(stack, f"/diagnostic-uploads/{upload['id']}", lambda u: u["status"] == "uploaded")
+            # The answer (its file name) and the notifications (uploaded) come on two queues, in either order.
+            shown = await read_when(stack, f"/diagnostic-uploads/{upload['id']}",
+                                   lambda u: u["status"] == "uploaded" and u["file_name"] is not None)
             [(_, asked)] = charger.received
             assert len(asked["location"]) <= 512 and asked["location"].startswith(stack.rest_url + "/files/")
             assert (shown["file_name"], shown["size"]) == ("diagnostics.log", len(Station16.diagnostics))
