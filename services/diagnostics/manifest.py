@@ -67,6 +67,8 @@ MANIFEST = ServiceManifest(
             indexes=(
                 Index(name="by-charger", partition_key=Key("charge_point_id"), sort_key=Key("created_at")),
                 Index(name="by-kind", partition_key=Key("kind"), sort_key=Key("created_at")),
+                # Sparse: only running campaigns carry `running`, so the minute's rollout reads those alone.
+                Index(name="running", partition_key=Key("running"), sort_key=Key("created_at")),
             ),
             ttl_attribute="expires_at",
             stream=Stream("services.diagnostics.changes:transfer_changes"),

@@ -36,6 +36,7 @@ from services.shared.log import logger
 TRANSFERS = "transfers"
 BY_CHARGER = "by-charger"
 BY_KIND = "by-kind"
+RUNNING_INDEX = "running"
 UPLOADS_BUCKET = "uploads"
 FILE_URL_KEY = "file-url-key"
 # How long a charger may take to start an upload once asked; a campaign's file URL lasts its window and this.
@@ -121,8 +122,9 @@ def _get(transfer_id: str, item_key: str) -> dict[str, Any] | None:
     return plain(item) if item else None
 
 
-def _update(item: dict[str, Any], fields: dict[str, Any], **condition: Any) -> bool:
-    """Sets `fields` on the item if its attributes still hold the `condition` values; False if they do not."""
+def _update(item: dict[str, Any], fields: dict[str, Any], remove: tuple[str, ...] = (), **condition: Any) -> bool:
+    """Sets `fields` (and removes the `remove` attributes) on the item if its attributes still hold the `condition`
+    values; False if they do not."""
     names = {f"#f{i}": name for i, name in enumerate(fields)}
     values = {f":f{i}": value for i, value in enumerate(fields.values())}
     checks = []
@@ -131,7 +133,8 @@ def _update(item: dict[str, Any], fields: dict[str, Any], **condition: Any) -> b
         checks.append(f"#c{i} = :c{i}")
     try:
         _table().update_item(Key={"transfer_id": item["transfer_id"], "item_key": item["item_key"]},
-                             UpdateExpression="SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields))),
+                             UpdateExpression="SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields)))
+                             + (" REMOVE " + ", ".join(remove) if remove else ""),
                              ConditionExpression=" AND ".join(checks) or "attribute_exists(transfer_id)",
                              ExpressionAttributeNames=names, ExpressionAttributeValues=values)
     except ClientError as error:
@@ -284,7 +287,7 @@ def create_campaign(image_item: dict[str, Any], charge_point_ids: list[str], per
                 "created_by": created_by, "image_id": image_item["transfer_id"],
                 "location": _file_url(base, image_item["object_key"], "GET", valid_until),
                 "per_minute": per_minute, "window": window, "stop_on_failure_share": Decimal(str(share)),
-                "status": firmware.RUNNING, "charger_count": len(charge_point_ids)}
+                "status": firmware.RUNNING, "running": CAMPAIGN, "charger_count": len(charge_point_ids)}
     targets = [{"transfer_id": campaign_id, "item_key": f"{TARGET}{charge_point_id}",
                 "charge_point_id": charge_point_id, "created_at": clock.iso(now), "state": firmware.PENDING,
                 "updated_at": clock.iso(now)} for charge_point_id in charge_point_ids]
@@ -350,8 +353,7 @@ def _close(campaign: dict[str, Any], targets: list[dict[str, Any]], now: datetim
 def rollout(now: datetime) -> int:
     """The schedule's pass over each running campaign: its next chargers; past its window, the end of those that
     will never report; then its judgement (which heals one a notification's missed). How many were sent."""
-    running = every(_table().query, {"IndexName": BY_KIND, "KeyConditionExpression": Key("kind").eq(CAMPAIGN),
-                                     "FilterExpression": Attr("status").eq(firmware.RUNNING)})
+    running = every(_table().query, {"IndexName": RUNNING_INDEX, "KeyConditionExpression": Key("running").eq(CAMPAIGN)})
     sent = 0
     for found in running:
         campaign, targets = _campaign_items(found["transfer_id"])
@@ -379,10 +381,10 @@ def _judge(campaign_id: str) -> None:
     found = firmware.counts(t["state"] for t in targets)
     at = clock.iso(clock.now())
     if firmware.should_stop(found, float(campaign["stop_on_failure_share"])):
-        _update(campaign, {"status": firmware.STOPPED, "stopped_at": at, "stop_reason": "failures"},
+        _update(campaign, {"status": firmware.STOPPED, "stopped_at": at, "stop_reason": "failures"}, ("running",),
                 status=firmware.RUNNING)
     elif firmware.finished(found):
-        _update(campaign, {"status": firmware.FINISHED, "finished_at": at}, status=firmware.RUNNING)
+        _update(campaign, {"status": firmware.FINISHED, "finished_at": at}, ("running",), status=firmware.RUNNING)
 
 
 def stop_campaign(campaign_id: str, by: str) -> dict[str, Any] | None:
@@ -391,7 +393,7 @@ def stop_campaign(campaign_id: str, by: str) -> dict[str, Any] | None:
     if campaign is None:
         return None
     if not _update(campaign, {"status": firmware.STOPPED, "stopped_at": clock.iso(clock.now()),
-                              "stop_reason": "operator", "stopped_by": by}, status=firmware.RUNNING):
+                              "stop_reason": "operator", "stopped_by": by}, ("running",), status=firmware.RUNNING):
         raise Conflict(campaign_id)
     return campaign_view(campaign_id)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from boto3.dynamodb.conditions import Key
 
 from services.contracts.connectivity import ChargerConnected, CommandCompleted, FirmwareStatusChanged, UploadStatusChanged
 from services.diagnostics import files, handlers, transfers
@@ -195,6 +196,11 @@ def test_an_operator_stops_a_campaign() -> None:
     created = campaign(image(), ["A"], per_minute=1, share=1)
     stopped = api("POST", f"/firmware-campaigns/{created['id']}/stop")
     assert stopped["statusCode"] == 200 and stopped["json"]["stop_reason"] == "operator"
+    # Off the sparse index of running campaigns that the minute's rollout reads.
+    item = aws.table(transfers.TRANSFERS).get_item(Key={"transfer_id": created["id"], "item_key": "campaign"})["Item"]
+    assert "running" not in item
+    assert aws.table(transfers.TRANSFERS).query(IndexName=transfers.RUNNING_INDEX,
+                                                KeyConditionExpression=Key("running").eq("campaign"))["Items"] == []
     assert_problem(api("POST", "/firmware-campaigns/nope/stop"), 404)
 
 
