@@ -54,6 +54,8 @@ def configure_environment(config: Config) -> None:
     # Webhook receivers on this machine speak plain http; the embedded SES sends (nowhere) from this address.
     os.environ.setdefault("CSMS_WEBHOOK_ALLOW_HTTP", "true")
     os.environ.setdefault("CSMS_NOTIFICATION_SENDER", "notifications@csms.localhost")
+    if config.host not in ("0.0.0.0", "::", ""):  # else the address chargers use is not known here
+        os.environ.setdefault("CSMS_PUBLIC_URL", f"http://{config.host}:{config.rest_port}")
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "csms")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     # EMF lines would flood the console (POWERTOOLS_METRICS_DISABLED=false shows them); there is no X-Ray daemon.

@@ -41,10 +41,13 @@ def _time(value: str | None) -> str | None:
 
 
 def _base() -> str:
-    """The public API's URL as this request reached it: the file URLs chargers get are under it."""
+    """The public API's URL as chargers reach it (CSMS_PUBLIC_URL), else as this request reached it: the file URLs
+    chargers get are under it."""
+    from services.shared.settings import settings
+
     event = router.current_event
     context = event.raw_event.get("requestContext") or {}
-    return files.base_url(context.get("domainName"), event.headers.get("host"), context.get("stage"),
+    return settings().public_url or files.base_url(context.get("domainName"), event.headers.get("host"), context.get("stage"),
                           context.get("path"), event.headers.get("x-forwarded-proto"))
 
 

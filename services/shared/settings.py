@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     webhook_retry_scale: float = Field(default=1.0, gt=0, le=1)
     # The verified SES sender of the emails people get (a ticket's reporter); without one, no email is sent.
     notification_sender: str | None = None
+    # The REST API's URL as chargers reach it (scheme, host, any base path; no trailing slash): the file URLs they
+    # get are under it. Unset: the URL the operator's request came in on (docs/diagnostics.md).
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^/?#\s]+(/[^?#\s]*[^/?#\s])?$", max_length=200)
 
     @field_validator("currency")
     @classmethod

@@ -372,6 +372,27 @@ def test_the_file_urls_built_behind_api_gateway_fit_ocpps_512_characters(tap: Ev
     assert follow(found["UpdateFirmware"]["firmware"]["location"], "GET")["statusCode"] == 307
 
 
+def test_a_set_public_url_is_the_base_whatever_the_request(tap: EventTap, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chargers on a LAN do not reach the operator's localhost; a custom domain's base path is kept."""
+    from services.shared.settings import settings
+
+    connected("A")
+    monkeypatch.setenv("CSMS_PUBLIC_URL", "https://csms.example.com/ocpp-api")
+    settings.cache_clear()
+    try:
+        assert api("POST", "/diagnostic-uploads", {"charge_point_id": "A"})["statusCode"] == 202
+    finally:
+        monkeypatch.delenv("CSMS_PUBLIC_URL")
+        settings.cache_clear()
+    [command] = commands(tap)
+    location = command["payload"]["location"]
+    assert location.startswith("https://csms.example.com/ocpp-api/files/")
+    # Behind the base path mapping the route sees its path with the base path in front.
+    token = location.split("/files/", 1)[1]
+    reply = handlers.files(rest_event("PUT", f"/ocpp-api/files/{token}", scopes=None), context())
+    assert reply["statusCode"] == 307
+
+
 def test_the_local_file_url_key_survives_a_restart_even_with_an_empty_variable(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A new key at each start would void every file URL handed out (a campaign's lasts its window)."""
