@@ -117,6 +117,7 @@ class CsmsStack(cdk.Stack):
                  **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.options = options
+        self.manifests = manifests
         prefix = options.prefix
         self.data = Data(self, "Data", prefix=prefix, retain=options.deletion_protection,
                          secret_prefix=options.secrets_prefix)
@@ -250,7 +251,10 @@ class CsmsStack(cdk.Stack):
         for name, topic in self.data.topics.items():
             cdk.CfnOutput(self, f"{camel(name)}Topic", value=topic.topic_arn,
                           description="Subscribe email or SMS here, filtered on the event_type attribute")
+        generated = {s.name for m in self.manifests for s in m.secrets if s.generated}
         for name, secret in self.data.secrets.items():
             cdk.CfnOutput(self, f"{camel(name).removesuffix('Secret')}Secret", value=secret.secret_name,
-                          description="Put the real value here (docs/deploy.md)")
+                          description=("Generated at creation; rotating it voids every value made with it (for "
+                                       "file-url-key: every file URL handed out)" if name in generated else
+                                       "Put the real value here (docs/deploy.md)"))
 
