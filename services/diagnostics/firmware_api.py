@@ -131,7 +131,7 @@ class UploadPage(BaseModel):
 
 def _upload(item: dict[str, Any]) -> DiagnosticUpload:
     uploaded = item["status"] == uploads.UPLOADED
-    size = transfers.object_size(item["object_key"]) if uploaded else None
+    size = (item["size"] if "size" in item else transfers.object_size(item["object_key"])) if uploaded else None
     return DiagnosticUpload(
         id=item["transfer_id"], **{name: item.get(name) for name in ("charge_point_id", "status", "action", "to",
                                                                       "file_name", "charger_status", "reason",

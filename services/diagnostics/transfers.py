@@ -3,17 +3,19 @@
 Table `transfers` (partition `transfer_id`, sort `item_key`):
 
     upload            one diagnostics upload: charge_point_id, status (services/diagnostics/uploads.py), the command
-                      sent (action, payload, request_id), file_name, object_key; expires 90 days on, as its file
+                      sent (action, payload, request_id), file_name, object_key, size (once uploaded); expires 90
+                      days on, as its file
     image             a firmware image: name, version, object_key (uploaded by the operator to a presigned URL)
     campaign          a firmware campaign: image_id, location (the file URL chargers get), per_minute, window,
-                      stop_on_failure_share, status (running, stopped, finished), charger_count
+                      stop_on_failure_share, status (running, stopped, finished), charger_count; `running` while
+                      it runs (the sparse GSI the minute's rollout reads)
     target#{charger}  one charger of a campaign: state (services/diagnostics/firmware.py), ocpp_version, request_id,
                       the command sent and when
 
 GSI by-charger (charge_point_id, created_at) holds uploads and targets; by-kind (kind, created_at) uploads, images
-and campaigns. The table's stream makes the CommandRequested of an upload when it is new and of a target when it
-is sent (services/diagnostics/changes.py); the commands' CommandCompleted and the chargers' status notifications
-come back through the handlers.
+and campaigns; running (running, created_at) the running campaigns. The table's stream makes the CommandRequested
+of an upload when it is new and of a target when it is sent (services/diagnostics/changes.py); the commands'
+CommandCompleted and the chargers' status notifications come back through the handlers.
 """
 
 from __future__ import annotations
@@ -252,8 +254,10 @@ def upload_progressed(event: UploadStatusChanged) -> None:
         status = uploads.progressed(item, event.status)
         if status is None:
             return None
-        return ({"status": status, "charger_status": event.status, "updated_at": event.occurred_at},
-                {"status": item["status"]})
+        # Once uploaded the file stays as it is (its URL takes no more PUTs): its size is read once, here.
+        size = object_size(item["object_key"]) if status == uploads.UPLOADED else None
+        return ({"status": status, "charger_status": event.status, "updated_at": event.occurred_at,
+                 **({"size": size} if size is not None else {})}, {"status": item["status"]})
 
     _apply(found["transfer_id"], UPLOAD, change)
 

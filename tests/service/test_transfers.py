@@ -337,6 +337,9 @@ def test_download_links_go_to_operators_and_an_upload_url_closes_with_its_upload
         shown = api("GET", f"/diagnostic-uploads/{upload_id}", scopes=scopes)["json"]
         assert shown["size"] == 7 and (shown["download_url"] is not None) == linked, scopes
     assert follow(location, "PUT")["statusCode"] == 403
+    # Its size was recorded when it was uploaded: reads no longer ask the bucket.
+    aws.client("s3").delete_object(Bucket=aws.bucket("uploads"), Key=f"diagnostics/{upload_id}")
+    assert api("GET", f"/diagnostic-uploads/{upload_id}")["json"]["size"] == 7
 
 
 def test_an_empty_next_token_key_is_refused() -> None:
