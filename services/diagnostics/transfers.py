@@ -126,19 +126,31 @@ def _get(transfer_id: str, item_key: str) -> dict[str, Any] | None:
 
 def _update(item: dict[str, Any], fields: dict[str, Any], remove: tuple[str, ...] = (), **condition: Any) -> bool:
     """Sets `fields` (and removes the `remove` attributes) on the item if its attributes still hold the `condition`
-    values; False if they do not."""
+    values; False if they do not. A campaign's charger that changes state (from its `condition` state) moves its
+    campaign's `counts` in the same transaction, so that judging a campaign reads one item, not all its chargers."""
     names = {f"#f{i}": name for i, name in enumerate(fields)}
     values = {f":f{i}": value for i, value in enumerate(fields.values())}
     checks = []
     for i, (name, value) in enumerate(condition.items()):
         names[f"#c{i}"], values[f":c{i}"] = name, value
         checks.append(f"#c{i} = :c{i}")
+    update = {"Key": {"transfer_id": item["transfer_id"], "item_key": item["item_key"]},
+              "UpdateExpression": "SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields)))
+              + (" REMOVE " + ", ".join(remove) if remove else ""),
+              "ConditionExpression": " AND ".join(checks) or "attribute_exists(transfer_id)",
+              "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}
+    before, after = condition.get("state"), fields.get("state")
     try:
-        _table().update_item(Key={"transfer_id": item["transfer_id"], "item_key": item["item_key"]},
-                             UpdateExpression="SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields)))
-                             + (" REMOVE " + ", ".join(remove) if remove else ""),
-                             ConditionExpression=" AND ".join(checks) or "attribute_exists(transfer_id)",
-                             ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+        if item["item_key"].startswith(TARGET) and before is not None and after not in (None, before):
+            table = _table()
+            table.meta.client.transact_write_items(TransactItems=[
+                {"Update": {"TableName": table.name, **update}},
+                {"Update": {"TableName": table.name, "Key": {"transfer_id": item["transfer_id"], "item_key": CAMPAIGN},
+                            "UpdateExpression": "SET #n.#before = #n.#before - :one, #n.#after = #n.#after + :one",
+                            "ExpressionAttributeNames": {"#n": "counts", "#before": before, "#after": after},
+                            "ExpressionAttributeValues": {":one": 1}}}])
+        else:
+            _table().update_item(**update)
     except ClientError as error:
         if condition_failed(error):
             return False
@@ -291,7 +303,8 @@ def create_campaign(image_item: dict[str, Any], charge_point_ids: list[str], per
                 "created_by": created_by, "image_id": image_item["transfer_id"],
                 "location": _file_url(base, image_item["object_key"], "GET", valid_until),
                 "per_minute": per_minute, "window": window, "stop_on_failure_share": Decimal(str(share)),
-                "status": firmware.RUNNING, "running": CAMPAIGN, "charger_count": len(charge_point_ids)}
+                "status": firmware.RUNNING, "running": CAMPAIGN, "charger_count": len(charge_point_ids),
+                "counts": firmware.counts(firmware.PENDING for _ in charge_point_ids)}
     targets = [{"transfer_id": campaign_id, "item_key": f"{TARGET}{charge_point_id}",
                 "charge_point_id": charge_point_id, "created_at": clock.iso(now), "state": firmware.PENDING,
                 "updated_at": clock.iso(now)} for charge_point_id in charge_point_ids]
@@ -312,10 +325,12 @@ def _campaign_items(campaign_id: str) -> tuple[dict[str, Any] | None, list[dict[
 
 def campaign_view(campaign_id: str) -> dict[str, Any] | None:
     """The campaign with its counts by state and its chargers (the first SHOWN_TARGETS by id)."""
-    campaign, targets = _campaign_items(campaign_id)
+    campaign = _get(campaign_id, CAMPAIGN)
     if campaign is None:
         return None
-    return {**campaign, "counts": firmware.counts(t["state"] for t in targets), "chargers": targets[:SHOWN_TARGETS]}
+    shown = _table().query(KeyConditionExpression=Key("transfer_id").eq(campaign_id)
+                           & Key("item_key").begins_with(TARGET), Limit=SHOWN_TARGETS)
+    return {**campaign, "chargers": [plain(i) for i in shown.get("Items", [])]}
 
 
 def campaign_listing(limit: int, start_key: dict[str, Any] | None
@@ -379,10 +394,10 @@ def version_learnt(charge_point_id: str, now: datetime) -> int:
 
 def _judge(campaign_id: str) -> None:
     """Stops a running campaign once too many of its chargers failed; finishes it once every one is done."""
-    campaign, targets = _campaign_items(campaign_id)
+    campaign = _get(campaign_id, CAMPAIGN)
     if campaign is None or campaign["status"] != firmware.RUNNING:
         return
-    found = firmware.counts(t["state"] for t in targets)
+    found = {**dict.fromkeys(firmware.STATES, 0), **campaign["counts"]}
     at = clock.iso(clock.now())
     if firmware.should_stop(found, float(campaign["stop_on_failure_share"])):
         _update(campaign, {"status": firmware.STOPPED, "stopped_at": at, "stop_reason": "failures"}, ("running",),
