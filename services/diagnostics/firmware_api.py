@@ -326,8 +326,9 @@ def _campaign(item: dict[str, Any]) -> Campaign:
 
 @router.post("/firmware-campaigns", security=_WRITE, summary="Start a firmware campaign", tags=[FIRMWARE],
              description=("Sends UpdateFirmware with the image's file URL to the chargers (or the site's), at most "
-                          "`rollout.per_minute` a minute inside `rollout.window` (the first at once). 422 for an "
-                          "unknown or not yet uploaded image, unknown chargers or a site without any."),
+                          "`rollout.per_minute` a minute inside `rollout.window` (the first at once); a charger whose "
+                          "OCPP version is not known yet waits for its next connection. 422 for an unknown or not "
+                          "yet uploaded image, unknown chargers or a site without any."),
              responses=responses({201: ("Started; Location is the campaign", Campaign)}, 422))
 def post_campaign(request: CampaignRequest) -> Campaign:
     image = transfers.image(request.image)
