@@ -116,7 +116,7 @@ async def serve(config: Config) -> int:
     from local.aws import EmbeddedAws
     from local.gateway import Gateway
     from local.lambdas import Runtime
-    from local.pollers import CONCURRENT_BATCHES, Poller
+    from local.pollers import Poller
     from local.rest import RestFront
     from local.scheduler import Scheduler
     from local.streams import pollers as stream_pollers
@@ -128,8 +128,7 @@ async def serve(config: Config) -> int:
 
     runtime = Runtime()
     queues = [s.queue for m in ALL for s in m.subscriptions] + [q for m in ALL for q in m.queues]
-    pollers = [Poller(q.queue_name, q.handler, q.batch_size, runtime, concurrency=1 if q.fifo else CONCURRENT_BATCHES)
-               for q in queues] + stream_pollers(ALL, runtime)
+    pollers = [Poller(q.queue_name, q.handler, q.batch_size, runtime) for q in queues] + stream_pollers(ALL, runtime)
     scheduler = Scheduler([s for m in ALL for s in m.schedules], runtime)
     rest = RestFront(ALL, runtime, config.host, config.rest_port)
     websocket = next(m.websocket for m in ALL if m.websocket)

@@ -21,7 +21,6 @@ from services.shared import aws
 from services.shared.manifest import Queue, Schedule
 from services.shared.relay import put_events
 from services.shared.secrets import secret
-from tests.polling import eventually
 
 delivered: list[dict[str, Any]] = []
 HERE = "tests.service.test_local_runtime"
@@ -31,15 +30,6 @@ def picky(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Fails every record whose body says so, as a handler with partial batch responses does."""
     delivered.extend(event["Records"])
     return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"] if r["body"] == "poison"]}
-
-
-meeting = threading.Barrier(2, timeout=5)
-
-
-def together(event: dict[str, Any], context: Any) -> None:
-    """Returns once another batch is being handled beside it: handled one at a time, its batch fails."""
-    meeting.wait()
-    delivered.extend(event["Records"])
 
 
 def scheduled(event: dict[str, Any], context: Any) -> None:
@@ -134,21 +124,6 @@ def test_poller_deletes_successes_and_poison_ends_in_the_dlq(aws_env: None) -> N
     assert record["eventSource"] == "aws:sqs" and record["eventSourceARN"].endswith(":csms-test-poison")
     dead = sqs.receive_message(QueueUrl=aws.queue_url("test-poison-dlq"), MaxNumberOfMessages=10).get("Messages", [])
     assert [m["Body"] for m in dead] == ["poison"]
-
-
-def test_a_standard_queue_s_backlog_is_handled_by_batches_at_once_as_lambda_does(aws_env: None) -> None:
-    spec = Queue(name="test-backlog", handler=f"{HERE}:together", batch_size=1)
-    create_queue(spec)
-    for body in ("one", "two"):
-        aws.client("sqs").send_message(QueueUrl=aws.queue_url(spec.queue_name), MessageBody=body)
-    poller = Poller(spec.queue_name, spec.handler, spec.batch_size, Runtime(1), concurrency=2)
-    poller.start()
-    try:
-        assert eventually(lambda: len(delivered) == 2, timeout_s=15)
-    finally:
-        poller.stop()
-        poller.join(10)
-    assert sorted(r["body"] for r in delivered) == ["one", "two"] and not meeting.broken
 
 
 def test_events_on_the_bus_reach_the_subscription_queue_in_the_eventbridge_envelope(aws_env: None) -> None:
