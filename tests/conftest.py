@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import pytest
+
+if TYPE_CHECKING:
+    from local.inprocess import Provisioned
 
 CONNECTIONS_URL = "https://abc123.execute-api.us-east-1.amazonaws.com/test"
 
@@ -24,8 +27,16 @@ def shared_botocore_loader() -> Iterator[None]:
     botocore.session.create_loader = original
 
 
+@pytest.fixture(scope="session")
+def provisioned() -> "Provisioned":
+    """moto as provisioning left it, copied into each test's aws_env instead of provisioning again."""
+    from local.inprocess import Provisioned
+
+    return Provisioned()
+
+
 @pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def aws_env(monkeypatch: pytest.MonkeyPatch, provisioned: "Provisioned") -> Iterator[None]:
     """Every manifest's tables, bus, rules and queues on moto in-process, with the environment Lambda would have."""
     from local.inprocess import provisioned_moto
 
@@ -36,5 +47,5 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("CSMS_CONNECTIONS_URL", CONNECTIONS_URL)
     monkeypatch.setenv("CSMS_ACCEPT_UNKNOWN_CHARGERS", "true")
-    with provisioned_moto():
+    with provisioned_moto(provisioned):
         yield

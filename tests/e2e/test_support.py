@@ -45,7 +45,10 @@ def test_a_fault_is_explained_to_the_driver_with_an_alternative_and_the_ticket_f
 
     asyncio.run(report(other, ("Available", "NoError", "2026-03-01T10:00:00Z")))
     asyncio.run(report(faulty, ("Faulted", "EVCommunicationError", "2026-03-01T10:01:00Z")))
-    body = eventually(lambda: (found := support()).get("incident") and found.get("alternatives") and found)
+    # The incident (from connectivity's fault outbox) and the status (from its connector states) come by two
+    # streams, each at its own pace: the view is complete once both are in.
+    body = eventually(lambda: (found := support()).get("incident") and found.get("alternatives")
+                      and found.get("status") and found)
     assert (body["status"], body["incident"]["problem_code"], body["lang"]) == ("Faulted", "EVCommunicationError", "de")
     assert body["message"] and body["tips"]
     assert [(a["charge_point_id"], a["evse_id"]) for a in body["alternatives"]] == [(other, 1)]
