@@ -89,3 +89,26 @@ def test_a_deleted_charger_is_not_swept(aws_env: None, tap: EventTap, at: list[d
     connect_charger("CP-DEL")
     store.delete_charger("CP-DEL", clock.iso(at[0]))
     assert connections.sweep(later(at, 86400)) == 0
+
+
+def test_a_charger_sending_meter_values_but_no_heartbeat_stays_online(aws_env: None, tap: EventTap,
+                                                                     at: list[datetime]) -> None:
+    interval = settings().heartbeat_interval
+    connection, _ = connect_charger("CP-BUSY")
+    for n in range(8):  # OCPP-J 1.6 4.6: no Heartbeat is needed while other messages flow
+        reading = {"timestamp": clock.iso(later(at, interval)), "sampledValue": [{"value": str(1000 + n)}]}
+        send_frame("CP-BUSY", connection, [2, f"mv-{n}", "MeterValues", {"connectorId": 1, "meterValue": [reading]}],
+                   at=at[0])
+        assert connections.sweep(at[0]) == 0
+    assert tap.of("ChargerOffline") == []
+
+
+def test_a_deleted_charger_that_disconnects_never_goes_offline(aws_env: None, tap: EventTap,
+                                                               at: list[datetime]) -> None:
+    connection, _ = connect_charger("CP-DELETED")
+    store.delete_charger("CP-DELETED", clock.iso(at[0]))
+    send_frame("CP-DELETED", connection, [2, "hb-1", "Heartbeat", {}], at=later(at, 1))  # before the close lands
+    handlers.disconnect(ws_disconnect_event("CP-DELETED", connection), context())
+    assert connections.sweep(later(at, settings().offline_grace + 86400)) == 0
+    assert tap.of("ChargerOffline") == []
+    assert "watch" not in store.get_charger("CP-DELETED")
