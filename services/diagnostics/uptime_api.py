@@ -98,7 +98,10 @@ def _chargers(charge_point_id: str | None, site_id: str | None) -> list[str]:
 
 
 def port_uptimes(charge_point_id: str, spans: list[tuple[datetime, datetime]]) -> list[list[uptime.PortUptime]]:
-    """Each of the charger's ports' uptime over each span (one read of its history and exclusions)."""
+    """Each of the charger's ports' uptime over each span (one read of its history and exclusions); minutes that
+    have not happened yet count for nothing (a span ending after now ends now)."""
+    now = clock.now()
+    spans = [(a, min(b, now)) for a, b in spans]
     end = max(b for _, b in spans)
     history = availability.history(charge_point_id, clock.iso(end))
     excluded = availability.active(availability.exclusions(charge_point_id))
@@ -134,7 +137,7 @@ def get_uptime(
     from_: Annotated[str | None, Query(alias="from", max_length=40, description="The window's start (RFC 3339)")] = None,
     to: Annotated[str | None, Query(max_length=40, description="Its end, excluded (RFC 3339); default now")] = None,
 ) -> UptimeReport:
-    end = query_time("to", to) or clock.now()
+    end = min(query_time("to", to) or clock.now(), clock.now())
     start = query_time("from", from_) or end - DEFAULT_WINDOW
     if not start < end or end - start > MAX_WINDOW:
         raise ProblemError(422, "from must be before to, at most 400 days apart",
@@ -256,6 +259,7 @@ def nevi_report(
         _, end, months = uptime.quarter(quarter)
     except ValueError as error:
         raise ProblemError(422, str(error), [ProblemDetail(path="query.quarter", message=str(error))]) from None
+    end = min(end, clock.now())  # a quarter under way: its trailing year ends now
     if charge_point_id is None and site_id is None:
         chargers = fleet.all_chargers()
     else:
