@@ -134,13 +134,27 @@ def current(summary: dict[str, Any], now: datetime) -> dict[str, Any]:
     return summary
 
 
+# Pages of the index one answer reads at most: stale summaries that dropped to 0 make a page come up short.
+MAX_PAGES = 10
+
+
 def ranked(limit: int, now: datetime) -> list[dict[str, Any]]:
-    """Up to `limit` chargers at risk, highest score first (then the most recent evidence): the GSI's first
-    `limit` entries, each current (one that dropped to 0 left out)."""
-    reply = _table().query(IndexName=AT_RISK, KeyConditionExpression=Key("at_risk").eq(_LISTED),
-                           ScanIndexForward=False, Limit=limit)
-    found = [current(summary_of(item), now) for item in reply.get("Items", [])]
-    return ranking([s for s in found if s["score"] > 0])
+    """Up to `limit` chargers at risk, highest score first (then the most recent evidence), each current (one that
+    dropped to 0 left out). A stored score only falls when evidence leaves its window, so the index is read page
+    after page (at most MAX_PAGES) until `limit` current ones are found and no later entry can score higher."""
+    found: list[dict[str, Any]] = []
+    request: dict[str, Any] = {"IndexName": AT_RISK, "KeyConditionExpression": Key("at_risk").eq(_LISTED),
+                               "ScanIndexForward": False, "Limit": limit}
+    for _ in range(MAX_PAGES):
+        reply = _table().query(**request)
+        items = reply.get("Items", [])
+        found += [s for s in (current(summary_of(item), now) for item in items) if s["score"] > 0]
+        found = ranking(found)[:limit]
+        if "LastEvaluatedKey" not in reply or (
+                len(found) == limit and items and int(items[-1]["rank"].split("#")[0]) <= found[-1]["score"]):
+            break
+        request["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+    return found
 
 
 def ranking(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
