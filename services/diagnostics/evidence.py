@@ -51,10 +51,13 @@ def _key(fact: at_risk.Evidence) -> str:
 
 def record(charge_point_id: str, fact: at_risk.Evidence) -> dict[str, Any]:
     """Keeps a fact once and evaluates the charger again (also for a fact kept already: the delivery that kept it
-    may have failed before its evaluation was saved); the charger's summary."""
+    may have failed before its evaluation was saved); the charger's summary. A fact dated after now (a charger's
+    clock ahead of ours) counts as of now, else it would stay out of every window and in the table for ever; its
+    key keeps the event's own time, so a redelivery finds it kept."""
+    at = min(fact.at, clock.now())
     item: dict[str, Any] = {"charge_point_id": charge_point_id, "item_key": _key(fact), "kind": fact.kind,
-                            "at": clock.iso(fact.at), "event_id": fact.event_id,
-                            "expires_at": int((fact.at + RETENTION).timestamp())}
+                            "at": clock.iso(at), "event_id": fact.event_id,
+                            "expires_at": int((at + RETENTION).timestamp())}
     if fact.problem_code is not None:
         item["problem_code"] = fact.problem_code
     if fact.session_id is not None:
