@@ -237,11 +237,12 @@ def scan_chargers(limit: int, start_key: dict[str, Any] | None, *, connected: bo
     return page(matching, {"FilterExpression": condition}, limit, start_key, ("charge_point_id",))
 
 
-def offline_due(partition: str, before: str) -> list[dict[str, Any]]:
-    """The chargers of one partition of the liveness index last seen before `before`: only those due to go offline."""
+def offline_due(partition: str, before: str, enough: int) -> list[dict[str, Any]]:
+    """The chargers of one partition of the liveness index last seen before `before`: only those due to go offline,
+    the longest silent first, page after page until there are at least `enough`."""
     return _every(_chargers().query, {
         "IndexName": INDEX, "KeyConditionExpression": Key("watch").eq(partition) & Key("last_seen").lt(before),
-        "ProjectionExpression": "charge_point_id, watch, last_seen"})
+        "ProjectionExpression": "charge_point_id, watch, last_seen"}, enough)
 
 
 def mark_offline(charge_point_id: str, partition: str, last_seen: str, reason: str) -> bool:

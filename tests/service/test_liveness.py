@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from services.connectivity import connections, handlers, store
+from services.connectivity import connections, handlers, liveness, store
 from services.shared import clock
 from services.shared.settings import settings
 from tests.service.helpers import EventTap, connect_charger, context, send_frame, ws_disconnect_event
@@ -79,7 +79,7 @@ def test_a_charger_reconnecting_within_the_grace_never_goes_offline(aws_env: Non
 def test_a_charger_heard_from_between_the_query_and_the_mark_stays_online(aws_env: None, tap: EventTap,
                                                                           at: list[datetime]) -> None:
     connect_charger("CP-RACE")
-    [found] = store.offline_due(store.get_charger("CP-RACE")["watch"], clock.iso(later(at, 3600)))
+    [found] = store.offline_due(store.get_charger("CP-RACE")["watch"], clock.iso(later(at, 3600)), 10)
     store.touch("CP-RACE", clock.iso(at[0]))
     assert not store.mark_offline("CP-RACE", found["watch"], found["last_seen"], "silent")
     assert tap.of("ChargerOffline") == []
@@ -112,3 +112,15 @@ def test_a_deleted_charger_that_disconnects_never_goes_offline(aws_env: None, ta
     assert connections.sweep(later(at, settings().offline_grace + 86400)) == 0
     assert tap.of("ChargerOffline") == []
     assert "watch" not in store.get_charger("CP-DELETED")
+
+
+def test_a_sweep_marks_a_bounded_number_and_the_next_one_the_rest(aws_env: None, tap: EventTap,
+                                                                  at: list[datetime]) -> None:
+    shard = liveness.watch("CP-MANY-0", liveness.CONNECTED)
+    ids = [cp for cp in (f"CP-MANY-{n}" for n in range(40)) if liveness.watch(cp, liveness.CONNECTED) == shard][:3]
+    for cp in ids:
+        connect_charger(cp)
+        later(at, 1)
+    assert connections.sweep(later(at, 6 * settings().heartbeat_interval), bound=2) == 2
+    assert {e["charge_point_id"] for e in tap.of("ChargerOffline")} == set(ids[:2])  # the longest silent first
+    assert connections.sweep(later(at, 60), bound=2) == 1
