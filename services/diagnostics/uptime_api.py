@@ -245,8 +245,9 @@ CSV_COLUMNS = ("charge_point_id", "evse_id", "month", "port_minutes", "outage_mi
             description=("For the NEVI reporting rule (23 CFR 680.112): one row per port and month of the quarter, with "
                          "the port's minutes that month since its registration, outage and excluded minutes, µ, the "
                          "number of outages and each one's duration in minutes (`;`-separated, the part inside the "
-                         "month), and µ over the 525,600 minutes before the quarter's end. Every charger the CSMS knows, or "
-                         "one charger, or one site's. 422 for a quarter not written YYYYQn."),
+                         "month), and µ over the 525,600 minutes before the quarter's end (or now, for a quarter under way). One "
+                         "charger's or one site's ports: 422 for neither or both of charge_point_id and site_id, or "
+                         "for a quarter not written YYYYQn."),
             responses={200: {"description": "text/csv, a header row first",
                              "content": {"text/csv": {"schema": {"type": "string"}}}},
                        **responses({}, 422)})
@@ -260,10 +261,7 @@ def nevi_report(
     except ValueError as error:
         raise ProblemError(422, str(error), [ProblemDetail(path="query.quarter", message=str(error))]) from None
     end = min(end, clock.now())  # a quarter under way: its trailing year ends now
-    if charge_point_id is None and site_id is None:
-        chargers = fleet.all_chargers()
-    else:
-        chargers = _chargers(charge_point_id, site_id)
+    chargers = _chargers(charge_point_id, site_id)  # one site at a time: a whole fleet's histories would outlast 29 s
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)

@@ -145,7 +145,8 @@ def test_the_nevi_report_has_a_row_per_port_and_month_with_each_outage_s_duratio
                                ("2026-12", "44640.0", "0.0", "0", "")]
     assert rows[0]["uptime_percent"] == "99.7549"
     assert {r["trailing_year_uptime_percent"] for r in rows} == {"99.9772"}  # (525,600 - 120) / 525,600
-    assert call("GET", "/uptime/nevi-report", {"quarter": "2026Q5"})["statusCode"] == 422
+    assert call("GET", "/uptime/nevi-report", {"quarter": "2026Q5", "charge_point_id": "CP-N"})["statusCode"] == 422
+    assert call("GET", "/uptime/nevi-report", {"quarter": "2026Q4"})["statusCode"] == 422  # one site at a time
 
 
 def test_minutes_that_have_not_happened_count_for_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
