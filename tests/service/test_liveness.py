@@ -124,3 +124,17 @@ def test_a_sweep_marks_a_bounded_number_and_the_next_one_the_rest(aws_env: None,
     assert connections.sweep(later(at, 6 * settings().heartbeat_interval), bound=2) == 2
     assert {e["charge_point_id"] for e in tap.of("ChargerOffline")} == set(ids[:2])  # the longest silent first
     assert connections.sweep(later(at, 60), bound=2) == 1
+
+
+def test_a_failure_to_note_a_charger_alive_changes_no_answer(aws_env: None, at: list[datetime],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.connectivity import chargers
+
+    connection, _ = connect_charger("CP-NOTED")
+
+    def broken(charge_point_id: str, moment: datetime) -> None:
+        raise RuntimeError("DynamoDB is having a bad day")
+
+    monkeypatch.setattr(chargers, "alive", broken)
+    reply = send_frame("CP-NOTED", connection, [2, "hb-1", "Heartbeat", {}], at=later(at, 1))
+    assert reply is not None and reply[0] == 3 and "currentTime" in reply[2]
