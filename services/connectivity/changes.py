@@ -126,7 +126,7 @@ def _liveness(charge_point_id: str, before: dict[str, Any], after: dict[str, Any
     """ChargerOffline when the liveness sweep marked the charger offline, ChargerOnline when a write that shows it
     alive ended that (services/connectivity/liveness.py); both named by the outage's start."""
     since, was = after.get("offline_since"), before.get("offline_since")
-    if since and not was:
+    if since and not was and not after.get("deleted_at"):
         return [ChargerOffline(event_id=stable_id("ChargerOffline", charge_point_id, since), charge_point_id=charge_point_id,
                                occurred_at=since, reason=after.get("offline_reason") or "silent")]
     if was and not since and not after.get("deleted_at") and after.get("last_seen"):

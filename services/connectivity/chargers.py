@@ -157,6 +157,12 @@ def alive(charge_point_id: str, at: datetime) -> None:
         _last_seen.wrote(charge_point_id, moment)
 
 
+def heard(ctx: OcppContext) -> None:
+    """Any frame a charger sends proves it alive: one busy charging may send MeterValues but no Heartbeat (OCPP-J
+    1.6 4.6), so every frame refreshes `last_seen` when due, at no cost when not."""
+    alive(ctx.charge_point_id, ctx.received_at)
+
+
 def wrote(charge_point_id: str, at: datetime) -> None:
     """Another write set `last_seen` already."""
     _last_seen.wrote(charge_point_id, at.timestamp())

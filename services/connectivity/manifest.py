@@ -120,6 +120,7 @@ MANIFEST = ServiceManifest(
         OcppRoute("ocpp2.0.1", "SignCertificate", f"{_OCPP201}:sign_certificate"),
     ),
     ocpp_replies=(OcppReplyRoute("ocpp1.6", f"{_OCPP}:reply"), OcppReplyRoute("ocpp2.0.1", f"{_OCPP201}:reply")),
+    ocpp_heard="services.connectivity.chargers:heard",
     relay=f"{_HANDLERS}:relay",
     publishes=("ChargerConnected", "ChargerDisconnected", "ChargerBooted", "ConnectorStatusChanged", "FaultReported",
                "FaultCleared", "CommandCompleted", "SiteChanged", "ChargerPlaced",

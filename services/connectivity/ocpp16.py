@@ -21,7 +21,6 @@ def boot_notification(ctx: OcppContext, request: call.BootNotification) -> call_
 
 
 def heartbeat(ctx: OcppContext, request: call.Heartbeat) -> call_result.Heartbeat:
-    chargers.alive(ctx.charge_point_id, ctx.received_at)
     return call_result.Heartbeat(current_time=clock.iso(clock.now()))
 
 

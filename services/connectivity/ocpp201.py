@@ -107,7 +107,6 @@ def reply(ctx: OcppContext, frame: framing.CallResult | framing.CallError) -> No
 
 
 def heartbeat(ctx: OcppContext, request: call.Heartbeat) -> call_result.Heartbeat:
-    chargers.alive(ctx.charge_point_id, ctx.received_at)
     return call_result.Heartbeat(current_time=clock.iso(clock.now()))
 
 

@@ -114,30 +114,27 @@ def record_connection(charge_point_id: str, connection_id: str, ocpp_version: st
 
 
 def record_disconnection(charge_point_id: str, connection_id: str, now: str) -> bool:
-    """Marks the charger offline only if `connection_id` is still its current connection."""
-    try:
-        _chargers().update_item(
-            Key={"charge_point_id": charge_point_id},
-            UpdateExpression=("SET connected = :false, disconnected_at = :now, last_seen = :now, watch = :watch "
-                              "REMOVE connection_id"),
-            ConditionExpression="connection_id = :c",
-            ExpressionAttributeValues={":c": connection_id, ":false": False, ":now": now,
-                                       ":watch": watch(charge_point_id, DISCONNECTED)},
-        )
-    except ClientError as error:
-        if condition_failed(error):
-            return False
-        raise
-    return True
+    """Marks the charger offline only if `connection_id` is still its current connection. A deleted charger is
+    not watched any more (its deletion took it out of the liveness index): it never goes offline."""
+    values = {":c": connection_id, ":false": False, ":now": now}
+    left = "SET connected = :false, disconnected_at = :now, last_seen = :now"
+    if _applied(_chargers().update_item, Key={"charge_point_id": charge_point_id},
+                UpdateExpression=left + ", watch = :watch REMOVE connection_id",
+                ConditionExpression="connection_id = :c AND attribute_not_exists(deleted_at)",
+                ExpressionAttributeValues={**values, ":watch": watch(charge_point_id, DISCONNECTED)}):
+        return True
+    return _applied(_chargers().update_item, Key={"charge_point_id": charge_point_id},
+                    UpdateExpression=left + " REMOVE connection_id", ConditionExpression="connection_id = :c",
+                    ExpressionAttributeValues=values)
 
 
 def touch(charge_point_id: str, now: str) -> None:
-    _chargers().update_item(
-        Key={"charge_point_id": charge_point_id},
-        UpdateExpression="SET last_seen = :now" + _ALIVE + _BACK,
-        ConditionExpression="attribute_exists(charge_point_id)",
-        ExpressionAttributeValues={":now": now, ":watch": watch(charge_point_id, CONNECTED)},
-    )
+    """Refreshes `last_seen` of a known charger that is not deleted (a deleted one is no longer watched)."""
+    _applied(_chargers().update_item,
+             Key={"charge_point_id": charge_point_id},
+             UpdateExpression="SET last_seen = :now" + _ALIVE + _BACK,
+             ConditionExpression="attribute_exists(charge_point_id) AND attribute_not_exists(deleted_at)",
+             ExpressionAttributeValues={":now": now, ":watch": watch(charge_point_id, CONNECTED)})
 
 
 def set_fields(charge_point_id: str, fields: dict[str, Any], *, alive: bool = False) -> dict[str, Any]:
@@ -240,11 +237,12 @@ def scan_chargers(limit: int, start_key: dict[str, Any] | None, *, connected: bo
     return page(matching, {"FilterExpression": condition}, limit, start_key, ("charge_point_id",))
 
 
-def offline_due(partition: str, before: str) -> list[dict[str, Any]]:
-    """The chargers of one partition of the liveness index last seen before `before`: only those due to go offline."""
+def offline_due(partition: str, before: str, enough: int) -> list[dict[str, Any]]:
+    """The chargers of one partition of the liveness index last seen before `before`: only those due to go offline,
+    the longest silent first, page after page until there are at least `enough`."""
     return _every(_chargers().query, {
         "IndexName": INDEX, "KeyConditionExpression": Key("watch").eq(partition) & Key("last_seen").lt(before),
-        "ProjectionExpression": "charge_point_id, watch, last_seen"})
+        "ProjectionExpression": "charge_point_id, watch, last_seen"}, enough)
 
 
 def mark_offline(charge_point_id: str, partition: str, last_seen: str, reason: str) -> bool:
@@ -253,7 +251,7 @@ def mark_offline(charge_point_id: str, partition: str, last_seen: str, reason: s
     return _applied(_chargers().update_item, Key={"charge_point_id": charge_point_id},
                     UpdateExpression=("SET offline_since = if_not_exists(offline_since, :since), "
                                       "offline_reason = if_not_exists(offline_reason, :reason) REMOVE watch"),
-                    ConditionExpression="watch = :watch AND last_seen = :since",
+                    ConditionExpression="watch = :watch AND last_seen = :since AND attribute_not_exists(deleted_at)",
                     ExpressionAttributeValues={":since": last_seen, ":reason": reason, ":watch": partition})
 
 

@@ -51,10 +51,13 @@ def _key(fact: at_risk.Evidence) -> str:
 
 def record(charge_point_id: str, fact: at_risk.Evidence) -> dict[str, Any]:
     """Keeps a fact once and evaluates the charger again (also for a fact kept already: the delivery that kept it
-    may have failed before its evaluation was saved); the charger's summary."""
+    may have failed before its evaluation was saved); the charger's summary. A fact dated after now (a charger's
+    clock ahead of ours) counts as of now, else it would stay out of every window and in the table for ever; its
+    key keeps the event's own time, so a redelivery finds it kept."""
+    at = min(fact.at, clock.now())
     item: dict[str, Any] = {"charge_point_id": charge_point_id, "item_key": _key(fact), "kind": fact.kind,
-                            "at": clock.iso(fact.at), "event_id": fact.event_id,
-                            "expires_at": int((fact.at + RETENTION).timestamp())}
+                            "at": clock.iso(at), "event_id": fact.event_id,
+                            "expires_at": int((at + RETENTION).timestamp())}
     if fact.problem_code is not None:
         item["problem_code"] = fact.problem_code
     if fact.session_id is not None:
@@ -134,13 +137,27 @@ def current(summary: dict[str, Any], now: datetime) -> dict[str, Any]:
     return summary
 
 
+# Pages of the index one answer reads at most: stale summaries that dropped to 0 make a page come up short.
+MAX_PAGES = 10
+
+
 def ranked(limit: int, now: datetime) -> list[dict[str, Any]]:
-    """Up to `limit` chargers at risk, highest score first (then the most recent evidence): the GSI's first
-    `limit` entries, each current (one that dropped to 0 left out)."""
-    reply = _table().query(IndexName=AT_RISK, KeyConditionExpression=Key("at_risk").eq(_LISTED),
-                           ScanIndexForward=False, Limit=limit)
-    found = [current(summary_of(item), now) for item in reply.get("Items", [])]
-    return ranking([s for s in found if s["score"] > 0])
+    """Up to `limit` chargers at risk, highest score first (then the most recent evidence), each current (one that
+    dropped to 0 left out). A stored score only falls when evidence leaves its window, so the index is read page
+    after page (at most MAX_PAGES) until `limit` current ones are found and no later entry can score higher."""
+    found: list[dict[str, Any]] = []
+    request: dict[str, Any] = {"IndexName": AT_RISK, "KeyConditionExpression": Key("at_risk").eq(_LISTED),
+                               "ScanIndexForward": False, "Limit": limit}
+    for _ in range(MAX_PAGES):
+        reply = _table().query(**request)
+        items = reply.get("Items", [])
+        found += [s for s in (current(summary_of(item), now) for item in items) if s["score"] > 0]
+        found = ranking(found)[:limit]
+        if "LastEvaluatedKey" not in reply or (
+                len(found) == limit and items and int(items[-1]["rank"].split("#")[0]) <= found[-1]["score"]):
+            break
+        request["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+    return found
 
 
 def ranking(found: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -216,11 +216,6 @@ def site_chargers(site_id: str) -> list[str]:
     return sorted(item["charge_point_id"] for item in placed)
 
 
-def all_chargers() -> list[str]:
-    """The ids of every charger the projection knows (a scan: for reports, not for requests on a hot path), sorted."""
-    return sorted({item["charge_point_id"] for item in every(_fleet().scan, {"ProjectionExpression": "charge_point_id"})})
-
-
 def site_connectors(site_id: str) -> list[dict[str, Any]]:
     """Every connector of the chargers placed at the site (as `connector` gives them), by charger id."""
     return [c for cp in site_chargers(site_id) for c in connectors_of(cp, _items(cp))]

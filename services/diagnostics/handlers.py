@@ -99,7 +99,6 @@ def support_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def _evidence_event(record: "SQSRecord") -> None:
-    import dataclasses
 
     from services.contracts.connectivity import ChargerBooted, ChargerOffline, FaultReported
     from services.contracts.sessions import SessionEnded
@@ -128,9 +127,7 @@ def _evidence_event(record: "SQSRecord") -> None:
         cp = ended.charge_point_id
     else:
         raise ValueError(f"diagnostics-evidence-events does not take {detail_type!r} events")
-    now = clock.now()
-    # a charger's clock ahead of ours would keep its fact out of every window, and in the table for ever
-    evidence.record(cp, dataclasses.replace(fact, at=min(fact.at, now)))
+    evidence.record(cp, fact)
 
 
 @entry_point

@@ -98,7 +98,10 @@ def _chargers(charge_point_id: str | None, site_id: str | None) -> list[str]:
 
 
 def port_uptimes(charge_point_id: str, spans: list[tuple[datetime, datetime]]) -> list[list[uptime.PortUptime]]:
-    """Each of the charger's ports' uptime over each span (one read of its history and exclusions)."""
+    """Each of the charger's ports' uptime over each span (one read of its history and exclusions); minutes that
+    have not happened yet count for nothing (a span ending after now ends now)."""
+    now = clock.now()
+    spans = [(a, min(b, now)) for a, b in spans]
     end = max(b for _, b in spans)
     history = availability.history(charge_point_id, clock.iso(end))
     excluded = availability.active(availability.exclusions(charge_point_id))
@@ -134,7 +137,7 @@ def get_uptime(
     from_: Annotated[str | None, Query(alias="from", max_length=40, description="The window's start (RFC 3339)")] = None,
     to: Annotated[str | None, Query(max_length=40, description="Its end, excluded (RFC 3339); default now")] = None,
 ) -> UptimeReport:
-    end = query_time("to", to) or clock.now()
+    end = min(query_time("to", to) or clock.now(), clock.now())
     start = query_time("from", from_) or end - DEFAULT_WINDOW
     if not start < end or end - start > MAX_WINDOW:
         raise ProblemError(422, "from must be before to, at most 400 days apart",
@@ -242,8 +245,9 @@ CSV_COLUMNS = ("charge_point_id", "evse_id", "month", "port_minutes", "outage_mi
             description=("For the NEVI reporting rule (23 CFR 680.112): one row per port and month of the quarter, with "
                          "the port's minutes that month since its registration, outage and excluded minutes, µ, the "
                          "number of outages and each one's duration in minutes (`;`-separated, the part inside the "
-                         "month), and µ over the 525,600 minutes before the quarter's end. Every charger the CSMS knows, or "
-                         "one charger, or one site's. 422 for a quarter not written YYYYQn."),
+                         "month), and µ over the 525,600 minutes before the quarter's end (or now, for a quarter under way). One "
+                         "charger's or one site's ports: 422 for neither or both of charge_point_id and site_id, or "
+                         "for a quarter not written YYYYQn."),
             responses={200: {"description": "text/csv, a header row first",
                              "content": {"text/csv": {"schema": {"type": "string"}}}},
                        **responses({}, 422)})
@@ -256,10 +260,8 @@ def nevi_report(
         _, end, months = uptime.quarter(quarter)
     except ValueError as error:
         raise ProblemError(422, str(error), [ProblemDetail(path="query.quarter", message=str(error))]) from None
-    if charge_point_id is None and site_id is None:
-        chargers = fleet.all_chargers()
-    else:
-        chargers = _chargers(charge_point_id, site_id)
+    end = min(end, clock.now())  # a quarter under way: its trailing year ends now
+    chargers = _chargers(charge_point_id, site_id)  # one site at a time: a whole fleet's histories would outlast 29 s
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)

@@ -8,7 +8,8 @@ charger (chargers at risk, docs/diagnostics.md); billing bills them as any other
 `stalled` is decided from the session's stored meter values (read once, at its end, never per MeterValues): a
 stretch of readings whose energy register stayed the same for over 10 minutes while every reading in it was
 taken while charging. A reading is taken while charging when its 2.0.1 TransactionEvent said chargingState
-Charging (a reading without a state has the state of the reading before it), or when its sampled values report
+Charging (a reading without a state has the state of the reading before it, and a TransactionEvent that
+changes the state without a meter value is kept as a reading without a register, so the state holds from then), or when its sampled values report
 Power.Active.Import above 0 W (any version: 1.6 tells sessions no charging state, so a 1.6 session stalls only when
 its charger meters power flowing while its register stands still). A car that stops drawing (SuspendedEV, full)
 is not a stall.

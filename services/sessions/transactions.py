@@ -176,7 +176,7 @@ def stop(request: Stop, transaction_data: list[dict[str, Any]], now: datetime) -
         session = _session_from_stop(request, samples, stopped_at, now)
     if session.get("status") == "active":
         outcome = _outcome(int(session["meter_start"]), request.meter_stop_wh, session["started_at"], stopped_at, now,
-                           list(session.get("flags", [])), samples_of(session, consistent=True))
+                           list(session.get("flags", [])), samples_of(session, consistent=True, states=True))
         store.complete_session(request.charge_point_id, request.transaction_id, {
             **outcome, "stop_reason": request.reason or "Local",
         }, create=session if session.get("created_from_stop") else None)
@@ -226,9 +226,11 @@ def _session_from_stop(request: Stop, samples: list[dict[str, Any]], stopped_at:
     }
 
 
-def samples_of(session: dict[str, Any], consistent: bool = False) -> list[dict[str, Any]]:
-    """A session's samples in the charger's time order, however late they arrived."""
-    return store.samples(metering.series(session["charge_point_id"], session["transaction_id"], UNKNOWN), consistent)
+def samples_of(session: dict[str, Any], consistent: bool = False, states: bool = False) -> list[dict[str, Any]]:
+    """A session's samples in the charger's time order, however late they arrived; with `states`, also the
+    chargingState changes that carried no meter value (a sample without sampled values, see record_event)."""
+    found = store.samples(metering.series(session["charge_point_id"], session["transaction_id"], UNKNOWN), consistent)
+    return found if states else [sample for sample in found if sample["sampled_value"]]
 
 
 @dataclass(frozen=True)
@@ -278,7 +280,10 @@ def record_event(event: Event, now: datetime) -> Answer:
     changes nothing."""
     info = authorize(event.token, now) if event.token is not None else None
     location = (event.evse_id or 0, event.connector_id or 0)
-    samples = record_samples(event.charge_point_id, event.transaction_id, location, event.meter_values, event.seq_no,
+    # A chargingState change without a meter value is kept as a sample without values: later readings inherit it.
+    meter_values = event.meter_values or ([{"timestamp": event.timestamp, "sampled_value": []}]
+                                          if event.charging_state is not None else [])
+    samples = record_samples(event.charge_point_id, event.transaction_id, location, meter_values, event.seq_no,
                              event.charging_state)
     if samples and event.event_type == "Updated" and _told(event, info, now):
         return Answer(id_tag_info=info)
@@ -355,7 +360,7 @@ def _end(session: dict[str, Any], event: Event, now: datetime) -> dict[str, Any]
     call). A session whose Started never came starts at its first reading, flagged `start_missing`; without a
     reading before its last it has no start to bill from, so it ends implausible (an operator settles it)."""
     start_seen = "started_seq_no" in session
-    samples = samples_of(session, consistent=True)
+    samples = samples_of(session, consistent=True, states=True)
     seen = {int(s["seq_no"]) for s in samples if "seq_no" in s} | set(session["seq_nos"])
     session = {**session, "seq_nos": seen}
     span = metering.meter_span(samples)

@@ -307,6 +307,8 @@ class ServiceManifest:
     ocpp_routes: tuple[OcppRoute, ...] = ()
     # Where the replies to the CSMS's own CALLs go, per version.
     ocpp_replies: tuple[OcppReplyRoute, ...] = ()
+    # Called with the context of every frame a charger sends (CALL or reply), once it was answered: liveness.
+    ocpp_heard: str | None = None
     websocket: WebSocketRoutes | None = None
     # The $default route: every OCPP frame, whichever service answers its action.
     ocpp_ingress: str | None = None
@@ -349,4 +351,5 @@ class ServiceManifest:
 
     def ocpp_handlers(self) -> tuple[str, ...]:
         """The handlers the OCPP ingress calls: this service's part of every charger message."""
-        return tuple(dict.fromkeys([r.handler for r in self.ocpp_routes] + [r.handler for r in self.ocpp_replies]))
+        heard = [self.ocpp_heard] if self.ocpp_heard else []
+        return tuple(dict.fromkeys([r.handler for r in self.ocpp_routes] + [r.handler for r in self.ocpp_replies] + heard))

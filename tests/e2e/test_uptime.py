@@ -51,8 +51,14 @@ def test_a_charger_that_goes_away_is_offline_until_it_comes_back(quick: Stack) -
             resolved = await until(lambda: [i for i in get(quick, incidents + "&status=resolved")["items"]
                                             if i["id"] == opened[0]["id"]])
             assert resolved and resolved[0]["resolved_at"] > resolved[0]["opened_at"]
-        [port] = get(quick, f"/uptime?charge_point_id={cp_id}")["ports"]
-        assert [o["cause"] for o in port["outages"]] == ["offline"]
+
+            def ended() -> list[dict[str, Any]] | None:  # read while connected: leaving starts another outage
+                report = get(quick, f"/uptime?charge_point_id={cp_id}")
+                outages = report["ports"][0]["outages"]
+                return outages if outages and outages[-1]["to"] < report["to"] else None
+
+            outages = await until(ended)
+            assert [o["cause"] for o in outages] == ["offline"]
 
     asyncio.run(scenario())
 
@@ -87,4 +93,5 @@ def test_uptime_over_a_window_with_an_outage_and_an_exclusion_is_exact(quick: St
     assert (one["minutes"], one["outage_minutes"], one["excluded_minutes"], one["uptime_percent"]) == (60, 30, 10, 66.6667)
     assert [(o["cause"], o["excluded"]) for o in one["outages"]] == [("Faulted", False)]
     assert (two["outage_minutes"], two["uptime_percent"]) == (6, 90.0)
-    assert get(quick, f"/incidents?charge_point_id={cp_id}")["items"] == []  # Faulted with NoError: no incident
+    # Faulted with NoError: no incident (the charger left after its report: an `offline` one may open)
+    assert [i for i in get(quick, f"/incidents?charge_point_id={cp_id}")["items"] if i["problem_code"] != "offline"] == []

@@ -126,3 +126,23 @@ def test_of_two_racing_evaluations_the_one_that_read_last_is_kept() -> None:
     kept = evidence.save("CP-1", older, NOW - timedelta(seconds=1))
     assert (kept["score"], kept["evaluated_at"]) == (3, clock.iso(NOW))
     assert listed() == [("CP-1", 3, ["boot_loop"])]
+
+
+def test_chargers_whose_evidence_aged_out_do_not_crowd_out_those_still_at_risk(monkeypatch: pytest.MonkeyPatch) -> None:
+    deliver(*[booted(m, cp) for cp in ("CP-OLD1", "CP-OLD2", "CP-OLD3") for m in (1, 2, 3, 4)])  # score 3, newest
+    deliver(ended(30, ["meter_backwards"], "CP-STILL"))
+    assert [cp for cp, _, _ in listed()] == ["CP-OLD3", "CP-OLD2", "CP-OLD1", "CP-STILL"]
+    # eight days on the boot loops have left their window; the register going backwards (28 days) still counts
+    monkeypatch.setattr(clock, "now", lambda: NOW + timedelta(days=8))
+    assert listed(limit="2") == [("CP-STILL", 3, ["meter_backwards"])]
+
+
+def test_a_redelivered_fact_from_a_charger_whose_clock_is_ahead_is_counted_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    ahead = [booted(-10, "CP-AHEAD"), booted(-11, "CP-AHEAD")]  # ten minutes in our future
+    deliver(*ahead)
+    monkeypatch.setattr(clock, "now", lambda: NOW + timedelta(minutes=1))
+    deliver(*ahead)  # redelivered a minute later
+    assert get("/at-risk-chargers/CP-AHEAD")["score"] == 0  # two boots, not four
+    deliver(booted(-12, "CP-AHEAD"))
+    [rule] = get("/at-risk-chargers/CP-AHEAD")["rules"]
+    assert rule["evidence"]["boots"] == 3

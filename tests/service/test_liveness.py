@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from services.connectivity import connections, handlers, store
+from services.connectivity import connections, handlers, liveness, store
 from services.shared import clock
 from services.shared.settings import settings
 from tests.service.helpers import EventTap, connect_charger, context, send_frame, ws_disconnect_event
@@ -79,7 +79,7 @@ def test_a_charger_reconnecting_within_the_grace_never_goes_offline(aws_env: Non
 def test_a_charger_heard_from_between_the_query_and_the_mark_stays_online(aws_env: None, tap: EventTap,
                                                                           at: list[datetime]) -> None:
     connect_charger("CP-RACE")
-    [found] = store.offline_due(store.get_charger("CP-RACE")["watch"], clock.iso(later(at, 3600)))
+    [found] = store.offline_due(store.get_charger("CP-RACE")["watch"], clock.iso(later(at, 3600)), 10)
     store.touch("CP-RACE", clock.iso(at[0]))
     assert not store.mark_offline("CP-RACE", found["watch"], found["last_seen"], "silent")
     assert tap.of("ChargerOffline") == []
@@ -89,3 +89,52 @@ def test_a_deleted_charger_is_not_swept(aws_env: None, tap: EventTap, at: list[d
     connect_charger("CP-DEL")
     store.delete_charger("CP-DEL", clock.iso(at[0]))
     assert connections.sweep(later(at, 86400)) == 0
+
+
+def test_a_charger_sending_meter_values_but_no_heartbeat_stays_online(aws_env: None, tap: EventTap,
+                                                                     at: list[datetime]) -> None:
+    interval = settings().heartbeat_interval
+    connection, _ = connect_charger("CP-BUSY")
+    for n in range(8):  # OCPP-J 1.6 4.6: no Heartbeat is needed while other messages flow
+        reading = {"timestamp": clock.iso(later(at, interval)), "sampledValue": [{"value": str(1000 + n)}]}
+        send_frame("CP-BUSY", connection, [2, f"mv-{n}", "MeterValues", {"connectorId": 1, "meterValue": [reading]}],
+                   at=at[0])
+        assert connections.sweep(at[0]) == 0
+    assert tap.of("ChargerOffline") == []
+
+
+def test_a_deleted_charger_that_disconnects_never_goes_offline(aws_env: None, tap: EventTap,
+                                                               at: list[datetime]) -> None:
+    connection, _ = connect_charger("CP-DELETED")
+    store.delete_charger("CP-DELETED", clock.iso(at[0]))
+    send_frame("CP-DELETED", connection, [2, "hb-1", "Heartbeat", {}], at=later(at, 1))  # before the close lands
+    handlers.disconnect(ws_disconnect_event("CP-DELETED", connection), context())
+    assert connections.sweep(later(at, settings().offline_grace + 86400)) == 0
+    assert tap.of("ChargerOffline") == []
+    assert "watch" not in store.get_charger("CP-DELETED")
+
+
+def test_a_sweep_marks_a_bounded_number_and_the_next_one_the_rest(aws_env: None, tap: EventTap,
+                                                                  at: list[datetime]) -> None:
+    shard = liveness.watch("CP-MANY-0", liveness.CONNECTED)
+    ids = [cp for cp in (f"CP-MANY-{n}" for n in range(40)) if liveness.watch(cp, liveness.CONNECTED) == shard][:3]
+    for cp in ids:
+        connect_charger(cp)
+        later(at, 1)
+    assert connections.sweep(later(at, 6 * settings().heartbeat_interval), bound=2) == 2
+    assert {e["charge_point_id"] for e in tap.of("ChargerOffline")} == set(ids[:2])  # the longest silent first
+    assert connections.sweep(later(at, 60), bound=2) == 1
+
+
+def test_a_failure_to_note_a_charger_alive_changes_no_answer(aws_env: None, at: list[datetime],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.connectivity import chargers
+
+    connection, _ = connect_charger("CP-NOTED")
+
+    def broken(charge_point_id: str, moment: datetime) -> None:
+        raise RuntimeError("DynamoDB is having a bad day")
+
+    monkeypatch.setattr(chargers, "alive", broken)
+    reply = send_frame("CP-NOTED", connection, [2, "hb-1", "Heartbeat", {}], at=later(at, 1))
+    assert reply is not None and reply[0] == 3 and "currentTime" in reply[2]

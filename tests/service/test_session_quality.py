@@ -36,6 +36,20 @@ def test_a_201_car_that_stops_drawing_is_no_stall(tokens: None, tap: EventTap) -
     assert tap.of("SessionEnded")[0]["flags"] == []
 
 
+def test_a_201_state_change_without_a_meter_value_holds_for_the_readings_after_it(
+        tokens: None, tap: EventTap) -> None:  # noqa: F811
+    started(info={"chargingState": "Charging"})
+    event("Updated", 1, at(5), energy201("1000"))
+    event("Updated", 2, at(6), info={"chargingState": "SuspendedEV"}, trigger="ChargingStateChanged")  # no meterValue
+    event("Updated", 3, at(20), energy201("1000"))  # the car is full: the register stands still, not a stall
+    ended(4)
+    assert tap.of("SessionEnded")[0]["flags"] == []
+    _, detail = api("GET", f"/sessions/{session()['session_id']}")
+    assert [v["timestamp"] for v in detail["meter_values"]] == [
+        "2026-03-01T10:00:00.000Z", "2026-03-01T10:05:00.000Z", "2026-03-01T10:20:00.000Z",
+        "2026-03-01T11:00:00.000Z"]
+
+
 def test_a_16_session_metering_power_on_a_still_register_stalls_and_delivers_nothing(online: str, tap: EventTap) -> None:  # noqa: F811
     api("PUT", "/id-tokens/TAG-1", {"status": "Accepted"})
     tx = start(online, meter=1000)["transactionId"]

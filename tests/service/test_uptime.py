@@ -7,12 +7,14 @@ import csv
 import io
 import json
 import uuid
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
 
 from services.contracts.connectivity import ChargerOffline, ChargerOnline, ChargerPlaced, ConnectorStatusChanged
 from services.diagnostics import handlers
+from services.shared import clock
 from tests.service.helpers import context, rest_event
 from tests.service.test_diagnostics import deliver, listed
 
@@ -128,7 +130,9 @@ def test_a_bad_uptime_query_is_refused(query: dict[str, str]) -> None:
     assert call("GET", "/uptime", query)["statusCode"] == 422
 
 
-def test_the_nevi_report_has_a_row_per_port_and_month_with_each_outage_s_duration() -> None:
+def test_the_nevi_report_has_a_row_per_port_and_month_with_each_outage_s_duration(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(clock, "now", lambda: datetime(2027, 1, 15, tzinfo=timezone.utc))  # the quarter is over
     deliver(ChargerOnline(charge_point_id="CP-N", occurred_at="2026-11-01T01:00:00.000Z",
                           offline_since="2026-10-31T23:00:00.000Z"),
             ConnectorStatusChanged(charge_point_id="CP-N", occurred_at="2026-10-15T00:00:00.000Z", evse_id=1,
@@ -141,4 +145,22 @@ def test_the_nevi_report_has_a_row_per_port_and_month_with_each_outage_s_duratio
                                ("2026-12", "44640.0", "0.0", "0", "")]
     assert rows[0]["uptime_percent"] == "99.7549"
     assert {r["trailing_year_uptime_percent"] for r in rows} == {"99.9772"}  # (525,600 - 120) / 525,600
-    assert call("GET", "/uptime/nevi-report", {"quarter": "2026Q5"})["statusCode"] == 422
+    assert call("GET", "/uptime/nevi-report", {"quarter": "2026Q5", "charge_point_id": "CP-N"})["statusCode"] == 422
+    assert call("GET", "/uptime/nevi-report", {"quarter": "2026Q4"})["statusCode"] == 422  # one site at a time
+
+
+def test_minutes_that_have_not_happened_count_for_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(clock, "now", lambda: datetime(2026, 12, 10, 12, tzinfo=timezone.utc))
+    deliver(ConnectorStatusChanged(charge_point_id="CP-NOW", occurred_at="2026-10-01T00:00:00.000Z", evse_id=1,
+                                   connector_id=1, status="Available"),
+            ChargerOffline(charge_point_id="CP-NOW", occurred_at="2026-12-10T00:00:00.000Z", reason="silent"))
+    rows = list(csv.DictReader(io.StringIO(call("GET", "/uptime/nevi-report",
+                                                {"quarter": "2026Q4", "charge_point_id": "CP-NOW"})["body"])))
+    assert [(r["month"], r["port_minutes"], r["outage_minutes"]) for r in rows] == [
+        ("2026-10", "44640.0", "0.0"), ("2026-11", "43200.0", "0.0"), ("2026-12", "13680.0", "720.0")]
+    assert call("GET", "/uptime/nevi-report", {"quarter": "2027Q1", "charge_point_id": "CP-NOW"})["body"].count("\r\n") == 1
+    reply = call("GET", "/uptime", {"charge_point_id": "CP-NOW", "from": "2026-12-10T00:00:00Z",
+                                    "to": "2026-12-31T00:00:00Z"})["json"]
+    assert reply["to"] == "2026-12-10T12:00:00.000Z"
+    [port] = reply["ports"]
+    assert (port["minutes"], port["outage_minutes"], port["outages"][0]["to"]) == (720, 720, "2026-12-10T12:00:00.000Z")

@@ -46,13 +46,16 @@ class Registry:
     # DataTransfer by (version, vendorId), answered after connectivity's DataTransfer route stored the message.
     vendors: dict[tuple[str, str | None], OcppRoute]
     replies: dict[str, OcppReplyRoute]
+    # Told of every frame a charger sends, whoever answers it (a charger busy charging may send no Heartbeat).
+    heard: tuple[str, ...]
 
     @classmethod
     def of(cls, manifests: tuple[ServiceManifest, ...]) -> Registry:
         routes = [route for manifest in manifests for route in manifest.ocpp_routes]
         return cls(actions=_by((r for r in routes if r.vendor_id is None), lambda r: (r.version, r.action)),
                    vendors=_by((r for r in routes if r.vendor_id is not None), lambda r: (r.version, r.vendor_id)),
-                   replies=_by((r for m in manifests for r in m.ocpp_replies), lambda r: r.version))
+                   replies=_by((r for m in manifests for r in m.ocpp_replies), lambda r: r.version),
+                   heard=tuple(m.ocpp_heard for m in manifests if m.ocpp_heard))
 
 
 def _by(routes: Iterable[Route], key: Callable[[Route], Key]) -> dict[Key, Route]:
@@ -170,7 +173,11 @@ def handle_frame(text: str | bytes, ctx: OcppContext) -> str | None:
         if isinstance(frame, framing.Call):
             # No metric per answered call: an EMF line is a log event on every message, and API Gateway's
             # MessageCount already counts them.
-            return _answer_call(frame, ctx)
+            try:
+                return _answer_call(frame, ctx)
+            finally:
+                _heard(ctx)
+        _heard(ctx)
         replies = registry().replies.get(ADAPTED_BY.get(ctx.ocpp_version, ctx.ocpp_version))
         if replies:
             try:
@@ -188,6 +195,15 @@ def handle_frame(text: str | bytes, ctx: OcppContext) -> str | None:
         logger.exception("failed to process", extra={"charge_point_id": ctx.charge_point_id, "message_id": unique_id})
         return _call_error(unique_id, OcppError(Cause.INTERNAL, "The CSMS failed to process this message; it was logged"),
                            ctx.ocpp_version)
+
+
+def _heard(ctx: OcppContext) -> None:
+    """A frame that decoded proves its charger alive, whatever it said; a failure here never changes the answer."""
+    for handler in registry().heard:
+        try:
+            refs.resolve(handler)(ctx)
+        except Exception:
+            logger.exception("failed to note a charger alive", extra={"charge_point_id": ctx.charge_point_id})
 
 
 def _call_error(unique_id: str, error: OcppError, ocpp_version: str) -> str:
