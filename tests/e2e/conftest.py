@@ -12,6 +12,8 @@ from tests.e2e.stack import Stack
 COMMAND_TIMEOUT_S = 2
 # A failed event comes back after a second, not after the manifests' 30 s.
 RETRY_S = 1
+# A webhook attempt that failed (a receiver slow to answer on a loaded machine) is tried again after 0.3 s, not 30 s.
+WEBHOOK_RETRY_SCALE = 0.01
 
 
 # What the shared stack printed last, attached to a failing test's report: in CI it is the only trace of why.
@@ -22,7 +24,8 @@ _running: list[Stack] = []
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     running = Stack(tmp_path_factory.mktemp("csms"), env={"CSMS_COMMAND_TIMEOUT": str(COMMAND_TIMEOUT_S),
-                                                          "CSMS_VISIBILITY_TIMEOUT": str(RETRY_S)}).start()
+                                                          "CSMS_VISIBILITY_TIMEOUT": str(RETRY_S),
+                                                          "CSMS_WEBHOOK_RETRY_SCALE": str(WEBHOOK_RETRY_SCALE)}).start()
     _running.append(running)
     yield running
     _running.remove(running)

@@ -83,6 +83,31 @@ class Stack:
             os.killpg(self.process.pid, signal.SIGKILL)
             return self.process.wait(10)
 
+    def worked_off(self, timeout_s: float = 120) -> list[str]:
+        """Waits until every queue but the dead-letter ones holds no message that is due (visible or in flight):
+        what a busy test made is worked off before the next test measures its own event's way. The queues still
+        busy at the timeout, by name (empty when all are done); delayed messages (timeouts, retries) are not waited for."""
+        import boto3
+
+        sqs = boto3.client("sqs", endpoint_url=f"http://127.0.0.1:{self.ports['AWS']}", region_name="us-east-1",
+                           aws_access_key_id="local", aws_secret_access_key="local")
+        urls = [u for u in sqs.list_queues(MaxResults=1000).get("QueueUrls", [])
+                if not u.endswith(("-dlq", "-dlq.fifo", "-relay-failures"))]
+
+        def busy() -> list[str]:
+            found = []
+            for url in urls:
+                counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+                    "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+                if any(int(value) for value in counts.values()):
+                    found.append(url.rsplit("/", 1)[-1])
+            return found
+
+        deadline = time.monotonic() + timeout_s
+        while (left := busy()) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        return left
+
     def request(self, method: str, path: str, body: Any = None, *, key: str | None = "default",
                 headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], Any]:
         """(status, headers, parsed JSON or None) of one REST call."""

@@ -34,7 +34,8 @@ def test_a_fault_reaches_a_webhook_signed_and_a_wrong_secret_fails_verification(
             # The fault's way: the incident's stream, the bus, the events' queue, then the attempts' queue.
             ours = eventually(lambda: [(header, body) for header, body in receiver.received
                                        if json.loads(body)["data"]["charge_point_id"] == cp_id], timeout_s=30)
-            [(header, body)] = ours
+            # At least once: an attempt the receiver got but answered too late for is made again, as the same event.
+            [(header, body)] = {json.loads(body)["id"]: (header, body) for header, body in ours}.values()
             event = json.loads(body)
             assert (event["type"], event["data"]["problem_code"], event["data"]["evse_id"]) == (
                 "incident.opened", "GroundFailure", 1)
