@@ -591,6 +591,7 @@ class Fleet:
         self.refs = {AUTHORIZER: websocket.authorizer, CONNECT: websocket.connect, DISCONNECT: websocket.disconnect,
                      "ingress": next(m.ocpp_ingress for m in ALL if m.ocpp_ingress)}
         self.queues: list[Queue] = [s.queue for m in ALL for s in m.subscriptions]
+        self._opened: dict[str, datetime] = {}  # each connection's connectedAt
         self.addresses = {q.name: (aws.queue_url(q.name), f"arn:aws:sqs:{REGION}:{ACCOUNT}:{settings().resource_name(q.name)}")
                           for q in self.queues}
         relays = {m.relay for m in ALL if m.relay}
@@ -644,6 +645,7 @@ class Fleet:
         event["requestContext"]["authorizer"] = {**policy["context"], "principalId": policy["principalId"]}
         reply, sample = self._invoke(self.refs[CONNECT], event)
         self._keep(CONNECT, sample)
+        self._opened[connection_id] = moment
         if reply["statusCode"] != 200:
             raise RuntimeError(f"$connect refused {charge_point_id}: {reply}")
 
@@ -658,7 +660,8 @@ class Fleet:
 
         body = json.dumps(frame, separators=(",", ":"))  # as chargers send frames (the ocpp library does)
         reply, sample = self._invoke(self.refs["ingress"],
-                                     ws_message_event(charge_point_id, connection_id, body, self.protocol, at=moment),
+                                     ws_message_event(charge_point_id, connection_id, body, self.protocol, at=moment,
+                                                      connected_at=self._opened.get(connection_id)),
                                      ingress=True)
         sample.inbound_bytes = len(body.encode())
         sample.outbound_bytes = len(reply["body"].encode()) if "body" in reply else None
@@ -799,7 +802,9 @@ def summarize(samples: dict[str, list[Sample]], consumers: dict[str, dict[str, l
     targets = {
         "identification_reads": target(identification, 0),
         "heartbeat_writes": target(ops.get("Heartbeat", {}).get("writes"), 0.5),
-        "unchanged_status_writes": target(ops.get(STATUS_UNCHANGED, {}).get("writes"), 1),
+        # Its conditional write that changes nothing, and, when due, the refresh of last_seen any frame makes (at most
+        # once per two heartbeat intervals a charger, on whichever frame comes then: services/connectivity/liveness.py).
+        "unchanged_status_writes": target(ops.get(STATUS_UNCHANGED, {}).get("writes"), 2),
         "unchanged_status_events": target(ops.get(STATUS_UNCHANGED, {}).get("events"), 0),
     }
     if UPDATED in ops:  # 2.0.1: a sample's meter values and the session's seqNos and state

@@ -177,9 +177,12 @@ def ws_disconnect_event(charge_point_id: str, connection_id: str, ocpp_version: 
 
 
 def ws_message_event(charge_point_id: str, connection_id: str, body: str | list | bytes,
-                     ocpp_version: str = "ocpp1.6", at: datetime | None = None) -> dict[str, Any]:
-    """A test charger's `$default` event; `body` may be a frame as a Python list (encoded here), text or binary."""
-    return message_event(request_context("$default", "MESSAGE", connection_id, at),
+                     ocpp_version: str = "ocpp1.6", at: datetime | None = None,
+                     connected_at: datetime | None = None) -> dict[str, Any]:
+    """A test charger's `$default` event; `body` may be a frame as a Python list (encoded here), text or binary. Its
+    connection opened at `connected_at`, or, unsaid, long before anything the test did (connectedAt 0)."""
+    opened = epoch_ms(connected_at) if connected_at is not None else 0
+    return message_event(request_context("$default", "MESSAGE", connection_id, at, connected_at_ms=opened),
                          ws_authorizer_context(charge_point_id, ocpp_version),
                          json.dumps(body) if isinstance(body, list) else body)
 

@@ -159,7 +159,10 @@ def alive(charge_point_id: str, at: datetime) -> None:
 
 def heard(ctx: OcppContext) -> None:
     """Any frame a charger sends proves it alive: one busy charging may send MeterValues but no Heartbeat (OCPP-J
-    1.6 4.6), so every frame refreshes `last_seen` when due, at no cost when not."""
+    1.6 4.6), so every frame refreshes `last_seen` when due, at no cost when not. The connection's opening counts
+    as a write: $connect stored it as `last_seen`, so a container's first frame of a young connection writes nothing."""
+    if ctx.connected_at is not None:
+        _last_seen.connected(ctx.charge_point_id, ctx.connected_at.timestamp())
     alive(ctx.charge_point_id, ctx.received_at)
 
 

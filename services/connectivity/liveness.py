@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 
 from services.shared import clock
 
-# The index's partitions per state: each takes ~1,000 writes a second, so four carry millions of chargers.
+# The index's partitions per state (docs/diagnostics.md: the ceiling they set on last_seen writes).
 SHARDS = 4
 INDEX = "liveness"
 CONNECTED, DISCONNECTED = "connected", "disconnected"
@@ -44,6 +44,10 @@ class LastSeen:
 
     def wrote(self, charge_point_id: str, now_s: float) -> None:
         self._written[charge_point_id] = now_s
+
+    def connected(self, charge_point_id: str, connected_s: float) -> None:
+        """The connection opened at `connected_s`, when $connect wrote `last_seen`: a later write than any known."""
+        self._written[charge_point_id] = max(self._written.get(charge_point_id, connected_s), connected_s)
 
 
 def watch(charge_point_id: str, state: str) -> str:

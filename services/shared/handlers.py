@@ -26,6 +26,8 @@ def ocpp_default(event: dict[str, Any], context: Any) -> dict[str, Any]:
         connection_id=request["connectionId"],
         unique_id="",  # set from the frame once it is decoded
         received_at=datetime.fromtimestamp(request.get("requestTimeEpoch", 0) / 1000, timezone.utc),
+        connected_at=datetime.fromtimestamp(request["connectedAt"] / 1000, timezone.utc)
+        if isinstance(request.get("connectedAt"), int) else None,
     )
     body = event.get("body") or ""
     if event.get("isBase64Encoded"):

@@ -161,7 +161,7 @@ def test_summary_targets_fail_on_excess_and_on_what_was_not_measured() -> None:
     assert targets["identification_reads"] == {"value": 1, "limit": 0, "rule": "<=", "ok": False}
     assert targets["heartbeat_writes"]["ok"] is False
     assert targets["meter_values_writes"] == {"value": 2, "limit": 1, "rule": "==", "ok": False}
-    assert targets["unchanged_status_writes"] == {"value": None, "limit": 1, "rule": "<=", "ok": False}
+    assert targets["unchanged_status_writes"] == {"value": None, "limit": 2, "rule": "<=", "ok": False}
 
 
 def test_summary_keeps_consumers_apart_per_invocation_with_their_share_of_the_messages() -> None:

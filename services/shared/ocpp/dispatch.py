@@ -32,6 +32,8 @@ class OcppContext:
     connection_id: str
     unique_id: str
     received_at: datetime
+    # When the connection opened (API Gateway's connectedAt), which $connect stored as the charger's last_seen.
+    connected_at: datetime | None = None
 
 
 Route = TypeVar("Route", OcppRoute, OcppReplyRoute)
