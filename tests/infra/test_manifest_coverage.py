@@ -18,7 +18,9 @@ from tests.infra.synth import Synthesized, function_for, refs, synthesize
 HANDLED: dict[type, set[str]] = {
     m.ServiceManifest: {"name", "tables", "subscriptions", "queues", "schedules", "rest_apis", "ocpp_routes",
                         "ocpp_replies", "websocket", "ocpp_ingress", "rest_authorizer", "publishes", "relay", "exports",
-                        "secrets", "buckets", "catalogs", "topics", "direct_messages"},
+                        "secrets", "buckets", "catalogs", "topics", "direct_messages",
+                        # run by the ingress on every frame (ocpp_handlers()), so its service's grants go to the ingress
+                        "ocpp_heard"},
     m.Table: {"name", "partition_key", "sort_key", "indexes", "ttl_attribute", "stream"},
     m.Stream: {"changes", "batch_size", "max_attempts"},
     m.Index: {"name", "partition_key", "sort_key"},
@@ -61,6 +63,7 @@ PROBE = m.ServiceManifest(
     topics=(m.Topic(name="probe-news", description="what the probe tells people"),),
     direct_messages=("email", "sms"),
     ocpp_routes=(m.OcppRoute("ocpp1.6", "ProbeAction", "services.probe.ocpp:probe_action"),),
+    ocpp_heard="services.probe.ocpp:heard",
     publishes=("ProbeHappened",),
     relay="services.probe.handlers:relay",
     exports=("ProbeHappened",),  # read by the relay at run time (services/shared/relay.py): nothing to create
