@@ -149,21 +149,17 @@ def reported(charge_point_id: str, request_id: int, seq_no: int, tbc: bool, gene
         _provisioned(charge_point_id, request_id, at)
 
 
-def alive(charge_point_id: str, at: datetime) -> None:
-    """A message that only proves the charger alive refreshes `last_seen` when it is due (liveness.py)."""
-    moment = at.timestamp()
-    if _last_seen.due(charge_point_id, moment):
-        store.touch(charge_point_id, clock.iso(at))
-        _last_seen.wrote(charge_point_id, moment)
-
-
 def heard(ctx: OcppContext) -> None:
     """Any frame a charger sends proves it alive: one busy charging may send MeterValues but no Heartbeat (OCPP-J
-    1.6 4.6), so every frame refreshes `last_seen` when due, at no cost when not. The connection's opening counts
-    as a write: $connect stored it as `last_seen`, so a container's first frame of a young connection writes nothing."""
+    1.6 4.6), so every frame refreshes `last_seen` when due (liveness.py), at no cost when not. The connection's
+    opening counts as a write: $connect stored it as `last_seen`, so a container's first frame of a young connection
+    writes nothing."""
     if ctx.connected_at is not None:
         _last_seen.connected(ctx.charge_point_id, ctx.connected_at.timestamp())
-    alive(ctx.charge_point_id, ctx.received_at)
+    moment = ctx.received_at.timestamp()
+    if _last_seen.due(ctx.charge_point_id, moment):
+        store.touch(ctx.charge_point_id, clock.iso(ctx.received_at))
+        _last_seen.wrote(ctx.charge_point_id, moment)
 
 
 def wrote(charge_point_id: str, at: datetime) -> None:

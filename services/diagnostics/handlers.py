@@ -139,15 +139,17 @@ def evidence_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def _command_completed(record: "SQSRecord") -> None:
     from services.contracts.connectivity import CommandCompleted
-    from services.diagnostics import incidents, transfers
+    from services.diagnostics.transfer_items import FIRMWARE_REFERENCE, UPLOAD_REFERENCE
 
     completed = consumers.detail(record, CommandCompleted)
     reference = completed.reference or ""
-    if reference.startswith(transfers.UPLOAD_REFERENCE):
-        transfers.upload_answered(completed)
-    elif reference.startswith(transfers.FIRMWARE_REFERENCE):
-        transfers.firmware_answered(completed)
+    if reference.startswith((UPLOAD_REFERENCE, FIRMWARE_REFERENCE)):
+        from services.diagnostics import transfers
+
+        (transfers.upload_answered if reference.startswith(UPLOAD_REFERENCE) else transfers.firmware_answered)(completed)
     else:
+        from services.diagnostics import incidents
+
         incidents.record_outcome(completed)
 
 

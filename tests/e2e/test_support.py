@@ -20,6 +20,11 @@ from tests.polling import eventually
 
 pytestmark = pytest.mark.e2e
 
+
+@pytest.fixture(name="stack")
+def _stack(relaying_stack: Stack) -> Stack:
+    return relaying_stack
+
 SITE = {"name": "Support test", "address": {"street": "Hafenstr. 1", "city": "Hamburg", "postal_code": "20457",
                                              "country": "DE"}, "time_zone": "Europe/Berlin"}
 

@@ -18,6 +18,11 @@ from tests.polling import eventually
 pytestmark = pytest.mark.e2e
 
 
+@pytest.fixture(name="stack")
+def _stack(relaying_stack: Stack) -> Stack:
+    return relaying_stack
+
+
 def test_a_fault_reaches_a_webhook_signed_and_a_wrong_secret_fails_verification(stack: Stack) -> None:
     cp_id = f"WH-{uuid.uuid4().hex[:6]}"
     with webhook_receiver() as receiver:

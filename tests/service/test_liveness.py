@@ -128,13 +128,17 @@ def test_a_sweep_marks_a_bounded_number_and_the_next_one_the_rest(aws_env: None,
 
 def test_a_failure_to_note_a_charger_alive_changes_no_answer(aws_env: None, at: list[datetime],
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    from services.connectivity import chargers
+    from services.connectivity import store
 
     connection, _ = connect_charger("CP-NOTED")
 
-    def broken(charge_point_id: str, moment: datetime) -> None:
+    tried: list[str] = []
+
+    def broken(charge_point_id: str, now: str) -> None:
+        tried.append(charge_point_id)
         raise RuntimeError("DynamoDB is having a bad day")
 
-    monkeypatch.setattr(chargers, "alive", broken)
+    monkeypatch.setattr(store, "touch", broken)
     reply = send_frame("CP-NOTED", connection, [2, "hb-1", "Heartbeat", {}], at=later(at, 1))
     assert reply is not None and reply[0] == 3 and "currentTime" in reply[2]
+    assert tried == ["CP-NOTED"]
