@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar, Literal
 
 from services.shared.events import Event
 
@@ -20,3 +20,35 @@ class InvoiceIssued(BillingEvent):
     energy_wh: int
     total: int  # minor units of `currency`
     currency: str
+
+
+class TariffChanged(BillingEvent):
+    """A tariff's new version (tariffs are immutable versions), or its deletion: the whole OCPI object, so that
+    sessions keeps the projection it prices running costs from without reading billing's tables."""
+
+    charge_point_id: str | None = None  # a tariff is no charger's
+    tariff_id: str
+    version: int
+    tariff: dict[str, Any] | None = None  # the OCPI Tariff in its JSON form; None when deleted
+    deleted: bool = False
+
+
+class TariffAssignmentChanged(BillingEvent):
+    """A tariff assigned to a token group, connector, charger, site or as the default, or that assignment removed."""
+
+    charge_point_id: str | None = None
+    assignment_id: str
+    tariff_id: str
+    scope: Literal["token_group", "connector", "charger", "site", "default"]
+    target_id: str | None = None
+    valid_from: str | None = None
+    valid_to: str | None = None
+    deleted: bool = False
+
+
+class SessionUnpriced(BillingEvent):
+    """A session ended that no tariff priced: nothing is billed until an operator settles it."""
+
+    session_id: str
+    id_tag: str | None = None
+    energy_wh: int

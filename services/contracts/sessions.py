@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import BaseModel, Field
+
 from services.contracts.connectivity import CommandRequested
 from services.shared.events import Event
 
@@ -20,6 +22,17 @@ class SessionStarted(SessionsEvent):
     id_tag: str
     started_at: str
     meter_start_wh: int | None = None  # None: a 2.0.1 Started that carried no energy register reading
+
+
+class ChargingPeriod(BaseModel):
+    """A stretch of a session under one set of conditions; it lasts until the next one starts (the last until the
+    session stops). As OCPI's CDR charging periods, in the figures the tariff's restrictions test."""
+
+    start: str = Field(description="RFC 3339")
+    energy_wh: int = Field(ge=0, description="Energy delivered in the period")
+    max_power_w: int | None = Field(None, ge=0, description="The highest power seen in it")
+    max_current_a: str | None = Field(None, description="The highest current seen in it (a decimal string)")
+    parking: bool = Field(False, description="Plugged in and not charging (SuspendedEV, EVConnected, nothing drawn)")
 
 
 class SessionEnded(SessionsEvent):
@@ -53,6 +66,20 @@ class SessionEnded(SessionsEvent):
     # (plugged in over 24 hours), stalled (the register stood still for over 10 minutes while charging).
     flags: list[str] = []
     id_tag_status: str | None = None
+    # How it is priced, locked when it started (services/shared/tariffs.py): the tariff's id and version (version 0:
+    # the deployment's built-in default from its price settings); both None when no tariff applied (`unpriced`: billed
+    # by no one until an operator settles it, never 0 silently).
+    tariff_id: str | None = None
+    tariff_version: int | None = None
+    # The site's IANA time zone, in which the tariff's times of day and dates are read ("UTC" without a site).
+    time_zone: str = "UTC"
+    site_id: str | None = None
+    # The id token's group (1.6's parentIdTag, 2.0.1's groupIdToken): the account a session bills to until
+    # accounts exist.
+    token_group: str | None = None
+    # What the price is computed from (services/shared/pricing.py's periods in their wire form, oldest first,
+    # at most pricing.MAX_PERIODS): sessions builds them from the meter values and charging states.
+    charging_periods: list[ChargingPeriod] = []
 
 
 class SessionsCommandRequested(CommandRequested):
