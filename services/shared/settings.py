@@ -51,6 +51,14 @@ class Settings(BaseSettings):
     energy_price_per_kwh: Decimal = Field(default=Decimal("0.30"), ge=0, allow_inf_nan=False)
     # ISO 4217; only the codes whose minor unit services/shared/money.py knows.
     currency: str = "EUR"
+    # The VAT percentage of the built-in default tariff (e.g. 19); none: its price carries no VAT.
+    vat_rate: Decimal | None = Field(default=None, ge=0, le=100, allow_inf_nan=False)
+    # Who runs the network and how drivers reach them: printed on every receipt.
+    operator_name: str = Field(default="CSMS operator", min_length=1, max_length=100)
+    support_contact: str = Field(default="support@example.com", min_length=1, max_length=200)
+    # How often a charging session's running cost is sent to its charger (2.0.1 CostUpdated, 1.6 the Open Charge
+    # Alliance's RunningCost DataTransfer); 0: never (a 2.0.1 charger still gets it in its TransactionEvent answers).
+    cost_update_interval: int = Field(default=300, ge=0, le=86400)
     # The most tokens on the local authorization list: a Full SendLocalList of this many fits one 128 KB frame (and
     # the events that carry it EventBridge's 256 KB).
     local_list_max: int = Field(default=1000, ge=1, le=1000)
