@@ -343,9 +343,9 @@ def describe(dimension: str, restrictions: TariffRestrictions | None) -> str:
         for low, high, unit in ((r.min_kwh, r.max_kwh, "kWh"), (r.min_power, r.max_power, "kW"),
                                 (r.min_current, r.max_current, "A")):
             parts += [f"{label} {format(value.normalize(), 'f')} {unit}"
-                      for label, value in (("from", low), ("below", high)) if value is not None]
+                      for label, value in (("from", low), ("below", high)) if value is not None and (value or label == "below")]
         parts += [f"{label} {_duration(value)}" for label, value in (("after", r.min_duration), ("within", r.max_duration))
-                  if value is not None]
+                  if value is not None and (value or label == "within")]
     return " ".join([_NAMES[dimension], ", ".join(parts)]) if parts else _NAMES[dimension]
 
 

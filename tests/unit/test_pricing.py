@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from services.shared import money, pricing
 from services.shared.money import UnsupportedCurrency, exponent
-from services.shared.pricing import Line, energy_line, price_energy
+from services.shared.pricing import EnergyLine, energy_line, price_energy
 from services.shared.settings import Settings
 
 EUR_030 = Decimal("0.30")
@@ -31,7 +31,7 @@ EUR_030 = Decimal("0.30")
 def test_energy_at_thirty_cents_a_kwh(energy_wh: int, expected_cents: int) -> None:
     priced = price_energy(energy_wh, EUR_030, "EUR")
     assert priced.total == expected_cents
-    assert priced.lines == (Line("Energy", energy_wh, EUR_030, expected_cents),)
+    assert priced.lines == (EnergyLine("Energy", energy_wh, EUR_030, expected_cents),)
     assert priced.currency == "EUR"
 
 
