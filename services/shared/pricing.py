@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 from services.shared import clock
 from services.shared.money import PRECISION, exponent, round_minor
-from services.shared.tariffs import DayOfWeek, PriceComponent, Tariff, TariffRestrictions
+from services.shared.tariffs import DayOfWeek, Dimension, PriceComponent, Tariff, TariffRestrictions
 
 MAX_PERIODS = 500
 WH_PER_KWH = Decimal(1000)
@@ -104,13 +104,14 @@ def price(tariff: Tariff, charging: Charging) -> Priced:
         raise ValueError(f"a session cannot stop ({charging.stopped_at}) before it starts ({charging.started_at})")
     slices = _by_energy(_by_time(_slices(charging.periods, begin, finish), _boundaries(tariff, begin, finish, zone)),
                         _thresholds(tariff))
-    quantities: dict[tuple[str, int], Fraction] = {}
-    components: dict[tuple[str, int], PriceComponent] = {}
-    last: dict[str, tuple[str, int]] = {}
+    quantities: dict[tuple[Dimension, int], Fraction] = {}
+    components: dict[tuple[Dimension, int], PriceComponent] = {}
+    last: dict[str, tuple[Dimension, int]] = {}
     delivered = Fraction(0)
     for piece in slices:
         at = _Context(_moment(piece.start).astimezone(zone), piece.start - begin, delivered, piece.power_w, piece.current_a)
-        used = {"ENERGY": piece.energy, ("PARKING_TIME" if piece.parking else "TIME"): Fraction(piece.end - piece.start)}
+        used: dict[Dimension, Fraction] = {"ENERGY": piece.energy,
+                                           ("PARKING_TIME" if piece.parking else "TIME"): Fraction(piece.end - piece.start)}
         for dimension, quantity in used.items():
             found = _component(tariff, dimension, at) if quantity > 0 else None
             if found is not None:
@@ -226,8 +227,9 @@ def _boundaries(tariff: Tariff, begin: int, finish: int, zone: zoneinfo.ZoneInfo
              if seconds is not None}
     if any(r.start_time or r.end_time or r.start_date or r.end_date or r.day_of_week for r in restrictions):
         times = {time(0)} | {time.fromisoformat(t) for r in restrictions for t in (r.start_time, r.end_time) if t}
-        day = _moment(begin).astimezone(zone).date() - timedelta(days=1)
-        while day <= _moment(finish).astimezone(zone).date() + timedelta(days=1):
+        day, last = (_moment(us).astimezone(zone).date() for us in (begin, finish))
+        day -= timedelta(days=1)
+        while day <= last + timedelta(days=1):
             found.update(_us(datetime.combine(day, t, tzinfo=zone).replace(fold=fold)) for t in times for fold in (0, 1))
             found.update(_transition(day, zone))
             day += timedelta(days=1)
@@ -249,7 +251,7 @@ def _transition(day: date, zone: zoneinfo.ZoneInfo) -> set[int]:
 
 # --- restrictions ---------------------------------------------------------------------------------------------
 
-def _component(tariff: Tariff, dimension: str, at: _Context) -> tuple[int, PriceComponent] | None:
+def _component(tariff: Tariff, dimension: Dimension, at: _Context) -> tuple[int, PriceComponent] | None:
     """The first element (its index) with a component of `dimension` whose restrictions all hold `at`."""
     for index, element in enumerate(tariff.elements):
         component = next((c for c in element.price_components if c.type == dimension), None)
@@ -297,8 +299,8 @@ def _in_window(moment: time, start_time: str | None, end_time: str | None) -> bo
 
 # --- lines ------------------------------------------------------------------------------------------------------
 
-def _round_up_to_step(key: tuple[str, int], quantities: dict[tuple[str, int], Fraction],
-                      components: dict[tuple[str, int], PriceComponent]) -> None:
+def _round_up_to_step(key: tuple[Dimension, int], quantities: dict[tuple[Dimension, int], Fraction],
+                      components: dict[tuple[Dimension, int], PriceComponent]) -> None:
     """Rounds the dimension's total up to a whole step of the component of its last slice; the rest goes to it."""
     dimension = key[0]
     step = components[key].step_size * (1 if dimension == "ENERGY" else _US)
@@ -306,7 +308,7 @@ def _round_up_to_step(key: tuple[str, int], quantities: dict[tuple[str, int], Fr
     quantities[key] += ceil(total / step) * step - total
 
 
-def _line(dimension: str, restrictions: TariffRestrictions | None, component: PriceComponent, quantity: Fraction,
+def _line(dimension: Dimension, restrictions: TariffRestrictions | None, component: PriceComponent, quantity: Fraction,
           currency: str) -> Line:
     """A line of `quantity` (Wh, microseconds, or 1 session) at the component's price."""
     amount = quantity / {"ENERGY": 1000, "FLAT": 1}.get(dimension, _US_PER_HOUR)
@@ -314,7 +316,7 @@ def _line(dimension: str, restrictions: TariffRestrictions | None, component: Pr
     vat_rate = component.vat if component.vat is not None else Decimal(0)
     excl = round_minor(_decimal(exact), currency)
     vat = round_minor(_decimal(exact * Fraction(vat_rate) / 100), currency)
-    return Line(dimension=dimension, description=describe(dimension, restrictions),  # type: ignore[arg-type]
+    return Line(dimension=dimension, description=describe(dimension, restrictions),
                 quantity=_shown(amount), unit=_UNITS[dimension], unit_price_excl_vat=component.price,
                 vat_rate=vat_rate, amount_excl_vat=excl, vat_amount=vat, amount_incl_vat=excl + vat)
 
@@ -330,7 +332,7 @@ def _shown(value: Fraction) -> Decimal:
     return shown.quantize(Decimal(1)) if shown == shown.to_integral_value() else shown
 
 
-def describe(dimension: str, restrictions: TariffRestrictions | None) -> str:
+def describe(dimension: Dimension, restrictions: TariffRestrictions | None) -> str:
     """A line's description: the dimension and when its element applies ("Energy 22:00-06:00", "Parking time")."""
     parts: list[str] = []
     r = restrictions
