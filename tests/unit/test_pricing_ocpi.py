@@ -267,3 +267,10 @@ def test_cdr_step_size_rounds_the_session_total_of_time() -> None:
     priced = price(evening, session(MONDAY.replace(hour=16, minute=54), Stretch(28, 3_000)))
     assert [line.quantity for line in priced.lines] == [Decimal("0.1"), Decimal("0.4")]
     assert amounts(priced) == [("TIME", 50, 50), ("TIME", 280, 280)]
+
+
+def test_free_of_charge() -> None:
+    """OCPI's example gives the FLAT component step_size 0, which services/shared/tariffs.py refuses (a step is >= 1;
+    FLAT has no steps anyway)."""
+    free = price(tariff({"price_components": [component("FLAT", "0.00")]}), session(MONDAY, Stretch(60, 20_000)))
+    assert amounts(free) == [("FLAT", 0, 0)] and totals(free) == (0, 0)
