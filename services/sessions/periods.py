@@ -16,10 +16,12 @@ session is cut at each sample: an interval from one sample to the next is a peri
 - parking: the EV plugged in and not charging, after the start. A 2.0.1 chargingState of SuspendedEV, EVConnected
   or Idle (a state holds from the sample that carries it until another one changes it; SuspendedEVSE is the
   charger's doing and is charging time); or, any version, a stretch where the register readings on both sides show
-  no rise and the power, if metered, is at most PARKED_POWER_W, once the EV has drawn energy. 1.6's
+  no rise and the power metered at either end of it, if any, at most PARKED_POWER_W, once the EV has drawn energy
+  (a register too coarse to show a slow charge's rise, with power flowing at both ends, is not parking). 1.6's
   StatusNotification (SuspendedEV) is connectivity's, not a sample, and is not used.
 
-Adjacent periods that are alike (parking the same, the same highest power and current) are merged. Above
+Adjacent periods that are alike (parking the same, the same highest power and current, the same pace of energy) are
+merged: joined, they price as they did apart. Above
 pricing.MAX_PERIODS neighbours are coalesced, those with the same parking first: energy stays exact (the sum),
 the highest power and current become the higher of the two, so a max_power/max_current restriction judges the
 merged stretch by its peak (the approximation docs/pricing.md names).
@@ -79,12 +81,18 @@ def build(samples: list[dict[str, Any]], started_at: str, stopped_at: str, *, me
         average = Decimal(energy * 3_600_000_000) / Decimal(micros) if energy and micros else None
         candidates = [p for p in (here.power_w if here else None, average) if p is not None]
         power = max(candidates) if candidates else None
+        edges = [p for p in (here.power_w if here else None, _power_at(parsed, following, end)) if p is not None]
         still = (delivered.covered(begin, end) and delivered.exact(begin) > 0
-                 and delivered.exact(end) == delivered.exact(begin) and (power is None or power <= PARKED_POWER_W))
+                 and delivered.exact(end) == delivered.exact(begin) and (not edges or min(edges) <= PARKED_POWER_W))
         periods.append(Period(start=begin, energy_wh=energy, max_power_w=None if power is None else _whole(power),
                               max_current_a=here.current_a if here else None,
                               parking=state in PARKING_STATES or (state != "SuspendedEVSE" and still)))
-    return _coalesce(_merged(periods), stop)
+    return _coalesce(_merged(periods, stop), stop)
+
+
+def _power_at(parsed: list[_Sample], index: int, at: datetime) -> Decimal | None:
+    """The power metered by the sample at `at` (parsed[index] when there is one)."""
+    return parsed[index].power_w if index < len(parsed) and parsed[index].at == at else None
 
 
 def _sample(stored: dict[str, Any]) -> _Sample:
@@ -182,8 +190,11 @@ def _whole(value: Decimal) -> int:
     return floor(Fraction(value) + Fraction(1, 2))
 
 
-def _alike(first: Period, second: Period) -> bool:
-    return (first.parking, first.max_power_w, first.max_current_a) == (second.parking, second.max_power_w, second.max_current_a)
+def _alike(first: Period, second: Period, first_s: int, second_s: int) -> bool:
+    """Alike in every figure and in the pace of energy (Wh per unit of time): joined, they price as they did apart,
+    wherever a time-of-use boundary falls."""
+    return ((first.parking, first.max_power_w, first.max_current_a) == (second.parking, second.max_power_w, second.max_current_a)
+            and first.energy_wh * second_s == second.energy_wh * first_s)
 
 
 def _joined(first: Period, second: Period) -> Period:
@@ -197,13 +208,17 @@ def _higher(first: _T | None, second: _T | None) -> _T | None:
     return second if first is None else first if second is None else max(first, second)
 
 
-def _merged(periods: list[Period]) -> list[Period]:
+def _merged(periods: list[Period], stop: datetime) -> list[Period]:
+    ends = [p.start for p in periods[1:]] + [stop]
     result: list[Period] = []
-    for period in periods:
-        if result and _alike(result[-1], period):
-            result[-1] = _joined(result[-1], period)
+    lengths: list[int] = []
+    for period, end in zip(periods, ends, strict=True):
+        length = (end - period.start) // _US
+        if result and _alike(result[-1], period, lengths[-1], length):
+            result[-1], lengths[-1] = _joined(result[-1], period), lengths[-1] + length
         else:
             result.append(period)
+            lengths.append(length)
     return result
 
 
