@@ -146,11 +146,11 @@ def test_periods_price_as_the_session_went() -> None:
 
 
 def test_stretches_of_one_power_but_another_pace_stay_apart() -> None:
-    """Joined, 5 kWh in 30 minutes and 10 kWh in the next hour would spread 15 kWh evenly over 90 minutes: a
-    time-of-use boundary at 30 would then price 3.75 and 11.25 kWh instead of 5 and 10."""
-    samples = [sample(30, "5000", power="10000"), sample(90, "15000", power="10000"), sample(120, "15000", power="0")]
-    periods = build(samples, START, clock.iso(at(120)), meter_start_wh=0, meter_stop_wh=15000)
+    """Joined, 5 kWh in 30 minutes and 5 kWh in the next hour would spread 10 kWh evenly over 90 minutes: a
+    time-of-use boundary at 30 would then price 3.33 and 6.67 kWh instead of 5 and 5."""
+    samples = [sample(30, "5000", power="10000"), sample(90, "10000", power="10000"), sample(120, "10000", power="0")]
+    periods = build(samples, START, clock.iso(at(120)), meter_start_wh=0, meter_stop_wh=10000)
     assert [(p.start, p.energy_wh, p.parking) for p in periods] == [
-        (at(0), 5_000, False), (at(30), 10_000, False),
+        (at(0), 5_000, False), (at(30), 5_000, False),
         (at(90), 0, True),  # the register stood still and the EV drew nothing by its end: parked
     ]
