@@ -160,12 +160,12 @@ def get_tariff(tariff_id: TariffId,
     return _version_out(found)
 
 
-@router.delete("/tariffs/<tariff_id>", security=_WRITE, summary="Delete a tariff", tags=[TARIFFS],
+@router.delete("/tariffs/<tariff_id>", security=allow(Scope.ADMIN), summary="Delete a tariff", tags=[TARIFFS],
                description=("Deletes the tariff (its versions stay readable with `version` for the invoices priced by "
                             "them). 409 while an assignment names it. Deleting `default` means: a session no "
                             "assignment covers is unpriced (not priced by the built-in default)."),
                responses=responses({204: ("Deleted", None)}, 404, 409, 422))
-def delete_tariff(tariff_id: TariffId) -> Response:
+def delete_tariff(tariff_id: TariffId) -> Response[None]:
     try:
         deleted = tariffs.delete(tariff_id)
     except tariffs.Conflict as error:
@@ -218,7 +218,7 @@ def get_assignment(assignment_id: AssignmentId) -> AssignmentOut:
 @router.delete("/tariff-assignments/<assignment_id>", security=_WRITE, summary="Delete a tariff assignment",
                tags=[TARIFFS], description="Sessions that started under it keep their tariff.",
                responses=responses({204: ("Deleted", None)}, 404, 422))
-def delete_assignment(assignment_id: AssignmentId) -> Response:
+def delete_assignment(assignment_id: AssignmentId) -> Response[None]:
     if not store.delete_assignment(assignment_id):
         raise ProblemError(404, f"No tariff assignment {assignment_id!r}")
     return Response(204)
