@@ -11,6 +11,7 @@ import pytest
 
 from services.billing import handlers, places, tariffs
 from services.shared import clock
+from services.shared.tariffs import Tariff
 from tests.service.helpers import EventTap, assert_problem, call_api, context, eventbridge_event, sqs_event
 
 AC = {"currency": "EUR", "type": "REGULAR",
@@ -79,7 +80,7 @@ def test_a_put_writes_versions_and_an_identical_body_writes_nothing(tap: EventTa
     assert tariffs.tariff("AC", 1).elements[0].price_components[0].price == Decimal("0.40")  # what invoices price with
     assert [(e["tariff_id"], e["version"], e["deleted"]) for e in tap.of("TariffChanged")] == [("AC", 1, False),
                                                                                                 ("AC", 2, False)]
-    assert tap.of("TariffChanged")[1]["tariff"] == second["tariff"]
+    assert Tariff.model_validate(tap.of("TariffChanged")[1]["tariff"]) == Tariff.model_validate(second["tariff"])
 
 
 def test_the_built_in_default_until_an_operator_puts_one(aws_env: None) -> None:
