@@ -122,7 +122,7 @@ def _tariff_id(tariff_id: str) -> str:
 @router.put("/tariffs/<tariff_id>", security=_WRITE, summary="Create or change a tariff", tags=[TARIFFS],
             description=("Writes the OCPI 2.2.1 Tariff as the tariff's next version: 201 for a new tariff (version 1), "
                          "200 for a change (version + 1), 200 with the same version when the body is what it already "
-                         "is (nothing written). The path names the tariff: a body `id` must match it. Sessions that "
+                         "is (nothing written); 409 when another write took that version first. The path names the tariff: a body `id` must match it. Sessions that "
                          "started under an earlier version keep it. 422 says what to fix: unknown currency, negative "
                          "price, step_size below 1, a bad time of day, min above max..."),
             responses=responses({200: ("The tariff's current version", TariffVersion),
@@ -195,7 +195,8 @@ def create_assignment(body: AssignmentIn) -> AssignmentOut:
 
 
 @router.get("/tariff-assignments", security=allow(*Scope), summary="List tariff assignments", tags=[TARIFFS],
-            description="Assignments, filtered by scope, tariff and target, by id.",
+            description=("Assignments, by id, filtered by scope, tariff and target (all of them: operators keep "
+                         "hundreds, not millions). 422 for an unknown scope."),
             responses=responses({200: ("The assignments", AssignmentList)}, 422))
 def list_assignments(
     scope: Annotated[TargetScope | None, Query()] = None,
@@ -207,7 +208,9 @@ def list_assignments(
 
 
 @router.get("/tariff-assignments/<assignment_id>", security=allow(*Scope), summary="Get a tariff assignment",
-            tags=[TARIFFS], responses=responses({200: ("The assignment", AssignmentOut)}, 404, 422))
+            tags=[TARIFFS], description=("One assignment: its tariff, scope, target and validity. 404 for an unknown id "
+                                         "(or one deleted)."),
+            responses=responses({200: ("The assignment", AssignmentOut)}, 404, 422))
 def get_assignment(assignment_id: AssignmentId) -> AssignmentOut:
     item = store.get_assignment(assignment_id)
     if item is None:
@@ -216,7 +219,8 @@ def get_assignment(assignment_id: AssignmentId) -> AssignmentOut:
 
 
 @router.delete("/tariff-assignments/<assignment_id>", security=_WRITE, summary="Delete a tariff assignment",
-               tags=[TARIFFS], description="Sessions that started under it keep their tariff.",
+               tags=[TARIFFS], description=("Deletes the assignment: sessions that start from now on resolve without it; "
+                                            "sessions that started under it keep their tariff. 404 for an unknown id."),
                responses=responses({204: ("Deleted", None)}, 404, 422))
 def delete_assignment(assignment_id: AssignmentId) -> Response[None]:
     if not store.delete_assignment(assignment_id):

@@ -178,10 +178,15 @@ def test_a_201_session_announces_its_start_when_its_started_comes_whatever_came_
 
 def test_an_invoice_announces_issued_when_created() -> None:
     invoice = {"invoice_id": "inv_1", "charge_point_id": CP, "session_id": "ses_x", "energy_wh": Decimal(7000),
-               "total": Decimal(210), "currency": "EUR", "issued_at": T0}
+               "status": "issued", "number": Decimal(7), "total_excl_vat": Decimal(210), "total_vat": Decimal(40),
+               "total_incl_vat": Decimal(250), "currency": "EUR", "issued_at": T0}
     [issued] = invoice_changes(None, invoice)
-    assert (issued.total, issued.id_tag, issued.occurred_at) == (210, None, T0)
-    assert invoice_changes(invoice, {**invoice, "paid": True}) == []
+    assert (issued.total, issued.total_excl_vat, issued.total_vat, issued.number) == (250, 210, 40, 7)
+    assert (issued.id_tag, issued.occurred_at) == (None, T0)
+    assert invoice_changes(invoice, {**invoice, "status": "paid"}) == []
+    [unpriced] = invoice_changes(None, {**invoice, "status": "unpriced", "id_tag": "T"})
+    assert (unpriced.detail_type(), unpriced.session_id, unpriced.energy_wh, unpriced.id_tag) == (
+        "SessionUnpriced", "ses_x", 7000, "T")
 
 
 def site(version: int, **extra: Any) -> dict[str, Any]:
