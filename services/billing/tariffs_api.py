@@ -162,7 +162,7 @@ def get_tariff(tariff_id: TariffId,
 
 @router.delete("/tariffs/<tariff_id>", security=allow(Scope.ADMIN), summary="Delete a tariff", tags=[TARIFFS],
                description=("Deletes the tariff (its versions stay readable with `version` for the invoices priced by "
-                            "them). 409 while an assignment names it. Deleting `default` means: a session no "
+                            "them). 409 while an assignment names it, 404 when there is none (or it was deleted). Deleting `default` means: a session no "
                             "assignment covers is unpriced (not priced by the built-in default)."),
                responses=responses({204: ("Deleted", None)}, 404, 409, 422))
 def delete_tariff(tariff_id: TariffId) -> Response[None]:
