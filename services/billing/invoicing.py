@@ -55,8 +55,10 @@ def periods(session: SessionEnded) -> tuple["Period", ...]:
 def durations(found: tuple["Period", ...], started: datetime, stopped: datetime) -> tuple[int, int]:
     """(charging, parking) whole seconds of the session: each period lasts until the next one starts, the last until
     the stop; time before the first period is charging."""
+    if not found:
+        return int((stopped - started).total_seconds()), 0
     bounds = [min(max(p.start, started), stopped) for p in found]
-    charging = ((bounds[0] if bounds else stopped) - started).total_seconds()
+    charging = (bounds[0] - started).total_seconds()
     parking = 0.0
     for period, begin, end in zip(found, bounds, [*bounds[1:], stopped], strict=True):
         seconds = max(0.0, (end - begin).total_seconds())

@@ -136,7 +136,7 @@ def put_tariff(tariff_id: TariffId, body: Tariff) -> TariffVersion:
         found, created = tariffs.put(tariff_id, body)
     except tariffs.Conflict as error:
         raise ProblemError(409, str(error)) from None
-    return json_response(201, _version_out(found)) if created else _version_out(found)  # type: ignore[return-value]
+    return json_response(201, _version_out(found)) if created else _version_out(found)
 
 
 @router.get("/tariffs", security=allow(*Scope), summary="List tariffs", tags=[TARIFFS],
@@ -191,7 +191,7 @@ def create_assignment(body: AssignmentIn) -> AssignmentOut:
                 "valid_to": body.valid_to and clock.iso(body.valid_to)}
     item.update({name: value for name, value in optional.items() if value is not None})
     store.put_assignment(item)
-    return json_response(201, _assignment_out(item))  # type: ignore[return-value]
+    return json_response(201, _assignment_out(item))
 
 
 @router.get("/tariff-assignments", security=allow(*Scope), summary="List tariff assignments", tags=[TARIFFS],
