@@ -127,9 +127,6 @@ def authorization_note(invoice: dict[str, Any]) -> str | None:
 def issue(session: SessionEnded) -> dict[str, Any] | None:
     """Issues the session's invoice (or records it unpriced); the new item, or None if it already existed (nothing is
     done twice, and no number is taken twice)."""
-    if store.get_invoice(invoice_id(session.session_id), consistent=True) is not None:
-        logger.info("session already invoiced", extra={"session_id": session.session_id})
-        return None
     tariff = None
     if session.tariff_id is not None and session.tariff_version is not None:
         tariff = tariffs.tariff(session.tariff_id, session.tariff_version)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, ConditionBase, Key
-from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from services.shared import aws
@@ -44,34 +43,29 @@ def _assignments() -> Any:
     return aws.table("tariff-assignments")
 
 
-def _serialized(item: dict[str, Any]) -> dict[str, Any]:
-    serialize = TypeSerializer().serialize
-    return {name: serialize(value) for name, value in item.items()}
-
-
 def create_numbered_invoice(item: dict[str, Any]) -> bool:
     """Writes the invoice with the next invoice number (set on `item`) unless one exists for its id; True if this
     call created it. The counter moves only in the transaction that creates the invoice: no number is skipped."""
     for _ in range(_NUMBER_TRIES):
-        if get_invoice(item["invoice_id"], consistent=True) is not None:
-            return False
         last = int((_numbers().get_item(Key={"counter": _INVOICE_COUNTER}, ConsistentRead=True).get("Item") or {})
                    .get("last", 0))
         item["number"] = last + 1
         counter: dict[str, Any] = {
-            "TableName": _numbers().name, "Key": _serialized({"counter": _INVOICE_COUNTER}),
+            "TableName": _numbers().name, "Key": {"counter": _INVOICE_COUNTER},
             "UpdateExpression": "SET #last = :next",
             "ConditionExpression": "attribute_not_exists(#last)" if last == 0 else "#last = :last",
             "ExpressionAttributeNames": {"#last": "last"},
-            "ExpressionAttributeValues": _serialized({":next": last + 1, **({":last": last} if last else {})})}
-        invoice = {"TableName": _invoices().name, "Item": _serialized(item),
+            "ExpressionAttributeValues": {":next": last + 1, **({":last": last} if last else {})}}
+        invoice = {"TableName": _invoices().name, "Item": item,
                    "ConditionExpression": "attribute_not_exists(invoice_id)"}
         try:
-            aws.client("dynamodb").transact_write_items(TransactItems=[{"Update": counter}, {"Put": invoice}])
+            _invoices().meta.client.transact_write_items(TransactItems=[{"Update": counter}, {"Put": invoice}])
         except ClientError as error:
             if not condition_failed(error):
                 raise
-            continue  # another invoice took the number, or this one exists: read both again
+            if get_invoice(item["invoice_id"], consistent=True) is not None:
+                return False
+            continue  # another invoice took the number: read it again
         return True
     raise RuntimeError(f"could not number invoice {item['invoice_id']} in {_NUMBER_TRIES} tries")
 
