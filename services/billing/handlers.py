@@ -40,7 +40,7 @@ def _place_event(record: "SQSRecord") -> None:
 
 
 @entry_point
-def places(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def place_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """ChargerPlaced and SiteChanged from connectivity: billing's projection of sites (services/billing/places.py)."""
     return consumers.sqs_batch(event, context, _place_event)
 

@@ -45,7 +45,7 @@ MANIFEST = ServiceManifest(
         ),
         Subscription(
             event_pattern={"source": ["csms.connectivity"], "detail-type": ["ChargerPlaced", "SiteChanged"]},
-            queue=Queue(name="billing-places", handler=f"{_HANDLERS}:places"),
+            queue=Queue(name="billing-places", handler=f"{_HANDLERS}:place_events"),
         ),
     ),
     rest_apis=(RestApi(prefixes=("/invoices", "/tariffs", "/tariff-assignments", "/tariff-resolutions"),

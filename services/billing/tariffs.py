@@ -147,8 +147,19 @@ def valid_at(found: Tariff, at: datetime) -> bool:
 
 # --- assignments -----------------------------------------------------------------------------------------------
 
-def new_assignment_id() -> str:
-    return "asg_" + secrets.token_hex(8)
+def assign(tariff_id: str, scope: Scope, target_id: str | None, valid_from: datetime | None,
+           valid_to: datetime | None) -> dict[str, Any] | None:
+    """Stores a new assignment of an existing tariff (the built-in default counts); the item, None when the tariff is
+    unknown or deleted. The caller checked the target against the scope."""
+    if current(tariff_id) is None:
+        return None
+    item: dict[str, Any] = {"assignment_id": "asg_" + secrets.token_hex(8), "tariff_id": tariff_id, "scope": scope,
+                            "created_at": clock.iso(clock.now())}
+    optional = {"target_id": target_id, "valid_from": valid_from and clock.iso(valid_from),
+                "valid_to": valid_to and clock.iso(valid_to)}
+    item.update({name: value for name, value in optional.items() if value is not None})
+    store.put_assignment(item)
+    return item
 
 
 def _assignment(item: dict[str, Any]) -> Assignment:

@@ -182,15 +182,10 @@ def delete_tariff(tariff_id: TariffId) -> Response[None]:
                           "valid_from. Assignments are never changed: delete one and create another."),
              responses=responses({201: ("Created", AssignmentOut)}, 422))
 def create_assignment(body: AssignmentIn) -> AssignmentOut:
-    if tariffs.current(body.tariff_id) is None:
+    item = tariffs.assign(body.tariff_id, body.scope, body.target_id, body.valid_from, body.valid_to)
+    if item is None:
         raise ProblemError(422, f"No tariff {body.tariff_id!r}: PUT /tariffs/{body.tariff_id} first",
                            [ProblemDetail(path="body.tariff_id", message="unknown tariff")])
-    item: dict[str, Any] = {"assignment_id": tariffs.new_assignment_id(), "tariff_id": body.tariff_id,
-                            "scope": body.scope, "created_at": clock.iso(clock.now())}
-    optional = {"target_id": body.target_id, "valid_from": body.valid_from and clock.iso(body.valid_from),
-                "valid_to": body.valid_to and clock.iso(body.valid_to)}
-    item.update({name: value for name, value in optional.items() if value is not None})
-    store.put_assignment(item)
     return json_response(201, _assignment_out(item))
 
 

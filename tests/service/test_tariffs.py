@@ -46,7 +46,7 @@ def resolution(**query: str) -> dict[str, Any]:
 def connectivity(detail_type: str, detail: dict[str, Any]) -> dict[str, Any]:
     """Delivers one connectivity event to billing's places queue as the rule would."""
     body = json.dumps(eventbridge_event("csms.connectivity", detail_type, detail))
-    return handlers.places(sqs_event([body], "csms-billing-places"), context("billing-places"))
+    return handlers.place_events(sqs_event([body], "csms-billing-places"), context("billing-places"))
 
 
 def site(site_id: str, version: int, time_zone: str = "Europe/Berlin", change: str = "created",
