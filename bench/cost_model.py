@@ -301,7 +301,7 @@ def floor_usd_per_connector_month(profile: Profile, prices: Prices = Prices()) -
     return per_charger / profile.connectors
 
 
-def fixed_usd_per_month(prices: Prices = Prices(), *, alarms: int = 91, dashboards: int = 1, secrets: int = 5,
+def fixed_usd_per_month(prices: Prices = Prices(), *, alarms: int = 94, dashboards: int = 1, secrets: int = 5,
                         custom_metrics: int = 29) -> Decimal:
     """What the stack costs a month whatever the number of chargers.
 

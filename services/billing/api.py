@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.models import Tag
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, Field
 
-from services.billing import invoicing, store
+from services.billing import invoicing, store, tariffs_api
 from services.shared import clock
 from services.shared.auth import Scope
 from services.shared.dynamo import plain
@@ -32,8 +32,11 @@ TAGS = {  # each tag of this service's routes, described at the top of the OpenA
         "settled with an energy, priced by the default tariff; flagged when the charger charged an id tag the CSMS "
         "did not accept."
     ),
+    tariffs_api.TARIFFS: tariffs_api.DESCRIPTION,
 }
 app.configure_openapi(tags=[Tag(name=name, description=text) for name, text in TAGS.items()])
+# The routes of tariffs, their assignments and resolutions (services/billing/tariffs_api.py).
+app.include_router(tariffs_api.router)
 
 _MS = timedelta(milliseconds=1)
 

@@ -24,6 +24,27 @@ def session_ended(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return consumers.sqs_batch(event, context, _session_ended)
 
 
+def _place_event(record: "SQSRecord") -> None:
+    from services.billing import places
+    from services.contracts.connectivity import ChargerPlaced, SiteChanged
+
+    envelope = consumers.envelope(record)
+    detail_type = envelope.get("detail-type")
+    if detail_type == "ChargerPlaced":
+        placed = ChargerPlaced.model_validate(envelope["detail"])
+        places.record_placement(placed.charge_point_id, placed.site_id, placed.version)
+    elif detail_type == "SiteChanged":
+        places.record_site(SiteChanged.model_validate(envelope["detail"]))
+    else:
+        raise ValueError(f"billing-places does not take {detail_type!r} events")
+
+
+@entry_point
+def place_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """ChargerPlaced and SiteChanged from connectivity: billing's projection of sites (services/billing/places.py)."""
+    return consumers.sqs_batch(event, context, _place_event)
+
+
 @entry_point
 def api(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from services.billing.api import app  # only the REST Lambda pays for the resolver
@@ -33,7 +54,8 @@ def api(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 @entry_point
 def relay(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """The invoices table's stream: InvoiceIssued, to the bus."""
+    """Billing's streams: InvoiceIssued and SessionUnpriced (invoices), TariffChanged (tariffs) and
+    TariffAssignmentChanged (tariff-assignments), to the bus."""
     from services.shared.relay import relay_batch
 
     return relay_batch(event, "billing")

@@ -1,4 +1,5 @@
-"""Billing: tariffs, invoices and payments. First slice: one invoice per ended session, priced by the default tariff."""
+"""Billing: tariffs and their assignments, invoices and payments. One invoice per ended session, priced by the tariff
+the session was locked to when it started (docs/billing.md)."""
 
 from __future__ import annotations
 
@@ -19,16 +20,38 @@ MANIFEST = ServiceManifest(
             ),
             stream=Stream("services.billing.changes:invoice_changes"),
         ),
+        # The last invoice number given: raised in the transaction that creates the invoice, so numbers have no gaps.
+        Table(name="invoice-numbers", partition_key=Key("counter")),
+        # Operators' OCPI tariffs, one immutable item per version (a deletion is a version too: a tombstone), so an
+        # invoice prices with the version its session was locked to (services/billing/tariffs.py).
+        Table(name="tariffs", partition_key=Key("tariff_id"), sort_key=Key("version", "N"),
+              stream=Stream("services.billing.changes:tariff_changes")),
+        Table(
+            name="tariff-assignments",
+            partition_key=Key("assignment_id"),
+            indexes=(
+                Index(name="by-tariff", partition_key=Key("tariff_id"), sort_key=Key("assignment_id")),
+                Index(name="by-target", partition_key=Key("target_key"), sort_key=Key("assignment_id")),
+            ),
+            stream=Stream("services.billing.changes:assignment_changes"),
+        ),
+        # Billing's projection of connectivity's sites and placements (services/billing/places.py).
+        Table(name="places", partition_key=Key("place_id")),
     ),
     subscriptions=(
         Subscription(
             event_pattern={"source": ["csms.sessions"], "detail-type": ["SessionEnded"]},
             queue=Queue(name="billing-session-ended", handler=f"{_HANDLERS}:session_ended"),
         ),
+        Subscription(
+            event_pattern={"source": ["csms.connectivity"], "detail-type": ["ChargerPlaced", "SiteChanged"]},
+            queue=Queue(name="billing-places", handler=f"{_HANDLERS}:place_events"),
+        ),
     ),
-    rest_apis=(RestApi(prefixes=("/invoices",), handler=f"{_HANDLERS}:api", resolver="services.billing.api:app"),),
+    rest_apis=(RestApi(prefixes=("/invoices", "/tariffs", "/tariff-assignments", "/tariff-resolutions"),
+                       handler=f"{_HANDLERS}:api", resolver="services.billing.api:app"),),
     relay=f"{_HANDLERS}:relay",
-    publishes=("InvoiceIssued",),
+    publishes=("InvoiceIssued", "SessionUnpriced", "TariffChanged", "TariffAssignmentChanged"),
     # For payments (not yet read): Stripe's API, and the signature of its webhooks.
     secrets=(
         Secret(name="stripe/api-key", description="Stripe secret API key (sk_...)"),

@@ -1,7 +1,9 @@
-"""Billing's DynamoDB table: invoices.
+"""Billing's DynamoDB tables: invoices and their numbers, tariffs (one item per version) and their assignments.
 
 An invoice's key is derived from its session, and it is created by a conditional put, so
-however many times (and however concurrently) a session's end arrives, one item exists.
+however many times (and however concurrently) a session's end arrives, one item exists. An
+issued invoice's number is taken in the same transaction as its creation: a replay neither
+creates a second invoice nor burns a number, so the numbers have no gaps.
 """
 
 from __future__ import annotations
@@ -12,15 +14,60 @@ from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 from botocore.exceptions import ClientError
 
 from services.shared import aws
-from services.shared.dynamo import condition_failed, page
+from services.shared.dynamo import condition_failed, every, page
 
 BY_CHARGE_POINT = "by-charge-point"  # charge_point_id + issued_at
 BY_ID_TAG = "by-id-tag"  # id_tag + issued_at (sparse: invoices without an id tag are not in it)
 
 
+BY_TARIFF = "by-tariff"  # tariff_id + assignment_id
+BY_TARGET = "by-target"  # target_key (scope#target_id) + assignment_id
+_INVOICE_COUNTER = "invoice"
+# Tries at taking the next number while other invoices take theirs; each lost race means another invoice was numbered.
+_NUMBER_TRIES = 50
+
+
 def _invoices() -> Any:
     return aws.table("invoices")
 
+
+def _numbers() -> Any:
+    return aws.table("invoice-numbers")
+
+
+def _tariffs() -> Any:
+    return aws.table("tariffs")
+
+
+def _assignments() -> Any:
+    return aws.table("tariff-assignments")
+
+
+def create_numbered_invoice(item: dict[str, Any]) -> bool:
+    """Writes the invoice with the next invoice number (set on `item`) unless one exists for its id; True if this
+    call created it. The counter moves only in the transaction that creates the invoice: no number is skipped."""
+    for _ in range(_NUMBER_TRIES):
+        last = int((_numbers().get_item(Key={"counter": _INVOICE_COUNTER}, ConsistentRead=True).get("Item") or {})
+                   .get("last", 0))
+        item["number"] = last + 1
+        counter: dict[str, Any] = {
+            "TableName": _numbers().name, "Key": {"counter": _INVOICE_COUNTER},
+            "UpdateExpression": "SET #last = :next",
+            "ConditionExpression": "attribute_not_exists(#last)" if last == 0 else "#last = :last",
+            "ExpressionAttributeNames": {"#last": "last"},
+            "ExpressionAttributeValues": {":next": last + 1, **({":last": last} if last else {})}}
+        invoice = {"TableName": _invoices().name, "Item": item,
+                   "ConditionExpression": "attribute_not_exists(invoice_id)"}
+        try:
+            _invoices().meta.client.transact_write_items(TransactItems=[{"Update": counter}, {"Put": invoice}])
+        except ClientError as error:
+            if not condition_failed(error):
+                raise
+            if get_invoice(item["invoice_id"], consistent=True) is not None:
+                return False
+            continue  # another invoice took the number: read it again
+        return True
+    raise RuntimeError(f"could not number invoice {item['invoice_id']} in {_NUMBER_TRIES} tries")
 
 
 def create_invoice(item: dict[str, Any]) -> bool:
@@ -34,8 +81,8 @@ def create_invoice(item: dict[str, Any]) -> bool:
     return True
 
 
-def get_invoice(invoice_id: str) -> dict[str, Any] | None:
-    return _invoices().get_item(Key={"invoice_id": invoice_id}).get("Item")
+def get_invoice(invoice_id: str, consistent: bool = False) -> dict[str, Any] | None:
+    return _invoices().get_item(Key={"invoice_id": invoice_id}, ConsistentRead=consistent).get("Item")
 
 
 def page_key_names(charge_point_id: str | None, id_tag: str | None) -> dict[str, str | None]:
@@ -89,3 +136,74 @@ def _scan_filter(issued_from: str | None, issued_until: str | None) -> Condition
     if issued_from is not None and issued_until is not None:
         return issued.between(issued_from, issued_until)
     return issued.gte(issued_from) if issued_from is not None else issued.lte(issued_until)
+
+
+# --- tariffs ---------------------------------------------------------------------------------------------------
+
+def latest_tariff(tariff_id: str) -> dict[str, Any] | None:
+    """The highest version of a tariff (a tombstone if it was deleted last), None if it never existed."""
+    items = _tariffs().query(KeyConditionExpression=Key("tariff_id").eq(tariff_id), ScanIndexForward=False, Limit=1,
+                             ConsistentRead=True).get("Items", [])
+    return items[0] if items else None
+
+
+def tariff_version(tariff_id: str, version: int) -> dict[str, Any] | None:
+    return _tariffs().get_item(Key={"tariff_id": tariff_id, "version": version}).get("Item")
+
+
+def put_tariff_version(item: dict[str, Any]) -> bool:
+    """Writes one version of a tariff; False if that version exists (two writes raced for it)."""
+    try:
+        _tariffs().put_item(Item=item, ConditionExpression="attribute_not_exists(tariff_id)")
+    except ClientError as error:
+        if condition_failed(error):
+            return False
+        raise
+    return True
+
+
+def latest_tariffs() -> list[dict[str, Any]]:
+    """The highest version of every tariff, tombstones included (operators keep tens of tariffs: one scan)."""
+    latest: dict[str, dict[str, Any]] = {}
+    for item in every(_tariffs().scan, {}):
+        known = latest.get(item["tariff_id"])
+        if known is None or int(item["version"]) > int(known["version"]):
+            latest[item["tariff_id"]] = item
+    return sorted(latest.values(), key=lambda item: item["tariff_id"])
+
+
+# --- assignments -----------------------------------------------------------------------------------------------
+
+def target_key(scope: str, target_id: str | None) -> str:
+    return f"{scope}#{target_id or ''}"
+
+
+def put_assignment(item: dict[str, Any]) -> None:
+    _assignments().put_item(Item={**item, "target_key": target_key(item["scope"], item.get("target_id"))},
+                            ConditionExpression="attribute_not_exists(assignment_id)")
+
+
+def get_assignment(assignment_id: str) -> dict[str, Any] | None:
+    return _assignments().get_item(Key={"assignment_id": assignment_id}, ConsistentRead=True).get("Item")
+
+
+def delete_assignment(assignment_id: str) -> bool:
+    """Deletes an assignment; False if there was none."""
+    reply = _assignments().delete_item(Key={"assignment_id": assignment_id}, ReturnValues="ALL_OLD")
+    return bool(reply.get("Attributes"))
+
+
+def assignments(*, tariff_id: str | None = None, scope: str | None = None,
+                target_id: str | None = None) -> list[dict[str, Any]]:
+    """Assignments, filtered: by tariff or by target a query of that index, else one scan (operators keep hundreds)."""
+    if tariff_id is not None:
+        items = every(_assignments().query, {"IndexName": BY_TARIFF,
+                                             "KeyConditionExpression": Key("tariff_id").eq(tariff_id)})
+    elif scope is not None and (target_id is not None or scope == "default"):
+        items = every(_assignments().query, {"IndexName": BY_TARGET,
+                                             "KeyConditionExpression": Key("target_key").eq(target_key(scope, target_id))})
+    else:
+        items = every(_assignments().scan, {})
+    found = [i for i in items if (scope is None or i["scope"] == scope)
+             and (target_id is None or i.get("target_id") == target_id)]
+    return sorted(found, key=lambda item: item["assignment_id"])

@@ -18,8 +18,13 @@ class InvoiceIssued(BillingEvent):
     session_id: str
     id_tag: str | None = None
     energy_wh: int
-    total: int  # minor units of `currency`
+    total: int  # minor units of `currency`, VAT included (= total_incl_vat)
     currency: str
+    # The invoice's gapless number and its totals in minor units; None in events published before they existed.
+    number: int | None = None
+    total_excl_vat: int | None = None
+    total_vat: int | None = None
+    total_incl_vat: int | None = None
 
 
 class TariffChanged(BillingEvent):

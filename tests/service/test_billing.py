@@ -1,4 +1,5 @@
-"""Billing on moto in-process: SessionEnded -> one invoice (however often it arrives), InvoiceIssued once, /invoices."""
+"""Billing on moto in-process: SessionEnded -> one invoice (however often it arrives), priced by the session's tariff
+version and numbered without gaps; InvoiceIssued (or SessionUnpriced) once; /invoices."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from services.billing import handlers, invoicing
+from services.billing import handlers, invoicing, store
 from services.shared import clock
 from tests.service.helpers import (
     EventTap,
@@ -48,6 +49,8 @@ def session_detail(session_id: str = "s-1", *, energy_wh: int = 12_345, charge_p
         "energy_wh": energy_wh,
         "stop_reason": "Local",
         "flags": [],
+        "tariff_id": "default",  # the built-in default, as sessions locks a session no assignment covers
+        "tariff_version": 0,
     }
     detail.update(changes)
     return detail
@@ -76,9 +79,9 @@ def deliver(*bodies: str) -> dict[str, Any]:
     return reply
 
 
-def call(method: str, path: str, query: dict[str, str] | None = None, **kwargs: Any) -> dict[str, Any]:
+def call(method: str, path: str, query: dict[str, str] | None = None, body: Any = None, **kwargs: Any) -> dict[str, Any]:
     """Invokes billing's REST Lambda; the proxy reply with `json` (decoded body) and `header` (lower-cased)."""
-    reply = handlers.api(rest_event(method, path, None, query, **kwargs), context("billing-api"))
+    reply = handlers.api(rest_event(method, path, body, query, **kwargs), context("billing-api"))
     reply["header"] = {k.lower(): v for k, v in (reply.get("headers") or {}).items()}
     for name, values in (reply.get("multiValueHeaders") or {}).items():
         reply["header"].setdefault(name.lower(), values[-1] if values else "")
@@ -97,6 +100,16 @@ def all_invoices(**query: str) -> list[dict[str, Any]]:
             return items
 
 
+def stored() -> list[dict[str, Any]]:
+    """Every invoice item as billing stores it (the REST model is /invoices' own), oldest number first."""
+    items, key = [], None
+    while True:
+        found, key = store.list_invoices(100, key)
+        items += found
+        if key is None:
+            return sorted(items, key=lambda i: (int(i.get("number", 0)), i["session_id"]))
+
+
 def issued_at(monkeypatch: pytest.MonkeyPatch, moment: str) -> None:
     fixed = clock.parse(moment)
     monkeypatch.setattr(clock, "now", lambda: fixed)
@@ -105,30 +118,104 @@ def issued_at(monkeypatch: pytest.MonkeyPatch, moment: str) -> None:
 # --- consuming SessionEnded -------------------------------------------------------------------
 
 def test_a_session_end_issues_one_exact_invoice(tap: EventTap) -> None:
-    reply = deliver(envelope(session_detail("s-1", energy_wh=12_345)))
+    reply = deliver(envelope(session_detail("s-1", energy_wh=12_345, token_group="FLEET", site_id="SITE-1",
+                                            time_zone="Europe/Berlin", flags=["short"])))
     assert reply == {"batchItemFailures": [], "ids": reply["ids"]}
 
-    [invoice] = all_invoices()
-    assert invoice["id"] == invoicing.invoice_id("s-1") and invoice["id"] != "s-1" and invoice["id"].startswith("inv_")
-    assert invoice["total"] == 370  # 12.345 kWh * 0.30 EUR = 3.7035 EUR -> 370 cents
-    assert invoice["lines"] == [{"description": "Energy", "quantity_wh": 12_345, "unit_price": "0.30", "amount": 370}]
-    assert {k: v for k, v in invoice.items() if k not in ("id", "lines", "issued_at")} == {
-        "session_id": "s-1", "transaction_id": "1", "charge_point_id": "CP-1", "evse_id": 2, "connector_id": 1, "id_tag": "TAG-1",
-        "energy_wh": 12_345, "started_at": "2026-01-05T09:00:00.000Z", "stopped_at": "2026-01-05T10:30:00.000Z",
-        "total": 370, "currency": "EUR", "status": "issued", "authorization": None, "authorization_note": None,
+    [invoice] = stored()
+    assert invoice["invoice_id"] == invoicing.invoice_id("s-1") and invoice["invoice_id"].startswith("inv_")
+    assert len(invoice.pop("receipt_token")) >= 32
+    assert clock.iso(clock.parse(invoice["issued_at"])) == invoice.pop("issued_at")  # RFC 3339 UTC, ms, Z
+    assert invoice == {
+        "invoice_id": invoicing.invoice_id("s-1"), "number": 1, "session_id": "s-1", "transaction_id": "1",
+        "charge_point_id": "CP-1", "evse_id": 2, "connector_id": 1, "id_tag": "TAG-1", "token_group": "FLEET",
+        "site_id": "SITE-1", "time_zone": "Europe/Berlin", "energy_wh": 12_345, "charging_s": 5_400, "parking_s": 0,
+        "started_at": "2026-01-05T09:00:00.000Z", "stopped_at": "2026-01-05T10:30:00.000Z",
+        # 12.345 kWh * 0.30 EUR = 3.7035 EUR -> 370 cents; the built-in default has no VAT unless settings say so
+        "lines": [{"dimension": "ENERGY", "description": "Energy", "quantity": "12.345", "unit": "kWh",
+                   "unit_price_excl_vat": "0.30", "vat_rate": "0", "amount_excl_vat": 370, "vat_amount": 0,
+                   "amount_incl_vat": 370}],
+        "total_excl_vat": 370, "total_vat": 0, "total_incl_vat": 370, "currency": "EUR",
+        "tariff_id": "default", "tariff_version": 0, "price_text": "0.30 EUR per kWh", "status": "issued",
+        "session_event_id": "ev-s-1", "flags": ["short"],
     }
-    assert clock.iso(clock.parse(invoice["issued_at"])) == invoice["issued_at"]  # RFC 3339 UTC, ms, Z
-
-    got = call("GET", f"/invoices/{invoice['id']}")
-    assert got["statusCode"] == 200 and got["json"] == invoice
 
     [issued] = tap.of("InvoiceIssued")
-    assert {k: issued[k] for k in ("invoice_id", "session_id", "charge_point_id", "id_tag", "energy_wh", "total", "currency")} == {
-        "invoice_id": invoice["id"], "session_id": "s-1", "charge_point_id": "CP-1", "id_tag": "TAG-1", "energy_wh": 12_345,
-        "total": 370, "currency": "EUR"}
-    assert issued["occurred_at"] == invoice["issued_at"]
+    assert {k: issued[k] for k in ("invoice_id", "session_id", "charge_point_id", "id_tag", "energy_wh", "number",
+                                   "total_excl_vat", "total_vat", "total_incl_vat", "total", "currency")} == {
+        "invoice_id": invoice["invoice_id"], "session_id": "s-1", "charge_point_id": "CP-1", "id_tag": "TAG-1",
+        "energy_wh": 12_345, "number": 1, "total_excl_vat": 370, "total_vat": 0, "total_incl_vat": 370, "total": 370,
+        "currency": "EUR"}
     [raw] = [e for e in tap.envelopes() if e["detail-type"] == "InvoiceIssued"]
     assert raw["source"] == "csms.billing"
+    assert tap.of("SessionUnpriced") == []
+
+
+def test_an_invoice_is_priced_by_the_tariff_version_the_session_was_locked_to(tap: EventTap) -> None:
+    """A tariff changed after the session started does not change its price; parking is priced as parking."""
+    tariff = {"currency": "EUR", "elements": [{"price_components": [
+        {"type": "ENERGY", "price": "0.40", "vat": "19"}, {"type": "PARKING_TIME", "price": "6.00", "vat": "19"},
+        {"type": "FLAT", "price": "1.00", "vat": "19"}]}]}
+    assert call("PUT", "/tariffs/AC", body=tariff)["statusCode"] == 201
+    changed = {**tariff, "elements": [{"price_components": [{"type": "ENERGY", "price": "0.99"}]}]}
+    assert call("PUT", "/tariffs/AC", body=changed)["json"]["version"] == 2
+    periods = [{"start": "2026-01-05T09:00:00.000Z", "energy_wh": 10_000},
+               {"start": "2026-01-05T10:00:00.000Z", "energy_wh": 0, "parking": True}]
+    deliver(envelope(session_detail("s-ac", energy_wh=10_000, tariff_id="AC", tariff_version=1,
+                                    charging_periods=periods)))
+    [invoice] = stored()
+    assert (invoice["charging_s"], invoice["parking_s"], invoice["tariff_version"]) == (3_600, 1_800, 1)
+    lines = {line["dimension"]: line for line in invoice["lines"]}
+    assert (lines["ENERGY"]["amount_excl_vat"], lines["ENERGY"]["quantity"]) == (400, "10")
+    assert (lines["PARKING_TIME"]["amount_excl_vat"], lines["PARKING_TIME"]["unit"]) == (300, "h")  # 0.5 h * 6.00
+    assert (lines["FLAT"]["amount_excl_vat"], lines["FLAT"]["vat_rate"]) == (100, "19")
+    assert invoice["total_excl_vat"] == 800 == sum(line["amount_excl_vat"] for line in invoice["lines"])
+    assert invoice["total_incl_vat"] == invoice["total_excl_vat"] + invoice["total_vat"] == 952
+    assert [e["total"] for e in tap.of("InvoiceIssued")] == [952]
+
+
+@pytest.mark.parametrize("locked", [{"tariff_id": None, "tariff_version": None},
+                                    {"tariff_id": "GONE", "tariff_version": 3}])
+def test_a_session_no_tariff_priced_is_recorded_unpriced(tap: EventTap, locked: dict[str, Any]) -> None:
+    """No tariff applied when it started (or its version is unknown): no number, no lines, never 0 silently."""
+    assert deliver(envelope(session_detail("s-free", **locked)))["batchItemFailures"] == []
+    [item] = stored()
+    assert (item["status"], item["lines"], item["total_incl_vat"], item["energy_wh"]) == ("unpriced", [], 0, 12_345)
+    assert "number" not in item and "receipt_token" not in item and "tariff_id" not in item
+    [unpriced] = tap.of("SessionUnpriced")
+    assert (unpriced["session_id"], unpriced["energy_wh"], unpriced["id_tag"]) == ("s-free", 12_345, "TAG-1")
+    assert tap.of("InvoiceIssued") == []
+    deliver(envelope(session_detail("s-next")))
+    assert [i.get("number") for i in stored()] == [None, 1]  # an unpriced session takes no number
+
+
+def test_replays_and_concurrent_sessions_take_numbers_without_gaps(tap: EventTap) -> None:
+    """Each session end delivered three times, eight sessions at once: numbers 1..8, each once."""
+    bodies = [envelope(session_detail(f"s-{n}", transaction_id=str(n))) for n in range(8)]
+    start = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def one(body: str) -> None:
+        try:
+            start.wait()
+            for _ in range(3):
+                assert deliver(body)["batchItemFailures"] == []
+        except BaseException as error:  # noqa: B902 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=one, args=(body,)) for body in bodies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors
+    assert deliver(*bodies)["batchItemFailures"] == []  # and once more, all in one batch
+    invoices = stored()
+    assert sorted(int(i["number"]) for i in invoices) == list(range(1, 9))
+    assert sorted(i["session_id"] for i in invoices) == sorted(f"s-{n}" for n in range(8))
+    assert sorted(e["number"] for e in tap.of("InvoiceIssued")) == list(range(1, 9))
+    deliver(envelope(session_detail("s-late")))
+    assert [i["number"] for i in stored() if i["session_id"] == "s-late"] == [9]
 
 
 def test_the_subscription_delivers_what_sessions_publishes(aws_env: None) -> None:
@@ -184,9 +271,9 @@ def test_concurrent_deliveries_issue_one_invoice(tap: EventTap) -> None:
         thread.join(30)
     assert not errors
     assert [r["batchItemFailures"] for r in replies] == [[]] * 8
-    [invoice] = all_invoices()
-    assert invoice["total"] == 251  # 2.505 EUR = 250.5 cents, rounded half up
-    assert [e["invoice_id"] for e in tap.of("InvoiceIssued")] == [invoice["id"]]
+    [invoice] = stored()
+    assert (invoice["total_incl_vat"], invoice["number"]) == (251, 1)  # 2.505 EUR = 250.5 cents, rounded half up
+    assert [e["invoice_id"] for e in tap.of("InvoiceIssued")] == [invoice["invoice_id"]]
 
 
 def test_a_malformed_event_is_a_batch_item_failure_and_the_rest_of_the_batch_is_billed(tap: EventTap) -> None:
@@ -218,15 +305,16 @@ def test_price_and_currency_come_from_settings(aws_env: None, monkeypatch: pytes
         assert deliver(envelope(session_detail("s-jpy", energy_wh=12_345)))["batchItemFailures"] == []
     finally:
         settings.cache_clear()
-    [invoice] = all_invoices()
-    assert (invoice["total"], invoice["currency"]) == (432, "JPY")  # 432.075 yen -> 432
-    assert invoice["lines"][0]["unit_price"] == "35"
+    [invoice] = stored()
+    assert (invoice["total_incl_vat"], invoice["currency"]) == (432, "JPY")  # 432.075 yen -> 432
+    assert invoice["lines"][0]["unit_price_excl_vat"] == "35"
 
 
 def test_a_session_without_energy_is_invoiced_at_zero(aws_env: None) -> None:
     assert deliver(envelope(session_detail("s-0", energy_wh=0, flags=["meter_backwards"])))["batchItemFailures"] == []
-    [invoice] = all_invoices()
-    assert invoice["total"] == 0 and invoice["lines"][0]["amount"] == 0
+    [invoice] = stored()
+    assert (invoice["total_incl_vat"], invoice["lines"], invoice["number"]) == (0, [], 1)  # nothing delivered, no line
+    assert invoice["status"] == "issued" and invoice["flags"] == ["meter_backwards"]
 
 
 def test_a_session_without_an_id_tag_is_invoiced_and_listed(aws_env: None) -> None:

@@ -149,7 +149,7 @@ def test_a_consumer_that_fails_once_is_redelivered_and_acts_once(aws_env: None, 
     subscription = next(s for m in ALL for s in m.subscriptions if s.queue.name == "billing-session-ended")
     monkeypatch.setenv("CSMS_VISIBILITY_TIMEOUT", "0")  # retry at once instead of after 30 s
     create_queue(subscription.queue)
-    real_create = billing_store.create_invoice
+    real_create = billing_store.create_numbered_invoice
     calls: list[str] = []
 
     def flaky_create(item: dict[str, Any]) -> bool:
@@ -158,17 +158,17 @@ def test_a_consumer_that_fails_once_is_redelivered_and_acts_once(aws_env: None, 
             raise ConnectionError("DynamoDB hiccup")
         return real_create(item)
 
-    monkeypatch.setattr(billing_store, "create_invoice", flaky_create)
+    monkeypatch.setattr(billing_store, "create_numbered_invoice", flaky_create)
     put_events([SessionEnded(charge_point_id="CP-1", session_id="ses_x", transaction_id="1", evse_id=1, connector_id=1, id_tag="T",
                              started_at="2026-01-01T10:00:00.000Z", stopped_at="2026-01-01T11:00:00.000Z",
-                             meter_start_wh=0, meter_stop_wh=1000, energy_wh=1000)])
+                             meter_start_wh=0, meter_stop_wh=1000, energy_wh=1000, tariff_id="default", tariff_version=0)])
     poller = Poller(subscription.queue.name, subscription.queue.handler, 10, Runtime(1))
     delivered_batches = [poller.poll_once(wait_s=0) for _ in range(3)]
 
     assert delivered_batches[:2] == [1, 1] and delivered_batches[2] == 0
     assert calls == ["ses_x", "ses_x"]
     items = aws.table("invoices").scan()["Items"]
-    assert [(i["session_id"], int(i["total"])) for i in items] == [("ses_x", 30)]
+    assert [(i["session_id"], int(i["total_incl_vat"]), int(i["number"])) for i in items] == [("ses_x", 30, 1)]
 
 
 released = threading.Event()

@@ -57,7 +57,7 @@ def test_an_implausible_session_is_billed_once_an_operator_settles_it(online: st
     assert (ended["session_id"], ended["energy_wh"], ended["occurred_at"]) == (session["id"], 1_000, "2026-03-01T11:00:00.000Z")
     bill_everything_queued()
     [invoice] = invoices()
-    assert (invoice["session_id"], invoice["energy_wh"], invoice["total"]) == (session["id"], 1_000, 30)
+    assert (invoice["session_id"], invoice["energy_wh"], invoice["total_incl_vat"]) == (session["id"], 1_000, 30)
 
     assert settle(session["id"], {"energy_wh": 2_000})[0] == 409  # settled once
     stop(online, tx, 1_000)  # the charger re-sends its stop

@@ -6,7 +6,7 @@ from decimal import Decimal
 from itertools import pairwise
 from typing import Any
 
-from services.billing.changes import invoice_changes
+from services.billing.changes import assignment_changes, invoice_changes, tariff_changes
 from services.connectivity.changes import charger_changes, command_changes, message_changes, site_changes
 from services.connectivity.commands import QUEUE_KEY
 from services.sessions.changes import session_changes
@@ -178,11 +178,36 @@ def test_a_201_session_announces_its_start_when_its_started_comes_whatever_came_
 
 def test_an_invoice_announces_issued_when_created() -> None:
     invoice = {"invoice_id": "inv_1", "charge_point_id": CP, "session_id": "ses_x", "energy_wh": Decimal(7000),
-               "total": Decimal(210), "currency": "EUR", "issued_at": T0}
+               "status": "issued", "number": Decimal(7), "total_excl_vat": Decimal(210), "total_vat": Decimal(40),
+               "total_incl_vat": Decimal(250), "currency": "EUR", "issued_at": T0}
     [issued] = invoice_changes(None, invoice)
-    assert (issued.total, issued.id_tag, issued.occurred_at) == (210, None, T0)
-    assert invoice_changes(invoice, {**invoice, "paid": True}) == []
+    assert (issued.total, issued.total_excl_vat, issued.total_vat, issued.number) == (250, 210, 40, 7)
+    assert (issued.id_tag, issued.occurred_at) == (None, T0)
+    assert invoice_changes(invoice, {**invoice, "status": "paid"}) == []
+    [unpriced] = invoice_changes(None, {**invoice, "status": "unpriced", "id_tag": "T"})
+    assert (unpriced.detail_type(), unpriced.session_id, unpriced.energy_wh, unpriced.id_tag) == (
+        "SessionUnpriced", "ses_x", 7000, "T")
 
+
+
+def test_each_tariff_version_announces_itself_and_a_tombstone_its_deletion() -> None:
+    v1 = {"tariff_id": "AC", "version": Decimal(1), "created_at": T0, "tariff": '{"currency": "EUR", "id": "AC"}'}
+    [changed] = tariff_changes(None, v1)
+    assert (changed.tariff_id, changed.version, changed.tariff, changed.deleted) == ("AC", 1, {"currency": "EUR", "id": "AC"}, False)
+    [gone] = tariff_changes(None, {"tariff_id": "AC", "version": Decimal(2), "created_at": T0, "deleted": True})
+    assert (gone.version, gone.tariff, gone.deleted) == (2, None, True) and gone.event_id != changed.event_id
+    assert tariff_changes(v1, v1) == [] and tariff_changes(v1, None) == []
+
+
+def test_an_assignment_announces_its_creation_and_deletion() -> None:
+    item = {"assignment_id": "asg_1", "tariff_id": "AC", "scope": "connector", "target_id": "CP-1/1", "created_at": T0,
+            "target_key": "connector#CP-1/1", "valid_from": T0}
+    [created] = assignment_changes(None, item)
+    assert (created.scope, created.target_id, created.valid_from, created.deleted, created.occurred_at) == (
+        "connector", "CP-1/1", T0, False, T0)
+    [deleted] = assignment_changes(item, None)
+    assert (deleted.assignment_id, deleted.deleted) == ("asg_1", True) and deleted.event_id != created.event_id
+    assert assignment_changes(item, item) == []
 
 def site(version: int, **extra: Any) -> dict[str, Any]:
     return {"site_id": "north", "part": "site", "version": Decimal(version), "name": "North", "time_zone": "Europe/Berlin",

@@ -1,0 +1,25 @@
+"""An invoice's charging and parking time from a session's periods (services/billing/invoicing.py). Pure."""
+
+from __future__ import annotations
+
+from services.billing.invoicing import durations
+from services.shared.clock import parse
+from services.shared.pricing import Period
+
+START, STOP = parse("2026-01-05T09:00:00Z"), parse("2026-01-05T11:00:00Z")
+
+
+def at(clock_time: str) -> str:
+    return f"2026-01-05T{clock_time}Z"
+
+
+def test_each_period_lasts_until_the_next_and_the_last_until_the_stop() -> None:
+    periods = (Period(parse(at("09:00:00")), 5_000), Period(parse(at("10:00:00")), 0, parking=True),
+               Period(parse(at("10:30:00")), 1_000))
+    assert durations(periods, START, STOP) == (5_400, 1_800)
+
+
+def test_time_before_the_first_period_is_charging_and_outside_the_session_nothing() -> None:
+    periods = (Period(parse(at("09:10:00")), 0, parking=True), Period(parse(at("12:00:00")), 0))
+    assert durations(periods, START, STOP) == (600, 6_600)
+    assert durations((), START, STOP) == (7_200, 0)
