@@ -238,7 +238,8 @@ def _report(args: argparse.Namespace) -> int:
         args.output.write_bytes(body)
         print(f"wrote {args.output}")
     else:
-        sys.stdout.write(body.decode())
+        text = body.decode()
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return 0
 
 
