@@ -111,6 +111,11 @@ def _window(from_: str, to: str) -> tuple[str, str]:
     return clock.iso(start), clock.iso(end)
 
 
+def _with_csv(documented: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    documented[200]["content"]["text/csv"] = {"schema": {"type": "string"}}
+    return documented
+
+
 _USAGE = ("Per group and period: sessions, kWh, charging and parking hours, revenue excluding and including VAT (minor "
           "units, one row per currency) and the average duration, then the totals per currency. A session counts in "
           "the period its stop falls in, in `tz` (default UTC): `from` inclusive, `to` exclusive, on the session's stop "
@@ -121,10 +126,7 @@ _USAGE = ("Per group and period: sessions, kWh, charging and parking hours, reve
 
 
 @router.get("/reports/usage", security=allow(*Scope), summary="Usage report", tags=[REPORTS], description=_USAGE,
-            responses={200: {"description": "The report, as JSON or (format=csv) text/csv",
-                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/UsageReport"}},
-                                         "text/csv": {"schema": {"type": "string"}}}},
-                       **responses({}, 422)})
+            responses=_with_csv(responses({200: ("The report as JSON; with format=csv, as text/csv", UsageReport)}, 422)))
 def usage_report(
     from_: Annotated[str, Query(alias="from", description="RFC 3339; sessions that stopped at or after it")],
     to: Annotated[str, Query(description="RFC 3339; sessions that stopped before it")],
