@@ -92,6 +92,22 @@ def test_event_types_are_detail_types_in_dotted_snake_case() -> None:
     assert not subscribed(["incident.opened"], "incident.resolved")
 
 
+def test_an_unpriced_session_reaches_the_webhooks_subscribed_to_session_unpriced() -> None:
+    from services.contracts.billing import SessionUnpriced
+    from services.notifications import delivery
+    from services.notifications.manifest import MANIFEST
+
+    assert any("SessionUnpriced" in s.event_pattern["detail-type"] for s in MANIFEST.subscriptions)
+    unpriced = SessionUnpriced(charge_point_id="CP-1", session_id="s-1", energy_wh=1200)
+    envelope = {"detail-type": "SessionUnpriced", "detail": unpriced.model_dump()}
+    hooks = delivery.Webhooks()
+    hooks.all = [{"webhook_id": "w-1", "event_types": ["session.unpriced"]},
+                 {"webhook_id": "w-2", "event_types": ["incident.opened"]}]
+    targets = {t["target_id"]: t for t in delivery._targets(envelope, hooks)}
+    assert set(targets) == {"w-1", "topic:alerts"} and targets["w-1"]["event_type"] == "session.unpriced"
+    assert '"type":"session.unpriced"' in targets["w-1"]["payload"] and '"session_id":"s-1"' in targets["w-1"]["payload"]
+
+
 def test_the_receivers_recipe_in_the_docs_verifies_what_we_sign() -> None:
     import re
     import time
