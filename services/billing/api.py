@@ -63,7 +63,7 @@ class InvoiceLine(BaseModel):
 
 class Invoice(BaseModel):
     id: str = Field(description="The invoice id (derived from the session; not the session id): the invoice's reference")
-    number: int | None = Field(description="Gapless per deployment, from 1; null for an unpriced session")
+    number: int | None = Field(None, description="Gapless per deployment, from 1; null for an unpriced session")
     session_id: str
     transaction_id: str = Field(description="The session's OCPP transaction id (1.6's integer in decimal)")
     charge_point_id: str
@@ -83,9 +83,9 @@ class Invoice(BaseModel):
     total_vat: int
     total_incl_vat: int
     total: int = Field(description="total_incl_vat (kept for clients of the first invoices)")
-    currency: str | None = Field(description="ISO 4217; null for an unpriced session")
-    tariff_id: str | None = Field(description="The tariff the session was locked to (`default`: the deployment's)")
-    tariff_version: int | None = Field(description="Its version (0: the built-in default from the price settings)")
+    currency: str = Field(description="ISO 4217")
+    tariff_id: str | None = Field(None, description="The tariff the session was locked to (`default`: the deployment's)")
+    tariff_version: int | None = Field(None, description="Its version (0: the built-in default from the price settings)")
     price_text: str | None = Field(None, description="The tariff's driver-readable price, as the driver was shown it")
     status: Status
     issued_at: str
@@ -117,11 +117,9 @@ def _receipt_url(token: str | None) -> str | None:
 
 
 def _invoice(item: dict[str, Any]) -> Invoice:
-    given = ("id", "number", "currency", "tariff_id", "tariff_version", "total", "receipt_url", "authorization_note")
+    given = ("id", "total", "receipt_url", "authorization_note")
     shown = {name: plain(item[name]) for name in Invoice.model_fields if name in item and name not in given}
-    return Invoice(id=item["invoice_id"], number=plain(item.get("number")), currency=item.get("currency"),
-                   tariff_id=item.get("tariff_id"), tariff_version=plain(item.get("tariff_version")),
-                   total=plain(item.get("total_incl_vat", 0)), receipt_url=_receipt_url(item.get("receipt_token")),
+    return Invoice(id=item["invoice_id"], total=plain(item["total_incl_vat"]), receipt_url=_receipt_url(item.get("receipt_token")),
                    authorization_note=invoicing.authorization_note(item), **shown)
 
 

@@ -71,8 +71,7 @@ def answer(event: dict[str, Any]) -> dict[str, Any]:
     config = settings()
     receipt = receipts.content(invoice, site and receipts.Site(name=site.name, address=site.address),
                                receipts.Operator(name=config.operator_name, support_contact=config.support_contact))
-    headers = {name: value for name, value in (event.get("headers") or {}).items()}
-    accept = next((value for name, value in headers.items() if name.lower() == "accept"), None)
+    accept = next((value for name, value in (event.get("headers") or {}).items() if name.lower() == "accept"), None)
     if wants_json(accept):
         kind, body = "application/json", json.dumps(receipt)
     else:

@@ -21,7 +21,6 @@ from services.shared.pricing import major
 # What a driver reads about payment, per invoice status (payments are not taken yet: an issued invoice is unpaid).
 PAYMENT = {"issued": "Not paid yet", "paid": "Paid", "payment_failed": "Payment failed", "refunded": "Refunded",
            "partially_refunded": "Partially refunded", "void": "Cancelled: nothing to pay"}
-_UNITS = {"kWh": "kWh", "h": "h", "session": "session"}
 
 
 @dataclass(frozen=True)
@@ -153,7 +152,7 @@ def html(receipt: dict[str, Any]) -> str:
         row("Payment", receipt["payment"]),
     ]
     lines = "".join(
-        "<tr>" + cell(line["description"]) + cell(f"{line['quantity']} {_UNITS[line['unit']]}", True)
+        "<tr>" + cell(line["description"]) + cell(f"{line['quantity']} {line['unit']}", True)
         + cell(f"{line['unit_price_excl_vat']} {currency}", True) + cell(f"{line['vat_rate']} %", True)
         + cell(_money(line["amount_excl_vat"], currency), True) + cell(_money(line["amount_incl_vat"], currency), True)
         + "</tr>" for line in receipt["lines"])
