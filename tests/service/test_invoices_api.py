@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 from decimal import Decimal
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -56,7 +56,24 @@ def call(method: str, path: str, body: Any = None, query: dict[str, str] | None 
     return call_api(method, path, body, query, service="billing", **kwargs)
 
 
-def test_an_invoice_shows_its_lines_vat_totals_number_tariff_and_receipt_url(aws_env: None) -> None:
+@pytest.fixture
+def public_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str | None], None]]:
+    """Sets CSMS_PUBLIC_URL (None: unset, whatever the environment had) for the settings read after it."""
+    from services.shared.settings import settings
+
+    def set_to(url: str | None) -> None:
+        if url is None:
+            monkeypatch.delenv("CSMS_PUBLIC_URL", raising=False)
+        else:
+            monkeypatch.setenv("CSMS_PUBLIC_URL", url)
+        settings.cache_clear()
+
+    yield set_to
+    settings.cache_clear()  # read again once monkeypatch has put the environment back
+
+
+def test_an_invoice_shows_its_lines_vat_totals_number_tariff_and_receipt_url(aws_env: None, public_url: Any) -> None:
+    public_url(None)
     item = stored(invoice_item("s-1", number=7))
     reply = call("GET", f"/invoices/{item['invoice_id']}")
     assert reply["statusCode"] == 200, reply["body"]
@@ -72,17 +89,10 @@ def test_an_invoice_shows_its_lines_vat_totals_number_tariff_and_receipt_url(aws
     assert "receipt_token" not in invoice and invoice["authorization_note"] is None
 
 
-def test_the_receipt_url_is_under_the_public_url_when_one_is_set(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    from services.shared.settings import settings
-
-    monkeypatch.setenv("CSMS_PUBLIC_URL", "https://charge.example.com/api")
-    settings.cache_clear()
+def test_the_receipt_url_is_under_the_public_url_when_one_is_set(aws_env: None, public_url: Any) -> None:
+    public_url("https://charge.example.com/api")
     item = stored(invoice_item())
-    try:
-        url = call("GET", f"/invoices/{item['invoice_id']}")["json"]["receipt_url"]
-    finally:
-        monkeypatch.delenv("CSMS_PUBLIC_URL")
-        settings.cache_clear()
+    url = call("GET", f"/invoices/{item['invoice_id']}")["json"]["receipt_url"]
     assert url == f"https://charge.example.com/api/receipts/{item['receipt_token']}"
 
 
