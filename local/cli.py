@@ -112,6 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     redrive.add_argument("queue", help="a queue name, e.g. billing-session-ended")
     apikeys.add_parser(commands, stack)
     _add_simulate(commands)
+    _add_report(commands)
     return parser
 
 
@@ -168,11 +169,78 @@ def _add_simulate(commands: Any) -> None:
                           help="a token drivers use (repeat it; default SIM-TAG-01 to SIM-TAG-20); "
                                "registered through the REST API if the CSMS does not know it")
     simulate.add_argument("--seed", type=int, default=1, help="the same seed draws the same arrivals")
-    simulate.add_argument("--rest-url", default=f"http://{host}:{os.environ.get('CSMS_REST_PORT', 8000)}",
-                          help="where the id tags are registered (default: %(default)s)")
-    simulate.add_argument("--api-key", help="an operator key (default: CSMS_API_KEY, else the local stack's "
-                                            "<CSMS_DATA_DIR or .csms>/api-key)")
+    _rest_url_option(simulate, "where the id tags are registered")
     simulate.add_argument("--quiet", action="store_true", help="no live view; only the summary at the end")
+
+
+def _rest_url_option(parser: argparse.ArgumentParser, what: str) -> None:
+    host = os.environ.get("CSMS_HOST", "127.0.0.1")
+    parser.add_argument("--rest-url", default=f"http://{host}:{os.environ.get('CSMS_REST_PORT', 8000)}",
+                        help=f"{what} (default: %(default)s)")
+    parser.add_argument("--api-key", help="an operator key (default: CSMS_API_KEY, else the local stack's "
+                                          "<CSMS_DATA_DIR or .csms>/api-key)")
+
+
+def _add_report(commands: Any) -> None:
+    report = commands.add_parser("report", help="reports of the CSMS's REST API (docs/invoices.md#usage-reports)")
+    kinds = report.add_subparsers(dest="kind", required=True)
+    usage = kinds.add_parser("usage", help="sessions, kWh, hours and revenue per group and period",
+                             description="GET /reports/usage: per site, charger, id token or account and per day, week "
+                                         "or month, of the sessions that stopped in [--from, --to).")
+    usage.add_argument("--from", dest="from_", metavar="FROM", required=True, help="RFC 3339, e.g. 2026-03-01T00:00:00Z")
+    usage.add_argument("--to", required=True, help="RFC 3339, exclusive")
+    usage.add_argument("--group-by", choices=("site", "charger", "token", "account"), default="charger")
+    usage.add_argument("--period", choices=("day", "week", "month"), default="day")
+    usage.add_argument("--tz", default="UTC", help="the IANA time zone periods are read in (default: %(default)s)")
+    usage.add_argument("--format", choices=("json", "csv"), default="csv")
+    usage.add_argument("--output", type=Path, help="write the report to this file (default: print it)")
+    _rest_url_option(usage, "the REST API to ask")
+
+
+def _operator_key(given: str | None) -> tuple[str, Path]:
+    """The operator key to call the REST API with (--api-key, CSMS_API_KEY, the local stack's file; "" if none), and
+    that file."""
+    key_file = Path(os.environ.get("CSMS_DATA_DIR", ".csms")) / "api-key"
+    return given or os.environ.get("CSMS_API_KEY") or (key_file.read_text().strip() if key_file.exists() else ""), key_file
+
+
+def _report(args: argparse.Namespace) -> int:
+    import json
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    api_key, key_file = _operator_key(args.api_key)
+    if not api_key:
+        print(f"csms report: the REST API needs an operator key: pass --api-key, set CSMS_API_KEY, or start the local "
+              f"stack (it writes {key_file})", file=sys.stderr)
+        return 2
+    query = urllib.parse.urlencode({"from": args.from_, "to": args.to, "group_by": args.group_by, "period": args.period,
+                                    "tz": args.tz, "format": args.format})
+    request = urllib.request.Request(f"{args.rest_url.rstrip('/')}/reports/usage?{query}",
+                                     headers={"Authorization": f"Bearer {api_key}"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            body = response.read()
+    except urllib.error.HTTPError as error:
+        problem = error.read().decode(errors="replace")
+        try:
+            problem = json.loads(problem).get("detail", problem)
+        except ValueError:
+            pass
+        print(f"csms report: the CSMS answered {error.code}: {problem}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"csms report: no CSMS REST API answers at {args.rest_url} ({error}): start it with `make run`, or pass "
+              "--rest-url", file=sys.stderr)
+        return 1
+    if args.output is not None:
+        args.output.write_bytes(body)
+        print(f"wrote {args.output}")
+    else:
+        text = body.decode()
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
 
 
 def _duration(text: str) -> float:
@@ -249,8 +317,7 @@ def _simulate(args: argparse.Namespace) -> int:
                           protocol=args.protocol)
     config = FleetConfig(url=args.url.rstrip("/"), chargers=args.chargers, duration_s=args.duration, behaviour=behaviour,
                          id_prefix=args.id_prefix, seed=args.seed, connect_rate=args.connect_rate)
-    key_file = Path(os.environ.get("CSMS_DATA_DIR", ".csms")) / "api-key"
-    api_key = args.api_key or os.environ.get("CSMS_API_KEY") or (key_file.read_text().strip() if key_file.exists() else "")
+    api_key, key_file = _operator_key(args.api_key)
     if not api_key:
         print(f"csms simulate: the id tags are registered through the REST API, which needs an operator key: pass "
               f"--api-key, set CSMS_API_KEY, or start the local stack (it writes {key_file})", file=sys.stderr)
@@ -301,6 +368,8 @@ def _main(argv: list[str] | None) -> int:
         return apikeys.run(args, None if args.stage else _config(args))
     if args.command == "simulate":
         return _simulate(args)
+    if args.command == "report":
+        return _report(args)
     return 2
 
 

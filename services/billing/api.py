@@ -1,4 +1,4 @@
-"""REST: /invoices, for operators."""
+"""REST: /invoices (and, from reports_api.py, /reports and /statements), for operators."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.openapi.models import Tag
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from services.billing import invoicing, store, tariffs_api
+from services.billing import invoicing, reports_api, store, tariffs_api
+from services.billing.receipt_route import RECEIPTS_PREFIX
 from services.shared import clock
 from services.shared.auth import Scope
 from services.shared.dynamo import plain
@@ -20,50 +21,81 @@ from services.shared.rest import (
     decode_token,
     encode_token,
     query_time,
+    request_base_url,
     resolver,
     responses,
 )
+from services.shared.settings import settings
 
 app = resolver()
 INVOICES = "Invoices"
 TAGS = {  # each tag of this service's routes, described at the top of the OpenAPI document
     INVOICES: (
-        "What each billable session costs: one invoice per session, issued when the session ends plausibly or is "
-        "settled with an energy, priced by the default tariff; flagged when the charger charged an id tag the CSMS "
-        "did not accept."
+        "What each session costs: one invoice per session, issued when the session ends plausibly or is settled with "
+        "an energy, priced by the tariff the session was locked to when it started (a line per dimension and price, "
+        "VAT, a gapless number), with a receipt its driver can open without a key; `unpriced` when no tariff applied; "
+        "flagged when the charger charged an id tag the CSMS did not accept."
     ),
     tariffs_api.TARIFFS: tariffs_api.DESCRIPTION,
+    **reports_api.TAGS,
 }
 app.configure_openapi(tags=[Tag(name=name, description=text) for name, text in TAGS.items()])
-# The routes of tariffs, their assignments and resolutions (services/billing/tariffs_api.py).
+# The routes of tariffs, their assignments and resolutions (services/billing/tariffs_api.py), usage reports and
+# monthly statements (services/billing/reports_api.py).
 app.include_router(tariffs_api.router)
+app.include_router(reports_api.router)
 
 _MS = timedelta(milliseconds=1)
+_WRITE = allow(Scope.ADMIN, Scope.OPERATOR)
+Status = Literal["issued", "paid", "payment_failed", "refunded", "partially_refunded", "void", "unpriced"]
 
 
 class InvoiceLine(BaseModel):
+    dimension: Literal["ENERGY", "TIME", "PARKING_TIME", "FLAT", "MIN_PRICE", "MAX_PRICE"] = Field(description=(
+        "What the line prices: energy, charging time, parking time, a session fee, or the adjustment up to the tariff's "
+        "min_price or down to its max_price"))
     description: str
-    quantity_wh: int = Field(description="Energy in Wh")
-    unit_price: str = Field(description="Price per kWh in the currency's major unit, as a decimal string (e.g. \"0.30\")")
-    amount: int = Field(description="quantity_wh / 1000 * unit_price in the currency's minor units, rounded half up")
+    quantity: str = Field(description="A decimal string in `unit`: kWh, hours, or 1 session")
+    unit: Literal["kWh", "h", "session"]
+    unit_price_excl_vat: str = Field(description="Per unit, excluding VAT, in the currency's major unit (a decimal string)")
+    vat_rate: str = Field(description="VAT in percent (a decimal string, \"0\" without VAT)")
+    amount_excl_vat: int = Field(description="Minor units, rounded once, half up, from the exact amount")
+    vat_amount: int = Field(description="Minor units")
+    amount_incl_vat: int = Field(description="amount_excl_vat + vat_amount")
 
 
 class Invoice(BaseModel):
-    id: str = Field(description="The invoice id (derived from the session; not the session id)")
+    id: str = Field(description="The invoice id (derived from the session; not the session id): the invoice's reference")
+    number: int | None = Field(None, description="Gapless per deployment, from 1; null for an unpriced session")
     session_id: str
     transaction_id: str = Field(description="The session's OCPP transaction id (1.6's integer in decimal)")
     charge_point_id: str
     evse_id: int
     connector_id: int
     id_tag: str | None = None
+    token_group: str | None = Field(None, description="The id token's group: the account it bills to")
+    site_id: str | None = None
+    time_zone: str = Field(description="The site's IANA time zone when the session started (its local times)")
     energy_wh: int
+    charging_s: int = Field(description="Seconds the EV drew energy (or could: plugged in and not parked)")
+    parking_s: int = Field(description="Seconds plugged in without charging after the EV had drawn energy")
     started_at: str
     stopped_at: str
-    lines: list[InvoiceLine]
-    total: int = Field(description="The sum of the lines' amounts, in the currency's minor units")
+    lines: list[InvoiceLine] = Field(description="One per dimension and price; empty for an unpriced session")
+    total_excl_vat: int = Field(description="The sum of the lines' amount_excl_vat, in minor units")
+    total_vat: int
+    total_incl_vat: int
+    total: int = Field(description="total_incl_vat (kept for clients of the first invoices)")
     currency: str = Field(description="ISO 4217")
-    status: Literal["issued"]
+    tariff_id: str | None = Field(None, description="The tariff the session was locked to (`default`: the deployment's)")
+    tariff_version: int | None = Field(None, description="Its version (0: the built-in default from the price settings)")
+    price_text: str | None = Field(None, description="The tariff's driver-readable price, as the driver was shown it")
+    status: Status
     issued_at: str
+    receipt_url: str | None = Field(description="The driver's receipt, opened without a key; null for an unpriced session")
+    voided_at: str | None = None
+    void_reason: str | None = None
+    flags: list[str] = Field(default_factory=list, description="The session's flags (e.g. id_tag_invalid)")
     authorization: str | None = Field(None, description=(
         "What the CSMS answered the session's id tag at its start (idTagInfo.status): Accepted, or Invalid, Blocked, "
         "Expired... when the charger charged without the CSMS's consent; null when the CSMS never saw the start"))
@@ -75,9 +107,23 @@ class InvoicePage(BaseModel):
     next_token: str | None
 
 
+class VoidIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500, description="Why the invoice is void (kept on it)")
+
+
+def _receipt_url(token: str | None) -> str | None:
+    if token is None:
+        return None
+    return f"{settings().public_url or request_base_url(app.current_event.raw_event)}{RECEIPTS_PREFIX}/{token}"
+
+
 def _invoice(item: dict[str, Any]) -> Invoice:
-    fields = {name: plain(item.get(name)) for name in Invoice.model_fields if name not in ("id", "authorization_note")}
-    return Invoice(id=item["invoice_id"], authorization_note=invoicing.authorization_note(item), **fields)
+    given = ("id", "total", "receipt_url", "authorization_note")
+    shown = {name: plain(item[name]) for name in Invoice.model_fields if name in item and name not in given}
+    return Invoice(id=item["invoice_id"], total=plain(item["total_incl_vat"]), receipt_url=_receipt_url(item.get("receipt_token")),
+                   authorization_note=invoicing.authorization_note(item), **shown)
 
 
 def _ceil_ms(moment: datetime) -> datetime:
@@ -86,11 +132,11 @@ def _ceil_ms(moment: datetime) -> datetime:
     return moment + timedelta(microseconds=1000 - spare) if spare else moment
 
 
-_LIST = ("Invoices, filtered by charger, id tag and issue time. `from` and `to` bound `issued_at` (when the invoice was "
-         "issued), not the session's start or stop: `from` inclusive, `to` exclusive. With `charge_point_id` or `id_tag` "
-         "the invoices come oldest issued first; with neither, in storage order (not by age). Follow `next_token` until "
-         "it is null. 422 for a date-time without a zone, `from` after `to`, a bad `limit`, or a `next_token` given out "
-         "for other filters.")
+_LIST = ("Invoices, filtered by charger, id tag, status and issue time. `from` and `to` bound `issued_at` (when the invoice "
+         "was issued), not the session's start or stop: `from` inclusive, `to` exclusive. With `charge_point_id`, `id_tag` "
+         "or `status` the invoices come oldest issued first; with none, in storage order (not by age). Follow "
+         "`next_token` until it is null. 422 for a date-time without a zone, `from` after `to`, an unknown status, a bad "
+         "`limit`, or a `next_token` given out for other filters.")
 
 
 @app.get("/invoices", security=allow(*Scope), summary="List invoices", tags=[INVOICES],
@@ -98,6 +144,7 @@ _LIST = ("Invoices, filtered by charger, id tag and issue time. `from` and `to` 
 def list_invoices(
     charge_point_id: Annotated[str | None, Query(min_length=1, max_length=48, description="Only this charger's invoices")] = None,
     id_tag: Annotated[str | None, Query(min_length=1, max_length=36, description="Only this id tag's invoices")] = None,
+    status: Annotated[Status | None, Query(description="Only invoices in this status")] = None,
     from_: Annotated[str | None, Query(alias="from", description=(
         "Only invoices issued at or after this RFC 3339 date-time (the bound is on issued_at, not on the session's times)"))] = None,
     to: Annotated[str | None, Query(description="Only invoices issued before this RFC 3339 date-time (exclusive; on issued_at)")] = None,
@@ -107,24 +154,42 @@ def list_invoices(
     start, end = query_time("from", from_), query_time("to", to)
     if start is not None and end is not None and start > end:
         raise ProblemError(422, "query.from is after query.to", [ProblemDetail(path="query.from", message="after to")])
-    start_key = decode_token(next_token, **store.page_key_names(charge_point_id, id_tag))
+    start_key = decode_token(next_token, **store.page_key_names(charge_point_id, id_tag, status))
     # Stored times are RFC 3339 with milliseconds, which sort as strings: [from, to) as an inclusive string range.
     issued_from = clock.iso(_ceil_ms(start)) if start is not None else None
     issued_until = clock.iso(_ceil_ms(end) - _MS) if end is not None else None
     if issued_from is not None and issued_until is not None and issued_until < issued_from:
         return InvoicePage(items=[], next_token=None)  # an empty range (from == to)
     items, last = store.list_invoices(limit, start_key, charge_point_id=charge_point_id, id_tag=id_tag,
-                                      issued_from=issued_from, issued_until=issued_until)
+                                                status=status, issued_from=issued_from, issued_until=issued_until)
     return InvoicePage(items=[_invoice(i) for i in items], next_token=encode_token(last))
 
 
 @app.get("/invoices/<invoice_id>", security=allow(*Scope), summary="Get an invoice", tags=[INVOICES],
-         description=("One invoice: its session (charger, EVSE, id tag, times), energy, priced lines, total and currency, "
-                      "and whether the session's id tag was accepted (`authorization`, with a note when it was not). "
-                      "Issued once per session, never changed. 404 for an unknown invoice id."),
+         description=("One invoice: its number, session (charger, EVSE, id tag and group, site, times in its time zone), "
+                      "energy, charging and parking time, its lines (dimension, quantity, unit price, VAT), totals "
+                      "excluding VAT, VAT and including VAT, the tariff version that priced it, its status, its "
+                      "receipt_url, and whether the session's id tag was accepted (`authorization`, with a note when it "
+                      "was not). 404 for an unknown invoice id."),
          responses=responses({200: ("The invoice", Invoice)}, 404, 422))
 def get_invoice(invoice_id: Annotated[str, Path(max_length=64, description="The invoice id")]) -> Invoice:
     item = store.get_invoice(invoice_id) if len(invoice_id) <= 64 else None
+    if item is None:
+        raise ProblemError(404, f"No invoice {invoice_id!r}")
+    return _invoice(item)
+
+
+@app.post("/invoices/<invoice_id>/void", security=_WRITE, summary="Void an invoice", tags=[INVOICES],
+          description=("Cancels an issued invoice (billed in error: a test session, a session charged to the wrong "
+                       "account), keeping it, its number and the reason: numbers stay gapless and nothing is deleted. "
+                       "Only an `issued` invoice can be voided: 409 for any other status (paid, refunded... take a "
+                       "refund; void already; unpriced is not billed). 404 for an unknown invoice id."),
+          responses=responses({200: ("The invoice, void", Invoice)}, 404, 409, 422))
+def void_invoice(invoice_id: Annotated[str, Path(max_length=64, description="The invoice id")], body: VoidIn) -> Invoice:
+    try:
+        item = store.void(invoice_id, body.reason, clock.iso(clock.now()))
+    except store.NotVoidable as status:
+        raise ProblemError(409, f"Invoice {invoice_id!r} is {status}: only an issued invoice can be voided") from None
     if item is None:
         raise ProblemError(404, f"No invoice {invoice_id!r}")
     return _invoice(item)

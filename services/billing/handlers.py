@@ -59,3 +59,11 @@ def relay(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from services.shared.relay import relay_batch
 
     return relay_batch(event, "billing")
+
+
+@entry_point
+def receipts(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """GET /receipts/{token}, public: a driver's receipt, HTML or JSON by Accept (the token is the credential)."""
+    from services.billing import receipt_route
+
+    return receipt_route.answer(event)

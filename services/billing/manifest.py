@@ -17,6 +17,9 @@ MANIFEST = ServiceManifest(
             indexes=(
                 Index(name="by-charge-point", partition_key=Key("charge_point_id"), sort_key=Key("issued_at")),
                 Index(name="by-id-tag", partition_key=Key("id_tag"), sort_key=Key("issued_at")),
+                Index(name="by-status", partition_key=Key("status"), sort_key=Key("issued_at")),
+                Index(name="by-token-group", partition_key=Key("token_group"), sort_key=Key("issued_at")),
+                Index(name="by-receipt", partition_key=Key("receipt_token")),
             ),
             stream=Stream("services.billing.changes:invoice_changes"),
         ),
@@ -48,8 +51,12 @@ MANIFEST = ServiceManifest(
             queue=Queue(name="billing-places", handler=f"{_HANDLERS}:place_events"),
         ),
     ),
-    rest_apis=(RestApi(prefixes=("/invoices", "/tariffs", "/tariff-assignments", "/tariff-resolutions"),
-                       handler=f"{_HANDLERS}:api", resolver="services.billing.api:app"),),
+    rest_apis=(
+        RestApi(prefixes=("/invoices", "/tariffs", "/tariff-assignments", "/tariff-resolutions", "/reports", "/statements"),
+                handler=f"{_HANDLERS}:api", resolver="services.billing.api:app"),
+        # Drivers' receipts (services/billing/receipt_route.py): the token on the invoice is the credential.
+        RestApi(prefixes=("/receipts",), handler=f"{_HANDLERS}:receipts", auth="public"),
+    ),
     relay=f"{_HANDLERS}:relay",
     publishes=("InvoiceIssued", "SessionUnpriced", "TariffChanged", "TariffAssignmentChanged"),
     # For payments (not yet read): Stripe's API, and the signature of its webhooks.

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-# The detail-types delivered today; ChargerOffline and ChargerOnline arrive once connectivity publishes them.
+# The detail-types delivered: the manifest subscribes to exactly these.
 DETAIL_TYPES = ("IncidentOpened", "IncidentEscalated", "IncidentResolved", "RemediationAttempted", "TicketResolved",
-                "ChargerOffline", "ChargerOnline")
+                "ChargerOffline", "ChargerOnline", "SessionUnpriced")
 ANY = "*"
 
 

@@ -329,3 +329,15 @@ def json_response(status: int, body: BaseModel, headers: dict[str, str] | None =
     return Response(status, "application/json", body.model_dump(mode="json"), headers=headers)
 
 
+
+
+def request_base_url(raw_event: dict[str, Any]) -> str:
+    """The API's URL as this request reached it: API Gateway's domain (or the Host header), with the stage when the
+    request's path began with it (the default execute-api endpoint; a custom domain maps none). Links given to people
+    who are not operators (a receipt) use `settings().public_url` when it is set."""
+    context = raw_event.get("requestContext") or {}
+    headers = {name.lower(): value for name, value in (raw_event.get("headers") or {}).items()}
+    domain, stage, path = context.get("domainName"), context.get("stage"), context.get("path")
+    prefix = f"/{stage}" if stage and path and (path == f"/{stage}" or path.startswith(f"/{stage}/")) else ""
+    scheme = headers.get("x-forwarded-proto") or ("https" if domain else "http")
+    return f"{scheme}://{domain or headers.get('host') or 'localhost'}{prefix}"

@@ -84,12 +84,28 @@ def test_a_new_secret_is_whsec_and_random_and_its_hint_its_last_four() -> None:
 
 def test_event_types_are_detail_types_in_dotted_snake_case() -> None:
     assert TYPES == ("incident.opened", "incident.escalated", "incident.resolved", "remediation.attempted",
-                     "ticket.resolved", "charger.offline", "charger.online")
+                     "ticket.resolved", "charger.offline", "charger.online", "session.unpriced")
     assert event_type("PaymentIntentSucceeded") == "payment_intent.succeeded"
     with pytest.raises(ValueError):
         event_type("Opened")
     assert subscribed(["*"], "ticket.resolved") and subscribed(["incident.opened"], "incident.opened")
     assert not subscribed(["incident.opened"], "incident.resolved")
+
+
+def test_an_unpriced_session_reaches_the_webhooks_subscribed_to_session_unpriced() -> None:
+    from services.contracts.billing import SessionUnpriced
+    from services.notifications import delivery
+    from services.notifications.manifest import MANIFEST
+
+    assert any("SessionUnpriced" in s.event_pattern["detail-type"] for s in MANIFEST.subscriptions)
+    unpriced = SessionUnpriced(charge_point_id="CP-1", session_id="s-1", energy_wh=1200)
+    envelope = {"detail-type": "SessionUnpriced", "detail": unpriced.model_dump()}
+    hooks = delivery.Webhooks()
+    hooks.all = [{"webhook_id": "w-1", "event_types": ["session.unpriced"]},
+                 {"webhook_id": "w-2", "event_types": ["incident.opened"]}]
+    targets = {t["target_id"]: t for t in delivery._targets(envelope, hooks)}
+    assert set(targets) == {"w-1", "topic:alerts"} and targets["w-1"]["event_type"] == "session.unpriced"
+    assert '"type":"session.unpriced"' in targets["w-1"]["payload"] and '"session_id":"s-1"' in targets["w-1"]["payload"]
 
 
 def test_the_receivers_recipe_in_the_docs_verifies_what_we_sign() -> None:
