@@ -65,7 +65,7 @@ def test_a_whole_session_gives_its_energy_and_one_exact_invoice(stack: Stack) ->
 
     [invoice] = eventually(lambda: invoices_of(stack, cp_id))
     assert (invoice["session_id"], invoice["energy_wh"], invoice["total"], invoice["currency"]) == (session["id"], 12345, 370, "EUR")
-    assert invoice["status"] == "issued" and invoice["lines"][0]["amount"] == 370
+    assert invoice["status"] == "issued" and invoice["lines"][0]["amount_incl_vat"] == 370
     time.sleep(1.5)  # a second SessionEnded or invoice would show by now
     assert len(invoices_of(stack, cp_id)) == 1
 
