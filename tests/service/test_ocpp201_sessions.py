@@ -137,7 +137,8 @@ def test_a_whole_session_is_billed_as_a_16_one(tokens: None, tap: EventTap) -> N
     token = {"idToken": "CARD-1", "type": "ISO14443"}
     first = started(idToken=token, reservationId=4, info={"chargingState": "EVConnected", "remoteStartId": 9})
     assert first == {"idTokenInfo": {"status": "Accepted", "cacheExpiryDateTime": "2099-01-01T00:00:00.000Z",
-                                     "groupIdToken": {"idToken": "FLEET", "type": "Central"}}}
+                                     "groupIdToken": {"idToken": "FLEET", "type": "Central"},
+                                     "personalMessage": {"format": "UTF8", "content": "0.30 EUR per kWh"}}}
     assert updated(1, info={"chargingState": "Charging"}) == {}
     assert updated(2, minute=15, kwh="3.5") == {}
     last = ended(3, idToken=token)
