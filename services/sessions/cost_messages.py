@@ -4,7 +4,8 @@
 California Pricing Requirements" whitepaper sends DataTransfer vendorId "org.openchargealliance.costmsg" with
 messageId "SetUserPrice" (the price text once the driver is known), "RunningCost" and "FinalCost", its data a JSON
 string. Amounts are the currency's major unit, including VAT, as JSON numbers (as services/shared/ocpp/framing.py
-writes a Decimal).
+writes a Decimal). settings().cost_update_interval 0 tells 1.6 chargers nothing (a charger without the extension
+answers each DataTransfer UnknownVendorId, a command round trip that would hold its command queue).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from services.contracts.sessions import SessionsCommandRequested
 from services.shared import pricing
 from services.shared.events import stable_id
+from services.shared.settings import settings
 
 VENDOR_ID = "org.openchargealliance.costmsg"
 
@@ -38,6 +40,11 @@ def _transaction_id(session: dict[str, Any]) -> int | str:
     return session["transaction_id"] if is_v201(session) else int(session["transaction_id"])
 
 
+def _california(session: dict[str, Any]) -> bool:
+    """Whether a 1.6 session's charger is sent the California Pricing messages."""
+    return not is_v201(session) and settings().cost_update_interval > 0
+
+
 def _data_transfer(message_id: str, data: dict[str, Any]) -> dict[str, Any]:
     return {"vendorId": VENDOR_ID, "messageId": message_id, "data": json.dumps(data, separators=(",", ":"))}
 
@@ -51,7 +58,7 @@ def _command(session: dict[str, Any], name: str, at: str, action: str, payload: 
 def user_price(session: dict[str, Any]) -> list[SessionsCommandRequested]:
     """1.6: the driver's price as a SetUserPrice once the session started (2.0.1 shows it as idTokenInfo's
     personalMessage instead)."""
-    if is_v201(session) or not session.get("price_text") or not session.get("id_tag"):
+    if not _california(session) or not session.get("price_text") or not session.get("id_tag"):
         return []
     return [_command(session, "SetUserPrice", session["started_at"], "DataTransfer", _data_transfer(
         "SetUserPrice", {"idToken": session["id_tag"], "priceText": session["price_text"]}))]
@@ -71,7 +78,7 @@ def running(session: dict[str, Any]) -> list[SessionsCommandRequested]:
 def final(session: dict[str, Any]) -> list[SessionsCommandRequested]:
     """1.6: the final cost after the stop (2.0.1 answers it as the Ended's totalCost)."""
     figure = session.get("final_cost")
-    if is_v201(session) or not figure:
+    if not _california(session) or not figure:
         return []
     data: dict[str, Any] = {"transactionId": _transaction_id(session), "cost": _cost(figure)}
     if session.get("price_text"):

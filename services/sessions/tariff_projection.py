@@ -129,14 +129,11 @@ def get_many(keys: list[str]) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     if not wanted:
         return found
-    from boto3.dynamodb.types import TypeDeserializer
-
-    deserialize = TypeDeserializer().deserialize
-    request: dict[str, Any] = {_table().name: {"Keys": [{"pk": {"S": k}} for k in wanted]}}
+    table = _table()
+    request: dict[str, Any] = {table.name: {"Keys": [{"pk": k} for k in wanted]}}
     while request:
-        reply = aws.client("dynamodb").batch_get_item(RequestItems=request)
-        for raw in next(iter(reply.get("Responses", {}).values()), []):
-            item = {name: deserialize(value) for name, value in raw.items()}
+        reply = table.meta.client.batch_get_item(RequestItems=request)  # the resource's client: plain values
+        for item in reply.get("Responses", {}).get(table.name, []):
             found[item["pk"]] = item
         request = reply.get("UnprocessedKeys") or {}
     return found
