@@ -81,8 +81,13 @@ def current(session: dict[str, Any], now: datetime) -> dict[str, Any] | None:
 
     samples = transactions.samples_of(session, consistent=True, states=True)
     at = max([session["started_at"], *(sample["timestamp"] for sample in samples)])
-    found = periods.build(samples, session["started_at"], at, meter_start_wh=_meter_start(session))
-    cost = priced(session, found, at)
+    try:
+        found = periods.build(samples, session["started_at"], at, meter_start_wh=_meter_start(session))
+        cost = priced(session, found, at)
+    except (ArithmeticError, ValueError):  # registers no price can be made of (an implausible session to be)
+        logger.warning(f"session {session['session_id']} cannot be priced from its meter values so far", exc_info=True)
+        metric("RunningCostUnpriceable")
+        return None
     if cost is None:
         return None
     register = _meter_start(session)

@@ -166,6 +166,9 @@ def test_without_any_tariff_the_built_in_default_prices_the_session(tokens: None
     assert "running" not in the_session(tx)  # ended: off the running-cost index
     final = [data_of(c) for c in commands(tap, "DataTransfer") if data_of(c)["messageId"] == "FinalCost"]
     assert final == [{"messageId": "FinalCost", "transactionId": int(tx), "cost": 3.7, "priceText": "0.30 EUR per kWh"}]
+    shown = api("GET", f"/sessions/{the_session(tx)['session_id']}")[1]
+    assert (shown["tariff_id"], shown["tariff_version"], shown["price_text"]) == ("default", 0, "0.30 EUR per kWh")
+    assert (shown["final_cost"]["total_incl_vat"], shown["final_cost"]["currency"]) == (370, "EUR")
 
 
 def test_the_most_specific_assignment_is_locked_with_the_site_and_its_time_zone(tokens: None, tap: EventTap) -> None:
