@@ -110,8 +110,11 @@ def answer(session: dict[str, Any], now: datetime) -> Decimal | None:
 def sweep(now: datetime) -> int:
     """The schedule: a running cost for every active priced session that is due, written to the session (its
     change sends it); how many were sent."""
+    interval = settings().cost_update_interval
+    if interval <= 0:
+        return 0
     sent = 0
-    for session in store.running_sessions(SWEEP_LIMIT):
+    for session in store.running_sessions(SWEEP_LIMIT, clock.iso(now - timedelta(seconds=interval))):
         if not due(session, now):
             continue
         figure = current(session, now)

@@ -245,10 +245,15 @@ def request_cost(charge_point_id: str, transaction_id: str, previous: str | None
 RUNNING_COST = "running-cost"
 
 
-def running_sessions(limit: int) -> list[dict[str, Any]]:
-    """Active priced sessions, oldest started first (the sparse running-cost index holds only those)."""
-    found, _ = page(_sessions().query, {"IndexName": RUNNING_COST, "KeyConditionExpression": Key("running").eq("priced")},
-                    limit, None, ())
+def running_sessions(limit: int, due_before: str) -> list[dict[str, Any]]:
+    """Active priced sessions whose charger got no cost since `due_before`, oldest started first (the sparse
+    running-cost index holds only active priced sessions; the filter skips those told recently, so a run never
+    spends its limit on them)."""
+    due = (Attr("created_at").lte(due_before)
+           & (Attr("cost_answered_at").not_exists() | Attr("cost_answered_at").lte(due_before))
+           & (Attr("running_cost").not_exists() | Attr("running_cost.sent_at").lte(due_before)))
+    found, _ = page(_sessions().query, {"IndexName": RUNNING_COST, "KeyConditionExpression": Key("running").eq("priced"),
+                                        "FilterExpression": due}, limit, None, ())
     return found
 
 

@@ -271,3 +271,21 @@ def test_the_schedule_sends_running_costs_to_both_versions_once_per_interval(tok
     [cost_updated] = commands(tap, "CostUpdated")
     assert cost_updated["payload"] == {"totalCost": 0.6, "transactionId": TX201}  # 2,000 Wh at 0.30
     assert running_cost.sweep(later + timedelta(seconds=302)) == 2  # the next interval
+
+
+def test_the_schedule_reads_only_the_sessions_due_and_none_without_an_interval(tokens: None,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    tx = start16("CARD-2")
+    later = clock.now() + timedelta(seconds=301)
+    assert running_cost.sweep(later) == 1
+    # told at `later`: due for a run whose cut-off (now - interval) is `later` or after, not before
+    assert store.running_sessions(10, clock.iso(later - timedelta(seconds=1))) == []
+    assert [s["transaction_id"] for s in store.running_sessions(10, clock.iso(later))] == [tx]
+    from services.shared.settings import settings
+
+    monkeypatch.setenv("CSMS_COST_UPDATE_INTERVAL", "0")
+    settings.cache_clear()
+    try:
+        assert running_cost.sweep(later + timedelta(hours=1)) == 0
+    finally:
+        settings.cache_clear()
