@@ -15,8 +15,9 @@ from services.shared.settings import settings
 
 
 def authorize(ctx: OcppContext, request: call.Authorize) -> call_result.Authorize:
-    return call_result.Authorize(id_token_info=_id_token_info(transactions.authorize(_token(request.id_token),
-                                                                                    ctx.received_at)))
+    info = transactions.authorize(_token(request.id_token), ctx.received_at)
+    return call_result.Authorize(id_token_info=_id_token_info(transactions.quote(ctx.charge_point_id, info,
+                                                                                ctx.received_at)))
 
 
 def transaction_event(ctx: OcppContext, request: call.TransactionEvent) -> call_result.TransactionEvent:

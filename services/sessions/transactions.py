@@ -78,6 +78,15 @@ def authorize(token: Token, now: datetime) -> dict[str, Any]:
     return authorization.id_tag_info(token.id_token, record, now, token.type)
 
 
+def quote(charge_point_id: str, info: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A 2.0.1 Authorize's idTagInfo with the price text of the tariff a session started now would lock, for an
+    accepted token (no connector is named yet: a connector's own tariff shows from the session's first event)."""
+    if info["status"] != "Accepted":
+        return info
+    price_text = pricing_lock.lock(charge_point_id, None, info.get("parent_id_tag"), now).price_text
+    return {**info, "price_text": price_text} if price_text else info
+
+
 def _token_flags(status: str) -> list[str]:
     """A session whose token the CSMS did not accept is still recorded, flagged: the charger may be charging."""
     return [] if status == "Accepted" else [f"id_tag_{status.lower()}"]

@@ -21,6 +21,7 @@ from services.shared.ocpp.dispatch import OcppContext, handle_frame
 from tests.service.helpers import EventTap, frame_id, sqs_event
 from tests.service.helpers import context as lambda_context
 from tests.service.test_ocpp201_sessions import api, ended, started, updated
+from tests.service.test_ocpp201_sessions import ocpp as ocpp201_call
 
 CP = "CP-PRICE"
 CP201 = "CP-201"
@@ -225,6 +226,8 @@ def test_the_ended_total_cost_is_the_engines_under_the_locked_tariff(tokens: Non
     body = tariff("0.50")
     deliver(published("fleet-t", 1, body), assigned("a-fleet", "fleet-t", "token_group", "FLEET"))
     token = {"idToken": "CARD-1", "type": "ISO14443"}
+    quoted = ocpp201_call("Authorize", {"idToken": token})["idTokenInfo"]["personalMessage"]
+    assert quoted == {"format": "UTF8", "content": "0.50 EUR/kWh"}  # the group's price, before the session
     first = started(idToken=token)
     assert first["idTokenInfo"]["personalMessage"] == {"format": "UTF8", "content": "0.50 EUR/kWh"}
     last = ended(1, idToken=token)
