@@ -188,8 +188,12 @@ def test_the_most_specific_assignment_is_locked_with_the_site_and_its_time_zone(
 
 
 def test_an_assignment_whose_tariff_is_not_valid_then_is_skipped(tokens: None) -> None:
-    deliver(published("later", 1, tariff("0.90", start_date_time="2027-01-01T00:00:00Z")),
-            assigned("a-cp", "later", "charger", CP), assigned("a-missing", "never-published", "token_group", "FLEET"))
+    expired = TariffAssignmentChanged(event_id="a-expired", occurred_at="2026-02-01T00:00:00Z", assignment_id="a-expired",
+                                      tariff_id="now", scope="connector", target_id=f"{CP}/1",
+                                      valid_from="2026-01-01T00:00:00Z", valid_to="2026-02-15T00:00:00Z")
+    deliver(published("later", 1, tariff("0.90", start_date_time="2027-01-01T00:00:00Z")), published("now", 1, tariff("1")),
+            assigned("a-cp", "later", "charger", CP), assigned("a-missing", "never-published", "token_group", "FLEET"),
+            expired)
     session = the_session(start16("CARD-1"))
     assert (session["tariff_id"], session["tariff_version"]) == ("default", 0)
 
