@@ -101,6 +101,7 @@ ENVIRONMENT = {
     "CSMS_CONNECTIONS_URL": f"https://bench.execute-api.{REGION}.amazonaws.com/bench",
     "CSMS_QUEUE_URL_PREFIX": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}",
     "CSMS_ACCEPT_UNKNOWN_CHARGERS": "false",
+    "CSMS_COST_UPDATE_INTERVAL": "0",  # its chargers answer no California Pricing DataTransfer (docs/sessions.md)
     "POWERTOOLS_METRICS_DISABLED": "false",
     "POWERTOOLS_TRACE_DISABLED": "true",
 }

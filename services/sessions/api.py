@@ -87,6 +87,13 @@ class Settlement(BaseModel):
     settled_by: str = Field(description="The id of the API key that settled it")
 
 
+class Cost(BaseModel):
+    at: str = Field(description="Priced until (the charger's clock)")
+    total_excl_vat: int = Field(description="Minor units of `currency`")
+    total_incl_vat: int
+    currency: str
+
+
 class Session(BaseModel):
     id: str
     transaction_id: str = Field(description="The OCPP transaction id: 1.6's integer in decimal, 2.0.1's as the charger sent it")
@@ -115,6 +122,16 @@ class Session(BaseModel):
     implausible_reasons: list[plausibility.Reason] = Field(
         default_factory=list, description="Why the stop's figures cannot be right; set when the session ended implausible")
     settlement: Settlement | None = Field(None, description="How an operator settled the implausible session")
+    tariff_id: str | None = Field(None, description=(
+        "The tariff locked at the start (docs/sessions.md): `default` version 0 is the built-in one; null: no tariff "
+        "applies (flag `unpriced`)"))
+    tariff_version: int | None = None
+    time_zone: str | None = Field(None, description="The site's IANA time zone the tariff's times are read in")
+    site_id: str | None = None
+    token_group: str | None = Field(None, description="The id tag's group (parent id tag) when the session started")
+    price_text: str | None = Field(None, description="The tariff's text the driver was shown")
+    running_cost: Cost | None = Field(None, description="The latest running cost sent to the charger")
+    final_cost: Cost | None = Field(None, description="What the charger was told the session cost")
 
 
 class SettlementIn(BaseModel):

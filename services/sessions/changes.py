@@ -11,9 +11,9 @@ from services.contracts.sessions import (
     SessionsEvent,
     SessionStarted,
 )
-from services.sessions import local_list
+from services.sessions import cost_messages, local_list
 from services.shared.dynamo import plain
-from services.shared.events import stable_id
+from services.shared.events import Event, stable_id
 
 
 def _start_seen(session: dict[str, Any]) -> bool:
@@ -24,10 +24,12 @@ def _start_seen(session: dict[str, Any]) -> bool:
     return "status" in session and not session.get("created_from_stop")
 
 
-def session_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[SessionsEvent]:
+def session_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[Event]:
     """SessionStarted when an active session's start is first seen, SessionEnded when it becomes billable:
     completed at a plausible stop, or settled by an operator after an implausible one (a void session makes none).
-    Events after either change neither's status, so neither comes twice."""
+    Events after either change neither's status, so neither comes twice. And what the charger is told of the
+    price (services/sessions/cost_messages.py): 1.6's SetUserPrice with the start, a running cost when the schedule
+    wrote a new one, 1.6's FinalCost with the completion."""
     before = old or {}
     if not new or "status" not in new:
         return []
@@ -35,17 +37,27 @@ def session_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> l
               "transaction_id": new["transaction_id"], "evse_id": int(new.get("evse_id", 0)),
               "connector_id": int(new.get("connector_id", 0)), "id_tag": new.get("id_tag", ""),
               "started_at": new["started_at"]}
-    found: list[SessionsEvent] = []
+    found: list[Event] = []
     if new["status"] == "active" and _start_seen(new) and not _start_seen(before):
         found.append(SessionStarted(event_id=stable_id("SessionStarted", new["session_id"]),
                                     occurred_at=new["started_at"],
                                     meter_start_wh=int(new["meter_start"]) if "meter_start" in new else None, **common))
+        found += cost_messages.user_price(new)
+    running = (new.get("running_cost") or {}).get("sent_at")
+    if new["status"] == "active" and running and running != (before.get("running_cost") or {}).get("sent_at"):
+        found += cost_messages.running(new)
     if new["status"] == "completed" and before.get("status") != "completed":
+        tariff_version = new.get("tariff_version")
         found.append(SessionEnded(event_id=stable_id("SessionEnded", new["session_id"]), occurred_at=new["stopped_at"],
                                   stopped_at=new["stopped_at"], meter_start_wh=int(new["meter_start"]),
                                   meter_stop_wh=int(new["meter_stop"]), energy_wh=int(new["energy_wh"]),
                                   stop_reason=new.get("stop_reason"), flags=list(new.get("flags", [])),
-                                  id_tag_status=new.get("id_tag_status"), **common))
+                                  id_tag_status=new.get("id_tag_status"), tariff_id=new.get("tariff_id"),
+                                  tariff_version=int(tariff_version) if tariff_version is not None else None,
+                                  time_zone=new.get("time_zone", "UTC"), site_id=new.get("site_id"),
+                                  token_group=new.get("token_group"),
+                                  charging_periods=plain(new.get("charging_periods", [])), **common))
+        found += cost_messages.final(new)
     return found
 
 

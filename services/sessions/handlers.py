@@ -6,7 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from services.shared import clock, consumers
-from services.shared.log import entry_point
+from services.shared.log import entry_point, logger
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -70,3 +70,40 @@ def local_list_changed(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """A token change on the local list, sent to the chargers a page at a time (the bus's event, then the pages
     queue's messages)."""
     return consumers.sqs_batch(event, context, _local_list_changed)
+
+
+def _pricing_event(record: "SQSRecord") -> None:
+    from services.contracts.billing import TariffAssignmentChanged, TariffChanged
+    from services.contracts.connectivity import ChargerPlaced, SiteChanged
+    from services.sessions import tariff_projection as projection
+
+    envelope = consumers.envelope(record)
+    detail_type, detail = envelope.get("detail-type"), envelope["detail"]
+    if detail_type == "TariffChanged":
+        projection.tariff_changed(TariffChanged.model_validate(detail))
+    elif detail_type == "TariffAssignmentChanged":
+        projection.assignment_changed(TariffAssignmentChanged.model_validate(detail))
+    elif detail_type == "ChargerPlaced":
+        projection.charger_placed(ChargerPlaced.model_validate(detail))
+    elif detail_type == "SiteChanged":
+        projection.site_changed(SiteChanged.model_validate(detail))
+    else:
+        raise ValueError(f"sessions-pricing does not take {detail_type!r} events")
+
+
+@entry_point
+def pricing_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Billing's tariffs and assignments, connectivity's placements and sites: the projection a session's price is
+    locked from (services/sessions/tariff_projection.py)."""
+    return consumers.sqs_batch(event, context, _pricing_event)
+
+
+@entry_point
+def running_costs(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Every minute: the running cost of each active priced session whose interval passed, to its charger."""
+    from services.sessions import running_cost
+
+    sent = running_cost.sweep(clock.now())
+    if sent:
+        logger.info("running costs sent", extra={"sent": sent})
+    return {"sent": sent}

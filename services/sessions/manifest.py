@@ -9,6 +9,7 @@ from services.shared.manifest import (
     OcppRoute,
     Queue,
     RestApi,
+    Schedule,
     ServiceManifest,
     Stream,
     Subscription,
@@ -29,9 +30,11 @@ MANIFEST = ServiceManifest(
               indexes=(Index(name="local-list", partition_key=Key("listed"), sort_key=Key("id_token")),),
               stream=Stream("services.sessions.changes:token_changes")),
         # A charger's sessions by transaction id (a string: 1.6's integers in decimal, 2.0.1's ids as sent), so every
-        # OCPP message finds its session by key; by-start lists a charger's sessions oldest started first.
+        # OCPP message finds its session by key; by-start lists a charger's sessions oldest started first;
+        # running-cost holds the active priced sessions only (`running`, removed when one ends), for running costs.
         Table(name="sessions", partition_key=Key("charge_point_id"), sort_key=Key("transaction_id"),
-              indexes=(Index(name="by-start", partition_key=Key("charge_point_id"), sort_key=Key("started_at")),),
+              indexes=(Index(name="by-start", partition_key=Key("charge_point_id"), sort_key=Key("started_at")),
+                       Index(name="running-cost", partition_key=Key("running"), sort_key=Key("started_at"))),
               stream=Stream("services.sessions.changes:session_changes")),
         # What makes a StartTransaction the same one re-sent: charger, connector, id tag, meter start, timestamp.
         Table(name="session-starts", partition_key=Key("start_key"), ttl_attribute="expires_at"),
@@ -51,6 +54,9 @@ MANIFEST = ServiceManifest(
         Table(name="local-list-receipts", partition_key=Key("receipt"), ttl_attribute="expires_at"),
         # Reservations by charger and the charger's reservation id, as the answers to ReserveNow made them.
         Table(name="reservations", partition_key=Key("charge_point_id"), sort_key=Key("reservation_id")),
+        # Billing's tariffs and assignments, chargers' sites and sites' time zones: what locks a session's price
+        # (services/sessions/tariff_projection.py).
+        Table(name="tariff-projection", partition_key=Key("pk")),
     ),
     subscriptions=(
         Subscription(
@@ -63,6 +69,12 @@ MANIFEST = ServiceManifest(
                                                  "GetTransactionStatus"]}},
             queue=Queue(name="sessions-command-completed", handler=f"{_HANDLERS}:command_completed"),
         ),
+        # Billing's TariffChanged and TariffAssignmentChanged, connectivity's ChargerPlaced and SiteChanged.
+        Subscription(
+            event_pattern={"source": ["csms.billing", "csms.connectivity"],
+                           "detail-type": ["TariffChanged", "TariffAssignmentChanged", "ChargerPlaced", "SiteChanged"]},
+            queue=Queue(name="sessions-pricing", handler=f"{_HANDLERS}:pricing_event"),
+        ),
         Subscription(
             event_pattern={"source": ["csms.sessions"], "detail-type": ["LocalListChanged"]},
             queue=Queue(name="sessions-local-list-changed", handler=f"{_HANDLERS}:local_list_changed"),
@@ -70,6 +82,8 @@ MANIFEST = ServiceManifest(
     ),
     # The chargers after the first page a token change goes to (services/sessions/list_sync.py).
     queues=(Queue(name="sessions-local-list-pages", handler=f"{_HANDLERS}:local_list_changed"),),
+    # Running costs of active priced sessions (services/sessions/running_cost.py).
+    schedules=(Schedule(name="sessions-running-cost", rate_minutes=1, handler=f"{_HANDLERS}:running_costs"),),
     rest_apis=(RestApi(prefixes=("/sessions", "/id-tokens", "/reservations"), handler=f"{_HANDLERS}:api",
                        resolver="services.sessions.api:app"),),
     ocpp_routes=(

@@ -15,8 +15,9 @@ from services.shared.settings import settings
 
 
 def authorize(ctx: OcppContext, request: call.Authorize) -> call_result.Authorize:
-    return call_result.Authorize(id_token_info=_id_token_info(transactions.authorize(_token(request.id_token),
-                                                                                    ctx.received_at)))
+    info = transactions.authorize(_token(request.id_token), ctx.received_at)
+    return call_result.Authorize(id_token_info=_id_token_info(transactions.quote(ctx.charge_point_id, info,
+                                                                                ctx.received_at)))
 
 
 def transaction_event(ctx: OcppContext, request: call.TransactionEvent) -> call_result.TransactionEvent:
@@ -62,12 +63,15 @@ def _token(id_token: Any) -> transactions.Token:
 
 
 def _id_token_info(info: dict[str, Any]) -> dict[str, Any]:
-    """1.6's idTagInfo names as 2.0.1's idTokenInfo: the expiry is how long the charger may cache the answer."""
+    """1.6's idTagInfo names as 2.0.1's idTokenInfo: the expiry is how long the charger may cache the answer; the
+    session's price text as its personalMessage."""
     found: dict[str, Any] = {"status": info["status"]}
     if "expiry_date" in info:
         found["cache_expiry_date_time"] = info["expiry_date"]
     if "parent_id_tag" in info:
         found["group_id_token"] = {"id_token": info["parent_id_tag"], "type": authorization.GROUP_TYPE}
+    if "price_text" in info:  # the tariff the session is priced under, for the driver to see
+        found["personal_message"] = {"format": "UTF8", "content": info["price_text"]}
     return found
 
 

@@ -104,12 +104,13 @@ def complete_session(charge_point_id: str, transaction_id: str, changes: dict[st
     """Ends an active session once (or creates it ended, from `create`), adding the 2.0.1 seqNos `seen` (those
     only its samples held) to its set; the session as ended, or None if it had ended already."""
     keys = ("charge_point_id", "transaction_id")
-    fields = {**{k: v for k, v in (create or {}).items() if k not in keys}, **changes}
+    fields = {**{k: v for k, v in (create or {}).items() if k not in (*keys, "running")}, **changes}
     sets, names, values = set_clause(fields)
+    names["#running"] = "running"
     condition = "attribute_not_exists(transaction_id)"
     if create is None:
         condition, names["#status"], values[":active"] = "#status = :active", "status", "active"
-    update = "SET " + ", ".join(sets)
+    update = "SET " + ", ".join(sets) + " REMOVE #running"  # an ended session leaves the running-cost index
     if seen:
         update, values[":seen"] = update + " ADD seq_nos :seen", seen
     return _update_if(charge_point_id, transaction_id, UpdateExpression=update,
@@ -197,6 +198,63 @@ def set_flags(charge_point_id: str, transaction_id: str, flags: list[str], seen:
     return _update_if(charge_point_id, transaction_id, UpdateExpression="SET flags = :flags",
                       ConditionExpression="size(seq_nos) = :seen",
                       ExpressionAttributeValues={":flags": flags, ":seen": seen}) is not None
+
+
+def lock_price(charge_point_id: str, transaction_id: str, fields: dict[str, Any], relock: bool) -> dict[str, Any] | None:
+    """Locks an active session's price (pricing_lock.Lock's fields and `pricing_locked`): the first time, or again
+    (`relock`) while it was locked without a token and the charger was told no cost yet; the session after, or
+    None when another event locked it meanwhile. A relock that finds nothing to price removes the old lock."""
+    sets, names, values = set_clause(fields)
+    condition = "attribute_not_exists(pricing_locked)"
+    if relock:
+        condition = ("pricing_locked = :without AND attribute_not_exists(cost_answered_at) AND "
+                     "attribute_not_exists(running_cost)")
+        values[":without"] = "without_token"
+    stale = [name for name in ("tariff_id", "tariff_version", "price_text", "running", "token_group", "site_id")
+             if name not in fields]
+    names.update({f"#r{i}": name for i, name in enumerate(stale)})
+    update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(f"#r{i}" for i in range(len(stale))) if stale else "")
+    return _update_if(charge_point_id, transaction_id, UpdateExpression=update,
+                      ConditionExpression=f"#status = :active AND {condition}",
+                      ExpressionAttributeNames={**names, "#status": "status"},
+                      ExpressionAttributeValues={**values, ":active": "active"})
+
+
+def cost_answered(charge_point_id: str, transaction_id: str, previous: str | None, at: str) -> bool:
+    """Records that a charger was answered a running cost at `at`, unless another answer was recorded since
+    `previous` (then this one is not answered: one figure per interval)."""
+    condition = "attribute_not_exists(cost_answered_at)" if previous is None else "cost_answered_at = :previous"
+    return _update_if(charge_point_id, transaction_id, UpdateExpression="SET cost_answered_at = :at",
+                      ConditionExpression=f"#status = :active AND {condition}",
+                      ExpressionAttributeNames={"#status": "status"},
+                      ExpressionAttributeValues={":at": at, ":active": "active",
+                                                 **({":previous": previous} if previous is not None else {})}) is not None
+
+
+def request_cost(charge_point_id: str, transaction_id: str, previous: str | None, figure: dict[str, Any]) -> bool:
+    """Writes the running cost to send (the change sends it), unless the session ended or another run wrote one
+    since `previous`."""
+    condition = "attribute_not_exists(running_cost)" if previous is None else "running_cost.sent_at = :previous"
+    return _update_if(charge_point_id, transaction_id, UpdateExpression="SET running_cost = :figure",
+                      ConditionExpression=f"#status = :active AND {condition}",
+                      ExpressionAttributeNames={"#status": "status"},
+                      ExpressionAttributeValues={":figure": figure, ":active": "active",
+                                                 **({":previous": previous} if previous is not None else {})}) is not None
+
+
+RUNNING_COST = "running-cost"
+
+
+def running_sessions(limit: int, due_before: str) -> list[dict[str, Any]]:
+    """Active priced sessions whose charger got no cost since `due_before`, oldest started first (the sparse
+    running-cost index holds only active priced sessions; the filter skips those told recently, so a run never
+    spends its limit on them)."""
+    due = (Attr("created_at").lte(due_before)
+           & (Attr("cost_answered_at").not_exists() | Attr("cost_answered_at").lte(due_before))
+           & (Attr("running_cost").not_exists() | Attr("running_cost.sent_at").lte(due_before)))
+    found, _ = page(_sessions().query, {"IndexName": RUNNING_COST, "KeyConditionExpression": Key("running").eq("priced"),
+                                        "FilterExpression": due}, limit, None, ())
+    return found
 
 
 def _unmarshal(item: dict[str, Any]) -> dict[str, Any]:

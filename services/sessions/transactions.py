@@ -15,10 +15,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from services.sessions import authorization, metering, ordering, plausibility, quality, store
-from services.shared import clock, pricing
+from services.sessions import authorization, metering, ordering, plausibility, pricing_lock, quality, running_cost, store
+from services.shared import clock
 from services.shared.log import logger, metric
-from services.shared.money import exponent
 from services.shared.settings import settings
 
 START_KEY_RETENTION_S = 30 * 24 * 3600
@@ -27,6 +26,10 @@ UNKNOWN = (0, 0)
 # OCPP 2.0.1's transactionId is a string of up to 36 characters; 1.6's integers are far shorter in decimal.
 MAX_TRANSACTION_ID = 36
 START_MISSING = "start_missing"
+# How a session's price is locked (`pricing_locked`): for good, or by a 2.0.1 event without a token (a later one
+# with a token locks it again, its group's tariff may apply).
+LOCKED = "locked"
+LOCKED_WITHOUT_TOKEN = "without_token"
 # A session the CSMS ended because its charger had ended it and its Ended never came (GetTransactionStatus).
 END_MISSING = "end_missing"
 # Racing events that each change a session's seqNos make its flags be computed again; one race is already rare.
@@ -75,6 +78,15 @@ def authorize(token: Token, now: datetime) -> dict[str, Any]:
     return authorization.id_tag_info(token.id_token, record, now, token.type)
 
 
+def quote(charge_point_id: str, info: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A 2.0.1 Authorize's idTagInfo with the price text of the tariff a session started now would lock, for an
+    accepted token (no connector is named yet: a connector's own tariff shows from the session's first event)."""
+    if info["status"] != "Accepted":
+        return info
+    price_text = pricing_lock.lock(charge_point_id, None, info.get("parent_id_tag"), now).price_text
+    return {**info, "price_text": price_text} if price_text else info
+
+
 def _token_flags(status: str) -> list[str]:
     """A session whose token the CSMS did not accept is still recorded, flagged: the charger may be charging."""
     return [] if status == "Accepted" else [f"id_tag_{status.lower()}"]
@@ -91,8 +103,11 @@ def start(request: Start, now: datetime) -> tuple[str, dict[str, Any]]:
     flags = _token_flags(info["status"])
     fresh = str(store.next_transaction_id())
     transaction_id = store.claim_start(start_key, request.charge_point_id, fresh, expires_at)
+    lock: pricing_lock.Lock | None = None
     while transaction_id == fresh:  # this call claimed the start, so it creates the session
-        if store.create_session(_started(request, transaction_id, timestamp, info, flags, now)):
+        lock = lock or pricing_lock.lock(request.charge_point_id, request.evse_id, info.get("parent_id_tag"),
+                                         clock.parse(timestamp))
+        if store.create_session(_started(request, transaction_id, timestamp, info, flags, now, lock)):
             _reservation_used(request.charge_point_id, request.reservation_id, transaction_id, now)
             break
         # A session that a stop created holds this id (its start was never seen): this start takes the next one.
@@ -102,8 +117,9 @@ def start(request: Start, now: datetime) -> tuple[str, dict[str, Any]]:
 
 
 def _started(request: Start, transaction_id: str, timestamp: str, info: dict[str, Any], flags: list[str],
-             now: datetime) -> dict[str, Any]:
+             now: datetime, lock: pricing_lock.Lock) -> dict[str, Any]:
     item = {
+        **lock.fields(),
         "charge_point_id": request.charge_point_id,
         "transaction_id": transaction_id,
         "session_id": session_id(request.charge_point_id, transaction_id),
@@ -114,8 +130,9 @@ def _started(request: Start, transaction_id: str, timestamp: str, info: dict[str
         "started_at": timestamp,
         "meter_start": request.meter_start_wh,
         "status": "active",
-        "flags": flags,
+        "flags": _priced_flags(flags, lock.fields()),
         "created_at": clock.iso(now),
+        "pricing_locked": LOCKED,
     }
     if request.reservation_id is not None:
         item["reservation_id"] = request.reservation_id
@@ -175,10 +192,11 @@ def stop(request: Stop, transaction_data: list[dict[str, Any]], now: datetime) -
     if session is None:
         session = _session_from_stop(request, samples, stopped_at, now)
     if session.get("status") == "active":
+        stored = samples_of(session, consistent=True, states=True)
         outcome = _outcome(int(session["meter_start"]), request.meter_stop_wh, session["started_at"], stopped_at, now,
-                           list(session.get("flags", [])), samples_of(session, consistent=True, states=True))
+                           _priced_flags(list(session.get("flags", [])), session), stored)
         store.complete_session(request.charge_point_id, request.transaction_id, {
-            **outcome, "stop_reason": request.reason or "Local",
+            **outcome, **running_cost.ended(session, stored, outcome), "stop_reason": request.reason or "Local",
         }, create=session if session.get("created_from_stop") else None)
     if request.id_tag is None:
         return None
@@ -210,14 +228,17 @@ def _session_from_stop(request: Stop, samples: list[dict[str, Any]], stopped_at:
     readings = [(s["timestamp"], metering.energy_register_wh(s["sampled_value"])) for s in samples]
     readings = [(t, r) for t, r in readings if r is not None]
     first = min(readings) if readings else None
+    started_at = first[0] if first else stopped_at
     return {
+        **pricing_lock.lock(request.charge_point_id, None, None, clock.parse(started_at)).fields(),
+        "pricing_locked": LOCKED,
         "charge_point_id": request.charge_point_id,
         "transaction_id": request.transaction_id,
         "session_id": session_id(request.charge_point_id, request.transaction_id),
         "evse_id": UNKNOWN[0],
         "connector_id": UNKNOWN[1],
         "id_tag": request.id_tag or "",
-        "started_at": first[0] if first else stopped_at,
+        "started_at": started_at,
         "meter_start": plausibility.register_wh(first[1]) if first else request.meter_stop_wh,
         "status": "active",
         "flags": [START_MISSING],
@@ -285,8 +306,9 @@ def record_event(event: Event, now: datetime) -> Answer:
                                           if event.charging_state is not None else [])
     samples = record_samples(event.charge_point_id, event.transaction_id, location, meter_values, event.seq_no,
                              event.charging_state)
-    if samples and event.event_type == "Updated" and _told(event, info, now):
-        return Answer(id_tag_info=info)
+    told = _told(event, info, now) if samples and event.event_type == "Updated" else None
+    if told is not None:
+        return Answer(id_tag_info=_with_price(info, told), total_cost=running_cost.answer(told, now))
     once = {"Started": "started_seq_no", "Ended": "ended_seq_no"}.get(event.event_type)
     session, applied = store.record_event(event.charge_point_id, event.transaction_id, event.seq_no,
                                           _event_fields(event, samples), _latest_fields(event),
@@ -294,6 +316,7 @@ def record_event(event: Event, now: datetime) -> Answer:
     timestamp = clock.normalize(event.timestamp)
     if applied:
         _reservation_used(event.charge_point_id, event.reservation_id, event.transaction_id, now)
+        session = _locked(session, info)
     if not applied and ordering.reused(session, event.event_type, event.seq_no, timestamp):
         logger.warning(f"transaction id {event.transaction_id!r} of {event.charge_point_id} is another session's: "
                        f"{event.event_type} seqNo {event.seq_no} at {timestamp} changes nothing")
@@ -305,20 +328,47 @@ def record_event(event: Event, now: datetime) -> Answer:
     elif is_end and session.get("status") == "active":
         # Ended now, or re-sent after an attempt that recorded it and failed before ending the session
         session = _end(session, event, now)
-    return Answer(id_tag_info=info, total_cost=total_cost(session) if is_end else None)
+    cost = running_cost.final_total(session) if is_end else None
+    if not is_end and applied and event.event_type == "Updated":
+        cost = running_cost.answer(session, now)
+    return Answer(id_tag_info=_with_price(info, session), total_cost=cost)
 
 
-def _told(event: Event, info: dict[str, Any] | None, now: datetime) -> bool:
+def _locked(session: dict[str, Any], info: dict[str, Any] | None) -> dict[str, Any]:
+    """The 2.0.1 session with its price locked: by its first event, again when that carried no token and this
+    one does (its group may have its own tariff), as long as the charger was told no cost yet."""
+    state = session.get("pricing_locked")
+    if state == LOCKED or (state == LOCKED_WITHOUT_TOKEN and info is None) or session.get("status") != "active":
+        return session
+    group = info.get("parent_id_tag") if info is not None else None
+    lock = pricing_lock.lock(session["charge_point_id"], session.get("evse_id"), group,
+                             clock.parse(session["started_at"]))
+    fields = {**lock.fields(), "pricing_locked": LOCKED if info is not None else LOCKED_WITHOUT_TOKEN}
+    return store.lock_price(session["charge_point_id"], session["transaction_id"], fields, relock=state is not None) or (
+        store.get_session(session["charge_point_id"], session["transaction_id"]) or session)
+
+
+def _with_price(info: dict[str, Any] | None, session: dict[str, Any]) -> dict[str, Any] | None:
+    """idTagInfo with the price an accepted driver is charged (2.0.1's personalMessage), when the session has one."""
+    if info is None or info["status"] != "Accepted" or not session.get("price_text"):
+        return info
+    return {**info, "price_text": session["price_text"]}
+
+
+def _told(event: Event, info: dict[str, Any] | None, now: datetime) -> dict[str, Any] | None:
     """Whether an Updated whose samples are stored (with its seqNo, which Ended counts) has nothing to tell its
     session: the session is an active 2.0.1 one whose Ended was not seen yet (then Ended's Query, after this read,
     finds the samples), has all the event would set for good, and holds the event's state already (or a newer
-    one). A consistent read is cheaper than a write of the session, its stream record and the relay's invocation."""
+    one), and its price locked as this event would lock it. A consistent read is cheaper than a write of the
+    session, its stream record and the relay's invocation. The session read when there is nothing to tell, else None."""
     session = store.get_session(event.charge_point_id, event.transaction_id)
     if session is None or "seq_nos" not in session or session.get("status") != "active" or "ended_seq_no" in session:
-        return False
+        return None
     newer = int(session.get("latest_seq_no", -1)) > event.seq_no
-    return (all(name in session for name in _first_fields(event, info, now))
+    locked = session.get("pricing_locked") == LOCKED or (info is None and "pricing_locked" in session)
+    told = (locked and all(name in session for name in _first_fields(event, info, now))
             and (newer or all(session.get(name) == value for name, value in _latest_fields(event).items())))
+    return session if told else None
 
 
 def _event_fields(event: Event, samples: list[dict[str, Any]]) -> dict[str, Any]:
@@ -377,8 +427,8 @@ def _end(session: dict[str, Any], event: Event, now: datetime) -> dict[str, Any]
     if not start_seen and (span is None or span[0] == span[1]):
         unknown_start.append("start_reading_missing")
     outcome = _outcome(meter_start, meter_stop, started_at, clock.normalize(event.timestamp), now,
-                       _ordering_flags(session, flags), samples, unknown_start)
-    changes = {**outcome, "stop_reason": event.stopped_reason or "Local"}
+                       _priced_flags(_ordering_flags(session, flags), session), samples, unknown_start)
+    changes = {**outcome, **running_cost.ended(session, samples, outcome), "stop_reason": event.stopped_reason or "Local"}
     ended = store.complete_session(event.charge_point_id, event.transaction_id, changes, seen=seen)
     if ended is not None:
         return _with_ordering_flags(event, ended)
@@ -433,12 +483,6 @@ def _after_the_end(event: Event) -> dict[str, Any] | None:
     return None if session is None else _with_ordering_flags(event, session)
 
 
-def total_cost(session: dict[str, Any]) -> Decimal | None:
-    """What a billed session costs in the currency's major unit, priced as its invoice is (services/shared/
-    pricing.py, the same energy, price and currency); None when it is not billed, or not yet (an implausible one
-    awaits settlement)."""
-    if session.get("status") != "completed":
-        return None
-    config = settings()
-    priced = pricing.price_energy(int(session["energy_wh"]), config.energy_price_per_kwh, config.currency)
-    return Decimal(priced.total).scaleb(-exponent(config.currency))
+def _priced_flags(flags: list[str], session: dict[str, Any]) -> list[str]:
+    """`flags` with `unpriced` when no tariff prices the session (billed by no one until an operator settles it)."""
+    return ordering.with_flag(flags, pricing_lock.UNPRICED, session.get("tariff_id") is None)

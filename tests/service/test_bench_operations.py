@@ -111,7 +111,8 @@ def test_message_sizes_request_units_and_log_bytes(result: dict[str, Any]) -> No
     assert ops["MeterValues"]["write_units"] == 1  # a sample's item is well under 1 KB
     assert ops["Authorize"]["read_units"] == 0.5  # the id tag is read eventually consistent
     assert ops[operations.AUTHORIZER]["read_units"] == 1  # the charger strongly
-    assert ops["StartTransaction"]["calls"] == {"dynamodb": 4}
+    # the token, the counter, the start's key, the session; and the two BatchGetItems that lock its price
+    assert ops["StartTransaction"]["calls"] == {"dynamodb": 6}
 
 
 def test_the_runs_cost_summary_is_finite_and_above_the_floor(result: dict[str, Any]) -> None:

@@ -104,7 +104,8 @@ def test_every_token_type_is_authorized_by_its_id_and_type(aws_env: None) -> Non
                    {"type": token_type})[0] == 201
         info = ocpp("Authorize", {"idToken": {"idToken": f"ID-{token_type}", "type": token_type}})["idTokenInfo"]
         assert info == {"status": "Accepted", "cacheExpiryDateTime": "2099-01-01T00:00:00.000Z",
-                        "groupIdToken": {"idToken": "FLEET", "type": "Central"}}, token_type
+                        "groupIdToken": {"idToken": "FLEET", "type": "Central"},
+                        "personalMessage": {"format": "UTF8", "content": "0.30 EUR per kWh"}}, token_type
     other = "Central" if token_type != "Central" else "Local"
     assert ocpp("Authorize", {"idToken": {"idToken": "ID-KeyCode", "type": other}})["idTokenInfo"] == {"status": "Invalid"}
     api("PUT", "/id-tokens/OLD", {"status": "Accepted", "expiry_date": "2020-01-01T00:00:00Z"}, {"type": "eMAID"})
@@ -113,7 +114,8 @@ def test_every_token_type_is_authorized_by_its_id_and_type(aws_env: None) -> Non
 
 def test_no_authorization_without_an_id_is_accepted_without_a_lookup(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(store, "get_token", lambda *key: pytest.fail(f"looked up {key}"))
-    assert ocpp("Authorize", {"idToken": {"idToken": "", "type": "NoAuthorization"}}) == {"idTokenInfo": {"status": "Accepted"}}
+    assert ocpp("Authorize", {"idToken": {"idToken": "", "type": "NoAuthorization"}}) == {"idTokenInfo": {
+        "status": "Accepted", "personalMessage": {"format": "UTF8", "content": "0.30 EUR per kWh"}}}
 
 
 def test_empty_ids_are_refused_without_a_lookup(aws_env: None) -> None:
@@ -137,7 +139,8 @@ def test_a_whole_session_is_billed_as_a_16_one(tokens: None, tap: EventTap) -> N
     token = {"idToken": "CARD-1", "type": "ISO14443"}
     first = started(idToken=token, reservationId=4, info={"chargingState": "EVConnected", "remoteStartId": 9})
     assert first == {"idTokenInfo": {"status": "Accepted", "cacheExpiryDateTime": "2099-01-01T00:00:00.000Z",
-                                     "groupIdToken": {"idToken": "FLEET", "type": "Central"}}}
+                                     "groupIdToken": {"idToken": "FLEET", "type": "Central"},
+                                     "personalMessage": {"format": "UTF8", "content": "0.30 EUR per kWh"}}}
     assert updated(1, info={"chargingState": "Charging"}) == {}
     assert updated(2, minute=15, kwh="3.5") == {}
     last = ended(3, idToken=token)

@@ -8,7 +8,7 @@ new and so announces nothing.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 
@@ -19,6 +19,17 @@ from tests.service.test_sessions import CP, ocpp
 from tests.service.test_sessions import online as online  # noqa: F401 (the fixture, shared)
 
 BILLING_QUEUE = "csms-billing-session-ended"
+
+
+@pytest.fixture(autouse=True)
+def no_cost_messages(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Only the sessions' own events: their chargers are sent no California Pricing DataTransfer (docs/sessions.md)."""
+    from services.shared.settings import settings
+
+    monkeypatch.setenv("CSMS_COST_UPDATE_INTERVAL", "0")
+    settings.cache_clear()
+    yield
+    settings.cache_clear()
 
 
 def charge(connection_id: str, sessions: int) -> list[list[dict[str, Any]]]:
