@@ -176,7 +176,7 @@ def test_a_201_session_gets_its_exact_total_cost_and_an_edit_mid_session_reprice
     assert resolved["version"] == 2  # what a session starting now would get
 
     # The usage report's CSV and JSON agree, and hold this session.
-    query = f"/reports/usage?from=2026-03-01T00:00:00Z&to=2026-03-02T00:00:00Z&group_by=charger&period=day&tz=Europe/Berlin"
+    query = "/reports/usage?from=2026-03-01T00:00:00Z&to=2026-03-02T00:00:00Z&group_by=charger&period=day&tz=Europe/Berlin"
     code, _, report = stack.request("GET", query + "&format=json")
     assert code == 200, report
     [row] = [r for r in report["rows"] if r["group"] == cp_id]
