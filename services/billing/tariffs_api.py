@@ -5,13 +5,12 @@ why). docs/billing.md explains versions, the built-in default and the precedence
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from services.billing import store, tariffs
 from services.shared import clock
@@ -53,15 +52,8 @@ class AssignmentIn(BaseModel):
     target_id: str | None = Field(None, min_length=1, max_length=100, description=(
         "The token group (an id token's group id), connector (charge_point_id/evse_id), charger or site id; none for "
         "the default"))
-    valid_from: datetime | None = Field(None, description="RFC 3339, inclusive")
-    valid_to: datetime | None = Field(None, description="RFC 3339, exclusive; after valid_from")
-
-    @field_validator("valid_from", "valid_to")
-    @classmethod
-    def _zoned(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("a date-time needs its zone (e.g. 2026-01-01T00:00:00Z)")
-        return value
+    valid_from: AwareDatetime | None = Field(None, description="RFC 3339, inclusive")
+    valid_to: AwareDatetime | None = Field(None, description="RFC 3339, exclusive; after valid_from")
 
     @model_validator(mode="after")
     def _target(self) -> "AssignmentIn":

@@ -17,7 +17,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from services.shared.money import exponent
 
@@ -100,21 +100,14 @@ class Tariff(BaseModel):
     min_price: Price | None = None
     max_price: Price | None = None
     elements: list[TariffElement] = Field(min_length=1, max_length=50)
-    start_date_time: datetime | None = None
-    end_date_time: datetime | None = None
-    last_updated: datetime | None = None
+    start_date_time: AwareDatetime | None = None
+    end_date_time: AwareDatetime | None = None
+    last_updated: AwareDatetime | None = None
 
     @field_validator("currency")
     @classmethod
     def _currency(cls, value: str) -> str:
         exponent(value)  # UnsupportedCurrency (a ValueError) names the codes that are supported
-        return value
-
-    @field_validator("start_date_time", "end_date_time", "last_updated")
-    @classmethod
-    def _zoned(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("a date-time needs its zone (e.g. 2026-01-01T00:00:00Z)")
         return value
 
     @model_validator(mode="after")
