@@ -39,9 +39,12 @@ def provisioned() -> "Provisioned":
 def aws_env(monkeypatch: pytest.MonkeyPatch, provisioned: "Provisioned") -> Iterator[None]:
     """Every manifest's tables, bus, rules and queues on moto in-process, with the environment Lambda would have."""
     from local.inprocess import provisioned_moto
+    from services.shared.settings import settings
 
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "CSMS_QUEUE_URL_PREFIX", "CSMS_API_KEY"):
+    # What an in-process local stack (tests/service/test_local_runtime.py) left in the environment is not Lambda's.
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "CSMS_QUEUE_URL_PREFIX", "CSMS_API_KEY", "CSMS_PUBLIC_URL"):
         monkeypatch.delenv(name, raising=False)
+    settings.cache_clear()
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
