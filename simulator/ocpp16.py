@@ -36,6 +36,8 @@ _SETTINGS = {ConfigurationKey.heartbeat_interval: Setting.HEARTBEAT_INTERVAL,
              ConfigurationKey.meter_value_sample_interval: Setting.SAMPLE_INTERVAL,
              ConfigurationKey.authorize_remote_tx_requests: Setting.AUTHORIZE_REMOTE_STARTS}
 _READONLY = {ConfigurationKey.number_of_connectors, ConfigurationKey.supported_feature_profiles}
+# The vendorId of the Open Charge Alliance's cost messages for 1.6 (SetUserPrice, RunningCost, FinalCost).
+COST_MESSAGES = "org.openchargealliance.costmsg"
 
 
 class Ocpp16:
@@ -245,5 +247,8 @@ class Ocpp16Connection(Link, ChargePoint):
 
     @on(Action.data_transfer)
     def on_data_transfer(self, vendor_id: str, **_: Any) -> call_result.DataTransfer:
+        """The Open Charge Alliance's cost messages (the price, the running and the final cost) are shown; any other
+        vendor's are not known."""
         self._charger.answered(Action.data_transfer)
-        return call_result.DataTransfer(status=DataTransferStatus.unknown_vendor_id)
+        known = vendor_id == COST_MESSAGES
+        return call_result.DataTransfer(status=DataTransferStatus.accepted if known else DataTransferStatus.unknown_vendor_id)

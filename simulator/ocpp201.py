@@ -507,6 +507,11 @@ class Ocpp201Connection(Link, ChargePoint):
     def after_change_availability(self, operational_status: str, evse: dict[str, Any] | None = None, **_: Any) -> None:
         self._charger.spawn(self._charger.report_idle_statuses())
 
+    @on(Action.cost_updated)
+    def on_cost_updated(self, total_cost: Any, transaction_id: str, **_: Any) -> call_result.CostUpdated:
+        self._charger.answered(Action.cost_updated)
+        return call_result.CostUpdated()
+
     @on(Action.data_transfer)
     def on_data_transfer(self, vendor_id: str, **_: Any) -> call_result.DataTransfer:
         self._charger.answered(Action.data_transfer)

@@ -209,6 +209,15 @@ def test_variables_are_read_kept_and_applied() -> None:
     assert stats.answered == {"GetBaseReport": 1, "TriggerMessage": 3, "SetVariables": 1, "GetVariables": 1}
 
 
+def test_a_running_cost_is_taken() -> None:
+    async def scenario() -> tuple[Any, Stats]:
+        async with running(QUIET) as (csms, charger, stats):
+            return await csms.call(call.CostUpdated(total_cost=4.2, transaction_id="tx-1")), stats
+
+    reply, stats = asyncio.run(scenario())
+    assert isinstance(reply, call_result.CostUpdated) and stats.answered["CostUpdated"] == 1
+
+
 def test_a_remote_session_is_one_numbered_transaction_metered_from_begin_to_end() -> None:
     async def scenario() -> tuple[list[dict[str, Any]], Any, Any, Any]:
         async with running(QUIET) as (csms, charger, stats):
