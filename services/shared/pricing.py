@@ -379,7 +379,9 @@ def _bounded(tariff: Tariff, lines: list[Line]) -> tuple[Line, ...]:
         bound = tariff.min_price.incl_vat
         target_incl = (max(incl, round_minor(bound, currency)) if bound is not None
                        else incl + (target - excl) + _mix_vat(tariff, lines, target - excl))
-        lines = [*lines, *_adjustment("MIN_PRICE", target - excl, max(target_incl, incl + target - excl) - incl, currency)]
+        adjusted_incl = max(target_incl, incl + target - excl) - incl
+        lines = [*lines, *_adjustment("MIN_PRICE", target - excl, adjusted_incl, currency,
+                                      _bound_rate(tariff, lines, target - excl, adjusted_incl, bound))]
     if tariff.max_price is not None:
         excl, incl = _sum(lines)
         target = min(excl, round_minor(tariff.max_price.excl_vat, currency))
@@ -387,7 +389,8 @@ def _bounded(tariff: Tariff, lines: list[Line]) -> tuple[Line, ...]:
         target_incl = (min(incl, round_minor(bound, currency)) if bound is not None
                        else incl - (excl - target) - _mix_vat(tariff, lines, excl - target))
         target_incl = max(target, min(target_incl, incl - (excl - target)))
-        lines = [*lines, *_adjustment("MAX_PRICE", target - excl, target_incl - incl, currency)]
+        lines = [*lines, *_adjustment("MAX_PRICE", target - excl, target_incl - incl, currency,
+                                      _bound_rate(tariff, lines, target - excl, target_incl - incl, bound))]
     return tuple(lines)
 
 
@@ -395,25 +398,43 @@ def _sum(lines: list[Line]) -> tuple[int, int]:
     return sum(line.amount_excl_vat for line in lines), sum(line.amount_incl_vat for line in lines)
 
 
+def _mix_rate(tariff: Tariff, lines: list[Line]) -> Decimal:
+    """The VAT percentage of the lines' mix: their rates weighted by their exact amounts (quantity x unit price,
+    never the rounded ones, which would invent a rate for a small session); with no amount, the rate of the tariff's
+    first component that names one."""
+    weights = [(Fraction(line.quantity) * Fraction(line.unit_price_excl_vat), Fraction(line.vat_rate)) for line in lines]
+    total = sum((weight for weight, _ in weights), Fraction(0))
+    if total > 0:
+        mix = sum((weight * rate for weight, rate in weights), Fraction(0)) / total
+    else:
+        mix = Fraction(next((c.vat for e in tariff.elements for c in e.price_components if c.vat is not None), Decimal(0)))
+    with localcontext() as context:
+        context.prec = PRECISION
+        exact = Decimal(mix.numerator) / Decimal(mix.denominator)
+        shown = exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return exact if exact == shown else shown
+
+
 def _mix_vat(tariff: Tariff, lines: list[Line], amount: int) -> int:
     """The VAT (minor units) of `amount` at the lines' mix, rounded once, half up."""
-    excl = sum(line.amount_excl_vat for line in lines)
-    if excl > 0:
-        share = Fraction(amount * sum(line.vat_amount for line in lines), excl)
-    else:
-        rate = next((c.vat for e in tariff.elements for c in e.price_components if c.vat is not None), Decimal(0))
-        share = amount * Fraction(rate) / 100
-    return floor(share + Fraction(1, 2))
+    return floor(amount * Fraction(_mix_rate(tariff, lines)) / 100 + Fraction(1, 2))
 
 
-def _adjustment(dimension: LineDimension, excl: int, incl: int, currency: str) -> list[Line]:
+def _adjustment(dimension: LineDimension, excl: int, incl: int, currency: str, rate: Decimal) -> list[Line]:
     if excl == 0 and incl == 0:
         return []
-    rate = (Decimal(incl - excl) * 100 / Decimal(excl)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) if excl else Decimal(0)
     name = "Minimum price" if dimension == "MIN_PRICE" else "Maximum price"
     return [Line(dimension=dimension, description=name, quantity=Decimal(1), unit="session",
                  unit_price_excl_vat=major(excl, currency), vat_rate=rate, amount_excl_vat=excl,
                  vat_amount=incl - excl, amount_incl_vat=incl)]
+
+
+def _bound_rate(tariff: Tariff, lines: list[Line], excl: int, incl: int, bound: Decimal | None) -> Decimal:
+    """The rate an adjustment shows: the lines' mix, unless the bound's own incl_vat set its VAT (then what it comes
+    to, as a percentage)."""
+    if bound is None or excl == 0:
+        return _mix_rate(tariff, lines)
+    return (Decimal(incl - excl) * 100 / Decimal(excl)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 def _priced(lines: tuple[Line, ...], currency: str) -> Priced:

@@ -111,9 +111,22 @@ def test_min_price_without_incl_vat_takes_the_lines_vat_mix() -> None:
     priced = price(minimum, charging(Period(T0, 1_000), minutes=60))
     assert [(line.dimension, line.amount_excl_vat, line.vat_amount) for line in priced.lines] == [
         ("ENERGY", 30, 6), ("MIN_PRICE", 70, 14)]
-    assert priced.lines[1].vat_rate == Decimal("20.00") and priced.lines[1].unit_price_excl_vat == Decimal("0.70")
+    assert priced.lines[1].vat_rate == Decimal("20") and priced.lines[1].unit_price_excl_vat == Decimal("0.70")
     nothing = price(minimum, charging(minutes=60))  # nothing delivered: the VAT of the tariff's first component
     assert (nothing.total_excl_vat, nothing.total_vat) == (100, 20)
+
+
+def test_the_mix_comes_from_exact_amounts_not_rounded_cents() -> None:
+    """30 Wh at 0.30 is 0.9 cents, 0.171 cents of VAT: rounded, 1 cent with no VAT, which would give the adjustment
+    a rate of 0%. The mix of exact amounts is the tariff's 19%; of two rates, their weighted mean."""
+    minimum = tariff(energy("0.30", "19"), min_price={"excl_vat": "5.00"})
+    for wh in (30, 100, 1_000):
+        priced = price(minimum, charging(Period(T0, wh), minutes=60))
+        assert priced.lines[-1].vat_rate == Decimal("19") and (priced.total_excl_vat, priced.total_vat) == (500, 95)
+    mixed = tariff(energy("0.20", "10", start_time="20:00", end_time="20:30"), energy("0.20", "20"),
+                   min_price={"excl_vat": "5.00"})
+    priced = price(mixed, charging(Period(T0, 2_000), minutes=60))  # half at 10%, half at 20%
+    assert priced.lines[-1].vat_rate == Decimal("15") and priced.total_vat == 75
 
 
 def test_max_price_without_incl_vat_takes_the_lines_vat_mix() -> None:
