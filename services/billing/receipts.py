@@ -47,13 +47,13 @@ def _int(value: Any) -> int:
 
 def _vat_breakdown(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per VAT rate: the amount it applies to and the VAT, as tax law wants a receipt to show them."""
-    rates: dict[str, list[int]] = {}
+    rates: dict[Decimal, tuple[str, list[int]]] = {}  # one row per rate, however it is written ("19", "19.00")
     for line in lines:
-        base_and_vat = rates.setdefault(line["vat_rate"], [0, 0])
+        _, base_and_vat = rates.setdefault(Decimal(line["vat_rate"]), (line["vat_rate"], [0, 0]))
         base_and_vat[0] += line["amount_excl_vat"]
         base_and_vat[1] += line["vat_amount"]
-    return [{"vat_rate": rate, "amount_excl_vat": base, "vat_amount": vat}
-            for rate, (base, vat) in sorted(rates.items(), key=lambda pair: Decimal(pair[0]))]
+    return [{"vat_rate": shown, "amount_excl_vat": base, "vat_amount": vat}
+            for _, (shown, (base, vat)) in sorted(rates.items())]
 
 
 def content(invoice: dict[str, Any], site: Site | None, operator: Operator) -> dict[str, Any]:

@@ -77,6 +77,12 @@ def test_the_content_holds_every_figure_of_the_invoice_in_the_sites_local_time()
     assert (receipt["tariff_id"], receipt["tariff_version"]) == ("tar-1", 3)
 
 
+def test_one_vat_row_per_rate_however_it_is_written() -> None:
+    lines = [{**LINES[0], "vat_rate": "19.00"}, *LINES[1:]]
+    receipt = receipts.content({**INVOICE, "lines": lines}, SITE, OPERATOR)
+    assert [(row["vat_rate"], row["amount_excl_vat"]) for row in receipt["vat"]] == [("7", 300), ("19.00", 700)]
+
+
 def test_the_html_is_well_formed_escaped_self_contained_and_shows_the_figures() -> None:
     page = receipts.html(receipts.content(INVOICE, SITE, OPERATOR))
     checker = parsed(page)
