@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Iterable
 
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_MONTH = re.compile(r"^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])$")  # 1970-2999: any zone's month is then a UTC range
 # Statuses a statement lists: what was billed. A void invoice was cancelled; an unpriced session billed nothing.
 BILLED = ("issued", "paid", "payment_failed", "refunded", "partially_refunded")
 
@@ -23,7 +23,7 @@ def month_bounds(month: str, zone: zoneinfo.ZoneInfo) -> tuple[datetime, datetim
     """[start, end) of a YYYY-MM month in `zone`, as aware datetimes; ValueError for another form."""
     found = _MONTH.match(month)
     if found is None:
-        raise ValueError(f"a month is YYYY-MM (e.g. 2026-03), not {month!r}")
+        raise ValueError(f"a month is YYYY-MM from 1970-01 to 2999-12 (e.g. 2026-03), not {month!r}")
     year, number = int(found.group(1)), int(found.group(2))
     start = datetime(year, number, 1, tzinfo=zone)
     end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=zone)

@@ -65,7 +65,9 @@ def build(samples: list[dict[str, Any]], started_at: str, stopped_at: str, *, me
     transactions.samples_of(session, consistent=True, states=True) returns them."""
     start, stop = clock.parse(started_at), clock.parse(stopped_at)
     parsed = _by_instant(sorted((_sample(s) for s in samples), key=lambda s: s.at))
-    delivered = _Delivered(_readings(parsed, start, stop, meter_start_wh, meter_stop_wh))
+    cap = (Fraction(max(0, meter_stop_wh - meter_start_wh))
+           if meter_start_wh is not None and meter_stop_wh is not None else None)
+    delivered = _Delivered(_readings(parsed, start, stop, meter_start_wh, meter_stop_wh), cap)
     instants = sorted({start, stop, *(s.at for s in parsed if start < s.at < stop)})
     periods: list[Period] = []
     state: str | None = None
@@ -151,9 +153,10 @@ def _readings(parsed: list[_Sample], start: datetime, stop: datetime, meter_star
 
 
 class _Delivered:
-    """The energy delivered since the first register reading, as a function of time (linear between readings)."""
+    """The energy delivered since the first register reading, as a function of time (linear between readings); never
+    more than `cap` (the session's meter stop less its start, when given): a stray high reading bills nothing."""
 
-    def __init__(self, readings: list[tuple[datetime, Decimal]]) -> None:
+    def __init__(self, readings: list[tuple[datetime, Decimal]], cap: Fraction | None = None) -> None:
         self.times: list[datetime] = []
         self.totals: list[Fraction] = []
         highest: Decimal | None = None
@@ -161,6 +164,7 @@ class _Delivered:
         for at, register in readings:
             if highest is not None and register > highest:
                 total += Fraction(register - highest)
+                total = total if cap is None else min(total, cap)
             highest = register if highest is None else max(highest, register)
             if self.times and self.times[-1] == at:
                 self.totals[-1] = total

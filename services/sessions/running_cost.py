@@ -49,7 +49,12 @@ def ended(session: dict[str, Any], samples: list[dict[str, Any]], outcome: dict[
     found = periods.build(samples, outcome["started_at"], outcome["stopped_at"],
                           meter_start_wh=int(outcome["meter_start"]), meter_stop_wh=int(outcome["meter_stop"]))
     fields: dict[str, Any] = {"charging_periods": pricing.periods_to_wire(found)}
-    cost = priced({**session, **outcome}, found, outcome["stopped_at"])
+    try:
+        cost = priced({**session, **outcome}, found, outcome["stopped_at"])
+    except (ArithmeticError, ValueError):  # the stop is recorded whatever its price: billing prices it again
+        logger.warning(f"session {session['session_id']} cannot be priced at its end: no final cost", exc_info=True)
+        metric("RunningCostUnpriceable")
+        cost = None
     if cost is not None:
         fields["final_cost"] = _figure(cost, outcome["stopped_at"], int(outcome["meter_stop"]), "Charging")
     return fields

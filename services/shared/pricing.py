@@ -328,8 +328,10 @@ def _decimal(value: Fraction) -> Decimal:
 
 
 def _shown(value: Fraction) -> Decimal:
-    shown = _decimal(value).quantize(_SHOWN, rounding=ROUND_HALF_UP).normalize()
-    return shown.quantize(Decimal(1)) if shown == shown.to_integral_value() else shown
+    with localcontext() as context:
+        context.prec = PRECISION
+        shown = _decimal(value).quantize(_SHOWN, rounding=ROUND_HALF_UP).normalize()
+        return shown.quantize(Decimal(1)) if shown == shown.to_integral_value() else shown
 
 
 def describe(dimension: Dimension, restrictions: TariffRestrictions | None) -> str:

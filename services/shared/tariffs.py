@@ -42,7 +42,7 @@ class PriceComponent(_Strict):
     price: NonNegative = Field(description="Price per unit excluding VAT: per kWh, per hour, or per session (FLAT)")
     vat: Annotated[Decimal, Field(ge=0, le=100, allow_inf_nan=False, max_digits=7, decimal_places=4)] | None = Field(
         None, description="VAT percentage, e.g. 19 (none: no VAT)")
-    step_size: int = Field(1, ge=1, description="Billed in blocks of this many Wh (ENERGY) or seconds (TIME, PARKING_TIME)")
+    step_size: int = Field(1, ge=1, le=10**9, description="Billed in blocks of this many Wh (ENERGY) or seconds (TIME, PARKING_TIME)")
 
 
 class TariffRestrictions(_Strict):
@@ -56,8 +56,8 @@ class TariffRestrictions(_Strict):
     max_current: NonNegative | None = None
     min_power: NonNegative | None = Field(None, description="kW")
     max_power: NonNegative | None = Field(None, description="kW")
-    min_duration: int | None = Field(None, ge=0, description="Seconds since the session started")
-    max_duration: int | None = Field(None, ge=0, description="Seconds since the session started")
+    min_duration: int | None = Field(None, ge=0, le=10**9, description="Seconds since the session started")
+    max_duration: int | None = Field(None, ge=0, le=10**9, description="Seconds since the session started")
     day_of_week: list[DayOfWeek] | None = Field(None, min_length=1, max_length=7)
     reservation: Literal["RESERVATION", "RESERVATION_EXPIRES"] | None = None
 
@@ -77,6 +77,12 @@ class TariffElement(_Strict):
 class Price(_Strict):
     excl_vat: NonNegative
     incl_vat: NonNegative | None = None
+
+    @model_validator(mode="after")
+    def _vat_adds(self) -> Price:
+        if self.incl_vat is not None and self.incl_vat < self.excl_vat:
+            raise ValueError("incl_vat is below excl_vat: VAT is never negative")
+        return self
 
 
 class DisplayText(_Strict):

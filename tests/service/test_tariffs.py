@@ -133,6 +133,9 @@ def test_a_deleted_tariff_keeps_its_versions_and_cannot_go_while_assigned(tap: E
     ({"elements": []}, "body.elements"),
     ({"start_date_time": "2026-01-01T00:00:00"}, "body.start_date_time"),
     ({"min_price": {"excl_vat": "5"}, "max_price": {"excl_vat": "1"}}, "body"),
+    ({"max_price": {"excl_vat": "100", "incl_vat": "1"}}, "body.max_price"),
+    ({"elements": [{"price_components": [{"type": "ENERGY", "price": "1", "step_size": 10**30}]}]},
+     "body.elements.0.price_components.0.step_size"),
     ({"id": "OTHER"}, "body.id"),
     ({"colour": "red"}, "body.colour"),
 ])

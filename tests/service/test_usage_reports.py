@@ -81,6 +81,14 @@ def test_csv_and_json_hold_the_same_rows_and_totals(invoices: None) -> None:
     assert [(r["period"], r["group"]) for r in rows] == [("2026-03", "ACME"), ("2026-03", "OTHER"), ("total", ""), ("total", "")]
 
 
+def test_a_group_named_like_a_formula_stays_text_in_the_csv(aws_env: None) -> None:
+    stored(invoice_item("x", number=1, charge_point_id="=HYPERLINK(1)"))
+    [row] = [r for r in report(group_by="charger", period="month")["json"]["rows"]]
+    assert row["group"] == "=HYPERLINK(1)"
+    text, _ = report_csv(group_by="charger", period="month")
+    assert list(csv.DictReader(io.StringIO(text)))[0]["group"] == "'=HYPERLINK(1)"
+
+
 def test_the_report_refuses_what_it_cannot_read(invoices: None) -> None:
     for query in ({"tz": "Mars/Olympus"}, {"from": "2026-03-01T00:00:00"}, {"to": "2026-03-01T00:00:00Z"},
                   {"to": "2027-06-01T00:00:00Z"}, {"group_by": "planet"}, {"period": "hour"}, {"format": "xml"}):
@@ -101,6 +109,7 @@ def test_an_accounts_statement_sums_the_month_it_was_issued_in(invoices: None) -
     empty = call("GET", "/statements", query={"account": "NOBODY", "month": "2026-03"})["json"]
     assert (empty["invoice_count"], empty["totals"], empty["invoices"]) == (0, [], [])
     assert_problem(call("GET", "/statements", query={"account": "ACME", "month": "2026-3"}), 422)
+    assert_problem(call("GET", "/statements", query={"account": "ACME", "month": "0001-01", "tz": "Asia/Tokyo"}), 422)
     assert_problem(call("GET", "/statements", query={"month": "2026-03"}), 422)
 
 

@@ -154,3 +154,9 @@ def test_stretches_of_one_power_but_another_pace_stay_apart() -> None:
         (at(0), 5_000, False), (at(30), 5_000, False),
         (at(90), 0, True),  # the register stood still and the EV drew nothing by its end: parked
     ]
+
+
+def test_a_stray_high_reading_bills_no_more_than_the_meter_stop_less_its_start() -> None:
+    samples = [sample(10, "5000"), sample(20, "2000")]
+    periods = build(samples, START, clock.iso(at(30)), meter_start_wh=0, meter_stop_wh=3000)
+    assert sum(p.energy_wh for p in periods) == 3000
