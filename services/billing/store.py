@@ -8,12 +8,13 @@ creates a second invoice nor burns a number, so the numbers have no gaps.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 from botocore.exceptions import ClientError
 
-from services.shared import aws
+from services.shared import aws, clock
 from services.shared.dynamo import condition_failed, every, page
 
 BY_TARIFF = "by-tariff"  # tariff_id + assignment_id
@@ -78,7 +79,23 @@ def create_invoice(item: dict[str, Any]) -> bool:
 
 
 def get_invoice(invoice_id: str, consistent: bool = False) -> dict[str, Any] | None:
-    return _invoices().get_item(Key={"invoice_id": invoice_id}, ConsistentRead=consistent).get("Item")
+    item = _invoices().get_item(Key={"invoice_id": invoice_id}, ConsistentRead=consistent).get("Item")
+    return current(item) if item is not None else None
+
+
+def current(item: dict[str, Any]) -> dict[str, Any]:
+    """An invoice as this code writes them, also one issued before tariffs existed (one energy line at a price per
+    kWh, `total`, no VAT, no time zone): read as what it was, an energy line of the built-in default, VAT 0."""
+    if "total_incl_vat" in item:
+        return item
+    lines = [{"dimension": "ENERGY", "description": line["description"], "unit": "kWh",
+              "quantity": str(Decimal(int(line["quantity_wh"])) / 1000), "unit_price_excl_vat": line["unit_price"],
+              "vat_rate": "0", "amount_excl_vat": line["amount"], "vat_amount": 0, "amount_incl_vat": line["amount"]}
+             for line in item.get("lines", [])]
+    span = clock.parse(item["stopped_at"]) - clock.parse(item["started_at"])
+    return {"time_zone": "UTC", "charging_s": max(0, int(span.total_seconds())), "parking_s": 0, "tariff_id": "default",
+            "tariff_version": 0, **item, "lines": lines, "total_excl_vat": item["total"], "total_vat": 0,
+            "total_incl_vat": item["total"]}
 
 
 def latest_tariff(tariff_id: str) -> dict[str, Any] | None:
@@ -225,7 +242,8 @@ def list_invoices(limit: int, start_key: dict[str, Any] | None, *, charge_point_
         read = _invoices().query
     if filtered is not None:
         kwargs["FilterExpression"] = filtered
-    return page(read, kwargs, limit, start_key, names)
+    items, last = page(read, kwargs, limit, start_key, names)
+    return [current(item) for item in items], last
 
 
 def by_receipt_token(token: str) -> dict[str, Any] | None:
@@ -252,7 +270,7 @@ def stopped_between(stopped_from: str, stopped_before: str, statuses: tuple[str,
         found += every(_invoices().query, {"IndexName": BY_STATUS, "FilterExpression": stopped,
                                            "KeyConditionExpression": Key("status").eq(status)
                                            & Key("issued_at").gte(stopped_from)})
-    return found
+    return [current(item) for item in found]
 
 
 class NotVoidable(Exception):
@@ -277,4 +295,4 @@ def void(invoice_id: str, reason: str, at: str) -> dict[str, Any] | None:
         if old is None:
             return None
         raise NotVoidable(old["status"]) from None
-    return reply["Attributes"]
+    return current(reply["Attributes"])

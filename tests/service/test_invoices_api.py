@@ -167,3 +167,25 @@ def test_amounts_are_never_floats(aws_env: None) -> None:
     invoice = call("GET", f"/invoices/{item['invoice_id']}")["json"]
     assert all(isinstance(line["quantity"], str) and isinstance(line["amount_excl_vat"], int) for line in invoice["lines"])
     assert isinstance(invoice["energy_wh"], int)
+
+
+def test_an_invoice_issued_before_tariffs_reads_as_its_energy_line_without_vat(aws_env: None) -> None:
+    """Stored by the first billing (one energy line at a price per kWh, `total`): shown, listed and reported, not a 500."""
+    legacy = {"invoice_id": invoicing.invoice_id("old"), "session_id": "old", "transaction_id": "3", "charge_point_id": "CP-9",
+              "evse_id": 1, "connector_id": 1, "energy_wh": 12_345, "started_at": "2026-03-01T10:00:00.000Z",
+              "stopped_at": "2026-03-01T11:00:00.000Z", "currency": "EUR", "status": "issued",
+              "issued_at": "2026-03-01T11:00:01.000Z", "session_event_id": "ev-old", "total": 370,
+              "lines": [{"description": "Energy", "quantity_wh": 12_345, "unit_price": "0.30", "amount": 370}]}
+    stored(legacy)
+    shown = call("GET", f"/invoices/{legacy['invoice_id']}")
+    assert shown["statusCode"] == 200, shown["body"]
+    invoice = shown["json"]
+    assert (invoice["total_excl_vat"], invoice["total_vat"], invoice["total"], invoice["number"]) == (370, 0, 370, None)
+    assert invoice["lines"] == [{"dimension": "ENERGY", "description": "Energy", "quantity": "12.345", "unit": "kWh",
+                                 "unit_price_excl_vat": "0.30", "vat_rate": "0", "amount_excl_vat": 370, "vat_amount": 0,
+                                 "amount_incl_vat": 370}]
+    listed = call("GET", "/invoices", query={"charge_point_id": "CP-9"})
+    assert [i["id"] for i in listed["json"]["items"]] == [legacy["invoice_id"]]
+    report = call("GET", "/reports/usage", query={"from": "2026-03-01T00:00:00Z", "to": "2026-03-02T00:00:00Z",
+                                                  "group_by": "charger", "period": "day"})
+    assert [(r["group"], r["revenue_incl_vat"]) for r in report["json"]["rows"]] == [("CP-9", 370)]
