@@ -338,7 +338,7 @@ def _locked(session: dict[str, Any], info: dict[str, Any] | None) -> dict[str, A
     """The 2.0.1 session with its price locked: by its first event, again when that carried no token and this
     one does (its group may have its own tariff), as long as the charger was told no cost yet."""
     state = session.get("pricing_locked")
-    if state == LOCKED or (state == LOCKED_WITHOUT_TOKEN and info is None) or session.get("status") != "active":
+    if _lock_settled(session, info) or session.get("status") != "active":
         return session
     group = info.get("parent_id_tag") if info is not None else None
     lock = pricing_lock.lock(session["charge_point_id"], session.get("evse_id"), group,
@@ -346,6 +346,14 @@ def _locked(session: dict[str, Any], info: dict[str, Any] | None) -> dict[str, A
     fields = {**lock.fields(), "pricing_locked": LOCKED if info is not None else LOCKED_WITHOUT_TOKEN}
     return store.lock_price(session["charge_point_id"], session["transaction_id"], fields, relock=state is not None) or (
         store.get_session(session["charge_point_id"], session["transaction_id"]) or session)
+
+
+def _lock_settled(session: dict[str, Any], info: dict[str, Any] | None) -> bool:
+    """Whether this event would lock nothing: the price is locked for good, or without a token and this event has
+    none either, or its charger was told a cost already (a relock would change what it was told)."""
+    state = session.get("pricing_locked")
+    told = "cost_answered_at" in session or "running_cost" in session
+    return state == LOCKED or (state is not None and (info is None or told))
 
 
 def _with_price(info: dict[str, Any] | None, session: dict[str, Any]) -> dict[str, Any] | None:
@@ -365,8 +373,7 @@ def _told(event: Event, info: dict[str, Any] | None, now: datetime) -> dict[str,
     if session is None or "seq_nos" not in session or session.get("status") != "active" or "ended_seq_no" in session:
         return None
     newer = int(session.get("latest_seq_no", -1)) > event.seq_no
-    locked = session.get("pricing_locked") == LOCKED or (info is None and "pricing_locked" in session)
-    told = (locked and all(name in session for name in _first_fields(event, info, now))
+    told = (_lock_settled(session, info) and all(name in session for name in _first_fields(event, info, now))
             and (newer or all(session.get(name) == value for name, value in _latest_fields(event).items())))
     return session if told else None
 
