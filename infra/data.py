@@ -111,7 +111,8 @@ class Data(Construct):
         for index in table.indexes:
             construct.add_global_secondary_index(
                 index_name=index.name, partition_key=_attribute(index.partition_key),
-                sort_key=_attribute(index.sort_key) if index.sort_key else None)
+                sort_key=_attribute(index.sort_key) if index.sort_key else None,
+                projection_type=dynamodb.ProjectionType.KEYS_ONLY if index.keys_only else dynamodb.ProjectionType.ALL)
         self.tables[table.name] = construct
         return construct
 

@@ -54,7 +54,8 @@ def create_table(table: Table) -> None:
     kwargs: dict[str, Any] = {}
     if table.indexes:
         kwargs["GlobalSecondaryIndexes"] = [
-            {"IndexName": i.name, "KeySchema": _key_schema(i.partition_key, i.sort_key), "Projection": {"ProjectionType": "ALL"}}
+            {"IndexName": i.name, "KeySchema": _key_schema(i.partition_key, i.sort_key),
+             "Projection": {"ProjectionType": "KEYS_ONLY" if i.keys_only else "ALL"}}
             for i in table.indexes
         ]
     if table.stream:

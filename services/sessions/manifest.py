@@ -31,10 +31,12 @@ MANIFEST = ServiceManifest(
               stream=Stream("services.sessions.changes:token_changes")),
         # A charger's sessions by transaction id (a string: 1.6's integers in decimal, 2.0.1's ids as sent), so every
         # OCPP message finds its session by key; by-start lists a charger's sessions oldest started first;
-        # running-cost holds the active priced sessions only (`running`, removed when one ends), for running costs.
+        # running-cost holds the keys of active priced sessions only (`running`, a shard, removed when one ends), by
+        # when each is due its next running cost.
         Table(name="sessions", partition_key=Key("charge_point_id"), sort_key=Key("transaction_id"),
               indexes=(Index(name="by-start", partition_key=Key("charge_point_id"), sort_key=Key("started_at")),
-                       Index(name="running-cost", partition_key=Key("running"), sort_key=Key("started_at"))),
+                       Index(name="running-cost", partition_key=Key("running"), sort_key=Key("cost_due_at"),
+                             keys_only=True)),
               stream=Stream("services.sessions.changes:session_changes")),
         # What makes a StartTransaction the same one re-sent: charger, connector, id tag, meter start, timestamp.
         Table(name="session-starts", partition_key=Key("start_key"), ttl_attribute="expires_at"),

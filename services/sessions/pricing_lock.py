@@ -13,18 +13,30 @@ the tariffs named), a third only when a site assignment names a tariff not read 
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from services.sessions import tariff_projection as projection
-from services.shared import tariffs
+from services.shared import clock, tariffs
 from services.shared.settings import settings
 
 UNPRICED = "unpriced"
 BUILT_IN_VERSION = 0
-# The value of `running` (the key of the sparse running-cost index) while a priced session is active.
+# `running` (the partition key of the sparse, keys-only running-cost index) while a priced session is active: one of
+# RUNNING_SHARDS values by charger, so that no one index partition takes every active session.
 RUNNING = "priced"
+RUNNING_SHARDS = 4
+
+
+def running_shard(charge_point_id: str) -> str:
+    return f"{RUNNING}#{zlib.crc32(charge_point_id.encode()) % RUNNING_SHARDS}"
+
+
+def cost_due_at(after: datetime) -> str:
+    """When a charger told a cost at `after` (or whose session started then) is due the next one: the index's sort key."""
+    return clock.iso(after + timedelta(seconds=settings().cost_update_interval))
 
 
 @dataclass(frozen=True)
@@ -36,12 +48,15 @@ class Lock:
     token_group: str | None
     price_text: str | None
 
-    def fields(self) -> dict[str, Any]:
-        """What the session stores (nothing None); a priced one joins the running-cost index."""
+    def fields(self, charge_point_id: str, now: datetime) -> dict[str, Any]:
+        """What the session stores (nothing None); a priced one joins the running-cost index, due its first running
+        cost an interval from now."""
         found = {"tariff_id": self.tariff_id, "tariff_version": self.tariff_version, "time_zone": self.time_zone,
                  "site_id": self.site_id, "token_group": self.token_group, "price_text": self.price_text}
         stored = {name: value for name, value in found.items() if value is not None}
-        return {**stored, "running": RUNNING} if self.tariff_id is not None else stored
+        if self.tariff_id is None:
+            return stored
+        return {**stored, "running": running_shard(charge_point_id), "cost_due_at": cost_due_at(now)}
 
 
 def built_in() -> tariffs.Tariff:

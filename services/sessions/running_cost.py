@@ -107,7 +107,8 @@ def answer(session: dict[str, Any], now: datetime) -> Decimal | None:
         return None
     figure = current(session, now)
     if figure is None or not store.cost_answered(session["charge_point_id"], session["transaction_id"],
-                                                 session.get("cost_answered_at"), figure["sent_at"]):
+                                                 session.get("cost_answered_at"), figure["sent_at"],
+                                                 pricing_lock.cost_due_at(now)):
         return None
     return pricing.major(figure["total_incl_vat"], figure["currency"])
 
@@ -119,12 +120,15 @@ def sweep(now: datetime) -> int:
     if interval <= 0:
         return 0
     sent = 0
-    for session in store.running_sessions(SWEEP_LIMIT, clock.iso(now - timedelta(seconds=interval))):
+    shards = [f"{pricing_lock.RUNNING}#{n}" for n in range(pricing_lock.RUNNING_SHARDS)]
+    for session in store.running_sessions(SWEEP_LIMIT, clock.iso(now), shards):
         if not due(session, now):
             continue
         figure = current(session, now)
-        if figure is not None and store.request_cost(session["charge_point_id"], session["transaction_id"],
-                                                     (session.get("running_cost") or {}).get("sent_at"), figure):
+        key, next_due = (session["charge_point_id"], session["transaction_id"]), pricing_lock.cost_due_at(now)
+        if figure is None:  # nothing to tell yet: not read again before the next interval
+            store.postpone_cost(*key, next_due)
+        elif store.request_cost(*key, (session.get("running_cost") or {}).get("sent_at"), figure, next_due):
             sent += 1
     if sent:
         metric("RunningCostsSent", sent)

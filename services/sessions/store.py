@@ -210,7 +210,7 @@ def lock_price(charge_point_id: str, transaction_id: str, fields: dict[str, Any]
         condition = ("pricing_locked = :without AND attribute_not_exists(cost_answered_at) AND "
                      "attribute_not_exists(running_cost)")
         values[":without"] = "without_token"
-    stale = [name for name in ("tariff_id", "tariff_version", "price_text", "running", "token_group", "site_id")
+    stale = [name for name in ("tariff_id", "tariff_version", "price_text", "running", "cost_due_at", "token_group", "site_id")
              if name not in fields]
     names.update({f"#r{i}": name for i, name in enumerate(stale)})
     update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(f"#r{i}" for i in range(len(stale))) if stale else "")
@@ -220,41 +220,50 @@ def lock_price(charge_point_id: str, transaction_id: str, fields: dict[str, Any]
                       ExpressionAttributeValues={**values, ":active": "active"})
 
 
-def cost_answered(charge_point_id: str, transaction_id: str, previous: str | None, at: str) -> bool:
-    """Records that a charger was answered a running cost at `at`, unless another answer was recorded since
-    `previous` (then this one is not answered: one figure per interval)."""
+def cost_answered(charge_point_id: str, transaction_id: str, previous: str | None, at: str, due: str) -> bool:
+    """Records that a charger was answered a running cost at `at` (the next is `due` then), unless another answer
+    was recorded since `previous` (then this one is not answered: one figure per interval)."""
     condition = "attribute_not_exists(cost_answered_at)" if previous is None else "cost_answered_at = :previous"
-    return _update_if(charge_point_id, transaction_id, UpdateExpression="SET cost_answered_at = :at",
+    return _update_if(charge_point_id, transaction_id, UpdateExpression="SET cost_answered_at = :at, cost_due_at = :due",
                       ConditionExpression=f"#status = :active AND {condition}",
                       ExpressionAttributeNames={"#status": "status"},
-                      ExpressionAttributeValues={":at": at, ":active": "active",
+                      ExpressionAttributeValues={":at": at, ":due": due, ":active": "active",
                                                  **({":previous": previous} if previous is not None else {})}) is not None
 
 
-def request_cost(charge_point_id: str, transaction_id: str, previous: str | None, figure: dict[str, Any]) -> bool:
-    """Writes the running cost to send (the change sends it), unless the session ended or another run wrote one
-    since `previous`."""
+def request_cost(charge_point_id: str, transaction_id: str, previous: str | None, figure: dict[str, Any],
+                 due: str) -> bool:
+    """Writes the running cost to send (the change sends it; the next is `due` then), unless the session ended or
+    another run wrote one since `previous`."""
     condition = "attribute_not_exists(running_cost)" if previous is None else "running_cost.sent_at = :previous"
-    return _update_if(charge_point_id, transaction_id, UpdateExpression="SET running_cost = :figure",
+    return _update_if(charge_point_id, transaction_id, UpdateExpression="SET running_cost = :figure, cost_due_at = :due",
                       ConditionExpression=f"#status = :active AND {condition}",
                       ExpressionAttributeNames={"#status": "status"},
-                      ExpressionAttributeValues={":figure": figure, ":active": "active",
+                      ExpressionAttributeValues={":figure": figure, ":due": due, ":active": "active",
                                                  **({":previous": previous} if previous is not None else {})}) is not None
+
+
+def postpone_cost(charge_point_id: str, transaction_id: str, due: str) -> None:
+    """Moves an active session's next running cost to `due` (nothing to tell now: it is not read again till then)."""
+    _update_if(charge_point_id, transaction_id, UpdateExpression="SET cost_due_at = :due",
+               ConditionExpression="#status = :active AND attribute_exists(#running)",
+               ExpressionAttributeNames={"#status": "status", "#running": "running"},
+               ExpressionAttributeValues={":due": due, ":active": "active"})
 
 
 RUNNING_COST = "running-cost"
 
 
-def running_sessions(limit: int, due_before: str) -> list[dict[str, Any]]:
-    """Active priced sessions whose charger got no cost since `due_before`, oldest started first (the sparse
-    running-cost index holds only active priced sessions; the filter skips those told recently, so a run never
-    spends its limit on them)."""
-    due = (Attr("created_at").lte(due_before)
-           & (Attr("cost_answered_at").not_exists() | Attr("cost_answered_at").lte(due_before))
-           & (Attr("running_cost").not_exists() | Attr("running_cost.sent_at").lte(due_before)))
-    found, _ = page(_sessions().query, {"IndexName": RUNNING_COST, "KeyConditionExpression": Key("running").eq("priced"),
-                                        "FilterExpression": due}, limit, None, ())
-    return found
+def running_sessions(limit: int, now: str, shards: list[str]) -> list[dict[str, Any]]:
+    """Active priced sessions due a running cost by `now`, the longest due first, at most `limit` per shard: the
+    sparse running-cost index holds their keys only (no OCPP write but a cost's copies the session into it), the
+    sessions are then read by key."""
+    due: list[dict[str, Any]] = []
+    for shard in shards:
+        keys, _ = page(_sessions().query, {"IndexName": RUNNING_COST, "KeyConditionExpression": Key("running").eq(shard)
+                                           & Key("cost_due_at").lte(now)}, limit, None, ())
+        due += [session for key in keys if (session := get_session(key["charge_point_id"], key["transaction_id"]))]
+    return due
 
 
 def _unmarshal(item: dict[str, Any]) -> dict[str, Any]:

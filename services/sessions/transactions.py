@@ -118,8 +118,9 @@ def start(request: Start, now: datetime) -> tuple[str, dict[str, Any]]:
 
 def _started(request: Start, transaction_id: str, timestamp: str, info: dict[str, Any], flags: list[str],
              now: datetime, lock: pricing_lock.Lock) -> dict[str, Any]:
+    priced = lock.fields(request.charge_point_id, now)
     item = {
-        **lock.fields(),
+        **priced,
         "charge_point_id": request.charge_point_id,
         "transaction_id": transaction_id,
         "session_id": session_id(request.charge_point_id, transaction_id),
@@ -130,7 +131,7 @@ def _started(request: Start, transaction_id: str, timestamp: str, info: dict[str
         "started_at": timestamp,
         "meter_start": request.meter_start_wh,
         "status": "active",
-        "flags": _priced_flags(flags, lock.fields()),
+        "flags": _priced_flags(flags, priced),
         "created_at": clock.iso(now),
         "pricing_locked": LOCKED,
     }
@@ -230,7 +231,7 @@ def _session_from_stop(request: Stop, samples: list[dict[str, Any]], stopped_at:
     first = min(readings) if readings else None
     started_at = first[0] if first else stopped_at
     return {
-        **pricing_lock.lock(request.charge_point_id, None, None, clock.parse(started_at)).fields(),
+        **pricing_lock.lock(request.charge_point_id, None, None, clock.parse(started_at)).fields(request.charge_point_id, now),
         "pricing_locked": LOCKED,
         "charge_point_id": request.charge_point_id,
         "transaction_id": request.transaction_id,
@@ -316,7 +317,7 @@ def record_event(event: Event, now: datetime) -> Answer:
     timestamp = clock.normalize(event.timestamp)
     if applied:
         _reservation_used(event.charge_point_id, event.reservation_id, event.transaction_id, now)
-        session = _locked(session, info)
+        session = _locked(session, info, now)
     if not applied and ordering.reused(session, event.event_type, event.seq_no, timestamp):
         logger.warning(f"transaction id {event.transaction_id!r} of {event.charge_point_id} is another session's: "
                        f"{event.event_type} seqNo {event.seq_no} at {timestamp} changes nothing")
@@ -334,7 +335,7 @@ def record_event(event: Event, now: datetime) -> Answer:
     return Answer(id_tag_info=_with_price(info, session), total_cost=cost)
 
 
-def _locked(session: dict[str, Any], info: dict[str, Any] | None) -> dict[str, Any]:
+def _locked(session: dict[str, Any], info: dict[str, Any] | None, now: datetime) -> dict[str, Any]:
     """The 2.0.1 session with its price locked: by its first event, again when that carried no token and this
     one does (its group may have its own tariff), as long as the charger was told no cost yet."""
     state = session.get("pricing_locked")
@@ -343,7 +344,7 @@ def _locked(session: dict[str, Any], info: dict[str, Any] | None) -> dict[str, A
     group = info.get("parent_id_tag") if info is not None else None
     lock = pricing_lock.lock(session["charge_point_id"], session.get("evse_id"), group,
                              clock.parse(session["started_at"]))
-    fields = {**lock.fields(), "pricing_locked": LOCKED if info is not None else LOCKED_WITHOUT_TOKEN}
+    fields = {**lock.fields(session["charge_point_id"], now), "pricing_locked": LOCKED if info is not None else LOCKED_WITHOUT_TOKEN}
     return store.lock_price(session["charge_point_id"], session["transaction_id"], fields, relock=state is not None) or (
         store.get_session(session["charge_point_id"], session["transaction_id"]) or session)
 

@@ -37,11 +37,13 @@ class Key:
 
 @dataclass(frozen=True)
 class Index:
-    """A global secondary index; projection is ALL."""
+    """A global secondary index holding whole items, or only their keys (`keys_only`: then a write to an attribute
+    that is no key of it writes nothing to the index; a reader gets the items by key)."""
 
     name: str
     partition_key: Key
     sort_key: Key | None = None
+    keys_only: bool = False
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ HANDLED: dict[type, set[str]] = {
                         "ocpp_heard"},
     m.Table: {"name", "partition_key", "sort_key", "indexes", "ttl_attribute", "stream"},
     m.Stream: {"changes", "batch_size", "max_attempts"},
-    m.Index: {"name", "partition_key", "sort_key"},
+    m.Index: {"name", "partition_key", "sort_key", "keys_only"},
     m.Key: {"name", "type"},
     # group_by is read by the sender (services/shared/aws.py send_in_order): SQS has no setting for it.
     m.Queue: {"name", "handler", "batch_size", "max_receive_count", "visibility_timeout_s", "fifo", "group_by"},
@@ -45,7 +45,8 @@ HANDLED: dict[type, set[str]] = {
 PROBE = m.ServiceManifest(
     name="probe",
     tables=(m.Table(name="probe-items", partition_key=m.Key("pk"), sort_key=m.Key("sk", "N"), ttl_attribute="expires_at",
-                    indexes=(m.Index(name="by-owner", partition_key=m.Key("owner"), sort_key=m.Key("at")),),
+                    indexes=(m.Index(name="by-owner", partition_key=m.Key("owner"), sort_key=m.Key("at")),
+                             m.Index(name="by-due", partition_key=m.Key("shard"), sort_key=m.Key("due"), keys_only=True)),
                     stream=m.Stream("services.probe.changes:changes", batch_size=7, max_attempts=4)),),
     subscriptions=(m.Subscription(event_pattern={"source": ["csms.sessions"], "detail-type": ["SessionStarted"]},
                                   queue=m.Queue(name="probe-started", handler="services.probe.handlers:started",
@@ -98,7 +99,8 @@ def test_a_new_manifests_declarations_all_appear_in_the_template(probed: Synthes
     assert props["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]
     assert {"AttributeName": "sk", "AttributeType": "N"} in props["AttributeDefinitions"]
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
-    assert props["GlobalSecondaryIndexes"][0]["IndexName"] == "by-owner"
+    assert [(i["IndexName"], i["Projection"]["ProjectionType"]) for i in props["GlobalSecondaryIndexes"]] == [
+        ("by-owner", "ALL"), ("by-due", "KEYS_ONLY")]
 
     subscription = PROBE.subscriptions[0]
     probed.template.has_resource_properties("AWS::Events::Rule", {"EventPattern": subscription.event_pattern})

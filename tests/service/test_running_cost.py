@@ -157,7 +157,7 @@ def test_without_any_tariff_the_built_in_default_prices_the_session(tokens: None
     tx = start16("CARD-2")
     session = the_session(tx)
     assert (session["tariff_id"], session["tariff_version"], session["time_zone"]) == ("default", 0, "UTC")
-    assert session["price_text"] == "0.30 EUR per kWh" and session["running"] == "priced"
+    assert session["price_text"] == "0.30 EUR per kWh" and session["running"].startswith("priced#")
     [user_price] = commands(tap, "DataTransfer")
     assert data_of(user_price) == {"messageId": "SetUserPrice", "idToken": "CARD-2", "priceText": "0.30 EUR per kWh"}
     stop16(tx)
@@ -285,9 +285,11 @@ def test_the_schedule_reads_only_the_sessions_due_and_none_without_an_interval(t
     tx = start16("CARD-2")
     later = clock.now() + timedelta(seconds=301)
     assert running_cost.sweep(later) == 1
-    # told at `later`: due for a run whose cut-off (now - interval) is `later` or after, not before
-    assert store.running_sessions(10, clock.iso(later - timedelta(seconds=1))) == []
-    assert [s["transaction_id"] for s in store.running_sessions(10, clock.iso(later))] == [tx]
+    # told at `later`: due again an interval later, not before (the index's key, so no run reads it till then)
+    shards = [f"priced#{n}" for n in range(4)]
+    next_due = later + timedelta(seconds=300)
+    assert store.running_sessions(10, clock.iso(next_due - timedelta(seconds=1)), shards) == []
+    assert [s["transaction_id"] for s in store.running_sessions(10, clock.iso(next_due), shards)] == [tx]
     from services.shared.settings import settings
 
     monkeypatch.setenv("CSMS_COST_UPDATE_INTERVAL", "0")
