@@ -393,3 +393,30 @@ def get_reservation(reservation_id: Annotated[str, Path(min_length=3, max_length
         raise ProblemError(404, f"No reservation {reservation_id!r}: its id is {{reservation id}}@{{charge point id}}, "
                                 "e.g. 7@CP-1")
     return _reservation(item)
+
+
+class PriceQuote(BaseModel):
+    tariff_id: str | None = Field(description="The tariff a session starting now would lock; null: it would be unpriced")
+    tariff_version: int | None = Field(description="Its version (0 of `default`: the built-in one from the price settings)")
+    price_text: str | None = Field(description="What the driver is shown (the tariff's text)")
+    time_zone: str = Field(description="The site's, in which the tariff's times of day are read")
+    site_id: str | None
+
+
+@app.get("/price-quotes", security=allow(*Scope), summary="The price a session starting now would lock",
+         tags=[SESSIONS], description=(
+             "What sessions would lock for a session starting now at this charger (and EVSE, with this token group): "
+             "the tariff and version, the text its driver is shown, and the site's time zone. It reads sessions' own "
+             "copy of tariffs, assignments and sites, which billing's and connectivity's events keep: seconds after "
+             "a change, this answer and GET /tariff-resolutions (billing's) agree. 422 without `charge_point_id`."),
+         responses=responses({200: ("The tariff a session would lock", PriceQuote)}, 422))
+def get_price_quote(
+    charge_point_id: Annotated[str, Query(min_length=1, max_length=48, description="The charger")],
+    evse_id: Annotated[int | None, Query(ge=1, le=1000, description="The EVSE (1.6: the connector)")] = None,
+    token_group: Annotated[str | None, Query(min_length=1, max_length=36, description="The id token's group")] = None,
+) -> PriceQuote:
+    from services.sessions import pricing_lock
+
+    lock = pricing_lock.lock(charge_point_id, evse_id, token_group, clock.now())
+    return PriceQuote(tariff_id=lock.tariff_id, tariff_version=lock.tariff_version, price_text=lock.price_text,
+                      time_zone=lock.time_zone, site_id=lock.site_id)

@@ -86,7 +86,7 @@ MANIFEST = ServiceManifest(
     queues=(Queue(name="sessions-local-list-pages", handler=f"{_HANDLERS}:local_list_changed"),),
     # Running costs of active priced sessions (services/sessions/running_cost.py).
     schedules=(Schedule(name="sessions-running-cost", rate_minutes=1, handler=f"{_HANDLERS}:running_costs"),),
-    rest_apis=(RestApi(prefixes=("/sessions", "/id-tokens", "/reservations"), handler=f"{_HANDLERS}:api",
+    rest_apis=(RestApi(prefixes=("/sessions", "/id-tokens", "/reservations", "/price-quotes"), handler=f"{_HANDLERS}:api",
                        resolver="services.sessions.api:app"),),
     ocpp_routes=(
         OcppRoute("ocpp1.6", "Authorize", f"{_OCPP}:authorize"),

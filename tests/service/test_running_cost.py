@@ -187,6 +187,18 @@ def test_the_most_specific_assignment_is_locked_with_the_site_and_its_time_zone(
     assert the_session(start16("CARD-2", connector=3))["tariff_id"] == "site-t"
 
 
+def test_the_price_quote_answers_what_a_session_starting_now_would_lock(tokens: None) -> None:
+    assert api("GET", "/price-quotes", query={"charge_point_id": CP}) == (200, {
+        "tariff_id": "default", "tariff_version": 0, "price_text": "0.30 EUR per kWh", "time_zone": "UTC", "site_id": None})
+    deliver(published("cp-t", 2, tariff("0.45", "Our price")), placed("S1", 1), site("S1", "Europe/Berlin", 1),
+            assigned("a-cp", "cp-t", "connector", f"{CP}/2"))
+    code, quote = api("GET", "/price-quotes", query={"charge_point_id": CP, "evse_id": "2"})
+    assert (code, quote["tariff_id"], quote["tariff_version"], quote["price_text"], quote["time_zone"]) == (
+        200, "cp-t", 2, "Our price", "Europe/Berlin")
+    assert api("GET", "/price-quotes", query={"charge_point_id": CP, "evse_id": "1"})[1]["tariff_id"] == "default"
+    assert api("GET", "/price-quotes")[0] == 422
+
+
 def test_an_assignment_whose_tariff_is_not_valid_then_is_skipped(tokens: None) -> None:
     expired = TariffAssignmentChanged(event_id="a-expired", occurred_at="2026-02-01T00:00:00Z", assignment_id="a-expired",
                                       tariff_id="now", scope="connector", target_id=f"{CP}/1",
