@@ -19,7 +19,7 @@ from ocpp.v201 import call
 
 from tests.e2e.charger import connected, station201
 from tests.e2e.stack import Stack
-from tests.polling import eventually
+from tests.polling import eventually, until
 
 pytestmark = pytest.mark.e2e
 
@@ -57,18 +57,15 @@ def placed_under_the_tariff(stack: Stack, prefix: str) -> tuple[str, str]:
     assert code == 201, assignment
     code, _, resolved = stack.request("GET", f"/tariff-resolutions?charge_point_id={cp_id}&evse_id=1")
     assert (code, resolved["tariff_id"], resolved["version"], resolved["scope"]) == (200, tariff_id, 1, "charger"), resolved
-    wait_for_quote(stack, cp_id, tariff_id, 1)
+    assert eventually(lambda: quoted(stack, cp_id, tariff_id, 1))
     return cp_id, tariff_id
 
 
-def wait_for_quote(stack: Stack, cp_id: str, tariff_id: str, version: int) -> None:
-    """Until sessions, which learns tariffs, assignments and sites from events, would lock this version in Berlin."""
-    def quoted() -> bool:
-        code, _, quote = stack.request("GET", f"/price-quotes?charge_point_id={cp_id}&evse_id=1")
-        assert code == 200, quote
-        return (quote["tariff_id"], quote["tariff_version"], quote["time_zone"]) == (tariff_id, version, "Europe/Berlin")
-
-    eventually(quoted)
+def quoted(stack: Stack, cp_id: str, tariff_id: str, version: int) -> bool:
+    """Whether sessions, which learns tariffs, assignments and sites from events, would lock this version in Berlin."""
+    code, _, quote = stack.request("GET", f"/price-quotes?charge_point_id={cp_id}&evse_id=1")
+    assert code == 200, quote
+    return (quote["tariff_id"], quote["tariff_version"], quote["time_zone"]) == (tariff_id, version, "Europe/Berlin")
 
 
 def the_invoice(stack: Stack, cp_id: str) -> dict[str, Any]:
@@ -171,7 +168,8 @@ def test_a_201_session_gets_its_exact_total_cost_and_an_edit_mid_session_reprice
             edited = {**TARIFF, "elements": [{"price_components": [{"type": "ENERGY", "price": 9.99, "step_size": 1}]}]}
             code, _, body = stack.request("PUT", f"/tariffs/{tariff_id}", edited)
             assert (code, body["version"]) == (200, 2), body
-            wait_for_quote(stack, cp_id, tariff_id, 2)  # sessions has learnt version 2: this session keeps version 1
+            # sessions has learnt version 2: this session keeps version 1
+            assert await until(lambda: quoted(stack, cp_id, tariff_id, 2), 20, 0.2)
             answers.append(await charger.call(event("Updated", 1, DAY_END, 5000, "10", "Charging")))
             answers.append(await charger.call(event("Updated", 2, NIGHT_END, 15000, "0", "SuspendedEV")))
             answers.append(await charger.call(event("Ended", 3, STOP, 15000, "0", "SuspendedEV", trigger="EVCommunicationLost",
