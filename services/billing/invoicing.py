@@ -31,6 +31,12 @@ def invoice_id(session_id: str) -> str:
     return "inv_" + events.stable_id("invoice", session_id)
 
 
+def receipt_token(invoice_id: str) -> str:
+    """The credential of an invoice's receipt: the invoice's id, which leads to it by key (no index), and 192 random
+    bits, which no one guesses: the id alone (an operator's, a log's) opens nothing."""
+    return invoice_id.removeprefix("inv_") + secrets.token_urlsafe(24)
+
+
 def _decimal(value: Decimal) -> str:
     return format(value, "f")
 
@@ -108,7 +114,7 @@ def build(session: SessionEnded, tariff: "Tariff | None", issued_at: str) -> dic
                  "total_excl_vat": priced.total_excl_vat, "total_vat": priced.total_vat,
                  "total_incl_vat": priced.total_incl_vat, "currency": priced.currency,
                  "tariff_id": session.tariff_id, "tariff_version": session.tariff_version,
-                 "receipt_token": secrets.token_urlsafe(24)})
+                 "receipt_token": receipt_token(item["invoice_id"])})
     if (text := tariff.text()) is not None:
         item["price_text"] = text
     return item

@@ -18,8 +18,6 @@ MANIFEST = ServiceManifest(
                 Index(name="by-charge-point", partition_key=Key("charge_point_id"), sort_key=Key("issued_at")),
                 Index(name="by-id-tag", partition_key=Key("id_tag"), sort_key=Key("issued_at")),
                 Index(name="by-status", partition_key=Key("status"), sort_key=Key("issued_at")),
-                Index(name="by-token-group", partition_key=Key("token_group"), sort_key=Key("issued_at")),
-                Index(name="by-receipt", partition_key=Key("receipt_token")),
             ),
             stream=Stream("services.billing.changes:invoice_changes"),
         ),

@@ -1,7 +1,7 @@
 """The public route of drivers' receipts: `GET /receipts/{token}` answers the receipt of the invoice the token opens,
 as printable HTML or as JSON, whichever `Accept` prefers (HTML when it says nothing: a browser's link).
 
-No API key: a driver has none, and the token (unguessable, `secrets.token_urlsafe(24)`, kept on the invoice) is the
+No API key: a driver has none, and the token (invoicing.receipt_token: the invoice's id and 192 random bits) is the
 credential. Anything that opens no receipt (an unknown or malformed token, an unpriced session's) is the same 404:
 the answer never says which.
 """
@@ -14,7 +14,7 @@ from typing import Any
 from services.shared.rest import PROBLEM_JSON, Problem
 
 RECEIPTS_PREFIX = "/receipts"
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+_TOKEN = re.compile(r"^[0-9a-f]{32}[A-Za-z0-9_-]{32}$")  # invoicing.receipt_token: the invoice's id, then the secret
 _HEADERS = {"Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex",
             "X-Content-Type-Options": "nosniff"}
 # The HTML carries its own style and nothing else: no script, image or request to anywhere.

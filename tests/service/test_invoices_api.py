@@ -3,7 +3,6 @@ receipt_url), the status filter, and voiding an issued invoice (409 for any othe
 
 from __future__ import annotations
 
-import secrets
 from decimal import Decimal
 from typing import Any, Callable, Iterator
 
@@ -34,7 +33,7 @@ def invoice_item(session_id: str = "s-1", *, number: int | None = 1, status: str
         "started_at": "2026-03-01T20:30:00.000Z", "stopped_at": "2026-03-01T22:30:00.000Z", "lines": LINES,
         "total_excl_vat": 980, "total_vat": 186, "total_incl_vat": 1166, "currency": "EUR", "tariff_id": "tar-1",
         "tariff_version": 1, "price_text": "0.40 EUR/kWh (22-06h: 0.20), 1.00 EUR a session, plus 19% VAT",
-        "status": status, "issued_at": "2026-03-01T22:30:01.000Z", "receipt_token": secrets.token_urlsafe(24),
+        "status": status, "issued_at": "2026-03-01T22:30:01.000Z", "receipt_token": invoicing.receipt_token(invoicing.invoice_id(session_id)),
         "authorization": "Accepted", "session_event_id": f"ev-{session_id}", "flags": [],
     }
     if number is not None:
