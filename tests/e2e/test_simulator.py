@@ -162,10 +162,12 @@ def test_a_mixed_fleet_charges_faults_reconnects_and_answers_commands(stack: Sta
     assert events["sessions started"] == events["sessions completed"] > 0
     assert events["faults"] == events["recoveries"] > 0
     assert events["reconnects"] >= CHARGERS
-    # DataTransfer: the Open Charge Alliance's cost messages of its session, the price at the start and the final cost
-    assert quiet.stats.answered == {"GetConfiguration": 1, "ChangeConfiguration": 1, "RemoteStartTransaction": 1,
-                                    "RemoteStopTransaction": 1, "TriggerMessage": 1, "ChangeAvailability": 1, "Reset": 1,
-                                    "DataTransfer": 2}
+    # The Open Charge Alliance's cost messages of its session (DataTransfer: the price after the start, the final cost
+    # after the stop) come from the session's changes, the last one perhaps after the charger stopped.
+    answered = dict(quiet.stats.answered)
+    assert 1 <= answered.pop("DataTransfer", 0) <= 2
+    assert answered == {"GetConfiguration": 1, "ChangeConfiguration": 1, "RemoteStartTransaction": 1,
+                        "RemoteStopTransaction": 1, "TriggerMessage": 1, "ChangeAvailability": 1, "Reset": 1}
     assert quiet201.stats.answered == {"GetBaseReport": 1, "TriggerMessage": 1, "GetVariables": 1, "SetVariables": 1,
                                        "RequestStartTransaction": 1, "RequestStopTransaction": 1, "Reset": 1}
 
