@@ -77,11 +77,3 @@ def url(base: str, token: str) -> str:
     if len(found) > MAX_URL_LENGTH:
         raise ValueError(f"a file URL of {len(found)} characters is over OCPP's {MAX_URL_LENGTH}")
     return found
-
-
-def base_url(domain: str | None, host: str | None, stage: str | None, path: str | None, scheme: str | None) -> str:
-    """The public API's URL as a request reached it: API Gateway's domain (or the Host header), with the stage when
-    the request's path began with it (the default execute-api endpoint; a custom domain maps none)."""
-    name = domain or host or "localhost"
-    prefix = f"/{stage}" if stage and path and (path == f"/{stage}" or path.startswith(f"/{stage}/")) else ""
-    return f"{scheme or ('https' if domain else 'http')}://{name}{prefix}"

@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from services.diagnostics import files, fleet, transfers, uploads
+from services.diagnostics import fleet, transfers, uploads
 from services.shared import clock
 from services.shared.auth import Scope
 from services.shared.rest import ProblemDetail, ProblemError, allow, decode_token, encode_token, json_response, responses
@@ -43,12 +43,10 @@ def _time(value: str | None) -> str | None:
 def _base() -> str:
     """The public API's URL as chargers reach it (CSMS_PUBLIC_URL), else as this request reached it: the file URLs
     chargers get are under it."""
+    from services.shared.rest import request_base_url
     from services.shared.settings import settings
 
-    event = router.current_event
-    context = event.raw_event.get("requestContext") or {}
-    return settings().public_url or files.base_url(context.get("domainName"), event.headers.get("host"), context.get("stage"),
-                          context.get("path"), event.headers.get("x-forwarded-proto"))
+    return settings().public_url or request_base_url(router.current_event.raw_event)
 
 
 def _authorizer() -> dict[str, Any]:

@@ -12,6 +12,7 @@ from services.connectivity.changes import charger_changes
 from services.diagnostics import files, firmware, uploads
 from services.diagnostics.changes import transfer_changes
 from services.shared import clock
+from services.shared.rest import request_base_url
 
 KEY = b"k" * 32
 NOW = datetime(2026, 12, 4, 8, 0, tzinfo=timezone.utc)
@@ -56,7 +57,9 @@ def test_the_url_the_aws_path_builds_fits_ocpps_512_characters() -> None:
 ])
 def test_the_base_is_the_public_api_as_the_request_reached_it(domain: str | None, host: str | None, stage: str,
                                                               path: str, scheme: str | None, expected: str) -> None:
-    assert files.base_url(domain, host, stage, path, scheme) == expected
+    headers = {k: v for k, v in (("Host", host), ("X-Forwarded-Proto", scheme)) if v is not None}
+    event = {"requestContext": {"domainName": domain, "stage": stage, "path": path}, "headers": headers}
+    assert request_base_url(event) == expected
 
 
 def campaign(per_minute: int = 2, status: str = firmware.RUNNING) -> dict[str, Any]:
