@@ -67,3 +67,68 @@ def receipts(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from services.billing import receipt_route
 
     return receipt_route.answer(event)
+
+
+def _session_started(record: "SQSRecord") -> None:
+    from services.billing import payments
+    from services.contracts.sessions import SessionStarted
+
+    payments.session_started(consumers.detail(record, SessionStarted))
+
+
+@entry_point
+def session_started(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """SessionStarted from sessions: a hold on the card of the token's account, or the session linked to the ad-hoc
+    payment that started it."""
+    return consumers.sqs_batch(event, context, _session_started)
+
+
+def _invoice_event(record: "SQSRecord") -> None:
+    from services.billing import payments
+
+    envelope = consumers.envelope(record)
+    payments.invoice_event(envelope["detail-type"], envelope["detail"])
+
+
+@entry_point
+def invoice_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Billing's own InvoiceIssued and SessionUnpriced: the session's payment captured, or its hold cancelled."""
+    return consumers.sqs_batch(event, context, _invoice_event)
+
+
+def _remote_start_completed(record: "SQSRecord") -> None:
+    from services.billing import adhoc
+    from services.contracts.connectivity import CommandCompleted
+
+    adhoc.remote_start_completed(consumers.detail(record, CommandCompleted))
+
+
+@entry_point
+def remote_start_completed(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """CommandCompleted of the remote start of an ad-hoc payment's session: refused or never sent, its hold is
+    cancelled."""
+    return consumers.sqs_batch(event, context, _remote_start_completed)
+
+
+@entry_point
+def payment_steps(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Every minute: failed captures whose retry is due, and ad-hoc payments whose session never started."""
+    from services.billing import payments
+
+    return {"done": payments.due_steps()}
+
+
+@entry_point
+def pay_page(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """/pay/{charge_point_id}/{evse_id}, public: the QR page where a driver pays ad hoc."""
+    from services.billing import pay_page as page
+
+    return page.answer(event)
+
+
+@entry_point
+def stripe_webhooks(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """POST /stripe/webhooks: Stripe's events, verified by their signature, each handled once."""
+    from services.billing import stripe_webhooks as webhooks
+
+    return webhooks.answer(event)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
+from pydantic import Field
+
+from services.contracts.connectivity import CommandRequested
 from services.shared.events import Event
 
 
@@ -57,3 +60,48 @@ class SessionUnpriced(BillingEvent):
     session_id: str
     id_tag: str | None = None
     energy_wh: int
+
+
+class AccountStanding(BillingEvent):
+    """An account created, or its standing changed: sessions keeps it on the account's tokens, so that Authorize and a
+    transaction's start accept a token only while its account is in good standing, with no lookup into billing.
+    `version` orders one account's changes, for a consumer that sees them out of order."""
+
+    charge_point_id: str | None = None  # an account is no charger's
+    account_id: str
+    standing: Literal["good", "blocked"]
+    reason: str | None = Field(None, description="Why it is blocked, e.g. payment_failed on invoice 42")
+    version: int
+
+
+class PaymentFailed(BillingEvent):
+    """A payment of an invoice failed at Stripe (declined, or the card needs its holder); the notifications service
+    sends it on as `payment.failed`. One per failed attempt: its event id is derived from the payment and attempt."""
+
+    payment_id: str
+    invoice_id: str | None = None
+    session_id: str | None = None
+    account_id: str | None = None
+    amount: int = Field(description="Minor units of currency, VAT included")
+    currency: str
+    code: str | None = Field(None, description="Stripe's decline_code or error code, e.g. card_declined")
+    message: str | None = None
+    attempt: int
+    next_attempt_at: str | None = Field(None, description="RFC 3339; None: no more automatic attempts")
+
+
+class AdHocPaymentAuthorized(BillingEvent):
+    """A driver paid at a charger's QR page and the payment is authorized (held): sessions accepts `id_tag` for one
+    session and asks the charger to start it, with `remote_start_id` (2.0.1) linking the session to the payment."""
+
+    payment_id: str
+    evse_id: int
+    id_tag: str
+    remote_start_id: int
+    expires_at: str = Field(description="RFC 3339: the token is not accepted after it")
+
+
+class BillingCommandRequested(CommandRequested):
+    """A command billing asks connectivity to send: stopping a session whose hold failed or ran out."""
+
+    source: ClassVar[str] = "csms.billing"

@@ -22,6 +22,15 @@ class SessionStarted(SessionsEvent):
     id_tag: str
     started_at: str
     meter_start_wh: int | None = None  # None: a 2.0.1 Started that carried no energy register reading
+    # The account the id token belongs to (billing holds its card); None: a token of no account.
+    account_id: str | None = None
+    # The tariff the session is locked to when its start is seen (None: not priced, or not locked yet), what a hold
+    # on the driver's card is sized by.
+    tariff_id: str | None = None
+    tariff_version: int | None = None
+    # The charger's OCPP version ("ocpp1.6", "ocpp2.0.1"), so a requester of a command on this session knows its
+    # action (RemoteStopTransaction or RequestStopTransaction); None in events published before it existed.
+    ocpp_version: str | None = None
 
 
 class ChargingPeriod(BaseModel):
@@ -77,6 +86,8 @@ class SessionEnded(SessionsEvent):
     # The id token's group (1.6's parentIdTag, 2.0.1's groupIdToken): the account a session bills to until
     # accounts exist.
     token_group: str | None = None
+    # The account the id token belongs to when the session started (billing captures from its card).
+    account_id: str | None = None
     # What the price is computed from (services/shared/pricing.py's periods in their wire form, oldest first,
     # at most pricing.MAX_PERIODS): sessions builds them from the meter values and charging states.
     charging_periods: list[ChargingPeriod] = []

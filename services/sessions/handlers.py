@@ -107,3 +107,24 @@ def running_costs(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if sent:
         logger.info("running costs sent", extra={"sent": sent})
     return {"sent": sent}
+
+
+def _payment_event(record: "SQSRecord") -> None:
+    from services.contracts.billing import AccountStanding, AdHocPaymentAuthorized
+    from services.sessions import accounts
+
+    envelope = consumers.envelope(record)
+    detail_type = envelope.get("detail-type")
+    if detail_type == "AccountStanding":
+        accounts.standing_changed(AccountStanding.model_validate(envelope["detail"]))
+    elif detail_type == "AdHocPaymentAuthorized":
+        accounts.adhoc_payment_authorized(AdHocPaymentAuthorized.model_validate(envelope["detail"]))
+    else:
+        raise ValueError(f"sessions-payments does not take {detail_type!r} events")
+
+
+@entry_point
+def payment_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Billing's AccountStanding (kept on the account's tokens) and AdHocPaymentAuthorized (a paid session started
+    remotely)."""
+    return consumers.sqs_batch(event, context, _payment_event)

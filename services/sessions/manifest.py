@@ -26,8 +26,10 @@ MANIFEST = ServiceManifest(
         # A token is the pair (id, type) of OCPP 2.0.1; a 1.6 idTag reads its id's partition (authorization.ID_TAG_TYPES).
         # Tokens marked local_list carry `listed`, the key of the sparse local-list index (the local authorization
         # list); a change of a token's entry on it is a LocalListChanged (services/sessions/local_list.py).
+        # by-account finds an account's tokens when billing changes its standing.
         Table(name="id-tokens", partition_key=Key("id_token"), sort_key=Key("type"),
-              indexes=(Index(name="local-list", partition_key=Key("listed"), sort_key=Key("id_token")),),
+              indexes=(Index(name="local-list", partition_key=Key("listed"), sort_key=Key("id_token")),
+                       Index(name="by-account", partition_key=Key("account_id"), sort_key=Key("id_token"), keys_only=True)),
               stream=Stream("services.sessions.changes:token_changes")),
         # A charger's sessions by transaction id (a string: 1.6's integers in decimal, 2.0.1's ids as sent), so every
         # OCPP message finds its session by key; by-start lists a charger's sessions oldest started first;
@@ -59,6 +61,8 @@ MANIFEST = ServiceManifest(
         # Billing's tariffs and assignments, chargers' sites and sites' time zones: what locks a session's price
         # (services/sessions/tariff_projection.py).
         Table(name="tariff-projection", partition_key=Key("pk")),
+        # Billing's accounts' standings (AccountStanding), so a token put with an account starts with its standing.
+        Table(name="account-standings", partition_key=Key("account_id")),
     ),
     subscriptions=(
         Subscription(
@@ -76,6 +80,11 @@ MANIFEST = ServiceManifest(
             event_pattern={"source": ["csms.billing", "csms.connectivity"],
                            "detail-type": ["TariffChanged", "TariffAssignmentChanged", "ChargerPlaced", "SiteChanged"]},
             queue=Queue(name="sessions-pricing", handler=f"{_HANDLERS}:pricing_event"),
+        ),
+        # Billing's accounts' standings, and ad-hoc payments whose session sessions starts remotely.
+        Subscription(
+            event_pattern={"source": ["csms.billing"], "detail-type": ["AccountStanding", "AdHocPaymentAuthorized"]},
+            queue=Queue(name="sessions-payments", handler=f"{_HANDLERS}:payment_event"),
         ),
         Subscription(
             event_pattern={"source": ["csms.sessions"], "detail-type": ["LocalListChanged"]},

@@ -76,6 +76,21 @@ class Settings(BaseSettings):
     # get are under it. Unset: the URL the operator's request came in on (docs/diagnostics.md).
     public_url: str | None = Field(default=None, pattern=r"^https?://[^/?#\s]+(/[^?#\s]*[^/?#\s])?$", max_length=200)
 
+    # Stripe's API address: unset in AWS (Stripe itself); `csms run` points it at its Stripe emulator (local/stripe/).
+    stripe_api_base: str | None = Field(default=None, pattern=r"^https?://[^/?#\s]+$", max_length=200)
+    # What a session of an account's token holds on the card when its tariff names no `hold_amount`: currency's
+    # major unit, VAT included.
+    hold_amount: Decimal = Field(default=Decimal("50"), gt=0, le=10_000, allow_inf_nan=False)
+    # A session shorter than this or delivering less than this costs the driver nothing: its hold is cancelled.
+    payment_minimum_s: int = Field(default=120, ge=0, le=86400)
+    payment_minimum_wh: int = Field(default=500, ge=0, le=1_000_000)
+    # The share of the hold a running cost may reach before the session is stopped (or a second hold placed).
+    hold_share: Decimal = Field(default=Decimal("0.9"), gt=0, le=1, allow_inf_nan=False)
+    # Place a second hold when the running cost reaches hold_share of the first, instead of stopping the session.
+    second_hold: bool = False
+    # Seconds an ad-hoc (QR) payment's remote start may take to become a session before its hold is cancelled.
+    adhoc_start_timeout: int = Field(default=300, ge=30, le=3600)
+
     @field_validator("currency")
     @classmethod
     def _known_currency(cls, value: str) -> str:

@@ -109,6 +109,9 @@ class Tariff(BaseModel):
     start_date_time: AwareDatetime | None = None
     end_date_time: AwareDatetime | None = None
     last_updated: AwareDatetime | None = None
+    # Not OCPI's: what a session under this tariff holds on a driver's card when it starts (VAT included, major
+    # unit); none: the deployment's CSMS_HOLD_AMOUNT.
+    hold_amount: Annotated[Decimal, Field(gt=0, le=10_000, allow_inf_nan=False, max_digits=18, decimal_places=6)] | None = None
 
     @field_validator("currency")
     @classmethod

@@ -241,7 +241,8 @@ def test_only_types_a_rule_can_match_are_wanted() -> None:
     assert wanted("csms.connectivity", "FaultReported")
     assert not wanted("csms.connectivity", "SessionStarted")  # support's rule names the sources
     assert not wanted("csms.connectivity", "ChargerDisconnected")
-    assert not wanted("csms.billing", "InvoiceIssued")
+    assert wanted("csms.billing", "InvoiceIssued")  # billing's own payments consume it
+    assert not wanted("csms.billing", "SessionStarted")  # the rules of SessionStarted name sessions as its source
     assert wanted("csms.connectivity", "SiteChanged")  # exported: no rule yet
     # Sessions' rule wants CommandCompleted of a few actions, diagnostics' those it requested: the others are not
     # put on the bus (a null field matches no string of a rule, as in EventBridge).
