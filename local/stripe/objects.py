@@ -86,7 +86,7 @@ def _now() -> int:
 
 
 def _list(url: str, data: list[Object]) -> Object:
-    return {"object": "list", "data": data, "has_more": False, "total_count": len(data), "url": url}
+    return {"object": "list", "data": data, "has_more": False, "url": url}
 
 
 @dataclass
@@ -331,8 +331,7 @@ class Stripe:
             "customer": params.get("customer"), "description": params.get("description"), "last_setup_error": None,
             "latest_attempt": None, "livemode": False, "mandate": None, "metadata": params.get("metadata") or {},
             "next_action": None, "on_behalf_of": None, "payment_method": None,
-            "payment_method_options": {"card": {"mandate_options": None, "network": None,
-                                                "request_three_d_secure": "automatic"}},
+            "payment_method_options": {"card": {"mandate_options": None, "request_three_d_secure": "automatic"}},
             "payment_method_types": params.get("payment_method_types") or ["card"], "single_use_mandate": None,
             "status": "requires_payment_method", "usage": params.get("usage") or "off_session",
         })
@@ -611,8 +610,7 @@ class Stripe:
         refund = self._put({
             "id": new_id("refund"), "object": "refund", "amount": amount,
             "balance_transaction": f"txn_{secrets.token_hex(12)}", "charge": charge["id"], "created": _now(),
-            "currency": charge["currency"], "description": None, "failure_balance_transaction": None,
-            "failure_reason": None, "metadata": params.get("metadata") or {}, "next_action": None,
+            "currency": charge["currency"], "metadata": params.get("metadata") or {}, "next_action": None,
             "payment_intent": charge["payment_intent"], "reason": params.get("reason"), "receipt_number": None,
             "source_transfer_reversal": None, "status": "succeeded", "transfer_reversal": None,
         })
