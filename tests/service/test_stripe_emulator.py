@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -295,3 +296,31 @@ def test_webhooks_are_posted_signed_and_retried_until_answered() -> None:
     assert (event.type, event.id) == ("customer.created", emulator.events[0]["id"])
     with pytest.raises(stripe.SignatureVerificationError):
         stripe.Webhook.construct_event(received[0][0], received[0][1], "whsec_other")
+
+
+def test_a_restart_with_a_state_file_keeps_objects_events_and_idempotent_answers(tmp_path: Path) -> None:
+    state = tmp_path / "stripe.json"
+    first = StripeEmulator(api_key=KEY, state_file=state).start()
+    try:
+        client = stripe.StripeClient(KEY, base_addresses={"api": first.url})
+        intent = client.v1.payment_intents.create(params={"amount": 900, "currency": "eur", "confirm": True,
+                                                          "payment_method": "pm_card_visa", "capture_method": "manual"},
+                                                  options={"idempotency_key": "kept"})
+    finally:
+        first.stop()
+
+    second = StripeEmulator(api_key=KEY, state_file=state).start()
+    try:
+        client = stripe.StripeClient(KEY, base_addresses={"api": second.url})
+        replayed = client.v1.payment_intents.create(params={"amount": 900, "currency": "eur", "confirm": True,
+                                                            "payment_method": "pm_card_visa",
+                                                            "capture_method": "manual"},
+                                                    options={"idempotency_key": "kept"})
+        captured = client.v1.payment_intents.capture(intent.id)
+    finally:
+        second.stop()
+
+    assert replayed.id == intent.id and replayed.last_response.headers["Idempotent-Replayed"] == "true"
+    assert captured.amount_received == 900
+    assert [e["type"] for e in second.events] == ["payment_intent.created", "payment_intent.amount_capturable_updated",
+                                                  "payment_intent.succeeded"]
