@@ -12,7 +12,7 @@ import pytest
 import stripe
 
 from local.stack import Config, configure_stripe
-from local.stripe import signature
+from local.stripe import checkout, signature
 from local.stripe.objects import Stripe, StripeError
 from local.stripe.spec import decode_form, request_params
 
@@ -261,3 +261,15 @@ def test_with_stripe_api_key_csms_run_uses_stripe_itself(tmp_path: Path, monkeyp
         "sk_test_real", "whsec_real")
     assert "CSMS_STRIPE_API_BASE" not in os.environ
     assert "Stripe emulator" not in Config(data_dir=tmp_path).ports()
+
+
+def test_an_open_checkout_session_expires_on_its_own_at_expires_at(account: Stripe) -> None:
+    session = checkout.create(account, {"success_url": "https://x/ok", "line_items": [
+        {"quantity": 1, "price_data": {"currency": "eur", "unit_amount": 500, "product_data": {"name": "kWh"}}}]})
+    checkout.sweep(account)
+    assert session["status"] == "open"
+
+    session["expires_at"] = int(time.time()) - 1
+    checkout.sweep(account)
+
+    assert (session["status"], account.events[-1]["type"]) == ("expired", "checkout.session.expired")
