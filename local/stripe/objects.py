@@ -18,7 +18,8 @@ Object = dict[str, Any]
 
 # The test payment methods (Stripe's "pm_card_*" tokens): brand, last4, and what charging them does.
 # ok: succeeds; declined: refused when attached or charged; charge_fails: attaches, refused when charged;
-# authentication: needs 3-D Secure (on-session: requires_action; off-session: refused, authentication_required).
+# authentication: needs 3-D Secure (on-session: requires_action; off-session: refused, authentication_required);
+# refund_fails: charges succeed, a refund of them succeeds at first and fails a moment later.
 TEST_CARDS: dict[str, tuple[str, str, str]] = {
     "pm_card_visa": ("visa", "4242", "ok"),
     "pm_card_visa_debit": ("visa", "5556", "ok"),
@@ -28,6 +29,7 @@ TEST_CARDS: dict[str, tuple[str, str, str]] = {
     "pm_card_chargeDeclinedInsufficientFunds": ("visa", "9995", "insufficient_funds"),
     "pm_card_chargeCustomerFail": ("visa", "0341", "charge_fails"),
     "pm_card_authenticationRequired": ("visa", "3184", "authentication"),
+    "pm_card_refundFail": ("visa", "5126", "refund_fails"),
 }
 # Card numbers a PaymentMethod may be created with (type=card, card[number]), as Stripe's test numbers.
 TEST_NUMBERS: dict[str, str] = {
@@ -35,7 +37,10 @@ TEST_NUMBERS: dict[str, str] = {
     "5555555555554444": "pm_card_mastercard", "378282246310005": "pm_card_amex",
     "4000000000000002": "pm_card_chargeDeclined", "4000000000009995": "pm_card_chargeDeclinedInsufficientFunds",
     "4000000000000341": "pm_card_chargeCustomerFail", "4000002760003184": "pm_card_authenticationRequired",
+    "4000000000005126": "pm_card_refundFail",
 }
+# Seconds after which a refund of a pm_card_refundFail charge fails (Stripe: "some time later").
+REFUND_FAILS_AFTER_S = 1.0
 _DECLINES = {
     "declined": ("card_declined", "generic_decline", "Your card was declined."),
     "charge_fails": ("card_declined", "generic_decline", "Your card was declined."),
@@ -110,6 +115,7 @@ class Stripe:
         self.events: list[Object] = []
         self.behaviour: dict[str, str] = {}  # payment method id -> TEST_CARDS' behaviour
         self._request: Object = {"id": None, "idempotency_key": None}
+        self._failing_refunds: dict[str, float] = {}  # refund id -> when it fails (time.time())
 
     # --- plumbing -----------------------------------------------------------------------------------------------
 
@@ -619,7 +625,25 @@ class Stripe:
         charge["refunded"] = charge["amount_refunded"] >= charge["amount_captured"]
         self.emit("refund.created", refund)
         self.emit("charge.refunded", charge, previous)
+        if self.behaviour.get(charge["payment_method"]) == "refund_fails":
+            self._failing_refunds[refund["id"]] = time.time() + REFUND_FAILS_AFTER_S
         return refund
+
+    def fail_refunds_due(self) -> None:
+        """The refunds of pm_card_refundFail charges whose time has come fail, as Stripe's do: the money goes back to
+        the charge (amount_refunded less), and charge.refund.updated and refund.failed are sent."""
+        for refund_id, when in list(self._failing_refunds.items()):
+            if time.time() < when:
+                continue
+            del self._failing_refunds[refund_id]
+            refund = self.objects[refund_id]
+            refund.update(status="failed", failure_reason="expired_or_canceled_card",
+                          failure_balance_transaction=f"txn_{secrets.token_hex(12)}")
+            charge = self.objects[refund["charge"]]
+            charge["amount_refunded"] -= refund["amount"]
+            charge["refunded"] = False
+            self.emit("charge.refund.updated", refund, {"status": "succeeded"})
+            self.emit("refund.failed", refund, {"status": "succeeded"})
 
     def refund(self, refund_id: str) -> Object:
         return self._get("refund", refund_id, "refund")

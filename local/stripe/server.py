@@ -37,6 +37,8 @@ log = logging.getLogger("csms.stripe")
 API_VERSION = "2026-10-28.endive"
 # Waits before each retry of a webhook delivery the receiver did not answer 2xx (Stripe retries for days).
 WEBHOOK_RETRIES_S = (0.5, 1.0, 2.0, 4.0, 8.0)
+# How often what Stripe does in time (expiring Checkout Sessions, failing refunds) is looked for.
+_SWEEP_S = 0.25
 
 
 def signature(payload: str, secret: str, timestamp: int | None = None) -> str:
@@ -234,22 +236,23 @@ class StripeEmulator:
 
     def _deliver(self) -> None:
         """Sends each event when due, oldest first; one the receiver did not take is sent again after a wait,
-        without holding back the events after it (Stripe retries each on its own). Between sends, expires the
-        Checkout Sessions past their time."""
+        without holding back the events after it (Stripe retries each on its own). Between sends, does what
+        Stripe does in time: expires the Checkout Sessions past their time, fails the refunds due to fail."""
+        swept = 0.0
         while True:
+            if time.monotonic() - swept >= _SWEEP_S:
+                swept = time.monotonic()
+                with self.stripe.lock:
+                    checkout.sweep(self.stripe)
+                    self.stripe.fail_refunds_due()
             with self._wake:
                 if self._stopping:
                     return
-                wait = self._due[0][0] - time.monotonic() if self._due else 1.0
+                wait = self._due[0][0] - time.monotonic() if self._due else _SWEEP_S
                 if wait > 0:
-                    self._wake.wait(min(wait, 1.0))
-                    due = None
-                else:
-                    due = heapq.heappop(self._due)
-            if due is None:
-                with self.stripe.lock:
-                    checkout.sweep(self.stripe)
-                continue
+                    self._wake.wait(min(wait, _SWEEP_S))
+                    continue
+                due = heapq.heappop(self._due)
             _, sequence, attempt, event = due
             if self._post(event):
                 continue
