@@ -14,6 +14,7 @@ import hmac
 import itertools
 import json
 import logging
+import os
 import secrets
 import threading
 import time
@@ -37,7 +38,8 @@ log = logging.getLogger("csms.stripe")
 API_VERSION = "2026-10-28.endive"
 # Waits before each retry of a webhook delivery the receiver did not answer 2xx (Stripe retries for days).
 WEBHOOK_RETRIES_S = (0.5, 1.0, 2.0, 4.0, 8.0)
-# How often what Stripe does in time (expiring Checkout Sessions, failing refunds) is looked for.
+# How often what Stripe does in time (expiring Checkout Sessions, failing refunds) is looked for, and the state file
+# written if anything changed: a kill loses at most this much.
 _SWEEP_S = 0.25
 
 
@@ -143,6 +145,7 @@ class StripeEmulator:
         self._wake = threading.Condition()
         self._stopping = False
         self._failing: list[int] = []  # [requests left to fail, their status]: fail_next
+        self._dirty = False  # a change not yet in the state file
         self._undelivered: list[tuple[str, dict[str, str]]] = []
         self._server: BaseWSGIServer | None = None
         self._threads: list[threading.Thread] = []
@@ -178,12 +181,22 @@ class StripeEmulator:
             self._wake.notify()
         for thread in self._threads:
             thread.join(5)
-        if self.state_file is not None:
-            with self.stripe.lock:
-                state = {"objects": self.stripe.objects, "behaviour": self.stripe.behaviour,
-                         "idempotent": {key: {**asdict(stored), "body": stored.body.decode()}
-                                        for key, stored in self._idempotent.items()}}
-                self.state_file.write_text(json.dumps(state))
+        self._save()
+
+    def _save(self) -> None:
+        """Writes the state file (whole, then renamed over the old one) if anything changed since the last write."""
+        if self.state_file is None:
+            return
+        with self.stripe.lock:
+            if not self._dirty:
+                return
+            state = {"objects": self.stripe.objects, "behaviour": self.stripe.behaviour,
+                     "idempotent": {key: {**asdict(stored), "body": stored.body.decode()}
+                                    for key, stored in self._idempotent.items()}}
+            written = self.state_file.with_suffix(".tmp")
+            written.write_text(json.dumps(state))
+            os.replace(written, self.state_file)
+            self._dirty = False
 
     def _load(self, state: dict[str, Any]) -> None:
         self.stripe.objects.update(state["objects"])
@@ -227,6 +240,7 @@ class StripeEmulator:
     # --- webhooks -----------------------------------------------------------------------------------------------
 
     def _emitted(self, event: Object) -> None:
+        self._dirty = True
         if self.webhook_url is None:
             self._undelivered.append(self.signed(event))
             return
@@ -237,7 +251,8 @@ class StripeEmulator:
     def _deliver(self) -> None:
         """Sends each event when due, oldest first; one the receiver did not take is sent again after a wait,
         without holding back the events after it (Stripe retries each on its own). Between sends, does what
-        Stripe does in time: expires the Checkout Sessions past their time, fails the refunds due to fail."""
+        Stripe does in time (expires the Checkout Sessions past their time, fails the refunds due to fail) and
+        writes the state file."""
         swept = 0.0
         while True:
             if time.monotonic() - swept >= _SWEEP_S:
@@ -245,6 +260,7 @@ class StripeEmulator:
                 with self.stripe.lock:
                     checkout.sweep(self.stripe)
                     self.stripe.fail_refunds_due()
+                self._save()
             with self._wake:
                 if self._stopping:
                     return
@@ -341,6 +357,7 @@ class StripeEmulator:
                     return response
             self.stripe.requested(request_id, key)
             status, body = self._act(route, params, request.full_path.rstrip("?"), arguments)
+            self._dirty = self._dirty or route.method != "GET"
             text = json.dumps(body, indent=2).encode()
             if key is not None:
                 self._idempotent[key] = _Stored(f"{route.method} {request.path}", params, status, text)
