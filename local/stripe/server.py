@@ -35,6 +35,7 @@ from local.stripe.spec import decode_form, request_params
 
 log = logging.getLogger("csms.stripe")
 
+# The API version events carry: the one the pinned stripe SDK (pyproject.toml) speaks.
 API_VERSION = "2026-10-28.endive"
 # Waits before each retry of a webhook delivery the receiver did not answer 2xx (Stripe retries for days).
 WEBHOOK_RETRIES_S = (0.5, 1.0, 2.0, 4.0, 8.0)
@@ -57,50 +58,50 @@ class _Route:
     act: Callable[..., Object]
 
 
-def _routes() -> list[_Route]:
-    return [
-        _Route("POST", "/v1/customers", lambda s, p, u: s.create_customer(p)),
-        _Route("GET", "/v1/customers/{customer}", lambda s, p, u, customer: s.customer(customer)),
-        _Route("POST", "/v1/customers/{customer}", lambda s, p, u, customer: s.update_customer(customer, p)),
-        _Route("DELETE", "/v1/customers/{customer}", lambda s, p, u, customer: s.delete_customer(customer)),
-        _Route("GET", "/v1/customers/{customer}/payment_methods",
-               lambda s, p, u, customer: s.payment_methods(customer, u)),
-        _Route("POST", "/v1/payment_methods", lambda s, p, u: s.create_payment_method(p)),
-        _Route("GET", "/v1/payment_methods", lambda s, p, u: s.payment_methods(p.get("customer"), u)),
-        _Route("GET", "/v1/payment_methods/{payment_method}", lambda s, p, u, payment_method: s.payment_method(payment_method)),
-        _Route("POST", "/v1/payment_methods/{payment_method}",
-               lambda s, p, u, payment_method: s.update_payment_method(payment_method, p)),
-        _Route("POST", "/v1/payment_methods/{payment_method}/attach",
-               lambda s, p, u, payment_method: s.attach_payment_method(payment_method, p)),
-        _Route("POST", "/v1/payment_methods/{payment_method}/detach",
-               lambda s, p, u, payment_method: s.detach_payment_method(payment_method)),
-        _Route("POST", "/v1/setup_intents", lambda s, p, u: s.create_setup_intent(p)),
-        _Route("GET", "/v1/setup_intents/{intent}", lambda s, p, u, intent: s.setup_intent(intent)),
-        _Route("POST", "/v1/setup_intents/{intent}", lambda s, p, u, intent: s.update_setup_intent(intent, p)),
-        _Route("POST", "/v1/setup_intents/{intent}/confirm", lambda s, p, u, intent: s.confirm_setup_intent(intent, p)),
-        _Route("POST", "/v1/setup_intents/{intent}/cancel", lambda s, p, u, intent: s.cancel_setup_intent(intent, p)),
-        _Route("POST", "/v1/payment_intents", lambda s, p, u: s.create_payment_intent(p)),
-        _Route("GET", "/v1/payment_intents/{intent}", lambda s, p, u, intent: s.payment_intent(intent)),
-        _Route("POST", "/v1/payment_intents/{intent}", lambda s, p, u, intent: s.update_payment_intent(intent, p)),
-        _Route("POST", "/v1/payment_intents/{intent}/confirm",
-               lambda s, p, u, intent: s.confirm_payment_intent(intent, p)),
-        _Route("POST", "/v1/payment_intents/{intent}/capture",
-               lambda s, p, u, intent: s.capture_payment_intent(intent, p)),
-        _Route("POST", "/v1/payment_intents/{intent}/cancel",
-               lambda s, p, u, intent: s.cancel_payment_intent(intent, p)),
-        _Route("GET", "/v1/charges/{charge}", lambda s, p, u, charge: s.charge(charge)),
-        _Route("POST", "/v1/refunds", lambda s, p, u: s.create_refund(p)),
-        _Route("GET", "/v1/refunds", lambda s, p, u: s.refunds(p, u)),
-        _Route("GET", "/v1/refunds/{refund}", lambda s, p, u, refund: s.refund(refund)),
-        _Route("POST", "/v1/checkout/sessions", lambda s, p, u: checkout.create(s, p)),
-        _Route("GET", "/v1/checkout/sessions/{session}", lambda s, p, u, session: checkout.get(s, session)),
-        _Route("POST", "/v1/checkout/sessions/{session}/expire", lambda s, p, u, session: checkout.expire(s, session)),
-        _Route("GET", "/v1/events", lambda s, p, u: s.list_events(p, u)),
-        _Route("GET", "/v1/events/{id}", lambda s, p, u, id: s.event(id)),
-    ]
+# Every API route, by the OpenAPI path its parameters are checked against; each acts on the account with the
+# parameters, the request's path (a list's `url`) and the path's ids.
+_ROUTES = [
+    _Route("POST", "/v1/customers", lambda s, p, u: s.create_customer(p)),
+    _Route("GET", "/v1/customers/{customer}", lambda s, p, u, customer: s.customer(customer)),
+    _Route("POST", "/v1/customers/{customer}", lambda s, p, u, customer: s.update_customer(customer, p)),
+    _Route("DELETE", "/v1/customers/{customer}", lambda s, p, u, customer: s.delete_customer(customer)),
+    _Route("GET", "/v1/customers/{customer}/payment_methods",
+           lambda s, p, u, customer: s.payment_methods(customer, u)),
+    _Route("POST", "/v1/payment_methods", lambda s, p, u: s.create_payment_method(p)),
+    _Route("GET", "/v1/payment_methods", lambda s, p, u: s.payment_methods(p.get("customer"), u)),
+    _Route("GET", "/v1/payment_methods/{payment_method}", lambda s, p, u, payment_method: s.payment_method(payment_method)),
+    _Route("POST", "/v1/payment_methods/{payment_method}",
+           lambda s, p, u, payment_method: s.update_payment_method(payment_method, p)),
+    _Route("POST", "/v1/payment_methods/{payment_method}/attach",
+           lambda s, p, u, payment_method: s.attach_payment_method(payment_method, p)),
+    _Route("POST", "/v1/payment_methods/{payment_method}/detach",
+           lambda s, p, u, payment_method: s.detach_payment_method(payment_method)),
+    _Route("POST", "/v1/setup_intents", lambda s, p, u: s.create_setup_intent(p)),
+    _Route("GET", "/v1/setup_intents/{intent}", lambda s, p, u, intent: s.setup_intent(intent)),
+    _Route("POST", "/v1/setup_intents/{intent}", lambda s, p, u, intent: s.update_setup_intent(intent, p)),
+    _Route("POST", "/v1/setup_intents/{intent}/confirm", lambda s, p, u, intent: s.confirm_setup_intent(intent, p)),
+    _Route("POST", "/v1/setup_intents/{intent}/cancel", lambda s, p, u, intent: s.cancel_setup_intent(intent, p)),
+    _Route("POST", "/v1/payment_intents", lambda s, p, u: s.create_payment_intent(p)),
+    _Route("GET", "/v1/payment_intents/{intent}", lambda s, p, u, intent: s.payment_intent(intent)),
+    _Route("POST", "/v1/payment_intents/{intent}", lambda s, p, u, intent: s.update_payment_intent(intent, p)),
+    _Route("POST", "/v1/payment_intents/{intent}/confirm",
+           lambda s, p, u, intent: s.confirm_payment_intent(intent, p)),
+    _Route("POST", "/v1/payment_intents/{intent}/capture",
+           lambda s, p, u, intent: s.capture_payment_intent(intent, p)),
+    _Route("POST", "/v1/payment_intents/{intent}/cancel",
+           lambda s, p, u, intent: s.cancel_payment_intent(intent, p)),
+    _Route("GET", "/v1/charges/{charge}", lambda s, p, u, charge: s.charge(charge)),
+    _Route("POST", "/v1/refunds", lambda s, p, u: s.create_refund(p)),
+    _Route("GET", "/v1/refunds", lambda s, p, u: s.refunds(p, u)),
+    _Route("GET", "/v1/refunds/{refund}", lambda s, p, u, refund: s.refund(refund)),
+    _Route("POST", "/v1/checkout/sessions", lambda s, p, u: checkout.create(s, p)),
+    _Route("GET", "/v1/checkout/sessions/{session}", lambda s, p, u, session: checkout.get(s, session)),
+    _Route("POST", "/v1/checkout/sessions/{session}/expire", lambda s, p, u, session: checkout.expire(s, session)),
+    _Route("GET", "/v1/events", lambda s, p, u: s.list_events(p, u)),
+    _Route("GET", "/v1/events/{id}", lambda s, p, u, id: s.event(id)),
+]
 
 
-_ROUTES = _routes()
 _URLS = Map([Rule(r.template.replace("{", "<").replace("}", ">"), methods=[r.method], endpoint=i)
              for i, r in enumerate(_ROUTES)]
             + [Rule("/checkout/<session>", methods=["GET", "POST"], endpoint="checkout"),
