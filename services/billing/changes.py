@@ -5,7 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from services.contracts.billing import BillingEvent, InvoiceIssued, SessionUnpriced, TariffAssignmentChanged, TariffChanged
+from services.contracts.billing import (
+    AccountStanding,
+    BillingEvent,
+    InvoiceIssued,
+    SessionUnpriced,
+    TariffAssignmentChanged,
+    TariffChanged,
+)
 from services.shared.events import stable_id
 
 
@@ -48,3 +55,14 @@ def assignment_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -
         assignment_id=item["assignment_id"], tariff_id=item["tariff_id"], scope=item["scope"],
         target_id=item.get("target_id"), valid_from=item.get("valid_from"), valid_to=item.get("valid_to"),
         deleted=new is None)]
+
+
+def account_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[AccountStanding]:
+    """AccountStanding when an account is created (good, version 1) and each time its standing or the reason moves
+    (standing_version: services/billing/standing.py); a profile or card change publishes nothing."""
+    if new is None or (old is not None and int(old["standing_version"]) == int(new["standing_version"])):
+        return []
+    version = int(new["standing_version"])
+    return [AccountStanding(event_id=stable_id("AccountStanding", new["account_id"], version),
+                            occurred_at=new["updated_at"], account_id=new["account_id"], standing=new["standing"],
+                            reason=new.get("standing_reason"), version=version)]
