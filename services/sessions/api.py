@@ -138,6 +138,9 @@ class Session(BaseModel):
     time_zone: str | None = Field(None, description="The site's IANA time zone the tariff's times are read in")
     site_id: str | None = None
     token_group: str | None = Field(None, description="The id tag's group (parent id tag) when the session started")
+    account_id: str | None = Field(None, description=(
+        "The billing account of the id token that started it (billing holds and captures the payment on its card)"))
+    ocpp_version: str | None = Field(None, description="The charger's OCPP version (ocpp1.6, ocpp2.0.1) when it started")
     price_text: str | None = Field(None, description="The tariff's text the driver was shown")
     running_cost: Cost | None = Field(None, description="The latest running cost sent to the charger")
     final_cost: Cost | None = Field(None, description="What the charger was told the session cost")
