@@ -121,6 +121,9 @@ def test_a_blocked_accounts_start_is_answered_blocked_and_recorded_with_its_acco
     started = {e["transaction_id"]: e for e in tap.of("SessionStarted")}
     assert {(e["account_id"], e["ocpp_version"]) for e in started.values()} == {(ACCOUNT, "ocpp1.6"),
                                                                                (ACCOUNT, "ocpp2.0.1")}
+    sessions = api("GET", "/sessions", query={"charge_point_id": CP})[1]["items"]
+    assert {(s["account_id"], s["ocpp_version"], "id_tag_blocked" in s["flags"]) for s in sessions} == {
+        (ACCOUNT, "ocpp1.6", True), (ACCOUNT, "ocpp2.0.1", False)}  # 2.0.1's flag comes with its end
 
 
 def test_session_started_carries_the_account_the_lock_and_the_version(tap: EventTap) -> None:
@@ -208,3 +211,17 @@ def test_an_adhoc_tag_that_is_another_tokens_starts_nothing(tap: EventTap) -> No
     deliver(authorized())
     assert tap.of("CommandRequested") == []
     assert "payment_id" not in store.get_token(QR, "Central")
+
+
+def test_a_standing_that_changes_while_a_token_is_put_reaches_it(tap: EventTap, monkeypatch: pytest.MonkeyPatch) -> None:
+    deliver(standing(1, blocked=False))
+    put = store.put_token
+
+    def late_put(item: dict[str, Any]) -> bool:  # the account is blocked between the standing's read and the put
+        deliver(standing(2, blocked=True))
+        return put(item)
+
+    monkeypatch.setattr(store, "put_token", late_put)
+    status, body = api("PUT", "/id-tokens/CARD-1", {"status": "Accepted", "account_id": ACCOUNT})
+    assert status == 201 and body["account_standing"] == "blocked"
+    assert authorize16("CARD-1") == "Blocked"
