@@ -45,12 +45,12 @@ def standing_changed(event: AccountStanding, now: datetime) -> None:
     apply_standing(store.account_token_keys(event.account_id), standing, now)
 
 
-def apply_standing(keys: list[dict[str, Any]], standing: dict[str, Any], now: datetime) -> int:
-    """Sets a standing on the account's tokens of `keys` that hold an older one; how many changed."""
+def apply_standing(keys: list[dict[str, Any]], standing: dict[str, Any], now: datetime) -> None:
+    """Sets a standing on the account's tokens of `keys` that still hold an older one."""
     fields = {**token_standing(standing), "updated_at": clock.iso(now)}
     remove = () if REASON in fields else (REASON,)
-    return sum(store.set_token_standing(key, standing["account_id"], fields, int(standing["version"]), remove)
-               for key in keys)
+    for key in keys:
+        store.set_token_standing(key, standing["account_id"], fields, int(standing["version"]), remove)
 
 
 def adhoc_payment_authorized(event: AdHocPaymentAuthorized, now: datetime) -> None:
