@@ -15,7 +15,7 @@ from services.shared.settings import settings
 
 
 def authorize(ctx: OcppContext, request: call.Authorize) -> call_result.Authorize:
-    info = transactions.authorize(_token(request.id_token), ctx.received_at)
+    info = transactions.authorize(_token(request.id_token), ctx.received_at, ctx.charge_point_id)
     return call_result.Authorize(id_token_info=_id_token_info(transactions.quote(ctx.charge_point_id, info,
                                                                                 ctx.received_at)))
 
@@ -37,6 +37,7 @@ def transaction_event(ctx: OcppContext, request: call.TransactionEvent) -> call_
         token=_token(request.id_token) if request.id_token else None, offline=bool(request.offline),
         charging_state=info.get("charging_state"), stopped_reason=info.get("stopped_reason"),
         remote_start_id=info.get("remote_start_id"), reservation_id=request.reservation_id,
+        ocpp_version=ctx.ocpp_version,
     ), ctx.received_at)
     return call_result.TransactionEvent(
         total_cost=answer.total_cost,  # type: ignore[arg-type]  # a Decimal: the wire's number, exactly
