@@ -125,7 +125,7 @@ class State:
 def state_of(payment: dict[str, Any], invoice: dict[str, Any] | None, receipt_url: str | None) -> State:
     """Pure: a payment (and its session's invoice, once issued) as the driver reads it."""
     status = payment["status"]
-    if status in ("canceled", "failed_hold"):
+    if status == "failed_hold" or (status == "canceled" and not payment.get("session_id")):
         return State("Cancelled", "The session did not start: the hold on your card is released.", refresh=False)
     if status == "pending":
         return State("Waiting for your payment", "Waiting for the payment to be confirmed.")
@@ -133,10 +133,10 @@ def state_of(payment: dict[str, Any], invoice: dict[str, Any] | None, receipt_ur
         return State("Starting", "Payment authorized. The charger is starting: plug in your car if you have not.")
     if invoice is None:
         return State("Charging", "Charging. Stop the session at the charger or in your car; your receipt appears here.")
-    if invoice["status"] == "unpriced":
+    if invoice["status"] == "unpriced" or status == "canceled":  # unpriced, or under the minimum
         return State("Ended", "The session ended and costs you nothing: the hold on your card is released.",
                      refresh=False)
-    done = status in ("captured", "settled", "voided", "canceled")
+    done = status in ("captured", "settled", "voided")
     return State("Ended", f"The session ended: {_money(int(invoice['total_incl_vat']), invoice['currency'])}.",
                  receipt_url, refresh=not done)
 
