@@ -45,7 +45,7 @@ ADHOC_TAG = re.compile(r"^QR[A-Z2-7]{18}$")
 KIND = "adhoc"
 DUE = "due"  # the retry-due index's one partition
 # How long the driver has on Stripe's checkout page.
-CHECKOUT_TTL = timedelta(minutes=30)
+CHECKOUT_TTL = timedelta(minutes=31)  # Stripe wants 30 at least, counted when it receives the request
 # The highest remoteStartId: OCPP 2.0.1's is an integer (32-bit signed on most chargers).
 _REMOTE_START_IDS = 2**31 - 1
 
