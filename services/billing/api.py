@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.models import Tag
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.billing import invoicing, payments, payments_api, reports_api, store, tariffs_api
+from services.billing import accounts_api, invoicing, payments, payments_api, reports_api, store, tariffs_api
 from services.billing.receipt_route import RECEIPTS_PREFIX
 from services.shared import clock
 from services.shared.auth import Scope
@@ -39,12 +39,14 @@ TAGS = {  # each tag of this service's routes, described at the top of the OpenA
     tariffs_api.TARIFFS: tariffs_api.DESCRIPTION,
     **reports_api.TAGS,
     **payments_api.TAGS,
+    accounts_api.ACCOUNTS: accounts_api.DESCRIPTION,
 }
 app.configure_openapi(tags=[Tag(name=name, description=text) for name, text in TAGS.items()])
 # The routes of tariffs, their assignments and resolutions (services/billing/tariffs_api.py), usage reports and
-# monthly statements (services/billing/reports_api.py).
+# monthly statements (services/billing/reports_api.py), drivers' accounts (services/billing/accounts_api.py).
 app.include_router(tariffs_api.router)
 app.include_router(reports_api.router)
+app.include_router(accounts_api.router)
 # Payments, and invoices' refunds with their credit notes (services/billing/payments_api.py).
 app.include_router(payments_api.router)
 
