@@ -5,7 +5,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from services.contracts.billing import BillingEvent, InvoiceIssued, SessionUnpriced, TariffAssignmentChanged, TariffChanged
+from services.contracts.billing import (
+    AccountStanding,
+    BillingCommandRequested,
+    BillingEvent,
+    InvoiceIssued,
+    PaymentFailed,
+    SessionUnpriced,
+    TariffAssignmentChanged,
+    TariffChanged,
+)
 from services.shared.events import stable_id
 
 
@@ -48,3 +57,6 @@ def assignment_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -
         assignment_id=item["assignment_id"], tariff_id=item["tariff_id"], scope=item["scope"],
         target_id=item.get("target_id"), valid_from=item.get("valid_from"), valid_to=item.get("valid_to"),
         deleted=new is None)]
+
+
+from services.billing import accounts_api, invoicing, payments, payments_api, reports_api, store, tariffs_api

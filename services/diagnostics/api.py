@@ -26,6 +26,7 @@ from services.shared.rest import (
     resolver,
     responses,
 )
+from services.shared.text import EMAIL, PHONE
 
 app = resolver()
 INCIDENTS = "Incidents"
@@ -495,9 +496,6 @@ def get_connector_support(
 # --- tickets -------------------------------------------------------------------------------------
 
 TicketStatus = Literal["open", "resolved"]
-# E.164, what SMS gateways take; an address of RFC 5321's length with one @ and a dot in its domain.
-PHONE = r"^\+[1-9][0-9]{6,14}$"
-EMAIL = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
 
 
 class Contact(BaseModel):

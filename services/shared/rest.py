@@ -37,9 +37,9 @@ BEARER = "bearer"
 MAX_BODY_BYTES = 1024 * 1024
 # An OpenAPI security requirement, as Powertools' route decorators take it: {scheme: [scope, ...]}.
 Security = list[dict[str, list[str]]]
-_TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
-           409: "Conflict", 413: "Content too large", 415: "Unsupported media type", 422: "Invalid request",
-           500: "Internal error"}
+_TITLES = {400: "Bad request", 401: "Unauthorized", 402: "Payment required", 403: "Forbidden", 404: "Not found",
+           405: "Method not allowed", 409: "Conflict", 413: "Content too large", 415: "Unsupported media type",
+           422: "Invalid request", 500: "Internal error", 502: "Bad gateway", 503: "Service unavailable"}
 
 
 class ProblemDetail(BaseModel):

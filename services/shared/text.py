@@ -13,6 +13,10 @@ from typing import Any
 # Only an escape can bring a surrogate into a str decoded strictly from UTF-8; \ud83d\ude00 (a pair) decodes to
 # one character, so what this finds is checked on the decoded value.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+# People's contacts the REST API takes: E.164, what SMS gateways take; an address of RFC 5321's length with one @ and a
+# dot in its domain.
+PHONE = r"^\+[1-9][0-9]{6,14}$"
+EMAIL = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
 
 
 def has_lone_surrogate(source: str, decoded: Any) -> bool:
