@@ -6,11 +6,8 @@ import json
 from typing import Any
 
 from services.contracts.billing import (
-    AccountStanding,
-    BillingCommandRequested,
     BillingEvent,
     InvoiceIssued,
-    PaymentFailed,
     SessionUnpriced,
     TariffAssignmentChanged,
     TariffChanged,
@@ -59,4 +56,3 @@ def assignment_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -
         deleted=new is None)]
 
 
-from services.billing import accounts_api, invoicing, payments, payments_api, reports_api, store, tariffs_api

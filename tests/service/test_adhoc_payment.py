@@ -16,7 +16,7 @@ import pytest
 import stripe
 
 from local.stripe import StripeEmulator
-from services.billing import adhoc, invoicing, pay_page, places, stripe_api
+from services.billing import adhoc, invoicing, pay_page, payment_store, places, stripe_api
 from services.contracts.connectivity import CommandCompleted
 from services.contracts.sessions import SessionStarted
 from services.shared import clock
@@ -53,33 +53,38 @@ def paid(emulator: StripeEmulator) -> dict[str, Any]:
     assert reply["statusCode"] == 303, reply["body"]
     [session] = [o for o in emulator.stripe.objects.values() if o["object"] == "checkout.session" and o["id"] not in before]
     assert reply["header"]["location"] == session["url"] == f"{emulator.url}/checkout/{session['id']}"
-    item = adhoc.get(session["metadata"]["csms_payment_id"])
+    item = payment_store.get(session["metadata"]["csms_payment_id"])
     assert item is not None
     return item
 
 
-def pay_at_stripe(emulator: StripeEmulator, item: dict[str, Any], card: str = "pm_card_visa") -> dict[str, Any]:
-    """The driver submits Stripe's page with a test card: where it sends them, and checkout.session.completed's
-    object, handed to billing as the webhook would."""
+def submit(emulator: StripeEmulator, item: dict[str, Any], card: str = "pm_card_visa") -> tuple[str, list[dict[str, Any]]]:
+    """The driver submits Stripe's page with a test card: where it sends them, and the events it sent since the last
+    ones drained."""
     path = urlsplit(checkout_session(emulator, item)["url"]).path
     connection = http.client.HTTPConnection(emulator.host, emulator.port, timeout=10)
     connection.request("POST", path, urlencode({"card": card}),
                        {"Content-Type": "application/x-www-form-urlencoded"})
     reply = connection.getresponse()
     assert reply.status == 303, reply.read()
-    location = reply.getheader("Location")
+    location = reply.getheader("Location") or ""
     connection.close()
-    [obj] = [json.loads(payload)["data"]["object"] for payload, _ in emulator.drain()
-             if json.loads(payload)["type"] == "checkout.session.completed"]
-    adhoc.on_checkout_completed(obj)
+    return location, [json.loads(payload) for payload, _ in emulator.drain()]
+
+
+def pay_at_stripe(emulator: StripeEmulator, item: dict[str, Any]) -> dict[str, Any]:
+    """Paid with pm_card_visa, and checkout.session.completed's object handed to billing as the webhook would."""
+    location, events = submit(emulator, item)
     assert location == checkout_session(emulator, item)["success_url"]
+    [obj] = [event["data"]["object"] for event in events if event["type"] == "checkout.session.completed"]
+    adhoc.on_checkout_completed(obj)
     return obj
 
 
 def held(emulator: StripeEmulator) -> dict[str, Any]:
     item = paid(emulator)
     pay_at_stripe(emulator, item)
-    found = adhoc.get(item["payment_id"])
+    found = payment_store.get(item["payment_id"])
     assert found is not None and found["status"] == "held"
     return found
 
@@ -169,7 +174,7 @@ def test_stripe_unreachable_is_a_page_that_says_try_again(emulator: StripeEmulat
 def test_the_paid_checkout_holds_it_once_and_the_start_is_due(emulator: StripeEmulator) -> None:
     item = paid(emulator)
     obj = pay_at_stripe(emulator, item)
-    found = adhoc.get(item["payment_id"])
+    found = payment_store.get(item["payment_id"])
     assert found is not None
     assert (found["status"], found["payment_intent_id"], found["amount_held"], found["due"]) == (
         "held", obj["payment_intent"], 5000, "due")
@@ -178,20 +183,37 @@ def test_the_paid_checkout_holds_it_once_and_the_start_is_due(emulator: StripeEm
     assert timedelta(seconds=299) < clock.parse(found["start_by"]) - clock.parse(found["authorized_at"]) <= timedelta(seconds=300)
     [event] = adhoc.changes(item, found)
     assert (event.id_tag, event.evse_id, event.remote_start_id) == (item["id_tag"], 2, found["remote_start_id"])
-    adhoc.on_checkout_completed({**obj, "payment_intent": "pi_other"})  # a replay: nothing changes
+    adhoc.on_checkout_completed(obj)  # a replay: nothing changes
+    adhoc.on_checkout_completed({**obj, "payment_intent": "pi_other"})
     adhoc.on_checkout_completed({**obj, "metadata": {}})  # not one of ours
-    assert adhoc.get(item["payment_id"]) == found
+    assert payment_store.get(item["payment_id"]) == found
+
+
+def test_held_by_the_intents_webhook_first_the_checkout_still_starts_it(emulator: StripeEmulator) -> None:
+    from services.billing import payments
+
+    item = paid(emulator)
+    _, deliveries = submit(emulator, item)
+    [intent] = [e["data"]["object"] for e in deliveries if e["type"] == "payment_intent.amount_capturable_updated"]
+    [checkout] = [e["data"]["object"] for e in deliveries if e["type"] == "checkout.session.completed"]
+    payments.on_payment_intent(intent)
+    early = payment_store.get(item["payment_id"])
+    assert early["status"] == "held" and adhoc.changes(item, early) == []
+    adhoc.on_checkout_completed(checkout)
+    found = payment_store.get(item["payment_id"])
+    assert found["start_by"] and found["remote_start_id"] and found["due"] == "due"
+    assert len(adhoc.changes(early, found)) == 1
 
 
 def test_its_session_links_once_and_is_no_longer_due(emulator: StripeEmulator) -> None:
     item = held(emulator)
     assert not adhoc.link_session(started(item, charge_point_id="CP-2"))  # not the paid charger
     assert adhoc.link_session(started(item))
-    linked = adhoc.get(item["payment_id"])
+    linked = payment_store.get(item["payment_id"])
     assert linked is not None and linked["session_id"] == "s-1" and "due" not in linked and linked["status"] == "held"
     assert not adhoc.link_session(started(item))  # a replay
     assert not adhoc.link_session(started(item, "s-2"))  # single use
-    assert adhoc.get(item["payment_id"]) == linked
+    assert payment_store.get(item["payment_id"]) == linked
     assert not adhoc.link_session(started({"id_tag": "RFID-1"}))
 
 
@@ -204,15 +226,15 @@ def test_a_refused_remote_start_releases_the_hold(emulator: StripeEmulator) -> N
 
     adhoc.remote_start_completed(command("accepted"))
     adhoc.remote_start_completed(command("rejected", None))
-    assert adhoc.get(item["payment_id"])["status"] == "held" and intent_status(emulator, item) == "requires_capture"
+    assert payment_store.get(item["payment_id"])["status"] == "held" and intent_status(emulator, item) == "requires_capture"
     adhoc.remote_start_completed(command("rejected"))
-    cancelled = adhoc.get(item["payment_id"])
+    cancelled = payment_store.get(item["payment_id"])
     assert (cancelled["status"], cancelled["cancel_reason"]) == ("canceled", "remote start rejected")
     assert "due" not in cancelled and intent_status(emulator, item) == "canceled"
     intent = emulator.stripe.payment_intent(item["payment_intent_id"])
     assert intent["cancellation_reason"] == "abandoned"
     adhoc.remote_start_completed(command("timed_out"))  # nothing more to cancel
-    assert adhoc.get(item["payment_id"]) == cancelled
+    assert payment_store.get(item["payment_id"]) == cancelled
 
 
 def test_a_start_that_never_comes_times_out_and_a_failed_release_is_tried_again(
@@ -231,15 +253,15 @@ def test_a_start_that_never_comes_times_out_and_a_failed_release_is_tried_again(
     monkeypatch.setattr(intents, "cancel", unreachable)
     with pytest.raises(stripe.APIConnectionError):
         adhoc.timed_out_starts()
-    kept = adhoc.get(late["payment_id"])
+    kept = payment_store.get(late["payment_id"])
     assert (kept["status"], kept["due"]) == ("canceled", "due") and intent_status(emulator, late) == "requires_capture"
     monkeypatch.setattr(intents, "cancel", cancel)
     assert adhoc.timed_out_starts() == 1
-    released = adhoc.get(late["payment_id"])
+    released = payment_store.get(late["payment_id"])
     assert released["status"] == "canceled" and "due" not in released
     assert released["cancel_reason"] == "the session did not start in time"
     assert intent_status(emulator, late) == "canceled"
-    assert adhoc.get(linked["payment_id"])["status"] == "held" and intent_status(emulator, linked) == "requires_capture"
+    assert payment_store.get(linked["payment_id"])["status"] == "held" and intent_status(emulator, linked) == "requires_capture"
     assert adhoc.timed_out_starts() == 0
 
 
@@ -247,7 +269,7 @@ def test_an_intent_stripe_cancelled_already_counts_as_released(emulator: StripeE
     item = held(emulator)
     emulator.stripe.cancel_payment_intent(item["payment_intent_id"], {})
     assert adhoc.cancel(item["payment_id"], "test")
-    assert "due" not in adhoc.get(item["payment_id"])
+    assert "due" not in payment_store.get(item["payment_id"])
 
 
 def status(item: dict[str, Any], key: str | None = None) -> dict[str, Any]:
