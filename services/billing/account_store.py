@@ -40,8 +40,8 @@ def _update(account_id: str, expression: str, names: dict[str, str], values: dic
     """The item after an update, None when its condition does not hold (no such account, or another write won)."""
     try:
         reply = _accounts().update_item(Key={"account_id": account_id}, UpdateExpression=expression,
-                                        ConditionExpression=condition, ExpressionAttributeNames=names or None,
-                                        ExpressionAttributeValues=values, ReturnValues="ALL_NEW")
+                                        ConditionExpression=condition, ExpressionAttributeValues=values,
+                                        ReturnValues="ALL_NEW", **({"ExpressionAttributeNames": names} if names else {}))
     except ClientError as error:
         if condition_failed(error):
             return None

@@ -12,15 +12,12 @@ the payment's changes (services/billing/changes.py:payment_changes), never from 
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from services.billing import invoicing, payment_store, store, stripe_api
+from services.billing import adhoc, invoicing, payment_store, store, stripe_api
 from services.shared import clock, events
 from services.shared.log import logger
-from services.shared.money import round_minor
 from services.shared.settings import settings
 
 if TYPE_CHECKING:
@@ -28,8 +25,6 @@ if TYPE_CHECKING:
 
     from services.contracts.sessions import SessionStarted
 
-# An ad-hoc (QR) payment's id tag: "QR" and 18 base32 characters, within 1.6's 20 (services/billing/adhoc.py).
-ADHOC_TAG = re.compile(r"^QR[A-Z2-7]{18}$")
 # The waits before each retry of a declined charge, after its 1st, 2nd... failed attempt; then no more.
 RETRY_AFTER = (timedelta(hours=1), timedelta(hours=6), timedelta(hours=24), timedelta(hours=72))
 # Stripe's answers that refuse the payment itself (a decline, a hold no longer capturable): recorded as a failed
@@ -45,16 +40,7 @@ def hold_id(session_id: str) -> str:
     return "pay_" + events.stable_id("hold", session_id)
 
 
-def adhoc_id(id_tag: str) -> str:
-    return "pay_" + events.stable_id("adhoc", id_tag)
-
-
 # --- the rules (pure) -------------------------------------------------------------------------------------------
-
-def hold_amount(tariff_hold: Decimal | None, currency: str) -> int:
-    """What a session's hold takes, in minor units: its tariff's hold_amount, else the deployment's."""
-    return round_minor(tariff_hold if tariff_hold is not None else settings().hold_amount, currency)
-
 
 def amount_owed(invoice: dict[str, Any]) -> int:
     """What the driver pays for an invoice, in minor units: its total, or 0 when it is not billed (unpriced, void) or
@@ -68,9 +54,9 @@ def amount_owed(invoice: dict[str, Any]) -> int:
     return int(invoice["total_incl_vat"])
 
 
-def next_attempt_at(attempts: int, now: datetime) -> datetime | None:
-    """When a charge that failed `attempts` times is tried again; None: no more automatic attempts."""
-    return now + RETRY_AFTER[attempts - 1] if 1 <= attempts <= len(RETRY_AFTER) else None
+def next_attempt_at(failed_charges: int, now: datetime) -> datetime | None:
+    """When an invoice whose charge failed `failed_charges` times is charged again; None: no more automatic attempts."""
+    return now + RETRY_AFTER[failed_charges - 1] if 1 <= failed_charges <= len(RETRY_AFTER) else None
 
 
 # --- Stripe -----------------------------------------------------------------------------------------------------
@@ -138,9 +124,7 @@ def session_started(started: "SessionStarted") -> None:
     """A hold on the card of the token's account; an ad-hoc payment's session linked to its payment; else nothing."""
     if started.account_id:
         _hold(started)
-    elif started.id_tag and ADHOC_TAG.match(started.id_tag):
-        from services.billing import adhoc
-
+    elif started.id_tag and adhoc.ADHOC_TAG.match(started.id_tag):
         adhoc.link_session(started)
 
 
@@ -153,7 +137,8 @@ def _hold(started: "SessionStarted") -> None:
     at = clock.iso(clock.now())
     item: dict[str, Any] = {
         "payment_id": hold_id(started.session_id), "kind": "hold", "status": "pending", "currency": currency,
-        "amount_held": hold_amount(tariff.hold_amount if tariff is not None else None, currency),
+        "amount_held": adhoc.hold_amount((tariff.hold_amount if tariff is not None else None) or settings().hold_amount,
+                                         currency),
         "amount_captured": 0, "amount_refunded": 0, "captures": [], "attempts": 0, "account_id": started.account_id,
         "session_id": started.session_id, "charge_point_id": started.charge_point_id, "evse_id": started.evse_id,
         "transaction_id": started.transaction_id, "created_at": at, "updated_at": at,
@@ -180,8 +165,8 @@ def _hold(started: "SessionStarted") -> None:
 
 def _payment_of(session_id: str, id_tag: str | None) -> dict[str, Any] | None:
     payment = payment_store.get(hold_id(session_id))
-    if payment is None and id_tag and ADHOC_TAG.match(id_tag):
-        payment = payment_store.get(adhoc_id(id_tag))
+    if payment is None and id_tag and adhoc.ADHOC_TAG.match(id_tag):
+        payment = payment_store.get(adhoc.payment_id(id_tag))
         if payment is not None and payment.get("session_id") not in (None, session_id):
             return None
     return payment
@@ -228,6 +213,7 @@ def _cancel_intent(payment: dict[str, Any]) -> None:
 
     try:
         stripe_api.client().v1.payment_intents.cancel(payment["payment_intent_id"],
+                                                      params={"cancellation_reason": "abandoned"},
                                                       options=stripe_api.options("cancel", payment["payment_id"]))
     except stripe.StripeError as error:
         logger.info("hold not cancelable", extra={"payment_id": payment["payment_id"],
@@ -283,13 +269,15 @@ def _failed(payment: dict[str, Any], invoice: dict[str, Any], owed: int, capture
     from services.billing import accounts
 
     now = clock.now()
-    retry = next_attempt_at(attempt, now) if payment.get("account_id") else None
+    charges = int(payment.get("failed_charges", 0)) + 1
+    retry = next_attempt_at(charges, now) if payment.get("account_id") else None
     store.record_payment(invoice["invoice_id"], payment["payment_id"], "payment_failed")
     if payment.get("account_id"):
         accounts.block(payment["account_id"], invoice["invoice_id"], "payment_failed")
     intent = declined.intent_id or (captures[-1]["payment_intent_id"] if captures else payment.get("payment_intent_id"))
     fields: dict[str, Any] = {
         "invoice_id": invoice["invoice_id"], "amount_owed": owed, "captures": captures, "attempts": attempt,
+        "failed_charges": charges,
         "amount_captured": sum(int(capture["amount"]) for capture in captures),
         "last_error": {"code": declined.code, "message": declined.message}, "updated_at": clock.iso(now),
         **({"payment_intent_id": intent} if intent else {})}
@@ -305,8 +293,6 @@ def _failed(payment: dict[str, Any], invoice: dict[str, Any], owed: int, capture
 def due_steps() -> int:
     """Every failed charge whose retry is due, tried again; ad-hoc payments whose session never started, cancelled
     (services/billing/adhoc.py). How many steps were taken."""
-    from services.billing import adhoc
-
     now = clock.iso(clock.now())
     done = 0
     for payment_id in payment_store.due(now):
@@ -357,7 +343,8 @@ def voided(invoice: dict[str, Any]) -> None:
 def on_payment_intent(obj: dict[str, Any]) -> None:
     """A PaymentIntent's webhook (amount_capturable_updated, succeeded, payment_failed, canceled): its status kept on
     the payment whose intent it is, never moved back. A hold whose answer the CSMS did not see (the call timed out)
-    becomes `held` from it; every other move is the CSMS's own call's (the webhook confirms it)."""
+    becomes `held` from it; every other move is the CSMS's own call's (the webhook confirms it), and an ad-hoc
+    payment becomes held from its checkout.session.completed (services/billing/adhoc.py)."""
     payment_id = (obj.get("metadata") or {}).get("csms_payment_id")
     payment = payment_store.get(payment_id) if payment_id else payment_store.by_intent(obj["id"])
     if payment is None or payment.get("payment_intent_id") not in (None, obj["id"]):
@@ -367,7 +354,7 @@ def on_payment_intent(obj: dict[str, Any]) -> None:
     if rank is None or rank <= int(payment.get("intent_rank", -1)):
         return
     fields = {"intent_status": status, "intent_rank": rank, "updated_at": clock.iso(clock.now())}
-    if status == "requires_capture" and payment["status"] == "pending":
+    if status == "requires_capture" and payment["status"] == "pending" and payment["kind"] == "hold":
         held = payment_store.move(payment["payment_id"], "held", {
             **fields, "payment_intent_id": obj["id"], "amount_held": int(obj.get("amount_capturable") or 0)},
             intent_rank=rank)
