@@ -312,7 +312,7 @@ class Stripe:
             self._get("customer", customer_id, "customer")
         found = [o for o in self.objects.values() if o["object"] == "payment_method" and o["customer"] is not None
                  and customer_id in (None, o["customer"])]
-        return _list(url, sorted(found, key=lambda o: -o["created"]))
+        return _list(url, found[::-1])
 
     def _card_error(self, behaviour: str, pm: Object, **objects: Object) -> StripeError:
         code, decline_code, message = _DECLINES[behaviour]
@@ -369,8 +369,7 @@ class Stripe:
         behaviour = self.behaviour[pm["id"]]
         if behaviour == "declined":
             error = self._card_error(behaviour, pm)
-            intent.update(status="requires_payment_method", payment_method=None,
-                          last_setup_error={k: v for k, v in error.error.items() if k != "doc_url"})
+            intent.update(status="requires_payment_method", payment_method=None, last_setup_error=dict(error.error))
             self.emit("setup_intent.setup_failed", intent)
             error.error["setup_intent"] = self.render(intent)
             raise error
@@ -498,7 +497,7 @@ class Stripe:
         charge = self._charge(intent, pm, status="failed", captured=False)
         error = self._card_error(behaviour, pm, charge=charge["id"])
         intent.update(status="requires_payment_method", next_action=None, latest_charge=charge["id"],
-                      last_payment_error={k: v for k, v in error.error.items()})
+                      last_payment_error=dict(error.error))
         intent["payment_method"] = None
         self.emit("payment_intent.payment_failed", intent)
         error.error["payment_intent"] = self.render(intent)
@@ -629,7 +628,7 @@ class Stripe:
         found = [o for o in self.objects.values() if o["object"] == "refund"
                  and params.get("payment_intent") in (None, o["payment_intent"])
                  and params.get("charge") in (None, o["charge"])]
-        return _list(url, sorted(found, key=lambda o: -o["created"]))
+        return _list(url, found[::-1])
 
     # --- events -------------------------------------------------------------------------------------------------
 

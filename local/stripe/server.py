@@ -99,7 +99,10 @@ def _routes() -> list[_Route]:
 _ROUTES = _routes()
 _URLS = Map([Rule(r.template.replace("{", "<").replace("}", ">"), methods=[r.method], endpoint=i)
              for i, r in enumerate(_ROUTES)]
-            + [Rule("/checkout/<session>", methods=["GET", "POST"], endpoint="checkout")])
+            + [Rule("/checkout/<session>", methods=["GET", "POST"], endpoint="checkout"),
+               Rule("/_emulator/fail_next", methods=["POST"], endpoint="fail_next"),
+               Rule("/_emulator/payment_intents/<intent>/expire_authorization", methods=["POST"],
+                    endpoint="expire_authorization")])
 
 
 class _Quiet(WSGIRequestHandler):
@@ -137,6 +140,7 @@ class StripeEmulator:
         self._sequence = itertools.count()
         self._wake = threading.Condition()
         self._stopping = False
+        self._failing: list[int] = []  # [requests left to fail, their status]: fail_next
         self._undelivered: list[tuple[str, dict[str, str]]] = []
         self._server: BaseWSGIServer | None = None
         self._threads: list[threading.Thread] = []
@@ -185,6 +189,26 @@ class StripeEmulator:
         self.stripe.behaviour.update(state["behaviour"])
         self._idempotent.update({key: _Stored(**{**stored, "body": stored["body"].encode()})
                                  for key, stored in state["idempotent"].items()})
+
+    def fail_next(self, count: int = 1, status: int = 500) -> None:
+        """Not Stripe's: the next `count` API requests fail with `status` (an api_error, `Stripe-Should-Retry:
+        false` so the SDK does not retry it) before anything is done or stored, as when Stripe or the network fails:
+        what retries are tested with. Also `POST /_emulator/fail_next` (count, status) with the API key."""
+        with self.stripe.lock:
+            self._failing = [count, status] if count > 0 else []
+
+    def expire_authorization(self, intent_id: str) -> Object:
+        """Not Stripe's: a hold's authorization runs out now instead of after days, as the card network ends it:
+        the intent is canceled (`cancellation_reason` automatic) and payment_intent.canceled sent. Also
+        `POST /_emulator/payment_intents/{id}/expire_authorization` with the API key."""
+        with self.stripe.lock:
+            intent = self.stripe.payment_intent(intent_id)
+            if intent["status"] != "requires_capture":
+                raise invalid(f"PaymentIntent {intent_id} holds nothing: its status is {intent['status']}.",
+                              code="payment_intent_unexpected_state", param="intent")
+            self.stripe.requested(None, None)
+            return self.stripe.render(self.stripe.cancel_payment_intent(intent_id,
+                                                                        {"cancellation_reason": "automatic"}))
 
     def signed(self, event: Object) -> tuple[str, dict[str, str]]:
         """An event as its webhook carries it: the JSON payload and the headers, signed with the webhook secret."""
@@ -272,6 +296,24 @@ class StripeEmulator:
         problem = self._unauthorized(request)
         if problem is not None:
             return problem
+        if endpoint == "fail_next":
+            self.fail_next(int(request.form.get("count", 1)), int(request.form.get("status", 500)))
+            return _json(200, {"failing": self._failing})
+        if endpoint == "expire_authorization":
+            try:
+                return _json(200, self.expire_authorization(arguments["intent"]))
+            except StripeError as error:
+                return _json(error.status, error.body())
+        with self.stripe.lock:
+            if self._failing:
+                self._failing[0] -= 1
+                status = self._failing[1]
+                if not self._failing[0]:
+                    self._failing = []
+                response = _json(status, {"error": {"type": "api_error", "message": "An unknown error occurred "
+                                                                                        "(the emulator's fail_next)."}})
+                response.headers["Stripe-Should-Retry"] = "false"
+                return response
         route = _ROUTES[endpoint]
         request_id = f"req_{secrets.token_hex(7)}"
         key = request.headers.get("Idempotency-Key") if route.method == "POST" else None
