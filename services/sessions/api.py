@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from boto3.dynamodb.conditions import Attr
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
-from services.sessions import authorization, plausibility, reservations, store, transactions
+from services.sessions import accounts, authorization, plausibility, reservations, store, transactions
 from services.shared import clock
 from services.shared.auth import Scope
 from services.shared.dynamo import plain
@@ -66,6 +66,9 @@ class IdTokenIn(BaseModel):
     local_list: bool = Field(False, description=(
         "true: the token is on every charger's local authorization list (SendLocalList), so a charger accepts it "
         "offline too; a change of it (or its removal) is sent to every charger"))
+    account_id: str | None = Field(None, pattern=r"^acct_[0-9a-f]{24}$", description=(
+        "The billing account the token charges to (POST /accounts): a session it starts is paid with the account's "
+        "card, and while the account is blocked (a failed payment) the token is answered Blocked"))
 
 
 class IdToken(IdTokenIn):
@@ -73,6 +76,12 @@ class IdToken(IdTokenIn):
     id_tag: str
     type: authorization.TokenType
     updated_at: str
+    account_standing: Literal["good", "blocked"] | None = Field(None, description=(
+        "The account's standing as billing last told it (null without an account)"))
+    account_blocked_reason: str | None = Field(None, description="Why the account is blocked")
+    payment_id: str | None = Field(None, description=(
+        "An ad-hoc (QR) payment's token: the payment; it starts one session until `expiry_date`"))
+    used_by: str | None = Field(None, description="The session an ad-hoc token started (then it is used up)")
 
 
 class IdTokenPage(BaseModel):
@@ -129,6 +138,9 @@ class Session(BaseModel):
     time_zone: str | None = Field(None, description="The site's IANA time zone the tariff's times are read in")
     site_id: str | None = None
     token_group: str | None = Field(None, description="The id tag's group (parent id tag) when the session started")
+    account_id: str | None = Field(None, description=(
+        "The billing account of the id token that started it (billing holds and captures the payment on its card)"))
+    ocpp_version: str | None = Field(None, description="The charger's OCPP version (ocpp1.6, ocpp2.0.1) when it started")
     price_text: str | None = Field(None, description="The tariff's text the driver was shown")
     running_cost: Cost | None = Field(None, description="The latest running cost sent to the charger")
     final_cost: Cost | None = Field(None, description="What the charger was told the session cost")
@@ -190,10 +202,12 @@ def _session(item: dict[str, Any]) -> dict[str, Any]:
          description=("Creates (201) or replaces (200) an id tag's record: its status (Accepted lets it charge; Blocked, "
                       "Expired and Invalid do not), an optional expiry after which Authorize answers Expired, and an "
                       "optional parent (group) tag, and whether it is on the chargers' local list (`local_list`). "
-                      "`type` (default ISO14443) makes the token the pair (id, type). The "
+                      "`type` (default ISO14443) makes the token the pair (id, type). With `account_id` it charges "
+                      "to that billing account and is answered Blocked while the account is. The "
                       "next Authorize, StartTransaction or TransactionEvent answers from it. Idempotent. "
                       "409 for a token that would join a local list already holding CSMS_LOCAL_LIST_MAX (default 1000) "
-                      "tokens. 422 for an invalid body, e.g. an expiry without a time zone, or an unknown type."),
+                      "tokens. 422 for an invalid body, e.g. an expiry without a time zone, or an unknown type, or an "
+                      "account billing does not know (yet)."),
          responses=responses({200: ("Updated", IdToken), 201: ("Created", IdToken)}, 409, 422))
 def put_id_token(id_tag: IdTag, token: IdTokenIn, token_type: TokenType = authorization.DEFAULT_TYPE) -> Response[IdToken]:
     item = {"id_token": id_tag, "type": token_type, **token.model_dump(exclude_none=True), "updated_at": clock.iso(clock.now())}
@@ -202,8 +216,32 @@ def put_id_token(id_tag: IdTag, token: IdTokenIn, token_type: TokenType = author
         if not _listed(id_tag, token_type) and store.list_full():
             raise ProblemError(409, f"The local list holds {settings().local_list_max} tokens, the most it may "
                                     "(CSMS_LOCAL_LIST_MAX): take a token off it (local_list false) first")
+    standing = _standing(token.account_id) if token.account_id else None
+    if standing is not None:
+        item.update(accounts.token_standing(standing))
     created = store.put_token(item)
+    if standing is not None:
+        item = _standing_since(item, standing)
     return json_response(201 if created else 200, _token(item))
+
+
+def _standing(account_id: str) -> dict[str, Any]:
+    """The account's standing as billing last told sessions (AccountStanding); 422 for an account it never told of."""
+    standing = store.get_standing(account_id, consistent=True)
+    if standing is None:
+        raise ProblemError(422, f"No account {account_id!r} (create it with POST /accounts; a new account is known "
+                                "here a moment after it is created)")
+    return standing
+
+
+def _standing_since(item: dict[str, Any], standing: dict[str, Any]) -> dict[str, Any]:
+    """The token with a standing that changed while it was put: the change's consumer may have looked for the
+    account's tokens before this one was there."""
+    latest = store.get_standing(item["account_id"], consistent=True)
+    if latest is None or int(latest["version"]) <= int(standing["version"]):
+        return item
+    accounts.apply_standing([{"id_token": item["id_token"], "type": item["type"]}], latest, clock.now())
+    return store.get_token(item["id_token"], item["type"], consistent=True) or item
 
 
 def _listed(id_tag: str, token_type: str) -> bool:

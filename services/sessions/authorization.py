@@ -31,8 +31,11 @@ def needs_lookup(id_token: str) -> bool:
     return id_token != ""
 
 
-def id_tag_info(id_tag: str, token: dict[str, Any] | None, now: datetime, token_type: str = DEFAULT_TYPE) -> dict[str, Any]:
-    """idTagInfo (snake_case) for a token: unknown -> Invalid, past its expiry -> Expired, else its status.
+def id_tag_info(id_tag: str, token: dict[str, Any] | None, now: datetime, token_type: str = DEFAULT_TYPE,
+                session_id: str | None = None) -> dict[str, Any]:
+    """idTagInfo (snake_case) for a token: unknown -> Invalid, past its expiry -> Expired, its account blocked ->
+    Blocked, else its status. An ad-hoc token (one paid session) is Accepted for the session it started
+    (`session_id`), even past its expiry, and Invalid for any other once used.
 
     An unknown token is logged with what registers it: a first charge on a new stack is refused for no reason
     the charger can show, and the lookup that found nothing is already paid for."""
@@ -43,13 +46,29 @@ def id_tag_info(id_tag: str, token: dict[str, Any] | None, now: datetime, token_
         logger.info(f"id tag {id_tag!r} is not registered, so it is refused (Invalid): "
                     f"register it with PUT /id-tokens/{quote(id_tag, safe='')}{where}", extra={"id_tag": id_tag})
         return {"status": "Invalid"}
-    status = token.get("status", "Invalid")
+    status = status_of(token, now, session_id)
     expiry = token.get("expiry_date")
-    if status == "Accepted" and expiry and clock.parse(expiry) <= now:
-        status = "Expired"
     info: dict[str, Any] = {"status": status}
     if expiry:
         info["expiry_date"] = expiry
     if token.get("parent_id_tag"):
         info["parent_id_tag"] = token["parent_id_tag"]
     return info
+
+
+def status_of(token: dict[str, Any], now: datetime | None = None, session_id: str | None = None) -> str:
+    """A known token's status: its own, Expired past its expiry (`now` None: expiry not considered, as on a local
+    list, which carries the expiry itself), Blocked while its account is (billing's standing kept on the token), and
+    for an ad-hoc token, Invalid once another session used it."""
+    status = token.get("status", "Invalid")
+    if status != "Accepted":
+        return status
+    used_by = token.get("used_by")
+    if used_by is not None:
+        return "Accepted" if used_by == session_id else "Invalid"
+    if token.get("account_standing") == "blocked":
+        return "Blocked"
+    expiry = token.get("expiry_date")
+    if now is not None and expiry and clock.parse(expiry) <= now:
+        return "Expired"
+    return status

@@ -8,7 +8,6 @@ from services.contracts.sessions import (
     LocalListChanged,
     SessionEnded,
     SessionsCommandRequested,
-    SessionsEvent,
     SessionStarted,
 )
 from services.sessions import cost_messages, local_list
@@ -36,24 +35,26 @@ def session_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> l
     common = {"charge_point_id": new["charge_point_id"], "session_id": new["session_id"],
               "transaction_id": new["transaction_id"], "evse_id": int(new.get("evse_id", 0)),
               "connector_id": int(new.get("connector_id", 0)), "id_tag": new.get("id_tag", ""),
-              "started_at": new["started_at"]}
+              "started_at": new["started_at"], "account_id": new.get("account_id")}
     found: list[Event] = []
+    tariff_version = new.get("tariff_version")
+    locked = {"tariff_id": new.get("tariff_id"),
+              "tariff_version": int(tariff_version) if tariff_version is not None else None}
     if new["status"] == "active" and _start_seen(new) and not _start_seen(before):
         found.append(SessionStarted(event_id=stable_id("SessionStarted", new["session_id"]),
                                     occurred_at=new["started_at"],
-                                    meter_start_wh=int(new["meter_start"]) if "meter_start" in new else None, **common))
+                                    meter_start_wh=int(new["meter_start"]) if "meter_start" in new else None,
+                                    ocpp_version=new.get("ocpp_version"), **locked, **common))
         found += cost_messages.user_price(new)
     running = (new.get("running_cost") or {}).get("sent_at")
     if new["status"] == "active" and running and running != (before.get("running_cost") or {}).get("sent_at"):
         found += cost_messages.running(new)
     if new["status"] == "completed" and before.get("status") != "completed":
-        tariff_version = new.get("tariff_version")
         found.append(SessionEnded(event_id=stable_id("SessionEnded", new["session_id"]), occurred_at=new["stopped_at"],
                                   stopped_at=new["stopped_at"], meter_start_wh=int(new["meter_start"]),
                                   meter_stop_wh=int(new["meter_stop"]), energy_wh=int(new["energy_wh"]),
                                   stop_reason=new.get("stop_reason"), flags=list(new.get("flags", [])),
-                                  id_tag_status=new.get("id_tag_status"), tariff_id=new.get("tariff_id"),
-                                  tariff_version=int(tariff_version) if tariff_version is not None else None,
+                                  id_tag_status=new.get("id_tag_status"), **locked,
                                   time_zone=new.get("time_zone", "UTC"), site_id=new.get("site_id"),
                                   token_group=new.get("token_group"),
                                   charging_periods=plain(new.get("charging_periods", [])), **common))
@@ -61,8 +62,11 @@ def session_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> l
     return found
 
 
-def token_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[SessionsEvent]:
-    """LocalListChanged when a token's entry on the local list changed (it joined, left, or changed on it)."""
+def token_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[Event]:
+    """LocalListChanged when a token's entry on the local list changed (it joined, left, or changed on it); the
+    remote start of an ad-hoc payment's session when its token is created."""
+    if old is None and new is not None and "payment_id" in new:
+        return [_remote_start(new)]
     if not local_list.touched(old, new):
         return []
     token = new or old
@@ -80,3 +84,17 @@ def local_list_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -
         event_id=stable_id("SendLocalList", new["charge_point_id"], new["version"]),
         charge_point_id=new["charge_point_id"], occurred_at=new["requested_at"], action="SendLocalList",
         payload=plain(new["request"]))]
+
+
+def _remote_start(token: dict[str, Any]) -> SessionsCommandRequested:
+    """An ad-hoc payment's session started remotely with its token, in the charger's version: 1.6's
+    RemoteStartTransaction on connector n (EVSE n), else RequestStartTransaction with billing's remoteStartId."""
+    evse_id, id_tag = int(token["evse_id"]), token["id_token"]
+    if token["ocpp_version"] == "ocpp1.6":
+        action, payload = "RemoteStartTransaction", {"connectorId": evse_id, "idTag": id_tag}
+    else:
+        action, payload = "RequestStartTransaction", {"evseId": evse_id, "remoteStartId": int(token["remote_start_id"]),
+                                                      "idToken": {"idToken": id_tag, "type": token["type"]}}
+    return SessionsCommandRequested(event_id=stable_id(action, token["payment_id"]), charge_point_id=token["charge_point_id"],
+                                    occurred_at=token["created_at"], action=action, payload=payload,
+                                    reference=token["payment_id"])

@@ -116,9 +116,9 @@ def _payment_event(record: "SQSRecord") -> None:
     envelope = consumers.envelope(record)
     detail_type = envelope.get("detail-type")
     if detail_type == "AccountStanding":
-        accounts.standing_changed(AccountStanding.model_validate(envelope["detail"]))
+        accounts.standing_changed(AccountStanding.model_validate(envelope["detail"]), clock.now())
     elif detail_type == "AdHocPaymentAuthorized":
-        accounts.adhoc_payment_authorized(AdHocPaymentAuthorized.model_validate(envelope["detail"]))
+        accounts.adhoc_payment_authorized(AdHocPaymentAuthorized.model_validate(envelope["detail"]), clock.now())
     else:
         raise ValueError(f"sessions-payments does not take {detail_type!r} events")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from services.sessions.authorization import GROUP_TYPE, ID_TAG_TYPES
+from services.sessions.authorization import GROUP_TYPE, ID_TAG_TYPES, status_of
 
 # 1.6's idTag is up to 20 characters; a longer token cannot be on a 1.6 charger's list.
 MAX_ID_TAG = 20
@@ -36,10 +36,11 @@ class Next(StrEnum):
 
 
 def entry(token: dict[str, Any] | None) -> Entry | None:
-    """A token's list entry, None if it is not on the list."""
+    """A token's list entry, None if it is not on the list. Its status is what Authorize would answer but for the
+    expiry, which the entry carries: Blocked while its account is, so a charger refuses it offline too."""
     if not token or not token.get("local_list"):
         return None
-    return {name: str(token[name]) for name in ENTRY_FIELDS if token.get(name)}
+    return {name: str(token[name]) for name in ENTRY_FIELDS if token.get(name)} | {"status": status_of(token)}
 
 
 def touched(old: dict[str, Any] | None, new: dict[str, Any] | None) -> bool:

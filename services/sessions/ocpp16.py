@@ -23,6 +23,7 @@ def start_transaction(ctx: OcppContext, request: call.StartTransaction) -> call_
     transaction_id, info = transactions.start(transactions.Start(
         charge_point_id=ctx.charge_point_id, evse_id=evse_id, connector_id=connector_id, id_tag=request.id_tag,
         meter_start_wh=request.meter_start, timestamp=request.timestamp, reservation_id=request.reservation_id,
+        ocpp_version=ctx.ocpp_version,
     ), ctx.received_at)
     return call_result.StartTransaction(transaction_id=int(transaction_id), id_tag_info=info)
 

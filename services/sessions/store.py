@@ -10,7 +10,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from services.shared import aws
-from services.shared.dynamo import condition_failed, page, set_clause
+from services.shared.dynamo import condition_failed, every, page, set_clause
 from services.shared.settings import settings
 
 # --- id tokens ---------------------------------------------------------------------------------
@@ -37,6 +37,60 @@ def put_token(item: dict[str, Any]) -> bool:
 def delete_token(id_token: str, token_type: str) -> bool:
     old = aws.table("id-tokens").delete_item(Key=_token_key(id_token, token_type), ReturnValues="ALL_OLD").get("Attributes")
     return old is not None
+
+
+def put_adhoc_token(item: dict[str, Any]) -> dict[str, Any] | None:
+    """Stores an ad-hoc payment's token unless its id and type exist; None if stored, else the token there (the
+    same payment's, redelivered and perhaps used since, which must stay as it is)."""
+    try:
+        aws.table("id-tokens").put_item(Item=item, ConditionExpression="attribute_not_exists(id_token)",
+                                        ReturnValuesOnConditionCheckFailure="ALL_OLD")
+    except ClientError as error:
+        if condition_failed(error):
+            return _unmarshal(error.response["Item"])
+        raise
+    return None
+
+
+def use_token(id_token: str, token_type: str, session_id: str, at: str) -> bool:
+    """Marks a single-use (ad-hoc) token used by a session; False if another session used it first."""
+    try:
+        aws.table("id-tokens").update_item(
+            Key=_token_key(id_token, token_type), UpdateExpression="SET used_by = :s, updated_at = :at",
+            ConditionExpression="attribute_exists(id_token) AND (attribute_not_exists(used_by) OR used_by = :s)",
+            ExpressionAttributeValues={":s": session_id, ":at": at})
+    except ClientError as error:
+        if condition_failed(error):
+            return False
+        raise
+    return True
+
+
+BY_ACCOUNT = "by-account"
+
+
+def account_token_keys(account_id: str) -> list[dict[str, Any]]:
+    """The keys of every token of an account (the keys-only by-account index, page after page)."""
+    return every(aws.table("id-tokens").query, {"IndexName": BY_ACCOUNT,
+                                                "KeyConditionExpression": Key("account_id").eq(account_id)})
+
+
+def set_token_standing(key: dict[str, Any], account_id: str, fields: dict[str, Any], version: int,
+                       remove: tuple[str, ...]) -> None:
+    """Sets an account's standing (`fields`, `remove`) on one of its tokens, unless the token has left the
+    account or holds that version or a newer one already."""
+    sets, names, values = set_clause(fields)
+    names.update({f"#r{i}": name for i, name in enumerate(remove)})
+    update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove))) if remove else "")
+    try:
+        aws.table("id-tokens").update_item(
+            Key=_token_key(key["id_token"], key["type"]), UpdateExpression=update,
+            ConditionExpression=("account_id = :account AND (attribute_not_exists(account_standing_version) "
+                                 "OR account_standing_version < :version)"),
+            ExpressionAttributeNames=names, ExpressionAttributeValues={**values, ":account": account_id, ":version": version})
+    except ClientError as error:
+        if not condition_failed(error):
+            raise
 
 
 def scan_tokens(limit: int, start_key: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
@@ -512,3 +566,23 @@ def query_reservations(charge_point_id: str, limit: int,
                        start_key: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     return page(_reservations().query, {"KeyConditionExpression": Key("charge_point_id").eq(charge_point_id)}, limit,
                 start_key, ("charge_point_id", "reservation_id"))
+
+
+# --- accounts' standings ------------------------------------------------------------------------------
+
+def get_standing(account_id: str, consistent: bool = False) -> dict[str, Any] | None:
+    return aws.table("account-standings").get_item(Key={"account_id": account_id}, ConsistentRead=consistent).get("Item")
+
+
+def put_standing(item: dict[str, Any]) -> bool:
+    """Stores an account's standing unless a newer version is stored; True if this version is the latest (stored
+    now or before: a redelivery goes on to the tokens, which a failed delivery may have left half done)."""
+    try:
+        aws.table("account-standings").put_item(
+            Item=item, ConditionExpression="attribute_not_exists(account_id) OR version <= :v",
+            ExpressionAttributeValues={":v": item["version"]})
+    except ClientError as error:
+        if condition_failed(error):
+            return False
+        raise
+    return True

@@ -63,19 +63,38 @@ class Start:
     meter_start_wh: int
     timestamp: str
     reservation_id: int | None = None
+    ocpp_version: str = "ocpp1.6"
 
 
-def authorize_id_tag(id_tag: str, now: datetime) -> dict[str, Any]:
-    """A 1.6 idTag's idTagInfo: the token of that id typed ISO14443, else Central (one Query of its partition)."""
-    record = authorization.of_id_tag(store.tokens_of(id_tag)) if authorization.needs_lookup(id_tag) else None
-    return authorization.id_tag_info(id_tag, record, now)
+def _id_tag_record(id_tag: str) -> dict[str, Any] | None:
+    """A 1.6 idTag's token: the one of that id typed ISO14443, else Central (one Query of its partition)."""
+    return authorization.of_id_tag(store.tokens_of(id_tag)) if authorization.needs_lookup(id_tag) else None
+
+
+def authorize_id_tag(id_tag: str, now: datetime, session: str | None = None) -> dict[str, Any]:
+    """A 1.6 idTag's idTagInfo (within `session`, the public id of the session it started, if any)."""
+    return authorization.id_tag_info(id_tag, _id_tag_record(id_tag), now, session_id=session)
+
+
+def _token_record(token: Token) -> dict[str, Any] | None:
+    return store.get_token(token.id_token, token.type) if authorization.needs_lookup(token.id_token) else None
 
 
 def authorize(token: Token, now: datetime) -> dict[str, Any]:
     """A 2.0.1 idToken's status, expiry and group, as 1.6's idTagInfo names them; an empty id is not looked up
     (NoAuthorization's is Accepted, another type's Invalid)."""
-    record = store.get_token(token.id_token, token.type) if authorization.needs_lookup(token.id_token) else None
-    return authorization.id_tag_info(token.id_token, record, now, token.type)
+    return authorization.id_tag_info(token.id_token, _token_record(token), now, token.type)
+
+
+def _used(record: dict[str, Any] | None, info: dict[str, Any], charge_point_id: str, transaction_id: str,
+          now: datetime) -> None:
+    """Marks an ad-hoc (single-use) token used by the session it was accepted for: one write, for those only."""
+    if record is None or "payment_id" not in record or info["status"] != "Accepted" or "used_by" in record:
+        return
+    if not store.use_token(record["id_token"], record["type"], session_id(charge_point_id, transaction_id), clock.iso(now)):
+        logger.warning(f"ad-hoc id tag {record['id_token']!r} was used by another session as well",
+                       extra={"payment_id": record["payment_id"]})
+        metric("AdHocTokenReused")
 
 
 def quote(charge_point_id: str, info: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -94,21 +113,25 @@ def _token_flags(status: str) -> list[str]:
 
 def start(request: Start, now: datetime) -> tuple[str, dict[str, Any]]:
     """(transaction id, idTagInfo), the id the CSMS's counter gave (in decimal). A start whose token is not
-    accepted is still recorded and flagged: the charger may be charging already."""
-    info = authorize_id_tag(request.id_tag, now)
+    accepted is still recorded and flagged: the charger may be charging already. A re-sent start is answered as
+    the first was: an ad-hoc token is Accepted again for the session it started."""
+    record = _id_tag_record(request.id_tag)
     timestamp = clock.normalize(request.timestamp)
     start_key = "|".join(map(str, (request.charge_point_id, request.evse_id, request.connector_id, request.id_tag,
                                    request.meter_start_wh, timestamp)))
     expires_at = int(now.timestamp()) + START_KEY_RETENTION_S
-    flags = _token_flags(info["status"])
     fresh = str(store.next_transaction_id())
     transaction_id = store.claim_start(start_key, request.charge_point_id, fresh, expires_at)
+    info = authorization.id_tag_info(request.id_tag, record, now,
+                                     session_id=session_id(request.charge_point_id, transaction_id))
+    flags = _token_flags(info["status"])
     lock: pricing_lock.Lock | None = None
     while transaction_id == fresh:  # this call claimed the start, so it creates the session
         lock = lock or pricing_lock.lock(request.charge_point_id, request.evse_id, info.get("parent_id_tag"),
                                          clock.parse(timestamp))
-        if store.create_session(_started(request, transaction_id, timestamp, info, flags, now, lock)):
+        if store.create_session(_started(request, transaction_id, timestamp, info, flags, now, lock, record)):
             _reservation_used(request.charge_point_id, request.reservation_id, transaction_id, now)
+            _used(record, info, request.charge_point_id, transaction_id, now)
             break
         # A session that a stop created holds this id (its start was never seen): this start takes the next one.
         fresh = str(store.next_transaction_id())
@@ -117,7 +140,7 @@ def start(request: Start, now: datetime) -> tuple[str, dict[str, Any]]:
 
 
 def _started(request: Start, transaction_id: str, timestamp: str, info: dict[str, Any], flags: list[str],
-             now: datetime, lock: pricing_lock.Lock) -> dict[str, Any]:
+             now: datetime, lock: pricing_lock.Lock, token: dict[str, Any] | None) -> dict[str, Any]:
     priced = lock.fields(request.charge_point_id, now)
     item = {
         **priced,
@@ -134,9 +157,12 @@ def _started(request: Start, transaction_id: str, timestamp: str, info: dict[str
         "flags": _priced_flags(flags, priced),
         "created_at": clock.iso(now),
         "pricing_locked": LOCKED,
+        "ocpp_version": request.ocpp_version,
     }
     if request.reservation_id is not None:
         item["reservation_id"] = request.reservation_id
+    if token is not None and token.get("account_id"):
+        item["account_id"] = token["account_id"]
     return item
 
 
@@ -201,7 +227,7 @@ def stop(request: Stop, transaction_data: list[dict[str, Any]], now: datetime) -
         }, create=session if session.get("created_from_stop") else None)
     if request.id_tag is None:
         return None
-    return authorize_id_tag(request.id_tag, now)
+    return authorize_id_tag(request.id_tag, now, session_id(request.charge_point_id, request.transaction_id))
 
 
 def _outcome(meter_start_wh: int, meter_stop_wh: int, started_at: str, stopped_at: str, now: datetime,
@@ -245,6 +271,7 @@ def _session_from_stop(request: Stop, samples: list[dict[str, Any]], stopped_at:
         "flags": [START_MISSING],
         "created_at": clock.iso(now),
         "created_from_stop": True,
+        "ocpp_version": "ocpp1.6",
     }
 
 
@@ -283,6 +310,7 @@ class Event:
     stopped_reason: str | None = None
     remote_start_id: int | None = None
     reservation_id: int | None = None
+    ocpp_version: str = "ocpp2.0.1"
 
 
 @dataclass(frozen=True)
@@ -300,23 +328,27 @@ def record_event(event: Event, now: datetime) -> Answer:
     once. An event after the end is kept (its meter values, its seqNo, so whether the session is `incomplete`)
     but changes neither the session nor its price. An event that cannot be this session's (its id was reused)
     changes nothing."""
-    info = authorize(event.token, now) if event.token is not None else None
+    record = _token_record(event.token) if event.token is not None else None
+    info = None if event.token is None else authorization.id_tag_info(
+        event.token.id_token, record, now, event.token.type, session_id(event.charge_point_id, event.transaction_id))
     location = (event.evse_id or 0, event.connector_id or 0)
     # A chargingState change without a meter value is kept as a sample without values: later readings inherit it.
     meter_values = event.meter_values or ([{"timestamp": event.timestamp, "sampled_value": []}]
                                           if event.charging_state is not None else [])
     samples = record_samples(event.charge_point_id, event.transaction_id, location, meter_values, event.seq_no,
                              event.charging_state)
-    told = _told(event, info, now) if samples and event.event_type == "Updated" else None
+    told = _told(event, info, now, record) if samples and event.event_type == "Updated" else None
     if told is not None:
         return Answer(id_tag_info=_with_price(info, told), total_cost=running_cost.answer(told, now))
     once = {"Started": "started_seq_no", "Ended": "ended_seq_no"}.get(event.event_type)
     session, applied = store.record_event(event.charge_point_id, event.transaction_id, event.seq_no,
                                           _event_fields(event, samples), _latest_fields(event),
-                                          _first_fields(event, info, now), once)
+                                          _first_fields(event, info, now, record), once)
     timestamp = clock.normalize(event.timestamp)
     if applied:
         _reservation_used(event.charge_point_id, event.reservation_id, event.transaction_id, now)
+        if info is not None:
+            _used(record, info, event.charge_point_id, event.transaction_id, now)
         session = _locked(session, info, now)
     if not applied and ordering.reused(session, event.event_type, event.seq_no, timestamp):
         logger.warning(f"transaction id {event.transaction_id!r} of {event.charge_point_id} is another session's: "
@@ -364,7 +396,8 @@ def _with_price(info: dict[str, Any] | None, session: dict[str, Any]) -> dict[st
     return {**info, "price_text": session["price_text"]}
 
 
-def _told(event: Event, info: dict[str, Any] | None, now: datetime) -> dict[str, Any] | None:
+def _told(event: Event, info: dict[str, Any] | None, now: datetime,
+          token: dict[str, Any] | None) -> dict[str, Any] | None:
     """Whether an Updated whose samples are stored (with its seqNo, which Ended counts) has nothing to tell its
     session: the session is an active 2.0.1 one whose Ended was not seen yet (then Ended's Query, after this read,
     finds the samples), has all the event would set for good, and holds the event's state already (or a newer
@@ -374,7 +407,7 @@ def _told(event: Event, info: dict[str, Any] | None, now: datetime) -> dict[str,
     if session is None or "seq_nos" not in session or session.get("status") != "active" or "ended_seq_no" in session:
         return None
     newer = int(session.get("latest_seq_no", -1)) > event.seq_no
-    told = (_lock_settled(session, info) and all(name in session for name in _first_fields(event, info, now))
+    told = (_lock_settled(session, info) and all(name in session for name in _first_fields(event, info, now, token))
             and (newer or all(session.get(name) == value for name, value in _latest_fields(event).items())))
     return session if told else None
 
@@ -399,10 +432,11 @@ def _latest_fields(event: Event) -> dict[str, Any]:
     return fields
 
 
-def _first_fields(event: Event, info: dict[str, Any] | None, now: datetime) -> dict[str, Any]:
-    """What the first event that tells it sets for good."""
+def _first_fields(event: Event, info: dict[str, Any] | None, now: datetime,
+                  token: dict[str, Any] | None) -> dict[str, Any]:
+    """What the first event that tells it sets for good (the token's account: the first event with a token)."""
     fields: dict[str, Any] = {"status": "active", "session_id": session_id(event.charge_point_id, event.transaction_id),
-                              "flags": [], "created_at": clock.iso(now)}
+                              "flags": [], "created_at": clock.iso(now), "ocpp_version": event.ocpp_version}
     if event.event_type != "Started":  # a Started sets its own; till then a session starts at its first event
         fields["started_at"] = clock.normalize(event.timestamp)
     optional = {"evse_id": event.evse_id, "connector_id": event.connector_id, "remote_start_id": event.remote_start_id,
@@ -410,6 +444,8 @@ def _first_fields(event: Event, info: dict[str, Any] | None, now: datetime) -> d
     fields.update({name: value for name, value in optional.items() if value is not None})
     if event.token is not None and info is not None:
         fields.update(id_tag=event.token.id_token, id_token_type=event.token.type, id_tag_status=info["status"])
+    if token is not None and token.get("account_id"):
+        fields["account_id"] = token["account_id"]
     return fields
 
 
