@@ -63,6 +63,8 @@ _RUN = (
     _Option("--rest-port", "CSMS_REST_PORT", _port, "8000", "the operator REST API, with /docs"),
     _AWS_PORT,
     _Option("--connections-port", "CSMS_CONNECTIONS_PORT", _port, "9001", "the API Gateway @connections API"),
+    _Option("--stripe-port", "CSMS_STRIPE_PORT", _port, "12111",
+            "the Stripe emulator, unless STRIPE_API_KEY is set (docs/stripe-emulator.md)"),
     _Option("--data-dir", "CSMS_DATA_DIR", _directory, ".csms", "where tables, queues, the API key and secrets are kept"),
 )
 # Settings `csms run` takes from the environment only (services/shared/settings.py reads them; README.md).
@@ -88,6 +90,8 @@ _RUN_ENVIRONMENT = """environment only:
                                 front's on --host; with 0.0.0.0, the URL of the operator's request)
   CSMS_OCPP_RATE_LIMIT          the OCPP stage's throttling, messages a second (default: 2000, as deployed)
   CSMS_OCPP_BURST_LIMIT         and at once (default: 5000); past them a frame is answered Too Many Requests
+  STRIPE_API_KEY                a Stripe test key (sk_test_...): Stripe itself instead of the emulator
+  STRIPE_WEBHOOK_SECRET         with it, the signing secret of its webhooks (e.g. from `stripe listen`)
   POWERTOOLS_LOG_LEVEL          handlers' log level (default: WARNING; INFO shows refusals and their hints)"""
 
 

@@ -122,9 +122,10 @@ def create_secret(secret: Secret, secrets_dir: Path | None) -> None:
         manager.put_secret_value(SecretId=settings().secret(secret.name), SecretString=value)
 
 
-def generate_secret(secret: Secret, secrets_dir: Path | None) -> str:
-    """A random value, written to the data dir (owner-only) so that the next start keeps it."""
-    value = secrets.token_urlsafe(32)
+def generate_secret(secret: Secret, secrets_dir: Path | None, prefix: str = "") -> str:
+    """A random value (after `prefix`, e.g. Stripe's sk_test_), written to the data dir (owner-only) so that the next
+    start keeps it."""
+    value = prefix + secrets.token_urlsafe(32)
     if secrets_dir is not None:
         path = secrets_dir / secret.name
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,7 @@ from local.ports import in_use, raise_open_files_limit
 
 if TYPE_CHECKING:
     from local.pollers import Polling
+    from local.stripe import StripeEmulator
 
 log = logging.getLogger("csms")
 
@@ -30,11 +31,53 @@ class Config:
     rest_port: int = 8000
     aws_port: int = 4566
     connections_port: int = 9001
+    stripe_port: int = 12111
     data_dir: Path = Path(".csms")
 
     def ports(self) -> dict[str, int]:
-        return {"OCPP websocket": self.ocpp_port, "OCPP websocket (TLS)": self.wss_port, "REST API": self.rest_port,
-                "embedded AWS": self.aws_port, "@connections API": self.connections_port}
+        ports = {"OCPP websocket": self.ocpp_port, "OCPP websocket (TLS)": self.wss_port, "REST API": self.rest_port,
+                 "embedded AWS": self.aws_port, "@connections API": self.connections_port}
+        if not real_stripe():
+            ports["Stripe emulator"] = self.stripe_port
+        return ports
+
+
+def real_stripe() -> str | None:
+    """STRIPE_API_KEY: a Stripe test key to use Stripe itself instead of the emulator."""
+    return os.environ.get("STRIPE_API_KEY") or None
+
+
+def configure_stripe(config: Config) -> "StripeEmulator | None":
+    """Stripe for the handlers, before the embedded AWS provisions its secrets. With STRIPE_API_KEY, Stripe itself:
+    the secrets are STRIPE_API_KEY and STRIPE_WEBHOOK_SECRET (`stripe listen` prints one). Else the emulator on
+    the Stripe port, sending its webhooks to the REST API; its keys are made once and kept in the data dir's
+    secrets (or CSMS_SECRET_STRIPE_API_KEY / CSMS_SECRET_STRIPE_WEBHOOK_SECRET), its objects in stripe.json."""
+    key = real_stripe()
+    if key:
+        os.environ["CSMS_SECRET_STRIPE_API_KEY"] = key
+        if os.environ.get("STRIPE_WEBHOOK_SECRET"):
+            os.environ["CSMS_SECRET_STRIPE_WEBHOOK_SECRET"] = os.environ["STRIPE_WEBHOOK_SECRET"]
+        os.environ.pop("CSMS_STRIPE_API_BASE", None)
+        return None
+    from local.stripe import StripeEmulator
+
+    secrets_dir = config.data_dir / "secrets"
+    os.environ["CSMS_STRIPE_API_BASE"] = f"http://{config.host}:{config.stripe_port}"
+    return StripeEmulator(config.host, config.stripe_port, _kept_secret(secrets_dir, "stripe/api-key", "sk_test_"),
+                          webhook_url=f"http://{config.host}:{config.rest_port}/stripe/webhooks",
+                          webhook_secret=_kept_secret(secrets_dir, "stripe/webhook-secret", "whsec_"),
+                          state_file=config.data_dir / "stripe.json")
+
+
+def _kept_secret(secrets_dir: Path, name: str, prefix: str) -> str:
+    """The emulator's side of a secret provisioning gives the handlers: CSMS_SECRET_<NAME>, else the data dir's
+    file, else a new one written there (owner-only) for this and every later start."""
+    from local.provision import generate_secret
+    from services.shared.manifest import Secret, environment_key
+
+    path = secrets_dir / name
+    value = os.environ.get(f"CSMS_SECRET_{environment_key(name)}") or (path.read_text().strip() if path.is_file() else "")
+    return value or generate_secret(Secret(name=name, description=""), secrets_dir, prefix)
 
 
 def configure_environment(config: Config) -> None:
@@ -95,6 +138,15 @@ def schedule_overrides() -> dict[str, float]:
     return {"connectivity-liveness": float(text)}
 
 
+def _stripe_line(config: Config, emulator: "StripeEmulator | None") -> str:
+    if emulator is None:
+        key = real_stripe() or ""
+        webhooks = "STRIPE_WEBHOOK_SECRET set" if os.environ.get("STRIPE_WEBHOOK_SECRET") else "no STRIPE_WEBHOOK_SECRET"
+        return f"Stripe itself, key {key[:8]}...{key[-4:]} ({webhooks}; webhooks to /stripe/webhooks)"
+    return (f"emulator {emulator.url} (webhooks to http://{config.host}:{config.rest_port}/stripe/webhooks; test "
+            "cards in docs/stripe-emulator.md; STRIPE_API_KEY uses Stripe itself)")
+
+
 # Rounds of relaying and consuming at a clean stop: each round's consumers may write what the next relays.
 DRAIN_ROUNDS = 20
 
@@ -111,7 +163,7 @@ async def serve(config: Config) -> int:
     busy = [f"{name} port {port}" for name, port in config.ports().items() if in_use(config.host, port)]
     if busy:
         print(f"csms: cannot start, in use: {', '.join(busy)} (is another `csms run` running? "
-              "stop it, or choose other ports with --ocpp-port/--wss-port/--rest-port/--aws-port/--connections-port)",
+              "stop it, or choose other ports with --ocpp-port/--wss-port/--rest-port/--aws-port/--connections-port/--stripe-port)",
               file=sys.stderr)
         return 2
     started = time.monotonic()
@@ -135,8 +187,11 @@ async def serve(config: Config) -> int:
     from local.streams import pollers as stream_pollers
     from services.manifests import ALL
 
+    emulator = configure_stripe(config)
     embedded = EmbeddedAws(config.host, config.aws_port, config.data_dir)
     restored = embedded.start()
+    if emulator is not None:
+        emulator.start()
     api_key = operator_key(config.data_dir)
 
     runtime = Runtime()
@@ -170,6 +225,7 @@ async def serve(config: Config) -> int:
   OCPP throttling    {gateway.throttle.rate:g} messages/s, bursts of {gateway.throttle.burst} (CSMS_OCPP_RATE_LIMIT, CSMS_OCPP_BURST_LIMIT)
   heartbeat interval {settings().heartbeat_interval} s, command timeout {settings().command_timeout} s
   energy price       {settings().energy_price_per_kwh} {settings().currency} per kWh (CSMS_ENERGY_PRICE_PER_KWH, CSMS_CURRENCY)
+  Stripe             {_stripe_line(config, emulator)}
 CSMS is running (started in {time.monotonic() - started:.1f} s); Ctrl-C stops it""", flush=True)
 
     stop = asyncio.Event()
@@ -188,6 +244,8 @@ CSMS is running (started in {time.monotonic() - started:.1f} s); Ctrl-C stops it
         poller.join(5)
     await asyncio.to_thread(_drain, pollers)
     runtime.close()
+    if emulator is not None:
+        emulator.stop()
     embedded.stop()
     print("csms: stopped; data kept in", config.data_dir.resolve(), flush=True)
     return 0

@@ -50,7 +50,7 @@ def create(stripe: Stripe, params: Object) -> Object:
         "shipping": None, "shipping_address_collection": None, "shipping_options": [], "shipping_rate": None,
         "status": "open", "submit_type": params.get("submit_type"), "subscription": None,
         "success_url": params["success_url"],
-        "tax_id_collection": None,
+        "tax_id_collection": {"enabled": False},
         "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0} if mode == "payment" else None,
         "url": None, "_intent_data": params.get("payment_intent_data") or {},
         "_setup_data": params.get("setup_intent_data") or {},

@@ -86,7 +86,7 @@ def _now() -> int:
 
 
 def _list(url: str, data: list[Object]) -> Object:
-    return {"object": "list", "data": data, "has_more": False, "total_count": len(data), "url": url}
+    return {"object": "list", "data": data, "has_more": False, "url": url}
 
 
 @dataclass
@@ -108,7 +108,7 @@ class Stripe:
         self.lock = threading.RLock()
         self.objects: dict[str, Object] = {}
         self.events: list[Object] = []
-        self._behaviour: dict[str, str] = {}  # payment method id -> TEST_CARDS' behaviour
+        self.behaviour: dict[str, str] = {}  # payment method id -> TEST_CARDS' behaviour
         self._request: Object = {"id": None, "idempotency_key": None}
 
     # --- plumbing -----------------------------------------------------------------------------------------------
@@ -266,7 +266,7 @@ class Stripe:
                      "three_d_secure_usage": {"supported": True}, "wallet": None},
             "created": _now(), "customer": None, "livemode": False, "metadata": {}, "type": "card",
         })
-        self._behaviour[pm["id"]] = behaviour
+        self.behaviour[pm["id"]] = behaviour
         return pm
 
     def attach_payment_method(self, pm_id: str, params: Object) -> Object:
@@ -277,8 +277,8 @@ class Stripe:
         if pm["customer"] is not None:
             raise invalid("The payment method you provided has already been attached to a customer.",
                           code="payment_method_unexpected_state", param="payment_method")
-        if self._behaviour[pm["id"]] == "declined":
-            raise self._card_error(self._behaviour[pm["id"]], pm)
+        if self.behaviour[pm["id"]] == "declined":
+            raise self._card_error(self.behaviour[pm["id"]], pm)
         pm["customer"] = customer["id"]
         self.emit("payment_method.attached", pm)
         return pm
@@ -331,8 +331,7 @@ class Stripe:
             "customer": params.get("customer"), "description": params.get("description"), "last_setup_error": None,
             "latest_attempt": None, "livemode": False, "mandate": None, "metadata": params.get("metadata") or {},
             "next_action": None, "on_behalf_of": None, "payment_method": None,
-            "payment_method_options": {"card": {"mandate_options": None, "network": None,
-                                                "request_three_d_secure": "automatic"}},
+            "payment_method_options": {"card": {"mandate_options": None, "request_three_d_secure": "automatic"}},
             "payment_method_types": params.get("payment_method_types") or ["card"], "single_use_mandate": None,
             "status": "requires_payment_method", "usage": params.get("usage") or "off_session",
         })
@@ -367,7 +366,7 @@ class Stripe:
             raise invalid("You cannot confirm this SetupIntent because it's missing a payment method.",
                           code="setup_intent_unexpected_state", param="payment_method")
         pm = self.objects[intent["payment_method"]]
-        behaviour = self._behaviour[pm["id"]]
+        behaviour = self.behaviour[pm["id"]]
         if behaviour == "declined":
             error = self._card_error(behaviour, pm)
             intent.update(status="requires_payment_method", payment_method=None,
@@ -473,7 +472,7 @@ class Stripe:
         if pm["customer"] is not None and pm["customer"] != intent["customer"]:
             raise invalid(f"The provided PaymentMethod {pm['id']} belongs to a different customer.",
                           code="payment_method_unexpected_state", param="payment_method")
-        behaviour = self._behaviour[pm["id"]]
+        behaviour = self.behaviour[pm["id"]]
         if behaviour == "authentication" and not authenticated:
             if params.get("off_session"):
                 return self._decline(intent, pm, behaviour)
@@ -507,7 +506,7 @@ class Stripe:
 
     def _charge(self, intent: Object, pm: Object, *, status: str, captured: bool) -> Object:
         failed = status == "failed"
-        code, _, message = _DECLINES.get(self._behaviour[pm["id"]], (None, None, None))
+        code, _, message = _DECLINES.get(self.behaviour[pm["id"]], (None, None, None))
         charge = self._put({
             "id": new_id("charge"), "object": "charge", "amount": intent["amount"],
             "amount_captured": intent["amount"] if captured else 0, "amount_refunded": 0, "application": None,
@@ -611,8 +610,7 @@ class Stripe:
         refund = self._put({
             "id": new_id("refund"), "object": "refund", "amount": amount,
             "balance_transaction": f"txn_{secrets.token_hex(12)}", "charge": charge["id"], "created": _now(),
-            "currency": charge["currency"], "description": None, "failure_balance_transaction": None,
-            "failure_reason": None, "metadata": params.get("metadata") or {}, "next_action": None,
+            "currency": charge["currency"], "metadata": params.get("metadata") or {}, "next_action": None,
             "payment_intent": charge["payment_intent"], "reason": params.get("reason"), "receipt_number": None,
             "source_transfer_reversal": None, "status": "succeeded", "transfer_reversal": None,
         })

@@ -9,16 +9,18 @@ idempotency keys, Stripe's error bodies and status codes, test cards.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import hmac
+import itertools
 import json
 import logging
-import queue
 import secrets
 import threading
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
@@ -119,21 +121,26 @@ class _Stored:
 
 class StripeEmulator:
     """A stateful Stripe on this machine (docs/stripe-emulator.md). `webhook_url` None keeps the signed deliveries
-    for `drain()` (the service tests hand them to the billing handler in-process)."""
+    for `drain()` (the service tests hand them to the billing handler in-process). With a `state_file` its objects,
+    events and idempotent answers are read at start and written at stop, so a restart keeps them."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, api_key: str = "sk_test_emulator",
                  webhook_url: str | None = None, webhook_secret: str = "whsec_emulator",
-                 api_version: str = API_VERSION) -> None:
+                 api_version: str = API_VERSION, state_file: Path | None = None) -> None:
         self.host, self.port = host, port
         self.api_key = api_key
         self.webhook_url = webhook_url
         self.webhook_secret = webhook_secret
         self.stripe = Stripe(api_version, self._emitted)
         self._idempotent: dict[str, _Stored] = {}
-        self._outbox: queue.Queue[Object | None] = queue.Queue()
+        self._due: list[tuple[float, int, int, Object]] = []  # (when, order emitted, attempts made, event), a heap
+        self._sequence = itertools.count()
+        self._wake = threading.Condition()
+        self._stopping = False
         self._undelivered: list[tuple[str, dict[str, str]]] = []
         self._server: BaseWSGIServer | None = None
         self._threads: list[threading.Thread] = []
+        self.state_file = state_file
 
     @property
     def url(self) -> str:
@@ -145,6 +152,8 @@ class StripeEmulator:
         return list(self.stripe.events)
 
     def start(self) -> "StripeEmulator":
+        if self.state_file is not None and self.state_file.exists():
+            self._load(json.loads(self.state_file.read_text()))
         self._server = make_server(self.host, self.port, self._wsgi, threaded=True, request_handler=_Quiet)
         self.port = self._server.server_port
         self.stripe.base_url = self.url
@@ -158,9 +167,24 @@ class StripeEmulator:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
-        self._outbox.put(None)
+        with self._wake:
+            self._stopping = True
+            self._wake.notify()
         for thread in self._threads:
             thread.join(5)
+        if self.state_file is not None:
+            with self.stripe.lock:
+                state = {"objects": self.stripe.objects, "behaviour": self.stripe.behaviour,
+                         "idempotent": {key: {**asdict(stored), "body": stored.body.decode()}
+                                        for key, stored in self._idempotent.items()}}
+                self.state_file.write_text(json.dumps(state))
+
+    def _load(self, state: dict[str, Any]) -> None:
+        self.stripe.objects.update(state["objects"])
+        self.stripe.events.extend(o for o in state["objects"].values() if o["object"] == "event")
+        self.stripe.behaviour.update(state["behaviour"])
+        self._idempotent.update({key: _Stored(**{**stored, "body": stored["body"].encode()})
+                                 for key, stored in state["idempotent"].items()})
 
     def signed(self, event: Object) -> tuple[str, dict[str, str]]:
         """An event as its webhook carries it: the JSON payload and the headers, signed with the webhook secret."""
@@ -179,25 +203,36 @@ class StripeEmulator:
     def _emitted(self, event: Object) -> None:
         if self.webhook_url is None:
             self._undelivered.append(self.signed(event))
-        else:
-            self._outbox.put(event)
+            return
+        with self._wake:
+            heapq.heappush(self._due, (time.monotonic(), next(self._sequence), 0, event))
+            self._wake.notify()
 
     def _deliver(self) -> None:
-        """One event at a time, in the order emitted, each retried a few times: Stripe does not promise order, but
-        a receiver seeing them in order makes local runs reproducible."""
+        """Sends each event when due, oldest first; one the receiver did not take is sent again after a wait,
+        without holding back the events after it (Stripe retries each on its own). Between sends, expires the
+        Checkout Sessions past their time."""
         while True:
-            try:
-                event = self._outbox.get(timeout=1)
-            except queue.Empty:
+            with self._wake:
+                if self._stopping:
+                    return
+                wait = self._due[0][0] - time.monotonic() if self._due else 1.0
+                if wait > 0:
+                    self._wake.wait(min(wait, 1.0))
+                    due = None
+                else:
+                    due = heapq.heappop(self._due)
+            if due is None:
                 with self.stripe.lock:
                     checkout.sweep(self.stripe)
                 continue
-            if event is None:
-                return
-            for wait in (0.0, *WEBHOOK_RETRIES_S):
-                time.sleep(wait)
-                if self._post(event):
-                    break
+            _, sequence, attempt, event = due
+            if self._post(event):
+                continue
+            if attempt < len(WEBHOOK_RETRIES_S):
+                with self._wake:
+                    heapq.heappush(self._due, (time.monotonic() + WEBHOOK_RETRIES_S[attempt], sequence, attempt + 1,
+                                               event))
             else:
                 log.warning("stripe emulator: gave up delivering %s (%s) to %s", event["id"], event["type"],
                             self.webhook_url)

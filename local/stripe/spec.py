@@ -23,7 +23,11 @@ _INTEGER = re.compile(r"^-?\d+$")
 # {name: schema}. Each is documented in docs/stripe-emulator.md.
 NEWER_PARAMETERS: dict[tuple[str, str], dict[str, Any]] = {}
 # Parameters required in 2022 that the current API made optional.
-NO_LONGER_REQUIRED: dict[tuple[str, str], set[str]] = {("/v1/checkout/sessions", "post"): {"cancel_url"}}
+NO_LONGER_REQUIRED: dict[tuple[str, str], set[str]] = {
+    ("/v1/checkout/sessions", "post"): {"cancel_url"},
+    ("/v1/payment_methods", "get"): {"type"},
+    ("/v1/customers/{customer}/payment_methods", "get"): {"type"},
+}
 
 
 @lru_cache(maxsize=1)
@@ -79,17 +83,18 @@ def request_params(template: str, method: str, form: dict[str, Any], query: dict
     parameter the description does not allow, or a value of the wrong type, raises Stripe's 400."""
     op = operation(template, method)
     newer = NEWER_PARAMETERS.get((template, method.lower()), {})
+    optional = NO_LONGER_REQUIRED.get((template, method.lower()), set())
     if method.upper() == "POST":
         schema = copy.deepcopy(op.get("requestBody", {}).get("schema", {"type": "object"}))
         schema.setdefault("properties", {}).update(newer)
-        optional = NO_LONGER_REQUIRED.get((template, method.lower()), set())
         schema["required"] = [name for name in schema.get("required", []) if name not in optional]
         if query:
             form = {**query, **form}
         return _object(schema, form, "")
     properties = {p["name"]: p["schema"] for p in op["parameters"] if p["in"] == "query"}
     properties.update(newer)
-    required = [p["name"] for p in op["parameters"] if p["in"] == "query" and p.get("required")]
+    required = [p["name"] for p in op["parameters"] if p["in"] == "query" and p.get("required")
+                and p["name"] not in optional]
     return _object({"type": "object", "properties": properties, "required": required}, {**query, **form}, "")
 
 
@@ -181,16 +186,40 @@ def coerce(schema: dict[str, Any], value: Any, param: str) -> Any:
 
 # --- answers, for tests ---------------------------------------------------------------------------------------
 
-def answer_schema(name: str, allowed: Iterable[str] = ()) -> dict[str, Any]:
-    """A JSON Schema (Draft 7) for the named object: Stripe's `nullable: true` made an explicit null branch, and the
-    object's own properties closed (additionalProperties false) but for `allowed` newer fields."""
+# What the current API answers beyond the 2022 description, per schema: fields added since (PaymentIntent's
+# latest_charge, API version 2022-08-01) and fields made nullable (Checkout's cancel_url).
+NEWER_FIELDS: dict[str, dict[str, Any]] = {
+    "payment_intent": {"latest_charge": {"anyOf": [{"type": "string"}, {"$ref": "#/definitions/charge"}, {"type": "null"}]}},
+    "checkout.session": {"cancel_url": {"anyOf": [{"type": "string"}, {"type": "null"}]}},
+}
+
+
+def answer_schema(name: str | None = None, *, template: str | None = None, method: str = "get") -> dict[str, Any]:
+    """A JSON Schema (Draft 7) of a named object, or of an operation's 200 answer: Stripe's `nullable: true` made an
+    explicit null branch, every object closed (additionalProperties false: a misspelt field fails) but for
+    NEWER_FIELDS."""
     schemas = {k: _nullable(v) for k, v in copy.deepcopy(spec()["components"]["schemas"]).items()}
-    root = schemas[name]
-    root["additionalProperties"] = False
-    for field in allowed:
-        root["properties"].setdefault(field, {})
-    return {"$schema": "http://json-schema.org/draft-07/schema#", "definitions": schemas,
-            **{k: v for k, v in root.items()}}
+    for schema in schemas.values():
+        _close(schema)
+    for schema_name, fields in NEWER_FIELDS.items():
+        schemas[schema_name]["properties"].update(fields)
+    if template is not None:
+        root = _nullable(copy.deepcopy(operation(template, method)["responses"]["200"]))
+        _close(root)
+    else:
+        root = {"$ref": f"#/definitions/{name}"}
+    return {"$schema": "http://json-schema.org/draft-07/schema#", "definitions": schemas, **root}
+
+
+def _close(node: Any) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _close(item)
+    elif isinstance(node, dict):
+        if node.get("type") == "object" and "properties" in node and "additionalProperties" not in node:
+            node["additionalProperties"] = False
+        for value in node.values():
+            _close(value)
 
 
 def _nullable(node: Any) -> Any:
@@ -198,8 +227,7 @@ def _nullable(node: Any) -> Any:
         return [_nullable(v) for v in node]
     if not isinstance(node, dict):
         return node
-    node = {k: _nullable(v) for k, v in node.items() if k not in ("x-expandableFields", "x-resourceId",
-                                                                   "x-expansionResources", "x-stripeBypassValidation")}
+    node = {k: _nullable(v) for k, v in node.items() if not k.startswith("x-")}
     if "$ref" in node:
         node["$ref"] = node["$ref"].replace("#/components/schemas/", "#/definitions/")
     if node.pop("nullable", False):

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 class Stack:
     data_dir: Path
     env: dict[str, str] = field(default_factory=dict)
-    ports: dict[str, int] = field(default_factory=lambda: {n: free_port() for n in ("OCPP", "WSS", "REST", "AWS", "CONNECTIONS")})
+    ports: dict[str, int] = field(default_factory=lambda: {n: free_port() for n in ("OCPP", "WSS", "REST", "AWS", "CONNECTIONS", "STRIPE")})
     process: subprocess.Popen | None = None
     output: list[str] = field(default_factory=list)
     api_key: str = ""
@@ -48,8 +48,20 @@ class Stack:
     def rest_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['REST']}"
 
+    @property
+    def stripe_url(self) -> str:
+        """The stack's Stripe emulator (its keys are in the data dir's secrets/stripe/)."""
+        return f"http://127.0.0.1:{self.ports['STRIPE']}"
+
+    @property
+    def stripe_api_key(self) -> str:
+        """The emulator's secret key, made at the stack's first start."""
+        return (self.data_dir / "secrets" / "stripe" / "api-key").read_text().strip()
+
     def start(self, timeout_s: float = 90) -> "Stack":
-        env = {**os.environ, **self.env, "CSMS_DATA_DIR": str(self.data_dir)}
+        # The emulator, never Stripe itself, unless a test asks for it.
+        outside = {k: v for k, v in os.environ.items() if k not in ("STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRET")}
+        env = {**outside, **self.env, "CSMS_DATA_DIR": str(self.data_dir)}
         env.update({f"CSMS_{name}_PORT": str(port) for name, port in self.ports.items()})
         # The venv running the tests is the one `make run` uses (in CI: the .venv `make test` made).
         self.process = subprocess.Popen(["make", "--no-print-directory", "run", f"VENV={sys.prefix}"], cwd=ROOT, env=env,
