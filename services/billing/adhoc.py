@@ -25,27 +25,24 @@ import secrets
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
+from services.billing import payment_store
 from services.shared import aws, clock
-from services.shared.dynamo import condition_failed, every
+from services.shared.dynamo import condition_failed
 from services.shared.events import stable_id
 from services.shared.log import logger
 from services.shared.settings import settings
 
 if TYPE_CHECKING:
-    from decimal import Decimal
-
     from services.contracts.billing import AdHocPaymentAuthorized
     from services.contracts.connectivity import CommandCompleted
     from services.contracts.sessions import SessionStarted
 
 ADHOC_TAG = re.compile(r"^QR[A-Z2-7]{18}$")
 KIND = "adhoc"
-DUE = "due"  # the retry-due index's one partition
 # How long the driver has on Stripe's checkout page.
-CHECKOUT_TTL = timedelta(minutes=30)
+CHECKOUT_TTL = timedelta(minutes=31)  # Stripe wants 30 at least, counted when it receives the request
 # The highest remoteStartId: OCPP 2.0.1's is an integer (32-bit signed on most chargers).
 _REMOTE_START_IDS = 2**31 - 1
 
@@ -76,18 +73,13 @@ def key_opens(item: dict[str, Any], key: str | None) -> bool:
     return bool(key) and hmac.compare_digest(str(item.get("status_key", "")), str(key))
 
 
-def hold_amount(amount_major: "Decimal", currency: str) -> int:
-    """The hold in minor units: the tariff's `hold_amount` (else CSMS_HOLD_AMOUNT) is in the major unit."""
-    from services.shared.money import round_minor
-
-    return round_minor(amount_major, currency)
-
-
 def changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list["AdHocPaymentAuthorized"]:
-    """AdHocPaymentAuthorized when an ad-hoc payment becomes held (services/billing/changes.py's payment_changes)."""
+    """AdHocPaymentAuthorized when an ad-hoc payment is held by its completed checkout (services/billing/changes.py's
+    payment_changes): `start_by` set. Its PaymentIntent's webhook may have made it held before, without a start."""
     from services.contracts.billing import AdHocPaymentAuthorized
 
-    if not new or new.get("kind") != KIND or new.get("status") != "held" or (old or {}).get("status") == "held":
+    if (not new or new.get("kind") != KIND or new.get("status") != "held" or not new.get("start_by")
+            or (old or {}).get("start_by")):
         return []
     return [AdHocPaymentAuthorized(
         event_id=stable_id("AdHocPaymentAuthorized", new["payment_id"]), charge_point_id=new["charge_point_id"],
@@ -95,14 +87,7 @@ def changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list["AdH
         id_tag=new["id_tag"], remote_start_id=int(new["remote_start_id"]), expires_at=new["start_by"])]
 
 
-# --- the payments table -----------------------------------------------------------------------------------------
-
-def _payments() -> Any:
-    return aws.table("payments")
-
-
-def get(payment: str) -> dict[str, Any] | None:
-    return _payments().get_item(Key={"payment_id": payment}, ConsistentRead=True).get("Item")
+# --- the payments table (services/billing/payment_store.py), with the conditions of an ad-hoc start -----------
 
 
 def _move(payment: str, condition: str, values: dict[str, Any], sets: dict[str, Any],
@@ -115,7 +100,7 @@ def _move(payment: str, condition: str, values: dict[str, Any], sets: dict[str, 
     if removes:
         expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removes)))
     try:
-        reply = _payments().update_item(
+        reply = aws.table("payments").update_item(
             Key={"payment_id": payment}, UpdateExpression=expression,
             ConditionExpression=f"attribute_exists(payment_id) AND kind = :kind AND ({condition})",
             ExpressionAttributeNames=names, ReturnValues="ALL_NEW",
@@ -138,7 +123,8 @@ def create(charge_point_id: str, evse_id: int, currency: str, amount_held: int, 
             "charge_point_id": charge_point_id, "evse_id": evse_id, "currency": currency, "amount_held": amount_held,
             "amount_captured": 0, "amount_refunded": 0, "tariff_id": tariff_id, "tariff_version": tariff_version,
             "status_key": status_key(), "attempts": 0, "created_at": now, "updated_at": now}
-    _payments().put_item(Item=item, ConditionExpression="attribute_not_exists(payment_id)")
+    if not payment_store.create(item):
+        raise RuntimeError(f"payment {item['payment_id']} exists: a new id tag is never another's")
     return item
 
 
@@ -177,11 +163,13 @@ def on_checkout_completed(obj: dict[str, Any]) -> None:
     now = clock.now()
     start_by = clock.iso(now + timedelta(seconds=settings().adhoc_start_timeout))
     sets: dict[str, Any] = {"status": "held", "payment_intent_id": intent, "remote_start_id": remote_start_id(payment),
-                            "authorized_at": clock.iso(now), "start_by": start_by, "due": DUE, "due_at": start_by,
+                            "authorized_at": clock.iso(now), "start_by": start_by, "due": payment_store.DUE, "due_at": start_by,
                             "updated_at": clock.iso(now)}
     if obj.get("amount_total") is not None:
         sets["amount_held"] = int(obj["amount_total"])
-    if _move(payment, "#status = :pending", {":pending": "pending"}, sets) is None:
+    # pending, or held already by the PaymentIntent's own webhook (services/billing/payments.py), without a start
+    if _move(payment, "#status = :pending OR (#status = :held AND attribute_not_exists(start_by))",
+             {":pending": "pending", ":held": "held"}, sets) is None:
         logger.info("checkout completed for no pending ad-hoc payment", extra={"payment_id": payment})
 
 
@@ -197,7 +185,7 @@ def link_session(started: "SessionStarted") -> bool:
                    {":held": "held", ":cp": started.charge_point_id},
                    {"session_id": started.session_id, "updated_at": clock.iso(clock.now())}, ("due", "due_at"))
     if linked is None:
-        item = get(payment)
+        item = payment_store.get(payment)
         if item is None or item.get("session_id") != started.session_id:
             logger.warning("a session of an ad-hoc id tag is not its payment's", extra={
                 "payment_id": payment, "session_id": started.session_id, "status": (item or {}).get("status")})
@@ -219,7 +207,7 @@ def cancel(payment: str, reason: str) -> bool:
     when this call cancelled it (False: started meanwhile, or cancelled already)."""
     now = clock.iso(clock.now())
     moved = _move(payment, "#status = :held AND attribute_not_exists(session_id)", {":held": "held"},
-                  {"status": "canceled", "cancel_reason": reason, "canceled_at": now, "updated_at": now, "due": DUE,
+                  {"status": "canceled", "cancel_reason": reason, "canceled_at": now, "updated_at": now, "due": payment_store.DUE,
                    "due_at": now})
     if moved is not None:
         _release(moved)
@@ -248,12 +236,9 @@ def _release(item: dict[str, Any]) -> None:
 def timed_out_starts() -> int:
     """Every minute (services/billing/payments.py's due_steps): held ad-hoc payments whose session did not start in
     time are cancelled, and cancelled ones whose release at Stripe failed are released again. How many were done."""
-    now = clock.iso(clock.now())
-    keys = every(_payments().query, {"IndexName": "retry-due",
-                                     "KeyConditionExpression": Key("due").eq(DUE) & Key("due_at").lte(now)})
     done = 0
-    for key in keys:
-        item = get(key["payment_id"])
+    for payment in payment_store.due(clock.iso(clock.now())):
+        item = payment_store.get(payment)
         if item is None or item.get("kind") != KIND:
             continue
         if item["status"] == "held" and not item.get("session_id"):

@@ -157,10 +157,9 @@ def not_found_page() -> str:
 def _offer(charge_point_id: str, evse_id: int, accept_language: str | None) -> Offer | None:
     """The tariff a session starting now at the EVSE is priced by (as /tariff-resolutions answers), with its hold;
     None when it would be unpriced."""
-    from services.billing import adhoc, tariffs
+    from services.billing import payments, tariffs
     from services.shared import clock
     from services.shared.languages import requested_languages
-    from services.shared.settings import settings
     from services.shared.tariffs import Target
 
     found = tariffs.resolution(Target(charge_point_id, evse_id, None), clock.now()).version
@@ -171,7 +170,7 @@ def _offer(charge_point_id: str, evse_id: int, accept_language: str | None) -> O
     language = next((lang for lang in requested_languages(None, accept_language) if lang in texts),
                     next(iter(texts), None))
     return Offer(found.tariff_id, found.version, tariff.currency, texts.get(language or ""), language,
-                 adhoc.hold_amount(tariff.hold_amount or settings().hold_amount, tariff.currency))
+                 payments.hold_amount(tariff.hold_amount, tariff.currency))
 
 
 def _base_url(event: dict[str, Any]) -> str:
@@ -237,9 +236,9 @@ def _pay(event: dict[str, Any], charge_point_id: str, evse_id: int) -> dict[str,
 
 def _status(event: dict[str, Any], method: str, operator: str, charge_point_id: str, evse_id: int,
             payment: str) -> dict[str, Any]:
-    from services.billing import adhoc, invoicing, store
+    from services.billing import adhoc, invoicing, payment_store, store
 
-    item = adhoc.get(payment)
+    item = payment_store.get(payment)
     key = (event.get("queryStringParameters") or {}).get("key")
     if (item is None or not adhoc.key_opens(item, key) or item.get("charge_point_id") != charge_point_id
             or int(item.get("evse_id", 0)) != evse_id):

@@ -42,16 +42,21 @@ HELD: dict[str, Any] = {
 }
 
 
+PENDING = {key: value for key, value in HELD.items() if key not in ("remote_start_id", "authorized_at", "start_by")}
+
+
 def test_authorized_once_when_it_becomes_held() -> None:
-    [event] = adhoc.changes({**HELD, "status": "pending"}, HELD)
+    [event] = adhoc.changes({**PENDING, "status": "pending"}, HELD)
     assert (event.payment_id, event.evse_id, event.id_tag, event.remote_start_id, event.expires_at) == (
         "pay_1", 2, "QRABCDEFGHIJKLMNOPQR", 77, "2026-03-01T10:05:00.000Z")
     assert event.charge_point_id == "CP-1" and event.occurred_at == HELD["authorized_at"]
     assert adhoc.changes(HELD, {**HELD, "session_id": "s-1"}) == []  # linked later: nothing new
-    assert adhoc.changes(None, {**HELD, "status": "pending"}) == []
-    assert adhoc.changes({**HELD, "status": "pending"}, {**HELD, "kind": "hold"}) == []  # an account's hold: H3's
+    assert adhoc.changes(None, {**PENDING, "status": "pending"}) == []
+    assert adhoc.changes({**PENDING, "status": "pending"}, {**HELD, "kind": "hold"}) == []  # an account's hold
     assert adhoc.changes(HELD, {**HELD, "status": "canceled"}) == []
     assert adhoc.changes(None, HELD)[0].event_id == event.event_id  # one id, however it is seen
+    assert adhoc.changes({**PENDING, "status": "pending"}, PENDING) == []  # held by the intent's webhook first
+    assert adhoc.changes(PENDING, HELD)[0].event_id == event.event_id  # then by the checkout
 
 
 @pytest.mark.parametrize(("path", "expected"), [
