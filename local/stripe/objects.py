@@ -312,7 +312,7 @@ class Stripe:
             self._get("customer", customer_id, "customer")
         found = [o for o in self.objects.values() if o["object"] == "payment_method" and o["customer"] is not None
                  and customer_id in (None, o["customer"])]
-        return _list(url, sorted(found, key=lambda o: -o["created"]))
+        return _list(url, found[::-1])
 
     def _card_error(self, behaviour: str, pm: Object, **objects: Object) -> StripeError:
         code, decline_code, message = _DECLINES[behaviour]
@@ -629,7 +629,7 @@ class Stripe:
         found = [o for o in self.objects.values() if o["object"] == "refund"
                  and params.get("payment_intent") in (None, o["payment_intent"])
                  and params.get("charge") in (None, o["charge"])]
-        return _list(url, sorted(found, key=lambda o: -o["created"]))
+        return _list(url, found[::-1])
 
     # --- events -------------------------------------------------------------------------------------------------
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import pytest
 
 from tests.e2e.stack import Stack
+
+if TYPE_CHECKING:
+    import stripe
 
 COMMAND_TIMEOUT_S = 2
 # A failed event comes back after a second, not after the manifests' 30 s.
@@ -59,6 +62,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     on_stack = [n for n, item in enumerate(others) if "stack" in getattr(item, "fixturenames", ())]
     after = on_stack[-1] + 1 if on_stack else len(others)
     items[:] = others[:after] + fuzz + others[after:]
+
+
+@pytest.fixture
+def stripe_client(stack: Stack) -> "stripe.StripeClient":
+    """The official SDK on the shared stack's Stripe emulator, with its key: what Stripe's dashboard would show, and
+    what a test does in a driver's place (docs/stripe-emulator.md)."""
+    import stripe
+
+    return stripe.StripeClient(stack.stripe_api_key, base_addresses={"api": stack.stripe_url})
 
 
 @pytest.fixture

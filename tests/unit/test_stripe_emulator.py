@@ -3,12 +3,15 @@ description, webhook signatures, and the objects' state machines."""
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 import stripe
 
+from local.stack import Config, configure_stripe
 from local.stripe import signature
 from local.stripe.objects import Stripe, StripeError
 from local.stripe.spec import decode_form, request_params
@@ -219,3 +222,42 @@ def test_metadata_updates_merge_and_an_empty_value_removes_a_key(account: Stripe
     account.update_customer(customer["id"], {"metadata": {"a": "", "c": "3"}})
 
     assert customer["metadata"] == {"b": "2", "c": "3"}
+
+
+# --- csms run -------------------------------------------------------------------------------------------------
+
+def _unset(monkeypatch: pytest.MonkeyPatch, *names: str) -> None:
+    """Unset now, and as they were after the test (configure_stripe sets the environment as `csms run` needs)."""
+    for name in names:
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+
+
+def test_csms_run_makes_the_emulators_keys_once_and_keeps_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _unset(monkeypatch, "STRIPE_API_KEY", "CSMS_SECRET_STRIPE_API_KEY", "CSMS_SECRET_STRIPE_WEBHOOK_SECRET",
+           "CSMS_STRIPE_API_BASE")
+    config = Config(host="127.0.0.1", rest_port=8100, stripe_port=12200, data_dir=tmp_path)
+
+    first, again = configure_stripe(config), configure_stripe(config)
+
+    assert first is not None and again is not None
+    assert first.api_key.startswith("sk_test_") and first.webhook_secret.startswith("whsec_")
+    assert (again.api_key, again.webhook_secret) == (first.api_key, first.webhook_secret)
+    assert (tmp_path / "secrets" / "stripe" / "api-key").read_text() == first.api_key
+    assert first.webhook_url == "http://127.0.0.1:8100/stripe/webhooks"
+    assert os.environ["CSMS_STRIPE_API_BASE"] == "http://127.0.0.1:12200"
+    assert config.ports()["Stripe emulator"] == 12200
+
+
+def test_with_stripe_api_key_csms_run_uses_stripe_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_test_real")
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "whsec_real")
+    monkeypatch.setenv("CSMS_STRIPE_API_BASE", "http://127.0.0.1:12111")
+    _unset(monkeypatch, "CSMS_SECRET_STRIPE_API_KEY", "CSMS_SECRET_STRIPE_WEBHOOK_SECRET")
+
+    assert configure_stripe(Config(data_dir=tmp_path)) is None
+
+    assert (os.environ["CSMS_SECRET_STRIPE_API_KEY"], os.environ["CSMS_SECRET_STRIPE_WEBHOOK_SECRET"]) == (
+        "sk_test_real", "whsec_real")
+    assert "CSMS_STRIPE_API_BASE" not in os.environ
+    assert "Stripe emulator" not in Config(data_dir=tmp_path).ports()
