@@ -172,6 +172,7 @@ async def serve(config: Config) -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per REST or @connections request is noise
     config.data_dir.mkdir(parents=True, exist_ok=True)
     configure_environment(config)
+    emulator = configure_stripe(config)  # its address in the environment before any handler reads settings()
     from local.tls import server_context
 
     # Before the embedded AWS starts: it puts the CA made here into its Secrets Manager.
@@ -187,7 +188,6 @@ async def serve(config: Config) -> int:
     from local.streams import pollers as stream_pollers
     from services.manifests import ALL
 
-    emulator = configure_stripe(config)
     embedded = EmbeddedAws(config.host, config.aws_port, config.data_dir)
     restored = embedded.start()
     if emulator is not None:

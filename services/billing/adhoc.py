@@ -35,6 +35,8 @@ from services.shared.log import logger
 from services.shared.settings import settings
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     from services.contracts.billing import AdHocPaymentAuthorized
     from services.contracts.connectivity import CommandCompleted
     from services.contracts.sessions import SessionStarted
@@ -73,9 +75,16 @@ def key_opens(item: dict[str, Any], key: str | None) -> bool:
     return bool(key) and hmac.compare_digest(str(item.get("status_key", "")), str(key))
 
 
+def hold_amount(amount_major: "Decimal", currency: str) -> int:
+    """A hold in minor units: a tariff's `hold_amount` (else CSMS_HOLD_AMOUNT) is in the currency's major unit."""
+    from services.shared.money import round_minor
+
+    return round_minor(amount_major, currency)
+
+
 def changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list["AdHocPaymentAuthorized"]:
-    """AdHocPaymentAuthorized when an ad-hoc payment is held by its completed checkout (services/billing/changes.py's
-    payment_changes): `start_by` set. Its PaymentIntent's webhook may have made it held before, without a start."""
+    """AdHocPaymentAuthorized when an ad-hoc payment is held by its completed checkout, which sets `start_by`
+    (services/billing/changes.py's payment_changes)."""
     from services.contracts.billing import AdHocPaymentAuthorized
 
     if (not new or new.get("kind") != KIND or new.get("status") != "held" or not new.get("start_by")
@@ -167,9 +176,7 @@ def on_checkout_completed(obj: dict[str, Any]) -> None:
                             "updated_at": clock.iso(now)}
     if obj.get("amount_total") is not None:
         sets["amount_held"] = int(obj["amount_total"])
-    # pending, or held already by the PaymentIntent's own webhook (services/billing/payments.py), without a start
-    if _move(payment, "#status = :pending OR (#status = :held AND attribute_not_exists(start_by))",
-             {":pending": "pending", ":held": "held"}, sets) is None:
+    if _move(payment, "#status = :pending", {":pending": "pending"}, sets) is None:
         logger.info("checkout completed for no pending ad-hoc payment", extra={"payment_id": payment})
 
 

@@ -16,11 +16,11 @@ import pytest
 import stripe
 
 from local.stripe import StripeEmulator
-from services.billing import adhoc, invoicing, pay_page, payment_store, places, stripe_api
+from services.billing import adhoc, handlers, invoicing, pay_page, payment_store, places, stripe_api
 from services.contracts.connectivity import CommandCompleted
 from services.contracts.sessions import SessionStarted
 from services.shared import clock
-from tests.service.helpers import rest_event
+from tests.service.helpers import context, rest_event
 from tests.service.test_invoices_api import invoice_item, stored
 from tests.service.test_receipts import text_of
 
@@ -189,7 +189,7 @@ def test_the_paid_checkout_holds_it_once_and_the_start_is_due(emulator: StripeEm
     assert payment_store.get(item["payment_id"]) == found
 
 
-def test_held_by_the_intents_webhook_first_the_checkout_still_starts_it(emulator: StripeEmulator) -> None:
+def test_the_intents_webhook_first_leaves_the_start_to_the_checkout(emulator: StripeEmulator) -> None:
     from services.billing import payments
 
     item = paid(emulator)
@@ -198,7 +198,7 @@ def test_held_by_the_intents_webhook_first_the_checkout_still_starts_it(emulator
     [checkout] = [e["data"]["object"] for e in deliveries if e["type"] == "checkout.session.completed"]
     payments.on_payment_intent(intent)
     early = payment_store.get(item["payment_id"])
-    assert early["status"] == "held" and adhoc.changes(item, early) == []
+    assert early["status"] == "pending" and adhoc.changes(item, early) == []
     adhoc.on_checkout_completed(checkout)
     found = payment_store.get(item["payment_id"])
     assert found["start_by"] and found["remote_start_id"] and found["due"] == "due"
@@ -292,3 +292,20 @@ def test_the_status_page_follows_the_payment_to_the_receipt(emulator: StripeEmul
     ended = status(item)["body"]
     assert "11.66 EUR" in text_of(ended)
     assert f'href="{BASE}/receipts/{invoice["receipt_token"]}"' in ended
+
+
+def test_through_stripes_webhooks_the_paid_checkout_asks_sessions_to_start(
+        emulator: StripeEmulator, tap: Any) -> None:
+    item = paid(emulator)
+    submit(emulator, item)
+    assert "checkout.session.completed" in [event["type"] for event in emulator.events]
+    for payload, headers in [emulator.signed(event) for event in emulator.events]:
+        reply = handlers.stripe_webhooks(rest_event("POST", "/stripe/webhooks", payload, scopes=None, headers=headers),
+                                         context("stripe-webhooks"))
+        assert reply["statusCode"] == 200, reply
+    found = payment_store.get(item["payment_id"])
+    assert found is not None and found["status"] == "held"
+    [authorized] = tap.of("AdHocPaymentAuthorized")
+    assert authorized == {**authorized, "payment_id": item["payment_id"], "charge_point_id": "CP-1", "evse_id": 2,
+                          "id_tag": item["id_tag"], "remote_start_id": found["remote_start_id"],
+                          "expires_at": found["start_by"]}
