@@ -61,8 +61,7 @@ def update(account_id: str, name: str, email: str, phone: str | None) -> dict[st
                                              **({"phone": phone} if phone is not None else {})},
                                 remove=("phone",) if phone is None else ())
     if item is not None and item.get("stripe_customer_id"):
-        client().v1.customers.update(item["stripe_customer_id"],
-                                     params={"name": name, "email": email, "phone": phone or ""})
+        client().v1.customers.update(item["stripe_customer_id"], params=_contact(item))
     return item
 
 
@@ -71,16 +70,19 @@ def default_payment_method(account: dict[str, Any]) -> str | None:
     return account.get("default_payment_method")
 
 
+def _contact(account: dict[str, Any]) -> dict[str, str]:
+    return {"name": account["name"], "email": account["email"], "phone": account.get("phone") or ""}
+
+
 def _customer(account: dict[str, Any]) -> str:
     """The account's Stripe customer, created on first need: the idempotency key is the account's, so two requests
-    at once (or a retry after a lost reply) make one customer."""
+    at once (or a retry after a lost reply) make one customer. The contact follows in an update: the creation's
+    parameters never change, so its key is never refused for a contact changed in between."""
     if account.get("stripe_customer_id"):
         return account["stripe_customer_id"]
-    params: dict[str, Any] = {"name": account["name"], "email": account["email"],
-                              "metadata": {"csms_account_id": account["account_id"]}}
-    if account.get("phone"):
-        params["phone"] = account["phone"]
-    created = client().v1.customers.create(params=params, options=options("customer", account["account_id"]))
+    created = client().v1.customers.create(params={"metadata": {"csms_account_id": account["account_id"]}},
+                                           options=options("customer", account["account_id"]))
+    client().v1.customers.update(created.id, params=_contact(account))
     stored = account_store.set_customer(account["account_id"], created.id, _now())
     return stored["stripe_customer_id"] if stored is not None else created.id
 

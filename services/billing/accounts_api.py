@@ -40,7 +40,10 @@ _WRITE = allow(Scope.ADMIN, Scope.OPERATOR)
 _ACCOUNT_ID = re.compile(r"^acct_[0-9a-f]{24}$")
 AccountId = Annotated[str, Path(max_length=29, description="The account's id (acct_ and 24 hex digits)")]
 PaymentMethodId = Annotated[str, Path(max_length=255, description="A Stripe payment method id (pm_...)")]
-_STRIPE = (402, 502, 503)
+# What a route that calls Stripe may answer of Stripe's failures (services/billing/stripe_errors.py).
+_STRIPE = (409, 502, 503)
+_STRIPE_FAILS = (" When Stripe fails: 503 with Retry-After when it cannot be reached (send the same request again), 409 "
+                 "while it still answers the same request, 502 when it refuses (the detail says what to do).")
 
 
 class AccountIn(BaseModel):
@@ -164,7 +167,7 @@ def get_account(account_id: AccountId) -> Account:
 @router.put("/accounts/<account_id>", security=_WRITE, summary="Change an account's contact", tags=[ACCOUNTS],
             description=("Replaces the name, email and phone (a phone left out is removed), also on the account's "
                          "Stripe customer. 404 for an unknown id, 422 for an email that is not one or a phone number "
-                         "not in E.164; 503 with Retry-After when Stripe cannot be reached (send it again)."),
+                         "not in E.164." + _STRIPE_FAILS),
             responses=responses({200: ("The account", Account)}, 404, 422, *_STRIPE))
 def put_account(account_id: AccountId, body: AccountIn) -> Account:
     _existing(account_id)
@@ -188,8 +191,7 @@ def _nonce() -> str:
                           "(`confirmCardSetup`) while the driver enters the card. Once Stripe confirms it "
                           "(setup_intent.succeeded), the card is the account's default unless it has one. Send an "
                           "`Idempotency-Key` header to make a retried request give the same SetupIntent. 404 for an "
-                          "unknown account; 502 when Stripe refuses (the detail says why), 503 with Retry-After when "
-                          "it cannot be reached."),
+                          "unknown account." + _STRIPE_FAILS),
              responses=responses({201: ("Created", SetupIntentOut)}, 404, 422, *_STRIPE))
 def create_setup_intent(account_id: AccountId) -> Response[SetupIntentOut]:
     account = _existing(account_id)
@@ -203,7 +205,7 @@ def create_setup_intent(account_id: AccountId) -> Response[SetupIntentOut]:
             tags=[ACCOUNTS],
             description=("The cards saved on the account's Stripe customer, as Stripe has them now (brand, last 4 "
                          "digits, expiry), and which is the default; none before a card was saved. 404 for an unknown "
-                         "account, 503 with Retry-After when Stripe cannot be reached."),
+                         "account." + _STRIPE_FAILS),
             responses=responses({200: ("The cards", PaymentMethodList)}, 404, 422, *_STRIPE))
 def list_payment_methods(account_id: AccountId) -> PaymentMethodList:
     account = _existing(account_id)
@@ -216,7 +218,7 @@ def list_payment_methods(account_id: AccountId) -> PaymentMethodList:
             tags=[ACCOUNTS],
             description=("Makes one of the account's cards the default (at Stripe too): the next session's hold is "
                          "placed on it. 404 for an unknown account, 422 for a payment method that is not one of its "
-                         "cards; 503 with Retry-After when Stripe cannot be reached."),
+                         "cards." + _STRIPE_FAILS),
             responses=responses({200: ("The account", Account)}, 404, 422, *_STRIPE))
 def put_default_payment_method(account_id: AccountId, body: DefaultPaymentMethodIn) -> Account:
     account = _existing(account_id)
@@ -233,7 +235,7 @@ def put_default_payment_method(account_id: AccountId, body: DefaultPaymentMethod
                description=("Detaches the card from the account's Stripe customer: nothing is charged on it again. If "
                             "it was the default, the account has none until another is chosen or saved (sessions of "
                             "its id tokens are then not held, see docs/accounts.md). 404 for an unknown account or a "
-                            "card that is not its; 503 with Retry-After when Stripe cannot be reached."),
+                            "card that is not its." + _STRIPE_FAILS),
                responses=responses({204: ("Removed", None)}, 404, 422, *_STRIPE))
 def delete_payment_method(account_id: AccountId, payment_method_id: PaymentMethodId) -> Response[None]:
     account = _existing(account_id)

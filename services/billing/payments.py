@@ -13,11 +13,13 @@ the payment's changes (services/billing/changes.py:payment_changes), never from 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from services.billing import adhoc, invoicing, payment_store, store, stripe_api
 from services.shared import clock, events
 from services.shared.log import logger
+from services.shared.money import round_minor
 from services.shared.settings import settings
 
 if TYPE_CHECKING:
@@ -41,6 +43,12 @@ def hold_id(session_id: str) -> str:
 
 
 # --- the rules (pure) -------------------------------------------------------------------------------------------
+
+def hold_amount(tariff_hold: Decimal | None, currency: str) -> int:
+    """What a hold takes, in minor units: the tariff's hold_amount (in the currency's major unit), else the
+    deployment's (CSMS_HOLD_AMOUNT)."""
+    return round_minor(tariff_hold if tariff_hold is not None else settings().hold_amount, currency)
+
 
 def amount_owed(invoice: dict[str, Any]) -> int:
     """What the driver pays for an invoice, in minor units: its total, or 0 when it is not billed (unpriced, void) or
@@ -137,8 +145,7 @@ def _hold(started: "SessionStarted") -> None:
     at = clock.iso(clock.now())
     item: dict[str, Any] = {
         "payment_id": hold_id(started.session_id), "kind": "hold", "status": "pending", "currency": currency,
-        "amount_held": adhoc.hold_amount((tariff.hold_amount if tariff is not None else None) or settings().hold_amount,
-                                         currency),
+        "amount_held": hold_amount(tariff.hold_amount if tariff is not None else None, currency),
         "amount_captured": 0, "amount_refunded": 0, "captures": [], "attempts": 0, "account_id": started.account_id,
         "session_id": started.session_id, "charge_point_id": started.charge_point_id, "evse_id": started.evse_id,
         "transaction_id": started.transaction_id, "created_at": at, "updated_at": at,
@@ -343,8 +350,8 @@ def voided(invoice: dict[str, Any]) -> None:
 def on_payment_intent(obj: dict[str, Any]) -> None:
     """A PaymentIntent's webhook (amount_capturable_updated, succeeded, payment_failed, canceled): its status kept on
     the payment whose intent it is, never moved back. A hold whose answer the CSMS did not see (the call timed out)
-    becomes `held` from it; every other move is the CSMS's own call's (the webhook confirms it), and an ad-hoc
-    payment becomes held from its checkout.session.completed (services/billing/adhoc.py)."""
+    becomes `held` from it (an ad-hoc payment's start waits for its checkout.session.completed: adhoc.py); every other
+    move is the CSMS's own call's (the webhook confirms it)."""
     payment_id = (obj.get("metadata") or {}).get("csms_payment_id")
     payment = payment_store.get(payment_id) if payment_id else payment_store.by_intent(obj["id"])
     if payment is None or payment.get("payment_intent_id") not in (None, obj["id"]):
@@ -354,7 +361,7 @@ def on_payment_intent(obj: dict[str, Any]) -> None:
     if rank is None or rank <= int(payment.get("intent_rank", -1)):
         return
     fields = {"intent_status": status, "intent_rank": rank, "updated_at": clock.iso(clock.now())}
-    if status == "requires_capture" and payment["status"] == "pending" and payment["kind"] == "hold":
+    if status == "requires_capture" and payment["status"] == "pending":
         held = payment_store.move(payment["payment_id"], "held", {
             **fields, "payment_intent_id": obj["id"], "amount_held": int(obj.get("amount_capturable") or 0)},
             intent_rank=rank)

@@ -1,7 +1,8 @@
 """What a Stripe call that failed means to the REST client: a problem that says what to do, never a 500.
 
 Stripe unreachable, overloaded or failing on its side: 503 with Retry-After (the same request, repeated, is safe: its
-idempotency key makes it act once). Stripe refusing the CSMS's key: 502 for an administrator. A card declined: 402.
+idempotency key makes it act once). The same request still in progress at Stripe: 409. Stripe refusing the CSMS's
+key: 502 for an administrator. A card declined: 402.
 Stripe refusing the request itself: 502 with Stripe's words (the CSMS asked something Stripe's state does not allow,
 e.g. a customer deleted in Stripe's dashboard).
 """
@@ -41,6 +42,9 @@ def answered(doing: str) -> Iterator[None]:
     except (stripe.AuthenticationError, stripe.PermissionError):
         raise ProblemError(502, f"Stripe refused the CSMS's API key while {doing}: an administrator checks the "
                                 "secret stripe/api-key") from None
+    except stripe.IdempotencyError:
+        raise ProblemError(409, f"Stripe is still answering the same request while {doing}: send it again in a few "
+                                "seconds") from None
     except stripe.CardError as error:
         raise ProblemError(402, f"The card was declined while {doing} ({error.code}): ask the driver for another "
                                 "card") from None

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 ADHOC_TYPE = "Central"
 # The version a charger sessions never saw connect is asked in (its command fails unless it connects in time).
 DEFAULT_OCPP_VERSION = "ocpp1.6"
+# How long an ad-hoc token outlives its expiry: as long as a re-sent start of its session is recognized
+# (transactions.START_KEY_RETENTION_S), which is answered Accepted again; then DynamoDB's TTL purges it.
+ADHOC_RETENTION_S = 30 * 24 * 3600
 # What a token keeps of its account's standing; the reason only while blocked.
 REASON = "account_blocked_reason"
 
@@ -42,12 +45,12 @@ def standing_changed(event: AccountStanding, now: datetime) -> None:
     apply_standing(store.account_token_keys(event.account_id), standing, now)
 
 
-def apply_standing(keys: list[dict[str, Any]], standing: dict[str, Any], now: datetime) -> int:
-    """Sets a standing on the account's tokens of `keys` that hold an older one; how many changed."""
+def apply_standing(keys: list[dict[str, Any]], standing: dict[str, Any], now: datetime) -> None:
+    """Sets a standing on the account's tokens of `keys` that still hold an older one."""
     fields = {**token_standing(standing), "updated_at": clock.iso(now)}
     remove = () if REASON in fields else (REASON,)
-    return sum(store.set_token_standing(key, standing["account_id"], fields, int(standing["version"]), remove)
-               for key in keys)
+    for key in keys:
+        store.set_token_standing(key, standing["account_id"], fields, int(standing["version"]), remove)
 
 
 def adhoc_payment_authorized(event: AdHocPaymentAuthorized, now: datetime) -> None:
@@ -64,7 +67,8 @@ def adhoc_payment_authorized(event: AdHocPaymentAuthorized, now: datetime) -> No
             "expiry_date": clock.normalize(event.expires_at), "payment_id": event.payment_id,
             "charge_point_id": event.charge_point_id, "evse_id": event.evse_id, "remote_start_id": event.remote_start_id,
             "ocpp_version": (charger or {}).get("ocpp_version") or DEFAULT_OCPP_VERSION,
-            "created_at": clock.iso(now), "updated_at": clock.iso(now)}
+            "created_at": clock.iso(now), "updated_at": clock.iso(now),
+            "purge_at": int(clock.parse(event.expires_at).timestamp()) + ADHOC_RETENTION_S}
     there = store.put_adhoc_token(item)
     if there is not None and there.get("payment_id") != event.payment_id:
         logger.error(f"id tag {event.id_tag!r} of ad-hoc payment {event.payment_id} is another token's: no start "

@@ -26,8 +26,9 @@ MANIFEST = ServiceManifest(
         # A token is the pair (id, type) of OCPP 2.0.1; a 1.6 idTag reads its id's partition (authorization.ID_TAG_TYPES).
         # Tokens marked local_list carry `listed`, the key of the sparse local-list index (the local authorization
         # list); a change of a token's entry on it is a LocalListChanged (services/sessions/local_list.py).
-        # by-account finds an account's tokens when billing changes its standing.
-        Table(name="id-tokens", partition_key=Key("id_token"), sort_key=Key("type"),
+        # by-account finds an account's tokens when billing changes its standing. An ad-hoc payment's single-use
+        # token is purged (`purge_at`) once a re-sent start of its session is no longer recognized.
+        Table(name="id-tokens", partition_key=Key("id_token"), sort_key=Key("type"), ttl_attribute="purge_at",
               indexes=(Index(name="local-list", partition_key=Key("listed"), sort_key=Key("id_token")),
                        Index(name="by-account", partition_key=Key("account_id"), sort_key=Key("id_token"), keys_only=True)),
               stream=Stream("services.sessions.changes:token_changes")),

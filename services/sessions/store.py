@@ -76,9 +76,9 @@ def account_token_keys(account_id: str) -> list[dict[str, Any]]:
 
 
 def set_token_standing(key: dict[str, Any], account_id: str, fields: dict[str, Any], version: int,
-                       remove: tuple[str, ...]) -> bool:
+                       remove: tuple[str, ...]) -> None:
     """Sets an account's standing (`fields`, `remove`) on one of its tokens, unless the token has left the
-    account or holds that version or a newer one already; True if it was set."""
+    account or holds that version or a newer one already."""
     sets, names, values = set_clause(fields)
     names.update({f"#r{i}": name for i, name in enumerate(remove)})
     update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove))) if remove else "")
@@ -89,10 +89,8 @@ def set_token_standing(key: dict[str, Any], account_id: str, fields: dict[str, A
                                  "OR account_standing_version < :version)"),
             ExpressionAttributeNames=names, ExpressionAttributeValues={**values, ":account": account_id, ":version": version})
     except ClientError as error:
-        if condition_failed(error):
-            return False
-        raise
-    return True
+        if not condition_failed(error):
+            raise
 
 
 def scan_tokens(limit: int, start_key: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:

@@ -159,6 +159,8 @@ def test_an_adhoc_payment_starts_its_session_remotely_once(tap: EventTap, versio
         CP, action, payload, "pay_1")
     token = api("GET", f"/id-tokens/{QR}", query={"type": "Central"})[1]
     assert (token["status"], token["payment_id"], token["expiry_date"]) == ("Accepted", "pay_1", "2026-06-01T12:05:00.000Z")
+    purge_at = NOW + timedelta(minutes=5, days=30)  # then a re-sent start is no longer recognized either
+    assert store.get_token(QR, "Central")["purge_at"] == int(purge_at.timestamp())
 
 
 def test_an_adhoc_token_starts_one_session(tap: EventTap) -> None:
