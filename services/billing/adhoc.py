@@ -83,8 +83,8 @@ def hold_amount(amount_major: "Decimal", currency: str) -> int:
 
 
 def changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list["AdHocPaymentAuthorized"]:
-    """AdHocPaymentAuthorized when an ad-hoc payment is held by its completed checkout, which sets `start_by`
-    (services/billing/changes.py's payment_changes)."""
+    """AdHocPaymentAuthorized when an ad-hoc payment's completed checkout sets `start_by` (services/billing/changes.py's
+    payment_changes): its PaymentIntent's webhook may have made it held before, without a start."""
     from services.contracts.billing import AdHocPaymentAuthorized
 
     if (not new or new.get("kind") != KIND or new.get("status") != "held" or not new.get("start_by")
@@ -176,7 +176,9 @@ def on_checkout_completed(obj: dict[str, Any]) -> None:
                             "updated_at": clock.iso(now)}
     if obj.get("amount_total") is not None:
         sets["amount_held"] = int(obj["amount_total"])
-    if _move(payment, "#status = :pending", {":pending": "pending"}, sets) is None:
+    # pending, or held already by its PaymentIntent's own webhook (services/billing/payments.py), with no start yet
+    if _move(payment, "#status = :pending OR (#status = :held AND attribute_not_exists(start_by))",
+             {":pending": "pending", ":held": "held"}, sets) is None:
         logger.info("checkout completed for no pending ad-hoc payment", extra={"payment_id": payment})
 
 

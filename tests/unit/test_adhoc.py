@@ -55,6 +55,8 @@ def test_authorized_once_when_it_becomes_held() -> None:
     assert adhoc.changes({**PENDING, "status": "pending"}, {**HELD, "kind": "hold"}) == []  # an account's hold
     assert adhoc.changes(HELD, {**HELD, "status": "canceled"}) == []
     assert adhoc.changes(None, HELD)[0].event_id == event.event_id  # one id, however it is seen
+    assert adhoc.changes({**PENDING, "status": "pending"}, PENDING) == []  # held by the intent's webhook first
+    assert adhoc.changes(PENDING, HELD)[0].event_id == event.event_id  # then by the checkout
 
 
 @pytest.mark.parametrize(("path", "expected"), [
