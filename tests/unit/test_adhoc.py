@@ -124,6 +124,7 @@ INVOICE = {"status": "paid", "total_incl_vat": 1234, "currency": "EUR", "receipt
     ({"status": "held", "session_id": "s-1"}, None, "Charging", True),
     ({"status": "held", "session_id": "s-1"}, {**INVOICE, "status": "issued"}, "Ended", True),  # capture to come
     ({"status": "captured", "session_id": "s-1"}, INVOICE, "Ended", False),
+    ({"status": "capture_failed", "session_id": "s-1"}, {**INVOICE, "status": "payment_failed"}, "Ended", False),
     ({"status": "canceled", "session_id": "s-1"}, {"status": "unpriced"}, "Ended", False),
     ({"status": "canceled", "session_id": "s-1"}, {**INVOICE, "status": "issued"}, "Ended", False),  # under the minimum
     ({"status": "canceled"}, None, "Cancelled", False),
