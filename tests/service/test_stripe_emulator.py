@@ -298,7 +298,7 @@ def test_webhooks_are_posted_signed_and_retried_until_answered() -> None:
         stripe.Webhook.construct_event(received[0][0], received[0][1], "whsec_other")
 
 
-def test_a_restart_with_a_state_file_keeps_objects_events_and_idempotent_answers(tmp_path: Path) -> None:
+def test_a_state_file_keeps_objects_events_and_idempotent_answers_across_a_restart(tmp_path: Path) -> None:
     state = tmp_path / "stripe.json"
     first = StripeEmulator(api_key=KEY, state_file=state).start()
     try:
@@ -306,6 +306,10 @@ def test_a_restart_with_a_state_file_keeps_objects_events_and_idempotent_answers
         intent = client.v1.payment_intents.create(params={"amount": 900, "currency": "eur", "confirm": True,
                                                           "payment_method": "pm_card_visa", "capture_method": "manual"},
                                                   options={"idempotency_key": "kept"})
+        deadline = time.monotonic() + 5  # written within a moment, not only at a clean stop: a kill keeps it
+        while not (state.exists() and intent.id in state.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert intent.id in state.read_text()
     finally:
         first.stop()
 
