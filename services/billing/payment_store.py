@@ -10,12 +10,13 @@ and `due_at`: the sparse index retry-due holds exactly those items, by when.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
-from services.shared import aws
+from services.shared import aws, clock
 from services.shared.dynamo import condition_failed, every, page, set_clause
 
 BY_INTENT = "by-intent"
@@ -163,3 +164,16 @@ def set_credit_note_status(credit_note_id: str, status: str) -> None:
     except ClientError as error:
         if not condition_failed(error):
             raise
+
+
+# --- Stripe's webhook events handled (services/billing/stripe_webhooks.py) ----------------------------------------
+
+def event_handled(event_id: str) -> bool:
+    return "Item" in aws.table("stripe-events").get_item(Key={"event_id": event_id}, ConsistentRead=True)
+
+
+def remember_event(event_id: str, kind: str, kept: timedelta) -> None:
+    """The event is handled: a redelivery within `kept` (the item's TTL) is answered at once."""
+    now = clock.now()
+    aws.table("stripe-events").put_item(Item={"event_id": event_id, "type": kind, "handled_at": clock.iso(now),
+                                              "expires_at": int((now + kept).timestamp())})

@@ -1,9 +1,11 @@
 """Refunds of a paid invoice, full or partial, never beyond what was captured, each with a credit note numbered
 without gaps (its own counter, taken in the transaction that writes the note and the refunded amounts).
 
-A request is identified by the operator's `Idempotency-Key`, else by its amount, reason and the invoice's count of
-credit notes so far: the same request made again finds its credit note and refunds nothing more; Stripe's own
-idempotency key is derived from it, so a request that stopped halfway refunds once at Stripe when it is made again.
+A request is identified by the operator's `Idempotency-Key`; without one, a request asking what the invoice's latest
+credit note asked (the same amount and reason) is that request again, and any other by its amount, reason and the
+invoice's count of credit notes so far. The same request made again finds its credit note and refunds nothing more;
+Stripe's own idempotency key is derived from it, so a request that stopped halfway refunds once at Stripe when it is
+made again.
 """
 
 from __future__ import annotations
@@ -60,7 +62,10 @@ def refund(invoice_id: str, amount: int | None, reason: str, request_key: str | 
     if invoice is None:
         return None
     notes = payment_store.credit_notes_of(invoice_id)
-    key = request_key or f"{'all' if amount is None else amount}\x1f{reason}\x1f{len(notes)}"
+    asked = f"{'all' if amount is None else amount}\x1f{reason}"
+    if request_key is None and notes and notes[-1].get("asked") == asked and not notes[-1].get("request_key"):
+        return notes[-1]  # the same request again (its answer was lost): no second refund
+    key = request_key or f"{asked}\x1f{len(notes)}"
     credit_note_id = "cn_" + events.stable_id("refund", invoice_id, key)
     if (existing := payment_store.get_credit_note(credit_note_id)) is not None:
         return existing
@@ -90,6 +95,7 @@ def refund(invoice_id: str, amount: int | None, reason: str, request_key: str | 
     note: dict[str, Any] = {
         "credit_note_id": credit_note_id, "invoice_id": invoice_id, "payment_id": payment["payment_id"],
         "amount": wanted, "currency": invoice["currency"], "reason": reason, "refund_ids": [r.id for r in made],
+        "asked": asked, **({"request_key": request_key} if request_key else {}),
         "status": "succeeded" if statuses == {"succeeded"} else "failed" if "failed" in statuses else "pending",
         "issued_at": clock.iso(clock.now())}
 

@@ -49,39 +49,26 @@ def answer(event: dict[str, Any]) -> dict[str, Any]:
     """API Gateway's REST proxy event to its reply."""
     import stripe
 
+    from services.billing import payment_store
     from services.shared.secrets import secret
 
     if (event.get("httpMethod") or "") != "POST" or not (event.get("path") or "").endswith(WEBHOOKS_PATH):
         return _problem(404, "Not found", f"Stripe's events are posted to {WEBHOOKS_PATH}")
     body = event.get("body") or ""
-    payload = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
     try:
+        payload = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
         stripe.Webhook.construct_event(payload, _header(event, "stripe-signature"),
                                        secret("stripe/webhook-secret").get_secret_value())
         found = json.loads(payload)
         event_id, kind, obj = found["id"], found["type"], found["data"]["object"]
     except (stripe.SignatureVerificationError, ValueError, KeyError, TypeError) as error:
         return _problem(400, "Bad request", f"Not a Stripe event signed for this endpoint: {error}")
-    if not isinstance(event_id, str) or not event_id or not isinstance(obj, dict):
-        return _problem(400, "Bad request", "A Stripe event has an id and a data.object")
-    if _seen(event_id):
+    if not isinstance(event_id, str) or not event_id or not isinstance(kind, str) or not isinstance(obj, dict):
+        return _problem(400, "Bad request", "A Stripe event has an id, a type and a data.object")
+    if payment_store.event_handled(event_id):
         return _reply(200, {"received": True, "duplicate": True})
     if (target := HANDLERS.get(kind)) is not None:
         module, _, function = target.partition(":")
         getattr(importlib.import_module(module), function)(obj)
-    _remember(event_id, kind)
+    payment_store.remember_event(event_id, kind, KEPT)
     return _reply(200)
-
-
-def _seen(event_id: str) -> bool:
-    from services.shared import aws
-
-    return "Item" in aws.table("stripe-events").get_item(Key={"event_id": event_id}, ConsistentRead=True)
-
-
-def _remember(event_id: str, kind: str) -> None:
-    from services.shared import aws, clock
-
-    now = clock.now()
-    aws.table("stripe-events").put_item(Item={"event_id": event_id, "type": kind, "handled_at": clock.iso(now),
-                                              "expires_at": int((now + KEPT).timestamp())})

@@ -237,19 +237,23 @@ def test_refunds_partial_then_the_rest_with_gapless_credit_notes(stripe_emulator
     assert (first["json"]["number"], first["json"]["amount"], first["json"]["status"]) == (1, 500, "succeeded")
     again = call("POST", path, {"amount": 500, "reason": "charger was slow"}, headers={"Idempotency-Key": "k1"})
     assert again["json"] == first["json"]  # the same request: no second refund
-    beyond = assert_problem(call("POST", path, {"amount": 667, "reason": "too much"}), 422)
-    assert "666" in beyond["detail"]
+    other = call("POST", path, {"amount": 100, "reason": "parking"})
+    assert (other["statusCode"], other["json"]["number"]) == (201, 2)
+    lost = call("POST", path, {"amount": 100, "reason": "parking"})  # its answer was lost: sent again, no key
+    assert lost["json"] == other["json"]
+    beyond = assert_problem(call("POST", path, {"amount": 567, "reason": "too much"}), 422)
+    assert "566" in beyond["detail"]
     shown = call("GET", f"/invoices/{invoice['invoice_id']}")["json"]
-    assert (shown["status"], shown["amount_refunded"]) == ("partially_refunded", 500)
+    assert (shown["status"], shown["amount_refunded"]) == ("partially_refunded", 600)
     rest = call("POST", path, {"reason": "closing the account"})
-    assert (rest["statusCode"], rest["json"]["number"], rest["json"]["amount"]) == (201, 2, 666)
+    assert (rest["statusCode"], rest["json"]["number"], rest["json"]["amount"]) == (201, 3, 566)
     assert call("GET", f"/invoices/{invoice['invoice_id']}")["json"]["status"] == "refunded"
     refunded = intent(payment()["payment_intent_id"])
     charge = client().v1.charges.retrieve(refunded.latest_charge)
     assert (charge.amount_refunded, charge.refunded) == (1166, True)
     assert_problem(call("POST", path, {"amount": 1, "reason": "again"}), 409)
     listed = call("GET", path)["json"]["items"]
-    assert [(note["number"], note["amount"]) for note in listed] == [(1, 500), (2, 666)]
+    assert [(note["number"], note["amount"]) for note in listed] == [(1, 500), (2, 100), (3, 566)]
     assert_problem(call("POST", "/invoices/inv_nope/refunds", {"reason": "x"}), 404)
 
 
@@ -301,6 +305,8 @@ def test_a_bad_or_stale_signature_is_a_400_and_changes_nothing(stripe_emulator: 
         assert (reply["statusCode"], reply["headers"]["Content-Type"]) == (400, "application/problem+json"), header
     assert payment() == held
     assert post_webhook("{not json", signature("{not json", STRIPE_WEBHOOK_SECRET))["statusCode"] == 400
+    typeless = json.dumps({"id": "evt_2", "type": {"not": "a type"}, "data": {"object": {}}})
+    assert post_webhook(typeless, signature(typeless, STRIPE_WEBHOOK_SECRET))["statusCode"] == 400
     reply = post_webhook(payload, signature(payload, STRIPE_WEBHOOK_SECRET))
     assert reply["statusCode"] == 200 and payment()["intent_status"] == "canceled"
 
