@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.models import Tag
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.billing import accounts_api, invoicing, reports_api, store, tariffs_api
+from services.billing import accounts_api, invoicing, payments, payments_api, reports_api, store, tariffs_api
 from services.billing.receipt_route import RECEIPTS_PREFIX
 from services.shared import clock
 from services.shared.auth import Scope
@@ -38,6 +38,7 @@ TAGS = {  # each tag of this service's routes, described at the top of the OpenA
     ),
     tariffs_api.TARIFFS: tariffs_api.DESCRIPTION,
     **reports_api.TAGS,
+    **payments_api.TAGS,
     accounts_api.ACCOUNTS: accounts_api.DESCRIPTION,
 }
 app.configure_openapi(tags=[Tag(name=name, description=text) for name, text in TAGS.items()])
@@ -46,10 +47,12 @@ app.configure_openapi(tags=[Tag(name=name, description=text) for name, text in T
 app.include_router(tariffs_api.router)
 app.include_router(reports_api.router)
 app.include_router(accounts_api.router)
+# Payments, and invoices' refunds with their credit notes (services/billing/payments_api.py).
+app.include_router(payments_api.router)
 
 _MS = timedelta(milliseconds=1)
 _WRITE = allow(Scope.ADMIN, Scope.OPERATOR)
-Status = Literal["issued", "paid", "payment_failed", "refunded", "partially_refunded", "void", "unpriced"]
+Status = Literal["issued", "paid", "payment_failed", "settled", "refunded", "partially_refunded", "void", "unpriced"]
 
 
 class InvoiceLine(BaseModel):
@@ -102,11 +105,23 @@ class Invoice(BaseModel):
         "What the CSMS answered the session's id tag at its start (idTagInfo.status): Accepted, or Invalid, Blocked, "
         "Expired... when the charger charged without the CSMS's consent; null when the CSMS never saw the start"))
     authorization_note: str | None = Field(None, description="Why the invoice needs a look, when `authorization` is not Accepted")
+    payment_id: str | None = Field(None, description="Its payment through Stripe (GET /payments/{id}), if any")
+    payment_status: Literal["waived"] | None = Field(None, description=(
+        "`waived`: nothing was charged, the session being under the payment minimum (its hold was cancelled)"))
+    amount_refunded: int = Field(0, description="Minor units refunded (its credit notes: GET /invoices/{id}/refunds)")
+    settled_at: str | None = None
+    settle_note: str | None = None
 
 
 class InvoicePage(BaseModel):
     items: list[Invoice]
     next_token: str | None
+
+
+class SettleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str | None = Field(None, min_length=1, max_length=500, description="How it was paid (kept on it)")
 
 
 class VoidIn(BaseModel):
@@ -182,16 +197,36 @@ def get_invoice(invoice_id: Annotated[str, Path(max_length=64, description="The 
 
 
 @app.post("/invoices/<invoice_id>/void", security=_WRITE, summary="Void an invoice", tags=[INVOICES],
-          description=("Cancels an issued invoice (billed in error: a test session, a session charged to the wrong "
-                       "account), keeping it, its number and the reason: numbers stay gapless and nothing is deleted. "
-                       "Only an `issued` invoice can be voided: 409 for any other status (paid, refunded... take a "
-                       "refund; void already; unpriced is not billed). 404 for an unknown invoice id."),
+          description=("Cancels an unpaid invoice (billed in error: a test session, a session charged to the wrong "
+                       "account; a payment that failed and will not be collected), keeping it, its number and the "
+                       "reason: numbers stay gapless and nothing is deleted. Its payment stops: a hold is cancelled, "
+                       "retries end, and its account is no longer blocked by it. Only an `issued` or `payment_failed` "
+                       "invoice can be voided: 409 for any other status (paid, refunded... take a refund; void "
+                       "already; unpriced is not billed). 404 for an unknown invoice id."),
           responses=responses({200: ("The invoice, void", Invoice)}, 404, 409, 422))
 def void_invoice(invoice_id: Annotated[str, Path(max_length=64, description="The invoice id")], body: VoidIn) -> Invoice:
     try:
         item = store.void(invoice_id, body.reason, clock.iso(clock.now()))
     except store.NotVoidable as status:
-        raise ProblemError(409, f"Invoice {invoice_id!r} is {status}: only an issued invoice can be voided") from None
+        raise ProblemError(409, f"Invoice {invoice_id!r} is {status}: only an unpaid invoice can be voided") from None
     if item is None:
         raise ProblemError(404, f"No invoice {invoice_id!r}")
+    payments.voided(item)
+    return _invoice(item)
+
+
+@app.post("/invoices/<invoice_id>/settle", security=_WRITE, summary="Settle an invoice", tags=[INVOICES],
+          description=("Records that an unpaid invoice was paid outside Stripe (cash, a bank transfer), with the "
+                       "operator's note: its status becomes `settled`, its payment's retries end (a hold is cancelled) "
+                       "and its account is no longer blocked by it. Only an `issued` or `payment_failed` invoice can be "
+                       "settled: 409 for any other status. 404 for an unknown invoice id."),
+          responses=responses({200: ("The invoice, settled", Invoice)}, 404, 409, 422))
+def settle_invoice(invoice_id: Annotated[str, Path(max_length=64, description="The invoice id")], body: SettleIn) -> Invoice:
+    try:
+        item = store.settle(invoice_id, body.note, clock.iso(clock.now()))
+    except store.NotSettlable as status:
+        raise ProblemError(409, f"Invoice {invoice_id!r} is {status}: only an unpaid invoice can be settled") from None
+    if item is None:
+        raise ProblemError(404, f"No invoice {invoice_id!r}")
+    payments.settled(item)
     return _invoice(item)

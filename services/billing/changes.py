@@ -7,8 +7,10 @@ from typing import Any
 
 from services.contracts.billing import (
     AccountStanding,
+    BillingCommandRequested,
     BillingEvent,
     InvoiceIssued,
+    PaymentFailed,
     SessionUnpriced,
     TariffAssignmentChanged,
     TariffChanged,
@@ -66,3 +68,37 @@ def account_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> l
     return [AccountStanding(event_id=stable_id("AccountStanding", new["account_id"], version),
                             occurred_at=new["updated_at"], account_id=new["account_id"], standing=new["standing"],
                             reason=new.get("standing_reason"), version=version)]
+
+
+def payment_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[BillingEvent]:
+    """PaymentFailed for each failed attempt recorded (a hold, a capture, a retry); a stop of the session whose hold
+    failed (RemoteStopTransaction in 1.6, RequestStopTransaction in 2.0.1); and ad-hoc payments' events
+    (services/billing/adhoc.py:changes)."""
+    from services.billing import adhoc
+
+    found: list[BillingEvent] = []
+    if new is not None and new["status"] in ("failed_hold", "capture_failed") \
+            and int(new.get("attempts", 0)) > int((old or {}).get("attempts", 0)):
+        error = new.get("last_error") or {}
+        found.append(PaymentFailed(
+            event_id=stable_id("PaymentFailed", new["payment_id"], int(new["attempts"])),
+            charge_point_id=new["charge_point_id"], occurred_at=new["updated_at"], payment_id=new["payment_id"],
+            invoice_id=new.get("invoice_id"), session_id=new.get("session_id"), account_id=new.get("account_id"),
+            amount=int(new.get("amount_owed", new["amount_held"])), currency=new["currency"], code=error.get("code"),
+            message=error.get("message"), attempt=int(new["attempts"]), next_attempt_at=new.get("due_at")))
+    if new is not None and new["status"] == "failed_hold" and (old or {}).get("status") != "failed_hold" \
+            and new.get("transaction_id") is not None:
+        found.append(_stop(new))
+    return found + list(adhoc.changes(old, new))
+
+
+def _stop(payment: dict[str, Any]) -> BillingCommandRequested:
+    """The remote stop of the session of a payment whose hold failed, in the charger's OCPP version."""
+    transaction = str(payment["transaction_id"])
+    if payment.get("ocpp_version") == "ocpp2.0.1":
+        action, payload = "RequestStopTransaction", {"transactionId": transaction}
+    else:
+        action, payload = "RemoteStopTransaction", {"transactionId": int(transaction)}
+    return BillingCommandRequested(event_id=stable_id(action, payment["payment_id"]),
+                                   charge_point_id=payment["charge_point_id"], occurred_at=payment["updated_at"],
+                                   action=action, payload=payload, reference=payment["payment_id"])

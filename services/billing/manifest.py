@@ -77,8 +77,10 @@ MANIFEST = ServiceManifest(
             event_pattern={"source": ["csms.sessions"], "detail-type": ["SessionEnded"]},
             queue=Queue(name="billing-session-ended", handler=f"{_HANDLERS}:session_ended"),
         ),
+        # Sites and chargers' places; the EVSEs a charger reports statuses of (the QR pay page's).
         Subscription(
-            event_pattern={"source": ["csms.connectivity"], "detail-type": ["ChargerPlaced", "SiteChanged"]},
+            event_pattern={"source": ["csms.connectivity"],
+                           "detail-type": ["ChargerPlaced", "SiteChanged", "ConnectorStatusChanged"]},
             queue=Queue(name="billing-places", handler=f"{_HANDLERS}:place_events"),
         ),
         # A session of an account's token starts: its hold; an ad-hoc payment's session starts: linked to it.

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hmac
 from decimal import Decimal
-from typing import Any
+from typing import Any, Callable
 
 from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 from botocore.exceptions import ClientError
 
 from services.shared import aws, clock
-from services.shared.dynamo import condition_failed, every, page
+from services.shared.dynamo import condition_failed, every, page, set_clause
 
 BY_TARIFF = "by-tariff"  # tariff_id + assignment_id
 BY_TARGET = "by-target"  # target_key (scope#target_id) + assignment_id
@@ -44,28 +44,36 @@ def _assignments() -> Any:
 def create_numbered_invoice(item: dict[str, Any]) -> bool:
     """Writes the invoice with the next invoice number (set on `item`) unless one exists for its id; True if this
     call created it. The counter moves only in the transaction that creates the invoice: no number is skipped."""
+    return create_numbered(_INVOICE_COUNTER, _invoices(), "invoice_id", item, lambda: [])
+
+
+def create_numbered(counter_name: str, table: Any, key: str, item: dict[str, Any],
+                    with_it: Callable[[], list[dict[str, Any]]]) -> bool:
+    """Writes `item` into `table` with the next number of its counter (set on `item`) unless an item has its `key`,
+    in one transaction with the counter's raise and the writes `with_it()` gives (asked again each try, so they may
+    hold conditions on what they read); True if this call created it. No number is skipped or given twice."""
     for _ in range(_NUMBER_TRIES):
-        last = int((_numbers().get_item(Key={"counter": _INVOICE_COUNTER}, ConsistentRead=True).get("Item") or {})
+        last = int((_numbers().get_item(Key={"counter": counter_name}, ConsistentRead=True).get("Item") or {})
                    .get("last", 0))
         item["number"] = last + 1
         counter: dict[str, Any] = {
-            "TableName": _numbers().name, "Key": {"counter": _INVOICE_COUNTER},
+            "TableName": _numbers().name, "Key": {"counter": counter_name},
             "UpdateExpression": "SET #last = :next",
             "ConditionExpression": "attribute_not_exists(#last)" if last == 0 else "#last = :last",
             "ExpressionAttributeNames": {"#last": "last"},
             "ExpressionAttributeValues": {":next": last + 1, **({":last": last} if last else {})}}
-        invoice = {"TableName": _invoices().name, "Item": item,
-                   "ConditionExpression": "attribute_not_exists(invoice_id)"}
+        created = {"TableName": table.name, "Item": item, "ConditionExpression": f"attribute_not_exists({key})"}
         try:
-            _invoices().meta.client.transact_write_items(TransactItems=[{"Update": counter}, {"Put": invoice}])
+            table.meta.client.transact_write_items(
+                TransactItems=[{"Update": counter}, {"Put": created}, *with_it()])
         except ClientError as error:
             if not condition_failed(error):
                 raise
-            if get_invoice(item["invoice_id"], consistent=True) is not None:
+            if table.get_item(Key={key: item[key]}, ConsistentRead=True).get("Item") is not None:
                 return False
-            continue  # another invoice took the number: read it again
+            continue  # another item took the number, or what with_it read changed: read them again
         return True
-    raise RuntimeError(f"could not number invoice {item['invoice_id']} in {_NUMBER_TRIES} tries")
+    raise RuntimeError(f"could not number {item[key]} in {_NUMBER_TRIES} tries")
 
 
 def create_invoice(item: dict[str, Any]) -> bool:
@@ -175,7 +183,7 @@ def assignments(*, tariff_id: str | None = None, scope: str | None = None,
 BY_CHARGE_POINT = "by-charge-point"
 BY_ID_TAG = "by-id-tag"
 BY_STATUS = "by-status"
-STATUSES = ("issued", "paid", "payment_failed", "refunded", "partially_refunded", "void", "unpriced")
+STATUSES = ("issued", "paid", "payment_failed", "settled", "refunded", "partially_refunded", "void", "unpriced")
 
 
 def _partition(charge_point_id: str | None, id_tag: str | None, status: str | None) -> tuple[str, str, str] | None:
@@ -281,25 +289,88 @@ def stopped_between(stopped_from: str, stopped_before: str, statuses: tuple[str,
 
 
 class NotVoidable(Exception):
-    """The invoice is not `issued` (paid, refunded, already void, unpriced...): its status is the message."""
+    """The invoice is not `issued` or `payment_failed` (paid, refunded, already void, unpriced...): its status is the
+    message."""
 
 
-def void(invoice_id: str, reason: str, at: str) -> dict[str, Any] | None:
-    """Marks an issued invoice void with the operator's reason; the invoice as it now is, None if none has this id.
-    NotVoidable for any other status (a concurrent void finds it void)."""
+class NotSettlable(Exception):
+    """The invoice is not `issued` or `payment_failed` (paid, void, unpriced, settled already): its status."""
+
+
+# What an operator's void or settle may leave: an invoice not paid (issued, or its payment failed).
+_UNPAID = ("issued", "payment_failed")
+
+
+def _close(invoice_id: str, status: str, fields: dict[str, Any], refused: type[Exception]) -> dict[str, Any] | None:
+    """Moves an unpaid invoice to `status` with `fields`; the invoice as it now is, None if none has this id;
+    `refused` (its status) for any other status (a concurrent close finds it closed)."""
+    assignments, names, values = set_clause({**fields, "status": status})
     try:
         reply = _invoices().update_item(
-            Key={"invoice_id": invoice_id},
-            UpdateExpression="SET #status = :void, voided_at = :at, void_reason = :reason",
-            ConditionExpression="attribute_exists(invoice_id) AND #status = :issued",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":void": "void", ":issued": "issued", ":at": at, ":reason": reason},
-            ReturnValues="ALL_NEW")
+            Key={"invoice_id": invoice_id}, UpdateExpression="SET " + ", ".join(assignments),
+            ConditionExpression="attribute_exists(invoice_id) AND #status IN (:u0, :u1)",
+            ExpressionAttributeNames={**names, "#status": "status"},
+            ExpressionAttributeValues={**values, ":u0": _UNPAID[0], ":u1": _UNPAID[1]}, ReturnValues="ALL_NEW")
     except ClientError as error:
         if not condition_failed(error):
             raise
         old = _invoices().get_item(Key={"invoice_id": invoice_id}, ConsistentRead=True).get("Item")
         if old is None:
             return None
-        raise NotVoidable(old["status"]) from None
+        raise refused(old["status"]) from None
     return current(reply["Attributes"])
+
+
+def void(invoice_id: str, reason: str, at: str) -> dict[str, Any] | None:
+    """Marks an unpaid invoice void with the operator's reason; the invoice as it now is, None if none has this id.
+    NotVoidable for any other status."""
+    return _close(invoice_id, "void", {"voided_at": at, "void_reason": reason}, NotVoidable)
+
+
+def settle(invoice_id: str, note: str | None, at: str) -> dict[str, Any] | None:
+    """Marks an unpaid invoice settled (paid outside Stripe) with the operator's note; the invoice as it now is, None
+    if none has this id. NotSettlable for any other status."""
+    return _close(invoice_id, "settled", {"settled_at": at, **({"settle_note": note} if note else {})}, NotSettlable)
+
+
+# The invoice statuses a payment's outcome moves from: paid from issued or failed (a retry succeeded), failed from
+# issued; `waived` (nothing owed) is kept beside an issued invoice's status.
+_OUTCOMES = {"paid": ("issued", "payment_failed"), "payment_failed": ("issued",), "waived": ("issued",)}
+
+
+def record_payment(invoice_id: str, payment_id: str, outcome: str | None) -> None:
+    """The outcome of the invoice's payment on it, with the payment's id, if its status allows (a replay, a settled
+    or void invoice: nothing); None: only the payment's id."""
+    fields: dict[str, Any] = {"payment_id": payment_id}
+    allowed: tuple[str, ...] = STATUSES
+    if outcome == "waived":
+        fields["payment_status"] = "waived"
+    elif outcome is not None:
+        fields["status"] = outcome
+    if outcome is not None:
+        allowed = _OUTCOMES[outcome]
+    assignments, names, values = set_clause(fields)
+    names["#status"] = "status"
+    values.update({f":s{i}": status for i, status in enumerate(allowed)})
+    try:
+        _invoices().update_item(Key={"invoice_id": invoice_id}, UpdateExpression="SET " + ", ".join(assignments),
+                                ConditionExpression=f"#status IN ({', '.join(f':s{i}' for i in range(len(allowed)))})",
+                                ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+    except ClientError as error:
+        if not condition_failed(error):
+            raise
+
+
+def refund_update(invoice: dict[str, Any], refunded: int, captured: int) -> dict[str, Any]:
+    """The transaction's write of a refund on its invoice: `refunded` in all, the status refunded once it is all that
+    was captured; only while the invoice has what it had when read (a concurrent refund: read again)."""
+    status = "refunded" if refunded >= captured else "partially_refunded"
+    before = int(invoice.get("amount_refunded", 0))
+    return {"Update": {
+        "TableName": _invoices().name, "Key": {"invoice_id": invoice["invoice_id"]},
+        "UpdateExpression": "SET amount_refunded = :refunded, #status = :status",
+        "ConditionExpression": "#status = :was AND " + (
+            "amount_refunded = :before" if "amount_refunded" in invoice else "attribute_not_exists(amount_refunded)"),
+        "ExpressionAttributeNames": {"#status": "status"},
+        "ExpressionAttributeValues": {":refunded": refunded, ":status": status, ":was": invoice["status"],
+                                      **({":before": before} if "amount_refunded" in invoice else {})}}}

@@ -15,6 +15,7 @@ from services.diagnostics.knowledge import REMEDIES, Policy, Remedy, Severity
 from services.shared import clock
 from services.shared.auth import Scope
 from services.shared.events import stable_id
+from services.shared.languages import requested_languages
 from services.shared.rest import (
     ProblemDetail,
     ProblemError,
@@ -480,7 +481,7 @@ def get_connector_support(
                                 "been placed at a site")
     status, status_at = _evse_status(place["connectors"])
     incident = store.open_incident_at(charge_point_id, evse_id, [c["connector_id"] for c in place["connectors"]])
-    wanted = support.requested_languages(lang, app.current_event.headers.get("accept-language"))
+    wanted = requested_languages(lang, app.current_event.headers.get("accept-language"))
     chosen, message, tips = support.advice(status, _driver_message(incident) if incident else None, wanted)
     return ConnectorSupport(
         charge_point_id=charge_point_id, evse_id=evse_id, site_id=place["site_id"], status=status,

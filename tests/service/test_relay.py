@@ -118,6 +118,7 @@ def test_a_replayed_charger_message_announces_nothing_new(online: str, tap: Even
     ocpp(online, "StatusNotification", {"connectorId": 1, "status": "Faulted", "errorCode": "GroundFailure",
                                         "timestamp": "2026-03-01T11:00:00.000Z"})
     bill_everything_queued()
+    inprocess.relay()  # the invoice's InvoiceIssued (billing's payments subscribe to it)
     seen = tap.envelopes()
     spy = PutEventsSpy(monkeypatch)
 

@@ -6,7 +6,8 @@ from decimal import Decimal
 
 from services.diagnostics.changes import ticket_changes
 from services.diagnostics.fleet import effective_status
-from services.diagnostics.support import advice, choose, requested_languages
+from services.diagnostics.support import advice, choose
+from services.shared.languages import requested_languages
 
 T1, T2 = "2026-03-01T10:01:00.000Z", "2026-03-01T10:02:00.000Z"
 

@@ -1,0 +1,179 @@
+"""The payments table: one item per payment (a session's hold, an ad-hoc QR payment), moved through its statuses by
+conditional writes only, so a replayed event, a redelivered or out-of-order webhook, or two Lambdas at once change
+nothing twice.
+
+Statuses move forward only (`FORWARD`): pending -> held | failed_hold -> captured | canceled | capture_failed ->
+captured | settled | voided. A write names the statuses it may leave; one that finds any other status writes nothing.
+While an automatic step is due (a retry of a failed charge, an ad-hoc start's timeout) the item carries `due` = "due"
+and `due_at`: the sparse index retry-due holds exactly those items, by when.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
+
+from services.shared import aws, clock
+from services.shared.dynamo import condition_failed, every, page, set_clause
+
+BY_INTENT = "by-intent"
+RETRY_DUE = "retry-due"
+DUE = "due"
+# The statuses each status may be reached from (a status reached from itself: another attempt recorded on it).
+FORWARD: dict[str, tuple[str, ...]] = {
+    "held": ("pending",),
+    "failed_hold": ("pending",),
+    "captured": ("pending", "held", "failed_hold", "capture_failed"),
+    "canceled": ("pending", "held", "failed_hold"),
+    "capture_failed": ("held", "failed_hold", "capture_failed"),
+    "settled": ("held", "failed_hold", "capture_failed"),
+    "voided": ("pending", "held", "failed_hold", "capture_failed"),
+}
+STATUSES = ("pending", *FORWARD)
+
+
+def _payments() -> Any:
+    return aws.table("payments")
+
+
+def create(item: dict[str, Any]) -> bool:
+    """Writes a new payment unless one has its id; True if this call created it."""
+    try:
+        _payments().put_item(Item=item, ConditionExpression="attribute_not_exists(payment_id)")
+    except ClientError as error:
+        if condition_failed(error):
+            return False
+        raise
+    return True
+
+
+def get(payment_id: str) -> dict[str, Any] | None:
+    return _payments().get_item(Key={"payment_id": payment_id}, ConsistentRead=True).get("Item")
+
+
+def by_intent(payment_intent_id: str) -> dict[str, Any] | None:
+    """The payment whose current PaymentIntent this is (the index is eventually consistent: the item is read again)."""
+    keys = _payments().query(IndexName=BY_INTENT, KeyConditionExpression=Key("payment_intent_id").eq(payment_intent_id),
+                             Limit=1).get("Items", [])
+    return get(keys[0]["payment_id"]) if keys else None
+
+
+def move(payment_id: str, status: str | None, fields: dict[str, Any], *, remove: tuple[str, ...] = (),
+         attempts: int | None = None, intent: str | None = None, intent_rank: int | None = None) -> dict[str, Any] | None:
+    """Sets `fields` (and `status`, when given, if the payment is in a status FORWARD allows it from); with
+    `attempts`, only if the payment has recorded that many failed attempts; with `intent`, only while that is its
+    PaymentIntent; with `intent_rank`, only if the PaymentIntent's status it knows ranks lower. The payment as it now
+    is, or None when the condition did not hold (a replay, a race lost)."""
+    changes = {**fields, **({"status": status} if status is not None else {})}
+    assignments, names, values = set_clause(changes)
+    condition = "attribute_exists(payment_id)"
+    if status is not None:
+        names["#status"] = "status"
+        allowed = {f":from{i}": value for i, value in enumerate(FORWARD[status])}
+        values.update(allowed)
+        condition += f" AND #status IN ({', '.join(allowed)})"
+    if attempts is not None:
+        names["#attempts"] = "attempts"
+        values[":attempts"] = attempts
+        condition += " AND #attempts = :attempts"
+    if intent is not None:
+        names["#intent"] = "payment_intent_id"
+        values[":intent"] = intent
+        condition += " AND #intent = :intent"
+    if intent_rank is not None:
+        names["#rank"] = "intent_rank"
+        values[":rank"] = intent_rank
+        condition += " AND (attribute_not_exists(#rank) OR #rank < :rank)"
+    expression = "SET " + ", ".join(assignments)
+    if remove:
+        names.update({f"#r{i}": name for i, name in enumerate(remove)})
+        expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
+    try:
+        reply = _payments().update_item(Key={"payment_id": payment_id}, UpdateExpression=expression,
+                                        ConditionExpression=condition, ExpressionAttributeNames=names,
+                                        ExpressionAttributeValues=values, ReturnValues="ALL_NEW")
+    except ClientError as error:
+        if condition_failed(error):
+            return None
+        raise
+    return reply["Attributes"]
+
+
+def due(until: str) -> list[str]:
+    """The ids of the payments whose automatic step is due at or before `until` (RFC 3339), the longest due first."""
+    keys = every(_payments().query, {"IndexName": RETRY_DUE,
+                                     "KeyConditionExpression": Key("due").eq(DUE) & Key("due_at").lte(until)})
+    return [key["payment_id"] for key in keys]
+
+
+def list_payments(limit: int, start_key: dict[str, Any] | None, *, status: str | None = None,
+                  account_id: str | None = None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """A page of payments, filtered by status and account, in storage order (operators look at them rarely: a
+    filtered scan), and the key to continue after it."""
+    filters = [Attr(name).eq(value) for name, value in (("status", status), ("account_id", account_id)) if value]
+    kwargs: dict[str, Any] = {}
+    if filters:
+        condition = filters[0]
+        for other in filters[1:]:
+            condition = condition & other
+        kwargs["FilterExpression"] = condition
+    return page(_payments().scan, kwargs, limit, start_key, ["payment_id"])
+
+
+def refund_update(payment: dict[str, Any], captures: list[dict[str, Any]], refunded: int) -> dict[str, Any]:
+    """The transaction's write of a refund on its payment: `refunded` in all and each capture's part, only while the
+    payment has what it had when read."""
+    return {"Update": {
+        "TableName": _payments().name, "Key": {"payment_id": payment["payment_id"]},
+        "UpdateExpression": "SET amount_refunded = :refunded, captures = :captures",
+        "ConditionExpression": "amount_refunded = :before" if "amount_refunded" in payment
+        else "attribute_not_exists(amount_refunded)",
+        "ExpressionAttributeValues": {":refunded": refunded, ":captures": captures,
+                                      **({":before": payment["amount_refunded"]} if "amount_refunded" in payment else {})}}}
+
+
+# --- credit notes: one per refund, numbered without gaps (services/billing/refunds.py) ---------------------------
+
+def _credit_notes() -> Any:
+    return aws.table("credit-notes")
+
+
+def credit_note_table() -> Any:
+    return _credit_notes()
+
+
+def get_credit_note(credit_note_id: str) -> dict[str, Any] | None:
+    return _credit_notes().get_item(Key={"credit_note_id": credit_note_id}, ConsistentRead=True).get("Item")
+
+
+def credit_notes_of(invoice_id: str) -> list[dict[str, Any]]:
+    """An invoice's credit notes, oldest first."""
+    return every(_credit_notes().query, {"IndexName": "by-invoice",
+                                         "KeyConditionExpression": Key("invoice_id").eq(invoice_id)})
+
+
+def set_credit_note_status(credit_note_id: str, status: str) -> None:
+    """A pending credit note's refunds settled at Stripe (succeeded, failed); a settled one stays as it is."""
+    try:
+        _credit_notes().update_item(Key={"credit_note_id": credit_note_id}, UpdateExpression="SET #status = :status",
+                                    ConditionExpression="#status = :pending", ExpressionAttributeNames={"#status": "status"},
+                                    ExpressionAttributeValues={":status": status, ":pending": "pending"})
+    except ClientError as error:
+        if not condition_failed(error):
+            raise
+
+
+# --- Stripe's webhook events handled (services/billing/stripe_webhooks.py) ----------------------------------------
+
+def event_handled(event_id: str) -> bool:
+    return "Item" in aws.table("stripe-events").get_item(Key={"event_id": event_id}, ConsistentRead=True)
+
+
+def remember_event(event_id: str, kind: str, kept: timedelta) -> None:
+    """The event is handled: a redelivery within `kept` (the item's TTL) is answered at once."""
+    now = clock.now()
+    aws.table("stripe-events").put_item(Item={"event_id": event_id, "type": kind, "handled_at": clock.iso(now),
+                                              "expires_at": int((now + kept).timestamp())})

@@ -1,0 +1,371 @@
+"""Payments of sessions through Stripe: a hold on an account's saved card when its session starts, the exact amount
+captured when its invoice is issued, the hold cancelled when nothing is owed, and a declined charge retried with
+backoff while the account stays blocked (docs/payments.md).
+
+Every Stripe call carries an idempotency key derived from the payment (services/billing/stripe_api.py) and every
+write of a payment is a forward-only conditional one (services/billing/payment_store.py): a replayed SessionStarted or
+InvoiceIssued, a retried Lambda or a webhook arriving late acts once. Side effects elsewhere (the invoice's status,
+the account's standing) are written before the payment's own move, and are idempotent, so a run that stops halfway
+is finished by the next delivery of the same event. Events (PaymentFailed, a failed hold's stop command) come from
+the payment's changes (services/billing/changes.py:payment_changes), never from here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from services.billing import adhoc, invoicing, payment_store, store, stripe_api
+from services.shared import clock, events
+from services.shared.log import logger
+from services.shared.money import round_minor
+from services.shared.settings import settings
+
+if TYPE_CHECKING:
+    import stripe
+
+    from services.contracts.sessions import SessionStarted
+
+# The waits before each retry of a declined charge, after its 1st, 2nd... failed attempt; then no more.
+RETRY_AFTER = (timedelta(hours=1), timedelta(hours=6), timedelta(hours=24), timedelta(hours=72))
+# Stripe's answers that refuse the payment itself (a decline, a hold no longer capturable): recorded as a failed
+# attempt. Any other error (the network, 429, 5xx, a concurrent request with the same key) is raised and the event
+# delivered again.
+_REFUSALS = (400, 402, 404)
+# What a PaymentIntent's status says of its progress: a webhook never moves it back (they arrive in any order).
+_INTENT_RANK = {"requires_payment_method": 0, "requires_confirmation": 0, "requires_action": 0, "processing": 1,
+                "requires_capture": 2, "succeeded": 3, "canceled": 3}
+
+
+def hold_id(session_id: str) -> str:
+    return "pay_" + events.stable_id("hold", session_id)
+
+
+# --- the rules (pure) -------------------------------------------------------------------------------------------
+
+def hold_amount(tariff_hold: Decimal | None, currency: str) -> int:
+    """What a hold takes, in minor units: the tariff's hold_amount (in the currency's major unit), else the
+    deployment's (CSMS_HOLD_AMOUNT)."""
+    return round_minor(tariff_hold if tariff_hold is not None else settings().hold_amount, currency)
+
+
+def amount_owed(invoice: dict[str, Any]) -> int:
+    """What the driver pays for an invoice, in minor units: its total, or 0 when it is not billed (unpriced, void) or
+    the session is under the minimum (shorter than payment_minimum_s or less energy than payment_minimum_wh)."""
+    config = settings()
+    if invoice["status"] in ("unpriced", "void"):
+        return 0
+    seconds = int(invoice.get("charging_s", 0)) + int(invoice.get("parking_s", 0))
+    if seconds < config.payment_minimum_s or int(invoice["energy_wh"]) < config.payment_minimum_wh:
+        return 0
+    return int(invoice["total_incl_vat"])
+
+
+def next_attempt_at(failed_charges: int, now: datetime) -> datetime | None:
+    """When an invoice whose charge failed `failed_charges` times is charged again; None: no more automatic attempts."""
+    return now + RETRY_AFTER[failed_charges - 1] if 1 <= failed_charges <= len(RETRY_AFTER) else None
+
+
+# --- Stripe -----------------------------------------------------------------------------------------------------
+
+class Declined(Exception):
+    """Stripe refused a payment: a decline, a card that needs its holder, no card, a hold no longer capturable."""
+
+    def __init__(self, code: str, message: str, intent_id: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.intent_id = intent_id
+
+
+def _declined(error: "stripe.StripeError") -> Declined:
+    """The refusal in a Stripe error, or the error itself raised again when it is no refusal."""
+    if error.http_status not in _REFUSALS:
+        raise error
+    body = (error.json_body or {}).get("error") or {}
+    intent = body.get("payment_intent") or {}
+    return Declined(body.get("decline_code") or error.code or "payment_refused", body.get("message") or str(error),
+                    intent.get("id"))
+
+
+def _metadata(payment: dict[str, Any]) -> dict[str, str]:
+    found = {"csms_payment_id": payment["payment_id"], "csms_session_id": payment.get("session_id"),
+             "csms_account_id": payment.get("account_id")}
+    return {name: value for name, value in found.items() if value}
+
+
+def _card(account_id: str | None) -> tuple[str, str]:
+    """(customer, payment method) an off-session payment of the account uses; Declined when it has no card."""
+    from services.billing import accounts
+
+    account = accounts.get(account_id) if account_id else None
+    method = accounts.default_payment_method(account) if account else None
+    if account is None or method is None:
+        raise Declined("no_payment_method", "The account has no saved card")
+    return accounts.ensure_customer(account["account_id"]), method
+
+
+def _off_session(payment: dict[str, Any], amount: int, operation: tuple[Any, ...], *, hold: bool) -> Any:
+    """A confirmed off-session PaymentIntent on the account's card: a hold (manual capture) or a charge. Declined
+    when Stripe refuses it or it needs more than the card (authentication)."""
+    import stripe
+
+    customer, method = _card(payment.get("account_id"))
+    params: dict[str, Any] = {"amount": amount, "currency": payment["currency"].lower(), "customer": customer,
+                              "payment_method": method, "off_session": True, "confirm": True,
+                              "metadata": _metadata(payment)}
+    if hold:
+        params["capture_method"] = "manual"
+    try:
+        intent = stripe_api.client().v1.payment_intents.create(params=params, options=stripe_api.options(*operation))
+    except stripe.StripeError as error:
+        raise _declined(error) from None
+    if intent.status != ("requires_capture" if hold else "succeeded"):
+        raise Declined(intent.status, f"The payment is {intent.status}", intent.id)
+    return intent
+
+
+# --- a session starts: its hold ---------------------------------------------------------------------------------
+
+def session_started(started: "SessionStarted") -> None:
+    """A hold on the card of the token's account; an ad-hoc payment's session linked to its payment; else nothing."""
+    if started.account_id:
+        _hold(started)
+    elif started.id_tag and adhoc.ADHOC_TAG.match(started.id_tag):
+        adhoc.link_session(started)
+
+
+def _hold(started: "SessionStarted") -> None:
+    from services.billing import accounts, tariffs
+
+    tariff = (tariffs.tariff(started.tariff_id, started.tariff_version)
+              if started.tariff_id is not None and started.tariff_version is not None else None)
+    currency = tariff.currency if tariff is not None else settings().currency
+    at = clock.iso(clock.now())
+    item: dict[str, Any] = {
+        "payment_id": hold_id(started.session_id), "kind": "hold", "status": "pending", "currency": currency,
+        "amount_held": hold_amount(tariff.hold_amount if tariff is not None else None, currency),
+        "amount_captured": 0, "amount_refunded": 0, "captures": [], "attempts": 0, "account_id": started.account_id,
+        "session_id": started.session_id, "charge_point_id": started.charge_point_id, "evse_id": started.evse_id,
+        "transaction_id": started.transaction_id, "created_at": at, "updated_at": at,
+        **{name: value for name, value in (("id_tag", started.id_tag), ("ocpp_version", started.ocpp_version)) if value}}
+    if not payment_store.create(item):
+        item = payment_store.get(item["payment_id"]) or item
+        if item["status"] != "pending":
+            return  # a replay: the hold was placed or failed already
+    try:
+        intent = _off_session(item, int(item["amount_held"]), ("hold", started.session_id), hold=True)
+    except Declined as declined:
+        accounts.block(started.account_id, invoicing.invoice_id(started.session_id), "hold_failed")
+        payment_store.move(item["payment_id"], "failed_hold", {
+            "attempts": 1, "last_error": {"code": declined.code, "message": declined.message},
+            "updated_at": clock.iso(clock.now()), **({"payment_intent_id": declined.intent_id} if declined.intent_id else {})})
+        logger.info("hold failed: the session is stopped", extra={"payment_id": item["payment_id"], "code": declined.code})
+        return
+    payment_store.move(item["payment_id"], "held", {"payment_intent_id": intent.id,
+                                                    "amount_held": int(intent.amount_capturable),
+                                                    "updated_at": clock.iso(clock.now())})
+
+
+# --- its invoice: capture or cancel -----------------------------------------------------------------------------
+
+def _payment_of(session_id: str, id_tag: str | None) -> dict[str, Any] | None:
+    payment = payment_store.get(hold_id(session_id))
+    if payment is None and id_tag and adhoc.ADHOC_TAG.match(id_tag):
+        payment = payment_store.get(adhoc.payment_id(id_tag))
+        if payment is not None and payment.get("session_id") not in (None, session_id):
+            return None
+    return payment
+
+
+def invoice_event(detail_type: str, detail: dict[str, Any]) -> None:
+    """InvoiceIssued or SessionUnpriced of a session with a payment: the amount owed captured, or the hold cancelled
+    when nothing is owed. A replay finds the payment past `held` and does nothing."""
+    if detail_type not in ("InvoiceIssued", "SessionUnpriced"):
+        raise ValueError(f"billing-payments does not take {detail_type!r} events")
+    payment = _payment_of(detail["session_id"], detail.get("id_tag"))
+    if payment is None:
+        return
+    if payment["status"] == "pending":
+        raise RuntimeError(f"payment {payment['payment_id']} is not placed yet: try again")
+    if payment["status"] not in ("held", "failed_hold"):
+        return
+    invoice = store.get_invoice(invoicing.invoice_id(detail["session_id"]), consistent=True)
+    if invoice is None:
+        raise RuntimeError(f"no invoice for session {detail['session_id']}")
+    owed = amount_owed(invoice)
+    if owed == 0:
+        release(payment, invoice)
+    else:
+        _collect(payment, invoice, owed)
+
+
+def release(payment: dict[str, Any], invoice: dict[str, Any] | None) -> None:
+    """Nothing is owed: the hold cancelled at Stripe, the payment canceled, its account no longer blocked by it."""
+    if payment["status"] == "held" and payment.get("payment_intent_id"):
+        _cancel_intent(payment)
+    if invoice is not None:
+        store.record_payment(invoice["invoice_id"], payment["payment_id"], "waived" if invoice["status"] == "issued" else None)
+    if payment.get("account_id") and payment.get("session_id"):
+        _unblock(payment)
+    payment_store.move(payment["payment_id"], "canceled", {
+        "updated_at": clock.iso(clock.now()), **({"invoice_id": invoice["invoice_id"]} if invoice else {})},
+        remove=("due", "due_at"))
+
+
+def _cancel_intent(payment: dict[str, Any]) -> None:
+    """The hold cancelled at Stripe; one that is not cancelable any more (expired, cancelled) holds nothing either."""
+    import stripe
+
+    try:
+        stripe_api.client().v1.payment_intents.cancel(payment["payment_intent_id"],
+                                                      params={"cancellation_reason": "abandoned"},
+                                                      options=stripe_api.options("cancel", payment["payment_id"]))
+    except stripe.StripeError as error:
+        logger.info("hold not cancelable", extra={"payment_id": payment["payment_id"],
+                                                 "code": _declined(error).code})
+
+
+def _unblock(payment: dict[str, Any]) -> None:
+    from services.billing import accounts
+
+    accounts.unblock(payment["account_id"], invoicing.invoice_id(payment["session_id"]))
+
+
+def _collect(payment: dict[str, Any], invoice: dict[str, Any], owed: int) -> None:
+    """Collects what is owed and not captured yet: the hold captured (up to its amount), the rest charged off-session
+    to the account's card. Paid, or a failed attempt with its retry due."""
+    import stripe
+
+    captures = [dict(capture) for capture in payment.get("captures", [])]
+    attempt = int(payment["attempts"]) + 1
+    try:
+        if payment["status"] == "held":
+            try:
+                intent = stripe_api.client().v1.payment_intents.capture(
+                    payment["payment_intent_id"], params={"amount_to_capture": min(owed, int(payment["amount_held"]))},
+                    options=stripe_api.options("capture", payment["payment_id"]))
+            except stripe.StripeError as error:
+                raise _declined(error) from None
+            captures.append({"payment_intent_id": intent.id, "amount": int(intent.amount_received), "refunded": 0})
+        rest = owed - sum(int(capture["amount"]) for capture in captures)
+        if rest > 0:
+            intent = _off_session(payment, rest, ("charge", payment["payment_id"], attempt), hold=False)
+            captures.append({"payment_intent_id": intent.id, "amount": int(intent.amount_received), "refunded": 0})
+    except Declined as declined:
+        _failed(payment, invoice, owed, captures, attempt, declined)
+        return
+    _paid(payment, invoice, owed, captures)
+
+
+def _paid(payment: dict[str, Any], invoice: dict[str, Any], owed: int, captures: list[dict[str, Any]]) -> None:
+    store.record_payment(invoice["invoice_id"], payment["payment_id"], "paid")
+    if payment.get("account_id") and payment.get("session_id"):
+        _unblock(payment)
+    payment_store.move(payment["payment_id"], "captured", {
+        "invoice_id": invoice["invoice_id"], "amount_owed": owed, "amount_captured": owed, "captures": captures,
+        "payment_intent_id": captures[-1]["payment_intent_id"], "updated_at": clock.iso(clock.now())},
+        remove=("due", "due_at"), attempts=int(payment["attempts"]))
+
+
+def _failed(payment: dict[str, Any], invoice: dict[str, Any], owed: int, captures: list[dict[str, Any]], attempt: int,
+            declined: Declined) -> None:
+    """A failed attempt: the invoice payment_failed, the account blocked by it, the next attempt due (only an
+    account's card can be charged again: an ad-hoc payment's failure waits for an operator)."""
+    from services.billing import accounts
+
+    now = clock.now()
+    charges = int(payment.get("failed_charges", 0)) + 1
+    retry = next_attempt_at(charges, now) if payment.get("account_id") else None
+    store.record_payment(invoice["invoice_id"], payment["payment_id"], "payment_failed")
+    if payment.get("account_id"):
+        accounts.block(payment["account_id"], invoice["invoice_id"], "payment_failed")
+    intent = declined.intent_id or (captures[-1]["payment_intent_id"] if captures else payment.get("payment_intent_id"))
+    fields: dict[str, Any] = {
+        "invoice_id": invoice["invoice_id"], "amount_owed": owed, "captures": captures, "attempts": attempt,
+        "failed_charges": charges,
+        "amount_captured": sum(int(capture["amount"]) for capture in captures),
+        "last_error": {"code": declined.code, "message": declined.message}, "updated_at": clock.iso(now),
+        **({"payment_intent_id": intent} if intent else {})}
+    if retry is not None:
+        fields.update(due=payment_store.DUE, due_at=clock.iso(retry))
+    payment_store.move(payment["payment_id"], "capture_failed", fields, remove=() if retry else ("due", "due_at"),
+                       attempts=int(payment["attempts"]))
+    logger.info("payment failed", extra={"payment_id": payment["payment_id"], "code": declined.code, "attempt": attempt})
+
+
+# --- the schedule: retries ----------------------------------------------------------------------------------------
+
+def due_steps() -> int:
+    """Every failed charge whose retry is due, tried again; ad-hoc payments whose session never started, cancelled
+    (services/billing/adhoc.py). How many steps were taken."""
+    now = clock.iso(clock.now())
+    done = 0
+    for payment_id in payment_store.due(now):
+        payment = payment_store.get(payment_id)
+        if payment is None or payment["status"] != "capture_failed" or payment.get("due_at", now) > now:
+            continue  # another step's (an ad-hoc start's timeout), or taken since the index was read
+        invoice = store.get_invoice(payment["invoice_id"], consistent=True)
+        if invoice is None or invoice["status"] != "payment_failed":
+            payment_store.move(payment_id, None, {"updated_at": now}, remove=("due", "due_at"))
+        else:
+            _collect(payment, invoice, int(payment["amount_owed"]))
+        done += 1
+    return done + adhoc.timed_out_starts()
+
+
+# --- operators: settle, void ----------------------------------------------------------------------------------------
+
+def settled(invoice: dict[str, Any]) -> None:
+    """The invoice was paid outside Stripe: its payment settled (retries stop, a hold is cancelled) and its account
+    no longer blocked by it."""
+    payment = payment_store.get(invoice["payment_id"]) if invoice.get("payment_id") else _payment_of(
+        invoice["session_id"], invoice.get("id_tag"))
+    if payment is None:
+        return
+    if payment["status"] == "held" and payment.get("payment_intent_id"):
+        _cancel_intent(payment)
+    if payment.get("account_id") and payment.get("session_id"):
+        _unblock(payment)
+    payment_store.move(payment["payment_id"], "settled", {"invoice_id": invoice["invoice_id"],
+                                                          "updated_at": clock.iso(clock.now())}, remove=("due", "due_at"))
+
+
+def voided(invoice: dict[str, Any]) -> None:
+    """The invoice is void: nothing is owed. A hold is cancelled, retries stop, the account is no longer blocked by it."""
+    payment = _payment_of(invoice["session_id"], invoice.get("id_tag"))
+    if payment is None or payment["status"] not in payment_store.FORWARD["voided"]:
+        return
+    if payment["status"] == "held" and payment.get("payment_intent_id"):
+        _cancel_intent(payment)
+    if payment.get("account_id") and payment.get("session_id"):
+        _unblock(payment)
+    payment_store.move(payment["payment_id"], "voided", {"invoice_id": invoice["invoice_id"],
+                                                         "updated_at": clock.iso(clock.now())}, remove=("due", "due_at"))
+
+
+# --- Stripe's webhooks ----------------------------------------------------------------------------------------------
+
+def on_payment_intent(obj: dict[str, Any]) -> None:
+    """A PaymentIntent's webhook (amount_capturable_updated, succeeded, payment_failed, canceled): its status kept on
+    the payment whose intent it is, never moved back. A hold whose answer the CSMS did not see (the call timed out)
+    becomes `held` from it (an ad-hoc payment's start waits for its checkout.session.completed: adhoc.py); every other
+    move is the CSMS's own call's (the webhook confirms it)."""
+    payment_id = (obj.get("metadata") or {}).get("csms_payment_id")
+    payment = payment_store.get(payment_id) if payment_id else payment_store.by_intent(obj["id"])
+    if payment is None or payment.get("payment_intent_id") not in (None, obj["id"]):
+        return  # another system's PaymentIntent, or one this payment no longer uses
+    status = obj.get("status", "")
+    rank = _INTENT_RANK.get(status)
+    if rank is None or rank <= int(payment.get("intent_rank", -1)):
+        return
+    fields = {"intent_status": status, "intent_rank": rank, "updated_at": clock.iso(clock.now())}
+    if status == "requires_capture" and payment["status"] == "pending":
+        held = payment_store.move(payment["payment_id"], "held", {
+            **fields, "payment_intent_id": obj["id"], "amount_held": int(obj.get("amount_capturable") or 0)},
+            intent_rank=rank)
+        if held is not None:
+            return
+    payment_store.move(payment["payment_id"], None, fields, intent_rank=rank,
+                       intent=obj["id"] if payment.get("payment_intent_id") else None)
