@@ -34,7 +34,7 @@ def create(stripe: Stripe, params: Object) -> Object:
                       "creation.", param="expires_at")
     amount, currency = _amount(params) if mode == "payment" else (None, params.get("currency"))
     session_id = new_id("checkout.session", 58)
-    session = stripe._put({
+    session = stripe.put({
         "id": session_id, "object": "checkout.session", "after_expiration": None, "allow_promotion_codes": None,
         "amount_subtotal": amount, "amount_total": amount,
         "automatic_tax": {"enabled": False, "status": None}, "billing_address_collection": None,
@@ -77,7 +77,7 @@ def _amount(params: Object) -> tuple[int, str]:
 
 
 def get(stripe: Stripe, session_id: str) -> Object:
-    session = stripe._get("checkout.session", session_id, "session")
+    session = stripe.get("checkout.session", session_id, "session")
     _expire_if_due(stripe, session)
     return session
 

@@ -11,14 +11,14 @@ import copy
 import secrets
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any, Callable
 
 Object = dict[str, Any]
 
 # The test payment methods (Stripe's "pm_card_*" tokens): brand, last4, and what charging them does.
 # ok: succeeds; declined: refused when attached or charged; charge_fails: attaches, refused when charged;
-# authentication: needs 3-D Secure (on-session: requires_action; off-session: refused, authentication_required).
+# authentication: needs 3-D Secure (on-session: requires_action; off-session: refused, authentication_required);
+# refund_fails: charges succeed, a refund of them succeeds at first and fails a moment later.
 TEST_CARDS: dict[str, tuple[str, str, str]] = {
     "pm_card_visa": ("visa", "4242", "ok"),
     "pm_card_visa_debit": ("visa", "5556", "ok"),
@@ -28,6 +28,7 @@ TEST_CARDS: dict[str, tuple[str, str, str]] = {
     "pm_card_chargeDeclinedInsufficientFunds": ("visa", "9995", "insufficient_funds"),
     "pm_card_chargeCustomerFail": ("visa", "0341", "charge_fails"),
     "pm_card_authenticationRequired": ("visa", "3184", "authentication"),
+    "pm_card_refundFail": ("visa", "5126", "refund_fails"),
 }
 # Card numbers a PaymentMethod may be created with (type=card, card[number]), as Stripe's test numbers.
 TEST_NUMBERS: dict[str, str] = {
@@ -35,7 +36,10 @@ TEST_NUMBERS: dict[str, str] = {
     "5555555555554444": "pm_card_mastercard", "378282246310005": "pm_card_amex",
     "4000000000000002": "pm_card_chargeDeclined", "4000000000009995": "pm_card_chargeDeclinedInsufficientFunds",
     "4000000000000341": "pm_card_chargeCustomerFail", "4000002760003184": "pm_card_authenticationRequired",
+    "4000000000005126": "pm_card_refundFail",
 }
+# Seconds after which a refund of a pm_card_refundFail charge fails (Stripe: "some time later").
+REFUND_FAILS_AFTER_S = 1.0
 _DECLINES = {
     "declined": ("card_declined", "generic_decline", "Your card was declined."),
     "charge_fails": ("card_declined", "generic_decline", "Your card was declined."),
@@ -89,15 +93,6 @@ def _list(url: str, data: list[Object]) -> Object:
     return {"object": "list", "data": data, "has_more": False, "url": url}
 
 
-@dataclass
-class Emitted:
-    """What a state change sends: the event's type and a copy of the object as it was then."""
-
-    type: str
-    object: Object
-    previous: Object | None = None
-
-
 class Stripe:
     """The account's objects. One lock: the HTTP front serves threads, and Stripe acts on one object at a time."""
 
@@ -110,16 +105,18 @@ class Stripe:
         self.events: list[Object] = []
         self.behaviour: dict[str, str] = {}  # payment method id -> TEST_CARDS' behaviour
         self._request: Object = {"id": None, "idempotency_key": None}
+        self._failing_refunds: dict[str, float] = {}  # refund id -> when it fails (time.time())
 
     # --- plumbing -----------------------------------------------------------------------------------------------
 
-    def _get(self, kind: str, object_id: str, param: str) -> Object:
+    def get(self, kind: str, object_id: str, param: str) -> Object:
+        """An object of this kind, or Stripe's 404 naming the parameter that gave the id."""
         found = self.objects.get(object_id)
         if found is None or found["object"] != kind or found.get("deleted"):
             raise missing(kind.replace(".", " ").replace("_", " "), object_id, param)
         return found
 
-    def _put(self, obj: Object) -> Object:
+    def put(self, obj: Object) -> Object:
         self.objects[obj["id"]] = obj
         return obj
 
@@ -130,7 +127,7 @@ class Stripe:
         event = {"id": new_id("event"), "object": "event", "api_version": self.api_version, "created": _now(),
                  "data": data, "livemode": False, "pending_webhooks": 1, "request": dict(self._request), "type": type_}
         self.events.append(event)
-        self._put(event)
+        self.put(event)
         self.on_event(event)
         return event
 
@@ -176,7 +173,7 @@ class Stripe:
     # --- customers ----------------------------------------------------------------------------------------------
 
     def create_customer(self, params: Object) -> Object:
-        customer = self._put({
+        customer = self.put({
             "id": new_id("customer"), "object": "customer", "address": None, "balance": 0, "created": _now(),
             "currency": None, "default_source": None, "delinquent": False, "description": params.get("description"),
             "discount": None, "email": params.get("email"), "invoice_prefix": secrets.token_hex(4).upper(),
@@ -192,7 +189,7 @@ class Stripe:
         return customer
 
     def update_customer(self, customer_id: str, params: Object) -> Object:
-        customer = self._get("customer", customer_id, "id")
+        customer = self.get("customer", customer_id, "id")
         previous = self._update_customer(customer, params)
         if previous:
             self.emit("customer.updated", customer, previous)
@@ -210,7 +207,7 @@ class Stripe:
         if "default_payment_method" in settings:
             pm_id = settings["default_payment_method"] or None
             if pm_id is not None:
-                pm = self._get("payment_method", pm_id, "invoice_settings[default_payment_method]")
+                pm = self.get("payment_method", pm_id, "invoice_settings[default_payment_method]")
                 if pm["customer"] != customer["id"]:
                     raise invalid(f"The customer does not have a payment method with the ID {pm_id}. The payment "
                                   "method must be attached to the customer.", code="resource_missing",
@@ -220,13 +217,13 @@ class Stripe:
         return previous
 
     def delete_customer(self, customer_id: str) -> Object:
-        customer = self._get("customer", customer_id, "id")
+        customer = self.get("customer", customer_id, "id")
         customer["deleted"] = True
         self.emit("customer.deleted", customer)
         return {"id": customer_id, "object": "customer", "deleted": True}
 
     def customer(self, customer_id: str) -> Object:
-        return self._get("customer", customer_id, "id")
+        return self.get("customer", customer_id, "id")
 
     # --- payment methods ----------------------------------------------------------------------------------------
 
@@ -234,7 +231,7 @@ class Stripe:
         """A payment method by id; a test token (pm_card_visa) makes a new one, as Stripe does."""
         if pm_id in TEST_CARDS:
             return self._card(pm_id)
-        return self._get("payment_method", pm_id, param)
+        return self.get("payment_method", pm_id, param)
 
     def create_payment_method(self, params: Object) -> Object:
         if params.get("type") != "card":
@@ -253,7 +250,7 @@ class Stripe:
 
     def _card(self, token: str, exp_month: int | None = None, exp_year: int | None = None) -> Object:
         brand, last4, behaviour = TEST_CARDS[token]
-        pm = self._put({
+        pm = self.put({
             "id": new_id("payment_method"), "object": "payment_method",
             "billing_details": {"address": {"city": None, "country": None, "line1": None, "line2": None,
                                             "postal_code": None, "state": None},
@@ -271,7 +268,7 @@ class Stripe:
 
     def attach_payment_method(self, pm_id: str, params: Object) -> Object:
         pm = self.payment_method(pm_id, "payment_method")
-        customer = self._get("customer", params["customer"], "customer")
+        customer = self.get("customer", params["customer"], "customer")
         if pm["customer"] == customer["id"]:
             return pm
         if pm["customer"] is not None:
@@ -309,7 +306,7 @@ class Stripe:
 
     def payment_methods(self, customer_id: str | None, url: str) -> Object:
         if customer_id is not None:
-            self._get("customer", customer_id, "customer")
+            self.get("customer", customer_id, "customer")
         found = [o for o in self.objects.values() if o["object"] == "payment_method" and o["customer"] is not None
                  and customer_id in (None, o["customer"])]
         return _list(url, found[::-1])
@@ -323,9 +320,9 @@ class Stripe:
 
     def create_setup_intent(self, params: Object) -> Object:
         if params.get("customer"):
-            self._get("customer", params["customer"], "customer")
+            self.get("customer", params["customer"], "customer")
         seti_id = new_id("setup_intent")
-        intent = self._put({
+        intent = self.put({
             "id": seti_id, "object": "setup_intent", "application": None, "cancellation_reason": None,
             "client_secret": f"{seti_id}_secret_{secrets.token_hex(12)}", "created": _now(),
             "customer": params.get("customer"), "description": params.get("description"), "last_setup_error": None,
@@ -344,7 +341,7 @@ class Stripe:
         return intent
 
     def update_setup_intent(self, seti_id: str, params: Object) -> Object:
-        intent = self._get("setup_intent", seti_id, "intent")
+        intent = self.get("setup_intent", seti_id, "intent")
         if "metadata" in params:
             intent["metadata"] = _merged(intent["metadata"], params["metadata"])
         for field in ("description", "customer"):
@@ -356,7 +353,7 @@ class Stripe:
         return intent
 
     def confirm_setup_intent(self, seti_id: str, params: Object) -> Object:
-        intent = self._get("setup_intent", seti_id, "intent")
+        intent = self.get("setup_intent", seti_id, "intent")
         if intent["status"] not in ("requires_payment_method", "requires_confirmation", "requires_action"):
             raise invalid(f"You cannot confirm this SetupIntent because it has a status of {intent['status']}.",
                           code="setup_intent_unexpected_state", param="intent")
@@ -369,8 +366,7 @@ class Stripe:
         behaviour = self.behaviour[pm["id"]]
         if behaviour == "declined":
             error = self._card_error(behaviour, pm)
-            intent.update(status="requires_payment_method", payment_method=None,
-                          last_setup_error={k: v for k, v in error.error.items() if k != "doc_url"})
+            intent.update(status="requires_payment_method", payment_method=None, last_setup_error=dict(error.error))
             self.emit("setup_intent.setup_failed", intent)
             error.error["setup_intent"] = self.render(intent)
             raise error
@@ -387,7 +383,7 @@ class Stripe:
         return intent
 
     def cancel_setup_intent(self, seti_id: str, params: Object) -> Object:
-        intent = self._get("setup_intent", seti_id, "intent")
+        intent = self.get("setup_intent", seti_id, "intent")
         if intent["status"] in ("succeeded", "canceled", "processing"):
             raise invalid(f"You cannot cancel this SetupIntent because it has a status of {intent['status']}.",
                           code="setup_intent_unexpected_state", param="intent")
@@ -396,17 +392,17 @@ class Stripe:
         return intent
 
     def setup_intent(self, seti_id: str) -> Object:
-        return self._get("setup_intent", seti_id, "intent")
+        return self.get("setup_intent", seti_id, "intent")
 
     # --- payment intents ----------------------------------------------------------------------------------------
 
     def create_payment_intent(self, params: Object) -> Object:
         if params.get("customer"):
-            self._get("customer", params["customer"], "customer")
+            self.get("customer", params["customer"], "customer")
         if params["amount"] < 1:
             raise invalid("Amount must be at least 1 cent", code="amount_too_small", param="amount")
         pi_id = new_id("payment_intent")
-        intent = self._put({
+        intent = self.put({
             "id": pi_id, "object": "payment_intent", "amount": params["amount"], "amount_capturable": 0,
             "amount_received": 0, "application": None, "application_fee_amount": None,
             "automatic_payment_methods": None, "canceled_at": None, "cancellation_reason": None,
@@ -436,7 +432,7 @@ class Stripe:
         return intent
 
     def update_payment_intent(self, pi_id: str, params: Object) -> Object:
-        intent = self._get("payment_intent", pi_id, "intent")
+        intent = self.get("payment_intent", pi_id, "intent")
         if intent["status"] in ("succeeded", "canceled", "processing", "requires_capture"):
             changing = set(params) - {"metadata", "description", "receipt_email", "expand"}
             if changing:
@@ -457,7 +453,7 @@ class Stripe:
     def confirm_payment_intent(self, pi_id: str, params: Object, *, authenticated: bool = False) -> Object:
         """Charges the intent's payment method: a hold (manual capture) or a payment, or the card's refusal (402,
         the intent back to requires_payment_method with last_payment_error), or 3-D Secure (requires_action)."""
-        intent = self._get("payment_intent", pi_id, "intent")
+        intent = self.get("payment_intent", pi_id, "intent")
         if intent["status"] not in ("requires_payment_method", "requires_confirmation", "requires_action"):
             raise invalid(f"This PaymentIntent's status is {intent['status']}, but it must be one of requires_"
                           "payment_method, requires_confirmation or requires_action to be confirmed.",
@@ -498,7 +494,7 @@ class Stripe:
         charge = self._charge(intent, pm, status="failed", captured=False)
         error = self._card_error(behaviour, pm, charge=charge["id"])
         intent.update(status="requires_payment_method", next_action=None, latest_charge=charge["id"],
-                      last_payment_error={k: v for k, v in error.error.items()})
+                      last_payment_error=dict(error.error))
         intent["payment_method"] = None
         self.emit("payment_intent.payment_failed", intent)
         error.error["payment_intent"] = self.render(intent)
@@ -507,7 +503,7 @@ class Stripe:
     def _charge(self, intent: Object, pm: Object, *, status: str, captured: bool) -> Object:
         failed = status == "failed"
         code, _, message = _DECLINES.get(self.behaviour[pm["id"]], (None, None, None))
-        charge = self._put({
+        charge = self.put({
             "id": new_id("charge"), "object": "charge", "amount": intent["amount"],
             "amount_captured": intent["amount"] if captured else 0, "amount_refunded": 0, "application": None,
             "application_fee": None, "application_fee_amount": None,
@@ -540,7 +536,7 @@ class Stripe:
         return charge
 
     def capture_payment_intent(self, pi_id: str, params: Object) -> Object:
-        intent = self._get("payment_intent", pi_id, "intent")
+        intent = self.get("payment_intent", pi_id, "intent")
         if intent["status"] != "requires_capture":
             raise invalid(f"This PaymentIntent could not be captured because it has a status of {intent['status']}. "
                           "Only a PaymentIntent with one of the following statuses may be captured: requires_capture.",
@@ -559,7 +555,7 @@ class Stripe:
         return intent
 
     def cancel_payment_intent(self, pi_id: str, params: Object) -> Object:
-        intent = self._get("payment_intent", pi_id, "intent")
+        intent = self.get("payment_intent", pi_id, "intent")
         if intent["status"] not in _CANCELABLE:
             raise invalid(f"You cannot cancel this PaymentIntent because it has a status of {intent['status']}. Only "
                           "a PaymentIntent with one of the following statuses may be canceled: requires_payment_method,"
@@ -574,23 +570,23 @@ class Stripe:
         return intent
 
     def payment_intent(self, pi_id: str) -> Object:
-        return self._get("payment_intent", pi_id, "intent")
+        return self.get("payment_intent", pi_id, "intent")
 
     def charge(self, charge_id: str) -> Object:
-        return self._get("charge", charge_id, "charge")
+        return self.get("charge", charge_id, "charge")
 
     # --- refunds ------------------------------------------------------------------------------------------------
 
     def create_refund(self, params: Object) -> Object:
         if params.get("payment_intent"):
-            intent = self._get("payment_intent", params["payment_intent"], "payment_intent")
+            intent = self.get("payment_intent", params["payment_intent"], "payment_intent")
             if intent["status"] != "succeeded":
                 raise invalid(f"This PaymentIntent ({intent['id']}) does not have a successful charge to refund.",
                               code="charge_not_refundable" if intent["status"] == "requires_capture" else
                               "payment_intent_unexpected_state", param="payment_intent")
             charge = self.objects[intent["latest_charge"]]
         elif params.get("charge"):
-            charge = self._get("charge", params["charge"], "charge")
+            charge = self.get("charge", params["charge"], "charge")
         else:
             raise invalid("One of the following params should be provided for this request: payment_intent or "
                           "charge.", code="parameter_missing", param="charge")
@@ -607,7 +603,7 @@ class Stripe:
                           code="amount_too_large", param="amount")
         if amount < 1:
             raise invalid("Refund amount must be at least 1.", code="amount_too_small", param="amount")
-        refund = self._put({
+        refund = self.put({
             "id": new_id("refund"), "object": "refund", "amount": amount,
             "balance_transaction": f"txn_{secrets.token_hex(12)}", "charge": charge["id"], "created": _now(),
             "currency": charge["currency"], "metadata": params.get("metadata") or {}, "next_action": None,
@@ -620,10 +616,28 @@ class Stripe:
         charge["refunded"] = charge["amount_refunded"] >= charge["amount_captured"]
         self.emit("refund.created", refund)
         self.emit("charge.refunded", charge, previous)
+        if self.behaviour.get(charge["payment_method"]) == "refund_fails":
+            self._failing_refunds[refund["id"]] = time.time() + REFUND_FAILS_AFTER_S
         return refund
 
+    def fail_refunds_due(self) -> None:
+        """The refunds of pm_card_refundFail charges whose time has come fail, as Stripe's do: the money goes back to
+        the charge (amount_refunded less), and charge.refund.updated and refund.failed are sent."""
+        for refund_id, when in list(self._failing_refunds.items()):
+            if time.time() < when:
+                continue
+            del self._failing_refunds[refund_id]
+            refund = self.objects[refund_id]
+            refund.update(status="failed", failure_reason="expired_or_canceled_card",
+                          failure_balance_transaction=f"txn_{secrets.token_hex(12)}")
+            charge = self.objects[refund["charge"]]
+            charge["amount_refunded"] -= refund["amount"]
+            charge["refunded"] = False
+            self.emit("charge.refund.updated", refund, {"status": "succeeded"})
+            self.emit("refund.failed", refund, {"status": "succeeded"})
+
     def refund(self, refund_id: str) -> Object:
-        return self._get("refund", refund_id, "refund")
+        return self.get("refund", refund_id, "refund")
 
     def refunds(self, params: Object, url: str) -> Object:
         found = [o for o in self.objects.values() if o["object"] == "refund"
@@ -634,7 +648,7 @@ class Stripe:
     # --- events -------------------------------------------------------------------------------------------------
 
     def event(self, event_id: str) -> Object:
-        return self._get("event", event_id, "id")
+        return self.get("event", event_id, "id")
 
     def list_events(self, params: Object, url: str) -> Object:
         types = params.get("types") or ([params["type"]] if params.get("type") else None)

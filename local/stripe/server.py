@@ -14,6 +14,7 @@ import hmac
 import itertools
 import json
 import logging
+import os
 import secrets
 import threading
 import time
@@ -34,9 +35,13 @@ from local.stripe.spec import decode_form, request_params
 
 log = logging.getLogger("csms.stripe")
 
+# The API version events carry: the one the pinned stripe SDK (pyproject.toml) speaks.
 API_VERSION = "2026-10-28.endive"
 # Waits before each retry of a webhook delivery the receiver did not answer 2xx (Stripe retries for days).
 WEBHOOK_RETRIES_S = (0.5, 1.0, 2.0, 4.0, 8.0)
+# How often what Stripe does in time (expiring Checkout Sessions, failing refunds) is looked for, and the state file
+# written if anything changed: a kill loses at most this much.
+_SWEEP_S = 0.25
 
 
 def signature(payload: str, secret: str, timestamp: int | None = None) -> str:
@@ -53,53 +58,56 @@ class _Route:
     act: Callable[..., Object]
 
 
-def _routes() -> list[_Route]:
-    return [
-        _Route("POST", "/v1/customers", lambda s, p, u: s.create_customer(p)),
-        _Route("GET", "/v1/customers/{customer}", lambda s, p, u, customer: s.customer(customer)),
-        _Route("POST", "/v1/customers/{customer}", lambda s, p, u, customer: s.update_customer(customer, p)),
-        _Route("DELETE", "/v1/customers/{customer}", lambda s, p, u, customer: s.delete_customer(customer)),
-        _Route("GET", "/v1/customers/{customer}/payment_methods",
-               lambda s, p, u, customer: s.payment_methods(customer, u)),
-        _Route("POST", "/v1/payment_methods", lambda s, p, u: s.create_payment_method(p)),
-        _Route("GET", "/v1/payment_methods", lambda s, p, u: s.payment_methods(p.get("customer"), u)),
-        _Route("GET", "/v1/payment_methods/{payment_method}", lambda s, p, u, payment_method: s.payment_method(payment_method)),
-        _Route("POST", "/v1/payment_methods/{payment_method}",
-               lambda s, p, u, payment_method: s.update_payment_method(payment_method, p)),
-        _Route("POST", "/v1/payment_methods/{payment_method}/attach",
-               lambda s, p, u, payment_method: s.attach_payment_method(payment_method, p)),
-        _Route("POST", "/v1/payment_methods/{payment_method}/detach",
-               lambda s, p, u, payment_method: s.detach_payment_method(payment_method)),
-        _Route("POST", "/v1/setup_intents", lambda s, p, u: s.create_setup_intent(p)),
-        _Route("GET", "/v1/setup_intents/{intent}", lambda s, p, u, intent: s.setup_intent(intent)),
-        _Route("POST", "/v1/setup_intents/{intent}", lambda s, p, u, intent: s.update_setup_intent(intent, p)),
-        _Route("POST", "/v1/setup_intents/{intent}/confirm", lambda s, p, u, intent: s.confirm_setup_intent(intent, p)),
-        _Route("POST", "/v1/setup_intents/{intent}/cancel", lambda s, p, u, intent: s.cancel_setup_intent(intent, p)),
-        _Route("POST", "/v1/payment_intents", lambda s, p, u: s.create_payment_intent(p)),
-        _Route("GET", "/v1/payment_intents/{intent}", lambda s, p, u, intent: s.payment_intent(intent)),
-        _Route("POST", "/v1/payment_intents/{intent}", lambda s, p, u, intent: s.update_payment_intent(intent, p)),
-        _Route("POST", "/v1/payment_intents/{intent}/confirm",
-               lambda s, p, u, intent: s.confirm_payment_intent(intent, p)),
-        _Route("POST", "/v1/payment_intents/{intent}/capture",
-               lambda s, p, u, intent: s.capture_payment_intent(intent, p)),
-        _Route("POST", "/v1/payment_intents/{intent}/cancel",
-               lambda s, p, u, intent: s.cancel_payment_intent(intent, p)),
-        _Route("GET", "/v1/charges/{charge}", lambda s, p, u, charge: s.charge(charge)),
-        _Route("POST", "/v1/refunds", lambda s, p, u: s.create_refund(p)),
-        _Route("GET", "/v1/refunds", lambda s, p, u: s.refunds(p, u)),
-        _Route("GET", "/v1/refunds/{refund}", lambda s, p, u, refund: s.refund(refund)),
-        _Route("POST", "/v1/checkout/sessions", lambda s, p, u: checkout.create(s, p)),
-        _Route("GET", "/v1/checkout/sessions/{session}", lambda s, p, u, session: checkout.get(s, session)),
-        _Route("POST", "/v1/checkout/sessions/{session}/expire", lambda s, p, u, session: checkout.expire(s, session)),
-        _Route("GET", "/v1/events", lambda s, p, u: s.list_events(p, u)),
-        _Route("GET", "/v1/events/{id}", lambda s, p, u, id: s.event(id)),
-    ]
+# Every API route, by the OpenAPI path its parameters are checked against; each acts on the account with the
+# parameters, the request's path (a list's `url`) and the path's ids.
+_ROUTES = [
+    _Route("POST", "/v1/customers", lambda s, p, u: s.create_customer(p)),
+    _Route("GET", "/v1/customers/{customer}", lambda s, p, u, customer: s.customer(customer)),
+    _Route("POST", "/v1/customers/{customer}", lambda s, p, u, customer: s.update_customer(customer, p)),
+    _Route("DELETE", "/v1/customers/{customer}", lambda s, p, u, customer: s.delete_customer(customer)),
+    _Route("GET", "/v1/customers/{customer}/payment_methods",
+           lambda s, p, u, customer: s.payment_methods(customer, u)),
+    _Route("POST", "/v1/payment_methods", lambda s, p, u: s.create_payment_method(p)),
+    _Route("GET", "/v1/payment_methods", lambda s, p, u: s.payment_methods(p.get("customer"), u)),
+    _Route("GET", "/v1/payment_methods/{payment_method}", lambda s, p, u, payment_method: s.payment_method(payment_method)),
+    _Route("POST", "/v1/payment_methods/{payment_method}",
+           lambda s, p, u, payment_method: s.update_payment_method(payment_method, p)),
+    _Route("POST", "/v1/payment_methods/{payment_method}/attach",
+           lambda s, p, u, payment_method: s.attach_payment_method(payment_method, p)),
+    _Route("POST", "/v1/payment_methods/{payment_method}/detach",
+           lambda s, p, u, payment_method: s.detach_payment_method(payment_method)),
+    _Route("POST", "/v1/setup_intents", lambda s, p, u: s.create_setup_intent(p)),
+    _Route("GET", "/v1/setup_intents/{intent}", lambda s, p, u, intent: s.setup_intent(intent)),
+    _Route("POST", "/v1/setup_intents/{intent}", lambda s, p, u, intent: s.update_setup_intent(intent, p)),
+    _Route("POST", "/v1/setup_intents/{intent}/confirm", lambda s, p, u, intent: s.confirm_setup_intent(intent, p)),
+    _Route("POST", "/v1/setup_intents/{intent}/cancel", lambda s, p, u, intent: s.cancel_setup_intent(intent, p)),
+    _Route("POST", "/v1/payment_intents", lambda s, p, u: s.create_payment_intent(p)),
+    _Route("GET", "/v1/payment_intents/{intent}", lambda s, p, u, intent: s.payment_intent(intent)),
+    _Route("POST", "/v1/payment_intents/{intent}", lambda s, p, u, intent: s.update_payment_intent(intent, p)),
+    _Route("POST", "/v1/payment_intents/{intent}/confirm",
+           lambda s, p, u, intent: s.confirm_payment_intent(intent, p)),
+    _Route("POST", "/v1/payment_intents/{intent}/capture",
+           lambda s, p, u, intent: s.capture_payment_intent(intent, p)),
+    _Route("POST", "/v1/payment_intents/{intent}/cancel",
+           lambda s, p, u, intent: s.cancel_payment_intent(intent, p)),
+    _Route("GET", "/v1/charges/{charge}", lambda s, p, u, charge: s.charge(charge)),
+    _Route("POST", "/v1/refunds", lambda s, p, u: s.create_refund(p)),
+    _Route("GET", "/v1/refunds", lambda s, p, u: s.refunds(p, u)),
+    _Route("GET", "/v1/refunds/{refund}", lambda s, p, u, refund: s.refund(refund)),
+    _Route("POST", "/v1/checkout/sessions", lambda s, p, u: checkout.create(s, p)),
+    _Route("GET", "/v1/checkout/sessions/{session}", lambda s, p, u, session: checkout.get(s, session)),
+    _Route("POST", "/v1/checkout/sessions/{session}/expire", lambda s, p, u, session: checkout.expire(s, session)),
+    _Route("GET", "/v1/events", lambda s, p, u: s.list_events(p, u)),
+    _Route("GET", "/v1/events/{id}", lambda s, p, u, id: s.event(id)),
+]
 
 
-_ROUTES = _routes()
 _URLS = Map([Rule(r.template.replace("{", "<").replace("}", ">"), methods=[r.method], endpoint=i)
              for i, r in enumerate(_ROUTES)]
-            + [Rule("/checkout/<session>", methods=["GET", "POST"], endpoint="checkout")])
+            + [Rule("/checkout/<session>", methods=["GET", "POST"], endpoint="checkout"),
+               Rule("/_emulator/fail_next", methods=["POST"], endpoint="fail_next"),
+               Rule("/_emulator/payment_intents/<intent>/expire_authorization", methods=["POST"],
+                    endpoint="expire_authorization")])
 
 
 class _Quiet(WSGIRequestHandler):
@@ -137,6 +145,8 @@ class StripeEmulator:
         self._sequence = itertools.count()
         self._wake = threading.Condition()
         self._stopping = False
+        self._failing: list[int] = []  # [requests left to fail, their status]: fail_next
+        self._dirty = False  # a change not yet in the state file
         self._undelivered: list[tuple[str, dict[str, str]]] = []
         self._server: BaseWSGIServer | None = None
         self._threads: list[threading.Thread] = []
@@ -172,12 +182,22 @@ class StripeEmulator:
             self._wake.notify()
         for thread in self._threads:
             thread.join(5)
-        if self.state_file is not None:
-            with self.stripe.lock:
-                state = {"objects": self.stripe.objects, "behaviour": self.stripe.behaviour,
-                         "idempotent": {key: {**asdict(stored), "body": stored.body.decode()}
-                                        for key, stored in self._idempotent.items()}}
-                self.state_file.write_text(json.dumps(state))
+        self._save()
+
+    def _save(self) -> None:
+        """Writes the state file (whole, then renamed over the old one) if anything changed since the last write."""
+        if self.state_file is None:
+            return
+        with self.stripe.lock:
+            if not self._dirty:
+                return
+            state = {"objects": self.stripe.objects, "behaviour": self.stripe.behaviour,
+                     "idempotent": {key: {**asdict(stored), "body": stored.body.decode()}
+                                    for key, stored in self._idempotent.items()}}
+            written = self.state_file.with_suffix(".tmp")
+            written.write_text(json.dumps(state))
+            os.replace(written, self.state_file)
+            self._dirty = False
 
     def _load(self, state: dict[str, Any]) -> None:
         self.stripe.objects.update(state["objects"])
@@ -185,6 +205,26 @@ class StripeEmulator:
         self.stripe.behaviour.update(state["behaviour"])
         self._idempotent.update({key: _Stored(**{**stored, "body": stored["body"].encode()})
                                  for key, stored in state["idempotent"].items()})
+
+    def fail_next(self, count: int = 1, status: int = 500) -> None:
+        """Not Stripe's: the next `count` API requests fail with `status` (an api_error, `Stripe-Should-Retry:
+        false` so the SDK does not retry it) before anything is done or stored, as when Stripe or the network fails:
+        what retries are tested with. Also `POST /_emulator/fail_next` (count, status) with the API key."""
+        with self.stripe.lock:
+            self._failing = [count, status] if count > 0 else []
+
+    def expire_authorization(self, intent_id: str) -> Object:
+        """Not Stripe's: a hold's authorization runs out now instead of after days, as the card network ends it:
+        the intent is canceled (`cancellation_reason` automatic) and payment_intent.canceled sent. Also
+        `POST /_emulator/payment_intents/{id}/expire_authorization` with the API key."""
+        with self.stripe.lock:
+            intent = self.stripe.payment_intent(intent_id)
+            if intent["status"] != "requires_capture":
+                raise invalid(f"PaymentIntent {intent_id} holds nothing: its status is {intent['status']}.",
+                              code="payment_intent_unexpected_state", param="intent")
+            self.stripe.requested(None, None)
+            return self.stripe.render(self.stripe.cancel_payment_intent(intent_id,
+                                                                        {"cancellation_reason": "automatic"}))
 
     def signed(self, event: Object) -> tuple[str, dict[str, str]]:
         """An event as its webhook carries it: the JSON payload and the headers, signed with the webhook secret."""
@@ -201,6 +241,7 @@ class StripeEmulator:
     # --- webhooks -----------------------------------------------------------------------------------------------
 
     def _emitted(self, event: Object) -> None:
+        self._dirty = True
         if self.webhook_url is None:
             self._undelivered.append(self.signed(event))
             return
@@ -210,22 +251,25 @@ class StripeEmulator:
 
     def _deliver(self) -> None:
         """Sends each event when due, oldest first; one the receiver did not take is sent again after a wait,
-        without holding back the events after it (Stripe retries each on its own). Between sends, expires the
-        Checkout Sessions past their time."""
+        without holding back the events after it (Stripe retries each on its own). Between sends, does what
+        Stripe does in time (expires the Checkout Sessions past their time, fails the refunds due to fail) and
+        writes the state file."""
+        swept = 0.0
         while True:
+            if time.monotonic() - swept >= _SWEEP_S:
+                swept = time.monotonic()
+                with self.stripe.lock:
+                    checkout.sweep(self.stripe)
+                    self.stripe.fail_refunds_due()
+                self._save()
             with self._wake:
                 if self._stopping:
                     return
-                wait = self._due[0][0] - time.monotonic() if self._due else 1.0
+                wait = self._due[0][0] - time.monotonic() if self._due else _SWEEP_S
                 if wait > 0:
-                    self._wake.wait(min(wait, 1.0))
-                    due = None
-                else:
-                    due = heapq.heappop(self._due)
-            if due is None:
-                with self.stripe.lock:
-                    checkout.sweep(self.stripe)
-                continue
+                    self._wake.wait(min(wait, _SWEEP_S))
+                    continue
+                due = heapq.heappop(self._due)
             _, sequence, attempt, event = due
             if self._post(event):
                 continue
@@ -272,6 +316,24 @@ class StripeEmulator:
         problem = self._unauthorized(request)
         if problem is not None:
             return problem
+        if endpoint == "fail_next":
+            self.fail_next(int(request.form.get("count", 1)), int(request.form.get("status", 500)))
+            return _json(200, {"failing": self._failing})
+        if endpoint == "expire_authorization":
+            try:
+                return _json(200, self.expire_authorization(arguments["intent"]))
+            except StripeError as error:
+                return _json(error.status, error.body())
+        with self.stripe.lock:
+            if self._failing:
+                self._failing[0] -= 1
+                status = self._failing[1]
+                if not self._failing[0]:
+                    self._failing = []
+                response = _json(status, {"error": {"type": "api_error", "message": "An unknown error occurred "
+                                                                                        "(the emulator's fail_next)."}})
+                response.headers["Stripe-Should-Retry"] = "false"
+                return response
         route = _ROUTES[endpoint]
         request_id = f"req_{secrets.token_hex(7)}"
         key = request.headers.get("Idempotency-Key") if route.method == "POST" else None
@@ -296,6 +358,7 @@ class StripeEmulator:
                     return response
             self.stripe.requested(request_id, key)
             status, body = self._act(route, params, request.full_path.rstrip("?"), arguments)
+            self._dirty = self._dirty or route.method != "GET"
             text = json.dumps(body, indent=2).encode()
             if key is not None:
                 self._idempotent[key] = _Stored(f"{route.method} {request.path}", params, status, text)

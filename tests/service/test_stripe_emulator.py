@@ -298,7 +298,7 @@ def test_webhooks_are_posted_signed_and_retried_until_answered() -> None:
         stripe.Webhook.construct_event(received[0][0], received[0][1], "whsec_other")
 
 
-def test_a_restart_with_a_state_file_keeps_objects_events_and_idempotent_answers(tmp_path: Path) -> None:
+def test_a_state_file_keeps_objects_events_and_idempotent_answers_across_a_restart(tmp_path: Path) -> None:
     state = tmp_path / "stripe.json"
     first = StripeEmulator(api_key=KEY, state_file=state).start()
     try:
@@ -306,6 +306,10 @@ def test_a_restart_with_a_state_file_keeps_objects_events_and_idempotent_answers
         intent = client.v1.payment_intents.create(params={"amount": 900, "currency": "eur", "confirm": True,
                                                           "payment_method": "pm_card_visa", "capture_method": "manual"},
                                                   options={"idempotency_key": "kept"})
+        deadline = time.monotonic() + 5  # written within a moment, not only at a clean stop: a kill keeps it
+        while not (state.exists() and intent.id in state.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert intent.id in state.read_text()
     finally:
         first.stop()
 
@@ -324,3 +328,23 @@ def test_a_restart_with_a_state_file_keeps_objects_events_and_idempotent_answers
     assert captured.amount_received == 900
     assert [e["type"] for e in second.events] == ["payment_intent.created", "payment_intent.amount_capturable_updated",
                                                   "payment_intent.succeeded"]
+
+
+def test_the_emulator_can_fail_requests_and_end_a_hold_as_stripe_would(client: stripe.StripeClient,
+                                                                       emulator: _Recording) -> None:
+    intent = client.v1.payment_intents.create(params={"amount": 800, "currency": "eur", "confirm": True,
+                                                      "payment_method": "pm_card_visa", "capture_method": "manual"})
+    requests.post(f"{emulator.url}/_emulator/fail_next", data={"count": 1, "status": 503}, timeout=10,
+                  headers={"Authorization": f"Bearer {KEY}"}).raise_for_status()
+
+    with pytest.raises(stripe.APIError) as failed:
+        client.v1.payment_intents.capture(intent.id, options={"idempotency_key": "capture-after-failure"})
+    expired = requests.post(f"{emulator.url}/_emulator/payment_intents/{intent.id}/expire_authorization", timeout=10,
+                            headers={"Authorization": f"Bearer {KEY}"})
+
+    assert failed.value.http_status == 503
+    assert (expired.status_code, expired.json()["status"], expired.json()["cancellation_reason"]) == (
+        200, "canceled", "automatic")
+    assert emulator.events[-1]["type"] == "payment_intent.canceled"
+    with pytest.raises(stripe.InvalidRequestError):  # the key was not spent on the failed attempt
+        client.v1.payment_intents.capture(intent.id, options={"idempotency_key": "capture-after-failure"})

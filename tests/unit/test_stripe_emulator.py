@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 import stripe
+from jsonschema import Draft7Validator
 
 from local.stack import Config, configure_stripe
-from local.stripe import signature
+from local.stripe import checkout, objects, signature
 from local.stripe.objects import Stripe, StripeError
-from local.stripe.spec import decode_form, request_params
+from local.stripe.spec import answer_schema, decode_form, request_params
 
 
 def _error(call: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -261,3 +262,32 @@ def test_with_stripe_api_key_csms_run_uses_stripe_itself(tmp_path: Path, monkeyp
         "sk_test_real", "whsec_real")
     assert "CSMS_STRIPE_API_BASE" not in os.environ
     assert "Stripe emulator" not in Config(data_dir=tmp_path).ports()
+
+
+def test_an_open_checkout_session_expires_on_its_own_at_expires_at(account: Stripe) -> None:
+    session = checkout.create(account, {"success_url": "https://x/ok", "line_items": [
+        {"quantity": 1, "price_data": {"currency": "eur", "unit_amount": 500, "product_data": {"name": "kWh"}}}]})
+    checkout.sweep(account)
+    assert session["status"] == "open"
+
+    session["expires_at"] = int(time.time()) - 1
+    checkout.sweep(account)
+
+    assert (session["status"], account.events[-1]["type"]) == ("expired", "checkout.session.expired")
+
+
+def test_a_refund_of_a_refund_fail_card_succeeds_then_fails(account: Stripe, monkeypatch: pytest.MonkeyPatch) -> None:
+    intent = account.create_payment_intent({"amount": 2000, "currency": "eur", "payment_method": "pm_card_refundFail",
+                                            "confirm": True})
+    refund = account.create_refund({"payment_intent": intent["id"], "amount": 500})
+    account.fail_refunds_due()
+    assert refund["status"] == "succeeded"
+
+    monkeypatch.setattr(objects, "REFUND_FAILS_AFTER_S", 0.0)
+    later = account.create_refund({"payment_intent": intent["id"], "amount": 700})
+    account.fail_refunds_due()
+
+    assert (later["status"], later["failure_reason"]) == ("failed", "expired_or_canceled_card")
+    assert account.charge(intent["latest_charge"])["amount_refunded"] == 500
+    assert [e["type"] for e in account.events][-2:] == ["charge.refund.updated", "refund.failed"]
+    assert not list(Draft7Validator(answer_schema("refund")).iter_errors(account.render(later)))
