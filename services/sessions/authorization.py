@@ -31,11 +31,11 @@ def needs_lookup(id_token: str) -> bool:
     return id_token != ""
 
 
-def id_tag_info(id_tag: str, token: dict[str, Any] | None, now: datetime, token_type: str = DEFAULT_TYPE,
-                session_id: str | None = None) -> dict[str, Any]:
-    """idTagInfo (snake_case) for a token: unknown -> Invalid, past its expiry -> Expired, its account blocked ->
-    Blocked, else its status. An ad-hoc token (one paid session) is Accepted for the session it started
-    (`session_id`), even past its expiry, and Invalid for any other once used.
+def id_tag_info(id_tag: str, token: dict[str, Any] | None, now: datetime, token_type: str = DEFAULT_TYPE, *,
+                charge_point_id: str | None = None, session_id: str | None = None) -> dict[str, Any]:
+    """idTagInfo (snake_case) for a token presented at `charge_point_id` (within `session_id`, the public id of
+    the session it started, if any): unknown -> Invalid, past its expiry -> Expired, its account blocked ->
+    Blocked, else its status (status_of).
 
     An unknown token is logged with what registers it: a first charge on a new stack is refused for no reason
     the charger can show, and the lookup that found nothing is already paid for."""
@@ -46,7 +46,7 @@ def id_tag_info(id_tag: str, token: dict[str, Any] | None, now: datetime, token_
         logger.info(f"id tag {id_tag!r} is not registered, so it is refused (Invalid): "
                     f"register it with PUT /id-tokens/{quote(id_tag, safe='')}{where}", extra={"id_tag": id_tag})
         return {"status": "Invalid"}
-    status = status_of(token, now, session_id)
+    status = status_of(token, now, charge_point_id, session_id)
     expiry = token.get("expiry_date")
     info: dict[str, Any] = {"status": status}
     if expiry:
@@ -56,16 +56,20 @@ def id_tag_info(id_tag: str, token: dict[str, Any] | None, now: datetime, token_
     return info
 
 
-def status_of(token: dict[str, Any], now: datetime | None = None, session_id: str | None = None) -> str:
+def status_of(token: dict[str, Any], now: datetime | None = None, charge_point_id: str | None = None,
+              session_id: str | None = None) -> str:
     """A known token's status: its own, Expired past its expiry (`now` None: expiry not considered, as on a local
-    list, which carries the expiry itself), Blocked while its account is (billing's standing kept on the token), and
-    for an ad-hoc token, Invalid once another session used it."""
+    list, which carries the expiry itself), Blocked while its account is (billing's standing kept on the token).
+    An ad-hoc payment's token is good for one session at the charger paid at: Invalid at another, and once used,
+    Accepted within its session only (a re-sent start, its events and stop, past its expiry too)."""
     status = token.get("status", "Invalid")
     if status != "Accepted":
         return status
-    used_by = token.get("used_by")
-    if used_by is not None:
-        return "Accepted" if used_by == session_id else "Invalid"
+    if "payment_id" in token:
+        if token.get("charge_point_id") != charge_point_id:
+            return "Invalid"
+        if "used_by" in token:
+            return "Accepted" if token["used_by"] == session_id else "Invalid"
     if token.get("account_standing") == "blocked":
         return "Blocked"
     expiry = token.get("expiry_date")

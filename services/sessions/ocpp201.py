@@ -15,7 +15,7 @@ from services.shared.settings import settings
 
 
 def authorize(ctx: OcppContext, request: call.Authorize) -> call_result.Authorize:
-    info = transactions.authorize(_token(request.id_token), ctx.received_at)
+    info = transactions.authorize(_token(request.id_token), ctx.received_at, ctx.charge_point_id)
     return call_result.Authorize(id_token_info=_id_token_info(transactions.quote(ctx.charge_point_id, info,
                                                                                 ctx.received_at)))
 

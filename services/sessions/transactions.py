@@ -71,19 +71,21 @@ def _id_tag_record(id_tag: str) -> dict[str, Any] | None:
     return authorization.of_id_tag(store.tokens_of(id_tag)) if authorization.needs_lookup(id_tag) else None
 
 
-def authorize_id_tag(id_tag: str, now: datetime, session: str | None = None) -> dict[str, Any]:
-    """A 1.6 idTag's idTagInfo (within `session`, the public id of the session it started, if any)."""
-    return authorization.id_tag_info(id_tag, _id_tag_record(id_tag), now, session_id=session)
+def authorize_id_tag(id_tag: str, now: datetime, charge_point_id: str, session: str | None = None) -> dict[str, Any]:
+    """A 1.6 idTag's idTagInfo at a charger (within `session`, the public id of the session it started, if any)."""
+    return authorization.id_tag_info(id_tag, _id_tag_record(id_tag), now, charge_point_id=charge_point_id,
+                                     session_id=session)
 
 
 def _token_record(token: Token) -> dict[str, Any] | None:
     return store.get_token(token.id_token, token.type) if authorization.needs_lookup(token.id_token) else None
 
 
-def authorize(token: Token, now: datetime) -> dict[str, Any]:
-    """A 2.0.1 idToken's status, expiry and group, as 1.6's idTagInfo names them; an empty id is not looked up
-    (NoAuthorization's is Accepted, another type's Invalid)."""
-    return authorization.id_tag_info(token.id_token, _token_record(token), now, token.type)
+def authorize(token: Token, now: datetime, charge_point_id: str) -> dict[str, Any]:
+    """A 2.0.1 idToken's status at a charger, expiry and group, as 1.6's idTagInfo names them; an empty id is not
+    looked up (NoAuthorization's is Accepted, another type's Invalid)."""
+    return authorization.id_tag_info(token.id_token, _token_record(token), now, token.type,
+                                     charge_point_id=charge_point_id)
 
 
 def _used(record: dict[str, Any] | None, info: dict[str, Any], charge_point_id: str, transaction_id: str,
@@ -122,7 +124,7 @@ def start(request: Start, now: datetime) -> tuple[str, dict[str, Any]]:
     expires_at = int(now.timestamp()) + START_KEY_RETENTION_S
     fresh = str(store.next_transaction_id())
     transaction_id = store.claim_start(start_key, request.charge_point_id, fresh, expires_at)
-    info = authorization.id_tag_info(request.id_tag, record, now,
+    info = authorization.id_tag_info(request.id_tag, record, now, charge_point_id=request.charge_point_id,
                                      session_id=session_id(request.charge_point_id, transaction_id))
     flags = _token_flags(info["status"])
     lock: pricing_lock.Lock | None = None
@@ -227,7 +229,8 @@ def stop(request: Stop, transaction_data: list[dict[str, Any]], now: datetime) -
         }, create=session if session.get("created_from_stop") else None)
     if request.id_tag is None:
         return None
-    return authorize_id_tag(request.id_tag, now, session_id(request.charge_point_id, request.transaction_id))
+    return authorize_id_tag(request.id_tag, now, request.charge_point_id,
+                            session_id(request.charge_point_id, request.transaction_id))
 
 
 def _outcome(meter_start_wh: int, meter_stop_wh: int, started_at: str, stopped_at: str, now: datetime,
@@ -330,7 +333,8 @@ def record_event(event: Event, now: datetime) -> Answer:
     changes nothing."""
     record = _token_record(event.token) if event.token is not None else None
     info = None if event.token is None else authorization.id_tag_info(
-        event.token.id_token, record, now, event.token.type, session_id(event.charge_point_id, event.transaction_id))
+        event.token.id_token, record, now, event.token.type, charge_point_id=event.charge_point_id,
+        session_id=session_id(event.charge_point_id, event.transaction_id))
     location = (event.evse_id or 0, event.connector_id or 0)
     # A chargingState change without a meter value is kept as a sample without values: later readings inherit it.
     meter_values = event.meter_values or ([{"timestamp": event.timestamp, "sampled_value": []}]

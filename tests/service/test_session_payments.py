@@ -30,9 +30,10 @@ def _aws(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(clock, "now", lambda: NOW)
 
 
-def ocpp(action: str, payload: dict[str, Any], version: str = "ocpp1.6", at: datetime = NOW) -> dict[str, Any]:
+def ocpp(action: str, payload: dict[str, Any], version: str = "ocpp1.6", at: datetime = NOW,
+         cp: str = CP) -> dict[str, Any]:
     """A CALL's CALLRESULT payload (the dispatcher checks it against the version's response schema)."""
-    ctx = OcppContext(charge_point_id=CP, ocpp_version=version, connection_id="conn-1", unique_id="", received_at=at)
+    ctx = OcppContext(charge_point_id=cp, ocpp_version=version, connection_id="conn-1", unique_id="", received_at=at)
     unique_id = frame_id()
     reply = json.loads(handle_frame(framing.dumps([2, unique_id, action, payload]), ctx) or "null", parse_float=Decimal)
     assert reply[0] == 3 and reply[1] == unique_id, reply
@@ -192,6 +193,16 @@ def test_an_adhoc_token_starts_one_201_transaction(tap: EventTap) -> None:
     assert event("Started", 0, "tx-a")["idTokenInfo"]["status"] == "Accepted"
     assert event("Updated", 1, "tx-a")["idTokenInfo"]["status"] == "Accepted"  # its own session, still
     assert event("Started", 0, "tx-b")["idTokenInfo"]["status"] == "Invalid"
+
+
+def test_an_adhoc_token_is_refused_at_another_charger(tap: EventTap) -> None:
+    deliver(authorized())
+    assert ocpp("Authorize", {"idTag": QR}, cp="CP-ELSEWHERE")["idTagInfo"]["status"] == "Invalid"
+    elsewhere = ocpp("StartTransaction", {"connectorId": 2, "idTag": QR, "meterStart": 0,
+                                          "timestamp": "2026-06-01T12:01:00Z"}, cp="CP-ELSEWHERE")
+    assert elsewhere["idTagInfo"]["status"] == "Invalid"
+    assert "used_by" not in store.get_token(QR, "Central")  # still good where it was paid for
+    assert start16(QR, connector=2)["idTagInfo"]["status"] == "Accepted"
 
 
 def test_an_adhoc_token_expires_unused(tap: EventTap) -> None:

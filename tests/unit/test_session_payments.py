@@ -35,14 +35,16 @@ def test_a_blocked_account_blocks_its_accepted_tokens_only() -> None:
     assert status_of({**blocked, "expiry_date": EARLIER}, NOW) == "Blocked"
 
 
-def test_an_adhoc_token_starts_one_session_until_its_expiry() -> None:
-    assert id_tag_info("QR", adhoc(), NOW)["status"] == "Accepted"
-    assert id_tag_info("QR", adhoc(expiry_date=EARLIER), NOW)["status"] == "Expired"
+def test_an_adhoc_token_starts_one_session_at_its_charger_until_its_expiry() -> None:
+    assert id_tag_info("QR", adhoc(), NOW, charge_point_id="CP-1")["status"] == "Accepted"
+    assert id_tag_info("QR", adhoc(), NOW, charge_point_id="CP-2")["status"] == "Invalid"
+    assert id_tag_info("QR", adhoc(expiry_date=EARLIER), NOW, charge_point_id="CP-1")["status"] == "Expired"
     used = adhoc(used_by=SESSION)
-    assert id_tag_info("QR", used, NOW)["status"] == "Invalid"  # Authorize, or another session's start
-    assert id_tag_info("QR", used, NOW, session_id="ses_B")["status"] == "Invalid"
+    assert id_tag_info("QR", used, NOW, charge_point_id="CP-1")["status"] == "Invalid"  # Authorize, another start
+    assert id_tag_info("QR", used, NOW, charge_point_id="CP-1", session_id="ses_B")["status"] == "Invalid"
     # its own session (a re-sent start, its events, its stop) is answered Accepted, past the expiry too
-    assert id_tag_info("QR", {**used, "expiry_date": EARLIER}, NOW, session_id=SESSION)["status"] == "Accepted"
+    expired = {**used, "expiry_date": EARLIER}
+    assert id_tag_info("QR", expired, NOW, charge_point_id="CP-1", session_id=SESSION)["status"] == "Accepted"
 
 
 def test_a_listed_token_of_a_blocked_account_is_blocked_on_the_list() -> None:
