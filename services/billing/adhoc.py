@@ -43,8 +43,8 @@ if TYPE_CHECKING:
 
 ADHOC_TAG = re.compile(r"^QR[A-Z2-7]{18}$")
 KIND = "adhoc"
-# How long the driver has on Stripe's checkout page.
-CHECKOUT_TTL = timedelta(minutes=31)  # Stripe wants 30 at least, counted when it receives the request
+# How long the driver has on Stripe's checkout page: Stripe takes 30 minutes at least, counted when it gets the request.
+CHECKOUT_TTL = timedelta(minutes=31)
 # The highest remoteStartId: OCPP 2.0.1's is an integer (32-bit signed on most chargers).
 _REMOTE_START_IDS = 2**31 - 1
 
@@ -83,8 +83,8 @@ def hold_amount(amount_major: "Decimal", currency: str) -> int:
 
 
 def changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list["AdHocPaymentAuthorized"]:
-    """AdHocPaymentAuthorized when an ad-hoc payment is held by its completed checkout, which sets `start_by`
-    (services/billing/changes.py's payment_changes)."""
+    """AdHocPaymentAuthorized when an ad-hoc payment's completed checkout sets `start_by` (services/billing/changes.py's
+    payment_changes): its PaymentIntent's webhook may have made it held before, without a start."""
     from services.contracts.billing import AdHocPaymentAuthorized
 
     if (not new or new.get("kind") != KIND or new.get("status") != "held" or not new.get("start_by")
@@ -97,7 +97,6 @@ def changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list["AdH
 
 
 # --- the payments table (services/billing/payment_store.py), with the conditions of an ad-hoc start -----------
-
 
 def _move(payment: str, condition: str, values: dict[str, Any], sets: dict[str, Any],
           removes: tuple[str, ...] = ()) -> dict[str, Any] | None:
@@ -172,11 +171,13 @@ def on_checkout_completed(obj: dict[str, Any]) -> None:
     now = clock.now()
     start_by = clock.iso(now + timedelta(seconds=settings().adhoc_start_timeout))
     sets: dict[str, Any] = {"status": "held", "payment_intent_id": intent, "remote_start_id": remote_start_id(payment),
-                            "authorized_at": clock.iso(now), "start_by": start_by, "due": payment_store.DUE, "due_at": start_by,
-                            "updated_at": clock.iso(now)}
+                            "authorized_at": clock.iso(now), "start_by": start_by, "due": payment_store.DUE,
+                            "due_at": start_by, "updated_at": clock.iso(now)}
     if obj.get("amount_total") is not None:
         sets["amount_held"] = int(obj["amount_total"])
-    if _move(payment, "#status = :pending", {":pending": "pending"}, sets) is None:
+    # pending, or held already by its PaymentIntent's own webhook (services/billing/payments.py), with no start yet
+    if _move(payment, "#status = :pending OR (#status = :held AND attribute_not_exists(start_by))",
+             {":pending": "pending", ":held": "held"}, sets) is None:
         logger.info("checkout completed for no pending ad-hoc payment", extra={"payment_id": payment})
 
 
@@ -214,8 +215,8 @@ def cancel(payment: str, reason: str) -> bool:
     when this call cancelled it (False: started meanwhile, or cancelled already)."""
     now = clock.iso(clock.now())
     moved = _move(payment, "#status = :held AND attribute_not_exists(session_id)", {":held": "held"},
-                  {"status": "canceled", "cancel_reason": reason, "canceled_at": now, "updated_at": now, "due": payment_store.DUE,
-                   "due_at": now})
+                  {"status": "canceled", "cancel_reason": reason, "canceled_at": now, "updated_at": now,
+                   "due": payment_store.DUE, "due_at": now})
     if moved is not None:
         _release(moved)
     return moved is not None
@@ -229,8 +230,9 @@ def _release(item: dict[str, Any]) -> None:
     from services.billing import stripe_api
 
     try:
-        stripe_api.client().v1.payment_intents.cancel(item["payment_intent_id"], params={
-            "cancellation_reason": "abandoned"}, options=stripe_api.options("cancel", item["payment_id"]))
+        # the same request as payments.py's cancel of a hold: one idempotency key, one set of parameters
+        stripe_api.client().v1.payment_intents.cancel(item["payment_intent_id"],
+                                                      options=stripe_api.options("cancel", item["payment_id"]))
     except stripe.InvalidRequestError as error:
         if error.code != "payment_intent_unexpected_state":
             raise

@@ -136,7 +136,7 @@ def state_of(payment: dict[str, Any], invoice: dict[str, Any] | None, receipt_ur
     if invoice["status"] == "unpriced" or status == "canceled":  # unpriced, or under the minimum
         return State("Ended", "The session ended and costs you nothing: the hold on your card is released.",
                      refresh=False)
-    done = status in ("captured", "settled", "voided")
+    done = status in ("captured", "capture_failed", "settled", "voided")  # capture_failed: retried for hours
     return State("Ended", f"The session ended: {_money(int(invoice['total_incl_vat']), invoice['currency'])}.",
                  receipt_url, refresh=not done)
 

@@ -55,6 +55,8 @@ def test_authorized_once_when_it_becomes_held() -> None:
     assert adhoc.changes({**PENDING, "status": "pending"}, {**HELD, "kind": "hold"}) == []  # an account's hold
     assert adhoc.changes(HELD, {**HELD, "status": "canceled"}) == []
     assert adhoc.changes(None, HELD)[0].event_id == event.event_id  # one id, however it is seen
+    assert adhoc.changes({**PENDING, "status": "pending"}, PENDING) == []  # held by the intent's webhook first
+    assert adhoc.changes(PENDING, HELD)[0].event_id == event.event_id  # then by the checkout
 
 
 @pytest.mark.parametrize(("path", "expected"), [
@@ -122,6 +124,7 @@ INVOICE = {"status": "paid", "total_incl_vat": 1234, "currency": "EUR", "receipt
     ({"status": "held", "session_id": "s-1"}, None, "Charging", True),
     ({"status": "held", "session_id": "s-1"}, {**INVOICE, "status": "issued"}, "Ended", True),  # capture to come
     ({"status": "captured", "session_id": "s-1"}, INVOICE, "Ended", False),
+    ({"status": "capture_failed", "session_id": "s-1"}, {**INVOICE, "status": "payment_failed"}, "Ended", False),
     ({"status": "canceled", "session_id": "s-1"}, {"status": "unpriced"}, "Ended", False),
     ({"status": "canceled", "session_id": "s-1"}, {**INVOICE, "status": "issued"}, "Ended", False),  # under the minimum
     ({"status": "canceled"}, None, "Cancelled", False),
