@@ -350,8 +350,8 @@ def voided(invoice: dict[str, Any]) -> None:
 def on_payment_intent(obj: dict[str, Any]) -> None:
     """A PaymentIntent's webhook (amount_capturable_updated, succeeded, payment_failed, canceled): its status kept on
     the payment whose intent it is, never moved back. A hold whose answer the CSMS did not see (the call timed out)
-    becomes `held` from it (an ad-hoc payment only from its checkout.session.completed, which starts it: adhoc.py);
-    every other move is the CSMS's own call's (the webhook confirms it)."""
+    becomes `held` from it (an ad-hoc payment too: its checkout.session.completed still starts it, adhoc.py); every
+    other move is the CSMS's own call's (the webhook confirms it)."""
     payment_id = (obj.get("metadata") or {}).get("csms_payment_id")
     payment = payment_store.get(payment_id) if payment_id else payment_store.by_intent(obj["id"])
     if payment is None or payment.get("payment_intent_id") not in (None, obj["id"]):
@@ -361,7 +361,7 @@ def on_payment_intent(obj: dict[str, Any]) -> None:
     if rank is None or rank <= int(payment.get("intent_rank", -1)):
         return
     fields = {"intent_status": status, "intent_rank": rank, "updated_at": clock.iso(clock.now())}
-    if status == "requires_capture" and payment["status"] == "pending" and payment["kind"] == "hold":
+    if status == "requires_capture" and payment["status"] == "pending":
         held = payment_store.move(payment["payment_id"], "held", {
             **fields, "payment_intent_id": obj["id"], "amount_held": int(obj.get("amount_capturable") or 0)},
             intent_rank=rank)
