@@ -234,8 +234,8 @@ def _unblock(payment: dict[str, Any]) -> None:
 
 
 def _collect(payment: dict[str, Any], invoice: dict[str, Any], owed: int) -> None:
-    """Collects what is owed and not captured yet: the hold captured (up to its amount), the rest charged off-session
-    to the account's card. Paid, or a failed attempt with its retry due."""
+    """Collects what is owed and not captured yet: the hold captured (up to its amount), the rest (or all, when the
+    hold ran out) charged off-session to the account's card. Paid, or a failed attempt with its retry due."""
     import stripe
 
     captures = [dict(capture) for capture in payment.get("captures", [])]
@@ -247,8 +247,15 @@ def _collect(payment: dict[str, Any], invoice: dict[str, Any], owed: int) -> Non
                     payment["payment_intent_id"], params={"amount_to_capture": min(owed, int(payment["amount_held"]))},
                     options=stripe_api.options("capture", payment["payment_id"]))
             except stripe.StripeError as error:
-                raise _declined(error) from None
-            captures.append({"payment_intent_id": intent.id, "amount": int(intent.amount_received), "refunded": 0})
+                refused = _declined(error)
+                if error.http_status != 400 or not payment.get("account_id"):
+                    raise refused from None
+                # The hold is no longer capturable (its authorization ran out, or it was cancelled at Stripe): the
+                # account's card is charged instead, below.
+                logger.info("hold not capturable: charging the card", extra={"payment_id": payment["payment_id"],
+                                                                             "code": refused.code})
+            else:
+                captures.append({"payment_intent_id": intent.id, "amount": int(intent.amount_received), "refunded": 0})
         rest = owed - sum(int(capture["amount"]) for capture in captures)
         if rest > 0:
             intent = _off_session(payment, rest, ("charge", payment["payment_id"], attempt), hold=False)

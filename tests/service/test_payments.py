@@ -102,6 +102,31 @@ def test_under_the_minimum_the_hold_is_cancelled_and_nothing_charged(stripe_webh
     assert (reply["json"]["payment_status"], reply["json"]["payment_id"]) == ("waived", canceled["payment_id"])
 
 
+def test_a_hold_that_ran_out_is_charged_on_the_card_instead(stripe_emulator: "StripeEmulator") -> None:
+    payments.session_started(started(account_with("pm_card_visa")))
+    hold = payment()["payment_intent_id"]
+    stripe_emulator.expire_authorization(hold)
+    issued()
+    paid = payment()
+    assert (paid["status"], paid["amount_captured"], paid["attempts"]) == ("captured", 1166, 0)
+    assert paid["payment_intent_id"] != hold
+    assert (intent(paid["payment_intent_id"]).amount_received, intent(hold).status) == (1166, "canceled")
+
+
+def test_stripe_unavailable_at_the_capture_is_tried_again_by_the_queue(stripe_emulator: "StripeEmulator") -> None:
+    import stripe
+
+    payments.session_started(started(account_with("pm_card_visa")))
+    item = invoice_item("s-1")
+    assert store.create_invoice(item)
+    stripe_emulator.fail_next(1, 500)
+    with pytest.raises(stripe.APIError):
+        payments.invoice_event("InvoiceIssued", {"session_id": "s-1", "id_tag": "TAG-1"})
+    assert payment()["status"] == "held"
+    payments.invoice_event("InvoiceIssued", {"session_id": "s-1", "id_tag": "TAG-1"})
+    assert (payment()["status"], intent(payment()["payment_intent_id"]).amount_received) == ("captured", 1166)
+
+
 def test_an_unpriced_session_cancels_its_hold(stripe_emulator: "StripeEmulator") -> None:
     payments.session_started(started(account_with("pm_card_visa")))
     assert store.create_invoice(invoice_item("s-1", status="unpriced"))
