@@ -399,3 +399,33 @@ def test_the_invoice_of_a_session_without_a_payment_changes_nothing(aws_env: Non
     payments.invoice_event("InvoiceIssued", {"session_id": "s-1", "id_tag": "TAG-1"})
     assert (store.get_invoice(item["invoice_id"]) or {})["status"] == "issued"
     assert invoicing.invoice_id("s-1") == item["invoice_id"]
+
+
+def test_through_the_queues_a_replayed_session_end_captures_once(stripe_emulator: "StripeEmulator") -> None:
+    """SessionStarted and SessionEnded delivered twice each to billing's handlers, and the InvoiceIssued the bus
+    delivers to billing-payments handled as the mapping would: one hold, one invoice, one capture."""
+    from services.billing import handlers
+    from tests.service.helpers import drain, eventbridge_event, sqs_event
+    from tests.service.test_billing import session_detail
+
+    account_id = account_with("pm_card_visa")
+    begin = {**started(account_id).model_dump(mode="json"), "tariff_id": "default", "tariff_version": 0}
+    end = session_detail("s-1", energy_wh=8000, account_id=account_id, transaction_id="7")
+
+    def deliver(handler: Any, detail_type: str, detail: dict[str, Any], queue: str) -> None:
+        body = json.dumps(eventbridge_event("csms.sessions", detail_type, detail))
+        assert handler(sqs_event([body, body], queue), context(queue))["batchItemFailures"] == []
+
+    deliver(handlers.session_started, "SessionStarted", begin, "billing-session-started")
+    deliver(handlers.session_ended, "SessionEnded", end, "billing-session-ended")
+    delivered = drain("csms-billing-payments")
+    assert [e["detail-type"] for e in delivered] == ["InvoiceIssued"]
+    for _ in range(2):
+        bodies = [json.dumps(e) for e in delivered]
+        assert handlers.invoice_events(sqs_event(bodies, "billing-payments"), context())["batchItemFailures"] == []
+    paid = payment()
+    total = (store.get_invoice(invoicing.invoice_id("s-1")) or {})["total_incl_vat"]
+    assert (paid["status"], paid["amount_captured"]) == ("captured", total) and total > 0
+    charged = intent(paid["payment_intent_id"])
+    assert (charged.amount_received, len([e for e in stripe_emulator.events
+                                          if e["type"] == "payment_intent.succeeded"])) == (total, 1)
