@@ -54,6 +54,9 @@ def configure_stripe(config: Config) -> "StripeEmulator | None":
     secrets (or CSMS_SECRET_STRIPE_API_KEY / CSMS_SECRET_STRIPE_WEBHOOK_SECRET), its objects in stripe.json."""
     key = real_stripe()
     if key:
+        if not key.startswith(("sk_test_", "rk_test_")):
+            raise SystemExit("csms: STRIPE_API_KEY must be a test mode key (sk_test_... or rk_test_...): a local stack "
+                             "never charges real cards")
         os.environ["CSMS_SECRET_STRIPE_API_KEY"] = key
         if os.environ.get("STRIPE_WEBHOOK_SECRET"):
             os.environ["CSMS_SECRET_STRIPE_WEBHOOK_SECRET"] = os.environ["STRIPE_WEBHOOK_SECRET"]
@@ -139,6 +142,7 @@ def schedule_overrides() -> dict[str, float]:
 
 
 def _stripe_line(config: Config, emulator: "StripeEmulator | None") -> str:
+    """The banner's line: which Stripe the handlers talk to (a real key shown only by its ends)."""
     if emulator is None:
         key = real_stripe() or ""
         webhooks = "STRIPE_WEBHOOK_SECRET set" if os.environ.get("STRIPE_WEBHOOK_SECRET") else "no STRIPE_WEBHOOK_SECRET"

@@ -291,3 +291,10 @@ def test_a_refund_of_a_refund_fail_card_succeeds_then_fails(account: Stripe, mon
     assert account.charge(intent["latest_charge"])["amount_refunded"] == 500
     assert [e["type"] for e in account.events][-2:] == ["charge.refund.updated", "refund.failed"]
     assert not list(Draft7Validator(answer_schema("refund")).iter_errors(account.render(later)))
+
+
+def test_a_live_stripe_key_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_live_real")
+
+    with pytest.raises(SystemExit, match="test mode key"):
+        configure_stripe(Config(data_dir=tmp_path))
