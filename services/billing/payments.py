@@ -214,8 +214,10 @@ def release(payment: dict[str, Any], invoice: dict[str, Any] | None) -> None:
         remove=("due", "due_at"))
 
 
-def _cancel_intent(payment: dict[str, Any]) -> None:
-    """The hold cancelled at Stripe; one that is not cancelable any more (expired, cancelled) holds nothing either."""
+def _cancel_intent(payment: dict[str, Any], *, best_effort: bool = False) -> None:
+    """The hold cancelled at Stripe; one that is not cancelable any more (expired, cancelled) holds nothing either.
+    Stripe unavailable is raised (the event is delivered again), unless `best_effort` (an operator's settle or void,
+    which does not wait for Stripe: a hold left lapses by itself within days)."""
     import stripe
 
     try:
@@ -223,6 +225,10 @@ def _cancel_intent(payment: dict[str, Any]) -> None:
                                                       params={"cancellation_reason": "abandoned"},
                                                       options=stripe_api.options("cancel", payment["payment_id"]))
     except stripe.StripeError as error:
+        if best_effort and error.http_status not in _REFUSALS:
+            logger.warning("hold not cancelled: Stripe did not answer", extra={"payment_id": payment["payment_id"],
+                                                                                "error": type(error).__name__})
+            return
         logger.info("hold not cancelable", extra={"payment_id": payment["payment_id"],
                                                  "code": _declined(error).code})
 
@@ -332,7 +338,7 @@ def settled(invoice: dict[str, Any]) -> None:
     if payment is None:
         return
     if payment["status"] == "held" and payment.get("payment_intent_id"):
-        _cancel_intent(payment)
+        _cancel_intent(payment, best_effort=True)
     if payment.get("account_id") and payment.get("session_id"):
         _unblock(payment)
     payment_store.move(payment["payment_id"], "settled", {"invoice_id": invoice["invoice_id"],
@@ -345,7 +351,7 @@ def voided(invoice: dict[str, Any]) -> None:
     if payment is None or payment["status"] not in payment_store.FORWARD["voided"]:
         return
     if payment["status"] == "held" and payment.get("payment_intent_id"):
-        _cancel_intent(payment)
+        _cancel_intent(payment, best_effort=True)
     if payment.get("account_id") and payment.get("session_id"):
         _unblock(payment)
     payment_store.move(payment["payment_id"], "voided", {"invoice_id": invoice["invoice_id"],

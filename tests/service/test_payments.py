@@ -282,6 +282,21 @@ def test_refunds_partial_then_the_rest_with_gapless_credit_notes(stripe_emulator
     assert_problem(call("POST", "/invoices/inv_nope/refunds", {"reason": "x"}), 404)
 
 
+def test_stripe_unavailable_at_a_refund_is_a_503_and_the_same_request_again_refunds_once(
+        stripe_emulator: "StripeEmulator") -> None:
+    payments.session_started(started(account_with("pm_card_visa")))
+    invoice = issued()
+    path = f"/invoices/{invoice['invoice_id']}/refunds"
+    stripe_emulator.fail_next(1, 500)
+    reply = call("POST", path, {"amount": 300, "reason": "slow"}, headers={"Idempotency-Key": "r1"})
+    assert "try again" in assert_problem(reply, 503)["detail"] and reply["header"]["retry-after"] == "30"
+    assert call("GET", path)["json"]["items"] == []
+    again = call("POST", path, {"amount": 300, "reason": "slow"}, headers={"Idempotency-Key": "r1"})
+    assert (again["statusCode"], again["json"]["number"], again["json"]["amount"]) == (201, 1, 300)
+    charge = client().v1.charges.retrieve(intent(payment()["payment_intent_id"]).latest_charge)
+    assert charge.amount_refunded == 300
+
+
 def test_an_unpaid_invoice_is_not_refunded(aws_env: None) -> None:
     item = invoice_item("s-1")
     assert store.create_invoice(item)
