@@ -323,7 +323,11 @@ def due_steps() -> int:
         if invoice is None or invoice["status"] != "payment_failed":
             payment_store.move(payment_id, None, {"updated_at": now}, remove=("due", "due_at"))
         else:
-            _collect(payment, invoice, int(payment["amount_owed"]))
+            try:
+                _collect(payment, invoice, int(payment["amount_owed"]))
+            except Exception:  # Stripe unavailable: still due, tried next minute; the other payments go on
+                logger.exception("retry not made", extra={"payment_id": payment_id})
+                continue
         done += 1
     return done + adhoc.timed_out_starts()
 

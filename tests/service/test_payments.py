@@ -196,6 +196,9 @@ def test_a_declined_charge_fails_the_invoice_and_a_retry_with_a_new_card_pays_it
     method = client().v1.payment_methods.attach("pm_card_visa", params={"customer": account["stripe_customer_id"]})
     accounts.set_default_payment_method(account, method.id)
     monkeypatch.setattr(clock, "now", lambda: now + timedelta(hours=2))
+    stripe_emulator.fail_next(1, 500)
+    assert payments.due_steps() == 0  # Stripe down: still due, next minute
+    assert (payment()["status"], payment()["due_at"]) == ("capture_failed", failed["due_at"])
     assert payments.due_steps() == 1
     paid = payment()
     assert (paid["status"], paid["amount_captured"], "due" in paid) == ("captured", 1166, False)
