@@ -300,6 +300,19 @@ def test_stripe_unavailable_at_a_refund_is_a_503_and_the_same_request_again_refu
     assert charge.amount_refunded == 300
 
 
+def test_charge_refunded_settles_a_pending_credit_note(stripe_webhooks: Deliver) -> None:
+    payments.session_started(started(account_with("pm_card_visa")))
+    invoice = issued()
+    stripe_webhooks()
+    note = call("POST", f"/invoices/{invoice['invoice_id']}/refunds", {"amount": 200, "reason": "slow"})["json"]
+    payment_store.credit_notes().update_item(Key={"credit_note_id": note["id"]}, UpdateExpression="SET #s = :p",
+                                             ExpressionAttributeNames={"#s": "status"},
+                                             ExpressionAttributeValues={":p": "pending"})  # as Stripe may answer
+    replies = stripe_webhooks()
+    assert replies and all(reply["statusCode"] == 200 for reply in replies)
+    assert (payment_store.get_credit_note(note["id"]) or {})["status"] == "succeeded"
+
+
 def test_an_unpaid_invoice_is_not_refunded(aws_env: None) -> None:
     item = invoice_item("s-1")
     assert store.create_invoice(item)
