@@ -137,28 +137,25 @@ def refund_update(payment: dict[str, Any], captures: list[dict[str, Any]], refun
 
 # --- credit notes: one per refund, numbered without gaps (services/billing/refunds.py) ---------------------------
 
-def _credit_notes() -> Any:
+def credit_notes() -> Any:
+    """The credit-notes table (refunds.py numbers a note in one transaction with its refund's amounts)."""
     return aws.table("credit-notes")
 
 
-def credit_note_table() -> Any:
-    return _credit_notes()
-
-
 def get_credit_note(credit_note_id: str) -> dict[str, Any] | None:
-    return _credit_notes().get_item(Key={"credit_note_id": credit_note_id}, ConsistentRead=True).get("Item")
+    return credit_notes().get_item(Key={"credit_note_id": credit_note_id}, ConsistentRead=True).get("Item")
 
 
 def credit_notes_of(invoice_id: str) -> list[dict[str, Any]]:
     """An invoice's credit notes, oldest first."""
-    return every(_credit_notes().query, {"IndexName": "by-invoice",
+    return every(credit_notes().query, {"IndexName": "by-invoice",
                                          "KeyConditionExpression": Key("invoice_id").eq(invoice_id)})
 
 
 def set_credit_note_status(credit_note_id: str, status: str) -> None:
     """A pending credit note's refunds settled at Stripe (succeeded, failed); a settled one stays as it is."""
     try:
-        _credit_notes().update_item(Key={"credit_note_id": credit_note_id}, UpdateExpression="SET #status = :status",
+        credit_notes().update_item(Key={"credit_note_id": credit_note_id}, UpdateExpression="SET #status = :status",
                                     ConditionExpression="#status = :pending", ExpressionAttributeNames={"#status": "status"},
                                     ExpressionAttributeValues={":status": status, ":pending": "pending"})
     except ClientError as error:

@@ -214,8 +214,10 @@ def release(payment: dict[str, Any], invoice: dict[str, Any] | None) -> None:
         remove=("due", "due_at"))
 
 
-def _cancel_intent(payment: dict[str, Any]) -> None:
-    """The hold cancelled at Stripe; one that is not cancelable any more (expired, cancelled) holds nothing either."""
+def _cancel_intent(payment: dict[str, Any], *, best_effort: bool = False) -> None:
+    """The hold cancelled at Stripe; one that is not cancelable any more (expired, cancelled) holds nothing either.
+    Stripe unavailable is raised (the event is delivered again), unless `best_effort` (an operator's settle or void,
+    which does not wait for Stripe: a hold left lapses by itself within days)."""
     import stripe
 
     try:
@@ -223,6 +225,10 @@ def _cancel_intent(payment: dict[str, Any]) -> None:
                                                       params={"cancellation_reason": "abandoned"},
                                                       options=stripe_api.options("cancel", payment["payment_id"]))
     except stripe.StripeError as error:
+        if best_effort and error.http_status not in _REFUSALS:
+            logger.warning("hold not cancelled: Stripe did not answer", extra={"payment_id": payment["payment_id"],
+                                                                                "error": type(error).__name__})
+            return
         logger.info("hold not cancelable", extra={"payment_id": payment["payment_id"],
                                                  "code": _declined(error).code})
 
@@ -234,8 +240,8 @@ def _unblock(payment: dict[str, Any]) -> None:
 
 
 def _collect(payment: dict[str, Any], invoice: dict[str, Any], owed: int) -> None:
-    """Collects what is owed and not captured yet: the hold captured (up to its amount), the rest charged off-session
-    to the account's card. Paid, or a failed attempt with its retry due."""
+    """Collects what is owed and not captured yet: the hold captured (up to its amount), the rest (or all, when the
+    hold ran out) charged off-session to the account's card. Paid, or a failed attempt with its retry due."""
     import stripe
 
     captures = [dict(capture) for capture in payment.get("captures", [])]
@@ -247,8 +253,15 @@ def _collect(payment: dict[str, Any], invoice: dict[str, Any], owed: int) -> Non
                     payment["payment_intent_id"], params={"amount_to_capture": min(owed, int(payment["amount_held"]))},
                     options=stripe_api.options("capture", payment["payment_id"]))
             except stripe.StripeError as error:
-                raise _declined(error) from None
-            captures.append({"payment_intent_id": intent.id, "amount": int(intent.amount_received), "refunded": 0})
+                refused = _declined(error)
+                if error.http_status != 400 or not payment.get("account_id"):
+                    raise refused from None
+                # The hold is no longer capturable (its authorization ran out, or it was cancelled at Stripe): the
+                # account's card is charged instead, below.
+                logger.info("hold not capturable: charging the card", extra={"payment_id": payment["payment_id"],
+                                                                             "code": refused.code})
+            else:
+                captures.append({"payment_intent_id": intent.id, "amount": int(intent.amount_received), "refunded": 0})
         rest = owed - sum(int(capture["amount"]) for capture in captures)
         if rest > 0:
             intent = _off_session(payment, rest, ("charge", payment["payment_id"], attempt), hold=False)
@@ -310,7 +323,11 @@ def due_steps() -> int:
         if invoice is None or invoice["status"] != "payment_failed":
             payment_store.move(payment_id, None, {"updated_at": now}, remove=("due", "due_at"))
         else:
-            _collect(payment, invoice, int(payment["amount_owed"]))
+            try:
+                _collect(payment, invoice, int(payment["amount_owed"]))
+            except Exception:  # Stripe unavailable: still due, tried next minute; the other payments go on
+                logger.exception("retry not made", extra={"payment_id": payment_id})
+                continue
         done += 1
     return done + adhoc.timed_out_starts()
 
@@ -325,7 +342,7 @@ def settled(invoice: dict[str, Any]) -> None:
     if payment is None:
         return
     if payment["status"] == "held" and payment.get("payment_intent_id"):
-        _cancel_intent(payment)
+        _cancel_intent(payment, best_effort=True)
     if payment.get("account_id") and payment.get("session_id"):
         _unblock(payment)
     payment_store.move(payment["payment_id"], "settled", {"invoice_id": invoice["invoice_id"],
@@ -338,7 +355,7 @@ def voided(invoice: dict[str, Any]) -> None:
     if payment is None or payment["status"] not in payment_store.FORWARD["voided"]:
         return
     if payment["status"] == "held" and payment.get("payment_intent_id"):
-        _cancel_intent(payment)
+        _cancel_intent(payment, best_effort=True)
     if payment.get("account_id") and payment.get("session_id"):
         _unblock(payment)
     payment_store.move(payment["payment_id"], "voided", {"invoice_id": invoice["invoice_id"],
@@ -350,8 +367,8 @@ def voided(invoice: dict[str, Any]) -> None:
 def on_payment_intent(obj: dict[str, Any]) -> None:
     """A PaymentIntent's webhook (amount_capturable_updated, succeeded, payment_failed, canceled): its status kept on
     the payment whose intent it is, never moved back. A hold whose answer the CSMS did not see (the call timed out)
-    becomes `held` from it (an ad-hoc payment's start waits for its checkout.session.completed: adhoc.py); every other
-    move is the CSMS's own call's (the webhook confirms it)."""
+    becomes `held` from it (an ad-hoc payment too: its checkout.session.completed still starts it, adhoc.py); every
+    other move is the CSMS's own call's (the webhook confirms it)."""
     payment_id = (obj.get("metadata") or {}).get("csms_payment_id")
     payment = payment_store.get(payment_id) if payment_id else payment_store.by_intent(obj["id"])
     if payment is None or payment.get("payment_intent_id") not in (None, obj["id"]):

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.billing import payment_store, refunds, store
+from services.billing import payment_store, refunds, store, stripe_errors
 from services.shared.auth import Scope
 from services.shared.dynamo import plain
 from services.shared.rest import ProblemDetail, ProblemError, allow, decode_token, encode_token, json_response, responses
@@ -127,15 +127,17 @@ def get_payment(payment_id: Annotated[str, Path(max_length=64, description="The 
                           "refund once; without one, the same amount and reason asked again before another refund of "
                           "the invoice is the same request. 404 for an unknown invoice; 409 when it was not paid through "
                           "Stripe (issued, payment_failed, settled, void, unpriced, refunded in full) or Stripe refused; "
-                          "422 for an amount beyond what was captured and not refunded yet (the detail says how much is)."),
-             responses=responses({201: ("The credit note", CreditNote)}, 404, 409, 422))
+                          "422 for an amount beyond what was captured and not refunded yet (the detail says how much is); "
+                          "503 while Stripe does not answer (the same request again refunds once)."),
+             responses=responses({201: ("The credit note", CreditNote)}, 404, 409, 422, 502, 503))
 def refund_invoice(invoice_id: Annotated[str, Path(max_length=64, description="The invoice id")], body: RefundIn) -> Any:
     key = router.current_event.headers.get("idempotency-key")
     if key is not None and not 1 <= len(key) <= 255:
         raise ProblemError(422, "The Idempotency-Key header has 1 to 255 characters",
                            [ProblemDetail(path="header.Idempotency-Key", message="1 to 255 characters")])
     try:
-        note = refunds.refund(invoice_id, body.amount, body.reason, key) if len(invoice_id) <= 64 else None
+        with stripe_errors.answered("refunding the invoice"):
+            note = refunds.refund(invoice_id, body.amount, body.reason, key) if len(invoice_id) <= 64 else None
     except refunds.NotRefundable as refused:
         raise ProblemError(409, f"Invoice {invoice_id!r} is {refused.status}: only a paid invoice can be refunded") from None
     except refunds.BeyondCapture as beyond:

@@ -110,7 +110,7 @@ def refund(invoice_id: str, amount: int | None, reason: str, request_key: str | 
         return [store.refund_update(now_invoice, refunded, int(now_payment["amount_captured"])),
                 payment_store.refund_update(now_payment, moved, refunded)]
 
-    store.create_numbered(_COUNTER, payment_store.credit_note_table(), "credit_note_id", note, with_it)
+    store.create_numbered(_COUNTER, payment_store.credit_notes(), "credit_note_id", note, with_it)
     return payment_store.get_credit_note(credit_note_id)
 
 

@@ -1,7 +1,8 @@
 """Issue 21 end to end: an RFID driver's account pays through the Stripe emulator on the local stack. A saved card's
 hold when a 1.6 session starts and the exact capture when it ends, a refund and one beyond the capture refused; a
-2.0.1 session under the minimum cancels its hold; a card declined on charge stops the session, leaves the invoice
-payment_failed and the token Blocked; a webhook with a bad signature is refused."""
+2.0.1 session under the minimum cancels its hold; a card that needs authentication fails its hold off-session and a
+card declined on charge stops the session, the latter leaving the invoice payment_failed, both the token Blocked; a
+webhook with a bad signature is refused."""
 
 from __future__ import annotations
 
@@ -53,7 +54,12 @@ def driver(stack: Stack, stripe: "stripe.StripeClient", card: str, charge_point_
     assert status == 201, account
     status, _, setup = stack.request("POST", f"/accounts/{account['id']}/setup-intents")
     assert status == 201, setup
-    stripe.v1.setup_intents.confirm(setup["setup_intent_id"], params={"payment_method": card})
+    if card == "pm_card_authenticationRequired":  # its SetupIntent would need the driver too: attached directly
+        method = stripe.v1.payment_methods.attach(card, params={"customer": setup["customer_id"]})
+        assert stack.request("PUT", f"/accounts/{account['id']}/default-payment-method",
+                             {"payment_method_id": method.id})[0] == 200
+    else:
+        stripe.v1.setup_intents.confirm(setup["setup_intent_id"], params={"payment_method": card})
 
     def saved() -> bool:
         return stack.request("GET", f"/accounts/{account['id']}")[2].get("default_payment_method") is not None
@@ -148,6 +154,28 @@ def test_a_201_session_under_the_minimum_cancels_its_hold(stack: Stack, stripe_c
     assert stripe_client.v1.payment_intents.retrieve(payment["payment_intent_id"]).status == "canceled"
     invoice = stack.request("GET", f"/invoices/{payment['invoice_id']}")[2]
     assert (invoice["status"], invoice["payment_status"]) == ("issued", "waived")
+
+
+def test_a_card_that_needs_authentication_fails_its_hold_off_session_and_the_session_is_stopped(
+        stack: Stack, stripe_client: "stripe.StripeClient") -> None:
+    cp_id = f"AUTH16-{uuid.uuid4().hex[:6]}"
+    account_id, tag = driver(stack, stripe_client, "pm_card_authenticationRequired", cp_id)
+
+    async def charge() -> str:
+        async with connect(stack.ocpp_url, cp_id, subprotocols=("ocpp1.6",)) as ws:
+            async with running(StoppableCharger(cp_id, ws)) as charger:
+                await charger.call(call16.BootNotification(charge_point_vendor="ACME", charge_point_model="Volt 22"))
+                start, _ = times()
+                started = await charger.call(call16.StartTransaction(connector_id=1, id_tag=tag, meter_start=0,
+                                                                     timestamp=start))
+                assert await until(lambda: charger.received, 20, 0.2), "the failed hold did not stop the session"
+                assert charger.received == [("RemoteStopTransaction", {"transaction_id": started.transaction_id})]
+                authorized = await charger.call(call16.Authorize(id_tag=tag))
+                return str(authorized.id_tag_info["status"])
+
+    assert asyncio.run(charge()) == "Blocked"
+    failed = payment_of(stack, account_id, "failed_hold")
+    assert failed is not None and failed["last_error"]["code"] == "authentication_required", failed
 
 
 def test_a_card_declined_on_charge_stops_the_session_fails_the_invoice_and_blocks_the_token(stack: Stack, stripe_client: "stripe.StripeClient") -> None:

@@ -102,6 +102,31 @@ def test_under_the_minimum_the_hold_is_cancelled_and_nothing_charged(stripe_webh
     assert (reply["json"]["payment_status"], reply["json"]["payment_id"]) == ("waived", canceled["payment_id"])
 
 
+def test_a_hold_that_ran_out_is_charged_on_the_card_instead(stripe_emulator: "StripeEmulator") -> None:
+    payments.session_started(started(account_with("pm_card_visa")))
+    hold = payment()["payment_intent_id"]
+    stripe_emulator.expire_authorization(hold)
+    issued()
+    paid = payment()
+    assert (paid["status"], paid["amount_captured"], paid["attempts"]) == ("captured", 1166, 0)
+    assert paid["payment_intent_id"] != hold
+    assert (intent(paid["payment_intent_id"]).amount_received, intent(hold).status) == (1166, "canceled")
+
+
+def test_stripe_unavailable_at_the_capture_is_tried_again_by_the_queue(stripe_emulator: "StripeEmulator") -> None:
+    import stripe
+
+    payments.session_started(started(account_with("pm_card_visa")))
+    item = invoice_item("s-1")
+    assert store.create_invoice(item)
+    stripe_emulator.fail_next(1, 500)
+    with pytest.raises(stripe.APIError):
+        payments.invoice_event("InvoiceIssued", {"session_id": "s-1", "id_tag": "TAG-1"})
+    assert payment()["status"] == "held"
+    payments.invoice_event("InvoiceIssued", {"session_id": "s-1", "id_tag": "TAG-1"})
+    assert (payment()["status"], intent(payment()["payment_intent_id"]).amount_received) == ("captured", 1166)
+
+
 def test_an_unpriced_session_cancels_its_hold(stripe_emulator: "StripeEmulator") -> None:
     payments.session_started(started(account_with("pm_card_visa")))
     assert store.create_invoice(invoice_item("s-1", status="unpriced"))
@@ -171,6 +196,9 @@ def test_a_declined_charge_fails_the_invoice_and_a_retry_with_a_new_card_pays_it
     method = client().v1.payment_methods.attach("pm_card_visa", params={"customer": account["stripe_customer_id"]})
     accounts.set_default_payment_method(account, method.id)
     monkeypatch.setattr(clock, "now", lambda: now + timedelta(hours=2))
+    stripe_emulator.fail_next(1, 500)
+    assert payments.due_steps() == 0  # Stripe down: still due, next minute
+    assert (payment()["status"], payment()["due_at"]) == ("capture_failed", failed["due_at"])
     assert payments.due_steps() == 1
     paid = payment()
     assert (paid["status"], paid["amount_captured"], "due" in paid) == ("captured", 1166, False)
@@ -255,6 +283,34 @@ def test_refunds_partial_then_the_rest_with_gapless_credit_notes(stripe_emulator
     listed = call("GET", path)["json"]["items"]
     assert [(note["number"], note["amount"]) for note in listed] == [(1, 500), (2, 100), (3, 566)]
     assert_problem(call("POST", "/invoices/inv_nope/refunds", {"reason": "x"}), 404)
+
+
+def test_stripe_unavailable_at_a_refund_is_a_503_and_the_same_request_again_refunds_once(
+        stripe_emulator: "StripeEmulator") -> None:
+    payments.session_started(started(account_with("pm_card_visa")))
+    invoice = issued()
+    path = f"/invoices/{invoice['invoice_id']}/refunds"
+    stripe_emulator.fail_next(1, 500)
+    reply = call("POST", path, {"amount": 300, "reason": "slow"}, headers={"Idempotency-Key": "r1"})
+    assert "try again" in assert_problem(reply, 503)["detail"] and reply["header"]["retry-after"] == "30"
+    assert call("GET", path)["json"]["items"] == []
+    again = call("POST", path, {"amount": 300, "reason": "slow"}, headers={"Idempotency-Key": "r1"})
+    assert (again["statusCode"], again["json"]["number"], again["json"]["amount"]) == (201, 1, 300)
+    charge = client().v1.charges.retrieve(intent(payment()["payment_intent_id"]).latest_charge)
+    assert charge.amount_refunded == 300
+
+
+def test_charge_refunded_settles_a_pending_credit_note(stripe_webhooks: Deliver) -> None:
+    payments.session_started(started(account_with("pm_card_visa")))
+    invoice = issued()
+    stripe_webhooks()
+    note = call("POST", f"/invoices/{invoice['invoice_id']}/refunds", {"amount": 200, "reason": "slow"})["json"]
+    payment_store.credit_notes().update_item(Key={"credit_note_id": note["id"]}, UpdateExpression="SET #s = :p",
+                                             ExpressionAttributeNames={"#s": "status"},
+                                             ExpressionAttributeValues={":p": "pending"})  # as Stripe may answer
+    replies = stripe_webhooks()
+    assert replies and all(reply["statusCode"] == 200 for reply in replies)
+    assert (payment_store.get_credit_note(note["id"]) or {})["status"] == "succeeded"
 
 
 def test_an_unpaid_invoice_is_not_refunded(aws_env: None) -> None:
@@ -374,3 +430,33 @@ def test_the_invoice_of_a_session_without_a_payment_changes_nothing(aws_env: Non
     payments.invoice_event("InvoiceIssued", {"session_id": "s-1", "id_tag": "TAG-1"})
     assert (store.get_invoice(item["invoice_id"]) or {})["status"] == "issued"
     assert invoicing.invoice_id("s-1") == item["invoice_id"]
+
+
+def test_through_the_queues_a_replayed_session_end_captures_once(stripe_emulator: "StripeEmulator") -> None:
+    """SessionStarted and SessionEnded delivered twice each to billing's handlers, and the InvoiceIssued the bus
+    delivers to billing-payments handled as the mapping would: one hold, one invoice, one capture."""
+    from services.billing import handlers
+    from tests.service.helpers import drain, eventbridge_event, sqs_event
+    from tests.service.test_billing import session_detail
+
+    account_id = account_with("pm_card_visa")
+    begin = {**started(account_id).model_dump(mode="json"), "tariff_id": "default", "tariff_version": 0}
+    end = session_detail("s-1", energy_wh=8000, account_id=account_id, transaction_id="7")
+
+    def deliver(handler: Any, detail_type: str, detail: dict[str, Any], queue: str) -> None:
+        body = json.dumps(eventbridge_event("csms.sessions", detail_type, detail))
+        assert handler(sqs_event([body, body], queue), context(queue))["batchItemFailures"] == []
+
+    deliver(handlers.session_started, "SessionStarted", begin, "billing-session-started")
+    deliver(handlers.session_ended, "SessionEnded", end, "billing-session-ended")
+    delivered = drain("csms-billing-payments")
+    assert [e["detail-type"] for e in delivered] == ["InvoiceIssued"]
+    for _ in range(2):
+        bodies = [json.dumps(e) for e in delivered]
+        assert handlers.invoice_events(sqs_event(bodies, "billing-payments"), context())["batchItemFailures"] == []
+    paid = payment()
+    total = (store.get_invoice(invoicing.invoice_id("s-1")) or {})["total_incl_vat"]
+    assert (paid["status"], paid["amount_captured"]) == ("captured", total) and total > 0
+    charged = intent(paid["payment_intent_id"])
+    assert (charged.amount_received, len([e for e in stripe_emulator.events
+                                          if e["type"] == "payment_intent.succeeded"])) == (total, 1)

@@ -75,3 +75,16 @@ def test_each_failed_charge_is_its_own_payment_failed() -> None:
     assert (told.attempt, told.amount, told.invoice_id, told.next_attempt_at) == (3, 1166, "inv_1", after["due_at"])
     assert told.event_id != changes.payment_changes(payment(), before)[0].event_id
     assert changes.payment_changes(after, {**after, "status": "captured"}) == []
+
+
+def test_every_webhook_type_the_issue_names_goes_to_a_function_that_exists() -> None:
+    import importlib
+
+    from services.billing import stripe_webhooks
+
+    assert set(stripe_webhooks.HANDLERS) == {
+        "payment_intent.amount_capturable_updated", "payment_intent.succeeded", "payment_intent.payment_failed",
+        "payment_intent.canceled", "charge.refunded", "setup_intent.succeeded", "checkout.session.completed"}
+    for target in stripe_webhooks.HANDLERS.values():
+        module, _, function = target.partition(":")
+        assert callable(getattr(importlib.import_module(module), function)), target
