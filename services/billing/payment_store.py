@@ -4,7 +4,8 @@ nothing twice.
 
 Statuses move forward only (`FORWARD`): pending -> held | failed_hold -> captured | canceled | capture_failed ->
 captured | settled | voided. A write names the statuses it may leave; one that finds any other status writes nothing.
-While an automatic step is due (a retry of a failed charge, an ad-hoc start's timeout) the item carries `due` = "due"
+A session whose running cost nears its hold may get more holds (`holds`, after the first's `payment_intent_id`
+and `amount_held`: services/billing/payments.py). While an automatic step is due (a retry of a failed charge, an ad-hoc start's timeout) the item carries `due` = "due"
 and `due_at`: the sparse index retry-due holds exactly those items, by when.
 """
 
@@ -95,6 +96,31 @@ def move(payment_id: str, status: str | None, fields: dict[str, Any], *, remove:
         reply = _payments().update_item(Key={"payment_id": payment_id}, UpdateExpression=expression,
                                         ConditionExpression=condition, ExpressionAttributeNames=names,
                                         ExpressionAttributeValues=values, ReturnValues="ALL_NEW")
+    except ClientError as error:
+        if condition_failed(error):
+            return None
+        raise
+    return reply["Attributes"]
+
+
+def total_held(payment: dict[str, Any]) -> int:
+    """What a payment holds in all, minor units: its first hold and those added as its running cost neared it."""
+    return int(payment["amount_held"]) + sum(int(hold["amount"]) for hold in payment.get("holds", []))
+
+
+def add_hold(payment_id: str, holds_before: int, hold: dict[str, Any], at: str) -> dict[str, Any] | None:
+    """Another hold (`{payment_intent_id, amount}`) appended to a held payment's `holds`, only while it has
+    `holds_before` of them: a replay, or a concurrent delivery that placed the same one, writes nothing. The payment
+    as it now is, or None."""
+    present = "size(holds) = :before" if holds_before else "attribute_not_exists(holds)"
+    try:
+        reply = _payments().update_item(
+            Key={"payment_id": payment_id},
+            UpdateExpression="SET holds = list_append(if_not_exists(holds, :none), :hold), updated_at = :at",
+            ConditionExpression=f"#status = :held AND {present}", ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":none": [], ":hold": [hold], ":at": at, ":held": "held",
+                                       **({":before": holds_before} if holds_before else {})},
+            ReturnValues="ALL_NEW")
     except ClientError as error:
         if condition_failed(error):
             return None
