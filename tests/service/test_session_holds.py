@@ -5,6 +5,7 @@ SessionHoldReached once; billing's HoldExtended raises the hold it is checked ag
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -98,3 +99,17 @@ def test_a_session_no_payment_holds_for_is_never_checked(tap: EventTap) -> None:
     meter(tx, 1000 + 20_000, 10)
     assert sweep(6) == 1
     assert "hold_reached" not in session(tx) and tap.of("SessionHoldReached") == []
+
+
+def test_a_201_updated_answered_its_running_cost_checks_it_too(tap: EventTap, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.service.test_ocpp201_sessions import CP as CP201
+    from tests.service.test_ocpp201_sessions import TX, started, updated
+
+    account_session()
+    started(idToken={"idToken": "CARD-1", "type": "ISO14443"})
+    monkeypatch.setattr(clock, "now", lambda: NOW + timedelta(minutes=6))
+    assert updated(1, minute=30, kwh="13")["totalCost"] == Decimal("3.6")  # 12 kWh: 360
+    found = store.get_session(CP201, TX) or {}
+    assert found["hold_reached"]["cost"] == 360
+    [told] = tap.of("SessionHoldReached")
+    assert (told["transaction_id"], told["ocpp_version"], told["account_id"]) == (TX, "ocpp2.0.1", ACCOUNT)
