@@ -4,6 +4,7 @@ the second hold is declined, and for an ad-hoc payment."""
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -122,3 +123,23 @@ def test_an_adhoc_payment_is_stopped_never_extended(aws_env: None, second_hold: 
     assert stops(tap) == [("RequestStopTransaction", {"transactionId": "7"})]
     stopped = payment_store.get(adhoc.payment_id(tag)) or {}
     assert (stopped["stop_reason"], stopped["transaction_id"], stopped.get("holds")) == ("hold_reached", "7", None)
+
+
+def test_through_the_queue_a_hold_reached_is_taken_with_session_starts(stripe_emulator: "StripeEmulator",
+                                                                      tap: EventTap) -> None:
+    """SessionStarted and SessionHoldReached share billing-session-started: its handler takes both (twice each);
+    another type fails its record."""
+    from services.billing import handlers
+    from tests.service.helpers import context, eventbridge_event, sqs_event
+
+    account_id = account_with("pm_card_visa")
+
+    def deliver(detail_type: str, detail: dict[str, Any]) -> list[dict[str, str]]:
+        body = json.dumps(eventbridge_event("csms.sessions", detail_type, detail))
+        return handlers.session_started(sqs_event([body, body], "billing-session-started"),
+                                        context("billing-session-started"))["batchItemFailures"]
+
+    assert deliver("SessionStarted", started(account_id).model_dump(mode="json")) == []
+    assert deliver("SessionHoldReached", reached(account_id=account_id).model_dump(mode="json")) == []
+    assert stops(tap) == [("RemoteStopTransaction", {"transactionId": 7})]
+    assert len(deliver("SessionEnded", {})) == 2
