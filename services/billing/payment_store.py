@@ -4,9 +4,10 @@ nothing twice.
 
 Statuses move forward only (`FORWARD`): pending -> held | failed_hold -> captured | canceled | capture_failed ->
 captured | settled | voided. A write names the statuses it may leave; one that finds any other status writes nothing.
-A session whose running cost nears its hold may get more holds (`holds`, after the first's `payment_intent_id`
-and `amount_held`: services/billing/payments.py). While an automatic step is due (a retry of a failed charge, an ad-hoc start's timeout) the item carries `due` = "due"
-and `due_at`: the sparse index retry-due holds exactly those items, by when.
+A session whose running cost nears its hold may get more holds (`holds`, after the first's `payment_intent_id` and
+`amount_held`: services/billing/payments.py). While an automatic step is due (a retry of a failed charge, an ad-hoc
+start's timeout) the item carries `due` = "due" and `due_at`: the sparse index retry-due holds exactly those items,
+by when.
 """
 
 from __future__ import annotations

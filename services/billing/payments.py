@@ -350,12 +350,17 @@ def hold_reached(reached: "SessionHoldReached") -> None:
 
 
 def _extend(payment: dict[str, Any], reached: "SessionHoldReached") -> None:
-    """Another hold, of the session's first hold's amount, on the account's card (Declined when refused)."""
+    """Another hold, of the session's first hold's amount, on the account's card (Declined when refused). One the
+    payment cannot take any more (its invoice was collected meanwhile) is cancelled at once, unless a concurrent
+    delivery recorded it (the same idempotency key: the same PaymentIntent)."""
     n = len(payment.get("holds", [])) + 2
     intent = _off_session(payment, int(payment["amount_held"]), ("hold", reached.session_id, n), hold=True)
-    payment_store.add_hold(payment["payment_id"], n - 2, {"payment_intent_id": intent.id,
-                                                          "amount": int(intent.amount_capturable)},
-                           clock.iso(clock.now()))
+    if payment_store.add_hold(payment["payment_id"], n - 2, {"payment_intent_id": intent.id,
+                                                             "amount": int(intent.amount_capturable)},
+                              clock.iso(clock.now())) is None:
+        now = payment_store.get(payment["payment_id"]) or {}
+        if intent.id not in [hold["payment_intent_id"] for hold in now.get("holds", [])]:
+            _cancel_one(payment, intent.id, (payment["payment_id"], n))
 
 
 # --- the schedule: retries ----------------------------------------------------------------------------------------

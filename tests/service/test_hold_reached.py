@@ -143,3 +143,16 @@ def test_through_the_queue_a_hold_reached_is_taken_with_session_starts(stripe_em
     assert deliver("SessionHoldReached", reached(account_id=account_id).model_dump(mode="json")) == []
     assert stops(tap) == [("RemoteStopTransaction", {"transactionId": 7})]
     assert len(deliver("SessionEnded", {})) == 2
+
+
+def test_a_second_hold_the_payment_no_longer_takes_is_cancelled(stripe_emulator: "StripeEmulator", second_hold: None,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The invoice was collected while the second hold was being placed: that hold is released at once."""
+    payments.session_started(started(account_with("pm_card_visa")))
+    stale = payment()
+    issued()
+    monkeypatch.setattr(payments, "_payment_of", lambda session_id, id_tag: stale)
+    payments.hold_reached(reached())
+    assert payment()["status"] == "captured" and "holds" not in payment()
+    [second] = [e["data"]["object"] for e in stripe_emulator.events if e["type"] == "payment_intent.canceled"]
+    assert second["id"] != stale["payment_intent_id"] and second["amount"] == 5000
