@@ -4,10 +4,8 @@ nothing twice.
 
 Statuses move forward only (`FORWARD`): pending -> held | failed_hold -> captured | canceled | capture_failed ->
 captured | settled | voided. A write names the statuses it may leave; one that finds any other status writes nothing.
-A session whose running cost nears its hold may get more holds (`holds`, after the first's `payment_intent_id` and
-`amount_held`: services/billing/payments.py). While an automatic step is due (a retry of a failed charge, an ad-hoc
-start's timeout) the item carries `due` = "due" and `due_at`: the sparse index retry-due holds exactly those items,
-by when.
+While an automatic step is due (a retry of a failed charge, an ad-hoc start's timeout) the item carries `due` = "due"
+and `due_at`: the sparse index retry-due holds exactly those items, by when.
 """
 
 from __future__ import annotations
@@ -110,7 +108,9 @@ def total_held(payment: dict[str, Any]) -> int:
 
 
 def add_hold(payment_id: str, holds_before: int, hold: dict[str, Any], at: str) -> dict[str, Any] | None:
-    """Another hold (`{payment_intent_id, amount}`) appended to a held payment's `holds`, only while it has
+    """Another hold (`{payment_intent_id, amount}`, placed as the session's running cost neared what was held:
+    services/billing/payments.py) appended to a held payment's `holds`, after its first (`payment_intent_id`,
+    `amount_held`), only while it has
     `holds_before` of them: a replay, or a concurrent delivery that placed the same one, writes nothing. The payment
     as it now is, or None."""
     present = "size(holds) = :before" if holds_before else "attribute_not_exists(holds)"
