@@ -110,9 +110,8 @@ def total_held(payment: dict[str, Any]) -> int:
 def add_hold(payment_id: str, holds_before: int, hold: dict[str, Any], at: str) -> dict[str, Any] | None:
     """Another hold (`{payment_intent_id, amount}`, placed as the session's running cost neared what was held:
     services/billing/payments.py) appended to a held payment's `holds`, after its first (`payment_intent_id`,
-    `amount_held`), only while it has
-    `holds_before` of them: a replay, or a concurrent delivery that placed the same one, writes nothing. The payment
-    as it now is, or None."""
+    `amount_held`), only while it has `holds_before` of them: a replay, or a concurrent delivery that placed the same
+    one, writes nothing. The payment as it now is, or None."""
     present = "size(holds) = :before" if holds_before else "attribute_not_exists(holds)"
     try:
         reply = _payments().update_item(
