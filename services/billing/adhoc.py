@@ -35,8 +35,6 @@ from services.shared.log import logger
 from services.shared.settings import settings
 
 if TYPE_CHECKING:
-    from decimal import Decimal
-
     from services.contracts.billing import AdHocPaymentAuthorized
     from services.contracts.connectivity import CommandCompleted
     from services.contracts.sessions import SessionStarted
@@ -73,13 +71,6 @@ def status_key() -> str:
 
 def key_opens(item: dict[str, Any], key: str | None) -> bool:
     return bool(key) and hmac.compare_digest(str(item.get("status_key", "")), str(key))
-
-
-def hold_amount(amount_major: "Decimal", currency: str) -> int:
-    """A hold in minor units: a tariff's `hold_amount` (else CSMS_HOLD_AMOUNT) is in the currency's major unit."""
-    from services.shared.money import round_minor
-
-    return round_minor(amount_major, currency)
 
 
 def changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list["AdHocPaymentAuthorized"]:

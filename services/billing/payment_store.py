@@ -102,6 +102,32 @@ def move(payment_id: str, status: str | None, fields: dict[str, Any], *, remove:
     return reply["Attributes"]
 
 
+def total_held(payment: dict[str, Any]) -> int:
+    """What a payment holds in all, minor units: its first hold and those added as its running cost neared it."""
+    return int(payment["amount_held"]) + sum(int(hold["amount"]) for hold in payment.get("holds", []))
+
+
+def add_hold(payment_id: str, holds_before: int, hold: dict[str, Any], at: str) -> dict[str, Any] | None:
+    """Another hold (`{payment_intent_id, amount}`, placed as the session's running cost neared what was held:
+    services/billing/payments.py) appended to a held payment's `holds`, after its first (`payment_intent_id`,
+    `amount_held`), only while it has `holds_before` of them: a replay, or a concurrent delivery that placed the same
+    one, writes nothing. The payment as it now is, or None."""
+    present = "size(holds) = :before" if holds_before else "attribute_not_exists(holds)"
+    try:
+        reply = _payments().update_item(
+            Key={"payment_id": payment_id},
+            UpdateExpression="SET holds = list_append(if_not_exists(holds, :none), :hold), updated_at = :at",
+            ConditionExpression=f"#status = :held AND {present}", ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":none": [], ":hold": [hold], ":at": at, ":held": "held",
+                                       **({":before": holds_before} if holds_before else {})},
+            ReturnValues="ALL_NEW")
+    except ClientError as error:
+        if condition_failed(error):
+            return None
+        raise
+    return reply["Attributes"]
+
+
 def due(until: str) -> list[str]:
     """The ids of the payments whose automatic step is due at or before `until` (RFC 3339), the longest due first."""
     keys = every(_payments().query, {"IndexName": RETRY_DUE,

@@ -13,19 +13,18 @@ the payment's changes (services/billing/changes.py:payment_changes), never from 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from services.billing import adhoc, invoicing, payment_store, store, stripe_api
 from services.shared import clock, events
 from services.shared.log import logger
-from services.shared.money import round_minor
 from services.shared.settings import settings
+from services.shared.tariffs import hold_amount
 
 if TYPE_CHECKING:
     import stripe
 
-    from services.contracts.sessions import SessionStarted
+    from services.contracts.sessions import SessionHoldReached, SessionStarted
 
 # The waits before each retry of a declined charge, after its 1st, 2nd... failed attempt; then no more.
 RETRY_AFTER = (timedelta(hours=1), timedelta(hours=6), timedelta(hours=24), timedelta(hours=72))
@@ -43,12 +42,6 @@ def hold_id(session_id: str) -> str:
 
 
 # --- the rules (pure) -------------------------------------------------------------------------------------------
-
-def hold_amount(tariff_hold: Decimal | None, currency: str) -> int:
-    """What a hold takes, in minor units: the tariff's hold_amount (in the currency's major unit), else the
-    deployment's (CSMS_HOLD_AMOUNT)."""
-    return round_minor(tariff_hold if tariff_hold is not None else settings().hold_amount, currency)
-
 
 def amount_owed(invoice: dict[str, Any]) -> int:
     """What the driver pays for an invoice, in minor units: its total, or 0 when it is not billed (unpriced, void) or
@@ -145,7 +138,7 @@ def _hold(started: "SessionStarted") -> None:
     at = clock.iso(clock.now())
     item: dict[str, Any] = {
         "payment_id": hold_id(started.session_id), "kind": "hold", "status": "pending", "currency": currency,
-        "amount_held": hold_amount(tariff.hold_amount if tariff is not None else None, currency),
+        "amount_held": hold_amount(tariff, currency),
         "amount_captured": 0, "amount_refunded": 0, "captures": [], "attempts": 0, "account_id": started.account_id,
         "session_id": started.session_id, "charge_point_id": started.charge_point_id, "evse_id": started.evse_id,
         "transaction_id": started.transaction_id, "created_at": at, "updated_at": at,
@@ -218,12 +211,16 @@ def _cancel_intent(payment: dict[str, Any], *, best_effort: bool = False) -> Non
     """The hold cancelled at Stripe; one that is not cancelable any more (expired, cancelled) holds nothing either.
     Stripe unavailable is raised (the event is delivered again), unless `best_effort` (an operator's settle or void,
     which does not wait for Stripe: a hold left lapses by itself within days)."""
+    for intent_id, _, key in held_intents(payment):
+        _cancel_one(payment, intent_id, key, best_effort=best_effort)
+
+
+def _cancel_one(payment: dict[str, Any], intent_id: str, key: tuple[Any, ...], *, best_effort: bool = False) -> None:
     import stripe
 
     try:
-        stripe_api.client().v1.payment_intents.cancel(payment["payment_intent_id"],
-                                                      params={"cancellation_reason": "abandoned"},
-                                                      options=stripe_api.options("cancel", payment["payment_id"]))
+        stripe_api.client().v1.payment_intents.cancel(intent_id, params={"cancellation_reason": "abandoned"},
+                                                      options=stripe_api.options("cancel", *key))
     except stripe.StripeError as error:
         if best_effort and error.http_status not in _REFUSALS:
             logger.warning("hold not cancelled: Stripe did not answer", extra={"payment_id": payment["payment_id"],
@@ -240,18 +237,22 @@ def _unblock(payment: dict[str, Any]) -> None:
 
 
 def _collect(payment: dict[str, Any], invoice: dict[str, Any], owed: int) -> None:
-    """Collects what is owed and not captured yet: the hold captured (up to its amount), the rest (or all, when the
-    hold ran out) charged off-session to the account's card. Paid, or a failed attempt with its retry due."""
+    """Collects what is owed and not captured yet: the holds captured in the order placed (each up to its amount, a
+    later one nothing is left for cancelled), the rest (or all, when the holds ran out) charged off-session to the
+    account's card. Paid, or a failed attempt with its retry due."""
     import stripe
 
     captures = [dict(capture) for capture in payment.get("captures", [])]
     attempt = int(payment["attempts"]) + 1
     try:
-        if payment["status"] == "held":
+        for intent_id, amount, key in held_intents(payment) if payment["status"] == "held" else []:
+            wanted = min(owed - sum(int(capture["amount"]) for capture in captures), amount)
+            if wanted <= 0:  # a later hold nothing is left to capture from
+                _cancel_one(payment, intent_id, key)
+                continue
             try:
                 intent = stripe_api.client().v1.payment_intents.capture(
-                    payment["payment_intent_id"], params={"amount_to_capture": min(owed, int(payment["amount_held"]))},
-                    options=stripe_api.options("capture", payment["payment_id"]))
+                    intent_id, params={"amount_to_capture": wanted}, options=stripe_api.options("capture", *key))
             except stripe.StripeError as error:
                 refused = _declined(error)
                 if error.http_status != 400 or not payment.get("account_id"):
@@ -306,6 +307,60 @@ def _failed(payment: dict[str, Any], invoice: dict[str, Any], owed: int, capture
     payment_store.move(payment["payment_id"], "capture_failed", fields, remove=() if retry else ("due", "due_at"),
                        attempts=int(payment["attempts"]))
     logger.info("payment failed", extra={"payment_id": payment["payment_id"], "code": declined.code, "attempt": attempt})
+
+
+# --- the running cost nears the hold: another hold, or the session stopped ---------------------------------------
+
+def held_intents(payment: dict[str, Any]) -> list[tuple[str, int, tuple[Any, ...]]]:
+    """(PaymentIntent, amount held, the key its capture or cancel is made idempotent with) of each hold of the
+    payment, in the order placed: the first, then those placed as its running cost neared the total."""
+    first = [(payment["payment_intent_id"], int(payment["amount_held"]), (payment["payment_id"],))] \
+        if payment.get("payment_intent_id") else []
+    return first + [(hold["payment_intent_id"], int(hold["amount"]), (payment["payment_id"], n))
+                    for n, hold in enumerate(payment.get("holds", []), start=2)]
+
+
+def hold_reached(reached: "SessionHoldReached") -> None:
+    """A session's running cost neared what its payment holds: another hold on the account's card when the operator
+    configured it (settings().second_hold), else (or when that hold is declined, or for an ad-hoc payment) the
+    session stopped. The new hold's HoldExtended and the stop come from the payment's change. An event for a total
+    held before (a replay, a late one) does nothing; nor does one for a payment stopped or no longer held."""
+    payment = _payment_of(reached.session_id, reached.id_tag)
+    if payment is None:
+        return
+    if payment["status"] == "pending":
+        raise RuntimeError(f"payment {payment['payment_id']} is not placed yet: try again")
+    if payment["status"] != "held" or payment.get("stop_reason") or (
+            payment.get("holds") and reached.hold_amount < payment_store.total_held(payment)):
+        return
+    error: Declined | None = None
+    if settings().second_hold and payment["kind"] == "hold":
+        try:
+            _extend(payment, reached)
+            return
+        except Declined as declined:
+            error = declined
+    now = clock.iso(clock.now())
+    payment_store.move(payment["payment_id"], None, {
+        "stop_reason": "hold_declined" if error else "hold_reached", "transaction_id": reached.transaction_id,
+        "updated_at": now, **({"ocpp_version": reached.ocpp_version} if reached.ocpp_version else {}),
+        **({"last_error": {"code": error.code, "message": error.message}} if error else {})})
+    logger.info("the running cost nears the hold: the session is stopped", extra={
+        "payment_id": payment["payment_id"], "code": error.code if error else None})
+
+
+def _extend(payment: dict[str, Any], reached: "SessionHoldReached") -> None:
+    """Another hold, of the session's first hold's amount, on the account's card (Declined when refused). One the
+    payment cannot take any more (its invoice was collected meanwhile) is cancelled at once, unless a concurrent
+    delivery recorded it (the same idempotency key: the same PaymentIntent)."""
+    n = len(payment.get("holds", [])) + 2
+    intent = _off_session(payment, int(payment["amount_held"]), ("hold", reached.session_id, n), hold=True)
+    if payment_store.add_hold(payment["payment_id"], n - 2, {"payment_intent_id": intent.id,
+                                                             "amount": int(intent.amount_capturable)},
+                              clock.iso(clock.now())) is None:
+        now = payment_store.get(payment["payment_id"]) or {}
+        if intent.id not in [hold["payment_intent_id"] for hold in now.get("holds", [])]:
+            _cancel_one(payment, intent.id, (payment["payment_id"], n))
 
 
 # --- the schedule: retries ----------------------------------------------------------------------------------------

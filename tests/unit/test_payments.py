@@ -4,7 +4,6 @@ over captures, and the events a payment's change makes."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -36,12 +35,6 @@ def test_retries_back_off_then_stop() -> None:
     waits = [payments.next_attempt_at(n, NOW) for n in range(1, 6)]
     assert [wait - NOW if wait else None for wait in waits] == [
         timedelta(hours=1), timedelta(hours=6), timedelta(hours=24), timedelta(hours=72), None]
-
-
-def test_the_hold_is_the_tariffs_else_the_deployments_in_minor_units() -> None:
-    assert payments.hold_amount(Decimal("25.5"), "EUR") == 2550
-    assert payments.hold_amount(Decimal("3000"), "JPY") == 3000
-    assert payments.hold_amount(None, "EUR") == 5000
 
 
 def test_a_refund_takes_from_the_latest_capture_back() -> None:
