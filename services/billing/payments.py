@@ -50,16 +50,29 @@ def hold_amount(tariff_hold: Decimal | None, currency: str) -> int:
     return round_minor(tariff_hold if tariff_hold is not None else settings().hold_amount, currency)
 
 
-def amount_owed(invoice: dict[str, Any]) -> int:
-    """What the driver pays for an invoice, in minor units: its total, or 0 when it is not billed (unpriced, void) or
-    the session is under the minimum (shorter than payment_minimum_s or less energy than payment_minimum_wh)."""
+def under_minimum(invoice: dict[str, Any]) -> bool:
+    """The session is too small to charge: shorter than payment_minimum_s or less energy than payment_minimum_wh."""
     config = settings()
-    if invoice["status"] in ("unpriced", "void"):
-        return 0
     seconds = int(invoice.get("charging_s", 0)) + int(invoice.get("parking_s", 0))
-    if seconds < config.payment_minimum_s or int(invoice["energy_wh"]) < config.payment_minimum_wh:
+    return seconds < config.payment_minimum_s or int(invoice["energy_wh"]) < config.payment_minimum_wh
+
+
+def amount_owed(invoice: dict[str, Any]) -> int:
+    """What the driver pays for an invoice, in minor units: its total, or 0 when it is not billed (unpriced, void,
+    waived) or the session is under the minimum."""
+    if invoice["status"] in ("unpriced", "void", "waived") or under_minimum(invoice):
         return 0
     return int(invoice["total_incl_vat"])
+
+
+def waiver(invoice: dict[str, Any]) -> dict[str, Any]:
+    """Why an issued invoice owes nothing, kept on it (a receipt states it): under the minimum (with the minimum then in
+    force), or a total of 0."""
+    if not under_minimum(invoice):
+        return {"waived_reason": "zero_total"}
+    config = settings()
+    return {"waived_reason": "under_minimum", "minimum_s": config.payment_minimum_s,
+            "minimum_wh": config.payment_minimum_wh}
 
 
 def next_attempt_at(failed_charges: int, now: datetime) -> datetime | None:
@@ -206,7 +219,9 @@ def release(payment: dict[str, Any], invoice: dict[str, Any] | None) -> None:
     if payment["status"] == "held" and payment.get("payment_intent_id"):
         _cancel_intent(payment)
     if invoice is not None:
-        store.record_payment(invoice["invoice_id"], payment["payment_id"], "waived" if invoice["status"] == "issued" else None)
+        issued = invoice["status"] == "issued"
+        store.record_payment(invoice["invoice_id"], payment["payment_id"], "waived" if issued else None,
+                             waiver(invoice) if issued else None)
     if payment.get("account_id") and payment.get("session_id"):
         _unblock(payment)
     payment_store.move(payment["payment_id"], "canceled", {

@@ -97,9 +97,15 @@ def test_under_the_minimum_the_hold_is_cancelled_and_nothing_charged(stripe_webh
     assert canceled["status"] == "canceled"
     assert intent(canceled["payment_intent_id"]).status == "canceled"
     waived = store.get_invoice(invoice["invoice_id"])
-    assert waived is not None and (waived["status"], waived["payment_status"]) == ("issued", "waived")
-    reply = call("GET", f"/invoices/{invoice['invoice_id']}")
-    assert (reply["json"]["payment_status"], reply["json"]["payment_id"]) == ("waived", canceled["payment_id"])
+    assert waived is not None and (waived["status"], waived["waived_reason"]) == ("waived", "under_minimum")
+    reply = call("GET", f"/invoices/{invoice['invoice_id']}")["json"]
+    assert (reply["status"], reply["payment_id"], reply["number"]) == ("waived", canceled["payment_id"], 1)
+    assert (reply["minimum_s"], reply["minimum_wh"], reply["total_incl_vat"]) == (120, 500, 1166)
+    assert_problem(call("POST", f"/invoices/{invoice['invoice_id']}/refunds", {"reason": "x"}), 409)
+    report = call("GET", "/reports/usage", query={"from": "2026-03-01T00:00:00Z", "to": "2026-03-02T00:00:00Z",
+                                                   "group_by": "charger", "period": "day"})
+    assert report["statusCode"] == 200, report["body"]
+    assert [(row["sessions"], row["revenue_incl_vat"]) for row in report["json"]["rows"]] == [(1, 0)]
 
 
 def test_a_hold_that_ran_out_is_charged_on_the_card_instead(stripe_emulator: "StripeEmulator") -> None:
