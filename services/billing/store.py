@@ -357,9 +357,10 @@ def record_payment(invoice_id: str, payment_id: str, outcome: str | None, fields
 
 
 def refund_update(invoice: dict[str, Any], refunded: int, captured: int) -> dict[str, Any]:
-    """The transaction's write of a refund on its invoice: `refunded` in all, the status refunded once it is all that
-    was captured; only while the invoice has what it had when read (a concurrent refund: read again)."""
-    status = "refunded" if refunded >= captured else "partially_refunded"
+    """The transaction's write of a refund (or of a refund that failed, given back) on its invoice: `refunded` in all,
+    the status refunded once it is all that was captured (paid again when nothing is); only while the invoice has what
+    it had when read (a concurrent refund: read again)."""
+    status = "refunded" if refunded >= captured else "partially_refunded" if refunded > 0 else "paid"
     before = int(invoice.get("amount_refunded", 0))
     return {"Update": {
         "TableName": _invoices().name, "Key": {"invoice_id": invoice["invoice_id"]},

@@ -91,7 +91,8 @@ def test_every_webhook_type_the_issue_names_goes_to_a_function_that_exists() -> 
 
     assert set(stripe_webhooks.HANDLERS) == {
         "payment_intent.amount_capturable_updated", "payment_intent.succeeded", "payment_intent.payment_failed",
-        "payment_intent.canceled", "charge.refunded", "setup_intent.succeeded", "checkout.session.completed"}
+        "payment_intent.canceled", "charge.refunded", "charge.refund.updated", "refund.failed", "setup_intent.succeeded",
+        "checkout.session.completed", "checkout.session.expired"}
     for target in stripe_webhooks.HANDLERS.values():
         module, _, function = target.partition(":")
         assert callable(getattr(importlib.import_module(module), function)), target
