@@ -146,7 +146,7 @@ def test_a_saved_card_is_held_then_charged_the_exact_total_and_refunded(stack: S
     assert (captured.status, captured.amount_received) == ("succeeded", 400)
     succeeded = stripe_client.v1.events.list(params={"type": "payment_intent.succeeded", "limit": 100})
     assert [event.data.object.amount_received for event in succeeded.data
-            if event.data.object.metadata.get("csms_payment_id") == payment["id"]] == [400]  # captured once
+            if event.data.object.metadata.to_dict().get("csms_payment_id") == payment["id"]] == [400]  # captured once
 
     refunds = f"/invoices/{invoice['id']}/refunds"
     code, _, note = stack.request("POST", refunds, {"amount": 150, "reason": "slow charger"})
