@@ -350,31 +350,28 @@ def due_steps() -> int:
 # --- operators: settle, void ----------------------------------------------------------------------------------------
 
 def settled(invoice: dict[str, Any]) -> None:
-    """The invoice was paid outside Stripe: its payment settled (retries stop, a hold is cancelled) and its account
-    no longer blocked by it."""
-    payment = payment_store.get(invoice["payment_id"]) if invoice.get("payment_id") else _payment_of(
-        invoice["session_id"], invoice.get("id_tag"))
-    if payment is None:
-        return
-    if payment["status"] == "held" and payment.get("payment_intent_id"):
-        _cancel_intent(payment, best_effort=True)
-    if payment.get("account_id") and payment.get("session_id"):
-        _unblock(payment)
-    payment_store.move(payment["payment_id"], "settled", {"invoice_id": invoice["invoice_id"],
-                                                          "updated_at": clock.iso(clock.now())}, remove=("due", "due_at"))
+    """The invoice was paid outside Stripe: its payment settled."""
+    _closed(invoice, "settled")
 
 
 def voided(invoice: dict[str, Any]) -> None:
-    """The invoice is void: nothing is owed. A hold is cancelled, retries stop, the account is no longer blocked by it."""
-    payment = _payment_of(invoice["session_id"], invoice.get("id_tag"))
-    if payment is None or payment["status"] not in payment_store.FORWARD["voided"]:
+    """The invoice is void, nothing is owed: its payment voided."""
+    _closed(invoice, "voided")
+
+
+def _closed(invoice: dict[str, Any], status: str) -> None:
+    """An operator closed the invoice (settled, voided): its payment moves to `status` (retries stop, a hold is
+    cancelled, without waiting for Stripe) and its account is no longer blocked by it."""
+    payment = payment_store.get(invoice["payment_id"]) if invoice.get("payment_id") else _payment_of(
+        invoice["session_id"], invoice.get("id_tag"))
+    if payment is None or payment["status"] not in payment_store.FORWARD[status]:
         return
     if payment["status"] == "held" and payment.get("payment_intent_id"):
         _cancel_intent(payment, best_effort=True)
     if payment.get("account_id") and payment.get("session_id"):
         _unblock(payment)
-    payment_store.move(payment["payment_id"], "voided", {"invoice_id": invoice["invoice_id"],
-                                                         "updated_at": clock.iso(clock.now())}, remove=("due", "due_at"))
+    payment_store.move(payment["payment_id"], status, {"invoice_id": invoice["invoice_id"],
+                                                       "updated_at": clock.iso(clock.now())}, remove=("due", "due_at"))
 
 
 # --- Stripe's webhooks ----------------------------------------------------------------------------------------------
