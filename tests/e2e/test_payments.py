@@ -93,6 +93,15 @@ def times() -> tuple[str, str]:
     return (stop - timedelta(minutes=20)).isoformat(), stop.isoformat()
 
 
+async def booted_and_started(charger: Charger, tag: str) -> tuple[Any, str]:
+    """The 1.6 charger booted and a session of `tag` started 20 minutes ago, accepted: its answer, and the stop time."""
+    await charger.call(call16.BootNotification(charge_point_vendor="ACME", charge_point_model="Volt 22"))
+    start, stop = times()
+    started = await charger.call(call16.StartTransaction(connector_id=1, id_tag=tag, meter_start=0, timestamp=start))
+    assert started.id_tag_info["status"] == "Accepted", started
+    return started, stop
+
+
 def replay_the_end(stack: Stack, invoice: dict[str, Any], account_id: str) -> None:
     """The session's SessionEnded and its InvoiceIssued published again onto the embedded EventBridge (as EventBridge
     may deliver twice, or an operator redrives), new event ids and the same figures, and worked off."""
@@ -121,11 +130,7 @@ def test_a_saved_card_is_held_then_charged_the_exact_total_and_refunded(stack: S
     async def charge() -> None:
         async with connect(stack.ocpp_url, cp_id, subprotocols=("ocpp1.6",)) as ws:
             async with running(Charger(cp_id, ws)) as charger:
-                await charger.call(call16.BootNotification(charge_point_vendor="ACME", charge_point_model="Volt 22"))
-                start, stop = times()
-                started = await charger.call(call16.StartTransaction(connector_id=1, id_tag=tag, meter_start=0,
-                                                                     timestamp=start))
-                assert started.id_tag_info["status"] == "Accepted", started
+                started, stop = await booted_and_started(charger, tag)
                 assert await until(lambda: payment_of(stack, account_id, "held") is not None, 20, 0.2), "no hold"
                 stop_frame = call16.StopTransaction(meter_stop=ENERGY_WH, timestamp=stop, id_tag=tag,
                                                     transaction_id=started.transaction_id, reason="EVDisconnected")
@@ -195,10 +200,7 @@ def test_a_card_that_needs_authentication_fails_its_hold_off_session_and_the_ses
     async def charge() -> str:
         async with connect(stack.ocpp_url, cp_id, subprotocols=("ocpp1.6",)) as ws:
             async with running(StoppableCharger(cp_id, ws)) as charger:
-                await charger.call(call16.BootNotification(charge_point_vendor="ACME", charge_point_model="Volt 22"))
-                start, _ = times()
-                started = await charger.call(call16.StartTransaction(connector_id=1, id_tag=tag, meter_start=0,
-                                                                     timestamp=start))
+                started, _ = await booted_and_started(charger, tag)
                 assert await until(lambda: charger.received, 20, 0.2), "the failed hold did not stop the session"
                 assert charger.received == [("RemoteStopTransaction", {"transaction_id": started.transaction_id})]
                 authorized = await charger.call(call16.Authorize(id_tag=tag))
@@ -216,11 +218,7 @@ def test_a_card_declined_on_charge_stops_the_session_fails_the_invoice_and_block
     async def charge() -> str:
         async with connect(stack.ocpp_url, cp_id, subprotocols=("ocpp1.6",)) as ws:
             async with running(StoppableCharger(cp_id, ws)) as charger:
-                await charger.call(call16.BootNotification(charge_point_vendor="ACME", charge_point_model="Volt 22"))
-                start, stop = times()
-                started = await charger.call(call16.StartTransaction(connector_id=1, id_tag=tag, meter_start=0,
-                                                                     timestamp=start))
-                assert started.id_tag_info["status"] == "Accepted", started
+                started, stop = await booted_and_started(charger, tag)
                 assert await until(lambda: charger.received, 20, 0.2), "the failed hold did not stop the session"
                 assert charger.received == [("RemoteStopTransaction", {"transaction_id": started.transaction_id})]
                 await charger.call(call16.StopTransaction(meter_stop=ENERGY_WH, timestamp=stop, id_tag=tag,
