@@ -77,6 +77,8 @@ class CreditNote(BaseModel):
     currency: str
     reason: str
     refund_ids: list[str] = Field(description="Stripe's refunds (re_...)")
+    failed_refund_ids: list[str] = Field(default_factory=list, description=(
+        "Those of its refunds that failed at Stripe, even days later: their amount is no longer refunded"))
     status: Literal["pending", "succeeded", "failed"] = Field(description=(
         "The refunds' status at Stripe; `failed` when one failed, even later (its amount is no longer refunded)"))
     issued_at: str

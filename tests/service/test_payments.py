@@ -484,6 +484,7 @@ def test_a_refund_that_fails_later_fails_its_credit_note_and_is_refundable_again
     assert replies and all(reply["statusCode"] == 200 for reply in replies)
     [failed] = call("GET", path)["json"]["items"]
     assert (failed["id"], failed["status"], failed["amount"]) == (note["id"], "failed", 400)
+    assert failed["failed_refund_ids"] == note["refund_ids"] and note["failed_refund_ids"] == []
     shown = call("GET", f"/invoices/{invoice['invoice_id']}")["json"]
     assert (shown["status"], shown["amount_refunded"]) == ("paid", 0)
     assert (payment()["amount_refunded"], payment()["captures"][0]["refunded"]) == (0, 0)
