@@ -106,7 +106,7 @@ MANIFEST = ServiceManifest(
     schedules=(Schedule(name="billing-payment-steps", rate_minutes=1, handler=f"{_HANDLERS}:payment_steps"),),
     rest_apis=(
         RestApi(prefixes=("/invoices", "/tariffs", "/tariff-assignments", "/tariff-resolutions", "/reports", "/statements",
-                          "/accounts", "/payments"),
+                          "/accounts", "/payments", "/credit-notes"),
                 handler=f"{_HANDLERS}:api", resolver="services.billing.api:app"),
         # Drivers' receipts (services/billing/receipt_route.py): the token on the invoice is the credential.
         RestApi(prefixes=("/receipts",), handler=f"{_HANDLERS}:receipts", auth="public"),

@@ -129,6 +129,8 @@ def state_of(payment: dict[str, Any], invoice: dict[str, Any] | None, receipt_ur
         return State("Cancelled", "The session did not start: the hold on your card is released.", refresh=False)
     if status == "pending":
         return State("Waiting for your payment", "Waiting for the payment to be confirmed.")
+    if status == "expired":
+        return State("Not paid", "The payment was not made: nothing is held on your card.", refresh=False)
     if not payment.get("session_id"):
         return State("Starting", "Payment authorized. The charger is starting: plug in your car if you have not.")
     if invoice is None:

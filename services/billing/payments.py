@@ -43,16 +43,29 @@ def hold_id(session_id: str) -> str:
 
 # --- the rules (pure) -------------------------------------------------------------------------------------------
 
-def amount_owed(invoice: dict[str, Any]) -> int:
-    """What the driver pays for an invoice, in minor units: its total, or 0 when it is not billed (unpriced, void) or
-    the session is under the minimum (shorter than payment_minimum_s or less energy than payment_minimum_wh)."""
+def under_minimum(invoice: dict[str, Any]) -> bool:
+    """The session is too small to charge: shorter than payment_minimum_s or less energy than payment_minimum_wh."""
     config = settings()
-    if invoice["status"] in ("unpriced", "void"):
-        return 0
     seconds = int(invoice.get("charging_s", 0)) + int(invoice.get("parking_s", 0))
-    if seconds < config.payment_minimum_s or int(invoice["energy_wh"]) < config.payment_minimum_wh:
+    return seconds < config.payment_minimum_s or int(invoice["energy_wh"]) < config.payment_minimum_wh
+
+
+def amount_owed(invoice: dict[str, Any]) -> int:
+    """What the driver pays for an invoice, in minor units: its total, or 0 when it is not billed (unpriced, void,
+    waived) or the session is under the minimum."""
+    if invoice["status"] in ("unpriced", "void", "waived") or under_minimum(invoice):
         return 0
     return int(invoice["total_incl_vat"])
+
+
+def waiver(invoice: dict[str, Any]) -> dict[str, Any]:
+    """Why an issued invoice owes nothing, kept on it (a receipt states it): under the minimum (with the minimum then in
+    force), or a total of 0."""
+    if not under_minimum(invoice):
+        return {"waived_reason": "zero_total"}
+    config = settings()
+    return {"waived_reason": "under_minimum", "minimum_s": config.payment_minimum_s,
+            "minimum_wh": config.payment_minimum_wh}
 
 
 def next_attempt_at(failed_charges: int, now: datetime) -> datetime | None:
@@ -199,7 +212,9 @@ def release(payment: dict[str, Any], invoice: dict[str, Any] | None) -> None:
     if payment["status"] == "held" and payment.get("payment_intent_id"):
         _cancel_intent(payment)
     if invoice is not None:
-        store.record_payment(invoice["invoice_id"], payment["payment_id"], "waived" if invoice["status"] == "issued" else None)
+        issued = invoice["status"] == "issued"
+        store.record_payment(invoice["invoice_id"], payment["payment_id"], "waived" if issued else None,
+                             waiver(invoice) if issued else None)
     if payment.get("account_id") and payment.get("session_id"):
         _unblock(payment)
     payment_store.move(payment["payment_id"], "canceled", {
@@ -390,31 +405,28 @@ def due_steps() -> int:
 # --- operators: settle, void ----------------------------------------------------------------------------------------
 
 def settled(invoice: dict[str, Any]) -> None:
-    """The invoice was paid outside Stripe: its payment settled (retries stop, a hold is cancelled) and its account
-    no longer blocked by it."""
-    payment = payment_store.get(invoice["payment_id"]) if invoice.get("payment_id") else _payment_of(
-        invoice["session_id"], invoice.get("id_tag"))
-    if payment is None:
-        return
-    if payment["status"] == "held" and payment.get("payment_intent_id"):
-        _cancel_intent(payment, best_effort=True)
-    if payment.get("account_id") and payment.get("session_id"):
-        _unblock(payment)
-    payment_store.move(payment["payment_id"], "settled", {"invoice_id": invoice["invoice_id"],
-                                                          "updated_at": clock.iso(clock.now())}, remove=("due", "due_at"))
+    """The invoice was paid outside Stripe: its payment settled."""
+    _closed(invoice, "settled")
 
 
 def voided(invoice: dict[str, Any]) -> None:
-    """The invoice is void: nothing is owed. A hold is cancelled, retries stop, the account is no longer blocked by it."""
-    payment = _payment_of(invoice["session_id"], invoice.get("id_tag"))
-    if payment is None or payment["status"] not in payment_store.FORWARD["voided"]:
+    """The invoice is void, nothing is owed: its payment voided."""
+    _closed(invoice, "voided")
+
+
+def _closed(invoice: dict[str, Any], status: str) -> None:
+    """An operator closed the invoice (settled, voided): its payment moves to `status` (retries stop, a hold is
+    cancelled, without waiting for Stripe) and its account is no longer blocked by it."""
+    payment = payment_store.get(invoice["payment_id"]) if invoice.get("payment_id") else _payment_of(
+        invoice["session_id"], invoice.get("id_tag"))
+    if payment is None or payment["status"] not in payment_store.FORWARD[status]:
         return
     if payment["status"] == "held" and payment.get("payment_intent_id"):
         _cancel_intent(payment, best_effort=True)
     if payment.get("account_id") and payment.get("session_id"):
         _unblock(payment)
-    payment_store.move(payment["payment_id"], "voided", {"invoice_id": invoice["invoice_id"],
-                                                         "updated_at": clock.iso(clock.now())}, remove=("due", "due_at"))
+    payment_store.move(payment["payment_id"], status, {"invoice_id": invoice["invoice_id"],
+                                                       "updated_at": clock.iso(clock.now())}, remove=("due", "due_at"))
 
 
 # --- Stripe's webhooks ----------------------------------------------------------------------------------------------
