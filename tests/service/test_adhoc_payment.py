@@ -29,8 +29,8 @@ BASE = "http://rest123.execute-api.us-east-1.amazonaws.com/prod"
 
 @pytest.fixture
 def emulator(stripe_emulator: StripeEmulator) -> Iterator[StripeEmulator]:
-    """The emulator, and a charger CP-1 that reported its EVSE 2."""
-    places.record_evse("CP-1", 2, "2026-03-01T10:00:00.000Z")
+    """The emulator, and a charger CP-1 placed at a site."""
+    places.record_placement("CP-1", "SITE-1", 1)
     yield stripe_emulator
 
 
@@ -131,7 +131,7 @@ def test_no_tariff_no_payment(emulator: StripeEmulator) -> None:
     assert page("POST", "/pay/CP-1/2")["statusCode"] == 409 and emulator.events == []
 
 
-@pytest.mark.parametrize("path", ["/pay/CP-1/3", "/pay/CP-9/2", "/pay/CP-1", "/pay/CP-1/2/status/pay_x"])
+@pytest.mark.parametrize("path", ["/pay/CP-1/33", "/pay/CP-9/2", "/pay/CP-1", "/pay/CP-1/2/status/pay_x"])
 def test_unknown_chargers_evses_and_payments_are_a_404_page(emulator: StripeEmulator, path: str) -> None:
     reply = page("GET", path)
     assert reply["statusCode"] == 404 and "Not found" in reply["body"]
