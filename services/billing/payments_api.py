@@ -138,7 +138,9 @@ def get_payment(payment_id: Annotated[str, Path(max_length=64, description="The 
                           "Stripe (issued, payment_failed, settled, void, unpriced, refunded in full) or Stripe refused; "
                           "422 for an amount beyond what was captured and not refunded yet (the detail says how much is); "
                           "503 while Stripe does not answer (the same request again refunds once)."),
-             responses=responses({201: ("The credit note", CreditNote)}, 404, 409, 422, 502, 503))
+             responses=responses({201: ("The credit note", CreditNote),
+                                  200: ("The same request made before (Idempotent-Replayed): its credit note", CreditNote)},
+                                 404, 409, 422, 502, 503))
 def refund_invoice(invoice_id: Annotated[str, Path(max_length=64, description="The invoice id")], body: RefundIn) -> Any:
     key = router.current_event.headers.get("idempotency-key")
     if key is not None and not 1 <= len(key) <= 255:
@@ -146,7 +148,7 @@ def refund_invoice(invoice_id: Annotated[str, Path(max_length=64, description="T
                            [ProblemDetail(path="header.Idempotency-Key", message="1 to 255 characters")])
     try:
         with stripe_errors.answered("refunding the invoice"):
-            note = refunds.refund(invoice_id, body.amount, body.reason, key) if len(invoice_id) <= 64 else None
+            made = refunds.refund(invoice_id, body.amount, body.reason, key) if len(invoice_id) <= 64 else None
     except refunds.NotRefundable as refused:
         raise ProblemError(409, f"Invoice {invoice_id!r} is {refused.status}: only a paid invoice can be refunded") from None
     except refunds.BeyondCapture as beyond:
@@ -154,9 +156,12 @@ def refund_invoice(invoice_id: Annotated[str, Path(max_length=64, description="T
                            [ProblemDetail(path="body.amount", message=f"at most {beyond.refundable}")]) from None
     except refunds.Refused as refused:
         raise ProblemError(409, f"Stripe refused the refund: {refused}") from None
-    if note is None:
+    if made is None:
         raise ProblemError(404, f"No invoice {invoice_id!r}")
-    return json_response(201, _credit_note(note))
+    note, created = made
+    # The same request again answers its credit note as Stripe answers a replay: 200, marked, nothing refunded twice.
+    return json_response(201, _credit_note(note)) if created else json_response(
+        200, _credit_note(note), headers={"Idempotent-Replayed": "true"})
 
 
 @router.get("/invoices/<invoice_id>/refunds", security=allow(*Scope), summary="List an invoice's refunds",

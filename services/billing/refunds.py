@@ -42,7 +42,12 @@ class BeyondCapture(Exception):
 
 
 class Refused(Exception):
-    """Stripe refused the refund (its message)."""
+    """Stripe refused the refund (its message); `note` is the credit note of the part refunded before a later part
+    was refused (a refund that spans captures), None when nothing was."""
+
+    def __init__(self, message: str, note: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.note = note
 
 
 def parts(captures: list[dict[str, Any]], amount: int) -> list[tuple[int, int]]:
@@ -58,9 +63,10 @@ def parts(captures: list[dict[str, Any]], amount: int) -> list[tuple[int, int]]:
     return found
 
 
-def refund(invoice_id: str, amount: int | None, reason: str, request_key: str | None) -> dict[str, Any] | None:
-    """Refunds `amount` (None: all that is left) of a paid invoice; its credit note, None for an unknown invoice.
-    NotRefundable, BeyondCapture, Refused."""
+def refund(invoice_id: str, amount: int | None, reason: str,
+           request_key: str | None) -> tuple[dict[str, Any], bool] | None:
+    """Refunds `amount` (None: all that is left) of a paid invoice: its credit note and whether this call made it
+    (False: the same request again); None for an unknown invoice. NotRefundable, BeyondCapture, Refused."""
     import stripe
 
     invoice = store.get_invoice(invoice_id, consistent=True)
@@ -69,11 +75,11 @@ def refund(invoice_id: str, amount: int | None, reason: str, request_key: str | 
     notes = payment_store.credit_notes_of(invoice_id)
     asked = f"{'all' if amount is None else amount}\x1f{reason}"
     if request_key is None and notes and notes[-1].get("asked") == asked and not notes[-1].get("request_key"):
-        return notes[-1]  # the same request again (its answer was lost): no second refund
+        return notes[-1], False  # the same request again (its answer was lost): no second refund
     key = request_key or f"{asked}\x1f{len(notes)}"
     credit_note_id = "cn_" + events.stable_id("refund", invoice_id, key)
     if (existing := payment_store.get_credit_note(credit_note_id)) is not None:
-        return existing
+        return existing, False
     payment = payment_store.get(invoice["payment_id"]) if invoice.get("payment_id") else None
     if invoice["status"] not in REFUNDABLE or payment is None:
         raise NotRefundable(invoice["status"])
@@ -82,7 +88,7 @@ def refund(invoice_id: str, amount: int | None, reason: str, request_key: str | 
     if wanted <= 0 or wanted > refundable:
         raise BeyondCapture(refundable)
     captures = [dict(capture) for capture in payment["captures"]]
-    made = []
+    made, refusal = [], None
     for index, part in parts(captures, wanted):
         intent = captures[index]["payment_intent_id"]
         try:
@@ -93,9 +99,13 @@ def refund(invoice_id: str, amount: int | None, reason: str, request_key: str | 
                 options=stripe_api.options("refund", invoice_id, key, intent)))
         except stripe.StripeError as error:
             if error.http_status not in (400, 402, 404):
-                raise
-            raise Refused(str(error.user_message or error)) from None
+                raise  # the same request again refunds each part once
+            refusal = str(error.user_message or error)
+            if not made:
+                raise Refused(refusal) from None
+            break  # the parts refunded already are money returned: their credit note is written below
         captures[index]["refunded"] = int(captures[index].get("refunded", 0)) + part
+    wanted = sum(int(made_refund.amount) for made_refund in made)
     statuses = {str(made_refund.status) for made_refund in made}
     note: dict[str, Any] = {
         "credit_note_id": credit_note_id, "invoice_id": invoice_id, "payment_id": payment["payment_id"],
@@ -116,7 +126,10 @@ def refund(invoice_id: str, amount: int | None, reason: str, request_key: str | 
                 payment_store.refund_update(now_payment, moved, refunded)]
 
     store.create_numbered(_COUNTER, payment_store.credit_notes(), "credit_note_id", note, with_it)
-    return payment_store.get_credit_note(credit_note_id)
+    written = payment_store.get_credit_note(credit_note_id) or note
+    if refusal is not None:
+        raise Refused(f"{refusal} ({wanted} was refunded before it: credit note {written.get('number')})", written)
+    return written, True
 
 
 def on_charge_refunded(obj: dict[str, Any]) -> None:

@@ -270,11 +270,11 @@ def test_refunds_partial_then_the_rest_with_gapless_credit_notes(stripe_emulator
     assert first["statusCode"] == 201, first["body"]
     assert (first["json"]["number"], first["json"]["amount"], first["json"]["status"]) == (1, 500, "succeeded")
     again = call("POST", path, {"amount": 500, "reason": "charger was slow"}, headers={"Idempotency-Key": "k1"})
-    assert again["json"] == first["json"]  # the same request: no second refund
+    assert (again["statusCode"], again["json"]) == (200, first["json"])  # the same request: no second refund
     other = call("POST", path, {"amount": 100, "reason": "parking"})
     assert (other["statusCode"], other["json"]["number"]) == (201, 2)
     lost = call("POST", path, {"amount": 100, "reason": "parking"})  # its answer was lost: sent again, no key
-    assert lost["json"] == other["json"]
+    assert (lost["statusCode"], lost["json"]) == (200, other["json"])
     beyond = assert_problem(call("POST", path, {"amount": 567, "reason": "too much"}), 422)
     assert "566" in beyond["detail"]
     shown = call("GET", f"/invoices/{invoice['invoice_id']}")["json"]
@@ -289,6 +289,30 @@ def test_refunds_partial_then_the_rest_with_gapless_credit_notes(stripe_emulator
     listed = call("GET", path)["json"]["items"]
     assert [(note["number"], note["amount"]) for note in listed] == [(1, 500), (2, 100), (3, 566)]
     assert_problem(call("POST", "/invoices/inv_nope/refunds", {"reason": "x"}), 404)
+
+
+def test_a_refund_refused_after_an_earlier_part_keeps_the_credit_note_of_what_was_refunded(
+        stripe_emulator: "StripeEmulator", monkeypatch: pytest.MonkeyPatch) -> None:
+    import stripe
+
+    payments.session_started(started(account_with("pm_card_visa")))
+    invoice = issued(total_incl_vat=7000)  # above the 50.00 hold: two captures, 5000 then 2000
+    assert [int(c["amount"]) for c in payment()["captures"]] == [5000, 2000]
+    refunds_api = client().v1.refunds
+    create, made = refunds_api.create, []
+
+    def refusing_the_second(*args: Any, **kwargs: Any) -> Any:
+        if made:
+            raise stripe.InvalidRequestError("This charge cannot be refunded", "charge", http_status=400)
+        made.append(create(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(refunds_api, "create", refusing_the_second)
+    refused = assert_problem(call("POST", f"/invoices/{invoice['invoice_id']}/refunds", {"amount": 6000, "reason": "x"}), 409)
+    assert "2000 was refunded" in refused["detail"] and "credit note 1" in refused["detail"]
+    [note] = call("GET", f"/invoices/{invoice['invoice_id']}/refunds")["json"]["items"]
+    assert (note["amount"], note["refund_ids"]) == (2000, [made[0].id])
+    assert (payment()["amount_refunded"], call("GET", f"/invoices/{invoice['invoice_id']}")["json"]["amount_refunded"]) == (2000, 2000)
 
 
 def test_stripe_unavailable_at_a_refund_is_a_503_and_the_same_request_again_refunds_once(
