@@ -233,8 +233,9 @@ def put_default_payment_method(account_id: AccountId, body: DefaultPaymentMethod
 @router.delete("/accounts/<account_id>/payment-methods/<payment_method_id>", security=_WRITE,
                summary="Remove a card", tags=[ACCOUNTS],
                description=("Detaches the card from the account's Stripe customer: nothing is charged on it again. If "
-                            "it was the default, the account has none until another is chosen or saved (sessions of "
-                            "its id tokens are then not held, see docs/accounts.md). 404 for an unknown account or a "
+                            "it was the default, the account has none until another is chosen or saved: a session of "
+                            "its id tokens then cannot be held, so it is stopped and the account blocked "
+                            "(docs/payments.md). 404 for an unknown account or a "
                             "card that is not its." + _STRIPE_FAILS),
                responses=responses({204: ("Removed", None)}, 404, 422, *_STRIPE))
 def delete_payment_method(account_id: AccountId, payment_method_id: PaymentMethodId) -> Response[None]:
