@@ -131,7 +131,8 @@ def test_no_tariff_no_payment(emulator: StripeEmulator) -> None:
     assert page("POST", "/pay/CP-1/2")["statusCode"] == 409 and emulator.events == []
 
 
-@pytest.mark.parametrize("path", ["/pay/CP-1/3", "/pay/CP-9/2", "/pay/CP-1", "/pay/CP-1/2/status/pay_x"])
+@pytest.mark.parametrize("path", ["/pay/CP-1/3", "/pay/CP-9/2", "/pay/CP-1", "/pay/CP-1/2/status/pay_x",
+                                  "/pay/CP-1/\u00b2", "/pay/" + "C" * 2000 + "/2", "/pay/CP-1/2/status/pay_" + "0" * 2000])
 def test_unknown_chargers_evses_and_payments_are_a_404_page(emulator: StripeEmulator, path: str) -> None:
     reply = page("GET", path)
     assert reply["statusCode"] == 404 and "Not found" in reply["body"]
@@ -167,6 +168,17 @@ def test_stripe_unreachable_is_a_page_that_says_try_again(emulator: StripeEmulat
         raise stripe.APIConnectionError("no route to Stripe")
 
     monkeypatch.setattr(stripe_api.client().v1.checkout.sessions, "create", unreachable)
+    reply = page("POST", "/pay/CP-1/2")
+    assert reply["statusCode"] == 503 and reply["header"]["retry-after"] == "60" and "try again" in reply["body"]
+
+
+def test_stripe_not_configured_is_the_same_page(emulator: StripeEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.shared.secrets import MissingSecret
+
+    def unconfigured() -> Any:
+        raise MissingSecret("stripe/api-key")
+
+    monkeypatch.setattr(stripe_api, "client", unconfigured)
     reply = page("POST", "/pay/CP-1/2")
     assert reply["statusCode"] == 503 and reply["header"]["retry-after"] == "60" and "try again" in reply["body"]
 
