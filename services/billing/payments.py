@@ -435,7 +435,10 @@ def close(invoice_id: str, status: str, close_invoice: Callable[[], dict[str, An
             raise Busy("A payment of this invoice is being taken: try again in a minute")
     try:
         if claimed is not None and claimed.get("account_id") and claimed.get("session_id"):
-            _unblock(claimed)
+            try:
+                _unblock(claimed)
+            except RuntimeError:  # the account's standing kept changing under it (accounts._change_standing)
+                raise Busy("The account of this invoice is being changed: try again in a minute") from None
         closed = close_invoice()
     except BaseException:
         if claimed is not None:
