@@ -138,7 +138,7 @@ def session_started(started: "SessionStarted") -> None:
 
 
 def _hold(started: "SessionStarted") -> None:
-    from services.billing import accounts, tariffs
+    from services.billing import tariffs
 
     tariff = (tariffs.tariff(started.tariff_id, started.tariff_version)
               if started.tariff_id is not None and started.tariff_version is not None else None)
@@ -152,25 +152,30 @@ def _hold(started: "SessionStarted") -> None:
         "transaction_id": started.transaction_id, "created_at": at, "updated_at": at,
         **{name: value for name, value in (("id_tag", started.id_tag), ("ocpp_version", started.ocpp_version)) if value}}
     if not payment_store.create(item):
-        item = payment_store.get(item["payment_id"]) or item
-        if item["status"] != "pending":
-            return  # a replay: the hold was placed or failed already
+        item = payment_store.get(item["payment_id"]) or item  # a replay: the hold may be placed or failed already
+    placed = _place(item, started) if item["status"] == "pending" else item
+    if placed is not None and store.get_invoice(invoicing.invoice_id(started.session_id), consistent=True) is not None:
+        # The invoice came first (the charger sent the start late, or this hold was retried): it is billed now, as
+        # its InvoiceIssued would have (a replay of this event finishes it, should billing fail here).
+        _bill(placed, started.session_id)
+
+
+def _place(item: dict[str, Any], started: "SessionStarted") -> dict[str, Any] | None:
+    """The hold placed at Stripe: the payment held, or failed_hold with its account blocked; None when another
+    delivery moved it first."""
+    from services.billing import accounts
+
     try:
         intent = _off_session(item, int(item["amount_held"]), ("hold", started.session_id), hold=True)
     except Declined as declined:
         accounts.block(started.account_id, invoicing.invoice_id(started.session_id), "hold_failed")
-        placed = payment_store.move(item["payment_id"], "failed_hold", {
+        logger.info("hold failed: the session is stopped", extra={"payment_id": item["payment_id"], "code": declined.code})
+        return payment_store.move(item["payment_id"], "failed_hold", {
             "attempts": 1, "last_error": {"code": declined.code, "message": declined.message},
             "updated_at": clock.iso(clock.now()), **({"payment_intent_id": declined.intent_id} if declined.intent_id else {})})
-        logger.info("hold failed: the session is stopped", extra={"payment_id": item["payment_id"], "code": declined.code})
-    else:
-        placed = payment_store.move(item["payment_id"], "held", {"payment_intent_id": intent.id,
-                                                                 "amount_held": int(intent.amount_capturable),
-                                                                 "updated_at": clock.iso(clock.now())})
-    if placed is not None and store.get_invoice(invoicing.invoice_id(started.session_id), consistent=True) is not None:
-        # The invoice came first (the charger sent the start late, or this hold was retried): it is billed now, as
-        # its InvoiceIssued would have.
-        _bill(placed, started.session_id)
+    return payment_store.move(item["payment_id"], "held", {"payment_intent_id": intent.id,
+                                                           "amount_held": int(intent.amount_capturable),
+                                                           "updated_at": clock.iso(clock.now())})
 
 
 # --- its invoice: capture or cancel -----------------------------------------------------------------------------
