@@ -274,9 +274,12 @@ def _collect(payment: dict[str, Any], invoice: dict[str, Any], owed: int) -> Non
     """Collects what is owed and not captured yet: the hold captured (up to its amount), the rest (or all, when the
     hold ran out) charged off-session to the account's card. Paid, or a failed attempt with its retry due. The
     payment is claimed for the while (payment_store.claim): an operator's settle or void waits for it (Busy)."""
-    claimed = payment_store.claim(payment["payment_id"], (payment["status"],), clock.now())
+    now = clock.now()
+    claimed = payment_store.claim(payment["payment_id"], (payment["status"],), now)
     if claimed is None:
-        raise Busy(f"payment {payment['payment_id']} is being taken or has moved on")
+        if payment_store.claimed(payment_store.get(payment["payment_id"]) or {}, now):
+            raise Busy(f"payment {payment['payment_id']} is being taken or closed: try again")
+        return  # it moved on since it was read (another delivery took it)
     if invoice["currency"] != payment["currency"]:
         _failed(claimed, invoice, owed, [], int(claimed["attempts"]) + 1, Declined(
             "currency_mismatch", f"The invoice is in {invoice['currency']}, the payment in {payment['currency']}: "
@@ -347,7 +350,8 @@ def _paid(payment: dict[str, Any], invoice: dict[str, Any], owed: int, captures:
     store.record_payment(invoice["invoice_id"], payment["payment_id"], "paid")
     if payment.get("account_id") and payment.get("session_id"):
         _unblock(payment)
-    fields = {"invoice_id": invoice["invoice_id"], "amount_owed": owed, "amount_captured": owed, "captures": captures,
+    fields = {"invoice_id": invoice["invoice_id"], "amount_owed": owed,
+              "amount_captured": sum(int(capture["amount"]) for capture in captures), "captures": captures,
               "payment_intent_id": captures[-1]["payment_intent_id"], "updated_at": clock.iso(clock.now())}
     if payment_store.move(payment["payment_id"], "captured", fields, remove=("due", "due_at", payment_store.CLAIM),
                           attempts=int(payment["attempts"])) is None:
