@@ -173,9 +173,13 @@ def _place(item: dict[str, Any], started: "SessionStarted") -> dict[str, Any] | 
         return payment_store.move(item["payment_id"], "failed_hold", {
             "attempts": 1, "last_error": {"code": declined.code, "message": declined.message},
             "updated_at": clock.iso(clock.now()), **({"payment_intent_id": declined.intent_id} if declined.intent_id else {})})
-    return payment_store.move(item["payment_id"], "held", {"payment_intent_id": intent.id,
+    held = payment_store.move(item["payment_id"], "held", {"payment_intent_id": intent.id,
                                                            "amount_held": int(intent.amount_capturable),
                                                            "updated_at": clock.iso(clock.now())})
+    if held is None and (payment_store.get(item["payment_id"]) or {}).get("status") in ("voided", "canceled"):
+        # Its invoice was voided while the hold was at Stripe: nothing is owed, the hold is let go.
+        _cancel_intent({**item, "payment_intent_id": intent.id}, best_effort=True)
+    return held
 
 
 # --- its invoice: capture or cancel -----------------------------------------------------------------------------

@@ -187,3 +187,21 @@ def test_an_account_that_cannot_be_unblocked_leaves_the_invoice_open(stripe_emul
     monkeypatch.undo()
     assert call("POST", f"/invoices/{item['invoice_id']}/void", {"reason": "goodwill"})["statusCode"] == 200
     assert (payment()["status"], standing(account_id)) == ("voided", "good")
+
+
+def test_a_void_while_the_hold_is_at_stripe_lets_the_hold_go(stripe_emulator: "StripeEmulator",
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    account_id = account_with("pm_card_visa")
+    item = invoice_first(account_id)
+    intents = client().v1.payment_intents
+    create = intents.create
+
+    def operator_voids_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        assert call("POST", f"/invoices/{item['invoice_id']}/void", {"reason": "test"})["statusCode"] == 200
+        return create(*args, **kwargs)
+
+    monkeypatch.setattr(intents, "create", operator_voids_meanwhile)
+    payments.session_started(started(account_id))
+    assert payment()["status"] == "voided"
+    [hold] = [o for o in stripe_emulator.stripe.objects.values() if o.get("object") == "payment_intent"]
+    assert hold["status"] == "canceled"
