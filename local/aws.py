@@ -76,7 +76,7 @@ def _serve(host: str, port: int, data_dir: Path, stdin: IO[str], stdout: IO[str]
     from moto.server import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import WSGIRequestHandler, make_server
 
-    from local.moto_patches import faster_moto, raw_uploads, trimmed_streams
+    from local.moto_patches import faster_moto, raw_uploads, transactions_keep_streams, trimmed_streams
     from local.persistence import Journal
     from local.provision import provision
     from services.manifests import ALL
@@ -89,6 +89,7 @@ def _serve(host: str, port: int, data_dir: Path, stdin: IO[str], stdout: IO[str]
     faster_moto()
     journal = Journal(data_dir / "dynamodb", account_id=ACCOUNT, region=REGION)
     trimmed_streams(journal.relayed)
+    transactions_keep_streams()
     app = journal.wrap(raw_uploads(DomainDispatcherApplication(create_backend_app)))
     server = make_server(host, port, app, threaded=True, request_handler=QuietHandler)
     threading.Thread(target=server.serve_forever, name="moto", daemon=True).start()

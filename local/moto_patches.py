@@ -185,6 +185,35 @@ def trimmed_streams(relayed: Callable[[str, list[Any]], None]) -> None:
     DynamoDBStreamsHandler.get_records = stream_records_as_json  # type: ignore[method-assign]
 
 
+def transactions_keep_streams() -> None:
+    """moto undoes a failed transaction by putting deep copies of its tables (taken before it) in their place, stream
+    shard included: the stream's reader (local/streams.py) reads on from an iterator of the old shard, so none of the
+    table's later changes reached its relay again (a replayed SessionEnded's refused invoice stopped every InvoiceIssued),
+    and the records of the writes it undid stayed on the shard, as changes that never happened. Here the tables stay:
+    their items come back from the copies, and the shard drops the undone writes' records."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    transact = DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+        names = {op.get("TableName") for item in transact_items for op in item.values() if isinstance(op, dict)}
+        tables = {name: self.tables[name] for name in names if name in self.tables}
+        records = {name: len(table.stream_shard.items) for name, table in tables.items() if table.stream_shard}
+        try:
+            transact(self, transact_items)
+        except Exception:
+            for name, table in tables.items():
+                restored = self.tables.get(name)
+                if restored is not None and restored is not table:
+                    table.__dict__.update({k: v for k, v in vars(restored).items() if k != "stream_shard"})
+                    self.tables[name] = table
+                if name in records:
+                    del table.stream_shard.items[records[name]:]
+            raise
+
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
 def stream_records_as_json(handler: Any) -> str:
     """GetRecords answered without moto's generic serializer, which walked every image of every record against
     the API's shapes: about 5 ms a record, under the lock every DynamoDB request waits for. The images are wire

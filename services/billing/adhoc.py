@@ -5,6 +5,8 @@ One payment per driver's visit, keyed by a fresh id tag ("QR" and 18 base32 char
 item `pay_<hash of the tag>` in table `payments`, kind `adhoc`:
 
     pending   the page created it and a Checkout Session; the driver is at Stripe's page
+    expired   the driver left the checkout unpaid: checkout.session.expired, or `due_at` (the checkout's expiry and
+              a margin) passed while pending; nothing was authorized
     held      checkout.session.completed: the card is authorized for `amount_held`; AdHocPaymentAuthorized (changes)
               asks sessions to accept the tag once and start the session with `remote_start_id`; `due_at` is when the
               start is given up if no SessionStarted of the tag linked `session_id` by then
@@ -35,8 +37,6 @@ from services.shared.log import logger
 from services.shared.settings import settings
 
 if TYPE_CHECKING:
-    from decimal import Decimal
-
     from services.contracts.billing import AdHocPaymentAuthorized
     from services.contracts.connectivity import CommandCompleted
     from services.contracts.sessions import SessionStarted
@@ -45,6 +45,8 @@ ADHOC_TAG = re.compile(r"^QR[A-Z2-7]{18}$")
 KIND = "adhoc"
 # How long the driver has on Stripe's checkout page: Stripe takes 30 minutes at least, counted when it gets the request.
 CHECKOUT_TTL = timedelta(minutes=31)
+# After the checkout's expiry, a payment still pending is given up (Stripe's checkout.session.expired may be lost).
+CHECKOUT_GIVEN_UP = CHECKOUT_TTL + timedelta(minutes=2)
 # The highest remoteStartId: OCPP 2.0.1's is an integer (32-bit signed on most chargers).
 _REMOTE_START_IDS = 2**31 - 1
 
@@ -73,13 +75,6 @@ def status_key() -> str:
 
 def key_opens(item: dict[str, Any], key: str | None) -> bool:
     return bool(key) and hmac.compare_digest(str(item.get("status_key", "")), str(key))
-
-
-def hold_amount(amount_major: "Decimal", currency: str) -> int:
-    """A hold in minor units: a tariff's `hold_amount` (else CSMS_HOLD_AMOUNT) is in the currency's major unit."""
-    from services.shared.money import round_minor
-
-    return round_minor(amount_major, currency)
 
 
 def changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list["AdHocPaymentAuthorized"]:
@@ -126,11 +121,13 @@ def create(charge_point_id: str, evse_id: int, currency: str, amount_held: int, 
            tariff_version: int) -> dict[str, Any]:
     """A pending payment of a new id tag at this EVSE, for the hold the tariff that applies now asks."""
     id_tag = new_id_tag()
-    now = clock.iso(clock.now())
+    moment = clock.now()
+    now = clock.iso(moment)
     item = {"payment_id": payment_id(id_tag), "kind": KIND, "status": "pending", "id_tag": id_tag,
             "charge_point_id": charge_point_id, "evse_id": evse_id, "currency": currency, "amount_held": amount_held,
             "amount_captured": 0, "amount_refunded": 0, "tariff_id": tariff_id, "tariff_version": tariff_version,
-            "status_key": status_key(), "attempts": 0, "created_at": now, "updated_at": now}
+            "status_key": status_key(), "attempts": 0, "created_at": now, "updated_at": now,
+            "due": payment_store.DUE, "due_at": clock.iso(moment + CHECKOUT_GIVEN_UP)}
     if not payment_store.create(item):
         raise RuntimeError(f"payment {item['payment_id']} exists: a new id tag is never another's")
     return item
@@ -152,7 +149,7 @@ def checkout(item: dict[str, Any], product: str, success_url: str, cancel_url: s
         "client_reference_id": payment,
         "success_url": success_url,
         "cancel_url": cancel_url,
-        "expires_at": int((clock.now() + CHECKOUT_TTL).timestamp()),
+        "expires_at": int((clock.parse(item["created_at"]) + CHECKOUT_TTL).timestamp()),  # the same in a retry
     }, options=stripe_api.options("checkout", payment))
     _move(payment, "#status = :pending", {":pending": "pending"},
           {"checkout_session_id": session.id, "updated_at": clock.iso(clock.now())})
@@ -179,6 +176,21 @@ def on_checkout_completed(obj: dict[str, Any]) -> None:
     if _move(payment, "#status = :pending OR (#status = :held AND attribute_not_exists(start_by))",
              {":pending": "pending", ":held": "held"}, sets) is None:
         logger.info("checkout completed for no pending ad-hoc payment", extra={"payment_id": payment})
+
+
+def on_checkout_expired(obj: dict[str, Any]) -> None:
+    """checkout.session.expired: the driver left Stripe's page without paying; the pending payment is `expired`. A
+    payment past pending (paid meanwhile, expired already) changes nothing."""
+    payment = (obj.get("metadata") or {}).get("csms_payment_id")
+    if payment:
+        expire(payment)
+
+
+def expire(payment: str) -> bool:
+    """The pending payment's checkout was never paid: `expired`, no longer due. True when this call moved it."""
+    now = clock.iso(clock.now())
+    return _move(payment, "#status = :pending", {":pending": "pending"},
+                 {"status": "expired", "expired_at": now, "updated_at": now}, ("due", "due_at")) is not None
 
 
 # --- the start, and the hold given up -----------------------------------------------------------------------------
@@ -244,7 +256,8 @@ def _release(item: dict[str, Any]) -> None:
 
 def timed_out_starts() -> int:
     """Every minute (services/billing/payments.py's due_steps): held ad-hoc payments whose session did not start in
-    time are cancelled, and cancelled ones whose release at Stripe failed are released again. How many were done."""
+    time are cancelled, cancelled ones whose release at Stripe failed are released again, and pending ones past their
+    checkout's expiry expire. How many were done."""
     done = 0
     for payment in payment_store.due(clock.iso(clock.now())):
         item = payment_store.get(payment)
@@ -255,4 +268,6 @@ def timed_out_starts() -> int:
         elif item["status"] == "canceled" and item.get("due"):
             _release(item)
             done += 1
+        elif item["status"] == "pending":
+            done += expire(item["payment_id"])
     return done

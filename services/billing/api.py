@@ -52,7 +52,8 @@ app.include_router(payments_api.router)
 
 _MS = timedelta(milliseconds=1)
 _WRITE = allow(Scope.ADMIN, Scope.OPERATOR)
-Status = Literal["issued", "paid", "payment_failed", "settled", "refunded", "partially_refunded", "void", "unpriced"]
+Status = Literal["issued", "paid", "payment_failed", "settled", "refunded", "partially_refunded", "waived", "void",
+                 "unpriced"]
 
 
 class InvoiceLine(BaseModel):
@@ -106,8 +107,11 @@ class Invoice(BaseModel):
         "Expired... when the charger charged without the CSMS's consent; null when the CSMS never saw the start"))
     authorization_note: str | None = Field(None, description="Why the invoice needs a look, when `authorization` is not Accepted")
     payment_id: str | None = Field(None, description="Its payment through Stripe (GET /payments/{id}), if any")
-    payment_status: Literal["waived"] | None = Field(None, description=(
-        "`waived`: nothing was charged, the session being under the payment minimum (its hold was cancelled)"))
+    waived_reason: Literal["under_minimum", "zero_total"] | None = Field(None, description=(
+        "Why a `waived` invoice owes nothing (its hold was cancelled, its totals are for information): the session "
+        "was under the payment minimum (`minimum_s`, `minimum_wh`), or its total is 0"))
+    minimum_s: int | None = Field(None, description="The payment minimum's seconds when it was waived under it")
+    minimum_wh: int | None = Field(None, description="The payment minimum's Wh when it was waived under it")
     amount_refunded: int = Field(0, description="Minor units refunded (its credit notes: GET /invoices/{id}/refunds)")
     settled_at: str | None = None
     settle_note: str | None = None

@@ -9,6 +9,7 @@ from services.contracts.billing import (
     AccountStanding,
     BillingCommandRequested,
     BillingEvent,
+    HoldExtended,
     InvoiceIssued,
     PaymentFailed,
     SessionUnpriced,
@@ -72,7 +73,8 @@ def account_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> l
 
 def payment_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[BillingEvent]:
     """PaymentFailed for each failed attempt recorded (a hold, a capture, a retry); a stop of the session whose hold
-    failed (RemoteStopTransaction in 1.6, RequestStopTransaction in 2.0.1); and ad-hoc payments' events
+    failed (RemoteStopTransaction in 1.6, RequestStopTransaction in 2.0.1) or whose running cost neared its hold; a
+    HoldExtended when another hold was placed; and ad-hoc payments' events
     (services/billing/adhoc.py:changes)."""
     from services.billing import adhoc
 
@@ -89,11 +91,30 @@ def payment_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> l
     if new is not None and new["status"] == "failed_hold" and (old or {}).get("status") != "failed_hold" \
             and new.get("transaction_id") is not None:
         found.append(_stop(new))
-    return found + list(adhoc.changes(old, new))
+    return found + _hold_changes(old or {}, new) + list(adhoc.changes(old, new))
+
+
+def _hold_changes(old: dict[str, Any], new: dict[str, Any] | None) -> list[BillingEvent]:
+    """A session whose running cost neared its hold (services/billing/payments.py:hold_reached): HoldExtended when
+    another hold was placed, its stop when none was."""
+    from services.billing.payment_store import total_held
+
+    if new is None:
+        return []
+    found: list[BillingEvent] = []
+    holds = new.get("holds", [])
+    if len(holds) > len(old.get("holds", [])):
+        found.append(HoldExtended(event_id=stable_id("HoldExtended", new["payment_id"], len(holds)),
+                                  charge_point_id=new["charge_point_id"], occurred_at=new["updated_at"],
+                                  payment_id=new["payment_id"], session_id=new["session_id"],
+                                  transaction_id=str(new["transaction_id"]), total_held=total_held(new), currency=new["currency"]))
+    if new.get("stop_reason") and not old.get("stop_reason"):
+        found.append(_stop(new))
+    return found
 
 
 def _stop(payment: dict[str, Any]) -> BillingCommandRequested:
-    """The remote stop of the session of a payment whose hold failed, in the charger's OCPP version."""
+    """The remote stop of the session of a payment whose hold failed or ran out, in the charger's OCPP version."""
     transaction = str(payment["transaction_id"])
     if payment.get("ocpp_version") == "ocpp2.0.1":
         action, payload = "RequestStopTransaction", {"transactionId": transaction}

@@ -75,15 +75,22 @@ def receipts(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def _session_started(record: "SQSRecord") -> None:
     from services.billing import payments
-    from services.contracts.sessions import SessionStarted
+    from services.contracts.sessions import SessionHoldReached, SessionStarted
 
-    payments.session_started(consumers.detail(record, SessionStarted))
+    envelope = consumers.envelope(record)
+    detail_type = envelope.get("detail-type")
+    if detail_type == "SessionStarted":
+        payments.session_started(SessionStarted.model_validate(envelope["detail"]))
+    elif detail_type == "SessionHoldReached":
+        payments.hold_reached(SessionHoldReached.model_validate(envelope["detail"]))
+    else:
+        raise ValueError(f"billing-session-started does not take {detail_type!r} events")
 
 
 @entry_point
 def session_started(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """SessionStarted from sessions: a hold on the card of the token's account, or the session linked to the ad-hoc
-    payment that started it."""
+    payment that started it; SessionHoldReached: another hold, or the session stopped."""
     return consumers.sqs_batch(event, context, _session_started)
 
 

@@ -83,9 +83,10 @@ MANIFEST = ServiceManifest(
                            "detail-type": ["ChargerPlaced", "SiteChanged", "ConnectorStatusChanged"]},
             queue=Queue(name="billing-places", handler=f"{_HANDLERS}:place_events"),
         ),
-        # A session of an account's token starts: its hold; an ad-hoc payment's session starts: linked to it.
+        # A session of an account's token starts: its hold; an ad-hoc payment's session starts: linked to it. A
+        # session's running cost nears its hold: another hold, or the session stopped.
         Subscription(
-            event_pattern={"source": ["csms.sessions"], "detail-type": ["SessionStarted"]},
+            event_pattern={"source": ["csms.sessions"], "detail-type": ["SessionStarted", "SessionHoldReached"]},
             queue=Queue(name="billing-session-started", handler=f"{_HANDLERS}:session_started"),
         ),
         # Billing's own invoices: the exact amount captured, or the hold cancelled (unpriced, under the minimum).
@@ -105,7 +106,7 @@ MANIFEST = ServiceManifest(
     schedules=(Schedule(name="billing-payment-steps", rate_minutes=1, handler=f"{_HANDLERS}:payment_steps"),),
     rest_apis=(
         RestApi(prefixes=("/invoices", "/tariffs", "/tariff-assignments", "/tariff-resolutions", "/reports", "/statements",
-                          "/accounts", "/payments"),
+                          "/accounts", "/payments", "/credit-notes"),
                 handler=f"{_HANDLERS}:api", resolver="services.billing.api:app"),
         # Drivers' receipts (services/billing/receipt_route.py): the token on the invoice is the credential.
         RestApi(prefixes=("/receipts",), handler=f"{_HANDLERS}:receipts", auth="public"),
@@ -116,7 +117,7 @@ MANIFEST = ServiceManifest(
     ),
     relay=f"{_HANDLERS}:relay",
     publishes=("InvoiceIssued", "SessionUnpriced", "TariffChanged", "TariffAssignmentChanged", "AccountStanding",
-               "PaymentFailed", "AdHocPaymentAuthorized", "CommandRequested"),
+               "PaymentFailed", "AdHocPaymentAuthorized", "HoldExtended", "CommandRequested"),
     # Stripe's API (services/billing/stripe_api.py), and the signature of its webhooks.
     secrets=(
         Secret(name="stripe/api-key", description="Stripe secret API key (sk_...)"),

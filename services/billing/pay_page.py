@@ -135,6 +135,8 @@ def state_of(payment: dict[str, Any], invoice: dict[str, Any] | None, receipt_ur
         return State("Cancelled", "The session did not start: the hold on your card is released.", refresh=False)
     if status == "pending":
         return State("Waiting for your payment", "Waiting for the payment to be confirmed.")
+    if status == "expired":
+        return State("Not paid", "The payment was not made: nothing is held on your card.", refresh=False)
     if not payment.get("session_id"):
         return State("Starting", "Payment authorized. The charger is starting: plug in your car if you have not.")
     if invoice is None:
@@ -163,11 +165,10 @@ def not_found_page() -> str:
 def _offer(charge_point_id: str, evse_id: int, accept_language: str | None) -> Offer | None:
     """The tariff a session starting now at the EVSE is priced by (as /tariff-resolutions answers), with its hold;
     None when it would be unpriced."""
-    from services.billing import adhoc, tariffs
+    from services.billing import tariffs
     from services.shared import clock
     from services.shared.languages import requested_languages
-    from services.shared.settings import settings
-    from services.shared.tariffs import Target
+    from services.shared.tariffs import Target, hold_amount
 
     found = tariffs.resolution(Target(charge_point_id, evse_id, None), clock.now()).version
     if found is None or found.tariff is None:
@@ -177,7 +178,7 @@ def _offer(charge_point_id: str, evse_id: int, accept_language: str | None) -> O
     language = next((lang for lang in requested_languages(None, accept_language) if lang in texts),
                     next(iter(texts), None))
     return Offer(found.tariff_id, found.version, tariff.currency, texts.get(language or ""), language,
-                 adhoc.hold_amount(tariff.hold_amount or settings().hold_amount, tariff.currency))
+                 hold_amount(tariff, tariff.currency))
 
 
 def _base_url(event: dict[str, Any]) -> str:

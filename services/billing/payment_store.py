@@ -2,9 +2,9 @@
 conditional writes only, so a replayed event, a redelivered or out-of-order webhook, or two Lambdas at once change
 nothing twice.
 
-Statuses move forward only (`FORWARD`): pending -> held | failed_hold -> captured | canceled | capture_failed ->
-captured | settled | voided. A write names the statuses it may leave; one that finds any other status writes nothing.
-While an automatic step is due (a retry of a failed charge, an ad-hoc start's timeout) the item carries `due` = "due"
+Statuses move forward only (`FORWARD`): pending -> held | failed_hold | expired (an ad-hoc checkout left unpaid) ->
+captured | canceled | capture_failed -> captured | settled | voided. A write names the statuses it may leave; one that finds any other status writes nothing.
+While an automatic step is due (a retry of a failed charge, an ad-hoc start's timeout or checkout's expiry) the item carries `due` = "due"
 and `due_at`: the sparse index retry-due holds exactly those items, by when.
 """
 
@@ -34,6 +34,7 @@ FORWARD: dict[str, tuple[str, ...]] = {
     "capture_failed": ("held", "failed_hold", "capture_failed"),
     "settled": ("held", "failed_hold", "capture_failed"),
     "voided": ("pending", "held", "failed_hold", "capture_failed"),
+    "expired": ("pending",),
 }
 STATUSES = ("pending", *FORWARD)
 
@@ -98,6 +99,32 @@ def move(payment_id: str, status: str | None, fields: dict[str, Any], *, remove:
         reply = _payments().update_item(Key={"payment_id": payment_id}, UpdateExpression=expression,
                                         ConditionExpression=condition, ExpressionAttributeNames=names,
                                         ExpressionAttributeValues=values, ReturnValues="ALL_NEW")
+    except ClientError as error:
+        if condition_failed(error):
+            return None
+        raise
+    return reply["Attributes"]
+
+
+def total_held(payment: dict[str, Any]) -> int:
+    """What a payment holds in all, minor units: its first hold and those added as its running cost neared it."""
+    return int(payment["amount_held"]) + sum(int(hold["amount"]) for hold in payment.get("holds", []))
+
+
+def add_hold(payment_id: str, holds_before: int, hold: dict[str, Any], at: str) -> dict[str, Any] | None:
+    """Another hold (`{payment_intent_id, amount}`, placed as the session's running cost neared what was held:
+    services/billing/payments.py) appended to a held payment's `holds`, after its first (`payment_intent_id`,
+    `amount_held`), only while it has `holds_before` of them: a replay, or a concurrent delivery that placed the same
+    one, writes nothing. The payment as it now is, or None."""
+    present = "size(holds) = :before" if holds_before else "attribute_not_exists(holds)"
+    try:
+        reply = _payments().update_item(
+            Key={"payment_id": payment_id},
+            UpdateExpression="SET holds = list_append(if_not_exists(holds, :none), :hold), updated_at = :at",
+            ConditionExpression=f"#status = :held AND {present}", ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":none": [], ":hold": [hold], ":at": at, ":held": "held",
+                                       **({":before": holds_before} if holds_before else {})},
+            ReturnValues="ALL_NEW")
     except ClientError as error:
         if condition_failed(error):
             return None
@@ -192,6 +219,21 @@ def credit_notes_of(invoice_id: str) -> list[dict[str, Any]]:
                                          "KeyConditionExpression": Key("invoice_id").eq(invoice_id)})
 
 
+def list_credit_notes(limit: int, start_key: dict[str, Any] | None, *,
+                      invoice_id: str | None = None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """A page of credit notes: an invoice's oldest first (its index), else all in storage order (a scan: operators
+    look at them rarely), and the key to continue after it."""
+    if invoice_id is None:
+        return page(credit_notes().scan, {}, limit, start_key, ["credit_note_id"])
+    return page(credit_notes().query, {"IndexName": "by-invoice", "KeyConditionExpression": Key("invoice_id").eq(invoice_id)},
+                limit, start_key, ["credit_note_id", "invoice_id", "issued_at"])
+
+
+def credit_note_page_keys(invoice_id: str | None) -> dict[str, str | None]:
+    """The attributes of the start key a listing of credit notes pages by, with the values they must have."""
+    return {"credit_note_id": None, **({"invoice_id": invoice_id, "issued_at": None} if invoice_id else {})}
+
+
 def set_credit_note_status(credit_note_id: str, status: str) -> None:
     """A pending credit note's refunds settled at Stripe (succeeded, failed); a settled one stays as it is."""
     try:
@@ -201,6 +243,18 @@ def set_credit_note_status(credit_note_id: str, status: str) -> None:
     except ClientError as error:
         if not condition_failed(error):
             raise
+
+
+def failed_refund_update(note: dict[str, Any], refund_id: str) -> dict[str, Any]:
+    """The transaction's write of a refund of the note that failed at Stripe: the note `failed`, the refund kept among
+    its failed ones, only once per refund."""
+    return {"Update": {
+        "TableName": credit_notes().name, "Key": {"credit_note_id": note["credit_note_id"]},
+        "UpdateExpression": "SET #status = :failed, failed_refund_ids = list_append(if_not_exists(failed_refund_ids, "
+                            ":none), :refund)",
+        "ConditionExpression": "attribute_exists(credit_note_id) AND NOT contains(failed_refund_ids, :id)",
+        "ExpressionAttributeNames": {"#status": "status"},
+        "ExpressionAttributeValues": {":failed": "failed", ":none": [], ":refund": [refund_id], ":id": refund_id}}}
 
 
 # --- Stripe's webhook events handled (services/billing/stripe_webhooks.py) ----------------------------------------

@@ -13,19 +13,18 @@ the payment's changes (services/billing/changes.py:payment_changes), never from 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable
 
 from services.billing import adhoc, invoicing, payment_store, store, stripe_api
 from services.shared import clock, events
 from services.shared.log import logger
-from services.shared.money import round_minor
 from services.shared.settings import settings
+from services.shared.tariffs import hold_amount
 
 if TYPE_CHECKING:
     import stripe
 
-    from services.contracts.sessions import SessionStarted
+    from services.contracts.sessions import SessionHoldReached, SessionStarted
 
 # The waits before each retry of a declined charge, after its 1st, 2nd... failed attempt; then no more.
 RETRY_AFTER = (timedelta(hours=1), timedelta(hours=6), timedelta(hours=24), timedelta(hours=72))
@@ -44,22 +43,29 @@ def hold_id(session_id: str) -> str:
 
 # --- the rules (pure) -------------------------------------------------------------------------------------------
 
-def hold_amount(tariff_hold: Decimal | None, currency: str) -> int:
-    """What a hold takes, in minor units: the tariff's hold_amount (in the currency's major unit), else the
-    deployment's (CSMS_HOLD_AMOUNT)."""
-    return round_minor(tariff_hold if tariff_hold is not None else settings().hold_amount, currency)
+def under_minimum(invoice: dict[str, Any]) -> bool:
+    """The session is too small to charge: shorter than payment_minimum_s or less energy than payment_minimum_wh."""
+    config = settings()
+    seconds = int(invoice.get("charging_s", 0)) + int(invoice.get("parking_s", 0))
+    return seconds < config.payment_minimum_s or int(invoice["energy_wh"]) < config.payment_minimum_wh
 
 
 def amount_owed(invoice: dict[str, Any]) -> int:
-    """What the driver pays for an invoice, in minor units: its total, or 0 when it is not billed (unpriced, void) or
-    the session is under the minimum (shorter than payment_minimum_s or less energy than payment_minimum_wh)."""
-    config = settings()
-    if invoice["status"] in ("unpriced", "void"):
-        return 0
-    seconds = int(invoice.get("charging_s", 0)) + int(invoice.get("parking_s", 0))
-    if seconds < config.payment_minimum_s or int(invoice["energy_wh"]) < config.payment_minimum_wh:
+    """What the driver pays for an invoice, in minor units: its total, or 0 when it is not billed (unpriced, void,
+    waived) or the session is under the minimum."""
+    if invoice["status"] in ("unpriced", "void", "waived") or under_minimum(invoice):
         return 0
     return int(invoice["total_incl_vat"])
+
+
+def waiver(invoice: dict[str, Any]) -> dict[str, Any]:
+    """Why an issued invoice owes nothing, kept on it (a receipt states it): under the minimum (with the minimum then in
+    force), or a total of 0."""
+    if not under_minimum(invoice):
+        return {"waived_reason": "zero_total"}
+    config = settings()
+    return {"waived_reason": "under_minimum", "minimum_s": config.payment_minimum_s,
+            "minimum_wh": config.payment_minimum_wh}
 
 
 def next_attempt_at(failed_charges: int, now: datetime) -> datetime | None:
@@ -146,7 +152,7 @@ def _hold(started: "SessionStarted") -> None:
     at = clock.iso(clock.now())
     item: dict[str, Any] = {
         "payment_id": hold_id(started.session_id), "kind": "hold", "status": "pending", "currency": currency,
-        "amount_held": hold_amount(tariff.hold_amount if tariff is not None else None, currency),
+        "amount_held": hold_amount(tariff, currency),
         "amount_captured": 0, "amount_refunded": 0, "captures": [], "attempts": 0, "account_id": started.account_id,
         "session_id": started.session_id, "charge_point_id": started.charge_point_id, "evse_id": started.evse_id,
         "transaction_id": started.transaction_id, "created_at": at, "updated_at": at,
@@ -237,7 +243,9 @@ def release(payment: dict[str, Any], invoice: dict[str, Any] | None) -> None:
     if payment["status"] == "held" and payment.get("payment_intent_id"):
         _cancel_intent(payment)
     if invoice is not None:
-        store.record_payment(invoice["invoice_id"], payment["payment_id"], "waived" if invoice["status"] == "issued" else None)
+        issued = invoice["status"] == "issued"
+        store.record_payment(invoice["invoice_id"], payment["payment_id"], "waived" if issued else None,
+                             waiver(invoice) if issued else None)
     if payment.get("account_id") and payment.get("session_id"):
         _unblock(payment)
     payment_store.move(payment["payment_id"], "canceled", {
@@ -249,12 +257,16 @@ def _cancel_intent(payment: dict[str, Any], *, best_effort: bool = False) -> Non
     """The hold cancelled at Stripe; one that is not cancelable any more (expired, cancelled) holds nothing either.
     Stripe unavailable is raised (the event is delivered again), unless `best_effort` (an operator's settle or void,
     which does not wait for Stripe: a hold left lapses by itself within days)."""
+    for intent_id, _, key in held_intents(payment):
+        _cancel_one(payment, intent_id, key, best_effort=best_effort)
+
+
+def _cancel_one(payment: dict[str, Any], intent_id: str, key: tuple[Any, ...], *, best_effort: bool = False) -> None:
     import stripe
 
     try:
-        stripe_api.client().v1.payment_intents.cancel(payment["payment_intent_id"],
-                                                      params={"cancellation_reason": "abandoned"},
-                                                      options=stripe_api.options("cancel", payment["payment_id"]))
+        stripe_api.client().v1.payment_intents.cancel(intent_id, params={"cancellation_reason": "abandoned"},
+                                                      options=stripe_api.options("cancel", *key))
     except stripe.StripeError as error:
         if best_effort and error.http_status not in _REFUSALS:
             logger.warning("hold not cancelled: Stripe did not answer", extra={"payment_id": payment["payment_id"],
@@ -275,9 +287,10 @@ class Busy(Exception):
 
 
 def _collect(payment: dict[str, Any], invoice: dict[str, Any], owed: int) -> None:
-    """Collects what is owed and not captured yet: the hold captured (up to its amount), the rest (or all, when the
-    hold ran out) charged off-session to the account's card. Paid, or a failed attempt with its retry due. The
-    payment is claimed for the while (payment_store.claim): an operator's settle or void waits for it (Busy)."""
+    """Collects what is owed and not captured yet: the holds captured in the order placed (each up to its amount, a
+    later one nothing is left for cancelled), the rest (or all, when the holds ran out) charged off-session to the
+    account's card. Paid, or a failed attempt with its retry due. The payment is claimed for the while
+    (payment_store.claim): an operator's settle or void waits for it (Busy)."""
     now = clock.now()
     claimed = payment_store.claim(payment["payment_id"], (payment["status"],), now)
     if claimed is None:
@@ -304,8 +317,12 @@ def _take(payment: dict[str, Any], owed: int) -> list[dict[str, Any]]:
     """The payment's captures once `owed` is taken at Stripe; Declined (with the captures so far) when it is not."""
     captures = [dict(capture) for capture in payment.get("captures", [])]
     try:
-        if payment["status"] == "held":
-            captured = _capture_hold(payment, owed)
+        for intent_id, amount, key in held_intents(payment) if payment["status"] == "held" else []:
+            wanted = min(owed - sum(int(capture["amount"]) for capture in captures), amount)
+            if wanted <= 0:  # a later hold nothing is left to capture from
+                _cancel_one(payment, intent_id, key)
+                continue
+            captured = _capture_hold(payment, intent_id, wanted, key)
             if captured is not None:
                 captures.append({"payment_intent_id": captured.id, "amount": int(captured.amount_received),
                                  "refunded": 0})
@@ -320,8 +337,8 @@ def _take(payment: dict[str, Any], owed: int) -> list[dict[str, Any]]:
     return captures
 
 
-def _capture_hold(payment: dict[str, Any], owed: int) -> Any:
-    """The hold captured (up to its amount): the PaymentIntent, succeeded; None when the hold is no longer capturable
+def _capture_hold(payment: dict[str, Any], intent_id: str, amount: int, key: tuple[Any, ...]) -> Any:
+    """A hold of the payment captured for `amount`: the PaymentIntent, succeeded; None when it is no longer capturable
     (its authorization ran out, or it was cancelled at Stripe) and the account's card is to be charged instead.
     A hold Stripe says it captured already (the answer to an earlier capture was lost) is that capture: never a
     second charge. Declined when Stripe refuses it; Stripe unavailable or still answering the same key, raised."""
@@ -329,19 +346,17 @@ def _capture_hold(payment: dict[str, Any], owed: int) -> Any:
 
     intents = stripe_api.client().v1.payment_intents
     try:
-        return intents.capture(payment["payment_intent_id"],
-                               params={"amount_to_capture": min(owed, int(payment["amount_held"]))},
-                               options=stripe_api.options("capture", payment["payment_id"]))
+        return intents.capture(intent_id, params={"amount_to_capture": amount}, options=stripe_api.options("capture", *key))
     except stripe.IdempotencyError:
         raise
     except stripe.StripeError as error:
         refused = _declined(error)
         if error.http_status != 400:
             raise refused from None
-    intent = intents.retrieve(payment["payment_intent_id"])
+    intent = intents.retrieve(intent_id)
     if intent.status == "succeeded":
         logger.warning("the hold was captured already: its capture is recorded", extra={
-            "payment_id": payment["payment_id"], "amount": int(intent.amount_received)})
+            "payment_id": payment["payment_id"], "payment_intent_id": intent_id, "amount": int(intent.amount_received)})
         return intent
     if intent.status != "canceled" or not payment.get("account_id"):
         raise refused
@@ -399,6 +414,60 @@ def _failed(payment: dict[str, Any], invoice: dict[str, Any], owed: int, capture
         if captures:
             _keep_captures(payment, fields)
     logger.info("payment failed", extra={"payment_id": payment["payment_id"], "code": declined.code, "attempt": attempt})
+
+
+# --- the running cost nears the hold: another hold, or the session stopped ---------------------------------------
+
+def held_intents(payment: dict[str, Any]) -> list[tuple[str, int, tuple[Any, ...]]]:
+    """(PaymentIntent, amount held, the key its capture or cancel is made idempotent with) of each hold of the
+    payment, in the order placed: the first, then those placed as its running cost neared the total."""
+    first = [(payment["payment_intent_id"], int(payment["amount_held"]), (payment["payment_id"],))] \
+        if payment.get("payment_intent_id") else []
+    return first + [(hold["payment_intent_id"], int(hold["amount"]), (payment["payment_id"], n))
+                    for n, hold in enumerate(payment.get("holds", []), start=2)]
+
+
+def hold_reached(reached: "SessionHoldReached") -> None:
+    """A session's running cost neared what its payment holds: another hold on the account's card when the operator
+    configured it (settings().second_hold), else (or when that hold is declined, or for an ad-hoc payment) the
+    session stopped. The new hold's HoldExtended and the stop come from the payment's change. An event for a total
+    held before (a replay, a late one) does nothing; nor does one for a payment stopped or no longer held."""
+    payment = _payment_of(reached.session_id, reached.id_tag)
+    if payment is None:
+        return
+    if payment["status"] == "pending":
+        raise RuntimeError(f"payment {payment['payment_id']} is not placed yet: try again")
+    if payment["status"] != "held" or payment.get("stop_reason") or (
+            payment.get("holds") and reached.hold_amount < payment_store.total_held(payment)):
+        return
+    error: Declined | None = None
+    if settings().second_hold and payment["kind"] == "hold":
+        try:
+            _extend(payment, reached)
+            return
+        except Declined as declined:
+            error = declined
+    now = clock.iso(clock.now())
+    payment_store.move(payment["payment_id"], None, {
+        "stop_reason": "hold_declined" if error else "hold_reached", "transaction_id": reached.transaction_id,
+        "updated_at": now, **({"ocpp_version": reached.ocpp_version} if reached.ocpp_version else {}),
+        **({"last_error": {"code": error.code, "message": error.message}} if error else {})})
+    logger.info("the running cost nears the hold: the session is stopped", extra={
+        "payment_id": payment["payment_id"], "code": error.code if error else None})
+
+
+def _extend(payment: dict[str, Any], reached: "SessionHoldReached") -> None:
+    """Another hold, of the session's first hold's amount, on the account's card (Declined when refused). One the
+    payment cannot take any more (its invoice was collected meanwhile) is cancelled at once, unless a concurrent
+    delivery recorded it (the same idempotency key: the same PaymentIntent)."""
+    n = len(payment.get("holds", [])) + 2
+    intent = _off_session(payment, int(payment["amount_held"]), ("hold", reached.session_id, n), hold=True)
+    if payment_store.add_hold(payment["payment_id"], n - 2, {"payment_intent_id": intent.id,
+                                                             "amount": int(intent.amount_capturable)},
+                              clock.iso(clock.now())) is None:
+        now = payment_store.get(payment["payment_id"]) or {}
+        if intent.id not in [hold["payment_intent_id"] for hold in now.get("holds", [])]:
+            _cancel_one(payment, intent.id, (payment["payment_id"], n))
 
 
 # --- the schedule: retries ----------------------------------------------------------------------------------------

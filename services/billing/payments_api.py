@@ -23,7 +23,8 @@ TAGS = {
         "declined charges retried with backoff; refunds of paid invoices with their credit notes."
     ),
 }
-PaymentStatus = Literal["pending", "held", "failed_hold", "captured", "canceled", "capture_failed", "settled", "voided"]
+PaymentStatus = Literal["pending", "held", "failed_hold", "captured", "canceled", "capture_failed", "settled", "voided",
+                        "expired"]
 _WRITE = allow(Scope.ADMIN, Scope.OPERATOR)
 
 
@@ -76,12 +77,20 @@ class CreditNote(BaseModel):
     currency: str
     reason: str
     refund_ids: list[str] = Field(description="Stripe's refunds (re_...)")
-    status: Literal["pending", "succeeded", "failed"] = Field(description="The refunds' status at Stripe")
+    failed_refund_ids: list[str] = Field(default_factory=list, description=(
+        "Those of its refunds that failed at Stripe, even days later: their amount is no longer refunded"))
+    status: Literal["pending", "succeeded", "failed"] = Field(description=(
+        "The refunds' status at Stripe; `failed` when one failed, even later (its amount is no longer refunded)"))
     issued_at: str
 
 
 class CreditNoteList(BaseModel):
     items: list[CreditNote]
+
+
+class CreditNotePage(BaseModel):
+    items: list[CreditNote]
+    next_token: str | None
 
 
 def _payment(item: dict[str, Any]) -> Payment:
@@ -157,3 +166,18 @@ def list_refunds(invoice_id: Annotated[str, Path(max_length=64, description="The
     if len(invoice_id) > 64 or store.get_invoice(invoice_id) is None:
         raise ProblemError(404, f"No invoice {invoice_id!r}")
     return CreditNoteList(items=[_credit_note(item) for item in payment_store.credit_notes_of(invoice_id)])
+
+
+@router.get("/credit-notes", security=allow(*Scope), summary="List credit notes", tags=[PAYMENTS],
+            description=("Every refund's credit note: an invoice's (`invoice_id`) oldest first, else all in storage order. "
+                         "Follow `next_token` until it is null. 422 for a bad `limit`, or a `next_token` given out for "
+                         "another filter."),
+            responses=responses({200: ("A page of credit notes", CreditNotePage)}, 422))
+def list_credit_notes(
+    invoice_id: Annotated[str | None, Query(min_length=1, max_length=64, description="Only this invoice's")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    next_token: Annotated[str | None, Query()] = None,
+) -> CreditNotePage:
+    items, last = payment_store.list_credit_notes(
+        limit, decode_token(next_token, **payment_store.credit_note_page_keys(invoice_id)), invoice_id=invoice_id)
+    return CreditNotePage(items=[_credit_note(item) for item in items], next_token=encode_token(last))

@@ -18,9 +18,10 @@ from typing import Any
 from services.shared import clock
 from services.shared.pricing import major
 
-# What a driver reads about payment, per invoice status (payments are not taken yet: an issued invoice is unpaid).
+# What a driver reads about payment, per invoice status.
 PAYMENT = {"issued": "Not paid yet", "paid": "Paid", "payment_failed": "Payment failed", "refunded": "Refunded",
-           "partially_refunded": "Partially refunded", "void": "Cancelled: nothing to pay"}
+           "partially_refunded": "Partially refunded", "settled": "Paid", "waived": "No charge",
+           "void": "Cancelled: nothing to pay"}
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,19 @@ def _vat_breakdown(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
             for _, (shown, (base, vat)) in sorted(rates.items())]
 
 
+def _minimum(seconds: int, wh: int) -> str:
+    """The payment minimum as a driver reads it: "2 min / 0.5 kWh"."""
+    minutes = Decimal(seconds) / 60
+    return f"{minutes.normalize():f} min / {(Decimal(wh) / 1000).normalize():f} kWh"
+
+
+def payment_text(invoice: dict[str, Any]) -> str:
+    """What the receipt says about payment: a waived session under the minimum says which minimum."""
+    if invoice["status"] == "waived" and invoice.get("waived_reason") == "under_minimum":
+        return f"No charge: under the minimum of {_minimum(_int(invoice['minimum_s']), _int(invoice['minimum_wh']))}"
+    return PAYMENT.get(invoice["status"], invoice["status"])
+
+
 def content(invoice: dict[str, Any], site: Site | None, operator: Operator) -> dict[str, Any]:
     """The receipt of an invoice (a stored invoice item) as its JSON answer."""
     zone = zoneinfo.ZoneInfo(invoice.get("time_zone") or "UTC")
@@ -70,7 +84,7 @@ def content(invoice: dict[str, Any], site: Site | None, operator: Operator) -> d
         "invoice_number": _int(invoice["number"]) if invoice.get("number") is not None else None,
         "reference": invoice["invoice_id"],
         "status": invoice["status"],
-        "payment": PAYMENT.get(invoice["status"], invoice["status"]),
+        "payment": payment_text(invoice),
         "charge_point_id": invoice["charge_point_id"],
         "evse_id": _int(invoice["evse_id"]),
         "connector_id": _int(invoice["connector_id"]),

@@ -12,10 +12,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from services.billing import payment_store, store, stripe_api
 from services.shared import clock, events
+from services.shared.dynamo import condition_failed
 
 _COUNTER = "credit-note"
+# Tries at giving a failed refund back while concurrent refunds of the invoice move its amounts.
+_TRIES = 20
 # What an invoice may be refunded from.
 REFUNDABLE = ("paid", "partially_refunded")
 
@@ -130,3 +135,38 @@ def on_charge_refunded(obj: dict[str, Any]) -> None:
             payment_store.set_credit_note_status(note["credit_note_id"], "succeeded")
         elif "failed" in statuses or "canceled" in statuses:
             payment_store.set_credit_note_status(note["credit_note_id"], "failed")
+
+
+def on_refund_failed(obj: dict[str, Any]) -> None:
+    """charge.refund.updated, refund.failed: a refund that failed after it was made (the card closed) gave nothing
+    back, so its credit note is `failed` and its amount is no longer refunded on the invoice and the payment (which
+    may be refunded again). Once per refund: the note keeps the refunds that failed."""
+    if obj.get("status") not in ("failed", "canceled"):
+        return
+    note_id = (obj.get("metadata") or {}).get("csms_credit_note_id")
+    refund_id, amount = obj["id"], int(obj["amount"])
+    for _ in range(_TRIES):
+        note = payment_store.get_credit_note(note_id) if note_id else None
+        if note is None or refund_id not in note["refund_ids"] or refund_id in note.get("failed_refund_ids", []):
+            return
+        invoice = store.get_invoice(note["invoice_id"], consistent=True)
+        payment = payment_store.get(note["payment_id"])
+        if invoice is None or payment is None:
+            return
+        captures = [dict(capture) for capture in payment["captures"]]
+        for capture in captures:
+            if capture["payment_intent_id"] == obj.get("payment_intent"):
+                capture["refunded"] = max(0, int(capture.get("refunded", 0)) - amount)
+        refunded = max(0, int(payment.get("amount_refunded", 0)) - amount)
+        writes = [payment_store.failed_refund_update(note, refund_id),
+                  payment_store.refund_update(payment, captures, refunded)]
+        if invoice["status"] in REFUNDABLE + ("refunded",):
+            writes.append(store.refund_update(invoice, refunded, int(payment["amount_captured"])))
+        try:
+            payment_store.credit_notes().meta.client.transact_write_items(TransactItems=writes)
+        except ClientError as error:
+            if not condition_failed(error):
+                raise
+            continue  # a concurrent refund or a redelivery moved something: read again
+        return
+    raise RuntimeError(f"refund {refund_id} not given back in {_TRIES} tries")

@@ -4,7 +4,8 @@ CSV answers hold the same figures.
 
 A session belongs to the period its stop falls in (local time of the report's zone): a session is counted once it
 has ended, whenever its invoice was issued. Energy, charging and parking time count for every session; revenue
-only for priced ones (an unpriced session adds a session, its kWh and its hours, and 0 revenue).
+only for priced ones that owe something (an unpriced session, or a waived one under the payment minimum, adds a
+session, its kWh and its hours, and 0 revenue).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class Row:
         self.duration_s += duration_s(invoice)
         if invoice.get("status") == "unpriced":
             self.unpriced_sessions += 1
-        else:
+        elif invoice.get("status") != "waived":
             self.revenue_excl_vat += int(invoice.get("total_excl_vat", 0))
             self.revenue_incl_vat += int(invoice.get("total_incl_vat", 0))
 

@@ -41,7 +41,8 @@ class UsageRow(BaseModel):
     group: str | None = Field(description="The site id, charger id, id tag or account (token group); null: none")
     currency: str | None = Field(description="ISO 4217; null for sessions no tariff priced")
     sessions: int
-    unpriced_sessions: int = Field(description="Of `sessions`, those no tariff priced (0 revenue)")
+    unpriced_sessions: int = Field(description="Of `sessions`, those no tariff priced (0 revenue; waived ones under "
+                                               "the payment minimum count in `sessions` with 0 revenue too)")
     kwh: str = Field(description="A decimal string, 3 places")
     charging_hours: str = Field(description="A decimal string, 4 places")
     parking_hours: str = Field(description="A decimal string, 4 places")
@@ -91,6 +92,8 @@ class Statement(BaseModel):
     totals: list[StatementTotal] = Field(description="Per currency")
     invoices: list[StatementInvoice] = Field(description="Oldest issued first")
     unpriced_sessions: int = Field(description="The account's sessions of the month no tariff priced (not billed)")
+    waived_sessions: int = Field(description="The account's invoices of the month waived under the payment minimum "
+                                             "(not billed)")
 
 
 def _zone(tz: str) -> zoneinfo.ZoneInfo:

@@ -15,8 +15,9 @@ from decimal import Decimal
 from typing import Any, Iterable
 
 _MONTH = re.compile(r"^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])$")  # 1970-2999: any zone's month is then a UTC range
-# Statuses a statement lists: what was billed. A void invoice was cancelled; an unpriced session billed nothing.
-BILLED = ("issued", "paid", "payment_failed", "refunded", "partially_refunded")
+# Statuses a statement lists: what was billed. A void invoice was cancelled; an unpriced session billed nothing, nor
+# a waived one (under the payment minimum).
+BILLED = ("issued", "paid", "payment_failed", "settled", "refunded", "partially_refunded")
 
 
 def month_bounds(month: str, zone: zoneinfo.ZoneInfo) -> tuple[datetime, datetime]:
@@ -32,10 +33,11 @@ def month_bounds(month: str, zone: zoneinfo.ZoneInfo) -> tuple[datetime, datetim
 
 def summary(invoices: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """What a statement says about its invoices (oldest issued first): how many, their energy, their totals per
-    currency, and each one's number and id; how many sessions went unpriced, which it does not bill."""
+    currency, and each one's number and id; how many sessions went unpriced or were waived, which it does not bill."""
     every = list(invoices)
     billed = sorted((i for i in every if i.get("status") in BILLED), key=lambda i: (i["issued_at"], int(i["number"])))
     unpriced = sum(1 for i in every if i.get("status") == "unpriced")
+    waived = sum(1 for i in every if i.get("status") == "waived")
     totals: dict[str, dict[str, Any]] = {}
     for invoice in billed:
         total = totals.setdefault(invoice["currency"], {"currency": invoice["currency"], "invoices": 0,
@@ -52,4 +54,5 @@ def summary(invoices: Iterable[dict[str, Any]]) -> dict[str, Any]:
                       "energy_kwh": str(Decimal(int(i["energy_wh"])).scaleb(-3)), "total_incl_vat": int(i["total_incl_vat"]),
                       "currency": i["currency"]} for i in billed],
         "unpriced_sessions": unpriced,
+        "waived_sessions": waived,
     }

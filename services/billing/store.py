@@ -183,7 +183,8 @@ def assignments(*, tariff_id: str | None = None, scope: str | None = None,
 BY_CHARGE_POINT = "by-charge-point"
 BY_ID_TAG = "by-id-tag"
 BY_STATUS = "by-status"
-STATUSES = ("issued", "paid", "payment_failed", "settled", "refunded", "partially_refunded", "void", "unpriced")
+STATUSES = ("issued", "paid", "payment_failed", "settled", "refunded", "partially_refunded", "waived", "void",
+            "unpriced")
 
 
 def _partition(charge_point_id: str | None, id_tag: str | None, status: str | None) -> tuple[str, str, str] | None:
@@ -334,21 +335,15 @@ def settle(invoice_id: str, note: str | None, at: str) -> dict[str, Any] | None:
 
 
 # The invoice statuses a payment's outcome moves from: paid from issued or failed (a retry succeeded), failed from
-# issued; `waived` (nothing owed) is kept beside an issued invoice's status.
+# issued, waived (nothing owed: its hold cancelled) from issued.
 _OUTCOMES = {"paid": ("issued", "payment_failed"), "payment_failed": ("issued",), "waived": ("issued",)}
 
 
-def record_payment(invoice_id: str, payment_id: str, outcome: str | None) -> None:
-    """The outcome of the invoice's payment on it, with the payment's id, if its status allows (a replay, a settled
-    or void invoice: nothing); None: only the payment's id."""
-    fields: dict[str, Any] = {"payment_id": payment_id}
-    allowed: tuple[str, ...] = STATUSES
-    if outcome == "waived":
-        fields["payment_status"] = "waived"
-    elif outcome is not None:
-        fields["status"] = outcome
-    if outcome is not None:
-        allowed = _OUTCOMES[outcome]
+def record_payment(invoice_id: str, payment_id: str, outcome: str | None, fields: dict[str, Any] | None = None) -> None:
+    """The outcome of the invoice's payment on it (its status), with the payment's id and `fields`, if its status
+    allows (a replay, a settled or void invoice: nothing); None: only the payment's id."""
+    fields = {"payment_id": payment_id, **(fields or {}), **({"status": outcome} if outcome is not None else {})}
+    allowed = _OUTCOMES[outcome] if outcome is not None else STATUSES
     assignments, names, values = set_clause(fields)
     names["#status"] = "status"
     values.update({f":s{i}": status for i, status in enumerate(allowed)})
@@ -362,9 +357,10 @@ def record_payment(invoice_id: str, payment_id: str, outcome: str | None) -> Non
 
 
 def refund_update(invoice: dict[str, Any], refunded: int, captured: int) -> dict[str, Any]:
-    """The transaction's write of a refund on its invoice: `refunded` in all, the status refunded once it is all that
-    was captured; only while the invoice has what it had when read (a concurrent refund: read again)."""
-    status = "refunded" if refunded >= captured else "partially_refunded"
+    """The transaction's write of a refund (or of a refund that failed, given back) on its invoice: `refunded` in all,
+    the status refunded once it is all that was captured (paid again when nothing is); only while the invoice has what
+    it had when read (a concurrent refund: read again)."""
+    status = "refunded" if refunded >= captured else "partially_refunded" if refunded > 0 else "paid"
     before = int(invoice.get("amount_refunded", 0))
     return {"Update": {
         "TableName": _invoices().name, "Key": {"invoice_id": invoice["invoice_id"]},

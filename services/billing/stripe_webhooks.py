@@ -25,6 +25,9 @@ HANDLERS = {
     "payment_intent.payment_failed": "services.billing.payments:on_payment_intent",
     "payment_intent.canceled": "services.billing.payments:on_payment_intent",
     "charge.refunded": "services.billing.refunds:on_charge_refunded",
+    "charge.refund.updated": "services.billing.refunds:on_refund_failed",
+    "refund.failed": "services.billing.refunds:on_refund_failed",
+    "checkout.session.expired": "services.billing.adhoc:on_checkout_expired",
     "setup_intent.succeeded": "services.billing.accounts:on_setup_intent_succeeded",
     "checkout.session.completed": "services.billing.adhoc:on_checkout_completed",
 }

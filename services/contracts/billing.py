@@ -101,6 +101,18 @@ class AdHocPaymentAuthorized(BillingEvent):
     expires_at: str = Field(description="RFC 3339: the token is not accepted after it")
 
 
+class HoldExtended(BillingEvent):
+    """Another hold was placed on the card of a session whose running cost neared what was held (settings'
+    second_hold): sessions checks the running cost against `total_held` from then on. One per hold: its event id is
+    derived from the payment and the number of holds."""
+
+    payment_id: str
+    session_id: str
+    transaction_id: str
+    total_held: int = Field(description="Minor units of currency, every hold of the session together")
+    currency: str
+
+
 class BillingCommandRequested(CommandRequested):
     """A command billing asks connectivity to send: stopping a session whose hold failed or ran out."""
 

@@ -93,6 +93,22 @@ class SessionEnded(SessionsEvent):
     charging_periods: list[ChargingPeriod] = []
 
 
+class SessionHoldReached(SessionsEvent):
+    """A paid session's running cost reached settings().hold_share of what its payment holds (the first hold, then
+    the total after each HoldExtended): billing places another hold when the operator configured it, else has the
+    session stopped. One per hold amount reached: its event id is derived from the session and that amount."""
+
+    session_id: str
+    transaction_id: str
+    evse_id: int
+    id_tag: str
+    account_id: str | None = None  # None: an ad-hoc (QR) payment's session, found by its id tag
+    running_cost: int = Field(description="Minor units of currency, VAT included")
+    hold_amount: int = Field(description="What sessions knows is held, minor units of currency")
+    currency: str
+    ocpp_version: str | None = None
+
+
 class SessionsCommandRequested(CommandRequested):
     """A command sessions asks connectivity to send: a charger's local authorization list (SendLocalList)."""
 

@@ -7,6 +7,7 @@ from typing import Any
 from services.contracts.sessions import (
     LocalListChanged,
     SessionEnded,
+    SessionHoldReached,
     SessionsCommandRequested,
     SessionStarted,
 )
@@ -28,7 +29,8 @@ def session_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> l
     completed at a plausible stop, or settled by an operator after an implausible one (a void session makes none).
     Events after either change neither's status, so neither comes twice. And what the charger is told of the
     price (services/sessions/cost_messages.py): 1.6's SetUserPrice with the start, a running cost when the schedule
-    wrote a new one, 1.6's FinalCost with the completion."""
+    wrote a new one, 1.6's FinalCost with the completion. SessionHoldReached when a running cost reached a new share
+of the session's hold (services/sessions/holds.py)."""
     before = old or {}
     if not new or "status" not in new:
         return []
@@ -46,6 +48,14 @@ def session_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> l
                                     meter_start_wh=int(new["meter_start"]) if "meter_start" in new else None,
                                     ocpp_version=new.get("ocpp_version"), **locked, **common))
         found += cost_messages.user_price(new)
+    reached = new.get("hold_reached") or {}
+    if new["status"] == "active" and reached and reached.get("hold") != (before.get("hold_reached") or {}).get("hold"):
+        found.append(SessionHoldReached(
+            event_id=stable_id("SessionHoldReached", new["session_id"], int(reached["hold"])),
+            occurred_at=reached["at"],
+            running_cost=int(reached["cost"]), hold_amount=int(reached["hold"]), currency=reached["currency"],
+            ocpp_version=new.get("ocpp_version"), **{name: common[name] for name in (
+                "charge_point_id", "session_id", "transaction_id", "evse_id", "id_tag", "account_id")}))
     running = (new.get("running_cost") or {}).get("sent_at")
     if new["status"] == "active" and running and running != (before.get("running_cost") or {}).get("sent_at"):
         found += cost_messages.running(new)

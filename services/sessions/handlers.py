@@ -21,7 +21,7 @@ def api(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 @entry_point
 def relay(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """The streams of sessions' tables: SessionStarted, SessionEnded, LocalListChanged and the SendLocalList
+    """The streams of sessions' tables: SessionStarted, SessionEnded, SessionHoldReached, LocalListChanged and the SendLocalList
     commands it requests, to the bus."""
     from services.shared.relay import relay_batch
 
@@ -110,8 +110,8 @@ def running_costs(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def _payment_event(record: "SQSRecord") -> None:
-    from services.contracts.billing import AccountStanding, AdHocPaymentAuthorized
-    from services.sessions import accounts
+    from services.contracts.billing import AccountStanding, AdHocPaymentAuthorized, HoldExtended
+    from services.sessions import accounts, holds
 
     envelope = consumers.envelope(record)
     detail_type = envelope.get("detail-type")
@@ -119,12 +119,14 @@ def _payment_event(record: "SQSRecord") -> None:
         accounts.standing_changed(AccountStanding.model_validate(envelope["detail"]), clock.now())
     elif detail_type == "AdHocPaymentAuthorized":
         accounts.adhoc_payment_authorized(AdHocPaymentAuthorized.model_validate(envelope["detail"]), clock.now())
+    elif detail_type == "HoldExtended":
+        holds.extended(HoldExtended.model_validate(envelope["detail"]))
     else:
         raise ValueError(f"sessions-payments does not take {detail_type!r} events")
 
 
 @entry_point
 def payment_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Billing's AccountStanding (kept on the account's tokens) and AdHocPaymentAuthorized (a paid session started
-    remotely)."""
+    """Billing's AccountStanding (kept on the account's tokens), AdHocPaymentAuthorized (a paid session started
+    remotely) and HoldExtended (a session's hold raised)."""
     return consumers.sqs_batch(event, context, _payment_event)

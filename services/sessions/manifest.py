@@ -82,9 +82,11 @@ MANIFEST = ServiceManifest(
                            "detail-type": ["TariffChanged", "TariffAssignmentChanged", "ChargerPlaced", "SiteChanged"]},
             queue=Queue(name="sessions-pricing", handler=f"{_HANDLERS}:pricing_event"),
         ),
-        # Billing's accounts' standings, and ad-hoc payments whose session sessions starts remotely.
+        # Billing's accounts' standings, ad-hoc payments whose session sessions starts remotely, and sessions' holds
+        # raised (a running cost is checked against the new total: services/sessions/holds.py).
         Subscription(
-            event_pattern={"source": ["csms.billing"], "detail-type": ["AccountStanding", "AdHocPaymentAuthorized"]},
+            event_pattern={"source": ["csms.billing"],
+                           "detail-type": ["AccountStanding", "AdHocPaymentAuthorized", "HoldExtended"]},
             queue=Queue(name="sessions-payments", handler=f"{_HANDLERS}:payment_event"),
         ),
         Subscription(
@@ -109,5 +111,5 @@ MANIFEST = ServiceManifest(
         OcppRoute("ocpp2.0.1", "ReservationStatusUpdate", f"{_OCPP201}:reservation_status_update"),
     ),
     relay=f"{_HANDLERS}:relay",
-    publishes=("SessionStarted", "SessionEnded", "LocalListChanged", "CommandRequested"),
+    publishes=("SessionStarted", "SessionEnded", "SessionHoldReached", "LocalListChanged", "CommandRequested"),
 )

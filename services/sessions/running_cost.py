@@ -6,7 +6,8 @@ Pricing a running session reads its samples (a Query of its series), so it is do
 settings().cost_update_interval per session: a 2.0.1 TransactionEvent Updated is answered a totalCost only when the
 interval has passed since the last figure the charger got, and the schedule (`sweep`) sends the others one (2.0.1
 CostUpdated, 1.6 the California Pricing "RunningCost" DataTransfer) through the session's change
-(services/sessions/cost_messages.py). An interval of 0 sends none.
+(services/sessions/cost_messages.py). An interval of 0 sends none. Each figure of a paid session is checked against
+its hold (services/sessions/holds.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from services.sessions import periods, pricing_lock, store
+from services.sessions import holds, periods, pricing_lock, store
 from services.shared import clock, pricing
 from services.shared.log import logger, metric
 from services.shared.settings import settings
@@ -108,7 +109,7 @@ def answer(session: dict[str, Any], now: datetime) -> Decimal | None:
     figure = current(session, now)
     if figure is None or not store.cost_answered(session["charge_point_id"], session["transaction_id"],
                                                  session.get("cost_answered_at"), figure["sent_at"],
-                                                 pricing_lock.cost_due_at(now)):
+                                                 pricing_lock.cost_due_at(now), holds.reached(session, figure)):
         return None
     return pricing.major(figure["total_incl_vat"], figure["currency"])
 
@@ -128,7 +129,8 @@ def sweep(now: datetime) -> int:
         key, next_due = (session["charge_point_id"], session["transaction_id"]), pricing_lock.cost_due_at(now)
         if figure is None:  # nothing to tell yet: not read again before the next interval
             store.postpone_cost(*key, next_due)
-        elif store.request_cost(*key, (session.get("running_cost") or {}).get("sent_at"), figure, next_due):
+        elif store.request_cost(*key, (session.get("running_cost") or {}).get("sent_at"), figure, next_due,
+                                holds.reached(session, figure)):
             sent += 1
     if sent:
         metric("RunningCostsSent", sent)

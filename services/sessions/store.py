@@ -274,27 +274,44 @@ def lock_price(charge_point_id: str, transaction_id: str, fields: dict[str, Any]
                       ExpressionAttributeValues={**values, ":active": "active"})
 
 
-def cost_answered(charge_point_id: str, transaction_id: str, previous: str | None, at: str, due: str) -> bool:
-    """Records that a charger was answered a running cost at `at` (the next is `due` then), unless another answer
-    was recorded since `previous` (then this one is not answered: one figure per interval)."""
+def cost_answered(charge_point_id: str, transaction_id: str, previous: str | None, at: str, due: str,
+                  hold_reached: dict[str, Any] | None = None) -> bool:
+    """Records that a charger was answered a running cost at `at` (the next is `due` then), and the hold it reached
+    if any (services/sessions/holds.py), unless another answer was recorded since `previous` (then this one is not
+    answered: one figure per interval)."""
     condition = "attribute_not_exists(cost_answered_at)" if previous is None else "cost_answered_at = :previous"
-    return _update_if(charge_point_id, transaction_id, UpdateExpression="SET cost_answered_at = :at, cost_due_at = :due",
-                      ConditionExpression=f"#status = :active AND {condition}",
-                      ExpressionAttributeNames={"#status": "status"},
-                      ExpressionAttributeValues={":at": at, ":due": due, ":active": "active",
-                                                 **({":previous": previous} if previous is not None else {})}) is not None
+    return _cost_update(charge_point_id, transaction_id, {"cost_answered_at": at, "cost_due_at": due}, condition,
+                        {":previous": previous} if previous is not None else {}, hold_reached)
 
 
 def request_cost(charge_point_id: str, transaction_id: str, previous: str | None, figure: dict[str, Any],
-                 due: str) -> bool:
-    """Writes the running cost to send (the change sends it; the next is `due` then), unless the session ended or
-    another run wrote one since `previous`."""
+                 due: str, hold_reached: dict[str, Any] | None = None) -> bool:
+    """Writes the running cost to send (the change sends it; the next is `due` then), and the hold it reached if
+    any, unless the session ended or another run wrote one since `previous`."""
     condition = "attribute_not_exists(running_cost)" if previous is None else "running_cost.sent_at = :previous"
-    return _update_if(charge_point_id, transaction_id, UpdateExpression="SET running_cost = :figure, cost_due_at = :due",
+    return _cost_update(charge_point_id, transaction_id, {"running_cost": figure, "cost_due_at": due}, condition,
+                        {":previous": previous} if previous is not None else {}, hold_reached)
+
+
+def _cost_update(charge_point_id: str, transaction_id: str, fields: dict[str, Any], condition: str,
+                 values: dict[str, Any], hold_reached: dict[str, Any] | None) -> bool:
+    """An active session's running-cost fields set under `condition` (the previous figure's: one writer per
+    interval, so a hold reached is written once), with `hold_reached` when given."""
+    fields = {**fields, **({"hold_reached": hold_reached} if hold_reached is not None else {})}
+    assignments, names, set_values = set_clause(fields)
+    return _update_if(charge_point_id, transaction_id, UpdateExpression="SET " + ", ".join(assignments),
                       ConditionExpression=f"#status = :active AND {condition}",
+                      ExpressionAttributeNames={**names, "#status": "status"},
+                      ExpressionAttributeValues={**set_values, **values, ":active": "active"}) is not None
+
+
+def raise_hold(charge_point_id: str, transaction_id: str, total_held: int) -> bool:
+    """An active session's known hold raised to `total_held` (billing placed another); an equal or higher one known
+    already (a redelivered or late HoldExtended) is kept. True when raised."""
+    return _update_if(charge_point_id, transaction_id, UpdateExpression="SET hold_total = :total",
+                      ConditionExpression="#status = :active AND (attribute_not_exists(hold_total) OR hold_total < :total)",
                       ExpressionAttributeNames={"#status": "status"},
-                      ExpressionAttributeValues={":figure": figure, ":due": due, ":active": "active",
-                                                 **({":previous": previous} if previous is not None else {})}) is not None
+                      ExpressionAttributeValues={":total": total_held, ":active": "active"}) is not None
 
 
 def postpone_cost(charge_point_id: str, transaction_id: str, due: str) -> None:

@@ -163,9 +163,7 @@ def _started(request: Start, transaction_id: str, timestamp: str, info: dict[str
     }
     if request.reservation_id is not None:
         item["reservation_id"] = request.reservation_id
-    if token is not None and token.get("account_id"):
-        item["account_id"] = token["account_id"]
-    return item
+    return {**item, **_payer(token)}
 
 
 def _reservation_used(charge_point_id: str, reservation_id: int | None, transaction_id: str, now: datetime) -> None:
@@ -428,6 +426,11 @@ def _event_fields(event: Event, samples: list[dict[str, Any]]) -> dict[str, Any]
     return fields
 
 
+def _payer(token: dict[str, Any] | None) -> dict[str, Any]:
+    """Who pays the session, from its token: its account (billing holds its card) or its ad-hoc payment."""
+    return {name: token[name] for name in ("account_id", "payment_id") if token is not None and token.get(name)}
+
+
 def _latest_fields(event: Event) -> dict[str, Any]:
     """What the event with the highest seqNo says: an older one that comes late does not overwrite it."""
     fields: dict[str, Any] = {"trigger_reason": event.trigger_reason, "offline": event.offline}
@@ -448,9 +451,7 @@ def _first_fields(event: Event, info: dict[str, Any] | None, now: datetime,
     fields.update({name: value for name, value in optional.items() if value is not None})
     if event.token is not None and info is not None:
         fields.update(id_tag=event.token.id_token, id_token_type=event.token.type, id_tag_status=info["status"])
-    if token is not None and token.get("account_id"):
-        fields["account_id"] = token["account_id"]
-    return fields
+    return {**fields, **_payer(token)}
 
 
 def _end(session: dict[str, Any], event: Event, now: datetime) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from services.shared.money import exponent
+from services.shared.money import exponent, round_minor
 
 Dimension = Literal["ENERGY", "FLAT", "PARKING_TIME", "TIME"]
 DayOfWeek = Literal["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"]
@@ -131,6 +131,16 @@ class Tariff(BaseModel):
         """The driver-readable price in `language`, else the first one given; None without any."""
         texts = {t.language: t.text for t in self.tariff_alt_text}
         return texts.get(language) or next(iter(texts.values()), None)
+
+
+def hold_amount(tariff: Tariff | None, currency: str) -> int:
+    """What a session's hold on a driver's card takes, in minor units of `currency`: the tariff's hold_amount (in its
+    major unit), else the deployment's CSMS_HOLD_AMOUNT. Billing places holds by it and sessions checks the running
+    cost against it: both read this one figure."""
+    from services.shared.settings import settings
+
+    held = tariff.hold_amount if tariff is not None and tariff.hold_amount is not None else settings().hold_amount
+    return round_minor(held, currency)
 
 
 def valid_time_zone(name: str) -> str:

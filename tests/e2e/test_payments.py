@@ -1,6 +1,7 @@
 """Issue 21 end to end: an RFID driver's account pays through the Stripe emulator on the local stack. A saved card's
-hold when a 1.6 session starts and the exact capture when it ends, a refund and one beyond the capture refused; a
-2.0.1 session under the minimum cancels its hold; a card that needs authentication fails its hold off-session and a
+hold when a 1.6 session starts and the exact capture when it ends (once, though its StopTransaction, SessionEnded
+and InvoiceIssued come again), a refund and one beyond the capture refused; a
+2.0.1 session under the minimum cancels its hold and its invoice is waived; a card that needs authentication fails its hold off-session and a
 card declined on charge stops the session, the latter leaving the invoice payment_failed, both the token Blocked; a
 webhook with a bad signature is refused."""
 
@@ -92,6 +93,36 @@ def times() -> tuple[str, str]:
     return (stop - timedelta(minutes=20)).isoformat(), stop.isoformat()
 
 
+async def booted_and_started(charger: Charger, tag: str) -> tuple[Any, str]:
+    """The 1.6 charger booted and a session of `tag` started 20 minutes ago, accepted: its answer, and the stop time."""
+    await charger.call(call16.BootNotification(charge_point_vendor="ACME", charge_point_model="Volt 22"))
+    start, stop = times()
+    started = await charger.call(call16.StartTransaction(connector_id=1, id_tag=tag, meter_start=0, timestamp=start))
+    assert started.id_tag_info["status"] == "Accepted", started
+    return started, stop
+
+
+def replay_the_end(stack: Stack, invoice: dict[str, Any], account_id: str) -> None:
+    """The session's SessionEnded and its InvoiceIssued published again onto the embedded EventBridge (as EventBridge
+    may deliver twice, or an operator redrives), new event ids and the same figures, and worked off."""
+    import boto3
+
+    events = boto3.client("events", endpoint_url=f"http://127.0.0.1:{stack.ports['AWS']}", region_name="us-east-1",
+                          aws_access_key_id="local", aws_secret_access_key="local")
+    ended = {name: invoice[name] for name in ("charge_point_id", "session_id", "transaction_id", "evse_id",
+                                              "connector_id", "id_tag", "started_at", "stopped_at", "energy_wh",
+                                              "tariff_id", "tariff_version", "time_zone")}
+    issued = {name: invoice[name] for name in ("charge_point_id", "session_id", "id_tag", "energy_wh", "number",
+                                               "total_excl_vat", "total_vat", "total_incl_vat", "total", "currency")}
+    events.put_events(Entries=[
+        {"EventBusName": "csms", "Source": "csms.sessions", "DetailType": "SessionEnded", "Detail": json.dumps({
+            **ended, "event_id": uuid.uuid4().hex, "meter_start_wh": 0, "meter_stop_wh": invoice["energy_wh"],
+            "account_id": account_id})},
+        {"EventBusName": "csms", "Source": "csms.billing", "DetailType": "InvoiceIssued", "Detail": json.dumps({
+            **issued, "event_id": uuid.uuid4().hex, "occurred_at": invoice["issued_at"], "invoice_id": invoice["id"]})}])
+    assert stack.worked_off() == []
+
+
 def test_a_saved_card_is_held_then_charged_the_exact_total_and_refunded(stack: Stack, stripe_client: "stripe.StripeClient") -> None:
     cp_id = f"PAY16-{uuid.uuid4().hex[:6]}"
     account_id, tag = driver(stack, stripe_client, "pm_card_visa", cp_id)
@@ -99,14 +130,13 @@ def test_a_saved_card_is_held_then_charged_the_exact_total_and_refunded(stack: S
     async def charge() -> None:
         async with connect(stack.ocpp_url, cp_id, subprotocols=("ocpp1.6",)) as ws:
             async with running(Charger(cp_id, ws)) as charger:
-                await charger.call(call16.BootNotification(charge_point_vendor="ACME", charge_point_model="Volt 22"))
-                start, stop = times()
-                started = await charger.call(call16.StartTransaction(connector_id=1, id_tag=tag, meter_start=0,
-                                                                     timestamp=start))
-                assert started.id_tag_info["status"] == "Accepted", started
+                started, stop = await booted_and_started(charger, tag)
                 assert await until(lambda: payment_of(stack, account_id, "held") is not None, 20, 0.2), "no hold"
-                await charger.call(call16.StopTransaction(meter_stop=ENERGY_WH, timestamp=stop, id_tag=tag,
-                                                          transaction_id=started.transaction_id, reason="EVDisconnected"))
+                stop_frame = call16.StopTransaction(meter_stop=ENERGY_WH, timestamp=stop, id_tag=tag,
+                                                    transaction_id=started.transaction_id, reason="EVDisconnected")
+                await charger.call(stop_frame)
+                assert await until(lambda: payment_of(stack, account_id, "captured") is not None, 30, 0.2)
+                await charger.call(stop_frame)  # the charger sends it again (its answer lost): nothing more
 
     asyncio.run(charge())
     payment = eventually(lambda: payment_of(stack, account_id, "captured"), 30)
@@ -114,8 +144,14 @@ def test_a_saved_card_is_held_then_charged_the_exact_total_and_refunded(stack: S
     code, _, invoice = stack.request("GET", f"/invoices/{payment['invoice_id']}")
     assert (invoice["status"], invoice["total_incl_vat"], invoice["payment_id"]) == ("paid", 400, payment["id"])
     assert (payment["amount_held"], payment["amount_captured"]) == (3000, 400)
+    replay_the_end(stack, invoice, account_id)
+    assert stack.request("GET", f"/invoices/{invoice['id']}")[2] == invoice
+    assert stack.request("GET", f"/payments/{payment['id']}")[2] == payment
     captured = stripe_client.v1.payment_intents.retrieve(payment["payment_intent_id"])
     assert (captured.status, captured.amount_received) == ("succeeded", 400)
+    succeeded = stripe_client.v1.events.list(params={"type": "payment_intent.succeeded", "limit": 100})
+    assert [event.data.object.amount_received for event in succeeded.data
+            if event.data.object.metadata.to_dict().get("csms_payment_id") == payment["id"]] == [400]  # captured once
 
     refunds = f"/invoices/{invoice['id']}/refunds"
     code, _, note = stack.request("POST", refunds, {"amount": 150, "reason": "slow charger"})
@@ -153,7 +189,7 @@ def test_a_201_session_under_the_minimum_cancels_its_hold(stack: Stack, stripe_c
     assert payment is not None, "the hold was not cancelled"
     assert stripe_client.v1.payment_intents.retrieve(payment["payment_intent_id"]).status == "canceled"
     invoice = stack.request("GET", f"/invoices/{payment['invoice_id']}")[2]
-    assert (invoice["status"], invoice["payment_status"]) == ("issued", "waived")
+    assert (invoice["status"], invoice["waived_reason"], invoice["minimum_wh"]) == ("waived", "under_minimum", 500)
 
 
 def test_a_card_that_needs_authentication_fails_its_hold_off_session_and_the_session_is_stopped(
@@ -164,10 +200,7 @@ def test_a_card_that_needs_authentication_fails_its_hold_off_session_and_the_ses
     async def charge() -> str:
         async with connect(stack.ocpp_url, cp_id, subprotocols=("ocpp1.6",)) as ws:
             async with running(StoppableCharger(cp_id, ws)) as charger:
-                await charger.call(call16.BootNotification(charge_point_vendor="ACME", charge_point_model="Volt 22"))
-                start, _ = times()
-                started = await charger.call(call16.StartTransaction(connector_id=1, id_tag=tag, meter_start=0,
-                                                                     timestamp=start))
+                started, _ = await booted_and_started(charger, tag)
                 assert await until(lambda: charger.received, 20, 0.2), "the failed hold did not stop the session"
                 assert charger.received == [("RemoteStopTransaction", {"transaction_id": started.transaction_id})]
                 authorized = await charger.call(call16.Authorize(id_tag=tag))
@@ -185,11 +218,7 @@ def test_a_card_declined_on_charge_stops_the_session_fails_the_invoice_and_block
     async def charge() -> str:
         async with connect(stack.ocpp_url, cp_id, subprotocols=("ocpp1.6",)) as ws:
             async with running(StoppableCharger(cp_id, ws)) as charger:
-                await charger.call(call16.BootNotification(charge_point_vendor="ACME", charge_point_model="Volt 22"))
-                start, stop = times()
-                started = await charger.call(call16.StartTransaction(connector_id=1, id_tag=tag, meter_start=0,
-                                                                     timestamp=start))
-                assert started.id_tag_info["status"] == "Accepted", started
+                started, stop = await booted_and_started(charger, tag)
                 assert await until(lambda: charger.received, 20, 0.2), "the failed hold did not stop the session"
                 assert charger.received == [("RemoteStopTransaction", {"transaction_id": started.transaction_id})]
                 await charger.call(call16.StopTransaction(meter_stop=ENERGY_WH, timestamp=stop, id_tag=tag,

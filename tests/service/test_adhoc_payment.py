@@ -321,3 +321,26 @@ def test_through_stripes_webhooks_the_paid_checkout_asks_sessions_to_start(
     assert authorized == {**authorized, "payment_id": item["payment_id"], "charge_point_id": "CP-1", "evse_id": 2,
                           "id_tag": item["id_tag"], "remote_start_id": found["remote_start_id"],
                           "expires_at": found["start_by"]}
+
+
+def test_a_checkout_left_unpaid_expires_by_its_webhook_or_after_its_expiry(
+        emulator: StripeEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    left, forgotten, paying = paid(emulator), paid(emulator), paid(emulator)
+    assert forgotten["due_at"] == clock.iso(clock.parse(forgotten["created_at"]) + adhoc.CHECKOUT_GIVEN_UP)
+    stripe_api.client().v1.checkout.sessions.expire(left["checkout_session_id"])
+    [obj] = [json.loads(payload)["data"]["object"] for payload, _ in emulator.drain()
+             if json.loads(payload)["type"] == "checkout.session.expired"]
+    adhoc.on_checkout_expired(obj)
+    adhoc.on_checkout_expired(obj)  # a replay changes nothing
+    expired = payment_store.get(left["payment_id"])
+    assert expired["status"] == "expired" and "due" not in expired
+    assert pay_page.state_of(expired, None, None).title == "Not paid"
+    pay_at_stripe(emulator, paying)
+    assert adhoc.timed_out_starts() == 0  # not yet due
+    later = clock.now() + adhoc.CHECKOUT_GIVEN_UP + timedelta(seconds=1)
+    monkeypatch.setattr(clock, "now", lambda: later)
+    assert adhoc.timed_out_starts() == 2  # the forgotten one expires; the paid one's start never came: cancelled
+    found = payment_store.get(forgotten["payment_id"])
+    assert found["status"] == "expired" and "due" not in found
+    assert payment_store.get(paying["payment_id"])["status"] == "canceled"
+    assert adhoc.timed_out_starts() == 0

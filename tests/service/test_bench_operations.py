@@ -62,9 +62,10 @@ def test_the_counts_are_the_calls_the_handlers_make(result: dict[str, Any]) -> N
     relayed = {label: {handler: row["event_types"] for handler, row in ops[label]["consumers"].items()
                        if handler.endswith(":relay")} for label in ops}
     assert relayed[operations.STATUS_CHANGED] == {CONNECTIVITY_RELAY: ["ConnectorStatusChanged"]}
-    # SessionStarted feeds diagnostics' fleet projection; CommandCompleted is made, but no manifest subscribes to it.
+    # SessionStarted feeds diagnostics' fleet projection and billing's holds; CommandCompleted is made, but no manifest
+    # subscribes to it; billing's InvoiceIssued feeds its own payments.
     assert relayed["StartTransaction"] == {SESSIONS_RELAY: ["SessionStarted"]}
-    assert relayed["StopTransaction"] == {SESSIONS_RELAY: ["SessionEnded"], "services.billing.handlers:relay": []}
+    assert relayed["StopTransaction"] == {SESSIONS_RELAY: ["SessionEnded"], "services.billing.handlers:relay": ["InvoiceIssued"]}
     assert relayed[operations.REPLY] == {CONNECTIVITY_RELAY: []}
     assert ops["Authorize"]["reads"] == 1 and ops["Authorize"]["writes"] == 0
 

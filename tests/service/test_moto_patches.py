@@ -358,3 +358,31 @@ def test_uploads_sent_as_a_form_keep_their_bytes(aws_env: None) -> None:
     assert upload(moto_app, "off", "application/zip") == upload(moto_patches.raw_uploads(moto_app), "on", "application/zip")
     assert (upload(moto_app, "off-form", form), upload(moto_patches.raw_uploads(moto_app), "on-form", form)) == (
         b"", b"diagnostics")
+
+
+def test_a_failed_transaction_keeps_the_tables_streams_and_drops_its_undone_writes(
+        aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.backends import get_backend
+    from moto.dynamodb.models import DynamoDBBackend
+
+    from tests.service.helpers import ACCOUNT, REGION
+
+    monkeypatch.setattr(DynamoDBBackend, "transact_write_items", DynamoDBBackend.transact_write_items)  # undone after
+    moto_patches.transactions_keep_streams()
+    tables = get_backend("dynamodb")[ACCOUNT][REGION].tables
+    chargers, sites = aws.table("chargers"), aws.table("sites")
+    chargers.put_item(Item={"charge_point_id": "CP-1", "model": "A"})
+    live, shard = tables[chargers.name], tables[chargers.name].stream_shard
+    assert shard is not None and len(shard.items) == 1
+    with pytest.raises(ClientError) as refused:  # the first write is made, then undone when the second's condition fails
+        chargers.meta.client.transact_write_items(TransactItems=[
+            {"Update": {"TableName": chargers.name, "Key": {"charge_point_id": "CP-1"},
+                        "UpdateExpression": "SET model = :b", "ExpressionAttributeValues": {":b": "B"}}},
+            {"Put": {"TableName": sites.name, "Item": {"site_id": "S-1"},
+                     "ConditionExpression": "attribute_exists(site_id)"}}])
+    assert refused.value.response["Error"]["Code"] == "TransactionCanceledException"
+    assert tables[chargers.name] is live and live.stream_shard is shard  # what the stream's reader reads
+    assert chargers.get_item(Key={"charge_point_id": "CP-1"})["Item"]["model"] == "A"
+    assert len(shard.items) == 1  # no record of the undone write
+    chargers.put_item(Item={"charge_point_id": "CP-2"})
+    assert [record.record["eventName"] for record in shard.items] == ["INSERT", "INSERT"]

@@ -97,9 +97,15 @@ def test_under_the_minimum_the_hold_is_cancelled_and_nothing_charged(stripe_webh
     assert canceled["status"] == "canceled"
     assert intent(canceled["payment_intent_id"]).status == "canceled"
     waived = store.get_invoice(invoice["invoice_id"])
-    assert waived is not None and (waived["status"], waived["payment_status"]) == ("issued", "waived")
-    reply = call("GET", f"/invoices/{invoice['invoice_id']}")
-    assert (reply["json"]["payment_status"], reply["json"]["payment_id"]) == ("waived", canceled["payment_id"])
+    assert waived is not None and (waived["status"], waived["waived_reason"]) == ("waived", "under_minimum")
+    reply = call("GET", f"/invoices/{invoice['invoice_id']}")["json"]
+    assert (reply["status"], reply["payment_id"], reply["number"]) == ("waived", canceled["payment_id"], 1)
+    assert (reply["minimum_s"], reply["minimum_wh"], reply["total_incl_vat"]) == (120, 500, 1166)
+    assert_problem(call("POST", f"/invoices/{invoice['invoice_id']}/refunds", {"reason": "x"}), 409)
+    report = call("GET", "/reports/usage", query={"from": "2026-03-01T00:00:00Z", "to": "2026-03-02T00:00:00Z",
+                                                   "group_by": "charger", "period": "day"})
+    assert report["statusCode"] == 200, report["body"]
+    assert [(row["sessions"], row["revenue_incl_vat"]) for row in report["json"]["rows"]] == [(1, 0)]
 
 
 def test_a_hold_that_ran_out_is_charged_on_the_card_instead(stripe_emulator: "StripeEmulator") -> None:
@@ -460,3 +466,49 @@ def test_through_the_queues_a_replayed_session_end_captures_once(stripe_emulator
     charged = intent(paid["payment_intent_id"])
     assert (charged.amount_received, len([e for e in stripe_emulator.events
                                           if e["type"] == "payment_intent.succeeded"])) == (total, 1)
+
+
+def test_a_refund_that_fails_later_fails_its_credit_note_and_is_refundable_again(
+        stripe_emulator: "StripeEmulator", stripe_webhooks: Deliver, monkeypatch: pytest.MonkeyPatch) -> None:
+    from local.stripe import objects
+
+    monkeypatch.setattr(objects, "REFUND_FAILS_AFTER_S", 0.0)
+    payments.session_started(started(account_with("pm_card_refundFail")))
+    invoice = issued()
+    path = f"/invoices/{invoice['invoice_id']}/refunds"
+    note = call("POST", path, {"amount": 400, "reason": "slow"})["json"]
+    assert note["status"] == "succeeded"  # as Stripe first answers
+    with stripe_emulator.stripe.lock:
+        stripe_emulator.stripe.fail_refunds_due()
+    replies = stripe_webhooks()
+    assert replies and all(reply["statusCode"] == 200 for reply in replies)
+    [failed] = call("GET", path)["json"]["items"]
+    assert (failed["id"], failed["status"], failed["amount"]) == (note["id"], "failed", 400)
+    assert failed["failed_refund_ids"] == note["refund_ids"] and note["failed_refund_ids"] == []
+    shown = call("GET", f"/invoices/{invoice['invoice_id']}")["json"]
+    assert (shown["status"], shown["amount_refunded"]) == ("paid", 0)
+    assert (payment()["amount_refunded"], payment()["captures"][0]["refunded"]) == (0, 0)
+    [refund] = [event["data"]["object"] for event in stripe_emulator.events if event["type"] == "refund.failed"]
+    from services.billing import refunds
+
+    refunds.on_refund_failed(refund)  # its other event (charge.refund.updated) or a redelivery: given back once
+    assert call("GET", f"/invoices/{invoice['invoice_id']}")["json"]["amount_refunded"] == 0
+    again = call("POST", path, {"amount": 1166, "reason": "all of it"})
+    assert (again["statusCode"], again["json"]["number"]) == (201, 2)
+
+
+def test_credit_notes_are_listed_paged_and_by_invoice(stripe_emulator: "StripeEmulator") -> None:
+    payments.session_started(started(account_with("pm_card_visa")))
+    payments.session_started(started(account_with("pm_card_visa"), "s-2"))
+    first, second = issued(), issued("s-2")
+    for invoice, amount in ((first, 100), (second, 200), (first, 300)):
+        reply = call("POST", f"/invoices/{invoice['invoice_id']}/refunds", {"amount": amount, "reason": f"r{amount}"})
+        assert reply["statusCode"] == 201, reply["body"]
+    page1 = call("GET", "/credit-notes", query={"limit": "2"})["json"]
+    page2 = call("GET", "/credit-notes", query={"limit": "2", "next_token": page1["next_token"]})["json"]
+    assert len(page1["items"]) == 2 and page2["next_token"] is None
+    assert sorted(note["number"] for note in page1["items"] + page2["items"]) == [1, 2, 3]
+    of_first = call("GET", "/credit-notes", query={"invoice_id": first["invoice_id"]})["json"]
+    assert ([note["amount"] for note in of_first["items"]], of_first["next_token"]) == ([100, 300], None)
+    assert call("GET", "/credit-notes", query={"invoice_id": "inv_nope"})["json"]["items"] == []
+    assert_problem(call("GET", "/credit-notes", query={"limit": "0"}), 422)

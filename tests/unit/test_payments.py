@@ -4,7 +4,6 @@ over captures, and the events a payment's change makes."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -27,21 +26,22 @@ def invoice(**changed: Any) -> dict[str, Any]:
     ({"total_incl_vat": 0}, 0),
     ({"status": "unpriced"}, 0),
     ({"status": "void"}, 0),
+    ({"status": "waived"}, 0),
 ])
 def test_what_is_owed(changed: dict[str, Any], owed: int) -> None:
     assert payments.amount_owed(invoice(**changed)) == owed
+
+
+def test_a_waiver_says_why_with_the_minimum_then_in_force() -> None:
+    assert payments.waiver(invoice(energy_wh=400)) == {"waived_reason": "under_minimum", "minimum_s": 120,
+                                                       "minimum_wh": 500}
+    assert payments.waiver(invoice(total_incl_vat=0)) == {"waived_reason": "zero_total"}
 
 
 def test_retries_back_off_then_stop() -> None:
     waits = [payments.next_attempt_at(n, NOW) for n in range(1, 6)]
     assert [wait - NOW if wait else None for wait in waits] == [
         timedelta(hours=1), timedelta(hours=6), timedelta(hours=24), timedelta(hours=72), None]
-
-
-def test_the_hold_is_the_tariffs_else_the_deployments_in_minor_units() -> None:
-    assert payments.hold_amount(Decimal("25.5"), "EUR") == 2550
-    assert payments.hold_amount(Decimal("3000"), "JPY") == 3000
-    assert payments.hold_amount(None, "EUR") == 5000
 
 
 def test_a_refund_takes_from_the_latest_capture_back() -> None:
@@ -84,7 +84,8 @@ def test_every_webhook_type_the_issue_names_goes_to_a_function_that_exists() -> 
 
     assert set(stripe_webhooks.HANDLERS) == {
         "payment_intent.amount_capturable_updated", "payment_intent.succeeded", "payment_intent.payment_failed",
-        "payment_intent.canceled", "charge.refunded", "setup_intent.succeeded", "checkout.session.completed"}
+        "payment_intent.canceled", "charge.refunded", "charge.refund.updated", "refund.failed", "setup_intent.succeeded",
+        "checkout.session.completed", "checkout.session.expired"}
     for target in stripe_webhooks.HANDLERS.values():
         module, _, function = target.partition(":")
         assert callable(getattr(importlib.import_module(module), function)), target

@@ -77,6 +77,16 @@ def test_the_content_holds_every_figure_of_the_invoice_in_the_sites_local_time()
     assert (receipt["tariff_id"], receipt["tariff_version"]) == ("tar-1", 3)
 
 
+def test_a_waived_receipt_says_no_charge_and_the_minimum() -> None:
+    waived = {**INVOICE, "status": "waived", "waived_reason": "under_minimum", "minimum_s": 120, "minimum_wh": 500}
+    receipt = receipts.content(waived, SITE, OPERATOR)
+    assert receipt["payment"] == "No charge: under the minimum of 2 min / 0.5 kWh"
+    assert receipt["total_incl_vat"] == 1154  # kept for information
+    assert "No charge: under the minimum of 2 min / 0.5 kWh" in receipts.html(receipt)
+    assert receipts.content({**INVOICE, "status": "waived", "waived_reason": "zero_total"}, SITE, OPERATOR)["payment"] \
+        == "No charge"
+
+
 def test_one_vat_row_per_rate_however_it_is_written() -> None:
     lines = [{**LINES[0], "vat_rate": "19.00"}, *LINES[1:]]
     receipt = receipts.content({**INVOICE, "lines": lines}, SITE, OPERATOR)

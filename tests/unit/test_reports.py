@@ -95,3 +95,15 @@ def test_a_statement_sums_what_was_billed_and_lists_each_invoice() -> None:
     assert summary["totals"] == [
         {"currency": "CHF", "invoices": 1, "total_excl_vat": 500, "total_vat": 40, "total_incl_vat": 540},
         {"currency": "EUR", "invoices": 2, "total_excl_vat": 600, "total_vat": 114, "total_incl_vat": 714}]
+
+
+def test_a_waived_session_adds_its_energy_and_no_revenue_and_no_statement_total() -> None:
+    waived = invoice("2026-03-01T10:00:00.000Z", status="waived", energy_wh=400, number=5, invoice_id="inv_5",
+                     session_id="s-5", issued_at="2026-03-01T10:00:01.000Z")
+    paid = invoice("2026-03-01T11:00:00.000Z", status="paid", number=6, invoice_id="inv_6", session_id="s-6",
+                   issued_at="2026-03-01T11:00:01.000Z")
+    (row,) = reports.usage([waived, paid], "charger", "month", BERLIN)
+    assert (row.sessions, row.energy_wh, row.revenue_excl_vat, row.revenue_incl_vat) == (2, 10_400, 300, 357)
+    summary = statements.summary([waived, paid])
+    assert (summary["invoice_count"], summary["waived_sessions"]) == (1, 1)
+    assert summary["totals"][0]["total_incl_vat"] == 357
