@@ -115,13 +115,15 @@ def add_hold(payment_id: str, holds_before: int, hold: dict[str, Any], at: str) 
     """Another hold (`{payment_intent_id, amount}`, placed as the session's running cost neared what was held:
     services/billing/payments.py) appended to a held payment's `holds`, after its first (`payment_intent_id`,
     `amount_held`), only while it has `holds_before` of them: a replay, or a concurrent delivery that placed the same
-    one, writes nothing. The payment as it now is, or None."""
+    one, writes nothing; nor while a capture claims the payment (`claim`: it would not see this hold). The payment
+    as it now is, or None."""
     present = "size(holds) = :before" if holds_before else "attribute_not_exists(holds)"
     try:
         reply = _payments().update_item(
             Key={"payment_id": payment_id},
             UpdateExpression="SET holds = list_append(if_not_exists(holds, :none), :hold), updated_at = :at",
-            ConditionExpression=f"#status = :held AND {present}", ExpressionAttributeNames={"#status": "status"},
+            ConditionExpression=f"#status = :held AND {present} AND (attribute_not_exists(#claim) OR #claim < :at)",
+            ExpressionAttributeNames={"#status": "status", "#claim": CLAIM},
             ExpressionAttributeValues={":none": [], ":hold": [hold], ":at": at, ":held": "held",
                                        **({":before": holds_before} if holds_before else {})},
             ReturnValues="ALL_NEW")

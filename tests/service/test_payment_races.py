@@ -205,3 +205,32 @@ def test_a_void_while_the_hold_is_at_stripe_lets_the_hold_go(stripe_emulator: "S
     assert payment()["status"] == "voided"
     [hold] = [o for o in stripe_emulator.stripe.objects.values() if o.get("object") == "payment_intent"]
     assert hold["status"] == "canceled"
+
+
+def test_a_second_hold_while_the_capture_is_at_stripe_is_let_go(stripe_emulator: "StripeEmulator",
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.contracts.sessions import SessionHoldReached
+    from services.shared.settings import settings
+
+    monkeypatch.setenv("CSMS_SECOND_HOLD", "true")
+    settings.cache_clear()
+    account_id = account_with("pm_card_visa")
+    payments.session_started(started(account_id))
+    invoice_first(account_id)
+    intents = client().v1.payment_intents
+    capture = intents.capture
+    reached = SessionHoldReached(event_id="reached", charge_point_id="CP-1", session_id="s-1", transaction_id="7",
+                                 evse_id=1, id_tag="TAG-1", account_id=account_id, running_cost=4600, hold_amount=5000,
+                                 currency="EUR", ocpp_version="ocpp1.6")
+
+    def cost_nears_the_hold_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        payments.hold_reached(reached)
+        return capture(*args, **kwargs)
+
+    monkeypatch.setattr(intents, "capture", cost_nears_the_hold_meanwhile)
+    payments.invoice_event("InvoiceIssued", ISSUED)
+    paid = payment()
+    assert (paid["status"], paid["amount_captured"], paid.get("holds", [])) == ("captured", 1166, [])
+    second = [o for o in stripe_emulator.stripe.objects.values()
+              if o.get("object") == "payment_intent" and o["id"] != paid["payment_intent_id"]]
+    assert [o["status"] for o in second] == ["canceled"]
