@@ -47,6 +47,9 @@ KIND = "adhoc"
 CHECKOUT_TTL = timedelta(minutes=31)
 # After the checkout's expiry, a payment still pending is given up (Stripe's checkout.session.expired may be lost).
 CHECKOUT_GIVEN_UP = CHECKOUT_TTL + timedelta(minutes=2)
+# How long after the token's expiry billing still waits for the session before it cancels the hold: a start the charger
+# accepted just before the token expired reaches billing through the stream, the bus and a queue, seconds later.
+START_GRACE = timedelta(minutes=2)
 # The highest remoteStartId: OCPP 2.0.1's is an integer (32-bit signed on most chargers).
 _REMOTE_START_IDS = 2**31 - 1
 
@@ -142,6 +145,8 @@ def checkout(item: dict[str, Any], product: str, success_url: str, cancel_url: s
     metadata = {"csms_payment_id": payment}
     session = stripe_api.client().v1.checkout.sessions.create(params={
         "mode": "payment",
+        # A card only: it is authorized now and captured at the end (other methods may not hold an amount).
+        "payment_method_types": ["card"],
         "line_items": [{"price_data": {"currency": item["currency"].lower(), "unit_amount": int(item["amount_held"]),
                                        "product_data": {"name": product}}, "quantity": 1}],
         "payment_intent_data": {"capture_method": "manual", "metadata": metadata},
@@ -165,17 +170,36 @@ def on_checkout_completed(obj: dict[str, Any]) -> None:
     intent = intent.get("id") if isinstance(intent, dict) else intent
     if not payment or not intent or obj.get("status") != "complete":
         return
+    item = payment_store.get(payment)
+    if item is None or item.get("kind") != KIND or "start_by" in item or not _authorized(payment, intent):
+        return  # not ours, a replay, or not held at Stripe
     now = clock.now()
-    start_by = clock.iso(now + timedelta(seconds=settings().adhoc_start_timeout))
+    start_by = now + timedelta(seconds=settings().adhoc_start_timeout)
     sets: dict[str, Any] = {"status": "held", "payment_intent_id": intent, "remote_start_id": remote_start_id(payment),
-                            "authorized_at": clock.iso(now), "start_by": start_by, "due": payment_store.DUE,
-                            "due_at": start_by, "updated_at": clock.iso(now)}
+                            "authorized_at": clock.iso(now), "start_by": clock.iso(start_by), "due": payment_store.DUE,
+                            "due_at": clock.iso(start_by + START_GRACE), "updated_at": clock.iso(now)}
     if obj.get("amount_total") is not None:
         sets["amount_held"] = int(obj["amount_total"])
     # pending, or held already by its PaymentIntent's own webhook (services/billing/payments.py), with no start yet
     if _move(payment, "#status = :pending OR (#status = :held AND attribute_not_exists(start_by))",
              {":pending": "pending", ":held": "held"}, sets) is None:
         logger.info("checkout completed for no pending ad-hoc payment", extra={"payment_id": payment})
+
+
+def _authorized(payment: str, intent: str) -> bool:
+    """Whether Stripe holds the amount for the intent now: a completed checkout is not trusted alone (a session starts
+    on it)."""
+    import stripe
+
+    from services.billing import stripe_api
+
+    try:
+        status = stripe_api.client().v1.payment_intents.retrieve(intent).status
+    except stripe.InvalidRequestError:  # no such intent
+        status = None
+    if status != "requires_capture":
+        logger.warning("a completed checkout's payment is not authorized", extra={"payment_id": payment, "status": status})
+    return status == "requires_capture"
 
 
 def on_checkout_expired(obj: dict[str, Any]) -> None:
@@ -244,6 +268,7 @@ def _release(item: dict[str, Any]) -> None:
     try:
         # the same request as payments.py's cancel of a hold: one idempotency key, one set of parameters
         stripe_api.client().v1.payment_intents.cancel(item["payment_intent_id"],
+                                                      params={"cancellation_reason": "abandoned"},
                                                       options=stripe_api.options("cancel", item["payment_id"]))
     except stripe.InvalidRequestError as error:
         if error.code != "payment_intent_unexpected_state":
@@ -263,11 +288,19 @@ def timed_out_starts() -> int:
         item = payment_store.get(payment)
         if item is None or item.get("kind") != KIND:
             continue
-        if item["status"] == "held" and not item.get("session_id"):
-            done += cancel(item["payment_id"], "the session did not start in time")
-        elif item["status"] == "canceled" and item.get("due"):
-            _release(item)
-            done += 1
-        elif item["status"] == "pending":
-            done += expire(item["payment_id"])
+        try:
+            done += _step(item)
+        except Exception:  # Stripe unavailable or refusing: still due, tried next minute; the others go on
+            logger.exception("ad-hoc payment step not made", extra={"payment_id": payment})
     return done
+
+
+def _step(item: dict[str, Any]) -> int:
+    if item["status"] == "held" and not item.get("session_id"):
+        return int(cancel(item["payment_id"], "the session did not start in time"))
+    if item["status"] == "canceled" and item.get("due"):
+        _release(item)
+        return 1
+    if item["status"] == "pending":
+        return int(expire(item["payment_id"]))
+    return 0

@@ -26,14 +26,11 @@ def session_ended(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def _place_event(record: "SQSRecord") -> None:
     from services.billing import places
-    from services.contracts.connectivity import ChargerPlaced, ConnectorStatusChanged, SiteChanged
+    from services.contracts.connectivity import ChargerPlaced, SiteChanged
 
     envelope = consumers.envelope(record)
     detail_type = envelope.get("detail-type")
-    if detail_type == "ConnectorStatusChanged":
-        status = ConnectorStatusChanged.model_validate(envelope["detail"])
-        places.record_evse(status.charge_point_id, status.evse_id, status.occurred_at)
-    elif detail_type == "ChargerPlaced":
+    if detail_type == "ChargerPlaced":
         placed = ChargerPlaced.model_validate(envelope["detail"])
         places.record_placement(placed.charge_point_id, placed.site_id, placed.version)
     elif detail_type == "SiteChanged":
@@ -44,8 +41,7 @@ def _place_event(record: "SQSRecord") -> None:
 
 @entry_point
 def place_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """ChargerPlaced, SiteChanged and ConnectorStatusChanged from connectivity: billing's projection of sites and of
-    chargers' EVSEs (services/billing/places.py)."""
+    """ChargerPlaced and SiteChanged from connectivity: billing's projection of sites (services/billing/places.py)."""
     return consumers.sqs_batch(event, context, _place_event)
 
 

@@ -80,7 +80,7 @@ MANIFEST = ServiceManifest(
         # Sites and chargers' places; the EVSEs a charger reports statuses of (the QR pay page's).
         Subscription(
             event_pattern={"source": ["csms.connectivity"],
-                           "detail-type": ["ChargerPlaced", "SiteChanged", "ConnectorStatusChanged"]},
+                           "detail-type": ["ChargerPlaced", "SiteChanged"]},
             queue=Queue(name="billing-places", handler=f"{_HANDLERS}:place_events"),
         ),
         # A session of an account's token starts: its hold; an ad-hoc payment's session starts: linked to it. A

@@ -201,7 +201,7 @@ def answer(event: dict[str, Any]) -> dict[str, Any]:
 
     method = event.get("httpMethod") or ""
     parsed = parse_path(event.get("path") or "")
-    if parsed is None or not places.has_evse(parsed[0], parsed[1]):
+    if parsed is None or parsed[1] > settings().max_connector_id or places.site_of(parsed[0]) is None:
         return _reply(404, not_found_page(), method)
     charge_point_id, evse_id, payment = parsed
     operator = settings().operator_name

@@ -1,13 +1,12 @@
 """Billing's projection of connectivity's sites: where each charger stands (ChargerPlaced) and each site's name,
 address and time zone (SiteChanged). A session's site decides its site tariff, and the site's time zone is the one
-a tariff's times of day are read in and an invoice shows; billing never reads connectivity's tables. It also keeps
-which EVSEs each charger has reported a status of (ConnectorStatusChanged): the QR pay page exists for those only.
+a tariff's times of day are read in and an invoice shows; billing never reads connectivity's tables. The QR pay page
+exists for the chargers placed at a site.
 
 Table `places`, partition `place_id`:
 
     charger#<charge_point_id>  site_id (absent: at no site), version (ChargerPlaced's)
     site#<site_id>             name, address, time_zone, version (SiteChanged's), deleted (when it was deleted)
-    evse#<charge_point_id>#<evse_id>  first_seen (the first status it reported)
 
 Events arrive late, twice and out of order: each write is conditioned on the event's version, so an older fact
 never overwrites a newer one and a replay changes nothing.
@@ -65,24 +64,6 @@ def record_site(changed: "SiteChanged") -> None:
     if changed.change == "deleted":
         item["deleted"] = True
     _newer(item)
-
-
-def record_evse(charge_point_id: str, evse_id: int, at: str) -> None:
-    """The charger has this EVSE (0, the charger itself, is none); read first: statuses change often, EVSEs rarely."""
-    key = {"place_id": f"evse#{charge_point_id}#{evse_id}"}
-    if evse_id < 1 or "Item" in _places().get_item(Key=key, ProjectionExpression="place_id"):
-        return
-    try:
-        _places().put_item(Item={**key, "first_seen": at}, ConditionExpression="attribute_not_exists(place_id)")
-    except ClientError as error:
-        if not condition_failed(error):
-            raise
-
-
-def has_evse(charge_point_id: str, evse_id: int) -> bool:
-    """Whether the charger ever reported a status of this EVSE."""
-    return "Item" in _places().get_item(Key={"place_id": f"evse#{charge_point_id}#{evse_id}"},
-                                        ProjectionExpression="place_id")
 
 
 def site_of(charge_point_id: str) -> str | None:

@@ -35,6 +35,8 @@ TARIFF = {"currency": "EUR", "type": "AD_HOC_PAYMENT", "hold_amount": "20",
           "tariff_alt_text": [{"language": "en", "text": "0.50 EUR/kWh incl. VAT"},
                               {"language": "de", "text": "0,50 EUR/kWh inkl. MwSt."}],
           "elements": [{"price_components": [{"type": "ENERGY", "price": 0.42, "vat": 19, "step_size": 1}]}]}
+SITE = {"name": "Harbour car park", "address": {"street": "Hafenstr. 1", "city": "Hamburg", "postal_code": "20457",
+                                                 "country": "DE"}, "time_zone": "Europe/Berlin"}
 ENERGY_WH = 8000  # 8 kWh x 0.42 + 19 % VAT: 4.00 EUR
 
 
@@ -70,17 +72,19 @@ def browse(method: str, url: str, form: dict[str, str] | None = None,
 def priced_charger(stack: Stack, prefix: str) -> tuple[str, str]:
     """A new charger's id with TARIFF assigned to it, and its EVSE 1's page."""
     suffix = uuid.uuid4().hex[:6]
-    cp_id, tariff_id = f"{prefix}-{suffix}", f"adhoc-{suffix}"
+    cp_id, tariff_id, site_id = f"{prefix}-{suffix}", f"adhoc-{suffix}", f"PAY-{suffix}"
     assert stack.request("PUT", f"/tariffs/{tariff_id}", TARIFF)[0] == 201
+    page_url = f"{stack.rest_url}/pay/{cp_id}/1"
+    assert browse("GET", page_url)[0] == 404  # no charger of that name stands at a site
+    assert stack.request("PUT", f"/sites/{site_id}", SITE)[0] == 201
+    assert stack.request("PUT", f"/chargers/{cp_id}", {"site_id": site_id})[0] == 201
     assert stack.request("POST", "/tariff-assignments", {"tariff_id": tariff_id, "scope": "charger",
                                                          "target_id": cp_id})[0] == 201
-    page_url = f"{stack.rest_url}/pay/{cp_id}/1"
-    assert browse("GET", page_url)[0] == 404  # no charger of that name has reported an EVSE
     return cp_id, page_url
 
 
 async def pay(stack: Stack, cp_id: str, page_url: str) -> str:
-    """The driver opens the EVSE's page (once the charger reported it), sees the price and the hold, pays on the
+    """The driver opens the EVSE's page (once billing knows the charger's site), sees the price and the hold, pays on the
     emulator's checkout page with pm_card_visa: the status page Stripe sends them back to."""
     assert await until(lambda: browse("GET", page_url)[0] == 200, 15, 0.2)
     status, headers, page = browse("GET", page_url, headers={"Accept-Language": "de-DE,de;q=0.9"})

@@ -92,9 +92,10 @@ def test_the_consumers_of_each_messages_events_are_counted_apart(result: dict[st
     subscribed = sum(row["count"] * consumer["invocations"] for row in ops.values()
                      for handler, consumer in row["consumers"].items() if not handler.endswith(":relay"))
     # per charger: its connection (sessions' local list; diagnostics' fleet learns its version), its session's
-    # invoice, diagnostics for six status changes and for its session's start and end (the fleet projection), and the
-    # evidence of chargers at risk: its boot and its session's end
-    assert subscribed == 3 * (2 + 1 + 6 + 2 + 2)
+    # invoice, diagnostics for six status changes and for its session's start and end (the fleet projection), the
+    # evidence of chargers at risk: its boot and its session's end, and billing's payments: its session's start (a
+    # hold, if an account's) and its invoice (a capture)
+    assert subscribed == 3 * (2 + 1 + 6 + 2 + 2 + 2)
     assert result["run"]["consumer_invocations"] > subscribed  # the relays
 
 
