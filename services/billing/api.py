@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Callable, Literal
 
 from aws_lambda_powertools.event_handler.openapi.models import Tag
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
@@ -209,14 +209,7 @@ def get_invoice(invoice_id: Annotated[str, Path(max_length=64, description="The 
                        "already; unpriced is not billed). 404 for an unknown invoice id."),
           responses=responses({200: ("The invoice, void", Invoice)}, 404, 409, 422))
 def void_invoice(invoice_id: Annotated[str, Path(max_length=64, description="The invoice id")], body: VoidIn) -> Invoice:
-    try:
-        item = store.void(invoice_id, body.reason, clock.iso(clock.now()))
-    except store.NotVoidable as status:
-        raise ProblemError(409, f"Invoice {invoice_id!r} is {status}: only an unpaid invoice can be voided") from None
-    if item is None:
-        raise ProblemError(404, f"No invoice {invoice_id!r}")
-    payments.voided(item)
-    return _invoice(item)
+    return _closed(invoice_id, "voided", lambda: store.void(invoice_id, body.reason, clock.iso(clock.now())))
 
 
 @app.post("/invoices/<invoice_id>/settle", security=_WRITE, summary="Settle an invoice", tags=[INVOICES],
@@ -226,11 +219,18 @@ def void_invoice(invoice_id: Annotated[str, Path(max_length=64, description="The
                        "settled: 409 for any other status. 404 for an unknown invoice id."),
           responses=responses({200: ("The invoice, settled", Invoice)}, 404, 409, 422))
 def settle_invoice(invoice_id: Annotated[str, Path(max_length=64, description="The invoice id")], body: SettleIn) -> Invoice:
+    return _closed(invoice_id, "settled", lambda: store.settle(invoice_id, body.note, clock.iso(clock.now())))
+
+
+def _closed(invoice_id: str, status: Literal["settled", "voided"], close: Callable[[], dict[str, Any] | None]) -> Invoice:
+    """A void or settle, with its payment (services/billing/payments.py:close): 409 for an invoice that is not unpaid
+    or whose payment is being taken now, 404 for an unknown one."""
     try:
-        item = store.settle(invoice_id, body.note, clock.iso(clock.now()))
-    except store.NotSettlable as status:
-        raise ProblemError(409, f"Invoice {invoice_id!r} is {status}: only an unpaid invoice can be settled") from None
+        item = payments.close(invoice_id, status, close)
+    except (store.NotVoidable, store.NotSettlable) as found:
+        raise ProblemError(409, f"Invoice {invoice_id!r} is {found}: only an unpaid invoice can be {status}") from None
+    except payments.Busy as busy:
+        raise ProblemError(409, str(busy)) from None
     if item is None:
         raise ProblemError(404, f"No invoice {invoice_id!r}")
-    payments.settled(item)
     return _invoice(item)

@@ -93,7 +93,8 @@ def _session_fields(session: SessionEnded, issued_at: str) -> dict[str, Any]:
     }
     if session.id_tag:  # an empty id tag cannot be an index key; such invoices are listed without one
         item["id_tag"] = session.id_tag
-    optional = {"token_group": session.token_group, "site_id": session.site_id, "authorization": session.id_tag_status}
+    optional = {"token_group": session.token_group, "site_id": session.site_id, "authorization": session.id_tag_status,
+                "account_id": session.account_id}
     item.update({name: value for name, value in optional.items() if value is not None})
     return item
 

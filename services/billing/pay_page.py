@@ -10,16 +10,25 @@ given only in Stripe's return URL. HTML only, with its own style and no script, 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from html import escape
 from typing import Any
 from urllib.parse import quote, urlencode
+
+from services.shared.rest import header
 
 PAY_PREFIX = "/pay"
 _HEADERS = {"Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex",
             "X-Content-Type-Options": "nosniff", "Content-Type": "text/html; charset=utf-8"}
 # Stripe's hosted checkout, where the page's form leads (a redirect after a form's POST is checked by form-action).
 _STRIPE_CHECKOUT = "https://checkout.stripe.com"
+# What a path's parts may be (anything else is no page: never a DynamoDB key it cannot take): a charge point id as
+# connectivity admits them (services/connectivity/connections.py:CHARGE_POINT_ID; services do not import each other),
+# an EVSE id of 1 to 3 digits, an ad-hoc payment's id (services/billing/adhoc.py:payment_id).
+_CHARGE_POINT_ID = re.compile(r"[A-Za-z0-9._~:@!$&'()*+,;=-]{1,48}")
+_EVSE_ID = re.compile(r"[0-9]{1,3}")
+_PAYMENT_ID = re.compile(r"pay_[0-9a-f]{32}")
 # Seconds between a status page's refreshes while its payment still changes.
 REFRESH_S = 5
 
@@ -48,18 +57,15 @@ def _reply(status: int, body: str, method: str, form_action: str = "'none'",
             "body": "" if method == "HEAD" else body}
 
 
-def _header(event: dict[str, Any], name: str) -> str | None:
-    return next((value for key, value in (event.get("headers") or {}).items() if key.lower() == name), None)
-
-
 def parse_path(path: str) -> tuple[str, int, str | None] | None:
     """(charge_point_id, evse_id, payment_id or None) of a /pay path, after whatever a base path mapping put before
     it; None for any other shape."""
     _, found, rest = path.partition(f"{PAY_PREFIX}/")
     parts = rest.split("/")
-    if not found or len(parts) not in (2, 4) or not parts[0] or not parts[1].isdigit() or not 0 < int(parts[1]) < 1000:
+    if (not found or len(parts) not in (2, 4) or not _CHARGE_POINT_ID.fullmatch(parts[0])
+            or not _EVSE_ID.fullmatch(parts[1]) or int(parts[1]) == 0):
         return None
-    if len(parts) == 4 and (parts[2] != "status" or not parts[3].startswith("pay_")):
+    if len(parts) == 4 and (parts[2] != "status" or not _PAYMENT_ID.fullmatch(parts[3])):
         return None
     return parts[0], int(parts[1]), parts[3] if len(parts) == 4 else None
 
@@ -205,7 +211,7 @@ def answer(event: dict[str, Any]) -> dict[str, Any]:
         return _status(event, method, operator, charge_point_id, evse_id, payment)
     if method in ("GET", "HEAD"):
         place = places.place(charge_point_id)
-        offer = _offer(charge_point_id, evse_id, _header(event, "accept-language"))
+        offer = _offer(charge_point_id, evse_id, header(event, "accept-language"))
         return _reply(200, offer_page(operator, charge_point_id, evse_id, place and place.name, offer), method,
                       form_action=f"'self' {_checkout_origin()}")
     if method == "POST":
@@ -220,6 +226,7 @@ def _pay(event: dict[str, Any], charge_point_id: str, evse_id: int) -> dict[str,
 
     from services.billing import adhoc
     from services.shared.log import logger
+    from services.shared.secrets import MissingSecret
 
     offer = _offer(charge_point_id, evse_id, None)
     if offer is None:
@@ -229,7 +236,7 @@ def _pay(event: dict[str, Any], charge_point_id: str, evse_id: int) -> dict[str,
     success = f"{page}/status/{item['payment_id']}?{urlencode({'key': item['status_key']})}"
     try:
         url = adhoc.checkout(item, f"Charging at {charge_point_id}, EVSE {evse_id}", success, page)
-    except stripe.StripeError as error:
+    except (stripe.StripeError, MissingSecret) as error:
         logger.warning("checkout session not created", extra={"payment_id": item["payment_id"], "error": str(error)})
         return _reply(503, html("Try again", "<p>Card payment is not available at the moment: please try again in a "
                                 "minute.</p>"), "POST", headers={"Retry-After": "60"})

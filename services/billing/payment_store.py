@@ -10,7 +10,7 @@ and `due_at`: the sparse index retry-due holds exactly those items, by when.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
@@ -22,6 +22,9 @@ from services.shared.dynamo import condition_failed, every, page, set_clause
 BY_INTENT = "by-intent"
 RETRY_DUE = "retry-due"
 DUE = "due"
+CLAIM = "claimed_until"
+# How long a claim holds a payment: longer than a Lambda runs (20 s), short enough for an operator to try again.
+CLAIM_LEASE = timedelta(seconds=60)
 # The statuses each status may be reached from (a status reached from itself: another attempt recorded on it).
 FORWARD: dict[str, tuple[str, ...]] = {
     "held": ("pending",),
@@ -112,13 +115,15 @@ def add_hold(payment_id: str, holds_before: int, hold: dict[str, Any], at: str) 
     """Another hold (`{payment_intent_id, amount}`, placed as the session's running cost neared what was held:
     services/billing/payments.py) appended to a held payment's `holds`, after its first (`payment_intent_id`,
     `amount_held`), only while it has `holds_before` of them: a replay, or a concurrent delivery that placed the same
-    one, writes nothing. The payment as it now is, or None."""
+    one, writes nothing; nor while a capture claims the payment (`claim`: it would not see this hold). The payment
+    as it now is, or None."""
     present = "size(holds) = :before" if holds_before else "attribute_not_exists(holds)"
     try:
         reply = _payments().update_item(
             Key={"payment_id": payment_id},
             UpdateExpression="SET holds = list_append(if_not_exists(holds, :none), :hold), updated_at = :at",
-            ConditionExpression=f"#status = :held AND {present}", ExpressionAttributeNames={"#status": "status"},
+            ConditionExpression=f"#status = :held AND {present} AND (attribute_not_exists(#claim) OR #claim < :at)",
+            ExpressionAttributeNames={"#status": "status", "#claim": CLAIM},
             ExpressionAttributeValues={":none": [], ":hold": [hold], ":at": at, ":held": "held",
                                        **({":before": holds_before} if holds_before else {})},
             ReturnValues="ALL_NEW")
@@ -127,6 +132,43 @@ def add_hold(payment_id: str, holds_before: int, hold: dict[str, Any], at: str) 
             return None
         raise
     return reply["Attributes"]
+
+
+def claim(payment_id: str, statuses: tuple[str, ...], now: datetime, lease: timedelta = CLAIM_LEASE) -> dict[str, Any] | None:
+    """The payment, taken by one step for `lease` (a capture at Stripe, an operator's settle or void), while it is in
+    one of `statuses` and no other step holds it: the payment as it now is (with `claimed_until`), None when it is
+    held or has moved on. The claim ends with the step's move (which removes `claimed_until`), `unclaim`, or its
+    lease (a Lambda that died)."""
+    allowed = {f":from{i}": value for i, value in enumerate(statuses)}
+    try:
+        reply = _payments().update_item(
+            Key={"payment_id": payment_id}, UpdateExpression="SET #claim = :until",
+            ConditionExpression=(f"attribute_exists(payment_id) AND #status IN ({', '.join(allowed)}) "
+                                 "AND (attribute_not_exists(#claim) OR #claim < :now)"),
+            ExpressionAttributeNames={"#status": "status", "#claim": CLAIM},
+            ExpressionAttributeValues={**allowed, ":now": clock.iso(now), ":until": clock.iso(now + lease)},
+            ReturnValues="ALL_NEW")
+    except ClientError as error:
+        if condition_failed(error):
+            return None
+        raise
+    return reply["Attributes"]
+
+
+def unclaim(claimed: dict[str, Any]) -> None:
+    """A claim given back without a move (the step failed and is tried again): only the claim it took."""
+    try:
+        _payments().update_item(Key={"payment_id": claimed["payment_id"]}, UpdateExpression="REMOVE #claim",
+                                ConditionExpression="#claim = :mine", ExpressionAttributeNames={"#claim": CLAIM},
+                                ExpressionAttributeValues={":mine": claimed[CLAIM]})
+    except ClientError as error:
+        if not condition_failed(error):
+            raise
+
+
+def claimed(payment: dict[str, Any], now: datetime) -> bool:
+    """Whether a step holds the payment now."""
+    return payment.get(CLAIM, "") >= clock.iso(now)
 
 
 def due(until: str) -> list[str]:

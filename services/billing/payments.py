@@ -13,7 +13,7 @@ the payment's changes (services/billing/changes.py:payment_changes), never from 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from services.billing import adhoc, invoicing, payment_store, store, stripe_api
 from services.shared import clock, events
@@ -83,6 +83,7 @@ class Declined(Exception):
         self.code = code
         self.message = message
         self.intent_id = intent_id
+        self.captures: list[dict[str, Any]] = []  # what was captured before the refusal (_take)
 
 
 def _declined(error: "stripe.StripeError") -> Declined:
@@ -143,7 +144,7 @@ def session_started(started: "SessionStarted") -> None:
 
 
 def _hold(started: "SessionStarted") -> None:
-    from services.billing import accounts, tariffs
+    from services.billing import tariffs
 
     tariff = (tariffs.tariff(started.tariff_id, started.tariff_version)
               if started.tariff_id is not None and started.tariff_version is not None else None)
@@ -157,21 +158,34 @@ def _hold(started: "SessionStarted") -> None:
         "transaction_id": started.transaction_id, "created_at": at, "updated_at": at,
         **{name: value for name, value in (("id_tag", started.id_tag), ("ocpp_version", started.ocpp_version)) if value}}
     if not payment_store.create(item):
-        item = payment_store.get(item["payment_id"]) or item
-        if item["status"] != "pending":
-            return  # a replay: the hold was placed or failed already
+        item = payment_store.get(item["payment_id"]) or item  # a replay: the hold may be placed or failed already
+    placed = _place(item, started) if item["status"] == "pending" else item
+    if placed is not None and store.get_invoice(invoicing.invoice_id(started.session_id), consistent=True) is not None:
+        # The invoice came first (the charger sent the start late, or this hold was retried): it is billed now, as
+        # its InvoiceIssued would have (a replay of this event finishes it, should billing fail here).
+        _bill(placed, started.session_id)
+
+
+def _place(item: dict[str, Any], started: "SessionStarted") -> dict[str, Any] | None:
+    """The hold placed at Stripe: the payment held, or failed_hold with its account blocked; None when another
+    delivery moved it first."""
+    from services.billing import accounts
+
     try:
         intent = _off_session(item, int(item["amount_held"]), ("hold", started.session_id), hold=True)
     except Declined as declined:
         accounts.block(started.account_id, invoicing.invoice_id(started.session_id), "hold_failed")
-        payment_store.move(item["payment_id"], "failed_hold", {
+        logger.info("hold failed: the session is stopped", extra={"payment_id": item["payment_id"], "code": declined.code})
+        return payment_store.move(item["payment_id"], "failed_hold", {
             "attempts": 1, "last_error": {"code": declined.code, "message": declined.message},
             "updated_at": clock.iso(clock.now()), **({"payment_intent_id": declined.intent_id} if declined.intent_id else {})})
-        logger.info("hold failed: the session is stopped", extra={"payment_id": item["payment_id"], "code": declined.code})
-        return
-    payment_store.move(item["payment_id"], "held", {"payment_intent_id": intent.id,
-                                                    "amount_held": int(intent.amount_capturable),
-                                                    "updated_at": clock.iso(clock.now())})
+    held = payment_store.move(item["payment_id"], "held", {"payment_intent_id": intent.id,
+                                                           "amount_held": int(intent.amount_capturable),
+                                                           "updated_at": clock.iso(clock.now())})
+    if held is None and (payment_store.get(item["payment_id"]) or {}).get("status") in ("voided", "canceled"):
+        # Its invoice was voided while the hold was at Stripe: nothing is owed, the hold is let go.
+        _cancel_intent({**item, "payment_intent_id": intent.id}, best_effort=True)
+    return held
 
 
 # --- its invoice: capture or cancel -----------------------------------------------------------------------------
@@ -190,16 +204,33 @@ def invoice_event(detail_type: str, detail: dict[str, Any]) -> None:
     when nothing is owed. A replay finds the payment past `held` and does nothing."""
     if detail_type not in ("InvoiceIssued", "SessionUnpriced"):
         raise ValueError(f"billing-payments does not take {detail_type!r} events")
-    payment = _payment_of(detail["session_id"], detail.get("id_tag"))
+    session_id = detail["session_id"]
+    payment = _payment_of(session_id, detail.get("id_tag"))
     if payment is None:
+        invoice = store.get_invoice(invoicing.invoice_id(session_id), consistent=True)
+        if invoice is not None and invoice.get("account_id"):
+            # The account's hold is not written yet (its SessionStarted comes later or is being retried): this
+            # delivery is tried again; the hold, once placed, bills the invoice itself (_hold), whichever is first.
+            raise RuntimeError(f"the hold of session {session_id} is not placed yet: try again")
         return
+    _bill(payment, session_id)
+
+
+def _bill(payment: dict[str, Any], session_id: str) -> None:
+    """The session's invoice collected from its payment (held or failed_hold): captured, charged, or the hold
+    cancelled when nothing is owed. A payment past those does nothing."""
     if payment["status"] == "pending":
         raise RuntimeError(f"payment {payment['payment_id']} is not placed yet: try again")
     if payment["status"] not in ("held", "failed_hold"):
         return
-    invoice = store.get_invoice(invoicing.invoice_id(detail["session_id"]), consistent=True)
+    invoice = store.get_invoice(invoicing.invoice_id(session_id), consistent=True)
     if invoice is None:
-        raise RuntimeError(f"no invoice for session {detail['session_id']}")
+        raise RuntimeError(f"no invoice for session {session_id}")
+    if invoice["status"] == "settled":  # an operator settled it before the hold was placed
+        if payment.get("account_id"):
+            _unblock(payment)
+        _close_payment(invoice, payment, "settled")
+        return
     owed = amount_owed(invoice)
     if owed == 0:
         release(payment, invoice)
@@ -251,62 +282,121 @@ def _unblock(payment: dict[str, Any]) -> None:
     accounts.unblock(payment["account_id"], invoicing.invoice_id(payment["session_id"]))
 
 
+class Busy(Exception):
+    """Another step holds the payment now (a capture at Stripe, an operator's settle or void): try again shortly."""
+
+
 def _collect(payment: dict[str, Any], invoice: dict[str, Any], owed: int) -> None:
     """Collects what is owed and not captured yet: the holds captured in the order placed (each up to its amount, a
     later one nothing is left for cancelled), the rest (or all, when the holds ran out) charged off-session to the
-    account's card. Paid, or a failed attempt with its retry due."""
-    import stripe
+    account's card. Paid, or a failed attempt with its retry due. The payment is claimed for the while
+    (payment_store.claim): an operator's settle or void waits for it (Busy)."""
+    now = clock.now()
+    claimed = payment_store.claim(payment["payment_id"], (payment["status"],), now)
+    if claimed is None:
+        if payment_store.claimed(payment_store.get(payment["payment_id"]) or {}, now):
+            raise Busy(f"payment {payment['payment_id']} is being taken or closed: try again")
+        return  # it moved on since it was read (another delivery took it)
+    if invoice["currency"] != payment["currency"]:
+        _failed(claimed, invoice, owed, [], int(claimed["attempts"]) + 1, Declined(
+            "currency_mismatch", f"The invoice is in {invoice['currency']}, the payment in {payment['currency']}: "
+            "an operator settles or voids it"), retry=False)
+        return
+    try:
+        captures = _take(claimed, owed)
+    except Declined as declined:
+        _failed(claimed, invoice, owed, declined.captures, int(claimed["attempts"]) + 1, declined)
+        return
+    except BaseException:
+        payment_store.unclaim(claimed)
+        raise
+    _paid(claimed, invoice, owed, captures)
 
+
+def _take(payment: dict[str, Any], owed: int) -> list[dict[str, Any]]:
+    """The payment's captures once `owed` is taken at Stripe; Declined (with the captures so far) when it is not."""
     captures = [dict(capture) for capture in payment.get("captures", [])]
-    attempt = int(payment["attempts"]) + 1
     try:
         for intent_id, amount, key in held_intents(payment) if payment["status"] == "held" else []:
             wanted = min(owed - sum(int(capture["amount"]) for capture in captures), amount)
             if wanted <= 0:  # a later hold nothing is left to capture from
                 _cancel_one(payment, intent_id, key)
                 continue
-            try:
-                intent = stripe_api.client().v1.payment_intents.capture(
-                    intent_id, params={"amount_to_capture": wanted}, options=stripe_api.options("capture", *key))
-            except stripe.StripeError as error:
-                refused = _declined(error)
-                if error.http_status != 400 or not payment.get("account_id"):
-                    raise refused from None
-                # The hold is no longer capturable (its authorization ran out, or it was cancelled at Stripe): the
-                # account's card is charged instead, below.
-                logger.info("hold not capturable: charging the card", extra={"payment_id": payment["payment_id"],
-                                                                             "code": refused.code})
-            else:
-                captures.append({"payment_intent_id": intent.id, "amount": int(intent.amount_received), "refunded": 0})
+            captured = _capture_hold(payment, intent_id, wanted, key)
+            if captured is not None:
+                captures.append({"payment_intent_id": captured.id, "amount": int(captured.amount_received),
+                                 "refunded": 0})
         rest = owed - sum(int(capture["amount"]) for capture in captures)
         if rest > 0:
-            intent = _off_session(payment, rest, ("charge", payment["payment_id"], attempt), hold=False)
+            intent = _off_session(payment, rest, ("charge", payment["payment_id"], int(payment["attempts"]) + 1),
+                                  hold=False)
             captures.append({"payment_intent_id": intent.id, "amount": int(intent.amount_received), "refunded": 0})
     except Declined as declined:
-        _failed(payment, invoice, owed, captures, attempt, declined)
-        return
-    _paid(payment, invoice, owed, captures)
+        declined.captures = captures
+        raise
+    return captures
+
+
+def _capture_hold(payment: dict[str, Any], intent_id: str, amount: int, key: tuple[Any, ...]) -> Any:
+    """A hold of the payment captured for `amount`: the PaymentIntent, succeeded; None when it is no longer capturable
+    (its authorization ran out, or it was cancelled at Stripe) and the account's card is to be charged instead.
+    A hold Stripe says it captured already (the answer to an earlier capture was lost) is that capture: never a
+    second charge. Declined when Stripe refuses it; Stripe unavailable or still answering the same key, raised."""
+    import stripe
+
+    intents = stripe_api.client().v1.payment_intents
+    try:
+        return intents.capture(intent_id, params={"amount_to_capture": amount}, options=stripe_api.options("capture", *key))
+    except stripe.IdempotencyError:
+        raise
+    except stripe.StripeError as error:
+        refused = _declined(error)
+        if error.http_status != 400:
+            raise refused from None
+    intent = intents.retrieve(intent_id)
+    if intent.status == "succeeded":
+        logger.warning("the hold was captured already: its capture is recorded", extra={
+            "payment_id": payment["payment_id"], "payment_intent_id": intent_id, "amount": int(intent.amount_received)})
+        return intent
+    if intent.status != "canceled" or not payment.get("account_id"):
+        raise refused
+    logger.info("hold not capturable: charging the card", extra={"payment_id": payment["payment_id"],
+                                                                 "code": refused.code})
+    return None
 
 
 def _paid(payment: dict[str, Any], invoice: dict[str, Any], owed: int, captures: list[dict[str, Any]]) -> None:
     store.record_payment(invoice["invoice_id"], payment["payment_id"], "paid")
     if payment.get("account_id") and payment.get("session_id"):
         _unblock(payment)
-    payment_store.move(payment["payment_id"], "captured", {
-        "invoice_id": invoice["invoice_id"], "amount_owed": owed, "amount_captured": owed, "captures": captures,
-        "payment_intent_id": captures[-1]["payment_intent_id"], "updated_at": clock.iso(clock.now())},
-        remove=("due", "due_at"), attempts=int(payment["attempts"]))
+    fields = {"invoice_id": invoice["invoice_id"], "amount_owed": owed,
+              "amount_captured": sum(int(capture["amount"]) for capture in captures), "captures": captures,
+              "payment_intent_id": captures[-1]["payment_intent_id"], "updated_at": clock.iso(clock.now())}
+    if payment_store.move(payment["payment_id"], "captured", fields, remove=("due", "due_at", payment_store.CLAIM),
+                          attempts=int(payment["attempts"])) is None:
+        _keep_captures(payment, fields)
+
+
+def _keep_captures(payment: dict[str, Any], fields: dict[str, Any]) -> None:
+    """Money taken at Stripe after the payment moved on (an operator closed it once the claim ran out): the captures
+    are recorded on it all the same, never lost, for an operator to refund."""
+    logger.error("captured at Stripe after the payment was closed: refund it if it was paid otherwise", extra={
+        "payment_id": payment["payment_id"], "captures": fields["captures"]})
+    payment_store.move(payment["payment_id"], None, {
+        name: fields[name] for name in ("captures", "amount_captured", "payment_intent_id", "updated_at") if name in fields},
+        remove=(payment_store.CLAIM,))
 
 
 def _failed(payment: dict[str, Any], invoice: dict[str, Any], owed: int, captures: list[dict[str, Any]], attempt: int,
-            declined: Declined) -> None:
+            declined: Declined, *, retry: bool = True) -> None:
     """A failed attempt: the invoice payment_failed, the account blocked by it, the next attempt due (only an
-    account's card can be charged again: an ad-hoc payment's failure waits for an operator)."""
+    account's card can be charged again: an ad-hoc payment's failure waits for an operator, as does one `retry`
+    would not mend)."""
     from services.billing import accounts
 
     now = clock.now()
     charges = int(payment.get("failed_charges", 0)) + 1
-    retry = next_attempt_at(charges, now) if payment.get("account_id") else None
+    retry_at = next_attempt_at(charges, now) if retry and payment.get("account_id") else None
     store.record_payment(invoice["invoice_id"], payment["payment_id"], "payment_failed")
     if payment.get("account_id"):
         accounts.block(payment["account_id"], invoice["invoice_id"], "payment_failed")
@@ -317,10 +407,12 @@ def _failed(payment: dict[str, Any], invoice: dict[str, Any], owed: int, capture
         "amount_captured": sum(int(capture["amount"]) for capture in captures),
         "last_error": {"code": declined.code, "message": declined.message}, "updated_at": clock.iso(now),
         **({"payment_intent_id": intent} if intent else {})}
-    if retry is not None:
-        fields.update(due=payment_store.DUE, due_at=clock.iso(retry))
-    payment_store.move(payment["payment_id"], "capture_failed", fields, remove=() if retry else ("due", "due_at"),
-                       attempts=int(payment["attempts"]))
+    if retry_at is not None:
+        fields.update(due=payment_store.DUE, due_at=clock.iso(retry_at))
+    if payment_store.move(payment["payment_id"], "capture_failed", fields, attempts=int(payment["attempts"]),
+                          remove=(payment_store.CLAIM,) if retry_at else ("due", "due_at", payment_store.CLAIM)) is None:
+        if captures:
+            _keep_captures(payment, fields)
     logger.info("payment failed", extra={"payment_id": payment["payment_id"], "code": declined.code, "attempt": attempt})
 
 
@@ -395,6 +487,8 @@ def due_steps() -> int:
         else:
             try:
                 _collect(payment, invoice, int(payment["amount_owed"]))
+            except Busy:  # an operator is closing it, or another run took it
+                continue
             except Exception:  # Stripe unavailable: still due, tried next minute; the other payments go on
                 logger.exception("retry not made", extra={"payment_id": payment_id})
                 continue
@@ -404,29 +498,52 @@ def due_steps() -> int:
 
 # --- operators: settle, void ----------------------------------------------------------------------------------------
 
-def settled(invoice: dict[str, Any]) -> None:
-    """The invoice was paid outside Stripe: its payment settled."""
-    _closed(invoice, "settled")
+def close(invoice_id: str, status: str, close_invoice: Callable[[], dict[str, Any] | None]) -> dict[str, Any] | None:
+    """An operator's settle (`status` "settled": paid outside Stripe) or void ("voided": nothing owed) of an invoice:
+    its payment claimed first (Busy while a capture holds it, so money is never taken from a closed invoice), its
+    account no longer blocked by it, the invoice closed (`close_invoice`: store.settle or store.void, which raise their
+    refusal), then the payment closed: retries stop, a hold is cancelled. The invoice as it now is, None if none has
+    this id. Nothing here raises after the invoice is closed."""
+    invoice = store.get_invoice(invoice_id, consistent=True)
+    if invoice is None:
+        return None
+    payment = (payment_store.get(invoice["payment_id"]) if invoice.get("payment_id")
+               else _payment_of(invoice["session_id"], invoice.get("id_tag")))
+    claimed = None
+    if payment is not None and payment["status"] in payment_store.FORWARD[status]:
+        now = clock.now()
+        claimed = payment_store.claim(payment["payment_id"], payment_store.FORWARD[status], now)
+        if claimed is None and payment_store.claimed(payment_store.get(payment["payment_id"]) or {}, now):
+            raise Busy("A payment of this invoice is being taken: try again in a minute")
+    try:
+        if claimed is not None and claimed.get("account_id") and claimed.get("session_id"):
+            try:
+                _unblock(claimed)
+            except RuntimeError:  # the account's standing kept changing under it (accounts._change_standing)
+                raise Busy("The account of this invoice is being changed: try again in a minute") from None
+        closed = close_invoice()
+    except BaseException:
+        if claimed is not None:
+            payment_store.unclaim(claimed)
+        raise
+    if closed is not None and claimed is not None:
+        _close_payment(closed, claimed, status)
+    return closed
 
 
-def voided(invoice: dict[str, Any]) -> None:
-    """The invoice is void, nothing is owed: its payment voided."""
-    _closed(invoice, "voided")
+def _close_payment(invoice: dict[str, Any], payment: dict[str, Any], status: str) -> None:
+    """The payment of a settled or void invoice moved to `status`; a hold cancelled at Stripe if it can be now (an
+    operator does not wait for Stripe: a hold left lapses by itself within days)."""
+    from services.shared.secrets import MissingSecret
 
-
-def _closed(invoice: dict[str, Any], status: str) -> None:
-    """An operator closed the invoice (settled, voided): its payment moves to `status` (retries stop, a hold is
-    cancelled, without waiting for Stripe) and its account is no longer blocked by it."""
-    payment = payment_store.get(invoice["payment_id"]) if invoice.get("payment_id") else _payment_of(
-        invoice["session_id"], invoice.get("id_tag"))
-    if payment is None or payment["status"] not in payment_store.FORWARD[status]:
-        return
-    if payment["status"] == "held" and payment.get("payment_intent_id"):
-        _cancel_intent(payment, best_effort=True)
-    if payment.get("account_id") and payment.get("session_id"):
-        _unblock(payment)
     payment_store.move(payment["payment_id"], status, {"invoice_id": invoice["invoice_id"],
-                                                       "updated_at": clock.iso(clock.now())}, remove=("due", "due_at"))
+                                                       "updated_at": clock.iso(clock.now())},
+                       remove=("due", "due_at", payment_store.CLAIM))
+    if payment["status"] == "held" and payment.get("payment_intent_id"):
+        try:
+            _cancel_intent(payment, best_effort=True)
+        except MissingSecret:
+            logger.warning("hold not cancelled: Stripe is not configured", extra={"payment_id": payment["payment_id"]})
 
 
 # --- Stripe's webhooks ----------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from services.shared.rest import PROBLEM_JSON, Problem
+from services.shared.rest import PROBLEM_JSON, Problem, header
 
 WEBHOOKS_PATH = "/stripe/webhooks"
 # The function each handled event type's `data.object` goes to; other types are acknowledged and ignored.
@@ -44,10 +44,6 @@ def _problem(status: int, title: str, detail: str) -> dict[str, Any]:
             "body": Problem(title=title, status=status, detail=detail).model_dump_json()}
 
 
-def _header(event: dict[str, Any], name: str) -> str | None:
-    return next((value for key, value in (event.get("headers") or {}).items() if key.lower() == name), None)
-
-
 def answer(event: dict[str, Any]) -> dict[str, Any]:
     """API Gateway's REST proxy event to its reply."""
     import stripe
@@ -60,7 +56,7 @@ def answer(event: dict[str, Any]) -> dict[str, Any]:
     body = event.get("body") or ""
     try:
         payload = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
-        stripe.Webhook.construct_event(payload, _header(event, "stripe-signature"),
+        stripe.Webhook.construct_event(payload, header(event, "stripe-signature"),
                                        secret("stripe/webhook-secret").get_secret_value())
         found = json.loads(payload)
         event_id, kind, obj = found["id"], found["type"], found["data"]["object"]

@@ -331,6 +331,12 @@ def json_response(status: int, body: BaseModel, headers: dict[str, str] | None =
 
 
 
+def header(raw_event: dict[str, Any], name: str) -> str | None:
+    """A request header's value, whatever its case (`name` in lower case), for routes that read API Gateway's raw event
+    (the public pages, Stripe's webhooks)."""
+    return next((value for key, value in (raw_event.get("headers") or {}).items() if key.lower() == name), None)
+
+
 def request_base_url(raw_event: dict[str, Any]) -> str:
     """The API's URL as this request reached it: API Gateway's domain (or the Host header), with the stage when the
     request's path began with it (the default execute-api endpoint; a custom domain maps none). Links given to people

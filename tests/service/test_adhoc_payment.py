@@ -131,12 +131,15 @@ def test_no_tariff_no_payment(emulator: StripeEmulator) -> None:
     assert page("POST", "/pay/CP-1/2")["statusCode"] == 409 and emulator.events == []
 
 
-@pytest.mark.parametrize("path", ["/pay/CP-1/33", "/pay/CP-9/2", "/pay/CP-1", "/pay/CP-1/2/status/pay_x"])
-def test_unknown_chargers_evses_and_payments_are_a_404_page(emulator: StripeEmulator, path: str) -> None:
+@pytest.mark.parametrize(("path", "post"), [
+    ("/pay/CP-1/33", 404), ("/pay/CP-9/2", 404), ("/pay/CP-1", 404), ("/pay/CP-1/2/status/pay_" + "0" * 32, 405),
+    ("/pay/CP-1/2/status/pay_x", 404), ("/pay/CP-1/\u00b2", 404), ("/pay/" + "C" * 2000 + "/2", 404),
+    ("/pay/CP-1/2/status/pay_" + "0" * 2000, 404)])
+def test_unknown_chargers_evses_and_payments_are_a_404_page(emulator: StripeEmulator, path: str, post: int) -> None:
     reply = page("GET", path)
     assert reply["statusCode"] == 404 and "Not found" in reply["body"]
     assert reply["header"]["content-type"].startswith("text/html")
-    assert page("POST", path)["statusCode"] == (405 if "/status/" in path else 404)
+    assert page("POST", path)["statusCode"] == post
     assert emulator.stripe.objects == {}
 
 
@@ -167,6 +170,17 @@ def test_stripe_unreachable_is_a_page_that_says_try_again(emulator: StripeEmulat
         raise stripe.APIConnectionError("no route to Stripe")
 
     monkeypatch.setattr(stripe_api.client().v1.checkout.sessions, "create", unreachable)
+    reply = page("POST", "/pay/CP-1/2")
+    assert reply["statusCode"] == 503 and reply["header"]["retry-after"] == "60" and "try again" in reply["body"]
+
+
+def test_stripe_not_configured_is_the_same_page(emulator: StripeEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.shared.secrets import MissingSecret
+
+    def unconfigured() -> Any:
+        raise MissingSecret("stripe/api-key")
+
+    monkeypatch.setattr(stripe_api, "client", unconfigured)
     reply = page("POST", "/pay/CP-1/2")
     assert reply["statusCode"] == 503 and reply["header"]["retry-after"] == "60" and "try again" in reply["body"]
 

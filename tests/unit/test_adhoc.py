@@ -62,9 +62,13 @@ def test_authorized_once_when_it_becomes_held() -> None:
 @pytest.mark.parametrize(("path", "expected"), [
     ("/pay/CP-1/2", ("CP-1", 2, None)),
     ("/prod/pay/CP-1/2", ("CP-1", 2, None)),
-    ("/pay/CP-1/2/status/pay_abc", ("CP-1", 2, "pay_abc")),
+    ("/pay/CP-1/2/status/pay_" + "0a" * 16, ("CP-1", 2, "pay_" + "0a" * 16)),
+    ("/pay/" + "C" * 48 + "/999", ("C" * 48, 999, None)),
     ("/pay/CP-1", None), ("/pay/CP-1/0", None), ("/pay/CP-1/x", None), ("/pay//2", None), ("/pay/CP-1/2/", None),
     ("/pay/CP-1/2/status/inv_1", None), ("/pay/CP-1/2/other/pay_1", None), ("/receipts/x", None),
+    ("/pay/CP-1/\u00b2", None), ("/pay/CP-1/1000", None), ("/pay/CP-1/0002", None), ("/pay/" + "C" * 49 + "/2", None),
+    ("/pay/CP 1/2", None), ("/pay/CP-1/2/status/pay_abc", None), ("/pay/CP-1/2/status/pay_" + "0A" * 16, None),
+    ("/pay/CP-1/2/status/pay_" + "0" * 2000, None),
 ])
 def test_pay_paths(path: str, expected: tuple[str, int, str | None] | None) -> None:
     assert pay_page.parse_path(path) == expected
