@@ -37,6 +37,11 @@ _INTENT_RANK = {"requires_payment_method": 0, "requires_confirmation": 0, "requi
                 "requires_capture": 2, "succeeded": 3, "canceled": 3}
 
 
+# How long an account's invoice waits for its session's hold (SessionStarted may come after the invoice, or be
+# retried) before it is charged without one: within the queue's redeliveries (5, 120 s apart) before the dead letters.
+HOLD_WAIT = timedelta(minutes=4)
+
+
 def hold_id(session_id: str) -> str:
     return "pay_" + events.stable_id("hold", session_id)
 
@@ -208,12 +213,30 @@ def invoice_event(detail_type: str, detail: dict[str, Any]) -> None:
     payment = _payment_of(session_id, detail.get("id_tag"))
     if payment is None:
         invoice = store.get_invoice(invoicing.invoice_id(session_id), consistent=True)
-        if invoice is not None and invoice.get("account_id"):
+        if invoice is None or not invoice.get("account_id"):
+            return
+        if clock.now() - clock.parse(invoice["issued_at"]) < HOLD_WAIT:
             # The account's hold is not written yet (its SessionStarted comes later or is being retried): this
             # delivery is tried again; the hold, once placed, bills the invoice itself (_hold), whichever is first.
             raise RuntimeError(f"the hold of session {session_id} is not placed yet: try again")
-        return
+        payment = _unheld(invoice)
     _bill(payment, session_id)
+
+
+def _unheld(invoice: dict[str, Any]) -> dict[str, Any]:
+    """The payment of an account's session that was never held (its SessionStarted named no account: a 2.0.1 charger
+    that sent the token after the start), so that its invoice is charged on the card off-session, as after a failed
+    hold; a hold placed later finds it and places nothing."""
+    at = clock.iso(clock.now())
+    item: dict[str, Any] = {
+        "payment_id": hold_id(invoice["session_id"]), "kind": "hold", "status": "failed_hold", "never_held": True,
+        "currency": invoice["currency"], "amount_held": 0, "amount_captured": 0, "amount_refunded": 0, "captures": [],
+        "attempts": 0, "account_id": invoice["account_id"], "session_id": invoice["session_id"],
+        "charge_point_id": invoice["charge_point_id"], "evse_id": int(invoice.get("evse_id", 0)), "created_at": at,
+        "updated_at": at, **({"id_tag": invoice["id_tag"]} if invoice.get("id_tag") else {})}
+    if payment_store.create(item):
+        return item
+    return payment_store.get(item["payment_id"]) or item
 
 
 def _bill(payment: dict[str, Any], session_id: str) -> None:

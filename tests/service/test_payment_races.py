@@ -24,7 +24,7 @@ ISSUED = {"session_id": "s-1", "id_tag": "TAG-1"}
 
 def invoice_first(account_id: str, **changes: Any) -> dict[str, Any]:
     """The session's invoice, issued before its hold, naming the account (as invoicing writes it)."""
-    item = invoice_item("s-1", account_id=account_id, **changes)
+    item = invoice_item("s-1", account_id=account_id, **{"issued_at": clock.iso(clock.now()), **changes})
     assert store.create_invoice(item)
     return item
 
@@ -41,6 +41,26 @@ def test_an_invoice_before_its_hold_is_tried_again_and_the_hold_bills_it(stripe_
     payments.invoice_event("InvoiceIssued", ISSUED)  # the delivery again: nothing more
     assert payment()["captures"] == paid["captures"] and len(paid["captures"]) == 1
     assert (store.get_invoice(item["invoice_id"]) or {})["status"] == "paid"
+
+
+def test_an_account_session_never_held_is_charged_off_session_after_the_wait(stripe_emulator: "StripeEmulator",
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    account_id = account_with("pm_card_visa")  # a 2.0.1 charger sent the token after the start: no SessionStarted hold
+    item = invoice_first(account_id)
+    with pytest.raises(RuntimeError, match="not placed yet"):
+        payments.invoice_event("InvoiceIssued", ISSUED)
+    later = clock.now() + payments.HOLD_WAIT
+    monkeypatch.setattr(clock, "now", lambda: later)
+    payments.invoice_event("InvoiceIssued", ISSUED)
+    paid = payment()
+    assert (paid["status"], paid["amount_captured"], paid["never_held"]) == ("captured", 1166, True)
+    assert intent(paid["captures"][0]["payment_intent_id"]).amount_received == 1166
+    assert (store.get_invoice(item["invoice_id"]) or {})["status"] == "paid"
+    payments.session_started(started(account_id))  # late after all: no hold is placed, nothing charged again
+    payments.invoice_event("InvoiceIssued", ISSUED)
+    assert payment()["captures"] == paid["captures"]
+    assert [o for o in stripe_emulator.stripe.objects.values() if o["object"] == "payment_intent"
+            and o.get("capture_method") == "manual"] == []
 
 
 def test_an_invoice_under_the_minimum_before_its_hold_cancels_it(stripe_emulator: "StripeEmulator") -> None:
