@@ -64,9 +64,10 @@ demo: $(VENV)/.run
 bench: $(VENV)/.run
 	$(BIN)/python -m bench $(ARGS)
 
+# The end-to-end suite beside the others, one per core (tests/both_cores.py).
 test: $(VENV)/.test
 	$(BIN)/ruff check -q .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m tests.both_cores -q
 
 unit: $(VENV)/.test
 	$(BIN)/python -m pytest -q tests/unit
