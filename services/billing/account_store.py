@@ -10,10 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr
-from botocore.exceptions import ClientError
 
 from services.shared import aws
-from services.shared.dynamo import condition_failed, page, set_clause
+from services.shared.dynamo import page, update_expression, update_if
 
 KEY_NAMES = ("account_id",)
 
@@ -38,27 +37,12 @@ def listing(limit: int, start_key: dict[str, Any] | None) -> tuple[list[dict[str
 def _update(account_id: str, expression: str, names: dict[str, str], values: dict[str, Any],
             condition: str = "attribute_exists(account_id)") -> dict[str, Any] | None:
     """The item after an update, None when its condition does not hold (no such account, or another write won)."""
-    try:
-        reply = _accounts().update_item(Key={"account_id": account_id}, UpdateExpression=expression,
-                                        ConditionExpression=condition, ExpressionAttributeValues=values,
-                                        ReturnValues="ALL_NEW", **({"ExpressionAttributeNames": names} if names else {}))
-    except ClientError as error:
-        if condition_failed(error):
-            return None
-        raise
-    return reply["Attributes"]
-
-
-def _set_remove(fields: dict[str, Any], remove: tuple[str, ...]) -> tuple[str, dict[str, str], dict[str, Any]]:
-    sets, names, values = set_clause(fields)
-    names.update({f"#r{i}": name for i, name in enumerate(remove)})
-    removed = f" REMOVE {', '.join(f'#r{i}' for i in range(len(remove)))}" if remove else ""
-    return f"SET {', '.join(sets)}{removed}", names, values
+    return update_if(_accounts(), {"account_id": account_id}, expression, condition, names, values)
 
 
 def update(account_id: str, fields: dict[str, Any], remove: tuple[str, ...] = ()) -> dict[str, Any] | None:
     """Sets `fields` and removes `remove` on an existing account; None if there is none."""
-    expression, names, values = _set_remove(fields, remove)
+    expression, names, values = update_expression(fields, remove)
     return _update(account_id, expression, names, values)
 
 
@@ -84,7 +68,7 @@ def clear_default(account_id: str, payment_method_id: str, at: str) -> dict[str,
 
 def save_standing(account_id: str, revision: int, fields: dict[str, Any], remove: tuple[str, ...]) -> bool:
     """Writes the standing's attributes if the account is still at `revision`; False if another write came first."""
-    expression, names, values = _set_remove(fields, remove)
+    expression, names, values = update_expression(fields, remove)
     names["#revision"] = "revision"
     values.update({":one": 1, ":revision": revision})
     return _update(account_id, f"{expression} ADD #revision :one", names, values, "#revision = :revision") is not None

@@ -27,11 +27,9 @@ import secrets
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
 from services.billing import payment_store
 from services.shared import aws, clock
-from services.shared.dynamo import condition_failed
+from services.shared.dynamo import update_expression, update_if
 from services.shared.events import stable_id
 from services.shared.log import logger
 from services.shared.settings import settings
@@ -100,22 +98,10 @@ def _move(payment: str, condition: str, values: dict[str, Any], sets: dict[str, 
           removes: tuple[str, ...] = ()) -> dict[str, Any] | None:
     """Sets `sets` (and removes `removes`) if `condition` (on `#status`) holds; the item as it now is, None when it
     did not hold."""
-    names = ({"#status": "status"} | {f"#s{i}": name for i, name in enumerate(sets)}
-             | {f"#r{i}": name for i, name in enumerate(removes)})
-    expression = "SET " + ", ".join(f"#s{i} = :s{i}" for i in range(len(sets)))
-    if removes:
-        expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removes)))
-    try:
-        reply = aws.table("payments").update_item(
-            Key={"payment_id": payment}, UpdateExpression=expression,
-            ConditionExpression=f"attribute_exists(payment_id) AND kind = :kind AND ({condition})",
-            ExpressionAttributeNames=names, ReturnValues="ALL_NEW",
-            ExpressionAttributeValues={":kind": KIND, **values, **{f":s{i}": v for i, v in enumerate(sets.values())}})
-    except ClientError as error:
-        if condition_failed(error):
-            return None
-        raise
-    return reply["Attributes"]
+    expression, names, placeholders = update_expression(sets, removes)
+    return update_if(aws.table("payments"), {"payment_id": payment}, expression,
+                     f"attribute_exists(payment_id) AND kind = :kind AND ({condition})", names | {"#status": "status"},
+                     placeholders | values | {":kind": KIND})
 
 
 # --- the page's payment ------------------------------------------------------------------------------------------

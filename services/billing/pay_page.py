@@ -17,16 +17,15 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from services.shared.rest import header
+from services.shared.text import CHARGE_POINT_ID
 
 PAY_PREFIX = "/pay"
 _HEADERS = {"Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex",
             "X-Content-Type-Options": "nosniff", "Content-Type": "text/html; charset=utf-8"}
 # Stripe's hosted checkout, where the page's form leads (a redirect after a form's POST is checked by form-action).
 _STRIPE_CHECKOUT = "https://checkout.stripe.com"
-# What a path's parts may be (anything else is no page: never a DynamoDB key it cannot take): a charge point id as
-# connectivity admits them (services/connectivity/connections.py:CHARGE_POINT_ID; services do not import each other),
-# an EVSE id of 1 to 3 digits, an ad-hoc payment's id (services/billing/adhoc.py:payment_id).
-_CHARGE_POINT_ID = re.compile(r"[A-Za-z0-9._~:@!$&'()*+,;=-]{1,48}")
+# What a path's parts may be (anything else is no page: never a DynamoDB key it cannot take): a charge point id
+# (services/shared/text.py), an EVSE id of 1 to 3 digits, an ad-hoc payment's id (services/billing/adhoc.py:payment_id).
 _EVSE_ID = re.compile(r"[0-9]{1,3}")
 _PAYMENT_ID = re.compile(r"pay_[0-9a-f]{32}")
 # Seconds between a status page's refreshes while its payment still changes.
@@ -62,7 +61,7 @@ def parse_path(path: str) -> tuple[str, int, str | None] | None:
     it; None for any other shape."""
     _, found, rest = path.partition(f"{PAY_PREFIX}/")
     parts = rest.split("/")
-    if (not found or len(parts) not in (2, 4) or not _CHARGE_POINT_ID.fullmatch(parts[0])
+    if (not found or len(parts) not in (2, 4) or not CHARGE_POINT_ID.fullmatch(parts[0])
             or not _EVSE_ID.fullmatch(parts[1]) or int(parts[1]) == 0):
         return None
     if len(parts) == 4 and (parts[2] != "status" or not _PAYMENT_ID.fullmatch(parts[3])):

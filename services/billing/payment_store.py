@@ -17,7 +17,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from services.shared import aws, clock
-from services.shared.dynamo import condition_failed, every, page, set_clause
+from services.shared.dynamo import condition_failed, every, page, update_expression, update_if
 
 BY_INTENT = "by-intent"
 RETRY_DUE = "retry-due"
@@ -72,7 +72,7 @@ def move(payment_id: str, status: str | None, fields: dict[str, Any], *, remove:
     PaymentIntent; with `intent_rank`, only if the PaymentIntent's status it knows ranks lower. The payment as it now
     is, or None when the condition did not hold (a replay, a race lost)."""
     changes = {**fields, **({"status": status} if status is not None else {})}
-    assignments, names, values = set_clause(changes)
+    expression, names, values = update_expression(changes, remove)
     condition = "attribute_exists(payment_id)"
     if status is not None:
         names["#status"] = "status"
@@ -91,19 +91,7 @@ def move(payment_id: str, status: str | None, fields: dict[str, Any], *, remove:
         names["#rank"] = "intent_rank"
         values[":rank"] = intent_rank
         condition += " AND (attribute_not_exists(#rank) OR #rank < :rank)"
-    expression = "SET " + ", ".join(assignments)
-    if remove:
-        names.update({f"#r{i}": name for i, name in enumerate(remove)})
-        expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
-    try:
-        reply = _payments().update_item(Key={"payment_id": payment_id}, UpdateExpression=expression,
-                                        ConditionExpression=condition, ExpressionAttributeNames=names,
-                                        ExpressionAttributeValues=values, ReturnValues="ALL_NEW")
-    except ClientError as error:
-        if condition_failed(error):
-            return None
-        raise
-    return reply["Attributes"]
+    return update_if(_payments(), {"payment_id": payment_id}, expression, condition, names, values)
 
 
 def total_held(payment: dict[str, Any]) -> int:

@@ -13,7 +13,7 @@ from services.connectivity import chargers, charging, commands_queue, connection
 from services.connectivity.changes import SITE_PART, connector_key, location
 from services.connectivity.commands import as_of, is_command_key, violations
 from services.contracts.connectivity import SiteAddress
-from services.shared import auth, clock
+from services.shared import auth, clock, text
 from services.shared.auth import Scope
 from services.shared.dynamo import plain
 from services.shared.ocpp.connectors import CHARGER
@@ -57,7 +57,7 @@ TAGS = {  # each tag of this service's routes, described at the top of the OpenA
 }
 app.configure_openapi(tags=[Tag(name=name, description=text) for name, text in TAGS.items()])
 
-ChargerId = Annotated[str, Path(pattern=f"^{connections.CHARGE_POINT_ID.pattern}$", description="The charge point id (1-48 URL-safe characters)")]
+ChargerId = Annotated[str, Path(pattern=f"^{text.CHARGE_POINT_ID.pattern}$", description="The charge point id (1-48 URL-safe characters)")]
 ChargePointStatus = Literal["Available", "Preparing", "Charging", "SuspendedEVSE", "SuspendedEV", "Finishing",
                             "Reserved", "Unavailable", "Faulted"]
 

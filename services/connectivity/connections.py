@@ -13,7 +13,6 @@ replaced, and a close answered 410 within that time is tried again once the conn
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,15 +21,14 @@ from services.connectivity import commands_queue, passwords, store
 from services.shared import auth, aws, clock
 from services.shared.log import logger
 from services.shared.settings import settings
+from services.shared.text import CHARGE_POINT_ID
 
 # In the CSMS's order of preference, whatever order the charger offers them in.
 SUPPORTED_PROTOCOLS = ("ocpp2.0.1", "ocpp1.6")
 # Behind CSMS_OCPP21, and after the others: its adapters are 2.0.1's, which read only what 2.0.1 has.
 EXPERIMENTAL_PROTOCOLS = ("ocpp2.1",)
-# A charge point id is one URL path segment in /ocpp/{id} and /chargers/{id}: the characters
-# RFC 3986 lets a segment carry unencoded, so it reads the same in every URL and log; but not the
-# dot segments, which URLs resolve away (/chargers/.. is /), so no REST path could name them.
-CHARGE_POINT_ID = re.compile(r"[A-Za-z0-9._~:@!$&'()*+,;=-]{1,48}")
+# A charge point id (services/shared/text.py's CHARGE_POINT_ID), but not the dot segments, which URLs resolve away
+# (/chargers/.. is /), so no REST path could name them.
 DOT_SEGMENTS = (".", "..")
 # How long after its record a connection may still be in its $connect (API Gateway's 29 s integration timeout).
 CONNECT_WINDOW_S = 30

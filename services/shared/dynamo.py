@@ -61,6 +61,29 @@ def set_clause(fields: dict[str, Any]) -> tuple[list[str], dict[str, str], dict[
     return [f"#f{i} = :f{i}" for i in range(len(fields))], names, values
 
 
+def update_expression(fields: dict[str, Any], remove: tuple[str, ...] = ()) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """`SET #f0 = :f0, ... REMOVE #r0, ...` with its name and value placeholders."""
+    sets, names, values = set_clause(fields)
+    names.update({f"#r{i}": name for i, name in enumerate(remove)})
+    removed = f" REMOVE {', '.join(f'#r{i}' for i in range(len(remove)))}" if remove else ""
+    return f"SET {', '.join(sets)}{removed}", names, values
+
+
+def update_if(table: Any, key: dict[str, Any], expression: str, condition: str, names: dict[str, str],
+              values: dict[str, Any]) -> dict[str, Any] | None:
+    """The item after a conditional update; None when the condition does not hold (no such item, a race lost, a
+    replay)."""
+    try:
+        reply = table.update_item(Key=key, UpdateExpression=expression, ConditionExpression=condition,
+                                  ReturnValues="ALL_NEW", **({"ExpressionAttributeNames": names} if names else {}),
+                                  **({"ExpressionAttributeValues": values} if values else {}))
+    except ClientError as error:
+        if condition_failed(error):
+            return None
+        raise
+    return reply["Attributes"]
+
+
 def condition_failed(error: ClientError) -> bool:
     """A conditional write (or transaction) refused because its condition did not hold: a replay, a race lost."""
     return error.response["Error"]["Code"] in ("ConditionalCheckFailedException", "TransactionCanceledException")

@@ -17,6 +17,10 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 # dot in its domain.
 PHONE = r"^\+[1-9][0-9]{6,14}$"
 EMAIL = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
+# A charge point id is one URL path segment in /ocpp/{id}, /chargers/{id} and /pay/{id}/...: the characters RFC 3986
+# lets a segment carry unencoded, so it reads the same in every URL and log (connectivity also refuses the dot
+# segments, which URLs resolve away).
+CHARGE_POINT_ID = re.compile(r"[A-Za-z0-9._~:@!$&'()*+,;=-]{1,48}")
 
 
 def has_lone_surrogate(source: str, decoded: Any) -> bool:
