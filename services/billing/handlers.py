@@ -62,6 +62,14 @@ def relay(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 @entry_point
+def export_changes(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The changes of billing's tables as rows of the analytics exports (invoices and payments): services/shared/exports.py."""
+    from services.shared.exports import export_batch
+
+    return export_batch(event, "billing")
+
+
+@entry_point
 def receipts(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """GET /receipts/{token}, public: a driver's receipt, HTML or JSON by Accept (the token is the credential)."""
     from services.billing import receipt_route

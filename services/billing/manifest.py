@@ -5,6 +5,7 @@ saved card or on an ad-hoc (QR) payment when it starts, the exact amount capture
 from __future__ import annotations
 
 from services.shared.manifest import (
+    Exporter,
     Index,
     Key,
     Queue,
@@ -116,6 +117,11 @@ MANIFEST = ServiceManifest(
         RestApi(prefixes=("/stripe",), handler=f"{_HANDLERS}:stripe_webhooks", auth="signature"),
     ),
     relay=f"{_HANDLERS}:relay",
+    exporters=(
+        Exporter(table="invoices", export="invoices", rows="services.billing.exports:invoice_rows"),
+        Exporter(table="payments", export="payments", rows="services.billing.exports:payment_rows"),
+    ),
+    exporter=f"{_HANDLERS}:export_changes",
     publishes=("InvoiceIssued", "SessionUnpriced", "TariffChanged", "TariffAssignmentChanged", "AccountStanding",
                "PaymentFailed", "AdHocPaymentAuthorized", "HoldExtended", "CommandRequested"),
     # Stripe's API (services/billing/stripe_api.py), and the signature of its webhooks.

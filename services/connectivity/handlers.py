@@ -111,6 +111,22 @@ def relay(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 @entry_point
+def export_changes(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Connector status intervals from the chargers table's changes, as analytics export rows (services/shared/exports.py)."""
+    from services.shared.exports import export_batch
+
+    return export_batch(event, "connectivity")
+
+
+@entry_point
+def snapshot_exports(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Once a day: every charger as it is, for the exports' daily fleet (services/shared/exports.py)."""
+    from services.shared.exports import snapshot
+
+    return snapshot("connectivity")
+
+
+@entry_point
 def audit_connections(event: dict[str, Any], context: Any) -> dict[str, Any]:
     result = connections.audit()
     logger.info("connection audit", extra=result)

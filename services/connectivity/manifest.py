@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.shared.manifest import (
+    Exporter,
     Index,
     Key,
     OcppReplyRoute,
@@ -77,6 +78,8 @@ MANIFEST = ServiceManifest(
         Schedule(name="connectivity-certificate-renewal", rate_minutes=360, handler=f"{_HANDLERS}:renew_certificates"),
         # Chargers silent too long or disconnected beyond the grace go offline (ChargerOffline).
         Schedule(name="connectivity-liveness", rate_minutes=1, handler=f"{_HANDLERS}:sweep_liveness"),
+        # The exports' daily fleet (the chargers table as it is).
+        Schedule(name="connectivity-chargers-snapshot", rate_minutes=1440, handler=f"{_HANDLERS}:snapshot_exports"),
     ),
     rest_apis=(RestApi(prefixes=("/chargers", "/sites"), handler=f"{_HANDLERS}:api",
                        resolver="services.connectivity.api:app"),),
@@ -122,6 +125,11 @@ MANIFEST = ServiceManifest(
     ocpp_replies=(OcppReplyRoute("ocpp1.6", f"{_OCPP}:reply"), OcppReplyRoute("ocpp2.0.1", f"{_OCPP201}:reply")),
     ocpp_heard="services.connectivity.chargers:heard",
     relay=f"{_HANDLERS}:relay",
+    exporters=(
+        Exporter(table="chargers", export="connector_status", rows="services.connectivity.exports:connector_status_rows"),
+        Exporter(table="chargers", export="chargers", rows="services.connectivity.exports:charger_rows", snapshot=True),
+    ),
+    exporter=f"{_HANDLERS}:export_changes",
     publishes=("ChargerConnected", "ChargerDisconnected", "ChargerBooted", "ConnectorStatusChanged", "FaultReported",
                "FaultCleared", "CommandCompleted", "SiteChanged", "ChargerPlaced",
                "FirmwareStatusChanged", "UploadStatusChanged", "ChargerOffline", "ChargerOnline"),

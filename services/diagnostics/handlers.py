@@ -228,3 +228,11 @@ def relay(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from services.shared.relay import relay_batch
 
     return relay_batch(event, "diagnostics")
+
+
+@entry_point
+def export_changes(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The changes of diagnostics' incidents as rows of the analytics exports: services/shared/exports.py."""
+    from services.shared.exports import export_batch
+
+    return export_batch(event, "diagnostics")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from services.shared.manifest import (
     Bucket,
     Expiry,
+    Exporter,
     Index,
     Key,
     Queue,
@@ -129,6 +130,8 @@ MANIFEST = ServiceManifest(
         RestApi(prefixes=("/files",), handler=f"{_HANDLERS}:files", auth="public"),
     ),
     relay=f"{_HANDLERS}:relay",
+    exporters=(Exporter(table="incidents", export="incidents", rows="services.diagnostics.exports:incident_rows"),),
+    exporter=f"{_HANDLERS}:export_changes",
     publishes=("IncidentOpened", "IncidentResolved", "IncidentEscalated", "RemediationAttempted", "CommandRequested",
                "TicketResolved"),
     # What chargers upload (diagnostics/ kept 90 days) and the firmware images they download (firmware/), through the

@@ -28,6 +28,14 @@ def relay(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return relay_batch(event, "sessions")
 
 
+@entry_point
+def export_changes(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The changes of sessions' tables as rows of the analytics exports (sessions, their charging periods and meter values): services/shared/exports.py."""
+    from services.shared.exports import export_batch
+
+    return export_batch(event, "sessions")
+
+
 def _charger_connected(record: "SQSRecord") -> None:
     from services.contracts.connectivity import ChargerConnected
     from services.sessions import list_sync

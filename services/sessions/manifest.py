@@ -4,6 +4,7 @@ meter values."""
 from __future__ import annotations
 
 from services.shared.manifest import (
+    Exporter,
     Index,
     Key,
     OcppRoute,
@@ -111,5 +112,11 @@ MANIFEST = ServiceManifest(
         OcppRoute("ocpp2.0.1", "ReservationStatusUpdate", f"{_OCPP201}:reservation_status_update"),
     ),
     relay=f"{_HANDLERS}:relay",
+    exporters=(
+        Exporter(table="sessions", export="sessions", rows="services.sessions.exports:session_rows"),
+        Exporter(table="sessions", export="charging_periods", rows="services.sessions.exports:period_rows"),
+        Exporter(table="meter-values", export="meter_values", rows="services.sessions.exports:meter_value_rows"),
+    ),
+    exporter=f"{_HANDLERS}:export_changes",
     publishes=("SessionStarted", "SessionEnded", "SessionHoldReached", "LocalListChanged", "CommandRequested"),
 )

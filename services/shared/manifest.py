@@ -131,6 +131,32 @@ class Schedule:
     handler: str
 
 
+@dataclass(frozen=True)
+class Exporter:
+    """Rows of one analytics export table (services/contracts/exports.py) from one of the service's own tables.
+
+    `rows` is a pure "module:function" taking (old, new) images, as a stream hands a change (None for no item), and
+    returning the export table's rows (dicts by column name; timestamps as RFC 3339 strings; `dt`, `hour` and `dow`
+    are added by the kernel from the table's time column and the row's `time_zone`, if any). A snapshot
+    exporter instead writes `rows(None, item)` of every item of its table once a day.
+
+    The table's stream feeds the service's `exporter` handler in batches of up to `batch_size` changes or
+    `window_s` seconds, whichever comes first: one file per batch and partition, named by the batch's first
+    change, so a batch delivered again overwrites its files.
+    """
+
+    table: str
+    export: str
+    rows: str
+    batch_size: int = 1000
+    window_s: int = 300
+    snapshot: bool = False
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.window_s <= 300:
+            raise ValueError(f"exporter {self.export}: Lambda batches a stream for 1 to 300 seconds")
+
+
 # Who may call a REST API: `api_key` behind the REST authorizer (operators), `public` anyone (documentation,
 # public pages), `signature` anyone whose request the service itself verifies, e.g. a webhook signed over its
 # raw body (Stripe's): no authorizer runs and the body reaches the handler as it was sent.
@@ -327,6 +353,10 @@ class ServiceManifest:
     catalogs: tuple[Catalog, ...] = ()
     topics: tuple[Topic, ...] = ()
     direct_messages: tuple[DirectChannel, ...] = ()
+    # The analytics exports this service writes from its tables, and the handler their streams feed (batches of
+    # stream records, as the relay gets them) and its daily snapshots' schedule calls.
+    exporters: tuple[Exporter, ...] = ()
+    exporter: str | None = None
 
     def __post_init__(self) -> None:
         buckets = {b.name for b in self.buckets}
@@ -334,6 +364,11 @@ class ServiceManifest:
             if catalog.bucket not in buckets:
                 raise ValueError(f"{self.name}: catalog {catalog.name} reads bucket {catalog.bucket!r}, "
                                  f"which is not one of its own ({', '.join(sorted(buckets)) or 'none'})")
+        tables = {t.name for t in self.tables}
+        for exporter in self.exporters:
+            if exporter.table not in tables or not self.exporter:
+                raise ValueError(f"{self.name}: exporter {exporter.export} reads {exporter.table!r}, which must be one "
+                                 "of its own tables, and the manifest must name its `exporter` handler")
 
     def streams(self) -> tuple[Table, ...]:
         return tuple(table for table in self.tables if table.stream)
