@@ -80,8 +80,8 @@ def _at(name: str, meaning: str) -> Column:
 
 SESSIONS = ExportTable(
     name="sessions", owner="sessions", time_column="stopped_at", key=("session_id",),
-    description="One row per session once it ended (completed, or settled by an operator). Partitioned by its stop "
-                "(the usage report's period too); hour and dow are of its start, when the driver arrived.",
+    description="One row per session once it ended (completed, or settled by an operator). Its stop decides its "
+                "day, as in the usage report; hour and dow are of its start, when the driver arrived.",
     columns=(
         _SESSION, Column("transaction_id", "string", "The charger's transaction id"), _CHARGER, _EVSE, _CONNECTOR, _SITE,
         Column("time_zone", "string", "The site's IANA time zone (UTC without a site)"),

@@ -60,6 +60,8 @@ def _runs(manifest: ServiceManifest) -> str:
     parts += [f"`{schedule.name}` every {schedule.rate_minutes} min" for schedule in manifest.schedules]
     if manifest.relay:
         parts.append(f"the relay of its streams ({_code([t.name for t in manifest.streams()])})")
+    if manifest.exporters:
+        parts.append(f"the analytics exports {_code(list(dict.fromkeys(e.export for e in manifest.exporters)))}")
     return "; ".join(parts)
 
 
