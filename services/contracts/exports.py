@@ -136,8 +136,9 @@ METER_VALUES = ExportTable(
 
 CONNECTOR_STATUS = ExportTable(
     name="connector_status", owner="connectivity", time_column="since", key=("charge_point_id", "evse_id", "connector_id", "since"),
-    description="What each connector was doing, as intervals cut at every full UTC hour (so that time per hour of "
-                "day is a sum): one row per status and hour, written once the interval (or the hour) is over.",
+    description="What each connector was doing, as intervals cut at every full hour, UTC's and the site's (so that "
+                "time per hour of day is a sum): one row per status and hour, written when the interval ends (the "
+                "next status, a disconnection, or a reconnection after time offline).",
     columns=(
         _CHARGER, _EVSE, _CONNECTOR, _SITE,
         Column("status", "string", "Available, Occupied/Preparing/Charging/SuspendedEV/SuspendedEVSE/Finishing, "
@@ -152,7 +153,8 @@ CONNECTOR_STATUS = ExportTable(
 
 INCIDENTS = ExportTable(
     name="incidents", owner="diagnostics", time_column="opened_at", key=("incident_id",), latest_by="updated_at",
-    description="Incidents as diagnostics opened them (a row when opened, again when acknowledged or resolved).",
+    description="Incidents as diagnostics opened them: a row when opened, again whenever a column it shows changes "
+                "(acknowledged, resolved, its severity).",
     columns=(
         Column("incident_id", "string", "The incident"), _CHARGER, _EVSE, _CONNECTOR, _SITE,
         Column("component", "string", "What failed (connector, charger, ...)"),
@@ -161,7 +163,7 @@ INCIDENTS = ExportTable(
         Column("status", "string", "open, acknowledged or resolved"),
         Column("vendor", "string", "The charger's vendor (its BootNotification)"),
         Column("model", "string", "The charger's model"),
-        Column("firmware_version", "string", "The charger's firmware when the incident opened"),
+        Column("firmware_version", "string", "The charger's firmware as its latest fault report said"),
         _at("opened_at", "When the fault was reported"), _at("resolved_at", "When it was resolved (null: still open)"),
         _seconds("duration_s", "resolved_at - opened_at (null: still open)"),
         _at("updated_at", "When this state of the incident was written"),
@@ -171,14 +173,15 @@ INCIDENTS = ExportTable(
 INVOICES = ExportTable(
     name="invoices", owner="billing", time_column="stopped_at", key=("invoice_id",), latest_by="updated_at",
     description="One invoice per ended session, partitioned by the session's stop (the usage report's period); a row "
-                "again when its status changes (waived, paid, payment_failed, refunded, void).",
+                "again whenever a column it shows changes (its status: waived, paid, payment_failed, refunded, void).",
     columns=(
         Column("invoice_id", "string", "The invoice"), Column("invoice_number", "string", "Its gapless number"),
         _SESSION, _CHARGER, _EVSE, _SITE,
         Column("id_tag", "string", "The id token of the session"),
         Column("token_group", "string", "The id token's group"),
         Column("account_id", "string", "The driver's account (null: none)"),
-        Column("status", "string", "issued, unpriced, waived, paid, payment_failed, refunded or void"),
+        Column("status", "string", "issued, unpriced, waived, paid, payment_failed, settled, partially_refunded, "
+                                   "refunded or void"),
         _CURRENCY,
         _money("total_excl_vat", "Total without VAT"), _money("total_vat", "VAT"), _money("total_incl_vat", "Total with VAT"),
         _money("revenue_excl_vat", "What the usage report counts as revenue (0 when unpriced, waived or void)"),
@@ -193,15 +196,16 @@ INVOICES = ExportTable(
 
 PAYMENTS = ExportTable(
     name="payments", owner="billing", time_column="created_at", key=("payment_id",), latest_by="updated_at",
-    description="Card payments through Stripe: a row when one is held, again when captured, failed, refunded or "
-                "cancelled.",
+    description="Card payments through Stripe: a row when one begins, again whenever a column it shows changes (held, "
+                "captured, failed, refunded, cancelled).",
     columns=(
         Column("payment_id", "string", "The payment"), Column("invoice_id", "string", "The invoice it pays (null: "
                                                                                        "not yet issued)"),
         _SESSION, _CHARGER, _SITE,
         Column("account_id", "string", "The driver's account (null: an ad-hoc QR payment)"),
         Column("kind", "string", "account (a saved card) or adhoc (the QR page)"),
-        Column("status", "string", "The payment's state (held, captured, failed, cancelled, refunded, ...)"),
+        Column("status", "string", "pending, held, failed_hold, captured, capture_failed, canceled, settled, voided "
+                                   "or expired (refunds show in `refunded`)"),
         _CURRENCY,
         _money("held", "What the holds reserve"), _money("captured", "What was captured or charged"),
         _money("refunded", "What was refunded"),
