@@ -70,11 +70,12 @@ def _start(state: dict[str, Any], item: dict[str, Any]) -> datetime:
     return max(at, clock.parse(item["connected_at"])) if item.get("connected_at") else at
 
 
-def _closed(item: dict[str, Any], states: dict[tuple[int, int], dict[str, Any]], until: str) -> list[Row]:
-    """Each connector's current state, from its start until `until`."""
+def _ended(item: dict[str, Any], states: dict[tuple[int, int], dict[str, Any]],
+           until: dict[tuple[int, int], str]) -> list[Row]:
+    """Each of the item's connectors' `states` from its start until `until` (per connector)."""
     return [row for where, state in sorted(states.items())
             for row in _intervals(item, where, state["status"], state.get("problem_code"), _start(state, item),
-                                  clock.parse(until))]
+                                  clock.parse(until[where]))]
 
 
 def connector_status_rows(old: Image, new: Image) -> list[Row]:
@@ -82,22 +83,20 @@ def connector_status_rows(old: Image, new: Image) -> list[Row]:
     if not old or not new:
         return []
     was, now = old.get("connection_id"), new.get("connection_id")
+    before, after = _connectors(old), _connectors(new)
     if was and not now:
-        return _closed(old, _connectors(old), new["disconnected_at"])
+        return _ended(old, before, dict.fromkeys(before, new["disconnected_at"]))
     if now and now != was:
         if was:
-            return _closed(old, _connectors(old), new["connected_at"])
+            return _ended(old, before, dict.fromkeys(before, new["connected_at"]))
         if not old.get("disconnected_at"):
             return []
         since, until = clock.parse(old["disconnected_at"]), clock.parse(new["connected_at"])
-        return [row for where in sorted(_connectors(new)) for row in _intervals(new, where, OFFLINE, None, since, until)]
+        return [row for where in sorted(after) for row in _intervals(new, where, OFFLINE, None, since, until)]
     if not now:
         return []
-    before, after = _connectors(old), _connectors(new)
-    ended = {where: state for where, state in before.items() if where in after and after[where] != state}
-    return [row for where, state in sorted(ended.items())
-            for row in _intervals(old, where, state["status"], state.get("problem_code"), _start(state, old),
-                                  clock.parse(after[where]["timestamp"]))]
+    changed = {where: state for where, state in before.items() if where in after and after[where] != state}
+    return _ended(old, changed, {where: after[where]["timestamp"] for where in changed})
 
 
 def charger_rows(old: Image, new: Image) -> list[Row]:
