@@ -3,7 +3,9 @@ of its `chargers` table, and chargers, its daily snapshot. Pure: no I/O.
 
 connector_status is what each connector did, as intervals. A connector's state (its `connectors` entry) holds from
 its timestamp (the charger's clock), or from when the current connection opened if that is later, until the
-change that ends it; the change exports the interval it ended, cut at every full UTC hour:
+change that ends it; the change exports the interval it ended, cut at every full hour of UTC and of the site's time
+zone (which differ only in zones offset by a fraction of an hour, such as Asia/Kolkata), so that each piece has one
+UTC date and one local hour:
 
 - a connector's state changed while the charger was connected: [its start, the new state's timestamp) with the
   old state (every stored change, even of the problem code or info only: the old state's start is overwritten);
@@ -17,12 +19,16 @@ the charger is recorded disconnected exports nothing (the disconnection closed t
 exports the offline time). The charger itself ("0/0", 1.6's connector 0) and an EVSE as a whole are no connector
 and are not exported. An item with no old image (its creation, a rebuild) exports nothing: an interval needs
 the change that ends it.
+
+Rows carry the item's `time_zone` (its site's, which the item holds so that no row needs a read; UTC without a
+site), in which the exports compute `hour` and `dow`.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from services.connectivity.changes import location
 from services.shared import clock
@@ -44,11 +50,12 @@ def _connectors(item: dict[str, Any]) -> dict[tuple[int, int], dict[str, Any]]:
     return {where: state for where, state in states.items() if where[0] > 0 and where[1] > 0}
 
 
-def _hours(since: datetime, until: datetime) -> list[tuple[datetime, datetime]]:
-    """[since, until) cut at every full UTC hour; nothing when empty."""
+def _hours(since: datetime, until: datetime, zone: ZoneInfo) -> list[tuple[datetime, datetime]]:
+    """[since, until) cut at every full hour of UTC and of `zone`; nothing when empty."""
     pieces = []
     while since < until:
-        end = min(until, since.replace(minute=0, second=0, microsecond=0) + _HOUR)
+        local = since.astimezone(zone).replace(minute=0, second=0, microsecond=0).astimezone(timezone.utc)
+        end = min(until, since.replace(minute=0, second=0, microsecond=0) + _HOUR, local + _HOUR)
         pieces.append((since, end))
         since = end
     return pieces
@@ -56,12 +63,14 @@ def _hours(since: datetime, until: datetime) -> list[tuple[datetime, datetime]]:
 
 def _intervals(item: dict[str, Any], where: tuple[int, int], status: str, error_code: str | None, since: datetime,
                until: datetime) -> list[Row]:
+    zone = item.get("time_zone") or "UTC"
     return [{
         "charge_point_id": item["charge_point_id"], "evse_id": where[0], "connector_id": where[1],
         "site_id": item.get("site_id"), "status": status, "plugged_in": status in PLUGGED_IN,
         "in_service": status not in OUT_OF_SERVICE, "since": clock.iso(begin), "until": clock.iso(end),
         "duration_s": int((end - begin).total_seconds()), "error_code": error_code if status == "Faulted" else None,
-    } for begin, end in _hours(since, until)]
+        "time_zone": zone,
+    } for begin, end in _hours(since, until, ZoneInfo(zone))]
 
 
 def _start(state: dict[str, Any], item: dict[str, Any]) -> datetime:
@@ -100,8 +109,9 @@ def connector_status_rows(old: Image, new: Image) -> list[Row]:
 
 
 def charger_rows(old: Image, new: Image) -> list[Row]:
-    """A registered charger's row of the daily snapshot (a deleted one has none); the kernel sets `snapshot_at`.
-    `connectors` counts the connectors it reported a state of; its rated power is not known to the CSMS (null)."""
+    """A registered charger's row of the daily snapshot (a deleted one has none); the kernel sets `snapshot_at`, whose
+    hour and day of week are its site's. `connectors` counts the connectors it reported a state of; its rated power
+    is not known to the CSMS (null)."""
     if not new or new.get("deleted_at"):
         return []
     boot = new.get("boot") or {}
@@ -111,4 +121,5 @@ def charger_rows(old: Image, new: Image) -> list[Row]:
         "firmware_version": boot.get("firmware_version"), "ocpp_version": new.get("ocpp_version"),
         "connectors": len(_connectors(new)), "max_power_w": None, "connected": bool(new.get("connected")),
         "last_seen": new.get("last_seen"), "registered_at": new.get("registered_at"),
+        "time_zone": new.get("time_zone") or "UTC",
     }]

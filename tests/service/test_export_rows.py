@@ -15,7 +15,7 @@ from services.sessions.exports import meter_value_rows, period_rows, session_row
 from services.shared import aws, clock
 from services.shared.relay import image
 from services.shared.settings import settings
-from tests.service.helpers import connect_charger, context, frame_id, send_frame, ws_disconnect_event
+from tests.service.helpers import call_api, connect_charger, context, frame_id, send_frame, ws_disconnect_event
 
 CP = "CP-ROWS"
 
@@ -41,6 +41,9 @@ def test_a_session_and_its_connector_as_the_exports_show_them(aws_env: None, mon
     t0 = datetime(2026, 3, 1, 9, 40, tzinfo=timezone.utc)
     now = [t0 - timedelta(minutes=10)]
     monkeypatch.setattr(clock, "now", lambda: now[0])
+    site = {"name": "Depot", "address": {"street": "Kai 1", "city": "Kiel", "country": "DE"}, "time_zone": "Europe/Berlin"}
+    assert call_api("PUT", "/sites/depot", body=site)["statusCode"] == 201
+    assert call_api("PUT", f"/chargers/{CP}", body={"site_id": "depot"})["statusCode"] == 201
     connection_id, _ = connect_charger(CP)
 
     def at(minutes: int) -> str:
@@ -89,3 +92,4 @@ def test_a_session_and_its_connector_as_the_exports_show_them(aws_env: None, mon
         ("Available", False), ("Preparing", True), ("Charging", True), ("Finishing", True)]
     assert all(i["until"] <= clock.iso((clock.parse(i["since"]) + timedelta(hours=1)).replace(minute=0, second=0))
                for i in intervals)
+    assert {(i["site_id"], i["time_zone"]) for i in intervals} == {("depot", "Europe/Berlin")}, "the site's hours"

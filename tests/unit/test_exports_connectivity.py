@@ -17,7 +17,8 @@ def state(status: str, timestamp: str, **fields: Any) -> dict[str, Any]:
 
 def charger(connectors: dict[str, dict[str, Any]], **changes: Any) -> dict[str, Any]:
     item: dict[str, Any] = {
-        "charge_point_id": "CP-1", "site_id": "site-1", "registered_at": "2026-01-01T00:00:00.000Z",
+        "charge_point_id": "CP-1", "site_id": "site-1", "time_zone": "Europe/Berlin", "site_version": Decimal(3),
+        "registered_at": "2026-01-01T00:00:00.000Z",
         "connection_id": "conn-1", "connected": True, "connected_at": "2026-03-02T08:00:00.000Z",
         "last_seen": "2026-03-02T09:40:00.000Z", "ocpp_version": "ocpp1.6", "watch": "connected#1",
         "registration_version": Decimal(1),
@@ -30,7 +31,7 @@ def charger(connectors: dict[str, dict[str, Any]], **changes: Any) -> dict[str, 
 
 
 def columns_of(table: str, rows: list[dict[str, Any]]) -> None:
-    declared = {column.name for column in BY_NAME[table].columns}
+    declared = {column.name for column in BY_NAME[table].columns} | {"time_zone"}
     for row in rows:
         assert set(row) <= declared, set(row) - declared
 
@@ -55,10 +56,35 @@ def test_the_interval_a_status_change_ends_is_cut_at_every_full_utc_hour() -> No
     assert rows[0] == {"charge_point_id": "CP-1", "evse_id": 1, "connector_id": 1, "site_id": "site-1",
                        "status": "Available", "plugged_in": False, "in_service": True,
                        "since": "2026-03-02T09:40:00.000Z", "until": "2026-03-02T10:00:00.000Z", "duration_s": 1200,
-                       "error_code": None}
+                       "error_code": None, "time_zone": "Europe/Berlin"}
     columns_of("connector_status", rows)
     assert connector_status_rows(old, new) == rows  # the same record delivered again: the same rows (same keys)
     assert connector_status_rows(None, new) == []  # a rebuild: an interval needs the change that ends it
+
+
+def test_intervals_carry_the_sites_zone_and_are_cut_at_its_full_hours_too() -> None:
+    def rows(**changes: Any) -> list[dict[str, Any]]:
+        old = charger({"1/1": state("Available", "2026-03-02T09:40:00.000Z")}, **changes)
+        return connector_status_rows(old, charger({"1/1": state("Charging", "2026-03-02T11:15:30.000Z")}, **changes))
+
+    # India is 5:30 ahead of UTC: its full hours fall on UTC's half hours, so that each piece has one local hour.
+    kolkata = rows(time_zone="Asia/Kolkata")
+    assert spans(kolkata) == [(1, 1, "Available", "09:40:00", "10:00:00", 1200),
+                              (1, 1, "Available", "10:00:00", "10:30:00", 1800),
+                              (1, 1, "Available", "10:30:00", "11:00:00", 1800),
+                              (1, 1, "Available", "11:00:00", "11:15:30", 930)]
+    assert {r["time_zone"] for r in kolkata} == {"Asia/Kolkata"}
+    unplaced = rows(site_id=None, time_zone=None, site_version=None)
+    assert len(unplaced) == 3 and {(r["site_id"], r["time_zone"]) for r in unplaced} == {(None, "UTC")}
+
+
+def test_a_piece_never_spans_a_local_hour_across_a_change_of_the_clocks() -> None:
+    # New York falls back at 06:00Z on 1 November 2026 (02:00 EDT -> 01:00 EST): the hour 01:00 is lived twice.
+    old = charger({"1/1": state("Available", "2026-11-01T05:20:00.000Z")}, time_zone="America/New_York")
+    new = charger({"1/1": state("Charging", "2026-11-01T07:10:00.000Z")}, time_zone="America/New_York")
+    assert spans(connector_status_rows(old, new)) == [(1, 1, "Available", "05:20:00", "06:00:00", 2400),
+                                                      (1, 1, "Available", "06:00:00", "07:00:00", 3600),
+                                                      (1, 1, "Available", "07:00:00", "07:10:00", 600)]
 
 
 def test_plugged_in_and_in_service_follow_the_status() -> None:
@@ -138,11 +164,12 @@ def test_a_chargers_snapshot_row() -> None:
     assert rows == [{"charge_point_id": "CP-1", "site_id": "site-1", "vendor": "Acme", "model": "AC22",
                      "firmware_version": "1.2.3", "ocpp_version": "ocpp1.6", "connectors": 2, "max_power_w": None,
                      "connected": True, "last_seen": "2026-03-02T09:40:00.000Z",
-                     "registered_at": "2026-01-01T00:00:00.000Z"}]
+                     "registered_at": "2026-01-01T00:00:00.000Z", "time_zone": "Europe/Berlin"}]
     columns_of("chargers", rows)
     assert charger_rows(None, {**item, "deleted_at": "2026-03-02T10:00:00.000Z"}) == []
-    never_booted = charger({}, connection_id=None, connected=False, boot=None, ocpp_version=None, site_id=None)
+    never_booted = charger({}, connection_id=None, connected=False, boot=None, ocpp_version=None, site_id=None,
+                           time_zone=None, site_version=None)
     assert charger_rows(None, never_booted) == [{
         "charge_point_id": "CP-1", "site_id": None, "vendor": None, "model": None, "firmware_version": None,
         "ocpp_version": None, "connectors": 0, "max_power_w": None, "connected": False,
-        "last_seen": "2026-03-02T09:40:00.000Z", "registered_at": "2026-01-01T00:00:00.000Z"}]
+        "last_seen": "2026-03-02T09:40:00.000Z", "registered_at": "2026-01-01T00:00:00.000Z", "time_zone": "UTC"}]
