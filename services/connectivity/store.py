@@ -238,8 +238,9 @@ def scan_chargers(limit: int, start_key: dict[str, Any] | None, *, connected: bo
 
 
 def chargers_at(site_id: str) -> list[str]:
-    """The ids of the chargers that name the site: a consistent scan of the table, for the rare change of a site's
-    time zone (an index on `site_id` would be one more write of the items written on every OCPP message)."""
+    """The ids of the chargers that name the site, for the rare change of a site's time zone: a consistent scan of
+    the table, as an index on `site_id` is read only eventually consistent and could miss a charger placed just
+    before the change, which would then keep the old zone."""
     request = {"FilterExpression": Attr("site_id").eq(site_id), "ProjectionExpression": "charge_point_id",
                "ConsistentRead": True}
     return [item["charge_point_id"] for item in every(_chargers().scan, request)]
@@ -421,8 +422,8 @@ def put_site(site_id: str, definition: dict[str, Any], now: str) -> dict[str, An
     """Creates or replaces a site's definition, or brings a deleted site back; the item as it was ({} if new).
 
     Only the definition's fields are set: its charger count, and whatever later parts the item holds, stay. A write
-    that changes the time zone of a site chargers may name also marks it `zone_pending`, until they all hold the new
-    zone (`zone_given`): a PUT that failed in between leaves the mark, and the next PUT gives the zone again.
+    that changes a site's time zone also marks it `zone_pending` until the chargers that name it hold the new zone
+    (`zone_given`): a PUT that failed in between leaves the mark, and the next PUT gives the zone again.
     """
     sets, names, values = set_clause(definition)
     sets += ["version = if_not_exists(version, :zero) + :one", "charger_count = if_not_exists(charger_count, :zero)",
