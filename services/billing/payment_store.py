@@ -185,10 +185,10 @@ def refund_update(payment: dict[str, Any], captures: list[dict[str, Any]], refun
     payment has what it had when read."""
     return {"Update": {
         "TableName": _payments().name, "Key": {"payment_id": payment["payment_id"]},
-        "UpdateExpression": "SET amount_refunded = :refunded, captures = :captures",
+        "UpdateExpression": "SET amount_refunded = :refunded, captures = :captures, updated_at = :at",
         "ConditionExpression": "amount_refunded = :before" if "amount_refunded" in payment
         else "attribute_not_exists(amount_refunded)",
-        "ExpressionAttributeValues": {":refunded": refunded, ":captures": captures,
+        "ExpressionAttributeValues": {":refunded": refunded, ":captures": captures, ":at": clock.iso(clock.now()),
                                       **({":before": payment["amount_refunded"]} if "amount_refunded" in payment else {})}}}
 
 
