@@ -8,7 +8,8 @@ change nothing the table shows (a payment's claim, its PaymentIntent's status) m
 
 An invoice's revenue is what the usage report counts (services/billing/reports.py, reports_api.COUNTED): its totals,
 except 0 when unpriced or waived; a void invoice, which the report leaves out, is 0 too. Its `hour` and `dow` are
-of the session's stop in the invoice's time zone (the usage report's days).
+of the session's stop in the invoice's time zone (the usage report's days); a payment's of its creation in its
+site's (services/billing/places.py `located`).
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ def invoice_row(invoice: dict[str, Any]) -> dict[str, Any]:
 
 
 def payment_row(payment: dict[str, Any]) -> dict[str, Any]:
-    """A payment as the `payments` table shows it (`held`: every hold of it, the first and those added)."""
+    """A payment as the `payments` table shows it (`held`: every hold of it, the first and those added), with the
+    time zone of its site (for hour and dow; written on payments since this export, UTC on older ones)."""
     return {
         "payment_id": payment["payment_id"], "invoice_id": payment.get("invoice_id"),
         "session_id": payment.get("session_id"), "charge_point_id": payment.get("charge_point_id"),
@@ -67,6 +69,7 @@ def payment_row(payment: dict[str, Any]) -> dict[str, Any]:
         "refunded": payment.get("amount_refunded", 0),
         "failure_code": (payment.get("last_error") or {}).get("code"),
         "created_at": payment["created_at"], "updated_at": payment.get("updated_at") or payment["created_at"],
+        "time_zone": payment.get("time_zone"),
     }
 
 

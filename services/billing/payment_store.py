@@ -5,7 +5,8 @@ nothing twice.
 Statuses move forward only (`FORWARD`): pending -> held | failed_hold | expired (an ad-hoc checkout left unpaid) ->
 captured | canceled | capture_failed -> captured | settled | voided. A write names the statuses it may leave; one that finds any other status writes nothing.
 While an automatic step is due (a retry of a failed charge, an ad-hoc start's timeout or checkout's expiry) the item carries `due` = "due"
-and `due_at`: the sparse index retry-due holds exactly those items, by when.
+and `due_at`: the sparse index retry-due holds exactly those items, by when. Every write that changes what a payment
+shows sets its `updated_at`, which orders its states in the analytics export (services/billing/exports.py).
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 An invoice's key is derived from its session, and it is created by a conditional put, so
 however many times (and however concurrently) a session's end arrives, one item exists. An
 issued invoice's number is taken in the same transaction as its creation: a replay neither
-creates a second invoice nor burns a number, so the numbers have no gaps.
+creates a second invoice nor burns a number, so the numbers have no gaps. Every write of an invoice sets its
+`updated_at` (its creation: the issue's time), which orders its states in the analytics export (services/billing/exports.py).
 """
 
 from __future__ import annotations

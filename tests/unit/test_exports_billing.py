@@ -124,8 +124,8 @@ def test_a_payment_is_a_row_when_created_and_again_when_its_status_or_amounts_ch
         "payment_id": "hold_1", "invoice_id": None, "session_id": "CP-1/7", "charge_point_id": "CP-1", "site_id": None,
         "account_id": "acct_1", "kind": "account", "status": "pending", "currency": "EUR", "held": 5000, "captured": 0,
         "refunded": 0, "failure_code": None, "created_at": "2026-03-01T20:30:00.100Z",
-        "updated_at": "2026-03-01T20:30:00.100Z"}
-    assert {*rows[0]} <= {column.name for column in PAYMENTS.columns}
+        "updated_at": "2026-03-01T20:30:00.100Z", "time_zone": None}
+    assert {*rows[0]} - {"time_zone"} <= {column.name for column in PAYMENTS.columns}
     assert payment_rows(captured, refunded) == payment_rows(captured, refunded) == payment_rows(None, refunded)
 
 
@@ -138,6 +138,7 @@ def test_a_failed_charge_shows_its_code_and_a_claim_or_an_intent_status_no_row()
     assert payment_rows(held, {**held, "intent_status": "requires_capture", "updated_at": PAID}) == []
 
 
-def test_an_adhoc_payment_is_of_kind_adhoc() -> None:
-    row = payment_rows(None, payment(payment_id="adhoc_1", kind="adhoc", account_id=None))[0]
-    assert (row["kind"], row["account_id"]) == ("adhoc", None)
+def test_an_adhoc_payment_at_a_site_is_of_kind_adhoc_with_the_sites_time_zone() -> None:
+    located = payment(payment_id="adhoc_1", kind="adhoc", account_id=None, site_id="HH-1", time_zone="Europe/Berlin")
+    row = payment_rows(None, located)[0]
+    assert (row["kind"], row["account_id"], row["site_id"], row["time_zone"]) == ("adhoc", None, "HH-1", "Europe/Berlin")
