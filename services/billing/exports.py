@@ -14,7 +14,7 @@ site's (services/billing/places.py `located`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from services.billing import payment_store, reports, store
 
@@ -65,8 +65,8 @@ def payment_row(payment: dict[str, Any]) -> dict[str, Any]:
         "session_id": payment.get("session_id"), "charge_point_id": payment.get("charge_point_id"),
         "site_id": payment.get("site_id"), "account_id": payment.get("account_id"),
         "kind": KINDS.get(payment["kind"], payment["kind"]), "status": payment["status"],
-        "currency": payment.get("currency"), "held": payment_store.total_held(payment), "captured": payment.get("amount_captured", 0),
-        "refunded": payment.get("amount_refunded", 0),
+        "currency": payment.get("currency"), "held": payment_store.total_held(payment),
+        "captured": payment.get("amount_captured", 0), "refunded": payment.get("amount_refunded", 0),
         "failure_code": (payment.get("last_error") or {}).get("code"),
         "created_at": payment["created_at"], "updated_at": payment.get("updated_at") or payment["created_at"],
         "time_zone": payment.get("time_zone"),
@@ -82,7 +82,7 @@ def revenue(invoice: dict[str, Any]) -> tuple[int, int]:
     return counted.revenue_excl_vat, counted.revenue_incl_vat
 
 
-def _changed(row_of: Any, old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[dict[str, Any]]:
+def _changed(row_of: Callable[[dict[str, Any]], dict[str, Any]], old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[dict[str, Any]]:
     if not new:
         return []
     row = row_of(new)
