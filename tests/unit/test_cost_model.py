@@ -297,7 +297,7 @@ def test_the_two_paths_of_a_sample_per_connector_month():
     # 7.3056 full batches of 1,000: each 0.2 µUSD and 0.5 GB x 0.2 s, one PUT and (compaction) one GET.
     assert stream.exporter == D("7.3056") * (D("0.0000002") + D("0.1") * D("0.0000133334"))
     assert stream.s3 == D("7.3056") * D("0.0000054")
-    # Firehose bills each record as 5 KB: 7,305.6 x 5,120 bytes, ingested and converted (0.029 + 0.018 per GiB);
+    # Firehose bills each record as 5 KB: 7,305.6 x 5,120 = 37,404,672 bytes, ingested and converted (0.029 + 0.018 per GiB);
     # its 2,922.24 deliveries a month (one per 900 s) are shared by the fleet.
     assert firehose.firehose == D(37_404_672) / 2**30 * D("0.047")
     assert firehose.s3 == D("2922.24") / 10_000 * D("0.0000054")
