@@ -70,6 +70,7 @@ def _session_fields(session: SessionEnded, issued_at: str) -> dict[str, Any]:
         "started_at": clock.normalize(session.started_at),
         "stopped_at": clock.normalize(session.stopped_at),
         "issued_at": issued_at,
+        "updated_at": issued_at,  # every write of an invoice sets it: the analytics export's order of its states
         "session_event_id": session.event_id,
         "flags": list(session.flags),
     }
