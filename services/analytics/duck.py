@@ -9,24 +9,18 @@ interpolates between values: small local data gets the value Athena's approximat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 from services.analytics import queries
 from services.contracts.exports import BY_NAME
+from services.shared import clock
 
 if TYPE_CHECKING:
     import pyarrow
 
 # An export's rows of the partitions start <= dt <= end, dt included as a string column.
 Reader = Callable[[str, date, date], "pyarrow.Table"]
-
-
-@dataclass(frozen=True)
-class Result:
-    columns: tuple[queries.ResultColumn, ...]
-    rows: list[tuple[Any, ...]]
 
 
 def translate(sql: str) -> tuple[str, set[str]]:
@@ -45,7 +39,7 @@ def translate(sql: str) -> tuple[str, set[str]]:
     return tree.transform(exact).sql(dialect="duckdb"), tables
 
 
-def run(name: str, start: date, end: date, site_id: str | None = None, read: Reader | None = None) -> Result:
+def run(name: str, start: date, end: date, site_id: str | None = None, read: Reader | None = None) -> queries.Result:
     """The named query's rows over the exports of [start, end]; `read` defaults to the kernel's reader of the
     exports bucket. KeyError for an unknown name, queries.InvalidParameter for a site id it cannot take."""
     import duckdb
@@ -54,8 +48,9 @@ def run(name: str, start: date, end: date, site_id: str | None = None, read: Rea
     if read is None:
         from services.shared.exports import read
     sql, tables = translate(queries.bind(query, start, end, site_id))
+    generated_at = clock.iso(clock.now())
     with duckdb.connect() as connection:
         for table in sorted(tables):
             connection.register(table, read(table, start, end))
-        rows = connection.execute(sql).fetchall()
-    return Result(query.columns, rows)
+        rows = connection.execute(sql).fetchmany(queries.MAX_ROWS + 1)
+    return queries.Result(query.columns, rows[:queries.MAX_ROWS], generated_at, truncated=len(rows) > queries.MAX_ROWS)

@@ -16,13 +16,16 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 ResultType = Literal["string", "bigint", "double"]
 # The longest range one query reads: a year, leap day included.
 MAX_DAYS = 366
 # The range when none is given: the last 30 days, today (UTC) included.
 DEFAULT_DAYS = 30
+# The most rows an answer holds (a Lambda's reply is at most 6 MB): utilization of 200 connectors over every hour of a
+# week is 33,600.
+MAX_ROWS = 50_000
 # A site id as connectivity's sites take them.
 SITE_ID = re.compile(r"[A-Za-z0-9._~-]{1,64}")
 PARAMETER = re.compile(r":(from_date|to_date|site_id)\b")
@@ -46,6 +49,16 @@ class NamedQuery:
     def sql(self) -> str:
         """The query as written, with its parameters."""
         return _text(self.name)
+
+
+@dataclass(frozen=True)
+class Result:
+    """A named query's answer: `rows` in the order of `columns`; `truncated` when there were more than MAX_ROWS."""
+
+    columns: tuple[ResultColumn, ...]
+    rows: list[tuple[Any, ...]]
+    generated_at: str  # RFC 3339: when the engine read the exports
+    truncated: bool = False
 
 
 @cache
@@ -162,7 +175,10 @@ class InvalidParameter(ValueError):
 def date_range(start: date | None, end: date | None, today: date) -> tuple[date, date]:
     """The range a query reads: as given, `end` defaulting to today and `start` to DEFAULT_DAYS before `end`."""
     end = end or today
-    start = start or end - timedelta(days=DEFAULT_DAYS - 1)
+    if start is None:
+        if end < date.min + timedelta(days=DEFAULT_DAYS):
+            raise InvalidParameter("to", f"to ({end}) is too early for a range of {DEFAULT_DAYS} days before it")
+        start = end - timedelta(days=DEFAULT_DAYS - 1)
     if start > end:
         raise InvalidParameter("from", f"from ({start}) is after to ({end})")
     if (end - start).days + 1 > MAX_DAYS:
