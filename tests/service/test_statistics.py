@@ -3,17 +3,15 @@
 
 from __future__ import annotations
 
-import functools
 from datetime import date
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
-from services.analytics import athena, duck, queries
+from services.analytics import athena, queries
 from services.shared.settings import settings
 from tests.service.helpers import assert_problem, call_api
-from tests.unit.test_named_queries import EXPECTED, SESSIONS, STATUS, reader, write
+from tests.unit.test_named_queries import EXPECTED, SESSIONS, STATUS
 
 RANGE = {"from": "2026-03-02", "to": "2026-03-04"}
 
@@ -31,11 +29,12 @@ def engine(aws_env: None, monkeypatch: pytest.MonkeyPatch, request: pytest.Fixtu
 
 
 @pytest.fixture
-def exported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Sessions and connector statuses exported (as local Parquet: DuckDB reads them as the exports bucket's)."""
-    write(tmp_path, "sessions", SESSIONS)
-    write(tmp_path, "connector_status", STATUS)
-    monkeypatch.setattr(duck, "run", functools.partial(duck.run, read=reader(tmp_path)))
+def exported(aws_env: None) -> None:
+    """Sessions and connector statuses in the exports bucket, as the exporters write them."""
+    from services.shared import exports
+
+    exports.write("sessions", SESSIONS, "sessions-1")
+    exports.write("connector_status", STATUS, "connector-status-1")
 
 
 @pytest.mark.parametrize("engine", ["duckdb"], indirect=True)

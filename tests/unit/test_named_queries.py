@@ -12,44 +12,27 @@ import pytest
 
 from services.analytics import duck, queries
 from services.billing import reports
-from services.contracts.exports import BY_NAME, ColumnType
-from services.shared import clock
+from services.contracts.exports import BY_NAME
+from services.shared import clock, exports
 
 FROM, TO = date(2026, 3, 2), date(2026, 3, 4)  # Monday to Wednesday; Thursday the 5th is written too, outside the range
-_TYPES = {"string": "string", "int": "int32", "bigint": "int64", "double": "float64", "boolean": "bool"}
-
-
-def _arrow_type(kind: ColumnType) -> Any:
-    import pyarrow as pa
-
-    return pa.timestamp("ms", tz="UTC") if kind == "timestamp" else pa.type_for_alias(_TYPES[kind])
-
-
-def _schema(export: str) -> Any:
-    import pyarrow as pa
-
-    return pa.schema([(column.name, _arrow_type(column.type)) for column in BY_NAME[export].columns])
 
 
 def write(root: Path, export: str, rows: list[dict[str, Any]], name: str = "batch-1") -> None:
-    """Rows as one file per partition, `<export>/dt=<UTC date of the time column>/<name>.parquet`, as the kernel
-    writes them (hour and dow given by each row, as the kernel computes them in the site's zone)."""
+    """Rows as the kernel writes them (services/shared/exports.py: typed by the contract, one file per partition
+    `<export>/dt=<dt>/<name>.parquet`), in a local folder; hour and dow given by each row, as the kernel would
+    compute them in the site's zone."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = BY_NAME[export]
     by_day: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        by_day.setdefault(row[table.time_column][:10], []).append(row)
+    for row in (exports.typed(table, row) for row in rows):
+        by_day.setdefault(row.pop("dt"), []).append(row)
     for day, day_rows in by_day.items():
-        columns = {column.name: [_typed(column.type, row.get(column.name)) for row in day_rows] for column in table.columns}
         folder = root / export / f"dt={day}"
         folder.mkdir(parents=True, exist_ok=True)
-        pq.write_table(pa.table(columns, schema=_schema(export)), folder / f"{name}.parquet")
-
-
-def _typed(kind: ColumnType, value: Any) -> Any:
-    return clock.parse(value) if kind == "timestamp" and value is not None else value
+        pq.write_table(pa.Table.from_pylist(day_rows, schema=exports.schema(table)), folder / f"{name}.parquet")
 
 
 def reader(root: Path) -> duck.Reader:
@@ -66,8 +49,8 @@ def reader(root: Path) -> duck.Reader:
                 for file in sorted(folder.glob("*.parquet")):
                     part = pq.read_table(file)
                     parts.append(part.append_column("dt", pa.array([day] * part.num_rows, pa.string())))
-        schema = _schema(export).append(pa.field("dt", pa.string()))
-        return pa.concat_tables(parts) if parts else schema.empty_table()
+        empty = exports.schema(BY_NAME[export]).append(pa.field("dt", pa.string())).empty_table()
+        return pa.concat_tables(parts) if parts else empty
 
     return read
 
@@ -179,7 +162,7 @@ CHARGERS = [
 
 
 @pytest.fixture(scope="module")
-def exports(tmp_path_factory: pytest.TempPathFactory) -> duck.Reader:
+def exported(tmp_path_factory: pytest.TempPathFactory) -> duck.Reader:
     root = tmp_path_factory.mktemp("exports")
     write(root, "connector_status", STATUS)
     write(root, "sessions", SESSIONS)
@@ -192,8 +175,8 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> duck.Reader:
     return reader(root)
 
 
-def run(exports: duck.Reader, name: str, site_id: str | None = None) -> list[tuple]:
-    result = duck.run(name, FROM, TO, site_id, read=exports)
+def run(exported: duck.Reader, name: str, site_id: str | None = None) -> list[tuple]:
+    result = duck.run(name, FROM, TO, site_id, read=exported)
     return result.rows
 
 
@@ -268,8 +251,8 @@ def test_every_named_query_has_known_answers() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_each_named_query_returns_exactly_the_expected_rows(name: str, exports: duck.Reader) -> None:
-    assert run(exports, name) == EXPECTED[name]
+def test_each_named_query_returns_exactly_the_expected_rows(name: str, exported: duck.Reader) -> None:
+    assert run(exported, name) == EXPECTED[name]
 
 
 # Site S2 only, for the queries whose rows do not name their site.
@@ -288,23 +271,23 @@ EXPECTED_S2: dict[str, list[tuple]] = {
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_one_site_is_that_sites_rows(name: str, exports: duck.Reader) -> None:
+def test_one_site_is_that_sites_rows(name: str, exported: duck.Reader) -> None:
     names = [column.name for column in queries.CATALOG[name].columns]
     if "site_id" in names:
         expected = [row for row in EXPECTED[name] if row[names.index("site_id")] == "S2"]
     else:
         expected = EXPECTED_S2[name]
-    assert expected and run(exports, name, "S2") == expected
+    assert expected and run(exported, name, "S2") == expected
 
 
-def test_the_result_columns_are_the_catalogs(exports: duck.Reader) -> None:
+def test_the_result_columns_are_the_catalogs(exported: duck.Reader) -> None:
     import duckdb
 
     for query in queries.QUERIES:
         sql, tables = duck.translate(queries.bind(query, FROM, TO, None))
         with duckdb.connect() as connection:
             for table in tables:
-                connection.register(table, exports(table, FROM, TO))
+                connection.register(table, exported(table, FROM, TO))
             names = [column[0] for column in connection.execute(sql).description]
         assert names == [column.name for column in query.columns], query.name
 
@@ -351,11 +334,11 @@ def test_the_range_defaults_to_thirty_days_to_today_and_is_bounded() -> None:
         assert refused.value.parameter == parameter
 
 
-def test_daily_revenue_is_the_usage_reports(exports: duck.Reader) -> None:
+def test_daily_revenue_is_the_usage_reports(exported: duck.Reader) -> None:
     """The same invoices, summed by the usage report per site and UTC day (void left out as its REST route does)."""
     counted = [i for i in INVOICES if i["status"] != "void" and FROM.isoformat() <= i["stopped_at"][:10] <= TO.isoformat()]
     report = {(row.period, row.group, row.currency): (row.sessions, row.energy_wh, row.revenue_excl_vat, row.revenue_incl_vat)
               for row in reports.usage(counted, "site", "day", zoneinfo.ZoneInfo("UTC"))}
     queried = {(day, site, currency): (sessions, wh, excl, incl)
-               for day, site, currency, sessions, wh, excl, incl in run(exports, "energy_revenue_daily")}
+               for day, site, currency, sessions, wh, excl, incl in run(exported, "energy_revenue_daily")}
     assert queried == report
