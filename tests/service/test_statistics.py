@@ -172,3 +172,56 @@ def test_the_run_id_is_the_question() -> None:
     assert athena.run_id("uptime", date(2026, 3, 2), date(2026, 3, 4), None) == athena.run_id(
         "uptime", date(2026, 3, 2), date(2026, 3, 4), None)
     assert len({athena.run_id("uptime", date(2026, 3, 2), date(2026, 3, 4), site) for site in (None, "S1", "S2")}) == 3
+
+
+# --- csms analytics ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def local_stack(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stands in for the running local stack: moto in-process behind, not the server's port."""
+    import local.stack
+
+    monkeypatch.setattr(local.stack, "configure_environment", lambda config: None)
+
+
+def test_csms_analytics_query_prints_the_rows(local_stack: None, exported: None, capsys: pytest.CaptureFixture[str]) -> None:
+    from local.cli import main
+
+    assert main(["analytics", "query", "failed_sessions", "--from", "2026-03-02", "--to", "2026-03-04"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "site_id  charge_point_id  sessions  failed  failed_ratio",
+        "-------  ---------------  --------  ------  ------------",
+        "S1       CP1                     3       1        0.3333",
+        "S2       CP2                     2       0           0.0",
+        "-        CP3                     1       0           0.0",
+    ]
+
+
+def test_csms_analytics_export_rebuilds_the_range(local_stack: None, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from local.cli import main
+    from services.shared import exports
+
+    asked = []
+    monkeypatch.setattr(exports, "rebuild", lambda start, end: asked.append((start, end)) or {"sessions": 7, "invoices": 5})
+    assert main(["analytics", "export", "--from", "2026-03-01", "--to", "2026-03-31"]) == 0
+    assert asked == [(date(2026, 3, 1), date(2026, 3, 31))]
+    assert capsys.readouterr().out.split() == ["invoices", "5", "row(s)", "sessions", "7", "row(s)"]
+
+
+def test_csms_analytics_report_renders_the_range(local_stack: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Any,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+    import types
+
+    from local.cli import main
+
+    rendered = []
+    report = types.ModuleType("local.analytics_report")
+    report.render = lambda path, start, end, site_id: rendered.append((path, start, end, site_id)) or {"path": str(path)}
+    monkeypatch.setitem(sys.modules, "local.analytics_report", report)
+    out = tmp_path / "r.html"
+    assert main(["analytics", "report", "--out", str(out), "--to", "2026-03-31", "--site", "S1"]) == 0
+    assert rendered == [(out, date(2026, 3, 2), date(2026, 3, 31), "S1")]
+    assert capsys.readouterr().out == f"wrote {out} (2026-03-02 to 2026-03-31)\n"
