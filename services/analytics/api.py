@@ -118,10 +118,11 @@ _RANGE = (f"`from` and `to` are UTC dates (YYYY-MM-DD), inclusive, on the partit
 
 @app.get("/statistics/<name>", security=_READ, summary="Run a statistic", tags=[STATISTICS],
          description=f"The named query's rows. {_RANGE} `site_id` keeps one site's rows. With Athena, a run still going "
-                     f"after {athena.WAIT_S:g} seconds is answered 202 with its `run_id` and a Location to poll; the same question asked "
-                     "again reuses a fresh result (or the run still going). 404 for a name GET /statistics does not "
-                     "list; 502 when Athena failed the run.",
-         responses=responses({200: ("The rows", StatisticRows), 202: ("Still running: poll the Location", StatisticRun)}, 404, 422, 502))
+                     f"after {athena.WAIT_S:g} seconds is answered 202 with its `run_id` and a Location to poll; the "
+                     "same question asked again reuses a fresh result (or the run still going). 404 for a name GET "
+                     "/statistics does not list; 502 when Athena failed the run.",
+         responses=responses({200: ("The rows", StatisticRows), 202: ("Still running: poll the Location", StatisticRun)},
+                             404, 422, 502))
 def statistic(
     name: Name,
     from_: Annotated[date | None, Query(alias="from", description="The first UTC date (YYYY-MM-DD)")] = None,
@@ -154,8 +155,9 @@ def _run(name: str, start: date, end: date, site_id: str | None) -> Any:
 
 @app.get("/statistics/<name>/runs/<run_id>", security=_READ, summary="Poll a statistic's run", tags=[STATISTICS],
          description="The rows of a run GET /statistics/{name} answered 202 for, once it is done (200), or 202 again "
-                     f"while it runs (waiting up to {athena.POLL_WAIT_S:g} seconds first). 404 for a run this statistic does not know (runs "
-                     "are kept two days; DuckDB answers at once and has none); 502 when Athena failed it.",
+                     f"while it runs (waiting up to {athena.POLL_WAIT_S:g} seconds first). 404 for a run this statistic "
+                     "does not know (runs are kept two days; DuckDB answers at once and has none); 502 when Athena "
+                     "failed it.",
          responses=responses({200: ("The rows", StatisticRows), 202: ("Still running: poll again", StatisticRun)}, 404, 502))
 def statistic_run(name: Name, run_id: Annotated[str, Path(max_length=64, description="The run's id")]) -> Response[Any]:
     query = _query(name)
