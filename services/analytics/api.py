@@ -141,7 +141,7 @@ def statistic(
     return _pending(name, result.run_id)
 
 
-def _run(name: str, start: date, end: date, site_id: str | None) -> Any:
+def _run(name: str, start: date, end: date, site_id: str | None) -> queries.Result | athena.Pending:
     """The engine's result, or (Athena) the run to poll."""
     if settings().analytics_engine == "duckdb":
         from services.analytics import duck

@@ -246,8 +246,10 @@ EXPECTED: dict[str, list[tuple]] = {
 }
 
 
-def test_every_named_query_has_known_answers() -> None:
+def test_every_named_query_has_known_answers_and_every_sql_file_is_one() -> None:
     assert set(EXPECTED) == set(queries.CATALOG)
+    folder = Path(queries.__file__).parent / "queries"
+    assert {file.stem for file in folder.glob("*")} == set(queries.CATALOG)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
