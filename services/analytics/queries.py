@@ -176,7 +176,7 @@ def date_range(start: date | None, end: date | None, today: date) -> tuple[date,
     """The range a query reads: as given, `end` defaulting to today and `start` to DEFAULT_DAYS before `end`."""
     end = end or today
     if start is None:
-        if end < date.min + timedelta(days=DEFAULT_DAYS):
+        if end < date.min + timedelta(days=DEFAULT_DAYS - 1):
             raise InvalidParameter("to", f"to ({end}) is too early for a range of {DEFAULT_DAYS} days before it")
         start = end - timedelta(days=DEFAULT_DAYS - 1)
     if start > end:
