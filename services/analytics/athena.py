@@ -3,8 +3,8 @@
 The bound SQL (services/analytics/queries.py) runs in analytics' workgroup over its Glue database, whose tables
 are the exports' (partition projection on `dt`). API Gateway and the REST function give a request 29 seconds: a run
 is awaited for WAIT_S, which leaves the time to read a result of MAX_ROWS (50 pages), then answered as pending, to be
-polled by its id (statistics-runs, store.py). A result is reused while
-fresh: ten minutes when the range reaches yesterday (exports of the last day still arrive), a day otherwise.
+polled by its id (statistics-runs, store.py). A result is reused while fresh: ten minutes when the range reaches
+yesterday (exports of the last day still arrive), a day otherwise.
 """
 
 from __future__ import annotations

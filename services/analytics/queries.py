@@ -66,10 +66,7 @@ def _text(name: str) -> str:
     return (_FOLDER / f"{name}.sql").read_text()
 
 
-def _col(name: str, type_: ResultType, meaning: str, unit: str | None = None) -> ResultColumn:
-    return ResultColumn(name, type_, meaning, unit)
-
-
+_col = ResultColumn
 _SITE = _col("site_id", "string", "The site (null: chargers placed at none)")
 _CHARGER = _col("charge_point_id", "string", "The charger")
 _EVSE = _col("evse_id", "bigint", "The EVSE (1.6: the connector)")
