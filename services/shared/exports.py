@@ -41,6 +41,9 @@ BUCKET = "exports"
 # A row may name the site's time zone for its hour and dow without the table having such a column.
 TIME_ZONE = "time_zone"
 _DELETE_MAX = 1000
+# Deliveries of a stream batch that fails (S3 unreachable) before its mapping gives it up to the service's failures
+# queue and moves on; `rebuild` makes its rows again.
+EXPORT_ATTEMPTS = 10
 
 
 def export_batch(event: dict[str, Any], service: str) -> dict[str, Any]:
