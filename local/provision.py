@@ -46,7 +46,8 @@ def _key_schema(partition: Any, sort: Any) -> list[dict[str, str]]:
     return schema
 
 
-def create_table(table: Table) -> None:
+def create_table(table: Table, streamed: bool = False) -> None:
+    """`streamed`: a stream although the table has no relay's (an exporter reads its changes)."""
     dynamodb = aws.client("dynamodb")
     name = settings().resource_name(table.name)
     if name in dynamodb.list_tables()["TableNames"]:
@@ -58,7 +59,7 @@ def create_table(table: Table) -> None:
              "Projection": {"ProjectionType": "KEYS_ONLY" if i.keys_only else "ALL"}}
             for i in table.indexes
         ]
-    if table.stream:
+    if table.stream or streamed:
         kwargs["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
     dynamodb.create_table(TableName=name, KeySchema=_key_schema(table.partition_key, table.sort_key),
                           AttributeDefinitions=_attribute_definitions(table), BillingMode="PAY_PER_REQUEST", **kwargs)
@@ -164,8 +165,9 @@ def provision(manifests: Iterable[ServiceManifest], secrets_dir: Path | None = N
     if settings().event_bus not in [b["Name"] for b in events.list_event_buses()["EventBuses"]]:
         events.create_event_bus(Name=settings().event_bus)
     for manifest in manifests:
+        exported = {e.table for e in manifest.exporters if not e.snapshot}
         for table in manifest.tables:
-            create_table(table)
+            create_table(table, streamed=table.name in exported)
         for subscription in manifest.subscriptions:
             create_subscription(subscription)
         for queue in manifest.queues:
@@ -180,6 +182,6 @@ def provision(manifests: Iterable[ServiceManifest], secrets_dir: Path | None = N
             create_topic(topic)
         if "email" in manifest.direct_messages:
             verify_sender()
-        if manifest.relay:
+        if manifest.relay or manifest.exporters:
             aws.client("sqs").create_queue(QueueName=settings().resource_name(manifest.relay_failures()),
                                            Attributes={"MessageRetentionPeriod": "1209600"})
