@@ -256,13 +256,9 @@ def _rows(exporter: Exporter) -> Rows:
 
 
 def _exporters(service: str) -> tuple[Exporter, ...]:
-    return _manifest(service).exporters
-
-
-def _manifest(service: str) -> ServiceManifest:
     from services.manifests import ALL
 
-    return next(m for m in ALL if m.name == service)
+    return next(m for m in ALL if m.name == service).exporters
 
 
 def _by_partition(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
