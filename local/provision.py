@@ -18,6 +18,7 @@ from typing import Any, Iterable
 from botocore.exceptions import ClientError
 
 from services.shared import aws
+from services.shared.exports import streamed_tables
 from services.shared.manifest import (
     Bucket,
     Catalog,
@@ -165,9 +166,8 @@ def provision(manifests: Iterable[ServiceManifest], secrets_dir: Path | None = N
     if settings().event_bus not in [b["Name"] for b in events.list_event_buses()["EventBuses"]]:
         events.create_event_bus(Name=settings().event_bus)
     for manifest in manifests:
-        exported = {e.table for e in manifest.exporters if not e.snapshot}
         for table in manifest.tables:
-            create_table(table, streamed=table.name in exported)
+            create_table(table, streamed=table.name in streamed_tables(manifest))
         for subscription in manifest.subscriptions:
             create_subscription(subscription)
         for queue in manifest.queues:

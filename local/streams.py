@@ -33,14 +33,14 @@ import logging
 import os
 import time
 from contextvars import ContextVar
-from typing import Any, Iterator
+from typing import Any
 
 from local.lambdas import Runtime
 from local.moto_patches import READER_HEADER
 from local.pollers import Polling
 from services.shared import aws
-from services.shared.exports import EXPORT_ATTEMPTS
-from services.shared.manifest import Exporter, ServiceManifest, Table
+from services.shared.exports import EXPORT_ATTEMPTS, streamed_tables
+from services.shared.manifest import ServiceManifest, Table
 from services.shared.settings import settings
 
 log = logging.getLogger("csms.streams")
@@ -190,24 +190,14 @@ def export_pollers(manifests: tuple[ServiceManifest, ...], runtime: Runtime) -> 
     if window is not None and not (window.isdigit() and int(window) >= 1):
         raise SystemExit("CSMS_EXPORT_WINDOW_S must be a whole number of seconds, at least 1")
     found = []
-    for manifest, table, exporters in exported(manifests):
-        assert manifest.exporter
-        found.append(StreamPoller(EXPORT, table, manifest.exporter, runtime,
-                                  batch_size=min(e.batch_size for e in exporters), max_attempts=EXPORT_ATTEMPTS,
-                                  failures_queue=manifest.relay_failures(), bisect=False,
-                                  window_s=int(window) if window else min(e.window_s for e in exporters)))
-    return found
-
-
-def exported(manifests: tuple[ServiceManifest, ...]) -> Iterator[tuple[ServiceManifest, str, list[Exporter]]]:
-    """(manifest, table, its stream exporters) of every table whose changes some exporter writes."""
     for manifest in manifests:
-        tables: dict[str, list[Exporter]] = {}
-        for exporter in manifest.exporters:
-            if not exporter.snapshot:
-                tables.setdefault(exporter.table, []).append(exporter)
-        for table, exporters in tables.items():
-            yield manifest, table, exporters
+        for table, exporters in streamed_tables(manifest).items():
+            assert manifest.exporter
+            found.append(StreamPoller(EXPORT, table, manifest.exporter, runtime,
+                                      batch_size=min(e.batch_size for e in exporters), max_attempts=EXPORT_ATTEMPTS,
+                                      failures_queue=manifest.relay_failures(), bisect=False,
+                                      window_s=int(window) if window else min(e.window_s for e in exporters)))
+    return found
 
 
 def readers(manifests: tuple[ServiceManifest, ...]) -> dict[str, frozenset[str]]:
@@ -216,8 +206,8 @@ def readers(manifests: tuple[ServiceManifest, ...]) -> dict[str, frozenset[str]]
     for manifest in manifests:
         for table in manifest.streams():
             found.setdefault(settings().resource_name(table.name), set()).add(RELAY)
-    for _, table_name, _ in exported(manifests):
-        found.setdefault(settings().resource_name(table_name), set()).add(EXPORT)
+        for table_name in streamed_tables(manifest):
+            found.setdefault(settings().resource_name(table_name), set()).add(EXPORT)
     return {name: frozenset(names) for name, names in found.items()}
 
 

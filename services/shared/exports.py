@@ -241,18 +241,24 @@ def _item_rows(exporter: Exporter, item: dict[str, Any], service: str, at: datet
         return []
 
 
+def streamed_tables(manifest: ServiceManifest) -> dict[str, list[Exporter]]:
+    """The service's tables whose changes some exporter writes, with those exporters: each one stream mapping to the
+    service's `exporter` (local/streams.py, infra/messaging.py), batched as the smallest of their batches and windows."""
+    tables: dict[str, list[Exporter]] = {}
+    for exporter in manifest.exporters:
+        if not exporter.snapshot:
+            tables.setdefault(exporter.table, []).append(exporter)
+    return tables
+
+
 def _rows(exporter: Exporter) -> Rows:
     return refs.resolve(exporter.rows)
 
 
 def _exporters(service: str) -> tuple[Exporter, ...]:
-    return _manifest(service).exporters
-
-
-def _manifest(service: str) -> ServiceManifest:
     from services.manifests import ALL
 
-    return next(m for m in ALL if m.name == service)
+    return next(m for m in ALL if m.name == service).exporters
 
 
 def _by_partition(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
