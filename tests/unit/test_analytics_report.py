@@ -1,0 +1,128 @@
+"""The analytics report: one HTML file that needs no network, with each chart's data and its table."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+from local import analytics_report
+
+START, END = date(2026, 3, 2), date(2026, 3, 4)
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+
+
+@dataclass(frozen=True)
+class Result:
+    columns: tuple[Column, ...]
+    rows: list[tuple[Any, ...]]
+
+
+def result(names: str, *rows: tuple[Any, ...]) -> Result:
+    return Result(tuple(Column(n) for n in names.split()), list(rows))
+
+
+ANSWERS = {
+    "peak_hours": result("site_id dow hour sessions", ("S1", 2, 18, 5), ("S1", 2, 19, 1), ("S2", 7, 9, 2)),
+    "utilization": result("site_id charge_point_id evse_id connector_id dow hour plugged_in_s in_service_s",
+                          ("S1", "CP1", 1, 1, 2, 18, 1800, 3600), ("S1", "CP2", 1, 1, 2, 18, 0, 3600),
+                          ("S2", "CP3", 1, 1, 7, 9, 3600, 3600)),
+    "energy_revenue_daily": result("site_id day currency sessions energy_wh revenue_excl_vat",
+                                   ("S1", date(2026, 3, 2), "EUR", 2, 12345, 370), ("S2", date(2026, 3, 4), "EUR", 1, 500, 0),
+                                   ("S2", date(2026, 3, 4), "JPY", 1, 1000, 150)),
+    "fault_rate": result("vendor model firmware_version incidents port_hours incidents_per_1000_port_hours",
+                         ("ACME", "Volt 22", "1.2", 1, 48.0, 20.8333), ("ABB", "Terra AC", "2.0", 3, 48.0, 62.5)),
+}
+
+
+def answers(name: str, start: date, end: date, site_id: str | None) -> Result:
+    assert (start, end, site_id) == (START, END, None)
+    return ANSWERS[name]
+
+
+class Links(HTMLParser):
+    """Every src and href of the document, the ids of its chart elements and its inline data."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+        self.charts: list[str] = []
+        self.data = ""
+        self._in_data = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        self.links += [value or "" for name, value in attrs if name in ("src", "href")]
+        if "chart" in (found.get("class") or "").split():
+            self.charts.append(found["id"] or "")
+        self._in_data = found.get("id") == "report-data"
+
+    def handle_data(self, data: str) -> None:
+        if self._in_data:
+            self.data += data
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_data = False
+
+
+def rendered(tmp_path: Path, run: Any = answers) -> tuple[dict[str, Any], str]:
+    out = tmp_path / "report.html"
+    return analytics_report.render(out, START, END, None, run=run), out.read_text(encoding="utf-8")
+
+
+def test_the_report_embeds_every_chart_with_its_data_and_loads_nothing(tmp_path: Path) -> None:
+    summary, page = rendered(tmp_path)
+    assert summary["charts"] == {"peak_hours-1": 7, "peak_hours-2": 7, "utilization": 24, "energy_revenue_daily": 3,
+                                 "fault_rate": 2}
+    parsed = Links()
+    parsed.feed(page)
+    assert not [link for link in parsed.links if re.match(r"\s*(https?:)?//", link)]
+    library = (analytics_report.VENDOR / "echarts.min.js").read_text(encoding="utf-8")
+    assert page.count(library) == 1 and 'version="6.1.0"' in library
+    assert not re.findall(r"(?:https?:)?//[\w.-]+\.\w+", page.replace(library, ""))
+    drawn = {panel["id"]: panel["option"] for panel in json.loads(parsed.data)}
+    assert sorted(drawn) == sorted(parsed.charts) == sorted(summary["charts"])
+    assert drawn["peak_hours-1"]["series"][0]["data"] == [[18, 1, 5], [19, 1, 1]]
+    assert drawn["peak_hours-2"]["series"][0]["data"] == [[9, 6, 2]]
+    assert drawn["utilization"]["series"][0]["data"][18] == 25.0
+    assert drawn["utilization"]["series"][1]["data"][9] == 100.0 and drawn["utilization"]["series"][1]["data"][8] is None
+    energy = {series["name"]: series["data"] for series in drawn["energy_revenue_daily"]["series"]}
+    assert energy == {"S1 kWh": [12.345, 0, 0], "S2 kWh": [0, 0, 1.5], "revenue EUR": [3.7, 0, 0], "revenue JPY": [0, 0, 150]}
+    assert drawn["fault_rate"]["yAxis"]["data"] == ["ABB Terra AC (2.0)", "ACME Volt 22 (1.2)"]
+    assert drawn["fault_rate"]["series"][0]["data"] == [62.5, 20.83]
+
+
+def test_each_chart_has_a_table_of_its_figures_and_a_sentence_on_them(tmp_path: Path) -> None:
+    _, page = rendered(tmp_path)
+    assert page.count("<table>") == 5 and page.count("<details class=\"data\" open>") == 5
+    assert "<tr><td>Tue</td>" + "<td>0</td>" * 18 + "<td>5</td><td>1</td>" + "<td>0</td>" * 4 + "</tr>" in page
+    assert "<tr><td>2026-03-02</td><td>S1</td><td>2</td><td>12.345</td><td>EUR</td><td>3.70</td></tr>" in page
+    assert "The busiest hour: Tue 18:00 with 5 session(s)." in page
+    assert "Over the whole period: S1 25.0 %, S2 100.0 %." in page
+    assert "In all: 13.8 kWh, EUR 3.70, JPY 150." in page
+    assert "The highest: ABB Terra AC (2.0), 62.5." in page
+
+
+def test_a_period_without_data_says_so_instead_of_drawing_empty_charts(tmp_path: Path) -> None:
+    empty = {name: Result(answer.columns, []) for name, answer in ANSWERS.items()}
+    summary, page = rendered(tmp_path, lambda name, *_: empty[name])
+    assert summary["charts"] == {"peak_hours": 0, "utilization": 0, "energy_revenue_daily": 0, "fault_rate": 0}
+    assert page.count("No data in this period.") == 4 and 'class="chart"' not in page
+    assert '<script type="application/json" id="report-data">[]</script>' in page
+
+
+def test_the_header_gives_the_period_the_site_and_when_it_was_made(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.setattr(analytics_report.clock, "now", lambda: datetime(2026, 3, 5, 8, 30, tzinfo=timezone.utc))
+    out = tmp_path / "report.html"
+    analytics_report.render(out, START, END, "S<1>", run=lambda name, start, end, site: ANSWERS[name])
+    page = out.read_text(encoding="utf-8")
+    assert "Period 2026-03-02 to 2026-03-04 (UTC days, inclusive), site S&lt;1&gt;." in page
+    assert "Generated 2026-03-05T08:30:00.000Z" in page
