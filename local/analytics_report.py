@@ -60,7 +60,7 @@ def _records(result: Any) -> list[dict[str, Any]]:
 
 
 def _site(record: dict[str, Any]) -> str:
-    return record.get("site_id") or "(no site)"
+    return record["site_id"] or "(no site)"
 
 
 def _axis(name: str, **more: Any) -> dict[str, Any]:
@@ -134,13 +134,13 @@ def energy_revenue(records: Sequence[dict[str, Any]], start: date, end: date) ->
     energy: dict[str, dict[str, float]] = defaultdict(dict)
     revenue: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     table = []
-    for record in sorted(records, key=lambda r: (_day(r["day"]), _site(r), r.get("currency") or "")):
-        day, site, kwh = _day(record["day"]), _site(record), int(record["energy_wh"] or 0) / 1000
+    for record in sorted(records, key=lambda r: (r["day"], _site(r), r["currency"] or "")):
+        day, site, kwh = record["day"], _site(record), int(record["energy_wh"] or 0) / 1000
         energy[site][day] = energy[site].get(day, 0) + kwh
-        amount = _major(record.get("revenue_excl_vat"), record.get("currency"))
+        amount = _major(record["revenue_excl_vat"], record["currency"])
         if amount is not None:
             revenue[record["currency"]][day] += amount
-        table.append((day, site, record["sessions"], round(kwh, 3), record.get("currency") or "",
+        table.append((day, site, record["sessions"], round(kwh, 3), record["currency"] or "",
                       "" if amount is None else str(amount)))
     if not table:
         return _empty("energy_revenue_daily", "energy_revenue_daily", "Energy and revenue per day")
@@ -160,10 +160,6 @@ def energy_revenue(records: Sequence[dict[str, Any]], start: date, end: date) ->
         option=option, header=("day", "site", "sessions", "kWh", "currency", "revenue excl. VAT"), table=table)
 
 
-def _day(value: date | datetime | str) -> str:
-    return value.isoformat()[:10] if isinstance(value, (date, datetime)) else str(value)[:10]
-
-
 def _major(minor: Any, currency: str | None) -> Decimal | None:
     if minor is None or not currency:
         return None
@@ -171,24 +167,30 @@ def _major(minor: Any, currency: str | None) -> Decimal | None:
 
 
 def fault_rate(records: Sequence[dict[str, Any]]) -> Panel:
-    """Incidents per 1,000 port-hours per charger model and firmware: which models fail, fleet size aside."""
-    rows = sorted(records, key=lambda r: -(r["incidents_per_1000_port_hours"] or 0))
+    """Incidents per 1,000 port-hours per charger model and firmware: which models fail, fleet size aside. A model
+    whose port-hours are not known (no chargers snapshot of it in the period) has incidents but no rate."""
+    rows = sorted(records, key=lambda r: (r["incidents_per_1000_port_hours"] is None, -(r["incidents_per_1000_port_hours"] or 0)))
     if not rows:
         return _empty("fault_rate", "fault_rate", "Fault rate by model")
-    labels = [" ".join(str(r[k]) for k in ("vendor", "model") if r.get(k)) + (f" ({r['firmware_version']})"
-                                                                             if r.get("firmware_version") else "")
-              for r in rows]
-    rates = [round(float(r["incidents_per_1000_port_hours"] or 0), 2) for r in rows]
+    labels = [_model(r) for r in rows]
+    rates = [None if r["incidents_per_1000_port_hours"] is None else round(float(r["incidents_per_1000_port_hours"]), 2)
+             for r in rows]
     option = _base(legend={"show": False}, tooltip={"trigger": "axis", "axisPointer": {"type": "shadow"}},
                    xAxis=_axis("incidents per 1,000 port-hours", nameLocation="middle", nameGap=30),
                    yAxis={"type": "category", "data": labels, "inverse": True},
                    series=[{"type": "bar", "name": "incidents per 1,000 port-hours", "data": rates}])
+    highest = f" The highest: {labels[0]}, {rates[0]}." if rates[0] is not None else ""
     return Panel(
         id="fault_rate", query="fault_rate", title="Fault rate by model",
-        text=f"Incidents opened per 1,000 port-hours of each charger model and firmware (port-hours: connectors "
-             f"times hours registered). The highest: {labels[0]}, {rates[0]}.",
+        text="Incidents opened per 1,000 port-hours of each charger model and firmware (port-hours: the hours its "
+             "connectors were in service)." + highest,
         option=option, header=("model", "incidents", "port-hours", "incidents per 1,000 port-hours"),
-        table=[(label, r["incidents"], round(float(r["port_hours"] or 0), 1), rate) for label, r, rate in zip(labels, rows, rates, strict=True)])
+        table=[(label, r["incidents"], r["port_hours"], rate) for label, r, rate in zip(labels, rows, rates, strict=True)])
+
+
+def _model(record: dict[str, Any]) -> str:
+    name = " ".join(str(record[k]) for k in ("vendor", "model") if record[k]) or "(model not known)"
+    return f"{name} ({record['firmware_version']})" if record["firmware_version"] else name
 
 
 def _empty(id: str, query: str, title: str) -> Panel:

@@ -31,15 +31,17 @@ def result(names: str, *rows: tuple[Any, ...]) -> Result:
 
 
 ANSWERS = {
-    "peak_hours": result("site_id dow hour sessions", ("S1", 2, 18, 5), ("S1", 2, 19, 1), ("S2", 7, 9, 2)),
-    "utilization": result("site_id charge_point_id evse_id connector_id dow hour plugged_in_s in_service_s",
-                          ("S1", "CP1", 1, 1, 2, 18, 1800, 3600), ("S1", "CP2", 1, 1, 2, 18, 0, 3600),
-                          ("S2", "CP3", 1, 1, 7, 9, 3600, 3600)),
-    "energy_revenue_daily": result("site_id day currency sessions energy_wh revenue_excl_vat",
-                                   ("S1", date(2026, 3, 2), "EUR", 2, 12345, 370), ("S2", date(2026, 3, 4), "EUR", 1, 500, 0),
-                                   ("S2", date(2026, 3, 4), "JPY", 1, 1000, 150)),
+    "peak_hours": result("site_id dow hour sessions plugged_in_s", ("S1", 2, 18, 5, 900), ("S1", 2, 19, 1, 60),
+                         ("S2", 7, 9, 2, 3600), ("S2", 7, 10, 0, 1800)),
+    "utilization": result("site_id charge_point_id evse_id connector_id dow hour plugged_in_s in_service_s utilization",
+                          ("S1", "CP1", 1, 1, 2, 18, 1800, 3600, 0.5), ("S1", "CP2", 1, 1, 2, 18, 0, 3600, 0.0),
+                          ("S2", "CP3", 1, 1, 7, 9, 3600, 3600, 1.0)),
+    "energy_revenue_daily": result("day site_id currency sessions energy_wh revenue_excl_vat revenue_incl_vat",
+                                   ("2026-03-02", "S1", "EUR", 2, 12345, 370, 440), ("2026-03-04", "S2", "EUR", 1, 500, 0, 0),
+                                   ("2026-03-04", "S2", "JPY", 1, 1000, 150, 165)),
     "fault_rate": result("vendor model firmware_version incidents port_hours incidents_per_1000_port_hours",
-                         ("ACME", "Volt 22", "1.2", 1, 48.0, 20.8333), ("ABB", "Terra AC", "2.0", 3, 48.0, 62.5)),
+                         ("ACME", "Volt 22", "1.2", 1, 48.0, 20.8333), ("ABB", "Terra AC", "2.0", 3, 48.0, 62.5),
+                         ("ACME", "Volt 11", None, 2, 0.0, None), (None, None, None, 0, 12.0, 0.0)),
 }
 
 
@@ -81,7 +83,7 @@ def rendered(tmp_path: Path, run: Any = answers) -> tuple[dict[str, Any], str]:
 def test_the_report_embeds_every_chart_with_its_data_and_loads_nothing(tmp_path: Path) -> None:
     summary, page = rendered(tmp_path)
     assert summary["charts"] == {"peak_hours-1": 7, "peak_hours-2": 7, "utilization": 24, "energy_revenue_daily": 3,
-                                 "fault_rate": 2}
+                                 "fault_rate": 4}
     parsed = Links()
     parsed.feed(page)
     assert not [link for link in parsed.links if re.match(r"\s*(https?:)?//", link)]
@@ -96,8 +98,8 @@ def test_the_report_embeds_every_chart_with_its_data_and_loads_nothing(tmp_path:
     assert drawn["utilization"]["series"][1]["data"][9] == 100.0 and drawn["utilization"]["series"][1]["data"][8] is None
     energy = {series["name"]: series["data"] for series in drawn["energy_revenue_daily"]["series"]}
     assert energy == {"S1 kWh": [12.345, 0, 0], "S2 kWh": [0, 0, 1.5], "revenue EUR": [3.7, 0, 0], "revenue JPY": [0, 0, 150]}
-    assert drawn["fault_rate"]["yAxis"]["data"] == ["ABB Terra AC (2.0)", "ACME Volt 22 (1.2)"]
-    assert drawn["fault_rate"]["series"][0]["data"] == [62.5, 20.83]
+    assert drawn["fault_rate"]["yAxis"]["data"] == ["ABB Terra AC (2.0)", "ACME Volt 22 (1.2)", "(model not known)", "ACME Volt 11"]
+    assert drawn["fault_rate"]["series"][0]["data"] == [62.5, 20.83, 0.0, None]
 
 
 def test_each_chart_has_a_table_of_its_figures_and_a_sentence_on_them(tmp_path: Path) -> None:
@@ -109,6 +111,7 @@ def test_each_chart_has_a_table_of_its_figures_and_a_sentence_on_them(tmp_path: 
     assert "Over the whole period: S1 25.0 %, S2 100.0 %." in page
     assert "In all: 13.8 kWh, EUR 3.70, JPY 150." in page
     assert "The highest: ABB Terra AC (2.0), 62.5." in page
+    assert "<tr><td>ACME Volt 11</td><td>2</td><td>0.0</td><td></td></tr>" in page
 
 
 def test_a_period_without_data_says_so_instead_of_drawing_empty_charts(tmp_path: Path) -> None:
