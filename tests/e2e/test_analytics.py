@@ -126,19 +126,21 @@ def snapshot(stack: Stack) -> None:
 
 def test_sessions_become_statistics_and_a_report_that_chromium_draws(stack: Stack, tmp_path: Path) -> None:
     suffix = uuid.uuid4().hex[:6]
-    site_id, cp16, cp201, tag = f"ANA-{suffix}", f"ANA16-{suffix}", f"ANA201-{suffix}", f"T{suffix}"
+    site_id, cp16, cp201 = f"ANA-{suffix}", f"ANA16-{suffix}", f"ANA201-{suffix}"
     assert stack.request("PUT", f"/sites/{site_id}", SITE)[0] == 201
     for cp_id in (cp16, cp201):
         assert stack.request("PUT", f"/chargers/{cp_id}", {"site_id": site_id})[0] == 201
-    assert stack.request("PUT", f"/id-tokens/{tag}", {"status": "Accepted"})[0] == 201
+    tags = (f"T16{suffix}", f"T201{suffix}")
+    for tag in tags:
+        assert stack.request("PUT", f"/id-tokens/{tag}", {"status": "Accepted"})[0] == 201
     assert eventually(lambda: all(stack.request("GET", f"/price-quotes?charge_point_id={cp}&evse_id=1")[2]["time_zone"] == ZONE
                                   for cp in (cp16, cp201)))
     stopped = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=5)
     started = stopped - timedelta(minutes=40)
 
     async def both() -> None:
-        await asyncio.gather(charge16(stack, cp16, tag, clock.iso(started), clock.iso(stopped)),
-                             charge201(stack, cp201, tag, clock.iso(started), clock.iso(stopped)))
+        await asyncio.gather(charge16(stack, cp16, tags[0], clock.iso(started), clock.iso(stopped)),
+                             charge201(stack, cp201, tags[1], clock.iso(started), clock.iso(stopped)))
 
     asyncio.run(both())
     today = datetime.now(timezone.utc).date()
@@ -157,11 +159,10 @@ def test_sessions_become_statistics_and_a_report_that_chromium_draws(stack: Stac
     daily = eventually(exported, timeout_s=30)
     assert sum(row["energy_wh"] for row in daily) == 2 * ENERGY_WH
     local = started.astimezone(zoneinfo.ZoneInfo(ZONE))
-    peaks = [row for row in statistics(stack, "peak_hours", period) if row["sessions"]]
-    assert [(row["dow"], row["hour"], row["sessions"]) for row in peaks] == [(local.isoweekday(), local.hour, 2)]
-    usage = eventually(lambda: {row["charge_point_id"] for row in statistics(stack, "utilization", period)
-                                if row["plugged_in_s"]} == {cp16, cp201}, timeout_s=30)
-    assert usage
+    assert eventually(lambda: [(row["dow"], row["hour"], row["sessions"]) for row in statistics(stack, "peak_hours", period)
+                               if row["sessions"]] == [(local.isoweekday(), local.hour, 2)], timeout_s=30)
+    assert eventually(lambda: {row["charge_point_id"] for row in statistics(stack, "utilization", period)
+                               if row["plugged_in_s"]} == {cp16, cp201}, timeout_s=30)
     snapshot(stack)
     faults = eventually(lambda: [row for row in statistics(stack, "fault_rate", period) if row["incidents"]
                                  and row["incidents_per_1000_port_hours"]], timeout_s=30)
