@@ -7,6 +7,7 @@ import asyncio
 import os
 import sys
 from dataclasses import dataclass, fields
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -115,6 +116,7 @@ def _parser() -> argparse.ArgumentParser:
     redrive = actions.add_parser("redrive", parents=[stack], help="send a queue's dead letters back to it")
     redrive.add_argument("queue", help="a queue name, e.g. billing-session-ended")
     apikeys.add_parser(commands, stack)
+    _add_analytics(commands, stack)
     _add_simulate(commands)
     _add_report(commands)
     return parser
@@ -199,6 +201,86 @@ def _add_report(commands: Any) -> None:
     usage.add_argument("--format", choices=("json", "csv"), default="csv")
     usage.add_argument("--output", type=Path, help="write the report to this file (default: print it)")
     _rest_url_option(usage, "the REST API to ask")
+
+
+def _day(text: str) -> date:
+    try:
+        if len(text) != 10:
+            raise ValueError(text)
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date: YYYY-MM-DD") from None
+
+
+def _add_analytics(commands: Any, stack: argparse.ArgumentParser) -> None:
+    """`analytics`: the exports and named queries of the running stack's embedded AWS (docs/analytics.md)."""
+    from services.analytics import queries
+
+    analytics = commands.add_parser("analytics", help="the analytics exports of the running stack, and its named queries")
+    actions = analytics.add_subparsers(dest="action", required=True)
+    export = actions.add_parser("export", parents=[stack], help="export every item again for the partitions of a range",
+                                description="Rebuilds the exports' partitions --from..--to (UTC dates, inclusive) from "
+                                            "the services' tables as they are now (services/shared/exports.py rebuild).")
+    export.add_argument("--from", dest="from_", metavar="FROM", type=_day, required=True, help="YYYY-MM-DD")
+    export.add_argument("--to", type=_day, required=True, help="YYYY-MM-DD, inclusive")
+    span = argparse.ArgumentParser(add_help=False, parents=[stack])
+    span.add_argument("--from", dest="from_", metavar="FROM", type=_day,
+                      help=f"the first UTC date, YYYY-MM-DD (default: {queries.DEFAULT_DAYS - 1} days before --to)")
+    span.add_argument("--to", type=_day, help="the last UTC date, inclusive (default: today)")
+    span.add_argument("--site", help="one site's rows (default: every site)")
+    query = actions.add_parser("query", parents=[span], help="run a named query on DuckDB and print its rows",
+                               description="Runs a named query (services/analytics/queries/) over the exports of the "
+                                           "running stack and prints its rows as a table.")
+    query.add_argument("name", choices=list(queries.CATALOG), metavar="NAME", help=", ".join(queries.CATALOG))
+    report = actions.add_parser("report", parents=[span], help="write the analytics report: one HTML file, offline")
+    report.add_argument("--out", type=Path, default=Path("report.html"), help="the file (default: %(default)s)")
+
+
+def _analytics(args: argparse.Namespace, config: Config) -> int:
+    from local.stack import configure_environment
+    from services.analytics import queries
+    from services.shared import clock
+
+    configure_environment(config)
+    if args.action == "export":
+        if args.from_ > args.to:
+            print("csms analytics export: --from is after --to", file=sys.stderr)
+            return 2
+        from services.shared.exports import rebuild
+
+        for export, rows in sorted(rebuild(args.from_, args.to).items()):
+            print(f"{export:20} {rows:8} row(s)")
+        return 0
+    try:
+        start, end = queries.date_range(args.from_, args.to, clock.now().date())
+        if args.action == "report":
+            from local.analytics_report import render
+
+            print(f"wrote {render(args.out, start, end, args.site)['path']} ({start} to {end})")
+            return 0
+        from services.analytics.duck import run
+
+        result = run(args.name, start, end, args.site)
+    except queries.InvalidParameter as error:
+        print(f"csms analytics {args.action}: {error}", file=sys.stderr)
+        return 2
+    print(table([column.name for column in result.columns], result.rows))
+    if result.truncated:
+        print(f"(the first {queries.MAX_ROWS} rows only)", file=sys.stderr)
+    return 0
+
+
+def table(header: list[str], rows: list[tuple[Any, ...]]) -> str:
+    """Rows as aligned text columns under their names (numbers to the right; `-` for null)."""
+    cells = [[("-" if value is None else str(value)) for value in row] for row in rows]
+    widths = [max([len(name), *(len(row[i]) for row in cells)]) for i, name in enumerate(header)]
+    numeric = [all(isinstance(row[i], int | float) for row in rows if row[i] is not None) and bool(rows)
+               for i in range(len(header))]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(v.rjust(w) if right else v.ljust(w) for v, w, right in zip(values, widths, numeric, strict=True)).rstrip()
+
+    return "\n".join([line(header), line(["-" * w for w in widths]), *(line(row) for row in cells)])
 
 
 def _operator_key(given: str | None) -> tuple[str, Path]:
@@ -365,6 +447,15 @@ def _main(argv: list[str] | None) -> int:
         config = _config(args)
         try:
             return _events(args, config)
+        except EndpointConnectionError:
+            print(apikeys.no_stack(config), file=sys.stderr)
+            return 1
+    if args.command == "analytics":
+        from botocore.exceptions import EndpointConnectionError
+
+        config = _config(args)
+        try:
+            return _analytics(args, config)
         except EndpointConnectionError:
             print(apikeys.no_stack(config), file=sys.stderr)
             return 1

@@ -57,7 +57,7 @@ def relay_batch(event: dict[str, Any], service: str) -> dict[str, Any]:
 def changes_of(record: dict[str, Any], service: str) -> Sequence["Event"]:
     """The events one stream record's change makes, by its table's `changes` function."""
     change = record["dynamodb"]
-    return _changes(service, _table_name(record["eventSourceARN"]))(image(change.get("OldImage")),
+    return _changes(service, table_name(record["eventSourceARN"]))(image(change.get("OldImage")),
                                                                     image(change.get("NewImage")))
 
 
@@ -104,7 +104,7 @@ def _changes(service: str, table_name: str) -> Changes:
     raise ValueError(f"{service} relays no stream of table {table_name!r}")
 
 
-def _table_name(stream_arn: str) -> str:
+def table_name(stream_arn: str) -> str:
     """arn:aws:dynamodb:{region}:{account}:table/{name}/stream/{label} -> name."""
     return stream_arn.split(":", 5)[5].split("/")[1]
 

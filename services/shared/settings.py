@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     # get are under it. Unset: the URL the operator's request came in on (docs/diagnostics.md).
     public_url: str | None = Field(default=None, pattern=r"^https?://[^/?#\s]+(/[^?#\s]*[^/?#\s])?$", max_length=200)
 
+    # What answers GET /statistics: Athena over the exports' Glue tables (AWS), or DuckDB in the REST function over the
+    # exports bucket (`csms run` sets it: the embedded AWS has no Athena that runs queries).
+    analytics_engine: Literal["athena", "duckdb"] = "athena"
+
     # Stripe's API address: unset in AWS (Stripe itself); `csms run` points it at its Stripe emulator (local/stripe/).
     stripe_api_base: str | None = Field(default=None, pattern=r"^https?://[^/?#\s]+$", max_length=200)
     # What a session of an account's token holds on the card when its tariff names no `hold_amount`: currency's

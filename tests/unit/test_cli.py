@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import subprocess
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -111,3 +112,60 @@ def test_make_demo_hands_the_key_to_the_fleet_in_its_environment_not_its_command
     assert "--api-key" not in simulate
     assert re.search(r"CSMS_API_KEY=\$key \S+/csms simulate ", simulate), simulate
 
+
+
+def test_analytics_takes_dates_a_named_query_and_a_site() -> None:
+    args = cli._parser().parse_args(["analytics", "query", "uptime", "--from", "2026-03-02", "--to", "2026-03-04",
+                                     "--site", "S1", "--aws-port", "4600"])
+    assert (args.action, args.name, args.from_, args.to, args.site, args.aws_port) == (
+        "query", "uptime", date(2026, 3, 2), date(2026, 3, 4), "S1", 4600)
+    report = cli._parser().parse_args(["analytics", "report"])
+    assert (report.out, report.from_, report.to, report.site) == (Path("report.html"), None, None, None)
+    export = cli._parser().parse_args(["analytics", "export", "--from", "2026-03-01", "--to", "2026-03-31"])
+    assert (export.from_, export.to) == (date(2026, 3, 1), date(2026, 3, 31))
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["analytics", "query", "nope"], "argument NAME: invalid choice: 'nope'"),
+    (["analytics", "query", "uptime", "--from", "2026-3-2"], "argument --from: '2026-3-2' is not a date: YYYY-MM-DD"),
+    (["analytics", "query", "uptime", "--to", "2026-02-30"], "argument --to: '2026-02-30' is not a date: YYYY-MM-DD"),
+    (["analytics", "export", "--from", "2026-03-01"], "the following arguments are required: --to"),
+])
+def test_analytics_usage_errors(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(argv)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["analytics", "query", "uptime", "--from", "2026-03-05", "--to", "2026-03-04"], "from (2026-03-05) is after to"),
+    (["analytics", "report", "--from", "2024-01-01", "--to", "2025-01-01"], "at most 366 days"),
+    (["analytics", "query", "uptime", "--site", "S 1"], "a site id is 1-64 letters"),
+    (["analytics", "export", "--from", "2026-03-05", "--to", "2026-03-04"], "--from is after --to"),
+])
+def test_analytics_refuses_a_range_or_site_no_query_takes(argv: list[str], message: str, capsys: pytest.CaptureFixture[str],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import local.stack
+
+    monkeypatch.setattr(local.stack, "configure_environment", lambda config: None)
+    assert cli.main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_analytics_query_with_no_stack_names_the_port_options(monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("CSMS_AWS_PORT", str(free_port()))
+    assert cli.main(["analytics", "query", "uptime"]) == 1
+    assert capsys.readouterr().err.startswith("csms: no stack answers at 127.0.0.1:")
+
+
+def test_a_table_aligns_text_left_numbers_right_and_shows_null() -> None:
+    text = cli.table(["site_id", "sessions", "ratio"], [("S1", 3, 0.5), (None, 12, None)])
+    assert text.splitlines() == [
+        "site_id  sessions  ratio",
+        "-------  --------  -----",
+        "S1              3    0.5",
+        "-              12      -",
+    ]
