@@ -10,7 +10,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from local import analytics_report
+from tests.unit.test_named_queries import FROM, TO
+from tests.unit.test_named_queries import exported as known_exports  # noqa: F401 (a fixture)
 
 START, END = date(2026, 3, 2), date(2026, 3, 4)
 
@@ -129,3 +133,18 @@ def test_the_header_gives_the_period_the_site_and_when_it_was_made(tmp_path: Pat
     page = out.read_text(encoding="utf-8")
     assert "Period 2026-03-02 to 2026-03-04 (UTC days, inclusive), site S&lt;1&gt;." in page
     assert "Generated 2026-03-05T08:30:00.000Z" in page
+
+
+def test_the_report_draws_the_named_queries_as_duckdb_answers_them(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """The real queries' columns, over the known-answer exports of tests/unit/test_named_queries.py."""
+    from services.analytics import duck
+
+    read = request.getfixturevalue("known_exports")
+    out = tmp_path / "report.html"
+    summary = analytics_report.render(out, FROM, TO, None,
+                                      run=lambda name, start, end, site: duck.run(name, start, end, site, read=read))
+    assert summary["charts"] == {"peak_hours-1": 7, "peak_hours-2": 7, "peak_hours-3": 7, "utilization": 24,
+                                 "energy_revenue_daily": len(duck.run("energy_revenue_daily", FROM, TO, read=read).rows),
+                                 "fault_rate": len(duck.run("fault_rate", FROM, TO, read=read).rows)}
+    page = out.read_text(encoding="utf-8")
+    assert "Peak hours: S1" in page and "Peak hours: (no site)" in page and "Over the whole period: (no site) 100.0 %" in page
