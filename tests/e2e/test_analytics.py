@@ -9,7 +9,7 @@ import subprocess
 import sys
 import uuid
 import zoneinfo
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ STATE_S = 1.1
 
 
 def now() -> str:
-    return clock.iso(datetime.now(timezone.utc))
+    return clock.iso(clock.now())
 
 
 def status16(status: str, error_code: str = "NoError") -> call16.StatusNotification:
@@ -135,7 +135,7 @@ def test_sessions_become_statistics_and_a_report_that_chromium_draws(stack: Stac
         assert stack.request("PUT", f"/id-tokens/{tag}", {"status": "Accepted"})[0] == 201
     assert eventually(lambda: all(stack.request("GET", f"/price-quotes?charge_point_id={cp}&evse_id=1")[2]["time_zone"] == ZONE
                                   for cp in (cp16, cp201)))
-    stopped = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=5)
+    stopped = clock.now().replace(microsecond=0) - timedelta(minutes=5)
     started = stopped - timedelta(minutes=40)
 
     async def both() -> None:
@@ -143,7 +143,7 @@ def test_sessions_become_statistics_and_a_report_that_chromium_draws(stack: Stac
                              charge201(stack, cp201, tags[1], clock.iso(started), clock.iso(stopped)))
 
     asyncio.run(both())
-    today = datetime.now(timezone.utc).date()
+    today = clock.now().date()
     period = f"from={today - timedelta(days=1)}&to={today}&site_id={site_id}"
 
     # The invoices' revenue is what the usage report counts; the exports have it once both sessions are exported.
@@ -171,7 +171,7 @@ def test_sessions_become_statistics_and_a_report_that_chromium_draws(stack: Stac
 
     printed = csms(stack, "analytics", "query", "energy_revenue_daily", "--from", str(today - timedelta(days=1)),
                    "--to", str(today), "--site", site_id)
-    assert site_id in printed and str(2 * ENERGY_WH) in printed.replace(",", "")
+    assert site_id in printed and str(2 * ENERGY_WH) in printed
 
     report = tmp_path / "report.html"
     csms(stack, "analytics", "report", "--out", str(report), "--from", str(today - timedelta(days=1)), "--to", str(today),
