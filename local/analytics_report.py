@@ -24,6 +24,7 @@ VENDOR = Path(__file__).resolve().parent / "vendor"
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")  # ISO weekdays 1..7, the exports' dow
 HOURS = tuple(f"{hour:02d}" for hour in range(24))
 QUERIES = ("peak_hours", "utilization", "energy_revenue_daily", "fault_rate")
+NO_SITE = "(no site)"
 
 # run(name, start, end, site_id) -> a result with `columns` (each with a `name`) and `rows`: services.analytics.duck.run.
 Runner = Callable[[str, date, date, str | None], Any]
@@ -60,7 +61,12 @@ def _records(result: Any) -> list[dict[str, Any]]:
 
 
 def _site(record: dict[str, Any]) -> str:
-    return record["site_id"] or "(no site)"
+    return record["site_id"] or NO_SITE
+
+
+def _by_site(site: str) -> tuple[bool, str]:
+    """Sites by name, the chargers placed at none last."""
+    return site == NO_SITE, site
 
 
 def _axis(name: str, **more: Any) -> dict[str, Any]:
@@ -81,8 +87,10 @@ def peak_hours(records: Sequence[dict[str, Any]]) -> list[Panel]:
     if not grids:
         return [_empty("peak_hours", "peak_hours", "Peak hours")]
     panels = []
-    for number, (site, grid) in enumerate(sorted(grids.items()), 1):
-        busiest = max(((value, day, hour) for day, row in enumerate(grid) for hour, value in enumerate(row)))
+    for number, site in enumerate(sorted(grids, key=_by_site), 1):
+        grid = grids[site]
+        busiest = max(((value, day, hour) for day, row in enumerate(grid) for hour, value in enumerate(row)),
+                      key=lambda cell: cell[0])
         option = _base(
             tooltip={"position": "top"}, legend={"show": False},
             grid={"left": 50, "right": 40, "top": 10, "bottom": 90},
@@ -110,7 +118,7 @@ def utilization(records: Sequence[dict[str, Any]]) -> Panel:
         available[site][hour] += int(record["in_service_s"])
     if not available:
         return _empty("utilization", "utilization", "Utilization")
-    sites = sorted(available)
+    sites = sorted(available, key=_by_site)
     percent = {site: [_percent(p, a) for p, a in zip(plugged[site], available[site], strict=True)] for site in sites}
     overall = {site: _percent(sum(plugged[site]), sum(available[site])) for site in sites}
     option = _base(xAxis={"type": "category", "data": list(HOURS), "name": "hour"},
@@ -148,7 +156,7 @@ def energy_revenue(records: Sequence[dict[str, Any]], start: date, end: date) ->
         xAxis={"type": "category", "data": days},
         yAxis=[_axis("kWh"), _axis("revenue", splitLine={"show": False})],
         series=[*({"type": "bar", "stack": "energy", "name": f"{site} kWh", "data": [round(by_day.get(d, 0), 3) for d in days]}
-                  for site, by_day in sorted(energy.items())),
+                  for site, by_day in sorted(energy.items(), key=lambda item: _by_site(item[0]))),
                 *({"type": "line", "yAxisIndex": 1, "name": f"revenue {currency}", "data": [float(by_day[d]) for d in days]}
                   for currency, by_day in sorted(revenue.items()))])
     totals = ", ".join(f"{currency} {sum(by_day.values())}" for currency, by_day in sorted(revenue.items()))

@@ -147,4 +147,5 @@ def test_the_report_draws_the_named_queries_as_duckdb_answers_them(tmp_path: Pat
                                  "energy_revenue_daily": len(duck.run("energy_revenue_daily", FROM, TO, read=read).rows),
                                  "fault_rate": len(duck.run("fault_rate", FROM, TO, read=read).rows)}
     page = out.read_text(encoding="utf-8")
-    assert "Peak hours: S1" in page and "Peak hours: (no site)" in page and "Over the whole period: (no site) 100.0 %" in page
+    assert re.findall(r"<h2[^>]*>Peak hours: ([^<]*)</h2>", page) == ["S1", "S2", "(no site)"]
+    assert "Over the whole period: S1 46.2 %, S2 62.5 %, (no site) 100.0 %." in page
