@@ -157,7 +157,7 @@ def test_sessions_become_statistics_and_a_report_that_chromium_draws(stack: Stac
         return rows if sum(row["sessions"] for row in rows) == 2 and sum(row["revenue_excl_vat"] for row in rows) == revenue else []
 
     daily = eventually(exported, timeout_s=30)
-    assert sum(row["energy_wh"] for row in daily) == 2 * ENERGY_WH
+    assert sum(row["energy_wh"] for row in daily) == 2 * ENERGY_WH, statistics(stack, "energy_revenue_daily", period)
     local = started.astimezone(zoneinfo.ZoneInfo(ZONE))
     assert eventually(lambda: [(row["dow"], row["hour"], row["sessions"]) for row in statistics(stack, "peak_hours", period)
                                if row["sessions"]] == [(local.isoweekday(), local.hour, 2)], timeout_s=30)
