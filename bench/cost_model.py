@@ -328,3 +328,87 @@ def ratio(total: Decimal, floor: Decimal) -> Decimal:
     if floor <= 0:
         raise ValueError(f"the floor must be positive, not {floor}")
     return total / floor
+
+
+# --- Meter values: one DynamoDB item per sample, exported from its stream, against Firehose from the ingress ------
+
+@dataclass(frozen=True)
+class ExportPrices:
+    """us-east-1 list prices of the paths meter values could take to the exports bucket, free tiers ignored.
+
+    S3 Standard (https://aws.amazon.com/s3/pricing/): per 1,000 PUT and per 1,000 GET requests. Amazon Data
+    Firehose, Direct PUT to S3 (https://aws.amazon.com/firehose/pricing/): per GB ingested, each record rounded up
+    to the next 5 KB (first 500 TB a month), and per GB converted to Parquet; a prefix of the arrival date
+    (`!{timestamp:yyyy-MM-dd}`) needs no dynamic partitioning, which would cost more.
+    """
+
+    s3_usd_per_1000_puts: Decimal = Decimal("0.005")
+    s3_usd_per_1000_gets: Decimal = Decimal("0.0004")
+    firehose_usd_per_gb_ingested: Decimal = Decimal("0.029")
+    firehose_record_unit_bytes: int = 5 * 1024
+    firehose_usd_per_gb_converted: Decimal = Decimal("0.018")
+    # Firehose delivers a buffer at most every 900 s (or 128 MB): one S3 object per buffer for the whole fleet.
+    firehose_buffer_s: int = 900
+
+
+@dataclass(frozen=True)
+class MeterValuesPath:
+    """USD per connector-month of carrying the samples from the ingress to the exports, by what pays it."""
+
+    dynamodb: Decimal = Decimal(0)  # the sample's own item
+    ingress_wait: Decimal = Decimal(0)  # the ingress's billed duration waiting on that put (PutItem or PutRecord)
+    exporter: Decimal = Decimal(0)  # the stream exporter's invocations: requests and duration
+    s3: Decimal = Decimal(0)  # its files' PUTs, and their GETs by the daily compaction; or Firehose's deliveries
+    firehose: Decimal = Decimal(0)  # ingestion and Parquet conversion
+
+    @property
+    def total(self) -> Decimal:
+        return sum((getattr(self, f.name) for f in fields(self)), Decimal(0))
+
+
+def samples_per_connector_month(profile: Profile) -> Decimal:
+    """Meter value messages per connector-month (each one sample: one meterValue element)."""
+    return profile.messages_per_month()[SESSION_MESSAGES[profile.protocol][1]] / profile.connectors
+
+
+def stream_batch_records(profile: Profile, fleet_connectors: int, *, batch_size: int = 1000, window_s: int = 300,
+                         shards: int = 1) -> Decimal:
+    """Records in one exporter batch: the fleet's samples of a window on one stream shard, at most `batch_size`
+    (the event source mapping invokes when either is reached). The month's average rate: busy hours batch more."""
+    per_second = samples_per_connector_month(profile) * fleet_connectors / (profile.days_per_month * SECONDS_PER_DAY)
+    return min(Decimal(batch_size), per_second * window_s / shards)
+
+
+def meter_values_paths(profile: Profile, fleet_connectors: int, *, item_bytes: int, exporter_ms: Number = 200,
+                       exporter_memory_mb: int = 512, put_ms: Number = 6, ingress_memory_mb: int = 1024,
+                       batch_size: int = 1000, window_s: int = 300, shards: int = 1, prices: Prices = Prices(),
+                       export_prices: ExportPrices = ExportPrices()) -> dict[str, MeterValuesPath]:
+    """Per connector-month, the two ways a sample reaches the exports:
+
+    - `dynamodb_stream`: the ingress writes the sample's item (`item_bytes`, the meter-values table's; written units
+      as `dynamodb_write_units`), its table's stream feeds the exporter in batches (`stream_batch_records`), each
+      batch one Parquet file PUT to S3 and read once by the compaction (Lambda reads DynamoDB Streams free);
+    - `firehose`: the ingress puts the sample as one Firehose record (its JSON about `item_bytes`, billed by the
+      started 5 KB) converted to Parquet, no item: what removing the write would cost instead.
+
+    Both make the ingress wait `put_ms` for its put. `exporter_ms` is one batch's billed duration (an estimate:
+    deserializing the records, the rows, pyarrow's Parquet and the PutObject).
+    """
+    samples = samples_per_connector_month(profile)
+    wait = samples * Decimal(ingress_memory_mb) / 1024 * Decimal(put_ms) / 1000 * prices.lambda_usd_per_gb_second_arm64
+    batches = samples / stream_batch_records(profile, fleet_connectors, batch_size=batch_size, window_s=window_s,
+                                             shards=shards)
+    stream = MeterValuesPath(
+        dynamodb=samples * dynamodb_write_units(item_bytes) * prices.dynamodb_usd_per_million_write_units / MILLION,
+        ingress_wait=wait,
+        exporter=batches * (prices.lambda_usd_per_million_requests / MILLION + Decimal(exporter_memory_mb) / 1024
+                            * Decimal(exporter_ms) / 1000 * prices.lambda_usd_per_gb_second_arm64),
+        s3=batches * (export_prices.s3_usd_per_1000_puts + export_prices.s3_usd_per_1000_gets) / 1000)
+    unit = export_prices.firehose_record_unit_bytes
+    gib = samples * math.ceil(item_bytes / unit) * unit / GIB
+    deliveries = profile.days_per_month * SECONDS_PER_DAY / export_prices.firehose_buffer_s / fleet_connectors
+    firehose = MeterValuesPath(
+        ingress_wait=wait,
+        s3=deliveries * (export_prices.s3_usd_per_1000_puts + export_prices.s3_usd_per_1000_gets) / 1000,
+        firehose=gib * (export_prices.firehose_usd_per_gb_ingested + export_prices.firehose_usd_per_gb_converted))
+    return {"dynamodb_stream": stream, "firehose": firehose}

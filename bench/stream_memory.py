@@ -1,10 +1,10 @@
-"""The embedded AWS's memory over many writes to a streamed table, while its relay reads the stream.
+"""The embedded AWS's memory over many writes to a streamed table, while its relay and exporter read the stream.
 
-moto keeps every stream record and every iterator it serves; local/moto_patches.py drops what the one reader
+moto keeps every stream record and every iterator it serves; local/moto_patches.py drops what every reader
 has passed. This starts the embedded AWS as `csms run` does (a child process, provisioned from the
 manifests), writes the `chargers` table (each write a stream record, as a heartbeat's or a status
-change's) from a few threads while the connectivity relay's mapping (local/streams.py) reads on, and
-samples the child's resident memory. Run: python -m bench.stream_memory [--writes N]
+change's) from a few threads while the connectivity relay's and exporter's mappings (local/streams.py) read
+on, and samples the child's resident memory. Run: python -m bench.stream_memory [--writes N]
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def measure(writes: int) -> dict[str, object]:
     from local.aws import EmbeddedAws
     from local.ports import free_port
     from local.stack import Config, configure_environment
-    from local.streams import StreamPoller
+    from local.streams import export_pollers, relay_poller
     from services.connectivity.manifest import MANIFEST
     from services.shared import aws
 
@@ -47,9 +47,16 @@ def measure(writes: int) -> dict[str, object]:
                     relayed[0] += len(event["Records"])  # type: ignore[arg-type]
                     return {"batchItemFailures": []}
 
+            class Discarding:
+                def invoke(self, ref: str, event: dict[str, object]) -> dict[str, object]:
+                    return {"batchItemFailures": []}
+
             chargers = next(t for t in MANIFEST.tables if t.name == "chargers")
-            poller = StreamPoller(MANIFEST, chargers, Counting())  # type: ignore[arg-type]
+            poller = relay_poller(MANIFEST, chargers, Counting())  # type: ignore[arg-type]
+            # The table's other reader: the embedded AWS drops a record once both have read past it.
+            [exporter] = export_pollers((MANIFEST,), Discarding())  # type: ignore[arg-type]
             poller.start()
+            exporter.start()
             table = aws.table("chargers")
             samples = [(0, rss_mb(pid))]
 
@@ -65,8 +72,9 @@ def measure(writes: int) -> dict[str, object]:
                     samples.append((min(writes, done + step), rss_mb(pid)))
             while relayed[0] < writes + 1000 and time.monotonic() - started < 600:  # a new item's first write is two records
                 time.sleep(0.2)
-            poller.stop()
-            poller.join(5)
+            for reader in (poller, exporter):
+                reader.stop()
+                reader.join(5)
             return {"writes": writes, "relayed": relayed[0], "seconds": round(time.monotonic() - started, 1),
                     "rss_mb": [(n, round(mb, 1)) for n, mb in samples]}
         finally:

@@ -1,4 +1,4 @@
-"""Lambda packaging without Docker: a dependencies layer and a code asset, both built on this machine.
+"""Lambda packaging without Docker: a dependencies layer, an analytics layer and a code asset, built on this machine.
 
 Lambda runs CPython 3.12 on arm64, which this machine need not be, so pip is asked for that platform's
 wheels only: a dependency without one fails here, at synth, instead of at the first cold start. Both
@@ -26,6 +26,16 @@ RUNTIME_PYTHON = "3.12"
 PLATFORM = "manylinux2014_aarch64"
 # The Lambda Python runtime ships these: bundling them again only grows the layer and the cold start.
 RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer"})
+# Of the analytics extra, what functions run: pyarrow writes and reads the exports' Parquet (DuckDB and sqlglot run
+# the named queries on one machine only; Athena runs them in AWS).
+ANALYTICS_LAYER = frozenset({"pyarrow"})
+# What pyarrow's wheel holds that the exports never load, by path under the package: Flight, the cloud and HDFS
+# file systems (S3 is read through boto3), ORC, Substrait's Python module (its library the others link), Parquet
+# encryption, C++ headers and sources, Cython sources, its tests, and the development names of libarrow_python
+# (extensions load it by its soname, `.so.<version>`). Tests/infra/test_bundle.py proves the rest imports.
+PYARROW_UNUSED = ("*flight*", "*_s3*", "_gcsfs*", "_azurefs*", "_hdfs*", "*orc*", "_substrait*", "*encryption*",
+                  "_pyarrow_cpp_tests*", "include", "src", "tests", "*.pyx", "*.pxd", "*.pxi", "*.h", "*.cc",
+                  "libarrow_python.so", "libarrow_python.so.*.*")
 
 _IMPLEMENTATION = "cp"
 _FORMAT = 2  # bump when what a build puts in its directory changes: every cache is then stale
@@ -54,6 +64,28 @@ def dependencies(root: Path) -> Path:
         _strip(staging / "python")
 
     return _cached(_cache(root), "deps", _key(requirements), fill)
+
+
+def analytics(root: Path) -> Path:
+    """pyarrow alone, as a second layer: only the functions that write or read the exports carry it (its 100 MB
+    beside the dependencies' would otherwise count against every function's 250 MB), stripped of PYARROW_UNUSED."""
+    requirements = [r for r in _extra(root, "analytics") if _name(r) in ANALYTICS_LAYER]
+
+    def fill(staging: Path) -> None:
+        _install(requirements, staging / "python")
+        _strip(staging / "python")
+        strip_pyarrow(staging / "python" / "pyarrow")
+
+    return _cached(_cache(root), "analytics", _key(requirements, PYARROW_UNUSED), fill)
+
+
+def strip_pyarrow(package: Path) -> None:
+    for pattern in PYARROW_UNUSED:
+        for path in list(package.glob(pattern)):
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
 
 
 def code(root: Path) -> Path:
@@ -90,6 +122,11 @@ def _requirements(root: Path) -> list[str]:
     return [requirement for requirement in declared if _name(requirement) not in RUNTIME_PROVIDED]
 
 
+def _extra(root: Path, extra: str) -> list[str]:
+    with (root / "pyproject.toml").open("rb") as file:
+        return list(tomllib.load(file)["project"]["optional-dependencies"][extra])
+
+
 def _name(requirement: str) -> str:
     """The PEP 503 normalized project name, which is how pip compares names too."""
     match = _NAME.match(requirement)
@@ -98,9 +135,9 @@ def _name(requirement: str) -> str:
     return re.sub(r"[-_.]+", "-", match.group(1)).lower()
 
 
-def _key(requirements: list[str]) -> str:
+def _key(requirements: list[str], stripped: tuple[str, ...] = ()) -> str:
     spec = {"format": _FORMAT, "requirements": sorted(requirements), "platform": PLATFORM,
-            "python": RUNTIME_PYTHON, "implementation": _IMPLEMENTATION}
+            "python": RUNTIME_PYTHON, "implementation": _IMPLEMENTATION, **({"stripped": stripped} if stripped else {})}
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 

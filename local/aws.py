@@ -79,6 +79,7 @@ def _serve(host: str, port: int, data_dir: Path, stdin: IO[str], stdout: IO[str]
     from local.moto_patches import faster_moto, raw_uploads, transactions_keep_streams, trimmed_streams
     from local.persistence import Journal
     from local.provision import provision
+    from local.streams import readers
     from services.manifests import ALL
 
     class QuietHandler(WSGIRequestHandler):
@@ -88,7 +89,7 @@ def _serve(host: str, port: int, data_dir: Path, stdin: IO[str], stdout: IO[str]
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     faster_moto()
     journal = Journal(data_dir / "dynamodb", account_id=ACCOUNT, region=REGION)
-    trimmed_streams(journal.relayed)
+    trimmed_streams(journal.relayed, readers(ALL))
     transactions_keep_streams()
     app = journal.wrap(raw_uploads(DomainDispatcherApplication(create_backend_app)))
     server = make_server(host, port, app, threaded=True, request_handler=QuietHandler)

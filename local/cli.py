@@ -278,7 +278,8 @@ def table(header: list[str], rows: list[tuple[Any, ...]]) -> str:
                for i in range(len(header))]
 
     def line(values: list[str]) -> str:
-        return "  ".join(v.rjust(w) if right else v.ljust(w) for v, w, right in zip(values, widths, numeric, strict=True)).rstrip()
+        aligned = (v.rjust(w) if right else v.ljust(w) for v, w, right in zip(values, widths, numeric, strict=True))
+        return "  ".join(aligned).rstrip()
 
     return "\n".join([line(header), line(["-" * w for w in widths]), *(line(row) for row in cells)])
 

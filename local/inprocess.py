@@ -24,19 +24,28 @@ def clear_caches() -> None:
 
 class Relays:
     """Every table stream's mapping (local/streams.py), run when asked rather than by threads: a test or the
-    benchmark hands the changes so far to the relays, and so sees their events on the bus."""
+    benchmark hands the changes so far to the relays, and so sees their events on the bus, or to the exporters."""
 
     def __init__(self) -> None:
         from local.lambdas import Runtime
-        from local.streams import pollers
+        from local.streams import export_pollers, pollers
         from services.manifests import ALL
 
-        self.pollers = pollers(ALL, Runtime(workers=1, background_workers=1))
+        runtime = Runtime(workers=1, background_workers=1)
+        self.pollers = pollers(ALL, runtime)
+        self.exporters = export_pollers(ALL, runtime)
 
     def run(self) -> int:
         """Relays until no stream has a change left (a relay's events may cause none: it only publishes)."""
         total = 0
         while read := sum(poller.poll_once() for poller in self.pollers):
+            total += read
+        return total
+
+    def export(self) -> int:
+        """Hands every change so far to the exporters, whatever their windows."""
+        total = 0
+        while read := sum(poller.drain() for poller in self.exporters):
             total += read
         return total
 
@@ -128,3 +137,9 @@ def relay() -> int:
     """Hands the changes made so far to the relays of the AWS `provisioned_moto` runs; how many records."""
     assert relays is not None, "relay() runs inside provisioned_moto()"
     return relays.run()
+
+
+def export() -> int:
+    """Hands the changes made so far to the exporters (Parquet in the exports bucket); how many records."""
+    assert relays is not None, "export() runs inside provisioned_moto()"
+    return relays.export()

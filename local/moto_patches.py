@@ -15,7 +15,7 @@ import json
 import logging
 import threading
 from datetime import datetime
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 from urllib.parse import unquote
 
 log = logging.getLogger("csms.aws")
@@ -23,6 +23,9 @@ log = logging.getLogger("csms.aws")
 # The moto release these patches replace internals of: pyproject.toml pins it (tests/service/test_moto_patches.py
 # checks that the two agree).
 TESTED_MOTO = "5.2.5"
+
+# The header by which a stream's reader (local/streams.py) names itself: "relay" (the default) or "export".
+READER_HEADER = "x-csms-stream-reader"
 
 _HOT_SERVICES = frozenset({"dynamodb", "sqs", "events"})
 # Answers made only of items and keys, which moto holds as DynamoDB JSON; others (tables, streams) hold dates.
@@ -158,31 +161,52 @@ def dynamodb_items_as_json(serialize: Any) -> Any:
     return execute_result
 
 
-def trimmed_streams(relayed: Callable[[str, list[Any]], None]) -> None:
+def trimmed_streams(relayed: Callable[[str, list[Any]], None], readers: Mapping[str, frozenset[str]]) -> None:
     """moto keeps every stream record and every shard iterator it hands out, so a long run would grow without
-    bound (DynamoDB trims after 24 hours). Local mode has one reader per stream (local/streams.py), which reads
-    on from the iterator each read returns, or asks for one after the last record it handed over: a read from an
-    iterator drops the records before it (telling `relayed`, the journal, which of the table's records are done)
-    and forgets every other iterator of its shard, keeping only the next one it returns."""
+    bound (DynamoDB trims after 24 hours). Local mode has a reader per mapping of a stream (local/streams.py: a
+    relay, an exporter; `readers` by table, each naming itself in READER_HEADER), which reads on from the iterator
+    each read returns, or asks for one after the last record it handed over: a read from an iterator tells where
+    that reader is, the records before every reader of the table are dropped (telling `relayed`, the journal,
+    which of the table's records are done), and the reader's other iterators of its shard are forgotten, keeping
+    only the next one it returns."""
     from moto.dynamodbstreams.models import DynamoDBStreamsBackend
     from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
-    def get_records(self: DynamoDBStreamsBackend, iterator_arn: str, limit: int) -> dict[str, Any]:
+    def get_records(self: DynamoDBStreamsBackend, iterator_arn: str, limit: int, reader: str = "relay") -> dict[str, Any]:
         iterator = self.shard_iterators.pop(iterator_arn)
         shard = iterator.stream_shard
-        consumed = min(max(0, iterator.sequence_number - shard.starting_sequence_number), len(shard.items))
+        positions = shard.__dict__.setdefault("reader_positions", {})
+        positions[reader] = iterator.sequence_number
+        behind = min(positions.get(r, shard.starting_sequence_number) for r in readers.get(shard.table.name, {reader}))
+        consumed = min(max(0, behind - shard.starting_sequence_number), len(shard.items))
         if consumed:
             relayed(shard.table.name, shard.items[:consumed])
             del shard.items[:consumed]
             shard.starting_sequence_number += consumed
         result = iterator.get(limit)
+        self.shard_iterators[result["NextShardIterator"]].reader = reader
         for stale in [arn for arn, other in self.shard_iterators.items()
-                      if other.stream_shard is shard and arn != result["NextShardIterator"]]:
+                      if other.stream_shard is shard and getattr(other, "reader", reader) == reader
+                      and arn != result["NextShardIterator"]]:
             del self.shard_iterators[stale]
         return result
 
+    get_shard_iterator = DynamoDBStreamsHandler.get_shard_iterator
+
+    def reader_iterator(handler: DynamoDBStreamsHandler) -> Any:
+        """A new iterator belongs to the reader that asked for it: another reader's reads leave it alone."""
+        result = get_shard_iterator(handler)
+        handler.backend.shard_iterators[result.result["ShardIterator"]].reader = _reader(handler)
+        return result
+
     DynamoDBStreamsBackend.get_records = get_records  # type: ignore[method-assign]
-    DynamoDBStreamsHandler.get_records = stream_records_as_json  # type: ignore[method-assign]
+    DynamoDBStreamsHandler.get_records = lambda handler: stream_records_as_json(  # type: ignore[method-assign]
+        handler, reader=_reader(handler))
+    DynamoDBStreamsHandler.get_shard_iterator = reader_iterator  # type: ignore[method-assign]
+
+
+def _reader(handler: Any) -> str:
+    return handler.headers.get(READER_HEADER) or "relay"
 
 
 def transactions_keep_streams() -> None:
@@ -214,11 +238,12 @@ def transactions_keep_streams() -> None:
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
-def stream_records_as_json(handler: Any) -> str:
+def stream_records_as_json(handler: Any, **reader: str) -> str:
     """GetRecords answered without moto's generic serializer, which walked every image of every record against
     the API's shapes: about 5 ms a record, under the lock every DynamoDB request waits for. The images are wire
     format already; only the records' times are datetimes."""
-    result = handler.backend.get_records(handler._get_param("ShardIterator"), handler._get_param("Limit") or 1000)
+    result = handler.backend.get_records(handler._get_param("ShardIterator"), handler._get_param("Limit") or 1000,
+                                         **reader)
     return json.dumps(result, default=_wire_value)
 
 

@@ -18,6 +18,7 @@ from typing import Any, Iterable
 from botocore.exceptions import ClientError
 
 from services.shared import aws
+from services.shared.exports import streamed_tables
 from services.shared.manifest import (
     Bucket,
     Catalog,
@@ -46,7 +47,8 @@ def _key_schema(partition: Any, sort: Any) -> list[dict[str, str]]:
     return schema
 
 
-def create_table(table: Table) -> None:
+def create_table(table: Table, streamed: bool = False) -> None:
+    """`streamed`: a stream although the table has no relay's (an exporter reads its changes)."""
     dynamodb = aws.client("dynamodb")
     name = settings().resource_name(table.name)
     if name in dynamodb.list_tables()["TableNames"]:
@@ -58,7 +60,7 @@ def create_table(table: Table) -> None:
              "Projection": {"ProjectionType": "KEYS_ONLY" if i.keys_only else "ALL"}}
             for i in table.indexes
         ]
-    if table.stream:
+    if table.stream or streamed:
         kwargs["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
     dynamodb.create_table(TableName=name, KeySchema=_key_schema(table.partition_key, table.sort_key),
                           AttributeDefinitions=_attribute_definitions(table), BillingMode="PAY_PER_REQUEST", **kwargs)
@@ -165,7 +167,7 @@ def provision(manifests: Iterable[ServiceManifest], secrets_dir: Path | None = N
         events.create_event_bus(Name=settings().event_bus)
     for manifest in manifests:
         for table in manifest.tables:
-            create_table(table)
+            create_table(table, streamed=table.name in streamed_tables(manifest))
         for subscription in manifest.subscriptions:
             create_subscription(subscription)
         for queue in manifest.queues:
@@ -180,6 +182,6 @@ def provision(manifests: Iterable[ServiceManifest], secrets_dir: Path | None = N
             create_topic(topic)
         if "email" in manifest.direct_messages:
             verify_sender()
-        if manifest.relay:
+        if manifest.relay or manifest.exporters:
             aws.client("sqs").create_queue(QueueName=settings().resource_name(manifest.relay_failures()),
                                            Attributes={"MessageRetentionPeriod": "1209600"})

@@ -100,6 +100,8 @@ def configure_environment(config: Config) -> None:
     # Webhook receivers on this machine speak plain http; the embedded SES sends (nowhere) from this address.
     os.environ.setdefault("CSMS_WEBHOOK_ALLOW_HTTP", "true")
     os.environ.setdefault("CSMS_NOTIFICATION_SENDER", "notifications@csms.localhost")
+    # The statistics' named queries run on DuckDB over the exports in the embedded S3: there is no Athena here.
+    os.environ.setdefault("CSMS_ANALYTICS_ENGINE", "duckdb")
     if config.host not in ("0.0.0.0", "::", ""):  # else the address chargers use is not known here
         os.environ.setdefault("CSMS_PUBLIC_URL", f"http://{config.host}:{config.rest_port}")
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "csms")
@@ -189,6 +191,7 @@ async def serve(config: Config) -> int:
     from local.pollers import Poller
     from local.rest import RestFront
     from local.scheduler import Scheduler
+    from local.streams import export_pollers
     from local.streams import pollers as stream_pollers
     from services.manifests import ALL
 
@@ -201,6 +204,7 @@ async def serve(config: Config) -> int:
     runtime = Runtime()
     queues = [s.queue for m in ALL for s in m.subscriptions] + [q for m in ALL for q in m.queues]
     pollers = [Poller(q.queue_name, q.handler, q.batch_size, runtime) for q in queues] + stream_pollers(ALL, runtime)
+    pollers += export_pollers(ALL, runtime)
     scheduler = Scheduler([s for m in ALL for s in m.schedules], runtime, schedule_overrides())
     rest = RestFront(ALL, runtime, config.host, config.rest_port)
     websocket = next(m.websocket for m in ALL if m.websocket)

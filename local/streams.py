@@ -1,10 +1,20 @@
-"""Plays Lambda's DynamoDB Streams event source mapping: hands each table's changes to its service's relay.
+"""Plays Lambda's DynamoDB Streams event source mappings: hands each table's changes to its service's relay, and
+an exported table's to its service's exporter.
 
-As the mapping configured in infra/ does (TRIM_HORIZON, partial batch responses, bisect on error,
+As the relay's mapping configured in infra/ does (TRIM_HORIZON, partial batch responses, bisect on error,
 an on-failure destination): records go in order, in batches; the records before the first one a
 batch reports as failed are done, and the rest is tried again, halved each time it fails; a
 record that still fails after the stream's attempts is sent to the service's relay-failures
 queue (with the metadata Lambda sends there) and the stream moves past it.
+
+An exporter's mapping waits for a batch to fill (its exporters' `batch_size`) or for its window (`window_s`,
+counted from the first change it holds; CSMS_EXPORT_WINDOW_S for all of them locally), and tries a failed batch
+again whole, never halved: the exporter names its files by the batch's first change, so a batch must come back
+the same. A batch still failing after its attempts goes to the same failures queue.
+
+A table read by both has two readers of its stream, each with its own position, as two mappings have in AWS:
+each names itself to the embedded AWS (local/moto_patches.py `trimmed_streams`), which drops a record once
+every reader of its table is past it.
 
 The position is the last sequence number handed over successfully. A read goes on from the iterator
 the previous read returned once its whole batch is done, and asks for a new one after the position
@@ -20,44 +30,68 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import time
+from contextvars import ContextVar
 from typing import Any
 
 from local.lambdas import Runtime
+from local.moto_patches import READER_HEADER
 from local.pollers import Polling
 from services.shared import aws
+from services.shared.exports import EXPORT_ATTEMPTS, streamed_tables
 from services.shared.manifest import ServiceManifest, Table
 from services.shared.settings import settings
 
 log = logging.getLogger("csms.streams")
 
 RETRY_WAIT_S = 0.5
+RELAY, EXPORT = "relay", "export"
+# The reader whose stream requests are under way on this thread (READER_HEADER).
+_reader: ContextVar[str] = ContextVar("stream_reader", default=RELAY)
 
 
 class StreamPoller(Polling):
     idle_wait_s = 0.25
     max_idle_wait_s = 1.0
 
-    def __init__(self, manifest: ServiceManifest, table: Table, runtime: Runtime) -> None:
-        assert manifest.relay and table.stream
-        super().__init__(f"stream-{table.name}")
-        self.handler, self.stream, self.runtime = manifest.relay, table.stream, runtime
-        self.table_name = settings().resource_name(table.name)
-        self.failures_queue = manifest.relay_failures()
+    def __init__(self, reader: str, table_name: str, handler: str, runtime: Runtime, *, batch_size: int,
+                 max_attempts: int, failures_queue: str, window_s: float = 0, bisect: bool = True) -> None:
+        super().__init__(f"{reader}-{table_name}")
+        self.reader, self.handler, self.runtime = reader, handler, runtime
+        self.batch_size, self.max_attempts, self.window_s, self.bisect = batch_size, max_attempts, window_s, bisect
+        self.table_name = settings().resource_name(table_name)
+        self.failures_queue = failures_queue
         self.position: str | None = None
         self._arn = self._shard = ""
         self._next: str | None = None  # the iterator after the last batch, while that batch is all done
         self._idle_reads = 0
+        self._held_since: float | None = None  # when a batch still filling was first seen (a window's start)
+        self._flushing = False
 
     def idle_wait(self) -> float:
         """A quarter second after the first read that found nothing, twice as long after each further one, up to
-        a second."""
+        a second; a second while a batch fills (it is read again whole each time)."""
+        if self._held_since is not None:
+            return self.max_idle_wait_s
         doublings = min(max(0, self._idle_reads - 1), 16)  # an idle day's count must not overflow a float
         return min(self.max_idle_wait_s, self.idle_wait_s * 2 ** doublings)
 
+    def drain(self) -> int:
+        """One poll that hands over what it finds, however short the batch and its window."""
+        self._flushing = True
+        try:
+            return self.poll_once()
+        finally:
+            self._flushing = False
+
     def poll_once(self) -> int:
-        """Reads one batch after the position and hands it over until done; returns how many records it read."""
+        """Reads one batch after the position and hands it over until done, once it is full or its window over
+        (else it is read again from the position at the next poll); returns how many records it handed over."""
         records, after = self._read()
         self._idle_reads = 0 if records else self._idle_reads + 1
+        if self._filling(records):
+            return 0
         pending, attempts = records, 0
         while pending and not self._stop.is_set():
             failed = self._deliver(pending)
@@ -67,10 +101,11 @@ class StreamPoller(Polling):
             if failed:
                 self.position, pending, attempts = _sequence(pending[failed - 1]), pending[failed:], 0
             attempts += 1
-            if attempts >= self.stream.max_attempts:
-                self._give_up(pending[0])
-                self.position, pending, attempts = _sequence(pending[0]), pending[1:], 0
-            elif len(pending) > 1:
+            if attempts >= self.max_attempts:
+                given_up = pending if not self.bisect else pending[:1]
+                self._give_up(given_up)
+                self.position, pending, attempts = _sequence(given_up[-1]), pending[len(given_up):], 0
+            elif len(pending) > 1 and self.bisect:
                 pending = pending[: len(pending) // 2]  # bisect: the failing record is in the first half or is next
             else:
                 self._stop.wait(RETRY_WAIT_S * attempts)
@@ -78,46 +113,102 @@ class StreamPoller(Polling):
             self._next = after
         return len(records)
 
+    def _filling(self, records: list[dict[str, Any]]) -> bool:
+        """Whether a batch waits for more changes: short of its size, within its window, and not drained."""
+        if not records or len(records) >= self.batch_size or self._flushing or not self.window_s:
+            self._held_since = None
+            return False
+        now = time.monotonic()
+        self._held_since = self._held_since or now
+        if now - self._held_since < self.window_s:
+            return True
+        self._held_since = None
+        return False
+
     def _read(self) -> tuple[list[dict[str, Any]], str]:
         """The batch after the position, and the iterator after it; until the batch is done, a read that fails
         (or the thread dying) starts again from the position."""
-        streams = aws.client("dynamodbstreams")
-        if not self._arn:
-            self._arn = aws.client("dynamodb").describe_table(TableName=self.table_name)["Table"]["LatestStreamArn"]
-            self._shard = streams.describe_stream(StreamArn=self._arn)["StreamDescription"]["Shards"][0]["ShardId"]
-        iterator, self._next = self._next, None
-        if iterator is None:
-            where: dict[str, Any] = {"ShardIteratorType": "TRIM_HORIZON"}
-            if self.position is not None:
-                where = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": self.position}
-            iterator = streams.get_shard_iterator(StreamArn=self._arn, ShardId=self._shard, **where)["ShardIterator"]
-        answer = streams.get_records(ShardIterator=iterator, Limit=self.stream.batch_size)
+        token = _reader.set(self.reader)
+        try:
+            streams = aws.client("dynamodbstreams")
+            streams.meta.events.register_first("before-sign.dynamodbstreams.*", _name_reader, unique_id=READER_HEADER)
+            if not self._arn:
+                self._arn = aws.client("dynamodb").describe_table(TableName=self.table_name)["Table"]["LatestStreamArn"]
+                self._shard = streams.describe_stream(StreamArn=self._arn)["StreamDescription"]["Shards"][0]["ShardId"]
+            iterator, self._next = self._next, None
+            if iterator is None:
+                where: dict[str, Any] = {"ShardIteratorType": "TRIM_HORIZON"}
+                if self.position is not None:
+                    where = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": self.position}
+                iterator = streams.get_shard_iterator(StreamArn=self._arn, ShardId=self._shard, **where)["ShardIterator"]
+            answer = streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
+        finally:
+            _reader.reset(token)
         return [{**record, "eventSourceARN": self._arn} for record in answer["Records"]], answer["NextShardIterator"]
 
     def _deliver(self, records: list[dict[str, Any]]) -> int | None:
-        """Hands records to the relay; None if all are done, else the index of the first to try again."""
+        """Hands records to the handler; None if all are done, else the index of the first to try again."""
         try:
             result = self.runtime.invoke(self.handler, {"Records": records}) or {}
         except Exception:
-            log.exception("relay %s failed a batch of %d", self.handler, len(records))
+            log.exception("%s failed a batch of %d", self.handler, len(records))
             return 0
         failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
         return next((i for i, record in enumerate(records) if _sequence(record) in failed), None)
 
-    def _give_up(self, record: dict[str, Any]) -> None:
-        """What Lambda sends an on-failure destination: where the record was, not the record."""
-        log.error("relay %s gave up on record %s of %s", self.handler, _sequence(record), self.table_name)
-        sequence = _sequence(record)
+    def _give_up(self, records: list[dict[str, Any]]) -> None:
+        """What Lambda sends an on-failure destination: where the records were, not the records."""
+        first, last = _sequence(records[0]), _sequence(records[-1])
+        log.error("%s gave up on records %s to %s of %s", self.handler, first, last, self.table_name)
         aws.client("sqs").send_message(QueueUrl=aws.queue_url(self.failures_queue), MessageBody=json.dumps({
             "requestContext": {"condition": "RetryAttemptsExhausted", "functionArn": self.handler,
-                               "approximateInvokeCount": self.stream.max_attempts},
-            "DDBStreamBatchInfo": {"shardId": self._shard, "startSequenceNumber": sequence,
-                                   "endSequenceNumber": sequence, "batchSize": 1, "streamArn": self._arn},
+                               "approximateInvokeCount": self.max_attempts},
+            "DDBStreamBatchInfo": {"shardId": self._shard, "startSequenceNumber": first,
+                                   "endSequenceNumber": last, "batchSize": len(records), "streamArn": self._arn},
         }))
 
 
+def _name_reader(request: Any, **kwargs: Any) -> None:
+    request.headers[READER_HEADER] = _reader.get()
+
+
 def pollers(manifests: tuple[ServiceManifest, ...], runtime: Runtime) -> list[StreamPoller]:
-    return [StreamPoller(m, t, runtime) for m in manifests for t in m.streams()]
+    """The relays' mappings: one per table with a stream."""
+    return [relay_poller(m, t, runtime) for m in manifests for t in m.streams()]
+
+
+def relay_poller(manifest: ServiceManifest, table: Table, runtime: Runtime) -> StreamPoller:
+    assert manifest.relay and table.stream
+    return StreamPoller(RELAY, table.name, manifest.relay, runtime, batch_size=table.stream.batch_size,
+                        max_attempts=table.stream.max_attempts, failures_queue=manifest.relay_failures())
+
+
+def export_pollers(manifests: tuple[ServiceManifest, ...], runtime: Runtime) -> list[StreamPoller]:
+    """The exporters' mappings: one per exported table, with the smallest batch and window of its exporters;
+    CSMS_EXPORT_WINDOW_S (seconds) sets every window."""
+    window = os.environ.get("CSMS_EXPORT_WINDOW_S")
+    if window is not None and not (window.isdigit() and int(window) >= 1):
+        raise SystemExit("CSMS_EXPORT_WINDOW_S must be a whole number of seconds, at least 1")
+    found = []
+    for manifest in manifests:
+        for table, exporters in streamed_tables(manifest).items():
+            assert manifest.exporter
+            found.append(StreamPoller(EXPORT, table, manifest.exporter, runtime,
+                                      batch_size=min(e.batch_size for e in exporters), max_attempts=EXPORT_ATTEMPTS,
+                                      failures_queue=manifest.relay_failures(), bisect=False,
+                                      window_s=int(window) if window else min(e.window_s for e in exporters)))
+    return found
+
+
+def readers(manifests: tuple[ServiceManifest, ...]) -> dict[str, frozenset[str]]:
+    """The readers of each table's stream (by its deployed name): the relay's, the exporter's, or both."""
+    found: dict[str, set[str]] = {}
+    for manifest in manifests:
+        for table in manifest.streams():
+            found.setdefault(settings().resource_name(table.name), set()).add(RELAY)
+        for table_name in streamed_tables(manifest):
+            found.setdefault(settings().resource_name(table_name), set()).add(EXPORT)
+    return {name: frozenset(names) for name, names in found.items()}
 
 
 def _sequence(record: dict[str, Any]) -> str:

@@ -1,6 +1,6 @@
 """REST: /statistics, the named queries (services/analytics/queries.py) over the exports, for operators.
 
-The engine is settings().analytics_engine: Athena in AWS (a run not done within 25 seconds is answered 202 and polled
+The engine is settings().analytics_engine: Athena in AWS (a run not done within 20 seconds is answered 202 and polled
 at /statistics/{name}/runs/{run_id}; results are reused while fresh), DuckDB in this function locally (always 200).
 """
 
@@ -15,7 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.models import Tag
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, Field
 
-from services.analytics import queries
+from services.analytics import athena, queries
 from services.shared import clock
 from services.shared.auth import Scope
 from services.shared.rest import (
@@ -36,7 +36,8 @@ TAGS = {
         "Named queries over the analytics exports (docs/analytics.md): utilization, peak hours, energy and revenue per "
         "day and month, session distributions, fault rate per model and firmware, uptime, failed sessions, idle time, "
         "sessions per token group. Each reads the partitions of a range of UTC dates (at most 366) and optionally one "
-        "site. In AWS Athena answers; a run that takes longer than 25 seconds is answered 202 with a run to poll."
+        f"site. In AWS Athena answers; a run that takes longer than {athena.WAIT_S:g} seconds is answered 202 with a run "
+        "to poll."
     ),
 }
 app.configure_openapi(tags=[Tag(name=name, description=text) for name, text in TAGS.items()])
@@ -117,10 +118,11 @@ _RANGE = (f"`from` and `to` are UTC dates (YYYY-MM-DD), inclusive, on the partit
 
 @app.get("/statistics/<name>", security=_READ, summary="Run a statistic", tags=[STATISTICS],
          description=f"The named query's rows. {_RANGE} `site_id` keeps one site's rows. With Athena, a run still going "
-                     "after 25 seconds is answered 202 with its `run_id` and a Location to poll; the same question asked "
-                     "again reuses a fresh result (or the run still going). 404 for a name GET /statistics does not "
-                     "list; 502 when Athena failed the run.",
-         responses=responses({200: ("The rows", StatisticRows), 202: ("Still running: poll the Location", StatisticRun)}, 404, 422, 502))
+                     f"after {athena.WAIT_S:g} seconds is answered 202 with its `run_id` and a Location to poll; the "
+                     "same question asked again reuses a fresh result (or the run still going). 404 for a name GET "
+                     "/statistics does not list; 502 when Athena failed the run.",
+         responses=responses({200: ("The rows", StatisticRows), 202: ("Still running: poll the Location", StatisticRun)},
+                             404, 422, 502))
 def statistic(
     name: Name,
     from_: Annotated[date | None, Query(alias="from", description="The first UTC date (YYYY-MM-DD)")] = None,
@@ -139,14 +141,12 @@ def statistic(
     return _pending(name, result.run_id)
 
 
-def _run(name: str, start: date, end: date, site_id: str | None) -> Any:
+def _run(name: str, start: date, end: date, site_id: str | None) -> queries.Result | athena.Pending:
     """The engine's result, or (Athena) the run to poll."""
     if settings().analytics_engine == "duckdb":
         from services.analytics import duck
 
         return duck.run(name, start, end, site_id)
-    from services.analytics import athena
-
     try:
         return athena.run(name, start, end, site_id)
     except athena.QueryFailed as error:
@@ -155,16 +155,15 @@ def _run(name: str, start: date, end: date, site_id: str | None) -> Any:
 
 @app.get("/statistics/<name>/runs/<run_id>", security=_READ, summary="Poll a statistic's run", tags=[STATISTICS],
          description="The rows of a run GET /statistics/{name} answered 202 for, once it is done (200), or 202 again "
-                     "while it runs (waiting up to 10 seconds first). 404 for a run this statistic does not know (runs "
-                     "are kept two days; DuckDB answers at once and has none); 502 when Athena failed it.",
+                     f"while it runs (waiting up to {athena.POLL_WAIT_S:g} seconds first). 404 for a run this statistic "
+                     "does not know (runs are kept two days; DuckDB answers at once and has none); 502 when Athena "
+                     "failed it.",
          responses=responses({200: ("The rows", StatisticRows), 202: ("Still running: poll again", StatisticRun)}, 404, 502))
 def statistic_run(name: Name, run_id: Annotated[str, Path(max_length=64, description="The run's id")]) -> Response[Any]:
     query = _query(name)
     unknown = ProblemError(404, f"No run {run_id!r} of {name}: ask GET /statistics/{name} again")
     if settings().analytics_engine == "duckdb":
         raise unknown
-    from services.analytics import athena
-
     try:
         polled = athena.poll(name, run_id)
     except athena.QueryFailed as error:

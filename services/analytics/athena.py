@@ -1,9 +1,10 @@
 """The named queries on Athena: the engine of GET /statistics in AWS.
 
 The bound SQL (services/analytics/queries.py) runs in analytics' workgroup over its Glue database, whose tables
-are the exports' (partition projection on `dt`). API Gateway gives a request 29 seconds: a run is awaited for
-WAIT_S, then answered as pending, to be polled by its id (statistics-runs, store.py). A result is reused while
-fresh: ten minutes when the range reaches yesterday (exports of the last day still arrive), a day otherwise.
+are the exports' (partition projection on `dt`). API Gateway and the REST function give a request 29 seconds: a run
+is awaited for WAIT_S, which leaves the time to read a result of MAX_ROWS (50 pages), then answered as pending, to be
+polled by its id (statistics-runs, store.py). A result is reused while fresh: ten minutes when the range reaches
+yesterday (exports of the last day still arrive), a day otherwise.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from services.analytics.manifest import MANIFEST
 from services.shared import aws, clock
 from services.shared.settings import settings
 
-WAIT_S = 25.0
+WAIT_S = 20.0
 POLL_WAIT_S = 10.0
 FRESH_S = 600
 SETTLED_FRESH_S = 86_400

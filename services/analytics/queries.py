@@ -66,10 +66,7 @@ def _text(name: str) -> str:
     return (_FOLDER / f"{name}.sql").read_text()
 
 
-def _col(name: str, type_: ResultType, meaning: str, unit: str | None = None) -> ResultColumn:
-    return ResultColumn(name, type_, meaning, unit)
-
-
+_col = ResultColumn
 _SITE = _col("site_id", "string", "The site (null: chargers placed at none)")
 _CHARGER = _col("charge_point_id", "string", "The charger")
 _EVSE = _col("evse_id", "bigint", "The EVSE (1.6: the connector)")
@@ -176,7 +173,7 @@ def date_range(start: date | None, end: date | None, today: date) -> tuple[date,
     """The range a query reads: as given, `end` defaulting to today and `start` to DEFAULT_DAYS before `end`."""
     end = end or today
     if start is None:
-        if end < date.min + timedelta(days=DEFAULT_DAYS):
+        if end < date.min + timedelta(days=DEFAULT_DAYS - 1):
             raise InvalidParameter("to", f"to ({end}) is too early for a range of {DEFAULT_DAYS} days before it")
         start = end - timedelta(days=DEFAULT_DAYS - 1)
     if start > end:

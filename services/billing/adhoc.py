@@ -27,7 +27,7 @@ import secrets
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from services.billing import payment_store
+from services.billing import payment_store, places
 from services.shared import aws, clock
 from services.shared.dynamo import update_expression, update_if
 from services.shared.events import stable_id
@@ -116,7 +116,7 @@ def create(charge_point_id: str, evse_id: int, currency: str, amount_held: int, 
             "charge_point_id": charge_point_id, "evse_id": evse_id, "currency": currency, "amount_held": amount_held,
             "amount_captured": 0, "amount_refunded": 0, "tariff_id": tariff_id, "tariff_version": tariff_version,
             "status_key": status_key(), "attempts": 0, "created_at": now, "updated_at": now,
-            "due": payment_store.DUE, "due_at": clock.iso(moment + CHECKOUT_GIVEN_UP)}
+            "due": payment_store.DUE, "due_at": clock.iso(moment + CHECKOUT_GIVEN_UP), **places.located(charge_point_id)}
     if not payment_store.create(item):
         raise RuntimeError(f"payment {item['payment_id']} exists: a new id tag is never another's")
     return item

@@ -11,7 +11,6 @@ settles it. InvoiceIssued and SessionUnpriced come from the invoice's creation (
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -58,23 +57,6 @@ def periods(session: SessionEnded) -> tuple["Period", ...]:
     return (pricing.Period(start=clock.parse(session.started_at), energy_wh=session.energy_wh),)
 
 
-def durations(found: tuple["Period", ...], started: datetime, stopped: datetime) -> tuple[int, int]:
-    """(charging, parking) whole seconds of the session: each period lasts until the next one starts, the last until
-    the stop; time before the first period is charging."""
-    if not found:
-        return int((stopped - started).total_seconds()), 0
-    bounds = [min(max(p.start, started), stopped) for p in found]
-    charging = (bounds[0] - started).total_seconds()
-    parking = 0.0
-    for period, begin, end in zip(found, bounds, [*bounds[1:], stopped], strict=True):
-        seconds = max(0.0, (end - begin).total_seconds())
-        if period.parking:
-            parking += seconds
-        else:
-            charging += seconds
-    return int(charging), int(parking)
-
-
 def _session_fields(session: SessionEnded, issued_at: str) -> dict[str, Any]:
     item: dict[str, Any] = {
         "invoice_id": invoice_id(session.session_id),
@@ -88,6 +70,7 @@ def _session_fields(session: SessionEnded, issued_at: str) -> dict[str, Any]:
         "started_at": clock.normalize(session.started_at),
         "stopped_at": clock.normalize(session.stopped_at),
         "issued_at": issued_at,
+        "updated_at": issued_at,  # every write of an invoice sets it: the analytics export's order of its states
         "session_event_id": session.event_id,
         "flags": list(session.flags),
     }
@@ -106,7 +89,7 @@ def build(session: SessionEnded, tariff: "Tariff | None", issued_at: str) -> dic
     item = _session_fields(session, issued_at)
     started, stopped = clock.parse(session.started_at), clock.parse(session.stopped_at)
     found = periods(session)
-    item["charging_s"], item["parking_s"] = durations(found, started, stopped)
+    item["charging_s"], item["parking_s"] = pricing.durations(found, started, stopped)
     if tariff is None or session.tariff_id is None or session.tariff_version is None:
         return {**item, "status": "unpriced", "lines": [], "total_excl_vat": 0, "total_vat": 0, "total_incl_vat": 0,
                 "currency": settings().currency}

@@ -5,7 +5,8 @@ nothing twice.
 Statuses move forward only (`FORWARD`): pending -> held | failed_hold | expired (an ad-hoc checkout left unpaid) ->
 captured | canceled | capture_failed -> captured | settled | voided. A write names the statuses it may leave; one that finds any other status writes nothing.
 While an automatic step is due (a retry of a failed charge, an ad-hoc start's timeout or checkout's expiry) the item carries `due` = "due"
-and `due_at`: the sparse index retry-due holds exactly those items, by when.
+and `due_at`: the sparse index retry-due holds exactly those items, by when. Every write that changes what a payment
+shows sets its `updated_at`, which orders its states in the analytics export (services/billing/exports.py).
 """
 
 from __future__ import annotations
@@ -185,10 +186,10 @@ def refund_update(payment: dict[str, Any], captures: list[dict[str, Any]], refun
     payment has what it had when read."""
     return {"Update": {
         "TableName": _payments().name, "Key": {"payment_id": payment["payment_id"]},
-        "UpdateExpression": "SET amount_refunded = :refunded, captures = :captures",
+        "UpdateExpression": "SET amount_refunded = :refunded, captures = :captures, updated_at = :at",
         "ConditionExpression": "amount_refunded = :before" if "amount_refunded" in payment
         else "attribute_not_exists(amount_refunded)",
-        "ExpressionAttributeValues": {":refunded": refunded, ":captures": captures,
+        "ExpressionAttributeValues": {":refunded": refunded, ":captures": captures, ":at": clock.iso(clock.now()),
                                       **({":before": payment["amount_refunded"]} if "amount_refunded" in payment else {})}}}
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable
 
-from services.billing import adhoc, invoicing, payment_store, store, stripe_api
+from services.billing import adhoc, invoicing, payment_store, places, store, stripe_api
 from services.shared import clock, events
 from services.shared.log import logger
 from services.shared.settings import settings
@@ -161,7 +161,8 @@ def _hold(started: "SessionStarted") -> None:
         "amount_captured": 0, "amount_refunded": 0, "captures": [], "attempts": 0, "account_id": started.account_id,
         "session_id": started.session_id, "charge_point_id": started.charge_point_id, "evse_id": started.evse_id,
         "transaction_id": started.transaction_id, "created_at": at, "updated_at": at,
-        **{name: value for name, value in (("id_tag", started.id_tag), ("ocpp_version", started.ocpp_version)) if value}}
+        **{name: value for name, value in (("id_tag", started.id_tag), ("ocpp_version", started.ocpp_version)) if value},
+        **places.located(started.charge_point_id)}
     if not payment_store.create(item):
         item = payment_store.get(item["payment_id"]) or item  # a replay: the hold may be placed or failed already
     placed = _place(item, started) if item["status"] == "pending" else item
@@ -233,7 +234,7 @@ def _unheld(invoice: dict[str, Any]) -> dict[str, Any]:
         "currency": invoice["currency"], "amount_held": 0, "amount_captured": 0, "amount_refunded": 0, "captures": [],
         "attempts": 0, "account_id": invoice["account_id"], "session_id": invoice["session_id"],
         "charge_point_id": invoice["charge_point_id"], "evse_id": int(invoice.get("evse_id", 0)), "created_at": at,
-        "updated_at": at, **({"id_tag": invoice["id_tag"]} if invoice.get("id_tag") else {})}
+        "updated_at": at, **{name: invoice[name] for name in ("id_tag", "site_id", "time_zone") if invoice.get(name)}}
     if payment_store.create(item):
         return item
     return payment_store.get(item["payment_id"]) or item

@@ -80,6 +80,16 @@ def site(site_id: str) -> Place | None:
     return Place(site_id=site_id, name=item["name"], address=plain(item["address"]), time_zone=item["time_zone"])
 
 
+def located(charge_point_id: str) -> dict[str, str]:
+    """A new payment's site and the site's time zone, when billing knows them (the analytics export's site and local
+    hours); {} at no site."""
+    site_id = site_of(charge_point_id)
+    if site_id is None:
+        return {}
+    found = site(site_id)
+    return {"site_id": site_id, **({"time_zone": found.time_zone} if found is not None else {})}
+
+
 def place(charge_point_id: str) -> Place | None:
     """The charger's site with its name, address and time zone; None when it stands at no site billing knows."""
     site_id = site_of(charge_point_id)

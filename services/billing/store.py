@@ -3,7 +3,8 @@
 An invoice's key is derived from its session, and it is created by a conditional put, so
 however many times (and however concurrently) a session's end arrives, one item exists. An
 issued invoice's number is taken in the same transaction as its creation: a replay neither
-creates a second invoice nor burns a number, so the numbers have no gaps.
+creates a second invoice nor burns a number, so the numbers have no gaps. Every write of an invoice sets its
+`updated_at` (its creation: the issue's time), which orders its states in the analytics export (services/billing/exports.py).
 """
 
 from __future__ import annotations
@@ -325,13 +326,14 @@ def _close(invoice_id: str, status: str, fields: dict[str, Any], refused: type[E
 def void(invoice_id: str, reason: str, at: str) -> dict[str, Any] | None:
     """Marks an unpaid invoice void with the operator's reason; the invoice as it now is, None if none has this id.
     NotVoidable for any other status."""
-    return _close(invoice_id, "void", {"voided_at": at, "void_reason": reason}, NotVoidable)
+    return _close(invoice_id, "void", {"voided_at": at, "void_reason": reason, "updated_at": at}, NotVoidable)
 
 
 def settle(invoice_id: str, note: str | None, at: str) -> dict[str, Any] | None:
     """Marks an unpaid invoice settled (paid outside Stripe) with the operator's note; the invoice as it now is, None
     if none has this id. NotSettlable for any other status."""
-    return _close(invoice_id, "settled", {"settled_at": at, **({"settle_note": note} if note else {})}, NotSettlable)
+    return _close(invoice_id, "settled", {"settled_at": at, "updated_at": at, **({"settle_note": note} if note else {})},
+                  NotSettlable)
 
 
 # The invoice statuses a payment's outcome moves from: paid from issued or failed (a retry succeeded), failed from
@@ -342,7 +344,8 @@ _OUTCOMES = {"paid": ("issued", "payment_failed"), "payment_failed": ("issued",)
 def record_payment(invoice_id: str, payment_id: str, outcome: str | None, fields: dict[str, Any] | None = None) -> None:
     """The outcome of the invoice's payment on it (its status), with the payment's id and `fields`, if its status
     allows (a replay, a settled or void invoice: nothing); None: only the payment's id."""
-    fields = {"payment_id": payment_id, **(fields or {}), **({"status": outcome} if outcome is not None else {})}
+    fields = {"payment_id": payment_id, **(fields or {}), "updated_at": clock.iso(clock.now()),
+              **({"status": outcome} if outcome is not None else {})}
     allowed = _OUTCOMES[outcome] if outcome is not None else STATUSES
     assignments, names, values = set_clause(fields)
     names["#status"] = "status"
@@ -364,9 +367,10 @@ def refund_update(invoice: dict[str, Any], refunded: int, captured: int) -> dict
     before = int(invoice.get("amount_refunded", 0))
     return {"Update": {
         "TableName": _invoices().name, "Key": {"invoice_id": invoice["invoice_id"]},
-        "UpdateExpression": "SET amount_refunded = :refunded, #status = :status",
+        "UpdateExpression": "SET amount_refunded = :refunded, #status = :status, updated_at = :at",
         "ConditionExpression": "#status = :was AND " + (
             "amount_refunded = :before" if "amount_refunded" in invoice else "attribute_not_exists(amount_refunded)"),
         "ExpressionAttributeNames": {"#status": "status"},
         "ExpressionAttributeValues": {":refunded": refunded, ":status": status, ":was": invoice["status"],
+                                      ":at": clock.iso(clock.now()),
                                       **({":before": before} if "amount_refunded" in invoice else {})}}}

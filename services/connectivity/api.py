@@ -749,11 +749,20 @@ def _register_at_site(charge_point_id: str, changes: dict[str, Any], now: str, r
     once per charger written to name it and down once per charger written to name another, whatever
     the order of concurrent requests. A failure between the two writes leaves a count too high (the
     site cannot be deleted), never too low (docs/sites.md).
+
+    The charger also holds the site's time zone, as the count's write returned it, so that nothing done per OCPP
+    message needs the site. A PUT of the site may change the zone after the count and give it to the chargers
+    that name the site before this one does: the site read again after the charger's write catches that.
     """
     site_id = changes.get("site_id")
-    if site_id is not None and not store.count_charger_in(site_id):
+    site = store.count_charger_in(site_id) if site_id is not None else None
+    if site_id is not None and site is None:
         raise ProblemError(422, f"No site {site_id!r}: create it first with PUT /sites/{site_id}, or send an existing site's id",
                            [ProblemDetail(path="body.site_id", message="no such site")])
+    if site:
+        changes = {**changes, "time_zone": site["time_zone"], "site_version": site["version"]}
+    else:
+        removed = (*removed, "time_zone", "site_version")
     try:
         old = store.register_charger(charge_point_id, changes, now, removed)
     except Exception:
@@ -762,6 +771,10 @@ def _register_at_site(charge_point_id: str, changes: dict[str, Any], now: str, r
         raise
     if old.get("site_id"):
         store.count_charger_out(old["site_id"])
+    if site:
+        latest = store.get_site(site["site_id"])
+        if latest and latest["version"] != site["version"]:
+            store.give_site_zone(charge_point_id, latest)
     return old
 
 
@@ -794,13 +807,19 @@ def get_site(site_id: SiteId) -> Site:
 
 @app.put("/sites/<site_id>", security=allow(Scope.ADMIN, Scope.OPERATOR), summary="Create or replace a site", tags=[SITES],
          description=("Creates a site under the id the client chooses (201; also after a delete), or replaces its whole "
-                      "definition (200); the chargers that name it stay. Each PUT moves `version` on and announces "
-                      "SiteChanged. 422 for an invalid body: an unknown country code or time zone says what to send."),
+                      "definition (200); the chargers that name it stay (and take its new time zone, if it changed). "
+                      "Each PUT moves `version` on and announces SiteChanged. 422 for an invalid body: an unknown "
+                      "country code or time zone says what to send."),
          responses=responses({200: ("Replaced", Site), 201: ("Created", Site)}, 422))
 def put_site(site_id: SiteId, definition: SiteDefinition) -> Response[Site]:
     old = store.put_site(_valid_site(site_id), definition.model_dump(exclude_none=True), clock.iso(clock.now()))
     created = not old or "deleted_at" in old
-    return json_response(201 if created else 200, _site(_existing_site(site_id)))
+    site = _existing_site(site_id)
+    if site.get("zone_pending"):
+        for charge_point_id in store.chargers_at(site_id):
+            store.give_site_zone(charge_point_id, site)
+        store.zone_given(site)
+    return json_response(201 if created else 200, _site(site))
 
 
 @app.delete("/sites/<site_id>", security=allow(Scope.ADMIN), summary="Delete a site", tags=[SITES],

@@ -16,7 +16,7 @@ from services.connectivity.changes import REPORTED, SITE_PART, connector_key
 from services.connectivity.commands import FIRST_COMMAND_KEY, QUEUE_KEY, is_command_key
 from services.connectivity.liveness import CONNECTED, DISCONNECTED, INDEX, OFFLINE_FIELDS, watch
 from services.shared import aws
-from services.shared.dynamo import condition_failed, page, set_clause
+from services.shared.dynamo import condition_failed, every, page, set_clause, update_if
 
 RETENTION_S = 90 * 24 * 3600
 # What a write that shows the charger alive adds to its update: back in the liveness index, and no longer offline.
@@ -66,7 +66,7 @@ def delete_charger(charge_point_id: str, now: str) -> dict[str, Any] | None:
         reply = _chargers().update_item(
             Key={"charge_point_id": charge_point_id},
             UpdateExpression=("SET deleted_at = :now, registration_version = if_not_exists(registration_version, :zero) + :one "
-                              "REMOVE site_id, watch"),
+                              "REMOVE site_id, time_zone, site_version, watch"),
             ConditionExpression="attribute_exists(charge_point_id) AND attribute_not_exists(deleted_at)",
             ExpressionAttributeValues={":now": now, ":zero": 0, ":one": 1},
             ReturnValues="ALL_OLD",
@@ -237,6 +237,23 @@ def scan_chargers(limit: int, start_key: dict[str, Any] | None, *, connected: bo
     return page(matching, {"FilterExpression": condition}, limit, start_key, ("charge_point_id",))
 
 
+def chargers_at(site_id: str) -> list[str]:
+    """The ids of the chargers that name the site, for the rare change of a site's time zone: a consistent scan of
+    the table, as an index on `site_id` is read only eventually consistent and could miss a charger placed just
+    before the change, which would then keep the old zone."""
+    request = {"FilterExpression": Attr("site_id").eq(site_id), "ProjectionExpression": "charge_point_id",
+               "ConsistentRead": True}
+    return [item["charge_point_id"] for item in every(_chargers().scan, request)]
+
+
+def give_site_zone(charge_point_id: str, site: dict[str, Any]) -> None:
+    """Gives the charger the time zone of this version of its site, if it still names the site and holds the zone
+    of an older version (a replay, or a race with a newer version, writes nothing)."""
+    update_if(_chargers(), {"charge_point_id": charge_point_id}, "SET time_zone = :zone, site_version = :version",
+              "site_id = :site AND (attribute_not_exists(site_version) OR site_version < :version)", {},
+              {":zone": site["time_zone"], ":version": site["version"], ":site": site["site_id"]})
+
+
 def offline_due(partition: str, before: str, enough: int) -> list[dict[str, Any]]:
     """The chargers of one partition of the liveness index last seen before `before`: only those due to go offline,
     the longest silent first, page after page until there are at least `enough`."""
@@ -404,19 +421,34 @@ def get_site(site_id: str) -> dict[str, Any] | None:
 def put_site(site_id: str, definition: dict[str, Any], now: str) -> dict[str, Any]:
     """Creates or replaces a site's definition, or brings a deleted site back; the item as it was ({} if new).
 
-    Only the definition's fields are set: its charger count, and whatever later parts the item holds, stay.
+    Only the definition's fields are set: its charger count, and whatever later parts the item holds, stay. A write
+    that changes a site's time zone also marks it `zone_pending` until the chargers that name it hold the new zone
+    (`zone_given`): a PUT that failed in between leaves the mark, and the next PUT gives the zone again.
     """
     sets, names, values = set_clause(definition)
     sets += ["version = if_not_exists(version, :zero) + :one", "charger_count = if_not_exists(charger_count, :zero)",
              "created_at = if_not_exists(created_at, :now)", "updated_at = :now"]
-    reply = aws.table("sites").update_item(
-        Key=_site_key(site_id),
-        UpdateExpression="SET " + ", ".join(sets) + " REMOVE deleted_at",
-        ExpressionAttributeNames=names,
-        ExpressionAttributeValues={**values, ":zero": 0, ":one": 1, ":now": now},
-        ReturnValues="ALL_OLD",
-    )
+    values |= {":zero": 0, ":one": 1, ":now": now}
+    request = {"Key": _site_key(site_id), "ExpressionAttributeNames": names, "ReturnValues": "ALL_OLD"}
+    try:
+        reply = aws.table("sites").update_item(
+            **request, UpdateExpression="SET " + ", ".join(sets) + " REMOVE deleted_at",
+            ConditionExpression="attribute_not_exists(time_zone) OR attribute_exists(deleted_at) OR time_zone = :zone",
+            ExpressionAttributeValues={**values, ":zone": definition["time_zone"]})
+    except ClientError as error:
+        if not condition_failed(error):
+            raise
+        reply = aws.table("sites").update_item(
+            **request, UpdateExpression="SET " + ", ".join([*sets, "zone_pending = :true"]) + " REMOVE deleted_at",
+            ExpressionAttributeValues={**values, ":true": True})
     return reply.get("Attributes") or {}
+
+
+def zone_given(site: dict[str, Any]) -> None:
+    """Takes the `zone_pending` mark off the site, unless a newer version of it was written since (that PUT gives
+    the zone again)."""
+    update_if(aws.table("sites"), _site_key(site["site_id"]), "REMOVE zone_pending", "version = :version", {},
+              {":version": site["version"]})
 
 
 def delete_site(site_id: str, now: str) -> bool:
@@ -442,20 +474,11 @@ def scan_sites(limit: int, start_key: dict[str, Any] | None) -> tuple[list[dict[
     return page(aws.table("sites").scan, {"FilterExpression": condition}, limit, start_key, ("site_id", "part"))
 
 
-def count_charger_in(site_id: str) -> bool:
-    """Counts one more charger at the site, if it exists; whether it does. Done before the charger names it."""
-    try:
-        aws.table("sites").update_item(
-            Key=_site_key(site_id),
-            UpdateExpression="SET charger_count = charger_count + :one",
-            ConditionExpression="attribute_exists(site_id) AND attribute_not_exists(deleted_at)",
-            ExpressionAttributeValues={":one": 1},
-        )
-    except ClientError as error:
-        if condition_failed(error):
-            return False
-        raise
-    return True
+def count_charger_in(site_id: str) -> dict[str, Any] | None:
+    """Counts one more charger at the site, if it exists: the site as it is then (the charger takes its time zone
+    from it), None if there is none. Done before the charger names it."""
+    return update_if(aws.table("sites"), _site_key(site_id), "SET charger_count = charger_count + :one",
+                     "attribute_exists(site_id) AND attribute_not_exists(deleted_at)", {}, {":one": 1})
 
 
 def count_charger_out(site_id: str) -> None:

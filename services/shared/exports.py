@@ -41,6 +41,9 @@ BUCKET = "exports"
 # A row may name the site's time zone for its hour and dow without the table having such a column.
 TIME_ZONE = "time_zone"
 _DELETE_MAX = 1000
+# Deliveries of a stream batch that fails (S3 unreachable) before its mapping gives it up to the service's failures
+# queue and moves on; `rebuild` makes its rows again.
+EXPORT_ATTEMPTS = 10
 
 
 def export_batch(event: dict[str, Any], service: str) -> dict[str, Any]:
@@ -236,6 +239,16 @@ def _item_rows(exporter: Exporter, item: dict[str, Any], service: str, at: datet
         logger.exception("could not export an item", extra={"export": exporter.export})
         metric("ExportRecordsFailed", service=service)
         return []
+
+
+def streamed_tables(manifest: ServiceManifest) -> dict[str, list[Exporter]]:
+    """The service's tables whose changes some exporter writes, with those exporters: each one stream mapping to the
+    service's `exporter` (local/streams.py, infra/messaging.py), batched as the smallest of their batches and windows."""
+    tables: dict[str, list[Exporter]] = {}
+    for exporter in manifest.exporters:
+        if not exporter.snapshot:
+            tables.setdefault(exporter.table, []).append(exporter)
+    return tables
 
 
 def _rows(exporter: Exporter) -> Rows:

@@ -473,6 +473,23 @@ def periods_from_wire(wire: list[dict[str, Any]]) -> tuple[Period, ...]:
                  for item in wire)
 
 
+def durations(periods: tuple[Period, ...], started: datetime, stopped: datetime) -> tuple[int, int]:
+    """(charging, parking) whole seconds of a session, as its invoice and its analytics row count them: each period
+    lasts until the next one starts, the last until the stop; time before the first period is charging."""
+    if not periods:
+        return int((stopped - started).total_seconds()), 0
+    bounds = [min(max(p.start, started), stopped) for p in periods]
+    charging = (bounds[0] - started).total_seconds()
+    parking = 0.0
+    for period, begin, end in zip(periods, bounds, [*bounds[1:], stopped], strict=True):
+        seconds = max(0.0, (end - begin).total_seconds())
+        if period.parking:
+            parking += seconds
+        else:
+            charging += seconds
+    return int(charging), int(parking)
+
+
 # --- the single energy price (billing and sessions until they price with `price`) -------------------------------
 
 @dataclass(frozen=True)

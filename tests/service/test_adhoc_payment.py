@@ -150,6 +150,7 @@ def test_pay_creates_the_payment_and_a_manual_capture_checkout(emulator: StripeE
     assert (item["status"], item["kind"], item["amount_held"], item["currency"], item["evse_id"]) == (
         "pending", "adhoc", 5000, "EUR", 2)
     assert (item["tariff_id"], item["tariff_version"]) == ("default", 0)
+    assert item["site_id"] == "SITE-1" and "time_zone" not in item  # the analytics export's; the site is not defined
     assert (session["mode"], session["amount_total"], session["currency"], session["status"]) == (
         "payment", 5000, "eur", "open")
     assert session["_intent_data"] == {"capture_method": "manual", "metadata": {"csms_payment_id": item["payment_id"]}}

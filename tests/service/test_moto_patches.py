@@ -114,8 +114,10 @@ def test_trimmed_streams_answer_what_moto_answers_and_keep_nothing_read(aws_env:
 
     monkeypatch.setattr(DynamoDBStreamsBackend, "get_records", DynamoDBStreamsBackend.get_records)  # undone after
     monkeypatch.setattr(DynamoDBStreamsHandler, "get_records", DynamoDBStreamsHandler.get_records)
+    monkeypatch.setattr(DynamoDBStreamsHandler, "get_shard_iterator", DynamoDBStreamsHandler.get_shard_iterator)
     relayed: list[str] = []
-    moto_patches.trimmed_streams(lambda table, records: relayed.extend(r.record["eventID"] for r in records))
+    moto_patches.trimmed_streams(lambda table, records: relayed.extend(r.record["eventID"] for r in records),
+                                 {chargers.name: frozenset({"relay"})})  # the relay alone: see test_export_streams.py
     backend = get_backend("dynamodbstreams")[ACCOUNT][REGION]
     backend.shard_iterators.clear()  # the unpatched read's
     shard = get_backend("dynamodb")[ACCOUNT][REGION].tables[chargers.name].stream_shard

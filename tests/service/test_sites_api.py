@@ -216,6 +216,85 @@ def test_a_site_replaced_keeps_its_chargers(aws_env: None) -> None:
     assert put_site("north", {**DEPOT, "name": "Renamed"})["json"]["charger_count"] == 1
 
 
+def zone(charge_point_id: str) -> tuple[str | None, int | None]:
+    """The time zone the charger's item holds, and the site version it is of."""
+    item = store.get_charger(charge_point_id) or {}
+    return item.get("time_zone"), None if item.get("site_version") is None else int(item["site_version"])
+
+
+def test_a_charger_holds_its_sites_time_zone_while_it_names_the_site(aws_env: None) -> None:
+    put_site("north")
+    put_site("east", {**DEPOT, "time_zone": "Asia/Kolkata"})
+
+    call_api("PUT", "/chargers/CP-1", body={"site_id": "north"})
+    assert zone("CP-1") == ("Europe/Berlin", 1)
+    call_api("PUT", "/chargers/CP-1", body={"site_id": "east"})
+    assert zone("CP-1") == ("Asia/Kolkata", 1)
+    call_api("PUT", "/chargers/CP-1", body={"labels": {"bay": "1"}})
+    assert zone("CP-1") == (None, None), "a charger at no site holds no zone (its rows are in UTC)"
+    call_api("PUT", "/chargers/CP-1", body={"site_id": "north"})
+    call_api("DELETE", "/chargers/CP-1")
+    assert zone("CP-1") == (None, None)
+
+
+def test_a_sites_new_time_zone_goes_to_the_chargers_that_name_it(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    put_site("north")
+    put_site("south")
+    for cp, site in (("CP-1", "north"), ("CP-2", "north"), ("CP-3", "south")):
+        call_api("PUT", f"/chargers/{cp}", body={"site_id": site})
+
+    assert put_site("north", {**DEPOT, "time_zone": "Europe/Lisbon"})["statusCode"] == 200
+    assert [zone(cp) for cp in ("CP-1", "CP-2", "CP-3")] == [("Europe/Lisbon", 2), ("Europe/Lisbon", 2),
+                                                             ("Europe/Berlin", 1)]
+    assert "zone_pending" not in store.get_site("north")
+
+    def unexpected(site_id: str) -> list[str]:
+        raise AssertionError("a PUT that keeps the zone reads no charger")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(store, "chargers_at", unexpected)
+        assert put_site("north", {**DEPOT, "time_zone": "Europe/Lisbon", "name": "Renamed"})["statusCode"] == 200
+    assert zone("CP-1") == ("Europe/Lisbon", 2), "nothing to give: the chargers keep the version they hold"
+
+    store.give_site_zone("CP-1", {"site_id": "north", "time_zone": "Europe/Berlin", "version": 1})
+    assert zone("CP-1") == ("Europe/Lisbon", 2), "an older version of the site never overwrites a newer one"
+
+
+def test_a_zone_change_that_failed_half_way_is_finished_by_the_next_put(aws_env: None,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    put_site("north")
+    call_api("PUT", "/chargers/CP-1", body={"site_id": "north"})
+
+    def broken(charge_point_id: str, site: dict[str, Any]) -> None:
+        raise RuntimeError("DynamoDB is down")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(store, "give_site_zone", broken)
+        assert_problem(put_site("north", {**DEPOT, "time_zone": "Europe/Lisbon"}), 500)
+    assert zone("CP-1") == ("Europe/Berlin", 1) and store.get_site("north")["zone_pending"]
+
+    assert put_site("north", {**DEPOT, "time_zone": "Europe/Lisbon"})["statusCode"] == 200, "the client tries again"
+    assert zone("CP-1") == ("Europe/Lisbon", 3)
+    assert "zone_pending" not in store.get_site("north")
+
+
+def test_a_charger_placed_while_its_sites_zone_changes_ends_with_the_new_zone(
+        aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    put_site("north")
+    register = store.register_charger
+
+    def late(*args: Any) -> dict[str, Any]:
+        # The site was counted (with its old zone); its zone changes before the charger names it, so the change
+        # finds no charger to give it to.
+        assert put_site("north", {**DEPOT, "time_zone": "America/New_York"})["statusCode"] == 200
+        return register(*args)
+
+    monkeypatch.setattr(store, "register_charger", late)
+    assert call_api("PUT", "/chargers/CP-1", body={"site_id": "north"})["statusCode"] == 201
+
+    assert zone("CP-1") == ("America/New_York", 2)
+
+
 # --- SiteChanged -----------------------------------------------------------------------------------
 
 def test_site_changes_are_announced_with_the_sites_fields_and_counts_are_not(aws_env: None, tap: EventTap) -> None:

@@ -99,6 +99,14 @@ def ok(reply: dict[str, Any], status_code: int = 200) -> Any:
 
 # --- the projection ----------------------------------------------------------------------------
 
+def test_an_incident_carries_the_site_its_charger_stood_at_when_it_opened() -> None:
+    connector_events(placed("CP-1", "SITE-1", 1), fault(1))
+    connector_events(placed("CP-2", "SITE-1", 1), placed("CP-2", None, 2), fault(1, cp="CP-2"))
+    [at_site], _ = store.list_incidents(charge_point_id="CP-1", status=None, limit=10, start_key=None)
+    [nowhere], _ = store.list_incidents(charge_point_id="CP-2", status=None, limit=10, start_key=None)
+    assert at_site["site_id"] == "SITE-1" and "site_id" not in nowhere
+
+
 def test_a_connector_available_after_its_sessions_start_runs_none_without_its_end() -> None:
     support_events(started("s1", 1))
     connector_events(status(0, "Available"), status(1, "Charging"))

@@ -20,8 +20,11 @@ from bench.cost_model import (
     dynamodb_write_units,
     fixed_usd_per_month,
     floor_usd_per_connector_month,
+    meter_values_paths,
     ratio,
+    samples_per_connector_month,
     spread,
+    stream_batch_records,
     usd_per_connector_month,
 )
 
@@ -266,3 +269,45 @@ def test_prices_are_after_dynamodbs_november_2024_cut():
         D("0.625"), D("0.125"))
     assert (prices.apigw_usd_per_million_messages, prices.apigw_usd_per_million_connection_minutes) == (
         D("1.00"), D("0.25"))
+
+
+# --- meter values: their DynamoDB item and stream export, against Firehose from the ingress ---------------------
+
+def test_a_connector_samples_240_times_a_day_in_either_version():
+    # 4 sessions of 1 hour at one sample a minute: 240 a day, 7,305.6 a month; as many TransactionEvent Updated.
+    assert samples_per_connector_month(Profile()) == samples_per_connector_month(Profile(protocol="ocpp2.0.1")) \
+        == 240 * D("30.44") == D("7305.6")
+    assert samples_per_connector_month(Profile(connectors=2)) == D("7305.6")  # sessions_per_day is per connector
+
+
+def test_an_exporter_batch_holds_the_fleets_window_up_to_the_batch_size():
+    # 500 connectors x 240 samples a day / 86,400 s x 300 s = 416.67 records; 10,000 connectors would be 8,333: 1,000.
+    assert stream_batch_records(Profile(), 500).quantize(D("0.01")) == D("416.67")
+    assert stream_batch_records(Profile(), 10_000) == 1000
+    assert stream_batch_records(Profile(), 10_000, shards=10) == stream_batch_records(Profile(), 1_000)
+
+
+def test_the_two_paths_of_a_sample_per_connector_month():
+    paths = meter_values_paths(Profile(), 10_000, item_bytes=261)
+    stream, firehose = paths["dynamodb_stream"], paths["firehose"]
+    # 7,305.6 items of 261 bytes, one write unit each, at 0.625 USD per million.
+    assert stream.dynamodb == D("0.004566")
+    # The ingress waits 6 ms at 1,024 MB on each put: 7,305.6 x 0.006 GB-s at 0.0000133334.
+    assert stream.ingress_wait == firehose.ingress_wait == D("43.8336") * D("0.0000133334")
+    # 7.3056 full batches of 1,000: each 0.2 µUSD and 0.5 GB x 0.2 s, one PUT and (compaction) one GET.
+    assert stream.exporter == D("7.3056") * (D("0.0000002") + D("0.1") * D("0.0000133334"))
+    assert stream.s3 == D("7.3056") * D("0.0000054")
+    # Firehose bills each record as 5 KB: 7,305.6 x 5,120 = 37,404,672 bytes, ingested and converted (0.029 + 0.018 per GiB);
+    # its 2,922.24 deliveries a month (one per 900 s) are shared by the fleet.
+    assert firehose.firehose == D(37_404_672) / 2**30 * D("0.047")
+    assert firehose.s3 == D("2922.24") / 10_000 * D("0.0000054")
+    assert firehose.dynamodb == firehose.exporter == stream.firehose == 0
+    assert stream.total == stream.dynamodb + stream.ingress_wait + stream.exporter + stream.s3
+
+
+def test_a_sample_over_a_kilobyte_writes_two_units_and_over_5_kb_is_two_firehose_records():
+    small, big = meter_values_paths(Profile(), 500, item_bytes=1024), meter_values_paths(Profile(), 500, item_bytes=1025)
+    assert big["dynamodb_stream"].dynamodb == 2 * small["dynamodb_stream"].dynamodb
+    assert big["firehose"].firehose == small["firehose"].firehose
+    over = meter_values_paths(Profile(), 500, item_bytes=5 * 1024 + 1)["firehose"]
+    assert over.firehose == 2 * small["firehose"].firehose

@@ -1,10 +1,9 @@
-"""An invoice's charging and parking time from a session's periods (services/billing/invoicing.py). Pure."""
+"""An invoice's charging and parking time from a session's periods (services/shared/pricing.py durations). Pure."""
 
 from __future__ import annotations
 
-from services.billing.invoicing import durations
 from services.shared.clock import parse
-from services.shared.pricing import Period
+from services.shared.pricing import Period, durations
 
 START, STOP = parse("2026-01-05T09:00:00Z"), parse("2026-01-05T11:00:00Z")
 

@@ -246,8 +246,10 @@ EXPECTED: dict[str, list[tuple]] = {
 }
 
 
-def test_every_named_query_has_known_answers() -> None:
+def test_every_named_query_has_known_answers_and_every_sql_file_is_one() -> None:
     assert set(EXPECTED) == set(queries.CATALOG)
+    folder = Path(queries.__file__).parent / "queries"
+    assert {file.stem for file in folder.glob("*")} == set(queries.CATALOG)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -328,7 +330,9 @@ def test_the_range_defaults_to_thirty_days_to_today_and_is_bounded() -> None:
     assert queries.date_range(date(2026, 1, 1), None, today) == (date(2026, 1, 1), today)
     assert queries.date_range(None, date(2026, 2, 1), today) == (date(2026, 1, 3), date(2026, 2, 1))
     assert queries.date_range(date(2025, 1, 1), date(2026, 1, 1), today) == (date(2025, 1, 1), date(2026, 1, 1))
-    for start, end, parameter in ((date(2026, 2, 2), date(2026, 2, 1), "from"), (date(2024, 1, 1), date(2025, 1, 1), "to")):
+    assert queries.date_range(None, date(1, 1, 30), today) == (date.min, date(1, 1, 30))
+    for start, end, parameter in ((date(2026, 2, 2), date(2026, 2, 1), "from"), (date(2024, 1, 1), date(2025, 1, 1), "to"),
+                                  (None, date(1, 1, 29), "to")):
         with pytest.raises(queries.InvalidParameter) as refused:
             queries.date_range(start, end, today)
         assert refused.value.parameter == parameter

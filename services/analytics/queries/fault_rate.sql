@@ -22,18 +22,19 @@ in_service AS (
     WHERE s.dt BETWEEN :from_date AND :to_date AND (:site_id IS NULL OR s.site_id = :site_id) AND s.evse_id > 0
       AND s.in_service
 ),
-service AS (
-    SELECT vendor, model, firmware_version, sum(duration_s) AS in_service_s
+counted AS (
+    SELECT vendor, model, firmware_version, incidents, 0 AS in_service_s
+    FROM faults
+    UNION ALL
+    SELECT vendor, model, firmware_version, 0 AS incidents, duration_s AS in_service_s
     FROM in_service
+),
+per_model AS (
+    SELECT vendor, model, firmware_version, sum(incidents) AS incidents, sum(in_service_s) AS in_service_s
+    FROM counted
     GROUP BY vendor, model, firmware_version
 )
-SELECT coalesce(f.vendor, v.vendor) AS vendor, coalesce(f.model, v.model) AS model,
-       coalesce(f.firmware_version, v.firmware_version) AS firmware_version,
-       coalesce(f.incidents, 0) AS incidents,
-       round(CAST(coalesce(v.in_service_s, 0) AS DOUBLE) / 3600, 3) AS port_hours,
-       round(CAST(coalesce(f.incidents, 0) AS DOUBLE) * 3600000 / nullif(v.in_service_s, 0), 3)
-           AS incidents_per_1000_port_hours
-FROM faults f
-FULL OUTER JOIN service v ON f.vendor IS NOT DISTINCT FROM v.vendor AND f.model IS NOT DISTINCT FROM v.model
-    AND f.firmware_version IS NOT DISTINCT FROM v.firmware_version
+SELECT vendor, model, firmware_version, incidents, round(CAST(in_service_s AS DOUBLE) / 3600, 3) AS port_hours,
+       round(CAST(incidents AS DOUBLE) * 3600000 / nullif(in_service_s, 0), 3) AS incidents_per_1000_port_hours
+FROM per_model
 ORDER BY 1, 2, 3
