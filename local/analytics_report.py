@@ -225,7 +225,7 @@ section {{ margin: 2.5rem 0; }}
 .chart {{ width: 100%; height: 380px; }}
 table {{ border-collapse: collapse; font-size: 0.85rem; margin-top: 0.5rem; }}
 th, td {{ border: 1px solid #ccc; padding: 0.2rem 0.4rem; text-align: right; }}
-th:first-child, td:first-child {{ text-align: left; }}
+th {{ text-align: left; }}
 </style>
 </head>
 <body>
@@ -259,7 +259,8 @@ def _section(panel: Panel) -> str:
     if not panel.table:
         return f'<section>\n<h2>{title}</h2>\n<p>{html.escape(panel.text)}</p>\n</section>\n'
     head = "".join(f'<th scope="col">{html.escape(str(h))}</th>' for h in panel.header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row) + "</tr>\n" for row in panel.table)
+    body = "".join(f'<tr><th scope="row">{html.escape(_cell(row[0]))}</th>'
+                   + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row[1:]) + "</tr>\n" for row in panel.table)
     return (f'<section aria-labelledby="{panel.id}-title">\n<h2 id="{panel.id}-title">{title}</h2>\n'
             f'<div class="chart" id="{panel.id}" aria-hidden="true"></div>\n<p>{html.escape(panel.text)}</p>\n'
             f'<details class="data" open><summary>The figures</summary>\n<table>\n<caption>{title}</caption>\n'

@@ -109,13 +109,13 @@ def test_the_report_embeds_every_chart_with_its_data_and_loads_nothing(tmp_path:
 def test_each_chart_has_a_table_of_its_figures_and_a_sentence_on_them(tmp_path: Path) -> None:
     _, page = rendered(tmp_path)
     assert page.count("<table>") == 5 and page.count("<details class=\"data\" open>") == 5
-    assert "<tr><td>Tue</td>" + "<td>0</td>" * 18 + "<td>5</td><td>1</td>" + "<td>0</td>" * 4 + "</tr>" in page
-    assert "<tr><td>2026-03-02</td><td>S1</td><td>2</td><td>12.345</td><td>EUR</td><td>3.70</td></tr>" in page
+    assert '<tr><th scope="row">Tue</th>' + "<td>0</td>" * 18 + "<td>5</td><td>1</td>" + "<td>0</td>" * 4 + "</tr>" in page
+    assert '<tr><th scope="row">2026-03-02</th><td>S1</td><td>2</td><td>12.345</td><td>EUR</td><td>3.70</td></tr>' in page
     assert "The busiest hour: Tue 18:00 with 5 session(s)." in page
     assert "Over the whole period: S1 25.0 %, S2 100.0 %." in page
     assert "In all: 13.8 kWh, EUR 3.70, JPY 150." in page
     assert "The highest: ABB Terra AC (2.0), 62.5." in page
-    assert "<tr><td>ACME Volt 11</td><td>2</td><td>0.0</td><td></td></tr>" in page
+    assert '<tr><th scope="row">ACME Volt 11</th><td>2</td><td>0.0</td><td></td></tr>' in page
 
 
 def test_a_period_without_data_says_so_instead_of_drawing_empty_charts(tmp_path: Path) -> None:
