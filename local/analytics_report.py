@@ -11,23 +11,28 @@ from __future__ import annotations
 import html
 import json
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from services.shared import clock
 from services.shared.money import exponent
+
+if TYPE_CHECKING:
+    from services.analytics.queries import Result
 
 VENDOR = Path(__file__).resolve().parent / "vendor"
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")  # ISO weekdays 1..7, the exports' dow
 HOURS = tuple(f"{hour:02d}" for hour in range(24))
 QUERIES = ("peak_hours", "utilization", "energy_revenue_daily", "fault_rate")
 NO_SITE = "(no site)"
+# Under a chart whose query had more rows than a query answers (services/analytics/queries.py MAX_ROWS).
+TRUNCATED = "Incomplete: the query had more rows than it answers; choose a shorter period or one site."
 
-# run(name, start, end, site_id) -> a result with `columns` (each with a `name`) and `rows`: services.analytics.duck.run.
-Runner = Callable[[str, date, date, str | None], Any]
+# A named query's answer for (name, start, end, site_id): services.analytics.duck.run.
+Runner = Callable[[str, date, date, str | None], "Result"]
 
 
 @dataclass(frozen=True)
@@ -48,14 +53,17 @@ def render(path: Path, start: date, end: date, site_id: str | None, run: Runner 
     the number of rows of its table."""
     if run is None:
         from services.analytics.duck import run
-    records = {name: _records(run(name, start, end, site_id)) for name in QUERIES}
+    results = {name: run(name, start, end, site_id) for name in QUERIES}
+    records = {name: _records(result) for name, result in results.items()}
     panels = [*peak_hours(records["peak_hours"]), utilization(records["utilization"]),
               energy_revenue(records["energy_revenue_daily"], start, end), fault_rate(records["fault_rate"])]
+    panels = [replace(panel, text=f"{panel.text} {TRUNCATED}") if results[panel.query].truncated else panel
+              for panel in panels]
     path.write_text(page(panels, start, end, site_id, clock.now()), encoding="utf-8")
     return {"path": str(path), "charts": {panel.id: len(panel.table) for panel in panels}}
 
 
-def _records(result: Any) -> list[dict[str, Any]]:
+def _records(result: Result) -> list[dict[str, Any]]:
     names = [column.name for column in result.columns]
     return [dict(zip(names, row, strict=True)) for row in result.rows]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import date, datetime, timezone
 from html.parser import HTMLParser
 from pathlib import Path
@@ -13,43 +13,38 @@ from typing import Any
 import pytest
 
 from local import analytics_report
+from services.analytics import queries
 from tests.unit.test_named_queries import FROM, TO
 from tests.unit.test_named_queries import exported as known_exports  # noqa: F401 (a fixture)
 
 START, END = date(2026, 3, 2), date(2026, 3, 4)
 
 
-@dataclass(frozen=True)
-class Column:
-    name: str
-
-
-@dataclass(frozen=True)
-class Result:
-    columns: tuple[Column, ...]
-    rows: list[tuple[Any, ...]]
-
-
-def result(names: str, *rows: tuple[Any, ...]) -> Result:
-    return Result(tuple(Column(n) for n in names.split()), list(rows))
+def result(name: str, names: str, *rows: tuple[Any, ...], truncated: bool = False) -> queries.Result:
+    """The named query's answer of these rows, given in the order of `names` (every column of the catalog's)."""
+    columns = queries.CATALOG[name].columns
+    given = names.split()
+    assert sorted(given) == sorted(c.name for c in columns)
+    return queries.Result(columns, [tuple(row[given.index(c.name)] for c in columns) for row in rows],
+                          "2026-03-05T08:30:00.000Z", truncated)
 
 
 ANSWERS = {
-    "peak_hours": result("site_id dow hour sessions plugged_in_s", ("S1", 2, 18, 5, 900), ("S1", 2, 19, 1, 60),
+    "peak_hours": result("peak_hours", "site_id dow hour sessions plugged_in_s", ("S1", 2, 18, 5, 900), ("S1", 2, 19, 1, 60),
                          ("S2", 7, 9, 2, 3600), ("S2", 7, 10, 0, 1800)),
-    "utilization": result("site_id charge_point_id evse_id connector_id dow hour plugged_in_s in_service_s utilization",
+    "utilization": result("utilization", "site_id charge_point_id evse_id connector_id dow hour plugged_in_s in_service_s utilization",
                           ("S1", "CP1", 1, 1, 2, 18, 1800, 3600, 0.5), ("S1", "CP2", 1, 1, 2, 18, 0, 3600, 0.0),
                           ("S2", "CP3", 1, 1, 7, 9, 3600, 3600, 1.0)),
-    "energy_revenue_daily": result("day site_id currency sessions energy_wh revenue_excl_vat revenue_incl_vat",
+    "energy_revenue_daily": result("energy_revenue_daily", "day site_id currency sessions energy_wh revenue_excl_vat revenue_incl_vat",
                                    ("2026-03-02", "S1", "EUR", 2, 12345, 370, 440), ("2026-03-04", "S2", "EUR", 1, 500, 0, 0),
                                    ("2026-03-04", "S2", "JPY", 1, 1000, 150, 165)),
-    "fault_rate": result("vendor model firmware_version incidents port_hours incidents_per_1000_port_hours",
+    "fault_rate": result("fault_rate", "vendor model firmware_version incidents port_hours incidents_per_1000_port_hours",
                          ("ACME", "Volt 22", "1.2", 1, 48.0, 20.8333), ("ABB", "Terra AC", "2.0", 3, 48.0, 62.5),
                          ("ACME", "Volt 11", None, 2, 0.0, None), (None, None, None, 0, 12.0, 0.0)),
 }
 
 
-def answers(name: str, start: date, end: date, site_id: str | None) -> Result:
+def answers(name: str, start: date, end: date, site_id: str | None) -> queries.Result:
     assert (start, end, site_id) == (START, END, None)
     return ANSWERS[name]
 
@@ -119,7 +114,7 @@ def test_each_chart_has_a_table_of_its_figures_and_a_sentence_on_them(tmp_path: 
 
 
 def test_a_period_without_data_says_so_instead_of_drawing_empty_charts(tmp_path: Path) -> None:
-    empty = {name: Result(answer.columns, []) for name, answer in ANSWERS.items()}
+    empty = {name: replace(answer, rows=[]) for name, answer in ANSWERS.items()}
     summary, page = rendered(tmp_path, lambda name, *_: empty[name])
     assert summary["charts"] == {"peak_hours": 0, "utilization": 0, "energy_revenue_daily": 0, "fault_rate": 0}
     assert page.count("No data in this period.") == 4 and 'class="chart"' not in page
@@ -149,3 +144,10 @@ def test_the_report_draws_the_named_queries_as_duckdb_answers_them(tmp_path: Pat
     page = out.read_text(encoding="utf-8")
     assert re.findall(r"<h2[^>]*>Peak hours: ([^<]*)</h2>", page) == ["S1", "S2", "(no site)"]
     assert "Over the whole period: S1 46.2 %, S2 62.5 %, (no site) 100.0 %." in page
+
+
+def test_a_chart_of_a_query_that_answered_only_its_first_rows_says_it_is_incomplete(tmp_path: Path) -> None:
+    cut = {**ANSWERS, "utilization": replace(ANSWERS["utilization"], truncated=True)}
+    _, page = rendered(tmp_path, lambda name, *_: cut[name])
+    assert page.count(analytics_report.TRUNCATED) == 1
+    assert f"S2 100.0 %. {analytics_report.TRUNCATED}" in page
