@@ -20,13 +20,13 @@ from tests.unit.test_named_queries import exported as known_exports  # noqa: F40
 START, END = date(2026, 3, 2), date(2026, 3, 4)
 
 
-def result(name: str, names: str, *rows: tuple[Any, ...], truncated: bool = False) -> queries.Result:
+def result(name: str, names: str, *rows: tuple[Any, ...]) -> queries.Result:
     """The named query's answer of these rows, given in the order of `names` (every column of the catalog's)."""
     columns = queries.CATALOG[name].columns
     given = names.split()
     assert sorted(given) == sorted(c.name for c in columns)
     return queries.Result(columns, [tuple(row[given.index(c.name)] for c in columns) for row in rows],
-                          "2026-03-05T08:30:00.000Z", truncated)
+                          "2026-03-05T08:30:00.000Z")
 
 
 ANSWERS = {
