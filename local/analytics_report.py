@@ -195,11 +195,14 @@ def fault_rate(records: Sequence[dict[str, Any]]) -> Panel:
                    xAxis=_axis("incidents per 1,000 port-hours", nameLocation="middle", nameGap=30),
                    yAxis={"type": "category", "data": labels, "inverse": True},
                    series=[{"type": "bar", "name": "incidents per 1,000 port-hours", "data": rates}])
-    highest = f" The highest: {labels[0]}, {rates[0]}." if rates[0] is not None else ""
+    highest = f" The highest: {labels[0]}, {rates[0]}." if rates[0] else ""
+    unknown = [label for label, r, rate in zip(labels, rows, rates, strict=True) if rate is None and r["incidents"]]
+    unrated = (f" Without port-hours (no chargers snapshot of them in the period): {', '.join(unknown)}."
+               if unknown else "")
     return Panel(
         id="fault_rate", query="fault_rate", title="Fault rate by model",
         text="Incidents opened per 1,000 port-hours of each charger model and firmware (port-hours: the hours its "
-             "connectors were in service)." + highest,
+             "connectors were in service)." + highest + unrated,
         option=option, header=("model", "incidents", "port-hours", "incidents per 1,000 port-hours"),
         table=[(label, r["incidents"], r["port_hours"], rate) for label, r, rate in zip(labels, rows, rates, strict=True)])
 

@@ -109,7 +109,7 @@ def test_each_chart_has_a_table_of_its_figures_and_a_sentence_on_them(tmp_path: 
     assert "The busiest hour: Tue 18:00 with 5 session(s)." in page
     assert "Over the whole period: S1 25.0 %, S2 100.0 %." in page
     assert "In all: 13.8 kWh, EUR 3.70, JPY 150." in page
-    assert "The highest: ABB Terra AC (2.0), 62.5." in page
+    assert "The highest: ABB Terra AC (2.0), 62.5. Without port-hours (no chargers snapshot of them in the period): ACME Volt 11." in page
     assert '<tr><th scope="row">ACME Volt 11</th><td>2</td><td>0.0</td><td></td></tr>' in page
 
 
