@@ -301,15 +301,16 @@ def floor_usd_per_connector_month(profile: Profile, prices: Prices = Prices()) -
     return per_charger / profile.connectors
 
 
-def fixed_usd_per_month(prices: Prices = Prices(), *, alarms: int = 119, dashboards: int = 1, secrets: int = 5,
-                        custom_metrics: int = 38) -> Decimal:
+def fixed_usd_per_month(prices: Prices = Prices(), *, alarms: int = 137, dashboards: int = 1, secrets: int = 5,
+                        custom_metrics: int = 42) -> Decimal:
     """What the stack costs a month whatever the number of chargers.
 
-    The defaults are the stack today: 119 standard alarms, 1 dashboard and 5 secrets in the synthesized
-    template, and at most 38 custom metrics (EMF, one per name and set of dimension values: OcppCallErrors
-    for the 10 OCPP-J error codes, ConsumerRecordsFailed for the 18 consumer queues, 6 connectivity counts and
-    sessions' TransactionEndLost, TariffVersionMissing, RunningCostUnpriceable and RunningCostsSent). A metric is
-    billed only for the hours it is published, so 38 is an upper bound. Not included: the SQS requests of the event source
+    The defaults are the stack today: 137 standard alarms, 1 dashboard and 5 secrets in the synthesized
+    template, and at most 42 custom metrics (EMF, one per name and set of dimension values: OcppCallErrors
+    for the 10 OCPP-J error codes, ConsumerRecordsFailed for the 18 consumer queues, 6 connectivity counts,
+    sessions' TransactionEndLost, TariffVersionMissing, RunningCostUnpriceable and RunningCostsSent, and
+    ExportRecordsFailed for the 4 exporting services). A metric is
+    billed only for the hours it is published, so 42 is an upper bound. Not included: the SQS requests of the event source
     mappings polling idle queues and the 5-minute connection audit, which AWS does not publish rates for.
     """
     return (alarms * prices.alarm_usd_per_month + dashboards * prices.dashboard_usd_per_month

@@ -24,6 +24,9 @@ from typing import Callable, Iterator
 
 RUNTIME_PYTHON = "3.12"
 PLATFORM = "manylinux2014_aarch64"
+# pyarrow has built its aarch64 wheels for glibc 2.28 since release 21; Lambda's Python 3.12 (Amazon Linux 2023) has
+# glibc 2.34, so the analytics layer takes those too.
+ANALYTICS_PLATFORMS = (PLATFORM, "manylinux_2_28_aarch64")
 # The Lambda Python runtime ships these: bundling them again only grows the layer and the cold start.
 RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer"})
 # Of the analytics extra, what functions run: pyarrow writes and reads the exports' Parquet (DuckDB and sqlglot run
@@ -72,11 +75,11 @@ def analytics(root: Path) -> Path:
     requirements = [r for r in _extra(root, "analytics") if _name(r) in ANALYTICS_LAYER]
 
     def fill(staging: Path) -> None:
-        _install(requirements, staging / "python")
+        _install(requirements, staging / "python", ANALYTICS_PLATFORMS)
         _strip(staging / "python")
         strip_pyarrow(staging / "python" / "pyarrow")
 
-    return _cached(_cache(root), "analytics", _key(requirements, PYARROW_UNUSED), fill)
+    return _cached(_cache(root), "analytics", _key(requirements, PYARROW_UNUSED, ANALYTICS_PLATFORMS), fill)
 
 
 def strip_pyarrow(package: Path) -> None:
@@ -135,9 +138,10 @@ def _name(requirement: str) -> str:
     return re.sub(r"[-_.]+", "-", match.group(1)).lower()
 
 
-def _key(requirements: list[str], stripped: tuple[str, ...] = ()) -> str:
+def _key(requirements: list[str], stripped: tuple[str, ...] = (), platforms: tuple[str, ...] = (PLATFORM,)) -> str:
     spec = {"format": _FORMAT, "requirements": sorted(requirements), "platform": PLATFORM,
-            "python": RUNTIME_PYTHON, "implementation": _IMPLEMENTATION, **({"stripped": stripped} if stripped else {})}
+            "python": RUNTIME_PYTHON, "implementation": _IMPLEMENTATION, **({"stripped": stripped} if stripped else {}),
+            **({"platforms": platforms} if platforms != (PLATFORM,) else {})}
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -170,9 +174,10 @@ def _publish(staging: Path, target: Path) -> None:
         # Another process built the same key first; its directory is as good as ours.
 
 
-def _install(requirements: list[str], target: Path) -> None:
-    result = _pip(["install", "--platform", PLATFORM, "--only-binary=:all:", "--python-version", RUNTIME_PYTHON,
-                   "--implementation", _IMPLEMENTATION, "--no-compile", "--target", str(target), *requirements])
+def _install(requirements: list[str], target: Path, platforms: tuple[str, ...] = (PLATFORM,)) -> None:
+    result = _pip(["install", *(a for p in platforms for a in ("--platform", p)), "--only-binary=:all:",
+                   "--python-version", RUNTIME_PYTHON, "--implementation", _IMPLEMENTATION, "--no-compile",
+                   "--target", str(target), *requirements])
     if result.returncode != 0:
         raise BundleError(_pip_failure(requirements, result.stdout or ""))
 

@@ -2,11 +2,16 @@
 
 Construct ids follow the manifests' names (`Table-<name>`; a bucket or a secret by its name in CamelCase),
 so a resource keeps its logical id, and its data, for as long as its manifest keeps its name.
+
+The catalog over the analytics exports' bucket holds a Glue table per export table (services/contracts/exports.py),
+partitioned by `dt` with partition projection (no crawler, no partitions to add), and its owner's named queries
+(`services/<owner>/queries/*.sql`) are Athena named queries of its workgroup.
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import aws_athena as athena
@@ -18,12 +23,23 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from services.contracts.exports import PARTITION as PARTITION_COLUMN
+from services.contracts.exports import TABLES, Column, ExportTable
+from services.shared.exports import BUCKET as EXPORTS_BUCKET
+from services.shared.exports import streamed_tables
 from services.shared.manifest import Bucket, Catalog, Key, Secret, ServiceManifest, Table, Topic, environment_key
+
+SERVICES = Path(__file__).resolve().parent.parent / "services"
 
 _TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER, "B": dynamodb.AttributeType.BINARY}
 # What the owner of a catalog may do: query through its workgroup, and keep the database's tables and partitions.
 _ATHENA_QUERIES = ["athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults",
                    "athena:StopQueryExecution", "athena:GetWorkGroup"]
+# The first day partition projection offers (`dt`); NOW is the last.
+EXPORTS_SINCE = "2024-01-01"
+_PARQUET = {"input_format": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+            "output_format": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+            "serde": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"}
 _GLUE_TABLES = ["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable",
                 "glue:GetPartition", "glue:GetPartitions", "glue:BatchGetPartition", "glue:CreatePartition",
                 "glue:BatchCreatePartition", "glue:UpdatePartition"]
@@ -53,14 +69,16 @@ class Data(Construct):
 
     def own(self, manifest: ServiceManifest) -> None:
         """Creates what the manifest owns."""
+        streamed = streamed_tables(manifest)
         for table in manifest.tables:
-            self.table(table)
+            self.table(table, streamed=table.name in streamed)
         for bucket in manifest.buckets:
             self.bucket(bucket)
         for secret in manifest.secrets:
             self.secret(secret)
         for catalog in manifest.catalogs:
             self.catalog(catalog)
+            self.named_queries(catalog, sorted((SERVICES / manifest.name / "queries").glob("*.sql")))
         for topic in manifest.topics:
             self.topic(topic)
 
@@ -89,13 +107,25 @@ class Data(Construct):
         if "sms" in manifest.direct_messages:  # IAM names no resource for a phone number
             role.add_to_principal_policy(iam.PolicyStatement(actions=["sns:Publish"], not_resources=["arn:aws:sns:*"]))
 
+    def grant_exports(self, role: iam.IRole, manifest: ServiceManifest) -> None:
+        """Writing its exports' files, under their prefixes of the exports bucket, and nothing else of it (rebuilds,
+        which list and delete, run with the operator's credentials: `csms analytics export`)."""
+        if EXPORTS_BUCKET not in self.buckets:
+            raise ValueError(f"{manifest.name} exports, but no manifest of the stack owns the {EXPORTS_BUCKET!r} bucket "
+                             "(analytics does)")
+        bucket = self.buckets[EXPORTS_BUCKET]
+        prefixes = sorted({e.export for e in manifest.exporters})
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["s3:PutObject"], resources=[bucket.arn_for_objects(f"{p}/*") for p in prefixes]))
+
     def environment(self) -> dict[str, str]:
         """What functions read to find the buckets, whose names AWS chose (services/shared/aws.py `bucket`), and
         the topics (`topic_arn`)."""
         return ({f"CSMS_BUCKET_{environment_key(name)}": bucket.bucket_name for name, bucket in self.buckets.items()}
                 | {f"CSMS_TOPIC_{environment_key(name)}": topic.topic_arn for name, topic in self.topics.items()})
 
-    def table(self, table: Table) -> dynamodb.Table:
+    def table(self, table: Table, streamed: bool = False) -> dynamodb.Table:
+        """`streamed`: a stream although no relay reads it (an exporter does)."""
         construct = dynamodb.Table(
             self, f"Table-{table.name}",
             table_name=f"{self.prefix}{table.name}",
@@ -104,7 +134,7 @@ class Data(Construct):
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(point_in_time_recovery_enabled=True),
             time_to_live_attribute=table.ttl_attribute,
-            stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES if table.stream else None,
+            stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES if table.stream or streamed else None,
             deletion_protection=self.retain,
             removal_policy=self.removal,
         )
@@ -145,9 +175,13 @@ class Data(Construct):
         return construct
 
     def catalog(self, catalog: Catalog) -> athena.CfnWorkGroup:
-        glue.CfnDatabase(self, f"Catalog-{catalog.name}", catalog_id=cdk.Aws.ACCOUNT_ID,
-                         database_input=glue.CfnDatabase.DatabaseInputProperty(
-                             name=catalog.database_name(self.prefix), description=f"csms {catalog.name} (Parquet)"))
+        database = glue.CfnDatabase(self, f"Catalog-{catalog.name}", catalog_id=cdk.Aws.ACCOUNT_ID,
+                                    database_input=glue.CfnDatabase.DatabaseInputProperty(
+                                        name=catalog.database_name(self.prefix),
+                                        description=f"csms {catalog.name} (Parquet)"))
+        if catalog.bucket == EXPORTS_BUCKET:
+            for table in TABLES:
+                self.export_table(catalog, table).node.add_dependency(database)
         workgroup = athena.CfnWorkGroup(
             self, f"Workgroup-{catalog.name}", name=f"{self.prefix}{catalog.name}", recursive_delete_option=not self.retain,
             description=f"csms {catalog.name}: queries over the {catalog.bucket} bucket",
@@ -161,3 +195,41 @@ class Data(Construct):
                         encryption_option="SSE_S3"))))
         self.workgroups[catalog.name] = workgroup
         return workgroup
+
+    def export_table(self, catalog: Catalog, table: ExportTable) -> glue.CfnTable:
+        """An export table over `<bucket>/<table>/dt=YYYY-MM-DD/*.parquet`: Athena learns the partitions from the
+        projection on `dt` (every day since EXPORTS_SINCE), so a new day needs nothing done."""
+        location = f"s3://{self.buckets[catalog.bucket].bucket_name}/{table.name}"
+        return glue.CfnTable(
+            self, f"ExportTable-{table.name}", catalog_id=cdk.Aws.ACCOUNT_ID,
+            database_name=catalog.database_name(self.prefix),
+            table_input=glue.CfnTable.TableInputProperty(
+                name=table.name, description=table.description[:2048], table_type="EXTERNAL_TABLE",
+                partition_keys=[_glue_column(PARTITION_COLUMN)],
+                parameters={"classification": "parquet", "EXTERNAL": "TRUE", "parquet.compression": "ZSTD",
+                            "projection.enabled": "true", "projection.dt.type": "date",
+                            "projection.dt.format": "yyyy-MM-dd", "projection.dt.range": f"{EXPORTS_SINCE},NOW",
+                            "projection.dt.interval": "1", "projection.dt.interval.unit": "DAYS",
+                            "storage.location.template": f"{location}/dt=${{dt}}/"},
+                storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
+                    columns=[_glue_column(c) for c in table.columns], location=f"{location}/",
+                    input_format=_PARQUET["input_format"], output_format=_PARQUET["output_format"],
+                    serde_info=glue.CfnTable.SerdeInfoProperty(serialization_library=_PARQUET["serde"]))))
+
+    def named_queries(self, catalog: Catalog, files: list[Path]) -> None:
+        """Each file a named query of the catalog's workgroup, by the file's name; its first comment line (`-- ...`)
+        describes it."""
+        workgroup = self.workgroups[catalog.name]
+        for path in files:
+            text = path.read_text(encoding="utf-8")
+            comment = next((line.removeprefix("--").strip() for line in text.splitlines() if line.startswith("--")), "")
+            query = athena.CfnNamedQuery(self, f"Query-{catalog.name}-{path.stem}", name=path.stem,
+                                         database=catalog.database_name(self.prefix), query_string=text,
+                                         description=(comment or path.stem)[:1024], work_group=workgroup.name)
+            query.node.add_dependency(workgroup)
+
+
+def _glue_column(column: Column) -> glue.CfnTable.ColumnProperty:
+    """Glue's (Hive's) names of the columns' types are the contract's; the comment is the meaning and unit."""
+    comment = f"{column.meaning} ({column.unit})" if column.unit else column.meaning
+    return glue.CfnTable.ColumnProperty(name=column.name, type=column.type, comment=comment[:255])

@@ -2,7 +2,8 @@
 
 All functions share one code asset (the `services/` package) and one layer (the runtime
 dependencies, built for arm64 by infra/bundle.py), so a code change uploads a small zip
-and the layer changes only with the dependencies. A service's role reaches only what that
+and the layer changes only with the dependencies; those that write or read the analytics exports
+carry a second one, pyarrow (the "analytics" layer). A service's role reaches only what that
 service owns (infra/data.py grants it): the ingress, which answers OCPP for several services,
 gets a role of its own holding exactly what the services whose OCPP handlers it runs own.
 """
@@ -43,12 +44,17 @@ class Functions(Construct):
     """Creates functions on demand, by handler name, each with its service's role and the shared environment."""
 
     def __init__(self, scope: Construct, construct_id: str, *, code: lambda_.Code, layer_code: lambda_.Code,
-                 environment: Mapping[str, str], spec: FunctionSpec, prefix: str) -> None:
+                 analytics_layer_code: lambda_.Code, environment: Mapping[str, str], spec: FunctionSpec,
+                 prefix: str) -> None:
         super().__init__(scope, construct_id)
         self.code = code
         self.layer = lambda_.LayerVersion(self, "Dependencies", code=layer_code, compatible_runtimes=[_RUNTIME],
                                           compatible_architectures=[lambda_.Architecture.ARM_64],
                                           description="csms runtime dependencies (arm64)")
+        self.analytics_layer = lambda_.LayerVersion(
+            self, "Analytics", code=analytics_layer_code, compatible_runtimes=[_RUNTIME],
+            compatible_architectures=[lambda_.Architecture.ARM_64],
+            description="csms analytics exports: pyarrow (arm64), for the functions that write or read them")
         self.environment = dict(environment)
         self.spec = spec
         self.prefix = prefix
@@ -63,8 +69,10 @@ class Functions(Construct):
                 managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaBasicExecutionRole")])
         return self.roles[owner]
 
-    def function(self, handler: str, owner: str, *, timeout_s: int | None = None, memory_mb: int | None = None) -> lambda_.Function:
-        """The function running `handler` ("module:function"); a handler named twice is one function."""
+    def function(self, handler: str, owner: str, *, timeout_s: int | None = None, memory_mb: int | None = None,
+                 analytics: bool = False) -> lambda_.Function:
+        """The function running `handler` ("module:function"); a handler named twice is one function. `analytics`:
+        it writes or reads the exports (the analytics layer too)."""
         if handler in self.by_handler:
             return self.by_handler[handler]
         module, _, name = handler.partition(":")
@@ -79,7 +87,7 @@ class Functions(Construct):
             runtime=_RUNTIME,
             architecture=lambda_.Architecture.ARM_64,
             code=self.code,
-            layers=[self.layer],
+            layers=[self.layer, self.analytics_layer] if analytics else [self.layer],
             handler=f"{module}.{name}",
             memory_size=memory_mb or self.spec.memory_mb,
             timeout=cdk.Duration.seconds(timeout_s or self.spec.timeout_s),

@@ -21,6 +21,7 @@ from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from services.shared.exports import EXPORT_ATTEMPTS, streamed_tables
 from services.shared.manifest import Queue, Schedule, ServiceManifest
 
 # AWS's advice for an SQS event source: a visibility timeout of six times the function's timeout.
@@ -85,13 +86,20 @@ class Messaging(Construct):
         function.add_event_source(sources.SqsEventSource(queue, batch_size=spec.batch_size,
                                                          report_batch_item_failures=True))
 
+    def failures(self, manifest: ServiceManifest) -> sqs.Queue:
+        """Where the service's stream mappings (its relay's, its exporter's) send what they gave up on, as Lambda
+        sends it (where the records were); an alarm watches it."""
+        key = f"{manifest.name}-relay"
+        if key not in self.dead_letters:
+            self.dead_letters[key] = sqs.Queue(
+                self, f"RelayFailures-{manifest.name}", queue_name=f"{self.prefix}{manifest.relay_failures()}",
+                retention_period=cdk.Duration.days(14), encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True)
+        return self.dead_letters[key]
+
     def relay(self, manifest: ServiceManifest, tables: Mapping[str, dynamodb.ITable], function: lambda_.IFunction) -> None:
         """The service's table streams feed its relay: in order, a failing record bisected out and retried, then
         sent (where it was, as Lambda sends it) to a queue an alarm watches, so the stream moves on."""
-        failures = sqs.Queue(self, f"RelayFailures-{manifest.name}", queue_name=f"{self.prefix}{manifest.relay_failures()}",
-                             retention_period=cdk.Duration.days(14), encryption=sqs.QueueEncryption.SQS_MANAGED,
-                             enforce_ssl=True)
-        self.dead_letters[f"{manifest.name}-relay"] = failures
+        failures = self.failures(manifest)
         for table in manifest.streams():
             assert table.stream is not None
             function.add_event_source(sources.DynamoEventSource(
@@ -99,6 +107,19 @@ class Messaging(Construct):
                 batch_size=table.stream.batch_size, max_batching_window=cdk.Duration.seconds(RELAY_BATCHING_WINDOW_S),
                 bisect_batch_on_error=True, report_batch_item_failures=True,
                 retry_attempts=table.stream.max_attempts - 1, on_failure=sources.SqsDlq(failures)))
+
+    def export(self, manifest: ServiceManifest, tables: Mapping[str, dynamodb.ITable], function: lambda_.IFunction) -> None:
+        """Each exported table's stream feeds the service's exporter in batches of its exporters' size or window,
+        whichever comes first. A batch that fails (S3 unreachable) is retried whole, never bisected: its files are
+        named by its first record, so the same batch must come again; after its attempts, it goes to the failures
+        queue and the stream moves on (`csms analytics export` rebuilds the days it missed)."""
+        for table, exporters in streamed_tables(manifest).items():
+            function.add_event_source(sources.DynamoEventSource(
+                tables[table], starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+                batch_size=min(e.batch_size for e in exporters),
+                max_batching_window=cdk.Duration.seconds(min(e.window_s for e in exporters)),
+                bisect_batch_on_error=False, retry_attempts=EXPORT_ATTEMPTS - 1,
+                on_failure=sources.SqsDlq(self.failures(manifest))))
 
     def schedule(self, spec: Schedule, function: lambda_.IFunction) -> None:
         scheduler.Schedule(

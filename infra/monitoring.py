@@ -23,6 +23,8 @@ from constructs import Construct
 _FIVE_MINUTES = cdk.Duration.minutes(5)
 # How far behind its streams a relay may fall before someone is told (a reconnect storm catches up within minutes).
 RELAY_LAG_S = 60
+# An exporter waits up to 5 minutes to fill a batch: an hour behind means it fails or cannot keep up.
+EXPORT_LAG_S = 3600
 
 
 class Monitoring(cdk.NestedStack):
@@ -75,16 +77,22 @@ class Monitoring(cdk.NestedStack):
 
     def relays(self, functions: Iterable[lambda_.Function]) -> None:
         """A relay that falls behind its streams delays every event after it; at 24 hours, records are lost."""
-        functions = list(functions)
+        self._stream_lag(list(functions), RELAY_LAG_S, "Relays", "events reach their consumers late")
+
+    def exporters(self, functions: Iterable[lambda_.Function]) -> None:
+        """An exporter behind its streams delays the statistics; at 24 hours, records are lost to the exports."""
+        self._stream_lag(list(functions), EXPORT_LAG_S, "Exporters", "the exports and statistics fall behind")
+
+    def _stream_lag(self, functions: list[lambda_.Function], lag_s: int, kind: str, effect: str) -> None:
         for function in functions:
             name = function.node.id.removeprefix("Fn-")
             self._alarm(f"{name}-iterator-age",
                         function.metric("IteratorAge", period=_FIVE_MINUTES, statistic="Maximum"),
-                        f"{name} has been more than {RELAY_LAG_S} s behind its table streams for 15 minutes: events "
-                        "reach their consumers late (see its errors and duration)",
-                        threshold=RELAY_LAG_S * 1000, evaluation_periods=3)
+                        f"{name} has been more than {lag_s} s behind its table streams for 15 minutes: {effect} "
+                        "(see its errors and duration)",
+                        threshold=lag_s * 1000, evaluation_periods=3)
         self.dashboard.add_widgets(cloudwatch.GraphWidget(
-            title="Relays: stream lag (IteratorAge, ms)", width=12,
+            title=f"{kind}: stream lag (IteratorAge, ms)", width=12,
             left=[f.metric("IteratorAge", label=f.node.id.removeprefix("Fn-"), statistic="Maximum") for f in functions]))
 
     def operator_api(self, api: apigateway.RestApi) -> None:

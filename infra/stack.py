@@ -28,6 +28,11 @@ from services.shared.manifest import STAGE, ServiceManifest, stage_prefix
 from services.shared.settings import BootPolicy
 
 ROOT = Path(__file__).resolve().parent.parent
+# A batch of up to a thousand changes written as Parquet takes seconds; a day's compaction or snapshot reads and
+# writes whole partitions (a day of meter values), with a vCPU and memory for them.
+EXPORTER_TIMEOUT_S = 120
+ANALYTICS_TIMEOUT_S = 900
+ANALYTICS_MEMORY_MB = 2048
 _BOOLEANS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
 
 
@@ -113,8 +118,8 @@ class Options:
 
 class CsmsStack(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, *, options: Options, code: lambda_.Code | None = None,
-                 layer_code: lambda_.Code | None = None, manifests: tuple[ServiceManifest, ...] = ALL,
-                 **kwargs: Any) -> None:
+                 layer_code: lambda_.Code | None = None, analytics_layer_code: lambda_.Code | None = None,
+                 manifests: tuple[ServiceManifest, ...] = ALL, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.options = options
         self.manifests = manifests
@@ -128,9 +133,11 @@ class CsmsStack(cdk.Stack):
             self, "Functions", prefix=prefix,
             code=code or lambda_.Code.from_asset(str(bundle.code(ROOT))),
             layer_code=layer_code or lambda_.Code.from_asset(str(bundle.dependencies(ROOT))),
+            analytics_layer_code=analytics_layer_code or lambda_.Code.from_asset(str(bundle.analytics(ROOT))),
             environment=self._environment(options) | self.data.environment(),
             spec=FunctionSpec(tracing=options.tracing, log_level=options.log_level))
         self.relays: list[lambda_.Function] = []
+        self.exporters: list[lambda_.Function] = []
 
         for manifest in manifests:
             for queue in manifest.queues + tuple(s.queue for s in manifest.subscriptions):
@@ -172,6 +179,12 @@ class CsmsStack(cdk.Stack):
             relay = self.functions.function(manifest.relay, manifest.name, timeout_s=60)
             self.messaging.relay(manifest, self.data.tables, relay)
             self.relays.append(relay)
+        if manifest.exporter:
+            exporter = self.functions.function(manifest.exporter, manifest.name, timeout_s=EXPORTER_TIMEOUT_S,
+                                               analytics=True)
+            self.messaging.export(manifest, self.data.tables, exporter)
+            self.data.grant_exports(role, manifest)
+            self.exporters.append(exporter)
         for queue in manifest.queues:
             self.messaging.queues[queue.name].grant_send_messages(role)  # its own timers and work queues
         for subscription in manifest.subscriptions:
@@ -181,7 +194,9 @@ class CsmsStack(cdk.Stack):
             function = self.functions.function(queue.handler, manifest.name, timeout_s=consumer_timeout_s(queue))
             self.messaging.consume(self.messaging.queues[queue.name], queue, function)
         for schedule in manifest.schedules:
-            self.messaging.schedule(schedule, self.functions.function(schedule.handler, manifest.name, timeout_s=60))
+            sizing = {"timeout_s": 60} if not schedule.analytics else {
+                "timeout_s": ANALYTICS_TIMEOUT_S, "memory_mb": ANALYTICS_MEMORY_MB, "analytics": True}
+            self.messaging.schedule(schedule, self.functions.function(schedule.handler, manifest.name, **sizing))
 
     def _charger_ingress(self, manifests: tuple[ServiceManifest, ...]) -> None:
         """$default runs every service's OCPP handlers, so its role holds exactly those services' grants."""
@@ -225,6 +240,7 @@ class CsmsStack(cdk.Stack):
         monitoring.dead_letters(self.messaging.dead_letters)
         monitoring.functions(self.functions.by_handler.values(), refusing=[self.charger_ingress.authorizer])
         monitoring.relays(self.relays)
+        monitoring.exporters(self.exporters)
         monitoring.operator_api(self.operator_api.api)
         monitoring.charger_api(self.charger_ingress.api, self.options.stage)
         return monitoring

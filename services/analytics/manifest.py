@@ -19,6 +19,6 @@ MANIFEST = ServiceManifest(
     buckets=(Bucket(name="exports", expiries=(Expiry("athena-results/", 30),), infrequent_after_days=90),),
     catalogs=(Catalog(name="exports", bucket="exports"),),
     # Yesterday's partitions (UTC) merged into one file each, after the last late batches arrived.
-    schedules=(Schedule(name="analytics-compaction", rate_minutes=1440, handler=f"{_HANDLERS}:compact"),),
+    schedules=(Schedule(name="analytics-compaction", rate_minutes=1440, handler=f"{_HANDLERS}:compact", analytics=True),),
     rest_apis=(RestApi(prefixes=("/statistics",), handler=f"{_HANDLERS}:api", resolver="services.analytics.api:app"),),
 )

@@ -79,7 +79,8 @@ MANIFEST = ServiceManifest(
         # Chargers silent too long or disconnected beyond the grace go offline (ChargerOffline).
         Schedule(name="connectivity-liveness", rate_minutes=1, handler=f"{_HANDLERS}:sweep_liveness"),
         # The exports' daily fleet (the chargers table as it is).
-        Schedule(name="connectivity-chargers-snapshot", rate_minutes=1440, handler=f"{_HANDLERS}:snapshot_exports"),
+        Schedule(name="connectivity-chargers-snapshot", rate_minutes=1440, handler=f"{_HANDLERS}:snapshot_exports",
+                 analytics=True),
     ),
     rest_apis=(RestApi(prefixes=("/chargers", "/sites"), handler=f"{_HANDLERS}:api",
                        resolver="services.connectivity.api:app"),),

@@ -124,11 +124,13 @@ class Subscription:
 
 @dataclass(frozen=True)
 class Schedule:
-    """An EventBridge Scheduler schedule; `rate_minutes` follows its rate(N minutes) form."""
+    """An EventBridge Scheduler schedule; `rate_minutes` follows its rate(N minutes) form. `analytics`: its handler
+    writes or reads the exports' Parquet, so its function carries the analytics layer (pyarrow) in AWS."""
 
     name: str
     rate_minutes: int
     handler: str
+    analytics: bool = False
 
 
 @dataclass(frozen=True)
@@ -379,7 +381,7 @@ class ServiceManifest:
 
     def entry_points(self) -> tuple[str, ...]:
         """The handlers that run as Lambda functions of their own; OCPP action handlers run inside the ingress."""
-        named = [self.ocpp_ingress, self.rest_authorizer, *(r.handler for r in self.rest_apis), self.relay]
+        named = [self.ocpp_ingress, self.rest_authorizer, *(r.handler for r in self.rest_apis), self.relay, self.exporter]
         if self.websocket:
             named += [self.websocket.authorizer, self.websocket.connect, self.websocket.disconnect]
         named += [s.queue.handler for s in self.subscriptions] + [q.handler for q in self.queues]

@@ -1,4 +1,5 @@
-"""The Lambda assets: the runtime dependencies as an arm64 CPython 3.12 layer, and the services package alone.
+"""The Lambda assets: the runtime dependencies as an arm64 CPython 3.12 layer, pyarrow as a second one (analytics),
+and the services package alone.
 
 Built into the repository's own .cache, as synth does, so that the stack tests find the layer already built.
 """
@@ -45,6 +46,15 @@ def packages(layer: Path) -> Path:
 @pytest.fixture(scope="module")
 def code() -> Path:
     return bundle.code(ROOT)
+
+
+@pytest.fixture(scope="module")
+def analytics() -> Path:
+    return bundle.analytics(ROOT) / "python"
+
+
+def _size(tree: Path) -> int:
+    return sum(path.stat().st_size for path in tree.rglob("*") if path.is_file())
 
 
 def _elf_machine(path: Path) -> int:
@@ -161,8 +171,45 @@ def _imported(source: Path) -> set[str]:
     return {name.split(".")[0] for name in names}
 
 
-def test_the_code_imports_only_what_lambda_will_have(code: Path, packages: Path) -> None:
-    in_layer = {path.name.split(".")[0] for path in packages.iterdir() if not path.name.endswith(".dist-info")}
+def test_the_analytics_layer_is_pyarrow_alone_for_lambda_stripped_of_what_the_exports_never_load(analytics: Path) -> None:
+    assert {path.name.split("-")[0] for path in analytics.iterdir()} == {"pyarrow"}
+    extensions = sorted(analytics.rglob("*.so*"))
+    assert extensions and {_elf_machine(path) for path in extensions} == {EM_AARCH64}
+    unused = [path.name for pattern in bundle.PYARROW_UNUSED for path in (analytics / "pyarrow").glob(pattern)]
+    assert not unused and list((analytics / "pyarrow").glob("libparquet.so.*"))
+    assert not list(analytics.rglob("__pycache__"))
+
+
+def test_a_function_with_both_layers_fits_lambdas_250_mb(packages: Path, analytics: Path, code: Path) -> None:
+    """Lambda refuses a function whose code and layers take more than 250 MB unzipped (docs/deploy.md)."""
+    assert _size(packages) + _size(analytics) + _size(code) < 250 * 2**20 * 0.8  # a fifth spare, for upgrades
+
+
+def test_the_exports_run_on_pyarrow_stripped_as_the_layer_is(tmp_path: Path) -> None:
+    """The same stripping, of this machine's pyarrow: what the kernel and the compaction do still works."""
+    import pyarrow
+
+    shutil.copytree(Path(pyarrow.__file__).parent, tmp_path / "pyarrow", ignore=shutil.ignore_patterns("__pycache__"))
+    bundle.strip_pyarrow(tmp_path / "pyarrow")
+    script = """
+import io, pyarrow as pa, pyarrow.compute as pc, pyarrow.parquet as pq
+assert pa.__file__.startswith(%r)
+table = pa.table({"k": ["a", None, "a"], "v": pa.array([1, 2, 3], pa.int64())})
+buffer = io.BytesIO()
+pq.write_table(table, buffer, compression="zstd")
+read = pq.read_table(io.BytesIO(buffer.getvalue()))
+last = read.group_by(["k"], use_threads=False).aggregate([("v", "last")]).column("v_last")
+print(sorted(last.take(pc.sort_indices(last)).to_pylist()))
+""" % str(tmp_path)
+    result = subprocess.run([sys.executable, "-c", script], env={"PYTHONPATH": str(tmp_path)}, capture_output=True,
+                            text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[2, 3]"
+
+
+def test_the_code_imports_only_what_lambda_will_have(code: Path, packages: Path, analytics: Path) -> None:
+    in_layer = {path.name.split(".")[0] for layer in (packages, analytics) for path in layer.iterdir()
+                if not path.name.endswith(".dist-info")}
     available = in_layer | set(sys.stdlib_module_names) | bundle.RUNTIME_PROVIDED | {"services"}
     imported = set().union(*(_imported(source) for source in code.rglob("*.py")))
     assert imported - available == set()

@@ -18,7 +18,7 @@ from tests.infra.synth import Synthesized, function_for, refs, synthesize
 HANDLED: dict[type, set[str]] = {
     m.ServiceManifest: {"name", "tables", "subscriptions", "queues", "schedules", "rest_apis", "ocpp_routes",
                         "ocpp_replies", "websocket", "ocpp_ingress", "rest_authorizer", "publishes", "relay", "exports",
-                        "secrets", "buckets", "catalogs", "topics", "direct_messages",
+                        "secrets", "buckets", "catalogs", "topics", "direct_messages", "exporters", "exporter",
                         # run by the ingress on every frame (ocpp_handlers()), so its service's grants go to the ingress
                         "ocpp_heard"},
     m.Table: {"name", "partition_key", "sort_key", "indexes", "ttl_attribute", "stream"},
@@ -28,7 +28,9 @@ HANDLED: dict[type, set[str]] = {
     # group_by is read by the sender (services/shared/aws.py send_in_order): SQS has no setting for it.
     m.Queue: {"name", "handler", "batch_size", "max_receive_count", "visibility_timeout_s", "fifo", "group_by"},
     m.Subscription: {"event_pattern", "queue"},
-    m.Schedule: {"name", "rate_minutes", "handler"},
+    m.Schedule: {"name", "rate_minutes", "handler", "analytics"},
+    # rows is called by the exporter (services/shared/exports.py); snapshot exporters are written by a Schedule.
+    m.Exporter: {"table", "export", "rows", "batch_size", "window_s", "snapshot"},
     m.RestApi: {"prefixes", "handler", "resolver", "auth"},
     # generated: AWS creates every secret with a random value, which a generated one keeps (local/provision.py makes one).
     m.Secret: {"name", "description", "generated"},
@@ -54,7 +56,9 @@ PROBE = m.ServiceManifest(
     queues=(m.Queue(name="probe-work", handler="services.probe.handlers:work"),
             m.Queue(name="probe-ordered", handler="services.probe.handlers:ordered", batch_size=4, fifo=True,
                     group_by="site_id")),
-    schedules=(m.Schedule(name="probe-sweep", rate_minutes=15, handler="services.probe.handlers:sweep"),),
+    schedules=(m.Schedule(name="probe-sweep", rate_minutes=15, handler="services.probe.handlers:sweep"),
+               m.Schedule(name="probe-snapshot", rate_minutes=1440, handler="services.probe.handlers:snapshot",
+                          analytics=True)),
     rest_apis=(m.RestApi(prefixes=("/probes", "/probe-reports"), handler="services.probe.handlers:api"),
                m.RestApi(prefixes=("/probe-pages",), handler="services.probe.handlers:pages", auth="public"),
                m.RestApi(prefixes=("/probe-webhooks",), handler="services.probe.handlers:webhook", auth="signature")),
@@ -68,6 +72,10 @@ PROBE = m.ServiceManifest(
     publishes=("ProbeHappened",),
     relay="services.probe.handlers:relay",
     exports=("ProbeHappened",),  # read by the relay at run time (services/shared/relay.py): nothing to create
+    exporters=(m.Exporter(table="probe-items", export="probe_rows", rows="services.probe.exports:rows", batch_size=50,
+                          window_s=30),
+               m.Exporter(table="probe-items", export="probe_fleet", rows="services.probe.exports:fleet", snapshot=True)),
+    exporter="services.probe.handlers:export",
 )
 # Services whose only part in OCPP is a reply handler or a vendor's DataTransfer still need the ingress' grants.
 REPLIES_PROBE = m.ServiceManifest(name="probe-replies", tables=(m.Table(name="probe-replies", partition_key=m.Key("pk")),),
@@ -89,7 +97,7 @@ def test_infra_handles_every_field_a_manifest_can_declare() -> None:
 def probed() -> Synthesized:
     """The probes beside the services every stack has (the platform with the OCPP ingress, and connectivity): enough
     to wire them, and quicker to synthesize than the whole fleet."""
-    kept = tuple(manifest for manifest in ALL if manifest.name in ("platform", "docs", "connectivity"))
+    kept = tuple(manifest for manifest in ALL if manifest.name in ("platform", "docs", "connectivity", "analytics"))
     return synthesize(Options(stage="test"), manifests=kept + (PROBE, REPLIES_PROBE, VENDOR_PROBE))
 
 
@@ -131,6 +139,17 @@ def test_a_new_manifests_declarations_all_appear_in_the_template(probed: Synthes
         "MaximumRetryAttempts": 3, "BisectBatchOnFunctionError": True, "FunctionResponseTypes": ["ReportBatchItemFailures"],
         "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [failures, "Arn"]}}}})
     probed.template.has_resource_properties("AWS::CloudWatch::Alarm", {"AlarmName": "csms-test-probe-relay-dlq"})
+    # Its changes feed its exporter too, whole batches of its size and window, which may write its exports' files.
+    exporter = function_for(probed, "services.probe.handlers:export")
+    probed.template.has_resource_properties("AWS::Lambda::EventSourceMapping", {
+        "FunctionName": {"Ref": exporter}, "EventSourceArn": {"Fn::GetAtt": [table, "StreamArn"]}, "BatchSize": 50,
+        "MaximumBatchingWindowInSeconds": 30, "BisectBatchOnFunctionError": False,
+        "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [failures, "Arn"]}}}})
+    written = json.dumps(probed.role_resources(probed.role("probe"), "s3:PutObject"))
+    assert "/probe_rows/*" in written and "/probe_fleet/*" in written
+    layered = {k for k, f in probed.functions().items() if len(f["Properties"].get("Layers", [])) == 2}
+    assert {exporter, function_for(probed, "services.probe.handlers:snapshot")} <= layered
+    assert function_for(probed, "services.probe.handlers:sweep") not in layered
     assert "csms.probe" in probed.role_sources()[probed.role("probe")]
     assert "csms.probe" not in probed.role_sources().get(probed.role("ocpp-ingress"), set())
     # The probe answers OCPP, so the ingress may write its table.
@@ -177,8 +196,9 @@ def test_buckets_secrets_and_catalogs_are_created_and_only_their_owner_reaches_t
     assert config["BytesScannedCutoffPerQuery"] == 2 * 1024**3
     assert bucket in set(refs(config["ResultConfiguration"]["OutputLocation"]))
     assert "results/" in json.dumps(config["ResultConfiguration"]["OutputLocation"])
-    queriers = [role for role, actions in probed.role_actions().items() if "athena:StartQueryExecution" in actions]
-    assert set(queriers) == owners
+    queriers = {role for role in probed.role_actions()  # analytics, kept beside the probe, queries its own catalog
+                if "workgroup/csms-test-probe-lake" in json.dumps(probed.role_resources(role, "athena:StartQueryExecution"))}
+    assert queriers == owners
     queried = probed.role_resources(probed.role("probe"), "athena:StartQueryExecution")
     assert "workgroup/csms-test-probe-lake" in json.dumps(queried)
 

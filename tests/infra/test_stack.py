@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -12,9 +13,12 @@ from aws_cdk import aws_scheduler as scheduler
 from aws_cdk.assertions import Match, Template
 
 from bench.cost_model import fixed_usd_per_month
+from infra.data import SERVICES
 from infra.messaging import consumer_timeout_s, event_pattern
 from infra.stack import CsmsStack, Options
+from services.contracts.exports import TABLES
 from services.manifests import ALL
+from services.shared.exports import EXPORT_ATTEMPTS, streamed_tables
 from services.shared.manifest import ServiceManifest
 from tests.infra.synth import Synthesized, function_for, refs, synthesize
 
@@ -52,8 +56,9 @@ def test_every_subscription_is_a_rule_to_a_queue_with_a_dlq_consumed_with_partia
     direct = [q for m in ALL for q in m.queues]
     assert subscriptions and direct, "no manifest declares a subscription or a queue: this test would check nothing"
     relays = [m for m in ALL if m.relay]
-    streams = [t for m in relays for t in m.streams()]
-    template.resource_count_is("AWS::SQS::Queue", 2 * (len(subscriptions) + len(direct)) + len(relays))
+    streams = [t for m in relays for t in m.streams()] + [t for m in ALL for t in streamed_tables(m)]
+    template.resource_count_is("AWS::SQS::Queue", 2 * (len(subscriptions) + len(direct))
+                               + len([m for m in ALL if m.relay or m.exporters]))
     template.resource_count_is("AWS::Events::Rule", len(subscriptions))
     template.resource_count_is("AWS::Lambda::EventSourceMapping", len(subscriptions) + len(direct) + len(streams))
     for subscription in subscriptions:
@@ -240,6 +245,101 @@ def test_every_streamed_table_feeds_its_services_relay_in_order_with_a_failure_d
                                                      {"AlarmName": f"{PREFIX}{manifest.name}-relay-dlq"})
 
 
+def test_every_exported_table_feeds_its_services_exporter_in_whole_batches_with_a_failure_destination(
+        synthesized: Synthesized) -> None:
+    exporting = [m for m in ALL if m.exporter]
+    assert exporting, "no manifest exports: this test would check nothing"
+    mappings = 0
+    for manifest in exporting:
+        assert manifest.exporter is not None
+        failures = synthesized.queue(manifest.relay_failures())
+        for table, exporters in streamed_tables(manifest).items():
+            logical = synthesized.logical_id("AWS::DynamoDB::Table", TableName=f"{PREFIX}{table}")
+            assert synthesized.resources[logical]["Properties"]["StreamSpecification"] == {
+                "StreamViewType": "NEW_AND_OLD_IMAGES"}
+            synthesized.template.has_resource_properties("AWS::Lambda::EventSourceMapping", {
+                "FunctionName": {"Ref": function_for(synthesized, manifest.exporter)},
+                "EventSourceArn": {"Fn::GetAtt": [logical, "StreamArn"]}, "StartingPosition": "TRIM_HORIZON",
+                "BatchSize": min(e.batch_size for e in exporters),
+                "MaximumBatchingWindowInSeconds": min(e.window_s for e in exporters),
+                "BisectBatchOnFunctionError": False, "MaximumRetryAttempts": EXPORT_ATTEMPTS - 1,
+                "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [failures, "Arn"]}}}})
+            mappings += 1
+    exporter_functions = {function_for(synthesized, m.exporter) for m in exporting if m.exporter}
+    assert mappings == sum(1 for r in synthesized.of_type("AWS::Lambda::EventSourceMapping").values()
+                           if r["Properties"]["FunctionName"].get("Ref") in exporter_functions)
+
+
+def test_only_the_functions_that_write_or_read_the_exports_carry_the_analytics_layer(synthesized: Synthesized) -> None:
+    layers = synthesized.of_type("AWS::Lambda::LayerVersion")
+    (analytics,) = [k for k, r in layers.items() if "pyarrow" in r["Properties"]["Description"]]
+    carrying = {k for k, f in synthesized.functions().items() if {"Ref": analytics} in f["Properties"].get("Layers", [])}
+    expected = {function_for(synthesized, m.exporter) for m in ALL if m.exporter}
+    expected |= {function_for(synthesized, s.handler) for m in ALL for s in m.schedules if s.analytics}
+    assert len(expected) >= 6 and carrying == expected  # four exporters, the fleet's snapshot, the compaction
+
+
+def test_an_exporter_may_only_put_files_under_its_own_exports(synthesized: Synthesized) -> None:
+    (exports,) = synthesized.role_targets("s3:PutObject")[synthesized.role("analytics")]  # the owner's bucket
+    exporting = [m for m in ALL if m.exporters]
+    assert exporting
+    for manifest in exporting:
+        role = synthesized.role(manifest.name)
+        written = [r["Fn::Join"][1][-1] for resources in synthesized.role_resources(role, "s3:PutObject")
+                   for r in (resources if isinstance(resources, list) else [resources]) if exports in set(refs(r))]
+        assert sorted(written) == sorted({f"/{e.export}/*" for e in manifest.exporters})
+        on_exports = {a for action in ("s3:GetObject*", "s3:List*", "s3:DeleteObject*")
+                      for a in [action] if exports in synthesized.role_targets(action).get(role, set())}
+        assert not on_exports
+
+
+def test_every_export_table_is_a_glue_table_with_projected_days(synthesized: Synthesized) -> None:
+    tables = {r["Properties"]["TableInput"]["Name"]: r["Properties"] for r in synthesized.of_type("AWS::Glue::Table").values()}
+    assert set(tables) == {t.name for t in TABLES}
+    for export in TABLES:
+        table = tables[export.name]
+        assert table["DatabaseName"] == "csms_test_exports"
+        given = table["TableInput"]
+        assert [(c["Name"], c["Type"]) for c in given["StorageDescriptor"]["Columns"]] == [
+            (c.name, c.type) for c in export.columns]
+        assert [(k["Name"], k["Type"]) for k in given["PartitionKeys"]] == [("dt", "string")]
+        assert given["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"].endswith("ParquetHiveSerDe")
+        parameters = given["Parameters"]
+        assert (parameters["projection.enabled"], parameters["projection.dt.type"], parameters["projection.dt.format"],
+                parameters["projection.dt.range"]) == ("true", "date", "yyyy-MM-dd", "2024-01-01,NOW")
+        assert f"/{export.name}/dt=${{dt}}/" in json.dumps(parameters["storage.location.template"])
+
+
+def test_every_named_query_file_is_an_athena_named_query_of_the_exports_workgroup(synthesized: Synthesized) -> None:
+    files = sorted((SERVICES / "analytics" / "queries").glob("*.sql"))
+    named = {r["Properties"]["Name"]: r["Properties"] for r in synthesized.of_type("AWS::Athena::NamedQuery").values()}
+    assert set(named) == {f.stem for f in files}
+    for file in files:
+        assert named[file.stem]["QueryString"] == file.read_text(encoding="utf-8")
+        assert named[file.stem]["WorkGroup"] == f"{PREFIX}exports" and named[file.stem]["Database"] == "csms_test_exports"
+
+
+def test_named_queries_are_read_from_the_owners_queries_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a synth of the whole stack: the catalog's owner alone, over a folder of two queries."""
+    from infra import data
+    from infra.data import Data
+    from services.analytics.manifest import MANIFEST as ANALYTICS
+
+    (tmp_path / "analytics" / "queries").mkdir(parents=True)
+    (tmp_path / "analytics" / "queries" / "peak_hours.sql").write_text("-- Sessions by hour and weekday\nSELECT 1\n")
+    (tmp_path / "analytics" / "queries" / "uptime.sql").write_text("SELECT 2\n")
+    (tmp_path / "analytics" / "queries" / "notes.txt").write_text("not a query")
+    monkeypatch.setattr(data, "SERVICES", tmp_path)
+    stack = cdk.Stack(cdk.App(), "analytics")
+    Data(stack, "Data", prefix=PREFIX, retain=False, secret_prefix="csms/test/").own(ANALYTICS)
+
+    queries = Template.from_stack(stack).find_resources("AWS::Athena::NamedQuery")
+    assert sorted((q["Properties"]["Name"], q["Properties"]["Description"], q["Properties"]["QueryString"])
+                  for q in queries.values()) == [("peak_hours", "Sessions by hour and weekday",
+                                                  "-- Sessions by hour and weekday\nSELECT 1\n"),
+                                                 ("uptime", "uptime", "SELECT 2\n")]
+
+
 def test_only_billing_reads_the_stripe_secrets_only_connectivity_the_ca_and_only_diagnostics_the_file_url_key(
         synthesized: Synthesized) -> None:
     secrets = {synthesized.logical_id("AWS::SecretsManager::Secret", Name=f"csms/test/stripe/{name}")
@@ -298,7 +398,8 @@ def test_alarms_watch_every_dlq_every_function_and_the_5xx_rate(synthesized: Syn
     template.has_resource_properties("AWS::CloudWatch::Alarm", {"MetricName": "ExecutionError"})
     template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
     relays = {function_for(synthesized, m.relay) for m in ALL if m.relay}
-    assert relays and {ref for metric, ref in alarmed if metric == "IteratorAge"} == relays
+    exporters = {function_for(synthesized, m.exporter) for m in ALL if m.exporter}
+    assert relays and exporters and {ref for metric, ref in alarmed if metric == "IteratorAge"} == relays | exporters
     # What bench/cost_model.py charges a month for alarms is this template's count.
     defaults = inspect.signature(fixed_usd_per_month).parameters
     assert len(synthesized.of_type("AWS::CloudWatch::Alarm")) == defaults["alarms"].default
