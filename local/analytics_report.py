@@ -88,12 +88,13 @@ def _base(**option: Any) -> dict[str, Any]:
 
 
 def peak_hours(records: Sequence[dict[str, Any]]) -> list[Panel]:
-    """A heatmap of sessions started per weekday and hour (site-local) for each site: when drivers arrive."""
+    """A heatmap of sessions started per weekday and hour (site-local) for each site where any started: when drivers
+    arrive."""
     grids: dict[str, list[list[int]]] = defaultdict(lambda: [[0] * 24 for _ in DAYS])
-    for record in records:
+    for record in (r for r in records if r["sessions"]):
         grids[_site(record)][int(record["dow"]) - 1][int(record["hour"])] += int(record["sessions"])
     if not grids:
-        return [_empty("peak_hours", "peak_hours", "Peak hours")]
+        return [_empty("peak_hours", "Peak hours")]
     panels = []
     for number, site in enumerate(sorted(grids, key=_by_site), 1):
         grid = grids[site]
@@ -125,7 +126,7 @@ def utilization(records: Sequence[dict[str, Any]]) -> Panel:
         plugged[site][hour] += int(record["plugged_in_s"])
         available[site][hour] += int(record["in_service_s"])
     if not available:
-        return _empty("utilization", "utilization", "Utilization")
+        return _empty("utilization", "Utilization")
     sites = sorted(available, key=_by_site)
     percent = {site: [_percent(p, a) for p, a in zip(plugged[site], available[site], strict=True)] for site in sites}
     overall = {site: _percent(sum(plugged[site]), sum(available[site])) for site in sites}
@@ -159,7 +160,7 @@ def energy_revenue(records: Sequence[dict[str, Any]], start: date, end: date) ->
         table.append((day, site, record["sessions"], round(kwh, 3), record["currency"] or "",
                       "" if amount is None else str(amount)))
     if not table:
-        return _empty("energy_revenue_daily", "energy_revenue_daily", "Energy and revenue per day")
+        return _empty("energy_revenue_daily", "Energy and revenue per day")
     option = _base(
         xAxis={"type": "category", "data": days},
         yAxis=[_axis("kWh"), _axis("revenue", splitLine={"show": False})],
@@ -187,7 +188,7 @@ def fault_rate(records: Sequence[dict[str, Any]]) -> Panel:
     whose port-hours are not known (no chargers snapshot of it in the period) has incidents but no rate."""
     rows = sorted(records, key=lambda r: (r["incidents_per_1000_port_hours"] is None, -(r["incidents_per_1000_port_hours"] or 0)))
     if not rows:
-        return _empty("fault_rate", "fault_rate", "Fault rate by model")
+        return _empty("fault_rate", "Fault rate by model")
     labels = [_model(r) for r in rows]
     rates = [None if r["incidents_per_1000_port_hours"] is None else round(float(r["incidents_per_1000_port_hours"]), 2)
              for r in rows]
@@ -212,8 +213,8 @@ def _model(record: dict[str, Any]) -> str:
     return f"{name} ({record['firmware_version']})" if record["firmware_version"] else name
 
 
-def _empty(id: str, query: str, title: str) -> Panel:
-    return Panel(id=id, query=query, title=title, text="No data in this period.", option={}, header=(), table=[])
+def _empty(query: str, title: str) -> Panel:
+    return Panel(id=query, query=query, title=title, text="No data in this period.", option={}, header=(), table=[])
 
 
 def page(panels: Iterable[Panel], start: date, end: date, site_id: str | None, generated_at: datetime) -> str:

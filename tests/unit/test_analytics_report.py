@@ -31,7 +31,7 @@ def result(name: str, names: str, *rows: tuple[Any, ...]) -> queries.Result:
 
 ANSWERS = {
     "peak_hours": result("peak_hours", "site_id dow hour sessions plugged_in_s", ("S1", 2, 18, 5, 900), ("S1", 2, 19, 1, 60),
-                         ("S2", 7, 9, 2, 3600), ("S2", 7, 10, 0, 1800)),
+                         ("S2", 7, 9, 2, 3600), ("S2", 7, 10, 0, 1800), ("S3", 1, 8, 0, 600)),  # S3: plugged in, none started
     "utilization": result("utilization", "site_id charge_point_id evse_id connector_id dow hour plugged_in_s in_service_s utilization",
                           ("S1", "CP1", 1, 1, 2, 18, 1800, 3600, 0.5), ("S1", "CP2", 1, 1, 2, 18, 0, 3600, 0.0),
                           ("S2", "CP3", 1, 1, 7, 9, 3600, 3600, 1.0)),
