@@ -200,6 +200,7 @@ def opened(report: Path, screenshot: Path) -> tuple[list[dict[str, Any]], list[s
     a screenshot of the whole page kept as a test artifact."""
     from playwright.sync_api import sync_playwright
 
+    assert Path(CHROMIUM).exists(), f"no {CHROMIUM}: install Debian's chromium (apt-get install chromium), as .ci/run does"
     requests: list[str] = []
     errors: list[str] = []
     with sync_playwright() as playwright:
