@@ -36,7 +36,7 @@ run: $(VENV)/.run
 	$(BIN)/csms run
 
 # The local stack with five simulated chargers, every other one OCPP 2.0.1 (--protocol mixed), compressed so that sessions, invoices and incidents appear
-# within a minute. The stack runs in a session of its own (a portable setsid), so Ctrl-C reaches the fleet
+# within a minute, and the analytics exports within seconds of them. The stack runs in a session of its own (a portable setsid), so Ctrl-C reaches the fleet
 # first, which ends its sessions and clears its faults; then the stack is stopped and its data kept. The key reaches
 # the fleet in its environment, not on its command line, where `ps` would show it to every user.
 DEMO_LOG := .csms/demo-stack.log
@@ -44,7 +44,8 @@ DEMO_FLEET := --chargers 5 --duration 1h --sessions-per-hour 60 --session-durati
 	--faults-per-hour 12 --fault-duration 30s --id-prefix DEMO- --protocol mixed
 demo: $(VENV)/.run
 	@mkdir -p .csms
-	@$(BIN)/python -c 'import os, sys; os.setsid(); os.execv(sys.argv[1], sys.argv[1:])' $(BIN)/csms run \
+	@CSMS_EXPORT_WINDOW_S=10 CSMS_SNAPSHOT_S=60 \
+		$(BIN)/python -c 'import os, sys; os.setsid(); os.execv(sys.argv[1], sys.argv[1:])' $(BIN)/csms run \
 		>$(DEMO_LOG) 2>&1 & stack=$$!; \
 	trap 'kill -INT $$stack 2>/dev/null; wait $$stack; echo "demo: the stack stopped; its log is $(DEMO_LOG)"' EXIT; \
 	trap 'exit 130' INT TERM; \
@@ -56,7 +57,8 @@ demo: $(VENV)/.run
 	echo "The local stack runs (log: $(DEMO_LOG)); five simulated chargers start (three OCPP 1.6, two 2.0.1). Watch, in another terminal:"; \
 	for resource in sessions invoices incidents chargers; do \
 		echo "  curl -H 'Authorization: Bearer $$key' $$rest/$$resource"; done; \
-	echo "or browse $$rest/docs with that key. Ctrl-C stops the fleet, then the stack."; \
+	echo "or browse $$rest/docs with that key; after a few minutes, .venv/bin/csms analytics report --out report.html"; \
+	echo "draws the exports (docs/analytics.md). Ctrl-C stops the fleet, then the stack."; \
 	CSMS_API_KEY=$$key $(BIN)/csms simulate --url $$ocpp --rest-url $$rest $(DEMO_FLEET)
 
 # Every benchmark figure in one run (about 20 minutes; docs/performance.md): bench/results/latest.json and a table.

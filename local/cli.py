@@ -91,6 +91,10 @@ _RUN_ENVIRONMENT = """environment only:
                                 front's on --host; with 0.0.0.0, the URL of the operator's request)
   CSMS_OCPP_RATE_LIMIT          the OCPP stage's throttling, messages a second (default: 2000, as deployed)
   CSMS_OCPP_BURST_LIMIT         and at once (default: 5000); past them a frame is answered Too Many Requests
+  CSMS_EXPORT_WINDOW_S          seconds the analytics exporters gather changes before writing a file (default: as
+                                each manifest declares, 300)
+  CSMS_SNAPSHOT_S               seconds between the chargers' snapshots for the exports (default: 3600)
+  CSMS_LIVENESS_SWEEP_S         seconds between liveness sweeps (default: 60)
   STRIPE_API_KEY                a Stripe test key (sk_test_...): Stripe itself instead of the emulator
   STRIPE_WEBHOOK_SECRET         with it, the signing secret of its webhooks (e.g. from `stripe listen`)
   POWERTOOLS_LOG_LEVEL          handlers' log level (default: WARNING; INFO shows refusals and their hints)"""

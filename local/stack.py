@@ -132,15 +132,20 @@ def tls_files() -> tuple[Path | None, Path | None]:
     return (Path(certificate), Path(key)) if certificate and key else (None, None)
 
 
+# Seconds between runs of a schedule instead of its rate, by environment variable: tests see a charger go offline in
+# seconds, and a demo's report finds the chargers that connected after the stack started in the day's snapshot.
+SCHEDULE_OVERRIDES = {"CSMS_LIVENESS_SWEEP_S": "connectivity-liveness", "CSMS_SNAPSHOT_S": "connectivity-chargers-snapshot"}
+
+
 def schedule_overrides() -> dict[str, float]:
-    """CSMS_LIVENESS_SWEEP_S: seconds between liveness sweeps (AWS: every minute), so that tests see a charger go
-    offline in seconds."""
-    text = os.environ.get("CSMS_LIVENESS_SWEEP_S")
-    if not text:
-        return {}
-    if not text.isdigit() or int(text) < 1:
-        raise SystemExit("CSMS_LIVENESS_SWEEP_S must be a whole number of seconds, at least 1")
-    return {"connectivity-liveness": float(text)}
+    found = {}
+    for variable, schedule in SCHEDULE_OVERRIDES.items():
+        text = os.environ.get(variable)
+        if text and (not text.isdigit() or int(text) < 1):
+            raise SystemExit(f"{variable} must be a whole number of seconds, at least 1")
+        if text:
+            found[schedule] = float(text)
+    return found
 
 
 def _stripe_line(config: Config, emulator: "StripeEmulator | None") -> str:

@@ -78,8 +78,9 @@ MANIFEST = ServiceManifest(
         Schedule(name="connectivity-certificate-renewal", rate_minutes=360, handler=f"{_HANDLERS}:renew_certificates"),
         # Chargers silent too long or disconnected beyond the grace go offline (ChargerOffline).
         Schedule(name="connectivity-liveness", rate_minutes=1, handler=f"{_HANDLERS}:sweep_liveness"),
-        # The exports' daily fleet (the chargers table as it is).
-        Schedule(name="connectivity-chargers-snapshot", rate_minutes=1440, handler=f"{_HANDLERS}:snapshot_exports",
+        # The exports' daily fleet: the chargers table as it is, the day's file refreshed every hour so that a
+        # charger registered during the day is in it.
+        Schedule(name="connectivity-chargers-snapshot", rate_minutes=60, handler=f"{_HANDLERS}:snapshot_exports",
                  analytics=True),
     ),
     rest_apis=(RestApi(prefixes=("/chargers", "/sites"), handler=f"{_HANDLERS}:api",

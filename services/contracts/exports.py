@@ -216,7 +216,8 @@ PAYMENTS = ExportTable(
 
 CHARGERS = ExportTable(
     name="chargers", owner="connectivity", time_column="snapshot_at", key=("charge_point_id", "snapshot_at"),
-    description="Every registered charger as it was once a day (a daily snapshot: the fleet on that day).",
+    description="Every registered charger, once a day: the fleet on that day, as the day's last snapshot saw it (the "
+                "day's file is taken again every hour, so a charger registered during the day is in it).",
     columns=(
         _at("snapshot_at", "When the snapshot was taken"), _CHARGER, _SITE,
         Column("vendor", "string", "chargePointVendor / chargingStation.vendorName"),
