@@ -18,6 +18,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
+from services.contracts.exports import Column
+
+# What a result column may be: the export columns' declaration, of these types.
 ResultType = Literal["string", "bigint", "double"]
 # The longest range one query reads: a year, leap day included.
 MAX_DAYS = 366
@@ -33,18 +36,10 @@ _FOLDER = Path(__file__).parent / "queries"
 
 
 @dataclass(frozen=True)
-class ResultColumn:
-    name: str
-    type: ResultType
-    meaning: str
-    unit: str | None = None
-
-
-@dataclass(frozen=True)
 class NamedQuery:
     name: str
     description: str
-    columns: tuple[ResultColumn, ...]
+    columns: tuple[Column, ...]
 
     def sql(self) -> str:
         """The query as written, with its parameters."""
@@ -55,7 +50,7 @@ class NamedQuery:
 class Result:
     """A named query's answer: `rows` in the order of `columns`; `truncated` when there were more than MAX_ROWS."""
 
-    columns: tuple[ResultColumn, ...]
+    columns: tuple[Column, ...]
     rows: list[tuple[Any, ...]]
     generated_at: str  # RFC 3339: when the engine read the exports
     truncated: bool = False
@@ -66,7 +61,7 @@ def _text(name: str) -> str:
     return (_FOLDER / f"{name}.sql").read_text()
 
 
-_col = ResultColumn
+_col = Column
 _SITE = _col("site_id", "string", "The site (null: chargers placed at none)")
 _CHARGER = _col("charge_point_id", "string", "The charger")
 _EVSE = _col("evse_id", "bigint", "The EVSE (1.6: the connector)")
