@@ -10,10 +10,11 @@ import os
 import aws_cdk as cdk
 
 from infra.stack import CsmsStack, Options
+from services.shared.manifest import stack_name
 
 # The CDK CLI passes its outdir in CDK_OUTDIR; run directly, the template goes to cdk.out.
 app = cdk.App(outdir=os.environ.get("CDK_OUTDIR", "cdk.out"))
 options = Options.from_context(app.node)
-CsmsStack(app, f"csms-{options.stage}", options=options,
+CsmsStack(app, stack_name(options.stage), options=options,
           description="csms: serverless OCPP charging station management system")
 app.synth()

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from services.shared.manifest import STAGE, stage_prefix
+from local import target
 
 if TYPE_CHECKING:
     from local.stack import Config
@@ -59,12 +59,6 @@ def operator_key(data_dir: Path) -> str:
     return text
 
 
-def no_stack(local: Config) -> str:
-    """Why a local command found nothing to talk to: most often a stack started on ports other than the defaults."""
-    return (f"csms: no stack answers at {local.host}:{local.aws_port}; start it with `make run`, or, if it runs "
-            "with another --aws-port or --host (CSMS_AWS_PORT, CSMS_HOST), pass the same ones here")
-
-
 class _Scopes:
     """auth.SCOPES, read only when a scope is checked or help is shown: importing auth brings boto3 and pydantic
     (over half a second) into every `csms` command's parsing. Needs a metavar, or argparse reads it at once."""
@@ -81,12 +75,6 @@ class _Scopes:
         return iter(self._scopes())
 
 
-def _stage(text: str) -> str:
-    if not STAGE.fullmatch(text):
-        raise argparse.ArgumentTypeError(f"not a stage name (1-16 lowercase letters, digits, hyphens; a letter first): {text!r}")
-    return text
-
-
 def _name(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("a key needs a name that says who or what uses it")
@@ -97,71 +85,19 @@ def add_parser(commands: Any, stack: argparse.ArgumentParser) -> None:
     """`api-keys` under `commands`; `stack` holds the --host/--aws-port options that find the local stack."""
     keys = commands.add_parser("api-keys", help="create, list and revoke operator API keys (local or a deployed stage)")
     actions = keys.add_subparsers(dest="action", required=True)
-    target = argparse.ArgumentParser(add_help=False, parents=[stack])
-    target.add_argument("--stage", type=_stage, help="a deployed stage (its tables are csms-STAGE-*) instead of the "
-                        "local stack; uses your AWS credentials")
-    target.add_argument("--region", help="the stage's AWS region (default: your AWS configuration's)")
-    create = actions.add_parser("create", parents=[target], help="make a key; it is printed this once only")
+    stage = target.options(stack)
+    create = actions.add_parser("create", parents=[stage], help="make a key; it is printed this once only")
     create.add_argument("--name", required=True, type=_name, help="who or what uses the key")
     create.add_argument("--scope", dest="scopes", action="append", choices=_Scopes(), metavar="SCOPE",
                         help="%(choices)s; repeat for several (default: admin)")
-    actions.add_parser("list", parents=[target], help="every key's id, name, scopes and dates (never a secret)")
-    revoke = actions.add_parser("revoke", parents=[target], help="stop a key from working, for good")
+    actions.add_parser("list", parents=[stage], help="every key's id, name, scopes and dates (never a secret)")
+    revoke = actions.add_parser("revoke", parents=[stage], help="stop a key from working, for good")
     revoke.add_argument("key_id", help="the key's id (`csms api-keys list`), or the whole key")
 
 
 def run(args: argparse.Namespace, local: Config | None) -> int:
     """Runs the action against the local stack described by `local`, or against AWS if it is None."""
-    from botocore.exceptions import (
-        BotoCoreError,
-        ClientError,
-        EndpointConnectionError,
-        NoCredentialsError,
-        NoRegionError,
-    )
-
-    if args.region and local is not None:
-        print("csms: --region applies to a deployed stage only; add --stage", file=sys.stderr)
-        return 2
-    _target(args, local)
-    try:
-        return _ACTIONS[args.action](args)
-    except EndpointConnectionError as error:
-        if local is not None:
-            print(no_stack(local), file=sys.stderr)
-        else:
-            print(f"csms: cannot reach {error.kwargs.get('endpoint_url')}; check --region", file=sys.stderr)
-    except NoCredentialsError:
-        print("csms: no AWS credentials found; configure them as for the AWS CLI (aws configure, AWS_PROFILE, ...)",
-              file=sys.stderr)
-    except NoRegionError:
-        print("csms: no AWS region configured; pass --region", file=sys.stderr)
-    except ClientError as error:
-        code, message = error.response["Error"].get("Code"), error.response["Error"].get("Message")
-        if code == "ResourceNotFoundException":
-            print(f"csms: no table {_where()}; {_deployed(args)}", file=sys.stderr)
-        else:
-            print(f"csms: AWS refused ({code}): {message}", file=sys.stderr)
-    except BotoCoreError as error:
-        print(f"csms: {error}", file=sys.stderr)
-    return 1
-
-
-def _target(args: argparse.Namespace, local: Config | None) -> None:
-    """Points the kernel's boto3 and table names at the keys' home, as Lambda's environment does in AWS."""
-    from services.shared import aws
-    from services.shared.settings import settings
-
-    if local is None:
-        os.environ["CSMS_TABLE_PREFIX"] = stage_prefix(args.stage)
-        if args.region:
-            os.environ["AWS_DEFAULT_REGION"] = args.region
-    else:
-        from local.stack import configure_environment
-
-        configure_environment(local)
-    for cached in (settings, aws._session, aws.table):  # made from the environment, maybe before it was set
-        cached.cache_clear()
+    return target.run(args, local, _ACTIONS[args.action], missing=lambda: f"no table {_where()}")
 
 
 def _where() -> str:
@@ -169,12 +105,6 @@ def _where() -> str:
 
     table = aws.table("api-keys")
     return f"{table.name} in {table.meta.client.meta.region_name}"
-
-
-def _deployed(args: argparse.Namespace) -> str:
-    if args.stage:
-        return f"is stage {args.stage!r} deployed there? (check --stage and --region)"
-    return "is the local stack running (`make run`)?"
 
 
 def _create(args: argparse.Namespace) -> int:

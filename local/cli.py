@@ -1,4 +1,4 @@
-"""`csms`: the one command for everything local, and for the API keys of a deployed stage."""
+"""`csms`: the one command for everything local, and for a deployed stage's API keys and export rebuilds."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from local import apikeys
+from local import apikeys, target
 
 if TYPE_CHECKING:
     from local.stack import Config
@@ -103,7 +103,8 @@ _RUN_ENVIRONMENT = """environment only:
 def _parser() -> argparse.ArgumentParser:
     # Defaults stay None and Config fills in the rest, so parsing imports nothing local:
     # `csms api-keys --stage` must run where only `pip install .` is.
-    parser = argparse.ArgumentParser(prog="csms", description="Serverless OCPP CSMS: local tools, and API keys of a deployed stage")
+    parser = argparse.ArgumentParser(prog="csms", description="Serverless OCPP CSMS: local tools, and a deployed stage's "
+                                                              "API keys and export rebuilds")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="start the whole CSMS on this machine", epilog=_RUN_ENVIRONMENT,
                               formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -217,14 +218,21 @@ def _day(text: str) -> date:
 
 
 def _add_analytics(commands: Any, stack: argparse.ArgumentParser) -> None:
-    """`analytics`: the exports and named queries of the running stack's embedded AWS (docs/analytics.md)."""
+    """`analytics`: the exports and named queries of the running stack's embedded AWS, and the rebuild of a deployed
+    stage's exports (docs/analytics.md). Only the rebuild takes --stage: in AWS, Athena and GET /statistics answer
+    the queries."""
     from services.analytics import queries
 
-    analytics = commands.add_parser("analytics", help="the analytics exports of the running stack, and its named queries")
+    analytics = commands.add_parser("analytics", help="rebuild the analytics exports (local or a deployed stage); "
+                                                      "the running stack's named queries and report")
+    analytics.set_defaults(stage=None, region=None)  # query and report: the local stack's
     actions = analytics.add_subparsers(dest="action", required=True)
-    export = actions.add_parser("export", parents=[stack], help="export every item again for the partitions of a range",
+    export = actions.add_parser("export", parents=[target.options(stack)],
+                                help="export every item again for the partitions of a range",
                                 description="Rebuilds the exports' partitions --from..--to (UTC dates, inclusive) from "
-                                            "the services' tables as they are now (services/shared/exports.py rebuild).")
+                                            "the services' tables as they are now (services/shared/exports.py rebuild), "
+                                            "in the local stack or, with --stage, in a deployed stage's exports bucket "
+                                            "(its stack's output ExportsBucket).")
     export.add_argument("--from", dest="from_", metavar="FROM", type=_day, required=True, help="YYYY-MM-DD")
     export.add_argument("--to", type=_day, required=True, help="YYYY-MM-DD, inclusive")
     span = argparse.ArgumentParser(add_help=False, parents=[stack])
@@ -240,17 +248,19 @@ def _add_analytics(commands: Any, stack: argparse.ArgumentParser) -> None:
     report.add_argument("--out", type=Path, default=Path("report.html"), help="the file (default: %(default)s)")
 
 
-def _analytics(args: argparse.Namespace, config: Config) -> int:
-    from local.stack import configure_environment
+def _analytics(args: argparse.Namespace) -> int:
+    """Runs once target.run has pointed boto3 at the local stack or, for `export --stage`, at the stage."""
     from services.analytics import queries
     from services.shared import clock
 
-    configure_environment(config)
     if args.action == "export":
         if args.from_ > args.to:
             print("csms analytics export: --from is after --to", file=sys.stderr)
             return 2
         from services.shared.exports import rebuild
+
+        if args.stage:  # AWS named the bucket; Lambda is given it as CSMS_BUCKET_EXPORTS, this command reads the stack
+            os.environ["CSMS_BUCKET_EXPORTS"] = target.stack_output(args.stage, "ExportsBucket")
 
         for export, rows in sorted(rebuild(args.from_, args.to).items()):
             print(f"{export:20} {rows:8} row(s)")
@@ -272,6 +282,14 @@ def _analytics(args: argparse.Namespace, config: Config) -> int:
     if result.truncated:
         print(f"(the first {queries.MAX_ROWS} rows only)", file=sys.stderr)
     return 0
+
+
+def _missing_table() -> str:
+    from services.shared import aws
+    from services.shared.settings import settings
+
+    return (f"a table the exports read ({settings().table_prefix}...) is missing in "
+            f"{aws.client('dynamodb').meta.region_name}")
 
 
 def table(header: list[str], rows: list[tuple[Any, ...]]) -> str:
@@ -453,17 +471,10 @@ def _main(argv: list[str] | None) -> int:
         try:
             return _events(args, config)
         except EndpointConnectionError:
-            print(apikeys.no_stack(config), file=sys.stderr)
+            print(target.no_stack(config), file=sys.stderr)
             return 1
     if args.command == "analytics":
-        from botocore.exceptions import EndpointConnectionError
-
-        config = _config(args)
-        try:
-            return _analytics(args, config)
-        except EndpointConnectionError:
-            print(apikeys.no_stack(config), file=sys.stderr)
-            return 1
+        return target.run(args, None if args.stage else _config(args), _analytics, missing=_missing_table)
     if args.command == "api-keys":
         return apikeys.run(args, None if args.stage else _config(args))
     if args.command == "simulate":

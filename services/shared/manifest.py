@@ -24,6 +24,11 @@ def stage_prefix(stage: str) -> str:
     return f"csms-{stage}-"
 
 
+def stack_name(stage: str) -> str:
+    """The CloudFormation stack of a deployed stage (app.py), whose outputs name what AWS named (docs/deploy.md)."""
+    return f"csms-{stage}"
+
+
 def environment_key(name: str) -> str:
     """A logical name as the tail of an environment variable: `stripe/api-key` -> `STRIPE_API_KEY`."""
     return re.sub(r"[^A-Z0-9]", "_", name.upper())

@@ -22,6 +22,21 @@ def tap(aws_env: None) -> Iterator[EventTap]:
 
 
 @pytest.fixture
+def stage_env(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--stage` sets the table prefix, region and exports bucket in os.environ; these give them back after the test."""
+    import local.stack
+
+    monkeypatch.setenv("CSMS_TABLE_PREFIX", "csms-")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("CSMS_BUCKET_EXPORTS", "csms-exports")
+
+    def no_local_stack(config: Any) -> None:
+        raise AssertionError("--stage must not touch the local stack")
+
+    monkeypatch.setattr(local.stack, "configure_environment", no_local_stack)
+
+
+@pytest.fixture
 def stripe_emulator(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator["StripeEmulator"]:
     """A Stripe emulator (local/stripe/) the billing code talks to through services/billing/stripe_api.py: its URL
     in CSMS_STRIPE_API_BASE, its keys in moto's Secrets Manager. Its webhooks are kept, not sent: `stripe_webhooks`

@@ -29,20 +29,6 @@ def local_stack(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     return configured
 
 
-@pytest.fixture
-def stage_env(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`--stage` sets the table prefix and region in os.environ; these give them back after the test."""
-    import local.stack
-
-    monkeypatch.setenv("CSMS_TABLE_PREFIX", "csms-")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-
-    def no_local_stack(config: Any) -> None:
-        raise AssertionError("--stage must not touch the local stack")
-
-    monkeypatch.setattr(local.stack, "configure_environment", no_local_stack)
-
-
 def _create(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
     assert main(["api-keys", "create", *argv]) == 0
     out = capsys.readouterr().out

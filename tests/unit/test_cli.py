@@ -125,11 +125,25 @@ def test_analytics_takes_dates_a_named_query_and_a_site() -> None:
     assert (export.from_, export.to) == (date(2026, 3, 1), date(2026, 3, 31))
 
 
+def test_analytics_export_alone_takes_a_deployed_stage_and_its_region() -> None:
+    export = cli._parser().parse_args(["analytics", "export", "--from", "2026-03-01", "--to", "2026-03-31",
+                                       "--stage", "prod", "--region", "eu-west-1"])
+    assert (export.stage, export.region, export.from_, export.to) == ("prod", "eu-west-1", date(2026, 3, 1), date(2026, 3, 31))
+    local = cli._parser().parse_args(["analytics", "export", "--from", "2026-03-01", "--to", "2026-03-31"])
+    assert (local.stage, local.region) == (None, None)
+    query = cli._parser().parse_args(["analytics", "query", "uptime"])
+    assert (query.stage, query.region) == (None, None)
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["analytics", "query", "nope"], "argument NAME: invalid choice: 'nope'"),
     (["analytics", "query", "uptime", "--from", "2026-3-2"], "argument --from: '2026-3-2' is not a date: YYYY-MM-DD"),
     (["analytics", "query", "uptime", "--to", "2026-02-30"], "argument --to: '2026-02-30' is not a date: YYYY-MM-DD"),
     (["analytics", "export", "--from", "2026-03-01"], "the following arguments are required: --to"),
+    (["analytics", "export", "--from", "2026-03-01", "--to", "2026-03-01", "--stage", "Prod"],
+     "argument --stage: not a stage name (1-16 lowercase letters, digits, hyphens; a letter first): 'Prod'"),
+    (["analytics", "query", "uptime", "--stage", "prod"], "unrecognized arguments: --stage prod"),
+    (["analytics", "report", "--region", "eu-west-1"], "unrecognized arguments: --region eu-west-1"),
 ])
 def test_analytics_usage_errors(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
@@ -144,6 +158,8 @@ def test_analytics_usage_errors(argv: list[str], message: str, capsys: pytest.Ca
     (["analytics", "report", "--from", "2024-01-01", "--to", "2025-01-01"], "at most 366 days"),
     (["analytics", "query", "uptime", "--site", "S 1"], "a site id is 1-64 letters"),
     (["analytics", "export", "--from", "2026-03-05", "--to", "2026-03-04"], "--from is after --to"),
+    (["analytics", "export", "--from", "2026-03-01", "--to", "2026-03-04", "--region", "eu-west-1"],
+     "csms: --region applies to a deployed stage only; add --stage"),
 ])
 def test_analytics_refuses_a_range_or_site_no_query_takes(argv: list[str], message: str, capsys: pytest.CaptureFixture[str],
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
