@@ -121,8 +121,8 @@ def _answered() -> Iterator[None]:
         raise ProblemError(502, f"AWS refused {error.operation_name} ({code}): an administrator reads the analytics "
                                 "REST function's log and checks its permissions and the Athena workgroup") from None
     except BotoCoreError as error:
-        raise AwsUnavailable(f"AWS could not be reached ({type(error).__name__}): ask again in {RETRY_AFTER_S} "
-                             "s") from None
+        raise AwsUnavailable(f"AWS could not be reached ({type(error).__name__}): "
+                             f"ask again in {RETRY_AFTER_S} s") from None
 
 
 def _columns(query: queries.NamedQuery) -> list[dict[str, Any]]:
