@@ -119,10 +119,11 @@ QUERIES: tuple[NamedQuery, ...] = (
          _col("energy_p50_wh", "bigint", "Median energy", "Wh"), _col("energy_p90_wh", "bigint", "90th percentile", "Wh"))),
     NamedQuery(
         "fault_rate",
-        "Per charger vendor, model and firmware: incidents opened per 1,000 in-service port-hours. Incidents carry "
-        "their charger's model and firmware when opened; port-hours are connector_status's in-service time of each "
-        "connector, the charger's model and firmware from that day's chargers snapshot (the range's newest when the "
-        "day has none).",
+        "Per charger vendor, model and firmware: incidents opened per 1,000 in-service port-hours (connector_status's "
+        "in-service time of each connector). Both are counted under the charger's vendor, model and firmware in the "
+        "chargers snapshot of their day (the range's newest when the day has none), so an offline incident, which "
+        "names no model, counts with its charger's; an incident of a charger with no snapshot in the range (deleted) "
+        "keeps the model its fault report named.",
         (_col("vendor", "string", "The charger's vendor"), _col("model", "string", "The charger's model"),
          _col("firmware_version", "string", "Its firmware"), _col("incidents", "bigint", "Distinct incidents opened"),
          _col("port_hours", "double", "In-service connector time, 3 decimals", "h"),

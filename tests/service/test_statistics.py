@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
 
 from services.analytics import athena, queries
 from services.shared.settings import settings
@@ -166,6 +167,125 @@ def test_a_run_athena_failed_is_a_502_and_is_run_again_next_time(engine: str, sl
     assert_problem(get(f"/statistics/uptime/runs/{started['json']['run_id']}"), 502)
     assert get("/statistics/uptime", RANGE)["statusCode"] == 202  # not the failed run's answer: a new run
     assert len(_executions()) == 2
+
+
+def _failing(error: Exception) -> Callable[..., Any]:
+    def call(**kwargs: Any) -> Any:
+        raise error
+
+    return call
+
+
+def _aws_error(code: str, http_status: int, operation: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": "refused"}, "ResponseMetadata": {"HTTPStatusCode": http_status}},
+                       operation)
+
+
+# What the client is answered when AWS fails a call: 503 with Retry-After when asking again later may do, else 502.
+AWS_FAILURES = [
+    (_aws_error("TooManyRequestsException", 400, "StartQueryExecution"), 503),
+    (_aws_error("ThrottlingException", 400, "StartQueryExecution"), 503),
+    (_aws_error("InternalServerException", 500, "StartQueryExecution"), 503),
+    (EndpointConnectionError(endpoint_url="https://athena.us-east-1.amazonaws.com"), 503),
+    (_aws_error("AccessDeniedException", 400, "StartQueryExecution"), 502),
+    (_aws_error("InvalidRequestException", 400, "StartQueryExecution"), 502),
+]
+
+
+def _assert_answered(reply: dict[str, Any], status: int) -> None:
+    problem = assert_problem(reply, status)
+    if status == 503:
+        assert reply["header"]["retry-after"] == "10" and "ask again in 10 s" in problem["detail"], problem
+    else:
+        assert "retry-after" not in reply["header"] and "an administrator" in problem["detail"], problem
+
+
+@pytest.mark.parametrize("engine", ["athena"], indirect=True)
+@pytest.mark.parametrize(("error", "status"), AWS_FAILURES)
+def test_aws_failing_to_start_a_run_is_a_problem_not_a_500(engine: str, monkeypatch: pytest.MonkeyPatch,
+                                                           error: Exception, status: int) -> None:
+    from services.shared import aws
+
+    monkeypatch.setattr(aws.client("athena"), "start_query_execution", _failing(error))
+    _assert_answered(get("/statistics/uptime", RANGE), status)
+
+
+@pytest.mark.parametrize("engine", ["athena"], indirect=True)
+@pytest.mark.parametrize(("operation", "error", "status"), [
+    ("get_query_execution", _aws_error("ThrottlingException", 400, "GetQueryExecution"), 503),
+    ("get_query_execution", _aws_error("AccessDeniedException", 400, "GetQueryExecution"), 502),
+    ("get_query_results", _aws_error("TooManyRequestsException", 400, "GetQueryResults"), 503),
+    ("get_query_results", _aws_error("AccessDeniedException", 400, "GetQueryResults"), 502),
+])
+def test_aws_failing_while_a_run_is_polled_is_a_problem_not_a_500(engine: str, slow_athena: None,
+                                                                  monkeypatch: pytest.MonkeyPatch, operation: str,
+                                                                  error: Exception, status: int) -> None:
+    from services.shared import aws
+
+    started = get("/statistics/uptime", RANGE)
+    assert started["statusCode"] == 202, started["body"]
+    monkeypatch.setattr(aws.client("athena"), operation, _failing(error))
+    _assert_answered(get(f"/statistics/uptime/runs/{started['json']['run_id']}"), status)
+    _assert_answered(get("/statistics/uptime", RANGE), status)  # the same question asked again: the same call fails
+
+
+class _Clock:
+    """time.monotonic() as athena.py reads it, advanced only by its sleeps and by the slow calls of a test."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.mark.parametrize("engine", ["athena"], indirect=True)
+def test_a_result_that_cannot_be_read_by_the_deadline_is_polled_or_answered_truncated(
+        engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three pages of GetQueryResults (the header and a row, a row, a row) of `page_s` seconds each, against an answer's
+    25 seconds: after an 18-second wait the first page leaves too little for the next, so the run is answered 202; the
+    poll has the whole time and reads all three; a reused result whose pages got slower answers the two that fit."""
+    from services.shared import aws
+
+    fake, page_s = _Clock(), [5.0]
+    names = [column.name for column in queries.CATALOG["uptime"].columns]
+    rows = [["S1", "CP1", "1", "1", "11700", "12600", "0.9286"], ["S2", "CP2", "1", "1", "7200", "10800", "0.6667"],
+            [None, "CP3", "1", "1", "3600", "3600", "1.0"]]
+    pages = [[names, rows[0]], [rows[1]], [rows[2]]]
+    athena_client = aws.client("athena")
+    described = athena_client.get_query_execution
+
+    def waited(**kwargs: Any) -> Any:
+        fake.now += 18
+        return described(**kwargs)
+
+    def results(QueryExecutionId: str, MaxResults: int, NextToken: str = "0") -> dict[str, Any]:
+        fake.now += page_s[0]
+        page = int(NextToken)
+        return {"ResultSet": {"Rows": [{"Data": [{} if cell is None else {"VarCharValue": cell} for cell in row]}
+                                       for row in pages[page]]},
+                **({"NextToken": str(page + 1)} if page + 1 < len(pages) else {})}
+
+    monkeypatch.setattr(athena, "time", fake)
+    monkeypatch.setattr(athena_client, "get_query_execution", waited)
+    monkeypatch.setattr(athena_client, "get_query_results", results)
+    started = get("/statistics/uptime", RANGE)
+    assert started["statusCode"] == 202, started["body"]
+    assert fake.now == 18 + 5  # the second page would have ended after the deadline: not asked for
+
+    done = get(f"/statistics/uptime/runs/{started['json']['run_id']}")
+    assert done["statusCode"] == 200, done["body"]
+    expected = [["S1", "CP1", 1, 1, 11700, 12600, 0.9286], ["S2", "CP2", 1, 1, 7200, 10800, 0.6667],
+                [None, "CP3", 1, 1, 3600, 3600, 1.0]]
+    assert (done["json"]["rows"], done["json"]["truncated"]) == (expected, False)
+
+    page_s[0] = 12.0
+    reused = get("/statistics/uptime", RANGE)
+    assert reused["statusCode"] == 200, reused["body"]
+    assert (reused["json"]["rows"], reused["json"]["truncated"]) == (expected[:2], True)
 
 
 def test_the_run_id_is_the_question() -> None:

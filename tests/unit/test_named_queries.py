@@ -134,11 +134,13 @@ def _invoice_row(invoice: dict, status: str, updated: str) -> dict:
     return {**{k: v for k, v in row.items() if k != "time_zone"}, "hour": 10, "dow": 1}
 
 
-def _incident(iid: str, cp: str, site: str, model: str, firmware: str, opened: str, status: str, updated: str) -> dict:
+def _incident(iid: str, cp: str, site: str, model: str | None, firmware: str | None, opened: str, status: str,
+              updated: str) -> dict:
+    """An incident's state; no model: an `offline` incident, which carries no vendor, model or firmware."""
     return {"incident_id": iid, "charge_point_id": cp, "evse_id": 1, "connector_id": 1, "site_id": site,
-            "component": "connector", "problem_code": "GroundFailure", "severity": "high", "status": status,
-            "vendor": "V", "model": model, "firmware_version": firmware, "opened_at": f"2026-03-{opened}.000Z",
-            "updated_at": f"2026-03-{updated}.000Z", "hour": 10, "dow": 1}
+            "component": "connector", "problem_code": "GroundFailure" if model else "offline", "severity": "high",
+            "status": status, "vendor": "V" if model else None, "model": model, "firmware_version": firmware,
+            "opened_at": f"2026-03-{opened}.000Z", "updated_at": f"2026-03-{updated}.000Z", "hour": 10, "dow": 1}
 
 
 INCIDENTS = [
@@ -146,6 +148,9 @@ INCIDENTS = [
     _incident("i1", "CP1", "S1", "M1", "1.0", "03T10:00:00", "resolved", "03T10:15:00"),  # the same incident
     _incident("i2", "CP2", "S2", "M2", "2.0", "02T08:00:00", "open", "02T08:00:00"),
     _incident("i3", "CP1", "S1", "M1", "1.0", "05T10:00:00", "open", "05T10:00:00"),  # out of the range
+    _incident("i4", "CP2", "S2", None, None, "03T11:00:00", "open", "03T11:00:00"),  # offline: the 3rd's snapshot, 2.1
+    _incident("i5", "CP1", "S1", "M1", "0.9", "04T10:00:00", "open", "04T10:00:00"),  # an older fault report's firmware
+    _incident("i6", "CP4", "S1", "M4", "4.0", "02T10:00:00", "open", "02T10:00:00"),  # a charger deleted: no snapshot
 ]
 
 
@@ -227,12 +232,15 @@ EXPECTED: dict[str, list[tuple]] = {
         ("S2", 2, 3600, 36000, 25000, 70000),
         (None, 1, 3600, 3600, 500, 500),
     ],
-    # M1 1.0: CP1's 7200 s on the 2nd, 2700 s on the 3rd, 1800 s on the 4th (no snapshot that day: the range's newest,
-    # the 3rd's) = 3.25 h. CP2 was upgraded to 2.1 on the 3rd; CP3 has no snapshot at all.
+    # Both sides take the charger's model and firmware from the chargers snapshot of their day (else the range's
+    # newest). M1 1.0: CP1's 7200 s on the 2nd, 2700 s on the 3rd, 1800 s on the 4th (no snapshot that day: the 3rd's)
+    # = 3.25 h, and i1 and i5 (whose fault report said 0.9). CP2 was upgraded to 2.1 on the 3rd: its offline incident
+    # i4 (no model of its own) counts there. CP4 has no snapshot: i6 keeps its own model; CP3 has none either.
     "fault_rate": [
-        ("V", "M1", "1.0", 1, 3.25, 307.692),
+        ("V", "M1", "1.0", 2, 3.25, 615.385),
         ("V", "M2", "2.0", 1, 1.0, 1000.0),
-        ("V", "M2", "2.1", 0, 1.0, 0.0),
+        ("V", "M2", "2.1", 1, 1.0, 1000.0),
+        ("V", "M4", "4.0", 1, 0.0, None),
         (None, None, None, 0, 1.0, 0.0),
     ],
     "uptime": [
@@ -267,7 +275,7 @@ EXPECTED_S2: dict[str, list[tuple]] = {
         (0, 1000, 0, 0.0), (1000, 5000, 0, 0.0), (5000, 10000, 0, 0.0), (10000, 20000, 0, 0.0),
         (20000, 40000, 1, 0.5), (40000, 60000, 0, 0.0), (60000, None, 1, 0.5),
     ],
-    "fault_rate": [("V", "M2", "2.0", 1, 1.0, 1000.0), ("V", "M2", "2.1", 0, 1.0, 0.0)],
+    "fault_rate": [("V", "M2", "2.0", 1, 1.0, 1000.0), ("V", "M2", "2.1", 1, 1.0, 1000.0)],
     "sessions_per_token_group": [("G1", 1, 1, 25000, 3600), (None, 1, 1, 70000, 36000)],
 }
 
