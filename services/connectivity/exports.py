@@ -19,10 +19,11 @@ stored the state (its `updated_at`), no earlier than TRANSIT before that (the ti
 state queued during an outage is dated before the connection anyway). So an interval never ends after the change
 that ended it was written, and never starts more than TRANSIT before its state was stored. The server's times bound
 every other end (connected_at, disconnected_at). An interval longer than LONGEST (a month without a change of a
-connected charger, or as long offline) exports only its last LONGEST: at most 744 pieces a connector (1,488 in a
-zone offset by a fraction of an hour), whatever the clocks.
+connected charger, or as long offline) exports only its last LONGEST: at most 745 pieces a connector (twice as
+many in a zone offset by a fraction of an hour), whatever the clocks.
 
-So no instant is counted twice and none is lost while the stream delivers every change. A state reported while
+So no instant is counted twice and none is lost (but the beginning of an interval longer than LONGEST) while the
+stream delivers every change. A state reported while
 the charger is recorded disconnected exports nothing (the disconnection closed the interval, the reconnection
 exports the offline time). The charger itself ("0/0", 1.6's connector 0) and an EVSE as a whole are no connector
 and are not exported. An item with no old image (its creation, a rebuild) exports nothing: an interval needs
