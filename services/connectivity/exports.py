@@ -2,19 +2,28 @@
 of its `chargers` table, and chargers, its daily snapshot. Pure: no I/O.
 
 connector_status is what each connector did, as intervals. A connector's state (its `connectors` entry) holds from
-its timestamp (the charger's clock), or from when the current connection opened if that is later, until the
-change that ends it; the change exports the interval it ended, cut at every full hour of UTC and of the site's time
-zone (which differ only in zones offset by a fraction of an hour, such as Asia/Kolkata), so that each piece has one
-UTC date and one local hour:
+its instant, or from when the current connection opened if that is later, until the change that ends it; the change
+exports the interval it ended, cut at every full hour of UTC and of the site's time zone (which differ only in zones
+offset by a fraction of an hour, such as Asia/Kolkata), so that each piece has one UTC date and one local hour:
 
-- a connector's state changed while the charger was connected: [its start, the new state's timestamp) with the
+- a connector's state changed while the charger was connected: [its start, the new state's instant) with the
   old state (every stored change, even of the problem code or info only: the old state's start is overwritten);
 - the charger disconnected: every connector's [start, disconnected_at) with its state;
 - the charger connected after a disconnection: every connector's [disconnected_at, connected_at) as `Offline`;
 - a new connection replaced one never recorded closed: every connector's [start, connected_at) with its state
   (the next interval starts at the new connection).
 
-So no instant is counted twice and none is lost while the stream delivers every change. A state reported while
+A state's instant is its timestamp, the charger's clock as sent, held within the CSMS's own times so that a wrong
+clock cannot make an interval of years (each piece is a row, each UTC date a partition): no later than the CSMS
+stored the state (its `updated_at`), no earlier than TRANSIT before that (the time a report may take to arrive; a
+state queued during an outage is dated before the connection anyway). So an interval never ends after the change
+that ended it was written, and never starts more than TRANSIT before its state was stored. The server's times bound
+every other end (connected_at, disconnected_at). An interval longer than LONGEST (a month without a change of a
+connected charger, or as long offline) exports only its last LONGEST: at most 745 pieces a connector (twice as
+many in a zone offset by a fraction of an hour), whatever the clocks.
+
+So no instant is counted twice and none is lost (but the beginning of an interval longer than LONGEST) while the
+stream delivers every change. A state reported while
 the charger is recorded disconnected exports nothing (the disconnection closed the interval, the reconnection
 exports the offline time). The charger itself ("0/0", 1.6's connector 0) and an EVSE as a whole are no connector
 and are not exported. An item with no old image (its creation, a rebuild) exports nothing: an interval needs
@@ -42,6 +51,8 @@ OFFLINE = "Offline"
 PLUGGED_IN = frozenset({"Occupied", "Preparing", "Charging", "SuspendedEV", "SuspendedEVSE", "Finishing"})
 OUT_OF_SERVICE = frozenset({"Unavailable", "Faulted", OFFLINE})
 _HOUR = timedelta(hours=1)
+TRANSIT = timedelta(minutes=5)
+LONGEST = timedelta(days=31)
 
 
 def _connectors(item: dict[str, Any]) -> dict[tuple[int, int], dict[str, Any]]:
@@ -64,6 +75,7 @@ def _hours(since: datetime, until: datetime, zone: ZoneInfo) -> list[tuple[datet
 def _intervals(item: dict[str, Any], where: tuple[int, int], status: str, error_code: str | None, since: datetime,
                until: datetime) -> list[Row]:
     zone = item.get("time_zone") or "UTC"
+    since = max(since, until - LONGEST)
     return [{
         "charge_point_id": item["charge_point_id"], "evse_id": where[0], "connector_id": where[1],
         "site_id": item.get("site_id"), "status": status, "plugged_in": status in PLUGGED_IN,
@@ -73,18 +85,24 @@ def _intervals(item: dict[str, Any], where: tuple[int, int], status: str, error_
     } for begin, end in _hours(since, until, ZoneInfo(zone))]
 
 
+def _instant(state: dict[str, Any]) -> datetime:
+    """When a state began as far as the CSMS can vouch for it: its timestamp held within [stored - TRANSIT, stored]."""
+    stored = clock.parse(state["updated_at"])
+    return min(max(clock.parse(state["timestamp"]), stored - TRANSIT), stored)
+
+
 def _start(state: dict[str, Any], item: dict[str, Any]) -> datetime:
-    """When a connector's state began to count: its timestamp, or the opening of the current connection if later."""
-    at = clock.parse(state["timestamp"])
+    """When a connector's state began to count: its instant, or the opening of the current connection if later."""
+    at = _instant(state)
     return max(at, clock.parse(item["connected_at"])) if item.get("connected_at") else at
 
 
 def _ended(item: dict[str, Any], states: dict[tuple[int, int], dict[str, Any]],
-           until: dict[tuple[int, int], str]) -> list[Row]:
+           until: dict[tuple[int, int], datetime]) -> list[Row]:
     """Each of the item's connectors' `states` from its start until `until` (per connector)."""
     return [row for where, state in sorted(states.items())
             for row in _intervals(item, where, state["status"], state.get("problem_code"), _start(state, item),
-                                  clock.parse(until[where]))]
+                                  until[where])]
 
 
 def connector_status_rows(old: Image, new: Image) -> list[Row]:
@@ -94,10 +112,10 @@ def connector_status_rows(old: Image, new: Image) -> list[Row]:
     was, now = old.get("connection_id"), new.get("connection_id")
     before, after = _connectors(old), _connectors(new)
     if was and not now:
-        return _ended(old, before, dict.fromkeys(before, new["disconnected_at"]))
+        return _ended(old, before, dict.fromkeys(before, clock.parse(new["disconnected_at"])))
     if now and now != was:
         if was:
-            return _ended(old, before, dict.fromkeys(before, new["connected_at"]))
+            return _ended(old, before, dict.fromkeys(before, clock.parse(new["connected_at"])))
         if not old.get("disconnected_at"):
             return []
         since, until = clock.parse(old["disconnected_at"]), clock.parse(new["connected_at"])
@@ -105,7 +123,7 @@ def connector_status_rows(old: Image, new: Image) -> list[Row]:
     if not now:
         return []
     changed = {where: state for where, state in before.items() if where in after and after[where] != state}
-    return _ended(old, changed, {where: after[where]["timestamp"] for where in changed})
+    return _ended(old, changed, {where: _instant(after[where]) for where in changed})
 
 
 def charger_rows(old: Image, new: Image) -> list[Row]:

@@ -93,3 +93,34 @@ def test_a_session_and_its_connector_as_the_exports_show_them(aws_env: None, mon
     assert all(i["until"] <= clock.iso((clock.parse(i["since"]) + timedelta(hours=1)).replace(minute=0, second=0))
                for i in intervals)
     assert {(i["site_id"], i["time_zone"]) for i in intervals} == {("depot", "Europe/Berlin")}, "the site's hours"
+
+
+def test_a_chargers_wrong_clock_makes_intervals_of_the_csmss_times(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    t0 = datetime(2026, 3, 1, 9, 40, tzinfo=timezone.utc)
+    now = [t0]
+    monkeypatch.setattr(clock, "now", lambda: now[0])
+    assert call_api("PUT", f"/chargers/{CP}", body={})["statusCode"] == 201
+    connection_id, _ = connect_charger(CP)
+
+    def status(connector: int, state: str, minutes: int, timestamp: datetime) -> None:
+        now[0] = t0 + timedelta(minutes=minutes)
+        reply = send_frame(CP, connection_id, [2, frame_id(), "StatusNotification", {
+            "connectorId": connector, "status": state, "errorCode": "NoError", "timestamp": clock.iso(timestamp)}],
+            at=now[0])
+        assert reply is not None and reply[0] == 3, reply
+
+    ahead, behind = timedelta(days=3652), -timedelta(days=3652)
+    status(1, "Available", 0, t0)
+    status(1, "Charging", 5, t0 + ahead)  # the charger's clock jumped ten years ahead
+    status(1, "Finishing", 20, t0 + ahead + timedelta(minutes=15))
+    status(2, "Unavailable", 10, t0 + behind)  # another connector's, ten years behind
+    status(2, "Available", 15, t0 + behind + timedelta(minutes=1))
+    now[0] = t0 + timedelta(minutes=30)
+    connectivity.disconnect(ws_disconnect_event(CP, connection_id), context())
+
+    intervals = exported("chargers", "connector_status", connector_status_rows)
+    assert sorted((i["evse_id"], i["since"][11:16], i["until"][11:16], i["status"]) for i in intervals) == [
+        (1, "09:40", "09:45", "Available"), (1, "09:45", "10:00", "Charging"), (1, "10:00", "10:10", "Finishing"),
+        # from 5 minutes (TRANSIT) before the CSMS stored the state, as the charger's time is not credible
+        (2, "09:45", "09:50", "Unavailable"), (2, "09:50", "10:00", "Available"), (2, "10:00", "10:10", "Available")]
+    assert {i["since"][:10] for i in intervals} == {"2026-03-01"}

@@ -173,3 +173,44 @@ def test_a_chargers_snapshot_row() -> None:
         "charge_point_id": "CP-1", "site_id": None, "vendor": None, "model": None, "firmware_version": None,
         "ocpp_version": None, "connectors": 0, "max_power_w": None, "connected": False,
         "last_seen": "2026-03-02T09:40:00.000Z", "registered_at": "2026-01-01T00:00:00.000Z", "time_zone": "UTC"}]
+
+
+def test_a_charger_clock_years_ahead_makes_intervals_of_the_csmss_times() -> None:
+    ahead = state("Charging", "2036-03-02T10:00:00.000Z", updated_at="2026-03-02T10:15:00.000Z")
+    old = charger({"1/1": state("Available", "2026-03-02T09:40:00.000Z")})
+    new = charger({"1/1": ahead}, last_seen="2026-03-02T10:15:00.000Z")
+    rows = connector_status_rows(old, new)
+    assert spans(rows) == [(1, 1, "Available", "09:40:00", "10:00:00", 1200),
+                           (1, 1, "Available", "10:00:00", "10:15:00", 900)]  # ends when the change was stored
+    assert connector_status_rows(old, new) == rows
+    later = charger({"1/1": state("Finishing", "2036-03-02T10:30:00.000Z", updated_at="2026-03-02T10:45:00.000Z")})
+    assert spans(connector_status_rows(new, later)) == [(1, 1, "Charging", "10:15:00", "10:45:00", 1800)]
+    gone = charger({"1/1": ahead}, connection_id=None, connected=False, disconnected_at="2026-03-02T10:50:00.000Z")
+    assert [(r["since"], r["until"]) for r in connector_status_rows(new, gone)] == [
+        ("2026-03-02T10:15:00.000Z", "2026-03-02T10:50:00.000Z")]  # from when the state was stored, not 2036
+
+
+def test_a_charger_clock_years_behind_counts_from_just_before_the_state_was_stored() -> None:
+    # Connected for two months: the connection alone would date the state back to January.
+    behind = state("Unavailable", "2016-03-02T09:00:00.000Z", updated_at="2026-03-02T09:00:00.000Z")
+    old = charger({"1/1": behind}, connected_at="2026-01-02T00:00:00.000Z")
+    new = charger({"1/1": state("Available", "2016-03-02T09:30:00.000Z", updated_at="2026-03-02T09:30:00.000Z")},
+                  connected_at="2026-01-02T00:00:00.000Z")
+    assert spans(connector_status_rows(old, new)) == [  # from TRANSIT (5 minutes) before each state was stored
+        (1, 1, "Unavailable", "08:55:00", "09:00:00", 300), (1, 1, "Unavailable", "09:00:00", "09:25:00", 1500)]
+    slow = charger({"1/1": state("Available", "2026-03-02T09:29:10.000Z", updated_at="2026-03-02T09:30:00.000Z")},
+                   connected_at="2026-01-02T00:00:00.000Z")
+    assert connector_status_rows(old, slow)[-1]["until"] == "2026-03-02T09:29:10.000Z"  # a report in transit: its time
+
+
+def test_an_interval_longer_than_a_month_exports_its_last_month() -> None:
+    states = {"1/1": state("Available", "2026-03-02T09:00:00.000Z")}
+    away = charger(states, connection_id=None, connected=False, disconnected_at="2026-01-01T10:00:00.000Z")
+    back = charger(states, connection_id="conn-2", connected_at="2026-03-02T10:00:00.000Z",
+                   disconnected_at="2026-01-01T10:00:00.000Z")
+    rows = connector_status_rows(away, back)
+    assert (rows[0]["since"], rows[-1]["until"]) == ("2026-01-30T10:00:00.000Z", "2026-03-02T10:00:00.000Z")
+    assert len(rows) == 31 * 24 and sum(r["duration_s"] for r in rows) == 31 * 86400
+    idle = charger({"1/1": state("Available", "2026-01-01T09:00:00.000Z")}, connected_at="2026-01-01T08:00:00.000Z")
+    left = charger(idle["connectors"], connection_id=None, connected=False, disconnected_at="2026-03-02T09:30:00.000Z")
+    assert connector_status_rows(idle, left)[0]["since"] == "2026-01-30T09:30:00.000Z"
