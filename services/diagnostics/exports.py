@@ -27,7 +27,8 @@ def incident_rows(old: dict[str, Any] | None, new: dict[str, Any] | None) -> lis
 def incident_row(incident: dict[str, Any]) -> dict[str, Any]:
     """An incident as the `incidents` table shows it. Vendor, model and firmware are those the charger's fault reports
     carried (absent from an `offline` incident, which no report opened); the site is where the charger stood when the
-    incident opened (absent from incidents opened before diagnostics kept it)."""
+    incident opened (absent from incidents opened before diagnostics kept it), and `time_zone` its zone, which the
+    export uses for `hour` and `dow` (UTC without one) and drops."""
     resolved_at = incident.get("resolved_at") if incident["status"] == faults.RESOLVED else None
     return {
         "incident_id": incident["incident_id"], "charge_point_id": incident["charge_point_id"],
@@ -38,7 +39,7 @@ def incident_row(incident: dict[str, Any]) -> dict[str, Any]:
         "firmware_version": incident.get("firmware_version"),
         "opened_at": incident["opened_at"], "resolved_at": resolved_at,
         "duration_s": faults.duration_s(incident, resolved_at) if resolved_at else None,
-        "updated_at": incident["updated_at"],
+        "updated_at": incident["updated_at"], "time_zone": incident.get("time_zone"),
     }
 
 

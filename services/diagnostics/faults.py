@@ -183,15 +183,17 @@ def _latest(report: Report) -> dict[str, Any]:
             "vendor_id": report.vendor_id, "vendor_code": report.vendor_code, **report.charger}
 
 
-def opened(report: Report, now: str, recovery: Report | None = None, site_id: str | None = None) -> dict[str, Any]:
+def opened(report: Report, now: str, recovery: Report | None = None, site_id: str | None = None,
+           time_zone: str | None = None) -> dict[str, Any]:
     """A new incident for a fault report; already resolved by `recovery` when the report came late. `site_id`: where
-    the charger stood when it opened (the analytics export's site of the incident)."""
+    the charger stood when it opened, `time_zone` the site's (the analytics export's site and local hours)."""
     if not report.is_fault:
         raise ValueError("a report without a problem opens no incident")
     incident: dict[str, Any] = {
         "incident_id": incident_id(report.event_id),
         "charge_point_id": report.charge_point_id,
         **({"site_id": site_id} if site_id else {}),
+        **({"time_zone": time_zone} if time_zone else {}),
         "component": report.component,
         "evse_id": report.evse_id,
         "connector_id": report.connector_id,

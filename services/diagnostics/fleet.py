@@ -4,19 +4,27 @@ running on it, kept from connectivity's and sessions' events so that support nev
 Table `fleet`, per charger (partition `charge_point_id`):
 
     charger           site_id (absent when at no site; GSI by-site holds only placed chargers), placed_version;
+                      time_zone and zone_version: its site's IANA zone and the SiteChanged version it came from;
                       ocpp_version, connected_at (its latest connection: which commands it takes)
     {evse}/{connector} status, status_at (the charger's time), session_id, session_started_at and, once it
                       ended, session_stopped_at
 
+Table `fleet`, per site (partition `site#<site_id>`: a charger id has no `#`):
+
+    site              time_zone (absent once the site is deleted), version (SiteChanged's)
+
+A site's zone is copied onto its chargers (when placed there, and to every charger there when the site changes), so
+that an incident opening reads its charger's site and zone in one GetItem.
+
 Events arrive late, twice and out of order: every write is conditioned on the charger's own clock (a status, a
-session's start) or on ChargerPlaced's version, so an older fact never overwrites a newer one and a replay
-changes nothing. A status of EVSE n as a whole (n/0) or of the charger (0/0) is kept as its own item and
+session's start), on ChargerPlaced's version or on SiteChanged's, so an older fact never overwrites a newer one and a
+replay changes nothing. A status of EVSE n as a whole (n/0) or of the charger (0/0) is kept as its own item and
 applied when read (`effective_status`), so one event is one write whatever the number of connectors.
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
@@ -24,9 +32,13 @@ from botocore.exceptions import ClientError
 from services.shared import aws, clock
 from services.shared.dynamo import batch_get, condition_failed, every, plain
 
+if TYPE_CHECKING:
+    from services.contracts.connectivity import SiteChanged
+
 FLEET = "fleet"
 BY_SITE = "by-site"
 CHARGER = "charger"
+SITE = "site"
 # A status of the charger or of an EVSE as a whole that makes its connectors unusable; "Available" there says
 # nothing of a connector that is charging.
 _BLOCKING = ("Unavailable", "Faulted")
@@ -45,13 +57,20 @@ def _place(item_key: str) -> tuple[int, int]:
     return int(evse_id), int(connector_id)
 
 
-def _conditional(**update: Any) -> None:
-    """One conditional update; nothing when its condition says the fact is older than what is kept (or a replay)."""
+def _site_key(site_id: str) -> dict[str, str]:
+    return {"charge_point_id": f"site#{site_id}", "item_key": SITE}
+
+
+def _conditional(**update: Any) -> bool:
+    """One conditional update; False (nothing written) when its condition says the fact is older than what is kept
+    (or a replay)."""
     try:
         _fleet().update_item(**update)
     except ClientError as error:
         if not condition_failed(error):
             raise
+        return False
+    return True
 
 
 # --- writing (the consumers of events) -------------------------------------------------------
@@ -93,15 +112,49 @@ def record_session_ended(charge_point_id: str, evse_id: int, connector_id: int, 
 
 
 def record_placement(charge_point_id: str, site_id: str | None, version: int) -> None:
-    """Where the charger stands (None: at no site), unless a later placement (by its version) is kept."""
+    """Where the charger stands (None: at no site), unless a later placement (by its version) is kept; then its new
+    site's zone, if the site is known (else its SiteChanged brings it). The old site's zone goes with the move."""
     values: dict[str, Any] = {":v": version}
     if site_id is None:
-        update = "SET placed_version = :v REMOVE site_id"
+        update = "SET placed_version = :v REMOVE site_id, time_zone, zone_version"
     else:
-        update, values[":site"] = "SET placed_version = :v, site_id = :site", site_id
-    _conditional(
+        update = "SET placed_version = :v, site_id = :site REMOVE time_zone, zone_version"
+        values[":site"] = site_id
+    placed = _conditional(
         Key={"charge_point_id": charge_point_id, "item_key": CHARGER}, UpdateExpression=update,
         ConditionExpression="attribute_not_exists(placed_version) OR placed_version < :v",
+        ExpressionAttributeValues=values)
+    if not placed or site_id is None:
+        return
+    site = _fleet().get_item(Key=_site_key(site_id), ConsistentRead=True).get("Item")
+    if site is not None:
+        _record_zone(charge_point_id, site_id, site.get("time_zone"), int(site["version"]))
+
+
+def record_site(event: SiteChanged) -> None:
+    """The site's zone (removed when it is deleted), unless a later change of the site is kept; then on every charger
+    placed there."""
+    time_zone = None if event.change == "deleted" else event.time_zone
+    update, values = "SET version = :v REMOVE time_zone", {":v": event.version}
+    if time_zone is not None:
+        update, values[":zone"] = "SET version = :v, time_zone = :zone", time_zone
+    kept = _conditional(Key=_site_key(event.site_id), UpdateExpression=update,
+                        ConditionExpression="attribute_not_exists(version) OR version < :v",
+                        ExpressionAttributeValues=values)
+    if kept:
+        for charge_point_id in site_chargers(event.site_id):
+            _record_zone(charge_point_id, event.site_id, time_zone, event.version)
+
+
+def _record_zone(charge_point_id: str, site_id: str, time_zone: str | None, site_version: int) -> None:
+    """The site's zone on the charger, if it still stands there and holds no zone of a later change of the site."""
+    values: dict[str, Any] = {":site": site_id, ":sv": site_version}
+    update = "SET zone_version = :sv REMOVE time_zone"
+    if time_zone is not None:
+        update, values[":zone"] = "SET zone_version = :sv, time_zone = :zone", time_zone
+    _conditional(
+        Key={"charge_point_id": charge_point_id, "item_key": CHARGER}, UpdateExpression=update,
+        ConditionExpression="site_id = :site AND (attribute_not_exists(zone_version) OR zone_version < :sv)",
         ExpressionAttributeValues=values)
 
 
@@ -239,3 +292,9 @@ def sites_of(charge_point_ids: list[str]) -> dict[str, str | None]:
     keys = [{"charge_point_id": cp, "item_key": CHARGER} for cp in charge_point_ids]
     found.update((i["charge_point_id"], i.get("site_id")) for i in batch_get(_fleet(), keys))
     return found
+
+
+def site_of(charge_point_id: str) -> dict[str, str]:
+    """Where the charger stands: {site_id, time_zone} as far as known (empty: at no site, or never placed); one read."""
+    item = _fleet().get_item(Key={"charge_point_id": charge_point_id, "item_key": CHARGER}).get("Item") or {}
+    return {name: item[name] for name in ("site_id", "time_zone") if item.get(name)}

@@ -14,7 +14,13 @@ if TYPE_CHECKING:
 
 
 def _connector_event(record: "SQSRecord") -> None:
-    from services.contracts.connectivity import ChargerPlaced, ConnectorStatusChanged, FaultCleared, FaultReported
+    from services.contracts.connectivity import (
+        ChargerPlaced,
+        ConnectorStatusChanged,
+        FaultCleared,
+        FaultReported,
+        SiteChanged,
+    )
     from services.diagnostics import fleet, incidents
 
     envelope = consumers.envelope(record)
@@ -32,6 +38,8 @@ def _connector_event(record: "SQSRecord") -> None:
     elif detail_type == "ChargerPlaced":
         placed = ChargerPlaced.model_validate(envelope["detail"])
         fleet.record_placement(placed.charge_point_id, placed.site_id, placed.version)
+    elif detail_type == "SiteChanged":
+        fleet.record_site(SiteChanged.model_validate(envelope["detail"]))
     elif detail_type in ("ChargerOffline", "ChargerOnline"):
         _liveness_event(detail_type, envelope["detail"])
     else:
@@ -63,7 +71,7 @@ def _liveness_event(detail_type: str, detail: dict[str, Any]) -> None:
 @entry_point
 def connector_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """FaultReported, ConnectorStatusChanged and FaultCleared from connectivity: incidents open, repeat and resolve;
-    statuses and ChargerPlaced keep the fleet projection (services/diagnostics/fleet.py); statuses, ChargerOffline
+    statuses, ChargerPlaced and SiteChanged keep the fleet projection (services/diagnostics/fleet.py); statuses, ChargerOffline
     and ChargerOnline the ports' history (services/diagnostics/availability.py), and the last two `offline` incidents."""
     return consumers.sqs_batch(event, context, _connector_event)
 

@@ -65,12 +65,12 @@ def record_fault(event: FaultReported) -> None:
                 after = faults.explained(after, entry(), after.get("session_id"))
             write: dict[str, Any] = {"previous_version": placement.incident["version"]}
         elif placement.recovery is None:
-            after = faults.opened(report, clock.iso(now), site_id=_site(cp))
+            after = faults.opened(report, clock.iso(now), **_site(cp))
             after = faults.explained(after, entry(), _session(after))
             write = {"previous_version": None, "pointer": "open", "recovered_before": report.at}
         else:
             after = faults.explained(faults.opened(report, clock.iso(now), recovery=placement.recovery,
-                                                   site_id=_site(cp)), entry(), None)
+                                                   **_site(cp)), entry(), None)
             write = {"previous_version": None, "pointer": "remember"}
         after, write["reset_at"] = _remediated(after, now, pointer.get("last_reset_at"))
         try:
@@ -100,11 +100,11 @@ def _session(incident: dict[str, Any]) -> str | None:
     return fleet.session_at(incident["charge_point_id"], int(incident["evse_id"]))
 
 
-def _site(charge_point_id: str) -> str | None:
-    """Where the charger stands now, as diagnostics' fleet projection knows it (None: at no site)."""
+def _site(charge_point_id: str) -> dict[str, str]:
+    """Where the charger stands now and the site's time zone, as diagnostics' fleet projection knows them."""
     from services.diagnostics import fleet
 
-    return fleet.sites_of([charge_point_id])[charge_point_id]
+    return fleet.site_of(charge_point_id)
 
 
 def _judged(incident: dict[str, Any], report: faults.Report, now: str) -> dict[str, Any]:

@@ -45,7 +45,8 @@ MANIFEST = ServiceManifest(
               indexes=(Index(name="at-risk", partition_key=Key("at_risk"), sort_key=Key("rank")),)),
         # Operators' remediation policies, one per error code (the knowledge base's default applies to the others).
         Table(name="remediation-policies", partition_key=Key("error_code")),
-        # Support's projection of the fleet (services/diagnostics/fleet.py): placements, connector statuses, sessions.
+        # Support's projection of the fleet (services/diagnostics/fleet.py): placements, sites' time zones, connector
+        # statuses, sessions.
         Table(name="fleet", partition_key=Key("charge_point_id"), sort_key=Key("item_key"),
               indexes=(Index(name="by-site", partition_key=Key("site_id"), sort_key=Key("charge_point_id")),)),
         # Drivers' support tickets (services/diagnostics/tickets.py); their stream makes TicketResolved.
@@ -82,7 +83,7 @@ MANIFEST = ServiceManifest(
         Subscription(
             event_pattern={"source": ["csms.connectivity"],
                            "detail-type": ["FaultReported", "ConnectorStatusChanged", "FaultCleared", "ChargerPlaced",
-                                           "ChargerOffline", "ChargerOnline"]},
+                                           "SiteChanged", "ChargerOffline", "ChargerOnline"]},
             queue=Queue(name="diagnostics-connector-events", handler=f"{_HANDLERS}:connector_events"),
         ),
         # Driver support's: which session runs where (the fleet projection), and the incidents tickets follow. One

@@ -10,7 +10,13 @@ from typing import Any
 
 import pytest
 
-from services.contracts.connectivity import ChargerPlaced, ConnectorStatusChanged, FaultReported
+from services.contracts.connectivity import (
+    ChargerPlaced,
+    ConnectorStatusChanged,
+    FaultReported,
+    SiteAddress,
+    SiteChanged,
+)
 from services.contracts.sessions import SessionEnded, SessionStarted
 from services.diagnostics import fleet, handlers, store
 from services.shared import clock
@@ -72,6 +78,11 @@ def placed(cp: str, site_id: str | None, version: int) -> ChargerPlaced:
     return ChargerPlaced(charge_point_id=cp, site_id=site_id, version=version)
 
 
+def site_changed(site_id: str, time_zone: str, version: int, change: str = "updated") -> SiteChanged:
+    return SiteChanged(site_id=site_id, version=version, change=change, name=site_id, time_zone=time_zone,
+                       address=SiteAddress(street="Main St 1", city="Newark", country="US"))
+
+
 def started(session_id: str, minute: int, *, cp: str = "CP-1", evse_id: int = 1) -> SessionStarted:
     return SessionStarted(charge_point_id=cp, session_id=session_id, transaction_id="1", evse_id=evse_id,
                           connector_id=1, id_tag="TAG", started_at=at(minute))
@@ -105,6 +116,24 @@ def test_an_incident_carries_the_site_its_charger_stood_at_when_it_opened() -> N
     [at_site], _ = store.list_incidents(charge_point_id="CP-1", status=None, limit=10, start_key=None)
     [nowhere], _ = store.list_incidents(charge_point_id="CP-2", status=None, limit=10, start_key=None)
     assert at_site["site_id"] == "SITE-1" and "site_id" not in nowhere
+
+
+def test_an_incident_carries_its_sites_time_zone_whichever_of_placement_and_site_came_first() -> None:
+    connector_events(site_changed("NYC", "America/New_York", 1, "created"), placed("CP-1", "NYC", 1))
+    connector_events(placed("CP-2", "NYC", 1), site_changed("NYC", "America/New_York", 1, "created"))
+    connector_events(placed("CP-3", "NYC", 1))
+    connector_events(site_changed("NYC", "America/Chicago", 2), site_changed("NYC", "America/New_York", 1),
+                     placed("CP-3", "NYC", 1), placed("CP-4", "LA", 1))  # replays and late changes change nothing
+    chicago = {"site_id": "NYC", "time_zone": "America/Chicago"}
+    assert {cp: fleet.site_of(cp) for cp in ("CP-1", "CP-2", "CP-3", "CP-4")} == {
+        "CP-1": chicago, "CP-2": chicago, "CP-3": chicago, "CP-4": {"site_id": "LA"}}
+    connector_events(placed("CP-2", "LA", 2), site_changed("NYC", "America/New_York", 3))
+    connector_events(fault(1), fault(1, cp="CP-2"), fault(1, cp="CP-3"))
+    zones = {i["charge_point_id"]: (i.get("site_id"), i.get("time_zone")) for cp in ("CP-1", "CP-2", "CP-3")
+             for i in store.list_incidents(charge_point_id=cp, status=None, limit=10, start_key=None)[0]}
+    assert zones == {"CP-1": ("NYC", "America/New_York"), "CP-2": ("LA", None), "CP-3": ("NYC", "America/New_York")}
+    connector_events(site_changed("NYC", "Europe/Berlin", 4, "deleted"))
+    assert fleet.site_of("CP-1") == {"site_id": "NYC"}
 
 
 def test_a_connector_available_after_its_sessions_start_runs_none_without_its_end() -> None:

@@ -3,6 +3,7 @@ them and the stream hands them over (Decimals, no null attributes)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -11,6 +12,7 @@ from services.contracts.exports import INCIDENTS
 from services.diagnostics import faults, knowledge
 from services.diagnostics.exports import incident_rows
 from services.diagnostics.faults import Report
+from services.shared.exports import TIME_ZONE, typed
 
 OPENED, LATER = "2026-03-01T12:00:00.500Z", "2026-03-01T12:30:00.000Z"
 
@@ -40,8 +42,9 @@ def test_an_opened_incident_is_one_row_of_the_table_with_the_chargers_identity_a
         "site_id": "HH-1", "component": "Connector", "problem_code": "GroundFailure",
         "severity": knowledge.lookup("ocpp1.6", "GroundFailure", None, None).severity, "status": "open",
         "vendor": "Acme", "model": "X1", "firmware_version": "1.2",
-        "opened_at": "2026-03-01T10:01:00.000Z", "resolved_at": None, "duration_s": None, "updated_at": OPENED}]
-    assert {*incident_rows(None, incident)[0]} <= {column.name for column in INCIDENTS.columns}
+        "opened_at": "2026-03-01T10:01:00.000Z", "resolved_at": None, "duration_s": None, "updated_at": OPENED,
+        "time_zone": None}]
+    assert {*incident_rows(None, incident)[0]} <= {column.name for column in INCIDENTS.columns} | {TIME_ZONE}
 
 
 def test_acknowledged_then_resolved_are_rows_again_each_written_later() -> None:
@@ -85,3 +88,19 @@ def test_an_incident_born_resolved_is_one_resolved_row() -> None:
     late = faults.opened(report(1), OPENED, recovery=report(3, problem_code=None))
     row = incident_rows(None, image(late))[0]
     assert (row["status"], row["resolved_at"], row["duration_s"]) == ("resolved", "2026-03-01T10:03:00.000Z", 120)
+
+
+def test_an_incident_at_a_site_has_the_sites_local_hour_and_weekday_and_without_one_utcs() -> None:
+    at_night = replace(report(1), at="2026-03-01T03:30:00.000Z")  # Sunday 03:30 UTC: Saturday 22:30 in New York
+    local = image(faults.opened(at_night, OPENED, site_id="NYC", time_zone="America/New_York"))
+    utc = image(faults.opened(at_night, OPENED))
+    [row] = incident_rows(None, local)
+    assert row[TIME_ZONE] == "America/New_York"
+    assert {name: typed(INCIDENTS, row)[name] for name in ("hour", "dow", "dt")} == {
+        "hour": 22, "dow": 6, "dt": "2026-03-01"}
+    assert TIME_ZONE not in typed(INCIDENTS, row)
+    utc_row = typed(INCIDENTS, incident_rows(None, utc)[0])
+    assert (utc_row["hour"], utc_row["dow"]) == (3, 7)
+    acknowledged = faults.handled(local, "acknowledged", "ops@example.com", LATER)
+    assert incident_rows(local, acknowledged)[0][TIME_ZONE] == "America/New_York"
+    assert incident_rows(local, acknowledged) == incident_rows(local, acknowledged) == incident_rows(None, acknowledged)
