@@ -52,7 +52,7 @@ log = logging.getLogger("csms.streams")
 RETRY_WAIT_S = 0.5
 RELAY, EXPORT = "relay", "export"
 # The headers naming the reader whose stream requests are under way on this thread (READER_HEADER, HOLDING_HEADER).
-_headers: ContextVar[dict[str, str]] = ContextVar("stream_reader", default={READER_HEADER: RELAY})
+_headers: ContextVar[tuple[tuple[str, str], ...]] = ContextVar("stream_reader", default=((READER_HEADER, RELAY),))
 
 
 class StreamPoller(Polling):
@@ -137,7 +137,7 @@ class StreamPoller(Polling):
         until the batch is done, a read that fails (or the thread dying) starts again from the position."""
         iterator, self._next = self._next, None
         held, self._held = self._held, []
-        token = _headers.set({READER_HEADER: self.reader, **({HOLDING_HEADER: "1"} if held else {})})
+        token = _headers.set(((READER_HEADER, self.reader), *([(HOLDING_HEADER, "1")] if held else [])))
         try:
             streams = aws.client("dynamodbstreams")
             streams.meta.events.register_first("before-sign.dynamodbstreams.*", _name_reader, unique_id=READER_HEADER)
@@ -177,7 +177,7 @@ class StreamPoller(Polling):
 
 
 def _name_reader(request: Any, **kwargs: Any) -> None:
-    for name, value in _headers.get().items():
+    for name, value in _headers.get():
         request.headers[name] = value
 
 
