@@ -1,4 +1,4 @@
-"""The embedded AWS: a moto server in a process of its own, provisioned from the manifests, its tables and queues journaled.
+"""The embedded AWS: a moto server in a process of its own, provisioned from the manifests, its tables, queues and buckets journaled.
 
 Its own process because moto's work would otherwise share one GIL with the gateway and every handler: measured
 with 200 simulated chargers, the stack went from about 25 to about 70 OCPP messages/s when moto moved out.
@@ -39,7 +39,7 @@ class EmbeddedAws:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> int:
-        """Starts the child with this process's environment and waits until it serves; returns the items and messages restored."""
+        """Starts the child with this process's environment and waits until it serves; returns the items, messages and objects restored."""
         self._process = subprocess.Popen(
             [sys.executable, "-m", "local.aws", self.host, str(self.port), str(self.data_dir)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)

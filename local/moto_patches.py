@@ -26,6 +26,8 @@ TESTED_MOTO = "5.2.5"
 
 # The header by which a stream's reader (local/streams.py) names itself: "relay" (the default) or "export".
 READER_HEADER = "x-csms-stream-reader"
+# The header of a reader's GetRecords that goes on after records it holds, not yet handed over (a batch filling).
+HOLDING_HEADER = "x-csms-stream-holding"
 
 _HOT_SERVICES = frozenset({"dynamodb", "sqs", "events"})
 # Answers made only of items and keys, which moto holds as DynamoDB JSON; others (tables, streams) hold dates.
@@ -168,15 +170,18 @@ def trimmed_streams(relayed: Callable[[str, list[Any]], None], readers: Mapping[
     each read returns, or asks for one after the last record it handed over: a read from an iterator tells where
     that reader is, the records before every reader of the table are dropped (telling `relayed`, the journal,
     which of the table's records are done), and the reader's other iterators of its shard are forgotten, keeping
-    only the next one it returns."""
+    only the next one it returns. A read marked HOLDING_HEADER goes on after records its reader holds, not yet
+    handed over: it leaves the reader where it was, so that those stay on the stream (and in the journal)."""
     from moto.dynamodbstreams.models import DynamoDBStreamsBackend
     from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
-    def get_records(self: DynamoDBStreamsBackend, iterator_arn: str, limit: int, reader: str = "relay") -> dict[str, Any]:
+    def get_records(self: DynamoDBStreamsBackend, iterator_arn: str, limit: int, reader: str = "relay",
+                    holding: bool = False) -> dict[str, Any]:
         iterator = self.shard_iterators.pop(iterator_arn)
         shard = iterator.stream_shard
         positions = shard.__dict__.setdefault("reader_positions", {})
-        positions[reader] = iterator.sequence_number
+        if not holding:
+            positions[reader] = iterator.sequence_number
         behind = min(positions.get(r, shard.starting_sequence_number) for r in readers.get(shard.table.name, {reader}))
         consumed = min(max(0, behind - shard.starting_sequence_number), len(shard.items))
         if consumed:
@@ -201,7 +206,7 @@ def trimmed_streams(relayed: Callable[[str, list[Any]], None], readers: Mapping[
 
     DynamoDBStreamsBackend.get_records = get_records  # type: ignore[method-assign]
     DynamoDBStreamsHandler.get_records = lambda handler: stream_records_as_json(  # type: ignore[method-assign]
-        handler, reader=_reader(handler))
+        handler, reader=_reader(handler), holding=HOLDING_HEADER in handler.headers)
     DynamoDBStreamsHandler.get_shard_iterator = reader_iterator  # type: ignore[method-assign]
 
 
@@ -238,7 +243,7 @@ def transactions_keep_streams() -> None:
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
-def stream_records_as_json(handler: Any, **reader: str) -> str:
+def stream_records_as_json(handler: Any, **reader: object) -> str:
     """GetRecords answered without moto's generic serializer, which walked every image of every record against
     the API's shapes: about 5 ms a record, under the lock every DynamoDB request waits for. The images are wire
     format already; only the records' times are datetimes."""

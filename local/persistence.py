@@ -1,8 +1,8 @@
-"""Durable DynamoDB and SQS for local mode: nothing acknowledged is lost, even by a kill.
+"""Durable DynamoDB, SQS and S3 for local mode: nothing acknowledged is lost, even by a kill.
 
 moto keeps everything in memory, so without this every restart of `csms run` would start
-from empty tables and queues. Each successful DynamoDB write and each message entering or
-leaving a queue becomes a record; a flusher thread appends the pending records to
+from empty tables, queues and buckets. Each successful DynamoDB write, each message entering or
+leaving a queue and each object put or deleted becomes a record; a flusher thread appends the pending records to
 `journal.jsonl` and fsyncs, and the HTTP answer of the request that made them leaves only
 after that fsync (a group commit: the records of all requests that arrived meanwhile
 share one fsync). So a kill or power cut loses only writes nobody was told about. The
@@ -19,6 +19,14 @@ Record format, one JSON object per line; the keys present say the kind:
     {"z": table, "e": id, "r": record}  a change entered the table's stream (the stream
                                         record, DynamoDB JSON images); "r": null means
                                         its relay has read past it
+    {"o": bucket, "n": key, "b": body}  the object at the key after a request that put,
+                                        copied or deleted it; "b": null means it is gone
+An object's body is {"file", "etag", "metadata", "modified", "storage"}: the record names its
+bytes, which are the file `objects/<file>` (their SHA-256), written and fsynced before the
+record is handed in; so a large object costs the journal one line, and objects with the same
+bytes share a file. Files no record names any more (replaced or deleted objects, a body whose
+record a kill cut off) are deleted at restore. Only the latest version of an object is kept
+(versioning is not played), and neither its tags nor its ACL.
 A message is {"body", "attributes", "system", "sent_ms", "delayed_until_ms", "group",
 "deduplication", "sequence"}, times in ms since the epoch. A new kind (say, stream
 records not yet relayed) gets a key letter of its own, a _Subject for _hand_in and a
@@ -32,11 +40,13 @@ from __future__ import annotations
 
 import base64
 import gc
+import hashlib
 import io
 import json
 import logging
 import os
 import pathlib
+import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -47,7 +57,9 @@ from typing import TYPE_CHECKING, Any
 from moto.backends import get_backend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import StreamRecord
+from moto.s3.models import FakeBucket, FakeKey, S3Backend
 from moto.sqs.models import Message, Queue, SQSBackend
+from moto.utilities.utils import get_partition
 from werkzeug.wsgi import get_input_stream
 
 if TYPE_CHECKING:
@@ -63,6 +75,8 @@ _WRITES = frozenset(
 _SNAPSHOT = "snapshot.jsonl"
 _JOURNAL = "journal.jsonl"
 _ROTATED_PREFIX = "journal."
+_OBJECTS = "objects"
+_COPY_CHUNK = 1 << 20
 # Compact once the journal holds more records than this or than the snapshot has, so
 # that compaction work stays proportional to what it saves.
 _MIN_COMPACT_LINES = 10_000
@@ -70,6 +84,8 @@ _MIN_COMPACT_LINES = 10_000
 # requests waiting for it keep waiting, for their answers must not claim durability.
 _RETRY_S = 1.0
 
+# An object's bucket and key.
+_Object = tuple[str, str]
 # An item key made hashable: sorted (attribute, type, value) triples.
 _Key = tuple[tuple[str, str, Any], ...]
 # What a pending record is about (an item, a table, a message, a queue): a later record
@@ -87,15 +103,18 @@ class _State:
     items: dict[str, dict[_Key, _Line]] = field(default_factory=dict)
     messages: dict[str, _Line] = field(default_factory=dict)
     changes: dict[str, _Line] = field(default_factory=dict)  # not yet relayed, in stream order
+    objects: dict[_Object, _Line] = field(default_factory=dict)
 
     def __len__(self) -> int:
-        return sum(len(records) for records in self.items.values()) + len(self.messages) + len(self.changes)
+        return (sum(len(records) for records in self.items.values()) + len(self.messages) + len(self.changes)
+                + len(self.objects))
 
     def lines(self) -> Iterator[str]:
         for records in self.items.values():
             yield from (line for line, _ in records.values())
         yield from (line for line, _ in self.messages.values())
         yield from (line for line, _ in self.changes.values())
+        yield from (line for line, _ in self.objects.values())
 
     def apply(self, line: str, record: dict[str, Any]) -> bool:
         """Apply one record; False if its kind is unknown to this version."""
@@ -120,13 +139,18 @@ class _State:
                 self.changes.pop(record["e"], None)
             else:
                 self.changes[record["e"]] = (line, record)
+        elif "o" in record:
+            if record["b"] is None:
+                self.objects.pop((record["o"], record["n"]), None)
+            else:
+                self.objects[(record["o"], record["n"])] = (line, record)
         else:
             return False
         return True
 
 
 class Journal:
-    """Write-journal plus snapshot of the DynamoDB tables and SQS queues of one moto account and region."""
+    """Write-journal plus snapshot of the DynamoDB tables, SQS queues and S3 buckets of one moto account and region."""
 
     def __init__(
         self, directory: pathlib.Path, *, account_id: str = "123456789012", region: str = "us-east-1"
@@ -150,6 +174,10 @@ class Journal:
         # succeed); one lock around each DynamoDB request restores that, and lets the
         # images of a write be read consistently right after it.
         self._dynamodb = threading.Lock()
+        # Taken to check that an object is still what its request stored and hand in its record, so that the
+        # records of one object are handed in in the order of its writes.
+        self._objects = threading.Lock()
+        self._bodies = directory / _OBJECTS
         # The journal file, the counters and _compactor belong to the flusher thread, or
         # to close() once that thread has ended: no lock needed.
         self._journal: io.FileIO | None = None
@@ -167,15 +195,17 @@ class Journal:
         An answer that made records leaves only once they are fsynced; the DynamoDB lock
         is not held while it waits, so other requests' records join the same fsync.
         """
-        _capture_queues(self)
+        _capture(self)
 
         def middleware(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
             self._request.handed = 0
+            self._request.touched = set()
             if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
                 with self._dynamodb:
                     response: Iterable[bytes] = self._serve_dynamodb(app, environ, start_response)
             else:
                 response = app(environ, start_response)
+                self._store_objects(self._request.touched)
             if self._request.handed:
                 with self._lock:
                     self._synced.wait_for(lambda: self._durable >= self._request.handed)
@@ -232,6 +262,50 @@ class Journal:
             self._request.handed = self._handed
             self._work.notify()
 
+    def _touched(self, bucket: str, key: str) -> None:
+        """A request is writing or deleting this object (a write outside a request, the restore's, is not kept)."""
+        touched: set[_Object] | None = getattr(self._request, "touched", None)
+        if touched is not None:
+            touched.add((bucket, key))
+
+    def _store_objects(self, touched: set[_Object]) -> None:
+        """Hand in a record of each object the request wrote or deleted, as it is now, its body durable first.
+
+        An object another request replaced or deleted meanwhile is left to that request's record, handed in
+        after this one would have been.
+        """
+        for bucket, name in touched:
+            key = _current(self._buckets(), bucket, name)
+            try:
+                body = None if key is None else self._store_body(key)
+            except ValueError:  # its buffer was closed: deleted meanwhile
+                continue
+            with self._objects:
+                if _current(self._buckets(), bucket, name) is key:
+                    self._hand_in([(("o", bucket, name), {"o": bucket, "n": name, "b": body})])
+
+    def _store_body(self, key: FakeKey) -> dict[str, Any]:
+        """Write the object's bytes to objects/<their SHA-256> and fsync them, in pieces (objects may be large)."""
+        try:
+            self._bodies.mkdir()
+            _fsync_dir(self._dir)
+        except FileExistsError:
+            pass
+        digest = hashlib.sha256()
+        descriptor, temporary = tempfile.mkstemp(suffix=".tmp", dir=self._bodies)
+        with os.fdopen(descriptor, "wb") as out, key.lock:
+            key._value_buffer.seek(0)
+            while chunk := key._value_buffer.read(_COPY_CHUNK):
+                digest.update(chunk)
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+            etag = key.etag  # read from the same buffer, which moto reads under the lock
+        os.replace(temporary, self._bodies / digest.hexdigest())
+        _fsync_dir(self._bodies)
+        return {"file": digest.hexdigest(), "etag": etag.strip('"'), "metadata": dict(key.metadata),
+                "modified": key.last_modified.isoformat(), "storage": key.storage_class}
+
     def relayed(self, table: str, records: Iterable[Any]) -> None:
         """The relay of `table`'s stream has read past these records: a restart need not relay them again."""
         self._hand_in((("z", r.record["eventID"]), {"z": table, "e": r.record["eventID"], "r": None}) for r in records)
@@ -240,6 +314,12 @@ class Journal:
         # Looked up every time: BackendDict.reset() replaces the backend, and a failed
         # TransactWriteItems replaces Table objects with their deep copies.
         return get_backend("dynamodb")[self._account_id][self._region].tables
+
+    def _s3(self) -> S3Backend:
+        return get_backend("s3")[self._account_id][get_partition(self._region)]
+
+    def _buckets(self) -> dict[str, FakeBucket]:
+        return self._s3().buckets
 
     def _owns(self, account_id: str, region: str) -> bool:
         return (account_id, region) == (self._account_id, self._region)
@@ -350,7 +430,7 @@ class Journal:
         if self._closed:
             return
         self._closed = True
-        _capture_queues(None)
+        _capture(None)
         with self._lock:
             self._stopping = True
             self._work.notify()
@@ -365,11 +445,11 @@ class Journal:
     # -- restore -----------------------------------------------------------------------
 
     def restore(self) -> int:
-        """Load the persisted items and messages into moto; returns how many were loaded.
+        """Load the persisted items, messages and objects into moto; returns how many were loaded.
 
-        They go straight into the in-process tables and queues, far faster than writing
+        They go straight into the in-process tables, queues and buckets, far faster than writing
         them back over HTTP, and without feeding streams or the journal. Call after the
-        tables and queues were created and before start().
+        tables, queues and buckets were created and before start(), while nothing writes objects.
         """
         # Loading creates millions of objects and no garbage: without this, the cyclic
         # collector's full passes over the growing heap take a third of the time.
@@ -388,7 +468,9 @@ class Journal:
         for path in self._rotated():
             _replay(path, state)
         self._journal_lines = _replay(self._dir / _JOURNAL, state)
-        return self._load_items(state.items) + self._load_messages(state.messages) + self._load_changes(state.changes)
+        self._forget_bodies(state.objects)
+        return (self._load_items(state.items) + self._load_messages(state.messages)
+                + self._load_changes(state.changes) + self._load_objects(state.objects))
 
     def _load_items(self, items: dict[str, dict[_Key, _Line]]) -> int:
         tables = self._tables()
@@ -425,6 +507,30 @@ class Journal:
             restored += 1
         return restored
 
+
+    def _forget_bodies(self, objects: dict[_Object, _Line]) -> None:
+        """Delete the files no object's record names: bodies of replaced or deleted objects, unfinished copies."""
+        if not self._bodies.exists():
+            return
+        named = {record["b"]["file"] for _, record in objects.values()}
+        for path in self._bodies.iterdir():
+            if path.name not in named:
+                path.unlink()
+
+    def _load_objects(self, objects: dict[_Object, _Line]) -> int:
+        backend, restored = self._s3(), 0
+        for (bucket, name), (_, record) in objects.items():
+            body = record["b"]
+            path = self._bodies / body["file"]
+            if bucket not in backend.buckets or not path.exists():
+                log.warning("Not restoring object %s of bucket %s: the bucket or its body %s is gone", name, bucket, path)
+                continue
+            key = backend.put_object(bucket, name, path.read_bytes(), storage=body["storage"], etag=body["etag"],
+                                     disable_notification=True)
+            key.set_metadata(dict(body["metadata"]))
+            key.last_modified = datetime.fromisoformat(body["modified"])
+            restored += 1
+        return restored
 
     def _load_changes(self, changes: dict[str, _Line]) -> int:
         """Changes written but not relayed before the stop go back on their streams, in order, for the relays."""
@@ -466,22 +572,44 @@ def _new_changes(tables: dict[str, Table], before: dict[str, tuple[Any, int]]) -
     return found
 
 
-# The journal moto's queues report to (one per process, as moto's backends are).
+# The journal moto's queues and buckets report to (one per process, as moto's backends are).
 _capturing: Journal | None = None
-_queues_patched = False
+_patched = False
 
 
-def _capture_queues(journal: Journal | None) -> None:
-    """Make moto's queues report messages entering and leaving them to `journal`.
+def _capture(journal: Journal | None) -> None:
+    """Make moto's queues and buckets report to `journal`."""
+    global _capturing, _patched
+    _capturing = journal
+    if not _patched:
+        _patched = True
+        _capture_queues()
+        _capture_objects()
+
+
+def _capture_objects() -> None:
+    """Make moto's buckets name the objects a request writes or deletes: by copy, multipart upload and batch
+    delete too, which moto makes of these two."""
+    put_object, delete_object = S3Backend.put_object, S3Backend.delete_object
+
+    def touching(write: Any) -> Any:
+        def call(backend: S3Backend, bucket_name: str, key_name: str, *args: Any, **kwargs: Any) -> Any:
+            if _capturing and _capturing._account_id == backend.account_id:
+                _capturing._touched(bucket_name, key_name)
+            return write(backend, bucket_name, key_name, *args, **kwargs)
+
+        return call
+
+    S3Backend.put_object = touching(put_object)  # type: ignore[method-assign]
+    S3Backend.delete_object = touching(delete_object)  # type: ignore[method-assign]
+
+
+def _capture_queues() -> None:
+    """Make moto's queues report messages entering and leaving them.
 
     Not at the SQS API: EventBridge delivers to queues inside moto, without an SQS
     request, and a receive moves messages to the DLQ.
     """
-    global _capturing, _queues_patched
-    _capturing = journal
-    if _queues_patched:
-        return
-    _queues_patched = True
     add_message, delete_message = Queue.add_message, Queue.delete_message
     purge_queue, delete_queue = SQSBackend.purge_queue, SQSBackend.delete_queue
 
@@ -574,6 +702,12 @@ def _written_keys(
                 yield from _put_key(tables, spec["TableName"], spec["Item"])
             elif kind in ("Update", "Delete"):
                 yield _table_name(spec["TableName"]), spec["Key"]
+
+
+def _current(buckets: dict[str, FakeBucket], bucket: str, name: str) -> FakeKey | None:
+    """The object at the key (its latest version), or None if there is none."""
+    found = buckets[bucket].keys.get(name) if bucket in buckets else None
+    return found if isinstance(found, FakeKey) else None
 
 
 def _table_name(name_or_arn: str) -> str:

@@ -10,15 +10,19 @@ queue (with the metadata Lambda sends there) and the stream moves past it.
 An exporter's mapping waits for a batch to fill (its exporters' `batch_size`) or for its window (`window_s`,
 counted from the first change it holds; CSMS_EXPORT_WINDOW_S for all of them locally), and tries a failed batch
 again whole, never halved: the exporter names its files by the batch's first change, so a batch must come back
-the same. A batch still failing after its attempts goes to the same failures queue.
+the same. A batch still failing after its attempts goes to the same failures queue. While a batch fills, the
+mapping keeps the records it read and reads only the changes after them, from the iterator its last read returned
+(marked as holding: the embedded AWS leaves the reader's position before the held records, which stay on the
+stream and in the journal until the batch is handed over).
 
 A table read by both has two readers of its stream, each with its own position, as two mappings have in AWS:
 each names itself to the embedded AWS (local/moto_patches.py `trimmed_streams`), which drops a record once
 every reader of its table is past it.
 
 The position is the last sequence number handed over successfully. A read goes on from the iterator
-the previous read returned once its whole batch is done, and asks for a new one after the position
-otherwise (at the start, or stopped mid-batch): one request per poll. The embedded AWS drops the
+the previous read returned once its whole batch is done or while it holds a filling batch, and asks for a new
+one after the position otherwise (at the start, stopped mid-batch, or after a failed read, which drops what was
+held): one request per poll. The embedded AWS drops the
 records before an iterator's start and the shard's other iterators (local/moto_patches.py), so a long run
 keeps neither.
 
@@ -36,7 +40,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from local.lambdas import Runtime
-from local.moto_patches import READER_HEADER
+from local.moto_patches import HOLDING_HEADER, READER_HEADER
 from local.pollers import Polling
 from services.shared import aws
 from services.shared.exports import EXPORT_ATTEMPTS, streamed_tables
@@ -47,8 +51,8 @@ log = logging.getLogger("csms.streams")
 
 RETRY_WAIT_S = 0.5
 RELAY, EXPORT = "relay", "export"
-# The reader whose stream requests are under way on this thread (READER_HEADER).
-_reader: ContextVar[str] = ContextVar("stream_reader", default=RELAY)
+# The headers naming the reader whose stream requests are under way on this thread (READER_HEADER, HOLDING_HEADER).
+_headers: ContextVar[tuple[tuple[str, str], ...]] = ContextVar("stream_reader", default=((READER_HEADER, RELAY),))
 
 
 class StreamPoller(Polling):
@@ -64,14 +68,15 @@ class StreamPoller(Polling):
         self.failures_queue = failures_queue
         self.position: str | None = None
         self._arn = self._shard = ""
-        self._next: str | None = None  # the iterator after the last batch, while that batch is all done
+        self._next: str | None = None  # the iterator after the last batch, while that batch is all done or held
+        self._held: list[dict[str, Any]] = []  # a batch still filling, read already
         self._idle_reads = 0
         self._held_since: float | None = None  # when a batch still filling was first seen (a window's start)
         self._flushing = False
 
     def idle_wait(self) -> float:
         """A quarter second after the first read that found nothing, twice as long after each further one, up to
-        a second; a second while a batch fills (it is read again whole each time)."""
+        a second; a second while a batch fills (each read asks only for the changes after it)."""
         if self._held_since is not None:
             return self.max_idle_wait_s
         doublings = min(max(0, self._idle_reads - 1), 16)  # an idle day's count must not overflow a float
@@ -87,10 +92,12 @@ class StreamPoller(Polling):
 
     def poll_once(self) -> int:
         """Reads one batch after the position and hands it over until done, once it is full or its window over
-        (else it is read again from the position at the next poll); returns how many records it handed over."""
+        (else it is held, and the next poll reads on after it); returns how many records it handed over."""
+        held = len(self._held)
         records, after = self._read()
-        self._idle_reads = 0 if records else self._idle_reads + 1
+        self._idle_reads = 0 if len(records) > held else self._idle_reads + 1
         if self._filling(records):
+            self._held, self._next = records, after
             return 0
         pending, attempts = records, 0
         while pending and not self._stop.is_set():
@@ -126,25 +133,26 @@ class StreamPoller(Polling):
         return False
 
     def _read(self) -> tuple[list[dict[str, Any]], str]:
-        """The batch after the position, and the iterator after it; until the batch is done, a read that fails
-        (or the thread dying) starts again from the position."""
-        token = _reader.set(self.reader)
+        """The batch after the position (the held records and the changes after them), and the iterator after it;
+        until the batch is done, a read that fails (or the thread dying) starts again from the position."""
+        iterator, self._next = self._next, None
+        held, self._held = self._held, []
+        token = _headers.set(((READER_HEADER, self.reader), *([(HOLDING_HEADER, "1")] if held else [])))
         try:
             streams = aws.client("dynamodbstreams")
             streams.meta.events.register_first("before-sign.dynamodbstreams.*", _name_reader, unique_id=READER_HEADER)
             if not self._arn:
                 self._arn = aws.client("dynamodb").describe_table(TableName=self.table_name)["Table"]["LatestStreamArn"]
                 self._shard = streams.describe_stream(StreamArn=self._arn)["StreamDescription"]["Shards"][0]["ShardId"]
-            iterator, self._next = self._next, None
             if iterator is None:
                 where: dict[str, Any] = {"ShardIteratorType": "TRIM_HORIZON"}
                 if self.position is not None:
                     where = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": self.position}
                 iterator = streams.get_shard_iterator(StreamArn=self._arn, ShardId=self._shard, **where)["ShardIterator"]
-            answer = streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
+            answer = streams.get_records(ShardIterator=iterator, Limit=self.batch_size - len(held))
         finally:
-            _reader.reset(token)
-        return [{**record, "eventSourceARN": self._arn} for record in answer["Records"]], answer["NextShardIterator"]
+            _headers.reset(token)
+        return held + [{**record, "eventSourceARN": self._arn} for record in answer["Records"]], answer["NextShardIterator"]
 
     def _deliver(self, records: list[dict[str, Any]]) -> int | None:
         """Hands records to the handler; None if all are done, else the index of the first to try again."""
@@ -169,7 +177,8 @@ class StreamPoller(Polling):
 
 
 def _name_reader(request: Any, **kwargs: Any) -> None:
-    request.headers[READER_HEADER] = _reader.get()
+    for name, value in _headers.get():
+        request.headers[name] = value
 
 
 def pollers(manifests: tuple[ServiceManifest, ...], runtime: Runtime) -> list[StreamPoller]:

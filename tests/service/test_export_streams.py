@@ -70,6 +70,33 @@ def test_a_batch_waits_for_its_size_or_its_window(aws_env: None, monkeypatch: py
     assert [size for _, size in runtime.batches] == [3, 1, 1]
 
 
+def test_a_held_batch_is_not_read_again(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a batch fills, each poll asks only for the changes after the records it holds."""
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend
+
+    get_records, reads = DynamoDBStreamsBackend.get_records, []
+
+    def counted(self: DynamoDBStreamsBackend, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        result = get_records(self, *args, **kwargs)
+        reads.append(len(result["Records"]))
+        return result
+
+    monkeypatch.setattr(DynamoDBStreamsBackend, "get_records", counted)
+    runtime = Recording()
+    poller = invoices_poller(runtime, monkeypatch, window="60")
+    poller.batch_size = 4
+    write_invoices(2)
+
+    assert poller.poll_once() == 0 and poller.poll_once() == 0
+    write_invoices(1, start=2)
+    assert poller.poll_once() == 0
+    write_invoices(2, start=3)
+    assert poller.poll_once() == 4  # the two held, the one read since, and one of the two new: full
+
+    assert reads == [2, 0, 1, 1] and runtime.batches[0][1] == 4
+    assert poller.drain() == 1 and reads[-1] == 1
+
+
 def test_a_failed_batch_comes_again_whole_then_goes_to_the_failures_queue(aws_env: None,
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     runtime = Recording(failing=exports.EXPORT_ATTEMPTS + 1)
@@ -100,27 +127,41 @@ def test_the_stack_exports_a_tables_changes_as_parquet(aws_env: None, monkeypatc
     assert exports.read("invoices", date(2026, 3, 1), date(2026, 3, 1)).num_rows == 3
 
 
+class TwoReaders:
+    """The chargers' stream read by connectivity's relay and its exporter, the embedded AWS trimming it."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from moto.backends import get_backend
+        from moto.dynamodbstreams.models import DynamoDBStreamsBackend
+        from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+        from local import moto_patches
+        from local.streams import relay_poller
+        from services.connectivity.manifest import MANIFEST as CONNECTIVITY
+        from tests.service.helpers import ACCOUNT, REGION
+
+        for cls in (DynamoDBStreamsBackend, DynamoDBStreamsHandler):
+            monkeypatch.setattr(cls, "get_records", cls.get_records)  # undone after
+        monkeypatch.setattr(DynamoDBStreamsHandler, "get_shard_iterator", DynamoDBStreamsHandler.get_shard_iterator)
+        self.relayed: list[str] = []
+        moto_patches.trimmed_streams(lambda table, records: self.relayed.extend(r.record["eventID"] for r in records),
+                                     readers(ALL))
+        self.chargers = aws.table("chargers")
+        self.shard = get_backend("dynamodb")[ACCOUNT][REGION].tables[self.chargers.name].stream_shard
+        self.relay, self.exporter = Recording(), Recording()
+        self.relay_reader = relay_poller(CONNECTIVITY, next(t for t in CONNECTIVITY.tables if t.name == "chargers"),
+                                         self.relay)  # type: ignore[arg-type]
+        [self.export_reader] = export_pollers((CONNECTIVITY,), self.exporter)  # type: ignore[arg-type]
+
+    def write(self, *numbers: int) -> None:
+        for n in numbers:
+            self.chargers.put_item(Item={"charge_point_id": f"CP-{n}"})
+
+
 def test_a_stream_keeps_its_records_until_every_reader_is_past_them(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    from moto.backends import get_backend
-    from moto.dynamodbstreams.models import DynamoDBStreamsBackend
-    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
-
-    from local import moto_patches
-    from local.streams import relay_poller
-    from services.connectivity.manifest import MANIFEST as CONNECTIVITY
-    from tests.service.helpers import ACCOUNT, REGION
-
-    for cls in (DynamoDBStreamsBackend, DynamoDBStreamsHandler):
-        monkeypatch.setattr(cls, "get_records", cls.get_records)  # undone after
-    monkeypatch.setattr(DynamoDBStreamsHandler, "get_shard_iterator", DynamoDBStreamsHandler.get_shard_iterator)
-    relayed: list[str] = []
-    moto_patches.trimmed_streams(lambda table, records: relayed.extend(r.record["eventID"] for r in records),
-                                 readers(ALL))
-    chargers = aws.table("chargers")
-    shard = get_backend("dynamodb")[ACCOUNT][REGION].tables[chargers.name].stream_shard
-    relay, exporter = Recording(), Recording()
-    relay_reader = relay_poller(CONNECTIVITY, next(t for t in CONNECTIVITY.tables if t.name == "chargers"), relay)  # type: ignore[arg-type]
-    [export_reader] = [p for p in export_pollers((CONNECTIVITY,), exporter)]  # type: ignore[arg-type]
+    stream = TwoReaders(monkeypatch)
+    shard, relayed, chargers = stream.shard, stream.relayed, stream.chargers
+    relay, exporter, relay_reader, export_reader = stream.relay, stream.exporter, stream.relay_reader, stream.export_reader
     for n in range(5):
         chargers.put_item(Item={"charge_point_id": f"CP-{n}"})
 
@@ -138,3 +179,22 @@ def test_a_stream_keeps_its_records_until_every_reader_is_past_them(aws_env: Non
     assert [size for _, size in relay.batches] == [5, 1] and [size for _, size in exporter.batches] == [5, 1]
     assert len(relayed) == 6 and shard.items == []
     assert json.dumps(sorted(relayed)) == json.dumps(sorted(set(relayed)))
+
+
+def test_the_records_of_a_held_batch_stay_on_the_stream(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read on after held records leaves the exporter where it was: the relay reading past them trims none."""
+    stream = TwoReaders(monkeypatch)
+    stream.export_reader.window_s = 60
+    stream.write(0, 1)
+    assert stream.export_reader.poll_once() == 0  # held
+    stream.write(2)
+    assert stream.export_reader.poll_once() == 0  # held, read on after the first two
+    stream.relay_reader.drain()
+    stream.relay_reader.drain()
+
+    assert len(stream.shard.items) == 3 and stream.relayed == []
+    assert stream.export_reader.drain() == 3
+    assert stream.export_reader.drain() == 0  # reads on from after the batch: past it
+    stream.relay_reader.drain()
+    assert len(stream.relayed) == 3 and stream.shard.items == []
+    assert [size for _, size in stream.exporter.batches] == [3]

@@ -1,4 +1,4 @@
-"""The journal of tables and queues survives clean stops, kills, torn lines and compaction.
+"""The journal of tables, queues and buckets survives clean stops, kills, torn lines and compaction.
 
 Every test runs a real moto server in-process, over HTTP like the services use it.
 moto backends are process-global, so a "restart" is BackendDict.reset() (what
@@ -69,6 +69,7 @@ SESSIONS = {
 }
 TABLES = (CHARGERS, SESSIONS)
 QUEUES = ("timers", "events", "work", "work-dlq", "gone")
+BUCKET = "exports"
 
 
 @pytest.fixture(autouse=True)
@@ -125,7 +126,7 @@ def queue_url(url: str, name: str) -> str:
 
 @contextmanager
 def session(directory: pathlib.Path, tables: tuple[dict, ...] = TABLES) -> Iterator[tuple[Any, Journal, int]]:
-    """One run of the local stack: empty moto, tables and queues from declarations,
+    """One run of the local stack: empty moto, tables, queues and a bucket from declarations,
     restore, start; a clean stop at the end."""
     BackendDict.reset()
     journal = Journal(directory)
@@ -133,6 +134,7 @@ def session(directory: pathlib.Path, tables: tuple[dict, ...] = TABLES) -> Itera
         for table in tables:
             ddb.create_table(**table)
         create_queues(ddb.meta.endpoint_url)
+        client(ddb.meta.endpoint_url, "s3").create_bucket(Bucket=BUCKET)
         restored = journal.restore()
         journal.start()
         yield ddb, journal, restored
@@ -675,3 +677,57 @@ def test_a_kill_keeps_the_changes_not_yet_relayed_and_only_those(
         assert restored == 3 + 1
         assert again["eventID"] == written[2]["eventID"]
         assert again["dynamodb"]["NewImage"] == written[2]["dynamodb"]["NewImage"]
+
+
+def objects(s3: Any) -> dict[str, tuple[bytes, str, dict[str, str], str, Any]]:
+    """Each object of the bucket: its bytes, content type, user metadata, ETag and last modification."""
+    found = {}
+    for listed in s3.list_objects_v2(Bucket=BUCKET).get("Contents", []):
+        got = s3.get_object(Bucket=BUCKET, Key=listed["Key"])
+        found[listed["Key"]] = (got["Body"].read(), got["ContentType"], got["Metadata"], got["ETag"], got["LastModified"])
+    return found
+
+
+def test_objects_survive_a_kill_and_a_restart(tmp_path: pathlib.Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Put, replaced, copied, uploaded in parts and deleted objects come back as they were last answered; one file
+    per distinct body, and the bodies no object has any more are gone after the restart."""
+    large = os.urandom(6 * 2**20)
+    with session(tmp_path) as (ddb, _, _):
+        s3 = client(ddb.meta.endpoint_url, "s3")
+        s3.put_object(Bucket=BUCKET, Key="sessions/a.parquet", Body=large)
+        s3.put_object(Bucket=BUCKET, Key="report.html", Body=b"<p>old</p>", ContentType="text/html")
+        s3.put_object(Bucket=BUCKET, Key="report.html", Body=b"<p>new</p>", ContentType="text/html",
+                      Metadata={"by": "test"})
+        s3.copy_object(Bucket=BUCKET, Key="copy.parquet", CopySource={"Bucket": BUCKET, "Key": "sessions/a.parquet"})
+        upload = s3.create_multipart_upload(Bucket=BUCKET, Key="parts.bin")["UploadId"]
+        parts = [{"PartNumber": n, "ETag": s3.upload_part(Bucket=BUCKET, Key="parts.bin", UploadId=upload, PartNumber=n,
+                                                          Body=large[(n - 1) * 5 * 2**20:n * 5 * 2**20])["ETag"]}
+                 for n in (1, 2)]
+        s3.complete_multipart_upload(Bucket=BUCKET, Key="parts.bin", UploadId=upload, MultipartUpload={"Parts": parts})
+        s3.put_object(Bucket=BUCKET, Key="deleted", Body=b"gone")
+        s3.delete_object(Bucket=BUCKET, Key="deleted")
+        s3.put_object(Bucket=BUCKET, Key="batch-deleted", Body=b"gone too")
+        s3.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": "batch-deleted"}]})
+        expected = objects(s3)
+        killed = shutil.copytree(tmp_path, tmp_path_factory.mktemp("killed"), dirs_exist_ok=True)
+
+    assert sorted(expected) == ["copy.parquet", "parts.bin", "report.html", "sessions/a.parquet"]
+    assert expected["report.html"][:3] == (b"<p>new</p>", "text/html", {"by": "test"})
+    assert expected["parts.bin"][3].endswith('-2"')
+    for directory in (killed, tmp_path):
+        with session(directory) as (ddb, _, restored):
+            assert restored == 4
+            assert objects(client(ddb.meta.endpoint_url, "s3")) == expected
+            assert len(list((directory / "objects").iterdir())) == 2  # the large body and the new page
+
+
+def test_a_deleted_object_stays_deleted(tmp_path: pathlib.Path) -> None:
+    with session(tmp_path) as (ddb, _, _):
+        client(ddb.meta.endpoint_url, "s3").put_object(Bucket=BUCKET, Key="a", Body=b"a")
+    with session(tmp_path) as (ddb, _, restored):
+        assert restored == 1
+        client(ddb.meta.endpoint_url, "s3").delete_object(Bucket=BUCKET, Key="a")
+
+    with session(tmp_path) as (ddb, _, restored):
+        assert restored == 0 and objects(client(ddb.meta.endpoint_url, "s3")) == {}
+        assert list((tmp_path / "objects").iterdir()) == []
