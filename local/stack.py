@@ -233,7 +233,7 @@ async def serve(config: Config) -> int:
   operator API key   {api_key}
   embedded AWS       http://{config.host}:{config.aws_port}  (region {REGION})
   @connections API   http://{config.host}:{config.connections_port}
-  data               {config.data_dir.resolve()}  ({restored} items and queued messages restored)
+  data               {config.data_dir.resolve()}  ({restored} items, queued messages and objects restored)
   unknown chargers   {"accepted and registered" if settings().accept_unknown_chargers else "refused"}
   OCPP throttling    {gateway.throttle.rate:g} messages/s, bursts of {gateway.throttle.burst} (CSMS_OCPP_RATE_LIMIT, CSMS_OCPP_BURST_LIMIT)
   heartbeat interval {settings().heartbeat_interval} s, command timeout {settings().command_timeout} s

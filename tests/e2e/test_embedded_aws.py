@@ -1,6 +1,6 @@
 """The embedded AWS in its own process, as `csms run` starts it: provisioned, and answering as moto answers
 with its speed-ups in place (a queue's full attributes, events routed by rules, DynamoDB across services), and
-as chargers and services need it: presigned uploads to a bucket, the secrets in the data dir."""
+as chargers and services need it: presigned uploads to a bucket (kept across a restart), the secrets in the data dir."""
 
 from __future__ import annotations
 
@@ -80,6 +80,9 @@ def test_a_charger_uploads_through_a_presigned_url_and_a_service_reads_its_secre
     request = urllib.request.Request(url, data=b"diagnostics of CP-1", method="PUT")
     with urllib.request.urlopen(request, timeout=10) as reply:
         assert reply.status == 200
+    assert s3.get_object(Bucket=bucket, Key="diagnostics/CP-1.zip")["Body"].read() == b"diagnostics of CP-1"
+    embedded.stop()
+    assert embedded.start() == 1  # the upload is kept across a restart (local/persistence.py)
     assert s3.get_object(Bucket=bucket, Key="diagnostics/CP-1.zip")["Body"].read() == b"diagnostics of CP-1"
 
     assert secret("stripe/api-key").get_secret_value() == "sk_test_local"
