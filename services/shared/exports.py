@@ -155,23 +155,24 @@ def put_batches(export: str, day: date, name: str, parts: Iterable["pa.Table"],
     with tempfile.TemporaryFile() as out:
         with pq.ParquetWriter(out, wanted, compression="zstd") as writer:
             pending: list[pa.Table] = []
+            rows = 0
             for part in parts:
                 pending.append(part)
-                if sum(p.num_rows for p in pending) >= ROW_GROUP:
-                    written += _write_group(writer, pending)
-                    pending = []
-            written += _write_group(writer, pending)
+                rows += part.num_rows
+                if rows >= ROW_GROUP:
+                    _write_group(writer, pending)
+                    written, pending, rows = written + rows, [], 0
+            _write_group(writer, pending)
         out.seek(0)
         aws.client("s3").upload_fileobj(out, aws.bucket(BUCKET), key)
-    return key, written
+    return key, written + rows
 
 
-def _write_group(writer: Any, parts: list["pa.Table"]) -> int:
+def _write_group(writer: Any, parts: list["pa.Table"]) -> None:
     import pyarrow as pa
 
     if parts:
         writer.write_table(pa.concat_tables(parts), row_group_size=ROW_GROUP)
-    return sum(p.num_rows for p in parts)
 
 
 def metadata(key: str) -> dict[str, str]:
