@@ -48,7 +48,8 @@ def compact_day(day: date | None = None) -> dict[str, Any]:
     day = day or now.date() - timedelta(days=2)
     merged = {}
     for table in TABLES:
-        files = _unmerged(exports.partition_files(table.name, day, older_than=now - SETTLED_AFTER))
+        settled = set(exports.partition_files(table.name, day, older_than=now - SETTLED_AFTER))
+        files = [f for f in _unmerged(exports.partition_files(table.name, day)) if f in settled]
         if len(files) < 2:
             continue
         name = "compacted-" + hashlib.sha256("\n".join(sorted(files)).encode()).hexdigest()[:16]
@@ -66,7 +67,7 @@ def compact_day(day: date | None = None) -> dict[str, Any]:
 
 def _unmerged(files: list[str]) -> list[str]:
     """The files but those a compacted one among them holds already (its run stopped before deleting them), which
-    are deleted."""
+    are deleted; compacted files of any age count, or a young one's inputs would be merged again beside it."""
     done = {f for c in files if c.rsplit("/", 1)[-1].startswith("compacted-")
             for f in json.loads(exports.metadata(c).get(_INPUTS, "[]")) if f != c}
     exports.delete(sorted(done & set(files)))

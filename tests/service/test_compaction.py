@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import time
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 
@@ -106,6 +106,35 @@ def test_a_compaction_stopped_before_deleting_its_inputs_is_finished_by_the_next
     assert compact_day(DAY)["merged"] == {}
     assert [f.rsplit("/", 1)[1][:10] for f in files("sessions")] == ["compacted-"]
     assert exports.read("sessions", DAY, DAY).num_rows == 3
+
+
+def test_the_inputs_of_a_young_compacted_file_are_not_merged_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    def session(n: int) -> list[dict[str, Any]]:
+        return [{"session_id": f"CP-1/{n}", "stopped_at": "2026-03-01T10:00:00Z"}]
+
+    for n in range(3):
+        exports.write("sessions", session(n), f"sessions-{n}")
+    time.sleep(2)
+    monkeypatch.setattr(compaction, "SETTLED_AFTER", timedelta(seconds=1.5))
+    pieces, delete = exports.batches, exports.delete
+
+    def a_late_batch_meanwhile(export: str, key: str) -> Iterator[Any]:
+        if key.endswith("sessions-0.parquet"):
+            exports.write("sessions", session(9), "sessions-9")
+            time.sleep(2)  # the late file settles before the compacted one
+        return pieces(export, key)
+
+    monkeypatch.setattr(exports, "batches", a_late_batch_meanwhile)
+    monkeypatch.setattr(exports, "delete", lambda keys: None)
+    compact_day(DAY)  # stopped before deleting its inputs
+    monkeypatch.setattr(exports, "batches", pieces)
+    monkeypatch.setattr(exports, "delete", delete)
+
+    assert compact_day(DAY)["merged"] == {}  # the compacted file is young: the late one waits for it
+
+    assert [f.rsplit("/", 1)[1][:10] for f in files("sessions")] == ["compacted-", "sessions-9"]
+    assert sorted(exports.read("sessions", DAY, DAY).column("session_id").to_pylist()) == [
+        "CP-1/0", "CP-1/1", "CP-1/2", "CP-1/9"]
 
 
 def test_the_schedule_compacts_the_day_before_yesterday() -> None:
