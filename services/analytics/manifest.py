@@ -18,7 +18,7 @@ MANIFEST = ServiceManifest(
     tables=(Table(name="statistics-runs", partition_key=Key("run_id"), ttl_attribute="expires_at"),),
     buckets=(Bucket(name="exports", expiries=(Expiry("athena-results/", 30),), infrequent_after_days=90),),
     catalogs=(Catalog(name="exports", bucket="exports"),),
-    # Yesterday's partitions (UTC) merged into one file each, after the last late batches arrived.
+    # The day before yesterday's partitions (UTC) merged into one file each, of the files no retried batch can rewrite.
     schedules=(Schedule(name="analytics-compaction", rate_minutes=1440, handler=f"{_HANDLERS}:compact", analytics=True),),
     rest_apis=(RestApi(prefixes=("/statistics",), handler=f"{_HANDLERS}:api", resolver="services.analytics.api:app"),),
 )

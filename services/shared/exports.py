@@ -5,9 +5,9 @@ one of its tables by its stream (`export_batch`), or with every item once a day 
 rows by the table's columns, adds the partition `dt` (the UTC date of the time column) and the site-local `hour`
 and `dow`, and writes one file per export and partition:
 
-    <export>/dt=YYYY-MM-DD/<source table>-<first sequence number of the batch>.parquet   (a stream batch)
-    <export>/dt=YYYY-MM-DD/snapshot.parquet                                             (a daily snapshot)
-    <export>/dt=YYYY-MM-DD/rebuild.parquet                                              (`rebuild`)
+    <export>/dt=YYYY-MM-DD/<source table>-<eventID of the batch's first record>.parquet   (a stream batch)
+    <export>/dt=YYYY-MM-DD/snapshot.parquet                                               (a daily snapshot)
+    <export>/dt=YYYY-MM-DD/rebuild.parquet                                                (`rebuild`)
 
 Names are deterministic, so a batch delivered again overwrites its own files instead of adding rows. A record
 whose rows cannot be made is logged, counted (ExportRecordsFailed) and left out: one bad item must not stop a
@@ -20,8 +20,9 @@ only, and costs the others nothing at a cold start.
 from __future__ import annotations
 
 import io
+import tempfile
 from collections import defaultdict
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 from zoneinfo import ZoneInfo
@@ -41,6 +42,13 @@ BUCKET = "exports"
 # A row may name the site's time zone for its hour and dow without the table having such a column.
 TIME_ZONE = "time_zone"
 _DELETE_MAX = 1000
+# Rows per row group of a file written in pieces (`put_batches`), and per piece read (`batches`): what such a write or
+# read holds in memory, whatever the size of the file.
+ROW_GROUP = 128 * 1024
+# S3's LastModified is in whole seconds (truncated), and its clock is not the one of the machine that rebuilds
+# (`csms analytics export` runs on an operator's computer): a file counts as written before a time only if S3 says
+# it was last modified this long before it.
+CLOCK_MARGIN = timedelta(minutes=5)
 # Deliveries of a stream batch that fails (S3 unreachable) before its mapping gives it up to the service's failures
 # queue and moves on; `rebuild` makes its rows again.
 EXPORT_ATTEMPTS = 10
@@ -48,7 +56,13 @@ EXPORT_ATTEMPTS = 10
 
 def export_batch(event: dict[str, Any], service: str) -> dict[str, Any]:
     """Writes the rows of a batch of stream records (one table's, as a mapping hands them) to the service's exports:
-    one file per export and partition, named by the table and the batch's first sequence number."""
+    one file per export and partition, named by the table and the batch's first record's `eventID`.
+
+    The eventID, not the SequenceNumber: a record's eventID is unique (DynamoDB's own; moto's a random uuid4) and the
+    same on every delivery of the record (AWS keeps the record; locally the journal restores an unrelayed record with
+    its eventID), whereas moto numbers every shard from the same sequence number again after a restart, so with
+    buckets that outlive a restart a new batch would overwrite an old one's file. A batch retried is the same
+    records from the same first one (never bisected), so it overwrites its own files."""
     records = event.get("Records") or []
     by_table: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for record in records:
@@ -58,7 +72,7 @@ def export_batch(event: dict[str, Any], service: str) -> dict[str, Any]:
         for exporter in exporters:
             rows = [row for record in changes for row in _record_rows(exporter, record, service)]
             _write_partitions(BY_NAME[exporter.export], _by_partition(rows),
-                              f"{exporter.table}-{changes[0]['dynamodb']['SequenceNumber']}")
+                              f"{exporter.table}-{changes[0]['eventID']}")
     return {"batchItemFailures": []}
 
 
@@ -76,7 +90,7 @@ def read(export: str, start: date, end: date) -> "pa.Table":
 
     wanted = schema(BY_NAME[export])
     parts = []
-    for key, day in _files(export, start, end):
+    for key, day, _ in _files(export, start, end):
         part = read_files(export, [key])
         parts.append(part.append_column(PARTITION.name, pa.array([day] * part.num_rows, pa.string())))
     if not parts:
@@ -96,9 +110,24 @@ def read_files(export: str, keys: list[str]) -> "pa.Table":
     return pa.concat_tables(parts) if parts else wanted.empty_table()
 
 
-def partition_files(export: str, day: date) -> list[str]:
-    """The keys of a partition's files, zero-byte keys (pyarrow's "directories") left out."""
-    return [key for key, _ in _files(export, day, day)]
+def partition_files(export: str, day: date, older_than: datetime | None = None) -> list[str]:
+    """The keys of a partition's files, zero-byte keys (pyarrow's "directories") left out; with `older_than`, only
+    those S3 last modified before that time."""
+    return [key for key, _, modified in _files(export, day, day) if older_than is None or modified < older_than]
+
+
+def batches(export: str, key: str) -> Iterator["pa.Table"]:
+    """The rows of one file of an export (without `dt`) in the table's current schema, ROW_GROUP rows at a time:
+    the file is copied to a temporary file first, so memory holds one piece, not the file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    wanted = schema(BY_NAME[export])
+    with tempfile.TemporaryFile() as copy:
+        aws.client("s3").download_fileobj(aws.bucket(BUCKET), key, copy)
+        copy.seek(0)
+        for batch in pq.ParquetFile(copy).iter_batches(batch_size=ROW_GROUP):
+            yield _conform(pa.Table.from_batches([batch]), wanted)
 
 
 def put(export: str, day: date, name: str, rows: "pa.Table") -> str:
@@ -110,6 +139,51 @@ def put(export: str, day: date, name: str, rows: "pa.Table") -> str:
     key = f"{export}/dt={day.isoformat()}/{name}.parquet"
     aws.client("s3").put_object(Bucket=aws.bucket(BUCKET), Key=key, Body=buffer.getvalue())
     return key
+
+
+def put_batches(export: str, day: date, name: str, parts: Iterable["pa.Table"],
+                metadata: dict[str, str] | None = None) -> tuple[str, int]:
+    """Writes pieces of typed rows (the export's schema, no `dt`) one after the other as
+    `<export>/dt=<day>/<name>.parquet`, in row groups of ROW_GROUP rows, through a temporary file that is then
+    uploaded in parts: memory holds a row group, not the file. `metadata` goes in the file's footer. Its key and
+    its rows."""
+    import pyarrow.parquet as pq
+
+    wanted = schema(BY_NAME[export]).with_metadata(metadata or {})
+    key = f"{export}/dt={day.isoformat()}/{name}.parquet"
+    written = 0
+    with tempfile.TemporaryFile() as out:
+        with pq.ParquetWriter(out, wanted, compression="zstd") as writer:
+            pending: list[pa.Table] = []
+            rows = 0
+            for part in parts:
+                pending.append(part)
+                rows += part.num_rows
+                if rows >= ROW_GROUP:
+                    _write_group(writer, pending)
+                    written, pending, rows = written + rows, [], 0
+            _write_group(writer, pending)
+        out.seek(0)
+        aws.client("s3").upload_fileobj(out, aws.bucket(BUCKET), key)
+    return key, written + rows
+
+
+def _write_group(writer: Any, parts: list["pa.Table"]) -> None:
+    import pyarrow as pa
+
+    if parts:
+        writer.write_table(pa.concat_tables(parts), row_group_size=ROW_GROUP)
+
+
+def metadata(key: str) -> dict[str, str]:
+    """The key-value metadata of a file of the exports bucket, read from its footer alone (two ranged reads)."""
+    import pyarrow.parquet as pq
+
+    s3, bucket = aws.client("s3"), aws.bucket(BUCKET)
+    tail = s3.get_object(Bucket=bucket, Key=key, Range="bytes=-8")["Body"].read()
+    footer = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=-{int.from_bytes(tail[:4], 'little') + 8}")
+    found = pq.read_metadata(io.BytesIO(b"PAR1" + footer["Body"].read())).metadata or {}
+    return {k.decode(): v.decode() for k, v in found.items()}
 
 
 def delete(keys: list[str]) -> None:
@@ -137,9 +211,14 @@ def rebuild(start: date, end: date, services: Iterable[str] | None = None) -> di
     """Exports again every item of the stream exporters' tables (`rows(None, item)`), for the partitions
     start <= dt <= end: each partition that has rows becomes one `rebuild.parquet` and loses its other files.
     A partition the tables give no rows keeps its files: rows made of changes (a connector's past statuses)
-    cannot be made again from the items as they are now. Rows per export."""
+    cannot be made again from the items as they are now. Rows per export.
+
+    The streams go on writing while a rebuild runs, and what they write may be newer than what it scanned: only
+    files last modified before the rebuild began (by CLOCK_MARGIN) are deleted, and a row whose key a newer file
+    has is left out of `rebuild.parquet`, so that it is there once, as the stream wrote it."""
     from services.manifests import ALL
 
+    cut = datetime.now(timezone.utc) - CLOCK_MARGIN
     chosen = set(services) if services is not None else {m.name for m in ALL}
     by_table: dict[tuple[str, str], list[Exporter]] = defaultdict(list)
     for manifest in (m for m in ALL if m.name in chosen):
@@ -153,11 +232,8 @@ def rebuild(start: date, end: date, services: Iterable[str] | None = None) -> di
                 rows[exporter.export] += [r for r in _item_rows(exporter, item, service)
                                           if start.isoformat() <= r[PARTITION.name] <= end.isoformat()]
         for export, found in rows.items():
-            partitions = _by_partition(found)
-            keys = _write_partitions(BY_NAME[export], partitions, "rebuild")
-            for day in partitions:
-                _replace(export, day, keep=keys)
-            written[export] = len(found)
+            written[export] = sum(_replace(BY_NAME[export], day, partition, cut)
+                                  for day, partition in sorted(_by_partition(found).items()))
     return written
 
 
@@ -277,8 +353,15 @@ def _write_partitions(table: ExportTable, partitions: dict[str, list[dict[str, A
             for day, rows in sorted(partitions.items())]
 
 
-def _files(export: str, start: date, end: date) -> Iterator[tuple[str, str]]:
-    """(key, dt) of every non-empty file of the partitions start <= dt <= end, in key order."""
+def _files(export: str, start: date, end: date) -> Iterator[tuple[str, str, datetime]]:
+    """(key, dt, last modified) of every non-empty file of the partitions start <= dt <= end, in key order."""
+    for key, day, size, modified in _objects(export, start, end):
+        if size:
+            yield key, day, modified
+
+
+def _objects(export: str, start: date, end: date) -> Iterator[tuple[str, str, int, datetime]]:
+    """(key, dt, size, last modified) of every key of the partitions start <= dt <= end, zero-byte ones too."""
     prefix = f"{export}/dt="
     pages = aws.client("s3").get_paginator("list_objects_v2").paginate(
         Bucket=aws.bucket(BUCKET), Prefix=prefix, StartAfter=f"{prefix}{start.isoformat()}")
@@ -287,15 +370,22 @@ def _files(export: str, start: date, end: date) -> Iterator[tuple[str, str]]:
             day = entry["Key"][len(prefix):].split("/", 1)[0]
             if day > end.isoformat():
                 return
-            if entry["Size"] and day >= start.isoformat():
-                yield entry["Key"], day
+            if day >= start.isoformat():
+                yield entry["Key"], day, entry["Size"], entry["LastModified"]
 
 
-def _replace(export: str, day: str, keep: list[str]) -> None:
-    """Deletes every key of a partition (zero-byte ones too) but those to keep."""
-    pages = aws.client("s3").get_paginator("list_objects_v2").paginate(Bucket=aws.bucket(BUCKET),
-                                                                      Prefix=f"{export}/dt={day}/")
-    delete([entry["Key"] for page in pages for entry in page.get("Contents", []) if entry["Key"] not in keep])
+def _replace(table: ExportTable, day: str, rows: list[dict[str, Any]], cut: datetime) -> int:
+    """Writes a partition's rebuilt rows as its `rebuild.parquet`, but those whose key a file last modified since
+    `cut` has (the streams wrote it during the rebuild), and deletes the keys last modified before `cut` (zero-byte
+    ones too); the rows written."""
+    objects = list(_objects(table.name, date.fromisoformat(day), date.fromisoformat(day)))
+    name = f"{table.name}/dt={day}/rebuild.parquet"
+    newer = [key for key, _, size, modified in objects if size and modified >= cut and key != name]
+    taken = {tuple(row.values()) for row in read_files(table.name, newer).select(list(table.key)).to_pylist()}
+    kept = [row for row in rows if tuple(row[c] for c in table.key) not in taken]
+    [key] = _write_partitions(table, {day: kept}, "rebuild")
+    delete([k for k, _, _, modified in objects if modified < cut and k != key])
+    return len(kept)
 
 
 def _conform(part: "pa.Table", wanted: "pa.Schema") -> "pa.Table":

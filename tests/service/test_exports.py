@@ -6,9 +6,9 @@ that copies the item's fields, so a test knows exactly which rows to expect.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 from boto3.dynamodb.types import TypeSerializer
@@ -49,13 +49,13 @@ def invoice(n: int, status: str = "issued", stopped_at: str = "2026-03-01T10:00:
 
 
 def record(sequence: int, new: dict[str, Any] | None, old: dict[str, Any] | None = None,
-           table: str = "invoices") -> dict[str, Any]:
+           table: str = "invoices", event_id: str | None = None) -> dict[str, Any]:
     serialize = TypeSerializer().serialize
     change: dict[str, Any] = {"SequenceNumber": f"{sequence:021d}"}
     for name, item in (("OldImage", old), ("NewImage", new)):
         if item is not None:
             change[name] = {k: serialize(v) for k, v in item.items()}
-    return {"eventSourceARN": ARN.format(table=table), "dynamodb": change}
+    return {"eventID": event_id or f"event{sequence}", "eventSourceARN": ARN.format(table=table), "dynamodb": change}
 
 
 def keys(prefix: str = "") -> list[str]:
@@ -67,14 +67,13 @@ def ids(export: str = "invoices", start: date = DAY, end: date = DAY) -> list[st
     return sorted(exports.read(export, start, end).column("invoice_id").to_pylist())
 
 
-def test_a_batch_is_one_file_per_partition_named_by_its_first_change() -> None:
+def test_a_batch_is_one_file_per_partition_named_by_its_first_records_event_id() -> None:
     batch = {"Records": [record(7, invoice(1)), record(8, invoice(2, stopped_at="2026-03-02T00:30:00+01:00")),
                          record(9, invoice(3, stopped_at="2026-03-02T08:00:00Z"))]}
 
     assert exports.export_batch(batch, "billing") == {"batchItemFailures": []}
 
-    assert keys() == ["invoices/dt=2026-03-01/invoices-000000000000000000007.parquet",
-                      "invoices/dt=2026-03-02/invoices-000000000000000000007.parquet"]
+    assert keys() == ["invoices/dt=2026-03-01/invoices-event7.parquet", "invoices/dt=2026-03-02/invoices-event7.parquet"]
     table = exports.read("invoices", DAY, date(2026, 3, 2))
     rows = sorted(table.to_pylist(), key=lambda r: r["invoice_id"])
     assert [(r["invoice_id"], r["dt"], r["total_incl_vat"], r["hour"], r["dow"]) for r in rows] == [
@@ -92,6 +91,13 @@ def test_a_batch_delivered_again_writes_no_row_twice() -> None:
     exports.export_batch({"Records": [record(3, invoice(3))]}, "billing")
 
     assert ids() == ["inv_1", "inv_2", "inv_3"]
+
+
+def test_batches_numbered_alike_after_a_restart_keep_their_own_files() -> None:
+    exports.export_batch({"Records": [record(1, invoice(1), event_id="4f0c9a")]}, "billing")
+    exports.export_batch({"Records": [record(1, invoice(2), event_id="b7e215")]}, "billing")  # moto counts from 1 again
+
+    assert ids() == ["inv_1", "inv_2"]
 
 
 def test_a_record_whose_rows_fail_is_left_out_and_the_others_are_written() -> None:
@@ -151,7 +157,8 @@ def test_a_file_written_before_a_column_existed_reads_it_as_null() -> None:
     assert (row["invoice_id"], row["status"], row["dt"]) == ("inv_old", None, "2026-03-01")
 
 
-def test_a_rebuild_replaces_its_partitions_and_twice_leaves_the_same_rows() -> None:
+def test_a_rebuild_replaces_its_partitions_and_twice_leaves_the_same_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(exports, "CLOCK_MARGIN", timedelta(0))  # clocks that agree: what S3 holds is older
     table = aws.table("invoices")
     for n in range(1, 5):
         table.put_item(Item=invoice(n))
@@ -164,6 +171,31 @@ def test_a_rebuild_replaces_its_partitions_and_twice_leaves_the_same_rows() -> N
 
     assert keys("invoices/") == ["invoices/dt=2026-03-01/rebuild.parquet"]
     assert ids() == ["inv_1", "inv_2", "inv_3", "inv_4"]
+
+
+def test_a_rebuild_keeps_what_the_streams_write_meanwhile_and_leaves_its_rows_out(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    table = aws.table("invoices")
+    for n in range(1, 4):
+        table.put_item(Item=invoice(n))
+    scan = exports._scan
+
+    def scan_while_the_stream_writes(name: str) -> Iterator[dict[str, Any]]:
+        for n, item in enumerate(scan(name)):
+            yield item
+            if n == 0:
+                exports.export_batch({"Records": [record(9, invoice(1, status="paid")), record(10, invoice(7))]},
+                                     "billing")
+
+    monkeypatch.setattr(exports, "_scan", scan_while_the_stream_writes)
+
+    assert exports.rebuild(DAY, DAY, ["billing"])["invoices"] == 2
+
+    assert keys("invoices/") == ["invoices/dt=2026-03-01/invoices-event9.parquet",
+                                 "invoices/dt=2026-03-01/rebuild.parquet"]
+    rows = exports.read("invoices", DAY, DAY).to_pylist()
+    assert sorted((r["invoice_id"], r["status"]) for r in rows) == [
+        ("inv_1", "paid"), ("inv_2", "issued"), ("inv_3", "issued"), ("inv_7", "issued")]
 
 
 def test_a_rebuild_keeps_the_partitions_the_items_give_no_rows() -> None:
