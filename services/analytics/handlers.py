@@ -9,7 +9,7 @@ from services.shared.log import entry_point
 
 @entry_point
 def compact(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Merges yesterday's small export files, per table and partition (services/analytics/compaction.py)."""
+    """Merges the day before yesterday's small export files, per table and partition (services/analytics/compaction.py)."""
     from services.analytics.compaction import compact_day
 
     return compact_day()
