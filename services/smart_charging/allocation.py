@@ -24,7 +24,7 @@ inputs, in any order, give the same limits (ties between equal priorities go to 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
@@ -115,7 +115,8 @@ class Session:
     """An active transaction and what its EV takes.
 
     `phases` is what it uses (2.0.1 numberOfPhasesUsed, or the 1.6 per-phase currents it meters), `phase` the grid
-    phase a single-phase one loads when its meter values show it (else its EVSE's `grid_phase`). `ev_max_current_a`
+    phase a single-phase one loads on a three-phase EVSE when its meter values show it (else its EVSE's
+    `grid_phase`; a single-phase EVSE is on its `grid_phase` whatever the session says). `ev_max_current_a`
     None means only the EVSE bounds it. `draw_a` is its measured current per grid phase and `offered_a` the limit it
     was last sent: both are needed to cap one that draws well below its offer.
     """
@@ -201,8 +202,10 @@ def _paths(site: Site) -> dict[str, tuple[str, ...]]:
 
 
 def _share(session: Session, evse: Evse, path: tuple[str, ...], buffer_tenths: int) -> _Share:
-    if evse.phases == 1 or session.phases == 1:
-        phases: tuple[Phase, ...] = (session.phase or evse.grid_phase,)
+    if evse.phases == 1:
+        phases: tuple[Phase, ...] = (evse.grid_phase,)
+    elif session.phases == 1:
+        phases = (session.phase or evse.grid_phase,)
     else:
         phases = PHASES
     maximum = _tenths_floor(evse.max_current_a)
@@ -249,9 +252,8 @@ def _fill(shares: list[_Share], slack: dict[_Constraint, int]) -> None:
         rising = [share for share in rising if share.tenths < share.maximum]
 
 
-def allocate(site: Site, sessions: Iterable[Session], buffer_a: float = DEFAULT_BUFFER_A) -> Allocation:
+def allocate(site: Site, sessions: Sequence[Session], buffer_a: float = DEFAULT_BUFFER_A) -> Allocation:
     """Every session's limit on `site`, within every node's limit on every phase after its fixed loads."""
-    sessions = tuple(sessions)
     paths = _paths(site)
     evses = {evse.id: evse for evse in site.evses}
     for evse in site.evses:
