@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from ocpp.charge_point import camel_to_snake_case
 
 from simulator.profiles import (
     ACCEPTED,
@@ -211,3 +212,15 @@ def test_a_transactions_end_drops_its_evses_tx_profiles() -> None:
     holder = filled()
     holder.transaction_ended(2)
     assert [profile_id(h.profile) for h in holder.held] == [1, 2, 3, 4]
+
+
+def test_the_payloads_the_ocpp_library_hands_a_charger_are_read_as_they_come() -> None:
+    set_16 = camel_to_snake_case({"connectorId": 1, "csChargingProfiles": {
+        "chargingProfileId": 3, "transactionId": 5, "stackLevel": 1, "chargingProfilePurpose": "TxProfile",
+        "chargingProfileKind": "Relative", "chargingSchedule": {"chargingRateUnit": "W", "chargingSchedulePeriod": [
+            {"startPeriod": 0, "limit": 7360.0, "numberPhases": 1}]}}})
+    holder = Holder(V16, evses=1)
+    assert holder.set(set_16["connector_id"], set_16["cs_charging_profiles"], transaction_id=5) == ACCEPTED
+    assert holder.limit_at(1, AT, transaction_id=5, session_start=AT) == Limit(32.0, 1)
+    clear_201 = camel_to_snake_case({"chargingProfileCriteria": {"evseId": 1, "chargingProfilePurpose": "TxProfile"}})
+    assert holder.clear(Clear.of(clear_201)) == ACCEPTED and holder.held == []
