@@ -61,8 +61,9 @@ class Stack:
     def start(self, timeout_s: float = 90) -> "Stack":
         # The emulator, never Stripe itself, unless a test asks for it.
         outside = {k: v for k, v in os.environ.items() if k not in ("STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRET")}
-        # Exports flushed after a second, not the manifests' minutes: a test sees its sessions in the exports at once.
-        env = {**outside, "CSMS_EXPORT_WINDOW_S": "1", **self.env, "CSMS_DATA_DIR": str(self.data_dir)}
+        # Exports flushed after three seconds, not the manifests' minutes: a test sees its sessions in the exports soon,
+        # and the stack is not writing files every second while the other tests load it.
+        env = {**outside, "CSMS_EXPORT_WINDOW_S": "3", **self.env, "CSMS_DATA_DIR": str(self.data_dir)}
         env.update({f"CSMS_{name}_PORT": str(port) for name, port in self.ports.items()})
         # The venv running the tests is the one `make run` uses (in CI: the .venv `make test` made).
         self.process = subprocess.Popen(["make", "--no-print-directory", "run", f"VENV={sys.prefix}"], cwd=ROOT, env=env,
