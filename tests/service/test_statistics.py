@@ -207,7 +207,9 @@ def test_aws_failing_to_start_a_run_is_a_problem_not_a_500(engine: str, monkeypa
     from services.shared import aws
 
     monkeypatch.setattr(aws.client("athena"), "start_query_execution", _failing(error))
-    _assert_answered(get("/statistics/uptime", RANGE), status)
+    reply = get("/statistics/uptime", RANGE)
+    assert reply["statusCode"] == status, reply["body"]
+    _assert_answered(reply, status)
 
 
 @pytest.mark.parametrize("engine", ["athena"], indirect=True)
