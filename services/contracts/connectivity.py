@@ -123,13 +123,23 @@ class FaultCleared(Located):
     info: str | None = None
 
 
+Phase = Literal["L1", "L2", "L3"]
+
+
 class ChargerPlaced(ConnectivityEvent):
-    """A charger's site changed: put at a site, moved, or taken away (`site_id` None; also when the charger was
-    deleted). `version` orders one charger's placements for a consumer that sees them out of order."""
+    """A charger's site or its electrical registration changed: put at a site, moved, or taken away (`site_id` None;
+    also when the charger was deleted), or its rating or phase map changed. `version` orders one charger's
+    registrations for a consumer that sees them out of order."""
 
     site_id: str | None = None
     previous_site_id: str | None = None
     version: int
+    # The charger's rated maximum current per phase (all its EVSEs together); None: not registered.
+    max_current_a: float | None = None
+    # The phases of its supply: 1 or 3.
+    phases: Literal[1, 3] = 3
+    # Which grid phase each single-phase EVSE's L1 is wired to ({"1": "L2"}), by EVSE id; EVSEs not named: L1.
+    phase_map: dict[str, Phase] = {}
 
 
 class CommandCompleted(ConnectivityEvent):
@@ -153,6 +163,29 @@ class SiteAddress(BaseModel):
     country: str = Field(description="ISO 3166-1 alpha-2, e.g. DE")
 
 
+class Limit(BaseModel):
+    """A node's limit: a current per phase or a total power (exactly one)."""
+
+    max_current_a: float | None = Field(None, gt=0, le=10000, description="Amperes per phase")
+    max_power_w: int | None = Field(None, gt=0, le=100_000_000, description="Watts in total, over its phases")
+
+
+class Grid(Limit):
+    """The site's grid connection: the root of its electrical tree."""
+
+    voltage: int = Field(230, ge=100, le=480, description="Phase-to-neutral voltage, V")
+    phases: Literal[1, 3] = 3
+
+
+class Circuit(Limit):
+    """A node below the grid connection (a feeder, a distribution board) and the chargers wired to it."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9._~-]{1,64}$")
+    parent_id: str | None = Field(None, description="The circuit above it; null: directly under the grid connection")
+    phases: Literal[1, 3] = 3
+    charger_ids: list[str] = Field([], max_length=1000)
+
+
 class SiteChanged(ConnectivityEvent):
     """A site's definition as the change left it (as it was, for a deletion), so that each consumer keeps the
     projection it needs; `version` orders one site's changes, for a consumer that sees them out of order."""
@@ -165,6 +198,9 @@ class SiteChanged(ConnectivityEvent):
     address: SiteAddress
     time_zone: str = Field(description="IANA, e.g. Europe/Berlin")
     labels: dict[str, str] = {}
+    # Its electrical tree (docs/sites.md): None when the site declares no grid connection (no load management).
+    grid: Grid | None = None
+    circuits: list[Circuit] = []
 
 
 class CommandRequested(Event):

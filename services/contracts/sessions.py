@@ -31,6 +31,27 @@ class SessionStarted(SessionsEvent):
     # The charger's OCPP version ("ocpp1.6", "ocpp2.0.1"), so a requester of a command on this session knows its
     # action (RemoteStopTransaction or RequestStopTransaction); None in events published before it existed.
     ocpp_version: str | None = None
+    # The id token's charging priority (0 lowest, 9 highest): load management fills higher priorities first.
+    charging_priority: int = 0
+
+
+class SessionChargingChanged(SessionsEvent):
+    """What an active session draws changed: the phases it uses, its current per phase (moved by 1 A or more since
+    the last event), or its charging state. From 2.0.1's TransactionEvent (chargingState, numberOfPhasesUsed) and
+    either version's per-phase Current.Import samples; load management's input."""
+
+    session_id: str
+    transaction_id: str
+    evse_id: int
+    connector_id: int
+    # How many phases it uses (2.0.1's numberOfPhasesUsed, else the phases carrying current); None: not known yet.
+    phases_used: int | None = None
+    # The latest per-phase current (A), by the charger's phase names (L1, L2, L3); {} where none was metered.
+    current_a: dict[str, float] = {}
+    # 2.0.1's chargingState (Charging, SuspendedEV, SuspendedEVSE, EVConnected, Idle); None where not reported.
+    charging_state: str | None = None
+    # A counter of the session's charging changes: orders them for a consumer that sees them out of order.
+    version: int
 
 
 class ChargingPeriod(BaseModel):
