@@ -11,5 +11,7 @@ from services.sessions.manifest import MANIFEST as SESSIONS
 from services.shared.manifest import ServiceManifest
 from services.shared.platform import DOCS
 from services.shared.platform import MANIFEST as PLATFORM
+from services.smart_charging.manifest import MANIFEST as SMART_CHARGING
 
-ALL: tuple[ServiceManifest, ...] = (PLATFORM, DOCS, CONNECTIVITY, SESSIONS, BILLING, DIAGNOSTICS, NOTIFICATIONS, ANALYTICS)
+ALL: tuple[ServiceManifest, ...] = (PLATFORM, DOCS, CONNECTIVITY, SESSIONS, BILLING, DIAGNOSTICS, NOTIFICATIONS, ANALYTICS,
+                                   SMART_CHARGING)

@@ -13,7 +13,7 @@ class SmartChargingEvent(Event):
 
 
 class SmartChargingCommandRequested(CommandRequested):
-    """A charging profile to set or clear; `reference` is "{site_id}#{target}#{request}" (services/smart_charging/store.py)."""
+    """A charging profile to set or clear; `reference` is "{target}#{request}" (services/smart_charging/planning.py)."""
 
     source: ClassVar[str] = "csms.smart_charging"
 

@@ -6,7 +6,7 @@ import re
 
 # The detail-types delivered: the manifest subscribes to exactly these.
 DETAIL_TYPES = ("IncidentOpened", "IncidentEscalated", "IncidentResolved", "RemediationAttempted", "TicketResolved",
-                "ChargerOffline", "ChargerOnline", "SessionUnpriced", "PaymentFailed")
+                "ChargerOffline", "ChargerOnline", "SessionUnpriced", "PaymentFailed", "ChargerExcluded")
 ANY = "*"
 
 

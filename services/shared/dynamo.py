@@ -41,12 +41,12 @@ def every(read: Callable[..., dict[str, Any]], request: dict[str, Any]) -> list[
         kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
 
 
-def batch_get(table: Any, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def batch_get(table: Any, keys: list[dict[str, Any]], consistent: bool = False) -> list[dict[str, Any]]:
     """The items of these keys that exist (BatchGetItem, 100 keys a call, unprocessed keys asked again), in no
-    particular order."""
+    particular order; `consistent`: as last written (twice the read cost)."""
     found: list[dict[str, Any]] = []
     for start in range(0, len(keys), 100):
-        request: dict[str, Any] = {table.name: {"Keys": keys[start:start + 100]}}
+        request: dict[str, Any] = {table.name: {"Keys": keys[start:start + 100], "ConsistentRead": consistent}}
         while request:
             reply = table.meta.client.batch_get_item(RequestItems=request)
             found.extend(reply["Responses"].get(table.name, []))

@@ -240,7 +240,8 @@ def test_only_types_a_rule_can_match_are_wanted() -> None:
     assert wanted("csms.anything", "CommandRequested")  # connectivity's rule names no source
     assert wanted("csms.connectivity", "FaultReported")
     assert not wanted("csms.connectivity", "SessionStarted")  # support's rule names the sources
-    assert not wanted("csms.connectivity", "ChargerDisconnected")
+    assert wanted("csms.connectivity", "ChargerDisconnected")  # load management counts it at its rating
+    assert not wanted("csms.connectivity", "NoSuchEvent")
     assert wanted("csms.billing", "InvoiceIssued")  # billing's own payments consume it
     assert not wanted("csms.billing", "SessionStarted")  # the rules of SessionStarted name sessions as its source
     assert wanted("csms.connectivity", "SiteChanged")  # exported: no rule yet

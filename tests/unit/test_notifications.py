@@ -84,7 +84,8 @@ def test_a_new_secret_is_whsec_and_random_and_its_hint_its_last_four() -> None:
 
 def test_event_types_are_detail_types_in_dotted_snake_case() -> None:
     assert TYPES == ("incident.opened", "incident.escalated", "incident.resolved", "remediation.attempted",
-                     "ticket.resolved", "charger.offline", "charger.online", "session.unpriced", "payment.failed")
+                     "ticket.resolved", "charger.offline", "charger.online", "session.unpriced", "payment.failed",
+                     "charger.excluded")
     assert event_type("PaymentIntentSucceeded") == "payment_intent.succeeded"
     with pytest.raises(ValueError):
         event_type("Opened")

@@ -129,7 +129,8 @@ def declarations(resolvers: dict[str, APIGatewayRestResolver]) -> dict[str, set[
 
 
 def test_every_route_of_every_resolver_declares_known_scopes() -> None:
-    assert set(RESOLVERS) == {"connectivity", "sessions", "billing", "diagnostics", "notifications", "analytics"}
+    assert set(RESOLVERS) == {"connectivity", "sessions", "billing", "diagnostics", "notifications", "analytics",
+                              "smart_charging"}
     declared = declarations(RESOLVERS)
     assert declared
     for route, scopes in declared.items():

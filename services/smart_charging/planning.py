@@ -1,0 +1,351 @@
+"""One load-management run of a site: from what smart charging knows of it to the profiles its chargers should hold,
+and in which order they go out. Pure: no I/O.
+
+The projection is plain items (services/smart_charging/store.py): the site (its grid and circuits), and per charger
+its rating, connection, exclusion, its active sessions (`s#{evse}`) and the profiles it was sent (`p#{target}`).
+
+- Every charger gets its own node under its circuit (or the grid), limited to its rating, so that the EVSEs of one
+  charger share it. An offline or excluded charger is a fixed load at its rating.
+- Sessions are allocated first (services/smart_charging/allocation.py); the EVSEs without a session then share what is
+  left as their TxDefaultProfile, the limit a new session starts at before the CSMS has spoken (0 A when nothing is
+  left: it waits for its TxProfile). An EVSE in a session keeps a default no higher than its session's limit.
+- A profile whose limit falls (or that the charger does not hold yet: it may draw up to its rating) goes out at once;
+  one that rises waits until no fall at the site is outstanding, so at no moment do the chargers hold more than a
+  node's limit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+from services.shared import clock
+from services.smart_charging import allocation
+from services.smart_charging.allocation import PHASES, FixedLoad, Node, Phase
+
+GRID = "grid"
+# A charger registered without a rating is taken at what a three-phase 22 kW wallbox draws.
+DEFAULT_RATED_A = 32.0
+MAX_ATTEMPTS = 3
+# A TxProfile lasts this long unless sent again: a charger cut off from the CSMS falls back to its TxDefaultProfile.
+TX_VALID = timedelta(hours=6)
+RESEND_BEFORE = timedelta(hours=1)
+# OCPP 2.0.1's purposes; 1.6 calls the charger-wide one ChargePointMaxProfile.
+STATION_MAX = "ChargingStationMaxProfile"
+TX_DEFAULT = "TxDefaultProfile"
+TX = "TxProfile"
+# Ids and stack level of the CSMS's own profiles: one id per target, so a new limit replaces the old one.
+_PROFILE_IDS = {STATION_MAX: 9000, TX_DEFAULT: 9100, TX: 9200}
+STACK_LEVEL = 1
+# The CALLERRORs of a charger that takes no profiles at all: excluded at once, not tried again.
+UNSUPPORTED = frozenset({"NotImplemented", "NotSupported"})
+Status = Literal["sending", "waiting", "accepted", "failed", "stale"]
+
+
+@dataclass(frozen=True)
+class Target:
+    """A profile a charger should hold: `key` is "max", "default#{evse}" or "tx#{evse}"."""
+
+    charge_point_id: str
+    key: str
+    purpose: str
+    evse_id: int
+    limit_a: Decimal
+    phases: int
+    transaction_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    allocation: allocation.Allocation
+    idle: allocation.Allocation
+    targets: tuple[Target, ...]
+    fixed: tuple[FixedLoad, ...]
+    sessions: tuple[allocation.Session, ...]
+
+
+def sessions_of(charger: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    return {int(name[2:]): value for name, value in charger.items() if name.startswith("s#")}
+
+
+def profiles_of(charger: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name[2:]: value for name, value in charger.items() if name.startswith("p#")}
+
+
+def rated_a(charger: dict[str, Any]) -> float:
+    return float(charger.get("max_current_a") or DEFAULT_RATED_A)
+
+
+def _grid_phase(charger: dict[str, Any], evse_id: int) -> Phase:
+    return (charger.get("phase_map") or {}).get(str(evse_id), "L1")
+
+
+def _rotated(first: Phase, charger_phase: str) -> Phase:
+    """The grid phase a charger's Lk is on when its L1 is on `first` (chargers are wired in rotation)."""
+    k = int(charger_phase[1]) - 1
+    return PHASES[(PHASES.index(first) + k) % 3]
+
+
+def worst_case(charger: dict[str, Any]) -> tuple[float, float, float]:
+    """What a charger may draw per grid phase at its rating."""
+    rated = rated_a(charger)
+    if int(charger.get("phases") or 3) == 3:
+        return (rated, rated, rated)
+    phase = _grid_phase(charger, 1)
+    return tuple(rated if p == phase else 0.0 for p in PHASES)  # type: ignore[return-value]
+
+
+def steerable(charger: dict[str, Any]) -> bool:
+    return bool(charger.get("connected")) and not charger.get("excluded")
+
+
+def node_of(site: dict[str, Any], charge_point_id: str) -> str:
+    for circuit in site.get("circuits") or []:
+        if charge_point_id in (circuit.get("charger_ids") or []):
+            return str(circuit["id"])
+    return GRID
+
+
+def _limit(spec: dict[str, Any]) -> dict[str, float | None]:
+    current, power = spec.get("max_current_a"), spec.get("max_power_w")
+    return {"max_current_a": float(current) if current is not None else None,
+            "max_power_w": float(power) if power is not None else None}
+
+
+def nodes(site: dict[str, Any]) -> list[Node]:
+    grid = site["grid"]
+    voltage = float(grid.get("voltage") or 230)
+    found = [Node(id=GRID, voltage_v=voltage, phases=int(grid.get("phases") or 3), **_limit(grid))]
+    found += [Node(id=str(c["id"]), parent_id=str(c.get("parent_id") or GRID), voltage_v=voltage,
+                   phases=int(c.get("phases") or 3), **_limit(c)) for c in site.get("circuits") or []]
+    return found
+
+
+def _charger_node(site: dict[str, Any], charger: dict[str, Any]) -> Node:
+    cp = charger["charge_point_id"]
+    return Node(id=f"charger:{cp}", parent_id=node_of(site, cp), max_current_a=rated_a(charger),
+                phases=int(charger.get("phases") or 3), phase=_grid_phase(charger, 1))
+
+
+def _evse_ids(charger: dict[str, Any]) -> list[int]:
+    known = {int(e) for e in charger.get("evses") or []} | set(sessions_of(charger))
+    return sorted(known or {1})
+
+
+def _draw(charger: dict[str, Any], evse_id: int, session: dict[str, Any]) -> tuple[float, float, float] | None:
+    if session.get("charging_state") == "SuspendedEV":
+        return (0.0, 0.0, 0.0)
+    currents = session.get("current_a") or {}
+    if not currents:
+        return None
+    first = _grid_phase(charger, evse_id)
+    grid = dict.fromkeys(PHASES, 0.0)
+    for name, value in currents.items():
+        if name[:2] in ("L1", "L2", "L3"):
+            grid[_rotated(first, name[:2])] += float(value)
+    return tuple(grid[p] for p in PHASES)  # type: ignore[return-value]
+
+
+def plan(site: dict[str, Any], chargers: list[dict[str, Any]], buffer_a: float = allocation.DEFAULT_BUFFER_A) -> Plan:
+    """The limits of a site's sessions and idle EVSEs, and the profiles every steerable charger should hold."""
+    tree = nodes(site)
+    fixed: list[FixedLoad] = []
+    evses: list[allocation.Evse] = []
+    sessions: list[allocation.Session] = []
+    idle: list[allocation.Session] = []
+    transactions: dict[str, tuple[dict[str, Any], int, dict[str, Any]]] = {}
+    for charger in sorted(chargers, key=lambda c: c["charge_point_id"]):
+        cp = charger["charge_point_id"]
+        if not steerable(charger):
+            reason = "excluded" if charger.get("excluded") else "offline"
+            fixed.append(FixedLoad(node_of(site, cp), worst_case(charger), reason))
+            continue
+        node = _charger_node(site, charger)
+        tree.append(node)
+        running = sessions_of(charger)
+        phases = int(charger.get("phases") or 3)
+        for evse_id in _evse_ids(charger):
+            evse = allocation.Evse(id=f"{cp}#{evse_id}", node_id=node.id, max_current_a=rated_a(charger),
+                                   phases=phases, grid_phase=_grid_phase(charger, evse_id))  # type: ignore[arg-type]
+            evses.append(evse)
+            session = running.get(evse_id)
+            if session is None:
+                idle.append(allocation.Session(id=evse.id, evse_id=evse.id, phases=phases))  # type: ignore[arg-type]
+                continue
+            used = int(session.get("phases_used") or phases)
+            offered = (profiles_of(charger).get(f"tx#{evse_id}") or {}).get("accepted_limit")
+            sessions.append(allocation.Session(
+                id=evse.id, evse_id=evse.id, priority=int(session.get("priority") or 0),
+                phases=1 if used == 1 or phases == 1 else 3, draw_a=_draw(charger, evse_id, session),
+                offered_a=float(offered) if offered is not None else None))
+            transactions[evse.id] = (charger, evse_id, session)
+    site_model = allocation.Site(nodes=tuple(tree), evses=tuple(evses), fixed_loads=tuple(fixed))
+    first = allocation.allocate(site_model, sessions, buffer_a)
+    taken = [FixedLoad(f"charger:{limit.evse_id.rpartition('#')[0]}",
+                       tuple(float(limit.limit_a) if p in limit.phases else 0.0 for p in PHASES),  # type: ignore[arg-type]
+                       "non_ev")
+             for limit in first.sessions if limit.limit_a]
+    second = allocation.allocate(allocation.Site(nodes=tuple(tree), evses=tuple(evses), fixed_loads=(*fixed, *taken)),
+                                 idle, buffer_a)
+    return Plan(first, second, tuple(_targets(site, chargers, tree, first, second, transactions)), tuple(fixed),
+                tuple(sessions))
+
+
+def _static_cap(tree: list[Node], node_id: str) -> Decimal:
+    """The least limit per phase on the way from a charger's node to the grid: its ChargingStationMaxProfile."""
+    by_id = {node.id: node for node in tree}
+    least: int | None = None
+    while node_id is not None:
+        node = by_id[node_id]
+        top = max(node.limit_tenths(phase) for phase in PHASES)
+        least = top if least is None else min(least, top)
+        node_id = node.parent_id  # type: ignore[assignment]
+    return Decimal(least or 0) / 10
+
+
+def _targets(site: dict[str, Any], chargers: list[dict[str, Any]], tree: list[Node], first: allocation.Allocation,
+             second: allocation.Allocation, transactions: dict[str, tuple[dict[str, Any], int, dict[str, Any]]],
+             ) -> list[Target]:
+    found: list[Target] = []
+    session_limits = {limit.evse_id: limit for limit in first.sessions}
+    for charger in sorted(filter(steerable, chargers), key=lambda c: c["charge_point_id"]):
+        cp = charger["charge_point_id"]
+        phases = int(charger.get("phases") or 3)
+        found.append(Target(cp, "max", STATION_MAX, 0, _static_cap(tree, f"charger:{cp}"), phases))
+        held = profiles_of(charger)
+        for evse_id in _evse_ids(charger):
+            evse = f"{cp}#{evse_id}"
+            if evse in session_limits:
+                limit = session_limits[evse]
+                _, _, session = transactions[evse]
+                found.append(Target(cp, f"tx#{evse_id}", TX, evse_id, limit.limit_a, len(limit.phases),
+                                    str(session["transaction_id"])))
+                default = held.get(f"default#{evse_id}")
+                now = Decimal(str(default["limit_a"])) if default else limit.limit_a
+                found.append(Target(cp, f"default#{evse_id}", TX_DEFAULT, evse_id, min(now, limit.limit_a), phases))
+        for limit in second.sessions:
+            owner, _, evse_id = limit.evse_id.rpartition("#")
+            if owner == cp:
+                found.append(Target(cp, f"default#{evse_id}", TX_DEFAULT, int(evse_id), limit.limit_a, phases))
+    return found
+
+
+def in_force(held: dict[str, Any] | None) -> Decimal | None:
+    """The limit a charger is known to apply for a profile (None: nothing accepted, or it may have lost it since: up to
+    its rating)."""
+    if not held or held.get("accepted_limit") is None or held.get("status") == "stale":
+        return None
+    return Decimal(str(held["accepted_limit"]))
+
+
+def _due(held: dict[str, Any] | None, target: Target, now: datetime) -> bool:
+    if held is None or held.get("status") in ("stale", "failed"):
+        return True
+    if Decimal(str(held["limit_a"])) != target.limit_a or held.get("transaction_id") != target.transaction_id:
+        return True
+    valid_to = held.get("valid_to")
+    return held.get("status") == "accepted" and bool(valid_to) and clock.parse(valid_to) - now < RESEND_BEFORE
+
+
+def requests(chargers: list[dict[str, Any]], targets: tuple[Target, ...], run_id: str, now: datetime,
+             voltage: float) -> dict[str, dict[str, dict[str, Any]]]:
+    """The profile entries to write, by charger and target: each a new request, going out at once when its limit
+    falls (or nothing is held) and waiting otherwise. Targets already held or on their way are left alone."""
+    by_cp = {charger["charge_point_id"]: profiles_of(charger) for charger in chargers}
+    written: dict[str, dict[str, dict[str, Any]]] = {}
+    for target in targets:
+        held = by_cp.get(target.charge_point_id, {}).get(target.key)
+        if not _due(held, target, now):
+            continue
+        force = in_force(held)
+        falls = force is None or target.limit_a < force
+        entry: dict[str, Any] = {
+            "purpose": target.purpose, "evse_id": target.evse_id, "limit_a": str(target.limit_a),
+            "phases": target.phases, "request": int((held or {}).get("request") or 0) + 1, "attempts": 0,
+            "status": "sending" if falls else "waiting", "falls": falls, "run_id": run_id,
+            "requested_at": clock.iso(now), "voltage": voltage}
+        if force is not None:
+            entry["accepted_limit"] = str(force)
+        if target.transaction_id is not None:
+            entry["transaction_id"] = target.transaction_id
+            entry["valid_to"] = clock.iso(now + TX_VALID)
+        written.setdefault(target.charge_point_id, {})[target.key] = entry
+    return written
+
+
+def releasable(chargers: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """The waiting profiles (by charger) that may go out now: no fall at the site is outstanding."""
+    entries = [(c["charge_point_id"], key, held) for c in chargers if steerable(c) for key, held in profiles_of(c).items()]
+    if any(held.get("status") == "sending" and held.get("falls") for _, _, held in entries):
+        return {}
+    released: dict[str, list[str]] = {}
+    for cp, key, held in entries:
+        if held.get("status") == "waiting":
+            released.setdefault(cp, []).append(key)
+    return released
+
+
+@dataclass(frozen=True)
+class Settled:
+    """A profile after its command's outcome, and whether the charger is to be excluded for it."""
+
+    entry: dict[str, Any]
+    exclude: str | None = None
+
+
+def settled(held: dict[str, Any], status: str, error_code: str | None) -> Settled:
+    """Accepted: the limit is in force. Otherwise tried again with a new request, up to MAX_ATTEMPTS; then, or at
+    once for a charger that takes no profiles, given up (the charger is excluded)."""
+    if status == "accepted":
+        return Settled({**held, "status": "accepted", "accepted_limit": held["limit_a"], "attempts": 0})
+    attempts = int(held.get("attempts") or 0) + 1
+    why = error_code or status
+    if error_code in UNSUPPORTED:
+        return Settled({**held, "status": "failed", "attempts": attempts}, f"the charger takes no profiles ({why})")
+    if attempts >= MAX_ATTEMPTS:
+        return Settled({**held, "status": "failed", "attempts": attempts},
+                       f"{held['purpose']} refused or unanswered {attempts} times (last: {why})")
+    return Settled({**held, "status": "sending", "attempts": attempts, "request": int(held["request"]) + 1})
+
+
+def reference(key: str, request: int) -> str:
+    return f"{key}#{request}"
+
+
+def parse_reference(text: str) -> tuple[str, int] | None:
+    key, _, request = text.rpartition("#")
+    return (key, int(request)) if key and request.isdigit() else None
+
+
+def command(ocpp_version: str, held: dict[str, Any], rate_unit: str) -> tuple[str, dict[str, Any]]:
+    """The SetChargingProfile of a profile entry in its version's shape (camelCase, as connectivity sends it):
+    Absolute from when it was requested, one period, in amperes per phase, or in watts for a charger that takes
+    only watts."""
+    purpose, evse_id = held["purpose"], int(held["evse_id"])
+    phases = int(held["phases"])
+    limit = Decimal(str(held["limit_a"]))
+    if rate_unit == "W":
+        value: int | float = int(limit * Decimal(str(held.get("voltage") or 230)) * phases)
+    else:
+        value = float(limit)
+    period = {"startPeriod": 0, "limit": value, "numberPhases": phases}
+    schedule: dict[str, Any] = {"chargingRateUnit": rate_unit, "startSchedule": held["requested_at"],
+                                "chargingSchedulePeriod": [period]}
+    profile: dict[str, Any] = {"stackLevel": STACK_LEVEL, "chargingProfileKind": "Absolute"}
+    if held.get("valid_to"):
+        profile["validTo"] = held["valid_to"]
+    profile_id = _PROFILE_IDS[purpose] + (evse_id if purpose != STATION_MAX else 0)
+    if ocpp_version == "ocpp1.6":
+        profile |= {"chargingProfileId": profile_id,
+                    "chargingProfilePurpose": "ChargePointMaxProfile" if purpose == STATION_MAX else purpose,
+                    "chargingSchedule": schedule}
+        if held.get("transaction_id") is not None:
+            profile["transactionId"] = int(held["transaction_id"])
+        return "SetChargingProfile", {"connectorId": evse_id, "csChargingProfiles": profile}
+    profile |= {"id": profile_id, "chargingProfilePurpose": purpose,
+                "chargingSchedule": [{"id": profile_id, **schedule}]}
+    if held.get("transaction_id") is not None:
+        profile["transactionId"] = str(held["transaction_id"])
+    return "SetChargingProfile", {"evseId": evse_id, "chargingProfile": profile}

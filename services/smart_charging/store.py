@@ -1,0 +1,126 @@
+"""Smart charging's tables: its projection of sites and chargers, and the runs it made.
+
+`sites` (by site_id): the grid and circuits as SiteChanged gave them (`version`), and `members`, the chargers placed
+there (a string set, kept from ChargerPlaced), so that a run reads a site and its chargers consistently by key.
+
+`chargers` (by charge_point_id): where it stands and its rating (`placed_version`, from ChargerPlaced), its link
+(`connected`, `ocpp_version`, `link_at`), the EVSEs it reported, `excluded` when load management gave up on it,
+`rate_unit` W for a charger that takes watts only, and one attribute per active session (`s#{evse}`) and per profile
+the CSMS sent it (`p#{target}`): top-level attributes, so that the event consumers and the site's serialized runs
+each write only their own. Its stream asks connectivity to send profiles and announces exclusions.
+
+`allocation-runs` (by site_id, `run_key` "{at}#{run_id}"): every run's inputs and outputs, kept 30 days.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+
+from services.shared import aws
+from services.shared.dynamo import batch_get, decimals, page, update_expression, update_if
+
+SITES = "smart-charging-sites"
+CHARGERS = "smart-charging-chargers"
+RUNS = "allocation-runs"
+RUN_RETENTION_S = 30 * 86400
+
+
+def get_site(site_id: str) -> dict[str, Any] | None:
+    return aws.table(SITES).get_item(Key={"site_id": site_id}, ConsistentRead=True).get("Item")
+
+
+def all_sites() -> list[dict[str, Any]]:
+    """Every site with a grid: the periodic run's, a scan of a small table."""
+    table = aws.table(SITES)
+    found: list[dict[str, Any]] = []
+    request: dict[str, Any] = {"ProjectionExpression": "site_id, grid"}
+    while True:
+        reply = table.scan(**request)
+        found += [item for item in reply.get("Items", []) if item.get("grid")]
+        if "LastEvaluatedKey" not in reply:
+            return found
+        request["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+
+
+def put_site(site_id: str, version: int, fields: dict[str, Any], removed: tuple[str, ...]) -> bool:
+    """The site's definition from a SiteChanged newer than the one kept; False for an older one."""
+    sets = ", ".join(f"#{name} = :{name}" for name in fields)
+    expression = "SET version = :v" + (f", {sets}" if sets else "")
+    if removed:
+        expression += " REMOVE " + ", ".join(f"#{name}" for name in removed)
+    names = {f"#{name}": name for name in (*fields, *removed)}
+    values = {":v": version, **{f":{name}": decimals(value) for name, value in fields.items()}}
+    return update_if(aws.table(SITES), {"site_id": site_id}, expression,
+                     "attribute_not_exists(version) OR version < :v", names, values) is not None
+
+
+def put_site_fields(site_id: str, fields: dict[str, Any]) -> None:
+    expression, names, values = update_expression(fields)
+    aws.table(SITES).update_item(Key={"site_id": site_id}, UpdateExpression=expression, ExpressionAttributeNames=names,
+                                 ExpressionAttributeValues=decimals(values))
+
+
+def set_member(site_id: str, charge_point_id: str, member: bool) -> None:
+    verb = "ADD" if member else "DELETE"
+    aws.table(SITES).update_item(Key={"site_id": site_id}, UpdateExpression=f"{verb} members :cp",
+                                 ExpressionAttributeValues={":cp": {charge_point_id}})
+
+
+def get_charger(charge_point_id: str) -> dict[str, Any] | None:
+    return aws.table(CHARGERS).get_item(Key={"charge_point_id": charge_point_id}, ConsistentRead=True).get("Item")
+
+
+def chargers(charge_point_ids: list[str]) -> list[dict[str, Any]]:
+    return batch_get(aws.table(CHARGERS), [{"charge_point_id": cp} for cp in sorted(charge_point_ids)], consistent=True)
+
+
+def update_charger(charge_point_id: str, fields: dict[str, Any], removed: tuple[str, ...] = (),
+                   condition: str | None = None, values: dict[str, Any] | None = None,
+                   add_evse: int | None = None) -> dict[str, Any] | None:
+    """Sets and removes top-level attributes (a session's, a profile's, the link's); None when `condition` (over
+    the placeholders in `values`) does not hold. The item after it."""
+    names = {f"#a{i}": name for i, name in enumerate((*fields, *removed))}
+    by_name = {name: alias for alias, name in names.items()}
+    parts = []
+    if fields:
+        parts.append("SET " + ", ".join(f"{by_name[name]} = :a{i}" for i, name in enumerate(fields)))
+    if removed:
+        parts.append("REMOVE " + ", ".join(by_name[name] for name in removed))
+    all_values = {f":a{i}": decimals(value) for i, value in enumerate(fields.values())} | (values or {})
+    if add_evse is not None:
+        parts.append("ADD evses :evse")
+        all_values[":evse"] = {add_evse}
+    expression = " ".join(parts)
+    if condition is None:
+        reply = aws.table(CHARGERS).update_item(
+            Key={"charge_point_id": charge_point_id}, UpdateExpression=expression, ReturnValues="ALL_NEW",
+            ExpressionAttributeNames=names, **({"ExpressionAttributeValues": all_values} if all_values else {}))
+        return reply["Attributes"]
+    return update_if(aws.table(CHARGERS), {"charge_point_id": charge_point_id}, expression, condition,
+                     names, all_values)
+
+
+def update_nested(charge_point_id: str, expression: str, names: dict[str, str], values: dict[str, Any],
+                  condition: str) -> dict[str, Any] | None:
+    """An update inside a session's map (its charging state), only where `condition` holds; the item after it."""
+    return update_if(aws.table(CHARGERS), {"charge_point_id": charge_point_id}, expression, condition, names,
+                     decimals(values))
+
+
+def put_run(site_id: str, run: dict[str, Any]) -> None:
+    aws.table(RUNS).put_item(Item=decimals({"site_id": site_id, "run_key": f"{run['at']}#{run['run_id']}",
+                                            "expires_at": int(run["at_epoch"]) + RUN_RETENTION_S, **run}))
+
+
+def runs(site_id: str, limit: int, start_key: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """A site's runs, newest first."""
+    table = aws.table(RUNS)
+    return page(table.query, {"KeyConditionExpression": Key("site_id").eq(site_id), "ScanIndexForward": False},
+                limit, start_key, ("site_id", "run_key"))
+
+
+def latest_run(site_id: str) -> dict[str, Any] | None:
+    found, _ = runs(site_id, 1, None)
+    return found[0] if found else None
