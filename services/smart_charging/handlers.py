@@ -72,7 +72,7 @@ def runs(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
     from services.smart_charging import runs as site_runs
 
-    return process_partial_response(event=event, context=context, processor=SqsFifoPartialProcessor(),
+    return process_partial_response(event=event, context=context, processor=SqsFifoPartialProcessor(skip_group_on_error=True),
                                     record_handler=lambda record: site_runs.handle(json.loads(record.body)))
 
 

@@ -260,6 +260,9 @@ def requests(chargers: list[dict[str, Any]], targets: tuple[Target, ...], run_id
         if not _due(held, target, now):
             continue
         force = in_force(held)
+        if force is None and target.purpose == TX:
+            # A new transaction runs under its EVSE's default until its own profile is accepted.
+            force = in_force(by_cp.get(target.charge_point_id, {}).get(f"default#{target.evse_id}"))
         falls = force is None or target.limit_a < force
         entry: dict[str, Any] = {
             "purpose": target.purpose, "evse_id": target.evse_id, "limit_a": str(target.limit_a),

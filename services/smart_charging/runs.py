@@ -127,12 +127,13 @@ def completed(site_id: str, message: dict[str, Any]) -> bool:
         return False
     outcome = planning.settled(held, message["status"], message.get("error_code"))
     fields: dict[str, Any] = {f"p#{key}": outcome.entry}
-    if outcome.exclude:
+    excluding = outcome.exclude is not None and not charger.get("excluded")
+    if excluding:
         fields["excluded"] = {"reason": outcome.exclude, "attempts": outcome.entry["attempts"],
                               "at": clock.iso(clock.now()), "site_id": site_id}
         logger.warning("charger excluded from load management", extra={"charge_point_id": cp, "reason": outcome.exclude})
     store.update_charger(cp, fields)
-    return outcome.exclude is not None
+    return excluding
 
 
 def release(site_id: str) -> None:

@@ -14,6 +14,8 @@ each write only their own. Its stream asks connectivity to send profiles and ann
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
@@ -110,8 +112,9 @@ def update_nested(charge_point_id: str, expression: str, names: dict[str, str], 
 
 
 def put_run(site_id: str, run: dict[str, Any]) -> None:
-    aws.table(RUNS).put_item(Item=decimals({"site_id": site_id, "run_key": f"{run['at']}#{run['run_id']}",
-                                            "expires_at": int(run["at_epoch"]) + RUN_RETENTION_S, **run}))
+    item = {"site_id": site_id, "run_key": f"{run['at']}#{run['run_id']}",
+            "expires_at": int(run["at_epoch"]) + RUN_RETENTION_S, **run}
+    aws.table(RUNS).put_item(Item=json.loads(json.dumps(item, default=str), parse_float=Decimal))
 
 
 def runs(site_id: str, limit: int, start_key: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
