@@ -123,7 +123,7 @@ class Charger(BaseModel):
                                                 "registration's, else the deployment's default (CSMS_BOOT_POLICY)")
     provisioning: Provisioning | None = Field(None, description="Its pending episode under `pending_until_report`")
     max_current_a: float | None = Field(None, description="Its rated maximum current per phase, all EVSEs together; "
-                                                          "null: not given (load management cannot count it offline)")
+                                                          "null: not given")
     phases: Literal[1, 3] = Field(3, description="The phases of its supply")
     phase_map: dict[str, Phase] = Field({}, description="The grid phase each single-phase EVSE is wired to, by EVSE id")
 
@@ -288,8 +288,8 @@ _PUT_CHARGER = (
     "password (HTTP Basic, OCPP security profiles 1-2) is write-only: left out, it is kept; set or changed, it closes "
     "the charger's open connection, so the charger reconnects with the new one. `boot_policy` says how its 2.0.1 "
     "BootNotification is answered (docs/ocpp.md). `max_current_a`, `phases` and `phase_map` register it for load "
-    "management (docs/sites.md); a change of them, or of its site, announces ChargerPlaced. Idempotent: the same body twice leaves "
-    "the same registration. 422 for an invalid body, or a `site_id` that names no site (nothing is written).")
+    "management (docs/sites.md); a change of them, or of its site, announces ChargerPlaced. Idempotent: the same body "
+    "twice leaves the same registration. 422 for an invalid body, or a `site_id` that names no site (nothing is written).")
 
 
 @app.put("/chargers/<charge_point_id>", security=allow(Scope.ADMIN, Scope.OPERATOR), summary="Register or replace a charger",
@@ -860,8 +860,8 @@ def get_site(site_id: SiteId) -> Site:
 
 @app.put("/sites/<site_id>", security=allow(Scope.ADMIN, Scope.OPERATOR), summary="Create or replace a site", tags=[SITES],
          description=("Creates a site under the id the client chooses (201; also after a delete), or replaces its whole "
-                      "definition (200); the chargers that name it stay (and take its new time zone, if it changed). `grid` and "
-                      "`circuits` are its electrical tree, which load management divides (docs/sites.md). "
+                      "definition (200); the chargers that name it stay (and take its new time zone, if it changed). "
+                      "`grid` and `circuits` are its electrical tree, which load management divides (docs/sites.md). "
                       "Each PUT moves `version` on and announces SiteChanged. 422 for an invalid body: an unknown "
                       "country code or time zone, or a tree that cannot be (a cycle, a charger in two circuits, a "
                       "node with no limit or two...), says what to send, at the field to fix."),
