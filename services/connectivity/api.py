@@ -7,15 +7,16 @@ from typing import Annotated, Any, Literal, TypeVar
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.models import Tag
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from services.connectivity import chargers, charging, commands_queue, connections, device_model, held, sites, store
 from services.connectivity.changes import SITE_PART, connector_key, location
 from services.connectivity.commands import as_of, is_command_key, violations
-from services.contracts.connectivity import SiteAddress
+from services.contracts.connectivity import Circuit, Grid, Phase, SiteAddress
+from services.contracts.connectivity import Limit as NodeLimit
 from services.shared import auth, clock, text
 from services.shared.auth import Scope
-from services.shared.dynamo import plain
+from services.shared.dynamo import decimals, plain
 from services.shared.ocpp.connectors import CHARGER
 from services.shared.rest import (
     ProblemDetail,
@@ -51,12 +52,14 @@ TAGS = {  # each tag of this service's routes, described at the top of the OpenA
         "the limits other sources (EMS, grid operator) put on it, and what its EVs said they need."
     ),
     SITES: (
-        "Where chargers stand: a site's address and time zone, which other services (tariffs, load management) learn "
-        "of from SiteChanged. A charger names its site with PUT /chargers/{charge_point_id}."
+        "Where chargers stand: a site's address, time zone and electrical tree (its grid connection and circuits), "
+        "which other services (tariffs, load management) learn of from SiteChanged. A charger names its site, and "
+        "gives its rating, with PUT /chargers/{charge_point_id}."
     ),
 }
 app.configure_openapi(tags=[Tag(name=name, description=text) for name, text in TAGS.items()])
 
+ChargePointId = Annotated[str, StringConstraints(pattern=f"^{text.CHARGE_POINT_ID.pattern}$")]
 ChargerId = Annotated[str, Path(pattern=f"^{text.CHARGE_POINT_ID.pattern}$", description="The charge point id (1-48 URL-safe characters)")]
 ChargePointStatus = Literal["Available", "Preparing", "Charging", "SuspendedEVSE", "SuspendedEV", "Finishing",
                             "Reserved", "Unavailable", "Faulted"]
@@ -119,6 +122,10 @@ class Charger(BaseModel):
     boot_policy: BootPolicy = Field(description="How the charger's 2.0.1 BootNotification is answered: its "
                                                 "registration's, else the deployment's default (CSMS_BOOT_POLICY)")
     provisioning: Provisioning | None = Field(None, description="Its pending episode under `pending_until_report`")
+    max_current_a: float | None = Field(None, description="Its rated maximum current per phase, all EVSEs together; "
+                                                          "null: not given")
+    phases: Literal[1, 3] = Field(3, description="The phases of its supply")
+    phase_map: dict[str, Phase] = Field({}, description="The grid phase each single-phase EVSE is wired to, by EVSE id")
 
 
 class ChargerPage(BaseModel):
@@ -128,6 +135,7 @@ class ChargerPage(BaseModel):
 
 LabelKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 LabelValue = Annotated[str, StringConstraints(max_length=256)]
+EvseId = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]?$")]
 
 
 class ChargerRegistration(BaseModel):
@@ -141,6 +149,13 @@ class ChargerRegistration(BaseModel):
     boot_policy: BootPolicy | None = Field(None, description=(
         "How its 2.0.1 BootNotification is answered: `accept`, `pending_until_report` (Pending until the CSMS has its "
         "device model) or `reject`; null for the deployment's default (CSMS_BOOT_POLICY)"))
+    max_current_a: float | None = Field(None, gt=0, le=1000, multiple_of=0.1, description=(
+        "Its rated maximum current per phase, all its EVSEs together: what load management counts it at while it is "
+        "offline (docs/sites.md); null: not given"))
+    phases: Literal[1, 3] = Field(3, description="The phases of its supply: 1 or 3")
+    phase_map: dict[EvseId, Phase] = Field(default_factory=dict, max_length=99, description=(
+        'The grid phase (L1, L2, L3) each single-phase EVSE is wired to, by EVSE id ("1" to "99"), e.g. {"1": "L2"}; '
+        "an EVSE not named is on L1"))
 
 
 class CommandRequest(BaseModel):
@@ -208,6 +223,9 @@ def _charger(item: dict[str, Any]) -> Charger:
         log_status=plain(item.get("log_status")),
         boot_policy=item.get("boot_policy") or settings().boot_policy,
         provisioning=plain(item.get("provisioning")),
+        max_current_a=plain(item.get("max_current_a")),
+        phases=int(item.get("phases") or 3),
+        phase_map=item.get("phase_map") or {},
     )
 
 
@@ -269,8 +287,9 @@ _PUT_CHARGER = (
     "registered again (201). The body replaces the registration: a `site_id` or `labels` left out is removed. The "
     "password (HTTP Basic, OCPP security profiles 1-2) is write-only: left out, it is kept; set or changed, it closes "
     "the charger's open connection, so the charger reconnects with the new one. `boot_policy` says how its 2.0.1 "
-    "BootNotification is answered (docs/ocpp.md). Idempotent: the same body twice leaves "
-    "the same registration. 422 for an invalid body, or a `site_id` that names no site (nothing is written).")
+    "BootNotification is answered (docs/ocpp.md). `max_current_a`, `phases` and `phase_map` register it for load "
+    "management (docs/sites.md); a change of them, or of its site, announces ChargerPlaced. Idempotent: the same body "
+    "twice leaves the same registration. 422 for an invalid body, or a `site_id` that names no site (nothing is written).")
 
 
 @app.put("/chargers/<charge_point_id>", security=allow(Scope.ADMIN, Scope.OPERATOR), summary="Register or replace a charger",
@@ -279,7 +298,7 @@ _PUT_CHARGER = (
 def put_charger(charge_point_id: ChargerId, registration: ChargerRegistration) -> Response[Charger]:
     now = clock.iso(clock.now())
     fields = registration.model_dump(exclude={"password"})
-    changes = {name: value for name, value in fields.items() if value is not None}
+    changes = decimals({name: value for name, value in fields.items() if value is not None})
     if registration.password is not None:
         changes |= {"password_hash": auth.hash_password(registration.password), "password_changed_at": now}
     removed = tuple(name for name, value in fields.items() if value is None)
@@ -692,6 +711,33 @@ class Address(SiteAddress):
         return country
 
 
+class _Node(NodeLimit):
+    """What the REST body asks of a node of the tree beyond the contract: no unknown field, one limit, and a current
+    in tenths of an ampere (what a charging profile's limit can say)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_current_a: float | None = Field(None, gt=0, le=10000, multiple_of=0.1,
+                                        description="Amperes per phase, in tenths; or `max_power_w`")
+
+    @model_validator(mode="after")
+    def _one_limit(self) -> _Node:
+        problem = sites.limit_problem(self.max_current_a, self.max_power_w)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+
+class GridConnection(_Node, Grid):
+    pass
+
+
+class CircuitNode(_Node, Circuit):
+    charger_ids: list[ChargePointId] = Field([], max_length=1000, description=(
+        "The chargers wired to it (charge point ids; not necessarily registered yet); a charger at the site that no "
+        "circuit names is under the grid connection"))
+
+
 class SiteDefinition(BaseModel):
     """A site's definition, which PUT replaces whole; fields added later are optional (docs/sites.md)."""
 
@@ -701,6 +747,11 @@ class SiteDefinition(BaseModel):
     address: Address
     time_zone: str = Field(description="An IANA time zone, e.g. Europe/Berlin: the one the site's local times are in")
     labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, max_length=50)
+    grid: GridConnection | None = Field(None, description=(
+        "Its grid connection, the root of its electrical tree (docs/sites.md); null: none declared, no load management"))
+    circuits: list[CircuitNode] = Field(default_factory=list, max_length=sites.MAX_CIRCUITS, description=(
+        "The circuits below the grid connection, each naming its parent circuit (none: under the grid) and the "
+        "chargers wired to it"))
 
     @field_validator("time_zone")
     @classmethod
@@ -718,6 +769,8 @@ class Site(BaseModel):
     address: SiteAddress
     time_zone: str
     labels: dict[str, str]
+    grid: Grid | None = None
+    circuits: list[Circuit] = []
     charger_count: int = Field(description="How many chargers name this site (GET /chargers?site_id= lists them)")
     version: int = Field(description="Counts the changes of the definition; SiteChanged carries it")
     created_at: str
@@ -730,7 +783,7 @@ class SitePage(BaseModel):
 
 
 def _site(item: dict[str, Any]) -> Site:
-    fields = {name: plain(item.get(name)) for name in Site.model_fields if name != "id"}
+    fields = {name: plain(item[name]) for name in Site.model_fields if name in item}
     return Site(id=item["site_id"], **fields)
 
 
@@ -808,11 +861,19 @@ def get_site(site_id: SiteId) -> Site:
 @app.put("/sites/<site_id>", security=allow(Scope.ADMIN, Scope.OPERATOR), summary="Create or replace a site", tags=[SITES],
          description=("Creates a site under the id the client chooses (201; also after a delete), or replaces its whole "
                       "definition (200); the chargers that name it stay (and take its new time zone, if it changed). "
+                      "`grid` and `circuits` are its electrical tree, which load management divides (docs/sites.md). "
                       "Each PUT moves `version` on and announces SiteChanged. 422 for an invalid body: an unknown "
-                      "country code or time zone says what to send."),
+                      "country code or time zone, or a tree that cannot be (a cycle, a charger in two circuits, a "
+                      "node with no limit or two...), says what to send, at the field to fix."),
          responses=responses({200: ("Replaced", Site), 201: ("Created", Site)}, 422))
 def put_site(site_id: SiteId, definition: SiteDefinition) -> Response[Site]:
-    old = store.put_site(_valid_site(site_id), definition.model_dump(exclude_none=True), clock.iso(clock.now()))
+    _valid_site(site_id)
+    problems = [ProblemDetail(path=f"body.{path}", message=message)
+                for path, message in sites.tree_problems(definition.grid, definition.circuits)]
+    if problems:
+        raise ProblemError(422, "; ".join(f"{p.path}: {p.message}" for p in problems), problems)
+    old = store.put_site(site_id, decimals(definition.model_dump(exclude_none=True)), clock.iso(clock.now()),
+                         removed=() if definition.grid else ("grid",))
     created = not old or "deleted_at" in old
     site = _existing_site(site_id)
     if site.get("zone_pending"):

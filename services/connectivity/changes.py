@@ -53,17 +53,18 @@ def location(key: str) -> tuple[int, int]:
 
 
 def charger_changes(old: Image, new: Image) -> list[ConnectivityEvent]:
-    """Connected, disconnected, booted, placed (its site changed: PUT /chargers, or deleted), and every connector
-    whose reported state changed."""
+    """Connected, disconnected, booted, placed (its site or rating changed: PUT /chargers, or deleted), and every
+    connector whose reported state changed."""
     before, after = old or {}, new or {}
     charge_point_id = after.get("charge_point_id") or before.get("charge_point_id")
     found: list[ConnectivityEvent] = []
-    if after.get("site_id") != before.get("site_id"):
-        # Only registration writes move a charger, and each counts its registration_version.
+    rating = _rating(after)
+    if after.get("site_id") != before.get("site_id") or rating != _rating(before):
+        # Only registration writes move or rate a charger, and each counts its registration_version.
         version = int(after.get("registration_version") or before.get("registration_version") or 0)
         found.append(ChargerPlaced(event_id=stable_id("ChargerPlaced", charge_point_id, version),
                                    charge_point_id=charge_point_id, site_id=after.get("site_id"),
-                                   previous_site_id=before.get("site_id"), version=version,
+                                   previous_site_id=before.get("site_id"), version=version, **rating,
                                    **({"occurred_at": after["deleted_at"]} if after.get("deleted_at") else {})))
     connection, previous = after.get("connection_id"), before.get("connection_id")
     if connection and connection != previous:
@@ -97,6 +98,13 @@ def charger_changes(old: Image, new: Image) -> list[ConnectivityEvent]:
             problems_reported=state.get("problems_reported", True)))
     found += transfer_progress(before, after, charge_point_id)
     return found
+
+
+def _rating(charger: dict[str, Any]) -> dict[str, Any]:
+    """The charger's electrical registration as ChargerPlaced carries it; an item from before it was kept has the
+    defaults, so that its first write after announces nothing."""
+    return {"max_current_a": plain(charger.get("max_current_a")), "phases": int(charger.get("phases") or 3),
+            "phase_map": charger.get("phase_map") or {}}
 
 
 # The charger item's fields `chargers.progressed` keeps, and the kind of transfer each reports.
@@ -169,12 +177,14 @@ def message_changes(old: Image, new: Image) -> list[ConnectivityEvent]:
 
 
 def site_changes(old: Image, new: Image) -> list[ConnectivityEvent]:
-    """SiteChanged when a site's definition changed (its version moved); a change of its charger count makes none."""
+    """SiteChanged when a site's definition changed (its version moved), its electrical tree with it; a change of its
+    charger count makes none."""
     if not new or new["part"] != SITE_PART or "version" not in new or (old or {}).get("version") == new["version"]:
         return []  # a bare key: moto records a new item's key before the update that fills it
     change = "updated" if _alive(old) and _alive(new) else "created" if _alive(new) else "deleted"
     return [SiteChanged(event_id=stable_id("SiteChanged", new["site_id"], new["version"]), occurred_at=new["updated_at"],
-                        change=change, version=int(new["version"]),
+                        change=change, version=int(new["version"]), grid=plain(new.get("grid")),
+                        circuits=plain(new.get("circuits") or []),
                         **{name: new[name] for name in ("site_id", "name", "address", "time_zone", "labels")})]
 
 

@@ -10,8 +10,11 @@ from __future__ import annotations
 import difflib
 import re
 import zoneinfo
+from collections.abc import Sequence
 from functools import lru_cache
 from importlib.resources import files
+
+from services.contracts.connectivity import Circuit, Grid
 
 # A site id is one URL path segment that never needs encoding (RFC 3986's unreserved characters).
 SITE_ID = re.compile(r"[A-Za-z0-9._~-]{1,64}")
@@ -45,3 +48,86 @@ def time_zone_problem(name: str) -> str | None:
     close = difflib.get_close_matches(name, sorted(time_zones()), n=3, cutoff=0.6)
     hint = f"did you mean {' or '.join(close)}?" if close else "e.g. Europe/Berlin, America/New_York, UTC"
     return f"{name!r} is not an IANA time zone: {hint}"
+
+
+# --- the electrical tree ------------------------------------------------------------------------------------------
+
+# Bounds that keep a site's item, and the SiteChanged that carries it, far below DynamoDB's 400 KB and EventBridge's
+# 256 KB: a charger id is at most 48 characters.
+MAX_CIRCUITS = 100
+MAX_TREE_CHARGERS = 1000
+
+
+def limit_problem(max_current_a: float | None, max_power_w: int | None) -> str | None:
+    """What is wrong with a node's limit, which load management divides: it needs one, and one only, so that no
+    two limits of a node can disagree."""
+    if (max_current_a is None) == (max_power_w is None):
+        return "give exactly one of max_current_a (amperes per phase) or max_power_w (watts in total)"
+    return None
+
+
+def tree_problems(grid: Grid | None, circuits: Sequence[Circuit]) -> list[tuple[str, str]]:
+    """What is wrong with a site's tree below its grid connection, each as (path, what to fix); the path names the
+    field (`circuits.2.parent_id`). A charger id need not be registered: the tree may be drawn before the chargers
+    are installed."""
+    if circuits and grid is None:
+        return [("circuits", "circuits need a grid connection: send `grid`, the root of the tree")]
+    found: list[tuple[str, str]] = []
+    index: dict[str, int] = {}
+    for n, circuit in enumerate(circuits):
+        if circuit.id in index:
+            found.append((f"circuits.{n}.id", f"circuit {circuit.id!r} is already circuits.{index[circuit.id]}: "
+                                              "give each circuit its own id"))
+        else:
+            index[circuit.id] = n
+    found += _parent_problems(grid, circuits, index)
+    found += _charger_problems(circuits)
+    return found
+
+
+def _parent_problems(grid: Grid | None, circuits: Sequence[Circuit], index: dict[str, int]) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    for n, circuit in enumerate(circuits):
+        path = f"circuits.{n}.parent_id"
+        if circuit.parent_id is not None and circuit.parent_id not in index:
+            found.append((path, f"no circuit {circuit.parent_id!r} in this site: name one of its circuits, or null "
+                                "for a circuit directly under the grid connection"))
+            continue
+        cycle = _cycle(circuit, circuits, index)
+        if cycle:
+            found.append((path, f"the circuits form a cycle ({' -> '.join(cycle)}): one of them must hang from the "
+                                "grid connection (parent_id null)"))
+            continue
+        parent = grid if circuit.parent_id is None else circuits[index[circuit.parent_id]]
+        if circuit.phases == 3 and parent is not None and parent.phases == 1:
+            above = "the grid connection" if circuit.parent_id is None else f"circuit {circuit.parent_id!r}"
+            found.append((f"circuits.{n}.phases", f"a three-phase circuit cannot hang from {above}, which is "
+                                                  "single-phase: make it single-phase (phases 1)"))
+    return found
+
+
+def _cycle(circuit: Circuit, circuits: Sequence[Circuit], index: dict[str, int]) -> list[str]:
+    """The circuit's ancestors up to where they come back to it ([] when they end at the grid connection, or at a
+    missing parent, which is refused apart)."""
+    seen = [circuit.id]
+    parent = circuit.parent_id
+    while parent is not None and parent in index and parent not in seen:
+        seen.append(parent)
+        parent = circuits[index[parent]].parent_id
+    return [*seen, circuit.id] if parent == circuit.id else []
+
+
+def _charger_problems(circuits: Sequence[Circuit]) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    where: dict[str, str] = {}
+    for n, circuit in enumerate(circuits):
+        for m, charger_id in enumerate(circuit.charger_ids):
+            if charger_id in where:
+                found.append((f"circuits.{n}.charger_ids.{m}",
+                              f"charger {charger_id!r} is already in {where[charger_id]}: a charger is wired to one "
+                              "circuit only"))
+            else:
+                where[charger_id] = f"circuit {circuit.id!r}"
+    if len(where) > MAX_TREE_CHARGERS:
+        found.append(("circuits", f"{len(where)} chargers in circuits, at most {MAX_TREE_CHARGERS} per site"))
+    return found

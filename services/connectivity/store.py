@@ -418,10 +418,11 @@ def get_site(site_id: str) -> dict[str, Any] | None:
     return aws.table("sites").get_item(Key=_site_key(site_id), ConsistentRead=True).get("Item")
 
 
-def put_site(site_id: str, definition: dict[str, Any], now: str) -> dict[str, Any]:
+def put_site(site_id: str, definition: dict[str, Any], now: str, removed: tuple[str, ...] = ()) -> dict[str, Any]:
     """Creates or replaces a site's definition, or brings a deleted site back; the item as it was ({} if new).
 
-    Only the definition's fields are set: its charger count, and whatever later parts the item holds, stay. A write
+    Only the definition's fields are set, and its optional fields left out (`removed`) removed: its charger count,
+    and whatever later parts the item holds, stay. A write
     that changes a site's time zone also marks it `zone_pending` until the chargers that name it hold the new zone
     (`zone_given`): a PUT that failed in between leaves the mark, and the next PUT gives the zone again.
     """
@@ -429,17 +430,19 @@ def put_site(site_id: str, definition: dict[str, Any], now: str) -> dict[str, An
     sets += ["version = if_not_exists(version, :zero) + :one", "charger_count = if_not_exists(charger_count, :zero)",
              "created_at = if_not_exists(created_at, :now)", "updated_at = :now"]
     values |= {":zero": 0, ":one": 1, ":now": now}
+    names |= {f"#r{i}": name for i, name in enumerate(removed)}
+    removals = " REMOVE " + ", ".join(["deleted_at", *(f"#r{i}" for i in range(len(removed)))])
     request = {"Key": _site_key(site_id), "ExpressionAttributeNames": names, "ReturnValues": "ALL_OLD"}
     try:
         reply = aws.table("sites").update_item(
-            **request, UpdateExpression="SET " + ", ".join(sets) + " REMOVE deleted_at",
+            **request, UpdateExpression="SET " + ", ".join(sets) + removals,
             ConditionExpression="attribute_not_exists(time_zone) OR attribute_exists(deleted_at) OR time_zone = :zone",
             ExpressionAttributeValues={**values, ":zone": definition["time_zone"]})
     except ClientError as error:
         if not condition_failed(error):
             raise
         reply = aws.table("sites").update_item(
-            **request, UpdateExpression="SET " + ", ".join([*sets, "zone_pending = :true"]) + " REMOVE deleted_at",
+            **request, UpdateExpression="SET " + ", ".join([*sets, "zone_pending = :true"]) + removals,
             ExpressionAttributeValues={**values, ":true": True})
     return reply.get("Attributes") or {}
 

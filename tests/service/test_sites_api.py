@@ -1,4 +1,5 @@
-"""REST /sites through the connectivity Lambda, chargers naming sites, and the SiteChanged the site table's stream makes."""
+"""REST /sites through the connectivity Lambda, their electrical tree, chargers naming sites and rated, and the
+SiteChanged and ChargerPlaced the tables' streams make."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 
 from services.connectivity import store
 from services.shared.relay import wanted
-from tests.service.helpers import EventTap, assert_problem, call_api
+from tests.service.helpers import EventTap, assert_problem, call_api, connect_charger, send_frame
 
 DEPOT = {"name": "Depot North", "address": {"street": "Hafenstr. 1", "city": "Hamburg", "postal_code": "20457", "country": "DE"},
          "time_zone": "Europe/Berlin", "labels": {"region": "north"}}
@@ -310,3 +311,124 @@ def test_site_changes_are_announced_with_the_sites_fields_and_counts_are_not(aws
     assert changed[2]["name"] == "Depot North" and changed[2]["time_zone"] == "Europe/Berlin"
     assert changed[0]["charge_point_id"] is None
     assert wanted("csms.connectivity", "SiteChanged"), "exported: put on the bus for the services that will consume it"
+
+
+# --- the electrical tree, and a charger's rating ------------------------------------------------------------------
+
+TREE = {"grid": {"max_current_a": 63, "phases": 3},
+        "circuits": [{"id": "feeder", "max_current_a": 32, "charger_ids": ["CP-1", "CP-2"]},
+                     {"id": "board", "parent_id": "feeder", "max_power_w": 7400, "phases": 1, "charger_ids": ["CP-3"]}]}
+
+
+def test_a_sites_tree_is_stored_answered_and_replaced_whole(aws_env: None) -> None:
+    created = put_site("depot-1", {**DEPOT, **TREE})
+
+    assert created["statusCode"] == 201, created["body"]
+    assert created["json"]["grid"] == {"max_current_a": 63.0, "max_power_w": None, "voltage": 230, "phases": 3}
+    assert created["json"]["circuits"] == [
+        {"id": "feeder", "parent_id": None, "max_current_a": 32.0, "max_power_w": None, "phases": 3,
+         "charger_ids": ["CP-1", "CP-2"]},
+        {"id": "board", "parent_id": "feeder", "max_current_a": None, "max_power_w": 7400, "phases": 1,
+         "charger_ids": ["CP-3"]}]
+    assert call_api("GET", "/sites/depot-1")["json"] == created["json"]
+    assert call_api("GET", "/sites")["json"]["items"] == [created["json"]]
+
+    tenths = put_site("depot-1", {**DEPOT, "grid": {"max_current_a": 35.7, "phases": 1, "voltage": 240}})
+    assert tenths["json"]["grid"]["max_current_a"] == 35.7 and tenths["json"]["circuits"] == []
+    replaced = put_site("depot-1")
+    assert (replaced["json"]["grid"], replaced["json"]["circuits"]) == (None, []), "a PUT replaces the tree too"
+    assert "grid" not in store.get_site("depot-1")
+
+
+CIRCUIT = {"id": "c", "max_current_a": 16}
+
+
+@pytest.mark.parametrize(("tree", "path", "says"), [
+    ({"grid": {"phases": 3}}, "body.grid", "give exactly one of max_current_a (amperes per phase) or max_power_w"),
+    ({"grid": {"max_current_a": 63, "max_power_w": 43_000}}, "body.grid", "exactly one of"),
+    ({"grid": {"max_current_a": 63.05}}, "body.grid.max_current_a", "multiple of 0.1"),
+    ({"grid": {"max_current_a": 63, "phases": 2}}, "body.grid.phases", ""),
+    ({"grid": {"max_current_a": 63, "fuse": "gG"}}, "body.grid.fuse", ""),
+    ({"grid": {"max_current_a": 63}, "circuits": [{"id": "c"}]}, "body.circuits.0", "exactly one of"),
+    ({"grid": {"max_current_a": 63}, "circuits": [{**CIRCUIT, "max_current_a": 0.25}]}, "body.circuits.0.max_current_a",
+     "multiple of 0.1"),
+    ({"grid": {"max_current_a": 63}, "circuits": [{**CIRCUIT, "id": "a/b"}]}, "body.circuits.0.id", ""),
+    ({"grid": {"max_current_a": 63}, "circuits": [{**CIRCUIT, "charger_ids": ["CP 1"]}]}, "body.circuits.0.charger_ids.0",
+     ""),
+    ({"circuits": [CIRCUIT]}, "body.circuits", "circuits need a grid connection: send `grid`"),
+    ({"grid": {"max_current_a": 63}, "circuits": [CIRCUIT, CIRCUIT]}, "body.circuits.1.id",
+     "circuit 'c' is already circuits.0"),
+    ({"grid": {"max_current_a": 63}, "circuits": [{**CIRCUIT, "parent_id": "x"}]}, "body.circuits.0.parent_id",
+     "no circuit 'x' in this site"),
+    ({"grid": {"max_current_a": 63}, "circuits": [{**CIRCUIT, "id": "a", "parent_id": "b"},
+                                                   {**CIRCUIT, "id": "b", "parent_id": "a"}]},
+     "body.circuits.0.parent_id", "the circuits form a cycle (a -> b -> a)"),
+    ({"grid": {"max_current_a": 63}, "circuits": [{**CIRCUIT, "id": "a", "charger_ids": ["CP-1"]},
+                                                   {**CIRCUIT, "id": "b", "charger_ids": ["CP-1"]}]},
+     "body.circuits.1.charger_ids.0", "charger 'CP-1' is already in circuit 'a'"),
+    ({"grid": {"max_current_a": 63, "phases": 1}, "circuits": [CIRCUIT]}, "body.circuits.0.phases",
+     "a three-phase circuit cannot hang from the grid connection, which is single-phase"),
+    ({"grid": {"max_current_a": 63}, "circuits": [{**CIRCUIT, "id": f"c{n}"} for n in range(101)]}, "body.circuits",
+     "at most 100"),
+])
+def test_a_tree_that_cannot_be_is_422_at_the_field_to_fix_and_stores_nothing(
+        aws_env: None, tree: dict[str, Any], path: str, says: str) -> None:
+    body = assert_problem(put_site("depot-1", {**DEPOT, **tree}), 422)
+
+    assert any(e["path"] == path for e in body["errors"]), body
+    assert says in body["detail"], body
+    assert_problem(call_api("GET", "/sites/depot-1"), 404)
+
+
+def test_a_charger_is_rated_and_its_phase_map_answered(aws_env: None) -> None:
+    registered = call_api("PUT", "/chargers/CP-1", body={"max_current_a": 32.5, "phases": 1, "phase_map": {"1": "L2"}})
+
+    assert registered["statusCode"] == 201, registered["body"]
+    charger = registered["json"]
+    assert (charger["max_current_a"], charger["phases"], charger["phase_map"]) == (32.5, 1, {"1": "L2"})
+    assert call_api("GET", "/chargers/CP-1")["json"] == charger
+    unrated = call_api("PUT", "/chargers/CP-1", body={})["json"]
+    assert (unrated["max_current_a"], unrated["phases"], unrated["phase_map"]) == (None, 3, {}), "a PUT replaces"
+
+
+@pytest.mark.parametrize(("registration", "path"), [
+    ({"max_current_a": 0}, "body.max_current_a"),
+    ({"max_current_a": 1000.1}, "body.max_current_a"),
+    ({"max_current_a": 16.05}, "body.max_current_a"),
+    ({"phases": 2}, "body.phases"),
+    ({"phase_map": {"0": "L1"}}, "body.phase_map.0.[key]"),
+    ({"phase_map": {"100": "L1"}}, "body.phase_map.100.[key]"),
+    ({"phase_map": {"1": "L4"}}, "body.phase_map.1"),
+])
+def test_a_rating_out_of_bounds_is_422_at_its_field(aws_env: None, registration: dict[str, Any], path: str) -> None:
+    body = assert_problem(call_api("PUT", "/chargers/CP-1", body=registration), 422)
+
+    assert [e["path"] for e in body["errors"]] == [path], body
+    assert store.get_charger("CP-1") is None
+
+
+def test_site_changes_carry_the_tree(aws_env: None, tap: EventTap) -> None:
+    put_site("north", {**DEPOT, **TREE})
+    put_site("north")
+
+    with_tree, without = tap.of("SiteChanged")
+    assert with_tree["grid"] == {"max_current_a": 63.0, "max_power_w": None, "voltage": 230, "phases": 3}
+    assert [(c["id"], c["parent_id"], c["charger_ids"]) for c in with_tree["circuits"]] == [
+        ("feeder", None, ["CP-1", "CP-2"]), ("board", "feeder", ["CP-3"])]
+    assert (without["grid"], without["circuits"]) == (None, [])
+
+
+def test_a_charger_is_placed_again_when_its_rating_or_phase_map_changes_and_not_when_it_talks(
+        aws_env: None, tap: EventTap) -> None:
+    put_site("north")
+    call_api("PUT", "/chargers/CP-1", body={"site_id": "north", "max_current_a": 32})
+    call_api("PUT", "/chargers/CP-1", body={"site_id": "north", "max_current_a": 32, "labels": {"bay": "1"}})
+    call_api("PUT", "/chargers/CP-1", body={"site_id": "north", "max_current_a": 16, "phases": 1,
+                                            "phase_map": {"1": "L3"}})
+    connection_id, _ = connect_charger("CP-1")
+    send_frame("CP-1", connection_id, [2, "m1", "Heartbeat", {}])
+
+    placed = tap.of("ChargerPlaced")
+    assert [(e["version"], e["site_id"], e["previous_site_id"], e["max_current_a"], e["phases"], e["phase_map"])
+            for e in placed] == [(1, "north", None, 32.0, 3, {}), (3, "north", "north", 16.0, 1, {"1": "L3"})]
+    assert tap.of("ChargerConnected"), "the charger's connection and heartbeat wrote its item, and placed it not again"

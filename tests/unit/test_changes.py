@@ -74,6 +74,25 @@ def test_a_charger_announces_placed_when_its_site_changes_with_its_registration_
     assert charger_changes(None, {"charge_point_id": CP, "connectors": {}}) == []
 
 
+def test_a_charger_announces_placed_when_its_rating_or_phase_map_changes_and_not_on_other_writes() -> None:
+    """Chargers' items are written on nearly every OCPP message; only a registration changes the rating."""
+    before = {"charge_point_id": CP, "connectors": {}, "site_id": "S-1", "registration_version": Decimal(1)}
+    rated = {**before, "max_current_a": Decimal("32.5"), "phases": Decimal(3), "phase_map": {},
+             "registration_version": Decimal(2)}
+    assert charger_changes(before, {**rated, "max_current_a": None}) == [], "the defaults, as an older item has none"
+    [event] = charger_changes(before, rated)
+    assert (event.site_id, event.previous_site_id, event.version) == ("S-1", "S-1", 2)
+    assert (event.max_current_a, event.phases, event.phase_map) == (32.5, 3, {})
+    assert event.model_dump(mode="json")["max_current_a"] == 32.5, "a number, not the stream's Decimal as a string"
+    mapped = {**rated, "phases": Decimal(1), "phase_map": {"1": "L2"}, "registration_version": Decimal(3)}
+    [event] = charger_changes(rated, mapped)
+    assert (event.phases, event.phase_map, event.version) == (1, {"1": "L2"}, 3)
+    assert charger_changes(rated, {**mapped, "phases": Decimal(3)})[0].phase_map == {"1": "L2"}
+    assert names(charger_changes(mapped, {**mapped, "last_seen": T0, "connectors": {"1/1": connector("Charging")}})) == [
+        "ConnectorStatusChanged"]
+    assert charger_changes(mapped, {**mapped, "registration_version": Decimal(4), "labels": {"a": "b"}}) == []
+
+
 def test_a_command_announces_completed_once_when_it_is_settled() -> None:
     sent = {"charge_point_id": CP, "command_id": "c1", "action": "Reset", "status": "sent"}
     done = {**sent, "status": "accepted", "reply": {"status": "Accepted"}, "completed_at": T0}
@@ -225,6 +244,21 @@ def test_a_site_announces_created_updated_deleted_and_created_again() -> None:
         "north", "2026-03-01T10:01:00.000Z", "DE", None)
     assert site_changes(None, site(1))[0].event_id == first.event_id  # relayed twice: the same event
     assert len({found[0].event_id for found in changed}) == 4
+
+
+def test_a_site_announces_its_electrical_tree_with_numbers_as_numbers() -> None:
+    tree = {"grid": {"max_current_a": Decimal(63), "voltage": Decimal(230), "phases": Decimal(3)},
+            "circuits": [{"id": "feeder", "max_current_a": Decimal("32.5"), "phases": Decimal(3),
+                          "charger_ids": ["CP-1", "CP-2"]},
+                         {"id": "board", "parent_id": "feeder", "max_power_w": Decimal(7400), "phases": Decimal(1),
+                          "charger_ids": []}]}
+    [changed] = site_changes(None, site(1, **tree))
+    assert changed.model_dump(mode="json")["grid"] == {"max_current_a": 63.0, "max_power_w": None, "voltage": 230,
+                                                       "phases": 3}
+    assert [(c.id, c.parent_id, c.max_current_a, c.max_power_w, c.phases, c.charger_ids) for c in changed.circuits] == [
+        ("feeder", None, 32.5, None, 3, ["CP-1", "CP-2"]), ("board", "feeder", None, 7400, 1, [])]
+    [bare] = site_changes(None, site(1))
+    assert (bare.grid, bare.circuits) == (None, []), "a site from before the tree, or without one"
 
 
 def test_a_sites_count_or_other_parts_announce_nothing() -> None:
