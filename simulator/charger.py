@@ -683,6 +683,7 @@ class Charger:
         assert connector.transaction_id is not None
         ends_at = loop.time() + self._draw(self.behaviour.session_duration_s)
         session = connector.session = self.charging.begin(connector.id, connector.transaction_id, now())
+        connector.power_w = session.draw.power_w
         sampled_at = loop.time()
         self._show(connector, Status(session.draw.status))
         self._meter(connector, Reading.OTHER)
