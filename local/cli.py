@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import os
 import sys
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -180,6 +180,12 @@ def _add_simulate(commands: Any) -> None:
                           help="a token drivers use (repeat it; default SIM-TAG-01 to SIM-TAG-20); "
                                "registered through the REST API if the CSMS does not know it")
     simulate.add_argument("--seed", type=int, default=1, help="the same seed draws the same arrivals")
+    simulate.add_argument("--ev-max-current", type=_rate, metavar="A",
+                          help="each session's EV draws up to this current per phase, as charging profiles allow "
+                               "(default: a random power, profiles answered but not obeyed)")
+    simulate.add_argument("--ev-phases", type=int, choices=(1, 3), default=3, help="the EV's phases (with --ev-max-current)")
+    simulate.add_argument("--reject-profiles", type=_whole, default=0, metavar="N",
+                          help="the first N chargers reject every charging profile")
     _rest_url_option(simulate, "where the id tags are registered")
     simulate.add_argument("--quiet", action="store_true", help="no live view; only the summary at the end")
 
@@ -371,6 +377,13 @@ def _rate(text: str) -> float:
     return value
 
 
+def _whole(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: cannot be negative")
+    return value
+
+
 def _count(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -413,6 +426,7 @@ def _events(args: argparse.Namespace, config: Config) -> int:
 def _simulate(args: argparse.Namespace) -> int:
     from local.ports import raise_open_files_limit
     from simulator.charger import DEFAULT_ID_TAGS, Behaviour
+    from simulator.charging import EvModel, SmartCharging
     from simulator.fleet import FleetConfig, SetupError, register_id_tags, simulate
     from simulator.progress import summary
 
@@ -423,9 +437,13 @@ def _simulate(args: argparse.Namespace) -> int:
                           session_duration_s=args.session_duration, sample_interval_s=int(args.sample_interval),
                           faults_per_hour=args.faults_per_hour, fault_duration_s=args.fault_duration,
                           connection_lifetime_s=args.connection_lifetime, id_tags=tuple(args.id_tags or DEFAULT_ID_TAGS),
-                          protocol=args.protocol)
+                          protocol=args.protocol,
+                          smart_charging=SmartCharging(ev=EvModel(max_a=args.ev_max_current, phases=args.ev_phases)
+                                                       if args.ev_max_current else None))
     config = FleetConfig(url=args.url.rstrip("/"), chargers=args.chargers, duration_s=args.duration, behaviour=behaviour,
                          id_prefix=args.id_prefix, seed=args.seed, connect_rate=args.connect_rate)
+    rejecting = replace(behaviour.smart_charging, reject_profiles=True)
+    config = replace(config, smart_charging={cp_id: rejecting for cp_id in config.charge_point_ids()[:args.reject_profiles]})
     api_key, key_file = _operator_key(args.api_key)
     if not api_key:
         print(f"csms simulate: the id tags are registered through the REST API, which needs an operator key: pass "

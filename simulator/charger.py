@@ -29,6 +29,7 @@ from ocpp.exceptions import OCPPError
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
 
+from simulator.charging import Charging, Session, SmartCharging, first, now, seconds_until
 from simulator.stats import Stats
 
 OCPP16, OCPP201, MIXED = "ocpp1.6", "ocpp2.0.1", "mixed"
@@ -44,11 +45,14 @@ def protocol_of(protocol: str, index: int) -> str:
 
 
 class Status(StrEnum):
-    """A connector's state, as finely as 1.6 reports it; 2.0.1 shows Preparing, Charging and Finishing as Occupied."""
+    """A connector's state, as finely as 1.6 reports it; 2.0.1 shows Preparing, Charging (and suspended) and
+    Finishing as Occupied."""
 
     AVAILABLE = "Available"
     PREPARING = "Preparing"
     CHARGING = "Charging"
+    SUSPENDED_EVSE = "SuspendedEVSE"
+    SUSPENDED_EV = "SuspendedEV"
     FINISHING = "Finishing"
     FAULTED = "Faulted"
     UNAVAILABLE = "Unavailable"
@@ -75,6 +79,7 @@ class Reading(StrEnum):
     PERIODIC = "Sample.Periodic"
     END = "Transaction.End"
     TRIGGER = "Trigger"
+    OTHER = "Other"  # what a smart-charging session draws changed
 
 
 class Setting(StrEnum):
@@ -122,7 +127,8 @@ FAULT_WEIGHTS = tuple(fault.weight for fault in FAULTS)
 class Behaviour:
     """How every charger of a fleet behaves. Rates are per charger per hour (Poisson arrivals); each duration
     drawn is 0.5 to 1.5 times its mean, so none is so short that a session meters nothing. `protocol` is one
-    of PROTOCOLS or MIXED (half the fleet each, by `protocol_of`)."""
+    of PROTOCOLS or MIXED (half the fleet each, by `protocol_of`). `smart_charging` is each charger's electrical
+    side and EV (simulator/charging.py); without an EV a session draws a random power within `power_kw`."""
 
     connectors: int = 2
     sessions_per_hour: float = 1.0
@@ -136,6 +142,7 @@ class Behaviour:
     protocol: str = OCPP16
     response_timeout_s: float = 30
     stop_grace_s: float = 30
+    smart_charging: SmartCharging = SmartCharging()
 
 
 # Longer than API Gateway's 29 s for the authorizer and $connect, so that a slow CSMS answers before a charger gives up.
@@ -177,6 +184,7 @@ class Connector:
     activity: asyncio.Task[None] | None = None
     transaction_id: int | str | None = None
     power_w: float = 0.0
+    session: Session | None = None
     stop_reason: Stop | None = None
     interrupted: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -240,7 +248,7 @@ class Wire(Protocol):
     def authorization(self, reply: Any) -> str: ...
     def start(self, connector: Connector, id_tag: str, remote_start_id: int | None) -> Any: ...
     def started(self, request: Any, reply: Any) -> tuple[int | str, str]: ...
-    def meter(self, connector: Connector) -> Any: ...
+    def meter(self, connector: Connector, context: Reading) -> Any: ...
     def stop(self, connector: Connector, id_tag: str, reason: Stop) -> Any: ...
     def fault(self, connector: Connector, *, cleared: bool) -> Any | None: ...
 
@@ -259,7 +267,9 @@ def wire_for(charger: Charger, protocol: str) -> Wire:
 
 class Charger:
     def __init__(self, charge_point_id: str, url: str, behaviour: Behaviour, stats: Stats, rng: random.Random,
-                 logger: logging.Logger, *, protocol: str | None = None) -> None:
+                 logger: logging.Logger, *, protocol: str | None = None,
+                 smart_charging: SmartCharging | None = None) -> None:
+        """`smart_charging` overrides the behaviour's for this charger."""
         self.id = charge_point_id
         self.behaviour = behaviour
         self.stats = stats
@@ -273,6 +283,7 @@ class Charger:
             Setting.AUTHORIZE_REMOTE_STARTS: "false",
         }
         self.protocol = protocol or behaviour.protocol
+        self.charging = Charging(smart_charging or behaviour.smart_charging, self.protocol, behaviour.connectors)
         self.wire = wire_for(self, self.protocol)
         # Why the next BootNotification (2.0.1 says it; 1.6 does not).
         self.boot_reason = "PowerUp"
@@ -287,6 +298,7 @@ class Charger:
         self._closing = asyncio.Event()
         self._stopping = False
         self._dropped: float | None = None  # after a drop, when the charger notices it (s)
+        self._away_until = 0.0  # offline until then (loop time): no connection is tried
         self._activities: set[asyncio.Task[None]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -326,6 +338,12 @@ class Charger:
         self._connection.websocket.transport.abort()
         return self._dropped
 
+    def go_offline(self, seconds: float) -> None:
+        """The charger is cut off for `seconds` (its connection reset, none tried meanwhile), then reconnects. It goes
+        on charging as it must: its messages queue for the next connection."""
+        self._away_until = asyncio.get_running_loop().time() + seconds
+        self.drop()
+
     def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(work)
         self._tasks.add(task)
@@ -344,7 +362,10 @@ class Charger:
 
     async def _stay_connected(self) -> None:
         failures = 0
+        loop = asyncio.get_running_loop()
         while not self._closing.is_set():
+            if await self._wait(self._closing, self._away_until - loop.time()):
+                return
             try:
                 async with connect(self._url, self.id, subprotocols=(self.protocol,)) as websocket:
                     self._dropped = None
@@ -633,6 +654,8 @@ class Charger:
 
     async def _charge(self, connector: Connector) -> Stop:
         """Energy flows until the driver unplugs (EVDisconnected) or something interrupts: the reason to stop."""
+        if self.charging.settings.ev is not None:
+            return await self._charge_ev(connector)
         loop = asyncio.get_running_loop()
         power_w = self.rng.uniform(*self.behaviour.power_kw) * 1000
         ends_at = loop.time() + self._draw(self.behaviour.session_duration_s)
@@ -649,7 +672,56 @@ class Charger:
             if now >= ends_at:
                 return Stop.EV_DISCONNECTED
             # Metering never waits for the CSMS: offline, the samples queue, in order, for the next connection.
-            self.spawn(self._queued(self.wire.meter(connector)))
+            self._meter(connector, Reading.PERIODIC)
+
+    async def _charge_ev(self, connector: Connector) -> Stop:
+        """The EV draws what the limit in force lets it, re-examined every sample interval, at once when a profile
+        is set or cleared or a session begins or ends, and when a held profile's period or validity turns. Each
+        change of what it draws is sampled at once, besides the periodic samples, so that the samples are the
+        whole step function of its draw."""
+        loop = asyncio.get_running_loop()
+        assert connector.transaction_id is not None
+        ends_at = loop.time() + self._draw(self.behaviour.session_duration_s)
+        session = connector.session = self.charging.begin(connector.id, connector.transaction_id, now())
+        connector.power_w = session.draw.power_w
+        sampled_at = loop.time()
+        self._show(connector, Status(session.draw.status))
+        self._meter(connector, Reading.OTHER)
+        try:
+            while True:
+                interval = int(self.settings[Setting.SAMPLE_INTERVAL])
+                turn = seconds_until(self.charging.next_change(session, now()), now())
+                await first((connector.interrupted, session.nudged),
+                            min(sampled_at + interval, ends_at, loop.time() + turn) - loop.time())
+                session.nudged.clear()
+                energy_wh, changed = self.charging.update(session, now())
+                connector.meter_wh += energy_wh
+                connector.power_w = session.draw.power_w
+                if connector.interrupted.is_set():
+                    return connector.stop_reason or Stop.FAULT
+                if loop.time() >= ends_at:
+                    return Stop.EV_DISCONNECTED
+                self._show(connector, Status(session.draw.status))
+                if changed or loop.time() >= sampled_at + interval:
+                    self._meter(connector, Reading.OTHER if changed else Reading.PERIODIC)
+                    sampled_at = loop.time()
+        finally:
+            self.charging.end(connector.id, now())
+            connector.session, connector.power_w = None, 0.0
+
+    def _meter(self, connector: Connector, context: Reading) -> None:
+        """A sample, queued in order for the next connection while offline."""
+        self.spawn(self._queued(self.wire.meter(connector, context)))
+
+    def _show(self, connector: Connector, status: Status) -> None:
+        """A status within a session, reported (queued while offline) where the version shows it: 1.6's Charging
+        and suspended states; 2.0.1 says them in the TransactionEvent instead."""
+        if connector.fault is not None or connector.status == status:
+            return
+        shown = self.wire.shown(connector.status) != self.wire.shown(status)
+        connector.status = status
+        if shown:
+            self.spawn(self._report(None, connector.id, keep=True))
 
     async def _fault(self, connector: Connector) -> None:
         """Reports the fault (a session on the connector stops), then, after its duration, the recovery."""

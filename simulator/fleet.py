@@ -16,9 +16,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from simulator.charger import Behaviour, Charger, protocol_of
+from simulator.charging import SmartCharging
 from simulator.stats import Stats, ocpp_logger
 
 
@@ -32,6 +33,8 @@ class FleetConfig:
     seed: int = 1
     # Chargers started per second: a fleet starting at once would measure a thundering herd, not a fleet.
     connect_rate: float = 50.0
+    # Chargers whose electrical side or EV differs from the behaviour's, by charge point id.
+    smart_charging: Mapping[str, SmartCharging] = field(default_factory=dict)
 
     def charge_point_ids(self) -> list[str]:
         width = max(3, len(str(self.chargers)))
@@ -45,7 +48,8 @@ class Fleet:
         logger = ocpp_logger(self.stats)
         # One generator per charger, seeded by its id: a charger's randomness does not depend on the others'.
         self.chargers = [Charger(cp_id, config.url, config.behaviour, self.stats, random.Random(f"{config.seed}:{cp_id}"),
-                                 logger, protocol=protocol_of(config.behaviour.protocol, index))
+                                 logger, protocol=protocol_of(config.behaviour.protocol, index),
+                                 smart_charging=config.smart_charging.get(cp_id))
                          for index, cp_id in enumerate(config.charge_point_ids())]
         self._stop = asyncio.Event()
 

@@ -12,11 +12,14 @@ from ocpp.v16.enums import (
     AvailabilityType,
     ChargePointErrorCode,
     ChargePointStatus,
+    ChargingProfileStatus,
+    ClearChargingProfileStatus,
     ConfigurationKey,
     ConfigurationStatus,
     DataTransferStatus,
     DiagnosticsStatus,
     FirmwareStatus,
+    GetCompositeScheduleStatus,
     Measurand,
     MessageTrigger,
     Reason,
@@ -31,11 +34,16 @@ from ocpp.v16.enums import (
 from websockets.asyncio.client import ClientConnection
 
 from simulator.charger import OCPP16, Charger, Connector, Link, Reading, Setting, Status, Stop, timestamp
+from simulator.charging import MAX_PERIODS, MAX_PROFILES, MAX_STACK_LEVEL, now, readings
 
 _SETTINGS = {ConfigurationKey.heartbeat_interval: Setting.HEARTBEAT_INTERVAL,
              ConfigurationKey.meter_value_sample_interval: Setting.SAMPLE_INTERVAL,
              ConfigurationKey.authorize_remote_tx_requests: Setting.AUTHORIZE_REMOTE_STARTS}
-_READONLY = {ConfigurationKey.number_of_connectors, ConfigurationKey.supported_feature_profiles}
+_READONLY = {ConfigurationKey.number_of_connectors, ConfigurationKey.supported_feature_profiles,
+             ConfigurationKey.charging_schedule_allowed_charging_rate_unit,
+             ConfigurationKey.charge_profile_max_stack_level, ConfigurationKey.charging_schedule_max_periods,
+             ConfigurationKey.max_charging_profiles_installed}
+_RATE_UNITS = {"A": "Current", "W": "Power"}
 # The vendorId of the Open Charge Alliance's cost messages for 1.6 (SetUserPrice, RunningCost, FinalCost).
 COST_MESSAGES = "org.openchargealliance.costmsg"
 
@@ -52,10 +60,17 @@ class Ocpp16:
         return Ocpp16Connection(self._charger, websocket, logger)
 
     def configuration(self) -> dict[str, str]:
-        """The configuration keys: the charger's settings under their 1.6 names, and two read-only ones."""
-        return {**{key: self._charger.settings[setting] for key, setting in _SETTINGS.items()},
-                ConfigurationKey.number_of_connectors: str(len(self._charger.connectors)),
-                ConfigurationKey.supported_feature_profiles: "Core,RemoteTrigger"}
+        """The configuration keys: the charger's settings under their 1.6 names, and read-only ones (its
+        connectors, and the feature profiles with what its smart charging takes)."""
+        charger = self._charger
+        return {**{key: charger.settings[setting] for key, setting in _SETTINGS.items()},
+                ConfigurationKey.number_of_connectors: str(len(charger.connectors)),
+                ConfigurationKey.supported_feature_profiles: "Core,RemoteTrigger,SmartCharging",
+                ConfigurationKey.charging_schedule_allowed_charging_rate_unit: ",".join(
+                    _RATE_UNITS[unit] for unit in charger.charging.settings.rate_units()),
+                ConfigurationKey.charge_profile_max_stack_level: str(MAX_STACK_LEVEL),
+                ConfigurationKey.charging_schedule_max_periods: str(MAX_PERIODS),
+                ConfigurationKey.max_charging_profiles_installed: str(MAX_PROFILES)}
 
     def configure(self, key: str, value: str) -> ConfigurationStatus:
         if key in _READONLY:
@@ -128,12 +143,15 @@ class Ocpp16:
 
     @staticmethod
     def _sample(connector: Connector, context: Reading) -> dict[str, Any]:
-        return {"timestamp": timestamp(), "sampled_value": [
-            {"value": str(int(connector.meter_wh)), "context": context,
-             "measurand": Measurand.energy_active_import_register, "unit": UnitOfMeasure.wh},
-            {"value": str(int(connector.power_w)), "context": context, "measurand": Measurand.power_active_import,
-             "unit": UnitOfMeasure.w},
-        ]}
+        """Energy and power; a smart-charging session's per-phase currents, offered current and SoC too."""
+        values = [{"value": str(int(connector.meter_wh)), "context": context,
+                   "measurand": Measurand.energy_active_import_register, "unit": UnitOfMeasure.wh},
+                  {"value": str(int(connector.power_w)), "context": context, "measurand": Measurand.power_active_import,
+                   "unit": UnitOfMeasure.w}]
+        for measurand, phase, value, unit, location in readings(connector.session):
+            values.append({"value": str(value), "context": context, "measurand": measurand, "unit": unit,
+                           **({"phase": phase} if phase else {}), **({"location": location} if location else {})})
+        return {"timestamp": timestamp(), "sampled_value": values}
 
     async def triggered(self, message: MessageTrigger, connector_id: int | None) -> None:
         """Sends what a TriggerMessage asked for: about one connector, the charger (0), or all of them (none)."""
@@ -252,3 +270,27 @@ class Ocpp16Connection(Link, ChargePoint):
         self._charger.answered(Action.data_transfer)
         known = vendor_id == COST_MESSAGES
         return call_result.DataTransfer(status=DataTransferStatus.accepted if known else DataTransferStatus.unknown_vendor_id)
+
+    @on(Action.set_charging_profile)
+    def on_set_charging_profile(self, connector_id: int, cs_charging_profiles: dict[str, Any]) -> call_result.SetChargingProfile:
+        self._charger.answered(Action.set_charging_profile)
+        connector = self._charger.connectors.get(connector_id)
+        status = self._charger.charging.set(connector_id, cs_charging_profiles,
+                                            connector.transaction_id if connector is not None else None)
+        return call_result.SetChargingProfile(status=ChargingProfileStatus(status))
+
+    @on(Action.clear_charging_profile)
+    def on_clear_charging_profile(self, **criteria: Any) -> call_result.ClearChargingProfile:
+        self._charger.answered(Action.clear_charging_profile)
+        return call_result.ClearChargingProfile(status=ClearChargingProfileStatus(self._charger.charging.clear(criteria)))
+
+    @on(Action.get_composite_schedule)
+    def on_get_composite_schedule(self, connector_id: int, duration: int,
+                                  charging_rate_unit: str | None = None) -> call_result.GetCompositeSchedule:
+        self._charger.answered(Action.get_composite_schedule)
+        at = now()
+        schedule = self._charger.charging.composite(connector_id, duration, charging_rate_unit, at)
+        if schedule is None:
+            return call_result.GetCompositeSchedule(status=GetCompositeScheduleStatus.rejected)
+        return call_result.GetCompositeSchedule(status=GetCompositeScheduleStatus.accepted, connector_id=connector_id,
+                                                schedule_start=schedule["start_schedule"], charging_schedule=schedule)

@@ -3,7 +3,8 @@ v201 ChargePoint).
 
 Connector n of the device is EVSE n with its connector 1. The charger numbers its transactions and each
 TransactionEvent of one (seqNo from 0); one built while the charger is offline says so (offline=true) and goes
-out late, on the next connection. A fault is the Problem (Tripped, Fault) variable of the component at fault,
+out late, on the next connection. A smart-charging session's Updated events say its chargingState when it changes
+and its numberOfPhasesUsed in the first one. A fault is the Problem (Tripped, Fault) variable of the component at fault,
 reported with NotifyEvent (trigger Delta) and cleared the same way, besides the connector's Faulted status.
 """
 
@@ -22,13 +23,16 @@ from ocpp.v201.enums import (
     AttributeEnumType,
     AuthorizationStatusEnumType,
     ChangeAvailabilityStatusEnumType,
+    ChargingProfileStatusEnumType,
     ChargingStateEnumType,
+    ClearChargingProfileStatusEnumType,
     ConnectorStatusEnumType,
     DataEnumType,
     DataTransferStatusEnumType,
     EventNotificationEnumType,
     EventTriggerEnumType,
     GenericDeviceModelStatusEnumType,
+    GenericStatusEnumType,
     GetVariableStatusEnumType,
     IdTokenEnumType,
     MeasurandEnumType,
@@ -50,11 +54,13 @@ from ocpp.v201.enums import (
 from websockets.asyncio.client import ClientConnection
 
 from simulator.charger import FAULTS, OCPP201, Charger, Connector, Link, Reading, Setting, Status, Stop, timestamp
+from simulator.charging import MAX_PERIODS, MAX_PROFILES, MAX_STACK_LEVEL, charging_state, now, readings
 
 # Report items per NotifyReport: a full inventory of a two-EVSE charger takes several pages, as real ones do.
 ITEMS_PER_PAGE = 12
 _SHOWN = {Status.AVAILABLE: ConnectorStatusEnumType.available, Status.PREPARING: ConnectorStatusEnumType.occupied,
-          Status.CHARGING: ConnectorStatusEnumType.occupied, Status.FINISHING: ConnectorStatusEnumType.occupied,
+          Status.CHARGING: ConnectorStatusEnumType.occupied, Status.SUSPENDED_EVSE: ConnectorStatusEnumType.occupied,
+          Status.SUSPENDED_EV: ConnectorStatusEnumType.occupied, Status.FINISHING: ConnectorStatusEnumType.occupied,
           Status.FAULTED: ConnectorStatusEnumType.faulted, Status.UNAVAILABLE: ConnectorStatusEnumType.unavailable}
 _STOPPED = {Stop.EV_DISCONNECTED: (ReasonEnumType.ev_disconnected, TriggerReasonEnumType.ev_communication_lost),
             Stop.LOCAL: (ReasonEnumType.local, TriggerReasonEnumType.stop_authorized),
@@ -123,6 +129,9 @@ class Ocpp201:
         self._seq_nos: dict[str, Iterator[int]] = {}
         self._event_ids = itertools.count(1)
         self._event_seq_nos = itertools.count()
+        # Per transaction: the chargingState the CSMS was last told, and whether it was told the phases used.
+        self._states: dict[str, str] = {}
+        self._phases_told: set[str] = set()
         self.variables = {v.key(): v for v in self._device_model()}
 
     def open(self, websocket: ClientConnection, logger: logging.Logger) -> Ocpp201Connection:
@@ -136,7 +145,7 @@ class Ocpp201:
         read_write = MutabilityEnumType.read_write
         yield Variable("ChargingStation", "Model", text, value="AC22-SIM")
         yield Variable("ChargingStation", "VendorName", text, value="CSMS Simulator")
-        yield Variable("ChargingStation", "SupplyPhases", integer, value="3")
+        yield Variable("ChargingStation", "SupplyPhases", integer, value=str(charger.charging.settings.phases))
         yield Variable("ChargingStation", "AvailabilityState", DataEnumType.option_list,
                        values_list="Available,Unavailable",
                        live=lambda: "Available" if any(c.operative for c in charger.connectors.values()) else "Unavailable")
@@ -163,9 +172,23 @@ class Ocpp201:
         yield Variable("TxCtrlr", "StopTxOnEVSideDisconnect", boolean, value="true")
         yield Variable("TxCtrlr", "TxStartPoint", DataEnumType.member_list, read_write, value="Authorized")
         yield Variable("TxCtrlr", "TxStopPoint", DataEnumType.member_list, read_write, value="EVConnected,Authorized")
+        yield from self._smart_charging_model()
         yield Variable("SecurityCtrlr", "SecurityProfile", integer, value="1")
         yield Variable("SecurityCtrlr", "BasicAuthPassword", DataEnumType.string, MutabilityEnumType.write_only,
                        value=secrets.token_hex(16))
+
+    def _smart_charging_model(self) -> Iterator[Variable]:
+        """What the charger's smart charging takes: the units, periods, stack levels and profiles it accepts."""
+        charging = self._charger.charging
+        integer = DataEnumType.integer
+        yield Variable("SmartChargingCtrlr", "Enabled", DataEnumType.boolean, value="true")
+        yield Variable("SmartChargingCtrlr", "Available", DataEnumType.boolean, value="true")
+        yield Variable("SmartChargingCtrlr", "RateUnit", DataEnumType.member_list,
+                       value=",".join(charging.settings.rate_units()))
+        yield Variable("SmartChargingCtrlr", "PeriodsPerSchedule", integer, value=str(MAX_PERIODS))
+        yield Variable("SmartChargingCtrlr", "ProfileStackLevel", integer, value=str(MAX_STACK_LEVEL))
+        yield Variable("SmartChargingCtrlr", "Entries", integer, max_set=str(MAX_PROFILES),
+                       live=lambda: str(len(charging.holder.held)))
 
     def _evse_model(self, n: int, connector: Connector) -> Iterator[Variable]:
         """EVSE n and its connector 1, and the variable of each component whose fault it can report."""
@@ -282,6 +305,7 @@ class Ocpp201:
         # Not from the seeded generator: a run repeated with the same seed must not repeat a transaction id.
         transaction_id = f"{self._charger.id}-{secrets.token_hex(6)}"
         self._seq_nos[transaction_id] = itertools.count()
+        self._states[transaction_id] = ChargingStateEnumType.charging
         info: dict[str, Any] = {"transaction_id": transaction_id, "charging_state": ChargingStateEnumType.charging}
         if remote_start_id is not None:
             info["remote_start_id"] = remote_start_id
@@ -295,9 +319,22 @@ class Ocpp201:
         info = reply.id_token_info or {"status": AuthorizationStatusEnumType.accepted}
         return request.transaction_info["transaction_id"], info["status"]
 
-    def meter(self, connector: Connector) -> call.TransactionEvent:
-        return self._event(connector, TransactionEventEnumType.updated, TriggerReasonEnumType.meter_value_periodic,
-                           {"transaction_id": connector.transaction_id}, Reading.PERIODIC)
+    def meter(self, connector: Connector, context: Reading = Reading.PERIODIC) -> call.TransactionEvent:
+        """An Updated event: periodic, or because what a smart-charging session draws changed (its state or rate)."""
+        transaction_id = str(connector.transaction_id)
+        info: dict[str, Any] = {"transaction_id": transaction_id}
+        trigger = TriggerReasonEnumType.meter_value_periodic
+        if context == Reading.OTHER:
+            trigger = TriggerReasonEnumType.charging_rate_changed
+        state = charging_state(connector.session)
+        if state != self._states.get(transaction_id):
+            info["charging_state"], self._states[transaction_id] = state, state
+            trigger = TriggerReasonEnumType.charging_state_changed if context == Reading.OTHER else trigger
+        more: dict[str, Any] = {}
+        if connector.session is not None and transaction_id not in self._phases_told:
+            more["number_of_phases_used"] = connector.session.draw.phases
+            self._phases_told.add(transaction_id)
+        return self._event(connector, TransactionEventEnumType.updated, trigger, info, context, **more)
 
     def stop(self, connector: Connector, id_tag: str, reason: Stop) -> call.TransactionEvent:
         stopped, trigger = _STOPPED[reason]
@@ -305,6 +342,8 @@ class Ocpp201:
                 "charging_state": ChargingStateEnumType.idle}
         event = self._event(connector, TransactionEventEnumType.ended, trigger, info, Reading.END)
         del self._seq_nos[str(connector.transaction_id)]
+        self._states.pop(str(connector.transaction_id), None)
+        self._phases_told.discard(str(connector.transaction_id))
         return event
 
     def _event(self, connector: Connector, kind: TransactionEventEnumType, trigger: TriggerReasonEnumType,
@@ -320,12 +359,17 @@ class Ocpp201:
 
     @staticmethod
     def sample(connector: Connector, context: Reading) -> dict[str, Any]:
-        """Energy.Active.Import.Register in Wh; while energy flows (not at the Begin or End), the power too."""
+        """Energy.Active.Import.Register in Wh; while energy flows (not at the Begin or End), the power too, and a
+        smart-charging session's per-phase currents, offered current and SoC."""
         values = [{"value": int(connector.meter_wh), "context": context,
                    "measurand": MeasurandEnumType.energy_active_import_register, "unit_of_measure": {"unit": "Wh"}}]
-        if context in (Reading.PERIODIC, Reading.TRIGGER):
+        if context in (Reading.PERIODIC, Reading.TRIGGER, Reading.OTHER):
             values.append({"value": int(connector.power_w), "context": context,
                            "measurand": MeasurandEnumType.power_active_import, "unit_of_measure": {"unit": "W"}})
+            for measurand, phase, value, unit, location in readings(connector.session):
+                values.append({"value": value, "context": context, "measurand": measurand,
+                               "unit_of_measure": {"unit": unit}, **({"phase": phase} if phase else {}),
+                               **({"location": location} if location else {})})
         return {"timestamp": timestamp(), "sampled_value": values}
 
     def fault(self, connector: Connector, *, cleared: bool) -> call.NotifyEvent:
@@ -516,3 +560,30 @@ class Ocpp201Connection(Link, ChargePoint):
     def on_data_transfer(self, vendor_id: str, **_: Any) -> call_result.DataTransfer:
         self._charger.answered(Action.data_transfer)
         return call_result.DataTransfer(status=DataTransferStatusEnumType.unknown_vendor_id)
+
+    @on(Action.set_charging_profile)
+    def on_set_charging_profile(self, evse_id: int, charging_profile: dict[str, Any],
+                                **_: Any) -> call_result.SetChargingProfile:
+        self._charger.answered(Action.set_charging_profile)
+        connector = self._charger.connectors.get(evse_id)
+        status = self._charger.charging.set(evse_id, charging_profile,
+                                            connector.transaction_id if connector is not None else None)
+        return call_result.SetChargingProfile(status=ChargingProfileStatusEnumType(status))
+
+    @on(Action.clear_charging_profile)
+    def on_clear_charging_profile(self, **criteria: Any) -> call_result.ClearChargingProfile:
+        self._charger.answered(Action.clear_charging_profile)
+        status = self._charger.charging.clear(criteria)
+        return call_result.ClearChargingProfile(status=ClearChargingProfileStatusEnumType(status))
+
+    @on(Action.get_composite_schedule)
+    def on_get_composite_schedule(self, duration: int, evse_id: int, charging_rate_unit: str | None = None,
+                                  **_: Any) -> call_result.GetCompositeSchedule:
+        self._charger.answered(Action.get_composite_schedule)
+        schedule = self._charger.charging.composite(evse_id, duration, charging_rate_unit, now())
+        if schedule is None:
+            return call_result.GetCompositeSchedule(status=GenericStatusEnumType.rejected)
+        return call_result.GetCompositeSchedule(status=GenericStatusEnumType.accepted, schedule={
+            "evse_id": evse_id, "duration": duration, "schedule_start": schedule["start_schedule"],
+            "charging_rate_unit": schedule["charging_rate_unit"],
+            "charging_schedule_period": schedule["charging_schedule_period"]})

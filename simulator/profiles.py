@@ -109,6 +109,29 @@ def period_at(profile: dict[str, Any], at: datetime, *, session_start: datetime 
     return float(period["limit"]), schedule["charging_rate_unit"], period.get("number_phases")
 
 
+def next_change(held: list[Held], at: datetime, *, session_start: datetime | None = None) -> datetime | None:
+    """The first moment after `at` when some held profile may start or stop being in effect or change period (a
+    validity bound, a period's start, a schedule's end, a recurring cycle's next start); None: nothing ahead."""
+    moments: list[datetime | None] = []
+    for h in held:
+        profile, schedule = h.profile, schedule_of(h.profile)
+        moments += [_time(profile.get("valid_from")), _time(profile.get("valid_to"))]
+        kind = profile.get("charging_profile_kind", "Absolute")
+        if kind == "Relative":
+            start = session_start
+        elif kind == "Recurring":
+            start = _start(profile, schedule, at, session_start)
+            if start is not None:
+                moments.append(start + _CYCLES[profile.get("recurrency_kind", "Daily")])
+        else:
+            start = _time(schedule.get("start_schedule")) or session_start
+        if start is not None:
+            moments += [start + timedelta(seconds=p["start_period"]) for p in schedule["charging_schedule_period"]]
+            if schedule.get("duration") is not None:
+                moments.append(start + timedelta(seconds=schedule["duration"]))
+    return min((m for m in moments if m is not None and m > at), default=None)
+
+
 def as_limit(value: float, unit: str, number_phases: int | None, *, voltage: float = VOLTAGE,
              phases: int = PHASES) -> Limit:
     """A period's limit in amps per phase: W shared over its phases (default: the charger's) at `voltage`."""
