@@ -135,8 +135,6 @@ MANIFEST = ServiceManifest(
     publishes=("ChargerConnected", "ChargerDisconnected", "ChargerBooted", "ConnectorStatusChanged", "FaultReported",
                "FaultCleared", "CommandCompleted", "SiteChanged", "ChargerPlaced",
                "FirmwareStatusChanged", "UploadStatusChanged", "ChargerOffline", "ChargerOnline"),
-    # Nobody in the stack consumes SiteChanged yet; the services that will (tariffs, load management) keep their projection.
-    exports=("SiteChanged",),
     # The CSMS's certificate authority (PEM), which signs chargers' certificates: docs/security.md.
     secrets=(
         Secret("ca-certificate", "The CSMS CA's certificate (PEM), which chargers trust"),

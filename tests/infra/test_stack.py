@@ -66,14 +66,14 @@ def test_every_subscription_is_a_rule_to_a_queue_with_a_dlq_consumed_with_partia
             "EventPattern": subscription.event_pattern, "EventBusName": {"Ref": Match.any_value()},
             "Targets": [Match.object_like({"Arn": {"Fn::GetAtt": [synthesized.queue(subscription.queue.name), "Arn"]}})]})
     for queue in [s.queue for s in subscriptions] + direct:
-        dlq = synthesized.logical_id("AWS::SQS::Queue", QueueName=f"{PREFIX}{queue.name}-dlq")
+        dlq = synthesized.logical_id("AWS::SQS::Queue", QueueName=f"{PREFIX}{queue.dlq_name}")
         template.has_resource_properties("AWS::SQS::Queue", {
-            "QueueName": f"{PREFIX}{queue.name}", "VisibilityTimeout": queue.visibility_timeout_s,
+            "QueueName": f"{PREFIX}{queue.queue_name}", "VisibilityTimeout": queue.visibility_timeout_s,
             "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": [dlq, "Arn"]},
                               "maxReceiveCount": queue.max_receive_count}})
         function = function_for(synthesized, queue.handler)
         template.has_resource_properties("AWS::Lambda::EventSourceMapping", {
-            "EventSourceArn": {"Fn::GetAtt": [synthesized.queue(queue.name), "Arn"]},
+            "EventSourceArn": {"Fn::GetAtt": [synthesized.queue(queue.queue_name), "Arn"]},
             "FunctionName": {"Ref": function}, "BatchSize": queue.batch_size,
             "FunctionResponseTypes": ["ReportBatchItemFailures"]})
         # SQS must not hand a batch to a second consumer while the first may still be working on it.
@@ -378,7 +378,7 @@ def test_alarms_watch_every_dlq_every_function_and_the_5xx_rate(synthesized: Syn
     template = synthesized.template
     queues = [s.queue for m in ALL for s in m.subscriptions] + [q for m in ALL for q in m.queues]
     for queue in queues:
-        dlq = synthesized.logical_id("AWS::SQS::Queue", QueueName=f"{PREFIX}{queue.name}-dlq")
+        dlq = synthesized.logical_id("AWS::SQS::Queue", QueueName=f"{PREFIX}{queue.dlq_name}")
         template.has_resource_properties("AWS::CloudWatch::Alarm", {
             "MetricName": "ApproximateNumberOfMessagesVisible", "Threshold": 1,
             "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq, "QueueName"]}}],

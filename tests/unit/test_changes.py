@@ -278,7 +278,7 @@ def test_only_types_a_rule_can_match_are_wanted() -> None:
     assert not wanted("csms.connectivity", "NoSuchEvent")
     assert wanted("csms.billing", "InvoiceIssued")  # billing's own payments consume it
     assert not wanted("csms.billing", "SessionStarted")  # the rules of SessionStarted name sessions as its source
-    assert wanted("csms.connectivity", "SiteChanged")  # exported: no rule yet
+    assert wanted("csms.connectivity", "SiteChanged")  # sessions, billing, diagnostics and smart charging keep sites
     # Sessions' rule wants CommandCompleted of a few actions, diagnostics' those it requested: the others are not
     # put on the bus (a null field matches no string of a rule, as in EventBridge).
     assert wanted("csms.connectivity", "CommandCompleted", {"action": "ReserveNow", "requested_by": None})
