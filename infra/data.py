@@ -67,11 +67,11 @@ class Data(Construct):
         self.workgroups: dict[str, athena.CfnWorkGroup] = {}
         self.topics: dict[str, sns.Topic] = {}
 
-    def own(self, manifest: ServiceManifest) -> None:
-        """Creates what the manifest owns."""
+    def own(self, manifest: ServiceManifest, scope: Construct | None = None) -> None:
+        """Creates what the manifest owns; its tables in `scope` (a service's nested stack), if given."""
         streamed = streamed_tables(manifest)
         for table in manifest.tables:
-            self.table(table, streamed=table.name in streamed)
+            self.table(table, streamed=table.name in streamed, scope=scope)
         for bucket in manifest.buckets:
             self.bucket(bucket)
         for secret in manifest.secrets:
@@ -124,10 +124,10 @@ class Data(Construct):
         return ({f"CSMS_BUCKET_{environment_key(name)}": bucket.bucket_name for name, bucket in self.buckets.items()}
                 | {f"CSMS_TOPIC_{environment_key(name)}": topic.topic_arn for name, topic in self.topics.items()})
 
-    def table(self, table: Table, streamed: bool = False) -> dynamodb.Table:
+    def table(self, table: Table, streamed: bool = False, scope: Construct | None = None) -> dynamodb.Table:
         """`streamed`: a stream although no relay reads it (an exporter does)."""
         construct = dynamodb.Table(
-            self, f"Table-{table.name}",
+            scope or self, f"Table-{table.name}",
             table_name=f"{self.prefix}{table.name}",
             partition_key=_attribute(table.partition_key),
             sort_key=_attribute(table.sort_key) if table.sort_key else None,

@@ -11,7 +11,7 @@ gets a role of its own holding exactly what the services whose OCPP handlers it 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Callable, Mapping
 
 import aws_cdk as cdk
 from aws_cdk import aws_events as events
@@ -43,11 +43,13 @@ class FunctionSpec:
 class Functions(Construct):
     """Creates functions on demand, by handler name, each with its service's role and the shared environment."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, code: lambda_.Code, layer_code: lambda_.Code,
+    def __init__(self, scope: Construct, construct_id: str, *, code: Callable[[], lambda_.Code], layer_code: lambda_.Code,
                  analytics_layer_code: lambda_.Code, environment: Mapping[str, str], spec: FunctionSpec,
                  prefix: str) -> None:
         super().__init__(scope, construct_id)
-        self.code = code
+        # A code asset belongs to one stack: each (the parent, a service's nested stack) makes its own of the same files.
+        self.make_code = code
+        self.code: dict[str, lambda_.Code] = {}
         self.layer = lambda_.LayerVersion(self, "Dependencies", code=layer_code, compatible_runtimes=[_RUNTIME],
                                           compatible_architectures=[lambda_.Architecture.ARM_64],
                                           description="csms runtime dependencies (arm64)")
@@ -61,32 +63,40 @@ class Functions(Construct):
         self.roles: dict[str, iam.Role] = {}
         self.by_handler: dict[str, lambda_.Function] = {}
 
-    def role(self, owner: str) -> iam.Role:
+    def _code(self, scope: Construct) -> lambda_.Code:
+        stack = cdk.Stack.of(scope).node.path
+        if stack not in self.code:
+            self.code[stack] = self.make_code()
+        return self.code[stack]
+
+    def role(self, owner: str, scope: Construct | None = None) -> iam.Role:
+        """The owner's role, made in `scope` (a service's nested stack) the first time it is asked for."""
         if owner not in self.roles:
             self.roles[owner] = iam.Role(
-                self, f"Role-{owner}", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                scope or self, f"Role-{owner}", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
                 description=f"csms {owner}: its own tables, its own events",
                 managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaBasicExecutionRole")])
         return self.roles[owner]
 
     def function(self, handler: str, owner: str, *, timeout_s: int | None = None, memory_mb: int | None = None,
-                 analytics: bool = False) -> lambda_.Function:
+                 analytics: bool = False, scope: Construct | None = None) -> lambda_.Function:
         """The function running `handler` ("module:function"); a handler named twice is one function. `analytics`:
-        it writes or reads the exports (the analytics layer too)."""
+        it writes or reads the exports (the analytics layer too); `scope`: made there (a service's nested stack)."""
         if handler in self.by_handler:
             return self.by_handler[handler]
         module, _, name = handler.partition(":")
         short = f"{owner}-{name}".replace("_", "-")
         if len(self.prefix + short) > 64:
             raise ValueError(f"function name {self.prefix + short!r} is over Lambda's 64 characters: shorten the handler")
-        log_group = logs.LogGroup(self, f"Logs-{short}", retention=self.spec.log_retention,
+        scope = scope or self
+        log_group = logs.LogGroup(scope, f"Logs-{short}", retention=self.spec.log_retention,
                                   removal_policy=cdk.RemovalPolicy.DESTROY)
         function = lambda_.Function(
-            self, f"Fn-{short}",
+            scope, f"Fn-{short}",
             function_name=f"{self.prefix}{short}",
             runtime=_RUNTIME,
             architecture=lambda_.Architecture.ARM_64,
-            code=self.code,
+            code=self._code(scope),
             layers=[self.layer, self.analytics_layer] if analytics else [self.layer],
             handler=f"{module}.{name}",
             memory_size=memory_mb or self.spec.memory_mb,

@@ -58,17 +58,19 @@ class Messaging(Construct):
         self.queues: dict[str, sqs.Queue] = {}
         self.dead_letters: dict[str, sqs.Queue] = {}
 
-    def queue(self, spec: Queue) -> sqs.Queue:
-        """A FIFO queue deduplicates and throttles per message group, not per queue: groups are independent."""
+    def queue(self, spec: Queue, scope: Construct | None = None) -> sqs.Queue:
+        """A FIFO queue deduplicates and throttles per message group, not per queue: groups are independent.
+        `scope`: made there (a service's nested stack), else here."""
         name = spec.name
+        scope = scope or self
         fifo: dict[str, Any] = {"fifo": True} if spec.fifo else {}
-        dlq = sqs.Queue(self, f"Dlq-{name}", queue_name=f"{self.prefix}{spec.dlq_name}",
+        dlq = sqs.Queue(scope, f"Dlq-{name}", queue_name=f"{self.prefix}{spec.dlq_name}",
                         retention_period=cdk.Duration.days(14), encryption=sqs.QueueEncryption.SQS_MANAGED,
                         enforce_ssl=True, **fifo)
         if spec.fifo:
             fifo.update(deduplication_scope=sqs.DeduplicationScope.MESSAGE_GROUP,
                         fifo_throughput_limit=sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID)
-        queue = sqs.Queue(self, f"Queue-{name}", queue_name=f"{self.prefix}{spec.queue_name}",
+        queue = sqs.Queue(scope, f"Queue-{name}", queue_name=f"{self.prefix}{spec.queue_name}",
                           visibility_timeout=cdk.Duration.seconds(spec.visibility_timeout_s),
                           encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True,
                           dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=spec.max_receive_count),
@@ -76,8 +78,8 @@ class Messaging(Construct):
         self.queues[name], self.dead_letters[name] = queue, dlq
         return queue
 
-    def subscribe(self, pattern: dict[str, Any], queue: sqs.Queue, name: str) -> None:
-        events.Rule(self, f"Rule-{name}", rule_name=f"{self.prefix}{name}", event_bus=self.bus,
+    def subscribe(self, pattern: dict[str, Any], queue: sqs.Queue, name: str, scope: Construct | None = None) -> None:
+        events.Rule(scope or self, f"Rule-{name}", rule_name=f"{self.prefix}{name}", event_bus=self.bus,
                                        event_pattern=event_pattern(pattern), targets=[targets.SqsQueue(queue)])
 
     @staticmethod
@@ -86,20 +88,21 @@ class Messaging(Construct):
         function.add_event_source(sources.SqsEventSource(queue, batch_size=spec.batch_size,
                                                          report_batch_item_failures=True))
 
-    def failures(self, manifest: ServiceManifest) -> sqs.Queue:
+    def failures(self, manifest: ServiceManifest, scope: Construct | None = None) -> sqs.Queue:
         """Where the service's stream mappings (its relay's, its exporter's) send what they gave up on, as Lambda
         sends it (where the records were); an alarm watches it."""
         key = f"{manifest.name}-relay"
         if key not in self.dead_letters:
             self.dead_letters[key] = sqs.Queue(
-                self, f"RelayFailures-{manifest.name}", queue_name=f"{self.prefix}{manifest.relay_failures()}",
+                scope or self, f"RelayFailures-{manifest.name}", queue_name=f"{self.prefix}{manifest.relay_failures()}",
                 retention_period=cdk.Duration.days(14), encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True)
         return self.dead_letters[key]
 
-    def relay(self, manifest: ServiceManifest, tables: Mapping[str, dynamodb.ITable], function: lambda_.IFunction) -> None:
+    def relay(self, manifest: ServiceManifest, tables: Mapping[str, dynamodb.ITable], function: lambda_.IFunction,
+              scope: Construct | None = None) -> None:
         """The service's table streams feed its relay: in order, a failing record bisected out and retried, then
         sent (where it was, as Lambda sends it) to a queue an alarm watches, so the stream moves on."""
-        failures = self.failures(manifest)
+        failures = self.failures(manifest, scope)
         for table in manifest.streams():
             assert table.stream is not None
             function.add_event_source(sources.DynamoEventSource(
@@ -121,9 +124,9 @@ class Messaging(Construct):
                 bisect_batch_on_error=False, retry_attempts=EXPORT_ATTEMPTS - 1,
                 on_failure=sources.SqsDlq(self.failures(manifest))))
 
-    def schedule(self, spec: Schedule, function: lambda_.IFunction) -> None:
+    def schedule(self, spec: Schedule, function: lambda_.IFunction, scope: Construct | None = None) -> None:
         scheduler.Schedule(
-            self, f"Schedule-{spec.name}", schedule_name=f"{self.prefix}{spec.name}",
+            scope or self, f"Schedule-{spec.name}", schedule_name=f"{self.prefix}{spec.name}",
             schedule=scheduler.ScheduleExpression.rate(cdk.Duration.minutes(spec.rate_minutes)),
             target=scheduler_targets.LambdaInvoke(function, retry_attempts=0),
             description=f"csms {spec.name}, every {spec.rate_minutes} min")
