@@ -69,6 +69,9 @@ class IdTokenIn(BaseModel):
     account_id: str | None = Field(None, pattern=r"^acct_[0-9a-f]{24}$", description=(
         "The billing account the token charges to (POST /accounts): a session it starts is paid with the account's "
         "card, and while the account is blocked (a failed payment) the token is answered Blocked"))
+    charging_priority: int = Field(0, ge=0, le=9, description=(
+        "0 (the default, lowest) to 9: where a site's power is short, load management fills the sessions of higher "
+        "priorities first; a session keeps its token's priority from its start"))
 
 
 class IdToken(IdTokenIn):
@@ -141,6 +144,7 @@ class Session(BaseModel):
     account_id: str | None = Field(None, description=(
         "The billing account of the id token that started it (billing holds and captures the payment on its card)"))
     ocpp_version: str | None = Field(None, description="The charger's OCPP version (ocpp1.6, ocpp2.0.1) when it started")
+    charging_priority: int = Field(0, description="Its id token's charging priority when it started (0 to 9)")
     price_text: str | None = Field(None, description="The tariff's text the driver was shown")
     running_cost: Cost | None = Field(None, description="The latest running cost sent to the charger")
     final_cost: Cost | None = Field(None, description="What the charger was told the session cost")

@@ -6,6 +6,7 @@ from typing import Any
 
 from services.contracts.sessions import (
     LocalListChanged,
+    SessionChargingChanged,
     SessionEnded,
     SessionHoldReached,
     SessionsCommandRequested,
@@ -30,7 +31,8 @@ def session_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> l
     Events after either change neither's status, so neither comes twice. And what the charger is told of the
     price (services/sessions/cost_messages.py): 1.6's SetUserPrice with the start, a running cost when the schedule
     wrote a new one, 1.6's FinalCost with the completion. SessionHoldReached when a running cost reached a new share
-of the session's hold (services/sessions/holds.py)."""
+of the session's hold (services/sessions/holds.py). SessionChargingChanged when what an active session draws
+changed (its `charging` got a higher version: services/sessions/charging.py)."""
     before = old or {}
     if not new or "status" not in new:
         return []
@@ -46,8 +48,11 @@ of the session's hold (services/sessions/holds.py)."""
         found.append(SessionStarted(event_id=stable_id("SessionStarted", new["session_id"]),
                                     occurred_at=new["started_at"],
                                     meter_start_wh=int(new["meter_start"]) if "meter_start" in new else None,
-                                    ocpp_version=new.get("ocpp_version"), **locked, **common))
+                                    ocpp_version=new.get("ocpp_version"),
+                                    charging_priority=int(new.get("charging_priority", 0)), **locked, **common))
         found += cost_messages.user_price(new)
+    if new["status"] == "active" and _charging_version(new) > _charging_version(before):
+        found.append(_charging_changed(new))
     reached = new.get("hold_reached") or {}
     if new["status"] == "active" and reached and reached.get("hold") != (before.get("hold_reached") or {}).get("hold"):
         found.append(SessionHoldReached(
@@ -70,6 +75,24 @@ of the session's hold (services/sessions/holds.py)."""
                                   charging_periods=plain(new.get("charging_periods", [])), **common))
         found += cost_messages.final(new)
     return found
+
+
+def _charging_version(session: dict[str, Any]) -> int:
+    return int((session.get("charging") or {}).get("version", 0))
+
+
+def _charging_changed(session: dict[str, Any]) -> SessionChargingChanged:
+    drawn = session["charging"]
+    version = int(drawn["version"])
+    return SessionChargingChanged(
+        event_id=stable_id("SessionChargingChanged", session["session_id"], version),
+        charge_point_id=session["charge_point_id"], session_id=session["session_id"],
+        transaction_id=session["transaction_id"], evse_id=int(session.get("evse_id", 0)),
+        connector_id=int(session.get("connector_id", 0)),
+        **({"occurred_at": drawn["at"]} if "at" in drawn else {}),
+        phases_used=int(drawn["phases_used"]) if "phases_used" in drawn else None,
+        current_a={phase: float(current) for phase, current in (drawn.get("current_a") or {}).items()},
+        charging_state=drawn.get("charging_state"), version=version)
 
 
 def token_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[Event]:

@@ -118,5 +118,6 @@ MANIFEST = ServiceManifest(
         Exporter(table="meter-values", export="meter_values", rows="services.sessions.exports:meter_value_rows"),
     ),
     exporter=f"{_HANDLERS}:export_changes",
-    publishes=("SessionStarted", "SessionEnded", "SessionHoldReached", "LocalListChanged", "CommandRequested"),
+    publishes=("SessionStarted", "SessionEnded", "SessionHoldReached", "SessionChargingChanged", "LocalListChanged",
+               "CommandRequested"),
 )

@@ -39,6 +39,6 @@ def stop_transaction(ctx: OcppContext, request: call.StopTransaction) -> call_re
 
 def meter_values(ctx: OcppContext, request: call.MeterValues) -> call_result.MeterValues:
     transaction_id = str(request.transaction_id) if request.transaction_id is not None else None
-    transactions.record_samples(ctx.charge_point_id, transaction_id, connectors.from_v16(request.connector_id),
-                                request.meter_value)
+    transactions.record_meter_values(ctx.charge_point_id, transaction_id, connectors.from_v16(request.connector_id),
+                                     request.meter_value)
     return call_result.MeterValues()

@@ -37,7 +37,7 @@ def transaction_event(ctx: OcppContext, request: call.TransactionEvent) -> call_
         token=_token(request.id_token) if request.id_token else None, offline=bool(request.offline),
         charging_state=info.get("charging_state"), stopped_reason=info.get("stopped_reason"),
         remote_start_id=info.get("remote_start_id"), reservation_id=request.reservation_id,
-        ocpp_version=ctx.ocpp_version,
+        ocpp_version=ctx.ocpp_version, phases_used=request.number_of_phases_used,
     ), ctx.received_at)
     return call_result.TransactionEvent(
         total_cost=answer.total_cost,  # type: ignore[arg-type]  # a Decimal: the wire's number, exactly

@@ -235,6 +235,28 @@ def _record_event(charge_point_id: str, transaction_id: str, seq_no: int, fields
     return reply["Attributes"], True
 
 
+def get_charging(charge_point_id: str, transaction_id: str) -> dict[str, Any] | None:
+    """A session's `charging` and status only (an eventually consistent read: a meter value a moment stale is
+    corrected by the next); None for a session not there."""
+    return _sessions().get_item(Key={"charge_point_id": charge_point_id, "transaction_id": transaction_id},
+                                ProjectionExpression="charging, #status",
+                                ExpressionAttributeNames={"#status": "status"}).get("Item") or None
+
+
+def set_charging(charge_point_id: str, transaction_id: str, charging: dict[str, Any], version_before: int | None) -> bool:
+    """Sets an active session's `charging` if it still holds `version_before` (None: none yet); never creates a
+    session. False when it did not (ended, unknown, or another observation came first: the next one tells again)."""
+    values: dict[str, Any] = {":charging": charging, ":active": "active"}
+    condition = "attribute_exists(transaction_id) AND #status = :active AND "
+    if version_before is None:
+        condition += "attribute_not_exists(charging)"
+    else:
+        condition, values[":before"] = condition + "charging.version = :before", version_before
+    return _update_if(charge_point_id, transaction_id, UpdateExpression="SET charging = :charging",
+                      ConditionExpression=condition, ExpressionAttributeNames={"#status": "status"},
+                      ExpressionAttributeValues=values) is not None
+
+
 def record_late_event(charge_point_id: str, transaction_id: str, seq_no: int,
                       fields: dict[str, Any]) -> dict[str, Any] | None:
     """Adds the seqNo (and `fields`) of an event that came after its 2.0.1 session ended; the session after, or

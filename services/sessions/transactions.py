@@ -15,7 +15,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from services.sessions import authorization, metering, ordering, plausibility, pricing_lock, quality, running_cost, store
+from services.sessions import (
+    authorization,
+    charging,
+    metering,
+    ordering,
+    plausibility,
+    pricing_lock,
+    quality,
+    running_cost,
+    store,
+)
 from services.shared import clock
 from services.shared.log import logger, metric
 from services.shared.settings import settings
@@ -163,7 +173,7 @@ def _started(request: Start, transaction_id: str, timestamp: str, info: dict[str
     }
     if request.reservation_id is not None:
         item["reservation_id"] = request.reservation_id
-    return {**item, **_payer(token)}
+    return {**item, **_from_token(token)}
 
 
 def _reservation_used(charge_point_id: str, reservation_id: int | None, transaction_id: str, now: datetime) -> None:
@@ -208,6 +218,28 @@ def record_samples(charge_point_id: str, transaction_id: str | None, location: t
     if items:
         store.put_samples(items)
     return items
+
+
+def record_meter_values(charge_point_id: str, transaction_id: str | None, location: tuple[int, int],
+                        meter_values: list[dict[str, Any]]) -> None:
+    """A 1.6 MeterValues: its samples stored and, for a transaction's with per-phase currents, what its session
+    draws (services/sessions/charging.py), at one read of the session's `charging` and a write only when that
+    changed. Without per-phase currents it costs the samples' write alone."""
+    samples = record_samples(charge_point_id, transaction_id, location, meter_values)
+    observation = charging.observed(samples)
+    if transaction_id is None or not observation.current_a:
+        return
+    session = store.get_charging(charge_point_id, transaction_id)
+    if session is not None and session.get("status") == "active":
+        _observe(charge_point_id, transaction_id, session.get("charging"), observation)
+
+
+def _observe(charge_point_id: str, transaction_id: str, stored: dict[str, Any] | None,
+             observation: charging.Observation) -> None:
+    """Writes the session's `charging` when the observation changed it (conditional on the version read)."""
+    after = charging.changed(stored, observation)
+    if after is not None:
+        store.set_charging(charge_point_id, transaction_id, after, int(stored["version"]) if stored else None)
 
 
 def stop(request: Stop, transaction_data: list[dict[str, Any]], now: datetime) -> dict[str, Any] | None:
@@ -312,6 +344,7 @@ class Event:
     remote_start_id: int | None = None
     reservation_id: int | None = None
     ocpp_version: str = "ocpp2.0.1"
+    phases_used: int | None = None  # numberOfPhasesUsed
 
 
 @dataclass(frozen=True)
@@ -339,19 +372,28 @@ def record_event(event: Event, now: datetime) -> Answer:
                                           if event.charging_state is not None else [])
     samples = record_samples(event.charge_point_id, event.transaction_id, location, meter_values, event.seq_no,
                              event.charging_state)
-    told = _told(event, info, now, record) if samples and event.event_type == "Updated" else None
-    if told is not None:
-        return Answer(id_tag_info=_with_price(info, told), total_cost=running_cost.answer(told, now))
+    # What the session draws (an Ended's matters no more): written with the event, only when it changed.
+    observation = charging.Observation() if event.event_type == "Ended" else charging.observed(
+        samples, event.charging_state, event.phases_used)
+    read = store.get_session(event.charge_point_id, event.transaction_id) if (
+        samples and event.event_type == "Updated") else None
+    drawn = _drawn(read, event, observation)
+    if read is not None and drawn is None and _told(read, event, info, now, record):
+        return Answer(id_tag_info=_with_price(info, read), total_cost=running_cost.answer(read, now))
     once = {"Started": "started_seq_no", "Ended": "ended_seq_no"}.get(event.event_type)
+    latest, first = _latest_fields(event), _first_fields(event, info, now, record)
+    if drawn is not None:  # read: the version it rises from is known; else a new session's first
+        (latest if read is not None else first)["charging"] = drawn
     session, applied = store.record_event(event.charge_point_id, event.transaction_id, event.seq_no,
-                                          _event_fields(event, samples), _latest_fields(event),
-                                          _first_fields(event, info, now, record), once)
+                                          _event_fields(event, samples), latest, first, once)
     timestamp = clock.normalize(event.timestamp)
     if applied:
         _reservation_used(event.charge_point_id, event.reservation_id, event.transaction_id, now)
         if info is not None:
             _used(record, info, event.charge_point_id, event.transaction_id, now)
         session = _locked(session, info, now)
+        if read is None and session.get("latest_seq_no") == event.seq_no and session.get("status") == "active":
+            _observe(event.charge_point_id, event.transaction_id, session.get("charging"), observation)
     if not applied and ordering.reused(session, event.event_type, event.seq_no, timestamp):
         logger.warning(f"transaction id {event.transaction_id!r} of {event.charge_point_id} is another session's: "
                        f"{event.event_type} seqNo {event.seq_no} at {timestamp} changes nothing")
@@ -398,20 +440,26 @@ def _with_price(info: dict[str, Any] | None, session: dict[str, Any]) -> dict[st
     return {**info, "price_text": session["price_text"]}
 
 
-def _told(event: Event, info: dict[str, Any] | None, now: datetime,
-          token: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Whether an Updated whose samples are stored (with its seqNo, which Ended counts) has nothing to tell its
-    session: the session is an active 2.0.1 one whose Ended was not seen yet (then Ended's Query, after this read,
-    finds the samples), has all the event would set for good, and holds the event's state already (or a newer
-    one), and its price locked as this event would lock it. A consistent read is cheaper than a write of the
-    session, its stream record and the relay's invocation. The session read when there is nothing to tell, else None."""
-    session = store.get_session(event.charge_point_id, event.transaction_id)
-    if session is None or "seq_nos" not in session or session.get("status") != "active" or "ended_seq_no" in session:
+def _drawn(read: dict[str, Any] | None, event: Event, observation: charging.Observation) -> dict[str, Any] | None:
+    """The session's `charging` after this event (services/sessions/charging.py), or None when it changes nothing
+    or a newer event told it already."""
+    if read is not None and int(read.get("latest_seq_no", -1)) > event.seq_no:
         return None
+    return charging.changed((read or {}).get("charging"), observation)
+
+
+def _told(session: dict[str, Any], event: Event, info: dict[str, Any] | None, now: datetime,
+          token: dict[str, Any] | None) -> bool:
+    """Whether an Updated whose samples are stored (with its seqNo, which Ended counts) has nothing to tell its
+    session, read consistently: the session is an active 2.0.1 one whose Ended was not seen yet (then Ended's
+    Query, after this read, finds the samples), has all the event would set for good, and holds the event's state
+    already (or a newer one), and its price locked as this event would lock it. A consistent read is cheaper than a
+    write of the session, its stream record and the relay's invocation."""
+    if "seq_nos" not in session or session.get("status") != "active" or "ended_seq_no" in session:
+        return False
     newer = int(session.get("latest_seq_no", -1)) > event.seq_no
-    told = (_lock_settled(session, info) and all(name in session for name in _first_fields(event, info, now, token))
+    return (_lock_settled(session, info) and all(name in session for name in _first_fields(event, info, now, token))
             and (newer or all(session.get(name) == value for name, value in _latest_fields(event).items())))
-    return session if told else None
 
 
 def _event_fields(event: Event, samples: list[dict[str, Any]]) -> dict[str, Any]:
@@ -426,9 +474,11 @@ def _event_fields(event: Event, samples: list[dict[str, Any]]) -> dict[str, Any]
     return fields
 
 
-def _payer(token: dict[str, Any] | None) -> dict[str, Any]:
-    """Who pays the session, from its token: its account (billing holds its card) or its ad-hoc payment."""
-    return {name: token[name] for name in ("account_id", "payment_id") if token is not None and token.get(name)}
+def _from_token(token: dict[str, Any] | None) -> dict[str, Any]:
+    """What the session keeps of its token: who pays (its account, whose card billing holds, or its ad-hoc payment)
+    and its charging priority (load management fills higher ones first; 0, the default, is not stored)."""
+    return {name: token[name] for name in ("account_id", "payment_id", "charging_priority")
+            if token is not None and token.get(name)}
 
 
 def _latest_fields(event: Event) -> dict[str, Any]:
@@ -451,7 +501,7 @@ def _first_fields(event: Event, info: dict[str, Any] | None, now: datetime,
     fields.update({name: value for name, value in optional.items() if value is not None})
     if event.token is not None and info is not None:
         fields.update(id_tag=event.token.id_token, id_token_type=event.token.type, id_tag_status=info["status"])
-    return {**fields, **_payer(token)}
+    return {**fields, **_from_token(token)}
 
 
 def _end(session: dict[str, Any], event: Event, now: datetime) -> dict[str, Any]:

@@ -383,3 +383,44 @@ def test_an_updated_that_changes_nothing_writes_only_its_meter_values(tokens: No
     updated(4, minute=50, kwh="11")
     body = detail()
     assert body["flags"] == [] and len(body["meter_values"]) == 6 and len(tap.of("SessionEnded")) == 1
+
+
+def phase_current(phase: str, amperes: str) -> dict[str, Any]:
+    return {"value": Decimal(amperes), "measurand": "Current.Import", "phase": phase, "unitOfMeasure": {"unit": "A"}}
+
+
+def test_what_a_session_draws_is_written_with_its_events_and_announced(aws_env: None, tap: EventTap,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """numberOfPhasesUsed, chargingState and per-phase currents ride on the event's own write; an Updated that
+    changes none of them (by 1 A or more) still writes only its meter values. The token's priority starts the session."""
+    assert api("PUT", "/id-tokens/CARD-9", {"status": "Accepted", "charging_priority": 9})[0] == 201
+    assert api("GET", "/id-tokens/CARD-9")[1]["charging_priority"] == 9
+    started(idToken={"idToken": "CARD-9", "type": "ISO14443"}, numberOfPhasesUsed=3, info={"chargingState": "Charging"})
+    assert session()["charging"] == {"phases_used": 3, "current_a": {}, "charging_state": "Charging", "version": 1,
+                                     "at": "2026-03-01T10:00:00.000Z"}
+    updated(1, minute=10, kwh="2", trigger="MeterValuePeriodic")  # its trigger is news; its draw is not
+    with monkeypatch.context() as patched:
+        patched.setattr(store, "record_event", lambda *args: pytest.fail(f"wrote the session for {args[2]}"))
+        assert updated(2, minute=20, kwh="4") == {}
+    event("Updated", 3, "2026-03-01T10:25:00Z", phase_current("L1", "15.8"), phase_current("L2", "16"),
+          phase_current("L3", "16.1"))
+    with monkeypatch.context() as patched:
+        patched.setattr(store, "record_event", lambda *args: pytest.fail(f"wrote the session for {args[2]}"))
+        event("Updated", 4, "2026-03-01T10:26:00Z", phase_current("L1", "16.5"), phase_current("L2", "16"),
+              phase_current("L3", "16"))  # under 1 A: no change
+    updated(5, minute=40, trigger="ChargingStateChanged", info={"chargingState": "SuspendedEV"})
+    updated(6, minute=45, trigger="ChargingStateChanged", info={"chargingState": "Charging"})
+    updated(5, minute=40, trigger="ChargingStateChanged", info={"chargingState": "SuspendedEV"})  # re-sent, older
+    assert session()["charging"]["charging_state"] == "Charging"
+    [start] = tap.of("SessionStarted")
+    assert start["charging_priority"] == 9
+    changes = [(e["version"], e["charging_state"], e["phases_used"], e["current_a"], e["occurred_at"])
+               for e in tap.of("SessionChargingChanged")]
+    drawing = {"L1": 15.8, "L2": 16.0, "L3": 16.1}
+    assert changes == [(1, "Charging", 3, {}, "2026-03-01T10:00:00.000Z"),
+                       (2, "Charging", 3, drawing, "2026-03-01T10:25:00.000Z"),
+                       (3, "SuspendedEV", 3, drawing, "2026-03-01T10:40:00.000Z"),
+                       (4, "Charging", 3, drawing, "2026-03-01T10:45:00.000Z")]
+    ended(7)
+    assert len(tap.of("SessionChargingChanged")) == 4  # the end announces no draw
+    assert detail()["charging_priority"] == 9

@@ -195,6 +195,28 @@ def test_a_201_session_announces_its_start_when_its_started_comes_whatever_came_
     assert session_changes(late_start, {**late_start, "flags": ["incomplete"]}) == []
 
 
+def test_a_session_starts_with_its_tokens_charging_priority() -> None:
+    assert session_changes(None, SESSION)[0].charging_priority == 0  # none stored: the default
+    [started] = session_changes(None, {**SESSION, "charging_priority": Decimal(7)})
+    assert started.charging_priority == 7
+
+
+def test_an_active_session_announces_each_higher_charging_version_once() -> None:
+    drawn = {"phases_used": Decimal(1), "current_a": {"L1": Decimal("0.2"), "L2": Decimal("15.5")},
+             "charging_state": "Charging", "version": Decimal(2), "at": "2026-03-01T10:05:00.000Z"}
+    charging = {**SESSION, "charging": drawn}
+    [changed] = session_changes(SESSION, charging)
+    assert (changed.detail_type(), changed.session_id, changed.evse_id, changed.phases_used, changed.current_a,
+            changed.charging_state, changed.version, changed.occurred_at) == (
+        "SessionChargingChanged", "ses_x", 1, 1, {"L1": 0.2, "L2": 15.5}, "Charging", 2, "2026-03-01T10:05:00.000Z")
+    suspended = {**charging, "charging": {**drawn, "charging_state": "SuspendedEV", "version": Decimal(3)}}
+    assert [e.version for e in session_changes(charging, suspended)] == [3]
+    assert session_changes(charging, suspended)[0].event_id != changed.event_id
+    assert session_changes(SESSION, charging)[0].event_id == changed.event_id  # relayed twice: the same event
+    assert session_changes(suspended, {**suspended, "flags": ["late"]}) == []  # the same version
+    assert names(session_changes(suspended, {**ENDED, "charging": drawn})) == ["SessionEnded"]
+
+
 def test_an_invoice_announces_issued_when_created() -> None:
     invoice = {"invoice_id": "inv_1", "charge_point_id": CP, "session_id": "ses_x", "energy_wh": Decimal(7000),
                "status": "issued", "number": Decimal(7), "total_excl_vat": Decimal(210), "total_vat": Decimal(40),
