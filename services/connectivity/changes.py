@@ -65,6 +65,7 @@ def charger_changes(old: Image, new: Image) -> list[ConnectivityEvent]:
         found.append(ChargerPlaced(event_id=stable_id("ChargerPlaced", charge_point_id, version),
                                    charge_point_id=charge_point_id, site_id=after.get("site_id"),
                                    previous_site_id=before.get("site_id"), version=version, **rating,
+                                   connected=bool(after.get("connection_id")), ocpp_version=after.get("ocpp_version"),
                                    **({"occurred_at": after["deleted_at"]} if after.get("deleted_at") else {})))
     connection, previous = after.get("connection_id"), before.get("connection_id")
     if connection and connection != previous:

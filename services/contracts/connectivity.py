@@ -140,6 +140,10 @@ class ChargerPlaced(ConnectivityEvent):
     phases: Literal[1, 3] = 3
     # Which grid phase each single-phase EVSE's L1 is wired to ({"1": "L2"}), by EVSE id; EVSEs not named: L1.
     phase_map: dict[str, Phase] = {}
+    # Whether it had a connection open at the change, and its OCPP version: a consumer that follows only placed
+    # chargers' connections learns where they stand. None in events from before.
+    connected: bool | None = None
+    ocpp_version: str | None = None
 
 
 class CommandCompleted(ConnectivityEvent):

@@ -15,12 +15,14 @@ def _sites(detail_type: str, detail: dict[str, Any]) -> list[str]:
     """Applies one event to the projection (services/smart_charging/tracking.py): the sites to run again."""
     from services.contracts import connectivity as c
     from services.contracts import sessions as s
-    from services.smart_charging import tracking
+    from services.smart_charging import store, tracking
 
     if detail_type == "SiteChanged":
         return [site for site in [tracking.site_changed(c.SiteChanged.model_validate(detail))] if site]
     if detail_type == "ChargerPlaced":
         return tracking.charger_placed(c.ChargerPlaced.model_validate(detail))
+    if not store.placed(detail["charge_point_id"]):
+        return []
     if detail_type == "ChargerConnected":
         connected = c.ChargerConnected.model_validate(detail)
         found = tracking.linked(connected.charge_point_id, connected.occurred_at, True, connected.ocpp_version)

@@ -1,6 +1,8 @@
 """What smart charging learns from the other services' events, kept in its projection (services/smart_charging/store.py).
 
 Each function applies one event and answers the site whose allocation it may change (None: nothing to recompute).
+Only chargers placed at a site are followed (their sessions, statuses and connections): the rest of the fleet costs
+smart charging no write.
 Events come late, twice and out of order: sites and placements apply by their versions, links by their time, sessions
 by their transaction and charging version, so an older fact never overwrites a newer one and a replay changes nothing.
 """
@@ -54,6 +56,11 @@ def charger_placed(event: ChargerPlaced) -> list[str]:
     else:
         removed += ("site_id",)
     before = store.get_charger(event.charge_point_id) or {}
+    if event.connected is not None and not before.get("link_at"):
+        # Connections are followed only once a charger is placed: until then, what connectivity knew at placement.
+        fields["connected"] = event.connected
+        if event.ocpp_version:
+            fields["ocpp_version"] = event.ocpp_version
     after = store.update_charger(event.charge_point_id, fields, removed,
                                  "attribute_not_exists(placed_version) OR placed_version < :pv",
                                  {":pv": event.version})
@@ -72,14 +79,17 @@ def linked(charge_point_id: str, at: str, connected: bool, ocpp_version: str | N
     at its rating until it is back). A boot is a connection anew: the charger may have lost what it held."""
     fields: dict[str, Any] = {"connected": connected, "link_at": at}
     removed: tuple[str, ...] = ()
+    held = store.get_charger(charge_point_id) or {}
+    if not held.get("site_id"):
+        return None
     if connected:
         if ocpp_version:
             fields["ocpp_version"] = ocpp_version
-        held = store.get_charger(charge_point_id) or {}
         fields |= {name: {**value, "status": "stale"} for name, value in held.items() if name.startswith("p#")}
         removed = ("excluded",)
     after = store.update_charger(charge_point_id, fields, removed,
-                                 "attribute_not_exists(link_at) OR link_at <= :at", {":at": at})
+                                 "attribute_exists(site_id) AND (attribute_not_exists(link_at) OR link_at <= :at)",
+                                 {":at": at})
     return _site(after)
 
 
@@ -88,7 +98,7 @@ def session_started(event: SessionStarted) -> str | None:
     session = {"session_id": event.session_id, "transaction_id": event.transaction_id,
                "priority": event.charging_priority, "started_at": event.started_at}
     after = store.update_charger(event.charge_point_id, {key: session}, (),
-                                 "attribute_not_exists(#a0) OR #a0.transaction_id <> :tx",
+                                 "attribute_exists(site_id) AND (attribute_not_exists(#a0) OR #a0.transaction_id <> :tx)",
                                  {":tx": event.transaction_id}, add_evse=event.evse_id)
     return _site(after)
 

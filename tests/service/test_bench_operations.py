@@ -44,6 +44,7 @@ def test_every_label_is_measured_with_its_shape(result: dict[str, Any]) -> None:
 
 CONNECTIVITY_RELAY, SESSIONS_RELAY = "services.connectivity.handlers:relay", "services.sessions.handlers:relay"
 SESSIONS_CONNECTED = "services.sessions.handlers:charger_connected"
+SMART_CHARGING_EVENTS = "services.smart_charging.handlers:events"
 
 
 def test_the_counts_are_the_calls_the_handlers_make(result: dict[str, Any]) -> None:
@@ -93,9 +94,15 @@ def test_the_consumers_of_each_messages_events_are_counted_apart(result: dict[st
                      for handler, consumer in row["consumers"].items() if not handler.endswith(":relay"))
     # per charger: its connection (sessions' local list; diagnostics' fleet learns its version), its session's
     # invoice, diagnostics for six status changes and for its session's start and end (the fleet projection), the
-    # evidence of chargers at risk: its boot and its session's end, and billing's payments: its session's start (a
-    # hold, if an account's) and its invoice (a capture)
-    assert subscribed == 3 * (2 + 1 + 6 + 2 + 2 + 2)
+    # evidence of chargers at risk: its boot and its session's end, billing's payments: its session's start (a
+    # hold, if an account's) and its invoice (a capture), and load management: its connection, boot, six status
+    # changes, session start and end, and disconnection
+    assert subscribed == 3 * (2 + 1 + 6 + 2 + 2 + 2 + 11)
+    # Load management follows only chargers placed at a site: for the others each event costs it one read, no write.
+    for row in ops.values():
+        consumer = row["consumers"].get(SMART_CHARGING_EVENTS)
+        if consumer:
+            assert set(consumer["operations"]) == {"GetItem"} and consumer["writes"] == 0
     assert result["run"]["consumer_invocations"] > subscribed  # the relays
 
 
