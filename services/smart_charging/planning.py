@@ -189,6 +189,11 @@ def plan(site: dict[str, Any], chargers: list[dict[str, Any]], buffer_a: float =
              for limit in first.sessions if limit.limit_a]
     second = allocation.allocate(allocation.Site(nodes=tuple(tree), evses=tuple(evses), fixed_loads=(*fixed, *taken)),
                                  idle, buffer_a)
+    overloaded = [f"{n.node_id} {n.phase}: {n.fixed_a} A fixed + {n.allocated_a} A allocated > {n.limit_a} A"
+                  for n in (*first.nodes, *second.nodes) if n.allocated_a and n.fixed_a + n.allocated_a > n.limit_a]
+    if overloaded:
+        # Checked on every run, not only in tests: no profile goes out from an allocation that breaks a limit.
+        raise RuntimeError(f"allocation over a node's limit: {'; '.join(overloaded)}")
     return Plan(first, second, tuple(_targets(site, chargers, tree, first, second, transactions)), tuple(fixed),
                 tuple(sessions))
 

@@ -61,11 +61,13 @@ def _members(site: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def run(site_id: str, cause: str) -> dict[str, Any] | None:
+    """One run of the site; it is dated before it reads anything, so a change written while it runs (and the run
+    asked for with it) is never taken as seen by it."""
+    now = clock.now()
     site = store.get_site(site_id)
     if not site or not site.get("grid") or site.get("deleted"):
         return None
     chargers = [c for c in _members(site) if c.get("site_id") == site_id]
-    now = clock.now()
     run_id = uuid.uuid4().hex[:12]
     plan = planning.plan(site, chargers)
     voltage = float(site["grid"].get("voltage") or 230)

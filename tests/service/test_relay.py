@@ -140,17 +140,23 @@ def test_only_what_some_manifest_subscribes_to_is_put_on_the_bus(online: str, ta
     ocpp(online, "StatusNotification", {"connectorId": 1, "status": "Faulted", "errorCode": "GroundFailure",
                                         "timestamp": "2026-03-01T11:00:00.000Z"})
     charge(online, 1)
+    # An operator's command: no rule wants its CommandCompleted (each names the actions or the requester it takes).
     from services.connectivity import handlers
+    from tests.service.helpers import call_api, posted_frames, send_frame
 
+    assert call_api("POST", f"/chargers/{CP}/commands", {"action": "ClearCache", "payload": {}})["statusCode"] == 202
+    call = next(frame for frame in posted_frames(online) if frame[0] == 2 and frame[2] == "ClearCache")
+    send_frame(CP, online, [3, call[1], {"status": "Accepted"}])
     handlers.disconnect(ws_disconnect_event(CP, online), context())
     inprocess.relay()
 
     made = {e["detail-type"] for e in tap.envelopes()}
     assert {"ChargerConnected", "ChargerBooted", "SessionStarted", "SessionEnded", "FaultReported",
-            "ConnectorStatusChanged", "ChargerDisconnected"} <= made
-    # No manifest subscribes to ChargerDisconnected: it is made, but not put on the bus.
-    assert sorted({t for call in spy.calls for t in call}) == ["ChargerBooted", "ChargerConnected", "ConnectorStatusChanged",
-                                                               "FaultReported", "SessionEnded", "SessionStarted"]
+            "ConnectorStatusChanged", "ChargerDisconnected", "CommandCompleted"} <= made
+    # The operator's CommandCompleted is made, but not put on the bus.
+    assert sorted({t for call in spy.calls for t in call}) == ["ChargerBooted", "ChargerConnected", "ChargerDisconnected",
+                                                               "ConnectorStatusChanged", "FaultReported", "SessionEnded",
+                                                               "SessionStarted"]
 
 
 def test_a_record_whose_events_cannot_be_derived_goes_to_the_failures_queue_and_the_stream_moves_on(
