@@ -74,6 +74,11 @@ def site(aws_env: None) -> None:
     settle_runs()
 
 
+def started(cp: str, transaction_id: str, second: int = 0) -> SessionStarted:
+    return SessionStarted(charge_point_id=cp, session_id=f"s-{cp}", transaction_id=transaction_id, evse_id=1,
+                          connector_id=1, id_tag="TAG", started_at=f"2026-12-04T10:00:0{second}.000Z")
+
+
 def accept_all(tap: EventTap, refusing: str | None = None) -> None:
     """Answers every profile asked for and not answered yet (`refusing` rejects), until none is left."""
     answered: set[str] = set()
@@ -98,10 +103,8 @@ def test_profiles_keep_the_site_under_its_limit_and_a_refusing_charger_is_exclud
     excluded = tap.of("ChargerExcluded")
     assert [(e["charge_point_id"], e["attempts"]) for e in excluded] == [(C, 3)]
 
-    deliver(SessionStarted(charge_point_id=A, session_id="s-a", transaction_id="11", evse_id=1, connector_id=1,
-                           id_tag="TAG", started_at="2026-12-04T10:00:00.000Z"),
-            SessionStarted(charge_point_id=B, session_id="s-b", transaction_id="tx-b", evse_id=1, connector_id=1,
-                           id_tag="TAG", started_at="2026-12-04T10:00:01.000Z"))
+    deliver(started(A, "11"),
+            started(B, "tx-b", 1))
     settle_runs()
     accept_all(tap)
     latest = requested(tap)
@@ -120,7 +123,7 @@ def test_profiles_keep_the_site_under_its_limit_and_a_refusing_charger_is_exclud
         assert Decimal(node["fixed_a"]) + Decimal(node["allocated_a"]) <= Decimal(node["limit_a"])
 
     # B's session ends: A's limit rises to what C leaves, once the run sees it.
-    deliver(SessionEnded(charge_point_id=B, session_id="s-b", transaction_id="tx-b", evse_id=1, connector_id=1,
+    deliver(SessionEnded(charge_point_id=B, session_id="s-SC-B", transaction_id="tx-b", evse_id=1, connector_id=1,
                          id_tag="TAG", started_at="2026-12-04T10:00:01.000Z", stopped_at="2026-12-04T10:10:00.000Z",
                          meter_start_wh=0, meter_stop_wh=1000, energy_wh=1000))
     settle_runs()
@@ -135,16 +138,14 @@ def test_profiles_keep_the_site_under_its_limit_and_a_refusing_charger_is_exclud
 
 def test_rises_wait_until_the_falls_are_accepted(site: None, tap: EventTap) -> None:
     accept_all(tap)
-    deliver(SessionStarted(charge_point_id=A, session_id="s-a", transaction_id="11", evse_id=1, connector_id=1,
-                           id_tag="TAG", started_at="2026-12-04T10:00:00.000Z"))
+    deliver(started(A, "11"))
     settle_runs()
     accept_all(tap)
     # Sessions come first: the idle EVSEs' defaults fall to 0 A, so a new session waits for its own TxProfile.
     assert limit_of(requested(tap)[(A, "tx#1")]) == Decimal("32")
     assert limit_of(requested(tap)[(C, "default#1")]) == Decimal("0")
     tap.clear()
-    deliver(SessionStarted(charge_point_id=B, session_id="s-b", transaction_id="tx-b", evse_id=1, connector_id=1,
-                           id_tag="TAG", started_at="2026-12-04T10:00:01.000Z"))
+    deliver(started(B, "tx-b", 1))
     settle_runs()
     asked = requested(tap)
     # A must come down before B may rise: B's TxProfile is held back until A's fall is accepted.
@@ -157,8 +158,7 @@ def test_rises_wait_until_the_falls_are_accepted(site: None, tap: EventTap) -> N
 
 def test_an_offline_charger_counts_at_its_rating_and_gets_its_profiles_again(site: None, tap: EventTap) -> None:
     accept_all(tap)
-    deliver(SessionStarted(charge_point_id=A, session_id="s-a", transaction_id="11", evse_id=1, connector_id=1,
-                           id_tag="TAG", started_at="2026-12-04T10:00:00.000Z"),
+    deliver(started(A, "11"),
             ChargerDisconnected(charge_point_id=C, connection_id=f"conn-{C}"))
     settle_runs()
     accept_all(tap)
@@ -171,18 +171,17 @@ def test_an_offline_charger_counts_at_its_rating_and_gets_its_profiles_again(sit
 
 def test_a_session_drawing_less_is_capped_and_its_phases_narrow_it(site: None, tap: EventTap) -> None:
     accept_all(tap)
-    deliver(SessionStarted(charge_point_id=A, session_id="s-a", transaction_id="11", evse_id=1, connector_id=1,
-                           id_tag="TAG", started_at="2026-12-04T10:00:00.000Z"))
+    deliver(started(A, "11"))
     settle_runs()
     accept_all(tap)
-    deliver(SessionChargingChanged(charge_point_id=A, session_id="s-a", transaction_id="11", evse_id=1,
+    deliver(SessionChargingChanged(charge_point_id=A, session_id="s-SC-A", transaction_id="11", evse_id=1,
                                    connector_id=1, phases_used=3, current_a={"L1": 8, "L2": 8, "L3": 8}, version=1))
     settle_runs()
     accept_all(tap)
     assert limit_of(requested(tap)[(A, "tx#1")]) == Decimal("10")  # its 8 A and the 2 A buffer
     # A replay of an older observation changes nothing.
     tap.clear()
-    deliver(SessionChargingChanged(charge_point_id=A, session_id="s-a", transaction_id="11", evse_id=1,
+    deliver(SessionChargingChanged(charge_point_id=A, session_id="s-SC-A", transaction_id="11", evse_id=1,
                                    connector_id=1, phases_used=3, current_a={"L1": 30, "L2": 30, "L3": 30}, version=1))
     settle_runs()
     assert requested(tap) == {}

@@ -115,13 +115,18 @@ def test_declared_bounds_and_settings_refuse_profiles() -> None:
 
 # Over a websocket.
 
-class Csms16(ChargePoint16):
+class Recording:
+    """A test CSMS of either version that keeps what the charger sent."""
+
     def __init__(self, charge_point_id: str, connection: ServerConnection) -> None:
-        super().__init__(charge_point_id, connection, response_timeout=5)
+        super().__init__(charge_point_id, connection, response_timeout=5)  # type: ignore[call-arg]
         self.received: list[tuple[str, dict[str, Any]]] = []
 
     def got(self, action: str) -> list[dict[str, Any]]:
         return [payload for name, payload in self.received if name == action]
+
+
+class Csms16(Recording, ChargePoint16):
 
     @on("BootNotification")
     def on_boot(self, **payload: Any) -> result16.BootNotification:
@@ -147,13 +152,7 @@ class Csms16(ChargePoint16):
         return result16.StopTransaction()
 
 
-class Csms201(ChargePoint201):
-    def __init__(self, charge_point_id: str, connection: ServerConnection) -> None:
-        super().__init__(charge_point_id, connection, response_timeout=5)
-        self.received: list[tuple[str, dict[str, Any]]] = []
-
-    def got(self, action: str) -> list[dict[str, Any]]:
-        return [payload for name, payload in self.received if name == action]
+class Csms201(Recording, ChargePoint201):
 
     @on("BootNotification")
     def on_boot(self, **payload: Any) -> result201.BootNotification:
