@@ -722,7 +722,8 @@ class _Node(NodeLimit):
 
     @model_validator(mode="after")
     def _one_limit(self) -> _Node:
-        problem = sites.limit_problem(self.max_current_a, self.max_power_w)
+        problem = sites.limit_problem(self.max_current_a, self.max_power_w) or sites.phase_problem(
+            getattr(self, "phases", 3), self.phase)
         if problem:
             raise ValueError(problem)
         return self

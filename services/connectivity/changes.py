@@ -155,6 +155,7 @@ def command_changes(old: Image, new: Image) -> list[ConnectivityEvent]:
                              command_id=new["command_id"], action=new["action"], status=new["status"],
                              reply=plain(new.get("reply")), payload=_payload(new.get("payload") or {}),
                              error_code=(new.get("error") or {}).get("code"),
+                             error_description=(new.get("error") or {}).get("description"),
                              requested_by=_requester(new.get("source")), reference=new.get("reference"))]
 
 

@@ -66,6 +66,13 @@ def limit_problem(max_current_a: float | None, max_power_w: int | None) -> str |
     return None
 
 
+def phase_problem(phases: int, phase: str | None) -> str | None:
+    """A node names its grid phase only when it has one phase: a three-phase node is on all three."""
+    if phase is not None and phases != 1:
+        return f"`phase` {phase!r} is for a single-phase node: send `phases: 1` with it, or leave it out"
+    return None
+
+
 def tree_problems(grid: Grid | None, circuits: Sequence[Circuit]) -> list[tuple[str, str]]:
     """What is wrong with a site's tree below its grid connection, each as (path, what to fix); the path names the
     field (`circuits.2.parent_id`). A charger id need not be registered: the tree may be drawn before the chargers
@@ -103,6 +110,11 @@ def _parent_problems(grid: Grid | None, circuits: Sequence[Circuit], index: dict
             above = "the grid connection" if circuit.parent_id is None else f"circuit {circuit.parent_id!r}"
             found.append((f"circuits.{n}.phases", f"a three-phase circuit cannot hang from {above}, which is "
                                                   "single-phase: make it single-phase (phases 1)"))
+        elif circuit.phases == 1 and parent is not None and parent.phases == 1 and \
+                (circuit.phase or "L1") != (parent.phase or "L1"):
+            above = "the grid connection" if circuit.parent_id is None else f"circuit {circuit.parent_id!r}"
+            found.append((f"circuits.{n}.phase", f"{above} is single-phase on {parent.phase or 'L1'}: a circuit "
+                                                 f"below it is on the same phase, not {circuit.phase or 'L1'}"))
     return found
 
 

@@ -156,6 +156,7 @@ class CommandCompleted(ConnectivityEvent):
     reply: dict[str, Any] | None = None
     payload: dict[str, Any] = {}
     error_code: str | None = None
+    error_description: str | None = None  # what the error says (a refused command: which field, and why)
     requested_by: str | None = None  # the source of the CommandRequested that asked for it (csms.<service>)
     reference: str | None = None  # the CommandRequested's own reference, given back
 
@@ -172,6 +173,7 @@ class Limit(BaseModel):
 
     max_current_a: float | None = Field(None, gt=0, le=10000, description="Amperes per phase")
     max_power_w: int | None = Field(None, gt=0, le=100_000_000, description="Watts in total, over its phases")
+    phase: Phase | None = Field(None, description="The grid phase a single-phase node is on (L1 when not given)")
 
 
 class Grid(Limit):

@@ -13,8 +13,9 @@ the CSMS cannot steer (fixed loads), stays within the node's limit. The rules (i
   when a node and phase it loads is full; the others keep rising, so what one cannot take goes to the others.
 - A three-phase session loads all three phases with one limit, so its busiest phase bounds it; a single-phase one
   loads only the grid phase it is on.
-- A session drawing well below what it was offered (by more than the buffer) is capped at its draw plus the buffer, so
-  the current it leaves unused goes to others; once its draw comes back up to its offer the cap is gone.
+- A session drawing well below what it was offered (by the buffer or more) is capped at its draw plus the buffer, so
+  the current it leaves unused goes to others; once its draw comes within the buffer of its offer the cap is gone
+  (a capped session drawing as before keeps its cap: it is offered exactly its draw plus the buffer).
 
 Everything is integer arithmetic in tenths of an ampere, the resolution OCPP carries: limits read from the inputs are
 floored and loads ceiled, so rounding never takes a node over its limit, and the result is deterministic: the same
@@ -31,7 +32,8 @@ from typing import Literal
 
 Phase = Literal["L1", "L2", "L3"]
 PHASES: tuple[Phase, ...] = ("L1", "L2", "L3")
-FixedReason = Literal["no_profiles", "excluded", "non_ev", "offline"]
+# "allocated": sessions already given their share, when what is left is shared among idle EVSEs.
+FixedReason = Literal["no_profiles", "excluded", "non_ev", "offline", "allocated"]
 
 # What an EV needs at least when it does not say (IEC 61851-1's lowest PWM current).
 DEFAULT_MIN_CURRENT_A = 6.0
@@ -214,7 +216,7 @@ def _share(session: Session, evse: Evse, path: tuple[str, ...], buffer_tenths: i
     minimum = max(1, _tenths_ceil(session.min_current_a))
     if session.draw_a is not None and session.offered_a is not None:
         drawn = max(_tenths_ceil(session.draw_a[PHASES.index(phase)]) for phase in phases)
-        if _tenths_floor(session.offered_a) - drawn > buffer_tenths:
+        if _tenths_floor(session.offered_a) - drawn >= buffer_tenths:
             maximum = min(maximum, max(minimum, drawn + buffer_tenths))
     constraints = tuple((node_id, phase) for node_id in path for phase in phases)
     return _Share(session, constraints, phases, minimum, maximum)

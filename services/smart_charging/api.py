@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from services.shared.auth import Scope
 from services.shared.dynamo import plain
 from services.shared.rest import ProblemError, allow, decode_token, encode_token, resolver, responses
-from services.smart_charging import planning, store
+from services.smart_charging import planning, runs, store
 
 app = resolver()
 LOAD = "Load management"
@@ -29,7 +29,7 @@ class HeldProfile(BaseModel):
     target: str = Field(description="max (the charger-wide maximum), default#{evse} (TxDefaultProfile) or tx#{evse}")
     limit_a: str = Field(description="The limit sent, amperes per phase (a decimal string)")
     status: str = Field(description="sending, waiting (a rise held back until the site's falls are accepted), "
-                                    "accepted, failed, or stale (sent again after a reconnect)")
+                                    "accepted, failed, or parked (its charger is offline or excluded)")
     attempts: int
     accepted_limit_a: str | None = Field(None, description="The limit the charger last accepted")
 
@@ -96,13 +96,13 @@ def _profiles(charger: dict[str, Any], evse_id: int) -> list[HeldProfile]:
 @app.get("/allocations/<site_id>", security=allow(*Scope), summary="A site's allocation", tags=[LOAD],
          description=("The site's tree, each node's limit, fixed load and allocation per phase as the latest run left "
                       "them, and each EVSE's allocation, what its session draws, and its profiles' status. 404 for a "
-                      "site load management does not know (no SiteChanged with a grid yet)."),
+                      "site without a `grid` (not under load management), or not known yet."),
          responses=responses({200: ("The allocation", SiteAllocation)}, 404, 422))
 def get_allocation(site_id: SiteId) -> SiteAllocation:
     site = store.get_site(site_id)
-    if not site or site.get("deleted"):
-        raise ProblemError(404, f"No site {site_id!r} known to load management: PUT /sites/{site_id} with a `grid`")
-    chargers = [c for c in store.chargers(sorted(site.get("members") or [])) if c.get("site_id") == site_id]
+    if not runs.managed(site):
+        raise ProblemError(404, f"No site {site_id!r} under load management: PUT /sites/{site_id} with a `grid`")
+    chargers = runs.members(site)  # type: ignore[arg-type]
     run = store.latest_run(site_id) or {}
     outputs = plain(run.get("outputs") or {})
     allocated = {entry["evse"]: entry["limit_a"] for entry in (*outputs.get("sessions", []), *outputs.get("idle", []))}
@@ -110,7 +110,7 @@ def get_allocation(site_id: SiteId) -> SiteAllocation:
     for charger in sorted(chargers, key=lambda c: c["charge_point_id"]):
         cp = charger["charge_point_id"]
         sessions = planning.sessions_of(charger)
-        for evse_id in sorted({int(e) for e in charger.get("evses") or []} | set(sessions) or {1}):
+        for evse_id in planning.evse_ids(charger):
             session = plain(sessions.get(evse_id) or {})
             evses.append(EvseAllocation(
                 charge_point_id=cp, evse_id=evse_id, transaction_id=session.get("transaction_id"),
@@ -122,7 +122,7 @@ def get_allocation(site_id: SiteId) -> SiteAllocation:
         last_run_id=site.get("last_run_id"), last_run_at=site.get("last_run_at"),
         nodes=[NodeLoad(**n) for n in outputs.get("nodes", [])],
         chargers=[ChargerState(charge_point_id=c["charge_point_id"], connected=bool(c.get("connected")),
-                               excluded=(c.get("excluded") or {}).get("reason"), max_current_a=planning.rated_a(c),
+                               excluded=(planning.excluded(c) or {}).get("reason"), max_current_a=planning.rated_a(c),
                                phases=int(c.get("phases") or 3)) for c in sorted(chargers, key=lambda c: c["charge_point_id"])],
         evses=evses)
 

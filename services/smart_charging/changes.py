@@ -26,6 +26,7 @@ def charger_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> l
         action, payload = planning.command(new.get("ocpp_version") or "ocpp1.6", held, new.get("rate_unit") or "A")
         found.append(SmartChargingCommandRequested(
             event_id=stable_id("SmartChargingCommandRequested", cp, key, held["request"]), charge_point_id=cp,
+            occurred_at=held["requested_at"],
             action=action, payload=payload, reference=planning.reference(key, int(held["request"]))))
     excluded = new.get("excluded")
     if excluded and excluded != before.get("excluded"):

@@ -11,50 +11,17 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 
-def _sites(detail_type: str, detail: dict[str, Any]) -> list[str]:
-    """Applies one event to the projection (services/smart_charging/tracking.py): the sites to run again."""
-    from services.contracts import connectivity as c
-    from services.contracts import sessions as s
-    from services.smart_charging import store, tracking
-
-    if detail_type == "SiteChanged":
-        return [site for site in [tracking.site_changed(c.SiteChanged.model_validate(detail))] if site]
-    if detail_type == "ChargerPlaced":
-        return tracking.charger_placed(c.ChargerPlaced.model_validate(detail))
-    if not store.placed(detail["charge_point_id"]):
-        return []
-    if detail_type == "ChargerConnected":
-        connected = c.ChargerConnected.model_validate(detail)
-        found = tracking.linked(connected.charge_point_id, connected.occurred_at, True, connected.ocpp_version)
-    elif detail_type == "ChargerBooted":
-        booted = c.ChargerBooted.model_validate(detail)
-        found = tracking.linked(booted.charge_point_id, booted.occurred_at, True)
-    elif detail_type in ("ChargerDisconnected", "ChargerOffline"):
-        gone = c.ConnectivityEvent.model_validate(detail)
-        found = tracking.linked(gone.charge_point_id, gone.occurred_at, False)
-    elif detail_type == "ConnectorStatusChanged":
-        found = tracking.status_changed(c.ConnectorStatusChanged.model_validate(detail))
-    elif detail_type == "SessionStarted":
-        found = tracking.session_started(s.SessionStarted.model_validate(detail))
-    elif detail_type == "SessionEnded":
-        found = tracking.session_ended(s.SessionEnded.model_validate(detail))
-    elif detail_type == "SessionChargingChanged":
-        found = tracking.charging_changed(s.SessionChargingChanged.model_validate(detail))
-    else:
-        return []
-    return [found] if found else []
-
-
 def _event(record: "SQSRecord") -> None:
-    from services.smart_charging import runs
+    from services.smart_charging import runs, tracking
 
     envelope = consumers.envelope(record)
     detail_type, detail = envelope.get("detail-type", ""), envelope["detail"]
     if detail_type == "CommandCompleted":
         runs.outcome(detail)
         return
-    for site_id in _sites(detail_type, detail):
-        runs.request(site_id, detail_type, f"{site_id}:{detail['event_id']}")
+    for step in tracking.apply(detail_type, detail):
+        fields = {"kind": step.kind, "charge_point_id": step.charge_point_id} if step.kind != "run" else {}
+        runs.request(step.site_id, detail_type, f"{step.site_id}:{detail['event_id']}:{step.kind}", **fields)
 
 
 @entry_point

@@ -36,7 +36,8 @@ MANIFEST = ServiceManifest(
         Subscription(
             event_pattern={"source": ["csms.connectivity"],
                            "detail-type": ["SiteChanged", "ChargerPlaced", "ChargerConnected", "ChargerBooted",
-                                           "ChargerDisconnected", "ChargerOffline", "ConnectorStatusChanged"]},
+                                           "ChargerDisconnected", "ChargerOffline", "ChargerOnline",
+                                           "ConnectorStatusChanged"]},
             queue=Queue(name="smart-charging-chargers", handler=f"{_HANDLERS}:events"),
         ),
         Subscription(

@@ -5,13 +5,14 @@ The projection is plain items (services/smart_charging/store.py): the site (its 
 its rating, connection, exclusion, its active sessions (`s#{evse}`) and the profiles it was sent (`p#{target}`).
 
 - Every charger gets its own node under its circuit (or the grid), limited to its rating, so that the EVSEs of one
-  charger share it. An offline or excluded charger is a fixed load at its rating.
+  charger share it. An offline or excluded charger is a fixed load at its rating, and so is a session whose
+  TxProfile the charger refused (it may draw up to the rating).
 - Sessions are allocated first (services/smart_charging/allocation.py); the EVSEs without a session then share what is
   left as their TxDefaultProfile, the limit a new session starts at before the CSMS has spoken (0 A when nothing is
   left: it waits for its TxProfile). An EVSE in a session keeps a default no higher than its session's limit.
-- A profile whose limit falls (or that the charger does not hold yet: it may draw up to its rating) goes out at once;
-  one that rises waits until no fall at the site is outstanding, so at no moment do the chargers hold more than a
-  node's limit.
+- A profile whose limit falls (or that the charger does not hold, or may have lost: it may draw up to its rating)
+  goes out at once; one that rises waits until no fall at the site is outstanding, so at no moment do the chargers
+  hold more than a node's limit. What a charger was sent before its latest connection counts as lost.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 from services.shared import clock
 from services.smart_charging import allocation
@@ -32,16 +33,24 @@ MAX_ATTEMPTS = 3
 # A TxProfile lasts this long unless sent again: a charger cut off from the CSMS falls back to its TxDefaultProfile.
 TX_VALID = timedelta(hours=6)
 RESEND_BEFORE = timedelta(hours=1)
-# OCPP 2.0.1's purposes; 1.6 calls the charger-wide one ChargePointMaxProfile.
+# A profile on its way this long without an outcome (one lost on the way back) is sent again.
+SENDING_STUCK = timedelta(minutes=10)
+# OCPP 2.0.1's purposes; 1.6 calls the charger-wide one ChargePointMaxProfile. CLEAR: every profile the CSMS set.
 STATION_MAX = "ChargingStationMaxProfile"
 TX_DEFAULT = "TxDefaultProfile"
 TX = "TxProfile"
+CLEAR = "clear"
 # Ids and stack level of the CSMS's own profiles: one id per target, so a new limit replaces the old one.
 _PROFILE_IDS = {STATION_MAX: 9000, TX_DEFAULT: 9100, TX: 9200}
 STACK_LEVEL = 1
 # The CALLERRORs of a charger that takes no profiles at all: excluded at once, not tried again.
 UNSUPPORTED = frozenset({"NotImplemented", "NotSupported"})
-Status = Literal["sending", "waiting", "accepted", "failed", "stale"]
+# Errors of a command that never reached the charger: it is offline, not refusing.
+UNDELIVERED = frozenset({"QueueTimeout", "GoneException"})
+
+
+class OverLimit(Exception):
+    """An allocation that would break a node's limit: a bug, never sent."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,12 @@ def rated_a(charger: dict[str, Any]) -> float:
     return float(charger.get("max_current_a") or DEFAULT_RATED_A)
 
 
+def evse_ids(charger: dict[str, Any]) -> list[int]:
+    """The EVSEs it reported (or has sessions on); EVSE 1 until it reports any."""
+    known = {int(e) for e in charger.get("evses") or []} | set(sessions_of(charger))
+    return sorted(known or {1})
+
+
 def _grid_phase(charger: dict[str, Any], evse_id: int) -> Phase:
     return (charger.get("phase_map") or {}).get(str(evse_id), "L1")
 
@@ -88,50 +103,70 @@ def _rotated(first: Phase, charger_phase: str) -> Phase:
     return PHASES[(PHASES.index(first) + k) % 3]
 
 
+def _supply(charger: dict[str, Any]) -> tuple[Phase, ...]:
+    """The grid phases a charger draws on: all three, or those its single-phase EVSEs are wired to."""
+    if int(charger.get("phases") or 3) == 3:
+        return PHASES
+    return tuple(p for p in PHASES if p in {_grid_phase(charger, e) for e in evse_ids(charger)})
+
+
+def _on(phases: tuple[Phase, ...], current: float) -> tuple[float, float, float]:
+    return tuple(current if p in phases else 0.0 for p in PHASES)  # type: ignore[return-value]
+
+
 def worst_case(charger: dict[str, Any]) -> tuple[float, float, float]:
     """What a charger may draw per grid phase at its rating."""
-    rated = rated_a(charger)
-    if int(charger.get("phases") or 3) == 3:
-        return (rated, rated, rated)
-    phase = _grid_phase(charger, 1)
-    return tuple(rated if p == phase else 0.0 for p in PHASES)  # type: ignore[return-value]
+    return _on(_supply(charger), rated_a(charger))
+
+
+def excluded(charger: dict[str, Any]) -> dict[str, Any] | None:
+    """Its exclusion, unless it connected again since (a reconnect or boot tries it again)."""
+    found = charger.get("excluded")
+    return found if found and found.get("at", "") >= charger.get("connected_at", "") else None
 
 
 def steerable(charger: dict[str, Any]) -> bool:
-    return bool(charger.get("connected")) and not charger.get("excluded")
+    return bool(charger.get("connected")) and excluded(charger) is None
+
+
+def fresh(held: dict[str, Any], charger: dict[str, Any]) -> bool:
+    """Whether a profile was asked for since the charger's latest connection: one from before may be lost."""
+    return held.get("requested_at", "") >= charger.get("connected_at", "")
+
+
+def node_id(circuit_id: str | None) -> str:
+    """Circuits' ids are the operator's: prefixed, none can be taken for the grid's or a charger's node."""
+    return f"circuit:{circuit_id}" if circuit_id else GRID
 
 
 def node_of(site: dict[str, Any], charge_point_id: str) -> str:
     for circuit in site.get("circuits") or []:
         if charge_point_id in (circuit.get("charger_ids") or []):
-            return str(circuit["id"])
+            return node_id(str(circuit["id"]))
     return GRID
 
 
-def _limit(spec: dict[str, Any]) -> dict[str, float | None]:
+def _limit(spec: dict[str, Any]) -> dict[str, Any]:
     current, power = spec.get("max_current_a"), spec.get("max_power_w")
     return {"max_current_a": float(current) if current is not None else None,
-            "max_power_w": float(power) if power is not None else None}
+            "max_power_w": float(power) if power is not None else None,
+            "phases": int(spec.get("phases") or 3), "phase": spec.get("phase") or "L1"}
 
 
 def nodes(site: dict[str, Any]) -> list[Node]:
     grid = site["grid"]
     voltage = float(grid.get("voltage") or 230)
-    found = [Node(id=GRID, voltage_v=voltage, phases=int(grid.get("phases") or 3), **_limit(grid))]
-    found += [Node(id=str(c["id"]), parent_id=str(c.get("parent_id") or GRID), voltage_v=voltage,
-                   phases=int(c.get("phases") or 3), **_limit(c)) for c in site.get("circuits") or []]
+    found = [Node(id=GRID, voltage_v=voltage, **_limit(grid))]
+    found += [Node(id=node_id(str(c["id"])), parent_id=node_id(c.get("parent_id")), voltage_v=voltage, **_limit(c))
+              for c in site.get("circuits") or []]
     return found
 
 
 def _charger_node(site: dict[str, Any], charger: dict[str, Any]) -> Node:
     cp = charger["charge_point_id"]
+    supply = _supply(charger)
     return Node(id=f"charger:{cp}", parent_id=node_of(site, cp), max_current_a=rated_a(charger),
-                phases=int(charger.get("phases") or 3), phase=_grid_phase(charger, 1))
-
-
-def _evse_ids(charger: dict[str, Any]) -> list[int]:
-    known = {int(e) for e in charger.get("evses") or []} | set(sessions_of(charger))
-    return sorted(known or {1})
+                phases=1 if len(supply) == 1 else 3, phase=supply[0])
 
 
 def _draw(charger: dict[str, Any], evse_id: int, session: dict[str, Any]) -> tuple[float, float, float] | None:
@@ -148,6 +183,27 @@ def _draw(charger: dict[str, Any], evse_id: int, session: dict[str, Any]) -> tup
     return tuple(grid[p] for p in PHASES)  # type: ignore[return-value]
 
 
+def _single_phase(charger: dict[str, Any], session: dict[str, Any],
+                  draw: tuple[float, float, float] | None) -> tuple[bool, Phase | None]:
+    """Whether a session draws on one phase only, and on which grid phase if its samples show it. 2.0.1 says so
+    (numberOfPhasesUsed); for 1.6 only a sample with the EV really charging on one phase (at least its minimum
+    there) is taken as proof: a 1.6 profile's numberPhases does not hold an EV to one phase, so one counted
+    single-phase by mistake could overload the other two."""
+    if int(session.get("phases_used") or 0) != 1:
+        return False, None
+    drawn = max(draw) if draw else 0.0
+    if charger.get("ocpp_version") == "ocpp1.6" and drawn < allocation.DEFAULT_MIN_CURRENT_A:
+        return False, None
+    return True, PHASES[draw.index(drawn)] if draw and drawn > 0 else None
+
+
+def _refused(charger: dict[str, Any], evse_id: int, session: dict[str, Any]) -> bool:
+    """Whether the charger refused this session's TxProfile past its attempts: it is counted at its rating."""
+    held = profiles_of(charger).get(f"tx#{evse_id}") or {}
+    return (held.get("status") == "failed" and held.get("transaction_id") == session["transaction_id"]
+            and fresh(held, charger))
+
+
 def plan(site: dict[str, Any], chargers: list[dict[str, Any]], buffer_a: float = allocation.DEFAULT_BUFFER_A) -> Plan:
     """The limits of a site's sessions and idle EVSEs, and the profiles every steerable charger should hold."""
     tree = nodes(site)
@@ -155,18 +211,18 @@ def plan(site: dict[str, Any], chargers: list[dict[str, Any]], buffer_a: float =
     evses: list[allocation.Evse] = []
     sessions: list[allocation.Session] = []
     idle: list[allocation.Session] = []
-    transactions: dict[str, tuple[dict[str, Any], int, dict[str, Any]]] = {}
+    transactions: dict[str, str] = {}
     for charger in sorted(chargers, key=lambda c: c["charge_point_id"]):
         cp = charger["charge_point_id"]
         if not steerable(charger):
-            reason = "excluded" if charger.get("excluded") else "offline"
+            reason = "excluded" if excluded(charger) else "offline"
             fixed.append(FixedLoad(node_of(site, cp), worst_case(charger), reason))
             continue
         node = _charger_node(site, charger)
         tree.append(node)
         running = sessions_of(charger)
         phases = int(charger.get("phases") or 3)
-        for evse_id in _evse_ids(charger):
+        for evse_id in evse_ids(charger):
             evse = allocation.Evse(id=f"{cp}#{evse_id}", node_id=node.id, max_current_a=rated_a(charger),
                                    phases=phases, grid_phase=_grid_phase(charger, evse_id))  # type: ignore[arg-type]
             evses.append(evse)
@@ -174,106 +230,113 @@ def plan(site: dict[str, Any], chargers: list[dict[str, Any]], buffer_a: float =
             if session is None:
                 idle.append(allocation.Session(id=evse.id, evse_id=evse.id, phases=phases))  # type: ignore[arg-type]
                 continue
-            used = int(session.get("phases_used") or phases)
+            if _refused(charger, evse_id, session):
+                wired = (evse.grid_phase,) if phases == 1 else PHASES
+                fixed.append(FixedLoad(node.id, _on(wired, rated_a(charger)), "no_profiles"))
+                continue
+            draw = _draw(charger, evse_id, session)
+            single, phase = _single_phase(charger, session, draw)
             offered = (profiles_of(charger).get(f"tx#{evse_id}") or {}).get("accepted_limit")
             sessions.append(allocation.Session(
                 id=evse.id, evse_id=evse.id, priority=int(session.get("priority") or 0),
-                phases=1 if used == 1 or phases == 1 else 3, draw_a=_draw(charger, evse_id, session),
+                phases=1 if single or phases == 1 else 3, phase=phase, draw_a=draw,
                 offered_a=float(offered) if offered is not None else None))
-            transactions[evse.id] = (charger, evse_id, session)
+            transactions[evse.id] = str(session["transaction_id"])
     site_model = allocation.Site(nodes=tuple(tree), evses=tuple(evses), fixed_loads=tuple(fixed))
     first = allocation.allocate(site_model, sessions, buffer_a)
     taken = [FixedLoad(f"charger:{limit.evse_id.rpartition('#')[0]}",
-                       tuple(float(limit.limit_a) if p in limit.phases else 0.0 for p in PHASES),  # type: ignore[arg-type]
-                       "non_ev")
+                       _on(limit.phases, float(limit.limit_a)), "allocated")
              for limit in first.sessions if limit.limit_a]
     second = allocation.allocate(allocation.Site(nodes=tuple(tree), evses=tuple(evses), fixed_loads=(*fixed, *taken)),
                                  idle, buffer_a)
     overloaded = [f"{n.node_id} {n.phase}: {n.fixed_a} A fixed + {n.allocated_a} A allocated > {n.limit_a} A"
                   for n in (*first.nodes, *second.nodes) if n.allocated_a and n.fixed_a + n.allocated_a > n.limit_a]
     if overloaded:
-        # Checked on every run, not only in tests: no profile goes out from an allocation that breaks a limit.
-        raise RuntimeError(f"allocation over a node's limit: {'; '.join(overloaded)}")
-    return Plan(first, second, tuple(_targets(site, chargers, tree, first, second, transactions)), tuple(fixed),
+        raise OverLimit("; ".join(overloaded))
+    return Plan(first, second, tuple(_targets(chargers, tree, first, second, transactions)), tuple(fixed),
                 tuple(sessions))
 
 
-def _static_cap(tree: list[Node], node_id: str) -> Decimal:
+def _static_cap(tree: list[Node], node: str | None) -> Decimal:
     """The least limit per phase on the way from a charger's node to the grid: its ChargingStationMaxProfile."""
-    by_id = {node.id: node for node in tree}
+    by_id = {n.id: n for n in tree}
     least: int | None = None
-    while node_id is not None:
-        node = by_id[node_id]
-        top = max(node.limit_tenths(phase) for phase in PHASES)
+    while node is not None:
+        top = max(by_id[node].limit_tenths(phase) for phase in PHASES)
         least = top if least is None else min(least, top)
-        node_id = node.parent_id  # type: ignore[assignment]
+        node = by_id[node].parent_id
     return Decimal(least or 0) / 10
 
 
-def _targets(site: dict[str, Any], chargers: list[dict[str, Any]], tree: list[Node], first: allocation.Allocation,
-             second: allocation.Allocation, transactions: dict[str, tuple[dict[str, Any], int, dict[str, Any]]],
-             ) -> list[Target]:
+def _targets(chargers: list[dict[str, Any]], tree: list[Node], first: allocation.Allocation,
+             second: allocation.Allocation, transactions: dict[str, str]) -> list[Target]:
     found: list[Target] = []
     session_limits = {limit.evse_id: limit for limit in first.sessions}
+    idle_limits = {limit.evse_id: limit for limit in second.sessions}
     for charger in sorted(filter(steerable, chargers), key=lambda c: c["charge_point_id"]):
         cp = charger["charge_point_id"]
         phases = int(charger.get("phases") or 3)
         found.append(Target(cp, "max", STATION_MAX, 0, _static_cap(tree, f"charger:{cp}"), phases))
         held = profiles_of(charger)
-        for evse_id in _evse_ids(charger):
+        for evse_id in evse_ids(charger):
             evse = f"{cp}#{evse_id}"
             if evse in session_limits:
                 limit = session_limits[evse]
-                _, _, session = transactions[evse]
                 found.append(Target(cp, f"tx#{evse_id}", TX, evse_id, limit.limit_a, len(limit.phases),
-                                    str(session["transaction_id"])))
+                                    transactions[evse]))
                 default = held.get(f"default#{evse_id}")
                 now = Decimal(str(default["limit_a"])) if default else limit.limit_a
                 found.append(Target(cp, f"default#{evse_id}", TX_DEFAULT, evse_id, min(now, limit.limit_a), phases))
-        for limit in second.sessions:
-            owner, _, evse_id = limit.evse_id.rpartition("#")
-            if owner == cp:
-                found.append(Target(cp, f"default#{evse_id}", TX_DEFAULT, int(evse_id), limit.limit_a, phases))
+            elif evse in idle_limits:
+                found.append(Target(cp, f"default#{evse_id}", TX_DEFAULT, evse_id, idle_limits[evse].limit_a, phases))
     return found
 
 
-def in_force(held: dict[str, Any] | None) -> Decimal | None:
-    """The limit a charger is known to apply for a profile (None: nothing accepted, or it may have lost it since: up to
-    its rating)."""
-    if not held or held.get("accepted_limit") is None or held.get("status") == "stale":
+def in_force(held: dict[str, Any] | None, charger: dict[str, Any]) -> Decimal | None:
+    """The most a charger may apply for a profile: what it accepted, or what is on its way if that is more (it may
+    accept it still); None when nothing is known to be held (it may draw up to its rating)."""
+    if not held or held.get("accepted_limit") is None or not fresh(held, charger):
         return None
-    return Decimal(str(held["accepted_limit"]))
+    accepted = Decimal(str(held["accepted_limit"]))
+    if held.get("status") == "sending":
+        return max(accepted, Decimal(str(held["limit_a"])))
+    return accepted
 
 
-def _due(held: dict[str, Any] | None, target: Target, now: datetime) -> bool:
-    if held is None or held.get("status") in ("stale", "failed"):
+def _due(held: dict[str, Any] | None, target: Target, charger: dict[str, Any], now: datetime) -> bool:
+    if held is None or not fresh(held, charger) or held.get("status") == "parked":
         return True
     if Decimal(str(held["limit_a"])) != target.limit_a or held.get("transaction_id") != target.transaction_id:
         return True
+    status, at = held.get("status"), held.get("requested_at")
+    if status == "sending":
+        return bool(at) and now - clock.parse(at) > SENDING_STUCK
     valid_to = held.get("valid_to")
-    return held.get("status") == "accepted" and bool(valid_to) and clock.parse(valid_to) - now < RESEND_BEFORE
+    return status == "accepted" and bool(valid_to) and clock.parse(valid_to) - now < RESEND_BEFORE
 
 
 def requests(chargers: list[dict[str, Any]], targets: tuple[Target, ...], run_id: str, now: datetime,
              voltage: float) -> dict[str, dict[str, dict[str, Any]]]:
     """The profile entries to write, by charger and target: each a new request, going out at once when its limit
-    falls (or nothing is held) and waiting otherwise. Targets already held or on their way are left alone."""
-    by_cp = {charger["charge_point_id"]: profiles_of(charger) for charger in chargers}
+    falls (or nothing is held) or stays (a renewal), and waiting when it rises. Targets already held or on their way
+    are left alone."""
+    by_cp = {charger["charge_point_id"]: charger for charger in chargers}
     written: dict[str, dict[str, dict[str, Any]]] = {}
     for target in targets:
-        held = by_cp.get(target.charge_point_id, {}).get(target.key)
-        if not _due(held, target, now):
+        charger = by_cp[target.charge_point_id]
+        held = profiles_of(charger).get(target.key)
+        if not _due(held, target, charger, now):
             continue
-        force = in_force(held)
+        force = in_force(held, charger)
         if force is None and target.purpose == TX:
             # A new transaction runs under its EVSE's default until its own profile is accepted.
-            force = in_force(by_cp.get(target.charge_point_id, {}).get(f"default#{target.evse_id}"))
+            force = in_force(profiles_of(charger).get(f"default#{target.evse_id}"), charger)
         falls = force is None or target.limit_a < force
         entry: dict[str, Any] = {
             "purpose": target.purpose, "evse_id": target.evse_id, "limit_a": str(target.limit_a),
             "phases": target.phases, "request": int((held or {}).get("request") or 0) + 1, "attempts": 0,
-            "status": "sending" if falls else "waiting", "falls": falls, "run_id": run_id,
-            "requested_at": clock.iso(now), "voltage": voltage}
+            "status": "sending" if falls or target.limit_a == force else "waiting", "falls": falls,
+            "run_id": run_id, "requested_at": clock.iso(now), "voltage": voltage}
         if force is not None:
             entry["accepted_limit"] = str(force)
         if target.transaction_id is not None:
@@ -283,9 +346,31 @@ def requests(chargers: list[dict[str, Any]], targets: tuple[Target, ...], run_id
     return written
 
 
+def parked(chargers: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """The outstanding profiles of chargers now counted at their rating (offline, excluded): no rise waits for them,
+    and they are asked for again once the charger is back."""
+    return {c["charge_point_id"]: {key: {**held, "status": "parked"} for key, held in profiles_of(c).items()
+                                   if held.get("status") in ("sending", "waiting")}
+            for c in chargers if not steerable(c)}
+
+
+def obsolete(chargers: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """TxProfiles of transactions that ended: the charger dropped them with the transaction."""
+    found: dict[str, list[str]] = {}
+    for charger in chargers:
+        running = sessions_of(charger)
+        for key, held in profiles_of(charger).items():
+            if held.get("purpose") != TX:
+                continue
+            session = running.get(int(held["evse_id"]))
+            if session is None or str(session["transaction_id"]) != held.get("transaction_id"):
+                found.setdefault(charger["charge_point_id"], []).append(key)
+    return found
+
+
 def releasable(chargers: list[dict[str, Any]]) -> dict[str, list[str]]:
     """The waiting profiles (by charger) that may go out now: no fall at the site is outstanding."""
-    entries = [(c["charge_point_id"], key, held) for c in chargers if steerable(c) for key, held in profiles_of(c).items()]
+    entries = [(c["charge_point_id"], key, held) for c in chargers for key, held in profiles_of(c).items()]
     if any(held.get("status") == "sending" and held.get("falls") for _, _, held in entries):
         return {}
     released: dict[str, list[str]] = {}
@@ -304,18 +389,31 @@ class Settled:
 
 
 def settled(held: dict[str, Any], status: str, error_code: str | None) -> Settled:
-    """Accepted: the limit is in force. Otherwise tried again with a new request, up to MAX_ATTEMPTS; then, or at
-    once for a charger that takes no profiles, given up (the charger is excluded)."""
+    """Accepted: the limit is in force. Not delivered (the charger is offline): parked until it is back. Otherwise
+    tried again with a new request, up to MAX_ATTEMPTS; then, or at once for a charger that takes no profiles, given
+    up: a charger-wide profile excludes the charger, a refused TxProfile counts its session at the rating."""
     if status == "accepted":
         return Settled({**held, "status": "accepted", "accepted_limit": held["limit_a"], "attempts": 0})
+    if error_code in UNDELIVERED:
+        return Settled({**held, "status": "parked"})
     attempts = int(held.get("attempts") or 0) + 1
     why = error_code or status
     if error_code in UNSUPPORTED:
         return Settled({**held, "status": "failed", "attempts": attempts}, f"the charger takes no profiles ({why})")
     if attempts >= MAX_ATTEMPTS:
-        return Settled({**held, "status": "failed", "attempts": attempts},
-                       f"{held['purpose']} refused or unanswered {attempts} times (last: {why})")
+        reason = f"{held['purpose']} refused or unanswered {attempts} times (last: {why})"
+        return Settled({**held, "status": "failed", "attempts": attempts}, None if held["purpose"] == TX else reason)
     return Settled({**held, "status": "sending", "attempts": attempts, "request": int(held["request"]) + 1})
+
+
+def clearing(charger: dict[str, Any], now: datetime) -> dict[str, Any] | None:
+    """The entry that asks a charger leaving load management to clear every profile the CSMS set (None: it holds
+    none); the others are forgotten."""
+    held = profiles_of(charger)
+    if not any(key != CLEAR for key in held):
+        return None
+    return {"purpose": CLEAR, "evse_id": 0, "status": "sending", "attempts": 0, "falls": False,
+            "request": int((held.get(CLEAR) or {}).get("request") or 0) + 1, "requested_at": clock.iso(now)}
 
 
 def reference(key: str, request: int) -> str:
@@ -330,7 +428,10 @@ def parse_reference(text: str) -> tuple[str, int] | None:
 def command(ocpp_version: str, held: dict[str, Any], rate_unit: str) -> tuple[str, dict[str, Any]]:
     """The SetChargingProfile of a profile entry in its version's shape (camelCase, as connectivity sends it):
     Absolute from when it was requested, one period, in amperes per phase, or in watts for a charger that takes
-    only watts."""
+    only watts. A CLEAR entry is the ClearChargingProfile of the CSMS's stack level."""
+    if held["purpose"] == CLEAR:
+        criteria = {"stackLevel": STACK_LEVEL}
+        return "ClearChargingProfile", criteria if ocpp_version == "ocpp1.6" else {"chargingProfileCriteria": criteria}
     purpose, evse_id = held["purpose"], int(held["evse_id"])
     phases = int(held["phases"])
     limit = Decimal(str(held["limit_a"]))

@@ -1,8 +1,10 @@
-"""A site's load-management runs and its profiles' outcomes, one at a time per site (the FIFO queue
-`smart-charging-runs`, grouped by site): nothing else writes a charger's profiles, so each step reads them as they are.
+"""A site's load-management runs, its profiles' outcomes and the chargers leaving it, one at a time per site (the
+FIFO queue `smart-charging-runs`, grouped by site): only these write a charger's profiles (`p#...`) and exclusion,
+so each step reads them as they are. The event consumers (services/smart_charging/tracking.py) write the facts
+(sessions, links, placements) and ask for a run.
 
 A run allocates (services/smart_charging/planning.py), writes the profiles that change, and is kept with its inputs
-and outputs. An outcome settles one profile: accepted, tried again, or its charger excluded (then the site runs
+and outputs. An outcome settles one profile: accepted, tried again, or given up (a charger excluded: the site runs
 again without it); after either, rises held back go out once no fall at the site is outstanding.
 """
 
@@ -10,54 +12,58 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 from services.shared import clock
-from services.shared.log import logger
+from services.shared.log import logger, metric
 from services.smart_charging import planning, store
 
-RUNS_QUEUE = "smart-charging-runs"
 
-
-def request(site_id: str, cause: str, dedupe: str) -> None:
-    """Asks for a run of the site; one asked before the latest run started is skipped (that run saw its cause)."""
+def request(site_id: str, cause: str, dedupe: str, **fields: Any) -> None:
+    """Asks for a step of the site: a run (one asked before the latest run started is skipped: that run saw its
+    cause), or with `kind`, an outcome or a charger that left."""
     from services.shared import aws
     from services.smart_charging.manifest import RUNS
 
-    aws.send_in_order(RUNS, {"site_id": site_id, "kind": "run", "cause": cause, "requested_at": clock.iso(clock.now())},
-                      deduplication_id=dedupe)
+    aws.send_in_order(RUNS, {"site_id": site_id, "kind": "run", "cause": cause, "requested_at": clock.iso(clock.now()),
+                             **fields}, deduplication_id=dedupe)
 
 
 def outcome(completed: dict[str, Any]) -> None:
     """A profile command's outcome joins its site's queue, behind the run that sent it."""
     from services.contracts.connectivity import CommandCompleted
-    from services.shared import aws
-    from services.smart_charging.manifest import RUNS
 
     event = CommandCompleted.model_validate(completed)
     site_id = (store.get_charger(event.charge_point_id) or {}).get("site_id")
-    if not site_id:
-        return
-    aws.send_in_order(RUNS, {"site_id": site_id, "kind": "completed", "charge_point_id": event.charge_point_id,
-                             "reference": event.reference, "status": event.status, "error_code": event.error_code},
-                      deduplication_id=event.event_id)
+    if site_id:
+        request(site_id, "CommandCompleted", event.event_id, kind="completed", charge_point_id=event.charge_point_id,
+                reference=event.reference, status=event.status, error_code=event.error_code,
+                error_description=event.error_description)
 
 
 def handle(message: dict[str, Any]) -> None:
-    site_id = message["site_id"]
-    if message["kind"] == "completed":
+    """One step of a site, in its queue's order."""
+    site_id, kind = message["site_id"], message["kind"]
+    if kind == "completed":
         if completed(site_id, message):
             run(site_id, "charger excluded")
         release(site_id)
-        return
-    site = store.get_site(site_id)
-    if site and site.get("last_run_at", "") > message["requested_at"]:
-        return
-    run(site_id, message.get("cause") or "requested")
+    elif kind == "left":
+        left(site_id, message["charge_point_id"])
+    else:
+        site = store.get_site(site_id)
+        if not (site and site.get("last_run_at", "") > message["requested_at"]):
+            run(site_id, message.get("cause") or "requested")
 
 
-def _members(site: dict[str, Any]) -> list[dict[str, Any]]:
-    return store.chargers(sorted(site.get("members") or []))
+def members(site: dict[str, Any]) -> list[dict[str, Any]]:
+    """The chargers placed at the site (a member moved away since is not)."""
+    return [c for c in store.chargers(sorted(site.get("members") or [])) if c.get("site_id") == site["site_id"]]
+
+
+def managed(site: dict[str, Any] | None) -> bool:
+    return bool(site and site.get("grid") and not site.get("deleted"))
 
 
 def run(site_id: str, cause: str) -> dict[str, Any] | None:
@@ -65,22 +71,36 @@ def run(site_id: str, cause: str) -> dict[str, Any] | None:
     asked for with it) is never taken as seen by it."""
     now = clock.now()
     site = store.get_site(site_id)
-    if not site or not site.get("grid") or site.get("deleted"):
+    if not site:
         return None
-    chargers = [c for c in _members(site) if c.get("site_id") == site_id]
+    chargers = members(site)
+    if not managed(site):
+        for charger in chargers:
+            _clear(charger, now)
+        return None
+    try:
+        plan = planning.plan(site, chargers)
+    except planning.OverLimit as error:
+        # Checked on every run: nothing goes out from an allocation that breaks a limit; what chargers hold stays.
+        logger.error("allocation over a node's limit: nothing sent", extra={"site_id": site_id, "nodes": str(error)})
+        metric("AllocationOverLimit", 1)
+        return None
     run_id = uuid.uuid4().hex[:12]
-    plan = planning.plan(site, chargers)
-    voltage = float(site["grid"].get("voltage") or 230)
-    written = planning.requests(chargers, plan.targets, run_id, now, voltage)
-    updated = [{**c, **{f"p#{key}": entry for key, entry in written.get(c["charge_point_id"], {}).items()}}
-               for c in chargers]
+    written = planning.requests(chargers, plan.targets, run_id, now, float(site["grid"].get("voltage") or 230))
+    for cp, entries in planning.parked(chargers).items():
+        written.setdefault(cp, {}).update(entries)
+    updated = [{**c, **{f"p#{key}": e for key, e in written.get(c["charge_point_id"], {}).items()}} for c in chargers]
+    by_cp = {c["charge_point_id"]: c for c in updated}
     for cp, keys in planning.releasable(updated).items():
         for key in keys:
-            written.setdefault(cp, {})[key] = {**planning.profiles_of(
-                next(c for c in updated if c["charge_point_id"] == cp))[key], "status": "sending"}
-    for cp, entries in written.items():
-        store.update_charger(cp, {f"p#{key}": entry for key, entry in entries.items()})
-    record = _record(site_id, run_id, cause, now, plan, chargers, written)
+            written.setdefault(cp, {})[key] = {**planning.profiles_of(by_cp[cp])[key], "status": "sending"}
+    gone = planning.obsolete(chargers)
+    for cp in sorted(set(written) | set(gone)):
+        fields = {f"p#{key}": entry for key, entry in written.get(cp, {}).items()}
+        removed = tuple(f"p#{key}" for key in gone.get(cp, []) if key not in written.get(cp, {}))
+        if fields or removed:
+            store.update_charger(cp, fields, removed)
+    record = _record(run_id, cause, now, plan, chargers, written)
     store.put_run(site_id, record)
     store.put_site_fields(site_id, {"last_run_at": record["at"], "last_run_id": run_id})
     logger.info("allocation run", extra={"site_id": site_id, "run_id": run_id, "cause": cause,
@@ -88,7 +108,7 @@ def run(site_id: str, cause: str) -> dict[str, Any] | None:
     return record
 
 
-def _record(site_id: str, run_id: str, cause: str, now: Any, plan: planning.Plan, chargers: list[dict[str, Any]],
+def _record(run_id: str, cause: str, now: datetime, plan: planning.Plan, chargers: list[dict[str, Any]],
             written: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Any]:
     """A run as kept and answered: what it was given and what it decided."""
     return {
@@ -97,7 +117,7 @@ def _record(site_id: str, run_id: str, cause: str, now: Any, plan: planning.Plan
             "sessions": [asdict(s) for s in plan.sessions],
             "fixed_loads": [asdict(f) for f in plan.fixed],
             "chargers": [{"charge_point_id": c["charge_point_id"], "connected": bool(c.get("connected")),
-                          "excluded": bool(c.get("excluded")), "max_current_a": planning.rated_a(c),
+                          "excluded": planning.excluded(c) is not None, "max_current_a": planning.rated_a(c),
                           "phases": int(c.get("phases") or 3)} for c in chargers],
         },
         "outputs": {
@@ -106,14 +126,15 @@ def _record(site_id: str, run_id: str, cause: str, now: Any, plan: planning.Plan
             "idle": [{"evse": s.evse_id, "limit_a": str(s.limit_a)} for s in plan.idle.sessions],
             "nodes": [{"node_id": n.node_id, "phase": n.phase, "limit_a": str(n.limit_a), "fixed_a": str(n.fixed_a),
                        "allocated_a": str(n.allocated_a)} for n in plan.allocation.nodes],
-            "profiles": [{"charge_point_id": cp, "target": key, "limit_a": e["limit_a"], "status": e["status"]}
+            "profiles": [{"charge_point_id": cp, "target": key, "limit_a": e.get("limit_a"), "status": e["status"]}
                          for cp, entries in sorted(written.items()) for key, e in sorted(entries.items())],
         },
     }
 
 
 def completed(site_id: str, message: dict[str, Any]) -> bool:
-    """Settles the profile a command was for; whether its charger was excluded for it."""
+    """Settles the profile a command was for; whether the site must run again (its charger excluded, or a session
+    whose TxProfile it refused now counted at the rating)."""
     cp = message["charge_point_id"]
     parsed = planning.parse_reference(message.get("reference") or "")
     charger = store.get_charger(cp)
@@ -122,28 +143,49 @@ def completed(site_id: str, message: dict[str, Any]) -> bool:
     key, number = parsed
     held = planning.profiles_of(charger).get(key)
     if held is None or int(held["request"]) != number or held.get("status") != "sending":
-        return False  # superseded by a later request, or already settled (a redelivery)
-    if message.get("error_code") == "InvalidCommand" and charger.get("rate_unit") != "W":
+        return False  # superseded by a later request, parked, or already settled (a redelivery)
+    if key == planning.CLEAR:
+        store.update_charger(cp, {}, (f"p#{key}",))
+        return False
+    if (message.get("error_code") == "InvalidCommand" and charger.get("rate_unit") != "W"
+            and "chargingRateUnit" in (message.get("error_description") or "")):
         # Connectivity refuses a profile in a unit the charger does not declare: the CSMS's are in amperes first.
         store.update_charger(cp, {"rate_unit": "W", f"p#{key}": {**held, "request": number + 1}})
         return False
-    outcome = planning.settled(held, message["status"], message.get("error_code"))
-    fields: dict[str, Any] = {f"p#{key}": outcome.entry}
-    excluding = outcome.exclude is not None and not charger.get("excluded")
+    settled = planning.settled(held, message["status"], message.get("error_code"))
+    fields: dict[str, Any] = {f"p#{key}": settled.entry}
+    excluding = settled.exclude is not None and planning.excluded(charger) is None
     if excluding:
-        fields["excluded"] = {"reason": outcome.exclude, "attempts": outcome.entry["attempts"],
+        fields["excluded"] = {"reason": settled.exclude, "attempts": settled.entry["attempts"],
                               "at": clock.iso(clock.now()), "site_id": site_id}
-        logger.warning("charger excluded from load management", extra={"charge_point_id": cp, "reason": outcome.exclude})
+        logger.warning("charger excluded from load management", extra={"charge_point_id": cp, "reason": settled.exclude})
     store.update_charger(cp, fields)
-    return excluding
+    return excluding or (held["purpose"] == planning.TX and settled.entry["status"] == "failed")
 
 
 def release(site_id: str) -> None:
     site = store.get_site(site_id)
-    if not site:
+    if not managed(site):
         return
-    chargers = [c for c in _members(site) if c.get("site_id") == site_id]
+    chargers = members(site)  # type: ignore[arg-type]
     by_cp = {c["charge_point_id"]: c for c in chargers}
     for cp, keys in planning.releasable(chargers).items():
         held = planning.profiles_of(by_cp[cp])
         store.update_charger(cp, {f"p#{key}": {**held[key], "status": "sending"} for key in keys})
+
+
+def left(site_id: str, charge_point_id: str) -> None:
+    """A charger placed elsewhere: unless its new site is managed too (whose runs replace its profiles), it is asked
+    to clear what the CSMS set, and the rest of its old site runs without it."""
+    charger = store.get_charger(charge_point_id)
+    now_at = charger.get("site_id") if charger else None
+    if charger and now_at != site_id and not (now_at and managed(store.get_site(now_at))):
+        _clear(charger, clock.now())
+    run(site_id, "charger left")
+
+
+def _clear(charger: dict[str, Any], now: datetime) -> None:
+    entry = planning.clearing(charger, now)
+    if entry is not None:
+        gone = tuple(f"p#{key}" for key in planning.profiles_of(charger) if key != planning.CLEAR)
+        store.update_charger(charger["charge_point_id"], {f"p#{planning.CLEAR}": entry}, gone)

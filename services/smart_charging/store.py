@@ -4,10 +4,12 @@
 there (a string set, kept from ChargerPlaced), so that a run reads a site and its chargers consistently by key.
 
 `chargers` (by charge_point_id): where it stands and its rating (`placed_version`, from ChargerPlaced), its link
-(`connected`, `ocpp_version`, `link_at`), the EVSEs it reported, `excluded` when load management gave up on it,
-`rate_unit` W for a charger that takes watts only, and one attribute per active session (`s#{evse}`) and per profile
-the CSMS sent it (`p#{target}`): top-level attributes, so that the event consumers and the site's serialized runs
-each write only their own. Its stream asks connectivity to send profiles and announces exclusions.
+(`connected`, `link_at`, `connected_at`: its latest connection or boot, `ocpp_version`), the EVSEs it reported, one
+attribute per active session (`s#{evse}`) and per ended one's tombstone (`ended#{evse}`), written by the event
+consumers; and, written only by its site's serialized runs, one attribute per profile the CSMS sent it
+(`p#{target}`), `excluded` when load management gave up on it, and `rate_unit` W for a charger that takes watts
+only. Top-level attributes, so that each writer writes only its own. Its stream asks connectivity to send profiles and
+announces exclusions.
 
 `allocation-runs` (by site_id, `run_key` "{at}#{run_id}"): every run's inputs and outputs, kept 30 days.
 """

@@ -1,28 +1,73 @@
 """What smart charging learns from the other services' events, kept in its projection (services/smart_charging/store.py).
 
-Each function applies one event and answers the site whose allocation it may change (None: nothing to recompute).
-Only chargers placed at a site are followed (their sessions, statuses and connections): the rest of the fleet costs
-smart charging no write.
-Events come late, twice and out of order: sites and placements apply by their versions, links by their time, sessions
-by their transaction and charging version, so an older fact never overwrites a newer one and a replay changes nothing.
+`apply` takes one event and answers the steps it asks of sites: a run of the site whose allocation it may change,
+or (a charger placed elsewhere) that its old site lets it go. These write facts only (sites, placements, links,
+sessions, statuses); a charger's profiles and exclusion belong to its site's serialized runs
+(services/smart_charging/runs.py).
+
+Only chargers placed at a site are followed: for the rest of the fleet an event costs one read and no write.
+Events come late, twice and out of order: sites and placements apply by their versions, links and statuses by their
+time, sessions by their start (and an ended one's tombstone) and charging version, so an older fact never overwrites
+a newer one and a replay changes nothing.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from services.smart_charging import store
 
 if TYPE_CHECKING:
-    from services.contracts.connectivity import (
-        ChargerPlaced,
-        ConnectorStatusChanged,
-        SiteChanged,
-    )
+    from services.contracts.connectivity import ChargerPlaced, ConnectorStatusChanged, SiteChanged
     from services.contracts.sessions import SessionChargingChanged, SessionEnded, SessionStarted
 
 # 1.6 reports an EV's pause and resumption as a connector status (2.0.1 as a chargingState: SessionChargingChanged).
 CHARGING_STATUSES = frozenset({"Charging", "SuspendedEV", "SuspendedEVSE"})
+# A connector free again has no session, whether or not its SessionEnded came (a session settled void never does).
+FREE = "Available"
+# The events about one charger, followed only once it is placed (ChargerPlaced itself places it).
+_CHARGER_EVENTS = frozenset({"ChargerConnected", "ChargerBooted", "ChargerOnline", "ChargerDisconnected",
+                             "ChargerOffline", "ConnectorStatusChanged", "SessionStarted", "SessionEnded",
+                             "SessionChargingChanged"})
+
+
+@dataclass(frozen=True)
+class Step:
+    """What an event asks of a site: `run`, or `left` (the charger `charge_point_id` was placed elsewhere)."""
+
+    site_id: str
+    kind: str = "run"
+    charge_point_id: str | None = None
+
+
+def apply(detail_type: str, detail: dict[str, Any]) -> list[Step]:
+    from services.contracts import connectivity as c
+    from services.contracts import sessions as s
+
+    if detail_type == "SiteChanged":
+        return _run(site_changed(c.SiteChanged.model_validate(detail)))
+    if detail_type == "ChargerPlaced":
+        return charger_placed(c.ChargerPlaced.model_validate(detail))
+    if detail_type not in _CHARGER_EVENTS or not store.placed(detail["charge_point_id"]):
+        return []
+    if detail_type in ("ChargerConnected", "ChargerBooted", "ChargerOnline"):
+        event = c.ChargerConnected.model_validate(detail) if detail_type == "ChargerConnected" else None
+        return _run(linked(detail["charge_point_id"], detail["occurred_at"], True,
+                           event.ocpp_version if event else None))
+    if detail_type in ("ChargerDisconnected", "ChargerOffline"):
+        return _run(linked(detail["charge_point_id"], detail["occurred_at"], False))
+    if detail_type == "ConnectorStatusChanged":
+        return _run(status_changed(c.ConnectorStatusChanged.model_validate(detail)))
+    if detail_type == "SessionStarted":
+        return _run(session_started(s.SessionStarted.model_validate(detail)))
+    if detail_type == "SessionEnded":
+        return _run(session_ended(s.SessionEnded.model_validate(detail)))
+    return _run(charging_changed(s.SessionChargingChanged.model_validate(detail)))
+
+
+def _run(site_id: str | None) -> list[Step]:
+    return [Step(site_id)] if site_id else []
 
 
 def _site(item: dict[str, Any] | None) -> str | None:
@@ -43,8 +88,8 @@ def site_changed(event: SiteChanged) -> str | None:
     return event.site_id if store.put_site(event.site_id, event.version, fields, removed) else None
 
 
-def charger_placed(event: ChargerPlaced) -> list[str]:
-    """The charger's site and rating; both the site it left and the one it joined are recomputed."""
+def charger_placed(event: ChargerPlaced) -> list[Step]:
+    """The charger's site and rating; the site it joined runs, the one it left lets it go."""
     fields: dict[str, Any] = {"placed_version": event.version, "phases": event.phases, "phase_map": event.phase_map}
     removed: tuple[str, ...] = ()
     if event.max_current_a is not None:
@@ -66,55 +111,68 @@ def charger_placed(event: ChargerPlaced) -> list[str]:
                                  {":pv": event.version})
     if after is None:
         return []
+    steps = []
     left = _site(before)
     if left and left != event.site_id:
         store.set_member(left, event.charge_point_id, False)
+        steps.append(Step(left, "left", event.charge_point_id))
     if event.site_id:
         store.set_member(event.site_id, event.charge_point_id, True)
-    return [site for site in dict.fromkeys((left, event.site_id)) if site]
+        steps.append(Step(event.site_id))
+    return steps
 
 
 def linked(charge_point_id: str, at: str, connected: bool, ocpp_version: str | None = None) -> str | None:
-    """A connection opened (its profiles are sent again, and an excluded charger is tried again) or closed (it counts
-    at its rating until it is back). A boot is a connection anew: the charger may have lost what it held."""
+    """A connection opened or closed (an offline charger counts at its rating until it is back). `connected_at`
+    dates the latest connection or boot: what it was sent before may be lost, and an exclusion before it is tried
+    again (services/smart_charging/planning.py)."""
     fields: dict[str, Any] = {"connected": connected, "link_at": at}
-    removed: tuple[str, ...] = ()
-    held = store.get_charger(charge_point_id) or {}
-    if not held.get("site_id"):
-        return None
     if connected:
+        fields["connected_at"] = at
         if ocpp_version:
             fields["ocpp_version"] = ocpp_version
-        fields |= {name: {**value, "status": "stale"} for name, value in held.items() if name.startswith("p#")}
-        removed = ("excluded",)
-    after = store.update_charger(charge_point_id, fields, removed,
+    after = store.update_charger(charge_point_id, fields, (),
                                  "attribute_exists(site_id) AND (attribute_not_exists(link_at) OR link_at <= :at)",
                                  {":at": at})
     return _site(after)
 
 
 def session_started(event: SessionStarted) -> str | None:
-    key = f"s#{event.evse_id}"
+    """A session replaces an older one on its EVSE; a start no later than the EVSE's last ended one is a late replay."""
     session = {"session_id": event.session_id, "transaction_id": event.transaction_id,
                "priority": event.charging_priority, "started_at": event.started_at}
-    after = store.update_charger(event.charge_point_id, {key: session}, (),
-                                 "attribute_exists(site_id) AND (attribute_not_exists(#a0) OR #a0.transaction_id <> :tx)",
-                                 {":tx": event.transaction_id}, add_evse=event.evse_id)
+    after = store.update_nested(
+        event.charge_point_id, "SET #s = :session ADD evses :evse",
+        {"#s": f"s#{event.evse_id}", "#e": f"ended#{event.evse_id}"},
+        {":session": session, ":evse": {event.evse_id}, ":started": event.started_at},
+        "attribute_exists(site_id) AND (attribute_not_exists(#s) OR #s.started_at < :started) "
+        "AND (attribute_not_exists(#e) OR #e.started_at < :started)")
     return _site(after)
 
 
 def session_ended(event: SessionEnded) -> str | None:
-    """The session and its TxProfile are gone: the charger drops a TxProfile when its transaction ends."""
-    after = store.update_charger(event.charge_point_id, {}, (f"s#{event.evse_id}", f"p#tx#{event.evse_id}"),
-                                 "#a0.transaction_id = :tx", {":tx": event.transaction_id})
+    """The session is gone (its TxProfile with it: the next run forgets it), and a tombstone keeps a late start of it
+    from coming back."""
+    names = {"#e": f"ended#{event.evse_id}"}
+    store.update_nested(event.charge_point_id, "SET #e = :ended", names,
+                        {":ended": {"transaction_id": event.transaction_id, "started_at": event.started_at},
+                         ":started": event.started_at},
+                        "attribute_exists(site_id) AND (attribute_not_exists(#e) OR #e.started_at < :started)")
+    after = store.update_nested(event.charge_point_id, "REMOVE #s", {"#s": f"s#{event.evse_id}"},
+                                {":tx": event.transaction_id}, "#s.transaction_id = :tx")
     return _site(after)
 
 
 def charging_changed(event: SessionChargingChanged) -> str | None:
-    key = f"s#{event.evse_id}"
-    charging = {"phases_used": event.phases_used, "current_a": {k: str(v) for k, v in event.current_a.items()},
-                "charging_state": event.charging_state, "charging_version": event.version}
-    names = {"#s": key, **{f"#{name}": name for name in charging}}
+    """What the session draws; a field the event does not know (a 1.6 charging state) keeps what was learned."""
+    charging: dict[str, Any] = {"charging_version": event.version}
+    if event.phases_used is not None:
+        charging["phases_used"] = event.phases_used
+    if event.current_a:
+        charging["current_a"] = {k: str(v) for k, v in event.current_a.items()}
+    if event.charging_state is not None:
+        charging["charging_state"] = event.charging_state
+    names = {"#s": f"s#{event.evse_id}", **{f"#{name}": name for name in charging}}
     sets = ", ".join(f"#s.#{name} = :{name}" for name in charging)
     values = {f":{name}": value for name, value in charging.items()}
     after = store.update_nested(event.charge_point_id, f"SET {sets}", names, values | {":tx": event.transaction_id},
@@ -124,15 +182,23 @@ def charging_changed(event: SessionChargingChanged) -> str | None:
 
 
 def status_changed(event: ConnectorStatusChanged) -> str | None:
-    """The EVSEs a charger has; and for 1.6, an EV pausing (SuspendedEV) or charging again."""
+    """The EVSEs a charger has; for 1.6, an EV pausing (SuspendedEV) or charging again; a connector free again has
+    no session left. Statuses apply in the charger's time order."""
     if event.evse_id <= 0:
         return None
+    names = {"#s": f"s#{event.evse_id}"}
+    values: dict[str, Any] = {":evse": {event.evse_id}, ":at": event.occurred_at}
     if event.status in CHARGING_STATUSES:
-        after = store.update_nested(event.charge_point_id, "SET #s.#state = :state ADD evses :evse",
-                                    {"#s": f"s#{event.evse_id}", "#state": "charging_state"},
-                                    {":state": event.status, ":evse": {event.evse_id}, ":was": event.status},
-                                    "attribute_exists(#s) AND (attribute_not_exists(#s.#state) OR #s.#state <> :was)")
+        after = store.update_nested(event.charge_point_id, "SET #s.charging_state = :state, #s.state_at = :at "
+                                    "ADD evses :evse", names, values | {":state": event.status},
+                                    "attribute_exists(#s) AND (attribute_not_exists(#s.state_at) OR #s.state_at < :at) "
+                                    "AND (attribute_not_exists(#s.charging_state) OR #s.charging_state <> :state)")
         return _site(after)
+    if event.status == FREE:
+        after = store.update_nested(event.charge_point_id, "REMOVE #s ADD evses :evse", names, values,
+                                    "#s.started_at < :at")
+        if after is not None:
+            return _site(after)
     store.update_nested(event.charge_point_id, "ADD evses :evse", {}, {":evse": {event.evse_id}, ":e": event.evse_id},
                         "attribute_exists(site_id) AND NOT contains(evses, :e)")
     return None

@@ -191,3 +191,43 @@ def test_an_unknown_site_is_404(aws_env: None) -> None:
     reply = call_api("GET", "/allocations/nowhere", service="smart_charging")
     assert reply["statusCode"] == 404
     assert "PUT /sites/nowhere" in reply["json"]["detail"]
+
+
+def ended(cp: str, transaction_id: str, second: int = 0) -> SessionEnded:
+    return SessionEnded(charge_point_id=cp, session_id=f"s-{cp}", transaction_id=transaction_id, evse_id=1,
+                        connector_id=1, id_tag="TAG", started_at=f"2026-12-04T10:00:0{second}.000Z",
+                        stopped_at="2026-12-04T10:10:00.000Z", meter_start_wh=0, meter_stop_wh=1000, energy_wh=1000)
+
+
+def test_a_late_start_of_an_ended_session_and_a_free_connector_leave_no_session(site: None, tap: EventTap) -> None:
+    from services.contracts.connectivity import ConnectorStatusChanged
+    from services.smart_charging import store
+
+    accept_all(tap)
+    deliver(ended(A, "11"), started(A, "11"))  # out of order: the end first
+    assert "s#1" not in (store.get_charger(A) or {})
+    deliver(started(A, "12", 5))
+    assert store.get_charger(A)["s#1"]["transaction_id"] == "12"
+    # A session that never gets its SessionEnded (settled void) goes when its connector is free again.
+    deliver(ConnectorStatusChanged(charge_point_id=A, evse_id=1, connector_id=1, status="Available",
+                                   occurred_at="2026-12-04T11:00:00.000Z"))
+    assert "s#1" not in (store.get_charger(A) or {})
+
+
+def test_a_charger_leaving_the_site_is_cleared_and_the_rest_shares_again(site: None, tap: EventTap) -> None:
+    accept_all(tap)
+    tap.clear()
+    deliver(ChargerPlaced(charge_point_id=C, site_id=None, previous_site_id=SITE, version=9, max_current_a=10.0))
+    settle_runs()
+    clears = [d for d in tap.of("CommandRequested") if d["action"] == "ClearChargingProfile"]
+    assert [(d["charge_point_id"], d["payload"]) for d in clears] == [(C, {"stackLevel": 1})]
+    view = call_api("GET", f"/allocations/{SITE}", service="smart_charging")["json"]
+    assert [c["charge_point_id"] for c in view["chargers"]] == [A, B]
+    # The site's grid removed: every charger there is cleared, and the site is no longer managed.
+    tap.clear()
+    deliver(SiteChanged(charge_point_id=None, change="updated", site_id=SITE, version=2, name="Depot",
+                        address=ADDRESS, time_zone="Europe/Berlin"))
+    settle_runs()
+    assert sorted(d["charge_point_id"] for d in tap.of("CommandRequested")
+                  if d["action"] == "ClearChargingProfile") == [A, B]
+    assert call_api("GET", f"/allocations/{SITE}", service="smart_charging")["statusCode"] == 404

@@ -106,11 +106,31 @@ def test_a_new_transaction_rises_from_its_evses_default() -> None:
 
 
 def test_a_reconnected_charger_gets_everything_again_as_falls() -> None:
-    stale = {"purpose": planning.STATION_MAX, "evse_id": 0, "limit_a": "32", "phases": 3, "request": 2,
-             "status": "stale", "accepted_limit": "32"}
+    before = {"purpose": planning.STATION_MAX, "evse_id": 0, "limit_a": "32", "phases": 3, "request": 2,
+              "status": "accepted", "accepted_limit": "32", "requested_at": "2026-12-04T09:00:00.000Z"}
     target = (planning.Target("A", "max", planning.STATION_MAX, 0, Decimal("32"), 3),)
-    entry = planning.requests([charger("A", **{"p#max": stale})], target, "r", NOW, 230)["A"]["max"]
-    assert (entry["status"], entry["request"]) == ("sending", 3)
+    held = charger("A", connected_at="2026-12-04T09:00:00.000Z", **{"p#max": before})
+    assert planning.requests([held], target, "r", NOW, 230) == {}
+    # Connected (or booted) since it was sent: it may have lost it.
+    again = {**held, "connected_at": "2026-12-04T09:30:00.000Z"}
+    entry = planning.requests([again], target, "r", NOW, 230)["A"]["max"]
+    assert (entry["status"], entry["request"], entry["falls"]) == ("sending", 3, True)
+
+
+def test_an_exclusion_holds_until_the_charger_connects_again() -> None:
+    shut = charger("A", connected_at="2026-12-04T09:00:00.000Z",
+                   excluded={"at": "2026-12-04T09:10:00.000Z", "reason": "refused", "attempts": 3})
+    assert not planning.steerable(shut)
+    assert planning.steerable({**shut, "connected_at": "2026-12-04T09:20:00.000Z"})
+
+
+def test_a_rise_on_its_way_counts_until_it_is_settled() -> None:
+    rising = {"purpose": planning.TX, "evse_id": 1, "limit_a": "16", "phases": 3, "request": 2, "status": "sending",
+              "accepted_limit": "8", "transaction_id": "11", "requested_at": clock.iso(NOW)}
+    target = (planning.Target("A", "tx#1", planning.TX, 1, Decimal("12"), 3, "11"),)
+    entry = planning.requests([charger("A", **{"p#tx#1": rising})], target, "r", NOW, 230)["A"]["tx#1"]
+    # The charger may yet accept the 16 A on its way: 12 A is a fall from it, not a rise from 8 A.
+    assert (entry["status"], entry["falls"], entry["accepted_limit"]) == ("sending", True, "16")
 
 
 def test_rises_are_released_once_no_fall_is_outstanding() -> None:
@@ -119,8 +139,13 @@ def test_rises_are_released_once_no_fall_is_outstanding() -> None:
     assert planning.releasable([charger("A", **{"p#tx#1": falling}), charger("B", **{"p#tx#1": rising})]) == {}
     assert planning.releasable([charger("A", **{"p#tx#1": {**falling, "status": "accepted"}}),
                                 charger("B", **{"p#tx#1": rising})]) == {"B": ["tx#1"]}
-    # A fall outstanding at a charger that went offline holds nothing back: it counts at its rating.
-    assert planning.releasable([charger("A", connected=False, **{"p#tx#1": falling}),
+    # A fall outstanding at a charger that went offline holds rises back until a run parks it (it then counts at
+    # its rating).
+    offline = charger("A", connected=False, **{"p#tx#1": falling})
+    assert planning.releasable([offline, charger("B", **{"p#tx#1": rising})]) == {}
+    parked = planning.parked([offline, charger("B")])
+    assert parked == {"A": {"tx#1": {**falling, "status": "parked"}}}
+    assert planning.releasable([{**offline, "p#tx#1": parked["A"]["tx#1"]},
                                 charger("B", **{"p#tx#1": rising})]) == {"B": ["tx#1"]}
 
 
@@ -132,9 +157,15 @@ def test_outcomes_accept_retry_and_give_up() -> None:
     assert (first.entry["status"], first.entry["request"], first.entry["attempts"], first.exclude) == ("sending", 2, 1, None)
     second = planning.settled(first.entry, "timed_out", None)
     third = planning.settled(second.entry, "error", "InternalError")
-    assert third.entry["status"] == "failed" and third.exclude and "3 times" in third.exclude
+    # A refused TxProfile does not exclude its charger (its transaction may be unknown to it): its session counts
+    # at the rating. A refused charger-wide one does.
+    assert (third.entry["status"], third.exclude) == ("failed", None)
+    wide = {**held, "purpose": planning.STATION_MAX, "attempts": 2}
+    assert "3 times" in (planning.settled(wide, "rejected", None).exclude or "")
     unsupported = planning.settled(held, "error", "NotImplemented")
     assert unsupported.entry["status"] == "failed" and "takes no profiles" in (unsupported.exclude or "")
+    offline = planning.settled(held, "timed_out", "QueueTimeout")
+    assert (offline.entry["status"], offline.entry["attempts"], offline.exclude) == ("parked", 0, None)
 
 
 def test_the_wire_shapes_are_each_versions_and_valid() -> None:
@@ -199,3 +230,52 @@ def test_what_sessions_and_idle_evses_may_draw_together_stays_within_every_node(
         assert node.fixed_a == before.fixed_a + before.allocated_a
     for target in plan.targets:
         assert target.limit_a >= 0 and target.limit_a * 10 == int(target.limit_a * 10)
+
+
+def test_a_1_6_session_is_single_phase_only_once_it_charges_on_one_phase() -> None:
+    other = charger("B", phases=1, phase_map={"1": "L2"}, **{"s#1": session("2")})
+    # A ramping sample (3 A on L1) proves nothing: counted on all three phases, it shares L2 with B.
+    ramping = limits(planning.plan(SITE, [charger("A", **{"s#1": session("1", phases_used=1, current_a={"L1": "3"})}),
+                                          other]))
+    assert (ramping[("A", "tx#1")], ramping[("B", "tx#1")]) == (Decimal("16.0"), Decimal("16.0"))
+    # Charging on L1 alone, it leaves L2 to B.
+    charging = limits(planning.plan(SITE, [charger("A", **{"s#1": session("1", phases_used=1,
+                                                                             current_a={"L1": "12"})}), other]))
+    assert (charging[("A", "tx#1")], charging[("B", "tx#1")]) == (Decimal("32.0"), Decimal("32.0"))
+    # 2.0.1 says so itself (numberOfPhasesUsed), drawing or not.
+    said = limits(planning.plan(SITE, [charger("A", version="ocpp2.0.1", **{"s#1": session("1", phases_used=1)}),
+                                       other]))
+    assert said[("A", "tx#1")] == Decimal("32.0")
+
+
+def test_a_single_phase_charger_with_evses_on_two_phases_counts_on_both() -> None:
+    two = charger("A", rated=16, phases=1, phase_map={"1": "L1", "2": "L2"}, evses={1, 2}, connected=False)
+    assert planning.worst_case(two) == (16.0, 16.0, 0.0)
+
+
+def test_a_refused_tx_profile_counts_its_session_at_the_rating_and_ended_ones_are_forgotten() -> None:
+    refused = {"purpose": planning.TX, "evse_id": 1, "limit_a": "10", "status": "failed", "transaction_id": "11",
+               "requested_at": clock.iso(NOW)}
+    chargers = [charger("A", rated=20, **{"s#1": session("11"), "p#tx#1": refused}), charger("B", **{"s#1": session("2")})]
+    plan = planning.plan(SITE, chargers)
+    assert [(f.reason, f.current_a) for f in plan.fixed] == [("no_profiles", (20.0, 20.0, 20.0))]
+    assert limits(plan)[("B", "tx#1")] == Decimal("12.0") and ("A", "tx#1") not in limits(plan)
+    ended = [charger("A", **{"p#tx#1": refused}), charger("B", **{"s#1": session("2"), "p#tx#1": {
+        **refused, "transaction_id": "1"}})]
+    assert planning.obsolete(ended) == {"A": ["tx#1"], "B": ["tx#1"]}
+
+
+def test_circuits_are_their_own_nodes_whatever_their_ids_and_single_phase_ones_have_their_phase() -> None:
+    site = {**SITE, "circuits": [{"id": "grid", "max_current_a": 16, "phases": 1, "phase": "L2", "charger_ids": ["A"]}]}
+    chargers = [charger("A", phases=1, phase_map={"1": "L2"}, **{"s#1": session("1")})]
+    assert limits(planning.plan(site, chargers))[("A", "tx#1")] == Decimal("16.0")
+
+
+def test_a_charger_leaving_is_asked_to_clear_what_the_csms_set() -> None:
+    held = charger("A", **{"p#max": {"status": "accepted"}, "p#default#1": {"status": "accepted"}})
+    entry = planning.clearing(held, NOW)
+    assert entry is not None and (entry["purpose"], entry["status"], entry["request"]) == (planning.CLEAR, "sending", 1)
+    assert planning.clearing(charger("A", **{"p#clear": entry}), NOW) is None
+    for version, payload in (("ocpp1.6", {"stackLevel": 1}), ("ocpp2.0.1", {"chargingProfileCriteria": {"stackLevel": 1}})):
+        action, sent = planning.command(version, entry, "A")
+        assert (action, sent) == ("ClearChargingProfile", payload) and violations(version, action, sent) == []
