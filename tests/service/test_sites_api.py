@@ -317,18 +317,20 @@ def test_site_changes_are_announced_with_the_sites_fields_and_counts_are_not(aws
 
 TREE = {"grid": {"max_current_a": 63, "phases": 3},
         "circuits": [{"id": "feeder", "max_current_a": 32, "charger_ids": ["CP-1", "CP-2"]},
-                     {"id": "board", "parent_id": "feeder", "max_power_w": 7400, "phases": 1, "charger_ids": ["CP-3"]}]}
+                     {"id": "board", "parent_id": "feeder", "max_power_w": 7400, "phases": 1, "phase": "L2",
+                      "charger_ids": ["CP-3"]}]}
 
 
 def test_a_sites_tree_is_stored_answered_and_replaced_whole(aws_env: None) -> None:
     created = put_site("depot-1", {**DEPOT, **TREE})
 
     assert created["statusCode"] == 201, created["body"]
-    assert created["json"]["grid"] == {"max_current_a": 63.0, "max_power_w": None, "voltage": 230, "phases": 3}
+    assert created["json"]["grid"] == {"max_current_a": 63.0, "max_power_w": None, "phase": None, "voltage": 230,
+                                       "phases": 3}
     assert created["json"]["circuits"] == [
-        {"id": "feeder", "parent_id": None, "max_current_a": 32.0, "max_power_w": None, "phases": 3,
+        {"id": "feeder", "parent_id": None, "max_current_a": 32.0, "max_power_w": None, "phase": None, "phases": 3,
          "charger_ids": ["CP-1", "CP-2"]},
-        {"id": "board", "parent_id": "feeder", "max_current_a": None, "max_power_w": 7400, "phases": 1,
+        {"id": "board", "parent_id": "feeder", "max_current_a": None, "max_power_w": 7400, "phase": "L2", "phases": 1,
          "charger_ids": ["CP-3"]}]
     assert call_api("GET", "/sites/depot-1")["json"] == created["json"]
     assert call_api("GET", "/sites")["json"]["items"] == [created["json"]]
@@ -368,6 +370,9 @@ CIRCUIT = {"id": "c", "max_current_a": 16}
      "body.circuits.1.charger_ids.0", "charger 'CP-1' is already in circuit 'a'"),
     ({"grid": {"max_current_a": 63, "phases": 1}, "circuits": [CIRCUIT]}, "body.circuits.0.phases",
      "a three-phase circuit cannot hang from the grid connection, which is single-phase"),
+    ({"grid": {"max_current_a": 63, "phase": "L2"}}, "body.grid", "`phase` 'L2' is for a single-phase node"),
+    ({"grid": {"max_current_a": 63, "phases": 1, "phase": "L2"}, "circuits": [{**CIRCUIT, "phases": 1}]},
+     "body.circuits.0.phase", "the grid connection is single-phase on L2: a circuit below it is on the same phase"),
     ({"grid": {"max_current_a": 63}, "circuits": [{**CIRCUIT, "id": f"c{n}"} for n in range(101)]}, "body.circuits",
      "at most 100"),
 ])
@@ -412,7 +417,7 @@ def test_site_changes_carry_the_tree(aws_env: None, tap: EventTap) -> None:
     put_site("north")
 
     with_tree, without = tap.of("SiteChanged")
-    assert with_tree["grid"] == {"max_current_a": 63.0, "max_power_w": None, "voltage": 230, "phases": 3}
+    assert with_tree["grid"] == {"max_current_a": 63.0, "max_power_w": None, "phase": None, "voltage": 230, "phases": 3}
     assert [(c["id"], c["parent_id"], c["charger_ids"]) for c in with_tree["circuits"]] == [
         ("feeder", None, ["CP-1", "CP-2"]), ("board", "feeder", ["CP-3"])]
     assert (without["grid"], without["circuits"]) == (None, [])

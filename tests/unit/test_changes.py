@@ -273,12 +273,13 @@ def test_a_site_announces_its_electrical_tree_with_numbers_as_numbers() -> None:
             "circuits": [{"id": "feeder", "max_current_a": Decimal("32.5"), "phases": Decimal(3),
                           "charger_ids": ["CP-1", "CP-2"]},
                          {"id": "board", "parent_id": "feeder", "max_power_w": Decimal(7400), "phases": Decimal(1),
-                          "charger_ids": []}]}
+                          "phase": "L3", "charger_ids": []}]}
     [changed] = site_changes(None, site(1, **tree))
-    assert changed.model_dump(mode="json")["grid"] == {"max_current_a": 63.0, "max_power_w": None, "voltage": 230,
-                                                       "phases": 3}
-    assert [(c.id, c.parent_id, c.max_current_a, c.max_power_w, c.phases, c.charger_ids) for c in changed.circuits] == [
-        ("feeder", None, 32.5, None, 3, ["CP-1", "CP-2"]), ("board", "feeder", None, 7400, 1, [])]
+    assert changed.model_dump(mode="json")["grid"] == {"max_current_a": 63.0, "max_power_w": None, "phase": None,
+                                                       "voltage": 230, "phases": 3}
+    assert [(c.id, c.parent_id, c.max_current_a, c.max_power_w, c.phases, c.phase, c.charger_ids)
+            for c in changed.circuits] == [("feeder", None, 32.5, None, 3, None, ["CP-1", "CP-2"]),
+                                           ("board", "feeder", None, 7400, 1, "L3", [])]
     [bare] = site_changes(None, site(1))
     assert (bare.grid, bare.circuits) == (None, []), "a site from before the tree, or without one"
 
