@@ -24,7 +24,7 @@ LIMIT_A = 32.0
 QUIET = Behaviour(connectors=1, sessions_per_hour=0, session_duration_s=600, sample_interval_s=2, faults_per_hour=0,
                   connection_lifetime_s=3600)
 # How long a change at the site may take to reach the chargers: events, a run, and the profiles' round trips.
-BOUND_S = 20
+BOUND_S = 30
 
 
 def site_totals(samples: dict[str, list[Sample]]) -> list[tuple[Any, tuple[float, float, float]]]:
@@ -66,10 +66,11 @@ def test_a_site_stays_under_its_limit_while_sessions_start_and_stop(stack: Stack
     assert all(fleet.config.charge_point_ids() == [cp] for cp, fleet in fleets.items())
     chargers = {cp: fleet.chargers[0] for cp, fleet in fleets.items()}
 
-    def allocation() -> dict[str, Any]:
+    def allocation() -> dict[str, Any] | None:
+        """The site's allocation; None until load management has the site (its SiteChanged is on its way)."""
         status, _, body = stack.request("GET", f"/allocations/{site_id}")
-        assert status == 200, body
-        return body
+        assert status in (200, 404), body
+        return body if status == 200 else None
 
     def evse(view: dict[str, Any], cp: str) -> dict[str, Any]:
         return next(e for e in view["evses"] if e["charge_point_id"] == cp)
@@ -104,7 +105,8 @@ def test_a_site_stays_under_its_limit_while_sessions_start_and_stop(stack: Stack
     def accepted(cp: str, target: str) -> Any:
         async def probe() -> bool:
             view = await asyncio.to_thread(allocation)
-            return any(p["target"] == target and p["status"] == "accepted" for p in evse(view, cp)["profiles"])
+            return view is not None and any(p["target"] == target and p["status"] == "accepted"
+                                            for p in evse(view, cp)["profiles"])
         return probe
 
     async def run() -> None:
@@ -113,7 +115,8 @@ def test_a_site_stays_under_its_limit_while_sessions_start_and_stop(stack: Stack
         # Every charger is sent its maximum and default; the one rejecting them is excluded after three tries.
         async def excluded() -> bool:
             view = await asyncio.to_thread(allocation)
-            return next(c for c in view["chargers"] if c["charge_point_id"] == refusing)["excluded"] is not None
+            return view is not None and any(c["charge_point_id"] == refusing and c["excluded"] is not None
+                                            for c in view["chargers"])
         assert await until(excluded, BOUND_S)
         assert await until(accepted(plain, "default#1"), BOUND_S) and await until(accepted(single, "default#1"), BOUND_S)
 
@@ -141,6 +144,7 @@ def test_a_site_stays_under_its_limit_while_sessions_start_and_stop(stack: Stack
         assert await until(lambda: abs(drawn(single) - 11.0) < 0.05, BOUND_S + 8), drawn(single)
 
         view = await asyncio.to_thread(allocation)
+        assert view is not None
         for node in view["nodes"]:
             assert float(node["fixed_a"]) + float(node["allocated_a"]) <= float(node["limit_a"])
         for cp in (plain, single, refusing):
