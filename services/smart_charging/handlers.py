@@ -66,6 +66,7 @@ def relay(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 @entry_point
 def api(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """/allocations and /allocation-runs, for operators."""
     from services.smart_charging.api import app  # only the REST Lambda pays for the resolver
 
     return app.resolve(event, context)

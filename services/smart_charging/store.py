@@ -116,7 +116,8 @@ def update_charger(charge_point_id: str, fields: dict[str, Any], removed: tuple[
 
 def update_nested(charge_point_id: str, expression: str, names: dict[str, str], values: dict[str, Any],
                   condition: str) -> dict[str, Any] | None:
-    """An update inside a session's map (its charging state), only where `condition` holds; the item after it."""
+    """An update with its own expression (a session's map, its tombstone, the EVSEs reported), only where `condition`
+    holds; the item after it, None when the condition does not hold."""
     return update_if(aws.table(CHARGERS), {"charge_point_id": charge_point_id}, expression, condition, names,
                      decimals(values))
 
