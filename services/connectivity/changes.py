@@ -67,24 +67,26 @@ def charger_changes(old: Image, new: Image) -> list[ConnectivityEvent]:
                                    previous_site_id=before.get("site_id"), version=version, **rating,
                                    connected=bool(after.get("connection_id")), ocpp_version=after.get("ocpp_version"),
                                    **({"occurred_at": after["deleted_at"]} if after.get("deleted_at") else {})))
+    # The events about the charger's link and connectors say where it stands (a rule may take only placed ones).
+    at_site = {"site_id": after["site_id"]} if after.get("site_id") else {}
     connection, previous = after.get("connection_id"), before.get("connection_id")
     if connection and connection != previous:
-        found.append(ChargerConnected(event_id=stable_id("ChargerConnected", charge_point_id, connection),
+        found.append(ChargerConnected(event_id=stable_id("ChargerConnected", charge_point_id, connection), **at_site,
                                       charge_point_id=charge_point_id, occurred_at=after["connected_at"],
                                       connection_id=connection, ocpp_version=after.get("ocpp_version") or ""))
     if previous and not connection:
-        found.append(ChargerDisconnected(event_id=stable_id("ChargerDisconnected", charge_point_id, previous),
+        found.append(ChargerDisconnected(event_id=stable_id("ChargerDisconnected", charge_point_id, previous), **at_site,
                                          charge_point_id=charge_point_id,
                                          occurred_at=after.get("disconnected_at") or after.get("last_seen"),
                                          connection_id=previous))
     boot = after.get("boot") or {}
     if boot.get("booted_at") and boot.get("booted_at") != (before.get("boot") or {}).get("booted_at"):
-        found.append(ChargerBooted(event_id=stable_id("ChargerBooted", charge_point_id, boot["booted_at"]),
+        found.append(ChargerBooted(event_id=stable_id("ChargerBooted", charge_point_id, boot["booted_at"]), **at_site,
                                    charge_point_id=charge_point_id, occurred_at=boot["booted_at"],
                                    charge_point_vendor=boot["charge_point_vendor"],
                                    charge_point_model=boot["charge_point_model"],
                                    firmware_version=boot.get("firmware_version")))
-    found.extend(_liveness(charge_point_id, before, after))
+    found.extend(_liveness(charge_point_id, before, after, at_site))
     connectors, were = after.get("connectors") or {}, before.get("connectors") or {}
     for key, state in sorted(connectors.items(), key=lambda item: location(item[0])):
         was = were.get(key) or {}
@@ -95,7 +97,7 @@ def charger_changes(old: Image, new: Image) -> list[ConnectivityEvent]:
         found.append(ConnectorStatusChanged(
             event_id=stable_id("ConnectorStatusChanged", charge_point_id, key, state["timestamp"], *reported.values()),
             charge_point_id=charge_point_id, occurred_at=state["timestamp"], evse_id=evse_id, connector_id=connector_id,
-            **reported, previous_status=was.get("status"), previous_problem_code=was.get("problem_code"),
+            **at_site, **reported, previous_status=was.get("status"), previous_problem_code=was.get("problem_code"),
             problems_reported=state.get("problems_reported", True)))
     found += transfer_progress(before, after, charge_point_id)
     return found
@@ -131,15 +133,18 @@ def transfer_progress(before: dict[str, Any], after: dict[str, Any], charge_poin
     return found
 
 
-def _liveness(charge_point_id: str, before: dict[str, Any], after: dict[str, Any]) -> list[ConnectivityEvent]:
+def _liveness(charge_point_id: str, before: dict[str, Any], after: dict[str, Any],
+              at_site: dict[str, str]) -> list[ConnectivityEvent]:
     """ChargerOffline when the liveness sweep marked the charger offline, ChargerOnline when a write that shows it
     alive ended that (services/connectivity/liveness.py); both named by the outage's start."""
     since, was = after.get("offline_since"), before.get("offline_since")
     if since and not was and not after.get("deleted_at"):
         return [ChargerOffline(event_id=stable_id("ChargerOffline", charge_point_id, since), charge_point_id=charge_point_id,
+                               **at_site,
                                occurred_at=since, reason=after.get("offline_reason") or "silent")]
     if was and not since and not after.get("deleted_at") and after.get("last_seen"):
         return [ChargerOnline(event_id=stable_id("ChargerOnline", charge_point_id, was), charge_point_id=charge_point_id,
+                              **at_site,
                               occurred_at=after["last_seen"], offline_since=was)]
     return []
 

@@ -11,6 +11,9 @@ from services.shared.events import Event
 
 class ConnectivityEvent(Event):
     source: ClassVar[str] = "csms.connectivity"
+    # Where the charger stands, on the events about its connection and connectors, so that a rule can take only
+    # placed chargers' ({"exists": true}); left out (not null) when it stands at no site.
+    site_id: str | None = Field(None, exclude_if=lambda site_id: site_id is None)
 
 
 class ChargerConnected(ConnectivityEvent):

@@ -34,10 +34,15 @@ MANIFEST = ServiceManifest(
     ),
     subscriptions=(
         Subscription(
+            event_pattern={"source": ["csms.connectivity"], "detail-type": ["SiteChanged", "ChargerPlaced"]},
+            queue=Queue(name="smart-charging-sites", handler=f"{_HANDLERS}:events"),
+        ),
+        # The fleet's links and connectors, only those of chargers placed at a site.
+        Subscription(
             event_pattern={"source": ["csms.connectivity"],
-                           "detail-type": ["SiteChanged", "ChargerPlaced", "ChargerConnected", "ChargerBooted",
-                                           "ChargerDisconnected", "ChargerOffline", "ChargerOnline",
-                                           "ConnectorStatusChanged"]},
+                           "detail-type": ["ChargerConnected", "ChargerBooted", "ChargerDisconnected", "ChargerOffline",
+                                           "ChargerOnline", "ConnectorStatusChanged"],
+                           "detail": {"site_id": [{"exists": True}]}},
             queue=Queue(name="smart-charging-chargers", handler=f"{_HANDLERS}:events"),
         ),
         Subscription(

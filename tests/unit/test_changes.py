@@ -61,6 +61,18 @@ def test_a_connector_announces_what_changed_with_what_it_was() -> None:
     assert changed[1].occurred_at == "2026-03-01T10:05:00.000Z"
 
 
+def test_a_placed_chargers_link_and_connector_events_say_where_it_stands_and_others_leave_it_out() -> None:
+    before = {"charge_point_id": CP, "connectors": {"1/1": connector("Available")}}
+    after = {**before, "connection_id": "A", "connected_at": T0, "ocpp_version": "ocpp1.6",
+             "connectors": {"1/1": connector("Charging", at="2026-03-01T10:05:00.000Z")}}
+    placed = charger_changes({**before, "site_id": "S-1"}, {**after, "site_id": "S-1"})
+    assert [(e.detail_type(), e.model_dump(mode="json")["site_id"]) for e in placed] == [
+        ("ChargerConnected", "S-1"), ("ConnectorStatusChanged", "S-1")]
+    # Left out, not null: a rule's {"exists": true} takes only placed chargers' events.
+    assert all("site_id" not in e.model_dump(mode="json") and '"site_id"' not in e.model_dump_json()
+               for e in charger_changes(before, after))
+
+
 def test_a_charger_announces_placed_when_its_site_changes_with_its_registration_version() -> None:
     unplaced = {"charge_point_id": CP, "connectors": {}, "registration_version": Decimal(1)}
     placed = {**unplaced, "site_id": "S-1", "registration_version": Decimal(2)}
