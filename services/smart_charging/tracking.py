@@ -5,7 +5,10 @@ or (a charger placed elsewhere) that its old site lets it go. These write facts 
 sessions, statuses); a charger's profiles and exclusion belong to its site's serialized runs
 (services/smart_charging/runs.py).
 
-Only chargers placed at a site are followed: for the rest of the fleet an event costs one read and no write.
+Only chargers placed at a site are followed: connectivity's events about a charger's link and connectors say the
+site themselves (smart charging's rule takes only those), and may come before the ChargerPlaced that placed it (they
+travel another queue), so they apply at once; sessions' events cost one read for a charger at no site, and none
+applies before the placement is known.
 Events come late, twice and out of order: sites and placements apply by their versions, links and statuses by their
 time, sessions by their start (and an ended one's tombstone) and charging version, so an older fact never overwrites
 a newer one and a replay changes nothing.
@@ -49,7 +52,10 @@ def apply(detail_type: str, detail: dict[str, Any]) -> list[Step]:
         return _run(site_changed(c.SiteChanged.model_validate(detail)))
     if detail_type == "ChargerPlaced":
         return charger_placed(c.ChargerPlaced.model_validate(detail))
-    if detail_type not in _CHARGER_EVENTS or not store.placed(detail["charge_point_id"]):
+    if detail_type not in _CHARGER_EVENTS:
+        return []
+    if not detail.get("site_id") and not store.placed(detail["charge_point_id"]):
+        # Connectivity's events say the site themselves (the rule takes only those); sessions' are read for it.
         return []
     if detail_type in ("ChargerConnected", "ChargerBooted", "ChargerOnline"):
         event = c.ChargerConnected.model_validate(detail) if detail_type == "ChargerConnected" else None
@@ -102,7 +108,7 @@ def charger_placed(event: ChargerPlaced) -> list[Step]:
         removed += ("site_id",)
     before = store.get_charger(event.charge_point_id) or {}
     if event.connected is not None and not before.get("link_at"):
-        # Connections are followed only once a charger is placed: until then, what connectivity knew at placement.
+        # What connectivity knew at placement, unless a link event (another queue) came first.
         fields["connected"] = event.connected
         if event.ocpp_version:
             fields["ocpp_version"] = event.ocpp_version
@@ -131,8 +137,7 @@ def linked(charge_point_id: str, at: str, connected: bool, ocpp_version: str | N
         fields["connected_at"] = at
         if ocpp_version:
             fields["ocpp_version"] = ocpp_version
-    after = store.update_charger(charge_point_id, fields, (),
-                                 "attribute_exists(site_id) AND (attribute_not_exists(link_at) OR link_at <= :at)",
+    after = store.update_charger(charge_point_id, fields, (), "attribute_not_exists(link_at) OR link_at <= :at",
                                  {":at": at})
     return _site(after)
 
@@ -200,5 +205,5 @@ def status_changed(event: ConnectorStatusChanged) -> str | None:
         if after is not None:
             return _site(after)
     store.update_nested(event.charge_point_id, "ADD evses :evse", {}, {":evse": {event.evse_id}, ":e": event.evse_id},
-                        "attribute_exists(site_id) AND NOT contains(evses, :e)")
+                        "NOT contains(evses, :e)")
     return None

@@ -231,3 +231,13 @@ def test_a_charger_leaving_the_site_is_cleared_and_the_rest_shares_again(site: N
     assert sorted(d["charge_point_id"] for d in tap.of("CommandRequested")
                   if d["action"] == "ClearChargingProfile") == [A, B]
     assert call_api("GET", f"/allocations/{SITE}", service="smart_charging")["statusCode"] == 404
+
+
+def test_a_connection_announced_before_the_placement_still_counts(site: None, tap: EventTap) -> None:
+    """Connectivity's link events (which say the site) and ChargerPlaced travel different queues."""
+    accept_all(tap)
+    tap.clear()
+    deliver(ChargerConnected(charge_point_id="SC-D", connection_id="conn-D", ocpp_version="ocpp1.6", site_id=SITE),
+            ChargerPlaced(charge_point_id="SC-D", site_id=SITE, version=1, max_current_a=16.0, connected=False))
+    settle_runs()
+    assert {target for cp, target in requested(tap) if cp == "SC-D"} == {"max", "default#1"}
