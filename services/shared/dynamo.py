@@ -62,11 +62,12 @@ def set_clause(fields: dict[str, Any]) -> tuple[list[str], dict[str, str], dict[
 
 
 def update_expression(fields: dict[str, Any], remove: tuple[str, ...] = ()) -> tuple[str, dict[str, str], dict[str, Any]]:
-    """`SET #f0 = :f0, ... REMOVE #r0, ...` with its name and value placeholders."""
+    """`SET #f0 = :f0, ... REMOVE #r0, ...` (either part may be empty) with its name and value placeholders."""
     sets, names, values = set_clause(fields)
     names.update({f"#r{i}": name for i, name in enumerate(remove)})
-    removed = f" REMOVE {', '.join(f'#r{i}' for i in range(len(remove)))}" if remove else ""
-    return f"SET {', '.join(sets)}{removed}", names, values
+    parts = ([f"SET {', '.join(sets)}"] if sets else []) + (
+        [f"REMOVE {', '.join(f'#r{i}' for i in range(len(remove)))}"] if remove else [])
+    return " ".join(parts), names, values
 
 
 def update_if(table: Any, key: dict[str, Any], expression: str, condition: str, names: dict[str, str],

@@ -47,14 +47,16 @@ def handle(message: dict[str, Any]) -> None:
     site_id, kind = message["site_id"], message["kind"]
     if kind == "completed":
         if completed(site_id, message):
-            run(site_id, "charger excluded")
-        release(site_id)
+            run(site_id, "charger excluded")  # which releases what may rise, as release() does
+        else:
+            release(site_id)
     elif kind == "left":
         left(site_id, message["charge_point_id"])
     else:
+        now = clock.now()
         site = store.get_site(site_id)
         if not (site and site.get("last_run_at", "") > message["requested_at"]):
-            run(site_id, message.get("cause") or "requested")
+            run(site_id, message.get("cause") or "requested", now, site)
 
 
 def members(site: dict[str, Any]) -> list[dict[str, Any]]:
@@ -66,11 +68,12 @@ def managed(site: dict[str, Any] | None) -> bool:
     return bool(site and site.get("grid") and not site.get("deleted"))
 
 
-def run(site_id: str, cause: str) -> dict[str, Any] | None:
-    """One run of the site; it is dated before it reads anything, so a change written while it runs (and the run
-    asked for with it) is never taken as seen by it."""
-    now = clock.now()
-    site = store.get_site(site_id)
+def run(site_id: str, cause: str, now: datetime | None = None,
+        site: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """One run of the site; it is dated before it reads anything (`site`, if the caller read it after `now`), so a
+    change written while it runs (and the run asked for with it) is never taken as seen by it."""
+    now = now or clock.now()
+    site = site or store.get_site(site_id)
     if not site:
         return None
     chargers = members(site)

@@ -50,14 +50,9 @@ def all_sites() -> list[dict[str, Any]]:
 
 def put_site(site_id: str, version: int, fields: dict[str, Any], removed: tuple[str, ...]) -> bool:
     """The site's definition from a SiteChanged newer than the one kept; False for an older one."""
-    sets = ", ".join(f"#{name} = :{name}" for name in fields)
-    expression = "SET version = :v" + (f", {sets}" if sets else "")
-    if removed:
-        expression += " REMOVE " + ", ".join(f"#{name}" for name in removed)
-    names = {f"#{name}": name for name in (*fields, *removed)}
-    values = {":v": version, **{f":{name}": decimals(value) for name, value in fields.items()}}
-    return update_if(aws.table(SITES), {"site_id": site_id}, expression,
-                     "attribute_not_exists(version) OR version < :v", names, values) is not None
+    expression, names, values = update_expression({"version": version, **fields}, removed)  # version is #f0
+    return update_if(aws.table(SITES), {"site_id": site_id}, expression, "attribute_not_exists(#f0) OR #f0 < :f0",
+                     names, decimals(values)) is not None
 
 
 def put_site_fields(site_id: str, fields: dict[str, Any]) -> None:
@@ -89,29 +84,17 @@ def chargers(charge_point_ids: list[str]) -> list[dict[str, Any]]:
 
 
 def update_charger(charge_point_id: str, fields: dict[str, Any], removed: tuple[str, ...] = (),
-                   condition: str | None = None, values: dict[str, Any] | None = None,
-                   add_evse: int | None = None) -> dict[str, Any] | None:
+                   condition: str | None = None, values: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """Sets and removes top-level attributes (a session's, a profile's, the link's); None when `condition` (over
-    the placeholders in `values`) does not hold. The item after it."""
-    names = {f"#a{i}": name for i, name in enumerate((*fields, *removed))}
-    by_name = {name: alias for alias, name in names.items()}
-    parts = []
-    if fields:
-        parts.append("SET " + ", ".join(f"{by_name[name]} = :a{i}" for i, name in enumerate(fields)))
-    if removed:
-        parts.append("REMOVE " + ", ".join(by_name[name] for name in removed))
-    all_values = {f":a{i}": decimals(value) for i, value in enumerate(fields.values())} | (values or {})
-    if add_evse is not None:
-        parts.append("ADD evses :evse")
-        all_values[":evse"] = {add_evse}
-    expression = " ".join(parts)
+    the placeholders in `values`, and #f0... for the fields set) does not hold. The item after it."""
+    expression, names, placeholders = update_expression(fields, removed)
+    all_values = decimals(placeholders) | (values or {})
+    table = aws.table(CHARGERS)
     if condition is None:
-        reply = aws.table(CHARGERS).update_item(
-            Key={"charge_point_id": charge_point_id}, UpdateExpression=expression, ReturnValues="ALL_NEW",
-            ExpressionAttributeNames=names, **({"ExpressionAttributeValues": all_values} if all_values else {}))
-        return reply["Attributes"]
-    return update_if(aws.table(CHARGERS), {"charge_point_id": charge_point_id}, expression, condition,
-                     names, all_values)
+        return table.update_item(Key={"charge_point_id": charge_point_id}, UpdateExpression=expression,
+                                 ReturnValues="ALL_NEW", ExpressionAttributeNames=names,
+                                 **({"ExpressionAttributeValues": all_values} if all_values else {}))["Attributes"]
+    return update_if(table, {"charge_point_id": charge_point_id}, expression, condition, names, all_values)
 
 
 def update_nested(charge_point_id: str, expression: str, names: dict[str, str], values: dict[str, Any],
