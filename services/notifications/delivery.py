@@ -24,7 +24,7 @@ from typing import Any
 
 from services.notifications import signing, store
 from services.notifications.event_types import event_type, subscribed
-from services.shared import aws, clock
+from services.shared import aws, clock, timers
 from services.shared.log import logger
 from services.shared.settings import settings
 
@@ -35,7 +35,6 @@ BACKOFF_S = (30, 120, 600, 1800, 3600, 10800, 21600)
 MAX_ATTEMPTS = len(BACKOFF_S) + 1
 TIMEOUT_S = 5
 RETENTION_S = 30 * 86400
-_MAX_SQS_DELAY_S = 900
 _USER_AGENT = "csms-webhooks/1"
 
 
@@ -113,13 +112,8 @@ def queue_next(item: dict[str, Any]) -> None:
 def enqueue(item: dict[str, Any], attempt: int, wait_s: float) -> None:
     """Queues attempt number `attempt` of a delivery, `wait_s` from now (SQS delays at most 15 min: a longer wait
     is delayed again when it arrives)."""
-    due = time.time() + max(0.0, wait_s)
-    send({"target_id": item["target_id"], "delivery_key": item["delivery_key"], "attempt": attempt, "due_at": due})
-
-
-def send(message: dict[str, Any]) -> None:
-    delay = max(0, min(_MAX_SQS_DELAY_S, round(message["due_at"] - time.time())))
-    aws.client("sqs").send_message(QueueUrl=aws.queue_url(QUEUE), MessageBody=json.dumps(message), DelaySeconds=delay)
+    timers.later(QUEUE, {"target_id": item["target_id"], "delivery_key": item["delivery_key"], "attempt": attempt},
+                 time.time() + max(0.0, wait_s))
 
 
 def backoff_s(attempt: int) -> float:
@@ -129,8 +123,7 @@ def backoff_s(attempt: int) -> float:
 
 def attempt(message: dict[str, Any]) -> None:
     """One attempt of a delivery, if it is still the one due; the next is queued if this one failed."""
-    if message["due_at"] - time.time() >= 1:
-        send(message)  # not yet: it waited SQS's longest delay
+    if not timers.arrived(QUEUE, message):
         return
     item = store.get_delivery(message["target_id"], message["delivery_key"])
     number = int(message["attempt"])
