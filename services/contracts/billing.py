@@ -28,6 +28,10 @@ class InvoiceIssued(BillingEvent):
     total_excl_vat: int | None = None
     total_vat: int | None = None
     total_incl_vat: int | None = None
+    # The driver's receipt (`/receipts/{token}` under the public URL, the token its credential) and their account;
+    # None where there is neither.
+    receipt_path: str | None = None
+    account_id: str | None = None
 
 
 class TariffChanged(BillingEvent):

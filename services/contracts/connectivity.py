@@ -195,6 +195,18 @@ class Circuit(Limit):
     charger_ids: list[str] = Field([], max_length=1000)
 
 
+class EnergyPrice(BaseModel):
+    """What the site pays its supplier per kWh in a daily time-of-use window, in the site's time zone (end before
+    start: the window runs over midnight); outside every window, the dearest of them. Load management's price-aware
+    schedules prefer the cheapest windows."""
+
+    start_time: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM, local time")
+    end_time: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM, local time (exclusive)")
+    price_per_kwh: float = Field(ge=0, le=100, description="In the currency's major units")
+    day_of_week: list[Literal["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"]] = Field(
+        [], description="The days it applies (OCPI's names); empty: every day")
+
+
 class SiteChanged(ConnectivityEvent):
     """A site's definition as the change left it (as it was, for a deletion), so that each consumer keeps the
     projection it needs; `version` orders one site's changes, for a consumer that sees them out of order."""
@@ -210,6 +222,8 @@ class SiteChanged(ConnectivityEvent):
     # Its electrical tree (docs/sites.md): None when the site declares no grid connection (no load management).
     grid: Grid | None = None
     circuits: list[Circuit] = []
+    # The site's energy purchase prices (empty: none set; schedules follow the sessions' tariffs).
+    energy_prices: list[EnergyPrice] = []
 
 
 class CommandRequested(Event):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
@@ -52,6 +52,89 @@ class SessionChargingChanged(SessionsEvent):
     charging_state: str | None = None
     # A counter of the session's charging changes: orders them for a consumer that sees them out of order.
     version: int
+    # The id token's account, so a driver can be told their charging was suspended; None: a token of no account.
+    account_id: str | None = None
+
+
+class PriceWindow(BaseModel):
+    """What a kWh costs from `start` (inclusive) to `end` (exclusive), in the currency's major units, VAT included."""
+
+    start: str = Field(description="RFC 3339")
+    end: str = Field(description="RFC 3339")
+    price_per_kwh: float = Field(ge=0)
+
+
+class ChargingNeedsChanged(SessionsEvent):
+    """What an active session needs by when: the EV's NotifyEVChargingNeeds (2.0.1) or the operator's app
+    (`PUT /sessions/{id}/charging-needs`); the latest one replaces any before it. With the energy prices of the
+    session's tariff from now to departure, so load management can charge in the cheapest periods."""
+
+    session_id: str
+    transaction_id: str
+    evse_id: int
+    energy_wh: int = Field(ge=0, description="The energy still needed from `received_at`")
+    departure_time: str = Field(description="RFC 3339")
+    origin: str = Field(description="ev (NotifyEVChargingNeeds) or operator")
+    received_at: str = Field(description="RFC 3339: when the need was stated")
+    # The EV's limits where it said them (2.0.1 ACChargingParameters/DCChargingParameters), in W.
+    min_power_w: float | None = None
+    max_power_w: float | None = None
+    # The session's tariff's energy prices over [received_at, departure_time]; [] when it has none that vary.
+    prices: list[PriceWindow] = []
+    currency: str | None = None
+    # Orders the needs of one session for a consumer that sees them out of order.
+    version: int
+
+
+ReservationStatus = Literal["pending", "reserved", "refused", "cancelled", "expired", "removed", "used"]
+
+
+class ReservationChanged(SessionsEvent):
+    """A reservation was made (pending until the charger answers), confirmed, refused or ended; ordered by
+    `version`. Load management holds a reserved connector's minimum, notifications tell its driver."""
+
+    reservation_id: str = Field(description="{reservation id}@{charge point id}")
+    evse_id: int = Field(description="0: any EVSE of the charger")
+    status: ReservationStatus
+    id_token: str | None = None
+    group_id_token: str | None = None
+    account_id: str | None = None
+    expiry_date: str | None = None
+    site_id: str | None = None
+    version: int
+
+
+class ReservationExpiring(SessionsEvent):
+    """A reservation in force ends at `expiry_date` unless its driver starts charging before (sent once, about
+    RESERVATION_WARNING before it)."""
+
+    reservation_id: str
+    evse_id: int
+    account_id: str | None = None
+    id_token: str | None = None
+    expiry_date: str
+
+
+class SessionStartFailed(SessionsEvent):
+    """A driver's attempt to charge did not start a session: the token was refused at Authorize or start, the
+    charger rejected a remote start, or no transaction followed it in time."""
+
+    evse_id: int | None = None
+    id_tag: str | None = None
+    account_id: str | None = None
+    reason: str = Field(description="e.g. Blocked, Expired, Invalid, NoCredit, Reserved, Rejected, Timeout")
+
+
+class IdleFeeStarted(SessionsEvent):
+    """A session stopped charging while still plugged in under a tariff that prices parking time: from
+    `fee_from` (after any free minutes) the driver pays for idling."""
+
+    session_id: str
+    transaction_id: str
+    evse_id: int
+    account_id: str | None = None
+    fee_from: str = Field(description="RFC 3339")
+    price_text: str | None = Field(None, description="What parking costs, as the tariff's text says it")
 
 
 class ChargingPeriod(BaseModel):
