@@ -56,6 +56,7 @@ class Status(StrEnum):
     FINISHING = "Finishing"
     FAULTED = "Faulted"
     UNAVAILABLE = "Unavailable"
+    RESERVED = "Reserved"
 
 
 class Stop(StrEnum):
@@ -185,16 +186,33 @@ class Connector:
     transaction_id: int | str | None = None
     power_w: float = 0.0
     session: Session | None = None
+    reservation: Reservation | None = None
     stop_reason: Stop | None = None
     interrupted: asyncio.Event = field(default_factory=asyncio.Event)
 
     def idle_status(self) -> Status:
-        return Status.AVAILABLE if self.operative else Status.UNAVAILABLE
+        if not self.operative:
+            return Status.UNAVAILABLE
+        return Status.AVAILABLE if self.reservation is None else Status.RESERVED
 
     def interrupt(self, reason: Stop) -> None:
         if self.activity is not None and self.stop_reason is None:
             self.stop_reason = reason
             self.interrupted.set()
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """A connector held for one token (or its group) until `expiry`: OCPP 1.6 5.13, 2.0.1 H01."""
+
+    id: int
+    connector_id: int
+    id_tag: str
+    expiry: datetime
+    group_id: str | None = None
+
+    def admits(self, id_tag: str) -> bool:
+        return id_tag in (self.id_tag, self.group_id)
 
 
 class Link:
@@ -246,7 +264,9 @@ class Wire(Protocol):
     def shown(self, status: Status) -> str: ...
     def authorize(self, id_tag: str) -> Any: ...
     def authorization(self, reply: Any) -> str: ...
-    def start(self, connector: Connector, id_tag: str, remote_start_id: int | None) -> Any: ...
+    def start(self, connector: Connector, id_tag: str, remote_start_id: int | None,
+              reservation: Reservation | None) -> Any: ...
+    def reservation_ended(self, reservation: Reservation) -> Any | None: ...
     def started(self, request: Any, reply: Any) -> tuple[int | str, str]: ...
     def meter(self, connector: Connector, context: Reading) -> Any: ...
     def stop(self, connector: Connector, id_tag: str, reason: Stop) -> Any: ...
@@ -594,9 +614,12 @@ class Charger:
             connector.status, connector.fault, connector.vendor_code = Status.FAULTED, fault, self.rng.choice(fault.vendor_codes)
             self._activity(self._fault(connector))
 
-    def _is_free(self, connector: Connector) -> bool:
-        return (connector.activity is None and connector.operative and connector.status == Status.AVAILABLE
-                and not self._stopping)
+    def _is_free(self, connector: Connector, id_tag: str | None = None) -> bool:
+        """Free for a driver: nothing on it, and not reserved, or reserved for this token."""
+        reservation = connector.reservation
+        held = reservation is not None and not (id_tag is not None and reservation.admits(id_tag))
+        return (connector.activity is None and connector.operative and not held and not self._stopping
+                and connector.status in (Status.AVAILABLE, Status.RESERVED))
 
     def _activity(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """A session or fault: the end of the run waits for these, so that they end on the CSMS too."""
@@ -648,7 +671,9 @@ class Charger:
                 return None
         if connector.stop_reason is not None:
             return None
-        request = self.wire.start(connector, id_tag, remote_start_id)
+        reservation = connector.reservation if connector.reservation and connector.reservation.admits(id_tag) else None
+        request = self.wire.start(connector, id_tag, remote_start_id, reservation)
+        connector.reservation = None  # used: its expiry changes nothing now
         reply = await self.send(request, keep=True)
         return None if reply is None else self.wire.started(request, reply)
 
@@ -760,18 +785,66 @@ class Charger:
         """Whether a request may name this connector: none (all of them), 0 (the charger) or one it has."""
         return not connector_id or connector_id in self.connectors
 
-    def free_connector(self, connector_id: int | None) -> Connector | None:
-        if connector_id is not None:
+    def free_connector(self, connector_id: int | None, id_tag: str | None = None) -> Connector | None:
+        """A connector the token may start on; without a connector id, one reserved for the token first."""
+        if connector_id:
             connector = self.connectors.get(connector_id)
-            return connector if connector is not None and self._is_free(connector) else None
-        return next((c for c in self.connectors.values() if self._is_free(c)), None)
+            return connector if connector is not None and self._is_free(connector, id_tag) else None
+        free = [c for c in self.connectors.values() if self._is_free(c, id_tag)]
+        return next((c for c in free if c.reservation is not None), next(iter(free), None))
 
     def remote_start(self, id_tag: str, connector_id: int | None, remote_start_id: int | None = None) -> None:
-        connector = self.free_connector(connector_id)
+        connector = self.free_connector(connector_id, id_tag)
         if connector is not None:
             authorize = self.settings[Setting.AUTHORIZE_REMOTE_STARTS] == "true"
             self._occupy(connector, self._session(connector, id_tag, authorize=authorize,
                                                   remote_start_id=remote_start_id))
+
+    def reserve(self, reservation_id: int, connector_id: int | None, id_tag: str, expiry: datetime,
+                group_id: str | None = None) -> str:
+        """Accepted, or why not (Faulted, Occupied, Unavailable, Rejected: the same words in 1.6 and 2.0.1). A
+        reservation of an id the charger holds replaces it; connector 0 (or none) reserves one free connector."""
+        if (previous := self.reservation(reservation_id)) is not None:
+            self.connectors[previous.connector_id].reservation = None
+        if connector_id and connector_id not in self.connectors:
+            return "Rejected"
+        targets = [self.connectors[connector_id]] if connector_id else list(self.connectors.values())
+        free = [c for c in targets if self._is_free(c)]
+        if not free:
+            if all(c.fault is not None for c in targets):
+                return "Faulted"
+            return "Unavailable" if not any(c.operative for c in targets) else "Occupied"
+        connector = free[0]
+        reservation = Reservation(reservation_id, connector.id, id_tag, expiry, group_id)
+        connector.reservation, connector.status = reservation, Status.RESERVED
+        self.spawn(self._expire(reservation))
+        return "Accepted"
+
+    def reservation(self, reservation_id: int) -> Reservation | None:
+        return next((c.reservation for c in self.connectors.values()
+                     if c.reservation is not None and c.reservation.id == reservation_id), None)
+
+    def cancel_reservation(self, reservation_id: int) -> str:
+        reservation = self.reservation(reservation_id)
+        if reservation is None:
+            return "Rejected"
+        self._release(reservation)
+        return "Accepted"
+
+    def _release(self, reservation: Reservation) -> None:
+        connector = self.connectors[reservation.connector_id]
+        connector.reservation = None
+        if connector.activity is None:
+            self.spawn(self._set_status(connector, connector.idle_status()))
+
+    async def _expire(self, reservation: Reservation) -> None:
+        """At its expiry a reservation still held ends: 2.0.1 says so (ReservationStatusUpdate Expired)."""
+        await asyncio.sleep(max(0.0, (reservation.expiry - now()).total_seconds()))
+        if self.connectors[reservation.connector_id].reservation is reservation:
+            self._release(reservation)
+            ended = self.wire.reservation_ended(reservation)
+            if ended is not None:
+                await self.send(ended)
 
     def session_connector(self, transaction_id: int | str) -> Connector | None:
         return next((c for c in self.connectors.values() if c.transaction_id == transaction_id), None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from ocpp.routing import after, on
@@ -10,6 +11,7 @@ from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import (
     Action,
     AvailabilityType,
+    CancelReservationStatus,
     ChargePointErrorCode,
     ChargePointStatus,
     ChargingProfileStatus,
@@ -25,6 +27,7 @@ from ocpp.v16.enums import (
     Reason,
     RegistrationStatus,
     RemoteStartStopStatus,
+    ReservationStatus,
     ResetStatus,
     ResetType,
     TriggerMessageStatus,
@@ -33,7 +36,18 @@ from ocpp.v16.enums import (
 )
 from websockets.asyncio.client import ClientConnection
 
-from simulator.charger import OCPP16, Charger, Connector, Link, Reading, Setting, Status, Stop, timestamp
+from simulator.charger import (
+    OCPP16,
+    Charger,
+    Connector,
+    Link,
+    Reading,
+    Reservation,
+    Setting,
+    Status,
+    Stop,
+    timestamp,
+)
 from simulator.charging import MAX_PERIODS, MAX_PROFILES, MAX_STACK_LEVEL, now, readings
 
 _SETTINGS = {ConfigurationKey.heartbeat_interval: Setting.HEARTBEAT_INTERVAL,
@@ -119,9 +133,14 @@ class Ocpp16:
         return reply.id_tag_info["status"]
 
     @staticmethod
-    def start(connector: Connector, id_tag: str, remote_start_id: int | None) -> call.StartTransaction:
+    def start(connector: Connector, id_tag: str, remote_start_id: int | None,
+              reservation: Reservation | None) -> call.StartTransaction:
         return call.StartTransaction(connector_id=connector.id, id_tag=id_tag, meter_start=int(connector.meter_wh),
-                                     timestamp=timestamp())
+                                     timestamp=timestamp(), reservation_id=reservation.id if reservation else None)
+
+    @staticmethod
+    def reservation_ended(reservation: Reservation) -> None:
+        """1.6 tells only by the connector's status."""
 
     @staticmethod
     def started(request: call.StartTransaction, reply: call_result.StartTransaction) -> tuple[int, str]:
@@ -187,7 +206,7 @@ class Ocpp16Connection(Link, ChargePoint):
     def on_remote_start_transaction(self, id_tag: str, connector_id: int | None = None,
                                     **_: Any) -> call_result.RemoteStartTransaction:
         self._charger.answered(Action.remote_start_transaction)
-        free = self._charger.free_connector(connector_id)
+        free = self._charger.free_connector(connector_id, id_tag)
         return call_result.RemoteStartTransaction(
             status=RemoteStartStopStatus.accepted if free else RemoteStartStopStatus.rejected)
 
@@ -207,6 +226,25 @@ class Ocpp16Connection(Link, ChargePoint):
         connector = self._charger.session_connector(transaction_id)
         if connector is not None:
             connector.interrupt(Stop.REMOTE)
+
+    @on(Action.reserve_now)
+    def on_reserve_now(self, connector_id: int, expiry_date: str, id_tag: str, reservation_id: int,
+                       parent_id_tag: str | None = None) -> call_result.ReserveNow:
+        self._charger.answered(Action.reserve_now)
+        status = self._charger.reserve(reservation_id, connector_id, id_tag, datetime.fromisoformat(expiry_date),
+                                       parent_id_tag)
+        return call_result.ReserveNow(status=ReservationStatus(status))
+
+    @after(Action.reserve_now)
+    def after_reserve_now(self, reservation_id: int, **_: Any) -> None:
+        if (reservation := self._charger.reservation(reservation_id)) is not None:
+            self._charger.spawn(self._charger.report(reservation.connector_id))
+
+    @on(Action.cancel_reservation)
+    def on_cancel_reservation(self, reservation_id: int) -> call_result.CancelReservation:
+        self._charger.answered(Action.cancel_reservation)
+        return call_result.CancelReservation(
+            status=CancelReservationStatus(self._charger.cancel_reservation(reservation_id)))
 
     @on(Action.reset)
     def on_reset(self, type: str) -> call_result.Reset:

@@ -14,6 +14,7 @@ import itertools
 import logging
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Callable, Iterator
 
 from ocpp.routing import after, on
@@ -22,6 +23,7 @@ from ocpp.v201.enums import (
     Action,
     AttributeEnumType,
     AuthorizationStatusEnumType,
+    CancelReservationStatusEnumType,
     ChangeAvailabilityStatusEnumType,
     ChargingProfileStatusEnumType,
     ChargingStateEnumType,
@@ -43,6 +45,8 @@ from ocpp.v201.enums import (
     RegistrationStatusEnumType,
     ReportBaseEnumType,
     RequestStartStopStatusEnumType,
+    ReservationUpdateStatusEnumType,
+    ReserveNowStatusEnumType,
     ResetEnumType,
     ResetStatusEnumType,
     SetVariableStatusEnumType,
@@ -53,7 +57,19 @@ from ocpp.v201.enums import (
 )
 from websockets.asyncio.client import ClientConnection
 
-from simulator.charger import FAULTS, OCPP201, Charger, Connector, Link, Reading, Setting, Status, Stop, timestamp
+from simulator.charger import (
+    FAULTS,
+    OCPP201,
+    Charger,
+    Connector,
+    Link,
+    Reading,
+    Reservation,
+    Setting,
+    Status,
+    Stop,
+    timestamp,
+)
 from simulator.charging import MAX_PERIODS, MAX_PROFILES, MAX_STACK_LEVEL, charging_state, now, readings
 
 # Report items per NotifyReport: a full inventory of a two-EVSE charger takes several pages, as real ones do.
@@ -61,7 +77,8 @@ ITEMS_PER_PAGE = 12
 _SHOWN = {Status.AVAILABLE: ConnectorStatusEnumType.available, Status.PREPARING: ConnectorStatusEnumType.occupied,
           Status.CHARGING: ConnectorStatusEnumType.occupied, Status.SUSPENDED_EVSE: ConnectorStatusEnumType.occupied,
           Status.SUSPENDED_EV: ConnectorStatusEnumType.occupied, Status.FINISHING: ConnectorStatusEnumType.occupied,
-          Status.FAULTED: ConnectorStatusEnumType.faulted, Status.UNAVAILABLE: ConnectorStatusEnumType.unavailable}
+          Status.FAULTED: ConnectorStatusEnumType.faulted, Status.UNAVAILABLE: ConnectorStatusEnumType.unavailable,
+          Status.RESERVED: ConnectorStatusEnumType.reserved}
 _STOPPED = {Stop.EV_DISCONNECTED: (ReasonEnumType.ev_disconnected, TriggerReasonEnumType.ev_communication_lost),
             Stop.LOCAL: (ReasonEnumType.local, TriggerReasonEnumType.stop_authorized),
             Stop.REMOTE: (ReasonEnumType.remote, TriggerReasonEnumType.remote_stop),
@@ -301,7 +318,8 @@ class Ocpp201:
     def authorization(reply: call_result.Authorize) -> str:
         return reply.id_token_info["status"]
 
-    def start(self, connector: Connector, id_tag: str, remote_start_id: int | None) -> call.TransactionEvent:
+    def start(self, connector: Connector, id_tag: str, remote_start_id: int | None,
+              reservation: Reservation | None) -> call.TransactionEvent:
         # Not from the seeded generator: a run repeated with the same seed must not repeat a transaction id.
         transaction_id = f"{self._charger.id}-{secrets.token_hex(6)}"
         self._seq_nos[transaction_id] = itertools.count()
@@ -310,8 +328,14 @@ class Ocpp201:
         if remote_start_id is not None:
             info["remote_start_id"] = remote_start_id
         trigger = TriggerReasonEnumType.remote_start if remote_start_id is not None else TriggerReasonEnumType.authorized
+        more = {"reservation_id": reservation.id} if reservation else {}
         return self._event(connector, TransactionEventEnumType.started, trigger, info, Reading.BEGIN,
-                           id_token=_token(id_tag))
+                           id_token=_token(id_tag), **more)
+
+    @staticmethod
+    def reservation_ended(reservation: Reservation) -> call.ReservationStatusUpdate:
+        return call.ReservationStatusUpdate(reservation_id=reservation.id,
+                                            reservation_update_status=ReservationUpdateStatusEnumType.expired)
 
     @staticmethod
     def started(request: call.TransactionEvent, reply: call_result.TransactionEvent) -> tuple[str, str]:
@@ -492,7 +516,7 @@ class Ocpp201Connection(Link, ChargePoint):
     def on_request_start_transaction(self, id_token: dict[str, Any], remote_start_id: int, evse_id: int | None = None,
                                      **_: Any) -> call_result.RequestStartTransaction:
         self._charger.answered(Action.request_start_transaction)
-        free = self._charger.free_connector(evse_id)
+        free = self._charger.free_connector(evse_id, id_token["id_token"])
         return call_result.RequestStartTransaction(
             status=RequestStartStopStatusEnumType.accepted if free else RequestStartStopStatusEnumType.rejected)
 
@@ -500,6 +524,25 @@ class Ocpp201Connection(Link, ChargePoint):
     def after_request_start_transaction(self, id_token: dict[str, Any], remote_start_id: int,
                                         evse_id: int | None = None, **_: Any) -> None:
         self._charger.remote_start(id_token["id_token"], evse_id, remote_start_id)
+
+    @on(Action.reserve_now)
+    def on_reserve_now(self, id: int, expiry_date_time: str, id_token: dict[str, Any], evse_id: int | None = None,
+                       group_id_token: dict[str, Any] | None = None, **_: Any) -> call_result.ReserveNow:
+        self._charger.answered(Action.reserve_now)
+        status = self._charger.reserve(id, evse_id, id_token["id_token"], datetime.fromisoformat(expiry_date_time),
+                                       (group_id_token or {}).get("id_token"))
+        return call_result.ReserveNow(status=ReserveNowStatusEnumType(status))
+
+    @after(Action.reserve_now)
+    def after_reserve_now(self, id: int, **_: Any) -> None:
+        if (reservation := self._charger.reservation(id)) is not None:
+            self._charger.spawn(self._charger.report(reservation.connector_id))
+
+    @on(Action.cancel_reservation)
+    def on_cancel_reservation(self, reservation_id: int, **_: Any) -> call_result.CancelReservation:
+        self._charger.answered(Action.cancel_reservation)
+        return call_result.CancelReservation(
+            status=CancelReservationStatusEnumType(self._charger.cancel_reservation(reservation_id)))
 
     @on(Action.request_stop_transaction)
     def on_request_stop_transaction(self, transaction_id: str, **_: Any) -> call_result.RequestStopTransaction:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -112,7 +113,7 @@ def test_transaction_events_are_numbered_per_transaction_and_flagged_offline_whe
     wire = device.wire
     assert isinstance(wire, Ocpp201)
     connector = device.connectors[1]
-    started = wire.start(connector, "TAG-1", None)
+    started = wire.start(connector, "TAG-1", None, None)
     connector.transaction_id = started.transaction_info["transaction_id"]
     updated = wire.meter(connector)
     ended = wire.stop(connector, "TAG-1", Stop.EV_DISCONNECTED)
@@ -121,7 +122,7 @@ def test_transaction_events_are_numbered_per_transaction_and_flagged_offline_whe
     assert (started.trigger_reason, started.id_token) == ("Authorized", {"id_token": "TAG-1", "type": "ISO14443"})
     assert (ended.transaction_info["stopped_reason"], ended.trigger_reason) == ("EVDisconnected", "EVCommunicationLost")
     assert ended.meter_value[0]["sampled_value"][0]["context"] == "Transaction.End"
-    assert wire.start(device.connectors[2], "TAG-2", 5).seq_no == 0
+    assert wire.start(device.connectors[2], "TAG-2", 5, None).seq_no == 0
     assert wire.shown(Status.PREPARING) == wire.shown(Status.CHARGING) == "Occupied"
     assert charger(OCPP16).wire.shown(Status.PREPARING) != charger(OCPP16).wire.shown(Status.CHARGING)
 
@@ -138,3 +139,30 @@ def test_every_simulated_fault_is_one_the_knowledge_base_explains(fault: Fault) 
 
 def test_a_lock_that_fails_is_the_most_frequent_fault() -> None:
     assert max(FAULTS, key=lambda fault: fault.weight).error_code == "ConnectorLockFailure"
+
+
+def test_a_reservation_holds_its_connector_for_its_token_until_used_cancelled_or_expired() -> None:
+    async def scenario() -> None:
+        device = charger(OCPP16)
+        soon = datetime.now(timezone.utc) + timedelta(seconds=0.2)
+        assert device.reserve(7, 1, "A", soon) == "Accepted"
+        assert device.connectors[1].status == Status.RESERVED
+        assert device.free_connector(1, "B") is None and device.free_connector(1, "A") is device.connectors[1]
+        assert device.free_connector(None, "A") is device.connectors[1]
+        assert device.reserve(8, 1, "B", soon) == "Occupied"
+        assert device.reserve(8, 0, "B", soon + timedelta(hours=1)) == "Accepted"  # any connector: the other one
+        assert device.connectors[2].reservation is not None and device.reserve(9, 0, "C", soon) == "Occupied"
+        assert device.reserve(9, 3, "C", soon) == "Rejected"
+        request = device.wire.start(device.connectors[2], "B", None, device.connectors[2].reservation)
+        assert request.reservation_id == 8
+        assert (device.cancel_reservation(8), device.cancel_reservation(8)) == ("Accepted", "Rejected")
+        await asyncio.sleep(0.4)
+        assert device.connectors[1].reservation is None and device.connectors[1].idle_status() == Status.AVAILABLE
+        device.connectors[1].fault = FAULTS[0]
+        device.connectors[1].status = Status.FAULTED
+        assert device.reserve(10, 1, "A", soon) == "Faulted"
+        new = charger(OCPP201).wire
+        assert isinstance(new, Ocpp201)
+        assert new.shown(Status.RESERVED) == "Reserved"
+
+    asyncio.run(scenario())
