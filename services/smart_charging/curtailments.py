@@ -88,7 +88,7 @@ def limit_tenths(grid: Node, windows: Iterable[Curtailment], at: datetime | None
 
 
 def effective_limit_a(grid: Node, windows: Iterable[Curtailment], at: datetime) -> Decimal:
-    return Decimal(limit_tenths(grid, windows, at)) / 10
+    return Decimal(limit_tenths(grid, windows, at)) * Decimal("0.1")
 
 
 def limited(grid: Node, windows: Sequence[Curtailment], at: datetime | None) -> Node:
