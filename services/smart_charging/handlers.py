@@ -46,6 +46,16 @@ def runs(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 @entry_point
+def curtailment_timers(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """A curtailment window's start or end: its site runs again."""
+    import json
+
+    from services.smart_charging import runs
+
+    return consumers.sqs_batch(event, context, lambda record: runs.curtailment_timer(json.loads(record.body)))
+
+
+@entry_point
 def periodic(event: dict[str, Any], context: Any) -> None:
     """Every site with a grid is run again: draws change without an event, and TxProfiles' validity runs out."""
     from services.shared import clock
@@ -66,7 +76,7 @@ def relay(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 @entry_point
 def api(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """/allocations and /allocation-runs, for operators."""
+    """/allocations, /allocation-runs and /curtailments, for operators."""
     from services.smart_charging.api import app  # only the REST Lambda pays for the resolver
 
     return app.resolve(event, context)

@@ -9,6 +9,7 @@ profiles' outcomes are serialized in a FIFO queue grouped by site.
 from __future__ import annotations
 
 from services.shared.manifest import (
+    Index,
     Key,
     Queue,
     RestApi,
@@ -23,6 +24,8 @@ _HANDLERS = "services.smart_charging.handlers"
 
 # A site's runs and profile outcomes, one at a time per site, in order.
 RUNS = Queue(name="smart-charging-runs", handler=f"{_HANDLERS}:runs", fifo=True, group_by="site_id")
+# Timers at curtailment windows' starts and ends (services/shared/timers.py): each asks for a run of the site.
+CURTAILMENT_TIMERS = Queue(name="smart-charging-curtailment-timers", handler=f"{_HANDLERS}:curtailment_timers")
 
 MANIFEST = ServiceManifest(
     name="smart_charging",
@@ -31,6 +34,9 @@ MANIFEST = ServiceManifest(
         Table(name="smart-charging-chargers", partition_key=Key("charge_point_id"),
               stream=Stream("services.smart_charging.changes:charger_changes")),
         Table(name="allocation-runs", partition_key=Key("site_id"), sort_key=Key("run_key"), ttl_attribute="expires_at"),
+        Table(name="smart-charging-curtailments", partition_key=Key("site_id"), sort_key=Key("curtailment_id"),
+              indexes=(Index(name="by-id", partition_key=Key("curtailment_id"), keys_only=True),),
+              ttl_attribute="expires_at"),
     ),
     subscriptions=(
         Subscription(
@@ -56,10 +62,10 @@ MANIFEST = ServiceManifest(
             queue=Queue(name="smart-charging-outcomes", handler=f"{_HANDLERS}:events"),
         ),
     ),
-    queues=(RUNS,),
+    queues=(RUNS, CURTAILMENT_TIMERS),
     # Draws change without an event saying so, and a TxProfile's validity runs out: every site is run again.
     schedules=(Schedule(name="smart-charging-periodic", rate_minutes=15, handler=f"{_HANDLERS}:periodic"),),
-    rest_apis=(RestApi(prefixes=("/allocations", "/allocation-runs"), handler=f"{_HANDLERS}:api",
+    rest_apis=(RestApi(prefixes=("/allocations", "/allocation-runs", "/curtailments"), handler=f"{_HANDLERS}:api",
                        resolver="services.smart_charging.api:app"),),
     relay=f"{_HANDLERS}:relay",
     publishes=("CommandRequested", "ChargerExcluded"),

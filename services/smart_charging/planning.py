@@ -17,14 +17,16 @@ its rating, connection, exclusion, its active sessions (`s#{evse}`) and the prof
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from services.shared import clock
-from services.smart_charging import allocation
+from services.smart_charging import allocation, curtailments
 from services.smart_charging.allocation import PHASES, FixedLoad, Node, Phase
+from services.smart_charging.scheduling import Window
 
 GRID = "grid"
 # A charger registered without a rating is taken at what a three-phase 22 kW wallbox draws.
@@ -43,6 +45,10 @@ CLEAR = "clear"
 # Ids and stack level of the CSMS's own profiles: one id per target, so a new limit replaces the old one.
 _PROFILE_IDS = {STATION_MAX: 9000, TX_DEFAULT: 9100, TX: 9200}
 STACK_LEVEL = 1
+# What a charging schedule holds at most (the simulator's and common chargers' ChargingScheduleMaxPeriods).
+MAX_PERIODS = 24
+# A reserved connector's default is admitted before the other idle ones' (its minimum first, where the site allows).
+RESERVED_PRIORITY = 1
 # The CALLERRORs of a charger that takes no profiles at all: excluded at once, not tried again.
 UNSUPPORTED = frozenset({"NotImplemented", "NotSupported"})
 # Errors of a command that never reached the charger: it is offline, not refusing.
@@ -53,9 +59,14 @@ class OverLimit(Exception):
     """An allocation that would break a node's limit: a bug, never sent."""
 
 
+Periods = tuple[tuple[int, Decimal], ...]
+
+
 @dataclass(frozen=True)
 class Target:
-    """A profile a charger should hold: `key` is "max", "default#{evse}" or "tx#{evse}"."""
+    """A profile a charger should hold: `key` is "max", "default#{evse}" or "tx#{evse}". `periods` are its limits
+    from the run's moment on ((seconds from then, amperes), the first at 0; one period of `limit_a` when not given);
+    `until_s` where a schedule cut at MAX_PERIODS stops (a TxProfile's validTo)."""
 
     charge_point_id: str
     key: str
@@ -64,6 +75,21 @@ class Target:
     limit_a: Decimal
     phases: int
     transaction_id: str | None = None
+    periods: Periods = ()
+    until_s: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.periods:
+            object.__setattr__(self, "periods", ((0, self.limit_a),))
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One stretch of the horizon with constant limits, from `start_s` seconds after the run, and its allocation."""
+
+    start_s: int
+    allocation: allocation.Allocation
+    idle: allocation.Allocation
 
 
 @dataclass(frozen=True)
@@ -73,6 +99,7 @@ class Plan:
     targets: tuple[Target, ...]
     fixed: tuple[FixedLoad, ...]
     sessions: tuple[allocation.Session, ...]
+    segments: tuple[Segment, ...] = field(default=())
 
 
 def sessions_of(charger: dict[str, Any]) -> dict[int, dict[str, Any]]:
@@ -204,8 +231,12 @@ def _refused(charger: dict[str, Any], evse_id: int, session: dict[str, Any]) -> 
             and fresh(held, charger))
 
 
-def plan(site: dict[str, Any], chargers: list[dict[str, Any]], buffer_a: float = allocation.DEFAULT_BUFFER_A) -> Plan:
-    """The limits of a site's sessions and idle EVSEs, and the profiles every steerable charger should hold."""
+def plan(site: dict[str, Any], chargers: list[dict[str, Any]], buffer_a: float = allocation.DEFAULT_BUFFER_A,
+         now: datetime | None = None, windows: Sequence[curtailments.Curtailment] = (),
+         caps: Mapping[str, Sequence[Window]] | None = None) -> Plan:
+    """The limits of a site's sessions and idle EVSEs, and the profiles every steerable charger should hold: over the
+    horizon from `now` cut at every boundary of a curtailment window and of a session's power cap (`caps`, by EVSE
+    "cp#evse": a maximum power in W over time), one allocation per segment; without `now`, one allocation now."""
     tree = nodes(site)
     fixed: list[FixedLoad] = []
     evses: list[allocation.Evse] = []
@@ -222,13 +253,16 @@ def plan(site: dict[str, Any], chargers: list[dict[str, Any]], buffer_a: float =
         tree.append(node)
         running = sessions_of(charger)
         phases = int(charger.get("phases") or 3)
+        reserved = {int(e) for e in charger.get("reserved") or []}
         for evse_id in evse_ids(charger):
             evse = allocation.Evse(id=f"{cp}#{evse_id}", node_id=node.id, max_current_a=rated_a(charger),
                                    phases=phases, grid_phase=_grid_phase(charger, evse_id))  # type: ignore[arg-type]
             evses.append(evse)
             session = running.get(evse_id)
             if session is None:
-                idle.append(allocation.Session(id=evse.id, evse_id=evse.id, phases=phases))  # type: ignore[arg-type]
+                # A reserved connector is admitted at its minimum before the other idle ones (docs: Reservations).
+                idle.append(allocation.Session(id=evse.id, evse_id=evse.id, phases=phases,  # type: ignore[arg-type]
+                                               priority=RESERVED_PRIORITY if evse_id in reserved else 0))
                 continue
             if _refused(charger, evse_id, session):
                 wired = (evse.grid_phase,) if phases == 1 else PHASES
@@ -242,8 +276,44 @@ def plan(site: dict[str, Any], chargers: list[dict[str, Any]], buffer_a: float =
                 phases=1 if single or phases == 1 else 3, phase=phase, draw_a=draw,
                 offered_a=float(offered) if offered is not None else None))
             transactions[evse.id] = str(session["transaction_id"])
-    site_model = allocation.Site(nodes=tuple(tree), evses=tuple(evses), fixed_loads=tuple(fixed))
-    first = allocation.allocate(site_model, sessions, buffer_a)
+    voltage = tree[0].voltage_v
+    segments: list[Segment] = []
+    for start in _starts(now, windows, caps or {}):
+        grid = curtailments.limited(tree[0], windows, start)
+        capped = [_capped(s, (caps or {}).get(s.evse_id, ()), start, voltage) for s in sessions]
+        first, second = _allocate([grid, *tree[1:]], evses, fixed, capped, idle, buffer_a)
+        segments.append(Segment(int((start - now).total_seconds()) if start and now else 0, first, second))
+    return Plan(segments[0].allocation, segments[0].idle,
+                tuple(_targets(chargers, tree, segments, transactions)), tuple(fixed), tuple(sessions),
+                tuple(segments))
+
+
+def _starts(now: datetime | None, windows: Sequence[curtailments.Curtailment],
+            caps: Mapping[str, Sequence[Window]]) -> list[datetime | None]:
+    """The start of every segment of the horizon [now, now + TX_VALID); [None] (one segment, no window) without now."""
+    if now is None:
+        return [None]
+    cuts = [*curtailments.boundaries(windows), *(moment for found in caps.values() for w in found
+                                                 for moment in (w.start, w.end))]
+    return [start for start, _ in curtailments.segments(now, now + TX_VALID, cuts)]
+
+
+def _capped(session: allocation.Session, caps: Sequence[Window], at: datetime | None,
+            voltage: float) -> allocation.Session:
+    """A session held to its power cap in force at `at`, as amperes per phase of the phases it uses."""
+    watts = [w.value for w in caps if at is not None and w.start <= at < w.end]
+    if not watts:
+        return session
+    cap_a = min(watts) / (voltage * session.phases)
+    return replace(session, ev_max_current_a=min(cap_a, session.ev_max_current_a or cap_a))
+
+
+def _allocate(tree: list[Node], evses: list[allocation.Evse], fixed: list[FixedLoad],
+              sessions: list[allocation.Session], idle: list[allocation.Session],
+              buffer_a: float) -> tuple[allocation.Allocation, allocation.Allocation]:
+    """Sessions first, then the idle EVSEs' defaults from what is left; checked against every node on every phase."""
+    first = allocation.allocate(allocation.Site(nodes=tuple(tree), evses=tuple(evses), fixed_loads=tuple(fixed)),
+                                sessions, buffer_a)
     taken = [FixedLoad(f"charger:{limit.evse_id.rpartition('#')[0]}",
                        _on(limit.phases, float(limit.limit_a)), "allocated")
              for limit in first.sessions if limit.limit_a]
@@ -253,8 +323,7 @@ def plan(site: dict[str, Any], chargers: list[dict[str, Any]], buffer_a: float =
                   for n in (*first.nodes, *second.nodes) if n.allocated_a and n.fixed_a + n.allocated_a > n.limit_a]
     if overloaded:
         raise OverLimit("; ".join(overloaded))
-    return Plan(first, second, tuple(_targets(chargers, tree, first, second, transactions)), tuple(fixed),
-                tuple(sessions))
+    return first, second
 
 
 def _static_cap(tree: list[Node], node: str | None) -> Decimal:
@@ -268,11 +337,30 @@ def _static_cap(tree: list[Node], node: str | None) -> Decimal:
     return Decimal(least or 0) / 10
 
 
-def _targets(chargers: list[dict[str, Any]], tree: list[Node], first: allocation.Allocation,
-             second: allocation.Allocation, transactions: dict[str, str]) -> list[Target]:
+def _target(cp: str, key: str, purpose: str, evse_id: int, phases: int, periods: list[tuple[int, Decimal]],
+            transaction_id: str | None = None) -> Target:
+    kept, until = merged(periods)
+    return Target(cp, key, purpose, evse_id, kept[0][1], phases, transaction_id, kept, until)
+
+
+def merged(periods: Sequence[tuple[int, Decimal]]) -> tuple[Periods, int | None]:
+    """Periods with equal neighbours merged, and at most MAX_PERIODS of them: the farthest are dropped, and the
+    moment the first dropped one began is returned (a TxProfile's validTo; None when nothing was dropped)."""
+    kept: list[tuple[int, Decimal]] = []
+    for start, limit in periods:
+        if not kept or kept[-1][1] != limit:
+            kept.append((start, limit))
+    if len(kept) <= MAX_PERIODS:
+        return tuple(kept), None
+    return tuple(kept[:MAX_PERIODS]), kept[MAX_PERIODS][0]
+
+
+def _targets(chargers: list[dict[str, Any]], tree: list[Node], segments: list[Segment],
+             transactions: dict[str, str]) -> list[Target]:
     found: list[Target] = []
-    session_limits = {limit.evse_id: limit for limit in first.sessions}
-    idle_limits = {limit.evse_id: limit for limit in second.sessions}
+    session_limits = [{limit.evse_id: limit for limit in s.allocation.sessions} for s in segments]
+    idle_limits = [{limit.evse_id: limit for limit in s.idle.sessions} for s in segments]
+    starts = [s.start_s for s in segments]
     for charger in sorted(filter(steerable, chargers), key=lambda c: c["charge_point_id"]):
         cp = charger["charge_point_id"]
         phases = int(charger.get("phases") or 3)
@@ -280,33 +368,92 @@ def _targets(chargers: list[dict[str, Any]], tree: list[Node], first: allocation
         held = profiles_of(charger)
         for evse_id in evse_ids(charger):
             evse = f"{cp}#{evse_id}"
-            if evse in session_limits:
-                limit = session_limits[evse]
-                found.append(Target(cp, f"tx#{evse_id}", TX, evse_id, limit.limit_a, len(limit.phases),
-                                    transactions[evse]))
+            if evse in session_limits[0]:
+                limits = [by_evse[evse].limit_a for by_evse in session_limits]
+                found.append(_target(cp, f"tx#{evse_id}", TX, evse_id, len(session_limits[0][evse].phases),
+                                     list(zip(starts, limits, strict=True)), transactions[evse]))
                 default = held.get(f"default#{evse_id}")
-                now = Decimal(str(default["limit_a"])) if default else limit.limit_a
-                found.append(Target(cp, f"default#{evse_id}", TX_DEFAULT, evse_id, min(now, limit.limit_a), phases))
-            elif evse in idle_limits:
-                found.append(Target(cp, f"default#{evse_id}", TX_DEFAULT, evse_id, idle_limits[evse].limit_a, phases))
+                ceiling = Decimal(str(default["limit_a"])) if default else limits[0]
+                found.append(_target(cp, f"default#{evse_id}", TX_DEFAULT, evse_id, phases,
+                                     [(start, min(ceiling, limit)) for start, limit in zip(starts, limits, strict=True)]))
+            elif evse in idle_limits[0]:
+                found.append(_target(cp, f"default#{evse_id}", TX_DEFAULT, evse_id, phases,
+                                     [(start, by_evse[evse].limit_a) for start, by_evse in zip(starts, idle_limits,
+                                                                                             strict=True)]))
     return found
 
 
-def in_force(held: dict[str, Any] | None, charger: dict[str, Any]) -> Decimal | None:
-    """The most a charger may apply for a profile: what it accepted, or what is on its way if that is more (it may
-    accept it still); None when nothing is known to be held (it may draw up to its rating)."""
-    if not held or held.get("accepted_limit") is None or not fresh(held, charger):
+Schedule = list[tuple[datetime, Decimal]]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _periods_of(entry: dict[str, Any], name: str = "periods") -> list[tuple[int, Decimal]]:
+    found = entry.get(name)
+    if not found:
+        return [(0, Decimal(str(entry["limit_a"])))]
+    return [(int(start), Decimal(str(limit))) for start, limit in found]
+
+
+def _origin(held: dict[str, Any]) -> datetime:
+    """A profile's startSchedule: when it was requested (an entry without one holds one period: any moment does)."""
+    return clock.parse(held["requested_at"]) if held.get("requested_at") else _EPOCH
+
+
+def _sent(held: dict[str, Any]) -> Schedule:
+    """The schedule a profile entry asks for, in absolute time."""
+    return _absolute(_periods_of(held), _origin(held))
+
+
+def _accepted(held: dict[str, Any]) -> Schedule | None:
+    if held.get("accepted"):
+        return [(clock.parse(at), Decimal(str(limit))) for at, limit in held["accepted"]]
+    if held.get("accepted_limit") is not None:
+        return [(_origin(held), Decimal(str(held["accepted_limit"])))]
+    return None
+
+
+def _value(schedule: Schedule, at: datetime) -> Decimal:
+    """A schedule's limit at `at`: its latest period begun by then (its first before it starts)."""
+    found = schedule[0][1]
+    for start, limit in schedule:
+        if start <= at:
+            found = limit
+    return found
+
+
+def _points(now: datetime, *schedules: Schedule) -> list[datetime]:
+    """`now` and every later moment where one of the schedules changes: where comparing them is enough."""
+    return sorted({now, *(start for schedule in schedules for start, _ in schedule if start > now)})
+
+
+def in_force(held: dict[str, Any] | None, charger: dict[str, Any], at: datetime) -> Decimal | None:
+    """The most a charger may apply at `at` for a profile: what it accepted, or what is on its way if that is more
+    (it may accept it still); None when nothing is known to be held (it may draw up to its rating)."""
+    if not held or not fresh(held, charger):
         return None
-    accepted = Decimal(str(held["accepted_limit"]))
+    accepted = _accepted(held)
+    if accepted is None:
+        return None
     if held.get("status") == "sending":
-        return max(accepted, Decimal(str(held["limit_a"])))
-    return accepted
+        return max(_value(accepted, at), _value(_sent(held), at))
+    return _value(accepted, at)
+
+
+def _absolute(periods: Periods | Sequence[tuple[int, Decimal]], start: datetime) -> Schedule:
+    return [(start + timedelta(seconds=offset), limit) for offset, limit in periods]
+
+
+def _stored(periods: Sequence[tuple[int, Decimal]]) -> list[list[Any]]:
+    return [[int(offset), str(limit)] for offset, limit in periods]
 
 
 def _due(held: dict[str, Any] | None, target: Target, charger: dict[str, Any], now: datetime) -> bool:
     if held is None or not fresh(held, charger) or held.get("status") == "parked":
         return True
-    if Decimal(str(held["limit_a"])) != target.limit_a or held.get("transaction_id") != target.transaction_id:
+    wanted = _absolute(_periods_of(held, "then" if held.get("then") else "periods"), _origin(held))
+    new = _absolute(target.periods, now)
+    if (any(_value(wanted, t) != _value(new, t) for t in _points(now, wanted, new))
+            or held.get("transaction_id") != target.transaction_id):
         return True
     status, at = held.get("status"), held.get("requested_at")
     if status == "sending":
@@ -317,9 +464,11 @@ def _due(held: dict[str, Any] | None, target: Target, charger: dict[str, Any], n
 
 def requests(chargers: list[dict[str, Any]], targets: tuple[Target, ...], run_id: str, now: datetime,
              voltage: float) -> dict[str, dict[str, dict[str, Any]]]:
-    """The profile entries to write, by charger and target: each a new request, going out at once when its limit
-    falls (or nothing is held) or stays (a renewal), and waiting when it rises. Targets already held or on their way
-    are left alone."""
+    """The profile entries to write, by charger and target: each a new request, compared with what the charger may
+    hold segment by segment. One that falls somewhere and rises nowhere (or replaces nothing held) goes out at once,
+    and so does a renewal; one that only rises waits; one that does both goes out first as the least of old and new
+    in every segment (a fall), and as itself (`then`) once that is settled. Targets already held or on their way are
+    left alone."""
     by_cp = {charger["charge_point_id"]: charger for charger in chargers}
     written: dict[str, dict[str, dict[str, Any]]] = {}
     for target in targets:
@@ -327,21 +476,37 @@ def requests(chargers: list[dict[str, Any]], targets: tuple[Target, ...], run_id
         held = profiles_of(charger).get(target.key)
         if not _due(held, target, charger, now):
             continue
-        force = in_force(held, charger)
-        if force is None and target.purpose == TX:
+        source = held
+        if in_force(held, charger, now) is None and target.purpose == TX:
             # A new transaction runs under its EVSE's default until its own profile is accepted.
-            force = in_force(profiles_of(charger).get(f"default#{target.evse_id}"), charger)
-        falls = force is None or target.limit_a < force
-        entry: dict[str, Any] = {
-            "purpose": target.purpose, "evse_id": target.evse_id, "limit_a": str(target.limit_a),
-            "phases": target.phases, "request": int((held or {}).get("request") or 0) + 1, "attempts": 0,
-            "status": "sending" if falls or target.limit_a == force else "waiting", "falls": falls,
+            source = profiles_of(charger).get(f"default#{target.evse_id}")
+        new = _absolute(target.periods, now)
+        periods: Sequence[tuple[int, Decimal]] = target.periods
+        entry: dict[str, Any] = {}
+        if in_force(source, charger, now) is None:
+            falls, rises = True, False
+        else:
+            assert source is not None
+            points = _points(now, new, _sent(source), _accepted(source) or [])
+            old = [in_force(source, charger, t) or Decimal(0) for t in points]
+            wanted = [_value(new, t) for t in points]
+            falls = any(w < o for w, o in zip(wanted, old, strict=True))
+            rises = any(w > o for w, o in zip(wanted, old, strict=True))
+            offsets = [int((t - now).total_seconds()) for t in points]
+            entry["accepted"] = [[clock.iso(t), str(o)] for t, o in zip(points, old, strict=True)]
+            entry["accepted_limit"] = str(old[0])
+            if falls and rises:
+                periods = merged(list(zip(offsets, map(min, zip(wanted, old, strict=True)), strict=True)))[0]
+                entry["then"] = _stored(target.periods)
+        entry |= {
+            "purpose": target.purpose, "evse_id": target.evse_id, "limit_a": str(periods[0][1]),
+            "periods": _stored(periods), "phases": target.phases,
+            "request": int((held or {}).get("request") or 0) + 1, "attempts": 0,
+            "status": "waiting" if rises and not falls else "sending", "falls": falls,
             "run_id": run_id, "requested_at": clock.iso(now), "voltage": voltage}
-        if force is not None:
-            entry["accepted_limit"] = str(force)
         if target.transaction_id is not None:
             entry["transaction_id"] = target.transaction_id
-            entry["valid_to"] = clock.iso(now + TX_VALID)
+            entry["valid_to"] = clock.iso(now + (timedelta(seconds=target.until_s) if target.until_s else TX_VALID))
         written.setdefault(target.charge_point_id, {})[target.key] = entry
     return written
 
@@ -393,7 +558,14 @@ def settled(held: dict[str, Any], status: str, error_code: str | None) -> Settle
     tried again with a new request, up to MAX_ATTEMPTS; then, or at once for a charger that takes no profiles, given
     up: a charger-wide profile excludes the charger, a refused TxProfile counts its session at the rating."""
     if status == "accepted":
-        return Settled({**held, "status": "accepted", "accepted_limit": held["limit_a"], "attempts": 0})
+        entry = {**held, "status": "accepted", "accepted_limit": held["limit_a"], "attempts": 0,
+                 "accepted": [[clock.iso(at), str(limit)] for at, limit in _sent(held)]}
+        then = entry.pop("then", None)
+        if then:
+            # The least of old and new is held: the new schedule's rises now wait for the site's falls.
+            entry |= {"periods": then, "limit_a": str(then[0][1]), "status": "waiting", "falls": False,
+                      "request": int(held["request"]) + 1}
+        return Settled(entry)
     if error_code in UNDELIVERED:
         return Settled({**held, "status": "parked"})
     attempts = int(held.get("attempts") or 0) + 1
@@ -427,21 +599,18 @@ def parse_reference(text: str) -> tuple[str, int] | None:
 
 def command(ocpp_version: str, held: dict[str, Any], rate_unit: str) -> tuple[str, dict[str, Any]]:
     """The SetChargingProfile of a profile entry in its version's shape (camelCase, as connectivity sends it):
-    Absolute from when it was requested, one period, in amperes per phase, or in watts for a charger that takes
-    only watts. A CLEAR entry is the ClearChargingProfile of the CSMS's stack level."""
+    Absolute from when it was requested, one period per segment of its schedule, in amperes per phase, or in watts
+    for a charger that takes only watts. A CLEAR entry is the ClearChargingProfile of the CSMS's stack level."""
     if held["purpose"] == CLEAR:
         criteria = {"stackLevel": STACK_LEVEL}
         return "ClearChargingProfile", criteria if ocpp_version == "ocpp1.6" else {"chargingProfileCriteria": criteria}
     purpose, evse_id = held["purpose"], int(held["evse_id"])
     phases = int(held["phases"])
-    limit = Decimal(str(held["limit_a"]))
-    if rate_unit == "W":
-        value: int | float = int(limit * Decimal(str(held.get("voltage") or 230)) * phases)
-    else:
-        value = float(limit)
-    period = {"startPeriod": 0, "limit": value, "numberPhases": phases}
+    volts = Decimal(str(held.get("voltage") or 230))
+    periods = [{"startPeriod": start, "limit": int(limit * volts * phases) if rate_unit == "W" else float(limit),
+                "numberPhases": phases} for start, limit in _periods_of(held)]
     schedule: dict[str, Any] = {"chargingRateUnit": rate_unit, "startSchedule": held["requested_at"],
-                                "chargingSchedulePeriod": [period]}
+                                "chargingSchedulePeriod": periods}
     profile: dict[str, Any] = {"stackLevel": STACK_LEVEL, "chargingProfileKind": "Absolute"}
     if held.get("valid_to"):
         profile["validTo"] = held["valid_to"]

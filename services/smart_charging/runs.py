@@ -3,8 +3,8 @@ FIFO queue `smart-charging-runs`, grouped by site): only these write a charger's
 so each step reads them as they are. The event consumers (services/smart_charging/tracking.py) write the facts
 (sessions, links, placements) and ask for a run.
 
-A run allocates (services/smart_charging/planning.py), writes the profiles that change, and is kept with its inputs
-and outputs. An outcome settles one profile: accepted, tried again, or given up (a charger excluded: the site runs
+A run allocates (services/smart_charging/planning.py) over its horizon, cut at the site's curtailment windows and the
+sessions' power caps, writes the profiles that change, and is kept with its inputs and outputs. An outcome settles one profile: accepted, tried again, or given up (a charger excluded: the site runs
 again without it); after either, rises held back go out once no fall at the site is outstanding.
 """
 
@@ -17,7 +17,8 @@ from typing import Any
 
 from services.shared import clock
 from services.shared.log import logger, metric
-from services.smart_charging import planning, store
+from services.smart_charging import curtailments, planning, store
+from services.smart_charging.scheduling import Window
 
 
 def request(site_id: str, cause: str, dedupe: str, **fields: Any) -> None:
@@ -81,8 +82,9 @@ def run(site_id: str, cause: str, now: datetime | None = None,
         for charger in chargers:
             _clear(charger, now)
         return None
+    windows = [w for w in map(curtailments.of, store.pending_curtailments(site_id, clock.iso(now))) if w]
     try:
-        plan = planning.plan(site, chargers)
+        plan = planning.plan(site, chargers, now=now, windows=windows, caps=caps(chargers))
     except planning.OverLimit as error:
         # Checked on every run: nothing goes out from an allocation that breaks a limit; what chargers hold stays.
         logger.error("allocation over a node's limit: nothing sent", extra={"site_id": site_id, "nodes": str(error)})
@@ -104,11 +106,20 @@ def run(site_id: str, cause: str, now: datetime | None = None,
         if fields or removed:
             store.update_charger(cp, fields, removed)
     record = _record(run_id, cause, now, plan, chargers, written)
+    record["inputs"]["curtailments"] = [w.id for w in windows]
     store.put_run(site_id, record)
     store.put_site_fields(site_id, {"last_run_at": record["at"], "last_run_id": run_id})
     logger.info("allocation run", extra={"site_id": site_id, "run_id": run_id, "cause": cause,
                                          "profiles": sum(len(e) for e in written.values())})
     return record
+
+
+def caps(chargers: list[dict[str, Any]]) -> dict[str, list[Window]]:
+    """Each session's maximum power over time, by EVSE ("cp#evse"): what its session entry holds under `caps`
+    ([start, end, watts] each). Where a session's charging needs and the site's prices become caps, this is fed."""
+    return {f"{c['charge_point_id']}#{evse_id}": [Window(clock.parse(start), clock.parse(end), float(watts))
+                                                   for start, end, watts in session["caps"]]
+            for c in chargers for evse_id, session in planning.sessions_of(c).items() if session.get("caps")}
 
 
 def _record(run_id: str, cause: str, now: datetime, plan: planning.Plan, chargers: list[dict[str, Any]],
@@ -192,3 +203,27 @@ def _clear(charger: dict[str, Any], now: datetime) -> None:
     if entry is not None:
         gone = tuple(f"p#{key}" for key in planning.profiles_of(charger) if key != planning.CLEAR)
         store.update_charger(charger["charge_point_id"], {f"p#{planning.CLEAR}": entry}, gone)
+
+
+def curtailment_changed(item: dict[str, Any], change: str) -> None:
+    """A window created or cancelled: the site runs now (so profiles carry it ahead of time), and again at its start
+    and end (timers; the periodic run is the backstop should these be lost)."""
+    from services.shared import timers
+    from services.smart_charging.manifest import CURTAILMENT_TIMERS
+
+    site_id, window_id = item["site_id"], item["curtailment_id"]
+    request(site_id, f"curtailment {change}", f"{site_id}:{window_id}:{change}")
+    if change == "created":
+        for edge in ("effective_start", "end"):
+            timers.later(CURTAILMENT_TIMERS.queue_name, {"site_id": site_id, "curtailment_id": window_id, "edge": edge},
+                         clock.parse(item[edge]))
+
+
+def curtailment_timer(message: dict[str, Any]) -> None:
+    """A window's start or end is due: its site runs (late or twice is harmless: a run is idempotent)."""
+    from services.shared import timers
+    from services.smart_charging.manifest import CURTAILMENT_TIMERS
+
+    if timers.arrived(CURTAILMENT_TIMERS.queue_name, message):
+        site_id, window_id, edge = message["site_id"], message["curtailment_id"], message["edge"]
+        request(site_id, f"curtailment {edge}", f"{site_id}:{window_id}:{edge}")

@@ -12,6 +12,10 @@ only. Top-level attributes, so that each writer writes only its own. Its stream 
 announces exclusions.
 
 `allocation-runs` (by site_id, `run_key` "{at}#{run_id}"): every run's inputs and outputs, kept 30 days.
+
+`curtailments` (by site_id and `curtailment_id`, found by id through the keys-only index `by-id`): the site's
+demand-response windows (services/smart_charging/curtailments.py); a cancelled one keeps `cancelled_at`. Kept 30
+days after their end.
 """
 
 from __future__ import annotations
@@ -23,12 +27,13 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 
 from services.shared import aws
-from services.shared.dynamo import batch_get, decimals, page, update_expression, update_if
+from services.shared.dynamo import batch_get, decimals, every, page, update_expression, update_if
 
 SITES = "smart-charging-sites"
 CHARGERS = "smart-charging-chargers"
 RUNS = "allocation-runs"
 RUN_RETENTION_S = 30 * 86400
+CURTAILMENTS = "smart-charging-curtailments"
 
 
 def get_site(site_id: str) -> dict[str, Any] | None:
@@ -121,3 +126,43 @@ def runs(site_id: str, limit: int, start_key: dict[str, Any] | None) -> tuple[li
 def latest_run(site_id: str) -> dict[str, Any] | None:
     found, _ = runs(site_id, 1, None)
     return found[0] if found else None
+
+
+def put_curtailment(item: dict[str, Any]) -> None:
+    aws.table(CURTAILMENTS).put_item(Item=decimals({**item, "expires_at": int(item["end_epoch"]) + RUN_RETENTION_S}))
+
+
+def find_curtailment(curtailment_id: str) -> dict[str, Any] | None:
+    """A window by its id alone (the index names its site)."""
+    keys = aws.table(CURTAILMENTS).query(IndexName="by-id", KeyConditionExpression=Key("curtailment_id").eq(
+        curtailment_id)).get("Items", [])
+    if not keys:
+        return None
+    return aws.table(CURTAILMENTS).get_item(Key={"site_id": keys[0]["site_id"], "curtailment_id": curtailment_id},
+                                            ConsistentRead=True).get("Item")
+
+
+def cancel_curtailment(site_id: str, curtailment_id: str, at: str) -> dict[str, Any] | None:
+    """Marks a window cancelled (the first cancellation's time stays); the item after it."""
+    return aws.table(CURTAILMENTS).update_item(
+        Key={"site_id": site_id, "curtailment_id": curtailment_id},
+        UpdateExpression="SET cancelled_at = if_not_exists(cancelled_at, :at)", ExpressionAttributeValues={":at": at},
+        ConditionExpression="attribute_exists(site_id)", ReturnValues="ALL_NEW")["Attributes"]
+
+
+def curtailments(site_id: str, limit: int, start_key: dict[str, Any] | None, ending_after: str | None = None
+                 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """A site's windows by id; with `ending_after`, only those not cancelled that end after it."""
+    request: dict[str, Any] = {"KeyConditionExpression": Key("site_id").eq(site_id)}
+    if ending_after is not None:
+        request |= {"FilterExpression": "#end > :after AND attribute_not_exists(cancelled_at)",
+                    "ExpressionAttributeNames": {"#end": "end"}, "ExpressionAttributeValues": {":after": ending_after}}
+    return page(aws.table(CURTAILMENTS).query, request, limit, start_key, ("site_id", "curtailment_id"))
+
+
+def pending_curtailments(site_id: str, now: str) -> list[dict[str, Any]]:
+    """Every window of the site still to be honoured (a run's: a site has few)."""
+    return every(aws.table(CURTAILMENTS).query, {
+        "KeyConditionExpression": Key("site_id").eq(site_id), "ConsistentRead": True,
+        "FilterExpression": "#end > :now AND attribute_not_exists(cancelled_at)",
+        "ExpressionAttributeNames": {"#end": "end"}, "ExpressionAttributeValues": {":now": now}})
