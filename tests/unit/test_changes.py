@@ -235,7 +235,9 @@ def test_an_invoice_announces_issued_when_created() -> None:
                "total_incl_vat": Decimal(250), "currency": "EUR", "issued_at": T0}
     [issued] = invoice_changes(None, invoice)
     assert (issued.total, issued.total_excl_vat, issued.total_vat, issued.number) == (250, 210, 40, 7)
-    assert (issued.id_tag, issued.occurred_at) == (None, T0)
+    assert (issued.id_tag, issued.occurred_at, issued.receipt_path, issued.account_id) == (None, T0, None, None)
+    [driver] = invoice_changes(None, {**invoice, "receipt_token": "tok", "account_id": "acct_1"})
+    assert (driver.receipt_path, driver.account_id) == ("/receipts/tok", "acct_1")
     assert invoice_changes(invoice, {**invoice, "status": "paid"}) == []
     [unpriced] = invoice_changes(None, {**invoice, "status": "unpriced", "id_tag": "T"})
     assert (unpriced.detail_type(), unpriced.session_id, unpriced.energy_wh, unpriced.id_tag) == (
