@@ -139,6 +139,13 @@ def _webhook(item: dict[str, Any], whole_url: bool = True) -> Webhook:
                    description=item.get("description"), secret_hint=item["secret_hint"], created_at=item["created_at"])
 
 
+def _check_url(url: str, field: str) -> None:
+    """422 at `field` for a URL that cannot receive deliveries (webhooks.url_problem)."""
+    problem = webhooks.url_problem(url, settings().webhook_allow_http)
+    if problem:
+        raise ProblemError(422, f"{field}: {problem}", [ProblemDetail(path=f"body.{field}", message=problem)])
+
+
 def _existing(webhook_id: str) -> dict[str, Any]:
     item = store.get_webhook(webhook_id)
     if item is None:
@@ -154,9 +161,7 @@ def _existing(webhook_id: str) -> dict[str, Any]:
                        "link-local, loopback outside local mode), or for an unknown event type."),
           responses=responses({201: ("Registered, with its secret", CreatedWebhook)}, 422))
 def create_webhook(definition: WebhookDefinition) -> Response[CreatedWebhook]:
-    problem = webhooks.url_problem(definition.url, settings().webhook_allow_http)
-    if problem:
-        raise ProblemError(422, f"url: {problem}", [ProblemDetail(path="body.url", message=problem)])
+    _check_url(definition.url, "url")
     if ANY in definition.event_types and len(definition.event_types) > 1:
         raise ProblemError(422, 'event_types: "*" means every type: send it alone',
                            [ProblemDetail(path="body.event_types", message='"*" alone')])
@@ -250,9 +255,7 @@ def put_preferences(account_id: AccountId, definition: PreferencesDefinition) ->
         problem = "give an email, a webhook_url or both: the driver is told through them"
         raise ProblemError(422, f"body: {problem}", [ProblemDetail(path="body", message=problem)])
     if definition.webhook_url is not None:
-        problem = webhooks.url_problem(definition.webhook_url, settings().webhook_allow_http)
-        if problem:
-            raise ProblemError(422, f"webhook_url: {problem}", [ProblemDetail(path="body.webhook_url", message=problem)])
+        _check_url(definition.webhook_url, "webhook_url")
     before = store.get_preferences(account_id) or {}
     item: dict[str, Any] = {"account_id": account_id, "events": list(dict.fromkeys(definition.events)),
                             "updated_at": clock.iso(clock.now())}
