@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from services.billing.receipt_route import RECEIPTS_PREFIX
 from services.contracts.billing import (
     AccountStanding,
     BillingCommandRequested,
@@ -33,7 +34,8 @@ def invoice_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> l
                           id_tag=new.get("id_tag"), energy_wh=int(new["energy_wh"]), number=int(new["number"]),
                           total_excl_vat=int(new["total_excl_vat"]), total_vat=int(new["total_vat"]),
                           total_incl_vat=int(new["total_incl_vat"]), total=int(new["total_incl_vat"]),
-                          currency=new["currency"])]
+                          currency=new["currency"], account_id=new.get("account_id"),
+                          receipt_path=f"{RECEIPTS_PREFIX}/{new['receipt_token']}" if new.get("receipt_token") else None)]
 
 
 def tariff_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[TariffChanged]:

@@ -11,8 +11,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from services.shared.rest import PROBLEM_JSON, Problem
-
 RECEIPTS_PREFIX = "/receipts"
 _TOKEN = re.compile(r"^[0-9a-f]{32}[A-Za-z0-9_-]{32}$")  # invoicing.receipt_token: the invoice's id, then the secret
 _HEADERS = {"Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex",
@@ -22,6 +20,8 @@ _HTML_POLICY = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; 
 
 
 def _problem(status: int, title: str, detail: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    from services.shared.rest import PROBLEM_JSON, Problem  # not at import: billing's stream reads RECEIPTS_PREFIX
+
     body = Problem(title=title, status=status, detail=detail).model_dump_json()
     return {"statusCode": status, "headers": {"Content-Type": PROBLEM_JSON, **_HEADERS, **(headers or {})}, "body": body}
 

@@ -1,4 +1,5 @@
-"""REST: /webhooks, where operators register the receivers of signed event deliveries, and see each delivery."""
+"""REST: /webhooks, where operators register the receivers of signed event deliveries, and see each delivery;
+/notification-preferences, what each driver is told of and where (services/notifications/drivers.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.models import Tag
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from services.notifications import delivery, store, webhooks
+from services.notifications import delivery, drivers, store, webhooks
 from services.notifications.event_types import ANY, TYPES
 from services.shared import clock
 from services.shared.auth import Scope
@@ -24,13 +25,19 @@ from services.shared.rest import (
     responses,
 )
 from services.shared.settings import settings
+from services.shared.text import EMAIL
 
 app = resolver()
 WEBHOOKS = "Webhooks"
+PREFERENCES = "Notification preferences"
 TAGS = {
     WEBHOOKS: (
         "Receivers of events: each delivery is a POST signed with the webhook's secret (header Csms-Signature, as "
         "Stripe signs), retried with backoff for about 11 hours, and listed with its attempts (docs/notifications.md)."
+    ),
+    PREFERENCES: (
+        "What a driver is told of (their sessions starting, ending with the receipt's link, failing to start, "
+        "charging paused, reservations, idle fees) and where: by email, and to a webhook signed as operators' are."
     ),
 }
 app.configure_openapi(tags=[Tag(name=name, description=text) for name, text in TAGS.items()])
@@ -88,6 +95,35 @@ class DeliveryPage(BaseModel):
     next_token: str | None
 
 
+DriverEventType = Literal[drivers.TYPES]  # type: ignore[valid-type]
+AccountId = Annotated[str, Path(min_length=1, max_length=64,
+                                description="The driver's account (billing's acct_...; not checked: any id is kept)")]
+
+
+class PreferencesDefinition(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str | None = Field(None, max_length=254, pattern=EMAIL, description="Where emails go")
+    webhook_url: str | None = Field(None, min_length=1, max_length=webhooks.MAX_URL_LENGTH,
+                                    description="Where signed deliveries are posted: https, as for /webhooks")
+    events: list[DriverEventType] = Field(min_length=1, max_length=len(drivers.TYPES),
+                                          description=f"What the driver is told of: {', '.join(drivers.TYPES)}")
+
+
+class Preferences(BaseModel):
+    account_id: str
+    email: str | None = None
+    webhook_url: str | None = None
+    webhook_secret_hint: str | None = Field(None, description="The webhook secret's last four characters")
+    events: list[str]
+    updated_at: str
+
+
+class StoredPreferences(Preferences):
+    webhook_secret: str | None = Field(None, description=("The webhook's signing secret, shown when the URL is new "
+                                                          "(and never again): keep it"))
+
+
 # The scopes that register webhooks see their URLs whole; others see scheme://host/… (a URL may carry a token).
 _SEE_URLS = frozenset({Scope.ADMIN.value, Scope.OPERATOR.value})
 
@@ -101,6 +137,13 @@ def _webhook(item: dict[str, Any], whole_url: bool = True) -> Webhook:
     url = item["url"] if whole_url else webhooks.redacted(item["url"])
     return Webhook(id=item["webhook_id"], url=url, event_types=item["event_types"],
                    description=item.get("description"), secret_hint=item["secret_hint"], created_at=item["created_at"])
+
+
+def _check_url(url: str, field: str) -> None:
+    """422 at `field` for a URL that cannot receive deliveries (webhooks.url_problem)."""
+    problem = webhooks.url_problem(url, settings().webhook_allow_http)
+    if problem:
+        raise ProblemError(422, f"{field}: {problem}", [ProblemDetail(path=f"body.{field}", message=problem)])
 
 
 def _existing(webhook_id: str) -> dict[str, Any]:
@@ -118,9 +161,7 @@ def _existing(webhook_id: str) -> dict[str, Any]:
                        "link-local, loopback outside local mode), or for an unknown event type."),
           responses=responses({201: ("Registered, with its secret", CreatedWebhook)}, 422))
 def create_webhook(definition: WebhookDefinition) -> Response[CreatedWebhook]:
-    problem = webhooks.url_problem(definition.url, settings().webhook_allow_http)
-    if problem:
-        raise ProblemError(422, f"url: {problem}", [ProblemDetail(path="body.url", message=problem)])
+    _check_url(definition.url, "url")
     if ANY in definition.event_types and len(definition.event_types) > 1:
         raise ProblemError(422, 'event_types: "*" means every type: send it alone',
                            [ProblemDetail(path="body.event_types", message='"*" alone')])
@@ -186,3 +227,69 @@ def list_deliveries(
         _existing(webhook_id)
     return DeliveryPage(items=[Delivery(**{name: i.get(name) for name in Delivery.model_fields}) for i in items],
                         next_token=encode_token(last))
+
+
+def _preferences(item: dict[str, Any], whole_url: bool = True) -> Preferences:
+    url = item.get("webhook_url")
+    return Preferences(account_id=item["account_id"], email=item.get("email"),
+                       webhook_url=url if url is None or whole_url else webhooks.redacted(url),
+                       webhook_secret_hint=item.get("webhook_secret_hint"), events=item["events"],
+                       updated_at=item["updated_at"])
+
+
+def _no_preferences(account_id: str) -> ProblemError:
+    return ProblemError(404, f"No notification preferences for account {account_id!r}: PUT them first")
+
+
+@app.put("/notification-preferences/<account_id>", security=allow(Scope.ADMIN, Scope.OPERATOR),
+         summary="Set a driver's notification preferences", tags=[PREFERENCES],
+         description=("Replaces what the driver of the account is told of and where: `email`, `webhook_url` or both "
+                      "(at least one), and `events`. A webhook is signed as /webhooks' are: its secret is answered "
+                      "when the URL is new (the first time, or a changed URL), never again; the same URL keeps its "
+                      "secret. The account is not checked against billing's: notifications keeps no accounts, and an "
+                      "id no event names is never told anything. 422 for no channel, an email that is not one, a URL "
+                      "/webhooks would refuse, or an unknown event type."),
+         responses=responses({200: ("The preferences stored, with the webhook's new secret", StoredPreferences)}, 422))
+def put_preferences(account_id: AccountId, definition: PreferencesDefinition) -> StoredPreferences:
+    if definition.email is None and definition.webhook_url is None:
+        problem = "give an email, a webhook_url or both: the driver is told through them"
+        raise ProblemError(422, f"body: {problem}", [ProblemDetail(path="body", message=problem)])
+    if definition.webhook_url is not None:
+        _check_url(definition.webhook_url, "webhook_url")
+    before = store.get_preferences(account_id) or {}
+    item: dict[str, Any] = {"account_id": account_id, "events": list(dict.fromkeys(definition.events)),
+                            "updated_at": clock.iso(clock.now())}
+    if definition.email is not None:
+        item["email"] = definition.email
+    new_secret = None
+    if definition.webhook_url is not None:
+        kept = before.get("webhook_url") == definition.webhook_url
+        secret = before["webhook_secret"] if kept else webhooks.new_secret()
+        new_secret = None if kept else secret
+        item.update(webhook_url=definition.webhook_url, webhook_secret=secret, webhook_secret_hint=webhooks.hint(secret))
+    store.put_preferences(item)
+    return StoredPreferences(**_preferences(item).model_dump(), webhook_secret=new_secret)
+
+
+@app.get("/notification-preferences/<account_id>", security=allow(*Scope),
+         summary="Get a driver's notification preferences", tags=[PREFERENCES],
+         description=("The account's preferences, without the webhook's secret (its last four characters only); the "
+                      "`webhook_url` whole for admin and operator keys, `scheme://host/…` for others. 404 when none "
+                      "were set."),
+         responses=responses({200: ("The preferences", Preferences)}, 404, 422))
+def get_preferences(account_id: AccountId) -> Preferences:
+    item = store.get_preferences(account_id)
+    if item is None:
+        raise _no_preferences(account_id)
+    return _preferences(item, _sees_urls())
+
+
+@app.delete("/notification-preferences/<account_id>", security=allow(Scope.ADMIN, Scope.OPERATOR),
+            summary="Delete a driver's notification preferences", tags=[PREFERENCES],
+            description=("The driver is told nothing more, also by pending retries (they fail as `the webhook was "
+                         "deleted`, `the driver's email was removed`). 404 when none were set."),
+            responses=responses({204: ("Deleted", None)}, 404, 422))
+def delete_preferences(account_id: AccountId) -> Response[None]:
+    if not store.delete_preferences(account_id):
+        raise _no_preferences(account_id)
+    return Response(204)

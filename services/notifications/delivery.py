@@ -1,5 +1,6 @@
 """Deliveries: an event to every webhook subscribed to its type, to the `alerts` topic, and a resolved ticket to its
-reporter; each attempt of each through the `notifications-deliveries` queue, retried with backoff.
+reporter; a driver's event to the channels of the driver's preferences (services/notifications/drivers.py); each
+attempt of each through the `notifications-deliveries` queue, retried with backoff.
 
 An event makes one delivery item per target (store.create_delivery, keyed by the event), then queues its first
 attempt. If the consumer dies between the two, the event comes back (its record was not deleted) and finds the
@@ -22,8 +23,8 @@ from datetime import timedelta
 from functools import cached_property, lru_cache
 from typing import Any
 
-from services.notifications import signing, store
-from services.notifications.event_types import event_type, subscribed
+from services.notifications import drivers, signing, store
+from services.notifications.event_types import DETAIL_TYPES, event_type, subscribed
 from services.shared import aws, clock, timers
 from services.shared.log import logger
 from services.shared.settings import settings
@@ -36,6 +37,9 @@ MAX_ATTEMPTS = len(BACKOFF_S) + 1
 TIMEOUT_S = 5
 RETENTION_S = 30 * 86400
 _USER_AGENT = "csms-webhooks/1"
+# A driver's channels as delivery targets, with their account id.
+DRIVER_WEBHOOK = "driver-webhook:"
+DRIVER_EMAIL = "driver-email:"
 
 
 @dataclass(frozen=True)
@@ -56,13 +60,16 @@ class Webhooks:
         return store.all_webhooks()
 
 
+def _body(event_id: str, type_: str, created: str | None, data: dict[str, Any]) -> str:
+    return json.dumps({"id": event_id, "type": type_, "created": created, "data": data}, separators=(",", ":"))
+
+
 def payload(envelope: dict[str, Any]) -> str:
     """The body webhooks and the topic get: Stripe's shape, with the event's detail as `data`, less a reporter's
     `contact`, which only the reporter's own email and SMS use."""
     detail = envelope["detail"]
     data = {name: value for name, value in detail.items() if name != "contact"}
-    return json.dumps({"id": detail["event_id"], "type": event_type(envelope["detail-type"]),
-                       "created": detail.get("occurred_at"), "data": data}, separators=(",", ":"))
+    return _body(detail["event_id"], event_type(envelope["detail-type"]), detail.get("occurred_at"), data)
 
 
 def _ticket_text(detail: dict[str, Any]) -> tuple[str, str]:
@@ -73,8 +80,8 @@ def _ticket_text(detail: dict[str, Any]) -> tuple[str, str]:
     return subject, text
 
 
-def _targets(envelope: dict[str, Any], webhooks: Webhooks) -> list[dict[str, Any]]:
-    """The delivery items an event makes, before they are stored."""
+def _operator_targets(envelope: dict[str, Any], webhooks: Webhooks) -> list[dict[str, Any]]:
+    """The subscribed webhooks, the topic, and a resolved ticket's reporter."""
     detail, type_ = envelope["detail"], event_type(envelope["detail-type"])
     body = payload(envelope)
     targets: list[dict[str, Any]] = [{"target_id": hook["webhook_id"], "channel": "webhook", "payload": body}
@@ -86,9 +93,43 @@ def _targets(envelope: dict[str, Any], webhooks: Webhooks) -> list[dict[str, Any
         targets += [{"target_id": f"{channel}:{detail['ticket_id']}", "channel": channel, "to": contact[field],
                      "subject": subject, "payload": text}
                     for channel, field in (("email", "email"), ("sms", "phone")) if contact.get(field)]
+    return [{**target, "event_type": type_} for target in targets]
+
+
+def _driver_targets(envelope: dict[str, Any]) -> list[dict[str, Any]]:
+    """The channels of the driver whose account the event names, if they asked for its type: one read of their
+    preferences per driver event, and for a suspension, one write to tell it from the one before."""
+    detail = envelope["detail"]
+    type_ = drivers.driver_type(envelope["detail-type"], detail)
+    account = detail.get("account_id")
+    if type_ is None or not account:
+        return []
+    preferences = store.get_preferences(account)
+    if preferences is None or type_ not in preferences["events"]:
+        return []
+    if type_ == "charging.suspended" and store.suspended(detail["session_id"], int(detail["version"]),
+                                                         int(clock.now().timestamp()) + RETENTION_S):
+        return []
+    told = drivers.message(type_, detail, settings().public_url)
+    targets: list[dict[str, Any]] = []
+    if preferences.get("webhook_url"):
+        targets.append({"target_id": DRIVER_WEBHOOK + account, "channel": "webhook",
+                        "payload": _body(detail["event_id"], type_, detail.get("occurred_at"), told.data)})
+    if preferences.get("email"):
+        targets.append({"target_id": DRIVER_EMAIL + account, "channel": "email", "subject": told.subject,
+                        "payload": told.text})
+    key = drivers.once_key(type_, detail)
+    return [{**target, "event_type": type_, **({"delivery_key": key} if key else {})} for target in targets]
+
+
+def _targets(envelope: dict[str, Any], webhooks: Webhooks) -> list[dict[str, Any]]:
+    """The delivery items an event makes, before they are stored."""
+    detail = envelope["detail"]
+    targets = _operator_targets(envelope, webhooks) if envelope["detail-type"] in DETAIL_TYPES else []
+    targets += _driver_targets(envelope)
     now = clock.now()
     common = {"delivery_key": f"{detail.get('occurred_at')}#{detail['event_id']}", "event_id": detail["event_id"],
-              "event_type": type_, "status": "pending", "attempts": [], "created_at": clock.iso(now),
+              "status": "pending", "attempts": [], "created_at": clock.iso(now),
               "expires_at": int(now.timestamp()) + RETENTION_S}
     return [{**common, **target} for target in targets]
 
@@ -181,7 +222,11 @@ def _email(item: dict[str, Any]) -> Outcome:
     sender = settings().notification_sender
     if not sender:
         return Outcome(False, error="no sender: set CSMS_NOTIFICATION_SENDER to a verified SES identity", final=True)
-    aws.client("ses").send_email(Source=sender, Destination={"ToAddresses": [item["to"]]}, Message={
+    # A reporter's address is the ticket's; a driver's is read when sent, so a changed or removed one is respected.
+    to = item.get("to") or (store.get_preferences(item["target_id"].removeprefix(DRIVER_EMAIL)) or {}).get("email")
+    if not to:
+        return Outcome(False, error="the driver's email was removed", final=True)
+    aws.client("ses").send_email(Source=sender, Destination={"ToAddresses": [to]}, Message={
         "Subject": {"Data": item["subject"], "Charset": "UTF-8"},
         "Body": {"Text": {"Data": item["payload"], "Charset": "UTF-8"}}})
     return Outcome(True)
@@ -243,8 +288,19 @@ def headers(body: bytes, secret: str, event_id: str, type_: str) -> dict[str, st
             "Csms-Event-Id": event_id, "Csms-Event-Type": type_}
 
 
+def _receiver(target_id: str) -> dict[str, Any] | None:
+    """The webhook a delivery posts to (`url`, `secret`): an operator's, or a driver's on their preferences; None
+    when it was deleted."""
+    if not target_id.startswith(DRIVER_WEBHOOK):
+        return store.get_webhook(target_id)
+    preferences = store.get_preferences(target_id.removeprefix(DRIVER_WEBHOOK)) or {}
+    if not preferences.get("webhook_url"):
+        return None
+    return {"url": preferences["webhook_url"], "secret": preferences["webhook_secret"]}
+
+
 def _post_webhook(item: dict[str, Any]) -> Outcome:
-    hook = store.get_webhook(item["target_id"])
+    hook = _receiver(item["target_id"])
     if hook is None:
         return Outcome(False, error="the webhook was deleted", final=True)
     body = item["payload"].encode()

@@ -1,9 +1,11 @@
-"""Notifications' tables: `webhooks` (by id; small: every event batch reads it whole) and `deliveries`.
+"""Notifications' tables: `webhooks` (by id; small: every event batch reads it whole), `driver-preferences` (by
+account: what a driver is told of, and where) and `deliveries`.
 
 A delivery is one item per (target, event): `target_id` is the webhook's id, `topic:<name>` or `<channel>:<ticket
 id>`; `delivery_key` is "<occurred_at>#<event id>", derived from the event, so its conditional put is what makes a
 redelivered event deliver once. Attempts are appended on the condition of how many there were, so two consumers of
-the same attempt record it once.
+the same attempt record it once. An item `suspensions:<session id>` there holds the versions of a session's charging
+changes that were suspensions (`suspended`), so that a driver hears of each suspension once.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from services.shared import aws
 from services.shared.dynamo import condition_failed, every, page, plain
 
 WEBHOOKS = "webhooks"
+PREFERENCES = "driver-preferences"
 DELIVERIES = "deliveries"
 
 
@@ -41,6 +44,31 @@ def scan_webhooks(limit: int, start_key: dict[str, Any] | None) -> tuple[list[di
 def delete_webhook(webhook_id: str) -> bool:
     """False if there was none."""
     return "Attributes" in aws.table(WEBHOOKS).delete_item(Key={"webhook_id": webhook_id}, ReturnValues="ALL_OLD")
+
+
+def put_preferences(item: dict[str, Any]) -> None:
+    aws.table(PREFERENCES).put_item(Item=item)
+
+
+def get_preferences(account_id: str) -> dict[str, Any] | None:
+    item = aws.table(PREFERENCES).get_item(Key={"account_id": account_id}, ConsistentRead=True).get("Item")
+    return plain(item) if item else None
+
+
+def delete_preferences(account_id: str) -> bool:
+    """False if there were none."""
+    return "Attributes" in aws.table(PREFERENCES).delete_item(Key={"account_id": account_id}, ReturnValues="ALL_OLD")
+
+
+def suspended(session_id: str, version: int, expires_at: int) -> bool:
+    """Records that the session's charging change `version` is a suspension; whether `version - 1` was one too (the
+    same suspension, going on). Changes that are not suspensions never reach notifications (the rule filters them),
+    so a version missing before this one is the charging that went on in between."""
+    reply = aws.table(DELIVERIES).update_item(
+        Key={"target_id": f"suspensions:{session_id}", "delivery_key": "versions"},
+        UpdateExpression="ADD versions :version SET expires_at = :expires",
+        ExpressionAttributeValues={":version": {version}, ":expires": expires_at}, ReturnValues="UPDATED_OLD")
+    return version - 1 in {int(v) for v in reply.get("Attributes", {}).get("versions", ())}
 
 
 def create_delivery(item: dict[str, Any]) -> dict[str, Any]:

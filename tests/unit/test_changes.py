@@ -235,7 +235,9 @@ def test_an_invoice_announces_issued_when_created() -> None:
                "total_incl_vat": Decimal(250), "currency": "EUR", "issued_at": T0}
     [issued] = invoice_changes(None, invoice)
     assert (issued.total, issued.total_excl_vat, issued.total_vat, issued.number) == (250, 210, 40, 7)
-    assert (issued.id_tag, issued.occurred_at) == (None, T0)
+    assert (issued.id_tag, issued.occurred_at, issued.receipt_path, issued.account_id) == (None, T0, None, None)
+    [driver] = invoice_changes(None, {**invoice, "receipt_token": "tok", "account_id": "acct_1"})
+    assert (driver.receipt_path, driver.account_id) == ("/receipts/tok", "acct_1")
     assert invoice_changes(invoice, {**invoice, "status": "paid"}) == []
     [unpriced] = invoice_changes(None, {**invoice, "status": "unpriced", "id_tag": "T"})
     assert (unpriced.detail_type(), unpriced.session_id, unpriced.energy_wh, unpriced.id_tag) == (
@@ -308,11 +310,12 @@ def test_only_types_a_rule_can_match_are_wanted() -> None:
     assert wanted("csms.sessions", "SessionEnded")
     assert wanted("csms.anything", "CommandRequested")  # connectivity's rule names no source
     assert wanted("csms.connectivity", "FaultReported")
-    assert not wanted("csms.connectivity", "SessionStarted")  # support's rule names the sources
+    assert not wanted("csms.connectivity", "SessionHoldReached")  # billing's rule names the source
+    assert wanted("csms.connectivity", "SessionStarted")  # notifications' rule names none, as connectivity's
     assert wanted("csms.connectivity", "ChargerDisconnected")  # load management counts it at its rating
     assert not wanted("csms.connectivity", "NoSuchEvent")
     assert wanted("csms.billing", "InvoiceIssued")  # billing's own payments consume it
-    assert not wanted("csms.billing", "SessionStarted")  # the rules of SessionStarted name sessions as its source
+    assert not wanted("csms.billing", "SessionHoldReached")  # the rules of SessionHoldReached name sessions
     assert wanted("csms.connectivity", "SiteChanged")  # sessions, billing, diagnostics and smart charging keep sites
     # Sessions' rule wants CommandCompleted of a few actions, diagnostics' those it requested: the others are not
     # put on the bus (a null field matches no string of a rule, as in EventBridge).
