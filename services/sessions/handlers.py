@@ -138,3 +138,38 @@ def payment_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Billing's AccountStanding (kept on the account's tokens), AdHocPaymentAuthorized (a paid session started
     remotely) and HoldExtended (a session's hold raised)."""
     return consumers.sqs_batch(event, context, _payment_event)
+
+
+def _availability_event(record: "SQSRecord") -> None:
+    from services.contracts.connectivity import (
+        ChargerOffline,
+        ChargerOnline,
+        ChargerPlaced,
+        ConnectorStatusChanged,
+        SiteChanged,
+    )
+    from services.contracts.sessions import ReservationChanged
+    from services.sessions import availability_projection as projection
+
+    envelope = consumers.envelope(record)
+    detail_type, detail = envelope.get("detail-type"), envelope["detail"]
+    if detail_type == "ConnectorStatusChanged":
+        projection.status_changed(ConnectorStatusChanged.model_validate(detail))
+    elif detail_type in ("ChargerOffline", "ChargerOnline"):
+        offline = detail_type == "ChargerOffline"
+        projection.link_changed((ChargerOffline if offline else ChargerOnline).model_validate(detail), offline)
+    elif detail_type == "ChargerPlaced":
+        projection.charger_placed(ChargerPlaced.model_validate(detail))
+    elif detail_type == "SiteChanged":
+        projection.site_changed(SiteChanged.model_validate(detail))
+    elif detail_type == "ReservationChanged":
+        projection.reservation_changed(ReservationChanged.model_validate(detail))
+    else:
+        raise ValueError(f"sessions-availability does not take {detail_type!r} events")
+
+
+@entry_point
+def availability_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Connectivity's connector statuses, link, placements and sites, and sessions' reservations: what GET
+    /availability shows (services/sessions/availability_projection.py)."""
+    return consumers.sqs_batch(event, context, _availability_event)

@@ -65,6 +65,11 @@ MANIFEST = ServiceManifest(
         Table(name="tariff-projection", partition_key=Key("pk")),
         # Billing's accounts' standings (AccountStanding), so a token put with an account starts with its standing.
         Table(name="account-standings", partition_key=Key("account_id")),
+        # What drivers are shown of connectors (services/sessions/availability_projection.py): statuses, the link,
+        # ratings, sites' voltages, reservations in force; by-site reads a site's chargers in one query.
+        Table(name="availability", partition_key=Key("charge_point_id"), sort_key=Key("item_key"),
+              ttl_attribute="expires_at",
+              indexes=(Index(name="by-site", partition_key=Key("site_id"), sort_key=Key("charge_point_id")),)),
     ),
     subscriptions=(
         Subscription(
@@ -90,6 +95,13 @@ MANIFEST = ServiceManifest(
                            "detail-type": ["AccountStanding", "AdHocPaymentAuthorized", "HoldExtended"]},
             queue=Queue(name="sessions-payments", handler=f"{_HANDLERS}:payment_event"),
         ),
+        # What GET /availability shows (services/sessions/availability_projection.py).
+        Subscription(
+            event_pattern={"source": ["csms.connectivity", "csms.sessions"],
+                           "detail-type": ["ConnectorStatusChanged", "ChargerOffline", "ChargerOnline", "ChargerPlaced",
+                                           "SiteChanged", "ReservationChanged"]},
+            queue=Queue(name="sessions-availability", handler=f"{_HANDLERS}:availability_event"),
+        ),
         Subscription(
             event_pattern={"source": ["csms.sessions"], "detail-type": ["LocalListChanged"]},
             queue=Queue(name="sessions-local-list-changed", handler=f"{_HANDLERS}:local_list_changed"),
@@ -99,7 +111,8 @@ MANIFEST = ServiceManifest(
     queues=(Queue(name="sessions-local-list-pages", handler=f"{_HANDLERS}:local_list_changed"),),
     # Running costs of active priced sessions (services/sessions/running_cost.py).
     schedules=(Schedule(name="sessions-running-cost", rate_minutes=1, handler=f"{_HANDLERS}:running_costs"),),
-    rest_apis=(RestApi(prefixes=("/sessions", "/id-tokens", "/reservations", "/price-quotes"), handler=f"{_HANDLERS}:api",
+    rest_apis=(RestApi(prefixes=("/sessions", "/id-tokens", "/reservations", "/price-quotes",
+                                                "/availability"), handler=f"{_HANDLERS}:api",
                        resolver="services.sessions.api:app"),),
     ocpp_routes=(
         OcppRoute("ocpp1.6", "Authorize", f"{_OCPP}:authorize"),
