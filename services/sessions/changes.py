@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.contracts.sessions import (
+    IdleFeeStarted,
     LocalListChanged,
     SessionChargingChanged,
     SessionEnded,
@@ -32,7 +33,8 @@ def session_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> l
     price (services/sessions/cost_messages.py): 1.6's SetUserPrice with the start, a running cost when the schedule
     wrote a new one, 1.6's FinalCost with the completion. SessionHoldReached when a running cost reached a new share
 of the session's hold (services/sessions/holds.py). SessionChargingChanged when what an active session draws
-changed (its `charging` got a higher version: services/sessions/charging.py)."""
+changed (its `charging` got a higher version: services/sessions/charging.py), with IdleFeeStarted when that began
+an idle stretch whose parking is priced (services/sessions/idle_fees.py)."""
     before = old or {}
     if not new or "status" not in new:
         return []
@@ -53,6 +55,7 @@ changed (its `charging` got a higher version: services/sessions/charging.py)."""
         found += cost_messages.user_price(new)
     if new["status"] == "active" and _charging_version(new) > _charging_version(before):
         found.append(_charging_changed(new))
+        found += _idle_fee(before, new)
     reached = new.get("hold_reached") or {}
     if new["status"] == "active" and reached and reached.get("hold") != (before.get("hold_reached") or {}).get("hold"):
         found.append(SessionHoldReached(
@@ -92,7 +95,20 @@ def _charging_changed(session: dict[str, Any]) -> SessionChargingChanged:
         **({"occurred_at": drawn["at"]} if "at" in drawn else {}),
         phases_used=int(drawn["phases_used"]) if "phases_used" in drawn else None,
         current_a={phase: float(current) for phase, current in (drawn.get("current_a") or {}).items()},
-        charging_state=drawn.get("charging_state"), version=version)
+        charging_state=drawn.get("charging_state"), version=version, account_id=session.get("account_id"))
+
+
+def _idle_fee(old: dict[str, Any], new: dict[str, Any]) -> list[IdleFeeStarted]:
+    """IdleFeeStarted when the session's charging began an idle stretch whose parking is priced (services/sessions/
+    idle_fees.py): once per stretch, its event id derived from the stretch's start."""
+    idle = new["charging"].get("idle") or {}
+    if "fee_from" not in idle or idle == (old.get("charging") or {}).get("idle"):
+        return []
+    return [IdleFeeStarted(event_id=stable_id("IdleFeeStarted", new["session_id"], idle["since"]),
+                           charge_point_id=new["charge_point_id"], occurred_at=idle["since"],
+                           session_id=new["session_id"], transaction_id=new["transaction_id"],
+                           evse_id=int(new.get("evse_id", 0)), account_id=new.get("account_id"),
+                           fee_from=idle["fee_from"], price_text=new.get("price_text"))]
 
 
 def token_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[Event]:
