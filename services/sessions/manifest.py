@@ -82,10 +82,14 @@ MANIFEST = ServiceManifest(
                                                  "GetTransactionStatus"]}},
             queue=Queue(name="sessions-command-completed", handler=f"{_HANDLERS}:command_completed"),
         ),
-        # Billing's TariffChanged and TariffAssignmentChanged, connectivity's ChargerPlaced and SiteChanged.
+        # Billing's TariffChanged and TariffAssignmentChanged, connectivity's ChargerPlaced and SiteChanged; and what
+        # GET /availability shows besides (services/sessions/availability_projection.py): connectivity's connector
+        # statuses and link, sessions' own reservations. One queue: the main stack's resources are counted.
         Subscription(
-            event_pattern={"source": ["csms.billing", "csms.connectivity"],
-                           "detail-type": ["TariffChanged", "TariffAssignmentChanged", "ChargerPlaced", "SiteChanged"]},
+            event_pattern={"source": ["csms.billing", "csms.connectivity", "csms.sessions"],
+                           "detail-type": ["TariffChanged", "TariffAssignmentChanged", "ChargerPlaced", "SiteChanged",
+                                           "ConnectorStatusChanged", "ChargerOffline", "ChargerOnline",
+                                           "ReservationChanged"]},
             queue=Queue(name="sessions-pricing", handler=f"{_HANDLERS}:pricing_event"),
         ),
         # Billing's accounts' standings, ad-hoc payments whose session sessions starts remotely, and sessions' holds
@@ -94,13 +98,6 @@ MANIFEST = ServiceManifest(
             event_pattern={"source": ["csms.billing"],
                            "detail-type": ["AccountStanding", "AdHocPaymentAuthorized", "HoldExtended"]},
             queue=Queue(name="sessions-payments", handler=f"{_HANDLERS}:payment_event"),
-        ),
-        # What GET /availability shows (services/sessions/availability_projection.py).
-        Subscription(
-            event_pattern={"source": ["csms.connectivity", "csms.sessions"],
-                           "detail-type": ["ConnectorStatusChanged", "ChargerOffline", "ChargerOnline", "ChargerPlaced",
-                                           "SiteChanged", "ReservationChanged"]},
-            queue=Queue(name="sessions-availability", handler=f"{_HANDLERS}:availability_event"),
         ),
         Subscription(
             event_pattern={"source": ["csms.sessions"], "detail-type": ["LocalListChanged"]},

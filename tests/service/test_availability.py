@@ -35,10 +35,10 @@ def _aws(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def feed(*events: Event) -> None:
-    """Events as the sessions-availability queue delivers them."""
+    """Events as the sessions-pricing queue delivers them."""
     bodies = [json.dumps({"source": e.source, "detail-type": e.detail_type(), "detail": e.model_dump(mode="json")})
               for e in events]
-    reply = handlers.availability_event(sqs_event(bodies), lambda_context("sessions-availability"))
+    reply = handlers.pricing_event(sqs_event(bodies), lambda_context("sessions-pricing"))
     assert reply == {"batchItemFailures": []}
 
 
