@@ -12,6 +12,7 @@ from services.contracts.sessions import (
     SessionHoldReached,
     SessionsCommandRequested,
     SessionStarted,
+    SessionStartFailed,
 )
 from services.sessions import cost_messages, local_list
 from services.shared.dynamo import plain
@@ -27,7 +28,8 @@ def _start_seen(session: dict[str, Any]) -> bool:
 
 
 def session_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[Event]:
-    """SessionStarted when an active session's start is first seen, SessionEnded when it becomes billable:
+    """SessionStarted when an active session's start is first seen (and SessionStartFailed with it when its token was
+    refused), SessionEnded when it becomes billable:
     completed at a plausible stop, or settled by an operator after an implausible one (a void session makes none).
     Events after either change neither's status, so neither comes twice. And what the charger is told of the
     price (services/sessions/cost_messages.py): 1.6's SetUserPrice with the start, a running cost when the schedule
@@ -53,6 +55,7 @@ an idle stretch whose parking is priced (services/sessions/idle_fees.py)."""
                                     ocpp_version=new.get("ocpp_version"),
                                     charging_priority=int(new.get("charging_priority", 0)), **locked, **common))
         found += cost_messages.user_price(new)
+        found += _start_refused(new)
     if new["status"] == "active" and _charging_version(new) > _charging_version(before):
         found.append(_charging_changed(new))
         found += _idle_fee(before, new)
@@ -78,6 +81,18 @@ an idle stretch whose parking is priced (services/sessions/idle_fees.py)."""
                                   charging_periods=plain(new.get("charging_periods", [])), **common))
         found += cost_messages.final(new)
     return found
+
+
+def _start_refused(session: dict[str, Any]) -> list[SessionStartFailed]:
+    """SessionStartFailed when the start's token was refused (its idTagInfo status not Accepted: the charger is told
+    to stop, or never to begin), so its driver hears why; once, its event id derived from the session."""
+    status = session.get("id_tag_status")
+    if status in (None, "Accepted"):
+        return []
+    return [SessionStartFailed(event_id=stable_id("SessionStartFailed", session["session_id"]),
+                               charge_point_id=session["charge_point_id"], occurred_at=session["started_at"],
+                               evse_id=int(session.get("evse_id", 0)) or None, id_tag=session.get("id_tag"),
+                               account_id=session.get("account_id"), reason=status)]
 
 
 def _charging_version(session: dict[str, Any]) -> int:

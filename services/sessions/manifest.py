@@ -129,5 +129,5 @@ MANIFEST = ServiceManifest(
     ),
     exporter=f"{_HANDLERS}:export_changes",
     publishes=("SessionStarted", "SessionEnded", "SessionHoldReached", "SessionChargingChanged", "LocalListChanged",
-               "CommandRequested"),
+               "CommandRequested", "SessionStartFailed", "IdleFeeStarted"),
 )
