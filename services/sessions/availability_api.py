@@ -76,9 +76,8 @@ def get_availability(
         chargers, last = projection.of_site(site_id, limit, next_token)
     else:
         assert charge_point_id is not None
-        chargers, last = {charge_point_id: projection.of_charger(charge_point_id)}, None
-        site_id = next((i.get("site_id") for i in chargers[charge_point_id] if i["item_key"] == availability.CHARGER),
-                       None)
+        site_id, items = projection.of_charger(charge_point_id)
+        chargers, last = {charge_point_id: items}, None
     return AvailabilityPage(items=_connectors(site_id, chargers, lang), next_token=last)
 
 

@@ -1,20 +1,21 @@
 """Sessions' projection of what drivers are shown of connectors (services/sessions/availability.py), kept from
 connectivity's and sessions' own events so that GET /availability reads one site in one query.
 
-Table `availability`, per charger (partition `charge_point_id`); every item of a placed charger carries its
-`site_id` (GSI by-site, sorted by charger, so a charger's items are read together):
+Items of the tariff projection's table (services/sessions/tariff_projection.py), keyed `avail#{charger}#{item}`,
+each with `charge_point_id`, `item_key` and `avail_site`: the charger's site, or `none#{charger}` while it stands at
+none (the sparse index `availability`, sorted by charger, reads a site's items, or one charger's, in one query):
 
-    charger             site_id, placed_version (ChargerPlaced's), max_current_a, phases; offline_since while
-                        connectivity says it is offline, link_at (the latest ChargerOffline's or Online's time)
+    charger             placed_version (ChargerPlaced's), max_current_a, phases; offline_since while connectivity
+                        says it is offline, link_at (the latest ChargerOffline's or Online's time)
     {evse}/{connector}  status, status_at (the charger's time): a ConnectorStatusChanged, one write per change
     reservation#{id}    evse_id, status, expiry_date, version (ReservationChanged's), expires_at (purged a day after
                         its expiry)
 
-and per site (partition `site#{site_id}`, item `site`: a charger id has no `#`): voltage, version (SiteChanged's).
+and per site (`avail-site#{site_id}`, outside the index): voltage, version (SiteChanged's).
 
 Every write is conditioned on its order (the charger's time, a version), so a late or redelivered event changes
-nothing. A status event names its charger's site, which is kept only where none is yet: ChargerPlaced is the
-authority and moves every item of the charger when its site changes.
+nothing. A status event names its charger's site, which is kept only where the item has none yet: ChargerPlaced is
+the authority and moves every item of the charger when its site changes.
 """
 
 from __future__ import annotations
@@ -41,21 +42,33 @@ if TYPE_CHECKING:
     )
     from services.contracts.sessions import ReservationChanged
 
-TABLE = "availability"
-BY_SITE = "by-site"
-SITE = "site"
+INDEX = "availability"
 _PURGE_AFTER = timedelta(days=1)
 
 
 def _table() -> Any:
-    return aws.table(TABLE)
+    return aws.table(projection.TABLE)
 
 
-def _conditional(key: dict[str, str], update: str, condition: str, values: dict[str, Any],
-                 names: dict[str, str] | None = None) -> bool:
+def _key(charge_point_id: str, item_key: str) -> dict[str, str]:
+    return {"pk": f"avail#{charge_point_id}#{item_key}"}
+
+
+def _unplaced(charge_point_id: str) -> str:
+    return f"none#{charge_point_id}"
+
+
+def _conditional(charge_point_id: str, item_key: str, update: str, condition: str, values: dict[str, Any],
+                 site_id: str | None, names: dict[str, str] | None = None) -> bool:
+    """A conditional `SET ...` of one item that also names its charger, item and (where it has none yet) its place
+    in the index: the event's site, else the charger's own partition."""
+    values = {**values, ":cp": charge_point_id, ":item": item_key, ":place": site_id or _unplaced(charge_point_id)}
+    update = update.replace("SET ", "SET charge_point_id = :cp, item_key = :item, "
+                                    "avail_site = if_not_exists(avail_site, :place), ", 1)
     try:
-        _table().update_item(Key=key, UpdateExpression=update, ConditionExpression=condition,
-                             ExpressionAttributeValues=values, **({"ExpressionAttributeNames": names} if names else {}))
+        _table().update_item(Key=_key(charge_point_id, item_key), UpdateExpression=update,
+                             ConditionExpression=condition, ExpressionAttributeValues=values,
+                             **({"ExpressionAttributeNames": names} if names else {}))
     except ClientError as error:
         if condition_failed(error):
             return False
@@ -63,74 +76,47 @@ def _conditional(key: dict[str, str], update: str, condition: str, values: dict[
     return True
 
 
-def _site_clause(site_id: str | None, values: dict[str, Any]) -> str:
-    """`, site_id = if_not_exists(...)` for an event that names the charger's site."""
-    if site_id is None:
-        return ""
-    values[":site"] = site_id
-    return ", site_id = if_not_exists(site_id, :site)"
-
-
 # --- the events ------------------------------------------------------------------------------------------------
 
 def status_changed(event: ConnectorStatusChanged) -> None:
-    at = clock.normalize(event.occurred_at)
-    values: dict[str, Any] = {":status": event.status, ":at": at}
-    _conditional({"charge_point_id": event.charge_point_id,
-                  "item_key": availability.place_key(event.evse_id, event.connector_id)},
-                 "SET #status = :status, status_at = :at" + _site_clause(event.site_id, values),
-                 "attribute_not_exists(status_at) OR status_at < :at", values, {"#status": "status"})
+    _conditional(event.charge_point_id, availability.place_key(event.evse_id, event.connector_id),
+                 "SET #status = :status, status_at = :at", "attribute_not_exists(status_at) OR status_at < :at",
+                 {":status": event.status, ":at": clock.normalize(event.occurred_at)}, event.site_id,
+                 {"#status": "status"})
 
 
 def link_changed(event: ChargerOffline | ChargerOnline, offline: bool) -> None:
     """Offline from a ChargerOffline until a later ChargerOnline."""
-    at = clock.normalize(event.occurred_at)
-    values: dict[str, Any] = {":at": at}
-    update = "SET link_at = :at" + _site_clause(event.site_id, values)
-    if offline:
-        update += ", offline_since = :at"
-    else:
-        update += " REMOVE offline_since"
-    _conditional({"charge_point_id": event.charge_point_id, "item_key": availability.CHARGER}, update,
-                 "attribute_not_exists(link_at) OR link_at < :at", values)
+    update = "SET link_at = :at" + (", offline_since = :at" if offline else " REMOVE offline_since")
+    _conditional(event.charge_point_id, availability.CHARGER, update, "attribute_not_exists(link_at) OR link_at < :at",
+                 {":at": clock.normalize(event.occurred_at)}, event.site_id)
 
 
 def charger_placed(event: ChargerPlaced) -> None:
     """The charger's rating and site, unless a later placement is kept; a new site goes onto all its items."""
-    values: dict[str, Any] = {":v": event.version, ":phases": event.phases}
-    sets, removes = ["placed_version = :v", "phases = :phases"], []
-    for name, value in (("site_id", event.site_id), ("max_current_a", event.max_current_a)):
-        if value is None:
-            removes.append(name)
-        else:
-            sets.append(f"{name} = :{name}")
-            values[f":{name}"] = value if name == "site_id" else Decimal(str(value))
-    update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
-    key = {"charge_point_id": event.charge_point_id, "item_key": availability.CHARGER}
+    place = event.site_id or _unplaced(event.charge_point_id)
+    values: dict[str, Any] = {":v": event.version, ":phases": event.phases, ":place": place,
+                              ":cp": event.charge_point_id, ":item": availability.CHARGER}
+    update = ("SET charge_point_id = :cp, item_key = :item, avail_site = :place, placed_version = :v, "
+              "phases = :phases")
+    if event.max_current_a is None:
+        update += " REMOVE max_current_a"
+    else:
+        update, values[":current"] = update + ", max_current_a = :current", Decimal(str(event.max_current_a))
     try:
-        before = _table().update_item(Key=key, UpdateExpression=update, ReturnValues="ALL_OLD",
+        before = _table().update_item(Key=_key(event.charge_point_id, availability.CHARGER), UpdateExpression=update,
                                       ConditionExpression="attribute_not_exists(placed_version) OR placed_version < :v",
-                                      ExpressionAttributeValues=values).get("Attributes", {})
+                                      ExpressionAttributeValues=values, ReturnValues="ALL_OLD").get("Attributes", {})
     except ClientError as error:
         if condition_failed(error):
             return
         raise
-    if before.get("site_id") != event.site_id or "placed_version" not in before:
-        _move(event.charge_point_id, event.site_id)
-
-
-def _move(charge_point_id: str, site_id: str | None) -> None:
-    """The charger's other items to its new site (rare: a charger placed or moved)."""
-    items = every(_table().query, {"KeyConditionExpression": Key("charge_point_id").eq(charge_point_id)})
-    for item in items:
-        if item["item_key"] == availability.CHARGER or item.get("site_id") == site_id:
-            continue
-        key = {"charge_point_id": charge_point_id, "item_key": item["item_key"]}
-        if site_id is None:
-            _table().update_item(Key=key, UpdateExpression="REMOVE site_id")
-        else:
-            _table().update_item(Key=key, UpdateExpression="SET site_id = :site",
-                                 ExpressionAttributeValues={":site": site_id})
+    was = before.get("avail_site") or _unplaced(event.charge_point_id)
+    if was != place:
+        for item in _items(was, event.charge_point_id):
+            if item["item_key"] != availability.CHARGER:
+                _table().update_item(Key={"pk": item["pk"]}, UpdateExpression="SET avail_site = :place",
+                                     ExpressionAttributeValues={":place": place})
 
 
 def site_changed(event: SiteChanged) -> None:
@@ -141,8 +127,13 @@ def site_changed(event: SiteChanged) -> None:
         update += " REMOVE voltage"
     else:
         update, values[":voltage"] = update + ", voltage = :voltage", voltage
-    _conditional({"charge_point_id": f"site#{event.site_id}", "item_key": SITE}, update,
-                 "attribute_not_exists(version) OR version < :v", values)
+    try:
+        _table().update_item(Key={"pk": f"avail-site#{event.site_id}"}, UpdateExpression=update,
+                             ConditionExpression="attribute_not_exists(version) OR version < :v",
+                             ExpressionAttributeValues=values)
+    except ClientError as error:
+        if not condition_failed(error):
+            raise
 
 
 def reservation_changed(event: ReservationChanged) -> None:
@@ -155,25 +146,31 @@ def reservation_changed(event: ReservationChanged) -> None:
     update += ", expiry_date = :expiry" if expiry else ""
     if expiry:
         values[":expiry"] = expiry
-    update += _site_clause(event.site_id, values)
-    _conditional({"charge_point_id": event.charge_point_id,
-                  "item_key": availability.RESERVATION + event.reservation_id}, update,
-                 "attribute_not_exists(version) OR version < :v", values, {"#status": "status"})
+    _conditional(event.charge_point_id, availability.RESERVATION + event.reservation_id, update,
+                 "attribute_not_exists(version) OR version < :v", values, event.site_id, {"#status": "status"})
 
 
 # --- reading ---------------------------------------------------------------------------------------------------
 
-def of_charger(charge_point_id: str) -> list[dict[str, Any]]:
-    return every(_table().query, {"KeyConditionExpression": Key("charge_point_id").eq(charge_point_id)})
+def _items(place: str, charge_point_id: str) -> list[dict[str, Any]]:
+    return every(_table().query, {"IndexName": INDEX, "KeyConditionExpression": Key("avail_site").eq(place)
+                                  & Key("charge_point_id").eq(charge_point_id)})
+
+
+def of_charger(charge_point_id: str) -> tuple[str | None, list[dict[str, Any]]]:
+    """The charger's site (None: at none) and its items."""
+    item = _table().get_item(Key=_key(charge_point_id, availability.CHARGER)).get("Item") or {}
+    place = item.get("avail_site") or _unplaced(charge_point_id)
+    return (None if place == _unplaced(charge_point_id) else place), _items(place, charge_point_id)
 
 
 def of_site(site_id: str, limit: int, after: str | None) -> tuple[dict[str, list[dict[str, Any]]], str | None]:
     """Up to `limit` chargers of the site (after charger `after`) with their items, by charger id, and the last
     charger's id when more follow (None on the last page)."""
-    condition = Key("site_id").eq(site_id)
+    condition = Key("avail_site").eq(site_id)
     if after is not None:
         condition &= Key("charge_point_id").gt(after)
-    request: dict[str, Any] = {"IndexName": BY_SITE, "KeyConditionExpression": condition}
+    request: dict[str, Any] = {"IndexName": INDEX, "KeyConditionExpression": condition}
     chargers: dict[str, list[dict[str, Any]]] = {}
     while True:
         reply = _table().query(**request)
@@ -189,7 +186,7 @@ def of_site(site_id: str, limit: int, after: str | None) -> tuple[dict[str, list
 def voltage(site_id: str | None) -> int | None:
     if site_id is None:
         return None
-    item = _table().get_item(Key={"charge_point_id": f"site#{site_id}", "item_key": SITE}).get("Item")
+    item = _table().get_item(Key={"pk": f"avail-site#{site_id}"}).get("Item")
     return int(item["voltage"]) if item and "voltage" in item else None
 
 

@@ -61,15 +61,13 @@ MANIFEST = ServiceManifest(
         # Reservations by charger and the charger's reservation id, as the answers to ReserveNow made them.
         Table(name="reservations", partition_key=Key("charge_point_id"), sort_key=Key("reservation_id")),
         # Billing's tariffs and assignments, chargers' sites and sites' time zones: what locks a session's price
-        # (services/sessions/tariff_projection.py).
-        Table(name="tariff-projection", partition_key=Key("pk")),
+        # (services/sessions/tariff_projection.py); and what drivers are shown of connectors, whose items alone
+        # carry `avail_site`, so the sparse index reads a site's (or an unplaced charger's) in one query
+        # (services/sessions/availability_projection.py).
+        Table(name="tariff-projection", partition_key=Key("pk"), ttl_attribute="expires_at",
+              indexes=(Index(name="availability", partition_key=Key("avail_site"), sort_key=Key("charge_point_id")),)),
         # Billing's accounts' standings (AccountStanding), so a token put with an account starts with its standing.
         Table(name="account-standings", partition_key=Key("account_id")),
-        # What drivers are shown of connectors (services/sessions/availability_projection.py): statuses, the link,
-        # ratings, sites' voltages, reservations in force; by-site reads a site's chargers in one query.
-        Table(name="availability", partition_key=Key("charge_point_id"), sort_key=Key("item_key"),
-              ttl_attribute="expires_at",
-              indexes=(Index(name="by-site", partition_key=Key("site_id"), sort_key=Key("charge_point_id")),)),
     ),
     subscriptions=(
         Subscription(
