@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from boto3.dynamodb.conditions import Attr
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
-from services.sessions import accounts, authorization, plausibility, reservations, store, transactions
+from services.sessions import accounts, authorization, availability_api, plausibility, reservations, store, transactions
 from services.shared import clock
 from services.shared.auth import Scope
 from services.shared.dynamo import plain
@@ -45,7 +45,10 @@ TAGS = {  # each tag of this service's routes, described at the top of the OpenA
         "transaction that started with its id."
     ),
 }
+TAGS.update(availability_api.TAGS)
 app.configure_openapi(tags=[Tag(name=name, description=text) for name, text in TAGS.items()])
+# Drivers' view of connectors (services/sessions/availability_api.py).
+app.include_router(availability_api.router)
 
 IdTag = Annotated[str, Path(min_length=1, max_length=36, description=(
     "The OCPP idToken (2.0.1, 1-36 characters) or idTag (1.6, up to 20)"))]

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from services.contracts.sessions import (
+    IdleFeeStarted,
     LocalListChanged,
     SessionChargingChanged,
     SessionEnded,
     SessionHoldReached,
     SessionsCommandRequested,
     SessionStarted,
+    SessionStartFailed,
 )
 from services.sessions import cost_messages, local_list
 from services.shared.dynamo import plain
@@ -26,13 +28,15 @@ def _start_seen(session: dict[str, Any]) -> bool:
 
 
 def session_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[Event]:
-    """SessionStarted when an active session's start is first seen, SessionEnded when it becomes billable:
+    """SessionStarted when an active session's start is first seen (and SessionStartFailed with it when its token was
+    refused), SessionEnded when it becomes billable:
     completed at a plausible stop, or settled by an operator after an implausible one (a void session makes none).
     Events after either change neither's status, so neither comes twice. And what the charger is told of the
     price (services/sessions/cost_messages.py): 1.6's SetUserPrice with the start, a running cost when the schedule
     wrote a new one, 1.6's FinalCost with the completion. SessionHoldReached when a running cost reached a new share
 of the session's hold (services/sessions/holds.py). SessionChargingChanged when what an active session draws
-changed (its `charging` got a higher version: services/sessions/charging.py)."""
+changed (its `charging` got a higher version: services/sessions/charging.py), with IdleFeeStarted when that began
+an idle stretch whose parking is priced (services/sessions/idle_fees.py)."""
     before = old or {}
     if not new or "status" not in new:
         return []
@@ -51,8 +55,10 @@ changed (its `charging` got a higher version: services/sessions/charging.py)."""
                                     ocpp_version=new.get("ocpp_version"),
                                     charging_priority=int(new.get("charging_priority", 0)), **locked, **common))
         found += cost_messages.user_price(new)
+        found += _start_refused(new)
     if new["status"] == "active" and _charging_version(new) > _charging_version(before):
         found.append(_charging_changed(new))
+        found += _idle_fee(before, new)
     reached = new.get("hold_reached") or {}
     if new["status"] == "active" and reached and reached.get("hold") != (before.get("hold_reached") or {}).get("hold"):
         found.append(SessionHoldReached(
@@ -77,6 +83,18 @@ changed (its `charging` got a higher version: services/sessions/charging.py)."""
     return found
 
 
+def _start_refused(session: dict[str, Any]) -> list[SessionStartFailed]:
+    """SessionStartFailed when the start's token was refused (its idTagInfo status not Accepted: the charger is told
+    to stop, or never to begin), so its driver hears why; once, its event id derived from the session."""
+    status = session.get("id_tag_status")
+    if status in (None, "Accepted"):
+        return []
+    return [SessionStartFailed(event_id=stable_id("SessionStartFailed", session["session_id"]),
+                               charge_point_id=session["charge_point_id"], occurred_at=session["started_at"],
+                               evse_id=int(session.get("evse_id", 0)) or None, id_tag=session.get("id_tag"),
+                               account_id=session.get("account_id"), reason=status)]
+
+
 def _charging_version(session: dict[str, Any]) -> int:
     return int((session.get("charging") or {}).get("version", 0))
 
@@ -92,7 +110,20 @@ def _charging_changed(session: dict[str, Any]) -> SessionChargingChanged:
         **({"occurred_at": drawn["at"]} if "at" in drawn else {}),
         phases_used=int(drawn["phases_used"]) if "phases_used" in drawn else None,
         current_a={phase: float(current) for phase, current in (drawn.get("current_a") or {}).items()},
-        charging_state=drawn.get("charging_state"), version=version)
+        charging_state=drawn.get("charging_state"), version=version, account_id=session.get("account_id"))
+
+
+def _idle_fee(old: dict[str, Any], new: dict[str, Any]) -> list[IdleFeeStarted]:
+    """IdleFeeStarted when the session's charging began an idle stretch whose parking is priced (services/sessions/
+    idle_fees.py): once per stretch, its event id derived from the stretch's start."""
+    idle = new["charging"].get("idle") or {}
+    if "fee_from" not in idle or idle == (old.get("charging") or {}).get("idle"):
+        return []
+    return [IdleFeeStarted(event_id=stable_id("IdleFeeStarted", new["session_id"], idle["since"]),
+                           charge_point_id=new["charge_point_id"], occurred_at=idle["since"],
+                           session_id=new["session_id"], transaction_id=new["transaction_id"],
+                           evse_id=int(new.get("evse_id", 0)), account_id=new.get("account_id"),
+                           fee_from=idle["fee_from"], price_text=new.get("price_text"))]
 
 
 def token_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[Event]:

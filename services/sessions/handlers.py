@@ -83,6 +83,7 @@ def local_list_changed(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def _pricing_event(record: "SQSRecord") -> None:
     from services.contracts.billing import TariffAssignmentChanged, TariffChanged
     from services.contracts.connectivity import ChargerPlaced, SiteChanged
+    from services.sessions import availability_projection as availability
     from services.sessions import tariff_projection as projection
 
     envelope = consumers.envelope(record)
@@ -92,9 +93,29 @@ def _pricing_event(record: "SQSRecord") -> None:
     elif detail_type == "TariffAssignmentChanged":
         projection.assignment_changed(TariffAssignmentChanged.model_validate(detail))
     elif detail_type == "ChargerPlaced":
-        projection.charger_placed(ChargerPlaced.model_validate(detail))
+        placed = ChargerPlaced.model_validate(detail)
+        projection.charger_placed(placed)
+        availability.charger_placed(placed)
     elif detail_type == "SiteChanged":
-        projection.site_changed(SiteChanged.model_validate(detail))
+        site = SiteChanged.model_validate(detail)
+        projection.site_changed(site)
+        availability.site_changed(site)
+    else:
+        _availability_event(detail_type, detail)
+
+
+def _availability_event(detail_type: str | None, detail: dict[str, Any]) -> None:
+    from services.contracts.connectivity import ChargerOffline, ChargerOnline, ConnectorStatusChanged
+    from services.contracts.sessions import ReservationChanged
+    from services.sessions import availability_projection as availability
+
+    if detail_type == "ConnectorStatusChanged":
+        availability.status_changed(ConnectorStatusChanged.model_validate(detail))
+    elif detail_type in ("ChargerOffline", "ChargerOnline"):
+        offline = detail_type == "ChargerOffline"
+        availability.link_changed((ChargerOffline if offline else ChargerOnline).model_validate(detail), offline)
+    elif detail_type == "ReservationChanged":
+        availability.reservation_changed(ReservationChanged.model_validate(detail))
     else:
         raise ValueError(f"sessions-pricing does not take {detail_type!r} events")
 
@@ -102,7 +123,8 @@ def _pricing_event(record: "SQSRecord") -> None:
 @entry_point
 def pricing_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Billing's tariffs and assignments, connectivity's placements and sites: the projection a session's price is
-    locked from (services/sessions/tariff_projection.py)."""
+    locked from (services/sessions/tariff_projection.py); with connectivity's connector statuses and link and
+    sessions' reservations, what GET /availability shows (services/sessions/availability_projection.py)."""
     return consumers.sqs_batch(event, context, _pricing_event)
 
 
@@ -138,3 +160,4 @@ def payment_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Billing's AccountStanding (kept on the account's tokens), AdHocPaymentAuthorized (a paid session started
     remotely) and HoldExtended (a session's hold raised)."""
     return consumers.sqs_batch(event, context, _payment_event)
+

@@ -61,8 +61,11 @@ MANIFEST = ServiceManifest(
         # Reservations by charger and the charger's reservation id, as the answers to ReserveNow made them.
         Table(name="reservations", partition_key=Key("charge_point_id"), sort_key=Key("reservation_id")),
         # Billing's tariffs and assignments, chargers' sites and sites' time zones: what locks a session's price
-        # (services/sessions/tariff_projection.py).
-        Table(name="tariff-projection", partition_key=Key("pk")),
+        # (services/sessions/tariff_projection.py); and what drivers are shown of connectors, whose items alone
+        # carry `avail_site`, so the sparse index reads a site's (or an unplaced charger's) in one query
+        # (services/sessions/availability_projection.py).
+        Table(name="tariff-projection", partition_key=Key("pk"), ttl_attribute="expires_at",
+              indexes=(Index(name="availability", partition_key=Key("avail_site"), sort_key=Key("charge_point_id")),)),
         # Billing's accounts' standings (AccountStanding), so a token put with an account starts with its standing.
         Table(name="account-standings", partition_key=Key("account_id")),
     ),
@@ -77,10 +80,14 @@ MANIFEST = ServiceManifest(
                                                  "GetTransactionStatus"]}},
             queue=Queue(name="sessions-command-completed", handler=f"{_HANDLERS}:command_completed"),
         ),
-        # Billing's TariffChanged and TariffAssignmentChanged, connectivity's ChargerPlaced and SiteChanged.
+        # Billing's TariffChanged and TariffAssignmentChanged, connectivity's ChargerPlaced and SiteChanged; and what
+        # GET /availability shows besides (services/sessions/availability_projection.py): connectivity's connector
+        # statuses and link, sessions' own reservations. One queue: the main stack's resources are counted.
         Subscription(
-            event_pattern={"source": ["csms.billing", "csms.connectivity"],
-                           "detail-type": ["TariffChanged", "TariffAssignmentChanged", "ChargerPlaced", "SiteChanged"]},
+            event_pattern={"source": ["csms.billing", "csms.connectivity", "csms.sessions"],
+                           "detail-type": ["TariffChanged", "TariffAssignmentChanged", "ChargerPlaced", "SiteChanged",
+                                           "ConnectorStatusChanged", "ChargerOffline", "ChargerOnline",
+                                           "ReservationChanged"]},
             queue=Queue(name="sessions-pricing", handler=f"{_HANDLERS}:pricing_event"),
         ),
         # Billing's accounts' standings, ad-hoc payments whose session sessions starts remotely, and sessions' holds
@@ -99,7 +106,8 @@ MANIFEST = ServiceManifest(
     queues=(Queue(name="sessions-local-list-pages", handler=f"{_HANDLERS}:local_list_changed"),),
     # Running costs of active priced sessions (services/sessions/running_cost.py).
     schedules=(Schedule(name="sessions-running-cost", rate_minutes=1, handler=f"{_HANDLERS}:running_costs"),),
-    rest_apis=(RestApi(prefixes=("/sessions", "/id-tokens", "/reservations", "/price-quotes"), handler=f"{_HANDLERS}:api",
+    rest_apis=(RestApi(prefixes=("/sessions", "/id-tokens", "/reservations", "/price-quotes",
+                                                "/availability"), handler=f"{_HANDLERS}:api",
                        resolver="services.sessions.api:app"),),
     ocpp_routes=(
         OcppRoute("ocpp1.6", "Authorize", f"{_OCPP}:authorize"),
@@ -119,5 +127,5 @@ MANIFEST = ServiceManifest(
     ),
     exporter=f"{_HANDLERS}:export_changes",
     publishes=("SessionStarted", "SessionEnded", "SessionHoldReached", "SessionChargingChanged", "LocalListChanged",
-               "CommandRequested"),
+               "CommandRequested", "SessionStartFailed", "IdleFeeStarted"),
 )

@@ -93,17 +93,28 @@ def lock(charge_point_id: str, evse_id: int | None, token_group: str | None, at:
     time_zone = second.get(f"site#{site_id}", {}).get("time_zone") or "UTC"
     target = tariffs.Target(charge_point_id=charge_point_id, evse_id=evse_id or None, token_group=token_group,
                             site_id=site_id)
-    latest = {key: projection.parse_tariff(item) for key, item in second.items() if key.startswith("tariff#")}
+    applied = applying(assignments, second, target, at)
+    if applied is None:
+        return Lock(None, None, time_zone, site_id, token_group, None)
+    tariff_id, version, tariff = applied
+    return Lock(tariff_id, version, time_zone, site_id, token_group, tariff.text())
+
+
+def applying(assignments: list[tariffs.Assignment], items: dict[str, dict[str, Any]], target: tariffs.Target,
+             at: datetime) -> tuple[str, int, tariffs.Tariff] | None:
+    """The tariff (id, version, body) that prices `target` at `at`, given the assignments that may apply and the
+    projection's items of their tariffs and of `default` (by key); None: unpriced."""
+    latest = {key: projection.parse_tariff(item) for key, item in items.items() if key.startswith("tariff#")}
     usable = [a for a in assignments if _valid(latest.get(projection.tariff_key(a.tariff_id)), at)]
     chosen = tariffs.resolve(usable, target, at).assignment
     tariff_id = chosen.tariff_id if chosen is not None else tariffs.DEFAULT_TARIFF_ID
-    item = second.get(projection.tariff_key(tariff_id))
+    item = items.get(projection.tariff_key(tariff_id))
     if item is None and chosen is None:  # no operator default ever: the built-in one
-        return Lock(tariff_id, BUILT_IN_VERSION, time_zone, site_id, token_group, built_in().text())
+        return tariff_id, BUILT_IN_VERSION, built_in()
     tariff = latest.get(projection.tariff_key(tariff_id))
     if item is None or tariff is None or not _valid(tariff, at):
-        return Lock(None, None, time_zone, site_id, token_group, None)
-    return Lock(tariff_id, int(item["version"]), time_zone, site_id, token_group, tariff.text())
+        return None
+    return tariff_id, int(item["version"]), tariff
 
 
 def _valid(tariff: tariffs.Tariff | None, at: datetime) -> bool:

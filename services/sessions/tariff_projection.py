@@ -10,7 +10,8 @@ One table, one item per key (`pk`), so a start reads what it needs in a few Batc
 - `assignment#{id}`: the target an assignment is on, so one moved to another target leaves the old one;
 - `charger#{id}`: the charger's site, ordered by ChargerPlaced's `version`;
 - `site#{id}`: the site's time zone, ordered by SiteChanged's `version`.
-Each write is conditional on its order, so a redelivered or late event changes nothing.
+Each write is conditional on its order, so a redelivered or late event changes nothing. Items `avail#...` and
+`avail-site#...` are GET /availability's (services/sessions/availability_projection.py).
 """
 
 from __future__ import annotations

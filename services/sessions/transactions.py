@@ -18,6 +18,7 @@ from typing import Any, Literal
 from services.sessions import (
     authorization,
     charging,
+    idle_fees,
     metering,
     ordering,
     plausibility,
@@ -239,6 +240,7 @@ def _observe(charge_point_id: str, transaction_id: str, stored: dict[str, Any] |
     """Writes the session's `charging` when the observation changed it (conditional on the version read)."""
     after = charging.changed(stored, observation)
     if after is not None:
+        after = idle_fees.carried(stored, after)
         store.set_charging(charge_point_id, transaction_id, after, int(stored["version"]) if stored else None)
 
 
@@ -378,6 +380,8 @@ def record_event(event: Event, now: datetime) -> Answer:
     read = store.get_session(event.charge_point_id, event.transaction_id) if (
         samples and event.event_type == "Updated") else None
     drawn = _drawn(read, event, observation)
+    if drawn is not None and read is not None:
+        drawn = _idled(read, drawn)
     if read is not None and drawn is None and _told(read, event, info, now, record):
         return Answer(id_tag_info=_with_price(info, read), total_cost=running_cost.answer(read, now))
     once = {"Started": "started_seq_no", "Ended": "ended_seq_no"}.get(event.event_type)
@@ -446,6 +450,19 @@ def _drawn(read: dict[str, Any] | None, event: Event, observation: charging.Obse
     if read is not None and int(read.get("latest_seq_no", -1)) > event.seq_no:
         return None
     return charging.changed((read or {}).get("charging"), observation)
+
+
+def _idled(session: dict[str, Any], drawn: dict[str, Any]) -> dict[str, Any]:
+    """`drawn` with the idle stretch it begins or continues (services/sessions/idle_fees.py); the locked tariff is
+    read only when one begins."""
+    before = session.get("charging")
+    since = idle_fees.begun(before, drawn)
+    if since is None:
+        return idle_fees.carried(before, drawn)
+    tariff = pricing_lock.tariff_of(session["tariff_id"], int(session["tariff_version"])) if (
+        session.get("tariff_id") and session.get("tariff_version") is not None) else None
+    start = idle_fees.fee_from(tariff, session, since)
+    return {**drawn, "idle": {"since": since, **({"fee_from": clock.iso(start)} if start is not None else {})}}
 
 
 def _told(session: dict[str, Any], event: Event, info: dict[str, Any] | None, now: datetime,

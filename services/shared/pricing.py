@@ -297,6 +297,21 @@ def _in_window(moment: time, start_time: str | None, end_time: str | None) -> bo
     return start <= moment < end if start < end else (moment >= start or moment < end)
 
 
+def parking_priced_from(tariff: Tariff, started_at: datetime, idle_since: datetime, time_zone: str,
+                        delivered_wh: int, horizon: timedelta = timedelta(days=1)) -> datetime | None:
+    """The first instant from `idle_since` (within `horizon`) at which parking is priced above 0: after an element's
+    free parking (a PARKING_TIME at 0, or none) ends by its duration or time of day. None: parking is free for all
+    of `horizon`. Power and current count as 0, as for parking."""
+    zone = zoneinfo.ZoneInfo(time_zone)
+    begin, since = _us(started_at), _us(idle_since)
+    for at in [since, *(b for b in _boundaries(tariff, begin, since + horizon // timedelta(microseconds=1), zone) if b > since)]:
+        found = _component(tariff, "PARKING_TIME",
+                           _Context(_moment(at).astimezone(zone), at - begin, Fraction(delivered_wh), None, None))
+        if found is not None and found[1].price > 0:
+            return _moment(at)
+    return None
+
+
 # --- lines ------------------------------------------------------------------------------------------------------
 
 def _round_up_to_step(key: tuple[Dimension, int], quantities: dict[tuple[Dimension, int], Fraction],
