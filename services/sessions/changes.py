@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.contracts.sessions import (
+    ChargingNeedsChanged,
     LocalListChanged,
     SessionChargingChanged,
     SessionEnded,
@@ -32,7 +33,8 @@ def session_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> l
     price (services/sessions/cost_messages.py): 1.6's SetUserPrice with the start, a running cost when the schedule
     wrote a new one, 1.6's FinalCost with the completion. SessionHoldReached when a running cost reached a new share
 of the session's hold (services/sessions/holds.py). SessionChargingChanged when what an active session draws
-changed (its `charging` got a higher version: services/sessions/charging.py)."""
+changed (its `charging` got a higher version: services/sessions/charging.py). ChargingNeedsChanged when an active
+session's `needs` got a higher version (services/sessions/charging_needs.py)."""
     before = old or {}
     if not new or "status" not in new:
         return []
@@ -53,6 +55,8 @@ changed (its `charging` got a higher version: services/sessions/charging.py)."""
         found += cost_messages.user_price(new)
     if new["status"] == "active" and _charging_version(new) > _charging_version(before):
         found.append(_charging_changed(new))
+    if new["status"] == "active" and _needs_version(new) > _needs_version(before):
+        found.append(_needs_changed(new))
     reached = new.get("hold_reached") or {}
     if new["status"] == "active" and reached and reached.get("hold") != (before.get("hold_reached") or {}).get("hold"):
         found.append(SessionHoldReached(
@@ -93,6 +97,19 @@ def _charging_changed(session: dict[str, Any]) -> SessionChargingChanged:
         phases_used=int(drawn["phases_used"]) if "phases_used" in drawn else None,
         current_a={phase: float(current) for phase, current in (drawn.get("current_a") or {}).items()},
         charging_state=drawn.get("charging_state"), version=version)
+
+
+def _needs_version(session: dict[str, Any]) -> int:
+    return int((session.get("needs") or {}).get("version", 0))
+
+
+def _needs_changed(session: dict[str, Any]) -> ChargingNeedsChanged:
+    needs = plain(session["needs"])
+    return ChargingNeedsChanged(
+        event_id=stable_id("ChargingNeedsChanged", session["session_id"], needs["version"]),
+        charge_point_id=session["charge_point_id"], session_id=session["session_id"],
+        transaction_id=session["transaction_id"], evse_id=int(session.get("evse_id", 0)),
+        occurred_at=needs["received_at"], **needs)
 
 
 def token_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[Event]:
