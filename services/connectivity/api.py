@@ -611,17 +611,10 @@ class ChargingLimit(BaseModel):
     received_at: str
 
 
-class EVChargingNeeds(BaseModel):
-    charging_needs: dict[str, Any] = Field(description="As the charger sent it (camelCase)")
-    max_schedule_tuples: int | None = None
-    received_at: str
-
-
 class EvseCharging(BaseModel):
     evse_id: int = Field(description="0 is the whole charger")
     profiles: list[HeldProfile]
     limits: list[ChargingLimit]
-    ev_charging_needs: EVChargingNeeds | None = Field(None, description="The latest NotifyEVChargingNeeds (2.0.1)")
 
 
 class ChargingProfiles(BaseModel):
@@ -637,16 +630,15 @@ def _fields(model: type[BaseModel], item: dict[str, Any]) -> dict[str, Any]:
          description=("Per EVSE (0: the whole charger), the charging profiles the charger holds as far as the CSMS knows "
                       "(those it accepted from SetChargingProfile, less those ClearChargingProfile removed, or as its "
                       "ReportChargingProfiles said), the limits other sources put on it (NotifyChargingLimit, until "
-                      "ClearedChargingLimit) and its EV's latest charging needs (NotifyEVChargingNeeds). Only EVSEs that "
-                      "hold something are listed. 404 for an unknown charger."),
-         responses=responses({200: ("The charger's profiles, limits and EV needs per EVSE", ChargingProfiles)}, 404, 422))
+                      "ClearedChargingLimit); an EV's charging needs are its session's (GET /sessions/{id}/charging-needs). "
+                      "Only EVSEs that hold something are listed. 404 for an unknown charger."),
+         responses=responses({200: ("The charger's profiles and limits per EVSE", ChargingProfiles)}, 404, 422))
 def get_charging_profiles(charge_point_id: ChargerId) -> ChargingProfiles:
     _existing(charge_point_id)
     return ChargingProfiles(evses=[EvseCharging(
         evse_id=evse_id,
         profiles=[HeldProfile(**_fields(HeldProfile, i)) for i in kinds.get("profiles", [])],
         limits=[ChargingLimit(**_fields(ChargingLimit, i)) for i in kinds.get("limits", [])],
-        ev_charging_needs=next((EVChargingNeeds(**_fields(EVChargingNeeds, i)) for i in kinds.get("needs", [])), None),
     ) for evse_id, kinds in charging.held(charge_point_id).items()])
 
 
