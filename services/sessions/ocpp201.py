@@ -114,7 +114,7 @@ def notify_ev_charging_needs(ctx: OcppContext, request: call.NotifyEVChargingNee
         try:
             clock.parse(needs["departure_time"])
         except ValueError as error:
-            raise OcppError(Cause.FORMAT, f"$.chargingNeeds.departureTime: {error}",
+            raise OcppError(Cause.PROPERTY, f"$.chargingNeeds.departureTime: {error}",
                             {"path": "$.chargingNeeds.departureTime"}) from None
     session = store.active_on(ctx.charge_point_id, request.evse_id)
     phases = (session or {}).get("charging", {}).get("phases_used")

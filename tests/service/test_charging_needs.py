@@ -71,7 +71,9 @@ def test_needs_without_an_active_session_on_the_evse_are_rejected(charging: None
     (needs(energyAmount=-1), "PropertyConstraintViolation"),
     (needs(evse_id=0), "PropertyConstraintViolation"),
     ({"evseId": 1, "chargingNeeds": {"requestedEnergyTransfer": "AC_three_phase", "departureTime": "tomorrow"}},
-     "FormatViolation"),
+     "PropertyConstraintViolation"),
+    ({"evseId": 1, "chargingNeeds": {"requestedEnergyTransfer": "AC_three_phase",
+                                     "departureTime": "0001-01-01T00:00:00Z"}}, "PropertyConstraintViolation"),
     ({"evseId": 1}, "OccurrenceConstraintViolation"),
 ])
 def test_bad_frames_get_their_callerror(charging: None, payload: dict[str, Any], error: str) -> None:
