@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from services.connectivity import chargers, charging, commands_queue, connections, device_model, held, sites, store
 from services.connectivity.changes import SITE_PART, connector_key, location
 from services.connectivity.commands import as_of, is_command_key, violations
-from services.contracts.connectivity import Circuit, Grid, Phase, SiteAddress
+from services.contracts.connectivity import Circuit, EnergyPrice, Grid, Phase, SiteAddress
 from services.contracts.connectivity import Limit as NodeLimit
 from services.shared import auth, clock, text
 from services.shared.auth import Scope
@@ -745,6 +745,9 @@ class SiteDefinition(BaseModel):
     circuits: list[CircuitNode] = Field(default_factory=list, max_length=sites.MAX_CIRCUITS, description=(
         "The circuits below the grid connection, each naming its parent circuit (none: under the grid) and the "
         "chargers wired to it"))
+    energy_prices: list[EnergyPrice] = Field(default_factory=list, max_length=sites.MAX_ENERGY_PRICES, description=(
+        "What the site pays per kWh by time of day (local time), which price-aware schedules prefer to the sessions' "
+        "tariffs; no two windows overlap on a day (docs/sites.md)"))
 
     @field_validator("time_zone")
     @classmethod
@@ -764,6 +767,7 @@ class Site(BaseModel):
     labels: dict[str, str]
     grid: Grid | None = None
     circuits: list[Circuit] = []
+    energy_prices: list[EnergyPrice] = []
     charger_count: int = Field(description="How many chargers name this site (GET /chargers?site_id= lists them)")
     version: int = Field(description="Counts the changes of the definition; SiteChanged carries it")
     created_at: str
@@ -862,7 +866,8 @@ def get_site(site_id: SiteId) -> Site:
 def put_site(site_id: SiteId, definition: SiteDefinition) -> Response[Site]:
     _valid_site(site_id)
     problems = [ProblemDetail(path=f"body.{path}", message=message)
-                for path, message in sites.tree_problems(definition.grid, definition.circuits)]
+                for path, message in [*sites.tree_problems(definition.grid, definition.circuits),
+                                      *sites.energy_price_problems(definition.energy_prices)]]
     if problems:
         raise ProblemError(422, "; ".join(f"{p.path}: {p.message}" for p in problems), problems)
     old = store.put_site(site_id, decimals(definition.model_dump(exclude_none=True)), clock.iso(clock.now()),
