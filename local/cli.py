@@ -184,6 +184,11 @@ def _add_simulate(commands: Any) -> None:
                           help="each session's EV draws up to this current per phase, as charging profiles allow "
                                "(default: a random power, profiles answered but not obeyed)")
     simulate.add_argument("--ev-phases", type=int, choices=(1, 3), default=3, help="the EV's phases (with --ev-max-current)")
+    simulate.add_argument("--ev-energy-wh", type=_whole, metavar="WH",
+                          help="each 2.0.1 session's EV asks for this energy (NotifyEVChargingNeeds, with "
+                               "--ev-max-current and --ev-departure-in)")
+    simulate.add_argument("--ev-departure-in", type=_duration, metavar="DURATION",
+                          help="... by this long after its start (e.g. 8h), so charging goes to the cheapest periods")
     simulate.add_argument("--reject-profiles", type=_whole, default=0, metavar="N",
                           help="the first N chargers reject every charging profile")
     _rest_url_option(simulate, "where the id tags are registered")
@@ -438,7 +443,9 @@ def _simulate(args: argparse.Namespace) -> int:
                           faults_per_hour=args.faults_per_hour, fault_duration_s=args.fault_duration,
                           connection_lifetime_s=args.connection_lifetime, id_tags=tuple(args.id_tags or DEFAULT_ID_TAGS),
                           protocol=args.protocol,
-                          smart_charging=SmartCharging(ev=EvModel(max_a=args.ev_max_current, phases=args.ev_phases)
+                          smart_charging=SmartCharging(ev=EvModel(max_a=args.ev_max_current, phases=args.ev_phases,
+                                                                  energy_wh=args.ev_energy_wh,
+                                                                  departure_in_s=args.ev_departure_in)
                                                        if args.ev_max_current else None))
     config = FleetConfig(url=args.url.rstrip("/"), chargers=args.chargers, duration_s=args.duration, behaviour=behaviour,
                          id_prefix=args.id_prefix, seed=args.seed, connect_rate=args.connect_rate)

@@ -29,7 +29,7 @@ from ocpp.exceptions import OCPPError
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
 
-from simulator.charging import Charging, Session, SmartCharging, first, now, seconds_until
+from simulator.charging import Charging, EvModel, Session, SmartCharging, first, now, seconds_until
 from simulator.stats import Stats
 
 OCPP16, OCPP201, MIXED = "ocpp1.6", "ocpp2.0.1", "mixed"
@@ -271,6 +271,7 @@ class Wire(Protocol):
     def meter(self, connector: Connector, context: Reading) -> Any: ...
     def stop(self, connector: Connector, id_tag: str, reason: Stop) -> Any: ...
     def fault(self, connector: Connector, *, cleared: bool) -> Any | None: ...
+    def needs(self, connector: Connector, ev: EvModel, voltage: float) -> Any | None: ...
 
 
 def wire_for(charger: Charger, protocol: str) -> Wire:
@@ -712,6 +713,7 @@ class Charger:
         sampled_at = loop.time()
         self._show(connector, Status(session.draw.status))
         self._meter(connector, Reading.OTHER)
+        self._state_needs(connector)
         try:
             while True:
                 interval = int(self.settings[Setting.SAMPLE_INTERVAL])
@@ -733,6 +735,13 @@ class Charger:
         finally:
             self.charging.end(connector.id, now())
             connector.session, connector.power_w = None, 0.0
+
+    def _state_needs(self, connector: Connector) -> None:
+        """The EV's need, where it has one and the version can say it (2.0.1), queued as a sample is."""
+        ev = self.charging.settings.ev
+        needs = self.wire.needs(connector, ev, self.charging.settings.voltage) if ev is not None else None
+        if needs is not None:
+            self.spawn(self._queued(needs))
 
     def _meter(self, connector: Connector, context: Reading) -> None:
         """A sample, queued in order for the next connection while offline."""

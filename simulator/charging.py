@@ -38,7 +38,9 @@ MAX_PROFILES = 16
 
 @dataclass(frozen=True)
 class EvModel:
-    """The EV every session on a charger brings: its current range, phases, battery and state of charge (0 to 1)."""
+    """The EV every session on a charger brings: its current range, phases, battery and state of charge (0 to 1);
+    with `energy_wh` and `departure_in_s`, the need a 2.0.1 session's EV states when it starts (NotifyEVChargingNeeds:
+    that energy by that many seconds after the start)."""
 
     min_a: float = 6.0
     max_a: float = 32.0
@@ -46,6 +48,8 @@ class EvModel:
     capacity_wh: float = 60_000.0
     soc: float = 0.3
     taper_from: float = 0.8
+    energy_wh: int | None = None
+    departure_in_s: float | None = None
 
     def ev(self) -> Ev:
         return Ev(capacity_wh=self.capacity_wh, soc=self.soc, min_amps=self.min_a, max_amps=self.max_a,

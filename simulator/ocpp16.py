@@ -48,7 +48,7 @@ from simulator.charger import (
     Stop,
     timestamp,
 )
-from simulator.charging import MAX_PERIODS, MAX_PROFILES, MAX_STACK_LEVEL, now, readings
+from simulator.charging import MAX_PERIODS, MAX_PROFILES, MAX_STACK_LEVEL, EvModel, now, readings
 
 _SETTINGS = {ConfigurationKey.heartbeat_interval: Setting.HEARTBEAT_INTERVAL,
              ConfigurationKey.meter_value_sample_interval: Setting.SAMPLE_INTERVAL,
@@ -158,6 +158,11 @@ class Ocpp16:
     @staticmethod
     def fault(connector: Connector, *, cleared: bool) -> None:
         """1.6 reports a fault in the connector's StatusNotification alone."""
+        return None
+
+    @staticmethod
+    def needs(connector: Connector, ev: EvModel, voltage: float) -> None:
+        """1.6 has no message for an EV's needs."""
         return None
 
     @staticmethod

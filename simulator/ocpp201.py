@@ -14,7 +14,7 @@ import itertools
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterator
 
 from ocpp.routing import after, on
@@ -31,6 +31,7 @@ from ocpp.v201.enums import (
     ConnectorStatusEnumType,
     DataEnumType,
     DataTransferStatusEnumType,
+    EnergyTransferModeEnumType,
     EventNotificationEnumType,
     EventTriggerEnumType,
     GenericDeviceModelStatusEnumType,
@@ -70,7 +71,7 @@ from simulator.charger import (
     Stop,
     timestamp,
 )
-from simulator.charging import MAX_PERIODS, MAX_PROFILES, MAX_STACK_LEVEL, charging_state, now, readings
+from simulator.charging import MAX_PERIODS, MAX_PROFILES, MAX_STACK_LEVEL, EvModel, charging_state, now, readings
 
 # Report items per NotifyReport: a full inventory of a two-EVSE charger takes several pages, as real ones do.
 ITEMS_PER_PAGE = 12
@@ -359,6 +360,20 @@ class Ocpp201:
             more["number_of_phases_used"] = connector.session.draw.phases
             self._phases_told.add(transaction_id)
         return self._event(connector, TransactionEventEnumType.updated, trigger, info, context, **more)
+
+    @staticmethod
+    def needs(connector: Connector, ev: EvModel, voltage: float) -> call.NotifyEVChargingNeeds | None:
+        """The EV's need as ISO 15118 gives it to the charger: its energy by its departure, and its AC current range
+        per phase at the supply's voltage; None for an EV that states none."""
+        if ev.energy_wh is None or ev.departure_in_s is None:
+            return None
+        departure = now() + timedelta(seconds=ev.departure_in_s)
+        transfer = EnergyTransferModeEnumType.ac_three_phase if ev.phases == 3 else EnergyTransferModeEnumType.ac_single_phase
+        return call.NotifyEVChargingNeeds(evse_id=connector.id, charging_needs={
+            "requested_energy_transfer": transfer,
+            "departure_time": departure.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "ac_charging_parameters": {"energy_amount": ev.energy_wh, "ev_min_current": int(ev.min_a),
+                                       "ev_max_current": int(ev.max_a), "ev_max_voltage": int(voltage)}})
 
     def stop(self, connector: Connector, id_tag: str, reason: Stop) -> call.TransactionEvent:
         stopped, trigger = _STOPPED[reason]

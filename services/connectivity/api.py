@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from services.connectivity import chargers, charging, commands_queue, connections, device_model, held, sites, store
 from services.connectivity.changes import SITE_PART, connector_key, location
 from services.connectivity.commands import as_of, is_command_key, violations
-from services.contracts.connectivity import Circuit, Grid, Phase, SiteAddress
+from services.contracts.connectivity import Circuit, EnergyPrice, Grid, Phase, SiteAddress
 from services.contracts.connectivity import Limit as NodeLimit
 from services.shared import auth, clock, text
 from services.shared.auth import Scope
@@ -611,17 +611,10 @@ class ChargingLimit(BaseModel):
     received_at: str
 
 
-class EVChargingNeeds(BaseModel):
-    charging_needs: dict[str, Any] = Field(description="As the charger sent it (camelCase)")
-    max_schedule_tuples: int | None = None
-    received_at: str
-
-
 class EvseCharging(BaseModel):
     evse_id: int = Field(description="0 is the whole charger")
     profiles: list[HeldProfile]
     limits: list[ChargingLimit]
-    ev_charging_needs: EVChargingNeeds | None = Field(None, description="The latest NotifyEVChargingNeeds (2.0.1)")
 
 
 class ChargingProfiles(BaseModel):
@@ -637,16 +630,15 @@ def _fields(model: type[BaseModel], item: dict[str, Any]) -> dict[str, Any]:
          description=("Per EVSE (0: the whole charger), the charging profiles the charger holds as far as the CSMS knows "
                       "(those it accepted from SetChargingProfile, less those ClearChargingProfile removed, or as its "
                       "ReportChargingProfiles said), the limits other sources put on it (NotifyChargingLimit, until "
-                      "ClearedChargingLimit) and its EV's latest charging needs (NotifyEVChargingNeeds). Only EVSEs that "
-                      "hold something are listed. 404 for an unknown charger."),
-         responses=responses({200: ("The charger's profiles, limits and EV needs per EVSE", ChargingProfiles)}, 404, 422))
+                      "ClearedChargingLimit); an EV's charging needs are its session's (GET /sessions/{id}/charging-needs). "
+                      "Only EVSEs that hold something are listed. 404 for an unknown charger."),
+         responses=responses({200: ("The charger's profiles and limits per EVSE", ChargingProfiles)}, 404, 422))
 def get_charging_profiles(charge_point_id: ChargerId) -> ChargingProfiles:
     _existing(charge_point_id)
     return ChargingProfiles(evses=[EvseCharging(
         evse_id=evse_id,
         profiles=[HeldProfile(**_fields(HeldProfile, i)) for i in kinds.get("profiles", [])],
         limits=[ChargingLimit(**_fields(ChargingLimit, i)) for i in kinds.get("limits", [])],
-        ev_charging_needs=next((EVChargingNeeds(**_fields(EVChargingNeeds, i)) for i in kinds.get("needs", [])), None),
     ) for evse_id, kinds in charging.held(charge_point_id).items()])
 
 
@@ -753,6 +745,9 @@ class SiteDefinition(BaseModel):
     circuits: list[CircuitNode] = Field(default_factory=list, max_length=sites.MAX_CIRCUITS, description=(
         "The circuits below the grid connection, each naming its parent circuit (none: under the grid) and the "
         "chargers wired to it"))
+    energy_prices: list[EnergyPrice] = Field(default_factory=list, max_length=sites.MAX_ENERGY_PRICES, description=(
+        "What the site pays per kWh by time of day (local time), which price-aware schedules prefer to the sessions' "
+        "tariffs; no two windows overlap on a day (docs/sites.md)"))
 
     @field_validator("time_zone")
     @classmethod
@@ -772,6 +767,7 @@ class Site(BaseModel):
     labels: dict[str, str]
     grid: Grid | None = None
     circuits: list[Circuit] = []
+    energy_prices: list[EnergyPrice] = []
     charger_count: int = Field(description="How many chargers name this site (GET /chargers?site_id= lists them)")
     version: int = Field(description="Counts the changes of the definition; SiteChanged carries it")
     created_at: str
@@ -870,7 +866,8 @@ def get_site(site_id: SiteId) -> Site:
 def put_site(site_id: SiteId, definition: SiteDefinition) -> Response[Site]:
     _valid_site(site_id)
     problems = [ProblemDetail(path=f"body.{path}", message=message)
-                for path, message in sites.tree_problems(definition.grid, definition.circuits)]
+                for path, message in [*sites.tree_problems(definition.grid, definition.circuits),
+                                      *sites.energy_price_problems(definition.energy_prices)]]
     if problems:
         raise ProblemError(422, "; ".join(f"{p.path}: {p.message}" for p in problems), problems)
     old = store.put_site(site_id, decimals(definition.model_dump(exclude_none=True)), clock.iso(clock.now()),

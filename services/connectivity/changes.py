@@ -191,7 +191,7 @@ def site_changes(old: Image, new: Image) -> list[ConnectivityEvent]:
     change = "updated" if _alive(old) and _alive(new) else "created" if _alive(new) else "deleted"
     return [SiteChanged(event_id=stable_id("SiteChanged", new["site_id"], new["version"]), occurred_at=new["updated_at"],
                         change=change, version=int(new["version"]), grid=plain(new.get("grid")),
-                        circuits=plain(new.get("circuits") or []),
+                        circuits=plain(new.get("circuits") or []), energy_prices=plain(new.get("energy_prices") or []),
                         **{name: new[name] for name in ("site_id", "name", "address", "time_zone", "labels")})]
 
 

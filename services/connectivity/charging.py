@@ -1,6 +1,7 @@
 """What a charger holds for smart charging, as the CSMS knows it: its charging profiles per EVSE (from the commands
-it accepted and the reports it sent), the limits other sources put on it, and what its EVs need. Each is an entry of
-the device-model table (`charging_profiles.PROFILE_PREFIX`, `LIMIT_PREFIX`, `NEEDS_PREFIX`)."""
+it accepted and the reports it sent), and the limits other sources put on it (what its EVs need is the session's:
+services/sessions/charging_needs.py). Each is an entry of the device-model table (`charging_profiles.PROFILE_PREFIX`,
+`LIMIT_PREFIX`)."""
 
 from __future__ import annotations
 
@@ -104,19 +105,10 @@ def limit_cleared(charge_point_id: str, source: str, evse_id: int | None) -> Non
     store.write_entries(charge_point_id, [], limits + constraints)
 
 
-def needs(charge_point_id: str, evse_id: int, charging_needs: dict[str, Any], max_schedule_tuples: int | None,
-          at: datetime) -> None:
-    """A NotifyEVChargingNeeds: what the EV at an EVSE needs, the latest kept for smart charging."""
-    store.write_entries(charge_point_id, [decimals(chargers.compact({
-        "entry_key": charging_profiles.needs_key(evse_id), "evse_id": evse_id, "charging_needs": charging_needs,
-        "max_schedule_tuples": max_schedule_tuples, "received_at": clock.iso(at)}))])
-
-
 def held(charge_point_id: str) -> dict[int, dict[str, list[dict[str, Any]]]]:
-    """Everything the charger holds for smart charging, per EVSE: its profiles, limits and EV needs."""
+    """Everything the charger holds for smart charging, per EVSE: its profiles and limits."""
     found: dict[int, dict[str, list[dict[str, Any]]]] = {}
-    for kind, prefix in (("profiles", charging_profiles.PROFILE_PREFIX), ("limits", charging_profiles.LIMIT_PREFIX),
-                         ("needs", charging_profiles.NEEDS_PREFIX)):
+    for kind, prefix in (("profiles", charging_profiles.PROFILE_PREFIX), ("limits", charging_profiles.LIMIT_PREFIX)):
         for item in store.entries(charge_point_id, prefix):
             found.setdefault(int(item["evse_id"]), {}).setdefault(kind, []).append(item)
     return dict(sorted(found.items()))

@@ -34,7 +34,6 @@ PROFILES_AND_QUERIES = "profile"
 # The most profiles the CSMS holds for a charger: GET /charging-profiles lists them all in one response.
 MAX_PROFILES = 100
 LIMIT_PREFIX = "limit#"
-NEEDS_PREFIX = "needs#"
 CONFIG_PREFIX = "config#"
 
 
@@ -203,10 +202,6 @@ def profile_key(evse_id: int, profile_id: int) -> str:
 
 def limit_key(evse_id: int, source: str) -> str:
     return f"{LIMIT_PREFIX}{evse_id}#{source}"
-
-
-def needs_key(evse_id: int) -> str:
-    return f"{NEEDS_PREFIX}{evse_id}"
 
 
 def held(profile: Profile, evse_id: int, wire: dict[str, Any], source: str, at: datetime,

@@ -120,7 +120,6 @@ MANIFEST = ServiceManifest(
         OcppRoute("ocpp2.0.1", "ReportChargingProfiles", f"{_OCPP201}:report_charging_profiles"),
         OcppRoute("ocpp2.0.1", "NotifyChargingLimit", f"{_OCPP201}:notify_charging_limit"),
         OcppRoute("ocpp2.0.1", "ClearedChargingLimit", f"{_OCPP201}:cleared_charging_limit"),
-        OcppRoute("ocpp2.0.1", "NotifyEVChargingNeeds", f"{_OCPP201}:notify_ev_charging_needs"),
         # 2.0.1: certificates.
         OcppRoute("ocpp2.0.1", "SignCertificate", f"{_OCPP201}:sign_certificate"),
     ),

@@ -9,7 +9,6 @@ from ocpp.v201.datatypes import StatusInfoType
 from ocpp.v201.enums import (
     DataTransferStatusEnumType,
     GenericStatusEnumType,
-    NotifyEVChargingNeedsStatusEnumType,
     RegistrationStatusEnumType,
 )
 
@@ -185,17 +184,3 @@ def notify_charging_limit(ctx: OcppContext, request: call.NotifyChargingLimit) -
 def cleared_charging_limit(ctx: OcppContext, request: call.ClearedChargingLimit) -> call_result.ClearedChargingLimit:
     charging.limit_cleared(ctx.charge_point_id, request.charging_limit_source, request.evse_id)
     return call_result.ClearedChargingLimit()
-
-
-def notify_ev_charging_needs(ctx: OcppContext, request: call.NotifyEVChargingNeeds) -> call_result.NotifyEVChargingNeeds:
-    """Rejected, which 2.0.1 defines as "service not available": the CSMS computes no schedule yet, and Accepted
-    would have the EV wait for one that never comes. The needs are kept for the smart charging that will. An EV
-    is at an EVSE: never at 0, the charger."""
-    if request.evse_id == 0:
-        raise OcppError(Cause.PROPERTY, "$.evseId: an EV is at an EVSE, not at 0 (the charger)", {"path": "$.evseId"})
-    _bounded(request.evse_id, 0, "$.evseId", "$.evseId")
-    charging.needs(ctx.charge_point_id, request.evse_id, to_wire(request.charging_needs), request.max_schedule_tuples,
-                   ctx.received_at)
-    return call_result.NotifyEVChargingNeeds(
-        status=NotifyEVChargingNeedsStatusEnumType.rejected,
-        status_info=StatusInfoType(reason_code="NoSchedule", additional_info="This CSMS computes no charging schedules yet"))

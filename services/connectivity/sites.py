@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from importlib.resources import files
 
-from services.contracts.connectivity import Circuit, Grid
+from services.contracts.connectivity import Circuit, EnergyPrice, Grid
 
 # A site id is one URL path segment that never needs encoding (RFC 3986's unreserved characters).
 SITE_ID = re.compile(r"[A-Za-z0-9._~-]{1,64}")
@@ -143,3 +143,38 @@ def _charger_problems(circuits: Sequence[Circuit]) -> list[tuple[str, str]]:
     if len(where) > MAX_TREE_CHARGERS:
         found.append(("circuits", f"{len(where)} chargers in circuits, at most {MAX_TREE_CHARGERS} per site"))
     return found
+
+
+# --- energy prices ------------------------------------------------------------------------------------------------
+
+# Half-hour windows, every one of a day: more is no tariff a supplier offers, and bounds the SiteChanged.
+MAX_ENERGY_PRICES = 48
+_DAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
+_WEEK = 7 * 24 * 60
+
+
+def energy_price_problems(prices: Sequence[EnergyPrice]) -> list[tuple[str, str]]:
+    """What is wrong with a site's energy prices, each as (path, what to fix): a window of no length, or two that
+    overlap on a day they both apply (a price per moment, so a schedule never has to choose)."""
+    found: list[tuple[str, str]] = []
+    taken: dict[int, int] = {}  # a minute of the week: the window that prices it
+    for n, price in enumerate(prices):
+        if price.start_time == price.end_time:
+            found.append((f"energy_prices.{n}.end_time", "end_time equals start_time: a window ends after it starts "
+                                                         "(before it: it runs past midnight)"))
+            continue
+        other = next((taken[m] for m in _minutes(price) if m in taken), None)
+        if other is not None:
+            found.append((f"energy_prices.{n}", f"overlaps energy_prices.{other} on a day both apply: give each "
+                                                "moment one price"))
+            continue
+        taken.update(dict.fromkeys(_minutes(price), n))
+    return found
+
+
+def _minutes(price: EnergyPrice) -> list[int]:
+    """The minutes of the week (Monday 00:00 is 0) the window covers, a window past midnight into the next day."""
+    start, end = (int(t[:2]) * 60 + int(t[3:]) for t in (price.start_time, price.end_time))
+    length = end - start if end > start else 24 * 60 - start + end
+    days = [_DAYS.index(d) for d in price.day_of_week] or range(7)
+    return [(day * 24 * 60 + start + m) % _WEEK for day in sorted(set(days)) for m in range(length)]

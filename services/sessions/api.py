@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from boto3.dynamodb.conditions import Attr
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
+from services.contracts.sessions import PriceWindow
 from services.sessions import accounts, authorization, availability_api, plausibility, reservations, store, transactions
 from services.shared import clock
 from services.shared.auth import Scope
@@ -465,3 +466,76 @@ def get_price_quote(
     lock = pricing_lock.lock(charge_point_id, evse_id, token_group, clock.now())
     return PriceQuote(tariff_id=lock.tariff_id, tariff_version=lock.tariff_version, price_text=lock.price_text,
                       time_zone=lock.time_zone, site_id=lock.site_id)
+
+
+class ChargingNeedsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    energy_wh: StrictInt = Field(description="The energy (Wh) the driver still needs from now")
+    departure_time: Timestamp = Field(description="RFC 3339 with a zone: when the driver leaves (within 7 days)")
+
+
+class ChargingNeeds(BaseModel):
+    energy_wh: int = Field(description="The energy still needed from `received_at`")
+    departure_time: str
+    origin: Literal["ev", "operator"] = Field(description="ev: the EV's NotifyEVChargingNeeds (2.0.1); operator: this API")
+    received_at: str
+    min_power_w: float | None = Field(None, description="The EV's least power (W), where it said it")
+    max_power_w: float | None = Field(None, description="The EV's greatest power (W), where it said it")
+    prices: list[PriceWindow] = Field(description=(
+        "The energy prices (per kWh, VAT included) of the session's tariff from `received_at` to departure; empty "
+        "when they do not vary"))
+    currency: str | None = None
+    version: int = Field(description="One higher with each need stated for the session")
+
+
+_NEEDS = ("What the driver needs by when (`energy_wh`, `departure_time`, as the operator's app knows it): it replaces "
+          "any need before it (the EV's own, from 2.0.1 NotifyEVChargingNeeds, too), and load management charges the "
+          "session in the cheapest periods before departure (docs/smart-charging.md). 404 for an unknown session, "
+          "409 for one no longer active, 422 for a departure that passed or is over 7 days ahead, or an energy "
+          "outside 1 Wh to 1 MWh.")
+
+
+@app.put("/sessions/<session_id>/charging-needs", summary="State what a session needs by when", description=_NEEDS,
+         tags=[SESSIONS], security=allow(Scope.ADMIN, Scope.OPERATOR),
+         responses=responses({200: ("The needs stored", ChargingNeeds)}, 404, 409, 422))
+def put_charging_needs(session_id: SessionId, needs: ChargingNeedsIn) -> ChargingNeeds:
+    from services.sessions import charging_needs, needing
+
+    now = clock.now()
+    departure = clock.parse(needs.departure_time)
+    problem = charging_needs.problem(needs.energy_wh, departure, now)
+    if problem is not None:
+        raise ProblemError(422, problem[1], [ProblemDetail(path=f"body.{problem[0]}", message=problem[1])])
+    session = _active(session_id)
+    stored = needing.state(session, charging_needs.Need(needs.energy_wh, departure), charging_needs.OPERATOR, now)
+    if stored is None:
+        raise ProblemError(409, f"Session {session_id!r} ended: needs are for an active session")
+    return ChargingNeeds(**plain(stored))
+
+
+@app.get("/sessions/<session_id>/charging-needs", summary="What a session needs by when", tags=[SESSIONS],
+         security=allow(*Scope), description=(
+             "The latest need stated for a session, by its EV (2.0.1 NotifyEVChargingNeeds) or the operator, with "
+             "its tariff's prices to departure. 404 for an unknown session or one with no need stated."),
+         responses=responses({200: ("The needs", ChargingNeeds)}, 404, 422))
+def get_charging_needs(session_id: SessionId) -> ChargingNeeds:
+    item = _found(session_id)
+    if "needs" not in item:
+        raise ProblemError(404, f"No needs stated for session {session_id!r}: PUT them, or the EV sends them")
+    return ChargingNeeds(**plain(item["needs"]))
+
+
+def _found(session_id: str) -> dict[str, Any]:
+    key = transactions.session_key(session_id)
+    item = store.get_session(*key) if key else None
+    if item is None:
+        raise ProblemError(404, f"No session {session_id!r}")
+    return item
+
+
+def _active(session_id: str) -> dict[str, Any]:
+    item = _found(session_id)
+    if item["status"] != "active":
+        raise ProblemError(409, f"Session {session_id!r} is {item['status']}: needs are for an active session")
+    return item

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.contracts.sessions import (
+    ChargingNeedsChanged,
     IdleFeeStarted,
     LocalListChanged,
     SessionChargingChanged,
@@ -36,7 +37,8 @@ def session_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> l
     wrote a new one, 1.6's FinalCost with the completion. SessionHoldReached when a running cost reached a new share
 of the session's hold (services/sessions/holds.py). SessionChargingChanged when what an active session draws
 changed (its `charging` got a higher version: services/sessions/charging.py), with IdleFeeStarted when that began
-an idle stretch whose parking is priced (services/sessions/idle_fees.py)."""
+an idle stretch whose parking is priced (services/sessions/idle_fees.py). ChargingNeedsChanged when an active
+session's `needs` got a higher version (services/sessions/charging_needs.py)."""
     before = old or {}
     if not new or "status" not in new:
         return []
@@ -59,6 +61,8 @@ an idle stretch whose parking is priced (services/sessions/idle_fees.py)."""
     if new["status"] == "active" and _charging_version(new) > _charging_version(before):
         found.append(_charging_changed(new))
         found += _idle_fee(before, new)
+    if new["status"] == "active" and _needs_version(new) > _needs_version(before):
+        found.append(_needs_changed(new))
     reached = new.get("hold_reached") or {}
     if new["status"] == "active" and reached and reached.get("hold") != (before.get("hold_reached") or {}).get("hold"):
         found.append(SessionHoldReached(
@@ -124,6 +128,19 @@ def _idle_fee(old: dict[str, Any], new: dict[str, Any]) -> list[IdleFeeStarted]:
                            session_id=new["session_id"], transaction_id=new["transaction_id"],
                            evse_id=int(new.get("evse_id", 0)), account_id=new.get("account_id"),
                            fee_from=idle["fee_from"], price_text=new.get("price_text"))]
+
+
+def _needs_version(session: dict[str, Any]) -> int:
+    return int((session.get("needs") or {}).get("version", 0))
+
+
+def _needs_changed(session: dict[str, Any]) -> ChargingNeedsChanged:
+    needs = plain(session["needs"])
+    return ChargingNeedsChanged(
+        event_id=stable_id("ChargingNeedsChanged", session["session_id"], needs["version"]),
+        charge_point_id=session["charge_point_id"], session_id=session["session_id"],
+        transaction_id=session["transaction_id"], evse_id=int(session.get("evse_id", 0)),
+        occurred_at=needs["received_at"], **needs)
 
 
 def token_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[Event]:

@@ -118,6 +118,7 @@ MANIFEST = ServiceManifest(
         OcppRoute("ocpp2.0.1", "TransactionEvent", f"{_OCPP201}:transaction_event"),
         OcppRoute("ocpp2.0.1", "MeterValues", f"{_OCPP201}:meter_values"),
         OcppRoute("ocpp2.0.1", "ReservationStatusUpdate", f"{_OCPP201}:reservation_status_update"),
+        OcppRoute("ocpp2.0.1", "NotifyEVChargingNeeds", f"{_OCPP201}:notify_ev_charging_needs"),
     ),
     relay=f"{_HANDLERS}:relay",
     exporters=(
@@ -127,5 +128,5 @@ MANIFEST = ServiceManifest(
     ),
     exporter=f"{_HANDLERS}:export_changes",
     publishes=("SessionStarted", "SessionEnded", "SessionHoldReached", "SessionChargingChanged", "LocalListChanged",
-               "CommandRequested", "SessionStartFailed", "IdleFeeStarted"),
+               "CommandRequested", "SessionStartFailed", "IdleFeeStarted", "ChargingNeedsChanged"),
 )

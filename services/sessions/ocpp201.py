@@ -1,6 +1,6 @@
 """OCPP 2.0.1 for sessions: Authorize, TransactionEvent and MeterValues to the version-neutral transaction
 model (transactions.Event), and its answers back in 2.0.1's shapes (idTokenInfo, totalCost); ReservationStatusUpdate
-to the reservation it ends."""
+to the reservation it ends; NotifyEVChargingNeeds to the active session's needs (1.6 has no such message)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from typing import Any
 
 from ocpp.v201 import call, call_result
 
-from services.sessions import authorization, metering, reservations, transactions
+from services.sessions import authorization, metering, reservations, store, transactions
+from services.shared import clock
 from services.shared.ocpp.dispatch import OcppContext
 from services.shared.ocpp.errors import Cause, OcppError
 from services.shared.settings import settings
@@ -97,3 +98,44 @@ def reservation_status_update(ctx: OcppContext, request: call.ReservationStatusU
     reserving.end(ctx.charge_point_id, request.reservation_id, reservations.UPDATED[request.reservation_update_status],
                   ctx.received_at)
     return call_result.ReservationStatusUpdate()
+
+
+def notify_ev_charging_needs(ctx: OcppContext, request: call.NotifyEVChargingNeeds) -> call_result.NotifyEVChargingNeeds:
+    """Stores the EV's needs on the session active on the EVSE (K15-K17). Accepted: load management plans a
+    schedule at once on the change (ChargingNeedsChanged) and sends it as SetChargingProfile; Processing is for a
+    CSMS that must first gather more, which this one never does. Rejected without an active session there, or for
+    needs that give nothing to plan (no departure time, no energy)."""
+    from services.sessions import charging_needs, needing
+
+    _bounded(request.evse_id, 1, "$.evseId")
+    needs: dict[str, Any] = request.charging_needs  # type: ignore[assignment]  # nested types arrive as dicts
+    _unsigned(needs)
+    if needs.get("departure_time") is not None:
+        try:
+            clock.parse(needs["departure_time"])
+        except ValueError as error:
+            raise OcppError(Cause.PROPERTY, f"$.chargingNeeds.departureTime: {error}",
+                            {"path": "$.chargingNeeds.departureTime"}) from None
+    session = store.active_on(ctx.charge_point_id, request.evse_id)
+    phases = (session or {}).get("charging", {}).get("phases_used")
+    need = charging_needs.from_ev(needs, int(phases) if phases is not None else None)
+    if session is None or need is None or charging_needs.problem(need.energy_wh, need.departure_time,
+                                                                 ctx.received_at) is not None:
+        return call_result.NotifyEVChargingNeeds(status="Rejected")
+    stored = needing.state(session, need, charging_needs.EV, ctx.received_at)
+    return call_result.NotifyEVChargingNeeds(status="Accepted" if stored is not None else "Rejected")
+
+
+def _unsigned(needs: dict[str, Any]) -> None:
+    """Energies, currents, voltages and powers are counts of Wh, A, V and W: none is negative."""
+    for part in ("ac_charging_parameters", "dc_charging_parameters"):
+        for name, value in (needs.get(part) or {}).items():
+            if isinstance(value, int) and value < 0:
+                path = f"$.chargingNeeds.{_wire(part)}.{_wire(name)}"
+                raise OcppError(Cause.PROPERTY, f"{path}: must be 0 or more", {"path": path})
+
+
+def _wire(name: str) -> str:
+    from ocpp.charge_point import snake_to_camel_case
+
+    return next(iter(snake_to_camel_case({name: None})))

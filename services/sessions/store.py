@@ -10,7 +10,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from services.shared import aws
-from services.shared.dynamo import condition_failed, every, page, set_clause
+from services.shared.dynamo import condition_failed, decimals, every, page, set_clause
 from services.shared.settings import settings
 
 # --- id tokens ---------------------------------------------------------------------------------
@@ -255,6 +255,41 @@ def set_charging(charge_point_id: str, transaction_id: str, charging: dict[str, 
     return _update_if(charge_point_id, transaction_id, UpdateExpression="SET charging = :charging",
                       ConditionExpression=condition, ExpressionAttributeNames={"#status": "status"},
                       ExpressionAttributeValues=values) is not None
+
+
+def active_on(charge_point_id: str, evse_id: int) -> dict[str, Any] | None:
+    """The session active on a charger's EVSE: the latest started there, if active. Reads the charger's sessions
+    newest first (by-start), a page at a time, until one on that EVSE; a charger's active sessions are its newest."""
+    request: dict[str, Any] = {"IndexName": BY_START, "KeyConditionExpression": Key("charge_point_id").eq(charge_point_id),
+                               "ScanIndexForward": False, "Limit": 25}
+    for _ in range(ACTIVE_PAGES):
+        reply = _sessions().query(**request)
+        found = next((s for s in reply.get("Items", []) if int(s.get("evse_id", 0)) == evse_id), None)
+        if found is not None:
+            return found if found.get("status") == "active" else None
+        if "LastEvaluatedKey" not in reply:
+            return None
+        request["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+    return None
+
+
+# How many pages of a charger's newest sessions are read for its EVSE's active one (no EVSE has 100 ended sessions
+# newer than its active one).
+ACTIVE_PAGES = 4
+
+
+def set_needs(charge_point_id: str, transaction_id: str, needs: dict[str, Any], version_before: int) -> dict[str, Any] | None:
+    """Sets an active session's charging `needs` if it still holds `version_before` (0: none yet); the session after,
+    or None when it is not active or another need came first."""
+    values: dict[str, Any] = {":needs": decimals(needs), ":active": "active"}
+    condition = "attribute_exists(transaction_id) AND #status = :active AND "
+    if version_before == 0:
+        condition += "attribute_not_exists(needs)"
+    else:
+        condition, values[":before"] = condition + "needs.version = :before", version_before
+    return _update_if(charge_point_id, transaction_id, UpdateExpression="SET needs = :needs",
+                      ConditionExpression=condition, ExpressionAttributeNames={"#status": "status"},
+                      ExpressionAttributeValues=values)
 
 
 def record_late_event(charge_point_id: str, transaction_id: str, seq_no: int,

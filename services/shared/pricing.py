@@ -131,6 +131,33 @@ def price(tariff: Tariff, charging: Charging) -> Priced:
     return _priced(_bounded(tariff, lines), tariff.currency)
 
 
+def energy_prices(tariff: Tariff, started_at: datetime, begin: datetime, end: datetime,
+                  time_zone: str) -> list[tuple[datetime, datetime, Decimal]]:
+    """The ENERGY price per kWh, VAT included, over [begin, end) of a session started at `started_at`: one window
+    per stretch where it is the same (cut where a time, date, weekday or duration restriction may flip), none where
+    no element prices energy. For a price-aware schedule, which knows neither the energy delivered by then nor the
+    power: energy and power restrictions are read as at the start of a session (none delivered, nothing drawn)."""
+    zone = zoneinfo.ZoneInfo(time_zone)
+    first, last = _us(begin), _us(end)
+    found: list[tuple[datetime, datetime, Decimal]] = []
+    cuts = [first, *_boundaries(tariff, min(_us(started_at), first), last, zone), last]
+    for low, high in zip(cuts, cuts[1:], strict=False):
+        if high <= first:
+            continue
+        low = max(low, first)
+        at = _Context(_moment(low).astimezone(zone), low - _us(started_at), Fraction(0), None, None)
+        chosen = _component(tariff, "ENERGY", at)
+        if chosen is None:
+            continue
+        component = chosen[1]
+        price = component.price * (1 + (component.vat or Decimal(0)) / 100)
+        if found and found[-1][2] == price and found[-1][1] == _moment(low):
+            found[-1] = (found[-1][0], _moment(high), price)
+        else:
+            found.append((_moment(low), _moment(high), price))
+    return found
+
+
 # --- slices: the session cut wherever a restriction may change its answer ---------------------------------
 
 @dataclass(frozen=True)

@@ -53,7 +53,8 @@ MANIFEST = ServiceManifest(
         ),
         Subscription(
             event_pattern={"source": ["csms.sessions"],
-                           "detail-type": ["SessionStarted", "SessionEnded", "SessionChargingChanged"]},
+                           "detail-type": ["SessionStarted", "SessionEnded", "SessionChargingChanged",
+                                           "ChargingNeedsChanged"]},
             queue=Queue(name="smart-charging-sessions", handler=f"{_HANDLERS}:events"),
         ),
         Subscription(

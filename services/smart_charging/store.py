@@ -1,15 +1,16 @@
 """Smart charging's tables: its projection of sites and chargers, and the runs it made.
 
-`sites` (by site_id): the grid and circuits as SiteChanged gave them (`version`), and `members`, the chargers placed
-there (a string set, kept from ChargerPlaced), so that a run reads a site and its chargers consistently by key.
+`sites` (by site_id): the grid, circuits, time zone and energy prices as SiteChanged gave them (`version`), and
+`members`, the chargers placed there (a string set, kept from ChargerPlaced), so that a run reads a site and its
+chargers consistently by key.
 
 `chargers` (by charge_point_id): where it stands and its rating (`placed_version`, from ChargerPlaced), its link
 (`connected`, `link_at`, `connected_at`: its latest connection or boot, `ocpp_version`), the EVSEs it reported, one
-attribute per active session (`s#{evse}`) and per ended one's tombstone (`ended#{evse}`), written by the event
-consumers; and, written only by its site's serialized runs, one attribute per profile the CSMS sent it
-(`p#{target}`), `excluded` when load management gave up on it, and `rate_unit` W for a charger that takes watts
-only. Top-level attributes, so that each writer writes only its own. Its stream asks connectivity to send profiles and
-announces exclusions.
+attribute per active session (`s#{evse}`, with its charging needs as `needs`) and per ended one's tombstone
+(`ended#{evse}`), written by the event consumers; and, written only by its site's serialized runs, one attribute per
+profile the CSMS sent it (`p#{target}`), `excluded` when load management gave up on it, and `rate_unit` W for a
+charger that takes watts only. Top-level attributes, so that each writer writes only its own. Its stream asks
+connectivity to send profiles and announces exclusions.
 
 `allocation-runs` (by site_id, `run_key` "{at}#{run_id}"): every run's inputs and outputs, kept 30 days.
 

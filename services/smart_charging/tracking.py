@@ -10,7 +10,7 @@ site themselves (smart charging's rule takes only those), and may come before th
 travel another queue), so they apply at once; sessions' events cost one read for a charger at no site, and none
 applies before the placement is known.
 Events come late, twice and out of order: sites and placements apply by their versions, links and statuses by their
-time, sessions by their start (and an ended one's tombstone) and charging version, so an older fact never overwrites
+time, sessions by their start (and an ended one's tombstone), charging version and needs version, so an older fact never overwrites
 a newer one and a replay changes nothing.
 """
 
@@ -23,7 +23,7 @@ from services.smart_charging import store
 
 if TYPE_CHECKING:
     from services.contracts.connectivity import ChargerPlaced, ConnectorStatusChanged, SiteChanged
-    from services.contracts.sessions import SessionChargingChanged, SessionEnded, SessionStarted
+    from services.contracts.sessions import ChargingNeedsChanged, SessionChargingChanged, SessionEnded, SessionStarted
 
 # 1.6 reports an EV's pause and resumption as a connector status (2.0.1 as a chargingState: SessionChargingChanged).
 CHARGING_STATUSES = frozenset({"Charging", "SuspendedEV", "SuspendedEVSE"})
@@ -32,7 +32,7 @@ FREE = "Available"
 # The events about one charger, followed only once it is placed (ChargerPlaced itself places it).
 _CHARGER_EVENTS = frozenset({"ChargerConnected", "ChargerBooted", "ChargerOnline", "ChargerDisconnected",
                              "ChargerOffline", "ConnectorStatusChanged", "SessionStarted", "SessionEnded",
-                             "SessionChargingChanged"})
+                             "SessionChargingChanged", "ChargingNeedsChanged"})
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,8 @@ def apply(detail_type: str, detail: dict[str, Any]) -> list[Step]:
         return _run(session_started(s.SessionStarted.model_validate(detail)))
     if detail_type == "SessionEnded":
         return _run(session_ended(s.SessionEnded.model_validate(detail)))
+    if detail_type == "ChargingNeedsChanged":
+        return _run(needs_changed(s.ChargingNeedsChanged.model_validate(detail)))
     return _run(charging_changed(s.SessionChargingChanged.model_validate(detail)))
 
 
@@ -83,9 +85,10 @@ def _site(item: dict[str, Any] | None) -> str | None:
 def site_changed(event: SiteChanged) -> str | None:
     if event.change == "deleted":
         fields: dict[str, Any] = {"deleted": True}
-        removed: tuple[str, ...] = ("grid", "circuits")
+        removed: tuple[str, ...] = ("grid", "circuits", "energy_prices")
     else:
-        fields = {"circuits": [c.model_dump(exclude_none=True) for c in event.circuits]}
+        fields = {"circuits": [c.model_dump(exclude_none=True) for c in event.circuits], "time_zone": event.time_zone,
+                  "energy_prices": [p.model_dump() for p in event.energy_prices]}
         removed = ("deleted",)
         if event.grid is not None:
             fields["grid"] = event.grid.model_dump(exclude_none=True)
@@ -183,6 +186,18 @@ def charging_changed(event: SessionChargingChanged) -> str | None:
     after = store.update_nested(event.charge_point_id, f"SET {sets}", names, values | {":tx": event.transaction_id},
                                 "#s.transaction_id = :tx AND (attribute_not_exists(#s.#charging_version) "
                                 "OR #s.#charging_version < :charging_version)")
+    return _site(after)
+
+
+def needs_changed(event: ChargingNeedsChanged) -> str | None:
+    """The session's latest needs (by version) on its entry; needs of another transaction, or of one that ended (its
+    entry is gone), are not kept."""
+    needs = event.model_dump(include={"energy_wh", "departure_time", "received_at", "min_power_w", "max_power_w",
+                                      "prices", "version"}, exclude_none=True)
+    after = store.update_nested(event.charge_point_id, "SET #s.needs = :needs", {"#s": f"s#{event.evse_id}"},
+                                {":needs": needs, ":tx": event.transaction_id, ":version": event.version},
+                                "#s.transaction_id = :tx AND (attribute_not_exists(#s.needs) "
+                                "OR #s.needs.version < :version)")
     return _site(after)
 
 

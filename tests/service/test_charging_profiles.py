@@ -259,27 +259,19 @@ def test_a_report_beyond_the_profiles_a_charger_may_hold_is_refused_whole(v201: 
     assert held_ids() == {1: [11]}
 
 
-def test_charging_limits_are_held_until_cleared_and_ev_needs_kept(v201: str) -> None:
+def test_charging_limits_are_held_until_cleared(v201: str) -> None:
     schedule = deepcopy(profile_201()["chargingSchedule"])
     assert call(v201, "NotifyChargingLimit", {"evseId": 1, "chargingLimit": {
         "chargingLimitSource": "SO", "isGridCritical": True}, "chargingSchedule": schedule}) == {}
     assert call(v201, "NotifyChargingLimit", {"chargingLimit": {"chargingLimitSource": "EMS"}}) == {}
-    needs = {"requestedEnergyTransfer": "AC_three_phase", "departureTime": "2026-12-04T18:00:00Z",
-             "acChargingParameters": {"energyAmount": 20000, "evMinCurrent": 6, "evMaxCurrent": 32, "evMaxVoltage": 400}}
-
-    answer = call(v201, "NotifyEVChargingNeeds", {"evseId": 1, "maxScheduleTuples": 3, "chargingNeeds": needs})
-
-    assert answer["status"] == "Rejected" and answer["statusInfo"]["reasonCode"] == "NoSchedule"
     evses = {e["evse_id"]: e for e in held()}
     assert evses[1]["limits"] == [{"source": "SO", "grid_critical": True, "charging_schedule": schedule,
                                    "received_at": evses[1]["limits"][0]["received_at"]}]
-    assert evses[1]["ev_charging_needs"]["charging_needs"] == needs
-    assert evses[1]["ev_charging_needs"]["max_schedule_tuples"] == 3
     assert [limit["source"] for limit in evses[0]["limits"]] == ["EMS"]
 
     assert call(v201, "ClearedChargingLimit", {"chargingLimitSource": "SO", "evseId": 1}) == {}
     assert call(v201, "ClearedChargingLimit", {"chargingLimitSource": "EMS"}) == {}
-    assert [(e["evse_id"], e["limits"]) for e in held()] == [(1, [])]
+    assert held() == []
 
 
 def test_a_cleared_limit_takes_its_sources_external_constraints_with_it(v201: str) -> None:
@@ -298,13 +290,6 @@ def callerror(connection_id: str, action: str, payload: dict[str, Any]) -> list[
     reply = send_frame(CP, connection_id, [2, unique_id, action, payload], ocpp_version=V201)
     assert reply is not None and reply[:2] == [4, unique_id], reply
     return reply
-
-
-def test_ev_charging_needs_on_evse_0_are_a_callerror(v201: str) -> None:
-    reply = callerror(v201, "NotifyEVChargingNeeds", {"evseId": 0, "chargingNeeds": {
-        "requestedEnergyTransfer": "DC"}})
-    assert (reply[2], reply[4]) == ("PropertyConstraintViolation", {"path": "$.evseId"})
-    assert held() == []
 
 
 def test_a_number_dynamodb_cannot_store_is_422_over_rest_and_a_callerror_from_a_charger(v201: str) -> None:

@@ -437,3 +437,30 @@ def test_a_charger_is_placed_again_when_its_rating_or_phase_map_changes_and_not_
     assert [(e["version"], e["site_id"], e["previous_site_id"], e["max_current_a"], e["phases"], e["phase_map"])
             for e in placed] == [(1, "north", None, 32.0, 3, {}), (3, "north", "north", 16.0, 1, {"1": "L3"})]
     assert tap.of("ChargerConnected"), "the charger's connection and heartbeat wrote its item, and placed it not again"
+
+
+# --- energy prices (issue 24) --------------------------------------------------------------------------------------
+
+NIGHT_AND_DAY = [{"start_time": "22:00", "end_time": "06:00", "price_per_kwh": 0.12, "day_of_week": []},
+                 {"start_time": "06:00", "end_time": "22:00", "price_per_kwh": 0.31, "day_of_week": ["MONDAY", "FRIDAY"]}]
+
+
+def test_energy_prices_are_echoed_and_carried_in_site_changed(aws_env: None, tap: EventTap) -> None:
+    reply = put_site("depot-p", {**DEPOT, "energy_prices": NIGHT_AND_DAY})
+    assert reply["statusCode"] == 201, reply["body"]
+    assert reply["json"]["energy_prices"] == NIGHT_AND_DAY
+    assert call_api("GET", "/sites/depot-p")["json"]["energy_prices"] == NIGHT_AND_DAY
+    [changed] = tap.of("SiteChanged")
+    assert changed["energy_prices"] == NIGHT_AND_DAY
+    assert put_site("depot-p")["json"]["energy_prices"] == []  # a PUT replaces the whole definition
+
+
+@pytest.mark.parametrize(("energy_prices", "path"), [
+    ([NIGHT_AND_DAY[0], {**NIGHT_AND_DAY[0], "start_time": "05:00", "end_time": "07:00"}], "body.energy_prices.1"),
+    ([{**NIGHT_AND_DAY[0], "start_time": "25:00"}], "body.energy_prices.0.start_time"),
+    ([NIGHT_AND_DAY[0]] * 49, "body.energy_prices"),
+])
+def test_energy_prices_that_cannot_be_are_422_at_the_field(aws_env: None, energy_prices: list[Any], path: str) -> None:
+    body = assert_problem(put_site("depot-p", {**DEPOT, "energy_prices": energy_prices}), 422)
+    assert path in [e["path"] for e in body["errors"]], body
+    assert call_api("GET", "/sites/depot-p")["statusCode"] == 404
