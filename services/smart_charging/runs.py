@@ -17,7 +17,7 @@ from typing import Any
 
 from services.shared import clock
 from services.shared.log import logger, metric
-from services.smart_charging import curtailments, planning, store
+from services.smart_charging import curtailments, needs, planning, store
 from services.smart_charging.scheduling import Window
 
 
@@ -84,7 +84,7 @@ def run(site_id: str, cause: str, now: datetime | None = None,
         return None
     windows = [w for w in map(curtailments.of, store.pending_curtailments(site_id, clock.iso(now))) if w]
     try:
-        plan = planning.plan(site, chargers, now=now, windows=windows, caps=caps(chargers))
+        plan = planning.plan(site, chargers, now=now, windows=windows, caps=caps(site, chargers, windows, now))
     except planning.OverLimit as error:
         # Checked on every run: nothing goes out from an allocation that breaks a limit; what chargers hold stays.
         logger.error("allocation over a node's limit: nothing sent", extra={"site_id": site_id, "nodes": str(error)})
@@ -114,12 +114,23 @@ def run(site_id: str, cause: str, now: datetime | None = None,
     return record
 
 
-def caps(chargers: list[dict[str, Any]]) -> dict[str, list[Window]]:
-    """Each session's maximum power over time, by EVSE ("cp#evse"): what its session entry holds under `caps`
-    ([start, end, watts] each). Where a session's charging needs and the site's prices become caps, this is fed."""
-    return {f"{c['charge_point_id']}#{evse_id}": [Window(clock.parse(start), clock.parse(end), float(watts))
-                                                   for start, end, watts in session["caps"]]
-            for c in chargers for evse_id, session in planning.sessions_of(c).items() if session.get("caps")}
+def caps(site: dict[str, Any], chargers: list[dict[str, Any]], windows: list[curtailments.Curtailment],
+         now: datetime) -> dict[str, list[Window]]:
+    """Each session's price-aware caps by EVSE ("cp#evse"): its needs planned (services/smart_charging/needs.py)
+    within its charger's rating and the site's limit over the horizon, curtailments included."""
+    grid = planning.nodes(site)[0]
+    voltage = float(site["grid"].get("voltage") or 230)
+    end = now + planning.TX_VALID
+    limits = [Window(start, finish, float(curtailments.effective_limit_a(grid, windows, start)) * voltage * grid.phases)
+              for start, finish in curtailments.segments(now, end, curtailments.boundaries(windows))]
+    found: dict[str, list[Window]] = {}
+    for charger in chargers:
+        for evse_id, session in planning.sessions_of(charger).items():
+            if session.get("needs"):
+                phases = int(session.get("phases_used") or charger.get("phases") or 3)
+                rated_w = planning.rated_a(charger) * voltage * phases
+                found[f"{charger['charge_point_id']}#{evse_id}"] = needs.caps(session, site, now, end, limits, rated_w)
+    return {evse: windows for evse, windows in found.items() if windows}
 
 
 def _record(run_id: str, cause: str, now: datetime, plan: planning.Plan, chargers: list[dict[str, Any]],

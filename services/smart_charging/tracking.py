@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 CHARGING_STATUSES = frozenset({"Charging", "SuspendedEV", "SuspendedEVSE"})
 # A connector free again has no session, whether or not its SessionEnded came (a session settled void never does).
 FREE = "Available"
+RESERVED = "Reserved"
 # The events about one charger, followed only once it is placed (ChargerPlaced itself places it).
 _CHARGER_EVENTS = frozenset({"ChargerConnected", "ChargerBooted", "ChargerOnline", "ChargerDisconnected",
                              "ChargerOffline", "ConnectorStatusChanged", "SessionStarted", "SessionEnded",
@@ -189,6 +190,15 @@ def charging_changed(event: SessionChargingChanged) -> str | None:
     return _site(after)
 
 
+def _reserved(event: ConnectorStatusChanged, values: dict[str, Any]) -> str | None:
+    """An EVSE becoming Reserved, or no longer (its time `r#{evse}` orders them): the site runs again."""
+    verb = "ADD" if event.status == RESERVED else "DELETE"
+    after = store.update_nested(event.charge_point_id, f"{verb} reserved :evse SET #r = :at",
+                                {"#r": f"r#{event.evse_id}"}, values,
+                                "attribute_exists(site_id) AND (attribute_not_exists(#r) OR #r < :at)")
+    return _site(after)
+
+
 def needs_changed(event: ChargingNeedsChanged) -> str | None:
     """The session's latest needs (by version) on its entry; needs of another transaction, or of one that ended (its
     entry is gone), are not kept."""
@@ -202,12 +212,16 @@ def needs_changed(event: ChargingNeedsChanged) -> str | None:
 
 
 def status_changed(event: ConnectorStatusChanged) -> str | None:
-    """The EVSEs a charger has; for 1.6, an EV pausing (SuspendedEV) or charging again; a connector free again has
-    no session left. Statuses apply in the charger's time order."""
+    """The EVSEs a charger has and which are reserved (their minimum is held); for 1.6, an EV pausing (SuspendedEV)
+    or charging again; a connector free again has no session left. Statuses apply in the charger's time order."""
     if event.evse_id <= 0:
         return None
     names = {"#s": f"s#{event.evse_id}"}
     values: dict[str, Any] = {":evse": {event.evse_id}, ":at": event.occurred_at}
+    if event.status == RESERVED or event.previous_status == RESERVED:
+        site_id = _reserved(event, values)
+        if event.status == RESERVED:
+            return site_id
     if event.status in CHARGING_STATUSES:
         after = store.update_nested(event.charge_point_id, "SET #s.charging_state = :state, #s.state_at = :at "
                                     "ADD evses :evse", names, values | {":state": event.status},

@@ -241,3 +241,18 @@ def test_a_connection_announced_before_the_placement_still_counts(site: None, ta
             ChargerPlaced(charge_point_id="SC-D", site_id=SITE, version=1, max_current_a=16.0, connected=False))
     settle_runs()
     assert {target for cp, target in requested(tap) if cp == "SC-D"} == {"max", "default#1"}
+
+
+def test_a_reserved_connector_is_held_until_it_is_not(site: None, tap: EventTap) -> None:
+    from services.contracts.connectivity import ConnectorStatusChanged
+    from services.smart_charging import store
+
+    def status(value: str, previous: str | None, at: str) -> ConnectorStatusChanged:
+        return ConnectorStatusChanged(charge_point_id=A, evse_id=1, connector_id=1, status=value,
+                                      previous_status=previous, occurred_at=at)
+
+    deliver(status("Reserved", "Available", "2026-12-04T11:00:00.000Z"))
+    assert (store.get_charger(A) or {}).get("reserved") == {1}
+    deliver(status("Available", "Reserved", "2026-12-04T11:05:00.000Z"),
+            status("Reserved", "Available", "2026-12-04T11:00:00.000Z"))  # a late one changes nothing
+    assert not (store.get_charger(A) or {}).get("reserved")

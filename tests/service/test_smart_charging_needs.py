@@ -69,3 +69,25 @@ def drain_runs() -> list[dict]:
     from services.smart_charging.manifest import RUNS
 
     return drain(settings().resource_name(RUNS.queue_name))
+
+
+def test_a_run_puts_a_sessions_needs_into_the_cheap_night_as_a_multi_period_profile(site: None) -> None:
+    from services.smart_charging import runs
+
+    deliver(SiteChanged(charge_point_id=None, change="updated", site_id=SITE, version=2, name="Depot", address=ADDRESS,
+                        time_zone="UTC", grid={"max_current_a": 32, "phases": 3},
+                        energy_prices=[{"start_time": "20:00", "end_time": "22:00", "price_per_kwh": 0.1},
+                                       {"start_time": "22:00", "end_time": "20:00", "price_per_kwh": 0.4}]))
+    deliver(started(A, "11"))
+    deliver(ChargingNeedsChanged(charge_point_id=A, session_id=f"s-{A}", transaction_id="11", evse_id=1,
+                                 energy_wh=11_000, departure_time="2026-12-05T23:00:00.000Z", origin="operator",
+                                 received_at="2026-12-05T18:00:00.000Z", version=1))
+    runs.run(SITE, "test", now=datetime(2026, 12, 5, 18, tzinfo=timezone.utc))
+    held = plain(store.get_charger(A))["p#tx#1"]
+    # The cheap 20:00-22:00 is filled first at the most A may draw (32 A, 22 kW), until the 11 kWh are planned:
+    # nothing before it, nothing after 20:30.
+    offsets = [(int(offset), float(limit)) for offset, limit in held["periods"]]
+    assert offsets[0] == (0, 0.0) and offsets[1] == (2 * 3600, 32.0)
+    assert offsets[2][0] == 2 * 3600 + 900 and 31 < offsets[2][1] < 32
+    assert offsets[3] == (2 * 3600 + 1800, 0.0)
+    assert float(held["limit_a"]) == 0
