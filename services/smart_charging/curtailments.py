@@ -45,11 +45,18 @@ def of(item: dict[str, Any]) -> Curtailment | None:
         return None
     limit = item.get("limit") or {}
     percent = item.get("reduction_percent")
-    return Curtailment(id=str(item["curtailment_id"]), start=clock.parse(item["effective_start"]),
-                       end=clock.parse(item["end"]),
+    return Curtailment(id=str(item["curtailment_id"]), start=_second(clock.parse(item["effective_start"])),
+                       end=_second(clock.parse(item["end"]), up=True),
                        current_a=float(limit["current_a"]) if limit.get("current_a") is not None else None,
                        power_w=float(limit["power_w"]) if limit.get("power_w") is not None else None,
                        reduction_percent=float(percent) if percent is not None else None)
+
+
+def _second(moment: datetime, up: bool = False) -> datetime:
+    """A window widened to whole seconds: profiles' periods start on whole seconds of a whole-second schedule start
+    (runs.run), so the fall comes no later and the rise no earlier than the window says."""
+    whole = moment.replace(microsecond=0)
+    return whole + timedelta(seconds=1) if up and whole < moment else whole
 
 
 def status(item: dict[str, Any], now: datetime) -> str:

@@ -73,7 +73,8 @@ def run(site_id: str, cause: str, now: datetime | None = None,
         site: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """One run of the site; it is dated before it reads anything (`site`, if the caller read it after `now`), so a
     change written while it runs (and the run asked for with it) is never taken as seen by it."""
-    now = now or clock.now()
+    moment = now or clock.now()
+    now = moment.replace(microsecond=0)  # profiles' periods then start on whole seconds (curtailments._second)
     site = site or store.get_site(site_id)
     if not site:
         return None
@@ -105,7 +106,7 @@ def run(site_id: str, cause: str, now: datetime | None = None,
         removed = tuple(f"p#{key}" for key in gone.get(cp, []) if key not in written.get(cp, {}))
         if fields or removed:
             store.update_charger(cp, fields, removed)
-    record = _record(run_id, cause, now, plan, chargers, written)
+    record = _record(run_id, cause, moment, plan, chargers, written)
     record["inputs"]["curtailments"] = [w.id for w in windows]
     store.put_run(site_id, record)
     store.put_site_fields(site_id, {"last_run_at": record["at"], "last_run_id": run_id})
