@@ -302,7 +302,8 @@ def _existing(curtailment_id: str) -> dict[str, Any]:
 
 
 @app.get("/curtailments/<curtailment_id>", security=allow(*Scope), summary="Get a curtailment window",
-         tags=[CURTAIL], description="One window and its status. 404 for an unknown id.",
+         tags=[CURTAIL], description=("One window as posted, with its effective (randomized) start and its status now: scheduled, active, "
+                      "ended or cancelled. 404 for an unknown id."),
          responses=responses({200: ("The window", Curtailment)}, 404, 422))
 def get_curtailment(curtailment_id: CurtailmentId) -> Curtailment:
     return _curtailment(_existing(curtailment_id), clock.now())
