@@ -95,9 +95,10 @@ def test_the_consumers_of_each_messages_events_are_counted_apart(result: dict[st
     # per charger: its connection (sessions' local list; diagnostics' fleet learns its version), its session's
     # invoice, diagnostics for six status changes and for its session's start and end (the fleet projection), the
     # evidence of chargers at risk: its boot and its session's end, billing's payments: its session's start (a
-    # hold, if an account's) and its invoice (a capture), and load management: its session's start and end (its
-    # connection, boot and statuses reach it only for a charger placed at a site, which these are not)
-    assert subscribed == 3 * (2 + 1 + 6 + 2 + 2 + 2 + 2)
+    # hold, if an account's) and its invoice (a capture), load management: its session's start and end (its
+    # connection, boot and statuses reach it only for a charger placed at a site, which these are not), drivers'
+    # notifications: its session's start, end and invoice, and the availability projection: its six status changes
+    assert subscribed == 3 * (2 + 1 + 6 + 2 + 2 + 2 + 2 + 3 + 6)
     # Load management follows only chargers placed at a site: for the others a session's event costs it one read.
     for row in ops.values():
         consumer = row["consumers"].get(SMART_CHARGING_EVENTS)

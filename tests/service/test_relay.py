@@ -91,7 +91,9 @@ def test_a_put_events_refused_once_still_reaches_the_consumer_once(online: str, 
     bill_everything_queued()
 
     # Refused, then put again by the mapping's retry, halved to find the record at fault.
-    assert spy.calls == [["SessionStarted", "SessionEnded"], ["SessionStarted"], ["SessionEnded"]]
+    # (The unknown TAG-1's start is also a SessionStartFailed, which drivers' notifications take.)
+    assert spy.calls == [["SessionStarted", "SessionStartFailed", "SessionEnded"], ["SessionStarted", "SessionStartFailed"],
+                         ["SessionEnded"]]
     [invoice] = invoices()
     assert (invoice["charge_point_id"], int(invoice["energy_wh"])) == (CP, 500)
     assert drain(BILLING_QUEUE) == []
@@ -100,15 +102,17 @@ def test_a_put_events_refused_once_still_reaches_the_consumer_once(online: str, 
 def test_a_relay_killed_mid_batch_loses_nothing_and_the_consumer_acts_once(online: str, tap: EventTap,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     inprocess.relay()  # the connection's ChargerConnected (sessions subscribes to it)
-    charge(online, 6)  # six SessionStarted and SessionEnded in one batch: two PutEvents calls, and the relay dies on the second
+    # Six SessionStarted, SessionStartFailed (TAG-1 is unknown) and SessionEnded in one batch: two PutEvents calls,
+    # and the relay dies on the second.
+    charge(online, 6)
     spy = PutEventsSpy(monkeypatch, die=(2,))
 
     with pytest.raises(Killed):
         inprocess.relay()
-    assert [len(call) for call in spy.calls] == [10, 2]
+    assert [len(call) for call in spy.calls] == [10, 8]
     delivered = bill_everything_queued()  # the mapping runs the whole batch again: the first ten go out twice
 
-    assert len(delivered) == 5 + 6 and len({e["detail"]["event_id"] for e in delivered}) == 6  # billing's SessionEnded
+    assert len(delivered) == 3 + 6 and len({e["detail"]["event_id"] for e in delivered}) == 6  # billing's SessionEnded
     assert len(invoices()) == 6
     assert len(tap.of("InvoiceIssued")) == 6
 
@@ -156,7 +160,7 @@ def test_only_what_some_manifest_subscribes_to_is_put_on_the_bus(online: str, ta
     # The operator's CommandCompleted is made, but not put on the bus.
     assert sorted({t for call in spy.calls for t in call}) == ["ChargerBooted", "ChargerConnected", "ChargerDisconnected",
                                                                "ConnectorStatusChanged", "FaultReported", "SessionEnded",
-                                                               "SessionStarted"]
+                                                               "SessionStartFailed", "SessionStarted"]
 
 
 def test_a_record_whose_events_cannot_be_derived_goes_to_the_failures_queue_and_the_stream_moves_on(
