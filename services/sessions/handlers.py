@@ -21,8 +21,9 @@ def api(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 @entry_point
 def relay(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """The streams of sessions' tables: SessionStarted, SessionEnded, SessionHoldReached, LocalListChanged and the SendLocalList
-    commands it requests, to the bus."""
+    """The streams of sessions' tables: SessionStarted, SessionEnded, SessionHoldReached, LocalListChanged,
+    ReservationChanged, ReservationExpiring and the commands they request (SendLocalList, ReserveNow,
+    CancelReservation), to the bus."""
     from services.shared.relay import relay_batch
 
     return relay_batch(event, "sessions")
@@ -78,6 +79,31 @@ def local_list_changed(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """A token change on the local list, sent to the chargers a page at a time (the bus's event, then the pages
     queue's messages)."""
     return consumers.sqs_batch(event, context, _local_list_changed)
+
+
+def _reservation_timer(record: "SQSRecord") -> None:
+    from services.sessions import reserving
+
+    reserving.timer(json.loads(record.body), clock.now())
+
+
+@entry_point
+def reservation_timer(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """A reservation's timer: its warning (ReservationExpiring) or its expiry."""
+    return consumers.sqs_batch(event, context, _reservation_timer)
+
+
+def _reserved_connector(record: "SQSRecord") -> None:
+    from services.contracts.connectivity import ConnectorStatusChanged
+    from services.sessions import reserving
+
+    reserving.connector_status(consumers.detail(record, ConnectorStatusChanged), clock.now())
+
+
+@entry_point
+def reserved_connector(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """A connector entering or leaving Reserved: confirms a pending reservation, or ends an expired one."""
+    return consumers.sqs_batch(event, context, _reserved_connector)
 
 
 def _pricing_event(record: "SQSRecord") -> None:

@@ -58,8 +58,11 @@ MANIFEST = ServiceManifest(
         # The events applied to a charger's list (`{charge_point_id}#{event_id}`), so a redelivered one sends nothing;
         # apart from the chargers (a sparse index would copy every write of a charger item, payload included).
         Table(name="local-list-receipts", partition_key=Key("receipt"), ttl_attribute="expires_at"),
-        # Reservations by charger and the charger's reservation id, as the answers to ReserveNow made them.
-        Table(name="reservations", partition_key=Key("charge_point_id"), sort_key=Key("reservation_id")),
+        # Reservations by charger and the charger's reservation id: made by POST /reservations (pending, its
+        # ReserveNow requested by the stream) or by an answer to an operator's ReserveNow; by-status lists one status.
+        Table(name="reservations", partition_key=Key("charge_point_id"), sort_key=Key("reservation_id"),
+              indexes=(Index(name="by-status", partition_key=Key("status"), sort_key=Key("updated_at")),),
+              stream=Stream("services.sessions.changes:reservation_changes")),
         # Billing's tariffs and assignments, chargers' sites and sites' time zones: what locks a session's price
         # (services/sessions/tariff_projection.py).
         Table(name="tariff-projection", partition_key=Key("pk")),
@@ -90,13 +93,21 @@ MANIFEST = ServiceManifest(
                            "detail-type": ["AccountStanding", "AdHocPaymentAuthorized", "HoldExtended"]},
             queue=Queue(name="sessions-payments", handler=f"{_HANDLERS}:payment_event"),
         ),
+        # Connectors entering or leaving Reserved only: most status changes never reach sessions.
+        Subscription(
+            event_pattern={"source": ["csms.connectivity"], "detail-type": ["ConnectorStatusChanged"],
+                           "detail": {"$or": [{"status": ["Reserved"]}, {"previous_status": ["Reserved"]}]}},
+            queue=Queue(name="sessions-reserved-connectors", handler=f"{_HANDLERS}:reserved_connector"),
+        ),
         Subscription(
             event_pattern={"source": ["csms.sessions"], "detail-type": ["LocalListChanged"]},
             queue=Queue(name="sessions-local-list-changed", handler=f"{_HANDLERS}:local_list_changed"),
         ),
     ),
     # The chargers after the first page a token change goes to (services/sessions/list_sync.py).
-    queues=(Queue(name="sessions-local-list-pages", handler=f"{_HANDLERS}:local_list_changed"),),
+    # Reservations' timers: the warning before the expiry, and the expiry (services/sessions/reserving.py).
+    queues=(Queue(name="sessions-local-list-pages", handler=f"{_HANDLERS}:local_list_changed"),
+            Queue(name="sessions-reservation-timers", handler=f"{_HANDLERS}:reservation_timer"),),
     # Running costs of active priced sessions (services/sessions/running_cost.py).
     schedules=(Schedule(name="sessions-running-cost", rate_minutes=1, handler=f"{_HANDLERS}:running_costs"),),
     rest_apis=(RestApi(prefixes=("/sessions", "/id-tokens", "/reservations", "/price-quotes"), handler=f"{_HANDLERS}:api",
@@ -119,5 +130,5 @@ MANIFEST = ServiceManifest(
     ),
     exporter=f"{_HANDLERS}:export_changes",
     publishes=("SessionStarted", "SessionEnded", "SessionHoldReached", "SessionChargingChanged", "LocalListChanged",
-               "CommandRequested"),
+               "CommandRequested", "ReservationChanged", "ReservationExpiring"),
 )
