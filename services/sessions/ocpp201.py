@@ -15,7 +15,11 @@ from services.shared.settings import settings
 
 
 def authorize(ctx: OcppContext, request: call.Authorize) -> call_result.Authorize:
-    info = transactions.authorize(_token(request.id_token), ctx.received_at, ctx.charge_point_id)
+    from services.sessions import reserving
+
+    token = _token(request.id_token)
+    info = reserving.authorized(ctx.charge_point_id, transactions.authorize(token, ctx.received_at, ctx.charge_point_id),
+                                token.id_token, ctx.ocpp_version, ctx.received_at)
     return call_result.Authorize(id_token_info=_id_token_info(transactions.quote(ctx.charge_point_id, info,
                                                                                 ctx.received_at)))
 

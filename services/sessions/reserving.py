@@ -117,6 +117,30 @@ def connector_status(event: ConnectorStatusChanged, now: datetime) -> None:
                 end(event.charge_point_id, int(item["reservation_id"]), "expired", at)
 
 
+def authorized(charge_point_id: str, info: dict[str, Any], id_token: str, ocpp_version: str,
+               now: datetime) -> dict[str, Any]:
+    """An Authorize's idTagInfo with the reservations of its charger applied (authorization.reserved_for_others):
+    read only for a token that is accepted otherwise."""
+    return at_start(charge_point_id, info, id_token, None, ocpp_version, now)[0]
+
+
+def at_start(charge_point_id: str, info: dict[str, Any], id_token: str, evse_id: int | None, ocpp_version: str,
+             now: datetime) -> tuple[dict[str, Any], int | None]:
+    """A start's idTagInfo with the reservations of its EVSE applied (another's token refused), and the reservation
+    its own token uses there though the start named none. Only an accepted token's start reads them."""
+    if info["status"] != "Accepted":
+        return info, None
+    from services.sessions import authorization
+
+    in_force = store.reservations_in_force(charge_point_id)
+    group = info.get("parent_id_tag")
+    refused = authorization.reserved_for_others(in_force, id_token, group, evse_id, ocpp_version, now)
+    if refused is not None:
+        return {**info, "status": refused}, None
+    own = reservations.consumed_by(in_force, id_token, group, evse_id) if evse_id is not None else None
+    return info, None if own is None else int(own["reservation_id"])
+
+
 def end(charge_point_id: str, reservation_id: int, status: Status, at: datetime, **fields: str) -> bool:
     """Ends a reservation in force; False if it was not (unknown, or ended already: a replay)."""
     changes = {"status": status, "ended_at": clock.iso(at), "updated_at": clock.iso(at), **fields}

@@ -136,13 +136,15 @@ def start(request: Start, now: datetime) -> tuple[str, dict[str, Any]]:
     transaction_id = store.claim_start(start_key, request.charge_point_id, fresh, expires_at)
     info = authorization.id_tag_info(request.id_tag, record, now, charge_point_id=request.charge_point_id,
                                      session_id=session_id(request.charge_point_id, transaction_id))
+    info, own = _reserved(request.charge_point_id, info, request.id_tag, request.evse_id, request.ocpp_version, now)
     flags = _token_flags(info["status"])
     lock: pricing_lock.Lock | None = None
     while transaction_id == fresh:  # this call claimed the start, so it creates the session
         lock = lock or pricing_lock.lock(request.charge_point_id, request.evse_id, info.get("parent_id_tag"),
                                          clock.parse(timestamp))
         if store.create_session(_started(request, transaction_id, timestamp, info, flags, now, lock, record)):
-            _reservation_used(request.charge_point_id, request.reservation_id, transaction_id, now)
+            _reservation_used(request.charge_point_id, request.reservation_id if request.reservation_id is not None
+                              else own, transaction_id, now)
             _used(record, info, request.charge_point_id, transaction_id, now)
             break
         # A session that a stop created holds this id (its start was never seen): this start takes the next one.
@@ -174,6 +176,15 @@ def _started(request: Start, transaction_id: str, timestamp: str, info: dict[str
     if request.reservation_id is not None:
         item["reservation_id"] = request.reservation_id
     return {**item, **_from_token(token)}
+
+
+def _reserved(charge_point_id: str, info: dict[str, Any], id_token: str, evse_id: int | None, ocpp_version: str,
+              now: datetime) -> tuple[dict[str, Any], int | None]:
+    """A start's token answer with its charger's reservations applied, and the reservation its own token uses
+    (services/sessions/reserving.py: at_start)."""
+    from services.sessions import reserving
+
+    return reserving.at_start(charge_point_id, info, id_token, evse_id, ocpp_version, now)
 
 
 def _reservation_used(charge_point_id: str, reservation_id: int | None, transaction_id: str, now: datetime) -> None:
@@ -366,6 +377,9 @@ def record_event(event: Event, now: datetime) -> Answer:
     info = None if event.token is None else authorization.id_tag_info(
         event.token.id_token, record, now, event.token.type, charge_point_id=event.charge_point_id,
         session_id=session_id(event.charge_point_id, event.transaction_id))
+    own = None
+    if info is not None and event.token is not None and event.event_type == "Started":
+        info, own = _reserved(event.charge_point_id, info, event.token.id_token, event.evse_id, event.ocpp_version, now)
     location = (event.evse_id or 0, event.connector_id or 0)
     # A chargingState change without a meter value is kept as a sample without values: later readings inherit it.
     meter_values = event.meter_values or ([{"timestamp": event.timestamp, "sampled_value": []}]
@@ -388,7 +402,8 @@ def record_event(event: Event, now: datetime) -> Answer:
                                           _event_fields(event, samples), latest, first, once)
     timestamp = clock.normalize(event.timestamp)
     if applied:
-        _reservation_used(event.charge_point_id, event.reservation_id, event.transaction_id, now)
+        _reservation_used(event.charge_point_id, event.reservation_id if event.reservation_id is not None else own,
+                          event.transaction_id, now)
         if info is not None:
             _used(record, info, event.charge_point_id, event.transaction_id, now)
         session = _locked(session, info, now)
