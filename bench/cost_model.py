@@ -301,11 +301,11 @@ def floor_usd_per_connector_month(profile: Profile, prices: Prices = Prices()) -
     return per_charger / profile.connectors
 
 
-def fixed_usd_per_month(prices: Prices = Prices(), *, alarms: int = 160, dashboards: int = 1, secrets: int = 5,
+def fixed_usd_per_month(prices: Prices = Prices(), *, alarms: int = 154, dashboards: int = 1, secrets: int = 5,
                         custom_metrics: int = 42) -> Decimal:
     """What the stack costs a month whatever the number of chargers.
 
-    The defaults are the stack today: 160 standard alarms, 1 dashboard and 5 secrets in the synthesized
+    The defaults are the stack today: 154 standard alarms, 1 dashboard and 5 secrets in the synthesized
     template, and at most 42 custom metrics (EMF, one per name and set of dimension values: OcppCallErrors
     for the 10 OCPP-J error codes, ConsumerRecordsFailed for the 18 consumer queues, 6 connectivity counts,
     sessions' TransactionEndLost, TariffVersionMissing, RunningCostUnpriceable and RunningCostsSent, and

@@ -383,8 +383,8 @@ ReservationStatus = Literal["pending", "reserved", "refused", "cancelled", "expi
 class ReservationToken(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id_token: str = Field(min_length=1, max_length=20, description=(
-        "The id token (up to 20 characters, which 1.6's idTag takes too)"))
+    id_token: str = Field(min_length=1, max_length=36, description=(
+        "The id token (2.0.1: up to 36 characters; a 1.6 charger's idTag: up to 20)"))
     type: authorization.TokenType | None = Field(None, description=(
         "Its type (2.0.1's IdTokenEnumType); absent: a 1.6 idTag's lookup (ISO14443, then Central)"))
 
@@ -484,6 +484,9 @@ def create_reservation(reservation: ReservationIn) -> Response[Reservation]:
     if reservation.evse_id > settings().max_connector_id:
         raise ProblemError(422, f"evse_id: must be 0 to {settings().max_connector_id}")
     version = _charger_version(reservation.charge_point_id)
+    if version == "ocpp1.6" and reservation.id_token and len(reservation.id_token.id_token) > 20:
+        raise ProblemError(422, f"id_token: {reservation.charge_point_id!r} speaks OCPP 1.6, whose idTag is at most 20 "
+                                "characters")
     token = _reservable(reservation.id_token, now) if reservation.id_token else None
     request = reservations.Request(
         charge_point_id=reservation.charge_point_id, evse_id=reservation.evse_id, expiry=expiry,

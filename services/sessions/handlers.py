@@ -51,15 +51,22 @@ def charger_connected(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def _command_completed(record: "SQSRecord") -> None:
-    from services.contracts.connectivity import CommandCompleted
-    from services.sessions import commanded
+    from services.contracts.connectivity import CommandCompleted, ConnectorStatusChanged
+    from services.sessions import commanded, reserving
 
-    commanded.completed(consumers.detail(record, CommandCompleted), clock.now())
+    body = json.loads(record.body)
+    if "detail" not in body:
+        reserving.timer(body, clock.now())
+    elif body.get("detail-type") == "ConnectorStatusChanged":
+        reserving.connector_status(ConnectorStatusChanged.model_validate(body["detail"]), clock.now())
+    else:
+        commanded.completed(CommandCompleted.model_validate(body["detail"]), clock.now())
 
 
 @entry_point
 def command_completed(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """The answers to SendLocalList, ReserveNow, CancelReservation and GetTransactionStatus."""
+    """The answers to SendLocalList, ReserveNow, CancelReservation and GetTransactionStatus; and what reservations
+    follow: a connector entering or leaving Reserved, and their timers (messages of sessions' own, not events)."""
     return consumers.sqs_batch(event, context, _command_completed)
 
 
@@ -79,31 +86,6 @@ def local_list_changed(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """A token change on the local list, sent to the chargers a page at a time (the bus's event, then the pages
     queue's messages)."""
     return consumers.sqs_batch(event, context, _local_list_changed)
-
-
-def _reservation_timer(record: "SQSRecord") -> None:
-    from services.sessions import reserving
-
-    reserving.timer(json.loads(record.body), clock.now())
-
-
-@entry_point
-def reservation_timer(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """A reservation's timer: its warning (ReservationExpiring) or its expiry."""
-    return consumers.sqs_batch(event, context, _reservation_timer)
-
-
-def _reserved_connector(record: "SQSRecord") -> None:
-    from services.contracts.connectivity import ConnectorStatusChanged
-    from services.sessions import reserving
-
-    reserving.connector_status(consumers.detail(record, ConnectorStatusChanged), clock.now())
-
-
-@entry_point
-def reserved_connector(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """A connector entering or leaving Reserved: confirms a pending reservation, or ends an expired one."""
-    return consumers.sqs_batch(event, context, _reserved_connector)
 
 
 def _pricing_event(record: "SQSRecord") -> None:

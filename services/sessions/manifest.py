@@ -74,10 +74,16 @@ MANIFEST = ServiceManifest(
             event_pattern={"source": ["csms.connectivity"], "detail-type": ["ChargerConnected"]},
             queue=Queue(name="sessions-charger-connected", handler=f"{_HANDLERS}:charger_connected"),
         ),
+        # The answers to sessions' commands and what reservations follow: connectors entering or leaving Reserved
+        # only (most status changes never reach sessions), and reservations' timers (services/sessions/reserving.py).
+        # One queue and function for all of them: the parent template has no room for more (docs/deploy.md).
         Subscription(
-            event_pattern={"source": ["csms.connectivity"], "detail-type": ["CommandCompleted"],
-                           "detail": {"action": ["SendLocalList", "GetLocalListVersion", "ReserveNow", "CancelReservation",
-                                                 "GetTransactionStatus"]}},
+            event_pattern={"source": ["csms.connectivity"], "$or": [
+                {"detail-type": ["CommandCompleted"],
+                 "detail": {"action": ["SendLocalList", "GetLocalListVersion", "ReserveNow", "CancelReservation",
+                                       "GetTransactionStatus"]}},
+                {"detail-type": ["ConnectorStatusChanged"], "detail": {"status": ["Reserved"]}},
+                {"detail-type": ["ConnectorStatusChanged"], "detail": {"previous_status": ["Reserved"]}}]},
             queue=Queue(name="sessions-command-completed", handler=f"{_HANDLERS}:command_completed"),
         ),
         # Billing's TariffChanged and TariffAssignmentChanged, connectivity's ChargerPlaced and SiteChanged.
@@ -93,21 +99,13 @@ MANIFEST = ServiceManifest(
                            "detail-type": ["AccountStanding", "AdHocPaymentAuthorized", "HoldExtended"]},
             queue=Queue(name="sessions-payments", handler=f"{_HANDLERS}:payment_event"),
         ),
-        # Connectors entering or leaving Reserved only: most status changes never reach sessions.
-        Subscription(
-            event_pattern={"source": ["csms.connectivity"], "detail-type": ["ConnectorStatusChanged"],
-                           "detail": {"$or": [{"status": ["Reserved"]}, {"previous_status": ["Reserved"]}]}},
-            queue=Queue(name="sessions-reserved-connectors", handler=f"{_HANDLERS}:reserved_connector"),
-        ),
         Subscription(
             event_pattern={"source": ["csms.sessions"], "detail-type": ["LocalListChanged"]},
             queue=Queue(name="sessions-local-list-changed", handler=f"{_HANDLERS}:local_list_changed"),
         ),
     ),
     # The chargers after the first page a token change goes to (services/sessions/list_sync.py).
-    # Reservations' timers: the warning before the expiry, and the expiry (services/sessions/reserving.py).
-    queues=(Queue(name="sessions-local-list-pages", handler=f"{_HANDLERS}:local_list_changed"),
-            Queue(name="sessions-reservation-timers", handler=f"{_HANDLERS}:reservation_timer"),),
+    queues=(Queue(name="sessions-local-list-pages", handler=f"{_HANDLERS}:local_list_changed"),),
     # Running costs of active priced sessions (services/sessions/running_cost.py).
     schedules=(Schedule(name="sessions-running-cost", rate_minutes=1, handler=f"{_HANDLERS}:running_costs"),),
     rest_apis=(RestApi(prefixes=("/sessions", "/id-tokens", "/reservations", "/price-quotes"), handler=f"{_HANDLERS}:api",

@@ -3,7 +3,7 @@
 
 A reservation the CSMS makes is written pending with its ReserveNow; the reservations table's stream asks
 connectivity to send it (services/sessions/changes.py), and every status change is a ReservationChanged. Its
-answer makes it reserved or refused and starts its timer: SESSIONS_QUEUE gets a message at its warning and again
+answer makes it reserved or refused and starts its timer: TIMERS_QUEUE gets a message at its warning and again
 at its expiry (services/shared/timers.py), which may arrive late or twice: each step is conditional on the item."""
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from services.shared import clock
 if TYPE_CHECKING:
     from services.contracts.connectivity import CommandCompleted, ConnectorStatusChanged
 
-TIMERS_QUEUE = "sessions-reservation-timers"
+# The queue of the answers to sessions' commands: its consumer tells a timer by its body (no event envelope).
+TIMERS_QUEUE = "sessions-command-completed"
 
 
 def make(request: reservations.Request, ocpp_version: str, now: datetime, **known: str | None) -> dict[str, Any]:

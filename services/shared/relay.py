@@ -135,7 +135,11 @@ def wanted(source: str, detail_type: str, detail: dict[str, Any] | None = None) 
 def _could_match(pattern: dict[str, Any], source: str, detail_type: str, detail: dict[str, Any]) -> bool:
     """EventBridge matching on `source`, `detail-type` and the detail's top-level fields the event has, strings or
     null (a rule of CommandCompleted for a few actions, or for one requester); other fields and filters are taken
-    to match, so an event is dropped only when no rule can want it."""
+    to match, so an event is dropped only when no rule can want it. A top-level `$or` matches by any of its
+    alternatives, each with the rest of the pattern."""
+    if "$or" in pattern:
+        rest = {name: value for name, value in pattern.items() if name != "$or"}
+        return any(_could_match({**rest, **alternative}, source, detail_type, detail) for alternative in pattern["$or"])
     fields = (pattern.get("detail") or {}).items()
     return (_field_matches(pattern.get("source"), source) and _field_matches(pattern.get("detail-type"), detail_type)
             and all(_field_matches(allowed, detail[name]) for name, allowed in fields

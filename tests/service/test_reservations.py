@@ -108,7 +108,8 @@ def test_what_a_reservation_refuses_to_make(aws_env: None) -> None:
              ({"charge_point_id": "CP-RV4", "id_token": {"id_token": "NOBODY"}}, 422),
              ({"charge_point_id": "CP-RV4", "id_token": {"id_token": "BLOCKED4"}}, 422),
              ({"charge_point_id": "CP-RV4"}, 422),
-             ({"charge_point_id": "CP-RV4", "id_token": {"id_token": "OK4"}, "evse_id": 5000}, 422)]
+             ({"charge_point_id": "CP-RV4", "id_token": {"id_token": "OK4"}, "evse_id": 5000}, 422),
+             ({"charge_point_id": "CP-RV4", "id_token": {"id_token": "X" * 21}}, 422)]
     for body, expected in cases:
         status, problem = reserve(body)
         assert status == expected, (body, problem)
@@ -152,14 +153,18 @@ def _status(charge_point_id: str, evse_id: int, status: str, previous: str, at: 
     event = ConnectorStatusChanged(event_id=frame_id(), charge_point_id=charge_point_id, occurred_at=at,
                                    evse_id=evse_id, connector_id=1, status=status, previous_status=previous)
     body = {"source": event.source, "detail-type": event.detail_type(), "detail": event.model_dump(mode="json")}
-    assert handlers.reserved_connector(sqs_event([json.dumps(body)]), context()) == {"batchItemFailures": []}
+    assert handlers.command_completed(sqs_event([json.dumps(body)]), context()) == {"batchItemFailures": []}
 
 
 def test_the_reserved_status_confirms_and_leaving_it_after_the_expiry_ends(aws_env: None) -> None:
-    online("CP-RV6", V16)
+    connection = online("CP-RV6", V16)
     put_token("R6")
     made = reserve({"charge_point_id": "CP-RV6", "evse_id": 1, "id_token": {"id_token": "R6"}})[1]
-    _status("CP-RV6", 1, "Reserved", "Available", clock.iso(clock.now()))
+    flow()
+    for connector, status in ((2, "Preparing"), (1, "Reserved")):  # through the bus: its rule passes Reserved only
+        send_frame("CP-RV6", connection, [2, frame_id(), "StatusNotification", {
+            "connectorId": connector, "status": status, "errorCode": "NoError"}], V16)
+        assert flow() == (connector == 1)
     assert sessions_api("GET", f"/reservations/{made['id']}")[1]["status"] == "reserved"
     _status("CP-RV6", 1, "Available", "Reserved", clock.iso(clock.now()))  # before its expiry: the charger's word
     assert store.get_reservation("CP-RV6", str(made["reservation_id"]))["status"] == "reserved"

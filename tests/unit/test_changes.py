@@ -320,3 +320,6 @@ def test_only_types_a_rule_can_match_are_wanted() -> None:
     assert not wanted("csms.connectivity", "CommandCompleted", {"action": "Reset", "requested_by": None})
     assert wanted("csms.connectivity", "CommandCompleted", {"action": "Reset", "requested_by": "csms.diagnostics"})
     assert not wanted("csms.connectivity", "CommandCompleted", {"action": "Reset", "requested_by": "csms.sessions"})
+    # Sessions' rule is a top-level $or: its CommandCompleted alternative still names its actions.
+    assert not wanted("csms.connectivity", "CommandCompleted", {"action": "ClearCache", "requested_by": None})
+    assert wanted("csms.connectivity", "ConnectorStatusChanged", {"status": "Reserved"})

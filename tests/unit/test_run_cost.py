@@ -174,9 +174,9 @@ def test_the_summary_is_the_models_total_beside_the_floor_the_target_and_the_fix
     assert by_action + result["by_service"]["apigw_connection_minutes"] == pytest.approx(result["usd_per_connector_month"],
                                                                                           rel=1e-5)
     assert result["by_action"]["Heartbeat"]["per_month"] == pytest.approx(8766.72)
-    # 160 alarms at 0.10, a dashboard at 3, 5 secrets at 0.40 and 42 metrics at 0.30: 33.60 a month.
-    assert result["fixed_usd_per_month"] == 33.6
-    assert result["fixed_usd_per_connector_month"] == {"500": 0.0672, "10000": 0.00336}
+    # 154 alarms at 0.10, a dashboard at 3, 5 secrets at 0.40 and 42 metrics at 0.30: 33.00 a month.
+    assert result["fixed_usd_per_month"] == 33.0
+    assert result["fixed_usd_per_connector_month"] == {"500": 0.066, "10000": 0.0033}
     assert result["assumptions"]["call_ms"]["events"] == 20.0 and result["run"] == {"chargers": 1}
     assert all(math.isfinite(value) and value > 0 for value in result["by_service"].values())
 
