@@ -78,12 +78,12 @@ MANIFEST = ServiceManifest(
         # only (most status changes never reach sessions), and reservations' timers (services/sessions/reserving.py).
         # One queue and function for all of them: the parent template has no room for more (docs/deploy.md).
         Subscription(
-            event_pattern={"source": ["csms.connectivity"], "$or": [
-                {"detail-type": ["CommandCompleted"],
-                 "detail": {"action": ["SendLocalList", "GetLocalListVersion", "ReserveNow", "CancelReservation",
-                                       "GetTransactionStatus"]}},
-                {"detail-type": ["ConnectorStatusChanged"], "detail": {"status": ["Reserved"]}},
-                {"detail-type": ["ConnectorStatusChanged"], "detail": {"previous_status": ["Reserved"]}}]},
+            # CommandCompleted has no previous_status and no status Reserved; ConnectorStatusChanged no action.
+            event_pattern={"source": ["csms.connectivity"], "detail-type": ["CommandCompleted", "ConnectorStatusChanged"],
+                           "detail": {"$or": [
+                               {"action": ["SendLocalList", "GetLocalListVersion", "ReserveNow", "CancelReservation",
+                                           "GetTransactionStatus"]},
+                               {"status": ["Reserved"]}, {"previous_status": ["Reserved"]}]}},
             queue=Queue(name="sessions-command-completed", handler=f"{_HANDLERS}:command_completed"),
         ),
         # Billing's TariffChanged and TariffAssignmentChanged, connectivity's ChargerPlaced and SiteChanged.
