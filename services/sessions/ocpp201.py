@@ -15,13 +15,10 @@ from services.shared.settings import settings
 
 
 def authorize(ctx: OcppContext, request: call.Authorize) -> call_result.Authorize:
-    from services.sessions import reserving
-
     token = _token(request.id_token)
-    info = reserving.authorized(ctx.charge_point_id, transactions.authorize(token, ctx.received_at, ctx.charge_point_id),
-                                token.id_token, ctx.ocpp_version, ctx.received_at)
+    info = transactions.authorize(token, ctx.received_at, ctx.charge_point_id)
     return call_result.Authorize(id_token_info=_id_token_info(transactions.quote(ctx.charge_point_id, info,
-                                                                                ctx.received_at)))
+                                                                                token.id_token, ctx.received_at)))
 
 
 def transaction_event(ctx: OcppContext, request: call.TransactionEvent) -> call_result.TransactionEvent:

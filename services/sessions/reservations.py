@@ -156,6 +156,11 @@ def timer_outcome(item: dict[str, Any], now: datetime) -> Literal["expire", "war
     return "wait"
 
 
+def marked(reserved_until: str | None, now: datetime) -> bool:
+    """Whether a charger may have reservations in force: its marker (the latest expiry of any) is still ahead."""
+    return reserved_until is not None and clock.parse(reserved_until) > now
+
+
 def holds(item: dict[str, Any], evse_id: int | None) -> bool:
     """Whether a reservation in force holds `evse_id` (None: the charger as a whole, as Authorize asks)."""
     return item["status"] in IN_FORCE and (evse_id is None or int(item.get("evse_id", 0)) in (0, evse_id))

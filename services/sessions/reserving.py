@@ -20,14 +20,24 @@ if TYPE_CHECKING:
 
 # The queue of the answers to sessions' commands: its consumer tells a timer by its body (no event envelope).
 TIMERS_QUEUE = "sessions-command-completed"
+# The marker of a reservation the charger was sent without a zone (an operator's ReserveNow): no time to expire it by.
+NO_EXPIRY = "9999-12-31T23:59:59.999Z"
 
 
 def make(request: reservations.Request, ocpp_version: str, now: datetime, **known: str | None) -> dict[str, Any]:
     """A new reservation, pending: its ReserveNow goes out through the table's stream."""
     item = reservations.pending(request, store.next_reservation_number(reservations.MAX_ID), ocpp_version, now,
                                 **known)
+    _mark(item)
     store.create_reservation(item)
     return item
+
+
+def _mark(item: dict[str, Any]) -> None:
+    """The charger's marker covers the reservation (before it is stored: a marker without one costs a look only)."""
+    from services.sessions import tariff_projection
+
+    tariff_projection.mark_reserved(item["charge_point_id"], item.get("expiry_date") or NO_EXPIRY)
 
 
 def cancel(charge_point_id: str, reservation_id: str, now: datetime) -> dict[str, Any] | None:
@@ -61,6 +71,8 @@ def reserve_now(event: CommandCompleted, now: datetime) -> None:
     elif event.reply is not None:
         item = reservations.reserved(event.charge_point_id, event.command_id, event.payload, event.reply, at)
         item["version"] = int((existing or {}).get("version", 0)) + 1
+        if item["status"] == reservations.RESERVED:
+            _mark(item)
         if store.put_reservation(item) and item["status"] == reservations.RESERVED:
             schedule(item)
 
@@ -120,16 +132,19 @@ def connector_status(event: ConnectorStatusChanged, now: datetime) -> None:
 
 def authorized(charge_point_id: str, info: dict[str, Any], id_token: str, ocpp_version: str,
                now: datetime) -> dict[str, Any]:
-    """An Authorize's idTagInfo with the reservations of its charger applied (authorization.reserved_for_others):
-    read only for a token that is accepted otherwise."""
+    """A 1.6 Authorize's idTagInfo with the reservations of its charger applied (authorization.reserved_for_others):
+    it reads no item of the charger's, so an accepted token's costs a Query (2.0.1's reads the marker with the
+    price it quotes: transactions.quote)."""
     return at_start(charge_point_id, info, id_token, None, ocpp_version, now)[0]
 
 
 def at_start(charge_point_id: str, info: dict[str, Any], id_token: str, evse_id: int | None, ocpp_version: str,
-             now: datetime) -> tuple[dict[str, Any], int | None]:
+             now: datetime, may_have: bool = True) -> tuple[dict[str, Any], int | None]:
     """A start's idTagInfo with the reservations of its EVSE applied (another's token refused), and the reservation
-    its own token uses there though the start named none. Only an accepted token's start reads them."""
-    if info["status"] != "Accepted":
+    its own token uses there though the start named none. They are read (one Query) only for a token accepted
+    otherwise, and not where the charger's marker, read anyway with its site, says it has none (`may_have`
+    False: reservations.marked)."""
+    if info["status"] != "Accepted" or not may_have:
         return info, None
     from services.sessions import authorization
 

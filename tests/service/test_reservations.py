@@ -8,6 +8,8 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from services.sessions import reserving, store
 from services.shared import clock
 from tests.service.helpers import EventTap, context, frame_id, send_frame, sqs_event
@@ -213,3 +215,23 @@ def test_a_reserved_201_evse_refuses_others_at_start_only(aws_env: None) -> None
     assert started("tx-mine", "MINE8", 1) == "Accepted"
     [used] = sessions_api("GET", "/reservations", query={"charge_point_id": "CP-RV8"})[1]["items"]
     assert (used["status"], used["transaction_id"]) == ("used", "tx-mine")
+
+
+def test_a_201_authorize_looks_for_reservations_only_where_the_chargers_marker_says(
+        aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    connection = online("CP-RV9", V201)
+    put_token("MINE9")
+    put_token("OTHER9")
+    looked: list[str] = []
+    real = store.reservations_in_force
+    monkeypatch.setattr(store, "reservations_in_force", lambda cp: looked.append(cp) or real(cp))
+
+    def authorize(id_token: str) -> str:
+        reply = send_frame("CP-RV9", connection, [2, frame_id(), "Authorize", {
+            "idToken": {"idToken": id_token, "type": "ISO14443"}}], V201)
+        return reply[2]["idTokenInfo"]["status"]
+
+    assert authorize("OTHER9") == "Accepted" and looked == []  # no reservation ever: no Query
+    _reserved("CP-RV9", connection, V201, {"id_token": {"id_token": "MINE9", "type": "ISO14443"}})
+    assert (authorize("OTHER9"), authorize("MINE9")) == ("NotAtThisTime", "Accepted")
+    assert looked == ["CP-RV9", "CP-RV9"]

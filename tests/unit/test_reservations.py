@@ -93,6 +93,11 @@ def test_a_timer_expires_warns_once_or_waits() -> None:
     assert reservations.timer_outcome({**item, "status": "used"}, EXPIRY) == "none"
 
 
+def test_a_chargers_marker_says_whether_to_look() -> None:
+    assert not reservations.marked(None, AT)
+    assert reservations.marked("2026-12-01T10:00:01Z", AT) and not reservations.marked("2026-12-01T10:00:00Z", AT)
+
+
 def _held(evse_id: int, id_token: str = "MINE", group: str | None = None, status: str = "reserved") -> dict:
     return {"evse_id": evse_id, "id_token": id_token, "status": status, "expiry_date": "2026-12-01T11:00:00.000Z",
             "reservation_id": str(evse_id), **({"group_id_token": group} if group else {})}
