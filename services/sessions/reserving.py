@@ -53,21 +53,22 @@ def _in_force(item: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def reserve_now(event: CommandCompleted, now: datetime) -> None:
     """A ReserveNow the charger answered made the reservation, or refused it; one that failed (never sent, no
-    answer in time) refused it with its error. A reservation the CSMS made is pending until then; one an operator
-    asked for directly (POST /chargers/{id}/commands) is made by its answer."""
+    answer in time) refused it with its error. A reservation the CSMS made (it keeps its `request`) is pending
+    until then, or reserved already by its connector's status; one an operator asked for directly (POST
+    /chargers/{id}/commands) is made by its answer."""
     number = str(reservations.reservation_id(event.payload))
     existing = store.get_reservation(event.charge_point_id, number)
     at = clock.parse(event.occurred_at)
-    if existing is not None and existing["status"] == PENDING:
+    if existing is not None and existing.get("command_id") == event.command_id:
+        if existing["status"] == reservations.RESERVED:
+            schedule(existing)  # redelivered: its timer may not have been sent
+    elif existing is not None and "request" in existing:
         answer = str((event.reply or {}).get("status") or event.error_code or event.status)
         changed = store.change_reservation(event.charge_point_id, number,
                                            {**reservations.answered(existing, answer, at), "command_id": event.command_id},
-                                           (PENDING,))
+                                           IN_FORCE)
         if changed is not None and changed["status"] == reservations.RESERVED:
             schedule(changed)
-    elif existing is not None and existing.get("command_id") == event.command_id:
-        if existing["status"] == reservations.RESERVED:
-            schedule(existing)  # redelivered: its timer may not have been sent
     elif event.reply is not None:
         item = reservations.reserved(event.charge_point_id, event.command_id, event.payload, event.reply, at)
         item["version"] = int((existing or {}).get("version", 0)) + 1

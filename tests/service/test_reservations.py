@@ -168,6 +168,10 @@ def test_the_reserved_status_confirms_and_leaving_it_after_the_expiry_ends(aws_e
             "connectorId": connector, "status": status, "errorCode": "NoError"}], V16)
         assert flow() == (connector == 1)
     assert sessions_api("GET", f"/reservations/{made['id']}")[1]["status"] == "reserved"
+    answer_last("CP-RV6", connection, "ReserveNow", {"status": "Accepted"}, V16)  # the answer comes after
+    answered = store.get_reservation("CP-RV6", str(made["reservation_id"]))
+    assert (answered["status"], answered["answer"], answered["request"]["idTag"]) == ("reserved", "Accepted", "R6")
+    assert timers_waiting() == 1
     _status("CP-RV6", 1, "Available", "Reserved", clock.iso(clock.now()))  # before its expiry: the charger's word
     assert store.get_reservation("CP-RV6", str(made["reservation_id"]))["status"] == "reserved"
     _status("CP-RV6", 1, "Available", "Reserved", clock.iso(clock.now() + timedelta(hours=2)))
