@@ -88,7 +88,7 @@ def reserved_for_others(in_force: list[dict[str, Any]], id_token: str, group: st
     reservation's idTag or its parentIdTag; 1.6's AuthorizationStatus has no reason for it, so Invalid. OCPP 2.0.1
     H01 (Reservation) and H03/H04 (using, cancelling): a reserved EVSE accepts only the reservation's idToken or
     groupIdToken; NotAtThisTime is AuthorizationStatusEnumType's "valid, but not allowed at this time".
-    At a start (`evse_id` given) the EVSE's reservations decide; at Authorize (no EVSE) a token is refused only
+    At a start (`evse_id` given) the EVSE's reservations decide; at a 2.0.1 Authorize (no EVSE) a token is refused only
     when the reservations for others take every EVSE: one for any EVSE (0), or as many as the charger has EVSEs,
     which sessions does not know, so only the charger-wide one counts."""
     holding = [r for r in in_force

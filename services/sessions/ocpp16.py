@@ -12,11 +12,8 @@ from services.shared.settings import settings
 
 
 def authorize(ctx: OcppContext, request: call.Authorize) -> call_result.Authorize:
-    from services.sessions import reserving
-
-    info = transactions.authorize_id_tag(request.id_tag, ctx.received_at, ctx.charge_point_id)
-    return call_result.Authorize(id_tag_info=reserving.authorized(ctx.charge_point_id, info, request.id_tag,
-                                                                  ctx.ocpp_version, ctx.received_at))
+    return call_result.Authorize(id_tag_info=transactions.authorize_id_tag(request.id_tag, ctx.received_at,
+                                                                             ctx.charge_point_id))
 
 
 def start_transaction(ctx: OcppContext, request: call.StartTransaction) -> call_result.StartTransaction:

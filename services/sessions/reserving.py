@@ -131,14 +131,6 @@ def connector_status(event: ConnectorStatusChanged, now: datetime) -> None:
                 end(event.charge_point_id, int(item["reservation_id"]), "expired", at)
 
 
-def authorized(charge_point_id: str, info: dict[str, Any], id_token: str, ocpp_version: str,
-               now: datetime) -> dict[str, Any]:
-    """A 1.6 Authorize's idTagInfo with the reservations of its charger applied (authorization.reserved_for_others):
-    it reads no item of the charger's, so an accepted token's costs a Query (2.0.1's reads the marker with the
-    price it quotes: transactions.quote)."""
-    return at_start(charge_point_id, info, id_token, None, ocpp_version, now)[0]
-
-
 def at_start(charge_point_id: str, info: dict[str, Any], id_token: str, evse_id: int | None, ocpp_version: str,
              now: datetime, may_have: bool = True) -> tuple[dict[str, Any], int | None]:
     """A start's idTagInfo with the reservations of its EVSE applied (another's token refused), and the reservation
