@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
@@ -41,9 +42,10 @@ TAGS = {  # each tag of this service's routes, described at the top of the OpenA
         "cannot be right, its settlement by an operator."
     ),
     RESERVATIONS: (
-        "Connectors held for a token: made by a charger's answer to ReserveNow (POST /chargers/{id}/commands), ended "
-        "by CancelReservation, by the charger (2.0.1 ReservationStatusUpdate), by its expiry, or used by the "
-        "transaction that started with its id."
+        "EVSEs held for a token or a token group until an expiry: made by POST /reservations (pending until the "
+        "charger answers its ReserveNow) or by a charger's answer to an operator's ReserveNow (POST "
+        "/chargers/{id}/commands); ended by DELETE (CancelReservation), by the charger (2.0.1 "
+        "ReservationStatusUpdate), by its expiry, or used by the transaction that started with it (docs/reservations.md)."
     ),
 }
 TAGS.update(availability_api.TAGS)
@@ -379,7 +381,33 @@ def settle_session(session_id: SessionId, settlement: SettlementIn) -> Session:
     return Session(**_session(item))
 
 
-ReservationStatus = Literal["reserved", "refused", "cancelled", "expired", "removed", "used"]
+ReservationStatus = Literal["pending", "reserved", "refused", "cancelled", "expired", "removed", "used"]
+
+
+class ReservationToken(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id_token: str = Field(min_length=1, max_length=36, description=(
+        "The id token (2.0.1: up to 36 characters; a 1.6 charger's idTag: up to 20)"))
+    type: authorization.TokenType | None = Field(None, description=(
+        "Its type (2.0.1's IdTokenEnumType); absent: a 1.6 idTag's lookup (ISO14443, then Central)"))
+
+
+class ReservationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    charge_point_id: str = Field(min_length=1, max_length=48)
+    evse_id: int = Field(0, ge=0, le=1000, description="The EVSE (1.6: the connector); 0 or absent: any of the charger's")
+    id_token: ReservationToken | None = Field(None, description="The token the EVSE is held for")
+    group_id_token: str | None = Field(None, min_length=1, max_length=20, description=(
+        "The group (1.6 parentIdTag, 2.0.1 groupIdToken) whose every token may use it, with or without `id_token`"))
+    expiry: Timestamp = Field(description="RFC 3339 with a zone: in the future, at most 24 hours ahead")
+
+    @model_validator(mode="after")
+    def _someone(self) -> ReservationIn:
+        if self.id_token is None and self.group_id_token is None:
+            raise ValueError("id_token or group_id_token: whom the EVSE is held for")
+        return self
 
 
 class Reservation(BaseModel):
@@ -391,13 +419,17 @@ class Reservation(BaseModel):
     connector_type: str | None = Field(None, description="2.0.1: the connector type asked for")
     id_token: str
     token_type: str | None = Field(None, description="2.0.1's idToken type; null for 1.6")
+    group_id_token: str | None = None
+    account_id: str | None = Field(None, description="The token's billing account, where sessions knows it")
     expiry_date: str | None = None
     status: ReservationStatus = Field(description=(
-        "reserved (in force); refused (the charger's `answer` says why: Faulted, Occupied, Rejected, Unavailable); "
+        "pending (made, its charger has not answered yet); reserved (in force); refused (the charger's `answer` says why: Faulted, Occupied, Rejected, Unavailable); "
         "cancelled (CancelReservation accepted); expired (past its expiry, or the charger said so); removed (the "
         "charger removed it); used (a transaction started with it: `transaction_id`)"))
-    answer: str = Field(description="The charger's answer to ReserveNow")
+    answer: str | None = Field(None, description=(
+        "The charger's answer to ReserveNow, or the command's error where none came (e.g. Timeout); null while pending"))
     transaction_id: str | None = None
+    cancel_requested_at: str | None = Field(None, description="When DELETE asked for it to be cancelled")
     updated_at: str
     ended_at: str | None = None
 
@@ -413,19 +445,116 @@ def _reservation(item: dict[str, Any]) -> Reservation:
                           "status": reservations.status_at(item, clock.now())})
 
 
-@app.get("/reservations", security=allow(*Scope), summary="List a charger's reservations", tags=[RESERVATIONS],
-         description=("A charger's reservations by reservation id, in force or ended, as its answers and reports left "
-                      "them. Follow `next_token` until it is null. 422 without `charge_point_id`."),
-         responses=responses({200: ("A page of the charger's reservations", ReservationPage)}, 422))
+@app.get("/reservations", security=allow(*Scope), summary="List reservations", tags=[RESERVATIONS],
+         description=("A charger's reservations by reservation id, or every reservation of one `status` (least "
+                      "recently changed first), or a charger's of one status. Follow `next_token` until it is null. "
+                      "422 without either filter."),
+         responses=responses({200: ("A page of reservations", ReservationPage)}, 422))
 def list_reservations(
-    charge_point_id: Annotated[str, Query(min_length=1, max_length=48, description="The charger's reservations")],
+    charge_point_id: Annotated[str | None, Query(min_length=1, max_length=48, description="The charger's reservations")] = None,
+    status: Annotated[ReservationStatus | None, Query(description="Only the reservations of this status")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     next_token: Annotated[str | None, Query()] = None,
 ) -> ReservationPage:
-    start = decode_token(next_token, lambda key: 0 < len(key["reservation_id"]) <= 20, charge_point_id=charge_point_id,
-                         reservation_id=None)
-    items, last = store.query_reservations(charge_point_id, limit, start)
+    if charge_point_id is None and status is None:
+        raise ProblemError(422, "Give charge_point_id, status or both: the reservations of a charger, or of a status")
+    if charge_point_id is None:
+        start = decode_token(next_token, lambda key: 0 < len(key["reservation_id"]) <= 20, status=status,
+                             charge_point_id=None, reservation_id=None, updated_at=None)
+    else:
+        start = decode_token(next_token, lambda key: 0 < len(key["reservation_id"]) <= 20,
+                             charge_point_id=charge_point_id, reservation_id=None)
+    items, last = store.query_reservations(charge_point_id, status, limit, start)
     return ReservationPage(items=[_reservation(i) for i in items], next_token=encode_token(last))
+
+
+@app.post("/reservations", security=allow(Scope.ADMIN, Scope.OPERATOR), summary="Reserve an EVSE", tags=[RESERVATIONS],
+          description=(
+              "Holds an EVSE (or any EVSE of the charger: `evse_id` 0 or absent) for a token or a token group until "
+              "`expiry`. The reservation is `pending` until the charger answers the ReserveNow it is sent (in its "
+              "OCPP version's shape, with an id the CSMS picks): then `reserved`, or `refused` with the answer. 404 "
+              "for a charger sessions has never heard of, 409 for one that never connected (its OCPP version is not "
+              "known), 422 for an expiry in the past or over 24 hours ahead, or a token that is unknown or may not "
+              "charge (blocked, expired)."),
+          responses=responses({201: ("The reservation, pending", Reservation)}, 404, 409, 422))
+def create_reservation(reservation: ReservationIn) -> Response[Reservation]:
+    from services.sessions import reserving
+
+    now = clock.now()
+    expiry = clock.parse(reservation.expiry)
+    problem = reservations.expiry_problem(expiry, now)
+    if problem is not None:
+        raise ProblemError(422, problem)
+    if reservation.evse_id > settings().max_connector_id:
+        raise ProblemError(422, f"evse_id: must be 0 to {settings().max_connector_id}")
+    version = _charger_version(reservation.charge_point_id)
+    if version == "ocpp1.6" and reservation.id_token and len(reservation.id_token.id_token) > 20:
+        raise ProblemError(422, f"id_token: {reservation.charge_point_id!r} speaks OCPP 1.6, whose idTag is at most 20 "
+                                "characters")
+    token = _reservable(reservation.id_token, now) if reservation.id_token else None
+    request = reservations.Request(
+        charge_point_id=reservation.charge_point_id, evse_id=reservation.evse_id, expiry=expiry,
+        id_token=token["id_token"] if token else None, token_type=token["type"] if token else None,
+        group_id_token=reservation.group_id_token or (token or {}).get("parent_id_tag"))
+    item = reserving.make(request, version, now, account_id=(token or {}).get("account_id"),
+                          site_id=_site(reservation.charge_point_id))
+    return json_response(201, _reservation(item))
+
+
+def _charger_version(charge_point_id: str) -> str:
+    """The charger's OCPP version, as its connections told sessions (its local-list record)."""
+    charger = store.get_list_charger(charge_point_id, consistent=False)
+    if charger is not None and charger.get("ocpp_version"):
+        return str(charger["ocpp_version"])
+    if _site(charge_point_id) is None:
+        raise ProblemError(404, f"No charger {charge_point_id!r} is known: it has never connected nor been placed at a site")
+    raise ProblemError(409, f"Charger {charge_point_id!r} never connected, so its OCPP version is not known: reserve "
+                            "once it has connected")
+
+
+def _site(charge_point_id: str) -> str | None:
+    from services.sessions import tariff_projection
+
+    return tariff_projection.get_many([f"charger#{charge_point_id}"]).get(f"charger#{charge_point_id}", {}).get("site_id")
+
+
+def _reservable(token: ReservationToken, now: datetime) -> dict[str, Any]:
+    """The token's record if it may charge now; 422 saying why not."""
+    record = (store.get_token(token.id_token, token.type) if token.type else
+              authorization.of_id_tag(store.tokens_of(token.id_token)))
+    if record is None:
+        raise ProblemError(422, f"id_token: no token {token.id_token!r}"
+                                f"{' of type ' + token.type if token.type else ''} (register it with PUT /id-tokens)")
+    status = authorization.status_of(record, now)
+    if status != "Accepted":
+        raise ProblemError(422, f"id_token: token {token.id_token!r} is {status} and may not charge, so it may not reserve")
+    return record
+
+
+@app.delete("/reservations/<reservation_id>", security=allow(Scope.ADMIN, Scope.OPERATOR),
+            summary="Cancel a reservation", tags=[RESERVATIONS],
+            description=("Asks for a reservation in force to be cancelled: its charger is sent CancelReservation (a "
+                         "pending one's once the charger accepted it), and its acceptance makes it `cancelled`. "
+                         "Idempotent. 404 for an unknown reservation, 409 for one that has ended."),
+            responses=responses({202: ("The reservation, its cancellation asked for", Reservation)}, 404, 409, 422))
+def cancel_reservation(reservation_id: Annotated[str, Path(min_length=3, max_length=80, description=(
+        "{reservation id}@{charge point id}, e.g. 7@CP-1"))]) -> Response[Reservation]:
+    from services.sessions import reserving
+
+    key = _found_reservation(reservation_id)
+    item = reserving.cancel(*key, clock.now())
+    if item is None:
+        ended = store.get_reservation(*key) or {}
+        raise ProblemError(409, f"Reservation {reservation_id!r} is {ended.get('status')}: only one in force is cancelled")
+    return json_response(202, _reservation(item))
+
+
+def _found_reservation(reservation_id: str) -> tuple[str, str]:
+    key = reservations.key_of(reservation_id)
+    if key is None or store.get_reservation(*key) is None:
+        raise ProblemError(404, f"No reservation {reservation_id!r}: its id is {{reservation id}}@{{charge point id}}, "
+                                "e.g. 7@CP-1")
+    return key
 
 
 @app.get("/reservations/<reservation_id>", security=allow(*Scope), summary="Get a reservation", tags=[RESERVATIONS],

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
+from services.sessions import reservations
 from services.shared import clock
 from services.shared.log import logger
 
@@ -76,3 +77,24 @@ def status_of(token: dict[str, Any], now: datetime | None = None, charge_point_i
     if now is not None and expiry and clock.parse(expiry) <= now:
         return "Expired"
     return status
+
+
+def reserved_for_others(in_force: list[dict[str, Any]], id_token: str, group: str | None, evse_id: int | None,
+                        ocpp_version: str, now: datetime) -> str | None:
+    """The status an accepted token is answered instead when reservations in force (`in_force`, its charger's) hold
+    what it asks for others, or None.
+
+    OCPP 1.6 section 5.13 (Reserve Now): a reserved connector (connector 0: one of the charger's) is kept for the
+    reservation's idTag or its parentIdTag; 1.6's AuthorizationStatus has no reason for it, so Invalid. OCPP 2.0.1
+    H01 (Reservation) and H03/H04 (using, cancelling): a reserved EVSE accepts only the reservation's idToken or
+    groupIdToken; NotAtThisTime is AuthorizationStatusEnumType's "valid, but not allowed at this time".
+    At a start (`evse_id` given) the EVSE's reservations decide; at a 2.0.1 Authorize (no EVSE) a token is refused only
+    when the reservations for others take every EVSE: one for any EVSE (0), or as many as the charger has EVSEs,
+    which sessions does not know, so only the charger-wide one counts."""
+    holding = [r for r in in_force
+               if reservations.holds(r, evse_id) and reservations.status_at(r, now) in reservations.IN_FORCE]
+    if not holding or any(reservations.is_for(r, id_token, group) for r in holding):
+        return None
+    if evse_id is None and not any(int(r.get("evse_id", 0)) == 0 for r in holding):
+        return None
+    return "Invalid" if ocpp_version == "ocpp1.6" else "NotAtThisTime"

@@ -8,6 +8,8 @@ from services.contracts.sessions import (
     ChargingNeedsChanged,
     IdleFeeStarted,
     LocalListChanged,
+    ReservationChanged,
+    ReservationExpiring,
     SessionChargingChanged,
     SessionEnded,
     SessionHoldReached,
@@ -15,7 +17,7 @@ from services.contracts.sessions import (
     SessionStarted,
     SessionStartFailed,
 )
-from services.sessions import cost_messages, local_list
+from services.sessions import cost_messages, local_list, reservations
 from services.shared.dynamo import plain
 from services.shared.events import Event, stable_id
 
@@ -179,3 +181,42 @@ def _remote_start(token: dict[str, Any]) -> SessionsCommandRequested:
     return SessionsCommandRequested(event_id=stable_id(action, token["payment_id"]), charge_point_id=token["charge_point_id"],
                                     occurred_at=token["created_at"], action=action, payload=payload,
                                     reference=token["payment_id"])
+
+
+def reservation_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[Event]:
+    """ReservationChanged when a reservation is made or its status changes (by its version); the ReserveNow of one
+    the CSMS made (written pending with its `request`); its CancelReservation once it is reserved and asked to be
+    cancelled (`cancel_requested_at`: at the DELETE, or at the answer of a pending one); ReservationExpiring when
+    its timer set `warned_at`."""
+    if not new:
+        return []
+    before = old or {}
+    public = reservations.public_id(new["charge_point_id"], new["reservation_id"])
+    found: list[Event] = []
+    if new["status"] != before.get("status"):
+        found.append(ReservationChanged(
+            event_id=stable_id("ReservationChanged", public, int(new.get("version", 0)), new["status"]),
+            occurred_at=new["updated_at"], charge_point_id=new["charge_point_id"], reservation_id=public,
+            evse_id=int(new.get("evse_id", 0)), status=new["status"], id_token=new.get("id_token"),
+            group_id_token=new.get("group_id_token"), account_id=new.get("account_id"),
+            expiry_date=new.get("expiry_date"), site_id=new.get("site_id"), version=int(new.get("version", 0))))
+    if old is None and new["status"] == reservations.PENDING and "request" in new:
+        found.append(SessionsCommandRequested(
+            event_id=stable_id("ReserveNow", public), charge_point_id=new["charge_point_id"],
+            occurred_at=new["requested_at"], action="ReserveNow", payload=plain(new["request"]), reference=public))
+    if _cancel_due(new) and not _cancel_due(before):
+        number = int(new["reservation_id"])
+        found.append(SessionsCommandRequested(
+            event_id=stable_id("CancelReservation", public, new["cancel_requested_at"]),
+            charge_point_id=new["charge_point_id"], occurred_at=new["cancel_requested_at"], action="CancelReservation",
+            payload={"reservationId": number}, reference=public))
+    if "warned_at" in new and "warned_at" not in before:
+        found.append(ReservationExpiring(
+            event_id=stable_id("ReservationExpiring", public), occurred_at=new["warned_at"],
+            charge_point_id=new["charge_point_id"], reservation_id=public, evse_id=int(new.get("evse_id", 0)),
+            account_id=new.get("account_id"), id_token=new.get("id_token"), expiry_date=new["expiry_date"]))
+    return found
+
+
+def _cancel_due(reservation: dict[str, Any]) -> bool:
+    return reservation.get("status") == reservations.RESERVED and "cancel_requested_at" in reservation

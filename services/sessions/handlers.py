@@ -21,8 +21,9 @@ def api(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 @entry_point
 def relay(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """The streams of sessions' tables: SessionStarted, SessionEnded, SessionHoldReached, LocalListChanged and the SendLocalList
-    commands it requests, to the bus."""
+    """The streams of sessions' tables: SessionStarted, SessionEnded, SessionHoldReached, LocalListChanged,
+    ReservationChanged, ReservationExpiring and the commands they request (SendLocalList, ReserveNow,
+    CancelReservation), to the bus."""
     from services.shared.relay import relay_batch
 
     return relay_batch(event, "sessions")
@@ -50,15 +51,22 @@ def charger_connected(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def _command_completed(record: "SQSRecord") -> None:
-    from services.contracts.connectivity import CommandCompleted
-    from services.sessions import commanded
+    from services.contracts.connectivity import CommandCompleted, ConnectorStatusChanged
+    from services.sessions import commanded, reserving
 
-    commanded.completed(consumers.detail(record, CommandCompleted), clock.now())
+    body = json.loads(record.body)
+    if "detail" not in body:
+        reserving.timer(body, clock.now())
+    elif body.get("detail-type") == "ConnectorStatusChanged":
+        reserving.connector_status(ConnectorStatusChanged.model_validate(body["detail"]), clock.now())
+    else:
+        commanded.completed(CommandCompleted.model_validate(body["detail"]), clock.now())
 
 
 @entry_point
 def command_completed(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """The answers to SendLocalList, ReserveNow, CancelReservation and GetTransactionStatus."""
+    """The answers to SendLocalList, ReserveNow, CancelReservation and GetTransactionStatus; and what reservations
+    follow: a connector entering or leaving Reserved, and their timers (messages of sessions' own, not events)."""
     return consumers.sqs_batch(event, context, _command_completed)
 
 

@@ -58,8 +58,11 @@ MANIFEST = ServiceManifest(
         # The events applied to a charger's list (`{charge_point_id}#{event_id}`), so a redelivered one sends nothing;
         # apart from the chargers (a sparse index would copy every write of a charger item, payload included).
         Table(name="local-list-receipts", partition_key=Key("receipt"), ttl_attribute="expires_at"),
-        # Reservations by charger and the charger's reservation id, as the answers to ReserveNow made them.
-        Table(name="reservations", partition_key=Key("charge_point_id"), sort_key=Key("reservation_id")),
+        # Reservations by charger and the charger's reservation id: made by POST /reservations (pending, its
+        # ReserveNow requested by the stream) or by an answer to an operator's ReserveNow; by-status lists one status.
+        Table(name="reservations", partition_key=Key("charge_point_id"), sort_key=Key("reservation_id"),
+              indexes=(Index(name="by-status", partition_key=Key("status"), sort_key=Key("updated_at")),),
+              stream=Stream("services.sessions.changes:reservation_changes")),
         # Billing's tariffs and assignments, chargers' sites and sites' time zones: what locks a session's price
         # (services/sessions/tariff_projection.py); and what drivers are shown of connectors, whose items alone
         # carry `avail_site`, so the sparse index reads a site's (or an unplaced charger's) in one query
@@ -74,10 +77,16 @@ MANIFEST = ServiceManifest(
             event_pattern={"source": ["csms.connectivity"], "detail-type": ["ChargerConnected"]},
             queue=Queue(name="sessions-charger-connected", handler=f"{_HANDLERS}:charger_connected"),
         ),
+        # The answers to sessions' commands and what reservations follow: connectors entering or leaving Reserved
+        # only (most status changes never reach sessions), and reservations' timers (services/sessions/reserving.py).
+        # One queue and function for all of them: the parent template has no room for more (docs/deploy.md).
         Subscription(
-            event_pattern={"source": ["csms.connectivity"], "detail-type": ["CommandCompleted"],
-                           "detail": {"action": ["SendLocalList", "GetLocalListVersion", "ReserveNow", "CancelReservation",
-                                                 "GetTransactionStatus"]}},
+            # CommandCompleted has no previous_status and no status Reserved; ConnectorStatusChanged no action.
+            event_pattern={"source": ["csms.connectivity"], "detail-type": ["CommandCompleted", "ConnectorStatusChanged"],
+                           "detail": {"$or": [
+                               {"action": ["SendLocalList", "GetLocalListVersion", "ReserveNow", "CancelReservation",
+                                           "GetTransactionStatus"]},
+                               {"status": ["Reserved"]}, {"previous_status": ["Reserved"]}]}},
             queue=Queue(name="sessions-command-completed", handler=f"{_HANDLERS}:command_completed"),
         ),
         # Billing's TariffChanged and TariffAssignmentChanged, connectivity's ChargerPlaced and SiteChanged; and what
@@ -128,5 +137,6 @@ MANIFEST = ServiceManifest(
     ),
     exporter=f"{_HANDLERS}:export_changes",
     publishes=("SessionStarted", "SessionEnded", "SessionHoldReached", "SessionChargingChanged", "LocalListChanged",
-               "CommandRequested", "SessionStartFailed", "IdleFeeStarted", "ChargingNeedsChanged"),
+               "CommandRequested", "SessionStartFailed", "IdleFeeStarted", "ChargingNeedsChanged", "ReservationChanged",
+               "ReservationExpiring"),
 )

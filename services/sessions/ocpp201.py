@@ -16,9 +16,10 @@ from services.shared.settings import settings
 
 
 def authorize(ctx: OcppContext, request: call.Authorize) -> call_result.Authorize:
-    info = transactions.authorize(_token(request.id_token), ctx.received_at, ctx.charge_point_id)
+    token = _token(request.id_token)
+    info = transactions.authorize(token, ctx.received_at, ctx.charge_point_id)
     return call_result.Authorize(id_token_info=_id_token_info(transactions.quote(ctx.charge_point_id, info,
-                                                                                ctx.received_at)))
+                                                                                token.id_token, ctx.received_at)))
 
 
 def transaction_event(ctx: OcppContext, request: call.TransactionEvent) -> call_result.TransactionEvent:

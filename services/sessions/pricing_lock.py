@@ -47,6 +47,8 @@ class Lock:
     site_id: str | None
     token_group: str | None
     price_text: str | None
+    # The charger's reservations' marker, read with its site (services/sessions/reserving.py).
+    reserved_until: str | None = None
 
     def fields(self, charge_point_id: str, now: datetime) -> dict[str, Any]:
         """What the session stores (nothing None); a priced one joins the running-cost index, due its first running
@@ -77,7 +79,8 @@ def lock(charge_point_id: str, evse_id: int | None, token_group: str | None, at:
                                            if evse_id else None), ("charger", charge_point_id), ("default", None)]
     near = [(scope, target) for scope, target in near if scope == "default" or target is not None]
     first = projection.get_many([f"charger#{charge_point_id}", *(projection.target_key(s, t) for s, t in near)])
-    site_id = first.get(f"charger#{charge_point_id}", {}).get("site_id")
+    charger = first.get(f"charger#{charge_point_id}", {})
+    site_id, marker = charger.get("site_id"), charger.get("reserved_until")
     assignments = [a for scope, target in near
                    for a in projection.assignments_of(first.get(projection.target_key(scope, target)), scope, target)]
     keys = [projection.tariff_key(a.tariff_id) for a in assignments] + [projection.tariff_key(tariffs.DEFAULT_TARIFF_ID)]
@@ -95,9 +98,9 @@ def lock(charge_point_id: str, evse_id: int | None, token_group: str | None, at:
                             site_id=site_id)
     applied = applying(assignments, second, target, at)
     if applied is None:
-        return Lock(None, None, time_zone, site_id, token_group, None)
+        return Lock(None, None, time_zone, site_id, token_group, None, marker)
     tariff_id, version, tariff = applied
-    return Lock(tariff_id, version, time_zone, site_id, token_group, tariff.text())
+    return Lock(tariff_id, version, time_zone, site_id, token_group, tariff.text(), marker)
 
 
 def applying(assignments: list[tariffs.Assignment], items: dict[str, dict[str, Any]], target: tariffs.Target,

@@ -618,13 +618,22 @@ def put_reservation(item: dict[str, Any]) -> bool:
 
 def end_reservation(charge_point_id: str, reservation_id: str, fields: dict[str, Any]) -> dict[str, Any] | None:
     """Ends a reservation in force; the reservation after, or None if it was not in force (or unknown)."""
+    return change_reservation(charge_point_id, reservation_id, fields, ("pending", "reserved"))
+
+
+def change_reservation(charge_point_id: str, reservation_id: str, fields: dict[str, Any],
+                       statuses: tuple[str, ...]) -> dict[str, Any] | None:
+    """Sets `fields` on a reservation whose status is one of `statuses`, its version one higher (ReservationChanged
+    is ordered by it); the reservation after, or None if its status was another (or it is unknown)."""
     sets, names, values = set_clause(fields)
+    allowed = {f":s{i}": status for i, status in enumerate(statuses)}
     try:
         reply = _reservations().update_item(
             Key={"charge_point_id": charge_point_id, "reservation_id": reservation_id},
-            UpdateExpression="SET " + ", ".join(sets), ConditionExpression="#status = :reserved",
-            ExpressionAttributeNames={**names, "#status": "status"},
-            ExpressionAttributeValues={**values, ":reserved": "reserved"}, ReturnValues="ALL_NEW")
+            UpdateExpression="SET " + ", ".join(sets) + " ADD #version :one",
+            ConditionExpression=f"#status IN ({', '.join(allowed)})",
+            ExpressionAttributeNames={**names, "#status": "status", "#version": "version"},
+            ExpressionAttributeValues={**values, **allowed, ":one": 1}, ReturnValues="ALL_NEW")
     except ClientError as error:
         if condition_failed(error):
             return None
@@ -632,14 +641,62 @@ def end_reservation(charge_point_id: str, reservation_id: str, fields: dict[str,
     return reply["Attributes"]
 
 
+def mark_reservation(charge_point_id: str, reservation_id: str, name: str, at: str) -> dict[str, Any] | None:
+    """Sets `name` (warned_at, cancel_requested_at) once on a reservation in force; the reservation after, or None
+    if it is set already or the reservation is not in force."""
+    try:
+        reply = _reservations().update_item(
+            Key={"charge_point_id": charge_point_id, "reservation_id": reservation_id},
+            UpdateExpression="SET #name = :at",
+            ConditionExpression="attribute_not_exists(#name) AND #status IN (:pending, :reserved)",
+            ExpressionAttributeNames={"#name": name, "#status": "status"},
+            ExpressionAttributeValues={":at": at, ":pending": "pending", ":reserved": "reserved"}, ReturnValues="ALL_NEW")
+    except ClientError as error:
+        if condition_failed(error):
+            return None
+        raise
+    return reply["Attributes"]
+
+
+def create_reservation(item: dict[str, Any]) -> None:
+    """Stores a new reservation the CSMS made (its id is the counter's, so none is there)."""
+    _reservations().put_item(Item=item, ConditionExpression="attribute_not_exists(reservation_id)")
+
+
+def next_reservation_number(limit: int) -> int:
+    """The next reservation id, 1 to `limit` (OCPP's are int32), from the atomic counter."""
+    reply = aws.table("counters").update_item(
+        Key={"name": "reservation_id"}, UpdateExpression="ADD #v :one",
+        ExpressionAttributeNames={"#v": "value"}, ExpressionAttributeValues={":one": 1}, ReturnValues="UPDATED_NEW")
+    return (int(reply["Attributes"]["value"]) - 1) % limit + 1
+
+
+def reservations_in_force(charge_point_id: str) -> list[dict[str, Any]]:
+    """A charger's reservations pending or reserved (a Query of its partition; a charger has few)."""
+    return every(_reservations().query, {"KeyConditionExpression": Key("charge_point_id").eq(charge_point_id),
+                                         "FilterExpression": Attr("status").is_in(["pending", "reserved"])})
+
+
 def get_reservation(charge_point_id: str, reservation_id: str) -> dict[str, Any] | None:
     return _reservations().get_item(Key={"charge_point_id": charge_point_id, "reservation_id": reservation_id}).get("Item")
 
 
-def query_reservations(charge_point_id: str, limit: int,
+RESERVATIONS_BY_STATUS = "by-status"
+
+
+def query_reservations(charge_point_id: str | None, status: str | None, limit: int,
                        start_key: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    return page(_reservations().query, {"KeyConditionExpression": Key("charge_point_id").eq(charge_point_id)}, limit,
-                start_key, ("charge_point_id", "reservation_id"))
+    """A charger's reservations (of one status: filtered), or all of one status (the by-status index, latest
+    changed last)."""
+    if charge_point_id is None:
+        assert status is not None
+        return page(_reservations().query, {"IndexName": RESERVATIONS_BY_STATUS,
+                                            "KeyConditionExpression": Key("status").eq(status)}, limit, start_key,
+                    ("charge_point_id", "reservation_id", "status", "updated_at"))
+    request: dict[str, Any] = {"KeyConditionExpression": Key("charge_point_id").eq(charge_point_id)}
+    if status is not None:
+        request["FilterExpression"] = Attr("status").eq(status)
+    return page(_reservations().query, request, limit, start_key, ("charge_point_id", "reservation_id"))
 
 
 # --- accounts' standings ------------------------------------------------------------------------------

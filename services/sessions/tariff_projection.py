@@ -8,7 +8,8 @@ One table, one item per key (`pk`), so a start reads what it needs in a few Batc
   `a_{assignment id}` each (a map with the tariff, its validity and `changed_at`; a removed one stays as a
   tombstone so a replayed older change cannot bring it back), ordered per assignment by the event's occurred_at;
 - `assignment#{id}`: the target an assignment is on, so one moved to another target leaves the old one;
-- `charger#{id}`: the charger's site, ordered by ChargerPlaced's `version`;
+- `charger#{id}`: the charger's site, ordered by ChargerPlaced's `version`; and `reserved_until`, the latest expiry
+  of its reservations (services/sessions/reserving.py), so what reads the item anyway knows whether to look for any;
 - `site#{id}`: the site's time zone, ordered by SiteChanged's `version`.
 Each write is conditional on its order, so a redelivered or late event changes nothing. Items `avail#...` and
 `avail-site#...` are GET /availability's (services/sessions/availability_projection.py).
@@ -120,6 +121,13 @@ def _ordered(key: str, version: int, fields: dict[str, str | None]) -> None:
     _conditional(Key={"pk": key}, UpdateExpression=update,
                  ConditionExpression="attribute_not_exists(version) OR version < :v",
                  ExpressionAttributeNames=names, ExpressionAttributeValues={**values, ":v": version})
+
+
+def mark_reserved(charge_point_id: str, until: str) -> None:
+    """Raises the charger's `reserved_until` to `until` (it never falls: a reservation ended early costs a look)."""
+    _conditional(Key={"pk": f"charger#{charge_point_id}"}, UpdateExpression="SET reserved_until = :u",
+                 ConditionExpression="attribute_not_exists(reserved_until) OR reserved_until < :u",
+                 ExpressionAttributeValues={":u": until})
 
 
 # --- reading ---------------------------------------------------------------------------------------------------

@@ -45,6 +45,8 @@ LOCKED_WITHOUT_TOKEN = "without_token"
 END_MISSING = "end_missing"
 # Racing events that each change a session's seqNos make its flags be computed again; one race is already rare.
 MAX_FLAG_WRITES = 3
+# A charger's reservations' marker that was not read (services/sessions/reserving.py: at_start).
+UNREAD = "unread"
 
 
 def session_id(charge_point_id: str, transaction_id: str) -> str:
@@ -110,13 +112,17 @@ def _used(record: dict[str, Any] | None, info: dict[str, Any], charge_point_id: 
         metric("AdHocTokenReused")
 
 
-def quote(charge_point_id: str, info: dict[str, Any], now: datetime) -> dict[str, Any]:
+def quote(charge_point_id: str, info: dict[str, Any], id_token: str, now: datetime) -> dict[str, Any]:
     """A 2.0.1 Authorize's idTagInfo with the price text of the tariff a session started now would lock, for an
-    accepted token (no connector is named yet: a connector's own tariff shows from the session's first event)."""
+    accepted token (no connector is named yet: a connector's own tariff shows from the session's first event),
+    unless the charger's reservations refuse it (their marker comes with the charger's site)."""
     if info["status"] != "Accepted":
         return info
-    price_text = pricing_lock.lock(charge_point_id, None, info.get("parent_id_tag"), now).price_text
-    return {**info, "price_text": price_text} if price_text else info
+    lock = pricing_lock.lock(charge_point_id, None, info.get("parent_id_tag"), now)
+    info = _reserved(charge_point_id, info, id_token, None, "ocpp2.0.1", now, lock.reserved_until)[0]
+    if info["status"] != "Accepted" or not lock.price_text:
+        return info
+    return {**info, "price_text": lock.price_text}
 
 
 def _token_flags(status: str) -> list[str]:
@@ -137,13 +143,15 @@ def start(request: Start, now: datetime) -> tuple[str, dict[str, Any]]:
     transaction_id = store.claim_start(start_key, request.charge_point_id, fresh, expires_at)
     info = authorization.id_tag_info(request.id_tag, record, now, charge_point_id=request.charge_point_id,
                                      session_id=session_id(request.charge_point_id, transaction_id))
+    lock = pricing_lock.lock(request.charge_point_id, request.evse_id, info.get("parent_id_tag"),
+                             clock.parse(timestamp)) if transaction_id == fresh else None
+    info, own = _reserved(request.charge_point_id, info, request.id_tag, request.evse_id, request.ocpp_version, now,
+                          lock.reserved_until if lock is not None else UNREAD)
     flags = _token_flags(info["status"])
-    lock: pricing_lock.Lock | None = None
-    while transaction_id == fresh:  # this call claimed the start, so it creates the session
-        lock = lock or pricing_lock.lock(request.charge_point_id, request.evse_id, info.get("parent_id_tag"),
-                                         clock.parse(timestamp))
+    while lock is not None and transaction_id == fresh:  # this call claimed the start, so it creates the session
         if store.create_session(_started(request, transaction_id, timestamp, info, flags, now, lock, record)):
-            _reservation_used(request.charge_point_id, request.reservation_id, transaction_id, now)
+            _reservation_used(request.charge_point_id, request.reservation_id if request.reservation_id is not None
+                              else own, transaction_id, now)
             _used(record, info, request.charge_point_id, transaction_id, now)
             break
         # A session that a stop created holds this id (its start was never seen): this start takes the next one.
@@ -175,6 +183,17 @@ def _started(request: Start, transaction_id: str, timestamp: str, info: dict[str
     if request.reservation_id is not None:
         item["reservation_id"] = request.reservation_id
     return {**item, **_from_token(token)}
+
+
+def _reserved(charge_point_id: str, info: dict[str, Any], id_token: str, evse_id: int | None, ocpp_version: str,
+              now: datetime, marker: str | None = UNREAD) -> tuple[dict[str, Any], int | None]:
+    """A token's answer with its charger's reservations applied, and the reservation its own token uses there
+    (services/sessions/reserving.py: at_start); `marker` the charger's reservations' marker where its site was
+    read anyway (pricing_lock.Lock.reserved_until), else UNREAD."""
+    from services.sessions import reservations, reserving
+
+    may_have = marker == UNREAD or reservations.marked(marker, now)
+    return reserving.at_start(charge_point_id, info, id_token, evse_id, ocpp_version, now, may_have)
 
 
 def _reservation_used(charge_point_id: str, reservation_id: int | None, transaction_id: str, now: datetime) -> None:
@@ -368,6 +387,9 @@ def record_event(event: Event, now: datetime) -> Answer:
     info = None if event.token is None else authorization.id_tag_info(
         event.token.id_token, record, now, event.token.type, charge_point_id=event.charge_point_id,
         session_id=session_id(event.charge_point_id, event.transaction_id))
+    own = None
+    if info is not None and event.token is not None and event.event_type == "Started":
+        info, own = _reserved(event.charge_point_id, info, event.token.id_token, event.evse_id, event.ocpp_version, now)
     location = (event.evse_id or 0, event.connector_id or 0)
     # A chargingState change without a meter value is kept as a sample without values: later readings inherit it.
     meter_values = event.meter_values or ([{"timestamp": event.timestamp, "sampled_value": []}]
@@ -392,7 +414,8 @@ def record_event(event: Event, now: datetime) -> Answer:
                                           _event_fields(event, samples), latest, first, once)
     timestamp = clock.normalize(event.timestamp)
     if applied:
-        _reservation_used(event.charge_point_id, event.reservation_id, event.transaction_id, now)
+        _reservation_used(event.charge_point_id, event.reservation_id if event.reservation_id is not None else own,
+                          event.transaction_id, now)
         if info is not None:
             _used(record, info, event.charge_point_id, event.transaction_id, now)
         session = _locked(session, info, now)

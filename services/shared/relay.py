@@ -135,11 +135,26 @@ def wanted(source: str, detail_type: str, detail: dict[str, Any] | None = None) 
 def _could_match(pattern: dict[str, Any], source: str, detail_type: str, detail: dict[str, Any]) -> bool:
     """EventBridge matching on `source`, `detail-type` and the detail's top-level fields the event has, strings or
     null (a rule of CommandCompleted for a few actions, or for one requester); other fields and filters are taken
-    to match, so an event is dropped only when no rule can want it."""
+    to match, so an event is dropped only when no rule can want it. The detail's `$or` matches by any of its
+    alternatives, each of which names fields of one type of event: one naming a field the event lacks is not its."""
     fields = (pattern.get("detail") or {}).items()
+    alternatives = (pattern.get("detail") or {}).get("$or")
     return (_field_matches(pattern.get("source"), source) and _field_matches(pattern.get("detail-type"), detail_type)
             and all(_field_matches(allowed, detail[name]) for name, allowed in fields
-                    if isinstance(allowed, list) and name in detail and isinstance(detail[name], str | None)))
+                    if isinstance(allowed, list) and name in detail and isinstance(detail[name], str | None))
+            and (alternatives is None or any(_alternative_matches(a, detail) for a in alternatives)))
+
+
+def _alternative_matches(fields: dict[str, Any], detail: dict[str, Any]) -> bool:
+    for name, allowed in fields.items():
+        if not isinstance(allowed, list):
+            continue
+        if name not in detail:
+            if all(isinstance(option, str) for option in allowed):
+                return False
+        elif isinstance(detail[name], str | None) and not _field_matches(allowed, detail[name]):
+            return False
+    return True
 
 
 def _field_matches(allowed: Iterable[Any] | None, value: str | None) -> bool:

@@ -323,3 +323,19 @@ def test_only_types_a_rule_can_match_are_wanted() -> None:
     assert not wanted("csms.connectivity", "CommandCompleted", {"action": "Reset", "requested_by": None})
     assert wanted("csms.connectivity", "CommandCompleted", {"action": "Reset", "requested_by": "csms.diagnostics"})
     assert not wanted("csms.connectivity", "CommandCompleted", {"action": "Reset", "requested_by": "csms.sessions"})
+    # Sessions' rule's detail is an $or: a CommandCompleted of another action matches none of it.
+    assert not wanted("csms.connectivity", "CommandCompleted", {"action": "ClearCache", "status": "accepted",
+                                                               "requested_by": None})
+
+
+def test_a_rules_detail_or_matches_by_one_of_its_alternatives() -> None:
+    from services.shared.relay import _could_match
+
+    rule = {"detail-type": ["CommandCompleted", "ConnectorStatusChanged"],
+            "detail": {"$or": [{"action": ["ReserveNow"]}, {"status": ["Reserved"]}, {"previous_status": ["Reserved"]}]}}
+    status = {"status": "Charging", "previous_status": "Available"}
+    assert not _could_match(rule, "csms.connectivity", "ConnectorStatusChanged", status)
+    assert _could_match(rule, "csms.connectivity", "ConnectorStatusChanged", {**status, "previous_status": "Reserved"})
+    assert _could_match(rule, "csms.connectivity", "ConnectorStatusChanged", {**status, "status": "Reserved"})
+    assert _could_match(rule, "csms.connectivity", "CommandCompleted", {"action": "ReserveNow", "status": "accepted"})
+    assert not _could_match(rule, "csms.connectivity", "CommandCompleted", {"action": "Reset", "status": "accepted"})
