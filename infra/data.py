@@ -66,6 +66,7 @@ class Data(Construct):
         self.secrets: dict[str, secretsmanager.Secret] = {}
         self.workgroups: dict[str, athena.CfnWorkGroup] = {}
         self.topics: dict[str, sns.Topic] = {}
+        self._queries: cdk.NestedStack | None = None
 
     def own(self, manifest: ServiceManifest, scope: Construct | None = None) -> None:
         """Creates what the manifest owns; its tables in `scope` (a service's nested stack), if given."""
@@ -220,10 +221,14 @@ class Data(Construct):
         """Each file a named query of the catalog's workgroup, by the file's name; its first comment line (`-- ...`)
         describes it."""
         workgroup = self.workgroups[catalog.name]
+        if files and self._queries is None:
+            # A nested stack of their own: a dozen resources the parent's budget needs more (docs/deploy.md), and
+            # named queries may move between stacks (their names need not be unique).
+            self._queries = cdk.NestedStack(cdk.Stack.of(self), "AnalyticsQueries", description="csms saved queries")
         for path in files:
             text = path.read_text(encoding="utf-8")
             comment = next((line.removeprefix("--").strip() for line in text.splitlines() if line.startswith("--")), "")
-            query = athena.CfnNamedQuery(self, f"Query-{catalog.name}-{path.stem}", name=path.stem,
+            query = athena.CfnNamedQuery(self._queries, f"Query-{catalog.name}-{path.stem}", name=path.stem,
                                          database=catalog.database_name(self.prefix), query_string=text,
                                          description=(comment or path.stem)[:1024], work_group=workgroup.name)
             query.node.add_dependency(workgroup)

@@ -331,9 +331,12 @@ def test_named_queries_are_read_from_the_owners_queries_folder(tmp_path: Path, m
     (tmp_path / "analytics" / "queries" / "notes.txt").write_text("not a query")
     monkeypatch.setattr(data, "SERVICES", tmp_path)
     stack = cdk.Stack(cdk.App(), "analytics")
-    Data(stack, "Data", prefix=PREFIX, retain=False, secret_prefix="csms/test/").own(ANALYTICS)
+    owner = Data(stack, "Data", prefix=PREFIX, retain=False, secret_prefix="csms/test/")
+    owner.own(ANALYTICS)
 
-    queries = Template.from_stack(stack).find_resources("AWS::Athena::NamedQuery")
+    assert not Template.from_stack(stack).find_resources("AWS::Athena::NamedQuery")  # in their own nested stack
+    nested = next(c for c in stack.node.children if isinstance(c, cdk.NestedStack))
+    queries = Template.from_stack(nested).find_resources("AWS::Athena::NamedQuery")
     assert sorted((q["Properties"]["Name"], q["Properties"]["Description"], q["Properties"]["QueryString"])
                   for q in queries.values()) == [("peak_hours", "Sessions by hour and weekday",
                                                   "-- Sessions by hour and weekday\nSELECT 1\n"),
