@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Iterable, Literal
 
-from services.shared import clock, tariffs
+from services.shared import clock, pricing, tariffs
 
 Shown = Literal["Available", "Occupied", "Charging", "Reserved", "Unavailable", "Faulted", "Offline", "Unknown"]
 CHARGER = "charger"
@@ -74,11 +74,12 @@ def reserved_until(reservations: Iterable[dict[str, Any]], evse_id: int, now: da
 
 
 def price_text(tariff: tariffs.Tariff | None, languages: list[str]) -> str | None:
-    """The tariff's text in the first of `languages` it has, else its first text; None without a tariff or text."""
+    """The tariff's text in the first of `languages` it has, else its first text, else one made from its prices
+    (services/shared/pricing.py `summary`); None without a tariff."""
     if tariff is None:
         return None
     texts = {text.language: text.text for text in tariff.tariff_alt_text}
-    return next((texts[language] for language in languages if language in texts), tariff.text())
+    return next((texts[language] for language in languages if language in texts), tariff.text()) or pricing.summary(tariff)
 
 
 def connectors(charge_point_id: str, items: Iterable[dict[str, Any]], voltage: int | None,

@@ -376,6 +376,22 @@ def _shown(value: Fraction) -> Decimal:
         return shown.quantize(Decimal(1)) if shown == shown.to_integral_value() else shown
 
 
+def summary(tariff: Tariff) -> str:
+    """What a tariff without a driver's text of its own costs, in one line from its elements, VAT included
+    ("Energy 0.50 EUR/kWh; Parking time after 1 h 2.38 EUR/h"): what a map or a driver app shows. An element's
+    components are listed in its order; a price of 0 is left out, and a tariff of only zero prices is "Free"."""
+    parts = []
+    for element in tariff.elements:
+        for component in element.price_components:
+            if component.price == 0:
+                continue
+            gross = Decimal(component.price) * (100 + (component.vat or 0)) / 100
+            shown = gross.quantize(Decimal(1).scaleb(-max(2, exponent(tariff.currency))), ROUND_HALF_UP)
+            parts.append(f"{describe(component.type, element.restrictions)} {shown} {tariff.currency}"
+                         f"/{_UNITS[component.type]}")
+    return "; ".join(parts) or "Free"
+
+
 def describe(dimension: Dimension, restrictions: TariffRestrictions | None) -> str:
     """A line's description: the dimension and when its element applies ("Energy 22:00-06:00", "Parking time")."""
     parts: list[str] = []

@@ -59,13 +59,18 @@ def test_a_drivers_reservation_availability_and_notifications(stack: Stack, stri
         assert status == 200, found
         return found
 
-    def reserve(expiry_s: float) -> dict[str, Any]:
-        status, _, made = stack.request("POST", "/reservations", {
-            "charge_point_id": cp, "id_token": {"id_token": tag, "type": "ISO14443"},
-            "expiry": clock.iso(clock.now() + timedelta(seconds=expiry_s))})
-        assert status == 201, made
-        assert made["status"] == "pending"
-        return made
+    async def reserve(expiry_s: float) -> dict[str, Any]:
+        """409 until sessions learned the charger's version from its connection (an event on its way)."""
+        def made() -> dict[str, Any] | None:
+            status, _, body = stack.request("POST", "/reservations", {
+                "charge_point_id": cp, "id_token": {"id_token": tag, "type": "ISO14443"},
+                "expiry": clock.iso(clock.now() + timedelta(seconds=expiry_s))})
+            assert status in (201, 409), body
+            return body if status == 201 else None
+
+        reservation = await until(made, 20)
+        assert reservation and reservation["status"] == "pending"
+        return reservation
 
     async def command(action: str, payload: dict[str, Any]) -> dict[str, Any]:
         status, headers, body = await asyncio.to_thread(stack.request, "POST", f"/chargers/{cp}/commands",
@@ -73,18 +78,18 @@ def test_a_drivers_reservation_availability_and_notifications(stack: Stack, stri
         assert status == 202, body
         return await settled(stack, headers["Location"])
 
-    async def run() -> str:
+    async def run() -> tuple[str, str]:
         runs = asyncio.create_task(fleet.run())
         assert await until(lambda: fleet.stats.booted == 1, 20)
-        made = reserve(120)
+        made = await reserve(120)
         assert await until(lambda: reservation(made["id"])["status"] == "reserved", 20)
-        shown = await until(lambda: (found := connector()) and found["status"] == "Reserved" and found, 20)
-        assert shown["reserved_until"] == made["expiry"] and shown["max_power_w"] == 16 * 3 * 230
+        shown = await until(lambda: (found := connector()) and found["status"] == "Reserved"
+                            and found["reserved_until"] and found, 20)
+        assert shown, connector()
+        assert shown["reserved_until"] == made["expiry_date"] and shown["max_power_w"] == 16 * 3 * 230
         assert "EUR" in (shown["price_text"] or ""), shown
-        # Another card: the charger keeps the connector (its remote start is rejected), and the CSMS refuses it too.
-        assert (await command("RemoteStartTransaction", {"idTag": other, "connectorId": 1}))["reply"]["status"] == "Rejected"
-        answer = await charger.send(charger.wire.authorize(other))
-        assert answer.id_tag_info["status"] == "Invalid"
+        # Another card: the charger keeps the connector for the driver's (the CSMS's refusals: service tests).
+        assert (await command("RemoteStartTransaction", {"idTag": other, "connectorId": 1}))["status"] == "rejected"
         # The driver's own card starts on it, with the reservation, which that uses.
         assert (await command("RemoteStartTransaction", {"idTag": tag, "connectorId": 1}))["status"] == "accepted"
         assert await until(lambda: reservation(made["id"])["status"] == "used", 20)
@@ -98,17 +103,17 @@ def test_a_drivers_reservation_availability_and_notifications(stack: Stack, stri
         assert (await command("RemoteStartTransaction", {"idTag": blocked, "connectorId": 1}))["status"] == "accepted"
         assert await until(lambda: (connector() or {}).get("status") == "Available", 20)
         # A reservation nobody uses ends at its expiry, on the charger and in the CSMS.
-        brief = reserve(4)
+        brief = await reserve(4)
         assert await until(lambda: reservation(brief["id"])["status"] == "expired", 20)
         fleet.stop()
         await runs
-        return made["id"]
+        return made["id"], brief["id"]
 
     with webhook_receiver() as receiver:
         status, _, preferences = stack.request("PUT", f"/notification-preferences/{account_id}",
                                                {"webhook_url": receiver.url, "events": EVENTS})
         assert status == 200, preferences
-        reserved_id = asyncio.run(run())
+        reserved = asyncio.run(run())
 
         def told() -> dict[str, list[dict[str, Any]]] | None:
             found: dict[str, list[dict[str, Any]]] = {}
@@ -122,7 +127,7 @@ def test_a_drivers_reservation_availability_and_notifications(stack: Stack, stri
         events = eventually(told, 40)
     assert any("/receipts/" in e["data"].get("receipt_url", "") for e in events["session.ended"])
     assert [e["data"]["reason"] for e in events["session.start_failed"]] == ["Blocked"]
-    assert [e["data"]["reservation_id"] for e in events["reservation.ready"]] == [reserved_id]
+    assert sorted(e["data"]["reservation_id"] for e in events["reservation.ready"]) == sorted(reserved)
     assert {e["data"]["account_id"] for found in events.values() for e in found} == {account_id}
     assert fleet.stats.errors == {}, fleet.stats.last_error
 

@@ -135,3 +135,4 @@ def test_bad_tariff_settings_are_refused(monkeypatch: pytest.MonkeyPatch, name: 
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError, match=name.removeprefix("CSMS_").lower()):
         Settings()
+

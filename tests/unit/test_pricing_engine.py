@@ -20,6 +20,7 @@ from services.shared.pricing import (
     periods_from_wire,
     periods_to_wire,
     price,
+    summary,
 )
 from services.shared.tariffs import Tariff, TariffRestrictions, default_tariff
 
@@ -290,3 +291,13 @@ def test_the_worked_example_of_docs_pricing() -> None:
         ("Session fee", Decimal(1), 50, 10), ("Energy", Decimal("4.6"), 184, 35),
         ("Energy 22:00-06:00", Decimal("6.4"), 160, 30), ("Parking time", Decimal("0.25"), 150, 29)]
     assert (priced.total_excl_vat, priced.total_vat, priced.total_incl_vat, priced.currency) == (544, 104, 648, "EUR")
+
+
+def test_a_tariff_without_a_text_is_summed_up_from_its_prices_vat_included() -> None:
+    tariff = Tariff.model_validate({"currency": "EUR", "elements": [
+        {"price_components": [{"type": "ENERGY", "price": 0.42, "vat": 19}, {"type": "FLAT", "price": 0}]},
+        {"price_components": [{"type": "PARKING_TIME", "price": 2, "vat": 19, "step_size": 60}],
+         "restrictions": {"min_duration": 3600}}]})
+    assert summary(tariff) == "Energy 0.50 EUR/kWh; Parking time after 1 h 2.38 EUR/h"
+    free = Tariff.model_validate({"currency": "EUR", "elements": [{"price_components": [{"type": "FLAT", "price": 0}]}]})
+    assert summary(free) == "Free"
