@@ -35,6 +35,8 @@ MAX_ATTEMPTS = 3
 # A TxProfile lasts this long unless sent again: a charger cut off from the CSMS falls back to its TxDefaultProfile.
 TX_VALID = timedelta(hours=6)
 RESEND_BEFORE = timedelta(hours=1)
+# How far chargers' clocks may be apart: within a schedule a rise starts this much later and a fall this much earlier.
+SKEW_S = 10
 # A profile on its way this long without an outcome (one lost on the way back) is sent again.
 SENDING_STUCK = timedelta(minutes=10)
 # OCPP 2.0.1's purposes; 1.6 calls the charger-wide one ChargePointMaxProfile. CLEAR: every profile the CSMS set.
@@ -278,24 +280,31 @@ def plan(site: dict[str, Any], chargers: list[dict[str, Any]], buffer_a: float =
             transactions[evse.id] = str(session["transaction_id"])
     voltage = tree[0].voltage_v
     segments: list[Segment] = []
-    for start in _starts(now, windows, caps or {}):
-        grid = curtailments.limited(tree[0], windows, start)
-        capped = [_capped(s, (caps or {}).get(s.evse_id, ()), start, voltage) for s in sessions]
+    for start_s, at in _starts(now, windows, caps or {}):
+        grid = curtailments.limited(tree[0], windows, at)
+        capped = [_capped(s, (caps or {}).get(s.evse_id, ()), at, voltage) for s in sessions]
         first, second = _allocate([grid, *tree[1:]], evses, fixed, capped, idle, buffer_a)
-        segments.append(Segment(int((start - now).total_seconds()) if start and now else 0, first, second))
+        segments.append(Segment(start_s, first, second))
     return Plan(segments[0].allocation, segments[0].idle,
                 tuple(_targets(chargers, tree, segments, transactions)), tuple(fixed), tuple(sessions),
                 tuple(segments))
 
 
 def _starts(now: datetime | None, windows: Sequence[curtailments.Curtailment],
-            caps: Mapping[str, Sequence[Window]]) -> list[datetime | None]:
-    """The start of every segment of the horizon [now, now + TX_VALID); [None] (one segment, no window) without now."""
+            caps: Mapping[str, Sequence[Window]]) -> list[tuple[int, datetime | None]]:
+    """Every segment of the horizon [now, now + TX_VALID): its start in whole seconds from now, and the moment its
+    limits are read at; [(0, None)] (one segment, no window) without now. Periods start on whole seconds, so every
+    cut is floored to one, and cuts within the same second are one, read at the latest of them (what holds for the
+    rest of the segment; a fall it brings starts up to a second early, a rise the skew delays)."""
     if now is None:
-        return [None]
-    cuts = [*curtailments.boundaries(windows), *(moment for found in caps.values() for w in found
-                                                 for moment in (w.start, w.end))]
-    return [start for start, _ in curtailments.segments(now, now + TX_VALID, cuts)]
+        return [(0, None)]
+    latest: dict[int, datetime] = {0: now}
+    for cut in [*curtailments.boundaries(windows), *(moment for found in caps.values() for w in found
+                                                    for moment in (w.start, w.end))]:
+        second = int((cut - now).total_seconds() // 1)
+        if 0 <= second and cut < now + TX_VALID:
+            latest[second] = max(latest.get(second, cut), cut)
+    return sorted(latest.items())
 
 
 def _capped(session: allocation.Session, caps: Sequence[Window], at: datetime | None,
@@ -339,20 +348,40 @@ def _static_cap(tree: list[Node], node: str | None) -> Decimal:
 
 def _target(cp: str, key: str, purpose: str, evse_id: int, phases: int, periods: list[tuple[int, Decimal]],
             transaction_id: str | None = None) -> Target:
-    kept, until = merged(periods)
+    kept, until = merged(skewed(periods))
     return Target(cp, key, purpose, evse_id, kept[0][1], phases, transaction_id, kept, until)
 
 
+def skewed(periods: Sequence[tuple[int, Decimal]]) -> list[tuple[int, Decimal]]:
+    """Every rise SKEW_S later and every fall SKEW_S earlier (never before 0 nor at or before the period before it),
+    so that where one charger rises as another falls, the fall comes first whatever their clocks."""
+    found: list[tuple[int, Decimal]] = []
+    for start, limit in periods:
+        if found:
+            before_start, before = found[-1]
+            if limit == before:
+                continue
+            start = start + SKEW_S if limit > before else max(start - SKEW_S, before_start + 1)
+        found.append((max(start, 0), limit))
+    return found
+
+
 def merged(periods: Sequence[tuple[int, Decimal]]) -> tuple[Periods, int | None]:
-    """Periods with equal neighbours merged, and at most MAX_PERIODS of them: the farthest are dropped, and the
-    moment the first dropped one began is returned (a TxProfile's validTo; None when nothing was dropped)."""
+    """Periods with equal neighbours merged, and at most MAX_PERIODS of them: the farthest are dropped, the last one
+    kept takes the least of itself and of every dropped one (a charger past the cut never exceeds a later limit),
+    and the moment the first dropped one began is returned (a TxProfile's validTo; None when nothing was dropped)."""
     kept: list[tuple[int, Decimal]] = []
     for start, limit in periods:
         if not kept or kept[-1][1] != limit:
             kept.append((start, limit))
     if len(kept) <= MAX_PERIODS:
         return tuple(kept), None
-    return tuple(kept[:MAX_PERIODS]), kept[MAX_PERIODS][0]
+    last_start, _ = kept[MAX_PERIODS - 1]
+    tail = min(limit for _, limit in kept[MAX_PERIODS - 1:])
+    head = kept[:MAX_PERIODS - 1]
+    if head and head[-1][1] == tail:
+        return tuple(head), kept[MAX_PERIODS][0]
+    return (*head, (last_start, tail)), kept[MAX_PERIODS][0]
 
 
 def _targets(chargers: list[dict[str, Any]], tree: list[Node], segments: list[Segment],
@@ -459,7 +488,14 @@ def _due(held: dict[str, Any] | None, target: Target, charger: dict[str, Any], n
     if status == "sending":
         return bool(at) and now - clock.parse(at) > SENDING_STUCK
     valid_to = held.get("valid_to")
-    return status == "accepted" and bool(valid_to) and clock.parse(valid_to) - now < RESEND_BEFORE
+    # Renewed before it runs out, once a run would carry it further (a cut at a window's boundary stays put).
+    return (status == "accepted" and bool(valid_to) and clock.parse(valid_to) - now < RESEND_BEFORE
+            and _valid_to(target.until_s, now) > clock.parse(valid_to))
+
+
+def _valid_to(until_s: int | None, now: datetime) -> datetime:
+    """A TxProfile's validTo: where its schedule was cut, or TX_VALID ahead."""
+    return now + (timedelta(seconds=until_s) if until_s is not None else TX_VALID)
 
 
 def requests(chargers: list[dict[str, Any]], targets: tuple[Target, ...], run_id: str, now: datetime,
@@ -482,6 +518,7 @@ def requests(chargers: list[dict[str, Any]], targets: tuple[Target, ...], run_id
             source = profiles_of(charger).get(f"default#{target.evse_id}")
         new = _absolute(target.periods, now)
         periods: Sequence[tuple[int, Decimal]] = target.periods
+        until = target.until_s
         entry: dict[str, Any] = {}
         if in_force(source, charger, now) is None:
             falls, rises = True, False
@@ -496,7 +533,8 @@ def requests(chargers: list[dict[str, Any]], targets: tuple[Target, ...], run_id
             entry["accepted"] = [[clock.iso(t), str(o)] for t, o in zip(points, old, strict=True)]
             entry["accepted_limit"] = str(old[0])
             if falls and rises:
-                periods = merged(list(zip(offsets, map(min, zip(wanted, old, strict=True)), strict=True)))[0]
+                periods, cut = merged(list(zip(offsets, map(min, zip(wanted, old, strict=True)), strict=True)))
+                until = min((s for s in (until, cut) if s is not None), default=None)
                 entry["then"] = _stored(target.periods)
         entry |= {
             "purpose": target.purpose, "evse_id": target.evse_id, "limit_a": str(periods[0][1]),
@@ -506,7 +544,7 @@ def requests(chargers: list[dict[str, Any]], targets: tuple[Target, ...], run_id
             "run_id": run_id, "requested_at": clock.iso(now), "voltage": voltage}
         if target.transaction_id is not None:
             entry["transaction_id"] = target.transaction_id
-            entry["valid_to"] = clock.iso(now + (timedelta(seconds=target.until_s) if target.until_s else TX_VALID))
+            entry["valid_to"] = clock.iso(_valid_to(until, now))
         written.setdefault(target.charge_point_id, {})[target.key] = entry
     return written
 

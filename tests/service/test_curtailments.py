@@ -10,7 +10,7 @@ from typing import Any
 
 from services.shared import clock
 from services.shared.settings import settings
-from services.smart_charging import handlers
+from services.smart_charging import handlers, planning
 from services.smart_charging.manifest import CURTAILMENT_TIMERS, RUNS
 from tests.service.helpers import EventTap, call_api, context, drain, sqs_event
 from tests.service.test_smart_charging import SITE, A, C, accept_all, deliver, requested, settle_runs, site, started
@@ -73,8 +73,10 @@ def test_a_window_goes_out_ahead_of_time_and_its_cancel_takes_it_back(site: None
     latest = requested(tap)
     tx, default = periods(latest[(A, "tx#1")]), periods(latest[(C, "default#1")])
     assert len(tx) > 1 and at_offset(tx, 600) + at_offset(default, 600) <= 12  # A and C are three-phase
-    # The window is widened to whole seconds of the run's whole-second start: it ends in the 2401st second.
-    assert at_offset(tx, 0) > 12 and at_offset(tx, 2400) == 12 and at_offset(tx, 2401) > 12
+    # The window is widened to whole seconds of the run's whole-second start (it ends in the 2401st second) and
+    # the rise after it waits SKEW_S more.
+    rise = 2401 + planning.SKEW_S
+    assert at_offset(tx, 0) > 12 and at_offset(tx, rise - 1) == 12 and at_offset(tx, rise) > 12
     accept_all(tap)
 
     view = api("GET", f"/allocations/{SITE}")["json"]

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from services.contracts.connectivity import SiteChanged
 from services.contracts.sessions import ChargingNeedsChanged, SessionEnded
 from services.shared.dynamo import plain
-from services.smart_charging import needs, store
+from services.smart_charging import needs, planning, store
 from tests.service.helpers import drain
 from tests.service.test_smart_charging import ADDRESS, SITE, A, deliver, settle_runs, site, started
 
@@ -87,7 +87,7 @@ def test_a_run_puts_a_sessions_needs_into_the_cheap_night_as_a_multi_period_prof
     # The cheap 20:00-22:00 is filled first at the most A may draw (32 A, 22 kW), until the 11 kWh are planned:
     # nothing before it, nothing after 20:30.
     offsets = [(int(offset), float(limit)) for offset, limit in held["periods"]]
-    assert offsets[0] == (0, 0.0) and offsets[1] == (2 * 3600, 32.0)
-    assert offsets[2][0] == 2 * 3600 + 900 and 31 < offsets[2][1] < 32
-    assert offsets[3] == (2 * 3600 + 1800, 0.0)
+    assert offsets[0] == (0, 0.0) and offsets[1] == (2 * 3600 + planning.SKEW_S, 32.0)
+    assert offsets[2][0] == 2 * 3600 + 900 - planning.SKEW_S and 31 < offsets[2][1] < 32
+    assert offsets[3] == (2 * 3600 + 1800 - planning.SKEW_S, 0.0)
     assert float(held["limit_a"]) == 0

@@ -3,6 +3,7 @@ and the time-varying profiles a run plans with them (services/smart_charging/pla
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -81,7 +82,8 @@ def test_profiles_carry_a_period_per_segment_and_every_segment_stays_within_its_
     windows = [window(30, 90, current_a=12), window(60, 120, reduction_percent=50)]
     plan = planning.plan(SITE, two_sessions(), now=NOW, windows=windows)
     assert [s.start_s for s in plan.segments] == [0, 1800, 3600, 5400, 7200]
-    assert periods(plan, "A", "tx#1") == ((0, Decimal(16)), (1800, Decimal(6)), (5400, Decimal(8)), (7200, Decimal(16)))
+    # Falls SKEW_S (10 s) early, rises SKEW_S late.
+    assert periods(plan, "A", "tx#1") == ((0, Decimal(16)), (1790, Decimal(6)), (5410, Decimal(8)), (7210, Decimal(16)))
     assert periods(plan, "A", "default#1") == periods(plan, "A", "tx#1")
     assert periods(plan, "C", "default#1") == ((0, Decimal(0)),)
     for segment, limit in zip(plan.segments, [32, 12, 12, 16, 32], strict=True):
@@ -95,17 +97,19 @@ def test_profiles_carry_a_period_per_segment_and_every_segment_stays_within_its_
 def test_a_power_cap_limits_its_session_in_its_segments_only() -> None:
     caps = {"A#1": [Window(at(60), at(120), 4140.0)]}  # 6 A on three phases at 230 V
     plan = planning.plan(SITE, two_sessions(), now=NOW, caps=caps)
-    assert periods(plan, "A", "tx#1") == ((0, Decimal(16)), (3600, Decimal(6)), (7200, Decimal(16)))
-    assert periods(plan, "B", "tx#1") == ((0, Decimal(16)), (3600, Decimal(26)), (7200, Decimal(16)))
+    assert periods(plan, "A", "tx#1") == ((0, Decimal(16)), (3590, Decimal(6)), (7210, Decimal(16)))
+    assert periods(plan, "B", "tx#1") == ((0, Decimal(16)), (3610, Decimal(26)), (7190, Decimal(16)))
 
 
-def test_a_schedule_is_cut_at_24_periods_and_a_tx_profile_ends_before_the_first_dropped() -> None:
+def test_a_schedule_is_cut_at_24_periods_its_tail_the_least_of_the_rest_and_a_tx_profile_ends_at_the_cut() -> None:
     windows = [window(10 * n, 10 * n + 5, current_a=12) for n in range(20)]
     plan = planning.plan(SITE, two_sessions(), now=NOW, windows=windows)
     tx = next(t for t in plan.targets if t.key == "tx#1" and t.charge_point_id == "A")
-    assert len(tx.periods) == planning.MAX_PERIODS and tx.until_s == 24 * 300
+    # The 24th period (a rise to 16 A) takes the least of the rest (6 A) and merges with the 23rd.
+    assert len(tx.periods) == planning.MAX_PERIODS - 1 and tx.periods[-1] == (6590, Decimal(6))
+    assert tx.until_s == 24 * 300 - planning.SKEW_S
     written = planning.requests(two_sessions(), plan.targets, "run-1", NOW, 230)
-    assert written["A"]["tx#1"]["valid_to"] == clock.iso(at(120))
+    assert written["A"]["tx#1"]["valid_to"] == clock.iso(at(120) - timedelta(seconds=planning.SKEW_S))
     assert "valid_to" not in written["C"]["default#1"]
 
 
@@ -178,3 +182,62 @@ def test_a_reserved_connector_holds_its_minimum_before_the_other_idle_ones() -> 
 
     assert defaults(set()) == (Decimal(10), Decimal(0))  # room for one minimum: the first by id
     assert defaults({1}) == (Decimal(0), Decimal(10))
+
+
+def test_an_idle_chargers_default_cut_at_24_periods_never_exceeds_a_later_window() -> None:
+    windows = [*(window(10 * n, 10 * n + 5, current_a=12) for n in range(20)), window(300, 330, current_a=8)]
+    plan = planning.plan(SITE, [charger("C")], now=NOW, windows=windows)
+    default = next(t for t in plan.targets if t.key == "default#1")
+    assert len(default.periods) <= planning.MAX_PERIODS
+    schedule = planning._absolute(default.periods, NOW)
+    for segment in plan.segments:  # the charger keeps the last period past the cut: it is the least of the rest
+        limit = next(s.limit_a for s in segment.idle.sessions if s.evse_id == "C#1")
+        assert planning._value(schedule, NOW + timedelta(seconds=segment.start_s)) <= limit
+    tail_start, tail = default.periods[-1]
+    assert tail == min(next(s.limit_a for s in segment.idle.sessions) for segment in plan.segments
+                       if segment.start_s >= tail_start - planning.SKEW_S) == Decimal(8)
+
+
+def test_caps_ending_within_the_same_second_cut_once() -> None:
+    caps = {"A#1": [Window(NOW, NOW + timedelta(seconds=600.3), 4140.0),
+                    Window(NOW, NOW + timedelta(seconds=600.7), 6900.0)]}
+    plan = planning.plan(SITE, two_sessions(), now=NOW, caps=caps)
+    assert [s.start_s for s in plan.segments] == [0, 600]
+    assert periods(plan, "A", "tx#1") == ((0, Decimal(6)), (610, Decimal(16)))  # read after both ended
+    entry = planning.requests(two_sessions(), plan.targets, "r", NOW, 230)["A"]["tx#1"]
+    for version in ("ocpp1.6", "ocpp2.0.1"):
+        assert violations(version, *planning.command(version, entry, "A")) == []
+
+
+def test_the_least_of_old_and_new_is_cut_conservatively_and_valid_until_its_cut() -> None:
+    accepted = [[clock.iso(NOW + timedelta(seconds=120 * k)), "10" if k % 2 else "16"] for k in range(30)]
+    entry = {**held("16", [[0, "16"]], accepted=accepted), "purpose": planning.TX, "transaction_id": "11",
+             "valid_to": clock.iso(at(300))}
+    holder = charger("A", **{"s#1": session("11"), "p#tx#1": entry})
+    new = planning.Target("A", "tx#1", planning.TX, 1, Decimal(8), 3, "11",
+                          periods=((0, Decimal(8)), (60, Decimal(20))))  # falls now, rises above the old later
+    written = planning.requests([holder], (new,), "r", NOW, 230)["A"]["tx#1"]
+    least = written["periods"]
+    assert len(least) <= planning.MAX_PERIODS and least[-1][1] == "10"  # the least of the dropped ones
+    cut = 120 * (planning.MAX_PERIODS - 1)  # the first dropped period's: 8 A at 0, 16 A at 60 s, then every 120 s
+    assert written["valid_to"] == clock.iso(NOW + timedelta(seconds=cut))
+
+
+def test_a_rise_starts_skew_later_and_a_fall_skew_earlier_in_order() -> None:
+    six, ten = Decimal(6), Decimal(10)
+    assert planning.skewed([(0, ten), (5, six), (8, Decimal(4))]) == [(0, ten), (1, six), (2, Decimal(4))]
+    assert planning.skewed([(0, six), (100, ten), (105, six), (200, six)]) == [(0, six), (110, ten), (111, six)]
+    caps = {"A#1": [Window(at(60), at(120), 4140.0)]}  # A falls and B rises at 11:00: B after A whatever the clocks
+    plan = planning.plan(SITE, two_sessions(), now=NOW, caps=caps)
+    a_falls, b_rises = periods(plan, "A", "tx#1")[1][0], periods(plan, "B", "tx#1")[1][0]
+    assert b_rises - a_falls == 2 * planning.SKEW_S
+
+
+def test_a_tx_profile_valid_until_a_cut_is_not_sent_again_until_the_cut_moves() -> None:
+    new = planning.Target("A", "tx#1", planning.TX, 1, Decimal(16), 3, "11", periods=((0, Decimal(16)),),
+                          until_s=1800)
+    entry = {**held("16"), "purpose": planning.TX, "transaction_id": "11", "valid_to": clock.iso(at(30))}
+    holder = charger("A", **{"s#1": session("11"), "p#tx#1": entry})
+    assert not planning.requests([holder], (new,), "r", NOW, 230)
+    later = replace(new, until_s=2400)  # the horizon carries the cut further: renewed
+    assert planning.requests([holder], (later,), "r", NOW, 230)["A"]["tx#1"]["valid_to"] == clock.iso(at(40))
