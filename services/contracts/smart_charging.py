@@ -1,8 +1,9 @@
-"""Events smart charging publishes: the profiles it asks connectivity to send, and chargers it gave up on."""
+"""Events smart charging publishes: the profiles it asks connectivity to send, chargers it gave up on, and its own
+curtailment windows' changes (to itself)."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from services.contracts.connectivity import CommandRequested
 from services.shared.events import Event
@@ -26,3 +27,15 @@ class ChargerExcluded(SmartChargingEvent):
     site_id: str
     reason: str
     attempts: int
+
+
+class CurtailmentChanged(SmartChargingEvent):
+    """A curtailment window was created or cancelled (`change`): smart charging runs its site at once and, for a
+    created one, again at its (effective) start and end. Its own: no other service subscribes."""
+
+    charge_point_id: str | None = None  # a window is a site's, no charger's
+    site_id: str
+    curtailment_id: str
+    change: Literal["created", "cancelled"]
+    effective_start: str
+    end: str

@@ -126,6 +126,8 @@ class NewCurtailment(BaseModel):
             raise ValueError("give exactly one of limit and reduction_percent")
         if self.end <= self.start:
             raise ValueError("end must be after start")
+        if self.end - self.start > curtailments.MAX_LENGTH:
+            raise ValueError(f"a window lasts at most {curtailments.MAX_LENGTH.days} days (end - start)")
         return self
 
 
@@ -253,13 +255,17 @@ def _curtailment(item: dict[str, Any], now: Any) -> Curtailment:
                        "drawn once) to `end`, at `limit` (`current_a` per phase or `power_w`) or at the static limit "
                        "less `reduction_percent`. The site runs at once, so its chargers hold the window ahead of time, "
                        "and again at its start and end. 422 for a bad field (end not after start or not in the future, "
-                       "not exactly one limit); 409 for a site without a `grid`."),
+                       "start more than 31 days ahead, longer than 7 days, not exactly one limit); 409 for a site "
+                       "without a `grid`."),
           responses=responses({201: ("The window", Curtailment)}, 409, 422))
 def create_curtailment(window: NewCurtailment) -> Response[Curtailment]:
     now = clock.now()
     if window.end <= now:
         raise ProblemError(422, "end: the window must end in the future", [ProblemDetail(path="body.end",
                                                                                           message="in the past")])
+    if window.start > now + curtailments.MAX_AHEAD:
+        raise ProblemError(422, f"start: a window starts at most {curtailments.MAX_AHEAD.days} days ahead",
+                           [ProblemDetail(path="body.start", message="too far ahead")])
     if not runs.managed(store.get_site(window.site_id)):
         raise ProblemError(409, f"Site {window.site_id!r} has no grid connection to curtail: PUT /sites/"
                                 f"{window.site_id} with a `grid` first")
@@ -273,7 +279,6 @@ def create_curtailment(window: NewCurtailment) -> Response[Curtailment]:
         **{k: v for k, v in window.model_dump(include={"reduction_percent", "reference", "priority",
                                                        "randomize_start_s"}).items() if v is not None}}
     store.put_curtailment(item)
-    runs.curtailment_changed(item, "created")
     return json_response(201, _curtailment(item, now), headers={"Location": f"/curtailments/{item['curtailment_id']}"})
 
 
@@ -318,5 +323,4 @@ def cancel_curtailment(curtailment_id: CurtailmentId) -> Response[Curtailment]:
     item = _existing(curtailment_id)
     if not item.get("cancelled_at"):
         item = store.cancel_curtailment(item["site_id"], curtailment_id, clock.iso(clock.now()))
-        runs.curtailment_changed(item, "cancelled")
     return json_response(202, _curtailment(item, clock.now()))

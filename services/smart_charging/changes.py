@@ -1,4 +1,5 @@
-"""The events of smart charging's changes (its chargers table's stream): a profile to send, a charger given up on.
+"""The events of smart charging's changes: from its chargers table's stream a profile to send and a charger given up
+on; from its curtailments table's, a window created or cancelled (its site runs, its timers are set).
 
 A profile entry (`p#{target}`) that becomes `sending`, or is sent again under a new request number, asks connectivity
 to send it (its event id derives from the charger, the target and the request, so a replayed record asks once).
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.contracts.smart_charging import ChargerExcluded, SmartChargingCommandRequested
+from services.contracts.smart_charging import ChargerExcluded, CurtailmentChanged, SmartChargingCommandRequested
 from services.shared.events import Event, stable_id
 from services.smart_charging import planning
 
@@ -34,3 +35,19 @@ def charger_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> l
                                      occurred_at=excluded["at"], site_id=excluded["site_id"],
                                      reason=excluded["reason"], attempts=int(excluded["attempts"])))
     return found
+
+
+def curtailment_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[Event]:
+    """CurtailmentChanged when a window is put (created) or gets its `cancelled_at`; its expiry (TTL) says nothing."""
+    if not new:
+        return []
+    if old is None:
+        change, at = "created", new["created_at"]
+    elif new.get("cancelled_at") and not old.get("cancelled_at"):
+        change, at = "cancelled", new["cancelled_at"]
+    else:
+        return []
+    window_id = new["curtailment_id"]
+    return [CurtailmentChanged(event_id=stable_id("CurtailmentChanged", window_id, change), occurred_at=at,
+                               site_id=new["site_id"], curtailment_id=window_id, change=change,
+                               effective_start=new["effective_start"], end=new["end"])]

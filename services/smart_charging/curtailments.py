@@ -22,6 +22,11 @@ from typing import Any
 from services.shared import clock
 from services.smart_charging.allocation import PHASES, Node
 
+# A window starts at most this far ahead and lasts at most this long: an OpenADR event is a day's at most, and a
+# window's timers wait in 15-minute hops (services/shared/timers.py) until it starts.
+MAX_AHEAD = timedelta(days=31)
+MAX_LENGTH = timedelta(days=7)
+
 
 @dataclass(frozen=True)
 class Curtailment:

@@ -19,6 +19,9 @@ def _event(record: "SQSRecord") -> None:
     if detail_type == "CommandCompleted":
         runs.outcome(detail)
         return
+    if detail_type == "CurtailmentChanged":
+        runs.curtailment_changed(detail)
+        return
     for step in tracking.apply(detail_type, detail):
         fields = {"kind": step.kind, "charge_point_id": step.charge_point_id} if step.kind != "run" else {}
         runs.request(step.site_id, detail_type, f"{step.site_id}:{detail['event_id']}:{step.kind}", **fields)
@@ -27,7 +30,8 @@ def _event(record: "SQSRecord") -> None:
 @entry_point
 def events(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Sites, chargers and their links and statuses from connectivity; sessions and what they draw from sessions;
-    the outcomes of the profiles sent: the projection is kept, and the sites affected are run again."""
+    the outcomes of the profiles sent; curtailment windows created or cancelled: the projection is kept, and the
+    sites affected are run again."""
     return consumers.sqs_batch(event, context, _event)
 
 
@@ -68,7 +72,8 @@ def periodic(event: dict[str, Any], context: Any) -> None:
 
 @entry_point
 def relay(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """The chargers table's stream: the profiles to send (CommandRequested) and ChargerExcluded, to the bus."""
+    """The chargers table's stream: the profiles to send (CommandRequested) and ChargerExcluded; the curtailments
+    table's: CurtailmentChanged; to the bus."""
     from services.shared.relay import relay_batch
 
     return relay_batch(event, "smart_charging")

@@ -34,13 +34,16 @@ MANIFEST = ServiceManifest(
         Table(name="smart-charging-chargers", partition_key=Key("charge_point_id"),
               stream=Stream("services.smart_charging.changes:charger_changes")),
         Table(name="allocation-runs", partition_key=Key("site_id"), sort_key=Key("run_key"), ttl_attribute="expires_at"),
+        # Its stream says a window was created or cancelled (CurtailmentChanged, to smart charging itself).
         Table(name="smart-charging-curtailments", partition_key=Key("site_id"), sort_key=Key("curtailment_id"),
               indexes=(Index(name="by-id", partition_key=Key("curtailment_id"), keys_only=True),),
-              ttl_attribute="expires_at"),
+              ttl_attribute="expires_at", stream=Stream("services.smart_charging.changes:curtailment_changes")),
     ),
     subscriptions=(
+        # Sites and placements, and smart charging's own curtailment windows created or cancelled.
         Subscription(
-            event_pattern={"source": ["csms.connectivity"], "detail-type": ["SiteChanged", "ChargerPlaced"]},
+            event_pattern={"source": ["csms.connectivity", "csms.smart_charging"],
+                           "detail-type": ["SiteChanged", "ChargerPlaced", "CurtailmentChanged"]},
             queue=Queue(name="smart-charging-sites", handler=f"{_HANDLERS}:events"),
         ),
         # The fleet's links and connectors, only those of chargers placed at a site.
@@ -69,5 +72,5 @@ MANIFEST = ServiceManifest(
     rest_apis=(RestApi(prefixes=("/allocations", "/allocation-runs", "/curtailments"), handler=f"{_HANDLERS}:api",
                        resolver="services.smart_charging.api:app"),),
     relay=f"{_HANDLERS}:relay",
-    publishes=("CommandRequested", "ChargerExcluded"),
+    publishes=("CommandRequested", "ChargerExcluded", "CurtailmentChanged"),
 )

@@ -217,18 +217,21 @@ def _clear(charger: dict[str, Any], now: datetime) -> None:
         store.update_charger(charger["charge_point_id"], {f"p#{planning.CLEAR}": entry}, gone)
 
 
-def curtailment_changed(item: dict[str, Any], change: str) -> None:
-    """A window created or cancelled: the site runs now (so profiles carry it ahead of time), and again at its start
-    and end (timers; the periodic run is the backstop should these be lost)."""
+def curtailment_changed(detail: dict[str, Any]) -> None:
+    """A window created or cancelled (CurtailmentChanged, from the curtailments table's stream): the site runs now (so
+    profiles carry it ahead of time), and again at its start and end (timers; the periodic run is the backstop should
+    these be lost). Redelivered, it asks again: the run's request is deduplicated, a timer twice runs twice."""
+    from services.contracts.smart_charging import CurtailmentChanged
     from services.shared import timers
     from services.smart_charging.manifest import CURTAILMENT_TIMERS
 
-    site_id, window_id = item["site_id"], item["curtailment_id"]
-    request(site_id, f"curtailment {change}", f"{site_id}:{window_id}:{change}")
-    if change == "created":
-        for edge in ("effective_start", "end"):
+    event = CurtailmentChanged.model_validate(detail)
+    site_id, window_id = event.site_id, event.curtailment_id
+    request(site_id, f"curtailment {event.change}", f"{site_id}:{window_id}:{event.change}")
+    if event.change == "created":
+        for edge, due in (("effective_start", event.effective_start), ("end", event.end)):
             timers.later(CURTAILMENT_TIMERS.queue_name, {"site_id": site_id, "curtailment_id": window_id, "edge": edge},
-                         clock.parse(item[edge]))
+                         clock.parse(due))
 
 
 def curtailment_timer(message: dict[str, Any]) -> None:

@@ -241,3 +241,16 @@ def test_a_tx_profile_valid_until_a_cut_is_not_sent_again_until_the_cut_moves() 
     assert not planning.requests([holder], (new,), "r", NOW, 230)
     later = replace(new, until_s=2400)  # the horizon carries the cut further: renewed
     assert planning.requests([holder], (later,), "r", NOW, 230)["A"]["tx#1"]["valid_to"] == clock.iso(at(40))
+
+
+def test_a_window_created_or_cancelled_is_announced_once_by_its_tables_changes() -> None:
+    from services.smart_charging.changes import curtailment_changes
+
+    item = {"site_id": "depot", "curtailment_id": "c1", "effective_start": clock.iso(at(5)), "end": clock.iso(at(15)),
+            "created_at": clock.iso(NOW)}
+    cancelled = {**item, "cancelled_at": clock.iso(at(1))}
+    created = curtailment_changes(None, item)
+    assert [(e.change, e.site_id, e.effective_start) for e in created] == [("created", "depot", item["effective_start"])]
+    assert [e.change for e in curtailment_changes(item, cancelled)] == ["cancelled"]
+    assert curtailment_changes(None, item)[0].event_id == created[0].event_id  # a replayed record: the same event
+    assert curtailment_changes(cancelled, {**cancelled, "x": 1}) == [] and curtailment_changes(cancelled, None) == []
