@@ -11,8 +11,10 @@ its rating, connection, exclusion, its active sessions (`s#{evse}`) and the prof
   left as their TxDefaultProfile, the limit a new session starts at before the CSMS has spoken (0 A when nothing is
   left: it waits for its TxProfile). An EVSE in a session keeps a default no higher than its session's limit.
 - A profile whose limit falls (or that the charger does not hold, or may have lost: it may draw up to its rating)
-  goes out at once; one that rises waits until no fall at the site is outstanding, so at no moment do the chargers
-  hold more than a node's limit. What a charger was sent before its latest connection counts as lost.
+  goes out at once; one that rises waits until no fall at the site is outstanding, so what the chargers hold never
+  adds up to more than a node's limit. What a charger was sent before its latest connection counts as lost. Within
+  a schedule, rises start SKEW_S later and falls SKEW_S earlier: chargers' clocks less than 2 x SKEW_S apart still
+  fall first.
 """
 
 from __future__ import annotations
@@ -35,8 +37,9 @@ MAX_ATTEMPTS = 3
 # A TxProfile lasts this long unless sent again: a charger cut off from the CSMS falls back to its TxDefaultProfile.
 TX_VALID = timedelta(hours=6)
 RESEND_BEFORE = timedelta(hours=1)
-# How far chargers' clocks may be apart: within a schedule a rise starts this much later and a fall this much earlier.
-SKEW_S = 10
+# Within a schedule a rise starts this much later and a fall this much earlier: chargers' clocks up to twice this
+# apart still fall first (docs/smart-charging.md: Clock skew).
+SKEW_S = 5
 # A profile on its way this long without an outcome (one lost on the way back) is sent again.
 SENDING_STUCK = timedelta(minutes=10)
 # OCPP 2.0.1's purposes; 1.6 calls the charger-wide one ChargePointMaxProfile. CLEAR: every profile the CSMS set.

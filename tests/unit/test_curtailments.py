@@ -82,8 +82,8 @@ def test_profiles_carry_a_period_per_segment_and_every_segment_stays_within_its_
     windows = [window(30, 90, current_a=12), window(60, 120, reduction_percent=50)]
     plan = planning.plan(SITE, two_sessions(), now=NOW, windows=windows)
     assert [s.start_s for s in plan.segments] == [0, 1800, 3600, 5400, 7200]
-    # Falls SKEW_S (10 s) early, rises SKEW_S late.
-    assert periods(plan, "A", "tx#1") == ((0, Decimal(16)), (1790, Decimal(6)), (5410, Decimal(8)), (7210, Decimal(16)))
+    # Falls SKEW_S (5 s) early, rises SKEW_S late.
+    assert periods(plan, "A", "tx#1") == ((0, Decimal(16)), (1795, Decimal(6)), (5405, Decimal(8)), (7205, Decimal(16)))
     assert periods(plan, "A", "default#1") == periods(plan, "A", "tx#1")
     assert periods(plan, "C", "default#1") == ((0, Decimal(0)),)
     for segment, limit in zip(plan.segments, [32, 12, 12, 16, 32], strict=True):
@@ -97,8 +97,8 @@ def test_profiles_carry_a_period_per_segment_and_every_segment_stays_within_its_
 def test_a_power_cap_limits_its_session_in_its_segments_only() -> None:
     caps = {"A#1": [Window(at(60), at(120), 4140.0)]}  # 6 A on three phases at 230 V
     plan = planning.plan(SITE, two_sessions(), now=NOW, caps=caps)
-    assert periods(plan, "A", "tx#1") == ((0, Decimal(16)), (3590, Decimal(6)), (7210, Decimal(16)))
-    assert periods(plan, "B", "tx#1") == ((0, Decimal(16)), (3610, Decimal(26)), (7190, Decimal(16)))
+    assert periods(plan, "A", "tx#1") == ((0, Decimal(16)), (3595, Decimal(6)), (7205, Decimal(16)))
+    assert periods(plan, "B", "tx#1") == ((0, Decimal(16)), (3605, Decimal(26)), (7195, Decimal(16)))
 
 
 def test_a_schedule_is_cut_at_24_periods_its_tail_the_least_of_the_rest_and_a_tx_profile_ends_at_the_cut() -> None:
@@ -106,7 +106,7 @@ def test_a_schedule_is_cut_at_24_periods_its_tail_the_least_of_the_rest_and_a_tx
     plan = planning.plan(SITE, two_sessions(), now=NOW, windows=windows)
     tx = next(t for t in plan.targets if t.key == "tx#1" and t.charge_point_id == "A")
     # The 24th period (a rise to 16 A) takes the least of the rest (6 A) and merges with the 23rd.
-    assert len(tx.periods) == planning.MAX_PERIODS - 1 and tx.periods[-1] == (6590, Decimal(6))
+    assert len(tx.periods) == planning.MAX_PERIODS - 1 and tx.periods[-1] == (6595, Decimal(6))
     assert tx.until_s == 24 * 300 - planning.SKEW_S
     written = planning.requests(two_sessions(), plan.targets, "run-1", NOW, 230)
     assert written["A"]["tx#1"]["valid_to"] == clock.iso(at(120) - timedelta(seconds=planning.SKEW_S))
@@ -203,7 +203,7 @@ def test_caps_ending_within_the_same_second_cut_once() -> None:
                     Window(NOW, NOW + timedelta(seconds=600.7), 6900.0)]}
     plan = planning.plan(SITE, two_sessions(), now=NOW, caps=caps)
     assert [s.start_s for s in plan.segments] == [0, 600]
-    assert periods(plan, "A", "tx#1") == ((0, Decimal(6)), (610, Decimal(16)))  # read after both ended
+    assert periods(plan, "A", "tx#1") == ((0, Decimal(6)), (605, Decimal(16)))  # read after both ended
     entry = planning.requests(two_sessions(), plan.targets, "r", NOW, 230)["A"]["tx#1"]
     for version in ("ocpp1.6", "ocpp2.0.1"):
         assert violations(version, *planning.command(version, entry, "A")) == []
@@ -225,8 +225,8 @@ def test_the_least_of_old_and_new_is_cut_conservatively_and_valid_until_its_cut(
 
 def test_a_rise_starts_skew_later_and_a_fall_skew_earlier_in_order() -> None:
     six, ten = Decimal(6), Decimal(10)
-    assert planning.skewed([(0, ten), (5, six), (8, Decimal(4))]) == [(0, ten), (1, six), (2, Decimal(4))]
-    assert planning.skewed([(0, six), (100, ten), (105, six), (200, six)]) == [(0, six), (110, ten), (111, six)]
+    assert planning.skewed([(0, ten), (5, six), (8, Decimal(4))]) == [(0, ten), (1, six), (3, Decimal(4))]
+    assert planning.skewed([(0, six), (100, ten), (105, six), (200, six)]) == [(0, six), (105, ten), (106, six)]
     caps = {"A#1": [Window(at(60), at(120), 4140.0)]}  # A falls and B rises at 11:00: B after A whatever the clocks
     plan = planning.plan(SITE, two_sessions(), now=NOW, caps=caps)
     a_falls, b_rises = periods(plan, "A", "tx#1")[1][0], periods(plan, "B", "tx#1")[1][0]
