@@ -67,9 +67,9 @@ def test_a_curtailment_window_holds_a_site_and_a_cheap_minute_takes_an_evs_need(
     assert register_id_tags(stack.rest_url, stack.api_key, (tag,)) == [tag]
     curtailed_site, priced_site = f"{prefix}dr", f"{prefix}tou"
     put_site(stack, curtailed_site)
-    # The cheap minute starts at least 20 s from now (so the EV's need arrives before it); dear the rest of the day.
+    # The cheap minute starts at least 15 s from now (so the EV's need arrives before it); dear the rest of the day.
     now = clock.now()
-    cheap_start = (now + timedelta(seconds=80)).replace(second=0, microsecond=0)
+    cheap_start = (now + timedelta(seconds=75)).replace(second=0, microsecond=0)
     cheap_end = cheap_start + timedelta(minutes=1)
     put_site(stack, priced_site, energy_prices=[
         {"start_time": cheap_start.strftime("%H:%M"), "end_time": cheap_end.strftime("%H:%M"), "price_per_kwh": 0.05},
