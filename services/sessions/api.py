@@ -495,7 +495,7 @@ def create_reservation(reservation: ReservationIn) -> Response[Reservation]:
     request = reservations.Request(
         charge_point_id=reservation.charge_point_id, evse_id=reservation.evse_id, expiry=expiry,
         id_token=token["id_token"] if token else None, token_type=token["type"] if token else None,
-        group_id_token=reservation.group_id_token or (token or {}).get("parent_id_tag"))
+        group_id_token=reservation.group_id_token)
     item = reserving.make(request, version, now, account_id=(token or {}).get("account_id"),
                           site_id=_site(reservation.charge_point_id))
     return json_response(201, _reservation(item))

@@ -41,8 +41,8 @@ def _mark(item: dict[str, Any]) -> None:
 
 
 def cancel(charge_point_id: str, reservation_id: str, now: datetime) -> dict[str, Any] | None:
-    """Asks for a reservation in force to be cancelled (once: a repeat changes nothing); None if it is not in
-    force. A reserved one's CancelReservation goes out now, a pending one's once its charger accepted it."""
+    """Asks for a reservation in force to be cancelled (once until its CancelReservation fails: a repeat changes
+    nothing); None if it is not in force. A reserved one's CancelReservation goes out now, a pending one's once its charger accepted it."""
     item = store.mark_reservation(charge_point_id, reservation_id, "cancel_requested_at", clock.iso(now))
     return item or _in_force(store.get_reservation(charge_point_id, reservation_id))
 
@@ -64,9 +64,10 @@ def reserve_now(event: CommandCompleted, now: datetime) -> None:
             schedule(existing)  # redelivered: its timer may not have been sent
     elif existing is not None and "request" in existing:
         answer = str((event.reply or {}).get("status") or event.error_code or event.status)
-        changed = store.change_reservation(event.charge_point_id, number,
-                                           {**reservations.answered(existing, answer, at), "command_id": event.command_id},
-                                           IN_FORCE)
+        fields = {**reservations.answered(existing, answer, at), "command_id": event.command_id}
+        if event.reply is None and existing["status"] == reservations.RESERVED:
+            fields = {"answer": answer, "command_id": event.command_id}  # its connector's Reserved said more
+        changed = store.change_reservation(event.charge_point_id, number, fields, IN_FORCE)
         if changed is not None and changed["status"] == reservations.RESERVED:
             schedule(changed)
     elif event.reply is not None:
@@ -110,9 +111,13 @@ def timer(message: dict[str, Any], now: datetime) -> None:
 
 
 def cancel_reservation(event: CommandCompleted, now: datetime) -> None:
-    """A CancelReservation the charger accepted ended it; a rejected one (unknown to the charger) changes nothing."""
+    """A CancelReservation the charger accepted ended it; a rejected or failed one leaves it in force, its request
+    forgotten so that another DELETE sends it again."""
+    number = reservations.reservation_id(event.payload)
     if (event.reply or {}).get("status") == "Accepted":
-        end(event.charge_point_id, reservations.reservation_id(event.payload), "cancelled", clock.parse(event.occurred_at))
+        end(event.charge_point_id, number, "cancelled", clock.parse(event.occurred_at))
+    else:
+        store.unmark_reservation(event.charge_point_id, str(number), "cancel_requested_at")
 
 
 def connector_status(event: ConnectorStatusChanged, now: datetime) -> None:
@@ -122,9 +127,11 @@ def connector_status(event: ConnectorStatusChanged, now: datetime) -> None:
     mine = [r for r in store.reservations_in_force(event.charge_point_id) if reservations.holds(r, event.evse_id)]
     if event.status == "Reserved":
         waiting = [r for r in mine if r["status"] == PENDING]
-        if len(waiting) == 1:
-            store.change_reservation(event.charge_point_id, waiting[0]["reservation_id"],
-                                     {"status": reservations.RESERVED, "updated_at": clock.iso(at)}, (PENDING,))
+        confirmed = store.change_reservation(event.charge_point_id, waiting[0]["reservation_id"],
+                                             {"status": reservations.RESERVED, "updated_at": clock.iso(at)},
+                                             (PENDING,)) if len(waiting) == 1 else None
+        if confirmed is not None:
+            schedule(confirmed)
     elif event.previous_status == "Reserved" and event.status == "Available":
         for item in mine:
             if reservations.status_at(item, at) == "expired":

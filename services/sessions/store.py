@@ -658,6 +658,19 @@ def mark_reservation(charge_point_id: str, reservation_id: str, name: str, at: s
     return reply["Attributes"]
 
 
+def unmark_reservation(charge_point_id: str, reservation_id: str, name: str) -> None:
+    """Removes `name` (cancel_requested_at) from a reservation in force, so that it may be set again."""
+    try:
+        _reservations().update_item(
+            Key={"charge_point_id": charge_point_id, "reservation_id": reservation_id}, UpdateExpression="REMOVE #name",
+            ConditionExpression="attribute_exists(#name) AND #status IN (:pending, :reserved)",
+            ExpressionAttributeNames={"#name": name, "#status": "status"},
+            ExpressionAttributeValues={":pending": "pending", ":reserved": "reserved"})
+    except ClientError as error:
+        if not condition_failed(error):
+            raise
+
+
 def create_reservation(item: dict[str, Any]) -> None:
     """Stores a new reservation the CSMS made (its id is the counter's, so none is there)."""
     _reservations().put_item(Item=item, ConditionExpression="attribute_not_exists(reservation_id)")

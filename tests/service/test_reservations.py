@@ -48,8 +48,8 @@ def test_a_16_reservation_is_pending_until_its_answer_then_cancelled(aws_env: No
     assert status == 201 and made["status"] == "pending" and made["answer"] is None
     number = made["reservation_id"]
     call = answer_last("CP-RV1", connection, "ReserveNow", {"status": "Accepted"}, V16)
-    assert call[3] == {"connectorId": 2, "expiryDate": made["expiry_date"], "idTag": "R16", "parentIdTag": "G1",
-                       "reservationId": number}
+    # Its token's group (G1) is not asked for: only the token may use it.
+    assert call[3] == {"connectorId": 2, "expiryDate": made["expiry_date"], "idTag": "R16", "reservationId": number}
     assert sessions_api("GET", f"/reservations/{made['id']}")[1]["status"] == "reserved"
     assert timers_waiting() == 1  # the warning's
 
@@ -62,7 +62,27 @@ def test_a_16_reservation_is_pending_until_its_answer_then_cancelled(aws_env: No
     assert sessions_api("DELETE", f"/reservations/{made['id']}")[0] == 409
     changed = tap.of("ReservationChanged")
     assert [(c["status"], c["version"]) for c in changed] == [("pending", 1), ("reserved", 2), ("cancelled", 3)]
-    assert changed[0]["id_token"] == "R16" and changed[0]["group_id_token"] == "G1"
+    assert changed[0]["id_token"] == "R16" and changed[0]["group_id_token"] is None
+
+
+def test_a_failed_or_rejected_cancel_may_be_asked_again(aws_env: None) -> None:
+    connection = online("CP-RV10", V16)
+    put_token("R10")
+    made = _reserved("CP-RV10", connection, V16, {"id_token": {"id_token": "R10"}})
+    assert sessions_api("DELETE", f"/reservations/{made['id']}")[0] == 202
+    answer_last("CP-RV10", connection, "CancelReservation", {"status": "Rejected"}, V16)
+    kept = sessions_api("GET", f"/reservations/{made['id']}")[1]
+    assert (kept["status"], kept["cancel_requested_at"]) == ("reserved", None)
+    assert sessions_api("DELETE", f"/reservations/{made['id']}")[0] == 202
+    flow()
+    call = calls(connection, "CancelReservation")[-1]
+    assert len(calls(connection, "CancelReservation")) == 2
+    send_frame("CP-RV10", connection, [4, call[1], "InternalError", "busy", {}], ocpp_version=V16)
+    flow()
+    assert sessions_api("DELETE", f"/reservations/{made['id']}")[0] == 202
+    answer_last("CP-RV10", connection, "CancelReservation", {"status": "Accepted"}, V16)
+    assert len(calls(connection, "CancelReservation")) == 3
+    assert sessions_api("GET", f"/reservations/{made['id']}")[1]["status"] == "cancelled"
 
 
 def test_a_201_reservation_of_any_evse_refused_and_a_pending_cancel(aws_env: None) -> None:
@@ -168,14 +188,30 @@ def test_the_reserved_status_confirms_and_leaving_it_after_the_expiry_ends(aws_e
             "connectorId": connector, "status": status, "errorCode": "NoError"}], V16)
         assert flow() == (connector == 1)
     assert sessions_api("GET", f"/reservations/{made['id']}")[1]["status"] == "reserved"
+    assert timers_waiting() == 1  # its warning's, from the status
     answer_last("CP-RV6", connection, "ReserveNow", {"status": "Accepted"}, V16)  # the answer comes after
     answered = store.get_reservation("CP-RV6", str(made["reservation_id"]))
     assert (answered["status"], answered["answer"], answered["request"]["idTag"]) == ("reserved", "Accepted", "R6")
-    assert timers_waiting() == 1
+    assert timers_waiting() == 2  # and again from the answer: a twin costs nothing
     _status("CP-RV6", 1, "Available", "Reserved", clock.iso(clock.now()))  # before its expiry: the charger's word
     assert store.get_reservation("CP-RV6", str(made["reservation_id"]))["status"] == "reserved"
     _status("CP-RV6", 1, "Available", "Reserved", clock.iso(clock.now() + timedelta(hours=2)))
     assert store.get_reservation("CP-RV6", str(made["reservation_id"]))["status"] == "expired"
+
+
+def test_a_lost_answer_leaves_a_reservation_its_connector_confirmed(aws_env: None) -> None:
+    connection = online("CP-RV11", V201)
+    put_token("R11")
+    made = reserve({"charge_point_id": "CP-RV11", "evse_id": 1, "id_token": {"id_token": "R11", "type": "ISO14443"}})[1]
+    flow()
+    _status("CP-RV11", 1, "Reserved", "Available", clock.iso(clock.now()))
+    assert timers_waiting() == 1
+    call = calls(connection, "ReserveNow")[-1]
+    send_frame("CP-RV11", connection, [4, call[1], "InternalError", "lost", {}], ocpp_version=V201)
+    flow()
+    kept = store.get_reservation("CP-RV11", str(made["reservation_id"]))
+    assert (kept["status"], kept["answer"], "ended_at" in kept) == ("reserved", "InternalError", False)
+    assert kept["command_id"]
 
 
 def test_a_reserved_16_charger_refuses_others_and_its_token_uses_it(aws_env: None) -> None:
