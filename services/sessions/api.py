@@ -621,8 +621,8 @@ class ChargingNeeds(BaseModel):
 _NEEDS = ("What the driver needs by when (`energy_wh`, `departure_time`, as the operator's app knows it): it replaces "
           "any need before it (the EV's own, from 2.0.1 NotifyEVChargingNeeds, too; the same need again changes "
           "nothing), and load management charges the session in the cheapest periods before departure "
-          "(docs/smart-charging.md). 404 for an unknown session, 409 for one no longer active, 422 for a departure that passed or is over 7 days ahead, or an energy "
-          "outside 1 Wh to 1 MWh.")
+          "(docs/smart-charging.md). 404 for an unknown session, 409 for one no longer active, 422 for a departure "
+          "that passed or is over 7 days ahead, or an energy outside 1 Wh to 1 MWh.")
 
 
 @app.put("/sessions/<session_id>/charging-needs", summary="State what a session needs by when", description=_NEEDS,
