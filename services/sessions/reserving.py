@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from services.sessions import reservations, store
-from services.sessions.reservations import IN_FORCE, PENDING, Status
+from services.sessions.reservations import IN_FORCE, NO_EXPIRY, PENDING, Status
 from services.shared import clock
 
 if TYPE_CHECKING:
@@ -20,8 +20,6 @@ if TYPE_CHECKING:
 
 # The queue of the answers to sessions' commands: its consumer tells a timer by its body (no event envelope).
 TIMERS_QUEUE = "sessions-command-completed"
-# The marker of a reservation the charger was sent without a zone (an operator's ReserveNow): no time to expire it by.
-NO_EXPIRY = "9999-12-31T23:59:59.999Z"
 
 
 def make(request: reservations.Request, ocpp_version: str, now: datetime, **known: str | None) -> dict[str, Any]:
@@ -148,7 +146,7 @@ def at_start(charge_point_id: str, info: dict[str, Any], id_token: str, evse_id:
         return info, None
     from services.sessions import authorization
 
-    in_force = store.reservations_in_force(charge_point_id)
+    in_force = store.reservations_in_force(charge_point_id, after=now)
     group = info.get("parent_id_tag")
     refused = authorization.reserved_for_others(in_force, id_token, group, evse_id, ocpp_version, now)
     if refused is not None:
@@ -159,5 +157,5 @@ def at_start(charge_point_id: str, info: dict[str, Any], id_token: str, evse_id:
 
 def end(charge_point_id: str, reservation_id: int, status: Status, at: datetime, **fields: str) -> bool:
     """Ends a reservation in force; False if it was not (unknown, or ended already: a replay)."""
-    changes = {"status": status, "ended_at": clock.iso(at), "updated_at": clock.iso(at), **fields}
+    changes = {**reservations.ending(status, at), **fields}
     return store.end_reservation(charge_point_id, str(reservation_id), changes) is not None

@@ -265,7 +265,7 @@ def test_a_201_authorize_looks_for_reservations_only_where_the_chargers_marker_s
     put_token("OTHER9")
     looked: list[str] = []
     real = store.reservations_in_force
-    monkeypatch.setattr(store, "reservations_in_force", lambda cp: looked.append(cp) or real(cp))
+    monkeypatch.setattr(store, "reservations_in_force", lambda cp, **kw: looked.append(cp) or real(cp, **kw))
 
     def authorize(id_token: str) -> str:
         reply = send_frame("CP-RV9", connection, [2, frame_id(), "Authorize", {
@@ -276,3 +276,43 @@ def test_a_201_authorize_looks_for_reservations_only_where_the_chargers_marker_s
     _reserved("CP-RV9", connection, V201, {"id_token": {"id_token": "MINE9", "type": "ISO14443"}})
     assert (authorize("OTHER9"), authorize("MINE9")) == ("NotAtThisTime", "Accepted")
     assert looked == ["CP-RV9", "CP-RV9"]
+
+
+def test_a_201_start_looks_for_reservations_only_where_the_chargers_marker_says(
+        aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    connection = online("CP-RV12", V201)
+    put_token("MINE12")
+    looked: list[str] = []
+    real = store.reservations_in_force
+    monkeypatch.setattr(store, "reservations_in_force", lambda cp, **kw: looked.append(cp) or real(cp, **kw))
+
+    def started(transaction_id: str) -> str:
+        reply = send_frame("CP-RV12", connection, [2, frame_id(), "TransactionEvent", {
+            "eventType": "Started", "timestamp": AT, "triggerReason": "Authorized", "seqNo": 0,
+            "transactionInfo": {"transactionId": transaction_id}, "idToken": {"idToken": "MINE12", "type": "ISO14443"},
+            "evse": {"id": 1, "connectorId": 1}}], V201)
+        return reply[2]["idTokenInfo"]["status"]
+
+    assert started("tx-1") == "Accepted" and looked == []  # no reservation ever: the lock's marker says so
+    made = _reserved("CP-RV12", connection, V201, {"evse_id": 2, "id_token": {"id_token": "MINE12", "type": "ISO14443"}})
+    assert started("tx-2") == "Accepted" and looked == ["CP-RV12"]
+    assert sessions_api("GET", f"/reservations/{made['id']}")[1]["status"] == "reserved"  # EVSE 2's, not EVSE 1's
+
+
+def test_only_reservations_in_force_are_indexed_and_ended_ones_expire(aws_env: None) -> None:
+    from services.shared import aws
+
+    connection = online("CP-RV13", V16)
+    put_token("R13")
+    kept = _reserved("CP-RV13", connection, V16, {"id_token": {"id_token": "R13"}})
+    ended = _reserved("CP-RV13", connection, V16, {"id_token": {"id_token": "R13"}})
+    sessions_api("DELETE", f"/reservations/{ended['id']}")
+    answer_last("CP-RV13", connection, "CancelReservation", {"status": "Accepted"}, V16)
+    item = store.get_reservation("CP-RV13", str(ended["reservation_id"]))
+    assert item["status"] == "cancelled" and "in_force_until" not in item
+    assert int(item["expires_at"]) == int((clock.parse(item["ended_at"]) + timedelta(days=90)).timestamp())
+    reply = aws.table("reservations").query(IndexName="in-force", KeyConditionExpression="charge_point_id = :c",
+                                            ExpressionAttributeValues={":c": "CP-RV13"})
+    assert reply["ScannedCount"] == 1 and reply["Items"][0]["reservation_id"] == str(kept["reservation_id"])
+    assert [r["reservation_id"] for r in store.reservations_in_force("CP-RV13")] == [str(kept["reservation_id"])]
+    assert store.reservations_in_force("CP-RV13", after=clock.parse(kept["expiry_date"])) == []
