@@ -235,6 +235,15 @@ def test_a_reserved_16_charger_refuses_others_and_its_token_uses_it(aws_env: Non
     assert reply[2]["idTagInfo"]["status"] == "Accepted"  # used: it holds nothing any more
 
 
+def _started_201(charge_point_id: str, connection: str, transaction_id: str, id_token: str, evse_id: int) -> str:
+    """A 2.0.1 TransactionEvent Started with an ISO14443 idToken; the status it was answered."""
+    reply = send_frame(charge_point_id, connection, [2, frame_id(), "TransactionEvent", {
+        "eventType": "Started", "timestamp": AT, "triggerReason": "Authorized", "seqNo": 0,
+        "transactionInfo": {"transactionId": transaction_id}, "idToken": {"idToken": id_token, "type": "ISO14443"},
+        "evse": {"id": evse_id, "connectorId": 1}}], V201)
+    return reply[2]["idTokenInfo"]["status"]
+
+
 def test_a_reserved_201_evse_refuses_others_at_start_only(aws_env: None) -> None:
     connection = online("CP-RV8", V201)
     put_token("MINE8")
@@ -244,28 +253,26 @@ def test_a_reserved_201_evse_refuses_others_at_start_only(aws_env: None) -> None
         "idToken": {"idToken": "OTHER8", "type": "ISO14443"}}], V201)
     assert reply[2]["idTokenInfo"]["status"] == "Accepted"  # EVSE 2 is free: Authorize names no EVSE
 
-    def started(transaction_id: str, id_token: str, evse_id: int) -> str:
-        reply = send_frame("CP-RV8", connection, [2, frame_id(), "TransactionEvent", {
-            "eventType": "Started", "timestamp": AT, "triggerReason": "Authorized", "seqNo": 0,
-            "transactionInfo": {"transactionId": transaction_id}, "idToken": {"idToken": id_token, "type": "ISO14443"},
-            "evse": {"id": evse_id, "connectorId": 1}}], V201)
-        return reply[2]["idTokenInfo"]["status"]
-
-    assert started("tx-other", "OTHER8", 1) == "NotAtThisTime"
-    assert started("tx-elsewhere", "OTHER8", 2) == "Accepted"
-    assert started("tx-mine", "MINE8", 1) == "Accepted"
+    assert _started_201("CP-RV8", connection, "tx-other", "OTHER8", 1) == "NotAtThisTime"
+    assert _started_201("CP-RV8", connection, "tx-elsewhere", "OTHER8", 2) == "Accepted"
+    assert _started_201("CP-RV8", connection, "tx-mine", "MINE8", 1) == "Accepted"
     [used] = sessions_api("GET", "/reservations", query={"charge_point_id": "CP-RV8"})[1]["items"]
     assert (used["status"], used["transaction_id"]) == ("used", "tx-mine")
 
 
-def test_a_201_authorize_looks_for_reservations_only_where_the_chargers_marker_says(
-        aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def looked(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The chargers whose reservations in force were read, one per Query."""
+    found: list[str] = []
+    real = store.reservations_in_force
+    monkeypatch.setattr(store, "reservations_in_force", lambda cp, **kw: found.append(cp) or real(cp, **kw))
+    return found
+
+
+def test_a_201_authorize_looks_for_reservations_only_where_the_chargers_marker_says(looked: list[str]) -> None:
     connection = online("CP-RV9", V201)
     put_token("MINE9")
     put_token("OTHER9")
-    looked: list[str] = []
-    real = store.reservations_in_force
-    monkeypatch.setattr(store, "reservations_in_force", lambda cp, **kw: looked.append(cp) or real(cp, **kw))
 
     def authorize(id_token: str) -> str:
         reply = send_frame("CP-RV9", connection, [2, frame_id(), "Authorize", {
@@ -278,24 +285,13 @@ def test_a_201_authorize_looks_for_reservations_only_where_the_chargers_marker_s
     assert looked == ["CP-RV9", "CP-RV9"]
 
 
-def test_a_201_start_looks_for_reservations_only_where_the_chargers_marker_says(
-        aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_201_start_looks_for_reservations_only_where_the_chargers_marker_says(looked: list[str]) -> None:
     connection = online("CP-RV12", V201)
     put_token("MINE12")
-    looked: list[str] = []
-    real = store.reservations_in_force
-    monkeypatch.setattr(store, "reservations_in_force", lambda cp, **kw: looked.append(cp) or real(cp, **kw))
-
-    def started(transaction_id: str) -> str:
-        reply = send_frame("CP-RV12", connection, [2, frame_id(), "TransactionEvent", {
-            "eventType": "Started", "timestamp": AT, "triggerReason": "Authorized", "seqNo": 0,
-            "transactionInfo": {"transactionId": transaction_id}, "idToken": {"idToken": "MINE12", "type": "ISO14443"},
-            "evse": {"id": 1, "connectorId": 1}}], V201)
-        return reply[2]["idTokenInfo"]["status"]
-
-    assert started("tx-1") == "Accepted" and looked == []  # no reservation ever: the lock's marker says so
+    # No reservation ever: the lock's marker says so.
+    assert _started_201("CP-RV12", connection, "tx-1", "MINE12", 1) == "Accepted" and looked == []
     made = _reserved("CP-RV12", connection, V201, {"evse_id": 2, "id_token": {"id_token": "MINE12", "type": "ISO14443"}})
-    assert started("tx-2") == "Accepted" and looked == ["CP-RV12"]
+    assert _started_201("CP-RV12", connection, "tx-2", "MINE12", 1) == "Accepted" and looked == ["CP-RV12"]
     assert sessions_api("GET", f"/reservations/{made['id']}")[1]["status"] == "reserved"  # EVSE 2's, not EVSE 1's
 
 
