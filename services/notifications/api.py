@@ -229,12 +229,19 @@ def list_deliveries(
                         next_token=encode_token(last))
 
 
-def _preferences(item: dict[str, Any], whole_url: bool = True) -> Preferences:
-    url = item.get("webhook_url")
-    return Preferences(account_id=item["account_id"], email=item.get("email"),
-                       webhook_url=url if url is None or whole_url else webhooks.redacted(url),
+def _preferences(item: dict[str, Any], whole: bool = True) -> Preferences:
+    """`whole` False: the webhook's URL and the email as webhooks.redacted and redacted_email leave them."""
+    url, email = item.get("webhook_url"), item.get("email")
+    return Preferences(account_id=item["account_id"], email=email if email is None or whole else redacted_email(email),
+                       webhook_url=url if url is None or whole else webhooks.redacted(url),
                        webhook_secret_hint=item.get("webhook_secret_hint"), events=item["events"],
                        updated_at=item["updated_at"])
+
+
+def redacted_email(email: str) -> str:
+    """What a reader who may not change preferences sees of a driver's email: its first letter and its domain."""
+    local, _, domain = email.rpartition("@")
+    return f"{local[:1]}…@{domain}"
 
 
 def _no_preferences(account_id: str) -> ProblemError:
@@ -256,7 +263,7 @@ def put_preferences(account_id: AccountId, definition: PreferencesDefinition) ->
         raise ProblemError(422, f"body: {problem}", [ProblemDetail(path="body", message=problem)])
     if definition.webhook_url is not None:
         _check_url(definition.webhook_url, "webhook_url")
-    before = store.get_preferences(account_id) or {}
+    before = store.get_preferences(account_id, consistent=True) or {}
     item: dict[str, Any] = {"account_id": account_id, "events": list(dict.fromkeys(definition.events)),
                             "updated_at": clock.iso(clock.now())}
     if definition.email is not None:
@@ -274,11 +281,12 @@ def put_preferences(account_id: AccountId, definition: PreferencesDefinition) ->
 @app.get("/notification-preferences/<account_id>", security=allow(*Scope),
          summary="Get a driver's notification preferences", tags=[PREFERENCES],
          description=("The account's preferences, without the webhook's secret (its last four characters only); the "
-                      "`webhook_url` whole for admin and operator keys, `scheme://host/…` for others. 404 when none "
+                      "`webhook_url` and `email` whole for admin and operator keys, `scheme://host/…` and "
+                      "`a…@example.com` for others. 404 when none "
                       "were set."),
          responses=responses({200: ("The preferences", Preferences)}, 404, 422))
 def get_preferences(account_id: AccountId) -> Preferences:
-    item = store.get_preferences(account_id)
+    item = store.get_preferences(account_id, consistent=True)
     if item is None:
         raise _no_preferences(account_id)
     return _preferences(item, _sees_urls())

@@ -223,7 +223,9 @@ def _email(item: dict[str, Any]) -> Outcome:
     if not sender:
         return Outcome(False, error="no sender: set CSMS_NOTIFICATION_SENDER to a verified SES identity", final=True)
     # A reporter's address is the ticket's; a driver's is read when sent, so a changed or removed one is respected.
-    to = item.get("to") or (store.get_preferences(item["target_id"].removeprefix(DRIVER_EMAIL)) or {}).get("email")
+    # Consistent, as the webhook's: a driver who removed it hears nothing more, also by a retry.
+    driver = item["target_id"].removeprefix(DRIVER_EMAIL)
+    to = item.get("to") or (store.get_preferences(driver, consistent=True) or {}).get("email")
     if not to:
         return Outcome(False, error="the driver's email was removed", final=True)
     aws.client("ses").send_email(Source=sender, Destination={"ToAddresses": [to]}, Message={
@@ -293,7 +295,7 @@ def _receiver(target_id: str) -> dict[str, Any] | None:
     when it was deleted."""
     if not target_id.startswith(DRIVER_WEBHOOK):
         return store.get_webhook(target_id)
-    preferences = store.get_preferences(target_id.removeprefix(DRIVER_WEBHOOK)) or {}
+    preferences = store.get_preferences(target_id.removeprefix(DRIVER_WEBHOOK), consistent=True) or {}
     if not preferences.get("webhook_url"):
         return None
     return {"url": preferences["webhook_url"], "secret": preferences["webhook_secret"]}

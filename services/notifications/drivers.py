@@ -17,9 +17,13 @@ TYPES = ("session.started", "session.ended", "session.start_failed", "charging.s
 DETAIL_TYPES = ("SessionStarted", "InvoiceIssued", "SessionEnded", "SessionStartFailed", "SessionChargingChanged",
                 "ReservationChanged", "ReservationExpiring", "IdleFeeStarted")
 SUSPENDED = ("SuspendedEV", "SuspendedEVSE")
-# The rule's filter: SessionChargingChanged only when suspended (every other change of what a session draws is
-# frequent and tells a driver nothing), ReservationChanged only when confirmed. Every other type lacks both fields.
-RULE_DETAIL = {"charging_state": [*SUSPENDED, {"exists": False}], "status": ["reserved", {"exists": False}]}
+# The rule's filter, one alternative per kind of event (a rule's `detail` applies to every detail-type it names):
+# SessionChargingChanged only when suspended (every other change of what a session draws is frequent and tells a
+# driver nothing), ReservationChanged only when confirmed; every event with neither field, and every event with a
+# status that is no reservation's (an operator's event may have one), whatever its status.
+RULE_DETAIL = {"$or": [{"charging_state": list(SUSPENDED)}, {"status": ["reserved"]},
+                       {"charging_state": [{"exists": False}], "status": [{"exists": False}]},
+                       {"charging_state": [{"exists": False}], "reservation_id": [{"exists": False}]}]}
 # What of an event's detail a driver's webhook gets: their own ids and what happened, never a token or a meter.
 FIELDS = ("account_id", "charge_point_id", "evse_id", "connector_id", "session_id", "transaction_id", "invoice_id",
           "reservation_id", "energy_wh", "total", "currency", "reason", "charging_state", "expiry_date", "fee_from",

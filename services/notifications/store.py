@@ -50,8 +50,9 @@ def put_preferences(item: dict[str, Any]) -> None:
     aws.table(PREFERENCES).put_item(Item=item)
 
 
-def get_preferences(account_id: str) -> dict[str, Any] | None:
-    item = aws.table(PREFERENCES).get_item(Key={"account_id": account_id}, ConsistentRead=True).get("Item")
+def get_preferences(account_id: str, consistent: bool = False) -> dict[str, Any] | None:
+    """Consistent for the API (a PUT then a GET); the events' path reads at half the price (a second's lag)."""
+    item = aws.table(PREFERENCES).get_item(Key={"account_id": account_id}, ConsistentRead=consistent).get("Item")
     return plain(item) if item else None
 
 
@@ -61,14 +62,16 @@ def delete_preferences(account_id: str) -> bool:
 
 
 def suspended(session_id: str, version: int, expires_at: int) -> bool:
-    """Records that the session's charging change `version` is a suspension; whether `version - 1` was one too (the
-    same suspension, going on). Changes that are not suspensions never reach notifications (the rule filters them),
-    so a version missing before this one is the charging that went on in between."""
+    """Records that the session's charging change `version` is a suspension; whether `version - 1` or `version + 1`
+    was one too (the same suspension, going on, its changes arriving in either order). Changes that are not
+    suspensions never reach notifications (the rule filters them), so a version missing next to this one is the
+    charging that went on in between."""
     reply = aws.table(DELIVERIES).update_item(
         Key={"target_id": f"suspensions:{session_id}", "delivery_key": "versions"},
         UpdateExpression="ADD versions :version SET expires_at = :expires",
         ExpressionAttributeValues={":version": {version}, ":expires": expires_at}, ReturnValues="UPDATED_OLD")
-    return version - 1 in {int(v) for v in reply.get("Attributes", {}).get("versions", ())}
+    known = {int(v) for v in reply.get("Attributes", {}).get("versions", ())}
+    return version - 1 in known or version + 1 in known
 
 
 def create_delivery(item: dict[str, Any]) -> dict[str, Any]:

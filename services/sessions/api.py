@@ -495,7 +495,7 @@ def create_reservation(reservation: ReservationIn) -> Response[Reservation]:
     request = reservations.Request(
         charge_point_id=reservation.charge_point_id, evse_id=reservation.evse_id, expiry=expiry,
         id_token=token["id_token"] if token else None, token_type=token["type"] if token else None,
-        group_id_token=reservation.group_id_token or (token or {}).get("parent_id_tag"))
+        group_id_token=reservation.group_id_token)
     item = reserving.make(request, version, now, account_id=(token or {}).get("account_id"),
                           site_id=_site(reservation.charge_point_id))
     return json_response(201, _reservation(item))
@@ -619,10 +619,10 @@ class ChargingNeeds(BaseModel):
 
 
 _NEEDS = ("What the driver needs by when (`energy_wh`, `departure_time`, as the operator's app knows it): it replaces "
-          "any need before it (the EV's own, from 2.0.1 NotifyEVChargingNeeds, too), and load management charges the "
-          "session in the cheapest periods before departure (docs/smart-charging.md). 404 for an unknown session, "
-          "409 for one no longer active, 422 for a departure that passed or is over 7 days ahead, or an energy "
-          "outside 1 Wh to 1 MWh.")
+          "any need before it (the EV's own, from 2.0.1 NotifyEVChargingNeeds, too; the same need again changes "
+          "nothing), and load management charges the session in the cheapest periods before departure "
+          "(docs/smart-charging.md). 404 for an unknown session, 409 for one no longer active, 422 for a departure "
+          "that passed or is over 7 days ahead, or an energy outside 1 Wh to 1 MWh.")
 
 
 @app.put("/sessions/<session_id>/charging-needs", summary="State what a session needs by when", description=_NEEDS,

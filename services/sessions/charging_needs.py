@@ -78,6 +78,21 @@ def stored(need: Need, origin: str, received_at: datetime, version: int, prices:
     return {name: value for name, value in found.items() if value is not None}
 
 
+def same(needs: dict[str, Any] | None, need: Need, origin: str) -> bool:
+    """Whether the stored `needs` say `need` already, from the same origin: a replay (an EV repeats its
+    NotifyEVChargingNeeds) that must not restart the session's plan."""
+    if not needs:
+        return False
+    return (needs.get("origin") == origin and int(needs["energy_wh"]) == need.energy_wh
+            and clock.parse(needs["departure_time"]) == need.departure_time
+            and _power(needs.get("min_power_w")) == need.min_power_w
+            and _power(needs.get("max_power_w")) == need.max_power_w)
+
+
+def _power(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
 def prices(tariff: Tariff | None, started_at: datetime, received_at: datetime, departure: datetime,
            time_zone: str) -> list[dict[str, Any]]:
     """The tariff's energy price windows (PriceWindow's fields) over [received_at, departure): [] without a tariff

@@ -61,8 +61,10 @@ MANIFEST = ServiceManifest(
         # Reservations by charger and the charger's reservation id: made by POST /reservations (pending, its
         # ReserveNow requested by the stream) or by an answer to an operator's ReserveNow; by-status lists one status.
         Table(name="reservations", partition_key=Key("charge_point_id"), sort_key=Key("reservation_id"),
-              indexes=(Index(name="by-status", partition_key=Key("status"), sort_key=Key("updated_at")),),
-              stream=Stream("services.sessions.changes:reservation_changes")),
+              indexes=(Index(name="by-status", partition_key=Key("status"), sort_key=Key("updated_at")),
+                       # Sparse: only reservations in force carry `in_force_until` (their expiry); ended ones expire.
+                       Index(name="in-force", partition_key=Key("charge_point_id"), sort_key=Key("in_force_until"))),
+              ttl_attribute="expires_at", stream=Stream("services.sessions.changes:reservation_changes")),
         # Billing's tariffs and assignments, chargers' sites and sites' time zones: what locks a session's price
         # (services/sessions/tariff_projection.py); and what drivers are shown of connectors, whose items alone
         # carry `avail_site`, so the sparse index reads a site's (or an unplaced charger's) in one query

@@ -16,7 +16,9 @@ MAX_WRITES = 3
 
 def state(session: dict[str, Any], need: Need, origin: str, now: datetime) -> dict[str, Any] | None:
     """Stores `need` on the active `session` as its latest, priced under the session's locked tariff; the needs
-    stored, or None when the session is no longer active."""
+    stored, or None when the session is no longer active. The same need again writes nothing (a replay)."""
+    if charging_needs.same(session.get("needs"), need, origin):
+        return dict(session["needs"])
     prices, currency = _prices(session, need, now)
     for _ in range(MAX_WRITES):
         before = int((session.get("needs") or {}).get("version", 0))

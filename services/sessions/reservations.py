@@ -15,6 +15,10 @@ Status = Literal["pending", "reserved", "refused", "cancelled", "expired", "remo
 RESERVED: Status = "reserved"
 # 2.0.1's ReservationUpdateStatusEnumType.
 UPDATED: dict[str, Status] = {"Expired": "expired", "Removed": "removed"}
+# The marker of a reservation the charger was sent without a zone (an operator's ReserveNow): no time to expire it by.
+NO_EXPIRY = "9999-12-31T23:59:59.999Z"
+# How long an ended reservation stays listed before the table's TTL deletes it (`expires_at`).
+RETENTION = timedelta(days=90)
 
 
 def reservation_id(payload: dict[str, Any]) -> int:
@@ -48,14 +52,26 @@ def reserved(charge_point_id: str, command_id: str, payload: dict[str, Any], rep
                  "expiry_date": payload.get("expiryDate")}
     answer = str(reply.get("status", ""))
     item = {"charge_point_id": charge_point_id, "reservation_id": str(reservation_id(payload)),
-            "status": RESERVED if answer == "Accepted" else "refused", "answer": answer, "command_id": command_id,
+            "status": RESERVED, "answer": answer, "command_id": command_id,
             "updated_at": clock.iso(at), **{k: v for k, v in where.items() if v is not None}}
     if "expiry_date" in item:
         try:
             item["expiry_date"] = clock.normalize(item["expiry_date"])
         except ValueError:  # sent without a zone: no time to expire it by, the charger's word ends it
             del item["expiry_date"]
-    return item
+    return {**item, **(in_force(item) if answer == "Accepted" else ending("refused", at))}
+
+
+def in_force(item: dict[str, Any]) -> dict[str, Any]:
+    """What keeps a reservation in the sparse index of those in force (`in-force`, by charger and expiry) while
+    it is: its expiry, or NO_EXPIRY without one. The change that ends it removes it (store.change_reservation)."""
+    return {"in_force_until": item.get("expiry_date") or NO_EXPIRY}
+
+
+def ending(status: Status, at: datetime) -> dict[str, Any]:
+    """The fields that end a reservation: its status, when, and its TTL RETENTION later."""
+    return {"status": status, "ended_at": clock.iso(at), "updated_at": clock.iso(at),
+            "expires_at": int((at + RETENTION).timestamp())}
 
 
 def status_at(item: dict[str, Any], now: datetime) -> Status:
@@ -124,16 +140,15 @@ def pending(request: Request, number: int, ocpp_version: str, now: datetime, **k
             "requested_at": clock.iso(now), "updated_at": clock.iso(now), "version": 1,
             **({"token_type": token_type} if ocpp_version != "ocpp1.6" else {}),
             **({"group_id_token": request.group_id_token} if request.group_id_token else {})}
-    return {**item, **{name: value for name, value in known.items() if value}}
+    return {**item, **in_force(item), **{name: value for name, value in known.items() if value}}
 
 
 def answered(item: dict[str, Any], status: str, at: datetime) -> dict[str, Any]:
     """What a pending reservation's answer changes: reserved if Accepted, else refused with the answer (the
     charger's status, or the command's error when no answer came)."""
-    fields = {"status": RESERVED if status == "Accepted" else "refused", "answer": status, "updated_at": clock.iso(at)}
-    if fields["status"] != RESERVED:
-        fields["ended_at"] = clock.iso(at)
-    return fields
+    if status == "Accepted":
+        return {"status": RESERVED, "answer": status, "updated_at": clock.iso(at)}
+    return {**ending("refused", at), "answer": status}
 
 
 def warning_due(item: dict[str, Any]) -> datetime | None:

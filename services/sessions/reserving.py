@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from services.sessions import reservations, store
-from services.sessions.reservations import IN_FORCE, PENDING, Status
+from services.sessions.reservations import IN_FORCE, NO_EXPIRY, PENDING, Status
 from services.shared import clock
 
 if TYPE_CHECKING:
@@ -20,8 +20,6 @@ if TYPE_CHECKING:
 
 # The queue of the answers to sessions' commands: its consumer tells a timer by its body (no event envelope).
 TIMERS_QUEUE = "sessions-command-completed"
-# The marker of a reservation the charger was sent without a zone (an operator's ReserveNow): no time to expire it by.
-NO_EXPIRY = "9999-12-31T23:59:59.999Z"
 
 
 def make(request: reservations.Request, ocpp_version: str, now: datetime, **known: str | None) -> dict[str, Any]:
@@ -41,8 +39,8 @@ def _mark(item: dict[str, Any]) -> None:
 
 
 def cancel(charge_point_id: str, reservation_id: str, now: datetime) -> dict[str, Any] | None:
-    """Asks for a reservation in force to be cancelled (once: a repeat changes nothing); None if it is not in
-    force. A reserved one's CancelReservation goes out now, a pending one's once its charger accepted it."""
+    """Asks for a reservation in force to be cancelled (once until its CancelReservation fails: a repeat changes
+    nothing); None if it is not in force. A reserved one's CancelReservation goes out now, a pending one's once its charger accepted it."""
     item = store.mark_reservation(charge_point_id, reservation_id, "cancel_requested_at", clock.iso(now))
     return item or _in_force(store.get_reservation(charge_point_id, reservation_id))
 
@@ -64,9 +62,10 @@ def reserve_now(event: CommandCompleted, now: datetime) -> None:
             schedule(existing)  # redelivered: its timer may not have been sent
     elif existing is not None and "request" in existing:
         answer = str((event.reply or {}).get("status") or event.error_code or event.status)
-        changed = store.change_reservation(event.charge_point_id, number,
-                                           {**reservations.answered(existing, answer, at), "command_id": event.command_id},
-                                           IN_FORCE)
+        fields = {**reservations.answered(existing, answer, at), "command_id": event.command_id}
+        if event.reply is None and existing["status"] == reservations.RESERVED:
+            fields = {"answer": answer, "command_id": event.command_id}  # its connector's Reserved said more
+        changed = store.change_reservation(event.charge_point_id, number, fields, IN_FORCE)
         if changed is not None and changed["status"] == reservations.RESERVED:
             schedule(changed)
     elif event.reply is not None:
@@ -110,9 +109,13 @@ def timer(message: dict[str, Any], now: datetime) -> None:
 
 
 def cancel_reservation(event: CommandCompleted, now: datetime) -> None:
-    """A CancelReservation the charger accepted ended it; a rejected one (unknown to the charger) changes nothing."""
+    """A CancelReservation the charger accepted ended it; a rejected or failed one leaves it in force, its request
+    forgotten so that another DELETE sends it again."""
+    number = reservations.reservation_id(event.payload)
     if (event.reply or {}).get("status") == "Accepted":
-        end(event.charge_point_id, reservations.reservation_id(event.payload), "cancelled", clock.parse(event.occurred_at))
+        end(event.charge_point_id, number, "cancelled", clock.parse(event.occurred_at))
+    else:
+        store.unmark_reservation(event.charge_point_id, str(number), "cancel_requested_at")
 
 
 def connector_status(event: ConnectorStatusChanged, now: datetime) -> None:
@@ -122,9 +125,11 @@ def connector_status(event: ConnectorStatusChanged, now: datetime) -> None:
     mine = [r for r in store.reservations_in_force(event.charge_point_id) if reservations.holds(r, event.evse_id)]
     if event.status == "Reserved":
         waiting = [r for r in mine if r["status"] == PENDING]
-        if len(waiting) == 1:
-            store.change_reservation(event.charge_point_id, waiting[0]["reservation_id"],
-                                     {"status": reservations.RESERVED, "updated_at": clock.iso(at)}, (PENDING,))
+        confirmed = store.change_reservation(event.charge_point_id, waiting[0]["reservation_id"],
+                                             {"status": reservations.RESERVED, "updated_at": clock.iso(at)},
+                                             (PENDING,)) if len(waiting) == 1 else None
+        if confirmed is not None:
+            schedule(confirmed)
     elif event.previous_status == "Reserved" and event.status == "Available":
         for item in mine:
             if reservations.status_at(item, at) == "expired":
@@ -141,7 +146,7 @@ def at_start(charge_point_id: str, info: dict[str, Any], id_token: str, evse_id:
         return info, None
     from services.sessions import authorization
 
-    in_force = store.reservations_in_force(charge_point_id)
+    in_force = store.reservations_in_force(charge_point_id, after=now)
     group = info.get("parent_id_tag")
     refused = authorization.reserved_for_others(in_force, id_token, group, evse_id, ocpp_version, now)
     if refused is not None:
@@ -152,5 +157,5 @@ def at_start(charge_point_id: str, info: dict[str, Any], id_token: str, evse_id:
 
 def end(charge_point_id: str, reservation_id: int, status: Status, at: datetime, **fields: str) -> bool:
     """Ends a reservation in force; False if it was not (unknown, or ended already: a replay)."""
-    changes = {"status": status, "ended_at": clock.iso(at), "updated_at": clock.iso(at), **fields}
+    changes = {**reservations.ending(status, at), **fields}
     return store.end_reservation(charge_point_id, str(reservation_id), changes) is not None

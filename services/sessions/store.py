@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
-from services.shared import aws
+from services.shared import aws, clock
 from services.shared.dynamo import condition_failed, decimals, every, page, set_clause
 from services.shared.settings import settings
 
@@ -624,13 +625,15 @@ def end_reservation(charge_point_id: str, reservation_id: str, fields: dict[str,
 def change_reservation(charge_point_id: str, reservation_id: str, fields: dict[str, Any],
                        statuses: tuple[str, ...]) -> dict[str, Any] | None:
     """Sets `fields` on a reservation whose status is one of `statuses`, its version one higher (ReservationChanged
-    is ordered by it); the reservation after, or None if its status was another (or it is unknown)."""
+    is ordered by it); the reservation after, or None if its status was another (or it is unknown). A change that
+    ends it (`ended_at`) takes it out of the index of those in force."""
     sets, names, values = set_clause(fields)
     allowed = {f":s{i}": status for i, status in enumerate(statuses)}
+    removed = f" REMOVE {IN_FORCE_UNTIL}" if "ended_at" in fields else ""
     try:
         reply = _reservations().update_item(
             Key={"charge_point_id": charge_point_id, "reservation_id": reservation_id},
-            UpdateExpression="SET " + ", ".join(sets) + " ADD #version :one",
+            UpdateExpression="SET " + ", ".join(sets) + " ADD #version :one" + removed,
             ConditionExpression=f"#status IN ({', '.join(allowed)})",
             ExpressionAttributeNames={**names, "#status": "status", "#version": "version"},
             ExpressionAttributeValues={**values, **allowed, ":one": 1}, ReturnValues="ALL_NEW")
@@ -658,6 +661,19 @@ def mark_reservation(charge_point_id: str, reservation_id: str, name: str, at: s
     return reply["Attributes"]
 
 
+def unmark_reservation(charge_point_id: str, reservation_id: str, name: str) -> None:
+    """Removes `name` (cancel_requested_at) from a reservation in force, so that it may be set again."""
+    try:
+        _reservations().update_item(
+            Key={"charge_point_id": charge_point_id, "reservation_id": reservation_id}, UpdateExpression="REMOVE #name",
+            ConditionExpression="attribute_exists(#name) AND #status IN (:pending, :reserved)",
+            ExpressionAttributeNames={"#name": name, "#status": "status"},
+            ExpressionAttributeValues={":pending": "pending", ":reserved": "reserved"})
+    except ClientError as error:
+        if not condition_failed(error):
+            raise
+
+
 def create_reservation(item: dict[str, Any]) -> None:
     """Stores a new reservation the CSMS made (its id is the counter's, so none is there)."""
     _reservations().put_item(Item=item, ConditionExpression="attribute_not_exists(reservation_id)")
@@ -671,10 +687,18 @@ def next_reservation_number(limit: int) -> int:
     return (int(reply["Attributes"]["value"]) - 1) % limit + 1
 
 
-def reservations_in_force(charge_point_id: str) -> list[dict[str, Any]]:
-    """A charger's reservations pending or reserved (a Query of its partition; a charger has few)."""
-    return every(_reservations().query, {"KeyConditionExpression": Key("charge_point_id").eq(charge_point_id),
-                                         "FilterExpression": Attr("status").is_in(["pending", "reserved"])})
+RESERVATIONS_IN_FORCE = "in-force"
+# The sort key of that sparse index: only a reservation pending or reserved has it (reservations.in_force).
+IN_FORCE_UNTIL = "in_force_until"
+
+
+def reservations_in_force(charge_point_id: str, after: datetime | None = None) -> list[dict[str, Any]]:
+    """A charger's reservations pending or reserved, those whose expiry is `after` only where given: a Query of
+    the sparse `in-force` index, which reads nothing of the ended ones."""
+    condition = Key("charge_point_id").eq(charge_point_id)
+    if after is not None:
+        condition &= Key(IN_FORCE_UNTIL).gt(clock.iso(after))
+    return every(_reservations().query, {"IndexName": RESERVATIONS_IN_FORCE, "KeyConditionExpression": condition})
 
 
 def get_reservation(charge_point_id: str, reservation_id: str) -> dict[str, Any] | None:

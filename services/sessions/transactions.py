@@ -387,9 +387,13 @@ def record_event(event: Event, now: datetime) -> Answer:
     info = None if event.token is None else authorization.id_tag_info(
         event.token.id_token, record, now, event.token.type, charge_point_id=event.charge_point_id,
         session_id=session_id(event.charge_point_id, event.transaction_id))
-    own = None
+    own, early = None, None
     if info is not None and event.token is not None and event.event_type == "Started":
-        info, own = _reserved(event.charge_point_id, info, event.token.id_token, event.evse_id, event.ocpp_version, now)
+        # The lock of its price comes with the charger's reservations' marker: read first, it spares their Query.
+        early = pricing_lock.lock(event.charge_point_id, event.evse_id, info.get("parent_id_tag"),
+                                  clock.parse(event.timestamp))
+        info, own = _reserved(event.charge_point_id, info, event.token.id_token, event.evse_id, event.ocpp_version, now,
+                              early.reserved_until)
     location = (event.evse_id or 0, event.connector_id or 0)
     # A chargingState change without a meter value is kept as a sample without values: later readings inherit it.
     meter_values = event.meter_values or ([{"timestamp": event.timestamp, "sampled_value": []}]
@@ -418,7 +422,9 @@ def record_event(event: Event, now: datetime) -> Answer:
                           event.transaction_id, now)
         if info is not None:
             _used(record, info, event.charge_point_id, event.transaction_id, now)
-        session = _locked(session, info, now)
+        same = early is not None and (session.get("started_at"), session.get("evse_id")) == (
+            clock.normalize(event.timestamp), event.evse_id)
+        session = _locked(session, info, now, early if same else None)
         if read is None and session.get("latest_seq_no") == event.seq_no and session.get("status") == "active":
             _observe(event.charge_point_id, event.transaction_id, session.get("charging"), observation)
     if not applied and ordering.reused(session, event.event_type, event.seq_no, timestamp):
@@ -438,15 +444,17 @@ def record_event(event: Event, now: datetime) -> Answer:
     return Answer(id_tag_info=_with_price(info, session), total_cost=cost)
 
 
-def _locked(session: dict[str, Any], info: dict[str, Any] | None, now: datetime) -> dict[str, Any]:
+def _locked(session: dict[str, Any], info: dict[str, Any] | None, now: datetime,
+            early: pricing_lock.Lock | None = None) -> dict[str, Any]:
     """The 2.0.1 session with its price locked: by its first event, again when that carried no token and this
-    one does (its group may have its own tariff), as long as the charger was told no cost yet."""
+    one does (its group may have its own tariff), as long as the charger was told no cost yet. `early`: the lock
+    read already for this session's start, EVSE and group."""
     state = session.get("pricing_locked")
     if _lock_settled(session, info) or session.get("status") != "active":
         return session
     group = info.get("parent_id_tag") if info is not None else None
-    lock = pricing_lock.lock(session["charge_point_id"], session.get("evse_id"), group,
-                             clock.parse(session["started_at"]))
+    lock = early or pricing_lock.lock(session["charge_point_id"], session.get("evse_id"), group,
+                                      clock.parse(session["started_at"]))
     fields = {**lock.fields(session["charge_point_id"], now), "pricing_locked": LOCKED if info is not None else LOCKED_WITHOUT_TOKEN}
     return store.lock_price(session["charge_point_id"], session["transaction_id"], fields, relock=state is not None) or (
         store.get_session(session["charge_point_id"], session["transaction_id"]) or session)

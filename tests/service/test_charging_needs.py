@@ -81,6 +81,18 @@ def test_bad_frames_get_their_callerror(charging: None, payload: dict[str, Any],
     assert (reply[0], reply[2]) == (4, error), reply
 
 
+def test_the_same_needs_again_change_nothing(charging: None, tap: EventTap) -> None:
+    payload = needs()
+    assert ocpp("NotifyEVChargingNeeds", payload) == {"status": "Accepted"}
+    first = session()["needs"]
+    assert ocpp("NotifyEVChargingNeeds", payload) == {"status": "Accepted"}  # a replay
+    assert session()["needs"] == first and len(tap.of("ChargingNeedsChanged")) == 1
+    body = {"energy_wh": 12000, "departure_time": clock.iso(clock.now() + timedelta(hours=8))}
+    replies = [api("PUT", f"/sessions/{SESSION}/charging-needs", body) for _ in range(2)]
+    assert replies[0] == replies[1] and replies[0][1]["version"] == 2
+    assert [e["version"] for e in tap.of("ChargingNeedsChanged")] == [1, 2]
+
+
 def test_the_operator_puts_needs_that_replace_the_evs(charging: None, tap: EventTap) -> None:
     ocpp("NotifyEVChargingNeeds", needs())
     departure = clock.iso(clock.now() + timedelta(hours=8))

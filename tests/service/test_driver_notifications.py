@@ -83,7 +83,9 @@ def test_preferences_are_put_with_the_webhook_secret_shown_once_read_and_deleted
     assert stored["webhook_secret_hint"] == f"...{stored['webhook_secret'][-4:]}"
     got = call("GET", f"/notification-preferences/{ALICE}", scopes="operator")
     assert got["statusCode"] == 200 and got["json"] == {k: v for k, v in stored.items() if k != "webhook_secret"}
-    assert "token" not in call("GET", f"/notification-preferences/{ALICE}", scopes="support")["json"]["webhook_url"]
+    for scope in ("support", "read-only"):
+        seen = call("GET", f"/notification-preferences/{ALICE}", scopes=scope)["json"]
+        assert "token" not in seen["webhook_url"] and seen["email"] == "a…@example.com"
     again = prefer(ALICE, webhook_url=alice.url, events=["session.ended"])  # the same URL keeps its secret
     assert again["webhook_secret"] is None and again["webhook_secret_hint"] == stored["webhook_secret_hint"]
     assert again["email"] is None
@@ -189,15 +191,16 @@ def test_an_unpriced_session_ends_from_its_session_ended_and_an_invoiced_one_fro
 
 def test_a_driver_hears_of_each_suspension_once_and_of_a_confirmed_reservation_once(alice: Receiver) -> None:
     secret = prefer(ALICE, webhook_url=alice.url, events=["charging.suspended", "reservation.ready"])["webhook_secret"]
-    # 3 and 4: one suspension (4 an update while suspended); 5 charging again (filtered out by the rule); 6 another.
-    publish(suspended(3), suspended(4, "SuspendedEVSE"), suspended(6))
+    # 3 and 4: one suspension (4 an update while suspended); 5 charging again (filtered out by the rule); 6 another;
+    # 9 and 8 another, its changes arriving out of order.
+    publish(suspended(3), suspended(4, "SuspendedEVSE"), suspended(6), suspended(9, "SuspendedEVSE"), suspended(8))
     confirmed = {"charge_point_id": "CP-1", "occurred_at": AT, "reservation_id": "5@CP-1", "evse_id": 0,
                  "status": "reserved", "account_id": ALICE}
     publish(ReservationChanged(event_id="r-2", version=2, **confirmed), ReservationChanged(event_id="r-3", version=3,
                                                                                           **confirmed))
     attempt_all()
     got = received(alice, secret)
-    assert sorted(sent["id"] for sent in got) == ["charging-3", "charging-6", "r-2"]
+    assert sorted(sent["id"] for sent in got) == ["charging-3", "charging-6", "charging-9", "r-2"]
     assert "any EVSE" in next(s for s in got if s["id"] == "r-2")["data"]["message"]
 
 
@@ -223,12 +226,35 @@ def test_a_type_the_driver_did_not_choose_and_a_deleted_preference_deliver_nothi
 def test_the_rule_lets_through_suspensions_and_confirmations_only() -> None:
     """The manifest's rule on the bus: what a session draws while charging, and a pending reservation, never reach
     notifications (SessionChargingChanged is frequent)."""
+    from services.shared import aws
     from services.shared.relay import put_events
+    from services.shared.settings import settings
 
     charging = suspended(2, "Charging")
     pending = ReservationChanged(charge_point_id="CP-1", reservation_id="5@CP-1", evse_id=1, status="pending",
                                  account_id=ALICE, version=1)
     events: list[Event] = [charging, pending, suspended(3), started()]
     put_events(events)
+    # An operator's event with a status of its own is not filtered as a reservation's (a rule's detail applies to
+    # every detail-type).
+    aws.client("events").put_events(Entries=[{
+        "Source": "csms.diagnostics", "DetailType": "IncidentOpened", "EventBusName": settings().event_bus,
+        "Detail": json.dumps({"event_id": "incident-1", "charge_point_id": "CP-1", "status": "open"})}])
     bodies = drain("csms-notifications-events")
-    assert sorted(body["detail"]["event_id"] for body in bodies) == ["charging-3", "start-ses-1"]
+    assert sorted(body["detail"]["event_id"] for body in bodies) == ["charging-3", "incident-1", "start-ses-1"]
+
+
+def test_the_events_path_reads_preferences_eventually_consistent_and_the_api_consistent(
+        alice: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.notifications import store
+
+    prefer(ALICE, webhook_url=alice.url, events=["session.started"])
+    reads: list[tuple[str, bool]] = []
+    real = store.get_preferences
+    monkeypatch.setattr(store, "get_preferences",
+                        lambda account, consistent=False: reads.append((account, consistent)) or real(account, consistent))
+    publish(started())
+    assert reads == [(ALICE, False)]  # the driver event's, at half the price
+    attempt_all()
+    assert call("GET", f"/notification-preferences/{ALICE}")["statusCode"] == 200
+    assert reads[1:] == [(ALICE, True), (ALICE, True)]  # the attempt's (a deleted webhook is not posted to) and GET's

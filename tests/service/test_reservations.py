@@ -48,8 +48,8 @@ def test_a_16_reservation_is_pending_until_its_answer_then_cancelled(aws_env: No
     assert status == 201 and made["status"] == "pending" and made["answer"] is None
     number = made["reservation_id"]
     call = answer_last("CP-RV1", connection, "ReserveNow", {"status": "Accepted"}, V16)
-    assert call[3] == {"connectorId": 2, "expiryDate": made["expiry_date"], "idTag": "R16", "parentIdTag": "G1",
-                       "reservationId": number}
+    # Its token's group (G1) is not asked for: only the token may use it.
+    assert call[3] == {"connectorId": 2, "expiryDate": made["expiry_date"], "idTag": "R16", "reservationId": number}
     assert sessions_api("GET", f"/reservations/{made['id']}")[1]["status"] == "reserved"
     assert timers_waiting() == 1  # the warning's
 
@@ -62,7 +62,27 @@ def test_a_16_reservation_is_pending_until_its_answer_then_cancelled(aws_env: No
     assert sessions_api("DELETE", f"/reservations/{made['id']}")[0] == 409
     changed = tap.of("ReservationChanged")
     assert [(c["status"], c["version"]) for c in changed] == [("pending", 1), ("reserved", 2), ("cancelled", 3)]
-    assert changed[0]["id_token"] == "R16" and changed[0]["group_id_token"] == "G1"
+    assert changed[0]["id_token"] == "R16" and changed[0]["group_id_token"] is None
+
+
+def test_a_failed_or_rejected_cancel_may_be_asked_again(aws_env: None) -> None:
+    connection = online("CP-RV10", V16)
+    put_token("R10")
+    made = _reserved("CP-RV10", connection, V16, {"id_token": {"id_token": "R10"}})
+    assert sessions_api("DELETE", f"/reservations/{made['id']}")[0] == 202
+    answer_last("CP-RV10", connection, "CancelReservation", {"status": "Rejected"}, V16)
+    kept = sessions_api("GET", f"/reservations/{made['id']}")[1]
+    assert (kept["status"], kept["cancel_requested_at"]) == ("reserved", None)
+    assert sessions_api("DELETE", f"/reservations/{made['id']}")[0] == 202
+    flow()
+    call = calls(connection, "CancelReservation")[-1]
+    assert len(calls(connection, "CancelReservation")) == 2
+    send_frame("CP-RV10", connection, [4, call[1], "InternalError", "busy", {}], ocpp_version=V16)
+    flow()
+    assert sessions_api("DELETE", f"/reservations/{made['id']}")[0] == 202
+    answer_last("CP-RV10", connection, "CancelReservation", {"status": "Accepted"}, V16)
+    assert len(calls(connection, "CancelReservation")) == 3
+    assert sessions_api("GET", f"/reservations/{made['id']}")[1]["status"] == "cancelled"
 
 
 def test_a_201_reservation_of_any_evse_refused_and_a_pending_cancel(aws_env: None) -> None:
@@ -168,14 +188,30 @@ def test_the_reserved_status_confirms_and_leaving_it_after_the_expiry_ends(aws_e
             "connectorId": connector, "status": status, "errorCode": "NoError"}], V16)
         assert flow() == (connector == 1)
     assert sessions_api("GET", f"/reservations/{made['id']}")[1]["status"] == "reserved"
+    assert timers_waiting() == 1  # its warning's, from the status
     answer_last("CP-RV6", connection, "ReserveNow", {"status": "Accepted"}, V16)  # the answer comes after
     answered = store.get_reservation("CP-RV6", str(made["reservation_id"]))
     assert (answered["status"], answered["answer"], answered["request"]["idTag"]) == ("reserved", "Accepted", "R6")
-    assert timers_waiting() == 1
+    assert timers_waiting() == 2  # and again from the answer: a twin costs nothing
     _status("CP-RV6", 1, "Available", "Reserved", clock.iso(clock.now()))  # before its expiry: the charger's word
     assert store.get_reservation("CP-RV6", str(made["reservation_id"]))["status"] == "reserved"
     _status("CP-RV6", 1, "Available", "Reserved", clock.iso(clock.now() + timedelta(hours=2)))
     assert store.get_reservation("CP-RV6", str(made["reservation_id"]))["status"] == "expired"
+
+
+def test_a_lost_answer_leaves_a_reservation_its_connector_confirmed(aws_env: None) -> None:
+    connection = online("CP-RV11", V201)
+    put_token("R11")
+    made = reserve({"charge_point_id": "CP-RV11", "evse_id": 1, "id_token": {"id_token": "R11", "type": "ISO14443"}})[1]
+    flow()
+    _status("CP-RV11", 1, "Reserved", "Available", clock.iso(clock.now()))
+    assert timers_waiting() == 1
+    call = calls(connection, "ReserveNow")[-1]
+    send_frame("CP-RV11", connection, [4, call[1], "InternalError", "lost", {}], ocpp_version=V201)
+    flow()
+    kept = store.get_reservation("CP-RV11", str(made["reservation_id"]))
+    assert (kept["status"], kept["answer"], "ended_at" in kept) == ("reserved", "InternalError", False)
+    assert kept["command_id"]
 
 
 def test_a_reserved_16_charger_refuses_others_and_its_token_uses_it(aws_env: None) -> None:
@@ -199,6 +235,15 @@ def test_a_reserved_16_charger_refuses_others_and_its_token_uses_it(aws_env: Non
     assert reply[2]["idTagInfo"]["status"] == "Accepted"  # used: it holds nothing any more
 
 
+def _started_201(charge_point_id: str, connection: str, transaction_id: str, id_token: str, evse_id: int) -> str:
+    """A 2.0.1 TransactionEvent Started with an ISO14443 idToken; the status it was answered."""
+    reply = send_frame(charge_point_id, connection, [2, frame_id(), "TransactionEvent", {
+        "eventType": "Started", "timestamp": AT, "triggerReason": "Authorized", "seqNo": 0,
+        "transactionInfo": {"transactionId": transaction_id}, "idToken": {"idToken": id_token, "type": "ISO14443"},
+        "evse": {"id": evse_id, "connectorId": 1}}], V201)
+    return reply[2]["idTokenInfo"]["status"]
+
+
 def test_a_reserved_201_evse_refuses_others_at_start_only(aws_env: None) -> None:
     connection = online("CP-RV8", V201)
     put_token("MINE8")
@@ -208,28 +253,26 @@ def test_a_reserved_201_evse_refuses_others_at_start_only(aws_env: None) -> None
         "idToken": {"idToken": "OTHER8", "type": "ISO14443"}}], V201)
     assert reply[2]["idTokenInfo"]["status"] == "Accepted"  # EVSE 2 is free: Authorize names no EVSE
 
-    def started(transaction_id: str, id_token: str, evse_id: int) -> str:
-        reply = send_frame("CP-RV8", connection, [2, frame_id(), "TransactionEvent", {
-            "eventType": "Started", "timestamp": AT, "triggerReason": "Authorized", "seqNo": 0,
-            "transactionInfo": {"transactionId": transaction_id}, "idToken": {"idToken": id_token, "type": "ISO14443"},
-            "evse": {"id": evse_id, "connectorId": 1}}], V201)
-        return reply[2]["idTokenInfo"]["status"]
-
-    assert started("tx-other", "OTHER8", 1) == "NotAtThisTime"
-    assert started("tx-elsewhere", "OTHER8", 2) == "Accepted"
-    assert started("tx-mine", "MINE8", 1) == "Accepted"
+    assert _started_201("CP-RV8", connection, "tx-other", "OTHER8", 1) == "NotAtThisTime"
+    assert _started_201("CP-RV8", connection, "tx-elsewhere", "OTHER8", 2) == "Accepted"
+    assert _started_201("CP-RV8", connection, "tx-mine", "MINE8", 1) == "Accepted"
     [used] = sessions_api("GET", "/reservations", query={"charge_point_id": "CP-RV8"})[1]["items"]
     assert (used["status"], used["transaction_id"]) == ("used", "tx-mine")
 
 
-def test_a_201_authorize_looks_for_reservations_only_where_the_chargers_marker_says(
-        aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def looked(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The chargers whose reservations in force were read, one per Query."""
+    found: list[str] = []
+    real = store.reservations_in_force
+    monkeypatch.setattr(store, "reservations_in_force", lambda cp, **kw: found.append(cp) or real(cp, **kw))
+    return found
+
+
+def test_a_201_authorize_looks_for_reservations_only_where_the_chargers_marker_says(looked: list[str]) -> None:
     connection = online("CP-RV9", V201)
     put_token("MINE9")
     put_token("OTHER9")
-    looked: list[str] = []
-    real = store.reservations_in_force
-    monkeypatch.setattr(store, "reservations_in_force", lambda cp: looked.append(cp) or real(cp))
 
     def authorize(id_token: str) -> str:
         reply = send_frame("CP-RV9", connection, [2, frame_id(), "Authorize", {
@@ -240,3 +283,32 @@ def test_a_201_authorize_looks_for_reservations_only_where_the_chargers_marker_s
     _reserved("CP-RV9", connection, V201, {"id_token": {"id_token": "MINE9", "type": "ISO14443"}})
     assert (authorize("OTHER9"), authorize("MINE9")) == ("NotAtThisTime", "Accepted")
     assert looked == ["CP-RV9", "CP-RV9"]
+
+
+def test_a_201_start_looks_for_reservations_only_where_the_chargers_marker_says(looked: list[str]) -> None:
+    connection = online("CP-RV12", V201)
+    put_token("MINE12")
+    # No reservation ever: the lock's marker says so.
+    assert _started_201("CP-RV12", connection, "tx-1", "MINE12", 1) == "Accepted" and looked == []
+    made = _reserved("CP-RV12", connection, V201, {"evse_id": 2, "id_token": {"id_token": "MINE12", "type": "ISO14443"}})
+    assert _started_201("CP-RV12", connection, "tx-2", "MINE12", 1) == "Accepted" and looked == ["CP-RV12"]
+    assert sessions_api("GET", f"/reservations/{made['id']}")[1]["status"] == "reserved"  # EVSE 2's, not EVSE 1's
+
+
+def test_only_reservations_in_force_are_indexed_and_ended_ones_expire(aws_env: None) -> None:
+    from services.shared import aws
+
+    connection = online("CP-RV13", V16)
+    put_token("R13")
+    kept = _reserved("CP-RV13", connection, V16, {"id_token": {"id_token": "R13"}})
+    ended = _reserved("CP-RV13", connection, V16, {"id_token": {"id_token": "R13"}})
+    sessions_api("DELETE", f"/reservations/{ended['id']}")
+    answer_last("CP-RV13", connection, "CancelReservation", {"status": "Accepted"}, V16)
+    item = store.get_reservation("CP-RV13", str(ended["reservation_id"]))
+    assert item["status"] == "cancelled" and "in_force_until" not in item
+    assert int(item["expires_at"]) == int((clock.parse(item["ended_at"]) + timedelta(days=90)).timestamp())
+    reply = aws.table("reservations").query(IndexName="in-force", KeyConditionExpression="charge_point_id = :c",
+                                            ExpressionAttributeValues={":c": "CP-RV13"})
+    assert reply["ScannedCount"] == 1 and reply["Items"][0]["reservation_id"] == str(kept["reservation_id"])
+    assert [r["reservation_id"] for r in store.reservations_in_force("CP-RV13")] == [str(kept["reservation_id"])]
+    assert store.reservations_in_force("CP-RV13", after=clock.parse(kept["expiry_date"])) == []

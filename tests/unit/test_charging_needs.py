@@ -4,11 +4,12 @@ tariff's energy prices to departure as PriceWindows, on OCPI 2.2.1 tariffs (a ni
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from services.sessions.charging_needs import MAX_ENERGY_WH, from_ev, prices, problem, stored
+from services.sessions.charging_needs import MAX_ENERGY_WH, Need, from_ev, prices, problem, same, stored
 from services.shared.tariffs import Tariff
 
 UTC = timezone.utc
@@ -122,3 +123,13 @@ def test_the_stored_needs_leave_out_what_was_not_said() -> None:
     assert stored(need, "ev", NOW, 2, [], None) == {
         "energy_wh": 10_000, "departure_time": "2026-06-02T05:00:00.000Z", "origin": "ev",
         "received_at": "2026-06-01T18:00:00.000Z", "max_power_w": 40_000.0, "prices": [], "version": 2}
+
+
+def test_a_need_stated_again_is_the_same_only_in_every_field_and_origin() -> None:
+    need = Need(30_000, NOW + timedelta(hours=8), 1380.0, 3680.0)
+    as_stored = {**stored(need, "ev", NOW, 1, [], None), "energy_wh": Decimal(30_000), "max_power_w": Decimal(3680)}
+    assert same(as_stored, need, "ev") and not same(None, need, "ev")
+    assert not same(as_stored, need, "operator")
+    assert not same(as_stored, Need(30_000, NOW + timedelta(hours=8), None, 3680.0), "ev")
+    assert not same(as_stored, Need(30_001, NOW + timedelta(hours=8), 1380.0, 3680.0), "ev")
+    assert not same(as_stored, Need(30_000, NOW + timedelta(hours=9), 1380.0, 3680.0), "ev")

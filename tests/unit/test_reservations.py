@@ -16,7 +16,7 @@ def test_a_201_reservation() -> None:
     assert item == {"charge_point_id": "CP-1", "reservation_id": "7", "status": "reserved", "answer": "Accepted",
                     "command_id": "cmd-1", "updated_at": "2026-12-01T10:00:00.000Z", "evse_id": 2, "connector_id": 0,
                     "id_token": "T", "token_type": "eMAID", "expiry_date": "2026-12-01T10:00:00.000Z",
-                    "connector_type": "cType2"}
+                    "connector_type": "cType2", "in_force_until": "2026-12-01T10:00:00.000Z"}
     assert reservations.status_at(item, AT) == "expired"  # its expiry is now
 
 
@@ -24,7 +24,8 @@ def test_a_16_reservation_refused() -> None:
     item = reservations.reserved("CP-1", "cmd-1", {"reservationId": 3, "connectorId": 2, "idTag": "T",
                                                    "expiryDate": "2026-12-01T12:00:00Z"}, {"status": "Occupied"}, AT)
     assert (item["status"], item["answer"], item["evse_id"], item["connector_id"]) == ("refused", "Occupied", 2, 1)
-    assert "token_type" not in item
+    assert "token_type" not in item and "in_force_until" not in item
+    assert (item["ended_at"], item["expires_at"]) == ("2026-12-01T10:00:00.000Z", int((AT + timedelta(days=90)).timestamp()))
     assert reservations.status_at(item, AT) == "refused"
     anywhere = reservations.reserved("CP-1", "c", {"reservationId": 4, "connectorId": 0, "idTag": "T",
                                                    "expiryDate": "2026-12-01T12:00:00Z"}, {"status": "Accepted"}, AT)
@@ -35,6 +36,7 @@ def test_an_expiry_without_a_zone_is_not_kept() -> None:
     item = reservations.reserved("CP-1", "c", {"reservationId": 4, "connectorId": 1, "idTag": "T",
                                                "expiryDate": "2026-12-01T12:00:00"}, {"status": "Accepted"}, AT)
     assert "expiry_date" not in item and reservations.status_at(item, AT) == "reserved"
+    assert item["in_force_until"] == reservations.NO_EXPIRY  # in force until the charger says otherwise
 
 
 def test_public_ids() -> None:
