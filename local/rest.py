@@ -5,6 +5,8 @@ As in AWS, the REQUEST authorizer runs first and its context rides on the event,
 (a webhook) gets the request as it came, its raw body included, and verifies it itself.
 The event is API Gateway's: `path` as the client sent it, percent-encoded; `pathParameters`
 decoded; a body over API Gateway's 10 MB refused before anything runs.
+Beside the APIs, it serves the operator console's built copy (local/console.py) at `/console/`, as CloudFront
+would: read-only files, by name, from that folder only.
 """
 
 from __future__ import annotations
@@ -12,12 +14,16 @@ from __future__ import annotations
 import base64
 import logging
 import threading
+from pathlib import Path
 from typing import Any, Iterable
 from urllib.parse import quote, urlsplit
 
+from werkzeug.security import safe_join
 from werkzeug.serving import make_server
+from werkzeug.utils import redirect, send_file
 from werkzeug.wrappers import Request, Response
 
+from local.console import CONTENT_TYPES
 from local.invocations import rest_authorizer_event, rest_event
 from local.lambdas import Runtime
 from services.shared.manifest import RestApi, ServiceManifest
@@ -28,6 +34,10 @@ log = logging.getLogger("csms.rest")
 GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024
 # What a percent-encoded path keeps as it is: RFC 3986's unreserved and sub-delims, `:`, `@`, `/` and `%` itself.
 _PATH_SAFE = "/%!$&'()*+,;=:@-._~"
+CONSOLE_PREFIX = "/console"
+# The console's files are not fingerprinted: a browser asks again (a 304 when unchanged) rather than run stale code.
+_CONSOLE_HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff",
+                    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'"}
 
 
 def _problem(status: int, title: str, detail: str, headers: dict[str, str] | None = None) -> Response:
@@ -45,8 +55,10 @@ def _raw_path(request: Request) -> str:
 
 
 class RestFront:
-    def __init__(self, manifests: Iterable[ServiceManifest], runtime: Runtime, host: str, port: int) -> None:
+    def __init__(self, manifests: Iterable[ServiceManifest], runtime: Runtime, host: str, port: int,
+                 console: Path | None = None) -> None:
         self.manifests = tuple(manifests)
+        self.console = console
         self.runtime = runtime
         self.host, self.port = host, port
         self.routes = sorted(((prefix, rest) for m in self.manifests for rest in m.rest_apis for prefix in rest.prefixes),
@@ -73,6 +85,8 @@ class RestFront:
         return self._respond(Request(environ))(environ, start_response)
 
     def _respond(self, request: Request) -> Response:
+        if self.console is not None and (request.path == CONSOLE_PREFIX or request.path.startswith(CONSOLE_PREFIX + "/")):
+            return self._console_file(request, self.console)
         route = self._route_for(request.path)
         if route is None:
             return _problem(404, "Not found", f"No resource at {request.path}; see /docs")
@@ -89,6 +103,21 @@ class RestFront:
                             {"WWW-Authenticate": "Bearer"})
         authorizer = {**policy.get("context", {}), "principalId": policy.get("principalId")}
         return self._invoke(route.handler, self._event(request, authorizer))
+
+    def _console_file(self, request: Request, folder: Path) -> Response:
+        if request.method not in ("GET", "HEAD"):
+            return _problem(405, "Method not allowed", "The console's files are only read: use GET",
+                            {"Allow": "GET, HEAD"})
+        if request.path == CONSOLE_PREFIX:
+            return redirect(CONSOLE_PREFIX + "/", 308)
+        name = request.path.removeprefix(CONSOLE_PREFIX + "/") or "index.html"
+        found = safe_join(str(folder), name)  # None for `..`, absolute paths and the like
+        content_type = CONTENT_TYPES.get(Path(name).suffix)
+        if found is None or content_type is None or not Path(found).is_file():
+            return _problem(404, "Not found", f"The console has no file {name!r}; open {CONSOLE_PREFIX}/")
+        response = send_file(found, request.environ, max_age=None)
+        response.headers.update(_CONSOLE_HEADERS, **{"Content-Type": content_type})
+        return response
 
     def _invoke(self, handler: str, event: dict[str, Any]) -> Response:
         try:

@@ -102,6 +102,8 @@ def configure_environment(config: Config) -> None:
     os.environ.setdefault("CSMS_NOTIFICATION_SENDER", "notifications@csms.localhost")
     # The statistics' named queries run on DuckDB over the exports in the embedded S3: there is no Athena here.
     os.environ.setdefault("CSMS_ANALYTICS_ENGINE", "duckdb")
+    # The REST front serves the operator console; `GET /` links it.
+    os.environ.setdefault("CSMS_CONSOLE_URL", "/console/")
     if config.host not in ("0.0.0.0", "::", ""):  # else the address chargers use is not known here
         os.environ.setdefault("CSMS_PUBLIC_URL", f"http://{config.host}:{config.rest_port}")
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "csms")
@@ -191,6 +193,7 @@ async def serve(config: Config) -> int:
 
     from local.apikeys import operator_key
     from local.aws import EmbeddedAws
+    from local.console import build as build_console
     from local.gateway import Gateway
     from local.lambdas import Runtime
     from local.pollers import Poller
@@ -211,7 +214,7 @@ async def serve(config: Config) -> int:
     pollers = [Poller(q.queue_name, q.handler, q.batch_size, runtime) for q in queues] + stream_pollers(ALL, runtime)
     pollers += export_pollers(ALL, runtime)
     scheduler = Scheduler([s for m in ALL for s in m.schedules], runtime, schedule_overrides())
-    rest = RestFront(ALL, runtime, config.host, config.rest_port)
+    rest = RestFront(ALL, runtime, config.host, config.rest_port, console=build_console(config.data_dir / "console"))
     websocket = next(m.websocket for m in ALL if m.websocket)
     ingress = next(m.ocpp_ingress for m in ALL if m.ocpp_ingress)
     gateway = Gateway(websocket, ingress, runtime, config.host, config.ocpp_port, config.connections_port,
@@ -231,6 +234,7 @@ async def serve(config: Config) -> int:
   OCPP over TLS      wss://{config.host}:{config.wss_port}/ocpp/{{charge_point_id}}  (certificate {served_certificate}, CA {config.data_dir / "secrets" / "ca-certificate"})
   REST API           http://{config.host}:{config.rest_port}  (docs: /docs, OpenAPI: /openapi.json)
   operator API key   {api_key}
+  operator console   http://{config.host}:{config.rest_port}/console/  (sign in with an API key; docs/console.md)
   embedded AWS       http://{config.host}:{config.aws_port}  (region {REGION})
   @connections API   http://{config.host}:{config.connections_port}
   data               {config.data_dir.resolve()}  ({restored} items, queued messages and objects restored)

@@ -1,5 +1,5 @@
 """One OpenAPI document for the whole operator API, merged from the services' resolvers, and the public
-routes that serve it: `/` (where to go), `/health`, `/openapi.json` and `/docs` (Swagger UI).
+routes that serve it: `/` (where to go, the operator console included where there is one), `/health`, `/openapi.json` and `/docs` (Swagger UI).
 
 Powertools generates each service's document from its pydantic models; here they are
 joined, validation errors are described as the problem JSON they really are, the answers
@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from services.shared import refs
 from services.shared.manifest import ServiceManifest
 from services.shared.rest import BEARER, JSON, MAX_BODY_BYTES, PROBLEM_JSON, resolver, responses
+from services.shared.settings import settings
 
 TITLE = "CSMS operator API"
 DESCRIPTION = f"""The operator API of the CSMS: chargers, sites, id tokens, sessions, invoices, incidents.
@@ -113,6 +114,7 @@ class Index(BaseModel):
     docs: str = Field(description="Swagger UI: every route, with a form to try it")
     openapi: str = Field(description="The OpenAPI 3.1 document")
     health: str = Field(description="200 while the API answers; for load balancers")
+    console: str | None = Field(None, description="The operator console (docs/console.md), where one is served")
 
 
 class Health(BaseModel):
@@ -123,12 +125,13 @@ _SPEC_ANSWER = {"description": "The OpenAPI 3.1 document", "content": {JSON: {"s
 
 
 @app.get("/", summary="Where to find the API's documentation", tags=[ABOUT],
-         description="Links to Swagger UI, the OpenAPI document and the health check, under the stage the caller came "
+         description="Links to Swagger UI, the OpenAPI document, the health check and the operator console, under the stage the caller came "
                      "through, so that a first request to the API's root shows where to go next.",
          responses=responses({200: ("Links", Index)}, public=True))
 def index() -> Index:
-    base = _base_path()
-    return Index(title=TITLE, docs=f"{base}/docs", openapi=f"{base}/openapi.json", health=f"{base}/health")
+    base, console = _base_path(), settings().console_url
+    return Index(title=TITLE, docs=f"{base}/docs", openapi=f"{base}/openapi.json", health=f"{base}/health",
+                 console=f"{base}{console}" if console and console.startswith("/") else console)
 
 
 @app.get("/health", summary="Whether the API answers", tags=[ABOUT],

@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     # The REST API's URL as chargers reach it (scheme, host, any base path; no trailing slash): the file URLs they
     # get are under it. Unset: the URL the operator's request came in on (docs/diagnostics.md).
     public_url: str | None = Field(default=None, pattern=r"^https?://[^/?#\s]+(/[^?#\s]*[^/?#\s])?$", max_length=200)
+    # Where the operator console is, which `GET /` links: a path under the API's (`csms run` sets `/console/`, its
+    # REST front serves it) or a URL. Unset: no link.
+    console_url: str | None = Field(default=None, pattern=r"^(https?://[^/?#\s]+)?/[^?#\s]*$", max_length=200)
 
     # What answers GET /statistics: Athena over the exports' Glue tables (AWS), or DuckDB in the REST function over the
     # exports bucket (`csms run` sets it: the embedded AWS has no Athena that runs queries).

@@ -108,6 +108,22 @@ def served(path: str, query: dict[str, str] | None = None, method: str = "GET", 
     return handlers.api_docs(event, LambdaContext("services.shared.handlers:api_docs"))
 
 
+@pytest.mark.parametrize(("setting", "stage", "link"), [
+    ("/console/", "", "/console/"), ("/console/", "prod", "/prod/console/"),
+    ("https://console.example.com/", "prod", "https://console.example.com/")])
+def test_the_root_links_the_operator_console_where_one_is_served(monkeypatch: pytest.MonkeyPatch, setting: str,
+                                                                 stage: str, link: str) -> None:
+    from services.shared.settings import settings
+
+    monkeypatch.setenv("CSMS_CONSOLE_URL", setting)
+    settings.cache_clear()
+    try:
+        assert json.loads(served("/", stage=stage)["body"])["console"] == link
+    finally:
+        monkeypatch.delenv("CSMS_CONSOLE_URL")
+        settings.cache_clear()
+
+
 def test_the_served_spec_names_the_stage_the_caller_came_through() -> None:
     reply = served("/openapi.json")
     assert reply["statusCode"] == 200 and json.loads(reply["body"])["servers"] == [{"url": "/prod"}]
@@ -121,7 +137,8 @@ def test_the_served_spec_names_the_stage_the_caller_came_through() -> None:
 
 def test_the_root_links_the_docs_and_health_answers_without_a_key() -> None:
     assert json.loads(served("/", stage="prod")["body"]) == {
-        "title": "CSMS operator API", "docs": "/prod/docs", "openapi": "/prod/openapi.json", "health": "/prod/health"}
+        "title": "CSMS operator API", "docs": "/prod/docs", "openapi": "/prod/openapi.json", "health": "/prod/health",
+        "console": None}
     assert json.loads(served("/", stage="")["body"])["docs"] == "/docs"
     health = served("/health")
     assert (health["statusCode"], json.loads(health["body"])) == (200, {"status": "ok"})
