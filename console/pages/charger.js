@@ -1,12 +1,15 @@
 // A charger: what it told at boot, its connectors, its recent commands, and a command form built from the OCPP
 // schema of its version; a sent command is followed until it settles.
-import { api, canCommand, forbidCommands } from "../api.js";
+import { all, api, canCommand, forbidCommands } from "../api.js";
 import { h, problemText, statusBadge } from "../dom.js";
 import { schemaForm } from "../schemaform.js";
 
 const REFRESH_MS = 5000;
 const POLL_MS = 1000;
 const POLL_LIMIT = 180;
+// The API lists a charger's commands oldest first: the newest are on its last page.
+const COMMAND_PAGES = 10;
+const RECENT = 20;
 const SETTLED = new Set(["accepted", "rejected", "error", "timed_out"]);
 let actionsByVersion = null;
 
@@ -23,7 +26,7 @@ function info(charger) {
     ["OCPP version", charger.ocpp_version || "—"], ["Vendor", charger.vendor || "—"], ["Model", charger.model || "—"],
     ["Firmware", charger.firmware_version || "—"], ["Last seen", when(charger.last_seen)],
     ["Registered", when(charger.registered_at)],
-    ...Object.entries(charger.boot || {}).map(([name, value]) => [`Boot: ${name}`, typeof value === "object" ? JSON.stringify(value) : String(value)])];
+    ...Object.entries(charger.boot || {}).filter(([, value]) => value !== null).map(([name, value]) => [`Boot: ${name}`, typeof value === "object" ? JSON.stringify(value) : String(value)])];
   return h("dl", { id: "charger-info", class: "facts" }, facts.map(([term, value]) => h("div", {}, h("dt", { text: term }), h("dd", {}, value))));
 }
 
@@ -125,10 +128,11 @@ export async function render(main, [chargerId]) {
   const commands = table("commands", "Recent commands", ["Created", "Action", "Status", "Source", "Reply"], []);
   async function refresh() {
     try {
-      const [latest, recent] = await Promise.all([api(path), api(`${path}/commands?limit=20`)]);
+      const [latest, commands90Days] = await Promise.all([api(path), all(`${path}/commands`, COMMAND_PAGES)]);
       infoSlot.replaceChildren(info(latest));
       connectors.querySelector("tbody").replaceChildren(...connectorRows(latest));
-      commands.querySelector("tbody").replaceChildren(...commandRows(recent.items));
+      const newest = commands90Days.slice(-RECENT).reverse();
+      commands.querySelector("tbody").replaceChildren(...commandRows(newest));
       error.textContent = "";
     } catch (failure) {
       error.textContent = problemText(failure);

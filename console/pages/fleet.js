@@ -50,7 +50,7 @@ function row(charger) {
     h("td", { text: charger.ocpp_version || "—" }),
     h("td", { class: "connected" }, statusBadge(charger.connected ? "connected" : "offline")),
     h("td", { class: "status" }, charger.connectors.length
-      ? charger.connectors.map((c) => h("span", { class: "connector" }, `${c.evse_id}/${c.connector_id} `, statusBadge(c.status)))
+      ? charger.connectors.map((c) => [h("span", { class: "connector" }, `${c.evse_id}/${c.connector_id} `, statusBadge(c.status)), " "])
       : statusBadge(charger.status || "unknown")));
 }
 
