@@ -102,7 +102,7 @@ class OperatorApi(cdk.NestedStack):
             if preflight:
                 resource.add_method("OPTIONS", integration)
             if prefix != "/":  # the root's proxy would catch every unknown path
-                proxy = resource.add_proxy(default_integration=integration, any_method=True, default_method_options=
-                                           apigateway.MethodOptions(**options))
+                proxy = resource.add_proxy(default_integration=integration, any_method=False)
+                proxy.add_method("ANY", integration, **options)  # not as the proxy's default: OPTIONS has none
                 if preflight:
                     proxy.add_method("OPTIONS", integration)

@@ -211,7 +211,8 @@ def test_a_console_origin_opens_the_rest_api_to_its_preflights_and_nothing_else(
     # A browser sends no key with a preflight: OPTIONS passes no authorizer, to the function that answers CORS.
     assert len(found) == sum(1 if prefix == "/" else 2 for rest in keyed for prefix in rest.prefixes)
     assert {props["AuthorizationType"] for props in found} == {"NONE"}
-    assert {f for props in found for f in refs(props["Integration"])} == {function_for(console, r.handler) for r in keyed}
+    invoked = {ref for props in found for ref in refs(props["Integration"]) if ref in console.functions()}
+    assert invoked == {function_for(console, rest.handler) for rest in keyed}
     assert len(console.templates["csms-test/OperatorApi"]["Resources"]) <= 400
     for response in console.of_type("AWS::ApiGateway::GatewayResponse").values():
         assert response["Properties"]["ResponseParameters"][
