@@ -5,8 +5,8 @@ errors the same way (RFC 9457), refuse requests that did not pass the authorizer
 the key's scopes do not cover, answer 405 for a method a path does not have, route any id
 a charger may use however it is percent-encoded, and refuse what they cannot read (a body
 too large, not JSON, not UTF-8; a query parameter the route does not take) with a problem
-that says what to send instead, and answer CORS for the consoles' origins (docs/rest.md). All of it runs in the Lambda, so the local
-stack and AWS answer alike.
+that says what to send instead, and answer CORS for the consoles' origins (docs/rest.md). All of
+it runs in the Lambda, so the local stack and AWS answer alike.
 """
 
 from __future__ import annotations
@@ -218,10 +218,6 @@ def _check_body(app: APIGatewayRestResolver) -> None:
                                 "strings must be Unicode text", [ProblemDetail(path="body", message="not Unicode text")])
 
 
-def _preflight(app: APIGatewayRestResolver) -> bool:
-    return app._cors is not None and app.current_event.http_method.upper() == "OPTIONS"
-
-
 def cors() -> CORSConfig | None:
     """The consoles' origins as Powertools' CORS: a preflight from one is answered without a key, and every reply to it,
     problems included, carries the headers that let its script read it; None without console origins."""
@@ -239,13 +235,14 @@ class _Admission(OpenAPIRequestValidationMiddleware):
     read at all come first here, in docs/rest.md's order: 401, 403, 413, 415, 400, then 422s.
     """
 
-    def __init__(self, public: bool) -> None:
+    def __init__(self, public: bool, preflights: bool) -> None:
         super().__init__()
         self.public = public
+        self.preflights = preflights
 
     def handler(self, app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
-        if _preflight(app):  # a browser sends no key with it; the not-found handler answers it
-            return next_middleware(app)
+        if self.preflights and app.current_event.http_method.upper() == "OPTIONS":
+            return next_middleware(app)  # a browser sends no key with it; the not-found handler answers it
         refused = None if self.public else _refusal(app)
         if refused is not None:
             return refused
@@ -268,8 +265,9 @@ class _Resolver(APIGatewayRestResolver):
 
     def __init__(self, public: bool) -> None:
         # A reply that fails its own model is our bug: 500, never the client's 422.
-        super().__init__(enable_validation=True, response_validation_error_http_code=500, cors=cors())
-        self._request_validation_middleware = _Admission(public)
+        origins = cors()
+        super().__init__(enable_validation=True, response_validation_error_http_code=500, cors=origins)
+        self._request_validation_middleware = _Admission(public, preflights=origins is not None)
 
     @staticmethod
     def _compile_regex(rule: str, base_regex: str = "^{}/*$") -> re.Pattern:
