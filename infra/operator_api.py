@@ -5,7 +5,8 @@ function (`/` the root alone); the Powertools resolver inside routes the rest, s
 services generate is the contract. `api_key` APIs are behind the API-key authorizer; `public`
 and `signature` ones have none (a signature API checks its requests itself: the Lambda proxy
 hands it the body as sent). Errors API Gateway answers itself (no key, throttled, unknown
-path) are problem JSON like the services' own.
+path) are problem JSON like the services' own. With a console origin, a browser's preflight (OPTIONS, which carries
+no key) passes no authorizer: the function answers it, and API Gateway's own problems carry CORS headers for it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from services.shared.manifest import RestApi
-from services.shared.rest import PROBLEM_JSON
+from services.shared.rest import EXPOSED_HEADERS, PROBLEM_JSON
 
 _SEND_A_KEY = "Send 'Authorization: Bearer <API key>' with a valid key"
 # API Gateway's own answers as RFC 9457 problems. Gateway response templates are substituted, not run as
@@ -53,8 +54,9 @@ class OperatorApi(cdk.NestedStack):
 
     def __init__(self, scope: Construct, construct_id: str, *, prefix: str, stage: str, authorizer: lambda_.IFunction,
                  routes: Mapping[RestApi, lambda_.IFunction], rate_limit: int, burst_limit: int,
-                 authorizer_cache_s: int) -> None:
+                 authorizer_cache_s: int, console_origin: str | None = None) -> None:
         super().__init__(scope, construct_id, description="csms operator REST API")
+        self.console_origin = console_origin
         self.access_logs = logs.LogGroup(self, "AccessLogs", retention=logs.RetentionDays.ONE_MONTH,
                                          removal_policy=cdk.RemovalPolicy.DESTROY)
         self.api = apigateway.RestApi(
@@ -81,6 +83,9 @@ class OperatorApi(cdk.NestedStack):
             headers = {"Content-Type": f"'{PROBLEM_JSON}'"}
             if status == 401:
                 headers["WWW-Authenticate"] = "'Bearer'"
+            if console_origin:  # so the console can tell a wrong key or throttling from a network failure
+                headers |= {"Access-Control-Allow-Origin": f"'{console_origin}'",
+                            "Access-Control-Expose-Headers": f"'{','.join(EXPOSED_HEADERS)}'"}
             self.api.add_gateway_response(
                 f"Problem-{response_type.response_type}", type=response_type, status_code=str(status) if status else None,
                 templates={PROBLEM_JSON: template, "application/json": template}, response_headers=headers)
@@ -90,9 +95,14 @@ class OperatorApi(cdk.NestedStack):
         integration = apigateway.LambdaIntegration(function, scope_permission_to_method=False)
         options: dict = {"authorizer": self.authorizer, "authorization_type": apigateway.AuthorizationType.CUSTOM} \
             if rest.auth == "api_key" else {}
+        preflight = bool(options) and self.console_origin is not None  # ANY without an authorizer already passes it
         for prefix in rest.prefixes:
             resource = self.api.root.resource_for_path(prefix.strip("/"))
             resource.add_method("ANY", integration, **options)
+            if preflight:
+                resource.add_method("OPTIONS", integration)
             if prefix != "/":  # the root's proxy would catch every unknown path
-                resource.add_proxy(default_integration=integration, any_method=True, default_method_options=
-                                   apigateway.MethodOptions(**options))
+                proxy = resource.add_proxy(default_integration=integration, any_method=False)
+                proxy.add_method("ANY", integration, **options)  # not as the proxy's default: OPTIONS has none
+                if preflight:
+                    proxy.add_method("OPTIONS", integration)

@@ -25,7 +25,7 @@ from infra.monitoring import Monitoring
 from infra.operator_api import OperatorApi
 from services.manifests import ALL
 from services.shared.manifest import STAGE, ServiceManifest, stage_prefix
-from services.shared.settings import BootPolicy
+from services.shared.settings import ORIGIN, BootPolicy
 
 ROOT = Path(__file__).resolve().parent.parent
 # A batch of up to a thousand changes written as Parquet takes seconds; a day's compaction or snapshot reads and
@@ -70,6 +70,8 @@ class Options:
     charger_access_logs: bool = True
     # The verified SES identity that emails people (a ticket's reporter); without it no email is sent.
     notification_sender: str | None = None
+    # The origin of the operator console's pages (https://host): the REST API answers CORS for it (docs/rest.md).
+    console_origin: str | None = None
 
     def __post_init__(self) -> None:
         """Refuses at synth what would fail at deploy, or make every function fail at start."""
@@ -86,6 +88,8 @@ class Options:
             problems.append("heartbeat_interval: 10-590 s (below API Gateway's 10-minute idle timeout)")
         if self.boot_policy not in get_args(BootPolicy):
             problems.append(f"boot_policy: one of {', '.join(get_args(BootPolicy))}")
+        if self.console_origin is not None and not re.fullmatch(ORIGIN, self.console_origin):
+            problems.append("console_origin: scheme://host[:port] as a browser sends it, e.g. https://console.example.com")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             problems.append("log_level: DEBUG, INFO, WARNING or ERROR")
         for name in ("rest_rate_limit", "rest_burst_limit", "ocpp_rate_limit", "ocpp_burst_limit", "event_archive_days"):
@@ -171,6 +175,7 @@ class CsmsStack(cdk.Stack):
             "CSMS_BOOT_POLICY": options.boot_policy,
             "CSMS_OCPP21": str(options.ocpp21).lower(),
             **({"CSMS_NOTIFICATION_SENDER": options.notification_sender} if options.notification_sender else {}),
+            **({"CSMS_CONSOLE_ORIGINS": options.console_origin} if options.console_origin else {}),
             "POWERTOOLS_METRICS_NAMESPACE": "csms",
             "POWERTOOLS_LOG_LEVEL": options.log_level,
             "POWERTOOLS_TRACE_DISABLED": str(not options.tracing).lower(),
@@ -243,7 +248,8 @@ class CsmsStack(cdk.Stack):
         self.operator_api = OperatorApi(
             self, "OperatorApi", prefix=self.options.prefix, stage=self.options.stage,
             authorizer=self.functions.function(platform.rest_authorizer, platform.name), routes=routes,
-            rate_limit=self.options.rest_rate_limit, burst_limit=self.options.rest_burst_limit, authorizer_cache_s=60)
+            rate_limit=self.options.rest_rate_limit, burst_limit=self.options.rest_burst_limit, authorizer_cache_s=60,
+            console_origin=self.options.console_origin)
         # Both APIs write access logs through the account's CloudWatch role, which the REST API sets up.
         self.charger_ingress.stage.node.add_dependency(self.operator_api.api)
 

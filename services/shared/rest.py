@@ -5,8 +5,8 @@ errors the same way (RFC 9457), refuse requests that did not pass the authorizer
 the key's scopes do not cover, answer 405 for a method a path does not have, route any id
 a charger may use however it is percent-encoded, and refuse what they cannot read (a body
 too large, not JSON, not UTF-8; a query parameter the route does not take) with a problem
-that says what to send instead (docs/rest.md). All of it runs in the Lambda, so the local
-stack and AWS answer alike.
+that says what to send instead, and answer CORS for the consoles' origins (docs/rest.md). All of
+it runs in the Lambda, so the local stack and AWS answer alike.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any, Callable
 from urllib.parse import unquote
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.api_gateway import Route
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.middlewares.openapi_validation import OpenAPIRequestValidationMiddleware
@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field
 
 from services.shared.auth import Scope
 from services.shared.log import logger
+from services.shared.settings import settings
 from services.shared.text import has_lone_surrogate
 
 PROBLEM_JSON = "application/problem+json"
@@ -35,6 +36,10 @@ JSON = "application/json"
 BEARER = "bearer"
 # The largest body a route reads (API Gateway itself admits up to 10 MB; a Lambda event, 6 MB).
 MAX_BODY_BYTES = 1024 * 1024
+# The reply headers a console's script may read besides the CORS-safelisted ones.
+EXPOSED_HEADERS = ["Allow", "Content-Disposition", "Location", "Retry-After", "WWW-Authenticate"]
+# How long a browser may reuse a preflight's answer (Chromium caps it at two hours).
+PREFLIGHT_MAX_AGE_S = 600
 # An OpenAPI security requirement, as Powertools' route decorators take it: {scheme: [scope, ...]}.
 Security = list[dict[str, list[str]]]
 _TITLES = {400: "Bad request", 401: "Unauthorized", 402: "Payment required", 403: "Forbidden", 404: "Not found",
@@ -213,6 +218,16 @@ def _check_body(app: APIGatewayRestResolver) -> None:
                                 "strings must be Unicode text", [ProblemDetail(path="body", message="not Unicode text")])
 
 
+def cors() -> CORSConfig | None:
+    """The consoles' origins as Powertools' CORS: a preflight from one is answered without a key, and every reply to it,
+    problems included, carries the headers that let its script read it; None without console origins."""
+    origins = settings().console_origins
+    if not origins:
+        return None
+    return CORSConfig(allow_origin=origins[0], extra_origins=list(origins[1:]), expose_headers=EXPOSED_HEADERS,
+                      max_age=PREFLIGHT_MAX_AGE_S)
+
+
 class _Admission(OpenAPIRequestValidationMiddleware):
     """Powertools' request validation, after what must be settled before the input is looked at.
 
@@ -220,11 +235,14 @@ class _Admission(OpenAPIRequestValidationMiddleware):
     read at all come first here, in docs/rest.md's order: 401, 403, 413, 415, 400, then 422s.
     """
 
-    def __init__(self, public: bool) -> None:
+    def __init__(self, public: bool, preflights: bool) -> None:
         super().__init__()
         self.public = public
+        self.preflights = preflights
 
     def handler(self, app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
+        if self.preflights and app.current_event.http_method.upper() == "OPTIONS":
+            return next_middleware(app)  # a browser sends no key with it; the not-found handler answers it
         refused = None if self.public else _refusal(app)
         if refused is not None:
             return refused
@@ -247,8 +265,9 @@ class _Resolver(APIGatewayRestResolver):
 
     def __init__(self, public: bool) -> None:
         # A reply that fails its own model is our bug: 500, never the client's 422.
-        super().__init__(enable_validation=True, response_validation_error_http_code=500)
-        self._request_validation_middleware = _Admission(public)
+        origins = cors()
+        super().__init__(enable_validation=True, response_validation_error_http_code=500, cors=origins)
+        self._request_validation_middleware = _Admission(public, preflights=origins is not None)
 
     @staticmethod
     def _compile_regex(rule: str, base_regex: str = "^{}/*$") -> re.Pattern:

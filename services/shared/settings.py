@@ -6,12 +6,16 @@ and `csms run` overrides what local mode does differently.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# A browser origin: scheme, host and any port, as a browser sends it in `Origin` (no path, no trailing slash).
+ORIGIN = r"^https?://[^/?#\s]+$"
 
 # How a 2.0.1 charger's BootNotification is answered unless its registration says otherwise (docs/ocpp.md).
 BootPolicy = Literal["accept", "pending_until_report", "reject"]
@@ -79,6 +83,10 @@ class Settings(BaseSettings):
     # REST front serves it) or a URL. Unset: no link.
     console_url: str | None = Field(default=None, pattern=r"^(https?://[^/?#\s]+)?/[^?#\s]*$", max_length=200)
 
+    # The origins of the operator consoles whose pages may call the REST API from a browser (CORS, docs/rest.md), comma-
+    # separated; none: no cross-origin call is answered (locally the console is served from the API's own origin).
+    console_origins: Annotated[tuple[str, ...], NoDecode] = ()
+
     # What answers GET /statistics: Athena over the exports' Glue tables (AWS), or DuckDB in the REST function over the
     # exports bucket (`csms run` sets it: the embedded AWS has no Athena that runs queries).
     analytics_engine: Literal["athena", "duckdb"] = "athena"
@@ -106,6 +114,19 @@ class Settings(BaseSettings):
         code = value.strip().upper()
         exponent(code)  # UnsupportedCurrency (a ValueError) names the codes that are supported
         return code
+
+    @field_validator("console_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        return tuple(part.strip() for part in value.split(",") if part.strip()) if isinstance(value, str) else value
+
+    @field_validator("console_origins")
+    @classmethod
+    def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        wrong = [origin for origin in value if not re.fullmatch(ORIGIN, origin)]
+        if wrong:
+            raise ValueError(f"{', '.join(wrong)}: an origin is scheme://host[:port], e.g. https://console.example.com")
+        return value
 
     def resource_name(self, name: str) -> str:
         return f"{self.table_prefix}{name}"

@@ -18,17 +18,13 @@ from ocpp.v16 import call as call16
 from ocpp.v201 import call
 
 from services.shared import clock
+from tests.e2e.browser import ARTIFACTS, BROWSER_ARGS, chromium
 from tests.e2e.charger import connected, station201
 from tests.e2e.stack import ROOT, Stack
 from tests.polling import eventually
 
 pytestmark = pytest.mark.e2e
 
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-# Headless, and nothing fetched behind the test's back (the report must open offline).
-BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run"]
 ZONE = "Europe/Berlin"
 SITE = {"name": "Analytics test", "address": {"street": "Hafenstr. 1", "city": "Hamburg", "postal_code": "20457",
                                                "country": "DE"}, "time_zone": ZONE}
@@ -200,11 +196,10 @@ def opened(report: Path, screenshot: Path) -> tuple[list[dict[str, Any]], list[s
     a screenshot of the whole page kept as a test artifact."""
     from playwright.sync_api import sync_playwright
 
-    assert Path(CHROMIUM).exists(), f"no {CHROMIUM}: install Debian's chromium (apt-get install chromium), as .ci/run does"
     requests: list[str] = []
     errors: list[str] = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        browser = playwright.chromium.launch(executable_path=chromium(), args=BROWSER_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.on("request", lambda request: requests.extend([request.url] if request.url != report.as_uri() else []))

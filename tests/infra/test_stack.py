@@ -198,6 +198,29 @@ def test_every_rest_prefix_reaches_its_service_behind_the_api_key_authorizer(syn
     assert docs_role == synthesized.role(docs.name) and docs_role not in synthesized.role_actions()
 
 
+def test_a_console_origin_opens_the_rest_api_to_its_preflights_and_nothing_else(synthesized: Synthesized) -> None:
+    def preflights(of: Synthesized) -> list[dict[str, Any]]:
+        return [method["Properties"] for method in of.of_type("AWS::ApiGateway::Method").values()
+                if method["Properties"]["HttpMethod"] == "OPTIONS"]
+
+    origin = "https://console.example.com"
+    console = synthesize(Options(stage="test", console_origin=origin))
+    assert preflights(synthesized) == [] and "CSMS_CONSOLE_ORIGINS" not in CsmsStack._environment(Options(stage="test"))
+    keyed = [rest for m in ALL for rest in m.rest_apis if rest.auth == "api_key"]
+    found = preflights(console)
+    # A browser sends no key with a preflight: OPTIONS passes no authorizer, to the function that answers CORS.
+    assert len(found) == sum(1 if prefix == "/" else 2 for rest in keyed for prefix in rest.prefixes)
+    assert {props["AuthorizationType"] for props in found} == {"NONE"}
+    invoked = {ref for props in found for ref in refs(props["Integration"]) if ref in console.functions()}
+    assert invoked == {function_for(console, rest.handler) for rest in keyed}
+    assert len(console.templates["csms-test/OperatorApi"]["Resources"]) <= 400
+    for response in console.of_type("AWS::ApiGateway::GatewayResponse").values():
+        assert response["Properties"]["ResponseParameters"][
+            "gatewayresponse.header.Access-Control-Allow-Origin"] == f"'{origin}'"
+    variables = [f["Properties"].get("Environment", {}).get("Variables", {}) for f in console.functions().values()]
+    assert {v.get("CSMS_CONSOLE_ORIGINS") for v in variables if "CSMS_TABLE_PREFIX" in v} == {origin}
+
+
 def _own_tables(manifest: ServiceManifest) -> set[str]:
     return {f"{PREFIX}{t.name}" for t in manifest.tables}
 
@@ -472,6 +495,7 @@ def test_context_options_are_parsed_by_their_type() -> None:
     ({"log_level": "LOUD"}, "log_level"),
     ({"rest_rate_limit": 0}, "rest_rate_limit"),
     ({"secret_prefix": "has spaces/"}, "secret_prefix"),
+    ({"console_origin": "https://console.example.com/"}, "console_origin"),
 ])
 def test_options_that_would_fail_at_deploy_are_refused_at_synth(options: dict[str, Any], problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
