@@ -87,6 +87,7 @@ _RUN_ENVIRONMENT = """environment only:
   CSMS_WEBHOOK_ALLOW_HTTP       webhooks to http:// on a loopback address (default: true; AWS: https only)
   CSMS_WEBHOOK_RETRY_SCALE      multiplies the waits between webhook attempts, 0-1 (default: 1)
   CSMS_NOTIFICATION_SENDER      the sender of emails to people (default: notifications@csms.localhost)
+  CSMS_CONSOLE_URL              the operator console GET / links to (default: /console/, the REST front serves it)
   CSMS_PUBLIC_URL               the REST API's URL as chargers reach it, for their file URLs (default: the REST
                                 front's on --host; with 0.0.0.0, the URL of the operator's request)
   CSMS_OCPP_RATE_LIMIT          the OCPP stage's throttling, messages a second (default: 2000, as deployed)

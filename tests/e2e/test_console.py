@@ -93,11 +93,7 @@ def test_an_operator_signs_in_sees_the_fleet_and_resets_a_charger(stack: Stack, 
             shot(page, "charger")
 
             page.select_option("#command-action", "Reset")
-            kind = page.locator('#command-form [name="type"]')
-            if kind.evaluate("element => element.tagName") == "SELECT":
-                kind.select_option("Soft")
-            else:
-                kind.fill("Soft")
+            page.select_option("#cmd-type", "Soft")  # an enum of the schema: a select
             page.click("#send-command")
             expect(page.locator("#command-result")).to_contain_text("accepted", timeout=ANSWER_MS)
             shot(page, "command-accepted")

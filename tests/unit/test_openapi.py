@@ -135,7 +135,11 @@ def test_the_served_spec_names_the_stage_the_caller_came_through() -> None:
     assert missing["statusCode"] == 404 and json.loads(missing["body"])["status"] == 404
 
 
-def test_the_root_links_the_docs_and_health_answers_without_a_key() -> None:
+def test_the_root_links_the_docs_and_health_answers_without_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.shared.settings import settings
+
+    monkeypatch.delenv("CSMS_CONSOLE_URL", raising=False)  # a test that ran `csms` (local.stack) may have set it
+    settings.cache_clear()
     assert json.loads(served("/", stage="prod")["body"]) == {
         "title": "CSMS operator API", "docs": "/prod/docs", "openapi": "/prod/openapi.json", "health": "/prod/health",
         "console": None}
