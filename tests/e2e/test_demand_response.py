@@ -93,7 +93,14 @@ def test_a_curtailment_window_holds_a_site_and_a_cheap_minute_takes_an_evs_need(
         assert (await settled(stack, headers["Location"]))["status"] == "accepted"
         assert await until(lambda: chargers[cp].connectors[1].transaction_id is not None, 10)
 
-    async def run() -> tuple[datetime, datetime]:
+    async def managed(site_id: str) -> bool:
+        """Whether load management has the site (its SiteChanged is on its way: 404 until then)."""
+        status, _, body = await asyncio.to_thread(stack.request, "GET", f"/allocations/{site_id}")
+        assert status in (200, 404), body
+        return status == 200
+
+    async def run() -> tuple[datetime, datetime, datetime]:
+        assert await until(lambda: managed(curtailed_site), BOUND_S) and await until(lambda: managed(priced_site), BOUND_S)
         runs = asyncio.gather(*(fleet.run() for fleet in fleets.values()))
         assert await until(lambda: all(f.stats.booted == 1 for f in fleets.values()), 20)
         await start(curtailed, "RemoteStartTransaction", {"idTag": tag, "connectorId": 1})
