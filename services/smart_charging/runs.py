@@ -127,11 +127,11 @@ def caps(site: dict[str, Any], chargers: list[dict[str, Any]], windows: list[cur
     found: dict[str, list[Window]] = {}
     for charger in chargers:
         for evse_id, session in planning.sessions_of(charger).items():
-            if session.get("needs"):
-                phases = int(session.get("phases_used") or charger.get("phases") or 3)
-                rated_w = planning.rated_a(charger) * voltage * phases
-                found[f"{charger['charge_point_id']}#{evse_id}"] = needs.caps(session, site, now, end, limits, rated_w)
-    return {evse: windows for evse, windows in found.items() if windows}
+            phases = int(session.get("phases_used") or charger.get("phases") or 3)
+            rated_w = planning.rated_a(charger) * voltage * phases
+            if planned := needs.caps(session, site, now, end, limits, rated_w):
+                found[f"{charger['charge_point_id']}#{evse_id}"] = planned
+    return found
 
 
 def _record(run_id: str, cause: str, now: datetime, plan: planning.Plan, chargers: list[dict[str, Any]],
