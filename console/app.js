@@ -1,19 +1,50 @@
-// The hash router: `#/sign-in`, `#/fleet` (the default), `#/chargers/<id>`; a page's render answers its cleanup.
+// The hash router: `#/sign-in`, `#/fleet` (the default), `#/chargers/<id>`, `#/sessions[/<id>]`,
+// `#/invoices[/<id>]`, `#/incidents[/<id>]`, `#/uptime`, `#/money`, `#/tariffs/<id>`, `#/load`, `#/analytics`; a
+// query after `?` is the page's filters. A page's render answers its cleanup.
 import { apiKey, canCommand, configure, signOut } from "./api.js";
+import { disposeWithin } from "./charts.js";
+import * as analytics from "./pages/analytics.js";
 import * as charger from "./pages/charger.js";
 import * as fleet from "./pages/fleet.js";
+import * as incident from "./pages/incident.js";
+import * as incidents from "./pages/incidents.js";
+import * as invoice from "./pages/invoice.js";
+import * as invoices from "./pages/invoices.js";
+import * as load from "./pages/load.js";
+import * as money from "./pages/money.js";
+import * as session from "./pages/session.js";
+import * as sessions from "./pages/sessions.js";
 import * as signin from "./pages/signin.js";
+import * as tariff from "./pages/tariff.js";
+import * as uptime from "./pages/uptime.js";
 
 const ROUTES = [
   [/^#\/sign-in$/, signin],
   [/^#\/fleet$/, fleet],
   [/^#\/chargers\/([^/]+)$/, charger],
+  [/^#\/sessions$/, sessions],
+  [/^#\/sessions\/([^/]+)$/, session],
+  [/^#\/invoices$/, invoices],
+  [/^#\/invoices\/([^/]+)$/, invoice],
+  [/^#\/incidents$/, incidents],
+  [/^#\/incidents\/([^/]+)$/, incident],
+  [/^#\/uptime$/, uptime],
+  [/^#\/money$/, money],
+  [/^#\/tariffs\/([^/]+)$/, tariff],
+  [/^#\/load$/, load],
+  [/^#\/analytics$/, analytics],
 ];
 const main = document.getElementById("main");
 let cleanup = null;
 
-function showNav(signedIn) {
-  document.getElementById("nav").hidden = !signedIn;
+function showNav(signedIn, path) {
+  const nav = document.getElementById("nav");
+  nav.hidden = !signedIn;
+  for (const item of nav.querySelectorAll("a[href]")) {
+    const here = path === item.getAttribute("href") || path.startsWith(`${item.dataset.section || item.getAttribute("href")}/`);
+    if (here) item.setAttribute("aria-current", "page");
+    else item.removeAttribute("aria-current");
+  }
   document.getElementById("key-scope").textContent = canCommand() ? "may send commands" : "read-only key";
 }
 
@@ -31,7 +62,8 @@ async function route() {
     return;
   }
   const [match, page] = found;
-  showNav(Boolean(apiKey()));
+  showNav(Boolean(apiKey()), path);
+  disposeWithin(main);
   main.replaceChildren();
   const params = match.slice(1).map(decodeURIComponent);
   cleanup = await page.render(main, params, new URLSearchParams(query));

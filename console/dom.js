@@ -1,4 +1,5 @@
-// Builds elements without innerHTML, so no text from the API is ever read as markup.
+// Builds elements without innerHTML, so no text from the API is ever read as markup; and the small pieces every
+// page shares (tables, facts, selects, dates, money), so pages look and read alike.
 export function h(tag, attrs = {}, ...children) {
   const element = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs)) {
@@ -20,4 +21,46 @@ export function statusBadge(status) {
 
 export function problemText(error) {
   return error && error.detail ? error.detail : String(error && error.message ? error.message : error);
+}
+
+export const when = (text) => (text ? new Date(text).toLocaleString() : "—");
+
+export const link = (href, text) => h("a", { href, text });
+
+// A route's address with its ids percent-encoded: `route("chargers", id)` is `#/chargers/<id>`.
+export const route = (...parts) => `#/${parts.map(encodeURIComponent).join("/")}`;
+
+// Minor units (cents) as the currency's amount, e.g. 1234 EUR as "€12.34".
+export function money(minor, currency) {
+  if (minor === null || minor === undefined) return "—";
+  if (!currency) return String(minor);
+  const format = new Intl.NumberFormat(undefined, { style: "currency", currency });
+  const digits = format.resolvedOptions().maximumFractionDigits;
+  return format.format(minor / 10 ** digits);
+}
+
+export const kwh = (wh) => (wh === null || wh === undefined ? "—" : `${(wh / 1000).toFixed(2)} kWh`);
+
+export function table(id, caption, headings, rows) {
+  return h("div", { class: "scroll" }, h("table", { id },
+    h("caption", { text: caption }),
+    h("thead", {}, h("tr", {}, headings.map((text) => h("th", { scope: "col", text })))),
+    h("tbody", {}, rows)));
+}
+
+// Terms and their values; a value may be an element (a badge, a link).
+export function facts(id, pairs) {
+  return h("dl", { id, class: "facts" }, pairs.map(([term, value]) =>
+    h("div", {}, h("dt", { text: term }), h("dd", {}, value === null || value === undefined || value === "" ? "—" : value))));
+}
+
+// A labelled select whose first option is "any" (value ""): `options` are [value, text] pairs.
+export function select(id, label, options, value, anyText = "any") {
+  const element = h("select", { id, name: id }, anyText === null ? null : h("option", { value: "", text: anyText }),
+    options.map(([optionValue, text]) => h("option", { value: optionValue, text, selected: optionValue === value })));
+  return h("div", { class: "field" }, h("label", { for: id, text: label }), element);
+}
+
+export function section(id, title, ...children) {
+  return h("section", { id, "aria-labelledby": `${id}-title` }, h("h2", { id: `${id}-title`, text: title }), children);
 }

@@ -2,7 +2,8 @@
 
 The console is plain ES modules, so the build needs no Node: it copies console/, adds the request JSON schema of
 every action the CSMS may send, per OCPP version, from the installed `ocpp` package (the command form is built from
-them), and writes `config.json` with the API's URL ("" on the local stack: the console and the API share an origin).
+them), the chart library the analytics report inlines (local/vendor/echarts.min.js and its licence, as
+`vendor/`), and writes `config.json` with the API's URL ("" on the local stack: the console and the API share an origin).
 `python -m local.console TARGET [API_URL]` builds a copy elsewhere.
 """
 
@@ -18,6 +19,7 @@ from typing import Any
 from services.connectivity.commands import CSMS_ACTIONS
 
 SOURCE = Path(__file__).resolve().parents[1] / "console"
+VENDOR = Path(__file__).resolve().parent / "vendor"
 # The ocpp package's folder of each version's schemas: 1.6 names them `Reset.json`, later ones `ResetRequest.json`.
 _PACKAGE_FOLDERS = {"ocpp1.6": "v16", "ocpp2.0.1": "v201", "ocpp2.1": "v21"}
 # What is served, by suffix; any other file is not.
@@ -50,6 +52,7 @@ def build(target: Path, api_url: str = "") -> Path:
         index[version] = sorted(actions)
         for action in index[version]:
             (schemas / version / f"{action}.json").write_text(json.dumps(request_schema(version, action)), "utf-8")
+    shutil.copytree(VENDOR, target / "vendor", ignore=shutil.ignore_patterns("*.md"))
     (schemas / "index.json").write_text(json.dumps(index), "utf-8")
     (target / "config.json").write_text(json.dumps({"api_url": api_url}), "utf-8")
     return target

@@ -1,7 +1,7 @@
 // A charger: what it told at boot, its connectors, its recent commands, and a command form built from the OCPP
 // schema of its version; a sent command is followed until it settles.
 import { all, api, canCommand, forbidCommands } from "../api.js";
-import { h, problemText, statusBadge } from "../dom.js";
+import { facts, h, problemText, statusBadge, table, when } from "../dom.js";
 import { schemaForm } from "../schemaform.js";
 
 const REFRESH_MS = 5000;
@@ -18,23 +18,14 @@ async function loadActions() {
   return actionsByVersion;
 }
 
-const when = (text) => (text ? new Date(text).toLocaleString() : "—");
-
 function info(charger) {
-  const facts = [["Site", charger.site_id ? h("a", { href: `#/fleet?site=${encodeURIComponent(charger.site_id)}`, text: charger.site_id }) : "—"],
+  const pairs = [["Site", charger.site_id ? h("a", { href: `#/fleet?site=${encodeURIComponent(charger.site_id)}`, text: charger.site_id }) : "—"],
     ["Connection", statusBadge(charger.connected ? "connected" : "offline")], ["Status", statusBadge(charger.status)],
     ["OCPP version", charger.ocpp_version || "—"], ["Vendor", charger.vendor || "—"], ["Model", charger.model || "—"],
     ["Firmware", charger.firmware_version || "—"], ["Last seen", when(charger.last_seen)],
     ["Registered", when(charger.registered_at)],
     ...Object.entries(charger.boot || {}).filter(([, value]) => value !== null).map(([name, value]) => [`Boot: ${name}`, typeof value === "object" ? JSON.stringify(value) : String(value)])];
-  return h("dl", { id: "charger-info", class: "facts" }, facts.map(([term, value]) => h("div", {}, h("dt", { text: term }), h("dd", {}, value))));
-}
-
-function table(id, caption, headings, rows) {
-  return h("div", { class: "scroll" }, h("table", { id },
-    h("caption", { text: caption }),
-    h("thead", {}, h("tr", {}, headings.map((text) => h("th", { scope: "col", text })))),
-    h("tbody", {}, rows)));
+  return facts("charger-info", pairs);
 }
 
 function connectorRows(charger) {

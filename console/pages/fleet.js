@@ -1,7 +1,7 @@
 // Fleet: a site overview and every charger, filtered in the page (the filters live in the hash, so links keep
 // them), refreshed every 5 s.
 import { all } from "../api.js";
-import { h, problemText, statusBadge } from "../dom.js";
+import { h, problemText, select, statusBadge } from "../dom.js";
 
 const REFRESH_MS = 5000;
 const VERSIONS = ["ocpp1.6", "ocpp2.0.1", "ocpp2.1"];
@@ -27,12 +27,6 @@ function matches(charger, filters) {
     && (!filters.status || statuses(charger).includes(filters.status))
     && (!filters.connected || String(charger.connected) === filters.connected)
     && (!filters.version || charger.ocpp_version === filters.version);
-}
-
-function select(id, label, options, value) {
-  const element = h("select", { id }, h("option", { value: "", text: "any" }),
-    options.map(([optionValue, text]) => h("option", { value: optionValue, text, selected: optionValue === value })));
-  return h("div", { class: "field" }, h("label", { for: id, text: label }), element);
 }
 
 function siteCard(site, chargers) {

@@ -7,20 +7,18 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
 
 from simulator.charger import Behaviour
 from simulator.fleet import Fleet, FleetConfig
-from tests.e2e.browser import ARTIFACTS, BROWSER_ARGS, chromium
+from tests.e2e.console import console
 from tests.e2e.stack import Stack
 from tests.polling import eventually
 
 pytestmark = pytest.mark.e2e
 
-SHOTS = ARTIFACTS / "console"
 # Nothing happens at the charger unless the console asks: no sessions, no faults, one connection for the test.
 QUIET = Behaviour(connectors=1, sessions_per_hour=0, faults_per_hour=0, connection_lifetime_s=3600)
 # A command's round trip (REST, queue, charger, answer) and the console's polling of it.
@@ -50,57 +48,36 @@ def charger(stack: Stack) -> Iterator[str]:
     assert fleet.stats.errors == {}, fleet.stats.last_error
 
 
-def shot(page: Any, name: str) -> Path:
-    path = SHOTS / f"{name}.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(path), full_page=True)
-    return path
-
-
 def test_an_operator_signs_in_sees_the_fleet_and_resets_a_charger(stack: Stack, charger: str) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    console = f"{stack.rest_url}/console/"
-    errors: list[str] = []
-    elsewhere: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium(), args=BROWSER_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            # Served with the API, nothing from a CDN: every request stays on the REST front's origin.
-            page.on("request", lambda request: elsewhere.extend(
-                [] if request.url.startswith(stack.rest_url + "/") else [request.url]))
-            page.goto(console, wait_until="load")
-            shot(page, "sign-in")
+    with console(stack, sign_in=False) as opened:
+        page = opened.page
+        opened.shot("sign-in")
 
-            page.fill("#api-key", f"{stack.api_key}-wrong")
-            page.click("#sign-in")
-            expect(page.locator("#sign-in-error")).to_be_visible()
-            expect(page.locator("#chargers")).to_have_count(0)
-            shot(page, "sign-in-refused")
+        page.fill("#api-key", f"{stack.api_key}-wrong")
+        page.click("#sign-in")
+        expect(page.locator("#sign-in-error")).to_be_visible()
+        expect(page.locator("#chargers")).to_have_count(0)
+        opened.shot("sign-in-refused")
 
-            page.fill("#api-key", stack.api_key)
-            page.click("#sign-in")
-            row = page.locator(f'#chargers tr[data-charger-id="{charger}"]')
-            expect(row).to_be_visible()
-            expect(row).to_contain_text(charger)
-            shot(page, "fleet")
+        page.fill("#api-key", stack.api_key)
+        page.click("#sign-in")
+        row = page.locator(f'#chargers tr[data-charger-id="{charger}"]')
+        expect(row).to_be_visible()
+        expect(row).to_contain_text(charger)
+        opened.shot("fleet")
 
-            row.get_by_role("link", name=charger).click()
-            expect(page.locator("#command-action")).to_be_visible()
-            expect(page.locator("body")).to_contain_text(charger)
-            shot(page, "charger")
+        row.get_by_role("link", name=charger).click()
+        expect(page.locator("#command-action")).to_be_visible()
+        expect(page.locator("body")).to_contain_text(charger)
+        opened.shot("charger")
 
-            page.select_option("#command-action", "Reset")
-            page.select_option("#cmd-type", "Soft")  # an enum of the schema: a select
-            page.click("#send-command")
-            expect(page.locator("#command-result")).to_contain_text("accepted", timeout=ANSWER_MS)
-            shot(page, "command-accepted")
-        finally:
-            browser.close()
+        page.select_option("#command-action", "Reset")
+        page.select_option("#cmd-type", "Soft")  # an enum of the schema: a select
+        page.click("#send-command")
+        expect(page.locator("#command-result")).to_contain_text("accepted", timeout=ANSWER_MS)
+        opened.shot("command-accepted")
 
-    assert errors == [], errors
-    assert elsewhere == [], elsewhere
     _, _, commands = stack.request("GET", f"/chargers/{charger}/commands")
     assert [(c["action"], c["status"]) for c in commands["items"]] == [("Reset", "accepted")]

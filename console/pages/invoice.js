@@ -1,0 +1,7 @@
+// PLACEHOLDER: invoice
+import { h } from "../dom.js";
+
+export async function render(main) {
+  main.append(h("h1", { text: "invoice" }));
+  return null;
+}
