@@ -1,7 +1,9 @@
 // The REST API as the console calls it: the key lives in sessionStorage only, a 401 signs out.
 const KEY = "csms.apiKey";
-const CAN_COMMAND = "csms.canCommand";
+const SCOPE = "csms.scope";
+const REFUSED = "csms.refused";
 let base = "";
+let routes = {};
 
 export class ApiError extends Error {
   constructor(status, detail, problem) {
@@ -15,13 +17,14 @@ export class ApiError extends Error {
 export async function configure() {
   const reply = await fetch("./config.json", { cache: "no-cache" });
   if (reply.ok) base = ((await reply.json()).api_url || "").replace(/\/$/, "");
+  const scopes = await fetch("./routes.json", { cache: "no-cache" });
+  if (scopes.ok) routes = await scopes.json();
 }
 
 export const apiKey = () => sessionStorage.getItem(KEY);
 
 export function signOut() {
-  sessionStorage.removeItem(KEY);
-  sessionStorage.removeItem(CAN_COMMAND);
+  for (const name of [KEY, SCOPE, REFUSED]) sessionStorage.removeItem(name);
 }
 
 export async function api(path, { method = "GET", body } = {}) {
@@ -58,19 +61,48 @@ export async function all(path, pages = 20) {
   return items;
 }
 
-// The API tells no key its scopes: a command with an empty body is refused with 403 before it is validated when
-// the key may not send commands, and is 4xx otherwise without reaching any charger.
-export async function signIn(key) {
-  sessionStorage.setItem(KEY, key);
-  await api("/chargers?limit=1");
+// A key's scope as the console knows it: the API tells no key its scopes, so at sign-in the console posts an empty
+// body to a route that `support` may call and to one that only `operator` and `admin` may: a key refused with 403
+// before anything is validated lacks that scope, any other gets a 4xx for the empty body and nothing happens.
+// `operator` here may be `admin` too: the console offers nothing only `admin` may do without a 403 to tell it.
+const PROBES = [["support", "/chargers/console-scope-probe/commands"], ["operator", "/curtailments"]];
+
+async function allowed(path) {
   try {
-    await api("/chargers/console-scope-probe/commands", { method: "POST", body: {} });
-    sessionStorage.setItem(CAN_COMMAND, "true");
+    await api(path, { method: "POST", body: {} });
+    return true;
   } catch (error) {
     if (error.status === 401) throw error;
-    sessionStorage.setItem(CAN_COMMAND, String(error.status !== 403));
+    return error.status !== 403;
   }
 }
 
-export const canCommand = () => sessionStorage.getItem(CAN_COMMAND) !== "false";
-export const forbidCommands = () => sessionStorage.setItem(CAN_COMMAND, "false");
+export async function signIn(key) {
+  sessionStorage.setItem(KEY, key);
+  await api("/chargers?limit=1");
+  const answers = await Promise.all(PROBES.map(([, path]) => allowed(path)));
+  const held = PROBES.filter((_, index) => answers[index]).map(([scope]) => scope);
+  sessionStorage.setItem(SCOPE, held.at(-1) || "read-only");
+  sessionStorage.removeItem(REFUSED);
+}
+
+export const scope = () => sessionStorage.getItem(SCOPE) || "read-only";
+const refused = () => JSON.parse(sessionStorage.getItem(REFUSED) || "[]");
+
+// Whether the key may call a route (`may("POST", "/incidents/{incident_id}/acknowledge")`), by the scopes the route
+// allows (routes.json, from the OpenAPI) and any 403 the API already answered for it: a page hides or disables what
+// it may not do.
+export function may(method, template) {
+  const route = `${method} ${template}`;
+  const scopes = routes[route];
+  if (refused().includes(route)) return false;
+  return !scopes || scopes.includes(scope()) || (scope() === "operator" && scopes.includes("admin"));
+}
+
+// The API answered 403 for a route: the console stops offering it for this sign-in.
+export function forbid(method, template) {
+  sessionStorage.setItem(REFUSED, JSON.stringify([...new Set([...refused(), `${method} ${template}`])]));
+}
+
+export const COMMANDS = ["POST", "/chargers/{charge_point_id}/commands"];
+export const canCommand = () => may(...COMMANDS);

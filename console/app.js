@@ -1,7 +1,7 @@
 // The hash router: `#/sign-in`, `#/fleet` (the default), `#/chargers/<id>`, `#/sessions[/<id>]`,
 // `#/invoices[/<id>]`, `#/incidents[/<id>]`, `#/uptime`, `#/money`, `#/tariffs/<id>`, `#/load`, `#/analytics`; a
 // query after `?` is the page's filters. A page's render answers its cleanup.
-import { apiKey, canCommand, configure, signOut } from "./api.js";
+import { apiKey, configure, scope, signOut } from "./api.js";
 import { disposeWithin } from "./charts.js";
 import * as analytics from "./pages/analytics.js";
 import * as charger from "./pages/charger.js";
@@ -34,6 +34,8 @@ const ROUTES = [
   [/^#\/load$/, load],
   [/^#\/analytics$/, analytics],
 ];
+const SCOPES = { "read-only": "read-only key", support: "support key: may send commands",
+  operator: "operator key: may change things" };
 const main = document.getElementById("main");
 let cleanup = null;
 
@@ -45,7 +47,7 @@ function showNav(signedIn, path) {
     if (here) item.setAttribute("aria-current", "page");
     else item.removeAttribute("aria-current");
   }
-  document.getElementById("key-scope").textContent = canCommand() ? "may send commands" : "read-only key";
+  document.getElementById("key-scope").textContent = SCOPES[scope()];
 }
 
 async function route() {

@@ -3,7 +3,8 @@
 The console is plain ES modules, so the build needs no Node: it copies console/, adds the request JSON schema of
 every action the CSMS may send, per OCPP version, from the installed `ocpp` package (the command form is built from
 them), the chart library the analytics report inlines (local/vendor/echarts.min.js and its licence, as
-`vendor/`), and writes `config.json` with the API's URL ("" on the local stack: the console and the API share an origin).
+`vendor/`), `routes.json` (the API-key scopes each route allows, from the served OpenAPI: the console hides what a
+key may not do), and writes `config.json` with the API's URL ("" on the local stack: the console and the API share an origin).
 `python -m local.console TARGET [API_URL]` builds a copy elsewhere.
 """
 
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from services.connectivity.commands import CSMS_ACTIONS
+from services.manifests import ALL
+from services.shared.openapi import document
 
 SOURCE = Path(__file__).resolve().parents[1] / "console"
 VENDOR = Path(__file__).resolve().parent / "vendor"
@@ -41,6 +44,13 @@ def request_schema(version: str, action: str) -> dict[str, Any]:
     raise LookupError(f"The ocpp package has no request schema for {version} {action}")
 
 
+def route_scopes() -> dict[str, list[str]]:
+    """`"METHOD /path/{param}"` to the scopes that may call it, for every route behind the API key."""
+    paths = document(ALL)["paths"]
+    return {f"{method.upper()} {path}": operation["security"][0]["bearer"]
+            for path, operations in paths.items() for method, operation in operations.items() if operation.get("security")}
+
+
 def build(target: Path, api_url: str = "") -> Path:
     """Replaces `target` with the served copy and answers it."""
     shutil.rmtree(target, ignore_errors=True)
@@ -54,6 +64,7 @@ def build(target: Path, api_url: str = "") -> Path:
             (schemas / version / f"{action}.json").write_text(json.dumps(request_schema(version, action)), "utf-8")
     shutil.copytree(VENDOR, target / "vendor", ignore=shutil.ignore_patterns("*.md"))
     (schemas / "index.json").write_text(json.dumps(index), "utf-8")
+    (target / "routes.json").write_text(json.dumps(route_scopes()), "utf-8")
     (target / "config.json").write_text(json.dumps({"api_url": api_url}), "utf-8")
     return target
 

@@ -1,6 +1,6 @@
 // A charger: what it told at boot, its connectors, its recent commands, and a command form built from the OCPP
 // schema of its version; a sent command is followed until it settles.
-import { all, api, canCommand, forbidCommands } from "../api.js";
+import { all, api, canCommand, COMMANDS, forbid } from "../api.js";
 import { facts, h, problemText, statusBadge, table, when } from "../dom.js";
 import { schemaForm } from "../schemaform.js";
 
@@ -92,7 +92,7 @@ async function commandSection(charger, onSent) {
       await follow(charger.charge_point_id, command, result);
       onSent();
     } catch (failure) {
-      if (failure.status === 403) forbidCommands();
+      if (failure.status === 403) forbid(...COMMANDS);
       result.replaceChildren(h("p", { class: "error", role: "alert", text: problemText(failure) }));
     } finally {
       send.disabled = !action.value;

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from werkzeug.test import Client
 
-from local.console import CONTENT_TYPES, SOURCE, build, request_schema
+from local.console import CONTENT_TYPES, SOURCE, VENDOR, build, request_schema
 from local.lambdas import Runtime
 from local.rest import RestFront
 from services.connectivity.commands import CSMS_ACTIONS
@@ -44,6 +44,15 @@ def test_the_build_copies_the_console_and_says_where_the_api_is(built: Path, tmp
     assert json.loads((built / "config.json").read_text()) == {"api_url": ""}
     elsewhere = build(tmp_path / "aws", "https://api.example.com/prod")
     assert json.loads((elsewhere / "config.json").read_text()) == {"api_url": "https://api.example.com/prod"}
+
+
+def test_the_build_has_the_chart_library_and_the_scopes_of_every_route(built: Path) -> None:
+    assert (built / "vendor" / "echarts.min.js").read_bytes() == (VENDOR / "echarts.min.js").read_bytes()
+    scopes = json.loads((built / "routes.json").read_text())
+    assert scopes["GET /chargers"] == ["admin", "operator", "read-only", "support"]
+    # The console's sign-in probes rest on these two: support may send commands, only operator and admin curtail.
+    assert scopes["POST /chargers/{charge_point_id}/commands"] == ["admin", "operator", "support"]
+    assert scopes["POST /curtailments"] == ["admin", "operator"]
 
 
 def test_an_action_without_a_schema_is_named() -> None:
