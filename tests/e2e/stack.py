@@ -122,6 +122,14 @@ class Stack:
             time.sleep(0.5)
         return left
 
+    def csms(self, *args: str, timeout_s: float = 120) -> str:
+        """`csms ...` as a user runs it beside the stack (the embedded AWS's port from the environment): its output."""
+        env = {**os.environ, "CSMS_AWS_PORT": str(self.ports["AWS"])}
+        done = subprocess.run([sys.executable, "-m", "local.cli", *args], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=timeout_s)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
     def request(self, method: str, path: str, body: Any = None, *, key: str | None = "default",
                 headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], Any]:
         """(status, headers, parsed JSON or None) of one REST call."""

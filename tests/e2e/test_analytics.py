@@ -4,7 +4,6 @@ answer from them (`csms analytics query`, GET /statistics), and the report draws
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import uuid
@@ -100,15 +99,6 @@ def statistics(stack: Stack, name: str, query: str) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in body["rows"]]
 
 
-def csms(stack: Stack, *args: str) -> str:
-    """`csms ...` as a user runs it beside the stack (the embedded AWS's port from the environment)."""
-    env = {**os.environ, "CSMS_AWS_PORT": str(stack.ports["AWS"])}
-    done = subprocess.run([sys.executable, "-m", "local.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
 def snapshot(stack: Stack) -> None:
     """The chargers' daily snapshot, taken now as its schedule takes it: the stack took its own when it started,
     before this test's chargers existed, and the fault rate's port-hours need their models."""
@@ -165,12 +155,12 @@ def test_sessions_become_statistics_and_a_report_that_chromium_draws(stack: Stac
     assert [(row["vendor"], row["model"], row["firmware_version"], row["incidents"]) for row in faults] == [
         ("ACME", "Volt 22", "1.2", 1)]
 
-    printed = csms(stack, "analytics", "query", "energy_revenue_daily", "--from", str(today - timedelta(days=1)),
+    printed = stack.csms("analytics", "query", "energy_revenue_daily", "--from", str(today - timedelta(days=1)),
                    "--to", str(today), "--site", site_id)
     assert site_id in printed and str(2 * ENERGY_WH) in printed
 
     report = tmp_path / "report.html"
-    csms(stack, "analytics", "report", "--out", str(report), "--from", str(today - timedelta(days=1)), "--to", str(today),
+    stack.csms("analytics", "report", "--out", str(report), "--from", str(today - timedelta(days=1)), "--to", str(today),
          "--site", site_id)
     drawn, requests, errors = opened(report, ARTIFACTS / "analytics-report.png")
     assert errors == [] and requests == []

@@ -13,7 +13,7 @@ import pytest
 
 from simulator.charger import Behaviour
 from simulator.fleet import Fleet, FleetConfig
-from tests.e2e.console import console
+from tests.e2e.console import PHONE, console
 from tests.e2e.stack import Stack
 from tests.polling import eventually
 
@@ -81,3 +81,25 @@ def test_an_operator_signs_in_sees_the_fleet_and_resets_a_charger(stack: Stack, 
 
     _, _, commands = stack.request("GET", f"/chargers/{charger}/commands")
     assert [(c["action"], c["status"]) for c in commands["items"]] == [("Reset", "accepted")]
+
+
+def test_a_read_only_key_sees_no_command_form_and_the_console_fits_a_phone(stack: Stack, charger: str) -> None:
+    from playwright.sync_api import expect
+
+    key = stack.csms("api-keys", "create", "--name", f"viewer-{uuid.uuid4().hex[:6]}", "--scope", "read-only").split()[0]
+    with console(stack, sign_in=False, viewport=PHONE) as opened:
+        page = opened.page
+        page.fill("#api-key", key)
+        page.click("#sign-in")
+        expect(page.locator(f'#chargers tr[data-charger-id="{charger}"]')).to_be_visible()
+        expect(page.locator("#key-scope")).to_have_text("read-only key")
+        opened.shot("fleet-phone")
+        page.locator("#nav-fleet").focus()  # the pages are reachable by keyboard: Tab moves along the nav
+        page.keyboard.press("Tab")
+        expect(page.locator("#nav-sessions")).to_be_focused()
+
+        opened.open(f"#/chargers/{charger}")
+        expect(page.locator("#command-forbidden")).to_be_visible()
+        expect(page.locator("#command-action")).to_have_count(0)
+        opened.shot("charger-read-only-phone")
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]

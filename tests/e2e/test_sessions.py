@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import time
 import uuid
 from typing import Any
@@ -16,7 +13,7 @@ import pytest
 from ocpp.v16 import call
 
 from tests.e2e.charger import connected
-from tests.e2e.stack import ROOT, Stack
+from tests.e2e.stack import Stack
 from tests.polling import eventually
 
 pytestmark = pytest.mark.e2e
@@ -76,19 +73,11 @@ def test_a_poison_event_lands_in_the_dlq_and_redrive_brings_it_back(stack: Stack
     marker = uuid.uuid4().hex
     events.put_events(Entries=[{"EventBusName": "csms", "Source": "csms.sessions", "DetailType": "SessionEnded",
                                 "Detail": json.dumps({"event_id": marker, "not": "a session"})}])
-    env = {**os.environ, "CSMS_AWS_PORT": str(stack.ports["AWS"])}
-
-    def csms(*args: str) -> str:
-        done = subprocess.run([sys.executable, "-m", "local.cli", "events", *args], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, done.stderr
-        return done.stdout
-
     def holding() -> dict[str, str]:
         """The queues whose dead letters hold the marker, with its message's id (`csms events dlq`: a queue's line,
         then its letters)."""
         found, queue = {}, ""
-        for line in csms("dlq").splitlines():
+        for line in stack.csms("events", "dlq", timeout_s=60).splitlines():
             if not line.startswith(" "):
                 queue = line.split()[0] if line.strip() else ""
             elif marker in line:
@@ -98,7 +87,7 @@ def test_a_poison_event_lands_in_the_dlq_and_redrive_brings_it_back(stack: Stack
     # Every consumer of the poison dead-letters it: billing's and diagnostics' (which session runs where).
     dead = eventually(lambda: (found := holding()).keys() >= {"billing-session-ended", "diagnostics-support-events"}
                       and found, timeout_s=60)
-    assert "1 dead letter(s) sent back" in csms("redrive", "billing-session-ended")
+    assert "1 dead letter(s) sent back" in stack.csms("events", "redrive", "billing-session-ended", timeout_s=60)
     # Still poison: its consumer fails it again, and it returns to the DLQ as the new message the redrive sent (with
     # a 1 s visibility timeout that can be before a second `csms events dlq` has started: no look in between).
     first = dead["billing-session-ended"]
