@@ -77,7 +77,7 @@ export async function render(main, _params, query) {
       && (!filters.site || siteOf.get(i.charge_point_id) === filters.site)).sort(byUrgency);
     slot.replaceChildren(incidentTable("incidents", "Incidents, open and most severe first", visible));
     const open = visible.filter((i) => i.status === "open").length;
-    shown.textContent = `${visible.length} incidents shown, ${open} open`;
+    shown.textContent = `${visible.length} shown (${open} open) of ${incidents.length} incidents`;
   }
 
   async function refresh() {
