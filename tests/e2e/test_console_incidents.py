@@ -17,7 +17,7 @@ from ocpp.v16 import call
 
 from services.shared import clock
 from tests.e2e.charger import connected
-from tests.e2e.console import console
+from tests.e2e.console import PHONE, console
 from tests.e2e.stack import Stack
 from tests.polling import eventually
 
@@ -110,6 +110,11 @@ def test_an_operator_follows_a_faulted_connector_to_its_incident_acknowledges_it
         csv = Path(download.value.path()).read_text()
         assert csv.startswith("charge_point_id,evse_id,month") and cp_id in csv
         opened.shot("uptime")
+
+        page.set_viewport_size(PHONE)
+        page = opened.open(f"#/incidents/{incident_id}")
+        expect(page.locator("#incident-steps li").first).to_be_visible()
+        opened.shot("incident-phone")
 
     _, _, incident = stack.request("GET", f"/incidents/{incident_id}")
     assert incident["acknowledged_at"] and [e["text"] for e in incident["timeline"] if e["kind"] == "note"] == [note]
