@@ -1,8 +1,10 @@
-// A charger: what it told at boot, its connectors, its recent commands, and a command form built from the OCPP
+// A charger: what it told at boot, its connectors (a faulted one links its open incident), its recent sessions and
+// incidents, its device model, a link to its uptime, its recent commands, and a command form built from the OCPP
 // schema of its version; a sent command is followed until it settles.
 import { all, api, canCommand, COMMANDS, forbid } from "../api.js";
-import { facts, h, problemText, statusBadge, table, when } from "../dom.js";
+import { facts, h, kwh, link, problemText, route, section, statusBadge, table, when } from "../dom.js";
 import { schemaForm } from "../schemaform.js";
+import { byUrgency, incidentTable } from "./incidents.js";
 
 const REFRESH_MS = 5000;
 const POLL_MS = 1000;
@@ -10,6 +12,11 @@ const POLL_LIMIT = 180;
 // The API lists a charger's commands oldest first: the newest are on its last page.
 const COMMAND_PAGES = 10;
 const RECENT = 20;
+// The API lists a charger's sessions oldest first too: the latest are on its last page.
+const SESSION_PAGES = 10;
+const SESSIONS_SHOWN = 10;
+const INCIDENTS_SHOWN = 20;
+const VARIABLE_PAGES = 20;
 const SETTLED = new Set(["accepted", "rejected", "error", "timed_out"]);
 let actionsByVersion = null;
 
@@ -28,11 +35,56 @@ function info(charger) {
   return facts("charger-info", pairs);
 }
 
-function connectorRows(charger) {
-  return charger.connectors.map((c) => h("tr", { "data-evse-id": String(c.evse_id), "data-connector-id": String(c.connector_id) },
-    h("td", { text: String(c.evse_id) }), h("td", { text: String(c.connector_id) }),
-    h("td", { class: "status" }, statusBadge(c.status)), h("td", { text: c.problem_code || "—" }),
-    h("td", { text: when(c.status_since) })));
+// The open incident of a connector: its own, else its EVSE's as a whole, else the charger's (the most urgent).
+function incidentOf(connector, open) {
+  const at = (evse, conn) => open.find((i) => i.evse_id === evse && i.connector_id === conn);
+  return at(connector.evse_id, connector.connector_id) || at(connector.evse_id, 0) || at(0, 0) || null;
+}
+
+function connectorRows(charger, open = []) {
+  return charger.connectors.map((c) => {
+    const incident = incidentOf(c, open);
+    return h("tr", { "data-evse-id": String(c.evse_id), "data-connector-id": String(c.connector_id) },
+      h("td", { text: String(c.evse_id) }), h("td", { text: String(c.connector_id) }),
+      h("td", { class: "status" }, statusBadge(c.status)), h("td", { text: c.problem_code || "—" }),
+      h("td", { text: when(c.status_since) }),
+      h("td", {}, incident ? h("a", { class: "connector-incident", href: route("incidents", incident.id),
+        text: `${incident.problem_code} (${incident.severity || "unrated"})` }) : "—"));
+  });
+}
+
+function sessionRows(sessions) {
+  return sessions.map((s) => h("tr", { "data-session-id": s.id },
+    h("td", {}, link(route("sessions", s.id), s.id)), h("td", { text: `${s.evse_id}/${s.connector_id}` }),
+    h("td", { class: "status" }, statusBadge(s.status)), h("td", { text: when(s.started_at) }),
+    h("td", { text: when(s.stopped_at) }), h("td", { text: kwh(s.energy_wh) }), h("td", { text: s.id_tag || "—" })));
+}
+
+const VARIABLE_HEADINGS = ["Component", "EVSE/connector", "Variable", "Attribute", "Value", "Unit", "Mutability", "Reported", "Set"];
+
+function variableRows(variables) {
+  const named = (name, instance) => (instance ? `${name} (${instance})` : name);
+  return variables.map((v) => h("tr", {},
+    h("td", { text: named(v.component, v.component_instance) }),
+    h("td", { text: v.evse_id === null || v.evse_id === undefined ? "—" : `${v.evse_id}/${v.connector_id ?? "—"}` }),
+    h("td", { text: named(v.variable, v.variable_instance) }), h("td", { text: v.attribute_type }),
+    h("td", {}, h("code", { text: v.value ?? "—" })), h("td", { text: v.unit || "—" }), h("td", { text: v.mutability || "—" }),
+    h("td", { text: when(v.generated_at) }), h("td", { text: when(v.set_at) })));
+}
+
+// The device model (2.0.1's NotifyReport), read once: it can be long, so it is folded.
+async function deviceModel(path) {
+  const body = h("div", {}, h("p", { class: "muted", text: "Loading…" }));
+  const folded = h("details", { id: "device-model" }, h("summary", { text: "Device model (reported variables)" }), body);
+  try {
+    const variables = await all(`${path}/variables`, VARIABLE_PAGES);
+    body.replaceChildren(variables.length
+      ? table("variables", `${variables.length} variables, in component order`, VARIABLE_HEADINGS, variableRows(variables))
+      : h("p", { class: "muted", text: "None reported (a 2.0.1 charger reports them with NotifyReport; 1.6 has no device model)." }));
+  } catch (failure) {
+    body.replaceChildren(h("p", { class: "error", role: "alert", text: problemText(failure) }));
+  }
+  return section("device-model-section", "Device model", folded);
 }
 
 function commandRows(commands) {
@@ -115,22 +167,36 @@ export async function render(main, [chargerId]) {
     return null;
   }
   const infoSlot = h("div", {}, info(charger));
-  const connectors = table("connectors", "Connectors", ["EVSE", "Connector", "Status", "Problem", "Since"], connectorRows(charger));
+  const connectors = table("connectors", "Connectors", ["EVSE", "Connector", "Status", "Problem", "Since", "Open incident"], connectorRows(charger));
   const commands = table("commands", "Recent commands", ["Created", "Action", "Status", "Source", "Reply"], []);
+  const sessions = table("charger-sessions", `Latest ${SESSIONS_SHOWN} sessions`, ["Session", "EVSE/connector", "Status", "Started", "Stopped", "Energy", "Id tag"], []);
+  const incidentsSlot = h("div", {}, incidentTable("charger-incidents", "Incidents, open and most severe first", []));
+  const quoted = encodeURIComponent(chargerId);
   async function refresh() {
     try {
-      const [latest, commands90Days] = await Promise.all([api(path), all(`${path}/commands`, COMMAND_PAGES)]);
+      const [latest, commands90Days, sessionList, incidentList] = await Promise.all([api(path),
+        all(`${path}/commands`, COMMAND_PAGES), all(`/sessions?charge_point_id=${quoted}`, SESSION_PAGES),
+        all(`/incidents?charge_point_id=${quoted}`)]);
+      const ordered = incidentList.sort(byUrgency);
       infoSlot.replaceChildren(info(latest));
-      connectors.querySelector("tbody").replaceChildren(...connectorRows(latest));
+      connectors.querySelector("tbody").replaceChildren(...connectorRows(latest, ordered.filter((i) => i.status === "open")));
       const newest = commands90Days.slice(-RECENT).reverse();
       commands.querySelector("tbody").replaceChildren(...commandRows(newest));
+      sessions.querySelector("tbody").replaceChildren(...sessionRows(sessionList.slice(-SESSIONS_SHOWN).reverse()));
+      incidentsSlot.replaceChildren(incidentTable("charger-incidents", "Incidents, open and most severe first", ordered.slice(0, INCIDENTS_SHOWN)));
       error.textContent = "";
     } catch (failure) {
       error.textContent = problemText(failure);
     }
   }
   main.append(infoSlot,
+    h("p", {}, h("a", { id: "uptime-link", href: `#/uptime?charger=${quoted}`, text: "Uptime (NEVI µ) of this charger" }), " · ",
+      h("a", { id: "sessions-link", href: `#/sessions?charge_point_id=${quoted}`, text: "All its sessions" }), " · ",
+      h("a", { id: "incidents-link", href: `#/incidents?charger=${quoted}`, text: "All its incidents" })),
     h("section", { "aria-labelledby": "connectors-title" }, h("h2", { id: "connectors-title", text: "Connectors" }), connectors),
+    section("charger-incidents-section", "Incidents", incidentsSlot),
+    section("charger-sessions-section", "Sessions", sessions),
+    await deviceModel(path),
     await commandSection(charger, refresh),
     h("section", { "aria-labelledby": "commands-title" }, h("h2", { id: "commands-title", text: "Commands" }), commands));
   await refresh();
