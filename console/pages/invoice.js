@@ -77,10 +77,10 @@ export async function render(main, [invoiceId]) {
     main.querySelector("h1").textContent = `Invoice ${invoiceNumber(invoice)}`;
     main.append(h("p", { class: "muted", text: invoice.id }), info(invoice),
       section("invoice-lines-section", "Lines and totals", invoiceLines("invoice-lines", invoice)),
-      section("invoice-refunds-section", "Refunds",
-        refunds.items.length ? null : h("p", { class: "muted", text: "No refunds." }),
-        table("invoice-refunds", "Credit notes", ["Credit note", "Issued", "Amount", "Reason", "Status", "Stripe refunds"],
-          refundRows(refunds.items))));
+      section("invoice-refunds-section", "Refunds", refunds.items.length
+        ? table("invoice-refunds", "Credit notes", ["Credit note", "Issued", "Amount", "Reason", "Status", "Stripe refunds"],
+          refundRows(refunds.items))
+        : h("p", { id: "invoice-refunds-none", class: "muted", text: "No refunds." })));
   } catch (failure) {
     error.textContent = problemText(failure);
   }

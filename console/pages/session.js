@@ -59,7 +59,7 @@ function chartOption(series) {
     tooltip: { renderMode: "richText", trigger: "axis" },
     legend: { top: 0 },
     grid: { left: 56, right: 56, top: 48, bottom: 40 },
-    xAxis: { type: "time" },
+    xAxis: { type: "time", axisLabel: { hideOverlap: true } },
     yAxis: [{ type: "value", name: "kWh", min: 0 }, { type: "value", name: "kW", min: 0, position: "right", splitLine: { show: false } }],
     series: [
       { name: "Energy since start (kWh)", type: "line", yAxisIndex: 0, showSymbol: true, data: series.energy.map(([at, value]) => [at, round(value)]) },

@@ -52,7 +52,7 @@ export async function listPage(main, { title, hash, path, specs, headings, row, 
   function draw() {
     items.sort((a, b) => String(b[newest] || "").localeCompare(String(a[newest] || "")));
     body.replaceChildren(...items.map(row));
-    count.textContent = `${items.length} ${noun} loaded, newest first${token ? "; the API has more: More loads them" : ""}`;
+    count.textContent = `${title} loaded: ${items.length}, newest first${token ? "; the API has more: More loads them" : ""}`;
     more.hidden = !token;
   }
 
