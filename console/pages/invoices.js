@@ -1,6 +1,6 @@
 // Invoices: the API's filters (status, charger, id tag, issue days) kept in the hash query, newest issued first.
 import { h, link, money, route, statusBadge, when } from "../dom.js";
-import { chargerLink, listPage } from "./sessions.js";
+import { chargerLink, filterSpecs, listPage } from "./sessions.js";
 
 export const INVOICE_STATUSES = ["issued", "paid", "payment_failed", "settled", "refunded", "partially_refunded", "waived",
   "void", "unpriced"];
@@ -17,14 +17,8 @@ function invoiceRow(invoice) {
     h("td", { class: "status" }, statusBadge(invoice.status)));
 }
 
-export function render(main, _params, query) {
-  const specs = [
-    { name: "status", id: "filter-status", label: "Status", kind: "select", options: INVOICE_STATUSES },
-    { name: "charge_point_id", id: "filter-charger", label: "Charger", kind: "text" },
-    { name: "id_tag", id: "filter-id-tag", label: "Id tag", kind: "text" },
-    { name: "from", id: "filter-from", label: "Issued from (day)", kind: "date" },
-    { name: "to", id: "filter-to", label: "Issued until (day, inclusive)", kind: "date" },
-  ].map((spec) => ({ ...spec, query: query.get(spec.name) || "" }));
+export async function render(main, _params, query) {
+  const specs = filterSpecs(query, INVOICE_STATUSES, "Issued");
   return listPage(main, {
     title: "Invoices", hash: "#/invoices", path: "/invoices", specs, newest: "issued_at", noun: "invoices",
     headings: ["Invoice", "Session", "Charger", "Issued", "Total (incl. VAT)", "Status"], row: invoiceRow,

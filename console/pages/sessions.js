@@ -136,14 +136,19 @@ function sessionRow(session) {
     h("td", { class: "status" }, statusBadge(session.status)));
 }
 
-export function render(main, _params, query) {
-  const specs = [
+// The filters both lists share, as the API names them: charger, status, id tag, and days of `verb` (started, issued).
+export function filterSpecs(query, statuses, verb) {
+  return [
     { name: "charge_point_id", id: "filter-charger", label: "Charger", kind: "text" },
-    { name: "status", id: "filter-status", label: "Status", kind: "select", options: STATUSES },
+    { name: "status", id: "filter-status", label: "Status", kind: "select", options: statuses },
     { name: "id_tag", id: "filter-id-tag", label: "Id tag", kind: "text" },
-    { name: "from", id: "filter-from", label: "Started from (day)", kind: "date" },
-    { name: "to", id: "filter-to", label: "Started until (day, inclusive)", kind: "date" },
+    { name: "from", id: "filter-from", label: `${verb} from (day)`, kind: "date" },
+    { name: "to", id: "filter-to", label: `${verb} until (day, inclusive)`, kind: "date" },
   ].map((spec) => ({ ...spec, query: query.get(spec.name) || "" }));
+}
+
+export async function render(main, _params, query) {
+  const specs = filterSpecs(query, STATUSES, "Started");
   return listPage(main, {
     title: "Sessions", hash: "#/sessions", path: "/sessions", specs, newest: "started_at", noun: "sessions",
     headings: ["Session", "Charger", "EVSE/connector", "Id tag", "Started", "Stopped", "Energy", "Status"],
