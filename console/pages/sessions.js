@@ -4,6 +4,8 @@ import { api } from "../api.js";
 import { h, kwh, link, problemText, route, select, statusBadge, when } from "../dom.js";
 
 const REFRESH_MS = 5000;
+// Active rows refreshed per round, one request each.
+const LIVE_ROWS = 20;
 const LIMIT = 100;
 // API pages read per load: a filter by charger answers oldest first, so a few pages make "newest first" mean more.
 const PAGES_PER_LOAD = 5;
@@ -109,7 +111,7 @@ export async function listPage(main, { title, hash, path, specs, headings, row, 
   await load(true);
   if (!live) return null;
   const timer = setInterval(async () => {
-    const active = items.filter(live.active);
+    const active = items.filter(live.active).slice(0, LIVE_ROWS);
     if (!active.length) return;
     try {
       const latest = new Map((await Promise.all(active.map(live.fetch))).map((item) => [item.id, item]));
