@@ -172,8 +172,10 @@ export async function render(main, _params, query) {
 
   async function refresh() {
     try {
-      const [allocation, runPage, windowList] = await Promise.all([api(`/allocations/${site}`),
-        api(`/allocation-runs?site_id=${site}&limit=${RUNS}`), all(`/curtailments?site_id=${site}`, 5)]);
+      // One after the other: the local stack runs a service's handler on threads that share its resolver.
+      const allocation = await api(`/allocations/${site}`);
+      const runPage = await api(`/allocation-runs?site_id=${site}&limit=${RUNS}`);
+      const windowList = await all(`/curtailments?site_id=${site}`, 5);
       limitSlot.replaceChildren(limitFacts(allocation));
       nodeTable.querySelector("tbody").replaceChildren(...nodeRows(allocation.nodes));
       evseTable.querySelector("tbody").replaceChildren(...evseRows(allocation.evses));

@@ -103,7 +103,9 @@ function usageSection(query) {
     history.replaceState(null, "", `#/money?${search}`);
     error.textContent = "";
     try {
-      const [report, csv] = await Promise.all([api(`/reports/usage?${search}`), apiText(`/reports/usage?${search}&format=csv`)]);
+      // One after the other: the local stack runs a service's handler on threads that share its resolver.
+      const report = await api(`/reports/usage?${search}`);
+      const csv = await apiText(`/reports/usage?${search}&format=csv`);
       rows.querySelector("tbody").replaceChildren(...report.rows.map(usageRow));
       totals.querySelector("tbody").replaceChildren(...report.totals.map(usageRow));
       summary.textContent = `${report.rows.length} row(s) from ${report.from} to ${report.to}, by ${report.group_by} and ${report.period} in ${report.time_zone}.`;
@@ -151,7 +153,8 @@ export async function render(main, _params, query) {
     section("tariffs-section", "Tariffs", newTariffForm(), tariffs),
     section("assignments-section", "Tariff assignments", assignments), usage.element);
   try {
-    const [tariffList, assignmentList] = await Promise.all([api("/tariffs"), api("/tariff-assignments")]);
+    const tariffList = await api("/tariffs");
+    const assignmentList = await api("/tariff-assignments");
     tariffList.items.sort((a, b) => a.id.localeCompare(b.id));
     tariffs.querySelector("tbody").replaceChildren(...tariffList.items.map(tariffRow));
     assignments.querySelector("tbody").replaceChildren(...assignmentList.items.map(assignmentRow));
