@@ -69,7 +69,7 @@ function peakHours(slot, records) {
     slot.append(part);
     return panel(part, `peak-hours-chart-${index + 1}`, `Sessions started per weekday and hour at ${site}`,
       `Sessions started per weekday and hour, in the site's time zone. The busiest: ${DAYS[d]} ${HOURS[hour]}:00 with ${most}.`,
-      { tooltip: { position: "top" }, grid: { left: 50, right: 30, top: 10, bottom: 80, containLabel: true },
+      { tooltip: { position: "top" }, grid: { left: 50, right: 50, top: 10, bottom: 80, containLabel: true },
         xAxis: { type: "category", data: HOURS, name: "hour", splitArea: { show: true } },
         yAxis: { type: "category", data: DAYS, inverse: true, splitArea: { show: true } },
         visualMap: { min: 0, max: Math.max(most, 1), calculable: true, orient: "horizontal", left: "center", bottom: 0 },

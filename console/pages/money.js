@@ -106,7 +106,8 @@ function usageSection(query) {
       // One after the other: the local stack runs a service's handler on threads that share its resolver.
       const report = await api(`/reports/usage?${search}`);
       const csv = await apiText(`/reports/usage?${search}&format=csv`);
-      rows.querySelector("tbody").replaceChildren(...report.rows.map(usageRow));
+      rows.querySelector("tbody").replaceChildren(...(report.rows.length ? report.rows.map(usageRow)
+        : [h("tr", {}, h("td", { colspan: "10", class: "muted", text: "No session stopped in this range." }))]));
       totals.querySelector("tbody").replaceChildren(...report.totals.map(usageRow));
       summary.textContent = `${report.rows.length} row(s) from ${report.from} to ${report.to}, by ${report.group_by} and ${report.period} in ${report.time_zone}.`;
       if (download.href) URL.revokeObjectURL(download.href);
@@ -157,7 +158,8 @@ export async function render(main, _params, query) {
     const assignmentList = await api("/tariff-assignments");
     tariffList.items.sort((a, b) => a.id.localeCompare(b.id));
     tariffs.querySelector("tbody").replaceChildren(...tariffList.items.map(tariffRow));
-    assignments.querySelector("tbody").replaceChildren(...assignmentList.items.map(assignmentRow));
+    assignments.querySelector("tbody").replaceChildren(...(assignmentList.items.length ? assignmentList.items.map(assignmentRow)
+      : [h("tr", {}, h("td", { colspan: "7", class: "muted", text: "No assignment: sessions are priced by the tariff `default`." }))]));
     counts.replaceChildren(facts("money-counts", [["Tariffs", String(tariffList.items.length)], ["Assignments", String(assignmentList.items.length)]]));
   } catch (failure) {
     error.textContent = problemText(failure);

@@ -20,11 +20,12 @@ function info(version) {
     ["Elements", h("ol", { id: "tariff-elements", class: "plain" }, version.tariff.elements.map((e) => h("li", { text: elementText(e) })))]]);
 }
 
-// The problem's detail and each of its per-field errors ("elements.0.price_components.0.price: ...").
+// The problem's detail and, when it has more than the one its detail already says, each per-field error
+// ("body.elements.0.price_components.0.price: ...").
 function problem(failure) {
   const errors = (failure.problem && failure.problem.errors) || [];
   return [h("span", { text: problemText(failure) }),
-    errors.length ? h("ul", {}, errors.map((e) => h("li", {}, h("code", { text: e.path || "(body)" }), `: ${e.message}`))) : null];
+    errors.length > 1 ? h("ul", { id: "tariff-error-fields" }, errors.map((e) => h("li", {}, h("code", { text: e.path || "(body)" }), `: ${e.message}`))) : null];
 }
 
 function previewSection(tariffId) {
