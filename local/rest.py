@@ -4,7 +4,9 @@ As in AWS, the REQUEST authorizer runs first and its context rides on the event,
 `api_key` APIs only: a `public` API (the documentation) answers anyone, and a `signature` API
 (a webhook) gets the request as it came, its raw body included, and verifies it itself.
 The event is API Gateway's: `path` as the client sent it, percent-encoded; `pathParameters`
-decoded; a body over API Gateway's 10 MB refused before anything runs.
+decoded; a body over API Gateway's 10 MB refused before anything runs. A service's handler serves one request at a
+time, as a Lambda instance does: its Powertools resolver keeps the request it is resolving on itself, and two at once
+on the server's threads read each other's (a 500 from another request's path arguments, or another's answer).
 Beside the APIs, it serves the operator console's built copy (local/console.py) at `/console/`, as CloudFront
 would: read-only files, by name, from that folder only.
 """
@@ -65,6 +67,7 @@ class RestFront:
                              key=lambda route: -len(route[0]))
         self.authorizer = next(m.rest_authorizer for m in self.manifests if m.rest_authorizer)
         self._server: Any = None
+        self._turns = {rest.handler: threading.Lock() for _, rest in self.routes}
 
     def _route_for(self, path: str) -> RestApi | None:
         """As infra/: `/` is the root resource alone; another prefix, itself and what is below it."""
@@ -121,7 +124,8 @@ class RestFront:
 
     def _invoke(self, handler: str, event: dict[str, Any]) -> Response:
         try:
-            reply = self.runtime.invoke(handler, event)
+            with self._turns[handler]:
+                reply = self.runtime.invoke(handler, event)
         except Exception:
             log.exception("REST handler failed")
             return _problem(502, "Bad gateway", "The handler failed; see the log")

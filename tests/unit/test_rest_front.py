@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -23,7 +26,14 @@ def allow(event: dict[str, Any], context: Any) -> dict[str, Any]:
             "policyDocument": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow"}]}}
 
 
+busy = threading.Semaphore(1)
+
+
 def echo(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if event["path"] == "/things/slow":  # a second request inside this one would find the semaphore taken
+        assert busy.acquire(blocking=False), "two requests in one handler at once"
+        time.sleep(0.05)
+        busy.release()
     if event["httpMethod"] == "DELETE":
         return {"statusCode": 204}
     seen = {key: event[key] for key in ("body", "isBase64Encoded", "path", "pathParameters")}
@@ -106,3 +116,11 @@ def test_a_body_over_api_gateways_limit_is_413_before_the_authorizer(client: Cli
     reply = client.put("/things/1", data=b"x" * (GATEWAY_MAX_BODY_BYTES + 1))
     assert reply.status_code == 413 and reply.headers["Content-Type"] == "application/problem+json" and not authorized
     assert client.put("/pages/1", data=b"x" * GATEWAY_MAX_BODY_BYTES).status_code == 200
+
+
+def test_a_handler_serves_one_request_at_a_time_as_a_lambda_instance_does(client: Client) -> None:
+    """Powertools' resolver holds its request on itself: concurrent requests to one service must take turns."""
+    front = client.application
+    with ThreadPoolExecutor(4) as pool:
+        replies = list(pool.map(lambda _: Client(front).get("/things/slow", headers={"Authorization": "Bearer k"}), range(4)))
+    assert [reply.status_code for reply in replies] == [200] * 4
