@@ -23,7 +23,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 CHARGER_PATH_FUNCTION = Path(__file__).parent / "functions" / "charger_path.js"
-_UNCACHED_ERRORS = (400, 403, 404, 405, 414, 416, 500, 501, 502, 503, 504)
+UNCACHED_ERRORS = (400, 403, 404, 405, 414, 416, 500, 501, 502, 503, 504)
 # The WebSocket handshake, with the OCPP subprotocol offer, must reach API Gateway as the charger sent it.
 _FORWARDED_HEADERS = ("Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Protocol", "Sec-WebSocket-Extensions")
 
@@ -108,5 +108,5 @@ class ChargerIngress(Construct):
             # CloudFront would keep a refused or failed handshake for 10 s: a charger retrying (or just
             # registered) must reach API Gateway again at once.
             error_responses=[cloudfront.ErrorResponse(http_status=status, ttl=cdk.Duration.seconds(0))
-                             for status in _UNCACHED_ERRORS],
+                             for status in UNCACHED_ERRORS],
         )

@@ -18,6 +18,7 @@ from constructs import Construct
 
 from infra import bundle
 from infra.charger_ingress import ChargerIngress
+from infra.console import CONSOLE_PREFIX, ConsoleSite
 from infra.data import Data, camel
 from infra.lambdas import INGRESS, Functions, FunctionSpec, grant_publish
 from infra.messaging import Messaging, consumer_timeout_s
@@ -72,6 +73,9 @@ class Options:
     notification_sender: str | None = None
     # The origin of the operator console's pages (https://host): the REST API answers CORS for it (docs/rest.md).
     console_origin: str | None = None
+    # The operator console, served with the REST API by a CloudFront distribution of its own (the ConsoleSite nested
+    # stack); off for a stage run from scripts only.
+    console: bool = True
 
     def __post_init__(self) -> None:
         """Refuses at synth what would fail at deploy, or make every function fail at start."""
@@ -90,6 +94,9 @@ class Options:
             problems.append(f"boot_policy: one of {', '.join(get_args(BootPolicy))}")
         if self.console_origin is not None and not re.fullmatch(ORIGIN, self.console_origin):
             problems.append("console_origin: scheme://host[:port] as a browser sends it, e.g. https://console.example.com")
+        if self.console and self.stage == CONSOLE_PREFIX:
+            problems.append(f"stage {CONSOLE_PREFIX!r} is the console's path on its distribution: name the stage "
+                            "otherwise, or deploy with console=false")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             problems.append("log_level: DEBUG, INFO, WARNING or ERROR")
         for name in ("rest_rate_limit", "rest_burst_limit", "ocpp_rate_limit", "ocpp_burst_limit", "event_archive_days"):
@@ -159,6 +166,8 @@ class CsmsStack(cdk.Stack):
         self._charger_ingress(manifests)
         self._operator_api(manifests)
         self._connections_url()
+        self.console_site = ConsoleSite(self, "ConsoleSite", api=self.operator_api.api, stage=options.stage,
+                                        retain=options.deletion_protection) if options.console else None
         self.monitoring = self._monitoring() if options.monitoring else None
         self._outputs()
 
@@ -277,6 +286,9 @@ class CsmsStack(cdk.Stack):
         cdk.CfnOutput(self, "WebSocketApiUrl", value=self.charger_ingress.stage.url,
                       description="The API Gateway endpoint behind CloudFront (?charge_point_id=...)")
         cdk.CfnOutput(self, "RestApiUrl", value=self.operator_api.api.url, description="Operator REST API (docs at /docs)")
+        if self.console_site:
+            cdk.CfnOutput(self, "ConsoleUrl", value=self.console_site.url,
+                          description=f"The operator console; the REST API is also here, at /{self.options.stage}/")
         cdk.CfnOutput(self, "Stage", value=self.options.stage, description="csms api-keys create --stage <this>")
         if self.monitoring:
             cdk.CfnOutput(self, "AlarmTopic", value=self.monitoring.topic.topic_arn)

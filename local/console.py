@@ -25,6 +25,8 @@ SOURCE = Path(__file__).resolve().parents[1] / "console"
 VENDOR = Path(__file__).resolve().parent / "vendor"
 # The ocpp package's folder of each version's schemas: 1.6 names them `Reset.json`, later ones `ResetRequest.json`.
 _PACKAGE_FOLDERS = {"ocpp1.6": "v16", "ocpp2.0.1": "v201", "ocpp2.1": "v21"}
+# What the console's pages may load and who may frame them, wherever it is served (local/rest.py, infra/console.py).
+CONTENT_SECURITY_POLICY = "default-src 'self'; frame-ancestors 'none'"
 # What is served, by suffix; any other file is not.
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",

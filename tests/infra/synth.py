@@ -126,7 +126,10 @@ class Synthesized:
         return self.logical_id("AWS::SQS::Queue", QueueName=f"csms-test-{name}")
 
     def functions(self) -> dict[str, dict[str, Any]]:
-        return self.of_type("AWS::Lambda::Function")
+        """The functions that run the services' code, with their settings: not the CDK's own (the console's
+        deployment, infra/console.py)."""
+        return {k: r for k, r in self.of_type("AWS::Lambda::Function").items()
+                if "CSMS_TABLE_PREFIX" in r["Properties"].get("Environment", {}).get("Variables", {})}
 
     def role(self, owner: str) -> str:
         return self.logical_id("AWS::IAM::Role", Description=f"csms {owner}: its own tables, its own events")

@@ -134,7 +134,8 @@ def test_only_the_roles_that_post_to_chargers_may_manage_connections(synthesized
 
 def test_chargers_connect_through_cloudfront_with_the_path_function(synthesized: Synthesized) -> None:
     template = synthesized.template
-    function = synthesized.logical_id("AWS::CloudFront::Function")
+    function = synthesized.logical_id("AWS::CloudFront::Function", FunctionConfig={
+        "Comment": "/ocpp/{charge_point_id} -> ?charge_point_id=", "Runtime": "cloudfront-js-2.0"})
     code = synthesized.resources[function]["Properties"]["FunctionCode"]
     assert "function handler(event)" in code
     assert synthesized.resources[function]["Properties"]["FunctionConfig"]["Runtime"] == "cloudfront-js-2.0"
@@ -148,8 +149,9 @@ def test_chargers_connect_through_cloudfront_with_the_path_function(synthesized:
         "ParametersInCacheKeyAndForwardedToOrigin": Match.object_like({
             "HeadersConfig": {"HeaderBehavior": "whitelist", "Headers": ["Authorization"]},
             "QueryStringsConfig": {"QueryStringBehavior": "all"}})})})
-    errors = synthesized.resources[synthesized.logical_id("AWS::CloudFront::Distribution")][
-        "Properties"]["DistributionConfig"]["CustomErrorResponses"]
+    (charger_distribution,) = [d for d in synthesized.of_type("AWS::CloudFront::Distribution").values()
+                               if d["Properties"]["DistributionConfig"]["Comment"] == "csms charger endpoint"]
+    errors = charger_distribution["Properties"]["DistributionConfig"]["CustomErrorResponses"]
     assert {e["ErrorCode"] for e in errors} >= {403, 500, 502, 503, 504} and {e["ErrorCachingMinTTL"] for e in errors} == {0}
     # Access logs need the account's CloudWatch role, which the REST API sets: the stage must wait for it.
     account = synthesized.logical_id("AWS::ApiGateway::Account")
@@ -431,9 +433,11 @@ def test_alarms_watch_every_dlq_every_function_and_the_5xx_rate(synthesized: Syn
     assert len(synthesized.of_type("AWS::CloudWatch::Alarm")) == defaults["alarms"].default
 
 
-def test_buckets_catalog_workgroup_and_secrets(template: Template) -> None:
-    template.resource_count_is("AWS::S3::Bucket", 2)
-    template.all_resources_properties("AWS::S3::Bucket", {
+def test_buckets_catalog_workgroup_and_secrets(synthesized: Synthesized) -> None:
+    template = synthesized.template
+    parent = Template.from_json(synthesized.templates["csms-test"])  # the console's bucket is in its own stack
+    parent.resource_count_is("AWS::S3::Bucket", 2)
+    parent.all_resources_properties("AWS::S3::Bucket", {
         "BucketEncryption": Match.object_like({}), "VersioningConfiguration": {"Status": "Enabled"},
         "LifecycleConfiguration": Match.object_like({}),
         "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True,

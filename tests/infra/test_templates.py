@@ -17,7 +17,7 @@ from tests.infra.synth import Synthesized, function_for, merge, refs, synthesize
 RESOURCE_BUDGET = 400
 PARAMETER_BUDGET = 150
 SIZE_BUDGET = 800_000
-NESTED = ("Monitoring", "OperatorApi", "Service-SmartCharging", "AnalyticsQueries")
+NESTED = ("Monitoring", "OperatorApi", "Service-SmartCharging", "AnalyticsQueries", "ConsoleSite")
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def test_without_monitoring_there_is_no_alarm_dashboard_or_alarm_topic() -> None
     """The first of the two deploys that upgrade a stage from before the nested stacks (docs/deploy.md)."""
     bare = synthesize(Options(stage="test", monitoring=False))
     assert set(bare.templates) == {"csms-test", "csms-test/OperatorApi", "csms-test/Service-SmartCharging",
-                                   "csms-test/AnalyticsQueries"}
+                                   "csms-test/AnalyticsQueries", "csms-test/ConsoleSite"}
     assert not bare.of_type("AWS::CloudWatch::Alarm") and not bare.of_type("AWS::CloudWatch::Dashboard")
     assert "AlarmTopic" not in bare.template.to_json()["Outputs"]
     assert bare.logical_id("AWS::SNS::Topic", TopicName="csms-test-alerts")  # the notifications service's, kept
