@@ -27,11 +27,13 @@ export function signOut() {
   for (const name of [KEY, SCOPE, REFUSED]) sessionStorage.removeItem(name);
 }
 
-export async function api(path, { method = "GET", body } = {}) {
+// The answer's JSON, or its text with `as: "text"` (a CSV); an error answer throws an ApiError with its detail.
+export async function api(path, { method = "GET", body, as = "json" } = {}) {
   const headers = { Authorization: `Bearer ${apiKey() || ""}` };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const reply = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await reply.text();
+  if (reply.ok && as === "text") return text;
   let data = null;
   try {
     data = text ? JSON.parse(text) : null;

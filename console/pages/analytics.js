@@ -180,11 +180,7 @@ export async function render(main, _params, query) {
     status.textContent = "Running the queries…";
     error.textContent = "";
     for (const slot of Object.values(slots)) slot.replaceChildren();
-    // One after the other: the local stack runs a service's handler on threads that share its resolver.
-    const results = [];
-    for (const [name] of CHARTS) {
-      results.push(await statistic(name, search).then((value) => ({ status: "fulfilled", value }), (reason) => ({ status: "rejected", reason })));
-    }
+    const results = await Promise.allSettled(CHARTS.map(([name]) => statistic(name, search)));
     if (mine !== generation) return;
     const failed = results.filter((result) => result.status === "rejected");
     await Promise.all(CHARTS.map(([, id, , chart], i) => {

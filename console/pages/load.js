@@ -1,7 +1,7 @@
 // Load: a site under load management (`#/load?site=<id>`): its grid limit and each node's load per phase, each
 // EVSE's allocation, as charts with their tables; the recent allocation runs; and its curtailment windows, with a
 // form that adds one and a button that cancels one. Refreshed every 5 s.
-import { all, api, canCommand } from "../api.js";
+import { all, api, may } from "../api.js";
 import { chartBox, draw } from "../charts.js";
 import { facts, h, link, problemText, route, section, select, statusBadge, table, when } from "../dom.js";
 
@@ -82,7 +82,7 @@ function curtailmentRows(windows, onCancel) {
   return windows.map((w) => h("tr", { "data-curtailment-id": w.curtailment_id },
     h("td", { text: when(w.effective_start) }), h("td", { text: when(w.end) }), h("td", { text: capText(w) }),
     h("td", { class: "status" }, statusBadge(w.status)), h("td", { text: `${w.source}${w.reference ? ` (${w.reference})` : ""}` }),
-    h("td", {}, OPEN.has(w.status) && canCommand()
+    h("td", {}, OPEN.has(w.status) && may("DELETE", "/curtailments/{curtailment_id}")
       ? h("button", { type: "button", class: "secondary", "data-cancel": w.curtailment_id, "aria-label": `Cancel the window from ${when(w.effective_start)}`, text: "Cancel", on: { click: () => onCancel(w) } })
       : "—")));
 }
@@ -172,10 +172,8 @@ export async function render(main, _params, query) {
 
   async function refresh() {
     try {
-      // One after the other: the local stack runs a service's handler on threads that share its resolver.
-      const allocation = await api(`/allocations/${site}`);
-      const runPage = await api(`/allocation-runs?site_id=${site}&limit=${RUNS}`);
-      const windowList = await all(`/curtailments?site_id=${site}`, 5);
+      const [allocation, runPage, windowList] = await Promise.all([api(`/allocations/${site}`),
+        api(`/allocation-runs?site_id=${site}&limit=${RUNS}`), all(`/curtailments?site_id=${site}`, 5)]);
       limitSlot.replaceChildren(limitFacts(allocation));
       nodeTable.querySelector("tbody").replaceChildren(...nodeRows(allocation.nodes));
       evseTable.querySelector("tbody").replaceChildren(...evseRows(allocation.evses));
@@ -195,7 +193,7 @@ export async function render(main, _params, query) {
     section("load-nodes-section", "Limit and load per phase", nodeChart, nodeTable),
     section("load-evses-section", "Allocation per EVSE", evseChart, evseEmpty, evseTable),
     section("curtailments-section", "Curtailment windows", cancelError, windows,
-      canCommand() ? curtailmentForm(siteId, refresh) : h("p", { class: "muted", text: "This API key may not add windows." })),
+      may("POST", "/curtailments") ? curtailmentForm(siteId, refresh) : h("p", { class: "muted", text: "This API key may not add windows." })),
     section("runs-section", "Allocation runs", runs));
   await refresh();
   const timer = setInterval(refresh, REFRESH_MS);

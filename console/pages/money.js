@@ -1,6 +1,6 @@
 // Money: the tariffs (each links its editor), a form that starts a new one, the tariff assignments, and the usage
 // report with its parameters in the hash (`#/money?from=&to=&group_by=&period=&tz=`) and its CSV as a download.
-import { ApiError, api, apiKey } from "../api.js";
+import { api, may } from "../api.js";
 import { facts, h, kwh, link, money, problemText, route, section, select, table, when } from "../dom.js";
 
 const DAY_MS = 86_400_000;
@@ -51,26 +51,6 @@ function usageRow(row) {
     h("td", { text: money(row.revenue_incl_vat, row.currency) }), h("td", { text: minutes(row.average_duration_s) }));
 }
 
-// The CSV as text: api() reads JSON only. The key goes in the header as for every request; the API's base is the
-// console's config.json, as api.js reads it.
-let apiBase = null;
-async function apiText(path) {
-  if (apiBase === null) {
-    const config = await fetch("./config.json", { cache: "no-cache" });
-    apiBase = config.ok ? ((await config.json()).api_url || "").replace(/\/$/, "") : "";
-  }
-  const reply = await fetch(apiBase + path, { headers: { Authorization: `Bearer ${apiKey() || ""}` } });
-  const text = await reply.text();
-  if (reply.ok) return text;
-  let problem = null;
-  try {
-    problem = JSON.parse(text);
-  } catch {
-    problem = null;
-  }
-  throw new ApiError(reply.status, (problem && problem.detail) || `${reply.status} ${reply.statusText}`, problem);
-}
-
 function usageSection(query) {
   const now = Date.now();
   const params = {
@@ -103,9 +83,8 @@ function usageSection(query) {
     history.replaceState(null, "", `#/money?${search}`);
     error.textContent = "";
     try {
-      // One after the other: the local stack runs a service's handler on threads that share its resolver.
-      const report = await api(`/reports/usage?${search}`);
-      const csv = await apiText(`/reports/usage?${search}&format=csv`);
+      const [report, csv] = await Promise.all([api(`/reports/usage?${search}`),
+        api(`/reports/usage?${search}&format=csv`, { as: "text" })]);
       rows.querySelector("tbody").replaceChildren(...(report.rows.length ? report.rows.map(usageRow)
         : [h("tr", {}, h("td", { colspan: "10", class: "muted", text: "No session stopped in this range." }))]));
       totals.querySelector("tbody").replaceChildren(...report.totals.map(usageRow));
@@ -151,7 +130,7 @@ export async function render(main, _params, query) {
   const counts = h("div", {});
   const usage = usageSection(query);
   main.append(h("h1", { text: "Money" }), error, counts,
-    section("tariffs-section", "Tariffs", newTariffForm(), tariffs),
+    section("tariffs-section", "Tariffs", may("PUT", "/tariffs/{tariff_id}") ? newTariffForm() : null, tariffs),
     section("assignments-section", "Tariff assignments", assignments), usage.element);
   try {
     const tariffList = await api("/tariffs");

@@ -2,9 +2,11 @@
 // (PUT /tariffs/{id}) and the API's validation message is shown beside the form. An id that has no tariff yet opens
 // the editor with a template: saving it creates version 1. A preview tells which tariff a charger's next session
 // would be priced by.
-import { api } from "../api.js";
+import { api, forbid, may } from "../api.js";
 import { facts, h, link, problemText, route, section, statusBadge, when } from "../dom.js";
 import { elementText, tariffText } from "./money.js";
+
+const PUT_TARIFF = ["PUT", "/tariffs/{tariff_id}"];
 
 const TEMPLATE = {
   currency: "EUR", type: "REGULAR",
@@ -86,6 +88,7 @@ export async function render(main, [tariffId]) {
       save.textContent = "Save as the next version";
       saved.textContent = `Saved: version ${version.version}.`;
     } catch (failure) {
+      if (failure.status === 403) forbid(...PUT_TARIFF);
       error.replaceChildren(...problem(failure));
     } finally {
       save.disabled = false;
@@ -94,6 +97,11 @@ export async function render(main, [tariffId]) {
   h("div", { class: "field" }, h("label", { for: "tariff-json", text: "OCPI 2.2.1 Tariff (JSON)" }), text,
     h("span", { id: "tariff-json-hint", class: "hint", text: "currency (ISO 4217), elements with price_components (ENERGY per kWh, TIME and PARKING_TIME per hour, FLAT per session; price excluding VAT, vat in %, step_size) and optional restrictions; tariff_alt_text is what drivers are shown." })),
   error, save, saved);
-  main.append(infoSlot, section("tariff-edit", "Edit", form), previewSection(tariffId));
+  const editable = may(...PUT_TARIFF);
+  const readOnly = h("p", { id: "tariff-read-only", class: "muted", hidden: editable,
+    text: "This API key may not change tariffs (operator and admin keys may): the tariff is shown, not editable." });
+  text.readOnly = !editable;
+  save.hidden = !editable;
+  main.append(infoSlot, section("tariff-edit", editable ? "Edit" : "Its JSON", readOnly, form), previewSection(tariffId));
   return null;
 }

@@ -5,7 +5,7 @@
 // figures are computed here from those outages, from one request: a day's µ is its port-minutes (since the port's
 // registration, until the window's end) less its outage minutes, the excluded part of an outage counted pro rata
 // (the API says how much of an outage is excluded, not when), over its port-minutes.
-import { all, api, apiKey, ApiError } from "../api.js";
+import { all, api } from "../api.js";
 import { facts, h, link, problemText, route, section, table, when } from "../dom.js";
 import { chartBox, draw } from "../charts.js";
 
@@ -42,14 +42,8 @@ export function daily(report) {
 
 // The CSV the API answers, offered as a file: the route needs the key, so it is fetched, not linked.
 async function downloadCsv(path, filename) {
-  const config = await (await fetch("./config.json", { cache: "no-cache" })).json().catch(() => ({}));
-  const base = (config.api_url || "").replace(/\/$/, "");
-  const reply = await fetch(base + path, { headers: { Authorization: `Bearer ${apiKey() || ""}` } });
-  if (!reply.ok) {
-    const problem = await reply.json().catch(() => null);
-    throw new ApiError(reply.status, (problem && (problem.detail || problem.title)) || `${reply.status} ${reply.statusText}`, problem);
-  }
-  const url = URL.createObjectURL(await reply.blob());
+  const csv = await api(path, { as: "text" });
+  const url = URL.createObjectURL(new Blob([csv], { type: "text/csv" }));
   const anchor = h("a", { href: url, download: filename, hidden: true });
   document.body.append(anchor);
   anchor.click();
