@@ -25,7 +25,7 @@ from werkzeug.serving import make_server
 from werkzeug.utils import redirect, send_file
 from werkzeug.wrappers import Request, Response
 
-from local.console import CONTENT_TYPES
+from local.console import CONTENT_SECURITY_POLICY, CONTENT_TYPES
 from local.invocations import rest_authorizer_event, rest_event
 from local.lambdas import Runtime
 from services.shared.manifest import RestApi, ServiceManifest
@@ -39,7 +39,7 @@ _PATH_SAFE = "/%!$&'()*+,;=:@-._~"
 CONSOLE_PREFIX = "/console"
 # The console's files are not fingerprinted: a browser asks again (a 304 when unchanged) rather than run stale code.
 _CONSOLE_HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff",
-                    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'"}
+                    "Content-Security-Policy": CONTENT_SECURITY_POLICY}
 
 
 def _problem(status: int, title: str, detail: str, headers: dict[str, str] | None = None) -> Response:
