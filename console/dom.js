@@ -64,3 +64,30 @@ export function select(id, label, options, value, anyText = "any") {
 export function section(id, title, ...children) {
   return h("section", { id, "aria-labelledby": `${id}-title` }, h("h2", { id: `${id}-title`, text: title }), children);
 }
+
+// A detail page's head: a link back to its list, its title, and the alert its errors go to (answered).
+export function pageHead(main, [href, text], ...title) {
+  const error = h("p", { class: "error", role: "alert" });
+  main.append(h("p", {}, link(href, `← ${text}`)), h("h1", {}, title), error);
+  return error;
+}
+
+// A page's first read: the API's answer, or null with its refusal shown in `error`.
+export async function firstRead(error, request) {
+  try {
+    return await request;
+  } catch (failure) {
+    error.textContent = problemText(failure);
+    return null;
+  }
+}
+
+// A page's refresh: its alert cleared when `work` succeeds, the API's refusal shown in it when not.
+export async function attempt(error, work) {
+  try {
+    await work();
+    error.textContent = "";
+  } catch (failure) {
+    error.textContent = problemText(failure);
+  }
+}

@@ -2,7 +2,7 @@
 // incidents, its device model, a link to its uptime, its recent commands, and a command form built from the OCPP
 // schema of its version; a sent command is followed until it settles.
 import { all, api, canCommand, COMMANDS, forbid } from "../api.js";
-import { facts, h, kwh, link, problemText, route, section, statusBadge, table, when } from "../dom.js";
+import { facts, firstRead, h, kwh, link, pageHead, problemText, route, section, statusBadge, table, when } from "../dom.js";
 import { schemaForm } from "../schemaform.js";
 import { byUrgency, incidentTable } from "./incidents.js";
 
@@ -157,15 +157,9 @@ async function commandSection(charger, onSent) {
 
 export async function render(main, [chargerId]) {
   const path = `/chargers/${encodeURIComponent(chargerId)}`;
-  const error = h("p", { class: "error", role: "alert" });
-  main.append(h("p", {}, h("a", { href: "#/fleet", text: "← Fleet" })), h("h1", { text: chargerId }), error);
-  let charger;
-  try {
-    charger = await api(path);
-  } catch (failure) {
-    error.textContent = problemText(failure);
-    return null;
-  }
+  const error = pageHead(main, ["#/fleet", "Fleet"], chargerId);
+  const charger = await firstRead(error, api(path));
+  if (!charger) return null;
   const infoSlot = h("div", {}, info(charger));
   const connectors = table("connectors", "Connectors", ["EVSE", "Connector", "Status", "Problem", "Since", "Open incident"], connectorRows(charger));
   const commands = table("commands", "Recent commands", ["Created", "Action", "Status", "Source", "Reply"], []);

@@ -1,7 +1,7 @@
 // Fleet: a site overview and every charger, filtered in the page (the filters live in the hash, so links keep
 // them), refreshed every 5 s.
 import { all } from "../api.js";
-import { h, problemText, select, statusBadge } from "../dom.js";
+import { attempt, h, select, statusBadge } from "../dom.js";
 
 const REFRESH_MS = 5000;
 const VERSIONS = ["ocpp1.6", "ocpp2.0.1", "ocpp2.1"];
@@ -88,15 +88,12 @@ export async function render(main, _params, query) {
   });
 
   async function refresh() {
-    try {
+    await attempt(error, async () => {
       [chargers, sites] = await Promise.all([all("/chargers"), all("/sites")]);
       chargers.sort((a, b) => a.charge_point_id.localeCompare(b.charge_point_id));
-      error.textContent = "";
       if (!controls.contains(document.activeElement)) drawControls();
       draw();
-    } catch (failure) {
-      error.textContent = problemText(failure);
-    }
+    });
   }
 
   main.append(h("h1", { text: "Fleet" }), error,

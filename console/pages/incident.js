@@ -3,7 +3,7 @@
 // form. After an action the page shows the incident the API answered; a refusal shows the API's message. A key whose
 // scope may not act (or that a 403 refused) sees no forms. Refreshed every 10 s.
 import { api, forbid, may } from "../api.js";
-import { facts, h, link, problemText, route, section, statusBadge, table, when } from "../dom.js";
+import { facts, firstRead, h, link, pageHead, problemText, route, section, statusBadge, table, when } from "../dom.js";
 import { incidentStatus, place, severityBadge } from "./incidents.js";
 
 const REFRESH_MS = 10000;
@@ -106,15 +106,9 @@ const textField = (id, label, tag, attrs = {}) => h("div", { class: "field" }, h
 
 export async function render(main, [incidentId]) {
   const path = `/incidents/${encodeURIComponent(incidentId)}`;
-  const error = h("p", { class: "error", role: "alert" });
-  main.append(h("p", {}, link("#/incidents", "← Incidents")), h("h1", {}, "Incident ", h("code", { text: incidentId })), error);
-  let incident;
-  try {
-    incident = await api(path);
-  } catch (failure) {
-    error.textContent = problemText(failure);
-    return null;
-  }
+  const error = pageHead(main, ["#/incidents", "Incidents"], "Incident ", h("code", { text: incidentId }));
+  let incident = await firstRead(error, api(path));
+  if (!incident) return null;
   const infoSlot = h("div", {});
   const explanationSlot = h("div", {});
   const attempts = table("incident-attempts", "Automatic remediation attempts, in order",

@@ -2,7 +2,7 @@
 // the hash, refreshed every 10 s. The API filters by charger or by status; severity and site are filtered here
 // (a charger's site from GET /chargers). Also the order and the badges the incident and charger pages share.
 import { all } from "../api.js";
-import { h, link, problemText, route, select, statusBadge, table, when } from "../dom.js";
+import { attempt, h, link, route, select, statusBadge, table, when } from "../dom.js";
 
 const REFRESH_MS = 10000;
 const PAGES = 10;
@@ -84,15 +84,12 @@ export async function render(main, _params, query) {
     // One server-side filter: the charger's incidents, or those of a status (both read an index in order).
     const path = filters.charger ? `/incidents?charge_point_id=${encodeURIComponent(filters.charger)}`
       : filters.status ? `/incidents?status=${encodeURIComponent(filters.status)}` : "/incidents";
-    try {
+    await attempt(error, async () => {
       [incidents, chargers] = await Promise.all([all(path, PAGES), all("/chargers")]);
       chargers.sort((a, b) => a.charge_point_id.localeCompare(b.charge_point_id));
-      error.textContent = "";
       if (!controls.contains(document.activeElement)) drawControls();
       draw();
-    } catch (failure) {
-      error.textContent = problemText(failure);
-    }
+    });
   }
 
   controls.addEventListener("change", (event) => {

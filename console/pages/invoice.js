@@ -1,7 +1,7 @@
 // An invoice: every figure it holds (lines, VAT, totals, the tariff version that priced it, payment), its refunds,
 // and links to its session and the driver's receipt. `invoiceLines` and `receiptLink` serve the session page too.
 import { api } from "../api.js";
-import { facts, h, kwh, link, money, problemText, route, section, statusBadge, table, when } from "../dom.js";
+import { facts, h, kwh, link, money, pageHead, problemText, route, section, statusBadge, table, when } from "../dom.js";
 import { invoiceNumber } from "./invoices.js";
 import { chargerLink } from "./sessions.js";
 
@@ -70,8 +70,7 @@ function refundRows(notes) {
 
 export async function render(main, [invoiceId]) {
   const path = `/invoices/${encodeURIComponent(invoiceId)}`;
-  const error = h("p", { class: "error", role: "alert" });
-  main.append(h("p", {}, h("a", { href: "#/invoices", text: "← Invoices" })), h("h1", { text: `Invoice ${invoiceId}` }), error);
+  const error = pageHead(main, ["#/invoices", "Invoices"], `Invoice ${invoiceId}`);
   try {
     const [invoice, refunds] = await Promise.all([api(path), api(`${path}/refunds`)]);
     main.querySelector("h1").textContent = `Invoice ${invoiceNumber(invoice)}`;

@@ -3,7 +3,7 @@
 // active or its invoice is still to come.
 import { all, api } from "../api.js";
 import { chartBox, draw } from "../charts.js";
-import { facts, h, kwh, link, money, problemText, route, section, statusBadge, table, when } from "../dom.js";
+import { facts, firstRead, h, kwh, link, money, pageHead, problemText, route, section, statusBadge, table, when } from "../dom.js";
 import { invoiceLines, receiptLink } from "./invoice.js";
 import { invoiceNumber } from "./invoices.js";
 import { chargerLink } from "./sessions.js";
@@ -126,15 +126,9 @@ function invoicePart(session, invoice, waited) {
 
 export async function render(main, [sessionId]) {
   const path = `/sessions/${encodeURIComponent(sessionId)}`;
-  const error = h("p", { class: "error", role: "alert" });
-  main.append(h("p", {}, h("a", { href: "#/sessions", text: "← Sessions" })), h("h1", { text: `Session ${sessionId}` }), error);
-  let session;
-  try {
-    session = await api(path);
-  } catch (failure) {
-    error.textContent = problemText(failure);
-    return null;
-  }
+  const error = pageHead(main, ["#/sessions", "Sessions"], `Session ${sessionId}`);
+  let session = await firstRead(error, api(path));
+  if (!session) return null;
   const infoSlot = h("div", {}, info(session));
   const box = chartBox("session-chart", "Energy since the start (kWh) and power (kW) over time; the figures are in the table beside it");
   const note = h("p", { id: "session-chart-note", class: "muted" });

@@ -3,7 +3,7 @@
 // the editor with a template: saving it creates version 1. A preview tells which tariff a charger's next session
 // would be priced by.
 import { api, forbid, may } from "../api.js";
-import { facts, h, link, problemText, route, section, statusBadge, when } from "../dom.js";
+import { facts, h, link, pageHead, problemText, route, section, statusBadge, when } from "../dom.js";
 import { elementText, tariffText } from "./money.js";
 
 const PUT_TARIFF = ["PUT", "/tariffs/{tariff_id}"];
@@ -52,8 +52,7 @@ function previewSection(tariffId) {
 
 export async function render(main, [tariffId]) {
   const path = `/tariffs/${encodeURIComponent(tariffId)}`;
-  const loadError = h("p", { class: "error", role: "alert" });
-  main.append(h("p", {}, link("#/money", "← Money")), h("h1", { text: `Tariff ${tariffId}` }), loadError);
+  const loadError = pageHead(main, ["#/money", "Money"], `Tariff ${tariffId}`);
   let version = null;
   try {
     version = await api(path);
