@@ -9,7 +9,12 @@ function library() {
     loading = new Promise((resolve, reject) => {
       const script = document.createElement("script");
       script.src = "vendor/echarts.min.js";
-      script.onload = () => resolve(window.echarts);
+      script.onload = () => {
+        window.addEventListener("resize", () => {
+          for (const box of document.querySelectorAll(".chart")) window.echarts.getInstanceByDom(box)?.resize();
+        });
+        resolve(window.echarts);
+      };
       script.onerror = () => {
         loading = null;
         reject(new Error("The chart library could not be loaded"));
@@ -49,7 +54,3 @@ export function disposeWithin(root) {
   for (const box of root.querySelectorAll(".chart")) window.echarts.getInstanceByDom(box)?.dispose();
 }
 
-window.addEventListener("resize", () => {
-  if (!window.echarts) return;
-  for (const box of document.querySelectorAll(".chart")) window.echarts.getInstanceByDom(box)?.resize();
-});

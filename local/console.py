@@ -56,7 +56,7 @@ def route_scopes() -> dict[str, list[str]]:
 def build(target: Path, api_url: str = "") -> Path:
     """Replaces `target` with the served copy and answers it."""
     shutil.rmtree(target, ignore_errors=True)
-    shutil.copytree(SOURCE, target, ignore=shutil.ignore_patterns("*.md"))
+    shutil.copytree(SOURCE, target, ignore=shutil.ignore_patterns("*.md", "package.json"))
     schemas = target / "schemas"
     index: dict[str, list[str]] = {}
     for version, actions in CSMS_ACTIONS.items():
