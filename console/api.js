@@ -81,8 +81,14 @@ async function allowed(path) {
 
 export async function signIn(key) {
   sessionStorage.setItem(KEY, key);
-  await api("/chargers?limit=1");
-  const answers = await Promise.all(PROBES.map(([, path]) => allowed(path)));
+  let answers;
+  try {
+    await api("/chargers?limit=1");
+    answers = await Promise.all(PROBES.map(([, path]) => allowed(path)));
+  } catch (error) {
+    signOut(); // a key that could not sign in is not kept
+    throw error;
+  }
   const held = PROBES.filter((_, index) => answers[index]).map(([scope]) => scope);
   sessionStorage.setItem(SCOPE, held.at(-1) || "read-only");
   sessionStorage.removeItem(REFUSED);

@@ -3,6 +3,7 @@
 // query after `?` is the page's filters. A page's render answers its cleanup.
 import { apiKey, configure, scope, signOut } from "./api.js";
 import { disposeWithin } from "./charts.js";
+import { h, problemText } from "./dom.js";
 import * as analytics from "./pages/analytics.js";
 import * as charger from "./pages/charger.js";
 import * as fleet from "./pages/fleet.js";
@@ -38,6 +39,7 @@ const SCOPES = { "read-only": "read-only key", support: "support key: may send c
   operator: "operator key: may change things" };
 const main = document.getElementById("main");
 let cleanup = null;
+let routing = 0; // which navigation is the latest: a page still loading when the next begins is dropped
 
 function showNav(signedIn, path) {
   const nav = document.getElementById("nav");
@@ -51,6 +53,7 @@ function showNav(signedIn, path) {
 }
 
 async function route() {
+  const mine = (routing += 1);
   if (cleanup) cleanup();
   cleanup = null;
   const [path, query = ""] = (location.hash || "#/fleet").split("?");
@@ -66,9 +69,21 @@ async function route() {
   const [match, page] = found;
   showNav(Boolean(apiKey()), path);
   disposeWithin(main);
-  main.replaceChildren();
+  // Each page renders into a view of its own, shown only if no other navigation began meanwhile.
+  const view = document.createElement("div");
+  main.replaceChildren(view);
   const params = match.slice(1).map(decodeURIComponent);
-  cleanup = await page.render(main, params, new URLSearchParams(query));
+  let done = null;
+  try {
+    done = await page.render(view, params, new URLSearchParams(query));
+  } catch (failure) {
+    view.append(h("p", { class: "error", role: "alert", text: problemText(failure) }));
+  }
+  if (mine !== routing) {
+    if (done) done();
+    return;
+  }
+  cleanup = done;
   main.focus();
 }
 

@@ -43,7 +43,8 @@ const points = (option) => [option.series || []].flat().reduce((sum, series) => 
 export async function draw(box, option) {
   const echarts = await library();
   const chart = echarts.getInstanceByDom(box) || echarts.init(box, null, { renderer: "canvas" });
-  chart.setOption({ animation: false, tooltip: { renderMode: "richText" }, ...option }, true);
+  const tooltip = [option.tooltip || {}].flat().map((one) => ({ ...one, renderMode: "richText" }));
+  chart.setOption({ animation: false, ...option, tooltip }, true);
   box.dataset.points = String(points(option));
   return chart;
 }

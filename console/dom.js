@@ -91,3 +91,35 @@ export async function attempt(error, work) {
     error.textContent = problemText(failure);
   }
 }
+
+const FOCUSABLE = "a[href], button, input, select, textarea, summary";
+const identity = (element) => `${element.tagName}${JSON.stringify({ ...element.dataset })}`;
+
+// Runs `redraw` (which replaces rows or cards inside `container`) and keeps the keyboard's place: the focused
+// control is found again in its row by the row's data-* identity, so a refresh never throws a keyboard user back to
+// the top of the page.
+export function keepingFocus(container, redraw) {
+  const focused = document.activeElement;
+  const holder = focused && container.contains(focused) ? focused.closest("tr, li") : null;
+  const key = holder && container.contains(holder) ? identity(holder) : null;
+  const index = key ? [...holder.querySelectorAll(FOCUSABLE)].indexOf(focused) : -1;
+  redraw();
+  if (key === null || focused.isConnected) return;
+  const again = [...container.querySelectorAll("tr, li")].find((candidate) => identity(candidate) === key);
+  again?.querySelectorAll(FOCUSABLE)[index]?.focus();
+}
+
+export const chargerLink = (id) => link(route("chargers", id), id);
+
+// A site's fleet, filtered to it; null for none (facts show "—").
+export const siteLink = (id) => (id ? link(`#/fleet?site=${encodeURIComponent(id)}`, id) : null);
+
+// A fact only when it has a value: `[...optional("Note", x)]` in a list of facts.
+export const optional = (term, value) => (value === null || value === undefined || value === "" ? [] : [[term, value]]);
+
+// Keeps a page's filters in its address (`#/fleet?site=depot`), without a new history entry: a link or a bookmark
+// opens the page filtered the same way.
+export function keepInAddress(page, filters) {
+  const kept = new URLSearchParams(Object.entries(filters).filter(([, value]) => value)).toString();
+  history.replaceState(null, "", `${page}${kept ? `?${kept}` : ""}`);
+}

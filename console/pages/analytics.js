@@ -4,7 +4,7 @@
 // With Athena a statistic may answer 202 and a run id: the page polls the run until its rows arrive.
 import { all, api } from "../api.js";
 import { chartBox, draw } from "../charts.js";
-import { h, problemText, section, select } from "../dom.js";
+import { attempt, h, keepInAddress, problemText, section, select, table } from "../dom.js";
 
 const DAY_MS = 86_400_000;
 const POLL_MS = 2000;
@@ -37,11 +37,10 @@ async function statistic(name, search) {
   return { records: answer.rows.map((row) => Object.fromEntries(names.map((column, i) => [column, row[i]]))), truncated: answer.truncated };
 }
 
-function figures(id, headings, rows) {
-  return h("details", { class: "figures" }, h("summary", { text: "The figures" }),
-    h("div", { class: "scroll" }, h("table", { id },
-      h("thead", {}, h("tr", {}, headings.map((text) => h("th", { scope: "col", text })))),
-      h("tbody", {}, rows.map((row) => h("tr", {}, row.map((value) => h("td", { text: value === null || value === undefined ? "—" : String(value) }))))))));
+function figures(id, caption, headings, rows) {
+  return h("details", { class: "figures" }, h("summary", { text: `The figures: ${caption}` }),
+    table(id, caption, headings, rows.map((row) => h("tr", {}, row.map((value) =>
+      h("td", { text: value === null || value === undefined ? "—" : String(value) }))))));
 }
 
 const empty = (id) => h("p", { id: `${id}-empty`, class: "muted no-data", text: "No data for this range." });
@@ -49,7 +48,7 @@ const empty = (id) => h("p", { id: `${id}-empty`, class: "muted no-data", text: 
 // A panel: a chart, a sentence, and its figures; drawn after it is in the page (ECharts measures its box).
 function panel(slot, id, label, text, option, headings, rows) {
   const box = chartBox(id, label);
-  slot.append(h("p", { class: "muted", text }), box, figures(`${id}-table`, headings, rows));
+  slot.append(h("p", { class: "muted", text }), box, figures(`${id}-table`, label, headings, rows));
   return draw(box, option);
 }
 
@@ -178,7 +177,6 @@ export async function render(main, _params, query) {
     const mine = (generation += 1);
     const search = new URLSearchParams({ from: range.from, to: range.to, ...(range.site ? { site_id: range.site } : {}) }).toString();
     status.textContent = "Running the queries…";
-    error.textContent = "";
     for (const slot of Object.values(slots)) slot.replaceChildren();
     const results = await Promise.allSettled(CHARTS.map(([name]) => statistic(name, search)));
     if (mine !== generation) return;
@@ -197,10 +195,10 @@ export async function render(main, _params, query) {
     range.from = form.querySelector("#analytics-from").value;
     range.to = form.querySelector("#analytics-to").value;
     range.site = form.querySelector("#analytics-site").value;
-    history.replaceState(null, "", `#/analytics?${new URLSearchParams(Object.entries(range).filter(([, v]) => v)).toString()}`);
-    show();
+    keepInAddress("#/analytics", range);
+    attempt(error, show);
   });
-  await show();
+  await attempt(error, show);
   return () => {
     generation += 1;
   };

@@ -2,7 +2,7 @@
 // incidents, its device model, a link to its uptime, its recent commands, and a command form built from the OCPP
 // schema of its version; a sent command is followed until it settles.
 import { all, api, canCommand, COMMANDS, forbid } from "../api.js";
-import { facts, firstRead, h, kwh, link, pageHead, problemText, route, section, statusBadge, table, when } from "../dom.js";
+import { facts, firstRead, h, keepingFocus, kwh, link, pageHead, problemText, route, section, siteLink, statusBadge, table, when } from "../dom.js";
 import { schemaForm } from "../schemaform.js";
 import { byUrgency, incidentTable } from "./incidents.js";
 
@@ -14,6 +14,7 @@ const COMMAND_PAGES = 10;
 const RECENT = 20;
 // The API lists a charger's sessions oldest first too: the latest are on its last page.
 const SESSION_PAGES = 10;
+const SESSION_DAYS = 30; // the sessions read: those started in the last 30 days (the API lists them oldest first)
 const SESSIONS_SHOWN = 10;
 const INCIDENTS_SHOWN = 20;
 const VARIABLE_PAGES = 20;
@@ -26,7 +27,7 @@ async function loadActions() {
 }
 
 function info(charger) {
-  const pairs = [["Site", charger.site_id ? h("a", { href: `#/fleet?site=${encodeURIComponent(charger.site_id)}`, text: charger.site_id }) : "—"],
+  const pairs = [["Site", siteLink(charger.site_id)],
     ["Connection", statusBadge(charger.connected ? "connected" : "offline")], ["Status", statusBadge(charger.status)],
     ["OCPP version", charger.ocpp_version || "—"], ["Vendor", charger.vendor || "—"], ["Model", charger.model || "—"],
     ["Firmware", charger.firmware_version || "—"], ["Last seen", when(charger.last_seen)],
@@ -128,10 +129,16 @@ async function commandSection(charger, onSent) {
     form = null;
     fields.replaceChildren();
     send.disabled = !action.value;
-    if (!action.value) return;
-    const schema = await (await fetch(`./schemas/${version}/${action.value}.json`)).json();
-    form = schemaForm(schema);
-    fields.replaceChildren(form.element);
+    const chosen = action.value;
+    if (!chosen) return;
+    try {
+      const schema = await (await fetch(`./schemas/${version}/${chosen}.json`)).json();
+      if (chosen !== action.value) return; // another action was chosen meanwhile: its form is the one to show
+      form = schemaForm(schema);
+      fields.replaceChildren(form.element);
+    } catch (failure) {
+      fields.replaceChildren(h("p", { class: "error", role: "alert", text: `The form of ${chosen} could not be loaded: ${problemText(failure)}` }));
+    }
   });
   section.append(h("form", { class: "card", on: { submit: async (event) => {
     event.preventDefault();
@@ -163,21 +170,23 @@ export async function render(main, [chargerId]) {
   const infoSlot = h("div", {}, info(charger));
   const connectors = table("connectors", "Connectors", ["EVSE", "Connector", "Status", "Problem", "Since", "Open incident"], connectorRows(charger));
   const commands = table("commands", "Recent commands", ["Created", "Action", "Status", "Source", "Reply"], []);
-  const sessions = table("charger-sessions", `Latest ${SESSIONS_SHOWN} sessions`, ["Session", "EVSE/connector", "Status", "Started", "Stopped", "Energy", "Id tag"], []);
+  const sessions = table("charger-sessions", `Latest ${SESSIONS_SHOWN} sessions of the last ${SESSION_DAYS} days`, ["Session", "EVSE/connector", "Status", "Started", "Stopped", "Energy", "Id tag"], []);
   const incidentsSlot = h("div", {}, incidentTable("charger-incidents", "Incidents, open and most severe first", []));
   const quoted = encodeURIComponent(chargerId);
   async function refresh() {
     try {
       const [latest, commands90Days, sessionList, incidentList] = await Promise.all([api(path),
-        all(`${path}/commands`, COMMAND_PAGES), all(`/sessions?charge_point_id=${quoted}`, SESSION_PAGES),
+        all(`${path}/commands`, COMMAND_PAGES), all(`/sessions?charge_point_id=${quoted}&from=${encodeURIComponent(new Date(Date.now() - SESSION_DAYS * 86_400_000).toISOString())}`, SESSION_PAGES),
         all(`/incidents?charge_point_id=${quoted}`)]);
       const ordered = incidentList.sort(byUrgency);
-      infoSlot.replaceChildren(info(latest));
-      connectors.querySelector("tbody").replaceChildren(...connectorRows(latest, ordered.filter((i) => i.status === "open")));
       const newest = commands90Days.slice(-RECENT).reverse();
-      commands.querySelector("tbody").replaceChildren(...commandRows(newest));
-      sessions.querySelector("tbody").replaceChildren(...sessionRows(sessionList.slice(-SESSIONS_SHOWN).reverse()));
-      incidentsSlot.replaceChildren(incidentTable("charger-incidents", "Incidents, open and most severe first", ordered.slice(0, INCIDENTS_SHOWN)));
+      keepingFocus(main, () => {
+        infoSlot.replaceChildren(info(latest));
+        connectors.querySelector("tbody").replaceChildren(...connectorRows(latest, ordered.filter((i) => i.status === "open")));
+        commands.querySelector("tbody").replaceChildren(...commandRows(newest));
+        sessions.querySelector("tbody").replaceChildren(...sessionRows(sessionList.slice(-SESSIONS_SHOWN).reverse()));
+        incidentsSlot.replaceChildren(incidentTable("charger-incidents", "Incidents, open and most severe first", ordered.slice(0, INCIDENTS_SHOWN)));
+      });
       error.textContent = "";
     } catch (failure) {
       error.textContent = problemText(failure);

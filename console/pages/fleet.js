@@ -1,7 +1,7 @@
 // Fleet: a site overview and every charger, filtered in the page (the filters live in the hash, so links keep
 // them), refreshed every 5 s.
 import { all } from "../api.js";
-import { attempt, h, select, statusBadge } from "../dom.js";
+import { attempt, chargerLink, h, keepInAddress, keepingFocus, select, siteLink, statusBadge } from "../dom.js";
 
 const REFRESH_MS = 5000;
 const VERSIONS = ["ocpp1.6", "ocpp2.0.1", "ocpp2.1"];
@@ -32,15 +32,15 @@ function matches(charger, filters) {
 function siteCard(site, chargers) {
   const counts = summary(chargers);
   return h("li", { class: "card site", "data-site-id": site },
-    h("h3", {}, h("a", { href: `#/fleet?site=${encodeURIComponent(site)}`, text: site })),
+    h("h3", {}, siteLink(site)),
     h("dl", { class: "counts" }, Object.entries(counts).map(([name, value]) =>
       h("div", { class: `count count-${name}` }, h("dt", { text: name }), h("dd", { text: String(value) })))));
 }
 
 function row(charger) {
   return h("tr", { "data-charger-id": charger.charge_point_id },
-    h("td", {}, h("a", { href: `#/chargers/${encodeURIComponent(charger.charge_point_id)}`, text: charger.charge_point_id })),
-    h("td", {}, charger.site_id ? h("a", { href: `#/fleet?site=${encodeURIComponent(charger.site_id)}`, text: charger.site_id }) : "—"),
+    h("td", {}, chargerLink(charger.charge_point_id)),
+    h("td", {}, siteLink(charger.site_id) || "—"),
     h("td", { text: charger.ocpp_version || "—" }),
     h("td", { class: "connected" }, statusBadge(charger.connected ? "connected" : "offline")),
     h("td", { class: "status" }, charger.connectors.length
@@ -73,17 +73,18 @@ export async function render(main, _params, query) {
       const site = charger.site_id || NO_SITE;
       bySite.set(site, [...(bySite.get(site) || []), charger]);
     }
-    overview.replaceChildren(...[...bySite].map(([site, members]) => siteCard(site, members)));
     const visible = chargers.filter((charger) => matches(charger, filters));
-    body.replaceChildren(...visible.map(row));
+    keepingFocus(main, () => {
+      overview.replaceChildren(...[...bySite].map(([site, members]) => siteCard(site, members)));
+      body.replaceChildren(...visible.map(row));
+    });
     shown.textContent = `${visible.length} of ${chargers.length} chargers`;
   }
 
   controls.addEventListener("change", (event) => {
     const name = Object.keys(FILTERS).find((key) => FILTERS[key] === event.target.id);
     filters[name] = event.target.value;
-    const kept = new URLSearchParams(Object.entries(filters).filter(([, value]) => value)).toString();
-    history.replaceState(null, "", `#/fleet${kept ? `?${kept}` : ""}`);
+    keepInAddress("#/fleet", filters);
     draw();
   });
 

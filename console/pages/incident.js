@@ -3,7 +3,7 @@
 // form. After an action the page shows the incident the API answered; a refusal shows the API's message. A key whose
 // scope may not act (or that a 403 refused) sees no forms. Refreshed every 10 s.
 import { api, forbid, may } from "../api.js";
-import { facts, firstRead, h, link, pageHead, problemText, route, section, statusBadge, table, when } from "../dom.js";
+import { chargerLink, facts, firstRead, h, link, pageHead, problemText, route, section, statusBadge, table, when } from "../dom.js";
 import { incidentStatus, place, severityBadge } from "./incidents.js";
 
 const REFRESH_MS = 10000;
@@ -13,7 +13,7 @@ const minutes = (seconds) => (seconds === null || seconds === undefined ? "—" 
 
 function summary(incident) {
   return facts("incident-info", [
-    ["Charger", link(route("chargers", incident.charge_point_id), incident.charge_point_id)],
+    ["Charger", chargerLink(incident.charge_point_id)],
     ["EVSE/connector", `${place(incident)} (${incident.component})`],
     ["Problem code", h("code", { text: incident.problem_code })],
     ["Vendor code", incident.vendor_code], ["Info", incident.info],
@@ -92,8 +92,7 @@ function actionForm(id, title, fields, button, act) {
     event.preventDefault();
     submit.disabled = true;
     try {
-      await act(form);
-      form.reset();
+      if (await act(form)) form.reset(); // a refused note stays to be fixed
     } finally {
       submit.disabled = false;
     }
@@ -139,10 +138,12 @@ export async function render(main, [incidentId]) {
     try {
       await draw(await api(`${path}/${what}`, { method: "POST", body }));
       result.textContent = done;
+      return true;
     } catch (failure) {
       if (failure.status === 403) forbid(...ACKNOWLEDGE);
       refusal.textContent = problemText(failure);
       if (failure.status === 403) await draw(incident);
+      return false;
     }
   }
 

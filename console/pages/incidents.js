@@ -2,7 +2,7 @@
 // the hash, refreshed every 10 s. The API filters by charger or by status; severity and site are filtered here
 // (a charger's site from GET /chargers). Also the order and the badges the incident and charger pages share.
 import { all } from "../api.js";
-import { attempt, h, link, route, select, statusBadge, table, when } from "../dom.js";
+import { attempt, chargerLink, h, keepInAddress, keepingFocus, link, route, select, statusBadge, table, when } from "../dom.js";
 
 const REFRESH_MS = 10000;
 const PAGES = 10;
@@ -39,7 +39,7 @@ export const place = (incident) => (incident.evse_id === 0 && incident.connector
 function row(incident) {
   return h("tr", { "data-incident-id": incident.id },
     h("td", {}, link(route("incidents", incident.id), incident.id)),
-    h("td", {}, link(route("chargers", incident.charge_point_id), incident.charge_point_id)),
+    h("td", {}, chargerLink(incident.charge_point_id)),
     h("td", { text: place(incident) }),
     h("td", {}, h("code", { text: incident.problem_code }), incident.title ? h("div", { class: "muted", text: incident.title }) : null),
     h("td", { class: "severity" }, severityBadge(incident.severity)),
@@ -75,7 +75,7 @@ export async function render(main, _params, query) {
       && (!filters.severity || i.severity === filters.severity)
       && (!filters.charger || i.charge_point_id === filters.charger)
       && (!filters.site || siteOf.get(i.charge_point_id) === filters.site)).sort(byUrgency);
-    slot.replaceChildren(incidentTable("incidents", "Incidents, open and most severe first", visible));
+    keepingFocus(slot, () => slot.replaceChildren(incidentTable("incidents", "Incidents, open and most severe first", visible)));
     const open = visible.filter((i) => i.status === "open").length;
     shown.textContent = `${visible.length} shown (${open} open) of ${incidents.length} incidents`;
   }
@@ -96,8 +96,7 @@ export async function render(main, _params, query) {
     const name = Object.keys(FILTERS).find((key) => FILTERS[key] === event.target.id);
     const serverSide = name === "charger" || (name === "status" && !filters.charger);
     filters[name] = event.target.value;
-    const kept = new URLSearchParams(Object.entries(filters).filter(([, value]) => value)).toString();
-    history.replaceState(null, "", `#/incidents${kept ? `?${kept}` : ""}`);
+    keepInAddress("#/incidents", filters);
     if (serverSide) refresh();
     else draw();
   });

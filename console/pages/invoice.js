@@ -1,9 +1,8 @@
 // An invoice: every figure it holds (lines, VAT, totals, the tariff version that priced it, payment), its refunds,
 // and links to its session and the driver's receipt. `invoiceLines` and `receiptLink` serve the session page too.
 import { api } from "../api.js";
-import { facts, h, kwh, link, money, pageHead, problemText, route, section, statusBadge, table, when } from "../dom.js";
+import { chargerLink, facts, h, kwh, link, money, optional, pageHead, problemText, route, section, siteLink, statusBadge, table, when } from "../dom.js";
 import { invoiceNumber } from "./invoices.js";
-import { chargerLink } from "./sessions.js";
 
 const duration = (seconds) => {
   if (seconds === null || seconds === undefined) return "—";
@@ -35,14 +34,13 @@ export function receiptLink(id, invoice) {
 
 function info(invoice) {
   const amount = (minor) => money(minor, invoice.currency);
-  const optional = (term, value) => (value === null || value === undefined || value === "" ? [] : [[term, value]]);
   return facts("invoice-info", [
     ["Number", invoiceNumber(invoice)], ["Status", statusBadge(invoice.status)], ["Issued", when(invoice.issued_at)],
     ["Session", h("a", { id: "invoice-session", href: route("sessions", invoice.session_id), text: invoice.session_id })],
     ["Receipt", receiptLink("invoice-receipt", invoice)],
     ["Charger", chargerLink(invoice.charge_point_id)], ["EVSE/connector", `${invoice.evse_id}/${invoice.connector_id}`],
     ["Transaction", invoice.transaction_id], ["Id tag", invoice.id_tag], ["Token group", invoice.token_group],
-    ["Site", invoice.site_id ? link(`#/fleet?site=${encodeURIComponent(invoice.site_id)}`, invoice.site_id) : null],
+    ["Site", siteLink(invoice.site_id)],
     ["Time zone", invoice.time_zone], ["Started", when(invoice.started_at)], ["Stopped", when(invoice.stopped_at)],
     ["Energy", kwh(invoice.energy_wh)], ["Charging time", duration(invoice.charging_s)], ["Parking time", duration(invoice.parking_s)],
     ["Tariff", invoice.tariff_id ? [link(route("tariffs", invoice.tariff_id), invoice.tariff_id), ` version ${invoice.tariff_version ?? "—"}`] : "none (unpriced)"],

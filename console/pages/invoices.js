@@ -1,6 +1,6 @@
 // Invoices: the API's filters (status, charger, id tag, issue days) kept in the hash query, newest issued first.
-import { h, link, money, route, statusBadge, when } from "../dom.js";
-import { chargerLink, filterSpecs, listPage } from "./sessions.js";
+import { chargerLink, h, link, money, route, statusBadge, when } from "../dom.js";
+import { filterSpecs, listPage } from "./sessions.js";
 
 export const INVOICE_STATUSES = ["issued", "paid", "payment_failed", "settled", "refunded", "partially_refunded", "waived",
   "void", "unpriced"];

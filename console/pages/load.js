@@ -3,7 +3,7 @@
 // form that adds one and a button that cancels one. Refreshed every 5 s.
 import { all, api, may } from "../api.js";
 import { chartBox, draw } from "../charts.js";
-import { facts, h, link, problemText, route, section, select, statusBadge, table, when } from "../dom.js";
+import { chargerLink, facts, h, keepingFocus, link, problemText, route, section, select, statusBadge, table, when } from "../dom.js";
 
 const REFRESH_MS = 5000;
 const RUNS = 10;
@@ -20,7 +20,7 @@ function limitFacts(allocation) {
     ["Limit now (per phase)", h("strong", { id: "load-effective-limit", text: amps(allocation.effective_limit_a) })],
     ["Grid connection", [grid.max_current_a ? `${grid.max_current_a} A per phase` : null, grid.max_power_w ? `${grid.max_power_w} W` : null].filter(Boolean).join(", ")],
     ["Phases / voltage", `${grid.phases || 3} × ${grid.voltage || 230} V`],
-    ["Chargers", allocation.chargers.map((c) => [link(route("chargers", c.charge_point_id), c.charge_point_id), " ",
+    ["Chargers", allocation.chargers.map((c) => [chargerLink(c.charge_point_id), " ",
       statusBadge(c.excluded ? "excluded" : c.connected ? "connected" : "offline"), " "])],
     ["Latest run", allocation.last_run_at ? when(allocation.last_run_at) : "none yet"]]);
 }
@@ -72,9 +72,9 @@ const runRows = (runs) => runs.map((run) => h("tr", { "data-run-id": run.run_id 
   h("td", { text: when(run.at) }), h("td", { text: run.cause }), h("td", { text: outputsText(run.outputs) }),
   h("td", { text: ((run.outputs && run.outputs.profiles) || []).map((p) => `${p.charge_point_id} ${p.target} ${amps(p.limit_a)} ${p.status}`).join("; ") || "—" })));
 
-function capText(window) {
-  if (window.reduction_percent) return `−${window.reduction_percent} %`;
-  const limit = window.limit || {};
+function capText(curtailment) {
+  if (curtailment.reduction_percent) return `−${curtailment.reduction_percent} %`;
+  const limit = curtailment.limit || {};
   return limit.current_a !== null && limit.current_a !== undefined ? `${limit.current_a} A per phase` : `${limit.power_w} W`;
 }
 
@@ -83,11 +83,11 @@ function curtailmentRows(windows, onCancel) {
     h("td", { text: when(w.effective_start) }), h("td", { text: when(w.end) }), h("td", { text: capText(w) }),
     h("td", { class: "status" }, statusBadge(w.status)), h("td", { text: `${w.source}${w.reference ? ` (${w.reference})` : ""}` }),
     h("td", {}, OPEN.has(w.status) && may("DELETE", "/curtailments/{curtailment_id}")
-      ? h("button", { type: "button", class: "secondary", "data-cancel": w.curtailment_id, "aria-label": `Cancel the window from ${when(w.effective_start)}`, text: "Cancel", on: { click: () => onCancel(w) } })
+      ? h("button", { type: "button", class: "secondary", "data-cancel": w.curtailment_id, "aria-label": `Cancel the window from ${when(w.effective_start)}`, text: "Cancel", on: { click: (event) => onCancel(w, event.currentTarget) } })
       : "—")));
 }
 
-// `datetime-local` values in the browser's zone, as RFC 3339 UTC.
+// A moment as a `datetime-local` input shows it: in the browser's zone (the form sends UTC).
 const localValue = (ms) => new Date(ms - new Date(ms).getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
 
 function curtailmentForm(siteId, onAdded) {
@@ -119,11 +119,15 @@ function curtailmentForm(siteId, onAdded) {
     }
     if (kind === "reduction_percent") body.reduction_percent = amount;
     else body.limit = { [kind]: amount };
+    const add = form.querySelector("#curtailment-add");
+    add.disabled = true; // one window per click
     try {
       await api("/curtailments", { method: "POST", body });
       await onAdded();
     } catch (failure) {
       error.textContent = problemText(failure);
+    } finally {
+      add.disabled = false;
     }
   });
   return form;
@@ -156,14 +160,15 @@ export async function render(main, _params, query) {
   const evseTable = table("load-evses", "EVSEs", ["EVSE", "Session", "Allocated", "Drawn", "State", "Profiles"], []);
   const evseEmpty = h("p", { id: "evse-empty", class: "muted", text: "No EVSE known at this site yet (chargers' connectors appear once they connect)." });
   const runs = table("allocation-runs", "Recent allocation runs, newest first", ["When", "Cause", "Outputs", "Profiles"], []);
-  const windows = table("curtailments", "Curtailment windows", ["From", "To", "Cap", "Status", "Source", ""], []);
+  const windows = table("curtailments", "Curtailment windows", ["From", "To", "Cap", "Status", "Source", "Action"], []);
   const cancelError = h("p", { id: "curtailment-cancel-error", class: "error", role: "alert" });
   const site = encodeURIComponent(siteId);
 
-  async function cancel(window) {
+  async function cancel(curtailment, button) {
     cancelError.textContent = "";
+    button.disabled = true;
     try {
-      await api(`/curtailments/${encodeURIComponent(window.curtailment_id)}`, { method: "DELETE" });
+      await api(`/curtailments/${encodeURIComponent(curtailment.curtailment_id)}`, { method: "DELETE" });
       await refresh();
     } catch (failure) {
       cancelError.textContent = problemText(failure);
@@ -174,13 +179,15 @@ export async function render(main, _params, query) {
     try {
       const [allocation, runPage, windowList] = await Promise.all([api(`/allocations/${site}`),
         api(`/allocation-runs?site_id=${site}&limit=${RUNS}`), all(`/curtailments?site_id=${site}`, 5)]);
-      limitSlot.replaceChildren(limitFacts(allocation));
-      nodeTable.querySelector("tbody").replaceChildren(...nodeRows(allocation.nodes));
-      evseTable.querySelector("tbody").replaceChildren(...evseRows(allocation.evses));
-      evseEmpty.hidden = allocation.evses.length > 0;
-      runs.querySelector("tbody").replaceChildren(...runRows(runPage.items));
       windowList.sort((a, b) => b.effective_start.localeCompare(a.effective_start));
-      windows.querySelector("tbody").replaceChildren(...curtailmentRows(windowList, cancel));
+      keepingFocus(main, () => {
+        limitSlot.replaceChildren(limitFacts(allocation));
+        nodeTable.querySelector("tbody").replaceChildren(...nodeRows(allocation.nodes));
+        evseTable.querySelector("tbody").replaceChildren(...evseRows(allocation.evses));
+        runs.querySelector("tbody").replaceChildren(...runRows(runPage.items));
+        windows.querySelector("tbody").replaceChildren(...curtailmentRows(windowList, cancel));
+      });
+      evseEmpty.hidden = allocation.evses.length > 0;
       error.textContent = "";
       const limit = allocation.effective_limit_a === null ? null : Number(allocation.effective_limit_a);
       await Promise.all([draw(nodeChart, nodeOption(allocation.nodes)), draw(evseChart, evseOption(allocation.evses, limit))]);

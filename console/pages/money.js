@@ -1,7 +1,7 @@
 // Money: the tariffs (each links its editor), a form that starts a new one, the tariff assignments, and the usage
 // report with its parameters in the hash (`#/money?from=&to=&group_by=&period=&tz=`) and its CSV as a download.
 import { api, may } from "../api.js";
-import { facts, h, kwh, link, money, problemText, route, section, select, table, when } from "../dom.js";
+import { facts, h, keepInAddress, kwh, link, money, problemText, route, section, select, table, when } from "../dom.js";
 
 const DAY_MS = 86_400_000;
 const GROUPS = ["charger", "site", "token", "account"];
@@ -80,7 +80,7 @@ function usageSection(query) {
       params[name] = form.querySelector(`#${id}`).value.trim();
     }
     const search = new URLSearchParams(params).toString();
-    history.replaceState(null, "", `#/money?${search}`);
+    keepInAddress("#/money", params);
     error.textContent = "";
     try {
       const [report, csv] = await Promise.all([api(`/reports/usage?${search}`),

@@ -3,10 +3,9 @@
 // active or its invoice is still to come.
 import { all, api } from "../api.js";
 import { chartBox, draw } from "../charts.js";
-import { facts, firstRead, h, kwh, link, money, pageHead, problemText, route, section, statusBadge, table, when } from "../dom.js";
+import { chargerLink, facts, firstRead, h, kwh, link, money, optional, pageHead, problemText, route, section, siteLink, statusBadge, table, when } from "../dom.js";
 import { invoiceLines, receiptLink } from "./invoice.js";
 import { invoiceNumber } from "./invoices.js";
-import { chargerLink } from "./sessions.js";
 
 const REFRESH_MS = 5000;
 // How long a completed session's page looks for its invoice (billing issues it from the session's end event).
@@ -56,7 +55,7 @@ export function meterSeries(session) {
 function chartOption(series) {
   const round = (value) => Math.round(value * 1000) / 1000;
   return {
-    tooltip: { renderMode: "richText", trigger: "axis" },
+    tooltip: { trigger: "axis" },
     legend: { top: 0 },
     grid: { left: 56, right: 56, top: 48, bottom: 40 },
     xAxis: { type: "time", axisLabel: { hideOverlap: true } },
@@ -79,7 +78,6 @@ function figureRows(series) {
 }
 
 function info(session) {
-  const optional = (term, value) => (value === null || value === undefined || value === "" ? [] : [[term, value]]);
   const cost = (value) => (value ? `${money(value.total_incl_vat, value.currency)} incl. VAT (${money(value.total_excl_vat, value.currency)} excl.) at ${when(value.at)}` : null);
   const settlement = session.settlement;
   return facts("session-info", [
@@ -95,7 +93,7 @@ function info(session) {
     ["Flags", (session.flags || []).length ? session.flags.join(", ") : "none"],
     ...optional("Implausible because", (session.implausible_reasons || []).join(", ")),
     ...optional("Settled", settlement ? `${when(settlement.settled_at)}: ${settlement.void ? "void" : "billed"}${settlement.note ? `, ${settlement.note}` : ""}` : null),
-    ["Site", session.site_id ? link(`#/fleet?site=${encodeURIComponent(session.site_id)}`, session.site_id) : null],
+    ["Site", siteLink(session.site_id)],
     ["Tariff", session.tariff_id ? [link(route("tariffs", session.tariff_id), session.tariff_id), ` version ${session.tariff_version ?? "—"}`] : "none (unpriced)"],
     ["Price shown", session.price_text], ["Running cost", cost(session.running_cost)], ["Final cost", cost(session.final_cost)],
     ["OCPP version", session.ocpp_version], ["Time zone", session.time_zone], ["Token group", session.token_group],
@@ -104,7 +102,8 @@ function info(session) {
 }
 
 async function invoiceOf(session) {
-  const invoices = await all(`/invoices?charge_point_id=${encodeURIComponent(session.charge_point_id)}`);
+  // Issued after the session started: the bound keeps a busy charger's older invoices out of the read.
+  const invoices = await all(`/invoices?charge_point_id=${encodeURIComponent(session.charge_point_id)}&from=${encodeURIComponent(session.started_at)}`);
   return invoices.find((invoice) => invoice.session_id === session.id) || null;
 }
 

@@ -1,7 +1,7 @@
 // Sessions: the API's filters as controls kept in the hash query, the loaded pages newest first, "More" for the
 // next pages; the rows of active sessions refresh every 5 s. `listPage` is shared with the invoices page.
 import { api } from "../api.js";
-import { h, kwh, link, problemText, route, select, statusBadge, when } from "../dom.js";
+import { chargerLink, h, keepInAddress, keepingFocus, kwh, link, problemText, route, select, statusBadge, when } from "../dom.js";
 
 const REFRESH_MS = 5000;
 // Active rows refreshed per round, one request each.
@@ -53,7 +53,7 @@ export async function listPage(main, { title, hash, path, specs, headings, row, 
 
   function draw() {
     items.sort((a, b) => String(b[newest] || "").localeCompare(String(a[newest] || "")));
-    body.replaceChildren(...items.map(row));
+    keepingFocus(body, () => body.replaceChildren(...items.map(row)));
     count.textContent = `${title} loaded: ${items.length}, newest first${token ? "; the API has more: More loads them" : ""}`;
     more.hidden = !token;
   }
@@ -89,8 +89,7 @@ export async function listPage(main, { title, hash, path, specs, headings, row, 
 
   function apply() {
     for (const spec of specs) values[spec.name] = controls.querySelector(`#${spec.id}`).value.trim();
-    const kept = new URLSearchParams(Object.entries(values).filter(([, value]) => value)).toString();
-    history.replaceState(null, "", `${hash}${kept ? `?${kept}` : ""}`);
+    keepInAddress(hash, values);
     load(true);
   }
 
@@ -124,7 +123,6 @@ export async function listPage(main, { title, hash, path, specs, headings, row, 
   return () => clearInterval(timer);
 }
 
-export const chargerLink = (id) => link(route("chargers", id), id);
 
 function sessionRow(session) {
   return h("tr", { "data-session-id": session.id },

@@ -6,7 +6,7 @@
 // registration, until the window's end) less its outage minutes, the excluded part of an outage counted pro rata
 // (the API says how much of an outage is excluded, not when), over its port-minutes.
 import { all, api } from "../api.js";
-import { facts, h, link, problemText, route, section, table, when } from "../dom.js";
+import { chargerLink, facts, h, keepInAddress, link, problemText, route, section, table, when } from "../dom.js";
 import { chartBox, draw } from "../charts.js";
 
 const DAY_MS = 86400000;
@@ -58,7 +58,7 @@ const currentQuarter = () => {
 
 function portRows(ports) {
   return ports.map((p) => h("tr", { "data-charger-id": p.charge_point_id, "data-evse-id": String(p.evse_id) },
-    h("td", {}, link(route("chargers", p.charge_point_id), p.charge_point_id)), h("td", { text: String(p.evse_id) }),
+    h("td", {}, chargerLink(p.charge_point_id)), h("td", { text: String(p.evse_id) }),
     h("td", { class: "uptime-percent", text: percent(p.uptime_percent) }), h("td", { text: mins(p.minutes) }),
     h("td", { text: mins(p.outage_minutes) }), h("td", { text: mins(p.excluded_minutes) }),
     h("td", { text: String(p.outages.length) }), h("td", { text: when(p.registered_at) })));
@@ -105,23 +105,29 @@ export async function render(main, _params, query) {
       day(FILTERS.from, "From (UTC day)", filters.from), day(FILTERS.to, "To (UTC day, included)", filters.to));
   }
 
+  let generation = 0; // the latest load: an earlier one still waiting on the API draws nothing
+
   async function load() {
-    results.replaceChildren();
+    const mine = (generation += 1);
     error.textContent = "";
     const target = filters.site ? ["site_id", filters.site] : filters.charger ? ["charge_point_id", filters.charger] : null;
     if (!target) {
-      results.append(h("p", { class: "muted", text: "Choose a site or a charger." }));
+      results.replaceChildren(h("p", { class: "muted", text: "Choose a site or a charger." }));
       return;
     }
-    const to = new Date(Date.parse(filters.to) + DAY_MS).toISOString();
-    const from = new Date(Date.parse(filters.from)).toISOString();
-    let report;
     try {
-      report = await api(`/uptime?${target[0]}=${encodeURIComponent(target[1])}&from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`);
+      await show(target, mine);
     } catch (failure) {
-      error.textContent = problemText(failure);
-      return;
+      if (mine === generation) error.textContent = problemText(failure);
     }
+  }
+
+  async function show(target, mine) {
+    const to = new Date(Date.parse(filters.to) + DAY_MS).toISOString(); // a bookmark's bad day throws: shown
+    const from = new Date(Date.parse(filters.from)).toISOString();
+    const report = await api(`/uptime?${target[0]}=${encodeURIComponent(target[1])}&from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`);
+    if (mine !== generation) return;
+    results.replaceChildren();
     const whole = report.site || (report.chargers.length === 1 ? report.chargers[0] : null);
     const figure = whole ? percent(whole.uptime_percent) : "—";
     results.append(
@@ -159,8 +165,7 @@ export async function render(main, _params, query) {
     if (name === "charger" && filters.charger) filters.site = "";
     if (!filters.from) filters.from = isoDay(Date.now() - (DEFAULT_DAYS - 1) * DAY_MS);
     if (!filters.to) filters.to = today;
-    const kept = new URLSearchParams(Object.entries(filters).filter(([, value]) => value)).toString();
-    history.replaceState(null, "", `#/uptime?${kept}`);
+    keepInAddress("#/uptime", filters);
     drawControls();
     document.getElementById(event.target.id)?.focus();
     load();

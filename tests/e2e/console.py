@@ -1,6 +1,7 @@
 """The operator console in Debian's chromium, signed in with the stack's key, for the console's end-to-end tests:
-each test opens its own page (one browser launch, about a second) and leaves with no script error and no request
-that left the REST front's origin (nothing from a CDN). Screenshots go to `test-artifacts/console/`."""
+each test opens its own page (one browser launch, about a second) and leaves with no script error, nothing the
+Content-Security-Policy refused (an inline style, a script from elsewhere) and no request that left the REST front's
+origin (nothing from a CDN). Screenshots go to `test-artifacts/console/`."""
 
 from __future__ import annotations
 
@@ -46,6 +47,8 @@ def console(stack: Stack, *, sign_in: bool = True, viewport: dict[str, int] = LA
             page = browser.new_page(viewport=viewport)
             opened = Console(page, f"{stack.rest_url}/console/")
             page.on("pageerror", lambda error: opened.errors.append(str(error)))
+            page.on("console", lambda message: opened.errors.extend(
+                [message.text] if "Content Security Policy" in message.text else []))
             page.on("request", lambda request: opened.elsewhere.extend(
                 [] if request.url.startswith(stack.rest_url + "/") else [request.url]))
             page.goto(opened.url, wait_until="load")

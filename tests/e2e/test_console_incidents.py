@@ -104,6 +104,7 @@ def test_an_operator_follows_a_faulted_connector_to_its_incident_acknowledges_it
         expect(page.locator("#uptime-figure")).to_contain_text("µ =")
         expect(page.locator(f'#uptime-ports tr[data-charger-id="{cp_id}"] td.uptime-percent')).to_contain_text("%")
         expect(page.locator("#uptime-chart")).to_have_attribute("data-points", re.compile(r"^[1-9]\d*$"))
+        page.locator("#uptime-chart").hover()
         with page.expect_download() as download:
             page.click("#nevi-download")
         assert download.value.suggested_filename.endswith(".csv")

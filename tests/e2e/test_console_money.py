@@ -96,6 +96,7 @@ def test_an_operator_edits_a_tariff_downloads_usage_curtails_a_site_and_sees_ana
         expect(window).to_contain_text("10 A per phase")
         # Adding the window ran the site: its nodes per phase are drawn.
         expect(page.locator("#load-chart")).to_have_attribute("data-points", DRAWN)
+        page.locator("#load-chart").hover()
         expect(page.locator("#load-nodes tbody tr").first).to_be_visible()
         expect(page.locator("#allocation-runs tbody tr").first).to_be_visible()
         opened.shot("load")

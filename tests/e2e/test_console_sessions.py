@@ -69,6 +69,7 @@ def test_a_session_its_chart_and_its_invoice_in_the_console(stack: Stack) -> Non
         expect(page.locator("#session-info")).to_contain_text(tag)
         chart = page.locator("#session-chart")
         expect(chart).to_have_attribute("data-points", "8")  # energy: start, 3 readings, stop; power: 3 samples
+        chart.hover()  # a tooltip, drawn in the canvas: an HTML one's inline styles would break the CSP
         expect(page.locator("#session-chart-note")).to_contain_text("Power.Active.Import")
         expect(page.locator("#session-figures tbody tr")).to_have_count(5)
         expect(page.locator("#session-figures")).to_contain_text("21.000")  # kW, from the second reading
