@@ -97,7 +97,7 @@ function commandRows(commands) {
 
 function showResult(result, command, extra) {
   result.replaceChildren(h("p", {}, `${command.action}: `, statusBadge(command.status), extra ? ` ${extra}` : ""),
-    command.reply || command.error ? h("pre", { text: JSON.stringify(command.reply || command.error, null, 2) }) : null);
+    command.reply || command.error ? h("pre", { text: JSON.stringify(command.reply || command.error, null, 2) }) : "");
 }
 
 async function follow(chargerId, command, result) {

@@ -27,7 +27,7 @@ function info(version) {
 function problem(failure) {
   const errors = (failure.problem && failure.problem.errors) || [];
   return [h("span", { text: problemText(failure) }),
-    errors.length > 1 ? h("ul", { id: "tariff-error-fields" }, errors.map((e) => h("li", {}, h("code", { text: e.path || "(body)" }), `: ${e.message}`))) : null];
+    errors.length > 1 ? h("ul", { id: "tariff-error-fields" }, errors.map((e) => h("li", {}, h("code", { text: e.path || "(body)" }), `: ${e.message}`))) : ""];
 }
 
 function previewSection(tariffId) {

@@ -134,7 +134,7 @@ export async function render(main, _params, query) {
       h("p", { id: "uptime-figure", class: "card" }, h("strong", { text: `µ = ${figure}` }),
         ` for ${target[1]} from ${when(report.from)} to ${when(report.to)}`),
       whole ? facts("uptime-summary", [["Port-minutes", mins(whole.minutes)], ["Outage (D)", mins(whole.outage_minutes)],
-        ["Excluded", mins(whole.excluded_minutes)], ["µ (NEVI)", percent(whole.uptime_percent)]]) : null);
+        ["Excluded", mins(whole.excluded_minutes)], ["µ (NEVI)", percent(whole.uptime_percent)]]) : "");
     const perDay = daily(report);
     const box = chartBox("uptime-chart", `Uptime per day and port of ${target[1]}, percent`);
     results.append(section("uptime-chart-section", "µ per day and port", box,
