@@ -28,8 +28,9 @@ export function signOut() {
 }
 
 // The answer's JSON, or its text with `as: "text"` (a CSV); an error answer throws an ApiError with its detail.
-export async function api(path, { method = "GET", body, as = "json" } = {}) {
-  const headers = { Authorization: `Bearer ${apiKey() || ""}` };
+// `headers` adds to the request's (an Idempotency-Key).
+export async function api(path, { method = "GET", body, as = "json", headers: extra = {} } = {}) {
+  const headers = { ...extra, Authorization: `Bearer ${apiKey() || ""}` };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const reply = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await reply.text();

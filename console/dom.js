@@ -123,3 +123,24 @@ export function keepInAddress(page, filters) {
   const kept = new URLSearchParams(Object.entries(filters).filter(([, value]) => value)).toString();
   history.replaceState(null, "", `${page}${kept ? `?${kept}` : ""}`);
 }
+
+// An action as a small form: its fields, a button, and `act(form)`, which answers whether it was done; the form is
+// cleared only then (a refused note stays to be fixed), and the button is off while the request runs (one a click).
+export function actionForm(id, title, fields, button, act) {
+  const submit = h("button", { id: button.id, type: "submit", text: button.text });
+  const form = h("form", { id, class: "card action", "aria-labelledby": `${id}-title` },
+    h("h3", { id: `${id}-title`, text: title }), fields, submit);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    submit.disabled = true;
+    try {
+      if (await act(form)) form.reset(); // a refused note stays to be fixed
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  return form;
+}
+
+export const textField = (id, label, tag, attrs = {}) => h("div", { class: "field" }, h("label", { for: id, text: label }),
+  h(tag, { id, name: id, ...attrs }));

@@ -3,7 +3,7 @@
 // form. After an action the page shows the incident the API answered; a refusal shows the API's message. A key whose
 // scope may not act (or that a 403 refused) sees no forms. Refreshed every 10 s.
 import { api, forbid, may } from "../api.js";
-import { chargerLink, facts, firstRead, h, link, pageHead, problemText, route, section, statusBadge, table, when } from "../dom.js";
+import { actionForm, chargerLink, facts, firstRead, h, link, pageHead, problemText, route, section, statusBadge, table, textField, when } from "../dom.js";
 import { incidentStatus, place, severityBadge } from "./incidents.js";
 
 const REFRESH_MS = 10000;
@@ -83,26 +83,6 @@ function timelineRows(timeline) {
     h("td", { text: when(entry.at) }), h("td", {}, statusBadge(entry.kind)), h("td", { text: details(entry) || "—" })));
 }
 
-// A small form: its fields, a button, and what happens on submit (answers the incident the API answered).
-function actionForm(id, title, fields, button, act) {
-  const submit = h("button", { id: button.id, type: "submit", text: button.text });
-  const form = h("form", { id, class: "card action", "aria-labelledby": `${id}-title` },
-    h("h3", { id: `${id}-title`, text: title }), fields, submit);
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    submit.disabled = true;
-    try {
-      if (await act(form)) form.reset(); // a refused note stays to be fixed
-    } finally {
-      submit.disabled = false;
-    }
-  });
-  return form;
-}
-
-const textField = (id, label, tag, attrs = {}) => h("div", { class: "field" }, h("label", { for: id, text: label }),
-  h(tag, { id, name: id, ...attrs }));
-
 export async function render(main, [incidentId]) {
   const path = `/incidents/${encodeURIComponent(incidentId)}`;
   const error = pageHead(main, ["#/incidents", "Incidents"], "Incident ", h("code", { text: incidentId }));
@@ -116,7 +96,7 @@ export async function render(main, [incidentId]) {
     ["At", "What", "Details"], []);
   const result = h("p", { id: "action-result", role: "status", "aria-live": "polite" });
   const refusal = h("p", { id: "action-error", class: "error", role: "alert" });
-  const actions = h("div", { id: "incident-actions", class: "cards" });
+  const actions = h("div", { id: "incident-actions", class: "cards actions" });
   const actionsNote = h("p", { id: "incident-actions-note", class: "muted" });
 
   async function draw(latest) {

@@ -1,7 +1,7 @@
 // An invoice: every figure it holds (lines, VAT, totals, the tariff version that priced it, payment), its refunds,
 // and links to its session and the driver's receipt. `invoiceLines` and `receiptLink` serve the session page too.
-import { api } from "../api.js";
-import { chargerLink, facts, h, kwh, link, money, optional, pageHead, problemText, route, section, siteLink, statusBadge, table, when } from "../dom.js";
+import { api, forbid, may } from "../api.js";
+import { actionForm, attempt, chargerLink, facts, h, kwh, link, money, optional, pageHead, problemText, route, section, siteLink, statusBadge, table, textField, when } from "../dom.js";
 import { invoiceNumber } from "./invoices.js";
 
 const duration = (seconds) => {
@@ -66,20 +66,85 @@ function refundRows(notes) {
     h("td", { text: [...note.refund_ids, ...note.failed_refund_ids.map((id) => `${id} (failed)`)].join(", ") || "—" })));
 }
 
+// What may be done to an invoice in its status: void or settle an unpaid one, refund a paid one (docs/invoices.md).
+const UNPAID = new Set(["issued", "payment_failed"]);
+const PAID = new Set(["paid", "partially_refunded"]);
+const ROUTE = "/invoices/{invoice_id}";
+
+// An amount typed in the currency's units ("1.50") in its minor units (150); null for none, NaN for nonsense.
+export function minorUnits(text, currency) {
+  if (!text.trim()) return null;
+  const digits = new Intl.NumberFormat(undefined, { style: "currency", currency }).resolvedOptions().maximumFractionDigits;
+  return /^\d+([.,]\d+)?$/.test(text.trim()) ? Math.round(Number(text.trim().replace(",", ".")) * 10 ** digits) : NaN;
+}
+
+function actions(invoice, act) {
+  const forms = [];
+  if (UNPAID.has(invoice.status) && may("POST", `${ROUTE}/settle`)) {
+    forms.push(actionForm("settle-form", "Settle (paid outside Stripe)",
+      textField("settle-note", "How it was paid (optional)", "textarea", { maxlength: "500", rows: "2" }),
+      { id: "settle", text: "Settle" }, (form) => act("settle", { note: form.elements["settle-note"].value.trim() || null }, "Settled.")));
+  }
+  if (UNPAID.has(invoice.status) && may("POST", `${ROUTE}/void`)) {
+    forms.push(actionForm("void-form", "Void (billed in error)",
+      textField("void-reason", "Why", "textarea", { maxlength: "500", rows: "2" }),
+      { id: "void", text: "Void" }, (form) => act("void", { reason: form.elements["void-reason"].value.trim() }, "Voided.")));
+  }
+  if (PAID.has(invoice.status) && may("POST", `${ROUTE}/refunds`)) {
+    // One key per form: a retried click refunds once (the API's Idempotency-Key), a new refund gets a new form.
+    const key = crypto.randomUUID();
+    forms.push(actionForm("refund-form", "Refund",
+      [textField("refund-amount", `Amount in ${invoice.currency}, VAT included (empty: all not refunded yet)`, "input",
+        { inputmode: "decimal", autocomplete: "off" }),
+      textField("refund-reason", "Why (on the credit note)", "textarea", { maxlength: "500", rows: "2" })],
+      { id: "refund", text: "Refund" }, (form) => act("refunds", {
+        amount: minorUnits(form.elements["refund-amount"].value, invoice.currency), reason: form.elements["refund-reason"].value.trim(),
+      }, "Refund requested.", { "Idempotency-Key": key })));
+  }
+  return forms;
+}
+
 export async function render(main, [invoiceId]) {
   const path = `/invoices/${encodeURIComponent(invoiceId)}`;
   const error = pageHead(main, ["#/invoices", "Invoices"], `Invoice ${invoiceId}`);
-  try {
+  const content = h("div", {});
+  const result = h("p", { id: "invoice-action-result", role: "status", "aria-live": "polite" });
+  const refusal = h("p", { id: "invoice-action-error", class: "error", role: "alert" });
+  main.append(content);
+
+  async function show() {
     const [invoice, refunds] = await Promise.all([api(path), api(`${path}/refunds`)]);
     main.querySelector("h1").textContent = `Invoice ${invoiceNumber(invoice)}`;
-    main.append(h("p", { class: "muted", text: invoice.id }), info(invoice),
+    const forms = actions(invoice, act);
+    content.replaceChildren(h("p", { class: "muted", text: invoice.id }), info(invoice),
+      forms.length ? section("invoice-actions-section", "Act on it", h("div", { id: "invoice-actions", class: "cards actions" }, forms)) : "",
+      result, refusal,
       section("invoice-lines-section", "Lines and totals", invoiceLines("invoice-lines", invoice)),
       section("invoice-refunds-section", "Refunds", refunds.items.length
         ? table("invoice-refunds", "Credit notes", ["Credit note", "Issued", "Amount", "Reason", "Status", "Stripe refunds"],
           refundRows(refunds.items))
         : h("p", { id: "invoice-refunds-none", class: "muted", text: "No refunds." })));
-  } catch (failure) {
-    error.textContent = problemText(failure);
   }
+
+  async function act(what, body, done, headers = {}) {
+    result.textContent = "";
+    refusal.textContent = "";
+    if (Number.isNaN(body.amount)) {
+      refusal.textContent = "The amount is a number in the invoice's currency, like 12.50, or empty for all of it.";
+      return false;
+    }
+    try {
+      await api(`${path}/${what}`, { method: "POST", body, headers });
+    } catch (failure) {
+      if (failure.status === 403) forbid("POST", `${ROUTE}/${what}`);
+      refusal.textContent = problemText(failure);
+      return false;
+    }
+    await attempt(error, show);
+    result.textContent = done;
+    return true;
+  }
+
+  await attempt(error, show);
   return null;
 }

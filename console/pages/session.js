@@ -1,13 +1,14 @@
 // A session: where and with which id tag it ran, its readings, status and flags; its energy and power over time as a
 // chart with the figures in a table beside it; and its invoice with the receipt. Refreshed every 5 s while it is
 // active or its invoice is still to come.
-import { all, api } from "../api.js";
+import { all, api, forbid, may } from "../api.js";
 import { chartBox, draw } from "../charts.js";
-import { chargerLink, facts, firstRead, h, kwh, link, money, optional, pageHead, problemText, route, section, siteLink, statusBadge, table, when } from "../dom.js";
+import { actionForm, chargerLink, facts, firstRead, h, kwh, link, money, optional, pageHead, problemText, route, section, select, siteLink, statusBadge, table, textField, when } from "../dom.js";
 import { invoiceLines, receiptLink } from "./invoice.js";
 import { invoiceNumber } from "./invoices.js";
 
 const REFRESH_MS = 5000;
+const SETTLE = "/sessions/{session_id}/settle";
 // How long a completed session's page looks for its invoice (billing issues it from the session's end event).
 const INVOICE_WAIT_MS = 120_000;
 const ENERGY = "Energy.Active.Import.Register";
@@ -102,8 +103,11 @@ function info(session) {
 }
 
 async function invoiceOf(session) {
-  // Issued after the session started: the bound keeps a busy charger's older invoices out of the read.
-  const invoices = await all(`/invoices?charge_point_id=${encodeURIComponent(session.charge_point_id)}&from=${encodeURIComponent(session.started_at)}`);
+  // Issued by the CSMS's clock after the session ended by the charger's, which may be off by hours (or stop before it
+  // starts): a day's margin still keeps a busy charger's older invoices out of the read.
+  const ended = Math.min(...[session.started_at, session.stopped_at].filter(Boolean).map(Date.parse));
+  const from = new Date(ended - 86_400_000).toISOString();
+  const invoices = await all(`/invoices?charge_point_id=${encodeURIComponent(session.charge_point_id)}&from=${encodeURIComponent(from)}`);
   return invoices.find((invoice) => invoice.session_id === session.id) || null;
 }
 
@@ -121,6 +125,32 @@ function invoicePart(session, invoice, waited) {
       ["Total incl. VAT", money(invoice.total_incl_vat, invoice.currency)], ["Receipt", receiptLink("session-receipt", invoice)]]),
     invoiceLines("session-invoice-lines", invoice),
   ];
+}
+
+// An implausible session is billed only once an operator settles it: the energy to bill, or void (never billed).
+function settleForm(session, onSettled) {
+  const refusal = h("p", { id: "session-settle-error", class: "error", role: "alert" });
+  const form = actionForm("session-settle-form", "Settle this implausible session", [
+    select("settle-outcome", "Outcome", [["bill", "bill this energy"], ["void", "void: never bill it"]], "bill", null),
+    textField("settle-energy", "Energy to bill (Wh)", "input", { type: "number", min: "0", step: "1", inputmode: "numeric" }),
+    textField("settle-session-note", "Why (optional)", "textarea", { maxlength: "500", rows: "2" })],
+  { id: "settle-session", text: "Settle" }, async (element) => {
+    refusal.textContent = "";
+    const voided = element.elements["settle-outcome"].value === "void";
+    const energy = element.elements["settle-energy"].value.trim();
+    const body = { ...(voided ? { void: true } : { energy_wh: energy === "" ? null : Number(energy) }),
+      note: element.elements["settle-session-note"].value.trim() || null };
+    try {
+      await api(`/sessions/${encodeURIComponent(session.id)}/settle`, { method: "POST", body });
+    } catch (failure) {
+      if (failure.status === 403) forbid("POST", SETTLE);
+      refusal.textContent = problemText(failure);
+      return false;
+    }
+    await onSettled();
+    return true;
+  });
+  return [h("p", { class: "muted", text: `Why it is implausible: ${(session.implausible_reasons || []).join(", ") || "—"}.` }), form, refusal];
 }
 
 export async function render(main, [sessionId]) {
@@ -151,6 +181,7 @@ export async function render(main, [sessionId]) {
       if (reload) session = await api(path);
       if (!invoice && session.status !== "active") invoice = await invoiceOf(session);
       await show();
+      if (!settleSlot.contains(document.activeElement)) drawSettle();
       invoiceSlot.replaceChildren(...invoicePart(session, invoice, Date.now() - opened > INVOICE_WAIT_MS));
       error.textContent = "";
     } catch (failure) {
@@ -158,7 +189,10 @@ export async function render(main, [sessionId]) {
     }
   }
 
-  main.append(infoSlot,
+  const settleSlot = h("div", {});
+  const drawSettle = () => settleSlot.replaceChildren(...(session.status === "implausible" && may("POST", SETTLE)
+    ? [section("session-settle", "Settle", settleForm(session, () => refresh()))] : []));
+  main.append(infoSlot, settleSlot,
     section("session-meter", "Energy and power", note, h("div", { class: "session-chart-pair" }, box, figures)),
     section("session-invoice-section", "Invoice", invoiceSlot));
   await refresh(false);

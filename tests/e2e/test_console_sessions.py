@@ -1,6 +1,8 @@
 """Issue 25 end to end: a 1.6 charger's session in the operator console. The sessions list (filtered by the charger
 from its control) shows it; its page draws energy and power from the meter values and shows its invoice; the
-invoice's page and the invoices list follow. Screenshots: sessions, session, session-phone, invoice, invoices."""
+invoice's page settles it (paid in cash), and the invoices list follows. A second session, whose register was below zero at
+its start, is implausible: its page settles it with the energy to bill, and its invoice, once issued, is voided. Screenshots:
+sessions, session, session-phone, invoice, invoice-settled, invoices, session-settled, invoice-voided."""
 
 from __future__ import annotations
 
@@ -23,6 +25,8 @@ pytestmark = pytest.mark.e2e
 # Readings ten minutes apart by the charger's clock, ending a minute ago: (minutes after the start, Wh, W).
 READINGS = ((10, 3_000, 18_000), (20, 6_500, 21_000), (30, 9_000, 15_000))
 METER_START, METER_STOP = 1_000, 10_500
+# A settled session's invoice on its page: billing's queue, then the page's next look (every 5 s).
+INVOICED_MS = 30_000
 
 
 def sampled(wh: int, w: int) -> list[dict[str, Any]]:
@@ -42,6 +46,10 @@ async def charge(stack: Stack, cp_id: str, tag: str) -> None:
                                                 meter_value=[{"timestamp": at(minutes), "sampled_value": sampled(wh, w)}]))
         await charger.call(call.StopTransaction(meter_stop=METER_STOP, timestamp=at(40), transaction_id=tx, id_tag=tag,
                                                 reason="EVDisconnected"))
+        # A register below zero at the start: implausible, billed only once an operator settles it.
+        late = await charger.call(call.StartTransaction(connector_id=1, id_tag=tag, meter_start=-1_000_000, timestamp=at(40)))
+        await charger.call(call.StopTransaction(meter_stop=METER_STOP, timestamp=at(41), transaction_id=late.transaction_id,
+                                                id_tag=tag, reason="Local"))
 
 
 def test_a_session_its_chart_and_its_invoice_in_the_console(stack: Stack) -> None:
@@ -52,6 +60,7 @@ def test_a_session_its_chart_and_its_invoice_in_the_console(stack: Stack) -> Non
     asyncio.run(charge(stack, cp_id, tag))
     [invoice] = eventually(lambda: stack.request("GET", f"/invoices?charge_point_id={cp_id}")[2]["items"])
     session_id = invoice["session_id"]
+    [implausible] = eventually(lambda: stack.request("GET", f"/sessions?charge_point_id={cp_id}&status=implausible")[2]["items"])
 
     with console(stack) as opened:
         page = opened.page
@@ -61,7 +70,7 @@ def test_a_session_its_chart_and_its_invoice_in_the_console(stack: Stack) -> Non
         row = page.locator(f'#sessions tr[data-session-id="{session_id}"]')
         expect(row).to_contain_text("9.50 kWh")
         expect(row).to_contain_text("completed")
-        expect(page.locator("#sessions tbody tr")).to_have_count(1)
+        expect(page.locator("#sessions tbody tr")).to_have_count(2)
         assert page.url.endswith(f"#/sessions?charge_point_id={cp_id}")
         opened.shot("sessions")
 
@@ -88,7 +97,33 @@ def test_a_session_its_chart_and_its_invoice_in_the_console(stack: Stack) -> Non
         expect(page.locator("#invoice-refunds-none")).to_have_text("No refunds.")
         opened.shot("invoice")
 
+        page.fill("#settle-note", "Paid in cash at the desk")
+        page.click("#settle")
+        expect(page.locator("#invoice-action-result")).to_have_text("Settled.")
+        expect(page.locator("#invoice-info")).to_contain_text("Paid in cash at the desk")
+        expect(page.locator("#settle-form")).to_have_count(0)  # a settled invoice is neither settled nor voided again
+        opened.shot("invoice-settled")
+
         opened.open(f"#/invoices?charge_point_id={cp_id}")
         expect(page.locator("#filter-charger")).to_have_value(cp_id)
-        expect(page.locator(f'#invoices tr[data-invoice-id="{invoice["id"]}"]')).to_contain_text(invoice["status"])
+        expect(page.locator(f'#invoices tr[data-invoice-id="{invoice["id"]}"]')).to_contain_text("settled")
         opened.shot("invoices")
+
+        opened.open(f"#/sessions/{implausible['id']}")
+        expect(page.locator("#session-settle")).to_contain_text("register_negative")
+        page.fill("#settle-energy", "500")
+        page.click("#settle-session")
+        expect(page.locator("#session-info")).to_contain_text("completed")
+        expect(page.locator("#session-settle-form")).to_have_count(0)
+        opened.shot("session-settled")
+
+        page.click("#session-invoice-link", timeout=INVOICED_MS)  # billed once settled: the page looks for it
+        page.fill("#void-reason", "A test session")
+        page.click("#void")
+        expect(page.locator("#invoice-action-result")).to_have_text("Voided.")
+        expect(page.locator("#invoice-info")).to_contain_text("A test session")
+        expect(page.locator("#void-form")).to_have_count(0)
+        opened.shot("invoice-voided")
+
+    settled = stack.request("GET", f"/sessions/{implausible['id']}")[2]
+    assert (settled["status"], settled["energy_wh"]) == ("completed", 500)

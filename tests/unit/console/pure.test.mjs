@@ -6,6 +6,7 @@ import { money } from "../../../console/dom.js";
 import { summary } from "../../../console/pages/fleet.js";
 import { byUrgency } from "../../../console/pages/incidents.js";
 import { meterSeries } from "../../../console/pages/session.js";
+import { minorUnits } from "../../../console/pages/invoice.js";
 import { daily } from "../../../console/pages/uptime.js";
 
 const energy = (at, kwh) => ({ timestamp: at, sampled_value: [{ value: String(kwh), measurand: "Energy.Active.Import.Register", unit: "kWh" }] });
@@ -66,4 +67,13 @@ test("money is in the currency's minor units", () => {
   assert.match(money(1234, "EUR"), /12\.34/);
   assert.match(money(1234, "JPY"), /1,234/);
   assert.equal(money(null, "EUR"), "—");
+});
+
+test("a refund typed in the currency's units is sent in its minor units; empty is all of it", () => {
+  assert.equal(minorUnits("1.50", "EUR"), 150);
+  assert.equal(minorUnits("2,5", "EUR"), 250);
+  assert.equal(minorUnits("300", "JPY"), 300);
+  assert.equal(minorUnits("  ", "EUR"), null);
+  assert.ok(Number.isNaN(minorUnits("-1", "EUR")));
+  assert.ok(Number.isNaN(minorUnits("12 EUR", "EUR")));
 });
