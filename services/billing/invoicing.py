@@ -88,6 +88,9 @@ def build(session: SessionEnded, tariff: "Tariff | None", issued_at: str) -> dic
 
     item = _session_fields(session, issued_at)
     started, stopped = clock.parse(session.started_at), clock.parse(session.stopped_at)
+    # Only an operator's settlement bills a session that stopped before it started (`stop_before_start`): its times
+    # mean nothing, so it is priced as lasting no time, its settled energy and flat fees alone.
+    stopped = max(started, stopped)
     found = periods(session)
     item["charging_s"], item["parking_s"] = pricing.durations(found, started, stopped)
     if tariff is None or session.tariff_id is None or session.tariff_version is None:

@@ -164,3 +164,16 @@ def test_settle_answers_bad_input_with_problem_json(online: str) -> None:
     status, problem = settle(the_session(active)["id"], {"energy_wh": 1})
     assert status == 409 and problem["title"] == "Conflict" and "is active" in problem["detail"]
     assert settle(session_id, {"energy_wh": 0})[0] == 200
+
+
+def test_a_session_stopped_before_it_started_is_billed_once_settled_for_its_energy_over_no_time(online: str) -> None:
+    tx = start(online)["transactionId"]
+    stop(online, tx, 2_000, at="2026-03-01T09:00:00Z")  # an hour before its start, by the charger's clock
+    session = the_session(tx)
+    assert (session["status"], session["implausible_reasons"]) == ("implausible", ["stop_before_start"])
+
+    assert settle(session["id"], {"energy_wh": 500})[0] == 200
+    bill_everything_queued()
+    [invoice] = invoices()
+    assert (invoice["session_id"], invoice["energy_wh"], invoice["charging_s"], invoice["total_incl_vat"]) == (
+        session["id"], 500, 0, 15)
