@@ -30,13 +30,15 @@ export const link = (href, text) => h("a", { href, text });
 // A route's address with its ids percent-encoded: `route("chargers", id)` is `#/chargers/<id>`.
 export const route = (...parts) => `#/${parts.map(encodeURIComponent).join("/")}`;
 
+// How many digits a currency's minor units have: 2 for EUR (cents), 0 for JPY.
+export const currencyDigits = (currency) =>
+  new Intl.NumberFormat("en", { style: "currency", currency }).resolvedOptions().maximumFractionDigits;
+
 // Minor units (cents) as the currency's amount, e.g. 1234 EUR as "€12.34".
 export function money(minor, currency) {
   if (minor === null || minor === undefined) return "—";
   if (!currency) return String(minor);
-  const format = new Intl.NumberFormat(undefined, { style: "currency", currency });
-  const digits = format.resolvedOptions().maximumFractionDigits;
-  return format.format(minor / 10 ** digits);
+  return new Intl.NumberFormat(undefined, { style: "currency", currency }).format(minor / 10 ** currencyDigits(currency));
 }
 
 export const kwh = (wh) => (wh === null || wh === undefined ? "—" : `${(wh / 1000).toFixed(2)} kWh`);

@@ -4,7 +4,7 @@
 // With Athena a statistic may answer 202 and a run id: the page polls the run until its rows arrive.
 import { all, api } from "../api.js";
 import { chartBox, draw } from "../charts.js";
-import { attempt, h, keepInAddress, problemText, section, select, table } from "../dom.js";
+import { attempt, currencyDigits, h, keepInAddress, problemText, section, select, table } from "../dom.js";
 
 const DAY_MS = 86_400_000;
 const POLL_MS = 2000;
@@ -20,10 +20,7 @@ const bySite = (a, b) => (a === NO_SITE) - (b === NO_SITE) || a.localeCompare(b)
 const percent = (part, whole) => (whole ? Math.round((1000 * part) / whole) / 10 : null);
 
 // Minor units as a number of major units, for a chart's axis (the table keeps the currency).
-function major(minor, currency) {
-  const digits = new Intl.NumberFormat("en", { style: "currency", currency }).resolvedOptions().maximumFractionDigits;
-  return Number(minor) / 10 ** digits;
-}
+const major = (minor, currency) => Number(minor) / 10 ** currencyDigits(currency);
 
 // A statistic's rows as records; a 202 is polled at its run until done.
 async function statistic(name, search) {

@@ -1,7 +1,7 @@
 // An invoice: every figure it holds (lines, VAT, totals, the tariff version that priced it, payment), its refunds,
 // and links to its session and the driver's receipt. `invoiceLines` and `receiptLink` serve the session page too.
 import { api, forbid, may } from "../api.js";
-import { actionForm, attempt, chargerLink, facts, h, kwh, link, money, optional, pageHead, problemText, route, section, siteLink, statusBadge, table, textField, when } from "../dom.js";
+import { actionForm, attempt, chargerLink, currencyDigits, facts, h, kwh, link, money, optional, pageHead, problemText, route, section, siteLink, statusBadge, table, textField, when } from "../dom.js";
 import { invoiceNumber } from "./invoices.js";
 
 const duration = (seconds) => {
@@ -74,7 +74,7 @@ const ROUTE = "/invoices/{invoice_id}";
 // An amount typed in the currency's units ("1.50") in its minor units (150); null for none, NaN for nonsense.
 export function minorUnits(text, currency) {
   if (!text.trim()) return null;
-  const digits = new Intl.NumberFormat(undefined, { style: "currency", currency }).resolvedOptions().maximumFractionDigits;
+  const digits = currencyDigits(currency);
   return /^\d+([.,]\d+)?$/.test(text.trim()) ? Math.round(Number(text.trim().replace(",", ".")) * 10 ** digits) : NaN;
 }
 

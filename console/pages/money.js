@@ -1,6 +1,6 @@
 // Money: the tariffs (each links its editor), a form that starts a new one, the tariff assignments, and the usage
 // report with its parameters in the hash (`#/money?from=&to=&group_by=&period=&tz=`) and its CSV as a download.
-import { api, may } from "../api.js";
+import { api, downloadCsv, may } from "../api.js";
 import { facts, h, keepInAddress, kwh, link, money, problemText, route, section, select, table, when } from "../dom.js";
 
 const DAY_MS = 86_400_000;
@@ -66,7 +66,11 @@ function usageSection(query) {
     "Charging h", "Parking h", "Revenue excl. VAT", "Revenue incl. VAT", "Average duration"], []);
   const totals = table("usage-totals", "Totals per currency", ["Period", "Group", "Currency", "Sessions", "Energy",
     "Charging h", "Parking h", "Revenue excl. VAT", "Revenue incl. VAT", "Average duration"], []);
-  const download = h("a", { id: "usage-download", class: "button", hidden: true, text: "Download CSV" });
+  const download = h("button", { id: "usage-download", type: "button", hidden: true, text: "Download CSV" });
+  let csvPath = null;
+  download.addEventListener("click", () => downloadCsv(csvPath,
+    `usage-${params.group_by}-${params.period}-${params.from.slice(0, 10)}-${params.to.slice(0, 10)}.csv`)
+    .catch((failure) => { error.textContent = problemText(failure); }));
   const form = h("form", { id: "usage-form", class: "filters" },
     input("usage-from", "From (stopped at or after)", "from", "RFC 3339 with a zone"),
     input("usage-to", "To (stopped before)", "to", "RFC 3339 with a zone"),
@@ -83,15 +87,12 @@ function usageSection(query) {
     keepInAddress("#/money", params);
     error.textContent = "";
     try {
-      const [report, csv] = await Promise.all([api(`/reports/usage?${search}`),
-        api(`/reports/usage?${search}&format=csv`, { as: "text" })]);
+      const report = await api(`/reports/usage?${search}`);
       rows.querySelector("tbody").replaceChildren(...(report.rows.length ? report.rows.map(usageRow)
         : [h("tr", {}, h("td", { colspan: "10", class: "muted", text: "No session stopped in this range." }))]));
       totals.querySelector("tbody").replaceChildren(...report.totals.map(usageRow));
       summary.textContent = `${report.rows.length} row(s) from ${report.from} to ${report.to}, by ${report.group_by} and ${report.period} in ${report.time_zone}.`;
-      if (download.href) URL.revokeObjectURL(download.href);
-      download.href = URL.createObjectURL(new Blob([csv], { type: "text/csv" }));
-      download.download = `usage-${params.group_by}-${params.period}-${params.from.slice(0, 10)}-${params.to.slice(0, 10)}.csv`;
+      csvPath = `/reports/usage?${search}&format=csv`; // the same report, fetched when asked for
       download.hidden = false;
     } catch (failure) {
       error.textContent = problemText(failure);
@@ -102,8 +103,7 @@ function usageSection(query) {
     event.preventDefault();
     run();
   });
-  const cleanup = () => download.href && URL.revokeObjectURL(download.href);
-  return { element: section("usage", "Usage report", form, error, summary, download, rows, totals), run, cleanup };
+  return { element: section("usage", "Usage report", form, error, summary, download, rows, totals), run };
 }
 
 function newTariffForm() {
@@ -144,5 +144,5 @@ export async function render(main, _params, query) {
     error.textContent = problemText(failure);
   }
   await usage.run();
-  return usage.cleanup;
+  return null;
 }

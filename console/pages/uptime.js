@@ -5,8 +5,8 @@
 // figures are computed here from those outages, from one request: a day's µ is its port-minutes (since the port's
 // registration, until the window's end) less its outage minutes, the excluded part of an outage counted pro rata
 // (the API says how much of an outage is excluded, not when), over its port-minutes.
-import { all, api } from "../api.js";
-import { chargerLink, facts, h, keepInAddress, link, problemText, route, section, table, when } from "../dom.js";
+import { all, api, downloadCsv } from "../api.js";
+import { chargerLink, facts, h, keepInAddress, link, problemText, section, table, when } from "../dom.js";
 import { chartBox, draw } from "../charts.js";
 
 const DAY_MS = 86400000;
@@ -38,17 +38,6 @@ export function daily(report) {
     return { name: `${port.charge_point_id} EVSE ${port.evse_id}`, values };
   });
   return { days: days.map(isoDay), ports };
-}
-
-// The CSV the API answers, offered as a file: the route needs the key, so it is fetched, not linked.
-async function downloadCsv(path, filename) {
-  const csv = await api(path, { as: "text" });
-  const url = URL.createObjectURL(new Blob([csv], { type: "text/csv" }));
-  const anchor = h("a", { href: url, download: filename, hidden: true });
-  document.body.append(anchor);
-  anchor.click();
-  anchor.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 60000);
 }
 
 const currentQuarter = () => {
