@@ -3,7 +3,9 @@ room for the thousands of sockets a fleet holds."""
 
 from __future__ import annotations
 
+import random
 import socket
+from pathlib import Path
 
 
 def in_use(host: str, port: int) -> bool:
@@ -16,10 +18,29 @@ def in_use(host: str, port: int) -> bool:
     return False
 
 
+# Where free ports are drawn from: below the range the system gives outgoing connections (Linux's default starts
+# at 32768, IANA's dynamic range at 49152).
+LOWEST_FREE_PORT = 10_000
+_draws = random.SystemRandom()  # not `random`: tests reseed it, and would draw the same ports again and again
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
+    """A port no server listens on, for one about to start (tests, benchmarks). Drawn below the range of outgoing
+    connections' ports, where bind(0) would take it from: a busy test run opens thousands of connections, and one
+    of them could take the port before the server binds it."""
+    highest = _outgoing_ports_start() - 1
+    while True:
+        port = _draws.randint(LOWEST_FREE_PORT, highest)
+        if not in_use(host, port):
+            return port
+
+
+def _outgoing_ports_start() -> int:
+    try:
+        start = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 49_152
+    return start if start > LOWEST_FREE_PORT + 1_000 else 49_152
 
 
 def raise_open_files_limit() -> int:

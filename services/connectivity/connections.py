@@ -7,14 +7,16 @@ current connection may mark it offline.
 One connection per charger is live: the last one recorded. API Gateway establishes a connection
 only once its $connect returns and until then answers 410 to @connections, so a close may miss a
 connection whose $connect still runs: that $connect refuses its handshake if it finds itself
-replaced, and a close answered 410 within that time is tried again once the connection can exist.
+replaced, and a close answered 410 within that time is tried again once the connection can exist;
+the audit likewise asks again before taking such a connection for gone.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from services.connectivity import commands_queue, passwords, store
@@ -132,11 +134,9 @@ def close(charge_point_id: str, connection_id: str, connected_at: str | None, re
     try:
         aws.connections().delete_connection(ConnectionId=connection_id)
     except aws.connections().exceptions.GoneException:
-        if connected_at and clock.now() - clock.parse(connected_at) < timedelta(seconds=CONNECT_WINDOW_S):
-            aws.client("sqs").send_message(
-                QueueUrl=aws.queue_url(commands_queue.TIMER_QUEUE), DelaySeconds=retry_in_s,
-                MessageBody=json.dumps({"charge_point_id": charge_point_id, "close": connection_id,
-                                        "connected_at": connected_at, "retry_in_s": 2 * retry_in_s}))
+        if connect_window_left(connected_at) > 0:
+            _later({"charge_point_id": charge_point_id, "close": connection_id, "connected_at": connected_at,
+                    "retry_in_s": 2 * retry_in_s}, retry_in_s)
 
 
 def audit() -> dict[str, int]:
@@ -144,16 +144,38 @@ def audit() -> dict[str, int]:
     checked = gone = 0
     for charger in store.connected_chargers():
         checked += 1
-        connection_id = charger.get("connection_id")
-        try:
-            if connection_id:
-                aws.connections().get_connection(ConnectionId=connection_id)
-                continue
-        except aws.connections().exceptions.GoneException:
-            pass
-        if connection_id and disconnect(charger["charge_point_id"], connection_id):
-            gone += 1
+        gone += check(charger["charge_point_id"], charger.get("connection_id"), charger.get("connected_at"))
     return {"checked": checked, "gone": gone}
+
+
+def check(charge_point_id: str, connection_id: str | None, connected_at: str | None) -> bool:
+    """Marks the charger offline if its connection is gone; whether it did. API Gateway knows a connection only once
+    its $connect has returned, so one recorded less than CONNECT_WINDOW_S ago is checked again when that window
+    ends (a restarted local stack audits while its chargers reconnect)."""
+    if not connection_id:
+        return False
+    try:
+        aws.connections().get_connection(ConnectionId=connection_id)
+        return False
+    except aws.connections().exceptions.GoneException:
+        pass
+    left = connect_window_left(connected_at)
+    if left > 0:
+        _later({"charge_point_id": charge_point_id, "check": connection_id, "connected_at": connected_at}, math.ceil(left))
+        return False
+    return disconnect(charge_point_id, connection_id)
+
+
+def connect_window_left(connected_at: str | None) -> float:
+    """Seconds in which a connection recorded at `connected_at` may still be in its $connect (0 once past)."""
+    if not connected_at:
+        return 0
+    return max(0.0, CONNECT_WINDOW_S - (clock.now() - clock.parse(connected_at)).total_seconds())
+
+
+def _later(body: dict[str, Any], delay_s: int) -> None:
+    aws.client("sqs").send_message(QueueUrl=aws.queue_url(commands_queue.TIMER_QUEUE), DelaySeconds=delay_s,
+                                   MessageBody=json.dumps(body))
 
 
 # Chargers one sweep marks at most per partition of the index (8 partitions: 16,000 conditional writes, well within

@@ -89,6 +89,9 @@ def _timer(record: "SQSRecord") -> None:
     if "close" in body:
         connections.close(body["charge_point_id"], body["close"], body["connected_at"], body["retry_in_s"])
         return
+    if "check" in body:
+        connections.check(body["charge_point_id"], body["check"], body["connected_at"])
+        return
     charge_point_id, command_id = body["charge_point_id"], body.get("command_id")
     if command_id and commands_queue.expire(charge_point_id, command_id):
         metric("CommandsTimedOut")
@@ -98,7 +101,8 @@ def _timer(record: "SQSRecord") -> None:
 
 @entry_point
 def command_timeouts(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Delayed SQS messages: a sent command's deadline, a queue to wake after a reconnect, or a close to try again."""
+    """Delayed SQS messages: a sent command's deadline, a queue to wake after a reconnect, a close to try again, or a
+    connection the audit found still connecting, to check again."""
     return consumers.sqs_batch(event, context, _timer)
 
 

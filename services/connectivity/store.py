@@ -274,7 +274,7 @@ def mark_offline(charge_point_id: str, partition: str, last_seen: str, reason: s
 
 def connected_chargers() -> list[dict[str, Any]]:
     return _every(_chargers().scan, {"FilterExpression": Attr("connected").eq(True),
-                                    "ProjectionExpression": "charge_point_id, connection_id"})
+                                    "ProjectionExpression": "charge_point_id, connection_id, connected_at"})
 
 
 def _every(operation: Any, request: dict[str, Any], enough: int | None = None) -> list[dict[str, Any]]:

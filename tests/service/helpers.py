@@ -11,7 +11,7 @@ import importlib
 import json
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
 from local import ACCOUNT, REGION
 from local.invocations import REST_API_ID, LambdaContext, epoch_ms
@@ -90,19 +90,21 @@ def open_connection(connection_id: str) -> None:
 
 
 def established_only(monkeypatch: Any) -> None:
-    """@connections DELETE answers 410 for a connection moto does not know, as API Gateway answers for one whose
-    $connect has not returned yet (moto forgets nothing and answers 204)."""
+    """@connections DELETE and GET answer 410 for a connection moto does not know, as API Gateway answers for one
+    whose $connect has not returned yet (moto forgets nothing and answers 204 or 200)."""
     from services.shared import aws
 
     client = aws.connections()
-    delete = client.delete_connection
 
-    def delete_established(**kwargs: Any) -> Any:
-        if kwargs["ConnectionId"] not in open_connections():
-            raise gone_error("DeleteConnection")
-        return delete(**kwargs)
+    def established(operation: Callable[..., Any], name: str) -> Callable[..., Any]:
+        def call(**kwargs: Any) -> Any:
+            if kwargs["ConnectionId"] not in open_connections():
+                raise gone_error(name)
+            return operation(**kwargs)
+        return call
 
-    monkeypatch.setattr(client, "delete_connection", delete_established)
+    monkeypatch.setattr(client, "delete_connection", established(client.delete_connection, "DeleteConnection"))
+    monkeypatch.setattr(client, "get_connection", established(client.get_connection, "GetConnection"))
 
 
 def gone_error(operation: str) -> Exception:

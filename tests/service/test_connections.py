@@ -584,12 +584,19 @@ def test_disconnect_then_reconnect_makes_the_charger_connected_again(aws_env: No
 
 # --- the connection audit -------------------------------------------------------------------
 
+def after_the_connect_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The audit leaves alone a connection that may still be in its $connect: it runs later."""
+    later = clock.now() + timedelta(seconds=connections.CONNECT_WINDOW_S + 1)
+    monkeypatch.setattr(clock, "now", lambda: later)
+
+
 def test_audit_marks_offline_the_chargers_whose_connection_is_gone(aws_env: None, tap: EventTap, monkeypatch: pytest.MonkeyPatch) -> None:
     alive, _ = connect_charger("ALIVE")
     dead, _ = connect_charger("DEAD")
     offline, _ = connect_charger("OFFLINE")
     handlers.disconnect(ws_disconnect_event("OFFLINE", offline), context())
     tap.clear()
+    after_the_connect_window(monkeypatch)
     client = aws.connections()
     original = client.get_connection
     asked: list[str] = []
@@ -612,8 +619,53 @@ def test_audit_marks_offline_the_chargers_whose_connection_is_gone(aws_env: None
     assert [(d["charge_point_id"], d["connection_id"]) for d in tap.of("ChargerDisconnected")] == [("DEAD", dead)]
 
 
+def test_audit_leaves_connected_a_charger_still_in_its_connect(aws_env: None, tap: EventTap,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """API Gateway knows a connection only once its $connect has returned: an audit meanwhile must not take the
+    connection just recorded for gone (after a restart the audit and the chargers' reconnects come together)."""
+    established_only(monkeypatch)
+    connection_id = new_connection_id()
+    audited: list[dict[str, int]] = []
+    record = store.record_connection
+
+    def record_then_audit(*args: Any, **kwargs: Any) -> Any:
+        previous = record(*args, **kwargs)
+        audited.append(connections.audit())
+        return previous
+
+    monkeypatch.setattr(store, "record_connection", record_then_audit)
+
+    assert connections.connect(connections.Admission("CP-1", "ocpp1.6"), connection_id) == "ocpp1.6"
+    assert audited == [{"checked": 1, "gone": 0}]
+    [(timer, delay)] = queued(TIMER_QUEUE)
+    assert timer["check"] == connection_id and 0 < delay <= connections.CONNECT_WINDOW_S
+    open_connection(connection_id)  # its $connect returned
+    after_the_connect_window(monkeypatch)
+
+    handlers.command_timeouts(sqs_event([json.dumps(timer)]), context())
+
+    charger = store.get_charger("CP-1")
+    assert charger["connected"] is True and charger["connection_id"] == connection_id
+    assert tap.of("ChargerDisconnected") == []
+
+
+def test_a_connection_recorded_just_before_a_restart_is_marked_gone_when_its_connect_window_ends(
+        aws_env: None, tap: EventTap, monkeypatch: pytest.MonkeyPatch) -> None:
+    established_only(monkeypatch)
+    connection_id, _ = connect_charger("CP-1")  # and the gateway that opened it restarted: it knows it no more
+
+    assert connections.audit() == {"checked": 1, "gone": 0}
+    [(timer, _)] = queued(TIMER_QUEUE)
+    after_the_connect_window(monkeypatch)
+    handlers.command_timeouts(sqs_event([json.dumps(timer)]), context())
+
+    assert store.get_charger("CP-1")["connected"] is False
+    assert [d["connection_id"] for d in tap.of("ChargerDisconnected")] == [connection_id]
+
+
 def test_audit_handler_reports_what_it_checked(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     connect_charger("CP-1")
+    after_the_connect_window(monkeypatch)
 
     def gone(**_: Any) -> None:
         raise gone_error("GetConnection")
