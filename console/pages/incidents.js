@@ -6,7 +6,7 @@ import { attempt, chargerLink, h, keepInAddress, keepingFocus, link, route, sele
 
 const REFRESH_MS = 10000;
 const PAGES = 10;
-export const SEVERITIES = ["critical", "high", "medium", "low", "info"];
+const SEVERITIES = ["critical", "high", "medium", "low", "info"];
 const FILTERS = { status: "filter-incident-status", severity: "filter-severity", charger: "filter-charger", site: "filter-incident-site" };
 
 const rank = (severity) => {

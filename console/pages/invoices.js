@@ -2,7 +2,7 @@
 import { chargerLink, h, link, money, route, statusBadge, when } from "../dom.js";
 import { filterSpecs, listPage } from "./sessions.js";
 
-export const INVOICE_STATUSES = ["issued", "paid", "payment_failed", "settled", "refunded", "partially_refunded", "waived",
+const INVOICE_STATUSES = ["issued", "paid", "payment_failed", "settled", "refunded", "partially_refunded", "waived",
   "void", "unpriced"];
 
 export const invoiceNumber = (invoice) => (invoice.number === null || invoice.number === undefined ? "(unnumbered)" : `No. ${invoice.number}`);
